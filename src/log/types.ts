@@ -1,0 +1,174 @@
+// The LogStore contract: what every layer above src/log may rely on. Partition logs are
+// ordered, dense, durable sequences of records; no file handle or path leaks through here.
+import type { Result } from '../lib/result.js';
+
+/** One header as Kafka stores it: a UTF-8 key and a byte value (null allowed). */
+export interface RecordHeader {
+  key: string;
+  value: Buffer | null;
+}
+
+/** A record to append. Bytes only: value formats (json/string/binary) live above the log. */
+export interface RecordInput {
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: RecordHeader[];
+  /** Unix ms. */
+  timestamp: number;
+}
+
+/** A record as read back, with its offset. Buffers may be views into a shared read buffer. */
+export interface StoredRecord extends RecordInput {
+  offset: number;
+}
+
+export type Durability = 'fsync' | 'write';
+
+/** Per-partition settings, taken from the topic's config. */
+export interface PartitionConfig {
+  /** Roll the active segment when it would exceed this many bytes. */
+  segmentBytes: number;
+  /** Roll the active segment when its first record is older than this (ms); -1 = never. */
+  segmentMs: number;
+  /** Delete closed segments whose newest record is older than this (ms); -1 = keep forever. */
+  retentionMs: number;
+  /** Delete oldest closed segments while the partition exceeds this many bytes; -1 = no limit. */
+  retentionBytes: number;
+}
+
+export interface AppendOptions {
+  durability: Durability;
+  /**
+   * Opaque bytes stored with the batch (at most 4 KiB) and handed back by `recentTags`, so
+   * the produce path can rebuild idempotency state from the log after a restart. Never
+   * visible to readers.
+   */
+  tag?: Buffer;
+  /** Kafka producer fields written into the batch header (defaults: -1, -1, -1). */
+  producer?: { id: bigint; epoch: number; baseSequence: number };
+}
+
+export interface AppendResult {
+  baseOffset: number;
+  /** Offset of the last record appended (baseOffset + count - 1). */
+  lastOffset: number;
+}
+
+export type AppendError =
+  /** The partition refuses writes: a previous write/fsync failed, or corruption was found. */
+  | { code: 'partition_read_only'; reason: string }
+  /** The disk is full (ENOSPC); nothing from this append is visible. */
+  | { code: 'storage_full'; reason: string }
+  /** Any other I/O failure (EIO, …); nothing from this append is visible. */
+  | { code: 'io_error'; reason: string }
+  /** The partition or its store is closed or deleted. */
+  | { code: 'closed'; reason: string };
+
+export interface ReadOptions {
+  /** At most this many records (≥ 1). */
+  maxRecords: number;
+  /** Stop once this many bytes of record data were returned; at least one record is always returned if one exists. */
+  maxBytes: number;
+}
+
+export interface ReadBatch {
+  records: StoredRecord[];
+  /** The offset to read next: last returned offset + 1, or the requested offset if none. */
+  nextOffset: number;
+}
+
+export type ReadError = {
+  code: 'offset_out_of_range';
+  requestedOffset: number;
+  startOffset: number;
+  endOffset: number;
+};
+
+/** A batch's tag as stored by `append({ tag })`, for rebuilding idempotency state. */
+export interface BatchTag {
+  baseOffset: number;
+  lastOffset: number;
+  /** Largest record timestamp in the batch (Unix ms). */
+  maxTimestamp: number;
+  tag: Buffer;
+}
+
+export interface PartitionLog {
+  readonly topicId: string;
+  readonly partition: number;
+  /** First offset still readable (advances with retention). */
+  startOffset(): number;
+  /** Offset the next appended record will get (= last offset + 1). */
+  endOffset(): number;
+  /** Bytes on disk (log segments) for this partition. */
+  sizeBytes(): number;
+  /** Whether the partition accepts writes; when false, why. */
+  writable(): { ok: true } | { ok: false; reason: string };
+
+  /**
+   * Append a non-empty batch atomically: either all records become visible with dense
+   * offsets, or none do. Resolves only when the batch is as durable as `durability` says.
+   * Concurrent appends are serialised; `fsync` appends share one fdatasync (group commit).
+   */
+  append(records: RecordInput[], options: AppendOptions): Promise<Result<AppendResult, AppendError>>;
+
+  /**
+   * Read from `offset`. `offset === endOffset()` is valid and returns no records;
+   * `offset < startOffset()` or `offset > endOffset()` is out of range.
+   */
+  read(offset: number, options: ReadOptions): Promise<Result<ReadBatch, ReadError>>;
+
+  /** First offset whose record timestamp is ≥ `timestamp`; endOffset() if none. */
+  offsetForTimestamp(timestamp: number): Promise<number>;
+
+  /**
+   * Resolve once endOffset() > offset (true), or false after timeoutMs or when the signal
+   * aborts or the partition closes. Woken by appends, never by polling.
+   */
+  waitForData(offset: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
+
+  /** Listen for appends (called with the new endOffset after each visible append). */
+  onAppend(listener: (endOffset: number) => void): () => void;
+
+  /** Tags of batches whose maxTimestamp ≥ sinceTimestamp, oldest first. */
+  recentTags(sinceTimestamp: number): Promise<BatchTag[]>;
+
+  /** Apply new settings (retention, segment size) from now on. */
+  updateConfig(config: PartitionConfig): void;
+}
+
+/** A partition that recovery found corrupt below its recovery point; served read-only. */
+export interface QuarantinedPartition {
+  topicId: string;
+  partition: number;
+  reason: string;
+}
+
+export interface RecoveryReport {
+  /** Whether the previous shutdown was clean (marker present). */
+  cleanShutdown: boolean;
+  partitions: number;
+  /** Bytes cut from torn tails, per partition where any were cut. */
+  truncated: Array<{ topicId: string; partition: number; bytes: number }>;
+  quarantined: QuarantinedPartition[];
+  durationMs: number;
+}
+
+export interface LogStore {
+  /** Recover every partition on disk. Must be called once before anything else. */
+  open(): Promise<RecoveryReport>;
+  /** Create (or return the existing) partition log; directories are fsynced before it resolves. */
+  createPartition(topicId: string, partition: number, config: PartitionConfig): Promise<PartitionLog>;
+  getPartition(topicId: string, partition: number): PartitionLog | undefined;
+  /** Topic ids with data on disk, for reconciling with metadata after a crash. */
+  topicIds(): string[];
+  /** Partitions of a topic present on disk. */
+  partitions(topicId: string): number[];
+  /** Remove a topic's data (all partitions); waiters are woken and further appends fail `closed`. */
+  deleteTopic(topicId: string): Promise<void>;
+  /** Apply retention to every partition now (also runs on a timer inside the store). */
+  enforceRetention(now?: number): Promise<void>;
+  quarantined(): QuarantinedPartition[];
+  /** Finish in-flight appends, sync, write the clean-shutdown marker, release everything. */
+  close(): Promise<void>;
+}
