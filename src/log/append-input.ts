@@ -1,0 +1,56 @@
+// Checks shared by both stores on what callers hand to append/read, and the record-size
+// measure used by read limits, so the memory and file stores agree byte for byte.
+import type { AppendOptions, PartitionConfig, ReadOptions, RecordInput } from './types.js';
+
+/** Header key under which a batch's tag is stored (first record). Callers must not use it. */
+export const TAG_HEADER_KEY = '__sluice.tag';
+/** Header keys starting with this are reserved for the log; the produce path should reject them. */
+export const RESERVED_HEADER_PREFIX = '__sluice.';
+/** Largest tag accepted by append. */
+export const MAX_TAG_BYTES = 4096;
+
+/**
+ * Bytes of record data counted against `ReadOptions.maxBytes`: key + value + header keys
+ * (UTF-8) + header values. Framing overhead is not counted, so both stores agree.
+ */
+export function recordDataBytes(record: RecordInput): number {
+  let n = (record.key?.length ?? 0) + (record.value?.length ?? 0);
+  for (const h of record.headers) n += Buffer.byteLength(h.key) + (h.value?.length ?? 0);
+  return n;
+}
+
+/** Throws for caller bugs (empty batch, reserved header, oversized tag, bad timestamp). */
+export function assertAppendInput(records: RecordInput[], options: AppendOptions): void {
+  if (records.length === 0) throw new TypeError('append: batch must not be empty');
+  if (options.tag && options.tag.length > MAX_TAG_BYTES) {
+    throw new RangeError(`append: tag is ${options.tag.length} bytes (max ${MAX_TAG_BYTES})`);
+  }
+  for (const r of records) {
+    if (!Number.isSafeInteger(r.timestamp) || r.timestamp < 0) {
+      throw new RangeError(`append: invalid timestamp ${r.timestamp}`);
+    }
+    for (const h of r.headers) {
+      if (h.key.startsWith(RESERVED_HEADER_PREFIX)) {
+        throw new TypeError(`append: header key "${h.key}" uses the reserved prefix ${RESERVED_HEADER_PREFIX}`);
+      }
+    }
+  }
+}
+
+/** Throws for a non-integer offset; clamps limits to at least one record. */
+export function normaliseReadOptions(offset: number, options: ReadOptions): ReadOptions {
+  if (!Number.isSafeInteger(offset)) throw new RangeError(`read: invalid offset ${offset}`);
+  return { maxRecords: Math.max(1, Math.floor(options.maxRecords)), maxBytes: Math.max(0, options.maxBytes) };
+}
+
+/** Throws for settings no topic could legitimately have. */
+export function assertPartitionConfig(config: PartitionConfig): void {
+  if (!(config.segmentBytes >= 1024)) throw new RangeError(`segmentBytes must be ≥ 1024, got ${config.segmentBytes}`);
+  for (const [name, v] of [
+    ['segmentMs', config.segmentMs],
+    ['retentionMs', config.retentionMs],
+    ['retentionBytes', config.retentionBytes],
+  ] as const) {
+    if (!(v === -1 || v >= 0)) throw new RangeError(`${name} must be -1 or ≥ 0, got ${v}`);
+  }
+}

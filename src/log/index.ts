@@ -1,0 +1,6 @@
+// Public surface of the storage engine: the LogStore contract and its implementations.
+// Layers above import from here only, never from individual files in src/log.
+export type * from './types.js';
+export { createMemoryLogStore, type MemoryLogStoreOptions } from './memory-log-store.js';
+export { RESERVED_HEADER_PREFIX, MAX_TAG_BYTES, recordDataBytes } from './append-input.js';
+export type { LogLogger } from './logger.js';

@@ -1,0 +1,42 @@
+// Applies ReadOptions limits record by record, identically for the memory and file stores:
+// skip records below the requested offset, stop at maxRecords or maxBytes (one record minimum).
+import { recordDataBytes } from './append-input.js';
+import type { ReadBatch, ReadOptions, StoredRecord } from './types.js';
+
+export class ReadCollector {
+  private readonly records: StoredRecord[] = [];
+  private bytes = 0;
+  private full = false;
+
+  constructor(
+    private readonly offset: number,
+    private readonly options: ReadOptions,
+  ) {}
+
+  /** Whether limits are reached and no more batches need to be read. */
+  get done(): boolean {
+    return this.full;
+  }
+
+  /** Offers a batch's records in offset order; returns `done`. */
+  add(batch: StoredRecord[]): boolean {
+    for (const record of batch) {
+      if (this.full) break;
+      if (record.offset < this.offset) continue;
+      const size = recordDataBytes(record);
+      if (this.records.length > 0 && this.bytes + size > this.options.maxBytes) {
+        this.full = true;
+        break;
+      }
+      this.records.push(record);
+      this.bytes += size;
+      if (this.records.length >= this.options.maxRecords || this.bytes >= this.options.maxBytes) this.full = true;
+    }
+    return this.full;
+  }
+
+  result(): ReadBatch {
+    const last = this.records[this.records.length - 1];
+    return { records: this.records, nextOffset: last ? last.offset + 1 : this.offset };
+  }
+}

@@ -1,0 +1,221 @@
+// Kafka record batch v2 ("magic 2") encode/decode, byte for byte as DefaultRecordBatch.java
+// and DefaultRecord.java lay it out, so segment files stay readable by Kafka's own tools.
+import { crc32c } from '@node-rs/crc32';
+import { TAG_HEADER_KEY } from './append-input.js';
+import type { RecordInput, StoredRecord } from './types.js';
+import { VarReader, varintSize, writeVarint } from './varint.js';
+
+/** Size of the fixed batch header (through the record count). */
+export const BATCH_HEADER_BYTES = 61;
+/** baseOffset (8) + batchLength (4): the part not counted in batchLength. */
+export const LOG_OVERHEAD = 12;
+export const MAGIC = 2;
+/** Largest batch recovery accepts as "sane" (Kafka's default max.message.bytes is far lower). */
+export const MAX_BATCH_BYTES = 64 * 1024 * 1024;
+
+// Field positions inside the header.
+const LENGTH_POS = 8;
+const EPOCH_POS = 12;
+const MAGIC_POS = 16;
+const CRC_POS = 17;
+const ATTRIBUTES_POS = 21;
+const LAST_OFFSET_DELTA_POS = 23;
+const BASE_TIMESTAMP_POS = 27;
+const MAX_TIMESTAMP_POS = 35;
+const PRODUCER_ID_POS = 43;
+const PRODUCER_EPOCH_POS = 51;
+const BASE_SEQUENCE_POS = 53;
+const RECORDS_COUNT_POS = 57;
+
+const TAG_KEY_BYTES = Buffer.from(TAG_HEADER_KEY, 'utf8');
+
+export interface BatchHeader {
+  baseOffset: number;
+  /** Whole batch size in bytes, LOG_OVERHEAD included. */
+  sizeBytes: number;
+  partitionLeaderEpoch: number;
+  magic: number;
+  crc: number;
+  attributes: number;
+  lastOffsetDelta: number;
+  baseTimestamp: number;
+  maxTimestamp: number;
+  producerId: bigint;
+  producerEpoch: number;
+  baseSequence: number;
+  recordCount: number;
+}
+
+export interface EncodeBatchInput {
+  baseOffset: number;
+  records: RecordInput[];
+  /** Stored as a reserved header on the first record. */
+  tag?: Buffer | undefined;
+  producer?: { id: bigint; epoch: number; baseSequence: number } | undefined;
+}
+
+interface RecordPlan {
+  bodySize: number;
+  headerKeys: Buffer[];
+}
+
+function planRecord(r: RecordInput, timestampDelta: number, offsetDelta: number, tag: Buffer | undefined): RecordPlan {
+  const headerKeys = r.headers.map((h) => Buffer.from(h.key, 'utf8'));
+  const headerCount = r.headers.length + (tag ? 1 : 0);
+  let size = 1 + varintSize(timestampDelta) + varintSize(offsetDelta);
+  size += r.key ? varintSize(r.key.length) + r.key.length : 1;
+  size += r.value ? varintSize(r.value.length) + r.value.length : 1;
+  size += varintSize(headerCount);
+  if (tag) size += varintSize(TAG_KEY_BYTES.length) + TAG_KEY_BYTES.length + varintSize(tag.length) + tag.length;
+  r.headers.forEach((h, i) => {
+    const k = headerKeys[i]!;
+    size += varintSize(k.length) + k.length + (h.value ? varintSize(h.value.length) + h.value.length : 1);
+  });
+  return { bodySize: size, headerKeys };
+}
+
+function writeBytes(buf: Buffer, pos: number, bytes: Buffer | null): number {
+  if (bytes === null) return writeVarint(buf, pos, -1);
+  pos = writeVarint(buf, pos, bytes.length);
+  bytes.copy(buf, pos);
+  return pos + bytes.length;
+}
+
+/** Encodes one uncompressed v2 batch (CreateTime timestamps) with a valid CRC32C. */
+export function encodeBatch(input: EncodeBatchInput): Buffer {
+  const { records, tag } = input;
+  if (records.length === 0) throw new TypeError('encodeBatch: empty batch');
+  const baseTimestamp = records[0]!.timestamp;
+  let maxTimestamp = baseTimestamp;
+  const plans: RecordPlan[] = [];
+  let total = BATCH_HEADER_BYTES;
+  records.forEach((r, i) => {
+    if (r.timestamp > maxTimestamp) maxTimestamp = r.timestamp;
+    const plan = planRecord(r, r.timestamp - baseTimestamp, i, i === 0 ? tag : undefined);
+    plans.push(plan);
+    total += varintSize(plan.bodySize) + plan.bodySize;
+  });
+  const buf = Buffer.allocUnsafe(total);
+  buf.writeBigInt64BE(BigInt(input.baseOffset), 0);
+  buf.writeInt32BE(total - LOG_OVERHEAD, LENGTH_POS);
+  buf.writeInt32BE(-1, EPOCH_POS);
+  buf.writeInt8(MAGIC, MAGIC_POS);
+  buf.writeInt16BE(0, ATTRIBUTES_POS);
+  buf.writeInt32BE(records.length - 1, LAST_OFFSET_DELTA_POS);
+  buf.writeBigInt64BE(BigInt(baseTimestamp), BASE_TIMESTAMP_POS);
+  buf.writeBigInt64BE(BigInt(maxTimestamp), MAX_TIMESTAMP_POS);
+  buf.writeBigInt64BE(input.producer?.id ?? -1n, PRODUCER_ID_POS);
+  buf.writeInt16BE(input.producer?.epoch ?? -1, PRODUCER_EPOCH_POS);
+  buf.writeInt32BE(input.producer?.baseSequence ?? -1, BASE_SEQUENCE_POS);
+  buf.writeInt32BE(records.length, RECORDS_COUNT_POS);
+  let pos = BATCH_HEADER_BYTES;
+  records.forEach((r, i) => {
+    const plan = plans[i]!;
+    pos = writeVarint(buf, pos, plan.bodySize);
+    buf[pos++] = 0; // record attributes: unused in v2
+    pos = writeVarint(buf, pos, r.timestamp - baseTimestamp);
+    pos = writeVarint(buf, pos, i);
+    pos = writeBytes(buf, pos, r.key);
+    pos = writeBytes(buf, pos, r.value);
+    const firstTag = i === 0 ? tag : undefined;
+    pos = writeVarint(buf, pos, r.headers.length + (firstTag ? 1 : 0));
+    if (firstTag) {
+      pos = writeBytes(buf, pos, TAG_KEY_BYTES);
+      pos = writeBytes(buf, pos, firstTag);
+    }
+    r.headers.forEach((h, j) => {
+      pos = writeBytes(buf, pos, plan.headerKeys[j]!);
+      pos = writeBytes(buf, pos, h.value);
+    });
+  });
+  buf.writeUInt32BE(crc32c(buf.subarray(ATTRIBUTES_POS)), CRC_POS);
+  return buf;
+}
+
+/** Parses the 61-byte header at `pos` (no validation beyond bounds). */
+export function readBatchHeader(buf: Buffer, pos = 0): BatchHeader {
+  return {
+    baseOffset: Number(buf.readBigInt64BE(pos)),
+    sizeBytes: buf.readInt32BE(pos + LENGTH_POS) + LOG_OVERHEAD,
+    partitionLeaderEpoch: buf.readInt32BE(pos + EPOCH_POS),
+    magic: buf.readInt8(pos + MAGIC_POS),
+    crc: buf.readUInt32BE(pos + CRC_POS),
+    attributes: buf.readInt16BE(pos + ATTRIBUTES_POS),
+    lastOffsetDelta: buf.readInt32BE(pos + LAST_OFFSET_DELTA_POS),
+    baseTimestamp: Number(buf.readBigInt64BE(pos + BASE_TIMESTAMP_POS)),
+    maxTimestamp: Number(buf.readBigInt64BE(pos + MAX_TIMESTAMP_POS)),
+    producerId: buf.readBigInt64BE(pos + PRODUCER_ID_POS),
+    producerEpoch: buf.readInt16BE(pos + PRODUCER_EPOCH_POS),
+    baseSequence: buf.readInt32BE(pos + BASE_SEQUENCE_POS),
+    recordCount: buf.readInt32BE(pos + RECORDS_COUNT_POS),
+  };
+}
+
+/** Size of the batch starting at `pos` from its length field (needs LOG_OVERHEAD bytes). */
+export function batchSizeAt(buf: Buffer, pos = 0): number {
+  return buf.readInt32BE(pos + LENGTH_POS) + LOG_OVERHEAD;
+}
+
+export type BatchCheck =
+  | { ok: true; header: BatchHeader }
+  | { ok: false; reason: 'short_header' | 'bad_length' | 'short_batch' | 'bad_magic' | 'bad_crc' | 'bad_offset' };
+
+/**
+ * Validates the batch at `pos` of `buf` (whose valid bytes end at `end`) the way recovery
+ * must: sane length inside the data, magic 2, CRC32C, and base offset = `expectedBase`.
+ */
+export function checkBatch(buf: Buffer, pos: number, end: number, expectedBase?: number): BatchCheck {
+  if (end - pos < BATCH_HEADER_BYTES) return { ok: false, reason: 'short_header' };
+  const size = batchSizeAt(buf, pos);
+  if (size < BATCH_HEADER_BYTES || size > MAX_BATCH_BYTES) return { ok: false, reason: 'bad_length' };
+  if (buf.readInt8(pos + MAGIC_POS) !== MAGIC) return { ok: false, reason: 'bad_magic' };
+  if (end - pos < size) return { ok: false, reason: 'short_batch' };
+  const header = readBatchHeader(buf, pos);
+  if (crc32c(buf.subarray(pos + ATTRIBUTES_POS, pos + size)) !== header.crc) return { ok: false, reason: 'bad_crc' };
+  if (header.recordCount < 1 || header.lastOffsetDelta !== header.recordCount - 1) return { ok: false, reason: 'bad_length' };
+  if (expectedBase !== undefined && header.baseOffset !== expectedBase) return { ok: false, reason: 'bad_offset' };
+  return { ok: true, header };
+}
+
+export interface DecodedBatch {
+  header: BatchHeader;
+  records: StoredRecord[];
+  /** The batch's tag, stripped from the first record's headers. */
+  tag: Buffer | undefined;
+}
+
+/**
+ * Decodes the records of the (already verified) batch at `pos`. Keys, values and header
+ * values are views into `buf`. Throws RangeError on a malformed body.
+ */
+export function decodeBatch(buf: Buffer, pos = 0): DecodedBatch {
+  const header = readBatchHeader(buf, pos);
+  const end = pos + header.sizeBytes;
+  if (header.attributes & 0x07) throw new RangeError('compressed batches are not supported');
+  const reader = new VarReader(buf, pos + BATCH_HEADER_BYTES, end);
+  const records: StoredRecord[] = [];
+  let tag: Buffer | undefined;
+  for (let i = 0; i < header.recordCount; i++) {
+    const length = reader.varint();
+    const recordEnd = reader.pos + length;
+    if (length < 0 || recordEnd > end) throw new RangeError('record length runs past the batch');
+    const r = new VarReader(buf, reader.pos, recordEnd);
+    r.int8();
+    const timestamp = header.baseTimestamp + r.varint();
+    const offset = header.baseOffset + r.varint();
+    const key = r.bytes();
+    const value = r.bytes();
+    const headerCount = r.varint();
+    const headers: StoredRecord['headers'] = [];
+    for (let j = 0; j < headerCount; j++) {
+      const k = r.bytes();
+      const v = r.bytes();
+      if (k === null) throw new RangeError('null header key');
+      if (i === 0 && k.equals(TAG_KEY_BYTES)) tag = v ?? Buffer.alloc(0);
+      else headers.push({ key: k.toString('utf8'), value: v });
+    }
+    records.push({ offset, timestamp, key, value, headers });
+    reader.pos = recordEnd;
+  }
+  return { header, records, tag };
+}
