@@ -1,0 +1,191 @@
+// The HTTP record shape ⇄ log records: validates a produced record against the topic's
+// value_format and limits, and renders a stored record back as JSON for readers.
+import { err, ok, type Result } from '../lib/result.js';
+import { RESERVED_HEADER_PREFIX } from '../log/index.js';
+import type { RecordHeader, RecordInput, StoredRecord } from '../log/index.js';
+
+export type ValueFormat = 'json' | 'string' | 'binary';
+
+/** Largest timestamp accepted (the largest a JS Date can hold), in Unix ms. */
+export const MAX_TIMESTAMP_MS = 8_640_000_000_000_000;
+
+/**
+ * Why a produce request was refused before anything was appended. `bad_request` (400) is a
+ * malformed shape, `invalid_record` (422) a well-formed record the topic cannot take,
+ * `payload_too_large` (413) a limit, named with its configured value.
+ */
+export type RecordProblem =
+  | { code: 'bad_request' | 'invalid_record'; message: string; recordIndex?: number; line?: number }
+  | {
+      code: 'payload_too_large';
+      message: string;
+      recordIndex?: number;
+      line?: number;
+      limit: { name: string; value: number };
+    };
+
+/** A record ready to append, with the partition the producer asked for (if any). */
+export interface DecodedRecord {
+  input: RecordInput;
+  partition: number | undefined;
+}
+
+export interface DecodeContext {
+  format: ValueFormat;
+  partitionCount: number;
+  /** Topic's max_record_bytes: key + value + header keys and values, in bytes. */
+  maxRecordBytes: number;
+  /** Timestamp for records that carry none (Unix ms). */
+  now: number;
+}
+
+/** A record as readers see it. */
+export interface RecordJson {
+  topic: string;
+  partition: number;
+  offset: number;
+  timestamp: number;
+  key: string | null;
+  value: unknown;
+  headers: Record<string, string>;
+}
+
+const FIELDS = new Set(['key', 'value', 'headers', 'partition', 'timestamp']);
+// Strict standard base64 (RFC 4648 §4) with padding: no whitespace, no URL alphabet.
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+const shape = (index: number, message: string): RecordProblem => ({
+  code: 'bad_request',
+  message: `record ${index}: ${message}`,
+  recordIndex: index,
+});
+const invalid = (index: number, message: string): RecordProblem => ({
+  code: 'invalid_record',
+  message: `record ${index}: ${message}`,
+  recordIndex: index,
+});
+
+function encodeValue(value: unknown, index: number, format: ValueFormat): Result<Buffer | null, RecordProblem> {
+  // null is a tombstone in every format (Kafka's null value); for json it reads back as null.
+  if (value === null) return ok(null);
+  switch (format) {
+    case 'json':
+      return ok(Buffer.from(JSON.stringify(value), 'utf8'));
+    case 'string':
+      if (typeof value !== 'string') return err(invalid(index, 'value must be a string (topic value_format is "string")'));
+      return ok(Buffer.from(value, 'utf8'));
+    case 'binary':
+      if (typeof value !== 'string') {
+        return err(invalid(index, 'value must be a base64 string (topic value_format is "binary")'));
+      }
+      if (value.length % 4 !== 0 || !BASE64.test(value)) {
+        return err(invalid(index, 'value is not valid base64 (standard alphabet, padded, no whitespace)'));
+      }
+      return ok(Buffer.from(value, 'base64'));
+  }
+}
+
+function encodeHeaders(raw: unknown, index: number): Result<RecordHeader[], RecordProblem> {
+  if (raw === undefined || raw === null) return ok([]);
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    return err(shape(index, 'headers must be an object of string values'));
+  }
+  const headers: RecordHeader[] = [];
+  for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
+    if (typeof value !== 'string') return err(shape(index, `header "${key}" must be a string`));
+    if (key.length === 0) return err(invalid(index, 'header names must not be empty'));
+    if (key.startsWith(RESERVED_HEADER_PREFIX)) {
+      return err(invalid(index, `header "${key}" uses the reserved prefix "${RESERVED_HEADER_PREFIX}"`));
+    }
+    headers.push({ key, value: Buffer.from(value, 'utf8') });
+  }
+  return ok(headers);
+}
+
+/**
+ * Validates one produced record and encodes it for the log. Never throws for bad input:
+ * the problem names the record index and what is wrong with it.
+ */
+export function decodeRecord(raw: unknown, index: number, ctx: DecodeContext): Result<DecodedRecord, RecordProblem> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return err(shape(index, 'must be a JSON object with a "value"'));
+  }
+  const rec = raw as Record<string, unknown>;
+  for (const field in rec) {
+    if (!FIELDS.has(field)) return err(shape(index, `unknown field "${field}" (allowed: key, value, headers, partition, timestamp)`));
+  }
+  if (!('value' in rec)) return err(shape(index, '"value" is required (use null for a tombstone)'));
+
+  const key = rec.key;
+  if (key !== undefined && key !== null && typeof key !== 'string') return err(shape(index, 'key must be a string or null'));
+
+  let partition: number | undefined;
+  if (rec.partition !== undefined && rec.partition !== null) {
+    const p = rec.partition;
+    if (typeof p !== 'number' || !Number.isInteger(p)) return err(shape(index, 'partition must be an integer'));
+    if (p < 0 || p >= ctx.partitionCount) {
+      return err(invalid(index, `partition ${p} does not exist (topic has ${ctx.partitionCount} partitions)`));
+    }
+    partition = p;
+  }
+
+  let timestamp = ctx.now;
+  if (rec.timestamp !== undefined && rec.timestamp !== null) {
+    const t = rec.timestamp;
+    if (typeof t !== 'number') return err(shape(index, 'timestamp must be a number (Unix ms)'));
+    if (!Number.isInteger(t) || t < 0 || t > MAX_TIMESTAMP_MS) {
+      return err(invalid(index, `timestamp must be an integer Unix ms between 0 and ${MAX_TIMESTAMP_MS}`));
+    }
+    timestamp = t;
+  }
+
+  const value = encodeValue(rec.value, index, ctx.format);
+  if (!value.ok) return value;
+  const headers = encodeHeaders(rec.headers, index);
+  if (!headers.ok) return headers;
+
+  const keyBytes = typeof key === 'string' ? Buffer.from(key, 'utf8') : null;
+  let size = (keyBytes?.length ?? 0) + (value.value?.length ?? 0);
+  for (const h of headers.value) size += Buffer.byteLength(h.key) + (h.value?.length ?? 0);
+  if (size > ctx.maxRecordBytes) {
+    return err({
+      code: 'payload_too_large',
+      message: `record ${index}: ${size} bytes of key, value and headers exceed the topic's max_record_bytes (${ctx.maxRecordBytes})`,
+      recordIndex: index,
+      limit: { name: 'max_record_bytes', value: ctx.maxRecordBytes },
+    });
+  }
+  return ok({ input: { key: keyBytes, value: value.value, headers: headers.value, timestamp }, partition });
+}
+
+function renderValue(value: Buffer | null, format: ValueFormat): unknown {
+  if (value === null) return null;
+  switch (format) {
+    case 'json':
+      return JSON.parse(value.toString('utf8')) as unknown;
+    case 'string':
+      return value.toString('utf8');
+    case 'binary':
+      return value.toString('base64');
+  }
+}
+
+/**
+ * A stored record as readers see it: value decoded per the topic's value_format, key as a
+ * UTF-8 string, headers as an object (Sluice never writes null or repeated header names;
+ * should a log hold them, a null value is skipped and the last repeat wins).
+ */
+export function renderRecord(topic: string, partition: number, rec: StoredRecord, format: ValueFormat): RecordJson {
+  // Null prototype: a header named "__proto__" must stay a plain field.
+  const headers = Object.create(null) as Record<string, string>;
+  for (const h of rec.headers) if (h.value !== null) headers[h.key] = h.value.toString('utf8');
+  return {
+    topic,
+    partition,
+    offset: rec.offset,
+    timestamp: rec.timestamp,
+    key: rec.key === null ? null : rec.key.toString('utf8'),
+    value: renderValue(rec.value, format),
+    headers,
+  };
+}
