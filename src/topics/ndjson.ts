@@ -1,0 +1,124 @@
+// Streaming request-body readers for produce: a size-limited reader for JSON bodies and an
+// NDJSON parser that decodes each line as it arrives, never holding the body as one string.
+import { err, ok, type Result } from '../lib/result.js';
+import type { RecordProblem } from './record-codec.js';
+
+const NEWLINE = 0x0a;
+const CR = 0x0d;
+
+export interface BodyLimits {
+  /** Largest body accepted, in bytes (413 `max_body_bytes` above it). */
+  maxBodyBytes: number;
+  /** Called with every chunk as it arrives (e.g. to hash the body for idempotency). */
+  onChunk?: (chunk: Uint8Array) => void;
+}
+
+function bodyTooLarge(maxBodyBytes: number): RecordProblem {
+  return {
+    code: 'payload_too_large',
+    message: `request body exceeds max_body_bytes (${maxBodyBytes} bytes)`,
+    limit: { name: 'max_body_bytes', value: maxBodyBytes },
+  };
+}
+
+/** Read a whole body into one Buffer, refusing it as soon as it passes the limit. */
+export async function readLimitedBody(
+  body: ReadableStream<Uint8Array> | null,
+  limits: BodyLimits,
+): Promise<Result<Buffer, RecordProblem>> {
+  if (body === null) return ok(Buffer.alloc(0));
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  const reader = body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > limits.maxBodyBytes) {
+      await reader.cancel().catch(() => undefined);
+      return err(bodyTooLarge(limits.maxBodyBytes));
+    }
+    limits.onChunk?.(value);
+    parts.push(value);
+  }
+  return ok(parts.length === 1 ? Buffer.from(parts[0]!.buffer, parts[0]!.byteOffset, parts[0]!.length) : Buffer.concat(parts, total));
+}
+
+export interface NdjsonLimits extends BodyLimits {
+  /** Most records (non-blank lines) accepted (413 `max_records_per_request` above it). */
+  maxRecords: number;
+}
+
+/**
+ * Parse an NDJSON body line by line as it streams in. `onRecord` receives each parsed
+ * line's value with its record index (blank lines are skipped and not counted) and may
+ * refuse it; the first problem stops reading and is returned with its 1-based line number.
+ * Resolves with the number of records.
+ */
+export async function readNdjson(
+  body: ReadableStream<Uint8Array> | null,
+  limits: NdjsonLimits,
+  onRecord: (value: unknown, index: number) => RecordProblem | undefined,
+): Promise<Result<number, RecordProblem>> {
+  if (body === null) return ok(0);
+  const reader = body.getReader();
+  let pending: Buffer[] = [];
+  let total = 0;
+  let line = 0;
+  let records = 0;
+
+  const handleLine = (bytes: Buffer): RecordProblem | undefined => {
+    line += 1;
+    let end = bytes.length;
+    if (end > 0 && bytes[end - 1] === CR) end -= 1;
+    const text = bytes.toString('utf8', 0, end);
+    if (text.trim() === '') return undefined;
+    if (records >= limits.maxRecords) {
+      return {
+        code: 'payload_too_large',
+        message: `line ${line}: more than max_records_per_request (${limits.maxRecords}) records`,
+        line,
+        limit: { name: 'max_records_per_request', value: limits.maxRecords },
+      };
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (e) {
+      return { code: 'bad_request', message: `line ${line}: not valid JSON (${(e as Error).message})`, line, recordIndex: records };
+    }
+    const problem = onRecord(value, records);
+    records += 1;
+    return problem && { ...problem, line, message: `line ${line}: ${problem.message}` };
+  };
+
+  const fail = async (problem: RecordProblem) => {
+    await reader.cancel().catch(() => undefined);
+    return err(problem);
+  };
+
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > limits.maxBodyBytes) return fail(bodyTooLarge(limits.maxBodyBytes));
+    limits.onChunk?.(value);
+    const chunk = Buffer.from(value.buffer, value.byteOffset, value.length);
+    let start = 0;
+    for (let nl = chunk.indexOf(NEWLINE, start); nl !== -1; nl = chunk.indexOf(NEWLINE, start)) {
+      const piece = chunk.subarray(start, nl);
+      const lineBytes = pending.length === 0 ? piece : Buffer.concat([...pending, piece]);
+      pending = [];
+      const problem = handleLine(lineBytes);
+      if (problem) return fail(problem);
+      start = nl + 1;
+    }
+    // Copy the partial line: the stream may reuse the chunk's memory.
+    if (start < chunk.length) pending.push(Buffer.from(chunk.subarray(start)));
+  }
+  if (pending.length > 0) {
+    const problem = handleLine(Buffer.concat(pending));
+    if (problem) return err(problem);
+  }
+  return ok(records);
+}
