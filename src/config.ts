@@ -1,0 +1,133 @@
+// Process configuration: one zod schema over the environment, parsed once at start-up.
+// A bad value stops the process with a message naming the variable and what it accepts.
+import path from 'node:path';
+import { z } from 'zod';
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^-?\d+$/, `an integer between ${min} and ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `an integer ≥ ${min}`).max(max, `an integer ≤ ${max}`));
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const MiB = 1024 * 1024;
+
+/**
+ * Every setting Sluice reads from the environment, with its default. Units are in the
+ * names. Add new settings here (and to the README settings table), never read
+ * `process.env` anywhere else.
+ */
+export const envSchema = z.object({
+  HOST: z.string().trim().min(1, 'a host name or IP address').default('127.0.0.1'),
+  PORT: int(0, 65535).default(8080),
+  DATA_DIR: z.string().trim().min(1, 'a directory path').default('./data'),
+  DATABASE_URL: z
+    .string()
+    .trim()
+    .regex(/^postgres(ql)?:\/\//, 'a postgres:// or postgresql:// connection URL')
+    .optional(),
+  SLUICE_LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      error: 'one of fatal, error, warn, info, debug, trace, silent',
+    })
+    .default('info'),
+  /** Largest request body accepted by any endpoint (413 above it). */
+  SLUICE_MAX_BODY_BYTES: int(1024, 1024 * MiB).default(16 * MiB),
+  /** Most partitions one topic may have. */
+  SLUICE_MAX_PARTITIONS: int(1, 100_000).default(1024),
+  /** Upper bound for `wait_ms` on long-polls. */
+  SLUICE_LONG_POLL_MAX_MS: int(0, 300_000).default(30_000),
+  /** Interval of `: keepalive` comments on SSE streams. */
+  SLUICE_SSE_KEEPALIVE_MS: int(100, 300_000).default(15_000),
+  /** Comma-separated allowed CORS origins; `*` allows any, empty disables CORS headers. */
+  SLUICE_CORS_ORIGINS: z.string().trim().default('*'),
+  /** How long shutdown waits for streams and in-flight requests before closing anyway. */
+  SLUICE_SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
+  /** Connections in the Postgres pool (DATABASE_URL only). */
+  SLUICE_DB_POOL_MAX: int(1, 1000).default(10),
+  /** Give up connecting to Postgres after this long (the request answers 503). */
+  SLUICE_DB_CONNECT_TIMEOUT_MS: int(100, 600_000).default(5_000),
+  /** Use the in-memory log store instead of segment files (tests and experiments only). */
+  SLUICE_LOG_STORE: z
+    .enum(['file', 'memory'], { error: 'file or memory' })
+    .default('file'),
+  /** Keep the embedded database in memory instead of DATA_DIR/meta (tests only). */
+  SLUICE_PGLITE_IN_MEMORY: bool.default(false),
+});
+
+export type Env = z.input<typeof envSchema>;
+
+export interface Config {
+  host: string;
+  port: number;
+  /** Absolute path of the data directory. */
+  dataDir: string;
+  /** Where metadata lives: an external Postgres, or embedded PGlite (on disk or in memory). */
+  database: { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string | null };
+  logLevel: z.output<typeof envSchema>['SLUICE_LOG_LEVEL'];
+  maxBodyBytes: number;
+  maxPartitions: number;
+  longPollMaxMs: number;
+  sseKeepaliveMs: number;
+  /** Empty: no CORS headers; `['*']`: any origin. */
+  corsOrigins: string[];
+  shutdownTimeoutMs: number;
+  dbPoolMax: number;
+  dbConnectTimeoutMs: number;
+  logStore: 'file' | 'memory';
+}
+
+export class ConfigError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`Invalid configuration:\n${issues.map((i) => `  - ${i}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Parse the environment into a Config. Throws ConfigError listing every bad variable
+ * with what it accepts. Empty strings count as unset, as shells often export them.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const relevant: Record<string, string> = {};
+  for (const key of Object.keys(envSchema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') relevant[key] = value;
+  }
+  const parsed = envSchema.safeParse(relevant);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = String(issue.path[0] ?? '(environment)');
+        return `${name}=${JSON.stringify(relevant[name] ?? '')} is invalid: expected ${issue.message}`;
+      }),
+    );
+  }
+  const e = parsed.data;
+  const dataDir = path.resolve(e.DATA_DIR);
+  return {
+    host: e.HOST,
+    port: e.PORT,
+    dataDir,
+    database: e.DATABASE_URL
+      ? { kind: 'postgres', url: e.DATABASE_URL }
+      : { kind: 'pglite', dataDir: e.SLUICE_PGLITE_IN_MEMORY ? null : path.join(dataDir, 'meta') },
+    logLevel: e.SLUICE_LOG_LEVEL,
+    maxBodyBytes: e.SLUICE_MAX_BODY_BYTES,
+    maxPartitions: e.SLUICE_MAX_PARTITIONS,
+    longPollMaxMs: e.SLUICE_LONG_POLL_MAX_MS,
+    sseKeepaliveMs: e.SLUICE_SSE_KEEPALIVE_MS,
+    corsOrigins: e.SLUICE_CORS_ORIGINS.split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
+    shutdownTimeoutMs: e.SLUICE_SHUTDOWN_TIMEOUT_MS,
+    dbPoolMax: e.SLUICE_DB_POOL_MAX,
+    dbConnectTimeoutMs: e.SLUICE_DB_CONNECT_TIMEOUT_MS,
+    logStore: e.SLUICE_LOG_STORE,
+  };
+}

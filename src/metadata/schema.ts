@@ -1,0 +1,4 @@
+// The whole metadata schema, one module per domain under ./schema/, re-exported here for
+// typed drizzle queries (drizzle-kit reads ./schema/*.ts directly).
+export * from './schema/cluster.js';
+export * from './schema/topics.js';
