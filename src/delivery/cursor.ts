@@ -1,0 +1,115 @@
+// SSE resume cursors: the `id:` of every event and what `Last-Event-ID` brings back.
+// A partition cursor is the next offset in decimal; a topic cursor is a versioned token.
+import { err, ok, type Result } from '../lib/result.js';
+
+/**
+ * Why a cursor could not be used. `malformed` is a syntax error; `partition_mismatch` is a
+ * well-formed topic cursor naming more partitions than the topic has (so it belongs to
+ * another topic, or to a deleted-and-recreated one).
+ */
+export type CursorError =
+  | { code: 'malformed'; message: string }
+  | { code: 'partition_mismatch'; message: string };
+
+/** Version prefix of topic cursors; a future layout gets `v2.` and v1 stays decodable. */
+const TOPIC_CURSOR_PREFIX = 'v1.';
+/** Offsets are JSON numbers, so they stay within 2^53; more than 8 varint bytes is garbage. */
+const MAX_VARINT_BYTES = 8;
+/** Enough for any real topic; bounds the work a hostile cursor can cause. */
+const MAX_CURSOR_PARTITIONS = 100_000;
+const DECIMAL = /^(0|[1-9][0-9]{0,15})$/;
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
+
+/** Encode the next offset of one partition: plain decimal, what a human expects to see. */
+export function encodePartitionCursor(nextOffset: number): string {
+  return String(nextOffset);
+}
+
+export function decodePartitionCursor(cursor: string): Result<number, CursorError> {
+  const value = DECIMAL.test(cursor) ? Number(cursor) : NaN;
+  if (!Number.isSafeInteger(value)) {
+    return err({ code: 'malformed', message: `cursor ${quote(cursor)} is not a partition offset (a decimal integer ≥ 0)` });
+  }
+  return ok(value);
+}
+
+/**
+ * Encode the next offset of every partition of a topic (index = partition) as
+ * `v1.` + base64url(varint count, varint offset…): URL-safe without escaping, about one
+ * or two bytes per partition for small offsets, and opaque so the layout can evolve.
+ */
+export function encodeTopicCursor(nextOffsets: readonly number[]): string {
+  const bytes: number[] = [];
+  pushVarint(bytes, nextOffsets.length);
+  for (const offset of nextOffsets) pushVarint(bytes, offset);
+  return TOPIC_CURSOR_PREFIX + Buffer.from(bytes).toString('base64url');
+}
+
+/**
+ * Decode a topic cursor for a topic that now has `partitionCount` partitions. Partitions
+ * added after the cursor was issued are absent from it and come back as `undefined`
+ * (the caller starts them from their first offset: all their records are "after" it).
+ */
+export function decodeTopicCursor(
+  cursor: string,
+  partitionCount: number,
+): Result<Array<number | undefined>, CursorError> {
+  const malformed = (why: string): Result<never, CursorError> =>
+    err({ code: 'malformed', message: `cursor ${quote(cursor)} is not a topic cursor: ${why}` });
+  if (!cursor.startsWith(TOPIC_CURSOR_PREFIX)) return malformed(`expected the prefix "${TOPIC_CURSOR_PREFIX}"`);
+  const body = cursor.slice(TOPIC_CURSOR_PREFIX.length);
+  if (!BASE64URL.test(body)) return malformed('not base64url');
+  const bytes = Buffer.from(body, 'base64url');
+  // Node ignores trailing garbage bits; re-encoding catches truncated or padded tokens.
+  if (bytes.toString('base64url') !== body) return malformed('not canonical base64url');
+  const reader = { bytes, pos: 0 };
+  const count = readVarint(reader);
+  if (count === undefined || count < 1 || count > MAX_CURSOR_PARTITIONS) return malformed('bad partition count');
+  const offsets: Array<number | undefined> = [];
+  for (let i = 0; i < count; i++) {
+    const offset = readVarint(reader);
+    if (offset === undefined) return malformed('truncated');
+    offsets.push(offset);
+  }
+  if (reader.pos !== bytes.length) return malformed('trailing bytes');
+  if (count > partitionCount) {
+    return err({
+      code: 'partition_mismatch',
+      message: `cursor names ${count} partitions but the topic has ${partitionCount}; it belongs to another topic`,
+    });
+  }
+  while (offsets.length < partitionCount) offsets.push(undefined);
+  return ok(offsets);
+}
+
+// Unsigned LEB128 with arithmetic rather than bit operators, which would truncate to 32 bits.
+function pushVarint(out: number[], value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`cursor offset ${value} is not a safe non-negative integer`);
+  let rest = value;
+  while (rest >= 0x80) {
+    out.push((rest % 0x80) + 0x80);
+    rest = Math.floor(rest / 0x80);
+  }
+  out.push(rest);
+}
+
+function readVarint(reader: { bytes: Buffer; pos: number }): number | undefined {
+  let value = 0;
+  let scale = 1;
+  for (let i = 0; i < MAX_VARINT_BYTES; i++) {
+    const byte = reader.bytes[reader.pos++];
+    if (byte === undefined) return undefined;
+    value += (byte & 0x7f) * scale;
+    if (byte < 0x80) {
+      // A zero final byte after others is a non-canonical (padded) encoding.
+      if (byte === 0 && i > 0) return undefined;
+      return Number.isSafeInteger(value) ? value : undefined;
+    }
+    scale *= 0x80;
+  }
+  return undefined;
+}
+
+function quote(cursor: string): string {
+  return JSON.stringify(cursor.length > 64 ? `${cursor.slice(0, 64)}…` : cursor);
+}

@@ -1,0 +1,94 @@
+// One read batch turned into SSE bytes once and shared: every unfiltered subscriber at the
+// live edge of a partition gets the very same Buffer, so fan-out costs bytes, not encodes.
+import type { StoredRecord } from '../log/index.js';
+import { encodePartitionCursor, encodeTopicCursor } from './cursor.js';
+import { idTail, recordHead, recordsHead } from './sse-frame.js';
+
+/** Record → Record JSON (topic, partition, offset, timestamp, key, value, headers). */
+export type RecordEncoder = (record: StoredRecord) => string;
+
+/**
+ * Sharing strategy (why the cache is shaped like this):
+ * - Partition streams: the `id:` is the record's next offset, identical for every
+ *   subscriber, so the whole batch is one Buffer built on first use.
+ * - Topic streams: the `id:` encodes the next offset of *every* partition, which in general
+ *   differs per subscriber. But a topic subscriber that is live on all of its partitions is
+ *   at each partition tail's position, so all such subscribers share one offset vector:
+ *   the first of them builds the frame and the rest reuse it (cached per vector length).
+ *   Subscribers that are filtered or still catching up on some partition get their own
+ *   frame from the pre-encoded record JSON (no re-encoding of records, only their ids).
+ */
+export class EncodedBatch {
+  private partitionFrames?: Buffer;
+  private partitionBatchFrame?: Buffer;
+  private readonly topicFrames = new Map<string, Buffer>();
+
+  constructor(
+    readonly partition: number,
+    readonly records: readonly StoredRecord[],
+    readonly jsons: readonly string[],
+    /** Offset the read started at. */
+    readonly firstOffset: number,
+    /** Offset after this batch (a reader's next position). */
+    readonly nextOffset: number,
+  ) {}
+
+  static encode(partition: number, records: readonly StoredRecord[], firstOffset: number, nextOffset: number, encoder: RecordEncoder): EncodedBatch {
+    return new EncodedBatch(partition, records, records.map(encoder), firstOffset, nextOffset);
+  }
+
+  /** All records as events with partition cursors (or one `records` event); shared. */
+  sharedPartitionFrame(batchMode: boolean): Buffer | null {
+    if (this.records.length === 0) return null;
+    if (batchMode) {
+      this.partitionBatchFrame ??= Buffer.from(recordsHead(this.jsons) + idTail(encodePartitionCursor(this.nextOffset)));
+      return this.partitionBatchFrame;
+    }
+    if (!this.partitionFrames) {
+      let text = '';
+      for (let i = 0; i < this.records.length; i++) {
+        text += recordHead(this.jsons[i] as string) + idTail(encodePartitionCursor((this.records[i] as StoredRecord).offset + 1));
+      }
+      this.partitionFrames = Buffer.from(text);
+    }
+    return this.partitionFrames;
+  }
+
+  /**
+   * All records with topic cursors for a subscriber that is live on every partition, whose
+   * offset vector is `vector` (not modified). Shared by all such subscribers.
+   */
+  sharedTopicFrame(vector: readonly number[], batchMode: boolean): Buffer | null {
+    if (this.records.length === 0) return null;
+    const cacheKey = `${batchMode ? 'b' : 'r'}${vector.length}`;
+    const cached = this.topicFrames.get(cacheKey);
+    if (cached) return cached;
+    const frame = this.frameFor(null, batchMode, [...vector]);
+    if (frame) this.topicFrames.set(cacheKey, frame);
+    return frame;
+  }
+
+  /**
+   * A frame for one subscriber: only the records `keep` selects (all when null), each with
+   * its own cursor. `vector` is the subscriber's topic offset vector, advanced in place to
+   * this batch's end; undefined for a partition stream.
+   */
+  frameFor(keep: ((record: StoredRecord) => boolean) | null, batchMode: boolean, vector?: number[]): Buffer | null {
+    const cursorAfter = (next: number): string => {
+      if (!vector) return encodePartitionCursor(next);
+      vector[this.partition] = next;
+      return encodeTopicCursor(vector);
+    };
+    let text = '';
+    const kept: string[] = [];
+    for (let i = 0; i < this.records.length; i++) {
+      const record = this.records[i] as StoredRecord;
+      if (keep && !keep(record)) continue;
+      if (batchMode) kept.push(this.jsons[i] as string);
+      else text += recordHead(this.jsons[i] as string) + idTail(cursorAfter(record.offset + 1));
+    }
+    if (batchMode && kept.length > 0) text = recordsHead(kept) + idTail(cursorAfter(this.nextOffset));
+    if (vector) vector[this.partition] = this.nextOffset;
+    return text.length > 0 ? Buffer.from(text) : null;
+  }
+}

@@ -1,0 +1,121 @@
+// Opens SSE streams: owns the shared partition tails, the one keepalive timer for all
+// streams, and their registration with the shutdown registry (a final event, then close).
+import type { PartitionLog } from '../log/index.js';
+import { TailHub, type TailReadLimits } from './partition-tail.js';
+import type { RecordFilter } from './record-filter.js';
+import { shutdownFrame } from './sse-frame.js';
+import type { SseSink } from './sse-sink.js';
+import { SseStream, type StreamPartition } from './sse-stream.js';
+import type { StreamRegistry } from './stream-registry.js';
+
+export interface SseServiceOptions {
+  registry: StreamRegistry;
+  /** Interval of `: keepalive` comments (SLUICE_SSE_KEEPALIVE_MS). */
+  keepaliveMs: number;
+  /** Reconnect delay sent as `retry:` (ms). */
+  retryMs?: number;
+  /** Socket buffer above which a subscriber leaves the live fan-out to catch up on its own. */
+  maxBufferedBytes?: number;
+  /** Batch size for tail and catch-up reads. */
+  readLimits?: TailReadLimits;
+}
+
+export interface OpenStreamRequest {
+  kind: 'partition' | 'topic';
+  /** For shutdown logs, e.g. "sse orders/3". */
+  description: string;
+  partitions: StreamPartition[];
+  filter: RecordFilter | null;
+  batchMode: boolean;
+  sink: SseSink;
+  isGone?: () => boolean;
+}
+
+export const DEFAULT_SSE_RETRY_MS = 2_000;
+/** Enough to keep a fast client streaming through short hiccups; the bound per slow client. */
+export const DEFAULT_SSE_MAX_BUFFERED_BYTES = 1024 * 1024;
+export const DEFAULT_SSE_READ_LIMITS: TailReadLimits = { maxRecords: 1_000, maxBytes: 256 * 1024 };
+
+export class SseService {
+  readonly hub: TailHub;
+  private readonly streams = new Set<SseStream>();
+  private readonly timer: NodeJS.Timeout;
+  private readonly retryMs: number;
+  private readonly maxBufferedBytes: number;
+  private readonly readLimits: TailReadLimits;
+
+  constructor(private readonly options: SseServiceOptions) {
+    this.retryMs = options.retryMs ?? DEFAULT_SSE_RETRY_MS;
+    this.maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_SSE_MAX_BUFFERED_BYTES;
+    this.readLimits = options.readLimits ?? DEFAULT_SSE_READ_LIMITS;
+    this.hub = new TailHub(this.readLimits);
+    // One timer for every stream: 10k clients must not mean 10k timers.
+    this.timer = setInterval(() => {
+      for (const stream of [...this.streams]) stream.keepalive();
+    }, options.keepaliveMs);
+    this.timer.unref();
+  }
+
+  /** Whether new streams are refused because shutdown has begun. */
+  get closing(): boolean {
+    return this.options.registry.closing;
+  }
+
+  get openStreams(): number {
+    return this.streams.size;
+  }
+
+  /**
+   * Start streaming to `request.sink`; the stream ends itself on disconnect or shutdown.
+   * Once shutdown has begun the client gets only the final `shutdown` event.
+   */
+  open(request: OpenStreamRequest): SseStream {
+    let unregister: (() => void) | undefined;
+    const stream = new SseStream({
+      kind: request.kind,
+      partitions: request.partitions,
+      filter: request.filter,
+      batchMode: request.batchMode,
+      sink: request.sink,
+      hub: this.hub,
+      retryMs: this.retryMs,
+      maxBufferedBytes: this.maxBufferedBytes,
+      readLimits: this.readLimits,
+      ...(request.isGone ? { isGone: request.isGone } : {}),
+      onEnd: () => {
+        this.streams.delete(stream);
+        unregister?.();
+      },
+    });
+    try {
+      unregister = this.options.registry.register({
+        description: request.description,
+        close: () => stream.end(shutdownFrame(this.retryMs)),
+      });
+    } catch {
+      stream.end(shutdownFrame(this.retryMs));
+      return stream;
+    }
+    this.streams.add(stream);
+    stream.start();
+    return stream;
+  }
+
+  /** Stop the keepalive timer (streams themselves are ended through the registry). */
+  dispose(): void {
+    clearInterval(this.timer);
+  }
+}
+
+/** Where a stream starts in one partition, before any resume cursor is applied. */
+export type StartPosition = { from: 'earliest' | 'latest' } | { offset: number } | { timestamp: number };
+
+/**
+ * The next offset to deliver for `start`. An explicit offset is returned as given: if it is
+ * outside the log the stream itself answers with `event: error` naming the gap.
+ */
+export async function resolveStartOffset(log: PartitionLog, start: StartPosition): Promise<number> {
+  if ('offset' in start) return start.offset;
+  if ('timestamp' in start) return log.offsetForTimestamp(start.timestamp);
+  return start.from === 'earliest' ? log.startOffset() : log.endOffset();
+}

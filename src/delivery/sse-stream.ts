@@ -1,0 +1,267 @@
+// One open SSE stream (a partition, or every partition of a topic): live from the shared
+// partition tails while the client keeps up, reading the log itself while it does not.
+import type { PartitionLog, ReadError, StoredRecord } from '../log/index.js';
+import type { EncodedBatch, RecordEncoder } from './encoded-batch.js';
+import { EncodedBatch as Batch } from './encoded-batch.js';
+import type { PartitionTail, TailFailure, TailHub, TailReadLimits, TailSubscriber } from './partition-tail.js';
+import { matchesFilter, type RecordFilter } from './record-filter.js';
+import { KEEPALIVE_FRAME, errorFrame, retryFrame, type StreamErrorBody } from './sse-frame.js';
+import type { SseSink } from './sse-sink.js';
+
+export interface StreamPartition {
+  log: PartitionLog;
+  encoder: RecordEncoder;
+  /** Next offset to deliver (already resolved from from=/timestamp=/cursor). */
+  nextOffset: number;
+}
+
+export interface SseStreamOptions {
+  /** `topic` streams carry topic cursors and `partitions[i]` must be partition i. */
+  kind: 'partition' | 'topic';
+  partitions: StreamPartition[];
+  filter: RecordFilter | null;
+  /** `?batch=true`: one `records` event per read batch instead of one event per record. */
+  batchMode: boolean;
+  sink: SseSink;
+  hub: TailHub;
+  retryMs: number;
+  /** Detach from the live fan-out once this many bytes wait in the socket buffer. */
+  maxBufferedBytes: number;
+  /** Limits for this stream's own catch-up reads (also bounds memory per slow client). */
+  readLimits: TailReadLimits;
+  /** True once the partition's topic was deleted: the stream then ends with an error. */
+  isGone?: () => boolean;
+  /** Called once when the stream has ended, for whatever reason. */
+  onEnd?: () => void;
+}
+
+interface Lane {
+  index: number;
+  spec: StreamPartition;
+  tail: PartitionTail | null;
+  subscriber: TailSubscriber;
+}
+
+/**
+ * Lifecycle: start() writes `retry:` and catches every partition up from the log until it
+ * reaches the partition's tail, then joins it. When the socket buffer passes
+ * maxBufferedBytes the stream leaves all tails and, after 'drain', catches up again from its
+ * own offsets — so a slow client costs at most maxBufferedBytes plus one read batch.
+ */
+export class SseStream {
+  private readonly lanes: Lane[];
+  /** Next offset per lane: the topic cursor vector (or the single partition offset). */
+  private readonly offsets: number[];
+  private liveCount = 0;
+  private closed = false;
+  private catchingUp = false;
+  private needDrain = false;
+  private wakeups: Array<() => void> = [];
+
+  constructor(private readonly options: SseStreamOptions) {
+    this.offsets = options.partitions.map((p) => p.nextOffset);
+    this.lanes = options.partitions.map((spec, index) => {
+      const lane: Lane = { index, spec, tail: null, subscriber: undefined as unknown as TailSubscriber };
+      lane.subscriber = {
+        deliver: (batch) => this.deliverLive(lane, batch),
+        fail: (failure) => {
+          lane.tail = null;
+          this.liveCount--;
+          this.fail(lane, failure);
+        },
+      };
+      return lane;
+    });
+    options.sink.onDrain(() => {
+      this.needDrain = false;
+      this.wake();
+    });
+    options.sink.onClose(() => this.release());
+  }
+
+  /** Current cursor positions (next offset per partition), for tests and diagnostics. */
+  get nextOffsets(): readonly number[] {
+    return this.offsets;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Whether every partition is attached to its live tail. */
+  get isLive(): boolean {
+    return this.liveCount === this.lanes.length;
+  }
+
+  start(): void {
+    this.write(retryFrame(this.options.retryMs));
+    void this.catchUp();
+  }
+
+  /** Send `: keepalive` unless the client is already behind (then it needs no more bytes). */
+  keepalive(): void {
+    if (this.closed) return;
+    if (this.options.isGone?.()) {
+      this.end(errorFrame({ code: 'topic_not_found', message: 'the topic was deleted while streaming' }));
+      return;
+    }
+    if (!this.needDrain) this.write(KEEPALIVE_FRAME);
+  }
+
+  /** End the stream: write `final` (if any), close the connection, release every resource. */
+  end(final?: Buffer): void {
+    if (this.closed) return;
+    if (final) this.options.sink.write(final);
+    this.options.sink.end();
+    this.release();
+  }
+
+  private write(frame: Buffer): boolean {
+    const ok = this.options.sink.write(frame);
+    if (!ok) this.needDrain = true;
+    return ok;
+  }
+
+  private frameFor(batch: EncodedBatch): Buffer | null {
+    const { filter, batchMode, kind } = this.options;
+    const keep = filter ? (r: StoredRecord) => matchesFilter(filter, r) : null;
+    if (kind === 'partition') {
+      return keep ? batch.frameFor(keep, batchMode) : batch.sharedPartitionFrame(batchMode);
+    }
+    if (!keep && this.liveCount === this.lanes.length) return batch.sharedTopicFrame(this.offsets, batchMode);
+    return batch.frameFor(keep, batchMode, this.offsets);
+  }
+
+  private deliverLive(lane: Lane, batch: EncodedBatch): void {
+    if (this.closed) return;
+    const frame = this.frameFor(batch);
+    this.offsets[lane.index] = batch.nextOffset;
+    if (!frame || this.write(frame)) return;
+    if (this.options.sink.bufferedBytes() > this.options.maxBufferedBytes) this.detachAll();
+  }
+
+  /** Too far behind: stop taking live batches; catch up from the log after 'drain'. */
+  private detachAll(): void {
+    for (const lane of this.lanes) {
+      if (!lane.tail) continue;
+      const tail = lane.tail;
+      lane.tail = null;
+      tail.leave(lane.subscriber);
+    }
+    this.liveCount = 0;
+    void this.catchUp();
+  }
+
+  private async catchUp(): Promise<void> {
+    if (this.catchingUp || this.closed) return;
+    this.catchingUp = true;
+    try {
+      while (!this.closed) {
+        if (this.needDrain) {
+          await this.sleep();
+          continue;
+        }
+        const pending = this.lanes.filter((lane) => !lane.tail);
+        if (pending.length === 0) return;
+        let progressed = false;
+        const waits: Array<Promise<void>> = [];
+        for (const lane of pending) {
+          if (this.closed || this.needDrain) break;
+          const step = await this.catchUpLane(lane);
+          if (step === 'progressed') progressed = true;
+          else if (step !== 'joined') waits.push(step.wait);
+        }
+        if (!progressed && waits.length > 0 && !this.needDrain) await Promise.race([...waits, this.sleep()]);
+      }
+    } catch (error) {
+      this.fail(null, { kind: 'io', message: error instanceof Error ? error.message : String(error) });
+    } finally {
+      this.catchingUp = false;
+    }
+  }
+
+  /** One step for one partition: join its tail, or read and write one batch from the log. */
+  private async catchUpLane(lane: Lane): Promise<'joined' | 'progressed' | { wait: Promise<void> }> {
+    const { hub, readLimits } = this.options;
+    const { log, encoder } = lane.spec;
+    const offset = this.offsets[lane.index] as number;
+    const tail = hub.tail(log, encoder);
+    const joined = tail.join(lane.subscriber, offset);
+    if (joined === 'joined') {
+      lane.tail = tail;
+      this.liveCount++;
+      return 'joined';
+    }
+    if (joined === 'ahead') return { wait: tail.whenAdvanced() };
+    const result = await log.read(offset, readLimits);
+    if (this.closed) return 'progressed';
+    if (!result.ok) {
+      this.fail(lane, { kind: 'gap', error: result.error });
+      return 'progressed';
+    }
+    let { records, nextOffset } = result.value;
+    // Never pass the live tail: it will deliver from its position to us once we join.
+    const live = hub.peek(log);
+    const bound = live?.active ? live.position : Number.POSITIVE_INFINITY;
+    if (nextOffset > bound) {
+      records = records.filter((r) => r.offset < bound);
+      nextOffset = bound;
+    }
+    if (nextOffset === offset) return live ? { wait: live.whenAdvanced() } : 'progressed';
+    const frame = this.frameFor(Batch.encode(log.partition, records, offset, nextOffset, encoder));
+    this.offsets[lane.index] = nextOffset;
+    if (frame) this.write(frame);
+    return 'progressed';
+  }
+
+  private fail(lane: Lane | null, failure: TailFailure): void {
+    if (this.closed) return;
+    const partition = lane?.spec.log.partition;
+    this.end(errorFrame(failure.kind === 'gap' ? gapError(failure.error, partition ?? -1) : { code: 'internal', message: failure.message }));
+  }
+
+  /** Resolves on the next drain, close, or other wake-up. */
+  private sleep(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.wakeups.push(resolve));
+  }
+
+  private wake(): void {
+    const wakeups = this.wakeups;
+    this.wakeups = [];
+    for (const resolve of wakeups) resolve();
+  }
+
+  private release(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const lane of this.lanes) {
+      const tail = lane.tail;
+      lane.tail = null;
+      tail?.leave(lane.subscriber);
+    }
+    this.liveCount = 0;
+    this.wake();
+    this.options.onEnd?.();
+  }
+}
+
+/** The `event: error` body for a position the log can no longer (or never could) serve. */
+export function gapError(error: ReadError, partition: number): StreamErrorBody {
+  const { requestedOffset, startOffset, endOffset } = error;
+  const fields = { partition, requested_offset: requestedOffset, start_offset: startOffset, end_offset: endOffset };
+  if (requestedOffset < startOffset) {
+    return {
+      code: 'offset_out_of_range',
+      message:
+        `records ${requestedOffset}..${startOffset - 1} of partition ${partition} were deleted by retention before ` +
+        `this stream delivered them; the partition now starts at offset ${startOffset}`,
+      ...fields,
+    };
+  }
+  return {
+    code: 'offset_out_of_range',
+    message: `offset ${requestedOffset} is beyond the end of partition ${partition} (end offset ${endOffset})`,
+    ...fields,
+  };
+}
