@@ -1,0 +1,58 @@
+// The HTTP application: middleware (request id, logs, metrics, CORS, body limit), every
+// route from the registration list, error/404/405 handling, /openapi.json and /docs.
+import { Scalar } from '@scalar/hono-api-reference';
+import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
+import type { App } from './http/app-env.js';
+import { notFoundHandler, onError } from './http/error-handler.js';
+import { ApiError, errorResponse } from './http/errors.js';
+import { allowedMethodsResolver } from './http/middleware/method-not-allowed.js';
+import { InflightTracker, requestContext } from './http/middleware/request-context.js';
+import { buildOpenApiDocument, createRouter } from './http/openapi.js';
+import type { Services } from './services.js';
+
+export interface CreatedApp {
+  app: App;
+  /** Requests still being answered; shutdown waits for it to become idle. */
+  inflight: InflightTracker;
+}
+
+export function createApp(services: Services): CreatedApp {
+  const { config } = services;
+  const inflight = new InflightTracker();
+  const app = createRouter((a) => {
+    a.use('*', requestContext(services, inflight));
+    if (config.corsOrigins.length > 0) {
+      a.use(
+        '*',
+        cors({
+          origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins,
+          exposeHeaders: ['x-request-id', 'location', 'retry-after'],
+          maxAge: 600,
+        }),
+      );
+    }
+    a.use('*', async (c, next) => {
+      // NDJSON bodies are streamed by the produce route, which enforces the same limit as it reads.
+      if ((c.req.header('content-type') ?? '').startsWith('application/x-ndjson')) return next();
+      return bodyLimit({
+        maxSize: config.maxBodyBytes,
+        onError: (ctx) =>
+          errorResponse(
+            ctx,
+            new ApiError('payload_too_large', `request body exceeds ${config.maxBodyBytes} bytes (SLUICE_MAX_BODY_BYTES)`, {
+              limit: 'max_body_bytes',
+              max_bytes: config.maxBodyBytes,
+            }),
+          ),
+      })(c, next);
+    });
+  });
+
+  let document: ReturnType<typeof buildOpenApiDocument> | undefined;
+  app.get('/openapi.json', (c) => c.json((document ??= buildOpenApiDocument(app))));
+  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'Sluice API' }));
+  app.onError(onError);
+  app.notFound(notFoundHandler(allowedMethodsResolver(app as never)));
+  return { app, inflight };
+}

@@ -1,0 +1,61 @@
+// Maps everything a request can throw to the one envelope: ApiError as is, hono's own
+// HTTP exceptions (malformed JSON, 415, 413) to their codes, a lost database to 503.
+import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import { isDatabaseUnavailable } from '../metadata/errors.js';
+import type { AppEnv } from './app-env.js';
+import { ApiError, errorResponse, type ErrorCode } from './errors.js';
+
+const HTTP_EXCEPTION_CODES: Partial<Record<number, ErrorCode>> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  409: 'conflict',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  429: 'rate_limited',
+  503: 'unavailable',
+};
+
+/** Convert anything thrown into an ApiError (unknown faults become `internal`). */
+export function toApiError(error: unknown, c: Context<AppEnv>): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof HTTPException) {
+    const code = HTTP_EXCEPTION_CODES[error.status] ?? (error.status >= 500 ? 'internal' : 'bad_request');
+    if (code === 'unsupported_media_type') {
+      const got = c.req.header('content-type') ?? 'none';
+      return new ApiError(code, `Content-Type ${got} is not accepted here; send application/json`);
+    }
+    if (code === 'bad_request' && /malformed json/i.test(error.message)) {
+      return new ApiError(code, 'request body is not valid JSON');
+    }
+    return new ApiError(code, error.message || code);
+  }
+  if (isDatabaseUnavailable(error)) {
+    return new ApiError('unavailable', 'the metadata database is unavailable; retry shortly', {}, { 'retry-after': '5' });
+  }
+  return new ApiError('internal', 'internal error; the request id identifies it in the server log');
+}
+
+export const onError: ErrorHandler<AppEnv> = (error, c) => {
+  const apiError = toApiError(error, c);
+  const logger = c.get('logger');
+  if (apiError.code === 'internal') logger?.error({ err: error }, 'unhandled error');
+  else if (apiError.code === 'unavailable') logger?.warn({ err: error }, 'dependency unavailable');
+  return errorResponse(c, apiError);
+};
+
+export function notFoundHandler(allowedMethods: (path: string) => string[]): NotFoundHandler<AppEnv> {
+  return (c) => {
+    const allowed = allowedMethods(c.req.path);
+    if (allowed.length > 0) {
+      return errorResponse(
+        c,
+        new ApiError('method_not_allowed', `${c.req.method} is not supported on ${c.req.path}; use ${allowed.join(', ')}`, {}, { allow: allowed.join(', ') }),
+      );
+    }
+    return errorResponse(c, new ApiError('not_found', `no route for ${c.req.method} ${c.req.path}`));
+  };
+}

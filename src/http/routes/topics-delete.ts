@@ -1,0 +1,28 @@
+// DELETE /v1/topics/{topic} — delete a topic and its data.
+import { createRoute } from '@hono/zod-openapi';
+import type { RouteModule } from '../app-env.js';
+import { ApiError, errorResponses } from '../errors.js';
+import { TopicNameParam } from '../schemas/topic.js';
+
+export const deleteTopicRoute = createRoute({
+  method: 'delete',
+  path: '/v1/topics/{topic}',
+  tags: ['Topics'],
+  operationId: 'deleteTopic',
+  summary: 'Delete a topic',
+  description:
+    'Removes the topic and all its log data. The name can be reused at once; the new topic gets a new id and ' +
+    'starts at offset 0. Open streams on the old topic end.',
+  request: { params: TopicNameParam },
+  responses: {
+    204: { description: 'Deleted' },
+    ...errorResponses(404, 503),
+  },
+});
+
+export const registerDeleteTopic: RouteModule = (app) =>
+  app.openapi(deleteTopicRoute, async (c) => {
+    const result = await c.get('services').topics.delete(c.req.valid('param').topic);
+    if (!result.ok) throw new ApiError(result.error.code, result.error.message);
+    return c.body(null, 204);
+  });

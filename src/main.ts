@@ -1,0 +1,50 @@
+// Process entry point: parse config (a bad value exits with a message naming it), build
+// services, serve, and drain gracefully on SIGTERM/SIGINT (a second signal forces exit).
+import { ConfigError, loadConfig } from './config.js';
+import { startServer } from './http/server.js';
+import { createLogger } from './logger.js';
+import { createServices } from './services.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`sluice: ${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const logger = createLogger(config);
+  let services;
+  try {
+    services = await createServices(config, { logger });
+  } catch (e) {
+    logger.fatal({ err: e }, 'start-up failed');
+    process.exitCode = 1;
+    return;
+  }
+  const server = await startServer(services, { host: config.host, port: config.port });
+
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      logger.warn({ signal }, 'second signal: exiting without finishing shutdown');
+      process.exit(1);
+    }
+    logger.info({ signal }, 'signal received: draining');
+    server.close().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        logger.error({ err: e }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+void main();

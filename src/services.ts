@@ -1,0 +1,135 @@
+// The composition root: builds every service once from the Config (database, migrations,
+// log store and its recovery, reconciliation, domain services) and closes them in order.
+import fs from 'node:fs/promises';
+import type { Config } from './config.js';
+import { createStreamRegistry, type StreamRegistry } from './delivery/stream-registry.js';
+import * as logModule from './log/index.js';
+import type { LogStore, RecoveryReport } from './log/index.js';
+import { createLogger, type Logger } from './logger.js';
+import { ensureClusterIdentity } from './metadata/cluster-identity.js';
+import { openMetadata, type MetadataConnection, type MetadataDb } from './metadata/connection.js';
+import { migrate } from './metadata/migrate.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { TopicsRepository } from './topics/topics-repository.js';
+import { TopicsService } from './topics/topics-service.js';
+
+export interface Services {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly metadata: MetadataConnection;
+  readonly db: MetadataDb;
+  readonly log: LogStore;
+  readonly recovery: RecoveryReport;
+  /** Open SSE streams / long-polls / loops; shutdown drains it. */
+  readonly streams: StreamRegistry;
+  readonly clusterId: string;
+  readonly topics: TopicsService;
+  // Domain services: add one line each below (and build them in createServices).
+
+  /** Run `hook` during close(), before the log store and database close (last added runs first). */
+  onClose(hook: () => Promise<void> | void): void;
+  /** Stop background work, close the log store (clean-shutdown marker) and the database. */
+  close(): Promise<void>;
+}
+
+export interface ServiceOverrides {
+  logger?: Logger;
+  /** Use this log store instead of the one config selects (tests). */
+  log?: LogStore;
+}
+
+/** Build everything. Throws (and releases what it opened) if any step fails. */
+export async function createServices(config: Config, overrides: ServiceOverrides = {}): Promise<Services> {
+  const logger = overrides.logger ?? createLogger(config);
+  const cleanups: Array<() => Promise<void> | void> = [];
+  try {
+    await fs.mkdir(config.dataDir, { recursive: true });
+    const metadata = await openMetadata(config, { onNotice: (m) => logger.debug({ notice: m }, 'postgres notice') });
+    cleanups.push(() => metadata.close());
+    const migrations = await migrate(metadata.db);
+    logger.info({ database: metadata.kind, applied: migrations.applied, already_applied: migrations.alreadyApplied }, 'metadata migrated');
+
+    const log = overrides.log ?? createLogStore(config, logger);
+    const fileBacked = overrides.log === undefined && config.logStore === 'file' && 'createFileLogStore' in logModule;
+    const identity = await ensureClusterIdentity(metadata.db, fileBacked ? config.dataDir : null);
+    const recovery = await log.open();
+    cleanups.push(() => log.close());
+    logger.info({ cluster_id: identity.clusterId, ...recovery }, 'log recovered');
+
+    const metrics = createMetrics();
+    const streams = createStreamRegistry();
+    const topics = new TopicsService({
+      repo: new TopicsRepository(metadata.db),
+      log,
+      logger: logger.child({ component: 'topics' }),
+      maxPartitions: config.maxPartitions,
+    });
+    const reconciled = await topics.reconcile({ removeOrphans: identity.dataDirVerified });
+    logReconcile(logger, reconciled);
+    // Domain services: build them here.
+
+    const hooks: Array<() => Promise<void> | void> = [];
+    let closing: Promise<void> | undefined;
+    return {
+      config,
+      logger,
+      metrics,
+      metadata,
+      db: metadata.db,
+      log,
+      recovery,
+      streams,
+      clusterId: identity.clusterId,
+      topics,
+      onClose: (hook) => void hooks.push(hook),
+      close: () =>
+        (closing ??= (async () => {
+          for (const hook of hooks.reverse()) {
+            try {
+              await hook();
+            } catch (e) {
+              logger.error({ err: e }, 'close hook failed');
+            }
+          }
+          await log.close();
+          await metadata.close();
+        })()),
+    };
+  } catch (e) {
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch {
+        // Already failing: report the original error.
+      }
+    }
+    throw e;
+  }
+}
+
+function createLogStore(config: Config, logger: Logger): LogStore {
+  const logLogger = logger.child({ component: 'log' });
+  const maybeFile = (logModule as Record<string, unknown>)['createFileLogStore'] as
+    | ((options: { dataDir: string; logger?: logModule.LogLogger }) => LogStore)
+    | undefined;
+  if (config.logStore === 'file' && maybeFile) return maybeFile({ dataDir: config.dataDir, logger: logLogger });
+  if (config.logStore === 'file') logger.warn('file log store not available yet: using the in-memory log store');
+  return logModule.createMemoryLogStore({ logger: logLogger });
+}
+
+function logReconcile(logger: Logger, r: Awaited<ReturnType<TopicsService['reconcile']>>): void {
+  const changed =
+    r.rolledBackCreates.length + r.finishedDeletes.length + r.orphansRemoved.length + r.orphansKept.length + r.missingPartitionsCreated.length;
+  if (changed === 0) return;
+  logger.warn(
+    {
+      rolled_back_creates: r.rolledBackCreates,
+      finished_deletes: r.finishedDeletes,
+      orphans_removed: r.orphansRemoved,
+      orphans_kept: r.orphansKept,
+      missing_partitions_created: r.missingPartitionsCreated,
+    },
+    'reconciled topics with log data after an unclean stop',
+  );
+}

@@ -1,0 +1,345 @@
+// Topic administration: create, list, describe, grow/reconfigure and delete topics, keeping
+// the metadata row and the partition logs consistent even if the process dies half-way.
+import { randomUUID } from 'node:crypto';
+import { err, ok, type Result } from '../lib/result.js';
+import type { LogStore, PartitionLog } from '../log/index.js';
+import { isUniqueViolation } from '../metadata/errors.js';
+import type { StoredTopicConfig, TopicRow } from '../metadata/schema.js';
+import type { Logger } from '../logger.js';
+import { mergeTopicConfig, normaliseStoredConfig, toPartitionConfig, TOPIC_CONFIG_DEFAULTS, type TopicConfigInput } from './topic-config.js';
+import type { TopicsRepository } from './topics-repository.js';
+
+export const TOPIC_NAME_PATTERN = /^[a-zA-Z0-9._-]{1,249}$/;
+
+/** A live topic as the domain sees it (config always complete). */
+export interface Topic {
+  id: string;
+  name: string;
+  partitions: number;
+  config: StoredTopicConfig;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface PartitionStats {
+  partition: number;
+  startOffset: number;
+  endOffset: number;
+  sizeBytes: number;
+  writable: boolean;
+  /** Why writes are refused, when `writable` is false. */
+  reason?: string;
+}
+
+export type TopicAdminError =
+  | { code: 'topic_not_found'; message: string }
+  | { code: 'topic_exists'; message: string }
+  | { code: 'bad_request'; message: string };
+
+export type PartitionLookupError = { code: 'topic_not_found'; message: string } | { code: 'partition_not_found'; message: string };
+
+export type TopicChange =
+  | { type: 'created'; topic: Topic }
+  | { type: 'updated'; topic: Topic; previous: Topic }
+  | { type: 'deleted'; topic: Topic };
+
+export interface ReconcileReport {
+  rolledBackCreates: string[];
+  finishedDeletes: string[];
+  orphansRemoved: string[];
+  orphansKept: string[];
+  missingPartitionsCreated: Array<{ topic: string; partition: number }>;
+}
+
+export interface TopicsServiceOptions {
+  repo: TopicsRepository;
+  log: LogStore;
+  logger: Logger;
+  maxPartitions: number;
+  clock?: () => number;
+}
+
+/**
+ * The topics service. Admin calls go to Postgres (and throw when it is down: the HTTP
+ * layer answers 503); the data path uses `lookup`/`partitionLog`, served from an in-memory
+ * cache of active topics so produce and reads keep working without Postgres.
+ */
+export class TopicsService {
+  private readonly cache = new Map<string, Topic>();
+  private readonly listeners = new Set<(change: TopicChange) => void>();
+  /** Admin changes are rare: one at a time keeps row/log ordering simple and race-free. */
+  private adminQueue: Promise<unknown> = Promise.resolve();
+  private readonly repo: TopicsRepository;
+  private readonly log: LogStore;
+  private readonly logger: Logger;
+  private readonly maxPartitions: number;
+  private readonly clock: () => number;
+
+  constructor(options: TopicsServiceOptions) {
+    this.repo = options.repo;
+    this.log = options.log;
+    this.logger = options.logger;
+    this.maxPartitions = options.maxPartitions;
+    this.clock = options.clock ?? Date.now;
+  }
+
+  // ---- data path (no database) ---------------------------------------------------------
+
+  /** The active topic named `name`, from memory. */
+  lookup(name: string): Topic | undefined {
+    return this.cache.get(name);
+  }
+
+  /** Active topics, from memory, sorted by name. */
+  cached(): Topic[] {
+    return [...this.cache.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** The log of one partition of an active topic. */
+  partitionLog(name: string, partition: number): Result<{ topic: Topic; log: PartitionLog }, PartitionLookupError> {
+    const topic = this.cache.get(name);
+    if (!topic) return err({ code: 'topic_not_found', message: `topic ${JSON.stringify(name)} does not exist` });
+    const log = Number.isInteger(partition) && partition >= 0 && partition < topic.partitions
+      ? this.log.getPartition(topic.id, partition)
+      : undefined;
+    if (!log) {
+      return err({
+        code: 'partition_not_found',
+        message: `topic ${JSON.stringify(name)} has partitions 0..${topic.partitions - 1}; ${partition} does not exist`,
+      });
+    }
+    return ok({ topic, log });
+  }
+
+  /** Offsets and sizes of every partition of `topic`, from the log. */
+  partitionStats(topic: Topic): PartitionStats[] {
+    const stats: PartitionStats[] = [];
+    for (let p = 0; p < topic.partitions; p++) {
+      const log = this.log.getPartition(topic.id, p);
+      if (!log) {
+        stats.push({ partition: p, startOffset: 0, endOffset: 0, sizeBytes: 0, writable: false, reason: 'partition log missing' });
+        continue;
+      }
+      const w = log.writable();
+      stats.push({
+        partition: p,
+        startOffset: log.startOffset(),
+        endOffset: log.endOffset(),
+        sizeBytes: log.sizeBytes(),
+        writable: w.ok,
+        ...(w.ok ? {} : { reason: w.reason }),
+      });
+    }
+    return stats;
+  }
+
+  /** Be told about creates, updates and deletes made through this service. */
+  onChange(listener: (change: TopicChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  // ---- admin (Postgres) ------------------------------------------------------------------
+
+  async create(input: { name: string; partitions?: number; config?: TopicConfigInput }): Promise<Result<Topic, TopicAdminError>> {
+    const partitions = input.partitions ?? 1;
+    const invalid = this.validateName(input.name) ?? this.validatePartitions(partitions);
+    if (invalid) return err(invalid);
+    const config = mergeTopicConfig(TOPIC_CONFIG_DEFAULTS, input.config);
+    return this.serialised(async () => {
+      const id = randomUUID();
+      const now = this.clock();
+      try {
+        await this.repo.insertCreating({ id, name: input.name, partitions, config, now });
+      } catch (e) {
+        if (isUniqueViolation(e)) return err({ code: 'topic_exists', message: `topic ${JSON.stringify(input.name)} already exists` });
+        throw e;
+      }
+      try {
+        for (let p = 0; p < partitions; p++) await this.log.createPartition(id, p, toPartitionConfig(config));
+        if (!(await this.repo.setState(id, 'creating', 'active', now))) throw new Error(`topic row ${id} vanished during create`);
+      } catch (e) {
+        await this.rollbackCreate(id, input.name);
+        throw e;
+      }
+      const topic: Topic = { id, name: input.name, partitions, config, createdAt: now, updatedAt: now };
+      this.cache.set(topic.name, topic);
+      this.logger.info({ topic: topic.name, topic_id: id, partitions }, 'topic created');
+      this.emit({ type: 'created', topic });
+      return ok(topic);
+    });
+  }
+
+  async list(): Promise<Topic[]> {
+    const rows = await this.repo.listActive();
+    return rows.map(toTopic);
+  }
+
+  async get(name: string): Promise<Result<Topic, TopicAdminError>> {
+    const row = await this.repo.findActive(name);
+    return row ? ok(toTopic(row)) : err(notFound(name));
+  }
+
+  /** Grow partitions (never shrink) and/or change config; `value_format` is fixed at creation. */
+  async update(
+    name: string,
+    change: { partitions?: number; config?: TopicConfigInput },
+  ): Promise<Result<Topic, TopicAdminError>> {
+    return this.serialised(async () => {
+      const row = await this.repo.findActive(name);
+      if (!row) return err(notFound(name));
+      const current = toTopic(row);
+      if (change.partitions !== undefined) {
+        const invalid = this.validatePartitions(change.partitions);
+        if (invalid) return err(invalid);
+        if (change.partitions < current.partitions) {
+          return err({
+            code: 'bad_request',
+            message: `partitions can only grow: topic ${JSON.stringify(name)} has ${current.partitions}, cannot shrink to ${change.partitions}`,
+          });
+        }
+      }
+      if (change.config?.value_format !== undefined && change.config.value_format !== current.config.value_format) {
+        return err({
+          code: 'bad_request',
+          message: `value_format is fixed at creation (topic ${JSON.stringify(name)} is ${current.config.value_format}); existing records would no longer decode`,
+        });
+      }
+      const config = mergeTopicConfig(current.config, change.config);
+      const grow = change.partitions !== undefined && change.partitions > current.partitions ? change.partitions : undefined;
+      // New partition logs first: if we die before the row changes they are merely unused.
+      if (grow !== undefined) {
+        for (let p = current.partitions; p < grow; p++) await this.log.createPartition(current.id, p, toPartitionConfig(config));
+      }
+      const now = this.clock();
+      const updated = await this.repo.update(current.id, { ...(grow !== undefined ? { partitions: grow } : {}), config }, now);
+      if (!updated) return err(notFound(name));
+      const topic = toTopic(updated);
+      for (let p = 0; p < topic.partitions; p++) this.log.getPartition(topic.id, p)?.updateConfig(toPartitionConfig(topic.config));
+      this.cache.set(topic.name, topic);
+      this.logger.info({ topic: name, topic_id: topic.id, partitions: topic.partitions, config: topic.config }, 'topic updated');
+      this.emit({ type: 'updated', topic, previous: current });
+      return ok(topic);
+    });
+  }
+
+  /** Delete the topic and its data. The name is free again at once; a new topic gets a new id. */
+  async delete(name: string): Promise<Result<void, TopicAdminError>> {
+    return this.serialised(async () => {
+      const row = await this.repo.findActive(name);
+      if (!row) return err(notFound(name));
+      if (!(await this.repo.setState(row.id, 'active', 'deleting', this.clock()))) return err(notFound(name));
+      const topic = toTopic(row);
+      if (this.cache.get(name)?.id === row.id) this.cache.delete(name);
+      this.emit({ type: 'deleted', topic });
+      await this.log.deleteTopic(row.id);
+      await this.repo.remove(row.id);
+      this.logger.info({ topic: name, topic_id: row.id }, 'topic deleted');
+      return ok(undefined);
+    });
+  }
+
+  /**
+   * Start-up: finish or roll back half-done creates/deletes, make sure every active
+   * partition has a log, drop log data that no topic owns (only when the data directory is
+   * verified to belong to this database), and fill the cache.
+   */
+  async reconcile(options: { removeOrphans: boolean }): Promise<ReconcileReport> {
+    const report: ReconcileReport = {
+      rolledBackCreates: [],
+      finishedDeletes: [],
+      orphansRemoved: [],
+      orphansKept: [],
+      missingPartitionsCreated: [],
+    };
+    const rows = await this.repo.listAll();
+    const known = new Set<string>();
+    this.cache.clear();
+    for (const row of rows) {
+      if (row.state === 'creating') {
+        await this.log.deleteTopic(row.id);
+        await this.repo.remove(row.id);
+        report.rolledBackCreates.push(row.name);
+        continue;
+      }
+      if (row.state === 'deleting') {
+        await this.log.deleteTopic(row.id);
+        await this.repo.remove(row.id);
+        report.finishedDeletes.push(row.name);
+        continue;
+      }
+      known.add(row.id);
+      const topic = toTopic(row);
+      const onDisk = new Set(this.log.partitions(row.id));
+      for (let p = 0; p < topic.partitions; p++) {
+        if (!onDisk.has(p)) report.missingPartitionsCreated.push({ topic: topic.name, partition: p });
+        const log = await this.log.createPartition(topic.id, p, toPartitionConfig(topic.config));
+        log.updateConfig(toPartitionConfig(topic.config));
+      }
+      this.cache.set(topic.name, topic);
+    }
+    for (const id of this.log.topicIds()) {
+      if (known.has(id)) continue;
+      if (options.removeOrphans) {
+        await this.log.deleteTopic(id);
+        report.orphansRemoved.push(id);
+      } else {
+        report.orphansKept.push(id);
+      }
+    }
+    return report;
+  }
+
+  // ---- helpers ---------------------------------------------------------------------------
+
+  private validateName(name: string): TopicAdminError | undefined {
+    if (TOPIC_NAME_PATTERN.test(name)) return undefined;
+    return { code: 'bad_request', message: 'topic name must be 1–249 characters of a-z, A-Z, 0-9, ".", "_" or "-"' };
+  }
+
+  private validatePartitions(partitions: number): TopicAdminError | undefined {
+    if (Number.isInteger(partitions) && partitions >= 1 && partitions <= this.maxPartitions) return undefined;
+    return { code: 'bad_request', message: `partitions must be an integer from 1 to ${this.maxPartitions}` };
+  }
+
+  private async rollbackCreate(id: string, name: string): Promise<void> {
+    try {
+      await this.log.deleteTopic(id);
+      await this.repo.remove(id);
+    } catch (e) {
+      // Left in state 'creating': the next start-up's reconcile removes it.
+      this.logger.error({ err: e, topic: name, topic_id: id }, 'could not roll back a failed topic create');
+    }
+  }
+
+  private serialised<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.adminQueue.then(fn, fn);
+    this.adminQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  private emit(change: TopicChange): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(change);
+      } catch (e) {
+        this.logger.error({ err: e }, 'topic change listener failed');
+      }
+    }
+  }
+}
+
+function notFound(name: string): TopicAdminError {
+  return { code: 'topic_not_found', message: `topic ${JSON.stringify(name)} does not exist` };
+}
+
+function toTopic(row: TopicRow): Topic {
+  return {
+    id: row.id,
+    name: row.name,
+    partitions: row.partitions,
+    config: normaliseStoredConfig(row.config),
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
