@@ -1,0 +1,259 @@
+// Produce: validate a whole request (JSON or streamed NDJSON), choose partitions, apply
+// idempotency, append one batch per partition and answer offsets in request order.
+import { createHash, type Hash } from 'node:crypto';
+import { err, ok, type Result } from '../lib/result.js';
+import type { AppendError, LogStore, PartitionLog, RecordInput } from '../log/index.js';
+import { MAX_TAGGED_REQUEST_RECORDS, BODY_HASH_BYTES, type IdempotencyIdentity } from './idempotency-tag.js';
+import { IdempotencyTracker, type IdempotencyClaim, type OffsetRef } from './idempotency.js';
+import { readLimitedBody, readNdjson } from './ndjson.js';
+import { KeylessSpreader, partitionForKey } from './partitioner.js';
+import { decodeRecord, type DecodeContext, type RecordProblem, type ValueFormat } from './record-codec.js';
+
+/** The part of a topic produce needs. */
+export interface ProduceTopic {
+  id: string;
+  name: string;
+  partitions: number;
+  config: { value_format: ValueFormat; max_record_bytes: number; durability: 'fsync' | 'write' };
+}
+
+/** Narrow port onto the topics service. */
+export interface ProduceTopics {
+  lookup(name: string): ProduceTopic | undefined;
+  onChange?(listener: (change: { type: string; topic: { id: string } }) => void): () => void;
+}
+
+export interface ProduceLimits {
+  maxBodyBytes: number;
+  maxRecordsPerRequest: number;
+  idempotencyWindowMs: number;
+}
+
+export interface ProduceRequest {
+  topic: string;
+  format: 'json' | 'ndjson';
+  body: ReadableStream<Uint8Array> | null;
+  /** Idempotency-Key header (already validated: 1–255 visible ASCII characters). */
+  idempotencyKey?: string;
+  /** Producer-Id / Producer-Epoch / Producer-Seq headers (already validated). */
+  producer?: { id: bigint; epoch: number; seq: number };
+}
+
+export type ProduceErrorCode =
+  | 'topic_not_found'
+  | 'bad_request'
+  | 'invalid_record'
+  | 'payload_too_large'
+  | 'conflict'
+  | 'fenced'
+  | 'storage_full'
+  | 'unavailable';
+
+export interface ProduceError {
+  code: ProduceErrorCode;
+  message: string;
+  /** snake_case fields for the error envelope (record_index, line, limit, expected_seq, …). */
+  details: Record<string, unknown>;
+}
+
+interface Decoded {
+  records: RecordInput[];
+  partitions: number[];
+}
+
+function fromProblem(p: RecordProblem): ProduceError {
+  const details: Record<string, unknown> = {};
+  if (p.recordIndex !== undefined) details.record_index = p.recordIndex;
+  if (p.line !== undefined) details.line = p.line;
+  if (p.code === 'payload_too_large') details.limit = p.limit;
+  return { code: p.code, message: p.message, details };
+}
+
+function fromAppendError(e: AppendError, partition: number, idempotent: boolean): ProduceError {
+  const retry = idempotent
+    ? ' Retrying with the same idempotency headers completes the request without duplicates.'
+    : ' Records for other partitions of this request may have been appended.';
+  return {
+    code: e.code === 'storage_full' ? 'storage_full' : 'unavailable',
+    message: `partition ${partition}: ${e.reason}.${retry}`,
+    details: { partition, reason: e.code },
+  };
+}
+
+export class ProduceService {
+  private readonly spreader = new KeylessSpreader();
+  private readonly idempotency: IdempotencyTracker;
+
+  constructor(
+    private readonly topics: ProduceTopics,
+    private readonly log: Pick<LogStore, 'getPartition'>,
+    private readonly limits: ProduceLimits,
+    private readonly clock: () => number = Date.now,
+  ) {
+    this.idempotency = new IdempotencyTracker(limits.idempotencyWindowMs, clock);
+    topics.onChange?.((change) => {
+      if (change.type === 'deleted') {
+        this.idempotency.forget(change.topic.id);
+        this.spreader.forget(change.topic.id);
+      }
+    });
+  }
+
+  /** Records per request accepted: the configured limit, capped so idempotency tags fit. */
+  get maxRecordsPerRequest(): number {
+    return Math.min(this.limits.maxRecordsPerRequest, MAX_TAGGED_REQUEST_RECORDS);
+  }
+
+  async produce(req: ProduceRequest): Promise<Result<{ offsets: OffsetRef[] }, ProduceError>> {
+    const topic = this.topics.lookup(req.topic);
+    if (!topic) return err({ code: 'topic_not_found', message: `topic ${JSON.stringify(req.topic)} does not exist`, details: {} });
+    const identity: IdempotencyIdentity | undefined = req.producer
+      ? { kind: 'producer', ...req.producer }
+      : req.idempotencyKey !== undefined
+        ? { kind: 'key', key: req.idempotencyKey }
+        : undefined;
+    const hash = identity ? createHash('sha256') : undefined;
+
+    const decoded = await this.decode(req, topic, hash);
+    if (!decoded.ok) return decoded;
+    const { records, partitions } = decoded.value;
+
+    let claim: IdempotencyClaim | undefined;
+    if (identity && hash) {
+      const logs = () => this.partitionLogs(topic);
+      const bodyHash = hash.digest().subarray(0, BODY_HASH_BYTES);
+      const begun = await this.idempotency.begin(topic.id, logs, identity, bodyHash, records.length);
+      if (!begun.ok) {
+        const e = begun.error;
+        const details: Record<string, unknown> = {};
+        if (e.code === 'conflict' && e.expectedSeq !== undefined) details.expected_seq = e.expectedSeq;
+        if (e.code === 'fenced') details.current_epoch = e.currentEpoch;
+        return err({ code: e.code, message: e.message, details });
+      }
+      if (begun.value.kind === 'replay') return ok({ offsets: begun.value.offsets });
+      claim = begun.value.claim;
+    }
+    try {
+      return await this.append(topic, records, partitions, claim);
+    } finally {
+      claim?.release();
+    }
+  }
+
+  private partitionLogs(topic: ProduceTopic): PartitionLog[] {
+    const logs: PartitionLog[] = [];
+    for (let p = 0; p < topic.partitions; p++) {
+      const log = this.log.getPartition(topic.id, p);
+      if (log) logs.push(log);
+    }
+    return logs;
+  }
+
+  /** Read and validate the whole body; nothing is appended unless every record is valid. */
+  private async decode(req: ProduceRequest, topic: ProduceTopic, hash: Hash | undefined): Promise<Result<Decoded, ProduceError>> {
+    const maxRecords = this.maxRecordsPerRequest;
+    const ctx: DecodeContext = {
+      format: topic.config.value_format,
+      partitionCount: topic.partitions,
+      maxRecordBytes: topic.config.max_record_bytes,
+      now: this.clock(),
+    };
+    const onChunk = hash ? (c: Uint8Array) => void hash.update(c) : undefined;
+    const records: RecordInput[] = [];
+    const partitions: number[] = [];
+    let keyless: number | undefined;
+    const take = (raw: unknown, index: number): RecordProblem | undefined => {
+      const r = decodeRecord(raw, index, ctx);
+      if (!r.ok) return r.error;
+      const { input, partition } = r.value;
+      records.push(input);
+      partitions.push(
+        partition ??
+          (input.key !== null
+            ? partitionForKey(input.key, topic.partitions)
+            : (keyless ??= this.spreader.pick(topic.id, topic.partitions))),
+      );
+      return undefined;
+    };
+
+    if (req.format === 'ndjson') {
+      const r = await readNdjson(req.body, { maxBodyBytes: this.limits.maxBodyBytes, maxRecords, onChunk }, take);
+      if (!r.ok) return err(fromProblem(r.error));
+    } else {
+      const body = await readLimitedBody(req.body, { maxBodyBytes: this.limits.maxBodyBytes, onChunk });
+      if (!body.ok) return err(fromProblem(body.error));
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(body.value.toString('utf8'));
+      } catch (e) {
+        return err({ code: 'bad_request', message: `body is not valid JSON (${(e as Error).message})`, details: {} });
+      }
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || !Array.isArray((parsed as { records?: unknown }).records)) {
+        return err({ code: 'bad_request', message: 'body must be an object {"records": [...]}', details: {} });
+      }
+      const extra = Object.keys(parsed).find((k) => k !== 'records');
+      if (extra !== undefined) return err({ code: 'bad_request', message: `unknown body field "${extra}"`, details: {} });
+      const list = (parsed as { records: unknown[] }).records;
+      if (list.length > maxRecords) {
+        return err({
+          code: 'payload_too_large',
+          message: `${list.length} records exceed max_records_per_request (${maxRecords})`,
+          details: { limit: { name: 'max_records_per_request', value: maxRecords } },
+        });
+      }
+      for (let i = 0; i < list.length; i++) {
+        const problem = take(list[i], i);
+        if (problem) return err(fromProblem(problem));
+      }
+    }
+    if (records.length === 0) return err({ code: 'bad_request', message: 'the request holds no records', details: {} });
+    return ok({ records, partitions });
+  }
+
+  /** One batch per partition, appended concurrently; each resolves when durable per the topic. */
+  private async append(
+    topic: ProduceTopic,
+    records: RecordInput[],
+    partitions: number[],
+    claim: IdempotencyClaim | undefined,
+  ): Promise<Result<{ offsets: OffsetRef[] }, ProduceError>> {
+    const groups = new Map<number, number[]>();
+    for (let i = 0; i < records.length; i++) {
+      if (claim?.alreadyAppended.has(i)) continue;
+      const p = partitions[i]!;
+      let g = groups.get(p);
+      if (!g) groups.set(p, (g = []));
+      g.push(i);
+    }
+    const offsets = new Array<OffsetRef>(records.length);
+    const failures: ProduceError[] = [];
+    await Promise.all(
+      [...groups].map(async ([partition, indexes]) => {
+        const log = this.log.getPartition(topic.id, partition);
+        if (!log) {
+          failures.push({ code: 'unavailable', message: `partition ${partition} is not available`, details: { partition } });
+          return;
+        }
+        const batch = indexes.length === records.length ? records : indexes.map((i) => records[i]!);
+        const result = await log.append(batch, {
+          durability: topic.config.durability,
+          ...(claim && { tag: claim.tag(indexes) }),
+          ...(claim?.producer && { producer: claim.producer }),
+        });
+        if (!result.ok) {
+          failures.push(fromAppendError(result.error, partition, claim !== undefined));
+          return;
+        }
+        claim?.recorded(partition, result.value.baseOffset, indexes);
+        for (let k = 0; k < indexes.length; k++) offsets[indexes[k]!] = { partition, offset: result.value.baseOffset + k };
+      }),
+    );
+    if (failures.length > 0) return err(failures.find((f) => f.code === 'storage_full') ?? failures[0]!);
+    if (claim) {
+      const all = claim.offsets();
+      if (!all) throw new Error('idempotent produce: request incomplete after every append succeeded');
+      return ok({ offsets: all });
+    }
+    return ok({ offsets });
+  }
+}
