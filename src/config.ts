@@ -38,6 +38,10 @@ export const envSchema = z.object({
     .default('info'),
   /** Largest request body accepted by any endpoint (413 above it). */
   SLUICE_MAX_BODY_BYTES: int(1024, 1024 * MiB).default(16 * MiB),
+  /** Most records one produce request may carry (413 above it; ≤ 29,856 so idempotency tags fit 4 KiB). */
+  SLUICE_MAX_RECORDS_PER_REQUEST: int(1, 29_856).default(10_000),
+  /** How long Idempotency-Key and Producer-Seq state answers retries, across restarts too (ms). */
+  SLUICE_IDEMPOTENCY_WINDOW_MS: int(1000, 7 * 24 * 3_600_000).default(3_600_000),
   /** Most partitions one topic may have. */
   SLUICE_MAX_PARTITIONS: int(1, 100_000).default(1024),
   /** Upper bound for `wait_ms` on long-polls. */
@@ -71,6 +75,8 @@ export interface Config {
   database: { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string | null };
   logLevel: z.output<typeof envSchema>['SLUICE_LOG_LEVEL'];
   maxBodyBytes: number;
+  maxRecordsPerRequest: number;
+  idempotencyWindowMs: number;
   maxPartitions: number;
   longPollMaxMs: number;
   sseKeepaliveMs: number;
@@ -119,6 +125,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       : { kind: 'pglite', dataDir: e.SLUICE_PGLITE_IN_MEMORY ? null : path.join(dataDir, 'meta') },
     logLevel: e.SLUICE_LOG_LEVEL,
     maxBodyBytes: e.SLUICE_MAX_BODY_BYTES,
+    maxRecordsPerRequest: e.SLUICE_MAX_RECORDS_PER_REQUEST,
+    idempotencyWindowMs: e.SLUICE_IDEMPOTENCY_WINDOW_MS,
     maxPartitions: e.SLUICE_MAX_PARTITIONS,
     longPollMaxMs: e.SLUICE_LONG_POLL_MAX_MS,
     sseKeepaliveMs: e.SLUICE_SSE_KEEPALIVE_MS,
