@@ -3,6 +3,7 @@
 import fs from 'node:fs/promises';
 import type { Config } from './config.js';
 import { createStreamRegistry, type StreamRegistry } from './delivery/stream-registry.js';
+import { SseService } from './delivery/sse-service.js';
 import * as logModule from './log/index.js';
 import type { LogStore, RecoveryReport } from './log/index.js';
 import { createLogger, type Logger } from './logger.js';
@@ -26,6 +27,8 @@ export interface Services {
   readonly clusterId: string;
   readonly topics: TopicsService;
   // Domain services: add one line each below (and build them in createServices).
+  /** Live SSE streams: shared partition tails, keepalives, shutdown via `streams`. */
+  readonly sse: SseService;
 
   /** Run `hook` during close(), before the log store and database close (last added runs first). */
   onClose(hook: () => Promise<void> | void): void;
@@ -68,6 +71,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     const reconciled = await topics.reconcile({ removeOrphans: identity.dataDirVerified });
     logReconcile(logger, reconciled);
     // Domain services: build them here.
+    const sse = new SseService({ registry: streams, keepaliveMs: config.sseKeepaliveMs });
 
     const hooks: Array<() => Promise<void> | void> = [];
     let closing: Promise<void> | undefined;
@@ -82,6 +86,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       streams,
       clusterId: identity.clusterId,
       topics,
+      sse,
       onClose: (hook) => void hooks.push(hook),
       close: () =>
         (closing ??= (async () => {

@@ -39,7 +39,7 @@ export const DEFAULT_SSE_READ_LIMITS: TailReadLimits = { maxRecords: 1_000, maxB
 export class SseService {
   readonly hub: TailHub;
   private readonly streams = new Set<SseStream>();
-  private readonly timer: NodeJS.Timeout;
+  private timer: NodeJS.Timeout | undefined;
   private readonly retryMs: number;
   private readonly maxBufferedBytes: number;
   private readonly readLimits: TailReadLimits;
@@ -49,11 +49,6 @@ export class SseService {
     this.maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_SSE_MAX_BUFFERED_BYTES;
     this.readLimits = options.readLimits ?? DEFAULT_SSE_READ_LIMITS;
     this.hub = new TailHub(this.readLimits);
-    // One timer for every stream: 10k clients must not mean 10k timers.
-    this.timer = setInterval(() => {
-      for (const stream of [...this.streams]) stream.keepalive();
-    }, options.keepaliveMs);
-    this.timer.unref();
   }
 
   /** Whether new streams are refused because shutdown has begun. */
@@ -85,6 +80,7 @@ export class SseService {
       onEnd: () => {
         this.streams.delete(stream);
         unregister?.();
+        if (this.streams.size === 0) this.dispose();
       },
     });
     try {
@@ -97,13 +93,18 @@ export class SseService {
       return stream;
     }
     this.streams.add(stream);
+    // One timer for every stream (10k clients must not mean 10k timers), only while any is open.
+    this.timer ??= setInterval(() => {
+      for (const s of [...this.streams]) s.keepalive();
+    }, this.options.keepaliveMs).unref();
     stream.start();
     return stream;
   }
 
-  /** Stop the keepalive timer (streams themselves are ended through the registry). */
+  /** Stop the keepalive timer (it restarts with the next stream; streams end via the registry). */
   dispose(): void {
     clearInterval(this.timer);
+    this.timer = undefined;
   }
 }
 
