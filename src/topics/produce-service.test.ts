@@ -63,9 +63,9 @@ describe('ProduceService', () => {
   it.each([
     ['a bad record', json([{ value: 1 }, { value: 2, partition: 9 }]), 'invalid_record', { record_index: 1 }],
     ['a shape error', json([{ value: 1 }, { key: 5, value: 2 }]), 'bad_request', { record_index: 1 }],
-    ['too many records', json([1, 2, 3, 4, 5, 6].map((value) => ({ value }))), 'payload_too_large', { limit: { name: 'max_records_per_request', value: 5 } }],
-    ['a too large record', json([{ value: 'x'.repeat(200) }]), 'payload_too_large', { limit: { name: 'max_record_bytes', value: 100 }, record_index: 0 }],
-    ['a too large body', { topic: 'orders', format: 'json' as const, body: body('{"records":[' + '{"value":1},'.repeat(1000) + ']}') }, 'payload_too_large', { limit: { name: 'max_body_bytes', value: 10_000 } }],
+    ['too many records', json([1, 2, 3, 4, 5, 6].map((value) => ({ value }))), 'payload_too_large', { limit: 'max_records_per_request', max_records: 5 }],
+    ['a too large record', json([{ value: 'x'.repeat(200) }]), 'payload_too_large', { limit: 'max_record_bytes', max_bytes: 100, record_index: 0 }],
+    ['a too large body', { topic: 'orders', format: 'json' as const, body: body('{"records":[' + '{"value":1},'.repeat(1000) + ']}') }, 'payload_too_large', { limit: 'max_body_bytes', max_bytes: 10_000 }],
     ['invalid JSON', { topic: 'orders', format: 'json' as const, body: body('{"records":[') }, 'bad_request', {}],
     ['no records', json([]), 'bad_request', {}],
     ['a bad NDJSON line', { topic: 'orders', format: 'ndjson' as const, body: body('{"value":1}\n{"value":}\n') }, 'bad_request', { line: 2 }],

@@ -61,11 +61,16 @@ interface Decoded {
   partitions: number[];
 }
 
+/** 413 details in the app's one shape: the limit's name, and its value as max_bytes or max_records. */
+function limitDetails(name: string, value: number): Record<string, unknown> {
+  return { limit: name, [name === 'max_records_per_request' ? 'max_records' : 'max_bytes']: value };
+}
+
 function fromProblem(p: RecordProblem): ProduceError {
   const details: Record<string, unknown> = {};
   if (p.recordIndex !== undefined) details.record_index = p.recordIndex;
   if (p.line !== undefined) details.line = p.line;
-  if (p.code === 'payload_too_large') details.limit = p.limit;
+  if (p.code === 'payload_too_large') Object.assign(details, limitDetails(p.limit.name, p.limit.value));
   return { code: p.code, message: p.message, details };
 }
 
@@ -198,7 +203,7 @@ export class ProduceService {
         return err({
           code: 'payload_too_large',
           message: `${list.length} records exceed max_records_per_request (${maxRecords})`,
-          details: { limit: { name: 'max_records_per_request', value: maxRecords } },
+          details: limitDetails('max_records_per_request', maxRecords),
         });
       }
       for (let i = 0; i < list.length; i++) {

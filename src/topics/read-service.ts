@@ -1,0 +1,79 @@
+// Stateless reads of one partition: from an offset, a timestamp or the log start, bounded by
+// record and byte limits, optionally long-polling (woken by appends) until records exist.
+import { err, ok, type Result } from '../lib/result.js';
+import type { PartitionLog } from '../log/index.js';
+import { renderRecord, type RecordJson, type ValueFormat } from './record-codec.js';
+
+/** Narrow port onto the topics service. */
+export interface ReadTopics {
+  partitionLog(
+    name: string,
+    partition: number,
+  ): Result<
+    { topic: { name: string; config: { value_format: ValueFormat } }; log: PartitionLog },
+    { code: 'topic_not_found' | 'partition_not_found'; message: string }
+  >;
+}
+
+export interface ReadRequest {
+  topic: string;
+  partition: number;
+  /** Start here; else at the first record with timestamp ≥ `timestamp`; else at the log start. */
+  offset?: number;
+  timestamp?: number;
+  maxRecords: number;
+  maxBytes: number;
+  /** Long-poll: wait up to this long for a record when none is available (0 = answer now). */
+  waitMs: number;
+  /** Aborted when the client disconnects or the server shuts down. */
+  signal?: AbortSignal;
+}
+
+export interface ReadResponse {
+  records: RecordJson[];
+  next_offset: number;
+  end_offset: number;
+}
+
+export type ReadServiceError =
+  | { code: 'topic_not_found' | 'partition_not_found'; message: string }
+  | { code: 'offset_out_of_range'; message: string; startOffset: number; endOffset: number };
+
+export class ReadService {
+  constructor(private readonly topics: ReadTopics) {}
+
+  async read(req: ReadRequest): Promise<Result<ReadResponse, ReadServiceError>> {
+    const found = this.topics.partitionLog(req.topic, req.partition);
+    if (!found.ok) return found;
+    const { topic, log } = found.value;
+
+    let offset: number;
+    if (req.offset !== undefined) offset = req.offset;
+    else if (req.timestamp !== undefined) offset = await log.offsetForTimestamp(req.timestamp);
+    else offset = log.startOffset();
+
+    const outOfRange = (): Result<never, ReadServiceError> => {
+      const start = log.startOffset();
+      const end = log.endOffset();
+      return err({
+        code: 'offset_out_of_range',
+        message: `offset ${offset} is outside partition ${req.partition}'s readable range [${start}, ${end}]`,
+        startOffset: start,
+        endOffset: end,
+      });
+    };
+    if (offset < log.startOffset() || offset > log.endOffset()) return outOfRange();
+
+    if (offset === log.endOffset() && req.waitMs > 0 && !req.signal?.aborted) {
+      await log.waitForData(offset, req.waitMs, req.signal);
+    }
+    const batch = await log.read(offset, { maxRecords: req.maxRecords, maxBytes: req.maxBytes });
+    if (!batch.ok) return outOfRange();
+    const format = topic.config.value_format;
+    return ok({
+      records: batch.value.records.map((r) => renderRecord(topic.name, req.partition, r, format)),
+      next_offset: batch.value.nextOffset,
+      end_offset: log.endOffset(),
+    });
+  }
+}
