@@ -25,7 +25,10 @@ describe('topic cursor', () => {
         const cursor = encodeTopicCursor(offsets);
         expect(cursor).toMatch(/^v1\.[A-Za-z0-9_-]+$/);
         expect(encodeURIComponent(cursor)).toBe(cursor);
-        expect(decodeTopicCursor(cursor, offsets.length)).toEqual({ ok: true, value: offsets });
+        expect(decodeTopicCursor(cursor, offsets.length)).toEqual({
+          ok: true,
+          value: offsets,
+        });
       }),
       { numRuns: 300 },
     );
@@ -34,7 +37,10 @@ describe('topic cursor', () => {
   });
 
   it('fills partitions added after the cursor was issued with undefined', () => {
-    expect(decodeTopicCursor(encodeTopicCursor([5, 7]), 4)).toEqual({ ok: true, value: [5, 7, undefined, undefined] });
+    expect(decodeTopicCursor(encodeTopicCursor([5, 7]), 4)).toEqual({
+      ok: true,
+      value: [5, 7, undefined, undefined],
+    });
   });
 
   it('refuses a cursor naming more partitions than the topic has', () => {
@@ -52,7 +58,10 @@ describe('topic cursor', () => {
     ['truncated varint', `v1.${Buffer.from([2, 1, 0x80]).toString('base64url')}`],
     ['trailing bytes', `v1.${Buffer.from([1, 1, 1]).toString('base64url')}`],
     ['zero partitions', `v1.${Buffer.from([0]).toString('base64url')}`],
-    ['overlong varint', `v1.${Buffer.from([1, 0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01]).toString('base64url')}`],
+    [
+      'overlong varint',
+      `v1.${Buffer.from([1, 0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01]).toString('base64url')}`,
+    ],
     ['padded varint', `v1.${Buffer.from([1, 0x81, 0x00]).toString('base64url')}`],
     ['a partition cursor', '17'],
   ])('rejects %s', (_why, bad) => {

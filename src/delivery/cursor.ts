@@ -7,9 +7,7 @@ import { err, ok, type Result } from '../lib/result.js';
  * well-formed topic cursor naming more partitions than the topic has (so it belongs to
  * another topic, or to a deleted-and-recreated one).
  */
-export type CursorError =
-  | { code: 'malformed'; message: string }
-  | { code: 'partition_mismatch'; message: string };
+export type CursorError = { code: 'malformed'; message: string } | { code: 'partition_mismatch'; message: string };
 
 /** Version prefix of topic cursors; a future layout gets `v2.` and v1 stays decodable. */
 const TOPIC_CURSOR_PREFIX = 'v1.';
@@ -28,7 +26,10 @@ export function encodePartitionCursor(nextOffset: number): string {
 export function decodePartitionCursor(cursor: string): Result<number, CursorError> {
   const value = DECIMAL.test(cursor) ? Number(cursor) : NaN;
   if (!Number.isSafeInteger(value)) {
-    return err({ code: 'malformed', message: `cursor ${quote(cursor)} is not a partition offset (a decimal integer ≥ 0)` });
+    return err({
+      code: 'malformed',
+      message: `cursor ${quote(cursor)} is not a partition offset (a decimal integer ≥ 0)`,
+    });
   }
   return ok(value);
 }
@@ -55,7 +56,10 @@ export function decodeTopicCursor(
   partitionCount: number,
 ): Result<Array<number | undefined>, CursorError> {
   const malformed = (why: string): Result<never, CursorError> =>
-    err({ code: 'malformed', message: `cursor ${quote(cursor)} is not a topic cursor: ${why}` });
+    err({
+      code: 'malformed',
+      message: `cursor ${quote(cursor)} is not a topic cursor: ${why}`,
+    });
   if (!cursor.startsWith(TOPIC_CURSOR_PREFIX)) return malformed(`expected the prefix "${TOPIC_CURSOR_PREFIX}"`);
   const body = cursor.slice(TOPIC_CURSOR_PREFIX.length);
   if (!BASE64URL.test(body)) return malformed('not base64url');
@@ -84,7 +88,8 @@ export function decodeTopicCursor(
 
 // Unsigned LEB128 with arithmetic rather than bit operators, which would truncate to 32 bits.
 function pushVarint(out: number[], value: number): void {
-  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`cursor offset ${value} is not a safe non-negative integer`);
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new RangeError(`cursor offset ${value} is not a safe non-negative integer`);
   let rest = value;
   while (rest >= 0x80) {
     out.push((rest % 0x80) + 0x80);

@@ -33,7 +33,13 @@ export class EncodedBatch {
     readonly nextOffset: number,
   ) {}
 
-  static encode(partition: number, records: readonly StoredRecord[], firstOffset: number, nextOffset: number, encoder: RecordEncoder): EncodedBatch {
+  static encode(
+    partition: number,
+    records: readonly StoredRecord[],
+    firstOffset: number,
+    nextOffset: number,
+    encoder: RecordEncoder,
+  ): EncodedBatch {
     return new EncodedBatch(partition, records, records.map(encoder), firstOffset, nextOffset);
   }
 
@@ -41,13 +47,17 @@ export class EncodedBatch {
   sharedPartitionFrame(batchMode: boolean): Buffer | null {
     if (this.records.length === 0) return null;
     if (batchMode) {
-      this.partitionBatchFrame ??= Buffer.from(recordsHead(this.jsons) + idTail(encodePartitionCursor(this.nextOffset)));
+      this.partitionBatchFrame ??= Buffer.from(
+        recordsHead(this.jsons) + idTail(encodePartitionCursor(this.nextOffset)),
+      );
       return this.partitionBatchFrame;
     }
     if (!this.partitionFrames) {
       let text = '';
       for (let i = 0; i < this.records.length; i++) {
-        text += recordHead(this.jsons[i] as string) + idTail(encodePartitionCursor((this.records[i] as StoredRecord).offset + 1));
+        text +=
+          recordHead(this.jsons[i] as string) +
+          idTail(encodePartitionCursor((this.records[i] as StoredRecord).offset + 1));
       }
       this.partitionFrames = Buffer.from(text);
     }

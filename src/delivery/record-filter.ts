@@ -21,7 +21,10 @@ export function parseRecordFilter(query: Record<string, string[]>): RecordFilter
   const headers: RecordFilter['headers'] = [];
   for (const [param, values] of Object.entries(query)) {
     if (!param.startsWith(HEADER_FILTER_PREFIX) || param.length === HEADER_FILTER_PREFIX.length) continue;
-    headers.push({ name: param.slice(HEADER_FILTER_PREFIX.length), values: values.map((v) => Buffer.from(v, 'utf8')) });
+    headers.push({
+      name: param.slice(HEADER_FILTER_PREFIX.length),
+      values: values.map((v) => Buffer.from(v, 'utf8')),
+    });
   }
   return key === null && headers.length === 0 ? null : { key, headers };
 }

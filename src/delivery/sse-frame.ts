@@ -43,6 +43,9 @@ export function errorFrame(body: StreamErrorBody): Buffer {
 
 /** Final event before the server closes the stream because it is shutting down. */
 export function shutdownFrame(retryMs: number): Buffer {
-  const body = JSON.stringify({ message: 'server shutting down; reconnect to resume', retry_ms: retryMs });
+  const body = JSON.stringify({
+    message: 'server shutting down; reconnect to resume',
+    retry_ms: retryMs,
+  });
   return Buffer.from(`event: shutdown\ndata: ${body}\n\n`);
 }

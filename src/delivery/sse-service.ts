@@ -34,7 +34,10 @@ export interface OpenStreamRequest {
 export const DEFAULT_SSE_RETRY_MS = 2_000;
 /** Enough to keep a fast client streaming through short hiccups; the bound per slow client. */
 export const DEFAULT_SSE_MAX_BUFFERED_BYTES = 1024 * 1024;
-export const DEFAULT_SSE_READ_LIMITS: TailReadLimits = { maxRecords: 1_000, maxBytes: 256 * 1024 };
+export const DEFAULT_SSE_READ_LIMITS: TailReadLimits = {
+  maxRecords: 1_000,
+  maxBytes: 256 * 1024,
+};
 
 export class SseService {
   readonly hub: TailHub;

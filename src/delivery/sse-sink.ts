@@ -57,7 +57,10 @@ export function nodeResponseSink(res: ServerResponse, headers: Record<string, st
  * without a Node response — hono's `app.request()` in route tests. Backpressure follows the
  * stream's byte-length queue: the reader pulling is the 'drain'.
  */
-export function webStreamSink(highWaterMark = 64 * 1024): { sink: SseSink; body: ReadableStream<Uint8Array> } {
+export function webStreamSink(highWaterMark = 64 * 1024): {
+  sink: SseSink;
+  body: ReadableStream<Uint8Array>;
+} {
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   let closed = false;
   const drainListeners: Array<() => void> = [];

@@ -3,14 +3,25 @@
 import { randomUUID } from 'node:crypto';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createMemoryLogStore, type LogStore, type PartitionLog, type RecordInput, type StoredRecord } from '../log/index.js';
+import {
+  createMemoryLogStore,
+  type LogStore,
+  type PartitionLog,
+  type RecordInput,
+  type StoredRecord,
+} from '../log/index.js';
 import { decodeTopicCursor, encodeTopicCursor } from './cursor.js';
 import { parseRecordFilter } from './record-filter.js';
 import { SseService } from './sse-service.js';
 import type { SseSink } from './sse-sink.js';
 import { createStreamRegistry, type StreamRegistry } from './stream-registry.js';
 
-const config = { segmentBytes: 1024 * 1024, segmentMs: -1, retentionMs: -1, retentionBytes: -1 };
+const config = {
+  segmentBytes: 1024 * 1024,
+  segmentMs: -1,
+  retentionMs: -1,
+  retentionBytes: -1,
+};
 const HWM = 16 * 1024;
 
 /** A socket stand-in: consumes instantly unless stalled, then buffers and reports pressure like Node. */
@@ -67,8 +78,15 @@ class FakeSink implements SseSink {
     parser.feed(this.text());
     return out;
   }
-  records(): Array<{ partition: number; offset: number; key: string | null; value: string }> {
-    return this.events().flatMap((e) => (e.event === 'record' ? [JSON.parse(e.data)] : e.event === 'records' ? JSON.parse(e.data) : []));
+  records(): Array<{
+    partition: number;
+    offset: number;
+    key: string | null;
+    value: string;
+  }> {
+    return this.events().flatMap((e) =>
+      e.event === 'record' ? [JSON.parse(e.data)] : e.event === 'records' ? JSON.parse(e.data) : [],
+    );
   }
 }
 
@@ -96,7 +114,10 @@ const encoderFor = (topic: string, partition: number) => (r: StoredRecord) => {
 const rec = (value: string, key: string | null = null, headers: Record<string, string> = {}): RecordInput => ({
   key: key === null ? null : Buffer.from(key),
   value: Buffer.from(value),
-  headers: Object.entries(headers).map(([k, v]) => ({ key: k, value: Buffer.from(v) })),
+  headers: Object.entries(headers).map(([k, v]) => ({
+    key: k,
+    value: Buffer.from(v),
+  })),
   timestamp: Date.now(),
 });
 
@@ -114,7 +135,12 @@ beforeEach(async () => {
   store = createMemoryLogStore({ retentionCheckIntervalMs: 0 });
   await store.open();
   registry = createStreamRegistry();
-  service = new SseService({ registry, keepaliveMs: 60_000, maxBufferedBytes: 64 * 1024, readLimits: { maxRecords: 100, maxBytes: 16 * 1024 } });
+  service = new SseService({
+    registry,
+    keepaliveMs: 60_000,
+    maxBufferedBytes: 64 * 1024,
+    readLimits: { maxRecords: 100, maxBytes: 16 * 1024 },
+  });
   topicId = `t-${randomUUID()}`;
 });
 
@@ -141,7 +167,11 @@ function openTopic(logs: PartitionLog[], offsets: number[], query: Record<string
   const stream = service.open({
     kind: 'topic',
     description: 'test',
-    partitions: logs.map((log, i) => ({ log, encoder: encoderFor(topicId, i), nextOffset: offsets[i] as number })),
+    partitions: logs.map((log, i) => ({
+      log,
+      encoder: encoderFor(topicId, i),
+      nextOffset: offsets[i] as number,
+    })),
     filter: parseRecordFilter(query),
     batchMode: false,
     sink,
@@ -191,11 +221,19 @@ describe('partition stream', () => {
   it('applies ?key= and ?header.<name>= filters; skipped records still advance the cursor', async () => {
     const log = await store.createPartition(topicId, 0, config);
     await append(log, rec('1', 'k1', { src: 'x' }), rec('2', 'k2', { src: 'x' }), rec('3', 'k1', { src: 'y' }));
-    const { sink, stream } = openPartition(log, 0, { key: ['k1'], 'header.src': ['x', 'z'] });
+    const { sink, stream } = openPartition(log, 0, {
+      key: ['k1'],
+      'header.src': ['x', 'z'],
+    });
     await until(() => stream.isLive, 'live');
     await append(log, rec('4', 'k2'), rec('5', 'k1', { src: 'z' }));
     await until(() => sink.records().length === 2, 'two matches');
-    expect(sink.events().filter((e) => e.event === 'record').map((e) => [JSON.parse(e.data).value, e.id])).toEqual([
+    expect(
+      sink
+        .events()
+        .filter((e) => e.event === 'record')
+        .map((e) => [JSON.parse(e.data).value, e.id]),
+    ).toEqual([
       ['1', '1'],
       ['5', '5'],
     ]);
@@ -233,7 +271,11 @@ describe('partition stream', () => {
   });
 
   it('a client behind the retention start gets event: error naming the gap, then the stream closes', async () => {
-    const log = await store.createPartition(topicId, 0, { ...config, segmentBytes: 2_000, retentionBytes: 4_000 });
+    const log = await store.createPartition(topicId, 0, {
+      ...config,
+      segmentBytes: 2_000,
+      retentionBytes: 4_000,
+    });
     const { sink, stream } = openPartition(log, 0);
     await until(() => stream.isLive, 'live');
     sink.stalled = true;
@@ -246,7 +288,11 @@ describe('partition stream', () => {
     await until(() => sink.ended, 'stream closed');
     const error = sink.events().find((e) => e.event === 'error');
     const body = JSON.parse(error?.data ?? '{}');
-    expect(body).toMatchObject({ code: 'offset_out_of_range', partition: 0, start_offset: start });
+    expect(body).toMatchObject({
+      code: 'offset_out_of_range',
+      partition: 0,
+      start_offset: start,
+    });
     expect(body.requested_offset).toBeLessThan(start);
     expect(body.message).toContain('deleted by retention');
     expect(service.hub.size).toBe(0);
@@ -254,7 +300,11 @@ describe('partition stream', () => {
   });
 
   it('from an offset already deleted: error event, no records', async () => {
-    const log = await store.createPartition(topicId, 0, { ...config, segmentBytes: 1024, retentionBytes: 1024 });
+    const log = await store.createPartition(topicId, 0, {
+      ...config,
+      segmentBytes: 1024,
+      retentionBytes: 1024,
+    });
     for (let i = 0; i < 10; i++) await append(log, rec('y'.repeat(300)));
     await store.enforceRetention();
     const { sink } = openPartition(log, 0);
@@ -293,7 +343,14 @@ describe('partition stream', () => {
     const ticking = new SseService({ registry, keepaliveMs: 20 });
     const log = await store.createPartition(topicId, 0, config);
     const sink = new FakeSink();
-    ticking.open({ kind: 'partition', description: 't', partitions: [{ log, encoder: encoderFor(topicId, 0), nextOffset: 0 }], filter: null, batchMode: false, sink });
+    ticking.open({
+      kind: 'partition',
+      description: 't',
+      partitions: [{ log, encoder: encoderFor(topicId, 0), nextOffset: 0 }],
+      filter: null,
+      batchMode: false,
+      sink,
+    });
     await until(() => sink.text().includes(': keepalive\n\n'), 'keepalive');
     ticking.dispose();
     sink.disconnect();
@@ -316,7 +373,10 @@ describe('topic stream', () => {
     await until(() => sink.records().length === 5, 'all');
     const events = sink.events().filter((e) => e.event === 'record');
     for (const p of [0, 1, 2]) {
-      const offsets = sink.records().filter((r) => r.partition === p).map((r) => r.offset);
+      const offsets = sink
+        .records()
+        .filter((r) => r.partition === p)
+        .map((r) => r.offset);
       expect(offsets).toEqual([...offsets].sort((x, y) => x - y));
     }
     // Each id is the cursor after that record: this record's partition advanced past it.
@@ -334,19 +394,27 @@ describe('topic stream', () => {
   it('resuming from any event id delivers exactly the records after it (no gap, no repeat), with filters', async () => {
     const logs = await threePartitions();
     for (let i = 0; i < 30; i++) await append(logs[i % 3]!, rec(`v${i}`, i % 2 ? 'odd' : 'even'));
-    for (const query of [{}, { key: ['odd'] }]) {
+    for (const query of [{}, { key: ['odd'] }] as Array<Record<string, string[]>>) {
       const first = openTopic(logs, [0, 0, 0], query);
       await until(() => first.stream.isLive, 'live');
       const all = first.sink.events().filter((e) => e.event === 'record');
-      expect(all.length).toBe(query.key ? 15 : 30);
+      expect(all.length).toBe(query['key'] ? 15 : 30);
       first.sink.disconnect();
       for (const cut of [0, 7, all.length - 1]) {
         const cursor = decodeTopicCursor(all[cut]?.id ?? '', 3);
         if (!cursor.ok) throw new Error('bad cursor');
         const resumed = openTopic(logs, cursor.value as number[], query);
         await until(() => resumed.stream.isLive, 'resumed live');
-        const expected = all.slice(cut + 1).map((e) => JSON.parse(e.data).value).sort();
-        expect(resumed.sink.records().map((r) => r.value).sort()).toEqual(expected);
+        const expected = all
+          .slice(cut + 1)
+          .map((e) => JSON.parse(e.data).value)
+          .sort();
+        expect(
+          resumed.sink
+            .records()
+            .map((r) => r.value)
+            .sort(),
+        ).toEqual(expected);
         resumed.sink.disconnect();
       }
     }
@@ -368,9 +436,23 @@ describe('topic stream', () => {
     await append(logs[2]!, rec('two'));
     b.sink.release();
     await until(() => b.stream.isLive && b.sink.records().length === 102, 'b caught up');
-    const ids = (s: FakeSink) => s.events().filter((e) => e.event === 'record').map((e) => e.id);
+    const ids = (s: FakeSink) =>
+      s
+        .events()
+        .filter((e) => e.event === 'record')
+        .map((e) => e.id);
     await until(() => a.sink.records().length === 102, 'a has all');
-    expect(b.sink.records().map((r) => `${r.partition}/${r.offset}`).sort()).toEqual(a.sink.records().map((r) => `${r.partition}/${r.offset}`).sort());
+    expect(
+      b.sink
+        .records()
+        .map((r) => `${r.partition}/${r.offset}`)
+        .sort(),
+    ).toEqual(
+      a.sink
+        .records()
+        .map((r) => `${r.partition}/${r.offset}`)
+        .sort(),
+    );
     const last = decodeTopicCursor(ids(b.sink).at(-1) ?? '', 3);
     expect(last.ok && last.value).toEqual([100, 1, 1]);
   });

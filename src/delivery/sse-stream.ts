@@ -61,7 +61,12 @@ export class SseStream {
   constructor(private readonly options: SseStreamOptions) {
     this.offsets = options.partitions.map((p) => p.nextOffset);
     this.lanes = options.partitions.map((spec, index) => {
-      const lane: Lane = { index, spec, tail: null, subscriber: undefined as unknown as TailSubscriber };
+      const lane: Lane = {
+        index,
+        spec,
+        tail: null,
+        subscriber: undefined as unknown as TailSubscriber,
+      };
       lane.subscriber = {
         deliver: (batch) => this.deliverLive(lane, batch),
         fail: (failure) => {
@@ -102,7 +107,12 @@ export class SseStream {
   keepalive(): void {
     if (this.closed) return;
     if (this.options.isGone?.()) {
-      this.end(errorFrame({ code: 'topic_not_found', message: 'the topic was deleted while streaming' }));
+      this.end(
+        errorFrame({
+          code: 'topic_not_found',
+          message: 'the topic was deleted while streaming',
+        }),
+      );
       return;
     }
     if (!this.needDrain) this.write(KEEPALIVE_FRAME);
@@ -174,7 +184,10 @@ export class SseStream {
         if (!progressed && waits.length > 0 && !this.needDrain) await Promise.race([...waits, this.sleep()]);
       }
     } catch (error) {
-      this.fail(null, { kind: 'io', message: error instanceof Error ? error.message : String(error) });
+      this.fail(null, {
+        kind: 'io',
+        message: error instanceof Error ? error.message : String(error),
+      });
     } finally {
       this.catchingUp = false;
     }
@@ -217,7 +230,13 @@ export class SseStream {
   private fail(lane: Lane | null, failure: TailFailure): void {
     if (this.closed) return;
     const partition = lane?.spec.log.partition;
-    this.end(errorFrame(failure.kind === 'gap' ? gapError(failure.error, partition ?? -1) : { code: 'internal', message: failure.message }));
+    this.end(
+      errorFrame(
+        failure.kind === 'gap'
+          ? gapError(failure.error, partition ?? -1)
+          : { code: 'internal', message: failure.message },
+      ),
+    );
   }
 
   /** Resolves on the next drain, close, or other wake-up. */
@@ -249,7 +268,12 @@ export class SseStream {
 /** The `event: error` body for a position the log can no longer (or never could) serve. */
 export function gapError(error: ReadError, partition: number): StreamErrorBody {
   const { requestedOffset, startOffset, endOffset } = error;
-  const fields = { partition, requested_offset: requestedOffset, start_offset: startOffset, end_offset: endOffset };
+  const fields = {
+    partition,
+    requested_offset: requestedOffset,
+    start_offset: startOffset,
+    end_offset: endOffset,
+  };
   if (requestedOffset < startOffset) {
     return {
       code: 'offset_out_of_range',
