@@ -2,5 +2,8 @@
 // Layers above import from here only, never from individual files in src/log.
 export type * from './types.js';
 export { createMemoryLogStore, type MemoryLogStoreOptions } from './memory-log-store.js';
+export { createFileLogStore, CLEAN_SHUTDOWN_MARKER, type FileLogStoreOptions } from './file-log-store.js';
+export { nodeLogFs, faultInjectingLogFs, type LogFs, type LogFileHandle, type FaultOp } from './log-fs.js';
+export { LogCorruptionError } from './segment.js';
 export { RESERVED_HEADER_PREFIX, MAX_TAG_BYTES, recordDataBytes } from './append-input.js';
 export type { LogLogger } from './logger.js';

@@ -185,17 +185,19 @@ export interface DecodedBatch {
 }
 
 /**
- * Decodes the records of the (already verified) batch at `pos`. Keys, values and header
- * values are views into `buf`. Throws RangeError on a malformed body.
+ * Decodes the records of the (already verified) batch at `pos` (only the first `maxRecords`:
+ * the tag lives in the first). Keys, values and header values are views into `buf`.
+ * Throws RangeError on a malformed body.
  */
-export function decodeBatch(buf: Buffer, pos = 0): DecodedBatch {
+export function decodeBatch(buf: Buffer, pos = 0, maxRecords = Infinity): DecodedBatch {
   const header = readBatchHeader(buf, pos);
   const end = pos + header.sizeBytes;
   if (header.attributes & 0x07) throw new RangeError('compressed batches are not supported');
   const reader = new VarReader(buf, pos + BATCH_HEADER_BYTES, end);
   const records: StoredRecord[] = [];
   let tag: Buffer | undefined;
-  for (let i = 0; i < header.recordCount; i++) {
+  const count = Math.min(header.recordCount, maxRecords);
+  for (let i = 0; i < count; i++) {
     const length = reader.varint();
     const recordEnd = reader.pos + length;
     if (length < 0 || recordEnd > end) throw new RangeError('record length runs past the batch');

@@ -1,0 +1,203 @@
+// The file-backed LogStore: DATA_DIR/<topic-id>/<partition>/ segment directories, recovery
+// on open, background retention and recovery-point flushes, clean-shutdown marker on close.
+import { randomUUID } from 'node:crypto';
+import { FilePartitionLog, type PartitionTuning } from './file-partition-log.js';
+import { assertPartitionConfig } from './append-input.js';
+import { nodeLogFs, writeFileAtomic, type LogFs } from './log-fs.js';
+import { silentLogger, type LogLogger } from './logger.js';
+import { writeCheckpoint } from './partition-checkpoint.js';
+import { createSegmentFile, recoverPartition } from './partition-recovery.js';
+import type { LogStore, PartitionConfig, QuarantinedPartition, RecoveryReport } from './types.js';
+
+export interface FileLogStoreOptions {
+  /** Root of the log data (DATA_DIR). Topic directories are created directly under it. */
+  dataDir: string;
+  /** File-system seam (default node:fs/promises); tests inject faults through it. */
+  fs?: LogFs;
+  /** pino-compatible logger; silent by default. */
+  logger?: LogLogger;
+  /** Wall clock for segment age and retention (default Date.now). */
+  clock?: () => number;
+  /** Config of partitions found on disk until createPartition supplies theirs. */
+  defaultPartitionConfig?: PartitionConfig;
+  /** Background retention interval; 0 disables (default 60 s). */
+  retentionCheckIntervalMs?: number;
+  /** Background fsync + recovery-point checkpoint interval; 0 disables (default 10 s). */
+  flushIntervalMs?: number;
+  /** Offset/time index entries after which a segment rolls (default 131072: 512 MiB at 4 KiB). */
+  maxIndexEntries?: number;
+  /** Per-partition cache of the newest batches, for tailing readers (default 1 MiB). */
+  recentCacheBytes?: number;
+  /** Closed segments kept open per partition (default 4). */
+  openSegmentsPerPartition?: number;
+  /** Largest single group-commit write (default 8 MiB). */
+  maxGroupBytes?: number;
+}
+
+export const CLEAN_SHUTDOWN_MARKER = '.clean-shutdown';
+const TOPIC_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
+const PARTITION_DIR_RE = /^\d+$/;
+const DELETED_PREFIX = '.deleted-';
+
+const defaults: PartitionConfig = { segmentBytes: 128 * 1024 * 1024, segmentMs: 7 * 24 * 3600_000, retentionMs: 7 * 24 * 3600_000, retentionBytes: -1 };
+
+/** Creates the file-backed LogStore; call open() before anything else. */
+export function createFileLogStore(options: FileLogStoreOptions): LogStore {
+  const fs = options.fs ?? nodeLogFs;
+  const logger = options.logger ?? silentLogger;
+  const clock = options.clock ?? Date.now;
+  const root = options.dataDir.replace(/\/+$/, '');
+  const tuning: PartitionTuning = {
+    fs,
+    clock,
+    logger,
+    maxIndexEntries: options.maxIndexEntries ?? 131_072,
+    recentCacheBytes: options.recentCacheBytes ?? 1024 * 1024,
+    openSegments: options.openSegmentsPerPartition ?? 4,
+    maxGroupBytes: options.maxGroupBytes ?? 8 * 1024 * 1024,
+  };
+  const topics = new Map<string, Map<number, FilePartitionLog>>();
+  const creating = new Map<string, Promise<FilePartitionLog>>();
+  const timers: NodeJS.Timeout[] = [];
+  let state: 'new' | 'open' | 'closed' = 'new';
+
+  const partitionDir = (topicId: string, partition: number): string => `${root}/${topicId}/${partition}`;
+  const all = (): FilePartitionLog[] => [...topics.values()].flatMap((m) => [...m.values()]);
+  const add = (log: FilePartitionLog): void => {
+    let m = topics.get(log.topicId);
+    if (!m) topics.set(log.topicId, (m = new Map()));
+    m.set(log.partition, log);
+  };
+  const assertOpen = (): void => {
+    if (state !== 'open') throw new Error(state === 'new' ? 'log store not opened' : 'log store is closed');
+  };
+
+  const listDirs = async (dir: string): Promise<string[]> => {
+    const out: string[] = [];
+    for (const name of await fs.readdir(dir)) {
+      if ((await fs.stat(`${dir}/${name}`)).isDirectory()) out.push(name);
+    }
+    return out;
+  };
+
+  const enforceRetention = async (now = clock()): Promise<void> => {
+    for (const p of all()) await p.enforceRetention(now);
+  };
+
+  const startTimer = (ms: number, fn: () => Promise<void>): void => {
+    if (ms <= 0) return;
+    let running = false;
+    const t = setInterval(() => {
+      if (running) return;
+      running = true;
+      void fn().finally(() => (running = false));
+    }, ms);
+    t.unref();
+    timers.push(t);
+  };
+
+  return {
+    async open(): Promise<RecoveryReport> {
+      if (state !== 'new') throw new Error('log store already opened');
+      const began = performance.now();
+      await fs.mkdir(root);
+      const names = await fs.readdir(root);
+      const clean = names.includes(CLEAN_SHUTDOWN_MARKER);
+      const report: RecoveryReport = { cleanShutdown: clean, partitions: 0, truncated: [], quarantined: [], durationMs: 0 };
+      for (const name of names.filter((n) => n.startsWith(DELETED_PREFIX))) await fs.rmTree(`${root}/${name}`);
+      for (const topicId of await listDirs(root)) {
+        if (!TOPIC_ID_RE.test(topicId)) continue;
+        const parts = (await listDirs(`${root}/${topicId}`)).filter((p) => PARTITION_DIR_RE.test(p));
+        for (const p of parts.map(Number).sort((a, b) => a - b)) {
+          const dir = partitionDir(topicId, p);
+          const recovered = await recoverPartition({ fs, dir, topicId, partition: p, clean, now: clock(), maxIndexEntries: tuning.maxIndexEntries, logger });
+          add(new FilePartitionLog(topicId, p, dir, options.defaultPartitionConfig ?? defaults, recovered, tuning));
+          report.partitions++;
+          if (recovered.truncatedBytes > 0) report.truncated.push({ topicId, partition: p, bytes: recovered.truncatedBytes });
+          if (recovered.quarantineReason) report.quarantined.push({ topicId, partition: p, reason: recovered.quarantineReason });
+        }
+      }
+      if (clean) {
+        // From here on a crash must trigger a recovery scan again.
+        await fs.unlink(`${root}/${CLEAN_SHUTDOWN_MARKER}`);
+        await fs.syncDir(root);
+      }
+      state = 'open';
+      startTimer(options.retentionCheckIntervalMs ?? 60_000, () => enforceRetention());
+      startTimer(options.flushIntervalMs ?? 10_000, async () => {
+        for (const p of all()) await p.flush();
+      });
+      report.durationMs = Math.round(performance.now() - began);
+      logger.info({ ...report, truncated: report.truncated.length, quarantined: report.quarantined.length }, 'log store opened');
+      return report;
+    },
+
+    async createPartition(topicId, partition, config) {
+      assertOpen();
+      assertPartitionConfig(config);
+      if (!TOPIC_ID_RE.test(topicId)) throw new RangeError(`invalid topic id "${topicId}"`);
+      if (!Number.isSafeInteger(partition) || partition < 0) throw new RangeError(`invalid partition ${partition}`);
+      const existing = topics.get(topicId)?.get(partition);
+      if (existing) {
+        existing.updateConfig(config);
+        return existing;
+      }
+      const key = `${topicId}/${partition}`;
+      let pending = creating.get(key);
+      if (!pending) {
+        pending = (async () => {
+          const dir = partitionDir(topicId, partition);
+          await fs.mkdir(dir);
+          await fs.syncDir(root);
+          await fs.syncDir(`${root}/${topicId}`);
+          const seg = await createSegmentFile(fs, dir, 0, clock(), tuning.maxIndexEntries);
+          await writeCheckpoint(fs, dir, { startOffset: 0, recoveryPoint: 0 });
+          const recovered = { segments: [seg], startOffset: 0, recoveryPoint: 0, truncatedBytes: 0, quarantineReason: undefined };
+          const log = new FilePartitionLog(topicId, partition, dir, config, recovered, tuning);
+          add(log);
+          return log;
+        })().finally(() => creating.delete(key));
+        creating.set(key, pending);
+      }
+      return pending;
+    },
+
+    getPartition: (topicId, partition) => topics.get(topicId)?.get(partition),
+    topicIds: () => [...topics.keys()],
+    partitions: (topicId) => [...(topics.get(topicId)?.keys() ?? [])].sort((a, b) => a - b),
+
+    async deleteTopic(topicId) {
+      const parts = topics.get(topicId);
+      topics.delete(topicId);
+      for (const p of parts?.values() ?? []) await p.shutdown('topic deleted', false);
+      if (!TOPIC_ID_RE.test(topicId)) return;
+      const trash = `${root}/${DELETED_PREFIX}${topicId}-${randomUUID()}`;
+      try {
+        await fs.rename(`${root}/${topicId}`, trash);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw e;
+      }
+      await fs.syncDir(root); // the topic is gone for good even if the rm below is interrupted
+      await fs.rmTree(trash);
+    },
+
+    enforceRetention,
+
+    quarantined: (): QuarantinedPartition[] =>
+      all()
+        .filter((p) => p.quarantineReason)
+        .map((p) => ({ topicId: p.topicId, partition: p.partition, reason: p.quarantineReason! })),
+
+    async close() {
+      if (state === 'closed') return;
+      const wasOpen = state === 'open';
+      state = 'closed';
+      for (const t of timers.splice(0)) clearInterval(t);
+      let clean = wasOpen;
+      for (const p of all()) clean = (await p.shutdown('log store closed', true)) && clean;
+      if (clean) await writeFileAtomic(fs, root, CLEAN_SHUTDOWN_MARKER, Buffer.from(new Date(clock()).toISOString()));
+      else if (wasOpen) logger.warn({}, 'log store closed without a clean-shutdown marker: next open will scan');
+    },
+  };
+}

@@ -1,0 +1,431 @@
+// A file-backed partition log: group-committed appends by a single writer, positional reads
+// across segments with a small cache of recent batches, rolls, retention and checkpoints.
+import { ok, err, type Result } from '../lib/result.js';
+import { AppendNotifier } from './append-notifier.js';
+import { assertAppendInput, assertPartitionConfig, normaliseReadOptions } from './append-input.js';
+import { writeAt, type LogFs } from './log-fs.js';
+import type { LogLogger } from './logger.js';
+import { writeCheckpoint } from './partition-checkpoint.js';
+import { createSegmentFile, type RecoveredPartition } from './partition-recovery.js';
+import { ReadCollector } from './read-collector.js';
+import { decodeBatch, encodeBatch } from './record-batch.js';
+import { planRetention } from './retention-policy.js';
+import { LogCorruptionError, type Segment } from './segment.js';
+import type { SegmentIndex } from './segment-index.js';
+import type {
+  AppendError, AppendOptions, AppendResult, BatchTag, PartitionConfig, PartitionLog, ReadBatch, ReadError, ReadOptions, RecordInput,
+} from './types.js';
+
+/** Tunables shared by every partition of a file store. */
+export interface PartitionTuning {
+  fs: LogFs;
+  clock: () => number;
+  logger: LogLogger;
+  maxIndexEntries: number;
+  /** Bytes of most recent batches kept in memory for tailing readers. */
+  recentCacheBytes: number;
+  /** Closed segments kept open (handle + index) per partition. */
+  openSegments: number;
+  /** Upper bound of one group commit's write. */
+  maxGroupBytes: number;
+}
+
+interface PendingAppend {
+  kind: 'append';
+  records: RecordInput[];
+  options: AppendOptions;
+  resolve: (r: Result<AppendResult, AppendError>) => void;
+  encoded?: { base: number; bytes: Buffer; maxTimestamp: number };
+}
+
+interface PendingTask {
+  kind: 'task';
+  run: () => Promise<void>;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+const ioCode = (e: unknown): 'storage_full' | 'io_error' =>
+  (e as NodeJS.ErrnoException | undefined)?.code === 'ENOSPC' ? 'storage_full' : 'io_error';
+
+export class FilePartitionLog implements PartitionLog {
+  private segments: Segment[];
+  private start: number;
+  private visibleEnd: number;
+  private durableEnd: number;
+  private checkpointed: number;
+  private readOnlyReason: string | undefined;
+  private closedReason: string | undefined;
+  /** Set when corruption was found: reported by the store, never written to again. */
+  quarantineReason: string | undefined;
+  private readonly queue: Array<PendingAppend | PendingTask> = [];
+  private draining = false;
+  private readonly recent: Array<{ base: number; last: number; bytes: Buffer }> = [];
+  private recentBytes = 0;
+  private readonly openClosed: Segment[] = [];
+  private readonly notifier = new AppendNotifier(() => this.visibleEnd);
+
+  constructor(
+    readonly topicId: string,
+    readonly partition: number,
+    private readonly dir: string,
+    private config: PartitionConfig,
+    recovered: RecoveredPartition,
+    private readonly t: PartitionTuning,
+  ) {
+    this.segments = recovered.segments;
+    this.start = recovered.startOffset;
+    this.visibleEnd = this.active.endOffset;
+    this.durableEnd = recovered.recoveryPoint;
+    this.checkpointed = recovered.recoveryPoint;
+    this.quarantineReason = recovered.quarantineReason;
+    if (this.quarantineReason) this.readOnlyReason = `quarantined: ${this.quarantineReason}`;
+  }
+
+  private get active(): Segment {
+    return this.segments[this.segments.length - 1]!;
+  }
+
+  startOffset(): number {
+    return this.start;
+  }
+  endOffset(): number {
+    return this.visibleEnd;
+  }
+  sizeBytes(): number {
+    return this.segments.reduce((n, s) => n + s.size, 0);
+  }
+  writable(): { ok: true } | { ok: false; reason: string } {
+    const reason = this.closedReason ?? this.readOnlyReason;
+    return reason ? { ok: false, reason } : { ok: true };
+  }
+
+  async append(records: RecordInput[], options: AppendOptions): Promise<Result<AppendResult, AppendError>> {
+    assertAppendInput(records, options);
+    if (this.closedReason) return err({ code: 'closed', reason: this.closedReason });
+    if (this.readOnlyReason) return err({ code: 'partition_read_only', reason: this.readOnlyReason });
+    return new Promise((resolve) => {
+      this.queue.push({ kind: 'append', records, options, resolve });
+      this.kick();
+    });
+  }
+
+  /** Runs `run` on the writer, in order with appends (rolls, retention, flushes, close). */
+  private task(run: () => Promise<void>): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ kind: 'task', run, resolve, reject });
+      this.kick();
+    });
+  }
+
+  private kick(): void {
+    if (!this.draining) void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.queue.length > 0) {
+        const head = this.queue[0]!;
+        if (head.kind === 'task') {
+          this.queue.shift();
+          await head.run().then(head.resolve, head.reject);
+        } else {
+          await this.writeGroup();
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /** Takes the queued appends at the head (up to a segment boundary), writes them with one write and at most one fdatasync. */
+  private async writeGroup(): Promise<void> {
+    if (this.readOnlyReason) return this.failQueued({ code: 'partition_read_only', reason: this.readOnlyReason });
+    try {
+      const seg = this.active;
+      const aged = this.config.segmentMs >= 0 && this.t.clock() - seg.createdAt >= this.config.segmentMs;
+      if (seg.size > 0 && (aged || seg.index!.isFull())) await this.roll();
+    } catch (e) {
+      return this.fail(e, []);
+    }
+    const seg = this.active;
+    const group: PendingAppend[] = [];
+    const buffers: Buffer[] = [];
+    let bytes = 0;
+    let next = this.visibleEnd;
+    let sync = false;
+    while (this.queue[0]?.kind === 'append' && group.length < 4096 && bytes < this.t.maxGroupBytes) {
+      const a = this.queue[0];
+      if (a.encoded?.base !== next) {
+        let maxTimestamp = -1;
+        for (const r of a.records) if (r.timestamp > maxTimestamp) maxTimestamp = r.timestamp;
+        const b = encodeBatch({ baseOffset: next, records: a.records, tag: a.options.tag, producer: a.options.producer });
+        a.encoded = { base: next, bytes: b, maxTimestamp };
+      }
+      if (seg.size + bytes > 0 && seg.size + bytes + a.encoded.bytes.length > this.config.segmentBytes) break;
+      this.queue.shift();
+      group.push(a);
+      buffers.push(a.encoded.bytes);
+      bytes += a.encoded.bytes.length;
+      next += a.records.length;
+      sync ||= a.options.durability === 'fsync';
+    }
+    if (group.length === 0) {
+      try {
+        await this.roll(); // the head batch does not fit the active segment
+      } catch (e) {
+        this.fail(e, []);
+      }
+      return;
+    }
+    const position = seg.size;
+    try {
+      await seg.use(async (h) => {
+        await writeAt(h, buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers, bytes), position);
+        if (sync) await h.datasync();
+      });
+    } catch (e) {
+      await seg.use((h) => h.truncate(position)).catch(() => undefined);
+      return this.fail(e, group);
+    }
+    let pos = position;
+    if (seg.size === 0) seg.createdAt = this.t.clock();
+    for (const a of group) {
+      const enc = a.encoded!;
+      seg.index!.onBatch(enc.base - seg.baseOffset, pos, enc.maxTimestamp);
+      seg.maxTimestamp = Math.max(seg.maxTimestamp, enc.maxTimestamp);
+      pos += enc.bytes.length;
+      this.remember(enc.base, enc.base + a.records.length - 1, enc.bytes);
+    }
+    seg.size = pos;
+    seg.endOffset = next;
+    this.visibleEnd = next;
+    if (sync) this.durableEnd = next;
+    for (const a of group) a.resolve(ok({ baseOffset: a.encoded!.base, lastOffset: a.encoded!.base + a.records.length - 1 }));
+    this.notifier.notify(next);
+  }
+
+  private remember(base: number, last: number, bytes: Buffer): void {
+    this.recent.push({ base, last, bytes });
+    this.recentBytes += bytes.length;
+    while (this.recentBytes > this.t.recentCacheBytes && this.recent.length > 1) this.recentBytes -= this.recent.shift()!.bytes.length;
+  }
+
+  /** A failed write/fsync: never retried, never acknowledged; the partition turns read-only. */
+  private fail(e: unknown, group: PendingAppend[]): void {
+    const code = ioCode(e);
+    const reason = `${code === 'storage_full' ? 'disk full' : 'I/O error'}: ${(e as Error).message}`;
+    this.readOnlyReason ??= `${reason} (reopen the store to re-verify the partition)`;
+    this.t.logger.error({ topicId: this.topicId, partition: this.partition, err: e }, 'log write failed: partition is read-only');
+    for (const a of group) a.resolve(err({ code, reason }));
+    this.failQueued({ code: 'partition_read_only', reason: this.readOnlyReason });
+  }
+
+  private failQueued(error: AppendError): void {
+    const keep = this.queue.filter((q) => q.kind === 'task');
+    for (const q of this.queue) if (q.kind === 'append') q.resolve(err(error));
+    this.queue.splice(0, this.queue.length, ...keep);
+  }
+
+  /** Closes the active segment (fsynced, indexes written) and starts a new one at the end offset. */
+  private async roll(): Promise<void> {
+    const old = this.active;
+    if (old.size === 0) return;
+    if (this.durableEnd < this.visibleEnd) await old.use((h) => h.datasync());
+    this.durableEnd = this.visibleEnd;
+    await old.writeIndexFiles();
+    const seg = await createSegmentFile(this.t.fs, this.dir, this.visibleEnd, this.t.clock(), this.t.maxIndexEntries);
+    this.segments.push(seg);
+    old.index = undefined;
+    await old.release();
+    await this.checkpoint();
+  }
+
+  private async checkpoint(): Promise<void> {
+    await writeCheckpoint(this.t.fs, this.dir, { startOffset: this.start, recoveryPoint: this.durableEnd });
+    this.checkpointed = this.durableEnd;
+  }
+
+  /** Loads (and keeps, LRU-bounded) a closed segment's index; the active one is always loaded. */
+  private async indexOf(seg: Segment): Promise<SegmentIndex> {
+    const index = seg.index ?? (await seg.loadIndex(this.t.maxIndexEntries));
+    if (seg !== this.active) {
+      seg.index = index;
+      const at = this.openClosed.indexOf(seg);
+      if (at >= 0) this.openClosed.splice(at, 1);
+      this.openClosed.push(seg);
+      while (this.openClosed.length > this.t.openSegments) {
+        const evicted = this.openClosed.shift()!;
+        evicted.index = undefined;
+        void evicted.release();
+      }
+    }
+    return index;
+  }
+
+  private segmentFor(offset: number): number {
+    let lo = 0;
+    let hi = this.segments.length - 1;
+    let found = 0;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.segments[mid]!.baseOffset <= offset) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return found;
+  }
+
+  private corrupt(seg: Segment, position: number, reason: string): never {
+    const message = `${seg.logPath}: invalid batch (${reason}) at byte ${position}`;
+    if (!this.quarantineReason) {
+      this.quarantineReason = message;
+      this.readOnlyReason = `quarantined: ${message}`;
+      this.t.logger.error({ topicId: this.topicId, partition: this.partition, position, reason }, 'log corruption found while reading: partition quarantined');
+    }
+    throw new LogCorruptionError(message);
+  }
+
+  async read(offset: number, options: ReadOptions): Promise<Result<ReadBatch, ReadError>> {
+    const limits = normaliseReadOptions(offset, options);
+    if (offset < this.start || offset > this.visibleEnd) {
+      return err({ code: 'offset_out_of_range', requestedOffset: offset, startOffset: this.start, endOffset: this.visibleEnd });
+    }
+    const collector = new ReadCollector(offset, limits);
+    if (offset === this.visibleEnd) return ok(collector.result());
+    const first = this.recent[0];
+    if (first && offset >= first.base) {
+      for (const b of [...this.recent]) if (b.last >= offset && collector.add(decodeBatch(b.bytes).records)) break;
+      return ok(collector.result());
+    }
+    const chunk = Math.min(Math.max(limits.maxBytes + 16 * 1024, 64 * 1024), 1024 * 1024);
+    for (let i = this.segmentFor(offset); i < this.segments.length && !collector.done; i++) {
+      const seg = this.segments[i]!;
+      try {
+        const pos = offset > seg.baseOffset ? (await this.indexOf(seg)).lookup(offset - seg.baseOffset) : 0;
+        for await (const b of seg.scan(pos, seg.size, undefined, chunk)) {
+          if (!b.ok) this.corrupt(seg, b.position, b.reason);
+          if (b.header.baseOffset + b.header.lastOffsetDelta < offset) continue;
+          if (collector.add(decodeBatch(b.buf, b.at).records)) break;
+        }
+      } catch (e) {
+        // Retention may delete a segment under a slow reader: that reader is now out of range.
+        if (offset < this.start) {
+          return err({ code: 'offset_out_of_range', requestedOffset: offset, startOffset: this.start, endOffset: this.visibleEnd });
+        }
+        throw e;
+      }
+    }
+    return ok(collector.result());
+  }
+
+  async offsetForTimestamp(timestamp: number): Promise<number> {
+    // Every record before the first segment (and batch) whose max reaches `timestamp` is older.
+    for (const seg of this.segments) {
+      if (seg.maxTimestamp < timestamp) continue;
+      const index = await this.indexOf(seg);
+      const from = index.lookup(index.timeLookup(timestamp));
+      for await (const b of seg.scan(from, seg.size)) {
+        if (!b.ok) this.corrupt(seg, b.position, b.reason);
+        if (b.header.maxTimestamp < timestamp) continue;
+        const hit = decodeBatch(b.buf, b.at).records.find((r) => r.timestamp >= timestamp);
+        if (hit) return hit.offset;
+      }
+    }
+    return this.visibleEnd;
+  }
+
+  waitForData(offset: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    return this.notifier.waitForData(offset, timeoutMs, signal);
+  }
+
+  onAppend(listener: (endOffset: number) => void): () => void {
+    return this.notifier.onAppend(listener);
+  }
+
+  async recentTags(sinceTimestamp: number): Promise<BatchTag[]> {
+    const tags: BatchTag[] = [];
+    for (const seg of [...this.segments]) {
+      if (seg.maxTimestamp < sinceTimestamp) continue;
+      const index = await this.indexOf(seg);
+      const from = index.lookup(index.timeLookup(sinceTimestamp));
+      for await (const b of seg.scan(from, seg.size)) {
+        if (!b.ok) this.corrupt(seg, b.position, b.reason);
+        const h = b.header;
+        if (h.maxTimestamp < sinceTimestamp) continue;
+        const { tag } = decodeBatch(b.buf, b.at, 1);
+        if (tag) tags.push({ baseOffset: h.baseOffset, lastOffset: h.baseOffset + h.lastOffsetDelta, maxTimestamp: h.maxTimestamp, tag: Buffer.from(tag) });
+      }
+    }
+    return tags;
+  }
+
+  updateConfig(config: PartitionConfig): void {
+    assertPartitionConfig(config);
+    this.config = config;
+  }
+
+  /** Deletes whole closed segments past retention; the start offset is checkpointed first. */
+  enforceRetention(now: number): Promise<void> {
+    // A read-only partition is left exactly as found until it has been re-verified.
+    if (this.closedReason || this.readOnlyReason) return Promise.resolve();
+    return this.task(async () => {
+      const plan = planRetention(
+        this.segments.map((s) => ({ sizeBytes: s.size, maxTimestamp: s.maxTimestamp, empty: s.size === 0 })),
+        this.config,
+        now,
+      );
+      if (plan.rollActive) await this.roll();
+      if (plan.deleteCount === 0) return;
+      const victims = this.segments.slice(0, plan.deleteCount);
+      this.start = this.segments[plan.deleteCount]!.baseOffset;
+      await this.checkpoint();
+      this.segments = this.segments.slice(plan.deleteCount);
+      for (const v of victims) {
+        const at = this.openClosed.indexOf(v);
+        if (at >= 0) this.openClosed.splice(at, 1);
+        await v.deleteFiles();
+      }
+      await this.t.fs.syncDir(this.dir);
+      this.t.logger.info({ topicId: this.topicId, partition: this.partition, segments: victims.length, startOffset: this.start }, 'retention deleted segments');
+    }).catch((e) => {
+      this.t.logger.error({ topicId: this.topicId, partition: this.partition, err: e }, 'retention failed');
+    });
+  }
+
+  /** Makes everything appended durable and moves the recovery point (periodic, off the append path). */
+  flush(): Promise<void> {
+    if (this.closedReason || this.readOnlyReason) return Promise.resolve();
+    return this.task(async () => {
+      if (this.durableEnd < this.visibleEnd) {
+        await this.active.use((h) => h.datasync());
+        this.durableEnd = this.visibleEnd;
+      }
+      if (this.checkpointed < this.durableEnd) await this.checkpoint();
+    }).catch((e) => this.fail(e, []));
+  }
+
+  /**
+   * Stops accepting appends, lets queued ones finish, then (when `clean`) syncs, writes the
+   * active index and the recovery point. Resolves true when the partition closed cleanly.
+   */
+  async shutdown(reason: string, clean: boolean): Promise<boolean> {
+    if (this.closedReason) return false;
+    this.closedReason = reason; // new appends fail `closed`; those already queued still run
+    let cleanClose = false;
+    const finish = this.task(async () => {
+      if (!clean || this.readOnlyReason) return;
+      await this.active.use((h) => h.datasync());
+      this.durableEnd = this.visibleEnd;
+      await this.active.writeIndexFiles();
+      await this.checkpoint();
+      cleanClose = true;
+    });
+    await finish.catch((e) => this.t.logger.error({ topicId: this.topicId, partition: this.partition, err: e }, 'log close failed'));
+    this.notifier.close();
+    for (const s of this.segments) await s.release();
+    return cleanClose;
+  }
+}

@@ -1,0 +1,174 @@
+// Opening one partition directory (DESIGN §4): find segments, finish an interrupted
+// retention, scan from the recovery point, truncate a torn tail or quarantine corruption.
+import type { LogFs } from './log-fs.js';
+import type { LogLogger } from './logger.js';
+import { readCheckpoint, writeCheckpoint } from './partition-checkpoint.js';
+import { LogCorruptionError, SEGMENT_FILE_RE, Segment } from './segment.js';
+import { SegmentIndex } from './segment-index.js';
+
+export interface RecoveryContext {
+  fs: LogFs;
+  dir: string;
+  topicId: string;
+  partition: number;
+  /** Whether the store found its clean-shutdown marker. */
+  clean: boolean;
+  now: number;
+  maxIndexEntries: number;
+  logger: LogLogger;
+}
+
+export interface RecoveredPartition {
+  segments: Segment[];
+  startOffset: number;
+  /** Offsets below this are known fsynced. */
+  recoveryPoint: number;
+  truncatedBytes: number;
+  quarantineReason: string | undefined;
+}
+
+/** Creates an empty segment file and makes its directory entry durable. */
+export async function createSegmentFile(fs: LogFs, dir: string, base: number, now: number, maxIndexEntries: number): Promise<Segment> {
+  const seg = new Segment(fs, dir, base, now);
+  await (await fs.open(seg.logPath, 'w')).close();
+  await fs.syncDir(dir);
+  seg.index = new SegmentIndex(maxIndexEntries);
+  return seg;
+}
+
+interface SegmentScan {
+  /** Failure position/offset, or undefined when the whole segment verified. */
+  failure: { position: number; offset: number; reason: string } | undefined;
+}
+
+/** Scans `seg` from (position, offset) to its file size, feeding its index and summary. */
+async function scanSegment(seg: Segment, fromPos: number, fromOffset: number): Promise<SegmentScan> {
+  const index = seg.index!;
+  seg.endOffset = fromOffset;
+  let good = fromPos;
+  for await (const b of seg.scan(fromPos, seg.size, fromOffset, 1024 * 1024)) {
+    if (!b.ok) return { failure: { position: b.position, offset: seg.endOffset, reason: b.reason } };
+    index.onBatch(b.header.baseOffset - seg.baseOffset, b.position, b.header.maxTimestamp);
+    seg.endOffset = b.header.baseOffset + b.header.lastOffsetDelta + 1;
+    seg.maxTimestamp = Math.max(seg.maxTimestamp, b.header.maxTimestamp);
+    good = b.position + b.header.sizeBytes;
+  }
+  return { failure: good === seg.size ? undefined : { position: good, offset: seg.endOffset, reason: 'short_batch' } };
+}
+
+export async function recoverPartition(ctx: RecoveryContext): Promise<RecoveredPartition> {
+  const { fs, dir, logger } = ctx;
+  const names = await fs.readdir(dir);
+  for (const n of names.filter((n) => n.endsWith('.tmp'))) await fs.unlink(`${dir}/${n}`);
+  const bases = names
+    .map((n) => SEGMENT_FILE_RE.exec(n)?.[1])
+    .filter((b): b is string => b !== undefined)
+    .map(Number)
+    .sort((a, b) => a - b);
+  const cp = await readCheckpoint(fs, dir);
+  if (bases.length === 0) {
+    // Crashed between mkdir and the first segment, or every file was removed by hand:
+    // continue after the last offset the checkpoint knows, never reusing one.
+    const base = Math.max(cp?.startOffset ?? 0, cp?.recoveryPoint ?? 0);
+    const seg = await createSegmentFile(fs, dir, base, ctx.now, ctx.maxIndexEntries);
+    await writeCheckpoint(fs, dir, { startOffset: base, recoveryPoint: base });
+    return { segments: [seg], startOffset: base, recoveryPoint: base, truncatedBytes: 0, quarantineReason: undefined };
+  }
+  let segments = bases.map((b) => new Segment(fs, dir, b, ctx.now));
+  for (const seg of segments) seg.size = (await fs.stat(seg.logPath)).size;
+
+  // Retention checkpoints the new start before unlinking: finish what a crash interrupted.
+  let startOffset = Math.max(cp?.startOffset ?? 0, segments[0]!.baseOffset);
+  while (segments.length > 1 && segments[1]!.baseOffset <= startOffset) {
+    await segments.shift()!.deleteFiles();
+    await fs.syncDir(dir);
+  }
+  startOffset = segments[0]!.baseOffset;
+  segments.forEach((seg, i) => {
+    const next = segments[i + 1];
+    if (next) seg.endOffset = next.baseOffset;
+  });
+
+  const recoveryPoint = Math.max(cp?.recoveryPoint ?? 0, startOffset);
+  const last = segments.length - 1;
+  let scanFrom = last;
+  if (!ctx.clean) {
+    scanFrom = 0;
+    for (let i = 0; i < segments.length; i++) if (segments[i]!.baseOffset <= recoveryPoint) scanFrom = i;
+  }
+
+  let quarantineReason: string | undefined;
+  // Closed segments below the scan start were fsynced at roll: trust the log, load the
+  // index only to learn their newest timestamp, rebuilding it if the files are unusable.
+  for (let i = 0; i < scanFrom; i++) {
+    const seg = segments[i]!;
+    try {
+      seg.maxTimestamp = (await seg.loadIndex(ctx.maxIndexEntries)).runningMax;
+    } catch (e) {
+      if (!(e instanceof LogCorruptionError)) throw e;
+      quarantineReason ??= e.message;
+    }
+    await seg.release();
+  }
+
+  let truncatedBytes = 0;
+  for (let i = scanFrom; i < segments.length && !quarantineReason; i++) {
+    const seg = segments[i]!;
+    const prevEnd = i > 0 ? segments[i - 1]!.endOffset : seg.baseOffset;
+    let scan: SegmentScan;
+    if (seg.baseOffset !== prevEnd) {
+      scan = { failure: { position: 0, offset: prevEnd, reason: `segment base ${seg.baseOffset} does not follow ${prevEnd}` } };
+    } else {
+      // A clean shutdown left a valid index for the active segment: verify only its tail.
+      const loaded = ctx.clean && i === last ? await seg.readIndexFiles(ctx.maxIndexEntries, Number.MAX_SAFE_INTEGER) : undefined;
+      const [rel, pos] = loaded ? loaded.lastEntry() : [0, 0];
+      seg.index = loaded ?? new SegmentIndex(ctx.maxIndexEntries);
+      if (loaded) seg.maxTimestamp = loaded.runningMax;
+      scan = await scanSegment(seg, pos, seg.baseOffset + rel);
+    }
+    if (!scan.failure) {
+      if (i < last) seg.index = undefined;
+      continue;
+    }
+    const { position, offset, reason } = scan.failure;
+    if (offset < recoveryPoint) {
+      quarantineReason = `${seg.logPath}: invalid batch (${reason}) at byte ${position}, offset ${offset}, below the recovery point ${recoveryPoint}`;
+      logger.error({ topicId: ctx.topicId, partition: ctx.partition, offset, position, reason }, 'log corruption below the recovery point: partition quarantined read-only');
+      seg.size = position;
+      seg.endOffset = offset;
+      segments = segments.slice(0, i + 1);
+      break;
+    }
+    // A torn tail: cut at the last valid batch, drop everything after it.
+    const later = segments.slice(i + 1);
+    const dropped = seg.size - position + later.reduce((n, s) => n + s.size, 0);
+    const dropWhole = position === 0 && i > 0;
+    if (dropWhole) {
+      await seg.deleteFiles();
+    } else {
+      await seg.use(async (h) => {
+        await h.truncate(position);
+        await h.datasync();
+      });
+      seg.size = position;
+      seg.endOffset = offset;
+    }
+    for (const s of later) await s.deleteFiles();
+    await fs.syncDir(dir);
+    segments = segments.slice(0, dropWhole ? i : i + 1);
+    truncatedBytes = dropped;
+    logger.warn({ topicId: ctx.topicId, partition: ctx.partition, offset, position, reason, bytesDropped: dropped }, 'truncated torn log tail');
+    break;
+  }
+
+  const active = segments[segments.length - 1]!;
+  if (!active.index) {
+    active.index = quarantineReason ? new SegmentIndex(ctx.maxIndexEntries) : await active.loadIndex(ctx.maxIndexEntries);
+  }
+  if (!quarantineReason) {
+    // What the scan read may still sit only in the page cache of a crashed process' OS.
+    await active.use((h) => h.datasync());
+    await writeCheckpoint(fs, dir, { startOffset, recoveryPoint: active.endOffset });
+  }
+  return { segments, startOffset, recoveryPoint: quarantineReason ? recoveryPoint : active.endOffset, truncatedBytes, quarantineReason };
+}

@@ -1,0 +1,167 @@
+// Sparse offset index (relative offset → file position) and time index (running max
+// timestamp → relative offset) of one segment: growable typed arrays mirrored to files.
+
+/** Bytes of log between two offset-index (and time-index) entries. */
+export const INDEX_INTERVAL_BYTES = 4096;
+const OFFSET_ENTRY_BYTES = 8;
+const TIME_ENTRY_BYTES = 12;
+
+function grow<T extends Int32Array | Float64Array>(arr: T, make: (n: number) => T): T {
+  const next = make(Math.max(16, arr.length * 2));
+  next.set(arr);
+  return next;
+}
+
+/**
+ * Entries are a pure function of the batch sequence (positions, sizes, timestamps), so an
+ * index rebuilt from the log equals the one built while appending.
+ */
+export class SegmentIndex {
+  private rel = new Int32Array(0);
+  private pos = new Int32Array(0);
+  private count = 0;
+  private timeTs = new Float64Array(0);
+  private timeRel = new Int32Array(0);
+  private timeCount = 0;
+  private lastTimePos = 0;
+  /** Largest timestamp seen so far in this segment (-1 when empty). */
+  runningMax = -1;
+
+  constructor(readonly maxEntries: number) {}
+
+  get entries(): number {
+    return this.count;
+  }
+
+  /** Whether another entry might not fit: the segment should roll. */
+  isFull(): boolean {
+    return this.count >= this.maxEntries - 1 || this.timeCount >= this.maxEntries - 1;
+  }
+
+  /** Records a batch at `position` (relative base offset `relOffset`), in log order. */
+  onBatch(relOffset: number, position: number, maxTimestamp: number): void {
+    const lastPos = this.count > 0 ? this.pos[this.count - 1]! : 0;
+    if (position - lastPos >= INDEX_INTERVAL_BYTES) {
+      if (this.count === this.rel.length) {
+        this.rel = grow(this.rel, (n) => new Int32Array(n));
+        this.pos = grow(this.pos, (n) => new Int32Array(n));
+      }
+      this.rel[this.count] = relOffset;
+      this.pos[this.count] = position;
+      this.count++;
+    }
+    if (maxTimestamp > this.runningMax) {
+      this.runningMax = maxTimestamp;
+      if (this.timeCount === 0 || position - this.lastTimePos >= INDEX_INTERVAL_BYTES) {
+        this.addTime(maxTimestamp, relOffset);
+        this.lastTimePos = position;
+      } else {
+        // Keep the newest entry exact for the batch it names: raise it in place.
+        this.timeTs[this.timeCount - 1] = maxTimestamp;
+        this.timeRel[this.timeCount - 1] = relOffset;
+      }
+    }
+  }
+
+  private addTime(ts: number, relOffset: number): void {
+    if (this.timeCount === this.timeTs.length) {
+      this.timeTs = grow(this.timeTs, (n) => new Float64Array(n));
+      this.timeRel = grow(this.timeRel, (n) => new Int32Array(n));
+    }
+    this.timeTs[this.timeCount] = ts;
+    this.timeRel[this.timeCount] = relOffset;
+    this.timeCount++;
+  }
+
+  /** File position of the last indexed batch whose base is ≤ relOffset (0 if none). */
+  lookup(relOffset: number): number {
+    let lo = 0;
+    let hi = this.count - 1;
+    let found = 0;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.rel[mid]! <= relOffset) {
+        found = this.pos[mid]!;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return found;
+  }
+
+  /**
+   * Relative offset from which to scan for the first record with timestamp ≥ ts: every
+   * batch before the returned one holds only older records. 0 = from the segment start.
+   */
+  timeLookup(ts: number): number {
+    let lo = 0;
+    let hi = this.timeCount - 1;
+    let found = 0;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.timeTs[mid]! < ts) {
+        found = this.timeRel[mid]!;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return found;
+  }
+
+  /** The two files' contents: Kafka-sized entries, big-endian. */
+  serialize(): { index: Buffer; timeIndex: Buffer } {
+    const index = Buffer.allocUnsafe(this.count * OFFSET_ENTRY_BYTES);
+    for (let i = 0; i < this.count; i++) {
+      index.writeInt32BE(this.rel[i]!, i * OFFSET_ENTRY_BYTES);
+      index.writeInt32BE(this.pos[i]!, i * OFFSET_ENTRY_BYTES + 4);
+    }
+    const timeIndex = Buffer.allocUnsafe(this.timeCount * TIME_ENTRY_BYTES);
+    for (let i = 0; i < this.timeCount; i++) {
+      timeIndex.writeBigInt64BE(BigInt(this.timeTs[i]!), i * TIME_ENTRY_BYTES);
+      timeIndex.writeInt32BE(this.timeRel[i]!, i * TIME_ENTRY_BYTES + 8);
+    }
+    return { index, timeIndex };
+  }
+
+  /** Entries as plain arrays (tests compare a live index with a fresh rebuild). */
+  snapshot(): { offsets: Array<[number, number]>; times: Array<[number, number]> } {
+    return {
+      offsets: Array.from({ length: this.count }, (_, i) => [this.rel[i]!, this.pos[i]!]),
+      times: Array.from({ length: this.timeCount }, (_, i) => [this.timeTs[i]!, this.timeRel[i]!]),
+    };
+  }
+
+  /**
+   * Parses index files written by `serialize`, or undefined when they are not plausible for
+   * a segment of `segmentSize` bytes and `maxRel + 1` offsets (the caller then rebuilds).
+   */
+  static parse(index: Buffer, timeIndex: Buffer, segmentSize: number, maxRel: number, maxEntries: number): SegmentIndex | undefined {
+    if (index.length % OFFSET_ENTRY_BYTES || timeIndex.length % TIME_ENTRY_BYTES) return undefined;
+    const idx = new SegmentIndex(maxEntries);
+    let prevRel = -1;
+    let prevPos = 0;
+    for (let at = 0; at < index.length; at += OFFSET_ENTRY_BYTES) {
+      const rel = index.readInt32BE(at);
+      const pos = index.readInt32BE(at + 4);
+      if (rel <= prevRel || rel > maxRel || pos - prevPos < INDEX_INTERVAL_BYTES || pos >= segmentSize) return undefined;
+      idx.onBatch(rel, pos, -1);
+      prevRel = rel;
+      prevPos = pos;
+    }
+    let prevTs = -Infinity;
+    prevRel = -1;
+    for (let at = 0; at < timeIndex.length; at += TIME_ENTRY_BYTES) {
+      const ts = Number(timeIndex.readBigInt64BE(at));
+      const rel = timeIndex.readInt32BE(at + 8);
+      if (ts <= prevTs || rel < prevRel || rel > maxRel) return undefined;
+      idx.addTime(ts, rel);
+      prevTs = ts;
+      prevRel = rel;
+    }
+    idx.runningMax = idx.timeCount > 0 ? idx.timeTs[idx.timeCount - 1]! : -1;
+    return idx;
+  }
+
+  /** Last indexed (relative offset, position), to resume a scan from; [0, 0] when none. */
+  lastEntry(): [number, number] {
+    return this.count > 0 ? [this.rel[this.count - 1]!, this.pos[this.count - 1]!] : [0, 0];
+  }
+}

@@ -1,0 +1,163 @@
+// One segment of a partition: its files (<20-digit base>.log/.index/.timeindex), in-memory
+// summary, lazily loaded index, and a reference-counted read handle that survives deletion.
+import type { LogFileHandle, LogFs } from './log-fs.js';
+import { readSmallFile, writeAt } from './log-fs.js';
+import { scanBatches } from './batch-scanner.js';
+import { SegmentIndex } from './segment-index.js';
+
+export const segmentName = (baseOffset: number): string => String(baseOffset).padStart(20, '0');
+export const SEGMENT_FILE_RE = /^(\d{20})\.log$/;
+
+export class Segment {
+  /** Valid (visible) bytes of the .log file. */
+  size = 0;
+  /** Offset after the segment's last batch (= baseOffset when empty). */
+  endOffset: number;
+  /** Largest record timestamp (-1 when empty). */
+  maxTimestamp = -1;
+  /** Clock time the segment received its first batch (for segmentMs). */
+  createdAt: number;
+  /** Loaded index; always present for the active segment. */
+  index: SegmentIndex | undefined;
+  private handle: LogFileHandle | undefined;
+  private opening: Promise<LogFileHandle> | undefined;
+  private refs = 0;
+  private deleted = false;
+
+  constructor(
+    private readonly fs: LogFs,
+    readonly dir: string,
+    readonly baseOffset: number,
+    createdAt: number,
+  ) {
+    this.endOffset = baseOffset;
+    this.createdAt = createdAt;
+  }
+
+  get logPath(): string {
+    return `${this.dir}/${segmentName(this.baseOffset)}.log`;
+  }
+  get indexPath(): string {
+    return `${this.dir}/${segmentName(this.baseOffset)}.index`;
+  }
+  get timeIndexPath(): string {
+    return `${this.dir}/${segmentName(this.baseOffset)}.timeindex`;
+  }
+
+  get isOpen(): boolean {
+    return this.handle !== undefined;
+  }
+
+  private async acquire(): Promise<LogFileHandle> {
+    this.refs++;
+    try {
+      this.opening ??= this.handle ? Promise.resolve(this.handle) : this.fs.open(this.logPath, 'r+');
+      this.handle = await this.opening;
+      return this.handle;
+    } catch (e) {
+      this.opening = undefined;
+      await this.unref();
+      throw e;
+    }
+  }
+
+  private async unref(): Promise<void> {
+    this.refs--;
+    if (this.deleted && this.refs === 0) await this.release();
+  }
+
+  /** Runs `fn` with the open file, keeping it open until `fn` settles even if deleted meanwhile. */
+  async use<T>(fn: (handle: LogFileHandle) => Promise<T>): Promise<T> {
+    const handle = await this.acquire();
+    try {
+      return await fn(handle);
+    } finally {
+      await this.unref();
+    }
+  }
+
+  /** Closes the handle if nobody uses it (LRU eviction and shutdown). */
+  async release(): Promise<void> {
+    if (this.refs > 0 || !this.opening) return;
+    const opening = this.opening;
+    this.opening = undefined;
+    this.handle = undefined;
+    await (await opening.catch(() => undefined))?.close().catch(() => undefined);
+  }
+
+  /** Removes the segment's files; open readers finish on the unlinked inode. */
+  async deleteFiles(): Promise<void> {
+    this.deleted = true;
+    for (const path of [this.logPath, this.indexPath, this.timeIndexPath]) {
+      await this.fs.unlink(path).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'ENOENT') throw e;
+      });
+    }
+    if (this.refs === 0) await this.release();
+  }
+
+  /** Writes both index files and fsyncs them (closed segments and clean shutdown). */
+  async writeIndexFiles(): Promise<void> {
+    if (!this.index) return;
+    const { index, timeIndex } = this.index.serialize();
+    for (const [path, data] of [
+      [this.indexPath, index],
+      [this.timeIndexPath, timeIndex],
+    ] as const) {
+      const h = await this.fs.open(path, 'w');
+      try {
+        await writeAt(h, data, 0);
+        await h.sync();
+      } finally {
+        await h.close();
+      }
+    }
+  }
+
+  /** Index from the files if they are plausible, else rebuilt by scanning the segment. */
+  async loadIndex(maxEntries: number): Promise<SegmentIndex> {
+    if (this.index) return this.index;
+    return (await this.readIndexFiles(maxEntries)) ?? (await this.rebuildIndex(maxEntries));
+  }
+
+  /**
+   * The index files, if structurally plausible for this segment and the last offset entry
+   * points at the batch it names; undefined otherwise. `maxRel` bounds relative offsets.
+   */
+  async readIndexFiles(maxEntries: number, maxRel = this.endOffset - this.baseOffset - 1): Promise<SegmentIndex | undefined> {
+    const [idx, time] = await Promise.all([readSmallFile(this.fs, this.indexPath), readSmallFile(this.fs, this.timeIndexPath)]);
+    const parsed = idx && time ? SegmentIndex.parse(idx, time, this.size, maxRel, maxEntries) : undefined;
+    if (!parsed) return undefined;
+    const [rel, pos] = parsed.lastEntry();
+    if (pos === 0) return parsed;
+    for await (const b of this.scan(pos, this.size, undefined, 64 * 1024)) {
+      return b.ok && b.header.baseOffset === this.baseOffset + rel ? parsed : undefined;
+    }
+    return undefined;
+  }
+
+  /** Scans the whole segment (CRC-checked) into a fresh index; throws if the segment is corrupt. */
+  async rebuildIndex(maxEntries: number): Promise<SegmentIndex> {
+    const index = new SegmentIndex(maxEntries);
+    for await (const b of this.scan(0, this.size, this.baseOffset)) {
+      if (!b.ok) throw new LogCorruptionError(`segment ${this.logPath} is corrupt at byte ${b.position} (${b.reason})`);
+      index.onBatch(b.header.baseOffset - this.baseOffset, b.position, b.header.maxTimestamp);
+    }
+    return index;
+  }
+
+  /** Verified batches from `start` (a batch boundary) up to `end` of this segment's file. */
+  async *scan(start: number, end: number, expectedBase?: number, chunkBytes?: number): ReturnType<typeof scanBatches> {
+    const handle = await this.acquire();
+    try {
+      yield* scanBatches(handle, start, end, { expectedBase, chunkBytes: chunkBytes ?? 256 * 1024 });
+    } finally {
+      await this.unref();
+    }
+  }
+}
+
+/** A checksum or structure failure found where the log was trusted; never served. */
+export class LogCorruptionError extends Error {
+  override name = 'LogCorruptionError';
+}
