@@ -21,6 +21,17 @@ function bodyTooLarge(maxBodyBytes: number): RecordProblem {
   };
 }
 
+/** One read; a failing stream (client gone, an outer body limit) becomes a 400, not a throw. */
+async function readChunk(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+): Promise<Result<Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']>>, RecordProblem>> {
+  try {
+    return ok(await reader.read());
+  } catch (e) {
+    return err({ code: 'bad_request', message: `request body could not be read (${(e as Error).message})` });
+  }
+}
+
 /** Read a whole body into one Buffer, refusing it as soon as it passes the limit. */
 export async function readLimitedBody(
   body: ReadableStream<Uint8Array> | null,
@@ -31,7 +42,9 @@ export async function readLimitedBody(
   let total = 0;
   const reader = body.getReader();
   for (;;) {
-    const { done, value } = await reader.read();
+    const next = await readChunk(reader);
+    if (!next.ok) return err(next.error);
+    const { done, value } = next.value;
     if (done) break;
     total += value.length;
     if (total > limits.maxBodyBytes) {
@@ -98,7 +111,9 @@ export async function readNdjson(
   };
 
   for (;;) {
-    const { done, value } = await reader.read();
+    const next = await readChunk(reader);
+    if (!next.ok) return err(next.error);
+    const { done, value } = next.value;
     if (done) break;
     total += value.length;
     if (total > limits.maxBodyBytes) return fail(bodyTooLarge(limits.maxBodyBytes));

@@ -1,0 +1,130 @@
+// POST /v1/topics/{topic}/records — produce a batch (JSON or streamed NDJSON), validated
+// whole before anything is appended, idempotent with Idempotency-Key or Producer-* headers.
+import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import type { AppEnv, RouteModule } from '../app-env.js';
+import { ApiError, errorResponses } from '../errors.js';
+import type { ProduceRequest } from '../../topics/produce-service.js';
+
+export const ProduceRecord = z
+  .object({
+    key: z.string().nullable().optional().openapi({
+      description: 'UTF-8 key. Keyed records go to Kafka’s default partition for the key: murmur2(key bytes) & 0x7fffffff modulo the partition count.',
+    }),
+    value: z.unknown().openapi({
+      description:
+        'Per the topic’s `value_format`: any JSON value (`json`), a string (`string`) or standard padded base64 (`binary`). `null` is a tombstone in every format.',
+    }),
+    headers: z.record(z.string(), z.string()).optional().openapi({ description: 'String headers by name. Names starting with `__sluice.` are reserved.' }),
+    partition: z.number().int().min(0).optional().openapi({ description: 'Explicit partition (must exist); overrides the key.' }),
+    timestamp: z.number().int().min(0).optional().openapi({ description: 'Unix ms; defaults to the time the request is received.' }),
+  })
+  .openapi('ProduceRecord', { description: 'Unknown fields are rejected (400).' });
+
+export const ProduceBody = z.object({ records: z.array(ProduceRecord).min(1) }).openapi('ProduceRequest');
+
+export const ProduceResponse = z
+  .object({
+    offsets: z.array(z.object({ partition: z.number().int(), offset: z.number().int() })).openapi({
+      description: 'Where each record was appended, in request order.',
+    }),
+  })
+  .openapi('ProduceResponse');
+export type ProduceResponse = z.infer<typeof ProduceResponse>;
+
+const IDEMPOTENCY_DOC =
+  'Idempotent produce (both forms are recorded in the log, so they survive restarts, for SLUICE_IDEMPOTENCY_WINDOW_MS, default 1 h): ' +
+  '**Idempotency-Key** — a repeat of a request with the same key and byte-identical body returns the first response and appends nothing; ' +
+  'the same key with a different body → 422; a repeat sent while the first is in flight waits for it. ' +
+  '**Producer-Id / Producer-Epoch / Producer-Seq** (Kafka-style, scoped to the topic) — `Producer-Seq` numbers requests (not records) per producer id and epoch; ' +
+  'a producer’s requests are applied one at a time; seq = last + 1 appends; a seq already appended returns its original offsets (the last 32 requests are kept); ' +
+  'a gap → 409 `conflict` with `expected_seq`; an epoch below the current → 409 `fenced` with `current_epoch`; a higher epoch starts afresh. ' +
+  'A producer id or epoch with no state accepts any starting seq. If an append fails part-way (503/507), retrying with the same headers appends only what is missing.';
+
+export const produceRecordsRoute = createRoute({
+  method: 'post',
+  path: '/v1/topics/{topic}/records',
+  tags: ['Records'],
+  operationId: 'produceRecords',
+  summary: 'Produce records',
+  description:
+    'Send `application/json` `{"records": [...]}` or `application/x-ndjson` (one record object per line, parsed as it streams in). ' +
+    'The whole request is validated before anything is appended: a bad record → 400 (shape) or 422 (semantics) naming `record_index` (and `line` for NDJSON); ' +
+    'limits → 413 naming the `limit` (`max_body_bytes`, `max_records_per_request`, `max_record_bytes`) and its value. ' +
+    'Keyless records without a partition all go to one partition per request, rotating between requests. ' +
+    'Records for one partition are appended as one atomic batch; the response is sent once every batch is as durable as the topic’s `durability`. ' +
+    'A request spanning partitions appends one batch per partition: if one fails (507 `storage_full`, 503 `unavailable`) others may have been appended — retry with idempotency headers. ' +
+    IDEMPOTENCY_DOC,
+  request: {
+    params: z.object({ topic: z.string().openapi({ param: { name: 'topic', in: 'path' }, example: 'orders' }) }),
+    headers: z.object({
+      'idempotency-key': z.string().min(1).max(255).optional().openapi({ description: '1–255 visible ASCII characters, e.g. a UUID.' }),
+      'producer-id': z.string().optional().openapi({ description: 'Decimal integer 0 … 2^63-1.' }),
+      'producer-epoch': z.string().optional().openapi({ description: 'Integer 0 … 32767 (default 0).' }),
+      'producer-seq': z.string().optional().openapi({ description: 'Integer 0 … 2^31-1; required with Producer-Id.' }),
+    }),
+    body: {
+      required: true,
+      content: {
+        'application/json': { schema: ProduceBody },
+        'application/x-ndjson': { schema: z.string().openapi({ description: 'One ProduceRecord JSON object per line; blank lines are ignored.' }) },
+      },
+    },
+  },
+  responses: {
+    200: { description: 'Appended (or an idempotent repeat of an appended request)', content: { 'application/json': { schema: ProduceResponse } } },
+    ...errorResponses(400, 404, 409, 413, 415, 422, 503, 507),
+  },
+});
+
+const VISIBLE_ASCII = /^[\x21-\x7e]{1,255}$/;
+
+function integerHeader(c: Context<AppEnv>, name: string, max: bigint): bigint | undefined {
+  const raw = c.req.header(name);
+  if (raw === undefined) return undefined;
+  if (!/^\d{1,19}$/.test(raw.trim()) || BigInt(raw.trim()) > max) {
+    throw new ApiError('bad_request', `${name} must be an integer between 0 and ${max}`, { header: name });
+  }
+  return BigInt(raw.trim());
+}
+
+/** Reads the idempotency headers; throws 400 for malformed ones. */
+function idempotencyHeaders(c: Context<AppEnv>): Pick<ProduceRequest, 'idempotencyKey' | 'producer'> {
+  const key = c.req.header('idempotency-key');
+  const id = integerHeader(c, 'producer-id', 2n ** 63n - 1n);
+  const epoch = integerHeader(c, 'producer-epoch', 32767n);
+  const seq = integerHeader(c, 'producer-seq', 2n ** 31n - 1n);
+  if (key !== undefined && !VISIBLE_ASCII.test(key)) {
+    throw new ApiError('bad_request', 'Idempotency-Key must be 1–255 visible ASCII characters', { header: 'idempotency-key' });
+  }
+  if (key !== undefined && id !== undefined) {
+    throw new ApiError('bad_request', 'use either Idempotency-Key or Producer-Id, not both');
+  }
+  if (id === undefined) {
+    if (epoch !== undefined || seq !== undefined) throw new ApiError('bad_request', 'Producer-Epoch and Producer-Seq require Producer-Id');
+    return key === undefined ? {} : { idempotencyKey: key };
+  }
+  if (seq === undefined) throw new ApiError('bad_request', 'Producer-Id requires Producer-Seq', { header: 'producer-seq' });
+  return { producer: { id, epoch: Number(epoch ?? 0n), seq: Number(seq) } };
+}
+
+export const registerProduceRecords: RouteModule = (app) => {
+  // Documented from the zod schemas, handled raw: the body is streamed and validated by the
+  // produce service (NDJSON line by line) instead of being buffered by a JSON validator.
+  app.openAPIRegistry.registerPath(produceRecordsRoute);
+  app.post('/v1/topics/:topic/records', async (c) => {
+    const contentType = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    const format = contentType === 'application/json' ? 'json' : contentType === 'application/x-ndjson' ? 'ndjson' : undefined;
+    if (!format) {
+      throw new ApiError(
+        'unsupported_media_type',
+        `Content-Type must be application/json or application/x-ndjson${contentType ? `, not ${contentType}` : ''}`,
+      );
+    }
+    const headers = idempotencyHeaders(c);
+    const { produce } = c.get('services');
+    const result = await produce.produce({ topic: c.req.param('topic'), format, body: c.req.raw.body, ...headers });
+    if (!result.ok) throw new ApiError(result.error.code, result.error.message, result.error.details);
+    return c.json(result.value satisfies ProduceResponse, 200);
+  });
+};

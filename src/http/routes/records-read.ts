@@ -1,0 +1,92 @@
+// GET /v1/topics/{topic}/partitions/{partition}/records — stateless read of one partition
+// from an offset or timestamp, with record/byte limits and an optional long-poll.
+import { createRoute, z } from '@hono/zod-openapi';
+import type { RouteModule } from '../app-env.js';
+import { ApiError, errorResponses } from '../errors.js';
+
+const MiB = 1024 * 1024;
+
+export const RecordSchema = z
+  .object({
+    topic: z.string(),
+    partition: z.number().int(),
+    offset: z.number().int(),
+    timestamp: z.number().int().openapi({ description: 'Unix ms.' }),
+    key: z.string().nullable(),
+    value: z.unknown().openapi({ description: 'Per the topic’s value_format: the JSON value, a string, or base64 bytes; null for a tombstone.' }),
+    headers: z.record(z.string(), z.string()),
+  })
+  .openapi('Record');
+
+export const ReadResponse = z
+  .object({
+    records: z.array(RecordSchema),
+    next_offset: z.number().int().openapi({ description: 'Offset to read next (pass it as `offset`).' }),
+    end_offset: z.number().int().openapi({ description: 'Offset the next appended record will get: the partition’s high watermark.' }),
+  })
+  .openapi('ReadRecordsResponse');
+export type ReadResponse = z.infer<typeof ReadResponse>;
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+export const readRecordsRoute = createRoute({
+  method: 'get',
+  path: '/v1/topics/{topic}/partitions/{partition}/records',
+  tags: ['Records'],
+  operationId: 'readRecords',
+  summary: 'Read records from a partition',
+  description:
+    'Stateless fetch. Starts at `offset`, else at the first record with timestamp ≥ `timestamp`, else at the log start (Kafka’s `earliest`). ' +
+    'Returns at most `max_records` records and stops after `max_bytes` of key+value+header bytes, but always returns at least one record if one exists. ' +
+    '`offset` equal to `end_offset` is valid and returns no records; below the log start or beyond the end → 416 with `start_offset`/`end_offset`. ' +
+    '`wait_ms` long-polls: when no record is available the request waits up to `wait_ms` and answers the moment one is appended (or empty at the timer, on disconnect or shutdown).',
+  request: {
+    params: z.object({
+      topic: z.string().openapi({ param: { name: 'topic', in: 'path' }, example: 'orders' }),
+      partition: int(0, 1_000_000).openapi({ param: { name: 'partition', in: 'path' }, example: 0 }),
+    }),
+    query: z.object({
+      offset: int(0, Number.MAX_SAFE_INTEGER).optional().openapi({ description: 'First offset to read.' }),
+      timestamp: int(0, Number.MAX_SAFE_INTEGER).optional().openapi({ description: 'Unix ms: start at the first record with a timestamp ≥ this. Not allowed with `offset`.' }),
+      max_records: int(1, 10_000).default(500).openapi({ description: '1 … 10000, default 500.' }),
+      max_bytes: int(1, 64 * MiB).default(MiB).openapi({ description: '1 … 64 MiB, default 1 MiB.' }),
+      wait_ms: int(0, 300_000).default(0).openapi({ description: 'Long-poll up to this long (≤ SLUICE_LONG_POLL_MAX_MS, default 30 s); 0 answers at once.' }),
+    }),
+  },
+  responses: {
+    200: { description: 'Records (possibly none)', content: { 'application/json': { schema: ReadResponse } } },
+    ...errorResponses(400, 404, 416),
+  },
+});
+
+export const registerReadRecords: RouteModule = (app) =>
+  app.openapi(readRecordsRoute, async (c) => {
+    const { reads, streams, config } = c.get('services');
+    const { topic, partition } = c.req.valid('param');
+    const q = c.req.valid('query');
+    if (q.offset !== undefined && q.timestamp !== undefined) {
+      throw new ApiError('bad_request', 'give either offset or timestamp, not both');
+    }
+    if (q.wait_ms > config.longPollMaxMs) {
+      throw new ApiError('bad_request', `wait_ms must be ≤ ${config.longPollMaxMs} (SLUICE_LONG_POLL_MAX_MS)`);
+    }
+    const result = await reads.read({
+      topic,
+      partition,
+      ...(q.offset !== undefined && { offset: q.offset }),
+      ...(q.timestamp !== undefined && { timestamp: q.timestamp }),
+      maxRecords: q.max_records,
+      maxBytes: q.max_bytes,
+      waitMs: q.wait_ms,
+      // Client disconnect or server shutdown ends the wait at once.
+      signal: AbortSignal.any([c.req.raw.signal, streams.signal]),
+    });
+    if (!result.ok) {
+      const e = result.error;
+      if (e.code === 'offset_out_of_range') {
+        throw new ApiError(e.code, e.message, { start_offset: e.startOffset, end_offset: e.endOffset });
+      }
+      throw new ApiError(e.code, e.message);
+    }
+    return c.json(result.value as ReadResponse, 200);
+  });
