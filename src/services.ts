@@ -13,6 +13,8 @@ import { migrate } from './metadata/migrate.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { TopicsRepository } from './topics/topics-repository.js';
 import { TopicsService } from './topics/topics-service.js';
+import { ProduceService } from './topics/produce-service.js';
+import { ReadService } from './topics/read-service.js';
 
 export interface Services {
   readonly config: Config;
@@ -29,6 +31,9 @@ export interface Services {
   // Domain services: add one line each below (and build them in createServices).
   /** Live SSE streams: shared partition tails, keepalives, shutdown via `streams`. */
   readonly sse: SseService;
+  /** Produce (validation, partitioning, idempotency) and stateless partition reads. */
+  readonly produce: ProduceService;
+  readonly reads: ReadService;
 
   /** Run `hook` during close(), before the log store and database close (last added runs first). */
   onClose(hook: () => Promise<void> | void): void;
@@ -72,6 +77,12 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     logReconcile(logger, reconciled);
     // Domain services: build them here.
     const sse = new SseService({ registry: streams, keepaliveMs: config.sseKeepaliveMs });
+    const produce = new ProduceService(topics, log, {
+      maxBodyBytes: config.maxBodyBytes,
+      maxRecordsPerRequest: config.maxRecordsPerRequest,
+      idempotencyWindowMs: config.idempotencyWindowMs,
+    });
+    const reads = new ReadService(topics);
 
     const hooks: Array<() => Promise<void> | void> = [];
     let closing: Promise<void> | undefined;
@@ -87,6 +98,8 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       clusterId: identity.clusterId,
       topics,
       sse,
+      produce,
+      reads,
       onClose: (hook) => void hooks.push(hook),
       close: () =>
         (closing ??= (async () => {

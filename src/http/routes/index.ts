@@ -8,6 +8,8 @@ import { registerDeleteTopic } from './topics-delete.js';
 import { registerGetTopic } from './topics-get.js';
 import { registerListTopics } from './topics-list.js';
 import { registerUpdateTopic } from './topics-update.js';
+import { registerProduceRecords } from './records-produce.js';
+import { registerReadRecords } from './records-read.js';
 
 export const routeModules: RouteModule[] = [
   // Topics
@@ -16,6 +18,9 @@ export const routeModules: RouteModule[] = [
   registerGetTopic,
   registerUpdateTopic,
   registerDeleteTopic,
+  // Records
+  registerProduceRecords,
+  registerReadRecords,
   // System
   registerHealth,
   registerMetrics,
