@@ -1,9 +1,13 @@
 // The process logger: pino writing one JSON object per line to stdout, at the level from
-// config. Request handlers use a child of it carrying the request id.
+// config. Every line written while a request is being handled carries its request_id.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { pino, type Logger } from 'pino';
 import type { Config } from './config.js';
 
 export type { Logger } from 'pino';
+
+/** The request being handled in the current async context (set by the HTTP middleware). */
+export const requestScope = new AsyncLocalStorage<{ requestId: string }>();
 
 export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
   return pino({
@@ -11,5 +15,10 @@ export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
     base: { service: 'sluice' },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
+    // Services log without knowing about HTTP; the request id still reaches their lines.
+    mixin: () => {
+      const scope = requestScope.getStore();
+      return scope ? { request_id: scope.requestId } : {};
+    },
   });
 }

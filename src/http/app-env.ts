@@ -8,7 +8,7 @@ export interface AppEnv {
   Variables: {
     services: Services;
     requestId: string;
-    /** Child of the process logger carrying `request_id`. */
+    /** The process logger; lines written during the request carry its `request_id`. */
     logger: Logger;
   };
 }

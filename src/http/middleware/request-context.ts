@@ -1,8 +1,9 @@
 // First middleware of every request: assigns the request id (echoed as `x-request-id`),
-// a child logger carrying it, and records the access log line and HTTP metrics.
+// a logger scope carrying it, and records the access log line and HTTP metrics.
 import { randomUUID } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
+import { requestScope } from '../../logger.js';
 import type { Services } from '../../services.js';
 import type { AppEnv } from '../app-env.js';
 
@@ -33,14 +34,14 @@ export function requestContext(services: Services, inflight: InflightTracker): M
     const started = performance.now();
     const incoming = c.req.header('x-request-id');
     const requestId = incoming && ACCEPTABLE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    const logger = services.logger.child({ request_id: requestId });
+    const logger = services.logger;
     c.set('services', services);
     c.set('requestId', requestId);
     c.set('logger', logger);
     c.header('x-request-id', requestId);
     inflight.enter();
     try {
-      await next();
+      await requestScope.run({ requestId }, next);
     } finally {
       inflight.leave();
       try {
@@ -61,8 +62,10 @@ export function requestContext(services: Services, inflight: InflightTracker): M
         status,
         duration_ms: Math.round(seconds * 10_000) / 10,
       };
-      if (status >= 500) logger.error(line, 'request failed');
-      else logger.info(line, 'request completed');
+      requestScope.run({ requestId }, () => {
+        if (status >= 500) logger.error(line, 'request failed');
+        else logger.info(line, 'request completed');
+      });
     }
   };
 }
