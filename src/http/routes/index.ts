@@ -10,6 +10,8 @@ import { registerListTopics } from './topics-list.js';
 import { registerUpdateTopic } from './topics-update.js';
 import { registerProduceRecords } from './records-produce.js';
 import { registerReadRecords } from './records-read.js';
+import { registerPartitionEvents } from './partition-events.js';
+import { registerTopicEvents } from './topic-events.js';
 
 export const routeModules: RouteModule[] = [
   // Topics
@@ -21,6 +23,9 @@ export const routeModules: RouteModule[] = [
   // Records
   registerProduceRecords,
   registerReadRecords,
+  // Live (SSE)
+  registerPartitionEvents,
+  registerTopicEvents,
   // System
   registerHealth,
   registerMetrics,
