@@ -1,0 +1,127 @@
+// HTTP glue shared by the two SSE routes: query/header schemas and their OpenAPI docs, and
+// taking over the raw Node response so writes see real socket backpressure.
+import type { ServerResponse } from 'node:http';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
+import { z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import type { AppEnv } from '../http/app-env.js';
+import { ApiError } from '../http/errors.js';
+import { HEADER_FILTER_PREFIX, parseRecordFilter, type RecordFilter } from './record-filter.js';
+import type { OpenStreamRequest, StartPosition } from './sse-service.js';
+import { nodeResponseSink, webStreamSink, type SseSink } from './sse-sink.js';
+
+const TIMESTAMP = /^(0|[1-9][0-9]{0,15})$/;
+
+export const sseQueryFields = {
+  timestamp: z.string().regex(TIMESTAMP, 'a Unix timestamp in ms (integer ≥ 0)').optional().openapi({
+    description:
+      'Start at the first record whose timestamp is ≥ this (Unix ms), per partition. Not combinable with `from`.',
+    example: '1700000000000',
+  }),
+  last_event_id: z
+    .string()
+    .optional()
+    .openapi({
+      description:
+        'Resume after this event: the `id:` of the last event received. The `Last-Event-ID` header (sent by ' +
+        'EventSource on reconnect) wins over it. Takes precedence over `from`/`timestamp`.',
+    }),
+  key: z
+    .string()
+    .optional()
+    .openapi({
+      description:
+        'Only records with exactly this key (UTF-8). Skipped records still advance the cursor. ' +
+        'Header filters: `header.<name>=<value>` (repeat a name to accept any of several values); all filters must match.',
+    }),
+  batch: z
+    .enum(['true', 'false'], { error: 'true or false' })
+    .optional()
+    .openapi({
+      description:
+        '`true`: one `event: records` per read batch with a JSON array of Records (fewer events under load). ' +
+        'Default: one `event: record` per record.',
+    }),
+};
+
+export const sseHeaders = z.object({
+  'last-event-id': z
+    .string()
+    .optional()
+    .openapi({
+      param: { name: 'Last-Event-ID', in: 'header' },
+      description: 'Resume cursor; EventSource sends it on reconnect. Wins over `?last_event_id=`.',
+    }),
+});
+
+export const sseStreamDescription =
+  'A Server-Sent Events stream. It opens with `retry:`; each record arrives as `event: record` with ' +
+  '`data:` a Record JSON and `id:` the resume cursor (with `?batch=true`: `event: records`, a JSON array). ' +
+  'A `: keepalive` comment is sent every SLUICE_SSE_KEEPALIVE_MS (default 15 s). When the stream cannot ' +
+  'continue it sends `event: error` with `{"code","message",...}` and closes: `offset_out_of_range` names ' +
+  'records deleted by retention before they were delivered (`requested_offset`, `start_offset`) — reconnect ' +
+  'with `from=earliest` to accept the gap. On server shutdown the last event is `event: shutdown`. ' +
+  'A slow client is paused against its socket and catches up from the log; it never grows server memory.';
+
+/** The resume cursor: the `Last-Event-ID` header wins over `?last_event_id=`; empty = none. */
+export function resumeCursor(c: Context<AppEnv>): string | undefined {
+  const header = c.req.header('last-event-id');
+  if (header !== undefined && header !== '') return header;
+  const query = c.req.query('last_event_id');
+  return query !== undefined && query !== '' ? query : undefined;
+}
+
+/** `from=` and `timestamp=` → where to start when there is no resume cursor. */
+export function startPosition(from: string | undefined, timestamp: string | undefined): StartPosition {
+  if (from !== undefined && timestamp !== undefined) {
+    throw new ApiError('bad_request', 'give either `from` or `timestamp`, not both');
+  }
+  if (timestamp !== undefined) return { timestamp: Number(timestamp) };
+  if (from === undefined || from === 'latest') return { from: 'latest' };
+  if (from === 'earliest') return { from: 'earliest' };
+  return { offset: Number(from) };
+}
+
+/** The `?key=` / `?header.<name>=` filter from the raw query (all values of each name). */
+export function filterFromQuery(c: Context<AppEnv>): RecordFilter | null {
+  const all = c.req.queries();
+  const relevant: Record<string, string[]> = {};
+  for (const [name, values] of Object.entries(all)) {
+    if (name === 'key' || name.startsWith(HEADER_FILTER_PREFIX)) relevant[name] = values;
+  }
+  return parseRecordFilter(relevant);
+}
+
+/**
+ * Answer with an SSE stream. Under @hono/node-server the raw response is written directly
+ * (real `write()` backpressure, no compression or buffering by any middleware); elsewhere
+ * (`app.request()` in tests) the body is a web ReadableStream. Headers that middleware set
+ * before the handler (request id, CORS) are carried over.
+ */
+export function respondWithStream(c: Context<AppEnv>, request: Omit<OpenStreamRequest, 'sink'>): Response {
+  const { sse } = c.get('services');
+  if (sse.closing)
+    throw new ApiError('unavailable', 'server is shutting down; reconnect shortly', {}, { 'retry-after': '1' });
+  const headers: Record<string, string> = {};
+  c.res.headers.forEach((value, name) => {
+    if (name !== 'content-type' && name !== 'content-length') headers[name] = value;
+  });
+  Object.assign(headers, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    'x-accel-buffering': 'no',
+  });
+  const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+  let sink: SseSink;
+  let response: Response;
+  if (outgoing && typeof outgoing.writeHead === 'function') {
+    sink = nodeResponseSink(outgoing, headers);
+    response = RESPONSE_ALREADY_SENT;
+  } else {
+    const web = webStreamSink();
+    sink = web.sink;
+    response = new Response(web.body, { status: 200, headers });
+  }
+  sse.open({ ...request, sink });
+  return response;
+}

@@ -1,0 +1,97 @@
+// GET /v1/topics/{topic}/events — live SSE stream of every partition of a topic, merged
+// (each partition in order); the cursor encodes the next offset of every partition.
+import { createRoute, z } from '@hono/zod-openapi';
+import { decodeTopicCursor } from '../../delivery/cursor.js';
+import {
+  filterFromQuery,
+  respondWithStream,
+  resumeCursor,
+  sseHeaders,
+  sseQueryFields,
+  sseStreamDescription,
+  startPosition,
+} from '../../delivery/sse-http.js';
+import { resolveStartOffset } from '../../delivery/sse-service.js';
+import type { StreamPartition } from '../../delivery/sse-stream.js';
+import type { PartitionLog } from '../../log/index.js';
+import { renderRecord } from '../../topics/record-codec.js';
+import type { RouteModule } from '../app-env.js';
+import { ApiError, errorResponses } from '../errors.js';
+import { TopicNameParam } from '../schemas/topic.js';
+
+export const TopicEventsQuery = z.object({
+  from: z.enum(['earliest', 'latest'], { error: 'earliest or latest' }).optional().openapi({
+    description: '`earliest` (every retained record) or `latest` (default: only records produced from now on).',
+    example: 'earliest',
+  }),
+  ...sseQueryFields,
+});
+
+export const topicEventsRoute = createRoute({
+  method: 'get',
+  path: '/v1/topics/{topic}/events',
+  tags: ['Live'],
+  operationId: 'streamTopicEvents',
+  summary: 'Stream every partition of a topic (Server-Sent Events)',
+  description:
+    `${sseStreamDescription} Partitions are merged; records of one partition keep their order. The cursor ` +
+    '(`id:`) is an opaque URL-safe token (`v1.` + base64url) holding the next offset of every partition; ' +
+    'a malformed cursor, or one naming more partitions than the topic has, is a 400. Partitions added after ' +
+    'the cursor was issued are streamed from their first record.',
+  request: { params: TopicNameParam, query: TopicEventsQuery, headers: sseHeaders },
+  responses: {
+    200: {
+      description: 'The event stream',
+      content: {
+        'text/event-stream': {
+          schema: z
+            .string()
+            .openapi({
+              example:
+                'retry: 2000\n\nevent: record\ndata: {"topic":"orders","partition":2,"offset":7,...}\nid: v1.AwUICA\n\n',
+            }),
+        },
+      },
+    },
+    ...errorResponses(400, 404, 503),
+  },
+});
+
+export const registerTopicEvents: RouteModule = (app) =>
+  app.openapi(topicEventsRoute, async (c) => {
+    const services = c.get('services');
+    const query = c.req.valid('query');
+    const found = await services.topics.get(c.req.valid('param').topic);
+    if (!found.ok) throw new ApiError(found.error.code, found.error.message);
+    const topic = found.value;
+    const logs: PartitionLog[] = [];
+    for (let p = 0; p < topic.partitions; p++) {
+      const result = services.topics.partitionLog(topic.name, p);
+      if (!result.ok) throw new ApiError(result.error.code, result.error.message);
+      logs.push(result.value.log);
+    }
+    const cursor = resumeCursor(c);
+    let offsets: number[];
+    if (cursor !== undefined) {
+      const decoded = decodeTopicCursor(cursor, logs.length);
+      if (!decoded.ok) throw new ApiError('bad_request', decoded.error.message, { field: 'last_event_id' });
+      offsets = decoded.value.map((offset, p) => offset ?? (logs[p]?.startOffset() as number));
+    } else {
+      const start = startPosition(query.from, query.timestamp);
+      offsets = await Promise.all(logs.map((log) => resolveStartOffset(log, start)));
+    }
+    const format = topic.config.value_format;
+    const partitions: StreamPartition[] = logs.map((log, p) => ({
+      log,
+      nextOffset: offsets[p] as number,
+      encoder: (r) => JSON.stringify(renderRecord(topic.name, p, r, format)),
+    }));
+    return respondWithStream(c, {
+      kind: 'topic',
+      description: `sse ${topic.name}`,
+      partitions,
+      filter: filterFromQuery(c),
+      batchMode: query.batch === 'true',
+      isGone: () => logs.some((log, p) => services.log.getPartition(topic.id, p) !== log),
+    }) as never;
+  });
