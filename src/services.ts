@@ -4,8 +4,7 @@ import fs from 'node:fs/promises';
 import type { Config } from './config.js';
 import { createStreamRegistry, type StreamRegistry } from './delivery/stream-registry.js';
 import { SseService } from './delivery/sse-service.js';
-import * as logModule from './log/index.js';
-import type { LogStore, RecoveryReport } from './log/index.js';
+import { createFileLogStore, createMemoryLogStore, type LogStore, type RecoveryReport } from './log/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { ensureClusterIdentity } from './metadata/cluster-identity.js';
 import { openMetadata, type MetadataConnection, type MetadataDb } from './metadata/connection.js';
@@ -59,7 +58,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     logger.info({ database: metadata.kind, applied: migrations.applied, already_applied: migrations.alreadyApplied }, 'metadata migrated');
 
     const log = overrides.log ?? createLogStore(config, logger);
-    const fileBacked = overrides.log === undefined && config.logStore === 'file' && 'createFileLogStore' in logModule;
+    const fileBacked = overrides.log === undefined && config.logStore === 'file';
     const identity = await ensureClusterIdentity(metadata.db, fileBacked ? config.dataDir : null);
     const recovery = await log.open();
     cleanups.push(() => log.close());
@@ -128,12 +127,8 @@ export async function createServices(config: Config, overrides: ServiceOverrides
 
 function createLogStore(config: Config, logger: Logger): LogStore {
   const logLogger = logger.child({ component: 'log' });
-  const maybeFile = (logModule as Record<string, unknown>)['createFileLogStore'] as
-    | ((options: { dataDir: string; logger?: logModule.LogLogger }) => LogStore)
-    | undefined;
-  if (config.logStore === 'file' && maybeFile) return maybeFile({ dataDir: config.dataDir, logger: logLogger });
-  if (config.logStore === 'file') logger.warn('file log store not available yet: using the in-memory log store');
-  return logModule.createMemoryLogStore({ logger: logLogger });
+  if (config.logStore === 'memory') return createMemoryLogStore({ logger: logLogger });
+  return createFileLogStore({ dataDir: config.dataDir, logger: logLogger });
 }
 
 function logReconcile(logger: Logger, r: Awaited<ReturnType<TopicsService['reconcile']>>): void {
