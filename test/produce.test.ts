@@ -1,0 +1,212 @@
+// Black-box tests of POST /v1/topics/{topic}/records against a real server: value formats,
+// NDJSON, Kafka partitioning, every error status (log unchanged), idempotency, topic changes.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectStatus } from './support/client.js';
+import { startIsolatedServer, type TestServer } from './support/server.js';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startIsolatedServer({ SLUICE_MAX_RECORDS_PER_REQUEST: '50', SLUICE_MAX_BODY_BYTES: '65536' });
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+type Format = 'json' | 'string' | 'binary';
+async function topic(partitions = 1, config: { value_format?: Format; max_record_bytes?: number } = {}): Promise<string> {
+  const name = `t-${randomUUID()}`;
+  expectStatus(await server.client.post('/v1/topics', { body: { name, partitions, config } }), 201);
+  return name;
+}
+
+const produce = (name: string, records: unknown[], headers: Record<string, string> = {}) =>
+  server.client.post('/v1/topics/{topic}/records', { params: { topic: name }, body: { records } as never, headers });
+
+const read = (name: string, partition: number, query: Record<string, number> = {}) =>
+  server.client.get('/v1/topics/{topic}/partitions/{partition}/records', { params: { topic: name, partition }, query });
+
+async function endOffsets(name: string): Promise<number[]> {
+  const t = expectStatus(await server.client.get('/v1/topics/{topic}', { params: { topic: name } }), 200);
+  return t.partitions.map((p) => p.end_offset);
+}
+
+describe('produce → read round trips', () => {
+  it('round-trips every value format with keys, headers and timestamps', async () => {
+    const cases: Array<[Format, unknown[]]> = [
+      ['json', [{ nested: { a: [1, 2.5, null, 'x'] } }, 'text', 7, false, null, []]],
+      ['string', ['héllo wörld', '', null]],
+      ['binary', [Buffer.from([0, 1, 254, 255]).toString('base64'), '', null]],
+    ];
+    for (const [format, values] of cases) {
+      const name = await topic(1, { value_format: format });
+      const records = values.map((value, i) => ({ key: i % 2 ? `k${i}` : null, value, headers: { h: `v${i}` }, timestamp: 1_000 + i }));
+      const res = expectStatus(await produce(name, records), 200);
+      expect(res.offsets).toEqual(values.map((_, i) => ({ partition: 0, offset: i })));
+      const got = expectStatus(await read(name, 0), 200);
+      expect(got.records).toEqual(
+        records.map((r, i) => ({ topic: name, partition: 0, offset: i, timestamp: r.timestamp, key: r.key, value: r.value, headers: r.headers })),
+      );
+      expect([got.next_offset, got.end_offset]).toEqual([values.length, values.length]);
+    }
+  });
+
+  it('defaults the timestamp to the time of the request', async () => {
+    const name = await topic();
+    const before = Date.now();
+    expectStatus(await produce(name, [{ value: 1 }]), 200);
+    const [rec] = expectStatus(await read(name, 0), 200).records;
+    expect(rec!.timestamp).toBeGreaterThanOrEqual(before);
+    expect(rec!.timestamp).toBeLessThanOrEqual(Date.now());
+  });
+
+  it('accepts NDJSON streamed in chunks, answering offsets in request order', async () => {
+    const name = await topic(1, { value_format: 'string' });
+    const lines = Array.from({ length: 40 }, (_, i) => JSON.stringify({ value: `v${i}` }));
+    const bytes = new TextEncoder().encode(lines.join('\n') + '\n');
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        for (let i = 0; i < bytes.length; i += 97) c.enqueue(bytes.subarray(i, i + 97));
+        c.close();
+      },
+    });
+    const res = await fetch(`${server.url}/v1/topics/${name}/records`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson' },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    expect(res.status).toBe(200);
+    const { offsets } = (await res.json()) as { offsets: Array<{ offset: number }> };
+    expect(offsets.map((o) => o.offset)).toEqual(lines.map((_, i) => i));
+    const got = expectStatus(await read(name, 0, { max_records: 100 }), 200);
+    expect(got.records.map((r) => r.value)).toEqual(lines.map((_, i) => `v${i}`));
+  });
+});
+
+describe('partitioning', () => {
+  // Kafka's UtilsTest.testMurmur2 vectors; Kafka picks (hash & 0x7fffffff) % partitions.
+  const vectors: Array<[string, number]> = [
+    ['21', -973932308],
+    ['foobar', -790332482],
+    ['a-little-bit-long-string', -985981536],
+    ['a-little-bit-longer-string', -1486304829],
+    ['lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8', -58897971],
+    ['abc', 479470107],
+  ];
+
+  it('puts keyed records where Kafka’s default partitioner would', async () => {
+    const name = await topic(7);
+    const res = expectStatus(await produce(name, vectors.map(([key]) => ({ key, value: key }))), 200);
+    expect(res.offsets.map((o) => o.partition)).toEqual(vectors.map(([, h]) => (h & 0x7fffffff) % 7));
+  });
+
+  it('honours an explicit partition and spreads keyless requests across partitions', async () => {
+    const name = await topic(3);
+    expect(expectStatus(await produce(name, [{ value: 1, partition: 2, key: 'abc' }]), 200).offsets).toEqual([{ partition: 2, offset: 0 }]);
+    const used = new Set<number>();
+    for (let i = 0; i < 3; i++) for (const o of expectStatus(await produce(name, [{ value: i }]), 200).offsets) used.add(o.partition);
+    expect(used).toEqual(new Set([0, 1, 2]));
+  });
+
+  it('routes keys by the new count after partitions grow', async () => {
+    const name = await topic(2);
+    expectStatus(await server.client.patch('/v1/topics/{topic}', { params: { topic: name }, body: { partitions: 7 } }), 200);
+    const res = expectStatus(await produce(name, vectors.map(([key]) => ({ key, value: key }))), 200);
+    expect(res.offsets.map((o) => o.partition)).toEqual(vectors.map(([, h]) => (h & 0x7fffffff) % 7));
+    const p = res.offsets[0]!.partition;
+    const got = expectStatus(await read(name, p), 200);
+    expect(got.records.map((r) => r.key)).toContain('21');
+  });
+});
+
+describe('refusals leave the log unchanged', () => {
+  const raw = (name: string, body: string, contentType = 'application/json', headers: Record<string, string> = {}) =>
+    server.client.raw('POST', `/v1/topics/${name}/records`, { body, headers: { 'content-type': contentType, ...headers } });
+
+  it.each<[string, (name: string) => Promise<{ status: number; json: unknown }>, number, Record<string, unknown>]>([
+    ['malformed JSON', (n) => raw(n, '{"records": ['), 400, { code: 'bad_request' }],
+    ['a record with a bad shape', (n) => raw(n, JSON.stringify({ records: [{ value: 1 }, { value: 2, key: 9 }] })), 400, { code: 'bad_request', record_index: 1 }],
+    ['an unknown record field', (n) => raw(n, JSON.stringify({ records: [{ value: 1, vaule: 2 }] })), 400, { code: 'bad_request', record_index: 0 }],
+    ['a bad NDJSON line', (n) => raw(n, '{"value":1}\n{"value":\n', 'application/x-ndjson'), 400, { code: 'bad_request', line: 2 }],
+    ['an unsupported content type', (n) => raw(n, 'value=1', 'application/x-www-form-urlencoded'), 415, { code: 'unsupported_media_type' }],
+    ['a missing partition', (n) => raw(n, JSON.stringify({ records: [{ value: 1 }, { value: 2, partition: 5 }] })), 422, { code: 'invalid_record', record_index: 1 }],
+    ['a non-string header value', (n) => raw(n, JSON.stringify({ records: [{ value: 1, headers: { a: 1 } }] })), 400, { code: 'bad_request', record_index: 0 }],
+    ['too many records', (n) => raw(n, JSON.stringify({ records: Array.from({ length: 51 }, () => ({ value: 1 })) })), 413, { code: 'payload_too_large', limit: 'max_records_per_request', max_records: 50 }],
+    ['too many NDJSON records', (n) => raw(n, '{"value":1}\n'.repeat(51), 'application/x-ndjson'), 413, { code: 'payload_too_large', limit: 'max_records_per_request', line: 51 }],
+    ['a record over max_record_bytes', (n) => raw(n, JSON.stringify({ records: [{ value: 1 }, { value: 'x'.repeat(300) }] })), 413, { code: 'payload_too_large', limit: 'max_record_bytes', max_bytes: 256, record_index: 1 }],
+    ['an NDJSON body over the body limit', (n) => raw(n, `{"value":1}${' '.repeat(4000)}\n`.repeat(20), 'application/x-ndjson'), 413, { code: 'payload_too_large', limit: 'max_body_bytes', max_bytes: 65536 }],
+    ['a JSON body over the body limit', (n) => raw(n, JSON.stringify({ records: [{ value: 'x'.repeat(70_000) }] })), 413, { code: 'payload_too_large', limit: 'max_body_bytes' }],
+    ['a malformed Idempotency-Key', (n) => raw(n, JSON.stringify({ records: [{ value: 1 }] }), 'application/json', { 'idempotency-key': 'has space' }), 400, { code: 'bad_request' }],
+    ['Producer-Id without Producer-Seq', (n) => raw(n, JSON.stringify({ records: [{ value: 1 }] }), 'application/json', { 'producer-id': '1' }), 400, { code: 'bad_request' }],
+  ])('%s', async (_name, send, status, error) => {
+    const name = await topic(2, { max_record_bytes: 256 });
+    const res = await send(name);
+    expect(res.status).toBe(status);
+    expect((res.json as { error: Record<string, unknown> }).error).toMatchObject(error);
+    expect(await endOffsets(name)).toEqual([0, 0]);
+  });
+
+  it('answers 404 topic_not_found for an unknown topic', async () => {
+    const res = await produce(`t-${randomUUID()}`, [{ value: 1 }]);
+    expect(res.status).toBe(404);
+    expect(res.status === 404 && res.body.error.code).toBe('topic_not_found');
+  });
+
+  it('refuses a value that does not fit the topic’s value_format', async () => {
+    const name = await topic(1, { value_format: 'binary' });
+    const res = await produce(name, [{ value: 'AAAA' }, { value: 'not base64!' }]);
+    expect(res.status).toBe(422);
+    expect(res.status === 422 && res.body.error).toMatchObject({ code: 'invalid_record', record_index: 1 });
+    expect(await endOffsets(name)).toEqual([0]);
+  });
+});
+
+describe('idempotency', () => {
+  it('Idempotency-Key: a retry returns the first offsets and appends nothing; another body → 422', async () => {
+    const name = await topic(3);
+    const key = randomUUID();
+    const records = [{ key: 'a', value: 1 }, { key: 'b', value: 2 }, { value: 3 }];
+    const first = expectStatus(await produce(name, records, { 'idempotency-key': key }), 200);
+    const concurrent = await Promise.all([1, 2, 3].map(() => produce(name, records, { 'idempotency-key': key })));
+    for (const r of concurrent) expect(expectStatus(r, 200)).toEqual(first);
+    expect((await endOffsets(name)).reduce((a, b) => a + b)).toBe(3);
+    const other = await produce(name, [{ value: 9 }], { 'idempotency-key': key });
+    expect(other.status).toBe(422);
+  });
+
+  it('concurrent first attempts with one key append once', async () => {
+    const name = await topic(1);
+    const key = randomUUID();
+    const results = await Promise.all([1, 2, 3, 4].map(() => produce(name, [{ value: 'once' }], { 'idempotency-key': key })));
+    const bodies = results.map((r) => expectStatus(r, 200));
+    expect(new Set(bodies.map((b) => JSON.stringify(b))).size).toBe(1);
+    expect(await endOffsets(name)).toEqual([1]);
+  });
+
+  it('Producer-Seq: duplicates replay, gaps → 409 conflict, stale epochs → 409 fenced', async () => {
+    const name = await topic(1);
+    const h = (seq: number, epoch = 1) => ({ 'producer-id': '12345', 'producer-epoch': String(epoch), 'producer-seq': String(seq) });
+    const a = expectStatus(await produce(name, [{ value: 'a' }], h(0)), 200);
+    expectStatus(await produce(name, [{ value: 'b' }], h(1)), 200);
+    expect(expectStatus(await produce(name, [{ value: 'a' }], h(0)), 200)).toEqual(a);
+    const gap = await produce(name, [{ value: 'd' }], h(3));
+    expect(gap.status === 409 && gap.body.error).toMatchObject({ code: 'conflict', expected_seq: 2 });
+    const stale = await produce(name, [{ value: 'x' }], h(2, 0));
+    expect(stale.status === 409 && stale.body.error).toMatchObject({ code: 'fenced', current_epoch: 1 });
+    expect(expectStatus(await produce(name, [{ value: 'n' }], h(0, 2)), 200).offsets).toEqual([{ partition: 0, offset: 2 }]);
+    expect(await endOffsets(name)).toEqual([3]);
+  });
+});
+
+describe('topic lifecycle', () => {
+  it('deleting a topic removes its data: a recreated topic starts empty', async () => {
+    const name = await topic(1);
+    expectStatus(await produce(name, [{ value: 1 }, { value: 2 }]), 200);
+    expect((await server.client.delete('/v1/topics/{topic}', { params: { topic: name } })).status).toBe(204);
+    expect((await read(name, 0)).status).toBe(404);
+    expectStatus(await server.client.post('/v1/topics', { body: { name } }), 201);
+    const got = expectStatus(await read(name, 0), 200);
+    expect(got).toEqual({ records: [], next_offset: 0, end_offset: 0 });
+  });
+});
