@@ -48,6 +48,10 @@ export const envSchema = z.object({
   SLUICE_LONG_POLL_MAX_MS: int(0, 300_000).default(30_000),
   /** Interval of `: keepalive` comments on SSE streams. */
   SLUICE_SSE_KEEPALIVE_MS: int(100, 300_000).default(15_000),
+  /** Reconnect delay SSE clients are told with `retry:`. */
+  SLUICE_SSE_RETRY_MS: int(0, 600_000).default(2_000),
+  /** Bytes an SSE client may have queued before it leaves the live fan-out and catches up from the log. */
+  SLUICE_SSE_MAX_BUFFERED_BYTES: int(16 * 1024, 256 * MiB).default(1 * MiB),
   /** Comma-separated allowed CORS origins; `*` allows any, empty disables CORS headers. */
   SLUICE_CORS_ORIGINS: z.string().trim().default('*'),
   /** How long shutdown waits for streams and in-flight requests before closing anyway. */
@@ -80,6 +84,8 @@ export interface Config {
   maxPartitions: number;
   longPollMaxMs: number;
   sseKeepaliveMs: number;
+  sseRetryMs: number;
+  sseMaxBufferedBytes: number;
   /** Empty: no CORS headers; `['*']`: any origin. */
   corsOrigins: string[];
   shutdownTimeoutMs: number;
@@ -130,6 +136,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxPartitions: e.SLUICE_MAX_PARTITIONS,
     longPollMaxMs: e.SLUICE_LONG_POLL_MAX_MS,
     sseKeepaliveMs: e.SLUICE_SSE_KEEPALIVE_MS,
+    sseRetryMs: e.SLUICE_SSE_RETRY_MS,
+    sseMaxBufferedBytes: e.SLUICE_SSE_MAX_BUFFERED_BYTES,
     corsOrigins: e.SLUICE_CORS_ORIGINS.split(',')
       .map((s) => s.trim())
       .filter((s) => s !== ''),

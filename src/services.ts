@@ -75,7 +75,12 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     const reconciled = await topics.reconcile({ removeOrphans: identity.dataDirVerified });
     logReconcile(logger, reconciled);
     // Domain services: build them here.
-    const sse = new SseService({ registry: streams, keepaliveMs: config.sseKeepaliveMs });
+    const sse = new SseService({
+      registry: streams,
+      keepaliveMs: config.sseKeepaliveMs,
+      retryMs: config.sseRetryMs,
+      maxBufferedBytes: config.sseMaxBufferedBytes,
+    });
     const produce = new ProduceService(topics, log, {
       maxBodyBytes: config.maxBodyBytes,
       maxRecordsPerRequest: config.maxRecordsPerRequest,
