@@ -3,3 +3,4 @@
 export * from './schema/cluster.js';
 export * from './schema/groups.js';
 export * from './schema/topics.js';
+export * from './schema/webhooks.js';
