@@ -103,11 +103,27 @@ export async function recoverPartition(ctx: RecoveryContext): Promise<RecoveredP
   for (let i = 0; i < scanFrom; i++) {
     const seg = segments[i]!;
     try {
-      seg.maxTimestamp = (await seg.loadIndex(ctx.maxIndexEntries)).runningMax;
+      const index = await seg.loadIndex(ctx.maxIndexEntries);
+      seg.maxTimestamp = index.runningMax;
+      // Cheap tail check: from the last index entry the batches must reach exactly the end
+      // of the file and the next segment's base offset.
+      const [rel, pos] = index.lastEntry();
+      let end = pos;
+      let next = seg.baseOffset + rel;
+      for await (const b of seg.scan(pos, seg.size, next, 64 * 1024)) {
+        if (!b.ok) break;
+        end = b.position + b.header.sizeBytes;
+        next = b.header.baseOffset + b.header.lastOffsetDelta + 1;
+      }
+      if (end !== seg.size || next !== seg.endOffset) {
+        throw new LogCorruptionError(`${seg.logPath}: closed segment ends at byte ${end}, offset ${next}; expected ${seg.size}, ${seg.endOffset}`);
+      }
     } catch (e) {
       if (!(e instanceof LogCorruptionError)) throw e;
-      quarantineReason ??= e.message;
+      quarantineReason ??= `${e.message} (below the recovery point ${recoveryPoint})`;
+      logger.error({ topicId: ctx.topicId, partition: ctx.partition, err: e }, 'log corruption below the recovery point: partition quarantined read-only');
     }
+    seg.index = undefined;
     await seg.release();
   }
 

@@ -1,0 +1,205 @@
+// Recovery of the file store from torn tails and corruption (DESIGN §4): cut to the last
+// valid batch above the recovery point, quarantine (never truncate) below it.
+import { open as fsOpen, readFile, stat, truncate, unlink, appendFile, writeFile } from 'node:fs/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CLEAN_SHUTDOWN_MARKER, LogCorruptionError, nodeLogFs, type LogStore } from '../../src/log/index.js';
+import { encodeBatch } from '../../src/log/record-batch.js';
+import { Segment } from '../../src/log/segment.js';
+import { batch, config, newTopic, openStore, readAll, segmentFiles, tempDir } from './helpers.js';
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function setup(batches: number, extraConfig = {}) {
+  const t = await tempDir();
+  cleanups.push(t.cleanup);
+  const topic = newTopic();
+  const store = await openStore(t.dir);
+  const log = await store.createPartition(topic, 0, { ...config, ...extraConfig });
+  const sizes: number[] = [];
+  for (let i = 0; i < batches; i++) {
+    const before = log.sizeBytes();
+    expect((await log.append(batch(i, 3, 200), { durability: 'fsync' })).ok).toBe(true);
+    sizes.push(log.sizeBytes() - before);
+  }
+  const pdir = `${t.dir}/${topic}/0`;
+  return { dir: t.dir, pdir, topic, store, log, sizes };
+}
+
+/** Reopens and registers the store for closing. */
+async function reopen(dir: string): Promise<{ store: LogStore; report: Awaited<ReturnType<LogStore['open']>> }> {
+  const { createFileLogStore } = await import('../../src/log/index.js');
+  const store = createFileLogStore({ dataDir: dir, retentionCheckIntervalMs: 0, flushIntervalMs: 0 });
+  const report = await store.open();
+  cleanups.push(() => store.close());
+  return { store, report };
+}
+
+/** Index files written at a clean close must equal an index rebuilt from the log alone. */
+async function expectIndexesMatchRebuild(pdir: string): Promise<void> {
+  for (const name of await segmentFiles(pdir)) {
+    const base = Number(name.slice(0, 20));
+    const seg = new Segment(nodeLogFs, pdir, base, 0);
+    seg.size = (await stat(`${pdir}/${name}`)).size;
+    const fresh = (await seg.rebuildIndex(1 << 20)).serialize();
+    await seg.release();
+    expect((await readFile(`${pdir}/${name.replace('.log', '.index')}`)).equals(fresh.index)).toBe(true);
+    expect((await readFile(`${pdir}/${name.replace('.log', '.timeindex')}`)).equals(fresh.timeIndex)).toBe(true);
+  }
+}
+
+describe('file store recovery', () => {
+  it('reopens cleanly with data, indexes and offsets intact, and removes the marker', async () => {
+    const { dir, topic, store, pdir } = await setup(40, { segmentBytes: 8192 });
+    await store.close();
+    await expectIndexesMatchRebuild(pdir);
+    const { store: again, report } = await reopen(dir);
+    expect(report).toMatchObject({ cleanShutdown: true, partitions: 1, truncated: [], quarantined: [] });
+    await expect(stat(`${dir}/${CLEAN_SHUTDOWN_MARKER}`)).rejects.toThrow();
+    const log = again.getPartition(topic, 0)!;
+    expect([log.startOffset(), log.endOffset()]).toEqual([0, 120]);
+    const all = await readAll(log);
+    expect(all.map((r) => r.value?.toString().slice(0, 6))).toEqual(Array.from({ length: 120 }, (_, o) => `b${Math.floor(o / 3)}r${o % 3}`.padEnd(6, '.').slice(0, 6)));
+    expect(await log.offsetForTimestamp(1_000_000 + 17)).toBe(51);
+    expect(await log.append(batch(99), { durability: 'fsync' })).toEqual({ ok: true, value: { baseOffset: 120, lastOffset: 122 } });
+  });
+
+  const tears: Array<[string, (path: string, lastPos: number, lastSize: number) => Promise<void>, boolean]> = [
+    ['truncated inside the last header', (p, pos) => truncate(p, pos + 30), true],
+    ['truncated inside the last batch body', (p, pos, size) => truncate(p, pos + size - 5), true],
+    ['random bytes appended', (p) => appendFile(p, Buffer.from(Array.from({ length: 777 }, (_, i) => (i * 131 + 7) & 255))), false],
+    ['zeros appended', (p) => appendFile(p, Buffer.alloc(4096)), false],
+    ['a bit flipped in the last batch', async (p, pos, size) => {
+      const h = await fsOpen(p, 'r+');
+      const b = Buffer.alloc(1);
+      await h.read(b, 0, 1, pos + size - 10);
+      b[0]! ^= 0x04;
+      await h.write(b, 0, 1, pos + size - 10);
+      await h.close();
+    }, true],
+  ];
+  for (const [name, tear, losesLast] of tears) {
+    it(`cuts a torn tail (${name}) to the last valid batch and rebuilds the index`, async () => {
+      const { dir, pdir, topic, sizes } = await setup(30);
+      // No close: a crash. The recovery point is still 0, so everything is a tail.
+      const path = `${pdir}/${(await segmentFiles(pdir)).at(-1)}`;
+      const fileSize = (await stat(path)).size;
+      const lastSize = sizes.at(-1)!;
+      await tear(path, fileSize - lastSize, lastSize);
+      const torn = (await stat(path)).size;
+      const { store, report } = await reopen(dir);
+      const expectedSize = losesLast ? fileSize - lastSize : fileSize;
+      expect(report.cleanShutdown).toBe(false);
+      expect(report.truncated).toEqual(torn === expectedSize ? [] : [{ topicId: topic, partition: 0, bytes: torn - expectedSize }]);
+      expect((await stat(path)).size).toBe(expectedSize);
+      const log = store.getPartition(topic, 0)!;
+      const count = losesLast ? 29 * 3 : 30 * 3;
+      expect(log.endOffset()).toBe(count);
+      expect((await readAll(log)).map((r) => r.offset)).toEqual(Array.from({ length: count }, (_, i) => i));
+      expect(await log.append(batch(50), { durability: 'fsync' })).toEqual({ ok: true, value: { baseOffset: count, lastOffset: count + 2 } });
+      await store.close();
+      await expectIndexesMatchRebuild(pdir);
+    });
+  }
+
+  it('quarantines a closed (fsynced) segment found short at open', async () => {
+    const { dir, pdir, topic } = await setup(30, { segmentBytes: 4096 });
+    const files = await segmentFiles(pdir);
+    await truncate(`${pdir}/${files[1]}`, (await stat(`${pdir}/${files[1]}`)).size - 1);
+    const { store, report } = await reopen(dir);
+    expect(report.quarantined).toMatchObject([{ topicId: topic, partition: 0 }]);
+    expect(report.truncated).toEqual([]);
+    expect(await segmentFiles(pdir)).toEqual(files);
+    expect(store.getPartition(topic, 0)!.writable().ok).toBe(false);
+  });
+
+  it('drops segments after a torn one and segments that break the offset chain', async () => {
+    const { dir, pdir, topic } = await setup(30, { segmentBytes: 4096 });
+    // Pretend the recovery point lagged (as after a crash before a checkpoint): all is a tail.
+    await writeFile(`${pdir}/partition.checkpoint`, JSON.stringify({ startOffset: 0, recoveryPoint: 0 }));
+    const files = await segmentFiles(pdir);
+    expect(files.length).toBeGreaterThan(3);
+    const victim = files.at(-2)!;
+    const victimSize = (await stat(`${pdir}/${victim}`)).size;
+    await truncate(`${pdir}/${victim}`, victimSize - 1);
+    const { store, report } = await reopen(dir);
+    const log = store.getPartition(topic, 0)!;
+    expect(await segmentFiles(pdir)).toEqual(files.slice(0, -1));
+    expect(report.truncated[0]?.bytes).toBeGreaterThan(0);
+    const all = await readAll(log);
+    expect(all.map((r) => r.offset)).toEqual(Array.from({ length: log.endOffset() }, (_, i) => i));
+    expect(log.endOffset() % 3).toBe(0);
+    // A stray segment whose base does not follow the log is dropped too.
+    await store.close();
+    await unlink(`${dir}/${CLEAN_SHUTDOWN_MARKER}`);
+    await writeFile(`${pdir}/${String(log.endOffset() + 50).padStart(20, '0')}.log`, encodeBatch({ baseOffset: log.endOffset() + 50, records: batch(1) }));
+    const { store: s2 } = await reopen(dir);
+    expect(s2.getPartition(topic, 0)!.endOffset()).toBe(log.endOffset());
+    expect(await segmentFiles(pdir)).toEqual(files.slice(0, -1));
+  });
+
+  it('quarantines a partition with a flipped bit below the recovery point instead of truncating', async () => {
+    const { dir, pdir, topic, store, sizes } = await setup(20);
+    await store.close(); // recovery point = end of log
+    await unlink(`${dir}/${CLEAN_SHUTDOWN_MARKER}`); // and then a crash: recovery scans
+    const path = `${pdir}/${(await segmentFiles(pdir))[0]}`;
+    const before = await readFile(path);
+    const corruptAt = sizes.slice(0, 10).reduce((a, b) => a + b, 0) + 70; // inside batch 10
+    const h = await fsOpen(path, 'r+');
+    await h.write(Buffer.from([before[corruptAt]! ^ 0x01]), 0, 1, corruptAt);
+    await h.close();
+    const { store: again, report } = await reopen(dir);
+    expect(report.truncated).toEqual([]);
+    expect(report.quarantined).toEqual([{ topicId: topic, partition: 0, reason: expect.stringMatching(/below the recovery point/) }]);
+    expect(again.quarantined()).toHaveLength(1);
+    expect((await stat(path)).size).toBe(before.length);
+    const log = again.getPartition(topic, 0)!;
+    expect(log.writable().ok).toBe(false);
+    const r = await log.append(batch(1), { durability: 'fsync' });
+    expect(r.ok || r.error.code).toBe('partition_read_only');
+    expect((await readAll(log)).length).toBe(30); // the 10 good batches before it are served
+  });
+
+  it('never serves a corrupt batch found after a clean start, and quarantines on sight', async () => {
+    const { dir, pdir, topic, store, sizes } = await setup(30, { segmentBytes: 8192 });
+    await store.close();
+    const files = await segmentFiles(pdir);
+    const path = `${pdir}/${files[0]}`;
+    const h = await fsOpen(path, 'r+');
+    await h.write(Buffer.from([0xff, 0xff]), 0, 2, sizes[0]! - 4);
+    await h.close();
+    const { store: again, report } = await reopen(dir);
+    expect(report.quarantined).toEqual([]);
+    const log = again.getPartition(topic, 0)!;
+    await expect(log.read(0, { maxRecords: 10, maxBytes: 1 << 20 })).rejects.toBeInstanceOf(LogCorruptionError);
+    expect(again.quarantined()).toMatchObject([{ topicId: topic, partition: 0 }]);
+    expect(log.writable().ok).toBe(false);
+  });
+
+  it('keeps retention progress and recent tags across restarts; offsets are never reused', async () => {
+    const t = await tempDir();
+    cleanups.push(t.cleanup);
+    let now = 2_000_000;
+    const topic = newTopic();
+    const store = await openStore(t.dir, { clock: () => now });
+    const log = await store.createPartition(topic, 0, { ...config, segmentBytes: 2048, retentionMs: 1000 });
+    for (let i = 0; i < 12; i++) {
+      await log.append(batch(i, 2, 100).map((r) => ({ ...r, timestamp: now + i })), { durability: 'fsync', tag: i % 4 === 0 ? Buffer.from(`tag${i}`) : undefined });
+    }
+    expect((await log.recentTags(now + 5)).map((x) => x.tag.toString())).toEqual(['tag8']);
+    // Crash (no close), reopen: tags come back from the log itself.
+    const { store: s2 } = await reopen(t.dir);
+    const l2 = s2.getPartition(topic, 0)!;
+    expect((await l2.recentTags(0)).map((x) => [x.baseOffset, x.lastOffset, x.tag.toString()])).toEqual([[0, 1, 'tag0'], [8, 9, 'tag4'], [16, 17, 'tag8']]);
+    l2.updateConfig({ ...config, segmentBytes: 2048, retentionMs: 1000 });
+    await s2.enforceRetention(now + 10_000);
+    expect([l2.startOffset(), l2.endOffset()]).toEqual([24, 24]);
+    await s2.close();
+    const { store: s3 } = await reopen(t.dir);
+    const l3 = s3.getPartition(topic, 0)!;
+    expect([l3.startOffset(), l3.endOffset()]).toEqual([24, 24]);
+    expect(await l3.append(batch(0), { durability: 'fsync' })).toEqual({ ok: true, value: { baseOffset: 24, lastOffset: 26 } });
+  });
+});
