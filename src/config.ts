@@ -66,6 +66,21 @@ export const envSchema = z.object({
     .default('file'),
   /** Keep the embedded database in memory instead of DATA_DIR/meta (tests only). */
   SLUICE_PGLITE_IN_MEMORY: bool.default(false),
+  /**
+   * Let webhooks target loopback and private addresses (127.0.0.0/8, 10/8, 172.16/12,
+   * 192.168/16, 100.64/10, ::1, fc00::/7). Off by default; link-local and cloud-metadata
+   * addresses are refused regardless.
+   */
+  SLUICE_WEBHOOK_ALLOW_PRIVATE: bool.default(false),
+  /**
+   * Comma-separated allowlist of webhook hosts (`hooks.example.com`, `*.example.com`) and
+   * CIDRs (`10.1.0.0/16`); when set, every webhook URL must match one. Listed CIDRs may be private.
+   */
+  SLUICE_WEBHOOK_ALLOW_HOSTS: z.string().trim().default(''),
+  /** Most webhook HTTP requests in flight at once, across all webhooks and partitions. */
+  SLUICE_WEBHOOK_MAX_CONCURRENCY: int(1, 10_000).default(64),
+  /** Delivery attempts kept per webhook for GET /v1/webhooks/{id}/deliveries. */
+  SLUICE_WEBHOOK_DELIVERIES_KEPT: int(1, 10_000).default(100),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -92,6 +107,11 @@ export interface Config {
   dbPoolMax: number;
   dbConnectTimeoutMs: number;
   logStore: 'file' | 'memory';
+  webhookAllowPrivate: boolean;
+  /** Host patterns and CIDRs from SLUICE_WEBHOOK_ALLOW_HOSTS; empty = no allowlist. */
+  webhookAllowHosts: string[];
+  webhookMaxConcurrency: number;
+  webhookDeliveriesKept: number;
 }
 
 export class ConfigError extends Error {
@@ -145,5 +165,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dbPoolMax: e.SLUICE_DB_POOL_MAX,
     dbConnectTimeoutMs: e.SLUICE_DB_CONNECT_TIMEOUT_MS,
     logStore: e.SLUICE_LOG_STORE,
+    webhookAllowPrivate: e.SLUICE_WEBHOOK_ALLOW_PRIVATE,
+    webhookAllowHosts: e.SLUICE_WEBHOOK_ALLOW_HOSTS.split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
+    webhookMaxConcurrency: e.SLUICE_WEBHOOK_MAX_CONCURRENCY,
+    webhookDeliveriesKept: e.SLUICE_WEBHOOK_DELIVERIES_KEPT,
   };
 }
