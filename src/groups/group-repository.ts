@@ -1,0 +1,150 @@
+// Drizzle queries over the group tables. Writes happen inside a transaction that holds the
+// group row lock (`lockGroup`), so every member/offset change of one group is serialised.
+import { and, asc, eq, gte, inArray, lt, lte, sql } from 'drizzle-orm';
+import type { MetadataDb } from '../metadata/connection.js';
+import {
+  consumerGroups,
+  groupMembers,
+  groupOffsets,
+  type ConsumerGroupRow,
+  type GroupMemberRow,
+  type GroupOffsetRow,
+  type StoredPosition,
+  type StoredTopicPartition,
+} from '../metadata/schema/groups.js';
+
+/** A database handle or an open transaction (a transaction is a MetadataDb too). */
+export type Db = MetadataDb;
+
+/** Lock the group row for the rest of the transaction; undefined if the group does not exist. */
+export async function lockGroup(tx: Db, name: string): Promise<ConsumerGroupRow | undefined> {
+  const rows = await tx.select().from(consumerGroups).where(eq(consumerGroups.name, name)).for('update');
+  return rows[0];
+}
+
+/** Create the group row if missing, then lock it. */
+export async function lockOrCreateGroup(tx: Db, name: string, now: number): Promise<ConsumerGroupRow> {
+  await tx
+    .insert(consumerGroups)
+    .values({ name, generation: 0, createdAt: now, updatedAt: now })
+    .onConflictDoNothing({ target: consumerGroups.name });
+  const row = await lockGroup(tx, name);
+  if (!row) throw new Error(`group row '${name}' vanished after insert`);
+  return row;
+}
+
+export async function updateGroup(
+  tx: Db,
+  name: string,
+  fields: Partial<Pick<ConsumerGroupRow, 'generation' | 'rebalanceDueAt' | 'updatedAt'>>,
+): Promise<void> {
+  await tx.update(consumerGroups).set(fields).where(eq(consumerGroups.name, name));
+}
+
+export async function deleteGroup(tx: Db, name: string): Promise<void> {
+  await tx.delete(consumerGroups).where(eq(consumerGroups.name, name));
+}
+
+export async function listGroups(db: Db): Promise<ConsumerGroupRow[]> {
+  return db.select().from(consumerGroups).orderBy(asc(consumerGroups.name));
+}
+
+export async function getGroup(db: Db, name: string): Promise<ConsumerGroupRow | undefined> {
+  const rows = await db.select().from(consumerGroups).where(eq(consumerGroups.name, name));
+  return rows[0];
+}
+
+/** Live (unexpired at `now`) members per group. */
+export async function memberCounts(db: Db, now: number): Promise<Map<string, number>> {
+  const rows = await db
+    .select({ group: groupMembers.groupName, count: sql<number>`count(*)::int` })
+    .from(groupMembers)
+    .where(gte(groupMembers.deadline, now))
+    .groupBy(groupMembers.groupName);
+  return new Map(rows.map((r) => [r.group, Number(r.count)]));
+}
+
+export async function loadMembers(tx: Db, group: string): Promise<GroupMemberRow[]> {
+  return tx.select().from(groupMembers).where(eq(groupMembers.groupName, group)).orderBy(asc(groupMembers.memberId));
+}
+
+/** Topics any member of the group subscribes to (read without locks, to look them up first). */
+export async function subscribedTopics(db: Db, group: string): Promise<string[]> {
+  const rows = await db.select({ topics: groupMembers.topics }).from(groupMembers).where(eq(groupMembers.groupName, group));
+  return [...new Set(rows.flatMap((r) => r.topics))].sort();
+}
+
+export async function insertMember(tx: Db, row: typeof groupMembers.$inferInsert): Promise<void> {
+  await tx.insert(groupMembers).values(row);
+}
+
+export async function updateMember(
+  tx: Db,
+  group: string,
+  memberId: string,
+  fields: Partial<Pick<GroupMemberRow, 'assignment' | 'positions' | 'deadline'>>,
+): Promise<void> {
+  await tx
+    .update(groupMembers)
+    .set(fields)
+    .where(and(eq(groupMembers.groupName, group), eq(groupMembers.memberId, memberId)));
+}
+
+export async function deleteMembers(tx: Db, group: string, memberIds: string[]): Promise<void> {
+  if (memberIds.length === 0) return;
+  await tx
+    .delete(groupMembers)
+    .where(and(eq(groupMembers.groupName, group), inArray(groupMembers.memberId, memberIds)));
+}
+
+export async function loadOffsets(tx: Db, group: string): Promise<GroupOffsetRow[]> {
+  return tx
+    .select()
+    .from(groupOffsets)
+    .where(eq(groupOffsets.groupName, group))
+    .orderBy(asc(groupOffsets.topic), asc(groupOffsets.partition));
+}
+
+export interface OffsetWrite extends StoredTopicPartition {
+  offset: number;
+  metadata: string | null;
+}
+
+/** Upsert committed offsets (the next record to read per partition). */
+export async function writeOffsets(tx: Db, group: string, offsets: OffsetWrite[], now: number): Promise<void> {
+  if (offsets.length === 0) return;
+  await tx
+    .insert(groupOffsets)
+    .values(offsets.map((o) => ({ groupName: group, ...o, committedAt: now })))
+    .onConflictDoUpdate({
+      target: [groupOffsets.groupName, groupOffsets.topic, groupOffsets.partition],
+      set: {
+        offset: sql`excluded.offset`,
+        metadata: sql`excluded.metadata`,
+        committedAt: sql`excluded.committed_at`,
+      },
+    });
+}
+
+/** Auto-commit: store a member's positions as committed offsets (metadata cleared). */
+export async function commitPositions(tx: Db, group: string, positions: StoredPosition[], now: number): Promise<void> {
+  await writeOffsets(
+    tx,
+    group,
+    positions.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset, metadata: null })),
+    now,
+  );
+}
+
+/** Groups that need attention now: a member past its deadline or a coalesced rebalance due. */
+export async function groupsNeedingSettle(db: Db, now: number): Promise<string[]> {
+  const expired = await db
+    .selectDistinct({ name: groupMembers.groupName })
+    .from(groupMembers)
+    .where(lt(groupMembers.deadline, now));
+  const due = await db
+    .select({ name: consumerGroups.name })
+    .from(consumerGroups)
+    .where(lte(consumerGroups.rebalanceDueAt, now));
+  return [...new Set([...expired, ...due].map((r) => r.name))].sort();
+}

@@ -1,0 +1,215 @@
+// A member's fetch: plan positions under the group lock, read (long-polling) without it, then
+// deliver only records of partitions the member still owns in the generation current at the end.
+import { err, ok, type Result } from '../lib/result.js';
+import type { StoredPosition, StoredTopicPartition } from '../metadata/schema/groups.js';
+import type { RecordJson } from '../topics/record-codec.js';
+import { tpKey } from './group-coordinator.js';
+import { inGroupTx, type GroupContext } from './group-context.js';
+import { unknownMember, type GroupError } from './group-errors.js';
+import * as repo from './group-repository.js';
+import type { GroupTopicHandle } from './ports.js';
+
+export interface FetchRequest {
+  maxRecords: number;
+  maxBytes: number;
+  waitMs: number;
+  signal?: AbortSignal;
+}
+
+export interface FetchResult {
+  generation: number;
+  assignment: StoredTopicPartition[];
+  records: RecordJson[];
+}
+
+interface Plan {
+  positions: StoredPosition[];
+}
+
+let rotation = 0;
+
+/**
+ * Fetch records across the member's partitions; counts as a heartbeat. With auto_commit the
+ * positions delivered by the previous fetch are committed first (Kafka's poll loop).
+ */
+export async function fetchRecords(
+  ctx: GroupContext,
+  group: string,
+  memberId: string,
+  req: FetchRequest,
+): Promise<Result<FetchResult, GroupError>> {
+  const waitMs = Math.max(0, Math.min(req.waitMs, ctx.settings.longPollMaxMs));
+  const planned = await inGroupTx(ctx, group, {}, (s) => plan(s, group, memberId, waitMs));
+  if (!planned) return err(unknownMember(group, memberId, null));
+  if (!planned.value.ok) return planned.value;
+  const positions = planned.value.value.positions;
+
+  const found = await ctx.topics.lookup([...new Set(positions.map((p) => p.topic))]);
+  const records = await readWithWait(ctx, group, found, positions, req, waitMs);
+
+  const delivered = await inGroupTx(ctx, group, {}, async (s) => {
+    const member = s.snapshot.members.find((m) => m.memberId === memberId);
+    if (!member) return err(unknownMember(group, memberId, s.snapshot.group.generation));
+    // Deliver a partition's records only if the member still owns it and no concurrent fetch
+    // of the same member moved its position meanwhile; otherwise they are never sent.
+    const owned = new Set(member.assignment.map(tpKey));
+    const current = new Map(member.positions.map((p) => [tpKey(p), p.offset]));
+    const started = new Map(positions.map((p) => [tpKey(p), p.offset]));
+    const accepted: RecordJson[] = [];
+    const next = new Map(current);
+    for (const [key, batch] of records) {
+      if (!owned.has(key) || current.get(key) !== started.get(key)) continue;
+      accepted.push(...batch.records);
+      next.set(key, batch.nextOffset);
+    }
+    const nextPositions = member.positions.map((p) => ({ ...p, offset: next.get(tpKey(p)) ?? p.offset }));
+    await repo.updateMember(s.tx, group, memberId, {
+      positions: nextPositions,
+      deadline: s.now + member.sessionTimeoutMs,
+    });
+    return ok({ generation: s.snapshot.group.generation, assignment: member.assignment, records: accepted });
+  });
+  return delivered?.value ?? err(unknownMember(group, memberId, null));
+}
+
+async function plan(
+  s: Parameters<Parameters<typeof inGroupTx>[3]>[0],
+  group: string,
+  memberId: string,
+  waitMs: number,
+): Promise<Result<Plan, GroupError>> {
+  const member = s.snapshot.members.find((m) => m.memberId === memberId);
+  if (!member) return err(unknownMember(group, memberId, s.snapshot.group.generation));
+  const committedRows = await repo.loadOffsets(s.tx, group);
+  const committed = new Map(committedRows.map((o) => [tpKey(o), o.offset]));
+  const had = new Map(member.positions.map((p) => [tpKey(p), p.offset]));
+
+  const positions: StoredPosition[] = [];
+  for (const tp of member.assignment) {
+    const handle = s.topics.found.get(tp.topic);
+    if (!handle) continue; // deleted under us; the next settle drops it
+    const { start, end } = handle.offsets(tp.partition);
+    let offset = had.get(tpKey(tp)) ?? committed.get(tpKey(tp));
+    if (offset === undefined && member.autoOffsetReset === 'none') {
+      return err({
+        code: 'conflict',
+        message: `no committed offset for ${tp.topic}/${tp.partition} and auto_offset_reset is none; commit or reset an offset for the group`,
+        topic: tp.topic,
+        partition: tp.partition,
+      });
+    }
+    if (offset !== undefined && (offset < start || offset > end) && member.autoOffsetReset === 'none') {
+      return err({
+        code: 'offset_out_of_range',
+        message: `position ${offset} of ${tp.topic}/${tp.partition} is outside [${start}, ${end}] and auto_offset_reset is none`,
+        topic: tp.topic,
+        partition: tp.partition,
+        start_offset: start,
+        end_offset: end,
+      });
+    }
+    if (offset === undefined || offset < start || offset > end) {
+      offset = member.autoOffsetReset === 'latest' ? end : start;
+    }
+    positions.push({ topic: tp.topic, partition: tp.partition, offset });
+  }
+
+  if (member.autoCommit) {
+    const due = member.positions.filter((p) => committed.get(tpKey(p)) !== p.offset && had.has(tpKey(p)));
+    await repo.commitPositions(s.tx, group, due, s.now);
+  }
+  await repo.updateMember(s.tx, group, memberId, {
+    positions,
+    deadline: s.now + waitMs + member.sessionTimeoutMs,
+  });
+  return ok({ positions });
+}
+
+interface PartitionBatch {
+  records: RecordJson[];
+  nextOffset: number;
+}
+
+/** Read up to the limits across partitions, rotating the start so none starves; long-poll if empty. */
+async function readWithWait(
+  ctx: GroupContext,
+  group: string,
+  found: Map<string, GroupTopicHandle>,
+  positions: StoredPosition[],
+  req: FetchRequest,
+  waitMs: number,
+): Promise<Map<string, PartitionBatch>> {
+  const deadline = Date.now() + waitMs;
+  let out = await readOnce(found, positions, req);
+  while (out.size === 0 && !req.signal?.aborted) {
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) break;
+    // With no partitions (a rebalance pending) this waits for the rebalance, to report it.
+    const woke = await waitForAny(ctx, group, found, positions, remaining, req.signal);
+    if (woke === 'rebalance') break;
+    out = await readOnce(found, positions, req);
+    if (woke === 'timeout') break;
+  }
+  return out;
+}
+
+async function readOnce(
+  found: Map<string, GroupTopicHandle>,
+  positions: StoredPosition[],
+  req: FetchRequest,
+): Promise<Map<string, PartitionBatch>> {
+  const out = new Map<string, PartitionBatch>();
+  let recordsLeft = req.maxRecords;
+  let bytesLeft = req.maxBytes;
+  const n = positions.length;
+  const first = n === 0 ? 0 : rotation++ % n;
+  for (let i = 0; i < n && recordsLeft > 0 && bytesLeft > 0; i++) {
+    const p = positions[(first + i) % n] as StoredPosition;
+    const handle = found.get(p.topic);
+    if (!handle) continue;
+    const read = await handle.read(p.partition, p.offset, { maxRecords: recordsLeft, maxBytes: bytesLeft });
+    if (!read.ok || read.value.records.length === 0) continue; // out of range: the next plan resets it
+    out.set(tpKey(p), { records: read.value.records, nextOffset: read.value.nextOffset });
+    recordsLeft -= read.value.records.length;
+    bytesLeft -= read.value.bytes;
+  }
+  return out;
+}
+
+/** Wait for data on any position, a rebalance of the group, the timeout or the abort. */
+async function waitForAny(
+  ctx: GroupContext,
+  group: string,
+  found: Map<string, GroupTopicHandle>,
+  positions: StoredPosition[],
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<'data' | 'rebalance' | 'timeout'> {
+  const stop = new AbortController();
+  const onAbort = (): void => stop.abort();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  let unsubscribe: () => void = () => undefined;
+  try {
+    const rebalance = new Promise<'rebalance'>((resolve) => {
+      unsubscribe = ctx.signals.once(group, () => resolve('rebalance'));
+    });
+    const waits = positions.map(async (p) => {
+      const handle = found.get(p.topic);
+      const got = handle ? await handle.waitForData(p.partition, p.offset, timeoutMs, stop.signal) : false;
+      if (!got) await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
+      return 'data' as const;
+    });
+    const timeout = new Promise<'timeout'>((resolve) => {
+      const t = setTimeout(() => resolve('timeout'), timeoutMs);
+      stop.signal.addEventListener('abort', () => {
+        clearTimeout(t);
+        resolve('timeout');
+      });
+    });
+    return await Promise.race([rebalance, timeout, ...waits]);
+  } finally {
+    unsubscribe();
+    signal?.removeEventListener('abort', onAbort);
+    stop.abort();
+  }
+}

@@ -1,0 +1,101 @@
+// Committing offsets with generation fencing: a member commits only partitions it owns in the
+// current generation; a commit without member and generation is an admin write to an empty group.
+import { err, ok, type Result } from '../lib/result.js';
+import { tpKey } from './group-coordinator.js';
+import { inGroupTx, type GroupContext } from './group-context.js';
+import { topicNotFound, unknownMember, type GroupError } from './group-errors.js';
+import * as repo from './group-repository.js';
+
+/** Longest metadata string stored with a committed offset (Kafka's offset.metadata.max.bytes). */
+export const MAX_OFFSET_METADATA_CHARS = 4096;
+
+export interface CommitRequest {
+  memberId?: string | undefined;
+  generation?: number | undefined;
+  offsets: Array<{ topic: string; partition: number; offset: number; metadata?: string | null | undefined }>;
+}
+
+/**
+ * Validate every offset first (topic, partition, not past the end), then write all of them in
+ * one transaction or none. `offset` is the next record to read, so `end_offset` is allowed.
+ */
+export async function commitOffsets(
+  ctx: GroupContext,
+  group: string,
+  req: CommitRequest,
+): Promise<Result<void, GroupError>> {
+  if ((req.memberId === undefined) !== (req.generation === undefined)) {
+    return err({ code: 'bad_request', message: 'member_id and generation go together: send both or neither' });
+  }
+  const seen = new Set<string>();
+  for (const o of req.offsets) {
+    if (seen.has(tpKey(o))) {
+      return err({ code: 'bad_request', message: `partition ${o.topic}/${o.partition} appears twice in offsets` });
+    }
+    seen.add(tpKey(o));
+  }
+  const names = [...new Set(req.offsets.map((o) => o.topic))];
+  const found = await ctx.topics.lookup(names);
+  for (const o of req.offsets) {
+    const handle = found.get(o.topic);
+    if (!handle) return err(topicNotFound(o.topic));
+    if (o.partition >= handle.partitions) {
+      return err({
+        code: 'partition_not_found',
+        message: `topic '${o.topic}' has no partition ${o.partition} (it has ${handle.partitions})`,
+        topic: o.topic,
+        partition: o.partition,
+      });
+    }
+    const { end } = handle.offsets(o.partition);
+    if (o.offset > end) {
+      return err({
+        code: 'invalid_record',
+        message: `offset ${o.offset} is past the end of ${o.topic}/${o.partition} (end_offset ${end}); commit the next offset to read, at most end_offset`,
+        topic: o.topic,
+        partition: o.partition,
+        end_offset: end,
+      });
+    }
+  }
+
+  const admin = req.memberId === undefined;
+  const out = await inGroupTx(ctx, group, { create: admin, extraTopics: names }, async (s) => {
+    const generation = s.snapshot.group.generation;
+    if (admin) {
+      if (s.snapshot.members.length > 0) {
+        return err<GroupError>({
+          code: 'conflict',
+          message: `group '${group}' has ${s.snapshot.members.length} active member(s); commit with member_id and generation`,
+        });
+      }
+    } else {
+      const member = s.snapshot.members.find((m) => m.memberId === req.memberId);
+      if (!member) return err(unknownMember(group, req.memberId ?? '', generation));
+      if (req.generation !== generation) {
+        return err<GroupError>({
+          code: 'fenced',
+          message: `generation ${req.generation} is stale; the group is at generation ${generation} — fetch or heartbeat for the new assignment`,
+          generation,
+        });
+      }
+      const owned = new Set(member.assignment.map(tpKey));
+      const foreign = req.offsets.find((o) => !owned.has(tpKey(o)));
+      if (foreign) {
+        return err<GroupError>({
+          code: 'fenced',
+          message: `member does not own ${foreign.topic}/${foreign.partition} in generation ${generation}`,
+          generation,
+        });
+      }
+    }
+    await repo.writeOffsets(
+      s.tx,
+      group,
+      req.offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset, metadata: o.metadata ?? null })),
+      s.now,
+    );
+    return ok(undefined);
+  });
+  return out?.value ?? err(unknownMember(group, req.memberId ?? '', null));
+}

@@ -1,0 +1,42 @@
+// What consumer groups need from topics and the log, as one narrow port: look topics up by
+// name once, then read, wait and measure through handles that never touch the database.
+import type { Result } from '../lib/result.js';
+import type { RecordJson } from '../topics/record-codec.js';
+
+export interface GroupReadLimits {
+  maxRecords: number;
+  maxBytes: number;
+}
+
+export interface GroupReadBatch {
+  records: RecordJson[];
+  /** Offset to read next (last returned + 1, or the requested offset when none). */
+  nextOffset: number;
+  /** Bytes of record data returned, for the fetch-wide max_bytes budget. */
+  bytes: number;
+}
+
+/** A live topic as groups see it. Every method is in-process (no metadata queries). */
+export interface GroupTopicHandle {
+  readonly name: string;
+  readonly partitions: number;
+  /** Readable range of a partition: first readable offset and the next offset to be written. */
+  offsets(partition: number): { start: number; end: number };
+  read(
+    partition: number,
+    offset: number,
+    limits: GroupReadLimits,
+  ): Promise<Result<GroupReadBatch, { startOffset: number; endOffset: number }>>;
+  /** Resolve true once the partition has a record at `offset`; false on timeout or abort. */
+  waitForData(partition: number, offset: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
+  offsetForTimestamp(partition: number, timestamp: number): Promise<number>;
+}
+
+export interface GroupTopics {
+  /**
+   * Look topics up by name; names that do not exist (or are being deleted) are absent from
+   * the map. Called outside group transactions: embedded PGlite runs one transaction at a
+   * time, so a metadata query inside one would wait on itself.
+   */
+  lookup(names: readonly string[]): Promise<Map<string, GroupTopicHandle>>;
+}
