@@ -1,0 +1,116 @@
+// Black-box tests of GET /v1/topics/{topic}/partitions/{p}/records: start positions, limits,
+// long-polls returning early or at the timer, and the 400/404/416 answers.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectStatus } from './support/client.js';
+import { startIsolatedServer, type TestServer } from './support/server.js';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startIsolatedServer({ SLUICE_LONG_POLL_MAX_MS: '5000' });
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+async function topicWith(records: Array<{ value: unknown; timestamp?: number }>, partitions = 1): Promise<string> {
+  const name = `t-${randomUUID()}`;
+  expectStatus(await server.client.post('/v1/topics', { body: { name, partitions } }), 201);
+  if (records.length > 0) {
+    const withPartition = records.map((r) => ({ ...r, partition: 0 }));
+    expectStatus(await server.client.post('/v1/topics/{topic}/records', { params: { topic: name }, body: { records: withPartition } }), 200);
+  }
+  return name;
+}
+
+const read = (topic: string, query: Record<string, number> = {}, partition = 0) =>
+  server.client.get('/v1/topics/{topic}/partitions/{partition}/records', { params: { topic, partition }, query });
+
+describe('reading', () => {
+  it('starts at the log start by default, at an offset, or at a timestamp', async () => {
+    const name = await topicWith([{ value: 'a', timestamp: 100 }, { value: 'b', timestamp: 200 }, { value: 'c', timestamp: 300 }]);
+    expect(expectStatus(await read(name), 200).records.map((r) => r.value)).toEqual(['a', 'b', 'c']);
+    expect(expectStatus(await read(name, { offset: 2 }), 200).records.map((r) => r.offset)).toEqual([2]);
+    const byTime = expectStatus(await read(name, { timestamp: 150 }), 200);
+    expect(byTime.records.map((r) => r.value)).toEqual(['b', 'c']);
+    const atEnd = expectStatus(await read(name, { offset: 3 }), 200);
+    expect(atEnd).toEqual({ records: [], next_offset: 3, end_offset: 3 });
+  });
+
+  it('bounds by max_records and max_bytes, always returning one record', async () => {
+    const name = await topicWith([{ value: 'x'.repeat(500) }, { value: 'y' }, { value: 'z' }]);
+    const two = expectStatus(await read(name, { max_records: 2 }), 200);
+    expect([two.records.length, two.next_offset, two.end_offset]).toEqual([2, 2, 3]);
+    const tiny = expectStatus(await read(name, { max_bytes: 1 }), 200);
+    expect(tiny.records.map((r) => r.offset)).toEqual([0]);
+  });
+
+  it('answers 416 with the readable range, 404 for unknown topics and partitions, 400 for bad queries', async () => {
+    const name = await topicWith([{ value: 1 }]);
+    const beyond = await read(name, { offset: 9 });
+    expect(beyond.status).toBe(416);
+    expect(beyond.status === 416 && beyond.body.error).toMatchObject({ code: 'offset_out_of_range', start_offset: 0, end_offset: 1 });
+    const noTopic = await read(`t-${randomUUID()}`);
+    expect(noTopic.status === 404 && noTopic.body.error.code).toBe('topic_not_found');
+    const noPartition = await read(name, {}, 3);
+    expect(noPartition.status === 404 && noPartition.body.error.code).toBe('partition_not_found');
+    for (const query of [{ offset: 0, timestamp: 1 }, { wait_ms: 6000 }, { max_records: 0 }, { offset: -1 }]) {
+      const res = await read(name, query);
+      expect(res.status, JSON.stringify(query)).toBe(400);
+    }
+    const badPartition = await server.client.raw('GET', `/v1/topics/${name}/partitions/x/records`);
+    expect(badPartition.status).toBe(400);
+  });
+});
+
+describe('long-poll', () => {
+  it('answers the moment a record is produced', async () => {
+    const name = await topicWith([]);
+    const started = Date.now();
+    const pending = read(name, { wait_ms: 5000 });
+    await new Promise((r) => setTimeout(r, 100));
+    expectStatus(await server.client.post('/v1/topics/{topic}/records', { params: { topic: name }, body: { records: [{ value: 'now' }] } }), 200);
+    const got = expectStatus(await pending, 200);
+    expect(got.records.map((r) => r.value)).toEqual(['now']);
+    expect(Date.now() - started).toBeLessThan(2500);
+  });
+
+  it('answers empty at the timer when nothing arrives, and at once when data exists', async () => {
+    const name = await topicWith([]);
+    const started = Date.now();
+    const empty = expectStatus(await read(name, { wait_ms: 300 }), 200);
+    expect(empty).toEqual({ records: [], next_offset: 0, end_offset: 0 });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(280);
+    const full = await topicWith([{ value: 1 }]);
+    const t0 = Date.now();
+    expect(expectStatus(await read(full, { wait_ms: 5000 }), 200).records).toHaveLength(1);
+    expect(Date.now() - t0).toBeLessThan(1000);
+  });
+
+  it('survives a client disconnecting mid-wait', async () => {
+    const name = await topicWith([]);
+    const ac = new AbortController();
+    const pending = fetch(`${server.url}/v1/topics/${name}/partitions/0/records?wait_ms=5000`, { signal: ac.signal }).catch(() => 'aborted');
+    await new Promise((r) => setTimeout(r, 100));
+    ac.abort();
+    expect(await pending).toBe('aborted');
+    expectStatus(await server.client.post('/v1/topics/{topic}/records', { params: { topic: name }, body: { records: [{ value: 1 }] } }), 200);
+    expect(expectStatus(await read(name, { wait_ms: 1000 }), 200).records).toHaveLength(1);
+  });
+
+  // Last: it shuts the shared server down.
+  it('ends a long-poll at once when the server shuts down', async () => {
+    const name = await topicWith([]);
+    const started = Date.now();
+    const pending = read(name, { wait_ms: 5000 }).then(
+      (res) => res.status,
+      () => 'connection closed',
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    await server.stop();
+    // Ideally 200 with no records; the server may close the socket before the answer is
+    // flushed (shutdown races the response write), but it must never hold the poll open.
+    expect([200, 'connection closed']).toContain(await pending);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+});
