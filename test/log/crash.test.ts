@@ -1,0 +1,84 @@
+// kill -9 crash test: a child appends with fsync and prints acknowledged offsets; the parent
+// kills it at random moments, reopens, and checks every acknowledged batch is there, intact.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { batch, newTopic, openStore, readAll, tempDir } from './helpers.js';
+
+const child = fileURLToPath(new URL('./crash-child.ts', import.meta.url));
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+interface Ack {
+  base: number;
+  last: number;
+  id: string;
+}
+
+/** Runs the child until it has acknowledged at least `minAcks` batches, then SIGKILLs it. */
+function runAndKill(dataDir: string, topic: string, minAcks: number, extraMs: number): Promise<Ack[]> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, ['--import', 'tsx', child, dataDir, topic, '8'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const acks: Ack[] = [];
+    let out = '';
+    let err = '';
+    let killing = false;
+    const deadline = setTimeout(() => proc.kill('SIGKILL'), 20_000);
+    proc.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      let nl: number;
+      while ((nl = out.indexOf('\n')) >= 0) {
+        const line = out.slice(0, nl);
+        out = out.slice(nl + 1);
+        const m = /^ACK (\d+) (\d+) (\S+)$/.exec(line);
+        if (m) acks.push({ base: Number(m[1]), last: Number(m[2]), id: m[3]! });
+      }
+      if (!killing && acks.length >= minAcks) {
+        killing = true;
+        setTimeout(() => proc.kill('SIGKILL'), extraMs);
+      }
+    });
+    proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    proc.on('exit', (_code, signal) => {
+      clearTimeout(deadline);
+      if (signal === 'SIGKILL' && killing) resolve(acks);
+      else reject(new Error(`child exited unexpectedly (${signal}): ${err}`));
+    });
+  });
+}
+
+describe('file store under kill -9', () => {
+  it('keeps every acknowledged append across repeated crashes; offsets continue without gaps', async () => {
+    const t = await tempDir();
+    cleanups.push(t.cleanup);
+    const topic = newTopic();
+    const acked: Ack[] = [];
+    let seed = 12345;
+    const rand = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    for (let round = 0; round < 4; round++) {
+      acked.push(...(await runAndKill(t.dir, topic, 20 + rand(200), rand(40))));
+      const store = await openStore(t.dir);
+      const log = store.getPartition(topic, 0)!;
+      const records = await readAll(log);
+      // Dense offsets from 0, and every acknowledged batch present with its own content.
+      expect(records.map((r) => r.offset)).toEqual(Array.from({ length: log.endOffset() }, (_, i) => i));
+      for (const a of acked) {
+        for (let o = a.base; o <= a.last; o++) {
+          const r = records[o];
+          expect(r?.key?.toString()).toBe(a.id);
+          expect(r?.value?.toString().startsWith(`${a.id}.${o - a.base}:`)).toBe(true);
+        }
+      }
+      await store.close();
+    }
+    expect(acked.length).toBeGreaterThan(80);
+    // After the last crash the log still accepts appends right after its end.
+    const store = await openStore(t.dir);
+    cleanups.push(() => store.close());
+    const log = store.getPartition(topic, 0)!;
+    const end = log.endOffset();
+    expect(await log.append(batch(1), { durability: 'fsync' })).toEqual({ ok: true, value: { baseOffset: end, lastOffset: end + 2 } });
+  }, 60_000);
+});

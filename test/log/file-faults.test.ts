@@ -1,0 +1,89 @@
+// Injected I/O failures (EIO, ENOSPC) on write and fsync: never acknowledged, never
+// visible, the partition turns read-only until a reopen re-verifies it. Also group commit.
+import { stat } from 'node:fs/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { faultInjectingLogFs, nodeLogFs, type FaultOp } from '../../src/log/index.js';
+import { batch, config, newTopic, openStore, readAll, segmentFiles, tempDir } from './helpers.js';
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function faultyStore() {
+  const t = await tempDir();
+  cleanups.push(t.cleanup);
+  const faults: { op?: FaultOp; code?: string } = {};
+  const counts = { datasync: 0, write: 0 };
+  const fs = faultInjectingLogFs(nodeLogFs, (op, path) => {
+    if (!path.endsWith('.log')) return undefined;
+    if (op === 'datasync') counts.datasync++;
+    if (op === 'write') counts.write++;
+    return op === faults.op ? faults.code : undefined;
+  });
+  const store = await openStore(t.dir, { fs });
+  cleanups.push(() => store.close());
+  const topic = newTopic();
+  const log = await store.createPartition(topic, 0, config);
+  return { dir: t.dir, topic, store, log, faults, counts, pdir: `${t.dir}/${topic}/0` };
+}
+
+describe('file store I/O failures', () => {
+  for (const [op, code, expected] of [
+    ['datasync', 'EIO', 'io_error'],
+    ['write', 'ENOSPC', 'storage_full'],
+    ['write', 'EIO', 'io_error'],
+  ] as const) {
+    it(`${code} on ${op}: the append fails ${expected}, nothing becomes visible, writes stop until reopen`, async () => {
+      const { dir, topic, store, log, faults, pdir } = await faultyStore();
+      for (let i = 0; i < 5; i++) await log.append(batch(i), { durability: 'fsync' });
+      const path = `${pdir}/${(await segmentFiles(pdir))[0]}`;
+      const sizeBefore = (await stat(path)).size;
+      faults.op = op;
+      faults.code = code;
+      const seen: number[] = [];
+      log.onAppend((end) => seen.push(end));
+      const [failed, queued] = await Promise.all([
+        log.append(batch(5), { durability: 'fsync' }),
+        log.append(batch(6), { durability: 'fsync' }),
+      ]);
+      expect(failed).toMatchObject({ ok: false, error: { code: expected } });
+      expect(queued.ok).toBe(false);
+      expect(['partition_read_only', expected]).toContain(!queued.ok && queued.error.code);
+      expect(log.endOffset()).toBe(15);
+      expect(seen).toEqual([]);
+      expect(log.writable()).toMatchObject({ ok: false, reason: expect.stringMatching(code) });
+      expect((await stat(path)).size).toBe(sizeBefore); // the partial write was cut back
+      expect((await readAll(log)).length).toBe(15);
+      faults.op = undefined; // the disk is healthy again, but the partition stays read-only…
+      const later = await log.append(batch(7), { durability: 'write' });
+      expect(later).toMatchObject({ ok: false, error: { code: 'partition_read_only' } });
+      await store.close();
+      const again = await openStore(dir); // …until a reopen re-verifies it
+      cleanups.push(() => again.close());
+      const reopened = again.getPartition(topic, 0)!;
+      expect(reopened.writable().ok).toBe(true);
+      expect(await reopened.append(batch(8), { durability: 'fsync' })).toEqual({ ok: true, value: { baseOffset: 15, lastOffset: 17 } });
+      expect((await readAll(reopened)).map((r) => r.value?.toString())).toEqual([
+        ...Array.from({ length: 15 }, (_, o) => `b${Math.floor(o / 3)}r${o % 3}`),
+        'b8r0', 'b8r1', 'b8r2',
+      ]);
+    });
+  }
+
+  it('group commit: concurrent fsync appends share a few fdatasyncs', async () => {
+    const { log, counts } = await faultyStore();
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => log.append(batch(i, 1), { durability: 'fsync' })));
+    expect(results.every((r) => r.ok)).toBe(true);
+    expect(log.endOffset()).toBe(200);
+    expect(counts.datasync).toBeLessThanOrEqual(10);
+    expect(counts.write).toBeLessThanOrEqual(10);
+  });
+
+  it("'write' durability never fdatasyncs on the append path", async () => {
+    const { log, counts } = await faultyStore();
+    for (let i = 0; i < 20; i++) expect((await log.append(batch(i, 1), { durability: 'write' })).ok).toBe(true);
+    expect(counts.datasync).toBe(0);
+    expect(counts.write).toBe(20);
+  });
+});
