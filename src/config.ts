@@ -44,6 +44,10 @@ export const envSchema = z.object({
   SLUICE_IDEMPOTENCY_WINDOW_MS: int(1000, 7 * 24 * 3_600_000).default(3_600_000),
   /** Most partitions one topic may have. */
   SLUICE_MAX_PARTITIONS: int(1, 100_000).default(1024),
+  /** Consumer groups: joins within this window share one rebalance (one generation bump). */
+  SLUICE_GROUP_REBALANCE_DELAY_MS: int(0, 60_000).default(100),
+  /** Consumer groups: how often expired sessions and due rebalances are swept. */
+  SLUICE_GROUP_SWEEP_INTERVAL_MS: int(50, 600_000).default(1_000),
   /** Upper bound for `wait_ms` on long-polls. */
   SLUICE_LONG_POLL_MAX_MS: int(0, 300_000).default(30_000),
   /** Interval of `: keepalive` comments on SSE streams. */
@@ -97,6 +101,8 @@ export interface Config {
   maxRecordsPerRequest: number;
   idempotencyWindowMs: number;
   maxPartitions: number;
+  groupRebalanceDelayMs: number;
+  groupSweepIntervalMs: number;
   longPollMaxMs: number;
   sseKeepaliveMs: number;
   sseRetryMs: number;
@@ -154,6 +160,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxRecordsPerRequest: e.SLUICE_MAX_RECORDS_PER_REQUEST,
     idempotencyWindowMs: e.SLUICE_IDEMPOTENCY_WINDOW_MS,
     maxPartitions: e.SLUICE_MAX_PARTITIONS,
+    groupRebalanceDelayMs: e.SLUICE_GROUP_REBALANCE_DELAY_MS,
+    groupSweepIntervalMs: e.SLUICE_GROUP_SWEEP_INTERVAL_MS,
     longPollMaxMs: e.SLUICE_LONG_POLL_MAX_MS,
     sseKeepaliveMs: e.SLUICE_SSE_KEEPALIVE_MS,
     sseRetryMs: e.SLUICE_SSE_RETRY_MS,
