@@ -1,0 +1,58 @@
+// Unit tests of the environment schema: defaults, parsing, and start-up errors that name
+// the bad variable and what it accepts.
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.js';
+
+describe('loadConfig', () => {
+  it('uses the documented defaults', () => {
+    const c = loadConfig({});
+    expect(c.host).toBe('127.0.0.1');
+    expect(c.port).toBe(8080);
+    expect(c.dataDir).toBe(path.resolve('./data'));
+    expect(c.database).toEqual({ kind: 'pglite', dataDir: path.resolve('./data/meta') });
+    expect(c.logLevel).toBe('info');
+    expect(c.logStore).toBe('file');
+  });
+
+  it('parses settings and treats empty strings as unset', () => {
+    const c = loadConfig({
+      PORT: '0',
+      HOST: '0.0.0.0',
+      DATA_DIR: '/tmp/x',
+      DATABASE_URL: 'postgres://u:p@db:5432/sluice',
+      SLUICE_LOG_LEVEL: 'silent',
+      SLUICE_CORS_ORIGINS: 'https://a.example, https://b.example',
+      SLUICE_MAX_BODY_BYTES: '',
+    });
+    expect(c).toMatchObject({ port: 0, host: '0.0.0.0', dataDir: '/tmp/x', logLevel: 'silent' });
+    expect(c.database).toEqual({ kind: 'postgres', url: 'postgres://u:p@db:5432/sluice' });
+    expect(c.corsOrigins).toEqual(['https://a.example', 'https://b.example']);
+    expect(c.maxBodyBytes).toBe(16 * 1024 * 1024);
+  });
+
+  it('keeps PGlite in memory when asked', () => {
+    expect(loadConfig({ SLUICE_PGLITE_IN_MEMORY: 'true' }).database).toEqual({ kind: 'pglite', dataDir: null });
+  });
+
+  it.each([
+    ['PORT', 'eighty', /PORT="eighty" is invalid: expected an integer between 0 and 65535/],
+    ['PORT', '70000', /PORT="70000" is invalid: expected an integer ≤ 65535/],
+    ['DATABASE_URL', 'mysql://x', /DATABASE_URL="mysql:\/\/x" is invalid: expected a postgres:\/\//],
+    ['SLUICE_LOG_LEVEL', 'loud', /SLUICE_LOG_LEVEL="loud" is invalid: expected one of fatal/],
+    ['SLUICE_MAX_PARTITIONS', '0', /SLUICE_MAX_PARTITIONS="0" is invalid: expected an integer ≥ 1/],
+    ['SLUICE_LOG_STORE', 'disk', /SLUICE_LOG_STORE="disk" is invalid: expected file or memory/],
+  ])('rejects %s=%s naming the variable', (name, value, message) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrow(message);
+  });
+
+  it('lists every bad variable at once', () => {
+    try {
+      loadConfig({ PORT: 'x', SLUICE_LOG_LEVEL: 'y' });
+      expect.unreachable();
+    } catch (e) {
+      expect((e as ConfigError).issues).toHaveLength(2);
+    }
+  });
+});
