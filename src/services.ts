@@ -14,6 +14,8 @@ import { TopicsRepository } from './topics/topics-repository.js';
 import { TopicsService } from './topics/topics-service.js';
 import { ProduceService } from './topics/produce-service.js';
 import { ReadService } from './topics/read-service.js';
+import { GroupsService } from './groups/groups-service.js';
+import { createGroupTopics } from './groups/topic-adapter.js';
 
 export interface Services {
   readonly config: Config;
@@ -33,6 +35,8 @@ export interface Services {
   /** Produce (validation, partitioning, idempotency) and stateless partition reads. */
   readonly produce: ProduceService;
   readonly reads: ReadService;
+  /** Consumer groups: membership, fetch, commits, admin; coordination in Postgres. */
+  readonly groups: GroupsService;
 
   /** Run `hook` during close(), before the log store and database close (last added runs first). */
   onClose(hook: () => Promise<void> | void): void;
@@ -87,6 +91,17 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       idempotencyWindowMs: config.idempotencyWindowMs,
     });
     const reads = new ReadService(topics);
+    const groups = new GroupsService({
+      db: metadata.db,
+      topics: createGroupTopics(topics, log),
+      settings: {
+        rebalanceDelayMs: config.groupRebalanceDelayMs,
+        sweepIntervalMs: config.groupSweepIntervalMs,
+        longPollMaxMs: config.longPollMaxMs,
+      },
+      logger: logger.child({ component: 'groups' }),
+    });
+    groups.startSweeper();
 
     const hooks: Array<() => Promise<void> | void> = [];
     let closing: Promise<void> | undefined;
@@ -104,6 +119,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       sse,
       produce,
       reads,
+      groups,
       onClose: (hook) => void hooks.push(hook),
       close: () =>
         (closing ??= (async () => {
@@ -114,6 +130,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
               logger.error({ err: e }, 'close hook failed');
             }
           }
+          await groups.stop();
           await log.close();
           await metadata.close();
         })()),
