@@ -104,4 +104,25 @@ describe('restart', () => {
     await expect(startTestServer(swapped)).rejects.toThrow(ClusterMismatchError);
     await expect(startTestServer(swapped)).rejects.toThrow(/DATABASE_URL/);
   });
+
+  it('graceful stop asks open streams to close and waits for them before closing the log', async () => {
+    const e = await env();
+    const s = await start(e);
+    const events: string[] = [];
+    let unregister: () => void = () => {};
+    unregister = s.services.streams.register({
+      description: 'test stream',
+      close: () => {
+        events.push('close requested');
+        setTimeout(() => {
+          events.push('stream ended');
+          unregister();
+        }, 50);
+      },
+    });
+    s.services.onClose(() => void events.push('services closing'));
+    await s.stop();
+    expect(events).toEqual(['close requested', 'stream ended', 'services closing']);
+    expect(() => s.services.streams.register({ description: 'late', close: () => {} })).toThrow(/shutting down/);
+  });
 });
