@@ -1,0 +1,56 @@
+// OpenAPI/zod schemas shared by the consumer-group routes, and the mapping from a groups
+// service error to the API's error envelope.
+import { z } from '@hono/zod-openapi';
+import type { GroupError } from '../../groups/groups-service.js';
+import { MAX_OFFSET_METADATA_CHARS } from '../../groups/offset-commit.js';
+import { ApiError } from '../errors.js';
+
+export const NAME_PATTERN = /^[a-zA-Z0-9._-]{1,249}$/;
+const NAME_RULE = 'must be 1–249 characters of a-z, A-Z, 0-9, ".", "_" or "-"';
+
+export const GroupParam = z.object({
+  group: z.string().regex(NAME_PATTERN, NAME_RULE).openapi({ param: { name: 'group', in: 'path' }, example: 'billing' }),
+});
+
+export const MemberParam = GroupParam.extend({
+  member: z
+    .string()
+    .min(1)
+    .max(64)
+    .openapi({ param: { name: 'member', in: 'path' }, description: 'The member_id returned by the join.' }),
+});
+
+export const TopicPartitionJson = z
+  .object({ topic: z.string(), partition: z.number().int() })
+  .openapi('TopicPartition');
+
+export const MembershipJson = z
+  .object({
+    member_id: z.string(),
+    generation: z.number().int().openapi({ description: 'The group generation this assignment belongs to; commits must carry it.' }),
+    assignment: z.array(TopicPartitionJson).openapi({ description: 'Partitions this member owns in `generation`.' }),
+  })
+  .openapi('GroupMembership');
+export type MembershipJson = z.infer<typeof MembershipJson>;
+
+/** Throw the API error for a groups service error (status from the one table). */
+export function throwGroupError(error: GroupError): never {
+  const { code, message, ...details } = error;
+  throw new ApiError(code, message, details);
+}
+
+export const OffsetCommitJson = z.strictObject({
+  topic: z.string().min(1),
+  partition: z.number().int().min(0),
+  offset: z
+    .number()
+    .int()
+    .min(0)
+    .openapi({ description: 'The next record to read (last processed offset + 1), at most the end offset.' }),
+  metadata: z
+    .string()
+    .max(MAX_OFFSET_METADATA_CHARS)
+    .nullable()
+    .optional()
+    .openapi({ description: `Free text stored with the offset (≤ ${MAX_OFFSET_METADATA_CHARS} characters).` }),
+});
