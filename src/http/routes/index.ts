@@ -12,6 +12,15 @@ import { registerProduceRecords } from './records-produce.js';
 import { registerReadRecords } from './records-read.js';
 import { registerPartitionEvents } from './partition-events.js';
 import { registerTopicEvents } from './topic-events.js';
+import { registerJoinGroup } from './group-join.js';
+import { registerGroupFetch } from './group-fetch.js';
+import { registerGroupHeartbeat } from './group-heartbeat.js';
+import { registerLeaveGroup } from './group-leave.js';
+import { registerCommitOffsets } from './group-commit.js';
+import { registerListGroups } from './group-list.js';
+import { registerGetGroup } from './group-get.js';
+import { registerDeleteGroup } from './group-delete.js';
+import { registerResetOffsets } from './group-reset.js';
 
 export const routeModules: RouteModule[] = [
   // Topics
@@ -26,6 +35,16 @@ export const routeModules: RouteModule[] = [
   // Live (SSE)
   registerPartitionEvents,
   registerTopicEvents,
+  // Consumer groups
+  registerJoinGroup,
+  registerGroupFetch,
+  registerGroupHeartbeat,
+  registerLeaveGroup,
+  registerCommitOffsets,
+  registerResetOffsets,
+  registerListGroups,
+  registerGetGroup,
+  registerDeleteGroup,
   // System
   registerHealth,
   registerMetrics,
