@@ -19,17 +19,16 @@ export class AppendNotifier {
     if (this.currentEnd() > offset) return Promise.resolve(true);
     if (this.closed || signal?.aborted || timeoutMs <= 0) return Promise.resolve(false);
     return new Promise<boolean>((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
       const onAbort = (): void => finish(false);
       const waiter: Waiter = { offset, resolve: (v) => finish(v) };
       const finish = (value: boolean): void => {
         if (!this.waiters.delete(waiter)) return;
-        if (timer) clearTimeout(timer);
+        clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         resolve(value);
       };
       this.waiters.add(waiter);
-      timer = setTimeout(() => finish(false), timeoutMs);
+      const timer = setTimeout(() => finish(false), timeoutMs);
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   }

@@ -1,5 +1,6 @@
 // A file-backed partition log: group-committed appends by a single writer, positional reads
 // across segments with a small cache of recent batches, rolls, retention and checkpoints.
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { ok, err, type Result } from '../lib/result.js';
 import { AppendNotifier } from './append-notifier.js';
 import { assertAppendInput, assertPartitionConfig, normaliseReadOptions } from './append-input.js';
@@ -132,6 +133,9 @@ export class FilePartitionLog implements PartitionLog {
           await head.run().then(head.resolve, head.reject);
         } else {
           await this.writeGroup();
+          // Let appenders woken by this group queue their next batch before the next group
+          // forms; otherwise groups alternate between one batch and all the others.
+          await yieldToLoop();
         }
       }
     } finally {

@@ -181,7 +181,7 @@ describe('file store recovery', () => {
   it('keeps retention progress and recent tags across restarts; offsets are never reused', async () => {
     const t = await tempDir();
     cleanups.push(t.cleanup);
-    let now = 2_000_000;
+    const now = 2_000_000;
     const topic = newTopic();
     const store = await openStore(t.dir, { clock: () => now });
     const log = await store.createPartition(topic, 0, { ...config, segmentBytes: 2048, retentionMs: 1000 });
