@@ -1,14 +1,13 @@
 // HTTP glue shared by the two SSE routes: query/header schemas and their OpenAPI docs, and
 // taking over the raw Node response so writes see real socket backpressure.
 import type { ServerResponse } from 'node:http';
-import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { AppEnv } from '../http/app-env.js';
 import { ApiError } from '../http/errors.js';
 import { HEADER_FILTER_PREFIX, parseRecordFilter, type RecordFilter } from './record-filter.js';
 import type { OpenStreamRequest, StartPosition } from './sse-service.js';
-import { nodeResponseSink, webStreamSink, type SseSink } from './sse-sink.js';
+import { nodeResponseSink, webStreamSink } from './sse-sink.js';
 
 const TIMESTAMP = /^(0|[1-9][0-9]{0,15})$/;
 
@@ -93,35 +92,23 @@ export function filterFromQuery(c: Context<AppEnv>): RecordFilter | null {
 }
 
 /**
- * Answer with an SSE stream. Under @hono/node-server the raw response is written directly
- * (real `write()` backpressure, no compression or buffering by any middleware); elsewhere
- * (`app.request()` in tests) the body is a web ReadableStream. Headers that middleware set
- * before the handler (request id, CORS) are carried over.
+ * Answer with an SSE stream. Under @hono/node-server the data is written to the raw Node
+ * response (real `write()` backpressure, one write per batch, nothing buffered by any
+ * middleware); elsewhere (`app.request()`) it flows through a web ReadableStream.
  */
 export function respondWithStream(c: Context<AppEnv>, request: Omit<OpenStreamRequest, 'sink'>): Response {
   const { sse } = c.get('services');
   if (sse.closing)
     throw new ApiError('unavailable', 'server is shutting down; reconnect shortly', {}, { 'retry-after': '1' });
-  const headers: Record<string, string> = {};
-  c.res.headers.forEach((value, name) => {
-    if (name !== 'content-type' && name !== 'content-length') headers[name] = value;
-  });
-  Object.assign(headers, {
+  // Middleware headers (request id, CORS) are merged in by hono as for any response.
+  const headers = {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
     'x-accel-buffering': 'no',
-  });
+  };
   const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
-  let sink: SseSink;
-  let response: Response;
-  if (outgoing && typeof outgoing.writeHead === 'function') {
-    sink = nodeResponseSink(outgoing, headers);
-    response = RESPONSE_ALREADY_SENT;
-  } else {
-    const web = webStreamSink();
-    sink = web.sink;
-    response = new Response(web.body, { status: 200, headers });
-  }
+  const { sink, body } =
+    outgoing && typeof outgoing.write === 'function' ? nodeResponseSink(outgoing) : webStreamSink();
   sse.open({ ...request, sink });
-  return response;
+  return new Response(body, { status: 200, headers });
 }

@@ -63,6 +63,20 @@ export class SseService {
     return this.streams.size;
   }
 
+  /** A snapshot for metrics and tests: how many streams, how many live, what they buffer. */
+  stats(): { open: number; live: number; tails: number; bufferedBytes: number; maxBufferedBytes: number } {
+    let live = 0;
+    let bufferedBytes = 0;
+    let maxBufferedBytes = 0;
+    for (const stream of this.streams) {
+      if (stream.isLive) live++;
+      const buffered = stream.bufferedBytes;
+      bufferedBytes += buffered;
+      maxBufferedBytes = Math.max(maxBufferedBytes, buffered);
+    }
+    return { open: this.streams.size, live, tails: this.hub.size, bufferedBytes, maxBufferedBytes };
+  }
+
   /**
    * Start streaming to `request.sink`; the stream ends itself on disconnect or shutdown.
    * Once shutdown has begun the client gets only the final `shutdown` event.

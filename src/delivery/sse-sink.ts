@@ -17,25 +17,67 @@ export interface SseSink {
 }
 
 /**
- * Take over a Node response for an SSE stream: headers are written and flushed at once so
- * the client sees the stream open before the first record, and Nagle is disabled so small
- * events leave immediately.
+ * Write SSE bytes straight to a Node response while the framework sends the headers.
+ * @hono/node-server writes the status and headers (so CORS and request-id middleware apply)
+ * and pumps the returned `body`, which never yields: all data goes through `res.write()`,
+ * whose return value and 'drain' are the real socket backpressure. Closing `body` is how
+ * the stream ends (the server then ends the response). Writes made before the headers are
+ * out are held (the `retry:` line and at most one batch) and flushed right after.
  */
-export function nodeResponseSink(res: ServerResponse, headers: Record<string, string>): SseSink {
-  res.writeHead(200, headers);
-  res.flushHeaders();
-  res.socket?.setNoDelay(true);
+export function nodeResponseSink(res: ServerResponse): { sink: SseSink; body: ReadableStream<Uint8Array> } {
   let closed = false;
+  let ending = false;
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
   const closeListeners: Array<() => void> = [];
-  res.once('close', () => {
+  const markClosed = (): void => {
+    if (closed) return;
     closed = true;
     for (const listener of closeListeners.splice(0)) listener();
+  };
+  const body = new ReadableStream<Uint8Array>({
+    start: (c) => {
+      controller = c;
+    },
+    cancel: () => markClosed(),
   });
+  const finish = (): void => {
+    try {
+      controller.close();
+    } catch {
+      // Already cancelled by the server because the client went away.
+    }
+    markClosed();
+  };
+  const flushWhenHeadersSent = (): void => {
+    if (closed) return;
+    if (!res.headersSent) {
+      setImmediate(flushWhenHeadersSent);
+      return;
+    }
+    res.socket?.setNoDelay(true);
+    const chunks = pending;
+    pending = [];
+    pendingBytes = 0;
+    for (const chunk of chunks) res.write(chunk);
+    if (ending) finish();
+  };
+  setImmediate(flushWhenHeadersSent);
+  res.once('close', markClosed);
   // A reset connection surfaces as 'error' then 'close'; the stream cleans up on 'close'.
   res.on('error', () => {});
-  return {
-    write: (chunk) => (closed ? false : res.write(chunk)),
-    bufferedBytes: () => res.writableLength,
+  const sink: SseSink = {
+    write: (chunk) => {
+      if (closed || ending) return false;
+      if (!res.headersSent) {
+        pending.push(chunk);
+        pendingBytes += chunk.length;
+        return true;
+      }
+      return res.write(chunk);
+    },
+    bufferedBytes: () => res.writableLength + pendingBytes,
     onDrain: (listener) => {
       res.on('drain', listener);
     },
@@ -47,9 +89,12 @@ export function nodeResponseSink(res: ServerResponse, headers: Record<string, st
       return closed;
     },
     end: () => {
-      if (!closed) res.end();
+      if (closed || ending) return;
+      ending = true;
+      if (res.headersSent) finish();
     },
   };
+  return { sink, body };
 }
 
 /**

@@ -93,6 +93,11 @@ export class SseStream {
     return this.closed;
   }
 
+  /** Bytes queued for this client and not yet taken by its connection. */
+  get bufferedBytes(): number {
+    return this.closed ? 0 : this.options.sink.bufferedBytes();
+  }
+
   /** Whether every partition is attached to its live tail. */
   get isLive(): boolean {
     return this.liveCount === this.lanes.length;

@@ -53,12 +53,9 @@ export const partitionEventsRoute = createRoute({
       description: 'The event stream',
       content: {
         'text/event-stream': {
-          schema: z
-            .string()
-            .openapi({
-              example:
-                'retry: 2000\n\nevent: record\ndata: {"topic":"orders","partition":0,"offset":41,...}\nid: 42\n\n',
-            }),
+          schema: z.string().openapi({
+            example: 'retry: 2000\n\nevent: record\ndata: {"topic":"orders","partition":0,"offset":41,...}\nid: 42\n\n',
+          }),
         },
       },
     },

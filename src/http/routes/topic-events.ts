@@ -44,12 +44,10 @@ export const topicEventsRoute = createRoute({
       description: 'The event stream',
       content: {
         'text/event-stream': {
-          schema: z
-            .string()
-            .openapi({
-              example:
-                'retry: 2000\n\nevent: record\ndata: {"topic":"orders","partition":2,"offset":7,...}\nid: v1.AwUICA\n\n',
-            }),
+          schema: z.string().openapi({
+            example:
+              'retry: 2000\n\nevent: record\ndata: {"topic":"orders","partition":2,"offset":7,...}\nid: v1.AwUICA\n\n',
+          }),
         },
       },
     },

@@ -1,0 +1,287 @@
+// Black-box tests of the SSE endpoints (DESIGN §3 Live) with the `eventsource` client against
+// a real server: framing and headers, resume by header/query, topic merge, filters, errors.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startIsolatedServer, type TestServer } from './support/server.js';
+import { createTopic, listen, produce, startProxy, until, type Listener } from './sse-support.js';
+
+let server: TestServer;
+const open: Listener[] = [];
+const watch = (l: Listener): Listener => {
+  open.push(l);
+  return l;
+};
+
+beforeAll(async () => {
+  server = await startIsolatedServer({ SLUICE_SSE_RETRY_MS: '100', SLUICE_SSE_KEEPALIVE_MS: '300' });
+});
+afterAll(async () => {
+  for (const l of open) l.close();
+  await server?.stop();
+});
+
+const name = () => `t-${randomUUID()}`;
+const partitionUrl = (topic: string, p: number, query = '') =>
+  `${server.url}/v1/topics/${topic}/partitions/${p}/events${query}`;
+const topicUrl = (topic: string, query = '') => `${server.url}/v1/topics/${topic}/events${query}`;
+
+/** Read the raw stream until `done(text)` holds, then abort. */
+async function rawStream(url: string, headers: Record<string, string>, done: (text: string) => boolean) {
+  const controller = new AbortController();
+  const res = await fetch(url, { headers, signal: controller.signal });
+  let text = '';
+  if (res.body) {
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    const deadline = Date.now() + 5_000;
+    while (!done(text) && Date.now() < deadline) {
+      const chunk = await reader.read();
+      if (chunk.done) break;
+      text += decoder.decode(chunk.value, { stream: true });
+    }
+  }
+  controller.abort();
+  return { res, text };
+}
+
+describe('framing and headers', () => {
+  it('opens with retry:, sends SSE headers and CORS for any origin, no compression, keepalives', async () => {
+    const topic = name();
+    await createTopic(server.url, topic);
+    const { res, text } = await rawStream(
+      partitionUrl(topic, 0),
+      { origin: 'https://dashboard.example', 'accept-encoding': 'gzip, br' },
+      (t) => t.includes(': keepalive'),
+    );
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect(res.headers.get('cache-control')).toBe('no-cache');
+    expect(res.headers.get('x-accel-buffering')).toBe('no');
+    expect(res.headers.get('content-encoding')).toBeNull();
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    expect(res.headers.get('x-request-id')).toBeTruthy();
+    expect(text.startsWith('retry: 100\n\n')).toBe(true);
+    expect(text).toContain(': keepalive\n\n');
+  });
+
+  it('answers the CORS preflight for Last-Event-ID', async () => {
+    const topic = name();
+    await createTopic(server.url, topic);
+    const res = await fetch(topicUrl(topic), {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'https://dashboard.example',
+        'access-control-request-method': 'GET',
+        'access-control-request-headers': 'last-event-id',
+      },
+    });
+    expect(res.status).toBeLessThan(300);
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    expect((res.headers.get('access-control-allow-headers') ?? '').toLowerCase()).toContain('last-event-id');
+  });
+});
+
+describe('partition stream', () => {
+  it('delivers history and live records as Record JSON with next-offset ids', async () => {
+    const topic = name();
+    await createTopic(server.url, topic);
+    await produce(server.url, topic, [{ value: { n: 0 }, key: 'a', headers: { h: '1' } }, { value: { n: 1 } }]);
+    const l = watch(listen(partitionUrl(topic, 0, '?from=earliest')));
+    await until(() => l.records().length === 2, 'history');
+    await produce(server.url, topic, [{ value: { n: 2 } }]);
+    await until(() => l.records().length === 3, 'live record');
+    l.close();
+    expect(l.records()[0]).toEqual({
+      topic,
+      partition: 0,
+      offset: 0,
+      timestamp: expect.any(Number),
+      key: 'a',
+      value: { n: 0 },
+      headers: { h: '1' },
+    });
+    expect(l.records().map((r) => r.value)).toEqual([{ n: 0 }, { n: 1 }, { n: 2 }]);
+    expect(l.events.map((e) => e.id)).toEqual(['1', '2', '3']);
+  });
+
+  it('from=latest (the default) sends only new records; from=<offset> and timestamp= pick the start', async () => {
+    const topic = name();
+    await createTopic(server.url, topic);
+    await produce(server.url, topic, [
+      { value: 'old', timestamp: 1_000 },
+      { value: 'mid', timestamp: 2_000 },
+      { value: 'new', timestamp: 3_000 },
+    ]);
+    const latest = watch(listen(partitionUrl(topic, 0)));
+    const fromOffset = watch(listen(partitionUrl(topic, 0, '?from=1')));
+    const fromTime = watch(listen(partitionUrl(topic, 0, '?timestamp=2500')));
+    await until(
+      () => latest.opens === 1 && fromOffset.records().length === 2 && fromTime.records().length === 1,
+      'starts',
+    );
+    await produce(server.url, topic, [{ value: 'live' }]);
+    await until(() => latest.records().length === 1 && fromTime.records().length === 2, 'live');
+    expect(latest.records().map((r) => r.value)).toEqual(['live']);
+    expect(
+      fromOffset
+        .records()
+        .map((r) => r.value)
+        .slice(0, 2),
+    ).toEqual(['mid', 'new']);
+    expect(fromTime.records().map((r) => r.value)).toEqual(['new', 'live']);
+  });
+
+  it('resumes exactly after Last-Event-ID (header) or ?last_event_id=, and the header wins', async () => {
+    const topic = name();
+    await createTopic(server.url, topic);
+    await produce(
+      server.url,
+      topic,
+      Array.from({ length: 10 }, (_, i) => ({ value: i })),
+    );
+    const byHeader = watch(listen(partitionUrl(topic, 0, '?from=earliest'), { lastEventId: '4' }));
+    const byQuery = watch(listen(partitionUrl(topic, 0, '?from=earliest&last_event_id=7')));
+    const both = watch(listen(partitionUrl(topic, 0, '?last_event_id=9'), { lastEventId: '2' }));
+    await until(
+      () => byHeader.records().length === 6 && byQuery.records().length === 3 && both.records().length === 8,
+      'resumed',
+    );
+    expect(byHeader.records().map((r) => r.offset)).toEqual([4, 5, 6, 7, 8, 9]);
+    expect(byQuery.records().map((r) => r.offset)).toEqual([7, 8, 9]);
+    expect(both.records().map((r) => r.offset)).toEqual([2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
+  it('EventSource reconnects after a dropped connection and continues with no gap and no repeat', async () => {
+    const topic = name();
+    await createTopic(server.url, topic);
+    const proxy = await startProxy(
+      server.services.config.port === 0 ? Number(new URL(server.url).port) : server.services.config.port,
+    );
+    try {
+      const l = watch(listen(`http://127.0.0.1:${proxy.port}/v1/topics/${topic}/partitions/0/events?from=earliest`));
+      await produce(server.url, topic, [{ value: 'a' }, { value: 'b' }]);
+      await until(() => l.records().length === 2, 'before the cut');
+      proxy.cut();
+      await produce(server.url, topic, [{ value: 'c' }, { value: 'd' }]);
+      await until(() => l.opens === 2 && l.records().length === 4, 'after reconnect');
+      await produce(server.url, topic, [{ value: 'e' }]);
+      await until(() => l.records().length === 5, 'live after reconnect');
+      expect(l.records().map((r) => r.value)).toEqual(['a', 'b', 'c', 'd', 'e']);
+      l.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('filters by ?key= and ?header.<name>=; resuming after a filtered event skips nothing and repeats nothing', async () => {
+    const topic = name();
+    await createTopic(server.url, topic);
+    await produce(server.url, topic, [
+      { value: 1, key: 'k1', headers: { env: 'prod' } },
+      { value: 2, key: 'k2', headers: { env: 'prod' } },
+      { value: 3, key: 'k1', headers: { env: 'dev' } },
+      { value: 4, key: 'k1', headers: { env: 'prod' } },
+      { value: 5, key: 'k2' },
+    ]);
+    const byKey = watch(listen(partitionUrl(topic, 0, '?from=earliest&key=k1')));
+    const byBoth = watch(listen(partitionUrl(topic, 0, '?from=earliest&key=k1&header.env=prod')));
+    const byHeader = watch(listen(partitionUrl(topic, 0, '?from=earliest&header.env=dev&header.env=prod')));
+    await until(
+      () => byKey.records().length === 3 && byBoth.records().length === 2 && byHeader.records().length === 4,
+      'filtered',
+    );
+    expect(byKey.records().map((r) => r.value)).toEqual([1, 3, 4]);
+    expect(byBoth.records().map((r) => r.value)).toEqual([1, 4]);
+    expect(byHeader.records().map((r) => r.value)).toEqual([1, 2, 3, 4]);
+    const resumed = watch(
+      listen(partitionUrl(topic, 0, '?from=earliest&key=k1'), { lastEventId: byKey.events[0]?.id ?? '' }),
+    );
+    await produce(server.url, topic, [{ value: 6, key: 'k1' }]);
+    await until(() => resumed.records().length === 3, 'resumed filtered');
+    expect(resumed.records().map((r) => r.value)).toEqual([3, 4, 6]);
+  });
+
+  it('?batch=true sends records events with a JSON array', async () => {
+    const topic = name();
+    await createTopic(server.url, topic);
+    await produce(server.url, topic, [{ value: 'x' }, { value: 'y' }]);
+    const l = watch(listen(partitionUrl(topic, 0, '?from=earliest&batch=true')));
+    await until(() => l.records().length === 2, 'batch');
+    expect(l.events[0]).toMatchObject({ type: 'records', id: '2' });
+    expect(l.records().map((r) => r.value)).toEqual(['x', 'y']);
+  });
+});
+
+describe('topic stream', () => {
+  it('merges every partition in order and resumes from a topic cursor with no gap or repeat', async () => {
+    const topic = name();
+    await createTopic(server.url, topic, 3);
+    const produced = [];
+    for (let i = 0; i < 12; i++) produced.push({ value: i, partition: i % 3 });
+    await produce(server.url, topic, produced);
+    const l = watch(listen(topicUrl(topic, '?from=earliest')));
+    await until(() => l.records().length === 12, 'all partitions');
+    await produce(server.url, topic, [{ value: 12, partition: 1 }]);
+    await until(() => l.records().length === 13, 'live');
+    for (const p of [0, 1, 2]) {
+      const offsets = l
+        .records()
+        .filter((r) => r.partition === p)
+        .map((r) => r.offset);
+      expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
+    }
+    expect(l.events.every((e) => /^v1\.[A-Za-z0-9_-]+$/.test(e.id))).toBe(true);
+    const cut = 5;
+    const resumed = watch(listen(topicUrl(topic), { lastEventId: l.events[cut]?.id ?? '' }));
+    await until(() => resumed.records().length === 13 - cut - 1, 'resumed');
+    const key = (r: { partition: number; offset: number }) => `${r.partition}/${r.offset}`;
+    expect(resumed.records().map(key).sort()).toEqual(
+      l
+        .records()
+        .slice(cut + 1)
+        .map(key)
+        .sort(),
+    );
+  });
+});
+
+describe('errors', () => {
+  it('400 for a malformed cursor, bad from/timestamp; 404 for an unknown topic or partition', async () => {
+    const topic = name();
+    await createTopic(server.url, topic, 2);
+    const status = async (url: string, headers: Record<string, string> = {}) => {
+      const res = await fetch(url, { headers });
+      const body = (await res.json()) as { error: { code: string } };
+      return [res.status, body.error.code];
+    };
+    expect(await status(partitionUrl(topic, 0), { 'last-event-id': 'v1.garbage' })).toEqual([400, 'bad_request']);
+    expect(await status(partitionUrl(topic, 0, '?last_event_id=-3'))).toEqual([400, 'bad_request']);
+    expect(await status(topicUrl(topic), { 'last-event-id': '17' })).toEqual([400, 'bad_request']);
+    expect(await status(topicUrl(topic, '?last_event_id=v1.AwEBAQ'))).toEqual([400, 'bad_request']); // 3 partitions
+    expect(await status(partitionUrl(topic, 0, '?from=soon'))).toEqual([400, 'bad_request']);
+    expect(await status(topicUrl(topic, '?from=5'))).toEqual([400, 'bad_request']);
+    expect(await status(partitionUrl(topic, 0, '?from=earliest&timestamp=5'))).toEqual([400, 'bad_request']);
+    expect(await status(partitionUrl(topic, 0, '?batch=maybe'))).toEqual([400, 'bad_request']);
+    expect(await status(partitionUrl(topic, 2))).toEqual([404, 'partition_not_found']);
+    expect(await status(partitionUrl(name(), 0))).toEqual([404, 'topic_not_found']);
+    expect(await status(topicUrl(name()))).toEqual([404, 'topic_not_found']);
+  });
+
+  it('a cursor below the retention start gets event: error naming the gap, then the stream closes', async () => {
+    const topic = name();
+    await createTopic(server.url, topic, 1, { segment_bytes: 1024, retention_bytes: 1024 });
+    for (let i = 0; i < 10; i++) await produce(server.url, topic, [{ value: 'z'.repeat(400) }]);
+    await server.services.log.enforceRetention();
+    const found = server.services.topics.partitionLog(topic, 0);
+    if (!found.ok) throw new Error(found.error.message);
+    const start = found.value.log.startOffset();
+    expect(start).toBeGreaterThan(1);
+    const l = watch(listen(partitionUrl(topic, 0), { lastEventId: '1' }));
+    await until(() => l.events.some((e) => e.type === 'error'), 'error event');
+    l.close();
+    const body = JSON.parse(l.events.find((e) => e.type === 'error')?.data ?? '{}');
+    expect(body).toMatchObject({ code: 'offset_out_of_range', partition: 0, requested_offset: 1, start_offset: start });
+    expect(body.message).toContain(`records 1..${start - 1} of partition 0 were deleted by retention`);
+    expect(l.records()).toEqual([]);
+  });
+});
