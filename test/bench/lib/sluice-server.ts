@@ -1,0 +1,73 @@
+// Starts Sluice as a child process the way `npm start` runs it (src/main.ts, embedded
+// database under a temp DATA_DIR), bundled once per run with esbuild so in-progress type
+// errors elsewhere in the tree don't block a benchmark.
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { build } from 'esbuild';
+import { freePort, REPO_ROOT, spawnChild, tempDir, waitForHttp, type Child } from './processes.js';
+
+/** Two levels under the repo root, so `../../migrations/` resolves as it does from dist/. */
+const BUNDLE = path.join(REPO_ROOT, '.bench-results', 'build', 'main.js');
+let bundled: Promise<string> | undefined;
+
+function bundleOnce(): Promise<string> {
+  bundled ??= build({
+    entryPoints: [path.join(REPO_ROOT, 'src', 'main.ts')],
+    outfile: BUNDLE,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    sourcemap: false,
+    logLevel: 'silent',
+  }).then(() => BUNDLE);
+  return bundled;
+}
+
+export interface SluiceServer {
+  readonly url: string;
+  readonly dataDir: string;
+  readonly child: Child;
+  /** Milliseconds from spawn until /readyz answered 200. */
+  readonly readyMs: number;
+}
+
+export interface SluiceOptions {
+  /** Reuse a data directory (restart); a fresh temp dir otherwise. */
+  dataDir?: string;
+  env?: Record<string, string>;
+}
+
+export async function startSluice(o: SluiceOptions = {}): Promise<SluiceServer> {
+  const main = await bundleOnce();
+  const dataDir = o.dataDir ?? (await tempDir('sluice'));
+  const port = await freePort();
+  const child = await spawnChild({
+    name: 'sluice',
+    command: process.execPath,
+    args: [main],
+    probe: true,
+    env: {
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      DATA_DIR: dataDir,
+      SLUICE_LOG_LEVEL: 'warn',
+      SLUICE_SHUTDOWN_TIMEOUT_MS: '3000',
+      ...o.env,
+    },
+  });
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    const readyMs = await waitForHttp(`${url}/readyz`, child, 180_000);
+    return { url, dataDir, child, readyMs };
+  } catch (e) {
+    await child.stop('SIGKILL');
+    throw e;
+  }
+}
+
+export async function stopSluice(s: SluiceServer, opts: { removeData?: boolean } = {}): Promise<void> {
+  await s.child.stop('SIGTERM');
+  if (opts.removeData ?? true) await fsp.rm(s.dataDir, { recursive: true, force: true });
+}
