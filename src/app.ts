@@ -40,10 +40,14 @@ export function createApp(services: Services): CreatedApp {
         onError: (ctx) =>
           errorResponse(
             ctx,
-            new ApiError('payload_too_large', `request body exceeds ${config.maxBodyBytes} bytes (SLUICE_MAX_BODY_BYTES)`, {
-              limit: 'max_body_bytes',
-              max_bytes: config.maxBodyBytes,
-            }),
+            new ApiError(
+              'payload_too_large',
+              `request body exceeds ${config.maxBodyBytes} bytes (SLUICE_MAX_BODY_BYTES)`,
+              {
+                limit: 'max_body_bytes',
+                max_bytes: config.maxBodyBytes,
+              },
+            ),
           ),
       })(c, next);
     });

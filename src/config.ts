@@ -65,9 +65,7 @@ export const envSchema = z.object({
   /** Give up connecting to Postgres after this long (the request answers 503). */
   SLUICE_DB_CONNECT_TIMEOUT_MS: int(100, 600_000).default(5_000),
   /** Use the in-memory log store instead of segment files (tests and experiments only). */
-  SLUICE_LOG_STORE: z
-    .enum(['file', 'memory'], { error: 'file or memory' })
-    .default('file'),
+  SLUICE_LOG_STORE: z.enum(['file', 'memory'], { error: 'file or memory' }).default('file'),
   /** Keep the embedded database in memory instead of DATA_DIR/meta (tests only). */
   SLUICE_PGLITE_IN_MEMORY: bool.default(false),
   /**

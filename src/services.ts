@@ -59,7 +59,10 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     const metadata = await openMetadata(config, { onNotice: (m) => logger.debug({ notice: m }, 'postgres notice') });
     cleanups.push(() => metadata.close());
     const migrations = await migrate(metadata.db);
-    logger.info({ database: metadata.kind, applied: migrations.applied, already_applied: migrations.alreadyApplied }, 'metadata migrated');
+    logger.info(
+      { database: metadata.kind, applied: migrations.applied, already_applied: migrations.alreadyApplied },
+      'metadata migrated',
+    );
 
     const log = overrides.log ?? createLogStore(config, logger);
     const fileBacked = overrides.log === undefined && config.logStore === 'file';
@@ -155,7 +158,11 @@ function createLogStore(config: Config, logger: Logger): LogStore {
 
 function logReconcile(logger: Logger, r: Awaited<ReturnType<TopicsService['reconcile']>>): void {
   const changed =
-    r.rolledBackCreates.length + r.finishedDeletes.length + r.orphansRemoved.length + r.orphansKept.length + r.missingPartitionsCreated.length;
+    r.rolledBackCreates.length +
+    r.finishedDeletes.length +
+    r.orphansRemoved.length +
+    r.orphansKept.length +
+    r.missingPartitionsCreated.length;
   if (changed === 0) return;
   logger.warn(
     {

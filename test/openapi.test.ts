@@ -31,7 +31,16 @@ describe('committed OpenAPI artefacts', () => {
         ids.add(op.operationId!);
       }
     }
-    for (const op of ['createTopic', 'listTopics', 'getTopic', 'updateTopic', 'deleteTopic', 'healthz', 'readyz', 'metrics']) {
+    for (const op of [
+      'createTopic',
+      'listTopics',
+      'getTopic',
+      'updateTopic',
+      'deleteTopic',
+      'healthz',
+      'readyz',
+      'metrics',
+    ]) {
       expect(ids.has(op), op).toBe(true);
     }
   });

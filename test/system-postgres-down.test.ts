@@ -18,7 +18,9 @@ describe.skipIf(!usingPostgres())('when Postgres goes down (DATABASE_URL only)',
     proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
     url.hostname = '127.0.0.1';
     url.port = String(proxy.port);
-    server = await startTestServer(env, { env: { DATABASE_URL: url.toString(), SLUICE_DB_CONNECT_TIMEOUT_MS: '1000' } });
+    server = await startTestServer(env, {
+      env: { DATABASE_URL: url.toString(), SLUICE_DB_CONNECT_TIMEOUT_MS: '1000' },
+    });
   });
   afterAll(async () => {
     await proxy?.restore();

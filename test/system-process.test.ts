@@ -47,7 +47,14 @@ describe('main process', () => {
     envs.push(testEnv);
     const p = run({ ...testEnv.env, SLUICE_LOG_LEVEL: 'info' });
     await waitFor(() => /"msg":"listening"/.test(p.output()), 30_000);
-    const port = Number(/"port":(\d+)/.exec(p.output().split('\n').find((l) => l.includes('"listening"'))!)![1]);
+    const port = Number(
+      /"port":(\d+)/.exec(
+        p
+          .output()
+          .split('\n')
+          .find((l) => l.includes('"listening"'))!,
+      )![1],
+    );
     const res = await fetch(`http://127.0.0.1:${port}/v1/topics`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -56,7 +63,11 @@ describe('main process', () => {
     expect(res.status).toBe(201);
     p.child.kill('SIGTERM');
     expect(await p.exit).toBe(0);
-    const lines = p.output().trim().split('\n').map((l) => JSON.parse(l) as { msg: string; request_id?: string });
+    const lines = p
+      .output()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { msg: string; request_id?: string });
     expect(lines.map((l) => l.msg)).toContain('shut down');
     expect(lines.find((l) => l.msg === 'request completed')?.request_id).toBe(res.headers.get('x-request-id'));
     await expect(fs.access(path.join(testEnv.dataDir, CLEAN_SHUTDOWN_MARKER))).resolves.toBeUndefined();

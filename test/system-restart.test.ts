@@ -30,13 +30,24 @@ async function start(e: TestEnv): Promise<TestServer> {
   cleanups.push(async () => {
     if (!stopped) await s.stop();
   });
-  return { ...s, stop: async () => { stopped = true; await s.stop(); } };
+  return {
+    ...s,
+    stop: async () => {
+      stopped = true;
+      await s.stop();
+    },
+  };
 }
 
 async function append(server: TestServer, topic: string, partition: number, n: number): Promise<void> {
   const found = server.services.topics.partitionLog(topic, partition);
   if (!found.ok) throw new Error(found.error.message);
-  const records = Array.from({ length: n }, (_, i) => ({ key: null, value: Buffer.from(`"v${i}"`), headers: [], timestamp: Date.now() }));
+  const records = Array.from({ length: n }, (_, i) => ({
+    key: null,
+    value: Buffer.from(`"v${i}"`),
+    headers: [],
+    timestamp: Date.now(),
+  }));
   const r = await found.value.log.append(records, { durability: 'fsync' });
   if (!r.ok) throw new Error(r.error.reason);
 }
@@ -46,7 +57,10 @@ describe('restart', () => {
     const e = await env();
     const name = `t-${randomUUID()}`;
     let s = await start(e);
-    const created = expectStatus(await s.client.post('/v1/topics', { body: { name, partitions: 2, config: { retention_ms: -1 } } }), 201);
+    const created = expectStatus(
+      await s.client.post('/v1/topics', { body: { name, partitions: 2, config: { retention_ms: -1 } } }),
+      201,
+    );
     await append(s, name, 1, 5);
     await s.stop();
     await expect(fs.access(path.join(e.dataDir, CLEAN_SHUTDOWN_MARKER))).resolves.toBeUndefined();
@@ -74,8 +88,24 @@ describe('restart', () => {
     const config = TOPIC_CONFIG_DEFAULTS;
     // What a crash mid-create / mid-delete leaves behind: rows in transit plus partition data.
     await s.services.db.insert(topicsTable).values([
-      { id: ids.creating, name: `half-created-${now}`, state: 'creating', partitions: 1, config, createdAt: now, updatedAt: now },
-      { id: ids.deleting, name: `half-deleted-${now}`, state: 'deleting', partitions: 1, config, createdAt: now, updatedAt: now },
+      {
+        id: ids.creating,
+        name: `half-created-${now}`,
+        state: 'creating',
+        partitions: 1,
+        config,
+        createdAt: now,
+        updatedAt: now,
+      },
+      {
+        id: ids.deleting,
+        name: `half-deleted-${now}`,
+        state: 'deleting',
+        partitions: 1,
+        config,
+        createdAt: now,
+        updatedAt: now,
+      },
     ]);
     for (const id of Object.values(ids)) await s.services.log.createPartition(id, 0, toPartitionConfig(config));
     await s.stop();

@@ -13,7 +13,13 @@ afterAll(async () => {
   await server?.stop();
 });
 
-const ERROR_SHAPE = { error: expect.objectContaining({ code: expect.any(String), message: expect.any(String), request_id: expect.any(String) }) };
+const ERROR_SHAPE = {
+  error: expect.objectContaining({
+    code: expect.any(String),
+    message: expect.any(String),
+    request_id: expect.any(String),
+  }),
+};
 
 describe('system endpoints', () => {
   it('GET /healthz answers ok', async () => {
@@ -34,7 +40,9 @@ describe('system endpoints', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
     expect(res.text).toMatch(/sluice_http_requests_total\{method="GET",route="\/healthz",status="200"\} \d+/);
-    expect(res.text).toMatch(/sluice_http_requests_total\{method="GET",route="\/v1\/topics\/:topic",status="404"\} \d+/);
+    expect(res.text).toMatch(
+      /sluice_http_requests_total\{method="GET",route="\/v1\/topics\/:topic",status="404"\} \d+/,
+    );
     expect(res.text).toContain('sluice_http_request_duration_seconds_bucket');
   });
 
@@ -85,7 +93,10 @@ describe('error envelope by request shape', () => {
 
   it('415 unsupported_media_type for a body that is not JSON', async () => {
     for (const contentType of ['text/plain', 'application/x-www-form-urlencoded', 'application/xml']) {
-      const res = await server.client.raw('POST', '/v1/topics', { body: 'name=x', headers: { 'content-type': contentType } });
+      const res = await server.client.raw('POST', '/v1/topics', {
+        body: 'name=x',
+        headers: { 'content-type': contentType },
+      });
       expect(res.status).toBe(415);
       expect(res.json).toMatchObject({ error: { code: 'unsupported_media_type' } });
     }
@@ -93,17 +104,26 @@ describe('error envelope by request shape', () => {
 
   it('400 bad_request for malformed or empty JSON', async () => {
     for (const body of ['{"name": ', 'not json', '']) {
-      const res = await server.client.raw('POST', '/v1/topics', { body, headers: { 'content-type': 'application/json' } });
+      const res = await server.client.raw('POST', '/v1/topics', {
+        body,
+        headers: { 'content-type': 'application/json' },
+      });
       expect(res.status).toBe(400);
       expect(res.json).toMatchObject({ error: { code: 'bad_request' } });
     }
-    const array = await server.client.raw('POST', '/v1/topics', { body: '[1,2]', headers: { 'content-type': 'application/json' } });
+    const array = await server.client.raw('POST', '/v1/topics', {
+      body: '[1,2]',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(array.status).toBe(400);
   });
 
   it('413 payload_too_large above SLUICE_MAX_BODY_BYTES, with or without Content-Length', async () => {
     const big = JSON.stringify({ name: 'x'.repeat(3000) });
-    const res = await server.client.raw('POST', '/v1/topics', { body: big, headers: { 'content-type': 'application/json' } });
+    const res = await server.client.raw('POST', '/v1/topics', {
+      body: big,
+      headers: { 'content-type': 'application/json' },
+    });
     expect(res.status).toBe(413);
     expect(res.json).toMatchObject({ error: { code: 'payload_too_large', limit: 'max_body_bytes', max_bytes: 2048 } });
 

@@ -51,12 +51,21 @@ describe('POST /v1/topics', () => {
 
   it('takes partitions and config', async () => {
     const topic = expectStatus(
-      await create({ name: name(), partitions: 3, config: { retention_ms: -1, durability: 'write', value_format: 'binary', segment_bytes: 4096 } }),
+      await create({
+        name: name(),
+        partitions: 3,
+        config: { retention_ms: -1, durability: 'write', value_format: 'binary', segment_bytes: 4096 },
+      }),
       201,
     );
     expect(topic.partition_count).toBe(3);
     expect(topic.partitions.map((p) => p.partition)).toEqual([0, 1, 2]);
-    expect(topic.config).toMatchObject({ retention_ms: -1, durability: 'write', value_format: 'binary', segment_bytes: 4096 });
+    expect(topic.config).toMatchObject({
+      retention_ms: -1,
+      durability: 'write',
+      value_format: 'binary',
+      segment_bytes: 4096,
+    });
   });
 
   it('answers 409 topic_exists for a duplicate name and leaves the first topic alone', async () => {
@@ -145,9 +154,18 @@ describe('PATCH /v1/topics/{topic}', () => {
     const n = name();
     expectStatus(await create({ name: n, partitions: 2 }), 201);
     await appendTo(n, 0, ['x']);
-    const topic = expectStatus(await server.client.patch('/v1/topics/{topic}', { params: { topic: n }, body: { partitions: 5 } }), 200);
+    const topic = expectStatus(
+      await server.client.patch('/v1/topics/{topic}', { params: { topic: n }, body: { partitions: 5 } }),
+      200,
+    );
     expect(topic.partition_count).toBe(5);
-    expect(topic.partitions.map((p) => [p.partition, p.end_offset])).toEqual([[0, 1], [1, 0], [2, 0], [3, 0], [4, 0]]);
+    expect(topic.partitions.map((p) => [p.partition, p.end_offset])).toEqual([
+      [0, 1],
+      [1, 0],
+      [2, 0],
+      [3, 0],
+      [4, 0],
+    ]);
     expect(server.services.topics.partitionLog(n, 4).ok).toBe(true);
   });
 
@@ -166,7 +184,10 @@ describe('PATCH /v1/topics/{topic}', () => {
     const n = name();
     expectStatus(await create({ name: n, config: { retention_bytes: 1_000_000 } }), 201);
     const topic = expectStatus(
-      await server.client.patch('/v1/topics/{topic}', { params: { topic: n }, body: { config: { retention_ms: 60_000, durability: 'write' } } }),
+      await server.client.patch('/v1/topics/{topic}', {
+        params: { topic: n },
+        body: { config: { retention_ms: 60_000, durability: 'write' } },
+      }),
       200,
     );
     expect(topic.config).toMatchObject({ retention_ms: 60_000, durability: 'write', retention_bytes: 1_000_000 });
@@ -179,18 +200,30 @@ describe('PATCH /v1/topics/{topic}', () => {
   it('refuses to change value_format', async () => {
     const n = name();
     expectStatus(await create({ name: n }), 201);
-    const res = await server.client.patch('/v1/topics/{topic}', { params: { topic: n }, body: { config: { value_format: 'binary' } } });
+    const res = await server.client.patch('/v1/topics/{topic}', {
+      params: { topic: n },
+      body: { config: { value_format: 'binary' } },
+    });
     expect(expectStatus(res, 400).error.message).toMatch(/value_format/);
   });
 
   it('answers 400 for invalid values and 404 for unknown topics', async () => {
     const n = name();
     expectStatus(await create({ name: n }), 201);
-    const bad = await server.client.patch('/v1/topics/{topic}', { params: { topic: n }, body: { config: { segment_bytes: -5 } } });
+    const bad = await server.client.patch('/v1/topics/{topic}', {
+      params: { topic: n },
+      body: { config: { segment_bytes: -5 } },
+    });
     expect(expectStatus(bad, 400).error.code).toBe('bad_request');
-    const tooMany = await server.client.patch('/v1/topics/{topic}', { params: { topic: n }, body: { partitions: 10_000 } });
+    const tooMany = await server.client.patch('/v1/topics/{topic}', {
+      params: { topic: n },
+      body: { partitions: 10_000 },
+    });
     expect(expectStatus(tooMany, 400).error.message).toMatch(/partitions/);
-    const missing = await server.client.patch('/v1/topics/{topic}', { params: { topic: name() }, body: { partitions: 2 } });
+    const missing = await server.client.patch('/v1/topics/{topic}', {
+      params: { topic: name() },
+      body: { partitions: 2 },
+    });
     expect(expectStatus(missing, 404).error.code).toBe('topic_not_found');
   });
 });
@@ -209,7 +242,9 @@ describe('DELETE /v1/topics/{topic}', () => {
 
     const second = expectStatus(await create({ name: n, partitions: 1 }), 201);
     expect(second.id).not.toBe(first.id);
-    expect(second.partitions).toEqual([{ partition: 0, start_offset: 0, end_offset: 0, size_bytes: 0, writable: true }]);
+    expect(second.partitions).toEqual([
+      { partition: 0, start_offset: 0, end_offset: 0, size_bytes: 0, writable: true },
+    ]);
   });
 
   it('answers 404 for an unknown topic', async () => {

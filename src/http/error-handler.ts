@@ -34,7 +34,12 @@ export function toApiError(error: unknown, c: Context<AppEnv>): ApiError {
     return new ApiError(code, error.message || code);
   }
   if (isDatabaseUnavailable(error)) {
-    return new ApiError('unavailable', 'the metadata database is unavailable; retry shortly', {}, { 'retry-after': '5' });
+    return new ApiError(
+      'unavailable',
+      'the metadata database is unavailable; retry shortly',
+      {},
+      { 'retry-after': '5' },
+    );
   }
   return new ApiError('internal', 'internal error; the request id identifies it in the server log');
 }
@@ -53,7 +58,12 @@ export function notFoundHandler(allowedMethods: (path: string) => string[]): Not
     if (allowed.length > 0) {
       return errorResponse(
         c,
-        new ApiError('method_not_allowed', `${c.req.method} is not supported on ${c.req.path}; use ${allowed.join(', ')}`, {}, { allow: allowed.join(', ') }),
+        new ApiError(
+          'method_not_allowed',
+          `${c.req.method} is not supported on ${c.req.path}; use ${allowed.join(', ')}`,
+          {},
+          { allow: allowed.join(', ') },
+        ),
       );
     }
     return errorResponse(c, new ApiError('not_found', `no route for ${c.req.method} ${c.req.path}`));

@@ -132,7 +132,10 @@ const descriptions: Record<ErrorStatus, string> = {
  * Spread into a route's `responses`: `{ 200: ..., ...errorResponses(400, 404) }`.
  */
 export function errorResponses<S extends ErrorStatus>(...statuses: S[]) {
-  const out = {} as Record<S, { description: string; content: { 'application/json': { schema: typeof ErrorEnvelope } } }>;
+  const out = {} as Record<
+    S,
+    { description: string; content: { 'application/json': { schema: typeof ErrorEnvelope } } }
+  >;
   for (const status of statuses) {
     out[status] = { description: descriptions[status], content: { 'application/json': { schema: ErrorEnvelope } } };
   }

@@ -38,7 +38,11 @@ export async function openMetadata(config: Config, options: ConnectOptions = {})
     return {
       kind: 'postgres',
       db,
-      ping: (timeoutMs) => withTimeout(client`select 1`.then(() => undefined), timeoutMs),
+      ping: (timeoutMs) =>
+        withTimeout(
+          client`select 1`.then(() => undefined),
+          timeoutMs,
+        ),
       close: () => client.end({ timeout: 5 }),
     };
   }
@@ -50,7 +54,11 @@ export async function openMetadata(config: Config, options: ConnectOptions = {})
   return {
     kind: 'pglite',
     db,
-    ping: (timeoutMs) => withTimeout(db.execute(sql`select 1`).then(() => undefined), timeoutMs),
+    ping: (timeoutMs) =>
+      withTimeout(
+        db.execute(sql`select 1`).then(() => undefined),
+        timeoutMs,
+      ),
     close: () => client.close(),
   };
 }

@@ -35,7 +35,8 @@ const fields = {
     example: 604800000,
   }),
   retention_bytes: limitOrForever('retention_bytes').openapi({
-    description: 'Per partition: delete oldest closed segments while the partition exceeds this many bytes. -1 = no limit.',
+    description:
+      'Per partition: delete oldest closed segments while the partition exceeds this many bytes. -1 = no limit.',
     example: -1,
   }),
   segment_bytes: z
@@ -45,21 +46,26 @@ const fields = {
     .max(TOPIC_CONFIG_LIMITS.segmentBytes.max)
     .openapi({ description: 'Roll to a new segment file at this size (1 KiB … 1 GiB).', example: 134217728 }),
   segment_ms: limitOrForever('segment_ms').openapi({
-    description: 'Roll the active segment once its first record is this old (ms), so time retention can apply. -1 = never.',
+    description:
+      'Roll the active segment once its first record is this old (ms), so time retention can apply. -1 = never.',
     example: 604800000,
   }),
   durability: z.enum(['fsync', 'write']).openapi({
     description: '`fsync`: acknowledge after fdatasync (group commit). `write`: after the OS has the bytes.',
   }),
   value_format: z.enum(['json', 'string', 'binary']).openapi({
-    description: 'How record values appear in JSON bodies: any JSON value, a string, or base64 bytes. Fixed at creation.',
+    description:
+      'How record values appear in JSON bodies: any JSON value, a string, or base64 bytes. Fixed at creation.',
   }),
   max_record_bytes: z
     .number()
     .int()
     .min(TOPIC_CONFIG_LIMITS.maxRecordBytes.min)
     .max(TOPIC_CONFIG_LIMITS.maxRecordBytes.max)
-    .openapi({ description: 'Largest accepted record (key + value + headers), in bytes (≤ 64 MiB).', example: 1048576 }),
+    .openapi({
+      description: 'Largest accepted record (key + value + headers), in bytes (≤ 64 MiB).',
+      example: 1048576,
+    }),
 };
 
 /** Full config as the API shows it (every field present). */

@@ -6,7 +6,13 @@ import type { LogStore, PartitionLog } from '../log/index.js';
 import { isUniqueViolation } from '../metadata/errors.js';
 import type { StoredTopicConfig, TopicRow } from '../metadata/schema.js';
 import type { Logger } from '../logger.js';
-import { mergeTopicConfig, normaliseStoredConfig, toPartitionConfig, TOPIC_CONFIG_DEFAULTS, type TopicConfigInput } from './topic-config.js';
+import {
+  mergeTopicConfig,
+  normaliseStoredConfig,
+  toPartitionConfig,
+  TOPIC_CONFIG_DEFAULTS,
+  type TopicConfigInput,
+} from './topic-config.js';
 import type { TopicsRepository } from './topics-repository.js';
 
 export const TOPIC_NAME_PATTERN = /^[a-zA-Z0-9._-]{1,249}$/;
@@ -36,7 +42,8 @@ export type TopicAdminError =
   | { code: 'topic_exists'; message: string }
   | { code: 'bad_request'; message: string };
 
-export type PartitionLookupError = { code: 'topic_not_found'; message: string } | { code: 'partition_not_found'; message: string };
+export type PartitionLookupError =
+  { code: 'topic_not_found'; message: string } | { code: 'partition_not_found'; message: string };
 
 export type TopicChange =
   | { type: 'created'; topic: Topic }
@@ -99,9 +106,10 @@ export class TopicsService {
   partitionLog(name: string, partition: number): Result<{ topic: Topic; log: PartitionLog }, PartitionLookupError> {
     const topic = this.cache.get(name);
     if (!topic) return err({ code: 'topic_not_found', message: `topic ${JSON.stringify(name)} does not exist` });
-    const log = Number.isInteger(partition) && partition >= 0 && partition < topic.partitions
-      ? this.log.getPartition(topic.id, partition)
-      : undefined;
+    const log =
+      Number.isInteger(partition) && partition >= 0 && partition < topic.partitions
+        ? this.log.getPartition(topic.id, partition)
+        : undefined;
     if (!log) {
       return err({
         code: 'partition_not_found',
@@ -117,7 +125,14 @@ export class TopicsService {
     for (let p = 0; p < topic.partitions; p++) {
       const log = this.log.getPartition(topic.id, p);
       if (!log) {
-        stats.push({ partition: p, startOffset: 0, endOffset: 0, sizeBytes: 0, writable: false, reason: 'partition log missing' });
+        stats.push({
+          partition: p,
+          startOffset: 0,
+          endOffset: 0,
+          sizeBytes: 0,
+          writable: false,
+          reason: 'partition log missing',
+        });
         continue;
       }
       const w = log.writable();
@@ -141,7 +156,11 @@ export class TopicsService {
 
   // ---- admin (Postgres) ------------------------------------------------------------------
 
-  async create(input: { name: string; partitions?: number; config?: TopicConfigInput }): Promise<Result<Topic, TopicAdminError>> {
+  async create(input: {
+    name: string;
+    partitions?: number;
+    config?: TopicConfigInput;
+  }): Promise<Result<Topic, TopicAdminError>> {
     const partitions = input.partitions ?? 1;
     const invalid = this.validateName(input.name) ?? this.validatePartitions(partitions);
     if (invalid) return err(invalid);
@@ -152,12 +171,14 @@ export class TopicsService {
       try {
         await this.repo.insertCreating({ id, name: input.name, partitions, config, now });
       } catch (e) {
-        if (isUniqueViolation(e)) return err({ code: 'topic_exists', message: `topic ${JSON.stringify(input.name)} already exists` });
+        if (isUniqueViolation(e))
+          return err({ code: 'topic_exists', message: `topic ${JSON.stringify(input.name)} already exists` });
         throw e;
       }
       try {
         for (let p = 0; p < partitions; p++) await this.log.createPartition(id, p, toPartitionConfig(config));
-        if (!(await this.repo.setState(id, 'creating', 'active', now))) throw new Error(`topic row ${id} vanished during create`);
+        if (!(await this.repo.setState(id, 'creating', 'active', now)))
+          throw new Error(`topic row ${id} vanished during create`);
       } catch (e) {
         await this.rollbackCreate(id, input.name);
         throw e;
@@ -206,18 +227,28 @@ export class TopicsService {
         });
       }
       const config = mergeTopicConfig(current.config, change.config);
-      const grow = change.partitions !== undefined && change.partitions > current.partitions ? change.partitions : undefined;
+      const grow =
+        change.partitions !== undefined && change.partitions > current.partitions ? change.partitions : undefined;
       // New partition logs first: if we die before the row changes they are merely unused.
       if (grow !== undefined) {
-        for (let p = current.partitions; p < grow; p++) await this.log.createPartition(current.id, p, toPartitionConfig(config));
+        for (let p = current.partitions; p < grow; p++)
+          await this.log.createPartition(current.id, p, toPartitionConfig(config));
       }
       const now = this.clock();
-      const updated = await this.repo.update(current.id, { ...(grow !== undefined ? { partitions: grow } : {}), config }, now);
+      const updated = await this.repo.update(
+        current.id,
+        { ...(grow !== undefined ? { partitions: grow } : {}), config },
+        now,
+      );
       if (!updated) return err(notFound(name));
       const topic = toTopic(updated);
-      for (let p = 0; p < topic.partitions; p++) this.log.getPartition(topic.id, p)?.updateConfig(toPartitionConfig(topic.config));
+      for (let p = 0; p < topic.partitions; p++)
+        this.log.getPartition(topic.id, p)?.updateConfig(toPartitionConfig(topic.config));
       this.cache.set(topic.name, topic);
-      this.logger.info({ topic: name, topic_id: topic.id, partitions: topic.partitions, config: topic.config }, 'topic updated');
+      this.logger.info(
+        { topic: name, topic_id: topic.id, partitions: topic.partitions, config: topic.config },
+        'topic updated',
+      );
       this.emit({ type: 'updated', topic, previous: current });
       return ok(topic);
     });

@@ -41,13 +41,30 @@ export interface RawResponse {
 
 export interface Client {
   readonly baseUrl: string;
-  request<M extends Method, P extends PathsFor<M>>(method: M, path: P, options?: RequestOptions<Op<P, M>>): Promise<TypedResponse<Op<P, M>>>;
+  request<M extends Method, P extends PathsFor<M>>(
+    method: M,
+    path: P,
+    options?: RequestOptions<Op<P, M>>,
+  ): Promise<TypedResponse<Op<P, M>>>;
   get<P extends PathsFor<'get'>>(path: P, options?: RequestOptions<Op<P, 'get'>>): Promise<TypedResponse<Op<P, 'get'>>>;
-  post<P extends PathsFor<'post'>>(path: P, options?: RequestOptions<Op<P, 'post'>>): Promise<TypedResponse<Op<P, 'post'>>>;
-  patch<P extends PathsFor<'patch'>>(path: P, options?: RequestOptions<Op<P, 'patch'>>): Promise<TypedResponse<Op<P, 'patch'>>>;
-  delete<P extends PathsFor<'delete'>>(path: P, options?: RequestOptions<Op<P, 'delete'>>): Promise<TypedResponse<Op<P, 'delete'>>>;
+  post<P extends PathsFor<'post'>>(
+    path: P,
+    options?: RequestOptions<Op<P, 'post'>>,
+  ): Promise<TypedResponse<Op<P, 'post'>>>;
+  patch<P extends PathsFor<'patch'>>(
+    path: P,
+    options?: RequestOptions<Op<P, 'patch'>>,
+  ): Promise<TypedResponse<Op<P, 'patch'>>>;
+  delete<P extends PathsFor<'delete'>>(
+    path: P,
+    options?: RequestOptions<Op<P, 'delete'>>,
+  ): Promise<TypedResponse<Op<P, 'delete'>>>;
   /** Untyped escape hatch for malformed requests: any method, path, body and headers. */
-  raw(method: string, path: string, init?: { body?: string | Uint8Array; headers?: Record<string, string> }): Promise<RawResponse>;
+  raw(
+    method: string,
+    path: string,
+    init?: { body?: string | Uint8Array; headers?: Record<string, string> },
+  ): Promise<RawResponse>;
 }
 
 export function createClient(baseUrl: string): Client {

@@ -53,7 +53,9 @@ export const registerHealth: RouteModule = (app) => {
     } catch (e) {
       dbError = e instanceof Error ? e.message : String(e);
     }
-    const quarantined = services.log.quarantined().map((q) => ({ topic_id: q.topicId, partition: q.partition, reason: q.reason }));
+    const quarantined = services.log
+      .quarantined()
+      .map((q) => ({ topic_id: q.topicId, partition: q.partition, reason: q.reason }));
     const shuttingDown = services.streams.closing;
     const ready = dbError === undefined && quarantined.length === 0 && !shuttingDown;
     const body = {

@@ -10,7 +10,8 @@ export const createTopicRoute = createRoute({
   tags: ['Topics'],
   operationId: 'createTopic',
   summary: 'Create a topic',
-  description: 'Creates the topic and its partition logs. Crash-safe: a create interrupted half-way is rolled back at the next start.',
+  description:
+    'Creates the topic and its partition logs. Crash-safe: a create interrupted half-way is rolled back at the next start.',
   request: { body: { required: true, content: { 'application/json': { schema: CreateTopicBody } } } },
   responses: {
     201: { description: 'Created', content: { 'application/json': { schema: Topic } } },

@@ -14,7 +14,9 @@ export const PartitionInfo = z
     start_offset: z.number().int().openapi({ description: 'First offset still readable (advances with retention).' }),
     end_offset: z.number().int().openapi({ description: 'Offset the next record will get (last offset + 1).' }),
     size_bytes: z.number().int().openapi({ description: 'Bytes of log segments on disk.' }),
-    writable: z.boolean().openapi({ description: 'False if the partition refuses writes (I/O failure or corruption).' }),
+    writable: z
+      .boolean()
+      .openapi({ description: 'False if the partition refuses writes (I/O failure or corruption).' }),
     read_only_reason: z.string().optional(),
   })
   .openapi('PartitionInfo');
@@ -24,7 +26,9 @@ export const Topic = z
     id: z.uuid().openapi({ description: 'Unique per incarnation: a deleted and recreated topic gets a new id.' }),
     name: z.string(),
     partition_count: z.number().int(),
-    partitions: z.array(PartitionInfo).openapi({ description: 'Per-partition offsets and sizes, by partition number.' }),
+    partitions: z
+      .array(PartitionInfo)
+      .openapi({ description: 'Per-partition offsets and sizes, by partition number.' }),
     config: TopicConfig,
     created_at: z.number().int().openapi({ description: 'Unix ms.' }),
     updated_at: z.number().int().openapi({ description: 'Unix ms.' }),
@@ -38,7 +42,12 @@ export const CreateTopicBody = z
       .string()
       .regex(/^[a-zA-Z0-9._-]{1,249}$/, 'must be 1–249 characters of a-z, A-Z, 0-9, ".", "_" or "-"')
       .openapi({ example: 'orders' }),
-    partitions: z.number().int().min(1).optional().openapi({ description: 'Default 1; at most SLUICE_MAX_PARTITIONS.', example: 3 }),
+    partitions: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .openapi({ description: 'Default 1; at most SLUICE_MAX_PARTITIONS.', example: 3 }),
     config: TopicConfigInput.optional(),
   })
   .openapi('CreateTopic');

@@ -33,7 +33,9 @@ export const topics = pgTable(
   },
   (t) => [
     // A name is taken by at most one live topic; a topic being deleted frees its name at once.
-    uniqueIndex('topics_live_name_idx').on(t.name).where(sql`${t.state} <> 'deleting'`),
+    uniqueIndex('topics_live_name_idx')
+      .on(t.name)
+      .where(sql`${t.state} <> 'deleting'`),
     check('topics_state_check', sql`${t.state} in ('creating', 'active', 'deleting')`),
     check('topics_partitions_check', sql`${t.partitions} >= 1`),
   ],
