@@ -1,0 +1,132 @@
+// Runs one active webhook: a PartitionWorker per partition of its topic (started from the
+// committed offsets, more as the topic grows), all stopped together by one abort signal.
+import type { LogStore } from '../log/index.js';
+import type { ValueFormat } from '../topics/record-codec.js';
+import { sleep } from './backoff.js';
+import type { DeadLetterProducer } from './dead-letter.js';
+import type { WebhookSender } from './http-sender.js';
+import { PartitionWorker, type PartitionStatus, type WebhookSettings, type WorkerLogger } from './partition-worker.js';
+import type { Semaphore } from './semaphore.js';
+import type { PartitionProgress, WebhookRepository } from './webhook-repository.js';
+
+/** A live topic as webhooks see it. */
+export interface WebhookTopic {
+  id: string;
+  name: string;
+  partitions: number;
+  config: { value_format: ValueFormat };
+}
+
+export interface WebhookTopics {
+  lookup(name: string): WebhookTopic | undefined;
+}
+
+export interface RunnerDeps {
+  repo: Pick<WebhookRepository, 'loadProgress' | 'saveProgress' | 'recordAttempt'>;
+  topics: WebhookTopics;
+  log: Pick<LogStore, 'getPartition'>;
+  sender: WebhookSender;
+  limiter: Semaphore;
+  producer: DeadLetterProducer;
+  logger: WorkerLogger & { error(obj: object, msg: string): void };
+  now: () => number;
+  random?: () => number;
+  /** The endpoint answered 410 Gone. */
+  onGone(webhookId: string, reason: string): void;
+}
+
+export class WebhookRunner {
+  private readonly controller = new AbortController();
+  private readonly workers = new Map<number, { worker: PartitionWorker; done: Promise<void> }>();
+  private topicId: string | undefined;
+  /** Committed progress, loaded once; partitions without an entry start at the log start. */
+  private progress: Promise<Map<number, PartitionProgress> | undefined> | undefined;
+
+  constructor(
+    private readonly deps: RunnerDeps,
+    readonly settings: WebhookSettings,
+    readonly topicName: string,
+  ) {}
+
+  get stopped(): boolean {
+    return this.controller.signal.aborted;
+  }
+
+  /** Start workers for every partition not running yet (at start, and when the topic grows). */
+  async sync(): Promise<void> {
+    if (this.stopped) return;
+    const topic = this.deps.topics.lookup(this.topicName);
+    if (!topic) return;
+    if (this.topicId !== undefined && this.topicId !== topic.id) {
+      // Deleted and recreated under the same name: positions past the new log's end are reset by the workers.
+      this.topicId = topic.id;
+    }
+    this.topicId ??= topic.id;
+    this.progress ??= this.loadProgress();
+    const progress = await this.progress;
+    if (!progress || this.stopped) return;
+    for (let p = 0; p < topic.partitions; p++) {
+      if (this.workers.has(p)) continue;
+      const log = this.deps.log.getPartition(topic.id, p);
+      if (!log) continue;
+      const start = progress.get(p) ?? { offset: log.startOffset(), pendingEnd: undefined };
+      const worker = new PartitionWorker(
+        {
+          settings: this.settings,
+          topic: { name: topic.name, format: topic.config.value_format },
+          partition: p,
+          log,
+          saveProgress: (partition, pr) => this.deps.repo.saveProgress(this.settings.id, topic.name, partition, pr, this.deps.now()),
+          recordAttempt: (a) => this.deps.repo.recordAttempt({ ...a, webhookId: this.settings.id }),
+          sender: this.deps.sender,
+          limiter: this.deps.limiter,
+          producer: this.deps.producer,
+          onGone: (reason) => this.deps.onGone(this.settings.id, reason),
+          logger: this.deps.logger,
+          signal: this.controller.signal,
+          now: this.deps.now,
+          ...(this.deps.random ? { random: this.deps.random } : {}),
+        },
+        start,
+      );
+      this.workers.set(p, { worker, done: this.supervise(worker, p) });
+    }
+  }
+
+  /** Load committed offsets, retrying while Postgres is unreachable; undefined if stopped first. */
+  private async loadProgress(): Promise<Map<number, PartitionProgress> | undefined> {
+    for (let failures = 0; !this.stopped; failures++) {
+      try {
+        return await this.deps.repo.loadProgress(this.settings.id, this.topicName);
+      } catch (e) {
+        this.deps.logger.warn({ err: e, webhook_id: this.settings.id }, 'webhook offsets not loaded; retrying');
+        await sleep(Math.min(30_000, 200 * 2 ** Math.min(failures, 8)), this.controller.signal);
+      }
+    }
+    return undefined;
+  }
+
+  /** Keep a worker running through unexpected errors (a bug or a failing disk), with a pause between. */
+  private async supervise(worker: PartitionWorker, partition: number): Promise<void> {
+    while (!this.stopped) {
+      try {
+        await worker.run();
+        return;
+      } catch (e) {
+        this.deps.logger.error({ err: e, webhook_id: this.settings.id, partition }, 'webhook worker failed; restarting it');
+        await sleep(1_000, this.controller.signal);
+      }
+    }
+  }
+
+  /** Per-partition positions and in-flight batches, for status. */
+  status(): PartitionStatus[] {
+    return [...this.workers.values()].map((w) => w.worker.status()).sort((a, b) => a.partition - b.partition);
+  }
+
+  /** Abort in-flight requests and waits; resolves when every worker has returned (nothing more is committed). */
+  async stop(): Promise<void> {
+    this.controller.abort();
+    await Promise.all([...this.workers.values()].map((w) => w.done));
+  }
+}

@@ -1,0 +1,309 @@
+// The webhooks service: create/update/delete/rotate subscriptions in Postgres and keep one
+// runner per active webhook, started with the service and stopped (in-flight aborted) on close.
+import { randomUUID } from 'node:crypto';
+import { err, ok, type Result } from '../lib/result.js';
+import type { LogStore } from '../log/index.js';
+import type { MetadataDb } from '../metadata/connection.js';
+import type { WebhookDeliveryRow, WebhookRow } from '../metadata/schema/webhooks.js';
+import type { DeadLetterProducer } from './dead-letter.js';
+import { HttpSender, type WebhookSender } from './http-sender.js';
+import type { PartitionStatus } from './partition-worker.js';
+import { Semaphore } from './semaphore.js';
+import { generateSecret } from './signing.js';
+import type { UrlPolicy } from './url-policy.js';
+import {
+  checkDeadLetterTopic,
+  mergeSettings,
+  settingsOf,
+  WEBHOOK_LIMITS,
+  type CreateWebhookInput,
+  type UpdateWebhookInput,
+} from './webhook-input.js';
+import { WebhookRepository } from './webhook-repository.js';
+import { WebhookRunner, type RunnerDeps, type WebhookTopic } from './webhook-runner.js';
+
+export type WebhookErrorCode = 'bad_request' | 'topic_not_found' | 'webhook_not_found';
+export interface WebhookError {
+  code: WebhookErrorCode;
+  message: string;
+}
+
+/** `failing`: active, but the last attempt(s) failed and the batch is being retried. */
+export type WebhookStatusState = 'active' | 'failing' | 'paused' | 'disabled';
+
+export interface WebhookPartitionView {
+  partition: number;
+  nextOffset: number;
+  endOffset: number;
+  lag: number;
+  inFlight: PartitionStatus['inFlight'];
+}
+
+export interface WebhookView {
+  row: WebhookRow;
+  state: WebhookStatusState;
+  lag: number;
+  partitions: WebhookPartitionView[];
+}
+
+/** What the service needs from the topics service. */
+export interface WebhookTopicsPort {
+  lookup(name: string): WebhookTopic | undefined;
+  onChange(listener: (change: { type: 'created' | 'updated' | 'deleted'; topic: { name: string } }) => void): () => void;
+}
+
+export interface WebhooksServiceOptions {
+  db: MetadataDb;
+  topics: WebhookTopicsPort;
+  log: Pick<LogStore, 'getPartition'>;
+  producer: DeadLetterProducer;
+  policy: UrlPolicy;
+  maxConcurrency: number;
+  deliveriesKept: number;
+  logger: RunnerDeps['logger'];
+  sender?: WebhookSender;
+  now?: () => number;
+  random?: () => number;
+}
+
+const notFound = (id: string): WebhookError => ({ code: 'webhook_not_found', message: `webhook ${JSON.stringify(id)} does not exist` });
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export class WebhooksService {
+  private readonly repo: WebhookRepository;
+  private readonly sender: WebhookSender;
+  private readonly runners = new Map<string, WebhookRunner>();
+  private readonly deps: RunnerDeps;
+  private readonly now: () => number;
+  /** Admin changes and runner (re)starts happen one at a time: simple, and rare. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private unsubscribe: (() => void) | undefined;
+  private closed = false;
+
+  constructor(private readonly o: WebhooksServiceOptions) {
+    this.repo = new WebhookRepository(o.db, o.deliveriesKept);
+    this.sender = o.sender ?? new HttpSender(o.policy);
+    this.now = o.now ?? Date.now;
+    this.deps = {
+      repo: this.repo,
+      topics: o.topics,
+      log: o.log,
+      sender: this.sender,
+      limiter: new Semaphore(o.maxConcurrency),
+      producer: o.producer,
+      logger: o.logger,
+      now: this.now,
+      ...(o.random ? { random: o.random } : {}),
+      onGone: (id, reason) => void this.serial(() => this.disable(id, reason)),
+    };
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Start a runner for every active webhook and follow topic changes. */
+  async start(): Promise<void> {
+    this.unsubscribe = this.o.topics.onChange((change) => {
+      void this.serial(async () => {
+        for (const runner of this.runners.values()) {
+          if (runner.topicName !== change.topic.name) continue;
+          if (change.type === 'deleted') await this.restart(runner.settings.id);
+          else await runner.sync();
+        }
+      });
+    });
+    await this.serial(async () => {
+      for (const row of await this.repo.list()) if (row.state === 'active') await this.startRunner(row);
+    });
+  }
+
+  private async startRunner(row: WebhookRow): Promise<void> {
+    if (this.closed) return;
+    const runner = new WebhookRunner(this.deps, settingsOf(row), row.topic);
+    this.runners.set(row.id, runner);
+    await runner.sync();
+  }
+
+  private async stopRunner(id: string): Promise<void> {
+    const runner = this.runners.get(id);
+    if (!runner) return;
+    this.runners.delete(id);
+    await runner.stop();
+  }
+
+  /** Stop the webhook's runner and start it again from the stored row (if still active). */
+  private async restart(id: string): Promise<void> {
+    await this.stopRunner(id);
+    const row = await this.repo.get(id);
+    if (row?.state === 'active') await this.startRunner(row);
+  }
+
+  private async disable(id: string, reason: string): Promise<void> {
+    await this.stopRunner(id);
+    await this.repo.update(id, { state: 'disabled', stateReason: reason, updatedAt: this.now() });
+    this.o.logger.warn({ webhook_id: id, reason }, 'webhook disabled');
+  }
+
+  async create(input: CreateWebhookInput): Promise<Result<{ view: WebhookView; secret: string }, WebhookError>> {
+    const topic = this.o.topics.lookup(input.topic);
+    if (!topic) return err({ code: 'topic_not_found', message: `topic ${JSON.stringify(input.topic)} does not exist` });
+    const url = await this.checkUrl(input.url);
+    if (!url.ok) return url;
+    const settings = mergeSettings(undefined, input);
+    if (!settings.ok) return err({ code: 'bad_request', message: settings.error });
+    const dlt = checkDeadLetterTopic(topic, settings.value.deadLetterTopic, (n) => this.o.topics.lookup(n));
+    if (!dlt.ok) return dlt;
+
+    const now = this.now();
+    const from = input.from ?? 'latest';
+    const row: WebhookRow = {
+      id: randomUUID(),
+      topic: topic.name,
+      url: input.url,
+      startFrom: from,
+      ...settings.value,
+      state: 'active',
+      stateReason: null,
+      secret: generateSecret(),
+      previousSecret: null,
+      previousSecretExpiresAt: null,
+      lastSuccessAt: null,
+      lastErrorAt: null,
+      lastError: null,
+      consecutiveFailures: 0,
+      createdAt: now,
+      updatedAt: now,
+    };
+    // `latest` means "from now": the end offsets at creation are committed with the row, so a
+    // restart before the first delivery does not skip what arrived meanwhile.
+    const start: Array<{ partition: number; offset: number }> = [];
+    if (from === 'latest') {
+      for (let p = 0; p < topic.partitions; p++) start.push({ partition: p, offset: this.o.log.getPartition(topic.id, p)?.endOffset() ?? 0 });
+    }
+    return this.serial(async () => {
+      await this.repo.insert(row, start);
+      await this.startRunner(row);
+      return ok({ view: await this.view(row), secret: row.secret });
+    });
+  }
+
+  async list(): Promise<WebhookView[]> {
+    const rows = await this.repo.list();
+    return Promise.all(rows.map((r) => this.view(r)));
+  }
+
+  async get(id: string): Promise<Result<WebhookView, WebhookError>> {
+    const row = UUID.test(id) ? await this.repo.get(id) : undefined;
+    if (!row) return err(notFound(id));
+    return ok(await this.view(row));
+  }
+
+  async update(id: string, input: UpdateWebhookInput): Promise<Result<WebhookView, WebhookError>> {
+    if (!UUID.test(id)) return err(notFound(id));
+    if (input.url !== undefined) {
+      const url = await this.checkUrl(input.url);
+      if (!url.ok) return url;
+    }
+    return this.serial(async () => {
+      const row = await this.repo.get(id);
+      if (!row) return err(notFound(id));
+      const settings = mergeSettings(row, input);
+      if (!settings.ok) return err({ code: 'bad_request', message: settings.error });
+      if (input.dead_letter_topic !== undefined) {
+        const source = this.o.topics.lookup(row.topic);
+        if (source) {
+          const dlt = checkDeadLetterTopic(source, settings.value.deadLetterTopic, (n) => this.o.topics.lookup(n));
+          if (!dlt.ok) return dlt;
+        }
+      }
+      const fields: Partial<WebhookRow> = { ...settings.value, updatedAt: this.now() };
+      if (input.url !== undefined) fields.url = input.url;
+      if (input.state !== undefined && input.state !== row.state) {
+        fields.state = input.state;
+        fields.stateReason = null;
+        // Resuming starts with a clean slate; the deliveries log keeps the history.
+        if (input.state === 'active') fields.consecutiveFailures = 0;
+      }
+      // Stop first so no attempt with the old settings is still in flight after we answer.
+      await this.stopRunner(id);
+      const updated = await this.repo.update(id, fields);
+      if (!updated) return err(notFound(id));
+      if (updated.state === 'active') await this.startRunner(updated);
+      return ok(await this.view(updated));
+    });
+  }
+
+  async delete(id: string): Promise<Result<void, WebhookError>> {
+    if (!UUID.test(id)) return err(notFound(id));
+    return this.serial(async () => {
+      await this.stopRunner(id);
+      return (await this.repo.delete(id)) ? ok(undefined) : err(notFound(id));
+    });
+  }
+
+  /**
+   * Replace the signing secret. The old one keeps signing (a second signature in
+   * `webhook-signature`) for `graceMs`, so receivers can switch without rejecting anything.
+   */
+  async rotateSecret(id: string, graceMs: number = WEBHOOK_LIMITS.graceMs.default): Promise<Result<{ view: WebhookView; secret: string }, WebhookError>> {
+    if (!UUID.test(id)) return err(notFound(id));
+    return this.serial(async () => {
+      const row = await this.repo.get(id);
+      if (!row) return err(notFound(id));
+      const now = this.now();
+      const secret = generateSecret();
+      const running = this.runners.has(id);
+      await this.stopRunner(id);
+      const updated = await this.repo.update(id, {
+        secret,
+        previousSecret: graceMs > 0 ? row.secret : null,
+        previousSecretExpiresAt: graceMs > 0 ? now + graceMs : null,
+        updatedAt: now,
+      });
+      if (!updated) return err(notFound(id));
+      if (running && updated.state === 'active') await this.startRunner(updated);
+      return ok({ view: await this.view(updated), secret });
+    });
+  }
+
+  async deliveries(id: string, limit: number): Promise<Result<WebhookDeliveryRow[], WebhookError>> {
+    if (!UUID.test(id) || !(await this.repo.get(id))) return err(notFound(id));
+    return ok(await this.repo.deliveries(id, limit));
+  }
+
+  /** Stop every runner: in-flight requests are aborted and their batches stay uncommitted. */
+  async stop(): Promise<void> {
+    this.closed = true;
+    this.unsubscribe?.();
+    await this.serial(async () => {
+      await Promise.all([...this.runners.keys()].map((id) => this.stopRunner(id)));
+    });
+    this.sender.close();
+  }
+
+  private async checkUrl(raw: string): Promise<Result<URL, WebhookError>> {
+    const url = this.o.policy.checkUrl(raw);
+    if (!url.ok) return err({ code: 'bad_request', message: `url: ${url.error}` });
+    const resolved = await this.o.policy.checkResolved(url.value);
+    if (!resolved.ok) return err({ code: 'bad_request', message: `url: ${resolved.error}` });
+    return url;
+  }
+
+  private async view(row: WebhookRow): Promise<WebhookView> {
+    const topic = this.o.topics.lookup(row.topic);
+    const running = new Map((this.runners.get(row.id)?.status() ?? []).map((s) => [s.partition, s]));
+    const committed = running.size > 0 || !topic ? new Map() : await this.repo.loadProgress(row.id, row.topic);
+    const partitions: WebhookPartitionView[] = [];
+    for (let p = 0; topic && p < topic.partitions; p++) {
+      const log = this.o.log.getPartition(topic.id, p);
+      const end = log?.endOffset() ?? 0;
+      const next = running.get(p)?.nextOffset ?? committed.get(p)?.offset ?? log?.startOffset() ?? 0;
+      partitions.push({ partition: p, nextOffset: next, endOffset: end, lag: Math.max(0, end - next), inFlight: running.get(p)?.inFlight ?? null });
+    }
+    const state: WebhookStatusState = row.state === 'active' && row.consecutiveFailures > 0 ? 'failing' : row.state;
+    return { row, state, lag: partitions.reduce((s, p) => s + p.lag, 0), partitions };
+  }
+}
