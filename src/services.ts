@@ -16,6 +16,8 @@ import { ProduceService } from './topics/produce-service.js';
 import { ReadService } from './topics/read-service.js';
 import { GroupsService } from './groups/groups-service.js';
 import { createGroupTopics } from './groups/topic-adapter.js';
+import { UrlPolicy } from './webhooks/url-policy.js';
+import { WebhooksService } from './webhooks/webhooks-service.js';
 
 export interface Services {
   readonly config: Config;
@@ -37,6 +39,8 @@ export interface Services {
   readonly reads: ReadService;
   /** Consumer groups: membership, fetch, commits, admin; coordination in Postgres. */
   readonly groups: GroupsService;
+  /** Webhooks: per-partition push workers, started here and stopped (in-flight aborted) on close. */
+  readonly webhooks: WebhooksService;
 
   /** Run `hook` during close(), before the log store and database close (last added runs first). */
   onClose(hook: () => Promise<void> | void): void;
@@ -105,6 +109,18 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       logger: logger.child({ component: 'groups' }),
     });
     groups.startSweeper();
+    const webhooks = new WebhooksService({
+      db: metadata.db,
+      topics,
+      log,
+      producer: produce,
+      policy: new UrlPolicy({ allowPrivate: config.webhookAllowPrivate, allowHosts: config.webhookAllowHosts }),
+      maxConcurrency: config.webhookMaxConcurrency,
+      deliveriesKept: config.webhookDeliveriesKept,
+      logger: logger.child({ component: 'webhooks' }),
+    });
+    cleanups.push(() => webhooks.stop());
+    await webhooks.start();
 
     const hooks: Array<() => Promise<void> | void> = [];
     let closing: Promise<void> | undefined;
@@ -123,6 +139,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       produce,
       reads,
       groups,
+      webhooks,
       onClose: (hook) => void hooks.push(hook),
       close: () =>
         (closing ??= (async () => {
@@ -133,6 +150,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
               logger.error({ err: e }, 'close hook failed');
             }
           }
+          await webhooks.stop();
           await groups.stop();
           await log.close();
           await metadata.close();
