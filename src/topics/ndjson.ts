@@ -65,13 +65,14 @@ export interface NdjsonLimits extends BodyLimits {
 /**
  * Parse an NDJSON body line by line as it streams in. `onRecord` receives each parsed
  * line's value with its record index (blank lines are skipped and not counted) and may
- * refuse it; the first problem stops reading and is returned with its 1-based line number.
+ * refuse it (with the line's bytes, e.g. to keep raw JSON); the first problem stops reading and is returned with its 1-based line number.
  * Resolves with the number of records.
  */
 export async function readNdjson(
   body: ReadableStream<Uint8Array> | null,
   limits: NdjsonLimits,
-  onRecord: (value: unknown, index: number) => RecordProblem | undefined,
+  /** `line` holds the line's bytes (without the newline), valid until the request ends. */
+  onRecord: (value: unknown, index: number, line: Buffer) => RecordProblem | undefined,
 ): Promise<Result<number, RecordProblem>> {
   if (body === null) return ok(0);
   const reader = body.getReader();
@@ -100,7 +101,7 @@ export async function readNdjson(
     } catch (e) {
       return { code: 'bad_request', message: `line ${line}: not valid JSON (${(e as Error).message})`, line, recordIndex: records };
     }
-    const problem = onRecord(value, records);
+    const problem = onRecord(value, records, end === bytes.length ? bytes : bytes.subarray(0, end));
     records += 1;
     return problem && { ...problem, line, message: `line ${line}: ${problem.message}` };
   };

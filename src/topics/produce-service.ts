@@ -7,6 +7,7 @@ import { MAX_TAGGED_REQUEST_RECORDS, BODY_HASH_BYTES, type IdempotencyIdentity }
 import { IdempotencyTracker, type IdempotencyClaim, type OffsetRef } from './idempotency.js';
 import { readLimitedBody, readNdjson } from './ndjson.js';
 import { KeylessSpreader, partitionForKey } from './partitioner.js';
+import { lineValueSpan, recordValueSpans } from './record-codec-raw-json.js';
 import { decodeRecord, type DecodeContext, type RecordProblem, type ValueFormat } from './record-codec.js';
 
 /** The part of a topic produce needs. */
@@ -167,8 +168,8 @@ export class ProduceService {
     const records: RecordInput[] = [];
     const partitions: number[] = [];
     let keyless: number | undefined;
-    const take = (raw: unknown, index: number): RecordProblem | undefined => {
-      const r = decodeRecord(raw, index, ctx);
+    const take = (raw: unknown, index: number, rawValue?: Buffer): RecordProblem | undefined => {
+      const r = decodeRecord(raw, index, ctx, rawValue);
       if (!r.ok) return r.error;
       const { input, partition } = r.value;
       records.push(input);
@@ -182,7 +183,11 @@ export class ProduceService {
     };
 
     if (req.format === 'ndjson') {
-      const r = await readNdjson(req.body, { maxBodyBytes: this.limits.maxBodyBytes, maxRecords, onChunk }, take);
+      const json = ctx.format === 'json';
+      const r = await readNdjson(req.body, { maxBodyBytes: this.limits.maxBodyBytes, maxRecords, onChunk }, (raw, index, line) => {
+        const span = json ? lineValueSpan(line) : undefined;
+        return take(raw, index, span && line.subarray(span[0], span[1]));
+      });
       if (!r.ok) return err(fromProblem(r.error));
     } else {
       const body = await readLimitedBody(req.body, { maxBodyBytes: this.limits.maxBodyBytes, onChunk });
@@ -206,8 +211,10 @@ export class ProduceService {
           details: limitDetails('max_records_per_request', maxRecords),
         });
       }
+      const spans = ctx.format === 'json' ? recordValueSpans(body.value, list.length) : undefined;
       for (let i = 0; i < list.length; i++) {
-        const problem = take(list[i], i);
+        const s = spans?.[2 * i] ?? -1;
+        const problem = take(list[i], i, s >= 0 ? body.value.subarray(s, spans![2 * i + 1]) : undefined);
         if (problem) return err(fromProblem(problem));
       }
     }

@@ -65,12 +65,30 @@ const invalid = (index: number, message: string): RecordProblem => ({
   recordIndex: index,
 });
 
-function encodeValue(value: unknown, index: number, format: ValueFormat): Result<Buffer | null, RecordProblem> {
+/** Whether raw JSON text starts like `value` would be serialised (guards span mix-ups). */
+function rawMatches(value: unknown, raw: Buffer): boolean {
+  const c = raw[0];
+  switch (typeof value) {
+    case 'string':
+      return c === 0x22;
+    case 'number':
+      return c === 0x2d || (c !== undefined && c >= 0x30 && c <= 0x39);
+    case 'boolean':
+      return c === (value ? 0x74 : 0x66);
+    case 'object':
+      return Array.isArray(value) ? c === 0x5b : c === 0x7b;
+    default:
+      return false;
+  }
+}
+
+function encodeValue(value: unknown, index: number, format: ValueFormat, raw: Buffer | undefined): Result<Buffer | null, RecordProblem> {
   // null is a tombstone in every format (Kafka's null value); for json it reads back as null.
   if (value === null) return ok(null);
   switch (format) {
     case 'json':
-      return ok(Buffer.from(JSON.stringify(value), 'utf8'));
+      // The producer's own JSON text when the body scanner found it: no re-serialisation.
+      return ok(raw !== undefined && rawMatches(value, raw) ? raw : Buffer.from(JSON.stringify(value), 'utf8'));
     case 'string':
       if (typeof value !== 'string') return err(invalid(index, 'value must be a string (topic value_format is "string")'));
       return ok(Buffer.from(value, 'utf8'));
@@ -106,7 +124,13 @@ function encodeHeaders(raw: unknown, index: number): Result<RecordHeader[], Reco
  * Validates one produced record and encodes it for the log. Never throws for bad input:
  * the problem names the record index and what is wrong with it.
  */
-export function decodeRecord(raw: unknown, index: number, ctx: DecodeContext): Result<DecodedRecord, RecordProblem> {
+export function decodeRecord(
+  raw: unknown,
+  index: number,
+  ctx: DecodeContext,
+  /** For json topics: the exact JSON text of the value in the request body, if known. */
+  rawValue?: Buffer,
+): Result<DecodedRecord, RecordProblem> {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return err(shape(index, 'must be a JSON object with a "value"'));
   }
@@ -139,7 +163,7 @@ export function decodeRecord(raw: unknown, index: number, ctx: DecodeContext): R
     timestamp = t;
   }
 
-  const value = encodeValue(rec.value, index, ctx.format);
+  const value = encodeValue(rec.value, index, ctx.format, rawValue);
   if (!value.ok) return value;
   const headers = encodeHeaders(rec.headers, index);
   if (!headers.ok) return headers;
