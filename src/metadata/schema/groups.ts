@@ -50,6 +50,8 @@ export const groupMembers = pgTable(
     /** In-progress positions: the next offset to fetch per owned partition. */
     positions: jsonb('positions').$type<StoredPosition[]>().notNull().default(sql`'[]'::jsonb`),
     joinedAt: bigint('joined_at', { mode: 'number' }).notNull(),
+    /** The generation last reported to this member: a fetch returns at once when it is behind. */
+    notifiedGeneration: integer('notified_generation').notNull().default(-1),
   },
   (t) => [primaryKey({ columns: [t.groupName, t.memberId] }), index('group_members_deadline_idx').on(t.deadline)],
 );

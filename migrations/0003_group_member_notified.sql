@@ -1,0 +1,1 @@
+ALTER TABLE "group_members" ADD COLUMN "notified_generation" integer DEFAULT -1 NOT NULL;
