@@ -21,6 +21,13 @@ import { registerListGroups } from './group-list.js';
 import { registerGetGroup } from './group-get.js';
 import { registerDeleteGroup } from './group-delete.js';
 import { registerResetOffsets } from './group-reset.js';
+import { registerCreateWebhook } from './webhook-create.js';
+import { registerListWebhooks } from './webhook-list.js';
+import { registerGetWebhook } from './webhook-get.js';
+import { registerUpdateWebhook } from './webhook-update.js';
+import { registerDeleteWebhook } from './webhook-delete.js';
+import { registerRotateWebhookSecret } from './webhook-rotate-secret.js';
+import { registerListWebhookDeliveries } from './webhook-deliveries.js';
 
 export const routeModules: RouteModule[] = [
   // Topics
@@ -45,6 +52,14 @@ export const routeModules: RouteModule[] = [
   registerListGroups,
   registerGetGroup,
   registerDeleteGroup,
+  // Webhooks
+  registerCreateWebhook,
+  registerListWebhooks,
+  registerGetWebhook,
+  registerUpdateWebhook,
+  registerDeleteWebhook,
+  registerRotateWebhookSecret,
+  registerListWebhookDeliveries,
   // System
   registerHealth,
   registerMetrics,
