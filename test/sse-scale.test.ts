@@ -108,7 +108,10 @@ describe('shutdown', () => {
     const own = await startIsolatedServer({ SLUICE_SSE_RETRY_MS: '60000' });
     const topic = name();
     await createTopic(own.url, topic);
-    const clients = [listen(`${own.url}/v1/topics/${topic}/events`), listen(`${own.url}/v1/topics/${topic}/partitions/0/events`)];
+    const clients = [
+      listen(`${own.url}/v1/topics/${topic}/events`),
+      listen(`${own.url}/v1/topics/${topic}/partitions/0/events`),
+    ];
     try {
       await until(() => own.services.sse.stats().live === 2, 'streams open');
       await own.stop();
