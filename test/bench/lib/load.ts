@@ -52,8 +52,11 @@ function finish(h: Histogram, started: number, n: number, errors: number, firstE
   };
 }
 
-/** `total` requests, `concurrency` at a time, as fast as the server answers. */
-export async function closedLoop(pool: Dispatcher, total: number, concurrency: number, make: (i: number) => RequestSpec): Promise<LoadResult> {
+/**
+ * `total` requests, `concurrency` at a time, as fast as the server answers; stops issuing
+ * after `budgetMs` so a slow system can't stretch the run (the rate counts what completed).
+ */
+export async function closedLoop(pool: Dispatcher, total: number, concurrency: number, make: (i: number) => RequestSpec, budgetMs = Infinity): Promise<LoadResult> {
   const h = newHistogram();
   let next = 0;
   let errors = 0;
@@ -62,7 +65,7 @@ export async function closedLoop(pool: Dispatcher, total: number, concurrency: n
   let received = 0;
   const started = performance.now();
   const worker = async () => {
-    while (next < total) {
+    while (next < total && performance.now() - started < budgetMs) {
       const spec = make(next++);
       const t0 = performance.now();
       const r = await send(pool, spec);
@@ -76,7 +79,7 @@ export async function closedLoop(pool: Dispatcher, total: number, concurrency: n
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-  return finish(h, started, total, errors, firstError, sent, received);
+  return finish(h, started, next, errors, firstError, sent, received);
 }
 
 /**

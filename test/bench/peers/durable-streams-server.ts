@@ -11,7 +11,7 @@ const server = new DurableStreamTestServer({
   longPollTimeout: 30_000,
 });
 await server.start();
-process.stdout.write(`listening ${server.baseUrl}\n`);
+process.stdout.write(`listening ${server.url}\n`);
 const stop = () => void server.stop().finally(() => process.exit(0));
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

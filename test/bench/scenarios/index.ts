@@ -1,5 +1,7 @@
 // The scenario list, in the order the runner runs them and the table shows them.
 import type { Scenario } from '../lib/context.js';
+import { deliveryLatency } from './delivery-latency.js';
 import { produceBatch } from './produce-batch.js';
+import { produceSingle } from './produce-single.js';
 
-export const scenarios: Scenario[] = [produceBatch];
+export const scenarios: Scenario[] = [produceBatch, produceSingle, deliveryLatency];

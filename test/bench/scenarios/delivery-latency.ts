@@ -1,0 +1,146 @@
+// Scenario 3: produce→delivery latency — a producer at 1k and 5k rec/s (a request every
+// 10 ms, send time in each record) and one consumer by long-poll or SSE; p50/p99/p999 from the
+// record's send time to its arrival, for Sluice (fsync) and Durable Streams (file-backed).
+import type { Dispatcher } from 'undici';
+import { uniqueName, type BenchContext, type Scenario } from '../lib/context.js';
+import { newHistogram, nowMs, recordMs, summarize, type LatencySummary } from '../lib/histogram.js';
+import { createPool, openLoop, requestJson, type RequestSpec } from '../lib/load.js';
+import { durableStreamsBody, sluiceJsonBody, values } from '../lib/records.js';
+import { sleep } from '../lib/processes.js';
+import { bound, versus, type Row, type ScenarioResult } from '../lib/report.js';
+import { longPoll, subscribeSse, type OnDelivered } from '../lib/subscribers.js';
+
+const REQUESTS_PER_SEC = 100;
+/** Enough that a request waiting on fsync doesn't hold the next one back in the client. */
+const PRODUCER_CONNECTIONS = 8;
+
+export interface LatencyRun {
+  rate: number;
+  produced: number;
+  delivered: number;
+  produceErrors: number;
+  latency: LatencySummary;
+}
+
+interface Consumer {
+  events(): number;
+  stop(): Promise<void>;
+}
+
+/** Produce at `rate` rec/s for warmup+duration with one consumer attached; time every record sent after warm-up. */
+export async function measureDelivery(
+  rate: number,
+  durationMs: number,
+  producePool: Dispatcher,
+  produce: (vals: string[]) => RequestSpec,
+  startConsumer: (onDelivered: OnDelivered) => Promise<Consumer>,
+): Promise<LatencyRun> {
+  const warmupMs = 500;
+  const h = newHistogram();
+  let recordFrom = Infinity;
+  const consumer = await startConsumer((sent, at) => {
+    for (const ts of sent) if (ts >= recordFrom) recordMs(h, at - ts);
+  });
+  const perRequest = Math.max(1, Math.round(rate / REQUESTS_PER_SEC));
+  let seq = 0;
+  const t0 = nowMs();
+  recordFrom = t0 + warmupMs;
+  const load = await openLoop(producePool, REQUESTS_PER_SEC, warmupMs + durationMs, () => {
+    const vals = values(perRequest, seq);
+    seq += perRequest;
+    return produce(vals);
+  });
+  const produced = seq;
+  const deadline = performance.now() + 3000;
+  while (consumer.events() < produced && performance.now() < deadline) await sleep(20);
+  const delivered = consumer.events();
+  await consumer.stop();
+  return { rate, produced, delivered, produceErrors: load.errors, latency: summarize(h) };
+}
+
+type Mode = 'long-poll' | 'sse';
+
+async function sluiceRun(ctx: BenchContext, mode: Mode, rate: number, durationMs: number): Promise<LatencyRun> {
+  const topic = uniqueName(`lat-${mode}`);
+  const producePool = createPool(ctx.sluice.url, PRODUCER_CONNECTIONS);
+  const consumePool = createPool(ctx.sluice.url, 1);
+  try {
+    await requestJson(producePool, { method: 'POST', path: '/v1/topics', body: JSON.stringify({ name: topic, partitions: 1 }) });
+    const produce = (vals: string[]): RequestSpec => ({ method: 'POST', path: `/v1/topics/${topic}/records`, headers: { 'content-type': 'application/json' }, body: sluiceJsonBody(vals) });
+    const base = `/v1/topics/${topic}/partitions/0`;
+    return await measureDelivery(rate, durationMs, producePool, produce, async (cb) => {
+      if (mode === 'sse') {
+        const sub = subscribeSse(`${ctx.sluice.url}${base}/events?from=latest`, cb);
+        await sub.ready;
+        return { events: sub.events, stop: async () => sub.close() };
+      }
+      return longPoll(consumePool, '0', (o) => `${base}/records?offset=${o}&max_records=10000&wait_ms=5000`, (body) => /"next_offset":(\d+)/.exec(body)?.[1] ?? null, cb);
+    });
+  } finally {
+    await producePool.close();
+    await consumePool.destroy();
+  }
+}
+
+async function dsRun(ctx: BenchContext, mode: Mode, rate: number, durationMs: number): Promise<LatencyRun> {
+  const ds = ctx.ds;
+  if (!ds) throw new Error('Durable Streams not running');
+  const stream = `/bench/${uniqueName(`lat-${mode}`)}`;
+  const producePool = createPool(ds.url, PRODUCER_CONNECTIONS);
+  const consumePool = createPool(ds.url, 1);
+  try {
+    await requestJson(producePool, { method: 'PUT', path: stream }, [200, 201]);
+    const produce = (vals: string[]): RequestSpec => ({ method: 'POST', path: stream, headers: { 'content-type': 'application/json' }, body: durableStreamsBody(vals) });
+    return await measureDelivery(rate, durationMs, producePool, produce, async (cb) => {
+      if (mode === 'sse') {
+        const sub = subscribeSse(`${ds.url}${stream}?offset=now&live=sse`, cb);
+        await sub.ready;
+        return { events: sub.events, stop: async () => sub.close() };
+      }
+      const header = (h: Record<string, string | string[] | undefined>) => {
+        const v = h['stream-next-offset'];
+        return (Array.isArray(v) ? v[0] : v) ?? null;
+      };
+      return longPoll(consumePool, 'now', (o) => `${stream}?offset=${encodeURIComponent(o)}&live=long-poll`, (_b, h) => header(h), cb);
+    });
+  } finally {
+    await producePool.close();
+    await consumePool.destroy();
+  }
+}
+
+export const deliveryLatency: Scenario = {
+  id: 'delivery-latency',
+  title: 'Produce→delivery latency',
+  run: async (ctx) => {
+    const durationMs = ctx.quick ? 2500 : 15_000;
+    const details: Record<string, unknown> = { duration_ms: durationMs, requests_per_sec: REQUESTS_PER_SEC, durability: 'fsync' };
+    const skipped: string[] = [];
+    const rows: Row[] = [];
+    for (const mode of ['long-poll', 'sse'] as const) {
+      for (const rate of [1000, 5000]) {
+        const mine = await sluiceRun(ctx, mode, rate, durationMs);
+        ctx.log(`sluice ${mode} @${rate}: p50 ${mine.latency.p50Ms} p99 ${mine.latency.p99Ms} p999 ${mine.latency.p999Ms} ms (${mine.delivered}/${mine.produced})`);
+        let peer: LatencyRun | null = null;
+        if (ctx.ds) {
+          peer = await dsRun(ctx, mode, rate, durationMs);
+          ctx.log(`durable-streams ${mode} @${rate}: p50 ${peer.latency.p50Ms} p99 ${peer.latency.p99Ms} ms (${peer.delivered}/${peer.produced})`);
+        }
+        details[`sluice_${mode}_${rate}`] = mine;
+        if (peer) details[`durable_streams_${mode}_${rate}`] = peer;
+        const complete = (r: LatencyRun | null) => r !== null && r.produceErrors === 0 && r.delivered >= r.produced;
+        const pick = (r: LatencyRun | null, k: 'p50Ms' | 'p99Ms' | 'p999Ms') => (r && complete(r) ? r.latency[k] : null);
+        const scenario = `produce→${mode === 'sse' ? 'SSE' : 'long-poll'} at ${rate / 1000}k rec/s`;
+        for (const [metric, k] of [['p50', 'p50Ms'], ['p99', 'p99Ms'], ['p999', 'p999Ms']] as const) {
+          const row = versus({ scenario, metric, unit: 'ms', sluice: pick(mine, k), other: { name: 'Durable Streams', value: pick(peer, k) } });
+          rows.push(mode === 'sse' && rate === 5000 && k === 'p99Ms' ? { ...bound(row, '≤', 10), ratio: row.ratio ?? null } : row);
+        }
+        if (!complete(mine)) skipped.push(`sluice ${mode} @${rate}: delivered ${mine.delivered}/${mine.produced}, ${mine.produceErrors} produce errors`);
+      }
+    }
+    if (!ctx.ds) skipped.push(`Durable Streams: ${ctx.dsSkip ?? 'not started'}`);
+    const result: ScenarioResult = { id: 'delivery-latency', title: 'Produce→delivery latency', rows, details };
+    if (skipped.length) result.skipped = skipped;
+    return result;
+  },
+};
