@@ -24,6 +24,11 @@ export const defaultGroupsSettings: GroupsSettings = {
 
 export interface GroupContext {
   readonly db: MetadataDb;
+  /**
+   * Topics each group's members subscribed to when last seen, to skip a query per operation.
+   * Only a hint: a stale set is detected inside the transaction (TopicViewStale) and refreshed.
+   */
+  readonly subscriptions: Map<string, readonly string[]>;
   readonly topics: GroupTopics;
   readonly signals: GroupSignals;
   readonly settings: GroupsSettings;
@@ -60,7 +65,9 @@ export async function inGroupTx<T>(
   fn: (scope: GroupTxScope) => Promise<T>,
 ): Promise<{ value: T; snapshot: GroupSnapshot } | undefined> {
   for (let attempt = 0; ; attempt++) {
-    const names = new Set([...(await repo.subscribedTopics(ctx.db, group)), ...(options.extraTopics ?? [])]);
+    const cached = attempt === 0 ? ctx.subscriptions.get(group) : undefined;
+    const subscribed = cached ?? (await repo.subscribedTopics(ctx.db, group));
+    const names = new Set([...subscribed, ...(options.extraTopics ?? [])]);
     const topics: TopicView = { requested: names, found: await ctx.topics.lookup([...names]) };
     let bumped = false;
     try {
@@ -72,11 +79,13 @@ export async function inGroupTx<T>(
         if (!row) return undefined;
         let snapshot = await settle(tx, row, topics, now, { force: options.force === true });
         bumped = snapshot.rebalanced;
+        remember(ctx, group, snapshot);
         const resettle = async (force: boolean): Promise<GroupSnapshot> => {
           const fresh = await repo.lockGroup(tx, group);
           if (!fresh) throw new Error(`group row '${group}' vanished inside its own transaction`);
           snapshot = await settle(tx, fresh, topics, now, { force });
           bumped ||= snapshot.rebalanced;
+          remember(ctx, group, snapshot);
           return snapshot;
         };
         const value = await fn({ tx, snapshot, topics, now, resettle });
@@ -89,6 +98,11 @@ export async function inGroupTx<T>(
       throw error;
     }
   }
+}
+
+function remember(ctx: GroupContext, group: string, snapshot: GroupSnapshot): void {
+  if (snapshot.members.length === 0) ctx.subscriptions.delete(group);
+  else ctx.subscriptions.set(group, [...new Set(snapshot.members.flatMap((m) => m.topics))]);
 }
 
 /** Settle one group now (sweeper and coalesced joins); true if the generation moved. */

@@ -82,7 +82,7 @@ export async function updateMember(
   tx: Db,
   group: string,
   memberId: string,
-  fields: Partial<Pick<GroupMemberRow, 'assignment' | 'positions' | 'deadline'>>,
+  fields: Partial<Pick<GroupMemberRow, 'assignment' | 'positions' | 'deadline' | 'notifiedGeneration'>>,
 ): Promise<void> {
   await tx
     .update(groupMembers)

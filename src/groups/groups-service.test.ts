@@ -169,6 +169,26 @@ describe('groups service', () => {
     expect(Date.now() - started).toBeLessThan(2_000);
   });
 
+  it('tells a member about a rebalance at once: a waiting long-poll wakes, a later one does not wait', async () => {
+    const topic = await kit.createTopic(2);
+    const group = g();
+    const a = await join(group, [topic]);
+    await fetch(group, a.memberId); // a has now seen generation 1
+    const started = Date.now();
+    const waiting = fetch(group, a.memberId, 3_000);
+    const b = await join(group, [topic]);
+    const woken = await waiting;
+    expect(woken.generation).toBe(b.generation);
+    expect(woken.assignment).toHaveLength(1);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    // a was not waiting when c joined: its next long-poll answers at once with the news.
+    const c = await join(group, [topic]);
+    const t0 = Date.now();
+    const forA = await fetch(group, a.memberId, 3_000);
+    expect(forA.generation).toBe(c.generation);
+    expect(Date.now() - t0).toBeLessThan(1_500);
+  });
+
   it('keeps offsets and membership across a restart (a second service on the same database)', async () => {
     const topic = await kit.createTopic(2);
     await kit.produce(topic, 0, ['a', 'b']);

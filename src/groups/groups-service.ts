@@ -36,6 +36,7 @@ export class GroupsService {
       db: options.db,
       topics: options.topics,
       signals: new GroupSignals(),
+      subscriptions: new Map(),
       settings: { ...defaultGroupsSettings, ...options.settings },
       now: options.now ?? Date.now,
     };

@@ -24,6 +24,10 @@ export interface FetchResult {
 
 interface Plan {
   positions: StoredPosition[];
+  generation: number;
+  assignment: StoredTopicPartition[];
+  /** The member has not been told about this generation yet: answer without waiting. */
+  news: boolean;
 }
 
 let rotation = 0;
@@ -42,10 +46,16 @@ export async function fetchRecords(
   const planned = await inGroupTx(ctx, group, {}, (s) => plan(s, group, memberId, waitMs));
   if (!planned) return err(unknownMember(group, memberId, null));
   if (!planned.value.ok) return planned.value;
-  const positions = planned.value.value.positions;
+  const { positions, news } = planned.value.value;
 
   const found = await ctx.topics.lookup([...new Set(positions.map((p) => p.topic))]);
-  const records = await readWithWait(ctx, group, found, positions, req, waitMs);
+  const { batches: records, rebalanced } = await readWithWait(ctx, group, found, positions, req, news ? 0 : waitMs);
+  // Nothing to deliver and no rebalance seen while waiting: the plan's view is the answer
+  // (the plan already extended the session), so skip the second transaction.
+  if (records.size === 0 && !rebalanced) {
+    const { generation, assignment } = planned.value.value;
+    return ok({ generation, assignment, records: [] });
+  }
 
   const delivered = await inGroupTx(ctx, group, {}, async (s) => {
     const member = s.snapshot.members.find((m) => m.memberId === memberId);
@@ -66,6 +76,7 @@ export async function fetchRecords(
     await repo.updateMember(s.tx, group, memberId, {
       positions: nextPositions,
       deadline: s.now + member.sessionTimeoutMs,
+      notifiedGeneration: s.snapshot.group.generation,
     });
     return ok({ generation: s.snapshot.group.generation, assignment: member.assignment, records: accepted });
   });
@@ -118,11 +129,13 @@ async function plan(
     const due = member.positions.filter((p) => committed.get(tpKey(p)) !== p.offset && had.has(tpKey(p)));
     await repo.commitPositions(s.tx, group, due, s.now);
   }
+  const generation = s.snapshot.group.generation;
   await repo.updateMember(s.tx, group, memberId, {
     positions,
     deadline: s.now + waitMs + member.sessionTimeoutMs,
+    notifiedGeneration: generation,
   });
-  return ok({ positions });
+  return ok({ positions, generation, assignment: member.assignment, news: member.notifiedGeneration !== generation });
 }
 
 interface PartitionBatch {
@@ -138,7 +151,7 @@ async function readWithWait(
   positions: StoredPosition[],
   req: FetchRequest,
   waitMs: number,
-): Promise<Map<string, PartitionBatch>> {
+): Promise<{ batches: Map<string, PartitionBatch>; rebalanced: boolean }> {
   const deadline = Date.now() + waitMs;
   let out = await readOnce(found, positions, req);
   while (out.size === 0 && !req.signal?.aborted) {
@@ -146,11 +159,11 @@ async function readWithWait(
     if (remaining <= 0) break;
     // With no partitions (a rebalance pending) this waits for the rebalance, to report it.
     const woke = await waitForAny(ctx, group, found, positions, remaining, req.signal);
-    if (woke === 'rebalance') break;
+    if (woke === 'rebalance') return { batches: out, rebalanced: true };
     out = await readOnce(found, positions, req);
     if (woke === 'timeout') break;
   }
-  return out;
+  return { batches: out, rebalanced: false };
 }
 
 async function readOnce(

@@ -72,12 +72,14 @@ export async function join(ctx: GroupContext, group: string, req: JoinRequest): 
   const { insertedAt } = joined.value;
   for (let dueAt = joined.value.dueAt, round = 0; ; round++) {
     if (dueAt !== null) await sleep(Math.max(0, dueAt - ctx.now()) + 1);
-    const out = await inGroupTx(ctx, group, {}, async (s) => ({
-      member: s.snapshot.members.find((m) => m.memberId === memberId),
-      dueAt: s.snapshot.group.rebalanceDueAt,
-      generation: s.snapshot.group.generation,
-      state: groupState(s.snapshot.group, s.snapshot.members.length),
-    }));
+    const out = await inGroupTx(ctx, group, {}, async (s) => {
+      const member = s.snapshot.members.find((m) => m.memberId === memberId);
+      const generation = s.snapshot.group.generation;
+      if (member && generation > insertedAt) {
+        await repo.updateMember(s.tx, group, memberId, { notifiedGeneration: generation });
+      }
+      return { member, dueAt: s.snapshot.group.rebalanceDueAt, generation, state: groupState(s.snapshot.group, s.snapshot.members.length) };
+    });
     const v = out?.value;
     if (!v?.member) return err(unknownMember(group, memberId, v?.generation ?? null));
     // (The round cap only guards against a clock that never reaches dueAt.)
@@ -93,7 +95,10 @@ export async function heartbeat(ctx: GroupContext, group: string, memberId: stri
   const out = await inGroupTx(ctx, group, {}, async (s) => {
     const member = s.snapshot.members.find((m) => m.memberId === memberId);
     if (!member) return err(unknownMember(group, memberId, s.snapshot.group.generation));
-    await repo.updateMember(s.tx, group, memberId, { deadline: s.now + member.sessionTimeoutMs });
+    await repo.updateMember(s.tx, group, memberId, {
+      deadline: s.now + member.sessionTimeoutMs,
+      notifiedGeneration: s.snapshot.group.generation,
+    });
     return ok({
       memberId,
       generation: s.snapshot.group.generation,
