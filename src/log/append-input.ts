@@ -8,6 +8,10 @@ export const TAG_HEADER_KEY = '__sluice.tag';
 export const RESERVED_HEADER_PREFIX = '__sluice.';
 /** Largest tag accepted by append. */
 export const MAX_TAG_BYTES = 4096;
+/** Largest encoded batch (recovery rejects longer length fields as torn). */
+export const MAX_BATCH_BYTES = 64 * 1024 * 1024;
+/** Segment positions are 32-bit in the offset index, as in Kafka. */
+export const MAX_SEGMENT_BYTES = 2 ** 31 - 1;
 
 /**
  * Bytes of record data counted against `ReadOptions.maxBytes`: key + value + header keys
@@ -25,6 +29,11 @@ export function assertAppendInput(records: RecordInput[], options: AppendOptions
   if (options.tag && options.tag.length > MAX_TAG_BYTES) {
     throw new RangeError(`append: tag is ${options.tag.length} bytes (max ${MAX_TAG_BYTES})`);
   }
+  // Upper bound of the encoded batch: recovery treats longer batches as garbage, so they
+  // must never be written. Per record ≤ 40 bytes of varints/attributes, ≤ 10 per header.
+  let bound = 61 + (options.tag ? options.tag.length + 32 : 0);
+  for (const r of records) bound += recordDataBytes(r) + 40 + 10 * r.headers.length;
+  if (bound > MAX_BATCH_BYTES) throw new RangeError(`append: batch of ~${bound} bytes exceeds ${MAX_BATCH_BYTES}`);
   for (const r of records) {
     if (!Number.isSafeInteger(r.timestamp) || r.timestamp < 0) {
       throw new RangeError(`append: invalid timestamp ${r.timestamp}`);
@@ -45,7 +54,9 @@ export function normaliseReadOptions(offset: number, options: ReadOptions): Read
 
 /** Throws for settings no topic could legitimately have. */
 export function assertPartitionConfig(config: PartitionConfig): void {
-  if (!(config.segmentBytes >= 1024)) throw new RangeError(`segmentBytes must be ≥ 1024, got ${config.segmentBytes}`);
+  if (!(config.segmentBytes >= 1024 && config.segmentBytes <= MAX_SEGMENT_BYTES)) {
+    throw new RangeError(`segmentBytes must be in [1024, ${MAX_SEGMENT_BYTES}], got ${config.segmentBytes}`);
+  }
   for (const [name, v] of [
     ['segmentMs', config.segmentMs],
     ['retentionMs', config.retentionMs],

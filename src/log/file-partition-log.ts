@@ -8,7 +8,10 @@ import { writeAt, type LogFs } from './log-fs.js';
 import type { LogLogger } from './logger.js';
 import { writeCheckpoint } from './partition-checkpoint.js';
 import { createSegmentFile, type RecoveredPartition } from './partition-recovery.js';
+import { floorIndex } from './floor-index.js';
+import type { ScannedBatch } from './batch-scanner.js';
 import { ReadCollector } from './read-collector.js';
+import { RecentBatches } from './recent-batches.js';
 import { decodeBatch, encodeBatch } from './record-batch.js';
 import { planRetention } from './retention-policy.js';
 import { LogCorruptionError, type Segment } from './segment.js';
@@ -36,6 +39,7 @@ interface PendingAppend {
   records: RecordInput[];
   options: AppendOptions;
   resolve: (r: Result<AppendResult, AppendError>) => void;
+  reject: (e: unknown) => void;
   encoded?: { base: number; bytes: Buffer; maxTimestamp: number };
 }
 
@@ -61,8 +65,7 @@ export class FilePartitionLog implements PartitionLog {
   quarantineReason: string | undefined;
   private readonly queue: Array<PendingAppend | PendingTask> = [];
   private draining = false;
-  private readonly recent: Array<{ base: number; last: number; bytes: Buffer }> = [];
-  private recentBytes = 0;
+  private readonly recent: RecentBatches;
   private readonly openClosed: Segment[] = [];
   private readonly notifier = new AppendNotifier(() => this.visibleEnd);
 
@@ -74,6 +77,7 @@ export class FilePartitionLog implements PartitionLog {
     recovered: RecoveredPartition,
     private readonly t: PartitionTuning,
   ) {
+    this.recent = new RecentBatches(t.recentCacheBytes);
     this.segments = recovered.segments;
     this.start = recovered.startOffset;
     this.visibleEnd = this.active.endOffset;
@@ -105,8 +109,8 @@ export class FilePartitionLog implements PartitionLog {
     assertAppendInput(records, options);
     if (this.closedReason) return err({ code: 'closed', reason: this.closedReason });
     if (this.readOnlyReason) return err({ code: 'partition_read_only', reason: this.readOnlyReason });
-    return new Promise((resolve) => {
-      this.queue.push({ kind: 'append', records, options, resolve });
+    return new Promise((resolve, reject) => {
+      this.queue.push({ kind: 'append', records, options, resolve, reject });
       this.kick();
     });
   }
@@ -132,7 +136,8 @@ export class FilePartitionLog implements PartitionLog {
           this.queue.shift();
           await head.run().then(head.resolve, head.reject);
         } else {
-          await this.writeGroup();
+          // A bug must fail the queued appends, never leave them pending forever.
+          await this.writeGroup().catch((e: unknown) => this.fail(e, []));
           // Let appenders woken by this group queue their next batch before the next group
           // forms; otherwise groups alternate between one batch and all the others.
           await yieldToLoop();
@@ -164,8 +169,14 @@ export class FilePartitionLog implements PartitionLog {
       if (a.encoded?.base !== next) {
         let maxTimestamp = -1;
         for (const r of a.records) if (r.timestamp > maxTimestamp) maxTimestamp = r.timestamp;
-        const b = encodeBatch({ baseOffset: next, records: a.records, tag: a.options.tag, producer: a.options.producer });
-        a.encoded = { base: next, bytes: b, maxTimestamp };
+        try {
+          const b = encodeBatch({ baseOffset: next, records: a.records, tag: a.options.tag, producer: a.options.producer });
+          a.encoded = { base: next, bytes: b, maxTimestamp };
+        } catch (e) {
+          this.queue.shift();
+          a.reject(e); // malformed input that got past validation: the caller's bug, not the log's
+          continue;
+        }
       }
       if (seg.size + bytes > 0 && seg.size + bytes + a.encoded.bytes.length > this.config.segmentBytes) break;
       this.queue.shift();
@@ -200,7 +211,7 @@ export class FilePartitionLog implements PartitionLog {
       seg.index!.onBatch(enc.base - seg.baseOffset, pos, enc.maxTimestamp);
       seg.maxTimestamp = Math.max(seg.maxTimestamp, enc.maxTimestamp);
       pos += enc.bytes.length;
-      this.remember(enc.base, enc.base + a.records.length - 1, enc.bytes);
+      this.recent.push(enc.base, enc.base + a.records.length - 1, enc.bytes);
     }
     seg.size = pos;
     seg.endOffset = next;
@@ -208,12 +219,6 @@ export class FilePartitionLog implements PartitionLog {
     if (sync) this.durableEnd = next;
     for (const a of group) a.resolve(ok({ baseOffset: a.encoded!.base, lastOffset: a.encoded!.base + a.records.length - 1 }));
     this.notifier.notify(next);
-  }
-
-  private remember(base: number, last: number, bytes: Buffer): void {
-    this.recent.push({ base, last, bytes });
-    this.recentBytes += bytes.length;
-    while (this.recentBytes > this.t.recentCacheBytes && this.recent.length > 1) this.recentBytes -= this.recent.shift()!.bytes.length;
   }
 
   /** A failed write/fsync: never retried, never acknowledged; the partition turns read-only. */
@@ -268,20 +273,6 @@ export class FilePartitionLog implements PartitionLog {
     return index;
   }
 
-  private segmentFor(offset: number): number {
-    let lo = 0;
-    let hi = this.segments.length - 1;
-    let found = 0;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.segments[mid]!.baseOffset <= offset) {
-        found = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
-    return found;
-  }
-
   private corrupt(seg: Segment, position: number, reason: string): never {
     const message = `${seg.logPath}: invalid batch (${reason}) at byte ${position}`;
     if (!this.quarantineReason) {
@@ -299,14 +290,13 @@ export class FilePartitionLog implements PartitionLog {
     }
     const collector = new ReadCollector(offset, limits);
     if (offset === this.visibleEnd) return ok(collector.result());
-    const first = this.recent[0];
-    if (first && offset >= first.base) {
-      for (const b of [...this.recent]) if (b.last >= offset && collector.add(decodeBatch(b.bytes).records)) break;
-      return ok(collector.result());
-    }
+    // Retention replaces the array; a read keeps walking the segments it started with.
+    const segments = this.segments;
+    if (this.recent.read(offset, collector)) return ok(collector.result());
     const chunk = Math.min(Math.max(limits.maxBytes + 16 * 1024, 64 * 1024), 1024 * 1024);
-    for (let i = this.segmentFor(offset); i < this.segments.length && !collector.done; i++) {
-      const seg = this.segments[i]!;
+    const first = Math.max(0, floorIndex(segments.length, (i) => segments[i]!.baseOffset, offset));
+    for (let i = first; i < segments.length && !collector.done; i++) {
+      const seg = segments[i]!;
       try {
         const pos = offset > seg.baseOffset ? (await this.indexOf(seg)).lookup(offset - seg.baseOffset) : 0;
         for await (const b of seg.scan(pos, seg.size, undefined, chunk)) {
@@ -325,18 +315,25 @@ export class FilePartitionLog implements PartitionLog {
     return ok(collector.result());
   }
 
-  async offsetForTimestamp(timestamp: number): Promise<number> {
-    // Every record before the first segment (and batch) whose max reaches `timestamp` is older.
-    for (const seg of this.segments) {
+  /**
+   * Verified batches whose max timestamp is ≥ `timestamp`, in offset order. Segments and
+   * batches before the first whose (running) max reaches it hold only older records.
+   */
+  private async *batchesSince(timestamp: number): AsyncGenerator<ScannedBatch> {
+    for (const seg of [...this.segments]) {
       if (seg.maxTimestamp < timestamp) continue;
       const index = await this.indexOf(seg);
-      const from = index.lookup(index.timeLookup(timestamp));
-      for await (const b of seg.scan(from, seg.size)) {
+      for await (const b of seg.scan(index.lookup(index.timeLookup(timestamp)), seg.size)) {
         if (!b.ok) this.corrupt(seg, b.position, b.reason);
-        if (b.header.maxTimestamp < timestamp) continue;
-        const hit = decodeBatch(b.buf, b.at).records.find((r) => r.timestamp >= timestamp);
-        if (hit) return hit.offset;
+        if (b.header.maxTimestamp >= timestamp) yield b;
       }
+    }
+  }
+
+  async offsetForTimestamp(timestamp: number): Promise<number> {
+    for await (const b of this.batchesSince(timestamp)) {
+      const hit = decodeBatch(b.buf, b.at).records.find((r) => r.timestamp >= timestamp);
+      if (hit) return hit.offset;
     }
     return this.visibleEnd;
   }
@@ -351,17 +348,10 @@ export class FilePartitionLog implements PartitionLog {
 
   async recentTags(sinceTimestamp: number): Promise<BatchTag[]> {
     const tags: BatchTag[] = [];
-    for (const seg of [...this.segments]) {
-      if (seg.maxTimestamp < sinceTimestamp) continue;
-      const index = await this.indexOf(seg);
-      const from = index.lookup(index.timeLookup(sinceTimestamp));
-      for await (const b of seg.scan(from, seg.size)) {
-        if (!b.ok) this.corrupt(seg, b.position, b.reason);
-        const h = b.header;
-        if (h.maxTimestamp < sinceTimestamp) continue;
-        const { tag } = decodeBatch(b.buf, b.at, 1);
-        if (tag) tags.push({ baseOffset: h.baseOffset, lastOffset: h.baseOffset + h.lastOffsetDelta, maxTimestamp: h.maxTimestamp, tag: Buffer.from(tag) });
-      }
+    for await (const b of this.batchesSince(sinceTimestamp)) {
+      const { tag } = decodeBatch(b.buf, b.at, 1);
+      const h = b.header;
+      if (tag) tags.push({ baseOffset: h.baseOffset, lastOffset: h.baseOffset + h.lastOffsetDelta, maxTimestamp: h.maxTimestamp, tag: Buffer.from(tag) });
     }
     return tags;
   }

@@ -4,6 +4,7 @@ import { ok, err, type Result } from '../lib/result.js';
 import { AppendNotifier } from './append-notifier.js';
 import { assertAppendInput, assertPartitionConfig, normaliseReadOptions } from './append-input.js';
 import type { LogLogger } from './logger.js';
+import { floorIndex } from './floor-index.js';
 import { ReadCollector } from './read-collector.js';
 import { decodeBatch, encodeBatch } from './record-batch.js';
 import { planRetention } from './retention-policy.js';
@@ -37,21 +38,6 @@ interface MemSegment {
   maxTimestamp: number;
   /** Clock time of the first append into the segment (for segmentMs). */
   createdAt: number;
-}
-
-/** Index of the last element whose key ≤ target, or -1 (arrays sorted by key). */
-function floorIndex<T>(items: T[], key: (item: T) => number, target: number): number {
-  let lo = 0;
-  let hi = items.length - 1;
-  let found = -1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    if (key(items[mid]!) <= target) {
-      found = mid;
-      lo = mid + 1;
-    } else hi = mid - 1;
-  }
-  return found;
 }
 
 class MemoryPartitionLog implements PartitionLog {
@@ -134,8 +120,8 @@ class MemoryPartitionLog implements PartitionLog {
 
   /** Batches in offset order starting with the one that holds `offset`. */
   private *batchesFrom(offset: number): Generator<MemBatch> {
-    let s = Math.max(0, floorIndex(this.segments, (seg) => seg.baseOffset, offset));
-    let b = Math.max(0, floorIndex(this.segments[s]!.batches, (batch) => batch.baseOffset, offset));
+    let s = Math.max(0, floorIndex(this.segments.length, (i) => this.segments[i]!.baseOffset, offset));
+    let b = Math.max(0, floorIndex(this.segments[s]!.batches.length, (i) => this.segments[s]!.batches[i]!.baseOffset, offset));
     for (; s < this.segments.length; s++, b = 0) {
       const batches = this.segments[s]!.batches;
       for (; b < batches.length; b++) yield batches[b]!;
@@ -160,7 +146,7 @@ class MemoryPartitionLog implements PartitionLog {
     // runningMax is monotone: the first batch whose runningMax reaches `timestamp` holds the
     // first record at or after it, and every earlier record is older.
     const all = this.segments.flatMap((s) => s.batches);
-    const i = floorIndex(all, (b) => (b.runningMax >= timestamp ? 1 : 0), 0) + 1;
+    const i = floorIndex(all.length, (j) => all[j]!.runningMax, timestamp - 1) + 1;
     const batch = all[i];
     if (!batch) return this.end;
     const hit = decodeBatch(batch.bytes).records.find((r) => r.timestamp >= timestamp);

@@ -1,7 +1,7 @@
 // Kafka record batch v2 ("magic 2") encode/decode, byte for byte as DefaultRecordBatch.java
 // and DefaultRecord.java lay it out, so segment files stay readable by Kafka's own tools.
 import { crc32c } from '@node-rs/crc32';
-import { TAG_HEADER_KEY } from './append-input.js';
+import { MAX_BATCH_BYTES, TAG_HEADER_KEY } from './append-input.js';
 import type { RecordInput, StoredRecord } from './types.js';
 import { VarReader, varintSize, writeVarint } from './varint.js';
 
@@ -10,8 +10,7 @@ export const BATCH_HEADER_BYTES = 61;
 /** baseOffset (8) + batchLength (4): the part not counted in batchLength. */
 export const LOG_OVERHEAD = 12;
 export const MAGIC = 2;
-/** Largest batch recovery accepts as "sane" (Kafka's default max.message.bytes is far lower). */
-export const MAX_BATCH_BYTES = 64 * 1024 * 1024;
+export { MAX_BATCH_BYTES };
 
 // Field positions inside the header.
 const LENGTH_POS = 8;

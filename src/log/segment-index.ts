@@ -1,5 +1,6 @@
 // Sparse offset index (relative offset → file position) and time index (running max
 // timestamp → relative offset) of one segment: growable typed arrays mirrored to files.
+import { floorIndex } from './floor-index.js';
 
 /** Bytes of log between two offset-index (and time-index) entries. */
 export const INDEX_INTERVAL_BYTES = 4096;
@@ -75,17 +76,8 @@ export class SegmentIndex {
 
   /** File position of the last indexed batch whose base is ≤ relOffset (0 if none). */
   lookup(relOffset: number): number {
-    let lo = 0;
-    let hi = this.count - 1;
-    let found = 0;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.rel[mid]! <= relOffset) {
-        found = this.pos[mid]!;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
-    return found;
+    const i = floorIndex(this.count, (j) => this.rel[j]!, relOffset);
+    return i < 0 ? 0 : this.pos[i]!;
   }
 
   /**
@@ -93,17 +85,9 @@ export class SegmentIndex {
    * batch before the returned one holds only older records. 0 = from the segment start.
    */
   timeLookup(ts: number): number {
-    let lo = 0;
-    let hi = this.timeCount - 1;
-    let found = 0;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.timeTs[mid]! < ts) {
-        found = this.timeRel[mid]!;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
-    return found;
+    // Timestamps are integer ms: "< ts" is "≤ ts - 1".
+    const i = floorIndex(this.timeCount, (j) => this.timeTs[j]!, ts - 1);
+    return i < 0 ? 0 : this.timeRel[i]!;
   }
 
   /** The two files' contents: Kafka-sized entries, big-endian. */

@@ -1,0 +1,26 @@
+// Bounded in-memory copy of a partition's newest batches: tailing readers (long-poll, SSE)
+// are served without disk reads, and memory stays flat however long the log grows.
+import { decodeBatch } from './record-batch.js';
+import type { ReadCollector } from './read-collector.js';
+
+export class RecentBatches {
+  private readonly batches: Array<{ base: number; last: number; bytes: Buffer }> = [];
+  private bytes = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  /** Adds the newest visible batch; the cache always ends at the partition's end offset. */
+  push(base: number, last: number, bytes: Buffer): void {
+    this.batches.push({ base, last, bytes });
+    this.bytes += bytes.length;
+    while (this.bytes > this.maxBytes && this.batches.length > 1) this.bytes -= this.batches.shift()!.bytes.length;
+  }
+
+  /** Feeds `collector` from the cache; false when `offset` is older than the cache holds. */
+  read(offset: number, collector: ReadCollector): boolean {
+    const first = this.batches[0];
+    if (!first || offset < first.base) return false;
+    for (const b of [...this.batches]) if (b.last >= offset && collector.add(decodeBatch(b.bytes).records)) break;
+    return true;
+  }
+}
