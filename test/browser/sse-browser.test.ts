@@ -33,6 +33,15 @@ window.subscribe = (url) => {
 };
 </script>`;
 
+/** What the page keeps on its global object (evaluated in the browser: no imports there). */
+interface PageState {
+  received: Array<{ value: unknown; id: string }>;
+  opens: number;
+  errors: string[];
+  es: { close(): void };
+  subscribe(url: string): void;
+}
+
 describe.skipIf(!haveChromium)('browser EventSource (headless Chromium, cross-origin)', () => {
   let server: TestServer;
   let proxy: Awaited<ReturnType<typeof startProxy>>;
@@ -75,10 +84,9 @@ describe.skipIf(!haveChromium)('browser EventSource (headless Chromium, cross-or
     if (userDataDir) await fs.rm(userDataDir, { recursive: true, force: true });
   });
 
-  const received = (page: Page) =>
-    page.evaluate(() => (window as unknown as { received: Array<{ value: unknown; id: string }> }).received);
+  const received = (page: Page) => page.evaluate(() => (globalThis as unknown as PageState).received);
   const waitForCount = (page: Page, n: number) =>
-    page.waitForFunction((count) => (window as unknown as { received: unknown[] }).received.length >= count, n, {
+    page.waitForFunction((count) => (globalThis as unknown as PageState).received.length >= count, n, {
       timeout: 15_000,
     });
 
@@ -89,8 +97,8 @@ describe.skipIf(!haveChromium)('browser EventSource (headless Chromium, cross-or
     await page.goto(pageOrigin);
     // Another origin than the page: the browser enforces CORS on this stream.
     const streamUrl = `http://127.0.0.1:${proxy.port}/v1/topics/${topic}/events?from=earliest`;
-    await page.evaluate((url) => (window as unknown as { subscribe: (u: string) => void }).subscribe(url), streamUrl);
-    await page.waitForFunction(() => (window as unknown as { opens: number }).opens === 1, undefined, {
+    await page.evaluate((url) => (globalThis as unknown as PageState).subscribe(url), streamUrl);
+    await page.waitForFunction(() => (globalThis as unknown as PageState).opens === 1, undefined, {
       timeout: 15_000,
     });
 
@@ -110,11 +118,11 @@ describe.skipIf(!haveChromium)('browser EventSource (headless Chromium, cross-or
       [4, 5, 6].map((v) => ({ value: v, partition: v % 2 })),
     );
     await waitForCount(page, 7);
-    expect(await page.evaluate(() => (window as unknown as { opens: number }).opens)).toBeGreaterThanOrEqual(2);
+    expect(await page.evaluate(() => (globalThis as unknown as PageState).opens)).toBeGreaterThanOrEqual(2);
 
     // The page closes its stream; records arrive meanwhile; it resumes with ?last_event_id=.
     const lastId = await page.evaluate(() => {
-      const w = window as unknown as { es: EventSource; received: Array<{ id: string }> };
+      const w = globalThis as unknown as PageState;
       w.es.close();
       return w.received[w.received.length - 1]?.id ?? '';
     });
@@ -124,7 +132,7 @@ describe.skipIf(!haveChromium)('browser EventSource (headless Chromium, cross-or
       [7, 8, 9].map((v) => ({ value: v, partition: v % 2 })),
     );
     await page.evaluate(
-      (url) => (window as unknown as { subscribe: (u: string) => void }).subscribe(url),
+      (url) => (globalThis as unknown as PageState).subscribe(url),
       `${streamUrl}&last_event_id=${encodeURIComponent(lastId)}`,
     );
     await waitForCount(page, 10);
@@ -138,7 +146,7 @@ describe.skipIf(!haveChromium)('browser EventSource (headless Chromium, cross-or
       const mine = values.filter((v) => v % 2 === p);
       expect(mine).toEqual([...mine].sort((a, b) => a - b));
     }
-    expect(await page.evaluate(() => (window as unknown as { errors: string[] }).errors)).toEqual([]);
+    expect(await page.evaluate(() => (globalThis as unknown as PageState).errors)).toEqual([]);
     await page.close();
   }, 90_000);
 });
