@@ -82,6 +82,8 @@ async function startRole(name: string): Promise<{ child: ChildProcess; url: stri
 
 interface Result {
   name: string;
+  /** Server process CPU (user + system) per request, ms: robust to a busy machine. */
+  cpuMsPerRequest: number;
   requests: number;
   records: number;
   bytes: number;
@@ -89,7 +91,14 @@ interface Result {
   errors: number;
 }
 
-async function load(name: string, url: string, bodies: string[]): Promise<Result> {
+/** User + system CPU ms consumed so far by process `pid` (Linux /proc). */
+async function cpuMs(pid: number): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (100 Hz)
+}
+
+async function load(name: string, url: string, bodies: string[], pid: number): Promise<Result> {
   const target = `${url}/v1/topics/bench/records`;
   const send = (body: string) =>
     fetch(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then(async (r) => {
@@ -100,6 +109,7 @@ async function load(name: string, url: string, bodies: string[]): Promise<Result
   let requests = 0;
   let bytes = 0;
   let errors = 0;
+  const cpuBefore = await cpuMs(pid);
   const started = performance.now();
   const until = started + SECONDS * 1000;
   await Promise.all(
@@ -116,13 +126,14 @@ async function load(name: string, url: string, bodies: string[]): Promise<Result
     }),
   );
   const seconds = (performance.now() - started) / 1000;
-  return { name, requests, records: requests * RECORDS, bytes, seconds, errors };
+  const cpuMsPerRequest = ((await cpuMs(pid)) - cpuBefore) / Math.max(1, requests);
+  return { name, cpuMsPerRequest, requests, records: requests * RECORDS, bytes, seconds, errors };
 }
 
 function row(r: Result): string {
   const rps = r.records / r.seconds;
   const mbps = r.bytes / r.seconds / (1024 * 1024);
-  return `${r.name.padEnd(36)} ${Math.round(rps).toLocaleString('en').padStart(12)} rec/s ${mbps.toFixed(1).padStart(8)} MB/s  (${r.requests} requests, ${r.errors} errors)`;
+  return `${r.name.padEnd(32)} ${Math.round(rps).toLocaleString('en').padStart(10)} rec/s ${mbps.toFixed(1).padStart(7)} MB/s ${r.cpuMsPerRequest.toFixed(2).padStart(7)} server-CPU ms/request  (${r.requests} requests, ${r.errors} errors)`;
 }
 
 async function main(): Promise<void> {
@@ -133,7 +144,7 @@ async function main(): Promise<void> {
   for (const name of ['baseline', 'sluice']) {
     const { child, url } = await startRole(name);
     try {
-      results.push(await load(name === 'baseline' ? 'bare hono (read + JSON.parse)' : 'sluice produce (fsync)', url, bodies));
+      results.push(await load(name === 'baseline' ? 'bare hono (read + JSON.parse)' : 'sluice produce (fsync)', url, bodies, child.pid!));
     } finally {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
@@ -142,7 +153,8 @@ async function main(): Promise<void> {
   for (const r of results) console.log(row(r));
   const [base, sluice] = results as [Result, Result];
   const ratio = sluice.records / sluice.seconds / (base.records / base.seconds);
-  console.log(`ratio sluice/baseline: ${(ratio * 100).toFixed(1)} % (goal ≥ 80 %)`);
+  console.log(`ratio sluice/baseline: ${(ratio * 100).toFixed(1)} % of throughput (goal ≥ 80 %); CPU per request ${(sluice.cpuMsPerRequest / base.cpuMsPerRequest).toFixed(2)}× the baseline's`);
+  console.log(`load average during the run: ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')} (on ${(await import('node:os')).availableParallelism()} CPUs)`);
 }
 
 if (role === 'baseline') void serveBaseline();
