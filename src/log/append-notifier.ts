@@ -28,7 +28,7 @@ export class AppendNotifier {
         resolve(value);
       };
       this.waiters.add(waiter);
-      const timer = setTimeout(() => finish(false), timeoutMs);
+      const timer = setTimeout(() => finish(false), Math.min(timeoutMs, 2 ** 31 - 1)); // setTimeout's limit
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
