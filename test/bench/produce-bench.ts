@@ -43,7 +43,7 @@ async function serveSluice(): Promise<void> {
     SLUICE_PGLITE_IN_MEMORY: 'true',
   });
   const services = await createServices(config);
-  const created = await services.topics.create({ name: 'bench', partitions: PARTITIONS, config: { durability: 'fsync' } });
+  const created = await services.topics.create({ name: 'bench', partitions: PARTITIONS, config: { durability: process.env.BENCH_DURABILITY === 'write' ? 'write' : 'fsync' } });
   if (!created.ok) throw new Error(created.error.message);
   const server = await startServer(services, { host: config.host, port: 0 });
   console.log(`PORT ${server.port}`);
