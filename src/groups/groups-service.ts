@@ -55,8 +55,9 @@ export class GroupsService {
     return membership.heartbeat(this.ctx, group, memberId);
   }
 
-  leave(group: string, memberId: string): Promise<Result<void, GroupError>> {
-    return membership.leave(this.ctx, group, memberId);
+  /** `commitDelivered: false` skips the auto-commit of the last delivery (an SSE client that vanished). */
+  leave(group: string, memberId: string, options: { commitDelivered?: boolean } = {}): Promise<Result<void, GroupError>> {
+    return membership.leave(this.ctx, group, memberId, options);
   }
 
   fetch(group: string, memberId: string, req: FetchRequest): Promise<Result<FetchResult, GroupError>> {

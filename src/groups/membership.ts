@@ -113,13 +113,18 @@ export async function heartbeat(ctx: GroupContext, group: string, memberId: stri
  * Leave at once (no session wait): with auto_commit the member's delivered positions are
  * committed first, as Kafka's consumer does on close; then the rest rebalance.
  */
-export async function leave(ctx: GroupContext, group: string, memberId: string): Promise<Result<void, GroupError>> {
+export async function leave(
+  ctx: GroupContext,
+  group: string,
+  memberId: string,
+  options: { commitDelivered?: boolean } = {},
+): Promise<Result<void, GroupError>> {
   const out = await inGroupTx(ctx, group, {}, async (s) => {
     const member = s.snapshot.members.find((m) => m.memberId === memberId);
     if (!member) {
       return err<GroupError>({ code: 'member_not_found', message: `member '${memberId}' is not in group '${group}'` });
     }
-    if (member.autoCommit) await repo.commitPositions(s.tx, group, member.positions, s.now);
+    if (member.autoCommit && options.commitDelivered !== false) await repo.commitPositions(s.tx, group, member.positions, s.now);
     await repo.deleteMembers(s.tx, group, [memberId]);
     await s.resettle(true);
     return ok(undefined);

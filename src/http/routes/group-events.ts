@@ -1,0 +1,80 @@
+// GET /v1/groups/{group}/events — an SSE consumer-group member: the connection is the
+// membership; records of its partitions stream as events, assignment changes are announced.
+import type { ServerResponse } from 'node:http';
+import { createRoute, z } from '@hono/zod-openapi';
+import { nodeResponseSink, webStreamSink } from '../../delivery/sse-sink.js';
+import { SseGroupMember } from '../../groups/sse-member.js';
+import type { RouteModule } from '../app-env.js';
+import { ApiError, errorResponses } from '../errors.js';
+import { GroupParam, NAME_PATTERN, throwGroupError } from './group-schemas.js';
+
+export const GroupEventsQuery = z.object({
+  topics: z
+    .string()
+    .transform((s) => s.split(',').map((t) => t.trim()).filter((t) => t !== ''))
+    .pipe(z.array(z.string().regex(NAME_PATTERN, 'a topic name')).min(1).max(100))
+    .openapi({ description: 'Comma-separated topics to consume.', example: 'orders,payments', type: 'string' }),
+  session_timeout_ms: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(3_600_000)
+    .default(30_000)
+    .openapi({ description: 'How long the group keeps the member if this server stops serving the stream without a clean leave.' }),
+  auto_offset_reset: z.enum(['earliest', 'latest', 'none']).default('latest'),
+  auto_commit: z
+    .enum(['true', 'false'], { error: 'true or false' })
+    .default('true')
+    .openapi({ description: '`false`: nothing is committed for you; commit with the member_id and generation from the events.' }),
+});
+
+export const groupEventsRoute = createRoute({
+  method: 'get',
+  path: '/v1/groups/{group}/events',
+  tags: ['Consumer groups'],
+  operationId: 'streamGroupEvents',
+  summary: 'Consume as a group member over Server-Sent Events',
+  description:
+    'Joins the group for as long as the connection is open; closing it leaves the group. Events: `member` first ' +
+    '(`{"member_id","generation","assignment"}`), `assignment` whenever a rebalance changes it (`{"generation","assignment"}`), ' +
+    '`record` per record (a Record JSON), `: keepalive` comments, `error` (e.g. `fenced` after the session expired; reconnect) and `shutdown`. ' +
+    'Records start at the committed offsets (else per `auto_offset_reset`). With auto-commit (default), what was handed to the connection is committed ' +
+    'at the next fetch and on a clean leave; the batch in flight when a client vanishes is not, so it is redelivered (at-least-once).',
+  request: { params: GroupParam, query: GroupEventsQuery },
+  responses: {
+    200: { description: 'The event stream', content: { 'text/event-stream': { schema: z.string() } } },
+    ...errorResponses(400, 404, 503),
+  },
+});
+
+export const registerGroupEvents: RouteModule = (app) =>
+  app.openapi(groupEventsRoute, async (c) => {
+    const { groups, streams, config, logger } = c.get('services');
+    if (streams.closing) throw new ApiError('unavailable', 'server is shutting down; reconnect shortly', {}, { 'retry-after': '1' });
+    const { group } = c.req.valid('param');
+    const q = c.req.valid('query');
+    const joined = await SseGroupMember.join({
+      groups,
+      registry: streams,
+      group,
+      join: {
+        topics: q.topics,
+        sessionTimeoutMs: q.session_timeout_ms,
+        autoOffsetReset: q.auto_offset_reset,
+        autoCommit: q.auto_commit === 'true',
+      },
+      retryMs: config.sseRetryMs,
+      keepaliveMs: config.sseKeepaliveMs,
+      maxRecords: 500,
+      maxBytes: 256 * 1024,
+      logger,
+    });
+    if (!joined.ok) throwGroupError(joined.error);
+    const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+    const { sink, body } = outgoing && typeof outgoing.write === 'function' ? nodeResponseSink(outgoing) : webStreamSink();
+    void joined.value.run(sink);
+    return new Response(body, {
+      status: 200,
+      headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' },
+    }) as never;
+  });

@@ -1,0 +1,164 @@
+// Black-box tests of the SSE group member: the connection is the membership, records and
+// assignment changes arrive as events, disconnect leaves, and auto-commit covers what was sent.
+import { randomUUID } from 'node:crypto';
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectStatus } from './support/client.js';
+import { startIsolatedServer, type TestServer } from './support/server.js';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startIsolatedServer({ SLUICE_GROUP_REBALANCE_DELAY_MS: '20', SLUICE_SSE_KEEPALIVE_MS: '200' });
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+const name = (p: string) => `${p}-${randomUUID()}`;
+
+async function topic(partitions: number): Promise<string> {
+  const t = name('t');
+  expectStatus(await server.client.post('/v1/topics', { body: { name: t, partitions } }), 201);
+  return t;
+}
+
+async function produce(t: string, values: Array<{ value: unknown; partition: number }>): Promise<void> {
+  expectStatus(await server.client.post('/v1/topics/{topic}/records', { params: { topic: t }, body: { records: values } }), 200);
+}
+
+interface Stream {
+  events: EventSourceMessage[];
+  /** Resolve with the first event (at index ≥ from) matching, within the deadline. */
+  next(match: (e: EventSourceMessage) => boolean, from?: number, timeoutMs?: number): Promise<EventSourceMessage>;
+  close(): void;
+}
+
+async function open(group: string, query: string): Promise<{ status: number; stream?: Stream; body?: unknown }> {
+  const controller = new AbortController();
+  const res = await fetch(`${server.url}/v1/groups/${group}/events?${query}`, { signal: controller.signal });
+  if (res.status !== 200) return { status: res.status, body: await res.json() };
+  const events: EventSourceMessage[] = [];
+  const waiters = new Set<() => void>();
+  const parser = createParser({
+    onEvent: (e) => {
+      events.push(e);
+      for (const w of waiters) w();
+    },
+  });
+  void (async () => {
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) parser.feed(decoder.decode(chunk, { stream: true }));
+    } catch {
+      // aborted by close()
+    }
+  })();
+  const stream: Stream = {
+    events,
+    next: (match, from = 0, timeoutMs = 5_000) =>
+      new Promise((resolve, reject) => {
+        const check = (): boolean => {
+          const found = events.slice(from).find(match);
+          if (found) {
+            waiters.delete(check as () => void);
+            clearTimeout(timer);
+            resolve(found);
+          }
+          return Boolean(found);
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check as () => void);
+          reject(new Error(`no matching event within ${timeoutMs} ms; got ${events.map((e) => e.event).join(',')}`));
+        }, timeoutMs);
+        if (!check()) waiters.add(check as () => void);
+      }),
+    close: () => controller.abort(),
+  };
+  return { status: 200, stream };
+}
+
+async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 5_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const describeGroup = async (group: string) => expectStatus(await server.client.get('/v1/groups/{group}', { params: { group } }), 200);
+
+describe('SSE group member', () => {
+  it('announces membership, streams records, reports rebalances, auto-commits, and leaves on disconnect', async () => {
+    const t = await topic(2);
+    await produce(t, [
+      { value: 'a', partition: 0 },
+      { value: 'b', partition: 1 },
+    ]);
+    const group = name('g');
+    const { stream } = await open(group, `topics=${t}&auto_offset_reset=earliest`);
+    if (!stream) throw new Error('no stream');
+    const member = JSON.parse((await stream.next((e) => e.event === 'member')).data) as { member_id: string; generation: number; assignment: unknown[] };
+    expect(member.assignment).toHaveLength(2);
+    await stream.next((e) => e.event === 'record' && JSON.parse(e.data).value === 'a');
+    await stream.next((e) => e.event === 'record' && JSON.parse(e.data).value === 'b');
+
+    // A poll member joins: the SSE member is told its new, smaller assignment.
+    const mark = stream.events.length;
+    const poller = expectStatus(
+      await server.client.post('/v1/groups/{group}/members', { params: { group }, body: { topics: [t], auto_offset_reset: 'earliest' } as never }),
+      201,
+    );
+    const change = JSON.parse((await stream.next((e) => e.event === 'assignment', mark)).data) as { generation: number; assignment: unknown[] };
+    expect(change.generation).toBe(poller.generation);
+    expect(change.assignment).toHaveLength(1);
+
+    // What the stream sent was committed: the poller starts after it.
+    await eventually(async () => ((await describeGroup(group)).total_lag === 0 ? true : undefined));
+    const fetched = expectStatus(
+      await server.client.get('/v1/groups/{group}/members/{member}/records', { params: { group, member: poller.member_id } }),
+      200,
+    );
+    expect(fetched.records).toEqual([]);
+
+    // Disconnect = leave: the poller ends up with both partitions.
+    stream.close();
+    await eventually(async () => {
+      const g = await describeGroup(group);
+      return g.members.length === 1 && g.members[0]?.assignment.length === 2 ? g : undefined;
+    });
+  });
+
+  it('with auto_commit=false commits nothing itself; the client commits with the member id', async () => {
+    const t = await topic(1);
+    await produce(t, [{ value: 1, partition: 0 }, { value: 2, partition: 0 }]);
+    const group = name('g');
+    const { stream } = await open(group, `topics=${t}&auto_offset_reset=earliest&auto_commit=false`);
+    if (!stream) throw new Error('no stream');
+    const member = JSON.parse((await stream.next((e) => e.event === 'member')).data) as { member_id: string; generation: number };
+    await stream.next((e) => e.event === 'record' && JSON.parse(e.data).offset === 1);
+    // A later fetch (it extends the session) would have auto-committed; nothing was.
+    const before = (await describeGroup(group)).members[0]?.session_expires_at ?? 0;
+    await eventually(async () => (((await describeGroup(group)).members[0]?.session_expires_at ?? 0) > before ? true : undefined));
+    expect((await describeGroup(group)).partitions[0]?.committed_offset).toBeNull();
+    expectStatus(
+      await server.client.post('/v1/groups/{group}/offsets', {
+        params: { group },
+        body: { member_id: member.member_id, generation: member.generation, offsets: [{ topic: t, partition: 0, offset: 2 }] },
+      }),
+      204,
+    );
+    stream.close();
+    await eventually(async () => ((await describeGroup(group)).members.length === 0 ? true : undefined));
+    expect((await describeGroup(group)).partitions[0]?.committed_offset).toBe(2);
+  });
+
+  it('answers 404 for an unknown topic and 400 for a missing topics parameter, before any stream', async () => {
+    const group = name('g');
+    const missing = await open(group, `topics=${name('nope')}`);
+    expect(missing.status).toBe(404);
+    expect((missing.body as { error: { code: string } }).error.code).toBe('topic_not_found');
+    expect((await open(group, '')).status).toBe(400);
+  });
+});
