@@ -21,6 +21,7 @@ import { registerListGroups } from './group-list.js';
 import { registerGetGroup } from './group-get.js';
 import { registerDeleteGroup } from './group-delete.js';
 import { registerResetOffsets } from './group-reset.js';
+import { registerGroupEvents } from './group-events.js';
 import { registerCreateWebhook } from './webhook-create.js';
 import { registerListWebhooks } from './webhook-list.js';
 import { registerGetWebhook } from './webhook-get.js';
@@ -52,6 +53,7 @@ export const routeModules: RouteModule[] = [
   registerListGroups,
   registerGetGroup,
   registerDeleteGroup,
+  registerGroupEvents,
   // Webhooks
   registerCreateWebhook,
   registerListWebhooks,
