@@ -3,5 +3,7 @@ import type { Scenario } from '../lib/context.js';
 import { deliveryLatency } from './delivery-latency.js';
 import { produceBatch } from './produce-batch.js';
 import { produceSingle } from './produce-single.js';
+import { replay } from './replay.js';
+import { sseFanout } from './sse-fanout.js';
 
-export const scenarios: Scenario[] = [produceBatch, produceSingle, deliveryLatency];
+export const scenarios: Scenario[] = [produceBatch, produceSingle, deliveryLatency, sseFanout, replay];

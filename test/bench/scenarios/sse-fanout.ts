@@ -1,0 +1,136 @@
+// Scenario 4: SSE fan-out — 1k/5k (and 10k in full mode) subscribers on one partition while
+// records arrive at 100 rec/s; delivery p99 across all subscribers, server RSS and event-loop delay.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { uniqueName, type BenchContext, type Scenario } from '../lib/context.js';
+import { newHistogram, nowMs, recordMs, summarize, type LatencySummary } from '../lib/histogram.js';
+import { createPool, openLoop, requestJson } from '../lib/load.js';
+import { sleep } from '../lib/processes.js';
+import { sluiceJsonBody, timestampsIn, values } from '../lib/records.js';
+import { bound, type Row, type ScenarioResult } from '../lib/report.js';
+import { subscribeSse, type Subscription } from '../lib/subscribers.js';
+
+/** 100 rec/s arrive as 10-record requests every 100 ms (one event burst per subscriber per tick). */
+const TICKS_PER_SEC = 10;
+const RECORDS_PER_TICK = 10;
+const CONNECT_WAVE = 250;
+const MiB = 1024 * 1024;
+
+interface FanoutRun {
+  subscribers: number;
+  connected: number;
+  connectMs: number;
+  produced: number;
+  expectedDeliveries: number;
+  deliveries: number;
+  latency: LatencySummary;
+  serverRssPeakMiB: number | null;
+  serverRssMiB: number | null;
+  loopDelayP99Ms: number | null;
+  loopDelayMaxMs: number | null;
+  /** The subscribers' own process: if this is high, the client limits the latency measured. */
+  clientLoopDelayP99Ms: number;
+}
+
+async function fanout(ctx: BenchContext, n: number, durationMs: number): Promise<FanoutRun> {
+  const topic = uniqueName(`fan-${n}`);
+  const pool = createPool(ctx.sluice.url, 2);
+  const subs: Subscription[] = [];
+  const h = newHistogram();
+  let recordFrom = Infinity;
+  let deliveries = 0;
+  try {
+    await requestJson(pool, { method: 'POST', path: '/v1/topics', body: JSON.stringify({ name: topic, partitions: 1, config: { durability: 'write' } }) });
+    const url = `${ctx.sluice.url}/v1/topics/${topic}/partitions/0/events?from=latest`;
+    const c0 = performance.now();
+    let failed = 0;
+    for (let i = 0; i < n; i += CONNECT_WAVE) {
+      const wave = Array.from({ length: Math.min(CONNECT_WAVE, n - i) }, () =>
+        subscribeSse(url, (sent, at) => {
+          for (const ts of sent) {
+            if (ts < recordFrom) continue;
+            deliveries++;
+            recordMs(h, at - ts);
+          }
+        }),
+      );
+      subs.push(...wave);
+      const settled = await Promise.allSettled(wave.map((s) => s.ready));
+      failed += settled.filter((s) => s.status === 'rejected').length;
+    }
+    const connectMs = performance.now() - c0;
+    ctx.log(`fan-out ${n}: ${n - failed} connected in ${Math.round(connectMs)} ms`);
+    await sleep(1100);
+    ctx.sluice.child.resetProbe();
+    let seq = 0;
+    recordFrom = nowMs() + 1000;
+    let counted = 0;
+    const clientLoop = monitorEventLoopDelay({ resolution: 10 });
+    clientLoop.enable();
+    await openLoop(pool, TICKS_PER_SEC, 1000 + durationMs, () => {
+      const vals = values(RECORDS_PER_TICK, seq);
+      seq += RECORDS_PER_TICK;
+      if ((timestampsIn(vals[0] ?? '')[0] ?? 0) >= recordFrom) counted += RECORDS_PER_TICK;
+      return { method: 'POST', path: `/v1/topics/${topic}/records`, headers: { 'content-type': 'application/json' }, body: sluiceJsonBody(vals) };
+    });
+    const expected = counted * (n - failed);
+    const deadline = performance.now() + 5000;
+    while (deliveries < expected && performance.now() < deadline) await sleep(50);
+    clientLoop.disable();
+    await sleep(1100); // one more probe sample covering the whole window
+    const probe = ctx.sluice.child.probe();
+    const rssNow = ctx.sluice.child.rssBytes();
+    return {
+      subscribers: n,
+      connected: n - failed,
+      connectMs,
+      produced: seq,
+      expectedDeliveries: expected,
+      deliveries,
+      latency: summarize(h),
+      serverRssPeakMiB: probe ? probe.peakRssBytes / MiB : null,
+      serverRssMiB: Number.isFinite(rssNow) ? rssNow / MiB : null,
+      loopDelayP99Ms: probe?.loopDelayP99Ms ?? null,
+      loopDelayMaxMs: probe?.loopDelayMaxMs ?? null,
+      clientLoopDelayP99Ms: clientLoop.percentile(99) / 1e6,
+    };
+  } finally {
+    for (const s of subs) s.close();
+    await pool.close();
+    await sleep(500);
+  }
+}
+
+export const sseFanout: Scenario = {
+  id: 'sse-fanout',
+  title: 'SSE fan-out',
+  run: async (ctx) => {
+    const sizes = ctx.quick ? [1000, 5000] : [1000, 5000, 10_000];
+    const durationMs = ctx.quick ? 4000 : 10_000;
+    const details: Record<string, unknown> = { rate_rec_per_sec: TICKS_PER_SEC * RECORDS_PER_TICK, records_per_request: RECORDS_PER_TICK, duration_ms: durationMs };
+    const rows: Row[] = [];
+    const skipped: string[] = [];
+    for (const n of sizes) {
+      const r = await fanout(ctx, n, durationMs);
+      details[`subscribers_${n}`] = r;
+      ctx.log(`fan-out ${n}: p99 ${r.latency.p99Ms} ms, ${r.deliveries}/${r.expectedDeliveries} deliveries, RSS peak ${r.serverRssPeakMiB?.toFixed(0)} MiB, loop p99 ${r.loopDelayP99Ms?.toFixed(1)} ms`);
+      const complete = r.connected === n && r.deliveries >= r.expectedDeliveries;
+      if (!complete) skipped.push(`${n} subscribers: ${r.connected}/${n} connected, ${r.deliveries}/${r.expectedDeliveries} deliveries (latency rows marked —)`);
+      const scenario = `SSE fan-out ${n / 1000}k subscribers @100 rec/s`;
+      const p99 = complete ? r.latency.p99Ms : null;
+      const rss = r.serverRssPeakMiB;
+      if (n === 10_000) {
+        rows.push(bound({ scenario, metric: 'delivery p99', unit: 'ms', sluice: p99 }, '≤', 250));
+        rows.push(bound({ scenario, metric: 'server RSS peak', unit: 'MiB', sluice: rss }, '≤', 1024));
+      } else {
+        rows.push({ scenario, metric: 'delivery p99', unit: 'ms', sluice: p99 });
+        rows.push({ scenario, metric: 'server RSS peak', unit: 'MiB', sluice: rss });
+      }
+      rows.push({ scenario, metric: 'server event-loop delay p99', unit: 'ms', sluice: r.loopDelayP99Ms });
+      rows.push({ scenario, metric: 'client (subscribers) event-loop delay p99', unit: 'ms', sluice: r.clientLoopDelayP99Ms, note: 'the load generator, not Sluice' });
+    }
+    if (ctx.quick) skipped.push('10k subscribers (targets p99 ≤ 250 ms, RSS ≤ 1 GiB) run in full mode only');
+    const result: ScenarioResult = { id: 'sse-fanout', title: 'SSE fan-out', rows, details };
+    if (skipped.length) result.skipped = skipped;
+    return result;
+  },
+};
