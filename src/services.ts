@@ -10,6 +10,7 @@ import { ensureClusterIdentity } from './metadata/cluster-identity.js';
 import { openMetadata, type MetadataConnection, type MetadataDb } from './metadata/connection.js';
 import { migrate } from './metadata/migrate.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { Gauge } from 'prom-client';
 import { TopicsRepository } from './topics/topics-repository.js';
 import { TopicsService } from './topics/topics-service.js';
 import { ProduceService } from './topics/produce-service.js';
@@ -76,6 +77,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     logger.info({ cluster_id: identity.clusterId, ...recovery }, 'log recovered');
 
     const metrics = createMetrics();
+    registerLogHealthGauges(metrics, log);
     const streams = createStreamRegistry();
     const topics = new TopicsService({
       repo: new TopicsRepository(metadata.db),
@@ -166,6 +168,31 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     }
     throw e;
   }
+}
+
+/**
+ * Partitions that refuse writes, as gauges read at scrape time: quarantined (corruption found,
+ * DESIGN §4) and not writable for any reason (also after a failed write/fsync until re-verified).
+ */
+function registerLogHealthGauges(metrics: Metrics, log: LogStore): void {
+  new Gauge({
+    name: 'sluice_log_quarantined_partitions',
+    help: 'Partitions quarantined read-only because corruption was found below the recovery point or on read.',
+    registers: [metrics.registry],
+    collect() {
+      this.set(log.quarantined().length);
+    },
+  });
+  new Gauge({
+    name: 'sluice_log_read_only_partitions',
+    help: 'Partitions refusing writes (quarantined, or a write/fsync failed: EIO, ENOSPC) until re-verified by a restart.',
+    registers: [metrics.registry],
+    collect() {
+      let n = 0;
+      for (const id of log.topicIds()) for (const p of log.partitions(id)) if (log.getPartition(id, p)?.writable().ok === false) n++;
+      this.set(n);
+    },
+  });
 }
 
 function createLogStore(config: Config, logger: Logger): LogStore {
