@@ -16,21 +16,46 @@ export interface SseSink {
   end(): void;
 }
 
+/** Chunked-encoding frames of shared buffers, built once for all subscribers that get them. */
+const chunkFrames = new WeakMap<Buffer, Buffer>();
+
+function chunkFrame(data: Buffer): Buffer {
+  let framed = chunkFrames.get(data);
+  if (!framed) {
+    framed = Buffer.concat([Buffer.from(`${data.length.toString(16)}\r\n`), data, CRLF]);
+    chunkFrames.set(data, framed);
+  }
+  return framed;
+}
+const CRLF = Buffer.from('\r\n');
+
+/** Node internals this relies on, checked at run time; absent → plain `res.write()`. */
+interface OutgoingInternals {
+  chunkedEncoding?: boolean;
+  outputData?: unknown[];
+}
+
 /**
  * Write SSE bytes straight to a Node response while the framework sends the headers.
  * @hono/node-server writes the status and headers (so CORS and request-id middleware apply)
- * and pumps the returned `body`, which never yields: all data goes through `res.write()`,
- * whose return value and 'drain' are the real socket backpressure. Closing `body` is how
- * the stream ends (the server then ends the response). Writes made before the headers are
- * out are held (the `retry:` line and at most one batch) and flushed right after.
+ * and pumps the returned `body`, which never yields; closing `body` ends the response.
+ * Data bypasses it: once the headers are on the socket, each frame is written to the socket
+ * as a ready-made HTTP chunk — cached per shared Buffer, so fan-out to N subscribers costs
+ * N socket writes of one pre-framed Buffer — and the socket's `write()` return value and
+ * 'drain' are the backpressure. Writes made before the headers are out are held (the
+ * `retry:` line and at most one batch) and flushed first, in order.
  */
 export function nodeResponseSink(res: ServerResponse): { sink: SseSink; body: ReadableStream<Uint8Array> } {
   let closed = false;
   let ending = false;
+  let ready = false;
   let pending: Buffer[] = [];
   let pendingBytes = 0;
+  let out: (chunk: Buffer) => boolean = (chunk) => res.write(chunk);
+  let buffered = (): number => res.writableLength;
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   const closeListeners: Array<() => void> = [];
+  const drainListeners: Array<() => void> = [];
   const markClosed = (): void => {
     if (closed) return;
     closed = true;
@@ -50,36 +75,57 @@ export function nodeResponseSink(res: ServerResponse): { sink: SseSink; body: Re
     }
     markClosed();
   };
-  const flushWhenHeadersSent = (): void => {
+  const onDrain = (): void => {
+    for (const listener of drainListeners) listener();
+  };
+  const becomeReady = (): void => {
     if (closed) return;
     if (!res.headersSent) {
-      setImmediate(flushWhenHeadersSent);
+      setImmediate(becomeReady);
       return;
     }
-    res.socket?.setNoDelay(true);
+    const socket = res.socket;
+    const internals = res as unknown as OutgoingInternals;
+    if (
+      socket &&
+      internals.chunkedEncoding === true &&
+      Array.isArray(internals.outputData) &&
+      internals.outputData.length === 0
+    ) {
+      out = (chunk) => socket.write(chunkFrame(chunk));
+      buffered = () => socket.writableLength;
+      socket.on('drain', onDrain);
+    } else {
+      res.on('drain', onDrain);
+    }
+    socket?.setNoDelay(true);
+    ready = true;
     const chunks = pending;
     pending = [];
     pendingBytes = 0;
-    for (const chunk of chunks) res.write(chunk);
+    for (const chunk of chunks) out(chunk);
     if (ending) finish();
   };
-  setImmediate(flushWhenHeadersSent);
-  res.once('close', markClosed);
+  setImmediate(becomeReady);
+  res.once('close', () => {
+    res.socket?.off('drain', onDrain);
+    markClosed();
+  });
   // A reset connection surfaces as 'error' then 'close'; the stream cleans up on 'close'.
   res.on('error', () => {});
   const sink: SseSink = {
     write: (chunk) => {
       if (closed || ending) return false;
-      if (!res.headersSent) {
+      if (!ready) {
         pending.push(chunk);
         pendingBytes += chunk.length;
         return true;
       }
-      return res.write(chunk);
+      return out(chunk);
     },
-    bufferedBytes: () => res.writableLength + pendingBytes,
+    bufferedBytes: () => buffered() + pendingBytes,
     onDrain: (listener) => {
-      res.on('drain', listener);
+      drainListeners.push(listener);
     },
     onClose: (listener) => {
       if (closed) listener();
@@ -91,7 +137,7 @@ export function nodeResponseSink(res: ServerResponse): { sink: SseSink; body: Re
     end: () => {
       if (closed || ending) return;
       ending = true;
-      if (res.headersSent) finish();
+      if (ready) finish();
     },
   };
   return { sink, body };
