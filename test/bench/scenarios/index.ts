@@ -1,9 +1,11 @@
 // The scenario list, in the order the runner runs them and the table shows them.
 import type { Scenario } from '../lib/context.js';
 import { deliveryLatency } from './delivery-latency.js';
+import { groups } from './groups.js';
 import { produceBatch } from './produce-batch.js';
 import { produceSingle } from './produce-single.js';
 import { replay } from './replay.js';
+import { restart } from './restart.js';
 import { sseFanout } from './sse-fanout.js';
 
-export const scenarios: Scenario[] = [produceBatch, produceSingle, deliveryLatency, sseFanout, replay];
+export const scenarios: Scenario[] = [produceBatch, produceSingle, deliveryLatency, sseFanout, replay, groups, restart];
