@@ -61,7 +61,10 @@ describe('kill -9 during concurrent produce', () => {
       for (let n = 0; !stop; n++) {
         const records = Array.from({ length: 10 }, (_, i) => ({ key: `w${w}-${n % 7}`, value: `w${w}-n${n}-i${i}` }));
         try {
-          const res = await first.client.post('/v1/topics/{topic}/records', { params: { topic: name }, body: { records } });
+          const res = await first.client.post('/v1/topics/{topic}/records', {
+            params: { topic: name },
+            body: { records },
+          });
           if (res.status !== 200) continue;
           res.body.offsets.forEach((o, i) => acked.set(`${o.partition}:${o.offset}`, records[i]!.value));
         } catch {
@@ -104,5 +107,5 @@ describe('kill -9 during concurrent produce', () => {
       second.child.kill('SIGTERM');
       await new Promise((r) => second.child.once('exit', r));
     }
-  });
+  }, 120_000); // two cold starts of a child process (tsx + embedded Postgres) on a busy machine
 });

@@ -21,17 +21,27 @@ describe('idempotency across a restart', () => {
     const name = `t-${randomUUID()}`;
     expectStatus(await server.client.post('/v1/topics', { body: { name, partitions: 3 } }), 201);
     const produce = (records: unknown[], headers: Record<string, string>) =>
-      server!.client.post('/v1/topics/{topic}/records', { params: { topic: name }, body: { records } as never, headers });
+      server!.client.post('/v1/topics/{topic}/records', {
+        params: { topic: name },
+        body: { records } as never,
+        headers,
+      });
 
     const key = randomUUID();
     const keyed = Array.from({ length: 30 }, (_, i) => ({ key: `k${i}`, value: i }));
     const first = expectStatus(await produce(keyed, { 'idempotency-key': key }), 200);
-    const prod = (seq: number, epoch = 4) => ({ 'producer-id': '77', 'producer-epoch': String(epoch), 'producer-seq': String(seq) });
+    const prod = (seq: number, epoch = 4) => ({
+      'producer-id': '77',
+      'producer-epoch': String(epoch),
+      'producer-seq': String(seq),
+    });
     const s0 = expectStatus(await produce([{ value: 's0' }, { key: 'x', value: 's0b' }], prod(0)), 200);
     const s1 = expectStatus(await produce([{ value: 's1' }], prod(1)), 200);
 
     const ends = async () =>
-      expectStatus(await server!.client.get('/v1/topics/{topic}', { params: { topic: name } }), 200).partitions.map((p) => p.end_offset);
+      expectStatus(await server!.client.get('/v1/topics/{topic}', { params: { topic: name } }), 200).partitions.map(
+        (p) => p.end_offset,
+      );
     const before = await ends();
     expect(before.reduce((a, b) => a + b)).toBe(33);
 
@@ -52,9 +62,12 @@ describe('idempotency across a restart', () => {
     expect((await ends()).reduce((a, b) => a + b)).toBe(34);
     const p = s2.offsets[0]!;
     const got = expectStatus(
-      await server.client.get('/v1/topics/{topic}/partitions/{partition}/records', { params: { topic: name, partition: p.partition }, query: { offset: p.offset } }),
+      await server.client.get('/v1/topics/{topic}/partitions/{partition}/records', {
+        params: { topic: name, partition: p.partition },
+        query: { offset: p.offset },
+      }),
       200,
     );
     expect(got.records[0]!.value).toBe('s2');
-  });
+  }, 90_000); // two server starts on the same on-disk data
 });

@@ -14,7 +14,10 @@ afterAll(async () => {
 });
 
 type Format = 'json' | 'string' | 'binary';
-async function topic(partitions = 1, config: { value_format?: Format; max_record_bytes?: number } = {}): Promise<string> {
+async function topic(
+  partitions = 1,
+  config: { value_format?: Format; max_record_bytes?: number } = {},
+): Promise<string> {
   const name = `t-${randomUUID()}`;
   expectStatus(await server.client.post('/v1/topics', { body: { name, partitions, config } }), 201);
   return name;
@@ -40,12 +43,25 @@ describe('produce → read round trips', () => {
     ];
     for (const [format, values] of cases) {
       const name = await topic(1, { value_format: format });
-      const records = values.map((value, i) => ({ key: i % 2 ? `k${i}` : null, value, headers: { h: `v${i}` }, timestamp: 1_000 + i }));
+      const records = values.map((value, i) => ({
+        key: i % 2 ? `k${i}` : null,
+        value,
+        headers: { h: `v${i}` },
+        timestamp: 1_000 + i,
+      }));
       const res = expectStatus(await produce(name, records), 200);
       expect(res.offsets).toEqual(values.map((_, i) => ({ partition: 0, offset: i })));
       const got = expectStatus(await read(name, 0), 200);
       expect(got.records).toEqual(
-        records.map((r, i) => ({ topic: name, partition: 0, offset: i, timestamp: r.timestamp, key: r.key, value: r.value, headers: r.headers })),
+        records.map((r, i) => ({
+          topic: name,
+          partition: 0,
+          offset: i,
+          timestamp: r.timestamp,
+          key: r.key,
+          value: r.value,
+          headers: r.headers,
+        })),
       );
       expect([got.next_offset, got.end_offset]).toEqual([values.length, values.length]);
     }
@@ -97,22 +113,40 @@ describe('partitioning', () => {
 
   it('puts keyed records where Kafka’s default partitioner would', async () => {
     const name = await topic(7);
-    const res = expectStatus(await produce(name, vectors.map(([key]) => ({ key, value: key }))), 200);
+    const res = expectStatus(
+      await produce(
+        name,
+        vectors.map(([key]) => ({ key, value: key })),
+      ),
+      200,
+    );
     expect(res.offsets.map((o) => o.partition)).toEqual(vectors.map(([, h]) => (h & 0x7fffffff) % 7));
   });
 
   it('honours an explicit partition and spreads keyless requests across partitions', async () => {
     const name = await topic(3);
-    expect(expectStatus(await produce(name, [{ value: 1, partition: 2, key: 'abc' }]), 200).offsets).toEqual([{ partition: 2, offset: 0 }]);
+    expect(expectStatus(await produce(name, [{ value: 1, partition: 2, key: 'abc' }]), 200).offsets).toEqual([
+      { partition: 2, offset: 0 },
+    ]);
     const used = new Set<number>();
-    for (let i = 0; i < 3; i++) for (const o of expectStatus(await produce(name, [{ value: i }]), 200).offsets) used.add(o.partition);
+    for (let i = 0; i < 3; i++)
+      for (const o of expectStatus(await produce(name, [{ value: i }]), 200).offsets) used.add(o.partition);
     expect(used).toEqual(new Set([0, 1, 2]));
   });
 
   it('routes keys by the new count after partitions grow', async () => {
     const name = await topic(2);
-    expectStatus(await server.client.patch('/v1/topics/{topic}', { params: { topic: name }, body: { partitions: 7 } }), 200);
-    const res = expectStatus(await produce(name, vectors.map(([key]) => ({ key, value: key }))), 200);
+    expectStatus(
+      await server.client.patch('/v1/topics/{topic}', { params: { topic: name }, body: { partitions: 7 } }),
+      200,
+    );
+    const res = expectStatus(
+      await produce(
+        name,
+        vectors.map(([key]) => ({ key, value: key })),
+      ),
+      200,
+    );
     expect(res.offsets.map((o) => o.partition)).toEqual(vectors.map(([, h]) => (h & 0x7fffffff) % 7));
     const p = res.offsets[0]!.partition;
     const got = expectStatus(await read(name, p), 200);
@@ -122,23 +156,92 @@ describe('partitioning', () => {
 
 describe('refusals leave the log unchanged', () => {
   const raw = (name: string, body: string, contentType = 'application/json', headers: Record<string, string> = {}) =>
-    server.client.raw('POST', `/v1/topics/${name}/records`, { body, headers: { 'content-type': contentType, ...headers } });
+    server.client.raw('POST', `/v1/topics/${name}/records`, {
+      body,
+      headers: { 'content-type': contentType, ...headers },
+    });
 
   it.each<[string, (name: string) => Promise<{ status: number; json: unknown }>, number, Record<string, unknown>]>([
     ['malformed JSON', (n) => raw(n, '{"records": ['), 400, { code: 'bad_request' }],
-    ['a record with a bad shape', (n) => raw(n, JSON.stringify({ records: [{ value: 1 }, { value: 2, key: 9 }] })), 400, { code: 'bad_request', record_index: 1 }],
-    ['an unknown record field', (n) => raw(n, JSON.stringify({ records: [{ value: 1, vaule: 2 }] })), 400, { code: 'bad_request', record_index: 0 }],
-    ['a bad NDJSON line', (n) => raw(n, '{"value":1}\n{"value":\n', 'application/x-ndjson'), 400, { code: 'bad_request', line: 2 }],
-    ['an unsupported content type', (n) => raw(n, 'value=1', 'application/x-www-form-urlencoded'), 415, { code: 'unsupported_media_type' }],
-    ['a missing partition', (n) => raw(n, JSON.stringify({ records: [{ value: 1 }, { value: 2, partition: 5 }] })), 422, { code: 'invalid_record', record_index: 1 }],
-    ['a non-string header value', (n) => raw(n, JSON.stringify({ records: [{ value: 1, headers: { a: 1 } }] })), 400, { code: 'bad_request', record_index: 0 }],
-    ['too many records', (n) => raw(n, JSON.stringify({ records: Array.from({ length: 51 }, () => ({ value: 1 })) })), 413, { code: 'payload_too_large', limit: 'max_records_per_request', max_records: 50 }],
-    ['too many NDJSON records', (n) => raw(n, '{"value":1}\n'.repeat(51), 'application/x-ndjson'), 413, { code: 'payload_too_large', limit: 'max_records_per_request', line: 51 }],
-    ['a record over max_record_bytes', (n) => raw(n, JSON.stringify({ records: [{ value: 1 }, { value: 'x'.repeat(300) }] })), 413, { code: 'payload_too_large', limit: 'max_record_bytes', max_bytes: 256, record_index: 1 }],
-    ['an NDJSON body over the body limit', (n) => raw(n, `{"value":1}${' '.repeat(4000)}\n`.repeat(20), 'application/x-ndjson'), 413, { code: 'payload_too_large', limit: 'max_body_bytes', max_bytes: 65536 }],
-    ['a JSON body over the body limit', (n) => raw(n, JSON.stringify({ records: [{ value: 'x'.repeat(70_000) }] })), 413, { code: 'payload_too_large', limit: 'max_body_bytes' }],
-    ['a malformed Idempotency-Key', (n) => raw(n, JSON.stringify({ records: [{ value: 1 }] }), 'application/json', { 'idempotency-key': 'has space' }), 400, { code: 'bad_request' }],
-    ['Producer-Id without Producer-Seq', (n) => raw(n, JSON.stringify({ records: [{ value: 1 }] }), 'application/json', { 'producer-id': '1' }), 400, { code: 'bad_request' }],
+    [
+      'a record with a bad shape',
+      (n) => raw(n, JSON.stringify({ records: [{ value: 1 }, { value: 2, key: 9 }] })),
+      400,
+      { code: 'bad_request', record_index: 1 },
+    ],
+    [
+      'an unknown record field',
+      (n) => raw(n, JSON.stringify({ records: [{ value: 1, vaule: 2 }] })),
+      400,
+      { code: 'bad_request', record_index: 0 },
+    ],
+    [
+      'a bad NDJSON line',
+      (n) => raw(n, '{"value":1}\n{"value":\n', 'application/x-ndjson'),
+      400,
+      { code: 'bad_request', line: 2 },
+    ],
+    [
+      'an unsupported content type',
+      (n) => raw(n, 'value=1', 'application/x-www-form-urlencoded'),
+      415,
+      { code: 'unsupported_media_type' },
+    ],
+    [
+      'a missing partition',
+      (n) => raw(n, JSON.stringify({ records: [{ value: 1 }, { value: 2, partition: 5 }] })),
+      422,
+      { code: 'invalid_record', record_index: 1 },
+    ],
+    [
+      'a non-string header value',
+      (n) => raw(n, JSON.stringify({ records: [{ value: 1, headers: { a: 1 } }] })),
+      400,
+      { code: 'bad_request', record_index: 0 },
+    ],
+    [
+      'too many records',
+      (n) => raw(n, JSON.stringify({ records: Array.from({ length: 51 }, () => ({ value: 1 })) })),
+      413,
+      { code: 'payload_too_large', limit: 'max_records_per_request', max_records: 50 },
+    ],
+    [
+      'too many NDJSON records',
+      (n) => raw(n, '{"value":1}\n'.repeat(51), 'application/x-ndjson'),
+      413,
+      { code: 'payload_too_large', limit: 'max_records_per_request', line: 51 },
+    ],
+    [
+      'a record over max_record_bytes',
+      (n) => raw(n, JSON.stringify({ records: [{ value: 1 }, { value: 'x'.repeat(300) }] })),
+      413,
+      { code: 'payload_too_large', limit: 'max_record_bytes', max_bytes: 256, record_index: 1 },
+    ],
+    [
+      'an NDJSON body over the body limit',
+      (n) => raw(n, `{"value":1}${' '.repeat(4000)}\n`.repeat(20), 'application/x-ndjson'),
+      413,
+      { code: 'payload_too_large', limit: 'max_body_bytes', max_bytes: 65536 },
+    ],
+    [
+      'a JSON body over the body limit',
+      (n) => raw(n, JSON.stringify({ records: [{ value: 'x'.repeat(70_000) }] })),
+      413,
+      { code: 'payload_too_large', limit: 'max_body_bytes' },
+    ],
+    [
+      'a malformed Idempotency-Key',
+      (n) =>
+        raw(n, JSON.stringify({ records: [{ value: 1 }] }), 'application/json', { 'idempotency-key': 'has space' }),
+      400,
+      { code: 'bad_request' },
+    ],
+    [
+      'Producer-Id without Producer-Seq',
+      (n) => raw(n, JSON.stringify({ records: [{ value: 1 }] }), 'application/json', { 'producer-id': '1' }),
+      400,
+      { code: 'bad_request' },
+    ],
   ])('%s', async (_name, send, status, error) => {
     const name = await topic(2, { max_record_bytes: 256 });
     const res = await send(name);
@@ -178,7 +281,9 @@ describe('idempotency', () => {
   it('concurrent first attempts with one key append once', async () => {
     const name = await topic(1);
     const key = randomUUID();
-    const results = await Promise.all([1, 2, 3, 4].map(() => produce(name, [{ value: 'once' }], { 'idempotency-key': key })));
+    const results = await Promise.all(
+      [1, 2, 3, 4].map(() => produce(name, [{ value: 'once' }], { 'idempotency-key': key })),
+    );
     const bodies = results.map((r) => expectStatus(r, 200));
     expect(new Set(bodies.map((b) => JSON.stringify(b))).size).toBe(1);
     expect(await endOffsets(name)).toEqual([1]);
@@ -186,7 +291,11 @@ describe('idempotency', () => {
 
   it('Producer-Seq: duplicates replay, gaps → 409 conflict, stale epochs → 409 fenced', async () => {
     const name = await topic(1);
-    const h = (seq: number, epoch = 1) => ({ 'producer-id': '12345', 'producer-epoch': String(epoch), 'producer-seq': String(seq) });
+    const h = (seq: number, epoch = 1) => ({
+      'producer-id': '12345',
+      'producer-epoch': String(epoch),
+      'producer-seq': String(seq),
+    });
     const a = expectStatus(await produce(name, [{ value: 'a' }], h(0)), 200);
     expectStatus(await produce(name, [{ value: 'b' }], h(1)), 200);
     expect(expectStatus(await produce(name, [{ value: 'a' }], h(0)), 200)).toEqual(a);
@@ -194,7 +303,9 @@ describe('idempotency', () => {
     expect(gap.status === 409 && gap.body.error).toMatchObject({ code: 'conflict', expected_seq: 2 });
     const stale = await produce(name, [{ value: 'x' }], h(2, 0));
     expect(stale.status === 409 && stale.body.error).toMatchObject({ code: 'fenced', current_epoch: 1 });
-    expect(expectStatus(await produce(name, [{ value: 'n' }], h(0, 2)), 200).offsets).toEqual([{ partition: 0, offset: 2 }]);
+    expect(expectStatus(await produce(name, [{ value: 'n' }], h(0, 2)), 200).offsets).toEqual([
+      { partition: 0, offset: 2 },
+    ]);
     expect(await endOffsets(name)).toEqual([3]);
   });
 });
@@ -202,7 +313,12 @@ describe('idempotency', () => {
 describe('topic lifecycle', () => {
   it('applies a retention change to the log: old segments go, reads below the start answer 416', async () => {
     const name = `t-${randomUUID()}`;
-    expectStatus(await server.client.post('/v1/topics', { body: { name, config: { segment_bytes: 1024, value_format: 'string' } } }), 201);
+    expectStatus(
+      await server.client.post('/v1/topics', {
+        body: { name, config: { segment_bytes: 1024, value_format: 'string' } },
+      }),
+      201,
+    );
     for (let i = 0; i < 10; i++) {
       expectStatus(await produce(name, [{ value: `${i}-${'x'.repeat(300)}` }]), 200);
     }
@@ -210,7 +326,10 @@ describe('topic lifecycle', () => {
     const kept = expectStatus(await server.client.get('/v1/topics/{topic}', { params: { topic: name } }), 200);
     expect(kept.partitions[0]!.start_offset).toBe(0); // default retention keeps everything this young
     expectStatus(
-      await server.client.patch('/v1/topics/{topic}', { params: { topic: name }, body: { config: { retention_bytes: 1024 } } }),
+      await server.client.patch('/v1/topics/{topic}', {
+        params: { topic: name },
+        body: { config: { retention_bytes: 1024 } },
+      }),
       200,
     );
     await server.services.log.enforceRetention();
@@ -219,7 +338,11 @@ describe('topic lifecycle', () => {
     expect(start).toBeGreaterThan(0);
     expect(t.partitions[0]!.end_offset).toBe(10);
     const below = await read(name, 0, { offset: 0 });
-    expect(below.status === 416 && below.body.error).toMatchObject({ code: 'offset_out_of_range', start_offset: start, end_offset: 10 });
+    expect(below.status === 416 && below.body.error).toMatchObject({
+      code: 'offset_out_of_range',
+      start_offset: start,
+      end_offset: 10,
+    });
     const fromStart = expectStatus(await read(name, 0), 200);
     expect(fromStart.records[0]!.offset).toBe(start);
     expect(fromStart.records.at(-1)!.value).toBe(`9-${'x'.repeat(300)}`);

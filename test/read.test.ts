@@ -18,7 +18,13 @@ async function topicWith(records: Array<{ value: unknown; timestamp?: number }>,
   expectStatus(await server.client.post('/v1/topics', { body: { name, partitions } }), 201);
   if (records.length > 0) {
     const withPartition = records.map((r) => ({ ...r, partition: 0 }));
-    expectStatus(await server.client.post('/v1/topics/{topic}/records', { params: { topic: name }, body: { records: withPartition } }), 200);
+    expectStatus(
+      await server.client.post('/v1/topics/{topic}/records', {
+        params: { topic: name },
+        body: { records: withPartition },
+      }),
+      200,
+    );
   }
   return name;
 }
@@ -28,7 +34,11 @@ const read = (topic: string, query: Record<string, number> = {}, partition = 0) 
 
 describe('reading', () => {
   it('starts at the log start by default, at an offset, or at a timestamp', async () => {
-    const name = await topicWith([{ value: 'a', timestamp: 100 }, { value: 'b', timestamp: 200 }, { value: 'c', timestamp: 300 }]);
+    const name = await topicWith([
+      { value: 'a', timestamp: 100 },
+      { value: 'b', timestamp: 200 },
+      { value: 'c', timestamp: 300 },
+    ]);
     expect(expectStatus(await read(name), 200).records.map((r) => r.value)).toEqual(['a', 'b', 'c']);
     expect(expectStatus(await read(name, { offset: 2 }), 200).records.map((r) => r.offset)).toEqual([2]);
     const byTime = expectStatus(await read(name, { timestamp: 150 }), 200);
@@ -49,12 +59,22 @@ describe('reading', () => {
     const name = await topicWith([{ value: 1 }]);
     const beyond = await read(name, { offset: 9 });
     expect(beyond.status).toBe(416);
-    expect(beyond.status === 416 && beyond.body.error).toMatchObject({ code: 'offset_out_of_range', start_offset: 0, end_offset: 1 });
+    expect(beyond.status === 416 && beyond.body.error).toMatchObject({
+      code: 'offset_out_of_range',
+      start_offset: 0,
+      end_offset: 1,
+    });
     const noTopic = await read(`t-${randomUUID()}`);
     expect(noTopic.status === 404 && noTopic.body.error.code).toBe('topic_not_found');
     const noPartition = await read(name, {}, 3);
     expect(noPartition.status === 404 && noPartition.body.error.code).toBe('partition_not_found');
-    for (const query of [{ offset: 0, timestamp: 1 }, { wait_ms: 6000 }, { max_records: 0 }, { offset: -1 }]) {
+    const badQueries: Array<Record<string, number>> = [
+      { offset: 0, timestamp: 1 },
+      { wait_ms: 6000 },
+      { max_records: 0 },
+      { offset: -1 },
+    ];
+    for (const query of badQueries) {
       const res = await read(name, query);
       expect(res.status, JSON.stringify(query)).toBe(400);
     }
@@ -69,7 +89,13 @@ describe('long-poll', () => {
     const started = Date.now();
     const pending = read(name, { wait_ms: 5000 });
     await new Promise((r) => setTimeout(r, 100));
-    expectStatus(await server.client.post('/v1/topics/{topic}/records', { params: { topic: name }, body: { records: [{ value: 'now' }] } }), 200);
+    expectStatus(
+      await server.client.post('/v1/topics/{topic}/records', {
+        params: { topic: name },
+        body: { records: [{ value: 'now' }] },
+      }),
+      200,
+    );
     const got = expectStatus(await pending, 200);
     expect(got.records.map((r) => r.value)).toEqual(['now']);
     expect(Date.now() - started).toBeLessThan(2500);
@@ -90,11 +116,19 @@ describe('long-poll', () => {
   it('survives a client disconnecting mid-wait', async () => {
     const name = await topicWith([]);
     const ac = new AbortController();
-    const pending = fetch(`${server.url}/v1/topics/${name}/partitions/0/records?wait_ms=5000`, { signal: ac.signal }).catch(() => 'aborted');
+    const pending = fetch(`${server.url}/v1/topics/${name}/partitions/0/records?wait_ms=5000`, {
+      signal: ac.signal,
+    }).catch(() => 'aborted');
     await new Promise((r) => setTimeout(r, 100));
     ac.abort();
     expect(await pending).toBe('aborted');
-    expectStatus(await server.client.post('/v1/topics/{topic}/records', { params: { topic: name }, body: { records: [{ value: 1 }] } }), 200);
+    expectStatus(
+      await server.client.post('/v1/topics/{topic}/records', {
+        params: { topic: name },
+        body: { records: [{ value: 1 }] },
+      }),
+      200,
+    );
     expect(expectStatus(await read(name, { wait_ms: 1000 }), 200).records).toHaveLength(1);
   });
 

@@ -22,17 +22,22 @@ describe('idempotency tag', () => {
 
   it('round-trips any subset of request indexes', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 3000 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.integer(), (n, density, seed) => {
-        let x = seed >>> 0;
-        const indexes: number[] = [];
-        for (let i = 0; i < n; i++) {
-          x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-          if (x / 2 ** 32 < density) indexes.push(i);
-        }
-        if (indexes.length === 0) indexes.push(n - 1);
-        const tag = encodeTag({ kind: 'key', key: 'k' }, hash, n, 1, indexes);
-        expect(decodeTag(tag)!.indexes()).toEqual(indexes);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 3000 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.integer(),
+        (n, density, seed) => {
+          let x = seed >>> 0;
+          const indexes: number[] = [];
+          for (let i = 0; i < n; i++) {
+            x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+            if (x / 2 ** 32 < density) indexes.push(i);
+          }
+          if (indexes.length === 0) indexes.push(n - 1);
+          const tag = encodeTag({ kind: 'key', key: 'k' }, hash, n, 1, indexes);
+          expect(decodeTag(tag)!.indexes()).toEqual(indexes);
+        },
+      ),
       { numRuns: 200 },
     );
   });

@@ -4,8 +4,7 @@ import { MAX_TAG_BYTES } from '../log/index.js';
 
 /** Who made a request idempotent: an Idempotency-Key, or a Kafka-style producer id/epoch/seq. */
 export type IdempotencyIdentity =
-  | { kind: 'key'; key: string }
-  | { kind: 'producer'; id: bigint; epoch: number; seq: number };
+  { kind: 'key'; key: string } | { kind: 'producer'; id: bigint; epoch: number; seq: number };
 
 export interface DecodedTag {
   identity: IdempotencyIdentity;
@@ -123,7 +122,8 @@ export function encodeTag(
   } else if (form === INDEX_BITMAP) {
     for (const i of indexes) buf[pos + (i >> 3)]! |= 1 << (i & 7);
   }
-  if (buf.length > MAX_TAG_BYTES) throw new RangeError(`idempotency tag of ${buf.length} bytes exceeds ${MAX_TAG_BYTES}`);
+  if (buf.length > MAX_TAG_BYTES)
+    throw new RangeError(`idempotency tag of ${buf.length} bytes exceeds ${MAX_TAG_BYTES}`);
   return buf;
 }
 
@@ -139,7 +139,12 @@ export function decodeTag(tag: Buffer): DecodedTag | undefined {
       identity = { kind: 'key', key: tag.toString('utf8', pos + 2, pos + 2 + len) };
       pos += 2 + len;
     } else if (kind === KIND_PRODUCER) {
-      identity = { kind: 'producer', id: tag.readBigInt64BE(pos), epoch: tag.readUInt16BE(pos + 8), seq: tag.readUInt32BE(pos + 10) };
+      identity = {
+        kind: 'producer',
+        id: tag.readBigInt64BE(pos),
+        epoch: tag.readUInt16BE(pos + 8),
+        seq: tag.readUInt32BE(pos + 10),
+      };
       pos += 14;
     } else return undefined;
     const bodyHash = Buffer.from(tag.subarray(pos, pos + BODY_HASH_BYTES));

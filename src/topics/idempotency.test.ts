@@ -21,12 +21,18 @@ afterEach(() => store.close());
 const rec = (v: number) => ({ key: null, value: Buffer.from(String(v)), headers: [], timestamp: Date.now() });
 
 /** Append request records per partition through the claim, as the produce service does. */
-async function produce(begin: IdempotencyBegin, assignment: number[], failPartition?: number): Promise<OffsetRef[] | undefined> {
+async function produce(
+  begin: IdempotencyBegin,
+  assignment: number[],
+  failPartition?: number,
+): Promise<OffsetRef[] | undefined> {
   if (begin.kind === 'replay') return begin.offsets;
   const { claim } = begin;
   try {
     for (const p of [0, 1]) {
-      const indexes = assignment.map((q, i) => (q === p && !claim.alreadyAppended.has(i) ? i : -1)).filter((i) => i >= 0);
+      const indexes = assignment
+        .map((q, i) => (q === p && !claim.alreadyAppended.has(i) ? i : -1))
+        .filter((i) => i >= 0);
       if (indexes.length === 0 || p === failPartition) continue;
       const r = await logs[p]!.append(indexes.map(rec), { durability: 'write', tag: claim.tag(indexes) });
       if (!r.ok) throw new Error(r.error.code);
@@ -53,7 +59,11 @@ describe('Idempotency-Key', () => {
   it('answers a repeat with the first offsets and appends nothing', async () => {
     const t = new IdempotencyTracker(60_000);
     const first = await produce(must(await begin(t, key)), [0, 1, 0]);
-    expect(first).toEqual([{ partition: 0, offset: 0 }, { partition: 1, offset: 0 }, { partition: 0, offset: 1 }]);
+    expect(first).toEqual([
+      { partition: 0, offset: 0 },
+      { partition: 1, offset: 0 },
+      { partition: 0, offset: 1 },
+    ]);
     const again = await begin(t, key);
     expect(again).toEqual({ ok: true, value: { kind: 'replay', offsets: first } });
     expect(logs.map((l) => l.endOffset())).toEqual([2, 1]);
@@ -86,7 +96,11 @@ describe('Idempotency-Key', () => {
     const b = await begin(t, key);
     expect(b.ok && b.value.kind === 'append' && [...b.value.claim.alreadyAppended]).toEqual([0, 2]);
     const offsets = await produce(must(b), [0, 1, 0]);
-    expect(offsets).toEqual([{ partition: 0, offset: 0 }, { partition: 1, offset: 0 }, { partition: 0, offset: 1 }]);
+    expect(offsets).toEqual([
+      { partition: 0, offset: 0 },
+      { partition: 1, offset: 0 },
+      { partition: 0, offset: 1 },
+    ]);
     expect(logs.map((l) => l.endOffset())).toEqual([2, 1]);
   });
 

@@ -130,12 +130,22 @@ export class IdempotencyTracker {
   private async rebuild(logs: PartitionLog[]): Promise<TopicState> {
     const state: TopicState = { keys: new Map(), producers: new Map() };
     const since = this.clock() - this.windowMs;
-    const found: Array<{ partition: number; baseOffset: number; count: number; tag: NonNullable<ReturnType<typeof decodeTag>> }> = [];
+    const found: Array<{
+      partition: number;
+      baseOffset: number;
+      count: number;
+      tag: NonNullable<ReturnType<typeof decodeTag>>;
+    }> = [];
     for (const log of logs) {
       for (const t of await log.recentTags(since)) {
         const tag = decodeTag(t.tag);
         if (tag && tag.appendedAt >= since) {
-          found.push({ partition: log.partition, baseOffset: t.baseOffset, count: t.lastOffset - t.baseOffset + 1, tag });
+          found.push({
+            partition: log.partition,
+            baseOffset: t.baseOffset,
+            count: t.lastOffset - t.baseOffset + 1,
+            tag,
+          });
         }
       }
     }
@@ -155,7 +165,13 @@ export class IdempotencyTracker {
         let p = state.producers.get(pid);
         if (p && identity.epoch < p.epoch) continue;
         if (!p || identity.epoch > p.epoch) {
-          p = { epoch: identity.epoch, lastSeq: undefined, requests: new Map(), lastUsed: appendedAt, lock: Promise.resolve() };
+          p = {
+            epoch: identity.epoch,
+            lastSeq: undefined,
+            requests: new Map(),
+            lastUsed: appendedAt,
+            lock: Promise.resolve(),
+          };
           state.producers.set(pid, p);
         }
         p.lastSeq = Math.max(p.lastSeq ?? identity.seq, identity.seq);
@@ -229,7 +245,10 @@ export class IdempotencyTracker {
       let entry = slot?.entry && !this.expired(slot.entry.appendedAt) ? slot.entry : undefined;
       if (entry) {
         if (!entry.bodyHash.equals(bodyHash)) {
-          return err({ code: 'invalid_record', message: `Idempotency-Key "${identity.key}" was already used with a different request body` });
+          return err({
+            code: 'invalid_record',
+            message: `Idempotency-Key "${identity.key}" was already used with a different request body`,
+          });
         }
         const done = responseOf(entry);
         if (done) return ok({ kind: 'replay', offsets: done });
@@ -266,7 +285,13 @@ export class IdempotencyTracker {
       p = undefined;
     }
     if (!p) {
-      p = { epoch: identity.epoch, lastSeq: undefined, requests: new Map(), lastUsed: this.clock(), lock: Promise.resolve() };
+      p = {
+        epoch: identity.epoch,
+        lastSeq: undefined,
+        requests: new Map(),
+        lastUsed: this.clock(),
+        lock: Promise.resolve(),
+      };
       state.producers.set(pid, p);
     }
     // Serialise this producer's requests: wait for the previous one, hold the lock until release.
@@ -304,7 +329,10 @@ export class IdempotencyTracker {
         });
       }
       if (!entry.bodyHash.equals(bodyHash)) {
-        return refuse({ code: 'invalid_record', message: `Producer-Seq ${identity.seq} was already used with a different request body` });
+        return refuse({
+          code: 'invalid_record',
+          message: `Producer-Seq ${identity.seq} was already used with a different request body`,
+        });
       }
       const done = responseOf(entry);
       if (done) {
@@ -321,18 +349,23 @@ export class IdempotencyTracker {
     const claimed = entry ?? { bodyHash, requestRecords, appendedAt: this.clock(), batches: [], covered: 0 };
     return ok({
       kind: 'append',
-      claim: this.claim(claimed, identity, { id: identity.id, epoch: identity.epoch, baseSequence: identity.seq }, () => {
-        if (claimed.batches.length > 0) {
-          producer.lastSeq = Math.max(producer.lastSeq ?? identity.seq, identity.seq);
-          producer.requests.set(identity.seq, claimed);
-          producer.lastUsed = this.clock();
-          for (const seq of producer.requests.keys()) {
-            if (producer.requests.size <= PRODUCER_REQUESTS_KEPT) break;
-            producer.requests.delete(seq);
+      claim: this.claim(
+        claimed,
+        identity,
+        { id: identity.id, epoch: identity.epoch, baseSequence: identity.seq },
+        () => {
+          if (claimed.batches.length > 0) {
+            producer.lastSeq = Math.max(producer.lastSeq ?? identity.seq, identity.seq);
+            producer.requests.set(identity.seq, claimed);
+            producer.lastUsed = this.clock();
+            for (const seq of producer.requests.keys()) {
+              if (producer.requests.size <= PRODUCER_REQUESTS_KEPT) break;
+              producer.requests.delete(seq);
+            }
           }
-        }
-        unlock();
-      }),
+          unlock();
+        },
+      ),
     });
   }
 }

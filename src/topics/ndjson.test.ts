@@ -48,7 +48,12 @@ describe('readNdjson', () => {
     const r = await readNdjson(stream(['{"a":1}\n{"b":2}\n']), { maxBodyBytes: 1000, maxRecords: 10 }, (_v, i) =>
       i === 1 ? { code: 'invalid_record', message: 'record 1: nope', recordIndex: 1 } : undefined,
     );
-    expect(!r.ok && r.error).toMatchObject({ code: 'invalid_record', line: 2, recordIndex: 1, message: 'line 2: record 1: nope' });
+    expect(!r.ok && r.error).toMatchObject({
+      code: 'invalid_record',
+      line: 2,
+      recordIndex: 1,
+      message: 'line 2: record 1: nope',
+    });
   });
 
   it('stops at the body limit while streaming', async () => {
@@ -60,13 +65,20 @@ describe('readNdjson', () => {
       },
     });
     const r = await readNdjson(endless, { maxBodyBytes: 1000, maxRecords: 1_000_000 }, () => undefined);
-    expect(!r.ok && r.error).toMatchObject({ code: 'payload_too_large', limit: { name: 'max_body_bytes', value: 1000 } });
+    expect(!r.ok && r.error).toMatchObject({
+      code: 'payload_too_large',
+      limit: { name: 'max_body_bytes', value: 1000 },
+    });
     expect(pulled).toBeLessThan(20);
   });
 
   it('refuses more records than max_records_per_request', async () => {
     const { r } = await collect(['{"v":1}\n{"v":2}\n{"v":3}\n'], 1000, 2);
-    expect(!r.ok && r.error).toMatchObject({ code: 'payload_too_large', line: 3, limit: { name: 'max_records_per_request', value: 2 } });
+    expect(!r.ok && r.error).toMatchObject({
+      code: 'payload_too_large',
+      line: 3,
+      limit: { name: 'max_records_per_request', value: 2 },
+    });
   });
 });
 

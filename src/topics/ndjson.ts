@@ -54,7 +54,11 @@ export async function readLimitedBody(
     limits.onChunk?.(value);
     parts.push(value);
   }
-  return ok(parts.length === 1 ? Buffer.from(parts[0]!.buffer, parts[0]!.byteOffset, parts[0]!.length) : Buffer.concat(parts, total));
+  return ok(
+    parts.length === 1
+      ? Buffer.from(parts[0]!.buffer, parts[0]!.byteOffset, parts[0]!.length)
+      : Buffer.concat(parts, total),
+  );
 }
 
 export interface NdjsonLimits extends BodyLimits {
@@ -99,7 +103,12 @@ export async function readNdjson(
     try {
       value = JSON.parse(text);
     } catch (e) {
-      return { code: 'bad_request', message: `line ${line}: not valid JSON (${(e as Error).message})`, line, recordIndex: records };
+      return {
+        code: 'bad_request',
+        message: `line ${line}: not valid JSON (${(e as Error).message})`,
+        line,
+        recordIndex: records,
+      };
     }
     const problem = onRecord(value, records, end === bytes.length ? bytes : bytes.subarray(0, end));
     records += 1;

@@ -6,7 +6,12 @@ import { partitionForKey } from './partitioner.js';
 import { ProduceService, type ProduceRequest, type ProduceTopic } from './produce-service.js';
 
 const cfg = { segmentBytes: 1 << 20, segmentMs: -1, retentionMs: -1, retentionBytes: -1 };
-const topic: ProduceTopic = { id: 'tid', name: 'orders', partitions: 3, config: { value_format: 'json', max_record_bytes: 100, durability: 'write' } };
+const topic: ProduceTopic = {
+  id: 'tid',
+  name: 'orders',
+  partitions: 3,
+  config: { value_format: 'json', max_record_bytes: 100, durability: 'write' },
+};
 
 let store: LogStore;
 let service: ProduceService;
@@ -33,14 +38,23 @@ const ends = () => [0, 1, 2].map((p) => store.getPartition('tid', p)!.endOffset(
 
 describe('ProduceService', () => {
   it('answers offsets in request order, keyed records where Kafka puts them', async () => {
-    const r = await service.produce(json([{ key: 'a', value: 1 }, { value: 2, partition: 2 }, { key: 'foobar', value: 3 }, { key: 'a', value: 4 }]));
+    const r = await service.produce(
+      json([
+        { key: 'a', value: 1 },
+        { value: 2, partition: 2 },
+        { key: 'foobar', value: 3 },
+        { key: 'a', value: 4 },
+      ]),
+    );
     expect(r.ok).toBe(true);
     if (!r.ok) return;
     const pa = partitionForKey(Buffer.from('a'), 3);
     const pf = partitionForKey(Buffer.from('foobar'), 3);
     expect(r.value.offsets.map((o) => o.partition)).toEqual([pa, 2, pf, pa]);
-    expect(r.value.offsets[3]!.offset).toBe(r.value.offsets[0]!.offset + 1 + (pf === pa ? 1 : 0) );
-    const read = await store.getPartition('tid', pa)!.read(r.value.offsets[3]!.offset, { maxRecords: 1, maxBytes: 1000 });
+    expect(r.value.offsets[3]!.offset).toBe(r.value.offsets[0]!.offset + 1 + (pf === pa ? 1 : 0));
+    const read = await store
+      .getPartition('tid', pa)!
+      .read(r.value.offsets[3]!.offset, { maxRecords: 1, maxBytes: 1000 });
     expect(read.ok && read.value.records[0]!.value!.toString()).toBe('4');
   });
 
@@ -56,19 +70,51 @@ describe('ProduceService', () => {
   });
 
   it('accepts NDJSON', async () => {
-    const r = await service.produce({ topic: 'orders', format: 'ndjson', body: body('{"value":1,"partition":0}\n\n{"value":2,"partition":0}\n') });
-    expect(r).toEqual({ ok: true, value: { offsets: [{ partition: 0, offset: 0 }, { partition: 0, offset: 1 }] } });
+    const r = await service.produce({
+      topic: 'orders',
+      format: 'ndjson',
+      body: body('{"value":1,"partition":0}\n\n{"value":2,"partition":0}\n'),
+    });
+    expect(r).toEqual({
+      ok: true,
+      value: {
+        offsets: [
+          { partition: 0, offset: 0 },
+          { partition: 0, offset: 1 },
+        ],
+      },
+    });
   });
 
   it.each([
     ['a bad record', json([{ value: 1 }, { value: 2, partition: 9 }]), 'invalid_record', { record_index: 1 }],
     ['a shape error', json([{ value: 1 }, { key: 5, value: 2 }]), 'bad_request', { record_index: 1 }],
-    ['too many records', json([1, 2, 3, 4, 5, 6].map((value) => ({ value }))), 'payload_too_large', { limit: 'max_records_per_request', max_records: 5 }],
-    ['a too large record', json([{ value: 'x'.repeat(200) }]), 'payload_too_large', { limit: 'max_record_bytes', max_bytes: 100, record_index: 0 }],
-    ['a too large body', { topic: 'orders', format: 'json' as const, body: body('{"records":[' + '{"value":1},'.repeat(1000) + ']}') }, 'payload_too_large', { limit: 'max_body_bytes', max_bytes: 10_000 }],
+    [
+      'too many records',
+      json([1, 2, 3, 4, 5, 6].map((value) => ({ value }))),
+      'payload_too_large',
+      { limit: 'max_records_per_request', max_records: 5 },
+    ],
+    [
+      'a too large record',
+      json([{ value: 'x'.repeat(200) }]),
+      'payload_too_large',
+      { limit: 'max_record_bytes', max_bytes: 100, record_index: 0 },
+    ],
+    [
+      'a too large body',
+      { topic: 'orders', format: 'json' as const, body: body('{"records":[' + '{"value":1},'.repeat(1000) + ']}') },
+      'payload_too_large',
+      { limit: 'max_body_bytes', max_bytes: 10_000 },
+    ],
     ['invalid JSON', { topic: 'orders', format: 'json' as const, body: body('{"records":[') }, 'bad_request', {}],
     ['no records', json([]), 'bad_request', {}],
-    ['a bad NDJSON line', { topic: 'orders', format: 'ndjson' as const, body: body('{"value":1}\n{"value":}\n') }, 'bad_request', { line: 2 }],
+    [
+      'a bad NDJSON line',
+      { topic: 'orders', format: 'ndjson' as const, body: body('{"value":1}\n{"value":}\n') },
+      'bad_request',
+      { line: 2 },
+    ],
   ])('refuses %s and leaves the log unchanged', async (_n, req, code, details) => {
     const r = await service.produce(req);
     expect(!r.ok && r.error.code).toBe(code);
@@ -82,7 +128,10 @@ describe('ProduceService', () => {
   });
 
   it('never appends a retried Idempotency-Key request twice', async () => {
-    const records = [{ key: 'a', value: 1 }, { key: 'b', value: 2 }];
+    const records = [
+      { key: 'a', value: 1 },
+      { key: 'b', value: 2 },
+    ];
     const first = await service.produce(json(records, { idempotencyKey: 'k' }));
     const again = await service.produce(json(records, { idempotencyKey: 'k' }));
     expect(again).toEqual(first);
@@ -102,7 +151,8 @@ describe('ProduceService', () => {
 
   it('maps append failures to storage_full / unavailable', async () => {
     const failing = (code: 'storage_full' | 'io_error') => ({
-      getPartition: () => ({ append: async () => ({ ok: false as const, error: { code, reason: 'disk says no' } }) }) as never,
+      getPartition: () =>
+        ({ append: async () => ({ ok: false as const, error: { code, reason: 'disk says no' } }) }) as never,
     });
     const topics = { lookup: () => topic };
     const limits = { maxBodyBytes: 1000, maxRecordsPerRequest: 10, idempotencyWindowMs: 1000 };

@@ -112,7 +112,12 @@ export class ProduceService {
 
   async produce(req: ProduceRequest): Promise<Result<{ offsets: OffsetRef[] }, ProduceError>> {
     const topic = this.topics.lookup(req.topic);
-    if (!topic) return err({ code: 'topic_not_found', message: `topic ${JSON.stringify(req.topic)} does not exist`, details: {} });
+    if (!topic)
+      return err({
+        code: 'topic_not_found',
+        message: `topic ${JSON.stringify(req.topic)} does not exist`,
+        details: {},
+      });
     const identity: IdempotencyIdentity | undefined = req.producer
       ? { kind: 'producer', ...req.producer }
       : req.idempotencyKey !== undefined
@@ -156,7 +161,11 @@ export class ProduceService {
   }
 
   /** Read and validate the whole body; nothing is appended unless every record is valid. */
-  private async decode(req: ProduceRequest, topic: ProduceTopic, hash: Hash | undefined): Promise<Result<Decoded, ProduceError>> {
+  private async decode(
+    req: ProduceRequest,
+    topic: ProduceTopic,
+    hash: Hash | undefined,
+  ): Promise<Result<Decoded, ProduceError>> {
     const maxRecords = this.maxRecordsPerRequest;
     const ctx: DecodeContext = {
       format: topic.config.value_format,
@@ -184,10 +193,14 @@ export class ProduceService {
 
     if (req.format === 'ndjson') {
       const json = ctx.format === 'json';
-      const r = await readNdjson(req.body, { maxBodyBytes: this.limits.maxBodyBytes, maxRecords, onChunk }, (raw, index, line) => {
-        const span = json ? lineValueSpan(line) : undefined;
-        return take(raw, index, span && line.subarray(span[0], span[1]));
-      });
+      const r = await readNdjson(
+        req.body,
+        { maxBodyBytes: this.limits.maxBodyBytes, maxRecords, onChunk },
+        (raw, index, line) => {
+          const span = json ? lineValueSpan(line) : undefined;
+          return take(raw, index, span && line.subarray(span[0], span[1]));
+        },
+      );
       if (!r.ok) return err(fromProblem(r.error));
     } else {
       const body = await readLimitedBody(req.body, { maxBodyBytes: this.limits.maxBodyBytes, onChunk });
@@ -198,11 +211,17 @@ export class ProduceService {
       } catch (e) {
         return err({ code: 'bad_request', message: `body is not valid JSON (${(e as Error).message})`, details: {} });
       }
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || !Array.isArray((parsed as { records?: unknown }).records)) {
+      if (
+        typeof parsed !== 'object' ||
+        parsed === null ||
+        Array.isArray(parsed) ||
+        !Array.isArray((parsed as { records?: unknown }).records)
+      ) {
         return err({ code: 'bad_request', message: 'body must be an object {"records": [...]}', details: {} });
       }
       const extra = Object.keys(parsed).find((k) => k !== 'records');
-      if (extra !== undefined) return err({ code: 'bad_request', message: `unknown body field "${extra}"`, details: {} });
+      if (extra !== undefined)
+        return err({ code: 'bad_request', message: `unknown body field "${extra}"`, details: {} });
       const list = (parsed as { records: unknown[] }).records;
       if (list.length > maxRecords) {
         return err({
@@ -243,7 +262,11 @@ export class ProduceService {
       [...groups].map(async ([partition, indexes]) => {
         const log = this.log.getPartition(topic.id, partition);
         if (!log) {
-          failures.push({ code: 'unavailable', message: `partition ${partition} is not available`, details: { partition } });
+          failures.push({
+            code: 'unavailable',
+            message: `partition ${partition} is not available`,
+            details: { partition },
+          });
           return;
         }
         const batch = indexes.length === records.length ? records : indexes.map((i) => records[i]!);
@@ -257,7 +280,8 @@ export class ProduceService {
           return;
         }
         claim?.recorded(partition, result.value.baseOffset, indexes);
-        for (let k = 0; k < indexes.length; k++) offsets[indexes[k]!] = { partition, offset: result.value.baseOffset + k };
+        for (let k = 0; k < indexes.length; k++)
+          offsets[indexes[k]!] = { partition, offset: result.value.baseOffset + k };
       }),
     );
     if (failures.length > 0) return err(failures.find((f) => f.code === 'storage_full') ?? failures[0]!);

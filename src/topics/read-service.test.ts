@@ -17,13 +17,20 @@ beforeEach(async () => {
   const topic = { name: 'orders', config: { value_format: 'json' as const } };
   service = new ReadService({
     partitionLog: (name, p) =>
-      name !== 'orders' ? err({ code: 'topic_not_found', message: 'no topic' }) : p !== 0 ? err({ code: 'partition_not_found', message: 'no partition' }) : ok({ topic, log }),
+      name !== 'orders'
+        ? err({ code: 'topic_not_found', message: 'no topic' })
+        : p !== 0
+          ? err({ code: 'partition_not_found', message: 'no partition' })
+          : ok({ topic, log }),
   });
 });
 afterEach(() => store.close());
 
 const append = (values: unknown[], timestamp = 1000) =>
-  log.append(values.map((v) => ({ key: null, value: Buffer.from(JSON.stringify(v)), headers: [], timestamp })), { durability: 'write' });
+  log.append(
+    values.map((v) => ({ key: null, value: Buffer.from(JSON.stringify(v)), headers: [], timestamp })),
+    { durability: 'write' },
+  );
 const base = { topic: 'orders', partition: 0, maxRecords: 100, maxBytes: 1 << 20, waitMs: 0 };
 
 describe('ReadService', () => {
@@ -54,10 +61,19 @@ describe('ReadService', () => {
 
   it('answers offsets outside the log with the readable range', async () => {
     await append([1]);
-    expect(await service.read({ ...base, offset: 5 })).toMatchObject({ ok: false, error: { code: 'offset_out_of_range', startOffset: 0, endOffset: 1 } });
+    expect(await service.read({ ...base, offset: 5 })).toMatchObject({
+      ok: false,
+      error: { code: 'offset_out_of_range', startOffset: 0, endOffset: 1 },
+    });
     expect((await service.read({ ...base, offset: 1 })).ok).toBe(true);
-    expect(await service.read({ ...base, topic: 'x' })).toMatchObject({ ok: false, error: { code: 'topic_not_found' } });
-    expect(await service.read({ ...base, partition: 3 })).toMatchObject({ ok: false, error: { code: 'partition_not_found' } });
+    expect(await service.read({ ...base, topic: 'x' })).toMatchObject({
+      ok: false,
+      error: { code: 'topic_not_found' },
+    });
+    expect(await service.read({ ...base, partition: 3 })).toMatchObject({
+      ok: false,
+      error: { code: 'partition_not_found' },
+    });
   });
 
   it('long-polls: returns as soon as a record is appended', async () => {

@@ -9,16 +9,25 @@ function valuesVia(body: string): unknown[] {
   const parsed = JSON.parse(body) as { records: unknown[] };
   const spans = recordValueSpans(buf, parsed.records.length);
   if (!spans) throw new Error('no spans');
-  return parsed.records.map((_, i) => (spans[2 * i]! < 0 ? undefined : JSON.parse(buf.toString('utf8', spans[2 * i], spans[2 * i + 1]))));
+  return parsed.records.map((_, i) =>
+    spans[2 * i]! < 0 ? undefined : JSON.parse(buf.toString('utf8', spans[2 * i], spans[2 * i + 1])),
+  );
 }
 
 const expected = (records: unknown[]) =>
-  records.map((r) => (typeof r === 'object' && r !== null && !Array.isArray(r) && 'value' in r ? (r as { value: unknown }).value : undefined));
+  records.map((r) =>
+    typeof r === 'object' && r !== null && !Array.isArray(r) && 'value' in r
+      ? (r as { value: unknown }).value
+      : undefined,
+  );
 
 describe('recordValueSpans', () => {
   it('agrees with JSON.parse for arbitrary records and formatting', () => {
     const record = fc.oneof(
-      fc.record({ value: fc.jsonValue(), key: fc.option(fc.string()), headers: fc.dictionary(fc.string(), fc.string()) }, { requiredKeys: ['value'] }),
+      fc.record(
+        { value: fc.jsonValue(), key: fc.option(fc.string()), headers: fc.dictionary(fc.string(), fc.string()) },
+        { requiredKeys: ['value'] },
+      ),
       fc.jsonValue(),
     );
     fc.assert(

@@ -31,8 +31,19 @@ describe('decodeRecord / renderRecord', () => {
   });
 
   it('round-trips strings, keys, headers and timestamps', () => {
-    const rec = roundTrip({ key: 'k-ü', value: 'héllo', headers: { a: '1', __proto__x: '2' }, timestamp: 5 }, ctx({ format: 'string' }));
-    expect(rec).toEqual({ topic: 't', partition: 1, offset: 7, timestamp: 5, key: 'k-ü', value: 'héllo', headers: { a: '1', __proto__x: '2' } });
+    const rec = roundTrip(
+      { key: 'k-ü', value: 'héllo', headers: { a: '1', __proto__x: '2' }, timestamp: 5 },
+      ctx({ format: 'string' }),
+    );
+    expect(rec).toEqual({
+      topic: 't',
+      partition: 1,
+      offset: 7,
+      timestamp: 5,
+      key: 'k-ü',
+      value: 'héllo',
+      headers: { a: '1', __proto__x: '2' },
+    });
   });
 
   it('round-trips binary values as base64', () => {

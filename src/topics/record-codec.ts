@@ -82,7 +82,12 @@ function rawMatches(value: unknown, raw: Buffer): boolean {
   }
 }
 
-function encodeValue(value: unknown, index: number, format: ValueFormat, raw: Buffer | undefined): Result<Buffer | null, RecordProblem> {
+function encodeValue(
+  value: unknown,
+  index: number,
+  format: ValueFormat,
+  raw: Buffer | undefined,
+): Result<Buffer | null, RecordProblem> {
   // null is a tombstone in every format (Kafka's null value); for json it reads back as null.
   if (value === null) return ok(null);
   switch (format) {
@@ -90,7 +95,8 @@ function encodeValue(value: unknown, index: number, format: ValueFormat, raw: Bu
       // The producer's own JSON text when the body scanner found it: no re-serialisation.
       return ok(raw !== undefined && rawMatches(value, raw) ? raw : Buffer.from(JSON.stringify(value), 'utf8'));
     case 'string':
-      if (typeof value !== 'string') return err(invalid(index, 'value must be a string (topic value_format is "string")'));
+      if (typeof value !== 'string')
+        return err(invalid(index, 'value must be a string (topic value_format is "string")'));
       return ok(Buffer.from(value, 'utf8'));
     case 'binary':
       if (typeof value !== 'string') {
@@ -136,12 +142,14 @@ export function decodeRecord(
   }
   const rec = raw as Record<string, unknown>;
   for (const field in rec) {
-    if (!FIELDS.has(field)) return err(shape(index, `unknown field "${field}" (allowed: key, value, headers, partition, timestamp)`));
+    if (!FIELDS.has(field))
+      return err(shape(index, `unknown field "${field}" (allowed: key, value, headers, partition, timestamp)`));
   }
   if (!('value' in rec)) return err(shape(index, '"value" is required (use null for a tombstone)'));
 
   const key = rec.key;
-  if (key !== undefined && key !== null && typeof key !== 'string') return err(shape(index, 'key must be a string or null'));
+  if (key !== undefined && key !== null && typeof key !== 'string')
+    return err(shape(index, 'key must be a string or null'));
 
   let partition: number | undefined;
   if (rec.partition !== undefined && rec.partition !== null) {

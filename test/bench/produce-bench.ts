@@ -25,7 +25,9 @@ async function serveBaseline(): Promise<void> {
     const body = JSON.parse(await c.req.text()) as { records: unknown[] };
     return c.json({ received: body.records.length });
   });
-  const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, (info) => console.log(`PORT ${info.port}`));
+  const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, (info) =>
+    console.log(`PORT ${info.port}`),
+  );
   process.on('SIGTERM', () => server.close(() => process.exit(0)));
 }
 
@@ -43,7 +45,11 @@ async function serveSluice(): Promise<void> {
     SLUICE_PGLITE_IN_MEMORY: 'true',
   });
   const services = await createServices(config);
-  const created = await services.topics.create({ name: 'bench', partitions: PARTITIONS, config: { durability: process.env.BENCH_DURABILITY === 'write' ? 'write' : 'fsync' } });
+  const created = await services.topics.create({
+    name: 'bench',
+    partitions: PARTITIONS,
+    config: { durability: process.env.BENCH_DURABILITY === 'write' ? 'write' : 'fsync' },
+  });
   if (!created.ok) throw new Error(created.error.message);
   const server = await startServer(services, { host: config.host, port: 0 });
   console.log(`PORT ${server.port}`);
@@ -58,7 +64,13 @@ function makeBodies(count: number): string[] {
   const bodies: string[] = [];
   for (let b = 0; b < count; b++) {
     const records = Array.from({ length: RECORDS }, (_, i) => ({
-      value: { id: b * RECORDS + i, user: `user-${(i * 7919) % 10_000}`, event: 'page_view', path: '/products/42', ms: 1_700_000_000_000 + i },
+      value: {
+        id: b * RECORDS + i,
+        user: `user-${(i * 7919) % 10_000}`,
+        event: 'page_view',
+        path: '/products/42',
+        ms: 1_700_000_000_000 + i,
+      },
     }));
     bodies.push(JSON.stringify({ records }));
   }
@@ -67,9 +79,13 @@ function makeBodies(count: number): string[] {
 
 async function startRole(name: string): Promise<{ child: ChildProcess; url: string }> {
   const self = fileURLToPath(import.meta.url);
-  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', self, `--serve=${name}`], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', self, `--serve=${name}`],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const port = await new Promise<number>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`${name} server exited with ${code}`)));
     createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -139,12 +155,21 @@ function row(r: Result): string {
 async function main(): Promise<void> {
   const bodies = makeBodies(64);
   const avg = bodies.reduce((n, b) => n + Buffer.byteLength(b), 0) / bodies.length;
-  console.log(`produce bench: ${RECORDS}-record JSON batches (~${Math.round(avg / RECORDS)} B/record, ${(avg / 1024).toFixed(0)} KiB/request), ${CONNECTIONS} connections, ${SECONDS} s per server, ${PARTITIONS} partitions, fsync`);
+  console.log(
+    `produce bench: ${RECORDS}-record JSON batches (~${Math.round(avg / RECORDS)} B/record, ${(avg / 1024).toFixed(0)} KiB/request), ${CONNECTIONS} connections, ${SECONDS} s per server, ${PARTITIONS} partitions, fsync`,
+  );
   const results: Result[] = [];
   for (const name of ['baseline', 'sluice']) {
     const { child, url } = await startRole(name);
     try {
-      results.push(await load(name === 'baseline' ? 'bare hono (read + JSON.parse)' : 'sluice produce (fsync)', url, bodies, child.pid!));
+      results.push(
+        await load(
+          name === 'baseline' ? 'bare hono (read + JSON.parse)' : 'sluice produce (fsync)',
+          url,
+          bodies,
+          child.pid!,
+        ),
+      );
     } finally {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
@@ -153,13 +178,21 @@ async function main(): Promise<void> {
   for (const r of results) console.log(row(r));
   const [base, sluice] = results as [Result, Result];
   const ratio = sluice.records / sluice.seconds / (base.records / base.seconds);
-  console.log(`ratio sluice/baseline: ${(ratio * 100).toFixed(1)} % of throughput (goal ≥ 80 %); CPU per request ${(sluice.cpuMsPerRequest / base.cpuMsPerRequest).toFixed(2)}× the baseline's`);
-  console.log(`load average during the run: ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')} (on ${(await import('node:os')).availableParallelism()} CPUs)`);
+  console.log(
+    `ratio sluice/baseline: ${(ratio * 100).toFixed(1)} % of throughput (goal ≥ 80 %); CPU per request ${(sluice.cpuMsPerRequest / base.cpuMsPerRequest).toFixed(2)}× the baseline's`,
+  );
+  console.log(
+    `load average during the run: ${(await import('node:os'))
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} (on ${(await import('node:os')).availableParallelism()} CPUs)`,
+  );
 }
 
 if (role === 'baseline') void serveBaseline();
 else if (role === 'sluice') void serveSluice();
-else void main().catch((e: unknown) => {
-  console.error(e);
-  process.exit(1);
-});
+else
+  void main().catch((e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  });

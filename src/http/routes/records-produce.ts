@@ -9,15 +9,29 @@ import type { ProduceRequest } from '../../topics/produce-service.js';
 export const ProduceRecord = z
   .object({
     key: z.string().nullable().optional().openapi({
-      description: 'UTF-8 key. Keyed records go to Kafka’s default partition for the key: murmur2(key bytes) & 0x7fffffff modulo the partition count.',
+      description:
+        'UTF-8 key. Keyed records go to Kafka’s default partition for the key: murmur2(key bytes) & 0x7fffffff modulo the partition count.',
     }),
     value: z.unknown().openapi({
       description:
         'Per the topic’s `value_format`: any JSON value (`json`), a string (`string`) or standard padded base64 (`binary`). `null` is a tombstone in every format.',
     }),
-    headers: z.record(z.string(), z.string()).optional().openapi({ description: 'String headers by name. Names starting with `__sluice.` are reserved.' }),
-    partition: z.number().int().min(0).optional().openapi({ description: 'Explicit partition (must exist); overrides the key.' }),
-    timestamp: z.number().int().min(0).optional().openapi({ description: 'Unix ms; defaults to the time the request is received.' }),
+    headers: z
+      .record(z.string(), z.string())
+      .optional()
+      .openapi({ description: 'String headers by name. Names starting with `__sluice.` are reserved.' }),
+    partition: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .openapi({ description: 'Explicit partition (must exist); overrides the key.' }),
+    timestamp: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .openapi({ description: 'Unix ms; defaults to the time the request is received.' }),
   })
   .openapi('ProduceRecord', { description: 'Unknown fields are rejected (400).' });
 
@@ -58,7 +72,12 @@ export const produceRecordsRoute = createRoute({
   request: {
     params: z.object({ topic: z.string().openapi({ param: { name: 'topic', in: 'path' }, example: 'orders' }) }),
     headers: z.object({
-      'idempotency-key': z.string().min(1).max(255).optional().openapi({ description: '1–255 visible ASCII characters, e.g. a UUID.' }),
+      'idempotency-key': z
+        .string()
+        .min(1)
+        .max(255)
+        .optional()
+        .openapi({ description: '1–255 visible ASCII characters, e.g. a UUID.' }),
       'producer-id': z.string().optional().openapi({ description: 'Decimal integer 0 … 2^63-1.' }),
       'producer-epoch': z.string().optional().openapi({ description: 'Integer 0 … 32767 (default 0).' }),
       'producer-seq': z.string().optional().openapi({ description: 'Integer 0 … 2^31-1; required with Producer-Id.' }),
@@ -67,12 +86,19 @@ export const produceRecordsRoute = createRoute({
       required: true,
       content: {
         'application/json': { schema: ProduceBody },
-        'application/x-ndjson': { schema: z.string().openapi({ description: 'One ProduceRecord JSON object per line; blank lines are ignored.' }) },
+        'application/x-ndjson': {
+          schema: z
+            .string()
+            .openapi({ description: 'One ProduceRecord JSON object per line; blank lines are ignored.' }),
+        },
       },
     },
   },
   responses: {
-    200: { description: 'Appended (or an idempotent repeat of an appended request)', content: { 'application/json': { schema: ProduceResponse } } },
+    200: {
+      description: 'Appended (or an idempotent repeat of an appended request)',
+      content: { 'application/json': { schema: ProduceResponse } },
+    },
     ...errorResponses(400, 404, 409, 413, 415, 422, 503, 507),
   },
 });
@@ -95,16 +121,20 @@ function idempotencyHeaders(c: Context<AppEnv>): Pick<ProduceRequest, 'idempoten
   const epoch = integerHeader(c, 'producer-epoch', 32767n);
   const seq = integerHeader(c, 'producer-seq', 2n ** 31n - 1n);
   if (key !== undefined && !VISIBLE_ASCII.test(key)) {
-    throw new ApiError('bad_request', 'Idempotency-Key must be 1–255 visible ASCII characters', { header: 'idempotency-key' });
+    throw new ApiError('bad_request', 'Idempotency-Key must be 1–255 visible ASCII characters', {
+      header: 'idempotency-key',
+    });
   }
   if (key !== undefined && id !== undefined) {
     throw new ApiError('bad_request', 'use either Idempotency-Key or Producer-Id, not both');
   }
   if (id === undefined) {
-    if (epoch !== undefined || seq !== undefined) throw new ApiError('bad_request', 'Producer-Epoch and Producer-Seq require Producer-Id');
+    if (epoch !== undefined || seq !== undefined)
+      throw new ApiError('bad_request', 'Producer-Epoch and Producer-Seq require Producer-Id');
     return key === undefined ? {} : { idempotencyKey: key };
   }
-  if (seq === undefined) throw new ApiError('bad_request', 'Producer-Id requires Producer-Seq', { header: 'producer-seq' });
+  if (seq === undefined)
+    throw new ApiError('bad_request', 'Producer-Id requires Producer-Seq', { header: 'producer-seq' });
   return { producer: { id, epoch: Number(epoch ?? 0n), seq: Number(seq) } };
 }
 
@@ -114,7 +144,8 @@ export const registerProduceRecords: RouteModule = (app) => {
   app.openAPIRegistry.registerPath(produceRecordsRoute);
   app.post('/v1/topics/:topic/records', async (c) => {
     const contentType = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-    const format = contentType === 'application/json' ? 'json' : contentType === 'application/x-ndjson' ? 'ndjson' : undefined;
+    const format =
+      contentType === 'application/json' ? 'json' : contentType === 'application/x-ndjson' ? 'ndjson' : undefined;
     if (!format) {
       throw new ApiError(
         'unsupported_media_type',

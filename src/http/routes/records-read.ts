@@ -13,7 +13,11 @@ export const RecordSchema = z
     offset: z.number().int(),
     timestamp: z.number().int().openapi({ description: 'Unix ms.' }),
     key: z.string().nullable(),
-    value: z.unknown().openapi({ description: 'Per the topic’s value_format: the JSON value, a string, or base64 bytes; null for a tombstone.' }),
+    value: z
+      .unknown()
+      .openapi({
+        description: 'Per the topic’s value_format: the JSON value, a string, or base64 bytes; null for a tombstone.',
+      }),
     headers: z.record(z.string(), z.string()),
   })
   .openapi('Record');
@@ -22,7 +26,10 @@ export const ReadResponse = z
   .object({
     records: z.array(RecordSchema),
     next_offset: z.number().int().openapi({ description: 'Offset to read next (pass it as `offset`).' }),
-    end_offset: z.number().int().openapi({ description: 'Offset the next appended record will get: the partition’s high watermark.' }),
+    end_offset: z
+      .number()
+      .int()
+      .openapi({ description: 'Offset the next appended record will get: the partition’s high watermark.' }),
   })
   .openapi('ReadRecordsResponse');
 export type ReadResponse = z.infer<typeof ReadResponse>;
@@ -47,10 +54,20 @@ export const readRecordsRoute = createRoute({
     }),
     query: z.object({
       offset: int(0, Number.MAX_SAFE_INTEGER).optional().openapi({ description: 'First offset to read.' }),
-      timestamp: int(0, Number.MAX_SAFE_INTEGER).optional().openapi({ description: 'Unix ms: start at the first record with a timestamp ≥ this. Not allowed with `offset`.' }),
+      timestamp: int(0, Number.MAX_SAFE_INTEGER)
+        .optional()
+        .openapi({
+          description: 'Unix ms: start at the first record with a timestamp ≥ this. Not allowed with `offset`.',
+        }),
       max_records: int(1, 10_000).default(500).openapi({ description: '1 … 10000, default 500.' }),
-      max_bytes: int(1, 64 * MiB).default(MiB).openapi({ description: '1 … 64 MiB, default 1 MiB.' }),
-      wait_ms: int(0, 300_000).default(0).openapi({ description: 'Long-poll up to this long (≤ SLUICE_LONG_POLL_MAX_MS, default 30 s); 0 answers at once.' }),
+      max_bytes: int(1, 64 * MiB)
+        .default(MiB)
+        .openapi({ description: '1 … 64 MiB, default 1 MiB.' }),
+      wait_ms: int(0, 300_000)
+        .default(0)
+        .openapi({
+          description: 'Long-poll up to this long (≤ SLUICE_LONG_POLL_MAX_MS, default 30 s); 0 answers at once.',
+        }),
     }),
   },
   responses: {
