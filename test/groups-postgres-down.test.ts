@@ -18,7 +18,9 @@ describe.skipIf(!usingPostgres())('consumer groups when Postgres goes down (DATA
     proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
     url.hostname = '127.0.0.1';
     url.port = String(proxy.port);
-    server = await startTestServer(env, { env: { DATABASE_URL: url.toString(), SLUICE_DB_CONNECT_TIMEOUT_MS: '1000' } });
+    server = await startTestServer(env, {
+      env: { DATABASE_URL: url.toString(), SLUICE_DB_CONNECT_TIMEOUT_MS: '1000' },
+    });
   });
   afterAll(async () => {
     await proxy?.restore();
@@ -31,23 +33,35 @@ describe.skipIf(!usingPostgres())('consumer groups when Postgres goes down (DATA
     const topic = `t-${randomUUID()}`;
     const group = `g-${randomUUID()}`;
     expectStatus(await server.client.post('/v1/topics', { body: { name: topic } }), 201);
-    expectStatus(await server.client.post('/v1/topics/{topic}/records', { params: { topic }, body: { records: [{ value: 1 }] } }), 200);
+    expectStatus(
+      await server.client.post('/v1/topics/{topic}/records', { params: { topic }, body: { records: [{ value: 1 }] } }),
+      200,
+    );
     const m = expectStatus(
-      await server.client.post('/v1/groups/{group}/members', { params: { group }, body: { topics: [topic], auto_offset_reset: 'earliest' } as never }),
+      await server.client.post('/v1/groups/{group}/members', {
+        params: { group },
+        body: { topics: [topic], auto_offset_reset: 'earliest' } as never,
+      }),
       201,
     );
     await proxy.cut();
 
-    const fetchAs = () => server.client.get('/v1/groups/{group}/members/{member}/records', { params: { group, member: m.member_id } });
+    const fetchAs = () =>
+      server.client.get('/v1/groups/{group}/members/{member}/records', { params: { group, member: m.member_id } });
     expect(expectStatus(await fetchAs(), 503).error.code).toBe('unavailable');
-    const join = await server.client.post('/v1/groups/{group}/members', { params: { group }, body: { topics: [topic] } as never });
+    const join = await server.client.post('/v1/groups/{group}/members', {
+      params: { group },
+      body: { topics: [topic] } as never,
+    });
     expect(expectStatus(join, 503).error.code).toBe('unavailable');
     const commit = await server.client.post('/v1/groups/{group}/offsets', {
       params: { group },
       body: { member_id: m.member_id, generation: m.generation, offsets: [{ topic, partition: 0, offset: 1 }] },
     });
     expect(expectStatus(commit, 503).error.code).toBe('unavailable');
-    expect(expectStatus(await server.client.get('/v1/groups/{group}', { params: { group } }), 503).error.code).toBe('unavailable');
+    expect(expectStatus(await server.client.get('/v1/groups/{group}', { params: { group } }), 503).error.code).toBe(
+      'unavailable',
+    );
 
     await proxy.restore();
     const deadline = Date.now() + 10_000;

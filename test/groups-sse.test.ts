@@ -23,7 +23,10 @@ async function topic(partitions: number): Promise<string> {
 }
 
 async function produce(t: string, values: Array<{ value: unknown; partition: number }>): Promise<void> {
-  expectStatus(await server.client.post('/v1/topics/{topic}/records', { params: { topic: t }, body: { records: values } }), 200);
+  expectStatus(
+    await server.client.post('/v1/topics/{topic}/records', { params: { topic: t }, body: { records: values } }),
+    200,
+  );
 }
 
 interface Stream {
@@ -48,7 +51,8 @@ async function open(group: string, query: string): Promise<{ status: number; str
   void (async () => {
     const decoder = new TextDecoder();
     try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) parser.feed(decoder.decode(chunk, { stream: true }));
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>)
+        parser.feed(decoder.decode(chunk, { stream: true }));
     } catch {
       // aborted by close()
     }
@@ -87,7 +91,8 @@ async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 5_
   }
 }
 
-const describeGroup = async (group: string) => expectStatus(await server.client.get('/v1/groups/{group}', { params: { group } }), 200);
+const describeGroup = async (group: string) =>
+  expectStatus(await server.client.get('/v1/groups/{group}', { params: { group } }), 200);
 
 describe('SSE group member', () => {
   it('announces membership, streams records, reports rebalances, auto-commits, and leaves on disconnect', async () => {
@@ -99,7 +104,11 @@ describe('SSE group member', () => {
     const group = name('g');
     const { stream } = await open(group, `topics=${t}&auto_offset_reset=earliest`);
     if (!stream) throw new Error('no stream');
-    const member = JSON.parse((await stream.next((e) => e.event === 'member')).data) as { member_id: string; generation: number; assignment: unknown[] };
+    const member = JSON.parse((await stream.next((e) => e.event === 'member')).data) as {
+      member_id: string;
+      generation: number;
+      assignment: unknown[];
+    };
     expect(member.assignment).toHaveLength(2);
     await stream.next((e) => e.event === 'record' && JSON.parse(e.data).value === 'a');
     await stream.next((e) => e.event === 'record' && JSON.parse(e.data).value === 'b');
@@ -107,17 +116,25 @@ describe('SSE group member', () => {
     // A poll member joins: the SSE member is told its new, smaller assignment.
     const mark = stream.events.length;
     const poller = expectStatus(
-      await server.client.post('/v1/groups/{group}/members', { params: { group }, body: { topics: [t], auto_offset_reset: 'earliest' } as never }),
+      await server.client.post('/v1/groups/{group}/members', {
+        params: { group },
+        body: { topics: [t], auto_offset_reset: 'earliest' } as never,
+      }),
       201,
     );
-    const change = JSON.parse((await stream.next((e) => e.event === 'assignment', mark)).data) as { generation: number; assignment: unknown[] };
+    const change = JSON.parse((await stream.next((e) => e.event === 'assignment', mark)).data) as {
+      generation: number;
+      assignment: unknown[];
+    };
     expect(change.generation).toBe(poller.generation);
     expect(change.assignment).toHaveLength(1);
 
     // What the stream sent was committed: the poller starts after it.
     await eventually(async () => ((await describeGroup(group)).total_lag === 0 ? true : undefined));
     const fetched = expectStatus(
-      await server.client.get('/v1/groups/{group}/members/{member}/records', { params: { group, member: poller.member_id } }),
+      await server.client.get('/v1/groups/{group}/members/{member}/records', {
+        params: { group, member: poller.member_id },
+      }),
       200,
     );
     expect(fetched.records).toEqual([]);
@@ -132,20 +149,32 @@ describe('SSE group member', () => {
 
   it('with auto_commit=false commits nothing itself; the client commits with the member id', async () => {
     const t = await topic(1);
-    await produce(t, [{ value: 1, partition: 0 }, { value: 2, partition: 0 }]);
+    await produce(t, [
+      { value: 1, partition: 0 },
+      { value: 2, partition: 0 },
+    ]);
     const group = name('g');
     const { stream } = await open(group, `topics=${t}&auto_offset_reset=earliest&auto_commit=false`);
     if (!stream) throw new Error('no stream');
-    const member = JSON.parse((await stream.next((e) => e.event === 'member')).data) as { member_id: string; generation: number };
+    const member = JSON.parse((await stream.next((e) => e.event === 'member')).data) as {
+      member_id: string;
+      generation: number;
+    };
     await stream.next((e) => e.event === 'record' && JSON.parse(e.data).offset === 1);
     // A later fetch (it extends the session) would have auto-committed; nothing was.
     const before = (await describeGroup(group)).members[0]?.session_expires_at ?? 0;
-    await eventually(async () => (((await describeGroup(group)).members[0]?.session_expires_at ?? 0) > before ? true : undefined));
+    await eventually(async () =>
+      ((await describeGroup(group)).members[0]?.session_expires_at ?? 0) > before ? true : undefined,
+    );
     expect((await describeGroup(group)).partitions[0]?.committed_offset).toBeNull();
     expectStatus(
       await server.client.post('/v1/groups/{group}/offsets', {
         params: { group },
-        body: { member_id: member.member_id, generation: member.generation, offsets: [{ topic: t, partition: 0, offset: 2 }] },
+        body: {
+          member_id: member.member_id,
+          generation: member.generation,
+          offsets: [{ topic: t, partition: 0, offset: 2 }],
+        },
       }),
       204,
     );

@@ -5,7 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStatus } from './support/client.js';
 import { createTestEnv, startTestServer, type TestEnv, type TestServer } from './support/server.js';
 
-const ENV = { SLUICE_GROUP_REBALANCE_DELAY_MS: '20', SLUICE_GROUP_SWEEP_INTERVAL_MS: '50', SLUICE_LONG_POLL_MAX_MS: '5000' };
+const ENV = {
+  SLUICE_GROUP_REBALANCE_DELAY_MS: '20',
+  SLUICE_GROUP_SWEEP_INTERVAL_MS: '50',
+  SLUICE_LONG_POLL_MAX_MS: '5000',
+};
 
 let env: TestEnv;
 let server: TestServer;
@@ -25,7 +29,10 @@ async function topic(partitions: number, perPartition = 0): Promise<string> {
   expectStatus(await server.client.post('/v1/topics', { body: { name: t, partitions } }), 201);
   for (let p = 0; p < partitions && perPartition > 0; p++) {
     const records = Array.from({ length: perPartition }, (_, i) => ({ value: { p, i }, partition: p }));
-    expectStatus(await server.client.post('/v1/topics/{topic}/records', { params: { topic: t }, body: { records } }), 200);
+    expectStatus(
+      await server.client.post('/v1/topics/{topic}/records', { params: { topic: t }, body: { records } }),
+      200,
+    );
   }
   return t;
 }
@@ -118,8 +125,18 @@ describe('consumer groups over HTTP', () => {
     const fb = expectStatus(await fetchAs(group, b.member_id), 200);
     expect(fb.records).toHaveLength(3);
     const bp = fb.assignment[0]?.partition as number;
-    expectStatus(await commit(group, { member_id: b.member_id, generation: fb.generation, offsets: [{ topic: t, partition: bp, offset: 1 }] }), 204);
-    expect((await server.client.delete('/v1/groups/{group}/members/{member}', { params: { group, member: b.member_id } })).status).toBe(204);
+    expectStatus(
+      await commit(group, {
+        member_id: b.member_id,
+        generation: fb.generation,
+        offsets: [{ topic: t, partition: bp, offset: 1 }],
+      }),
+      204,
+    );
+    expect(
+      (await server.client.delete('/v1/groups/{group}/members/{member}', { params: { group, member: b.member_id } }))
+        .status,
+    ).toBe(204);
     const fa = expectStatus(await fetchAs(group, a.member_id, { max_records: 100 }), 200);
     expect(fa.generation).toBe(fb.generation + 1);
     expect(keys(fa.assignment).sort()).toEqual([`${t}/0`, `${t}/1`]);
@@ -144,7 +161,12 @@ describe('consumer groups over HTTP', () => {
     // Not before its session ran out (300 ms after its join at the earliest).
     expect(Date.now() - started).toBeGreaterThanOrEqual(300);
     expect(after.generation).toBeGreaterThan(busy.generation);
-    const late = expectStatus(await server.client.post('/v1/groups/{group}/members/{member}/heartbeat', { params: { group, member: quiet.member_id } }), 409);
+    const late = expectStatus(
+      await server.client.post('/v1/groups/{group}/members/{member}/heartbeat', {
+        params: { group, member: quiet.member_id },
+      }),
+      409,
+    );
     expect(late.error.code).toBe('fenced');
   });
 
@@ -153,20 +175,59 @@ describe('consumer groups over HTTP', () => {
     const group = name('g');
     const a = await join(group, [t]);
     const b = await join(group, [t]);
-    const stale = expectStatus(await commit(group, { member_id: a.member_id, generation: a.generation, offsets: [{ topic: t, partition: 0, offset: 1 }] }), 409);
+    const stale = expectStatus(
+      await commit(group, {
+        member_id: a.member_id,
+        generation: a.generation,
+        offsets: [{ topic: t, partition: 0, offset: 1 }],
+      }),
+      409,
+    );
     expect(stale.error.code).toBe('fenced');
-    const unknown = expectStatus(await commit(group, { member_id: 'ghost', generation: b.generation, offsets: [{ topic: t, partition: 0, offset: 1 }] }), 409);
+    const unknown = expectStatus(
+      await commit(group, {
+        member_id: 'ghost',
+        generation: b.generation,
+        offsets: [{ topic: t, partition: 0, offset: 1 }],
+      }),
+      409,
+    );
     expect(unknown.error.code).toBe('fenced');
     const notMine = b.assignment[0]?.partition as number;
-    const foreign = expectStatus(await commit(group, { member_id: a.member_id, generation: b.generation, offsets: [{ topic: t, partition: notMine, offset: 1 }] }), 409);
+    const foreign = expectStatus(
+      await commit(group, {
+        member_id: a.member_id,
+        generation: b.generation,
+        offsets: [{ topic: t, partition: notMine, offset: 1 }],
+      }),
+      409,
+    );
     expect(foreign.error.code).toBe('fenced');
-    const past = expectStatus(await commit(group, { member_id: b.member_id, generation: b.generation, offsets: [{ topic: t, partition: notMine, offset: 2 }] }), 422);
+    const past = expectStatus(
+      await commit(group, {
+        member_id: b.member_id,
+        generation: b.generation,
+        offsets: [{ topic: t, partition: notMine, offset: 2 }],
+      }),
+      422,
+    );
     expect(past.error).toMatchObject({ end_offset: 1 });
     const admin = expectStatus(await commit(group, { offsets: [{ topic: t, partition: 0, offset: 1 }] }), 409);
     expect(admin.error.code).toBe('conflict');
-    expectStatus(await commit(group, { member_id: b.member_id, generation: b.generation, offsets: [{ topic: t, partition: notMine, offset: 1, metadata: 'ok' }] }), 204);
+    expectStatus(
+      await commit(group, {
+        member_id: b.member_id,
+        generation: b.generation,
+        offsets: [{ topic: t, partition: notMine, offset: 1, metadata: 'ok' }],
+      }),
+      204,
+    );
     const g = await describeGroup(group);
-    expect(g.partitions.find((p) => p.partition === notMine)).toMatchObject({ committed_offset: 1, metadata: 'ok', lag: 0 });
+    expect(g.partitions.find((p) => p.partition === notMine)).toMatchObject({
+      committed_offset: 1,
+      metadata: 'ok',
+      lag: 0,
+    });
   });
 
   it('answers 409 for auto_offset_reset none without a committed offset, and reads after an admin commit', async () => {
@@ -197,24 +258,40 @@ describe('consumer groups over HTTP', () => {
     const t = await topic(2, 4);
     const group = name('g');
     const m = await join(group, [t]);
-    const reset = () => server.client.post('/v1/groups/{group}/offsets/reset', { params: { group }, body: { topic: t, to: 'latest' } });
+    const reset = () =>
+      server.client.post('/v1/groups/{group}/offsets/reset', { params: { group }, body: { topic: t, to: 'latest' } });
     expect(expectStatus(await reset(), 409).error.code).toBe('conflict');
-    expect(expectStatus(await server.client.delete('/v1/groups/{group}', { params: { group } }), 409).error.code).toBe('conflict');
+    expect(expectStatus(await server.client.delete('/v1/groups/{group}', { params: { group } }), 409).error.code).toBe(
+      'conflict',
+    );
     await server.client.delete('/v1/groups/{group}/members/{member}', { params: { group, member: m.member_id } });
     expect(expectStatus(await reset(), 200).offsets).toEqual([
       { topic: t, partition: 0, offset: 4 },
       { topic: t, partition: 1, offset: 4 },
     ]);
-    const toOffset = await server.client.post('/v1/groups/{group}/offsets/reset', { params: { group }, body: { topic: t, to: { offset: 1 }, partitions: [1] } });
+    const toOffset = await server.client.post('/v1/groups/{group}/offsets/reset', {
+      params: { group },
+      body: { topic: t, to: { offset: 1 }, partitions: [1] },
+    });
     expect(expectStatus(toOffset, 200).offsets).toEqual([{ topic: t, partition: 1, offset: 1 }]);
     const g = await describeGroup(group);
     expect(g.state).toBe('empty');
     expect(g.total_lag).toBe(3);
     const listed = expectStatus(await server.client.get('/v1/groups'), 200).groups.find((x) => x.name === group);
     expect(listed).toMatchObject({ state: 'empty', members: 0 });
-    expect(expectStatus(await server.client.post('/v1/groups/{group}/offsets/reset', { params: { group }, body: { topic: t, to: { offset: 99 } } }), 416).error).toMatchObject({ start_offset: 0, end_offset: 4 });
+    expect(
+      expectStatus(
+        await server.client.post('/v1/groups/{group}/offsets/reset', {
+          params: { group },
+          body: { topic: t, to: { offset: 99 } },
+        }),
+        416,
+      ).error,
+    ).toMatchObject({ start_offset: 0, end_offset: 4 });
     expect((await server.client.delete('/v1/groups/{group}', { params: { group } })).status).toBe(204);
-    expect(expectStatus(await server.client.get('/v1/groups/{group}', { params: { group } }), 404).error.code).toBe('group_not_found');
+    expect(expectStatus(await server.client.get('/v1/groups/{group}', { params: { group } }), 404).error.code).toBe(
+      'group_not_found',
+    );
   });
 
   it('rejects bad input with 400 and unknown topics with 404, changing nothing', async () => {
@@ -224,9 +301,14 @@ describe('consumer groups over HTTP', () => {
       headers: { 'content-type': 'application/json' },
     });
     expect(bad.status).toBe(400);
-    const missing = await server.client.post('/v1/groups/{group}/members', { params: { group }, body: { topics: [name('nope')] } as never });
+    const missing = await server.client.post('/v1/groups/{group}/members', {
+      params: { group },
+      body: { topics: [name('nope')] } as never,
+    });
     expect(expectStatus(missing, 404).error.code).toBe('topic_not_found');
-    expect(expectStatus(await server.client.get('/v1/groups/{group}', { params: { group } }), 404).error.code).toBe('group_not_found');
+    expect(expectStatus(await server.client.get('/v1/groups/{group}', { params: { group } }), 404).error.code).toBe(
+      'group_not_found',
+    );
   });
 
   it('keeps members, generation and committed offsets across a restart', async () => {
@@ -235,7 +317,17 @@ describe('consumer groups over HTTP', () => {
     const m = await join(group, [t]);
     const first = expectStatus(await fetchAs(group, m.member_id, { max_records: 100 }), 200);
     expect(first.records).toHaveLength(6);
-    expectStatus(await commit(group, { member_id: m.member_id, generation: first.generation, offsets: [{ topic: t, partition: 0, offset: 2 }, { topic: t, partition: 1, offset: 3 }] }), 204);
+    expectStatus(
+      await commit(group, {
+        member_id: m.member_id,
+        generation: first.generation,
+        offsets: [
+          { topic: t, partition: 0, offset: 2 },
+          { topic: t, partition: 1, offset: 3 },
+        ],
+      }),
+      204,
+    );
     await server.stop();
     server = await startTestServer(env);
     const g = await describeGroup(group);

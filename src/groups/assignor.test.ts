@@ -77,19 +77,23 @@ describe('assign', () => {
 
   it("moves only the leaver's partitions when one member leaves", () => {
     fc.assert(
-      fc.property(homogeneous.filter((g) => g.ids.length >= 2), fc.nat(), ({ ids, topics }, pick) => {
-        const parts = partitionsOf(topics);
-        const names = Object.keys(topics);
-        const before = assign({ partitions: parts, members: members(ids, names), current: new Map() });
-        const leaver = ids[pick % ids.length] as string;
-        const rest = ids.filter((id) => id !== leaver);
-        const after = assign({ partitions: parts, members: members(rest, names), current: before });
-        const moved = movedPartitions(before, after);
-        expect(moved).toEqual([...(before.get(leaver) ?? [])]);
-        const l = loads(after);
-        expect(Math.max(...l) - Math.min(...l)).toBeLessThanOrEqual(1);
-        expect(owners(after).size).toBe(parts.length);
-      }),
+      fc.property(
+        homogeneous.filter((g) => g.ids.length >= 2),
+        fc.nat(),
+        ({ ids, topics }, pick) => {
+          const parts = partitionsOf(topics);
+          const names = Object.keys(topics);
+          const before = assign({ partitions: parts, members: members(ids, names), current: new Map() });
+          const leaver = ids[pick % ids.length] as string;
+          const rest = ids.filter((id) => id !== leaver);
+          const after = assign({ partitions: parts, members: members(rest, names), current: before });
+          const moved = movedPartitions(before, after);
+          expect(moved).toEqual([...(before.get(leaver) ?? [])]);
+          const l = loads(after);
+          expect(Math.max(...l) - Math.min(...l)).toBeLessThanOrEqual(1);
+          expect(owners(after).size).toBe(parts.length);
+        },
+      ),
       RUNS,
     );
   });

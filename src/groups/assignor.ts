@@ -103,7 +103,11 @@ export function assign(input: AssignInput): Assignment {
   }
 
   // 3. Even out loads with as few moves as possible.
-  balance(members.map((m) => m.id), owned, topicsOf);
+  balance(
+    members.map((m) => m.id),
+    owned,
+    topicsOf,
+  );
 
   const result: Assignment = new Map();
   for (const m of members) {
@@ -140,9 +144,7 @@ function balance(
         const donorParts = owned.get(donor);
         if (!wanted || !donorParts) continue;
         // Give away the donor's highest partition the receiver can take.
-        const candidates = [...donorParts.values()]
-          .filter((tp) => wanted.has(tp.topic))
-          .sort(compareTopicPartition);
+        const candidates = [...donorParts.values()].filter((tp) => wanted.has(tp.topic)).sort(compareTopicPartition);
         const tp = candidates[candidates.length - 1];
         if (!tp) continue;
         donorParts.delete(keyOf(tp));

@@ -4,7 +4,7 @@ import type { ConsumerGroupRow } from '../metadata/schema/groups.js';
 import type { MetadataDb } from '../metadata/connection.js';
 import { settle, TopicViewStale, type GroupSnapshot, type TopicView } from './group-coordinator.js';
 import * as repo from './group-repository.js';
-import { GroupSignals } from './group-signals.js';
+import type { GroupSignals } from './group-signals.js';
 import type { GroupTopics } from './ports.js';
 
 export interface GroupsSettings {

@@ -1,6 +1,11 @@
 // The rebalance step every group operation runs under the group row lock: expire members past
 // their session deadline, run a due (coalesced) rebalance, and repair stale assignments.
-import type { ConsumerGroupRow, GroupMemberRow, StoredPosition, StoredTopicPartition } from '../metadata/schema/groups.js';
+import type {
+  ConsumerGroupRow,
+  GroupMemberRow,
+  StoredPosition,
+  StoredTopicPartition,
+} from '../metadata/schema/groups.js';
 import { assign, compareTopicPartition, type TopicPartition } from './assignor.js';
 import * as repo from './group-repository.js';
 import type { GroupTopicHandle } from './ports.js';
@@ -55,8 +60,7 @@ export async function settle(
   const due = group.rebalanceDueAt !== null && group.rebalanceDueAt <= now;
   const pending = group.rebalanceDueAt !== null && !due;
   const partitions = subscribedPartitions(live, topics.found);
-  const needed =
-    options.force === true || expired.length > 0 || due || (!pending && !coversExactly(live, partitions));
+  const needed = options.force === true || expired.length > 0 || due || (!pending && !coversExactly(live, partitions));
   if (!needed) return { group, members: live, rebalanced: false };
 
   await repo.deleteMembers(

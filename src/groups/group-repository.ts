@@ -70,7 +70,10 @@ export async function loadMembers(tx: Db, group: string): Promise<GroupMemberRow
 
 /** Topics any member of the group subscribes to (read without locks, to look them up first). */
 export async function subscribedTopics(db: Db, group: string): Promise<string[]> {
-  const rows = await db.select({ topics: groupMembers.topics }).from(groupMembers).where(eq(groupMembers.groupName, group));
+  const rows = await db
+    .select({ topics: groupMembers.topics })
+    .from(groupMembers)
+    .where(eq(groupMembers.groupName, group));
   return [...new Set(rows.flatMap((r) => r.topics))].sort();
 }
 

@@ -15,7 +15,12 @@ afterAll(async () => {
 });
 
 const joinOn = async (svc: GroupsService, group: string, topic: string, sessionTimeoutMs = 60_000) => {
-  const r = await svc.join(group, { topics: [topic], sessionTimeoutMs, autoOffsetReset: 'earliest', autoCommit: false });
+  const r = await svc.join(group, {
+    topics: [topic],
+    sessionTimeoutMs,
+    autoOffsetReset: 'earliest',
+    autoCommit: false,
+  });
   if (!r.ok) throw new Error(r.error.message);
   return r.value;
 };
@@ -77,7 +82,11 @@ describe('rebalance safety', () => {
               for (const id of live) expect((await node.heartbeat(group, id)).ok).toBe(true);
               expect((await node.heartbeat(group, silent as string)).ok).toBe(false);
             } else {
-              const r = await node.fetch(group, live[o.pick % live.length] as string, { maxRecords: 1, maxBytes: 100, waitMs: 0 });
+              const r = await node.fetch(group, live[o.pick % live.length] as string, {
+                maxRecords: 1,
+                maxBytes: 100,
+                waitMs: 0,
+              });
               expect(r.ok).toBe(true);
             }
             const d = await nodes[0]!.describe(group);

@@ -17,7 +17,13 @@ afterAll(async () => {
 
 const g = (): string => `g-${Math.random().toString(36).slice(2)}`;
 const join = async (group: string, topics: string[], extra: Partial<Parameters<GroupsService['join']>[1]> = {}) => {
-  const r = await svc.join(group, { topics, sessionTimeoutMs: 30_000, autoOffsetReset: 'earliest', autoCommit: false, ...extra });
+  const r = await svc.join(group, {
+    topics,
+    sessionTimeoutMs: 30_000,
+    autoOffsetReset: 'earliest',
+    autoCommit: false,
+    ...extra,
+  });
   if (!r.ok) throw new Error(JSON.stringify(r.error));
   return r.value;
 };
@@ -46,7 +52,12 @@ describe('groups service', () => {
 
   it('consumes every record exactly once across members that commit', async () => {
     const topic = await kit.createTopic(4);
-    for (let p = 0; p < 4; p++) await kit.produce(topic, p, Array.from({ length: 25 }, (_, i) => ({ p, i })));
+    for (let p = 0; p < 4; p++)
+      await kit.produce(
+        topic,
+        p,
+        Array.from({ length: 25 }, (_, i) => ({ p, i })),
+      );
     const group = g();
     const a = await join(group, [topic]);
     const b = await join(group, [topic]);
@@ -84,7 +95,11 @@ describe('groups service', () => {
     expect(ra.records).toHaveLength(3);
     expect(rb.records).toHaveLength(3);
     const bPartition = rb.assignment[0]?.partition ?? -1;
-    await svc.commit(group, { memberId: b.memberId, generation: rb.generation, offsets: [{ topic, partition: bPartition, offset: 2 }] });
+    await svc.commit(group, {
+      memberId: b.memberId,
+      generation: rb.generation,
+      offsets: [{ topic, partition: bPartition, offset: 2 }],
+    });
     expect((await svc.leave(group, b.memberId)).ok).toBe(true);
     const after = await fetch(group, a.memberId);
     expect(after.generation).toBe(rb.generation + 1);
@@ -114,16 +129,28 @@ describe('groups service', () => {
     const group = g();
     const a = await join(group, [topic]);
     const b = await join(group, [topic]);
-    const stale = await svc.commit(group, { memberId: a.memberId, generation: a.generation, offsets: [{ topic, partition: 0, offset: 0 }] });
+    const stale = await svc.commit(group, {
+      memberId: a.memberId,
+      generation: a.generation,
+      offsets: [{ topic, partition: 0, offset: 0 }],
+    });
     expect(!stale.ok && stale.error.code).toBe('fenced');
     const unknown = await svc.commit(group, { memberId: 'nobody', generation: b.generation, offsets: [] });
     expect(!unknown.ok && unknown.error.code).toBe('fenced');
     const hbA = await svc.heartbeat(group, a.memberId);
     if (!hbA.ok) throw new Error('heartbeat');
     const notMine = hbA.value.assignment[0]?.partition === 0 ? 1 : 0;
-    const foreign = await svc.commit(group, { memberId: a.memberId, generation: b.generation, offsets: [{ topic, partition: notMine, offset: 0 }] });
+    const foreign = await svc.commit(group, {
+      memberId: a.memberId,
+      generation: b.generation,
+      offsets: [{ topic, partition: notMine, offset: 0 }],
+    });
     expect(!foreign.ok && foreign.error.code).toBe('fenced');
-    const past = await svc.commit(group, { memberId: a.memberId, generation: b.generation, offsets: [{ topic, partition: 1 - notMine, offset: 5 }] });
+    const past = await svc.commit(group, {
+      memberId: a.memberId,
+      generation: b.generation,
+      offsets: [{ topic, partition: 1 - notMine, offset: 5 }],
+    });
     expect(!past.ok && past.error.code).toBe('invalid_record');
     const admin = await svc.commit(group, { offsets: [{ topic, partition: 0, offset: 0 }] });
     expect(!admin.ok && admin.error.code).toBe('conflict');
@@ -195,7 +222,11 @@ describe('groups service', () => {
     const group = g();
     const m = await join(group, [topic]);
     const r = await fetch(group, m.memberId, 0, 1);
-    await svc.commit(group, { memberId: m.memberId, generation: r.generation, offsets: [{ topic, partition: 0, offset: 1 }] });
+    await svc.commit(group, {
+      memberId: m.memberId,
+      generation: r.generation,
+      offsets: [{ topic, partition: 0, offset: 1 }],
+    });
     const other = kit.restart();
     const again = await other.fetch(group, m.memberId, { maxRecords: 10, maxBytes: 1 << 20, waitMs: 0 });
     expect(again.ok && again.value.records.map((x) => x.value)).toEqual(['b']);
@@ -226,10 +257,12 @@ describe('groups service', () => {
   it('coalesces a burst of joins into one generation bump', async () => {
     const svc = kit.restart({ rebalanceDelayMs: 150 });
     const join = (group: string, topics: string[]) =>
-      svc.join(group, { topics, sessionTimeoutMs: 30_000, autoOffsetReset: 'earliest', autoCommit: false }).then((r) => {
-        if (!r.ok) throw new Error(r.error.message);
-        return r.value;
-      });
+      svc
+        .join(group, { topics, sessionTimeoutMs: 30_000, autoOffsetReset: 'earliest', autoCommit: false })
+        .then((r) => {
+          if (!r.ok) throw new Error(r.error.message);
+          return r.value;
+        });
     const topic = await kit.createTopic(6);
     const group = g();
     const joined = await Promise.all([join(group, [topic]), join(group, [topic]), join(group, [topic])]);

@@ -56,7 +56,11 @@ export class GroupsService {
   }
 
   /** `commitDelivered: false` skips the auto-commit of the last delivery (an SSE client that vanished). */
-  leave(group: string, memberId: string, options: { commitDelivered?: boolean } = {}): Promise<Result<void, GroupError>> {
+  leave(
+    group: string,
+    memberId: string,
+    options: { commitDelivered?: boolean } = {},
+  ): Promise<Result<void, GroupError>> {
     return membership.leave(this.ctx, group, memberId, options);
   }
 

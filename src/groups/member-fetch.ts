@@ -209,7 +209,8 @@ async function waitForAny(
     const waits = positions.map(async (p) => {
       const handle = found.get(p.topic);
       const got = handle ? await handle.waitForData(p.partition, p.offset, timeoutMs, stop.signal) : false;
-      if (!got) await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
+      if (!got)
+        await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
       return 'data' as const;
     });
     const timeout = new Promise<'timeout'>((resolve) => {

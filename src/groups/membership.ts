@@ -32,7 +32,11 @@ export interface MemberView {
  * gives it partitions runs `rebalanceDelayMs` after the first of a burst of joins, so a burst
  * bumps the generation once. Resolves with the member's settled assignment.
  */
-export async function join(ctx: GroupContext, group: string, req: JoinRequest): Promise<Result<MemberView, GroupError>> {
+export async function join(
+  ctx: GroupContext,
+  group: string,
+  req: JoinRequest,
+): Promise<Result<MemberView, GroupError>> {
   const topics = [...new Set(req.topics)].sort();
   const found = await ctx.topics.lookup(topics);
   const missing = topics.find((t) => !found.has(t));
@@ -78,7 +82,12 @@ export async function join(ctx: GroupContext, group: string, req: JoinRequest): 
       if (member && generation > insertedAt) {
         await repo.updateMember(s.tx, group, memberId, { notifiedGeneration: generation });
       }
-      return { member, dueAt: s.snapshot.group.rebalanceDueAt, generation, state: groupState(s.snapshot.group, s.snapshot.members.length) };
+      return {
+        member,
+        dueAt: s.snapshot.group.rebalanceDueAt,
+        generation,
+        state: groupState(s.snapshot.group, s.snapshot.members.length),
+      };
     });
     const v = out?.value;
     if (!v?.member) return err(unknownMember(group, memberId, v?.generation ?? null));
@@ -91,7 +100,11 @@ export async function join(ctx: GroupContext, group: string, req: JoinRequest): 
 }
 
 /** Keep a member's session alive; answers with the current generation and its assignment. */
-export async function heartbeat(ctx: GroupContext, group: string, memberId: string): Promise<Result<MemberView, GroupError>> {
+export async function heartbeat(
+  ctx: GroupContext,
+  group: string,
+  memberId: string,
+): Promise<Result<MemberView, GroupError>> {
   const out = await inGroupTx(ctx, group, {}, async (s) => {
     const member = s.snapshot.members.find((m) => m.memberId === memberId);
     if (!member) return err(unknownMember(group, memberId, s.snapshot.group.generation));
@@ -124,7 +137,8 @@ export async function leave(
     if (!member) {
       return err<GroupError>({ code: 'member_not_found', message: `member '${memberId}' is not in group '${group}'` });
     }
-    if (member.autoCommit && options.commitDelivered !== false) await repo.commitPositions(s.tx, group, member.positions, s.now);
+    if (member.autoCommit && options.commitDelivered !== false)
+      await repo.commitPositions(s.tx, group, member.positions, s.now);
     await repo.deleteMembers(s.tx, group, [memberId]);
     await s.resettle(true);
     return ok(undefined);

@@ -92,7 +92,12 @@ export async function commitOffsets(
     await repo.writeOffsets(
       s.tx,
       group,
-      req.offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset, metadata: o.metadata ?? null })),
+      req.offsets.map((o) => ({
+        topic: o.topic,
+        partition: o.partition,
+        offset: o.offset,
+        metadata: o.metadata ?? null,
+      })),
       s.now,
     );
     return ok(undefined);

@@ -113,7 +113,8 @@ export class SseGroupMember {
       if (this.shuttingDown && !sink.closed) sink.write(shutdownFrame(this.o.retryMs));
     } catch (error) {
       this.o.logger?.warn({ err: error, group }, 'sse group member stream failed');
-      if (!sink.closed) sink.write(errorFrame({ code: 'unavailable', message: 'group coordination failed; reconnect' }));
+      if (!sink.closed)
+        sink.write(errorFrame({ code: 'unavailable', message: 'group coordination failed; reconnect' }));
     } finally {
       clearInterval(heartbeat);
       if (sink.closed) commitDelivered = false;
@@ -165,7 +166,10 @@ export class SseGroupMember {
       await this.o.groups.leave(this.o.group, this.member.memberId, { commitDelivered });
     } catch (error) {
       // Postgres unreachable: the session timeout removes the member instead.
-      this.o.logger?.warn({ err: error, group: this.o.group }, 'sse group member could not leave; its session will expire');
+      this.o.logger?.warn(
+        { err: error, group: this.o.group },
+        'sse group member could not leave; its session will expire',
+      );
     }
   }
 }

@@ -40,7 +40,8 @@ function handleFor(topic: Topic, store: LogStore): GroupTopicHandle {
     },
     read: async (p, offset, limits) => {
       const read = await partition(p).read(offset, limits);
-      if (!read.ok) return { ok: false, error: { startOffset: read.error.startOffset, endOffset: read.error.endOffset } };
+      if (!read.ok)
+        return { ok: false, error: { startOffset: read.error.startOffset, endOffset: read.error.endOffset } };
       let bytes = 0;
       const records = read.value.records.map((r) => {
         bytes += recordDataBytes(r);

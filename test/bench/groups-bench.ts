@@ -32,7 +32,11 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
 }
 
 const join = (group: string, topic: string) =>
-  call<Membership>('POST', `/v1/groups/${group}/members`, { topics: [topic], session_timeout_ms: 30_000, auto_offset_reset: 'earliest' });
+  call<Membership>('POST', `/v1/groups/${group}/members`, {
+    topics: [topic],
+    session_timeout_ms: 30_000,
+    auto_offset_reset: 'earliest',
+  });
 const fetchAs = (group: string, member: string, waitMs = 0) =>
   call<FetchBody>('GET', `/v1/groups/${group}/members/${member}/records?max_records=${FETCH_MAX}&wait_ms=${waitMs}`);
 
@@ -131,13 +135,18 @@ async function main(): Promise<void> {
     const topic = `bench-groups-${Date.now()}`;
     await call('POST', '/v1/topics', { name: topic, partitions: PARTITIONS, config: { durability: 'write' } });
     await produce(topic);
-    console.log(`groups bench: ${RECORDS} records (~100 B) in ${PARTITIONS} partitions, fetch ${FETCH_MAX} + commit per round trip`);
+    console.log(
+      `groups bench: ${RECORDS} records (~100 B) in ${PARTITIONS} partitions, fetch ${FETCH_MAX} + commit per round trip`,
+    );
     for (const members of [1, 2, 4]) {
       const r = await consume(topic, members);
-      console.log(`  consume, ${members} member(s): ${Math.round(r.perSecond).toLocaleString('en')} records/s (duplicates ${r.duplicates})`);
+      console.log(
+        `  consume, ${members} member(s): ${Math.round(r.perSecond).toLocaleString('en')} records/s (duplicates ${r.duplicates})`,
+      );
     }
     const rb = await rebalance(topic);
-    const fmt = (xs: number[]) => `median ${median(xs).toFixed(0)} ms (min ${Math.min(...xs).toFixed(0)}, max ${Math.max(...xs).toFixed(0)})`;
+    const fmt = (xs: number[]) =>
+      `median ${median(xs).toFixed(0)} ms (min ${Math.min(...xs).toFixed(0)}, max ${Math.max(...xs).toFixed(0)})`;
     console.log(`  rebalance (4 members + 1 joining, SLUICE_GROUP_REBALANCE_DELAY_MS=${delay}), ${ROUNDS} rounds:`);
     console.log(`    join answered with settled assignment: ${fmt(rb.joinMs)}`);
     console.log(`    join → every member saw the new generation: ${fmt(rb.settledMs)}`);

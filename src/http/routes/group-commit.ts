@@ -23,7 +23,10 @@ export const commitOffsetsRoute = createRoute({
     '`offset` is the next record to read (Kafka’s convention). With `member_id` and `generation`: an unknown member, a stale generation, or a partition the member does not own in that generation → 409 `fenced`. ' +
     'Without them the commit is an admin write, allowed only while the group has no members (409 `conflict` otherwise); it creates the group if needed. ' +
     'An offset past the end of its partition → 422. All offsets are validated before any is written.',
-  request: { params: GroupParam, body: { content: { 'application/json': { schema: CommitOffsetsBody } }, required: true } },
+  request: {
+    params: GroupParam,
+    body: { content: { 'application/json': { schema: CommitOffsetsBody } }, required: true },
+  },
   responses: {
     204: { description: 'Committed' },
     ...errorResponses(400, 404, 409, 422, 503),

@@ -10,7 +10,8 @@ export const deleteGroupRoute = createRoute({
   tags: ['Consumer groups'],
   operationId: 'deleteGroup',
   summary: 'Delete a consumer group',
-  description: 'Removes the group and its committed offsets. 409 `conflict` while it has members (expired sessions do not count).',
+  description:
+    'Removes the group and its committed offsets. 409 `conflict` while it has members (expired sessions do not count).',
   request: { params: GroupParam },
   responses: {
     204: { description: 'Deleted' },

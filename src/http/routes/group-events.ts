@@ -11,7 +11,12 @@ import { GroupParam, NAME_PATTERN, throwGroupError } from './group-schemas.js';
 export const GroupEventsQuery = z.object({
   topics: z
     .string()
-    .transform((s) => s.split(',').map((t) => t.trim()).filter((t) => t !== ''))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((t) => t.trim())
+        .filter((t) => t !== ''),
+    )
     .pipe(z.array(z.string().regex(NAME_PATTERN, 'a topic name')).min(1).max(100))
     .openapi({ description: 'Comma-separated topics to consume.', example: 'orders,payments', type: 'string' }),
   session_timeout_ms: z.coerce
@@ -20,12 +25,16 @@ export const GroupEventsQuery = z.object({
     .min(100)
     .max(3_600_000)
     .default(30_000)
-    .openapi({ description: 'How long the group keeps the member if this server stops serving the stream without a clean leave.' }),
+    .openapi({
+      description: 'How long the group keeps the member if this server stops serving the stream without a clean leave.',
+    }),
   auto_offset_reset: z.enum(['earliest', 'latest', 'none']).default('latest'),
   auto_commit: z
     .enum(['true', 'false'], { error: 'true or false' })
     .default('true')
-    .openapi({ description: '`false`: nothing is committed for you; commit with the member_id and generation from the events.' }),
+    .openapi({
+      description: '`false`: nothing is committed for you; commit with the member_id and generation from the events.',
+    }),
 });
 
 export const groupEventsRoute = createRoute({
@@ -50,7 +59,8 @@ export const groupEventsRoute = createRoute({
 export const registerGroupEvents: RouteModule = (app) =>
   app.openapi(groupEventsRoute, async (c) => {
     const { groups, streams, config, logger } = c.get('services');
-    if (streams.closing) throw new ApiError('unavailable', 'server is shutting down; reconnect shortly', {}, { 'retry-after': '1' });
+    if (streams.closing)
+      throw new ApiError('unavailable', 'server is shutting down; reconnect shortly', {}, { 'retry-after': '1' });
     const { group } = c.req.valid('param');
     const q = c.req.valid('query');
     const joined = await SseGroupMember.join({
@@ -71,10 +81,15 @@ export const registerGroupEvents: RouteModule = (app) =>
     });
     if (!joined.ok) throwGroupError(joined.error);
     const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
-    const { sink, body } = outgoing && typeof outgoing.write === 'function' ? nodeResponseSink(outgoing) : webStreamSink();
+    const { sink, body } =
+      outgoing && typeof outgoing.write === 'function' ? nodeResponseSink(outgoing) : webStreamSink();
     void joined.value.run(sink);
     return new Response(body, {
       status: 200,
-      headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' },
+      headers: {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        'x-accel-buffering': 'no',
+      },
     }) as never;
   });

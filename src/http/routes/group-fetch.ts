@@ -10,7 +10,9 @@ const MiB = 1024 * 1024;
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 export const GroupFetchResponse = MembershipJson.extend({
-  records: z.array(RecordSchema).openapi({ description: 'Records of the member’s partitions, in offset order per partition.' }),
+  records: z
+    .array(RecordSchema)
+    .openapi({ description: 'Records of the member’s partitions, in offset order per partition.' }),
 }).openapi('GroupFetchResponse');
 export type GroupFetchResponse = z.infer<typeof GroupFetchResponse>;
 
@@ -28,13 +30,22 @@ export const groupFetchRoute = createRoute({
   request: {
     params: MemberParam,
     query: z.object({
-      max_records: int(1, 10_000).default(500).openapi({ description: '1 … 10000, default 500 (across all partitions).' }),
-      max_bytes: int(1, 64 * MiB).default(MiB).openapi({ description: '1 … 64 MiB, default 1 MiB (at least one record is returned if any exists).' }),
-      wait_ms: int(0, 300_000).default(0).openapi({ description: 'Long-poll up to this long (≤ SLUICE_LONG_POLL_MAX_MS); 0 answers at once.' }),
+      max_records: int(1, 10_000)
+        .default(500)
+        .openapi({ description: '1 … 10000, default 500 (across all partitions).' }),
+      max_bytes: int(1, 64 * MiB)
+        .default(MiB)
+        .openapi({ description: '1 … 64 MiB, default 1 MiB (at least one record is returned if any exists).' }),
+      wait_ms: int(0, 300_000)
+        .default(0)
+        .openapi({ description: 'Long-poll up to this long (≤ SLUICE_LONG_POLL_MAX_MS); 0 answers at once.' }),
     }),
   },
   responses: {
-    200: { description: 'Records (possibly none) and the current membership', content: { 'application/json': { schema: GroupFetchResponse } } },
+    200: {
+      description: 'Records (possibly none) and the current membership',
+      content: { 'application/json': { schema: GroupFetchResponse } },
+    },
     ...errorResponses(400, 409, 416, 503),
   },
 });
@@ -55,5 +66,13 @@ export const registerGroupFetch: RouteModule = (app) =>
     });
     if (!result.ok) throwGroupError(result.error);
     const v = result.value;
-    return c.json({ member_id: member, generation: v.generation, assignment: v.assignment, records: v.records } as GroupFetchResponse, 200);
+    return c.json(
+      {
+        member_id: member,
+        generation: v.generation,
+        assignment: v.assignment,
+        records: v.records,
+      } as GroupFetchResponse,
+      200,
+    );
   });

@@ -23,10 +23,18 @@ export const GroupPartitionJson = z
   .object({
     topic: z.string(),
     partition: z.number().int(),
-    committed_offset: z.number().int().nullable().openapi({ description: 'Next record to read; null if never committed.' }),
+    committed_offset: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: 'Next record to read; null if never committed.' }),
     metadata: z.string().nullable(),
     end_offset: z.number().int().nullable().openapi({ description: 'Null if the topic no longer exists.' }),
-    lag: z.number().int().nullable().openapi({ description: 'end_offset − committed_offset; null when either is unknown.' }),
+    lag: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: 'end_offset − committed_offset; null when either is unknown.' }),
     owner: z.string().nullable().openapi({ description: 'member_id owning the partition in the current generation.' }),
   })
   .openapi('GroupPartition');

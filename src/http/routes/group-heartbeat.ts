@@ -15,7 +15,8 @@ export const heartbeatRoute = createRoute({
   tags: ['Consumer groups'],
   operationId: 'heartbeatGroupMember',
   summary: 'Heartbeat a group member',
-  description: 'Extends the session by `session_timeout_ms`. An unknown or expired member gets 409 `fenced` and must join again.',
+  description:
+    'Extends the session by `session_timeout_ms`. An unknown or expired member gets 409 `fenced` and must join again.',
   request: { params: MemberParam },
   responses: {
     200: { description: 'Session extended', content: { 'application/json': { schema: HeartbeatResponse } } },

@@ -18,18 +18,21 @@ export const JoinGroupBody = z
       .min(100)
       .max(3_600_000)
       .default(30_000)
-      .openapi({ description: 'The member is removed (and its partitions reassigned) if no fetch or heartbeat arrives for this long.' }),
-    auto_offset_reset: z
-      .enum(['earliest', 'latest', 'none'])
-      .default('latest')
       .openapi({
         description:
-          'Where to start a partition with no committed offset (or one outside the log): `earliest`, `latest` (from when the member got the partition), or `none` — fetch answers 409 `conflict` naming the partition.',
+          'The member is removed (and its partitions reassigned) if no fetch or heartbeat arrives for this long.',
       }),
+    auto_offset_reset: z.enum(['earliest', 'latest', 'none']).default('latest').openapi({
+      description:
+        'Where to start a partition with no committed offset (or one outside the log): `earliest`, `latest` (from when the member got the partition), or `none` — fetch answers 409 `conflict` naming the partition.',
+    }),
     auto_commit: z
       .boolean()
       .default(false)
-      .openapi({ description: 'Each fetch first commits what the previous fetch delivered (at-least-once, like Kafka’s poll loop); leaving commits too.' }),
+      .openapi({
+        description:
+          'Each fetch first commits what the previous fetch delivered (at-least-once, like Kafka’s poll loop); leaving commits too.',
+      }),
   })
   .openapi('JoinGroupRequest');
 
@@ -67,7 +70,12 @@ export const registerJoinGroup: RouteModule = (app) =>
     const v = result.value;
     c.header('Location', `/v1/groups/${group}/members/${v.memberId}`);
     return c.json(
-      { member_id: v.memberId, generation: v.generation, assignment: v.assignment, session_timeout_ms: body.session_timeout_ms },
+      {
+        member_id: v.memberId,
+        generation: v.generation,
+        assignment: v.assignment,
+        session_timeout_ms: body.session_timeout_ms,
+      },
       201,
     );
   });

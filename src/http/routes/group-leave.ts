@@ -11,7 +11,8 @@ export const leaveGroupRoute = createRoute({
   tags: ['Consumer groups'],
   operationId: 'leaveGroup',
   summary: 'Leave a consumer group',
-  description: 'With `auto_commit`, the positions delivered so far are committed first (as Kafka’s consumer does on close).',
+  description:
+    'With `auto_commit`, the positions delivered so far are committed first (as Kafka’s consumer does on close).',
   request: { params: MemberParam },
   responses: {
     204: { description: 'Left' },

@@ -37,9 +37,15 @@ export const resetOffsetsRoute = createRoute({
   description:
     '`earliest` = each partition’s start, `latest` = its end, `{"timestamp"}` = first record at or after it (end if none), `{"offset"}` = that offset, which must lie in every chosen partition’s range (416 otherwise, nothing written). ' +
     'Creates the group if needed; 409 `conflict` while it has members.',
-  request: { params: GroupParam, body: { content: { 'application/json': { schema: ResetOffsetsBody } }, required: true } },
+  request: {
+    params: GroupParam,
+    body: { content: { 'application/json': { schema: ResetOffsetsBody } }, required: true },
+  },
   responses: {
-    200: { description: 'The committed offsets now', content: { 'application/json': { schema: ResetOffsetsResponse } } },
+    200: {
+      description: 'The committed offsets now',
+      content: { 'application/json': { schema: ResetOffsetsResponse } },
+    },
     ...errorResponses(400, 404, 409, 416, 503),
   },
 });

@@ -9,7 +9,10 @@ export const NAME_PATTERN = /^[a-zA-Z0-9._-]{1,249}$/;
 const NAME_RULE = 'must be 1–249 characters of a-z, A-Z, 0-9, ".", "_" or "-"';
 
 export const GroupParam = z.object({
-  group: z.string().regex(NAME_PATTERN, NAME_RULE).openapi({ param: { name: 'group', in: 'path' }, example: 'billing' }),
+  group: z
+    .string()
+    .regex(NAME_PATTERN, NAME_RULE)
+    .openapi({ param: { name: 'group', in: 'path' }, example: 'billing' }),
 });
 
 export const MemberParam = GroupParam.extend({
@@ -27,7 +30,10 @@ export const TopicPartitionJson = z
 export const MembershipJson = z
   .object({
     member_id: z.string(),
-    generation: z.number().int().openapi({ description: 'The group generation this assignment belongs to; commits must carry it.' }),
+    generation: z
+      .number()
+      .int()
+      .openapi({ description: 'The group generation this assignment belongs to; commits must carry it.' }),
     assignment: z.array(TopicPartitionJson).openapi({ description: 'Partitions this member owns in `generation`.' }),
   })
   .openapi('GroupMembership');

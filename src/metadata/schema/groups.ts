@@ -46,9 +46,15 @@ export const groupMembers = pgTable(
     autoOffsetReset: text('auto_offset_reset').notNull(),
     autoCommit: boolean('auto_commit').notNull().default(false),
     /** Partitions owned in the group's current generation. */
-    assignment: jsonb('assignment').$type<StoredTopicPartition[]>().notNull().default(sql`'[]'::jsonb`),
+    assignment: jsonb('assignment')
+      .$type<StoredTopicPartition[]>()
+      .notNull()
+      .default(sql`'[]'::jsonb`),
     /** In-progress positions: the next offset to fetch per owned partition. */
-    positions: jsonb('positions').$type<StoredPosition[]>().notNull().default(sql`'[]'::jsonb`),
+    positions: jsonb('positions')
+      .$type<StoredPosition[]>()
+      .notNull()
+      .default(sql`'[]'::jsonb`),
     joinedAt: bigint('joined_at', { mode: 'number' }).notNull(),
     /** The generation last reported to this member: a fetch returns at once when it is behind. */
     notifiedGeneration: integer('notified_generation').notNull().default(-1),
