@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../src/app.js';
 import { TestReceiver } from '../src/webhooks/webhooks-test-kit.js';
 import { startIsolatedServer, type TestServer } from './support/server.js';
 
@@ -105,6 +106,20 @@ describe('webhook CRUD and validation', () => {
     expect((await api('GET', `/v1/webhooks/${id}`)).json.error.code).toBe('webhook_not_found');
     expect((await api('DELETE', `/v1/webhooks/${id}`)).status).toBe(404);
     expect((await api('GET', '/v1/webhooks/not-a-uuid')).status).toBe(404);
+  });
+
+  it('registers every webhook operation with its OpenAPI definition', () => {
+    const { app } = createApp(server.services);
+    const routes = app.openAPIRegistry.definitions.flatMap((d) => (d.type === 'route' ? [`${d.route.method} ${d.route.path}`] : []));
+    expect(routes.filter((r) => r.includes('/v1/webhooks')).sort()).toEqual([
+      'delete /v1/webhooks/{id}',
+      'get /v1/webhooks',
+      'get /v1/webhooks/{id}',
+      'get /v1/webhooks/{id}/deliveries',
+      'patch /v1/webhooks/{id}',
+      'post /v1/webhooks',
+      'post /v1/webhooks/{id}/rotate-secret',
+    ]);
   });
 
   it('refuses bad input with clear 400s/404s and creates nothing', async () => {

@@ -37,11 +37,11 @@ export class TestReceiver {
   ) {}
 
   static async start(path = '/hook'): Promise<TestReceiver> {
-    let receiver: TestReceiver | undefined;
-    const server = http.createServer((req, res) => void receiver?.handle(req, res));
+    const server = http.createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
-    receiver = new TestReceiver(server, `http://127.0.0.1:${port}${path}`);
+    const receiver = new TestReceiver(server, `http://127.0.0.1:${port}${path}`);
+    server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => void receiver.handle(req, res));
     return receiver;
   }
 
