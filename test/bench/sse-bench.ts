@@ -60,6 +60,12 @@ async function startServer(): Promise<{ url: string; child: ChildProcess; dataDi
   return { url, child, dataDir };
 }
 
+/** User+system CPU seconds the process has used (clock ticks are 100 Hz on Linux). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const fields = (await fs.readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 function rssMb(pid: number): Promise<number> {
   return fs.readFile(`/proc/${pid}/status`, 'utf8').then((s) => Number(/VmRSS:\s+(\d+)/.exec(s)?.[1] ?? 0) / 1024);
 }
@@ -182,10 +188,12 @@ async function fanoutScenario(url: string, pid: number, subscribers: number) {
   }
   const connectMs = Date.now() - connectStart;
   let rssPeak = await rssMb(pid);
+  const cpuBefore = await cpuSeconds(pid);
   const sampler = setInterval(() => void rssMb(pid).then((r) => (rssPeak = Math.max(rssPeak, r))), 100);
   const sent = await produceAt(url, topic, FANOUT_RATE, FANOUT_SECONDS, 100);
   const complete = await waitFor(() => subs.every((s) => s.received >= sent), 30_000);
   clearInterval(sampler);
+  const serverCpuS = (await cpuSeconds(pid)) - cpuBefore;
   rssPeak = Math.max(rssPeak, await rssMb(pid));
   const delivered = subs.reduce((n, s) => n + s.received, 0);
   for (const s of subs) s.close();
@@ -199,6 +207,7 @@ async function fanoutScenario(url: string, pid: number, subscribers: number) {
     p50: h.getValueAtPercentile(50) / 1000,
     p99: h.getValueAtPercentile(99) / 1000,
     max: h.maxValue / 1000,
+    serverCpuS,
     rssIdleMb: Math.round(rssIdle),
     rssPeakMb: Math.round(rssPeak),
   };
@@ -209,7 +218,13 @@ async function main(): Promise<void> {
   const { url, child, dataDir } = await startServer();
   const pid = child.pid as number;
   try {
-    console.log(`sse-bench (${FULL ? 'full' : 'quick'}) on ${os.cpus().length} CPUs, node ${process.version}`);
+    console.log(
+      `sse-bench (${FULL ? 'full' : 'quick'}) on ${os.cpus().length} CPUs, node ${process.version}, ` +
+        `load average ${os
+          .loadavg()
+          .map((l) => l.toFixed(1))
+          .join(' ')} (other work on the machine skews latency)`,
+    );
     const latency = [];
     for (const rate of [1_000, 5_000]) latency.push(await latencyScenario(url, rate));
     console.log('\nproduce → SSE delivery latency (1 subscriber, durability=write, batches every 10 ms)');
@@ -234,6 +249,8 @@ async function main(): Promise<void> {
         'p50 ms': r.p50.toFixed(1),
         'p99 ms': r.p99.toFixed(1),
         'max ms': r.max.toFixed(1),
+        'server CPU s': r.serverCpuS.toFixed(2),
+        'server µs/delivery': ((r.serverCpuS * 1e6) / Math.max(1, r.delivered)).toFixed(1),
         'RSS idle MB': r.rssIdleMb,
         'RSS peak MB': r.rssPeakMb,
       })),
