@@ -49,6 +49,8 @@ describe('recordValueSpans', () => {
   it('gives up on bodies of another shape', () => {
     expect(recordValueSpans(Buffer.from('[1,2]'), 2)).toBeUndefined();
     expect(recordValueSpans(Buffer.from('{"records":{}}'), 0)).toBeUndefined();
+    expect(recordValueSpans(Buffer.from('{"records":[{"value":1}],"records":5}'), 1)).toBeUndefined();
+    expect(recordValueSpans(Buffer.from('{"records":[{"value":1},{"value":2}]}'), 1)).toBeUndefined();
   });
 });
 

@@ -114,24 +114,43 @@ export function recordValueSpans(body: Buffer, count: number): Int32Array | unde
   // A plain Uint8Array view: element access on it is faster than on the Buffer subclass.
   const buf = new Uint8Array(body.buffer, body.byteOffset, body.length);
   try {
-    const top = new Int32Array(2);
-    const i = skipWs(buf, 0);
+    let i = skipWs(buf, 0);
     if (buf[i] !== LBRACE) return undefined;
-    objectMember(buf, i, RECORDS, top, 0);
-    let p = top[0]!;
-    if (p < 0 || buf[p] !== LBRACKET) return undefined;
-    const spans = new Int32Array(count * 2).fill(-1);
-    p = skipWs(buf, p + 1);
-    for (let r = 0; buf[p] !== RBRACKET; r++) {
-      if (r >= count) return undefined;
-      p = buf[p] === LBRACE ? objectMember(buf, p, VALUE, spans, r * 2) : skipValue(buf, p);
-      p = skipWs(buf, p);
-      if (buf[p] === COMMA) p = skipWs(buf, p + 1);
+    let spans: Int32Array | undefined;
+    // One pass: the records array is walked where it stands, not skipped and walked again.
+    i = skipWs(buf, i + 1);
+    while (buf[i] !== RBRACE) {
+      const keyEnd = skipString(buf, i);
+      const isRecords = keyIs(buf, i, keyEnd, RECORDS);
+      i = skipWs(buf, skipWs(buf, keyEnd) + 1); // past the colon
+      if (isRecords && buf[i] === LBRACKET) {
+        spans = new Int32Array(count * 2).fill(-1); // a later duplicate replaces it, as in JSON.parse
+        i = recordsArray(buf, i, count, spans);
+        if (i < 0) return undefined;
+      } else {
+        if (isRecords) spans = undefined;
+        i = skipValue(buf, i);
+      }
+      i = skipWs(buf, i);
+      if (buf[i] === COMMA) i = skipWs(buf, i + 1);
     }
     return spans;
   } catch {
     return undefined;
   }
+}
+
+/** `p` at the array's `[`: fills spans, returns the index after `]` (-1 if count is wrong). */
+function recordsArray(buf: Uint8Array, p: number, count: number, spans: Int32Array): number {
+  p = skipWs(buf, p + 1);
+  let r = 0;
+  for (; buf[p] !== RBRACKET; r++) {
+    if (r >= count) return -1;
+    p = buf[p] === LBRACE ? objectMember(buf, p, VALUE, spans, r * 2) : skipValue(buf, p);
+    p = skipWs(buf, p);
+    if (buf[p] === COMMA) p = skipWs(buf, p + 1);
+  }
+  return r === count ? p + 1 : -1;
 }
 
 /** Span of the "value" member of the single JSON object in `line`, or undefined. */
