@@ -31,11 +31,12 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
   return (text ? JSON.parse(text) : undefined) as T;
 }
 
-const join = (group: string, topic: string) =>
+const join = (group: string, topic: string, autoCommit = false) =>
   call<Membership>('POST', `/v1/groups/${group}/members`, {
     topics: [topic],
     session_timeout_ms: 30_000,
     auto_offset_reset: 'earliest',
+    auto_commit: autoCommit,
   });
 const fetchAs = (group: string, member: string, waitMs = 0) =>
   call<FetchBody>('GET', `/v1/groups/${group}/members/${member}/records?max_records=${FETCH_MAX}&wait_ms=${waitMs}`);
@@ -51,9 +52,13 @@ async function produce(topic: string): Promise<void> {
 }
 
 /** M members consume the whole topic, committing after every fetch; returns records/s. */
-async function consume(topic: string, members: number): Promise<{ perSecond: number; duplicates: number }> {
-  const group = `bench-${members}-${Date.now()}`;
-  const joined = await Promise.all(Array.from({ length: members }, () => join(group, topic)));
+async function consume(
+  topic: string,
+  members: number,
+  autoCommit: boolean,
+): Promise<{ perSecond: number; duplicates: number }> {
+  const group = `bench-${members}-${autoCommit}-${Date.now()}`;
+  const joined = await Promise.all(Array.from({ length: members }, () => join(group, topic, autoCommit)));
   const seen = new Set<string>();
   let duplicates = 0;
   const started = performance.now();
@@ -71,6 +76,7 @@ async function consume(topic: string, members: number): Promise<{ perSecond: num
           seen.add(k);
           next.set(r.partition, r.offset + 1);
         }
+        if (autoCommit) continue; // the next fetch commits this one
         await call('POST', `/v1/groups/${group}/offsets`, {
           member_id: m.member_id,
           generation: body.generation,
@@ -84,6 +90,25 @@ async function consume(topic: string, members: number): Promise<{ perSecond: num
   return { perSecond: RECORDS / seconds, duplicates };
 }
 
+/** Baseline: one client reading every partition with the stateless read API (no group). */
+async function statelessRead(topic: string): Promise<number> {
+  const started = performance.now();
+  let total = 0;
+  for (let p = 0; p < PARTITIONS; p++) {
+    for (let offset = 0; ;) {
+      const body = await call<{ records: unknown[]; next_offset: number }>(
+        'GET',
+        `/v1/topics/${topic}/partitions/${p}/records?offset=${offset}&max_records=${FETCH_MAX}`,
+      );
+      if (body.records.length === 0) break;
+      total += body.records.length;
+      offset = body.next_offset;
+    }
+  }
+  if (total !== RECORDS) throw new Error(`stateless read saw ${total} of ${RECORDS} records`);
+  return RECORDS / ((performance.now() - started) / 1000);
+}
+
 /**
  * Rebalance time: four members long-poll; a fifth joins (or one leaves). Measured from the
  * request to (a) its answer and (b) every remaining member's fetch reporting the new generation.
@@ -91,7 +116,7 @@ async function consume(topic: string, members: number): Promise<{ perSecond: num
 async function rebalance(topic: string): Promise<{ joinMs: number[]; settledMs: number[]; leaveSettledMs: number[] }> {
   const group = `bench-rebalance-${Date.now()}`;
   const members = await Promise.all(Array.from({ length: 4 }, () => join(group, topic)));
-  // Start everyone at the end so fetches are pure long-polls.
+  // The topic is empty, so every fetch below is a pure long-poll woken only by rebalances.
   for (const m of members) await fetchAs(group, m.member_id);
   const joinMs: number[] = [];
   const settledMs: number[] = [];
@@ -129,22 +154,36 @@ const median = (xs: number[]): number => {
 
 async function main(): Promise<void> {
   const delay = process.env['SLUICE_GROUP_REBALANCE_DELAY_MS'] ?? '100';
-  const server = await startSluice({ env: { SLUICE_GROUP_REBALANCE_DELAY_MS: delay } });
+  // BENCH_DATABASE_URL: run against that Postgres instead of the embedded PGlite.
+  const databaseUrl = process.env['BENCH_DATABASE_URL'];
+  const server = await startSluice({
+    env: { SLUICE_GROUP_REBALANCE_DELAY_MS: delay, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) },
+  });
   base = server.url;
   try {
     const topic = `bench-groups-${Date.now()}`;
     await call('POST', '/v1/topics', { name: topic, partitions: PARTITIONS, config: { durability: 'write' } });
     await produce(topic);
+    console.log(`metadata: ${databaseUrl ? 'Postgres (BENCH_DATABASE_URL)' : 'embedded PGlite'}`);
     console.log(
-      `groups bench: ${RECORDS} records (~100 B) in ${PARTITIONS} partitions, fetch ${FETCH_MAX} + commit per round trip`,
+      `groups bench: ${RECORDS} records (~100 B) in ${PARTITIONS} partitions, up to ${FETCH_MAX} records per fetch`,
+    );
+    const baseline = await statelessRead(topic);
+    console.log(
+      `  baseline, stateless partition reads, 1 client: ${Math.round(baseline).toLocaleString('en')} records/s`,
     );
     for (const members of [1, 2, 4]) {
-      const r = await consume(topic, members);
-      console.log(
-        `  consume, ${members} member(s): ${Math.round(r.perSecond).toLocaleString('en')} records/s (duplicates ${r.duplicates})`,
-      );
+      for (const autoCommit of [false, true]) {
+        const r = await consume(topic, members, autoCommit);
+        const how = autoCommit ? 'auto_commit (1 request/batch)' : 'fetch + commit (2 requests/batch)';
+        console.log(
+          `  consume, ${members} member(s), ${how}: ${Math.round(r.perSecond).toLocaleString('en')} records/s (duplicates ${r.duplicates})`,
+        );
+      }
     }
-    const rb = await rebalance(topic);
+    const empty = `bench-groups-empty-${Date.now()}`;
+    await call('POST', '/v1/topics', { name: empty, partitions: PARTITIONS });
+    const rb = await rebalance(empty);
     const fmt = (xs: number[]) =>
       `median ${median(xs).toFixed(0)} ms (min ${Math.min(...xs).toFixed(0)}, max ${Math.max(...xs).toFixed(0)})`;
     console.log(`  rebalance (4 members + 1 joining, SLUICE_GROUP_REBALANCE_DELAY_MS=${delay}), ${ROUNDS} rounds:`);
