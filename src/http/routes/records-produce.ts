@@ -53,7 +53,8 @@ const IDEMPOTENCY_DOC =
   '**Producer-Id / Producer-Epoch / Producer-Seq** (Kafka-style, scoped to the topic) — `Producer-Seq` numbers requests (not records) per producer id and epoch; ' +
   'a producer’s requests are applied one at a time; seq = last + 1 appends; a seq already appended returns its original offsets (the last 32 requests are kept); ' +
   'a gap → 409 `conflict` with `expected_seq`; an epoch below the current → 409 `fenced` with `current_epoch`; a higher epoch starts afresh. ' +
-  'A producer id or epoch with no state accepts any starting seq. If an append fails part-way (503/507), retrying with the same headers appends only what is missing.';
+  'A producer id or epoch with no state accepts any starting seq. If an append fails part-way (503/507), retrying with the same headers appends only what is missing. ' +
+  'Limitation: after a restart, state is rebuilt from batches whose newest record timestamp is within the window, so a request whose explicit `timestamp`s are all older than the window is deduplicated only until the server restarts.';
 
 export const produceRecordsRoute = createRoute({
   method: 'post',
