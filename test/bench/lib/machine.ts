@@ -25,8 +25,9 @@ export function describeMachine(): MachineInfo {
     kernel: os.release(),
     loadAvg1m: Math.round((os.loadavg()[0] ?? 0) * 100) / 100,
     note:
-      'Client, servers and peers share the same cores; the machine is shared with other work, ' +
-      'so absolute numbers are noisy — ratios measured in the same run are the meaningful part.',
+      `Numbers come from a shared ${os.availableParallelism()}-core machine: the load generator, Sluice, the baselines and the peers ` +
+      'share these cores with each other and with other work (see the load average), so absolute numbers are noisy; ' +
+      'ratios measured side by side in the same run are the meaningful part.',
   };
 }
 

@@ -89,7 +89,7 @@ function cells(row: Row): string[] {
   ];
 }
 
-const HEAD = ['scenario', 'sluice', 'baseline / peer', 'ratio', 'target', 'met?'];
+const HEAD = ['scenario', 'sluice', 'baseline / peer', 'ratio (sluice ÷ other)', 'target', 'met?'];
 
 /** Plain-text table for the terminal. */
 export function renderText(run: RunResult): string {

@@ -51,7 +51,7 @@ export async function measureDelivery(
     return produce(vals);
   });
   const produced = seq;
-  const deadline = performance.now() + 3000;
+  const deadline = performance.now() + 2000;
   while (consumer.events() < produced && performance.now() < deadline) await sleep(20);
   const delivered = consumer.events();
   await consumer.stop();
@@ -113,7 +113,7 @@ export const deliveryLatency: Scenario = {
   id: 'delivery-latency',
   title: 'Produce→delivery latency',
   run: async (ctx) => {
-    const durationMs = ctx.quick ? 2500 : 15_000;
+    const durationMs = ctx.quick ? 2000 : 15_000;
     const details: Record<string, unknown> = { duration_ms: durationMs, requests_per_sec: REQUESTS_PER_SEC, durability: 'fsync' };
     const skipped: string[] = [];
     const rows: Row[] = [];

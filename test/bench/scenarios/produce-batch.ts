@@ -5,6 +5,7 @@ import { fsAppendBaseline } from '../baselines/fs-append.js';
 import { uniqueName, type BenchContext, type Scenario } from '../lib/context.js';
 import { closedLoop, requestJson, type LoadResult } from '../lib/load.js';
 import { durableStreamsBody, sluiceJsonBody, sluiceNdjsonBody, values } from '../lib/records.js';
+import { run } from '../lib/processes.js';
 import { versus, type Row, type ScenarioResult } from '../lib/report.js';
 import { connectProducer, createKafkaTopic, ensureKafka, startKafka } from '../peers/kafka.js';
 
@@ -87,6 +88,11 @@ export const produceBatch: Scenario = {
       }
     } else skipped.push('Kafka: disabled with --no-kafka');
 
+    // Optional peers: only when already installed; the bench never installs them.
+    for (const [bin, name] of [['redis-server', 'Redis Streams (XADD)'], ['nats-server', 'NATS JetStream']] as const) {
+      skipped.push(`${name}: ${(await installed(bin)) ? `${bin} is installed but this bench has no driver for it yet` : `${bin} not installed (optional peer)`}`);
+    }
+
     const rows: Row[] = [];
     const scen = (f: Format, d: string) => `produce ${f.toUpperCase()} 1000×100 B, ${d}`;
     for (const d of ['fsync', 'write']) {
@@ -148,4 +154,13 @@ async function kafkaProduce(requests: number, budgetMs: number, vals: string[], 
     await peer.stop();
   }
   return out;
+}
+
+async function installed(bin: string): Promise<boolean> {
+  try {
+    await run('bash', ['-c', `command -v ${bin}`]);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -12,8 +12,8 @@ export const produceSingle: Scenario = {
   title: 'Single-record produce',
   run: async (ctx) => {
     const requests = ctx.quick ? 3000 : 20_000;
-    const halfLoadMs = ctx.quick ? 4000 : 15_000;
-    const budgetMs = ctx.quick ? 5000 : 20_000;
+    const halfLoadMs = ctx.quick ? 3000 : 15_000;
+    const budgetMs = ctx.quick ? 3000 : 20_000;
     const details: Record<string, unknown> = { connections: CONNECTIONS, max_requests: requests, budget_ms: budgetMs };
     const skipped: string[] = [];
     const ok = (r: LoadResult | undefined) => (r && r.errors === 0 ? r.reqPerSec : null);
