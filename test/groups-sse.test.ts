@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStatus } from './support/client.js';
-import { startIsolatedServer, type TestServer } from './support/server.js';
+import { createTestEnv, startIsolatedServer, startTestServer, type TestServer } from './support/server.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -36,9 +36,13 @@ interface Stream {
   close(): void;
 }
 
-async function open(group: string, query: string): Promise<{ status: number; stream?: Stream; body?: unknown }> {
+async function open(
+  group: string,
+  query: string,
+  at: TestServer = server,
+): Promise<{ status: number; stream?: Stream; body?: unknown }> {
   const controller = new AbortController();
-  const res = await fetch(`${server.url}/v1/groups/${group}/events?${query}`, { signal: controller.signal });
+  const res = await fetch(`${at.url}/v1/groups/${group}/events?${query}`, { signal: controller.signal });
   if (res.status !== 200) return { status: res.status, body: await res.json() };
   const events: EventSourceMessage[] = [];
   const waiters = new Set<() => void>();
@@ -189,5 +193,28 @@ describe('SSE group member', () => {
     expect(missing.status).toBe(404);
     expect((missing.body as { error: { code: string } }).error.code).toBe('topic_not_found');
     expect((await open(group, '')).status).toBe(400);
+  });
+
+  it('on server shutdown sends a final shutdown event and leaves the group', async () => {
+    const env = await createTestEnv({ SLUICE_GROUP_REBALANCE_DELAY_MS: '0' });
+    let own = await startTestServer(env);
+    try {
+      const t = `t-${randomUUID()}`;
+      expectStatus(await own.client.post('/v1/topics', { body: { name: t } }), 201);
+      const group = name('g');
+      const { stream } = await open(group, `topics=${t}&session_timeout_ms=600000`, own);
+      if (!stream) throw new Error('no stream');
+      await stream.next((e) => e.event === 'member');
+      const stopping = own.stop();
+      await stream.next((e) => e.event === 'shutdown');
+      await stopping;
+      own = await startTestServer(env);
+      // Gone at once, not after its ten-minute session.
+      const g = expectStatus(await own.client.get('/v1/groups/{group}', { params: { group } }), 200);
+      expect(g.members).toEqual([]);
+    } finally {
+      await own.stop();
+      await env.cleanup();
+    }
   });
 });
