@@ -61,7 +61,7 @@ export interface paths {
         put?: never;
         /**
          * Produce records
-         * @description Send `application/json` `{"records": [...]}` or `application/x-ndjson` (one record object per line, parsed as it streams in). The whole request is validated before anything is appended: a bad record → 400 (shape) or 422 (semantics) naming `record_index` (and `line` for NDJSON); limits → 413 naming the `limit` (`max_body_bytes`, `max_records_per_request`, `max_record_bytes`) and its value. Keyless records without a partition all go to one partition per request, rotating between requests. Records for one partition are appended as one atomic batch; the response is sent once every batch is as durable as the topic’s `durability`. A request spanning partitions appends one batch per partition: if one fails (507 `storage_full`, 503 `unavailable`) others may have been appended — retry with idempotency headers. Idempotent produce (both forms are recorded in the log, so they survive restarts, for SLUICE_IDEMPOTENCY_WINDOW_MS, default 1 h): **Idempotency-Key** — a repeat of a request with the same key and byte-identical body returns the first response and appends nothing; the same key with a different body → 422; a repeat sent while the first is in flight waits for it. **Producer-Id / Producer-Epoch / Producer-Seq** (Kafka-style, scoped to the topic) — `Producer-Seq` numbers requests (not records) per producer id and epoch; a producer’s requests are applied one at a time; seq = last + 1 appends; a seq already appended returns its original offsets (the last 32 requests are kept); a gap → 409 `conflict` with `expected_seq`; an epoch below the current → 409 `fenced` with `current_epoch`; a higher epoch starts afresh. A producer id or epoch with no state accepts any starting seq. If an append fails part-way (503/507), retrying with the same headers appends only what is missing.
+         * @description Send `application/json` `{"records": [...]}` or `application/x-ndjson` (one record object per line, parsed as it streams in). The whole request is validated before anything is appended: a bad record → 400 (shape) or 422 (semantics) naming `record_index` (and `line` for NDJSON); limits → 413 naming the `limit` (`max_body_bytes`, `max_records_per_request`, `max_record_bytes`) and its value. Keyless records without a partition all go to one partition per request, rotating between requests. Records for one partition are appended as one atomic batch; the response is sent once every batch is as durable as the topic’s `durability`. A request spanning partitions appends one batch per partition: if one fails (507 `storage_full`, 503 `unavailable`) others may have been appended — retry with idempotency headers. Idempotent produce (both forms are recorded in the log, so they survive restarts, for SLUICE_IDEMPOTENCY_WINDOW_MS, default 1 h): **Idempotency-Key** — a repeat of a request with the same key and byte-identical body returns the first response and appends nothing; the same key with a different body → 422; a repeat sent while the first is in flight waits for it. **Producer-Id / Producer-Epoch / Producer-Seq** (Kafka-style, scoped to the topic) — `Producer-Seq` numbers requests (not records) per producer id and epoch; a producer’s requests are applied one at a time; seq = last + 1 appends; a seq already appended returns its original offsets (the last 32 requests are kept); a gap → 409 `conflict` with `expected_seq`; an epoch below the current → 409 `fenced` with `current_epoch`; a higher epoch starts afresh. A producer id or epoch with no state accepts any starting seq. If an append fails part-way (503/507), retrying with the same headers appends only what is missing. Limitation: after a restart, state is rebuilt from batches whose newest record timestamp is within the window, so a request whose explicit `timestamp`s are all older than the window is deduplicated only until the server restarts.
          */
         post: operations["produceRecords"];
         delete?: never;
@@ -82,6 +82,313 @@ export interface paths {
          * @description Stateless fetch. Starts at `offset`, else at the first record with timestamp ≥ `timestamp`, else at the log start (Kafka’s `earliest`). Returns at most `max_records` records and stops after `max_bytes` of key+value+header bytes, but always returns at least one record if one exists. `offset` equal to `end_offset` is valid and returns no records; below the log start or beyond the end → 416 with `start_offset`/`end_offset`. `wait_ms` long-polls: when no record is available the request waits up to `wait_ms` and answers the moment one is appended (or empty at the timer, on disconnect or shutdown).
          */
         get: operations["readRecords"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/topics/{topic}/partitions/{partition}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream one partition (Server-Sent Events)
+         * @description A Server-Sent Events stream. It opens with `retry:`; each record arrives as `event: record` with `data:` a Record JSON and `id:` the resume cursor (with `?batch=true`: `event: records`, a JSON array). A `: keepalive` comment is sent every SLUICE_SSE_KEEPALIVE_MS (default 15 s). When the stream cannot continue it sends `event: error` with `{"code","message",...}` and closes: `offset_out_of_range` names records deleted by retention before they were delivered (`requested_offset`, `start_offset`) — reconnect with `from=earliest` to accept the gap. On server shutdown the last event is `event: shutdown`. A slow client is paused against its socket and catches up from the log; it never grows server memory. The cursor (`id:`) is the next offset in this partition, in decimal; a malformed cursor is a 400.
+         */
+        get: operations["streamPartitionEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/topics/{topic}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream every partition of a topic (Server-Sent Events)
+         * @description A Server-Sent Events stream. It opens with `retry:`; each record arrives as `event: record` with `data:` a Record JSON and `id:` the resume cursor (with `?batch=true`: `event: records`, a JSON array). A `: keepalive` comment is sent every SLUICE_SSE_KEEPALIVE_MS (default 15 s). When the stream cannot continue it sends `event: error` with `{"code","message",...}` and closes: `offset_out_of_range` names records deleted by retention before they were delivered (`requested_offset`, `start_offset`) — reconnect with `from=earliest` to accept the gap. On server shutdown the last event is `event: shutdown`. A slow client is paused against its socket and catches up from the log; it never grows server memory. Partitions are merged; records of one partition keep their order. The cursor (`id:`) is an opaque URL-safe token (`v1.` + base64url) holding the next offset of every partition; a malformed cursor, or one naming more partitions than the topic has, is a 400. Partitions added after the cursor was issued are streamed from their first record.
+         */
+        get: operations["streamTopicEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/groups/{group}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Join a consumer group
+         * @description Creates the group on first join. Joins arriving within `SLUICE_GROUP_REBALANCE_DELAY_MS` of each other share one rebalance, so the answer may take that long. The sticky assignor keeps every partition with its current owner where it can and moves as few as balance requires.
+         */
+        post: operations["joinGroup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/groups/{group}/members/{member}/records": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Fetch records as a group member
+         * @description Reads from the member’s positions (its in-progress position, else the committed offset, else per `auto_offset_reset`). Records of a partition are returned only if the member still owns it in the generation current when the fetch answers, so a member never receives records of a partition it lost. `wait_ms` long-polls until a record arrives or the group rebalances. With `auto_commit`, the positions delivered by the previous fetch are committed first. An unknown or expired member gets 409 `fenced` and must join again.
+         */
+        get: operations["fetchGroupRecords"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/groups/{group}/members/{member}/heartbeat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Heartbeat a group member
+         * @description Extends the session by `session_timeout_ms`. An unknown or expired member gets 409 `fenced` and must join again.
+         */
+        post: operations["heartbeatGroupMember"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/groups/{group}/members/{member}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Leave a consumer group
+         * @description With `auto_commit`, the positions delivered so far are committed first (as Kafka’s consumer does on close).
+         */
+        delete: operations["leaveGroup"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/groups/{group}/offsets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Commit offsets
+         * @description `offset` is the next record to read (Kafka’s convention). With `member_id` and `generation`: an unknown member, a stale generation, or a partition the member does not own in that generation → 409 `fenced`. Without them the commit is an admin write, allowed only while the group has no members (409 `conflict` otherwise); it creates the group if needed. An offset past the end of its partition → 422. All offsets are validated before any is written.
+         */
+        post: operations["commitGroupOffsets"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/groups/{group}/offsets/reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reset committed offsets
+         * @description `earliest` = each partition’s start, `latest` = its end, `{"timestamp"}` = first record at or after it (end if none), `{"offset"}` = that offset, which must lie in every chosen partition’s range (416 otherwise, nothing written). Creates the group if needed; 409 `conflict` while it has members.
+         */
+        post: operations["resetGroupOffsets"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List consumer groups */
+        get: operations["listGroups"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/groups/{group}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Describe a consumer group
+         * @description Partitions listed are those of subscribed topics plus any with committed offsets.
+         */
+        get: operations["getGroup"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a consumer group
+         * @description Removes the group and its committed offsets. 409 `conflict` while it has members (expired sessions do not count).
+         */
+        delete: operations["deleteGroup"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/groups/{group}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Consume as a group member over Server-Sent Events
+         * @description Joins the group for as long as the connection is open; closing it leaves the group. Events: `member` first (`{"member_id","generation","assignment"}`), `assignment` whenever a rebalance changes it (`{"generation","assignment"}`), `record` per record (a Record JSON), `: keepalive` comments, `error` (e.g. `fenced` after the session expired; reconnect) and `shutdown`. Records start at the committed offsets (else per `auto_offset_reset`). With auto-commit (default), what was handed to the connection is committed at the next fetch and on a clean leave; the batch in flight when a client vanishes is not, so it is redelivered (at-least-once).
+         */
+        get: operations["streamGroupEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List webhooks */
+        get: operations["listWebhooks"];
+        put?: never;
+        /**
+         * Create a webhook
+         * @description Pushes the topic's records to `url` as `POST {"topic","partition","records":[Record]}`, one batch in flight per partition (order kept per partition, partitions independent), at least once. Requests are signed per the Standard Webhooks spec (`webhook-id` — stable across retries and restarts of a batch, dedupe on it — `webhook-timestamp`, `webhook-signature`). 2xx commits the batch; 410 disables the webhook; anything else, connection errors and time-outs are retried with exponential backoff and full jitter, honouring Retry-After. The response carries `secret`, shown only once.
+         */
+        post: operations["createWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Describe a webhook */
+        get: operations["getWebhook"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a webhook
+         * @description In-flight requests are aborted; nothing more is sent once this answers.
+         */
+        delete: operations["deleteWebhook"];
+        options?: never;
+        head?: never;
+        /**
+         * Update, pause or resume a webhook
+         * @description Fields left out keep their value. Any change stops the webhook's in-flight requests first (their batches are not committed and are re-sent, with the same webhook-id, under the new settings), so no request with the old settings is in flight once this answers. The topic cannot change: create another webhook.
+         */
+        patch: operations["updateWebhook"];
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate the signing secret
+         * @description Returns the new secret once. Until `previous_secret_expires_at`, `webhook-signature` carries two signatures (new and old secret, space-separated, as the Standard Webhooks spec allows), so receivers verifying with either pass.
+         */
+        post: operations["rotateWebhookSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Recent delivery attempts
+         * @description Each attempt with its outcome, status and error. Only the last SLUICE_WEBHOOK_DELIVERIES_KEPT (default 100) attempts are kept.
+         */
+        get: operations["listWebhookDeliveries"];
         put?: never;
         post?: never;
         delete?: never;
@@ -323,6 +630,289 @@ export interface components {
             headers: {
                 [key: string]: string;
             };
+        };
+        JoinGroupResponse: components["schemas"]["GroupMembership"] & {
+            session_timeout_ms: number;
+        };
+        TopicPartition: {
+            topic: string;
+            partition: number;
+        };
+        GroupMembership: {
+            member_id: string;
+            /** @description The group generation this assignment belongs to; commits must carry it. */
+            generation: number;
+            /** @description Partitions this member owns in `generation`. */
+            assignment: components["schemas"]["TopicPartition"][];
+        };
+        JoinGroupRequest: {
+            /** @description Topics to consume (1–100); every partition of each is shared among the members. */
+            topics: string[];
+            /**
+             * @description The member is removed (and its partitions reassigned) if no fetch or heartbeat arrives for this long.
+             * @default 30000
+             */
+            session_timeout_ms: number;
+            /**
+             * @description Where to start a partition with no committed offset (or one outside the log): `earliest`, `latest` (from when the member got the partition), or `none` — fetch answers 409 `conflict` naming the partition.
+             * @default latest
+             * @enum {string}
+             */
+            auto_offset_reset: "earliest" | "latest" | "none";
+            /**
+             * @description Each fetch first commits what the previous fetch delivered (at-least-once, like Kafka’s poll loop); leaving commits too.
+             * @default false
+             */
+            auto_commit: boolean;
+        };
+        GroupFetchResponse: components["schemas"]["GroupMembership"] & {
+            /** @description Records of the member’s partitions, in offset order per partition. */
+            records: components["schemas"]["Record"][];
+        };
+        GroupHeartbeatResponse: components["schemas"]["GroupMembership"] & {
+            /** @enum {string} */
+            state: "empty" | "rebalancing" | "stable";
+        };
+        CommitOffsetsRequest: {
+            member_id?: string;
+            generation?: number;
+            offsets: {
+                topic: string;
+                partition: number;
+                /** @description The next record to read (last processed offset + 1), at most the end offset. */
+                offset: number;
+                /** @description Free text stored with the offset (≤ 4096 characters). */
+                metadata?: string | null;
+            }[];
+        };
+        ResetOffsetsResponse: {
+            offsets: {
+                topic: string;
+                partition: number;
+                offset: number;
+            }[];
+        };
+        ResetOffsetsRequest: {
+            topic: string;
+            to: ("earliest" | "latest") | {
+                timestamp: number;
+            } | {
+                offset: number;
+            };
+            /** @description Only these partitions (default: all of the topic’s). */
+            partitions?: number[];
+        };
+        ListGroupsResponse: {
+            groups: components["schemas"]["GroupSummary"][];
+        };
+        GroupSummary: {
+            name: string;
+            /** @enum {string} */
+            state: "empty" | "rebalancing" | "stable";
+            generation: number;
+            /** @description Members whose session has not expired. */
+            members: number;
+        };
+        Group: {
+            name: string;
+            /** @enum {string} */
+            state: "empty" | "rebalancing" | "stable";
+            generation: number;
+            /** @description Assignment strategy (`sticky`). */
+            protocol: string;
+            members: components["schemas"]["GroupMember"][];
+            partitions: components["schemas"]["GroupPartition"][];
+            /** @description Sum of the known lags. */
+            total_lag: number;
+        };
+        GroupMember: {
+            member_id: string;
+            /**
+             * @description `sse` members are held by an open event stream.
+             * @enum {string}
+             */
+            kind: "poll" | "sse";
+            topics: string[];
+            session_timeout_ms: number;
+            /** @description Unix ms. */
+            session_expires_at: number;
+            /** @enum {string} */
+            auto_offset_reset: "earliest" | "latest" | "none";
+            auto_commit: boolean;
+            /** @description Unix ms. */
+            joined_at: number;
+            assignment: components["schemas"]["TopicPartition"][];
+        };
+        GroupPartition: {
+            topic: string;
+            partition: number;
+            /** @description Next record to read; null if never committed. */
+            committed_offset: number | null;
+            metadata: string | null;
+            /** @description Null if the topic no longer exists. */
+            end_offset: number | null;
+            /** @description end_offset − committed_offset; null when either is unknown. */
+            lag: number | null;
+            /** @description member_id owning the partition in the current generation. */
+            owner: string | null;
+        };
+        WebhookWithSecret: components["schemas"]["Webhook"] & {
+            /** @description Standard Webhooks signing secret (whsec_…). Shown only in this response: store it now. */
+            secret: string;
+        };
+        WebhookPartition: {
+            partition: number;
+            /** @description Next offset to deliver (committed, or in memory while running). */
+            next_offset: number;
+            end_offset: number;
+            lag: number;
+            in_flight: {
+                /** @description The webhook-id header of the batch. */
+                webhook_id: string;
+                first_offset: number;
+                last_offset: number;
+                attempt: number;
+                /** @description Unix ms of the next retry, while waiting. */
+                next_attempt_at: number | null;
+            } | null;
+        };
+        Webhook: {
+            /** Format: uuid */
+            id: string;
+            topic: string;
+            url: string;
+            /** @enum {string} */
+            from: "latest" | "earliest";
+            batch: {
+                max_records: number;
+                max_wait_ms: number;
+            };
+            retry: {
+                max_attempts: number;
+                initial_backoff_ms: number;
+                max_backoff_ms: number;
+            };
+            timeout_ms: number;
+            dead_letter_topic: string | null;
+            filter: {
+                key?: string;
+                headers?: {
+                    [key: string]: string;
+                };
+            } | null;
+            /**
+             * @description active; failing (active, but recent attempts failed and are being retried); paused; disabled (the endpoint answered 410 — PATCH state=active to resume).
+             * @enum {string}
+             */
+            state: "active" | "failing" | "paused" | "disabled";
+            state_reason: string | null;
+            /** @description Records not yet delivered, over all partitions. */
+            lag: number;
+            /** @description Failed attempts since the last success. */
+            consecutive_failures: number;
+            /** @description Unix ms of the last 2xx answer. */
+            last_success_at: number | null;
+            /** @description Unix ms of the last failed attempt. */
+            last_error_at: number | null;
+            last_error: string | null;
+            /** @description Until when the rotated-out secret still signs (Unix ms). */
+            previous_secret_expires_at: number | null;
+            partitions: components["schemas"]["WebhookPartition"][];
+            /** @description Unix ms. */
+            created_at: number;
+            /** @description Unix ms. */
+            updated_at: number;
+        };
+        CreateWebhook: {
+            /** @example orders */
+            topic: string;
+            /**
+             * @description http or https. Link-local (169.254.0.0/16, fe80::/10) and cloud-metadata addresses are always refused, also when a host name resolves to them at delivery time. Loopback and private addresses need SLUICE_WEBHOOK_ALLOW_PRIVATE=true or an entry in SLUICE_WEBHOOK_ALLOW_HOSTS. No credentials in the URL; redirects are not followed.
+             * @example https://hooks.example.com/sluice
+             */
+            url: string;
+            /**
+             * @description latest (default): records appended after creation; earliest: everything still retained. Partitions added later start at their beginning.
+             * @enum {string}
+             */
+            from?: "latest" | "earliest";
+            batch?: components["schemas"]["WebhookBatch"];
+            retry?: components["schemas"]["WebhookRetry"];
+            /** @description Time allowed for the whole answer, per attempt (default 10000). */
+            timeout_ms?: number;
+            /** @description Exhausted batches are appended here (records unchanged plus headers sluice-source-topic, sluice-source-partition, sluice-source-offset, sluice-webhook-id, sluice-last-status, sluice-last-error) and delivery continues. Must exist, differ from topic and have the same value_format. */
+            dead_letter_topic?: string | null;
+            filter?: components["schemas"]["WebhookFilter"];
+        };
+        WebhookBatch: {
+            /** @description Most records per POST (default 100). A batch also stops at 4 MiB of record data. */
+            max_records?: number;
+            /** @description How long to wait for a batch to fill to max_records before sending what there is (default 0: send at once). */
+            max_wait_ms?: number;
+        };
+        WebhookRetry: {
+            /** @description Attempts per batch before it is dead-lettered (default 10). Without a dead_letter_topic the webhook keeps retrying every max_backoff_ms; a record is never skipped. */
+            max_attempts?: number;
+            /** @description First backoff (default 1000); doubles per attempt, with full jitter. A Retry-After answer (seconds or HTTP date, up to 1 hour) is waited out in full. */
+            initial_backoff_ms?: number;
+            /** @description Backoff ceiling (default 60000); at least initial_backoff_ms. */
+            max_backoff_ms?: number;
+        };
+        /** @description Records that do not match are skipped (committed without a request); batches count offsets, not matches. */
+        WebhookFilter: {
+            /** @description Deliver only records with exactly this key. */
+            key?: string;
+            /** @description Deliver only records carrying every one of these headers with exactly these values. */
+            headers?: {
+                [key: string]: string;
+            };
+        } | null;
+        UpdateWebhook: {
+            /**
+             * @description http or https. Link-local (169.254.0.0/16, fe80::/10) and cloud-metadata addresses are always refused, also when a host name resolves to them at delivery time. Loopback and private addresses need SLUICE_WEBHOOK_ALLOW_PRIVATE=true or an entry in SLUICE_WEBHOOK_ALLOW_HOSTS. No credentials in the URL; redirects are not followed.
+             * @example https://hooks.example.com/sluice
+             */
+            url?: string;
+            /**
+             * @description paused stops delivery (an in-flight request is aborted and re-sent with the same webhook-id on resume); active resumes, also a webhook disabled by a 410.
+             * @enum {string}
+             */
+            state?: "active" | "paused";
+            batch?: components["schemas"]["WebhookBatch"];
+            retry?: components["schemas"]["WebhookRetry"];
+            timeout_ms?: number;
+            /** @description A topic name, or null to remove it. */
+            dead_letter_topic?: string | null;
+            /** @description A filter, or null to deliver every record. */
+            filter?: {
+                /** @description Deliver only records with exactly this key. */
+                key?: string;
+                /** @description Deliver only records carrying every one of these headers with exactly these values. */
+                headers?: {
+                    [key: string]: string;
+                };
+            } | null;
+        };
+        RotateWebhookSecret: {
+            /** @description How long the old secret keeps signing as a second signature (default 86400000, one day; 0 = stop at once). */
+            grace_period_ms?: number;
+        };
+        WebhookDelivery: {
+            /** @description The webhook-id header sent (stable across retries of a batch). */
+            webhook_id: string;
+            partition: number;
+            first_offset: number;
+            last_offset: number;
+            record_count: number;
+            attempt: number;
+            /** @enum {string} */
+            outcome: "delivered" | "failed" | "gone" | "dead_lettered";
+            /** @description HTTP status, or null after a connection error or time-out. */
+            status_code: number | null;
+            error: string | null;
+            duration_ms: number;
+            /** @description Unix ms the attempt started. */
+            at: number;
         };
         Health: {
             /** @enum {string} */
@@ -766,6 +1356,1040 @@ export interface operations {
             };
             /** @description Offset out of range */
             416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    streamPartitionEvents: {
+        parameters: {
+            query?: {
+                /** @description `earliest` (the first retained record), `latest` (default: only records produced from now on) or an offset to start at. An offset below the retained start yields `event: error`. */
+                from?: string;
+                /** @description Start at the first record whose timestamp is ≥ this (Unix ms), per partition. Not combinable with `from`. */
+                timestamp?: string;
+                /** @description Resume after this event: the `id:` of the last event received. The `Last-Event-ID` header (sent by EventSource on reconnect) wins over it. Takes precedence over `from`/`timestamp`. */
+                last_event_id?: string;
+                /** @description Only records with exactly this key (UTF-8). Skipped records still advance the cursor. Header filters: `header.<name>=<value>` (repeat a name to accept any of several values); all filters must match. */
+                key?: string;
+                /** @description `true`: one `event: records` per read batch with a JSON array of Records (fewer events under load). Default: one `event: record` per record. */
+                batch?: "true" | "false";
+            };
+            header?: {
+                /** @description Resume cursor; EventSource sends it on reconnect. Wins over `?last_event_id=`. */
+                "last-event-id"?: string;
+            };
+            path: {
+                topic: string;
+                partition: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Bad request: malformed JSON or a parameter/body field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    streamTopicEvents: {
+        parameters: {
+            query?: {
+                /** @description `earliest` (every retained record) or `latest` (default: only records produced from now on). */
+                from?: "earliest" | "latest";
+                /** @description Start at the first record whose timestamp is ≥ this (Unix ms), per partition. Not combinable with `from`. */
+                timestamp?: string;
+                /** @description Resume after this event: the `id:` of the last event received. The `Last-Event-ID` header (sent by EventSource on reconnect) wins over it. Takes precedence over `from`/`timestamp`. */
+                last_event_id?: string;
+                /** @description Only records with exactly this key (UTF-8). Skipped records still advance the cursor. Header filters: `header.<name>=<value>` (repeat a name to accept any of several values); all filters must match. */
+                key?: string;
+                /** @description `true`: one `event: records` per read batch with a JSON array of Records (fewer events under load). Default: one `event: record` per record. */
+                batch?: "true" | "false";
+            };
+            header?: {
+                /** @description Resume cursor; EventSource sends it on reconnect. Wins over `?last_event_id=`. */
+                "last-event-id"?: string;
+            };
+            path: {
+                topic: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Bad request: malformed JSON or a parameter/body field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    joinGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JoinGroupRequest"];
+            };
+        };
+        responses: {
+            /** @description Joined */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JoinGroupResponse"];
+                };
+            };
+            /** @description Bad request: malformed JSON or a parameter/body field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    fetchGroupRecords: {
+        parameters: {
+            query?: {
+                /** @description 1 … 10000, default 500 (across all partitions). */
+                max_records?: number;
+                /** @description 1 … 64 MiB, default 1 MiB (at least one record is returned if any exists). */
+                max_bytes?: number;
+                /** @description Long-poll up to this long (≤ SLUICE_LONG_POLL_MAX_MS); 0 answers at once. */
+                wait_ms?: number | null;
+            };
+            header?: never;
+            path: {
+                group: string;
+                /** @description The member_id returned by the join. */
+                member: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Records (possibly none) and the current membership */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupFetchResponse"];
+                };
+            };
+            /** @description Bad request: malformed JSON or a parameter/body field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Offset out of range */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    heartbeatGroupMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group: string;
+                /** @description The member_id returned by the join. */
+                member: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Session extended */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupHeartbeatResponse"];
+                };
+            };
+            /** @description Bad request: malformed JSON or a parameter/body field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    leaveGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group: string;
+                /** @description The member_id returned by the join. */
+                member: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Left */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request: malformed JSON or a parameter/body field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    commitGroupOffsets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CommitOffsetsRequest"];
+            };
+        };
+        responses: {
+            /** @description Committed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request: malformed JSON or a parameter/body field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Invalid record */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    resetGroupOffsets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResetOffsetsRequest"];
+            };
+        };
+        responses: {
+            /** @description The committed offsets now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResetOffsetsResponse"];
+                };
+            };
+            /** @description Bad request: malformed JSON or a parameter/body field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Offset out of range */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listGroups: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Groups, by name */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListGroupsResponse"];
+                };
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The group */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Group"];
+                };
+            };
+            /** @description Bad request: malformed JSON or a parameter/body field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request: malformed JSON or a parameter/body field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    streamGroupEvents: {
+        parameters: {
+            query: {
+                /** @description Comma-separated topics to consume. */
+                topics: string;
+                /** @description How long the group keeps the member if this server stops serving the stream without a clean leave. */
+                session_timeout_ms?: number;
+                auto_offset_reset?: "earliest" | "latest" | "none";
+                /** @description `false`: nothing is committed for you; commit with the member_id and generation from the events. */
+                auto_commit?: "true" | "false";
+            };
+            header?: never;
+            path: {
+                group: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Bad request: malformed JSON or a parameter/body field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description All webhooks, oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        webhooks: components["schemas"]["Webhook"][];
+                    };
+                };
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateWebhook"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookWithSecret"];
+                };
+            };
+            /** @description Bad request: malformed JSON or a parameter/body field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The webhook and its delivery status */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateWebhook"];
+            };
+        };
+        responses: {
+            /** @description The updated webhook */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            /** @description Bad request: malformed JSON or a parameter/body field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    rotateWebhookSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RotateWebhookSecret"];
+            };
+        };
+        responses: {
+            /** @description The webhook with its new secret */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookWithSecret"];
+                };
+            };
+            /** @description Bad request: malformed JSON or a parameter/body field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                /** @description At most this many (default 100). */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Attempts, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        deliveries: components["schemas"]["WebhookDelivery"][];
+                    };
+                };
+            };
+            /** @description Bad request: malformed JSON or a parameter/body field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

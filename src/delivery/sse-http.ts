@@ -48,7 +48,7 @@ export const sseHeaders = z.object({
     .string()
     .optional()
     .openapi({
-      param: { name: 'Last-Event-ID', in: 'header' },
+      param: { name: 'last-event-id', in: 'header' },
       description: 'Resume cursor; EventSource sends it on reconnect. Wins over `?last_event_id=`.',
     }),
 });
