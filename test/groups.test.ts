@@ -311,6 +311,28 @@ describe('consumer groups over HTTP', () => {
     );
   });
 
+  it('rebalances when a subscribed topic grows or is deleted', async () => {
+    const t = await topic(1);
+    const other = await topic(1);
+    const group = name('g');
+    const a = await join(group, [t, other]);
+    const b = await join(group, [t, other]);
+    expectStatus(
+      await server.client.patch('/v1/topics/{topic}', { params: { topic: t }, body: { partitions: 4 } }),
+      200,
+    );
+    const grown = expectStatus(await fetchAs(group, a.member_id), 200);
+    expect(grown.generation).toBe(b.generation + 1);
+    const owned = (await describeGroup(group)).members.flatMap((m) => keys(m.assignment));
+    expect(owned.sort()).toEqual([`${other}/0`, `${t}/0`, `${t}/1`, `${t}/2`, `${t}/3`].sort());
+    expect((await server.client.delete('/v1/topics/{topic}', { params: { topic: other } })).status).toBe(204);
+    const shrunk = expectStatus(await fetchAs(group, b.member_id), 200);
+    expect(shrunk.generation).toBe(grown.generation + 1);
+    const g = await describeGroup(group);
+    expect(g.members.flatMap((m) => keys(m.assignment)).sort()).toEqual([0, 1, 2, 3].map((p) => `${t}/${p}`));
+    expect(g.members.map((m) => m.assignment.length)).toEqual([2, 2]);
+  });
+
   it('keeps members, generation and committed offsets across a restart', async () => {
     const t = await topic(2, 3);
     const group = name('g');
