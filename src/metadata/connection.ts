@@ -32,6 +32,8 @@ export async function openMetadata(config: Config, options: ConnectOptions = {})
       max: config.dbPoolMax,
       connect_timeout: Math.max(1, Math.ceil(config.dbConnectTimeoutMs / 1000)),
       idle_timeout: 60,
+      // postgres.js's default reconnect backoff grows to 20 s and queries wait it out: cap it so an outage answers 503 fast and recovery is prompt.
+      backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 0.5),
       onnotice: (n) => options.onNotice?.(String(n['message'] ?? '')),
     });
     const db = drizzlePostgres({ client, schema }) as unknown as MetadataDb;
