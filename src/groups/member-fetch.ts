@@ -91,9 +91,11 @@ async function plan(
 ): Promise<Result<Plan, GroupError>> {
   const member = s.snapshot.members.find((m) => m.memberId === memberId);
   if (!member) return err(unknownMember(group, memberId, s.snapshot.group.generation));
-  const committedRows = await repo.loadOffsets(s.tx, group);
-  const committed = new Map(committedRows.map((o) => [tpKey(o), o.offset]));
   const had = new Map(member.positions.map((p) => [tpKey(p), p.offset]));
+  // Committed offsets matter only for auto-commit or partitions without a position yet.
+  const needCommitted = member.autoCommit || member.assignment.some((tp) => !had.has(tpKey(tp)));
+  const committedRows = needCommitted ? await repo.loadOffsets(s.tx, group) : [];
+  const committed = new Map(committedRows.map((o) => [tpKey(o), o.offset]));
 
   const positions: StoredPosition[] = [];
   for (const tp of member.assignment) {
