@@ -27,7 +27,8 @@ export function createPool(origin: string, connections: number): Pool {
   return new Pool(origin, { connections, pipelining: 1, keepAliveTimeout: 30_000, bodyTimeout: 120_000, headersTimeout: 120_000 });
 }
 
-async function send(pool: Dispatcher, spec: RequestSpec): Promise<{ ok: boolean; bytes: number; error?: string }> {
+/** One request, body drained; never throws (a failure is `ok: false` with the reason). */
+export async function send(pool: Dispatcher, spec: RequestSpec): Promise<{ ok: boolean; bytes: number; error?: string }> {
   try {
     const res = await pool.request({ method: spec.method, path: spec.path, headers: spec.headers, body: spec.body });
     const buf = Buffer.from(await res.body.arrayBuffer());
@@ -135,4 +136,32 @@ export async function requestJson<T = unknown>(pool: Dispatcher, spec: RequestSp
     throw new Error(`${spec.method} ${spec.path} → ${res.statusCode}: ${text.slice(0, 500)}`);
   }
   return { status: res.statusCode, body: (text ? JSON.parse(text) : null) as T, headers: res.headers };
+}
+
+/**
+ * Start `task(i)` `ratePerSec` times a second for `durationMs` without waiting for earlier
+ * ones (at most `maxInFlight` outstanding), for producers that aren't HTTP requests.
+ */
+export async function pacedTasks(ratePerSec: number, durationMs: number, task: (i: number) => Promise<boolean>, maxInFlight = 512): Promise<{ started: number; failed: number }> {
+  const total = Math.max(1, Math.round((ratePerSec * durationMs) / 1000));
+  const interval = 1000 / ratePerSec;
+  const pending = new Set<Promise<void>>();
+  let failed = 0;
+  const t0 = performance.now();
+  for (let i = 0; i < total; i++) {
+    const wait = t0 + i * interval - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    while (pending.size >= maxInFlight) await Promise.race(pending);
+    const p: Promise<void> = task(i)
+      .then((ok) => {
+        if (!ok) failed++;
+      })
+      .catch(() => {
+        failed++;
+      })
+      .finally(() => pending.delete(p));
+    pending.add(p);
+  }
+  await Promise.all(pending);
+  return { started: total, failed };
 }

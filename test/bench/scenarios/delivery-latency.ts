@@ -1,62 +1,17 @@
 // Scenario 3: produce→delivery latency — a producer at 1k and 5k rec/s (a request every
 // 10 ms, send time in each record) and one consumer by long-poll or SSE; p50/p99/p999 from the
 // record's send time to its arrival, for Sluice (fsync) and Durable Streams (file-backed).
-import type { Dispatcher } from 'undici';
 import { uniqueName, type BenchContext, type Scenario } from '../lib/context.js';
-import { newHistogram, nowMs, recordMs, summarize, type LatencySummary } from '../lib/histogram.js';
-import { createPool, openLoop, requestJson, type RequestSpec } from '../lib/load.js';
-import { durableStreamsBody, sluiceJsonBody, values } from '../lib/records.js';
-import { sleep } from '../lib/processes.js';
+import { measureDelivery, REQUESTS_PER_SEC, type LatencyRun } from '../lib/delivery.js';
+import { createPool, requestJson, send } from '../lib/load.js';
+import { durableStreamsBody, sluiceJsonBody } from '../lib/records.js';
 import { bound, versus, type Row, type ScenarioResult } from '../lib/report.js';
-import { longPoll, subscribeSse, type OnDelivered } from '../lib/subscribers.js';
+import { longPoll, subscribeSse } from '../lib/subscribers.js';
+import { ensureKafka, startKafka, type KafkaPeer } from '../peers/kafka.js';
+import { kafkaDelivery } from '../peers/kafka-latency.js';
 
-const REQUESTS_PER_SEC = 100;
 /** Enough that a request waiting on fsync doesn't hold the next one back in the client. */
 const PRODUCER_CONNECTIONS = 8;
-
-export interface LatencyRun {
-  rate: number;
-  produced: number;
-  delivered: number;
-  produceErrors: number;
-  latency: LatencySummary;
-}
-
-interface Consumer {
-  events(): number;
-  stop(): Promise<void>;
-}
-
-/** Produce at `rate` rec/s for warmup+duration with one consumer attached; time every record sent after warm-up. */
-export async function measureDelivery(
-  rate: number,
-  durationMs: number,
-  producePool: Dispatcher,
-  produce: (vals: string[]) => RequestSpec,
-  startConsumer: (onDelivered: OnDelivered) => Promise<Consumer>,
-): Promise<LatencyRun> {
-  const warmupMs = 500;
-  const h = newHistogram();
-  let recordFrom = Infinity;
-  const consumer = await startConsumer((sent, at) => {
-    for (const ts of sent) if (ts >= recordFrom) recordMs(h, at - ts);
-  });
-  const perRequest = Math.max(1, Math.round(rate / REQUESTS_PER_SEC));
-  let seq = 0;
-  const t0 = nowMs();
-  recordFrom = t0 + warmupMs;
-  const load = await openLoop(producePool, REQUESTS_PER_SEC, warmupMs + durationMs, () => {
-    const vals = values(perRequest, seq);
-    seq += perRequest;
-    return produce(vals);
-  });
-  const produced = seq;
-  const deadline = performance.now() + 2000;
-  while (consumer.events() < produced && performance.now() < deadline) await sleep(20);
-  const delivered = consumer.events();
-  await consumer.stop();
-  return { rate, produced, delivered, produceErrors: load.errors, latency: summarize(h) };
-}
 
 type Mode = 'long-poll' | 'sse';
 
@@ -66,9 +21,10 @@ async function sluiceRun(ctx: BenchContext, mode: Mode, rate: number, durationMs
   const consumePool = createPool(ctx.sluice.url, 1);
   try {
     await requestJson(producePool, { method: 'POST', path: '/v1/topics', body: JSON.stringify({ name: topic, partitions: 1 }) });
-    const produce = (vals: string[]): RequestSpec => ({ method: 'POST', path: `/v1/topics/${topic}/records`, headers: { 'content-type': 'application/json' }, body: sluiceJsonBody(vals) });
+    const produce = async (vals: string[]) =>
+      (await send(producePool, { method: 'POST', path: `/v1/topics/${topic}/records`, headers: { 'content-type': 'application/json' }, body: sluiceJsonBody(vals) })).ok;
     const base = `/v1/topics/${topic}/partitions/0`;
-    return await measureDelivery(rate, durationMs, producePool, produce, async (cb) => {
+    return await measureDelivery(rate, durationMs, produce, async (cb) => {
       if (mode === 'sse') {
         const sub = subscribeSse(`${ctx.sluice.url}${base}/events?from=latest`, cb);
         await sub.ready;
@@ -90,8 +46,9 @@ async function dsRun(ctx: BenchContext, mode: Mode, rate: number, durationMs: nu
   const consumePool = createPool(ds.url, 1);
   try {
     await requestJson(producePool, { method: 'PUT', path: stream }, [200, 201]);
-    const produce = (vals: string[]): RequestSpec => ({ method: 'POST', path: stream, headers: { 'content-type': 'application/json' }, body: durableStreamsBody(vals) });
-    return await measureDelivery(rate, durationMs, producePool, produce, async (cb) => {
+    const produce = async (vals: string[]) =>
+      (await send(producePool, { method: 'POST', path: stream, headers: { 'content-type': 'application/json' }, body: durableStreamsBody(vals) })).ok;
+    return await measureDelivery(rate, durationMs, produce, async (cb) => {
       if (mode === 'sse') {
         const sub = subscribeSse(`${ds.url}${stream}?offset=now&live=sse`, cb);
         await sub.ready;
@@ -139,6 +96,36 @@ export const deliveryLatency: Scenario = {
       }
     }
     if (!ctx.ds) skipped.push(`Durable Streams: ${ctx.dsSkip ?? 'not started'}`);
+
+    // Kafka (kafkajs consumer) as a second latency peer: full mode only, a broker start costs ~10 s.
+    const mineSse = (rate: number) => details[`sluice_sse_${rate}`] as LatencyRun | undefined;
+    if (ctx.quick && process.env['BENCH_KAFKA_LATENCY'] !== '1') skipped.push('Kafka latency peer: full mode only (or BENCH_KAFKA_LATENCY=1)');
+    else if (!ctx.kafka) skipped.push('Kafka latency peer: disabled with --no-kafka');
+    else {
+      const why = await ensureKafka();
+      if (why) skipped.push(`Kafka latency peer: ${why}`);
+      else {
+        let peer: KafkaPeer | undefined;
+        try {
+          peer = await startKafka();
+          for (const rate of [1000, 5000]) {
+            const k = await kafkaDelivery(peer, rate, durationMs);
+            details[`kafka_${rate}`] = k;
+            ctx.log(`kafka @${rate}: p50 ${k.latency.p50Ms} p99 ${k.latency.p99Ms} ms (${k.delivered}/${k.produced})`);
+            const ok = k.produceErrors === 0 && k.delivered >= k.produced;
+            const mine = mineSse(rate);
+            const mineOk = mine && mine.produceErrors === 0 && mine.delivered >= mine.produced;
+            for (const [metric, key] of [['p50', 'p50Ms'], ['p99', 'p99Ms']] as const) {
+              rows.push(versus({ scenario: `produce→SSE at ${rate / 1000}k rec/s`, metric, unit: 'ms', sluice: mineOk ? mine.latency[key] : null, other: { name: 'Kafka acks=all → kafkajs consumer', value: ok ? k.latency[key] : null } }));
+            }
+          }
+        } catch (e) {
+          skipped.push(`Kafka latency peer: ${String(e).split('\n')[0]}`);
+        } finally {
+          await peer?.stop();
+        }
+      }
+    }
     const result: ScenarioResult = { id: 'delivery-latency', title: 'Produce→delivery latency', rows, details };
     if (skipped.length) result.skipped = skipped;
     return result;

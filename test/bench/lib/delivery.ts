@@ -1,0 +1,54 @@
+// Produce→delivery timing shared by the latency scenario and its peers: produce at a rate with
+// the send time in every record, attach one consumer, histogram arrival − send time.
+import { newHistogram, nowMs, recordMs, summarize, type LatencySummary } from './histogram.js';
+import { pacedTasks } from './load.js';
+import { sleep } from './processes.js';
+import { values } from './records.js';
+import type { OnDelivered } from './subscribers.js';
+
+/** Producers send a request every 10 ms; the rate sets how many records each carries. */
+export const REQUESTS_PER_SEC = 100;
+
+export interface LatencyRun {
+  rate: number;
+  produced: number;
+  delivered: number;
+  produceErrors: number;
+  latency: LatencySummary;
+}
+
+export interface Consumer {
+  events(): number;
+  stop(): Promise<void>;
+}
+
+/** Produce at `rate` rec/s for warmup+duration with one consumer attached; time every record sent after warm-up. */
+export async function measureDelivery(
+  rate: number,
+  durationMs: number,
+  produce: (vals: string[]) => Promise<boolean>,
+  startConsumer: (onDelivered: OnDelivered) => Promise<Consumer>,
+): Promise<LatencyRun> {
+  const warmupMs = 500;
+  const h = newHistogram();
+  let recordFrom = Infinity;
+  const consumer = await startConsumer((sent, at) => {
+    for (const ts of sent) if (ts >= recordFrom) recordMs(h, at - ts);
+  });
+  const perRequest = Math.max(1, Math.round(rate / REQUESTS_PER_SEC));
+  let seq = 0;
+  const t0 = nowMs();
+  recordFrom = t0 + warmupMs;
+  const load = await pacedTasks(REQUESTS_PER_SEC, warmupMs + durationMs, () => {
+    const vals = values(perRequest, seq);
+    seq += perRequest;
+    return produce(vals);
+  });
+  const produced = seq;
+  const deadline = performance.now() + 2000;
+  while (consumer.events() < produced && performance.now() < deadline) await sleep(20);
+  const delivered = consumer.events();
+  await consumer.stop();
+  return { rate, produced, delivered, produceErrors: load.failed, latency: summarize(h) };
+}
+
