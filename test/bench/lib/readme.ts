@@ -9,18 +9,27 @@ export const END = '<!-- bench:end -->';
 
 const INTRO = `## Performance
 
-Measured by \`npm run bench\` (full) or \`npm run bench -- --quick\` (< 3 min): the runner starts
-Sluice as a child process on a temp \`DATA_DIR\` with the embedded database, the baselines (a bare
-hono server that parses the same bodies, a hono hello-world, raw \`fs\` append + \`fdatasync\`) and
-the peers (the Durable Streams reference server, file-backed; a single-node Apache Kafka KRaft
-broker fetched from Maven Central and driven by kafkajs), runs every scenario with a bounded number of
-requests over a few keep-alive connections, prints this table and writes JSON to \`.bench-results/\`.
-\`npm run bench:readme\` (or \`--write-readme\`) refreshes the table below from the latest JSON.
-Peers are dev-only: nothing in \`npm start\` or \`npm test\` needs Java, Maven or the peers.
+\`npm run bench\` (full) or \`npm run bench -- --quick\` (about 3 min) starts Sluice as a child
+process exactly as \`npm start\` would run \`src/main.ts\` (bundled with esbuild; temp \`DATA_DIR\`,
+embedded database), the baselines — a bare hono server that reads and \`JSON.parse\`s the same bodies
+(the produce ceiling), a hono hello-world (the request ceiling), raw \`fs\` append + \`fdatasync\` on the
+same disk — and the peers: the Durable Streams reference server (file-backed, fsync per append) and a
+single-node Apache Kafka 3.9 KRaft broker resolved from Maven Central
+(\`test/bench/peers/kafka/pom.xml\`, cached in \`~/.cache/sluice-bench/kafka\`) driven by kafkajs.
+Each scenario sends a bounded number of requests over a few keep-alive connections; the runner prints
+one side-by-side table and writes JSON to \`.bench-results/<timestamp>.json\`. Options: \`--only=id,…\`
+(produce-batch, produce-single, delivery-latency, sse-fanout, replay, groups, restart), \`--no-kafka\`,
+\`--write-readme\`; environment \`BENCH_FANOUT=1000,10000\`, \`BENCH_RESTART_GB=1,10\` (full mode sizes),
+\`BENCH_KAFKA_LATENCY=1\`. A peer that can't run (no Java/Maven, download failed) is skipped with the
+reason. \`npm run bench:readme\` refreshes the table below from the newest JSON. Peers are dev-only:
+\`npm start\` and \`npm test\` need none of them.
+
+Latency is measured from the send time carried in each record to its arrival at the consumer, in an
+open loop (a late request still counts from when it was due). "ratio" is Sluice ÷ the other system:
+above 1 is better for throughput, below 1 is better for latency and time.
 `;
 
-export async function updateReadme(markdown: string): Promise<string> {
-  const file = path.join(REPO_ROOT, 'README.md');
+export async function updateReadme(markdown: string, file = path.join(REPO_ROOT, 'README.md')): Promise<string> {
   let text = '';
   try {
     text = await fsp.readFile(file, 'utf8');

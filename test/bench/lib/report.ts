@@ -75,6 +75,8 @@ export function fmt(n: number | null | undefined, unit: Unit): string {
   }
 }
 
+const ratioText = (r: number) => (r >= 10 ? r.toFixed(0) : r >= 1 ? r.toFixed(2) : r.toPrecision(2));
+
 const metText = (m: boolean | null | undefined) => (m === true ? 'yes' : m === false ? 'NO' : m === null ? 'n/a' : '');
 
 function cells(row: Row): string[] {
@@ -83,7 +85,7 @@ function cells(row: Row): string[] {
     `${row.scenario} — ${row.metric}`,
     `${fmt(row.sluice, row.unit)} ${row.unit}`,
     other,
-    finite(row.ratio) ? `${row.ratio.toFixed(2)}×` : row.other ? '—' : '',
+    finite(row.ratio) ? `${ratioText(row.ratio)}×` : row.other ? '—' : '',
     row.target ?? '',
     metText(row.met),
   ];
@@ -123,7 +125,7 @@ export function renderMarkdown(run: RunResult): string {
     `> ${run.machine.note}`,
     '',
     `| ${HEAD.join(' | ')} |`,
-    `|${HEAD.map((_, i) => (i === 0 || i === 2 || i === 4 ? ' --- ' : ' ---: ')).join('|')}|`,
+    `|${HEAD.map((_, i) => (i === 1 || i === 3 ? ' ---: ' : ' --- ')).join('|')}|`,
   ];
   const skipped: string[] = [];
   for (const s of run.scenarios) {
