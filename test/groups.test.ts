@@ -306,6 +306,26 @@ describe('consumer groups over HTTP', () => {
       body: { topics: [name('nope')] } as never,
     });
     expect(expectStatus(missing, 404).error.code).toBe('topic_not_found');
+    const t = await topic(1, 1);
+    const commitRaw = (body: unknown) =>
+      server.client.raw('POST', `/v1/groups/${group}/offsets`, {
+        body: JSON.stringify(body),
+        headers: { 'content-type': 'application/json' },
+      });
+    const long = await commitRaw({ offsets: [{ topic: t, partition: 0, offset: 1, metadata: 'x'.repeat(4097) }] });
+    expect(long.status).toBe(400);
+    const twice = await commitRaw({
+      offsets: [
+        { topic: t, partition: 0, offset: 1 },
+        { topic: t, partition: 0, offset: 0 },
+      ],
+    });
+    expect(twice.status).toBe(400);
+    const halfFenced = await commitRaw({ member_id: 'm', offsets: [{ topic: t, partition: 0, offset: 1 }] });
+    expect(halfFenced.status).toBe(400);
+    const noPartition = await commitRaw({ offsets: [{ topic: t, partition: 3, offset: 0 }] });
+    expect(noPartition.status).toBe(404);
+    // None of these created the group or wrote an offset (checked below: still 404).
     expect(expectStatus(await server.client.get('/v1/groups/{group}', { params: { group } }), 404).error.code).toBe(
       'group_not_found',
     );
