@@ -1,4 +1,5 @@
 // DELETE /v1/groups/{group} — delete an empty group and its committed offsets.
+// Refused (409) while members exist, as Kafka's tools refuse to delete an active group.
 import { createRoute } from '@hono/zod-openapi';
 import type { RouteModule } from '../app-env.js';
 import { errorResponses } from '../errors.js';

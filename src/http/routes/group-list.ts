@@ -1,4 +1,5 @@
 // GET /v1/groups — every consumer group with its state, generation and member count.
+// Member counts skip expired sessions even before the sweeper has removed them.
 import { createRoute, z } from '@hono/zod-openapi';
 import type { RouteModule } from '../app-env.js';
 import { errorResponses } from '../errors.js';
