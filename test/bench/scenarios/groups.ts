@@ -2,10 +2,12 @@
 // members of a fresh group (auto-commit) fetch until all are consumed; records/s per group size.
 // Skipped with a reason when the groups API isn't there (probed, not assumed).
 import type { Dispatcher } from 'undici';
-import { uniqueName, type Scenario } from '../lib/context.js';
+import { uniqueName, type BenchContext, type Scenario } from '../lib/context.js';
 import { closedLoop, createPool, requestJson } from '../lib/load.js';
 import { sluiceJsonBody, timestampsIn, values } from '../lib/records.js';
-import type { Row, ScenarioResult } from '../lib/report.js';
+import { versus, type Row, type ScenarioResult } from '../lib/report.js';
+import { ensureKafka, startKafka, type KafkaPeer } from '../peers/kafka.js';
+import { kafkaGroupConsume, type KafkaGroupRun } from '../peers/kafka-groups.js';
 
 const PARTITIONS = 4;
 const BATCH = 5000;
@@ -35,12 +37,13 @@ async function consumeWithGroup(pool: Dispatcher, topic: string, members: number
   const group = uniqueName(`g${members}`);
   const join = async () =>
     (await requestJson<{ member_id: string }>(pool, { method: 'POST', path: `/v1/groups/${group}/members`, body: JSON.stringify({ topics: [topic], auto_offset_reset: 'earliest', auto_commit: true }) })).body.member_id;
+  // Timed from the first join, as the Kafka peer is: joining and rebalancing are part of it.
+  const t0 = performance.now();
   const ids: string[] = [];
   for (let i = 0; i < members; i++) ids.push(await join());
   let consumed = 0;
   let fetches = 0;
   let rejoins = 0;
-  const t0 = performance.now();
   const deadline = t0 + 120_000;
   await Promise.all(
     ids.map(async (first) => {
@@ -87,7 +90,16 @@ export const groups: Scenario = {
         ctx.log(`group of ${members}: ${Math.round(r.recPerSec)} rec/s (${r.consumed} records, ${r.fetches} fetches, ${r.rejoins} rejoins)`);
         const complete = r.consumed >= total;
         if (!complete) skipped.push(`${members} member(s): consumed ${r.consumed}/${total} within 120 s`);
-        rows.push({ scenario: `group consume ${total / 1000}k records, ${PARTITIONS} partitions, ${members} member${members > 1 ? 's' : ''}`, metric: 'records/s (auto-commit)', unit: 'rec/s', sluice: complete ? r.recPerSec : null });
+        rows.push({ scenario: `group consume ${total / 1000}k records, ${PARTITIONS} partitions, ${members} member${members > 1 ? 's' : ''}`, metric: 'records/s, fresh group incl. joins (auto-commit)', unit: 'rec/s', sluice: complete ? r.recPerSec : null });
+      }
+      const kafka = await kafkaRuns(ctx, total, skipped);
+      if (kafka) {
+        details['kafka'] = kafka;
+        for (const k of kafka) {
+          const mine = rows.find((r) => r.scenario.endsWith(`${k.members} member${k.members > 1 ? 's' : ''}`));
+          if (!mine) continue;
+          rows.push(versus({ scenario: mine.scenario, metric: mine.metric, unit: 'rec/s', sluice: mine.sluice, other: { name: 'Kafka, kafkajs group', value: k.consumed >= total ? k.recPerSec : null } }));
+        }
       }
       const result: ScenarioResult = { id: 'groups', title: 'Consumer-group consume', rows, details };
       if (skipped.length) result.skipped = skipped;
@@ -97,3 +109,32 @@ export const groups: Scenario = {
     }
   },
 };
+
+/** The same consumption on Kafka: full mode only (a broker start costs ~10 s), or BENCH_KAFKA_GROUPS=1. */
+async function kafkaRuns(ctx: BenchContext, total: number, skipped: string[]): Promise<KafkaGroupRun[] | null> {
+  if (ctx.quick && process.env['BENCH_KAFKA_GROUPS'] !== '1') {
+    skipped.push('Kafka group peer: full mode only (or BENCH_KAFKA_GROUPS=1)');
+    return null;
+  }
+  if (!ctx.kafka) {
+    skipped.push('Kafka group peer: disabled with --no-kafka');
+    return null;
+  }
+  const why = await ensureKafka();
+  if (why) {
+    skipped.push(`Kafka group peer: ${why}`);
+    return null;
+  }
+  let peer: KafkaPeer | undefined;
+  try {
+    peer = await startKafka();
+    const runs = await kafkaGroupConsume(peer, values(BATCH), total, PARTITIONS, [1, 2, 4]);
+    for (const r of runs) ctx.log(`kafka group of ${r.members}: ${Math.round(r.recPerSec)} rec/s (${r.consumed} records)`);
+    return runs;
+  } catch (e) {
+    skipped.push(`Kafka group peer: ${String(e).split('\n')[0]}`);
+    return null;
+  } finally {
+    await peer?.stop();
+  }
+}
