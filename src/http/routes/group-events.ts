@@ -19,22 +19,13 @@ export const GroupEventsQuery = z.object({
     )
     .pipe(z.array(z.string().regex(NAME_PATTERN, 'a topic name')).min(1).max(100))
     .openapi({ description: 'Comma-separated topics to consume.', example: 'orders,payments', type: 'string' }),
-  session_timeout_ms: z.coerce
-    .number()
-    .int()
-    .min(100)
-    .max(3_600_000)
-    .default(30_000)
-    .openapi({
-      description: 'How long the group keeps the member if this server stops serving the stream without a clean leave.',
-    }),
+  session_timeout_ms: z.coerce.number().int().min(100).max(3_600_000).default(30_000).openapi({
+    description: 'How long the group keeps the member if this server stops serving the stream without a clean leave.',
+  }),
   auto_offset_reset: z.enum(['earliest', 'latest', 'none']).default('latest'),
-  auto_commit: z
-    .enum(['true', 'false'], { error: 'true or false' })
-    .default('true')
-    .openapi({
-      description: '`false`: nothing is committed for you; commit with the member_id and generation from the events.',
-    }),
+  auto_commit: z.enum(['true', 'false'], { error: 'true or false' }).default('true').openapi({
+    description: '`false`: nothing is committed for you; commit with the member_id and generation from the events.',
+  }),
 });
 
 export const groupEventsRoute = createRoute({

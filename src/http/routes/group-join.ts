@@ -12,27 +12,18 @@ export const JoinGroupBody = z
       .min(1)
       .max(100)
       .openapi({ description: 'Topics to consume (1–100); every partition of each is shared among the members.' }),
-    session_timeout_ms: z
-      .number()
-      .int()
-      .min(100)
-      .max(3_600_000)
-      .default(30_000)
-      .openapi({
-        description:
-          'The member is removed (and its partitions reassigned) if no fetch or heartbeat arrives for this long.',
-      }),
+    session_timeout_ms: z.number().int().min(100).max(3_600_000).default(30_000).openapi({
+      description:
+        'The member is removed (and its partitions reassigned) if no fetch or heartbeat arrives for this long.',
+    }),
     auto_offset_reset: z.enum(['earliest', 'latest', 'none']).default('latest').openapi({
       description:
         'Where to start a partition with no committed offset (or one outside the log): `earliest`, `latest` (from when the member got the partition), or `none` — fetch answers 409 `conflict` naming the partition.',
     }),
-    auto_commit: z
-      .boolean()
-      .default(false)
-      .openapi({
-        description:
-          'Each fetch first commits what the previous fetch delivered (at-least-once, like Kafka’s poll loop); leaving commits too.',
-      }),
+    auto_commit: z.boolean().default(false).openapi({
+      description:
+        'Each fetch first commits what the previous fetch delivered (at-least-once, like Kafka’s poll loop); leaving commits too.',
+    }),
   })
   .openapi('JoinGroupRequest');
 
