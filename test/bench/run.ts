@@ -13,12 +13,26 @@ import fsp from 'node:fs/promises';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
-const only = args.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const only = args
+  .find((a) => a.startsWith('--only='))
+  ?.slice('--only='.length)
+  .split(',');
 const log = (m: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 
-async function startTsxServer(name: string, file: string, env: Record<string, string>, readyPath: string): Promise<HttpTarget> {
+async function startTsxServer(
+  name: string,
+  file: string,
+  env: Record<string, string>,
+  readyPath: string,
+): Promise<HttpTarget> {
   const port = await freePort();
-  const child = await spawnChild({ name, command: process.execPath, args: ['--import', 'tsx', file], env: { ...env, PORT: String(port) }, probe: true });
+  const child = await spawnChild({
+    name,
+    command: process.execPath,
+    args: ['--import', 'tsx', file],
+    env: { ...env, PORT: String(port) },
+    probe: true,
+  });
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitForHttp(`${url}${readyPath}`, child, 60_000);
@@ -39,7 +53,12 @@ async function main(): Promise<void> {
   log(`sluice up in ${Math.round(sluice.readyMs)} ms at ${sluice.url} (data ${sluice.dataDir})`);
   let ceiling: HttpTarget | null = null;
   try {
-    ceiling = await startTsxServer('hono-ceiling', path.join(BENCH_DIR, 'baselines', 'hono-ceiling-server.ts'), {}, '/hello');
+    ceiling = await startTsxServer(
+      'hono-ceiling',
+      path.join(BENCH_DIR, 'baselines', 'hono-ceiling-server.ts'),
+      {},
+      '/hello',
+    );
   } catch (e) {
     log(`ceiling server failed: ${String(e)}`);
   }
@@ -73,7 +92,14 @@ async function main(): Promise<void> {
       results.push(r);
     } catch (e) {
       log(`${s.id} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-      results.push({ id: s.id, title: s.title, rows: [], skipped: [`failed: ${String(e).split('\n')[0]}`], details: {}, elapsedMs: performance.now() - t0 });
+      results.push({
+        id: s.id,
+        title: s.title,
+        rows: [],
+        skipped: [`failed: ${String(e).split('\n')[0]}`],
+        details: {},
+        elapsedMs: performance.now() - t0,
+      });
     }
   }
 
@@ -86,11 +112,18 @@ async function main(): Promise<void> {
   }
   await fsp.rm(dsDir, { recursive: true, force: true });
 
-  const run: RunResult = { startedAt: new Date(started).toISOString(), mode: quick ? 'quick' : 'full', machine, durationMs: Date.now() - started, scenarios: results };
+  const run: RunResult = {
+    startedAt: new Date(started).toISOString(),
+    mode: quick ? 'quick' : 'full',
+    machine,
+    durationMs: Date.now() - started,
+    scenarios: results,
+  };
   process.stdout.write(`\n${renderText(run)}\n\n`);
   const file = await writeJson(path.join(REPO_ROOT, '.bench-results'), run);
   log(`results: ${path.relative(REPO_ROOT, file)}`);
-  if (args.includes('--write-readme')) log(`README updated: ${path.relative(REPO_ROOT, await updateReadme(renderMarkdown(run)))}`);
+  if (args.includes('--write-readme'))
+    log(`README updated: ${path.relative(REPO_ROOT, await updateReadme(renderMarkdown(run)))}`);
 }
 
 /** Durable Streams answers 404 for unknown streams: wait for any HTTP answer, not a 2xx. */

@@ -8,7 +8,12 @@ import { renderMarkdown, type RunResult } from './lib/report.js';
 
 const dir = path.join(REPO_ROOT, '.bench-results');
 const arg = process.argv[2];
-const files = arg ? [arg] : (await fsp.readdir(dir)).filter((f) => f.endsWith('.json')).sort().map((f) => path.join(dir, f));
+const files = arg
+  ? [arg]
+  : (await fsp.readdir(dir))
+      .filter((f) => f.endsWith('.json'))
+      .sort()
+      .map((f) => path.join(dir, f));
 const latest = files[files.length - 1];
 if (!latest) {
   process.stderr.write('No benchmark results in .bench-results/: run `npm run bench -- --quick` first.\n');

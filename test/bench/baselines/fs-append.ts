@@ -14,7 +14,12 @@ export interface FsAppendResult {
   syncLatency: LatencySummary;
 }
 
-export async function fsAppendBaseline(batches: number, recordsPerBatch: number, bytesPerBatch: number, sync: boolean): Promise<FsAppendResult> {
+export async function fsAppendBaseline(
+  batches: number,
+  recordsPerBatch: number,
+  bytesPerBatch: number,
+  sync: boolean,
+): Promise<FsAppendResult> {
   const dir = await tempDir('fs');
   const file = await fsp.open(path.join(dir, 'append.log'), 'a');
   const buf = Buffer.alloc(bytesPerBatch, 0x61);

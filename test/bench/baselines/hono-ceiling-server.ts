@@ -10,7 +10,11 @@ app.post('/parse', async (c) => {
   const text = await c.req.text();
   let count = 0;
   if ((c.req.header('content-type') ?? '').startsWith('application/x-ndjson')) {
-    for (const line of text.split('\n')) if (line.length > 0) (JSON.parse(line) as unknown, count++);
+    for (const line of text.split('\n')) {
+      if (line.length === 0) continue;
+      JSON.parse(line);
+      count++;
+    }
   } else {
     count = (JSON.parse(text) as { records: unknown[] }).records.length;
   }

@@ -51,4 +51,3 @@ export async function measureDelivery(
   await consumer.stop();
   return { rate, produced, delivered, produceErrors: load.failed, latency: summarize(h) };
 }
-

@@ -24,11 +24,20 @@ export interface LoadResult {
 }
 
 export function createPool(origin: string, connections: number): Pool {
-  return new Pool(origin, { connections, pipelining: 1, keepAliveTimeout: 30_000, bodyTimeout: 120_000, headersTimeout: 120_000 });
+  return new Pool(origin, {
+    connections,
+    pipelining: 1,
+    keepAliveTimeout: 30_000,
+    bodyTimeout: 120_000,
+    headersTimeout: 120_000,
+  });
 }
 
 /** One request, body drained; never throws (a failure is `ok: false` with the reason). */
-export async function send(pool: Dispatcher, spec: RequestSpec): Promise<{ ok: boolean; bytes: number; error?: string }> {
+export async function send(
+  pool: Dispatcher,
+  spec: RequestSpec,
+): Promise<{ ok: boolean; bytes: number; error?: string }> {
   try {
     const res = await pool.request({ method: spec.method, path: spec.path, headers: spec.headers, body: spec.body });
     const buf = Buffer.from(await res.body.arrayBuffer());
@@ -39,7 +48,15 @@ export async function send(pool: Dispatcher, spec: RequestSpec): Promise<{ ok: b
   }
 }
 
-function finish(h: Histogram, started: number, n: number, errors: number, firstError: string | undefined, sent: number, received: number): LoadResult {
+function finish(
+  h: Histogram,
+  started: number,
+  n: number,
+  errors: number,
+  firstError: string | undefined,
+  sent: number,
+  received: number,
+): LoadResult {
   const elapsedMs = performance.now() - started;
   return {
     requests: n,
@@ -57,7 +74,13 @@ function finish(h: Histogram, started: number, n: number, errors: number, firstE
  * `total` requests, `concurrency` at a time, as fast as the server answers; stops issuing
  * after `budgetMs` so a slow system can't stretch the run (the rate counts what completed).
  */
-export async function closedLoop(pool: Dispatcher, total: number, concurrency: number, make: (i: number) => RequestSpec, budgetMs = Infinity): Promise<LoadResult> {
+export async function closedLoop(
+  pool: Dispatcher,
+  total: number,
+  concurrency: number,
+  make: (i: number) => RequestSpec,
+  budgetMs = Infinity,
+): Promise<LoadResult> {
   const h = newHistogram();
   let next = 0;
   let errors = 0;
@@ -129,8 +152,17 @@ export async function openLoop(
 }
 
 /** One JSON request; throws with the server's answer unless the status is 2xx (or allowed). */
-export async function requestJson<T = unknown>(pool: Dispatcher, spec: RequestSpec, allow: number[] = []): Promise<{ status: number; body: T; headers: Record<string, string | string[] | undefined> }> {
-  const res = await pool.request({ method: spec.method, path: spec.path, headers: { 'content-type': 'application/json', ...spec.headers }, body: spec.body });
+export async function requestJson<T = unknown>(
+  pool: Dispatcher,
+  spec: RequestSpec,
+  allow: number[] = [],
+): Promise<{ status: number; body: T; headers: Record<string, string | string[] | undefined> }> {
+  const res = await pool.request({
+    method: spec.method,
+    path: spec.path,
+    headers: { 'content-type': 'application/json', ...spec.headers },
+    body: spec.body,
+  });
   const text = await res.body.text();
   if ((res.statusCode < 200 || res.statusCode >= 300) && !allow.includes(res.statusCode)) {
     throw new Error(`${spec.method} ${spec.path} → ${res.statusCode}: ${text.slice(0, 500)}`);
@@ -142,7 +174,12 @@ export async function requestJson<T = unknown>(pool: Dispatcher, spec: RequestSp
  * Start `task(i)` `ratePerSec` times a second for `durationMs` without waiting for earlier
  * ones (at most `maxInFlight` outstanding), for producers that aren't HTTP requests.
  */
-export async function pacedTasks(ratePerSec: number, durationMs: number, task: (i: number) => Promise<boolean>, maxInFlight = 512): Promise<{ started: number; failed: number }> {
+export async function pacedTasks(
+  ratePerSec: number,
+  durationMs: number,
+  task: (i: number) => Promise<boolean>,
+  maxInFlight = 512,
+): Promise<{ started: number; failed: number }> {
   const total = Math.max(1, Math.round((ratePerSec * durationMs) / 1000));
   const interval = 1000 / ratePerSec;
   const pending = new Set<Promise<void>>();

@@ -57,7 +57,9 @@ export interface SpawnOptions {
 
 export async function spawnChild(o: SpawnOptions): Promise<Child> {
   const limit = await fdLimit();
-  const probeFile = o.probe ? path.join(os.tmpdir(), `bench-probe-${process.pid}-${o.name}-${Date.now()}.json`) : undefined;
+  const probeFile = o.probe
+    ? path.join(os.tmpdir(), `bench-probe-${process.pid}-${o.name}-${Date.now()}.json`)
+    : undefined;
   const args = o.probe ? ['--import', LOOP_PROBE, ...o.args] : o.args;
   const quoted = [o.command, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   // exec keeps the pid: the server itself is the child we measure and signal.
@@ -150,7 +152,8 @@ export async function waitForHttp(url: string, child: Child, timeoutMs = 60_000)
     } catch {
       /* not up yet */
     }
-    if (performance.now() - started > timeoutMs) throw new Error(`${child.name}: ${url} not ready after ${timeoutMs} ms:\n${child.tail()}`);
+    if (performance.now() - started > timeoutMs)
+      throw new Error(`${child.name}: ${url} not ready after ${timeoutMs} ms:\n${child.tail()}`);
     await sleep(20);
   }
 }
@@ -165,7 +168,8 @@ export async function waitForTcp(port: number, child: Child, timeoutMs = 60_000)
       s.once('error', () => resolve(false));
     });
     if (ok) return;
-    if (performance.now() - started > timeoutMs) throw new Error(`${child.name}: port ${port} not open after ${timeoutMs} ms:\n${child.tail()}`);
+    if (performance.now() - started > timeoutMs)
+      throw new Error(`${child.name}: port ${port} not open after ${timeoutMs} ms:\n${child.tail()}`);
     await sleep(100);
   }
 }

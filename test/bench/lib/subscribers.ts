@@ -82,7 +82,8 @@ export function longPoll(
         const res = await pool.request({ method: 'GET', path: next(cursor), signal: ac.signal });
         const body = await res.body.text();
         const at = nowMs();
-        if (res.statusCode !== 200 && res.statusCode !== 204) throw new Error(`long-poll → ${res.statusCode}: ${body.slice(0, 300)}`);
+        if (res.statusCode !== 200 && res.statusCode !== 204)
+          throw new Error(`long-poll → ${res.statusCode}: ${body.slice(0, 300)}`);
         const ts = timestampsIn(body);
         if (ts.length) {
           events += ts.length;

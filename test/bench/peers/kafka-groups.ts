@@ -11,7 +11,13 @@ export interface KafkaGroupRun {
   recPerSec: number;
 }
 
-export async function kafkaGroupConsume(peer: KafkaPeer, vals: string[], total: number, partitions: number, memberCounts: number[]): Promise<KafkaGroupRun[]> {
+export async function kafkaGroupConsume(
+  peer: KafkaPeer,
+  vals: string[],
+  total: number,
+  partitions: number,
+  memberCounts: number[],
+): Promise<KafkaGroupRun[]> {
   const topic = uniqueName('groups-kafka');
   await createKafkaTopic(peer.kafka, topic, partitions);
   const producer = await connectProducer(peer.kafka);
@@ -26,7 +32,9 @@ export async function kafkaGroupConsume(peer: KafkaPeer, vals: string[], total: 
     const groupId = uniqueName(`kg${members}`);
     let consumed = 0;
     const t0 = performance.now();
-    const consumers = Array.from({ length: members }, () => peer.kafka.consumer({ groupId, minBytes: 1, maxWaitTimeInMs: 200 }));
+    const consumers = Array.from({ length: members }, () =>
+      peer.kafka.consumer({ groupId, minBytes: 1, maxWaitTimeInMs: 200 }),
+    );
     for (const c of consumers) {
       await c.connect();
       await c.subscribe({ topic, fromBeginning: true });

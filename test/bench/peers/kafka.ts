@@ -35,7 +35,9 @@ export async function ensureKafka(): Promise<string | null> {
   if (have) return null;
   if (!(await which('mvn'))) return 'mvn not found on PATH (needed once to fetch Kafka from Maven Central)';
   try {
-    await run('mvn', ['-q', '-B', '-f', POM, 'dependency:copy-dependencies', `-DoutputDirectory=${LIBS}`], { timeoutMs: 600_000 });
+    await run('mvn', ['-q', '-B', '-f', POM, 'dependency:copy-dependencies', `-DoutputDirectory=${LIBS}`], {
+      timeoutMs: 600_000,
+    });
     return null;
   } catch (e) {
     return `Kafka download from Maven Central failed: ${String(e).slice(0, 300)}`;
@@ -78,8 +80,14 @@ export async function startKafka(): Promise<KafkaPeer> {
   const jvm = [`-Dlog4j.configuration=file:${log4j}`, '-cp', `${LIBS}/*`];
   // Kafka 3.x keeps the storage tool in the Scala `kafka.tools` package (4.x moved it).
   const clusterId = randomBytes(16).toString('base64url');
-  await run('java', [...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props], { timeoutMs: 120_000 });
-  const child = await spawnChild({ name: 'kafka', command: 'java', args: ['-Xms512m', '-Xmx1g', ...jvm, 'kafka.Kafka', props] });
+  await run('java', [...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props], {
+    timeoutMs: 120_000,
+  });
+  const child = await spawnChild({
+    name: 'kafka',
+    command: 'java',
+    args: ['-Xms512m', '-Xmx1g', ...jvm, 'kafka.Kafka', props],
+  });
   try {
     await waitForTcp(port, child, 120_000);
   } catch (e) {
@@ -97,12 +105,23 @@ export async function startKafka(): Promise<KafkaPeer> {
   };
 }
 
-export async function createKafkaTopic(kafka: Kafka, topic: string, partitions: number, config: Record<string, string> = {}): Promise<void> {
+export async function createKafkaTopic(
+  kafka: Kafka,
+  topic: string,
+  partitions: number,
+  config: Record<string, string> = {},
+): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
     await admin.createTopics({
-      topics: [{ topic, numPartitions: partitions, configEntries: Object.entries(config).map(([name, value]) => ({ name, value })) }],
+      topics: [
+        {
+          topic,
+          numPartitions: partitions,
+          configEntries: Object.entries(config).map(([name, value]) => ({ name, value })),
+        },
+      ],
       waitForLeaders: true,
     });
   } finally {

@@ -20,9 +20,20 @@ async function sluiceRun(ctx: BenchContext, mode: Mode, rate: number, durationMs
   const producePool = createPool(ctx.sluice.url, PRODUCER_CONNECTIONS);
   const consumePool = createPool(ctx.sluice.url, 1);
   try {
-    await requestJson(producePool, { method: 'POST', path: '/v1/topics', body: JSON.stringify({ name: topic, partitions: 1 }) });
+    await requestJson(producePool, {
+      method: 'POST',
+      path: '/v1/topics',
+      body: JSON.stringify({ name: topic, partitions: 1 }),
+    });
     const produce = async (vals: string[]) =>
-      (await send(producePool, { method: 'POST', path: `/v1/topics/${topic}/records`, headers: { 'content-type': 'application/json' }, body: sluiceJsonBody(vals) })).ok;
+      (
+        await send(producePool, {
+          method: 'POST',
+          path: `/v1/topics/${topic}/records`,
+          headers: { 'content-type': 'application/json' },
+          body: sluiceJsonBody(vals),
+        })
+      ).ok;
     const base = `/v1/topics/${topic}/partitions/0`;
     return await measureDelivery(rate, durationMs, produce, async (cb) => {
       if (mode === 'sse') {
@@ -30,7 +41,13 @@ async function sluiceRun(ctx: BenchContext, mode: Mode, rate: number, durationMs
         await sub.ready;
         return { events: sub.events, stop: async () => sub.close() };
       }
-      return longPoll(consumePool, '0', (o) => `${base}/records?offset=${o}&max_records=10000&wait_ms=5000`, (body) => /"next_offset":(\d+)/.exec(body)?.[1] ?? null, cb);
+      return longPoll(
+        consumePool,
+        '0',
+        (o) => `${base}/records?offset=${o}&max_records=10000&wait_ms=5000`,
+        (body) => /"next_offset":(\d+)/.exec(body)?.[1] ?? null,
+        cb,
+      );
     });
   } finally {
     await producePool.close();
@@ -47,7 +64,14 @@ async function dsRun(ctx: BenchContext, mode: Mode, rate: number, durationMs: nu
   try {
     await requestJson(producePool, { method: 'PUT', path: stream }, [200, 201]);
     const produce = async (vals: string[]) =>
-      (await send(producePool, { method: 'POST', path: stream, headers: { 'content-type': 'application/json' }, body: durableStreamsBody(vals) })).ok;
+      (
+        await send(producePool, {
+          method: 'POST',
+          path: stream,
+          headers: { 'content-type': 'application/json' },
+          body: durableStreamsBody(vals),
+        })
+      ).ok;
     return await measureDelivery(rate, durationMs, produce, async (cb) => {
       if (mode === 'sse') {
         const sub = subscribeSse(`${ds.url}${stream}?offset=now&live=sse`, cb);
@@ -58,7 +82,13 @@ async function dsRun(ctx: BenchContext, mode: Mode, rate: number, durationMs: nu
         const v = h['stream-next-offset'];
         return (Array.isArray(v) ? v[0] : v) ?? null;
       };
-      return longPoll(consumePool, 'now', (o) => `${stream}?offset=${encodeURIComponent(o)}&live=long-poll`, (_b, h) => header(h), cb);
+      return longPoll(
+        consumePool,
+        'now',
+        (o) => `${stream}?offset=${encodeURIComponent(o)}&live=long-poll`,
+        (_b, h) => header(h),
+        cb,
+      );
     });
   } finally {
     await producePool.close();
@@ -71,35 +101,62 @@ export const deliveryLatency: Scenario = {
   title: 'Produce→delivery latency',
   run: async (ctx) => {
     const durationMs = ctx.quick ? 2000 : 15_000;
-    const details: Record<string, unknown> = { duration_ms: durationMs, requests_per_sec: REQUESTS_PER_SEC, durability: 'fsync' };
+    const details: Record<string, unknown> = {
+      duration_ms: durationMs,
+      requests_per_sec: REQUESTS_PER_SEC,
+      durability: 'fsync',
+    };
     const skipped: string[] = [];
     const rows: Row[] = [];
     for (const mode of ['long-poll', 'sse'] as const) {
       for (const rate of [1000, 5000]) {
         const mine = await sluiceRun(ctx, mode, rate, durationMs);
-        ctx.log(`sluice ${mode} @${rate}: p50 ${mine.latency.p50Ms} p99 ${mine.latency.p99Ms} p999 ${mine.latency.p999Ms} ms (${mine.delivered}/${mine.produced})`);
+        ctx.log(
+          `sluice ${mode} @${rate}: p50 ${mine.latency.p50Ms} p99 ${mine.latency.p99Ms} p999 ${mine.latency.p999Ms} ms (${mine.delivered}/${mine.produced})`,
+        );
         let peer: LatencyRun | null = null;
         if (ctx.ds) {
           peer = await dsRun(ctx, mode, rate, durationMs);
-          ctx.log(`durable-streams ${mode} @${rate}: p50 ${peer.latency.p50Ms} p99 ${peer.latency.p99Ms} ms (${peer.delivered}/${peer.produced})`);
+          ctx.log(
+            `durable-streams ${mode} @${rate}: p50 ${peer.latency.p50Ms} p99 ${peer.latency.p99Ms} ms (${peer.delivered}/${peer.produced})`,
+          );
         }
         details[`sluice_${mode}_${rate}`] = mine;
         if (peer) details[`durable_streams_${mode}_${rate}`] = peer;
         const complete = (r: LatencyRun | null) => r !== null && r.produceErrors === 0 && r.delivered >= r.produced;
-        const pick = (r: LatencyRun | null, k: 'p50Ms' | 'p99Ms' | 'p999Ms') => (r && complete(r) ? r.latency[k] : null);
+        const pick = (r: LatencyRun | null, k: 'p50Ms' | 'p99Ms' | 'p999Ms') =>
+          r && complete(r) ? r.latency[k] : null;
         const scenario = `produce→${mode === 'sse' ? 'SSE' : 'long-poll'} at ${rate / 1000}k rec/s`;
-        for (const [metric, k] of [['p50', 'p50Ms'], ['p99', 'p99Ms'], ['p999', 'p999Ms']] as const) {
-          const row = versus({ scenario, metric, unit: 'ms', sluice: pick(mine, k), other: { name: 'Durable Streams', value: pick(peer, k) } });
-          rows.push(mode === 'sse' && rate === 5000 && k === 'p99Ms' ? { ...bound(row, '≤', 10), ratio: row.ratio ?? null } : row);
+        for (const [metric, k] of [
+          ['p50', 'p50Ms'],
+          ['p99', 'p99Ms'],
+          ['p999', 'p999Ms'],
+        ] as const) {
+          const row = versus({
+            scenario,
+            metric,
+            unit: 'ms',
+            sluice: pick(mine, k),
+            other: { name: 'Durable Streams', value: pick(peer, k) },
+          });
+          rows.push(
+            mode === 'sse' && rate === 5000 && k === 'p99Ms'
+              ? { ...bound(row, '≤', 10), ratio: row.ratio ?? null }
+              : row,
+          );
         }
-        if (!complete(mine)) skipped.push(`sluice ${mode} @${rate}: delivered ${mine.delivered}/${mine.produced}, ${mine.produceErrors} produce errors`);
+        if (!complete(mine))
+          skipped.push(
+            `sluice ${mode} @${rate}: delivered ${mine.delivered}/${mine.produced}, ${mine.produceErrors} produce errors`,
+          );
       }
     }
     if (!ctx.ds) skipped.push(`Durable Streams: ${ctx.dsSkip ?? 'not started'}`);
 
     // Kafka (kafkajs consumer) as a second latency peer: full mode only, a broker start costs ~10 s.
     const mineSse = (rate: number) => details[`sluice_sse_${rate}`] as LatencyRun | undefined;
-    if (ctx.quick && process.env['BENCH_KAFKA_LATENCY'] !== '1') skipped.push('Kafka latency peer: full mode only (or BENCH_KAFKA_LATENCY=1)');
+    if (ctx.quick && process.env['BENCH_KAFKA_LATENCY'] !== '1')
+      skipped.push('Kafka latency peer: full mode only (or BENCH_KAFKA_LATENCY=1)');
     else if (!ctx.kafka) skipped.push('Kafka latency peer: disabled with --no-kafka');
     else {
       const why = await ensureKafka();
@@ -115,8 +172,19 @@ export const deliveryLatency: Scenario = {
             const ok = k.produceErrors === 0 && k.delivered >= k.produced;
             const mine = mineSse(rate);
             const mineOk = mine && mine.produceErrors === 0 && mine.delivered >= mine.produced;
-            for (const [metric, key] of [['p50', 'p50Ms'], ['p99', 'p99Ms']] as const) {
-              rows.push(versus({ scenario: `produce→SSE at ${rate / 1000}k rec/s`, metric, unit: 'ms', sluice: mineOk ? mine.latency[key] : null, other: { name: 'Kafka acks=all → kafkajs consumer', value: ok ? k.latency[key] : null } }));
+            for (const [metric, key] of [
+              ['p50', 'p50Ms'],
+              ['p99', 'p99Ms'],
+            ] as const) {
+              rows.push(
+                versus({
+                  scenario: `produce→SSE at ${rate / 1000}k rec/s`,
+                  metric,
+                  unit: 'ms',
+                  sluice: mineOk ? mine.latency[key] : null,
+                  other: { name: 'Kafka acks=all → kafkajs consumer', value: ok ? k.latency[key] : null },
+                }),
+              );
             }
           }
         } catch (e) {

@@ -16,11 +16,16 @@ const BATCH = 5000;
 async function groupsAvailable(pool: Dispatcher): Promise<string | null> {
   const res = await requestJson<{ error?: { code?: string } } | null>(
     pool,
-    { method: 'POST', path: `/v1/groups/${uniqueName('probe')}/members`, body: JSON.stringify({ topics: [uniqueName('missing')] }) },
+    {
+      method: 'POST',
+      path: `/v1/groups/${uniqueName('probe')}/members`,
+      body: JSON.stringify({ topics: [uniqueName('missing')] }),
+    },
     [400, 404, 405, 409, 422],
   );
   if (res.status === 405) return 'POST /v1/groups/{group}/members answers 405';
-  if (res.status === 404 && res.body?.error?.code !== 'topic_not_found') return `POST /v1/groups/{group}/members answers 404 ${res.body?.error?.code ?? ''}`.trim();
+  if (res.status === 404 && res.body?.error?.code !== 'topic_not_found')
+    return `POST /v1/groups/{group}/members answers 404 ${res.body?.error?.code ?? ''}`.trim();
   return null;
 }
 
@@ -36,7 +41,13 @@ interface GroupRun {
 async function consumeWithGroup(pool: Dispatcher, topic: string, members: number, total: number): Promise<GroupRun> {
   const group = uniqueName(`g${members}`);
   const join = async () =>
-    (await requestJson<{ member_id: string }>(pool, { method: 'POST', path: `/v1/groups/${group}/members`, body: JSON.stringify({ topics: [topic], auto_offset_reset: 'earliest', auto_commit: true }) })).body.member_id;
+    (
+      await requestJson<{ member_id: string }>(pool, {
+        method: 'POST',
+        path: `/v1/groups/${group}/members`,
+        body: JSON.stringify({ topics: [topic], auto_offset_reset: 'earliest', auto_commit: true }),
+      })
+    ).body.member_id;
   // Timed from the first join, as the Kafka peer is: joining and rebalancing are part of it.
   const t0 = performance.now();
   const ids: string[] = [];
@@ -49,7 +60,10 @@ async function consumeWithGroup(pool: Dispatcher, topic: string, members: number
     ids.map(async (first) => {
       let id = first;
       while (consumed < total && performance.now() < deadline) {
-        const res = await pool.request({ method: 'GET', path: `/v1/groups/${group}/members/${id}/records?max_records=10000&max_bytes=${8 * 1024 * 1024}&wait_ms=200` });
+        const res = await pool.request({
+          method: 'GET',
+          path: `/v1/groups/${group}/members/${id}/records?max_records=10000&max_bytes=${8 * 1024 * 1024}&wait_ms=200`,
+        });
         const body = await res.body.text();
         fetches++;
         if (res.statusCode === 409) {
@@ -74,12 +88,28 @@ export const groups: Scenario = {
     const pool = createPool(ctx.sluice.url, 8);
     try {
       const missing = await groupsAvailable(pool);
-      if (missing) return { id: 'groups', title: 'Consumer-group consume', rows: [], skipped: [`not available (${missing})`], details: {} };
+      if (missing)
+        return {
+          id: 'groups',
+          title: 'Consumer-group consume',
+          rows: [],
+          skipped: [`not available (${missing})`],
+          details: {},
+        };
       const total = ctx.quick ? 100_000 : 500_000;
       const topic = uniqueName('groups');
-      await requestJson(pool, { method: 'POST', path: '/v1/topics', body: JSON.stringify({ name: topic, partitions: PARTITIONS, config: { durability: 'write' } }) });
+      await requestJson(pool, {
+        method: 'POST',
+        path: '/v1/topics',
+        body: JSON.stringify({ name: topic, partitions: PARTITIONS, config: { durability: 'write' } }),
+      });
       const body = sluiceJsonBody(values(BATCH));
-      const load = await closedLoop(pool, total / BATCH, 4, () => ({ method: 'POST', path: `/v1/topics/${topic}/records`, headers: { 'content-type': 'application/json' }, body }));
+      const load = await closedLoop(pool, total / BATCH, 4, () => ({
+        method: 'POST',
+        path: `/v1/topics/${topic}/records`,
+        headers: { 'content-type': 'application/json' },
+        body,
+      }));
       if (load.errors) throw new Error(`loading failed: ${load.firstError}`);
       const details: Record<string, unknown> = { records: total, partitions: PARTITIONS };
       const rows: Row[] = [];
@@ -87,10 +117,17 @@ export const groups: Scenario = {
       for (const members of [1, 2, 4]) {
         const r = await consumeWithGroup(pool, topic, members, total);
         details[`members_${members}`] = r;
-        ctx.log(`group of ${members}: ${Math.round(r.recPerSec)} rec/s (${r.consumed} records, ${r.fetches} fetches, ${r.rejoins} rejoins)`);
+        ctx.log(
+          `group of ${members}: ${Math.round(r.recPerSec)} rec/s (${r.consumed} records, ${r.fetches} fetches, ${r.rejoins} rejoins)`,
+        );
         const complete = r.consumed >= total;
         if (!complete) skipped.push(`${members} member(s): consumed ${r.consumed}/${total} within 120 s`);
-        rows.push({ scenario: `group consume ${total / 1000}k records, ${PARTITIONS} partitions, ${members} member${members > 1 ? 's' : ''}`, metric: 'records/s, fresh group incl. joins (auto-commit)', unit: 'rec/s', sluice: complete ? r.recPerSec : null });
+        rows.push({
+          scenario: `group consume ${total / 1000}k records, ${PARTITIONS} partitions, ${members} member${members > 1 ? 's' : ''}`,
+          metric: 'records/s, fresh group incl. joins (auto-commit)',
+          unit: 'rec/s',
+          sluice: complete ? r.recPerSec : null,
+        });
       }
       const kafka = await kafkaRuns(ctx, total, skipped);
       if (kafka) {
@@ -98,7 +135,15 @@ export const groups: Scenario = {
         for (const k of kafka) {
           const mine = rows.find((r) => r.scenario.endsWith(`${k.members} member${k.members > 1 ? 's' : ''}`));
           if (!mine) continue;
-          rows.push(versus({ scenario: mine.scenario, metric: mine.metric, unit: 'rec/s', sluice: mine.sluice, other: { name: 'Kafka, kafkajs group', value: k.consumed >= total ? k.recPerSec : null } }));
+          rows.push(
+            versus({
+              scenario: mine.scenario,
+              metric: mine.metric,
+              unit: 'rec/s',
+              sluice: mine.sluice,
+              other: { name: 'Kafka, kafkajs group', value: k.consumed >= total ? k.recPerSec : null },
+            }),
+          );
         }
       }
       const result: ScenarioResult = { id: 'groups', title: 'Consumer-group consume', rows, details };
@@ -129,7 +174,8 @@ async function kafkaRuns(ctx: BenchContext, total: number, skipped: string[]): P
   try {
     peer = await startKafka();
     const runs = await kafkaGroupConsume(peer, values(BATCH), total, PARTITIONS, [1, 2, 4]);
-    for (const r of runs) ctx.log(`kafka group of ${r.members}: ${Math.round(r.recPerSec)} rec/s (${r.consumed} records)`);
+    for (const r of runs)
+      ctx.log(`kafka group of ${r.members}: ${Math.round(r.recPerSec)} rec/s (${r.consumed} records)`);
     return runs;
   } catch (e) {
     skipped.push(`Kafka group peer: ${String(e).split('\n')[0]}`);

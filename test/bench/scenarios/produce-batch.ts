@@ -24,7 +24,12 @@ export const produceBatch: Scenario = {
     const budgetMs = ctx.quick ? 4000 : 30_000;
     const vals = values(RECORDS);
     const bodies: Record<Format, string> = { json: sluiceJsonBody(vals), ndjson: sluiceNdjsonBody(vals) };
-    const details: Record<string, unknown> = { records_per_request: RECORDS, requests, connections: CONNECTIONS, body_bytes: bodies.json.length };
+    const details: Record<string, unknown> = {
+      records_per_request: RECORDS,
+      requests,
+      connections: CONNECTIONS,
+      body_bytes: bodies.json.length,
+    };
     const skipped: string[] = [];
     const recs = (r: LoadResult | undefined) => (r && r.errors === 0 ? r.reqPerSec * RECORDS : null);
 
@@ -33,12 +38,23 @@ export const produceBatch: Scenario = {
     for (const durability of ['fsync', 'write'] as const) {
       for (const format of ['json', 'ndjson'] as const) {
         const topic = uniqueName(`pb-${format}-${durability}`);
-        await requestJson(ctx.sluicePool, { method: 'POST', path: '/v1/topics', body: JSON.stringify({ name: topic, partitions: 4, config: { durability } }) });
-        const spec = () => ({ method: 'POST' as const, path: `/v1/topics/${topic}/records`, headers: { 'content-type': CT[format] }, body: bodies[format] });
+        await requestJson(ctx.sluicePool, {
+          method: 'POST',
+          path: '/v1/topics',
+          body: JSON.stringify({ name: topic, partitions: 4, config: { durability } }),
+        });
+        const spec = () => ({
+          method: 'POST' as const,
+          path: `/v1/topics/${topic}/records`,
+          headers: { 'content-type': CT[format] },
+          body: bodies[format],
+        });
         await closedLoop(ctx.sluicePool, WARMUP, CONNECTIONS, spec);
         const r = await closedLoop(ctx.sluicePool, requests, CONNECTIONS, spec, budgetMs);
         sluice[`${format}-${durability}`] = r;
-        ctx.log(`sluice ${format} ${durability}: ${Math.round(r.reqPerSec * RECORDS)} rec/s p99 ${r.latency.p99Ms} ms${r.errors ? ` (${r.errors} errors: ${r.firstError})` : ''}`);
+        ctx.log(
+          `sluice ${format} ${durability}: ${Math.round(r.reqPerSec * RECORDS)} rec/s p99 ${r.latency.p99Ms} ms${r.errors ? ` (${r.errors} errors: ${r.firstError})` : ''}`,
+        );
       }
     }
     details['sluice'] = sluice;
@@ -47,7 +63,12 @@ export const produceBatch: Scenario = {
     const ceiling: Partial<Record<Format, LoadResult>> = {};
     if (ctx.ceiling) {
       for (const format of ['json', 'ndjson'] as const) {
-        const spec = () => ({ method: 'POST' as const, path: '/parse', headers: { 'content-type': CT[format] }, body: bodies[format] });
+        const spec = () => ({
+          method: 'POST' as const,
+          path: '/parse',
+          headers: { 'content-type': CT[format] },
+          body: bodies[format],
+        });
         await closedLoop(ctx.ceiling.pool, WARMUP, CONNECTIONS, spec);
         ceiling[format] = await closedLoop(ctx.ceiling.pool, requests, CONNECTIONS, spec, budgetMs);
         ctx.log(`ceiling ${format}: ${Math.round(ceiling[format].reqPerSec * RECORDS)} rec/s`);
@@ -66,11 +87,18 @@ export const produceBatch: Scenario = {
       const stream = `/bench/${uniqueName('pb')}`;
       await requestJson(ctx.ds.pool, { method: 'PUT', path: stream }, [200, 201]);
       const body = durableStreamsBody(vals);
-      const spec = () => ({ method: 'POST' as const, path: stream, headers: { 'content-type': 'application/json' }, body });
+      const spec = () => ({
+        method: 'POST' as const,
+        path: stream,
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
       await closedLoop(ctx.ds.pool, WARMUP, CONNECTIONS, spec);
       ds = await closedLoop(ctx.ds.pool, requests, CONNECTIONS, spec, budgetMs);
       details['durable_streams'] = ds;
-      ctx.log(`durable-streams: ${Math.round(ds.reqPerSec * RECORDS)} rec/s${ds.errors ? ` (${ds.errors} errors: ${ds.firstError})` : ''}`);
+      ctx.log(
+        `durable-streams: ${Math.round(ds.reqPerSec * RECORDS)} rec/s${ds.errors ? ` (${ds.errors} errors: ${ds.firstError})` : ''}`,
+      );
     } else skipped.push(`Durable Streams: ${ctx.dsSkip ?? 'not started'}`);
 
     // Kafka: kafkajs, acks=all, default flushing and flush.messages=1.
@@ -89,8 +117,13 @@ export const produceBatch: Scenario = {
     } else skipped.push('Kafka: disabled with --no-kafka');
 
     // Optional peers: only when already installed; the bench never installs them.
-    for (const [bin, name] of [['redis-server', 'Redis Streams (XADD)'], ['nats-server', 'NATS JetStream']] as const) {
-      skipped.push(`${name}: ${(await installed(bin)) ? `${bin} is installed but this bench has no driver for it yet` : `${bin} not installed (optional peer)`}`);
+    for (const [bin, name] of [
+      ['redis-server', 'Redis Streams (XADD)'],
+      ['nats-server', 'NATS JetStream'],
+    ] as const) {
+      skipped.push(
+        `${name}: ${(await installed(bin)) ? `${bin} is installed but this bench has no driver for it yet` : `${bin} not installed (optional peer)`}`,
+      );
     }
 
     const rows: Row[] = [];
@@ -98,25 +131,76 @@ export const produceBatch: Scenario = {
     for (const d of ['fsync', 'write']) {
       for (const f of ['json', 'ndjson'] as const) {
         const mine = recs(sluice[`${f}-${d}`]);
-        rows.push(versus({ scenario: scen(f, d), metric: 'records/s', unit: 'rec/s', sluice: mine, other: { name: `hono JSON.parse ceiling`, value: recs(ceiling[f]) } }, 0.8, '≥ 0.8× ceiling'));
+        rows.push(
+          versus(
+            {
+              scenario: scen(f, d),
+              metric: 'records/s',
+              unit: 'rec/s',
+              sluice: mine,
+              other: { name: `hono JSON.parse ceiling`, value: recs(ceiling[f]) },
+            },
+            0.8,
+            '≥ 0.8× ceiling',
+          ),
+        );
         if (f === 'json' && d === 'fsync') {
-          rows.push(versus({ scenario: scen(f, d), metric: 'records/s', unit: 'rec/s', sluice: mine, other: { name: 'Durable Streams, fsync', value: recs(ds) } }, 3, '≥ 3× Durable Streams'));
-          rows.push(versus({ scenario: scen(f, d), metric: 'records/s', unit: 'rec/s', sluice: mine, other: { name: 'raw fs append+fdatasync', value: fsBase.recPerSec } }));
+          rows.push(
+            versus(
+              {
+                scenario: scen(f, d),
+                metric: 'records/s',
+                unit: 'rec/s',
+                sluice: mine,
+                other: { name: 'Durable Streams, fsync', value: recs(ds) },
+              },
+              3,
+              '≥ 3× Durable Streams',
+            ),
+          );
+          rows.push(
+            versus({
+              scenario: scen(f, d),
+              metric: 'records/s',
+              unit: 'rec/s',
+              sluice: mine,
+              other: { name: 'raw fs append+fdatasync', value: fsBase.recPerSec },
+            }),
+          );
           for (const [name, k] of Object.entries(kafka)) {
-            rows.push(versus({ scenario: scen(f, d), metric: 'records/s', unit: 'rec/s', sluice: mine, other: { name, value: k.recPerSec } }));
+            rows.push(
+              versus({
+                scenario: scen(f, d),
+                metric: 'records/s',
+                unit: 'rec/s',
+                sluice: mine,
+                other: { name, value: k.recPerSec },
+              }),
+            );
           }
         }
       }
     }
     const fsyncJson = sluice['json-fsync'];
-    if (fsyncJson) rows.push({ scenario: scen('json', 'fsync'), metric: `request p99, ${CONNECTIONS} in flight`, unit: 'ms', sluice: fsyncJson.latency.p99Ms });
+    if (fsyncJson)
+      rows.push({
+        scenario: scen('json', 'fsync'),
+        metric: `request p99, ${CONNECTIONS} in flight`,
+        unit: 'ms',
+        sluice: fsyncJson.latency.p99Ms,
+      });
     const result: ScenarioResult = { id: 'produce-batch', title: 'Batched produce', rows, details };
     if (skipped.length) result.skipped = skipped;
     return result;
   },
 };
 
-async function kafkaProduce(requests: number, budgetMs: number, vals: string[], ctx: BenchContext): Promise<Record<string, { recPerSec: number; elapsedMs: number }>> {
+async function kafkaProduce(
+  requests: number,
+  budgetMs: number,
+  vals: string[],
+  ctx: BenchContext,
+): Promise<Record<string, { recPerSec: number; elapsedMs: number }>> {
   ctx.log('kafka: starting broker');
   const peer = await startKafka();
   const out: Record<string, { recPerSec: number; elapsedMs: number }> = {};

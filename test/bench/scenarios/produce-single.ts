@@ -20,7 +20,11 @@ export const produceSingle: Scenario = {
 
     const pool = createPool(ctx.sluice.url, CONNECTIONS);
     const topic = uniqueName('ps');
-    await requestJson(pool, { method: 'POST', path: '/v1/topics', body: JSON.stringify({ name: topic, partitions: 4 }) });
+    await requestJson(pool, {
+      method: 'POST',
+      path: '/v1/topics',
+      body: JSON.stringify({ name: topic, partitions: 4 }),
+    });
     const spec = (i: number): RequestSpec => ({
       method: 'POST',
       path: `/v1/topics/${topic}/records`,
@@ -29,7 +33,9 @@ export const produceSingle: Scenario = {
     });
     await closedLoop(pool, 200, CONNECTIONS, spec, 1000);
     const max = await closedLoop(pool, requests, CONNECTIONS, spec, budgetMs);
-    ctx.log(`sluice single: ${Math.round(max.reqPerSec)} req/s p99 ${max.latency.p99Ms} ms${max.errors ? ` (${max.errors} errors: ${max.firstError})` : ''}`);
+    ctx.log(
+      `sluice single: ${Math.round(max.reqPerSec)} req/s p99 ${max.latency.p99Ms} ms${max.errors ? ` (${max.errors} errors: ${max.firstError})` : ''}`,
+    );
     const rate = Math.max(10, Math.round(max.reqPerSec / 2));
     const half = await openLoop(pool, rate, halfLoadMs, spec);
     ctx.log(`sluice single at ${rate} req/s: p50 ${half.latency.p50Ms} p99 ${half.latency.p99Ms} ms`);
@@ -53,7 +59,12 @@ export const produceSingle: Scenario = {
       const p = createPool(ctx.ds.url, CONNECTIONS);
       const stream = `/bench/${uniqueName('ps')}`;
       await requestJson(p, { method: 'PUT', path: stream }, [200, 201]);
-      const s = (i: number): RequestSpec => ({ method: 'POST', path: stream, headers: { 'content-type': 'application/json' }, body: durableStreamsBody([valueJson(i)]) });
+      const s = (i: number): RequestSpec => ({
+        method: 'POST',
+        path: stream,
+        headers: { 'content-type': 'application/json' },
+        body: durableStreamsBody([valueJson(i)]),
+      });
       await closedLoop(p, 200, CONNECTIONS, s, 1000);
       ds = await closedLoop(p, requests, CONNECTIONS, s, budgetMs);
       await p.close();
@@ -63,11 +74,37 @@ export const produceSingle: Scenario = {
 
     const scenario = `produce 1 record/request, fsync, ${CONNECTIONS} conns`;
     const rows: Row[] = [
-      versus({ scenario, metric: 'requests/s', unit: 'req/s', sluice: ok(max), other: { name: 'hono hello-world', value: ok(hello) } }),
-      versus({ scenario, metric: 'requests/s', unit: 'req/s', sluice: ok(max), other: { name: 'Durable Streams, fsync', value: ok(ds) } }),
+      versus({
+        scenario,
+        metric: 'requests/s',
+        unit: 'req/s',
+        sluice: ok(max),
+        other: { name: 'hono hello-world', value: ok(hello) },
+      }),
+      versus({
+        scenario,
+        metric: 'requests/s',
+        unit: 'req/s',
+        sluice: ok(max),
+        other: { name: 'Durable Streams, fsync', value: ok(ds) },
+      }),
       { scenario, metric: 'p50 at max load', unit: 'ms', sluice: max.latency.p50Ms },
-      { scenario: `produce 1 record/request at half load (${rate} req/s)`, metric: 'p50', unit: 'ms', sluice: half.latency.p50Ms },
-      bound({ scenario: `produce 1 record/request at half load (${rate} req/s)`, metric: 'p99', unit: 'ms', sluice: half.errors ? null : half.latency.p99Ms }, '≤', 20),
+      {
+        scenario: `produce 1 record/request at half load (${rate} req/s)`,
+        metric: 'p50',
+        unit: 'ms',
+        sluice: half.latency.p50Ms,
+      },
+      bound(
+        {
+          scenario: `produce 1 record/request at half load (${rate} req/s)`,
+          metric: 'p99',
+          unit: 'ms',
+          sluice: half.errors ? null : half.latency.p99Ms,
+        },
+        '≤',
+        20,
+      ),
     ];
     const result: ScenarioResult = { id: 'produce-single', title: 'Single-record produce', rows, details };
     if (skipped.length) result.skipped = skipped;

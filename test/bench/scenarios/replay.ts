@@ -33,7 +33,10 @@ async function pagedReplay(pool: Dispatcher, path: string, total: number): Promi
   let records = 0;
   const t0 = performance.now();
   while (offset < total) {
-    const res = await pool.request({ method: 'GET', path: `${path}?offset=${offset}&max_records=10000&max_bytes=${8 * 1024 * 1024}` });
+    const res = await pool.request({
+      method: 'GET',
+      path: `${path}?offset=${offset}&max_records=10000&max_bytes=${8 * 1024 * 1024}`,
+    });
     const body = await res.body.text();
     if (res.statusCode !== 200) throw new Error(`replay read → ${res.statusCode}: ${body.slice(0, 300)}`);
     bytes += Buffer.byteLength(body);
@@ -57,9 +60,18 @@ export const replay: Scenario = {
     const topic = uniqueName('replay');
     const vals = values(BATCH);
     try {
-      await requestJson(pool, { method: 'POST', path: '/v1/topics', body: JSON.stringify({ name: topic, partitions: 1, config: { durability: 'write' } }) });
+      await requestJson(pool, {
+        method: 'POST',
+        path: '/v1/topics',
+        body: JSON.stringify({ name: topic, partitions: 1, config: { durability: 'write' } }),
+      });
       const body = sluiceJsonBody(vals);
-      const load = await closedLoop(pool, total / BATCH, 4, () => ({ method: 'POST', path: `/v1/topics/${topic}/records`, headers: { 'content-type': 'application/json' }, body }));
+      const load = await closedLoop(pool, total / BATCH, 4, () => ({
+        method: 'POST',
+        path: `/v1/topics/${topic}/records`,
+        headers: { 'content-type': 'application/json' },
+        body,
+      }));
       if (load.errors) throw new Error(`loading failed: ${load.firstError}`);
       ctx.log(`replay: loaded ${total} records in ${Math.round(load.elapsedMs)} ms`);
 
@@ -71,7 +83,10 @@ export const replay: Scenario = {
       let got = 0;
       let bytes = 0;
       const t0 = performance.now();
-      const sub = subscribeSse(`${ctx.sluice.url}/v1/topics/${topic}/partitions/0/events?from=earliest`, (ts) => (got += ts.length));
+      const sub = subscribeSse(
+        `${ctx.sluice.url}/v1/topics/${topic}/partitions/0/events?from=earliest`,
+        (ts) => (got += ts.length),
+      );
       await sub.ready;
       const deadline = performance.now() + 120_000;
       while (got < total && performance.now() < deadline) await sleep(10);
@@ -89,7 +104,12 @@ export const replay: Scenario = {
           const stream = `/bench/${uniqueName('replay')}`;
           await requestJson(dsPool, { method: 'PUT', path: stream }, [200, 201]);
           const dsBody = durableStreamsBody(vals);
-          const dl = await closedLoop(dsPool, total / BATCH, 4, () => ({ method: 'POST', path: stream, headers: { 'content-type': 'application/json' }, body: dsBody }));
+          const dl = await closedLoop(dsPool, total / BATCH, 4, () => ({
+            method: 'POST',
+            path: stream,
+            headers: { 'content-type': 'application/json' },
+            body: dsBody,
+          }));
           if (dl.errors) throw new Error(`loading Durable Streams failed: ${dl.firstError}`);
           let offset = '-1';
           let records = 0;
@@ -118,9 +138,27 @@ export const replay: Scenario = {
       const scenario = `replay ${total / 1000}k records from offset 0`;
       const rows: Row[] = [
         bound({ scenario, metric: 'paged GET records/s', unit: 'rec/s', sluice: paged.recPerSec }, '≥', 500_000),
-        versus({ scenario, metric: 'paged GET records/s', unit: 'rec/s', sluice: paged.recPerSec, other: { name: 'Durable Streams catch-up GET', value: dsRun && dsRun.records >= total ? dsRun.recPerSec : null } }),
+        versus({
+          scenario,
+          metric: 'paged GET records/s',
+          unit: 'rec/s',
+          sluice: paged.recPerSec,
+          other: {
+            name: 'Durable Streams catch-up GET',
+            value: dsRun && dsRun.records >= total ? dsRun.recPerSec : null,
+          },
+        }),
         { scenario, metric: 'paged GET MB/s (response bytes)', unit: 'MB/s', sluice: paged.mbPerSec },
-        bound({ scenario, metric: 'SSE from=earliest records/s', unit: 'rec/s', sluice: got >= total ? sse.recPerSec : null }, '≥', 500_000),
+        bound(
+          {
+            scenario,
+            metric: 'SSE from=earliest records/s',
+            unit: 'rec/s',
+            sluice: got >= total ? sse.recPerSec : null,
+          },
+          '≥',
+          500_000,
+        ),
       ];
       if (got < total) skipped.push(`SSE replay delivered ${got}/${total} within 120 s`);
       const result: ScenarioResult = { id: 'replay', title: 'Catch-up replay', rows, details };

@@ -39,7 +39,11 @@ async function fanout(ctx: BenchContext, n: number, durationMs: number): Promise
   let recordFrom = Infinity;
   let deliveries = 0;
   try {
-    await requestJson(pool, { method: 'POST', path: '/v1/topics', body: JSON.stringify({ name: topic, partitions: 1, config: { durability: 'write' } }) });
+    await requestJson(pool, {
+      method: 'POST',
+      path: '/v1/topics',
+      body: JSON.stringify({ name: topic, partitions: 1, config: { durability: 'write' } }),
+    });
     const url = `${ctx.sluice.url}/v1/topics/${topic}/partitions/0/events?from=latest`;
     const c0 = performance.now();
     let failed = 0;
@@ -70,7 +74,12 @@ async function fanout(ctx: BenchContext, n: number, durationMs: number): Promise
       const vals = values(RECORDS_PER_TICK, seq);
       seq += RECORDS_PER_TICK;
       if ((timestampsIn(vals[0] ?? '')[0] ?? 0) >= recordFrom) counted += RECORDS_PER_TICK;
-      return { method: 'POST', path: `/v1/topics/${topic}/records`, headers: { 'content-type': 'application/json' }, body: sluiceJsonBody(vals) };
+      return {
+        method: 'POST',
+        path: `/v1/topics/${topic}/records`,
+        headers: { 'content-type': 'application/json' },
+        body: sluiceJsonBody(vals),
+      };
     });
     const expected = counted * (n - failed);
     const deadline = performance.now() + 5000;
@@ -105,17 +114,30 @@ export const sseFanout: Scenario = {
   title: 'SSE fan-out',
   run: async (ctx) => {
     // BENCH_FANOUT="1000,10000" overrides the subscriber counts (e.g. to try 10k in a quick run).
-    const sizes = process.env['BENCH_FANOUT']?.split(',').map(Number).filter((n) => n > 0) ?? (ctx.quick ? [1000, 5000] : [1000, 5000, 10_000]);
+    const sizes =
+      process.env['BENCH_FANOUT']
+        ?.split(',')
+        .map(Number)
+        .filter((n) => n > 0) ?? (ctx.quick ? [1000, 5000] : [1000, 5000, 10_000]);
     const durationMs = ctx.quick ? 3000 : 10_000;
-    const details: Record<string, unknown> = { rate_rec_per_sec: TICKS_PER_SEC * RECORDS_PER_TICK, records_per_request: RECORDS_PER_TICK, duration_ms: durationMs };
+    const details: Record<string, unknown> = {
+      rate_rec_per_sec: TICKS_PER_SEC * RECORDS_PER_TICK,
+      records_per_request: RECORDS_PER_TICK,
+      duration_ms: durationMs,
+    };
     const rows: Row[] = [];
     const skipped: string[] = [];
     for (const n of sizes) {
       const r = await fanout(ctx, n, durationMs);
       details[`subscribers_${n}`] = r;
-      ctx.log(`fan-out ${n}: p99 ${r.latency.p99Ms} ms, ${r.deliveries}/${r.expectedDeliveries} deliveries, RSS peak ${r.serverRssPeakMiB?.toFixed(0)} MiB, loop p99 ${r.loopDelayP99Ms?.toFixed(1)} ms`);
+      ctx.log(
+        `fan-out ${n}: p99 ${r.latency.p99Ms} ms, ${r.deliveries}/${r.expectedDeliveries} deliveries, RSS peak ${r.serverRssPeakMiB?.toFixed(0)} MiB, loop p99 ${r.loopDelayP99Ms?.toFixed(1)} ms`,
+      );
       const complete = r.connected === n && r.deliveries >= r.expectedDeliveries;
-      if (!complete) skipped.push(`${n} subscribers: ${r.connected}/${n} connected, ${r.deliveries}/${r.expectedDeliveries} deliveries (latency rows marked —)`);
+      if (!complete)
+        skipped.push(
+          `${n} subscribers: ${r.connected}/${n} connected, ${r.deliveries}/${r.expectedDeliveries} deliveries (latency rows marked —)`,
+        );
       const scenario = `SSE fan-out ${n / 1000}k subscribers @100 rec/s`;
       const p99 = complete ? r.latency.p99Ms : null;
       const rss = r.serverRssPeakMiB;
@@ -127,9 +149,16 @@ export const sseFanout: Scenario = {
         rows.push({ scenario, metric: 'server RSS peak', unit: 'MiB', sluice: rss });
       }
       rows.push({ scenario, metric: 'server event-loop delay p99', unit: 'ms', sluice: r.loopDelayP99Ms });
-      rows.push({ scenario, metric: 'client (subscribers) event-loop delay p99', unit: 'ms', sluice: r.clientLoopDelayP99Ms, note: 'the load generator, not Sluice' });
+      rows.push({
+        scenario,
+        metric: 'client (subscribers) event-loop delay p99',
+        unit: 'ms',
+        sluice: r.clientLoopDelayP99Ms,
+        note: 'the load generator, not Sluice',
+      });
     }
-    if (!sizes.includes(10_000)) skipped.push('10k subscribers (targets p99 ≤ 250 ms, RSS ≤ 1 GiB) run in full mode only');
+    if (!sizes.includes(10_000))
+      skipped.push('10k subscribers (targets p99 ≤ 250 ms, RSS ≤ 1 GiB) run in full mode only');
     const result: ScenarioResult = { id: 'sse-fanout', title: 'SSE fan-out', rows, details };
     if (skipped.length) result.skipped = skipped;
     return result;
