@@ -34,6 +34,7 @@ export class TopicsRepository {
   }
 
   async findActive(name: string): Promise<TopicRow | undefined> {
+    if (!/^[a-zA-Z0-9._-]{1,249}$/.test(name)) return undefined; // no such topic can exist; Postgres would reject a NUL byte (500)
     const rows = await this.db
       .select()
       .from(topics)
