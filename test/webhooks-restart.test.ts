@@ -80,7 +80,12 @@ describe('webhooks across a restart', () => {
       expect(resent, `re-sent ${cut.id}`).toBeDefined();
       expect(resent!.body).toBe(cut.body);
     }
-    const status = await api(b, 'GET', `/v1/webhooks/${id}`);
+    // The receiver has every record once its 2xx is sent; the commit follows it, so poll (bounded).
+    let status = await api(b, 'GET', `/v1/webhooks/${id}`);
+    for (const deadline = Date.now() + 10_000; status.json.lag !== 0 && Date.now() < deadline; ) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      status = await api(b, 'GET', `/v1/webhooks/${id}`);
+    }
     expect(status.json).toMatchObject({ state: 'active', lag: 0 });
     const deliveries = (await api(b, 'GET', `/v1/webhooks/${id}/deliveries?limit=1000`)).json.deliveries as Json[];
     expect(deliveries.filter((d) => d.outcome === 'delivered').length).toBeGreaterThanOrEqual(receiver.requests.filter((r) => r.accepted).length - inFlightAtStop.length);
