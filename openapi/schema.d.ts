@@ -652,18 +652,18 @@ export interface components {
              * @description The member is removed (and its partitions reassigned) if no fetch or heartbeat arrives for this long.
              * @default 30000
              */
-            session_timeout_ms: number;
+            session_timeout_ms?: number;
             /**
              * @description Where to start a partition with no committed offset (or one outside the log): `earliest`, `latest` (from when the member got the partition), or `none` — fetch answers 409 `conflict` naming the partition.
              * @default latest
              * @enum {string}
              */
-            auto_offset_reset: "earliest" | "latest" | "none";
+            auto_offset_reset?: "earliest" | "latest" | "none";
             /**
              * @description Each fetch first commits what the previous fetch delivered (at-least-once, like Kafka’s poll loop); leaving commits too.
              * @default false
              */
-            auto_commit: boolean;
+            auto_commit?: boolean;
         };
         GroupFetchResponse: components["schemas"]["GroupMembership"] & {
             /** @description Records of the member’s partitions, in offset order per partition. */

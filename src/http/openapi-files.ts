@@ -16,7 +16,8 @@ const TYPES_HEADER =
 export async function renderOpenApiFiles(): Promise<{ json: string; types: string }> {
   const document = buildOpenApiDocument();
   const json = `${JSON.stringify(document, null, 2)}\n`;
-  const ast = await openapiTS(JSON.parse(json) as Parameters<typeof openapiTS>[0]);
+  // Fields with a default stay optional in request types: a client may omit them.
+  const ast = await openapiTS(JSON.parse(json) as Parameters<typeof openapiTS>[0], { defaultNonNullable: false });
   const types = TYPES_HEADER + astToString(ast);
   return { json, types };
 }
