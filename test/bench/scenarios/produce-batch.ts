@@ -52,6 +52,8 @@ export const produceBatch: Scenario = {
         await closedLoop(ctx.sluicePool, WARMUP, CONNECTIONS, spec);
         const r = await closedLoop(ctx.sluicePool, requests, CONNECTIONS, spec, budgetMs);
         sluice[`${format}-${durability}`] = r;
+        if (r.errors)
+          skipped.push(`sluice ${format} ${durability}: ${r.errors}/${r.requests} requests failed: ${r.firstError}`);
         ctx.log(
           `sluice ${format} ${durability}: ${Math.round(r.reqPerSec * RECORDS)} rec/s p99 ${r.latency.p99Ms} ms${r.errors ? ` (${r.errors} errors: ${r.firstError})` : ''}`,
         );

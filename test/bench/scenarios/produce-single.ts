@@ -41,6 +41,12 @@ export const produceSingle: Scenario = {
     ctx.log(`sluice single at ${rate} req/s: p50 ${half.latency.p50Ms} p99 ${half.latency.p99Ms} ms`);
     await pool.close();
     details['sluice_max'] = max;
+    for (const [what, r] of [
+      ['max load', max],
+      ['half load', half],
+    ] as const) {
+      if (r.errors) skipped.push(`sluice ${what}: ${r.errors}/${r.requests} requests failed: ${r.firstError}`);
+    }
     details['sluice_half_load'] = { rate, ...half };
 
     let hello: LoadResult | undefined;
