@@ -4,7 +4,7 @@ import path from 'node:path';
 import { createPool } from './lib/load.js';
 import type { BenchContext, HttpTarget, Scenario } from './lib/context.js';
 import { describeMachine } from './lib/machine.js';
-import { freePort, REPO_ROOT, spawnChild, tempDir, waitForHttp, BENCH_DIR } from './lib/processes.js';
+import { freePort, REPO_ROOT, run, spawnChild, tempDir, waitForHttp, BENCH_DIR } from './lib/processes.js';
 import { updateReadme } from './lib/readme.js';
 import { renderMarkdown, renderText, writeJson, type RunResult, type ScenarioResult } from './lib/report.js';
 import { startSluice, stopSluice } from './lib/sluice-server.js';
@@ -112,18 +112,20 @@ async function main(): Promise<void> {
   }
   await fsp.rm(dsDir, { recursive: true, force: true });
 
-  const run: RunResult = {
+  const commit = await measuredCommit();
+  const result: RunResult = {
+    ...(commit ? { commit } : {}),
     startedAt: new Date(started).toISOString(),
     mode: quick ? 'quick' : 'full',
     machine,
     durationMs: Date.now() - started,
     scenarios: results,
   };
-  process.stdout.write(`\n${renderText(run)}\n\n`);
-  const file = await writeJson(path.join(REPO_ROOT, '.bench-results'), run);
+  process.stdout.write(`\n${renderText(result)}\n\n`);
+  const file = await writeJson(path.join(REPO_ROOT, '.bench-results'), result);
   log(`results: ${path.relative(REPO_ROOT, file)}`);
   if (args.includes('--write-readme'))
-    log(`README updated: ${path.relative(REPO_ROOT, await updateReadme(renderMarkdown(run)))}`);
+    log(`README updated: ${path.relative(REPO_ROOT, await updateReadme(renderMarkdown(result)))}`);
 }
 
 /** Durable Streams answers 404 for unknown streams: wait for any HTTP answer, not a 2xx. */
@@ -152,6 +154,16 @@ async function startDurableStreams(dataDir: string): Promise<HttpTarget> {
     }
   }
   return { url, child, pool: createPool(url, 4) };
+}
+
+async function measuredCommit(): Promise<string | undefined> {
+  try {
+    const head = (await run('git', ['rev-parse', '--short', 'HEAD'])).trim();
+    const dirty = (await run('git', ['status', '--porcelain', '--', 'src'])).trim() !== '';
+    return `${head}${dirty ? '+dirty' : ''}`;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A route the server doesn't have yet is a skip, not a failure of the run. */

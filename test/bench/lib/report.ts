@@ -32,6 +32,8 @@ export interface ScenarioResult {
 
 export interface RunResult {
   startedAt: string;
+  /** The commit measured, with "+dirty" when src/ had uncommitted changes. */
+  commit?: string;
   mode: 'quick' | 'full';
   machine: MachineInfo;
   durationMs: number;
@@ -104,7 +106,7 @@ export function renderText(run: RunResult): string {
   const widths = HEAD.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ');
   return [
-    `Sluice benchmarks (${run.mode} mode, ${run.startedAt}, ${(run.durationMs / 1000).toFixed(0)} s)`,
+    `Sluice benchmarks (${run.mode} mode, ${run.startedAt}, ${(run.durationMs / 1000).toFixed(0)} s${run.commit ? `, commit ${run.commit}` : ''})`,
     `Machine: ${machineLine(run.machine)}`,
     `Note: ${run.machine.note}`,
     '',
@@ -120,7 +122,7 @@ export function renderMarkdown(run: RunResult): string {
   const esc = (c: string) => c.replace(/\|/g, '\\|');
   const out = [
     `Latest run: \`npm run bench${run.mode === 'quick' ? ' -- --quick' : ''}\` on ${run.startedAt.slice(0, 10)} ` +
-      `(${(run.durationMs / 1000).toFixed(0)} s). Machine: ${machineLine(run.machine)}.`,
+      `(${(run.durationMs / 1000).toFixed(0)} s${run.commit ? `, commit ${run.commit}` : ''}). Machine: ${machineLine(run.machine)}.`,
     '',
     `> ${run.machine.note}`,
     '',
