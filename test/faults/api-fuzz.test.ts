@@ -32,7 +32,13 @@ interface FuzzRequest {
 }
 
 const doc = JSON.parse(fs.readFileSync(new URL('../../openapi/openapi.json', import.meta.url), 'utf8')) as {
-  paths: Record<string, Record<string, { parameters?: Operation['parameters']; requestBody?: { content: Record<string, { schema: JsonSchema }> } }>>;
+  paths: Record<
+    string,
+    Record<
+      string,
+      { parameters?: Operation['parameters']; requestBody?: { content: Record<string, { schema: JsonSchema }> } }
+    >
+  >;
   components: { schemas: Record<string, JsonSchema> };
 };
 const operations: Operation[] = Object.entries(doc.paths).flatMap(([path, ops]) =>
@@ -52,7 +58,11 @@ const PARTITIONS = 3;
 
 beforeAll(async () => {
   // Small limits keep accidental valid creates cheap; long-polls short so nothing waits 30 s.
-  server = await startIsolatedServer({ SLUICE_MAX_PARTITIONS: '8', SLUICE_LONG_POLL_MAX_MS: '100', SLUICE_LOG_STORE: 'file' });
+  server = await startIsolatedServer({
+    SLUICE_MAX_PARTITIONS: '8',
+    SLUICE_LONG_POLL_MAX_MS: '100',
+    SLUICE_LOG_STORE: 'file',
+  });
 });
 afterAll(async () => {
   await server?.stop();
@@ -76,17 +86,45 @@ function operationArbitrary(op: Operation): fc.Arbitrary<FuzzRequest> {
   const queryParams = op.parameters.filter((p) => p.in === 'query');
   const headerParams = op.parameters.filter((p) => p.in === 'header');
   const value = (schema: JsonSchema | undefined) =>
-    fc.oneof(schemas.valid(schema ?? {}).map((v) => (typeof v === 'string' ? v : JSON.stringify(v))), nastyString, nastyNumber.map(String));
+    fc.oneof(
+      schemas.valid(schema ?? {}).map((v) => (typeof v === 'string' ? v : JSON.stringify(v))),
+      nastyString,
+      nastyNumber.map(String),
+    );
   const body: fc.Arbitrary<{ text?: string; type?: string }> = fc.oneof(
-    { weight: 3, arbitrary: (op.body ? schemas.valid(op.body) : fc.jsonValue({ maxDepth: 2 })).map((v) => ({ text: JSON.stringify(v) })) },
-    { weight: 4, arbitrary: (op.body ? schemas.broken(op.body) : fc.jsonValue({ maxDepth: 2 })).map((v) => ({ text: JSON.stringify(v) ?? 'undefined' })) },
+    {
+      weight: 3,
+      arbitrary: (op.body ? schemas.valid(op.body) : fc.jsonValue({ maxDepth: 2 })).map((v) => ({
+        text: JSON.stringify(v),
+      })),
+    },
+    {
+      weight: 4,
+      arbitrary: (op.body ? schemas.broken(op.body) : fc.jsonValue({ maxDepth: 2 })).map((v) => ({
+        text: JSON.stringify(v) ?? 'undefined',
+      })),
+    },
     { weight: 1, arbitrary: fc.string({ maxLength: 60 }).map((t) => ({ text: t })) },
-    { weight: 1, arbitrary: fc.constantFrom('{', '{"records":', '[1,2', '\u0000', '{"records":[{"value":1}]}\n{"x"', '{"a":'.repeat(500)).map((t) => ({ text: t })) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .constantFrom('{', '{"records":', '[1,2', '\u0000', '{"records":[{"value":1}]}\n{"x"', '{"a":'.repeat(500))
+        .map((t) => ({ text: t })),
+    },
     { weight: 1, arbitrary: fc.constant({}) },
   );
   const contentType = fc.oneof(
     { weight: 8, arbitrary: fc.constant('application/json') },
-    { weight: 1, arbitrary: fc.constantFrom('application/x-ndjson', 'text/plain', 'application/json; charset=latin1', 'multipart/form-data; boundary=x', '') },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        'application/x-ndjson',
+        'text/plain',
+        'application/json; charset=latin1',
+        'multipart/form-data; boundary=x',
+        '',
+      ),
+    },
   );
   return fc
     .record({
@@ -99,7 +137,10 @@ function operationArbitrary(op: Operation): fc.Arbitrary<FuzzRequest> {
     .map(({ path, query, headers, body: b, contentType: ct }) => {
       let url = op.path;
       // Lone surrogates cannot be percent-encoded: send U+FFFD as a client library would.
-      pathParams.forEach((p, i) => (url = url.replace(`{${p.name}}`, encodeURIComponent(path[i]!.replace(/[\uD800-\uDFFF]/g, '\uFFFD')))));
+      pathParams.forEach(
+        (p, i) =>
+          (url = url.replace(`{${p.name}}`, encodeURIComponent(path[i]!.replace(/[\uD800-\uDFFF]/g, '\uFFFD')))),
+      );
       const qs = new URLSearchParams();
       queryParams.forEach((p, i) => {
         if (query[i] !== undefined) qs.set(p.name, query[i]);
@@ -122,7 +163,11 @@ function operationArbitrary(op: Operation): fc.Arbitrary<FuzzRequest> {
  */
 function fixtureProduceArbitrary(): fc.Arbitrary<FuzzRequest> {
   const good = fc.record(
-    { key: fc.option(fc.string({ maxLength: 8 }), { nil: undefined }), value: fc.jsonValue({ maxDepth: 2 }), partition: fc.option(fc.integer({ min: 0, max: PARTITIONS - 1 }), { nil: undefined }) },
+    {
+      key: fc.option(fc.string({ maxLength: 8 }), { nil: undefined }),
+      value: fc.jsonValue({ maxDepth: 2 }),
+      partition: fc.option(fc.integer({ min: 0, max: PARTITIONS - 1 }), { nil: undefined }),
+    },
     { requiredKeys: ['value'] },
   );
   const bad = fc.oneof(
@@ -134,7 +179,11 @@ function fixtureProduceArbitrary(): fc.Arbitrary<FuzzRequest> {
     fc.constant({}),
   );
   return fc
-    .tuple(fc.array(good, { minLength: 1, maxLength: 6 }), fc.option(fc.tuple(bad, fc.nat(6)), { freq: 2 }), fc.boolean())
+    .tuple(
+      fc.array(good, { minLength: 1, maxLength: 6 }),
+      fc.option(fc.tuple(bad, fc.nat(6)), { freq: 2 }),
+      fc.boolean(),
+    )
     .map(([records, broken, ndjson]) => {
       const all: unknown[] = [...records];
       if (broken) all.splice(broken[1] % (all.length + 1), 0, broken[0]);
@@ -156,12 +205,18 @@ describe('bad input at scale', () => {
       const records = Array.from({ length: 5 }, (_, i) => ({ partition: p, value: { fixture: i } }));
       expectStatus(await c.post('/v1/topics/{topic}/records', { params: { topic: fixture }, body: { records } }), 200);
     }
-    const join = await c.raw('POST', `/v1/groups/${fixtureGroup}/members`, { body: JSON.stringify({ topics: [fixture] }), headers: { 'content-type': 'application/json' } });
+    const join = await c.raw('POST', `/v1/groups/${fixtureGroup}/members`, {
+      body: JSON.stringify({ topics: [fixture] }),
+      headers: { 'content-type': 'application/json' },
+    });
     expect(join.status).toBe(201);
     const before = await Promise.all(Array.from({ length: PARTITIONS }, (_, p) => readPartition(c, fixture, p)));
 
     const requests = fc.sample(
-      fc.oneof({ weight: operations.length, arbitrary: fc.oneof(...operations.map(operationArbitrary)) }, { weight: 3, arbitrary: fixtureProduceArbitrary() }),
+      fc.oneof(
+        { weight: operations.length, arbitrary: fc.oneof(...operations.map(operationArbitrary)) },
+        { weight: 3, arbitrary: fixtureProduceArbitrary() },
+      ),
       { numRuns: REQUESTS, seed },
     );
     const statuses = new Map<number, number>();
@@ -177,7 +232,12 @@ describe('bad input at scale', () => {
         let status = 0;
         let text = '';
         try {
-          const res = await fetch(`${server.url}${req.url}`, { method: req.method, headers: req.headers, body: req.body, signal: AbortSignal.timeout(10_000) });
+          const res = await fetch(`${server.url}${req.url}`, {
+            method: req.method,
+            headers: req.headers,
+            body: req.body,
+            signal: AbortSignal.timeout(10_000),
+          });
           status = res.status;
           if ((res.headers.get('content-type') ?? '').startsWith('text/event-stream')) await res.body?.cancel();
           else text = await res.text();
@@ -188,7 +248,8 @@ describe('bad input at scale', () => {
         statuses.set(status, (statuses.get(status) ?? 0) + 1);
         if (status >= 500) failures.push({ req, status, text: text.slice(0, 300) });
         if (status === 200 && req.method === 'POST' && req.url.startsWith(`/v1/topics/${fixture}/records`)) {
-          for (const o of (JSON.parse(text) as { offsets: Array<{ partition: number }> }).offsets) appended.set(o.partition, (appended.get(o.partition) ?? 0) + 1);
+          for (const o of (JSON.parse(text) as { offsets: Array<{ partition: number }> }).offsets)
+            appended.set(o.partition, (appended.get(o.partition) ?? 0) + 1);
         }
       }
     };
@@ -204,7 +265,8 @@ describe('bad input at scale', () => {
       expect(after.records.slice(0, before[p]!.records.length)).toEqual(before[p]!.records);
       logDiff += Math.abs(after.endOffset - before[p]!.endOffset - (appended.get(p) ?? 0));
     }
-    const count = (pred: (s: number) => boolean) => [...statuses].filter(([s]) => pred(s)).reduce((n, [, k]) => n + k, 0);
+    const count = (pred: (s: number) => boolean) =>
+      [...statuses].filter(([s]) => pred(s)).reduce((n, [, k]) => n + k, 0);
     report('api_fuzz', {
       requests: requests.length,
       operations: ops.size,
@@ -219,7 +281,8 @@ describe('bad input at scale', () => {
     });
     const kinds = new Map<string, { status: number; url: string; text: string }>();
     for (const f of failures) kinds.set(`${f.req.op} ${f.status}`, { status: f.status, url: f.req.url, text: f.text });
-    for (const [k, v] of kinds) process.stdout.write(`faults: api_fuzz failure ${k} e.g. ${v.url.slice(0, 80)} → ${v.text.slice(0, 120)}\n`);
+    for (const [k, v] of kinds)
+      process.stdout.write(`faults: api_fuzz failure ${k} e.g. ${v.url.slice(0, 80)} → ${v.text.slice(0, 120)}\n`);
     expect([...kinds.keys()], `answers ≥ 500 (seed ${seed})`).toEqual([]);
     expect(hung).toBe(0);
     expect(logDiff).toBe(0);

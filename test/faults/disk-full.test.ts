@@ -38,7 +38,9 @@ async function start(): Promise<TestServer> {
   if (small) return startTestServer(env);
   const log = createFileLogStore({
     dataDir: env.dataDir,
-    fs: faultInjectingLogFs(nodeLogFs, (op, file) => (injectFull && (op === 'write' || op === 'open') && !file.includes('/meta/') ? 'ENOSPC' : undefined)),
+    fs: faultInjectingLogFs(nodeLogFs, (op, file) =>
+      injectFull && (op === 'write' || op === 'open') && !file.includes('/meta/') ? 'ENOSPC' : undefined,
+    ),
   });
   return startTestServer(env, { overrides: { log } });
 }
@@ -59,7 +61,6 @@ describe('disk full', () => {
 
     const sent: Sent[] = [];
     const pad = 'd'.repeat(2000);
-    let failures = 0;
     let n = 0;
     const producer = async (partition: number) => {
       const deadline = Date.now() + 60_000;
@@ -75,7 +76,6 @@ describe('disk full', () => {
         if (res.status === 200) entry.offsets = res.body.offsets.map((o) => o.offset);
         else {
           mine++;
-          failures++;
         }
         sent.push(entry);
       }
@@ -83,7 +83,10 @@ describe('disk full', () => {
     await Promise.all(Array.from({ length: PARTITIONS }, (_, p) => producer(p)));
     const statuses = new Map<number, number>();
     for (const s of sent) statuses.set(s.status, (statuses.get(s.status) ?? 0) + 1);
-    expect([...statuses.keys()].every((s) => s === 200 || s === 503 || s === 507), JSON.stringify([...statuses])).toBe(true);
+    expect(
+      [...statuses.keys()].every((s) => s === 200 || s === 503 || s === 507),
+      JSON.stringify([...statuses]),
+    ).toBe(true);
     expect(statuses.get(507) ?? 0).toBeGreaterThan(0);
     const acked = sent.filter((s) => s.status === 200);
     expect(acked.length).toBeGreaterThan(0);
@@ -103,7 +106,10 @@ describe('disk full', () => {
           if (s.status === 200) lost += s.ids.filter((id, i) => at.get(s.offsets![i]!) !== id).length;
           else if (shown > 0) unacked++;
         }
-        expect(records.map((r) => r.offset), phase).toEqual(records.map((_, i) => i));
+        expect(
+          records.map((r) => r.offset),
+          phase,
+        ).toEqual(records.map((_, i) => i));
       }
       return { lost, partial, unacked };
     };
@@ -115,9 +121,18 @@ describe('disk full', () => {
     injectFull = false;
     const freedAt = Date.now();
     const probe = async () =>
-      (await server!.client.post('/v1/topics/{topic}/records', { params: { topic }, body: { records: [{ partition: 0, value: { id: 'probe' } }] } }))
-        .status === 200;
-    const selfRecovered = await pollUntil('writes after space frees', async () => ((await probe()) ? true : undefined), 5_000, 250).catch(() => false);
+      (
+        await server!.client.post('/v1/topics/{topic}/records', {
+          params: { topic },
+          body: { records: [{ partition: 0, value: { id: 'probe' } }] },
+        })
+      ).status === 200;
+    const selfRecovered = await pollUntil(
+      'writes after space frees',
+      async () => ((await probe()) ? true : undefined),
+      5_000,
+      250,
+    ).catch(() => false);
     if (!selfRecovered) {
       await server.stop();
       server = undefined;
@@ -125,7 +140,10 @@ describe('disk full', () => {
     }
     const recoveredMs = Date.now() - freedAt;
     for (let p = 0; p < PARTITIONS; p++) {
-      const res = await server.client.post('/v1/topics/{topic}/records', { params: { topic }, body: { records: [{ partition: p, value: { id: `after-${p}` } }] } });
+      const res = await server.client.post('/v1/topics/{topic}/records', {
+        params: { topic },
+        body: { records: [{ partition: p, value: { id: `after-${p}` } }] },
+      });
       expect(res.status).toBe(200);
     }
     const afterRecovery = await check('after recovery');

@@ -71,7 +71,8 @@ describe('EIO on write and on fsync', () => {
       expectStatus(await server.client.post('/v1/topics', { body: { name: topic, partitions: 2 } }), 201);
       const id = await topicId(server.client, topic);
       const reqs: Req[] = [];
-      for (let i = 0; i < 3; i++) for (const p of [0, 1]) reqs.push(expectOk(await send(server.client, topic, newReq(p, 'before'))));
+      for (let i = 0; i < 3; i++)
+        for (const p of [0, 1]) reqs.push(expectOk(await send(server.client, topic, newReq(p, 'before'))));
 
       armed = { op, dirPart: `/${id}/0/` };
       const firedBefore = fired;
@@ -86,7 +87,10 @@ describe('EIO on write and on fsync', () => {
       // The device works again, but the partition must not: retries and new writes are refused.
       const retries = await Promise.all(burstFailed.map((r) => send(server!.client, topic, { ...r })));
       const fresh = await send(server.client, topic, newReq(0, 'after'));
-      expect(retries.map((r) => r.status), `${op}: retries`).toEqual(retries.map(() => 503));
+      expect(
+        retries.map((r) => r.status),
+        `${op}: retries`,
+      ).toEqual(retries.map(() => 503));
       expect(fresh.status, `${op}: new write`).toBe(503);
       reqs.push(fresh);
       // The other partition keeps working.

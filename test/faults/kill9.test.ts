@@ -43,7 +43,8 @@ class Ledger {
       const id = req.records[i]!.value.id;
       const before = this.acked.get(where);
       // Two acks naming one offset for different records would itself be a lost record.
-      if (before !== undefined && before !== id) throw new Error(`offset ${where} acknowledged for ${before} and ${id}`);
+      if (before !== undefined && before !== id)
+        throw new Error(`offset ${where} acknowledged for ${before} and ${id}`);
       this.acked.set(where, id);
     });
     this.ackCount += offsets.length;
@@ -99,7 +100,9 @@ describe('kill -9 under concurrent producers', () => {
       if (cycle === 0) {
         expectStatus(await client.post('/v1/topics', { body: { name: topics[0]!, partitions: PARTITIONS } }), 201);
         expectStatus(
-          await client.post('/v1/topics', { body: { name: topics[1]!, partitions: PARTITIONS, config: { durability: 'write' } } }),
+          await client.post('/v1/topics', {
+            body: { name: topics[1]!, partitions: PARTITIONS, config: { durability: 'write' } },
+          }),
           201,
         );
       }

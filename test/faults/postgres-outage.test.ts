@@ -35,7 +35,12 @@ interface Sample {
   what: string;
 }
 
-async function call(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; retryAfter: string | null; json: unknown }> {
+async function call(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; retryAfter: string | null; json: unknown }> {
   try {
     const res = await fetch(`${base}${path}`, {
       method,
@@ -44,7 +49,11 @@ async function call(base: string, method: string, path: string, body?: unknown):
       signal: AbortSignal.timeout(10_000),
     });
     const text = await res.text();
-    return { status: res.status, retryAfter: res.headers.get('retry-after'), json: text ? (JSON.parse(text) as unknown) : undefined };
+    return {
+      status: res.status,
+      retryAfter: res.headers.get('retry-after'),
+      json: text ? (JSON.parse(text) as unknown) : undefined,
+    };
   } catch {
     return { status: 0, retryAfter: null, json: undefined };
   }
@@ -61,7 +70,10 @@ describe.skipIf(!postgresBinDir())('Postgres outage under load (private PostgreS
       const records = Array.from({ length: 20 }, (_, i) => ({ partition: p, value: i }));
       expect((await call(base, 'POST', `/v1/topics/${topic}/records`, { records })).status).toBe(200);
     }
-    const join = await call(base, 'POST', `/v1/groups/${group}/members`, { topics: [topic], session_timeout_ms: 600_000 });
+    const join = await call(base, 'POST', `/v1/groups/${group}/members`, {
+      topics: [topic],
+      session_timeout_ms: 600_000,
+    });
     expect(join.status).toBe(201);
     const { member_id, generation } = join.json as { member_id: string; generation: number };
     const committed = Array.from({ length: PARTITIONS }, (_, p) => 5 + p);
@@ -75,7 +87,10 @@ describe.skipIf(!postgresBinDir())('Postgres outage under load (private PostgreS
 
     const samples: Sample[] = [];
     let stop = false;
-    const loop = async (kind: Sample['kind'], one: (i: number) => [string, Promise<{ status: number; retryAfter: string | null }>]) => {
+    const loop = async (
+      kind: Sample['kind'],
+      one: (i: number) => [string, Promise<{ status: number; retryAfter: string | null }>],
+    ) => {
       for (let i = 0; !stop; i++) {
         const started = Date.now();
         const [what, pending] = one(i);
@@ -85,11 +100,26 @@ describe.skipIf(!postgresBinDir())('Postgres outage under load (private PostgreS
       }
     };
     const loops = [
-      loop('produce', (i) => ['produce', call(base, 'POST', `/v1/topics/${topic}/records`, { records: [{ partition: i % PARTITIONS, value: { i } }] })]),
-      loop('produce', (i) => ['produce keyed', call(base, 'POST', `/v1/topics/${topic}/records`, { records: [{ key: `k${i}`, value: { i } }] })]),
-      loop('read', (i) => ['read', call(base, 'GET', `/v1/topics/${topic}/partitions/${i % PARTITIONS}/records?offset=0&max_records=50`)]),
-      loop('admin', (i) => (i % 2 ? ['list topics', call(base, 'GET', '/v1/topics')] : ['create topic', call(base, 'POST', '/v1/topics', { name: `t-${randomUUID()}` })])),
-      loop('group', (i) => (i % 2 ? ['get group', call(base, 'GET', `/v1/groups/${group}`)] : ['commit', commit(committed)])),
+      loop('produce', (i) => [
+        'produce',
+        call(base, 'POST', `/v1/topics/${topic}/records`, { records: [{ partition: i % PARTITIONS, value: { i } }] }),
+      ]),
+      loop('produce', (i) => [
+        'produce keyed',
+        call(base, 'POST', `/v1/topics/${topic}/records`, { records: [{ key: `k${i}`, value: { i } }] }),
+      ]),
+      loop('read', (i) => [
+        'read',
+        call(base, 'GET', `/v1/topics/${topic}/partitions/${i % PARTITIONS}/records?offset=0&max_records=50`),
+      ]),
+      loop('admin', (i) =>
+        i % 2
+          ? ['list topics', call(base, 'GET', '/v1/topics')]
+          : ['create topic', call(base, 'POST', '/v1/topics', { name: `t-${randomUUID()}` })],
+      ),
+      loop('group', (i) =>
+        i % 2 ? ['get group', call(base, 'GET', `/v1/groups/${group}`)] : ['commit', commit(committed)],
+      ),
     ];
     const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
     await wait(1_000);
@@ -100,8 +130,10 @@ describe.skipIf(!postgresBinDir())('Postgres outage under load (private PostgreS
     const upAt = Date.now();
     // Keep the load on until every kind has answered 200 again (or a generous deadline passes).
     const deadline = upAt + 30_000;
-    const recoveredAt = (kind: Sample['kind']) => samples.find((x) => x.kind === kind && x.started >= upAt && x.status === 200)?.started;
-    while (Date.now() < deadline && (recoveredAt('admin') === undefined || recoveredAt('group') === undefined)) await wait(100);
+    const recoveredAt = (kind: Sample['kind']) =>
+      samples.find((x) => x.kind === kind && x.started >= upAt && x.status === 200)?.started;
+    while (Date.now() < deadline && (recoveredAt('admin') === undefined || recoveredAt('group') === undefined))
+      await wait(100);
     await wait(1_000); // a second of steady state after recovery
     stop = true;
     await Promise.all(loops);
@@ -116,7 +148,10 @@ describe.skipIf(!postgresBinDir())('Postgres outage under load (private PostgreS
     const during = samples.filter((x) => x.started > downAt + 1_500 && x.started < upAt - 500);
     const after = samples.filter((x) => x.started > upAt + 10_000);
     const byKind = (list: Sample[], kind: Sample['kind']) => list.filter((x) => x.kind === kind);
-    const statusCounts = (list: Sample[]) => Object.fromEntries([...new Set(list.map((x) => x.status))].map((st) => [st, list.filter((x) => x.status === st).length]));
+    const statusCounts = (list: Sample[]) =>
+      Object.fromEntries(
+        [...new Set(list.map((x) => x.status))].map((st) => [st, list.filter((x) => x.status === st).length]),
+      );
 
     const produceDuring = byKind(during, 'produce');
     const readDuring = byKind(during, 'read');
@@ -125,11 +160,16 @@ describe.skipIf(!postgresBinDir())('Postgres outage under load (private PostgreS
     expect(statusCounts(produceDuring), 'produce during the outage').toEqual({ 200: produceDuring.length });
     expect(statusCounts(readDuring), 'offset reads during the outage').toEqual({ 200: readDuring.length });
     expect(controlDuring.length).toBeGreaterThan(0);
-    expect(statusCounts(controlDuring), `groups/admin during the outage: ${JSON.stringify(controlDuring)}`).toEqual({ 503: controlDuring.length });
+    expect(statusCounts(controlDuring), `groups/admin during the outage: ${JSON.stringify(controlDuring)}`).toEqual({
+      503: controlDuring.length,
+    });
     expect(controlDuring.every((x) => x.retryAfter !== null)).toBe(true);
     // Answered promptly, not after waiting out the outage (generous for a loaded machine).
     expect(Math.max(...controlDuring.map((x) => x.ms))).toBeLessThan(5_000);
-    expect(samples.filter((x) => x.status >= 500 && x.status !== 503), 'no 500s ever').toEqual([]);
+    expect(
+      samples.filter((x) => x.status >= 500 && x.status !== 503),
+      'no 500s ever',
+    ).toEqual([]);
 
     const recoveryMs = Math.max(recoveredAt('admin')! - upAt, recoveredAt('group')! - upAt);
     // Once recovered, it stays recovered.
@@ -153,7 +193,10 @@ describe.skipIf(!postgresBinDir())('Postgres outage under load (private PostgreS
       recovery_ms: recoveryMs,
       committed_lost: 0,
       control_ms_max_during: Math.max(...controlDuring.map((x) => x.ms)),
-      produce_p99_ms: quantile(produceLatency.map((x) => x.ms), 0.99),
+      produce_p99_ms: quantile(
+        produceLatency.map((x) => x.ms),
+        0.99,
+      ),
       requests_total: samples.length,
     });
     // DESIGN/issue target: recovered within 5 s of Postgres returning; generous on a loaded machine.

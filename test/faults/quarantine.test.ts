@@ -41,7 +41,14 @@ async function metric(client: Client, name: string): Promise<number> {
 async function produceStatuses(client: Client, topic: string, partitions: number): Promise<number[]> {
   const out: number[] = [];
   for (let p = 0; p < partitions; p++) {
-    out.push((await client.post('/v1/topics/{topic}/records', { params: { topic }, body: { records: [{ partition: p, value: 'later' }] } })).status);
+    out.push(
+      (
+        await client.post('/v1/topics/{topic}/records', {
+          params: { topic },
+          body: { records: [{ partition: p, value: 'later' }] },
+        })
+      ).status,
+    );
   }
   return out;
 }
@@ -84,7 +91,12 @@ describe('a flipped bit below the recovery point', () => {
     const { records, endOffset } = await readPartition(server.client, topic, 0);
     expect(endOffset).toBe(victim.baseOffset);
     expect(records.map((r) => r.value)).toEqual(
-      Array.from({ length: victim.baseOffset }, (_, o) => ({ p: 0, b: Math.floor(o / 3), i: o % 3, pad: 'q'.repeat(100) })),
+      Array.from({ length: victim.baseOffset }, (_, o) => ({
+        p: 0,
+        b: Math.floor(o / 3),
+        i: o % 3,
+        pad: 'q'.repeat(100),
+      })),
     );
     // Writes: refused on the quarantined partition (503, never 500), accepted elsewhere.
     const statuses = await produceStatuses(server.client, topic, 3);
@@ -116,7 +128,10 @@ describe('a flipped bit below the recovery point', () => {
     env = await createTestEnv({ SLUICE_LOG_STORE: 'file' });
     server = await startTestServer(env);
     const topic = `t-${randomUUID()}`;
-    expectStatus(await server.client.post('/v1/topics', { body: { name: topic, partitions: 2, config: { segment_bytes: 4096 } } }), 201);
+    expectStatus(
+      await server.client.post('/v1/topics', { body: { name: topic, partitions: 2, config: { segment_bytes: 4096 } } }),
+      201,
+    );
     await fill(server.client, topic, 2, 40);
     const id = await topicId(server.client, topic);
     await server.stop(); // clean: the marker stays, so the start verifies only the tails

@@ -80,7 +80,10 @@ describe.skipIf(process.platform !== 'linux')('stalled SSE clients', () => {
     // Clients that connect and never read: half replay from the start, half follow live.
     let connected = 0;
     for (let i = 0; i < CLIENTS; i++) {
-      const path = i % 2 ? `/v1/topics/${topic}/events?from=earliest` : `/v1/topics/${topic}/partitions/${i % 4 === 0 ? 0 : 1}/events?from=latest`;
+      const path =
+        i % 2
+          ? `/v1/topics/${topic}/events?from=earliest`
+          : `/v1/topics/${topic}/partitions/${i % 4 === 0 ? 0 : 1}/events?from=latest`;
       const req = http.get(`${s.url}${path}`, { agent }, (res) => {
         connected++;
         res.pause();

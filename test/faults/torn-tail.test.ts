@@ -9,7 +9,14 @@ import { createTestEnv, startTestServer, type TestEnv, type TestServer } from '.
 import { knob, report } from './support/figures.js';
 import { readPartition, segmentFiles, topicId } from './support/partition-reader.js';
 import { between, runSeed, seededRandom } from './support/random.js';
-import { batchSpans, damageTail, forgetCleanShutdown, setRecoveryPoint, TAIL_DAMAGES, type TailDamage } from './support/segment-damage.js';
+import {
+  batchSpans,
+  damageTail,
+  forgetCleanShutdown,
+  setRecoveryPoint,
+  TAIL_DAMAGES,
+  type TailDamage,
+} from './support/segment-damage.js';
 
 const ROUNDS = knob('FAULTS_TORN_ROUNDS', 2, 20);
 const PARTITIONS = knob('FAULTS_TORN_PARTITIONS', 20, 40);
@@ -37,7 +44,9 @@ describe('torn and garbage tails (server level)', () => {
       server ??= await startTestServer(env);
       const topic = `t-${randomUUID()}`;
       expectStatus(
-        await server.client.post('/v1/topics', { body: { name: topic, partitions: PARTITIONS, config: { segment_bytes: 2048 } } }),
+        await server.client.post('/v1/topics', {
+          body: { name: topic, partitions: PARTITIONS, config: { segment_bytes: 2048 } },
+        }),
         201,
       );
       const id = await topicId(server.client, topic);
@@ -49,7 +58,10 @@ describe('torn and garbage tails (server level)', () => {
             partition: p,
             value: { p, i: written[p]!.length, pad: 'x'.repeat(between(rnd, 10, 200)) },
           }));
-          const res = expectStatus(await server.client.post('/v1/topics/{topic}/records', { params: { topic }, body: { records } }), 200);
+          const res = expectStatus(
+            await server.client.post('/v1/topics/{topic}/records', { params: { topic }, body: { records } }),
+            200,
+          );
           res.offsets.forEach((o, i) => {
             expect(o.offset).toBe(written[p]!.length);
             written[p]!.push(records[i]!.value);
@@ -79,20 +91,28 @@ describe('torn and garbage tails (server level)', () => {
       recoveryMsMax = Math.max(recoveryMsMax, server.services.recovery.durationMs);
       expect(server.services.recovery.cleanShutdown).toBe(false);
       expect(server.services.recovery.quarantined).toEqual([]);
-      truncatedReported += server.services.recovery.truncated.filter((t) => t.topicId === id).reduce((n, t) => n + t.bytes, 0);
+      truncatedReported += server.services.recovery.truncated
+        .filter((t) => t.topicId === id)
+        .reduce((n, t) => n + t.bytes, 0);
       for (let p = 0; p < PARTITIONS; p++) {
         const why = `${details[p]} (seed ${seed})`;
         const { records, endOffset } = await readPartition(server.client, topic, p);
         // Exactly the valid prefix, byte-identical values: nothing corrupt, nothing valid lost.
         expect(endOffset, why).toBe(expectedEnd[p]);
-        expect(records.map((r) => r.value), why).toEqual(written[p]!.slice(0, expectedEnd[p]));
+        expect(
+          records.map((r) => r.value),
+          why,
+        ).toEqual(written[p]!.slice(0, expectedEnd[p]));
         recordsCut += written[p]!.length - expectedEnd[p]!;
         // On disk too: the files hold exactly the valid batches.
         const spans = (await Promise.all((await segmentFiles(env.dataDir, id, p)).map(batchSpans))).flat();
         expect(spans.at(-1)?.endOffset ?? 0, why).toBe(expectedEnd[p]);
         // The partition takes writes again at the cut, densely.
         const res = expectStatus(
-          await server.client.post('/v1/topics/{topic}/records', { params: { topic }, body: { records: [{ partition: p, value: 'after' }] } }),
+          await server.client.post('/v1/topics/{topic}/records', {
+            params: { topic },
+            body: { records: [{ partition: p, value: 'after' }] },
+          }),
           200,
         );
         expect(res.offsets[0]!.offset, why).toBe(expectedEnd[p]);

@@ -60,7 +60,11 @@ export async function startChild(env: Record<string, string>, timeoutMs = 60_000
     }, timeoutMs);
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
-      reject(new Error(`server exited (${code ?? signal}) before listening: ${stderr.slice(-2000)} ${JSON.stringify(logs.slice(-3))}`));
+      reject(
+        new Error(
+          `server exited (${code ?? signal}) before listening: ${stderr.slice(-2000)} ${JSON.stringify(logs.slice(-3))}`,
+        ),
+      );
     });
     createInterface({ input: child.stdout! }).on('line', (line) => {
       let entry: Record<string, unknown>;

@@ -26,7 +26,25 @@ export type JsonSchema = {
 
 /** Strings that tend to break parsers, paths and databases. */
 export const nastyString = fc.oneof(
-  fc.constantFrom('', ' ', '0', '-1', 'null', 'true', '{}', '[]', '../..', '%00', '\u0000', 'é', '😀', "'; drop table topics;--", '${x}', 'a'.repeat(300), '\uD800'),
+  fc.constantFrom(
+    '',
+    ' ',
+    '0',
+    '-1',
+    'null',
+    'true',
+    '{}',
+    '[]',
+    '../..',
+    '%00',
+    '\u0000',
+    'é',
+    '😀',
+    "'; drop table topics;--",
+    '${x}',
+    'a'.repeat(300),
+    '\uD800',
+  ),
   fc.string({ maxLength: 40 }),
   fc.string({ unit: 'binary', maxLength: 20 }),
 );
@@ -43,7 +61,8 @@ export class SchemaArbitraries {
 
   private resolve(schema: JsonSchema): JsonSchema {
     let s = schema;
-    for (let depth = 0; s.$ref && depth < 16; depth++) s = this.components[s.$ref.replace('#/components/schemas/', '')] ?? {};
+    for (let depth = 0; s.$ref && depth < 16; depth++)
+      s = this.components[s.$ref.replace('#/components/schemas/', '')] ?? {};
     return s;
   }
 
@@ -76,7 +95,10 @@ export class SchemaArbitraries {
         return fc.constant(null);
       case 'array':
         if (depth > 4) return fc.constant([]);
-        return fc.array(this.valid(s.items ?? {}, depth + 1), { minLength: s.minItems ?? 0, maxLength: Math.min(s.maxItems ?? 4, 4) });
+        return fc.array(this.valid(s.items ?? {}, depth + 1), {
+          minLength: s.minItems ?? 0,
+          maxLength: Math.min(s.maxItems ?? 4, 4),
+        });
       case 'object': {
         if (depth > 4) return fc.constant({});
         const props = s.properties ?? {};
@@ -86,7 +108,9 @@ export class SchemaArbitraries {
           { requiredKeys: Object.keys(props).filter((k) => required.has(k)) },
         );
         if (typeof s.additionalProperties === 'object' && Object.keys(props).length === 0) {
-          return fc.dictionary(fc.string({ maxLength: 12 }), this.valid(s.additionalProperties, depth + 1), { maxKeys: 3 });
+          return fc.dictionary(fc.string({ maxLength: 12 }), this.valid(s.additionalProperties, depth + 1), {
+            maxKeys: 3,
+          });
         }
         return record;
       }
@@ -98,17 +122,27 @@ export class SchemaArbitraries {
   /** Like `valid`, but with one break: a wrong type, an unknown field, a missing required field, or junk. */
   broken(schema: JsonSchema, depth = 0): fc.Arbitrary<unknown> {
     const s = this.resolve(schema);
-    const junk = fc.oneof(nastyString, nastyNumber, fc.constant(null), fc.boolean(), fc.jsonValue({ maxDepth: 3 }), fc.constant([]), fc.constant({}));
+    const junk = fc.oneof(
+      nastyString,
+      nastyNumber,
+      fc.constant(null),
+      fc.boolean(),
+      fc.jsonValue({ maxDepth: 3 }),
+      fc.constant([]),
+      fc.constant({}),
+    );
     const types = Array.isArray(s.type) ? s.type : s.type ? [s.type] : [];
     if (types.includes('object') && s.properties && depth < 4) {
       const keys = Object.keys(s.properties);
       return fc.oneof(
         // one field broken recursively, the rest valid
-        fc.tuple(this.valid(s, depth + 1), fc.constantFrom(...keys)).chain(([v, k]) =>
-          this.broken(s.properties![k]!, depth + 1).map((b) => ({ ...(v as object), [k]: b })),
-        ),
+        fc
+          .tuple(this.valid(s, depth + 1), fc.constantFrom(...keys))
+          .chain(([v, k]) => this.broken(s.properties![k]!, depth + 1).map((b) => ({ ...(v as object), [k]: b }))),
         // an unknown field
-        fc.tuple(this.valid(s, depth + 1), fc.string({ minLength: 1, maxLength: 10 }), junk).map(([v, k, j]) => ({ [`x_${k}`]: j, ...(v as object) })),
+        fc
+          .tuple(this.valid(s, depth + 1), fc.string({ minLength: 1, maxLength: 10 }), junk)
+          .map(([v, k, j]) => ({ [`x_${k}`]: j, ...(v as object) })),
         // a required field missing
         this.valid(s, depth + 1).map((v) => {
           const copy = { ...(v as Record<string, unknown>) };

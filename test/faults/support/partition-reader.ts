@@ -12,7 +12,11 @@ export interface ReadRecord {
 }
 
 /** Every record of a partition from its start to its end offset, following next_offset. */
-export async function readPartition(client: Client, topic: string, partition: number): Promise<{ records: ReadRecord[]; endOffset: number }> {
+export async function readPartition(
+  client: Client,
+  topic: string,
+  partition: number,
+): Promise<{ records: ReadRecord[]; endOffset: number }> {
   const records: ReadRecord[] = [];
   let offset = 0;
   for (;;) {
@@ -24,7 +28,8 @@ export async function readPartition(client: Client, topic: string, partition: nu
       200,
     );
     for (const r of page.records) records.push({ offset: r.offset, key: r.key, value: r.value, headers: r.headers });
-    if (page.records.length === 0 || page.next_offset >= page.end_offset) return { records, endOffset: page.end_offset };
+    if (page.records.length === 0 || page.next_offset >= page.end_offset)
+      return { records, endOffset: page.end_offset };
     offset = page.next_offset;
   }
 }

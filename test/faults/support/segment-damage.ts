@@ -19,7 +19,7 @@ export interface BatchSpan {
 export async function batchSpans(file: string): Promise<BatchSpan[]> {
   const buf = await fs.readFile(file);
   const spans: BatchSpan[] = [];
-  for (let pos = 0; pos + 61 <= buf.length; ) {
+  for (let pos = 0; pos + 61 <= buf.length;) {
     const baseOffset = Number(buf.readBigInt64BE(pos));
     const size = 12 + buf.readInt32BE(pos + 8);
     const endOffset = baseOffset + buf.readInt32BE(pos + 23) + 1;
@@ -35,8 +35,15 @@ export async function forgetCleanShutdown(dataDir: string): Promise<void> {
 }
 
 /** Rewrite a partition's checkpoint so recovery trusts only offsets below `recoveryPoint` as fsynced. */
-export async function setRecoveryPoint(partitionDir: string, startOffset: number, recoveryPoint: number): Promise<void> {
-  await fs.writeFile(path.join(partitionDir, 'partition.checkpoint'), JSON.stringify({ version: 1, startOffset, recoveryPoint }));
+export async function setRecoveryPoint(
+  partitionDir: string,
+  startOffset: number,
+  recoveryPoint: number,
+): Promise<void> {
+  await fs.writeFile(
+    path.join(partitionDir, 'partition.checkpoint'),
+    JSON.stringify({ version: 1, startOffset, recoveryPoint }),
+  );
 }
 
 export type TailDamage = 'truncate' | 'garbage' | 'zeros' | 'flip-last' | 'overwrite-last';
@@ -49,7 +56,11 @@ const OUTSIDE_CRC = (rel: number): boolean => rel >= 12 && rel < 16;
  * Damages the tail of a partition whose batches are `spans` (all files, in order) and returns
  * the offset the log must be cut back to: the end of the last batch left intact.
  */
-export async function damageTail(spans: BatchSpan[], kind: TailDamage, rnd: () => number): Promise<{ validEnd: number; detail: string }> {
+export async function damageTail(
+  spans: BatchSpan[],
+  kind: TailDamage,
+  rnd: () => number,
+): Promise<{ validEnd: number; detail: string }> {
   const last = spans[spans.length - 1]!;
   const lastFileSize = last.position + last.size;
   switch (kind) {
@@ -65,12 +76,16 @@ export async function damageTail(spans: BatchSpan[], kind: TailDamage, rnd: () =
       // Later segment files are beyond the tear: recovery must drop them too.
       const lastKept = inFile.filter((s) => s.position + s.size <= cut).pop();
       const before = spans.filter((s) => s.file < victimFile).pop();
-      return { validEnd: lastKept?.endOffset ?? before?.endOffset ?? spans[0]!.baseOffset, detail: `cut ${path.basename(victimFile)} at ${cut}` };
+      return {
+        validEnd: lastKept?.endOffset ?? before?.endOffset ?? spans[0]!.baseOffset,
+        detail: `cut ${path.basename(victimFile)} at ${cut}`,
+      };
     }
     case 'garbage':
     case 'zeros': {
       const n = between(rnd, 1, 300);
-      const bytes = kind === 'zeros' ? Buffer.alloc(n) : Buffer.from(Array.from({ length: n }, () => between(rnd, 0, 255)));
+      const bytes =
+        kind === 'zeros' ? Buffer.alloc(n) : Buffer.from(Array.from({ length: n }, () => between(rnd, 0, 255)));
       await fs.appendFile(last.file, bytes);
       return { validEnd: last.endOffset, detail: `${n} ${kind} bytes after ${lastFileSize}` };
     }

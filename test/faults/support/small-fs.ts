@@ -40,7 +40,8 @@ export async function mountSmallFs(sizeBytes: number): Promise<SmallFs | undefin
       const fh = await fs.open(ballast, 'w');
       try {
         const chunk = Buffer.alloc(1024 * 1024, 0xba);
-        for (let done = 0; done < size; done += chunk.length) await fh.write(chunk, 0, Math.min(chunk.length, size - done));
+        for (let done = 0; done < size; done += chunk.length)
+          await fh.write(chunk, 0, Math.min(chunk.length, size - done));
       } finally {
         await fh.close();
       }
