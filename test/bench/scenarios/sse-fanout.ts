@@ -1,12 +1,13 @@
 // Scenario 4: SSE fan-out — 1k/5k (and 10k in full mode) subscribers on one partition while
 // records arrive at 100 rec/s; delivery p99 across all subscribers, server RSS and event-loop delay.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { uniqueName, type BenchContext, type Scenario } from '../lib/context.js';
+import type { Dispatcher } from 'undici';
+import { uniqueName, type BenchContext, type HttpTarget, type Scenario } from '../lib/context.js';
 import { newHistogram, nowMs, recordMs, summarize, type LatencySummary } from '../lib/histogram.js';
-import { createPool, openLoop, requestJson } from '../lib/load.js';
-import { sleep } from '../lib/processes.js';
-import { sluiceJsonBody, timestampsIn, values } from '../lib/records.js';
-import { bound, type Row, type ScenarioResult } from '../lib/report.js';
+import { createPool, openLoop, requestJson, type RequestSpec } from '../lib/load.js';
+import { sleep, type Child } from '../lib/processes.js';
+import { durableStreamsBody, sluiceJsonBody, timestampsIn, values } from '../lib/records.js';
+import { bound, versus, type Row, type ScenarioResult } from '../lib/report.js';
 import { subscribeSse, type Subscription } from '../lib/subscribers.js';
 
 /** 100 rec/s arrive as 10-record requests every 100 ms (one event burst per subscriber per tick). */
@@ -31,20 +32,67 @@ interface FanoutRun {
   clientLoopDelayP99Ms: number;
 }
 
-async function fanout(ctx: BenchContext, n: number, durationMs: number): Promise<FanoutRun> {
-  const topic = uniqueName(`fan-${n}`);
-  const pool = createPool(ctx.sluice.url, 2);
-  const subs: Subscription[] = [];
-  const h = newHistogram();
-  let recordFrom = Infinity;
-  let deliveries = 0;
-  try {
+/** Where subscribers connect and records go: Sluice or the Durable Streams peer. */
+interface FanoutTarget {
+  origin: string;
+  child: Child;
+  /** Create the stream; returns the SSE URL (from the live end) and the produce request. */
+  setup(pool: Dispatcher, n: number): Promise<{ sseUrl: string; produce: (vals: string[]) => RequestSpec }>;
+}
+
+const sluiceTarget = (ctx: BenchContext): FanoutTarget => ({
+  origin: ctx.sluice.url,
+  child: ctx.sluice.child,
+  setup: async (pool, n) => {
+    const topic = uniqueName(`fan-${n}`);
     await requestJson(pool, {
       method: 'POST',
       path: '/v1/topics',
       body: JSON.stringify({ name: topic, partitions: 1, config: { durability: 'write' } }),
     });
-    const url = `${ctx.sluice.url}/v1/topics/${topic}/partitions/0/events?from=latest`;
+    return {
+      sseUrl: `${ctx.sluice.url}/v1/topics/${topic}/partitions/0/events?from=latest`,
+      produce: (vals) => ({
+        method: 'POST',
+        path: `/v1/topics/${topic}/records`,
+        headers: { 'content-type': 'application/json' },
+        body: sluiceJsonBody(vals),
+      }),
+    };
+  },
+});
+
+const durableStreamsTarget = (ds: HttpTarget): FanoutTarget => ({
+  origin: ds.url,
+  child: ds.child,
+  setup: async (pool, n) => {
+    const stream = `/bench/${uniqueName(`fan-${n}`)}`;
+    await requestJson(pool, { method: 'PUT', path: stream }, [200, 201]);
+    return {
+      sseUrl: `${ds.url}${stream}?offset=now&live=sse`,
+      produce: (vals) => ({
+        method: 'POST',
+        path: stream,
+        headers: { 'content-type': 'application/json' },
+        body: durableStreamsBody(vals),
+      }),
+    };
+  },
+});
+
+async function fanout(
+  target: FanoutTarget,
+  n: number,
+  durationMs: number,
+  log: (m: string) => void,
+): Promise<FanoutRun> {
+  const pool = createPool(target.origin, 2);
+  const subs: Subscription[] = [];
+  const h = newHistogram();
+  let recordFrom = Infinity;
+  let deliveries = 0;
+  try {
+    const { sseUrl: url, produce } = await target.setup(pool, n);
     const c0 = performance.now();
     let failed = 0;
     for (let i = 0; i < n; i += CONNECT_WAVE) {
@@ -62,9 +110,9 @@ async function fanout(ctx: BenchContext, n: number, durationMs: number): Promise
       failed += settled.filter((s) => s.status === 'rejected').length;
     }
     const connectMs = performance.now() - c0;
-    ctx.log(`fan-out ${n}: ${n - failed} connected in ${Math.round(connectMs)} ms`);
+    log(`fan-out ${n}: ${n - failed} connected in ${Math.round(connectMs)} ms`);
     await sleep(1100);
-    ctx.sluice.child.resetProbe();
+    target.child.resetProbe();
     let seq = 0;
     recordFrom = nowMs() + 1000;
     let counted = 0;
@@ -74,20 +122,15 @@ async function fanout(ctx: BenchContext, n: number, durationMs: number): Promise
       const vals = values(RECORDS_PER_TICK, seq);
       seq += RECORDS_PER_TICK;
       if ((timestampsIn(vals[0] ?? '')[0] ?? 0) >= recordFrom) counted += RECORDS_PER_TICK;
-      return {
-        method: 'POST',
-        path: `/v1/topics/${topic}/records`,
-        headers: { 'content-type': 'application/json' },
-        body: sluiceJsonBody(vals),
-      };
+      return produce(vals);
     });
     const expected = counted * (n - failed);
     const deadline = performance.now() + 5000;
     while (deliveries < expected && performance.now() < deadline) await sleep(50);
     clientLoop.disable();
     await sleep(1100); // one more probe sample covering the whole window
-    const probe = ctx.sluice.child.probe();
-    const rssNow = ctx.sluice.child.rssBytes();
+    const probe = target.child.probe();
+    const rssNow = target.child.rssBytes();
     return {
       subscribers: n,
       connected: n - failed,
@@ -128,7 +171,7 @@ export const sseFanout: Scenario = {
     const rows: Row[] = [];
     const skipped: string[] = [];
     for (const n of sizes) {
-      const r = await fanout(ctx, n, durationMs);
+      const r = await fanout(sluiceTarget(ctx), n, durationMs, ctx.log);
       details[`subscribers_${n}`] = r;
       ctx.log(
         `fan-out ${n}: p99 ${r.latency.p99Ms} ms, ${r.deliveries}/${r.expectedDeliveries} deliveries, RSS peak ${r.serverRssPeakMiB?.toFixed(0)} MiB, loop p99 ${r.loopDelayP99Ms?.toFixed(1)} ms`,
@@ -140,6 +183,36 @@ export const sseFanout: Scenario = {
         );
       const scenario = `SSE fan-out ${n / 1000}k subscribers @100 rec/s`;
       const p99 = complete ? r.latency.p99Ms : null;
+      // Durable Streams at the smallest size, in full mode (BENCH_DS_FANOUT=1 in quick mode).
+      if (n === sizes[0] && ctx.ds && (!ctx.quick || process.env['BENCH_DS_FANOUT'] === '1')) {
+        const d = await fanout(durableStreamsTarget(ctx.ds), n, durationMs, ctx.log);
+        details[`durable_streams_${n}`] = d;
+        ctx.log(
+          `durable-streams fan-out ${n}: p99 ${d.latency.p99Ms} ms, ${d.deliveries}/${d.expectedDeliveries}, RSS peak ${d.serverRssPeakMiB?.toFixed(0)} MiB`,
+        );
+        const dOk = d.connected === n && d.deliveries >= d.expectedDeliveries;
+        rows.push(
+          versus({
+            scenario,
+            metric: 'delivery p99',
+            unit: 'ms',
+            sluice: p99,
+            other: { name: 'Durable Streams', value: dOk ? d.latency.p99Ms : null },
+          }),
+        );
+        rows.push(
+          versus({
+            scenario,
+            metric: 'server RSS peak',
+            unit: 'MiB',
+            sluice: r.serverRssPeakMiB,
+            other: { name: 'Durable Streams', value: d.serverRssPeakMiB },
+          }),
+        );
+      } else if (n === sizes[0])
+        skipped.push(
+          `Durable Streams fan-out: ${ctx.ds ? 'full mode only (or BENCH_DS_FANOUT=1)' : (ctx.dsSkip ?? 'not started')}`,
+        );
       const rss = r.serverRssPeakMiB;
       if (n === 10_000) {
         rows.push(bound({ scenario, metric: 'delivery p99', unit: 'ms', sluice: p99 }, '≤', 250));
