@@ -20,7 +20,7 @@ Each scenario sends a bounded number of requests over a few keep-alive connectio
 one side-by-side table and writes JSON to \`.bench-results/<timestamp>.json\`. Options: \`--only=id,…\`
 (produce-batch, produce-single, delivery-latency, sse-fanout, replay, groups, restart), \`--no-kafka\`,
 \`--write-readme\`; environment \`BENCH_FANOUT=1000,10000\`, \`BENCH_RESTART_GB=1,10\` (full mode sizes),
-\`BENCH_KAFKA_LATENCY=1\`. A peer that can't run (no Java/Maven, download failed) is skipped with the
+\`BENCH_KAFKA_LATENCY=1\`, \`BENCH_KAFKA_GROUPS=1\`, \`BENCH_DS_FANOUT=1\` (peers that otherwise run in full mode only). A peer that can't run (no Java/Maven, download failed) is skipped with the
 reason. \`npm run bench:readme\` refreshes the table below from the newest JSON. Peers are dev-only:
 \`npm start\` and \`npm test\` need none of them.
 
