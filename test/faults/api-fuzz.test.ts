@@ -6,7 +6,8 @@ import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStatus } from '../support/client.js';
-import { startIsolatedServer, type TestServer } from '../support/server.js';
+import { createTestEnv, type TestEnv } from '../support/server.js';
+import { killAllChildren, startChild, type ChildServer } from './support/child-server.js';
 import { knob, report } from './support/figures.js';
 import { nastyNumber, nastyString, SchemaArbitraries, type JsonSchema } from './support/openapi-arbitrary.js';
 import { readPartition } from './support/partition-reader.js';
@@ -51,22 +52,26 @@ const operations: Operation[] = Object.entries(doc.paths).flatMap(([path, ops]) 
 );
 const schemas = new SchemaArbitraries(doc.components.schemas);
 
-let server: TestServer;
+let env: TestEnv;
+let server: ChildServer;
 const fixture = `t-fuzz-${randomUUID()}`;
 const fixtureGroup = `g-fuzz-${randomUUID()}`;
 const PARTITIONS = 3;
 
 beforeAll(async () => {
+  // A server process of its own: a crash is seen as such, and its memory is its own.
   // Small limits keep accidental valid creates cheap; long-polls short so nothing waits 30 s.
-  server = await startIsolatedServer({
-    SLUICE_MAX_PARTITIONS: '8',
-    SLUICE_LONG_POLL_MAX_MS: '100',
-    SLUICE_LOG_STORE: 'file',
-  });
+  env = await createTestEnv({ SLUICE_MAX_PARTITIONS: '8', SLUICE_LONG_POLL_MAX_MS: '100', SLUICE_LOG_STORE: 'file' });
+  server = await startChild({ ...env.env, SLUICE_LOG_LEVEL: 'warn' });
 });
 afterAll(async () => {
   await server?.stop();
+  killAllChildren();
+  await env?.cleanup();
 });
+
+const rssMiB = async (): Promise<number> =>
+  Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${server.child.pid}/status`, 'utf8'))![1]) / 1024;
 
 /** A path parameter: mostly the fixtures (so requests reach the handlers), else junk. */
 function pathParam(name: string, destructive: boolean): fc.Arbitrary<string> {
@@ -253,9 +258,21 @@ describe('bad input at scale', () => {
         }
       }
     };
+    const rssBefore = await rssMiB();
+    let rssMax = rssBefore;
+    const rssTimer = setInterval(
+      () =>
+        void rssMiB().then(
+          (r) => (rssMax = Math.max(rssMax, r)),
+          () => undefined,
+        ),
+      500,
+    );
     const started = Date.now();
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
     const elapsed = Date.now() - started;
+    clearInterval(rssTimer);
+    const rssAfter = await rssMiB();
 
     // Still alive and ready; the fixture log holds its records plus exactly the accepted appends.
     expect((await c.get('/healthz')).status).toBe(200);
@@ -277,6 +294,9 @@ describe('bad input at scale', () => {
       accepted_appends: [...appended.values()].reduce((a, b) => a + b, 0),
       log_mismatch: logDiff,
       req_per_s: Math.round((requests.length / elapsed) * 1000),
+      server_rss_mib_before: Math.round(rssBefore),
+      server_rss_mib_max: Math.round(rssMax),
+      server_rss_mib_after: Math.round(rssAfter),
       seed,
     });
     const kinds = new Map<string, { status: number; url: string; text: string }>();

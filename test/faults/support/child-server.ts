@@ -20,7 +20,7 @@ export interface ChildServer {
   readonly recovery: ChildRecovery;
   /** Spawn → "listening", in ms (process start, migrations, log recovery, bind). */
   readonly startMs: number;
-  /** Every JSON log line seen so far. */
+  /** The last 500 JSON log lines. */
   readonly logs: Array<Record<string, unknown>>;
   kill9(): Promise<void>;
   /** SIGTERM and wait for a graceful exit. */
@@ -74,6 +74,7 @@ export async function startChild(env: Record<string, string>, timeoutMs = 60_000
         return; // not a log line
       }
       logs.push(entry);
+      if (logs.length > 500) logs.splice(0, logs.length - 500); // a long run logs every request
       if (entry['msg'] === 'log recovered') recovery = entry as unknown as ChildRecovery;
       if (entry['msg'] === 'listening' && typeof entry['port'] === 'number') {
         clearTimeout(timer);
