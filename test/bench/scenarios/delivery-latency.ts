@@ -100,7 +100,7 @@ export const deliveryLatency: Scenario = {
   id: 'delivery-latency',
   title: 'Produce→delivery latency',
   run: async (ctx) => {
-    const durationMs = ctx.quick ? 2000 : 15_000;
+    const durationMs = ctx.quick ? 3000 : 15_000;
     const details: Record<string, unknown> = {
       duration_ms: durationMs,
       requests_per_sec: REQUESTS_PER_SEC,

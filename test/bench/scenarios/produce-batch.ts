@@ -20,7 +20,7 @@ export const produceBatch: Scenario = {
   id: 'produce-batch',
   title: 'Batched produce',
   run: async (ctx) => {
-    const requests = ctx.quick ? 60 : 300;
+    const requests = ctx.quick ? 150 : 300;
     const budgetMs = ctx.quick ? 4000 : 30_000;
     const vals = values(RECORDS);
     const bodies: Record<Format, string> = { json: sluiceJsonBody(vals), ndjson: sluiceNdjsonBody(vals) };
