@@ -1,5 +1,6 @@
 // `npm run bench [-- --quick] [--only=a,b] [--no-kafka] [--write-readme]`: starts Sluice, the
 // baselines and the peers, runs every scenario, prints one side-by-side table and writes JSON.
+import os from 'node:os';
 import path from 'node:path';
 import { createPool } from './lib/load.js';
 import type { BenchContext, HttpTarget, Scenario } from './lib/context.js';
@@ -118,6 +119,7 @@ async function main(): Promise<void> {
     startedAt: new Date(started).toISOString(),
     mode: quick ? 'quick' : 'full',
     machine,
+    loadAvgEnd: Math.round((os.loadavg()[0] ?? 0) * 100) / 100,
     durationMs: Date.now() - started,
     scenarios: results,
   };

@@ -36,6 +36,8 @@ export interface RunResult {
   commit?: string;
   mode: 'quick' | 'full';
   machine: MachineInfo;
+  /** 1-minute load average when the run ended (with machine.loadAvg1m: how busy the box was). */
+  loadAvgEnd?: number;
   durationMs: number;
   scenarios: ScenarioResult[];
 }
@@ -107,7 +109,7 @@ export function renderText(run: RunResult): string {
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ');
   return [
     `Sluice benchmarks (${run.mode} mode, ${run.startedAt}, ${(run.durationMs / 1000).toFixed(0)} s${run.commit ? `, commit ${run.commit}` : ''})`,
-    `Machine: ${machineLine(run.machine)}`,
+    `Machine: ${machineLine(run.machine)}${run.loadAvgEnd !== undefined ? `, load ${run.loadAvgEnd} at end` : ''}`,
     `Note: ${run.machine.note}`,
     '',
     line(HEAD),
@@ -122,7 +124,7 @@ export function renderMarkdown(run: RunResult): string {
   const esc = (c: string) => c.replace(/\|/g, '\\|');
   const out = [
     `Latest run: \`npm run bench${run.mode === 'quick' ? ' -- --quick' : ''}\` on ${run.startedAt.slice(0, 10)} ` +
-      `(${(run.durationMs / 1000).toFixed(0)} s${run.commit ? `, commit ${run.commit}` : ''}). Machine: ${machineLine(run.machine)}.`,
+      `(${(run.durationMs / 1000).toFixed(0)} s${run.commit ? `, commit ${run.commit}` : ''}). Machine: ${machineLine(run.machine)}${run.loadAvgEnd !== undefined ? `, load ${run.loadAvgEnd} at end` : ''}.`,
     '',
     `> ${run.machine.note}`,
     '',
