@@ -32,24 +32,34 @@ export function createApp(services: Services): CreatedApp {
         }),
       );
     }
+    const limitBody = bodyLimit({
+      maxSize: config.maxBodyBytes,
+      onError: (ctx) =>
+        errorResponse(
+          ctx,
+          new ApiError(
+            'payload_too_large',
+            `request body exceeds ${config.maxBodyBytes} bytes (SLUICE_MAX_BODY_BYTES)`,
+            {
+              limit: 'max_body_bytes',
+              max_bytes: config.maxBodyBytes,
+            },
+          ),
+        ),
+    });
     a.use('*', async (c, next) => {
       // NDJSON bodies are streamed by the produce route, which enforces the same limit as it reads.
       if ((c.req.header('content-type') ?? '').startsWith('application/x-ndjson')) return next();
-      return bodyLimit({
-        maxSize: config.maxBodyBytes,
-        onError: (ctx) =>
-          errorResponse(
-            ctx,
-            new ApiError(
-              'payload_too_large',
-              `request body exceeds ${config.maxBodyBytes} bytes (SLUICE_MAX_BODY_BYTES)`,
-              {
-                limit: 'max_body_bytes',
-                max_bytes: config.maxBodyBytes,
-              },
-            ),
-          ),
-      })(c, next);
+      // bodyLimit's own decision for requests without a body or with a declared length, made
+      // without touching c.req.raw.body: on @hono/node-server that getter builds a web Request
+      // and stream per request, which would defeat the route's direct body read.
+      const method = c.req.method;
+      if (method === 'GET' || method === 'HEAD') return next();
+      const length = c.req.header('content-length');
+      if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
+        return parseInt(length || '0', 10) > config.maxBodyBytes ? limitBody(c, next) : next();
+      }
+      return limitBody(c, next);
     });
   });
 

@@ -32,12 +32,20 @@ async function readChunk(
   }
 }
 
-/** Read a whole body into one Buffer, refusing it as soon as it passes the limit. */
+/**
+ * Read a whole body into one Buffer, refusing it as soon as it passes the limit. A body the
+ * HTTP layer already read (bytes) is held to the same limit and passed to onChunk once.
+ */
 export async function readLimitedBody(
-  body: ReadableStream<Uint8Array> | null,
+  body: ReadableStream<Uint8Array> | Uint8Array | null,
   limits: BodyLimits,
 ): Promise<Result<Buffer, RecordProblem>> {
   if (body === null) return ok(Buffer.alloc(0));
+  if (body instanceof Uint8Array) {
+    if (body.length > limits.maxBodyBytes) return err(bodyTooLarge(limits.maxBodyBytes));
+    limits.onChunk?.(body);
+    return ok(Buffer.from(body.buffer, body.byteOffset, body.length));
+  }
   const parts: Uint8Array[] = [];
   let total = 0;
   const reader = body.getReader();

@@ -33,7 +33,8 @@ export interface ProduceLimits {
 export interface ProduceRequest {
   topic: string;
   format: 'json' | 'ndjson';
-  body: ReadableStream<Uint8Array> | null;
+  /** The body as a stream, or already read (JSON bodies: the HTTP layer reads them directly). */
+  body: ReadableStream<Uint8Array> | Uint8Array | null;
   /** Idempotency-Key header (already validated: 1–255 visible ASCII characters). */
   idempotencyKey?: string;
   /** Producer-Id / Producer-Epoch / Producer-Seq headers (already validated). */
@@ -194,7 +195,7 @@ export class ProduceService {
     if (req.format === 'ndjson') {
       const json = ctx.format === 'json';
       const r = await readNdjson(
-        req.body,
+        req.body instanceof Uint8Array ? new Blob([req.body]).stream() : req.body,
         { maxBodyBytes: this.limits.maxBodyBytes, maxRecords, onChunk },
         (raw, index, line) => {
           const span = json ? lineValueSpan(line) : undefined;
