@@ -119,6 +119,7 @@ async function main(): Promise<void> {
     startedAt: new Date(started).toISOString(),
     mode: quick ? 'quick' : 'full',
     machine,
+    ...(only ? { only } : {}),
     loadAvgEnd: Math.round((os.loadavg()[0] ?? 0) * 100) / 100,
     durationMs: Date.now() - started,
     scenarios: results,

@@ -1,5 +1,5 @@
-// `npm run bench:readme`: renders the newest .bench-results/*.json (or the file given) into
-// README.md's Performance section, without running anything.
+// `npm run bench:readme`: renders the newest complete run in .bench-results/ (or the file given)
+// into README.md's Performance section, without running anything.
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { REPO_ROOT } from './lib/processes.js';
@@ -8,17 +8,26 @@ import { renderMarkdown, type RunResult } from './lib/report.js';
 
 const dir = path.join(REPO_ROOT, '.bench-results');
 const arg = process.argv[2];
-const files = arg
-  ? [arg]
-  : (await fsp.readdir(dir))
-      .filter((f) => f.endsWith('.json'))
-      .sort()
-      .map((f) => path.join(dir, f));
-const latest = files[files.length - 1];
-if (!latest) {
-  process.stderr.write('No benchmark results in .bench-results/: run `npm run bench -- --quick` first.\n');
+
+/** The file given, else the newest run of every scenario (an --only run is not the whole picture). */
+async function pick(): Promise<{ file: string; run: RunResult } | null> {
+  if (arg) return { file: arg, run: JSON.parse(await fsp.readFile(arg, 'utf8')) as RunResult };
+  const names = (await fsp.readdir(dir).catch(() => [] as string[]))
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .reverse();
+  for (const name of names) {
+    const file = path.join(dir, name);
+    const run = JSON.parse(await fsp.readFile(file, 'utf8')) as RunResult;
+    if (!run.only) return { file, run };
+  }
+  return null;
+}
+
+const picked = await pick();
+if (!picked) {
+  process.stderr.write('No complete benchmark run in .bench-results/: run `npm run bench -- --quick` first.\n');
   process.exit(1);
 }
-const run = JSON.parse(await fsp.readFile(latest, 'utf8')) as RunResult;
-const readme = await updateReadme(renderMarkdown(run));
-process.stdout.write(`${path.relative(REPO_ROOT, readme)} updated from ${path.relative(REPO_ROOT, latest)}\n`);
+const readme = await updateReadme(renderMarkdown(picked.run));
+process.stdout.write(`${path.relative(REPO_ROOT, readme)} updated from ${path.relative(REPO_ROOT, picked.file)}\n`);

@@ -35,6 +35,8 @@ export interface RunResult {
   /** The commit measured, with "+dirty" when src/ had uncommitted changes. */
   commit?: string;
   mode: 'quick' | 'full';
+  /** Scenario ids chosen with --only (absent: every scenario ran). */
+  only?: string[];
   machine: MachineInfo;
   /** 1-minute load average when the run ended (with machine.loadAvg1m: how busy the box was). */
   loadAvgEnd?: number;
