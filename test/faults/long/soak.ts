@@ -22,6 +22,7 @@ const SAMPLE_S = num('SOAK_SAMPLE_S', 10);
 const PARTITIONS = num('SOAK_PARTITIONS', 4);
 const BATCH = num('SOAK_BATCH', 10);
 const PRODUCERS = 8;
+let stopping = false;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -55,6 +56,17 @@ async function main(): Promise<number> {
   });
   const server = await startChild({ ...env.env, SLUICE_LOG_LEVEL: 'warn' });
   const base = server.url;
+  server.child.once('exit', (code, signal) => {
+    if (stopping) return;
+    log(`soak: SERVER EXITED (${code ?? signal}) — stderr: ${server.stderrTail()}`);
+    log(
+      `soak: last log lines: ${server.logs
+        .slice(-10)
+        .map((l) => JSON.stringify(l))
+        .join('\n')}`,
+    );
+    process.exit(3);
+  });
   const pid = server.child.pid!;
   const rss = async () => Number(/VmRSS:\s+(\d+) kB/.exec(await fs.readFile(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
   log(
@@ -140,7 +152,7 @@ async function main(): Promise<number> {
         const f = await json(
           base,
           'GET',
-          `/v1/groups/${group}/members/${m!.member_id}/records?max_records=500&wait_ms=1000`,
+          `/v1/groups/${group}/members/${m!.member_id}/records?max_records=5000&wait_ms=1000`,
         );
         if (f.status !== 200) {
           fail(`group fetch ${f.status}`);
@@ -215,14 +227,15 @@ async function main(): Promise<number> {
     batch: { max_records: 500, max_wait_ms: 200 },
   });
   if (wh.status !== 201) throw new Error(`webhook create failed: ${wh.status} ${JSON.stringify(wh.body)}`);
-  const members = [member(0), member(1)];
+  // One member per partition, so the group keeps up with the producers.
+  const members = Array.from({ length: PARTITIONS }, (_, n) => member(n));
 
   // --- paced load with periodic samples -------------------------------------------------------
   const samples: Array<{ t: number; rate: number; p99: number; rss: number; errors: number }> = [];
   const runStart = Date.now();
   let sent = 0;
   let producing = true;
-  const producers = Array.from({ length: PRODUCERS }, async () => {
+  const producers = Array.from({ length: PRODUCERS * 4 }, async () => {
     while (producing) {
       const due = runStart + ((sent * BATCH) / targetRps) * 1000;
       sent++;
@@ -291,6 +304,7 @@ async function main(): Promise<number> {
 
   await json(base, 'DELETE', `/v1/webhooks/${wh.body.id}`).catch(() => undefined);
   await new Promise((r) => hook.close(r));
+  stopping = true;
   await server.stop();
   await env.cleanup();
   await pg?.destroy();

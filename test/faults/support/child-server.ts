@@ -22,6 +22,8 @@ export interface ChildServer {
   readonly startMs: number;
   /** The last 500 JSON log lines. */
   readonly logs: Array<Record<string, unknown>>;
+  /** The last 4 KiB the process wrote to stderr (a crash's stack trace). */
+  stderrTail(): string;
   kill9(): Promise<void>;
   /** SIGTERM and wait for a graceful exit. */
   stop(): Promise<void>;
@@ -50,7 +52,7 @@ export async function startChild(env: Record<string, string>, timeoutMs = 60_000
   live.add(child);
   child.once('exit', () => live.delete(child));
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4096)));
   const logs: Array<Record<string, unknown>> = [];
   let recovery: ChildRecovery | undefined;
   const port = await new Promise<number>((resolve, reject) => {
@@ -90,6 +92,7 @@ export async function startChild(env: Record<string, string>, timeoutMs = 60_000
     recovery: recovery ?? { cleanShutdown: true, partitions: 0, truncated: [], quarantined: [], durationMs: 0 },
     startMs: Date.now() - started,
     logs,
+    stderrTail: () => stderr,
     kill9: async () => {
       child.kill('SIGKILL');
       await exited(child);
