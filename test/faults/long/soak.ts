@@ -23,6 +23,12 @@ const PARTITIONS = num('SOAK_PARTITIONS', 4);
 const BATCH = num('SOAK_BATCH', 10);
 const PRODUCERS = 8;
 let stopping = false;
+/** Undo what was started (server, temp dirs, private PostgreSQL), on every way out. */
+const cleanups: Array<() => Promise<unknown>> = [];
+async function cleanUp(): Promise<void> {
+  for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  cleanups.length = 0;
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -49,12 +55,18 @@ async function json(
 
 async function main(): Promise<number> {
   const pg = await startPrivatePostgres();
+  if (pg) cleanups.push(() => pg.destroy());
   const env = await createTestEnv({
     SLUICE_LOG_STORE: 'file',
     SLUICE_WEBHOOK_ALLOW_PRIVATE: 'true',
     ...(pg ? { DATABASE_URL: pg.url } : {}),
   });
+  cleanups.push(() => env.cleanup());
   const server = await startChild({ ...env.env, SLUICE_LOG_LEVEL: 'warn' });
+  cleanups.push(async () => {
+    stopping = true;
+    await server.stop();
+  });
   const base = server.url;
   server.child.once('exit', (code, signal) => {
     if (stopping) return;
@@ -65,7 +77,7 @@ async function main(): Promise<number> {
         .map((l) => JSON.stringify(l))
         .join('\n')}`,
     );
-    process.exit(3);
+    void cleanUp().then(() => process.exit(3));
   });
   const pid = server.child.pid!;
   const rss = async () => Number(/VmRSS:\s+(\d+) kB/.exec(await fs.readFile(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
@@ -304,10 +316,7 @@ async function main(): Promise<number> {
 
   await json(base, 'DELETE', `/v1/webhooks/${wh.body.id}`).catch(() => undefined);
   await new Promise((r) => hook.close(r));
-  stopping = true;
-  await server.stop();
-  await env.cleanup();
-  await pg?.destroy();
+  await cleanUp();
   // Exactly once through the committing group; everything delivered to the webhook and SSE.
   const ok =
     summary.group_missing === 0 &&
@@ -323,6 +332,6 @@ main().then(
   (code) => process.exit(code),
   (e: unknown) => {
     process.stderr.write(`soak: ${e instanceof Error ? e.stack : String(e)}\n`);
-    process.exit(2);
+    void cleanUp().then(() => process.exit(2));
   },
 );
