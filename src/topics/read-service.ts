@@ -1,8 +1,9 @@
 // Stateless reads of one partition: from an offset, a timestamp or the log start, bounded by
 // record and byte limits, optionally long-polling (woken by appends) until records exist.
 import { err, ok, type Result } from '../lib/result.js';
-import type { PartitionLog } from '../log/index.js';
+import type { PartitionLog, StoredRecord } from '../log/index.js';
 import { renderRecord, type RecordJson, type ValueFormat } from './record-codec.js';
+import { recordJsonRenderer } from './record-json-text.js';
 
 /** Narrow port onto the topics service. */
 export interface ReadTopics {
@@ -35,6 +36,14 @@ export interface ReadResponse {
   end_offset: number;
 }
 
+interface Fetched {
+  topicName: string;
+  format: ValueFormat;
+  records: readonly StoredRecord[];
+  nextOffset: number;
+  endOffset: number;
+}
+
 export type ReadServiceError =
   | { code: 'topic_not_found' | 'partition_not_found'; message: string }
   | { code: 'offset_out_of_range'; message: string; startOffset: number; endOffset: number };
@@ -43,6 +52,31 @@ export class ReadService {
   constructor(private readonly topics: ReadTopics) {}
 
   async read(req: ReadRequest): Promise<Result<ReadResponse, ReadServiceError>> {
+    const found = await this.fetch(req);
+    if (!found.ok) return found;
+    const { topicName, format, records, nextOffset, endOffset } = found.value;
+    return ok({
+      records: records.map((r) => renderRecord(topicName, req.partition, r, format)),
+      next_offset: nextOffset,
+      end_offset: endOffset,
+    });
+  }
+
+  /**
+   * The same read as `read`, answered as the response's JSON text: records are rendered
+   * straight to text (json values spliced from the log), never built as objects first.
+   */
+  async readJson(req: ReadRequest): Promise<Result<string, ReadServiceError>> {
+    const found = await this.fetch(req);
+    if (!found.ok) return found;
+    const { topicName, format, records, nextOffset, endOffset } = found.value;
+    const render = recordJsonRenderer(topicName, req.partition, format);
+    const parts = new Array<string>(records.length);
+    for (let i = 0; i < records.length; i++) parts[i] = render(records[i]!);
+    return ok(`{"records":[${parts.join(',')}],"next_offset":${nextOffset},"end_offset":${endOffset}}`);
+  }
+
+  private async fetch(req: ReadRequest): Promise<Result<Fetched, ReadServiceError>> {
     const found = this.topics.partitionLog(req.topic, req.partition);
     if (!found.ok) return found;
     const { topic, log } = found.value;
@@ -69,11 +103,12 @@ export class ReadService {
     }
     const batch = await log.read(offset, { maxRecords: req.maxRecords, maxBytes: req.maxBytes });
     if (!batch.ok) return outOfRange();
-    const format = topic.config.value_format;
     return ok({
-      records: batch.value.records.map((r) => renderRecord(topic.name, req.partition, r, format)),
-      next_offset: batch.value.nextOffset,
-      end_offset: log.endOffset(),
+      topicName: topic.name,
+      format: topic.config.value_format,
+      records: batch.value.records,
+      nextOffset: batch.value.nextOffset,
+      endOffset: log.endOffset(),
     });
   }
 }

@@ -12,7 +12,7 @@ import {
   startPosition,
 } from '../../delivery/sse-http.js';
 import { resolveStartOffset } from '../../delivery/sse-service.js';
-import { renderRecord } from '../../topics/record-codec.js';
+import { recordJsonRenderer } from '../../topics/record-json-text.js';
 import type { RouteModule } from '../app-env.js';
 import { ApiError, errorResponses } from '../errors.js';
 
@@ -84,9 +84,7 @@ export const registerPartitionEvents: RouteModule = (app) =>
     return respondWithStream(c, {
       kind: 'partition',
       description: `sse ${topic.name}/${log.partition}`,
-      partitions: [
-        { log, nextOffset, encoder: (r) => JSON.stringify(renderRecord(topic.name, log.partition, r, format)) },
-      ],
+      partitions: [{ log, nextOffset, encoder: recordJsonRenderer(topic.name, log.partition, format) }],
       filter: filterFromQuery(c),
       batchMode: query.batch === 'true',
       isGone: () => c.get('services').log.getPartition(topic.id, log.partition) !== log,

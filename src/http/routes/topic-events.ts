@@ -14,7 +14,7 @@ import {
 import { resolveStartOffset } from '../../delivery/sse-service.js';
 import type { StreamPartition } from '../../delivery/sse-stream.js';
 import type { PartitionLog } from '../../log/index.js';
-import { renderRecord } from '../../topics/record-codec.js';
+import { recordJsonRenderer } from '../../topics/record-json-text.js';
 import type { RouteModule } from '../app-env.js';
 import { ApiError, errorResponses } from '../errors.js';
 import { TopicNameParam } from '../schemas/topic.js';
@@ -83,7 +83,7 @@ export const registerTopicEvents: RouteModule = (app) =>
     const partitions: StreamPartition[] = logs.map((log, p) => ({
       log,
       nextOffset: offsets[p] as number,
-      encoder: (r) => JSON.stringify(renderRecord(topic.name, p, r, format)),
+      encoder: recordJsonRenderer(topic.name, p, format),
     }));
     return respondWithStream(c, {
       kind: 'topic',

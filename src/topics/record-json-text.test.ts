@@ -1,0 +1,58 @@
+// Record JSON text must read back exactly as renderRecord's objects do: same fields, order,
+// escaping and header semantics; json values spliced, but always on one line.
+import { describe, expect, it } from 'vitest';
+import type { StoredRecord } from '../log/index.js';
+import { renderRecord, type ValueFormat } from './record-codec.js';
+import { recordJsonRenderer } from './record-json-text.js';
+
+const rec = (over: Partial<StoredRecord>): StoredRecord => ({
+  offset: 7,
+  timestamp: 1_700_000_000_123,
+  key: null,
+  value: null,
+  headers: [],
+  ...over,
+});
+const b = (s: string) => Buffer.from(s, 'utf8');
+const viaObjects = (r: StoredRecord, f: ValueFormat) => JSON.stringify(renderRecord('t.1', 3, r, f));
+
+describe('recordJsonRenderer', () => {
+  it('is byte-identical to JSON.stringify(renderRecord) for compact values in every format', () => {
+    const cases: Array<[StoredRecord, ValueFormat]> = [
+      [rec({ value: b('{"a":[1,2,{"b":"x\\"y"}],"c":null}'), key: b('k"\\\n😀') }), 'json'],
+      [rec({ value: b('"\u2028 ü"') }), 'json'],
+      [rec({ value: b('12.5') }), 'json'],
+      [rec({ value: null }), 'json'],
+      [rec({ value: b('line\nbreak "quoted" \u0001') }), 'string'],
+      [rec({ value: Buffer.from([0, 255, 1, 2]) }), 'binary'],
+      [
+        rec({
+          value: b('true'),
+          headers: [
+            { key: 'b', value: b('1') },
+            { key: '__proto__', value: b('p') },
+            { key: '10', value: b('ten') },
+            { key: 'b', value: b('2') },
+            { key: 'gone', value: null },
+          ],
+        }),
+        'json',
+      ],
+    ];
+    for (const [r, f] of cases) expect(recordJsonRenderer('t.1', 3, f)(r)).toBe(viaObjects(r, f));
+  });
+
+  it("keeps the producer's spacing but parses to the same value", () => {
+    const r = rec({ value: b('{ "a" : 1.50 ,\t"b": [ ] }') });
+    const text = recordJsonRenderer('t', 0, 'json')(r);
+    expect(text).toContain('"value":{ "a" : 1.50 ,\t"b": [ ] }');
+    expect(JSON.parse(text)).toEqual(JSON.parse(JSON.stringify(renderRecord('t', 0, r, 'json'))));
+  });
+
+  it('re-serialises a value holding a line break, so a record is always one line', () => {
+    const r = rec({ value: b('{\r\n  "a": 1\n}') });
+    const text = recordJsonRenderer('t', 0, 'json')(r);
+    expect(text).not.toMatch(/[\r\n]/);
+    expect(text).toBe(JSON.stringify(renderRecord('t', 0, r, 'json')));
+  });
+});
