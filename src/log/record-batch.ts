@@ -53,80 +53,95 @@ export interface EncodeBatchInput {
   producer?: { id: bigint; epoch: number; baseSequence: number } | undefined;
 }
 
-interface RecordPlan {
-  bodySize: number;
-  headerKeys: Buffer[];
+/** Bytes of a length-prefixed field (-1 length for null). */
+function fieldSize(len: number): number {
+  return len < 0 ? 1 : varintSize(len) + len;
 }
 
-function planRecord(r: RecordInput, timestampDelta: number, offsetDelta: number, tag: Buffer | undefined): RecordPlan {
-  const headerKeys = r.headers.map((h) => Buffer.from(h.key, 'utf8'));
-  const headerCount = r.headers.length + (tag ? 1 : 0);
+/** Record body size (everything after its length varint); header key bytes via byteLength, not a copy. */
+function recordBodySize(r: RecordInput, timestampDelta: number, offsetDelta: number, tag: Buffer | undefined): number {
+  const headers = r.headers;
   let size = 1 + varintSize(timestampDelta) + varintSize(offsetDelta);
-  size += r.key ? varintSize(r.key.length) + r.key.length : 1;
-  size += r.value ? varintSize(r.value.length) + r.value.length : 1;
-  size += varintSize(headerCount);
-  if (tag) size += varintSize(TAG_KEY_BYTES.length) + TAG_KEY_BYTES.length + varintSize(tag.length) + tag.length;
-  r.headers.forEach((h, i) => {
-    const k = headerKeys[i]!;
-    size += varintSize(k.length) + k.length + (h.value ? varintSize(h.value.length) + h.value.length : 1);
-  });
-  return { bodySize: size, headerKeys };
+  size += fieldSize(r.key ? r.key.length : -1) + fieldSize(r.value ? r.value.length : -1);
+  size += varintSize(headers.length + (tag ? 1 : 0));
+  if (tag) size += fieldSize(TAG_KEY_BYTES.length) + fieldSize(tag.length);
+  for (let j = 0; j < headers.length; j++) {
+    const h = headers[j]!;
+    size += fieldSize(Buffer.byteLength(h.key, 'utf8')) + fieldSize(h.value ? h.value.length : -1);
+  }
+  return size;
 }
 
-function writeBytes(buf: Buffer, pos: number, bytes: Buffer | null): number {
-  if (bytes === null) return writeVarint(buf, pos, -1);
+function writeBytes(buf: Buffer, pos: number, bytes: Uint8Array | null): number {
+  if (bytes === null) {
+    buf[pos] = 1; // zigzag(-1)
+    return pos + 1;
+  }
   pos = writeVarint(buf, pos, bytes.length);
-  bytes.copy(buf, pos);
+  buf.set(bytes, pos);
   return pos + bytes.length;
 }
 
-/** Encodes one uncompressed v2 batch (CreateTime timestamps) with a valid CRC32C. */
+function writeString(buf: Buffer, pos: number, text: string): number {
+  pos = writeVarint(buf, pos, Buffer.byteLength(text, 'utf8'));
+  return pos + buf.write(text, pos, 'utf8');
+}
+
+/**
+ * Encodes one uncompressed v2 batch (CreateTime timestamps) with a valid CRC32C. One
+ * sizing pass, then every record is written into the one buffer (no per-record copies).
+ */
 export function encodeBatch(input: EncodeBatchInput): Buffer {
   const { records, tag } = input;
-  if (records.length === 0) throw new TypeError('encodeBatch: empty batch');
+  const count = records.length;
+  if (count === 0) throw new TypeError('encodeBatch: empty batch');
   const baseTimestamp = records[0]!.timestamp;
   let maxTimestamp = baseTimestamp;
-  const plans: RecordPlan[] = [];
+  const bodySizes = new Array<number>(count);
   let total = BATCH_HEADER_BYTES;
-  records.forEach((r, i) => {
+  for (let i = 0; i < count; i++) {
+    const r = records[i]!;
     if (r.timestamp > maxTimestamp) maxTimestamp = r.timestamp;
-    const plan = planRecord(r, r.timestamp - baseTimestamp, i, i === 0 ? tag : undefined);
-    plans.push(plan);
-    total += varintSize(plan.bodySize) + plan.bodySize;
-  });
+    const size = recordBodySize(r, r.timestamp - baseTimestamp, i, i === 0 ? tag : undefined);
+    bodySizes[i] = size;
+    total += varintSize(size) + size;
+  }
   const buf = Buffer.allocUnsafe(total);
   buf.writeBigInt64BE(BigInt(input.baseOffset), 0);
   buf.writeInt32BE(total - LOG_OVERHEAD, LENGTH_POS);
   buf.writeInt32BE(-1, EPOCH_POS);
   buf.writeInt8(MAGIC, MAGIC_POS);
   buf.writeInt16BE(0, ATTRIBUTES_POS);
-  buf.writeInt32BE(records.length - 1, LAST_OFFSET_DELTA_POS);
+  buf.writeInt32BE(count - 1, LAST_OFFSET_DELTA_POS);
   buf.writeBigInt64BE(BigInt(baseTimestamp), BASE_TIMESTAMP_POS);
   buf.writeBigInt64BE(BigInt(maxTimestamp), MAX_TIMESTAMP_POS);
   buf.writeBigInt64BE(input.producer?.id ?? -1n, PRODUCER_ID_POS);
   buf.writeInt16BE(input.producer?.epoch ?? -1, PRODUCER_EPOCH_POS);
   buf.writeInt32BE(input.producer?.baseSequence ?? -1, BASE_SEQUENCE_POS);
-  buf.writeInt32BE(records.length, RECORDS_COUNT_POS);
+  buf.writeInt32BE(count, RECORDS_COUNT_POS);
   let pos = BATCH_HEADER_BYTES;
-  records.forEach((r, i) => {
-    const plan = plans[i]!;
-    pos = writeVarint(buf, pos, plan.bodySize);
+  for (let i = 0; i < count; i++) {
+    const r = records[i]!;
+    pos = writeVarint(buf, pos, bodySizes[i]!);
     buf[pos++] = 0; // record attributes: unused in v2
     pos = writeVarint(buf, pos, r.timestamp - baseTimestamp);
     pos = writeVarint(buf, pos, i);
     pos = writeBytes(buf, pos, r.key);
     pos = writeBytes(buf, pos, r.value);
     const firstTag = i === 0 ? tag : undefined;
-    pos = writeVarint(buf, pos, r.headers.length + (firstTag ? 1 : 0));
+    const headers = r.headers;
+    pos = writeVarint(buf, pos, headers.length + (firstTag ? 1 : 0));
     if (firstTag) {
       pos = writeBytes(buf, pos, TAG_KEY_BYTES);
       pos = writeBytes(buf, pos, firstTag);
     }
-    r.headers.forEach((h, j) => {
-      pos = writeBytes(buf, pos, plan.headerKeys[j]!);
+    for (let j = 0; j < headers.length; j++) {
+      const h = headers[j]!;
+      pos = writeString(buf, pos, h.key);
       pos = writeBytes(buf, pos, h.value);
-    });
-  });
+    }
+  }
+  if (pos !== total) throw new Error(`encodeBatch: wrote ${pos} bytes, sized ${total}`);
   buf.writeUInt32BE(crc32c(buf.subarray(ATTRIBUTES_POS)), CRC_POS);
   return buf;
 }
@@ -171,7 +186,8 @@ export function checkBatch(buf: Buffer, pos: number, end: number, expectedBase?:
   if (end - pos < size) return { ok: false, reason: 'short_batch' };
   const header = readBatchHeader(buf, pos);
   if (crc32c(buf.subarray(pos + ATTRIBUTES_POS, pos + size)) !== header.crc) return { ok: false, reason: 'bad_crc' };
-  if (header.recordCount < 1 || header.lastOffsetDelta !== header.recordCount - 1) return { ok: false, reason: 'bad_length' };
+  if (header.recordCount < 1 || header.lastOffsetDelta !== header.recordCount - 1)
+    return { ok: false, reason: 'bad_length' };
   if (expectedBase !== undefined && header.baseOffset !== expectedBase) return { ok: false, reason: 'bad_offset' };
   return { ok: true, header };
 }

@@ -3,6 +3,7 @@
 
 /** Bytes needed for the zigzag varint of `n`. */
 export function varintSize(n: number): number {
+  if (n >= 0 && n < 64) return 1; // the common case (small deltas, tiny fields)
   let z = n >= 0 ? n * 2 : -n * 2 - 1;
   let size = 1;
   while (z >= 0x80) {
@@ -14,6 +15,10 @@ export function varintSize(n: number): number {
 
 /** Writes the zigzag varint of `n` at `pos`; returns the position after it. */
 export function writeVarint(buf: Buffer, pos: number, n: number): number {
+  if (n >= 0 && n < 64) {
+    buf[pos] = n * 2;
+    return pos + 1;
+  }
   let z = n >= 0 ? n * 2 : -n * 2 - 1;
   while (z >= 0x80) {
     buf[pos++] = (z % 128) | 0x80;
