@@ -139,6 +139,16 @@ function idempotencyHeaders(c: Context<AppEnv>): Pick<ProduceRequest, 'idempoten
   return { producer: { id, epoch: Number(epoch ?? 0n), seq: Number(seq) } };
 }
 
+/** JSON.stringify of the response without an object per offset walked by the serialiser. */
+function offsetsJson({ offsets }: ProduceResponse): string {
+  const parts = new Array<string>(offsets.length);
+  for (let i = 0; i < offsets.length; i++) {
+    const o = offsets[i]!;
+    parts[i] = `{"partition":${o.partition},"offset":${o.offset}}`;
+  }
+  return `{"offsets":[${parts.join(',')}]}`;
+}
+
 /** The whole request body; a failed read (client gone) is a 400 like a failed stream read. */
 async function readJsonBody(c: Context<AppEnv>): Promise<Uint8Array> {
   try {
@@ -169,6 +179,6 @@ export const registerProduceRecords: RouteModule = (app) => {
     const body = format === 'json' ? await readJsonBody(c) : c.req.raw.body;
     const result = await produce.produce({ topic: c.req.param('topic'), format, body, ...headers });
     if (!result.ok) throw new ApiError(result.error.code, result.error.message, result.error.details);
-    return c.json(result.value satisfies ProduceResponse, 200);
+    return c.body(offsetsJson(result.value satisfies ProduceResponse), 200, { 'content-type': 'application/json' });
   });
 };
