@@ -60,6 +60,8 @@ export class FilePartitionLog implements PartitionLog {
   private durableEnd: number;
   private checkpointed: number;
   private readOnlyReason: string | undefined;
+  /** How refused appends are reported: a partition stopped by ENOSPC keeps answering `storage_full`. */
+  private readOnlyCode: 'partition_read_only' | 'storage_full' = 'partition_read_only';
   private closedReason: string | undefined;
   /** Set when corruption was found: reported by the store, never written to again. */
   quarantineReason: string | undefined;
@@ -108,7 +110,7 @@ export class FilePartitionLog implements PartitionLog {
   async append(records: RecordInput[], options: AppendOptions): Promise<Result<AppendResult, AppendError>> {
     assertAppendInput(records, options);
     if (this.closedReason) return err({ code: 'closed', reason: this.closedReason });
-    if (this.readOnlyReason) return err({ code: 'partition_read_only', reason: this.readOnlyReason });
+    if (this.readOnlyReason) return err({ code: this.readOnlyCode, reason: this.readOnlyReason });
     return new Promise((resolve, reject) => {
       this.queue.push({ kind: 'append', records, options, resolve, reject });
       this.kick();
@@ -150,7 +152,7 @@ export class FilePartitionLog implements PartitionLog {
 
   /** Takes the queued appends at the head (up to a segment boundary), writes them with one write and at most one fdatasync. */
   private async writeGroup(): Promise<void> {
-    if (this.readOnlyReason) return this.failQueued({ code: 'partition_read_only', reason: this.readOnlyReason });
+    if (this.readOnlyReason) return this.failQueued({ code: this.readOnlyCode, reason: this.readOnlyReason });
     try {
       const seg = this.active;
       const aged = this.config.segmentMs >= 0 && this.t.clock() - seg.createdAt >= this.config.segmentMs;
@@ -225,10 +227,13 @@ export class FilePartitionLog implements PartitionLog {
   private fail(e: unknown, group: PendingAppend[]): void {
     const code = ioCode(e);
     const reason = `${code === 'storage_full' ? 'disk full' : 'I/O error'}: ${(e as Error).message}`;
-    this.readOnlyReason ??= `${reason} (reopen the store to re-verify the partition)`;
+    if (this.readOnlyReason === undefined) {
+      this.readOnlyReason = `${reason} (reopen the store to re-verify the partition)`;
+      if (code === 'storage_full') this.readOnlyCode = 'storage_full';
+    }
     this.t.logger.error({ topicId: this.topicId, partition: this.partition, err: e }, 'log write failed: partition is read-only');
     for (const a of group) a.resolve(err({ code, reason }));
-    this.failQueued({ code: 'partition_read_only', reason: this.readOnlyReason });
+    this.failQueued({ code: this.readOnlyCode, reason: this.readOnlyReason });
   }
 
   private failQueued(error: AppendError): void {
