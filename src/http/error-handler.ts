@@ -2,6 +2,7 @@
 // HTTP exceptions (malformed JSON, 415, 413) to their codes, a lost database to 503.
 import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import { LogCorruptionError } from '../log/index.js';
 import { isDatabaseUnavailable } from '../metadata/errors.js';
 import type { AppEnv } from './app-env.js';
 import { ApiError, errorResponse, type ErrorCode } from './errors.js';
@@ -40,6 +41,11 @@ export function toApiError(error: unknown, c: Context<AppEnv>): ApiError {
       {},
       { 'retry-after': '5' },
     );
+  }
+  if (error instanceof LogCorruptionError) {
+    // The log found a corrupt batch while reading: the partition is now quarantined and
+    // nothing corrupt was served. The service is fine; this partition is not.
+    return new ApiError('unavailable', `partition quarantined: ${error.message}; see /readyz`);
   }
   return new ApiError('internal', 'internal error; the request id identifies it in the server log');
 }

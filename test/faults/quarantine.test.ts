@@ -161,8 +161,7 @@ describe('a flipped bit below the recovery point', () => {
     expect(await produceStatuses(server.client, topic, 2)).toEqual([503, 200]);
     expect((await fs.readFile(files[0]!)).equals(damaged)).toBe(true);
     report('quarantine_on_read', { read_status: servedStatus, quarantined: 1, truncated_bytes: 0, seed });
-    // Should be 503 (a retry-later error naming the quarantine); today the read throws
-    // LogCorruptionError, which the error handler maps to 500 `internal`. Tighten to 503 once mapped.
-    expect([500, 503]).toContain(servedStatus);
+    // The read that finds the corruption answers 503 naming the quarantine, never 500.
+    expect(servedStatus).toBe(503);
   });
 });
