@@ -1,56 +1,25 @@
 // Crash safety of produce: concurrent producers against a real server process, kill -9
 // mid-stream, restart on the same data: every acknowledged record is readable at its offset
 // with its value, and offsets are dense.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, expectStatus, type Client } from './support/client.js';
+import { killAllChildren, startChild } from './support/child-server.js';
+import { expectStatus } from './support/client.js';
 import { createTestEnv, type TestEnv } from './support/server.js';
 
 let env: TestEnv;
-const children = new Set<ChildProcess>();
 
 beforeAll(async () => {
   env = await createTestEnv({ SLUICE_LOG_STORE: 'file', SLUICE_LOG_LEVEL: 'info' });
 });
 afterAll(async () => {
-  for (const child of children) child.kill('SIGKILL');
+  killAllChildren();
   await env?.cleanup();
 });
 
-/** Start `node --import tsx src/main.ts` on port 0; resolves with its URL from the "listening" log line. */
-async function startChild(): Promise<{ child: ChildProcess; client: Client }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: process.cwd(),
-    env: { ...process.env, ...env.env, PORT: '0', SLUICE_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in 30 s: ${stderr}`)), 30_000);
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${stderr}`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        const entry = JSON.parse(line) as { msg?: string; port?: number };
-        if (entry.msg === 'listening' && entry.port) {
-          clearTimeout(timer);
-          resolve(entry.port);
-        }
-      } catch {
-        // not a log line
-      }
-    });
-  });
-  return { child, client: createClient(`http://127.0.0.1:${port}`) };
-}
-
 describe('kill -9 during concurrent produce', () => {
   it('keeps every acknowledged record, at its offset, with dense offsets', async () => {
-    const first = await startChild();
+    const first = await startChild(env.env);
     const name = `t-${randomUUID()}`;
     const partitions = 3;
     expectStatus(await first.client.post('/v1/topics', { body: { name, partitions } }), 201);
@@ -80,7 +49,7 @@ describe('kill -9 during concurrent produce', () => {
     await Promise.all(running);
     expect(acked.size).toBeGreaterThanOrEqual(400);
 
-    const second = await startChild();
+    const second = await startChild(env.env);
     try {
       for (let p = 0; p < partitions; p++) {
         let offset = 0;

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStatus } from '../support/client.js';
 import { createTestEnv, type TestEnv } from '../support/server.js';
-import { killAllChildren, startChild, type ChildServer } from './support/child-server.js';
+import { killAllChildren, startChild, type ChildServer } from '../support/child-server.js';
 import { knob, report } from './support/figures.js';
 import { nastyNumber, nastyString, SchemaArbitraries, type JsonSchema } from './support/openapi-arbitrary.js';
 import { readPartition } from './support/partition-reader.js';

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStatus, type Client } from '../support/client.js';
 import { createTestEnv, type TestEnv } from '../support/server.js';
-import { killAllChildren, startChild, type ChildServer } from './support/child-server.js';
+import { killAllChildren, startChild, type ChildServer } from '../support/child-server.js';
 import { knob, pollUntil, report } from './support/figures.js';
 import { offsetGaps, readPartition } from './support/partition-reader.js';
 import { between, runSeed, seededRandom } from './support/random.js';

@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, type TestEnv } from '../support/server.js';
-import { killAllChildren, startChild, type ChildServer } from './support/child-server.js';
+import { killAllChildren, startChild, type ChildServer } from '../support/child-server.js';
 import { knob, pollUntil, quantile, report } from './support/figures.js';
 import { startPrivatePostgres, type PrivatePostgres } from './support/private-postgres.js';
 

@@ -10,7 +10,7 @@ import fs from 'node:fs/promises';
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { createTestEnv } from '../../support/server.js';
-import { startChild } from '../support/child-server.js';
+import { startChild } from '../../support/child-server.js';
 import { quantile, report } from '../support/figures.js';
 import { startPrivatePostgres } from '../support/private-postgres.js';
 
