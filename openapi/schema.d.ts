@@ -1497,6 +1497,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description Group name; names starting with `__` are reserved (400). */
                 group: string;
             };
             cookie?: never;
@@ -1557,6 +1558,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description Group name; names starting with `__` are reserved (400). */
                 group: string;
                 /** @description The member_id returned by the join. */
                 member: string;
@@ -1617,6 +1619,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description Group name; names starting with `__` are reserved (400). */
                 group: string;
                 /** @description The member_id returned by the join. */
                 member: string;
@@ -1668,6 +1671,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description Group name; names starting with `__` are reserved (400). */
                 group: string;
                 /** @description The member_id returned by the join. */
                 member: string;
@@ -1717,6 +1721,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description Group name; names starting with `__` are reserved (400). */
                 group: string;
             };
             cookie?: never;
@@ -1786,6 +1791,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description Group name; names starting with `__` are reserved (400). */
                 group: string;
             };
             cookie?: never;
@@ -1886,6 +1892,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description Group name; names starting with `__` are reserved (400). */
                 group: string;
             };
             cookie?: never;
@@ -1935,6 +1942,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description Group name; names starting with `__` are reserved (400). */
                 group: string;
             };
             cookie?: never;
@@ -1999,6 +2007,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description Group name; names starting with `__` are reserved (400). */
                 group: string;
             };
             cookie?: never;

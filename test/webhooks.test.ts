@@ -181,6 +181,11 @@ describe('webhook delivery', () => {
     const status = await waitForWebhook(id, (w) => w.lag === 0);
     expect(status).toMatchObject({ state: 'active', consecutive_failures: 0, last_error: null });
     expect(status.last_success_at).toBeGreaterThan(0);
+    // Its progress group is internal: not listed, and the groups API refuses to touch it.
+    const groups = (await api('GET', '/v1/groups')).json.groups as Json[];
+    expect(groups.map((g) => g.name)).not.toContain(`__webhook.${id}`);
+    expect((await api('DELETE', `/v1/groups/__webhook.${id}`)).status).toBe(400);
+    expect((await api('POST', `/v1/groups/__webhook.${id}/offsets/reset`, { topic: t, to: 'earliest' })).status).toBe(400);
   });
 
   it('starts at the end for from=latest and filters by key', async () => {

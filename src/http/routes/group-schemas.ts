@@ -5,6 +5,9 @@ import type { GroupError } from '../../groups/groups-service.js';
 import { MAX_OFFSET_METADATA_CHARS } from '../../groups/offset-commit.js';
 import { ApiError } from '../errors.js';
 
+/** Groups Sluice keeps for itself (a webhook's progress is group `__webhook.<id>`). */
+export const RESERVED_GROUP_PREFIX = '__';
+
 export const NAME_PATTERN = /^[a-zA-Z0-9._-]{1,249}$/;
 const NAME_RULE = 'must be 1–249 characters of a-z, A-Z, 0-9, ".", "_" or "-"';
 
@@ -12,7 +15,14 @@ export const GroupParam = z.object({
   group: z
     .string()
     .regex(NAME_PATTERN, NAME_RULE)
-    .openapi({ param: { name: 'group', in: 'path' }, example: 'billing' }),
+    .refine((name) => !name.startsWith(RESERVED_GROUP_PREFIX), {
+      message: `names starting with "${RESERVED_GROUP_PREFIX}" are reserved for Sluice's own groups (webhook progress)`,
+    })
+    .openapi({
+      param: { name: 'group', in: 'path' },
+      example: 'billing',
+      description: `Group name; names starting with \`${RESERVED_GROUP_PREFIX}\` are reserved (400).`,
+    }),
 });
 
 export const MemberParam = GroupParam.extend({
