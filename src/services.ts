@@ -189,7 +189,8 @@ function registerLogHealthGauges(metrics: Metrics, log: LogStore): void {
     registers: [metrics.registry],
     collect() {
       let n = 0;
-      for (const id of log.topicIds()) for (const p of log.partitions(id)) if (log.getPartition(id, p)?.writable().ok === false) n++;
+      for (const id of log.topicIds())
+        for (const p of log.partitions(id)) if (log.getPartition(id, p)?.writable().ok === false) n++;
       this.set(n);
     },
   });

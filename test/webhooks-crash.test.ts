@@ -20,7 +20,6 @@ afterAll(async () => {
   await env?.cleanup();
 });
 
-
 const json = (body: unknown) => ({ body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
 
 describe('kill -9 during webhook delivery', () => {
@@ -33,7 +32,13 @@ describe('kill -9 during webhook delivery', () => {
     const created = await first.client.raw(
       'POST',
       '/v1/webhooks',
-      json({ topic, url: receiver.url, from: 'earliest', batch: { max_records: 3 }, retry: { initial_backoff_ms: 5, max_backoff_ms: 50 } }),
+      json({
+        topic,
+        url: receiver.url,
+        from: 'earliest',
+        batch: { max_records: 3 },
+        retry: { initial_backoff_ms: 5, max_backoff_ms: 50 },
+      }),
     );
     expect(created.status).toBe(201);
     const records = Array.from({ length: 30 }, (_, i) => ({ partition: i % 2, value: { i } }));
@@ -43,12 +48,18 @@ describe('kill -9 during webhook delivery', () => {
     first.child.kill('SIGKILL');
     await new Promise((resolve) => first.child.once('exit', resolve));
     const seen = receiver.requests.length;
-    const cut = receiver.requests.filter((r) => !r.accepted).map((r) => ({ id: r.headers['webhook-id'], body: r.body }));
+    const cut = receiver.requests
+      .filter((r) => !r.accepted)
+      .map((r) => ({ id: r.headers['webhook-id'], body: r.body }));
     expect(cut.length).toBeGreaterThan(0);
 
     receiver.script = () => ({ status: 200 });
     const second = await startChild(env.env);
-    await receiver.waitFor(() => [...receiver.acceptedOffsets().values()].reduce((s, l) => s + new Set(l).size, 0) === 30, 20_000, 'all 30 records');
+    await receiver.waitFor(
+      () => [...receiver.acceptedOffsets().values()].reduce((s, l) => s + new Set(l).size, 0) === 30,
+      20_000,
+      'all 30 records',
+    );
     for (const p of [0, 1]) {
       const offsets = receiver.acceptedOffsets().get(p) ?? [];
       expect([...new Set(offsets)]).toEqual(Array.from({ length: 15 }, (_, i) => i));

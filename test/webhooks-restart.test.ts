@@ -12,7 +12,12 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function api(server: TestServer, method: string, path: string, body?: unknown): Promise<{ status: number; json: Json }> {
+async function api(
+  server: TestServer,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: Json }> {
   const res = await server.client.raw(
     method,
     path,
@@ -41,7 +46,9 @@ describe('webhooks across a restart', () => {
 
     const a = await start(env);
     const topic = `t-${randomUUID()}`;
-    expect((await api(a, 'POST', '/v1/topics', { name: topic, partitions: 2, config: { durability: 'write' } })).status).toBe(201);
+    expect(
+      (await api(a, 'POST', '/v1/topics', { name: topic, partitions: 2, config: { durability: 'write' } })).status,
+    ).toBe(201);
     const created = await api(a, 'POST', '/v1/webhooks', {
       topic,
       url: receiver.url,
@@ -54,10 +61,16 @@ describe('webhooks across a restart', () => {
     const records = Array.from({ length: 40 }, (_, i) => ({ partition: i % 2, value: { i } }));
     expect((await api(a, 'POST', `/v1/topics/${topic}/records`, { records })).status).toBe(200);
 
-    await receiver.waitFor(() => receiver.requests.filter((r) => r.accepted).length >= 2 && receiver.requests.some((r) => !r.accepted), 10_000, 'deliveries in progress');
+    await receiver.waitFor(
+      () => receiver.requests.filter((r) => r.accepted).length >= 2 && receiver.requests.some((r) => !r.accepted),
+      10_000,
+      'deliveries in progress',
+    );
     await a.stop();
     // Requests the stop cut off (never answered): their batches were not committed.
-    const inFlightAtStop = receiver.requests.filter((r) => !r.accepted).map((r) => ({ id: r.headers['webhook-id'], body: r.body }));
+    const inFlightAtStop = receiver.requests
+      .filter((r) => !r.accepted)
+      .map((r) => ({ id: r.headers['webhook-id'], body: r.body }));
     const seenBeforeRestart = receiver.requests.length;
     expect(inFlightAtStop.length).toBeGreaterThan(0);
 
@@ -82,12 +95,14 @@ describe('webhooks across a restart', () => {
     }
     // The receiver has every record once its 2xx is sent; the commit follows it, so poll (bounded).
     let status = await api(b, 'GET', `/v1/webhooks/${id}`);
-    for (const deadline = Date.now() + 10_000; status.json.lag !== 0 && Date.now() < deadline; ) {
+    for (const deadline = Date.now() + 10_000; status.json.lag !== 0 && Date.now() < deadline;) {
       await new Promise((resolve) => setTimeout(resolve, 50));
       status = await api(b, 'GET', `/v1/webhooks/${id}`);
     }
     expect(status.json).toMatchObject({ state: 'active', lag: 0 });
     const deliveries = (await api(b, 'GET', `/v1/webhooks/${id}/deliveries?limit=1000`)).json.deliveries as Json[];
-    expect(deliveries.filter((d) => d.outcome === 'delivered').length).toBeGreaterThanOrEqual(receiver.requests.filter((r) => r.accepted).length - inFlightAtStop.length);
+    expect(deliveries.filter((d) => d.outcome === 'delivered').length).toBeGreaterThanOrEqual(
+      receiver.requests.filter((r) => r.accepted).length - inFlightAtStop.length,
+    );
   });
 });

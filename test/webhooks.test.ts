@@ -64,12 +64,14 @@ async function waitForWebhook(id: string, predicate: (w: Json) => boolean, timeo
   for (;;) {
     const res = await api('GET', `/v1/webhooks/${id}`);
     if (predicate(res.json)) return res.json;
-    if (Date.now() > deadline) throw new Error(`webhook never reached the expected status: ${JSON.stringify(res.json)}`);
+    if (Date.now() > deadline)
+      throw new Error(`webhook never reached the expected status: ${JSON.stringify(res.json)}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }
 
-const values = (n: number, prefix = 'v') => Array.from({ length: n }, (_, i) => ({ key: `k${i % 5}`, value: { n: i, s: `${prefix}${i}` } }));
+const values = (n: number, prefix = 'v') =>
+  Array.from({ length: n }, (_, i) => ({ key: `k${i % 5}`, value: { n: i, s: `${prefix}${i}` } }));
 
 function expectCompleteInOrder(r: TestReceiver, ends: number[]): void {
   const got = r.acceptedOffsets();
@@ -89,7 +91,14 @@ describe('webhook CRUD and validation', () => {
     const created = await api('POST', '/v1/webhooks', { topic: t, url: r.url, batch: { max_records: 10 } });
     expect(created.status).toBe(201);
     expect(created.json.secret).toMatch(/^whsec_[A-Za-z0-9+/=]{40,}$/);
-    expect(created.json).toMatchObject({ topic: t, url: r.url, from: 'latest', state: 'active', lag: 0, batch: { max_records: 10, max_wait_ms: 0 } });
+    expect(created.json).toMatchObject({
+      topic: t,
+      url: r.url,
+      from: 'latest',
+      state: 'active',
+      lag: 0,
+      batch: { max_records: 10, max_wait_ms: 0 },
+    });
     const id = created.json.id as string;
 
     const got = await api('GET', `/v1/webhooks/${id}`);
@@ -98,9 +107,18 @@ describe('webhook CRUD and validation', () => {
     expect(got.json.partitions).toEqual([{ partition: 0, next_offset: 0, end_offset: 0, lag: 0, in_flight: null }]);
     expect((await api('GET', '/v1/webhooks')).json.webhooks.map((w: Json) => w.id)).toContain(id);
 
-    const patched = await api('PATCH', `/v1/webhooks/${id}`, { state: 'paused', timeout_ms: 500, filter: { key: 'a' } });
+    const patched = await api('PATCH', `/v1/webhooks/${id}`, {
+      state: 'paused',
+      timeout_ms: 500,
+      filter: { key: 'a' },
+    });
     expect(patched.status).toBe(200);
-    expect(patched.json).toMatchObject({ state: 'paused', timeout_ms: 500, filter: { key: 'a' }, batch: { max_records: 10 } });
+    expect(patched.json).toMatchObject({
+      state: 'paused',
+      timeout_ms: 500,
+      filter: { key: 'a' },
+      batch: { max_records: 10 },
+    });
 
     expect((await api('DELETE', `/v1/webhooks/${id}`)).status).toBe(204);
     expect((await api('GET', `/v1/webhooks/${id}`)).json.error.code).toBe('webhook_not_found');
@@ -110,7 +128,9 @@ describe('webhook CRUD and validation', () => {
 
   it('registers every webhook operation with its OpenAPI definition', () => {
     const { app } = createApp(server.services);
-    const routes = app.openAPIRegistry.definitions.flatMap((d) => (d.type === 'route' ? [`${d.route.method} ${d.route.path}`] : []));
+    const routes = app.openAPIRegistry.definitions.flatMap((d) =>
+      d.type === 'route' ? [`${d.route.method} ${d.route.path}`] : [],
+    );
     expect(routes.filter((r) => r.includes('/v1/webhooks')).sort()).toEqual([
       'delete /v1/webhooks/{id}',
       'get /v1/webhooks',
@@ -134,7 +154,11 @@ describe('webhook CRUD and validation', () => {
       [{ topic: t, url: 'http://metadata.google.internal/x' }, 400, /metadata/],
       [{ topic: t, url: 'http://user:pw@example.com/x' }, 400, /credentials/],
       [{ topic: 'nope-' + randomUUID(), url: 'http://127.0.0.1:9/x' }, 404, /does not exist/],
-      [{ topic: t, url: 'http://127.0.0.1:9/x', retry: { initial_backoff_ms: 100, max_backoff_ms: 10 } }, 400, /max_backoff_ms/],
+      [
+        { topic: t, url: 'http://127.0.0.1:9/x', retry: { initial_backoff_ms: 100, max_backoff_ms: 10 } },
+        400,
+        /max_backoff_ms/,
+      ],
       [{ topic: t, url: 'http://127.0.0.1:9/x', batch: { max_records: 0 } }, 400, /max_records/],
       [{ topic: t, url: 'http://127.0.0.1:9/x', surprise: true }, 400, /surprise/],
       [{ topic: t, url: 'http://127.0.0.1:9/x', dead_letter_topic: t }, 400, /differ/],
@@ -146,7 +170,11 @@ describe('webhook CRUD and validation', () => {
       expect(res.json.error.message).toMatch(message);
     }
     const binary = await topic(1, { value_format: 'binary' });
-    const mismatch = await api('POST', '/v1/webhooks', { topic: t, url: 'http://127.0.0.1:9/x', dead_letter_topic: binary });
+    const mismatch = await api('POST', '/v1/webhooks', {
+      topic: t,
+      url: 'http://127.0.0.1:9/x',
+      dead_letter_topic: binary,
+    });
     expect(mismatch.status).toBe(400);
     expect(mismatch.json.error.message).toMatch(/value_format/);
     expect((await api('GET', '/v1/webhooks')).json.webhooks.length).toBe(before);
@@ -163,7 +191,11 @@ describe('webhook delivery', () => {
     const described = (await api('GET', `/v1/topics/${t}`)).json;
     const ends = described.partitions.map((p: Json) => p.end_offset as number);
     expect(ends.reduce((a: number, b: number) => a + b, 0)).toBe(90);
-    await r.waitFor(() => [...r.acceptedOffsets().values()].reduce((s, l) => s + new Set(l).size, 0) === 90, 10_000, '90 records');
+    await r.waitFor(
+      () => [...r.acceptedOffsets().values()].reduce((s, l) => s + new Set(l).size, 0) === 90,
+      10_000,
+      '90 records',
+    );
 
     expectCompleteInOrder(r, ends);
     expect(r.maxInFlightPerPartition).toBe(1);
@@ -185,7 +217,9 @@ describe('webhook delivery', () => {
     const groups = (await api('GET', '/v1/groups')).json.groups as Json[];
     expect(groups.map((g) => g.name)).not.toContain(`__webhook.${id}`);
     expect((await api('DELETE', `/v1/groups/__webhook.${id}`)).status).toBe(400);
-    expect((await api('POST', `/v1/groups/__webhook.${id}/offsets/reset`, { topic: t, to: 'earliest' })).status).toBe(400);
+    expect((await api('POST', `/v1/groups/__webhook.${id}/offsets/reset`, { topic: t, to: 'earliest' })).status).toBe(
+      400,
+    );
   });
 
   it('starts at the end for from=latest and filters by key', async () => {
@@ -229,12 +263,16 @@ describe('webhook delivery', () => {
     const t = await topic(2);
     const r = await receiver();
     let seed = 42;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     r.script = () => (random() < 0.4 ? { status: 503 } : { status: 200 });
     await webhook({ topic: t, url: r.url, batch: { max_records: 4 }, retry: { max_attempts: 100, ...fast } });
     await produce(t, values(60));
     const ends = (await api('GET', `/v1/topics/${t}`)).json.partitions.map((p: Json) => p.end_offset as number);
-    await r.waitFor(() => [...r.acceptedOffsets().values()].reduce((s, l) => s + new Set(l).size, 0) === 60, 15_000, '60 records');
+    await r.waitFor(
+      () => [...r.acceptedOffsets().values()].reduce((s, l) => s + new Set(l).size, 0) === 60,
+      15_000,
+      '60 records',
+    );
     expectCompleteInOrder(r, ends);
     expect(r.requests.some((q) => !q.accepted)).toBe(true);
   });
@@ -247,7 +285,12 @@ describe('webhook delivery', () => {
     await produce(t, values(2));
     await waitForWebhook(id, (w) => w.lag === 0);
     const log = (await api('GET', `/v1/webhooks/${id}/deliveries`)).json.deliveries as Json[];
-    expect(log.at(-1)).toMatchObject({ attempt: 1, outcome: 'failed', status_code: null, error: expect.stringMatching(/timeout_ms/) });
+    expect(log.at(-1)).toMatchObject({
+      attempt: 1,
+      outcome: 'failed',
+      status_code: null,
+      error: expect.stringMatching(/timeout_ms/),
+    });
     expect(log[0]).toMatchObject({ outcome: 'delivered', attempt: 2 });
     expect(r.requests.length).toBe(2);
     expect(r.requests[1]!.headers['webhook-id']).toBe(r.requests[0]!.headers['webhook-id']);
@@ -290,7 +333,13 @@ describe('webhook delivery', () => {
     const dlt = await topic(1);
     const r = await receiver();
     r.script = ({ json }) => ({ status: json.records.some((x) => x.key === 'poison') ? 500 : 200 });
-    const { id } = await webhook({ topic: t, url: r.url, dead_letter_topic: dlt, retry: { max_attempts: 2, ...fast }, batch: { max_records: 1 } });
+    const { id } = await webhook({
+      topic: t,
+      url: r.url,
+      dead_letter_topic: dlt,
+      retry: { max_attempts: 2, ...fast },
+      batch: { max_records: 1 },
+    });
     await produce(t, [
       { key: 'poison', value: { bad: true }, headers: { trace: 'x1' }, timestamp: 1_700_000_000_000 },
       { key: 'fine', value: { ok: true } },
@@ -322,7 +371,11 @@ describe('webhook delivery', () => {
     const r = await receiver();
     let healthy = false;
     r.script = () => ({ status: healthy ? 200 : 502 });
-    const { id } = await webhook({ topic: t, url: r.url, retry: { max_attempts: 2, initial_backoff_ms: 5, max_backoff_ms: 10 } });
+    const { id } = await webhook({
+      topic: t,
+      url: r.url,
+      retry: { max_attempts: 2, initial_backoff_ms: 5, max_backoff_ms: 10 },
+    });
     await produce(t, values(3));
     const failing = await waitForWebhook(id, (w) => w.consecutive_failures >= 4);
     expect(failing.state).toBe('failing');

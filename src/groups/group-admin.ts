@@ -51,10 +51,12 @@ export async function listGroups(ctx: GroupContext): Promise<GroupSummary[]> {
   const now = ctx.now();
   const [rows, counts] = await Promise.all([repo.listGroups(ctx.db), repo.memberCounts(ctx.db, now)]);
   // Internal groups (`__webhook.<id>`: a webhook's progress) are reported by their own API.
-  return rows.filter((g) => !g.name.startsWith('__')).map((g) => {
-    const members = counts.get(g.name) ?? 0;
-    return { name: g.name, state: groupState(g, members), generation: g.generation, members };
-  });
+  return rows
+    .filter((g) => !g.name.startsWith('__'))
+    .map((g) => {
+      const members = counts.get(g.name) ?? 0;
+      return { name: g.name, state: groupState(g, members), generation: g.generation, members };
+    });
 }
 
 export async function describeGroup(ctx: GroupContext, group: string): Promise<Result<GroupDescription, GroupError>> {

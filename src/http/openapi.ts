@@ -18,10 +18,22 @@ export const openApiInfo = {
   servers: [{ url: 'http://127.0.0.1:8080' }],
   tags: [
     { name: 'Topics', description: 'Create, inspect, grow and delete topics.' },
-    { name: 'Records', description: 'Produce records (JSON or NDJSON) and read them back by offset or timestamp, with long-poll.' },
-    { name: 'Live', description: 'Server-Sent Events streams of a partition or a whole topic, resumable with Last-Event-ID.' },
-    { name: 'Consumer groups', description: "Kafka's consumer groups over HTTP: members, assignments, committed offsets, lag." },
-    { name: 'Webhooks', description: 'Push every record to an HTTP endpoint, signed per Standard Webhooks, in order, at least once.' },
+    {
+      name: 'Records',
+      description: 'Produce records (JSON or NDJSON) and read them back by offset or timestamp, with long-poll.',
+    },
+    {
+      name: 'Live',
+      description: 'Server-Sent Events streams of a partition or a whole topic, resumable with Last-Event-ID.',
+    },
+    {
+      name: 'Consumer groups',
+      description: "Kafka's consumer groups over HTTP: members, assignments, committed offsets, lag.",
+    },
+    {
+      name: 'Webhooks',
+      description: 'Push every record to an HTTP endpoint, signed per Standard Webhooks, in order, at least once.',
+    },
     { name: 'System', description: 'Health, readiness and metrics.' },
   ],
 } as const;

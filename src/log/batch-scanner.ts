@@ -1,7 +1,15 @@
 // Walks the record batches of one segment file with positional reads in bounded chunks:
 // the one loop behind reads, recovery scans, index rebuilds, timestamp and tag lookups.
 import { readAt, type LogFileHandle } from './log-fs.js';
-import { BATCH_HEADER_BYTES, LOG_OVERHEAD, MAX_BATCH_BYTES, batchSizeAt, checkBatch, type BatchCheck, type BatchHeader } from './record-batch.js';
+import {
+  BATCH_HEADER_BYTES,
+  LOG_OVERHEAD,
+  MAX_BATCH_BYTES,
+  batchSizeAt,
+  checkBatch,
+  type BatchCheck,
+  type BatchHeader,
+} from './record-batch.js';
 
 export interface ScannedBatch {
   ok: true;

@@ -8,7 +8,14 @@ import { runLogStoreConformance } from './log-store.conformance.js';
 
 runLogStoreConformance('file', async ({ clock }) => {
   const dataDir = await mkdtemp(join(tmpdir(), 'sluice-log-'));
-  const store = createFileLogStore({ dataDir, clock, retentionCheckIntervalMs: 0, flushIntervalMs: 0, recentCacheBytes: 256, openSegmentsPerPartition: 1 });
+  const store = createFileLogStore({
+    dataDir,
+    clock,
+    retentionCheckIntervalMs: 0,
+    flushIntervalMs: 0,
+    recentCacheBytes: 256,
+    openSegmentsPerPartition: 1,
+  });
   await store.open();
   return {
     store,

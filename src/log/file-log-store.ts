@@ -39,7 +39,12 @@ const TOPIC_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
 const PARTITION_DIR_RE = /^\d+$/;
 const DELETED_PREFIX = '.deleted-';
 
-const defaults: PartitionConfig = { segmentBytes: 128 * 1024 * 1024, segmentMs: 7 * 24 * 3600_000, retentionMs: 7 * 24 * 3600_000, retentionBytes: -1 };
+const defaults: PartitionConfig = {
+  segmentBytes: 128 * 1024 * 1024,
+  segmentMs: 7 * 24 * 3600_000,
+  retentionMs: 7 * 24 * 3600_000,
+  retentionBytes: -1,
+};
 
 /** Creates the file-backed LogStore; call open() before anything else. */
 export function createFileLogStore(options: FileLogStoreOptions): LogStore {
@@ -103,18 +108,35 @@ export function createFileLogStore(options: FileLogStoreOptions): LogStore {
       await fs.mkdir(root);
       const names = await fs.readdir(root);
       const clean = names.includes(CLEAN_SHUTDOWN_MARKER);
-      const report: RecoveryReport = { cleanShutdown: clean, partitions: 0, truncated: [], quarantined: [], durationMs: 0 };
+      const report: RecoveryReport = {
+        cleanShutdown: clean,
+        partitions: 0,
+        truncated: [],
+        quarantined: [],
+        durationMs: 0,
+      };
       for (const name of names.filter((n) => n.startsWith(DELETED_PREFIX))) await fs.rmTree(`${root}/${name}`);
       for (const topicId of await listDirs(root)) {
         if (!TOPIC_ID_RE.test(topicId)) continue;
         const parts = (await listDirs(`${root}/${topicId}`)).filter((p) => PARTITION_DIR_RE.test(p));
         for (const p of parts.map(Number).sort((a, b) => a - b)) {
           const dir = partitionDir(topicId, p);
-          const recovered = await recoverPartition({ fs, dir, topicId, partition: p, clean, now: clock(), maxIndexEntries: tuning.maxIndexEntries, logger });
+          const recovered = await recoverPartition({
+            fs,
+            dir,
+            topicId,
+            partition: p,
+            clean,
+            now: clock(),
+            maxIndexEntries: tuning.maxIndexEntries,
+            logger,
+          });
           add(new FilePartitionLog(topicId, p, dir, options.defaultPartitionConfig ?? defaults, recovered, tuning));
           report.partitions++;
-          if (recovered.truncatedBytes > 0) report.truncated.push({ topicId, partition: p, bytes: recovered.truncatedBytes });
-          if (recovered.quarantineReason) report.quarantined.push({ topicId, partition: p, reason: recovered.quarantineReason });
+          if (recovered.truncatedBytes > 0)
+            report.truncated.push({ topicId, partition: p, bytes: recovered.truncatedBytes });
+          if (recovered.quarantineReason)
+            report.quarantined.push({ topicId, partition: p, reason: recovered.quarantineReason });
         }
       }
       if (clean) {
@@ -128,7 +150,10 @@ export function createFileLogStore(options: FileLogStoreOptions): LogStore {
         for (const p of all()) await p.flush();
       });
       report.durationMs = Math.round(performance.now() - began);
-      logger.info({ ...report, truncated: report.truncated.length, quarantined: report.quarantined.length }, 'log store opened');
+      logger.info(
+        { ...report, truncated: report.truncated.length, quarantined: report.quarantined.length },
+        'log store opened',
+      );
       return report;
     },
 
@@ -152,7 +177,13 @@ export function createFileLogStore(options: FileLogStoreOptions): LogStore {
           await fs.syncDir(`${root}/${topicId}`);
           const seg = await createSegmentFile(fs, dir, 0, clock(), tuning.maxIndexEntries);
           await writeCheckpoint(fs, dir, { startOffset: 0, recoveryPoint: 0 });
-          const recovered = { segments: [seg], startOffset: 0, recoveryPoint: 0, truncatedBytes: 0, quarantineReason: undefined };
+          const recovered = {
+            segments: [seg],
+            startOffset: 0,
+            recoveryPoint: 0,
+            truncatedBytes: 0,
+            quarantineReason: undefined,
+          };
           const log = new FilePartitionLog(topicId, partition, dir, config, recovered, tuning);
           add(log);
           return log;

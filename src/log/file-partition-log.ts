@@ -17,7 +17,16 @@ import { planRetention } from './retention-policy.js';
 import { LogCorruptionError, type Segment } from './segment.js';
 import type { SegmentIndex } from './segment-index.js';
 import type {
-  AppendError, AppendOptions, AppendResult, BatchTag, PartitionConfig, PartitionLog, ReadBatch, ReadError, ReadOptions, RecordInput,
+  AppendError,
+  AppendOptions,
+  AppendResult,
+  BatchTag,
+  PartitionConfig,
+  PartitionLog,
+  ReadBatch,
+  ReadError,
+  ReadOptions,
+  RecordInput,
 } from './types.js';
 
 /** Tunables shared by every partition of a file store. */
@@ -172,7 +181,12 @@ export class FilePartitionLog implements PartitionLog {
         let maxTimestamp = -1;
         for (const r of a.records) if (r.timestamp > maxTimestamp) maxTimestamp = r.timestamp;
         try {
-          const b = encodeBatch({ baseOffset: next, records: a.records, tag: a.options.tag, producer: a.options.producer });
+          const b = encodeBatch({
+            baseOffset: next,
+            records: a.records,
+            tag: a.options.tag,
+            producer: a.options.producer,
+          });
           a.encoded = { base: next, bytes: b, maxTimestamp };
         } catch (e) {
           this.queue.shift();
@@ -219,7 +233,8 @@ export class FilePartitionLog implements PartitionLog {
     seg.endOffset = next;
     this.visibleEnd = next;
     if (sync) this.durableEnd = next;
-    for (const a of group) a.resolve(ok({ baseOffset: a.encoded!.base, lastOffset: a.encoded!.base + a.records.length - 1 }));
+    for (const a of group)
+      a.resolve(ok({ baseOffset: a.encoded!.base, lastOffset: a.encoded!.base + a.records.length - 1 }));
     this.notifier.notify(next);
   }
 
@@ -231,7 +246,10 @@ export class FilePartitionLog implements PartitionLog {
       this.readOnlyReason = `${reason} (reopen the store to re-verify the partition)`;
       if (code === 'storage_full') this.readOnlyCode = 'storage_full';
     }
-    this.t.logger.error({ topicId: this.topicId, partition: this.partition, err: e }, 'log write failed: partition is read-only');
+    this.t.logger.error(
+      { topicId: this.topicId, partition: this.partition, err: e },
+      'log write failed: partition is read-only',
+    );
     for (const a of group) a.resolve(err({ code, reason }));
     this.failQueued({ code: this.readOnlyCode, reason: this.readOnlyReason });
   }
@@ -283,7 +301,10 @@ export class FilePartitionLog implements PartitionLog {
     if (!this.quarantineReason) {
       this.quarantineReason = message;
       this.readOnlyReason = `quarantined: ${message}`;
-      this.t.logger.error({ topicId: this.topicId, partition: this.partition, position, reason }, 'log corruption found while reading: partition quarantined');
+      this.t.logger.error(
+        { topicId: this.topicId, partition: this.partition, position, reason },
+        'log corruption found while reading: partition quarantined',
+      );
     }
     throw new LogCorruptionError(message);
   }
@@ -291,7 +312,12 @@ export class FilePartitionLog implements PartitionLog {
   async read(offset: number, options: ReadOptions): Promise<Result<ReadBatch, ReadError>> {
     const limits = normaliseReadOptions(offset, options);
     if (offset < this.start || offset > this.visibleEnd) {
-      return err({ code: 'offset_out_of_range', requestedOffset: offset, startOffset: this.start, endOffset: this.visibleEnd });
+      return err({
+        code: 'offset_out_of_range',
+        requestedOffset: offset,
+        startOffset: this.start,
+        endOffset: this.visibleEnd,
+      });
     }
     const collector = new ReadCollector(offset, limits);
     if (offset === this.visibleEnd) return ok(collector.result());
@@ -299,7 +325,10 @@ export class FilePartitionLog implements PartitionLog {
     const segments = this.segments;
     if (this.recent.read(offset, collector)) return ok(collector.result());
     const chunk = Math.min(Math.max(limits.maxBytes + 16 * 1024, 64 * 1024), 1024 * 1024);
-    const first = Math.max(0, floorIndex(segments.length, (i) => segments[i]!.baseOffset, offset));
+    const first = Math.max(
+      0,
+      floorIndex(segments.length, (i) => segments[i]!.baseOffset, offset),
+    );
     for (let i = first; i < segments.length && !collector.done; i++) {
       const seg = segments[i]!;
       try {
@@ -312,7 +341,12 @@ export class FilePartitionLog implements PartitionLog {
       } catch (e) {
         // Retention may delete a segment under a slow reader: that reader is now out of range.
         if (offset < this.start) {
-          return err({ code: 'offset_out_of_range', requestedOffset: offset, startOffset: this.start, endOffset: this.visibleEnd });
+          return err({
+            code: 'offset_out_of_range',
+            requestedOffset: offset,
+            startOffset: this.start,
+            endOffset: this.visibleEnd,
+          });
         }
         throw e;
       }
@@ -356,7 +390,13 @@ export class FilePartitionLog implements PartitionLog {
     for await (const b of this.batchesSince(sinceTimestamp)) {
       const { tag } = decodeBatch(b.buf, b.at, 1);
       const h = b.header;
-      if (tag) tags.push({ baseOffset: h.baseOffset, lastOffset: h.baseOffset + h.lastOffsetDelta, maxTimestamp: h.maxTimestamp, tag: Buffer.from(tag) });
+      if (tag)
+        tags.push({
+          baseOffset: h.baseOffset,
+          lastOffset: h.baseOffset + h.lastOffsetDelta,
+          maxTimestamp: h.maxTimestamp,
+          tag: Buffer.from(tag),
+        });
     }
     return tags;
   }
@@ -388,7 +428,10 @@ export class FilePartitionLog implements PartitionLog {
         await v.deleteFiles();
       }
       await this.t.fs.syncDir(this.dir);
-      this.t.logger.info({ topicId: this.topicId, partition: this.partition, segments: victims.length, startOffset: this.start }, 'retention deleted segments');
+      this.t.logger.info(
+        { topicId: this.topicId, partition: this.partition, segments: victims.length, startOffset: this.start },
+        'retention deleted segments',
+      );
     }).catch((e) => {
       this.t.logger.error({ topicId: this.topicId, partition: this.partition, err: e }, 'retention failed');
     });
@@ -422,7 +465,9 @@ export class FilePartitionLog implements PartitionLog {
       await this.checkpoint();
       cleanClose = true;
     });
-    await finish.catch((e) => this.t.logger.error({ topicId: this.topicId, partition: this.partition, err: e }, 'log close failed'));
+    await finish.catch((e) =>
+      this.t.logger.error({ topicId: this.topicId, partition: this.partition, err: e }, 'log close failed'),
+    );
     this.notifier.close();
     for (const s of this.segments) await s.release();
     return cleanClose;

@@ -73,8 +73,14 @@ export function runLogStoreConformance(name: string, factory: ConformanceFactory
         { key: null, value: null, headers: [{ key: 'ünï', value: null }], timestamp: 5 },
       ];
       const batch2 = [rec('c', { key: Buffer.alloc(0), value: Buffer.alloc(0) })];
-      expect(await log.append(batch1, { durability: 'fsync' })).toEqual({ ok: true, value: { baseOffset: 0, lastOffset: 1 } });
-      expect(await log.append(batch2, { durability: 'write' })).toEqual({ ok: true, value: { baseOffset: 2, lastOffset: 2 } });
+      expect(await log.append(batch1, { durability: 'fsync' })).toEqual({
+        ok: true,
+        value: { baseOffset: 0, lastOffset: 1 },
+      });
+      expect(await log.append(batch2, { durability: 'write' })).toEqual({
+        ok: true,
+        value: { baseOffset: 2, lastOffset: 2 },
+      });
       expect(log.endOffset()).toBe(3);
       expect(log.sizeBytes()).toBeGreaterThan(61 * 2);
       const all = await readAll(log);
@@ -84,7 +90,10 @@ export function runLogStoreConformance(name: string, factory: ConformanceFactory
 
     it('reads from the middle of a batch and honours maxRecords and maxBytes (≥ 1 record)', async () => {
       const { log } = await setup();
-      await log.append(['0', '1', '2', '3', '4'].map((v) => rec(v.repeat(10))), { durability: 'fsync' });
+      await log.append(
+        ['0', '1', '2', '3', '4'].map((v) => rec(v.repeat(10))),
+        { durability: 'fsync' },
+      );
       const mid = await log.read(2, { maxRecords: 2, maxBytes: 1 << 20 });
       expect(mid.ok && mid.value.records.map((r) => r.offset)).toEqual([2, 3]);
       expect(mid.ok && mid.value.nextOffset).toBe(4);
@@ -97,7 +106,10 @@ export function runLogStoreConformance(name: string, factory: ConformanceFactory
     it('treats endOffset as an empty read and anything outside [start, end] as out of range', async () => {
       const { log } = await setup();
       await log.append([rec('x')], { durability: 'fsync' });
-      expect(await log.read(1, { maxRecords: 10, maxBytes: 100 })).toEqual({ ok: true, value: { records: [], nextOffset: 1 } });
+      expect(await log.read(1, { maxRecords: 10, maxBytes: 100 })).toEqual({
+        ok: true,
+        value: { records: [], nextOffset: 1 },
+      });
       expect(await log.read(2, { maxRecords: 10, maxBytes: 100 })).toEqual({
         ok: false,
         error: { code: 'offset_out_of_range', requestedOffset: 2, startOffset: 0, endOffset: 1 },
@@ -110,11 +122,16 @@ export function runLogStoreConformance(name: string, factory: ConformanceFactory
       const { log } = await setup({ segmentBytes: 1024 });
       const values = Array.from({ length: 60 }, (_, i) => `v${i}-${'x'.repeat(i * 7)}`);
       for (let i = 0; i < values.length; i += 3) {
-        await log.append(values.slice(i, i + 3).map((v) => rec(v)), { durability: 'write' });
+        await log.append(
+          values.slice(i, i + 3).map((v) => rec(v)),
+          { durability: 'write' },
+        );
       }
       expect((await readAll(log)).map((r) => r.value?.toString())).toEqual(values);
       const across = await log.read(17, { maxRecords: 30, maxBytes: 1 << 20 });
-      expect(across.ok && across.value.records.map((r) => r.offset)).toEqual(Array.from({ length: 30 }, (_, i) => 17 + i));
+      expect(across.ok && across.value.records.map((r) => r.offset)).toEqual(
+        Array.from({ length: 30 }, (_, i) => 17 + i),
+      );
     });
 
     it('rolls segments by age', async () => {
@@ -162,7 +179,9 @@ export function runLogStoreConformance(name: string, factory: ConformanceFactory
     it('serialises concurrent appends into dense, distinct offsets', async () => {
       const { log } = await setup({ segmentBytes: 2048 });
       const results = await Promise.all(
-        Array.from({ length: 40 }, (_, i) => log.append([rec(`a${i}`), rec(`b${i}`)], { durability: i % 2 ? 'fsync' : 'write' })),
+        Array.from({ length: 40 }, (_, i) =>
+          log.append([rec(`a${i}`), rec(`b${i}`)], { durability: i % 2 ? 'fsync' : 'write' }),
+        ),
       );
       const bases = results.map((r) => (r.ok ? r.value.baseOffset : -1)).sort((a, b) => a - b);
       expect(bases).toEqual(Array.from({ length: 40 }, (_, i) => i * 2));
@@ -176,10 +195,13 @@ export function runLogStoreConformance(name: string, factory: ConformanceFactory
 
     it('stores batch tags for recentTags and never shows them to readers', async () => {
       const { log } = await setup();
-      await log.append([rec('a', { timestamp: 100, headers: [{ key: 'x', value: null }] }), rec('b', { timestamp: 300 })], {
-        durability: 'fsync',
-        tag: Buffer.from('tag-1'),
-      });
+      await log.append(
+        [rec('a', { timestamp: 100, headers: [{ key: 'x', value: null }] }), rec('b', { timestamp: 300 })],
+        {
+          durability: 'fsync',
+          tag: Buffer.from('tag-1'),
+        },
+      );
       await log.append([rec('c', { timestamp: 150 })], { durability: 'fsync' });
       await log.append([rec('d', { timestamp: 200 })], { durability: 'fsync', tag: Buffer.from('tag-2') });
       const tags = await log.recentTags(0);
@@ -219,19 +241,29 @@ export function runLogStoreConformance(name: string, factory: ConformanceFactory
       });
       const first = await log.read(start, { maxRecords: 1, maxBytes: 100 });
       expect(first.ok && first.value.records[0]?.value?.toString()).toMatch(new RegExp(`^r${start}-`));
-      expect(await log.append([rec('next')], { durability: 'write' })).toEqual({ ok: true, value: { baseOffset: 40, lastOffset: 40 } });
+      expect(await log.append([rec('next')], { durability: 'write' })).toEqual({
+        ok: true,
+        value: { baseOffset: 40, lastOffset: 40 },
+      });
     });
 
     it('retention by time can expire everything and still continue the offsets', async () => {
       const { log, store } = await setup({ segmentBytes: 1024, retentionMs: 60_000 });
-      for (let i = 0; i < 20; i++) await log.append([rec('z'.repeat(200), { timestamp: now })], { durability: 'write' });
+      for (let i = 0; i < 20; i++)
+        await log.append([rec('z'.repeat(200), { timestamp: now })], { durability: 'write' });
       await store.enforceRetention(now + 30_000);
       expect(log.startOffset()).toBe(0);
       await store.enforceRetention(now + 120_000);
       expect([log.startOffset(), log.endOffset()]).toEqual([20, 20]);
-      expect(await log.read(20, { maxRecords: 5, maxBytes: 100 })).toEqual({ ok: true, value: { records: [], nextOffset: 20 } });
+      expect(await log.read(20, { maxRecords: 5, maxBytes: 100 })).toEqual({
+        ok: true,
+        value: { records: [], nextOffset: 20 },
+      });
       expect(await log.offsetForTimestamp(0)).toBe(20);
-      expect(await log.append([rec('after')], { durability: 'fsync' })).toEqual({ ok: true, value: { baseOffset: 20, lastOffset: 20 } });
+      expect(await log.append([rec('after')], { durability: 'fsync' })).toEqual({
+        ok: true,
+        value: { baseOffset: 20, lastOffset: 20 },
+      });
       expect((await readAll(log)).map((r) => r.offset)).toEqual([20]);
     });
 
@@ -275,13 +307,22 @@ export function runLogStoreConformance(name: string, factory: ConformanceFactory
       const recordArb = fc.record({
         key: fc.option(fc.uint8Array({ maxLength: 20 }), { nil: null }),
         value: fc.option(fc.uint8Array({ maxLength: 300 }), { nil: null }),
-        headers: fc.array(fc.record({ key: fc.string({ maxLength: 8 }), value: fc.option(fc.uint8Array({ maxLength: 8 }), { nil: null }) }), { maxLength: 2 }),
+        headers: fc.array(
+          fc.record({
+            key: fc.string({ maxLength: 8 }),
+            value: fc.option(fc.uint8Array({ maxLength: 8 }), { nil: null }),
+          }),
+          { maxLength: 2 },
+        ),
         timestamp: fc.integer({ min: 0, max: 1000 }),
       });
       await fc.assert(
         fc.asyncProperty(
           fc.array(fc.array(recordArb, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 15 }),
-          fc.nat(), fc.integer({ min: 1, max: 10 }), fc.integer({ min: 0, max: 600 }), fc.integer({ min: -1, max: 1002 }),
+          fc.nat(),
+          fc.integer({ min: 1, max: 10 }),
+          fc.integer({ min: 0, max: 600 }),
+          fc.integer({ min: -1, max: 1002 }),
           async (batches, startSeed, maxRecords, maxBytes, ts) => {
             const { log } = await setup({ segmentBytes: 1024 });
             const appended: RecordInput[] = [];
@@ -293,7 +334,10 @@ export function runLogStoreConformance(name: string, factory: ConformanceFactory
                 timestamp: r.timestamp,
               }));
               const res = await log.append(records, { durability: 'write' });
-              expect(res).toEqual({ ok: true, value: { baseOffset: appended.length, lastOffset: appended.length + records.length - 1 } });
+              expect(res).toEqual({
+                ok: true,
+                value: { baseOffset: appended.length, lastOffset: appended.length + records.length - 1 },
+              });
               appended.push(...records);
             }
             expect(log.endOffset()).toBe(appended.length);

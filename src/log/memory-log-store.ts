@@ -9,8 +9,19 @@ import { ReadCollector } from './read-collector.js';
 import { decodeBatch, encodeBatch } from './record-batch.js';
 import { planRetention } from './retention-policy.js';
 import type {
-  AppendError, AppendOptions, AppendResult, BatchTag, LogStore, PartitionConfig, PartitionLog,
-  QuarantinedPartition, ReadBatch, ReadError, ReadOptions, RecordInput, RecoveryReport,
+  AppendError,
+  AppendOptions,
+  AppendResult,
+  BatchTag,
+  LogStore,
+  PartitionConfig,
+  PartitionLog,
+  QuarantinedPartition,
+  ReadBatch,
+  ReadError,
+  ReadOptions,
+  RecordInput,
+  RecoveryReport,
 } from './types.js';
 
 export interface MemoryLogStoreOptions {
@@ -120,8 +131,14 @@ class MemoryPartitionLog implements PartitionLog {
 
   /** Batches in offset order starting with the one that holds `offset`. */
   private *batchesFrom(offset: number): Generator<MemBatch> {
-    let s = Math.max(0, floorIndex(this.segments.length, (i) => this.segments[i]!.baseOffset, offset));
-    let b = Math.max(0, floorIndex(this.segments[s]!.batches.length, (i) => this.segments[s]!.batches[i]!.baseOffset, offset));
+    let s = Math.max(
+      0,
+      floorIndex(this.segments.length, (i) => this.segments[i]!.baseOffset, offset),
+    );
+    let b = Math.max(
+      0,
+      floorIndex(this.segments[s]!.batches.length, (i) => this.segments[s]!.batches[i]!.baseOffset, offset),
+    );
     for (; s < this.segments.length; s++, b = 0) {
       const batches = this.segments[s]!.batches;
       for (; b < batches.length; b++) yield batches[b]!;
@@ -181,7 +198,11 @@ class MemoryPartitionLog implements PartitionLog {
   /** Deletes whole closed segments per the retention settings. */
   enforceRetention(now: number): void {
     const plan = planRetention(
-      this.segments.map((s) => ({ sizeBytes: s.sizeBytes, maxTimestamp: s.maxTimestamp, empty: s.batches.length === 0 })),
+      this.segments.map((s) => ({
+        sizeBytes: s.sizeBytes,
+        maxTimestamp: s.maxTimestamp,
+        empty: s.batches.length === 0,
+      })),
       this.config,
       now,
     );

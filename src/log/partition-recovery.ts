@@ -28,7 +28,13 @@ export interface RecoveredPartition {
 }
 
 /** Creates an empty segment file and makes its directory entry durable. */
-export async function createSegmentFile(fs: LogFs, dir: string, base: number, now: number, maxIndexEntries: number): Promise<Segment> {
+export async function createSegmentFile(
+  fs: LogFs,
+  dir: string,
+  base: number,
+  now: number,
+  maxIndexEntries: number,
+): Promise<Segment> {
   const seg = new Segment(fs, dir, base, now);
   await (await fs.open(seg.logPath, 'w')).close();
   await fs.syncDir(dir);
@@ -116,12 +122,17 @@ export async function recoverPartition(ctx: RecoveryContext): Promise<RecoveredP
         next = b.header.baseOffset + b.header.lastOffsetDelta + 1;
       }
       if (end !== seg.size || next !== seg.endOffset) {
-        throw new LogCorruptionError(`${seg.logPath}: closed segment ends at byte ${end}, offset ${next}; expected ${seg.size}, ${seg.endOffset}`);
+        throw new LogCorruptionError(
+          `${seg.logPath}: closed segment ends at byte ${end}, offset ${next}; expected ${seg.size}, ${seg.endOffset}`,
+        );
       }
     } catch (e) {
       if (!(e instanceof LogCorruptionError)) throw e;
       quarantineReason ??= `${e.message} (below the recovery point ${recoveryPoint})`;
-      logger.error({ topicId: ctx.topicId, partition: ctx.partition, err: e }, 'log corruption below the recovery point: partition quarantined read-only');
+      logger.error(
+        { topicId: ctx.topicId, partition: ctx.partition, err: e },
+        'log corruption below the recovery point: partition quarantined read-only',
+      );
     }
     seg.index = undefined;
     await seg.release();
@@ -133,10 +144,13 @@ export async function recoverPartition(ctx: RecoveryContext): Promise<RecoveredP
     const prevEnd = i > 0 ? segments[i - 1]!.endOffset : seg.baseOffset;
     let scan: SegmentScan;
     if (seg.baseOffset !== prevEnd) {
-      scan = { failure: { position: 0, offset: prevEnd, reason: `segment base ${seg.baseOffset} does not follow ${prevEnd}` } };
+      scan = {
+        failure: { position: 0, offset: prevEnd, reason: `segment base ${seg.baseOffset} does not follow ${prevEnd}` },
+      };
     } else {
       // A clean shutdown left a valid index for the active segment: verify only its tail.
-      const loaded = ctx.clean && i === last ? await seg.readIndexFiles(ctx.maxIndexEntries, Number.MAX_SAFE_INTEGER) : undefined;
+      const loaded =
+        ctx.clean && i === last ? await seg.readIndexFiles(ctx.maxIndexEntries, Number.MAX_SAFE_INTEGER) : undefined;
       const [rel, pos] = loaded ? loaded.lastEntry() : [0, 0];
       seg.index = loaded ?? new SegmentIndex(ctx.maxIndexEntries);
       if (loaded) seg.maxTimestamp = loaded.runningMax;
@@ -149,7 +163,10 @@ export async function recoverPartition(ctx: RecoveryContext): Promise<RecoveredP
     const { position, offset, reason } = scan.failure;
     if (offset < recoveryPoint) {
       quarantineReason = `${seg.logPath}: invalid batch (${reason}) at byte ${position}, offset ${offset}, below the recovery point ${recoveryPoint}`;
-      logger.error({ topicId: ctx.topicId, partition: ctx.partition, offset, position, reason }, 'log corruption below the recovery point: partition quarantined read-only');
+      logger.error(
+        { topicId: ctx.topicId, partition: ctx.partition, offset, position, reason },
+        'log corruption below the recovery point: partition quarantined read-only',
+      );
       seg.size = position;
       seg.endOffset = offset;
       segments = segments.slice(0, i + 1);
@@ -173,18 +190,29 @@ export async function recoverPartition(ctx: RecoveryContext): Promise<RecoveredP
     await fs.syncDir(dir);
     segments = segments.slice(0, dropWhole ? i : i + 1);
     truncatedBytes = dropped;
-    logger.warn({ topicId: ctx.topicId, partition: ctx.partition, offset, position, reason, bytesDropped: dropped }, 'truncated torn log tail');
+    logger.warn(
+      { topicId: ctx.topicId, partition: ctx.partition, offset, position, reason, bytesDropped: dropped },
+      'truncated torn log tail',
+    );
     break;
   }
 
   const active = segments[segments.length - 1]!;
   if (!active.index) {
-    active.index = quarantineReason ? new SegmentIndex(ctx.maxIndexEntries) : await active.loadIndex(ctx.maxIndexEntries);
+    active.index = quarantineReason
+      ? new SegmentIndex(ctx.maxIndexEntries)
+      : await active.loadIndex(ctx.maxIndexEntries);
   }
   if (!quarantineReason) {
     // What the scan read may still sit only in the page cache of a crashed process' OS.
     await active.use((h) => h.datasync());
     await writeCheckpoint(fs, dir, { startOffset, recoveryPoint: active.endOffset });
   }
-  return { segments, startOffset, recoveryPoint: quarantineReason ? recoveryPoint : active.endOffset, truncatedBytes, quarantineReason };
+  return {
+    segments,
+    startOffset,
+    recoveryPoint: quarantineReason ? recoveryPoint : active.endOffset,
+    truncatedBytes,
+    quarantineReason,
+  };
 }

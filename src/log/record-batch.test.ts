@@ -43,9 +43,15 @@ describe('record batch v2', () => {
       afterCrc,
     ]);
     expect(expected.length).toBe(70);
-    const encoded = encodeBatch({ baseOffset: 5, records: [{ key: Buffer.from('k'), value: Buffer.from('v'), headers: [], timestamp: 1000 }] });
+    const encoded = encodeBatch({
+      baseOffset: 5,
+      records: [{ key: Buffer.from('k'), value: Buffer.from('v'), headers: [], timestamp: 1000 }],
+    });
     expect(encoded.toString('hex')).toBe(expected.toString('hex'));
-    expect(checkBatch(encoded, 0, encoded.length, 5)).toMatchObject({ ok: true, header: { baseOffset: 5, recordCount: 1, sizeBytes: 70 } });
+    expect(checkBatch(encoded, 0, encoded.length, 5)).toMatchObject({
+      ok: true,
+      header: { baseOffset: 5, recordCount: 1, sizeBytes: 70 },
+    });
   });
 
   it('writes producer fields, timestamps deltas (also negative) and nulls; decodes them back', () => {
@@ -59,17 +65,31 @@ describe('record batch v2', () => {
       ],
     });
     const h = readBatchHeader(buf);
-    expect(h).toMatchObject({ baseOffset: 2 ** 40, producerId: 77n, producerEpoch: 3, baseSequence: 9, baseTimestamp: 5000, maxTimestamp: 5000, lastOffsetDelta: 1, recordCount: 2 });
+    expect(h).toMatchObject({
+      baseOffset: 2 ** 40,
+      producerId: 77n,
+      producerEpoch: 3,
+      baseSequence: 9,
+      baseTimestamp: 5000,
+      maxTimestamp: 5000,
+      lastOffsetDelta: 1,
+      recordCount: 2,
+    });
     const { records, tag } = decodeBatch(buf);
     expect(tag?.toString()).toBe('idem');
-    expect(records.map((r) => [r.offset, r.timestamp, r.key?.length ?? null, r.value?.length ?? null, r.headers])).toEqual([
+    expect(
+      records.map((r) => [r.offset, r.timestamp, r.key?.length ?? null, r.value?.length ?? null, r.headers]),
+    ).toEqual([
       [2 ** 40, 5000, null, null, [{ key: 'a', value: null }]],
       [2 ** 40 + 1, 4000, 0, 300, []],
     ]);
   });
 
   it('rejects a flipped bit, a wrong magic, a short buffer and a broken offset chain', () => {
-    const buf = encodeBatch({ baseOffset: 0, records: [{ key: null, value: Buffer.from('hello'), headers: [], timestamp: 1 }] });
+    const buf = encodeBatch({
+      baseOffset: 0,
+      records: [{ key: null, value: Buffer.from('hello'), headers: [], timestamp: 1 }],
+    });
     const flipped = Buffer.from(buf);
     flipped[buf.length - 2]! ^= 0x10;
     expect(checkBatch(flipped, 0, flipped.length)).toEqual({ ok: false, reason: 'bad_crc' });
@@ -82,7 +102,17 @@ describe('record batch v2', () => {
   });
 
   it('zigzag varints match Kafka ByteUtils for edge values', () => {
-    const cases: Array<[number, string]> = [[0, '00'], [-1, '01'], [1, '02'], [63, '7e'], [-64, '7f'], [64, '8001'], [300, 'd804'], [2 ** 31 - 1, 'feffffff0f'], [-(2 ** 31), 'ffffffff0f']];
+    const cases: Array<[number, string]> = [
+      [0, '00'],
+      [-1, '01'],
+      [1, '02'],
+      [63, '7e'],
+      [-64, '7f'],
+      [64, '8001'],
+      [300, 'd804'],
+      [2 ** 31 - 1, 'feffffff0f'],
+      [-(2 ** 31), 'ffffffff0f'],
+    ];
     for (const [n, hex] of cases) {
       const b = Buffer.alloc(10);
       const end = writeVarint(b, 0, n);
@@ -90,6 +120,8 @@ describe('record batch v2', () => {
       expect(varintSize(n)).toBe(end);
       expect(new VarReader(b, 0, end).varint()).toBe(n);
     }
-    expect(new VarReader(Buffer.from('8080', 'hex'), 0, 2).varint.bind(new VarReader(Buffer.from('8080', 'hex'), 0, 2))).toThrow(RangeError);
+    expect(
+      new VarReader(Buffer.from('8080', 'hex'), 0, 2).varint.bind(new VarReader(Buffer.from('8080', 'hex'), 0, 2)),
+    ).toThrow(RangeError);
   });
 });

@@ -117,7 +117,13 @@ export class SegmentIndex {
    * Parses index files written by `serialize`, or undefined when they are not plausible for
    * a segment of `segmentSize` bytes and `maxRel + 1` offsets (the caller then rebuilds).
    */
-  static parse(index: Buffer, timeIndex: Buffer, segmentSize: number, maxRel: number, maxEntries: number): SegmentIndex | undefined {
+  static parse(
+    index: Buffer,
+    timeIndex: Buffer,
+    segmentSize: number,
+    maxRel: number,
+    maxEntries: number,
+  ): SegmentIndex | undefined {
     if (index.length % OFFSET_ENTRY_BYTES || timeIndex.length % TIME_ENTRY_BYTES) return undefined;
     const idx = new SegmentIndex(maxEntries);
     let prevRel = -1;
@@ -125,7 +131,8 @@ export class SegmentIndex {
     for (let at = 0; at < index.length; at += OFFSET_ENTRY_BYTES) {
       const rel = index.readInt32BE(at);
       const pos = index.readInt32BE(at + 4);
-      if (rel <= prevRel || rel > maxRel || pos - prevPos < INDEX_INTERVAL_BYTES || pos >= segmentSize) return undefined;
+      if (rel <= prevRel || rel > maxRel || pos - prevPos < INDEX_INTERVAL_BYTES || pos >= segmentSize)
+        return undefined;
       idx.onBatch(rel, pos, -1);
       prevRel = rel;
       prevPos = pos;

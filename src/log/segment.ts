@@ -124,8 +124,14 @@ export class Segment {
    * The index files, if structurally plausible for this segment and the last offset entry
    * points at the batch it names; undefined otherwise. `maxRel` bounds relative offsets.
    */
-  async readIndexFiles(maxEntries: number, maxRel = this.endOffset - this.baseOffset - 1): Promise<SegmentIndex | undefined> {
-    const [idx, time] = await Promise.all([readSmallFile(this.fs, this.indexPath), readSmallFile(this.fs, this.timeIndexPath)]);
+  async readIndexFiles(
+    maxEntries: number,
+    maxRel = this.endOffset - this.baseOffset - 1,
+  ): Promise<SegmentIndex | undefined> {
+    const [idx, time] = await Promise.all([
+      readSmallFile(this.fs, this.indexPath),
+      readSmallFile(this.fs, this.timeIndexPath),
+    ]);
     const parsed = idx && time ? SegmentIndex.parse(idx, time, this.size, maxRel, maxEntries) : undefined;
     if (!parsed) return undefined;
     const [rel, pos] = parsed.lastEntry();

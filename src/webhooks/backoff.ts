@@ -39,7 +39,12 @@ export function parseRetryAfter(value: string | undefined, now: number = Date.no
 }
 
 /** The wait before the next attempt: the backoff, but never earlier than Retry-After asks. */
-export function nextDelayMs(attempt: number, policy: RetryPolicy, retryAfterMs: number | undefined, random?: () => number): number {
+export function nextDelayMs(
+  attempt: number,
+  policy: RetryPolicy,
+  retryAfterMs: number | undefined,
+  random?: () => number,
+): number {
   const backoff = backoffMs(attempt, policy, random);
   return retryAfterMs === undefined ? backoff : Math.max(backoff, retryAfterMs);
 }

@@ -6,7 +6,9 @@ import type { DeliveryBatch } from './webhook-batch.js';
 
 /** The slice of the produce service dead-lettering needs. */
 export interface DeadLetterProducer {
-  produce(req: ProduceRequest): Promise<Result<{ offsets: Array<{ partition: number; offset: number }> }, ProduceError>>;
+  produce(
+    req: ProduceRequest,
+  ): Promise<Result<{ offsets: Array<{ partition: number; offset: number }> }, ProduceError>>;
 }
 
 /** Headers added to each dead-lettered record (a source header of the same name is replaced). */
@@ -57,6 +59,7 @@ export async function deadLetter(
     body: new Response(JSON.stringify({ records })).body,
     idempotencyKey: `webhook-dead-letter:${info.messageId}`.slice(0, 255),
   });
-  if (!result.ok) return err(`dead-letter append to ${JSON.stringify(topic)} failed: ${result.error.code}: ${result.error.message}`);
+  if (!result.ok)
+    return err(`dead-letter append to ${JSON.stringify(topic)} failed: ${result.error.code}: ${result.error.message}`);
   return ok(undefined);
 }

@@ -64,11 +64,21 @@ export class HttpSender implements WebhookSender {
         },
       });
       const timer = setTimeout(() => {
-        finish({ kind: 'error', message: `no complete answer within timeout_ms (${req.timeoutMs} ms)`, timedOut: true, aborted: false });
+        finish({
+          kind: 'error',
+          message: `no complete answer within timeout_ms (${req.timeoutMs} ms)`,
+          timedOut: true,
+          aborted: false,
+        });
         request.destroy();
       }, req.timeoutMs);
       const onAbort = () => {
-        finish({ kind: 'error', message: 'delivery stopped (shutdown, pause or update)', timedOut: false, aborted: true });
+        finish({
+          kind: 'error',
+          message: 'delivery stopped (shutdown, pause or update)',
+          timedOut: false,
+          aborted: true,
+        });
         request.destroy();
       };
       if (req.signal.aborted) return onAbort();

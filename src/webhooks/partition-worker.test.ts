@@ -16,11 +16,21 @@ async function partition(): Promise<PartitionLog> {
   const store = createMemoryLogStore({ retentionCheckIntervalMs: 0 });
   stores.push(store);
   await store.open();
-  return store.createPartition('topic-id', 0, { segmentBytes: 1 << 20, segmentMs: -1, retentionMs: -1, retentionBytes: -1 });
+  return store.createPartition('topic-id', 0, {
+    segmentBytes: 1 << 20,
+    segmentMs: -1,
+    retentionMs: -1,
+    retentionBytes: -1,
+  });
 }
 
 async function append(log: PartitionLog, n: number): Promise<void> {
-  const records = Array.from({ length: n }, (_, i) => ({ key: null, value: Buffer.from(JSON.stringify(i)), headers: [], timestamp: 1 }));
+  const records = Array.from({ length: n }, (_, i) => ({
+    key: null,
+    value: Buffer.from(JSON.stringify(i)),
+    headers: [],
+    timestamp: 1,
+  }));
   const r = await log.append(records, { durability: 'write' });
   if (!r.ok) throw new Error(r.error.reason);
 }
@@ -28,7 +38,12 @@ async function append(log: PartitionLog, n: number): Promise<void> {
 /** A sender whose answers the test controls; every request is recorded. */
 class FakeSender implements WebhookSender {
   readonly sent: SendRequest[] = [];
-  answer: (req: SendRequest) => Promise<AttemptResult> = async () => ({ kind: 'response', status: 200, retryAfterMs: undefined, snippet: '' });
+  answer: (req: SendRequest) => Promise<AttemptResult> = async () => ({
+    kind: 'response',
+    status: 200,
+    retryAfterMs: undefined,
+    snippet: '',
+  });
   private waiters: Array<() => void> = [];
   async send(req: SendRequest): Promise<AttemptResult> {
     this.sent.push(req);
@@ -41,7 +56,14 @@ class FakeSender implements WebhookSender {
   }
 }
 
-function worker(log: PartitionLog, sender: FakeSender, saved: PartitionProgress[], start: PartitionProgress, controller: AbortController, batch = { maxRecords: 10, maxWaitMs: 0 }) {
+function worker(
+  log: PartitionLog,
+  sender: FakeSender,
+  saved: PartitionProgress[],
+  start: PartitionProgress,
+  controller: AbortController,
+  batch = { maxRecords: 10, maxWaitMs: 0 },
+) {
   const deps: PartitionWorkerDeps = {
     settings: {
       id: '00000000-0000-0000-0000-000000000001',
@@ -71,7 +93,9 @@ function worker(log: PartitionLog, sender: FakeSender, saved: PartitionProgress[
 
 const hang = (req: SendRequest) =>
   new Promise<AttemptResult>((resolve) =>
-    req.signal.addEventListener('abort', () => resolve({ kind: 'error', message: 'stopped', timedOut: false, aborted: true })),
+    req.signal.addEventListener('abort', () =>
+      resolve({ kind: 'error', message: 'stopped', timedOut: false, aborted: true }),
+    ),
   );
 
 describe('PartitionWorker', () => {
@@ -105,7 +129,10 @@ describe('PartitionWorker', () => {
     const log = await partition();
     const sender = new FakeSender();
     const controller = new AbortController();
-    const running = worker(log, sender, [], { offset: 0, pendingEnd: undefined }, controller, { maxRecords: 4, maxWaitMs: 5_000 }).run();
+    const running = worker(log, sender, [], { offset: 0, pendingEnd: undefined }, controller, {
+      maxRecords: 4,
+      maxWaitMs: 5_000,
+    }).run();
     await append(log, 1);
     await append(log, 3);
     await sender.waitForSends(1);

@@ -54,7 +54,13 @@ export interface PartitionWorkerDeps {
 export interface PartitionStatus {
   partition: number;
   nextOffset: number;
-  inFlight: { messageId: string; firstOffset: number; lastOffset: number; attempt: number; nextAttemptAt: number | null } | null;
+  inFlight: {
+    messageId: string;
+    firstOffset: number;
+    lastOffset: number;
+    attempt: number;
+    nextAttemptAt: number | null;
+  } | null;
 }
 
 type Outcome = 'done' | 'gone' | 'aborted';
@@ -73,7 +79,11 @@ export class PartitionWorker {
   }
 
   status(): PartitionStatus {
-    return { partition: this.d.partition, nextOffset: this.position, inFlight: this.inFlight ? { ...this.inFlight } : null };
+    return {
+      partition: this.d.partition,
+      nextOffset: this.position,
+      inFlight: this.inFlight ? { ...this.inFlight } : null,
+    };
   }
 
   /** Run until the signal aborts or the endpoint answers 410. Never throws. */
@@ -84,7 +94,12 @@ export class PartitionWorker {
       if (this.position < log.startOffset() || this.position > log.endOffset()) {
         // Retention deleted undelivered records (or the topic was recreated): nothing older exists.
         this.d.logger.warn(
-          { partition: this.d.partition, next_offset: this.position, start_offset: log.startOffset(), end_offset: log.endOffset() },
+          {
+            partition: this.d.partition,
+            next_offset: this.position,
+            start_offset: log.startOffset(),
+            end_offset: log.endOffset(),
+          },
           'webhook position is outside the log; continuing from the start offset',
         );
         this.position = log.startOffset();
@@ -161,7 +176,13 @@ export class PartitionWorker {
       recordCount: batch.records.length,
     };
     for (let attempt = 1; ; attempt++) {
-      this.inFlight = { messageId: msgId, firstOffset: batch.firstOffset, lastOffset: batch.lastOffset, attempt, nextAttemptAt: null };
+      this.inFlight = {
+        messageId: msgId,
+        firstOffset: batch.firstOffset,
+        lastOffset: batch.lastOffset,
+        attempt,
+        nextAttemptAt: null,
+      };
       if (!(await this.d.limiter.acquire(signal))) return 'aborted';
       const at = now();
       let result;
@@ -184,7 +205,9 @@ export class PartitionWorker {
         return 'done';
       }
       const error =
-        result.kind === 'response' ? `HTTP ${result.status}${result.snippet ? `: ${result.snippet.slice(0, 200)}` : ''}` : result.message;
+        result.kind === 'response'
+          ? `HTTP ${result.status}${result.snippet ? `: ${result.snippet.slice(0, 200)}` : ''}`
+          : result.message;
       if (status === 410) {
         await this.record({ ...base, attempt, outcome: 'gone', statusCode: status, error, durationMs, at });
         this.d.onGone(`the endpoint answered 410 Gone for ${msgId}`);
@@ -201,13 +224,34 @@ export class PartitionWorker {
         });
         const dlAt = now();
         if (dl.ok) {
-          await this.record({ ...base, attempt, outcome: 'dead_lettered', statusCode: status, error, durationMs: 0, at: dlAt });
+          await this.record({
+            ...base,
+            attempt,
+            outcome: 'dead_lettered',
+            statusCode: status,
+            error,
+            durationMs: 0,
+            at: dlAt,
+          });
           return 'done';
         }
         // The dead-letter topic refused too: keep trying both, never skip the records.
-        await this.record({ ...base, attempt, outcome: 'failed', statusCode: null, error: dl.error, durationMs: 0, at: dlAt });
+        await this.record({
+          ...base,
+          attempt,
+          outcome: 'failed',
+          statusCode: null,
+          error: dl.error,
+          durationMs: 0,
+          at: dlAt,
+        });
       }
-      const delay = nextDelayMs(attempt, settings.retry, result.kind === 'response' ? result.retryAfterMs : undefined, this.d.random);
+      const delay = nextDelayMs(
+        attempt,
+        settings.retry,
+        result.kind === 'response' ? result.retryAfterMs : undefined,
+        this.d.random,
+      );
       this.inFlight.nextAttemptAt = now() + delay;
       if (!(await sleep(delay, signal))) return 'aborted';
     }

@@ -23,10 +23,16 @@ export interface SigningSecrets {
 }
 
 /** `webhook-id`, `webhook-timestamp` and `webhook-signature` for one attempt. */
-export function signedHeaders(secrets: SigningSecrets, msgId: string, payload: string, now: number = Date.now()): Record<string, string> {
+export function signedHeaders(
+  secrets: SigningSecrets,
+  msgId: string,
+  payload: string,
+  now: number = Date.now(),
+): Record<string, string> {
   const at = new Date(now);
   const signatures = [new Webhook(secrets.current).sign(msgId, at, payload)];
-  if (secrets.previous && secrets.previous.expiresAt > now) signatures.push(new Webhook(secrets.previous.secret).sign(msgId, at, payload));
+  if (secrets.previous && secrets.previous.expiresAt > now)
+    signatures.push(new Webhook(secrets.previous.secret).sign(msgId, at, payload));
   return {
     'webhook-id': msgId,
     'webhook-timestamp': String(Math.floor(now / 1000)),

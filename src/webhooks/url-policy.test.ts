@@ -13,7 +13,13 @@ describe('UrlPolicy.checkUrl', () => {
   });
 
   it('refuses other schemes, credentials, fragments and overlong URLs', () => {
-    for (const url of ['ftp://example.com/', 'file:///etc/passwd', 'http://u:p@example.com/', 'http://example.com/#x', `http://example.com/${'a'.repeat(3000)}`]) {
+    for (const url of [
+      'ftp://example.com/',
+      'file:///etc/passwd',
+      'http://u:p@example.com/',
+      'http://example.com/#x',
+      `http://example.com/${'a'.repeat(3000)}`,
+    ]) {
       expect(strict.checkUrl(url).ok, url).toBe(false);
     }
   });
@@ -35,7 +41,13 @@ describe('UrlPolicy.checkUrl', () => {
   });
 
   it('refuses loopback and private addresses unless allowed', () => {
-    for (const url of ['http://127.0.0.1:8080/', 'http://10.1.2.3/', 'http://192.168.0.1/', 'http://[::1]/', 'http://0.0.0.0/']) {
+    for (const url of [
+      'http://127.0.0.1:8080/',
+      'http://10.1.2.3/',
+      'http://192.168.0.1/',
+      'http://[::1]/',
+      'http://0.0.0.0/',
+    ]) {
       const refused = strict.checkUrl(url);
       expect(refused.ok, url).toBe(false);
       if (!refused.ok) expect(refused.error).toMatch(/SLUICE_WEBHOOK_ALLOW_PRIVATE/);
@@ -54,8 +66,12 @@ describe('UrlPolicy.checkUrl', () => {
   });
 
   it('rejects malformed allowlist entries at start-up', () => {
-    expect(() => new UrlPolicy({ allowPrivate: false, allowHosts: ['10.0.0.0/99'] })).toThrow(/SLUICE_WEBHOOK_ALLOW_HOSTS/);
-    expect(() => new UrlPolicy({ allowPrivate: false, allowHosts: ['bad host!'] })).toThrow(/SLUICE_WEBHOOK_ALLOW_HOSTS/);
+    expect(() => new UrlPolicy({ allowPrivate: false, allowHosts: ['10.0.0.0/99'] })).toThrow(
+      /SLUICE_WEBHOOK_ALLOW_HOSTS/,
+    );
+    expect(() => new UrlPolicy({ allowPrivate: false, allowHosts: ['bad host!'] })).toThrow(
+      /SLUICE_WEBHOOK_ALLOW_HOSTS/,
+    );
   });
 });
 

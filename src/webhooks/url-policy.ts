@@ -11,7 +11,15 @@ const ALWAYS_REFUSED_V4 = ['169.254.0.0/16', '224.0.0.0/4', '240.0.0.0/4', '100.
 const ALWAYS_REFUSED_V6 = ['fe80::/10', 'ff00::/8', 'fd00:ec2::254/128'];
 const ALWAYS_REFUSED_HOSTS = new Set(['metadata.google.internal', 'metadata.goog', 'metadata', 'instance-data']);
 /** Loopback, private and shared ranges: refused unless SLUICE_WEBHOOK_ALLOW_PRIVATE or allowlisted. */
-const PRIVATE_V4 = ['0.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '198.18.0.0/15'];
+const PRIVATE_V4 = [
+  '0.0.0.0/8',
+  '10.0.0.0/8',
+  '100.64.0.0/10',
+  '127.0.0.0/8',
+  '172.16.0.0/12',
+  '192.168.0.0/16',
+  '198.18.0.0/15',
+];
 const PRIVATE_V6 = ['::/128', '::1/128', 'fc00::/7'];
 
 function blockList(v4: string[], v6: string[]): net.BlockList {
@@ -26,7 +34,12 @@ function addCidr(list: net.BlockList, cidr: string): boolean {
   const family = addr ? net.isIP(addr) : 0;
   if (!addr || family === 0) return false;
   const prefix = bits === undefined ? (family === 4 ? 32 : 128) : Number(bits);
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > (family === 4 ? 32 : 128) || (bits !== undefined && !/^\d+$/.test(bits))) {
+  if (
+    !Number.isInteger(prefix) ||
+    prefix < 0 ||
+    prefix > (family === 4 ? 32 : 128) ||
+    (bits !== undefined && !/^\d+$/.test(bits))
+  ) {
     return false;
   }
   list.addSubnet(addr, prefix, family === 4 ? 'ipv4' : 'ipv6');
@@ -60,7 +73,8 @@ export class UrlPolicy {
     for (const raw of options.allowHosts) {
       const entry = raw.trim().toLowerCase();
       if (entry.includes('/') || net.isIP(entry) !== 0) {
-        if (!addCidr(this.allowedCidrs, entry)) throw new Error(`SLUICE_WEBHOOK_ALLOW_HOSTS: "${raw}" is not a valid CIDR`);
+        if (!addCidr(this.allowedCidrs, entry))
+          throw new Error(`SLUICE_WEBHOOK_ALLOW_HOSTS: "${raw}" is not a valid CIDR`);
         cidrs++;
       } else if (/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(entry)) {
         this.allowedHosts.push(entry);
@@ -108,12 +122,15 @@ export class UrlPolicy {
     } catch {
       return err('url is not an absolute URL');
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') return err(`url scheme must be http or https, not ${url.protocol.slice(0, -1)}`);
-    if (url.username !== '' || url.password !== '') return err('url must not carry credentials (user:password@); put a token in the path or query instead');
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      return err(`url scheme must be http or https, not ${url.protocol.slice(0, -1)}`);
+    if (url.username !== '' || url.password !== '')
+      return err('url must not carry credentials (user:password@); put a token in the path or query instead');
     if (url.hash !== '') return err('url must not have a #fragment');
     const host = url.hostname.toLowerCase();
     if (host === '') return err('url has no host');
-    if (ALWAYS_REFUSED_HOSTS.has(host.replace(/\.$/, ''))) return err(`${host} is a cloud-metadata host; webhooks may never call it`);
+    if (ALWAYS_REFUSED_HOSTS.has(host.replace(/\.$/, '')))
+      return err(`${host} is a cloud-metadata host; webhooks may never call it`);
     const literal = host.replace(/^\[|\]$/g, '');
     if (net.isIP(literal) !== 0) {
       const problem = this.addressProblem(host, literal);
@@ -159,7 +176,8 @@ export class UrlPolicy {
       }
       if (options.all) return (callback as unknown as (e: null, a: dns.LookupAddress[]) => void)(null, list);
       const first = list[0];
-      if (!first) return callback(Object.assign(new Error(`${hostname} has no addresses`), { code: 'ENOTFOUND' }), '', 0);
+      if (!first)
+        return callback(Object.assign(new Error(`${hostname} has no addresses`), { code: 'ENOTFOUND' }), '', 0);
       callback(null, first.address, first.family);
     });
   };

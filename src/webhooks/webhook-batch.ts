@@ -37,7 +37,9 @@ export function buildBatch(
   stored: StoredRecord[],
   filter: StoredWebhookFilter | null | undefined,
 ): DeliveryBatch {
-  const records = stored.filter((r) => matchesFilter(r, filter)).map((r) => renderRecord(topic.name, partition, r, topic.format));
+  const records = stored
+    .filter((r) => matchesFilter(r, filter))
+    .map((r) => renderRecord(topic.name, partition, r, topic.format));
   return {
     partition,
     firstOffset: range.firstOffset,

@@ -69,7 +69,10 @@ export type SettingsFields = Pick<
 const L = WEBHOOK_LIMITS;
 
 /** Merge a create/patch input over `base` (defaults for a create) and check the result as a whole. */
-export function mergeSettings(base: SettingsFields | undefined, input: CreateWebhookInput | UpdateWebhookInput): Result<SettingsFields, string> {
+export function mergeSettings(
+  base: SettingsFields | undefined,
+  input: CreateWebhookInput | UpdateWebhookInput,
+): Result<SettingsFields, string> {
   const merged: SettingsFields = {
     batchMaxRecords: input.batch?.max_records ?? base?.batchMaxRecords ?? L.maxRecords.default,
     batchMaxWaitMs: input.batch?.max_wait_ms ?? base?.batchMaxWaitMs ?? L.maxWaitMs.default,
@@ -86,8 +89,10 @@ export function mergeSettings(base: SettingsFields | undefined, input: CreateWeb
     );
   }
   const f = merged.filter;
-  if (f?.key !== undefined && f.key.length > L.filterKeyChars) return err(`filter.key is longer than ${L.filterKeyChars} characters`);
-  if (f?.headers && Object.keys(f.headers).length > L.filterHeaders) return err(`filter.headers has more than ${L.filterHeaders} entries`);
+  if (f?.key !== undefined && f.key.length > L.filterKeyChars)
+    return err(`filter.key is longer than ${L.filterKeyChars} characters`);
+  if (f?.headers && Object.keys(f.headers).length > L.filterHeaders)
+    return err(`filter.headers has more than ${L.filterHeaders} entries`);
   return ok(merged);
 }
 
@@ -113,7 +118,11 @@ export function checkDeadLetterTopic(
   if (name === null) return ok(undefined);
   if (name === source.name) return err({ code: 'bad_request', message: 'dead_letter_topic must differ from topic' });
   const dlt = lookup(name);
-  if (!dlt) return err({ code: 'topic_not_found', message: `dead_letter_topic ${JSON.stringify(name)} does not exist; create it first` });
+  if (!dlt)
+    return err({
+      code: 'topic_not_found',
+      message: `dead_letter_topic ${JSON.stringify(name)} does not exist; create it first`,
+    });
   if (dlt.config.value_format !== source.config.value_format) {
     return err({
       code: 'bad_request',
@@ -129,7 +138,11 @@ export function settingsOf(row: WebhookRow): WebhookSettings {
     id: row.id,
     url: row.url,
     batch: { maxRecords: row.batchMaxRecords, maxWaitMs: row.batchMaxWaitMs },
-    retry: { maxAttempts: row.retryMaxAttempts, initialBackoffMs: row.retryInitialBackoffMs, maxBackoffMs: row.retryMaxBackoffMs },
+    retry: {
+      maxAttempts: row.retryMaxAttempts,
+      initialBackoffMs: row.retryInitialBackoffMs,
+      maxBackoffMs: row.retryMaxBackoffMs,
+    },
     timeoutMs: row.timeoutMs,
     deadLetterTopic: row.deadLetterTopic,
     filter: row.filter,

@@ -3,7 +3,13 @@
 import { and, asc, desc, eq, lt, sql } from 'drizzle-orm';
 import * as groupRepo from '../groups/group-repository.js';
 import type { MetadataDb } from '../metadata/connection.js';
-import { webhookDeliveries, webhooks, type DeliveryOutcome, type WebhookDeliveryRow, type WebhookRow } from '../metadata/schema/webhooks.js';
+import {
+  webhookDeliveries,
+  webhooks,
+  type DeliveryOutcome,
+  type WebhookDeliveryRow,
+  type WebhookRow,
+} from '../metadata/schema/webhooks.js';
 
 /** The internal consumer group holding a webhook's committed offsets (visible in GET /v1/groups). */
 export const progressGroup = (webhookId: string): string => `__webhook.${webhookId}`;
@@ -93,16 +99,28 @@ export class WebhookRepository {
   async loadProgress(id: string, topic: string): Promise<Map<number, PartitionProgress>> {
     const rows = await groupRepo.loadOffsets(this.db, progressGroup(id));
     const out = new Map<number, PartitionProgress>();
-    for (const r of rows) if (r.topic === topic) out.set(r.partition, { offset: r.offset, pendingEnd: decodeMetadata(r.metadata) });
+    for (const r of rows)
+      if (r.topic === topic) out.set(r.partition, { offset: r.offset, pendingEnd: decodeMetadata(r.metadata) });
     return out;
   }
 
   /** Commit a partition's progress (the offset is the next record to deliver). */
-  async saveProgress(id: string, topic: string, partition: number, progress: PartitionProgress, now: number): Promise<void> {
+  async saveProgress(
+    id: string,
+    topic: string,
+    partition: number,
+    progress: PartitionProgress,
+    now: number,
+  ): Promise<void> {
     const group = progressGroup(id);
     await this.db.transaction(async (tx) => {
       await groupRepo.lockOrCreateGroup(tx, group, now);
-      await groupRepo.writeOffsets(tx, group, [{ topic, partition, offset: progress.offset, metadata: encodeMetadata(progress.pendingEnd) }], now);
+      await groupRepo.writeOffsets(
+        tx,
+        group,
+        [{ topic, partition, offset: progress.offset, metadata: encodeMetadata(progress.pendingEnd) }],
+        now,
+      );
     });
   }
 
@@ -111,7 +129,10 @@ export class WebhookRepository {
     await this.db.transaction(async (tx) => {
       await tx.insert(webhookDeliveries).values(a);
       if (a.outcome === 'delivered') {
-        await tx.update(webhooks).set({ lastSuccessAt: a.at, consecutiveFailures: 0 }).where(eq(webhooks.id, a.webhookId));
+        await tx
+          .update(webhooks)
+          .set({ lastSuccessAt: a.at, consecutiveFailures: 0 })
+          .where(eq(webhooks.id, a.webhookId));
       } else if (a.outcome === 'failed' || a.outcome === 'gone') {
         await tx
           .update(webhooks)
@@ -127,7 +148,9 @@ export class WebhookRepository {
         .limit(1);
       const oldestKept = cutoff[0]?.id;
       if (oldestKept !== undefined) {
-        await tx.delete(webhookDeliveries).where(and(eq(webhookDeliveries.webhookId, a.webhookId), lt(webhookDeliveries.id, oldestKept)));
+        await tx
+          .delete(webhookDeliveries)
+          .where(and(eq(webhookDeliveries.webhookId, a.webhookId), lt(webhookDeliveries.id, oldestKept)));
       }
     });
   }

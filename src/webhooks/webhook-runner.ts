@@ -76,7 +76,8 @@ export class WebhookRunner {
           topic: { name: topic.name, format: topic.config.value_format },
           partition: p,
           log,
-          saveProgress: (partition, pr) => this.deps.repo.saveProgress(this.settings.id, topic.name, partition, pr, this.deps.now()),
+          saveProgress: (partition, pr) =>
+            this.deps.repo.saveProgress(this.settings.id, topic.name, partition, pr, this.deps.now()),
           recordAttempt: (a) => this.deps.repo.recordAttempt({ ...a, webhookId: this.settings.id }),
           sender: this.deps.sender,
           limiter: this.deps.limiter,
@@ -113,7 +114,10 @@ export class WebhookRunner {
         await worker.run();
         return;
       } catch (e) {
-        this.deps.logger.error({ err: e, webhook_id: this.settings.id, partition }, 'webhook worker failed; restarting it');
+        this.deps.logger.error(
+          { err: e, webhook_id: this.settings.id, partition },
+          'webhook worker failed; restarting it',
+        );
         await sleep(1_000, this.controller.signal);
       }
     }

@@ -49,7 +49,9 @@ export interface WebhookView {
 /** What the service needs from the topics service. */
 export interface WebhookTopicsPort {
   lookup(name: string): WebhookTopic | undefined;
-  onChange(listener: (change: { type: 'created' | 'updated' | 'deleted'; topic: { name: string } }) => void): () => void;
+  onChange(
+    listener: (change: { type: 'created' | 'updated' | 'deleted'; topic: { name: string } }) => void,
+  ): () => void;
 }
 
 export interface WebhooksServiceOptions {
@@ -66,7 +68,10 @@ export interface WebhooksServiceOptions {
   random?: () => number;
 }
 
-const notFound = (id: string): WebhookError => ({ code: 'webhook_not_found', message: `webhook ${JSON.stringify(id)} does not exist` });
+const notFound = (id: string): WebhookError => ({
+  code: 'webhook_not_found',
+  message: `webhook ${JSON.stringify(id)} does not exist`,
+});
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class WebhooksService {
@@ -181,7 +186,8 @@ export class WebhooksService {
     // restart before the first delivery does not skip what arrived meanwhile.
     const start: Array<{ partition: number; offset: number }> = [];
     if (from === 'latest') {
-      for (let p = 0; p < topic.partitions; p++) start.push({ partition: p, offset: this.o.log.getPartition(topic.id, p)?.endOffset() ?? 0 });
+      for (let p = 0; p < topic.partitions; p++)
+        start.push({ partition: p, offset: this.o.log.getPartition(topic.id, p)?.endOffset() ?? 0 });
     }
     return this.serial(async () => {
       await this.repo.insert(row, start);
@@ -248,7 +254,10 @@ export class WebhooksService {
    * Replace the signing secret. The old one keeps signing (a second signature in
    * `webhook-signature`) for `graceMs`, so receivers can switch without rejecting anything.
    */
-  async rotateSecret(id: string, graceMs: number = WEBHOOK_LIMITS.graceMs.default): Promise<Result<{ view: WebhookView; secret: string }, WebhookError>> {
+  async rotateSecret(
+    id: string,
+    graceMs: number = WEBHOOK_LIMITS.graceMs.default,
+  ): Promise<Result<{ view: WebhookView; secret: string }, WebhookError>> {
     if (!UUID.test(id)) return err(notFound(id));
     return this.serial(async () => {
       const row = await this.repo.get(id);
@@ -301,7 +310,13 @@ export class WebhooksService {
       const log = this.o.log.getPartition(topic.id, p);
       const end = log?.endOffset() ?? 0;
       const next = running.get(p)?.nextOffset ?? committed.get(p)?.offset ?? log?.startOffset() ?? 0;
-      partitions.push({ partition: p, nextOffset: next, endOffset: end, lag: Math.max(0, end - next), inFlight: running.get(p)?.inFlight ?? null });
+      partitions.push({
+        partition: p,
+        nextOffset: next,
+        endOffset: end,
+        lag: Math.max(0, end - next),
+        inFlight: running.get(p)?.inFlight ?? null,
+      });
     }
     const state: WebhookStatusState = row.state === 'active' && row.consecutiveFailures > 0 ? 'failing' : row.state;
     return { row, state, lag: partitions.reduce((s, p) => s + p.lag, 0), partitions };

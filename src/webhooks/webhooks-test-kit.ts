@@ -9,7 +9,17 @@ export interface ReceivedRequest {
   seq: number;
   headers: Record<string, string>;
   body: string;
-  json: { topic: string; partition: number; records: Array<{ offset: number; partition: number; key: string | null; value: unknown; headers: Record<string, string> }> };
+  json: {
+    topic: string;
+    partition: number;
+    records: Array<{
+      offset: number;
+      partition: number;
+      key: string | null;
+      value: unknown;
+      headers: Record<string, string>;
+    }>;
+  };
   /** Whether we answered 2xx. */
   accepted: boolean;
 }
@@ -87,7 +97,9 @@ export class TestReceiver {
       };
       const timer = setTimeout(() => {
         cleanup();
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${this.requests.length} requests so far)`));
+        reject(
+          new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${this.requests.length} requests so far)`),
+        );
       }, timeoutMs);
       const cleanup = () => {
         clearTimeout(timer);

@@ -48,7 +48,12 @@ async function logCase(batchBytes: number, durability: Durability, appenders: nu
   const ms = performance.now() - began;
   await store.close();
   await rm(dataDir, { recursive: true, force: true });
-  return { name: `log  ${batchBytes / 1024} KiB ${durability.padEnd(5)} x${appenders}`, appends, bytes: appends * batchBytes, ms };
+  return {
+    name: `log  ${batchBytes / 1024} KiB ${durability.padEnd(5)} x${appenders}`,
+    appends,
+    bytes: appends * batchBytes,
+    ms,
+  };
 }
 
 /** Plain sequential appends to one file, fdatasync every `syncEvery` bytes. */

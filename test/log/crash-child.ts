@@ -5,7 +5,12 @@ import { createFileLogStore } from '../../src/log/index.js';
 const [dataDir, topicId, appenderCount] = process.argv.slice(2) as [string, string, string];
 const store = createFileLogStore({ dataDir, flushIntervalMs: 50, retentionCheckIntervalMs: 0 });
 await store.open();
-const log = await store.createPartition(topicId, 0, { segmentBytes: 64 * 1024, segmentMs: -1, retentionMs: -1, retentionBytes: -1 });
+const log = await store.createPartition(topicId, 0, {
+  segmentBytes: 64 * 1024,
+  segmentMs: -1,
+  retentionMs: -1,
+  retentionBytes: -1,
+});
 process.stdout.write(`READY ${log.endOffset()}\n`);
 const run = process.pid;
 await Promise.all(

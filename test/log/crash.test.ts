@@ -20,7 +20,9 @@ interface Ack {
 /** Runs the child until it has acknowledged at least `minAcks` batches, then SIGKILLs it. */
 function runAndKill(dataDir: string, topic: string, minAcks: number, extraMs: number): Promise<Ack[]> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', child, dataDir, topic, '8'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, ['--import', 'tsx', child, dataDir, topic, '8'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const acks: Ack[] = [];
     let out = '';
     let err = '';
@@ -79,6 +81,9 @@ describe('file store under kill -9', () => {
     cleanups.push(() => store.close());
     const log = store.getPartition(topic, 0)!;
     const end = log.endOffset();
-    expect(await log.append(batch(1), { durability: 'fsync' })).toEqual({ ok: true, value: { baseOffset: end, lastOffset: end + 2 } });
+    expect(await log.append(batch(1), { durability: 'fsync' })).toEqual({
+      ok: true,
+      value: { baseOffset: end, lastOffset: end + 2 },
+    });
   }, 60_000);
 });

@@ -65,17 +65,24 @@ describe('file store I/O failures', () => {
       cleanups.push(() => again.close());
       const reopened = again.getPartition(topic, 0)!;
       expect(reopened.writable().ok).toBe(true);
-      expect(await reopened.append(batch(8), { durability: 'fsync' })).toEqual({ ok: true, value: { baseOffset: 15, lastOffset: 17 } });
+      expect(await reopened.append(batch(8), { durability: 'fsync' })).toEqual({
+        ok: true,
+        value: { baseOffset: 15, lastOffset: 17 },
+      });
       expect((await readAll(reopened)).map((r) => r.value?.toString())).toEqual([
         ...Array.from({ length: 15 }, (_, o) => `b${Math.floor(o / 3)}r${o % 3}`),
-        'b8r0', 'b8r1', 'b8r2',
+        'b8r0',
+        'b8r1',
+        'b8r2',
       ]);
     });
   }
 
   it('group commit: concurrent fsync appends share a few fdatasyncs', async () => {
     const { log, counts } = await faultyStore();
-    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => log.append(batch(i, 1), { durability: 'fsync' })));
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => log.append(batch(i, 1), { durability: 'fsync' })),
+    );
     expect(results.every((r) => r.ok)).toBe(true);
     expect(log.endOffset()).toBe(200);
     expect(counts.datasync).toBeLessThanOrEqual(10);

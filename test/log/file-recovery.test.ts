@@ -61,24 +61,37 @@ describe('file store recovery', () => {
     const log = again.getPartition(topic, 0)!;
     expect([log.startOffset(), log.endOffset()]).toEqual([0, 120]);
     const all = await readAll(log);
-    expect(all.map((r) => r.value?.toString().slice(0, 6))).toEqual(Array.from({ length: 120 }, (_, o) => `b${Math.floor(o / 3)}r${o % 3}`.padEnd(6, '.').slice(0, 6)));
+    expect(all.map((r) => r.value?.toString().slice(0, 6))).toEqual(
+      Array.from({ length: 120 }, (_, o) => `b${Math.floor(o / 3)}r${o % 3}`.padEnd(6, '.').slice(0, 6)),
+    );
     expect(await log.offsetForTimestamp(1_000_000 + 17)).toBe(51);
-    expect(await log.append(batch(99), { durability: 'fsync' })).toEqual({ ok: true, value: { baseOffset: 120, lastOffset: 122 } });
+    expect(await log.append(batch(99), { durability: 'fsync' })).toEqual({
+      ok: true,
+      value: { baseOffset: 120, lastOffset: 122 },
+    });
   });
 
   const tears: Array<[string, (path: string, lastPos: number, lastSize: number) => Promise<void>, boolean]> = [
     ['truncated inside the last header', (p, pos) => truncate(p, pos + 30), true],
     ['truncated inside the last batch body', (p, pos, size) => truncate(p, pos + size - 5), true],
-    ['random bytes appended', (p) => appendFile(p, Buffer.from(Array.from({ length: 777 }, (_, i) => (i * 131 + 7) & 255))), false],
+    [
+      'random bytes appended',
+      (p) => appendFile(p, Buffer.from(Array.from({ length: 777 }, (_, i) => (i * 131 + 7) & 255))),
+      false,
+    ],
     ['zeros appended', (p) => appendFile(p, Buffer.alloc(4096)), false],
-    ['a bit flipped in the last batch', async (p, pos, size) => {
-      const h = await fsOpen(p, 'r+');
-      const b = Buffer.alloc(1);
-      await h.read(b, 0, 1, pos + size - 10);
-      b[0]! ^= 0x04;
-      await h.write(b, 0, 1, pos + size - 10);
-      await h.close();
-    }, true],
+    [
+      'a bit flipped in the last batch',
+      async (p, pos, size) => {
+        const h = await fsOpen(p, 'r+');
+        const b = Buffer.alloc(1);
+        await h.read(b, 0, 1, pos + size - 10);
+        b[0]! ^= 0x04;
+        await h.write(b, 0, 1, pos + size - 10);
+        await h.close();
+      },
+      true,
+    ],
   ];
   for (const [name, tear, losesLast] of tears) {
     it(`cuts a torn tail (${name}) to the last valid batch and rebuilds the index`, async () => {
@@ -92,13 +105,18 @@ describe('file store recovery', () => {
       const { store, report } = await reopen(dir);
       const expectedSize = losesLast ? fileSize - lastSize : fileSize;
       expect(report.cleanShutdown).toBe(false);
-      expect(report.truncated).toEqual(torn === expectedSize ? [] : [{ topicId: topic, partition: 0, bytes: torn - expectedSize }]);
+      expect(report.truncated).toEqual(
+        torn === expectedSize ? [] : [{ topicId: topic, partition: 0, bytes: torn - expectedSize }],
+      );
       expect((await stat(path)).size).toBe(expectedSize);
       const log = store.getPartition(topic, 0)!;
       const count = losesLast ? 29 * 3 : 30 * 3;
       expect(log.endOffset()).toBe(count);
       expect((await readAll(log)).map((r) => r.offset)).toEqual(Array.from({ length: count }, (_, i) => i));
-      expect(await log.append(batch(50), { durability: 'fsync' })).toEqual({ ok: true, value: { baseOffset: count, lastOffset: count + 2 } });
+      expect(await log.append(batch(50), { durability: 'fsync' })).toEqual({
+        ok: true,
+        value: { baseOffset: count, lastOffset: count + 2 },
+      });
       await store.close();
       await expectIndexesMatchRebuild(pdir);
     });
@@ -134,7 +152,10 @@ describe('file store recovery', () => {
     // A stray segment whose base does not follow the log is dropped too.
     await store.close();
     await unlink(`${dir}/${CLEAN_SHUTDOWN_MARKER}`);
-    await writeFile(`${pdir}/${String(log.endOffset() + 50).padStart(20, '0')}.log`, encodeBatch({ baseOffset: log.endOffset() + 50, records: batch(1) }));
+    await writeFile(
+      `${pdir}/${String(log.endOffset() + 50).padStart(20, '0')}.log`,
+      encodeBatch({ baseOffset: log.endOffset() + 50, records: batch(1) }),
+    );
     const { store: s2 } = await reopen(dir);
     expect(s2.getPartition(topic, 0)!.endOffset()).toBe(log.endOffset());
     expect(await segmentFiles(pdir)).toEqual(files.slice(0, -1));
@@ -152,7 +173,9 @@ describe('file store recovery', () => {
     await h.close();
     const { store: again, report } = await reopen(dir);
     expect(report.truncated).toEqual([]);
-    expect(report.quarantined).toEqual([{ topicId: topic, partition: 0, reason: expect.stringMatching(/below the recovery point/) }]);
+    expect(report.quarantined).toEqual([
+      { topicId: topic, partition: 0, reason: expect.stringMatching(/below the recovery point/) },
+    ]);
     expect(again.quarantined()).toHaveLength(1);
     expect((await stat(path)).size).toBe(before.length);
     const log = again.getPartition(topic, 0)!;
@@ -186,13 +209,20 @@ describe('file store recovery', () => {
     const store = await openStore(t.dir, { clock: () => now });
     const log = await store.createPartition(topic, 0, { ...config, segmentBytes: 2048, retentionMs: 1000 });
     for (let i = 0; i < 12; i++) {
-      await log.append(batch(i, 2, 100).map((r) => ({ ...r, timestamp: now + i })), { durability: 'fsync', tag: i % 4 === 0 ? Buffer.from(`tag${i}`) : undefined });
+      await log.append(
+        batch(i, 2, 100).map((r) => ({ ...r, timestamp: now + i })),
+        { durability: 'fsync', tag: i % 4 === 0 ? Buffer.from(`tag${i}`) : undefined },
+      );
     }
     expect((await log.recentTags(now + 5)).map((x) => x.tag.toString())).toEqual(['tag8']);
     // Crash (no close), reopen: tags come back from the log itself.
     const { store: s2 } = await reopen(t.dir);
     const l2 = s2.getPartition(topic, 0)!;
-    expect((await l2.recentTags(0)).map((x) => [x.baseOffset, x.lastOffset, x.tag.toString()])).toEqual([[0, 1, 'tag0'], [8, 9, 'tag4'], [16, 17, 'tag8']]);
+    expect((await l2.recentTags(0)).map((x) => [x.baseOffset, x.lastOffset, x.tag.toString()])).toEqual([
+      [0, 1, 'tag0'],
+      [8, 9, 'tag4'],
+      [16, 17, 'tag8'],
+    ]);
     l2.updateConfig({ ...config, segmentBytes: 2048, retentionMs: 1000 });
     await s2.enforceRetention(now + 10_000);
     expect([l2.startOffset(), l2.endOffset()]).toEqual([24, 24]);
@@ -200,6 +230,9 @@ describe('file store recovery', () => {
     const { store: s3 } = await reopen(t.dir);
     const l3 = s3.getPartition(topic, 0)!;
     expect([l3.startOffset(), l3.endOffset()]).toEqual([24, 24]);
-    expect(await l3.append(batch(0), { durability: 'fsync' })).toEqual({ ok: true, value: { baseOffset: 24, lastOffset: 26 } });
+    expect(await l3.append(batch(0), { durability: 'fsync' })).toEqual({
+      ok: true,
+      value: { baseOffset: 24, lastOffset: 26 },
+    });
   });
 });

@@ -4,9 +4,22 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createFileLogStore, type FileLogStoreOptions, type LogStore, type PartitionConfig, type PartitionLog, type RecordInput, type StoredRecord } from '../../src/log/index.js';
+import {
+  createFileLogStore,
+  type FileLogStoreOptions,
+  type LogStore,
+  type PartitionConfig,
+  type PartitionLog,
+  type RecordInput,
+  type StoredRecord,
+} from '../../src/log/index.js';
 
-export const config: PartitionConfig = { segmentBytes: 1024 * 1024, segmentMs: -1, retentionMs: -1, retentionBytes: -1 };
+export const config: PartitionConfig = {
+  segmentBytes: 1024 * 1024,
+  segmentMs: -1,
+  retentionMs: -1,
+  retentionBytes: -1,
+};
 
 export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'sluice-logtest-'));

@@ -11,7 +11,10 @@ export const listWebhooksRoute = createRoute({
   operationId: 'listWebhooks',
   summary: 'List webhooks',
   responses: {
-    200: { description: 'All webhooks, oldest first', content: { 'application/json': { schema: z.object({ webhooks: z.array(Webhook) }) } } },
+    200: {
+      description: 'All webhooks, oldest first',
+      content: { 'application/json': { schema: z.object({ webhooks: z.array(Webhook) }) } },
+    },
     ...errorResponses(503),
   },
 });

@@ -18,7 +18,10 @@ export const rotateWebhookSecretRoute = createRoute({
     body: { required: false, content: { 'application/json': { schema: RotateSecretBody } } },
   },
   responses: {
-    200: { description: 'The webhook with its new secret', content: { 'application/json': { schema: WebhookWithSecret } } },
+    200: {
+      description: 'The webhook with its new secret',
+      content: { 'application/json': { schema: WebhookWithSecret } },
+    },
     ...errorResponses(400, 404, 503),
   },
 });

@@ -14,36 +14,70 @@ export const WebhookIdParam = z.object({
 
 const Batch = z
   .strictObject({
-    max_records: z.number().int().min(L.maxRecords.min).max(L.maxRecords.max).optional().openapi({
-      description: `Most records per POST (default ${L.maxRecords.default}). A batch also stops at 4 MiB of record data.`,
-    }),
-    max_wait_ms: z.number().int().min(L.maxWaitMs.min).max(L.maxWaitMs.max).optional().openapi({
-      description: `How long to wait for a batch to fill to max_records before sending what there is (default ${L.maxWaitMs.default}: send at once).`,
-    }),
+    max_records: z
+      .number()
+      .int()
+      .min(L.maxRecords.min)
+      .max(L.maxRecords.max)
+      .optional()
+      .openapi({
+        description: `Most records per POST (default ${L.maxRecords.default}). A batch also stops at 4 MiB of record data.`,
+      }),
+    max_wait_ms: z
+      .number()
+      .int()
+      .min(L.maxWaitMs.min)
+      .max(L.maxWaitMs.max)
+      .optional()
+      .openapi({
+        description: `How long to wait for a batch to fill to max_records before sending what there is (default ${L.maxWaitMs.default}: send at once).`,
+      }),
   })
   .openapi('WebhookBatch');
 
 const Retry = z
   .strictObject({
-    max_attempts: z.number().int().min(L.maxAttempts.min).max(L.maxAttempts.max).optional().openapi({
-      description: `Attempts per batch before it is dead-lettered (default ${L.maxAttempts.default}). Without a dead_letter_topic the webhook keeps retrying every max_backoff_ms; a record is never skipped.`,
-    }),
-    initial_backoff_ms: z.number().int().min(L.initialBackoffMs.min).max(L.initialBackoffMs.max).optional().openapi({
-      description: `First backoff (default ${L.initialBackoffMs.default}); doubles per attempt, with full jitter. A Retry-After answer (seconds or HTTP date, up to 1 hour) is waited out in full.`,
-    }),
-    max_backoff_ms: z.number().int().min(L.maxBackoffMs.min).max(L.maxBackoffMs.max).optional().openapi({
-      description: `Backoff ceiling (default ${L.maxBackoffMs.default}); at least initial_backoff_ms.`,
-    }),
+    max_attempts: z
+      .number()
+      .int()
+      .min(L.maxAttempts.min)
+      .max(L.maxAttempts.max)
+      .optional()
+      .openapi({
+        description: `Attempts per batch before it is dead-lettered (default ${L.maxAttempts.default}). Without a dead_letter_topic the webhook keeps retrying every max_backoff_ms; a record is never skipped.`,
+      }),
+    initial_backoff_ms: z
+      .number()
+      .int()
+      .min(L.initialBackoffMs.min)
+      .max(L.initialBackoffMs.max)
+      .optional()
+      .openapi({
+        description: `First backoff (default ${L.initialBackoffMs.default}); doubles per attempt, with full jitter. A Retry-After answer (seconds or HTTP date, up to 1 hour) is waited out in full.`,
+      }),
+    max_backoff_ms: z
+      .number()
+      .int()
+      .min(L.maxBackoffMs.min)
+      .max(L.maxBackoffMs.max)
+      .optional()
+      .openapi({
+        description: `Backoff ceiling (default ${L.maxBackoffMs.default}); at least initial_backoff_ms.`,
+      }),
   })
   .openapi('WebhookRetry');
 
 const Filter = z
   .strictObject({
     key: z.string().optional().openapi({ description: 'Deliver only records with exactly this key.' }),
-    headers: z.record(z.string(), z.string()).optional().openapi({ description: 'Deliver only records carrying every one of these headers with exactly these values.' }),
+    headers: z
+      .record(z.string(), z.string())
+      .optional()
+      .openapi({ description: 'Deliver only records carrying every one of these headers with exactly these values.' }),
   })
   .openapi('WebhookFilter', {
-    description: 'Records that do not match are skipped (committed without a request); batches count offsets, not matches.',
+    description:
+      'Records that do not match are skipped (committed without a request); batches count offsets, not matches.',
   });
 
 const Url = z.string().min(1).openapi({
@@ -62,13 +96,20 @@ export const CreateWebhookBody = z
     topic: z.string().regex(TOPIC_NAME, 'a topic name').openapi({ example: 'orders' }),
     url: Url,
     from: z.enum(['latest', 'earliest']).optional().openapi({
-      description: 'latest (default): records appended after creation; earliest: everything still retained. Partitions added later start at their beginning.',
+      description:
+        'latest (default): records appended after creation; earliest: everything still retained. Partitions added later start at their beginning.',
     }),
     batch: Batch.optional(),
     retry: Retry.optional(),
-    timeout_ms: z.number().int().min(L.timeoutMs.min).max(L.timeoutMs.max).optional().openapi({
-      description: `Time allowed for the whole answer, per attempt (default ${L.timeoutMs.default}).`,
-    }),
+    timeout_ms: z
+      .number()
+      .int()
+      .min(L.timeoutMs.min)
+      .max(L.timeoutMs.max)
+      .optional()
+      .openapi({
+        description: `Time allowed for the whole answer, per attempt (default ${L.timeoutMs.default}).`,
+      }),
     dead_letter_topic: DeadLetterTopic,
     filter: Filter.nullable().optional(),
   })
@@ -78,7 +119,8 @@ export const UpdateWebhookBody = z
   .strictObject({
     url: Url.optional(),
     state: z.enum(['active', 'paused']).optional().openapi({
-      description: 'paused stops delivery (an in-flight request is aborted and re-sent with the same webhook-id on resume); active resumes, also a webhook disabled by a 410.',
+      description:
+        'paused stops delivery (an in-flight request is aborted and re-sent with the same webhook-id on resume); active resumes, also a webhook disabled by a 410.',
     }),
     batch: Batch.optional(),
     retry: Retry.optional(),
@@ -90,16 +132,25 @@ export const UpdateWebhookBody = z
 
 export const RotateSecretBody = z
   .strictObject({
-    grace_period_ms: z.number().int().min(L.graceMs.min).max(L.graceMs.max).optional().openapi({
-      description: `How long the old secret keeps signing as a second signature (default ${L.graceMs.default}, one day; 0 = stop at once).`,
-    }),
+    grace_period_ms: z
+      .number()
+      .int()
+      .min(L.graceMs.min)
+      .max(L.graceMs.max)
+      .optional()
+      .openapi({
+        description: `How long the old secret keeps signing as a second signature (default ${L.graceMs.default}, one day; 0 = stop at once).`,
+      }),
   })
   .openapi('RotateWebhookSecret');
 
 const WebhookPartition = z
   .object({
     partition: z.number().int(),
-    next_offset: z.number().int().openapi({ description: 'Next offset to deliver (committed, or in memory while running).' }),
+    next_offset: z
+      .number()
+      .int()
+      .openapi({ description: 'Next offset to deliver (committed, or in memory while running).' }),
     end_offset: z.number().int(),
     lag: z.number().int(),
     in_flight: z
@@ -108,7 +159,11 @@ const WebhookPartition = z
         first_offset: z.number().int(),
         last_offset: z.number().int(),
         attempt: z.number().int(),
-        next_attempt_at: z.number().int().nullable().openapi({ description: 'Unix ms of the next retry, while waiting.' }),
+        next_attempt_at: z
+          .number()
+          .int()
+          .nullable()
+          .openapi({ description: 'Unix ms of the next retry, while waiting.' }),
       })
       .nullable(),
   })
@@ -121,12 +176,17 @@ export const Webhook = z
     url: z.string(),
     from: z.enum(['latest', 'earliest']),
     batch: z.object({ max_records: z.number().int(), max_wait_ms: z.number().int() }),
-    retry: z.object({ max_attempts: z.number().int(), initial_backoff_ms: z.number().int(), max_backoff_ms: z.number().int() }),
+    retry: z.object({
+      max_attempts: z.number().int(),
+      initial_backoff_ms: z.number().int(),
+      max_backoff_ms: z.number().int(),
+    }),
     timeout_ms: z.number().int(),
     dead_letter_topic: z.string().nullable(),
     filter: z.object({ key: z.string().optional(), headers: z.record(z.string(), z.string()).optional() }).nullable(),
     state: z.enum(['active', 'failing', 'paused', 'disabled']).openapi({
-      description: 'active; failing (active, but recent attempts failed and are being retried); paused; disabled (the endpoint answered 410 — PATCH state=active to resume).',
+      description:
+        'active; failing (active, but recent attempts failed and are being retried); paused; disabled (the endpoint answered 410 — PATCH state=active to resume).',
     }),
     state_reason: z.string().nullable(),
     lag: z.number().int().openapi({ description: 'Records not yet delivered, over all partitions.' }),
@@ -157,7 +217,11 @@ export const WebhookDelivery = z
     record_count: z.number().int(),
     attempt: z.number().int(),
     outcome: z.enum(['delivered', 'failed', 'gone', 'dead_lettered']),
-    status_code: z.number().int().nullable().openapi({ description: 'HTTP status, or null after a connection error or time-out.' }),
+    status_code: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: 'HTTP status, or null after a connection error or time-out.' }),
     error: z.string().nullable(),
     duration_ms: z.number().int(),
     at: ms('Unix ms the attempt started.'),
@@ -172,7 +236,11 @@ export function webhookJson(v: WebhookView): WebhookJson {
     url: r.url,
     from: r.startFrom === 'earliest' ? 'earliest' : 'latest',
     batch: { max_records: r.batchMaxRecords, max_wait_ms: r.batchMaxWaitMs },
-    retry: { max_attempts: r.retryMaxAttempts, initial_backoff_ms: r.retryInitialBackoffMs, max_backoff_ms: r.retryMaxBackoffMs },
+    retry: {
+      max_attempts: r.retryMaxAttempts,
+      initial_backoff_ms: r.retryInitialBackoffMs,
+      max_backoff_ms: r.retryMaxBackoffMs,
+    },
     timeout_ms: r.timeoutMs,
     dead_letter_topic: r.deadLetterTopic,
     filter: r.filter,
