@@ -4,28 +4,22 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStatus } from './support/client.js';
 import { usingPostgres } from './support/database.js';
-import { createTestEnv, startTestServer, type TestEnv, type TestServer } from './support/server.js';
-import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
+import { startServerBehindPostgresProxy } from './support/postgres-proxy.js';
+import { createTestEnv, type TestEnv, type TestServer } from './support/server.js';
+import type { TcpProxy } from './support/tcp-proxy.js';
 
 describe.skipIf(!usingPostgres())('when Postgres goes down (DATABASE_URL only)', () => {
   let env: TestEnv;
   let proxy: TcpProxy;
   let server: TestServer;
+  let stop: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
     env = await createTestEnv();
-    const url = new URL(env.env['DATABASE_URL']!);
-    proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
-    url.hostname = '127.0.0.1';
-    url.port = String(proxy.port);
-    server = await startTestServer(env, {
-      env: { DATABASE_URL: url.toString(), SLUICE_DB_CONNECT_TIMEOUT_MS: '1000' },
-    });
+    ({ proxy, server, stop } = await startServerBehindPostgresProxy(env));
   });
   afterAll(async () => {
-    await proxy?.restore();
-    await server?.stop();
-    await proxy?.close();
+    await stop?.();
     await env?.cleanup();
   });
 
