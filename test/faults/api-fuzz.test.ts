@@ -229,6 +229,7 @@ describe('bad input at scale', () => {
     const failures: Array<{ req: FuzzRequest; status: number; text: string }> = [];
     const appended = new Map<number, number>(); // fixture partition → records acknowledged by fuzzed produces
     let hung = 0;
+    let resets = 0;
     let next = 0;
     const worker = async () => {
       while (next < requests.length) {
@@ -237,11 +238,19 @@ describe('bad input at scale', () => {
         let status = 0;
         let text = '';
         try {
-          const res = await fetch(`${server.url}${req.url}`, {
-            method: req.method,
-            headers: req.headers,
-            body: req.body,
-            signal: AbortSignal.timeout(10_000),
+          const send = () =>
+            fetch(`${server.url}${req.url}`, {
+              method: req.method,
+              headers: req.headers,
+              body: req.body,
+              signal: AbortSignal.timeout(10_000),
+            });
+          // A keep-alive socket can be reset under the client by a race in the transport; the
+          // same request is sent once more, so a reset that the request itself causes still fails.
+          const res = await send().catch((e: unknown) => {
+            if (((e as Error).cause as { code?: string } | undefined)?.code !== 'ECONNRESET') throw e;
+            resets++;
+            return send();
           });
           status = res.status;
           if ((res.headers.get('content-type') ?? '').startsWith('text/event-stream')) await res.body?.cancel();
@@ -291,6 +300,7 @@ describe('bad input at scale', () => {
       status_4xx: count((s) => s >= 400 && s < 500),
       status_5xx: count((s) => s >= 500),
       hung,
+      connection_resets_retried: resets,
       accepted_appends: [...appended.values()].reduce((a, b) => a + b, 0),
       log_mismatch: logDiff,
       req_per_s: Math.round((requests.length / elapsed) * 1000),
