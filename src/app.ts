@@ -9,6 +9,7 @@ import { notFoundHandler, onError } from './http/error-handler.js';
 import { ApiError, errorResponse } from './http/errors.js';
 import { allowedMethodsResolver } from './http/middleware/method-not-allowed.js';
 import { InflightTracker, requestContext } from './http/middleware/request-context.js';
+import { connectionCap, createLimits, requestCaps, type Limits } from './http/limits/limits-middleware.js';
 import { buildOpenApiDocument, createRouter } from './http/openapi.js';
 import type { Services } from './services.js';
 
@@ -16,6 +17,8 @@ export interface CreatedApp {
   app: App;
   /** Requests still being answered; shutdown waits for it to become idle. */
   inflight: InflightTracker;
+  /** Process-wide caps (connections, streams, body bytes); the server attaches the connection gate. */
+  limits: Limits;
 }
 
 const CORS_EXPOSE = 'x-request-id,location,retry-after';
@@ -50,8 +53,10 @@ function corsMiddleware(origins: string[]): MiddlewareHandler<AppEnv> {
 export function createApp(services: Services): CreatedApp {
   const { config } = services;
   const inflight = new InflightTracker();
+  const limits = createLimits(config, services.metrics.registry);
   const app = createRouter((a) => {
     a.use('*', requestContext(services, inflight));
+    a.use('*', connectionCap(limits));
     if (config.corsOrigins.length > 0) a.use('*', corsMiddleware(config.corsOrigins));
     const limitBody = bodyLimit({
       maxSize: config.maxBodyBytes,
@@ -82,6 +87,7 @@ export function createApp(services: Services): CreatedApp {
       }
       return limitBody(c, next);
     });
+    a.use('*', requestCaps(limits, config));
   });
 
   let document: ReturnType<typeof buildOpenApiDocument> | undefined;
@@ -89,5 +95,5 @@ export function createApp(services: Services): CreatedApp {
   app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'Sluice API' }));
   app.onError(onError);
   app.notFound(notFoundHandler(allowedMethodsResolver(app as never)));
-  return { app, inflight };
+  return { app, inflight, limits };
 }
