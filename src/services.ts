@@ -19,6 +19,9 @@ import { GroupsService } from './groups/groups-service.js';
 import { createGroupTopics } from './groups/topic-adapter.js';
 import { UrlPolicy } from './webhooks/url-policy.js';
 import { WebhooksService } from './webhooks/webhooks-service.js';
+import { ApiKeyStore } from './auth/api-keys.js';
+import { AuthService } from './auth/auth-service.js';
+import { loadSigningSecret, TokenSigner } from './auth/tokens.js';
 
 export interface Services {
   readonly config: Config;
@@ -42,6 +45,8 @@ export interface Services {
   readonly groups: GroupsService;
   /** Webhooks: per-partition push workers, started here and stopped (in-flight aborted) on close. */
   readonly webhooks: WebhooksService;
+  /** Access control: mode, API keys (≤ 1 s cache), browser tokens. */
+  readonly auth: AuthService;
 
   /** Run `hook` during close(), before the log store and database close (last added runs first). */
   onClose(hook: () => Promise<void> | void): void;
@@ -123,6 +128,20 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     });
     cleanups.push(() => webhooks.stop());
     await webhooks.start();
+    const authLogger = logger.child({ component: 'auth' });
+    const auth = new AuthService(
+      config.auth,
+      new ApiKeyStore(metadata.db, {
+        onStaleServed: (what, e) =>
+          authLogger.warn(
+            { error: e instanceof Error ? e.message : String(e) },
+            `database unreachable: using the last known ${what}`,
+          ),
+      }),
+      new TokenSigner(await loadSigningSecret(config.dataDir, config.auth.tokenSecret, authLogger), identity.clusterId),
+      authLogger,
+    );
+    await auth.announce(config.host);
 
     const hooks: Array<() => Promise<void> | void> = [];
     let closing: Promise<void> | undefined;
@@ -142,6 +161,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       reads,
       groups,
       webhooks,
+      auth,
       onClose: (hook) => void hooks.push(hook),
       close: () =>
         (closing ??= (async () => {
