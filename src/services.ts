@@ -97,6 +97,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     const produce = new ProduceService(topics, log, {
       maxBodyBytes: config.maxBodyBytes,
       maxRecordsPerRequest: config.maxRecordsPerRequest,
+      maxJsonDepth: config.maxJsonDepth,
       idempotencyWindowMs: config.idempotencyWindowMs,
     });
     const reads = new ReadService(topics);
