@@ -350,7 +350,8 @@ export class TopicsService {
   }
 
   private emit(change: TopicChange): void {
-    for (const listener of this.listeners) {
+    // A snapshot: a listener may (un)subscribe while being told.
+    for (const listener of [...this.listeners]) {
       try {
         listener(change);
       } catch (e) {

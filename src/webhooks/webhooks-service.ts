@@ -113,8 +113,10 @@ export class WebhooksService {
   async start(): Promise<void> {
     this.unsubscribe = this.o.topics.onChange((change) => {
       void this.serial(async () => {
-        for (const runner of this.runners.values()) {
-          if (runner.topicName !== change.topic.name) continue;
+        // Collect first: restart() removes and re-inserts runners, and a Map iterated while that
+        // happens never ends (#12.1: the process hung on a topic delete).
+        const affected = [...this.runners.values()].filter((r) => r.topicName === change.topic.name);
+        for (const runner of affected) {
           if (change.type === 'deleted') await this.restart(runner.settings.id);
           else await runner.sync();
         }
