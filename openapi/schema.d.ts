@@ -600,7 +600,7 @@ export interface components {
         ProduceRecord: {
             /** @description UTF-8 key. Keyed records go to Kafka’s default partition for the key: murmur2(key bytes) & 0x7fffffff modulo the partition count. */
             key?: string | null;
-            /** @description Per the topic’s `value_format`: any JSON value (`json`), a string (`string`) or standard padded base64 (`binary`). `null` is a tombstone in every format. */
+            /** @description Per the topic’s `value_format`: any JSON value (`json`) nesting arrays/objects at most SLUICE_MAX_JSON_DEPTH (default 128) deep, a string (`string`) or standard padded base64 (`binary`). `null` is a tombstone in every format. */
             value?: unknown;
             /** @description String headers by name. Names starting with `__sluice.` are reserved. */
             headers?: {
@@ -630,6 +630,11 @@ export interface components {
             headers: {
                 [key: string]: string;
             };
+            /**
+             * @description Present only on a record of a json topic whose stored value is not JSON text (produce never writes one; another writer or an old log might): `value` then holds the stored bytes in base64, so one odd record never fails the page or the stream it is in.
+             * @enum {string}
+             */
+            value_encoding?: "base64";
         };
         JoinGroupResponse: components["schemas"]["GroupMembership"] & {
             session_timeout_ms: number;

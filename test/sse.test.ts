@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startIsolatedServer, type TestServer } from './support/server.js';
 import { createTopic, listen, produce, startProxy, until, type Listener } from './sse-support.js';
+import { appendOddRecords, DEEP, depthOf, notJsonBytes } from './support/odd-records.js';
 
 let server: TestServer;
 const open: Listener[] = [];
@@ -209,6 +210,37 @@ describe('partition stream', () => {
     await until(() => l.records().length === 2, 'batch');
     expect(l.events[0]).toMatchObject({ type: 'records', id: '2' });
     expect(l.records().map((r) => r.value)).toEqual(['x', 'y']);
+  });
+});
+
+describe('records already in the log that produce would refuse', () => {
+  it('partition and topic streams deliver a deep value and a non-JSON value with their neighbours, live and replayed', async () => {
+    const topic = name();
+    await createTopic(server.url, topic, 2);
+    const live = watch(listen(partitionUrl(topic, 0, '?from=earliest')));
+    const liveTopic = watch(listen(topicUrl(topic, '?from=earliest')));
+    await until(() => live.opens === 1 && liveTopic.opens === 1, 'streams open');
+    await produce(server.url, topic, [{ value: 'before', partition: 0 }]);
+    await appendOddRecords(server.services, topic, 0);
+    await produce(server.url, topic, [{ value: 'after', partition: 0 }]);
+    const replay = watch(listen(partitionUrl(topic, 0, '?from=earliest')));
+    const replayTopic = watch(listen(topicUrl(topic, '?from=earliest&batch=true')));
+    for (const [what, l] of Object.entries({ live, liveTopic, replay, replayTopic })) {
+      await until(() => l.records().length === 4 || l.events.some((e) => e.type === 'error'), `4 records (${what})`);
+      expect(
+        l.events.filter((e) => e.type === 'error'),
+        what,
+      ).toEqual([]);
+      const records = l.records();
+      expect(
+        records.map((r) => r.offset),
+        what,
+      ).toEqual([0, 1, 2, 3]);
+      expect([records[0]?.value, records[3]?.value], what).toEqual(['before', 'after']);
+      expect(depthOf(records[1]?.value), what).toBe(DEEP);
+      expect(records[2], what).toMatchObject({ value: notJsonBytes.toString('base64'), value_encoding: 'base64' });
+      l.close();
+    }
   });
 });
 
