@@ -38,7 +38,7 @@ export interface paths {
         post?: never;
         /**
          * Delete a topic
-         * @description Removes the topic and all its log data. The name can be reused at once; the new topic gets a new id and starts at offset 0. Open streams on the old topic end.
+         * @description Removes the topic and all its log data. The name can be reused at once; the new topic gets a new id and starts at offset 0. Everything that pointed at the old topic ends with it: open streams on it end; consumer groups' committed offsets and positions on it are removed (as Kafka does), so a group starts a new topic of the name at its auto_offset_reset position; its webhooks end in state `topic_deleted`; SSE topic cursors issued for it are refused (409) on a new topic of the name.
          */
         delete: operations["deleteTopic"];
         options?: never;
@@ -352,7 +352,7 @@ export interface paths {
         head?: never;
         /**
          * Update, pause or resume a webhook
-         * @description Fields left out keep their value. Any change stops the webhook's in-flight requests first (their batches are not committed and are re-sent, with the same webhook-id, under the new settings), so no request with the old settings is in flight once this answers. The topic cannot change: create another webhook.
+         * @description Fields left out keep their value. Any change stops the webhook's in-flight requests first (their batches are not committed and are re-sent, with the same webhook-id, under the new settings), so no request with the old settings is in flight once this answers. The topic cannot change: create another webhook. A webhook whose topic was deleted (state `topic_deleted`) cannot change: 409 `conflict`.
          */
         patch: operations["updateWebhook"];
         trace?: never;
@@ -785,6 +785,11 @@ export interface components {
             /** Format: uuid */
             id: string;
             topic: string;
+            /**
+             * Format: uuid
+             * @description The id of the topic it delivers (a topic re-created under the same name has another id). Null only for a webhook that ended with a topic deleted before ids were recorded.
+             */
+            topic_id: string | null;
             url: string;
             /** @enum {string} */
             from: "latest" | "earliest";
@@ -806,10 +811,10 @@ export interface components {
                 };
             } | null;
             /**
-             * @description active; failing (active, but recent attempts failed and are being retried); paused; disabled (the endpoint answered 410 — PATCH state=active to resume).
+             * @description active; failing (active, but recent attempts failed and are being retried); paused; disabled (the endpoint answered 410 — PATCH state=active to resume); topic_deleted (terminal: its topic was deleted. It never delivers again — not even records of a topic created later under the same name, which is another topic — its progress is removed, PATCH answers 409, and it stays visible until DELETEd).
              * @enum {string}
              */
-            state: "active" | "failing" | "paused" | "disabled";
+            state: "active" | "failing" | "paused" | "disabled" | "topic_deleted";
             state_reason: string | null;
             /** @description Records not yet delivered, over all partitions. */
             lag: number;
@@ -2288,6 +2293,15 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
