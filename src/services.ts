@@ -18,6 +18,7 @@ import { ProduceService } from './topics/produce-service.js';
 import { ReadService } from './topics/read-service.js';
 import { GroupsService } from './groups/groups-service.js';
 import { createGroupTopics } from './groups/topic-adapter.js';
+import { forgetTopic as forgetTopicOffsets } from './groups/group-repository.js';
 import { UrlPolicy } from './webhooks/url-policy.js';
 import { WebhooksService } from './webhooks/webhooks-service.js';
 
@@ -95,6 +96,8 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       logger: logger.child({ component: 'topics' }),
       maxPartitions: config.maxPartitions,
     });
+    // Before reconcile, so a delete an earlier process left half-done is finished here too.
+    topics.onTopicDeleted((t) => forgetTopicOffsets(metadata.db, t.name));
     const reconciled = await topics.reconcile({ removeOrphans: identity.dataDirVerified });
     logReconcile(logger, reconciled);
     // Domain services: build them here.
@@ -107,6 +110,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     const produce = new ProduceService(topics, log, {
       maxBodyBytes: config.maxBodyBytes,
       maxRecordsPerRequest: config.maxRecordsPerRequest,
+      maxJsonDepth: config.maxJsonDepth,
       idempotencyWindowMs: config.idempotencyWindowMs,
     });
     const reads = new ReadService(topics);
