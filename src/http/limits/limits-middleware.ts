@@ -9,7 +9,7 @@ import type { AppEnv } from '../app-env.js';
 import { ApiError } from '../errors.js';
 import { ByteBudget } from './byte-budget.js';
 import { ConnectionGate } from './connection-gate.js';
-import { SlotCounter, type Release } from './slot-counter.js';
+import { SlotCounter } from './slot-counter.js';
 
 /** The live counters, one set per app; the server attaches the connection gate. */
 export interface Limits {
@@ -106,49 +106,55 @@ function bodyReservation(c: Context<AppEnv>, maxBodyBytes: number): number {
 }
 
 /**
- * Stream slots and body bytes, taken before the handler runs. A stream's slot is given back
- * when its response closes (end, disconnect or shutdown); body bytes when the handler is done.
+ * A stream's slot, taken before the handler runs and given back when its response closes (end,
+ * disconnect or shutdown).
  */
-export function requestCaps(limits: Limits, config: Config): MiddlewareHandler<AppEnv> {
+export function streamCaps(limits: Limits): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const releases: Release[] = [];
+    if (!isStreamRequest(c)) return next();
+    const slot = limits.streams.acquire();
+    if (!slot.ok) {
+      limits.refused('max_streams');
+      throw new ApiError(
+        'unavailable',
+        `the server has ${limits.streams.max} streams open (SLUICE_MAX_STREAMS: SSE and long-polls); retry shortly`,
+        { limit: 'max_streams', max_streams: limits.streams.max },
+        { 'retry-after': '5' },
+      );
+    }
     const outgoing = nodeBindings(c).outgoing;
-    let streamRelease: Release | undefined;
-    if (isStreamRequest(c)) {
-      const slot = limits.streams.acquire();
-      if (!slot.ok) {
-        limits.refused('max_streams');
-        throw new ApiError(
-          'unavailable',
-          `the server has ${limits.streams.max} streams open (SLUICE_MAX_STREAMS: SSE and long-polls); retry shortly`,
-          { limit: 'max_streams', max_streams: limits.streams.max },
-          { 'retry-after': '5' },
-        );
-      }
-      streamRelease = slot.release;
-      if (outgoing) outgoing.once('close', slot.release);
+    if (outgoing) {
+      outgoing.once('close', slot.release);
+      return next();
     }
-    const bytes = bodyReservation(c, config.maxBodyBytes);
-    if (bytes > 0) {
-      const release = limits.bodies.reserve(bytes);
-      if (!release) {
-        streamRelease?.();
-        limits.refused('max_buffered_body_bytes');
-        throw new ApiError(
-          'unavailable',
-          `too many request bodies are being received at once (SLUICE_MAX_BUFFERED_BODY_BYTES=${limits.bodies.max}); retry shortly`,
-          { limit: 'max_buffered_body_bytes', max_bytes: limits.bodies.max },
-          { 'retry-after': '1', connection: 'close' },
-        );
-      }
-      releases.push(release);
-    }
-    // Without a Node response (app.request in tests) a stream's slot ends with the handler.
-    if (streamRelease && !outgoing) releases.push(streamRelease);
+    // Without a Node response (app.request in tests) the slot ends with the handler.
     try {
       await next();
     } finally {
-      for (const release of releases) release();
+      slot.release();
+    }
+  };
+}
+
+/** Body bytes, reserved before anything reads the body and given back when the handler is done. */
+export function bodyBudget(limits: Limits, config: Config): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const bytes = bodyReservation(c, config.maxBodyBytes);
+    if (bytes === 0) return next();
+    const release = limits.bodies.reserve(bytes);
+    if (!release) {
+      limits.refused('max_buffered_body_bytes');
+      throw new ApiError(
+        'unavailable',
+        `too many request bodies are being received at once (SLUICE_MAX_BUFFERED_BODY_BYTES=${limits.bodies.max}); retry shortly`,
+        { limit: 'max_buffered_body_bytes', max_bytes: limits.bodies.max },
+        { 'retry-after': '1', connection: 'close' },
+      );
+    }
+    try {
+      await next();
+    } finally {
+      release();
     }
   };
 }
