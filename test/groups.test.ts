@@ -545,11 +545,12 @@ describe('group fixes', () => {
     expect(l.total_lag).toBe(2);
   });
 
-  it('a record no reader can render fails its fetch without moving the member past it or its neighbours', async () => {
+  it('a deeply nested record is delivered with its neighbours, and nothing is committed past an unconfirmed answer', async () => {
     const t = await topic(1);
     const topicId = server.services.topics.lookup(t)?.id;
     const log = topicId === undefined ? undefined : server.services.log.getPartition(topicId, 0);
     if (!log) throw new Error('no partition log');
+    // Written under the produce API (which refuses it now), as an older server could have stored it.
     const depth = 5_000;
     const poison = Buffer.from(`${'['.repeat(depth)}\n${']'.repeat(depth)}`);
     const rec = (value: Buffer) => ({ key: null, value, headers: [], timestamp: Date.now() });
@@ -559,21 +560,12 @@ describe('group fixes', () => {
     }
     const group = name('g');
     const m = await join(group, [t], { auto_commit: true });
-    // Whatever a fetch answers, the records confirmed and committed never pass one not delivered.
-    const delivered = new Set<number>();
-    let cursor: string | undefined;
-    for (let i = 0; i < 6; i++) {
-      const res = await fetchAs(group, m.member_id, { max_records: 10, ...(cursor !== undefined && { cursor }) });
-      if (res.status === 200) {
-        for (const r of res.body.records) delivered.add(r.offset);
-        cursor = res.body.cursor;
-      } else {
-        expect(res.status).toBe(500);
-      }
-      const committed = (await describeGroup(group)).partitions[0]?.committed_offset ?? 0;
-      for (let o = 0; o < committed; o++) expect(delivered.has(o)).toBe(true);
-    }
-    // The healthy records before the poison one are delivered (not lost with its batch).
-    expect(delivered.has(0) && delivered.has(1)).toBe(true);
+    const first = expectStatus(await fetchAs(group, m.member_id, { max_records: 10 }), 200);
+    expect(first.records.map((r) => r.offset)).toEqual([0, 1, 2, 3, 4]);
+    expect(Array.isArray(first.records[2]?.value)).toBe(true);
+    expect((await describeGroup(group)).partitions[0]?.committed_offset ?? 0).toBe(0);
+    const next = expectStatus(await fetchAs(group, m.member_id, { cursor: first.cursor }), 200);
+    expect(next.records).toEqual([]);
+    expect((await describeGroup(group)).partitions[0]).toMatchObject({ committed_offset: 5, lag: 0 });
   });
 });

@@ -14,10 +14,7 @@ export interface GroupRecordText {
 }
 
 export interface GroupReadBatch {
-  /**
-   * Record JSON texts in offset order. A record that cannot be rendered ends the batch before
-   * it (its neighbours before it are still delivered); if it is the first, `read` throws.
-   */
+  /** Records in offset order, as Record JSON texts. */
   records: GroupRecordText[];
   /** Offset to read next (last returned + 1, or the requested offset when none). */
   nextOffset: number;

@@ -43,23 +43,14 @@ function handleFor(topic: Topic, store: LogStore): GroupTopicHandle {
       const read = await partition(p).read(offset, limits);
       if (!read.ok)
         return { ok: false, error: { startOffset: read.error.startOffset, endOffset: read.error.endOffset } };
+      // The renderer never throws: a value it cannot splice is served in its fallback form.
       const render = recordJsonRenderer(topic.name, p, format);
       let bytes = 0;
-      const records: GroupRecordText[] = [];
-      let nextOffset = read.value.nextOffset;
-      for (const r of read.value.records) {
-        let text: string;
-        try {
-          text = render(r);
-        } catch (error) {
-          // A record that cannot be served: deliver its predecessors; alone, the read fails.
-          if (records.length === 0) throw error;
-          nextOffset = r.offset;
-          break;
-        }
+      const records: GroupRecordText[] = read.value.records.map((r) => {
         bytes += recordDataBytes(r);
-        records.push({ offset: r.offset, json: text });
-      }
+        return { offset: r.offset, json: render(r) };
+      });
+      const { nextOffset } = read.value;
       return ok({ records, nextOffset, bytes });
     },
     waitForData: (p, offset, timeoutMs, signal) => partition(p).waitForData(offset, timeoutMs, signal),
