@@ -421,7 +421,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: Postgres reachable, log recovered, no quarantined partitions */
+        /** Readiness: Postgres reachable, log recovered, no quarantined or read-only partitions */
         get: operations["readyz"];
         put?: never;
         post?: never;
@@ -932,6 +932,12 @@ export interface components {
                     ok: boolean;
                     recovered: boolean;
                     quarantined: {
+                        topic_id: string;
+                        partition: number;
+                        reason: string;
+                    }[];
+                    /** @description Partitions refusing writes (a write, fsync or truncate failed, or corruption was found) until a restart re-verifies them. */
+                    read_only: {
                         topic_id: string;
                         partition: number;
                         reason: string;
