@@ -40,6 +40,8 @@ export const envSchema = z.object({
   SLUICE_MAX_BODY_BYTES: int(1024, 1024 * MiB).default(16 * MiB),
   /** Most records one produce request may carry (413 above it; ≤ 29,856 so idempotency tags fit 4 KiB). */
   SLUICE_MAX_RECORDS_PER_REQUEST: int(1, 29_856).default(10_000),
+  /** Deepest array/object nesting a produced json value may have (422 above it). */
+  SLUICE_MAX_JSON_DEPTH: int(1, 1000).default(128),
   /** How long Idempotency-Key and Producer-Seq state answers retries, across restarts too (ms). */
   SLUICE_IDEMPOTENCY_WINDOW_MS: int(1000, 7 * 24 * 3_600_000).default(3_600_000),
   /** Most partitions one topic may have. */
@@ -56,8 +58,24 @@ export const envSchema = z.object({
   SLUICE_SSE_RETRY_MS: int(0, 600_000).default(2_000),
   /** Bytes an SSE client may have queued before it leaves the live fan-out and catches up from the log. */
   SLUICE_SSE_MAX_BUFFERED_BYTES: int(16 * 1024, 256 * MiB).default(1 * MiB),
-  /** Comma-separated allowed CORS origins; `*` allows any, empty disables CORS headers. */
-  SLUICE_CORS_ORIGINS: z.string().trim().default('*'),
+  /**
+   * Comma-separated origins (`https://app.example`) whose pages may call the API; `*` allows any.
+   * Empty (default): no cross-origin callers, and state-changing requests from other origins get 403.
+   */
+  SLUICE_CORS_ORIGINS: z.string().trim().default(''),
+  /**
+   * `auto`: open to loopback peers while no API key exists (like Redis' protected mode), then keys
+   * required; `keys`: credentials always required; `none`: open to everyone (trusted networks only).
+   */
+  SLUICE_AUTH: z.enum(['auto', 'keys', 'none'], { error: 'auto, keys or none' }).default('auto'),
+  /** An admin API key taken from the environment (no database write); at least 32 characters. */
+  SLUICE_ADMIN_KEY: z.string().trim().min(32, 'a secret of at least 32 characters').optional(),
+  /** Browser-token signing secret (≥ 32 characters); default: DATA_DIR/token-signing.key, created with mode 0600. */
+  SLUICE_TOKEN_SECRET: z.string().trim().min(32, 'a secret of at least 32 characters').optional(),
+  /** Serve /metrics without credentials (default: it needs cluster:describe). */
+  SLUICE_METRICS_PUBLIC: bool.default(false),
+  /** Serve /docs and /openapi.json without credentials (default: they need cluster:describe). */
+  SLUICE_DOCS_PUBLIC: bool.default(false),
   /** How long shutdown waits for streams and in-flight requests before closing anyway. */
   SLUICE_SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
   /** Connections in the Postgres pool (DATABASE_URL only). */
@@ -102,6 +120,7 @@ export interface Config {
   logLevel: z.output<typeof envSchema>['SLUICE_LOG_LEVEL'];
   maxBodyBytes: number;
   maxRecordsPerRequest: number;
+  maxJsonDepth: number;
   idempotencyWindowMs: number;
   maxPartitions: number;
   groupRebalanceDelayMs: number;
@@ -110,8 +129,17 @@ export interface Config {
   sseKeepaliveMs: number;
   sseRetryMs: number;
   sseMaxBufferedBytes: number;
-  /** Empty: no CORS headers; `['*']`: any origin. */
+  /** Empty: no cross-origin callers; `['*']`: any origin. */
   corsOrigins: string[];
+  auth: {
+    mode: 'auto' | 'keys' | 'none';
+    /** SLUICE_ADMIN_KEY, if set. */
+    adminKey: string | null;
+    /** SLUICE_TOKEN_SECRET, if set (else a key file in DATA_DIR). */
+    tokenSecret: string | null;
+    metricsPublic: boolean;
+    docsPublic: boolean;
+  };
   shutdownTimeoutMs: number;
   dbPoolMax: number;
   dbConnectTimeoutMs: number;
@@ -162,6 +190,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.SLUICE_LOG_LEVEL,
     maxBodyBytes: e.SLUICE_MAX_BODY_BYTES,
     maxRecordsPerRequest: e.SLUICE_MAX_RECORDS_PER_REQUEST,
+    maxJsonDepth: e.SLUICE_MAX_JSON_DEPTH,
     idempotencyWindowMs: e.SLUICE_IDEMPOTENCY_WINDOW_MS,
     maxPartitions: e.SLUICE_MAX_PARTITIONS,
     groupRebalanceDelayMs: e.SLUICE_GROUP_REBALANCE_DELAY_MS,
@@ -173,6 +202,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     corsOrigins: e.SLUICE_CORS_ORIGINS.split(',')
       .map((s) => s.trim())
       .filter((s) => s !== ''),
+    auth: {
+      mode: e.SLUICE_AUTH,
+      adminKey: e.SLUICE_ADMIN_KEY ?? null,
+      tokenSecret: e.SLUICE_TOKEN_SECRET ?? null,
+      metricsPublic: e.SLUICE_METRICS_PUBLIC,
+      docsPublic: e.SLUICE_DOCS_PUBLIC,
+    },
     shutdownTimeoutMs: e.SLUICE_SHUTDOWN_TIMEOUT_MS,
     dbPoolMax: e.SLUICE_DB_POOL_MAX,
     dbConnectTimeoutMs: e.SLUICE_DB_CONNECT_TIMEOUT_MS,

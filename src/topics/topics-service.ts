@@ -15,7 +15,14 @@ import {
 } from './topic-config.js';
 import type { TopicsRepository } from './topics-repository.js';
 
-export const TOPIC_NAME_PATTERN = /^[a-zA-Z0-9._-]{1,249}$/;
+/**
+ * Kafka's topic names: 1–249 of [a-zA-Z0-9._-], but not "." or ".." (URL clients normalise
+ * those away, so such a topic could never be used or deleted). Written without a lookahead so
+ * every OpenAPI tool's regex engine (schemathesis/hypothesis, generators) can use it.
+ */
+export const TOPIC_NAME_PATTERN =
+  /^(?:[a-zA-Z0-9_-][a-zA-Z0-9._-]{0,248}|\.[a-zA-Z0-9_-][a-zA-Z0-9._-]{0,247}|\.\.[a-zA-Z0-9._-]{1,247})$/;
+export const TOPIC_NAME_RULE = 'must be 1–249 characters of a-z, A-Z, 0-9, ".", "_" or "-", and not "." or ".."';
 
 /** A live topic as the domain sees it (config always complete). */
 export interface Topic {
@@ -50,6 +57,21 @@ export type TopicChange =
   | { type: 'updated'; topic: Topic; previous: Topic }
   | { type: 'deleted'; topic: Topic };
 
+/** A topic incarnation that was deleted: everything that points at its id ends with it. */
+export interface DeletedTopic {
+  id: string;
+  name: string;
+}
+
+/**
+ * Told of a deleted topic before its data and row are removed, and before a topic of the
+ * same name can be created again (admin calls are serialised). A listener removes or ends
+ * what belongs to the topic (committed offsets, webhooks, queues). It may run more than once
+ * for one topic (a failed delete is finished at the next start, or before the name is
+ * re-created), so it must be idempotent. A listener that throws fails the delete.
+ */
+export type TopicDeletedListener = (topic: DeletedTopic) => Promise<void> | void;
+
 export interface ReconcileReport {
   rolledBackCreates: string[];
   finishedDeletes: string[];
@@ -74,6 +96,7 @@ export interface TopicsServiceOptions {
 export class TopicsService {
   private readonly cache = new Map<string, Topic>();
   private readonly listeners = new Set<(change: TopicChange) => void>();
+  private readonly deletedListeners = new Set<TopicDeletedListener>();
   /** Admin changes are rare: one at a time keeps row/log ordering simple and race-free. */
   private adminQueue: Promise<unknown> = Promise.resolve();
   private readonly repo: TopicsRepository;
@@ -154,6 +177,16 @@ export class TopicsService {
     return () => this.listeners.delete(listener);
   }
 
+  /**
+   * Be told (and awaited) when a topic is deleted, with its id and name: the one mechanism
+   * for ending what points at a topic. Register before `reconcile` to also finish deletes
+   * an earlier process left half-done.
+   */
+  onTopicDeleted(listener: TopicDeletedListener): () => void {
+    this.deletedListeners.add(listener);
+    return () => this.deletedListeners.delete(listener);
+  }
+
   // ---- admin (Postgres) ------------------------------------------------------------------
 
   async create(input: {
@@ -166,6 +199,9 @@ export class TopicsService {
     if (invalid) return err(invalid);
     const config = mergeTopicConfig(TOPIC_CONFIG_DEFAULTS, input.config);
     return this.serialised(async () => {
+      // A delete of this name that failed half-way is finished first, so nothing of the old
+      // topic (offsets, webhooks) can be taken for the new one.
+      for (const row of await this.repo.listDeleting(input.name)) await this.finishDelete(row);
       const id = randomUUID();
       const now = this.clock();
       try {
@@ -263,11 +299,21 @@ export class TopicsService {
       const topic = toTopic(row);
       if (this.cache.get(name)?.id === row.id) this.cache.delete(name);
       this.emit({ type: 'deleted', topic });
-      await this.log.deleteTopic(row.id);
-      await this.repo.remove(row.id);
+      await this.finishDelete(row);
       this.logger.info({ topic: name, topic_id: row.id }, 'topic deleted');
       return ok(undefined);
     });
+  }
+
+  /**
+   * The rest of a delete once the row is `deleting`: tell the deleted-topic listeners, then
+   * remove the data and the row. If a listener throws, the row stays `deleting` and this runs
+   * again at the next start or before the name is created again.
+   */
+  private async finishDelete(row: TopicRow): Promise<void> {
+    for (const listener of [...this.deletedListeners]) await listener({ id: row.id, name: row.name });
+    await this.log.deleteTopic(row.id);
+    await this.repo.remove(row.id);
   }
 
   /**
@@ -294,8 +340,7 @@ export class TopicsService {
         continue;
       }
       if (row.state === 'deleting') {
-        await this.log.deleteTopic(row.id);
-        await this.repo.remove(row.id);
+        await this.finishDelete(row);
         report.finishedDeletes.push(row.name);
         continue;
       }
@@ -325,7 +370,7 @@ export class TopicsService {
 
   private validateName(name: string): TopicAdminError | undefined {
     if (TOPIC_NAME_PATTERN.test(name)) return undefined;
-    return { code: 'bad_request', message: 'topic name must be 1–249 characters of a-z, A-Z, 0-9, ".", "_" or "-"' };
+    return { code: 'bad_request', message: `topic name ${TOPIC_NAME_RULE}` };
   }
 
   private validatePartitions(partitions: number): TopicAdminError | undefined {

@@ -4,8 +4,8 @@ import { z } from '@hono/zod-openapi';
 import type { WebhookDeliveryRow } from '../../metadata/schema/webhooks.js';
 import { WEBHOOK_LIMITS as L } from '../../webhooks/webhook-input.js';
 import type { WebhookView } from '../../webhooks/webhooks-service.js';
+import { TOPIC_NAME_PATTERN } from '../../topics/topics-service.js';
 
-const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 const ms = (description: string) => z.number().int().openapi({ description });
 
 export const WebhookIdParam = z.object({
@@ -86,14 +86,14 @@ const Url = z.string().min(1).openapi({
   example: 'https://hooks.example.com/sluice',
 });
 
-const DeadLetterTopic = z.string().regex(TOPIC_NAME, 'a topic name').nullable().optional().openapi({
+const DeadLetterTopic = z.string().regex(TOPIC_NAME_PATTERN, 'a topic name').nullable().optional().openapi({
   description:
     'Exhausted batches are appended here (records unchanged plus headers sluice-source-topic, sluice-source-partition, sluice-source-offset, sluice-webhook-id, sluice-last-status, sluice-last-error) and delivery continues. Must exist, differ from topic and have the same value_format.',
 });
 
 export const CreateWebhookBody = z
   .strictObject({
-    topic: z.string().regex(TOPIC_NAME, 'a topic name').openapi({ example: 'orders' }),
+    topic: z.string().regex(TOPIC_NAME_PATTERN, 'a topic name').openapi({ example: 'orders' }),
     url: Url,
     from: z.enum(['latest', 'earliest']).optional().openapi({
       description:
@@ -173,6 +173,10 @@ export const Webhook = z
   .object({
     id: z.uuid(),
     topic: z.string(),
+    topic_id: z.uuid().nullable().openapi({
+      description:
+        'The id of the topic it delivers (a topic re-created under the same name has another id). Null only for a webhook that ended with a topic deleted before ids were recorded.',
+    }),
     url: z.string(),
     from: z.enum(['latest', 'earliest']),
     batch: z.object({ max_records: z.number().int(), max_wait_ms: z.number().int() }),
@@ -184,9 +188,11 @@ export const Webhook = z
     timeout_ms: z.number().int(),
     dead_letter_topic: z.string().nullable(),
     filter: z.object({ key: z.string().optional(), headers: z.record(z.string(), z.string()).optional() }).nullable(),
-    state: z.enum(['active', 'failing', 'paused', 'disabled']).openapi({
+    state: z.enum(['active', 'failing', 'paused', 'disabled', 'topic_deleted']).openapi({
       description:
-        'active; failing (active, but recent attempts failed and are being retried); paused; disabled (the endpoint answered 410 — PATCH state=active to resume).',
+        'active; failing (active, but recent attempts failed and are being retried); paused; disabled (the endpoint answered 410 — PATCH state=active to resume); ' +
+        'topic_deleted (terminal: its topic was deleted. It never delivers again — not even records of a topic created later under the same name, which is another topic — ' +
+        'its progress is removed, PATCH answers 409, and it stays visible until DELETEd).',
     }),
     state_reason: z.string().nullable(),
     lag: z.number().int().openapi({ description: 'Records not yet delivered, over all partitions.' }),
@@ -233,6 +239,7 @@ export function webhookJson(v: WebhookView): WebhookJson {
   return {
     id: r.id,
     topic: r.topic,
+    topic_id: r.topicId,
     url: r.url,
     from: r.startFrom === 'earliest' ? 'earliest' : 'latest',
     batch: { max_records: r.batchMaxRecords, max_wait_ms: r.batchMaxWaitMs },
