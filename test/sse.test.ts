@@ -262,7 +262,7 @@ describe('topic stream', () => {
         .map((r) => r.offset);
       expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
     }
-    expect(l.events.every((e) => /^v1\.[A-Za-z0-9_-]+$/.test(e.id))).toBe(true);
+    expect(l.events.every((e) => /^v2\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]+$/.test(e.id))).toBe(true);
     const cut = 5;
     const resumed = watch(listen(topicUrl(topic), { lastEventId: l.events[cut]?.id ?? '' }));
     await until(() => resumed.records().length === 13 - cut - 1, 'resumed');
