@@ -2,6 +2,7 @@
 // a real server: framing and headers, resume by header/query, topic merge, filters, errors.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeTopicCursor, topicCursorTag } from '../src/delivery/cursor.js';
 import { startIsolatedServer, type TestServer } from './support/server.js';
 import { createTopic, listen, produce, startProxy, until, type Listener } from './sse-support.js';
 import { appendOddRecords, DEEP, depthOf, notJsonBytes } from './support/odd-records.js';
@@ -297,6 +298,49 @@ describe('errors', () => {
     expect(await status(partitionUrl(topic, 2))).toEqual([404, 'partition_not_found']);
     expect(await status(partitionUrl(name(), 0))).toEqual([404, 'topic_not_found']);
     expect(await status(topicUrl(name()))).toEqual([404, 'topic_not_found']);
+  });
+
+  it('a position past the end is a 416 with the readable range before the stream opens, as on /records', async () => {
+    const topic = name();
+    await createTopic(server.url, topic, 2);
+    await produce(
+      server.url,
+      topic,
+      [0, 1, 2, 3].map((n) => ({ value: n, partition: 0 })),
+    );
+    const refused = async (url: string, headers: Record<string, string> = {}) => {
+      const res = await fetch(url, { headers });
+      expect(res.headers.get('content-type'), url).toContain('application/json');
+      return [res.status, (await res.json()) as { error: Record<string, unknown> }] as const;
+    };
+    const range = { code: 'offset_out_of_range', start_offset: 0, end_offset: 4 };
+    for (const [url, headers] of [
+      [partitionUrl(topic, 0), { 'last-event-id': '99999' }],
+      [partitionUrl(topic, 0, '?from=99999'), {}],
+      [partitionUrl(topic, 0, '?last_event_id=5'), {}],
+    ] as const) {
+      const [status, body] = await refused(url, headers);
+      expect(status, url).toBe(416);
+      expect(body.error, url).toMatchObject({ ...range, partition: 0 });
+    }
+    // A topic cursor past the end of one partition: partition 1 holds nothing, the cursor says 7.
+    const described = (await (await fetch(`${server.url}/v1/topics/${topic}`)).json()) as { id: string };
+    const tag = topicCursorTag(described.id);
+    const [status, body] = await refused(topicUrl(topic), { 'last-event-id': encodeTopicCursor([4, 7], tag) });
+    expect(status).toBe(416);
+    expect(body.error).toMatchObject({ code: 'offset_out_of_range', partition: 1, start_offset: 0, end_offset: 0 });
+    // EventSource stops on the 416 instead of waiting forever for offsets that do not exist yet.
+    const l = watch(listen(partitionUrl(topic, 0), { lastEventId: '99999' }));
+    await until(() => l.es.readyState === l.es.CLOSED, 'EventSource to give up');
+    expect(l.opens).toBe(0);
+    // At the end exactly is fine: the next record (offset 4) arrives.
+    const atEnd = watch(listen(partitionUrl(topic, 0, '?from=4')));
+    const atEndTopic = watch(listen(topicUrl(topic), { lastEventId: encodeTopicCursor([4, 0], tag) }));
+    await until(() => atEnd.opens === 1 && atEndTopic.opens === 1, 'streams at the end open');
+    await produce(server.url, topic, [{ value: 4, partition: 0 }]);
+    await until(() => atEnd.records().length === 1 && atEndTopic.records().length === 1, 'record 4');
+    expect(atEnd.records()[0]?.offset).toBe(4);
+    expect(atEndTopic.records()[0]?.offset).toBe(4);
   });
 
   it('a cursor below the retention start gets event: error naming the gap, then the stream closes', async () => {
