@@ -159,7 +159,7 @@ export interface paths {
         };
         /**
          * Fetch records as a group member
-         * @description Reads from the member’s positions (its in-progress position, else the committed offset, else per `auto_offset_reset`). Records of a partition are returned only if the member still owns it in the generation current when the fetch answers, so a member never receives records of a partition it lost. `wait_ms` long-polls until a record arrives or the group rebalances. With `auto_commit`, the positions delivered by the previous fetch are committed first. An unknown or expired member gets 409 `fenced` and must join again.
+         * @description Reads from the member’s confirmed positions (its in-progress position, else the committed offset, else per `auto_offset_reset`; a committed offset below the log start, deleted by retention, is reset the same way, or 416 with `none`). **At-least-once across lost answers**: an answer does not move the member’s positions. Each answer carries a `cursor`; send it as `?cursor=` on your next fetch to confirm you received that answer, and the fetch continues after it. A fetch without the cursor (a retry after a lost answer, a timeout, a crash) returns the unconfirmed records again. A commit also confirms up to its offsets; resending an old cursor is harmless. With `auto_commit` the confirmed positions are committed at each fetch and on leave (never what was only sent). Records of a partition are returned only if the member still owns it in the generation current when the fetch answers, so a member never receives records of a partition it lost. `wait_ms` long-polls until a record arrives or the group rebalances. An unknown or expired member gets 409 `fenced` and must join again.
          */
         get: operations["fetchGroupRecords"];
         put?: never;
@@ -202,7 +202,7 @@ export interface paths {
         post?: never;
         /**
          * Leave a consumer group
-         * @description With `auto_commit`, the positions delivered so far are committed first (as Kafka’s consumer does on close).
+         * @description With `auto_commit`, the confirmed positions are committed first (as Kafka’s consumer does on close): pass the `cursor` of the last fetch answer you received to confirm it too. Records that were sent but never confirmed are not committed, so the next owner reads them again.
          */
         delete: operations["leaveGroup"];
         options?: never;
@@ -241,7 +241,7 @@ export interface paths {
         put?: never;
         /**
          * Reset committed offsets
-         * @description `earliest` = each partition’s start, `latest` = its end, `{"timestamp"}` = first record at or after it (end if none), `{"offset"}` = that offset, which must lie in every chosen partition’s range (416 otherwise, nothing written). Creates the group if needed; 409 `conflict` while it has members.
+         * @description `earliest` = each partition’s start, `latest` = its end, `{"timestamp"}` = first record at or after it (end if none), `{"offset"}` = that offset, which must lie in every chosen partition’s range (416 otherwise, nothing written). The group must exist (404 `group_not_found` otherwise: a group is created by a join or by an admin commit to `POST /v1/groups/{group}/offsets`); 409 `conflict` while it has members.
          */
         post: operations["resetGroupOffsets"];
         delete?: never;
@@ -300,7 +300,7 @@ export interface paths {
         };
         /**
          * Consume as a group member over Server-Sent Events
-         * @description Joins the group for as long as the connection is open; closing it leaves the group. Events: `member` first (`{"member_id","generation","assignment"}`), `assignment` whenever a rebalance changes it (`{"generation","assignment"}`), `record` per record (a Record JSON), `: keepalive` comments, `error` (e.g. `fenced` after the session expired; reconnect) and `shutdown`. Records start at the committed offsets (else per `auto_offset_reset`). With auto-commit (default), what was handed to the connection is committed at the next fetch and on a clean leave; the batch in flight when a client vanishes is not, so it is redelivered (at-least-once).
+         * @description Joins the group for as long as the connection is open; closing it leaves the group. Events: `member` first (`{"member_id","generation","assignment"}`), `assignment` whenever a rebalance changes it (`{"generation","assignment"}`), `record` per record (a Record JSON) with `id:` = an opaque cursor of every position this connection delivered up to it, `gap` (`{"topic","partition","from_offset","to_offset"}`: offsets [from_offset, to_offset) were deleted by retention before the group read them, or skipped by `auto_offset_reset: latest`; the stream continues), `: keepalive` comments, `error` (e.g. `fenced` after the session expired; reconnect) and `shutdown`. Records start at the committed offsets (else, or when retention deleted them, per `auto_offset_reset`; with `none` the stream is refused with 409/416 instead of opened). **At-least-once**: nothing that was only written to the connection is committed. With auto-commit (default), a reconnect’s `Last-Event-ID` (what EventSource sends) is committed first — only forward — so the stream resumes exactly after the last event the client received; records in flight when the connection broke are delivered again, to this client or to the member that now owns their partition. Without auto-commit, commit explicitly.
          */
         get: operations["streamGroupEvents"];
         put?: never;
@@ -397,6 +397,68 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List API keys */
+        get: operations["listKeys"];
+        put?: never;
+        /**
+         * Create an API key
+         * @description The answer carries the secret `key` (`slk_…`), shown only once; Sluice keeps only its SHA-256. A caller can only give grants it holds itself (403 otherwise). In `auto` mode the first key ends anonymous loopback access: from then on every request needs a credential.
+         */
+        post: operations["createKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/keys/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get an API key */
+        get: operations["getKey"];
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an API key
+         * @description The key and the tokens it minted are refused within 1 s on every node, and streams opened with them end. The key stays listed with `revoked_at`. Revoking twice is harmless.
+         */
+        delete: operations["revokeKey"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mint a browser token
+         * @description For pages and other places a key must not go: a signed token (JWT) with the given grants, which must be a subset of the caller’s (403 otherwise), valid for `ttl_ms` (≤ 24 h). Verified without a database look-up; refused after expiry and within 1 s of its key being revoked. Send it as `Authorization: Bearer`, or on GET streams as `?access_token=` (what `EventSource` can do); it is never written to logs.
+         */
+        post: operations["createToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -421,7 +483,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: Postgres reachable, log recovered, no quarantined partitions */
+        /** Readiness: Postgres reachable, log recovered, no quarantined or read-only partitions */
         get: operations["readyz"];
         put?: never;
         post?: never;
@@ -673,6 +735,11 @@ export interface components {
         GroupFetchResponse: components["schemas"]["GroupMembership"] & {
             /** @description Records of the member’s partitions, in offset order per partition. */
             records: components["schemas"]["Record"][];
+            /**
+             * @description Opaque token naming the positions after these records. Send it as `cursor` on the next fetch (or leave) to confirm you received them; until then they are not confirmed and a fetch without it returns them again.
+             * @example g1.AQ
+             */
+            cursor: string;
         };
         GroupHeartbeatResponse: components["schemas"]["GroupMembership"] & {
             /** @enum {string} */
@@ -727,7 +794,7 @@ export interface components {
             protocol: string;
             members: components["schemas"]["GroupMember"][];
             partitions: components["schemas"]["GroupPartition"][];
-            /** @description Sum of the known lags. */
+            /** @description Sum of the known (non-null) lags. */
             total_lag: number;
         };
         GroupMember: {
@@ -756,7 +823,7 @@ export interface components {
             metadata: string | null;
             /** @description Null if the topic no longer exists. */
             end_offset: number | null;
-            /** @description end_offset − committed_offset; null when either is unknown. */
+            /** @description end_offset − committed_offset. Without a committed offset: end_offset − the offset the group would start at (the owner’s position, else per its `auto_offset_reset`: `earliest` = the start offset, `latest` = the end); null with `none` or when the topic is gone. */
             lag: number | null;
             /** @description member_id owning the partition in the current generation. */
             owner: string | null;
@@ -924,6 +991,71 @@ export interface components {
             /** @description Unix ms the attempt started. */
             at: number;
         };
+        ApiKeyWithSecret: components["schemas"]["ApiKey"] & {
+            /** @description The secret (`slk_…`), shown only in this answer: send it as `Authorization: Bearer <key>`. */
+            key: string;
+        };
+        Grant: {
+            /** @enum {string} */
+            resource: "topic" | "group" | "webhook" | "key" | "cluster";
+            /**
+             * @description The topic, group or key name (a webhook is named by its topic; the cluster by `cluster`). `*` with `literal` matches every name.
+             * @example orders
+             */
+            name: string;
+            /**
+             * @description `literal`: exactly `name` (or every name for `*`); `prefixed`: every name starting with `name`.
+             * @default literal
+             * @enum {string}
+             */
+            pattern?: "literal" | "prefixed";
+            /**
+             * @description Allowed actions on the matching names.
+             * @example [
+             *       "read",
+             *       "describe"
+             *     ]
+             */
+            actions: ("read" | "write" | "create" | "delete" | "alter" | "describe")[];
+        };
+        ApiKey: {
+            id: string;
+            name: string;
+            /** @description What the key may do (deny by default). `{"resource":"topic","name":"*","actions":["read","write","create","delete","alter","describe"]}` is every topic action; see the Security section of the README for the permission each operation needs. */
+            grants: components["schemas"]["Grant"][];
+            created_at: number;
+            expires_at: number | null;
+            /** @description Unix ms of revocation; null while usable. */
+            revoked_at: number | null;
+            /** @description Id of the key that created it (`admin`: SLUICE_ADMIN_KEY; null: created anonymously). */
+            created_by: string | null;
+        };
+        CreateKeyRequest: {
+            /**
+             * @description A label (not unique); `key` grants are checked against it.
+             * @example orders-producer
+             */
+            name: string;
+            /** @description What the key may do (deny by default). `{"resource":"topic","name":"*","actions":["read","write","create","delete","alter","describe"]}` is every topic action; see the Security section of the README for the permission each operation needs. */
+            grants: components["schemas"]["Grant"][];
+            /** @description Unix ms after which the key is refused; omit or null for no expiry. */
+            expires_at?: number | null;
+        };
+        Token: {
+            /** @description A signed token: `Authorization: Bearer <token>`, or `?access_token=<token>` on GET streams (SSE, long-poll) for EventSource. */
+            token: string;
+            /** @description Unix ms. */
+            expires_at: number;
+        };
+        CreateTokenRequest: {
+            /** @description What the key may do (deny by default). `{"resource":"topic","name":"*","actions":["read","write","create","delete","alter","describe"]}` is every topic action; see the Security section of the README for the permission each operation needs. */
+            grants: components["schemas"]["Grant"][];
+            /**
+             * @description Lifetime in ms (1 s – 24 h); never beyond the expiry of the caller’s key.
+             * @example 600000
+             */
+            ttl_ms: number;
+        };
         Health: {
             /** @enum {string} */
             status: "ok";
@@ -942,6 +1074,12 @@ export interface components {
                     ok: boolean;
                     recovered: boolean;
                     quarantined: {
+                        topic_id: string;
+                        partition: number;
+                        reason: string;
+                    }[];
+                    /** @description Partitions refusing writes (a write, fsync or truncate failed, or corruption was found) until a restart re-verifies them. */
+                    read_only: {
                         topic_id: string;
                         partition: number;
                         reason: string;
@@ -975,6 +1113,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TopicList"];
+                };
+            };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
@@ -1012,6 +1168,24 @@ export interface operations {
             };
             /** @description Bad request: malformed JSON or a parameter/body field failed validation */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1077,6 +1251,24 @@ export interface operations {
                     "application/json": components["schemas"]["Topic"];
                 };
             };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Not found */
             404: {
                 headers: {
@@ -1114,6 +1306,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description Not found */
             404: {
@@ -1161,6 +1371,24 @@ export interface operations {
             };
             /** @description Bad request: malformed JSON or a parameter/body field failed validation */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1242,6 +1470,24 @@ export interface operations {
             };
             /** @description Bad request: malformed JSON or a parameter/body field failed validation */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1355,6 +1601,24 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Not found */
             404: {
                 headers: {
@@ -1412,6 +1676,24 @@ export interface operations {
             };
             /** @description Bad request: malformed JSON or a parameter/body field failed validation */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1491,6 +1773,24 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Not found */
             404: {
                 headers: {
@@ -1563,6 +1863,24 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Not found */
             404: {
                 headers: {
@@ -1592,6 +1910,8 @@ export interface operations {
                 max_bytes?: number;
                 /** @description Long-poll up to this long (≤ SLUICE_LONG_POLL_MAX_MS); 0 answers at once. */
                 wait_ms?: number | null;
+                /** @description The `cursor` of the last answer you received: confirms its records (400 if malformed). Omit it on the first fetch. */
+                cursor?: string;
             };
             header?: never;
             path: {
@@ -1615,6 +1935,24 @@ export interface operations {
             };
             /** @description Bad request: malformed JSON or a parameter/body field failed validation */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1683,6 +2021,24 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Conflict */
             409: {
                 headers: {
@@ -1705,7 +2061,10 @@ export interface operations {
     };
     leaveGroup: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The `cursor` of the last fetch answer you received: confirms it before leaving (400 if malformed). */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 /** @description Group name; names starting with `__` are reserved (400). */
@@ -1726,6 +2085,24 @@ export interface operations {
             };
             /** @description Bad request: malformed JSON or a parameter/body field failed validation */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1778,6 +2155,24 @@ export interface operations {
             };
             /** @description Bad request: malformed JSON or a parameter/body field failed validation */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1857,6 +2252,24 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Not found */
             404: {
                 headers: {
@@ -1913,6 +2326,24 @@ export interface operations {
                     "application/json": components["schemas"]["ListGroupsResponse"];
                 };
             };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
             503: {
                 headers: {
@@ -1947,6 +2378,24 @@ export interface operations {
             };
             /** @description Bad request: malformed JSON or a parameter/body field failed validation */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2002,6 +2451,24 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Not found */
             404: {
                 headers: {
@@ -2039,8 +2506,10 @@ export interface operations {
                 /** @description How long the group keeps the member if this server stops serving the stream without a clean leave. */
                 session_timeout_ms?: number;
                 auto_offset_reset?: "earliest" | "latest" | "none";
-                /** @description `false`: nothing is committed for you; commit with the member_id and generation from the events. */
+                /** @description `true`: the `Last-Event-ID` of a reconnect is committed before joining. `false`: nothing is committed for you (`Last-Event-ID` is ignored); commit with the member_id and generation from the events. */
                 auto_commit?: "true" | "false";
+                /** @description Resume cursor when the `Last-Event-ID` header cannot be set (the header wins). */
+                last_event_id?: string;
             };
             header?: never;
             path: {
@@ -2069,8 +2538,44 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Offset out of range */
+            416: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2109,6 +2614,24 @@ export interface operations {
                     };
                 };
             };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
             503: {
                 headers: {
@@ -2144,6 +2667,24 @@ export interface operations {
             };
             /** @description Bad request: malformed JSON or a parameter/body field failed validation */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2209,6 +2750,24 @@ export interface operations {
                     "application/json": components["schemas"]["Webhook"];
                 };
             };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Not found */
             404: {
                 headers: {
@@ -2246,6 +2805,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description Not found */
             404: {
@@ -2293,6 +2870,24 @@ export interface operations {
             };
             /** @description Bad request: malformed JSON or a parameter/body field failed validation */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2380,6 +2975,24 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Not found */
             404: {
                 headers: {
@@ -2434,8 +3047,309 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Keys the caller may describe, oldest first, revoked ones included */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        keys: components["schemas"]["ApiKey"][];
+                    };
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateKeyRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyWithSecret"];
+                };
+            };
+            /** @description Bad request: malformed JSON or a parameter/body field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The key */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKey"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    revokeKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateTokenRequest"];
+            };
+        };
+        responses: {
+            /** @description Minted */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Token"];
+                };
+            };
+            /** @description Bad request: malformed JSON or a parameter/body field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2519,6 +3433,24 @@ export interface operations {
                 };
                 content: {
                     "text/plain": string;
+                };
+            };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };

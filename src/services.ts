@@ -21,6 +21,9 @@ import { createGroupTopics } from './groups/topic-adapter.js';
 import { forgetTopic as forgetTopicOffsets } from './groups/group-repository.js';
 import { UrlPolicy } from './webhooks/url-policy.js';
 import { WebhooksService } from './webhooks/webhooks-service.js';
+import { ApiKeyStore } from './auth/api-keys.js';
+import { AuthService } from './auth/auth-service.js';
+import { loadSigningSecret, TokenSigner } from './auth/tokens.js';
 
 export interface Services {
   readonly config: Config;
@@ -44,6 +47,8 @@ export interface Services {
   readonly groups: GroupsService;
   /** Webhooks: per-partition push workers, started here and stopped (in-flight aborted) on close. */
   readonly webhooks: WebhooksService;
+  /** Access control: mode, API keys (≤ 1 s cache), browser tokens. */
+  readonly auth: AuthService;
 
   /** Run `hook` during close(), before the log store and database close (last added runs first). */
   onClose(hook: () => Promise<void> | void): void;
@@ -137,6 +142,20 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     });
     cleanups.push(() => webhooks.stop());
     await webhooks.start();
+    const authLogger = logger.child({ component: 'auth' });
+    const auth = new AuthService(
+      config.auth,
+      new ApiKeyStore(metadata.db, {
+        onStaleServed: (what, e) =>
+          authLogger.warn(
+            { error: e instanceof Error ? e.message : String(e) },
+            `database unreachable: using the last known ${what}`,
+          ),
+      }),
+      new TokenSigner(await loadSigningSecret(config.dataDir, config.auth.tokenSecret, authLogger), identity.clusterId),
+      authLogger,
+    );
+    await auth.announce(config.host);
 
     const hooks: Array<() => Promise<void> | void> = [];
     let closing: Promise<void> | undefined;
@@ -156,6 +175,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       reads,
       groups,
       webhooks,
+      auth,
       onClose: (hook) => void hooks.push(hook),
       close: () =>
         (closing ??= (async () => {
@@ -213,7 +233,7 @@ function registerLogHealthGauges(metrics: Metrics, log: LogStore): void {
 function createLogStore(config: Config, logger: Logger): LogStore {
   const logLogger = logger.child({ component: 'log' });
   if (config.logStore === 'memory') return createMemoryLogStore({ logger: logLogger });
-  return createFileLogStore({ dataDir: config.dataDir, logger: logLogger });
+  return createFileLogStore({ dataDir: config.dataDir, logger: logLogger, maxOpenFiles: config.maxOpenFiles });
 }
 
 async function exists(file: string): Promise<boolean> {

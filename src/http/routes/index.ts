@@ -29,6 +29,11 @@ import { registerUpdateWebhook } from './webhook-update.js';
 import { registerDeleteWebhook } from './webhook-delete.js';
 import { registerRotateWebhookSecret } from './webhook-rotate-secret.js';
 import { registerListWebhookDeliveries } from './webhook-deliveries.js';
+import { registerCreateKey } from './keys-create.js';
+import { registerListKeys } from './keys-list.js';
+import { registerGetKey } from './keys-get.js';
+import { registerRevokeKey } from './keys-revoke.js';
+import { registerCreateToken } from './tokens-create.js';
 
 export const routeModules: RouteModule[] = [
   // Topics
@@ -62,6 +67,12 @@ export const routeModules: RouteModule[] = [
   registerDeleteWebhook,
   registerRotateWebhookSecret,
   registerListWebhookDeliveries,
+  // Access control
+  registerCreateKey,
+  registerListKeys,
+  registerGetKey,
+  registerRevokeKey,
+  registerCreateToken,
   // System
   registerHealth,
   registerMetrics,
