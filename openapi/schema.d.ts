@@ -38,7 +38,7 @@ export interface paths {
         post?: never;
         /**
          * Delete a topic
-         * @description Removes the topic and all its log data. The name can be reused at once; the new topic gets a new id and starts at offset 0. Everything that pointed at the old topic ends with it: open streams on it end; consumer groups' committed offsets and positions on it are removed (as Kafka does), so a group starts a new topic of the name at its auto_offset_reset position; its webhooks end in state `topic_deleted`; SSE topic cursors issued for it are refused (409) on a new topic of the name.
+         * @description Removes the topic and all its log data. The name can be reused at once; the new topic gets a new id and starts at offset 0. Everything that pointed at the old topic ends with it: open streams on it end; consumer groups' committed offsets and positions on it are removed (as Kafka does), so a group starts a new topic of the name at its auto_offset_reset position; its webhooks end in state `topic_deleted`; SSE topic cursors issued for it are refused (410) on a new topic of the name.
          */
         delete: operations["deleteTopic"];
         options?: never;
@@ -119,7 +119,7 @@ export interface paths {
         };
         /**
          * Stream every partition of a topic (Server-Sent Events)
-         * @description A Server-Sent Events stream. It opens with `retry:`; each record arrives as `event: record` with `data:` a Record JSON and `id:` the resume cursor (with `?batch=true`: `event: records`, a JSON array). A `: keepalive` comment is sent every SLUICE_SSE_KEEPALIVE_MS (default 15 s). When the stream cannot continue it sends `event: error` with `{"code","message",...}` and closes: `offset_out_of_range` names records deleted by retention before they were delivered (`requested_offset`, `start_offset`) — reconnect with `from=earliest` to accept the gap. On server shutdown the last event is `event: shutdown`. A slow client is paused against its socket and catches up from the log; it never grows server memory. A start position or cursor beyond the end of a partition is refused before the stream opens with 416 `offset_out_of_range` and `partition`, `start_offset`, `end_offset` (as on /records; a non-200 also stops EventSource); exactly at the end is valid and waits for the next record. Partitions are merged; records of one partition keep their order. The cursor (`id:`) is an opaque URL-safe token (`v1.` + base64url) holding the next offset of every partition; a malformed cursor, or one naming more partitions than the topic has, is a 400. Partitions added after the cursor was issued are streamed from their first record.
+         * @description A Server-Sent Events stream. It opens with `retry:`; each record arrives as `event: record` with `data:` a Record JSON and `id:` the resume cursor (with `?batch=true`: `event: records`, a JSON array). A `: keepalive` comment is sent every SLUICE_SSE_KEEPALIVE_MS (default 15 s). When the stream cannot continue it sends `event: error` with `{"code","message",...}` and closes: `offset_out_of_range` names records deleted by retention before they were delivered (`requested_offset`, `start_offset`) — reconnect with `from=earliest` to accept the gap. On server shutdown the last event is `event: shutdown`. A slow client is paused against its socket and catches up from the log; it never grows server memory. A start position or cursor beyond the end of a partition is refused before the stream opens with 416 `offset_out_of_range` and `partition`, `start_offset`, `end_offset` (as on /records; a non-200 also stops EventSource); exactly at the end is valid and waits for the next record. Partitions are merged; records of one partition keep their order. The cursor (`id:`) is an opaque URL-safe token (`v2.<topic tag>.<offsets>`) holding the next offset of every partition and naming the topic's id; a malformed cursor, or one naming more partitions than the topic has, is a 400. A cursor issued for a topic since deleted — even if a topic of the same name exists again — is refused with 410 `gone` before the stream opens (so `EventSource` stops instead of silently skipping the new topic’s first records): open the stream again without a cursor. Cursors of the older `v1.` form carry no topic identity and are accepted as they are. Partitions added after the cursor was issued are streamed from their first record.
          */
         get: operations["streamTopicEvents"];
         put?: never;
@@ -159,7 +159,7 @@ export interface paths {
         };
         /**
          * Fetch records as a group member
-         * @description Reads from the member’s positions (its in-progress position, else the committed offset, else per `auto_offset_reset`). Records of a partition are returned only if the member still owns it in the generation current when the fetch answers, so a member never receives records of a partition it lost. `wait_ms` long-polls until a record arrives or the group rebalances. With `auto_commit`, the positions delivered by the previous fetch are committed first. An unknown or expired member gets 409 `fenced` and must join again.
+         * @description Reads from the member’s confirmed positions (its in-progress position, else the committed offset, else per `auto_offset_reset`; a committed offset below the log start, deleted by retention, is reset the same way, or 416 with `none`). **At-least-once across lost answers**: an answer does not move the member’s positions. Each answer carries a `cursor`; send it as `?cursor=` on your next fetch to confirm you received that answer, and the fetch continues after it. A fetch without the cursor (a retry after a lost answer, a timeout, a crash) returns the unconfirmed records again. A commit also confirms up to its offsets; resending an old cursor is harmless. With `auto_commit` the confirmed positions are committed at each fetch and on leave (never what was only sent). Records of a partition are returned only if the member still owns it in the generation current when the fetch answers, so a member never receives records of a partition it lost. `wait_ms` long-polls until a record arrives or the group rebalances. An unknown or expired member gets 409 `fenced` and must join again.
          */
         get: operations["fetchGroupRecords"];
         put?: never;
@@ -202,7 +202,7 @@ export interface paths {
         post?: never;
         /**
          * Leave a consumer group
-         * @description With `auto_commit`, the positions delivered so far are committed first (as Kafka’s consumer does on close).
+         * @description With `auto_commit`, the confirmed positions are committed first (as Kafka’s consumer does on close): pass the `cursor` of the last fetch answer you received to confirm it too. Records that were sent but never confirmed are not committed, so the next owner reads them again.
          */
         delete: operations["leaveGroup"];
         options?: never;
@@ -241,7 +241,7 @@ export interface paths {
         put?: never;
         /**
          * Reset committed offsets
-         * @description `earliest` = each partition’s start, `latest` = its end, `{"timestamp"}` = first record at or after it (end if none), `{"offset"}` = that offset, which must lie in every chosen partition’s range (416 otherwise, nothing written). Creates the group if needed; 409 `conflict` while it has members.
+         * @description `earliest` = each partition’s start, `latest` = its end, `{"timestamp"}` = first record at or after it (end if none), `{"offset"}` = that offset, which must lie in every chosen partition’s range (416 otherwise, nothing written). The group must exist (404 `group_not_found` otherwise: a group is created by a join or by an admin commit to `POST /v1/groups/{group}/offsets`); 409 `conflict` while it has members.
          */
         post: operations["resetGroupOffsets"];
         delete?: never;
@@ -300,7 +300,7 @@ export interface paths {
         };
         /**
          * Consume as a group member over Server-Sent Events
-         * @description Joins the group for as long as the connection is open; closing it leaves the group. Events: `member` first (`{"member_id","generation","assignment"}`), `assignment` whenever a rebalance changes it (`{"generation","assignment"}`), `record` per record (a Record JSON), `: keepalive` comments, `error` (e.g. `fenced` after the session expired; reconnect) and `shutdown`. Records start at the committed offsets (else per `auto_offset_reset`). With auto-commit (default), what was handed to the connection is committed at the next fetch and on a clean leave; the batch in flight when a client vanishes is not, so it is redelivered (at-least-once).
+         * @description Joins the group for as long as the connection is open; closing it leaves the group. Events: `member` first (`{"member_id","generation","assignment"}`), `assignment` whenever a rebalance changes it (`{"generation","assignment"}`), `record` per record (a Record JSON) with `id:` = an opaque cursor of every position this connection delivered up to it, `gap` (`{"topic","partition","from_offset","to_offset"}`: offsets [from_offset, to_offset) were deleted by retention before the group read them, or skipped by `auto_offset_reset: latest`; the stream continues), `: keepalive` comments, `error` (e.g. `fenced` after the session expired; reconnect) and `shutdown`. Records start at the committed offsets (else, or when retention deleted them, per `auto_offset_reset`; with `none` the stream is refused with 409/416 instead of opened). **At-least-once**: nothing that was only written to the connection is committed. With auto-commit (default), a reconnect’s `Last-Event-ID` (what EventSource sends) is committed first — only forward — so the stream resumes exactly after the last event the client received; records in flight when the connection broke are delivered again, to this client or to the member that now owns their partition. Without auto-commit, commit explicitly.
          */
         get: operations["streamGroupEvents"];
         put?: never;
@@ -483,7 +483,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: Postgres reachable, log recovered, no quarantined partitions */
+        /** Readiness: Postgres reachable, log recovered, no quarantined or read-only partitions */
         get: operations["readyz"];
         put?: never;
         post?: never;
@@ -735,6 +735,11 @@ export interface components {
         GroupFetchResponse: components["schemas"]["GroupMembership"] & {
             /** @description Records of the member’s partitions, in offset order per partition. */
             records: components["schemas"]["Record"][];
+            /**
+             * @description Opaque token naming the positions after these records. Send it as `cursor` on the next fetch (or leave) to confirm you received them; until then they are not confirmed and a fetch without it returns them again.
+             * @example g1.AQ
+             */
+            cursor: string;
         };
         GroupHeartbeatResponse: components["schemas"]["GroupMembership"] & {
             /** @enum {string} */
@@ -789,7 +794,7 @@ export interface components {
             protocol: string;
             members: components["schemas"]["GroupMember"][];
             partitions: components["schemas"]["GroupPartition"][];
-            /** @description Sum of the known lags. */
+            /** @description Sum of the known (non-null) lags. */
             total_lag: number;
         };
         GroupMember: {
@@ -818,7 +823,7 @@ export interface components {
             metadata: string | null;
             /** @description Null if the topic no longer exists. */
             end_offset: number | null;
-            /** @description end_offset − committed_offset; null when either is unknown. */
+            /** @description end_offset − committed_offset. Without a committed offset: end_offset − the offset the group would start at (the owner’s position, else per its `auto_offset_reset`: `earliest` = the start offset, `latest` = the end); null with `none` or when the topic is gone. */
             lag: number | null;
             /** @description member_id owning the partition in the current generation. */
             owner: string | null;
@@ -1069,6 +1074,12 @@ export interface components {
                     ok: boolean;
                     recovered: boolean;
                     quarantined: {
+                        topic_id: string;
+                        partition: number;
+                        reason: string;
+                    }[];
+                    /** @description Partitions refusing writes (a write, fsync or truncate failed, or corruption was found) until a restart re-verifies them. */
+                    read_only: {
                         topic_id: string;
                         partition: number;
                         reason: string;
@@ -1789,6 +1800,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Gone */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Offset out of range */
             416: {
                 headers: {
@@ -1890,6 +1910,8 @@ export interface operations {
                 max_bytes?: number;
                 /** @description Long-poll up to this long (≤ SLUICE_LONG_POLL_MAX_MS); 0 answers at once. */
                 wait_ms?: number | null;
+                /** @description The `cursor` of the last answer you received: confirms its records (400 if malformed). Omit it on the first fetch. */
+                cursor?: string;
             };
             header?: never;
             path: {
@@ -2039,7 +2061,10 @@ export interface operations {
     };
     leaveGroup: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The `cursor` of the last fetch answer you received: confirms it before leaving (400 if malformed). */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 /** @description Group name; names starting with `__` are reserved (400). */
@@ -2481,8 +2506,10 @@ export interface operations {
                 /** @description How long the group keeps the member if this server stops serving the stream without a clean leave. */
                 session_timeout_ms?: number;
                 auto_offset_reset?: "earliest" | "latest" | "none";
-                /** @description `false`: nothing is committed for you; commit with the member_id and generation from the events. */
+                /** @description `true`: the `Last-Event-ID` of a reconnect is committed before joining. `false`: nothing is committed for you (`Last-Event-ID` is ignored); commit with the member_id and generation from the events. */
                 auto_commit?: "true" | "false";
+                /** @description Resume cursor when the `Last-Event-ID` header cannot be set (the header wins). */
+                last_event_id?: string;
             };
             header?: never;
             path: {
@@ -2531,6 +2558,24 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Offset out of range */
+            416: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -82,6 +82,11 @@ export const envSchema = z.object({
   SLUICE_DB_POOL_MAX: int(1, 1000).default(10),
   /** Give up connecting to Postgres after this long (the request answers 503). */
   SLUICE_DB_CONNECT_TIMEOUT_MS: int(100, 600_000).default(5_000),
+  /**
+   * Segment files the log keeps open at once, across all partitions: idle ones past it are
+   * closed and reopened on demand, so descriptors do not grow with the partition count.
+   */
+  SLUICE_MAX_OPEN_FILES: int(16, 1_000_000).default(1024),
   /** Use the in-memory log store instead of segment files (tests and experiments only). */
   SLUICE_LOG_STORE: z.enum(['file', 'memory'], { error: 'file or memory' }).default('file'),
   /** Keep the embedded database in memory instead of DATA_DIR/meta (tests only). */
@@ -152,6 +157,7 @@ export interface Config {
   dbPoolMax: number;
   dbConnectTimeoutMs: number;
   logStore: 'file' | 'memory';
+  maxOpenFiles: number;
   webhookAllowPrivate: boolean;
   /** Host patterns and CIDRs from SLUICE_WEBHOOK_ALLOW_HOSTS; empty = no allowlist. */
   webhookAllowHosts: string[];
@@ -236,6 +242,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dbPoolMax: e.SLUICE_DB_POOL_MAX,
     dbConnectTimeoutMs: e.SLUICE_DB_CONNECT_TIMEOUT_MS,
     logStore: e.SLUICE_LOG_STORE,
+    maxOpenFiles: e.SLUICE_MAX_OPEN_FILES,
     webhookAllowPrivate: e.SLUICE_WEBHOOK_ALLOW_PRIVATE,
     webhookAllowHosts: e.SLUICE_WEBHOOK_ALLOW_HOSTS.split(',')
       .map((s) => s.trim())

@@ -233,7 +233,7 @@ function registerLogHealthGauges(metrics: Metrics, log: LogStore): void {
 function createLogStore(config: Config, logger: Logger): LogStore {
   const logLogger = logger.child({ component: 'log' });
   if (config.logStore === 'memory') return createMemoryLogStore({ logger: logLogger });
-  return createFileLogStore({ dataDir: config.dataDir, logger: logLogger });
+  return createFileLogStore({ dataDir: config.dataDir, logger: logLogger, maxOpenFiles: config.maxOpenFiles });
 }
 
 async function exists(file: string): Promise<boolean> {
