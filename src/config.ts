@@ -44,6 +44,10 @@ export const envSchema = z.object({
   SLUICE_MAX_JSON_DEPTH: int(1, 1000).default(128),
   /** How long Idempotency-Key and Producer-Seq state answers retries, across restarts too (ms). */
   SLUICE_IDEMPOTENCY_WINDOW_MS: int(1000, 7 * 24 * 3_600_000).default(3_600_000),
+  /** Most Idempotency-Keys + producer ids remembered at once; past it the least recently used are forgotten. */
+  SLUICE_IDEMPOTENCY_MAX_ENTRIES: int(100, 100_000_000).default(100_000),
+  /** Estimated memory the idempotency state may hold; past it the least recently used are forgotten. */
+  SLUICE_IDEMPOTENCY_MAX_BYTES: int(64 * 1024, 64 * 1024 * MiB).default(64 * MiB),
   /** Most partitions one topic may have. */
   SLUICE_MAX_PARTITIONS: int(1, 100_000).default(1024),
   /** Consumer groups: joins within this window share one rebalance (one generation bump). */
@@ -122,6 +126,8 @@ export interface Config {
   maxRecordsPerRequest: number;
   maxJsonDepth: number;
   idempotencyWindowMs: number;
+  idempotencyMaxEntries: number;
+  idempotencyMaxBytes: number;
   maxPartitions: number;
   groupRebalanceDelayMs: number;
   groupSweepIntervalMs: number;
@@ -192,6 +198,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxRecordsPerRequest: e.SLUICE_MAX_RECORDS_PER_REQUEST,
     maxJsonDepth: e.SLUICE_MAX_JSON_DEPTH,
     idempotencyWindowMs: e.SLUICE_IDEMPOTENCY_WINDOW_MS,
+    idempotencyMaxEntries: e.SLUICE_IDEMPOTENCY_MAX_ENTRIES,
+    idempotencyMaxBytes: e.SLUICE_IDEMPOTENCY_MAX_BYTES,
     maxPartitions: e.SLUICE_MAX_PARTITIONS,
     groupRebalanceDelayMs: e.SLUICE_GROUP_REBALANCE_DELAY_MS,
     groupSweepIntervalMs: e.SLUICE_GROUP_SWEEP_INTERVAL_MS,
