@@ -19,6 +19,9 @@ import { GroupsService } from './groups/groups-service.js';
 import { createGroupTopics } from './groups/topic-adapter.js';
 import { UrlPolicy } from './webhooks/url-policy.js';
 import { WebhooksService } from './webhooks/webhooks-service.js';
+import { QueueMetrics } from './queues/queue-metrics.js';
+import { QueueSweeper } from './queues/queue-sweeper.js';
+import { QueuesService } from './queues/queues-service.js';
 
 export interface Services {
   readonly config: Config;
@@ -42,6 +45,9 @@ export interface Services {
   readonly groups: GroupsService;
   /** Webhooks: per-partition push workers, started here and stopped (in-flight aborted) on close. */
   readonly webhooks: WebhooksService;
+  /** Queues: leases and acknowledgements per record, state in Postgres, one sweeper per cluster. */
+  readonly queues: QueuesService;
+  readonly queueSweeper: QueueSweeper;
 
   /** Run `hook` during close(), before the log store and database close (last added runs first). */
   onClose(hook: () => Promise<void> | void): void;
@@ -123,6 +129,27 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     });
     cleanups.push(() => webhooks.stop());
     await webhooks.start();
+    const queues = new QueuesService({
+      db: metadata.db,
+      topics,
+      logs: log,
+      producer: produce,
+      limits: {
+        maxWindow: config.queueMaxWindow,
+        sweepIntervalMs: config.queueSweepIntervalMs,
+        pollIntervalMs: 1_000,
+      },
+      logger: logger.child({ component: 'queues' }),
+      metrics: new QueueMetrics(metrics.registry),
+    });
+    const queueSweeper = new QueueSweeper({
+      db: metadata.db,
+      queues,
+      intervalMs: config.queueSweepIntervalMs,
+      logger: logger.child({ component: 'queues' }),
+    });
+    cleanups.push(() => queueSweeper.stop());
+    queueSweeper.start();
 
     const hooks: Array<() => Promise<void> | void> = [];
     let closing: Promise<void> | undefined;
@@ -142,6 +169,8 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       reads,
       groups,
       webhooks,
+      queues,
+      queueSweeper,
       onClose: (hook) => void hooks.push(hook),
       close: () =>
         (closing ??= (async () => {
@@ -152,6 +181,8 @@ export async function createServices(config: Config, overrides: ServiceOverrides
               logger.error({ err: e }, 'close hook failed');
             }
           }
+          await queueSweeper.stop();
+          queues.close();
           await webhooks.stop();
           await groups.stop();
           await log.close();

@@ -34,6 +34,11 @@ export const openApiInfo = {
       name: 'Webhooks',
       description: 'Push every record to an HTTP endpoint, signed per Standard Webhooks, in order, at least once.',
     },
+    {
+      name: 'Queues',
+      description:
+        'Per-record acknowledgement over a topic (like RabbitMQ or Kafka share groups): any number of receivers share partitions; leases, redelivery, dead letters.',
+    },
     { name: 'System', description: 'Health, readiness and metrics.' },
   ],
 } as const;
