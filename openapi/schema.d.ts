@@ -38,7 +38,7 @@ export interface paths {
         post?: never;
         /**
          * Delete a topic
-         * @description Removes the topic and all its log data. The name can be reused at once; the new topic gets a new id and starts at offset 0. Open streams on the old topic end.
+         * @description Removes the topic and all its log data. The name can be reused at once; the new topic gets a new id and starts at offset 0. Everything that pointed at the old topic ends with it: open streams on it end; consumer groups' committed offsets and positions on it are removed (as Kafka does), so a group starts a new topic of the name at its auto_offset_reset position; its webhooks end in state `topic_deleted`; SSE topic cursors issued for it are refused (409) on a new topic of the name.
          */
         delete: operations["deleteTopic"];
         options?: never;
@@ -99,7 +99,7 @@ export interface paths {
         };
         /**
          * Stream one partition (Server-Sent Events)
-         * @description A Server-Sent Events stream. It opens with `retry:`; each record arrives as `event: record` with `data:` a Record JSON and `id:` the resume cursor (with `?batch=true`: `event: records`, a JSON array). A `: keepalive` comment is sent every SLUICE_SSE_KEEPALIVE_MS (default 15 s). When the stream cannot continue it sends `event: error` with `{"code","message",...}` and closes: `offset_out_of_range` names records deleted by retention before they were delivered (`requested_offset`, `start_offset`) — reconnect with `from=earliest` to accept the gap. On server shutdown the last event is `event: shutdown`. A slow client is paused against its socket and catches up from the log; it never grows server memory. The cursor (`id:`) is the next offset in this partition, in decimal; a malformed cursor is a 400.
+         * @description A Server-Sent Events stream. It opens with `retry:`; each record arrives as `event: record` with `data:` a Record JSON and `id:` the resume cursor (with `?batch=true`: `event: records`, a JSON array). A `: keepalive` comment is sent every SLUICE_SSE_KEEPALIVE_MS (default 15 s). When the stream cannot continue it sends `event: error` with `{"code","message",...}` and closes: `offset_out_of_range` names records deleted by retention before they were delivered (`requested_offset`, `start_offset`) — reconnect with `from=earliest` to accept the gap. On server shutdown the last event is `event: shutdown`. A slow client is paused against its socket and catches up from the log; it never grows server memory. A start position or cursor beyond the end of a partition is refused before the stream opens with 416 `offset_out_of_range` and `partition`, `start_offset`, `end_offset` (as on /records; a non-200 also stops EventSource); exactly at the end is valid and waits for the next record. The cursor (`id:`) is the next offset in this partition, in decimal; a malformed cursor is a 400.
          */
         get: operations["streamPartitionEvents"];
         put?: never;
@@ -119,7 +119,7 @@ export interface paths {
         };
         /**
          * Stream every partition of a topic (Server-Sent Events)
-         * @description A Server-Sent Events stream. It opens with `retry:`; each record arrives as `event: record` with `data:` a Record JSON and `id:` the resume cursor (with `?batch=true`: `event: records`, a JSON array). A `: keepalive` comment is sent every SLUICE_SSE_KEEPALIVE_MS (default 15 s). When the stream cannot continue it sends `event: error` with `{"code","message",...}` and closes: `offset_out_of_range` names records deleted by retention before they were delivered (`requested_offset`, `start_offset`) — reconnect with `from=earliest` to accept the gap. On server shutdown the last event is `event: shutdown`. A slow client is paused against its socket and catches up from the log; it never grows server memory. Partitions are merged; records of one partition keep their order. The cursor (`id:`) is an opaque URL-safe token (`v1.` + base64url) holding the next offset of every partition; a malformed cursor, or one naming more partitions than the topic has, is a 400. Partitions added after the cursor was issued are streamed from their first record.
+         * @description A Server-Sent Events stream. It opens with `retry:`; each record arrives as `event: record` with `data:` a Record JSON and `id:` the resume cursor (with `?batch=true`: `event: records`, a JSON array). A `: keepalive` comment is sent every SLUICE_SSE_KEEPALIVE_MS (default 15 s). When the stream cannot continue it sends `event: error` with `{"code","message",...}` and closes: `offset_out_of_range` names records deleted by retention before they were delivered (`requested_offset`, `start_offset`) — reconnect with `from=earliest` to accept the gap. On server shutdown the last event is `event: shutdown`. A slow client is paused against its socket and catches up from the log; it never grows server memory. A start position or cursor beyond the end of a partition is refused before the stream opens with 416 `offset_out_of_range` and `partition`, `start_offset`, `end_offset` (as on /records; a non-200 also stops EventSource); exactly at the end is valid and waits for the next record. Partitions are merged; records of one partition keep their order. The cursor (`id:`) is an opaque URL-safe token (`v1.` + base64url) holding the next offset of every partition; a malformed cursor, or one naming more partitions than the topic has, is a 400. Partitions added after the cursor was issued are streamed from their first record.
          */
         get: operations["streamTopicEvents"];
         put?: never;
@@ -352,7 +352,7 @@ export interface paths {
         head?: never;
         /**
          * Update, pause or resume a webhook
-         * @description Fields left out keep their value. Any change stops the webhook's in-flight requests first (their batches are not committed and are re-sent, with the same webhook-id, under the new settings), so no request with the old settings is in flight once this answers. The topic cannot change: create another webhook.
+         * @description Fields left out keep their value. Any change stops the webhook's in-flight requests first (their batches are not committed and are re-sent, with the same webhook-id, under the new settings), so no request with the old settings is in flight once this answers. The topic cannot change: create another webhook. A webhook whose topic was deleted (state `topic_deleted`) cannot change: 409 `conflict`.
          */
         patch: operations["updateWebhook"];
         trace?: never;
@@ -685,7 +685,7 @@ export interface components {
         ProduceRecord: {
             /** @description UTF-8 key. Keyed records go to Kafka’s default partition for the key: murmur2(key bytes) & 0x7fffffff modulo the partition count. */
             key?: string | null;
-            /** @description Per the topic’s `value_format`: any JSON value (`json`), a string (`string`) or standard padded base64 (`binary`). `null` is a tombstone in every format. */
+            /** @description Per the topic’s `value_format`: any JSON value (`json`) nesting arrays/objects at most SLUICE_MAX_JSON_DEPTH (default 128) deep, a string (`string`) or standard padded base64 (`binary`). `null` is a tombstone in every format. */
             value?: unknown;
             /** @description String headers by name. Names starting with `__sluice.` are reserved. */
             headers?: {
@@ -715,6 +715,11 @@ export interface components {
             headers: {
                 [key: string]: string;
             };
+            /**
+             * @description Present only on a record of a json topic whose stored value is not JSON text (produce never writes one; another writer or an old log might): `value` then holds the stored bytes in base64, so one odd record never fails the page or the stream it is in.
+             * @enum {string}
+             */
+            value_encoding?: "base64";
         };
         JoinGroupResponse: components["schemas"]["GroupMembership"] & {
             session_timeout_ms: number;
@@ -865,6 +870,11 @@ export interface components {
             /** Format: uuid */
             id: string;
             topic: string;
+            /**
+             * Format: uuid
+             * @description The id of the topic it delivers (a topic re-created under the same name has another id). Null only for a webhook that ended with a topic deleted before ids were recorded.
+             */
+            topic_id: string | null;
             url: string;
             /** @enum {string} */
             from: "latest" | "earliest";
@@ -886,10 +896,10 @@ export interface components {
                 };
             } | null;
             /**
-             * @description active; failing (active, but recent attempts failed and are being retried); paused; disabled (the endpoint answered 410 — PATCH state=active to resume).
+             * @description active; failing (active, but recent attempts failed and are being retried); paused; disabled (the endpoint answered 410 — PATCH state=active to resume); topic_deleted (terminal: its topic was deleted. It never delivers again — not even records of a topic created later under the same name, which is another topic — its progress is removed, PATCH answers 409, and it stays visible until DELETEd).
              * @enum {string}
              */
-            state: "active" | "failing" | "paused" | "disabled";
+            state: "active" | "failing" | "paused" | "disabled" | "topic_deleted";
             state_reason: string | null;
             /** @description Records not yet delivered, over all partitions. */
             lag: number;
@@ -1592,6 +1602,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Offset out of range */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
             503: {
                 headers: {
@@ -1648,6 +1667,15 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Offset out of range */
+            416: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2439,6 +2467,15 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -40,6 +40,8 @@ export const envSchema = z.object({
   SLUICE_MAX_BODY_BYTES: int(1024, 1024 * MiB).default(16 * MiB),
   /** Most records one produce request may carry (413 above it; ≤ 29,856 so idempotency tags fit 4 KiB). */
   SLUICE_MAX_RECORDS_PER_REQUEST: int(1, 29_856).default(10_000),
+  /** Deepest array/object nesting a produced json value may have (422 above it). */
+  SLUICE_MAX_JSON_DEPTH: int(1, 1000).default(128),
   /** How long Idempotency-Key and Producer-Seq state answers retries, across restarts too (ms). */
   SLUICE_IDEMPOTENCY_WINDOW_MS: int(1000, 7 * 24 * 3_600_000).default(3_600_000),
   /** Most partitions one topic may have. */
@@ -101,6 +103,7 @@ export interface Config {
   logLevel: z.output<typeof envSchema>['SLUICE_LOG_LEVEL'];
   maxBodyBytes: number;
   maxRecordsPerRequest: number;
+  maxJsonDepth: number;
   idempotencyWindowMs: number;
   maxPartitions: number;
   groupRebalanceDelayMs: number;
@@ -162,6 +165,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.SLUICE_LOG_LEVEL,
     maxBodyBytes: e.SLUICE_MAX_BODY_BYTES,
     maxRecordsPerRequest: e.SLUICE_MAX_RECORDS_PER_REQUEST,
+    maxJsonDepth: e.SLUICE_MAX_JSON_DEPTH,
     idempotencyWindowMs: e.SLUICE_IDEMPOTENCY_WINDOW_MS,
     maxPartitions: e.SLUICE_MAX_PARTITIONS,
     groupRebalanceDelayMs: e.SLUICE_GROUP_REBALANCE_DELAY_MS,

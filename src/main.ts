@@ -1,6 +1,7 @@
 // Process entry point: parse config (a bad value exits with a message naming it), build
 // services, serve, and drain gracefully on SIGTERM/SIGINT (a second signal forces exit).
 import { ConfigError, loadConfig } from './config.js';
+import { ListenError, checkPortFree } from './http/port-check.js';
 import { startServer } from './http/server.js';
 import { createLogger } from './logger.js';
 import { createServices } from './services.js';
@@ -17,6 +18,15 @@ async function main(): Promise<void> {
     throw e;
   }
   const logger = createLogger(config);
+  const listen = { host: config.host, port: config.port };
+  try {
+    // Before migrations and log recovery: a port in use is one line, not a stack after a slow start.
+    await checkPortFree(listen.host, listen.port);
+  } catch (e) {
+    if (!(e instanceof ListenError)) throw e;
+    process.stderr.write(`sluice: ${e.message}\n`);
+    process.exit(1);
+  }
   let services;
   try {
     services = await createServices(config, { logger });
@@ -25,7 +35,16 @@ async function main(): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  const server = await startServer(services, { host: config.host, port: config.port });
+  let server;
+  try {
+    server = await startServer(services, listen);
+  } catch (e) {
+    // Taken between the check and the bind.
+    if (e instanceof ListenError) process.stderr.write(`sluice: ${e.message}\n`);
+    else logger.fatal({ err: e }, 'start-up failed');
+    await services.close().catch(() => {});
+    process.exit(1);
+  }
 
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {

@@ -1,12 +1,13 @@
 // The composition root: builds every service once from the Config (database, migrations,
 // log store and its recovery, reconciliation, domain services) and closes them in order.
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import type { Config } from './config.js';
 import { createStreamRegistry, type StreamRegistry } from './delivery/stream-registry.js';
 import { SseService } from './delivery/sse-service.js';
 import { createFileLogStore, createMemoryLogStore, type LogStore, type RecoveryReport } from './log/index.js';
 import { createLogger, type Logger } from './logger.js';
-import { ensureClusterIdentity } from './metadata/cluster-identity.js';
+import { CLUSTER_ID_FILE, ensureClusterIdentity } from './metadata/cluster-identity.js';
 import { openMetadata, type MetadataConnection, type MetadataDb } from './metadata/connection.js';
 import { migrate } from './metadata/migrate.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -17,6 +18,7 @@ import { ProduceService } from './topics/produce-service.js';
 import { ReadService } from './topics/read-service.js';
 import { GroupsService } from './groups/groups-service.js';
 import { createGroupTopics } from './groups/topic-adapter.js';
+import { forgetTopic as forgetTopicOffsets } from './groups/group-repository.js';
 import { UrlPolicy } from './webhooks/url-policy.js';
 import { WebhooksService } from './webhooks/webhooks-service.js';
 import { QueueMetrics } from './queues/queue-metrics.js';
@@ -77,10 +79,19 @@ export async function createServices(config: Config, overrides: ServiceOverrides
 
     const log = overrides.log ?? createLogStore(config, logger);
     const fileBacked = overrides.log === undefined && config.logStore === 'file';
+    const freshDataDir = fileBacked && !(await exists(path.join(config.dataDir, CLUSTER_ID_FILE)));
     const identity = await ensureClusterIdentity(metadata.db, fileBacked ? config.dataDir : null);
     const recovery = await log.open();
     cleanups.push(() => log.close());
-    logger.info({ cluster_id: identity.clusterId, ...recovery }, 'log recovered');
+    if (freshDataDir && recovery.partitions === 0) {
+      // No marker because nothing ever ran here, not because something crashed.
+      logger.info(
+        { cluster_id: identity.clusterId, data_dir: config.dataDir },
+        'new data directory: nothing to recover',
+      );
+    } else {
+      logger.info({ cluster_id: identity.clusterId, ...recovery }, 'log recovered');
+    }
 
     const metrics = createMetrics();
     registerLogHealthGauges(metrics, log);
@@ -91,6 +102,8 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       logger: logger.child({ component: 'topics' }),
       maxPartitions: config.maxPartitions,
     });
+    // Before reconcile, so a delete an earlier process left half-done is finished here too.
+    topics.onTopicDeleted((t) => forgetTopicOffsets(metadata.db, t.name));
     const reconciled = await topics.reconcile({ removeOrphans: identity.dataDirVerified });
     logReconcile(logger, reconciled);
     // Domain services: build them here.
@@ -103,6 +116,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     const produce = new ProduceService(topics, log, {
       maxBodyBytes: config.maxBodyBytes,
       maxRecordsPerRequest: config.maxRecordsPerRequest,
+      maxJsonDepth: config.maxJsonDepth,
       idempotencyWindowMs: config.idempotencyWindowMs,
     });
     const reads = new ReadService(topics);
@@ -231,6 +245,13 @@ function createLogStore(config: Config, logger: Logger): LogStore {
   const logLogger = logger.child({ component: 'log' });
   if (config.logStore === 'memory') return createMemoryLogStore({ logger: logLogger });
   return createFileLogStore({ dataDir: config.dataDir, logger: logLogger });
+}
+
+async function exists(file: string): Promise<boolean> {
+  return fs.access(file).then(
+    () => true,
+    () => false,
+  );
 }
 
 function logReconcile(logger: Logger, r: Awaited<ReturnType<TopicsService['reconcile']>>): void {

@@ -256,6 +256,28 @@ describe('refusals leave the log unchanged', () => {
     expect(res.status === 404 && res.body.error.code).toBe('topic_not_found');
   });
 
+  it('refuses a json value nested deeper than SLUICE_MAX_JSON_DEPTH (JSON and NDJSON bodies), naming the limit', async () => {
+    // ~5,000 levels with a line break inside: once accepted, it failed every read that included it.
+    const deep = `${'['.repeat(2500)}\n${'{"a":'.repeat(2500)}1${'}'.repeat(2500)}${']'.repeat(2500)}`;
+    const atLimit = `${'['.repeat(128)}${']'.repeat(128)}`;
+    const name = await topic(1);
+    const json = await raw(name, `{"records":[{"value":1},{"value":${deep}}]}`);
+    expect(json.status).toBe(422);
+    const jsonError = (json.json as { error: { code: string; message: string; record_index: number } }).error;
+    expect(jsonError).toMatchObject({ code: 'invalid_record', record_index: 1 });
+    expect(jsonError.message).toContain('more than 128 deep');
+    const nd = await raw(name, `{"value":1}\n{"value":${deep.replace('\n', ' ')}}\n`, 'application/x-ndjson');
+    expect(nd.status).toBe(422);
+    expect((nd.json as { error: Record<string, unknown> }).error).toMatchObject({ code: 'invalid_record', line: 2 });
+    const over = await raw(name, `{"records":[{"value":[${atLimit}]}]}`);
+    expect(over.status).toBe(422);
+    expect(await endOffsets(name)).toEqual([0]);
+    // Exactly at the limit is accepted and reads back.
+    expect((await raw(name, `{"records":[{"value":${atLimit}}]}`)).status).toBe(200);
+    const got = expectStatus(await read(name, 0), 200);
+    expect(JSON.stringify(got.records[0]?.value)).toBe(atLimit);
+  });
+
   it('refuses a value that does not fit the topic’s value_format', async () => {
     const name = await topic(1, { value_format: 'binary' });
     const res = await produce(name, [{ value: 'AAAA' }, { value: 'not base64!' }]);

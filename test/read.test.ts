@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStatus } from './support/client.js';
+import { appendOddRecords, DEEP, depthOf, notJsonBytes } from './support/odd-records.js';
 import { startIsolatedServer, type TestServer } from './support/server.js';
 
 let server: TestServer;
@@ -80,6 +81,31 @@ describe('reading', () => {
     }
     const badPartition = await server.client.raw('GET', `/v1/topics/${name}/partitions/x/records`);
     expect(badPartition.status).toBe(400);
+  });
+});
+
+describe('records already in the log that produce would refuse', () => {
+  it('serves a deeply nested value and a value that is not JSON, with their neighbours', async () => {
+    const name = await topicWith([{ value: 'before' }]);
+    await appendOddRecords(server.services, name);
+    await server.client.post('/v1/topics/{topic}/records', {
+      params: { topic: name },
+      body: { records: [{ value: 'after', partition: 0 }] },
+    });
+    const res = await server.client.raw('GET', `/v1/topics/${name}/partitions/0/records`);
+    expect(res.status).toBe(200);
+    const body = res.json as { records: Array<{ value: unknown; value_encoding?: string }>; next_offset: number };
+    expect(body.records.map((r) => (r.value === 'before' || r.value === 'after' ? r.value : typeof r.value))).toEqual([
+      'before',
+      'object',
+      'string',
+      'after',
+    ]);
+    expect(res.text).not.toMatch(/[\r\n]/);
+    expect(depthOf(body.records[1]?.value)).toBe(DEEP);
+    expect(body.records[1]).not.toHaveProperty('value_encoding');
+    expect(body.records[2]).toMatchObject({ value: notJsonBytes.toString('base64'), value_encoding: 'base64' });
+    expect(body.next_offset).toBe(4);
   });
 });
 

@@ -2,8 +2,10 @@
 // a real server: framing and headers, resume by header/query, topic merge, filters, errors.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeTopicCursor } from '../src/delivery/cursor.js';
 import { startIsolatedServer, type TestServer } from './support/server.js';
 import { createTopic, listen, produce, startProxy, until, type Listener } from './sse-support.js';
+import { appendOddRecords, DEEP, depthOf, notJsonBytes } from './support/odd-records.js';
 
 let server: TestServer;
 const open: Listener[] = [];
@@ -212,6 +214,37 @@ describe('partition stream', () => {
   });
 });
 
+describe('records already in the log that produce would refuse', () => {
+  it('partition and topic streams deliver a deep value and a non-JSON value with their neighbours, live and replayed', async () => {
+    const topic = name();
+    await createTopic(server.url, topic, 2);
+    const live = watch(listen(partitionUrl(topic, 0, '?from=earliest')));
+    const liveTopic = watch(listen(topicUrl(topic, '?from=earliest')));
+    await until(() => live.opens === 1 && liveTopic.opens === 1, 'streams open');
+    await produce(server.url, topic, [{ value: 'before', partition: 0 }]);
+    await appendOddRecords(server.services, topic, 0);
+    await produce(server.url, topic, [{ value: 'after', partition: 0 }]);
+    const replay = watch(listen(partitionUrl(topic, 0, '?from=earliest')));
+    const replayTopic = watch(listen(topicUrl(topic, '?from=earliest&batch=true')));
+    for (const [what, l] of Object.entries({ live, liveTopic, replay, replayTopic })) {
+      await until(() => l.records().length === 4 || l.events.some((e) => e.type === 'error'), `4 records (${what})`);
+      expect(
+        l.events.filter((e) => e.type === 'error'),
+        what,
+      ).toEqual([]);
+      const records = l.records();
+      expect(
+        records.map((r) => r.offset),
+        what,
+      ).toEqual([0, 1, 2, 3]);
+      expect([records[0]?.value, records[3]?.value], what).toEqual(['before', 'after']);
+      expect(depthOf(records[1]?.value), what).toBe(DEEP);
+      expect(records[2], what).toMatchObject({ value: notJsonBytes.toString('base64'), value_encoding: 'base64' });
+      l.close();
+    }
+  });
+});
+
 describe('topic stream', () => {
   it('merges every partition in order and resumes from a topic cursor with no gap or repeat', async () => {
     const topic = name();
@@ -265,6 +298,47 @@ describe('errors', () => {
     expect(await status(partitionUrl(topic, 2))).toEqual([404, 'partition_not_found']);
     expect(await status(partitionUrl(name(), 0))).toEqual([404, 'topic_not_found']);
     expect(await status(topicUrl(name()))).toEqual([404, 'topic_not_found']);
+  });
+
+  it('a position past the end is a 416 with the readable range before the stream opens, as on /records', async () => {
+    const topic = name();
+    await createTopic(server.url, topic, 2);
+    await produce(
+      server.url,
+      topic,
+      [0, 1, 2, 3].map((n) => ({ value: n, partition: 0 })),
+    );
+    const refused = async (url: string, headers: Record<string, string> = {}) => {
+      const res = await fetch(url, { headers });
+      expect(res.headers.get('content-type'), url).toContain('application/json');
+      return [res.status, (await res.json()) as { error: Record<string, unknown> }] as const;
+    };
+    const range = { code: 'offset_out_of_range', start_offset: 0, end_offset: 4 };
+    for (const [url, headers] of [
+      [partitionUrl(topic, 0), { 'last-event-id': '99999' }],
+      [partitionUrl(topic, 0, '?from=99999'), {}],
+      [partitionUrl(topic, 0, '?last_event_id=5'), {}],
+    ] as const) {
+      const [status, body] = await refused(url, headers);
+      expect(status, url).toBe(416);
+      expect(body.error, url).toMatchObject({ ...range, partition: 0 });
+    }
+    // A topic cursor past the end of one partition: partition 1 holds nothing, the cursor says 7.
+    const [status, body] = await refused(topicUrl(topic), { 'last-event-id': encodeTopicCursor([4, 7]) });
+    expect(status).toBe(416);
+    expect(body.error).toMatchObject({ code: 'offset_out_of_range', partition: 1, start_offset: 0, end_offset: 0 });
+    // EventSource stops on the 416 instead of waiting forever for offsets that do not exist yet.
+    const l = watch(listen(partitionUrl(topic, 0), { lastEventId: '99999' }));
+    await until(() => l.es.readyState === l.es.CLOSED, 'EventSource to give up');
+    expect(l.opens).toBe(0);
+    // At the end exactly is fine: the next record (offset 4) arrives.
+    const atEnd = watch(listen(partitionUrl(topic, 0, '?from=4')));
+    const atEndTopic = watch(listen(topicUrl(topic), { lastEventId: encodeTopicCursor([4, 0]) }));
+    await until(() => atEnd.opens === 1 && atEndTopic.opens === 1, 'streams at the end open');
+    await produce(server.url, topic, [{ value: 4, partition: 0 }]);
+    await until(() => atEnd.records().length === 1 && atEndTopic.records().length === 1, 'record 4');
+    expect(atEnd.records()[0]?.offset).toBe(4);
+    expect(atEndTopic.records()[0]?.offset).toBe(4);
   });
 
   it('a cursor below the retention start gets event: error naming the gap, then the stream closes', async () => {

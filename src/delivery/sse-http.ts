@@ -4,6 +4,7 @@ import type { ServerResponse } from 'node:http';
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { AppEnv } from '../http/app-env.js';
+import type { PartitionLog } from '../log/index.js';
 import { ApiError } from '../http/errors.js';
 import { HEADER_FILTER_PREFIX, parseRecordFilter, type RecordFilter } from './record-filter.js';
 import type { OpenStreamRequest, StartPosition } from './sse-service.js';
@@ -60,7 +61,10 @@ export const sseStreamDescription =
   'continue it sends `event: error` with `{"code","message",...}` and closes: `offset_out_of_range` names ' +
   'records deleted by retention before they were delivered (`requested_offset`, `start_offset`) — reconnect ' +
   'with `from=earliest` to accept the gap. On server shutdown the last event is `event: shutdown`. ' +
-  'A slow client is paused against its socket and catches up from the log; it never grows server memory.';
+  'A slow client is paused against its socket and catches up from the log; it never grows server memory. ' +
+  'A start position or cursor beyond the end of a partition is refused before the stream opens with 416 ' +
+  '`offset_out_of_range` and `partition`, `start_offset`, `end_offset` (as on /records; a non-200 also stops ' +
+  'EventSource); exactly at the end is valid and waits for the next record.';
 
 /** The resume cursor: the `Last-Event-ID` header wins over `?last_event_id=`; empty = none. */
 export function resumeCursor(c: Context<AppEnv>): string | undefined {
@@ -68,6 +72,23 @@ export function resumeCursor(c: Context<AppEnv>): string | undefined {
   if (header !== undefined && header !== '') return header;
   const query = c.req.query('last_event_id');
   return query !== undefined && query !== '' ? query : undefined;
+}
+
+/**
+ * A stream may start anywhere up to the partition's end (at the end it waits for the next
+ * record); past the end is refused with 416 before the stream opens — the same answer as
+ * /records, and a non-200 also stops EventSource from reconnecting with the same position.
+ */
+export function refusePastEnd(log: PartitionLog, offset: number): void {
+  const end = log.endOffset();
+  if (offset <= end) return;
+  const start = log.startOffset();
+  throw new ApiError(
+    'offset_out_of_range',
+    `offset ${offset} is beyond the end of partition ${log.partition} (readable range [${start}, ${end}]); ` +
+      'resume from a cursor this topic issued, or use from=earliest|latest',
+    { partition: log.partition, start_offset: start, end_offset: end },
+  );
 }
 
 /** `from=` and `timestamp=` → where to start when there is no resume cursor. */

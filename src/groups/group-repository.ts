@@ -108,6 +108,32 @@ export async function loadOffsets(tx: Db, group: string): Promise<GroupOffsetRow
     .orderBy(asc(groupOffsets.topic), asc(groupOffsets.partition));
 }
 
+/**
+ * A topic was deleted: remove its committed offsets (as Kafka does) and every member's
+ * position on it, one group at a time under the group's lock, so a topic created again under
+ * the name starts each group at its `auto_offset_reset` position. Idempotent.
+ */
+export async function forgetTopic(db: Db, topic: string): Promise<void> {
+  const withOffsets = await db
+    .selectDistinct({ name: groupOffsets.groupName })
+    .from(groupOffsets)
+    .where(eq(groupOffsets.topic, topic));
+  const withPositions = await db
+    .selectDistinct({ name: groupMembers.groupName })
+    .from(groupMembers)
+    .where(sql`${groupMembers.positions} @> ${JSON.stringify([{ topic }])}::jsonb`);
+  for (const group of new Set([...withOffsets, ...withPositions].map((r) => r.name))) {
+    await db.transaction(async (tx) => {
+      if (!(await lockGroup(tx, group))) return;
+      await tx.delete(groupOffsets).where(and(eq(groupOffsets.groupName, group), eq(groupOffsets.topic, topic)));
+      for (const m of await loadMembers(tx, group)) {
+        const positions = m.positions.filter((p) => p.topic !== topic);
+        if (positions.length !== m.positions.length) await updateMember(tx, group, m.memberId, { positions });
+      }
+    });
+  }
+}
+
 export interface OffsetWrite extends StoredTopicPartition {
   offset: number;
   metadata: string | null;

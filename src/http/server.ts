@@ -1,10 +1,13 @@
 // Runs the app on a Node HTTP server and shuts it down gracefully (DESIGN §6): stop
-// accepting, end streams, let in-flight requests finish, close services.
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+// accepting, end streams, answer every request already accepted in full, then close.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { serve } from '@hono/node-server';
 import { createApp } from '../app.js';
 import type { Services } from '../services.js';
+import { ListenError } from './port-check.js';
+
+export { ListenError };
 
 export interface RunningServer {
   readonly url: string;
@@ -13,11 +16,86 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+type Listener = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * Tracks the responses being written per socket so shutdown can wait until each accepted
+ * request's answer is flushed, then end its connection. A request that arrives on a
+ * connection shutdown has already decided to end is never handed to the app (the socket is
+ * reset, so the client knows it was not processed).
+ */
+class ConnectionTracker {
+  private readonly busy = new Map<Socket, Set<ServerResponse>>();
+  private readonly ending = new WeakSet<Socket>();
+  private closing = false;
+  private waiters: Array<() => void> = [];
+
+  get responses(): number {
+    let n = 0;
+    for (const set of this.busy.values()) n += set.size;
+    return n;
+  }
+
+  wrap(listener: Listener): Listener {
+    return (req, res) => {
+      const socket = req.socket;
+      if (this.ending.has(socket)) {
+        socket.destroy();
+        return;
+      }
+      let set = this.busy.get(socket);
+      if (!set) this.busy.set(socket, (set = new Set()));
+      set.add(res);
+      if (this.closing) res.setHeader('connection', 'close');
+      res.once('close', () => this.done(socket, res));
+      listener(req, res);
+    };
+  }
+
+  private done(socket: Socket, res: ServerResponse): void {
+    const set = this.busy.get(socket);
+    set?.delete(res);
+    if (set && set.size === 0) {
+      this.busy.delete(socket);
+      if (this.closing) this.end(socket);
+    }
+    if (this.busy.size === 0) for (const w of this.waiters.splice(0)) w();
+  }
+
+  private end(socket: Socket): void {
+    this.ending.add(socket);
+    socket.end(); // flushes what the response wrote, then FIN
+  }
+
+  /** From now on every response says `Connection: close` and connections end once answered. */
+  startClosing(): void {
+    this.closing = true;
+    for (const set of this.busy.values()) {
+      for (const res of set) if (!res.headersSent) res.setHeader('connection', 'close');
+    }
+  }
+
+  /** Resolves when no response is being written (or at once). */
+  idle(): Promise<void> {
+    return this.busy.size === 0 ? Promise.resolve() : new Promise((resolve) => this.waiters.push(resolve));
+  }
+}
+
 export async function startServer(services: Services, listen: { host: string; port: number }): Promise<RunningServer> {
   const { app, inflight } = createApp(services);
+  const connections = new ConnectionTracker();
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, hostname: listen.host, port: listen.port }, () => resolve(s as Server));
-    (s as Server).once('error', reject);
+    const s = serve(
+      {
+        fetch: app.fetch,
+        hostname: listen.host,
+        port: listen.port,
+        createServer: ((options: object, listener: Listener) =>
+          createServer(options, connections.wrap(listener))) as unknown as typeof createServer,
+      },
+      () => resolve(s as Server),
+    );
+    (s as Server).once('error', (e: NodeJS.ErrnoException) => reject(ListenError.from(e, listen)));
   });
   // Long-polls hold requests up to SLUICE_LONG_POLL_MAX_MS; keep Node's timeouts above that.
   server.requestTimeout = 0;
@@ -33,15 +111,29 @@ export async function startServer(services: Services, listen: { host: string; po
     (closing ??= (async () => {
       const deadline = services.config.shutdownTimeoutMs;
       const started = Date.now();
-      logger.info({ open_streams: services.streams.size, inflight: inflight.size }, 'shutting down');
+      const left = () => Math.max(0, deadline - (Date.now() - started));
+      logger.info(
+        { open_streams: services.streams.size, inflight: inflight.size, responses: connections.responses },
+        'shutting down',
+      );
+      connections.startClosing();
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const stillOpen = await services.streams.drain(deadline);
       if (stillOpen.length > 0) logger.warn({ streams: stillOpen }, 'streams still open at shutdown deadline');
-      const left = Math.max(0, deadline - (Date.now() - started));
-      const idle = await Promise.race([inflight.idle().then(() => true), sleep(left).then(() => false)]);
-      if (!idle) logger.warn({ inflight: inflight.size }, 'requests still in flight at shutdown deadline');
-      server.closeAllConnections();
+      const answered = await within(
+        Promise.all([inflight.idle(), connections.idle()]).then(() => undefined),
+        left(),
+      );
+      if (!answered) {
+        logger.warn(
+          { inflight: inflight.size, responses: connections.responses },
+          'requests still in flight at shutdown deadline',
+        );
+      }
+      // Every answered connection was ended after its response; give clients a moment to close
+      // their side, then cut whatever is left.
+      if (!(await within(serverClosed, Math.min(left(), 1_000)))) server.closeAllConnections();
       await serverClosed;
       await services.close();
       logger.info({ duration_ms: Date.now() - started }, 'shut down');
@@ -50,6 +142,16 @@ export async function startServer(services: Services, listen: { host: string; po
   return { url: `http://${host}:${port}`, port, close };
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+/** Resolves true if `p` settles within `ms`, false otherwise. */
+async function within(p: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([p.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -151,7 +151,9 @@ export function createFileLogStore(options: FileLogStoreOptions): LogStore {
       });
       report.durationMs = Math.round(performance.now() - began);
       logger.info(
-        { ...report, truncated: report.truncated.length, quarantined: report.quarantined.length },
+        report.partitions === 0 && !clean
+          ? { nothing_to_recover: true, durationMs: report.durationMs } // e.g. a new DATA_DIR: no marker is no crash
+          : { ...report, truncated: report.truncated.length, quarantined: report.quarantined.length },
         'log store opened',
       );
       return report;

@@ -62,6 +62,13 @@ interface PendingTask {
 const ioCode = (e: unknown): 'storage_full' | 'io_error' =>
   (e as NodeJS.ErrnoException | undefined)?.code === 'ENOSPC' ? 'storage_full' : 'io_error';
 
+/** What failed, for API-visible reasons: the errno code and system call, never a path (that is logged). */
+export function describeFailure(e: unknown): string {
+  const x = e as NodeJS.ErrnoException | undefined;
+  if (typeof x?.code === 'string') return x.syscall ? `${x.code} on ${x.syscall}` : x.code;
+  return 'internal error';
+}
+
 export class FilePartitionLog implements PartitionLog {
   private segments: Segment[];
   private start: number;
@@ -75,6 +82,8 @@ export class FilePartitionLog implements PartitionLog {
   /** Set when corruption was found: reported by the store, never written to again. */
   quarantineReason: string | undefined;
   private readonly queue: Array<PendingAppend | PendingTask> = [];
+  /** The group taken off the queue and not yet answered: a failure anywhere answers it. */
+  private inFlight: PendingAppend[] = [];
   private draining = false;
   private readonly recent: RecentBatches;
   private readonly openClosed: Segment[] = [];
@@ -147,8 +156,9 @@ export class FilePartitionLog implements PartitionLog {
           this.queue.shift();
           await head.run().then(head.resolve, head.reject);
         } else {
-          // A bug must fail the queued appends, never leave them pending forever.
-          await this.writeGroup().catch((e: unknown) => this.fail(e, []));
+          // A bug must fail the queued appends and the group in flight, never leave them pending.
+          await this.writeGroup().catch((e: unknown) => this.fail(e, this.inFlight));
+          this.inFlight = [];
           // Let appenders woken by this group queue their next batch before the next group
           // forms; otherwise groups alternate between one batch and all the others.
           await yieldToLoop();
@@ -210,38 +220,75 @@ export class FilePartitionLog implements PartitionLog {
       }
       return;
     }
+    this.inFlight = group;
     const position = seg.size;
+    const endBefore = seg.endOffset;
     try {
       await seg.use(async (h) => {
         await writeAt(h, buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers, bytes), position);
         if (sync) await h.datasync();
       });
+      // Bookkeeping may throw only through a bug; the catch below then cuts the bytes back.
+      let pos = position;
+      if (seg.size === 0) seg.createdAt = this.t.clock();
+      for (const a of group) {
+        const enc = a.encoded!;
+        seg.index!.onBatch(enc.base - seg.baseOffset, pos, enc.maxTimestamp);
+        seg.maxTimestamp = Math.max(seg.maxTimestamp, enc.maxTimestamp);
+        pos += enc.bytes.length;
+      }
+      for (const a of group)
+        this.recent.push(a.encoded!.base, a.encoded!.base + a.records.length - 1, a.encoded!.bytes);
+      seg.size = pos;
+      seg.endOffset = next;
     } catch (e) {
-      await seg.use((h) => h.truncate(position)).catch(() => undefined);
+      seg.size = position;
+      seg.endOffset = endBefore;
+      this.recent.truncate(this.visibleEnd);
+      await this.discardTail(seg, position);
       return this.fail(e, group);
     }
-    let pos = position;
-    if (seg.size === 0) seg.createdAt = this.t.clock();
-    for (const a of group) {
-      const enc = a.encoded!;
-      seg.index!.onBatch(enc.base - seg.baseOffset, pos, enc.maxTimestamp);
-      seg.maxTimestamp = Math.max(seg.maxTimestamp, enc.maxTimestamp);
-      pos += enc.bytes.length;
-      this.recent.push(enc.base, enc.base + a.records.length - 1, enc.bytes);
-    }
-    seg.size = pos;
-    seg.endOffset = next;
     this.visibleEnd = next;
     if (sync) this.durableEnd = next;
     for (const a of group)
       a.resolve(ok({ baseOffset: a.encoded!.base, lastOffset: a.encoded!.base + a.records.length - 1 }));
+    this.inFlight = [];
     this.notifier.notify(next);
   }
 
-  /** A failed write/fsync: never retried, never acknowledged; the partition turns read-only. */
+  /**
+   * Cuts bytes of a failed, unacknowledged write off the active segment. If the truncate
+   * fails too, the checkpoint records a fence that recovery applies before it scans, so a
+   * CRC-valid batch nobody acknowledged never becomes visible after a restart.
+   */
+  private async discardTail(seg: Segment, position: number): Promise<void> {
+    try {
+      await seg.use((h) => h.truncate(position));
+      return;
+    } catch (e) {
+      this.t.logger.error(
+        { topicId: this.topicId, partition: this.partition, path: seg.logPath, position, err: e },
+        'truncating a failed write failed: fencing the tail in the checkpoint',
+      );
+    }
+    try {
+      await writeCheckpoint(this.t.fs, this.dir, {
+        startOffset: this.start,
+        recoveryPoint: Math.min(this.durableEnd, this.visibleEnd),
+        discard: { segment: seg.baseOffset, position },
+      });
+    } catch (e) {
+      this.t.logger.error(
+        { topicId: this.topicId, partition: this.partition, path: seg.logPath, position, err: e },
+        'cannot truncate or fence an unacknowledged write: it may become visible after a restart',
+      );
+    }
+  }
+
+  /** A failed write/fsync/truncate/checkpoint: never retried, never acknowledged; the partition turns read-only. */
   private fail(e: unknown, group: PendingAppend[]): void {
     const code = ioCode(e);
-    const reason = `${code === 'storage_full' ? 'disk full' : 'I/O error'}: ${(e as Error).message}`;
+    const reason = `${code === 'storage_full' ? 'disk full' : 'I/O error'} (${describeFailure(e)})`;
     if (this.readOnlyReason === undefined) {
       this.readOnlyReason = `${reason} (reopen the store to re-verify the partition)`;
       if (code === 'storage_full') this.readOnlyCode = 'storage_full';
@@ -274,8 +321,8 @@ export class FilePartitionLog implements PartitionLog {
     await this.checkpoint();
   }
 
-  private async checkpoint(): Promise<void> {
-    await writeCheckpoint(this.t.fs, this.dir, { startOffset: this.start, recoveryPoint: this.durableEnd });
+  private async checkpoint(startOffset = this.start): Promise<void> {
+    await writeCheckpoint(this.t.fs, this.dir, { startOffset, recoveryPoint: this.durableEnd });
     this.checkpointed = this.durableEnd;
   }
 
@@ -297,7 +344,7 @@ export class FilePartitionLog implements PartitionLog {
   }
 
   private corrupt(seg: Segment, position: number, reason: string): never {
-    const message = `${seg.logPath}: invalid batch (${reason}) at byte ${position}`;
+    const message = `segment ${seg.fileName}: invalid batch (${reason}) at byte ${position}`;
     if (!this.quarantineReason) {
       this.quarantineReason = message;
       this.readOnlyReason = `quarantined: ${message}`;
@@ -419,8 +466,10 @@ export class FilePartitionLog implements PartitionLog {
       if (plan.rollActive) await this.roll();
       if (plan.deleteCount === 0) return;
       const victims = this.segments.slice(0, plan.deleteCount);
-      this.start = this.segments[plan.deleteCount]!.baseOffset;
-      await this.checkpoint();
+      // The new start is durable before anything is deleted; if that fails nothing moves.
+      const start = this.segments[plan.deleteCount]!.baseOffset;
+      await this.checkpoint(start);
+      this.start = start;
       this.segments = this.segments.slice(plan.deleteCount);
       for (const v of victims) {
         const at = this.openClosed.indexOf(v);
@@ -434,6 +483,7 @@ export class FilePartitionLog implements PartitionLog {
       );
     }).catch((e) => {
       this.t.logger.error({ topicId: this.topicId, partition: this.partition, err: e }, 'retention failed');
+      this.fail(e, []);
     });
   }
 

@@ -83,6 +83,33 @@ export async function recoverPartition(ctx: RecoveryContext): Promise<RecoveredP
   let segments = bases.map((b) => new Segment(fs, dir, b, ctx.now));
   for (const seg of segments) seg.size = (await fs.stat(seg.logPath)).size;
 
+  // A write failed and its truncate failed too: cut the unacknowledged bytes now.
+  const fence = cp?.discard;
+  const fenced = fence && segments.findIndex((s) => s.baseOffset === fence.segment);
+  if (fence && fenced !== undefined && fenced >= 0) {
+    const seg = segments[fenced]!;
+    let dropped = 0;
+    if (seg.size > fence.position) {
+      dropped += seg.size - fence.position;
+      await seg.use(async (h) => {
+        await h.truncate(fence.position);
+        await h.datasync();
+      });
+      seg.size = fence.position;
+    }
+    for (const later of segments.slice(fenced + 1)) {
+      dropped += later.size;
+      await later.deleteFiles();
+    }
+    segments = segments.slice(0, fenced + 1);
+    await fs.syncDir(dir);
+    await writeCheckpoint(fs, dir, { startOffset: cp.startOffset, recoveryPoint: cp.recoveryPoint });
+    logger.warn(
+      { topicId: ctx.topicId, partition: ctx.partition, position: fence.position, bytesDropped: dropped },
+      'cut an unacknowledged write fenced by the checkpoint',
+    );
+  }
+
   // Retention checkpoints the new start before unlinking: finish what a crash interrupted.
   let startOffset = Math.max(cp?.startOffset ?? 0, segments[0]!.baseOffset);
   while (segments.length > 1 && segments[1]!.baseOffset <= startOffset) {
@@ -123,7 +150,7 @@ export async function recoverPartition(ctx: RecoveryContext): Promise<RecoveredP
       }
       if (end !== seg.size || next !== seg.endOffset) {
         throw new LogCorruptionError(
-          `${seg.logPath}: closed segment ends at byte ${end}, offset ${next}; expected ${seg.size}, ${seg.endOffset}`,
+          `segment ${seg.fileName}: closed segment ends at byte ${end}, offset ${next}; expected ${seg.size}, ${seg.endOffset}`,
         );
       }
     } catch (e) {
@@ -162,7 +189,7 @@ export async function recoverPartition(ctx: RecoveryContext): Promise<RecoveredP
     }
     const { position, offset, reason } = scan.failure;
     if (offset < recoveryPoint) {
-      quarantineReason = `${seg.logPath}: invalid batch (${reason}) at byte ${position}, offset ${offset}, below the recovery point ${recoveryPoint}`;
+      quarantineReason = `segment ${seg.fileName}: invalid batch (${reason}) at byte ${position}, offset ${offset}, below the recovery point ${recoveryPoint}`;
       logger.error(
         { topicId: ctx.topicId, partition: ctx.partition, offset, position, reason },
         'log corruption below the recovery point: partition quarantined read-only',

@@ -16,6 +16,12 @@ export class RecentBatches {
     while (this.bytes > this.maxBytes && this.batches.length > 1) this.bytes -= this.batches.shift()!.bytes.length;
   }
 
+  /** Drops cached batches at or past `end` (a failed write that never became visible). */
+  truncate(end: number): void {
+    while (this.batches.length > 0 && this.batches[this.batches.length - 1]!.last >= end)
+      this.bytes -= this.batches.pop()!.bytes.length;
+  }
+
   /** Feeds `collector` from the cache; false when `offset` is older than the cache holds. */
   read(offset: number, collector: ReadCollector): boolean {
     const first = this.batches[0];

@@ -34,6 +34,11 @@ export class Segment {
     this.createdAt = createdAt;
   }
 
+  /** The .log file's name, without its directory: what error messages may show. */
+  get fileName(): string {
+    return `${segmentName(this.baseOffset)}.log`;
+  }
+
   get logPath(): string {
     return `${this.dir}/${segmentName(this.baseOffset)}.log`;
   }
@@ -146,7 +151,8 @@ export class Segment {
   async rebuildIndex(maxEntries: number): Promise<SegmentIndex> {
     const index = new SegmentIndex(maxEntries);
     for await (const b of this.scan(0, this.size, this.baseOffset)) {
-      if (!b.ok) throw new LogCorruptionError(`segment ${this.logPath} is corrupt at byte ${b.position} (${b.reason})`);
+      if (!b.ok)
+        throw new LogCorruptionError(`segment ${this.fileName} is corrupt at byte ${b.position} (${b.reason})`);
       index.onBatch(b.header.baseOffset - this.baseOffset, b.position, b.header.maxTimestamp);
     }
     return index;

@@ -28,6 +28,8 @@ export interface ProduceLimits {
   maxBodyBytes: number;
   maxRecordsPerRequest: number;
   idempotencyWindowMs: number;
+  /** json topics: deepest value nesting accepted (default DEFAULT_MAX_JSON_DEPTH). */
+  maxJsonDepth?: number;
 }
 
 export interface ProduceRequest {
@@ -173,6 +175,7 @@ export class ProduceService {
       partitionCount: topic.partitions,
       maxRecordBytes: topic.config.max_record_bytes,
       now: this.clock(),
+      ...(this.limits.maxJsonDepth !== undefined && { maxJsonDepth: this.limits.maxJsonDepth }),
     };
     const onChunk = hash ? (c: Uint8Array) => void hash.update(c) : undefined;
     const records: RecordInput[] = [];

@@ -81,12 +81,20 @@ describe('decodeRecord / renderRecord', () => {
     ['bad base64', { value: 'abc$' }, { format: 'binary' }, 'invalid_record', /base64/],
     ['unpadded base64', { value: 'abc' }, { format: 'binary' }, 'invalid_record', /base64/],
     ['base64 with newline', { value: 'YWJj\nZGVm' }, { format: 'binary' }, 'invalid_record', /base64/],
+    ['json nested too deep', { value: [1, [[{ a: [] }]]] }, { maxJsonDepth: 4 }, 'invalid_record', /more than 4 deep/],
   ])('refuses %s', (_name, raw, over, code, message) => {
     const p = problem(raw, ctx(over));
     expect(p.code).toBe(code);
     expect(p.recordIndex).toBe(4);
     expect(p.message).toMatch(/^record 4: /);
     expect(p.message).toMatch(message);
+  });
+
+  it('measures json depth on the producer’s own text when given, and accepts the limit itself', () => {
+    const c = ctx({ maxJsonDepth: 2 });
+    expect(decodeRecord({ value: [[1]] }, 0, c, Buffer.from('[ [1] ]')).ok).toBe(true);
+    const deep = decodeRecord({ value: [[[1]]] }, 0, c, Buffer.from('[[[1]]]'));
+    expect(!deep.ok && deep.error).toMatchObject({ code: 'invalid_record', message: /more than 2 deep/ });
   });
 
   it('measures max_record_bytes over key + value + headers and names the limit', () => {

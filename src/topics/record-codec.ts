@@ -3,6 +3,7 @@
 import { err, ok, type Result } from '../lib/result.js';
 import { RESERVED_HEADER_PREFIX } from '../log/index.js';
 import type { RecordHeader, RecordInput, StoredRecord } from '../log/index.js';
+import { DEFAULT_MAX_JSON_DEPTH, jsonTextDeeperThan, jsonValueDeeperThan } from './record-json-scan.js';
 
 export type ValueFormat = 'json' | 'string' | 'binary';
 
@@ -37,6 +38,8 @@ export interface DecodeContext {
   maxRecordBytes: number;
   /** Timestamp for records that carry none (Unix ms). */
   now: number;
+  /** json topics: deepest array/object nesting accepted (SLUICE_MAX_JSON_DEPTH; default 128). */
+  maxJsonDepth?: number;
 }
 
 /** A record as readers see it. */
@@ -48,7 +51,15 @@ export interface RecordJson {
   key: string | null;
   value: unknown;
   headers: Record<string, string>;
+  /**
+   * Present only when a json topic's stored value is not JSON text (never written by
+   * produce): `value` then holds the stored bytes in base64 instead of failing the read.
+   */
+  value_encoding?: typeof UNRENDERABLE_VALUE_ENCODING;
 }
+
+/** `value_encoding` of a record whose stored json value cannot be served as JSON. */
+export const UNRENDERABLE_VALUE_ENCODING = 'base64';
 
 const FIELDS = new Set(['key', 'value', 'headers', 'partition', 'timestamp']);
 // Strict standard base64 (RFC 4648 §4) with padding: no whitespace, no URL alphabet.
@@ -85,15 +96,22 @@ function rawMatches(value: unknown, raw: Buffer): boolean {
 function encodeValue(
   value: unknown,
   index: number,
-  format: ValueFormat,
+  ctx: DecodeContext,
   raw: Buffer | undefined,
 ): Result<Buffer | null, RecordProblem> {
   // null is a tombstone in every format (Kafka's null value); for json it reads back as null.
   if (value === null) return ok(null);
-  switch (format) {
-    case 'json':
+  switch (ctx.format) {
+    case 'json': {
+      // What is accepted can always be served, by any reader's parser (and none recurses here).
+      const limit = ctx.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
+      const own = raw !== undefined && rawMatches(value, raw) ? raw : undefined;
+      if (own ? jsonTextDeeperThan(own, limit) : jsonValueDeeperThan(value, limit)) {
+        return err(invalid(index, `value nests arrays/objects more than ${limit} deep (SLUICE_MAX_JSON_DEPTH)`));
+      }
       // The producer's own JSON text when the body scanner found it: no re-serialisation.
-      return ok(raw !== undefined && rawMatches(value, raw) ? raw : Buffer.from(JSON.stringify(value), 'utf8'));
+      return ok(own ?? Buffer.from(JSON.stringify(value), 'utf8'));
+    }
     case 'string':
       if (typeof value !== 'string')
         return err(invalid(index, 'value must be a string (topic value_format is "string")'));
@@ -171,7 +189,7 @@ export function decodeRecord(
     timestamp = t;
   }
 
-  const value = encodeValue(rec.value, index, ctx.format, rawValue);
+  const value = encodeValue(rec.value, index, ctx, rawValue);
   if (!value.ok) return value;
   const headers = encodeHeaders(rec.headers, index);
   if (!headers.ok) return headers;
@@ -194,7 +212,11 @@ function renderValue(value: Buffer | null, format: ValueFormat): unknown {
   if (value === null) return null;
   switch (format) {
     case 'json':
-      return JSON.parse(value.toString('utf8')) as unknown;
+      try {
+        return JSON.parse(value.toString('utf8')) as unknown;
+      } catch {
+        return undefined; // not JSON text: the caller serves the fallback form
+      }
     case 'string':
       return value.toString('utf8');
     case 'binary':
@@ -205,19 +227,25 @@ function renderValue(value: Buffer | null, format: ValueFormat): unknown {
 /**
  * A stored record as readers see it: value decoded per the topic's value_format, key as a
  * UTF-8 string, headers as an object (Sluice never writes null or repeated header names;
- * should a log hold them, a null value is skipped and the last repeat wins).
+ * should a log hold them, a null value is skipped and the last repeat wins). A json value
+ * that is not JSON text comes back as base64 with `value_encoding: "base64"`. The object of
+ * a very deep value cannot be passed to JSON.stringify (it recurses): to send records, use
+ * recordJsonRenderer (record-json-text.ts), which never parses.
  */
 export function renderRecord(topic: string, partition: number, rec: StoredRecord, format: ValueFormat): RecordJson {
   // Null prototype: a header named "__proto__" must stay a plain field.
   const headers = Object.create(null) as Record<string, string>;
   for (const h of rec.headers) if (h.value !== null) headers[h.key] = h.value.toString('utf8');
-  return {
+  const value = renderValue(rec.value, format);
+  const json: RecordJson = {
     topic,
     partition,
     offset: rec.offset,
     timestamp: rec.timestamp,
     key: rec.key === null ? null : rec.key.toString('utf8'),
-    value: renderValue(rec.value, format),
+    value: value === undefined ? rec.value!.toString('base64') : value,
     headers,
   };
+  if (value === undefined) json.value_encoding = UNRENDERABLE_VALUE_ENCODING;
+  return json;
 }

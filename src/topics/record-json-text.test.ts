@@ -49,6 +49,29 @@ describe('recordJsonRenderer', () => {
     expect(JSON.parse(text)).toEqual(JSON.parse(JSON.stringify(renderRecord('t', 0, r, 'json'))));
   });
 
+  it('renders a value of any depth holding a line break, without recursion', () => {
+    const depth = 20_000;
+    const r = rec({ value: b(`${'[ '.repeat(depth)}\r\n"x\\n"${' ]'.repeat(depth)}`) });
+    const text = recordJsonRenderer('t', 0, 'json')(r);
+    expect(text).not.toMatch(/[\r\n]/);
+    expect(text).toContain(`"value":${'['.repeat(depth)}"x\\n"${']'.repeat(depth)},"headers"`);
+    expect(() => JSON.parse(text) as unknown).not.toThrow();
+  });
+
+  it('serves a stored json value that is not JSON text as base64 with value_encoding, as renderRecord does', () => {
+    const bad = ['{"a":', 'nul', '[1,]', '"\\u12"', '01', '{"a" 1}', '1 2', '"tab\there"', 'x'].map(b);
+    bad.push(Buffer.from([0x22, 0x61, 0x22, 0xff])); // a byte ≥ 0x80 outside a string
+    for (const value of bad) {
+      const r = rec({ value });
+      const text = recordJsonRenderer('t', 0, 'json')(r);
+      expect(JSON.parse(text), value.toString()).toMatchObject({
+        value: value.toString('base64'),
+        value_encoding: 'base64',
+      });
+      expect(text, value.toString()).toBe(JSON.stringify(renderRecord('t', 0, r, 'json')));
+    }
+  });
+
   it('re-serialises a value holding a line break, so a record is always one line', () => {
     const r = rec({ value: b('{\r\n  "a": 1\n}') });
     const text = recordJsonRenderer('t', 0, 'json')(r);

@@ -52,6 +52,14 @@ export class TopicsRepository {
     return rows[0];
   }
 
+  /** Rows of `name` whose delete has not finished (a listener failed, or the process died). */
+  async listDeleting(name: string): Promise<TopicRow[]> {
+    return this.db
+      .select()
+      .from(topics)
+      .where(and(eq(topics.name, name), eq(topics.state, 'deleting')));
+  }
+
   async listActive(): Promise<TopicRow[]> {
     return this.db.select().from(topics).where(eq(topics.state, 'active')).orderBy(asc(topics.name));
   }

@@ -50,6 +50,21 @@ export type TopicChange =
   | { type: 'updated'; topic: Topic; previous: Topic }
   | { type: 'deleted'; topic: Topic };
 
+/** A topic incarnation that was deleted: everything that points at its id ends with it. */
+export interface DeletedTopic {
+  id: string;
+  name: string;
+}
+
+/**
+ * Told of a deleted topic before its data and row are removed, and before a topic of the
+ * same name can be created again (admin calls are serialised). A listener removes or ends
+ * what belongs to the topic (committed offsets, webhooks, queues). It may run more than once
+ * for one topic (a failed delete is finished at the next start, or before the name is
+ * re-created), so it must be idempotent. A listener that throws fails the delete.
+ */
+export type TopicDeletedListener = (topic: DeletedTopic) => Promise<void> | void;
+
 export interface ReconcileReport {
   rolledBackCreates: string[];
   finishedDeletes: string[];
@@ -74,6 +89,7 @@ export interface TopicsServiceOptions {
 export class TopicsService {
   private readonly cache = new Map<string, Topic>();
   private readonly listeners = new Set<(change: TopicChange) => void>();
+  private readonly deletedListeners = new Set<TopicDeletedListener>();
   /** Admin changes are rare: one at a time keeps row/log ordering simple and race-free. */
   private adminQueue: Promise<unknown> = Promise.resolve();
   private readonly repo: TopicsRepository;
@@ -154,6 +170,16 @@ export class TopicsService {
     return () => this.listeners.delete(listener);
   }
 
+  /**
+   * Be told (and awaited) when a topic is deleted, with its id and name: the one mechanism
+   * for ending what points at a topic. Register before `reconcile` to also finish deletes
+   * an earlier process left half-done.
+   */
+  onTopicDeleted(listener: TopicDeletedListener): () => void {
+    this.deletedListeners.add(listener);
+    return () => this.deletedListeners.delete(listener);
+  }
+
   // ---- admin (Postgres) ------------------------------------------------------------------
 
   async create(input: {
@@ -166,6 +192,9 @@ export class TopicsService {
     if (invalid) return err(invalid);
     const config = mergeTopicConfig(TOPIC_CONFIG_DEFAULTS, input.config);
     return this.serialised(async () => {
+      // A delete of this name that failed half-way is finished first, so nothing of the old
+      // topic (offsets, webhooks) can be taken for the new one.
+      for (const row of await this.repo.listDeleting(input.name)) await this.finishDelete(row);
       const id = randomUUID();
       const now = this.clock();
       try {
@@ -263,11 +292,21 @@ export class TopicsService {
       const topic = toTopic(row);
       if (this.cache.get(name)?.id === row.id) this.cache.delete(name);
       this.emit({ type: 'deleted', topic });
-      await this.log.deleteTopic(row.id);
-      await this.repo.remove(row.id);
+      await this.finishDelete(row);
       this.logger.info({ topic: name, topic_id: row.id }, 'topic deleted');
       return ok(undefined);
     });
+  }
+
+  /**
+   * The rest of a delete once the row is `deleting`: tell the deleted-topic listeners, then
+   * remove the data and the row. If a listener throws, the row stays `deleting` and this runs
+   * again at the next start or before the name is created again.
+   */
+  private async finishDelete(row: TopicRow): Promise<void> {
+    for (const listener of [...this.deletedListeners]) await listener({ id: row.id, name: row.name });
+    await this.log.deleteTopic(row.id);
+    await this.repo.remove(row.id);
   }
 
   /**
@@ -294,8 +333,7 @@ export class TopicsService {
         continue;
       }
       if (row.state === 'deleting') {
-        await this.log.deleteTopic(row.id);
-        await this.repo.remove(row.id);
+        await this.finishDelete(row);
         report.finishedDeletes.push(row.name);
         continue;
       }
@@ -350,7 +388,8 @@ export class TopicsService {
   }
 
   private emit(change: TopicChange): void {
-    for (const listener of this.listeners) {
+    // A snapshot: a listener may (un)subscribe while being told.
+    for (const listener of [...this.listeners]) {
       try {
         listener(change);
       } catch (e) {

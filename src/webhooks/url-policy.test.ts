@@ -1,6 +1,7 @@
 // Unit tests of the webhook URL policy: schemes, always-refused link-local/metadata addresses,
 // the private-address switch, the allowlist, and the connect-time lookup guard.
-import { describe, expect, it } from 'vitest';
+import dns from 'node:dns';
+import { describe, expect, it, vi } from 'vitest';
 import { UrlPolicy } from './url-policy.js';
 
 const strict = new UrlPolicy({ allowPrivate: false, allowHosts: [] });
@@ -88,3 +89,75 @@ describe('UrlPolicy.lookup (connect time)', () => {
     expect(allowed.error).toBeNull();
   });
 });
+
+describe('IPv6 addresses that embed an IPv4 address are judged by the IPv4 inside', () => {
+  // Each form written as a user would (dotted), and as the URL parser rewrites it (hex).
+  const forms: Array<[form: string, embed: (v4: string) => string[]]> = [
+    ['IPv4-compatible ::a.b.c.d', (v4) => [`::${v4}`, `::${hex(v4)}`]],
+    ['IPv4-mapped ::ffff:a.b.c.d', (v4) => [`::ffff:${v4}`, `::ffff:${hex(v4)}`]],
+    ['IPv4-translated ::ffff:0:a.b.c.d', (v4) => [`::ffff:0:${v4}`, `::ffff:0:${hex(v4)}`]],
+    ['NAT64 64:ff9b::a.b.c.d', (v4) => [`64:ff9b::${v4}`, `64:ff9b::${hex(v4)}`]],
+    ['6to4 2002:aabb:ccdd::', (v4) => [`2002:${hex(v4)}::1`, `2002:${hex(v4)}:0:0:0:0:1`]],
+    ['Teredo 2001:0::/32 (client address obfuscated)', (v4) => [`2001:0:4136:e378:8000:63bf:${teredo(v4)}`]],
+  ];
+
+  for (const [form, embed] of forms) {
+    it(`${form}: loopback/private refused unless allowed, metadata always refused, public accepted`, () => {
+      for (const v6 of embed('127.0.0.1')) {
+        const url = `http://[${v6}]/`;
+        const refused = strict.checkUrl(url);
+        expect(refused.ok, url).toBe(false);
+        if (!refused.ok) expect(refused.error, url).toMatch(/127\.0\.0\.1.*loopback or private/);
+        expect(strict.addressProblem('rebound.example', v6), v6).toMatch(/127\.0\.0\.1/);
+        expect(loose.checkUrl(url).ok, url).toBe(true);
+      }
+      for (const v6 of embed('10.1.2.3')) expect(strict.checkUrl(`http://[${v6}]/`).ok, v6).toBe(false);
+      for (const v6 of embed('169.254.169.254')) {
+        expect(loose.checkUrl(`http://[${v6}]/`).ok, v6).toBe(false);
+        expect(loose.addressProblem('rebound.example', v6), v6).toMatch(/link-local/);
+      }
+      for (const v6 of embed('93.184.216.34')) expect(strict.checkUrl(`http://[${v6}]/`).ok, v6).toBe(true);
+    });
+  }
+
+  it('an allowlisted IPv4 CIDR admits the same address written in an embedding form', () => {
+    const policy = new UrlPolicy({ allowPrivate: false, allowHosts: ['10.20.0.0/16'] });
+    expect(policy.checkUrl('http://[::ffff:10.20.3.4]/').ok).toBe(true);
+    expect(policy.checkUrl('http://[64:ff9b::10.20.3.4]/').ok).toBe(true);
+    expect(policy.checkUrl('http://[64:ff9b::10.21.3.4]/').ok).toBe(false);
+  });
+
+  it('the NAT64 local-use prefix 64:ff9b:1::/48 counts as private', () => {
+    expect(strict.checkUrl('http://[64:ff9b:1::5db8:d822]/').ok).toBe(false);
+    expect(loose.checkUrl('http://[64:ff9b:1::5db8:d822]/').ok).toBe(true);
+  });
+
+  it('at connect time a name whose DNS answer is an embedding address is refused', async () => {
+    const answer = [{ address: '64:ff9b::7f00:1', family: 6 }];
+    const spy = vi
+      .spyOn(dns, 'lookup')
+      .mockImplementation(((_host: string, _options: unknown, callback: (e: null, a: typeof answer) => void) =>
+        callback(null, answer)) as never);
+    try {
+      const result = await new Promise<NodeJS.ErrnoException | null>((resolve) =>
+        strict.lookup('rebound.example', {}, (error) => resolve(error)),
+      );
+      expect(result?.message).toMatch(/127\.0\.0\.1.*loopback or private/);
+      expect((result as { code?: string } | null)?.code).toBe('EWEBHOOKADDRESS');
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
+
+/** `127.0.0.1` → `7f00:1` (two hex groups). */
+function hex(v4: string): string {
+  const [a, b, c, d] = v4.split('.').map(Number) as [number, number, number, number];
+  return `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+}
+
+/** Teredo stores the client's IPv4 address with every bit inverted. */
+function teredo(v4: string): string {
+  const [a, b, c, d] = v4.split('.').map((n) => 255 - Number(n)) as [number, number, number, number];
+  return `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+}

@@ -20,7 +20,8 @@ const PRIVATE_V4 = [
   '192.168.0.0/16',
   '198.18.0.0/15',
 ];
-const PRIVATE_V6 = ['::/128', '::1/128', 'fc00::/7'];
+/** 64:ff9b:1::/48 is NAT64's local-use prefix (RFC 8215): by definition inside the operator's network. */
+const PRIVATE_V6 = ['::/128', '::1/128', 'fc00::/7', '64:ff9b:1::/48'];
 
 function blockList(v4: string[], v6: string[]): net.BlockList {
   const list = new net.BlockList();
@@ -46,12 +47,53 @@ function addCidr(list: net.BlockList, cidr: string): boolean {
   return true;
 }
 
-/** `::ffff:1.2.3.4` is the IPv4 address 1.2.3.4 as far as reachability goes. */
-function normalise(address: string): { address: string; family: 'ipv4' | 'ipv6' } {
+/** The eight 16-bit groups of an IPv6 address (a trailing dotted quad allowed), or null. */
+function ipv6Groups(address: string): number[] | null {
+  if (!net.isIPv6(address)) return null;
+  let text = address.toLowerCase().replace(/%.*$/, '');
+  const quad = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (quad) {
+    const [a, b, c, d] = quad.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, quad.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head = '', tail] = text.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const zeros = tail === undefined ? 0 : 8 - left.length - right.length;
+  const groups = [...left, ...Array<string>(zeros).fill('0'), ...right].map((g) => parseInt(g, 16));
+  return groups.length === 8 && groups.every((g) => g >= 0 && g <= 0xffff) ? groups : null;
+}
+
+function dotted(high: number, low: number): string {
+  return `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`;
+}
+
+/**
+ * The IPv4 address an IPv6 address carries, where packets to it would reach that IPv4 host:
+ * IPv4-compatible `::a.b.c.d`, IPv4-mapped `::ffff:a.b.c.d`, IPv4-translated
+ * `::ffff:0:a.b.c.d`, NAT64 `64:ff9b::a.b.c.d`, 6to4 `2002:aabb:ccdd::/48` and Teredo
+ * `2001:0::/32` (the client address, stored inverted). Null for any other address.
+ */
+export function embeddedIpv4(address: string): string | null {
+  const g = ipv6Groups(address);
+  if (!g) return null;
+  const [g0, g1, g2, g3, g4, g5, g6, g7] = g as [number, number, number, number, number, number, number, number];
+  const zeroTo = (n: number) => g.slice(0, n).every((x) => x === 0);
+  // `::` and `::1` are IPv6's own unspecified and loopback addresses, judged as such.
+  if (zeroTo(6) && g6 !== 0) return dotted(g6, g7);
+  if (zeroTo(5) && g5 === 0xffff) return dotted(g6, g7);
+  if (zeroTo(4) && g4 === 0xffff && g5 === 0) return dotted(g6, g7);
+  if (g0 === 0x64 && g1 === 0xff9b && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0) return dotted(g6, g7);
+  if (g0 === 0x2002) return dotted(g1, g2);
+  if (g0 === 0x2001 && g1 === 0) return dotted(g6 ^ 0xffff, g7 ^ 0xffff);
+  return null;
+}
+
+/** The address as checked: its family, and the IPv4 address inside an IPv6 one that embeds one. */
+function normalise(address: string): { address: string; family: 'ipv4' | 'ipv6'; v4: string | null } {
   const bare = address.replace(/^\[|\]$/g, '');
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(bare);
-  if (mapped?.[1]) return { address: mapped[1], family: 'ipv4' };
-  return { address: bare, family: net.isIP(bare) === 4 ? 'ipv4' : 'ipv6' };
+  if (net.isIP(bare) === 4) return { address: bare, family: 'ipv4', v4: bare };
+  return { address: bare, family: 'ipv6', v4: embeddedIpv4(bare) };
 }
 
 export interface UrlPolicyOptions {
@@ -99,16 +141,20 @@ export class UrlPolicy {
    */
   addressProblem(host: string, address: string): string | null {
     const a = normalise(address);
-    if (this.refused.check(a.address, a.family)) {
-      return `${host} resolves to ${a.address}, a link-local, multicast or cloud-metadata address; webhooks may never call it`;
+    // An IPv6 address that embeds an IPv4 one is judged by both: refused if either is.
+    const inList = (list: net.BlockList) =>
+      list.check(a.address, a.family) || (a.v4 !== null && list.check(a.v4, 'ipv4'));
+    const shown = a.v4 !== null && a.v4 !== a.address ? `${a.v4} (inside ${a.address})` : a.address;
+    if (inList(this.refused)) {
+      return `${host} resolves to ${shown}, a link-local, multicast or cloud-metadata address; webhooks may never call it`;
     }
-    const cidrListed = this.allowedCidrs.check(a.address, a.family);
+    const cidrListed = inList(this.allowedCidrs);
     const hostListed = this.hostListed(host);
     if (this.hasAllowlist && !cidrListed && !hostListed) {
-      return `${host} (${a.address}) is not in SLUICE_WEBHOOK_ALLOW_HOSTS`;
+      return `${host} (${shown}) is not in SLUICE_WEBHOOK_ALLOW_HOSTS`;
     }
-    if (this.private.check(a.address, a.family) && !this.options.allowPrivate && !cidrListed && !hostListed) {
-      return `${host} resolves to ${a.address}, a loopback or private address; set SLUICE_WEBHOOK_ALLOW_PRIVATE=true or list it in SLUICE_WEBHOOK_ALLOW_HOSTS to allow it`;
+    if (inList(this.private) && !this.options.allowPrivate && !cidrListed && !hostListed) {
+      return `${host} resolves to ${shown}, a loopback or private address; set SLUICE_WEBHOOK_ALLOW_PRIVATE=true or list it in SLUICE_WEBHOOK_ALLOW_HOSTS to allow it`;
     }
     return null;
   }

@@ -82,6 +82,21 @@ export class WebhookRepository {
     return this.db.select().from(webhooks).orderBy(asc(webhooks.createdAt), asc(webhooks.id));
   }
 
+  async listByTopic(topic: string): Promise<WebhookRow[]> {
+    return this.db.select().from(webhooks).where(eq(webhooks.topic, topic));
+  }
+
+  /** Its topic was deleted: the webhook ends (terminal state) and its progress group goes. */
+  async endWithTopic(id: string, reason: string, now: number): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx
+        .update(webhooks)
+        .set({ state: 'topic_deleted', stateReason: reason, updatedAt: now })
+        .where(eq(webhooks.id, id));
+      await groupRepo.deleteGroup(tx, progressGroup(id));
+    });
+  }
+
   async update(id: string, fields: Partial<Omit<WebhookRow, 'id' | 'createdAt'>>): Promise<WebhookRow | undefined> {
     const rows = await this.db.update(webhooks).set(fields).where(eq(webhooks.id, id)).returning();
     return rows[0];

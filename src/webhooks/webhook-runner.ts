@@ -38,15 +38,19 @@ export interface RunnerDeps {
 export class WebhookRunner {
   private readonly controller = new AbortController();
   private readonly workers = new Map<number, { worker: PartitionWorker; done: Promise<void> }>();
-  private topicId: string | undefined;
   /** Committed progress, loaded once; partitions without an entry start at the log start. */
   private progress: Promise<Map<number, PartitionProgress> | undefined> | undefined;
 
   constructor(
     private readonly deps: RunnerDeps,
     readonly settings: WebhookSettings,
-    readonly topicName: string,
+    /** The topic incarnation it delivers; a topic re-created under the name is not it. */
+    private readonly topic: { name: string; id: string },
   ) {}
+
+  get topicName(): string {
+    return this.topic.name;
+  }
 
   get stopped(): boolean {
     return this.controller.signal.aborted;
@@ -55,13 +59,9 @@ export class WebhookRunner {
   /** Start workers for every partition not running yet (at start, and when the topic grows). */
   async sync(): Promise<void> {
     if (this.stopped) return;
-    const topic = this.deps.topics.lookup(this.topicName);
-    if (!topic) return;
-    if (this.topicId !== undefined && this.topicId !== topic.id) {
-      // Deleted and recreated under the same name: positions past the new log's end are reset by the workers.
-      this.topicId = topic.id;
-    }
-    this.topicId ??= topic.id;
+    const topic = this.deps.topics.lookup(this.topic.name);
+    // Deleted (the service ends the webhook), or already another topic of the same name.
+    if (topic?.id !== this.topic.id) return;
     this.progress ??= this.loadProgress();
     const progress = await this.progress;
     if (!progress || this.stopped) return;

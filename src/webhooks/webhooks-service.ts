@@ -22,14 +22,17 @@ import {
 import { WebhookRepository } from './webhook-repository.js';
 import { WebhookRunner, type RunnerDeps, type WebhookTopic } from './webhook-runner.js';
 
-export type WebhookErrorCode = 'bad_request' | 'topic_not_found' | 'webhook_not_found';
+export type WebhookErrorCode = 'bad_request' | 'conflict' | 'topic_not_found' | 'webhook_not_found';
 export interface WebhookError {
   code: WebhookErrorCode;
   message: string;
 }
 
-/** `failing`: active, but the last attempt(s) failed and the batch is being retried. */
-export type WebhookStatusState = 'active' | 'failing' | 'paused' | 'disabled';
+/**
+ * `failing`: active, but the last attempt(s) failed and the batch is being retried.
+ * `topic_deleted`: terminal, its topic was deleted (a new topic of the same name is another topic).
+ */
+export type WebhookStatusState = 'active' | 'failing' | 'paused' | 'disabled' | 'topic_deleted';
 
 export interface WebhookPartitionView {
   partition: number;
@@ -52,6 +55,8 @@ export interface WebhookTopicsPort {
   onChange(
     listener: (change: { type: 'created' | 'updated' | 'deleted'; topic: { name: string } }) => void,
   ): () => void;
+  /** Awaited before the topic's data goes and before its name can be created again. */
+  onTopicDeleted(listener: (topic: { id: string; name: string }) => Promise<void>): () => void;
 }
 
 export interface WebhooksServiceOptions {
@@ -82,7 +87,7 @@ export class WebhooksService {
   private readonly now: () => number;
   /** Admin changes and runner (re)starts happen one at a time: simple, and rare. */
   private queue: Promise<unknown> = Promise.resolve();
-  private unsubscribe: (() => void) | undefined;
+  private readonly unsubscribe: Array<() => void> = [];
   private closed = false;
 
   constructor(private readonly o: WebhooksServiceOptions) {
@@ -109,25 +114,54 @@ export class WebhooksService {
     return run;
   }
 
-  /** Start a runner for every active webhook and follow topic changes. */
+  /**
+   * Start a runner for every active webhook and follow topic changes. A webhook whose topic
+   * (by id) no longer exists — deleted while this process was down — ends as `topic_deleted`.
+   */
   async start(): Promise<void> {
-    this.unsubscribe = this.o.topics.onChange((change) => {
-      void this.serial(async () => {
-        for (const runner of this.runners.values()) {
-          if (runner.topicName !== change.topic.name) continue;
-          if (change.type === 'deleted') await this.restart(runner.settings.id);
-          else await runner.sync();
-        }
-      });
-    });
+    this.unsubscribe.push(
+      this.o.topics.onChange((change) => {
+        if (change.type === 'deleted') return; // onTopicDeleted below
+        void this.serial(async () => {
+          // Collect first, then act: never iterate `runners` while acting on it (#12.1).
+          const affected = [...this.runners.values()].filter((r) => r.topicName === change.topic.name);
+          for (const runner of affected) await runner.sync();
+        });
+      }),
+      this.o.topics.onTopicDeleted((topic) => this.serial(() => this.endWebhooksOf(topic))),
+    );
     await this.serial(async () => {
-      for (const row of await this.repo.list()) if (row.state === 'active') await this.startRunner(row);
+      for (let row of await this.repo.list()) {
+        if (row.state === 'topic_deleted') continue;
+        const topic = this.o.topics.lookup(row.topic);
+        // Rows from before topic ids were stored adopt the live topic of their name, once.
+        if (row.topicId === null && topic) row = (await this.repo.update(row.id, { topicId: topic.id })) ?? row;
+        if (!topic || topic.id !== row.topicId) {
+          await this.endWithTopic(row, `topic ${JSON.stringify(row.topic)} was deleted while the server was down`);
+          continue;
+        }
+        if (row.state === 'active') await this.startRunner(row);
+      }
     });
   }
 
+  /** The topic was deleted: its webhooks stop for good (never delivering a new topic of that name). */
+  private async endWebhooksOf(topic: { id: string; name: string }): Promise<void> {
+    const rows = (await this.repo.listByTopic(topic.name)).filter(
+      (r) => r.state !== 'topic_deleted' && (r.topicId === topic.id || r.topicId === null),
+    );
+    for (const row of rows) await this.endWithTopic(row, `topic ${JSON.stringify(topic.name)} was deleted`);
+  }
+
+  private async endWithTopic(row: WebhookRow, reason: string): Promise<void> {
+    await this.stopRunner(row.id);
+    await this.repo.endWithTopic(row.id, `${reason}; the webhook cannot deliver again: delete it`, this.now());
+    this.o.logger.warn({ webhook_id: row.id, topic: row.topic, topic_id: row.topicId }, 'webhook ended: topic deleted');
+  }
+
   private async startRunner(row: WebhookRow): Promise<void> {
-    if (this.closed) return;
-    const runner = new WebhookRunner(this.deps, settingsOf(row), row.topic);
+    if (this.closed || row.topicId === null) return;
+    const runner = new WebhookRunner(this.deps, settingsOf(row), { name: row.topic, id: row.topicId });
     this.runners.set(row.id, runner);
     await runner.sync();
   }
@@ -137,13 +171,6 @@ export class WebhooksService {
     if (!runner) return;
     this.runners.delete(id);
     await runner.stop();
-  }
-
-  /** Stop the webhook's runner and start it again from the stored row (if still active). */
-  private async restart(id: string): Promise<void> {
-    await this.stopRunner(id);
-    const row = await this.repo.get(id);
-    if (row?.state === 'active') await this.startRunner(row);
   }
 
   private async disable(id: string, reason: string): Promise<void> {
@@ -167,6 +194,7 @@ export class WebhooksService {
     const row: WebhookRow = {
       id: randomUUID(),
       topic: topic.name,
+      topicId: topic.id,
       url: input.url,
       startFrom: from,
       ...settings.value,
@@ -190,6 +218,9 @@ export class WebhooksService {
         start.push({ partition: p, offset: this.o.log.getPartition(topic.id, p)?.endOffset() ?? 0 });
     }
     return this.serial(async () => {
+      // Deleted meanwhile? Its deleted-topic handler ran before us (or runs after us and ends this row).
+      if (this.o.topics.lookup(topic.name)?.id !== topic.id)
+        return err({ code: 'topic_not_found', message: `topic ${JSON.stringify(input.topic)} does not exist` });
       await this.repo.insert(row, start);
       await this.startRunner(row);
       return ok({ view: await this.view(row), secret: row.secret });
@@ -216,10 +247,16 @@ export class WebhooksService {
     return this.serial(async () => {
       const row = await this.repo.get(id);
       if (!row) return err(notFound(id));
+      if (row.state === 'topic_deleted') {
+        return err({
+          code: 'conflict',
+          message: `webhook ${id} ended when its topic ${JSON.stringify(row.topic)} was deleted; delete it (and create a new one for a new topic)`,
+        });
+      }
       const settings = mergeSettings(row, input);
       if (!settings.ok) return err({ code: 'bad_request', message: settings.error });
       if (input.dead_letter_topic !== undefined) {
-        const source = this.o.topics.lookup(row.topic);
+        const source = this.liveTopic(row);
         if (source) {
           const dlt = checkDeadLetterTopic(source, settings.value.deadLetterTopic, (n) => this.o.topics.lookup(n));
           if (!dlt.ok) return dlt;
@@ -286,7 +323,7 @@ export class WebhooksService {
   /** Stop every runner: in-flight requests are aborted and their batches stay uncommitted. */
   async stop(): Promise<void> {
     this.closed = true;
-    this.unsubscribe?.();
+    for (const unsubscribe of this.unsubscribe.splice(0)) unsubscribe();
     await this.serial(async () => {
       await Promise.all([...this.runners.keys()].map((id) => this.stopRunner(id)));
     });
@@ -301,8 +338,14 @@ export class WebhooksService {
     return url;
   }
 
-  private async view(row: WebhookRow): Promise<WebhookView> {
+  /** The webhook's own topic, if it still exists (not merely a topic of the same name). */
+  private liveTopic(row: WebhookRow): WebhookTopic | undefined {
     const topic = this.o.topics.lookup(row.topic);
+    return topic && row.state !== 'topic_deleted' && topic.id === row.topicId ? topic : undefined;
+  }
+
+  private async view(row: WebhookRow): Promise<WebhookView> {
+    const topic = this.liveTopic(row);
     const running = new Map((this.runners.get(row.id)?.status() ?? []).map((s) => [s.partition, s]));
     const committed = running.size > 0 || !topic ? new Map() : await this.repo.loadProgress(row.id, row.topic);
     const partitions: WebhookPartitionView[] = [];

@@ -4,6 +4,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { decodePartitionCursor } from '../../delivery/cursor.js';
 import {
   filterFromQuery,
+  refusePastEnd,
   respondWithStream,
   resumeCursor,
   sseHeaders,
@@ -59,7 +60,7 @@ export const partitionEventsRoute = createRoute({
         },
       },
     },
-    ...errorResponses(400, 404, 503),
+    ...errorResponses(400, 404, 416, 503),
   },
 });
 
@@ -80,6 +81,7 @@ export const registerPartitionEvents: RouteModule = (app) =>
     } else {
       nextOffset = await resolveStartOffset(log, startPosition(query.from, query.timestamp));
     }
+    refusePastEnd(log, nextOffset);
     const format = topic.config.value_format;
     return respondWithStream(c, {
       kind: 'partition',

@@ -17,6 +17,15 @@ export const RecordSchema = z
       description: 'Per the topic’s value_format: the JSON value, a string, or base64 bytes; null for a tombstone.',
     }),
     headers: z.record(z.string(), z.string()),
+    value_encoding: z
+      .literal('base64')
+      .optional()
+      .openapi({
+        description:
+          'Present only on a record of a json topic whose stored value is not JSON text (produce never writes ' +
+          'one; another writer or an old log might): `value` then holds the stored bytes in base64, so one odd ' +
+          'record never fails the page or the stream it is in.',
+      }),
   })
   .openapi('Record');
 

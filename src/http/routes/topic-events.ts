@@ -4,6 +4,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { decodeTopicCursor } from '../../delivery/cursor.js';
 import {
   filterFromQuery,
+  refusePastEnd,
   respondWithStream,
   resumeCursor,
   sseHeaders,
@@ -51,7 +52,7 @@ export const topicEventsRoute = createRoute({
         },
       },
     },
-    ...errorResponses(400, 404, 503),
+    ...errorResponses(400, 404, 416, 503),
   },
 });
 
@@ -79,6 +80,7 @@ export const registerTopicEvents: RouteModule = (app) =>
       const start = startPosition(query.from, query.timestamp);
       offsets = await Promise.all(logs.map((log) => resolveStartOffset(log, start)));
     }
+    logs.forEach((log, p) => refusePastEnd(log, offsets[p] as number));
     const format = topic.config.value_format;
     const partitions: StreamPartition[] = logs.map((log, p) => ({
       log,

@@ -12,7 +12,10 @@ export const deleteTopicRoute = createRoute({
   summary: 'Delete a topic',
   description:
     'Removes the topic and all its log data. The name can be reused at once; the new topic gets a new id and ' +
-    'starts at offset 0. Open streams on the old topic end.',
+    'starts at offset 0. Everything that pointed at the old topic ends with it: open streams on it end; consumer ' +
+    "groups' committed offsets and positions on it are removed (as Kafka does), so a group starts a new topic of the " +
+    'name at its auto_offset_reset position; its webhooks end in state `topic_deleted`; SSE topic cursors issued for it ' +
+    'are refused (409) on a new topic of the name.',
   request: { params: TopicNameParam },
   responses: {
     204: { description: 'Deleted' },

@@ -173,6 +173,10 @@ export const Webhook = z
   .object({
     id: z.uuid(),
     topic: z.string(),
+    topic_id: z.uuid().nullable().openapi({
+      description:
+        'The id of the topic it delivers (a topic re-created under the same name has another id). Null only for a webhook that ended with a topic deleted before ids were recorded.',
+    }),
     url: z.string(),
     from: z.enum(['latest', 'earliest']),
     batch: z.object({ max_records: z.number().int(), max_wait_ms: z.number().int() }),
@@ -184,9 +188,11 @@ export const Webhook = z
     timeout_ms: z.number().int(),
     dead_letter_topic: z.string().nullable(),
     filter: z.object({ key: z.string().optional(), headers: z.record(z.string(), z.string()).optional() }).nullable(),
-    state: z.enum(['active', 'failing', 'paused', 'disabled']).openapi({
+    state: z.enum(['active', 'failing', 'paused', 'disabled', 'topic_deleted']).openapi({
       description:
-        'active; failing (active, but recent attempts failed and are being retried); paused; disabled (the endpoint answered 410 — PATCH state=active to resume).',
+        'active; failing (active, but recent attempts failed and are being retried); paused; disabled (the endpoint answered 410 — PATCH state=active to resume); ' +
+        'topic_deleted (terminal: its topic was deleted. It never delivers again — not even records of a topic created later under the same name, which is another topic — ' +
+        'its progress is removed, PATCH answers 409, and it stays visible until DELETEd).',
     }),
     state_reason: z.string().nullable(),
     lag: z.number().int().openapi({ description: 'Records not yet delivered, over all partitions.' }),
@@ -233,6 +239,7 @@ export function webhookJson(v: WebhookView): WebhookJson {
   return {
     id: r.id,
     topic: r.topic,
+    topic_id: r.topicId,
     url: r.url,
     from: r.startFrom === 'earliest' ? 'earliest' : 'latest',
     batch: { max_records: r.batchMaxRecords, max_wait_ms: r.batchMaxWaitMs },

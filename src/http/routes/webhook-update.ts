@@ -13,14 +13,15 @@ export const updateWebhookRoute = createRoute({
   description:
     "Fields left out keep their value. Any change stops the webhook's in-flight requests first (their batches are " +
     'not committed and are re-sent, with the same webhook-id, under the new settings), so no request with the old ' +
-    'settings is in flight once this answers. The topic cannot change: create another webhook.',
+    'settings is in flight once this answers. The topic cannot change: create another webhook. A webhook whose topic ' +
+    'was deleted (state `topic_deleted`) cannot change: 409 `conflict`.',
   request: {
     params: WebhookIdParam,
     body: { required: true, content: { 'application/json': { schema: UpdateWebhookBody } } },
   },
   responses: {
     200: { description: 'The updated webhook', content: { 'application/json': { schema: Webhook } } },
-    ...errorResponses(400, 404, 413, 415, 503),
+    ...errorResponses(400, 404, 409, 413, 415, 503),
   },
 });
 

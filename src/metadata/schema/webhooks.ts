@@ -3,8 +3,12 @@
 import { sql } from 'drizzle-orm';
 import { bigint, bigserial, check, index, integer, jsonb, pgTable, text, uuid } from 'drizzle-orm/pg-core';
 
-/** `active` delivers; `paused` was asked to stop; `disabled` stopped itself after a 410. */
-export type WebhookState = 'active' | 'paused' | 'disabled';
+/**
+ * `active` delivers; `paused` was asked to stop; `disabled` stopped itself after a 410;
+ * `topic_deleted` is terminal: its topic (by id) was deleted, so it never delivers again,
+ * not even records of a new topic of the same name.
+ */
+export type WebhookState = 'active' | 'paused' | 'disabled' | 'topic_deleted';
 
 /** Which records are delivered: all, or those whose key and/or headers match exactly. */
 export interface StoredWebhookFilter {
@@ -17,6 +21,11 @@ export const webhooks = pgTable(
   {
     id: uuid('id').primaryKey(),
     topic: text('topic').notNull(),
+    /**
+     * The id of the topic incarnation it delivers: a topic re-created under the same name is
+     * another topic. Null only for rows created before ids were stored (adopted at start).
+     */
+    topicId: uuid('topic_id'),
     url: text('url').notNull(),
     /** Where delivery started for partitions that existed at creation ('latest' | 'earliest'). */
     startFrom: text('start_from').notNull(),
@@ -47,7 +56,7 @@ export const webhooks = pgTable(
   },
   (t) => [
     index('webhooks_topic_idx').on(t.topic),
-    check('webhooks_state_check', sql`${t.state} in ('active', 'paused', 'disabled')`),
+    check('webhooks_state_check', sql`${t.state} in ('active', 'paused', 'disabled', 'topic_deleted')`),
   ],
 );
 

@@ -1,0 +1,229 @@
+// Byte-level scans of a stored or produced JSON value, none of them recursive: nesting depth
+// (the produce limit), validation and one-line compaction (the read path's renderer).
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const LBRACE = 0x7b;
+const RBRACE = 0x7d;
+const LBRACKET = 0x5b;
+const RBRACKET = 0x5d;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const MINUS = 0x2d;
+const PLUS = 0x2b;
+const DOT = 0x2e;
+const ZERO = 0x30;
+const NINE = 0x39;
+const LF = 0x0a;
+const CR = 0x0d;
+
+/** Default for SLUICE_MAX_JSON_DEPTH: deep enough for any real document, shallow enough for any parser. */
+export const DEFAULT_MAX_JSON_DEPTH = 128;
+
+const isWs = (c: number): boolean => c === 0x20 || c === LF || c === CR || c === 0x09;
+
+/** `i` at an opening quote; the index after the closing quote (the value is known valid JSON). */
+function skipString(buf: Uint8Array, i: number): number {
+  const end = buf.length;
+  for (i++; i < end; i++) {
+    const c = buf[i];
+    if (c === QUOTE) return i + 1;
+    if (c === BACKSLASH) i++;
+  }
+  return end;
+}
+
+/**
+ * Whether JSON text that `JSON.parse` accepted nests arrays/objects more than `limit` deep
+ * (`1` and `"x"` are depth 0, `{}` and `[1]` depth 1). One pass, no recursion; text too
+ * short to hold `limit + 1` levels is not scanned at all.
+ */
+export function jsonTextDeeperThan(buf: Uint8Array, limit: number): boolean {
+  const end = buf.length;
+  if (end < 2 * (limit + 1)) return false;
+  let depth = 0;
+  for (let i = 0; i < end; i++) {
+    const c = buf[i];
+    if (c === QUOTE) i = skipString(buf, i) - 1;
+    else if (c === LBRACE || c === LBRACKET) {
+      if (++depth > limit) return true;
+    } else if (c === RBRACE || c === RBRACKET) depth--;
+  }
+  return false;
+}
+
+/**
+ * Whether a parsed JSON value nests more than `limit` deep: for values whose text is not at
+ * hand. Walks with an explicit stack, and stops as soon as the limit is passed.
+ */
+export function jsonValueDeeperThan(value: unknown, limit: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const stack: Array<{ node: object; depth: number }> = [{ node: value, depth: 1 }];
+  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+    if (top.depth > limit) return true;
+    const children = Array.isArray(top.node) ? (top.node as unknown[]) : Object.values(top.node);
+    for (const child of children) {
+      if (typeof child === 'object' && child !== null) stack.push({ node: child, depth: top.depth + 1 });
+    }
+  }
+  return false;
+}
+
+// Byte classes for the validator: one table lookup per byte.
+const WS = new Uint8Array(256);
+for (const c of [0x20, LF, CR, 0x09]) WS[c] = 1;
+const DIGIT = new Uint8Array(256);
+for (let c = ZERO; c <= NINE; c++) DIGIT[c] = 1;
+const HEX = new Uint8Array(256);
+for (const c of '0123456789abcdefABCDEF') HEX[c.charCodeAt(0)] = 1;
+const ESCAPES = new Uint8Array(256);
+for (const c of '"\\/bfnrtu') ESCAPES[c.charCodeAt(0)] = 1;
+// Bytes that end the plain run of a string: the quote, a backslash, control characters.
+const STRING_STOP = new Uint8Array(256);
+for (let c = 0; c < 0x20; c++) STRING_STOP[c] = 1;
+STRING_STOP[QUOTE] = 1;
+STRING_STOP[BACKSLASH] = 1;
+
+/** `i` at an opening quote: the index after the closing quote, or -1 if the string is invalid. */
+function validString(buf: Uint8Array, i: number, end: number): number {
+  i++;
+  while (i < end) {
+    const c = buf[i]!;
+    if (STRING_STOP[c] === 0) {
+      i++;
+      continue;
+    }
+    if (c === QUOTE) return i + 1;
+    if (c !== BACKSLASH || i + 1 >= end) return -1;
+    const e = buf[i + 1]!;
+    if (ESCAPES[e] === 0) return -1;
+    if (e === 0x75) {
+      if (i + 5 >= end) return -1;
+      if ((HEX[buf[i + 2]!]! & HEX[buf[i + 3]!]! & HEX[buf[i + 4]!]! & HEX[buf[i + 5]!]!) === 0) return -1;
+      i += 6;
+    } else i += 2;
+  }
+  return -1;
+}
+
+function digits(buf: Uint8Array, i: number, end: number): number {
+  while (i < end && DIGIT[buf[i]!] === 1) i++;
+  return i;
+}
+
+/** `i` at a number's first byte: the index after it, or -1 if it is not a JSON number. */
+function validNumber(buf: Uint8Array, i: number, end: number): number {
+  if (buf[i] === MINUS) i++;
+  if (i >= end) return -1;
+  if (buf[i] === ZERO) i++;
+  else if (DIGIT[buf[i]!] === 1) i = digits(buf, i + 1, end);
+  else return -1;
+  if (i < end && buf[i] === DOT) {
+    if (i + 1 >= end || DIGIT[buf[i + 1]!] === 0) return -1;
+    i = digits(buf, i + 2, end);
+  }
+  if (i < end && (buf[i] === 0x65 || buf[i] === 0x45)) {
+    i++;
+    if (i < end && (buf[i] === PLUS || buf[i] === MINUS)) i++;
+    if (i >= end || DIGIT[buf[i]!] === 0) return -1;
+    i = digits(buf, i + 1, end);
+  }
+  return i;
+}
+
+const TRUE = Buffer.from('true');
+const FALSE = Buffer.from('false');
+const NULL = Buffer.from('null');
+
+function validLiteral(buf: Uint8Array, i: number, end: number, word: Uint8Array): number {
+  if (i + word.length > end) return -1;
+  for (let k = 1; k < word.length; k++) if (buf[i + k] !== word[k]) return -1;
+  return i + word.length;
+}
+
+function skipWs(buf: Uint8Array, i: number, end: number): number {
+  while (i < end && WS[buf[i]!] === 1) i++;
+  return i;
+}
+
+/** `i` at an object member's key: the index after its colon, or -1. */
+function objectKey(buf: Uint8Array, i: number, end: number): number {
+  if (i >= end || buf[i] !== QUOTE) return -1;
+  i = skipWs(buf, validString(buf, i, end), end);
+  return i > 0 && i < end && buf[i] === COLON ? i + 1 : -1;
+}
+
+/** Open containers of isJsonText (1 = object, 0 = array), reused: it never yields. */
+let openStack = new Uint8Array(256);
+
+/**
+ * Whether `bytes` is one complete JSON text (RFC 8259; bytes ≥ 0x80 are taken as string
+ * content, as `JSON.parse` of their UTF-8 decoding would). Iterative: any depth is fine.
+ */
+export function isJsonText(buf: Uint8Array): boolean {
+  // No plain Uint8Array view of a Buffer here: for short values creating it costs more than it saves.
+  const end = buf.length;
+  let depth = 0;
+  let i = 0;
+  for (;;) {
+    // A value is expected at i.
+    i = skipWs(buf, i, end);
+    if (i >= end) return false;
+    const c = buf[i]!;
+    if (c === LBRACE || c === LBRACKET) {
+      const object = c === LBRACE;
+      i = skipWs(buf, i + 1, end);
+      if (i < end && buf[i] === (object ? RBRACE : RBRACKET)) {
+        i++;
+      } else {
+        if (depth === openStack.length) {
+          const grown = new Uint8Array(depth * 2);
+          grown.set(openStack);
+          openStack = grown;
+        }
+        openStack[depth++] = object ? 1 : 0;
+        if (object && (i = objectKey(buf, i, end)) < 0) return false;
+        continue;
+      }
+    } else if (c === QUOTE) i = validString(buf, i, end);
+    else if (c === MINUS || DIGIT[c] === 1) i = validNumber(buf, i, end);
+    else if (c === 0x74) i = validLiteral(buf, i, end, TRUE);
+    else if (c === 0x66) i = validLiteral(buf, i, end, FALSE);
+    else if (c === 0x6e) i = validLiteral(buf, i, end, NULL);
+    else return false;
+    if (i < 0) return false;
+    // After a complete value: close containers, or pass the separator before the next value.
+    for (;;) {
+      i = skipWs(buf, i, end);
+      if (depth === 0) return i === end;
+      if (i >= end) return false;
+      const object = openStack[depth - 1] === 1;
+      const d = buf[i]!;
+      if (d === (object ? RBRACE : RBRACKET)) {
+        depth--;
+        i++;
+        continue;
+      }
+      if (d !== COMMA) return false;
+      i++;
+      if (object && (i = objectKey(buf, skipWs(buf, i, end), end)) < 0) return false;
+      break;
+    }
+  }
+}
+
+/** Valid JSON text without its insignificant whitespace (strings untouched): one line, always. */
+export function compactJsonText(buf: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(buf.length);
+  let n = 0;
+  for (let i = 0; i < buf.length; i++) {
+    const c = buf[i]!;
+    if (c === QUOTE) {
+      const after = skipString(buf, i);
+      out.set(buf.subarray(i, after), n);
+      n += after - i;
+      i = after - 1;
+    } else if (!isWs(c)) out[n++] = c;
+  }
+  return out.subarray(0, n);
+}
