@@ -80,6 +80,10 @@ export async function deleteQueue(db: Db, id: string): Promise<boolean> {
   return rows.length > 0;
 }
 
+export async function deleteQueuesOfTopic(db: Db, topicId: string): Promise<void> {
+  await db.delete(queues).where(eq(queues.topicId, topicId));
+}
+
 export async function loadPartitions(db: Db, queueId: string): Promise<QueuePartitionRow[]> {
   return db
     .select()

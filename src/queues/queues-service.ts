@@ -5,7 +5,7 @@ import { err, ok, type Result } from '../lib/result.js';
 import type { PartitionLog } from '../log/index.js';
 import type { QueueRow } from '../metadata/schema.js';
 import { recordJsonRenderer } from '../topics/record-json-text.js';
-import type { Topic, TopicChange } from '../topics/topics-service.js';
+import type { Topic } from '../topics/topics-service.js';
 import { flushDeadLetters, type DeadLetterProducer } from './queue-dead-letter.js';
 import { keyHashesFor, readRecords } from './queue-reads.js';
 import { formatLease, newToken, type Lease } from './lease.js';
@@ -27,6 +27,7 @@ import {
 } from './partition-state.js';
 import {
   deleteQueue,
+  deleteQueuesOfTopic,
   findQueue,
   insertQueue,
   listQueues,
@@ -46,7 +47,7 @@ export interface QueueTopics {
   lookup(name: string): Topic | undefined;
   /** Active topics (to find a queue's topic by id). */
   cached(): Topic[];
-  onChange(listener: (change: TopicChange) => void): () => void;
+  onTopicDeleted(listener: (topic: { id: string; name: string }) => Promise<void> | void): () => void;
 }
 
 /** The slice of the log store queues need. */
@@ -161,10 +162,11 @@ export class QueuesService {
   constructor(private readonly o: QueuesServiceOptions) {
     this.db = o.db;
     this.clock = o.clock ?? Date.now;
-    this.unsubscribe = o.topics.onChange((change) => {
-      if (change.type !== 'deleted') return;
-      // The topic's queues go with its row (foreign key); receivers waiting on them answer now.
-      for (const [key, entry] of this.cache) if (entry.row.topicId === change.topic.id) this.cache.delete(key);
+    // Queue state belongs to the topic's id: its rows go with the topic (also by foreign key,
+    // should a delete be finished by a later process), and receivers waiting on it answer now.
+    this.unsubscribe = o.topics.onTopicDeleted(async (topic) => {
+      await deleteQueuesOfTopic(this.db, topic.id);
+      for (const [key, entry] of this.cache) if (entry.row.topicId === topic.id) this.cache.delete(key);
       this.signals.wakeAll();
     });
   }
