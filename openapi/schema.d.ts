@@ -159,7 +159,7 @@ export interface paths {
         };
         /**
          * Fetch records as a group member
-         * @description Reads from the member’s positions (its in-progress position, else the committed offset, else per `auto_offset_reset`). Records of a partition are returned only if the member still owns it in the generation current when the fetch answers, so a member never receives records of a partition it lost. `wait_ms` long-polls until a record arrives or the group rebalances. With `auto_commit`, the positions delivered by the previous fetch are committed first. An unknown or expired member gets 409 `fenced` and must join again.
+         * @description Reads from the member’s confirmed positions (its in-progress position, else the committed offset, else per `auto_offset_reset`; a committed offset below the log start, deleted by retention, is reset the same way, or 416 with `none`). **At-least-once across lost answers**: an answer does not move the member’s positions. Each answer carries a `cursor`; send it as `?cursor=` on your next fetch to confirm you received that answer, and the fetch continues after it. A fetch without the cursor (a retry after a lost answer, a timeout, a crash) returns the unconfirmed records again. A commit also confirms up to its offsets; resending an old cursor is harmless. With `auto_commit` the confirmed positions are committed at each fetch and on leave (never what was only sent). Records of a partition are returned only if the member still owns it in the generation current when the fetch answers, so a member never receives records of a partition it lost. `wait_ms` long-polls until a record arrives or the group rebalances. An unknown or expired member gets 409 `fenced` and must join again.
          */
         get: operations["fetchGroupRecords"];
         put?: never;
@@ -202,7 +202,7 @@ export interface paths {
         post?: never;
         /**
          * Leave a consumer group
-         * @description With `auto_commit`, the positions delivered so far are committed first (as Kafka’s consumer does on close).
+         * @description With `auto_commit`, the confirmed positions are committed first (as Kafka’s consumer does on close): pass the `cursor` of the last fetch answer you received to confirm it too. Records that were sent but never confirmed are not committed, so the next owner reads them again.
          */
         delete: operations["leaveGroup"];
         options?: never;
@@ -241,7 +241,7 @@ export interface paths {
         put?: never;
         /**
          * Reset committed offsets
-         * @description `earliest` = each partition’s start, `latest` = its end, `{"timestamp"}` = first record at or after it (end if none), `{"offset"}` = that offset, which must lie in every chosen partition’s range (416 otherwise, nothing written). Creates the group if needed; 409 `conflict` while it has members.
+         * @description `earliest` = each partition’s start, `latest` = its end, `{"timestamp"}` = first record at or after it (end if none), `{"offset"}` = that offset, which must lie in every chosen partition’s range (416 otherwise, nothing written). The group must exist (404 `group_not_found` otherwise: a group is created by a join or by an admin commit to `POST /v1/groups/{group}/offsets`); 409 `conflict` while it has members.
          */
         post: operations["resetGroupOffsets"];
         delete?: never;
@@ -300,7 +300,7 @@ export interface paths {
         };
         /**
          * Consume as a group member over Server-Sent Events
-         * @description Joins the group for as long as the connection is open; closing it leaves the group. Events: `member` first (`{"member_id","generation","assignment"}`), `assignment` whenever a rebalance changes it (`{"generation","assignment"}`), `record` per record (a Record JSON), `: keepalive` comments, `error` (e.g. `fenced` after the session expired; reconnect) and `shutdown`. Records start at the committed offsets (else per `auto_offset_reset`). With auto-commit (default), what was handed to the connection is committed at the next fetch and on a clean leave; the batch in flight when a client vanishes is not, so it is redelivered (at-least-once).
+         * @description Joins the group for as long as the connection is open; closing it leaves the group. Events: `member` first (`{"member_id","generation","assignment"}`), `assignment` whenever a rebalance changes it (`{"generation","assignment"}`), `record` per record (a Record JSON) with `id:` = an opaque cursor of every position this connection delivered up to it, `gap` (`{"topic","partition","from_offset","to_offset"}`: offsets [from_offset, to_offset) were deleted by retention before the group read them, or skipped by `auto_offset_reset: latest`; the stream continues), `: keepalive` comments, `error` (e.g. `fenced` after the session expired; reconnect) and `shutdown`. Records start at the committed offsets (else, or when retention deleted them, per `auto_offset_reset`; with `none` the stream is refused with 409/416 instead of opened). **At-least-once**: nothing that was only written to the connection is committed. With auto-commit (default), a reconnect’s `Last-Event-ID` (what EventSource sends) is committed first — only forward — so the stream resumes exactly after the last event the client received; records in flight when the connection broke are delivered again, to this client or to the member that now owns their partition. Without auto-commit, commit explicitly.
          */
         get: operations["streamGroupEvents"];
         put?: never;
@@ -397,13 +397,18 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+<<<<<<< HEAD
     "/v1/topics/{topic}/queues/{queue}": {
+=======
+    "/v1/keys": {
+>>>>>>> main
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
+<<<<<<< HEAD
         /**
          * Describe a queue
          * @description Settings, counts (available, in flight, accepted, dead-lettered, archived, skipped by retention) and the age of the oldest unfinished record.
@@ -436,13 +441,48 @@ export interface paths {
         get: operations["listQueues"];
         put?: never;
         post?: never;
+=======
+        /** List API keys */
+        get: operations["listKeys"];
+        put?: never;
+        /**
+         * Create an API key
+         * @description The answer carries the secret `key` (`slk_…`), shown only once; Sluice keeps only its SHA-256. A caller can only give grants it holds itself (403 otherwise). In `auto` mode the first key ends anonymous loopback access: from then on every request needs a credential.
+         */
+        post: operations["createKey"];
+>>>>>>> main
         delete?: never;
         options?: never;
         head?: never;
         patch?: never;
         trace?: never;
     };
+<<<<<<< HEAD
     "/v1/topics/{topic}/queues/{queue}/receive": {
+=======
+    "/v1/keys/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get an API key */
+        get: operations["getKey"];
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an API key
+         * @description The key and the tokens it minted are refused within 1 s on every node, and streams opened with them end. The key stays listed with `revoked_at`. Revoking twice is harmless.
+         */
+        delete: operations["revokeKey"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tokens": {
+>>>>>>> main
         parameters: {
             query?: never;
             header?: never;
@@ -452,6 +492,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
+<<<<<<< HEAD
          * Receive records from a queue
          * @description Leases up to `max_records` available records across the topic’s partitions; any number of receivers share the same partitions. Each record carries a `lease` to acknowledge it with, its `delivery_count` and `lock_expires_at`. A record not acknowledged before its lease runs out returns to the queue (within about a second) and is delivered again — so a lost answer means the records come back (at-least-once). With `wait_ms` the request waits until a record is available. A receive on a queue that does not exist creates it with defaults (`start: earliest`).
          */
@@ -476,6 +517,12 @@ export interface paths {
          * @description One result per ack, in request order; each lease is judged on its own (never a silent success). A malformed lease string is 400 and changes nothing.
          */
         post: operations["ackQueueRecords"];
+=======
+         * Mint a browser token
+         * @description For pages and other places a key must not go: a signed token (JWT) with the given grants, which must be a subset of the caller’s (403 otherwise), valid for `ttl_ms` (≤ 24 h). Verified without a database look-up; refused after expiry and within 1 s of its key being revoked. Send it as `Authorization: Bearer`, or on GET streams as `?access_token=` (what `EventSource` can do); it is never written to logs.
+         */
+        post: operations["createToken"];
+>>>>>>> main
         delete?: never;
         options?: never;
         head?: never;
@@ -506,7 +553,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: Postgres reachable, log recovered, no quarantined partitions */
+        /** Readiness: Postgres reachable, log recovered, no quarantined or read-only partitions */
         get: operations["readyz"];
         put?: never;
         post?: never;
@@ -758,6 +805,11 @@ export interface components {
         GroupFetchResponse: components["schemas"]["GroupMembership"] & {
             /** @description Records of the member’s partitions, in offset order per partition. */
             records: components["schemas"]["Record"][];
+            /**
+             * @description Opaque token naming the positions after these records. Send it as `cursor` on the next fetch (or leave) to confirm you received them; until then they are not confirmed and a fetch without it returns them again.
+             * @example g1.AQ
+             */
+            cursor: string;
         };
         GroupHeartbeatResponse: components["schemas"]["GroupMembership"] & {
             /** @enum {string} */
@@ -812,7 +864,7 @@ export interface components {
             protocol: string;
             members: components["schemas"]["GroupMember"][];
             partitions: components["schemas"]["GroupPartition"][];
-            /** @description Sum of the known lags. */
+            /** @description Sum of the known (non-null) lags. */
             total_lag: number;
         };
         GroupMember: {
@@ -841,7 +893,7 @@ export interface components {
             metadata: string | null;
             /** @description Null if the topic no longer exists. */
             end_offset: number | null;
-            /** @description end_offset − committed_offset; null when either is unknown. */
+            /** @description end_offset − committed_offset. Without a committed offset: end_offset − the offset the group would start at (the owner’s position, else per its `auto_offset_reset`: `earliest` = the start offset, `latest` = the end); null with `none` or when the topic is gone. */
             lag: number | null;
             /** @description member_id owning the partition in the current generation. */
             owner: string | null;
@@ -1009,6 +1061,7 @@ export interface components {
             /** @description Unix ms the attempt started. */
             at: number;
         };
+<<<<<<< HEAD
         Queue: {
             topic: string;
             name: string;
@@ -1097,6 +1150,72 @@ export interface components {
                  */
                 action: "accept" | "release" | "reject" | "renew";
             }[];
+=======
+        ApiKeyWithSecret: components["schemas"]["ApiKey"] & {
+            /** @description The secret (`slk_…`), shown only in this answer: send it as `Authorization: Bearer <key>`. */
+            key: string;
+        };
+        Grant: {
+            /** @enum {string} */
+            resource: "topic" | "group" | "webhook" | "key" | "cluster";
+            /**
+             * @description The topic, group or key name (a webhook is named by its topic; the cluster by `cluster`). `*` with `literal` matches every name.
+             * @example orders
+             */
+            name: string;
+            /**
+             * @description `literal`: exactly `name` (or every name for `*`); `prefixed`: every name starting with `name`.
+             * @default literal
+             * @enum {string}
+             */
+            pattern?: "literal" | "prefixed";
+            /**
+             * @description Allowed actions on the matching names.
+             * @example [
+             *       "read",
+             *       "describe"
+             *     ]
+             */
+            actions: ("read" | "write" | "create" | "delete" | "alter" | "describe")[];
+        };
+        ApiKey: {
+            id: string;
+            name: string;
+            /** @description What the key may do (deny by default). `{"resource":"topic","name":"*","actions":["read","write","create","delete","alter","describe"]}` is every topic action; see the Security section of the README for the permission each operation needs. */
+            grants: components["schemas"]["Grant"][];
+            created_at: number;
+            expires_at: number | null;
+            /** @description Unix ms of revocation; null while usable. */
+            revoked_at: number | null;
+            /** @description Id of the key that created it (`admin`: SLUICE_ADMIN_KEY; null: created anonymously). */
+            created_by: string | null;
+        };
+        CreateKeyRequest: {
+            /**
+             * @description A label (not unique); `key` grants are checked against it.
+             * @example orders-producer
+             */
+            name: string;
+            /** @description What the key may do (deny by default). `{"resource":"topic","name":"*","actions":["read","write","create","delete","alter","describe"]}` is every topic action; see the Security section of the README for the permission each operation needs. */
+            grants: components["schemas"]["Grant"][];
+            /** @description Unix ms after which the key is refused; omit or null for no expiry. */
+            expires_at?: number | null;
+        };
+        Token: {
+            /** @description A signed token: `Authorization: Bearer <token>`, or `?access_token=<token>` on GET streams (SSE, long-poll) for EventSource. */
+            token: string;
+            /** @description Unix ms. */
+            expires_at: number;
+        };
+        CreateTokenRequest: {
+            /** @description What the key may do (deny by default). `{"resource":"topic","name":"*","actions":["read","write","create","delete","alter","describe"]}` is every topic action; see the Security section of the README for the permission each operation needs. */
+            grants: components["schemas"]["Grant"][];
+            /**
+             * @description Lifetime in ms (1 s – 24 h); never beyond the expiry of the caller’s key.
+             * @example 600000
+             */
+            ttl_ms: number;
+>>>>>>> main
         };
         Health: {
             /** @enum {string} */
@@ -1116,6 +1235,12 @@ export interface components {
                     ok: boolean;
                     recovered: boolean;
                     quarantined: {
+                        topic_id: string;
+                        partition: number;
+                        reason: string;
+                    }[];
+                    /** @description Partitions refusing writes (a write, fsync or truncate failed, or corruption was found) until a restart re-verifies them. */
+                    read_only: {
                         topic_id: string;
                         partition: number;
                         reason: string;
@@ -1149,6 +1274,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TopicList"];
+                };
+            };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
@@ -1186,6 +1329,24 @@ export interface operations {
             };
             /** @description Bad request: malformed JSON or a parameter/body field failed validation */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1251,6 +1412,24 @@ export interface operations {
                     "application/json": components["schemas"]["Topic"];
                 };
             };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Not found */
             404: {
                 headers: {
@@ -1288,6 +1467,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description Not found */
             404: {
@@ -1335,6 +1532,24 @@ export interface operations {
             };
             /** @description Bad request: malformed JSON or a parameter/body field failed validation */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1416,6 +1631,24 @@ export interface operations {
             };
             /** @description Bad request: malformed JSON or a parameter/body field failed validation */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1529,6 +1762,24 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Not found */
             404: {
                 headers: {
@@ -1586,6 +1837,24 @@ export interface operations {
             };
             /** @description Bad request: malformed JSON or a parameter/body field failed validation */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1665,6 +1934,24 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Not found */
             404: {
                 headers: {
@@ -1728,6 +2015,24 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Not found */
             404: {
                 headers: {
@@ -1757,6 +2062,8 @@ export interface operations {
                 max_bytes?: number;
                 /** @description Long-poll up to this long (≤ SLUICE_LONG_POLL_MAX_MS); 0 answers at once. */
                 wait_ms?: number | null;
+                /** @description The `cursor` of the last answer you received: confirms its records (400 if malformed). Omit it on the first fetch. */
+                cursor?: string;
             };
             header?: never;
             path: {
@@ -1780,6 +2087,24 @@ export interface operations {
             };
             /** @description Bad request: malformed JSON or a parameter/body field failed validation */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1848,6 +2173,24 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Conflict */
             409: {
                 headers: {
@@ -1870,7 +2213,10 @@ export interface operations {
     };
     leaveGroup: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The `cursor` of the last fetch answer you received: confirms it before leaving (400 if malformed). */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 /** @description Group name; names starting with `__` are reserved (400). */
@@ -1891,6 +2237,24 @@ export interface operations {
             };
             /** @description Bad request: malformed JSON or a parameter/body field failed validation */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1943,6 +2307,24 @@ export interface operations {
             };
             /** @description Bad request: malformed JSON or a parameter/body field failed validation */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2022,6 +2404,24 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Not found */
             404: {
                 headers: {
@@ -2078,6 +2478,24 @@ export interface operations {
                     "application/json": components["schemas"]["ListGroupsResponse"];
                 };
             };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
             503: {
                 headers: {
@@ -2112,6 +2530,24 @@ export interface operations {
             };
             /** @description Bad request: malformed JSON or a parameter/body field failed validation */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2167,6 +2603,24 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Not found */
             404: {
                 headers: {
@@ -2204,8 +2658,10 @@ export interface operations {
                 /** @description How long the group keeps the member if this server stops serving the stream without a clean leave. */
                 session_timeout_ms?: number;
                 auto_offset_reset?: "earliest" | "latest" | "none";
-                /** @description `false`: nothing is committed for you; commit with the member_id and generation from the events. */
+                /** @description `true`: the `Last-Event-ID` of a reconnect is committed before joining. `false`: nothing is committed for you (`Last-Event-ID` is ignored); commit with the member_id and generation from the events. */
                 auto_commit?: "true" | "false";
+                /** @description Resume cursor when the `Last-Event-ID` header cannot be set (the header wins). */
+                last_event_id?: string;
             };
             header?: never;
             path: {
@@ -2234,8 +2690,44 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Offset out of range */
+            416: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2274,6 +2766,24 @@ export interface operations {
                     };
                 };
             };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
             503: {
                 headers: {
@@ -2309,6 +2819,24 @@ export interface operations {
             };
             /** @description Bad request: malformed JSON or a parameter/body field failed validation */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2374,6 +2902,24 @@ export interface operations {
                     "application/json": components["schemas"]["Webhook"];
                 };
             };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Not found */
             404: {
                 headers: {
@@ -2411,6 +2957,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description Not found */
             404: {
@@ -2458,6 +3022,24 @@ export interface operations {
             };
             /** @description Bad request: malformed JSON or a parameter/body field failed validation */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2545,6 +3127,24 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Not found */
             404: {
                 headers: {
@@ -2599,6 +3199,24 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Not found */
             404: {
                 headers: {
@@ -2619,6 +3237,7 @@ export interface operations {
             };
         };
     };
+<<<<<<< HEAD
     getQueue: {
         parameters: {
             query?: never;
@@ -2627,10 +3246,18 @@ export interface operations {
                 topic: string;
                 queue: string;
             };
+=======
+    listKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+>>>>>>> main
             cookie?: never;
         };
         requestBody?: never;
         responses: {
+<<<<<<< HEAD
             /** @description The queue */
             200: {
                 headers: {
@@ -2801,18 +3428,30 @@ export interface operations {
         requestBody?: never;
         responses: {
             /** @description The queues, by name */
+=======
+            /** @description Keys the caller may describe, oldest first, revoked ones included */
+>>>>>>> main
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
+<<<<<<< HEAD
                         queues: components["schemas"]["Queue"][];
                     };
                 };
             };
             /** @description Bad request: malformed JSON or a parameter/body field failed validation */
             400: {
+=======
+                        keys: components["schemas"]["ApiKey"][];
+                    };
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+>>>>>>> main
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2820,8 +3459,13 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+<<<<<<< HEAD
             /** @description Not found */
             404: {
+=======
+            /** @description Forbidden */
+            403: {
+>>>>>>> main
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2840,6 +3484,7 @@ export interface operations {
             };
         };
     };
+<<<<<<< HEAD
     receiveFromQueue: {
         parameters: {
             query?: {
@@ -2854,22 +3499,111 @@ export interface operations {
             path: {
                 topic: string;
                 queue: string;
+=======
+    createKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateKeyRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyWithSecret"];
+                };
+            };
+            /** @description Bad request: malformed JSON or a parameter/body field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+>>>>>>> main
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
+<<<<<<< HEAD
             /** @description Leased records (possibly none) */
+=======
+            /** @description The key */
+>>>>>>> main
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+<<<<<<< HEAD
                     "application/json": components["schemas"]["QueueReceiveResponse"];
                 };
             };
             /** @description Bad request: malformed JSON or a parameter/body field failed validation */
             400: {
+=======
+                    "application/json": components["schemas"]["ApiKey"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+>>>>>>> main
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2897,11 +3631,16 @@ export interface operations {
             };
         };
     };
+<<<<<<< HEAD
     ackQueueRecords: {
+=======
+    revokeKey: {
+>>>>>>> main
         parameters: {
             query?: never;
             header?: never;
             path: {
+<<<<<<< HEAD
                 topic: string;
                 queue: string;
             };
@@ -2915,15 +3654,40 @@ export interface operations {
         responses: {
             /** @description Per-lease results */
             200: {
+=======
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+>>>>>>> main
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+<<<<<<< HEAD
                     "application/json": components["schemas"]["QueueAckResponse"];
                 };
             };
             /** @description Bad request: malformed JSON or a parameter/body field failed validation */
             400: {
+=======
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+>>>>>>> main
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2951,6 +3715,69 @@ export interface operations {
             };
         };
     };
+<<<<<<< HEAD
+=======
+    createToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateTokenRequest"];
+            };
+        };
+        responses: {
+            /** @description Minted */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Token"];
+                };
+            };
+            /** @description Bad request: malformed JSON or a parameter/body field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+>>>>>>> main
     healthz: {
         parameters: {
             query?: never;
@@ -3016,6 +3843,24 @@ export interface operations {
                 };
                 content: {
                     "text/plain": string;
+                };
+            };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };

@@ -58,14 +58,35 @@ export const envSchema = z.object({
   SLUICE_SSE_RETRY_MS: int(0, 600_000).default(2_000),
   /** Bytes an SSE client may have queued before it leaves the live fan-out and catches up from the log. */
   SLUICE_SSE_MAX_BUFFERED_BYTES: int(16 * 1024, 256 * MiB).default(1 * MiB),
-  /** Comma-separated allowed CORS origins; `*` allows any, empty disables CORS headers. */
-  SLUICE_CORS_ORIGINS: z.string().trim().default('*'),
+  /**
+   * Comma-separated origins (`https://app.example`) whose pages may call the API; `*` allows any.
+   * Empty (default): no cross-origin callers, and state-changing requests from other origins get 403.
+   */
+  SLUICE_CORS_ORIGINS: z.string().trim().default(''),
+  /**
+   * `auto`: open to loopback peers while no API key exists (like Redis' protected mode), then keys
+   * required; `keys`: credentials always required; `none`: open to everyone (trusted networks only).
+   */
+  SLUICE_AUTH: z.enum(['auto', 'keys', 'none'], { error: 'auto, keys or none' }).default('auto'),
+  /** An admin API key taken from the environment (no database write); at least 32 characters. */
+  SLUICE_ADMIN_KEY: z.string().trim().min(32, 'a secret of at least 32 characters').optional(),
+  /** Browser-token signing secret (≥ 32 characters); default: DATA_DIR/token-signing.key, created with mode 0600. */
+  SLUICE_TOKEN_SECRET: z.string().trim().min(32, 'a secret of at least 32 characters').optional(),
+  /** Serve /metrics without credentials (default: it needs cluster:describe). */
+  SLUICE_METRICS_PUBLIC: bool.default(false),
+  /** Serve /docs and /openapi.json without credentials (default: they need cluster:describe). */
+  SLUICE_DOCS_PUBLIC: bool.default(false),
   /** How long shutdown waits for streams and in-flight requests before closing anyway. */
   SLUICE_SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
   /** Connections in the Postgres pool (DATABASE_URL only). */
   SLUICE_DB_POOL_MAX: int(1, 1000).default(10),
   /** Give up connecting to Postgres after this long (the request answers 503). */
   SLUICE_DB_CONNECT_TIMEOUT_MS: int(100, 600_000).default(5_000),
+  /**
+   * Segment files the log keeps open at once, across all partitions: idle ones past it are
+   * closed and reopened on demand, so descriptors do not grow with the partition count.
+   */
+  SLUICE_MAX_OPEN_FILES: int(16, 1_000_000).default(1024),
   /** Use the in-memory log store instead of segment files (tests and experiments only). */
   SLUICE_LOG_STORE: z.enum(['file', 'memory'], { error: 'file or memory' }).default('file'),
   /** Keep the embedded database in memory instead of DATA_DIR/meta (tests only). */
@@ -112,12 +133,22 @@ export interface Config {
   sseKeepaliveMs: number;
   sseRetryMs: number;
   sseMaxBufferedBytes: number;
-  /** Empty: no CORS headers; `['*']`: any origin. */
+  /** Empty: no cross-origin callers; `['*']`: any origin. */
   corsOrigins: string[];
+  auth: {
+    mode: 'auto' | 'keys' | 'none';
+    /** SLUICE_ADMIN_KEY, if set. */
+    adminKey: string | null;
+    /** SLUICE_TOKEN_SECRET, if set (else a key file in DATA_DIR). */
+    tokenSecret: string | null;
+    metricsPublic: boolean;
+    docsPublic: boolean;
+  };
   shutdownTimeoutMs: number;
   dbPoolMax: number;
   dbConnectTimeoutMs: number;
   logStore: 'file' | 'memory';
+  maxOpenFiles: number;
   webhookAllowPrivate: boolean;
   /** Host patterns and CIDRs from SLUICE_WEBHOOK_ALLOW_HOSTS; empty = no allowlist. */
   webhookAllowHosts: string[];
@@ -177,10 +208,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     corsOrigins: e.SLUICE_CORS_ORIGINS.split(',')
       .map((s) => s.trim())
       .filter((s) => s !== ''),
+    auth: {
+      mode: e.SLUICE_AUTH,
+      adminKey: e.SLUICE_ADMIN_KEY ?? null,
+      tokenSecret: e.SLUICE_TOKEN_SECRET ?? null,
+      metricsPublic: e.SLUICE_METRICS_PUBLIC,
+      docsPublic: e.SLUICE_DOCS_PUBLIC,
+    },
     shutdownTimeoutMs: e.SLUICE_SHUTDOWN_TIMEOUT_MS,
     dbPoolMax: e.SLUICE_DB_POOL_MAX,
     dbConnectTimeoutMs: e.SLUICE_DB_CONNECT_TIMEOUT_MS,
     logStore: e.SLUICE_LOG_STORE,
+    maxOpenFiles: e.SLUICE_MAX_OPEN_FILES,
     webhookAllowPrivate: e.SLUICE_WEBHOOK_ALLOW_PRIVATE,
     webhookAllowHosts: e.SLUICE_WEBHOOK_ALLOW_HOSTS.split(',')
       .map((s) => s.trim())

@@ -24,6 +24,9 @@ import { WebhooksService } from './webhooks/webhooks-service.js';
 import { QueueMetrics } from './queues/queue-metrics.js';
 import { QueueSweeper } from './queues/queue-sweeper.js';
 import { QueuesService } from './queues/queues-service.js';
+import { ApiKeyStore } from './auth/api-keys.js';
+import { AuthService } from './auth/auth-service.js';
+import { loadSigningSecret, TokenSigner } from './auth/tokens.js';
 
 export interface Services {
   readonly config: Config;
@@ -50,6 +53,8 @@ export interface Services {
   /** Queues: leases and acknowledgements per record, state in Postgres, one sweeper per cluster. */
   readonly queues: QueuesService;
   readonly queueSweeper: QueueSweeper;
+  /** Access control: mode, API keys (≤ 1 s cache), browser tokens. */
+  readonly auth: AuthService;
 
   /** Run `hook` during close(), before the log store and database close (last added runs first). */
   onClose(hook: () => Promise<void> | void): void;
@@ -164,6 +169,20 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     });
     cleanups.push(() => queueSweeper.stop());
     queueSweeper.start();
+    const authLogger = logger.child({ component: 'auth' });
+    const auth = new AuthService(
+      config.auth,
+      new ApiKeyStore(metadata.db, {
+        onStaleServed: (what, e) =>
+          authLogger.warn(
+            { error: e instanceof Error ? e.message : String(e) },
+            `database unreachable: using the last known ${what}`,
+          ),
+      }),
+      new TokenSigner(await loadSigningSecret(config.dataDir, config.auth.tokenSecret, authLogger), identity.clusterId),
+      authLogger,
+    );
+    await auth.announce(config.host);
 
     const hooks: Array<() => Promise<void> | void> = [];
     let closing: Promise<void> | undefined;
@@ -185,6 +204,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       webhooks,
       queues,
       queueSweeper,
+      auth,
       onClose: (hook) => void hooks.push(hook),
       close: () =>
         (closing ??= (async () => {
@@ -244,7 +264,7 @@ function registerLogHealthGauges(metrics: Metrics, log: LogStore): void {
 function createLogStore(config: Config, logger: Logger): LogStore {
   const logLogger = logger.child({ component: 'log' });
   if (config.logStore === 'memory') return createMemoryLogStore({ logger: logLogger });
-  return createFileLogStore({ dataDir: config.dataDir, logger: logLogger });
+  return createFileLogStore({ dataDir: config.dataDir, logger: logLogger, maxOpenFiles: config.maxOpenFiles });
 }
 
 async function exists(file: string): Promise<boolean> {

@@ -15,7 +15,11 @@ const watch = (l: Listener): Listener => {
 };
 
 beforeAll(async () => {
-  server = await startIsolatedServer({ SLUICE_SSE_RETRY_MS: '100', SLUICE_SSE_KEEPALIVE_MS: '300' });
+  server = await startIsolatedServer({
+    SLUICE_SSE_RETRY_MS: '100',
+    SLUICE_SSE_KEEPALIVE_MS: '300',
+    SLUICE_CORS_ORIGINS: 'https://dashboard.example',
+  });
 });
 afterAll(async () => {
   for (const l of open) l.close();
@@ -47,7 +51,7 @@ async function rawStream(url: string, headers: Record<string, string>, done: (te
 }
 
 describe('framing and headers', () => {
-  it('opens with retry:, sends SSE headers and CORS for any origin, no compression, keepalives', async () => {
+  it('opens with retry:, sends SSE headers and CORS for an allowed origin, no compression, keepalives', async () => {
     const topic = name();
     await createTopic(server.url, topic);
     const { res, text } = await rawStream(
@@ -60,7 +64,7 @@ describe('framing and headers', () => {
     expect(res.headers.get('cache-control')).toBe('no-cache');
     expect(res.headers.get('x-accel-buffering')).toBe('no');
     expect(res.headers.get('content-encoding')).toBeNull();
-    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    expect(res.headers.get('access-control-allow-origin')).toBe('https://dashboard.example');
     expect(res.headers.get('x-request-id')).toBeTruthy();
     expect(text.startsWith('retry: 100\n\n')).toBe(true);
     expect(text).toContain(': keepalive\n\n');
@@ -78,7 +82,7 @@ describe('framing and headers', () => {
       },
     });
     expect(res.status).toBeLessThan(300);
-    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    expect(res.headers.get('access-control-allow-origin')).toBe('https://dashboard.example');
     expect((res.headers.get('access-control-allow-headers') ?? '').toLowerCase()).toContain('last-event-id');
   });
 });

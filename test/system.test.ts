@@ -30,7 +30,7 @@ describe('system endpoints', () => {
     const body = expectStatus(await server.client.get('/readyz'), 200);
     expect(body.status).toBe('ready');
     expect(body.checks.database.ok).toBe(true);
-    expect(body.checks.log).toEqual({ ok: true, recovered: true, quarantined: [] });
+    expect(body.checks.log).toEqual({ ok: true, recovered: true, quarantined: [], read_only: [] });
   });
 
   it('GET /metrics exposes request counters by route and status', async () => {

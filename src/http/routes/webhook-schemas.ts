@@ -4,8 +4,8 @@ import { z } from '@hono/zod-openapi';
 import type { WebhookDeliveryRow } from '../../metadata/schema/webhooks.js';
 import { WEBHOOK_LIMITS as L } from '../../webhooks/webhook-input.js';
 import type { WebhookView } from '../../webhooks/webhooks-service.js';
+import { TOPIC_NAME_PATTERN } from '../../topics/topics-service.js';
 
-const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 const ms = (description: string) => z.number().int().openapi({ description });
 
 export const WebhookIdParam = z.object({
@@ -86,14 +86,14 @@ const Url = z.string().min(1).openapi({
   example: 'https://hooks.example.com/sluice',
 });
 
-const DeadLetterTopic = z.string().regex(TOPIC_NAME, 'a topic name').nullable().optional().openapi({
+const DeadLetterTopic = z.string().regex(TOPIC_NAME_PATTERN, 'a topic name').nullable().optional().openapi({
   description:
     'Exhausted batches are appended here (records unchanged plus headers sluice-source-topic, sluice-source-partition, sluice-source-offset, sluice-webhook-id, sluice-last-status, sluice-last-error) and delivery continues. Must exist, differ from topic and have the same value_format.',
 });
 
 export const CreateWebhookBody = z
   .strictObject({
-    topic: z.string().regex(TOPIC_NAME, 'a topic name').openapi({ example: 'orders' }),
+    topic: z.string().regex(TOPIC_NAME_PATTERN, 'a topic name').openapi({ example: 'orders' }),
     url: Url,
     from: z.enum(['latest', 'earliest']).optional().openapi({
       description:
