@@ -397,18 +397,13 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-<<<<<<< HEAD
     "/v1/topics/{topic}/queues/{queue}": {
-=======
-    "/v1/keys": {
->>>>>>> main
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-<<<<<<< HEAD
         /**
          * Describe a queue
          * @description Settings, counts (available, in flight, accepted, dead-lettered, archived, skipped by retention) and the age of the oldest unfinished record.
@@ -441,48 +436,13 @@ export interface paths {
         get: operations["listQueues"];
         put?: never;
         post?: never;
-=======
-        /** List API keys */
-        get: operations["listKeys"];
-        put?: never;
-        /**
-         * Create an API key
-         * @description The answer carries the secret `key` (`slk_…`), shown only once; Sluice keeps only its SHA-256. A caller can only give grants it holds itself (403 otherwise). In `auto` mode the first key ends anonymous loopback access: from then on every request needs a credential.
-         */
-        post: operations["createKey"];
->>>>>>> main
         delete?: never;
         options?: never;
         head?: never;
         patch?: never;
         trace?: never;
     };
-<<<<<<< HEAD
     "/v1/topics/{topic}/queues/{queue}/receive": {
-=======
-    "/v1/keys/{id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Get an API key */
-        get: operations["getKey"];
-        put?: never;
-        post?: never;
-        /**
-         * Revoke an API key
-         * @description The key and the tokens it minted are refused within 1 s on every node, and streams opened with them end. The key stays listed with `revoked_at`. Revoking twice is harmless.
-         */
-        delete: operations["revokeKey"];
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/tokens": {
->>>>>>> main
         parameters: {
             query?: never;
             header?: never;
@@ -492,7 +452,6 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-<<<<<<< HEAD
          * Receive records from a queue
          * @description Leases up to `max_records` available records across the topic’s partitions; any number of receivers share the same partitions. Each record carries a `lease` to acknowledge it with, its `delivery_count` and `lock_expires_at`. A record not acknowledged before its lease runs out returns to the queue (within about a second) and is delivered again — so a lost answer means the records come back (at-least-once). With `wait_ms` the request waits until a record is available. A receive on a queue that does not exist creates it with defaults (`start: earliest`).
          */
@@ -517,12 +476,68 @@ export interface paths {
          * @description One result per ack, in request order; each lease is judged on its own (never a silent success). A malformed lease string is 400 and changes nothing.
          */
         post: operations["ackQueueRecords"];
-=======
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List API keys */
+        get: operations["listKeys"];
+        put?: never;
+        /**
+         * Create an API key
+         * @description The answer carries the secret `key` (`slk_…`), shown only once; Sluice keeps only its SHA-256. A caller can only give grants it holds itself (403 otherwise). In `auto` mode the first key ends anonymous loopback access: from then on every request needs a credential.
+         */
+        post: operations["createKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/keys/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get an API key */
+        get: operations["getKey"];
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an API key
+         * @description The key and the tokens it minted are refused within 1 s on every node, and streams opened with them end. The key stays listed with `revoked_at`. Revoking twice is harmless.
+         */
+        delete: operations["revokeKey"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
          * Mint a browser token
          * @description For pages and other places a key must not go: a signed token (JWT) with the given grants, which must be a subset of the caller’s (403 otherwise), valid for `ttl_ms` (≤ 24 h). Verified without a database look-up; refused after expiry and within 1 s of its key being revoked. Send it as `Authorization: Bearer`, or on GET streams as `?access_token=` (what `EventSource` can do); it is never written to logs.
          */
         post: operations["createToken"];
->>>>>>> main
         delete?: never;
         options?: never;
         head?: never;
@@ -1061,7 +1076,6 @@ export interface components {
             /** @description Unix ms the attempt started. */
             at: number;
         };
-<<<<<<< HEAD
         Queue: {
             topic: string;
             name: string;
@@ -1150,7 +1164,7 @@ export interface components {
                  */
                 action: "accept" | "release" | "reject" | "renew";
             }[];
-=======
+        };
         ApiKeyWithSecret: components["schemas"]["ApiKey"] & {
             /** @description The secret (`slk_…`), shown only in this answer: send it as `Authorization: Bearer <key>`. */
             key: string;
@@ -1215,7 +1229,6 @@ export interface components {
              * @example 600000
              */
             ttl_ms: number;
->>>>>>> main
         };
         Health: {
             /** @enum {string} */
@@ -3237,7 +3250,6 @@ export interface operations {
             };
         };
     };
-<<<<<<< HEAD
     getQueue: {
         parameters: {
             query?: never;
@@ -3246,18 +3258,10 @@ export interface operations {
                 topic: string;
                 queue: string;
             };
-=======
-    listKeys: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
->>>>>>> main
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-<<<<<<< HEAD
             /** @description The queue */
             200: {
                 headers: {
@@ -3269,6 +3273,24 @@ export interface operations {
             };
             /** @description Bad request: malformed JSON or a parameter/body field failed validation */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3339,6 +3361,24 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Not found */
             404: {
                 headers: {
@@ -3396,6 +3436,24 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Not found */
             404: {
                 headers: {
@@ -3428,30 +3486,18 @@ export interface operations {
         requestBody?: never;
         responses: {
             /** @description The queues, by name */
-=======
-            /** @description Keys the caller may describe, oldest first, revoked ones included */
->>>>>>> main
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-<<<<<<< HEAD
                         queues: components["schemas"]["Queue"][];
                     };
                 };
             };
             /** @description Bad request: malformed JSON or a parameter/body field failed validation */
             400: {
-=======
-                        keys: components["schemas"]["ApiKey"][];
-                    };
-                };
-            };
-            /** @description Unauthorized */
-            401: {
->>>>>>> main
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3459,13 +3505,26 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-<<<<<<< HEAD
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Not found */
             404: {
-=======
-            /** @description Forbidden */
-            403: {
->>>>>>> main
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3484,7 +3543,6 @@ export interface operations {
             };
         };
     };
-<<<<<<< HEAD
     receiveFromQueue: {
         parameters: {
             query?: {
@@ -3499,7 +3557,188 @@ export interface operations {
             path: {
                 topic: string;
                 queue: string;
-=======
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Leased records (possibly none) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueueReceiveResponse"];
+                };
+            };
+            /** @description Bad request: malformed JSON or a parameter/body field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    ackQueueRecords: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                topic: string;
+                queue: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["QueueAckRequest"];
+            };
+        };
+        responses: {
+            /** @description Per-lease results */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueueAckResponse"];
+                };
+            };
+            /** @description Bad request: malformed JSON or a parameter/body field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Keys the caller may describe, oldest first, revoked ones included */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        keys: components["schemas"]["ApiKey"][];
+                    };
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     createKey: {
         parameters: {
             query?: never;
@@ -3566,29 +3805,17 @@ export interface operations {
             header?: never;
             path: {
                 id: string;
->>>>>>> main
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-<<<<<<< HEAD
-            /** @description Leased records (possibly none) */
-=======
             /** @description The key */
->>>>>>> main
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-<<<<<<< HEAD
-                    "application/json": components["schemas"]["QueueReceiveResponse"];
-                };
-            };
-            /** @description Bad request: malformed JSON or a parameter/body field failed validation */
-            400: {
-=======
                     "application/json": components["schemas"]["ApiKey"];
                 };
             };
@@ -3603,7 +3830,6 @@ export interface operations {
             };
             /** @description Forbidden */
             403: {
->>>>>>> main
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3631,30 +3857,11 @@ export interface operations {
             };
         };
     };
-<<<<<<< HEAD
-    ackQueueRecords: {
-=======
     revokeKey: {
->>>>>>> main
         parameters: {
             query?: never;
             header?: never;
             path: {
-<<<<<<< HEAD
-                topic: string;
-                queue: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["QueueAckRequest"];
-            };
-        };
-        responses: {
-            /** @description Per-lease results */
-            200: {
-=======
                 id: string;
             };
             cookie?: never;
@@ -3670,24 +3877,15 @@ export interface operations {
             };
             /** @description Unauthorized */
             401: {
->>>>>>> main
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-<<<<<<< HEAD
-                    "application/json": components["schemas"]["QueueAckResponse"];
-                };
-            };
-            /** @description Bad request: malformed JSON or a parameter/body field failed validation */
-            400: {
-=======
                     "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Forbidden */
             403: {
->>>>>>> main
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3715,8 +3913,6 @@ export interface operations {
             };
         };
     };
-<<<<<<< HEAD
-=======
     createToken: {
         parameters: {
             query?: never;
@@ -3777,7 +3973,6 @@ export interface operations {
             };
         };
     };
->>>>>>> main
     healthz: {
         parameters: {
             query?: never;

@@ -1,5 +1,6 @@
 // GET /v1/topics/{topic}/queues — every queue of a topic with its counts.
 import { createRoute, z } from '@hono/zod-openapi';
+import { can } from '../../auth/principal.js';
 import type { RouteModule } from '../app-env.js';
 import { errorResponses } from '../errors.js';
 import { QueueJson, TopicQueuesParam, throwQueueError } from './queue-schemas.js';
@@ -24,5 +25,6 @@ export const registerListQueues: RouteModule = (app) =>
   app.openapi(listQueuesRoute, async (c) => {
     const result = await c.get('services').queues.list(c.req.valid('param').topic);
     if (!result.ok) throwQueueError(result.error);
-    return c.json({ queues: result.value }, 200);
+    const principal = c.get('principal');
+    return c.json({ queues: result.value.filter((q) => can(principal, 'group', q.name, 'describe')) }, 200);
   });
