@@ -38,7 +38,7 @@ export interface paths {
         post?: never;
         /**
          * Delete a topic
-         * @description Removes the topic and all its log data. The name can be reused at once; the new topic gets a new id and starts at offset 0. Everything that pointed at the old topic ends with it: open streams on it end; consumer groups' committed offsets and positions on it are removed (as Kafka does), so a group starts a new topic of the name at its auto_offset_reset position; its webhooks end in state `topic_deleted`; SSE topic cursors issued for it are refused (409) on a new topic of the name.
+         * @description Removes the topic and all its log data. The name can be reused at once; the new topic gets a new id and starts at offset 0. Everything that pointed at the old topic ends with it: open streams on it end; consumer groups' committed offsets and positions on it are removed (as Kafka does), so a group starts a new topic of the name at its auto_offset_reset position; its webhooks end in state `topic_deleted`; SSE topic cursors issued for it are refused (410) on a new topic of the name.
          */
         delete: operations["deleteTopic"];
         options?: never;
@@ -119,7 +119,7 @@ export interface paths {
         };
         /**
          * Stream every partition of a topic (Server-Sent Events)
-         * @description A Server-Sent Events stream. It opens with `retry:`; each record arrives as `event: record` with `data:` a Record JSON and `id:` the resume cursor (with `?batch=true`: `event: records`, a JSON array). A `: keepalive` comment is sent every SLUICE_SSE_KEEPALIVE_MS (default 15 s). When the stream cannot continue it sends `event: error` with `{"code","message",...}` and closes: `offset_out_of_range` names records deleted by retention before they were delivered (`requested_offset`, `start_offset`) — reconnect with `from=earliest` to accept the gap. On server shutdown the last event is `event: shutdown`. A slow client is paused against its socket and catches up from the log; it never grows server memory. A start position or cursor beyond the end of a partition is refused before the stream opens with 416 `offset_out_of_range` and `partition`, `start_offset`, `end_offset` (as on /records; a non-200 also stops EventSource); exactly at the end is valid and waits for the next record. Partitions are merged; records of one partition keep their order. The cursor (`id:`) is an opaque URL-safe token (`v1.` + base64url) holding the next offset of every partition; a malformed cursor, or one naming more partitions than the topic has, is a 400. Partitions added after the cursor was issued are streamed from their first record.
+         * @description A Server-Sent Events stream. It opens with `retry:`; each record arrives as `event: record` with `data:` a Record JSON and `id:` the resume cursor (with `?batch=true`: `event: records`, a JSON array). A `: keepalive` comment is sent every SLUICE_SSE_KEEPALIVE_MS (default 15 s). When the stream cannot continue it sends `event: error` with `{"code","message",...}` and closes: `offset_out_of_range` names records deleted by retention before they were delivered (`requested_offset`, `start_offset`) — reconnect with `from=earliest` to accept the gap. On server shutdown the last event is `event: shutdown`. A slow client is paused against its socket and catches up from the log; it never grows server memory. A start position or cursor beyond the end of a partition is refused before the stream opens with 416 `offset_out_of_range` and `partition`, `start_offset`, `end_offset` (as on /records; a non-200 also stops EventSource); exactly at the end is valid and waits for the next record. Partitions are merged; records of one partition keep their order. The cursor (`id:`) is an opaque URL-safe token (`v2.<topic tag>.<offsets>`) holding the next offset of every partition and naming the topic's id; a malformed cursor, or one naming more partitions than the topic has, is a 400. A cursor issued for a topic since deleted — even if a topic of the same name exists again — is refused with 410 `gone` before the stream opens (so `EventSource` stops instead of silently skipping the new topic’s first records): open the stream again without a cursor. Cursors of the older `v1.` form carry no topic identity and are accepted as they are. Partitions added after the cursor was issued are streamed from their first record.
          */
         get: operations["streamTopicEvents"];
         put?: never;
@@ -1967,6 +1967,15 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Gone */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
