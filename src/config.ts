@@ -110,6 +110,10 @@ export const envSchema = z.object({
   SLUICE_WEBHOOK_MAX_CONCURRENCY: int(1, 10_000).default(64),
   /** Delivery attempts kept per webhook for GET /v1/webhooks/{id}/deliveries. */
   SLUICE_WEBHOOK_DELIVERIES_KEPT: int(1, 10_000).default(100),
+  /** Queues: most records one queue partition may have between its start and its newest leased record. */
+  SLUICE_QUEUE_MAX_WINDOW: int(10, 1_000_000).default(5_000),
+  /** Queues: how often expired leases are returned and pending dead letters appended. */
+  SLUICE_QUEUE_SWEEP_INTERVAL_MS: int(10, 60_000).default(250),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -156,6 +160,8 @@ export interface Config {
   webhookAllowHosts: string[];
   webhookMaxConcurrency: number;
   webhookDeliveriesKept: number;
+  queueMaxWindow: number;
+  queueSweepIntervalMs: number;
 }
 
 export class ConfigError extends Error {
@@ -228,5 +234,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       .filter((s) => s !== ''),
     webhookMaxConcurrency: e.SLUICE_WEBHOOK_MAX_CONCURRENCY,
     webhookDeliveriesKept: e.SLUICE_WEBHOOK_DELIVERIES_KEPT,
+    queueMaxWindow: e.SLUICE_QUEUE_MAX_WINDOW,
+    queueSweepIntervalMs: e.SLUICE_QUEUE_SWEEP_INTERVAL_MS,
   };
 }

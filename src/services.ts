@@ -21,6 +21,9 @@ import { createGroupTopics } from './groups/topic-adapter.js';
 import { forgetTopic as forgetTopicOffsets } from './groups/group-repository.js';
 import { UrlPolicy } from './webhooks/url-policy.js';
 import { WebhooksService } from './webhooks/webhooks-service.js';
+import { QueueMetrics } from './queues/queue-metrics.js';
+import { QueueSweeper } from './queues/queue-sweeper.js';
+import { QueuesService } from './queues/queues-service.js';
 import { ApiKeyStore } from './auth/api-keys.js';
 import { AuthService } from './auth/auth-service.js';
 import { loadSigningSecret, TokenSigner } from './auth/tokens.js';
@@ -47,6 +50,9 @@ export interface Services {
   readonly groups: GroupsService;
   /** Webhooks: per-partition push workers, started here and stopped (in-flight aborted) on close. */
   readonly webhooks: WebhooksService;
+  /** Queues: leases and acknowledgements per record, state in Postgres, one sweeper per cluster. */
+  readonly queues: QueuesService;
+  readonly queueSweeper: QueueSweeper;
   /** Access control: mode, API keys (≤ 1 s cache), browser tokens. */
   readonly auth: AuthService;
 
@@ -146,6 +152,27 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     });
     cleanups.push(() => webhooks.stop());
     await webhooks.start();
+    const queues = new QueuesService({
+      db: metadata.db,
+      topics,
+      logs: log,
+      producer: produce,
+      limits: {
+        maxWindow: config.queueMaxWindow,
+        sweepIntervalMs: config.queueSweepIntervalMs,
+        pollIntervalMs: 1_000,
+      },
+      logger: logger.child({ component: 'queues' }),
+      metrics: new QueueMetrics(metrics.registry),
+    });
+    const queueSweeper = new QueueSweeper({
+      db: metadata.db,
+      queues,
+      intervalMs: config.queueSweepIntervalMs,
+      logger: logger.child({ component: 'queues' }),
+    });
+    cleanups.push(() => queueSweeper.stop());
+    queueSweeper.start();
     const authLogger = logger.child({ component: 'auth' });
     const auth = new AuthService(
       config.auth,
@@ -179,6 +206,8 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       reads,
       groups,
       webhooks,
+      queues,
+      queueSweeper,
       auth,
       onClose: (hook) => void hooks.push(hook),
       close: () =>
@@ -190,6 +219,8 @@ export async function createServices(config: Config, overrides: ServiceOverrides
               logger.error({ err: e }, 'close hook failed');
             }
           }
+          await queueSweeper.stop();
+          queues.close();
           await webhooks.stop();
           await groups.stop();
           produce.close();
