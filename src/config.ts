@@ -44,6 +44,10 @@ export const envSchema = z.object({
   SLUICE_MAX_JSON_DEPTH: int(1, 1000).default(128),
   /** How long Idempotency-Key and Producer-Seq state answers retries, across restarts too (ms). */
   SLUICE_IDEMPOTENCY_WINDOW_MS: int(1000, 7 * 24 * 3_600_000).default(3_600_000),
+  /** Most Idempotency-Keys + producer ids remembered at once; past it the least recently used are forgotten. */
+  SLUICE_IDEMPOTENCY_MAX_ENTRIES: int(100, 100_000_000).default(100_000),
+  /** Estimated memory the idempotency state may hold; past it the least recently used are forgotten. */
+  SLUICE_IDEMPOTENCY_MAX_BYTES: int(64 * 1024, 64 * 1024 * MiB).default(64 * MiB),
   /** Most partitions one topic may have. */
   SLUICE_MAX_PARTITIONS: int(1, 100_000).default(1024),
   /** Consumer groups: joins within this window share one rebalance (one generation bump). */
@@ -106,6 +110,10 @@ export const envSchema = z.object({
   SLUICE_WEBHOOK_MAX_CONCURRENCY: int(1, 10_000).default(64),
   /** Delivery attempts kept per webhook for GET /v1/webhooks/{id}/deliveries. */
   SLUICE_WEBHOOK_DELIVERIES_KEPT: int(1, 10_000).default(100),
+  /** Queues: most records one queue partition may have between its start and its newest leased record. */
+  SLUICE_QUEUE_MAX_WINDOW: int(10, 1_000_000).default(5_000),
+  /** Queues: how often expired leases are returned and pending dead letters appended. */
+  SLUICE_QUEUE_SWEEP_INTERVAL_MS: int(10, 60_000).default(250),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -122,6 +130,8 @@ export interface Config {
   maxRecordsPerRequest: number;
   maxJsonDepth: number;
   idempotencyWindowMs: number;
+  idempotencyMaxEntries: number;
+  idempotencyMaxBytes: number;
   maxPartitions: number;
   groupRebalanceDelayMs: number;
   groupSweepIntervalMs: number;
@@ -150,6 +160,8 @@ export interface Config {
   webhookAllowHosts: string[];
   webhookMaxConcurrency: number;
   webhookDeliveriesKept: number;
+  queueMaxWindow: number;
+  queueSweepIntervalMs: number;
 }
 
 export class ConfigError extends Error {
@@ -192,6 +204,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxRecordsPerRequest: e.SLUICE_MAX_RECORDS_PER_REQUEST,
     maxJsonDepth: e.SLUICE_MAX_JSON_DEPTH,
     idempotencyWindowMs: e.SLUICE_IDEMPOTENCY_WINDOW_MS,
+    idempotencyMaxEntries: e.SLUICE_IDEMPOTENCY_MAX_ENTRIES,
+    idempotencyMaxBytes: e.SLUICE_IDEMPOTENCY_MAX_BYTES,
     maxPartitions: e.SLUICE_MAX_PARTITIONS,
     groupRebalanceDelayMs: e.SLUICE_GROUP_REBALANCE_DELAY_MS,
     groupSweepIntervalMs: e.SLUICE_GROUP_SWEEP_INTERVAL_MS,
@@ -220,5 +234,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       .filter((s) => s !== ''),
     webhookMaxConcurrency: e.SLUICE_WEBHOOK_MAX_CONCURRENCY,
     webhookDeliveriesKept: e.SLUICE_WEBHOOK_DELIVERIES_KEPT,
+    queueMaxWindow: e.SLUICE_QUEUE_MAX_WINDOW,
+    queueSweepIntervalMs: e.SLUICE_QUEUE_SWEEP_INTERVAL_MS,
   };
 }

@@ -36,6 +36,11 @@ export const openApiInfo = {
       description: 'Push every record to an HTTP endpoint, signed per Standard Webhooks, in order, at least once.',
     },
     {
+      name: 'Queues',
+      description:
+        'Per-record acknowledgement over a topic (like RabbitMQ or Kafka share groups): any number of receivers share partitions; leases, redelivery, dead letters.',
+    },
+    {
       name: 'Access control',
       description:
         'API keys with grants (Kafka-style ACLs) and short-lived browser tokens. Each operation lists the grant it needs in `x-sluice-permission`.',
