@@ -887,6 +887,8 @@ export interface components {
             lag: number;
             /** @description Failed attempts since the last success. */
             consecutive_failures: number;
+            /** @description Records retention deleted before they were delivered: skipped (they no longer exist), counted here and in the metric sluice_webhook_records_expired_total. */
+            records_expired: number;
             /** @description Unix ms of the last 2xx answer. */
             last_success_at: number | null;
             /** @description Unix ms of the last failed attempt. */
