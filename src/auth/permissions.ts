@@ -86,6 +86,19 @@ export const operationPermissions: Record<string, Declaration> = {
   deleteWebhook: { requires: [r('webhook', 'delete', webhookTopic)] },
   rotateWebhookSecret: { requires: [r('webhook', 'alter', webhookTopic)] },
   listWebhookDeliveries: { requires: [r('webhook', 'describe', webhookTopic)] },
+  // Queues: the queue is named as a group (one namespace, as Kafka's share groups use group ACLs)
+  putQueue: { requires: [r('topic', 'read', param('topic')), r('group', 'alter', param('queue'))] },
+  listQueues: {
+    requires: [r('topic', 'describe', param('topic')), r('group', 'describe', ANY)],
+    note: 'lists only queues whose name the caller may describe as a group',
+  },
+  getQueue: { requires: [r('topic', 'describe', param('topic')), r('group', 'describe', param('queue'))] },
+  deleteQueue: { requires: [r('group', 'delete', param('queue'))] },
+  receiveFromQueue: {
+    requires: [r('topic', 'read', param('topic')), r('group', 'read', param('queue'))],
+    note: 'a receive on a queue that does not exist creates it with defaults',
+  },
+  ackQueueRecords: { requires: [r('topic', 'read', param('topic')), r('group', 'read', param('queue'))] },
   // Access control
   createKey: {
     requires: [r('key', 'create', { body: 'name' })],

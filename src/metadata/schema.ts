@@ -5,3 +5,4 @@ export * from './schema/cluster.js';
 export * from './schema/groups.js';
 export * from './schema/topics.js';
 export * from './schema/webhooks.js';
+export * from './schema/queues.js';
