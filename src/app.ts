@@ -7,6 +7,7 @@ import { cors } from 'hono/cors';
 import type { App, AppEnv } from './http/app-env.js';
 import { notFoundHandler, onError } from './http/error-handler.js';
 import { ApiError, errorResponse } from './http/errors.js';
+import { rememberJsonErrors } from './http/middleware/json-body.js';
 import { allowedMethodsResolver } from './http/middleware/method-not-allowed.js';
 import { InflightTracker, requestContext } from './http/middleware/request-context.js';
 import { buildOpenApiDocument, createRouter } from './http/openapi.js';
@@ -52,6 +53,7 @@ export function createApp(services: Services): CreatedApp {
   const inflight = new InflightTracker();
   const app = createRouter((a) => {
     a.use('*', requestContext(services, inflight));
+    a.use('*', rememberJsonErrors());
     if (config.corsOrigins.length > 0) a.use('*', corsMiddleware(config.corsOrigins));
     const limitBody = bodyLimit({
       maxSize: config.maxBodyBytes,

@@ -2,7 +2,8 @@
 // partitions; counts as a heartbeat and reports the current generation and assignment.
 import { createRoute, z } from '@hono/zod-openapi';
 import type { RouteModule } from '../app-env.js';
-import { ApiError, errorResponses } from '../errors.js';
+import { errorResponses } from '../errors.js';
+import { checkWaitMs, waitMsQuery } from '../schemas/long-poll.js';
 import { RecordSchema } from './records-read.js';
 import { MemberParam, MembershipJson, throwGroupError } from './group-schemas.js';
 
@@ -36,9 +37,9 @@ export const groupFetchRoute = createRoute({
       max_bytes: int(1, 64 * MiB)
         .default(MiB)
         .openapi({ description: '1 … 64 MiB, default 1 MiB (at least one record is returned if any exists).' }),
-      wait_ms: int(0, 300_000)
-        .default(0)
-        .openapi({ description: 'Long-poll up to this long (≤ SLUICE_LONG_POLL_MAX_MS); 0 answers at once.' }),
+      wait_ms: waitMsQuery(
+        'Long-poll up to this long (≤ SLUICE_LONG_POLL_MAX_MS, default 30000, at most 30000); 0 answers at once.',
+      ),
     }),
   },
   responses: {
@@ -55,9 +56,7 @@ export const registerGroupFetch: RouteModule = (app) =>
     const { groups, streams, config } = c.get('services');
     const { group, member } = c.req.valid('param');
     const q = c.req.valid('query');
-    if (q.wait_ms > config.longPollMaxMs) {
-      throw new ApiError('bad_request', `wait_ms must be ≤ ${config.longPollMaxMs} (SLUICE_LONG_POLL_MAX_MS)`);
-    }
+    checkWaitMs(q.wait_ms, config.longPollMaxMs);
     const result = await groups.fetch(group, member, {
       maxRecords: q.max_records,
       maxBytes: q.max_bytes,
