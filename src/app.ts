@@ -1,10 +1,11 @@
-// The HTTP application: middleware (request id, logs, metrics, CORS, body limit), every
+// The HTTP application: middleware (request id, logs, metrics, origin/CORS, auth, body limit), every
 // route from the registration list, error/404/405 handling, /openapi.json and /docs.
 import { Scalar } from '@scalar/hono-api-reference';
 import { bodyLimit } from 'hono/body-limit';
-import type { MiddlewareHandler } from 'hono';
-import { cors } from 'hono/cors';
-import type { App, AppEnv } from './http/app-env.js';
+import { authMiddleware } from './auth/auth-middleware.js';
+import { originPolicy } from './auth/origin-policy.js';
+import { StreamWatch } from './auth/stream-watch.js';
+import type { App } from './http/app-env.js';
 import { notFoundHandler, onError } from './http/error-handler.js';
 import { ApiError, errorResponse } from './http/errors.js';
 import { rememberJsonErrors } from './http/middleware/json-body.js';
@@ -19,42 +20,13 @@ export interface CreatedApp {
   inflight: InflightTracker;
 }
 
-const CORS_EXPOSE = 'x-request-id,location,retry-after';
-
-/**
- * hono's cors for preflights; for other requests the same headers are set on the final
- * response after the handler. (hono's cors touches c.res before the handler, so the
- * handler's response is rebuilt through a web Response and its body streamed, per request.)
- */
-function corsMiddleware(origins: string[]): MiddlewareHandler<AppEnv> {
-  const any = origins.includes('*');
-  const preflight = cors({ origin: any ? '*' : origins, exposeHeaders: CORS_EXPOSE.split(','), maxAge: 600 });
-  return async (c, next) => {
-    if (c.req.method === 'OPTIONS') return preflight(c, next);
-    await next();
-    const requestOrigin = c.req.header('origin') ?? '';
-    const allow = any ? '*' : origins.includes(requestOrigin) ? requestOrigin : null;
-    const apply = (headers: Headers) => {
-      if (allow) headers.set('Access-Control-Allow-Origin', allow);
-      headers.set('Access-Control-Expose-Headers', CORS_EXPOSE);
-      if (!any) headers.append('Vary', 'Origin');
-    };
-    try {
-      apply(c.res.headers);
-    } catch {
-      c.res = new Response(c.res.body, c.res); // immutable headers (a passed-through Response)
-      apply(c.res.headers);
-    }
-  };
-}
-
 export function createApp(services: Services): CreatedApp {
   const { config } = services;
   const inflight = new InflightTracker();
   const app = createRouter((a) => {
     a.use('*', requestContext(services, inflight));
     a.use('*', rememberJsonErrors());
-    if (config.corsOrigins.length > 0) a.use('*', corsMiddleware(config.corsOrigins));
+    a.use('*', originPolicy(config.corsOrigins));
     const limitBody = bodyLimit({
       maxSize: config.maxBodyBytes,
       onError: (ctx) =>
@@ -84,6 +56,11 @@ export function createApp(services: Services): CreatedApp {
       }
       return limitBody(c, next);
     });
+    // After the body limit: a few operations name their resource in the (small) JSON body.
+    a.use(
+      '*',
+      authMiddleware(services, () => app, new StreamWatch(services.auth)),
+    );
   });
 
   let document: ReturnType<typeof buildOpenApiDocument> | undefined;

@@ -1,6 +1,6 @@
 // Prometheus metrics: one registry per process (not prom-client's global one, so several
 // servers in one test process never collide). Other modules register their own series on it.
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface Metrics {
   readonly registry: Registry;
@@ -27,4 +27,30 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       registers: [registry],
     }),
   };
+}
+
+/** Size of the produce path's idempotency state, read at scrape time. */
+export function registerIdempotencyMetrics(
+  metrics: Metrics,
+  stats: () => { entries: number; bytes: number; evicted: number },
+): void {
+  const series: Array<[string, string, 'entries' | 'bytes' | 'evicted']> = [
+    ['sluice_idempotency_entries', 'Idempotency-Keys and producer ids remembered for duplicate detection.', 'entries'],
+    ['sluice_idempotency_bytes', 'Estimated memory held by idempotency state.', 'bytes'],
+    [
+      'sluice_idempotency_evicted_total',
+      'Idempotency entries forgotten before their window ended because SLUICE_IDEMPOTENCY_MAX_ENTRIES/_BYTES was reached.',
+      'evicted',
+    ],
+  ];
+  for (const [name, help, field] of series) {
+    new Gauge({
+      name,
+      help,
+      registers: [metrics.registry],
+      collect() {
+        this.set(stats()[field]);
+      },
+    });
+  }
 }

@@ -49,6 +49,11 @@ export function toApiError(error: unknown, c: Context<AppEnv>): ApiError {
     // nothing corrupt was served. The service is fine; this partition is not.
     return new ApiError('unavailable', `partition quarantined: ${error.message}; see /readyz`);
   }
+  const errno = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (errno === 'EMFILE' || errno === 'ENFILE') {
+    // Out of file descriptors: passing, and nothing about the data; the path stays in the log.
+    return new ApiError('unavailable', `too many open files (${errno}); retry shortly`, {}, { 'retry-after': '1' });
+  }
   return new ApiError('internal', 'internal error; the request id identifies it in the server log');
 }
 

@@ -39,7 +39,7 @@ export const resetOffsetsRoute = createRoute({
   summary: 'Reset committed offsets',
   description:
     '`earliest` = each partition’s start, `latest` = its end, `{"timestamp"}` = first record at or after it (end if none), `{"offset"}` = that offset, which must lie in every chosen partition’s range (416 otherwise, nothing written). ' +
-    'Creates the group if needed; 409 `conflict` while it has members.',
+    'The group must exist (404 `group_not_found` otherwise: a group is created by a join or by an admin commit to `POST /v1/groups/{group}/offsets`); 409 `conflict` while it has members.',
   request: {
     params: GroupParam,
     body: { content: { 'application/json': { schema: ResetOffsetsBody } }, required: true },
