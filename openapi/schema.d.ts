@@ -1307,7 +1307,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1394,7 +1394,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1452,7 +1452,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1508,7 +1508,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1597,7 +1597,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1714,7 +1714,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1893,7 +1893,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1992,7 +1992,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2064,7 +2064,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2152,7 +2152,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2222,7 +2222,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2293,7 +2293,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2381,7 +2381,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2471,7 +2471,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2518,7 +2518,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2586,7 +2586,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2661,7 +2661,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2757,7 +2757,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2806,7 +2806,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2893,7 +2893,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2951,7 +2951,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3007,7 +3007,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3105,7 +3105,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3176,7 +3176,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3248,7 +3248,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3316,7 +3316,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3406,7 +3406,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3472,7 +3472,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3541,7 +3541,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3616,7 +3616,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3688,7 +3688,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3737,7 +3737,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3797,7 +3797,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3855,7 +3855,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3911,7 +3911,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3971,7 +3971,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
