@@ -1747,7 +1747,7 @@ export interface operations {
                 max_records?: number;
                 /** @description 1 … 64 MiB, default 1 MiB. */
                 max_bytes?: number;
-                /** @description Long-poll up to this long (≤ SLUICE_LONG_POLL_MAX_MS, default 30 s); 0 answers at once. */
+                /** @description Long-poll up to this long (≤ SLUICE_LONG_POLL_MAX_MS, default 30000, at most 30000); 0 answers at once. */
                 wait_ms?: number | null;
             };
             header?: never;
@@ -2084,7 +2084,7 @@ export interface operations {
                 max_records?: number;
                 /** @description 1 … 64 MiB, default 1 MiB (at least one record is returned if any exists). */
                 max_bytes?: number;
-                /** @description Long-poll up to this long (≤ SLUICE_LONG_POLL_MAX_MS); 0 answers at once. */
+                /** @description Long-poll up to this long (≤ SLUICE_LONG_POLL_MAX_MS, default 30000, at most 30000); 0 answers at once. */
                 wait_ms?: number | null;
                 /** @description The `cursor` of the last answer you received: confirms its records (400 if malformed). Omit it on the first fetch. */
                 cursor?: string;

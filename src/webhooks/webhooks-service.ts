@@ -245,6 +245,8 @@ export class WebhooksService {
   async update(id: string, input: UpdateWebhookInput): Promise<Result<WebhookView, WebhookError>> {
     if (!UUID.test(id)) return err(notFound(id));
     if (input.url !== undefined) {
+      // An unknown id answers 404 at once, not after resolving the new URL's host name.
+      if (!(await this.repo.get(id))) return err(notFound(id));
       const url = await this.checkUrl(input.url);
       if (!url.ok) return url;
     }
