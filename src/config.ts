@@ -3,6 +3,9 @@
 import path from 'node:path';
 import { z } from 'zod';
 
+/** The largest `wait_ms` the API accepts (declared in the OpenAPI document). */
+export const LONG_POLL_LIMIT_MS = 30_000;
+
 const int = (min: number, max: number) =>
   z
     .string()
@@ -44,14 +47,18 @@ export const envSchema = z.object({
   SLUICE_MAX_JSON_DEPTH: int(1, 1000).default(128),
   /** How long Idempotency-Key and Producer-Seq state answers retries, across restarts too (ms). */
   SLUICE_IDEMPOTENCY_WINDOW_MS: int(1000, 7 * 24 * 3_600_000).default(3_600_000),
+  /** Most Idempotency-Keys + producer ids remembered at once; past it the least recently used are forgotten. */
+  SLUICE_IDEMPOTENCY_MAX_ENTRIES: int(100, 100_000_000).default(100_000),
+  /** Estimated memory the idempotency state may hold; past it the least recently used are forgotten. */
+  SLUICE_IDEMPOTENCY_MAX_BYTES: int(64 * 1024, 64 * 1024 * MiB).default(64 * MiB),
   /** Most partitions one topic may have. */
   SLUICE_MAX_PARTITIONS: int(1, 100_000).default(1024),
   /** Consumer groups: joins within this window share one rebalance (one generation bump). */
   SLUICE_GROUP_REBALANCE_DELAY_MS: int(0, 60_000).default(100),
   /** Consumer groups: how often expired sessions and due rebalances are swept. */
   SLUICE_GROUP_SWEEP_INTERVAL_MS: int(50, 600_000).default(1_000),
-  /** Upper bound for `wait_ms` on long-polls. */
-  SLUICE_LONG_POLL_MAX_MS: int(0, 300_000).default(30_000),
+  /** Upper bound for `wait_ms` on long-polls; can only lower the API's declared maximum. */
+  SLUICE_LONG_POLL_MAX_MS: int(0, LONG_POLL_LIMIT_MS).default(30_000),
   /** Interval of `: keepalive` comments on SSE streams. */
   SLUICE_SSE_KEEPALIVE_MS: int(100, 300_000).default(15_000),
   /** Reconnect delay SSE clients are told with `retry:`. */
@@ -110,6 +117,19 @@ export const envSchema = z.object({
   SLUICE_QUEUE_MAX_WINDOW: int(10, 1_000_000).default(5_000),
   /** Queues: how often expired leases are returned and pending dead letters appended. */
   SLUICE_QUEUE_SWEEP_INTERVAL_MS: int(10, 60_000).default(250),
+  // Limits (README "Limits"): process-wide caps and client timeouts.
+  /** Open client connections; beyond it a request is answered 503 and its connection closed. */
+  SLUICE_MAX_CONNECTIONS: int(1, 1_000_000).default(20_000),
+  /** Open streams (SSE responses and long-polls with wait_ms > 0) across all clients (503 beyond). */
+  SLUICE_MAX_STREAMS: int(1, 1_000_000).default(15_000),
+  /** Bytes of request bodies being received at once (a body without Content-Length counts as SLUICE_MAX_BODY_BYTES). */
+  SLUICE_MAX_BUFFERED_BODY_BYTES: int(1024, 64 * 1024 * MiB).default(256 * MiB),
+  /** A client must send the request line and headers within this long (408 and closed). */
+  SLUICE_HEADERS_TIMEOUT_MS: int(100, 600_000).default(10_000),
+  /** A client must send the whole request, body included, within this long (408 and closed); responses are not limited. */
+  SLUICE_REQUEST_TIMEOUT_MS: int(100, 3_600_000).default(60_000),
+  /** An idle keep-alive connection is closed after this long. */
+  SLUICE_KEEP_ALIVE_TIMEOUT_MS: int(100, 600_000).default(5_000),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -126,6 +146,8 @@ export interface Config {
   maxRecordsPerRequest: number;
   maxJsonDepth: number;
   idempotencyWindowMs: number;
+  idempotencyMaxEntries: number;
+  idempotencyMaxBytes: number;
   maxPartitions: number;
   groupRebalanceDelayMs: number;
   groupSweepIntervalMs: number;
@@ -156,6 +178,15 @@ export interface Config {
   webhookDeliveriesKept: number;
   queueMaxWindow: number;
   queueSweepIntervalMs: number;
+  /** Process-wide caps and client timeouts (README "Limits"). */
+  limits: {
+    maxConnections: number;
+    maxStreams: number;
+    maxBufferedBodyBytes: number;
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -185,6 +216,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     );
   }
   const e = parsed.data;
+  const conflicts = [
+    e.SLUICE_MAX_BUFFERED_BODY_BYTES < e.SLUICE_MAX_BODY_BYTES &&
+      `SLUICE_MAX_BUFFERED_BODY_BYTES=${e.SLUICE_MAX_BUFFERED_BODY_BYTES} is invalid: expected at least SLUICE_MAX_BODY_BYTES (${e.SLUICE_MAX_BODY_BYTES}), or no body of the largest size could ever be received`,
+    e.SLUICE_REQUEST_TIMEOUT_MS < e.SLUICE_HEADERS_TIMEOUT_MS &&
+      `SLUICE_REQUEST_TIMEOUT_MS=${e.SLUICE_REQUEST_TIMEOUT_MS} is invalid: expected at least SLUICE_HEADERS_TIMEOUT_MS (${e.SLUICE_HEADERS_TIMEOUT_MS})`,
+  ].filter((m): m is string => typeof m === 'string');
+  if (conflicts.length > 0) throw new ConfigError(conflicts);
   const dataDir = path.resolve(e.DATA_DIR);
   return {
     host: e.HOST,
@@ -198,6 +236,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxRecordsPerRequest: e.SLUICE_MAX_RECORDS_PER_REQUEST,
     maxJsonDepth: e.SLUICE_MAX_JSON_DEPTH,
     idempotencyWindowMs: e.SLUICE_IDEMPOTENCY_WINDOW_MS,
+    idempotencyMaxEntries: e.SLUICE_IDEMPOTENCY_MAX_ENTRIES,
+    idempotencyMaxBytes: e.SLUICE_IDEMPOTENCY_MAX_BYTES,
     maxPartitions: e.SLUICE_MAX_PARTITIONS,
     groupRebalanceDelayMs: e.SLUICE_GROUP_REBALANCE_DELAY_MS,
     groupSweepIntervalMs: e.SLUICE_GROUP_SWEEP_INTERVAL_MS,
@@ -228,5 +268,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     webhookDeliveriesKept: e.SLUICE_WEBHOOK_DELIVERIES_KEPT,
     queueMaxWindow: e.SLUICE_QUEUE_MAX_WINDOW,
     queueSweepIntervalMs: e.SLUICE_QUEUE_SWEEP_INTERVAL_MS,
+    limits: {
+      maxConnections: e.SLUICE_MAX_CONNECTIONS,
+      maxStreams: e.SLUICE_MAX_STREAMS,
+      maxBufferedBodyBytes: e.SLUICE_MAX_BUFFERED_BODY_BYTES,
+      headersTimeoutMs: e.SLUICE_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.SLUICE_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: e.SLUICE_KEEP_ALIVE_TIMEOUT_MS,
+    },
   };
 }

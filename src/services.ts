@@ -10,7 +10,7 @@ import { createLogger, type Logger } from './logger.js';
 import { CLUSTER_ID_FILE, ensureClusterIdentity } from './metadata/cluster-identity.js';
 import { openMetadata, type MetadataConnection, type MetadataDb } from './metadata/connection.js';
 import { migrate } from './metadata/migrate.js';
-import { createMetrics, type Metrics } from './metrics.js';
+import { createMetrics, registerIdempotencyMetrics, type Metrics } from './metrics.js';
 import { Gauge } from 'prom-client';
 import { TopicsRepository } from './topics/topics-repository.js';
 import { TopicsService } from './topics/topics-service.js';
@@ -123,7 +123,11 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       maxRecordsPerRequest: config.maxRecordsPerRequest,
       maxJsonDepth: config.maxJsonDepth,
       idempotencyWindowMs: config.idempotencyWindowMs,
+      idempotencyMaxEntries: config.idempotencyMaxEntries,
+      idempotencyMaxBytes: config.idempotencyMaxBytes,
     });
+    cleanups.push(() => produce.close());
+    registerIdempotencyMetrics(metrics, () => produce.idempotencyStats());
     const reads = new ReadService(topics);
     const groups = new GroupsService({
       db: metadata.db,
@@ -144,6 +148,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       policy: new UrlPolicy({ allowPrivate: config.webhookAllowPrivate, allowHosts: config.webhookAllowHosts }),
       maxConcurrency: config.webhookMaxConcurrency,
       deliveriesKept: config.webhookDeliveriesKept,
+      expiredCounter: metrics.webhookRecordsExpired,
       logger: logger.child({ component: 'webhooks' }),
     });
     cleanups.push(() => webhooks.stop());
@@ -219,6 +224,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
           queues.close();
           await webhooks.stop();
           await groups.stop();
+          produce.close();
           await log.close();
           await metadata.close();
         })()),
