@@ -9,6 +9,7 @@ import type { App } from './http/app-env.js';
 import { notFoundHandler, onError } from './http/error-handler.js';
 import { ApiError, errorResponse } from './http/errors.js';
 import { hostCheck } from './http/middleware/host-check.js';
+import { rememberJsonErrors } from './http/middleware/json-body.js';
 import { allowedMethodsResolver } from './http/middleware/method-not-allowed.js';
 import { InflightTracker, requestContext } from './http/middleware/request-context.js';
 import { bodyBudget, connectionCap, createLimits, streamCaps, type Limits } from './http/limits/limits-middleware.js';
@@ -31,6 +32,7 @@ export function createApp(services: Services): CreatedApp {
     a.use('*', requestContext(services, inflight));
     a.use('*', connectionCap(limits));
     a.use('*', hostCheck(config.host, config.limits.allowedHosts));
+    a.use('*', rememberJsonErrors());
     a.use('*', originPolicy(config.corsOrigins));
     const limitBody = bodyLimit({
       maxSize: config.maxBodyBytes,
