@@ -2685,7 +2685,10 @@ export interface operations {
                 /** @description Resume cursor when the `Last-Event-ID` header cannot be set (the header wins). */
                 last_event_id?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Resume cursor; EventSource sends it on reconnect. Wins over `?last_event_id=`. */
+                "last-event-id"?: string;
+            };
             path: {
                 /** @description Group name; names starting with `__` are reserved (400). */
                 group: string;
@@ -3316,7 +3319,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3406,7 +3409,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3472,7 +3475,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3541,7 +3544,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3616,7 +3619,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3688,7 +3691,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unavailable: a dependency (e.g. Postgres) is down; retry later */
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
