@@ -3,6 +3,9 @@
 import path from 'node:path';
 import { z } from 'zod';
 
+/** The largest `wait_ms` the API accepts (declared in the OpenAPI document). */
+export const LONG_POLL_LIMIT_MS = 30_000;
+
 const int = (min: number, max: number) =>
   z
     .string()
@@ -54,8 +57,8 @@ export const envSchema = z.object({
   SLUICE_GROUP_REBALANCE_DELAY_MS: int(0, 60_000).default(100),
   /** Consumer groups: how often expired sessions and due rebalances are swept. */
   SLUICE_GROUP_SWEEP_INTERVAL_MS: int(50, 600_000).default(1_000),
-  /** Upper bound for `wait_ms` on long-polls. */
-  SLUICE_LONG_POLL_MAX_MS: int(0, 300_000).default(30_000),
+  /** Upper bound for `wait_ms` on long-polls; can only lower the API's declared maximum. */
+  SLUICE_LONG_POLL_MAX_MS: int(0, LONG_POLL_LIMIT_MS).default(30_000),
   /** Interval of `: keepalive` comments on SSE streams. */
   SLUICE_SSE_KEEPALIVE_MS: int(100, 300_000).default(15_000),
   /** Reconnect delay SSE clients are told with `retry:`. */

@@ -57,7 +57,7 @@ export const openApiInfo = {
  * middleware first (hono runs handlers in registration order).
  */
 export function createRouter(before?: (app: App) => void): App {
-  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook, strict: false }); // `/v1/topics/` is `/v1/topics`;
   before?.(app);
   for (const register of routeModules) register(app);
   return app;
