@@ -482,6 +482,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/topics/{topic}/queues/{queue}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Receive from a queue over Server-Sent Events
+         * @description A receiver that holds a stream open. Events: `records` (`{"records": [QueueRecord]}`, each with its `lease`), `: keepalive` comments, `error` (then the stream closes) and `shutdown`. Acknowledge with POST …/ack; the stream holds at most `max_in_flight` unacknowledged leases. Leases of a stream that closes are not released: they run out and the records return to the queue (at-least-once).
+         */
+        get: operations["streamQueueEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/keys": {
         parameters: {
             query?: never;
@@ -972,6 +992,8 @@ export interface components {
             lag: number;
             /** @description Failed attempts since the last success. */
             consecutive_failures: number;
+            /** @description Records retention deleted before they were delivered: skipped (they no longer exist), counted here and in the metric sluice_webhook_records_expired_total. */
+            records_expired: number;
             /** @description Unix ms of the last 2xx answer. */
             last_success_at: number | null;
             /** @description Unix ms of the last failed attempt. */
@@ -2685,7 +2707,10 @@ export interface operations {
                 /** @description Resume cursor when the `Last-Event-ID` header cannot be set (the header wins). */
                 last_event_id?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Resume cursor; EventSource sends it on reconnect. Wins over `?last_event_id=`. */
+                "last-event-id"?: string;
+            };
             path: {
                 /** @description Group name; names starting with `__` are reserved (400). */
                 group: string;
@@ -3650,6 +3675,79 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["QueueAckResponse"];
+                };
+            };
+            /** @description Bad request: malformed JSON or a parameter/body field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    streamQueueEvents: {
+        parameters: {
+            query?: {
+                /** @description Most leases this stream holds unacknowledged at once (1 … 1000, default 10); more records follow as they are acknowledged or their leases run out. */
+                max_in_flight?: number;
+                /** @description Lease length; the queue’s lock_ms by default. */
+                lock_ms?: number;
+            };
+            header?: never;
+            path: {
+                topic: string;
+                queue: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
                 };
             };
             /** @description Bad request: malformed JSON or a parameter/body field failed validation */

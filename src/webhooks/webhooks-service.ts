@@ -69,6 +69,8 @@ export interface WebhooksServiceOptions {
   deliveriesKept: number;
   logger: RunnerDeps['logger'];
   sender?: WebhookSender;
+  /** Counts records retention deleted before delivery (a Prometheus counter). */
+  expiredCounter?: { inc(value: number): void };
   now?: () => number;
   random?: () => number;
 }
@@ -105,6 +107,7 @@ export class WebhooksService {
       now: this.now,
       ...(o.random ? { random: o.random } : {}),
       onGone: (id, reason) => void this.serial(() => this.disable(id, reason)),
+      ...(o.expiredCounter ? { countExpired: (n: number) => o.expiredCounter?.inc(n) } : {}),
     };
   }
 
@@ -207,6 +210,7 @@ export class WebhooksService {
       lastErrorAt: null,
       lastError: null,
       consecutiveFailures: 0,
+      recordsExpired: 0,
       createdAt: now,
       updatedAt: now,
     };
