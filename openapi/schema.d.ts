@@ -629,7 +629,7 @@ export interface components {
         };
         TopicConfig: {
             /**
-             * @description Delete closed segments whose newest record is older than this (ms). -1 keeps data forever.
+             * @description Delete closed segments whose last record was appended longer ago than this (ms), whatever timestamps producers gave their records. -1 keeps data forever.
              * @example 604800000
              */
             retention_ms: number;
@@ -690,7 +690,7 @@ export interface components {
         /** @description Omitted fields take their defaults. */
         TopicConfigInput: {
             /**
-             * @description Delete closed segments whose newest record is older than this (ms). -1 keeps data forever.
+             * @description Delete closed segments whose last record was appended longer ago than this (ms), whatever timestamps producers gave their records. -1 keeps data forever.
              * @example 604800000
              */
             retention_ms?: number;
