@@ -89,6 +89,7 @@ export const registerTopicEvents: RouteModule = (app) =>
     }));
     return respondWithStream(c, {
       kind: 'topic',
+      topic: topic.name,
       description: `sse ${topic.name}`,
       partitions,
       filter: filterFromQuery(c),
