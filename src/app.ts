@@ -1,14 +1,17 @@
-// The HTTP application: middleware (request id, logs, metrics, CORS, body limit), every
+// The HTTP application: middleware (request id, logs, metrics, origin/CORS, auth, body limit), every
 // route from the registration list, error/404/405 handling, /openapi.json and /docs.
 import { Scalar } from '@scalar/hono-api-reference';
 import { bodyLimit } from 'hono/body-limit';
-import type { MiddlewareHandler } from 'hono';
-import { cors } from 'hono/cors';
-import type { App, AppEnv } from './http/app-env.js';
+import { authMiddleware } from './auth/auth-middleware.js';
+import { originPolicy } from './auth/origin-policy.js';
+import { StreamWatch } from './auth/stream-watch.js';
+import type { App } from './http/app-env.js';
 import { notFoundHandler, onError } from './http/error-handler.js';
 import { ApiError, errorResponse } from './http/errors.js';
+import { rememberJsonErrors } from './http/middleware/json-body.js';
 import { allowedMethodsResolver } from './http/middleware/method-not-allowed.js';
 import { InflightTracker, requestContext } from './http/middleware/request-context.js';
+import { bodyBudget, connectionCap, createLimits, streamCaps, type Limits } from './http/limits/limits-middleware.js';
 import { buildOpenApiDocument, createRouter } from './http/openapi.js';
 import type { Services } from './services.js';
 
@@ -16,43 +19,19 @@ export interface CreatedApp {
   app: App;
   /** Requests still being answered; shutdown waits for it to become idle. */
   inflight: InflightTracker;
-}
-
-const CORS_EXPOSE = 'x-request-id,location,retry-after';
-
-/**
- * hono's cors for preflights; for other requests the same headers are set on the final
- * response after the handler. (hono's cors touches c.res before the handler, so the
- * handler's response is rebuilt through a web Response and its body streamed, per request.)
- */
-function corsMiddleware(origins: string[]): MiddlewareHandler<AppEnv> {
-  const any = origins.includes('*');
-  const preflight = cors({ origin: any ? '*' : origins, exposeHeaders: CORS_EXPOSE.split(','), maxAge: 600 });
-  return async (c, next) => {
-    if (c.req.method === 'OPTIONS') return preflight(c, next);
-    await next();
-    const requestOrigin = c.req.header('origin') ?? '';
-    const allow = any ? '*' : origins.includes(requestOrigin) ? requestOrigin : null;
-    const apply = (headers: Headers) => {
-      if (allow) headers.set('Access-Control-Allow-Origin', allow);
-      headers.set('Access-Control-Expose-Headers', CORS_EXPOSE);
-      if (!any) headers.append('Vary', 'Origin');
-    };
-    try {
-      apply(c.res.headers);
-    } catch {
-      c.res = new Response(c.res.body, c.res); // immutable headers (a passed-through Response)
-      apply(c.res.headers);
-    }
-  };
+  /** Process-wide caps (connections, streams, body bytes); the server attaches the connection gate. */
+  limits: Limits;
 }
 
 export function createApp(services: Services): CreatedApp {
   const { config } = services;
   const inflight = new InflightTracker();
+  const limits = createLimits(config, services.metrics.registry);
   const app = createRouter((a) => {
     a.use('*', requestContext(services, inflight));
-    if (config.corsOrigins.length > 0) a.use('*', corsMiddleware(config.corsOrigins));
+    a.use('*', connectionCap(limits));
+    a.use('*', rememberJsonErrors());
+    a.use('*', originPolicy(config.corsOrigins));
     const limitBody = bodyLimit({
       maxSize: config.maxBodyBytes,
       onError: (ctx) =>
@@ -82,6 +61,15 @@ export function createApp(services: Services): CreatedApp {
       }
       return limitBody(c, next);
     });
+    // Before auth, which reads the (small) JSON body of a few operations to name their resource.
+    a.use('*', bodyBudget(limits, config));
+    // After the body limit: a few operations name their resource in the (small) JSON body.
+    a.use(
+      '*',
+      authMiddleware(services, () => app, new StreamWatch(services.auth)),
+    );
+    // After auth: stream slots are counted per principal too.
+    a.use('*', streamCaps(limits));
   });
 
   let document: ReturnType<typeof buildOpenApiDocument> | undefined;
@@ -89,5 +77,5 @@ export function createApp(services: Services): CreatedApp {
   app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'Sluice API' }));
   app.onError(onError);
   app.notFound(notFoundHandler(allowedMethodsResolver(app as never)));
-  return { app, inflight };
+  return { app, inflight, limits };
 }

@@ -3,6 +3,9 @@
 import path from 'node:path';
 import { z } from 'zod';
 
+/** The largest `wait_ms` the API accepts (declared in the OpenAPI document). */
+export const LONG_POLL_LIMIT_MS = 30_000;
+
 const int = (min: number, max: number) =>
   z
     .string()
@@ -44,28 +47,53 @@ export const envSchema = z.object({
   SLUICE_MAX_JSON_DEPTH: int(1, 1000).default(128),
   /** How long Idempotency-Key and Producer-Seq state answers retries, across restarts too (ms). */
   SLUICE_IDEMPOTENCY_WINDOW_MS: int(1000, 7 * 24 * 3_600_000).default(3_600_000),
+  /** Most Idempotency-Keys + producer ids remembered at once; past it the least recently used are forgotten. */
+  SLUICE_IDEMPOTENCY_MAX_ENTRIES: int(100, 100_000_000).default(100_000),
+  /** Estimated memory the idempotency state may hold; past it the least recently used are forgotten. */
+  SLUICE_IDEMPOTENCY_MAX_BYTES: int(64 * 1024, 64 * 1024 * MiB).default(64 * MiB),
   /** Most partitions one topic may have. */
   SLUICE_MAX_PARTITIONS: int(1, 100_000).default(1024),
   /** Consumer groups: joins within this window share one rebalance (one generation bump). */
   SLUICE_GROUP_REBALANCE_DELAY_MS: int(0, 60_000).default(100),
   /** Consumer groups: how often expired sessions and due rebalances are swept. */
   SLUICE_GROUP_SWEEP_INTERVAL_MS: int(50, 600_000).default(1_000),
-  /** Upper bound for `wait_ms` on long-polls. */
-  SLUICE_LONG_POLL_MAX_MS: int(0, 300_000).default(30_000),
+  /** Upper bound for `wait_ms` on long-polls; can only lower the API's declared maximum. */
+  SLUICE_LONG_POLL_MAX_MS: int(0, LONG_POLL_LIMIT_MS).default(30_000),
   /** Interval of `: keepalive` comments on SSE streams. */
   SLUICE_SSE_KEEPALIVE_MS: int(100, 300_000).default(15_000),
   /** Reconnect delay SSE clients are told with `retry:`. */
   SLUICE_SSE_RETRY_MS: int(0, 600_000).default(2_000),
   /** Bytes an SSE client may have queued before it leaves the live fan-out and catches up from the log. */
   SLUICE_SSE_MAX_BUFFERED_BYTES: int(16 * 1024, 256 * MiB).default(1 * MiB),
-  /** Comma-separated allowed CORS origins; `*` allows any, empty disables CORS headers. */
-  SLUICE_CORS_ORIGINS: z.string().trim().default('*'),
+  /**
+   * Comma-separated origins (`https://app.example`) whose pages may call the API; `*` allows any.
+   * Empty (default): no cross-origin callers, and state-changing requests from other origins get 403.
+   */
+  SLUICE_CORS_ORIGINS: z.string().trim().default(''),
+  /**
+   * `auto`: open to loopback peers while no API key exists (like Redis' protected mode), then keys
+   * required; `keys`: credentials always required; `none`: open to everyone (trusted networks only).
+   */
+  SLUICE_AUTH: z.enum(['auto', 'keys', 'none'], { error: 'auto, keys or none' }).default('auto'),
+  /** An admin API key taken from the environment (no database write); at least 32 characters. */
+  SLUICE_ADMIN_KEY: z.string().trim().min(32, 'a secret of at least 32 characters').optional(),
+  /** Browser-token signing secret (≥ 32 characters); default: DATA_DIR/token-signing.key, created with mode 0600. */
+  SLUICE_TOKEN_SECRET: z.string().trim().min(32, 'a secret of at least 32 characters').optional(),
+  /** Serve /metrics without credentials (default: it needs cluster:describe). */
+  SLUICE_METRICS_PUBLIC: bool.default(false),
+  /** Serve /docs and /openapi.json without credentials (default: they need cluster:describe). */
+  SLUICE_DOCS_PUBLIC: bool.default(false),
   /** How long shutdown waits for streams and in-flight requests before closing anyway. */
   SLUICE_SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
   /** Connections in the Postgres pool (DATABASE_URL only). */
   SLUICE_DB_POOL_MAX: int(1, 1000).default(10),
   /** Give up connecting to Postgres after this long (the request answers 503). */
   SLUICE_DB_CONNECT_TIMEOUT_MS: int(100, 600_000).default(5_000),
+  /**
+   * Segment files the log keeps open at once, across all partitions: idle ones past it are
+   * closed and reopened on demand, so descriptors do not grow with the partition count.
+   */
+  SLUICE_MAX_OPEN_FILES: int(16, 1_000_000).default(1024),
   /** Use the in-memory log store instead of segment files (tests and experiments only). */
   SLUICE_LOG_STORE: z.enum(['file', 'memory'], { error: 'file or memory' }).default('file'),
   /** Keep the embedded database in memory instead of DATA_DIR/meta (tests only). */
@@ -85,6 +113,23 @@ export const envSchema = z.object({
   SLUICE_WEBHOOK_MAX_CONCURRENCY: int(1, 10_000).default(64),
   /** Delivery attempts kept per webhook for GET /v1/webhooks/{id}/deliveries. */
   SLUICE_WEBHOOK_DELIVERIES_KEPT: int(1, 10_000).default(100),
+  /** Queues: most records one queue partition may have between its start and its newest leased record. */
+  SLUICE_QUEUE_MAX_WINDOW: int(10, 1_000_000).default(5_000),
+  /** Queues: how often expired leases are returned and pending dead letters appended. */
+  SLUICE_QUEUE_SWEEP_INTERVAL_MS: int(10, 60_000).default(250),
+  // Limits (README "Limits"): process-wide caps and client timeouts.
+  /** Open client connections; beyond it a request is answered 503 and its connection closed. */
+  SLUICE_MAX_CONNECTIONS: int(1, 1_000_000).default(20_000),
+  /** Open streams (SSE responses and long-polls with wait_ms > 0) across all clients (503 beyond). */
+  SLUICE_MAX_STREAMS: int(1, 1_000_000).default(15_000),
+  /** Bytes of request bodies being received at once (a body without Content-Length counts as SLUICE_MAX_BODY_BYTES). */
+  SLUICE_MAX_BUFFERED_BODY_BYTES: int(1024, 64 * 1024 * MiB).default(256 * MiB),
+  /** A client must send the request line and headers within this long (408 and closed). */
+  SLUICE_HEADERS_TIMEOUT_MS: int(100, 600_000).default(10_000),
+  /** A client must send the whole request, body included, within this long (408 and closed); responses are not limited. */
+  SLUICE_REQUEST_TIMEOUT_MS: int(100, 3_600_000).default(60_000),
+  /** An idle keep-alive connection is closed after this long. */
+  SLUICE_KEEP_ALIVE_TIMEOUT_MS: int(100, 600_000).default(5_000),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -101,6 +146,8 @@ export interface Config {
   maxRecordsPerRequest: number;
   maxJsonDepth: number;
   idempotencyWindowMs: number;
+  idempotencyMaxEntries: number;
+  idempotencyMaxBytes: number;
   maxPartitions: number;
   groupRebalanceDelayMs: number;
   groupSweepIntervalMs: number;
@@ -108,17 +155,38 @@ export interface Config {
   sseKeepaliveMs: number;
   sseRetryMs: number;
   sseMaxBufferedBytes: number;
-  /** Empty: no CORS headers; `['*']`: any origin. */
+  /** Empty: no cross-origin callers; `['*']`: any origin. */
   corsOrigins: string[];
+  auth: {
+    mode: 'auto' | 'keys' | 'none';
+    /** SLUICE_ADMIN_KEY, if set. */
+    adminKey: string | null;
+    /** SLUICE_TOKEN_SECRET, if set (else a key file in DATA_DIR). */
+    tokenSecret: string | null;
+    metricsPublic: boolean;
+    docsPublic: boolean;
+  };
   shutdownTimeoutMs: number;
   dbPoolMax: number;
   dbConnectTimeoutMs: number;
   logStore: 'file' | 'memory';
+  maxOpenFiles: number;
   webhookAllowPrivate: boolean;
   /** Host patterns and CIDRs from SLUICE_WEBHOOK_ALLOW_HOSTS; empty = no allowlist. */
   webhookAllowHosts: string[];
   webhookMaxConcurrency: number;
   webhookDeliveriesKept: number;
+  queueMaxWindow: number;
+  queueSweepIntervalMs: number;
+  /** Process-wide caps and client timeouts (README "Limits"). */
+  limits: {
+    maxConnections: number;
+    maxStreams: number;
+    maxBufferedBodyBytes: number;
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -148,6 +216,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     );
   }
   const e = parsed.data;
+  const conflicts = [
+    e.SLUICE_MAX_BUFFERED_BODY_BYTES < e.SLUICE_MAX_BODY_BYTES &&
+      `SLUICE_MAX_BUFFERED_BODY_BYTES=${e.SLUICE_MAX_BUFFERED_BODY_BYTES} is invalid: expected at least SLUICE_MAX_BODY_BYTES (${e.SLUICE_MAX_BODY_BYTES}), or no body of the largest size could ever be received`,
+    e.SLUICE_REQUEST_TIMEOUT_MS < e.SLUICE_HEADERS_TIMEOUT_MS &&
+      `SLUICE_REQUEST_TIMEOUT_MS=${e.SLUICE_REQUEST_TIMEOUT_MS} is invalid: expected at least SLUICE_HEADERS_TIMEOUT_MS (${e.SLUICE_HEADERS_TIMEOUT_MS})`,
+  ].filter((m): m is string => typeof m === 'string');
+  if (conflicts.length > 0) throw new ConfigError(conflicts);
   const dataDir = path.resolve(e.DATA_DIR);
   return {
     host: e.HOST,
@@ -161,6 +236,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxRecordsPerRequest: e.SLUICE_MAX_RECORDS_PER_REQUEST,
     maxJsonDepth: e.SLUICE_MAX_JSON_DEPTH,
     idempotencyWindowMs: e.SLUICE_IDEMPOTENCY_WINDOW_MS,
+    idempotencyMaxEntries: e.SLUICE_IDEMPOTENCY_MAX_ENTRIES,
+    idempotencyMaxBytes: e.SLUICE_IDEMPOTENCY_MAX_BYTES,
     maxPartitions: e.SLUICE_MAX_PARTITIONS,
     groupRebalanceDelayMs: e.SLUICE_GROUP_REBALANCE_DELAY_MS,
     groupSweepIntervalMs: e.SLUICE_GROUP_SWEEP_INTERVAL_MS,
@@ -171,15 +248,33 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     corsOrigins: e.SLUICE_CORS_ORIGINS.split(',')
       .map((s) => s.trim())
       .filter((s) => s !== ''),
+    auth: {
+      mode: e.SLUICE_AUTH,
+      adminKey: e.SLUICE_ADMIN_KEY ?? null,
+      tokenSecret: e.SLUICE_TOKEN_SECRET ?? null,
+      metricsPublic: e.SLUICE_METRICS_PUBLIC,
+      docsPublic: e.SLUICE_DOCS_PUBLIC,
+    },
     shutdownTimeoutMs: e.SLUICE_SHUTDOWN_TIMEOUT_MS,
     dbPoolMax: e.SLUICE_DB_POOL_MAX,
     dbConnectTimeoutMs: e.SLUICE_DB_CONNECT_TIMEOUT_MS,
     logStore: e.SLUICE_LOG_STORE,
+    maxOpenFiles: e.SLUICE_MAX_OPEN_FILES,
     webhookAllowPrivate: e.SLUICE_WEBHOOK_ALLOW_PRIVATE,
     webhookAllowHosts: e.SLUICE_WEBHOOK_ALLOW_HOSTS.split(',')
       .map((s) => s.trim())
       .filter((s) => s !== ''),
     webhookMaxConcurrency: e.SLUICE_WEBHOOK_MAX_CONCURRENCY,
     webhookDeliveriesKept: e.SLUICE_WEBHOOK_DELIVERIES_KEPT,
+    queueMaxWindow: e.SLUICE_QUEUE_MAX_WINDOW,
+    queueSweepIntervalMs: e.SLUICE_QUEUE_SWEEP_INTERVAL_MS,
+    limits: {
+      maxConnections: e.SLUICE_MAX_CONNECTIONS,
+      maxStreams: e.SLUICE_MAX_STREAMS,
+      maxBufferedBodyBytes: e.SLUICE_MAX_BUFFERED_BODY_BYTES,
+      headersTimeoutMs: e.SLUICE_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.SLUICE_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: e.SLUICE_KEEP_ALIVE_TIMEOUT_MS,
+    },
   };
 }

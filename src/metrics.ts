@@ -1,11 +1,13 @@
 // Prometheus metrics: one registry per process (not prom-client's global one, so several
 // servers in one test process never collide). Other modules register their own series on it.
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface Metrics {
   readonly registry: Registry;
   readonly httpRequests: Counter<'method' | 'route' | 'status'>;
   readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
+  /** Records retention deleted before a webhook delivered them (each webhook counts its own). */
+  readonly webhookRecordsExpired: Counter;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -26,5 +28,36 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],
     }),
+    webhookRecordsExpired: new Counter({
+      name: 'sluice_webhook_records_expired_total',
+      help: 'Records deleted by retention before a webhook delivered them (skipped, never sent; per webhook: GET /v1/webhooks/{id} records_expired).',
+      registers: [registry],
+    }),
   };
+}
+
+/** Size of the produce path's idempotency state, read at scrape time. */
+export function registerIdempotencyMetrics(
+  metrics: Metrics,
+  stats: () => { entries: number; bytes: number; evicted: number },
+): void {
+  const series: Array<[string, string, 'entries' | 'bytes' | 'evicted']> = [
+    ['sluice_idempotency_entries', 'Idempotency-Keys and producer ids remembered for duplicate detection.', 'entries'],
+    ['sluice_idempotency_bytes', 'Estimated memory held by idempotency state.', 'bytes'],
+    [
+      'sluice_idempotency_evicted_total',
+      'Idempotency entries forgotten before their window ended because SLUICE_IDEMPOTENCY_MAX_ENTRIES/_BYTES was reached.',
+      'evicted',
+    ],
+  ];
+  for (const [name, help, field] of series) {
+    new Gauge({
+      name,
+      help,
+      registers: [metrics.registry],
+      collect() {
+        this.set(stats()[field]);
+      },
+    });
+  }
 }

@@ -10,7 +10,7 @@ import { createLogger, type Logger } from './logger.js';
 import { CLUSTER_ID_FILE, ensureClusterIdentity } from './metadata/cluster-identity.js';
 import { openMetadata, type MetadataConnection, type MetadataDb } from './metadata/connection.js';
 import { migrate } from './metadata/migrate.js';
-import { createMetrics, type Metrics } from './metrics.js';
+import { createMetrics, registerIdempotencyMetrics, type Metrics } from './metrics.js';
 import { Gauge } from 'prom-client';
 import { TopicsRepository } from './topics/topics-repository.js';
 import { TopicsService } from './topics/topics-service.js';
@@ -21,6 +21,12 @@ import { createGroupTopics } from './groups/topic-adapter.js';
 import { forgetTopic as forgetTopicOffsets } from './groups/group-repository.js';
 import { UrlPolicy } from './webhooks/url-policy.js';
 import { WebhooksService } from './webhooks/webhooks-service.js';
+import { QueueMetrics } from './queues/queue-metrics.js';
+import { QueueSweeper } from './queues/queue-sweeper.js';
+import { QueuesService } from './queues/queues-service.js';
+import { ApiKeyStore } from './auth/api-keys.js';
+import { AuthService } from './auth/auth-service.js';
+import { loadSigningSecret, TokenSigner } from './auth/tokens.js';
 
 export interface Services {
   readonly config: Config;
@@ -44,6 +50,11 @@ export interface Services {
   readonly groups: GroupsService;
   /** Webhooks: per-partition push workers, started here and stopped (in-flight aborted) on close. */
   readonly webhooks: WebhooksService;
+  /** Queues: leases and acknowledgements per record, state in Postgres, one sweeper per cluster. */
+  readonly queues: QueuesService;
+  readonly queueSweeper: QueueSweeper;
+  /** Access control: mode, API keys (≤ 1 s cache), browser tokens. */
+  readonly auth: AuthService;
 
   /** Run `hook` during close(), before the log store and database close (last added runs first). */
   onClose(hook: () => Promise<void> | void): void;
@@ -112,7 +123,11 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       maxRecordsPerRequest: config.maxRecordsPerRequest,
       maxJsonDepth: config.maxJsonDepth,
       idempotencyWindowMs: config.idempotencyWindowMs,
+      idempotencyMaxEntries: config.idempotencyMaxEntries,
+      idempotencyMaxBytes: config.idempotencyMaxBytes,
     });
+    cleanups.push(() => produce.close());
+    registerIdempotencyMetrics(metrics, () => produce.idempotencyStats());
     const reads = new ReadService(topics);
     const groups = new GroupsService({
       db: metadata.db,
@@ -133,10 +148,46 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       policy: new UrlPolicy({ allowPrivate: config.webhookAllowPrivate, allowHosts: config.webhookAllowHosts }),
       maxConcurrency: config.webhookMaxConcurrency,
       deliveriesKept: config.webhookDeliveriesKept,
+      expiredCounter: metrics.webhookRecordsExpired,
       logger: logger.child({ component: 'webhooks' }),
     });
     cleanups.push(() => webhooks.stop());
     await webhooks.start();
+    const queues = new QueuesService({
+      db: metadata.db,
+      topics,
+      logs: log,
+      producer: produce,
+      limits: {
+        maxWindow: config.queueMaxWindow,
+        sweepIntervalMs: config.queueSweepIntervalMs,
+        pollIntervalMs: 1_000,
+      },
+      logger: logger.child({ component: 'queues' }),
+      metrics: new QueueMetrics(metrics.registry),
+    });
+    const queueSweeper = new QueueSweeper({
+      db: metadata.db,
+      queues,
+      intervalMs: config.queueSweepIntervalMs,
+      logger: logger.child({ component: 'queues' }),
+    });
+    cleanups.push(() => queueSweeper.stop());
+    queueSweeper.start();
+    const authLogger = logger.child({ component: 'auth' });
+    const auth = new AuthService(
+      config.auth,
+      new ApiKeyStore(metadata.db, {
+        onStaleServed: (what, e) =>
+          authLogger.warn(
+            { error: e instanceof Error ? e.message : String(e) },
+            `database unreachable: using the last known ${what}`,
+          ),
+      }),
+      new TokenSigner(await loadSigningSecret(config.dataDir, config.auth.tokenSecret, authLogger), identity.clusterId),
+      authLogger,
+    );
+    await auth.announce(config.host);
 
     const hooks: Array<() => Promise<void> | void> = [];
     let closing: Promise<void> | undefined;
@@ -156,6 +207,9 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       reads,
       groups,
       webhooks,
+      queues,
+      queueSweeper,
+      auth,
       onClose: (hook) => void hooks.push(hook),
       close: () =>
         (closing ??= (async () => {
@@ -166,8 +220,11 @@ export async function createServices(config: Config, overrides: ServiceOverrides
               logger.error({ err: e }, 'close hook failed');
             }
           }
+          await queueSweeper.stop();
+          queues.close();
           await webhooks.stop();
           await groups.stop();
+          produce.close();
           await log.close();
           await metadata.close();
         })()),
@@ -213,7 +270,7 @@ function registerLogHealthGauges(metrics: Metrics, log: LogStore): void {
 function createLogStore(config: Config, logger: Logger): LogStore {
   const logLogger = logger.child({ component: 'log' });
   if (config.logStore === 'memory') return createMemoryLogStore({ logger: logLogger });
-  return createFileLogStore({ dataDir: config.dataDir, logger: logLogger });
+  return createFileLogStore({ dataDir: config.dataDir, logger: logLogger, maxOpenFiles: config.maxOpenFiles });
 }
 
 async function exists(file: string): Promise<boolean> {

@@ -1,5 +1,6 @@
 // Black-box tests of the SSE group member: the connection is the membership, records and
-// assignment changes arrive as events, disconnect leaves, and auto-commit covers what was sent.
+// assignment changes arrive as events, disconnect leaves, and auto-commit covers only what a
+// reconnect's Last-Event-ID confirms.
 import { randomUUID } from 'node:crypto';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -40,9 +41,10 @@ async function open(
   group: string,
   query: string,
   at: TestServer = server,
+  headers: Record<string, string> = {},
 ): Promise<{ status: number; stream?: Stream; body?: unknown }> {
   const controller = new AbortController();
-  const res = await fetch(`${at.url}/v1/groups/${group}/events?${query}`, { signal: controller.signal });
+  const res = await fetch(`${at.url}/v1/groups/${group}/events?${query}`, { signal: controller.signal, headers });
   if (res.status !== 200) return { status: res.status, body: await res.json() };
   const events: EventSourceMessage[] = [];
   const waiters = new Set<() => void>();
@@ -133,15 +135,16 @@ describe('SSE group member', () => {
     expect(change.generation).toBe(poller.generation);
     expect(change.assignment).toHaveLength(1);
 
-    // What the stream sent was committed: the poller starts after it.
-    await eventually(async () => ((await describeGroup(group)).total_lag === 0 ? true : undefined));
+    // What the stream only wrote to its socket is not committed: the poller's partition
+    // starts at the committed offset (none: earliest), so its record comes again.
+    expect((await describeGroup(group)).partitions.map((p) => p.committed_offset)).toEqual([null, null]);
     const fetched = expectStatus(
       await server.client.get('/v1/groups/{group}/members/{member}/records', {
         params: { group, member: poller.member_id },
       }),
       200,
     );
-    expect(fetched.records).toEqual([]);
+    expect(fetched.records.map((r) => r.offset)).toEqual([0]);
 
     // Disconnect = leave: the poller ends up with both partitions.
     stream.close();
@@ -216,5 +219,99 @@ describe('SSE group member', () => {
       await own.stop();
       await env.cleanup();
     }
+  });
+});
+
+describe('SSE group member: at-least-once across reconnects', () => {
+  const ids = (s: Stream) => s.events.filter((e) => e.event === 'record');
+
+  it('gives records id cursors; a reconnect with Last-Event-ID commits and resumes exactly after it', async () => {
+    const t = await topic(2);
+    await produce(
+      t,
+      Array.from({ length: 10 }, (_, i) => ({ value: i, partition: i % 2 })),
+    );
+    const group = name('g');
+    const first = (await open(group, `topics=${t}&auto_offset_reset=earliest`)).stream;
+    if (!first) throw new Error('no stream');
+    await eventually(async () => (ids(first).length === 10 ? true : undefined));
+    for (const e of ids(first)) expect(e.id).toMatch(/^g1\.[A-Za-z0-9_-]+$/);
+    // The client saw the records up to the 6th event (3 of each partition), then the connection broke.
+    const seen = ids(first).slice(0, 6);
+    const lastId = seen.at(-1)?.id as string;
+    const got = seen.map((e) => JSON.parse(e.data) as { partition: number; offset: number });
+    const next = [0, 1].map((p) => Math.max(...got.filter((r) => r.partition === p).map((r) => r.offset)) + 1);
+    first.close();
+    await eventually(async () => ((await describeGroup(group)).members.length === 0 ? true : undefined));
+    // What was only written to the socket is not committed.
+    expect((await describeGroup(group)).partitions.filter((p) => p.committed_offset !== null)).toEqual([]);
+
+    const second = (await open(group, `topics=${t}&auto_offset_reset=earliest`, server, { 'last-event-id': lastId }))
+      .stream;
+    if (!second) throw new Error('no stream');
+    await eventually(async () => (ids(second).length === 10 - 6 ? true : undefined));
+    const resumed = ids(second).map((e) => JSON.parse(e.data) as { partition: number; offset: number });
+    for (const p of [0, 1]) {
+      expect(resumed.filter((r) => r.partition === p).map((r) => r.offset)).toEqual(
+        [...Array(5 - next[p]!).keys()].map((i) => i + next[p]!),
+      );
+    }
+    expect((await describeGroup(group)).partitions.map((p) => p.committed_offset)).toEqual(next);
+    second.close();
+  });
+
+  it('refuses a malformed Last-Event-ID with 400 before joining', async () => {
+    const t = await topic(1);
+    const group = name('g');
+    const res = await open(group, `topics=${t}`, server, { 'last-event-id': 'garbage' });
+    expect(res.status).toBe(400);
+    expect((await server.client.get('/v1/groups/{group}', { params: { group } })).status).toBe(404);
+  });
+
+  it('a committed offset below the retention start emits event: gap and continues from the start', async () => {
+    const t = name('t');
+    expectStatus(
+      await server.client.post('/v1/topics', {
+        body: { name: t, partitions: 1, config: { segment_bytes: 1024, retention_bytes: 1024 } },
+      }),
+      201,
+    );
+    for (let i = 0; i < 10; i++) await produce(t, [{ value: 'z'.repeat(400), partition: 0 }]);
+    const group = name('g');
+    // Committed before retention ran: offset 1.
+    expectStatus(
+      await server.client.post('/v1/groups/{group}/offsets', {
+        params: { group },
+        body: { offsets: [{ topic: t, partition: 0, offset: 1 }] },
+      }),
+      204,
+    );
+    await server.services.log.enforceRetention();
+    const start = server.services.log.getPartition(server.services.topics.lookup(t)!.id, 0)!.startOffset();
+    expect(start).toBeGreaterThan(1);
+
+    const { stream } = await open(group, `topics=${t}&auto_offset_reset=earliest`);
+    if (!stream) throw new Error('no stream');
+    const gap = await stream.next((e) => e.event === 'gap');
+    expect(JSON.parse(gap.data)).toEqual({ topic: t, partition: 0, from_offset: 1, to_offset: start });
+    await eventually(async () => (ids(stream).length === 10 - start ? true : undefined));
+    expect(JSON.parse(ids(stream)[0]!.data).offset).toBe(start);
+    expect(stream.events.some((e) => e.event === 'error')).toBe(false);
+    stream.close();
+    await eventually(async () => ((await describeGroup(group)).members.length === 0 ? true : undefined));
+
+    // With auto_offset_reset=none the stream is refused (EventSource stops), not an error loop.
+    const other = name('g');
+    expectStatus(
+      await server.client.post('/v1/groups/{group}/offsets', {
+        params: { group: other },
+        body: { offsets: [{ topic: t, partition: 0, offset: 1 }] },
+      }),
+      204,
+    );
+    const refused = await open(other, `topics=${t}&auto_offset_reset=none`);
+    expect(refused.status).toBe(416);
+    expect((refused.body as { error: { code: string } }).error.code).toBe('offset_out_of_range');
+    expect((await describeGroup(other)).members).toEqual([]);
   });
 });

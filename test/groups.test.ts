@@ -45,8 +45,17 @@ async function join(group: string, topics: string[], extra: Record<string, unkno
   return expectStatus(res, 201);
 }
 
-const fetchAs = (group: string, member: string, query: { max_records?: number; wait_ms?: number } = {}) =>
-  server.client.get('/v1/groups/{group}/members/{member}/records', { params: { group, member }, query });
+const fetchAs = (
+  group: string,
+  member: string,
+  query: { max_records?: number; wait_ms?: number; cursor?: string } = {},
+) => server.client.get('/v1/groups/{group}/members/{member}/records', { params: { group, member }, query });
+
+const leave = (group: string, member: string, cursor?: string) =>
+  server.client.delete('/v1/groups/{group}/members/{member}', {
+    params: { group, member },
+    ...(cursor !== undefined && { query: { cursor } }),
+  });
 
 const commit = (group: string, body: Record<string, unknown>) =>
   server.client.post('/v1/groups/{group}/offsets', { params: { group }, body: body as never });
@@ -243,14 +252,15 @@ describe('consumer groups over HTTP', () => {
     expect(body.records.map((r) => r.offset)).toEqual([1]);
   });
 
-  it('auto-commits what the previous fetch delivered, and on leave', async () => {
+  it('auto-commits what the next fetch confirmed, and on leave', async () => {
     const t = await topic(1, 5);
     const group = name('g');
     const m = await join(group, [t], { auto_commit: true });
-    expectStatus(await fetchAs(group, m.member_id, { max_records: 2 }), 200);
-    expectStatus(await fetchAs(group, m.member_id, { max_records: 2 }), 200);
+    const first = expectStatus(await fetchAs(group, m.member_id, { max_records: 2 }), 200);
+    const second = expectStatus(await fetchAs(group, m.member_id, { max_records: 2, cursor: first.cursor }), 200);
+    expect(second.records.map((r) => r.offset)).toEqual([2, 3]);
     expect((await describeGroup(group)).partitions[0]).toMatchObject({ committed_offset: 2, lag: 3 });
-    await server.client.delete('/v1/groups/{group}/members/{member}', { params: { group, member: m.member_id } });
+    expect((await leave(group, m.member_id, second.cursor)).status).toBe(204);
     expect((await describeGroup(group)).partitions[0]).toMatchObject({ committed_offset: 4, lag: 1 });
   });
 
@@ -376,9 +386,186 @@ describe('consumer groups over HTTP', () => {
     expect(g.generation).toBe(first.generation);
     expect(g.members.map((x) => x.member_id)).toEqual([m.member_id]);
     expect(g.partitions.map((p) => p.committed_offset)).toEqual([2, 3]);
-    // Still a member: the next fetch continues from its position (nothing new yet).
+    // Still a member: the next fetch continues from its confirmed positions (the commit).
     const again = expectStatus(await fetchAs(group, m.member_id), 200);
-    expect(again.records).toEqual([]);
+    expect(again.records.map((r) => [r.partition, r.offset])).toEqual([[0, 2]]);
     expect(again.generation).toBe(first.generation);
+  });
+});
+
+describe('lost answers: positions move only with what the client confirms', () => {
+  it('a fetch whose answer is lost returns the same records on a plain retry', async () => {
+    const t = await topic(1, 10);
+    const group = name('g');
+    const m = await join(group, [t]);
+    const lost = expectStatus(await fetchAs(group, m.member_id, { max_records: 10 }), 200);
+    expect(lost.records.map((r) => r.offset)).toEqual([...Array(10).keys()]);
+    // The answer never reached the client: it simply asks again.
+    const retry = expectStatus(await fetchAs(group, m.member_id, { max_records: 10 }), 200);
+    expect(retry.records.map((r) => r.offset)).toEqual([...Array(10).keys()]);
+    // Naming the answer it received confirms it: the next fetch starts after it.
+    const next = expectStatus(await fetchAs(group, m.member_id, { cursor: retry.cursor }), 200);
+    expect(next.records).toEqual([]);
+    // Naming the same cursor again changes nothing (a retried confirmation is idempotent).
+    const again = expectStatus(await fetchAs(group, m.member_id, { cursor: retry.cursor }), 200);
+    expect(again.records).toEqual([]);
+  });
+
+  it('auto_commit commits only what a later fetch confirmed, never an answer that was only sent', async () => {
+    const t = await topic(1, 10);
+    const group = name('g');
+    const m = await join(group, [t], { auto_commit: true });
+    const first = expectStatus(await fetchAs(group, m.member_id, { max_records: 4 }), 200);
+    expect(first.records.map((r) => r.offset)).toEqual([0, 1, 2, 3]);
+    // Lost; the retry (no cursor) must not commit the lost answer.
+    const retry = expectStatus(await fetchAs(group, m.member_id, { max_records: 4 }), 200);
+    expect(retry.records.map((r) => r.offset)).toEqual([0, 1, 2, 3]);
+    let p = (await describeGroup(group)).partitions[0];
+    expect(p?.committed_offset ?? 0).toBe(0);
+    // Confirmed by the next fetch: committed up to it, and the fetch continues after it.
+    const second = expectStatus(await fetchAs(group, m.member_id, { max_records: 4, cursor: retry.cursor }), 200);
+    expect(second.records.map((r) => r.offset)).toEqual([4, 5, 6, 7]);
+    p = (await describeGroup(group)).partitions[0];
+    expect(p).toMatchObject({ committed_offset: 4, lag: 6 });
+    // Leaving without naming the last answer commits only what was confirmed.
+    expect((await leave(group, m.member_id)).status).toBe(204);
+    expect((await describeGroup(group)).partitions[0]).toMatchObject({ committed_offset: 4 });
+  });
+
+  it('leaving with the last cursor confirms it (auto_commit)', async () => {
+    const t = await topic(1, 5);
+    const group = name('g');
+    const m = await join(group, [t], { auto_commit: true });
+    const got = expectStatus(await fetchAs(group, m.member_id, { max_records: 3 }), 200);
+    expect((await leave(group, m.member_id, got.cursor)).status).toBe(204);
+    expect((await describeGroup(group)).partitions[0]).toMatchObject({ committed_offset: 3, lag: 2 });
+  });
+
+  it('a commit confirms: a plain fetch after it starts at the committed offset', async () => {
+    const t = await topic(1, 10);
+    const group = name('g');
+    const m = await join(group, [t]);
+    const got = expectStatus(await fetchAs(group, m.member_id, { max_records: 10 }), 200);
+    expectStatus(
+      await commit(group, {
+        member_id: m.member_id,
+        generation: got.generation,
+        offsets: [{ topic: t, partition: 0, offset: 6 }],
+      }),
+      204,
+    );
+    const next = expectStatus(await fetchAs(group, m.member_id), 200);
+    expect(next.records.map((r) => r.offset)).toEqual([6, 7, 8, 9]);
+  });
+
+  it('refuses a malformed cursor with 400, changing nothing', async () => {
+    const t = await topic(1, 2);
+    const group = name('g');
+    const m = await join(group, [t]);
+    for (const cursor of ['nope', 'g1.', 'g1.!!', 'v1.AQA']) {
+      const res = expectStatus(await fetchAs(group, m.member_id, { cursor }), 400);
+      expect(res.error.code).toBe('bad_request');
+    }
+    expect(expectStatus(await fetchAs(group, m.member_id), 200).records.map((r) => r.offset)).toEqual([0, 1]);
+  });
+
+  it('a cursor of a deleted and re-created topic confirms nothing on the new one', async () => {
+    const t = await topic(1, 5);
+    const group = name('g');
+    const m = await join(group, [t]);
+    const old = expectStatus(await fetchAs(group, m.member_id), 200);
+    expect((await leave(group, m.member_id)).status).toBe(204);
+    expect((await server.client.delete('/v1/topics/{topic}', { params: { topic: t } })).status).toBe(204);
+    expectStatus(await server.client.post('/v1/topics', { body: { name: t, partitions: 1 } }), 201);
+    const records = Array.from({ length: 5 }, (_, i) => ({ value: i }));
+    expectStatus(
+      await server.client.post('/v1/topics/{topic}/records', { params: { topic: t }, body: { records } }),
+      200,
+    );
+    const n = await join(group, [t]);
+    const fresh = expectStatus(await fetchAs(group, n.member_id, { cursor: old.cursor }), 200);
+    expect(fresh.records.map((r) => r.offset)).toEqual([0, 1, 2, 3, 4]);
+  });
+});
+
+describe('group fixes', () => {
+  it('a stale generation committing past the end is fenced (409), not an invalid offset', async () => {
+    const t = await topic(1, 1);
+    const group = name('g');
+    const a = await join(group, [t]);
+    await join(group, [t]);
+    const res = expectStatus(
+      await commit(group, {
+        member_id: a.member_id,
+        generation: a.generation,
+        offsets: [{ topic: t, partition: 0, offset: 99 }],
+      }),
+      409,
+    );
+    expect(res.error.code).toBe('fenced');
+    const ghost = expectStatus(
+      await commit(group, { member_id: 'ghost', generation: 0, offsets: [{ topic: t, partition: 0, offset: 99 }] }),
+      409,
+    );
+    expect(ghost.error.code).toBe('fenced');
+  });
+
+  it('resetting offsets of a group that does not exist is 404 and creates nothing', async () => {
+    const t = await topic(1, 1);
+    const group = name('g');
+    const res = expectStatus(
+      await server.client.post('/v1/groups/{group}/offsets/reset', {
+        params: { group },
+        body: { topic: t, to: 'earliest' },
+      }),
+      404,
+    );
+    expect(res.error.code).toBe('group_not_found');
+    expect((await server.client.get('/v1/groups/{group}', { params: { group } })).status).toBe(404);
+  });
+
+  it('reports lag from where the group would start when nothing is committed', async () => {
+    const t = await topic(1, 7);
+    const early = name('g');
+    await join(early, [t]);
+    const e = await describeGroup(early);
+    expect(e.partitions[0]).toMatchObject({ committed_offset: null, end_offset: 7, lag: 7 });
+    expect(e.total_lag).toBe(7);
+    const late = name('g');
+    await join(late, [t], { auto_offset_reset: 'latest' });
+    expectStatus(
+      await server.client.post('/v1/topics/{topic}/records', {
+        params: { topic: t },
+        body: { records: [{ value: 'x' }, { value: 'y' }] },
+      }),
+      200,
+    );
+    const l = await describeGroup(late);
+    expect(l.partitions[0]).toMatchObject({ committed_offset: null, end_offset: 9, lag: 2 });
+    expect(l.total_lag).toBe(2);
+  });
+
+  it('a deeply nested record is delivered with its neighbours, and nothing is committed past an unconfirmed answer', async () => {
+    const t = await topic(1);
+    const topicId = server.services.topics.lookup(t)?.id;
+    const log = topicId === undefined ? undefined : server.services.log.getPartition(topicId, 0);
+    if (!log) throw new Error('no partition log');
+    // Written under the produce API (which refuses it now), as an older server could have stored it.
+    const depth = 5_000;
+    const poison = Buffer.from(`${'['.repeat(depth)}\n${']'.repeat(depth)}`);
+    const rec = (value: Buffer) => ({ key: null, value, headers: [], timestamp: Date.now() });
+    for (const value of [Buffer.from('1'), Buffer.from('2'), poison, Buffer.from('4'), Buffer.from('5')]) {
+      const r = await log.append([rec(value)], { durability: 'write' });
+      if (!r.ok) throw new Error(r.error.reason);
+    }
+    const group = name('g');
+    const m = await join(group, [t], { auto_commit: true });
+    const first = expectStatus(await fetchAs(group, m.member_id, { max_records: 10 }), 200);
+    expect(first.records.map((r) => r.offset)).toEqual([0, 1, 2, 3, 4]);
+    expect(Array.isArray(first.records[2]?.value)).toBe(true);
+    expect((await describeGroup(group)).partitions[0]?.committed_offset ?? 0).toBe(0);
+    const next = expectStatus(await fetchAs(group, m.member_id, { cursor: first.cursor }), 200);
+    expect(next.records).toEqual([]);
+    expect((await describeGroup(group)).partitions[0]).toMatchObject({ committed_offset: 5, lag: 0 });
   });
 });

@@ -2,7 +2,7 @@
 // a real server: framing and headers, resume by header/query, topic merge, filters, errors.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeTopicCursor } from '../src/delivery/cursor.js';
+import { encodeTopicCursor, topicCursorTag } from '../src/delivery/cursor.js';
 import { startIsolatedServer, type TestServer } from './support/server.js';
 import { createTopic, listen, produce, startProxy, until, type Listener } from './sse-support.js';
 import { appendOddRecords, DEEP, depthOf, notJsonBytes } from './support/odd-records.js';
@@ -15,7 +15,11 @@ const watch = (l: Listener): Listener => {
 };
 
 beforeAll(async () => {
-  server = await startIsolatedServer({ SLUICE_SSE_RETRY_MS: '100', SLUICE_SSE_KEEPALIVE_MS: '300' });
+  server = await startIsolatedServer({
+    SLUICE_SSE_RETRY_MS: '100',
+    SLUICE_SSE_KEEPALIVE_MS: '300',
+    SLUICE_CORS_ORIGINS: 'https://dashboard.example',
+  });
 });
 afterAll(async () => {
   for (const l of open) l.close();
@@ -47,7 +51,7 @@ async function rawStream(url: string, headers: Record<string, string>, done: (te
 }
 
 describe('framing and headers', () => {
-  it('opens with retry:, sends SSE headers and CORS for any origin, no compression, keepalives', async () => {
+  it('opens with retry:, sends SSE headers and CORS for an allowed origin, no compression, keepalives', async () => {
     const topic = name();
     await createTopic(server.url, topic);
     const { res, text } = await rawStream(
@@ -60,7 +64,7 @@ describe('framing and headers', () => {
     expect(res.headers.get('cache-control')).toBe('no-cache');
     expect(res.headers.get('x-accel-buffering')).toBe('no');
     expect(res.headers.get('content-encoding')).toBeNull();
-    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    expect(res.headers.get('access-control-allow-origin')).toBe('https://dashboard.example');
     expect(res.headers.get('x-request-id')).toBeTruthy();
     expect(text.startsWith('retry: 100\n\n')).toBe(true);
     expect(text).toContain(': keepalive\n\n');
@@ -78,7 +82,7 @@ describe('framing and headers', () => {
       },
     });
     expect(res.status).toBeLessThan(300);
-    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    expect(res.headers.get('access-control-allow-origin')).toBe('https://dashboard.example');
     expect((res.headers.get('access-control-allow-headers') ?? '').toLowerCase()).toContain('last-event-id');
   });
 });
@@ -263,7 +267,7 @@ describe('topic stream', () => {
         .map((r) => r.offset);
       expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
     }
-    expect(l.events.every((e) => /^v1\.[A-Za-z0-9_-]+$/.test(e.id))).toBe(true);
+    expect(l.events.every((e) => /^v2\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]+$/.test(e.id))).toBe(true);
     const cut = 5;
     const resumed = watch(listen(topicUrl(topic), { lastEventId: l.events[cut]?.id ?? '' }));
     await until(() => resumed.records().length === 13 - cut - 1, 'resumed');
@@ -324,7 +328,9 @@ describe('errors', () => {
       expect(body.error, url).toMatchObject({ ...range, partition: 0 });
     }
     // A topic cursor past the end of one partition: partition 1 holds nothing, the cursor says 7.
-    const [status, body] = await refused(topicUrl(topic), { 'last-event-id': encodeTopicCursor([4, 7]) });
+    const described = (await (await fetch(`${server.url}/v1/topics/${topic}`)).json()) as { id: string };
+    const tag = topicCursorTag(described.id);
+    const [status, body] = await refused(topicUrl(topic), { 'last-event-id': encodeTopicCursor([4, 7], tag) });
     expect(status).toBe(416);
     expect(body.error).toMatchObject({ code: 'offset_out_of_range', partition: 1, start_offset: 0, end_offset: 0 });
     // EventSource stops on the 416 instead of waiting forever for offsets that do not exist yet.
@@ -333,7 +339,7 @@ describe('errors', () => {
     expect(l.opens).toBe(0);
     // At the end exactly is fine: the next record (offset 4) arrives.
     const atEnd = watch(listen(partitionUrl(topic, 0, '?from=4')));
-    const atEndTopic = watch(listen(topicUrl(topic), { lastEventId: encodeTopicCursor([4, 0]) }));
+    const atEndTopic = watch(listen(topicUrl(topic), { lastEventId: encodeTopicCursor([4, 0], tag) }));
     await until(() => atEnd.opens === 1 && atEndTopic.opens === 1, 'streams at the end open');
     await produce(server.url, topic, [{ value: 4, partition: 0 }]);
     await until(() => atEnd.records().length === 1 && atEndTopic.records().length === 1, 'record 4');
@@ -351,12 +357,15 @@ describe('errors', () => {
     if (!found.ok) throw new Error(found.error.message);
     const start = found.value.log.startOffset();
     expect(start).toBeGreaterThan(1);
+    const described = (await (await fetch(`${server.url}/v1/topics/${topic}`)).json()) as { id: string };
     const proxy = await startProxy(Number(new URL(server.url).port));
     try {
       const via = `http://127.0.0.1:${proxy.port}/v1/topics/${topic}`;
       // ?last_event_id= so that EventSource's own Last-Event-ID header takes over on reconnect.
       const part = watch(listen(`${via}/partitions/0/events?last_event_id=1`));
-      const all = watch(listen(`${via}/events?last_event_id=${encodeTopicCursor([1, 0])}`));
+      const all = watch(
+        listen(`${via}/events?last_event_id=${encodeTopicCursor([1, 0], topicCursorTag(described.id))}`),
+      );
       const retained = Array.from({ length: 10 - start }, (_, i) => start + i);
       const offsetsOf = (l: Listener, p: number) =>
         l

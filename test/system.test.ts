@@ -30,7 +30,7 @@ describe('system endpoints', () => {
     const body = expectStatus(await server.client.get('/readyz'), 200);
     expect(body.status).toBe('ready');
     expect(body.checks.database.ok).toBe(true);
-    expect(body.checks.log).toEqual({ ok: true, recovered: true, quarantined: [] });
+    expect(body.checks.log).toEqual({ ok: true, recovered: true, quarantined: [], read_only: [] });
   });
 
   it('GET /metrics exposes request counters by route and status', async () => {
@@ -40,6 +40,9 @@ describe('system endpoints', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
     expect(res.text).toMatch(/sluice_http_requests_total\{method="GET",route="\/healthz",status="200"\} \d+/);
+    expect(res.text).toMatch(/^sluice_idempotency_entries \d+$/m);
+    expect(res.text).toMatch(/^sluice_idempotency_bytes \d+$/m);
+    expect(res.text).toMatch(/^sluice_idempotency_evicted_total \d+$/m);
     expect(res.text).toMatch(
       /sluice_http_requests_total\{method="GET",route="\/v1\/topics\/:topic",status="404"\} \d+/,
     );

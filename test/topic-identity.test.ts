@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { getGroup } from '../src/groups/group-repository.js';
 import { TestReceiver } from '../src/webhooks/webhooks-test-kit.js';
+import { listen, until } from './sse-support.js';
 import { createTestEnv, startTestServer, type TestEnv, type TestServer } from './support/server.js';
 
 let env: TestEnv;
@@ -188,5 +189,41 @@ describe('a topic deleted and created again', () => {
     healthy = true;
     await waitForWebhook(hook.id as string, (w) => w.lag === 0 && w.state === 'active');
     expect(new Set(r.acceptedOffsets().get(0))).toEqual(new Set([0, 1, 2]));
+  });
+
+  it('refuses an SSE topic cursor of the deleted topic (410 before the stream opens) and accepts the new topic’s', async () => {
+    const t = `t-${randomUUID()}`;
+    await createTopic(t);
+    await produce(t, 3, 'old');
+    const url = `${server.url}/v1/topics/${t}/events?from=earliest`;
+    const reader = listen(url);
+    try {
+      await until(() => reader.records().length === 3, 'old records');
+    } finally {
+      reader.close();
+    }
+    const cursor = reader.events.at(-1)!.id;
+    const open = async (lastEventId: string) => {
+      const res = await fetch(url, { headers: { 'last-event-id': lastEventId } });
+      const json = res.headers.get('content-type')?.includes('json');
+      const body = json ? ((await res.json()) as Json) : undefined;
+      if (!json) await res.body?.cancel();
+      return { status: res.status, code: body?.error?.code as string | undefined };
+    };
+    expect((await open(cursor)).status).toBe(200);
+
+    await deleteTopic(t);
+    await createTopic(t);
+    await produce(t, 2, 'new');
+    expect(await open(cursor)).toEqual({ status: 410, code: 'gone' });
+    // Without the cursor the new topic streams from its start; its own cursors resume it.
+    const fresh = listen(url);
+    try {
+      await until(() => fresh.records().length === 2, 'new records');
+      expect(fresh.records().map((r) => (r.value as Json).tag)).toEqual(['new', 'new']);
+      expect((await open(fresh.events.at(-1)!.id)).status).toBe(200);
+    } finally {
+      fresh.close();
+    }
   });
 });

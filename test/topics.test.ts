@@ -116,6 +116,23 @@ describe('POST /v1/topics', () => {
     expect(list.topics.some((t) => t.name === 'ok-name')).toBe(false);
   });
 
+  it.each(['.', '..'])('refuses the name %j with 400, as Kafka does (URL clients normalise it away)', async (n) => {
+    const res = await server.client.raw('POST', '/v1/topics', {
+      body: JSON.stringify({ name: n }),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(res.status).toBe(400);
+    expect(res.json).toMatchObject({
+      error: { code: 'bad_request', message: expect.stringMatching(/"\." or "\.\."/) },
+    });
+    const list = expectStatus(await server.client.get('/v1/topics'), 200);
+    expect(list.topics.some((t) => t.name === n)).toBe(false);
+  });
+
+  it('accepts names of dots other than "." and ".."', async () => {
+    for (const n of ['...', `.a${randomUUID()}`, `..${randomUUID()}`]) expectStatus(await create({ name: n }), 201);
+  });
+
   it('accepts a 249-character name with every allowed character class', async () => {
     const n = `Ab.9_-${randomUUID()}`.padEnd(249, 'z');
     expectStatus(await create({ name: n }), 201);

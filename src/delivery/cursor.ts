@@ -1,16 +1,26 @@
 // SSE resume cursors: the `id:` of every event and what `Last-Event-ID` brings back.
-// A partition cursor is the next offset in decimal; a topic cursor is a versioned token.
+// A partition cursor is the next offset in decimal; a topic cursor is a versioned token
+// that names the topic incarnation it was issued for.
+import { createHash } from 'node:crypto';
 import { err, ok, type Result } from '../lib/result.js';
 
 /**
  * Why a cursor could not be used. `malformed` is a syntax error; `partition_mismatch` is a
- * well-formed topic cursor naming more partitions than the topic has (so it belongs to
- * another topic, or to a deleted-and-recreated one).
+ * well-formed topic cursor naming more partitions than the topic has; `topic_mismatch` is a
+ * topic cursor issued for another topic id (a deleted topic whose name was reused).
  */
-export type CursorError = { code: 'malformed'; message: string } | { code: 'partition_mismatch'; message: string };
+export type CursorError =
+  | { code: 'malformed'; message: string }
+  | { code: 'partition_mismatch'; message: string }
+  | { code: 'topic_mismatch'; message: string };
 
-/** Version prefix of topic cursors; a future layout gets `v2.` and v1 stays decodable. */
-const TOPIC_CURSOR_PREFIX = 'v1.';
+/**
+ * Topic cursors: `v2.<tag>.<offsets>`, the tag naming the topic id. `v1.<offsets>` cursors
+ * (issued before tags) still decode, unchecked; a future layout gets `v3.`.
+ */
+const TOPIC_CURSOR_PREFIX = 'v2.';
+const LEGACY_TOPIC_CURSOR_PREFIX = 'v1.';
+const TAG = /^[A-Za-z0-9_-]{6}$/;
 /** Offsets are JSON numbers, so they stay within 2^53; more than 8 varint bytes is garbage. */
 const MAX_VARINT_BYTES = 8;
 /** Enough for any real topic; bounds the work a hostile cursor can cause. */
@@ -35,33 +45,57 @@ export function decodePartitionCursor(cursor: string): Result<number, CursorErro
 }
 
 /**
- * Encode the next offset of every partition of a topic (index = partition) as
- * `v1.` + base64url(varint count, varint offset…): URL-safe without escaping, about one
- * or two bytes per partition for small offsets, and opaque so the layout can evolve.
+ * The identity a topic cursor carries: 6 base64url characters (36 bits) of SHA-256 of the
+ * topic id. Not a secret, just enough that a cursor of a deleted topic never fits its
+ * successor by accident. Compute once per stream, not per event.
  */
-export function encodeTopicCursor(nextOffsets: readonly number[]): string {
-  const bytes: number[] = [];
-  pushVarint(bytes, nextOffsets.length);
-  for (const offset of nextOffsets) pushVarint(bytes, offset);
-  return TOPIC_CURSOR_PREFIX + Buffer.from(bytes).toString('base64url');
+export function topicCursorTag(topicId: string): string {
+  return createHash('sha256').update(topicId).digest('base64url').slice(0, 6);
 }
 
 /**
- * Decode a topic cursor for a topic that now has `partitionCount` partitions. Partitions
- * added after the cursor was issued are absent from it and come back as `undefined`
- * (the caller starts them from their first offset: all their records are "after" it).
+ * Encode the next offset of every partition of a topic (index = partition) as
+ * `v2.<tag>.` + base64url(varint count, varint offset…): URL-safe without escaping, about
+ * one or two bytes per partition for small offsets, and opaque so the layout can evolve.
+ * `tag` is `topicCursorTag(topic id)`.
+ */
+export function encodeTopicCursor(nextOffsets: readonly number[], tag: string): string {
+  const bytes: number[] = [];
+  pushVarint(bytes, nextOffsets.length);
+  for (const offset of nextOffsets) pushVarint(bytes, offset);
+  return `${TOPIC_CURSOR_PREFIX}${tag}.${Buffer.from(bytes).toString('base64url')}`;
+}
+
+/**
+ * Decode a topic cursor for the topic whose tag is `tag` and that now has `partitionCount`
+ * partitions. Partitions added after the cursor was issued are absent from it and come
+ * back as `undefined` (the caller starts them from their first offset: all their records
+ * are "after" it). A cursor of another topic id is refused (`topic_mismatch`).
  */
 export function decodeTopicCursor(
   cursor: string,
   partitionCount: number,
+  tag: string,
 ): Result<Array<number | undefined>, CursorError> {
   const malformed = (why: string): Result<never, CursorError> =>
     err({
       code: 'malformed',
       message: `cursor ${quote(cursor)} is not a topic cursor: ${why}`,
     });
-  if (!cursor.startsWith(TOPIC_CURSOR_PREFIX)) return malformed(`expected the prefix "${TOPIC_CURSOR_PREFIX}"`);
-  const body = cursor.slice(TOPIC_CURSOR_PREFIX.length);
+  let body: string;
+  let foreign = false;
+  if (cursor.startsWith(TOPIC_CURSOR_PREFIX)) {
+    const rest = cursor.slice(TOPIC_CURSOR_PREFIX.length);
+    const dot = rest.indexOf('.');
+    const cursorTag = dot < 0 ? '' : rest.slice(0, dot);
+    if (!TAG.test(cursorTag)) return malformed('bad topic tag');
+    body = rest.slice(dot + 1);
+    foreign = cursorTag !== tag;
+  } else if (cursor.startsWith(LEGACY_TOPIC_CURSOR_PREFIX)) {
+    body = cursor.slice(LEGACY_TOPIC_CURSOR_PREFIX.length);
+  } else {
+    return malformed(`expected the prefix "${TOPIC_CURSOR_PREFIX}"`);
+  }
   if (!BASE64URL.test(body)) return malformed('not base64url');
   const bytes = Buffer.from(body, 'base64url');
   // Node ignores trailing garbage bits; re-encoding catches truncated or padded tokens.
@@ -76,6 +110,14 @@ export function decodeTopicCursor(
     offsets.push(offset);
   }
   if (reader.pos !== bytes.length) return malformed('trailing bytes');
+  if (foreign) {
+    return err({
+      code: 'topic_mismatch',
+      message:
+        `cursor ${quote(cursor)} was issued for an earlier topic of this name, since deleted (a topic created ` +
+        'again under a name is another topic): open the stream again without Last-Event-ID / last_event_id',
+    });
+  }
   if (count > partitionCount) {
     return err({
       code: 'partition_mismatch',

@@ -68,12 +68,12 @@ export class EncodedBatch {
    * All records with topic cursors for a subscriber that is live on every partition, whose
    * offset vector is `vector` (not modified). Shared by all such subscribers.
    */
-  sharedTopicFrame(vector: readonly number[], batchMode: boolean): Buffer | null {
+  sharedTopicFrame(vector: readonly number[], batchMode: boolean, cursorTag: string): Buffer | null {
     if (this.records.length === 0) return null;
-    const cacheKey = `${batchMode ? 'b' : 'r'}${vector.length}`;
+    const cacheKey = `${batchMode ? 'b' : 'r'}${vector.length}${cursorTag}`;
     const cached = this.topicFrames.get(cacheKey);
     if (cached) return cached;
-    const frame = this.frameFor(null, batchMode, [...vector]);
+    const frame = this.frameFor(null, batchMode, [...vector], cursorTag);
     if (frame) this.topicFrames.set(cacheKey, frame);
     return frame;
   }
@@ -81,13 +81,19 @@ export class EncodedBatch {
   /**
    * A frame for one subscriber: only the records `keep` selects (all when null), each with
    * its own cursor. `vector` is the subscriber's topic offset vector, advanced in place to
-   * this batch's end; undefined for a partition stream.
+   * this batch's end; undefined for a partition stream. `cursorTag` names the topic in
+   * topic cursors (`topicCursorTag`).
    */
-  frameFor(keep: ((record: StoredRecord) => boolean) | null, batchMode: boolean, vector?: number[]): Buffer | null {
+  frameFor(
+    keep: ((record: StoredRecord) => boolean) | null,
+    batchMode: boolean,
+    vector?: number[],
+    cursorTag = '',
+  ): Buffer | null {
     const cursorAfter = (next: number): string => {
       if (!vector) return encodePartitionCursor(next);
       vector[this.partition] = next;
-      return encodeTopicCursor(vector);
+      return encodeTopicCursor(vector, cursorTag);
     };
     let text = '';
     const kept: string[] = [];

@@ -10,7 +10,7 @@ import {
   type RecordInput,
   type StoredRecord,
 } from '../log/index.js';
-import { decodeTopicCursor, encodeTopicCursor } from './cursor.js';
+import { decodeTopicCursor, encodeTopicCursor, topicCursorTag } from './cursor.js';
 import { parseRecordFilter } from './record-filter.js';
 import { SseService } from './sse-service.js';
 import type { SseSink } from './sse-sink.js';
@@ -425,7 +425,7 @@ describe('topic stream', () => {
     await until(() => sink.records().length === 10 - start + 1, 'retained records');
     const gap = sink.events().find((e) => e.event === 'gap');
     expect(JSON.parse(gap?.data ?? '{}')).toEqual({ topic: topicId, partition: 0, from_offset: 0, to_offset: start });
-    const cursor = decodeTopicCursor(gap?.id ?? '', 2);
+    const cursor = decodeTopicCursor(gap?.id ?? '', 2, topicCursorTag(topicId));
     expect(cursor.ok && cursor.value).toEqual([start, 1]);
     expect(
       sink
@@ -458,7 +458,7 @@ describe('topic stream', () => {
       const r = JSON.parse(e.data);
       seen = [...seen];
       seen[r.partition] = r.offset + 1;
-      const decoded = decodeTopicCursor(e.id ?? '', 3);
+      const decoded = decodeTopicCursor(e.id ?? '', 3, topicCursorTag(topicId));
       expect(decoded.ok && decoded.value).toEqual(seen);
     }
     expect(stream.nextOffsets).toEqual([2, 1, 2]);
@@ -474,7 +474,7 @@ describe('topic stream', () => {
       expect(all.length).toBe(query['key'] ? 15 : 30);
       first.sink.disconnect();
       for (const cut of [0, 7, all.length - 1]) {
-        const cursor = decodeTopicCursor(all[cut]?.id ?? '', 3);
+        const cursor = decodeTopicCursor(all[cut]?.id ?? '', 3, topicCursorTag(topicId));
         if (!cursor.ok) throw new Error('bad cursor');
         const resumed = openTopic(logs, cursor.value as number[], query);
         await until(() => resumed.stream.isLive, 'resumed live');
@@ -501,7 +501,7 @@ describe('topic stream', () => {
     await append(logs[1]!, rec('one'));
     await until(() => a.sink.records().length === 1 && b.sink.records().length === 1, 'delivered');
     expect(a.sink.chunks.at(-1)).toBe(b.sink.chunks.at(-1));
-    expect(a.sink.events().at(-1)?.id).toBe(encodeTopicCursor([0, 1, 0]));
+    expect(a.sink.events().at(-1)?.id).toBe(encodeTopicCursor([0, 1, 0], topicCursorTag(topicId)));
     // b stalls and falls off the fan-out while partition 0 moves on; its ids stay exact.
     b.sink.stalled = true;
     for (let i = 0; i < 100; i++) await append(logs[0]!, rec('z'.repeat(1000)));
@@ -526,7 +526,7 @@ describe('topic stream', () => {
         .map((r) => `${r.partition}/${r.offset}`)
         .sort(),
     );
-    const last = decodeTopicCursor(ids(b.sink).at(-1) ?? '', 3);
+    const last = decodeTopicCursor(ids(b.sink).at(-1) ?? '', 3, topicCursorTag(topicId));
     expect(last.ok && last.value).toEqual([100, 1, 1]);
   });
 });

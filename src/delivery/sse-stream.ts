@@ -1,7 +1,7 @@
 // One open SSE stream (a partition, or every partition of a topic): live from the shared
 // partition tails while the client keeps up, reading the log itself while it does not.
 import type { PartitionLog, ReadError, StoredRecord } from '../log/index.js';
-import { encodePartitionCursor, encodeTopicCursor } from './cursor.js';
+import { encodePartitionCursor, encodeTopicCursor, topicCursorTag } from './cursor.js';
 import type { EncodedBatch, RecordEncoder } from './encoded-batch.js';
 import { EncodedBatch as Batch } from './encoded-batch.js';
 import type { PartitionTail, TailFailure, TailHub, TailReadLimits, TailSubscriber } from './partition-tail.js';
@@ -60,9 +60,13 @@ export class SseStream {
   private catchingUp = false;
   private needDrain = false;
   private wakeups: Array<() => void> = [];
+  /** Names the topic id in topic cursors, so a deleted topic's cursor never fits its successor. */
+  private readonly cursorTag: string;
 
   constructor(private readonly options: SseStreamOptions) {
     this.offsets = options.partitions.map((p) => p.nextOffset);
+    const first = options.partitions[0];
+    this.cursorTag = options.kind === 'topic' && first ? topicCursorTag(first.log.topicId) : '';
     this.lanes = options.partitions.map((spec, index) => {
       const lane: Lane = {
         index,
@@ -148,8 +152,9 @@ export class SseStream {
     if (kind === 'partition') {
       return keep ? batch.frameFor(keep, batchMode) : batch.sharedPartitionFrame(batchMode);
     }
-    if (!keep && this.liveCount === this.lanes.length) return batch.sharedTopicFrame(this.offsets, batchMode);
-    return batch.frameFor(keep, batchMode, this.offsets);
+    if (!keep && this.liveCount === this.lanes.length)
+      return batch.sharedTopicFrame(this.offsets, batchMode, this.cursorTag);
+    return batch.frameFor(keep, batchMode, this.offsets, this.cursorTag);
   }
 
   private deliverLive(lane: Lane, batch: EncodedBatch): void {
@@ -252,7 +257,8 @@ export class SseStream {
    */
   private skipGap(lane: Lane, from: number, to: number): void {
     this.offsets[lane.index] = to;
-    const cursor = this.options.kind === 'topic' ? encodeTopicCursor(this.offsets) : encodePartitionCursor(to);
+    const cursor =
+      this.options.kind === 'topic' ? encodeTopicCursor(this.offsets, this.cursorTag) : encodePartitionCursor(to);
     const partition = lane.spec.log.partition;
     this.write(gapFrame({ topic: this.options.topic, partition, from_offset: from, to_offset: to }, cursor));
   }

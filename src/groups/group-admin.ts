@@ -2,11 +2,12 @@
 // reset offsets — the last two only while the group has no members, like Kafka's tools.
 import { eq } from 'drizzle-orm';
 import { err, ok, type Result } from '../lib/result.js';
-import { groupOffsets, type StoredTopicPartition } from '../metadata/schema/groups.js';
+import { groupOffsets, type GroupMemberRow, type StoredTopicPartition } from '../metadata/schema/groups.js';
 import { groupState, tpKey } from './group-coordinator.js';
 import { inGroupTx, type GroupContext } from './group-context.js';
 import { groupNotFound, topicNotFound, type GroupError } from './group-errors.js';
 import * as repo from './group-repository.js';
+import type { GroupTopicHandle } from './ports.js';
 
 export interface GroupSummary {
   name: string;
@@ -35,7 +36,10 @@ export interface GroupPartitionLag {
   metadata: string | null;
   /** Null when the topic no longer exists. */
   endOffset: number | null;
-  /** end − committed; null when either is unknown. */
+  /**
+   * end − committed; without a committed offset, end − where the group would start (the
+   * owner's position, else its auto_offset_reset); null when that is unknown (`none`).
+   */
   lag: number | null;
   owner: string | null;
 }
@@ -73,6 +77,7 @@ export async function describeGroup(ctx: GroupContext, group: string): Promise<R
 
   const owner = new Map<string, string>();
   for (const m of snapshot.members) for (const tp of m.assignment) owner.set(tpKey(tp), m.memberId);
+  const members = new Map(snapshot.members.map((m) => [m.memberId, m]));
   const committed = new Map(offsets.map((o) => [tpKey(o), o]));
   const keys = new Map<string, StoredTopicPartition>();
   const topics = new Set([...snapshot.members.flatMap((m) => m.topics), ...offsets.map((o) => o.topic)]);
@@ -91,14 +96,18 @@ export async function describeGroup(ctx: GroupContext, group: string): Promise<R
       const endOffset = handle && tp.partition < handle.partitions ? handle.offsets(tp.partition).end : null;
       const c = committed.get(tpKey(tp));
       const committedOffset = c?.offset ?? null;
+      const ownerId = owner.get(tpKey(tp)) ?? null;
+      const from =
+        committedOffset ??
+        startingOffset(tp, ownerId === null ? undefined : members.get(ownerId), snapshot.members, found);
       return {
         topic: tp.topic,
         partition: tp.partition,
         committedOffset,
         metadata: c?.metadata ?? null,
         endOffset,
-        lag: committedOffset !== null && endOffset !== null ? Math.max(0, endOffset - committedOffset) : null,
-        owner: owner.get(tpKey(tp)) ?? null,
+        lag: from !== null && endOffset !== null ? Math.max(0, endOffset - from) : null,
+        owner: ownerId,
       };
     });
 
@@ -124,6 +133,27 @@ export async function describeGroup(ctx: GroupContext, group: string): Promise<R
   });
 }
 
+/**
+ * Where the group would start reading a partition that has no committed offset: the owner's
+ * position (set when it got the partition, `latest` resolved then), else per the
+ * auto_offset_reset of the owner or of a member subscribed to the topic; null with `none`.
+ */
+function startingOffset(
+  tp: StoredTopicPartition,
+  ownerRow: GroupMemberRow | undefined,
+  all: readonly GroupMemberRow[],
+  found: ReadonlyMap<string, GroupTopicHandle>,
+): number | null {
+  const position = ownerRow?.positions.find((p) => p.topic === tp.topic && p.partition === tp.partition);
+  if (position) return position.offset;
+  const handle = found.get(tp.topic);
+  const reset = (ownerRow ?? all.find((m) => m.topics.includes(tp.topic)))?.autoOffsetReset;
+  if (!handle || tp.partition >= handle.partitions) return null;
+  if (reset === 'earliest') return handle.offsets(tp.partition).start;
+  if (reset === 'latest') return handle.offsets(tp.partition).end;
+  return null;
+}
+
 /** Delete a group and its committed offsets; refused while it has members. */
 export async function deleteGroup(ctx: GroupContext, group: string): Promise<Result<void, GroupError>> {
   const out = await inGroupTx(ctx, group, {}, async (s) => {
@@ -144,8 +174,9 @@ export interface ResetRequest {
 }
 
 /**
- * Set the group's committed offsets for a topic (creating the group if needed); refused while
- * the group has members. An explicit offset outside a partition's range is refused whole.
+ * Set the group's committed offsets for a topic; refused while the group has members, and for
+ * a group that does not exist (404: a typo must not create one). An explicit offset outside a
+ * partition's range is refused whole.
  */
 export async function resetOffsets(
   ctx: GroupContext,
@@ -160,7 +191,7 @@ export async function resetOffsets(
   if (outside !== undefined) {
     return err({
       code: 'partition_not_found',
-      message: `topic '${req.topic}' has no partition ${outside} (it has ${handle.partitions})`,
+      message: `topic "${req.topic}" has no partition ${outside} (it has ${handle.partitions})`,
       topic: req.topic,
       partition: outside,
     });
@@ -188,7 +219,7 @@ export async function resetOffsets(
     }
     targets.push({ topic: req.topic, partition, offset });
   }
-  const out = await inGroupTx(ctx, group, { create: true, extraTopics: [req.topic] }, async (s) => {
+  const out = await inGroupTx(ctx, group, { extraTopics: [req.topic] }, async (s) => {
     if (s.snapshot.members.length > 0) return err(hasMembers(group, s.snapshot.members.length));
     await repo.writeOffsets(
       s.tx,
@@ -202,5 +233,5 @@ export async function resetOffsets(
 }
 
 function hasMembers(group: string, n: number): GroupError {
-  return { code: 'conflict', message: `group '${group}' has ${n} active member(s); they must leave first` };
+  return { code: 'conflict', message: `group "${group}" has ${n} active member(s); they must leave first` };
 }

@@ -1,8 +1,10 @@
 // Service-level tests of consumer groups against PGlite and the memory log: splitting,
 // exactly-once consumption with commits, rebalances, fencing, resets and lag.
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GroupsService } from './groups-service.js';
-import { createGroupsKit, type GroupsKit } from './groups-test-kit.js';
+import type { CursorEntry } from './group-cursor.js';
+import { confirmOf, createGroupsKit, parsedRecords, type GroupsKit } from './groups-test-kit.js';
 
 let kit: GroupsKit;
 let svc: GroupsService;
@@ -27,10 +29,10 @@ const join = async (group: string, topics: string[], extra: Partial<Parameters<G
   if (!r.ok) throw new Error(JSON.stringify(r.error));
   return r.value;
 };
-const fetch = async (group: string, member: string, waitMs = 0, maxRecords = 1000) => {
-  const r = await svc.fetch(group, member, { maxRecords, maxBytes: 1 << 20, waitMs });
+const fetch = async (group: string, member: string, waitMs = 0, maxRecords = 1000, confirm?: CursorEntry[]) => {
+  const r = await svc.fetch(group, member, { maxRecords, maxBytes: 1 << 20, waitMs, confirm });
   if (!r.ok) throw new Error(JSON.stringify(r.error));
-  return r.value;
+  return { ...r.value, records: parsedRecords(r.value), confirm: confirmOf(r.value) };
 };
 const keys = (tps: Array<{ topic: string; partition: number }>) => tps.map((t) => `${t.topic}/${t.partition}`);
 
@@ -101,10 +103,10 @@ describe('groups service', () => {
       offsets: [{ topic, partition: bPartition, offset: 2 }],
     });
     expect((await svc.leave(group, b.memberId)).ok).toBe(true);
-    const after = await fetch(group, a.memberId);
+    const after = await fetch(group, a.memberId, 0, 1000, ra.confirm);
     expect(after.generation).toBe(rb.generation + 1);
     expect(keys(after.assignment)).toEqual([`${topic}/0`, `${topic}/1`]);
-    // Only b's uncommitted record is redelivered, to a.
+    // Only b's uncommitted record is redelivered, to a (a confirmed its own answer).
     expect(after.records.map((r) => [r.partition, r.offset])).toEqual([[bPartition, 2]]);
   });
 
@@ -170,18 +172,32 @@ describe('groups service', () => {
     expect(got.records.map((x) => x.value)).toEqual(['new']);
   });
 
-  it('auto-commits what the previous fetch delivered', async () => {
+  it('auto-commits what the next fetch confirmed, never an answer that was only sent', async () => {
     const topic = await kit.createTopic(1);
     await kit.produce(topic, 0, [1, 2, 3, 4]);
     const group = g();
     const m = await join(group, [topic], { autoCommit: true });
-    await fetch(group, m.memberId, 0, 3);
-    // The first fetch committed the starting position: nothing had been delivered before it.
+    const lost = await fetch(group, m.memberId, 0, 3);
+    expect(lost.records.map((r) => r.offset)).toEqual([0, 1, 2]);
+    // A retry without confirmation gets the same records and commits nothing past them.
+    const retry = await fetch(group, m.memberId, 0, 3);
+    expect(retry.records.map((r) => r.offset)).toEqual([0, 1, 2]);
     let d = await svc.describe(group);
-    expect(d.ok && d.value.partitions[0]?.committedOffset).toBe(0);
-    await fetch(group, m.memberId, 0, 3);
+    expect(d.ok && (d.value.partitions[0]?.committedOffset ?? 0)).toBe(0);
+    const next = await fetch(group, m.memberId, 0, 3, retry.confirm);
+    expect(next.records.map((r) => r.offset)).toEqual([3]);
     d = await svc.describe(group);
     expect(d.ok && d.value.partitions[0]).toMatchObject({ committedOffset: 3, endOffset: 4, lag: 1 });
+    // A confirmation of a partition the member does not own, or past the end, moves nothing.
+    const foreign = [
+      { ...next.confirm[0]!, partition: 1 },
+      { ...next.confirm[0]!, topicId: randomUUID() },
+    ];
+    expect((await fetch(group, m.memberId, 0, 3, foreign)).records.map((r) => r.offset)).toEqual([3]);
+    const past = [{ ...next.confirm[0]!, offset: 99 }];
+    expect((await fetch(group, m.memberId, 0, 3, past)).records).toEqual([]);
+    d = await svc.describe(group);
+    expect(d.ok && d.value.partitions[0]?.committedOffset).toBe(4);
   });
 
   it('long-polls: a fetch returns as soon as a record arrives', async () => {
@@ -229,7 +245,7 @@ describe('groups service', () => {
     });
     const other = kit.restart();
     const again = await other.fetch(group, m.memberId, { maxRecords: 10, maxBytes: 1 << 20, waitMs: 0 });
-    expect(again.ok && again.value.records.map((x) => x.value)).toEqual(['b']);
+    expect(again.ok && parsedRecords(again.value).map((x) => x.value)).toEqual(['b']);
     expect(again.ok && again.value.generation).toBe(r.generation);
   });
 

@@ -8,13 +8,15 @@ import type { GroupError } from './group-errors.js';
 import { GroupSignals } from './group-signals.js';
 import { fetchRecords, type FetchRequest, type FetchResult } from './member-fetch.js';
 import * as membership from './membership.js';
-import { commitOffsets, type CommitRequest } from './offset-commit.js';
+import type { CursorEntry } from './group-cursor.js';
+import { commitCursor, commitOffsets, type CommitRequest } from './offset-commit.js';
 import type { GroupTopics } from './ports.js';
 import { SessionSweeper, type SweeperLogger } from './session-sweeper.js';
 
 export type { GroupError } from './group-errors.js';
 export type { JoinRequest, MemberView, AutoOffsetReset } from './membership.js';
-export type { FetchRequest, FetchResult } from './member-fetch.js';
+export type { FetchRequest, FetchResult, PositionGap } from './member-fetch.js';
+export type { CursorEntry } from './group-cursor.js';
 export type { CommitRequest } from './offset-commit.js';
 export type { GroupDescription, GroupSummary, ResetRequest, ResetTarget } from './group-admin.js';
 
@@ -55,11 +57,11 @@ export class GroupsService {
     return membership.heartbeat(this.ctx, group, memberId);
   }
 
-  /** `commitDelivered: false` skips the auto-commit of the last delivery (an SSE client that vanished). */
+  /** `confirm`: the cursor of the last answer the member received (committed with auto_commit). */
   leave(
     group: string,
     memberId: string,
-    options: { commitDelivered?: boolean } = {},
+    options: { confirm?: readonly CursorEntry[] | undefined } = {},
   ): Promise<Result<void, GroupError>> {
     return membership.leave(this.ctx, group, memberId, options);
   }
@@ -70,6 +72,14 @@ export class GroupsService {
 
   commit(group: string, req: CommitRequest): Promise<Result<void, GroupError>> {
     return commitOffsets(this.ctx, group, req);
+  }
+
+  /**
+   * Commit what a group SSE client confirmed with its reconnect's Last-Event-ID: forward only
+   * (never below an offset already committed), for the named topics' partitions in the cursor.
+   */
+  commitCursor(group: string, topics: readonly string[], entries: readonly CursorEntry[]): Promise<void> {
+    return commitCursor(this.ctx, group, topics, entries);
   }
 
   list(): Promise<admin.GroupSummary[]> {

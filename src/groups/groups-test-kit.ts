@@ -7,7 +7,10 @@ import { createMemoryLogStore, type LogStore } from '../log/index.js';
 import type { MetadataDb } from '../metadata/connection.js';
 import { migrate } from '../metadata/migrate.js';
 import * as schema from '../metadata/schema.js';
+import type { RecordJson } from '../topics/record-codec.js';
 import type { Topic } from '../topics/topics-service.js';
+import type { CursorEntry } from './group-cursor.js';
+import type { FetchResult } from './member-fetch.js';
 import type { GroupsSettings } from './group-context.js';
 import { GroupsService } from './groups-service.js';
 import { createGroupTopics } from './topic-adapter.js';
@@ -103,4 +106,14 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/** A fetch answer's records as objects (the service returns Record JSON texts). */
+export function parsedRecords(r: FetchResult): RecordJson[] {
+  return r.batches.flatMap((b) => b.records.map((x) => JSON.parse(x.json) as RecordJson));
+}
+
+/** What a client confirms by naming this answer's cursor on its next fetch. */
+export function confirmOf(r: FetchResult): CursorEntry[] {
+  return r.batches.map((b) => ({ topicId: b.topicId, partition: b.partition, offset: b.nextOffset }));
 }

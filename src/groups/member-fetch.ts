@@ -1,31 +1,57 @@
-// A member's fetch: plan positions under the group lock, read (long-polling) without it, then
-// deliver only records of partitions the member still owns in the generation current at the end.
+// A member's fetch: apply what the member confirmed and plan positions under the group lock,
+// read (long-polling) without it, then deliver only records of partitions the member still owns
+// in the generation current at the end. Sending records never moves a position: only the
+// member's confirmation does (its next fetch naming this answer's cursor, a commit, a leave).
 import { err, ok, type Result } from '../lib/result.js';
-import type { StoredPosition, StoredTopicPartition } from '../metadata/schema/groups.js';
-import type { RecordJson } from '../topics/record-codec.js';
+import type { GroupMemberRow, StoredPosition, StoredTopicPartition } from '../metadata/schema/groups.js';
+import type { CursorEntry } from './group-cursor.js';
 import { tpKey } from './group-coordinator.js';
 import { inGroupTx, type GroupContext } from './group-context.js';
 import { unknownMember, type GroupError } from './group-errors.js';
 import * as repo from './group-repository.js';
-import type { GroupTopicHandle } from './ports.js';
+import type { GroupRecordText, GroupTopicHandle } from './ports.js';
 
 export interface FetchRequest {
   maxRecords: number;
   maxBytes: number;
   waitMs: number;
   signal?: AbortSignal;
+  /** Positions the member confirms it received (the cursor of an earlier answer). */
+  confirm?: readonly CursorEntry[] | undefined;
+}
+
+/** Offsets [fromOffset, toOffset) of a partition the member skips: retention deleted them first. */
+export interface PositionGap {
+  topic: string;
+  partition: number;
+  fromOffset: number;
+  toOffset: number;
+}
+
+/** The records of one partition in an answer. */
+export interface DeliveredBatch {
+  topic: string;
+  topicId: string;
+  partition: number;
+  /** In offset order. */
+  records: GroupRecordText[];
+  /** The offset after the last record (what the answer's cursor names for this partition). */
+  nextOffset: number;
 }
 
 export interface FetchResult {
   generation: number;
   assignment: StoredTopicPartition[];
-  records: RecordJson[];
+  batches: DeliveredBatch[];
+  /** Positions moved forward past records retention deleted before they were delivered. */
+  gaps: PositionGap[];
 }
 
 interface Plan {
   positions: StoredPosition[];
   generation: number;
   assignment: StoredTopicPartition[];
+  gaps: PositionGap[];
   /** The member has not been told about this generation yet: answer without waiting. */
   news: boolean;
 }
@@ -33,8 +59,10 @@ interface Plan {
 let rotation = 0;
 
 /**
- * Fetch records across the member's partitions; counts as a heartbeat. With auto_commit the
- * positions delivered by the previous fetch are committed first (Kafka's poll loop).
+ * Fetch records across the member's partitions; counts as a heartbeat. Positions first take
+ * what `confirm` names; with auto_commit the confirmed positions are then committed (Kafka's
+ * poll loop, where the next poll says the previous one was processed). The records read are
+ * not a confirmation: a retry without `confirm` gets them again.
  */
 export async function fetchRecords(
   ctx: GroupContext,
@@ -43,10 +71,10 @@ export async function fetchRecords(
   req: FetchRequest,
 ): Promise<Result<FetchResult, GroupError>> {
   const waitMs = Math.max(0, Math.min(req.waitMs, ctx.settings.longPollMaxMs));
-  const planned = await inGroupTx(ctx, group, {}, (s) => plan(s, group, memberId, waitMs));
+  const planned = await inGroupTx(ctx, group, {}, (s) => plan(s, group, memberId, waitMs, req.confirm ?? []));
   if (!planned) return err(unknownMember(group, memberId, null));
   if (!planned.value.ok) return planned.value;
-  const { positions, news } = planned.value.value;
+  const { positions, news, gaps } = planned.value.value;
 
   const found = await ctx.topics.lookup([...new Set(positions.map((p) => p.topic))]);
   const { batches: records, rebalanced } = await readWithWait(ctx, group, found, positions, req, news ? 0 : waitMs);
@@ -54,33 +82,54 @@ export async function fetchRecords(
   // (the plan already extended the session), so skip the second transaction.
   if (records.size === 0 && !rebalanced) {
     const { generation, assignment } = planned.value.value;
-    return ok({ generation, assignment, records: [] });
+    return ok({ generation, assignment, batches: [], gaps });
   }
 
-  const delivered = await inGroupTx(ctx, group, {}, async (s) => {
+  const answered = await inGroupTx(ctx, group, {}, async (s) => {
     const member = s.snapshot.members.find((m) => m.memberId === memberId);
     if (!member) return err(unknownMember(group, memberId, s.snapshot.group.generation));
-    // Deliver a partition's records only if the member still owns it and no concurrent fetch
-    // of the same member moved its position meanwhile; otherwise they are never sent.
+    // Deliver a partition's records only if the member still owns it.
     const owned = new Set(member.assignment.map(tpKey));
-    const current = new Map(member.positions.map((p) => [tpKey(p), p.offset]));
-    const started = new Map(positions.map((p) => [tpKey(p), p.offset]));
-    const accepted: RecordJson[] = [];
-    const next = new Map(current);
-    for (const [key, batch] of records) {
-      if (!owned.has(key) || current.get(key) !== started.get(key)) continue;
-      accepted.push(...batch.records);
-      next.set(key, batch.nextOffset);
-    }
-    const nextPositions = member.positions.map((p) => ({ ...p, offset: next.get(tpKey(p)) ?? p.offset }));
+    const batches = [...records].filter(([key]) => owned.has(key)).map(([, batch]) => batch);
     await repo.updateMember(s.tx, group, memberId, {
-      positions: nextPositions,
       deadline: s.now + member.sessionTimeoutMs,
       notifiedGeneration: s.snapshot.group.generation,
     });
-    return ok({ generation: s.snapshot.group.generation, assignment: member.assignment, records: accepted });
+    return ok({
+      generation: s.snapshot.group.generation,
+      assignment: member.assignment,
+      batches,
+      gaps,
+    });
   });
-  return delivered?.value ?? err(unknownMember(group, memberId, null));
+  return answered?.value ?? err(unknownMember(group, memberId, null));
+}
+
+/**
+ * Positions after applying confirmed entries: a confirmation only moves a position forward,
+ * only for a partition the member owns, and never past the partition's end.
+ */
+export function confirmPositions(
+  member: Pick<GroupMemberRow, 'positions' | 'assignment'>,
+  confirm: readonly CursorEntry[],
+  found: ReadonlyMap<string, GroupTopicHandle>,
+): Map<string, number> {
+  const had = new Map(member.positions.map((p) => [tpKey(p), p.offset]));
+  if (confirm.length === 0) return had;
+  const owned = new Map<string, StoredTopicPartition>();
+  for (const tp of member.assignment) {
+    const id = found.get(tp.topic)?.id;
+    if (id !== undefined) owned.set(`${id}/${tp.partition}`, tp);
+  }
+  for (const e of confirm) {
+    const tp = owned.get(`${e.topicId}/${e.partition}`);
+    const handle = tp && found.get(tp.topic);
+    if (!tp || !handle) continue; // not (or no longer) this member's partition: nothing to confirm
+    const offset = Math.min(e.offset, handle.offsets(tp.partition).end);
+    const current = had.get(tpKey(tp));
+    if (current === undefined || current < offset) had.set(tpKey(tp), offset);
+  }
+  return had;
 }
 
 async function plan(
@@ -88,16 +137,20 @@ async function plan(
   group: string,
   memberId: string,
   waitMs: number,
+  confirm: readonly CursorEntry[],
 ): Promise<Result<Plan, GroupError>> {
   const member = s.snapshot.members.find((m) => m.memberId === memberId);
   if (!member) return err(unknownMember(group, memberId, s.snapshot.group.generation));
-  const had = new Map(member.positions.map((p) => [tpKey(p), p.offset]));
+  const had = confirmPositions(member, confirm, s.topics.found);
+  // SSE members' positions are what was written to their socket: never committed for them.
+  const autoCommit = member.autoCommit && member.kind !== 'sse';
   // Committed offsets matter only for auto-commit or partitions without a position yet.
-  const needCommitted = member.autoCommit || member.assignment.some((tp) => !had.has(tpKey(tp)));
+  const needCommitted = autoCommit || member.assignment.some((tp) => !had.has(tpKey(tp)));
   const committedRows = needCommitted ? await repo.loadOffsets(s.tx, group) : [];
   const committed = new Map(committedRows.map((o) => [tpKey(o), o.offset]));
 
   const positions: StoredPosition[] = [];
+  const gaps: PositionGap[] = [];
   for (const tp of member.assignment) {
     const handle = s.topics.found.get(tp.topic);
     if (!handle) continue; // deleted under us; the next settle drops it
@@ -122,13 +175,17 @@ async function plan(
       });
     }
     if (offset === undefined || offset < start || offset > end) {
-      offset = member.autoOffsetReset === 'latest' ? end : start;
+      const reset = member.autoOffsetReset === 'latest' ? end : start;
+      if (offset !== undefined && offset < start) {
+        gaps.push({ topic: tp.topic, partition: tp.partition, fromOffset: offset, toOffset: reset });
+      }
+      offset = reset;
     }
     positions.push({ topic: tp.topic, partition: tp.partition, offset });
   }
 
-  if (member.autoCommit) {
-    const due = member.positions.filter((p) => committed.get(tpKey(p)) !== p.offset && had.has(tpKey(p)));
+  if (autoCommit) {
+    const due = positions.filter((p) => committed.get(tpKey(p)) !== p.offset && had.has(tpKey(p)));
     await repo.commitPositions(s.tx, group, due, s.now);
   }
   const generation = s.snapshot.group.generation;
@@ -137,12 +194,13 @@ async function plan(
     deadline: s.now + waitMs + member.sessionTimeoutMs,
     notifiedGeneration: generation,
   });
-  return ok({ positions, generation, assignment: member.assignment, news: member.notifiedGeneration !== generation });
-}
-
-interface PartitionBatch {
-  records: RecordJson[];
-  nextOffset: number;
+  return ok({
+    positions,
+    generation,
+    assignment: member.assignment,
+    gaps,
+    news: member.notifiedGeneration !== generation,
+  });
 }
 
 /** Read up to the limits across partitions, rotating the start so none starves; long-poll if empty. */
@@ -153,7 +211,7 @@ async function readWithWait(
   positions: StoredPosition[],
   req: FetchRequest,
   waitMs: number,
-): Promise<{ batches: Map<string, PartitionBatch>; rebalanced: boolean }> {
+): Promise<{ batches: Map<string, DeliveredBatch>; rebalanced: boolean }> {
   const deadline = Date.now() + waitMs;
   let out = await readOnce(found, positions, req);
   while (out.size === 0 && !req.signal?.aborted) {
@@ -172,8 +230,8 @@ async function readOnce(
   found: Map<string, GroupTopicHandle>,
   positions: StoredPosition[],
   req: FetchRequest,
-): Promise<Map<string, PartitionBatch>> {
-  const out = new Map<string, PartitionBatch>();
+): Promise<Map<string, DeliveredBatch>> {
+  const out = new Map<string, DeliveredBatch>();
   let recordsLeft = req.maxRecords;
   let bytesLeft = req.maxBytes;
   const n = positions.length;
@@ -184,7 +242,13 @@ async function readOnce(
     if (!handle) continue;
     const read = await handle.read(p.partition, p.offset, { maxRecords: recordsLeft, maxBytes: bytesLeft });
     if (!read.ok || read.value.records.length === 0) continue; // out of range: the next plan resets it
-    out.set(tpKey(p), { records: read.value.records, nextOffset: read.value.nextOffset });
+    out.set(tpKey(p), {
+      topic: p.topic,
+      topicId: handle.id,
+      partition: p.partition,
+      records: read.value.records,
+      nextOffset: read.value.nextOffset,
+    });
     recordsLeft -= read.value.records.length;
     bytesLeft -= read.value.bytes;
   }

@@ -4,7 +4,9 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { err, ok, type Result } from '../lib/result.js';
 import type { StoredTopicPartition } from '../metadata/schema/groups.js';
-import { groupState } from './group-coordinator.js';
+import { groupState, tpKey } from './group-coordinator.js';
+import type { CursorEntry } from './group-cursor.js';
+import { confirmPositions } from './member-fetch.js';
 import { inGroupTx, type GroupContext } from './group-context.js';
 import { groupNotFound, topicNotFound, unknownMember, type GroupError } from './group-errors.js';
 import * as repo from './group-repository.js';
@@ -69,7 +71,7 @@ export async function join(
     await repo.updateGroup(s.tx, group, { rebalanceDueAt: s.now + delay, updatedAt: s.now });
     return { dueAt: s.now + delay, insertedAt };
   });
-  if (!joined) throw new Error(`group '${group}' missing after create`);
+  if (!joined) throw new Error(`group "${group}" missing after create`);
 
   // Wait out the coalescing window, then settle (whoever settles first rebalances for all).
   // Done once a rebalance after our insert has run, i.e. the generation moved past it.
@@ -123,22 +125,29 @@ export async function heartbeat(
 }
 
 /**
- * Leave at once (no session wait): with auto_commit the member's delivered positions are
- * committed first, as Kafka's consumer does on close; then the rest rebalance.
+ * Leave at once (no session wait): with auto_commit the member's confirmed positions (after
+ * `confirm`) are committed first, as Kafka's consumer does on close; then the rest rebalance.
+ * An SSE member's positions are only what was written to its socket: never committed here.
  */
 export async function leave(
   ctx: GroupContext,
   group: string,
   memberId: string,
-  options: { commitDelivered?: boolean } = {},
+  options: { confirm?: readonly CursorEntry[] | undefined } = {},
 ): Promise<Result<void, GroupError>> {
   const out = await inGroupTx(ctx, group, {}, async (s) => {
     const member = s.snapshot.members.find((m) => m.memberId === memberId);
     if (!member) {
-      return err<GroupError>({ code: 'member_not_found', message: `member '${memberId}' is not in group '${group}'` });
+      return err<GroupError>({ code: 'member_not_found', message: `member "${memberId}" is not in group "${group}"` });
     }
-    if (member.autoCommit && options.commitDelivered !== false)
-      await repo.commitPositions(s.tx, group, member.positions, s.now);
+    if (member.autoCommit && member.kind !== 'sse') {
+      const confirmed = confirmPositions(member, options.confirm ?? [], s.topics.found);
+      const positions = member.assignment.flatMap((tp) => {
+        const offset = confirmed.get(tpKey(tp));
+        return offset === undefined ? [] : [{ topic: tp.topic, partition: tp.partition, offset }];
+      });
+      await repo.commitPositions(s.tx, group, positions, s.now);
+    }
     await repo.deleteMembers(s.tx, group, [memberId]);
     await s.resettle(true);
     return ok(undefined);

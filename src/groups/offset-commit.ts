@@ -4,7 +4,9 @@ import { err, ok, type Result } from '../lib/result.js';
 import { tpKey } from './group-coordinator.js';
 import { inGroupTx, type GroupContext } from './group-context.js';
 import { topicNotFound, unknownMember, type GroupError } from './group-errors.js';
+import type { CursorEntry } from './group-cursor.js';
 import * as repo from './group-repository.js';
+import type { GroupTopicHandle } from './ports.js';
 
 /** Longest metadata string stored with a committed offset (Kafka's offset.metadata.max.bytes). */
 export const MAX_OFFSET_METADATA_CHARS = 4096;
@@ -16,8 +18,9 @@ export interface CommitRequest {
 }
 
 /**
- * Validate every offset first (topic, partition, not past the end), then write all of them in
- * one transaction or none. `offset` is the next record to read, so `end_offset` is allowed.
+ * Validate every offset (topic, partition, not past the end) and, for a member, its generation
+ * and ownership first; then write all of them in one transaction or none. `offset` is the next
+ * record to read, so `end_offset` is allowed. A member's commit also confirms its positions.
  */
 export async function commitOffsets(
   ctx: GroupContext,
@@ -36,37 +39,18 @@ export async function commitOffsets(
   }
   const names = [...new Set(req.offsets.map((o) => o.topic))];
   const found = await ctx.topics.lookup(names);
-  for (const o of req.offsets) {
-    const handle = found.get(o.topic);
-    if (!handle) return err(topicNotFound(o.topic));
-    if (o.partition >= handle.partitions) {
-      return err({
-        code: 'partition_not_found',
-        message: `topic '${o.topic}' has no partition ${o.partition} (it has ${handle.partitions})`,
-        topic: o.topic,
-        partition: o.partition,
-      });
-    }
-    const { end } = handle.offsets(o.partition);
-    if (o.offset > end) {
-      return err({
-        code: 'invalid_record',
-        message: `offset ${o.offset} is past the end of ${o.topic}/${o.partition} (end_offset ${end}); commit the next offset to read, at most end_offset`,
-        topic: o.topic,
-        partition: o.partition,
-        end_offset: end,
-      });
-    }
-  }
-
+  const invalid = validateOffsets(req, found);
   const admin = req.memberId === undefined;
+  // An admin write is refused on bad offsets at once; a member's commit checks fencing first,
+  // so a zombie of an old generation learns to rejoin whatever offsets it sends.
+  if (invalid && admin) return err(invalid);
   const out = await inGroupTx(ctx, group, { create: admin, extraTopics: names }, async (s) => {
     const generation = s.snapshot.group.generation;
     if (admin) {
       if (s.snapshot.members.length > 0) {
         return err<GroupError>({
           code: 'conflict',
-          message: `group '${group}' has ${s.snapshot.members.length} active member(s); commit with member_id and generation`,
+          message: `group "${group}" has ${s.snapshot.members.length} active member(s); commit with member_id and generation`,
         });
       }
     } else {
@@ -88,6 +72,15 @@ export async function commitOffsets(
           generation,
         });
       }
+      if (invalid) return err(invalid);
+      // A commit confirms: the member's positions move forward to what it committed.
+      const positions = new Map(member.positions.map((p) => [tpKey(p), p]));
+      for (const o of req.offsets) {
+        const had = positions.get(tpKey(o));
+        if (!had || had.offset < o.offset)
+          positions.set(tpKey(o), { topic: o.topic, partition: o.partition, offset: o.offset });
+      }
+      await repo.updateMember(s.tx, group, member.memberId, { positions: [...positions.values()] });
     }
     await repo.writeOffsets(
       s.tx,
@@ -103,4 +96,62 @@ export async function commitOffsets(
     return ok(undefined);
   });
   return out?.value ?? err(unknownMember(group, req.memberId ?? '', null));
+}
+
+/** Unknown topic or partition, or an offset past the partition's end; undefined when all are valid. */
+function validateOffsets(req: CommitRequest, found: ReadonlyMap<string, GroupTopicHandle>): GroupError | undefined {
+  for (const o of req.offsets) {
+    const handle = found.get(o.topic);
+    if (!handle) return topicNotFound(o.topic);
+    if (o.partition >= handle.partitions) {
+      return {
+        code: 'partition_not_found',
+        message: `topic "${o.topic}" has no partition ${o.partition} (it has ${handle.partitions})`,
+        topic: o.topic,
+        partition: o.partition,
+      };
+    }
+    const { end } = handle.offsets(o.partition);
+    if (o.offset > end) {
+      return {
+        code: 'invalid_record',
+        message: `offset ${o.offset} is past the end of ${o.topic}/${o.partition} (end_offset ${end}); commit the next offset to read, at most end_offset`,
+        topic: o.topic,
+        partition: o.partition,
+        end_offset: end,
+      };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Commit the positions a cursor names (an SSE client's Last-Event-ID) for partitions of
+ * `topics`: only forward, never past a partition's end; entries of other topics (or of a
+ * deleted and re-created one, whose id differs) are ignored.
+ */
+export async function commitCursor(
+  ctx: GroupContext,
+  group: string,
+  topics: readonly string[],
+  entries: readonly CursorEntry[],
+): Promise<void> {
+  if (entries.length === 0) return;
+  const found = await ctx.topics.lookup(topics);
+  const byId = new Map([...found.values()].map((h) => [h.id, h]));
+  const wanted = new Map<string, repo.OffsetWrite>();
+  for (const e of entries) {
+    const handle = byId.get(e.topicId);
+    if (!handle || e.partition >= handle.partitions) continue;
+    const offset = Math.min(e.offset, handle.offsets(e.partition).end);
+    const tp = { topic: handle.name, partition: e.partition };
+    const prior = wanted.get(tpKey(tp));
+    if (!prior || prior.offset < offset) wanted.set(tpKey(tp), { ...tp, offset, metadata: null });
+  }
+  if (wanted.size === 0) return;
+  await inGroupTx(ctx, group, { create: true, extraTopics: topics }, async (s) => {
+    const committed = new Map((await repo.loadOffsets(s.tx, group)).map((o) => [tpKey(o), o.offset]));
+    const forward = [...wanted.values()].filter((w) => (committed.get(tpKey(w)) ?? -1) < w.offset);
+    await repo.writeOffsets(s.tx, group, forward, s.now);
+  });
 }

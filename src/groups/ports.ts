@@ -1,15 +1,21 @@
 // What consumer groups need from topics and the log, as one narrow port: look topics up by
 // name once, then read, wait and measure through handles that never touch the database.
 import type { Result } from '../lib/result.js';
-import type { RecordJson } from '../topics/record-codec.js';
 
 export interface GroupReadLimits {
   maxRecords: number;
   maxBytes: number;
 }
 
+/** One record as groups deliver it: its offset and its Record JSON text. */
+export interface GroupRecordText {
+  offset: number;
+  json: string;
+}
+
 export interface GroupReadBatch {
-  records: RecordJson[];
+  /** Records in offset order, as Record JSON texts. */
+  records: GroupRecordText[];
   /** Offset to read next (last returned + 1, or the requested offset when none). */
   nextOffset: number;
   /** Bytes of record data returned, for the fetch-wide max_bytes budget. */
@@ -18,6 +24,8 @@ export interface GroupReadBatch {
 
 /** A live topic as groups see it. Every method is in-process (no metadata queries). */
 export interface GroupTopicHandle {
+  /** The topic's identity (a UUID): cursors name it, so a re-created topic is another topic. */
+  readonly id: string;
   readonly name: string;
   readonly partitions: number;
   /** Readable range of a partition: first readable offset and the next offset to be written. */

@@ -1,9 +1,11 @@
 // An SSE group member: the open connection is the membership. It joins, streams the records
 // of whatever it is assigned (announcing each new assignment), and leaves when the client goes.
-import { errorFrame, KEEPALIVE_FRAME, retryFrame, shutdownFrame } from '../delivery/sse-frame.js';
+// Every record event's `id:` is a group cursor; a reconnect's Last-Event-ID commits it.
+import { errorFrame, idTail, KEEPALIVE_FRAME, recordHead, retryFrame, shutdownFrame } from '../delivery/sse-frame.js';
 import type { SseSink } from '../delivery/sse-sink.js';
 import type { StreamRegistry } from '../delivery/stream-registry.js';
 import type { Result } from '../lib/result.js';
+import { encodeGroupCursor, type CursorEntry } from './group-cursor.js';
 import type { GroupError } from './group-errors.js';
 import type { FetchRequest, FetchResult } from './member-fetch.js';
 import type { JoinRequest, MemberView } from './membership.js';
@@ -13,7 +15,8 @@ export interface SseGroupPort {
   join(group: string, req: JoinRequest): Promise<Result<MemberView, GroupError>>;
   fetch(group: string, memberId: string, req: FetchRequest): Promise<Result<FetchResult, GroupError>>;
   heartbeat(group: string, memberId: string): Promise<Result<MemberView, GroupError>>;
-  leave(group: string, memberId: string, options?: { commitDelivered?: boolean }): Promise<Result<void, GroupError>>;
+  leave(group: string, memberId: string): Promise<Result<void, GroupError>>;
+  commitCursor(group: string, topics: readonly string[], entries: readonly CursorEntry[]): Promise<void>;
 }
 
 export interface SseMemberOptions {
@@ -25,14 +28,18 @@ export interface SseMemberOptions {
   keepaliveMs: number;
   maxRecords: number;
   maxBytes: number;
+  /** The decoded Last-Event-ID of a reconnect: committed (forward only) before joining, with auto-commit. */
+  resume?: readonly CursorEntry[] | undefined;
   logger?: { warn(obj: object, msg: string): void };
 }
 
 /**
  * Join first (so a bad request can still be answered with an error status), then `run`.
- * Records are sent as `event: record`; a fetch happens only after the previous batch has
- * drained into the socket, and with auto-commit that fetch commits it — so a commit covers
- * only records handed to the connection. A vanished client's last batch is not committed.
+ * Records are sent as `event: record` with `id:` = a group cursor of every position this
+ * connection delivered up to and including that record. Nothing written to the socket is ever
+ * committed by the server: with auto-commit, the cursor an EventSource sends back as
+ * Last-Event-ID when it reconnects is committed before the new member joins (so the stream
+ * resumes exactly after it); without, the client commits with the member id and generation.
  */
 export class SseGroupMember {
   private readonly stop = new AbortController();
@@ -41,16 +48,32 @@ export class SseGroupMember {
   private lastContact = Date.now();
   private drainWaiter: ((drained: boolean) => void) | undefined;
   private sink: SseSink | undefined;
+  /** Next offset per partition this connection delivered (key: topic id / partition). */
+  private readonly sent = new Map<string, CursorEntry>();
 
   constructor(
     private readonly o: SseMemberOptions,
     readonly member: MemberView,
+    /** The first fetch, made before the stream is answered so a position error gets a status. */
+    private first: FetchResult | undefined,
   ) {}
 
   static async join(o: SseMemberOptions): Promise<Result<SseGroupMember, GroupError>> {
+    if (o.resume && o.join.autoCommit) await o.groups.commitCursor(o.group, o.join.topics, o.resume);
     const joined = await o.groups.join(o.group, { ...o.join, kind: 'sse' });
     if (!joined.ok) return joined;
-    return { ok: true, value: new SseGroupMember(o, joined.value) };
+    const first = await o.groups.fetch(o.group, joined.value.memberId, {
+      maxRecords: o.maxRecords,
+      maxBytes: o.maxBytes,
+      waitMs: 0,
+    });
+    if (!first.ok) {
+      // E.g. auto_offset_reset none and no usable offset: an error status stops EventSource
+      // (an error event would only make it reconnect into the same error, forever).
+      await o.groups.leave(o.group, joined.value.memberId).catch(() => undefined);
+      return first;
+    }
+    return { ok: true, value: new SseGroupMember(o, joined.value, first.value) };
   }
 
   /** Stream until the client disconnects, the member is fenced, or the server shuts down. */
@@ -75,7 +98,6 @@ export class SseGroupMember {
     });
     sink.onDrain(() => this.drainWaiter?.(true));
     const heartbeat = this.startHeartbeats();
-    let commitDelivered = true;
     try {
       sink.write(retryFrame(this.o.retryMs));
       this.event('member', {
@@ -84,13 +106,22 @@ export class SseGroupMember {
         assignment: this.member.assignment,
       });
       let generation = this.member.generation;
+      let confirm: CursorEntry[] = [];
       while (!this.stop.signal.aborted && !this.shuttingDown) {
-        const r = await this.o.groups.fetch(group, this.member.memberId, {
-          maxRecords: this.o.maxRecords,
-          maxBytes: this.o.maxBytes,
-          waitMs: this.waitMs(),
-          signal: this.stop.signal,
-        });
+        let r: Result<FetchResult, GroupError>;
+        if (this.first) {
+          r = { ok: true, value: this.first };
+          this.first = undefined;
+        } else {
+          // `confirm` moves this member's positions past what was written (not committed).
+          r = await this.o.groups.fetch(group, this.member.memberId, {
+            maxRecords: this.o.maxRecords,
+            maxBytes: this.o.maxBytes,
+            waitMs: this.waitMs(),
+            signal: this.stop.signal,
+            confirm,
+          });
+        }
         this.lastContact = Date.now();
         if (!r.ok) {
           sink.write(errorFrame({ ...r.error }));
@@ -100,15 +131,20 @@ export class SseGroupMember {
           generation = r.value.generation;
           this.event('assignment', { generation, assignment: r.value.assignment });
         }
-        if (r.value.records.length === 0) {
-          sink.write(KEEPALIVE_FRAME);
+        for (const gap of r.value.gaps) {
+          this.event('gap', {
+            topic: gap.topic,
+            partition: gap.partition,
+            from_offset: gap.fromOffset,
+            to_offset: gap.toOffset,
+          });
+        }
+        if (r.value.batches.length === 0) {
+          if (r.value.gaps.length === 0) sink.write(KEEPALIVE_FRAME);
           continue;
         }
-        const text = r.value.records.map((rec) => `event: record\ndata: ${JSON.stringify(rec)}\n\n`).join('');
-        if (!sink.write(Buffer.from(text))) {
-          const drained = await this.drained();
-          if (!drained) commitDelivered = false; // the client went away with this batch unread
-        }
+        confirm = r.value.batches.map((b) => ({ topicId: b.topicId, partition: b.partition, offset: b.nextOffset }));
+        if (!sink.write(Buffer.from(this.recordEvents(r.value)))) await this.drained();
       }
       if (this.shuttingDown && !sink.closed) sink.write(shutdownFrame(this.o.retryMs));
     } catch (error) {
@@ -117,12 +153,24 @@ export class SseGroupMember {
         sink.write(errorFrame({ code: 'unavailable', message: 'group coordination failed; reconnect' }));
     } finally {
       clearInterval(heartbeat);
-      if (sink.closed) commitDelivered = false;
-      await this.leave(commitDelivered);
+      await this.leave();
       this.ended = true;
       sink.end();
       unregister();
     }
+  }
+
+  /** `event: record` frames, each with the cursor of everything delivered up to it as `id:`. */
+  private recordEvents(fetched: FetchResult): string {
+    let text = '';
+    for (const b of fetched.batches) {
+      const key = `${b.topicId}/${b.partition}`;
+      for (const rec of b.records) {
+        this.sent.set(key, { topicId: b.topicId, partition: b.partition, offset: rec.offset + 1 });
+        text += recordHead(rec.json) + idTail(encodeGroupCursor([...this.sent.values()]));
+      }
+    }
+    return text;
   }
 
   private event(type: string, body: unknown): void {
@@ -161,9 +209,9 @@ export class SseGroupMember {
     });
   }
 
-  private async leave(commitDelivered: boolean): Promise<void> {
+  private async leave(): Promise<void> {
     try {
-      await this.o.groups.leave(this.o.group, this.member.memberId, { commitDelivered });
+      await this.o.groups.leave(this.o.group, this.member.memberId);
     } catch (error) {
       // Postgres unreachable: the session timeout removes the member instead.
       this.o.logger?.warn(

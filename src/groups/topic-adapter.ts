@@ -1,10 +1,10 @@
 // Adapts the topics service and the log store to the groups' narrow GroupTopics port: topic
-// lookups from the topics cache, reads rendered by the shared record codec.
+// lookups from the topics cache, reads rendered to Record JSON text by the shared renderer.
 import { ok } from '../lib/result.js';
 import { recordDataBytes, type LogStore } from '../log/index.js';
-import { renderRecord } from '../topics/record-codec.js';
+import { recordJsonRenderer } from '../topics/record-json-text.js';
 import type { Topic } from '../topics/topics-service.js';
-import type { GroupTopicHandle, GroupTopics } from './ports.js';
+import type { GroupRecordText, GroupTopicHandle, GroupTopics } from './ports.js';
 
 /** What the adapter needs from the topics service. */
 export interface TopicLookup {
@@ -32,6 +32,7 @@ function handleFor(topic: Topic, store: LogStore): GroupTopicHandle {
   };
   const format = topic.config.value_format;
   return {
+    id: topic.id,
     name: topic.name,
     partitions: topic.partitions,
     offsets: (p) => {
@@ -42,12 +43,15 @@ function handleFor(topic: Topic, store: LogStore): GroupTopicHandle {
       const read = await partition(p).read(offset, limits);
       if (!read.ok)
         return { ok: false, error: { startOffset: read.error.startOffset, endOffset: read.error.endOffset } };
+      // The renderer never throws: a value it cannot splice is served in its fallback form.
+      const render = recordJsonRenderer(topic.name, p, format);
       let bytes = 0;
-      const records = read.value.records.map((r) => {
+      const records: GroupRecordText[] = read.value.records.map((r) => {
         bytes += recordDataBytes(r);
-        return renderRecord(topic.name, p, r, format);
+        return { offset: r.offset, json: render(r) };
       });
-      return ok({ records, nextOffset: read.value.nextOffset, bytes });
+      const { nextOffset } = read.value;
+      return ok({ records, nextOffset, bytes });
     },
     waitForData: (p, offset, timeoutMs, signal) => partition(p).waitForData(offset, timeoutMs, signal),
     offsetForTimestamp: (p, timestamp) => partition(p).offsetForTimestamp(timestamp),

@@ -1,6 +1,7 @@
 // The typed hono environment every route and middleware shares: services are injected
 // per request (never imported as singletons), with the request id and its logger.
 import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { Principal } from '../auth/principal.js';
 import type { Logger } from '../logger.js';
 import type { Services } from '../services.js';
 
@@ -10,6 +11,15 @@ export interface AppEnv {
     requestId: string;
     /** The process logger; lines written during the request carry its `request_id`. */
     logger: Logger;
+    /**
+     * Who is asking (src/auth/principal.ts), set by the auth middleware before any route:
+     * `kind` ('anonymous' | 'key' | 'admin' | 'token'), `keyId` (the key behind the request, `admin`
+     * for SLUICE_ADMIN_KEY, the minting key for a token; null when anonymous), `grants`, `expiresAt`.
+     * On public operations (health probes) it is an anonymous principal with no grants.
+     */
+    principal: Principal;
+    /** The OpenAPI operationId of the matched route; null for other routes and unknown paths. */
+    operationId: string | null;
   };
 }
 

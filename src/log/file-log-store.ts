@@ -2,6 +2,7 @@
 // on open, background retention and recovery-point flushes, clean-shutdown marker on close.
 import { randomUUID } from 'node:crypto';
 import { FilePartitionLog, type PartitionTuning } from './file-partition-log.js';
+import { HandlePool } from './handle-pool.js';
 import { assertPartitionConfig } from './append-input.js';
 import { nodeLogFs, writeFileAtomic, type LogFs } from './log-fs.js';
 import { silentLogger, type LogLogger } from './logger.js';
@@ -32,6 +33,11 @@ export interface FileLogStoreOptions {
   openSegmentsPerPartition?: number;
   /** Largest single group-commit write (default 8 MiB). */
   maxGroupBytes?: number;
+  /**
+   * Segment files kept open across the whole store (default 1024): idle ones past it are
+   * closed and reopened on demand, so descriptors never grow with the partition count.
+   */
+  maxOpenFiles?: number;
 }
 
 export const CLEAN_SHUTDOWN_MARKER = '.clean-shutdown';
@@ -48,7 +54,8 @@ const defaults: PartitionConfig = {
 
 /** Creates the file-backed LogStore; call open() before anything else. */
 export function createFileLogStore(options: FileLogStoreOptions): LogStore {
-  const fs = options.fs ?? nodeLogFs;
+  const pool = new HandlePool(options.maxOpenFiles ?? 1024);
+  const fs = pool.wrap(options.fs ?? nodeLogFs);
   const logger = options.logger ?? silentLogger;
   const clock = options.clock ?? Date.now;
   const root = options.dataDir.replace(/\/+$/, '');
@@ -60,6 +67,7 @@ export function createFileLogStore(options: FileLogStoreOptions): LogStore {
     recentCacheBytes: options.recentCacheBytes ?? 1024 * 1024,
     openSegments: options.openSegmentsPerPartition ?? 4,
     maxGroupBytes: options.maxGroupBytes ?? 8 * 1024 * 1024,
+    pool,
   };
   const topics = new Map<string, Map<number, FilePartitionLog>>();
   const creating = new Map<string, Promise<FilePartitionLog>>();
@@ -130,6 +138,7 @@ export function createFileLogStore(options: FileLogStoreOptions): LogStore {
             now: clock(),
             maxIndexEntries: tuning.maxIndexEntries,
             logger,
+            pool,
           });
           add(new FilePartitionLog(topicId, p, dir, options.defaultPartitionConfig ?? defaults, recovered, tuning));
           report.partitions++;
@@ -177,7 +186,7 @@ export function createFileLogStore(options: FileLogStoreOptions): LogStore {
           await fs.mkdir(dir);
           await fs.syncDir(root);
           await fs.syncDir(`${root}/${topicId}`);
-          const seg = await createSegmentFile(fs, dir, 0, clock(), tuning.maxIndexEntries);
+          const seg = await createSegmentFile(fs, dir, 0, clock(), tuning.maxIndexEntries, pool);
           await writeCheckpoint(fs, dir, { startOffset: 0, recoveryPoint: 0 });
           const recovered = {
             segments: [seg],

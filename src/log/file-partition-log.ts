@@ -9,6 +9,7 @@ import type { LogLogger } from './logger.js';
 import { writeCheckpoint } from './partition-checkpoint.js';
 import { createSegmentFile, type RecoveredPartition } from './partition-recovery.js';
 import { floorIndex } from './floor-index.js';
+import { isDescriptorExhaustion, type HandlePool } from './handle-pool.js';
 import type { ScannedBatch } from './batch-scanner.js';
 import { ReadCollector } from './read-collector.js';
 import { RecentBatches } from './recent-batches.js';
@@ -41,6 +42,8 @@ export interface PartitionTuning {
   openSegments: number;
   /** Upper bound of one group commit's write. */
   maxGroupBytes: number;
+  /** The store-wide bound on open segment descriptors. */
+  pool: HandlePool;
 }
 
 interface PendingAppend {
@@ -223,8 +226,10 @@ export class FilePartitionLog implements PartitionLog {
     this.inFlight = group;
     const position = seg.size;
     const endBefore = seg.endOffset;
+    let wrote = false;
     try {
       await seg.use(async (h) => {
+        wrote = true;
         await writeAt(h, buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers, bytes), position);
         if (sync) await h.datasync();
       });
@@ -245,8 +250,8 @@ export class FilePartitionLog implements PartitionLog {
       seg.size = position;
       seg.endOffset = endBefore;
       this.recent.truncate(this.visibleEnd);
-      await this.discardTail(seg, position);
-      return this.fail(e, group);
+      if (wrote) await this.discardTail(seg, position);
+      return this.fail(e, group, !wrote);
     }
     this.visibleEnd = next;
     if (sync) this.durableEnd = next;
@@ -286,7 +291,20 @@ export class FilePartitionLog implements PartitionLog {
   }
 
   /** A failed write/fsync/truncate/checkpoint: never retried, never acknowledged; the partition turns read-only. */
-  private fail(e: unknown, group: PendingAppend[]): void {
+  private fail(e: unknown, group: PendingAppend[], transientOk = true): void {
+    if (transientOk && isDescriptorExhaustion(e)) {
+      // Out of descriptors before anything was written: this group is refused, the
+      // partition stays writable and the next group opens its file again.
+      this.t.logger.warn(
+        { topicId: this.topicId, partition: this.partition, err: e, openSegmentFiles: this.t.pool.size },
+        'out of file descriptors: append refused, partition stays writable',
+      );
+      const reason = `too many open files (${describeFailure(e)}); retry shortly`;
+      for (const a of group) a.resolve(err({ code: 'unavailable', reason }));
+      // A failed roll has no group: refuse what waits, or the writer would retry it forever.
+      if (group.length === 0) this.failQueued({ code: 'unavailable', reason });
+      return;
+    }
     const code = ioCode(e);
     const reason = `${code === 'storage_full' ? 'disk full' : 'I/O error'} (${describeFailure(e)})`;
     if (this.readOnlyReason === undefined) {
@@ -314,7 +332,14 @@ export class FilePartitionLog implements PartitionLog {
     if (this.durableEnd < this.visibleEnd) await old.use((h) => h.datasync());
     this.durableEnd = this.visibleEnd;
     await old.writeIndexFiles();
-    const seg = await createSegmentFile(this.t.fs, this.dir, this.visibleEnd, this.t.clock(), this.t.maxIndexEntries);
+    const seg = await createSegmentFile(
+      this.t.fs,
+      this.dir,
+      this.visibleEnd,
+      this.t.clock(),
+      this.t.maxIndexEntries,
+      this.t.pool,
+    );
     this.segments.push(seg);
     old.index = undefined;
     await old.release();

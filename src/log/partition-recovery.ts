@@ -5,6 +5,7 @@ import type { LogLogger } from './logger.js';
 import { readCheckpoint, writeCheckpoint } from './partition-checkpoint.js';
 import { LogCorruptionError, SEGMENT_FILE_RE, Segment } from './segment.js';
 import { SegmentIndex } from './segment-index.js';
+import type { HandlePool } from './handle-pool.js';
 
 export interface RecoveryContext {
   fs: LogFs;
@@ -16,6 +17,8 @@ export interface RecoveryContext {
   now: number;
   maxIndexEntries: number;
   logger: LogLogger;
+  /** The store's bound on open segment descriptors. */
+  pool?: HandlePool;
 }
 
 export interface RecoveredPartition {
@@ -34,8 +37,9 @@ export async function createSegmentFile(
   base: number,
   now: number,
   maxIndexEntries: number,
+  pool?: HandlePool,
 ): Promise<Segment> {
-  const seg = new Segment(fs, dir, base, now);
+  const seg = new Segment(fs, dir, base, now, pool);
   await (await fs.open(seg.logPath, 'w')).close();
   await fs.syncDir(dir);
   seg.index = new SegmentIndex(maxIndexEntries);
@@ -76,11 +80,11 @@ export async function recoverPartition(ctx: RecoveryContext): Promise<RecoveredP
     // Crashed between mkdir and the first segment, or every file was removed by hand:
     // continue after the last offset the checkpoint knows, never reusing one.
     const base = Math.max(cp?.startOffset ?? 0, cp?.recoveryPoint ?? 0);
-    const seg = await createSegmentFile(fs, dir, base, ctx.now, ctx.maxIndexEntries);
+    const seg = await createSegmentFile(fs, dir, base, ctx.now, ctx.maxIndexEntries, ctx.pool);
     await writeCheckpoint(fs, dir, { startOffset: base, recoveryPoint: base });
     return { segments: [seg], startOffset: base, recoveryPoint: base, truncatedBytes: 0, quarantineReason: undefined };
   }
-  let segments = bases.map((b) => new Segment(fs, dir, b, ctx.now));
+  let segments = bases.map((b) => new Segment(fs, dir, b, ctx.now, ctx.pool));
   for (const seg of segments) seg.size = (await fs.stat(seg.logPath)).size;
 
   // A write failed and its truncate failed too: cut the unacknowledged bytes now.

@@ -4,11 +4,12 @@ import type { LogFileHandle, LogFs } from './log-fs.js';
 import { readSmallFile, writeAt } from './log-fs.js';
 import { scanBatches } from './batch-scanner.js';
 import { SegmentIndex } from './segment-index.js';
+import type { HandlePool, PooledFile } from './handle-pool.js';
 
 export const segmentName = (baseOffset: number): string => String(baseOffset).padStart(20, '0');
 export const SEGMENT_FILE_RE = /^(\d{20})\.log$/;
 
-export class Segment {
+export class Segment implements PooledFile {
   /** Valid (visible) bytes of the .log file. */
   size = 0;
   /** Offset after the segment's last batch (= baseOffset when empty). */
@@ -29,6 +30,8 @@ export class Segment {
     readonly dir: string,
     readonly baseOffset: number,
     createdAt: number,
+    /** The store's bound on open descriptors (absent: this segment is not counted). */
+    private readonly pool?: HandlePool,
   ) {
     this.endOffset = baseOffset;
     this.createdAt = createdAt;
@@ -53,11 +56,17 @@ export class Segment {
     return this.handle !== undefined;
   }
 
+  get idle(): boolean {
+    return this.refs === 0;
+  }
+
   private async acquire(): Promise<LogFileHandle> {
     this.refs++;
     try {
+      if (!this.opening && this.pool) await this.pool.makeRoom(1);
       this.opening ??= this.handle ? Promise.resolve(this.handle) : this.fs.open(this.logPath, 'r+');
       this.handle = await this.opening;
+      this.pool?.touch(this);
       return this.handle;
     } catch (e) {
       this.opening = undefined;
@@ -68,7 +77,9 @@ export class Segment {
 
   private async unref(): Promise<void> {
     this.refs--;
-    if (this.deleted && this.refs === 0) await this.release();
+    if (this.refs > 0) return;
+    if (this.deleted) await this.release();
+    else if (this.pool && this.pool.size > this.pool.max) await this.pool.makeRoom();
   }
 
   /** Runs `fn` with the open file, keeping it open until `fn` settles even if deleted meanwhile. */
@@ -83,11 +94,18 @@ export class Segment {
 
   /** Closes the handle if nobody uses it (LRU eviction and shutdown). */
   async release(): Promise<void> {
-    if (this.refs > 0 || !this.opening) return;
+    await this.closeIfIdle();
+  }
+
+  async closeIfIdle(): Promise<boolean> {
+    if (this.refs > 0) return false;
+    if (!this.opening) return true;
     const opening = this.opening;
     this.opening = undefined;
     this.handle = undefined;
+    this.pool?.closed(this);
     await (await opening.catch(() => undefined))?.close().catch(() => undefined);
+    return true;
   }
 
   /** Removes the segment's files; open readers finish on the unlinked inode. */

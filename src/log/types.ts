@@ -62,7 +62,9 @@ export type AppendError =
   /** Any other I/O failure (EIO, …); nothing from this append is visible. */
   | { code: 'io_error'; reason: string }
   /** The partition or its store is closed or deleted. */
-  | { code: 'closed'; reason: string };
+  | { code: 'closed'; reason: string }
+  /** A passing shortage (no file descriptor free): nothing was written, the partition stays writable. */
+  | { code: 'unavailable'; reason: string };
 
 export interface ReadOptions {
   /** At most this many records (≥ 1). */

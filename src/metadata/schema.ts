@@ -1,6 +1,8 @@
 // The whole metadata schema, one module per domain under ./schema/, re-exported here for
 // typed drizzle queries (drizzle-kit reads ./schema/*.ts directly).
+export * from './schema/api-keys.js';
 export * from './schema/cluster.js';
 export * from './schema/groups.js';
 export * from './schema/topics.js';
 export * from './schema/webhooks.js';
+export * from './schema/queues.js';

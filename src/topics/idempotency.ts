@@ -43,12 +43,44 @@ interface ProducerState {
   requests: Map<number, Entry>;
   lastUsed: number;
   lock: Promise<void>;
+  /** Requests holding or waiting for the lock: while > 0 the state is never dropped or replaced. */
+  active: number;
 }
 
 interface TopicState {
+  topicId: string;
   keys: Map<string, KeySlot>;
   producers: Map<string, ProducerState>;
 }
+
+/** Limits of the whole tracker (every topic). */
+export interface IdempotencyOptions {
+  /** Most keys + producers remembered (default 100,000); past it the least recently used go. */
+  maxEntries?: number;
+  /** Estimated bytes of state (default 64 MiB); past it the least recently used go. */
+  maxBytes?: number;
+  /** How often expired state is swept (default: a quarter of the window, at most 60 s); 0 = never. */
+  sweepIntervalMs?: number;
+}
+
+export interface IdempotencyStats {
+  /** Idempotency keys and producer ids remembered. */
+  entries: number;
+  /** Estimated memory they hold. */
+  bytes: number;
+  /** Entries dropped before their window ended because a bound was reached. */
+  evicted: number;
+}
+
+/** One key or producer in the tracker-wide recency order. */
+interface Tracked {
+  state: TopicState;
+  kind: 'key' | 'producer';
+  id: string;
+  bytes: number;
+}
+
+const entryBytes = (e: Entry | undefined): number => (e ? 96 + e.batches.length * 64 : 0);
 
 /** A claim to append (part of) a request; `release` must be called whatever happens. */
 export interface IdempotencyClaim {
@@ -69,6 +101,8 @@ export type IdempotencyBegin = { kind: 'replay'; offsets: OffsetRef[] } | { kind
 
 /** How many recent requests per producer keep their responses for duplicate detection. */
 const PRODUCER_REQUESTS_KEPT = 32;
+const DEFAULT_MAX_ENTRIES = 100_000;
+const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 
 function responseOf(entry: Entry): OffsetRef[] | undefined {
   if (entry.covered < entry.requestRecords) return undefined;
@@ -88,15 +122,109 @@ function responseOf(entry: Entry): OffsetRef[] | undefined {
  */
 export class IdempotencyTracker {
   private readonly topics = new Map<string, Promise<TopicState>>();
+  /** Every key and producer, least recently used first (re-inserted on use). */
+  private readonly tracked = new Map<string, Tracked>();
+  private bytes = 0;
+  private evicted = 0;
+  private readonly maxEntries: number;
+  private readonly maxBytes: number;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly windowMs: number,
     private readonly clock: () => number = Date.now,
-  ) {}
+    options: IdempotencyOptions = {},
+  ) {
+    this.maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
+    this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+    const every = options.sweepIntervalMs ?? Math.min(60_000, Math.max(1000, Math.floor(windowMs / 4)));
+    if (every > 0) {
+      this.timer = setInterval(() => this.sweep(), every);
+      this.timer.unref();
+    }
+  }
+
+  /** Stops the sweep timer (state stays readable). */
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  stats(): IdempotencyStats {
+    return { entries: this.tracked.size, bytes: this.bytes, evicted: this.evicted };
+  }
 
   /** Drop a deleted topic's state. */
   forget(topicId: string): void {
     this.topics.delete(topicId);
+    for (const [k, t] of [...this.tracked]) if (t.state.topicId === topicId) this.untrack(k, t);
+  }
+
+  /** Drops expired keys and producers that no request is using (runs on the timer). */
+  sweep(): void {
+    for (const [k, t] of [...this.tracked]) {
+      if (this.expiredItem(t)) this.drop(k, t);
+    }
+  }
+
+  private trackKeyOf(t: Pick<Tracked, 'state' | 'kind' | 'id'>): string {
+    return `${t.state.topicId}\u0000${t.kind}\u0000${t.id}`;
+  }
+
+  /** Records use of a key or producer: most recent now, size re-estimated, bounds enforced. */
+  private touch(state: TopicState, kind: Tracked['kind'], id: string): void {
+    const k = this.trackKeyOf({ state, kind, id });
+    const item = this.tracked.get(k) ?? { state, kind, id, bytes: 0 };
+    this.tracked.delete(k);
+    this.bytes -= item.bytes;
+    item.bytes = this.sizeOf(item);
+    this.bytes += item.bytes;
+    this.tracked.set(k, item);
+    this.enforceBounds();
+  }
+
+  private sizeOf(t: Tracked): number {
+    if (t.kind === 'key') return 80 + 2 * t.id.length + entryBytes(t.state.keys.get(t.id)?.entry);
+    const p = t.state.producers.get(t.id);
+    let n = 128 + 2 * t.id.length;
+    for (const e of p?.requests.values() ?? []) n += 16 + entryBytes(e);
+    return n;
+  }
+
+  private untrack(k: string, t: Tracked): void {
+    if (this.tracked.delete(k)) this.bytes -= t.bytes;
+  }
+
+  private busy(t: Tracked): boolean {
+    if (t.kind === 'key') return t.state.keys.get(t.id)?.pending !== undefined;
+    return (t.state.producers.get(t.id)?.active ?? 0) > 0;
+  }
+
+  private expiredItem(t: Tracked): boolean {
+    if (this.busy(t)) return false;
+    if (t.kind === 'key') {
+      const e = t.state.keys.get(t.id)?.entry;
+      return !e || this.expired(e.appendedAt);
+    }
+    const p = t.state.producers.get(t.id);
+    return !p || this.expired(p.lastUsed);
+  }
+
+  /** Removes a key or producer from its topic and from the tracker (callers check it is idle). */
+  private drop(k: string, t: Tracked): void {
+    if (t.kind === 'key') t.state.keys.delete(t.id);
+    else t.state.producers.delete(t.id);
+    this.untrack(k, t);
+  }
+
+  private enforceBounds(): void {
+    if (this.tracked.size <= this.maxEntries && this.bytes <= this.maxBytes) return;
+    for (const [k, t] of [...this.tracked]) {
+      if (this.tracked.size <= this.maxEntries && this.bytes <= this.maxBytes) break;
+      if (this.busy(t)) continue;
+      this.drop(k, t);
+      this.evicted++;
+    }
   }
 
   /**
@@ -120,15 +248,15 @@ export class IdempotencyTracker {
   private state(topicId: string, partitions: () => PartitionLog[]): Promise<TopicState> {
     let s = this.topics.get(topicId);
     if (!s) {
-      s = this.rebuild(partitions());
+      s = this.rebuild(topicId, partitions());
       this.topics.set(topicId, s);
       s.catch(() => this.topics.delete(topicId));
     }
     return s;
   }
 
-  private async rebuild(logs: PartitionLog[]): Promise<TopicState> {
-    const state: TopicState = { keys: new Map(), producers: new Map() };
+  private async rebuild(topicId: string, logs: PartitionLog[]): Promise<TopicState> {
+    const state: TopicState = { topicId, keys: new Map(), producers: new Map() };
     const since = this.clock() - this.windowMs;
     const found: Array<{
       partition: number;
@@ -171,6 +299,7 @@ export class IdempotencyTracker {
             requests: new Map(),
             lastUsed: appendedAt,
             lock: Promise.resolve(),
+            active: 0,
           };
           state.producers.set(pid, p);
         }
@@ -186,6 +315,10 @@ export class IdempotencyTracker {
       entry.batches.push({ partition: f.partition, baseOffset: f.baseOffset, count: f.count, indexes: f.tag.indexes });
       entry.covered += f.count;
     }
+    // Oldest first, so the bounds keep the newest if the log holds more than they allow.
+    for (const key of state.keys.keys()) this.touch(state, 'key', key);
+    for (const [pid] of [...state.producers].sort((a, b) => a[1].lastUsed - b[1].lastUsed))
+      this.touch(state, 'producer', pid);
     return state;
   }
 
@@ -198,6 +331,9 @@ export class IdempotencyTracker {
     for (const [key, slot] of state.keys) {
       if (slot.pending || !slot.entry || !this.expired(slot.entry.appendedAt)) break;
       state.keys.delete(key);
+      const k = this.trackKeyOf({ state, kind: 'key', id: key });
+      const t = this.tracked.get(k);
+      if (t) this.untrack(k, t);
     }
   }
 
@@ -259,13 +395,21 @@ export class IdempotencyTracker {
       const current: KeySlot = { entry, pending: new Promise<void>((r) => (resolve = r)) };
       if (slot) state.keys.delete(identity.key); // re-insert: keep the map in append order
       state.keys.set(identity.key, current);
+      this.touch(state, 'key', identity.key);
       const claimed = entry;
       return ok({
         kind: 'append',
         claim: this.claim(claimed, identity, undefined, () => {
           current.pending = undefined;
           // Nothing appended: forget the key so a retry (even with another body) starts afresh.
-          if (claimed.batches.length === 0) state.keys.delete(identity.key);
+          if (claimed.batches.length === 0) {
+            if (state.keys.get(identity.key) === current) state.keys.delete(identity.key);
+            const k = this.trackKeyOf({ state, kind: 'key', id: identity.key });
+            const t = this.tracked.get(k);
+            if (t && !state.keys.has(identity.key)) this.untrack(k, t);
+          } else if (state.keys.get(identity.key) === current) {
+            this.touch(state, 'key', identity.key);
+          }
           resolve();
         }),
       });
@@ -280,10 +424,6 @@ export class IdempotencyTracker {
   ): Promise<Result<IdempotencyBegin, IdempotencyError>> {
     const pid = String(identity.id);
     let p = state.producers.get(pid);
-    if (p && this.expired(p.lastUsed) && p.requests.size > 0) {
-      state.producers.delete(pid);
-      p = undefined;
-    }
     if (!p) {
       p = {
         epoch: identity.epoch,
@@ -291,15 +431,31 @@ export class IdempotencyTracker {
         requests: new Map(),
         lastUsed: this.clock(),
         lock: Promise.resolve(),
+        active: 0,
       };
       state.producers.set(pid, p);
     }
-    // Serialise this producer's requests: wait for the previous one, hold the lock until release.
-    const prev = p.lock;
-    let unlock!: () => void;
-    p.lock = new Promise<void>((r) => (unlock = r));
-    await prev;
+    // Serialise this producer's requests: wait for the previous one, hold the lock until
+    // release. While any request holds or awaits it, the state is never dropped or replaced.
     const producer = p;
+    producer.active++;
+    this.touch(state, 'producer', pid);
+    const prev = producer.lock;
+    let release!: () => void;
+    producer.lock = new Promise<void>((r) => (release = r));
+    await prev;
+    const unlock = (): void => {
+      producer.active--;
+      if (state.producers.get(pid) === producer) this.touch(state, 'producer', pid);
+      release();
+    };
+    // Expired while idle (or while waiting for the lock): start afresh, in place.
+    if (this.expired(producer.lastUsed) && producer.requests.size > 0) {
+      producer.epoch = identity.epoch;
+      producer.lastSeq = undefined;
+      producer.requests.clear();
+      producer.lastUsed = this.clock();
+    }
 
     const refuse = (e: IdempotencyError) => {
       unlock();

@@ -4,7 +4,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { err, ok, type Result } from '../lib/result.js';
 import type { AppendError, LogStore, PartitionLog, RecordInput } from '../log/index.js';
 import { MAX_TAGGED_REQUEST_RECORDS, BODY_HASH_BYTES, type IdempotencyIdentity } from './idempotency-tag.js';
-import { IdempotencyTracker, type IdempotencyClaim, type OffsetRef } from './idempotency.js';
+import { IdempotencyTracker, type IdempotencyClaim, type IdempotencyStats, type OffsetRef } from './idempotency.js';
 import { readLimitedBody, readNdjson } from './ndjson.js';
 import { KeylessSpreader, partitionForKey } from './partitioner.js';
 import { lineValueSpan, recordValueSpans } from './record-codec-raw-json.js';
@@ -28,6 +28,9 @@ export interface ProduceLimits {
   maxBodyBytes: number;
   maxRecordsPerRequest: number;
   idempotencyWindowMs: number;
+  /** Bounds of the idempotency state (defaults: 100,000 entries, 64 MiB). */
+  idempotencyMaxEntries?: number;
+  idempotencyMaxBytes?: number;
   /** json topics: deepest value nesting accepted (default DEFAULT_MAX_JSON_DEPTH). */
   maxJsonDepth?: number;
 }
@@ -99,13 +102,26 @@ export class ProduceService {
     private readonly limits: ProduceLimits,
     private readonly clock: () => number = Date.now,
   ) {
-    this.idempotency = new IdempotencyTracker(limits.idempotencyWindowMs, clock);
+    this.idempotency = new IdempotencyTracker(limits.idempotencyWindowMs, clock, {
+      ...(limits.idempotencyMaxEntries !== undefined && { maxEntries: limits.idempotencyMaxEntries }),
+      ...(limits.idempotencyMaxBytes !== undefined && { maxBytes: limits.idempotencyMaxBytes }),
+    });
     topics.onChange?.((change) => {
       if (change.type === 'deleted') {
         this.idempotency.forget(change.topic.id);
         this.spreader.forget(change.topic.id);
       }
     });
+  }
+
+  /** Size of the idempotency state, for /metrics. */
+  idempotencyStats(): IdempotencyStats {
+    return this.idempotency.stats();
+  }
+
+  /** Stops background work (the idempotency sweep timer). */
+  close(): void {
+    this.idempotency.close();
   }
 
   /** Records per request accepted: the configured limit, capped so idempotency tags fit. */

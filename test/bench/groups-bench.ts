@@ -17,6 +17,7 @@ interface Membership {
 }
 interface FetchBody extends Membership {
   records: Array<{ partition: number; offset: number }>;
+  cursor: string;
 }
 
 let base = '';
@@ -38,8 +39,11 @@ const join = (group: string, topic: string, autoCommit = false) =>
     auto_offset_reset: 'earliest',
     auto_commit: autoCommit,
   });
-const fetchAs = (group: string, member: string, waitMs = 0) =>
-  call<FetchBody>('GET', `/v1/groups/${group}/members/${member}/records?max_records=${FETCH_MAX}&wait_ms=${waitMs}`);
+const fetchAs = (group: string, member: string, waitMs = 0, cursor?: string) =>
+  call<FetchBody>(
+    'GET',
+    `/v1/groups/${group}/members/${member}/records?max_records=${FETCH_MAX}&wait_ms=${waitMs}${cursor === undefined ? '' : `&cursor=${cursor}`}`,
+  );
 
 async function produce(topic: string): Promise<void> {
   const batch = 1_000;
@@ -65,9 +69,12 @@ async function consume(
   const deadline = Date.now() + PHASE_TIMEOUT_MS;
   await Promise.all(
     joined.map(async (m) => {
+      let cursor: string | undefined;
       while (seen.size < RECORDS) {
         if (Date.now() > deadline) throw new Error(`consume with ${members} member(s) exceeded ${PHASE_TIMEOUT_MS} ms`);
-        const body = await fetchAs(group, m.member_id, 200);
+        // The previous answer's cursor confirms it (auto_commit then commits it).
+        const body = await fetchAs(group, m.member_id, 200, cursor);
+        cursor = body.cursor;
         if (body.records.length === 0) continue;
         const next = new Map<number, number>();
         for (const r of body.records) {
@@ -76,7 +83,7 @@ async function consume(
           seen.add(k);
           next.set(r.partition, r.offset + 1);
         }
-        if (autoCommit) continue; // the next fetch commits this one
+        if (autoCommit) continue; // the next fetch confirms and commits this one
         await call('POST', `/v1/groups/${group}/offsets`, {
           member_id: m.member_id,
           generation: body.generation,

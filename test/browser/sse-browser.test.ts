@@ -51,14 +51,15 @@ describe.skipIf(!haveChromium)('browser EventSource (headless Chromium, cross-or
   let userDataDir: string;
 
   beforeAll(async () => {
-    server = await startIsolatedServer({ SLUICE_SSE_RETRY_MS: '200' });
-    proxy = await startProxy(Number(new URL(server.url).port));
     pageServer = http.createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
       res.end(PAGE);
     });
     await new Promise<void>((resolve) => pageServer.listen(0, '127.0.0.1', resolve));
     pageOrigin = `http://127.0.0.1:${(pageServer.address() as AddressInfo).port}`;
+    // No cross-origin callers by default: the page's origin is listed.
+    server = await startIsolatedServer({ SLUICE_SSE_RETRY_MS: '200', SLUICE_CORS_ORIGINS: pageOrigin });
+    proxy = await startProxy(Number(new URL(server.url).port));
     userDataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'sluice-chromium-'));
     context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: CHROMIUM,

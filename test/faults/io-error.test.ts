@@ -100,6 +100,18 @@ describe('EIO on write and on fsync', () => {
       await expectLogMatches(server.client, topic, reqs);
       const metrics = (await server.client.raw('GET', '/metrics')).text;
       expect(metrics).toMatch(/^sluice_log_read_only_partitions [1-9]/m);
+      // /readyz names the read-only partition; no answer shows a file-system path.
+      const ready = await server.client.raw('GET', '/readyz');
+      expect(ready.status).toBe(503);
+      expect(
+        (JSON.parse(ready.text) as { checks: { log: { read_only: unknown[] } } }).checks.log.read_only,
+      ).toContainEqual(expect.objectContaining({ topic_id: id, partition: 0 }));
+      const refused = await server.client.raw('POST', `/v1/topics/${topic}/records`, {
+        body: JSON.stringify({ records: [{ partition: 0, value: 1 }] }),
+        headers: { 'content-type': 'application/json' },
+      });
+      expect(refused.status).toBe(503);
+      for (const text of [ready.text, refused.text]) expect(text).not.toContain(env.dataDir);
       figures[`${op}_burst_failed`] = burstFailed.length;
       figures[`${op}_burst_acked`] = burst.length - burstFailed.length;
       cases.push({ op, topic, id, reqs, failed: [...burstFailed, fresh] });

@@ -3,6 +3,7 @@
 import type { ServerResponse } from 'node:http';
 import { createRoute, z } from '@hono/zod-openapi';
 import { nodeResponseSink, webStreamSink } from '../../delivery/sse-sink.js';
+import { decodeGroupCursor } from '../../groups/group-cursor.js';
 import { SseGroupMember } from '../../groups/sse-member.js';
 import type { RouteModule } from '../app-env.js';
 import { ApiError, errorResponses } from '../errors.js';
@@ -24,7 +25,11 @@ export const GroupEventsQuery = z.object({
   }),
   auto_offset_reset: z.enum(['earliest', 'latest', 'none']).default('latest'),
   auto_commit: z.enum(['true', 'false'], { error: 'true or false' }).default('true').openapi({
-    description: '`false`: nothing is committed for you; commit with the member_id and generation from the events.',
+    description:
+      '`true`: the `Last-Event-ID` of a reconnect is committed before joining. `false`: nothing is committed for you (`Last-Event-ID` is ignored); commit with the member_id and generation from the events.',
+  }),
+  last_event_id: z.string().min(1).max(16_384).optional().openapi({
+    description: 'Resume cursor when the `Last-Event-ID` header cannot be set (the header wins).',
   }),
 });
 
@@ -37,13 +42,16 @@ export const groupEventsRoute = createRoute({
   description:
     'Joins the group for as long as the connection is open; closing it leaves the group. Events: `member` first ' +
     '(`{"member_id","generation","assignment"}`), `assignment` whenever a rebalance changes it (`{"generation","assignment"}`), ' +
-    '`record` per record (a Record JSON), `: keepalive` comments, `error` (e.g. `fenced` after the session expired; reconnect) and `shutdown`. ' +
-    'Records start at the committed offsets (else per `auto_offset_reset`). With auto-commit (default), what was handed to the connection is committed ' +
-    'at the next fetch and on a clean leave; the batch in flight when a client vanishes is not, so it is redelivered (at-least-once).',
+    '`record` per record (a Record JSON) with `id:` = an opaque cursor of every position this connection delivered up to it, ' +
+    '`gap` (`{"topic","partition","from_offset","to_offset"}`: offsets [from_offset, to_offset) were deleted by retention before the group read them, or skipped by `auto_offset_reset: latest`; the stream continues), ' +
+    '`: keepalive` comments, `error` (e.g. `fenced` after the session expired; reconnect) and `shutdown`. ' +
+    'Records start at the committed offsets (else, or when retention deleted them, per `auto_offset_reset`; with `none` the stream is refused with 409/416 instead of opened). ' +
+    '**At-least-once**: nothing that was only written to the connection is committed. With auto-commit (default), a reconnect’s `Last-Event-ID` (what EventSource sends) is committed first — only forward — so the stream resumes exactly after the last event the client received; ' +
+    'records in flight when the connection broke are delivered again, to this client or to the member that now owns their partition. Without auto-commit, commit explicitly.',
   request: { params: GroupParam, query: GroupEventsQuery },
   responses: {
     200: { description: 'The event stream', content: { 'text/event-stream': { schema: z.string() } } },
-    ...errorResponses(400, 404, 503),
+    ...errorResponses(400, 404, 409, 416, 503),
   },
 });
 
@@ -54,6 +62,9 @@ export const registerGroupEvents: RouteModule = (app) =>
       throw new ApiError('unavailable', 'server is shutting down; reconnect shortly', {}, { 'retry-after': '1' });
     const { group } = c.req.valid('param');
     const q = c.req.valid('query');
+    const lastEventId = c.req.header('last-event-id') ?? q.last_event_id;
+    const resume = lastEventId === undefined || lastEventId === '' ? undefined : decodeGroupCursor(lastEventId);
+    if (resume && !resume.ok) throw new ApiError('bad_request', `Last-Event-ID: ${resume.error.message}`);
     const joined = await SseGroupMember.join({
       groups,
       registry: streams,
@@ -68,6 +79,7 @@ export const registerGroupEvents: RouteModule = (app) =>
       keepaliveMs: config.sseKeepaliveMs,
       maxRecords: 500,
       maxBytes: 256 * 1024,
+      resume: resume?.value,
       logger,
     });
     if (!joined.ok) throwGroupError(joined.error);

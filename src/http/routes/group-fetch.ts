@@ -1,8 +1,10 @@
 // GET /v1/groups/{group}/members/{member}/records — a member's long-poll fetch across its
 // partitions; counts as a heartbeat and reports the current generation and assignment.
 import { createRoute, z } from '@hono/zod-openapi';
+import { decodeGroupCursor, encodeGroupCursor } from '../../groups/group-cursor.js';
 import type { RouteModule } from '../app-env.js';
 import { ApiError, errorResponses } from '../errors.js';
+import { checkWaitMs, waitMsQuery } from '../schemas/long-poll.js';
 import { RecordSchema } from './records-read.js';
 import { MemberParam, MembershipJson, throwGroupError } from './group-schemas.js';
 
@@ -13,6 +15,11 @@ export const GroupFetchResponse = MembershipJson.extend({
   records: z
     .array(RecordSchema)
     .openapi({ description: 'Records of the member’s partitions, in offset order per partition.' }),
+  cursor: z.string().openapi({
+    description:
+      'Opaque token naming the positions after these records. Send it as `cursor` on the next fetch (or leave) to confirm you received them; until then they are not confirmed and a fetch without it returns them again.',
+    example: 'g1.AQ',
+  }),
 }).openapi('GroupFetchResponse');
 export type GroupFetchResponse = z.infer<typeof GroupFetchResponse>;
 
@@ -23,9 +30,13 @@ export const groupFetchRoute = createRoute({
   operationId: 'fetchGroupRecords',
   summary: 'Fetch records as a group member',
   description:
-    'Reads from the member’s positions (its in-progress position, else the committed offset, else per `auto_offset_reset`). ' +
+    'Reads from the member’s confirmed positions (its in-progress position, else the committed offset, else per `auto_offset_reset`; ' +
+    'a committed offset below the log start, deleted by retention, is reset the same way, or 416 with `none`). ' +
+    '**At-least-once across lost answers**: an answer does not move the member’s positions. Each answer carries a `cursor`; send it as `?cursor=` on your next fetch to confirm you received that answer, and the fetch continues after it. ' +
+    'A fetch without the cursor (a retry after a lost answer, a timeout, a crash) returns the unconfirmed records again. A commit also confirms up to its offsets; resending an old cursor is harmless. ' +
+    'With `auto_commit` the confirmed positions are committed at each fetch and on leave (never what was only sent). ' +
     'Records of a partition are returned only if the member still owns it in the generation current when the fetch answers, so a member never receives records of a partition it lost. ' +
-    '`wait_ms` long-polls until a record arrives or the group rebalances. With `auto_commit`, the positions delivered by the previous fetch are committed first. ' +
+    '`wait_ms` long-polls until a record arrives or the group rebalances. ' +
     'An unknown or expired member gets 409 `fenced` and must join again.',
   request: {
     params: MemberParam,
@@ -36,9 +47,13 @@ export const groupFetchRoute = createRoute({
       max_bytes: int(1, 64 * MiB)
         .default(MiB)
         .openapi({ description: '1 … 64 MiB, default 1 MiB (at least one record is returned if any exists).' }),
-      wait_ms: int(0, 300_000)
-        .default(0)
-        .openapi({ description: 'Long-poll up to this long (≤ SLUICE_LONG_POLL_MAX_MS); 0 answers at once.' }),
+      wait_ms: waitMsQuery(
+        'Long-poll up to this long (≤ SLUICE_LONG_POLL_MAX_MS, default 30000, at most 30000); 0 answers at once.',
+      ),
+      cursor: z.string().min(1).max(16_384).optional().openapi({
+        description:
+          'The `cursor` of the last answer you received: confirms its records (400 if malformed). Omit it on the first fetch.',
+      }),
     }),
   },
   responses: {
@@ -55,24 +70,24 @@ export const registerGroupFetch: RouteModule = (app) =>
     const { groups, streams, config } = c.get('services');
     const { group, member } = c.req.valid('param');
     const q = c.req.valid('query');
-    if (q.wait_ms > config.longPollMaxMs) {
-      throw new ApiError('bad_request', `wait_ms must be ≤ ${config.longPollMaxMs} (SLUICE_LONG_POLL_MAX_MS)`);
-    }
+    checkWaitMs(q.wait_ms, config.longPollMaxMs);
+    const confirm = q.cursor === undefined ? undefined : decodeGroupCursor(q.cursor);
+    if (confirm && !confirm.ok) throw new ApiError('bad_request', confirm.error.message);
     const result = await groups.fetch(group, member, {
       maxRecords: q.max_records,
       maxBytes: q.max_bytes,
       waitMs: q.wait_ms,
       signal: AbortSignal.any([c.req.raw.signal, streams.signal]),
+      confirm: confirm?.value,
     });
     if (!result.ok) throwGroupError(result.error);
     const v = result.value;
-    return c.json(
-      {
-        member_id: member,
-        generation: v.generation,
-        assignment: v.assignment,
-        records: v.records,
-      } as GroupFetchResponse,
-      200,
-    );
+    // Records are Record JSON texts (rendered without per-record objects), so the body is
+    // assembled as text; typed routes only know c.json, hence the cast: it is GroupFetchResponse.
+    const body =
+      `{"member_id":${JSON.stringify(member)},"generation":${v.generation},` +
+      `"assignment":${JSON.stringify(v.assignment)},` +
+      `"records":[${v.batches.map((b) => b.records.map((r) => r.json).join(',')).join(',')}],` +
+      `"cursor":${JSON.stringify(encodeGroupCursor(v.batches.map((b) => ({ topicId: b.topicId, partition: b.partition, offset: b.nextOffset }))))}}`;
+    return c.body(body, 200, { 'content-type': 'application/json' }) as never;
   });

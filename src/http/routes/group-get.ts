@@ -30,11 +30,10 @@ export const GroupPartitionJson = z
       .openapi({ description: 'Next record to read; null if never committed.' }),
     metadata: z.string().nullable(),
     end_offset: z.number().int().nullable().openapi({ description: 'Null if the topic no longer exists.' }),
-    lag: z
-      .number()
-      .int()
-      .nullable()
-      .openapi({ description: 'end_offset − committed_offset; null when either is unknown.' }),
+    lag: z.number().int().nullable().openapi({
+      description:
+        'end_offset − committed_offset. Without a committed offset: end_offset − the offset the group would start at (the owner’s position, else per its `auto_offset_reset`: `earliest` = the start offset, `latest` = the end); null with `none` or when the topic is gone.',
+    }),
     owner: z.string().nullable().openapi({ description: 'member_id owning the partition in the current generation.' }),
   })
   .openapi('GroupPartition');
@@ -47,7 +46,7 @@ export const GroupJson = z
     protocol: z.string().openapi({ description: 'Assignment strategy (`sticky`).' }),
     members: z.array(GroupMemberJson),
     partitions: z.array(GroupPartitionJson),
-    total_lag: z.number().int().openapi({ description: 'Sum of the known lags.' }),
+    total_lag: z.number().int().openapi({ description: 'Sum of the known (non-null) lags.' }),
   })
   .openapi('Group');
 

@@ -1,8 +1,9 @@
 // DELETE /v1/groups/{group}/members/{member} — leave a group at once; the remaining members
 // rebalance without waiting for the session timeout.
-import { createRoute } from '@hono/zod-openapi';
+import { createRoute, z } from '@hono/zod-openapi';
+import { decodeGroupCursor } from '../../groups/group-cursor.js';
 import type { RouteModule } from '../app-env.js';
-import { errorResponses } from '../errors.js';
+import { ApiError, errorResponses } from '../errors.js';
 import { MemberParam, throwGroupError } from './group-schemas.js';
 
 export const leaveGroupRoute = createRoute({
@@ -12,8 +13,17 @@ export const leaveGroupRoute = createRoute({
   operationId: 'leaveGroup',
   summary: 'Leave a consumer group',
   description:
-    'With `auto_commit`, the positions delivered so far are committed first (as Kafka’s consumer does on close).',
-  request: { params: MemberParam },
+    'With `auto_commit`, the confirmed positions are committed first (as Kafka’s consumer does on close): pass the `cursor` of the last fetch answer you received to confirm it too. ' +
+    'Records that were sent but never confirmed are not committed, so the next owner reads them again.',
+  request: {
+    params: MemberParam,
+    query: z.object({
+      cursor: z.string().min(1).max(16_384).optional().openapi({
+        description:
+          'The `cursor` of the last fetch answer you received: confirms it before leaving (400 if malformed).',
+      }),
+    }),
+  },
   responses: {
     204: { description: 'Left' },
     ...errorResponses(400, 404, 503),
@@ -23,7 +33,10 @@ export const leaveGroupRoute = createRoute({
 export const registerLeaveGroup: RouteModule = (app) =>
   app.openapi(leaveGroupRoute, async (c) => {
     const { group, member } = c.req.valid('param');
-    const result = await c.get('services').groups.leave(group, member);
+    const { cursor } = c.req.valid('query');
+    const confirm = cursor === undefined ? undefined : decodeGroupCursor(cursor);
+    if (confirm && !confirm.ok) throw new ApiError('bad_request', confirm.error.message);
+    const result = await c.get('services').groups.leave(group, member, { confirm: confirm?.value });
     if (!result.ok) throwGroupError(result.error);
     return c.body(null, 204);
   });

@@ -1,6 +1,7 @@
 // GET /v1/groups — every consumer group with its state, generation and member count.
 // Member counts skip expired sessions even before the sweeper has removed them.
 import { createRoute, z } from '@hono/zod-openapi';
+import { can } from '../../auth/principal.js';
 import type { RouteModule } from '../app-env.js';
 import { errorResponses } from '../errors.js';
 
@@ -29,6 +30,7 @@ export const listGroupsRoute = createRoute({
 
 export const registerListGroups: RouteModule = (app) =>
   app.openapi(listGroupsRoute, async (c) => {
-    const groups = await c.get('services').groups.list();
+    const principal = c.get('principal');
+    const groups = (await c.get('services').groups.list()).filter((g) => can(principal, 'group', g.name, 'describe'));
     return c.json({ groups }, 200);
   });

@@ -8,11 +8,14 @@ import { GroupParam, NAME_PATTERN, throwGroupError } from './group-schemas.js';
 export const ResetOffsetsBody = z
   .strictObject({
     topic: z.string().regex(NAME_PATTERN, 'a topic name'),
-    to: z.union([
-      z.enum(['earliest', 'latest']),
-      z.strictObject({ timestamp: z.number().int().min(0) }),
-      z.strictObject({ offset: z.number().int().min(0) }),
-    ]),
+    to: z.union(
+      [
+        z.enum(['earliest', 'latest']),
+        z.strictObject({ timestamp: z.number().int().min(0) }),
+        z.strictObject({ offset: z.number().int().min(0) }),
+      ],
+      { error: 'must be "earliest", "latest", {"timestamp": <Unix ms ≥ 0>} or {"offset": <offset ≥ 0>}' },
+    ),
     partitions: z
       .array(z.number().int().min(0))
       .min(1)
@@ -36,7 +39,7 @@ export const resetOffsetsRoute = createRoute({
   summary: 'Reset committed offsets',
   description:
     '`earliest` = each partition’s start, `latest` = its end, `{"timestamp"}` = first record at or after it (end if none), `{"offset"}` = that offset, which must lie in every chosen partition’s range (416 otherwise, nothing written). ' +
-    'Creates the group if needed; 409 `conflict` while it has members.',
+    'The group must exist (404 `group_not_found` otherwise: a group is created by a join or by an admin commit to `POST /v1/groups/{group}/offsets`); 409 `conflict` while it has members.',
   request: {
     params: GroupParam,
     body: { content: { 'application/json': { schema: ResetOffsetsBody } }, required: true },

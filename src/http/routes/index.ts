@@ -29,6 +29,18 @@ import { registerUpdateWebhook } from './webhook-update.js';
 import { registerDeleteWebhook } from './webhook-delete.js';
 import { registerRotateWebhookSecret } from './webhook-rotate-secret.js';
 import { registerListWebhookDeliveries } from './webhook-deliveries.js';
+import { registerPutQueue } from './queue-put.js';
+import { registerListQueues } from './queue-list.js';
+import { registerGetQueue } from './queue-get.js';
+import { registerDeleteQueue } from './queue-delete.js';
+import { registerReceive } from './queue-receive.js';
+import { registerAck } from './queue-ack.js';
+import { registerQueueEvents } from './queue-events.js';
+import { registerCreateKey } from './keys-create.js';
+import { registerListKeys } from './keys-list.js';
+import { registerGetKey } from './keys-get.js';
+import { registerRevokeKey } from './keys-revoke.js';
+import { registerCreateToken } from './tokens-create.js';
 
 export const routeModules: RouteModule[] = [
   // Topics
@@ -62,6 +74,20 @@ export const routeModules: RouteModule[] = [
   registerDeleteWebhook,
   registerRotateWebhookSecret,
   registerListWebhookDeliveries,
+  // Queues
+  registerPutQueue,
+  registerListQueues,
+  registerGetQueue,
+  registerDeleteQueue,
+  registerReceive,
+  registerAck,
+  registerQueueEvents,
+  // Access control
+  registerCreateKey,
+  registerListKeys,
+  registerGetKey,
+  registerRevokeKey,
+  registerCreateToken,
   // System
   registerHealth,
   registerMetrics,

@@ -1,5 +1,5 @@
 // GET /healthz (the process answers) and GET /readyz (Postgres reachable, log recovered,
-// no quarantined partitions, not shutting down) for load balancers and orchestrators.
+// no quarantined or read-only partitions, not shutting down) for load balancers and orchestrators.
 import { createRoute, z } from '@hono/zod-openapi';
 import type { RouteModule } from '../app-env.js';
 
@@ -14,6 +14,12 @@ const Readiness = z
         ok: z.boolean(),
         recovered: z.boolean(),
         quarantined: z.array(z.object({ topic_id: z.string(), partition: z.number().int(), reason: z.string() })),
+        read_only: z
+          .array(z.object({ topic_id: z.string(), partition: z.number().int(), reason: z.string() }))
+          .openapi({
+            description:
+              'Partitions refusing writes (a write, fsync or truncate failed, or corruption was found) until a restart re-verifies them.',
+          }),
       }),
       shutting_down: z.boolean(),
     }),
@@ -34,7 +40,7 @@ export const readyzRoute = createRoute({
   path: '/readyz',
   tags: ['System'],
   operationId: 'readyz',
-  summary: 'Readiness: Postgres reachable, log recovered, no quarantined partitions',
+  summary: 'Readiness: Postgres reachable, log recovered, no quarantined or read-only partitions',
   responses: {
     200: { description: 'Ready', content: { 'application/json': { schema: Readiness } } },
     503: { description: 'Not ready; `checks` says why', content: { 'application/json': { schema: Readiness } } },
@@ -56,13 +62,21 @@ export const registerHealth: RouteModule = (app) => {
     const quarantined = services.log
       .quarantined()
       .map((q) => ({ topic_id: q.topicId, partition: q.partition, reason: q.reason }));
+    const readOnly: Array<{ topic_id: string; partition: number; reason: string }> = [];
+    for (const id of services.log.topicIds()) {
+      for (const p of services.log.partitions(id)) {
+        const w = services.log.getPartition(id, p)?.writable();
+        if (w && !w.ok) readOnly.push({ topic_id: id, partition: p, reason: w.reason });
+      }
+    }
     const shuttingDown = services.streams.closing;
-    const ready = dbError === undefined && quarantined.length === 0 && !shuttingDown;
+    const logOk = quarantined.length === 0 && readOnly.length === 0;
+    const ready = dbError === undefined && logOk && !shuttingDown;
     const body = {
       status: ready ? ('ready' as const) : ('not_ready' as const),
       checks: {
         database: { ok: dbError === undefined, kind: services.metadata.kind, ...(dbError ? { error: dbError } : {}) },
-        log: { ok: quarantined.length === 0, recovered: true, quarantined },
+        log: { ok: logOk, recovered: true, quarantined, read_only: readOnly },
         shutting_down: shuttingDown,
       },
     };

@@ -1,7 +1,7 @@
 // GET /v1/topics/{topic}/events — live SSE stream of every partition of a topic, merged
 // (each partition in order); the cursor encodes the next offset of every partition.
 import { createRoute, z } from '@hono/zod-openapi';
-import { decodeTopicCursor } from '../../delivery/cursor.js';
+import { decodeTopicCursor, topicCursorTag } from '../../delivery/cursor.js';
 import {
   filterFromQuery,
   refusePastEnd,
@@ -36,9 +36,13 @@ export const topicEventsRoute = createRoute({
   summary: 'Stream every partition of a topic (Server-Sent Events)',
   description:
     `${sseStreamDescription} Partitions are merged; records of one partition keep their order. The cursor ` +
-    '(`id:`) is an opaque URL-safe token (`v1.` + base64url) holding the next offset of every partition; ' +
-    'a malformed cursor, or one naming more partitions than the topic has, is a 400. Partitions added after ' +
-    'the cursor was issued are streamed from their first record.',
+    '(`id:`) is an opaque URL-safe token (`v2.<topic tag>.<offsets>`) holding the next offset of every partition ' +
+    "and naming the topic's id; a malformed cursor, or one naming more partitions than the topic has, is a 400. " +
+    'A cursor issued for a topic since deleted — even if a topic of the same name exists again — is refused with ' +
+    '410 `gone` before the stream opens (so `EventSource` stops instead of silently skipping the new topic’s ' +
+    'first records): open the stream again without a cursor. Cursors of the older `v1.` form carry no topic ' +
+    'identity and are accepted as they are. Partitions added after the cursor was issued are streamed from their ' +
+    'first record.',
   request: { params: TopicNameParam, query: TopicEventsQuery, headers: sseHeaders },
   responses: {
     200: {
@@ -47,12 +51,12 @@ export const topicEventsRoute = createRoute({
         'text/event-stream': {
           schema: z.string().openapi({
             example:
-              'retry: 2000\n\nevent: record\ndata: {"topic":"orders","partition":2,"offset":7,...}\nid: v1.AwUICA\n\n',
+              'retry: 2000\n\nevent: record\ndata: {"topic":"orders","partition":2,"offset":7,...}\nid: v2.k3Jx0a.AwUICA\n\n',
           }),
         },
       },
     },
-    ...errorResponses(400, 404, 416, 503),
+    ...errorResponses(400, 404, 410, 416, 503),
   },
 });
 
@@ -73,8 +77,11 @@ export const registerTopicEvents: RouteModule = (app) =>
     const cursor = resumeCursor(c);
     let offsets: number[];
     if (cursor !== undefined) {
-      const decoded = decodeTopicCursor(cursor, logs.length);
-      if (!decoded.ok) throw new ApiError('bad_request', decoded.error.message, { field: 'last_event_id' });
+      const decoded = decodeTopicCursor(cursor, logs.length, topicCursorTag(topic.id));
+      if (!decoded.ok) {
+        const code = decoded.error.code === 'topic_mismatch' ? 'gone' : 'bad_request';
+        throw new ApiError(code, decoded.error.message, { field: 'last_event_id' });
+      }
       offsets = decoded.value.map((offset, p) => offset ?? (logs[p]?.startOffset() as number));
     } else {
       const start = startPosition(query.from, query.timestamp);

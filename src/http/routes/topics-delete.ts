@@ -15,7 +15,7 @@ export const deleteTopicRoute = createRoute({
     'starts at offset 0. Everything that pointed at the old topic ends with it: open streams on it end; consumer ' +
     "groups' committed offsets and positions on it are removed (as Kafka does), so a group starts a new topic of the " +
     'name at its auto_offset_reset position; its webhooks end in state `topic_deleted`; SSE topic cursors issued for it ' +
-    'are refused (409) on a new topic of the name.',
+    'are refused (410) on a new topic of the name.',
   request: { params: TopicNameParam },
   responses: {
     204: { description: 'Deleted' },

@@ -1,5 +1,6 @@
 // GET /v1/topics — every topic with its partitions' offsets.
 import { createRoute, z } from '@hono/zod-openapi';
+import { can } from '../../auth/principal.js';
 import type { RouteModule } from '../app-env.js';
 import { errorResponses } from '../errors.js';
 import { Topic, topicJson } from '../schemas/topic.js';
@@ -22,6 +23,7 @@ export const listTopicsRoute = createRoute({
 export const registerListTopics: RouteModule = (app) =>
   app.openapi(listTopicsRoute, async (c) => {
     const { topics } = c.get('services');
-    const list = await topics.list();
+    const principal = c.get('principal');
+    const list = (await topics.list()).filter((t) => can(principal, 'topic', t.name, 'describe'));
     return c.json({ topics: list.map((t) => topicJson(t, topics.partitionStats(t))) }, 200);
   });

@@ -1,5 +1,6 @@
 // GET /v1/webhooks — every webhook with its state and lag (secrets are never listed).
 import { createRoute, z } from '@hono/zod-openapi';
+import { can } from '../../auth/principal.js';
 import type { RouteModule } from '../app-env.js';
 import { errorResponses } from '../errors.js';
 import { Webhook, webhookJson } from './webhook-schemas.js';
@@ -21,6 +22,9 @@ export const listWebhooksRoute = createRoute({
 
 export const registerListWebhooks: RouteModule = (app) =>
   app.openapi(listWebhooksRoute, async (c) => {
-    const views = await c.get('services').webhooks.list();
+    const principal = c.get('principal');
+    const views = (await c.get('services').webhooks.list()).filter((v) =>
+      can(principal, 'webhook', v.row.topic, 'describe'),
+    );
     return c.json({ webhooks: views.map(webhookJson) }, 200);
   });

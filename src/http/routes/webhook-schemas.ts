@@ -4,8 +4,8 @@ import { z } from '@hono/zod-openapi';
 import type { WebhookDeliveryRow } from '../../metadata/schema/webhooks.js';
 import { WEBHOOK_LIMITS as L } from '../../webhooks/webhook-input.js';
 import type { WebhookView } from '../../webhooks/webhooks-service.js';
+import { TOPIC_NAME_PATTERN } from '../../topics/topics-service.js';
 
-const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 const ms = (description: string) => z.number().int().openapi({ description });
 
 export const WebhookIdParam = z.object({
@@ -86,14 +86,14 @@ const Url = z.string().min(1).openapi({
   example: 'https://hooks.example.com/sluice',
 });
 
-const DeadLetterTopic = z.string().regex(TOPIC_NAME, 'a topic name').nullable().optional().openapi({
+const DeadLetterTopic = z.string().regex(TOPIC_NAME_PATTERN, 'a topic name').nullable().optional().openapi({
   description:
     'Exhausted batches are appended here (records unchanged plus headers sluice-source-topic, sluice-source-partition, sluice-source-offset, sluice-webhook-id, sluice-last-status, sluice-last-error) and delivery continues. Must exist, differ from topic and have the same value_format.',
 });
 
 export const CreateWebhookBody = z
   .strictObject({
-    topic: z.string().regex(TOPIC_NAME, 'a topic name').openapi({ example: 'orders' }),
+    topic: z.string().regex(TOPIC_NAME_PATTERN, 'a topic name').openapi({ example: 'orders' }),
     url: Url,
     from: z.enum(['latest', 'earliest']).optional().openapi({
       description:
@@ -197,6 +197,10 @@ export const Webhook = z
     state_reason: z.string().nullable(),
     lag: z.number().int().openapi({ description: 'Records not yet delivered, over all partitions.' }),
     consecutive_failures: z.number().int().openapi({ description: 'Failed attempts since the last success.' }),
+    records_expired: z.number().int().openapi({
+      description:
+        'Records retention deleted before they were delivered: skipped (they no longer exist), counted here and in the metric sluice_webhook_records_expired_total.',
+    }),
     last_success_at: ms('Unix ms of the last 2xx answer.').nullable(),
     last_error_at: ms('Unix ms of the last failed attempt.').nullable(),
     last_error: z.string().nullable(),
@@ -255,6 +259,7 @@ export function webhookJson(v: WebhookView): WebhookJson {
     state_reason: r.stateReason,
     lag: v.lag,
     consecutive_failures: r.consecutiveFailures,
+    records_expired: r.recordsExpired,
     last_success_at: r.lastSuccessAt,
     last_error_at: r.lastErrorAt,
     last_error: r.lastError,

@@ -2,7 +2,12 @@
 // Topic to the wire shape (snake_case, Unix ms).
 import { z } from '@hono/zod-openapi';
 import { TopicConfig, TopicConfigInput } from '../../topics/topic-config.js';
-import type { PartitionStats, Topic as DomainTopic } from '../../topics/topics-service.js';
+import {
+  TOPIC_NAME_PATTERN,
+  TOPIC_NAME_RULE,
+  type PartitionStats,
+  type Topic as DomainTopic,
+} from '../../topics/topics-service.js';
 
 export const TopicNameParam = z.object({
   topic: z.string().openapi({ param: { name: 'topic', in: 'path' }, example: 'orders' }),
@@ -38,10 +43,7 @@ export type TopicJson = z.infer<typeof Topic>;
 
 export const CreateTopicBody = z
   .strictObject({
-    name: z
-      .string()
-      .regex(/^[a-zA-Z0-9._-]{1,249}$/, 'must be 1–249 characters of a-z, A-Z, 0-9, ".", "_" or "-"')
-      .openapi({ example: 'orders' }),
+    name: z.string().regex(TOPIC_NAME_PATTERN, TOPIC_NAME_RULE).openapi({ example: 'orders' }),
     partitions: z
       .number()
       .int()

@@ -59,20 +59,24 @@ async function consumeWithGroup(pool: Dispatcher, topic: string, members: number
   await Promise.all(
     ids.map(async (first) => {
       let id = first;
+      let cursor = '';
       while (consumed < total && performance.now() < deadline) {
+        // Naming the previous answer's cursor confirms it (and auto-commits it).
         const res = await pool.request({
           method: 'GET',
-          path: `/v1/groups/${group}/members/${id}/records?max_records=10000&max_bytes=${8 * 1024 * 1024}&wait_ms=200`,
+          path: `/v1/groups/${group}/members/${id}/records?max_records=10000&max_bytes=${8 * 1024 * 1024}&wait_ms=200${cursor}`,
         });
         const body = await res.body.text();
         fetches++;
         if (res.statusCode === 409) {
           rejoins++;
           id = await join();
+          cursor = '';
           continue;
         }
         if (res.statusCode !== 200) throw new Error(`group fetch → ${res.statusCode}: ${body.slice(0, 300)}`);
         consumed += timestampsIn(body).length;
+        cursor = `&cursor=${/"cursor":"([^"]*)"}$/.exec(body)?.[1] ?? ''}`;
       }
       await pool.request({ method: 'DELETE', path: `/v1/groups/${group}/members/${id}` }).then((r) => r.body.dump());
     }),

@@ -1,0 +1,154 @@
+// API keys: creation (a `slk_` secret shown once, stored as its SHA-256), listing, revocation,
+// and the per-request look-up through a cache whose answers are at most 1 s old.
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { count, eq } from 'drizzle-orm';
+import { err, ok, type Result } from '../lib/result.js';
+import type { MetadataDb } from '../metadata/connection.js';
+import { apiKeys, type ApiKeyRow } from '../metadata/schema/api-keys.js';
+import { FreshCache } from './fresh-cache.js';
+import { type Grant, Grants } from './grants.js';
+
+/** Secrets start with this, so secret scanners (and people) recognise a leaked key. */
+export const KEY_PREFIX = 'slk_';
+
+/** A revoked or expired key is refused at most this long after the change (on any node). */
+export const KEY_CACHE_MAX_AGE_MS = 1_000;
+
+export interface ApiKey {
+  id: string;
+  name: string;
+  grants: Grant[];
+  createdBy: string | null;
+  createdAt: number;
+  expiresAt: number | null;
+  revokedAt: number | null;
+}
+
+export interface CreateKeyInput {
+  name: string;
+  grants: Grant[];
+  expiresAt: number | null;
+  createdBy: string | null;
+}
+
+export type KeyError = { code: 'bad_request' | 'not_found'; message: string };
+
+export function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+function toKey(row: ApiKeyRow): ApiKey {
+  return {
+    id: row.id,
+    name: row.name,
+    grants: Grants.parse(row.grants),
+    createdBy: row.createdBy,
+    createdAt: row.createdAt,
+    expiresAt: row.expiresAt,
+    revokedAt: row.revokedAt,
+  };
+}
+
+/** Why a key cannot be used right now, or null if it can. */
+export function keyUnusable(key: ApiKey, now: number): 'revoked' | 'expired' | null {
+  if (key.revokedAt !== null) return 'revoked';
+  if (key.expiresAt !== null && key.expiresAt <= now) return 'expired';
+  return null;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export class ApiKeyStore {
+  private readonly byHash: FreshCache<ApiKey | null>;
+  private readonly byId: FreshCache<ApiKey | null>;
+  /** Once a key exists (even revoked) auto mode stays closed, so this only ever turns true. */
+  private anyKeyKnown = false;
+  private readonly anyKey: FreshCache<boolean>;
+
+  constructor(
+    private readonly db: MetadataDb,
+    options: { onStaleServed?: (what: string, error: unknown) => void } = {},
+  ) {
+    const common = { maxAgeMs: KEY_CACHE_MAX_AGE_MS, maxEntries: 10_000 };
+    const stale = (what: string) => (_key: string, e: unknown) => options.onStaleServed?.(what, e);
+    this.byHash = new FreshCache({ ...common, load: (h) => this.load('secretHash', h), onStaleServed: stale('key') });
+    this.byId = new FreshCache({ ...common, load: (id) => this.load('id', id), onStaleServed: stale('key') });
+    this.anyKey = new FreshCache({
+      ...common,
+      maxEntries: 1,
+      load: async () => {
+        const [row] = await this.db.select({ n: count() }).from(apiKeys);
+        return (row?.n ?? 0) > 0;
+      },
+      onStaleServed: stale('key count'),
+    });
+  }
+
+  private async load(column: 'secretHash' | 'id', value: string): Promise<ApiKey | null> {
+    if (column === 'id' && !UUID.test(value)) return null;
+    const [row] = await this.db.select().from(apiKeys).where(eq(apiKeys[column], value)).limit(1);
+    return row ? toKey(row) : null;
+  }
+
+  /** Whether any key was ever created (at most 1 s stale across nodes; immediate on this one). */
+  async anyExists(): Promise<boolean> {
+    if (this.anyKeyKnown) return true;
+    this.anyKeyKnown = await this.anyKey.get('');
+    return this.anyKeyKnown;
+  }
+
+  /** The key whose secret this is (revoked and expired ones too: the caller decides), or null. */
+  findBySecret(secret: string): Promise<ApiKey | null> {
+    return this.byHash.get(hashSecret(secret));
+  }
+
+  /** The key with this id, through the same ≤ 1 s cache (checks behind browser tokens). */
+  findById(id: string): Promise<ApiKey | null> {
+    return this.byId.get(id);
+  }
+
+  async create(input: CreateKeyInput, now = Date.now()): Promise<{ key: ApiKey; secret: string }> {
+    const secret = KEY_PREFIX + randomBytes(32).toString('base64url');
+    const row: ApiKeyRow = {
+      id: randomUUID(),
+      name: input.name,
+      secretHash: hashSecret(secret),
+      grants: input.grants,
+      createdBy: input.createdBy,
+      createdAt: now,
+      expiresAt: input.expiresAt,
+      revokedAt: null,
+    };
+    await this.db.insert(apiKeys).values(row);
+    this.anyKeyKnown = true;
+    const key = toKey(row);
+    this.byHash.set(row.secretHash, key);
+    this.byId.set(key.id, key);
+    return { key, secret };
+  }
+
+  /** Every key, oldest first (revoked ones too, with `revokedAt`). */
+  async list(): Promise<ApiKey[]> {
+    const rows = await this.db.select().from(apiKeys).orderBy(apiKeys.createdAt, apiKeys.id);
+    return rows.map(toKey);
+  }
+
+  async get(id: string): Promise<Result<ApiKey, KeyError>> {
+    if (!UUID.test(id)) return err({ code: 'not_found', message: `no key with id ${JSON.stringify(id)}` });
+    const [row] = await this.db.select().from(apiKeys).where(eq(apiKeys.id, id)).limit(1);
+    return row ? ok(toKey(row)) : err({ code: 'not_found', message: `no key with id ${id}` });
+  }
+
+  /** Revoke: refused at once on this node, within 1 s on others. Revoking twice is a no-op. */
+  async revoke(id: string, now = Date.now()): Promise<Result<ApiKey, KeyError>> {
+    const found = await this.get(id);
+    if (!found.ok) return found;
+    if (found.value.revokedAt !== null) return found;
+    const [row] = await this.db.update(apiKeys).set({ revokedAt: now }).where(eq(apiKeys.id, id)).returning();
+    if (!row) return err({ code: 'not_found', message: `no key with id ${id}` });
+    const key = toKey(row);
+    this.byHash.set(row.secretHash, key);
+    this.byId.set(key.id, key);
+    return ok(key);
+  }
+}

@@ -1,0 +1,150 @@
+// The permission table: every operation of the API (by operationId) declares what it needs.
+// One middleware enforces it, the OpenAPI document publishes it, and a test fails on a gap.
+import type { Action, Resource } from './grants.js';
+
+/** Where the checked name comes from. */
+export type NameSource =
+  /** A path parameter (`{topic}`). */
+  | { param: string }
+  /** A query parameter; `list`: comma-separated names, each checked. */
+  | { query: string; list?: boolean }
+  /** A top-level JSON body field (a string, or with `list` an array of strings, each checked). */
+  | { body: string; list?: boolean }
+  /** Any one name: list operations, whose handlers then show only what the caller may describe. */
+  | { any: true }
+  /** A fixed name (`cluster` for cluster-wide operations). */
+  | { fixed: string }
+  /** Looked up from a path id: a webhook is named by its topic, a key by its name. */
+  | { lookup: 'webhookTopic' | 'keyName'; param: string };
+
+export interface Requirement {
+  resource: Resource;
+  action: Action;
+  name: NameSource;
+}
+
+export interface Declaration {
+  /**
+   * `public`: never needs a credential (health probes). An array: every requirement must be
+   * granted; an empty array means any valid credential (the grants are checked by the handler
+   * against what is asked for, as for creating keys and tokens).
+   */
+  requires: 'public' | Requirement[];
+  /** A GET stream (SSE, long-poll) that accepts a browser token as `?access_token=`. */
+  queryToken?: boolean;
+  /** Checked by the operation itself in addition (shown in the published table). */
+  note?: string;
+}
+
+const r = (resource: Resource, action: Action, name: NameSource): Requirement => ({ resource, action, name });
+const param = (p: string): NameSource => ({ param: p });
+const ANY: NameSource = { any: true };
+const CLUSTER: NameSource = { fixed: 'cluster' };
+const webhookTopic: NameSource = { lookup: 'webhookTopic', param: 'id' };
+const keyName: NameSource = { lookup: 'keyName', param: 'id' };
+
+/**
+ * Every operation's permission, keyed by operationId. Adding a route? Add its line here
+ * (test/auth-permissions.test.ts fails until you do; an undeclared operation is refused).
+ */
+export const operationPermissions: Record<string, Declaration> = {
+  // Topics
+  createTopic: { requires: [r('topic', 'create', { body: 'name' })] },
+  listTopics: { requires: [r('topic', 'describe', ANY)], note: 'lists only topics the caller may describe' },
+  getTopic: { requires: [r('topic', 'describe', param('topic'))] },
+  updateTopic: { requires: [r('topic', 'alter', param('topic'))] },
+  deleteTopic: { requires: [r('topic', 'delete', param('topic'))] },
+  // Records
+  produceRecords: { requires: [r('topic', 'write', param('topic'))] },
+  readRecords: { requires: [r('topic', 'read', param('topic'))], queryToken: true },
+  // Live (SSE)
+  streamPartitionEvents: { requires: [r('topic', 'read', param('topic'))], queryToken: true },
+  streamTopicEvents: { requires: [r('topic', 'read', param('topic'))], queryToken: true },
+  // Consumer groups
+  joinGroup: { requires: [r('group', 'read', param('group')), r('topic', 'read', { body: 'topics', list: true })] },
+  fetchGroupRecords: {
+    requires: [r('group', 'read', param('group'))],
+    queryToken: true,
+    note: 'the member’s topics were checked for topic:read when it joined',
+  },
+  heartbeatGroupMember: { requires: [r('group', 'read', param('group'))] },
+  leaveGroup: { requires: [r('group', 'read', param('group'))] },
+  commitGroupOffsets: { requires: [r('group', 'write', param('group'))] },
+  resetGroupOffsets: { requires: [r('group', 'write', param('group'))] },
+  listGroups: { requires: [r('group', 'describe', ANY)], note: 'lists only groups the caller may describe' },
+  getGroup: { requires: [r('group', 'describe', param('group'))] },
+  deleteGroup: { requires: [r('group', 'delete', param('group'))] },
+  streamGroupEvents: {
+    requires: [r('group', 'read', param('group')), r('topic', 'read', { query: 'topics', list: true })],
+    queryToken: true,
+  },
+  // Webhooks (named by the topic they deliver)
+  createWebhook: { requires: [r('webhook', 'create', { body: 'topic' }), r('topic', 'read', { body: 'topic' })] },
+  listWebhooks: { requires: [r('webhook', 'describe', ANY)], note: 'lists only webhooks the caller may describe' },
+  getWebhook: { requires: [r('webhook', 'describe', webhookTopic)] },
+  updateWebhook: { requires: [r('webhook', 'alter', webhookTopic)] },
+  deleteWebhook: { requires: [r('webhook', 'delete', webhookTopic)] },
+  rotateWebhookSecret: { requires: [r('webhook', 'alter', webhookTopic)] },
+  listWebhookDeliveries: { requires: [r('webhook', 'describe', webhookTopic)] },
+  // Queues: the queue is named as a group (one namespace, as Kafka's share groups use group ACLs)
+  putQueue: { requires: [r('topic', 'read', param('topic')), r('group', 'alter', param('queue'))] },
+  listQueues: {
+    requires: [r('topic', 'describe', param('topic')), r('group', 'describe', ANY)],
+    note: 'lists only queues whose name the caller may describe as a group',
+  },
+  getQueue: { requires: [r('topic', 'describe', param('topic')), r('group', 'describe', param('queue'))] },
+  deleteQueue: { requires: [r('group', 'delete', param('queue'))] },
+  receiveFromQueue: {
+    requires: [r('topic', 'read', param('topic')), r('group', 'read', param('queue'))],
+    note: 'a receive on a queue that does not exist creates it with defaults',
+  },
+  ackQueueRecords: { requires: [r('topic', 'read', param('topic')), r('group', 'read', param('queue'))] },
+  streamQueueEvents: {
+    requires: [r('topic', 'read', param('topic')), r('group', 'read', param('queue'))],
+    queryToken: true,
+  },
+  // Access control
+  createKey: {
+    requires: [r('key', 'create', { body: 'name' })],
+    note: 'the new key’s grants must be held by the caller',
+  },
+  listKeys: { requires: [r('key', 'describe', ANY)], note: 'lists only keys the caller may describe' },
+  getKey: { requires: [r('key', 'describe', keyName)] },
+  revokeKey: { requires: [r('key', 'delete', keyName)] },
+  createToken: { requires: [], note: 'the token’s grants must be held by the caller' },
+  // System
+  healthz: { requires: 'public' },
+  readyz: { requires: 'public' },
+  metrics: { requires: [r('cluster', 'describe', CLUSTER)], note: 'public with SLUICE_METRICS_PUBLIC=true' },
+};
+
+/** Routes outside the OpenAPI document, keyed `METHOD path`. */
+export const extraRoutePermissions: Record<string, Declaration> = {
+  'GET /openapi.json': {
+    requires: [r('cluster', 'describe', CLUSTER)],
+    note: 'public with SLUICE_DOCS_PUBLIC=true',
+  },
+  'GET /docs': { requires: [r('cluster', 'describe', CLUSTER)], note: 'public with SLUICE_DOCS_PUBLIC=true' },
+};
+
+/** `topic:read on {topic}` style text of a requirement, for the OpenAPI document and errors. */
+export function describeRequirement(req: Requirement): string {
+  const n = req.name;
+  const name =
+    'param' in n && !('lookup' in n)
+      ? `{${n.param}}`
+      : 'query' in n
+        ? `each of ?${n.query}=`
+        : 'body' in n
+          ? n.list
+            ? `each of body.${n.body}`
+            : `body.${n.body}`
+          : 'any' in n
+            ? 'any name'
+            : 'fixed' in n
+              ? n.fixed
+              : n.lookup === 'webhookTopic'
+                ? `the topic of webhook {${n.param}}`
+                : `the name of key {${n.param}}`;
+  return `${req.resource}:${req.action} on ${name}`;
+}

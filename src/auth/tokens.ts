@@ -1,0 +1,110 @@
+// Browser tokens: short-lived HS256 JWTs (jose) carrying their grants and the id of the key
+// that minted them, verified without a database look-up; the signing key is kept in DATA_DIR.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { jwtVerify, SignJWT } from 'jose';
+import { z } from 'zod';
+import type { Logger } from '../logger.js';
+import { Grants, type Grant } from './grants.js';
+
+/** Longest lifetime a token may be given. */
+export const MAX_TOKEN_TTL_MS = 24 * 3_600_000;
+export const TOKEN_KEY_FILE = 'token-signing.key';
+const ISSUER = 'sluice';
+
+export interface TokenClaims {
+  grants: Grant[];
+  /** The minting key's id (`admin` for SLUICE_ADMIN_KEY), or null when minted anonymously. */
+  keyId: string | null;
+  /** For admin-minted tokens: a fingerprint of the admin key, so changing it ends them. */
+  adminFingerprint: string | null;
+  /** Unix ms. */
+  expiresAt: number;
+}
+
+const Payload = z.object({
+  gr: Grants,
+  k: z.string().nullable(),
+  afp: z.string().optional(),
+  exp: z.number(),
+});
+
+/**
+ * The signing secret: SLUICE_TOKEN_SECRET, else DATA_DIR/token-signing.key (32 random bytes,
+ * created with mode 0600 on first start; a looser mode found later is tightened, with a warning).
+ */
+export async function loadSigningSecret(dataDir: string, fromEnv: string | null, logger: Logger): Promise<Uint8Array> {
+  if (fromEnv !== null) return new TextEncoder().encode(fromEnv);
+  const file = path.join(dataDir, TOKEN_KEY_FILE);
+  try {
+    await fs.writeFile(file, randomBytes(32).toString('base64url') + '\n', { mode: 0o600, flag: 'wx' });
+    logger.info({ file }, 'created the browser-token signing key');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+  const stat = await fs.stat(file);
+  if ((stat.mode & 0o077) !== 0) {
+    logger.warn(
+      { file, mode: (stat.mode & 0o777).toString(8) },
+      'token signing key was readable by others: set to 0600',
+    );
+    await fs.chmod(file, 0o600);
+  }
+  const text = (await fs.readFile(file, 'utf8')).trim();
+  if (text.length < 32) throw new Error(`${file} holds no usable signing key (delete it to have a new one made)`);
+  return new TextEncoder().encode(text);
+}
+
+export class TokenSigner {
+  /** Verified tokens, so a stream of requests with one token pays for the HMAC once. */
+  private readonly verified = new Map<string, TokenClaims>();
+
+  constructor(
+    private readonly secret: Uint8Array,
+    /** The cluster id: tokens are only valid on the cluster that made them. */
+    private readonly audience: string,
+  ) {}
+
+  async mint(
+    claims: Omit<TokenClaims, 'expiresAt'>,
+    ttlMs: number,
+    now = Date.now(),
+  ): Promise<{ token: string; expiresAt: number }> {
+    const expiresAt = now + ttlMs;
+    const jwt = new SignJWT({
+      gr: claims.grants,
+      k: claims.keyId,
+      ...(claims.adminFingerprint ? { afp: claims.adminFingerprint } : {}),
+    })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setIssuer(ISSUER)
+      .setAudience(this.audience)
+      .setIssuedAt(Math.floor(now / 1000))
+      .setExpirationTime(expiresAt / 1000);
+    return { token: await jwt.sign(this.secret), expiresAt };
+  }
+
+  /** The token's claims if its signature, issuer and audience check out (expiry is the caller's to judge), else null. */
+  async verify(token: string): Promise<TokenClaims | null> {
+    const cached = this.verified.get(token);
+    if (cached) return cached;
+    let claims: TokenClaims;
+    try {
+      const { payload } = await jwtVerify(token, this.secret, {
+        algorithms: ['HS256'],
+        issuer: ISSUER,
+        audience: this.audience,
+        // Expiry is checked by the caller to the millisecond, with a precise message.
+        currentDate: new Date(0),
+      });
+      const p = Payload.parse(payload);
+      claims = { grants: p.gr, keyId: p.k, adminFingerprint: p.afp ?? null, expiresAt: Math.round(p.exp * 1000) };
+    } catch {
+      return null;
+    }
+    if (this.verified.size >= 10_000) this.verified.clear();
+    this.verified.set(token, claims);
+    return claims;
+  }
+}

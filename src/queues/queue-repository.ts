@@ -1,0 +1,239 @@
+// Drizzle queries over the queue tables. Lease state changes happen in a transaction that
+// holds the queue partition's row lock (`lockPartition`), one partition at a time.
+import { and, asc, eq, inArray, isNotNull, lte, sql } from 'drizzle-orm';
+import type { MetadataDb } from '../metadata/connection.js';
+import { queuePartitions, queues, workerLeases, type QueuePartitionRow, type QueueRow } from '../metadata/schema.js';
+import { decodeRanges, encodeRanges, nextSweepAt, type PartitionState, type Tally } from './partition-state.js';
+
+export type Db = MetadataDb;
+
+export interface QueueSettings {
+  start: 'earliest' | 'latest';
+  lockMs: number;
+  maxDeliveries: number;
+  deadLetterTopic: string | null;
+  orderedByKey: boolean;
+}
+
+export async function findQueue(db: Db, topicId: string, name: string): Promise<QueueRow | undefined> {
+  const rows = await db
+    .select()
+    .from(queues)
+    .where(and(eq(queues.topicId, topicId), eq(queues.name, name)));
+  return rows[0];
+}
+
+export async function listQueues(db: Db, topicId: string): Promise<QueueRow[]> {
+  return db.select().from(queues).where(eq(queues.topicId, topicId)).orderBy(asc(queues.name));
+}
+
+/**
+ * Insert the queue with its partitions' starting offsets unless it exists; returns the row
+ * and whether this call created it.
+ */
+export async function insertQueue(
+  db: Db,
+  q: { id: string; topicId: string; name: string; settings: QueueSettings; starts: number[]; now: number },
+): Promise<{ row: QueueRow; created: boolean }> {
+  return db.transaction(async (tx) => {
+    const inserted = await tx
+      .insert(queues)
+      .values({ id: q.id, topicId: q.topicId, name: q.name, ...q.settings, createdAt: q.now, updatedAt: q.now })
+      .onConflictDoNothing({ target: [queues.topicId, queues.name] })
+      .returning();
+    if (inserted[0]) {
+      if (q.starts.length > 0)
+        await tx.insert(queuePartitions).values(
+          q.starts.map((offset, partition) => ({
+            queueId: q.id,
+            partition,
+            startOffset: offset,
+            endOffset: offset,
+            ranges: [],
+            updatedAt: q.now,
+          })),
+        );
+      return { row: inserted[0], created: true };
+    }
+    const existing = await findQueue(tx, q.topicId, q.name);
+    if (!existing) throw new Error(`queue ${q.name} vanished after insert conflict`);
+    return { row: existing, created: false };
+  });
+}
+
+export async function updateQueue(
+  db: Db,
+  id: string,
+  fields: Partial<Omit<QueueSettings, 'start'>>,
+  now: number,
+): Promise<QueueRow | undefined> {
+  const rows = await db
+    .update(queues)
+    .set({ ...fields, updatedAt: now })
+    .where(eq(queues.id, id))
+    .returning();
+  return rows[0];
+}
+
+export async function deleteQueue(db: Db, id: string): Promise<boolean> {
+  const rows = await db.delete(queues).where(eq(queues.id, id)).returning({ id: queues.id });
+  return rows.length > 0;
+}
+
+export async function deleteQueuesOfTopic(db: Db, topicId: string): Promise<void> {
+  await db.delete(queues).where(eq(queues.topicId, topicId));
+}
+
+export async function loadPartitions(db: Db, queueId: string): Promise<QueuePartitionRow[]> {
+  return db
+    .select()
+    .from(queuePartitions)
+    .where(eq(queuePartitions.queueId, queueId))
+    .orderBy(asc(queuePartitions.partition));
+}
+
+export interface LockedPartition {
+  row: QueuePartitionRow;
+  state: PartitionState;
+}
+
+/**
+ * Lock one queue partition row for the rest of the transaction, creating it at `startIfNew`
+ * when missing (a partition added to the topic later). With `skipLocked`, undefined if another
+ * transaction holds it.
+ */
+export async function lockPartition(
+  tx: Db,
+  queueId: string,
+  partition: number,
+  opts: { skipLocked: boolean; startIfNew: number; now: number },
+): Promise<LockedPartition | undefined> {
+  const select = () =>
+    tx
+      .select()
+      .from(queuePartitions)
+      .where(and(eq(queuePartitions.queueId, queueId), eq(queuePartitions.partition, partition)))
+      .for('update', opts.skipLocked ? { skipLocked: true } : {});
+  let rows = await select();
+  if (!rows[0]) {
+    await tx
+      .insert(queuePartitions)
+      .values({
+        queueId,
+        partition,
+        startOffset: opts.startIfNew,
+        endOffset: opts.startIfNew,
+        ranges: [],
+        updatedAt: opts.now,
+      })
+      .onConflictDoNothing();
+    rows = await select();
+  }
+  const row = rows[0];
+  if (!row) return undefined;
+  return { row, state: toState(row) };
+}
+
+export function toState(row: QueuePartitionRow): PartitionState {
+  return { startOffset: Number(row.startOffset), endOffset: Number(row.endOffset), ranges: decodeRanges(row.ranges) };
+}
+
+/** Write a partition's new state and add the tally to its counters (in the locking transaction). */
+export async function savePartition(
+  tx: Db,
+  queueId: string,
+  partition: number,
+  state: PartitionState,
+  tally: Tally,
+  delivered: number,
+  now: number,
+): Promise<void> {
+  await tx
+    .update(queuePartitions)
+    .set({
+      startOffset: state.startOffset,
+      endOffset: state.endOffset,
+      ranges: encodeRanges(state.ranges),
+      sweepAt: nextSweepAt(state, now),
+      accepted: sql`${queuePartitions.accepted} + ${tally.accepted}`,
+      deadLettered: sql`${queuePartitions.deadLettered} + ${tally.deadLettered}`,
+      archived: sql`${queuePartitions.archived} + ${tally.archived}`,
+      skipped: sql`${queuePartitions.skipped} + ${tally.skipped}`,
+      deliveries: sql`${queuePartitions.deliveries} + ${delivered}`,
+      updatedAt: now,
+    })
+    .where(and(eq(queuePartitions.queueId, queueId), eq(queuePartitions.partition, partition)));
+}
+
+/** Queue partitions with sweeper work due by `now` (oldest first). */
+export async function partitionsDue(
+  db: Db,
+  now: number,
+  limit: number,
+): Promise<Array<{ queueId: string; partition: number }>> {
+  return db
+    .select({ queueId: queuePartitions.queueId, partition: queuePartitions.partition })
+    .from(queuePartitions)
+    .where(and(isNotNull(queuePartitions.sweepAt), lte(queuePartitions.sweepAt, now)))
+    .orderBy(asc(queuePartitions.sweepAt))
+    .limit(limit);
+}
+
+export async function queuesByIds(db: Db, ids: string[]): Promise<QueueRow[]> {
+  if (ids.length === 0) return [];
+  return db.select().from(queues).where(inArray(queues.id, ids));
+}
+
+/**
+ * Take or renew the worker lease `name` for `holder`: succeeds if free, expired, or already
+ * ours. Returns the epoch held (bumped on every change of holder), or undefined.
+ */
+export async function claimWorkerLease(
+  db: Db,
+  name: string,
+  holder: string,
+  now: number,
+  ttlMs: number,
+): Promise<number | undefined> {
+  const rows = await db
+    .insert(workerLeases)
+    .values({ name, holder, epoch: 1, expiresAt: now + ttlMs })
+    .onConflictDoUpdate({
+      target: workerLeases.name,
+      set: {
+        holder,
+        epoch: sql`case when ${workerLeases.holder} = ${holder} then ${workerLeases.epoch} else ${workerLeases.epoch} + 1 end`,
+        expiresAt: now + ttlMs,
+      },
+      setWhere: sql`${workerLeases.holder} = ${holder} or ${workerLeases.expiresAt} < ${now}`,
+    })
+    .returning({ epoch: workerLeases.epoch });
+  return rows[0]?.epoch;
+}
+
+/** Whether `holder` still holds lease `name` at `epoch` (checked inside a sweep transaction). */
+export async function holdsWorkerLease(
+  tx: Db,
+  name: string,
+  holder: string,
+  epoch: number,
+  now: number,
+): Promise<boolean> {
+  const rows = await tx
+    .select({ name: workerLeases.name })
+    .from(workerLeases)
+    .where(
+      and(
+        eq(workerLeases.name, name),
+        eq(workerLeases.holder, holder),
+        eq(workerLeases.epoch, epoch),
+        sql`${workerLeases.expiresAt} >= ${now}`,
+      ),
+    )
+    .for('share');
+  return rows.length > 0;
+}
+
+export async function releaseWorkerLease(db: Db, name: string, holder: string): Promise<void> {
+  await db.delete(workerLeases).where(and(eq(workerLeases.name, name), eq(workerLeases.holder, holder)));
+}

@@ -1,0 +1,691 @@
+// Queues over a topic: receivers share partitions and acknowledge each record. All lease
+// state lives in Postgres (one locked row per queue partition), so several nodes can serve one queue.
+import { randomUUID } from 'node:crypto';
+import { err, ok, type Result } from '../lib/result.js';
+import type { PartitionLog } from '../log/index.js';
+import type { QueueRow } from '../metadata/schema.js';
+import { recordJsonRenderer } from '../topics/record-json-text.js';
+import type { Topic } from '../topics/topics-service.js';
+import { flushDeadLetters, type DeadLetterProducer } from './queue-dead-letter.js';
+import { keyHashesFor, readRecords } from './queue-reads.js';
+import { formatLease, newToken, type Lease } from './lease.js';
+import {
+  ack as applyAck,
+  acquire,
+  addTally,
+  applyRetention,
+  emptyTally,
+  encodeRanges,
+  expireLeases,
+  windowCounts,
+  type AckAction,
+  type AckStatus,
+  type Acquired,
+  type PartitionState,
+  type QueueRules,
+  type Tally,
+} from './partition-state.js';
+import {
+  deleteQueue,
+  deleteQueuesOfTopic,
+  findQueue,
+  insertQueue,
+  listQueues,
+  loadPartitions,
+  lockPartition,
+  savePartition,
+  toState,
+  updateQueue,
+  type Db,
+  type QueueSettings,
+} from './queue-repository.js';
+import type { QueueMetrics } from './queue-metrics.js';
+import { QueueSignals } from './queue-signals.js';
+
+/** The slice of the topics service queues need. */
+export interface QueueTopics {
+  lookup(name: string): Topic | undefined;
+  /** Active topics (to find a queue's topic by id). */
+  cached(): Topic[];
+  onTopicDeleted(listener: (topic: { id: string; name: string }) => Promise<void> | void): () => void;
+}
+
+/** The slice of the log store queues need. */
+export interface QueueLogs {
+  getPartition(topicId: string, partition: number): PartitionLog | undefined;
+}
+
+export interface QueueLimits {
+  /** Most records a partition's in-flight window may span (SLUICE_QUEUE_MAX_WINDOW). */
+  maxWindow: number;
+  /** How often the sweeper looks for expired leases and dead letters to append. */
+  sweepIntervalMs: number;
+  /** A waiting receive re-checks Postgres at least this often (changes made by other nodes). */
+  pollIntervalMs: number;
+}
+
+export const QUEUE_DEFAULTS = { start: 'earliest', lockMs: 30_000, maxDeliveries: 5 } as const;
+
+export type QueueError =
+  | { code: 'topic_not_found' | 'queue_not_found'; message: string }
+  | { code: 'bad_request' | 'conflict'; message: string };
+
+export interface QueueInput {
+  start?: 'earliest' | 'latest';
+  lock_ms?: number;
+  max_deliveries?: number;
+  dead_letter_topic?: string | null;
+  ordered_by_key?: boolean;
+}
+
+export interface QueuePartitionJson {
+  partition: number;
+  start_offset: number;
+  window_end_offset: number;
+  end_offset: number;
+  available: number;
+  in_flight: number;
+}
+
+export interface QueueJson {
+  topic: string;
+  name: string;
+  start: 'earliest' | 'latest';
+  lock_ms: number;
+  max_deliveries: number;
+  dead_letter_topic: string | null;
+  ordered_by_key: boolean;
+  created_at: number;
+  updated_at: number;
+  available: number;
+  in_flight: number;
+  accepted: number;
+  dead_lettered: number;
+  dead_letter_pending: number;
+  archived: number;
+  skipped: number;
+  deliveries: number;
+  oldest_unacked_age_ms: number | null;
+  partitions: QueuePartitionJson[];
+}
+
+export interface ReceiveRequest {
+  maxRecords: number;
+  waitMs: number;
+  /** Lock duration for this receive; the queue's lock_ms when absent. */
+  lockMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface ReceivedRecord {
+  /** Record JSON with lease, delivery_count and lock_expires_at. */
+  json: string;
+  lease: string;
+  expiresAt: number;
+}
+
+export interface AckItem {
+  lease: Lease;
+  /** As sent, echoed in the result. */
+  text: string;
+  action: AckAction;
+}
+
+export interface AckResultItem {
+  lease: string;
+  status: AckStatus;
+  /** renew: the new expiry. */
+  lock_expires_at?: number;
+}
+
+export interface QueuesServiceOptions {
+  db: Db;
+  topics: QueueTopics;
+  logs: QueueLogs;
+  producer: DeadLetterProducer;
+  limits: QueueLimits;
+  logger: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
+  metrics?: QueueMetrics;
+  clock?: () => number;
+}
+
+const QUEUE_CACHE_MS = 1_000;
+
+export class QueuesService {
+  readonly signals = new QueueSignals();
+  private readonly settledListeners = new Set<(leases: readonly string[]) => void>();
+  private readonly cache = new Map<string, { row: QueueRow; until: number }>();
+  private readonly rotation = new Map<string, number>();
+  private readonly db: Db;
+  private readonly clock: () => number;
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly o: QueuesServiceOptions) {
+    this.db = o.db;
+    this.clock = o.clock ?? Date.now;
+    // Queue state belongs to the topic's id: its rows go with the topic (also by foreign key,
+    // should a delete be finished by a later process), and receivers waiting on it answer now.
+    this.unsubscribe = o.topics.onTopicDeleted(async (topic) => {
+      await deleteQueuesOfTopic(this.db, topic.id);
+      for (const [key, entry] of this.cache) if (entry.row.topicId === topic.id) this.cache.delete(key);
+      this.signals.wakeAll();
+    });
+  }
+
+  get limits(): QueueLimits {
+    return this.o.limits;
+  }
+
+  close(): void {
+    this.unsubscribe();
+    this.signals.wakeAll();
+  }
+
+  // ---- admin ---------------------------------------------------------------------------
+
+  async put(
+    topicName: string,
+    name: string,
+    input: QueueInput,
+  ): Promise<Result<{ queue: QueueJson; created: boolean }, QueueError>> {
+    const topic = this.o.topics.lookup(topicName);
+    if (!topic) return err(topicNotFound(topicName));
+    const dlq = input.dead_letter_topic ?? null;
+    if (dlq !== null) {
+      const bad = this.checkDeadLetterTopic(topic, dlq);
+      if (bad) return err(bad);
+    }
+    const settings: QueueSettings = {
+      start: input.start ?? QUEUE_DEFAULTS.start,
+      lockMs: input.lock_ms ?? QUEUE_DEFAULTS.lockMs,
+      maxDeliveries: input.max_deliveries ?? QUEUE_DEFAULTS.maxDeliveries,
+      deadLetterTopic: dlq,
+      orderedByKey: input.ordered_by_key ?? false,
+    };
+    const { row, created } = await this.create(topic, name, settings);
+    let current = row;
+    if (!created) {
+      if (input.start !== undefined && input.start !== row.start) {
+        return err({
+          code: 'conflict',
+          message: `queue ${JSON.stringify(name)} already exists with start ${JSON.stringify(row.start)}; start applies only at creation (delete and re-create the queue to change it)`,
+        });
+      }
+      const { start: _start, ...rest } = settings;
+      const updated = await updateQueue(this.db, row.id, rest, this.clock());
+      if (!updated) return err(queueNotFound(topicName, name));
+      current = updated;
+      this.forget(row);
+      this.signals.wake(row.id);
+    }
+    return ok({ queue: await this.view(topic, current), created });
+  }
+
+  async get(topicName: string, name: string): Promise<Result<QueueJson, QueueError>> {
+    const topic = this.o.topics.lookup(topicName);
+    if (!topic) return err(topicNotFound(topicName));
+    const row = await findQueue(this.db, topic.id, name);
+    if (!row) return err(queueNotFound(topicName, name));
+    return ok(await this.view(topic, row));
+  }
+
+  async list(topicName: string): Promise<Result<QueueJson[], QueueError>> {
+    const topic = this.o.topics.lookup(topicName);
+    if (!topic) return err(topicNotFound(topicName));
+    const rows = await listQueues(this.db, topic.id);
+    const out: QueueJson[] = [];
+    for (const row of rows) out.push(await this.view(topic, row));
+    return ok(out);
+  }
+
+  async delete(topicName: string, name: string): Promise<Result<void, QueueError>> {
+    const topic = this.o.topics.lookup(topicName);
+    if (!topic) return err(topicNotFound(topicName));
+    const row = await findQueue(this.db, topic.id, name);
+    if (!row || !(await deleteQueue(this.db, row.id))) return err(queueNotFound(topicName, name));
+    this.forget(row);
+    this.signals.wake(row.id);
+    return ok(undefined);
+  }
+
+  /** The queue exists afterwards (created with defaults if it did not), or the topic is missing. */
+  async ensure(topicName: string, name: string): Promise<Result<void, QueueError>> {
+    const topic = this.o.topics.lookup(topicName);
+    if (!topic) return err(topicNotFound(topicName));
+    await this.queueFor(topic, name, true);
+    return ok(undefined);
+  }
+
+  // ---- receive -------------------------------------------------------------------------
+
+  /**
+   * Lease up to maxRecords available records across the topic's partitions (a receive on an
+   * unknown queue creates it with defaults). With waitMs, waits until records are available:
+   * woken by appends, releases and lease expiry here, and re-checking Postgres every
+   * pollIntervalMs for changes made by other nodes.
+   */
+  async receive(topicName: string, name: string, req: ReceiveRequest): Promise<Result<ReceivedRecord[], QueueError>> {
+    const deadline = this.clock() + req.waitMs;
+    for (;;) {
+      const topic = this.o.topics.lookup(topicName);
+      if (!topic) return err(topicNotFound(topicName));
+      const queue = await this.queueFor(topic, name, true);
+      if (!queue) return err(queueNotFound(topicName, name));
+      const pass = await this.receiveOnce(topic, queue, req);
+      const now = this.clock();
+      if (pass.records.length > 0 || now >= deadline || req.signal?.aborted) return ok(pass.records);
+      const until = Math.min(deadline, pass.nextExpiry ?? Infinity, now + this.o.limits.pollIntervalMs);
+      await this.waitForWork(topic, queue.id, until - now, req.signal);
+    }
+  }
+
+  private async receiveOnce(
+    topic: Topic,
+    queue: QueueRow,
+    req: ReceiveRequest,
+  ): Promise<{ records: ReceivedRecord[]; nextExpiry: number | null }> {
+    const n = topic.partitions;
+    const first = (this.rotation.get(queue.id) ?? 0) % n;
+    this.rotation.set(queue.id, first + 1);
+    const lockMs = req.lockMs ?? queue.lockMs;
+    const got: Array<{ partition: number; log: PartitionLog; token: string; acquired: Acquired[] }> = [];
+    let remaining = req.maxRecords;
+    let nextExpiry: number | null = null;
+    const busy: number[] = [];
+    const take = async (p: number, skipLocked: boolean) => {
+      const log = this.o.logs.getPartition(topic.id, p);
+      if (!log) return;
+      const r = await this.acquireFrom(topic, queue, p, log, remaining, lockMs, skipLocked);
+      if (r === 'busy') return void busy.push(p);
+      if (r.nextExpiry !== null && (nextExpiry === null || r.nextExpiry < nextExpiry)) nextExpiry = r.nextExpiry;
+      if (r.acquired.length > 0) {
+        got.push({ partition: p, log, token: r.token, acquired: r.acquired });
+        remaining -= r.acquired.length;
+      }
+    };
+    // First pass skips partitions another receiver is working on; then wait for them if still short.
+    for (let i = 0; i < n && remaining > 0; i++) await take((first + i) % n, true);
+    if (got.length === 0) for (const p of busy.splice(0)) if (remaining > 0) await take(p, false);
+
+    const records: ReceivedRecord[] = [];
+    for (const g of got) {
+      const render = recordJsonRenderer(topic.name, g.partition, topic.config.value_format);
+      const byOffset = await readRecords(
+        g.log,
+        g.acquired.map((a) => a.offset),
+      );
+      for (const a of g.acquired) {
+        const rec = byOffset.get(a.offset);
+        // Gone to retention since it was leased: it expires and is counted as skipped then.
+        if (!rec) continue;
+        const lease = formatLease({ partition: g.partition, offset: a.offset, token: g.token, expiresAt: a.expiresAt });
+        const text = render(rec);
+        records.push({
+          json: `${text.slice(0, -1)},"lease":"${lease}","delivery_count":${a.deliveries},"lock_expires_at":${a.expiresAt}}`,
+          lease,
+          expiresAt: a.expiresAt,
+        });
+      }
+    }
+    this.o.metrics?.delivered(topic.name, queue.name, records.length);
+    return { records, nextExpiry };
+  }
+
+  private async acquireFrom(
+    topic: Topic,
+    queue: QueueRow,
+    p: number,
+    log: PartitionLog,
+    max: number,
+    lockMs: number,
+    skipLocked: boolean,
+  ): Promise<'busy' | { acquired: Acquired[]; token: string; nextExpiry: number | null }> {
+    const rules = rulesOf(queue);
+    const token = newToken();
+    let deadPending = false;
+    const tally = emptyTally();
+    const result = await this.db.transaction(async (tx) => {
+      const now = this.clock();
+      const logStart = log.startOffset();
+      const logEnd = log.endOffset();
+      const locked = await lockPartition(tx, queue.id, p, { skipLocked, startIfNew: logStart, now });
+      if (!locked) return 'busy' as const;
+      let state = applyRetention(locked.state, logStart, tally);
+      state = expireLeases(state, now, rules, tally);
+      const keyOf = queue.orderedByKey
+        ? await keyHashesFor(log, state, Math.min(logEnd, state.startOffset + this.o.limits.maxWindow))
+        : undefined;
+      const r = acquire(
+        state,
+        { now, max, lockMs, token, logEnd, maxWindow: this.o.limits.maxWindow, rules, ...(keyOf ? { keyOf } : {}) },
+        tally,
+      );
+      if (changed(locked.state, r.state)) await savePartition(tx, queue.id, p, r.state, tally, r.acquired.length, now);
+      const counts = windowCounts(r.state);
+      deadPending = counts.deadPending > 0;
+      return { acquired: r.acquired, token, nextExpiry: counts.nextExpiry };
+    });
+    this.afterTransition(topic, queue, p, tally, deadPending);
+    return result;
+  }
+
+  /** Be told of leases acknowledged on this node (whatever the action and result). */
+  onSettled(listener: (leases: readonly string[]) => void): () => void {
+    this.settledListeners.add(listener);
+    return () => this.settledListeners.delete(listener);
+  }
+
+  // ---- acknowledge ---------------------------------------------------------------------
+
+  /** Apply acks in request order; one result per ack, in the same order. */
+  async ack(topicName: string, name: string, items: AckItem[]): Promise<Result<AckResultItem[], QueueError>> {
+    const topic = this.o.topics.lookup(topicName);
+    if (!topic) return err(topicNotFound(topicName));
+    const queue = await this.queueFor(topic, name, false);
+    if (!queue) return err(queueNotFound(topicName, name));
+    const results = new Array<AckResultItem>(items.length);
+    const byPartition = new Map<number, number[]>();
+    items.forEach((item, i) => {
+      const list = byPartition.get(item.lease.partition);
+      if (list) list.push(i);
+      else byPartition.set(item.lease.partition, [i]);
+    });
+    const rules = rulesOf(queue);
+    for (const [p, indices] of byPartition) {
+      const log = p < topic.partitions ? this.o.logs.getPartition(topic.id, p) : undefined;
+      if (!log) {
+        const now = this.clock();
+        for (const i of indices) results[i] = { lease: items[i]!.text, status: gone(items[i]!.lease, now) };
+        continue;
+      }
+      const tally = emptyTally();
+      let deadPending = false;
+      await this.db.transaction(async (tx) => {
+        const now = this.clock();
+        const locked = await lockPartition(tx, queue.id, p, { skipLocked: false, startIfNew: log.startOffset(), now });
+        if (!locked) throw new Error('unreachable: a blocking row lock returned nothing');
+        let state: PartitionState = locked.state;
+        for (const i of indices) {
+          const item = items[i]!;
+          const r = applyAck(
+            state,
+            {
+              offset: item.lease.offset,
+              token: item.lease.token,
+              leaseExpiresAt: item.lease.expiresAt,
+              action: item.action,
+              now,
+              lockMs: queue.lockMs,
+              rules,
+            },
+            tally,
+          );
+          state = r.state;
+          results[i] = {
+            lease: item.text,
+            status: r.status,
+            ...(r.expiresAt !== undefined ? { lock_expires_at: r.expiresAt } : {}),
+          };
+        }
+        if (state !== locked.state) await savePartition(tx, queue.id, p, state, tally, 0, now);
+        deadPending = windowCounts(state).deadPending > 0;
+      });
+      this.afterTransition(topic, queue, p, tally, deadPending);
+      for (const i of indices) this.o.metrics?.acked(topic.name, queue.name, items[i]!.action, results[i]!.status);
+    }
+    const settled = items.filter((it, i) => it.action !== 'renew' || results[i]!.status !== 'ok').map((it) => it.text);
+    for (const listener of [...this.settledListeners]) listener(settled);
+    // Rejected records are in the dead-letter topic before the answer (the sweeper retries failures).
+    for (const p of byPartition.keys()) await this.flushIfDead(queue, topic, p);
+    return ok(results);
+  }
+
+  // ---- sweeping --------------------------------------------------------------------------
+
+  /**
+   * Return expired leases to the queue (or give them up after max_deliveries), skip what
+   * retention removed, and append dead letters, for one partition. `fence` is checked inside
+   * the transaction so a sweeper that lost its lease does nothing.
+   */
+  async sweepPartition(queue: QueueRow, topic: Topic, p: number, fence: (tx: Db) => Promise<boolean>): Promise<void> {
+    const log = this.o.logs.getPartition(topic.id, p);
+    if (!log) return;
+    const rules = rulesOf(queue);
+    const tally = emptyTally();
+    let deadPending = false;
+    await this.db.transaction(async (tx) => {
+      if (!(await fence(tx))) return;
+      const now = this.clock();
+      const locked = await lockPartition(tx, queue.id, p, { skipLocked: true, startIfNew: log.startOffset(), now });
+      if (!locked) return; // a receive or ack is on it and does the same work
+      const state = expireLeases(applyRetention(locked.state, log.startOffset(), tally), now, rules, tally);
+      await savePartition(tx, queue.id, p, state, tally, 0, now);
+      deadPending = windowCounts(state).deadPending > 0;
+    });
+    this.afterTransition(topic, queue, p, tally, deadPending);
+    await this.flushIfDead(queue, topic, p);
+  }
+
+  /** The active topic with this id (the sweeper finds queues by id). */
+  topicById(id: string): Topic | undefined {
+    return this.o.topics.cached().find((t) => t.id === id);
+  }
+
+  // ---- shared --------------------------------------------------------------------------
+
+  /** Metrics, wake-ups and dead-letter appends after a partition's state changed. */
+  afterTransition(topic: Topic, queue: QueueRow, p: number, tally: Tally, deadPending: boolean): void {
+    this.o.metrics?.transitions(topic.name, queue.name, tally);
+    if (tally.released + tally.expired > 0) this.signals.wake(queue.id);
+    if (deadPending) this.deadPending.add(`${queue.id}/${p}`);
+  }
+
+  private readonly deadPending = new Set<string>();
+
+  private async flushIfDead(queue: QueueRow, topic: Topic, p: number): Promise<void> {
+    if (!this.deadPending.delete(`${queue.id}/${p}`)) return;
+    await this.flushDead(queue, topic, p);
+  }
+
+  /** Append a partition's dead records to the dead-letter topic (or archive them without one). */
+  async flushDead(queue: QueueRow, topic: Topic, p: number): Promise<void> {
+    const log = this.o.logs.getPartition(topic.id, p);
+    if (!log) return;
+    try {
+      const tally = await flushDeadLetters({
+        db: this.db,
+        producer: this.o.producer,
+        queue,
+        topic,
+        partition: p,
+        log,
+        now: this.clock,
+      });
+      this.o.metrics?.transitions(topic.name, queue.name, tally);
+    } catch (error) {
+      this.o.logger.warn(
+        { err: error, topic: topic.name, queue: queue.name, partition: p },
+        'queue dead-letter append failed; the sweeper retries',
+      );
+    }
+  }
+
+  /** The queue row (cached briefly; PUT/DELETE on this node invalidate it). */
+  async queueFor(topic: Topic, name: string, create: boolean): Promise<QueueRow | undefined> {
+    const key = `${topic.id}/${name}`;
+    const now = this.clock();
+    const hit = this.cache.get(key);
+    if (hit && hit.until > now) return hit.row;
+    let row = await findQueue(this.db, topic.id, name);
+    if (!row && create)
+      row = (
+        await this.create(topic, name, {
+          start: QUEUE_DEFAULTS.start,
+          lockMs: QUEUE_DEFAULTS.lockMs,
+          maxDeliveries: QUEUE_DEFAULTS.maxDeliveries,
+          deadLetterTopic: null,
+          orderedByKey: false,
+        })
+      ).row;
+    if (row) this.cache.set(key, { row, until: now + QUEUE_CACHE_MS });
+    return row;
+  }
+
+  private async create(topic: Topic, name: string, settings: QueueSettings) {
+    const starts: number[] = [];
+    for (let p = 0; p < topic.partitions; p++) {
+      const log = this.o.logs.getPartition(topic.id, p);
+      starts.push(log ? (settings.start === 'latest' ? log.endOffset() : log.startOffset()) : 0);
+    }
+    const r = await insertQueue(this.db, {
+      id: randomUUID(),
+      topicId: topic.id,
+      name,
+      settings,
+      starts,
+      now: this.clock(),
+    });
+    if (r.created)
+      this.o.logger.info(
+        { topic: topic.name, queue: name, queue_id: r.row.id, start: settings.start },
+        'queue created',
+      );
+    return r;
+  }
+
+  private forget(row: QueueRow): void {
+    for (const [key, entry] of this.cache) if (entry.row.id === row.id) this.cache.delete(key);
+  }
+
+  private checkDeadLetterTopic(topic: Topic, dlq: string): QueueError | undefined {
+    if (dlq === topic.name)
+      return { code: 'bad_request', message: 'dead_letter_topic must differ from the queue’s topic' };
+    const target = this.o.topics.lookup(dlq);
+    if (!target) return { code: 'bad_request', message: `dead_letter_topic ${JSON.stringify(dlq)} does not exist` };
+    if (target.config.value_format !== topic.config.value_format)
+      return {
+        code: 'bad_request',
+        message: `dead_letter_topic ${JSON.stringify(dlq)} has value_format ${target.config.value_format}; records of ${JSON.stringify(topic.name)} (${topic.config.value_format}) would not arrive unchanged`,
+      };
+    return undefined;
+  }
+
+  /** Counts as of now: retention and expired leases applied to a copy, not written. */
+  private async view(topic: Topic, row: QueueRow): Promise<QueueJson> {
+    const now = this.clock();
+    const rows = new Map((await loadPartitions(this.db, row.id)).map((r) => [r.partition, r]));
+    const rules = rulesOf(row);
+    const totals = emptyTally();
+    let accepted = 0;
+    let deadLettered = 0;
+    let archived = 0;
+    let skipped = 0;
+    let deliveries = 0;
+    let oldest: number | null = null;
+    let deadPending = 0;
+    const partitions: QueuePartitionJson[] = [];
+    for (let p = 0; p < topic.partitions; p++) {
+      const log = this.o.logs.getPartition(topic.id, p);
+      const logStart = log?.startOffset() ?? 0;
+      const logEnd = log?.endOffset() ?? 0;
+      const stored = rows.get(p);
+      const tally = emptyTally();
+      let state: PartitionState = stored ? toState(stored) : { startOffset: logStart, endOffset: logStart, ranges: [] };
+      state = expireLeases(applyRetention(state, logStart, tally), now, rules, tally);
+      addTally(totals, tally);
+      if (stored) {
+        accepted += Number(stored.accepted);
+        deadLettered += Number(stored.deadLettered);
+        archived += Number(stored.archived);
+        skipped += Number(stored.skipped);
+        deliveries += Number(stored.deliveries);
+      }
+      const c = windowCounts(state);
+      const unseen = Math.max(0, logEnd - Math.max(state.endOffset, logStart));
+      partitions.push({
+        partition: p,
+        start_offset: state.startOffset,
+        window_end_offset: state.endOffset,
+        end_offset: logEnd,
+        available: c.available + unseen,
+        in_flight: c.inFlight,
+      });
+      if (log && state.startOffset < logEnd) {
+        const first = await readRecords(log, [state.startOffset]);
+        const ts = first.get(state.startOffset)?.timestamp;
+        if (ts !== undefined && (oldest === null || ts < oldest)) oldest = ts;
+      }
+      deadPending += c.deadPending;
+    }
+    return {
+      topic: topic.name,
+      name: row.name,
+      start: row.start,
+      lock_ms: row.lockMs,
+      max_deliveries: row.maxDeliveries,
+      dead_letter_topic: row.deadLetterTopic,
+      ordered_by_key: row.orderedByKey,
+      created_at: Number(row.createdAt),
+      updated_at: Number(row.updatedAt),
+      available: partitions.reduce((s, p) => s + p.available, 0),
+      in_flight: partitions.reduce((s, p) => s + p.in_flight, 0),
+      accepted,
+      dead_lettered: deadLettered,
+      dead_letter_pending: deadPending,
+      archived: archived + totals.archived,
+      skipped: skipped + totals.skipped,
+      deliveries,
+      oldest_unacked_age_ms: oldest === null ? null : Math.max(0, now - oldest),
+      partitions,
+    };
+  }
+
+  /** Resolve after `ms`, on an append to any partition, a local wake-up for the queue, or abort. */
+  private waitForWork(topic: Topic, queueId: string, ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (signal?.aborted) return resolve();
+      const offs: Array<() => void> = [];
+      const done = () => {
+        clearTimeout(timer);
+        for (const off of offs.splice(0)) off();
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      signal?.addEventListener('abort', done, { once: true });
+      offs.push(this.signals.on(queueId, done));
+      for (let p = 0; p < topic.partitions; p++) {
+        const log = this.o.logs.getPartition(topic.id, p);
+        if (log) offs.push(log.onAppend(done));
+      }
+    });
+  }
+}
+
+export function rulesOf(queue: QueueRow): QueueRules {
+  return { maxDeliveries: queue.maxDeliveries, hasDeadLetterTopic: queue.deadLetterTopic !== null };
+}
+
+function changed(a: PartitionState, b: PartitionState): boolean {
+  return (
+    a.startOffset !== b.startOffset ||
+    a.endOffset !== b.endOffset ||
+    JSON.stringify(encodeRanges(a.ranges)) !== JSON.stringify(encodeRanges(b.ranges))
+  );
+}
+
+/** The status of a lease whose record is not there to ask. */
+function gone(lease: Lease, now: number): AckStatus {
+  return lease.expiresAt <= now ? 'expired' : 'unknown';
+}
+
+function topicNotFound(name: string): QueueError {
+  return { code: 'topic_not_found', message: `topic ${JSON.stringify(name)} does not exist` };
+}
+
+function queueNotFound(topic: string, name: string): QueueError {
+  return {
+    code: 'queue_not_found',
+    message: `queue ${JSON.stringify(name)} does not exist on topic ${JSON.stringify(topic)}`,
+  };
+}

@@ -1,0 +1,562 @@
+// Black-box tests of queues over HTTP: shared receivers, per-lease ack results, redelivery,
+// dead letters, ordering by key, retention, topic re-creation, hostile input and restarts.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listen, until } from './sse-support.js';
+import { expectStatus } from './support/client.js';
+import { createTestEnv, startTestServer, type TestEnv, type TestServer } from './support/server.js';
+
+const ENV = { SLUICE_LONG_POLL_MAX_MS: '5000', SLUICE_QUEUE_SWEEP_INTERVAL_MS: '50' };
+
+let env: TestEnv;
+let server: TestServer;
+beforeAll(async () => {
+  env = await createTestEnv(ENV);
+  server = await startTestServer(env);
+});
+afterAll(async () => {
+  await server?.stop();
+  await env?.cleanup();
+});
+
+const name = (prefix: string) => `${prefix}-${randomUUID()}`;
+
+interface QRecord {
+  partition: number;
+  offset: number;
+  key: string | null;
+  value: unknown;
+  headers: Record<string, string>;
+  lease: string;
+  delivery_count: number;
+  lock_expires_at: number;
+}
+type Action = 'accept' | 'release' | 'reject' | 'renew';
+
+async function topic(partitions: number, records: Array<Record<string, unknown>> = [], config = {}): Promise<string> {
+  const t = name('t');
+  expectStatus(await server.client.post('/v1/topics', { body: { name: t, partitions, config } }), 201);
+  await produce(t, records);
+  return t;
+}
+
+async function produce(t: string, records: Array<Record<string, unknown>>): Promise<void> {
+  for (let i = 0; i < records.length; i += 1000)
+    expectStatus(
+      await server.client.post('/v1/topics/{topic}/records', {
+        params: { topic: t },
+        body: { records: records.slice(i, i + 1000) as never },
+      }),
+      200,
+    );
+}
+
+const putQueue = (t: string, q: string, body: Record<string, unknown>) =>
+  server.client.request('put', '/v1/topics/{topic}/queues/{queue}', { params: { topic: t, queue: q }, body });
+
+async function receive(
+  t: string,
+  q: string,
+  query: { max_records?: number; wait_ms?: number; lock_ms?: number } = {},
+): Promise<QRecord[]> {
+  const res = await server.client.post('/v1/topics/{topic}/queues/{queue}/receive', {
+    params: { topic: t, queue: q },
+    query,
+  });
+  return expectStatus(res, 200).records as QRecord[];
+}
+
+async function ack(t: string, q: string, acks: Array<{ lease: string; action: Action }>) {
+  const res = await server.client.post('/v1/topics/{topic}/queues/{queue}/ack', {
+    params: { topic: t, queue: q },
+    body: { acks },
+  });
+  return expectStatus(res, 200).results;
+}
+
+const describeQueue = async (t: string, q: string) =>
+  expectStatus(await server.client.get('/v1/topics/{topic}/queues/{queue}', { params: { topic: t, queue: q } }), 200);
+
+/** Poll until `check` yields a value or the deadline passes (no blind sleeps). */
+async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error('condition not met before the deadline');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const values = (n: number, extra: (i: number) => Record<string, unknown> = () => ({})) =>
+  Array.from({ length: n }, (_, i) => ({ value: { i }, ...extra(i) }));
+
+describe('queue administration', () => {
+  it('creates, updates, describes, lists and deletes a queue', async () => {
+    const t = await topic(
+      2,
+      values(6, (i) => ({ partition: i % 2 })),
+    );
+    const created = expectStatus(await putQueue(t, 'work', { lock_ms: 5000, max_deliveries: 3 }), 201);
+    expect(created).toMatchObject({ name: 'work', start: 'earliest', lock_ms: 5000, max_deliveries: 3, available: 6 });
+    expect(created.in_flight).toBe(0);
+    const updated = expectStatus(await putQueue(t, 'work', { lock_ms: 7000 }), 200);
+    expect(updated).toMatchObject({ lock_ms: 7000, max_deliveries: 5 });
+    expectStatus(await putQueue(t, 'work', { start: 'latest' }), 409);
+    const latest = expectStatus(await putQueue(t, 'tail', { start: 'latest' }), 201);
+    expect(latest.available).toBe(0);
+    const list = expectStatus(
+      await server.client.get('/v1/topics/{topic}/queues', { params: { topic: t } }),
+      200,
+    ).queues.map((q) => q.name);
+    expect(list).toEqual(['tail', 'work']);
+    expectStatus(
+      await server.client.delete('/v1/topics/{topic}/queues/{queue}', { params: { topic: t, queue: 'tail' } }),
+      204,
+    );
+    expectStatus(
+      await server.client.get('/v1/topics/{topic}/queues/{queue}', { params: { topic: t, queue: 'tail' } }),
+      404,
+    );
+    expectStatus(await putQueue('no-such-topic', 'q', {}), 404);
+    expectStatus(await putQueue(t, 'q', { dead_letter_topic: 'no-such-topic' }), 400);
+    expectStatus(await putQueue(t, 'q', { dead_letter_topic: t }), 400);
+  });
+
+  it('a receive on an unknown queue creates it from earliest; acks answer per lease in order', async () => {
+    const t = await topic(1, values(3));
+    const got = await receive(t, 'auto', { max_records: 10 });
+    expect(got.map((r) => r.offset)).toEqual([0, 1, 2]);
+    expect(got.every((r) => r.delivery_count === 1 && typeof r.lease === 'string')).toBe(true);
+    const q = await describeQueue(t, 'auto');
+    expect(q).toMatchObject({ start: 'earliest', in_flight: 3, available: 0 });
+    const results = await ack(t, 'auto', [
+      { lease: got[1]!.lease, action: 'accept' },
+      { lease: got[1]!.lease, action: 'accept' }, // the same lease again: it no longer holds the record
+      { lease: got[0]!.lease, action: 'renew' },
+      { lease: got[0]!.lease, action: 'accept' },
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['ok', 'unknown', 'ok', 'ok']);
+    expect(results[2]!.lock_expires_at).toBeGreaterThan(Date.now());
+    expect(results.map((r) => r.lease)).toEqual([got[1]!.lease, got[1]!.lease, got[0]!.lease, got[0]!.lease]);
+    expect(await describeQueue(t, 'auto')).toMatchObject({ accepted: 2, in_flight: 1 });
+    // Acks on another queue of the same topic know nothing of these leases.
+    await receive(t, 'other');
+    expect((await ack(t, 'other', [{ lease: got[2]!.lease, action: 'accept' }]))[0]!.status).toBe('unknown');
+  });
+
+  it('refuses hostile input with 400, never 500', async () => {
+    const t = await topic(1, values(2));
+    const path = (q: string) => `/v1/topics/${t}/queues/${q}`;
+    const raw = (method: string, p: string, body?: unknown) =>
+      server.client.raw(
+        method,
+        p,
+        body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } },
+      );
+    for (const query of [
+      'max_records=1000000000',
+      'max_records=0',
+      'max_records=abc',
+      'wait_ms=999999999',
+      'lock_ms=1',
+      'wait_ms=-1',
+    ])
+      expect((await raw('POST', `${path('h')}/receive?${query}`)).status).toBe(400);
+    await receive(t, 'h');
+    for (const lease of [
+      '',
+      'x',
+      '0.0.zzzzzzzzzzzz.1',
+      '0.0',
+      '99999999.0.abcdefabcdef.1',
+      '0.99999999999999999.abcdefabcdef.1',
+      '<script>',
+    ])
+      expect((await raw('POST', `${path('h')}/ack`, { acks: [{ lease, action: 'accept' }] })).status).toBe(400);
+    expect((await raw('POST', `${path('h')}/ack`, { acks: [] })).status).toBe(400);
+    expect(
+      (await raw('POST', `${path('h')}/ack`, { acks: [{ lease: '0.0.abcdefabcdef.1', action: 'eat' }] })).status,
+    ).toBe(400);
+    expect((await raw('POST', `${path('h')}/ack`, '{"acks":')).status).toBe(400);
+    expect((await raw('PUT', path('h'), { lock_ms: 10 ** 12 })).status).toBe(400);
+    expect((await raw('PUT', path('h'), { max_deliveries: 0 })).status).toBe(400);
+    expect((await raw('PUT', path('bad name!'), {})).status).toBe(400);
+    // A well-formed lease that was never issued, on a partition that does not exist: unknown, not an error.
+    const ok = await raw('POST', `${path('h')}/ack`, {
+      acks: [{ lease: `7.0.abcdefabcdef.${(Date.now() + 60_000).toString(36)}`, action: 'accept' }],
+    });
+    expect(ok.status).toBe(200);
+    expect(ok.json).toEqual({ results: [{ lease: expect.any(String), status: 'unknown' }] });
+    // Unknown queue for acks: 404.
+    expect(
+      (await raw('POST', `${path('never')}/ack`, { acks: [{ lease: '0.0.abcdefabcdef.1', action: 'accept' }] })).status,
+    ).toBe(404);
+  });
+});
+
+describe('delivery', () => {
+  it('many concurrent receivers on one partition: every record accepted exactly once, none lost', async () => {
+    const total = 1500;
+    const t = await topic(1, values(total));
+    const q = 'shared';
+    expectStatus(await putQueue(t, q, { lock_ms: 2000, max_deliveries: 1000 }), 201);
+    const acceptedOk = new Map<number, number>();
+    let releases = 0;
+    const receiver = async (seed: number) => {
+      let rnd = seed;
+      const next = () => (rnd = (rnd * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+      for (;;) {
+        if (acceptedOk.size >= total) return;
+        const got = await receive(t, q, { max_records: 25, wait_ms: 200 });
+        if (got.length === 0) continue;
+        const acks = got.map((r) => {
+          const roll = next();
+          // Some released, some dropped (their lease expires), most accepted.
+          return {
+            lease: r.lease,
+            action: (roll < 0.1 ? 'release' : roll < 0.13 ? 'drop' : 'accept') as Action | 'drop',
+          };
+        });
+        const sent = acks.filter((a): a is { lease: string; action: Action } => a.action !== 'drop');
+        if (sent.length === 0) continue;
+        const results = await ack(t, q, sent);
+        sent.forEach((a, i) => {
+          const offset = Number(a.lease.split('.')[1]);
+          if (a.action === 'accept' && results[i]!.status === 'ok')
+            acceptedOk.set(offset, (acceptedOk.get(offset) ?? 0) + 1);
+          if (a.action === 'release') releases++;
+        });
+      }
+    };
+    await Promise.all(Array.from({ length: 12 }, (_, i) => receiver(i + 1)));
+    expect(acceptedOk.size).toBe(total);
+    expect([...acceptedOk.values()].every((n) => n === 1)).toBe(true);
+    expect(releases).toBeGreaterThan(0);
+    const desc = await describeQueue(t, q);
+    expect(desc).toMatchObject({ accepted: total, available: 0, in_flight: 0 });
+    expect(desc.partitions[0]!.start_offset).toBe(total);
+    expect(desc.deliveries).toBeGreaterThan(total);
+  }, 120_000);
+
+  it('released and expired records come back with a higher delivery_count; a late ack is "expired"', async () => {
+    const t = await topic(1, values(2));
+    const q = 'again';
+    expectStatus(await putQueue(t, q, { lock_ms: 300 }), 201);
+    const first = await receive(t, q, { max_records: 2 });
+    expect(first.map((r) => r.delivery_count)).toEqual([1, 1]);
+    expect((await ack(t, q, [{ lease: first[0]!.lease, action: 'release' }]))[0]!.status).toBe('ok');
+    const released = await receive(t, q, { max_records: 2 });
+    expect(released.map((r) => [r.offset, r.delivery_count])).toEqual([[0, 2]]);
+    // Offset 1 is never acknowledged: its answer might as well have been lost. It comes back.
+    const expiredAt = first[1]!.lock_expires_at;
+    const again = await receive(t, q, { max_records: 2, wait_ms: 5000 });
+    expect(Date.now()).toBeGreaterThanOrEqual(expiredAt);
+    expect(Date.now() - expiredAt).toBeLessThan(1500);
+    expect(again.map((r) => [r.offset, r.delivery_count])).toEqual([[1, 2]]);
+    expect((await ack(t, q, [{ lease: first[1]!.lease, action: 'accept' }]))[0]!.status).toBe('expired');
+    expect((await ack(t, q, [{ lease: again[0]!.lease, action: 'accept' }]))[0]!.status).toBe('ok');
+  });
+
+  it('a lease that runs out with no receiver waiting shows as available again within about a second', async () => {
+    const t = await topic(1, values(1));
+    const q = 'sweep';
+    expectStatus(await putQueue(t, q, { lock_ms: 200 }), 201);
+    const [r] = await receive(t, q);
+    expect((await describeQueue(t, q)).in_flight).toBe(1);
+    await eventually(async () => {
+      const res = await server.client.get('/metrics');
+      const line = String(res.body)
+        .split('\n')
+        .find(
+          (l) =>
+            l.startsWith('sluice_queue_records_total{') &&
+            l.includes(`topic="${t}"`) &&
+            l.includes('outcome="expired"'),
+        );
+      return line?.endsWith(' 1') ? true : undefined;
+    });
+    expect(Date.now() - r!.lock_expires_at).toBeLessThan(2000);
+    expect(await describeQueue(t, q)).toMatchObject({ in_flight: 0, available: 1 });
+  });
+
+  it('a long-poll returns as soon as a record is produced', async () => {
+    const t = await topic(2);
+    const q = 'poll';
+    const started = Date.now();
+    const pending = receive(t, q, { wait_ms: 5000 });
+    await new Promise((r) => setTimeout(r, 200));
+    await produce(t, [{ value: 'hello', partition: 1 }]);
+    const got = await pending;
+    expect(got.map((r) => r.value)).toEqual(['hello']);
+    expect(Date.now() - started).toBeLessThan(4000);
+  });
+});
+
+describe('SSE receive', () => {
+  it('streams leases in events, at most max_in_flight unacknowledged; acks by POST let more through', async () => {
+    const t = await topic(
+      2,
+      values(30, (i) => ({ partition: i % 2 })),
+    );
+    const q = 'stream';
+    const l = listen(`${server.url}/v1/topics/${t}/queues/${q}/events?max_in_flight=5&lock_ms=60000`);
+    const leases = () =>
+      l.events
+        .filter((e) => e.type === 'records')
+        .flatMap((e) => (JSON.parse(e.data) as { records: QRecord[] }).records);
+    try {
+      await until(() => leases().length >= 5, 'the first leases');
+      // Nothing more while those five are held.
+      await new Promise((r) => setTimeout(r, 300));
+      expect(leases()).toHaveLength(5);
+      let acked = 0;
+      while (acked < 30) {
+        await until(() => leases().length > acked, 'more leases', 10_000);
+        const batch = leases().slice(acked);
+        const results = await ack(
+          t,
+          q,
+          batch.map((r) => ({ lease: r.lease, action: 'accept' as const })),
+        );
+        expect(results.every((r) => r.status === 'ok')).toBe(true);
+        acked += batch.length;
+      }
+      expect(new Set(leases().map((r) => `${r.partition}/${r.offset}`)).size).toBe(30);
+      expect(await describeQueue(t, q)).toMatchObject({ accepted: 30, available: 0, in_flight: 0 });
+    } finally {
+      l.close();
+    }
+  });
+
+  it('answers 404 for a missing topic before the stream opens', async () => {
+    const res = await server.client.raw('GET', `/v1/topics/${name('none')}/queues/q/events`);
+    expect(res.status).toBe(404);
+  });
+});
+
+describe('dead letters', () => {
+  it('a poison record reaches the dead-letter topic after max_deliveries, unchanged and with headers', async () => {
+    const dlq = await topic(1);
+    const t = await topic(1, [{ key: 'k1', value: { poison: true }, headers: { trace: 'abc' } }, { value: 'fine' }]);
+    const q = 'poison';
+    expectStatus(await putQueue(t, q, { max_deliveries: 3, dead_letter_topic: dlq }), 201);
+    for (let d = 1; d <= 3; d++) {
+      const got = await receive(t, q, { max_records: 10 });
+      const poison = got.find((r) => r.offset === 0)!;
+      expect(poison.delivery_count).toBe(d);
+      const fine = got.find((r) => r.offset === 1);
+      const acks: Array<{ lease: string; action: Action }> = [{ lease: poison.lease, action: 'release' }];
+      if (fine) acks.push({ lease: fine.lease, action: 'accept' });
+      expect((await ack(t, q, acks)).every((r) => r.status === 'ok')).toBe(true);
+    }
+    expect(await receive(t, q)).toEqual([]);
+    const read = expectStatus(
+      await server.client.get('/v1/topics/{topic}/partitions/{partition}/records', {
+        params: { topic: dlq, partition: 0 },
+        query: { offset: 0 },
+      }),
+      200,
+    );
+    expect(read.records).toHaveLength(1);
+    expect(read.records[0]).toMatchObject({
+      key: 'k1',
+      value: { poison: true },
+      headers: {
+        trace: 'abc',
+        'sluice-source-topic': t,
+        'sluice-source-partition': '0',
+        'sluice-source-offset': '0',
+        'sluice-queue': q,
+        'sluice-delivery-count': '3',
+        'sluice-last-action': 'released',
+      },
+    });
+    expect(await describeQueue(t, q)).toMatchObject({ dead_lettered: 1, accepted: 1, available: 0, in_flight: 0 });
+  });
+
+  it('reject dead-letters at once; without a dead-letter topic records are archived and counted', async () => {
+    const dlq = await topic(1);
+    const t = await topic(1, values(3));
+    expectStatus(await putQueue(t, 'r', { dead_letter_topic: dlq }), 201);
+    const got = await receive(t, 'r', { max_records: 1 });
+    expect((await ack(t, 'r', [{ lease: got[0]!.lease, action: 'reject' }]))[0]!.status).toBe('ok');
+    const read = expectStatus(
+      await server.client.get('/v1/topics/{topic}/partitions/{partition}/records', {
+        params: { topic: dlq, partition: 0 },
+        query: { offset: 0 },
+      }),
+      200,
+    );
+    expect(read.records.map((r) => r.headers['sluice-last-action'])).toEqual(['rejected']);
+
+    expectStatus(await putQueue(t, 'a', { max_deliveries: 1, lock_ms: 200 }), 201);
+    const two = await receive(t, 'a', { max_records: 2 });
+    await ack(t, 'a', [{ lease: two[0]!.lease, action: 'reject' }]);
+    // The second one expires after its only delivery: archived by the sweeper.
+    const desc = await eventually(async () => {
+      const d = await describeQueue(t, 'a');
+      return d.archived === 2 ? d : undefined;
+    });
+    expect(desc).toMatchObject({ dead_lettered: 0, in_flight: 0, available: 1 });
+    expect((await receive(t, 'a', { max_records: 5 })).map((r) => r.offset)).toEqual([2]);
+  });
+});
+
+describe('ordered_by_key', () => {
+  it('never has two records of one key in flight, and hands each key out in offset order', async () => {
+    const keys = ['a', 'b', 'c', 'd'];
+    const t = await topic(
+      1,
+      values(200, (i) => ({ key: keys[i % keys.length] })),
+    );
+    const q = 'fifo';
+    expectStatus(await putQueue(t, q, { ordered_by_key: true, lock_ms: 5000 }), 201);
+    const inFlight = new Map<string, number>();
+    const order = new Map<string, number[]>();
+    let violations = 0;
+    let done = 0;
+    const worker = async () => {
+      while (done < 200) {
+        const got = await receive(t, q, { max_records: 3, wait_ms: 100 });
+        for (const r of got) {
+          if (inFlight.has(r.key!)) violations++;
+          inFlight.set(r.key!, r.offset);
+          order.set(r.key!, [...(order.get(r.key!) ?? []), r.offset]);
+        }
+        await new Promise((res) => setTimeout(res, 2));
+        for (const r of got) inFlight.delete(r.key!);
+        if (got.length > 0) {
+          const results = await ack(
+            t,
+            q,
+            got.map((r) => ({ lease: r.lease, action: 'accept' as const })),
+          );
+          done += results.filter((x) => x.status === 'ok').length;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 6 }, worker));
+    expect(violations).toBe(0);
+    for (const [, offsets] of order) expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
+    expect((await describeQueue(t, q)).accepted).toBe(200);
+  }, 60_000);
+});
+
+describe('seams', () => {
+  it('a deleted and re-created topic starts with fresh queues; old leases are unknown', async () => {
+    const t = await topic(1, values(2));
+    expectStatus(await putQueue(t, 'q', { lock_ms: 60_000 }), 201);
+    const old = await receive(t, 'q');
+    expectStatus(await server.client.delete('/v1/topics/{topic}', { params: { topic: t } }), 204);
+    expectStatus(
+      await server.client.get('/v1/topics/{topic}/queues/{queue}', { params: { topic: t, queue: 'q' } }),
+      404,
+    );
+    expectStatus(await server.client.post('/v1/topics', { body: { name: t, partitions: 1 } }), 201);
+    expectStatus(
+      await server.client.get('/v1/topics/{topic}/queues/{queue}', { params: { topic: t, queue: 'q' } }),
+      404,
+    );
+    await produce(t, [{ value: 'new' }]);
+    const fresh = await receive(t, 'q', { max_records: 10 });
+    expect(fresh.map((r) => [r.offset, r.value, r.delivery_count])).toEqual([[0, 'new', 1]]);
+    expect((await ack(t, 'q', [{ lease: old[0]!.lease, action: 'accept' }]))[0]!.status).toBe('unknown');
+    expect((await describeQueue(t, 'q')).lock_ms).toBe(30_000); // defaults: not the old queue's settings
+  });
+
+  it('a receiver waiting on a topic that is deleted gets 404 at once', async () => {
+    const t = await topic(1);
+    const pending = server.client.post('/v1/topics/{topic}/queues/{queue}/receive', {
+      params: { topic: t, queue: 'w' },
+      query: { wait_ms: 5000 },
+    });
+    await eventually(async () =>
+      (await server.client.get('/v1/topics/{topic}/queues', { params: { topic: t } })).status === 200
+        ? true
+        : undefined,
+    );
+    const started = Date.now();
+    expectStatus(await server.client.delete('/v1/topics/{topic}', { params: { topic: t } }), 204);
+    expect((await pending).status).toBe(404);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('records removed by retention while available or in flight are counted as skipped, not delivered', async () => {
+    const t = await topic(1, [], { segment_bytes: 1024, retention_bytes: 1 });
+    // One record per request, so segments roll and retention can remove whole ones.
+    for (let i = 0; i < 60; i++) await produce(t, [{ value: 'x'.repeat(400) }]);
+    const q = 'ret';
+    const held = await receive(t, q, { max_records: 5 });
+    expect(held.map((r) => r.offset)).toEqual([0, 1, 2, 3, 4]);
+    await ack(t, q, [{ lease: held[0]!.lease, action: 'accept' }]);
+    await server.services.log.enforceRetention();
+    const logStart = expectStatus(await server.client.get('/v1/topics/{topic}', { params: { topic: t } }), 200)
+      .partitions[0]!.start_offset;
+    expect(logStart).toBeGreaterThan(5);
+    const desc = await describeQueue(t, q);
+    // Offset 0 was accepted; 1–4 were in flight and everything up to the log start available.
+    expect(desc.skipped).toBe(logStart - 1);
+    expect(desc.accepted).toBe(1);
+    const next = await receive(t, q, { max_records: 1000 });
+    expect(next[0]!.offset).toBe(logStart);
+    expect(next).toHaveLength(60 - logStart);
+    expect((await ack(t, q, [{ lease: held[1]!.lease, action: 'accept' }]))[0]!.status).toBe('unknown');
+    expect((await describeQueue(t, q)).skipped).toBe(logStart - 1);
+  });
+});
+
+describe('restart', () => {
+  it('keeps every acknowledgement and redelivers what was in flight', async () => {
+    const restartEnv = await createTestEnv(ENV);
+    let s = await startTestServer(restartEnv);
+    const prev = server;
+    try {
+      server = s;
+      const t = await topic(
+        2,
+        values(20, (i) => ({ partition: i % 2 })),
+      );
+      const q = 'durable';
+      expectStatus(await putQueue(t, q, { lock_ms: 500 }), 201);
+      const got = await receive(t, q, { max_records: 12 });
+      const accepted = got.slice(0, 8);
+      expect(
+        (
+          await ack(
+            t,
+            q,
+            accepted.map((r) => ({ lease: r.lease, action: 'accept' as const })),
+          )
+        ).every((r) => r.status === 'ok'),
+      ).toBe(true);
+      await s.stop();
+      s = await startTestServer(restartEnv);
+      server = s;
+      const seen = new Map<string, number>();
+      await eventually(async () => {
+        const batch = await receive(t, q, { max_records: 50, wait_ms: 500, lock_ms: 30_000 });
+        for (const r of batch) seen.set(`${r.partition}/${r.offset}`, r.delivery_count);
+        if (batch.length > 0) {
+          const results = await ack(
+            t,
+            q,
+            batch.map((r) => ({ lease: r.lease, action: 'accept' as const })),
+          );
+          expect(results.every((r) => r.status === 'ok')).toBe(true);
+        }
+        return seen.size >= 12 ? true : undefined;
+      }, 20_000);
+      const acceptedKeys = new Set(accepted.map((r) => `${r.partition}/${r.offset}`));
+      expect([...seen.keys()].filter((k) => acceptedKeys.has(k))).toEqual([]);
+      expect(seen.size).toBe(12);
+      const redelivered = got.slice(8).map((r) => `${r.partition}/${r.offset}`);
+      for (const k of redelivered) expect(seen.get(k)).toBe(2);
+      expect((await describeQueue(t, q)).accepted).toBe(20);
+    } finally {
+      server = prev;
+      await s.stop();
+      await restartEnv.cleanup();
+    }
+  }, 60_000);
+});
