@@ -2707,7 +2707,10 @@ export interface operations {
                 /** @description Resume cursor when the `Last-Event-ID` header cannot be set (the header wins). */
                 last_event_id?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Resume cursor; EventSource sends it on reconnect. Wins over `?last_event_id=`. */
+                "last-event-id"?: string;
+            };
             path: {
                 /** @description Group name; names starting with `__` are reserved (400). */
                 group: string;
