@@ -8,8 +8,11 @@ import { StreamWatch } from './auth/stream-watch.js';
 import type { App } from './http/app-env.js';
 import { notFoundHandler, onError } from './http/error-handler.js';
 import { ApiError, errorResponse } from './http/errors.js';
+import { hostCheck } from './http/middleware/host-check.js';
+import { rememberJsonErrors } from './http/middleware/json-body.js';
 import { allowedMethodsResolver } from './http/middleware/method-not-allowed.js';
 import { InflightTracker, requestContext } from './http/middleware/request-context.js';
+import { bodyBudget, connectionCap, createLimits, streamCaps, type Limits } from './http/limits/limits-middleware.js';
 import { buildOpenApiDocument, createRouter } from './http/openapi.js';
 import type { Services } from './services.js';
 
@@ -17,13 +20,19 @@ export interface CreatedApp {
   app: App;
   /** Requests still being answered; shutdown waits for it to become idle. */
   inflight: InflightTracker;
+  /** Process-wide caps (connections, streams, body bytes); the server attaches the connection gate. */
+  limits: Limits;
 }
 
 export function createApp(services: Services): CreatedApp {
   const { config } = services;
   const inflight = new InflightTracker();
+  const limits = createLimits(config, services.metrics.registry);
   const app = createRouter((a) => {
     a.use('*', requestContext(services, inflight));
+    a.use('*', connectionCap(limits));
+    a.use('*', hostCheck(config.host, config.limits.allowedHosts));
+    a.use('*', rememberJsonErrors());
     a.use('*', originPolicy(config.corsOrigins));
     const limitBody = bodyLimit({
       maxSize: config.maxBodyBytes,
@@ -54,11 +63,15 @@ export function createApp(services: Services): CreatedApp {
       }
       return limitBody(c, next);
     });
+    // Before auth, which reads the (small) JSON body of a few operations to name their resource.
+    a.use('*', bodyBudget(limits, config));
     // After the body limit: a few operations name their resource in the (small) JSON body.
     a.use(
       '*',
       authMiddleware(services, () => app, new StreamWatch(services.auth)),
     );
+    // After auth: stream slots are counted per principal too.
+    a.use('*', streamCaps(limits));
   });
 
   let document: ReturnType<typeof buildOpenApiDocument> | undefined;
@@ -66,5 +79,5 @@ export function createApp(services: Services): CreatedApp {
   app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'Sluice API' }));
   app.onError(onError);
   app.notFound(notFoundHandler(allowedMethodsResolver(app as never)));
-  return { app, inflight };
+  return { app, inflight, limits };
 }

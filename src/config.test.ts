@@ -55,4 +55,22 @@ describe('loadConfig', () => {
       expect((e as ConfigError).issues).toHaveLength(2);
     }
   });
+
+  it('limits: defaults, and settings that contradict each other stop start-up naming both', () => {
+    expect(loadConfig({}).limits).toEqual({
+      maxConnections: 20_000,
+      maxStreams: 15_000,
+      maxBufferedBodyBytes: 256 * 1024 * 1024,
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 60_000,
+      keepAliveTimeoutMs: 5_000,
+      allowedHosts: [],
+    });
+    expect(() => loadConfig({ SLUICE_MAX_BODY_BYTES: '2048', SLUICE_MAX_BUFFERED_BODY_BYTES: '1024' })).toThrow(
+      /SLUICE_MAX_BUFFERED_BODY_BYTES=1024 is invalid: expected at least SLUICE_MAX_BODY_BYTES \(2048\)/,
+    );
+    expect(() => loadConfig({ SLUICE_HEADERS_TIMEOUT_MS: '5000', SLUICE_REQUEST_TIMEOUT_MS: '1000' })).toThrow(
+      /SLUICE_REQUEST_TIMEOUT_MS=1000 is invalid: expected at least SLUICE_HEADERS_TIMEOUT_MS \(5000\)/,
+    );
+  });
 });

@@ -3,6 +3,9 @@
 import path from 'node:path';
 import { z } from 'zod';
 
+/** The largest `wait_ms` the API accepts (declared in the OpenAPI document). */
+export const LONG_POLL_LIMIT_MS = 30_000;
+
 const int = (min: number, max: number) =>
   z
     .string()
@@ -61,8 +64,8 @@ export const envSchema = z.object({
   SLUICE_GROUP_REBALANCE_DELAY_MS: int(0, 60_000).default(100),
   /** Consumer groups: how often expired sessions and due rebalances are swept. */
   SLUICE_GROUP_SWEEP_INTERVAL_MS: int(50, 600_000).default(1_000),
-  /** Upper bound for `wait_ms` on long-polls. */
-  SLUICE_LONG_POLL_MAX_MS: int(0, 300_000).default(30_000),
+  /** Upper bound for `wait_ms` on long-polls; can only lower the API's declared maximum. */
+  SLUICE_LONG_POLL_MAX_MS: int(0, LONG_POLL_LIMIT_MS).default(30_000),
   /** Interval of `: keepalive` comments on SSE streams. */
   SLUICE_SSE_KEEPALIVE_MS: int(100, 300_000).default(15_000),
   /** Reconnect delay SSE clients are told with `retry:`. */
@@ -121,6 +124,25 @@ export const envSchema = z.object({
   SLUICE_QUEUE_MAX_WINDOW: int(10, 1_000_000).default(5_000),
   /** Queues: how often expired leases are returned and pending dead letters appended. */
   SLUICE_QUEUE_SWEEP_INTERVAL_MS: int(10, 60_000).default(250),
+  // Limits (README "Limits"): process-wide caps and client timeouts.
+  /** Open client connections; beyond it a request is answered 503 and its connection closed. */
+  SLUICE_MAX_CONNECTIONS: int(1, 1_000_000).default(20_000),
+  /** Open streams (SSE responses and long-polls with wait_ms > 0) across all clients (503 beyond). */
+  SLUICE_MAX_STREAMS: int(1, 1_000_000).default(15_000),
+  /** Bytes of request bodies being received at once (a body without Content-Length counts as SLUICE_MAX_BODY_BYTES). */
+  SLUICE_MAX_BUFFERED_BODY_BYTES: int(1024, 64 * 1024 * MiB).default(256 * MiB),
+  /** A client must send the request line and headers within this long (408 and closed). */
+  SLUICE_HEADERS_TIMEOUT_MS: int(100, 600_000).default(10_000),
+  /** A client must send the whole request, body included, within this long (408 and closed); responses are not limited. */
+  SLUICE_REQUEST_TIMEOUT_MS: int(100, 3_600_000).default(60_000),
+  /** An idle keep-alive connection is closed after this long. */
+  SLUICE_KEEP_ALIVE_TIMEOUT_MS: int(100, 600_000).default(5_000),
+  /**
+   * Comma-separated extra names (`sluice.internal`, `*.example.com`) accepted in the Host header.
+   * While HOST is a loopback address, or when this is set, other Host names get 403 (DNS rebinding);
+   * `*` turns the check off.
+   */
+  SLUICE_ALLOWED_HOSTS: z.string().trim().default(''),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -171,6 +193,17 @@ export interface Config {
   webhookDeliveriesKept: number;
   queueMaxWindow: number;
   queueSweepIntervalMs: number;
+  /** Process-wide caps and client timeouts (README "Limits"). */
+  limits: {
+    maxConnections: number;
+    maxStreams: number;
+    maxBufferedBodyBytes: number;
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    /** SLUICE_ALLOWED_HOSTS entries. */
+    allowedHosts: string[];
+  };
 }
 
 export class ConfigError extends Error {
@@ -200,6 +233,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     );
   }
   const e = parsed.data;
+  const conflicts = [
+    e.SLUICE_MAX_BUFFERED_BODY_BYTES < e.SLUICE_MAX_BODY_BYTES &&
+      `SLUICE_MAX_BUFFERED_BODY_BYTES=${e.SLUICE_MAX_BUFFERED_BODY_BYTES} is invalid: expected at least SLUICE_MAX_BODY_BYTES (${e.SLUICE_MAX_BODY_BYTES}), or no body of the largest size could ever be received`,
+    e.SLUICE_REQUEST_TIMEOUT_MS < e.SLUICE_HEADERS_TIMEOUT_MS &&
+      `SLUICE_REQUEST_TIMEOUT_MS=${e.SLUICE_REQUEST_TIMEOUT_MS} is invalid: expected at least SLUICE_HEADERS_TIMEOUT_MS (${e.SLUICE_HEADERS_TIMEOUT_MS})`,
+  ].filter((m): m is string => typeof m === 'string');
+  if (conflicts.length > 0) throw new ConfigError(conflicts);
   const dataDir = path.resolve(e.DATA_DIR);
   return {
     host: e.HOST,
@@ -247,5 +287,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     webhookDeliveriesKept: e.SLUICE_WEBHOOK_DELIVERIES_KEPT,
     queueMaxWindow: e.SLUICE_QUEUE_MAX_WINDOW,
     queueSweepIntervalMs: e.SLUICE_QUEUE_SWEEP_INTERVAL_MS,
+    limits: {
+      maxConnections: e.SLUICE_MAX_CONNECTIONS,
+      maxStreams: e.SLUICE_MAX_STREAMS,
+      maxBufferedBodyBytes: e.SLUICE_MAX_BUFFERED_BODY_BYTES,
+      headersTimeoutMs: e.SLUICE_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.SLUICE_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: e.SLUICE_KEEP_ALIVE_TIMEOUT_MS,
+      allowedHosts: e.SLUICE_ALLOWED_HOSTS.split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== ''),
+    },
   };
 }

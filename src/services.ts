@@ -150,6 +150,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       policy: new UrlPolicy({ allowPrivate: config.webhookAllowPrivate, allowHosts: config.webhookAllowHosts }),
       maxConcurrency: config.webhookMaxConcurrency,
       deliveriesKept: config.webhookDeliveriesKept,
+      expiredCounter: metrics.webhookRecordsExpired,
       logger: logger.child({ component: 'webhooks' }),
     });
     cleanups.push(() => webhooks.stop());

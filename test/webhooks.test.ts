@@ -386,6 +386,34 @@ describe('webhook delivery', () => {
     expect(new Set(r.requests.map((q) => q.headers['webhook-id'])).size).toBe(1);
   });
 
+  it('counts records retention deleted before delivery (GET records_expired, /metrics) and delivers the rest', async () => {
+    const t = await topic(1, { segment_bytes: 1024, retention_bytes: 1024 });
+    const r = await receiver();
+    const { id } = await webhook({ topic: t, url: r.url });
+    await produce(t, [{ value: 'first' }]);
+    await waitForWebhook(id, (w) => w.partitions[0].next_offset === 1);
+    expect((await api('PATCH', `/v1/webhooks/${id}`, { state: 'paused' })).json.state).toBe('paused');
+    for (let i = 1; i < 10; i++) await produce(t, [{ value: 'z'.repeat(400) }]);
+    await server.services.log.enforceRetention();
+    const found = server.services.topics.partitionLog(t, 0);
+    if (!found.ok) throw new Error(found.error.message);
+    const start = found.value.log.startOffset();
+    expect(start).toBeGreaterThan(1);
+    const metric = async () => {
+      const text = (await server.client.raw('GET', '/metrics')).text;
+      return Number(/^sluice_webhook_records_expired_total (\d+)/m.exec(text)?.[1] ?? NaN);
+    };
+    const before = await metric();
+    await api('PATCH', `/v1/webhooks/${id}`, { state: 'active' });
+    const done = await waitForWebhook(id, (w) => w.lag === 0 && w.records_expired > 0);
+    expect(done.records_expired).toBe(start - 1);
+    expect(await metric()).toBe(before + start - 1);
+    expect([...new Set(r.acceptedOffsets().get(0))]).toEqual([
+      0,
+      ...Array.from({ length: 10 - start }, (_, i) => start + i),
+    ]);
+  });
+
   it('pauses and resumes', async () => {
     const t = await topic(1);
     const r = await receiver();

@@ -191,7 +191,7 @@ export async function resetOffsets(
   if (outside !== undefined) {
     return err({
       code: 'partition_not_found',
-      message: `topic '${req.topic}' has no partition ${outside} (it has ${handle.partitions})`,
+      message: `topic "${req.topic}" has no partition ${outside} (it has ${handle.partitions})`,
       topic: req.topic,
       partition: outside,
     });
@@ -233,5 +233,5 @@ export async function resetOffsets(
 }
 
 function hasMembers(group: string, n: number): GroupError {
-  return { code: 'conflict', message: `group '${group}' has ${n} active member(s); they must leave first` };
+  return { code: 'conflict', message: `group "${group}" has ${n} active member(s); they must leave first` };
 }

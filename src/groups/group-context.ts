@@ -82,7 +82,7 @@ export async function inGroupTx<T>(
         remember(ctx, group, snapshot);
         const resettle = async (force: boolean): Promise<GroupSnapshot> => {
           const fresh = await repo.lockGroup(tx, group);
-          if (!fresh) throw new Error(`group row '${group}' vanished inside its own transaction`);
+          if (!fresh) throw new Error(`group row "${group}" vanished inside its own transaction`);
           snapshot = await settle(tx, fresh, topics, now, { force });
           bumped ||= snapshot.rebalanced;
           remember(ctx, group, snapshot);

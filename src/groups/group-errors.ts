@@ -25,17 +25,17 @@ export type GroupError =
 
 export const groupNotFound = (group: string): GroupError => ({
   code: 'group_not_found',
-  message: `group '${group}' does not exist`,
+  message: `group "${group}" does not exist`,
 });
 
 export const unknownMember = (group: string, memberId: string, generation: number | null): GroupError => ({
   code: 'fenced',
-  message: `member '${memberId}' is not in group '${group}' (it left or its session expired); join again`,
+  message: `member "${memberId}" is not in group "${group}" (it left or its session expired); join again`,
   generation,
 });
 
 export const topicNotFound = (topic: string): GroupError => ({
   code: 'topic_not_found',
-  message: `topic '${topic}' does not exist`,
+  message: `topic "${topic}" does not exist`,
   topic,
 });

@@ -29,7 +29,7 @@ export async function lockOrCreateGroup(tx: Db, name: string, now: number): Prom
     .values({ name, generation: 0, createdAt: now, updatedAt: now })
     .onConflictDoNothing({ target: consumerGroups.name });
   const row = await lockGroup(tx, name);
-  if (!row) throw new Error(`group row '${name}' vanished after insert`);
+  if (!row) throw new Error(`group row "${name}" vanished after insert`);
   return row;
 }
 

@@ -71,7 +71,7 @@ export async function join(
     await repo.updateGroup(s.tx, group, { rebalanceDueAt: s.now + delay, updatedAt: s.now });
     return { dueAt: s.now + delay, insertedAt };
   });
-  if (!joined) throw new Error(`group '${group}' missing after create`);
+  if (!joined) throw new Error(`group "${group}" missing after create`);
 
   // Wait out the coalescing window, then settle (whoever settles first rebalances for all).
   // Done once a rebalance after our insert has run, i.e. the generation moved past it.
@@ -138,7 +138,7 @@ export async function leave(
   const out = await inGroupTx(ctx, group, {}, async (s) => {
     const member = s.snapshot.members.find((m) => m.memberId === memberId);
     if (!member) {
-      return err<GroupError>({ code: 'member_not_found', message: `member '${memberId}' is not in group '${group}'` });
+      return err<GroupError>({ code: 'member_not_found', message: `member "${memberId}" is not in group "${group}"` });
     }
     if (member.autoCommit && member.kind !== 'sse') {
       const confirmed = confirmPositions(member, options.confirm ?? [], s.topics.found);

@@ -50,7 +50,7 @@ export async function commitOffsets(
       if (s.snapshot.members.length > 0) {
         return err<GroupError>({
           code: 'conflict',
-          message: `group '${group}' has ${s.snapshot.members.length} active member(s); commit with member_id and generation`,
+          message: `group "${group}" has ${s.snapshot.members.length} active member(s); commit with member_id and generation`,
         });
       }
     } else {
@@ -106,7 +106,7 @@ function validateOffsets(req: CommitRequest, found: ReadonlyMap<string, GroupTop
     if (o.partition >= handle.partitions) {
       return {
         code: 'partition_not_found',
-        message: `topic '${o.topic}' has no partition ${o.partition} (it has ${handle.partitions})`,
+        message: `topic "${o.topic}" has no partition ${o.partition} (it has ${handle.partitions})`,
         topic: o.topic,
         partition: o.partition,
       };

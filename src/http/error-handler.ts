@@ -6,6 +6,7 @@ import { LogCorruptionError } from '../log/index.js';
 import { isDatabaseUnavailable } from '../metadata/errors.js';
 import type { AppEnv } from './app-env.js';
 import { ApiError, errorResponse, type ErrorCode } from './errors.js';
+import { jsonParseError } from './middleware/json-body.js';
 
 const HTTP_EXCEPTION_CODES: Partial<Record<number, ErrorCode>> = {
   400: 'bad_request',
@@ -30,7 +31,8 @@ export function toApiError(error: unknown, c: Context<AppEnv>): ApiError {
       return new ApiError(code, `Content-Type ${got} is not accepted here; send application/json`);
     }
     if (code === 'bad_request' && /malformed json/i.test(error.message)) {
-      return new ApiError(code, 'request body is not valid JSON');
+      const reason = jsonParseError(c.req.raw)?.message;
+      return new ApiError(code, reason ? `body is not valid JSON (${reason})` : 'body is not valid JSON');
     }
     return new ApiError(code, error.message || code);
   }

@@ -123,7 +123,7 @@ const descriptions: Record<ErrorStatus, string> = {
   422: 'Invalid record',
   429: 'Rate limited',
   500: 'Internal error',
-  503: 'Unavailable: a dependency (e.g. Postgres) is down; retry later',
+  503: 'Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds',
   507: 'Storage full',
 };
 

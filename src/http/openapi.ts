@@ -14,7 +14,11 @@ export const openApiInfo = {
     description:
       "Kafka's model over HTTP: topics split into ordered, durable, replayable partition logs. " +
       'JSON everywhere, snake_case fields, offsets and timestamps (Unix ms) as numbers. ' +
-      'Every error uses the `Error` envelope; its `code` determines the status.',
+      'Every error uses the `Error` envelope; its `code` determines the status. ' +
+      'Any operation may answer 503 `unavailable` when a process-wide limit is reached (the error names the `limit`: ' +
+      '`max_connections`, `max_streams` for SSE and long-polls, `max_buffered_body_bytes`) with `Retry-After`, ' +
+      '408 when the request (headers, then body) is not received within the server’s timeouts, ' +
+      'and 403 `forbidden` (`reason: "host_not_allowed"`) when a server on loopback gets a `Host` that is neither a loopback name nor in SLUICE_ALLOWED_HOSTS (DNS rebinding).',
   },
   servers: [{ url: 'http://127.0.0.1:8080' }],
   tags: [
@@ -54,7 +58,7 @@ export const openApiInfo = {
  * middleware first (hono runs handlers in registration order).
  */
 export function createRouter(before?: (app: App) => void): App {
-  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook, strict: false }); // `/v1/topics/` is `/v1/topics`;
   before?.(app);
   for (const register of routeModules) register(app);
   return app;

@@ -82,7 +82,8 @@ class ConnectionTracker {
 }
 
 export async function startServer(services: Services, listen: { host: string; port: number }): Promise<RunningServer> {
-  const { app, inflight } = createApp(services);
+  const { app, inflight, limits } = createApp(services);
+  const { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs } = services.config.limits;
   const connections = new ConnectionTracker();
   const server = await new Promise<Server>((resolve, reject) => {
     const s = serve(
@@ -90,17 +91,22 @@ export async function startServer(services: Services, listen: { host: string; po
         fetch: app.fetch,
         hostname: listen.host,
         port: listen.port,
+        // Node's request timeouts cover receiving the request (headers, then body) only: a
+        // long-poll or SSE response can run for as long as it likes once the request is in.
+        serverOptions: {
+          headersTimeout: headersTimeoutMs,
+          requestTimeout: requestTimeoutMs,
+          keepAliveTimeout: keepAliveTimeoutMs,
+          connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(headersTimeoutMs / 4))),
+        },
         createServer: ((options: object, listener: Listener) =>
           createServer(options, connections.wrap(listener))) as unknown as typeof createServer,
       },
       () => resolve(s as Server),
     );
+    limits.connections.attach(s as Server);
     (s as Server).once('error', (e: NodeJS.ErrnoException) => reject(ListenError.from(e, listen)));
   });
-  // Long-polls hold requests up to SLUICE_LONG_POLL_MAX_MS; keep Node's timeouts above that.
-  server.requestTimeout = 0;
-  server.headersTimeout = 60_000;
-  server.keepAliveTimeout = 5_000;
   const { port } = server.address() as AddressInfo;
   const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
   const logger = services.logger;

@@ -63,6 +63,7 @@ function worker(
   start: PartitionProgress,
   controller: AbortController,
   batch = { maxRecords: 10, maxWaitMs: 0 },
+  expired: number[] = [],
 ) {
   const deps: PartitionWorkerDeps = {
     settings: {
@@ -78,7 +79,10 @@ function worker(
     topic: { name: 't', format: 'json' },
     partition: 0,
     log,
-    saveProgress: async (_p, pr) => void saved.push(pr),
+    saveProgress: async (_p, pr, n = 0) => {
+      saved.push(pr);
+      if (n > 0) expired.push(n);
+    },
     recordAttempt: async () => {},
     sender,
     limiter: new Semaphore(4),
@@ -140,4 +144,62 @@ describe('PartitionWorker', () => {
     await running;
     expect(JSON.parse(sender.sent[0]!.body).records).toHaveLength(4);
   });
+
+  it('resumes at the end when its position is past the end (e.g. a quarantine lowered it), never from the start', async () => {
+    const log = await partition();
+    await append(log, 5);
+    const sender = new FakeSender();
+    const controller = new AbortController();
+    const w = worker(log, sender, [], { offset: 9, pendingEnd: undefined }, controller);
+    const running = w.run();
+    await until(() => w.status().nextOffset === 5);
+    await append(log, 2);
+    await sender.waitForSends(1);
+    controller.abort();
+    await running;
+    expect(sender.sent.flatMap((q) => JSON.parse(q.body).records.map((r: { offset: number }) => r.offset))).toEqual([
+      5, 6,
+    ]);
+  });
+
+  it('counts records retention deleted before delivery (committed with the skip) and goes on from the start offset', async () => {
+    const real = await partition();
+    await append(real, 5);
+    // Retention has deleted offsets 0-2 (the memory store trims whole segments only).
+    const log = new Proxy(real, {
+      get(target, key) {
+        if (key === 'startOffset') return () => 3;
+        const v = Reflect.get(target, key) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const saved: PartitionProgress[] = [];
+    const expired: number[] = [];
+    const sender = new FakeSender();
+    const controller = new AbortController();
+    const running = worker(
+      log,
+      sender,
+      saved,
+      { offset: 0, pendingEnd: undefined },
+      controller,
+      undefined,
+      expired,
+    ).run();
+    await sender.waitForSends(1);
+    await until(() => saved.some((p) => p.offset === 5));
+    controller.abort();
+    await running;
+    expect(expired).toEqual([3]);
+    expect(saved[0]).toEqual({ offset: 3, pendingEnd: undefined });
+    expect(JSON.parse(sender.sent[0]!.body).records.map((r: { offset: number }) => r.offset)).toEqual([3, 4]);
+  });
 });
+
+async function until(predicate: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('condition not reached');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

@@ -37,7 +37,8 @@ export interface PartitionWorkerDeps {
   topic: { name: string; format: ValueFormat };
   partition: number;
   log: PartitionLog;
-  saveProgress(partition: number, progress: PartitionProgress): Promise<void>;
+  /** Commit progress; `expired` records (deleted by retention before delivery) are counted with it. */
+  saveProgress(partition: number, progress: PartitionProgress, expired?: number): Promise<void>;
   recordAttempt(attempt: Omit<AttemptRecord, 'webhookId'>): Promise<void>;
   sender: WebhookSender;
   limiter: Semaphore;
@@ -91,18 +92,26 @@ export class PartitionWorker {
     const { log, signal } = this.d;
     const { maxRecords, maxWaitMs } = this.d.settings.batch;
     while (!signal.aborted) {
-      if (this.position < log.startOffset() || this.position > log.endOffset()) {
-        // Retention deleted undelivered records (or the topic was recreated): nothing older exists.
+      const start = log.startOffset();
+      const end = log.endOffset();
+      if (this.position < start) {
+        // Retention deleted undelivered records: nothing older exists. Counted, then skipped.
+        const expired = start - this.position;
         this.d.logger.warn(
-          {
-            partition: this.d.partition,
-            next_offset: this.position,
-            start_offset: log.startOffset(),
-            end_offset: log.endOffset(),
-          },
-          'webhook position is outside the log; continuing from the start offset',
+          { partition: this.d.partition, next_offset: this.position, start_offset: start, expired },
+          'records deleted by retention before webhook delivery; continuing from the start offset',
         );
-        this.position = log.startOffset();
+        if (!(await this.persist({ offset: start, pendingEnd: undefined }, expired))) return;
+        this.position = start;
+        this.pendingEnd = undefined;
+      } else if (this.position > end) {
+        // Past the end (e.g. a quarantine lowered the visible end): everything below was
+        // delivered, so wait at the end — restarting from the start would resend it all.
+        this.d.logger.warn(
+          { partition: this.d.partition, next_offset: this.position, end_offset: end },
+          'webhook position is past the end of the log; resuming at the end',
+        );
+        this.position = end;
         this.pendingEnd = undefined;
       }
       if (log.endOffset() <= this.position) {
@@ -142,10 +151,10 @@ export class PartitionWorker {
   }
 
   /** Commit progress, retrying while Postgres is unreachable; false if stopped first. */
-  private async persist(progress: PartitionProgress): Promise<boolean> {
+  private async persist(progress: PartitionProgress, expired = 0): Promise<boolean> {
     for (let failures = 0; !this.d.signal.aborted; failures++) {
       try {
-        await this.d.saveProgress(this.d.partition, progress);
+        await this.d.saveProgress(this.d.partition, progress, expired);
         return true;
       } catch (e) {
         this.d.logger.warn({ err: e, partition: this.d.partition }, 'webhook progress not saved; retrying');

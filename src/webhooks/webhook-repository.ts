@@ -119,16 +119,26 @@ export class WebhookRepository {
     return out;
   }
 
-  /** Commit a partition's progress (the offset is the next record to deliver). */
+  /**
+   * Commit a partition's progress (the offset is the next record to deliver), adding
+   * `expired` (records retention deleted before delivery) to the webhook's count atomically.
+   */
   async saveProgress(
     id: string,
     topic: string,
     partition: number,
     progress: PartitionProgress,
     now: number,
+    expired = 0,
   ): Promise<void> {
     const group = progressGroup(id);
     await this.db.transaction(async (tx) => {
+      if (expired > 0) {
+        await tx
+          .update(webhooks)
+          .set({ recordsExpired: sql`${webhooks.recordsExpired} + ${expired}` })
+          .where(eq(webhooks.id, id));
+      }
       await groupRepo.lockOrCreateGroup(tx, group, now);
       await groupRepo.writeOffsets(
         tx,

@@ -33,6 +33,8 @@ export interface RunnerDeps {
   random?: () => number;
   /** The endpoint answered 410 Gone. */
   onGone(webhookId: string, reason: string): void;
+  /** Records retention deleted before delivery (counted once their skip is committed). */
+  countExpired?(count: number): void;
 }
 
 export class WebhookRunner {
@@ -76,8 +78,10 @@ export class WebhookRunner {
           topic: { name: topic.name, format: topic.config.value_format },
           partition: p,
           log,
-          saveProgress: (partition, pr) =>
-            this.deps.repo.saveProgress(this.settings.id, topic.name, partition, pr, this.deps.now()),
+          saveProgress: async (partition, pr, expired = 0) => {
+            await this.deps.repo.saveProgress(this.settings.id, topic.name, partition, pr, this.deps.now(), expired);
+            if (expired > 0) this.deps.countExpired?.(expired);
+          },
           recordAttempt: (a) => this.deps.repo.recordAttempt({ ...a, webhookId: this.settings.id }),
           sender: this.deps.sender,
           limiter: this.deps.limiter,

@@ -69,6 +69,8 @@ export interface WebhooksServiceOptions {
   deliveriesKept: number;
   logger: RunnerDeps['logger'];
   sender?: WebhookSender;
+  /** Counts records retention deleted before delivery (a Prometheus counter). */
+  expiredCounter?: { inc(value: number): void };
   now?: () => number;
   random?: () => number;
 }
@@ -105,6 +107,7 @@ export class WebhooksService {
       now: this.now,
       ...(o.random ? { random: o.random } : {}),
       onGone: (id, reason) => void this.serial(() => this.disable(id, reason)),
+      ...(o.expiredCounter ? { countExpired: (n: number) => o.expiredCounter?.inc(n) } : {}),
     };
   }
 
@@ -207,6 +210,7 @@ export class WebhooksService {
       lastErrorAt: null,
       lastError: null,
       consecutiveFailures: 0,
+      recordsExpired: 0,
       createdAt: now,
       updatedAt: now,
     };
@@ -241,6 +245,8 @@ export class WebhooksService {
   async update(id: string, input: UpdateWebhookInput): Promise<Result<WebhookView, WebhookError>> {
     if (!UUID.test(id)) return err(notFound(id));
     if (input.url !== undefined) {
+      // An unknown id answers 404 at once, not after resolving the new URL's host name.
+      if (!(await this.repo.get(id))) return err(notFound(id));
       const url = await this.checkUrl(input.url);
       if (!url.ok) return url;
     }

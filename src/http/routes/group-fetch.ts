@@ -4,6 +4,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { decodeGroupCursor, encodeGroupCursor } from '../../groups/group-cursor.js';
 import type { RouteModule } from '../app-env.js';
 import { ApiError, errorResponses } from '../errors.js';
+import { checkWaitMs, waitMsQuery } from '../schemas/long-poll.js';
 import { RecordSchema } from './records-read.js';
 import { MemberParam, MembershipJson, throwGroupError } from './group-schemas.js';
 
@@ -46,9 +47,9 @@ export const groupFetchRoute = createRoute({
       max_bytes: int(1, 64 * MiB)
         .default(MiB)
         .openapi({ description: '1 … 64 MiB, default 1 MiB (at least one record is returned if any exists).' }),
-      wait_ms: int(0, 300_000)
-        .default(0)
-        .openapi({ description: 'Long-poll up to this long (≤ SLUICE_LONG_POLL_MAX_MS); 0 answers at once.' }),
+      wait_ms: waitMsQuery(
+        'Long-poll up to this long (≤ SLUICE_LONG_POLL_MAX_MS, default 30000, at most 30000); 0 answers at once.',
+      ),
       cursor: z.string().min(1).max(16_384).optional().openapi({
         description:
           'The `cursor` of the last answer you received: confirms its records (400 if malformed). Omit it on the first fetch.',
@@ -69,9 +70,7 @@ export const registerGroupFetch: RouteModule = (app) =>
     const { groups, streams, config } = c.get('services');
     const { group, member } = c.req.valid('param');
     const q = c.req.valid('query');
-    if (q.wait_ms > config.longPollMaxMs) {
-      throw new ApiError('bad_request', `wait_ms must be ≤ ${config.longPollMaxMs} (SLUICE_LONG_POLL_MAX_MS)`);
-    }
+    checkWaitMs(q.wait_ms, config.longPollMaxMs);
     const confirm = q.cursor === undefined ? undefined : decodeGroupCursor(q.cursor);
     if (confirm && !confirm.ok) throw new ApiError('bad_request', confirm.error.message);
     const result = await groups.fetch(group, member, {

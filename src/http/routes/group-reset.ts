@@ -8,11 +8,14 @@ import { GroupParam, NAME_PATTERN, throwGroupError } from './group-schemas.js';
 export const ResetOffsetsBody = z
   .strictObject({
     topic: z.string().regex(NAME_PATTERN, 'a topic name'),
-    to: z.union([
-      z.enum(['earliest', 'latest']),
-      z.strictObject({ timestamp: z.number().int().min(0) }),
-      z.strictObject({ offset: z.number().int().min(0) }),
-    ]),
+    to: z.union(
+      [
+        z.enum(['earliest', 'latest']),
+        z.strictObject({ timestamp: z.number().int().min(0) }),
+        z.strictObject({ offset: z.number().int().min(0) }),
+      ],
+      { error: 'must be "earliest", "latest", {"timestamp": <Unix ms ≥ 0>} or {"offset": <offset ≥ 0>}' },
+    ),
     partitions: z
       .array(z.number().int().min(0))
       .min(1)

@@ -3,6 +3,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { RouteModule } from '../app-env.js';
 import { ApiError, errorResponses } from '../errors.js';
+import { checkWaitMs, waitMsQuery } from '../schemas/long-poll.js';
 
 const MiB = 1024 * 1024;
 
@@ -68,9 +69,9 @@ export const readRecordsRoute = createRoute({
       max_bytes: int(1, 64 * MiB)
         .default(MiB)
         .openapi({ description: '1 … 64 MiB, default 1 MiB.' }),
-      wait_ms: int(0, 300_000).default(0).openapi({
-        description: 'Long-poll up to this long (≤ SLUICE_LONG_POLL_MAX_MS, default 30 s); 0 answers at once.',
-      }),
+      wait_ms: waitMsQuery(
+        'Long-poll up to this long (≤ SLUICE_LONG_POLL_MAX_MS, default 30000, at most 30000); 0 answers at once.',
+      ),
     }),
   },
   responses: {
@@ -87,9 +88,7 @@ export const registerReadRecords: RouteModule = (app) =>
     if (q.offset !== undefined && q.timestamp !== undefined) {
       throw new ApiError('bad_request', 'give either offset or timestamp, not both');
     }
-    if (q.wait_ms > config.longPollMaxMs) {
-      throw new ApiError('bad_request', `wait_ms must be ≤ ${config.longPollMaxMs} (SLUICE_LONG_POLL_MAX_MS)`);
-    }
+    checkWaitMs(q.wait_ms, config.longPollMaxMs);
     const result = await reads.readJson({
       topic,
       partition,

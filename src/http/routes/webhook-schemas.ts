@@ -197,6 +197,10 @@ export const Webhook = z
     state_reason: z.string().nullable(),
     lag: z.number().int().openapi({ description: 'Records not yet delivered, over all partitions.' }),
     consecutive_failures: z.number().int().openapi({ description: 'Failed attempts since the last success.' }),
+    records_expired: z.number().int().openapi({
+      description:
+        'Records retention deleted before they were delivered: skipped (they no longer exist), counted here and in the metric sluice_webhook_records_expired_total.',
+    }),
     last_success_at: ms('Unix ms of the last 2xx answer.').nullable(),
     last_error_at: ms('Unix ms of the last failed attempt.').nullable(),
     last_error: z.string().nullable(),
@@ -255,6 +259,7 @@ export function webhookJson(v: WebhookView): WebhookJson {
     state_reason: r.stateReason,
     lag: v.lag,
     consecutive_failures: r.consecutiveFailures,
+    records_expired: r.recordsExpired,
     last_success_at: r.lastSuccessAt,
     last_error_at: r.lastErrorAt,
     last_error: r.lastError,

@@ -49,6 +49,8 @@ export const webhooks = pgTable(
     lastSuccessAt: bigint('last_success_at', { mode: 'number' }),
     lastErrorAt: bigint('last_error_at', { mode: 'number' }),
     lastError: text('last_error'),
+    /** Records retention deleted before they were delivered (skipped: nothing older exists). */
+    recordsExpired: bigint('records_expired', { mode: 'number' }).notNull().default(0),
     /** Failed attempts since the last success (any partition). */
     consecutiveFailures: integer('consecutive_failures').notNull().default(0),
     createdAt: bigint('created_at', { mode: 'number' }).notNull(),

@@ -1,0 +1,1 @@
+ALTER TABLE "webhooks" ADD COLUMN "records_expired" bigint DEFAULT 0 NOT NULL;

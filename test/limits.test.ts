@@ -1,0 +1,343 @@
+// Process-wide limits against a real server: slow clients are cut by the header and request
+// timeouts (streams are not), and the caps on streams, connections and buffered body bytes
+// answer a clear 503 and free their slot when the holder goes.
+import fs from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { killAllChildren, startChild } from './support/child-server.js';
+import { rawConnect, type RawConnection } from './support/raw-http.js';
+import { startIsolatedServer, type TestServer } from './support/server.js';
+import { createTopic, produce, until } from './sse-support.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const name = () => `t-${randomUUID()}`;
+
+function request(method: string, path: string, headers: Record<string, string | number> = {}): string {
+  const lines = [
+    `${method} ${path} HTTP/1.1`,
+    'Host: 127.0.0.1',
+    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+  ];
+  return `${lines.join('\r\n')}\r\n\r\n`;
+}
+
+/** Race `promise` against a deadline; a still-pending promise yields 'pending'. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T | 'pending'> {
+  return Promise.race([promise, new Promise<'pending'>((r) => setTimeout(() => r('pending'), ms).unref())]);
+}
+
+describe('client timeouts', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startIsolatedServer({
+      SLUICE_HEADERS_TIMEOUT_MS: '1000',
+      SLUICE_REQUEST_TIMEOUT_MS: '2000',
+      SLUICE_KEEP_ALIVE_TIMEOUT_MS: '500',
+    });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('a client dribbling its headers (slowloris) is answered 408 and cut at SLUICE_HEADERS_TIMEOUT_MS', async () => {
+    const conn = await rawConnect(server.url);
+    conn.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    const dribble = setInterval(() => conn.write(`X-Slow-${Date.now()}: y\r\n`), 100);
+    try {
+      const closed = await within(conn.closed, 10_000);
+      expect(closed, 'connection still open 10 s later').not.toBe('pending');
+      expect(conn.received()).toMatch(/^HTTP\/1\.1 408/);
+    } finally {
+      clearInterval(dribble);
+      conn.destroy();
+    }
+  }, 20_000);
+
+  it('a client dribbling its body is answered 408 and cut at SLUICE_REQUEST_TIMEOUT_MS', async () => {
+    const conn = await rawConnect(server.url);
+    conn.write(request('POST', '/v1/topics', { 'content-type': 'application/json', 'content-length': 10_000 }));
+    const dribble = setInterval(() => conn.write(' '), 100);
+    try {
+      const closed = await within(conn.closed, 12_000);
+      expect(closed, 'connection still open 12 s later').not.toBe('pending');
+      expect(conn.received()).toMatch(/^HTTP\/1\.1 408/);
+    } finally {
+      clearInterval(dribble);
+      conn.destroy();
+    }
+  }, 20_000);
+
+  it('an idle keep-alive connection is closed after SLUICE_KEEP_ALIVE_TIMEOUT_MS', async () => {
+    const conn = await rawConnect(server.url);
+    conn.write(request('GET', '/healthz'));
+    expect((await conn.response()).status).toBe(200);
+    const closed = await within(conn.closed, 3_000);
+    expect(closed, 'idle connection still open 3 s later').not.toBe('pending');
+    conn.destroy();
+  }, 15_000);
+
+  it('a long-poll and an SSE stream outlive the request timeout (it covers receiving the request only)', async () => {
+    const topic = name();
+    await createTopic(server.url, topic);
+    const sse = await rawConnect(server.url);
+    sse.write(request('GET', `/v1/topics/${topic}/events?from=earliest`, { accept: 'text/event-stream' }));
+    await until(() => sse.status() === 200, 'SSE stream open');
+    const started = Date.now();
+    const poll = await fetch(`${server.url}/v1/topics/${topic}/partitions/0/records?wait_ms=3000`);
+    expect(poll.status).toBe(200);
+    expect(((await poll.json()) as { records: unknown[] }).records).toEqual([]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2_900);
+    await produce(server.url, topic, [{ value: 'after the timeout' }]);
+    await until(() => sse.received().includes('after the timeout'), 'record on the SSE stream');
+    expect(sse.socket.destroyed).toBe(false);
+    sse.destroy();
+  }, 20_000);
+});
+
+describe('stream cap (SLUICE_MAX_STREAMS)', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startIsolatedServer({ SLUICE_MAX_STREAMS: '3' });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('beyond the cap SSE and long-polls get 503 max_streams with Retry-After; a closed stream frees its slot', async () => {
+    const topic = name();
+    await createTopic(server.url, topic);
+    const streams: RawConnection[] = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        const conn = await rawConnect(server.url);
+        conn.write(request('GET', `/v1/topics/${topic}/events`));
+        await until(() => conn.status() === 200, `stream ${i} open`);
+        streams.push(conn);
+      }
+      const sse = await fetch(`${server.url}/v1/topics/${topic}/events`);
+      expect(sse.status).toBe(503);
+      expect(sse.headers.get('retry-after')).toBe('5');
+      const body = (await sse.json()) as { error: Record<string, unknown> };
+      expect(body.error).toMatchObject({ code: 'unavailable', limit: 'max_streams', max_streams: 3 });
+      expect(body.error['message']).toMatch(/SLUICE_MAX_STREAMS/);
+      const poll = await fetch(`${server.url}/v1/topics/${topic}/partitions/0/records?wait_ms=1000`);
+      expect(poll.status).toBe(503);
+      await poll.body?.cancel();
+      // Requests that do not hold a stream are unaffected.
+      expect((await fetch(`${server.url}/v1/topics/${topic}/partitions/0/records`)).status).toBe(200);
+
+      streams.shift()!.destroy();
+      let status = 0;
+      const deadline = Date.now() + 10_000;
+      while (status !== 200 && Date.now() < deadline) {
+        const res = await fetch(`${server.url}/v1/topics/${topic}/partitions/0/records?wait_ms=10`);
+        status = res.status;
+        await res.body?.cancel();
+      }
+      expect(status).toBe(200);
+    } finally {
+      for (const s of streams) s.destroy();
+    }
+  }, 30_000);
+});
+
+describe('connection cap (SLUICE_MAX_CONNECTIONS)', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startIsolatedServer({ SLUICE_MAX_CONNECTIONS: '4' });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('a connection beyond the cap gets 503 max_connections and is closed; a closed one frees its place', async () => {
+    const held: RawConnection[] = [];
+    try {
+      for (let i = 0; i < 4; i++) {
+        const conn = await rawConnect(server.url);
+        conn.write(request('GET', '/healthz'));
+        expect((await conn.response()).status).toBe(200);
+        held.push(conn);
+      }
+      const extra = await rawConnect(server.url);
+      extra.write(request('GET', '/healthz'));
+      const refused = await extra.response();
+      expect(refused.status).toBe(503);
+      expect(refused.headers['retry-after']).toBe('1');
+      expect(refused.headers['connection']).toBe('close');
+      expect(JSON.parse(refused.body)).toMatchObject({
+        error: { code: 'unavailable', limit: 'max_connections', max_connections: 4 },
+      });
+      expect(await within(extra.closed, 5_000)).not.toBe('pending');
+
+      held.shift()!.destroy();
+      let status = 0;
+      const deadline = Date.now() + 10_000;
+      while (status !== 200 && Date.now() < deadline) {
+        const conn = await rawConnect(server.url);
+        conn.write(request('GET', '/healthz', { connection: 'close' }));
+        status = (await conn.response()).status;
+        conn.destroy();
+        await within(conn.closed, 1_000);
+      }
+      expect(status).toBe(200);
+    } finally {
+      for (const c of held) c.destroy();
+    }
+  }, 30_000);
+});
+
+describe('buffered body bytes (SLUICE_MAX_BUFFERED_BODY_BYTES)', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startIsolatedServer({
+      SLUICE_MAX_BODY_BYTES: String(MiB),
+      SLUICE_MAX_BUFFERED_BODY_BYTES: String(MiB),
+    });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('bodies beyond the budget get 503 max_buffered_body_bytes before being read; finishing one frees its bytes', async () => {
+    const topic = name();
+    await createTopic(server.url, topic);
+    const half = 512 * KiB;
+    const body = recordsBody(half);
+    const uploads: RawConnection[] = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        const conn = await rawConnect(server.url);
+        conn.write(
+          request('POST', `/v1/topics/${topic}/records`, {
+            'content-type': 'application/json',
+            'content-length': half,
+          }),
+        );
+        conn.write(body.subarray(0, 100));
+        uploads.push(conn);
+      }
+      // Once both uploads hold their half (as /metrics shows), any further body is refused.
+      await untilAsync(
+        async () => (await gauge(server.url, 'sluice_buffered_body_bytes')) === MiB,
+        'both uploads admitted',
+      );
+      const small = JSON.stringify({ records: [{ value: 1 }] });
+      const post = () =>
+        fetch(`${server.url}/v1/topics/${topic}/records`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: small,
+        });
+      const refused = await post();
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toBe('1');
+      const error = ((await refused.json()) as { error: Record<string, unknown> }).error;
+      expect(error).toMatchObject({ code: 'unavailable', limit: 'max_buffered_body_bytes', max_bytes: MiB });
+      expect(error['message']).toMatch(/SLUICE_MAX_BUFFERED_BODY_BYTES/);
+
+      // Finish one upload: it is appended, and its bytes are free again.
+      uploads[0]!.write(body.subarray(100));
+      expect((await uploads[0]!.response()).status).toBe(200);
+      let status = 0;
+      const deadline2 = Date.now() + 10_000;
+      while (status !== 200 && Date.now() < deadline2) {
+        const res = await post();
+        status = res.status;
+        await res.body?.cancel();
+      }
+      expect(status).toBe(200);
+    } finally {
+      for (const u of uploads) u.destroy();
+    }
+  }, 30_000);
+});
+
+describe('concurrent huge bodies (real process)', () => {
+  afterAll(() => killAllChildren());
+
+  it('32 concurrent 14 MiB produce bodies: beyond a 64 MiB budget they are refused and RSS stays bounded', async () => {
+    const dataDir = fs.mkdtempSync('/tmp/sluice-limits-');
+    const child = await startChild({
+      DATA_DIR: dataDir,
+      SLUICE_LOG_LEVEL: 'warn',
+      SLUICE_MAX_BUFFERED_BODY_BYTES: String(64 * MiB),
+    });
+    try {
+      const topic = name();
+      await createTopic(child.url, topic);
+      const body = recordsBody(14 * MiB);
+      const pid = child.child.pid!;
+      const before = rssMiB(pid);
+      let peak = before;
+      const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 10);
+      const outcomes = await Promise.all(
+        Array.from({ length: 32 }, async () => {
+          const conn = await rawConnect(child.url);
+          conn.write(
+            request('POST', `/v1/topics/${topic}/records`, {
+              'content-type': 'application/json',
+              'content-length': body.length,
+              connection: 'close',
+            }),
+          );
+          conn.write(body);
+          await conn.closed;
+          return conn.status() ?? 0;
+        }),
+      );
+      clearInterval(sampler);
+      peak = Math.max(peak, rssMiB(pid));
+      const count = (s: number) => outcomes.filter((o) => o === s).length;
+      console.log(
+        `RSS ${before} MiB before, peak ${peak} MiB; outcomes 200×${count(200)} 503×${count(503)} reset×${count(0)}`,
+      );
+      // Each admitted body is appended; the rest are refused (503, or a reset while still sending).
+      expect(count(200)).toBeGreaterThanOrEqual(1);
+      expect(count(200) + count(503) + count(0)).toBe(32);
+      expect(count(503)).toBeGreaterThanOrEqual(8);
+      // Without the cap (all 32 admitted) RSS grew by ~145 MiB in the same set-up; with it, 4 × 14 MiB fit.
+      expect(peak - before).toBeLessThan(100);
+    } finally {
+      await child.stop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
+/** A valid produce body of exactly `bytes` bytes (records of < 1 MiB each). */
+function recordsBody(bytes: number): Buffer {
+  const perRecord = 1_000_000;
+  const records: string[] = [];
+  const frame = (n: number) =>
+    `{"records":[${records.join(',')}${records.length ? ',' : ''}{"value":"${'x'.repeat(n)}"}]}`;
+  let left = bytes - 2 - '{"records":[]}'.length;
+  while (left > perRecord + 20) {
+    records.push(`{"value":"${'x'.repeat(perRecord)}"}`);
+    left -= perRecord + 14;
+  }
+  let text = frame(0);
+  text = frame(bytes - text.length);
+  if (Buffer.byteLength(text) !== bytes) throw new Error(`body is ${Buffer.byteLength(text)} bytes, not ${bytes}`);
+  return Buffer.from(text);
+}
+
+function rssMiB(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+}
+
+/** A gauge's value from /metrics. */
+async function gauge(url: string, metric: string): Promise<number | undefined> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${metric} `));
+  return line === undefined ? undefined : Number(line.split(' ')[1]);
+}
+
+async function untilAsync(condition: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
