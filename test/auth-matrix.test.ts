@@ -95,6 +95,11 @@ describe('authorization matrix', () => {
     });
     return { g, m: joined['member_id'] as string };
   };
+  const queue = async (scope: Scope) => {
+    const q = n(scope, 'queue');
+    await api('PUT', `/v1/topics/${topics[scope]}/queues/${q}`, {});
+    return q;
+  };
   const webhook = async (scope: Scope) => {
     const w = await api('POST', '/v1/webhooks', { topic: topics[scope], url: hookUrl });
     return { id: w['id'] as string, topic: topics[scope] };
@@ -154,6 +159,19 @@ describe('authorization matrix', () => {
       method: 'GET',
       path: `/v1/groups/${n(s, 'group')}/events`,
       query: { topics: topics[s] },
+    }),
+    listQueues: async (s) => ({ method: 'GET', path: `/v1/topics/${topics[s]}/queues` }),
+    getQueue: async (s) => ({ method: 'GET', path: `/v1/topics/${topics[s]}/queues/${await queue(s)}` }),
+    putQueue: async (s) => ({ method: 'PUT', path: `/v1/topics/${topics[s]}/queues/${n(s, 'queue')}`, body: {} }),
+    deleteQueue: async (s) => ({ method: 'DELETE', path: `/v1/topics/${topics[s]}/queues/${await queue(s)}` }),
+    receiveFromQueue: async (s) => ({
+      method: 'POST',
+      path: `/v1/topics/${topics[s]}/queues/${await queue(s)}/receive`,
+    }),
+    ackQueueRecords: async (s) => ({
+      method: 'POST',
+      path: `/v1/topics/${topics[s]}/queues/${await queue(s)}/ack`,
+      body: { acks: [{ lease: '0.0.0123456789ab.1', action: 'accept' }] },
     }),
     createWebhook: async (s) => ({ method: 'POST', path: '/v1/webhooks', body: { topic: topics[s], url: hookUrl } }),
     listWebhooks: async () => ({ method: 'GET', path: '/v1/webhooks' }),

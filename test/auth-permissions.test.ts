@@ -1,6 +1,8 @@
 // Every operation of the API declares its permission in src/auth/permissions.ts, and the
 // OpenAPI document publishes it: a route added without a declaration fails here.
+import fs from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
+import { permissionTableRows } from '../src/auth/openapi-security.js';
 import { operationPermissions } from '../src/auth/permissions.js';
 import { buildOpenApiDocument } from '../src/http/openapi.js';
 
@@ -46,5 +48,15 @@ describe('the permission table', () => {
     expect(produce['x-sluice-permission']).toEqual({
       requires: [{ resource: 'topic', action: 'write', name: '{topic}' }],
     });
+  });
+
+  it('is shown in the README as declared (rows for operations added since are reported, not required)', async () => {
+    const readme = await fs.readFile(new URL('../README.md', import.meta.url), 'utf8');
+    const rows = permissionTableRows(buildOpenApiDocument());
+    const shown = readme.split('\n').filter((l) => /^\| `(GET|POST|PUT|PATCH|DELETE) \//.test(l));
+    const stale = shown.filter((l) => !rows.includes(l));
+    expect(stale, 'README Security table rows that no longer match src/auth/permissions.ts').toEqual([]);
+    const absent = rows.filter((r) => !shown.includes(r));
+    if (absent.length > 0) console.warn(`README Security table lacks:\n${absent.join('\n')}`);
   });
 });

@@ -2,6 +2,7 @@
 // dead letters, ordering by key, retention, topic re-creation, hostile input and restarts.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listen, until } from './sse-support.js';
 import { expectStatus } from './support/client.js';
 import { createTestEnv, startTestServer, type TestEnv, type TestServer } from './support/server.js';
 
@@ -289,6 +290,48 @@ describe('delivery', () => {
     const got = await pending;
     expect(got.map((r) => r.value)).toEqual(['hello']);
     expect(Date.now() - started).toBeLessThan(4000);
+  });
+});
+
+describe('SSE receive', () => {
+  it('streams leases in events, at most max_in_flight unacknowledged; acks by POST let more through', async () => {
+    const t = await topic(
+      2,
+      values(30, (i) => ({ partition: i % 2 })),
+    );
+    const q = 'stream';
+    const l = listen(`${server.url}/v1/topics/${t}/queues/${q}/events?max_in_flight=5&lock_ms=60000`);
+    const leases = () =>
+      l.events
+        .filter((e) => e.type === 'records')
+        .flatMap((e) => (JSON.parse(e.data) as { records: QRecord[] }).records);
+    try {
+      await until(() => leases().length >= 5, 'the first leases');
+      // Nothing more while those five are held.
+      await new Promise((r) => setTimeout(r, 300));
+      expect(leases()).toHaveLength(5);
+      let acked = 0;
+      while (acked < 30) {
+        await until(() => leases().length > acked, 'more leases', 10_000);
+        const batch = leases().slice(acked);
+        const results = await ack(
+          t,
+          q,
+          batch.map((r) => ({ lease: r.lease, action: 'accept' as const })),
+        );
+        expect(results.every((r) => r.status === 'ok')).toBe(true);
+        acked += batch.length;
+      }
+      expect(new Set(leases().map((r) => `${r.partition}/${r.offset}`)).size).toBe(30);
+      expect(await describeQueue(t, q)).toMatchObject({ accepted: 30, available: 0, in_flight: 0 });
+    } finally {
+      l.close();
+    }
+  });
+
+  it('answers 404 for a missing topic before the stream opens', async () => {
+    const res = await server.client.raw('GET', `/v1/topics/${name('none')}/queues/q/events`);
+    expect(res.status).toBe(404);
   });
 });
 

@@ -81,3 +81,35 @@ export function publishPermissions<D extends object>(document: D): D {
   }
   return document;
 }
+
+/**
+ * The README's permission table (one Markdown row per operation, in document order), built from
+ * the published document so the two cannot drift apart (a test compares them).
+ */
+export function permissionTableRows(document: object): string[] {
+  const rows: string[] = [];
+  const paths = (document as Document).paths ?? {};
+  for (const [path, item] of Object.entries(paths)) {
+    for (const [method, value] of Object.entries(item)) {
+      if (!METHODS.has(method)) continue;
+      const op = value as Operation;
+      const ext = op['x-sluice-permission'] as
+        | {
+            public?: true;
+            requires?: Array<{ resource: string; action: string; name: string }>;
+            note?: string;
+            query_token?: true;
+          }
+        | undefined;
+      if (!ext) continue;
+      const needs = ext.public
+        ? 'none (public)'
+        : ext.requires!.length === 0
+          ? 'any valid credential'
+          : ext.requires!.map((r) => `\`${r.resource}:${r.action}\` on ${r.name}`).join(' and ');
+      const extra = [ext.note, ext.query_token ? 'token also as `?access_token=`' : undefined].filter(Boolean);
+      rows.push(`| \`${method.toUpperCase()} ${path}\` | ${needs}${extra.length ? ` (${extra.join('; ')})` : ''} |`);
+    }
+  }
+  return rows;
+}

@@ -153,6 +153,7 @@ const QUEUE_CACHE_MS = 1_000;
 
 export class QueuesService {
   readonly signals = new QueueSignals();
+  private readonly settledListeners = new Set<(leases: readonly string[]) => void>();
   private readonly cache = new Map<string, { row: QueueRow; until: number }>();
   private readonly rotation = new Map<string, number>();
   private readonly db: Db;
@@ -244,6 +245,14 @@ export class QueuesService {
     if (!row || !(await deleteQueue(this.db, row.id))) return err(queueNotFound(topicName, name));
     this.forget(row);
     this.signals.wake(row.id);
+    return ok(undefined);
+  }
+
+  /** The queue exists afterwards (created with defaults if it did not), or the topic is missing. */
+  async ensure(topicName: string, name: string): Promise<Result<void, QueueError>> {
+    const topic = this.o.topics.lookup(topicName);
+    if (!topic) return err(topicNotFound(topicName));
+    await this.queueFor(topic, name, true);
     return ok(undefined);
   }
 
@@ -360,6 +369,12 @@ export class QueuesService {
     return result;
   }
 
+  /** Be told of leases acknowledged on this node (whatever the action and result). */
+  onSettled(listener: (leases: readonly string[]) => void): () => void {
+    this.settledListeners.add(listener);
+    return () => this.settledListeners.delete(listener);
+  }
+
   // ---- acknowledge ---------------------------------------------------------------------
 
   /** Apply acks in request order; one result per ack, in the same order. */
@@ -418,6 +433,8 @@ export class QueuesService {
       this.afterTransition(topic, queue, p, tally, deadPending);
       for (const i of indices) this.o.metrics?.acked(topic.name, queue.name, items[i]!.action, results[i]!.status);
     }
+    const settled = items.filter((it, i) => it.action !== 'renew' || results[i]!.status !== 'ok').map((it) => it.text);
+    for (const listener of [...this.settledListeners]) listener(settled);
     // Rejected records are in the dead-letter topic before the answer (the sweeper retries failures).
     for (const p of byPartition.keys()) await this.flushIfDead(queue, topic, p);
     return ok(results);
