@@ -12,7 +12,7 @@ import { startSluice, stopSluice } from '../lib/sluice-server.js';
 
 const PARTITIONS = 4;
 const BATCH = 5000;
-const MAX_RECORDS = 100;
+const MAX_RECORDS = 500; // as Kafka share consumers fetch (max.poll.records)
 const RECEIVERS = [1, 8, 32];
 const TARGET_8_POSTGRES = 20_000;
 const DEFAULT_DATABASE_URL = 'postgres://postgres:postgres@127.0.0.1:5432/postgres';
