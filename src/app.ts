@@ -8,6 +8,7 @@ import { StreamWatch } from './auth/stream-watch.js';
 import type { App } from './http/app-env.js';
 import { notFoundHandler, onError } from './http/error-handler.js';
 import { ApiError, errorResponse } from './http/errors.js';
+import { hostCheck } from './http/middleware/host-check.js';
 import { rememberJsonErrors } from './http/middleware/json-body.js';
 import { allowedMethodsResolver } from './http/middleware/method-not-allowed.js';
 import { InflightTracker, requestContext } from './http/middleware/request-context.js';
@@ -30,6 +31,7 @@ export function createApp(services: Services): CreatedApp {
   const app = createRouter((a) => {
     a.use('*', requestContext(services, inflight));
     a.use('*', connectionCap(limits));
+    a.use('*', hostCheck(config.host, config.limits.allowedHosts));
     a.use('*', rememberJsonErrors());
     a.use('*', originPolicy(config.corsOrigins));
     const limitBody = bodyLimit({

@@ -130,6 +130,12 @@ export const envSchema = z.object({
   SLUICE_REQUEST_TIMEOUT_MS: int(100, 3_600_000).default(60_000),
   /** An idle keep-alive connection is closed after this long. */
   SLUICE_KEEP_ALIVE_TIMEOUT_MS: int(100, 600_000).default(5_000),
+  /**
+   * Comma-separated extra names (`sluice.internal`, `*.example.com`) accepted in the Host header.
+   * While HOST is a loopback address, or when this is set, other Host names get 403 (DNS rebinding);
+   * `*` turns the check off.
+   */
+  SLUICE_ALLOWED_HOSTS: z.string().trim().default(''),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -186,6 +192,8 @@ export interface Config {
     headersTimeoutMs: number;
     requestTimeoutMs: number;
     keepAliveTimeoutMs: number;
+    /** SLUICE_ALLOWED_HOSTS entries. */
+    allowedHosts: string[];
   };
 }
 
@@ -275,6 +283,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       headersTimeoutMs: e.SLUICE_HEADERS_TIMEOUT_MS,
       requestTimeoutMs: e.SLUICE_REQUEST_TIMEOUT_MS,
       keepAliveTimeoutMs: e.SLUICE_KEEP_ALIVE_TIMEOUT_MS,
+      allowedHosts: e.SLUICE_ALLOWED_HOSTS.split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== ''),
     },
   };
 }
