@@ -28,7 +28,8 @@ beforeAll(async () => {
   });
   server = await startChild(env.env);
   server.child.stdout!.on('data', (d: Buffer) => {
-    for (const line of d.toString().split('\n')) if (line.includes('"level":50')) serverErrors.push(line.slice(0, 3000));
+    for (const line of d.toString().split('\n'))
+      if (line.includes('"level":50')) serverErrors.push(line.slice(0, 3000));
   });
 });
 afterAll(async () => {
@@ -163,14 +164,17 @@ function groupMember(group: string, topic: string, seen: Seen[], deletedAt: Map<
   };
   const run = async () => {
     let member = await join();
+    // The last answer's cursor confirms its records (the next fetch continues after them).
+    let cursor = '';
     while (!stopped) {
       const sentAt = Date.now();
       const res = await call(
         'GET',
-        `/v1/groups/${group}/members/${member.member_id}/records?wait_ms=500&max_records=50`,
+        `/v1/groups/${group}/members/${member.member_id}/records?wait_ms=500&max_records=50&cursor=${cursor}`,
       );
       if (res.status === 404) {
         member = await join();
+        cursor = '';
         continue;
       }
       if (res.status !== 200) {
@@ -178,6 +182,7 @@ function groupMember(group: string, topic: string, seen: Seen[], deletedAt: Map<
         stats.errors.push(`fetch ${res.status} ${res.json.error?.code}: ${res.json.error?.message}`);
         continue;
       }
+      cursor = encodeURIComponent((res.json.cursor as string | undefined) ?? '');
       const next = new Map<number, number>();
       for (const rec of res.json.records as Json[]) {
         const inc = rec.value.inc as number;
