@@ -61,7 +61,7 @@ export interface paths {
         put?: never;
         /**
          * Produce records
-         * @description Send `application/json` `{"records": [...]}` or `application/x-ndjson` (one record object per line, parsed as it streams in). The whole request is validated before anything is appended: a bad record → 400 (shape) or 422 (semantics) naming `record_index` (and `line` for NDJSON); limits → 413 naming the `limit` (`max_body_bytes`, `max_records_per_request`, `max_record_bytes`) and its value. Keyless records without a partition all go to one partition per request, rotating between requests. Records for one partition are appended as one atomic batch; the response is sent once every batch is as durable as the topic’s `durability`. A request spanning partitions appends one batch per partition: if one fails (507 `storage_full`, 503 `unavailable`) others may have been appended — retry with idempotency headers. Idempotent produce (both forms are recorded in the log, so they survive restarts, for SLUICE_IDEMPOTENCY_WINDOW_MS, default 1 h): **Idempotency-Key** — a repeat of a request with the same key and byte-identical body returns the first response and appends nothing; the same key with a different body → 422; a repeat sent while the first is in flight waits for it. **Producer-Id / Producer-Epoch / Producer-Seq** (Kafka-style, scoped to the topic) — `Producer-Seq` numbers requests (not records) per producer id and epoch; a producer’s requests are applied one at a time; seq = last + 1 appends; a seq already appended returns its original offsets (the last 32 requests are kept); a gap → 409 `conflict` with `expected_seq`; an epoch below the current → 409 `fenced` with `current_epoch`; a higher epoch starts afresh. A producer id or epoch with no state accepts any starting seq. If an append fails part-way (503/507), retrying with the same headers appends only what is missing. Limitation: after a restart, state is rebuilt from batches whose newest record timestamp is within the window, so a request whose explicit `timestamp`s are all older than the window is deduplicated only until the server restarts.
+         * @description Send `application/json` `{"records": [...]}` or `application/x-ndjson` (one record object per line, parsed as it streams in). The whole request is validated before anything is appended: a bad record → 400 (shape) or 422 (semantics) naming `record_index` (and `line` for NDJSON); limits → 413 naming the `limit` (`max_body_bytes`, `max_records_per_request`, `max_record_bytes`) and its value. Keyless records without a partition all go to one partition per request, rotating between requests. Records for one partition are appended as one atomic batch; the response is sent once every batch is as durable as the topic’s `durability`. A request spanning partitions appends one batch per partition: if one fails (507 `storage_full`, 503 `unavailable`) others may have been appended — retry with idempotency headers. Idempotent produce (both forms are recorded in the log, so they survive restarts, for SLUICE_IDEMPOTENCY_WINDOW_MS, default 1 h): **Idempotency-Key** — a repeat of a request with the same key and byte-identical body returns the first response and appends nothing; the same key with a different body → 422; a repeat sent while the first is in flight waits for it. **Producer-Id / Producer-Epoch / Producer-Seq** (Kafka-style, scoped to the topic) — `Producer-Seq` numbers requests (not records) per producer id and epoch; a producer’s requests are applied one at a time; seq = last + 1 appends; a seq already appended returns its original offsets (the last 32 requests are kept); a gap → 409 `conflict` with `expected_seq`; an epoch below the current → 409 `fenced` with `current_epoch`; a higher epoch starts afresh. A producer id or epoch with no state accepts any starting seq. If an append fails part-way (503/507), retrying with the same headers appends only what is missing. After a restart, state is rebuilt from the batches the log appended within the window (append time, whatever the records’ `timestamp`s). The state is bounded (SLUICE_IDEMPOTENCY_MAX_ENTRIES, SLUICE_IDEMPOTENCY_MAX_BYTES): past the bound the least recently used keys and producers are forgotten early.
          */
         post: operations["produceRecords"];
         delete?: never;
@@ -649,7 +649,7 @@ export interface components {
         };
         TopicConfig: {
             /**
-             * @description Delete closed segments whose newest record is older than this (ms). -1 keeps data forever.
+             * @description Delete closed segments whose last record was appended longer ago than this (ms), whatever timestamps producers gave their records. -1 keeps data forever.
              * @example 604800000
              */
             retention_ms: number;
@@ -710,7 +710,7 @@ export interface components {
         /** @description Omitted fields take their defaults. */
         TopicConfigInput: {
             /**
-             * @description Delete closed segments whose newest record is older than this (ms). -1 keeps data forever.
+             * @description Delete closed segments whose last record was appended longer ago than this (ms), whatever timestamps producers gave their records. -1 keeps data forever.
              * @example 604800000
              */
             retention_ms?: number;
@@ -775,7 +775,7 @@ export interface components {
             };
             /** @description Explicit partition (must exist); overrides the key. */
             partition?: number;
-            /** @description Unix ms; defaults to the time the request is received. */
+            /** @description Unix ms (Kafka’s CreateTime), kept as sent and used by `?timestamp=` lookups; defaults to the time the request is received. At most SLUICE_TIMESTAMP_AFTER_MAX_MS (default 1 h) ahead of the server clock and, when SLUICE_TIMESTAMP_BEFORE_MAX_MS is set, at most that far behind it; otherwise 422 naming the limit. Retention and the idempotency window run on the time the log appended the record, not on this value. */
             timestamp?: number;
         };
         ReadRecordsResponse: {
@@ -2087,7 +2087,7 @@ export interface operations {
                 max_bytes?: number;
                 /** @description Long-poll up to this long (≤ SLUICE_LONG_POLL_MAX_MS, default 30000, at most 30000); 0 answers at once. */
                 wait_ms?: number;
-                /** @description The `cursor` of the last answer you received: confirms its records (400 if malformed). Omit it on the first fetch. */
+                /** @description The `cursor` of the last answer you received: confirms its records (400 if malformed). Omit it (or leave it empty) on the first fetch. */
                 cursor?: string;
             };
             header?: never;
