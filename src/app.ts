@@ -8,6 +8,7 @@ import { StreamWatch } from './auth/stream-watch.js';
 import type { App } from './http/app-env.js';
 import { notFoundHandler, onError } from './http/error-handler.js';
 import { ApiError, errorResponse } from './http/errors.js';
+import { auditLog } from './http/middleware/audit-log.js';
 import { hostCheck } from './http/middleware/host-check.js';
 import { rememberJsonErrors } from './http/middleware/json-body.js';
 import { allowedMethodsResolver } from './http/middleware/method-not-allowed.js';
@@ -65,6 +66,8 @@ export function createApp(services: Services): CreatedApp {
     });
     // Before auth, which reads the (small) JSON body of a few operations to name their resource.
     a.use('*', bodyBudget(limits, config));
+    // Around auth, so refused attempts are audited too.
+    a.use('*', auditLog(services.logger));
     // After the body limit: a few operations name their resource in the (small) JSON body.
     a.use(
       '*',
