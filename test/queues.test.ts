@@ -465,6 +465,25 @@ describe('seams', () => {
     expect((await describeQueue(t, 'q')).lock_ms).toBe(30_000); // defaults: not the old queue's settings
   });
 
+  it('a queue deleted by another node while this one has it cached: receive re-creates it, ack answers 404', async () => {
+    const t = await topic(1, values(2));
+    const first = await receive(t, 'gone', { max_records: 1 });
+    // Another node deletes the queue: this node's cached row now names a queue that is gone.
+    const { queues } = await import('../src/metadata/schema.js');
+    const { eq } = await import('drizzle-orm');
+    await server.services.db.delete(queues).where(eq(queues.name, 'gone'));
+    const res = await server.client.post('/v1/topics/{topic}/queues/{queue}/ack', {
+      params: { topic: t, queue: 'gone' },
+      body: { acks: [{ lease: first[0]!.lease, action: 'accept' }] },
+    });
+    expect(res.status).toBe(404);
+    const again = await receive(t, 'gone', { max_records: 10 });
+    expect(again.map((r) => [r.offset, r.delivery_count])).toEqual([
+      [0, 1],
+      [1, 1],
+    ]);
+  });
+
   it('a receiver waiting on a topic that is deleted gets 404 at once', async () => {
     const t = await topic(1);
     const pending = server.client.post('/v1/topics/{topic}/queues/{queue}/receive', {
