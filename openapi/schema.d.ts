@@ -768,7 +768,7 @@ export interface components {
             /** @description UTF-8 key. Keyed records go to Kafka’s default partition for the key: murmur2(key bytes) & 0x7fffffff modulo the partition count. */
             key?: string | null;
             /** @description Per the topic’s `value_format`: any JSON value (`json`) nesting arrays/objects at most SLUICE_MAX_JSON_DEPTH (default 128) deep, a string (`string`) or standard padded base64 (`binary`). `null` is a tombstone in every format. */
-            value?: unknown;
+            value: unknown;
             /** @description String headers by name. Names starting with `__sluice.` are reserved. */
             headers?: {
                 [key: string]: string;
@@ -816,26 +816,6 @@ export interface components {
             generation: number;
             /** @description Partitions this member owns in `generation`. */
             assignment: components["schemas"]["TopicPartition"][];
-        };
-        JoinGroupRequest: {
-            /** @description Topics to consume (1–100); every partition of each is shared among the members. */
-            topics: string[];
-            /**
-             * @description The member is removed (and its partitions reassigned) if no fetch or heartbeat arrives for this long.
-             * @default 30000
-             */
-            session_timeout_ms?: number;
-            /**
-             * @description Where to start a partition with no committed offset (or one outside the log): `earliest`, `latest` (from when the member got the partition), or `none` — fetch answers 409 `conflict` naming the partition.
-             * @default latest
-             * @enum {string}
-             */
-            auto_offset_reset?: "earliest" | "latest" | "none";
-            /**
-             * @description Each fetch first commits what the previous fetch delivered (at-least-once, like Kafka’s poll loop); leaving commits too.
-             * @default false
-             */
-            auto_commit?: boolean;
         };
         GroupFetchResponse: components["schemas"]["GroupMembership"] & {
             /** @description Records of the member’s partitions, in offset order per partition. */
@@ -1011,6 +991,7 @@ export interface components {
             /** @example orders */
             topic: string;
             /**
+             * Format: uri
              * @description http or https. Link-local (169.254.0.0/16, fe80::/10) and cloud-metadata addresses are always refused, also when a host name resolves to them at delivery time. Loopback and private addresses need SLUICE_WEBHOOK_ALLOW_PRIVATE=true or an entry in SLUICE_WEBHOOK_ALLOW_HOSTS. No credentials in the URL; redirects are not followed.
              * @example https://hooks.example.com/sluice
              */
@@ -1053,6 +1034,7 @@ export interface components {
         } | null;
         UpdateWebhook: {
             /**
+             * Format: uri
              * @description http or https. Link-local (169.254.0.0/16, fe80::/10) and cloud-metadata addresses are always refused, also when a host name resolves to them at delivery time. Loopback and private addresses need SLUICE_WEBHOOK_ALLOW_PRIVATE=true or an entry in SLUICE_WEBHOOK_ALLOW_HOSTS. No credentials in the URL; redirects are not followed.
              * @example https://hooks.example.com/sluice
              */
@@ -1226,31 +1208,11 @@ export interface components {
             /** @description Id of the key that created it (`admin`: SLUICE_ADMIN_KEY; null: created anonymously). */
             created_by: string | null;
         };
-        CreateKeyRequest: {
-            /**
-             * @description A label (not unique); `key` grants are checked against it.
-             * @example orders-producer
-             */
-            name: string;
-            /** @description What the key may do (deny by default). `{"resource":"topic","name":"*","actions":["read","write","create","delete","alter","describe"]}` is every topic action; see the Security section of the README for the permission each operation needs. */
-            grants: components["schemas"]["Grant"][];
-            /** @description Unix ms after which the key is refused; omit or null for no expiry. */
-            expires_at?: number | null;
-        };
         Token: {
             /** @description A signed token: `Authorization: Bearer <token>`, or `?access_token=<token>` on GET streams (SSE, long-poll) for EventSource. */
             token: string;
             /** @description Unix ms. */
             expires_at: number;
-        };
-        CreateTokenRequest: {
-            /** @description What the key may do (deny by default). `{"resource":"topic","name":"*","actions":["read","write","create","delete","alter","describe"]}` is every topic action; see the Security section of the README for the permission each operation needs. */
-            grants: components["schemas"]["Grant"][];
-            /**
-             * @description Lifetime in ms (1 s – 24 h); never beyond the expiry of the caller’s key.
-             * @example 600000
-             */
-            ttl_ms: number;
         };
         Health: {
             /** @enum {string} */
@@ -1550,7 +1512,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": components["schemas"]["UpdateTopic"];
             };
@@ -1760,20 +1722,20 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description First offset to read. */
-                offset?: number | null;
+                offset?: number;
                 /** @description Unix ms: start at the first record with a timestamp ≥ this. Not allowed with `offset`. */
-                timestamp?: number | null;
+                timestamp?: number;
                 /** @description 1 … 10000, default 500. */
                 max_records?: number;
                 /** @description 1 … 64 MiB, default 1 MiB. */
                 max_bytes?: number;
                 /** @description Long-poll up to this long (≤ SLUICE_LONG_POLL_MAX_MS, default 30000, at most 30000); 0 answers at once. */
-                wait_ms?: number | null;
+                wait_ms?: number;
             };
             header?: never;
             path: {
                 topic: string;
-                partition: number | null;
+                partition: number;
             };
             cookie?: never;
         };
@@ -2037,7 +1999,26 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["JoinGroupRequest"];
+                "application/json": {
+                    /** @description Topics to consume (1–100); every partition of each is shared among the members. */
+                    topics: string[];
+                    /**
+                     * @description The member is removed (and its partitions reassigned) if no fetch or heartbeat arrives for this long.
+                     * @default 30000
+                     */
+                    session_timeout_ms?: number;
+                    /**
+                     * @description Where to start a partition with no committed offset (or one outside the log): `earliest`, `latest` (from when the member got the partition), or `none` — fetch answers 409 `conflict` naming the partition.
+                     * @default latest
+                     * @enum {string}
+                     */
+                    auto_offset_reset?: "earliest" | "latest" | "none";
+                    /**
+                     * @description Each fetch first commits what the previous fetch delivered (at-least-once, like Kafka’s poll loop); leaving commits too.
+                     * @default false
+                     */
+                    auto_commit?: boolean;
+                };
             };
         };
         responses: {
@@ -2105,7 +2086,7 @@ export interface operations {
                 /** @description 1 … 64 MiB, default 1 MiB (at least one record is returned if any exists). */
                 max_bytes?: number;
                 /** @description Long-poll up to this long (≤ SLUICE_LONG_POLL_MAX_MS, default 30000, at most 30000); 0 answers at once. */
-                wait_ms?: number | null;
+                wait_ms?: number;
                 /** @description The `cursor` of the last answer you received: confirms its records (400 if malformed). Omit it (or leave it empty) on the first fetch. */
                 cursor?: string;
             };
@@ -3052,7 +3033,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": components["schemas"]["UpdateWebhook"];
             };
@@ -3362,7 +3343,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": components["schemas"]["QueueSettings"];
             };
@@ -3583,7 +3564,7 @@ export interface operations {
                 /** @description 1 … 1000, default 10. */
                 max_records?: number;
                 /** @description Long-poll up to this long (≤ SLUICE_LONG_POLL_MAX_MS) for a record; 0 answers at once. */
-                wait_ms?: number | null;
+                wait_ms?: number;
                 /** @description Lease length for this receive; the queue’s lock_ms by default. */
                 lock_ms?: number;
             };
@@ -3855,7 +3836,39 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["CreateKeyRequest"];
+                "application/json": {
+                    /**
+                     * @description A label (not unique); `key` grants are checked against it.
+                     * @example orders-producer
+                     */
+                    name: string;
+                    /** @description What the key may do (deny by default). `{"resource":"topic","name":"*","actions":["read","write","create","delete","alter","describe"]}` is every topic action; see the Security section of the README for the permission each operation needs. */
+                    grants: {
+                        /** @enum {string} */
+                        resource: "topic" | "group" | "webhook" | "key" | "cluster";
+                        /**
+                         * @description The topic, group or key name (a webhook is named by its topic; the cluster by `cluster`). `*` with `literal` matches every name.
+                         * @example orders
+                         */
+                        name: string;
+                        /**
+                         * @description `literal`: exactly `name` (or every name for `*`); `prefixed`: every name starting with `name`.
+                         * @default literal
+                         * @enum {string}
+                         */
+                        pattern?: "literal" | "prefixed";
+                        /**
+                         * @description Allowed actions on the matching names.
+                         * @example [
+                         *       "read",
+                         *       "describe"
+                         *     ]
+                         */
+                        actions: ("read" | "write" | "create" | "delete" | "alter" | "describe")[];
+                    }[];
+                    /** @description Unix ms after which the key is refused; omit or null for no expiry. */
+                    expires_at?: number | null;
+                };
             };
         };
         responses: {
@@ -4029,7 +4042,37 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["CreateTokenRequest"];
+                "application/json": {
+                    /** @description What the key may do (deny by default). `{"resource":"topic","name":"*","actions":["read","write","create","delete","alter","describe"]}` is every topic action; see the Security section of the README for the permission each operation needs. */
+                    grants: {
+                        /** @enum {string} */
+                        resource: "topic" | "group" | "webhook" | "key" | "cluster";
+                        /**
+                         * @description The topic, group or key name (a webhook is named by its topic; the cluster by `cluster`). `*` with `literal` matches every name.
+                         * @example orders
+                         */
+                        name: string;
+                        /**
+                         * @description `literal`: exactly `name` (or every name for `*`); `prefixed`: every name starting with `name`.
+                         * @default literal
+                         * @enum {string}
+                         */
+                        pattern?: "literal" | "prefixed";
+                        /**
+                         * @description Allowed actions on the matching names.
+                         * @example [
+                         *       "read",
+                         *       "describe"
+                         *     ]
+                         */
+                        actions: ("read" | "write" | "create" | "delete" | "alter" | "describe")[];
+                    }[];
+                    /**
+                     * @description Lifetime in ms (1 s – 24 h); never beyond the expiry of the caller’s key.
+                     * @example 600000
+                     */
+                    ttl_ms: number;
+                };
             };
         };
         responses: {

@@ -86,7 +86,14 @@ export function createApp(services: Services): CreatedApp {
   });
 
   let document: ReturnType<typeof buildOpenApiDocument> | undefined;
-  app.get('/openapi.json', (c) => c.json((document ??= buildOpenApiDocument(app))));
+  app.get('/openapi.json', (c) =>
+    c.json(
+      (document ??= buildOpenApiDocument(app, {
+        maxPartitions: config.maxPartitions,
+        longPollMaxMs: config.longPollMaxMs,
+      })),
+    ),
+  );
   app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'Sluice API' }));
   app.onError(onError);
   app.notFound(notFoundHandler(allowedMethodsResolver(app as never)));
