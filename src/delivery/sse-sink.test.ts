@@ -1,5 +1,5 @@
 // The Node response sink against a real HTTP server and client: bytes go out through the
-// public ServerResponse API as valid chunked HTTP, corked per tick, with real backpressure.
+// public ServerResponse API as a close-delimited HTTP body, corked per tick, with real backpressure.
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -11,13 +11,14 @@ afterEach(async () => {
   await new Promise((resolve) => server?.close(resolve));
 });
 
-/** A server whose one response is an SSE sink (headers stored first, as @hono/node-server does). */
+/** A server whose one response is an SSE sink. */
 async function serve(): Promise<{ url: string; opened: Promise<{ sink: SseSink; res: http.ServerResponse }> }> {
   let resolve!: (v: { sink: SseSink; res: http.ServerResponse }) => void;
   const opened = new Promise<{ sink: SseSink; res: http.ServerResponse }>((r) => (resolve = r));
   server = http.createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    // As under @hono/node-server: the route makes the sink, then the framework writes the head.
     const { sink, body } = nodeResponseSink(res);
+    setImmediate(() => res.writeHead(200, { 'content-type': 'text/event-stream' }));
     // The framework pumps `body`; when the sink closes it, the response ends.
     void body
       .getReader()
@@ -32,7 +33,7 @@ async function serve(): Promise<{ url: string; opened: Promise<{ sink: SseSink; 
 const tick = () => new Promise((r) => setImmediate(r));
 
 describe('nodeResponseSink', () => {
-  it('writes every frame with res.write, corked for the tick, as chunked HTTP the client reads byte for byte', async () => {
+  it('writes every frame with res.write, corked for the tick, as one close-delimited body the client reads byte for byte', async () => {
     const { url, opened } = await serve();
     const response = fetch(url);
     const { sink, res } = await opened;
@@ -53,7 +54,9 @@ describe('nodeResponseSink', () => {
     // The very same Buffer went to res.write each time: encoded once, never copied by the sink.
     expect(writes.filter((w) => w === shared)).toHaveLength(5);
     sink.end();
-    const text = await (await response).text();
+    const answer = await response;
+    expect([answer.headers.get('transfer-encoding'), answer.headers.get('connection')]).toEqual([null, 'close']);
+    const text = await answer.text();
     expect(text).toBe(`retry: 100\n\n${shared.toString().repeat(5)}`);
     expect(sink.closed).toBe(true);
   });
@@ -63,8 +66,10 @@ describe('nodeResponseSink', () => {
     const { port } = new URL(url);
     const client = net.connect(Number(port), '127.0.0.1');
     client.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
-    const { sink } = await opened;
+    const { sink, res } = await opened;
     client.pause();
+    // Until the head is stored the sink only holds writes (the retry: line); wait for that.
+    while (!res.headersSent) await tick();
     await tick();
     const frame = Buffer.alloc(64 * 1024, 0x61);
     let drains = 0;

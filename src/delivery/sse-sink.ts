@@ -20,14 +20,22 @@ export interface SseSink {
  * Write SSE bytes to a Node response through its public API while the framework sends the
  * headers. @hono/node-server writes the status and headers (so CORS and request-id
  * middleware apply) and pumps the returned `body`, which never yields; closing `body` ends
- * the response. Data goes to `res.write()` once the headers are stored: fan-out hands the
- * same shared Buffer to every subscriber's response (Node frames it as an HTTP chunk without
- * copying it), `res.write()`'s return value and the response's 'drain' are the
- * backpressure, and the response is corked for the rest of the tick on its first write, so
- * everything written in one tick leaves in one socket write. Writes made before the headers
- * are stored (the `retry:` line, at most one batch) are held and flushed first, in order.
+ * the response. Data goes to `res.write()` once the headers are stored.
+ *
+ * The body is delimited by closing the connection (`Connection: close`, no
+ * `Transfer-Encoding`), as an event stream ends only when its connection does: so each
+ * `res.write()` of a shared Buffer is one socket write of that very Buffer — fan-out encodes
+ * once and never frames or copies per subscriber. `res.write()`'s return value and the
+ * response's 'drain' are the backpressure, and the response is corked for the rest of the
+ * tick on its first write, so everything written in one tick leaves in one socket write.
+ * Writes made before the headers are stored (the `retry:` line, at most one batch) are held
+ * and flushed first, in order.
  */
 export function nodeResponseSink(res: ServerResponse): { sink: SseSink; body: ReadableStream<Uint8Array> } {
+  if (!res.headersSent) {
+    res.removeHeader('transfer-encoding');
+    res.setHeader('connection', 'close');
+  }
   let closed = false;
   let ending = false;
   let ready = false;
