@@ -61,7 +61,7 @@ export interface paths {
         put?: never;
         /**
          * Produce records
-         * @description Send `application/json` `{"records": [...]}` or `application/x-ndjson` (one record object per line, parsed as it streams in). The whole request is validated before anything is appended: a bad record → 400 (shape) or 422 (semantics) naming `record_index` (and `line` for NDJSON); limits → 413 naming the `limit` (`max_body_bytes`, `max_records_per_request`, `max_record_bytes`) and its value. Keyless records without a partition all go to one partition per request, rotating between requests. Records for one partition are appended as one atomic batch; the response is sent once every batch is as durable as the topic’s `durability`. A request spanning partitions appends one batch per partition: if one fails (507 `storage_full`, 503 `unavailable`) others may have been appended — retry with idempotency headers. Idempotent produce (both forms are recorded in the log, so they survive restarts, for SLUICE_IDEMPOTENCY_WINDOW_MS, default 1 h): **Idempotency-Key** — a repeat of a request with the same key and byte-identical body returns the first response and appends nothing; the same key with a different body → 422; a repeat sent while the first is in flight waits for it. **Producer-Id / Producer-Epoch / Producer-Seq** (Kafka-style, scoped to the topic) — `Producer-Seq` numbers requests (not records) per producer id and epoch; a producer’s requests are applied one at a time; seq = last + 1 appends; a seq already appended returns its original offsets (the last 32 requests are kept); a gap → 409 `conflict` with `expected_seq`; an epoch below the current → 409 `fenced` with `current_epoch`; a higher epoch starts afresh. A producer id or epoch with no state accepts any starting seq. If an append fails part-way (503/507), retrying with the same headers appends only what is missing. Limitation: after a restart, state is rebuilt from batches whose newest record timestamp is within the window, so a request whose explicit `timestamp`s are all older than the window is deduplicated only until the server restarts.
+         * @description Send `application/json` `{"records": [...]}` or `application/x-ndjson` (one record object per line, parsed as it streams in). The whole request is validated before anything is appended: a bad record → 400 (shape) or 422 (semantics) naming `record_index` (and `line` for NDJSON); limits → 413 naming the `limit` (`max_body_bytes`, `max_records_per_request`, `max_record_bytes`) and its value. Keyless records without a partition all go to one partition per request, rotating between requests. Records for one partition are appended as one atomic batch; the response is sent once every batch is as durable as the topic’s `durability`. A request spanning partitions appends one batch per partition: if one fails (507 `storage_full`, 503 `unavailable`) others may have been appended — retry with idempotency headers. Idempotent produce (both forms are recorded in the log, so they survive restarts, for SLUICE_IDEMPOTENCY_WINDOW_MS, default 1 h): **Idempotency-Key** — a repeat of a request with the same key and byte-identical body returns the first response and appends nothing; the same key with a different body → 422; a repeat sent while the first is in flight waits for it. **Producer-Id / Producer-Epoch / Producer-Seq** (Kafka-style, scoped to the topic) — `Producer-Seq` numbers requests (not records) per producer id and epoch; a producer’s requests are applied one at a time; seq = last + 1 appends; a seq already appended returns its original offsets (the last 32 requests are kept); a gap → 409 `conflict` with `expected_seq`; an epoch below the current → 409 `fenced` with `current_epoch`; a higher epoch starts afresh. A producer id or epoch with no state accepts any starting seq. If an append fails part-way (503/507), retrying with the same headers appends only what is missing. After a restart, state is rebuilt from the batches the log appended within the window (append time, whatever the records’ `timestamp`s). The state is bounded (SLUICE_IDEMPOTENCY_MAX_ENTRIES, SLUICE_IDEMPOTENCY_MAX_BYTES): past the bound the least recently used keys and producers are forgotten early.
          */
         post: operations["produceRecords"];
         delete?: never;
@@ -99,7 +99,7 @@ export interface paths {
         };
         /**
          * Stream one partition (Server-Sent Events)
-         * @description A Server-Sent Events stream. It opens with `retry:`; each record arrives as `event: record` with `data:` a Record JSON and `id:` the resume cursor (with `?batch=true`: `event: records`, a JSON array). A `: keepalive` comment is sent every SLUICE_SSE_KEEPALIVE_MS (default 15 s). When the stream cannot continue it sends `event: error` with `{"code","message",...}` and closes: `offset_out_of_range` names records deleted by retention before they were delivered (`requested_offset`, `start_offset`) — reconnect with `from=earliest` to accept the gap. On server shutdown the last event is `event: shutdown`. A slow client is paused against its socket and catches up from the log; it never grows server memory. A start position or cursor beyond the end of a partition is refused before the stream opens with 416 `offset_out_of_range` and `partition`, `start_offset`, `end_offset` (as on /records; a non-200 also stops EventSource); exactly at the end is valid and waits for the next record. The cursor (`id:`) is the next offset in this partition, in decimal; a malformed cursor is a 400.
+         * @description A Server-Sent Events stream. It opens with `retry:`; each record arrives as `event: record` with `data:` a Record JSON and `id:` the resume cursor (with `?batch=true`: `event: records`, a JSON array). A `: keepalive` comment is sent every SLUICE_SSE_KEEPALIVE_MS (default 15 s). Records deleted by retention before the stream delivered them (a cursor below the retained start, or a slow client that fell behind it) are reported, never skipped silently, as `event: gap` with `data:` `{"topic","partition","from_offset","to_offset"}`: offsets [from_offset, to_offset) of that partition are gone; the stream goes on from to_offset (the partition’s start) and the gap’s `id:` is already past it, so a reconnect never reports it again. Group streams send the same event. When the stream cannot continue it sends `event: error` with `{"code","message",...}` and closes (e.g. the topic was deleted). On server shutdown the last event is `event: shutdown`. A slow client is paused against its socket and catches up from the log; it never grows server memory. A start position or cursor beyond the end of a partition is refused before the stream opens with 416 `offset_out_of_range` and `partition`, `start_offset`, `end_offset` (as on /records; a non-200 also stops EventSource); exactly at the end is valid and waits for the next record. The cursor (`id:`) is the next offset in this partition, in decimal; a malformed cursor is a 400.
          */
         get: operations["streamPartitionEvents"];
         put?: never;
@@ -119,7 +119,7 @@ export interface paths {
         };
         /**
          * Stream every partition of a topic (Server-Sent Events)
-         * @description A Server-Sent Events stream. It opens with `retry:`; each record arrives as `event: record` with `data:` a Record JSON and `id:` the resume cursor (with `?batch=true`: `event: records`, a JSON array). A `: keepalive` comment is sent every SLUICE_SSE_KEEPALIVE_MS (default 15 s). When the stream cannot continue it sends `event: error` with `{"code","message",...}` and closes: `offset_out_of_range` names records deleted by retention before they were delivered (`requested_offset`, `start_offset`) — reconnect with `from=earliest` to accept the gap. On server shutdown the last event is `event: shutdown`. A slow client is paused against its socket and catches up from the log; it never grows server memory. A start position or cursor beyond the end of a partition is refused before the stream opens with 416 `offset_out_of_range` and `partition`, `start_offset`, `end_offset` (as on /records; a non-200 also stops EventSource); exactly at the end is valid and waits for the next record. Partitions are merged; records of one partition keep their order. The cursor (`id:`) is an opaque URL-safe token (`v2.<topic tag>.<offsets>`) holding the next offset of every partition and naming the topic's id; a malformed cursor, or one naming more partitions than the topic has, is a 400. A cursor issued for a topic since deleted — even if a topic of the same name exists again — is refused with 410 `gone` before the stream opens (so `EventSource` stops instead of silently skipping the new topic’s first records): open the stream again without a cursor. Cursors of the older `v1.` form carry no topic identity and are accepted as they are. Partitions added after the cursor was issued are streamed from their first record.
+         * @description A Server-Sent Events stream. It opens with `retry:`; each record arrives as `event: record` with `data:` a Record JSON and `id:` the resume cursor (with `?batch=true`: `event: records`, a JSON array). A `: keepalive` comment is sent every SLUICE_SSE_KEEPALIVE_MS (default 15 s). Records deleted by retention before the stream delivered them (a cursor below the retained start, or a slow client that fell behind it) are reported, never skipped silently, as `event: gap` with `data:` `{"topic","partition","from_offset","to_offset"}`: offsets [from_offset, to_offset) of that partition are gone; the stream goes on from to_offset (the partition’s start) and the gap’s `id:` is already past it, so a reconnect never reports it again. Group streams send the same event. When the stream cannot continue it sends `event: error` with `{"code","message",...}` and closes (e.g. the topic was deleted). On server shutdown the last event is `event: shutdown`. A slow client is paused against its socket and catches up from the log; it never grows server memory. A start position or cursor beyond the end of a partition is refused before the stream opens with 416 `offset_out_of_range` and `partition`, `start_offset`, `end_offset` (as on /records; a non-200 also stops EventSource); exactly at the end is valid and waits for the next record. Partitions are merged; records of one partition keep their order. The cursor (`id:`) is an opaque URL-safe token (`v2.<topic tag>.<offsets>`) holding the next offset of every partition and naming the topic's id; a malformed cursor, or one naming more partitions than the topic has, is a 400. A cursor issued for a topic since deleted — even if a topic of the same name exists again — is refused with 410 `gone` before the stream opens (so `EventSource` stops instead of silently skipping the new topic’s first records): open the stream again without a cursor. Cursors of the older `v1.` form carry no topic identity and are accepted as they are. Partitions added after the cursor was issued are streamed from their first record.
          */
         get: operations["streamTopicEvents"];
         put?: never;
@@ -482,6 +482,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/topics/{topic}/queues/{queue}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Receive from a queue over Server-Sent Events
+         * @description A receiver that holds a stream open. Events: `records` (`{"records": [QueueRecord]}`, each with its `lease`), `: keepalive` comments, `error` (then the stream closes) and `shutdown`. Acknowledge with POST …/ack; the stream holds at most `max_in_flight` unacknowledged leases. Leases of a stream that closes are not released: they run out and the records return to the queue (at-least-once).
+         */
+        get: operations["streamQueueEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/keys": {
         parameters: {
             query?: never;
@@ -629,7 +649,7 @@ export interface components {
         };
         TopicConfig: {
             /**
-             * @description Delete closed segments whose newest record is older than this (ms). -1 keeps data forever.
+             * @description Delete closed segments whose last record was appended longer ago than this (ms), whatever timestamps producers gave their records. -1 keeps data forever.
              * @example 604800000
              */
             retention_ms: number;
@@ -690,7 +710,7 @@ export interface components {
         /** @description Omitted fields take their defaults. */
         TopicConfigInput: {
             /**
-             * @description Delete closed segments whose newest record is older than this (ms). -1 keeps data forever.
+             * @description Delete closed segments whose last record was appended longer ago than this (ms), whatever timestamps producers gave their records. -1 keeps data forever.
              * @example 604800000
              */
             retention_ms?: number;
@@ -748,14 +768,14 @@ export interface components {
             /** @description UTF-8 key. Keyed records go to Kafka’s default partition for the key: murmur2(key bytes) & 0x7fffffff modulo the partition count. */
             key?: string | null;
             /** @description Per the topic’s `value_format`: any JSON value (`json`) nesting arrays/objects at most SLUICE_MAX_JSON_DEPTH (default 128) deep, a string (`string`) or standard padded base64 (`binary`). `null` is a tombstone in every format. */
-            value?: unknown;
+            value: unknown;
             /** @description String headers by name. Names starting with `__sluice.` are reserved. */
             headers?: {
                 [key: string]: string;
             };
             /** @description Explicit partition (must exist); overrides the key. */
             partition?: number;
-            /** @description Unix ms; defaults to the time the request is received. */
+            /** @description Unix ms (Kafka’s CreateTime), kept as sent and used by `?timestamp=` lookups; defaults to the time the request is received. At most SLUICE_TIMESTAMP_AFTER_MAX_MS (default 1 h) ahead of the server clock and, when SLUICE_TIMESTAMP_BEFORE_MAX_MS is set, at most that far behind it; otherwise 422 naming the limit. Retention and the idempotency window run on the time the log appended the record, not on this value. */
             timestamp?: number;
         };
         ReadRecordsResponse: {
@@ -796,26 +816,6 @@ export interface components {
             generation: number;
             /** @description Partitions this member owns in `generation`. */
             assignment: components["schemas"]["TopicPartition"][];
-        };
-        JoinGroupRequest: {
-            /** @description Topics to consume (1–100); every partition of each is shared among the members. */
-            topics: string[];
-            /**
-             * @description The member is removed (and its partitions reassigned) if no fetch or heartbeat arrives for this long.
-             * @default 30000
-             */
-            session_timeout_ms?: number;
-            /**
-             * @description Where to start a partition with no committed offset (or one outside the log): `earliest`, `latest` (from when the member got the partition), or `none` — fetch answers 409 `conflict` naming the partition.
-             * @default latest
-             * @enum {string}
-             */
-            auto_offset_reset?: "earliest" | "latest" | "none";
-            /**
-             * @description Each fetch first commits what the previous fetch delivered (at-least-once, like Kafka’s poll loop); leaving commits too.
-             * @default false
-             */
-            auto_commit?: boolean;
         };
         GroupFetchResponse: components["schemas"]["GroupMembership"] & {
             /** @description Records of the member’s partitions, in offset order per partition. */
@@ -991,6 +991,7 @@ export interface components {
             /** @example orders */
             topic: string;
             /**
+             * Format: uri
              * @description http or https. Link-local (169.254.0.0/16, fe80::/10) and cloud-metadata addresses are always refused, also when a host name resolves to them at delivery time. Loopback and private addresses need SLUICE_WEBHOOK_ALLOW_PRIVATE=true or an entry in SLUICE_WEBHOOK_ALLOW_HOSTS. No credentials in the URL; redirects are not followed.
              * @example https://hooks.example.com/sluice
              */
@@ -1033,6 +1034,7 @@ export interface components {
         } | null;
         UpdateWebhook: {
             /**
+             * Format: uri
              * @description http or https. Link-local (169.254.0.0/16, fe80::/10) and cloud-metadata addresses are always refused, also when a host name resolves to them at delivery time. Loopback and private addresses need SLUICE_WEBHOOK_ALLOW_PRIVATE=true or an entry in SLUICE_WEBHOOK_ALLOW_HOSTS. No credentials in the URL; redirects are not followed.
              * @example https://hooks.example.com/sluice
              */
@@ -1206,31 +1208,11 @@ export interface components {
             /** @description Id of the key that created it (`admin`: SLUICE_ADMIN_KEY; null: created anonymously). */
             created_by: string | null;
         };
-        CreateKeyRequest: {
-            /**
-             * @description A label (not unique); `key` grants are checked against it.
-             * @example orders-producer
-             */
-            name: string;
-            /** @description What the key may do (deny by default). `{"resource":"topic","name":"*","actions":["read","write","create","delete","alter","describe"]}` is every topic action; see the Security section of the README for the permission each operation needs. */
-            grants: components["schemas"]["Grant"][];
-            /** @description Unix ms after which the key is refused; omit or null for no expiry. */
-            expires_at?: number | null;
-        };
         Token: {
             /** @description A signed token: `Authorization: Bearer <token>`, or `?access_token=<token>` on GET streams (SSE, long-poll) for EventSource. */
             token: string;
             /** @description Unix ms. */
             expires_at: number;
-        };
-        CreateTokenRequest: {
-            /** @description What the key may do (deny by default). `{"resource":"topic","name":"*","actions":["read","write","create","delete","alter","describe"]}` is every topic action; see the Security section of the README for the permission each operation needs. */
-            grants: components["schemas"]["Grant"][];
-            /**
-             * @description Lifetime in ms (1 s – 24 h); never beyond the expiry of the caller’s key.
-             * @example 600000
-             */
-            ttl_ms: number;
         };
         Health: {
             /** @enum {string} */
@@ -1530,7 +1512,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": components["schemas"]["UpdateTopic"];
             };
@@ -1740,20 +1722,20 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description First offset to read. */
-                offset?: number | null;
+                offset?: number;
                 /** @description Unix ms: start at the first record with a timestamp ≥ this. Not allowed with `offset`. */
-                timestamp?: number | null;
+                timestamp?: number;
                 /** @description 1 … 10000, default 500. */
                 max_records?: number;
                 /** @description 1 … 64 MiB, default 1 MiB. */
                 max_bytes?: number;
                 /** @description Long-poll up to this long (≤ SLUICE_LONG_POLL_MAX_MS, default 30000, at most 30000); 0 answers at once. */
-                wait_ms?: number | null;
+                wait_ms?: number;
             };
             header?: never;
             path: {
                 topic: string;
-                partition: number | null;
+                partition: number;
             };
             cookie?: never;
         };
@@ -1818,7 +1800,7 @@ export interface operations {
     streamPartitionEvents: {
         parameters: {
             query?: {
-                /** @description `earliest` (the first retained record), `latest` (default: only records produced from now on) or an offset to start at. An offset below the retained start yields `event: error`. */
+                /** @description `earliest` (the first retained record), `latest` (default: only records produced from now on) or an offset to start at. An offset below the retained start yields `event: gap`, then the retained records; one beyond the end is a 416. */
                 from?: string;
                 /** @description Start at the first record whose timestamp is ≥ this (Unix ms), per partition. Not combinable with `from`. */
                 timestamp?: string;
@@ -2017,7 +1999,26 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["JoinGroupRequest"];
+                "application/json": {
+                    /** @description Topics to consume (1–100); every partition of each is shared among the members. */
+                    topics: string[];
+                    /**
+                     * @description The member is removed (and its partitions reassigned) if no fetch or heartbeat arrives for this long.
+                     * @default 30000
+                     */
+                    session_timeout_ms?: number;
+                    /**
+                     * @description Where to start a partition with no committed offset (or one outside the log): `earliest`, `latest` (from when the member got the partition), or `none` — fetch answers 409 `conflict` naming the partition.
+                     * @default latest
+                     * @enum {string}
+                     */
+                    auto_offset_reset?: "earliest" | "latest" | "none";
+                    /**
+                     * @description Each fetch first commits what the previous fetch delivered (at-least-once, like Kafka’s poll loop); leaving commits too.
+                     * @default false
+                     */
+                    auto_commit?: boolean;
+                };
             };
         };
         responses: {
@@ -2085,8 +2086,8 @@ export interface operations {
                 /** @description 1 … 64 MiB, default 1 MiB (at least one record is returned if any exists). */
                 max_bytes?: number;
                 /** @description Long-poll up to this long (≤ SLUICE_LONG_POLL_MAX_MS, default 30000, at most 30000); 0 answers at once. */
-                wait_ms?: number | null;
-                /** @description The `cursor` of the last answer you received: confirms its records (400 if malformed). Omit it on the first fetch. */
+                wait_ms?: number;
+                /** @description The `cursor` of the last answer you received: confirms its records (400 if malformed). Omit it (or leave it empty) on the first fetch. */
                 cursor?: string;
             };
             header?: never;
@@ -2687,7 +2688,10 @@ export interface operations {
                 /** @description Resume cursor when the `Last-Event-ID` header cannot be set (the header wins). */
                 last_event_id?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Resume cursor; EventSource sends it on reconnect. Wins over `?last_event_id=`. */
+                "last-event-id"?: string;
+            };
             path: {
                 /** @description Group name; names starting with `__` are reserved (400). */
                 group: string;
@@ -3029,7 +3033,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": components["schemas"]["UpdateWebhook"];
             };
@@ -3339,7 +3343,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": components["schemas"]["QueueSettings"];
             };
@@ -3560,7 +3564,7 @@ export interface operations {
                 /** @description 1 … 1000, default 10. */
                 max_records?: number;
                 /** @description Long-poll up to this long (≤ SLUICE_LONG_POLL_MAX_MS) for a record; 0 answers at once. */
-                wait_ms?: number | null;
+                wait_ms?: number;
                 /** @description Lease length for this receive; the queue’s lock_ms by default. */
                 lock_ms?: number;
             };
@@ -3701,6 +3705,79 @@ export interface operations {
             };
         };
     };
+    streamQueueEvents: {
+        parameters: {
+            query?: {
+                /** @description Most leases this stream holds unacknowledged at once (1 … 1000, default 10); more records follow as they are acknowledged or their leases run out. */
+                max_in_flight?: number;
+                /** @description Lease length; the queue’s lock_ms by default. */
+                lock_ms?: number;
+            };
+            header?: never;
+            path: {
+                topic: string;
+                queue: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Bad request: malformed JSON or a parameter/body field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     listKeys: {
         parameters: {
             query?: never;
@@ -3759,7 +3836,39 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["CreateKeyRequest"];
+                "application/json": {
+                    /**
+                     * @description A label (not unique); `key` grants are checked against it.
+                     * @example orders-producer
+                     */
+                    name: string;
+                    /** @description What the key may do (deny by default). `{"resource":"topic","name":"*","actions":["read","write","create","delete","alter","describe"]}` is every topic action; see the Security section of the README for the permission each operation needs. */
+                    grants: {
+                        /** @enum {string} */
+                        resource: "topic" | "group" | "webhook" | "key" | "cluster";
+                        /**
+                         * @description The topic, group or key name (a webhook is named by its topic; the cluster by `cluster`). `*` with `literal` matches every name.
+                         * @example orders
+                         */
+                        name: string;
+                        /**
+                         * @description `literal`: exactly `name` (or every name for `*`); `prefixed`: every name starting with `name`.
+                         * @default literal
+                         * @enum {string}
+                         */
+                        pattern?: "literal" | "prefixed";
+                        /**
+                         * @description Allowed actions on the matching names.
+                         * @example [
+                         *       "read",
+                         *       "describe"
+                         *     ]
+                         */
+                        actions: ("read" | "write" | "create" | "delete" | "alter" | "describe")[];
+                    }[];
+                    /** @description Unix ms after which the key is refused; omit or null for no expiry. */
+                    expires_at?: number | null;
+                };
             };
         };
         responses: {
@@ -3933,7 +4042,37 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["CreateTokenRequest"];
+                "application/json": {
+                    /** @description What the key may do (deny by default). `{"resource":"topic","name":"*","actions":["read","write","create","delete","alter","describe"]}` is every topic action; see the Security section of the README for the permission each operation needs. */
+                    grants: {
+                        /** @enum {string} */
+                        resource: "topic" | "group" | "webhook" | "key" | "cluster";
+                        /**
+                         * @description The topic, group or key name (a webhook is named by its topic; the cluster by `cluster`). `*` with `literal` matches every name.
+                         * @example orders
+                         */
+                        name: string;
+                        /**
+                         * @description `literal`: exactly `name` (or every name for `*`); `prefixed`: every name starting with `name`.
+                         * @default literal
+                         * @enum {string}
+                         */
+                        pattern?: "literal" | "prefixed";
+                        /**
+                         * @description Allowed actions on the matching names.
+                         * @example [
+                         *       "read",
+                         *       "describe"
+                         *     ]
+                         */
+                        actions: ("read" | "write" | "create" | "delete" | "alter" | "describe")[];
+                    }[];
+                    /**
+                     * @description Lifetime in ms (1 s – 24 h); never beyond the expiry of the caller’s key.
+                     * @example 600000
+                     */
+                    ttl_ms: number;
+                };
             };
         };
         responses: {

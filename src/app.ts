@@ -8,6 +8,8 @@ import { StreamWatch } from './auth/stream-watch.js';
 import type { App } from './http/app-env.js';
 import { notFoundHandler, onError } from './http/error-handler.js';
 import { ApiError, errorResponse } from './http/errors.js';
+import { auditLog } from './http/middleware/audit-log.js';
+import { hostCheck } from './http/middleware/host-check.js';
 import { rememberJsonErrors } from './http/middleware/json-body.js';
 import { allowedMethodsResolver } from './http/middleware/method-not-allowed.js';
 import { InflightTracker, requestContext } from './http/middleware/request-context.js';
@@ -30,6 +32,7 @@ export function createApp(services: Services): CreatedApp {
   const app = createRouter((a) => {
     a.use('*', requestContext(services, inflight));
     a.use('*', connectionCap(limits));
+    a.use('*', hostCheck(config.host, config.limits.allowedHosts));
     a.use('*', rememberJsonErrors());
     a.use('*', originPolicy(config.corsOrigins));
     const limitBody = bodyLimit({
@@ -63,6 +66,8 @@ export function createApp(services: Services): CreatedApp {
     });
     // Before auth, which reads the (small) JSON body of a few operations to name their resource.
     a.use('*', bodyBudget(limits, config));
+    // Around auth, so refused attempts are audited too.
+    a.use('*', auditLog(services.logger));
     // After the body limit: a few operations name their resource in the (small) JSON body.
     a.use(
       '*',
@@ -73,7 +78,14 @@ export function createApp(services: Services): CreatedApp {
   });
 
   let document: ReturnType<typeof buildOpenApiDocument> | undefined;
-  app.get('/openapi.json', (c) => c.json((document ??= buildOpenApiDocument(app))));
+  app.get('/openapi.json', (c) =>
+    c.json(
+      (document ??= buildOpenApiDocument(app, {
+        maxPartitions: config.maxPartitions,
+        longPollMaxMs: config.longPollMaxMs,
+      })),
+    ),
+  );
   app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'Sluice API' }));
   app.onError(onError);
   app.notFound(notFoundHandler(allowedMethodsResolver(app as never)));

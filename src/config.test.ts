@@ -64,6 +64,7 @@ describe('loadConfig', () => {
       headersTimeoutMs: 10_000,
       requestTimeoutMs: 60_000,
       keepAliveTimeoutMs: 5_000,
+      allowedHosts: [],
     });
     expect(() => loadConfig({ SLUICE_MAX_BODY_BYTES: '2048', SLUICE_MAX_BUFFERED_BODY_BYTES: '1024' })).toThrow(
       /SLUICE_MAX_BUFFERED_BODY_BYTES=1024 is invalid: expected at least SLUICE_MAX_BODY_BYTES \(2048\)/,

@@ -47,6 +47,13 @@ export const envSchema = z.object({
   SLUICE_MAX_JSON_DEPTH: int(1, 1000).default(128),
   /** How long Idempotency-Key and Producer-Seq state answers retries, across restarts too (ms). */
   SLUICE_IDEMPOTENCY_WINDOW_MS: int(1000, 7 * 24 * 3_600_000).default(3_600_000),
+  /**
+   * How far ahead of the server clock a record timestamp may be (422 beyond; Kafka's
+   * message.timestamp.after.max.ms). Retention and idempotency run on append time regardless.
+   */
+  SLUICE_TIMESTAMP_AFTER_MAX_MS: int(0, Number.MAX_SAFE_INTEGER).default(3_600_000),
+  /** How far behind the server clock a record timestamp may be (422 beyond); -1 = no limit. */
+  SLUICE_TIMESTAMP_BEFORE_MAX_MS: int(-1, Number.MAX_SAFE_INTEGER).default(-1),
   /** Most Idempotency-Keys + producer ids remembered at once; past it the least recently used are forgotten. */
   SLUICE_IDEMPOTENCY_MAX_ENTRIES: int(100, 100_000_000).default(100_000),
   /** Estimated memory the idempotency state may hold; past it the least recently used are forgotten. */
@@ -130,6 +137,12 @@ export const envSchema = z.object({
   SLUICE_REQUEST_TIMEOUT_MS: int(100, 3_600_000).default(60_000),
   /** An idle keep-alive connection is closed after this long. */
   SLUICE_KEEP_ALIVE_TIMEOUT_MS: int(100, 600_000).default(5_000),
+  /**
+   * Comma-separated extra names (`sluice.internal`, `*.example.com`) accepted in the Host header.
+   * While HOST is a loopback address, or when this is set, other Host names get 403 (DNS rebinding);
+   * `*` turns the check off.
+   */
+  SLUICE_ALLOWED_HOSTS: z.string().trim().default(''),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -147,6 +160,8 @@ export interface Config {
   maxJsonDepth: number;
   idempotencyWindowMs: number;
   idempotencyMaxEntries: number;
+  timestampAfterMaxMs: number;
+  timestampBeforeMaxMs: number;
   idempotencyMaxBytes: number;
   maxPartitions: number;
   groupRebalanceDelayMs: number;
@@ -186,6 +201,8 @@ export interface Config {
     headersTimeoutMs: number;
     requestTimeoutMs: number;
     keepAliveTimeoutMs: number;
+    /** SLUICE_ALLOWED_HOSTS entries. */
+    allowedHosts: string[];
   };
 }
 
@@ -237,6 +254,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxJsonDepth: e.SLUICE_MAX_JSON_DEPTH,
     idempotencyWindowMs: e.SLUICE_IDEMPOTENCY_WINDOW_MS,
     idempotencyMaxEntries: e.SLUICE_IDEMPOTENCY_MAX_ENTRIES,
+    timestampAfterMaxMs: e.SLUICE_TIMESTAMP_AFTER_MAX_MS,
+    timestampBeforeMaxMs: e.SLUICE_TIMESTAMP_BEFORE_MAX_MS,
     idempotencyMaxBytes: e.SLUICE_IDEMPOTENCY_MAX_BYTES,
     maxPartitions: e.SLUICE_MAX_PARTITIONS,
     groupRebalanceDelayMs: e.SLUICE_GROUP_REBALANCE_DELAY_MS,
@@ -275,6 +294,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       headersTimeoutMs: e.SLUICE_HEADERS_TIMEOUT_MS,
       requestTimeoutMs: e.SLUICE_REQUEST_TIMEOUT_MS,
       keepAliveTimeoutMs: e.SLUICE_KEEP_ALIVE_TIMEOUT_MS,
+      allowedHosts: e.SLUICE_ALLOWED_HOSTS.split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== ''),
     },
   };
 }

@@ -8,6 +8,9 @@ import { startServerBehindPostgresProxy } from './support/postgres-proxy.js';
 import { createTestEnv, type TestEnv, type TestServer } from './support/server.js';
 import type { TcpProxy } from './support/tcp-proxy.js';
 
+if (!usingPostgres()) {
+  console.warn('SKIPPED consumer groups when Postgres goes down: needs a real PostgreSQL (set DATABASE_URL)');
+}
 describe.skipIf(!usingPostgres())('consumer groups when Postgres goes down (DATABASE_URL only)', () => {
   let env: TestEnv;
   let proxy: TcpProxy;

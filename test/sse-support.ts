@@ -30,7 +30,7 @@ export interface Listener {
 }
 
 export function listen(url: string, options: { lastEventId?: string; types?: string[] } = {}): Listener {
-  const types = options.types ?? ['record', 'records', 'error', 'shutdown'];
+  const types = options.types ?? ['record', 'records', 'gap', 'error', 'shutdown'];
   const es = new EventSource(url, {
     fetch: (input, init) =>
       fetch(input, {

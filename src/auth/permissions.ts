@@ -99,6 +99,10 @@ export const operationPermissions: Record<string, Declaration> = {
     note: 'a receive on a queue that does not exist creates it with defaults',
   },
   ackQueueRecords: { requires: [r('topic', 'read', param('topic')), r('group', 'read', param('queue'))] },
+  streamQueueEvents: {
+    requires: [r('topic', 'read', param('topic')), r('group', 'read', param('queue'))],
+    queryToken: true,
+  },
   // Access control
   createKey: {
     requires: [r('key', 'create', { body: 'name' })],

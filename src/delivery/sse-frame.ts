@@ -1,8 +1,8 @@
-// Server-Sent Events wire format: the few frames Sluice sends (records, errors, shutdown,
+// Server-Sent Events wire format: the few frames Sluice sends (records, gaps, errors, shutdown,
 // keepalive). JSON never contains a raw CR/LF, so every payload fits one `data:` line.
 
 /** Frame types a client can listen for with `addEventListener(type)`. */
-export type SseEventType = 'record' | 'records' | 'error' | 'shutdown';
+export type SseEventType = 'record' | 'records' | 'gap' | 'error' | 'shutdown';
 
 /** `retry:` tells EventSource how long to wait before reconnecting (ms). */
 export function retryFrame(retryMs: number): Buffer {
@@ -28,8 +28,34 @@ export function idTail(cursor: string): string {
 }
 
 /**
- * Body of `event: error`: the stream cannot continue (e.g. records were deleted by
- * retention before they were delivered). The server closes right after sending it.
+ * Body of `event: gap`: offsets [from_offset, to_offset) of the partition were deleted by
+ * retention before this stream delivered them; the stream goes on from to_offset. Partition,
+ * topic and group streams all send exactly this shape.
+ */
+export interface StreamGap {
+  topic: string;
+  partition: number;
+  from_offset: number;
+  to_offset: number;
+}
+
+/**
+ * `event: gap` with the cursor after the gap as its `id:`, so a client that reconnects right
+ * after it resumes past the gap and is never told about it twice.
+ */
+export function gapFrame(gap: StreamGap, cursor: string): Buffer {
+  const body = JSON.stringify({
+    topic: gap.topic,
+    partition: gap.partition,
+    from_offset: gap.from_offset,
+    to_offset: gap.to_offset,
+  });
+  return Buffer.from(`event: gap\ndata: ${body}\nid: ${cursor}\n\n`);
+}
+
+/**
+ * Body of `event: error`: the stream cannot continue (e.g. the topic was deleted, or a
+ * partition's end moved below the stream's position). The server closes right after it.
  */
 export interface StreamErrorBody {
   code: string;

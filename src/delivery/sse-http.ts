@@ -57,10 +57,14 @@ export const sseHeaders = z.object({
 export const sseStreamDescription =
   'A Server-Sent Events stream. It opens with `retry:`; each record arrives as `event: record` with ' +
   '`data:` a Record JSON and `id:` the resume cursor (with `?batch=true`: `event: records`, a JSON array). ' +
-  'A `: keepalive` comment is sent every SLUICE_SSE_KEEPALIVE_MS (default 15 s). When the stream cannot ' +
-  'continue it sends `event: error` with `{"code","message",...}` and closes: `offset_out_of_range` names ' +
-  'records deleted by retention before they were delivered (`requested_offset`, `start_offset`) — reconnect ' +
-  'with `from=earliest` to accept the gap. On server shutdown the last event is `event: shutdown`. ' +
+  'A `: keepalive` comment is sent every SLUICE_SSE_KEEPALIVE_MS (default 15 s). ' +
+  'Records deleted by retention before the stream delivered them (a cursor below the retained start, or a slow ' +
+  'client that fell behind it) are reported, never skipped silently, as `event: gap` with `data:` ' +
+  '`{"topic","partition","from_offset","to_offset"}`: offsets [from_offset, to_offset) of that partition are gone; ' +
+  'the stream goes on from to_offset (the partition’s start) and the gap’s `id:` is already past it, so a ' +
+  'reconnect never reports it again. Group streams send the same event. ' +
+  'When the stream cannot continue it sends `event: error` with `{"code","message",...}` and closes (e.g. the ' +
+  'topic was deleted). On server shutdown the last event is `event: shutdown`. ' +
   'A slow client is paused against its socket and catches up from the log; it never grows server memory. ' +
   'A start position or cursor beyond the end of a partition is refused before the stream opens with 416 ' +
   '`offset_out_of_range` and `partition`, `start_offset`, `end_offset` (as on /records; a non-200 also stops ' +

@@ -22,6 +22,8 @@ export interface SseServiceOptions {
 
 export interface OpenStreamRequest {
   kind: 'partition' | 'topic';
+  /** The topic's name, for `event: gap`. */
+  topic: string;
   /** For shutdown logs, e.g. "sse orders/3". */
   description: string;
   partitions: StreamPartition[];
@@ -85,6 +87,7 @@ export class SseService {
     let unregister: (() => void) | undefined;
     const stream = new SseStream({
       kind: request.kind,
+      topic: request.topic,
       partitions: request.partitions,
       filter: request.filter,
       batchMode: request.batchMode,
@@ -129,8 +132,9 @@ export class SseService {
 export type StartPosition = { from: 'earliest' | 'latest' } | { offset: number } | { timestamp: number };
 
 /**
- * The next offset to deliver for `start`. An explicit offset is returned as given: if it is
- * outside the log the stream itself answers with `event: error` naming the gap.
+ * The next offset to deliver for `start`. An explicit offset is returned as given: below the
+ * log start the stream sends `event: gap` and goes on from the start; beyond the end the
+ * route answers 416 before the stream opens.
  */
 export async function resolveStartOffset(log: PartitionLog, start: StartPosition): Promise<number> {
   if ('offset' in start) return start.offset;

@@ -153,6 +153,7 @@ function openPartition(log: PartitionLog, nextOffset: number, query: Record<stri
   const sink = new FakeSink();
   const stream = service.open({
     kind: 'partition',
+    topic: topicId,
     description: 'test',
     partitions: [{ log, encoder: encoderFor(topicId, log.partition), nextOffset }],
     filter: parseRecordFilter(query),
@@ -166,6 +167,7 @@ function openTopic(logs: PartitionLog[], offsets: number[], query: Record<string
   const sink = new FakeSink();
   const stream = service.open({
     kind: 'topic',
+    topic: topicId,
     description: 'test',
     partitions: logs.map((log, i) => ({
       log,
@@ -270,7 +272,7 @@ describe('partition stream', () => {
     await until(() => slow.sink.records().length === 401, 'live again');
   });
 
-  it('a client behind the retention start gets event: error naming the gap, then the stream closes', async () => {
+  it('a slow client that falls behind the retention start gets event: gap naming the lost range, then goes on', async () => {
     const log = await store.createPartition(topicId, 0, {
       ...config,
       segmentBytes: 2_000,
@@ -279,27 +281,31 @@ describe('partition stream', () => {
     const { sink, stream } = openPartition(log, 0);
     await until(() => stream.isLive, 'live');
     sink.stalled = true;
-    for (let i = 0; i < 200; i++) await append(log, rec('x'.repeat(500)));
+    for (let i = 0; i < 200; i++) await append(log, rec(`${i}:${'x'.repeat(500)}`));
     await until(() => !stream.isLive, 'detached');
     await store.enforceRetention();
     const start = log.startOffset();
     expect(start).toBeGreaterThan(0);
+    const delivered = sink.records().length;
+    expect(delivered).toBeLessThan(start);
     sink.release();
-    await until(() => sink.ended, 'stream closed');
-    const error = sink.events().find((e) => e.event === 'error');
-    const body = JSON.parse(error?.data ?? '{}');
-    expect(body).toMatchObject({
-      code: 'offset_out_of_range',
-      partition: 0,
-      start_offset: start,
-    });
-    expect(body.requested_offset).toBeLessThan(start);
-    expect(body.message).toContain('deleted by retention');
-    expect(service.hub.size).toBe(0);
-    expect(registry.size).toBe(0);
+    await until(() => sink.records().length === delivered + 200 - start && stream.isLive, 'the rest, then live');
+    expect(sink.ended).toBe(false);
+    const events = sink.events();
+    const gaps = events.filter((e) => e.event === 'gap');
+    expect(gaps.map((e) => [JSON.parse(e.data), e.id])).toEqual([
+      [{ topic: topicId, partition: 0, from_offset: delivered, to_offset: start }, String(start)],
+    ]);
+    // Records before the gap event, the gap, then every retained record from the start, in order.
+    const gapAt = events.findIndex((e) => e.event === 'gap');
+    expect(events.slice(gapAt + 1).map((e) => JSON.parse(e.data).offset)).toEqual(
+      Array.from({ length: 200 - start }, (_, i) => start + i),
+    );
+    await append(log, rec('after'));
+    await until(() => sink.records().at(-1)?.value === 'after', 'live again');
   });
 
-  it('from an offset already deleted: error event, no records', async () => {
+  it('from an offset already deleted: event gap with the cursor past it, then every retained record', async () => {
     const log = await store.createPartition(topicId, 0, {
       ...config,
       segmentBytes: 1024,
@@ -307,10 +313,53 @@ describe('partition stream', () => {
     });
     for (let i = 0; i < 10; i++) await append(log, rec('y'.repeat(300)));
     await store.enforceRetention();
-    const { sink } = openPartition(log, 0);
-    await until(() => sink.ended, 'closed');
-    expect(sink.records()).toEqual([]);
-    expect(JSON.parse(sink.events().find((e) => e.event === 'error')?.data ?? '{}').requested_offset).toBe(0);
+    const start = log.startOffset();
+    const { sink } = openPartition(log, 1);
+    await until(() => sink.records().length === 10 - start, 'retained records');
+    const [first, ...rest] = sink.events();
+    expect([first?.event, JSON.parse(first?.data ?? '{}'), first?.id]).toEqual([
+      'gap',
+      { topic: topicId, partition: 0, from_offset: 1, to_offset: start },
+      String(start),
+    ]);
+    expect(rest.map((e) => e.event)).toEqual(Array(10 - start).fill('record'));
+  });
+
+  it('a live tail that finds its position deleted hands its subscribers a gap, not an error', async () => {
+    const real = await store.createPartition(topicId, 0, { ...config, segmentBytes: 1024, retentionBytes: 1024 });
+    // Hold the tail's next read until retention has run, as a slow disk or a busy loop might.
+    let gate: Promise<void> | null = null;
+    let open = (): void => {};
+    const log = new Proxy(real, {
+      get(target, prop, receiver) {
+        if (prop === 'read') {
+          return async (...args: Parameters<PartitionLog['read']>) => {
+            if (gate) await gate;
+            return target.read(...args);
+          };
+        }
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const { sink, stream } = openPartition(log, 0);
+    await until(() => stream.isLive, 'live');
+    gate = new Promise((resolve) => (open = resolve));
+    for (let i = 0; i < 10; i++) await append(real, rec(`${i}:${'z'.repeat(300)}`));
+    await store.enforceRetention();
+    const start = real.startOffset();
+    expect(start).toBeGreaterThan(0);
+    gate = null;
+    open();
+    await until(() => sink.records().length === 10 - start, 'retained records');
+    expect(sink.ended).toBe(false);
+    expect(sink.events()[0]).toMatchObject({ event: 'gap', id: String(start) });
+    expect(JSON.parse(sink.events()[0]?.data ?? '{}')).toEqual({
+      topic: topicId,
+      partition: 0,
+      from_offset: 0,
+      to_offset: start,
+    });
   });
 
   it('releases its tail and registration on client disconnect', async () => {
@@ -345,6 +394,7 @@ describe('partition stream', () => {
     const sink = new FakeSink();
     ticking.open({
       kind: 'partition',
+      topic: topicId,
       description: 't',
       partitions: [{ log, encoder: encoderFor(topicId, 0), nextOffset: 0 }],
       filter: null,
@@ -361,6 +411,29 @@ describe('topic stream', () => {
   async function threePartitions(): Promise<PartitionLog[]> {
     return Promise.all([0, 1, 2].map((p) => store.createPartition(topicId, p, config)));
   }
+
+  it('a topic cursor below one partition’s start: event gap with a topic cursor past it, the others untouched', async () => {
+    const logs = await Promise.all(
+      [0, 1].map((p) => store.createPartition(topicId, p, { ...config, segmentBytes: 1024, retentionBytes: 1024 })),
+    );
+    for (let i = 0; i < 10; i++) await append(logs[0]!, rec('y'.repeat(300)));
+    await append(logs[1]!, rec('p1-0'), rec('p1-1'));
+    await store.enforceRetention();
+    const start = logs[0]!.startOffset();
+    expect(start).toBeGreaterThan(0);
+    const { sink } = openTopic(logs, [0, 1]);
+    await until(() => sink.records().length === 10 - start + 1, 'retained records');
+    const gap = sink.events().find((e) => e.event === 'gap');
+    expect(JSON.parse(gap?.data ?? '{}')).toEqual({ topic: topicId, partition: 0, from_offset: 0, to_offset: start });
+    const cursor = decodeTopicCursor(gap?.id ?? '', 2, topicCursorTag(topicId));
+    expect(cursor.ok && cursor.value).toEqual([start, 1]);
+    expect(
+      sink
+        .records()
+        .filter((r) => r.partition === 1)
+        .map((r) => r.offset),
+    ).toEqual([1]);
+  });
 
   it('merges all partitions, each in order, with topic cursors of every partition', async () => {
     const logs = await threePartitions();

@@ -1,12 +1,12 @@
 // One open SSE stream (a partition, or every partition of a topic): live from the shared
 // partition tails while the client keeps up, reading the log itself while it does not.
 import type { PartitionLog, ReadError, StoredRecord } from '../log/index.js';
-import { topicCursorTag } from './cursor.js';
+import { encodePartitionCursor, encodeTopicCursor, topicCursorTag } from './cursor.js';
 import type { EncodedBatch, RecordEncoder } from './encoded-batch.js';
 import { EncodedBatch as Batch } from './encoded-batch.js';
 import type { PartitionTail, TailFailure, TailHub, TailReadLimits, TailSubscriber } from './partition-tail.js';
 import { matchesFilter, type RecordFilter } from './record-filter.js';
-import { KEEPALIVE_FRAME, errorFrame, retryFrame, type StreamErrorBody } from './sse-frame.js';
+import { KEEPALIVE_FRAME, errorFrame, gapFrame, retryFrame, type StreamErrorBody } from './sse-frame.js';
 import type { SseSink } from './sse-sink.js';
 
 export interface StreamPartition {
@@ -19,6 +19,8 @@ export interface StreamPartition {
 export interface SseStreamOptions {
   /** `topic` streams carry topic cursors and `partitions[i]` must be partition i. */
   kind: 'partition' | 'topic';
+  /** The topic's name, for `event: gap`. */
+  topic: string;
   partitions: StreamPartition[];
   filter: RecordFilter | null;
   /** `?batch=true`: one `records` event per read batch instead of one event per record. */
@@ -77,7 +79,9 @@ export class SseStream {
         fail: (failure) => {
           lane.tail = null;
           this.liveCount--;
-          this.fail(lane, failure);
+          // Retention passed the tail: this lane reads on its own, which reports the gap.
+          if (failure.kind === 'gap') void this.catchUp();
+          else this.fail(lane, failure);
         },
       };
       return lane;
@@ -209,6 +213,12 @@ export class SseStream {
     const { hub, readLimits } = this.options;
     const { log, encoder } = lane.spec;
     const offset = this.offsets[lane.index] as number;
+    // Below the start: report the gap here; a tail joined there would only fail again.
+    const start = log.startOffset();
+    if (offset < start) {
+      this.skipGap(lane, offset, start);
+      return 'progressed';
+    }
     const tail = hub.tail(log, encoder);
     const joined = tail.join(lane.subscriber, offset);
     if (joined === 'joined') {
@@ -220,7 +230,9 @@ export class SseStream {
     const result = await log.read(offset, readLimits);
     if (this.closed) return 'progressed';
     if (!result.ok) {
-      this.fail(lane, { kind: 'gap', error: result.error });
+      const { requestedOffset, startOffset } = result.error;
+      if (requestedOffset < startOffset) this.skipGap(lane, requestedOffset, startOffset);
+      else this.fail(lane, { kind: 'gap', error: result.error });
       return 'progressed';
     }
     let { records, nextOffset } = result.value;
@@ -236,6 +248,19 @@ export class SseStream {
     this.offsets[lane.index] = nextOffset;
     if (frame) this.write(frame);
     return 'progressed';
+  }
+
+  /**
+   * Retention deleted [from, to) before this stream delivered it: say so with `event: gap`
+   * (its id already past the gap) and go on from `to` — never close, or a reconnecting
+   * EventSource would ask for the same deleted offsets forever.
+   */
+  private skipGap(lane: Lane, from: number, to: number): void {
+    this.offsets[lane.index] = to;
+    const cursor =
+      this.options.kind === 'topic' ? encodeTopicCursor(this.offsets, this.cursorTag) : encodePartitionCursor(to);
+    const partition = lane.spec.log.partition;
+    this.write(gapFrame({ topic: this.options.topic, partition, from_offset: from, to_offset: to }, cursor));
   }
 
   private fail(lane: Lane | null, failure: TailFailure): void {
@@ -276,27 +301,18 @@ export class SseStream {
   }
 }
 
-/** The `event: error` body for a position the log can no longer (or never could) serve. */
+/**
+ * The `event: error` body for a position beyond a partition's end (its end moved below the
+ * stream, e.g. a quarantine). Positions below the start are gaps, reported with `event: gap`.
+ */
 export function gapError(error: ReadError, partition: number): StreamErrorBody {
   const { requestedOffset, startOffset, endOffset } = error;
-  const fields = {
+  return {
+    code: 'offset_out_of_range',
+    message: `offset ${requestedOffset} is beyond the end of partition ${partition} (end offset ${endOffset})`,
     partition,
     requested_offset: requestedOffset,
     start_offset: startOffset,
     end_offset: endOffset,
-  };
-  if (requestedOffset < startOffset) {
-    return {
-      code: 'offset_out_of_range',
-      message:
-        `records ${requestedOffset}..${startOffset - 1} of partition ${partition} were deleted by retention before ` +
-        `this stream delivered them; the partition now starts at offset ${startOffset}`,
-      ...fields,
-    };
-  }
-  return {
-    code: 'offset_out_of_range',
-    message: `offset ${requestedOffset} is beyond the end of partition ${partition} (end offset ${endOffset})`,
-    ...fields,
   };
 }

@@ -33,6 +33,7 @@ import {
   listQueues,
   loadPartitions,
   lockPartition,
+  QueueGoneError,
   savePartition,
   toState,
   updateQueue,
@@ -153,6 +154,7 @@ const QUEUE_CACHE_MS = 1_000;
 
 export class QueuesService {
   readonly signals = new QueueSignals();
+  private readonly settledListeners = new Set<(leases: readonly string[]) => void>();
   private readonly cache = new Map<string, { row: QueueRow; until: number }>();
   private readonly rotation = new Map<string, number>();
   private readonly db: Db;
@@ -247,6 +249,14 @@ export class QueuesService {
     return ok(undefined);
   }
 
+  /** The queue exists afterwards (created with defaults if it did not), or the topic is missing. */
+  async ensure(topicName: string, name: string): Promise<Result<void, QueueError>> {
+    const topic = this.o.topics.lookup(topicName);
+    if (!topic) return err(topicNotFound(topicName));
+    await this.queueFor(topic, name, true);
+    return ok(undefined);
+  }
+
   // ---- receive -------------------------------------------------------------------------
 
   /**
@@ -256,6 +266,22 @@ export class QueuesService {
    * pollIntervalMs for changes made by other nodes.
    */
   async receive(topicName: string, name: string, req: ReceiveRequest): Promise<Result<ReceivedRecord[], QueueError>> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.receiveLoop(topicName, name, req);
+      } catch (e) {
+        // Deleted meanwhile (perhaps by another node): a receive creates it anew, as for any unknown queue.
+        if (!(e instanceof QueueGoneError) || attempt > 0) throw e;
+        for (const [key, entry] of this.cache) if (entry.row.id === e.queueId) this.cache.delete(key);
+      }
+    }
+  }
+
+  private async receiveLoop(
+    topicName: string,
+    name: string,
+    req: ReceiveRequest,
+  ): Promise<Result<ReceivedRecord[], QueueError>> {
     const deadline = this.clock() + req.waitMs;
     for (;;) {
       const topic = this.o.topics.lookup(topicName);
@@ -360,10 +386,30 @@ export class QueuesService {
     return result;
   }
 
+  /** Be told of leases acknowledged on this node (whatever the action and result). */
+  onSettled(listener: (leases: readonly string[]) => void): () => void {
+    this.settledListeners.add(listener);
+    return () => this.settledListeners.delete(listener);
+  }
+
   // ---- acknowledge ---------------------------------------------------------------------
 
   /** Apply acks in request order; one result per ack, in the same order. */
   async ack(topicName: string, name: string, items: AckItem[]): Promise<Result<AckResultItem[], QueueError>> {
+    try {
+      return await this.ackAll(topicName, name, items);
+    } catch (e) {
+      if (!(e instanceof QueueGoneError)) throw e;
+      for (const [key, entry] of this.cache) if (entry.row.id === e.queueId) this.cache.delete(key);
+      return err(queueNotFound(topicName, name));
+    }
+  }
+
+  private async ackAll(
+    topicName: string,
+    name: string,
+    items: AckItem[],
+  ): Promise<Result<AckResultItem[], QueueError>> {
     const topic = this.o.topics.lookup(topicName);
     if (!topic) return err(topicNotFound(topicName));
     const queue = await this.queueFor(topic, name, false);
@@ -418,6 +464,8 @@ export class QueuesService {
       this.afterTransition(topic, queue, p, tally, deadPending);
       for (const i of indices) this.o.metrics?.acked(topic.name, queue.name, items[i]!.action, results[i]!.status);
     }
+    const settled = items.filter((it, i) => it.action !== 'renew' || results[i]!.status !== 'ok').map((it) => it.text);
+    for (const listener of [...this.settledListeners]) listener(settled);
     // Rejected records are in the dead-letter topic before the answer (the sweeper retries failures).
     for (const p of byPartition.keys()) await this.flushIfDead(queue, topic, p);
     return ok(results);

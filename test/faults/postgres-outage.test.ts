@@ -59,6 +59,11 @@ async function call(
   }
 }
 
+if (!postgresBinDir()) {
+  console.warn(
+    'SKIPPED Postgres outage test: no PostgreSQL server binaries in /usr/lib/postgresql/*/bin (install them with: apt-get install -y postgresql)',
+  );
+}
 describe.skipIf(!postgresBinDir())('Postgres outage under load (private PostgreSQL cluster)', () => {
   it(`a ${OUTAGE_MS / 1000} s outage: data path up, 503 + Retry-After for groups/admin, self-recovery, no committed offset lost`, async () => {
     const s = server!;

@@ -3,6 +3,7 @@
 import { open as fsOpen, readFile, stat, truncate, unlink, appendFile, writeFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLEAN_SHUTDOWN_MARKER, LogCorruptionError, nodeLogFs, type LogStore } from '../../src/log/index.js';
+import type { LogFileHandle, LogFs } from '../../src/log/log-fs.js';
 import { encodeBatch } from '../../src/log/record-batch.js';
 import { Segment } from '../../src/log/segment.js';
 import { batch, config, newTopic, openStore, readAll, segmentFiles, tempDir } from './helpers.js';
@@ -12,11 +13,34 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
+/**
+ * node's file system, remembering every file it opens so the test can close them all at the
+ * end as a dying process would: a store left unclosed ("a crash") leaks no descriptor to GC.
+ */
+function crashableFs(): { fs: LogFs; releaseAll: () => Promise<void> } {
+  const opened: LogFileHandle[] = [];
+  return {
+    fs: {
+      ...nodeLogFs,
+      open: async (path, flags) => {
+        const handle = await nodeLogFs.open(path, flags);
+        opened.push(handle);
+        return handle;
+      },
+    },
+    releaseAll: async () => {
+      for (const h of opened.splice(0)) await h.close().catch(() => {});
+    },
+  };
+}
+
 async function setup(batches: number, extraConfig = {}) {
   const t = await tempDir();
   cleanups.push(t.cleanup);
+  const files = crashableFs();
+  cleanups.push(files.releaseAll);
   const topic = newTopic();
-  const store = await openStore(t.dir);
+  const store = await openStore(t.dir, { fs: files.fs });
   const log = await store.createPartition(topic, 0, { ...config, ...extraConfig });
   const sizes: number[] = [];
   for (let i = 0; i < batches; i++) {
@@ -204,17 +228,19 @@ describe('file store recovery', () => {
   it('keeps retention progress and recent tags across restarts; offsets are never reused', async () => {
     const t = await tempDir();
     cleanups.push(t.cleanup);
-    const now = 2_000_000;
+    const start = 2_000_000;
+    let now = start;
     const topic = newTopic();
     const store = await openStore(t.dir, { clock: () => now });
     const log = await store.createPartition(topic, 0, { ...config, segmentBytes: 2048, retentionMs: 1000 });
     for (let i = 0; i < 12; i++) {
+      now = start + i; // recentTags and retention follow append time (the store's clock)
       await log.append(
         batch(i, 2, 100).map((r) => ({ ...r, timestamp: now + i })),
         { durability: 'fsync', tag: i % 4 === 0 ? Buffer.from(`tag${i}`) : undefined },
       );
     }
-    expect((await log.recentTags(now + 5)).map((x) => x.tag.toString())).toEqual(['tag8']);
+    expect((await log.recentTags(start + 5)).map((x) => x.tag.toString())).toEqual(['tag8']);
     // Crash (no close), reopen: tags come back from the log itself.
     const { store: s2 } = await reopen(t.dir);
     const l2 = s2.getPartition(topic, 0)!;

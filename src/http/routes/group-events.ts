@@ -2,6 +2,7 @@
 // membership; records of its partitions stream as events, assignment changes are announced.
 import type { ServerResponse } from 'node:http';
 import { createRoute, z } from '@hono/zod-openapi';
+import { resumeCursor, sseHeaders } from '../../delivery/sse-http.js';
 import { nodeResponseSink, webStreamSink } from '../../delivery/sse-sink.js';
 import { decodeGroupCursor } from '../../groups/group-cursor.js';
 import { SseGroupMember } from '../../groups/sse-member.js';
@@ -48,7 +49,7 @@ export const groupEventsRoute = createRoute({
     'Records start at the committed offsets (else, or when retention deleted them, per `auto_offset_reset`; with `none` the stream is refused with 409/416 instead of opened). ' +
     '**At-least-once**: nothing that was only written to the connection is committed. With auto-commit (default), a reconnect’s `Last-Event-ID` (what EventSource sends) is committed first — only forward — so the stream resumes exactly after the last event the client received; ' +
     'records in flight when the connection broke are delivered again, to this client or to the member that now owns their partition. Without auto-commit, commit explicitly.',
-  request: { params: GroupParam, query: GroupEventsQuery },
+  request: { params: GroupParam, query: GroupEventsQuery, headers: sseHeaders },
   responses: {
     200: { description: 'The event stream', content: { 'text/event-stream': { schema: z.string() } } },
     ...errorResponses(400, 404, 409, 416, 503),
@@ -62,8 +63,8 @@ export const registerGroupEvents: RouteModule = (app) =>
       throw new ApiError('unavailable', 'server is shutting down; reconnect shortly', {}, { 'retry-after': '1' });
     const { group } = c.req.valid('param');
     const q = c.req.valid('query');
-    const lastEventId = c.req.header('last-event-id') ?? q.last_event_id;
-    const resume = lastEventId === undefined || lastEventId === '' ? undefined : decodeGroupCursor(lastEventId);
+    const lastEventId = resumeCursor(c);
+    const resume = lastEventId === undefined ? undefined : decodeGroupCursor(lastEventId);
     if (resume && !resume.ok) throw new ApiError('bad_request', `Last-Event-ID: ${resume.error.message}`);
     const joined = await SseGroupMember.join({
       groups,

@@ -35,6 +35,7 @@ import { registerGetQueue } from './queue-get.js';
 import { registerDeleteQueue } from './queue-delete.js';
 import { registerReceive } from './queue-receive.js';
 import { registerAck } from './queue-ack.js';
+import { registerQueueEvents } from './queue-events.js';
 import { registerCreateKey } from './keys-create.js';
 import { registerListKeys } from './keys-list.js';
 import { registerGetKey } from './keys-get.js';
@@ -80,6 +81,7 @@ export const routeModules: RouteModule[] = [
   registerDeleteQueue,
   registerReceive,
   registerAck,
+  registerQueueEvents,
   // Access control
   registerCreateKey,
   registerListKeys,

@@ -33,7 +33,8 @@ export const PartitionEventsQuery = z.object({
     .openapi({
       description:
         '`earliest` (the first retained record), `latest` (default: only records produced from now on) or an ' +
-        'offset to start at. An offset below the retained start yields `event: error`.',
+        'offset to start at. An offset below the retained start yields `event: gap`, then the retained records; ' +
+        'one beyond the end is a 416.',
       example: 'earliest',
     }),
   ...sseQueryFields,
@@ -85,6 +86,7 @@ export const registerPartitionEvents: RouteModule = (app) =>
     const format = topic.config.value_format;
     return respondWithStream(c, {
       kind: 'partition',
+      topic: topic.name,
       description: `sse ${topic.name}/${log.partition}`,
       partitions: [{ log, nextOffset, encoder: recordJsonRenderer(topic.name, log.partition, format) }],
       filter: filterFromQuery(c),

@@ -96,6 +96,7 @@ export const registerTopicEvents: RouteModule = (app) =>
     }));
     return respondWithStream(c, {
       kind: 'topic',
+      topic: topic.name,
       description: `sse ${topic.name}`,
       partitions,
       filter: filterFromQuery(c),

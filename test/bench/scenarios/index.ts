@@ -5,6 +5,7 @@ import { deliveryLatency } from './delivery-latency.js';
 import { groups } from './groups.js';
 import { produceBatch } from './produce-batch.js';
 import { produceSingle } from './produce-single.js';
+import { queues } from './queues.js';
 import { replay } from './replay.js';
 import { restart } from './restart.js';
 import { sseFanout } from './sse-fanout.js';
@@ -16,6 +17,7 @@ export const scenarios: Scenario[] = [
   sseFanout,
   replay,
   groups,
+  queues,
   restart,
   authCost,
 ];
