@@ -61,7 +61,7 @@ export interface paths {
         put?: never;
         /**
          * Produce records
-         * @description Send `application/json` `{"records": [...]}` or `application/x-ndjson` (one record object per line, parsed as it streams in). The whole request is validated before anything is appended: a bad record → 400 (shape) or 422 (semantics) naming `record_index` (and `line` for NDJSON); limits → 413 naming the `limit` (`max_body_bytes`, `max_records_per_request`, `max_record_bytes`) and its value. Keyless records without a partition all go to one partition per request, rotating between requests. Records for one partition are appended as one atomic batch; the response is sent once every batch is as durable as the topic’s `durability`. A request spanning partitions appends one batch per partition: if one fails (507 `storage_full`, 503 `unavailable`) others may have been appended — retry with idempotency headers. Idempotent produce (both forms are recorded in the log, so they survive restarts, for SLUICE_IDEMPOTENCY_WINDOW_MS, default 1 h): **Idempotency-Key** — a repeat of a request with the same key and byte-identical body returns the first response and appends nothing; the same key with a different body → 422; a repeat sent while the first is in flight waits for it. **Producer-Id / Producer-Epoch / Producer-Seq** (Kafka-style, scoped to the topic) — `Producer-Seq` numbers requests (not records) per producer id and epoch; a producer’s requests are applied one at a time; seq = last + 1 appends; a seq already appended returns its original offsets (the last 32 requests are kept); a gap → 409 `conflict` with `expected_seq`; an epoch below the current → 409 `fenced` with `current_epoch`; a higher epoch starts afresh. A producer id or epoch with no state accepts any starting seq. If an append fails part-way (503/507), retrying with the same headers appends only what is missing. Limitation: after a restart, state is rebuilt from batches whose newest record timestamp is within the window, so a request whose explicit `timestamp`s are all older than the window is deduplicated only until the server restarts.
+         * @description Send `application/json` `{"records": [...]}` or `application/x-ndjson` (one record object per line, parsed as it streams in). The whole request is validated before anything is appended: a bad record → 400 (shape) or 422 (semantics) naming `record_index` (and `line` for NDJSON); limits → 413 naming the `limit` (`max_body_bytes`, `max_records_per_request`, `max_record_bytes`) and its value. Keyless records without a partition all go to one partition per request, rotating between requests. Records for one partition are appended as one atomic batch; the response is sent once every batch is as durable as the topic’s `durability`. A request spanning partitions appends one batch per partition: if one fails (507 `storage_full`, 503 `unavailable`) others may have been appended — retry with idempotency headers. Idempotent produce (both forms are recorded in the log, so they survive restarts, for SLUICE_IDEMPOTENCY_WINDOW_MS, default 1 h): **Idempotency-Key** — a repeat of a request with the same key and byte-identical body returns the first response and appends nothing; the same key with a different body → 422; a repeat sent while the first is in flight waits for it. **Producer-Id / Producer-Epoch / Producer-Seq** (Kafka-style, scoped to the topic) — `Producer-Seq` numbers requests (not records) per producer id and epoch; a producer’s requests are applied one at a time; seq = last + 1 appends; a seq already appended returns its original offsets (the last 32 requests are kept); a gap → 409 `conflict` with `expected_seq`; an epoch below the current → 409 `fenced` with `current_epoch`; a higher epoch starts afresh. A producer id or epoch with no state accepts any starting seq. If an append fails part-way (503/507), retrying with the same headers appends only what is missing. After a restart, state is rebuilt from the batches the log appended within the window (append time, whatever the records’ `timestamp`s). The state is bounded (SLUICE_IDEMPOTENCY_MAX_ENTRIES, SLUICE_IDEMPOTENCY_MAX_BYTES): past the bound the least recently used keys and producers are forgotten early.
          */
         post: operations["produceRecords"];
         delete?: never;
@@ -649,7 +649,7 @@ export interface components {
         };
         TopicConfig: {
             /**
-             * @description Delete closed segments whose newest record is older than this (ms). -1 keeps data forever.
+             * @description Delete closed segments whose last record was appended longer ago than this (ms), whatever timestamps producers gave their records. -1 keeps data forever.
              * @example 604800000
              */
             retention_ms: number;
@@ -710,7 +710,7 @@ export interface components {
         /** @description Omitted fields take their defaults. */
         TopicConfigInput: {
             /**
-             * @description Delete closed segments whose newest record is older than this (ms). -1 keeps data forever.
+             * @description Delete closed segments whose last record was appended longer ago than this (ms), whatever timestamps producers gave their records. -1 keeps data forever.
              * @example 604800000
              */
             retention_ms?: number;
@@ -768,14 +768,14 @@ export interface components {
             /** @description UTF-8 key. Keyed records go to Kafka’s default partition for the key: murmur2(key bytes) & 0x7fffffff modulo the partition count. */
             key?: string | null;
             /** @description Per the topic’s `value_format`: any JSON value (`json`) nesting arrays/objects at most SLUICE_MAX_JSON_DEPTH (default 128) deep, a string (`string`) or standard padded base64 (`binary`). `null` is a tombstone in every format. */
-            value?: unknown;
+            value: unknown;
             /** @description String headers by name. Names starting with `__sluice.` are reserved. */
             headers?: {
                 [key: string]: string;
             };
             /** @description Explicit partition (must exist); overrides the key. */
             partition?: number;
-            /** @description Unix ms; defaults to the time the request is received. */
+            /** @description Unix ms (Kafka’s CreateTime), kept as sent and used by `?timestamp=` lookups; defaults to the time the request is received. At most SLUICE_TIMESTAMP_AFTER_MAX_MS (default 1 h) ahead of the server clock and, when SLUICE_TIMESTAMP_BEFORE_MAX_MS is set, at most that far behind it; otherwise 422 naming the limit. Retention and the idempotency window run on the time the log appended the record, not on this value. */
             timestamp?: number;
         };
         ReadRecordsResponse: {
@@ -816,26 +816,6 @@ export interface components {
             generation: number;
             /** @description Partitions this member owns in `generation`. */
             assignment: components["schemas"]["TopicPartition"][];
-        };
-        JoinGroupRequest: {
-            /** @description Topics to consume (1–100); every partition of each is shared among the members. */
-            topics: string[];
-            /**
-             * @description The member is removed (and its partitions reassigned) if no fetch or heartbeat arrives for this long.
-             * @default 30000
-             */
-            session_timeout_ms?: number;
-            /**
-             * @description Where to start a partition with no committed offset (or one outside the log): `earliest`, `latest` (from when the member got the partition), or `none` — fetch answers 409 `conflict` naming the partition.
-             * @default latest
-             * @enum {string}
-             */
-            auto_offset_reset?: "earliest" | "latest" | "none";
-            /**
-             * @description Each fetch first commits what the previous fetch delivered (at-least-once, like Kafka’s poll loop); leaving commits too.
-             * @default false
-             */
-            auto_commit?: boolean;
         };
         GroupFetchResponse: components["schemas"]["GroupMembership"] & {
             /** @description Records of the member’s partitions, in offset order per partition. */
@@ -1011,6 +991,7 @@ export interface components {
             /** @example orders */
             topic: string;
             /**
+             * Format: uri
              * @description http or https. Link-local (169.254.0.0/16, fe80::/10) and cloud-metadata addresses are always refused, also when a host name resolves to them at delivery time. Loopback and private addresses need SLUICE_WEBHOOK_ALLOW_PRIVATE=true or an entry in SLUICE_WEBHOOK_ALLOW_HOSTS. No credentials in the URL; redirects are not followed.
              * @example https://hooks.example.com/sluice
              */
@@ -1053,6 +1034,7 @@ export interface components {
         } | null;
         UpdateWebhook: {
             /**
+             * Format: uri
              * @description http or https. Link-local (169.254.0.0/16, fe80::/10) and cloud-metadata addresses are always refused, also when a host name resolves to them at delivery time. Loopback and private addresses need SLUICE_WEBHOOK_ALLOW_PRIVATE=true or an entry in SLUICE_WEBHOOK_ALLOW_HOSTS. No credentials in the URL; redirects are not followed.
              * @example https://hooks.example.com/sluice
              */
@@ -1226,31 +1208,11 @@ export interface components {
             /** @description Id of the key that created it (`admin`: SLUICE_ADMIN_KEY; null: created anonymously). */
             created_by: string | null;
         };
-        CreateKeyRequest: {
-            /**
-             * @description A label (not unique); `key` grants are checked against it.
-             * @example orders-producer
-             */
-            name: string;
-            /** @description What the key may do (deny by default). `{"resource":"topic","name":"*","actions":["read","write","create","delete","alter","describe"]}` is every topic action; see the Security section of the README for the permission each operation needs. */
-            grants: components["schemas"]["Grant"][];
-            /** @description Unix ms after which the key is refused; omit or null for no expiry. */
-            expires_at?: number | null;
-        };
         Token: {
             /** @description A signed token: `Authorization: Bearer <token>`, or `?access_token=<token>` on GET streams (SSE, long-poll) for EventSource. */
             token: string;
             /** @description Unix ms. */
             expires_at: number;
-        };
-        CreateTokenRequest: {
-            /** @description What the key may do (deny by default). `{"resource":"topic","name":"*","actions":["read","write","create","delete","alter","describe"]}` is every topic action; see the Security section of the README for the permission each operation needs. */
-            grants: components["schemas"]["Grant"][];
-            /**
-             * @description Lifetime in ms (1 s – 24 h); never beyond the expiry of the caller’s key.
-             * @example 600000
-             */
-            ttl_ms: number;
         };
         Health: {
             /** @enum {string} */
@@ -1550,7 +1512,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": components["schemas"]["UpdateTopic"];
             };
@@ -1760,20 +1722,20 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description First offset to read. */
-                offset?: number | null;
+                offset?: number;
                 /** @description Unix ms: start at the first record with a timestamp ≥ this. Not allowed with `offset`. */
-                timestamp?: number | null;
+                timestamp?: number;
                 /** @description 1 … 10000, default 500. */
                 max_records?: number;
                 /** @description 1 … 64 MiB, default 1 MiB. */
                 max_bytes?: number;
                 /** @description Long-poll up to this long (≤ SLUICE_LONG_POLL_MAX_MS, default 30000, at most 30000); 0 answers at once. */
-                wait_ms?: number | null;
+                wait_ms?: number;
             };
             header?: never;
             path: {
                 topic: string;
-                partition: number | null;
+                partition: number;
             };
             cookie?: never;
         };
@@ -2037,7 +1999,26 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["JoinGroupRequest"];
+                "application/json": {
+                    /** @description Topics to consume (1–100); every partition of each is shared among the members. */
+                    topics: string[];
+                    /**
+                     * @description The member is removed (and its partitions reassigned) if no fetch or heartbeat arrives for this long.
+                     * @default 30000
+                     */
+                    session_timeout_ms?: number;
+                    /**
+                     * @description Where to start a partition with no committed offset (or one outside the log): `earliest`, `latest` (from when the member got the partition), or `none` — fetch answers 409 `conflict` naming the partition.
+                     * @default latest
+                     * @enum {string}
+                     */
+                    auto_offset_reset?: "earliest" | "latest" | "none";
+                    /**
+                     * @description Each fetch first commits what the previous fetch delivered (at-least-once, like Kafka’s poll loop); leaving commits too.
+                     * @default false
+                     */
+                    auto_commit?: boolean;
+                };
             };
         };
         responses: {
@@ -2105,8 +2086,8 @@ export interface operations {
                 /** @description 1 … 64 MiB, default 1 MiB (at least one record is returned if any exists). */
                 max_bytes?: number;
                 /** @description Long-poll up to this long (≤ SLUICE_LONG_POLL_MAX_MS, default 30000, at most 30000); 0 answers at once. */
-                wait_ms?: number | null;
-                /** @description The `cursor` of the last answer you received: confirms its records (400 if malformed). Omit it on the first fetch. */
+                wait_ms?: number;
+                /** @description The `cursor` of the last answer you received: confirms its records (400 if malformed). Omit it (or leave it empty) on the first fetch. */
                 cursor?: string;
             };
             header?: never;
@@ -3052,7 +3033,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": components["schemas"]["UpdateWebhook"];
             };
@@ -3362,7 +3343,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": components["schemas"]["QueueSettings"];
             };
@@ -3583,7 +3564,7 @@ export interface operations {
                 /** @description 1 … 1000, default 10. */
                 max_records?: number;
                 /** @description Long-poll up to this long (≤ SLUICE_LONG_POLL_MAX_MS) for a record; 0 answers at once. */
-                wait_ms?: number | null;
+                wait_ms?: number;
                 /** @description Lease length for this receive; the queue’s lock_ms by default. */
                 lock_ms?: number;
             };
@@ -3855,7 +3836,39 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["CreateKeyRequest"];
+                "application/json": {
+                    /**
+                     * @description A label (not unique); `key` grants are checked against it.
+                     * @example orders-producer
+                     */
+                    name: string;
+                    /** @description What the key may do (deny by default). `{"resource":"topic","name":"*","actions":["read","write","create","delete","alter","describe"]}` is every topic action; see the Security section of the README for the permission each operation needs. */
+                    grants: {
+                        /** @enum {string} */
+                        resource: "topic" | "group" | "webhook" | "key" | "cluster";
+                        /**
+                         * @description The topic, group or key name (a webhook is named by its topic; the cluster by `cluster`). `*` with `literal` matches every name.
+                         * @example orders
+                         */
+                        name: string;
+                        /**
+                         * @description `literal`: exactly `name` (or every name for `*`); `prefixed`: every name starting with `name`.
+                         * @default literal
+                         * @enum {string}
+                         */
+                        pattern?: "literal" | "prefixed";
+                        /**
+                         * @description Allowed actions on the matching names.
+                         * @example [
+                         *       "read",
+                         *       "describe"
+                         *     ]
+                         */
+                        actions: ("read" | "write" | "create" | "delete" | "alter" | "describe")[];
+                    }[];
+                    /** @description Unix ms after which the key is refused; omit or null for no expiry. */
+                    expires_at?: number | null;
+                };
             };
         };
         responses: {
@@ -4029,7 +4042,37 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["CreateTokenRequest"];
+                "application/json": {
+                    /** @description What the key may do (deny by default). `{"resource":"topic","name":"*","actions":["read","write","create","delete","alter","describe"]}` is every topic action; see the Security section of the README for the permission each operation needs. */
+                    grants: {
+                        /** @enum {string} */
+                        resource: "topic" | "group" | "webhook" | "key" | "cluster";
+                        /**
+                         * @description The topic, group or key name (a webhook is named by its topic; the cluster by `cluster`). `*` with `literal` matches every name.
+                         * @example orders
+                         */
+                        name: string;
+                        /**
+                         * @description `literal`: exactly `name` (or every name for `*`); `prefixed`: every name starting with `name`.
+                         * @default literal
+                         * @enum {string}
+                         */
+                        pattern?: "literal" | "prefixed";
+                        /**
+                         * @description Allowed actions on the matching names.
+                         * @example [
+                         *       "read",
+                         *       "describe"
+                         *     ]
+                         */
+                        actions: ("read" | "write" | "create" | "delete" | "alter" | "describe")[];
+                    }[];
+                    /**
+                     * @description Lifetime in ms (1 s – 24 h); never beyond the expiry of the caller’s key.
+                     * @example 600000
+                     */
+                    ttl_ms: number;
+                };
             };
         };
         responses: {

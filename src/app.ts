@@ -8,11 +8,19 @@ import { StreamWatch } from './auth/stream-watch.js';
 import type { App } from './http/app-env.js';
 import { notFoundHandler, onError } from './http/error-handler.js';
 import { ApiError, errorResponse } from './http/errors.js';
+import { auditLog } from './http/middleware/audit-log.js';
 import { hostCheck } from './http/middleware/host-check.js';
 import { rememberJsonErrors } from './http/middleware/json-body.js';
 import { allowedMethodsResolver } from './http/middleware/method-not-allowed.js';
 import { InflightTracker, requestContext } from './http/middleware/request-context.js';
-import { bodyBudget, connectionCap, createLimits, streamCaps, type Limits } from './http/limits/limits-middleware.js';
+import {
+  bodyBudget,
+  connectionCap,
+  createLimits,
+  keyQuotas,
+  streamCaps,
+  type Limits,
+} from './http/limits/limits-middleware.js';
 import { buildOpenApiDocument, createRouter } from './http/openapi.js';
 import type { Services } from './services.js';
 
@@ -65,6 +73,8 @@ export function createApp(services: Services): CreatedApp {
     });
     // Before auth, which reads the (small) JSON body of a few operations to name their resource.
     a.use('*', bodyBudget(limits, config));
+    // Around auth, so refused attempts are audited too.
+    a.use('*', auditLog(services.logger));
     // After the body limit: a few operations name their resource in the (small) JSON body.
     a.use(
       '*',
@@ -72,10 +82,18 @@ export function createApp(services: Services): CreatedApp {
     );
     // After auth: stream slots are counted per principal too.
     a.use('*', streamCaps(limits));
+    a.use('*', keyQuotas(limits));
   });
 
   let document: ReturnType<typeof buildOpenApiDocument> | undefined;
-  app.get('/openapi.json', (c) => c.json((document ??= buildOpenApiDocument(app))));
+  app.get('/openapi.json', (c) =>
+    c.json(
+      (document ??= buildOpenApiDocument(app, {
+        maxPartitions: config.maxPartitions,
+        longPollMaxMs: config.longPollMaxMs,
+      })),
+    ),
+  );
   app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'Sluice API' }));
   app.onError(onError);
   app.notFound(notFoundHandler(allowedMethodsResolver(app as never)));

@@ -47,6 +47,13 @@ export const envSchema = z.object({
   SLUICE_MAX_JSON_DEPTH: int(1, 1000).default(128),
   /** How long Idempotency-Key and Producer-Seq state answers retries, across restarts too (ms). */
   SLUICE_IDEMPOTENCY_WINDOW_MS: int(1000, 7 * 24 * 3_600_000).default(3_600_000),
+  /**
+   * How far ahead of the server clock a record timestamp may be (422 beyond; Kafka's
+   * message.timestamp.after.max.ms). Retention and idempotency run on append time regardless.
+   */
+  SLUICE_TIMESTAMP_AFTER_MAX_MS: int(0, Number.MAX_SAFE_INTEGER).default(3_600_000),
+  /** How far behind the server clock a record timestamp may be (422 beyond); -1 = no limit. */
+  SLUICE_TIMESTAMP_BEFORE_MAX_MS: int(-1, Number.MAX_SAFE_INTEGER).default(-1),
   /** Most Idempotency-Keys + producer ids remembered at once; past it the least recently used are forgotten. */
   SLUICE_IDEMPOTENCY_MAX_ENTRIES: int(100, 100_000_000).default(100_000),
   /** Estimated memory the idempotency state may hold; past it the least recently used are forgotten. */
@@ -136,6 +143,12 @@ export const envSchema = z.object({
    * `*` turns the check off.
    */
   SLUICE_ALLOWED_HOSTS: z.string().trim().default(''),
+  /** Per key (a token counts as its key; anonymous callers as one): produce bytes/s; 0 = no quota. */
+  SLUICE_KEY_PRODUCE_BYTES_PER_SEC: int(0, 1_000_000_000_000).default(0),
+  /** Per key: bytes/s of records read (reads, long-polls, SSE, group fetches, queue receives); 0 = no quota. */
+  SLUICE_KEY_READ_BYTES_PER_SEC: int(0, 1_000_000_000_000).default(0),
+  /** Per key: open streams (SSE and long-polls) at once (429 beyond). */
+  SLUICE_KEY_MAX_STREAMS: int(1, 1_000_000).default(1_000),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -153,6 +166,8 @@ export interface Config {
   maxJsonDepth: number;
   idempotencyWindowMs: number;
   idempotencyMaxEntries: number;
+  timestampAfterMaxMs: number;
+  timestampBeforeMaxMs: number;
   idempotencyMaxBytes: number;
   maxPartitions: number;
   groupRebalanceDelayMs: number;
@@ -194,6 +209,10 @@ export interface Config {
     keepAliveTimeoutMs: number;
     /** SLUICE_ALLOWED_HOSTS entries. */
     allowedHosts: string[];
+    /** Per-key quotas; 0 = none. */
+    keyProduceBytesPerSec: number;
+    keyReadBytesPerSec: number;
+    keyMaxStreams: number;
   };
 }
 
@@ -245,6 +264,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxJsonDepth: e.SLUICE_MAX_JSON_DEPTH,
     idempotencyWindowMs: e.SLUICE_IDEMPOTENCY_WINDOW_MS,
     idempotencyMaxEntries: e.SLUICE_IDEMPOTENCY_MAX_ENTRIES,
+    timestampAfterMaxMs: e.SLUICE_TIMESTAMP_AFTER_MAX_MS,
+    timestampBeforeMaxMs: e.SLUICE_TIMESTAMP_BEFORE_MAX_MS,
     idempotencyMaxBytes: e.SLUICE_IDEMPOTENCY_MAX_BYTES,
     maxPartitions: e.SLUICE_MAX_PARTITIONS,
     groupRebalanceDelayMs: e.SLUICE_GROUP_REBALANCE_DELAY_MS,
@@ -286,6 +307,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       allowedHosts: e.SLUICE_ALLOWED_HOSTS.split(',')
         .map((s) => s.trim())
         .filter((s) => s !== ''),
+      keyProduceBytesPerSec: e.SLUICE_KEY_PRODUCE_BYTES_PER_SEC,
+      keyReadBytesPerSec: e.SLUICE_KEY_READ_BYTES_PER_SEC,
+      keyMaxStreams: e.SLUICE_KEY_MAX_STREAMS,
     },
   };
 }

@@ -9,8 +9,9 @@ export type { Logger } from 'pino';
 /** The request being handled in the current async context (set by the HTTP middleware). */
 export const requestScope = new AsyncLocalStorage<{ requestId: string }>();
 
-export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
-  return pino({
+/** The process logger; `destination` (default stdout) lets tests read the lines written. */
+export function createLogger(config: Pick<Config, 'logLevel'>, destination?: pino.DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
     level: config.logLevel,
     base: { service: 'sluice' },
     timestamp: pino.stdTimeFunctions.isoTime,
@@ -20,5 +21,6 @@ export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
       const scope = requestScope.getStore();
       return scope ? { request_id: scope.requestId } : {};
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

@@ -124,6 +124,8 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       maxJsonDepth: config.maxJsonDepth,
       idempotencyWindowMs: config.idempotencyWindowMs,
       idempotencyMaxEntries: config.idempotencyMaxEntries,
+      timestampAfterMaxMs: config.timestampAfterMaxMs,
+      timestampBeforeMaxMs: config.timestampBeforeMaxMs,
       idempotencyMaxBytes: config.idempotencyMaxBytes,
     });
     cleanups.push(() => produce.close());

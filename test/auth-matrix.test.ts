@@ -168,6 +168,10 @@ describe('authorization matrix', () => {
       method: 'POST',
       path: `/v1/topics/${topics[s]}/queues/${await queue(s)}/receive`,
     }),
+    streamQueueEvents: async (s) => ({
+      method: 'GET',
+      path: `/v1/topics/${topics[s]}/queues/${await queue(s)}/events`,
+    }),
     ackQueueRecords: async (s) => ({
       method: 'POST',
       path: `/v1/topics/${topics[s]}/queues/${await queue(s)}/ack`,

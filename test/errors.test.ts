@@ -119,3 +119,19 @@ describe('error messages', () => {
     }
   });
 });
+
+describe('found by schemathesis', () => {
+  it('a grant name with a NUL character is a 400, not a 500', async () => {
+    const res = await server.client.raw('POST', '/v1/tokens', {
+      body: JSON.stringify({ grants: [{ resource: 'topic', name: 'a\u0000b', actions: ['read'] }], ttl_ms: 60_000 }),
+      headers: json,
+    });
+    expect(res.status).toBe(400);
+    const key = await server.client.raw('POST', '/v1/keys', {
+      body: JSON.stringify({ name: 'nul', grants: [{ resource: 'topic', name: 'a\u0000b', actions: ['read'] }] }),
+      headers: json,
+    });
+    expect(key.status).toBe(400);
+    expect(message(key.json)).toMatch(/control characters/);
+  });
+});

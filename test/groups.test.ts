@@ -467,6 +467,9 @@ describe('lost answers: positions move only with what the client confirms', () =
       expect(res.error.code).toBe('bad_request');
     }
     expect(expectStatus(await fetchAs(group, m.member_id), 200).records.map((r) => r.offset)).toEqual([0, 1]);
+    // An empty cursor (a shell loop's first iteration) is no cursor.
+    const empty = expectStatus(await fetchAs(group, m.member_id, { cursor: '' }), 200);
+    expect(empty.records.map((r) => r.offset)).toEqual([0, 1]);
   });
 
   it('a cursor of a deleted and re-created topic confirms nothing on the new one', async () => {

@@ -70,4 +70,28 @@ describe('idempotency across a restart', () => {
     );
     expect(got.records[0]!.value).toBe('s2');
   }, 90_000); // two server starts on the same on-disk data
+
+  it('a retry of a request with old explicit timestamps is answered from the log after a restart', async () => {
+    server ??= await startTestServer(env);
+    const name = `t-${randomUUID()}`;
+    expectStatus(await server.client.post('/v1/topics', { body: { name, partitions: 1 } }), 201);
+    const key = randomUUID();
+    // Stamped two days ago and in 1970: older than the idempotency window, appended just now.
+    const records = [
+      { value: 'a', timestamp: Date.now() - 2 * 86_400_000 },
+      { value: 'b', timestamp: 5 },
+    ];
+    const produce = () =>
+      server!.client.post('/v1/topics/{topic}/records', {
+        params: { topic: name },
+        body: { records },
+        headers: { 'idempotency-key': key },
+      });
+    const first = expectStatus(await produce(), 200);
+    await server.stop();
+    server = await startTestServer(env);
+    expect(expectStatus(await produce(), 200)).toEqual(first);
+    const t = expectStatus(await server.client.get('/v1/topics/{topic}', { params: { topic: name } }), 200);
+    expect(t.partitions[0]!.end_offset).toBe(2);
+  }, 90_000);
 });

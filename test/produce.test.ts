@@ -34,6 +34,25 @@ async function endOffsets(name: string): Promise<number[]> {
   return t.partitions.map((p) => p.end_offset);
 }
 
+describe('record timestamps (CreateTime) are bounded around the server clock', () => {
+  it('refuses a timestamp 100 years ahead with 422 naming SLUICE_TIMESTAMP_AFTER_MAX_MS; keeps past ones as sent', async () => {
+    const name = await topic();
+    const ahead = Date.now() + 100 * 365 * 86_400_000;
+    const refused = await produce(name, [{ value: 'ok' }, { value: 'future', timestamp: ahead }]);
+    expect(refused.status).toBe(422);
+    expect(refused.status === 422 && refused.body.error).toMatchObject({
+      code: 'invalid_record',
+      record_index: 1,
+      message: expect.stringMatching(/SLUICE_TIMESTAMP_AFTER_MAX_MS allows 3600000/),
+    });
+    expect(await endOffsets(name)).toEqual([0]); // nothing of the request was appended
+    expectStatus(await produce(name, [{ value: 'soon', timestamp: Date.now() + 60_000 }]), 200);
+    expectStatus(await produce(name, [{ value: 'old', timestamp: 1_000 }]), 200);
+    const got = expectStatus(await read(name, 0), 200);
+    expect(got.records.map((r) => r.timestamp)[1]).toBe(1_000);
+  });
+});
+
 describe('produce → read round trips', () => {
   it('round-trips every value format with keys, headers and timestamps', async () => {
     const cases: Array<[Format, unknown[]]> = [

@@ -242,17 +242,22 @@ describe('delivery', () => {
   it('released and expired records come back with a higher delivery_count; a late ack is "expired"', async () => {
     const t = await topic(1, values(2));
     const q = 'again';
-    expectStatus(await putQueue(t, q, { lock_ms: 300 }), 201);
-    const first = await receive(t, q, { max_records: 2 });
+    expectStatus(await putQueue(t, q, { lock_ms: 60_000 }), 201);
+    const first = await receive(t, q, { max_records: 2, lock_ms: 1500 });
     expect(first.map((r) => r.delivery_count)).toEqual([1, 1]);
     expect((await ack(t, q, [{ lease: first[0]!.lease, action: 'release' }]))[0]!.status).toBe('ok');
     const released = await receive(t, q, { max_records: 2 });
-    expect(released.map((r) => [r.offset, r.delivery_count])).toEqual([[0, 2]]);
-    // Offset 1 is never acknowledged: its answer might as well have been lost. It comes back.
     const expiredAt = first[1]!.lock_expires_at;
-    const again = await receive(t, q, { max_records: 2, wait_ms: 5000 });
-    expect(Date.now()).toBeGreaterThanOrEqual(expiredAt);
-    expect(Date.now() - expiredAt).toBeLessThan(1500);
+    const before = Date.now() < expiredAt;
+    expect(released.find((r) => r.offset === 0)?.delivery_count).toBe(2);
+    // Offset 1 is never acknowledged: its answer might as well have been lost. It comes back.
+    let again = released.filter((r) => r.offset === 1);
+    if (before) {
+      expect(again).toEqual([]);
+      again = await receive(t, q, { max_records: 2, wait_ms: 5000 });
+      expect(Date.now()).toBeGreaterThanOrEqual(expiredAt);
+      expect(Date.now() - expiredAt).toBeLessThan(2500);
+    }
     expect(again.map((r) => [r.offset, r.delivery_count])).toEqual([[1, 2]]);
     expect((await ack(t, q, [{ lease: first[1]!.lease, action: 'accept' }]))[0]!.status).toBe('expired');
     expect((await ack(t, q, [{ lease: again[0]!.lease, action: 'accept' }]))[0]!.status).toBe('ok');
@@ -276,7 +281,7 @@ describe('delivery', () => {
         );
       return line?.endsWith(' 1') ? true : undefined;
     });
-    expect(Date.now() - r!.lock_expires_at).toBeLessThan(2000);
+    expect(Date.now() - r!.lock_expires_at).toBeLessThan(3000);
     expect(await describeQueue(t, q)).toMatchObject({ in_flight: 0, available: 1 });
   });
 
@@ -463,6 +468,25 @@ describe('seams', () => {
     expect(fresh.map((r) => [r.offset, r.value, r.delivery_count])).toEqual([[0, 'new', 1]]);
     expect((await ack(t, 'q', [{ lease: old[0]!.lease, action: 'accept' }]))[0]!.status).toBe('unknown');
     expect((await describeQueue(t, 'q')).lock_ms).toBe(30_000); // defaults: not the old queue's settings
+  });
+
+  it('a queue deleted by another node while this one has it cached: receive re-creates it, ack answers 404', async () => {
+    const t = await topic(1, values(2));
+    const first = await receive(t, 'gone', { max_records: 1 });
+    // Another node deletes the queue: this node's cached row now names a queue that is gone.
+    const { queues } = await import('../src/metadata/schema.js');
+    const { eq } = await import('drizzle-orm');
+    await server.services.db.delete(queues).where(eq(queues.name, 'gone'));
+    const res = await server.client.post('/v1/topics/{topic}/queues/{queue}/ack', {
+      params: { topic: t, queue: 'gone' },
+      body: { acks: [{ lease: first[0]!.lease, action: 'accept' }] },
+    });
+    expect(res.status).toBe(404);
+    const again = await receive(t, 'gone', { max_records: 10 });
+    expect(again.map((r) => [r.offset, r.delivery_count])).toEqual([
+      [0, 1],
+      [1, 1],
+    ]);
   });
 
   it('a receiver waiting on a topic that is deleted gets 404 at once', async () => {

@@ -414,6 +414,51 @@ describe('webhook delivery', () => {
     ]);
   });
 
+  it('delivers a record nested 5,000 deep (a poison record) with its neighbours, as stored', async () => {
+    const t = await topic(1);
+    // Produce refuses such depth now; older logs (or other writers) may hold it: append directly.
+    const id = (await api('GET', `/v1/topics/${t}`)).json.id as string;
+    const deep = `{"a":\n${'{"a":'.repeat(4_999)}1${'}'.repeat(5_000)}`;
+    const log = server.services.log.getPartition(id, 0)!;
+    const rec = (value: string) => ({ key: null, value: Buffer.from(value), headers: [], timestamp: Date.now() });
+    const appended = await log.append([rec('"before"'), rec(deep), rec('"after"')], { durability: 'write' });
+    expect(appended.ok).toBe(true);
+    const r = await receiver();
+    const { id: hook } = await webhook({ topic: t, url: r.url });
+    const done = await waitForWebhook(hook, (w) => w.lag === 0);
+    expect(done).toMatchObject({ state: 'active', last_error: null, consecutive_failures: 0 });
+    expectCompleteInOrder(r, [3]);
+    const values = r.requests.flatMap((q) => q.json.records.map((x) => x.value));
+    expect(values[0]).toBe('before');
+    expect(values[2]).toBe('after');
+    let depth = 0;
+    for (let v = values[1] as { a?: unknown } | number; typeof v === 'object'; v = v.a as typeof v) depth++;
+    expect(depth).toBe(5_000);
+  });
+
+  it('shows a batch that cannot be read in its state (failing, last_error) and recovers', async () => {
+    const t = await topic(1);
+    const id = (await api('GET', `/v1/topics/${t}`)).json.id as string;
+    const log = server.services.log.getPartition(id, 0)!;
+    const read = log.read.bind(log);
+    log.read = async () => {
+      throw new Error('EIO: simulated read failure');
+    };
+    try {
+      const r = await receiver();
+      const { id: hook } = await webhook({ topic: t, url: r.url });
+      await produce(t, values(2));
+      const failing = await waitForWebhook(hook, (w) => w.consecutive_failures > 0);
+      expect(failing.state).toBe('failing');
+      expect(failing.last_error).toMatch(/offset 0 of partition 0.*EIO: simulated read failure/);
+      log.read = read;
+      await waitForWebhook(hook, (w) => w.lag === 0 && w.state === 'active', 20_000);
+      expectCompleteInOrder(r, [2]);
+    } finally {
+      log.read = read;
+    }
+  });
+
   it('pauses and resumes', async () => {
     const t = await topic(1);
     const r = await receiver();

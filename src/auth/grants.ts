@@ -15,6 +15,8 @@ export const Grant = z
       .string()
       .min(1)
       .max(249)
+      // Stored in PostgreSQL (jsonb), which cannot hold NUL; no name Sluice has contains a control character.
+      .regex(/^[^\u0000-\u001f\u007f]+$/, 'must not contain control characters')
       .openapi({
         description:
           'The topic, group or key name (a webhook is named by its topic; the cluster by `cluster`). ' +

@@ -4,6 +4,12 @@ import type { AppendOptions, PartitionConfig, ReadOptions, RecordInput } from '.
 
 /** Header key under which a batch's tag is stored (first record). Callers must not use it. */
 export const TAG_HEADER_KEY = '__sluice.tag';
+/**
+ * Header key under which the log stores a batch's append time (first record, 8-byte
+ * big-endian Unix ms): retention and idempotency windows run on it, while record
+ * timestamps stay what the producer sent (Kafka's CreateTime). Older batches lack it.
+ */
+export const APPEND_TIME_HEADER_KEY = '__sluice.at';
 /** Header keys starting with this are reserved for the log; the produce path should reject them. */
 export const RESERVED_HEADER_PREFIX = '__sluice.';
 /** Largest tag accepted by append. */

@@ -13,7 +13,7 @@ import { isDescriptorExhaustion, type HandlePool } from './handle-pool.js';
 import type { ScannedBatch } from './batch-scanner.js';
 import { ReadCollector } from './read-collector.js';
 import { RecentBatches } from './recent-batches.js';
-import { decodeBatch, encodeBatch } from './record-batch.js';
+import { batchAppendTime, decodeBatch, encodeBatch } from './record-batch.js';
 import { planRetention } from './retention-policy.js';
 import { LogCorruptionError, type Segment } from './segment.js';
 import type { SegmentIndex } from './segment-index.js';
@@ -52,7 +52,7 @@ interface PendingAppend {
   options: AppendOptions;
   resolve: (r: Result<AppendResult, AppendError>) => void;
   reject: (e: unknown) => void;
-  encoded?: { base: number; bytes: Buffer; maxTimestamp: number };
+  encoded?: { base: number; bytes: Buffer; maxTimestamp: number; appendTime: number };
 }
 
 interface PendingTask {
@@ -183,6 +183,8 @@ export class FilePartitionLog implements PartitionLog {
       return this.fail(e, []);
     }
     const seg = this.active;
+    // One append time per group: batches written together were appended together.
+    const appendTime = this.t.clock();
     const group: PendingAppend[] = [];
     const buffers: Buffer[] = [];
     let bytes = 0;
@@ -199,8 +201,9 @@ export class FilePartitionLog implements PartitionLog {
             records: a.records,
             tag: a.options.tag,
             producer: a.options.producer,
+            appendTime,
           });
-          a.encoded = { base: next, bytes: b, maxTimestamp };
+          a.encoded = { base: next, bytes: b, maxTimestamp, appendTime };
         } catch (e) {
           this.queue.shift();
           a.reject(e); // malformed input that got past validation: the caller's bug, not the log's
@@ -240,6 +243,7 @@ export class FilePartitionLog implements PartitionLog {
         const enc = a.encoded!;
         seg.index!.onBatch(enc.base - seg.baseOffset, pos, enc.maxTimestamp);
         seg.maxTimestamp = Math.max(seg.maxTimestamp, enc.maxTimestamp);
+        seg.lastAppendTime = Math.max(seg.lastAppendTime, enc.appendTime);
         pos += enc.bytes.length;
       }
       for (const a of group)
@@ -457,20 +461,53 @@ export class FilePartitionLog implements PartitionLog {
     return this.notifier.onAppend(listener);
   }
 
-  async recentTags(sinceTimestamp: number): Promise<BatchTag[]> {
+  async recentTags(sinceAppendTime: number): Promise<BatchTag[]> {
     const tags: BatchTag[] = [];
-    for await (const b of this.batchesSince(sinceTimestamp)) {
-      const { tag } = decodeBatch(b.buf, b.at, 1);
-      const h = b.header;
-      if (tag)
-        tags.push({
-          baseOffset: h.baseOffset,
-          lastOffset: h.baseOffset + h.lastOffsetDelta,
-          maxTimestamp: h.maxTimestamp,
-          tag: Buffer.from(tag),
-        });
+    const now = this.t.clock();
+    for (const seg of [...this.segments]) {
+      if (seg.size === 0 || seg.lastAppendTime < sinceAppendTime) continue;
+      for await (const b of seg.scan(await this.appendTimeFloor(seg, sinceAppendTime, now), seg.size)) {
+        if (!b.ok) this.corrupt(seg, b.position, b.reason);
+        const { tag, appendTime } = decodeBatch(b.buf, b.at, 1);
+        const h = b.header;
+        const at = appendTime ?? Math.min(h.maxTimestamp, now);
+        if (tag && at >= sinceAppendTime)
+          tags.push({
+            baseOffset: h.baseOffset,
+            lastOffset: h.baseOffset + h.lastOffsetDelta,
+            maxTimestamp: h.maxTimestamp,
+            appendTime: at,
+            tag: Buffer.from(tag),
+          });
+      }
     }
     return tags;
+  }
+
+  /**
+   * A file position in `seg` before which every batch was appended before `since`: a
+   * binary search over the offset index, reading one batch per probe (append times grow
+   * with offsets), so a restart never rescans whole segments to rebuild idempotency state.
+   */
+  private async appendTimeFloor(seg: Segment, since: number, now: number): Promise<number> {
+    const index = await this.indexOf(seg);
+    let lo = 0;
+    let hi = index.entries - 1;
+    let floor = 0;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const pos = index.entryAt(mid)[1];
+      let at = Infinity;
+      for await (const b of seg.scan(pos, seg.size, undefined, 64 * 1024)) {
+        if (b.ok) at = batchAppendTime(b.buf, b.at, now);
+        break;
+      }
+      if (at < since) {
+        floor = pos;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return floor;
   }
 
   updateConfig(config: PartitionConfig): void {
@@ -484,7 +521,7 @@ export class FilePartitionLog implements PartitionLog {
     if (this.closedReason || this.readOnlyReason) return Promise.resolve();
     return this.task(async () => {
       const plan = planRetention(
-        this.segments.map((s) => ({ sizeBytes: s.size, maxTimestamp: s.maxTimestamp, empty: s.size === 0 })),
+        this.segments.map((s) => ({ sizeBytes: s.size, lastAppendTime: s.lastAppendTime, empty: s.size === 0 })),
         this.config,
         now,
       );

@@ -206,13 +206,47 @@ export function runLogStoreConformance(name: string, factory: ConformanceFactory
       await log.append([rec('d', { timestamp: 200 })], { durability: 'fsync', tag: Buffer.from('tag-2') });
       const tags = await log.recentTags(0);
       expect(tags.map((t) => ({ ...t, tag: t.tag.toString() }))).toEqual([
-        { baseOffset: 0, lastOffset: 1, maxTimestamp: 300, tag: 'tag-1' },
-        { baseOffset: 3, lastOffset: 3, maxTimestamp: 200, tag: 'tag-2' },
+        { baseOffset: 0, lastOffset: 1, maxTimestamp: 300, appendTime: now, tag: 'tag-1' },
+        { baseOffset: 3, lastOffset: 3, maxTimestamp: 200, appendTime: now, tag: 'tag-2' },
       ]);
-      expect((await log.recentTags(250)).map((t) => t.baseOffset)).toEqual([0]);
       const all = await readAll(log);
       expect(all[0]?.headers).toEqual([{ key: 'x', value: null }]);
       expect(all[3]?.headers).toEqual([]);
+    });
+
+    it('recentTags selects by append time, whatever the records are stamped', async () => {
+      const { log } = await setup();
+      await log.append([rec('old', { timestamp: 5 })], { durability: 'write', tag: Buffer.from('t1') });
+      now += 1000;
+      const future = now + 100 * 365 * 86_400_000;
+      await log.append([rec('new', { timestamp: future })], { durability: 'write', tag: Buffer.from('t2') });
+      expect((await log.recentTags(now - 1000)).map((t) => t.tag.toString())).toEqual(['t1', 't2']);
+      expect((await log.recentTags(now - 500)).map((t) => [t.tag.toString(), t.appendTime])).toEqual([['t2', now]]);
+      expect(await log.recentTags(now + 1)).toEqual([]);
+      const all = await readAll(log);
+      expect(all.map((r) => r.timestamp)).toEqual([5, future]); // the producer's timestamps are kept
+      expect(all.map((r) => r.headers)).toEqual([[], []]);
+    });
+
+    it('retention runs on append time: a record stamped 100 years ahead expires with its segment', async () => {
+      const { log, store } = await setup({ segmentBytes: 1024, retentionMs: 60_000 });
+      await log.append([rec('f'.repeat(200), { timestamp: now + 100 * 365 * 86_400_000 })], { durability: 'write' });
+      for (let i = 0; i < 20; i++) await log.append([rec('z'.repeat(200))], { durability: 'write' });
+      await store.enforceRetention(now + 30_000);
+      expect(log.startOffset()).toBe(0);
+      await store.enforceRetention(now + 120_000);
+      expect([log.startOffset(), log.endOffset()]).toEqual([21, 21]);
+    });
+
+    it('retention runs on append time: records stamped in the past are kept retention_ms after their append', async () => {
+      const { log, store } = await setup({ segmentBytes: 1024, retentionMs: 60_000 });
+      for (let i = 0; i < 20; i++)
+        await log.append([rec('p'.repeat(200), { timestamp: 1_000 + i })], { durability: 'write' });
+      await store.enforceRetention(now + 30_000);
+      expect(log.startOffset()).toBe(0);
+      expect((await readAll(log)).length).toBe(20);
+      await store.enforceRetention(now + 120_000);
+      expect(log.startOffset()).toBe(20);
     });
 
     it('rejects caller bugs: empty batches, reserved headers, oversized tags', async () => {

@@ -38,6 +38,8 @@ interface MemBatch {
   maxTimestamp: number;
   /** Largest timestamp of this and every earlier batch: monotone, for timestamp search. */
   runningMax: number;
+  /** When the batch was appended (the store's clock). */
+  appendTime: number;
   bytes: Buffer;
   tag: Buffer | undefined;
 }
@@ -47,6 +49,8 @@ interface MemSegment {
   batches: MemBatch[];
   sizeBytes: number;
   maxTimestamp: number;
+  /** Append time of the newest batch (-1 when empty): what retention_ms measures. */
+  lastAppendTime: number;
   /** Clock time of the first append into the segment (for segmentMs). */
   createdAt: number;
 }
@@ -67,7 +71,7 @@ class MemoryPartitionLog implements PartitionLog {
   }
 
   private newSegment(baseOffset: number): MemSegment {
-    return { baseOffset, batches: [], sizeBytes: 0, maxTimestamp: -1, createdAt: this.clock() };
+    return { baseOffset, batches: [], sizeBytes: 0, maxTimestamp: -1, lastAppendTime: -1, createdAt: this.clock() };
   }
 
   private get active(): MemSegment {
@@ -95,10 +99,10 @@ class MemoryPartitionLog implements PartitionLog {
     assertAppendInput(records, options);
     if (this.closedReason) return err({ code: 'closed', reason: this.closedReason });
     const baseOffset = this.end;
-    const bytes = encodeBatch({ baseOffset, records, tag: options.tag, producer: options.producer });
+    const now = this.clock();
+    const bytes = encodeBatch({ baseOffset, records, tag: options.tag, producer: options.producer, appendTime: now });
     let maxTimestamp = -1;
     for (const r of records) if (r.timestamp > maxTimestamp) maxTimestamp = r.timestamp;
-    const now = this.clock();
     const active = this.active;
     const tooBig = active.sizeBytes + bytes.length > this.config.segmentBytes;
     const tooOld = this.config.segmentMs >= 0 && now - active.createdAt >= this.config.segmentMs;
@@ -111,11 +115,13 @@ class MemoryPartitionLog implements PartitionLog {
       lastOffset: baseOffset + records.length - 1,
       maxTimestamp,
       runningMax: Math.max(prev?.runningMax ?? -1, maxTimestamp),
+      appendTime: now,
       bytes,
       tag: options.tag ? Buffer.from(options.tag) : undefined,
     });
     segment.sizeBytes += bytes.length;
     segment.maxTimestamp = Math.max(segment.maxTimestamp, maxTimestamp);
+    segment.lastAppendTime = Math.max(segment.lastAppendTime, now);
     this.end = baseOffset + records.length;
     this.notifier.notify(this.end);
     return ok({ baseOffset, lastOffset: this.end - 1 });
@@ -178,12 +184,13 @@ class MemoryPartitionLog implements PartitionLog {
     return this.notifier.onAppend(listener);
   }
 
-  async recentTags(sinceTimestamp: number): Promise<BatchTag[]> {
+  async recentTags(sinceAppendTime: number): Promise<BatchTag[]> {
     const tags: BatchTag[] = [];
     for (const s of this.segments) {
       for (const b of s.batches) {
-        if (b.tag && b.maxTimestamp >= sinceTimestamp) {
-          tags.push({ baseOffset: b.baseOffset, lastOffset: b.lastOffset, maxTimestamp: b.maxTimestamp, tag: b.tag });
+        if (b.tag && b.appendTime >= sinceAppendTime) {
+          const { baseOffset, lastOffset, maxTimestamp, appendTime, tag } = b;
+          tags.push({ baseOffset, lastOffset, maxTimestamp, appendTime, tag });
         }
       }
     }
@@ -200,7 +207,7 @@ class MemoryPartitionLog implements PartitionLog {
     const plan = planRetention(
       this.segments.map((s) => ({
         sizeBytes: s.sizeBytes,
-        maxTimestamp: s.maxTimestamp,
+        lastAppendTime: s.lastAppendTime,
         empty: s.batches.length === 0,
       })),
       this.config,

@@ -3,6 +3,7 @@
 import type { LogFs } from './log-fs.js';
 import type { LogLogger } from './logger.js';
 import { readCheckpoint, writeCheckpoint } from './partition-checkpoint.js';
+import { batchAppendTime } from './record-batch.js';
 import { LogCorruptionError, SEGMENT_FILE_RE, Segment } from './segment.js';
 import { SegmentIndex } from './segment-index.js';
 import type { HandlePool } from './handle-pool.js';
@@ -52,7 +53,7 @@ interface SegmentScan {
 }
 
 /** Scans `seg` from (position, offset) to its file size, feeding its index and summary. */
-async function scanSegment(seg: Segment, fromPos: number, fromOffset: number): Promise<SegmentScan> {
+async function scanSegment(seg: Segment, fromPos: number, fromOffset: number, now: number): Promise<SegmentScan> {
   const index = seg.index!;
   seg.endOffset = fromOffset;
   let good = fromPos;
@@ -61,6 +62,7 @@ async function scanSegment(seg: Segment, fromPos: number, fromOffset: number): P
     index.onBatch(b.header.baseOffset - seg.baseOffset, b.position, b.header.maxTimestamp);
     seg.endOffset = b.header.baseOffset + b.header.lastOffsetDelta + 1;
     seg.maxTimestamp = Math.max(seg.maxTimestamp, b.header.maxTimestamp);
+    seg.lastAppendTime = Math.max(seg.lastAppendTime, batchAppendTime(b.buf, b.at, now));
     good = b.position + b.header.sizeBytes;
   }
   return { failure: good === seg.size ? undefined : { position: good, offset: seg.endOffset, reason: 'short_batch' } };
@@ -149,6 +151,8 @@ export async function recoverPartition(ctx: RecoveryContext): Promise<RecoveredP
       let next = seg.baseOffset + rel;
       for await (const b of seg.scan(pos, seg.size, next, 64 * 1024)) {
         if (!b.ok) break;
+        // Append times grow with offsets: the tail's batches hold the segment's newest.
+        seg.lastAppendTime = Math.max(seg.lastAppendTime, batchAppendTime(b.buf, b.at, ctx.now));
         end = b.position + b.header.sizeBytes;
         next = b.header.baseOffset + b.header.lastOffsetDelta + 1;
       }
@@ -185,7 +189,7 @@ export async function recoverPartition(ctx: RecoveryContext): Promise<RecoveredP
       const [rel, pos] = loaded ? loaded.lastEntry() : [0, 0];
       seg.index = loaded ?? new SegmentIndex(ctx.maxIndexEntries);
       if (loaded) seg.maxTimestamp = loaded.runningMax;
-      scan = await scanSegment(seg, pos, seg.baseOffset + rel);
+      scan = await scanSegment(seg, pos, seg.baseOffset + rel, ctx.now);
     }
     if (!scan.failure) {
       if (i < last) seg.index = undefined;

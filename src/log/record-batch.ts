@@ -1,7 +1,7 @@
 // Kafka record batch v2 ("magic 2") encode/decode, byte for byte as DefaultRecordBatch.java
 // and DefaultRecord.java lay it out, so segment files stay readable by Kafka's own tools.
 import { crc32c } from '@node-rs/crc32';
-import { MAX_BATCH_BYTES, TAG_HEADER_KEY } from './append-input.js';
+import { APPEND_TIME_HEADER_KEY, MAX_BATCH_BYTES, TAG_HEADER_KEY } from './append-input.js';
 import type { RecordInput, StoredRecord } from './types.js';
 import { VarReader, varintSize, writeVarint } from './varint.js';
 
@@ -27,6 +27,8 @@ const BASE_SEQUENCE_POS = 53;
 const RECORDS_COUNT_POS = 57;
 
 const TAG_KEY_BYTES = Buffer.from(TAG_HEADER_KEY, 'utf8');
+const APPEND_TIME_KEY_BYTES = Buffer.from(APPEND_TIME_HEADER_KEY, 'utf8');
+const APPEND_TIME_BYTES = 8;
 
 export interface BatchHeader {
   baseOffset: number;
@@ -50,6 +52,8 @@ export interface EncodeBatchInput {
   records: RecordInput[];
   /** Stored as a reserved header on the first record. */
   tag?: Buffer | undefined;
+  /** When the log appended the batch (Unix ms); stored as a reserved header on the first record. */
+  appendTime?: number | undefined;
   producer?: { id: bigint; epoch: number; baseSequence: number } | undefined;
 }
 
@@ -59,12 +63,19 @@ function fieldSize(len: number): number {
 }
 
 /** Record body size (everything after its length varint); header key bytes via byteLength, not a copy. */
-function recordBodySize(r: RecordInput, timestampDelta: number, offsetDelta: number, tag: Buffer | undefined): number {
+function recordBodySize(
+  r: RecordInput,
+  timestampDelta: number,
+  offsetDelta: number,
+  tag: Buffer | undefined,
+  appendTime: boolean,
+): number {
   const headers = r.headers;
   let size = 1 + varintSize(timestampDelta) + varintSize(offsetDelta);
   size += fieldSize(r.key ? r.key.length : -1) + fieldSize(r.value ? r.value.length : -1);
-  size += varintSize(headers.length + (tag ? 1 : 0));
+  size += varintSize(headers.length + (tag ? 1 : 0) + (appendTime ? 1 : 0));
   if (tag) size += fieldSize(TAG_KEY_BYTES.length) + fieldSize(tag.length);
+  if (appendTime) size += fieldSize(APPEND_TIME_KEY_BYTES.length) + fieldSize(APPEND_TIME_BYTES);
   for (let j = 0; j < headers.length; j++) {
     const h = headers[j]!;
     size += fieldSize(Buffer.byteLength(h.key, 'utf8')) + fieldSize(h.value ? h.value.length : -1);
@@ -93,6 +104,12 @@ function writeString(buf: Buffer, pos: number, text: string): number {
  */
 export function encodeBatch(input: EncodeBatchInput): Buffer {
   const { records, tag } = input;
+  const appendTime = input.appendTime;
+  let appendTimeBytes: Buffer | undefined;
+  if (appendTime !== undefined) {
+    appendTimeBytes = Buffer.allocUnsafe(APPEND_TIME_BYTES);
+    appendTimeBytes.writeBigInt64BE(BigInt(appendTime));
+  }
   const count = records.length;
   if (count === 0) throw new TypeError('encodeBatch: empty batch');
   const baseTimestamp = records[0]!.timestamp;
@@ -102,7 +119,13 @@ export function encodeBatch(input: EncodeBatchInput): Buffer {
   for (let i = 0; i < count; i++) {
     const r = records[i]!;
     if (r.timestamp > maxTimestamp) maxTimestamp = r.timestamp;
-    const size = recordBodySize(r, r.timestamp - baseTimestamp, i, i === 0 ? tag : undefined);
+    const size = recordBodySize(
+      r,
+      r.timestamp - baseTimestamp,
+      i,
+      i === 0 ? tag : undefined,
+      i === 0 && appendTimeBytes !== undefined,
+    );
     bodySizes[i] = size;
     total += varintSize(size) + size;
   }
@@ -129,11 +152,16 @@ export function encodeBatch(input: EncodeBatchInput): Buffer {
     pos = writeBytes(buf, pos, r.key);
     pos = writeBytes(buf, pos, r.value);
     const firstTag = i === 0 ? tag : undefined;
+    const firstTime = i === 0 ? appendTimeBytes : undefined;
     const headers = r.headers;
-    pos = writeVarint(buf, pos, headers.length + (firstTag ? 1 : 0));
+    pos = writeVarint(buf, pos, headers.length + (firstTag ? 1 : 0) + (firstTime ? 1 : 0));
     if (firstTag) {
       pos = writeBytes(buf, pos, TAG_KEY_BYTES);
       pos = writeBytes(buf, pos, firstTag);
+    }
+    if (firstTime) {
+      pos = writeBytes(buf, pos, APPEND_TIME_KEY_BYTES);
+      pos = writeBytes(buf, pos, firstTime);
     }
     for (let j = 0; j < headers.length; j++) {
       const h = headers[j]!;
@@ -197,6 +225,8 @@ export interface DecodedBatch {
   records: StoredRecord[];
   /** The batch's tag, stripped from the first record's headers. */
   tag: Buffer | undefined;
+  /** When the log appended the batch, stripped likewise; undefined for batches written before it was stored. */
+  appendTime: number | undefined;
 }
 
 /**
@@ -211,6 +241,7 @@ export function decodeBatch(buf: Buffer, pos = 0, maxRecords = Infinity): Decode
   const reader = new VarReader(buf, pos + BATCH_HEADER_BYTES, end);
   const records: StoredRecord[] = [];
   let tag: Buffer | undefined;
+  let appendTime: number | undefined;
   const count = Math.min(header.recordCount, maxRecords);
   for (let i = 0; i < count; i++) {
     const length = reader.varint();
@@ -229,10 +260,21 @@ export function decodeBatch(buf: Buffer, pos = 0, maxRecords = Infinity): Decode
       const v = r.bytes();
       if (k === null) throw new RangeError('null header key');
       if (i === 0 && k.equals(TAG_KEY_BYTES)) tag = v ?? Buffer.alloc(0);
+      else if (i === 0 && k.equals(APPEND_TIME_KEY_BYTES) && v?.length === APPEND_TIME_BYTES)
+        appendTime = Number(v.readBigInt64BE(0));
       else headers.push({ key: k.toString('utf8'), value: v });
     }
     records.push({ offset, timestamp, key, value, headers });
     reader.pos = recordEnd;
   }
-  return { header, records, tag };
+  return { header, records, tag, appendTime };
+}
+
+/**
+ * The append time of the verified batch at `pos`: its stored one, or for batches written
+ * before append times were stored, its newest record timestamp — never later than `now`.
+ */
+export function batchAppendTime(buf: Buffer, pos: number, now: number): number {
+  const { header, appendTime } = decodeBatch(buf, pos, 1);
+  return appendTime ?? Math.min(header.maxTimestamp, now);
 }

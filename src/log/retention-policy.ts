@@ -1,11 +1,13 @@
 // Which whole segments retention removes, shared by both stores so they agree: closed
-// segments whose newest record is past retention_ms, then oldest closed ones over retention_bytes.
+// segments whose last append is past retention_ms, then oldest closed ones over retention_bytes.
+// Append time, not record timestamps: producers choose those, and one stamped far ahead would
+// hold its whole partition (deletion is prefix-only), one stamped in the past would go at once.
 import type { PartitionConfig } from './types.js';
 
 export interface SegmentSummary {
   sizeBytes: number;
-  /** Largest record timestamp in the segment; -1 when empty. */
-  maxTimestamp: number;
+  /** When the segment's last batch was appended (Unix ms); -1 when empty. */
+  lastAppendTime: number;
   empty: boolean;
 }
 
@@ -23,7 +25,7 @@ export interface RetentionPlan {
  */
 export function planRetention(segments: SegmentSummary[], config: PartitionConfig, now: number): RetentionPlan {
   const expired = (s: SegmentSummary): boolean =>
-    config.retentionMs >= 0 && !s.empty && s.maxTimestamp < now - config.retentionMs;
+    config.retentionMs >= 0 && !s.empty && s.lastAppendTime < now - config.retentionMs;
   const active = segments[segments.length - 1];
   const rollActive = active !== undefined && expired(active) && segments.slice(0, -1).every(expired);
   const closed = rollActive ? segments.length : segments.length - 1;

@@ -151,6 +151,11 @@ export class SegmentIndex {
     return idx;
   }
 
+  /** The i-th offset entry as (relative offset, position). */
+  entryAt(i: number): [number, number] {
+    return [this.rel[i]!, this.pos[i]!];
+  }
+
   /** Last indexed (relative offset, position), to resume a scan from; [0, 0] when none. */
   lastEntry(): [number, number] {
     return this.count > 0 ? [this.rel[this.count - 1]!, this.pos[this.count - 1]!] : [0, 0];

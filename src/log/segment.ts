@@ -16,6 +16,8 @@ export class Segment implements PooledFile {
   endOffset: number;
   /** Largest record timestamp (-1 when empty). */
   maxTimestamp = -1;
+  /** Append time of the newest batch (-1 when empty): what retention_ms measures. */
+  lastAppendTime = -1;
   /** Clock time the segment received its first batch (for segmentMs). */
   createdAt: number;
   /** Loaded index; always present for the active segment. */

@@ -30,7 +30,7 @@ export interface PartitionConfig {
   segmentBytes: number;
   /** Roll the active segment when its first record is older than this (ms); -1 = never. */
   segmentMs: number;
-  /** Delete closed segments whose newest record is older than this (ms); -1 = keep forever. */
+  /** Delete closed segments whose last append is older than this (ms); -1 = keep forever. */
   retentionMs: number;
   /** Delete oldest closed segments while the partition exceeds this many bytes; -1 = no limit. */
   retentionBytes: number;
@@ -90,8 +90,10 @@ export type ReadError = {
 export interface BatchTag {
   baseOffset: number;
   lastOffset: number;
-  /** Largest record timestamp in the batch (Unix ms). */
+  /** Largest record timestamp in the batch (Unix ms, as producers stamped them). */
   maxTimestamp: number;
+  /** When the log appended the batch (Unix ms). */
+  appendTime: number;
   tag: Buffer;
 }
 
@@ -132,8 +134,11 @@ export interface PartitionLog {
   /** Listen for appends (called with the new endOffset after each visible append). */
   onAppend(listener: (endOffset: number) => void): () => void;
 
-  /** Tags of batches whose maxTimestamp ≥ sinceTimestamp, oldest first. */
-  recentTags(sinceTimestamp: number): Promise<BatchTag[]>;
+  /**
+   * Tags of batches appended at or after `sinceAppendTime` (the log's clock, not the
+   * records' timestamps, which producers choose), oldest first.
+   */
+  recentTags(sinceAppendTime: number): Promise<BatchTag[]>;
 
   /** Apply new settings (retention, segment size) from now on. */
   updateConfig(config: PartitionConfig): void;

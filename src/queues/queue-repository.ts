@@ -116,6 +116,29 @@ export async function lockPartition(
       .for('update', opts.skipLocked ? { skipLocked: true } : {});
   let rows = await select();
   if (!rows[0]) {
+    await insertPartitionRow(tx, queueId, partition, opts);
+    rows = await select();
+  }
+  const row = rows[0];
+  if (!row) return undefined;
+  return { row, state: toState(row) };
+}
+
+/** The queue was deleted (by DELETE or with its topic) while a request was working on it. */
+export class QueueGoneError extends Error {
+  constructor(readonly queueId: string) {
+    super(`queue ${queueId} was deleted`);
+    this.name = 'QueueGoneError';
+  }
+}
+
+async function insertPartitionRow(
+  tx: Db,
+  queueId: string,
+  partition: number,
+  opts: { startIfNew: number; now: number },
+): Promise<void> {
+  try {
     await tx
       .insert(queuePartitions)
       .values({
@@ -127,11 +150,18 @@ export async function lockPartition(
         updatedAt: opts.now,
       })
       .onConflictDoNothing();
-    rows = await select();
+  } catch (e) {
+    if (isForeignKeyViolation(e)) throw new QueueGoneError(queueId);
+    throw e;
   }
-  const row = rows[0];
-  if (!row) return undefined;
-  return { row, state: toState(row) };
+}
+
+function isForeignKeyViolation(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e && typeof e === 'object' && depth < 8; depth++) {
+    if ((e as { code?: unknown }).code === '23503') return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 export function toState(row: QueuePartitionRow): PartitionState {

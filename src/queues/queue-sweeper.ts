@@ -6,6 +6,7 @@ import {
   holdsWorkerLease,
   partitionsDue,
   queuesByIds,
+  QueueGoneError,
   releaseWorkerLease,
   type Db,
 } from './queue-repository.js';
@@ -69,7 +70,11 @@ export class QueueSweeper {
       const queue = rows.get(d.queueId);
       const topic = queue && this.o.queues.topicById(queue.topicId);
       if (!queue || !topic) continue;
-      await this.o.queues.sweepPartition(queue, topic, d.partition, fence);
+      try {
+        await this.o.queues.sweepPartition(queue, topic, d.partition, fence);
+      } catch (e) {
+        if (!(e instanceof QueueGoneError)) throw e; // deleted meanwhile: nothing left to sweep
+      }
       swept++;
     }
     return swept;

@@ -33,6 +33,7 @@ import {
   listQueues,
   loadPartitions,
   lockPartition,
+  QueueGoneError,
   savePartition,
   toState,
   updateQueue,
@@ -265,6 +266,22 @@ export class QueuesService {
    * pollIntervalMs for changes made by other nodes.
    */
   async receive(topicName: string, name: string, req: ReceiveRequest): Promise<Result<ReceivedRecord[], QueueError>> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.receiveLoop(topicName, name, req);
+      } catch (e) {
+        // Deleted meanwhile (perhaps by another node): a receive creates it anew, as for any unknown queue.
+        if (!(e instanceof QueueGoneError) || attempt > 0) throw e;
+        for (const [key, entry] of this.cache) if (entry.row.id === e.queueId) this.cache.delete(key);
+      }
+    }
+  }
+
+  private async receiveLoop(
+    topicName: string,
+    name: string,
+    req: ReceiveRequest,
+  ): Promise<Result<ReceivedRecord[], QueueError>> {
     const deadline = this.clock() + req.waitMs;
     for (;;) {
       const topic = this.o.topics.lookup(topicName);
@@ -379,6 +396,20 @@ export class QueuesService {
 
   /** Apply acks in request order; one result per ack, in the same order. */
   async ack(topicName: string, name: string, items: AckItem[]): Promise<Result<AckResultItem[], QueueError>> {
+    try {
+      return await this.ackAll(topicName, name, items);
+    } catch (e) {
+      if (!(e instanceof QueueGoneError)) throw e;
+      for (const [key, entry] of this.cache) if (entry.row.id === e.queueId) this.cache.delete(key);
+      return err(queueNotFound(topicName, name));
+    }
+  }
+
+  private async ackAll(
+    topicName: string,
+    name: string,
+    items: AckItem[],
+  ): Promise<Result<AckResultItem[], QueueError>> {
     const topic = this.o.topics.lookup(topicName);
     if (!topic) return err(topicNotFound(topicName));
     const queue = await this.queueFor(topic, name, false);

@@ -162,7 +162,7 @@ export class IdempotencyTracker {
 
   /** Drops expired keys and producers that no request is using (runs on the timer). */
   sweep(): void {
-    for (const [k, t] of [...this.tracked]) {
+    for (const [k, t] of this.tracked) {
       if (this.expiredItem(t)) this.drop(k, t);
     }
   }
@@ -219,7 +219,8 @@ export class IdempotencyTracker {
 
   private enforceBounds(): void {
     if (this.tracked.size <= this.maxEntries && this.bytes <= this.maxBytes) return;
-    for (const [k, t] of [...this.tracked]) {
+    // Deleting the visited entry while iterating a Map is safe; no copy of a large map per request.
+    for (const [k, t] of this.tracked) {
       if (this.tracked.size <= this.maxEntries && this.bytes <= this.maxBytes) break;
       if (this.busy(t)) continue;
       this.drop(k, t);

@@ -28,6 +28,10 @@ export interface ProduceLimits {
   maxBodyBytes: number;
   maxRecordsPerRequest: number;
   idempotencyWindowMs: number;
+  /** How far ahead of the server clock a record timestamp may be (default 1 h; Kafka's message.timestamp.after.max.ms). */
+  timestampAfterMaxMs?: number;
+  /** How far behind the server clock a record timestamp may be; -1 = no limit (the default). */
+  timestampBeforeMaxMs?: number;
   /** Bounds of the idempotency state (defaults: 100,000 entries, 64 MiB). */
   idempotencyMaxEntries?: number;
   idempotencyMaxBytes?: number;
@@ -91,6 +95,9 @@ function fromAppendError(e: AppendError, partition: number, idempotent: boolean)
     details: { partition, reason: e.code },
   };
 }
+
+/** Kafka 4's default for message.timestamp.after.max.ms. */
+export const DEFAULT_TIMESTAMP_AFTER_MAX_MS = 3_600_000;
 
 export class ProduceService {
   private readonly spreader = new KeylessSpreader();
@@ -179,6 +186,23 @@ export class ProduceService {
     return logs;
   }
 
+  /** A record timestamp too far from the server clock (Kafka's message.timestamp.after/before.max.ms). */
+  private timestampProblem(timestamp: number, now: number, index: number): RecordProblem | undefined {
+    const after = this.limits.timestampAfterMaxMs ?? DEFAULT_TIMESTAMP_AFTER_MAX_MS;
+    const before = this.limits.timestampBeforeMaxMs ?? -1;
+    let limit: string | undefined;
+    if (timestamp > now + after)
+      limit = `${timestamp - now} ms ahead of the server clock; SLUICE_TIMESTAMP_AFTER_MAX_MS allows ${after}`;
+    else if (before >= 0 && timestamp < now - before)
+      limit = `${now - timestamp} ms behind the server clock; SLUICE_TIMESTAMP_BEFORE_MAX_MS allows ${before}`;
+    if (!limit) return undefined;
+    return {
+      code: 'invalid_record',
+      message: `record ${index}: timestamp ${timestamp} is ${limit}`,
+      recordIndex: index,
+    };
+  }
+
   /** Read and validate the whole body; nothing is appended unless every record is valid. */
   private async decode(
     req: ProduceRequest,
@@ -201,6 +225,8 @@ export class ProduceService {
       const r = decodeRecord(raw, index, ctx, rawValue);
       if (!r.ok) return r.error;
       const { input, partition } = r.value;
+      const skew = this.timestampProblem(input.timestamp, ctx.now, index);
+      if (skew) return skew;
       records.push(input);
       partitions.push(
         partition ??

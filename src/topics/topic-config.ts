@@ -31,7 +31,8 @@ const limitOrForever = (what: string) =>
 
 const fields = {
   retention_ms: limitOrForever('retention_ms').openapi({
-    description: 'Delete closed segments whose newest record is older than this (ms). -1 keeps data forever.',
+    description:
+      'Delete closed segments whose last record was appended longer ago than this (ms), whatever timestamps producers gave their records. -1 keeps data forever.',
     example: 604800000,
   }),
   retention_bytes: limitOrForever('retention_bytes').openapi({

@@ -2,6 +2,7 @@
 // value, headers, timestamp) plus headers naming where they came from and why they failed.
 import { err, ok, type Result } from '../lib/result.js';
 import type { ProduceError, ProduceRequest } from '../topics/produce-service.js';
+import { renderRecord } from '../topics/record-codec.js';
 import type { DeliveryBatch } from './webhook-batch.js';
 
 /** The slice of the produce service dead-lettering needs. */
@@ -39,24 +40,33 @@ export async function deadLetter(
   batch: DeliveryBatch,
   info: DeadLetterInfo,
 ): Promise<Result<void, string>> {
-  const records = batch.records.map((r) => ({
-    key: r.key,
-    value: r.value,
-    timestamp: r.timestamp,
-    headers: {
-      ...r.headers,
-      [DEAD_LETTER_HEADERS.sourceTopic]: r.topic,
-      [DEAD_LETTER_HEADERS.sourcePartition]: String(r.partition),
-      [DEAD_LETTER_HEADERS.sourceOffset]: String(r.offset),
-      [DEAD_LETTER_HEADERS.webhookId]: info.webhookId,
-      [DEAD_LETTER_HEADERS.lastStatus]: info.lastStatus === null ? 'none' : String(info.lastStatus),
-      [DEAD_LETTER_HEADERS.lastError]: info.lastError.slice(0, 1024),
-    },
-  }));
+  const records = batch.records
+    .map((stored) => renderRecord(batch.topic.name, batch.partition, stored, batch.topic.format))
+    .map((r) => ({
+      key: r.key,
+      value: r.value,
+      timestamp: r.timestamp,
+      headers: {
+        ...r.headers,
+        [DEAD_LETTER_HEADERS.sourceTopic]: r.topic,
+        [DEAD_LETTER_HEADERS.sourcePartition]: String(r.partition),
+        [DEAD_LETTER_HEADERS.sourceOffset]: String(r.offset),
+        [DEAD_LETTER_HEADERS.webhookId]: info.webhookId,
+        [DEAD_LETTER_HEADERS.lastStatus]: info.lastStatus === null ? 'none' : String(info.lastStatus),
+        [DEAD_LETTER_HEADERS.lastError]: info.lastError.slice(0, 1024),
+      },
+    }));
+  let body: string;
+  try {
+    body = JSON.stringify({ records });
+  } catch (e) {
+    // A value nested too deep for JSON.stringify (produce would refuse it as well).
+    return err(`dead-letter append to ${JSON.stringify(topic)} failed: a record cannot be re-produced: ${String(e)}`);
+  }
   const result = await producer.produce({
     topic,
     format: 'json',
-    body: new Response(JSON.stringify({ records })).body,
+    body: new Response(body).body,
     idempotencyKey: `webhook-dead-letter:${info.messageId}`.slice(0, 255),
   });
   if (!result.ok)

@@ -87,7 +87,10 @@ export class PartitionWorker {
     };
   }
 
-  /** Run until the signal aborts or the endpoint answers 410. Never throws. */
+  /**
+   * Run until the signal aborts or the endpoint answers 410. Throws only when a batch cannot
+   * be read or built (the runner records it and runs this again; the position is kept).
+   */
   async run(): Promise<void> {
     const { log, signal } = this.d;
     const { maxRecords, maxWaitMs } = this.d.settings.batch;
@@ -129,11 +132,8 @@ export class PartitionWorker {
         }
         if (signal.aborted) return;
       }
-      const want = this.pendingEnd !== undefined ? Math.max(1, this.pendingEnd - this.position) : maxRecords;
-      const read = await log.read(this.position, { maxRecords: want, maxBytes: MAX_BATCH_BYTES });
-      if (!read.ok) continue; // Retention moved the start meanwhile: handled at the top.
-      const range = { firstOffset: this.position, nextOffset: read.value.nextOffset };
-      const batch = buildBatch(this.d.topic, this.d.partition, range, read.value.records, this.d.settings.filter);
+      const batch = await this.nextBatch(maxRecords);
+      if (!batch) continue; // Retention moved the start meanwhile: handled at the top.
 
       if (batch.records.length > 0 && this.pendingEnd !== batch.nextOffset) {
         // Persist the range before the first attempt: after a crash the same records are
@@ -147,6 +147,26 @@ export class PartitionWorker {
       if (!(await this.persist({ offset: batch.nextOffset, pendingEnd: undefined }))) return;
       this.position = batch.nextOffset;
       this.pendingEnd = undefined;
+    }
+  }
+
+  /**
+   * Read and render the next batch; undefined if retention moved the start meanwhile. A
+   * failure (an I/O error, a record that cannot be rendered) throws with the offsets it
+   * concerns: the runner shows it in the webhook's state and retries.
+   */
+  private async nextBatch(maxRecords: number): Promise<DeliveryBatch | undefined> {
+    const want = this.pendingEnd !== undefined ? Math.max(1, this.pendingEnd - this.position) : maxRecords;
+    try {
+      const read = await this.d.log.read(this.position, { maxRecords: want, maxBytes: MAX_BATCH_BYTES });
+      if (!read.ok) return undefined;
+      const range = { firstOffset: this.position, nextOffset: read.value.nextOffset };
+      return buildBatch(this.d.topic, this.d.partition, range, read.value.records, this.d.settings.filter);
+    } catch (e) {
+      throw new Error(
+        `could not build the batch at offset ${this.position} of partition ${this.d.partition}: ${e instanceof Error ? e.message : String(e)}`,
+        { cause: e },
+      );
     }
   }
 

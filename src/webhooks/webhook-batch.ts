@@ -1,8 +1,9 @@
-// What one delivery carries: records read from a partition, filtered by key/headers,
-// rendered with the shared record codec into the `{topic, partition, records}` body.
+// What one delivery carries: records read from a partition, filtered by key/headers, and the
+// `{topic, partition, records}` body rendered as text by the shared Record JSON renderer.
 import type { StoredRecord } from '../log/index.js';
 import type { StoredWebhookFilter } from '../metadata/schema/webhooks.js';
-import { renderRecord, type RecordJson, type ValueFormat } from '../topics/record-codec.js';
+import type { ValueFormat } from '../topics/record-codec.js';
+import { recordJsonRenderer } from '../topics/record-json-text.js';
 
 /** Whether a record passes the webhook's filter (exact key; every listed header equal). */
 export function matchesFilter(rec: StoredRecord, filter: StoredWebhookFilter | null | undefined): boolean {
@@ -19,17 +20,23 @@ export function matchesFilter(rec: StoredRecord, filter: StoredWebhookFilter | n
 }
 
 export interface DeliveryBatch {
+  topic: { name: string; format: ValueFormat };
   partition: number;
   /** First and last offset of the range read (filtered-out records included). */
   firstOffset: number;
   lastOffset: number;
   /** Offset to commit once delivered. */
   nextOffset: number;
-  records: RecordJson[];
-  /** The JSON body, serialised once and re-sent byte-identical on every retry. */
+  /** The records sent (the filter applied), as stored. */
+  records: StoredRecord[];
+  /** The JSON body, rendered once and re-sent byte-identical on every retry. */
   body: string;
 }
 
+/**
+ * Build a delivery. Records are rendered straight to JSON text (no parse and re-serialise),
+ * so a value of any depth is sent as stored and one odd record never fails its neighbours.
+ */
 export function buildBatch(
   topic: { name: string; format: ValueFormat },
   partition: number,
@@ -37,15 +44,15 @@ export function buildBatch(
   stored: StoredRecord[],
   filter: StoredWebhookFilter | null | undefined,
 ): DeliveryBatch {
-  const records = stored
-    .filter((r) => matchesFilter(r, filter))
-    .map((r) => renderRecord(topic.name, partition, r, topic.format));
+  const records = stored.filter((r) => matchesFilter(r, filter));
+  const render = recordJsonRenderer(topic.name, partition, topic.format);
   return {
+    topic,
     partition,
     firstOffset: range.firstOffset,
     lastOffset: range.nextOffset - 1,
     nextOffset: range.nextOffset,
     records,
-    body: JSON.stringify({ topic: topic.name, partition, records }),
+    body: `{"topic":${JSON.stringify(topic.name)},"partition":${partition},"records":[${records.map(render).join(',')}]}`,
   };
 }

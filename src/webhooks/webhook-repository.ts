@@ -180,6 +180,14 @@ export class WebhookRepository {
     });
   }
 
+  /** A failure outside an HTTP attempt (a batch that cannot be read or built): the webhook shows failing. */
+  async recordFailure(id: string, error: string, at: number): Promise<void> {
+    await this.db
+      .update(webhooks)
+      .set({ lastErrorAt: at, lastError: error, consecutiveFailures: sql`${webhooks.consecutiveFailures} + 1` })
+      .where(eq(webhooks.id, id));
+  }
+
   /** Most recent attempts first. */
   async deliveries(id: string, limit: number): Promise<WebhookDeliveryRow[]> {
     return this.db

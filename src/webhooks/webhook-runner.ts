@@ -22,7 +22,7 @@ export interface WebhookTopics {
 }
 
 export interface RunnerDeps {
-  repo: Pick<WebhookRepository, 'loadProgress' | 'saveProgress' | 'recordAttempt'>;
+  repo: Pick<WebhookRepository, 'loadProgress' | 'saveProgress' | 'recordAttempt' | 'recordFailure'>;
   topics: WebhookTopics;
   log: Pick<LogStore, 'getPartition'>;
   sender: WebhookSender;
@@ -111,18 +111,29 @@ export class WebhookRunner {
     return undefined;
   }
 
-  /** Keep a worker running through unexpected errors (a bug or a failing disk), with a pause between. */
+  /**
+   * Keep a worker running through failures (a failing disk, a batch that cannot be built):
+   * each shows in the webhook's state (failing, `last_error`), never a silent loop, and the
+   * worker runs again after a growing pause, from the same position.
+   */
   private async supervise(worker: PartitionWorker, partition: number): Promise<void> {
+    let failures = 0;
     while (!this.stopped) {
+      const started = this.deps.now();
       try {
         await worker.run();
         return;
       } catch (e) {
-        this.deps.logger.error(
-          { err: e, webhook_id: this.settings.id, partition },
-          'webhook worker failed; restarting it',
-        );
-        await sleep(1_000, this.controller.signal);
+        if (this.stopped) return;
+        if (this.deps.now() - started > 60_000) failures = 0; // it ran well for a while
+        const message = e instanceof Error ? e.message : String(e);
+        this.deps.logger.error({ err: e, webhook_id: this.settings.id, partition }, 'webhook worker failed; retrying');
+        try {
+          await this.deps.repo.recordFailure(this.settings.id, message.slice(0, 1_000), this.deps.now());
+        } catch (dbError) {
+          this.deps.logger.warn({ err: dbError, webhook_id: this.settings.id }, 'webhook failure not recorded');
+        }
+        await sleep(Math.min(30_000, 1_000 * 2 ** Math.min(failures++, 5)), this.controller.signal);
       }
     }
   }

@@ -38,19 +38,20 @@ const failed = (r: Result<AppendResult, unknown>) => !r.ok;
 
 describe('write-path failures answer every waiter and stop writes', () => {
   it('an exception after a group left the queue answers the whole group and later appends', async () => {
-    let throwOnClock = false;
+    let calls = 0;
+    let throwOnCall = Infinity;
     const clock = () => {
-      if (throwOnClock) throw new Error('clock failed');
+      if (++calls === throwOnCall) throw new Error('clock failed');
       return Date.now();
     };
     const { dir, store: s } = await store({ clock });
     const topic = newTopic();
     const log = await s.createPartition(topic, 0, config);
-    throwOnClock = true; // the first write to an empty segment asks the clock after writing
+    // A group asks the clock for its append time, and again after writing into an empty segment.
+    throwOnCall = calls + 2;
     const results = await answered(
       Promise.all(Array.from({ length: 5 }, (_, i) => log.append(batch(i), { durability: 'fsync' }))),
     );
-    throwOnClock = false;
     expect(results.every(failed)).toBe(true);
     expect(log.endOffset()).toBe(0);
     expect(log.writable().ok).toBe(false);

@@ -50,9 +50,9 @@ export const groupFetchRoute = createRoute({
       wait_ms: waitMsQuery(
         'Long-poll up to this long (≤ SLUICE_LONG_POLL_MAX_MS, default 30000, at most 30000); 0 answers at once.',
       ),
-      cursor: z.string().min(1).max(16_384).optional().openapi({
+      cursor: z.string().max(16_384).optional().openapi({
         description:
-          'The `cursor` of the last answer you received: confirms its records (400 if malformed). Omit it on the first fetch.',
+          'The `cursor` of the last answer you received: confirms its records (400 if malformed). Omit it (or leave it empty) on the first fetch.',
       }),
     }),
   },
@@ -71,7 +71,7 @@ export const registerGroupFetch: RouteModule = (app) =>
     const { group, member } = c.req.valid('param');
     const q = c.req.valid('query');
     checkWaitMs(q.wait_ms, config.longPollMaxMs);
-    const confirm = q.cursor === undefined ? undefined : decodeGroupCursor(q.cursor);
+    const confirm = q.cursor === undefined || q.cursor === '' ? undefined : decodeGroupCursor(q.cursor);
     if (confirm && !confirm.ok) throw new ApiError('bad_request', confirm.error.message);
     const result = await groups.fetch(group, member, {
       maxRecords: q.max_records,

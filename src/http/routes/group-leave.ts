@@ -18,7 +18,7 @@ export const leaveGroupRoute = createRoute({
   request: {
     params: MemberParam,
     query: z.object({
-      cursor: z.string().min(1).max(16_384).optional().openapi({
+      cursor: z.string().max(16_384).optional().openapi({
         description:
           'The `cursor` of the last fetch answer you received: confirms it before leaving (400 if malformed).',
       }),
@@ -34,7 +34,7 @@ export const registerLeaveGroup: RouteModule = (app) =>
   app.openapi(leaveGroupRoute, async (c) => {
     const { group, member } = c.req.valid('param');
     const { cursor } = c.req.valid('query');
-    const confirm = cursor === undefined ? undefined : decodeGroupCursor(cursor);
+    const confirm = cursor === undefined || cursor === '' ? undefined : decodeGroupCursor(cursor);
     if (confirm && !confirm.ok) throw new ApiError('bad_request', confirm.error.message);
     const result = await c.get('services').groups.leave(group, member, { confirm: confirm?.value });
     if (!result.ok) throwGroupError(result.error);

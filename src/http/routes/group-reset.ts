@@ -11,8 +11,8 @@ export const ResetOffsetsBody = z
     to: z.union(
       [
         z.enum(['earliest', 'latest']),
-        z.strictObject({ timestamp: z.number().int().min(0) }),
-        z.strictObject({ offset: z.number().int().min(0) }),
+        z.strictObject({ timestamp: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }),
+        z.strictObject({ offset: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }),
       ],
       { error: 'must be "earliest", "latest", {"timestamp": <Unix ms ≥ 0>} or {"offset": <offset ≥ 0>}' },
     ),

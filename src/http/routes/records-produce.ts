@@ -31,7 +31,12 @@ export const ProduceRecord = z
       .int()
       .min(0)
       .optional()
-      .openapi({ description: 'Unix ms; defaults to the time the request is received.' }),
+      .openapi({
+        description:
+          'Unix ms (Kafka’s CreateTime), kept as sent and used by `?timestamp=` lookups; defaults to the time the request is received. ' +
+          'At most SLUICE_TIMESTAMP_AFTER_MAX_MS (default 1 h) ahead of the server clock and, when SLUICE_TIMESTAMP_BEFORE_MAX_MS is set, at most that far behind it; otherwise 422 naming the limit. ' +
+          'Retention and the idempotency window run on the time the log appended the record, not on this value.',
+      }),
   })
   .openapi('ProduceRecord', { description: 'Unknown fields are rejected (400).' });
 
@@ -54,7 +59,8 @@ const IDEMPOTENCY_DOC =
   'a producer’s requests are applied one at a time; seq = last + 1 appends; a seq already appended returns its original offsets (the last 32 requests are kept); ' +
   'a gap → 409 `conflict` with `expected_seq`; an epoch below the current → 409 `fenced` with `current_epoch`; a higher epoch starts afresh. ' +
   'A producer id or epoch with no state accepts any starting seq. If an append fails part-way (503/507), retrying with the same headers appends only what is missing. ' +
-  'Limitation: after a restart, state is rebuilt from batches whose newest record timestamp is within the window, so a request whose explicit `timestamp`s are all older than the window is deduplicated only until the server restarts.';
+  'After a restart, state is rebuilt from the batches the log appended within the window (append time, whatever the records’ `timestamp`s). ' +
+  'The state is bounded (SLUICE_IDEMPOTENCY_MAX_ENTRIES, SLUICE_IDEMPOTENCY_MAX_BYTES): past the bound the least recently used keys and producers are forgotten early.';
 
 export const produceRecordsRoute = createRoute({
   method: 'post',

@@ -146,6 +146,7 @@ async function main(): Promise<number> {
   let consuming = true;
   const member = async (n: number) => {
     let m: { member_id: string; generation: number } | undefined;
+    let cursor = ''; // the last answer's cursor: confirms it even when its commit was fenced
     while (consuming || m) {
       try {
         if (!m) {
@@ -160,11 +161,12 @@ async function main(): Promise<number> {
             continue;
           }
           m = j.body;
+          cursor = '';
         }
         const f = await json(
           base,
           'GET',
-          `/v1/groups/${group}/members/${m!.member_id}/records?max_records=5000&wait_ms=1000`,
+          `/v1/groups/${group}/members/${m!.member_id}/records?max_records=5000&wait_ms=1000&cursor=${cursor}`,
         );
         if (f.status !== 200) {
           fail(`group fetch ${f.status}`);
@@ -172,6 +174,7 @@ async function main(): Promise<number> {
           continue;
         }
         m!.generation = f.body.generation;
+        cursor = f.body.cursor as string;
         const records = f.body.records as Array<{ partition: number; offset: number; value: { id: string } }>;
         if (records.length === 0) {
           if (!consuming) break;
