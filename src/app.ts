@@ -12,7 +12,14 @@ import { hostCheck } from './http/middleware/host-check.js';
 import { rememberJsonErrors } from './http/middleware/json-body.js';
 import { allowedMethodsResolver } from './http/middleware/method-not-allowed.js';
 import { InflightTracker, requestContext } from './http/middleware/request-context.js';
-import { bodyBudget, connectionCap, createLimits, streamCaps, type Limits } from './http/limits/limits-middleware.js';
+import {
+  bodyBudget,
+  connectionCap,
+  createLimits,
+  keyQuotas,
+  streamCaps,
+  type Limits,
+} from './http/limits/limits-middleware.js';
 import { renderDocsPage } from './http/docs-page.js';
 import { buildOpenApiDocument, createRouter } from './http/openapi.js';
 import type { Services } from './services.js';
@@ -75,6 +82,7 @@ export function createApp(services: Services): CreatedApp {
     );
     // After auth: stream slots are counted per principal too.
     a.use('*', streamCaps(limits));
+    a.use('*', keyQuotas(limits));
   });
 
   let document: ReturnType<typeof buildOpenApiDocument> | undefined;

@@ -65,6 +65,9 @@ describe('loadConfig', () => {
       requestTimeoutMs: 60_000,
       keepAliveTimeoutMs: 5_000,
       allowedHosts: [],
+      keyProduceBytesPerSec: 0,
+      keyReadBytesPerSec: 0,
+      keyMaxStreams: 1_000,
     });
     expect(() => loadConfig({ SLUICE_MAX_BODY_BYTES: '2048', SLUICE_MAX_BUFFERED_BODY_BYTES: '1024' })).toThrow(
       /SLUICE_MAX_BUFFERED_BODY_BYTES=1024 is invalid: expected at least SLUICE_MAX_BODY_BYTES \(2048\)/,

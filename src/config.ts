@@ -143,6 +143,12 @@ export const envSchema = z.object({
    * `*` turns the check off.
    */
   SLUICE_ALLOWED_HOSTS: z.string().trim().default(''),
+  /** Per key (a token counts as its key; anonymous callers as one): produce bytes/s; 0 = no quota. */
+  SLUICE_KEY_PRODUCE_BYTES_PER_SEC: int(0, 1_000_000_000_000).default(0),
+  /** Per key: bytes/s of records read (reads, long-polls, SSE, group fetches, queue receives); 0 = no quota. */
+  SLUICE_KEY_READ_BYTES_PER_SEC: int(0, 1_000_000_000_000).default(0),
+  /** Per key: open streams (SSE and long-polls) at once (429 beyond). */
+  SLUICE_KEY_MAX_STREAMS: int(1, 1_000_000).default(1_000),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -203,6 +209,10 @@ export interface Config {
     keepAliveTimeoutMs: number;
     /** SLUICE_ALLOWED_HOSTS entries. */
     allowedHosts: string[];
+    /** Per-key quotas; 0 = none. */
+    keyProduceBytesPerSec: number;
+    keyReadBytesPerSec: number;
+    keyMaxStreams: number;
   };
 }
 
@@ -297,6 +307,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       allowedHosts: e.SLUICE_ALLOWED_HOSTS.split(',')
         .map((s) => s.trim())
         .filter((s) => s !== ''),
+      keyProduceBytesPerSec: e.SLUICE_KEY_PRODUCE_BYTES_PER_SEC,
+      keyReadBytesPerSec: e.SLUICE_KEY_READ_BYTES_PER_SEC,
+      keyMaxStreams: e.SLUICE_KEY_MAX_STREAMS,
     },
   };
 }

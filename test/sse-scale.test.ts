@@ -11,7 +11,7 @@ const MiB = 1024 * 1024;
 let server: TestServer;
 
 beforeAll(async () => {
-  server = await startIsolatedServer({ SLUICE_SSE_RETRY_MS: '100' });
+  server = await startIsolatedServer({ SLUICE_SSE_RETRY_MS: '100', SLUICE_KEY_MAX_STREAMS: '5000' });
 });
 afterAll(async () => {
   await server?.stop();

@@ -1,6 +1,6 @@
 // API keys: creation (a `slk_` secret shown once, stored as its SHA-256), listing, revocation,
 // and the per-request look-up through a cache whose answers are at most 1 s old.
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { hash, randomBytes, randomUUID } from 'node:crypto';
 import { count, eq } from 'drizzle-orm';
 import { err, ok, type Result } from '../lib/result.js';
 import type { MetadataDb } from '../metadata/connection.js';
@@ -34,7 +34,7 @@ export interface CreateKeyInput {
 export type KeyError = { code: 'bad_request' | 'not_found'; message: string };
 
 export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex');
+  return hash('sha256', secret, 'hex');
 }
 
 function toKey(row: ApiKeyRow): ApiKey {
@@ -97,9 +97,9 @@ export class ApiKeyStore {
     return this.anyKeyKnown;
   }
 
-  /** The key whose secret this is (revoked and expired ones too: the caller decides), or null. */
-  findBySecret(secret: string): Promise<ApiKey | null> {
-    return this.byHash.get(hashSecret(secret));
+  /** The key whose secret has this hashSecret() (revoked and expired ones too: the caller decides), or null. */
+  findByHash(secretHash: string): Promise<ApiKey | null> {
+    return this.byHash.get(secretHash);
   }
 
   /** The key with this id, through the same ≤ 1 s cache (checks behind browser tokens). */

@@ -1,6 +1,6 @@
 // Access control as a service: the mode (auto|keys|none), who a credential belongs to (API
 // key, admin key, browser token), and minting keys and tokens without escalation.
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Config } from '../config.js';
 import { err, ok, type Result } from '../lib/result.js';
 import type { Logger } from '../logger.js';
@@ -9,7 +9,7 @@ import { hashSecret, KEY_PREFIX, keyUnusable, type ApiKey } from './api-keys.js'
 import { ALL_GRANTS, describeGrant, uncovered, type Grant } from './grants.js';
 import type { Principal } from './principal.js';
 import type { TokenSigner } from './tokens.js';
-import { MAX_TOKEN_TTL_MS } from './tokens.js';
+import { MAX_TOKEN_TTL_MS, type TokenClaims } from './tokens.js';
 
 /** The key id of SLUICE_ADMIN_KEY in principals, tokens and audit lines. */
 export const ADMIN_KEY_ID = 'admin';
@@ -31,7 +31,7 @@ export type AuthFailure = { code: 'unauthorized'; message: string };
 export type GrantFailure = { code: 'forbidden' | 'bad_request'; message: string };
 
 export class AuthService {
-  private readonly adminHash: Buffer | null;
+  private readonly adminHash: string | null;
   /** Tokens minted by the admin key carry this, so replacing SLUICE_ADMIN_KEY ends them. */
   private readonly adminFingerprint: string | null;
   private readonly adminPrincipal: Principal = Object.freeze({
@@ -47,7 +47,7 @@ export class AuthService {
     readonly tokens: TokenSigner,
     private readonly logger: Logger,
   ) {
-    this.adminHash = config.adminKey === null ? null : Buffer.from(hashSecret(config.adminKey), 'hex');
+    this.adminHash = config.adminKey === null ? null : hashSecret(config.adminKey);
     this.adminFingerprint =
       this.adminHash === null ? null : createHash('sha256').update(this.adminHash).digest('hex').slice(0, 16);
   }
@@ -106,25 +106,32 @@ export class AuthService {
     anonymous: () => Promise<Result<true, AuthFailure>>,
     now = Date.now(),
   ): Promise<Result<Principal, AuthFailure>> {
-    if (this.isAdminKey(credential)) return ok(this.adminPrincipal);
+    const isToken = credential.startsWith('eyJ');
+    if (isToken) {
+      const claims = await this.tokens.verify(credential);
+      if (claims !== null) return this.authenticateToken(claims, anonymous, now);
+    }
+    const secretHash = hashSecret(credential);
+    // Comparing hashes, not secrets: timing reveals nothing an attacker can use.
+    if (secretHash === this.adminHash) {
+      return ok(this.adminPrincipal);
+    }
+    if (isToken) return err(unauthorized('invalid browser token'));
     if (credential.startsWith(KEY_PREFIX)) {
-      const key = await this.keys.findBySecret(credential);
+      const key = await this.keys.findByHash(secretHash);
       if (key === null) return err(unauthorized('unknown API key'));
       const unusable = keyUnusable(key, now);
       if (unusable) return err(unauthorized(`API key ${key.id} is ${unusable}`));
       return ok({ kind: 'key', keyId: key.id, grants: key.grants, expiresAt: key.expiresAt });
     }
-    if (credential.startsWith('eyJ')) return this.authenticateToken(credential, anonymous, now);
     return err(unauthorized('not a Sluice API key (`slk_…`) or browser token'));
   }
 
   private async authenticateToken(
-    token: string,
+    claims: TokenClaims,
     anonymous: () => Promise<Result<true, AuthFailure>>,
     now: number,
   ): Promise<Result<Principal, AuthFailure>> {
-    const claims = await this.tokens.verify(token);
-    if (claims === null) return err(unauthorized('invalid browser token'));
     if (claims.expiresAt <= now) {
       return err(unauthorized(`browser token expired at ${new Date(claims.expiresAt).toISOString()}`));
     }
@@ -144,11 +151,6 @@ export class AuthService {
       if (key?.expiresAt != null) expiresAt = Math.min(expiresAt, key.expiresAt);
     }
     return ok({ kind: 'token', keyId: claims.keyId, grants: claims.grants, expiresAt });
-  }
-
-  private isAdminKey(credential: string): boolean {
-    if (this.adminHash === null) return false;
-    return timingSafeEqual(Buffer.from(hashSecret(credential), 'hex'), this.adminHash);
   }
 
   /** Whether the key behind a principal still stands (for open streams): null if so, else why not. */

@@ -1,33 +1,45 @@
-// Open streams (SSE, long-polls) opened with a key or token end when that credential does:
-// at the token's expiry, or within about a second of the key being revoked or expiring.
+// Open streams (SSE) opened with a key or token end when that credential does: at the
+// token's expiry, or within about a second of the key being revoked or expiring.
 import type { ServerResponse } from 'node:http';
 import type { AuthService } from './auth-service.js';
 import type { Principal } from './principal.js';
 
 const CHECK_INTERVAL_MS = 500;
 
+/** Streams grouped by the key behind them, so a check costs one look-up per key, not per stream. */
+interface Group {
+  principal: Principal;
+  streams: Set<ServerResponse>;
+}
+
 export class StreamWatch {
-  private readonly watched = new Map<ServerResponse, Principal>();
+  private readonly groups = new Map<string, Group>();
   private timer: NodeJS.Timeout | null = null;
   private checking = false;
 
   constructor(private readonly auth: AuthService) {}
 
-  get size(): number {
-    return this.watched.size;
-  }
-
   add(principal: Principal, outgoing: ServerResponse): void {
-    this.watched.set(outgoing, principal);
-    outgoing.once('close', () => {
-      this.watched.delete(outgoing);
-      if (this.watched.size === 0) this.stop();
-    });
-    if (principal.expiresAt !== null) {
-      const t = setTimeout(() => this.end(outgoing), Math.max(0, principal.expiresAt - Date.now()));
-      t.unref();
-      outgoing.once('close', () => clearTimeout(t));
+    // Tokens of one key may differ in expiry: group by key and expiry.
+    const id = `${principal.keyId ?? ''}|${principal.expiresAt ?? ''}`;
+    let group = this.groups.get(id);
+    if (!group) {
+      group = { principal, streams: new Set() };
+      this.groups.set(id, group);
     }
+    group.streams.add(outgoing);
+    let expiry: NodeJS.Timeout | undefined;
+    if (principal.expiresAt !== null) {
+      expiry = setTimeout(() => outgoing.destroy(), Math.max(0, principal.expiresAt - Date.now()));
+      expiry.unref();
+    }
+    const g = group;
+    outgoing.once('close', () => {
+      if (expiry) clearTimeout(expiry);
+      g.streams.delete(outgoing);
+      if (g.streams.size === 0 && this.groups.get(id) === g) this.groups.delete(id);
+      if (this.groups.size === 0) this.stop();
+    });
     this.timer ??= setInterval(() => void this.checkAll(), CHECK_INTERVAL_MS).unref();
   }
 
@@ -40,24 +52,19 @@ export class StreamWatch {
     if (this.checking) return;
     this.checking = true;
     try {
-      // Collect first: ending a stream removes it from the map.
-      for (const [outgoing, principal] of [...this.watched]) {
+      // Collect first: ending streams changes the map.
+      for (const group of [...this.groups.values()]) {
         let reason: string | null;
         try {
-          reason = await this.auth.stillValid(principal);
+          reason = await this.auth.stillValid(group.principal);
         } catch {
           reason = null; // The database is unreachable: nothing can have been revoked through it.
         }
-        if (reason !== null) this.end(outgoing);
+        // Dropping the connection: the client reconnects and is then refused with 401.
+        if (reason !== null) for (const outgoing of [...group.streams]) outgoing.destroy();
       }
     } finally {
       this.checking = false;
     }
-  }
-
-  /** Drop the connection: the client reconnects and is then refused with 401. */
-  private end(outgoing: ServerResponse): void {
-    this.watched.delete(outgoing);
-    outgoing.destroy();
   }
 }

@@ -25,11 +25,9 @@ export function createGroupTopics(topics: TopicLookup, log: LogStore): GroupTopi
 }
 
 function handleFor(topic: Topic, store: LogStore): GroupTopicHandle {
-  const partition = (p: number) => {
-    const log = store.getPartition(topic.id, p);
-    if (!log) throw new Error(`partition log ${topic.name}/${p} is missing`);
-    return log;
-  };
+  // A handle looked up before its topic was deleted finds no log: it reads as empty and never
+  // wakes (the next group step drops the partition), rather than failing the fetch with a 500.
+  const partition = (p: number) => store.getPartition(topic.id, p);
   const format = topic.config.value_format;
   return {
     id: topic.id,
@@ -40,7 +38,9 @@ function handleFor(topic: Topic, store: LogStore): GroupTopicHandle {
       return log ? { start: log.startOffset(), end: log.endOffset() } : { start: 0, end: 0 };
     },
     read: async (p, offset, limits) => {
-      const read = await partition(p).read(offset, limits);
+      const log = partition(p);
+      if (!log) return ok({ records: [], nextOffset: offset, bytes: 0 });
+      const read = await log.read(offset, limits);
       if (!read.ok)
         return { ok: false, error: { startOffset: read.error.startOffset, endOffset: read.error.endOffset } };
       // The renderer never throws: a value it cannot splice is served in its fallback form.
@@ -53,7 +53,8 @@ function handleFor(topic: Topic, store: LogStore): GroupTopicHandle {
       const { nextOffset } = read.value;
       return ok({ records, nextOffset, bytes });
     },
-    waitForData: (p, offset, timeoutMs, signal) => partition(p).waitForData(offset, timeoutMs, signal),
-    offsetForTimestamp: (p, timestamp) => partition(p).offsetForTimestamp(timestamp),
+    waitForData: async (p, offset, timeoutMs, signal) =>
+      (await partition(p)?.waitForData(offset, timeoutMs, signal)) ?? false,
+    offsetForTimestamp: async (p, timestamp) => (await partition(p)?.offsetForTimestamp(timestamp)) ?? 0,
   };
 }

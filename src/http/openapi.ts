@@ -17,6 +17,7 @@ export const openApiInfo = {
       "Kafka's model over HTTP: topics split into ordered, durable, replayable partition logs. " +
       'JSON everywhere, snake_case fields, offsets and timestamps (Unix ms) as numbers. ' +
       'Every error uses the `Error` envelope; its `code` determines the status. ' +
+      'Produce, reads and streams may answer 429 `rate_limited` when the caller’s key is over a quota (the error names the `limit`) with `Retry-After`. ' +
       'Any operation may answer 503 `unavailable` when a process-wide limit is reached (the error names the `limit`: ' +
       '`max_connections`, `max_streams` for SSE and long-polls, `max_buffered_body_bytes`) with `Retry-After`, ' +
       '408 when the request (headers, then body) is not received within the server’s timeouts, ' +

@@ -42,6 +42,8 @@ async function startServer(): Promise<{ url: string; child: ChildProcess; dataDi
       SLUICE_LOG_LEVEL: 'warn',
       SLUICE_PGLITE_IN_MEMORY: 'true',
       SLUICE_SHUTDOWN_TIMEOUT_MS: '2000',
+      // 10k subscribers from one (anonymous) principal: above the per-key default of 1,000.
+      SLUICE_KEY_MAX_STREAMS: '20000',
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });

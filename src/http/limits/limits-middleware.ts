@@ -9,6 +9,7 @@ import type { AppEnv } from '../app-env.js';
 import { ApiError } from '../errors.js';
 import { ByteBudget } from './byte-budget.js';
 import { ConnectionGate } from './connection-gate.js';
+import { KeyRates } from './rate-bucket.js';
 import { SlotCounter } from './slot-counter.js';
 
 /** The live counters, one set per app; the server attaches the connection gate. */
@@ -16,6 +17,10 @@ export interface Limits {
   readonly connections: ConnectionGate;
   readonly streams: SlotCounter;
   readonly bodies: ByteBudget;
+  /** Per-key byte rates (null: no quota) and the per-key stream cap. */
+  readonly produceRates: KeyRates | null;
+  readonly readRates: KeyRates | null;
+  readonly keyMaxStreams: number;
   /** Counts a refusal in `sluice_limit_refusals_total{limit}`. */
   refused(limit: string): void;
 }
@@ -26,6 +31,9 @@ export function createLimits(config: Config, registry: Registry): Limits {
     connections: new ConnectionGate(config.limits.maxConnections),
     streams: new SlotCounter(config.limits.maxStreams),
     bodies: new ByteBudget(config.limits.maxBufferedBodyBytes),
+    produceRates: config.limits.keyProduceBytesPerSec > 0 ? new KeyRates(config.limits.keyProduceBytesPerSec) : null,
+    readRates: config.limits.keyReadBytesPerSec > 0 ? new KeyRates(config.limits.keyReadBytesPerSec) : null,
+    keyMaxStreams: config.limits.keyMaxStreams,
   };
   const gauge = (name: string, help: string, read: () => number) => {
     registry.removeSingleMetric(name); // one app per registry; a rebuilt app takes over the series
@@ -112,7 +120,17 @@ function bodyReservation(c: Context<AppEnv>, maxBodyBytes: number): number {
 export function streamCaps(limits: Limits): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     if (!isStreamRequest(c)) return next();
-    const slot = limits.streams.acquire();
+    const owner = quotaOwner(c);
+    const slot = limits.streams.acquire({ id: owner, max: limits.keyMaxStreams });
+    if (!slot.ok && slot.cap === 'owner') {
+      limits.refused('key_max_streams');
+      throw new ApiError(
+        'rate_limited',
+        `${ownerLabel(owner)} already has ${limits.keyMaxStreams} streams open (SLUICE_KEY_MAX_STREAMS: SSE and long-polls); close one or retry later`,
+        { limit: 'key_max_streams', max_streams: limits.keyMaxStreams },
+        { 'retry-after': '5' },
+      );
+    }
     if (!slot.ok) {
       limits.refused('max_streams');
       throw new ApiError(
@@ -133,6 +151,87 @@ export function streamCaps(limits: Limits): MiddlewareHandler<AppEnv> {
     } finally {
       slot.release();
     }
+  };
+}
+
+/** Whom quotas are counted against: the key (a token counts as the key that minted it), or `anonymous`. */
+function quotaOwner(c: Context<AppEnv>): string {
+  return c.get('principal')?.keyId ?? 'anonymous';
+}
+
+const ownerLabel = (owner: string) =>
+  owner === 'anonymous' ? 'anonymous callers (one principal)' : owner === 'admin' ? 'the admin key' : `key ${owner}`;
+
+/** Operations whose response carries records: charged to the read quota. */
+const READ_OPERATIONS = new Set([
+  'readRecords',
+  'streamPartitionEvents',
+  'streamTopicEvents',
+  'fetchGroupRecords',
+  'streamGroupEvents',
+  'receiveFromQueue',
+  'streamQueueEvents',
+]);
+
+/**
+ * Per-key byte rates, like Kafka's client quotas: a request goes ahead while its key is not in
+ * debt and is charged afterwards with the bytes it moved (produce: request bytes received; reads:
+ * response bytes sent, for a stream as it runs); a key in debt gets 429 `rate_limited` with
+ * Retry-After until the debt is paid off at its rate.
+ */
+export function keyQuotas(limits: Limits): MiddlewareHandler<AppEnv> {
+  const { produceRates, readRates } = limits;
+  if (!produceRates && !readRates) return (_c, next) => next();
+  return async (c, next) => {
+    const operation = c.get('operationId');
+    const rates =
+      operation === 'produceRecords' ? produceRates : operation && READ_OPERATIONS.has(operation) ? readRates : null;
+    if (!rates) return next();
+    const owner = quotaOwner(c);
+    const bucket = rates.bucket(owner);
+    const waitMs = bucket.waitMs();
+    const produce = rates === produceRates;
+    if (waitMs > 0) {
+      const limit = produce ? 'key_produce_bytes_per_sec' : 'key_read_bytes_per_sec';
+      limits.refused(limit);
+      throw new ApiError(
+        'rate_limited',
+        `${ownerLabel(owner)} is over its ${produce ? 'produce' : 'read'} quota of ${rates.rate} bytes/s ` +
+          `(SLUICE_KEY_${produce ? 'PRODUCE' : 'READ'}_BYTES_PER_SEC); retry in ${Math.ceil(waitMs / 1000)} s`,
+        { limit, bytes_per_sec: rates.rate, retry_after_ms: waitMs },
+        { 'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))) },
+      );
+    }
+    const { incoming, outgoing } = nodeBindings(c);
+    if (produce) {
+      // The declared length; for a chunked body, what the socket reads while it is handled
+      // plus what was already buffered when it started.
+      const declared = Number(c.req.header('content-length') ?? NaN);
+      const socket = incoming?.socket;
+      const before = (socket?.bytesRead ?? 0) - (incoming?.readableLength ?? 0);
+      try {
+        await next();
+      } finally {
+        bucket.charge(Number.isFinite(declared) || !socket ? declared || 0 : socket.bytesRead - before);
+      }
+      return;
+    }
+    const socket = outgoing?.socket;
+    if (!outgoing || !socket) return next();
+    // Response bytes as they go out: a long stream is charged every second, not only at its end.
+    let counted = socket.bytesWritten;
+    const settle = () => {
+      const now = socket.bytesWritten;
+      bucket.charge(now - counted);
+      counted = now;
+    };
+    const timer = setInterval(settle, 1000);
+    timer.unref();
+    outgoing.once('close', () => {
+      clearInterval(timer);
+      settle();
+    });
+    return next();
   };
 }
 

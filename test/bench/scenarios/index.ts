@@ -1,5 +1,6 @@
 // The scenario list, in the order the runner runs them and the table shows them.
 import type { Scenario } from '../lib/context.js';
+import { authCost } from './auth-cost.js';
 import { deliveryLatency } from './delivery-latency.js';
 import { groups } from './groups.js';
 import { produceBatch } from './produce-batch.js';
@@ -18,4 +19,5 @@ export const scenarios: Scenario[] = [
   groups,
   queues,
   restart,
+  authCost,
 ];
