@@ -254,6 +254,48 @@ describe('buffered body bytes (SLUICE_MAX_BUFFERED_BODY_BYTES)', () => {
   }, 30_000);
 });
 
+describe('streamed NDJSON counts against the body budget', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startIsolatedServer({
+      SLUICE_MAX_BODY_BYTES: String(MiB),
+      SLUICE_MAX_BUFFERED_BODY_BYTES: String(MiB),
+    });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('a chunked NDJSON produce holds SLUICE_MAX_BODY_BYTES of the budget while it streams in', async () => {
+    const topic = name();
+    await createTopic(server.url, topic);
+    const upload = await rawConnect(server.url);
+    try {
+      upload.write(
+        request('POST', `/v1/topics/${topic}/records`, {
+          'content-type': 'application/x-ndjson',
+          'transfer-encoding': 'chunked',
+        }),
+      );
+      const line = '{"value":1}\n';
+      upload.write(`${line.length.toString(16)}\r\n${line}\r\n`);
+      await untilAsync(async () => (await gauge(server.url, 'sluice_buffered_body_bytes')) === MiB, 'upload admitted');
+      const other = await fetch(`${server.url}/v1/topics/${topic}/records`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-ndjson' },
+        body: line,
+      });
+      expect(other.status).toBe(503);
+      expect(((await other.json()) as { error: { limit: string } }).error.limit).toBe('max_buffered_body_bytes');
+      upload.write('0\r\n\r\n');
+      expect((await upload.response()).status).toBe(200);
+      await untilAsync(async () => (await gauge(server.url, 'sluice_buffered_body_bytes')) === 0, 'budget released');
+    } finally {
+      upload.destroy();
+    }
+  }, 30_000);
+});
+
 describe('concurrent huge bodies (real process)', () => {
   afterAll(() => killAllChildren());
 

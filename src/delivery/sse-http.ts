@@ -66,6 +66,7 @@ export const sseStreamDescription =
   'When the stream cannot continue it sends `event: error` with `{"code","message",...}` and closes (e.g. the ' +
   'topic was deleted). On server shutdown the last event is `event: shutdown`. ' +
   'A slow client is paused against its socket and catches up from the log; it never grows server memory. ' +
+  'The body is delimited by the connection (`Connection: close`, not chunked): the stream ends when it closes. ' +
   'A start position or cursor beyond the end of a partition is refused before the stream opens with 416 ' +
   '`offset_out_of_range` and `partition`, `start_offset`, `end_offset` (as on /records; a non-200 also stops ' +
   'EventSource); exactly at the end is valid and waits for the next record.';

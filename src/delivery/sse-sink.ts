@@ -16,43 +16,32 @@ export interface SseSink {
   end(): void;
 }
 
-/** Chunked-encoding frames of shared buffers, built once for all subscribers that get them. */
-const chunkFrames = new WeakMap<Buffer, Buffer>();
-
-function chunkFrame(data: Buffer): Buffer {
-  let framed = chunkFrames.get(data);
-  if (!framed) {
-    framed = Buffer.concat([Buffer.from(`${data.length.toString(16)}\r\n`), data, CRLF]);
-    chunkFrames.set(data, framed);
-  }
-  return framed;
-}
-const CRLF = Buffer.from('\r\n');
-
-/** Node internals this relies on, checked at run time; absent → plain `res.write()`. */
-interface OutgoingInternals {
-  chunkedEncoding?: boolean;
-  outputData?: unknown[];
-}
-
 /**
- * Write SSE bytes straight to a Node response while the framework sends the headers.
- * @hono/node-server writes the status and headers (so CORS and request-id middleware apply)
- * and pumps the returned `body`, which never yields; closing `body` ends the response.
- * Data bypasses it: once the headers are on the socket, each frame is written to the socket
- * as a ready-made HTTP chunk — cached per shared Buffer, so fan-out to N subscribers costs
- * N socket writes of one pre-framed Buffer — and the socket's `write()` return value and
- * 'drain' are the backpressure. Writes made before the headers are out are held (the
- * `retry:` line and at most one batch) and flushed first, in order.
+ * Write SSE bytes to a Node response through its public API while the framework sends the
+ * headers. @hono/node-server writes the status and headers (so CORS and request-id
+ * middleware apply) and pumps the returned `body`, which never yields; closing `body` ends
+ * the response. Data goes to `res.write()` once the headers are stored.
+ *
+ * The body is delimited by closing the connection (`Connection: close`, no
+ * `Transfer-Encoding`), as an event stream ends only when its connection does: so each
+ * `res.write()` of a shared Buffer is one socket write of that very Buffer — fan-out encodes
+ * once and never frames or copies per subscriber. `res.write()`'s return value and the
+ * response's 'drain' are the backpressure, and the response is corked for the rest of the
+ * tick on its first write, so everything written in one tick leaves in one socket write.
+ * Writes made before the headers are stored (the `retry:` line, at most one batch) are held
+ * and flushed first, in order.
  */
 export function nodeResponseSink(res: ServerResponse): { sink: SseSink; body: ReadableStream<Uint8Array> } {
+  if (!res.headersSent) {
+    res.removeHeader('transfer-encoding');
+    res.setHeader('connection', 'close');
+  }
   let closed = false;
   let ending = false;
   let ready = false;
+  let corked = false;
   let pending: Buffer[] = [];
   let pendingBytes = 0;
-  let out: (chunk: Buffer) => boolean = (chunk) => res.write(chunk);
-  let buffered = (): number => res.writableLength;
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   const closeListeners: Array<() => void> = [];
   const drainListeners: Array<() => void> = [];
@@ -75,8 +64,17 @@ export function nodeResponseSink(res: ServerResponse): { sink: SseSink; body: Re
     }
     markClosed();
   };
-  const onDrain = (): void => {
-    for (const listener of drainListeners) listener();
+  const uncork = (): void => {
+    corked = false;
+    res.uncork();
+  };
+  const out = (chunk: Buffer): boolean => {
+    if (!corked) {
+      corked = true;
+      res.cork();
+      process.nextTick(uncork);
+    }
+    return res.write(chunk);
   };
   const becomeReady = (): void => {
     if (closed) return;
@@ -84,21 +82,8 @@ export function nodeResponseSink(res: ServerResponse): { sink: SseSink; body: Re
       setImmediate(becomeReady);
       return;
     }
-    const socket = res.socket;
-    const internals = res as unknown as OutgoingInternals;
-    if (
-      socket &&
-      internals.chunkedEncoding === true &&
-      Array.isArray(internals.outputData) &&
-      internals.outputData.length === 0
-    ) {
-      out = (chunk) => socket.write(chunkFrame(chunk));
-      buffered = () => socket.writableLength;
-      socket.on('drain', onDrain);
-    } else {
-      res.on('drain', onDrain);
-    }
-    socket?.setNoDelay(true);
+    // Events are small and latency-sensitive: no Nagle delay between them.
+    res.socket?.setNoDelay(true);
     ready = true;
     const chunks = pending;
     pending = [];
@@ -107,10 +92,10 @@ export function nodeResponseSink(res: ServerResponse): { sink: SseSink; body: Re
     if (ending) finish();
   };
   setImmediate(becomeReady);
-  res.once('close', () => {
-    res.socket?.off('drain', onDrain);
-    markClosed();
+  res.on('drain', () => {
+    for (const listener of drainListeners) listener();
   });
+  res.once('close', markClosed);
   // A reset connection surfaces as 'error' then 'close'; the stream cleans up on 'close'.
   res.on('error', () => {});
   const sink: SseSink = {
@@ -123,7 +108,7 @@ export function nodeResponseSink(res: ServerResponse): { sink: SseSink; body: Re
       }
       return out(chunk);
     },
-    bufferedBytes: () => buffered() + pendingBytes,
+    bufferedBytes: () => res.writableLength + pendingBytes,
     onDrain: (listener) => {
       drainListeners.push(listener);
     },

@@ -20,6 +20,8 @@ export interface GroupsKit {
   db: MetadataDb;
   log: LogStore;
   clock: { now: number | null };
+  /** The topic table the services look names up in (tests delete and re-create through it). */
+  topics: Map<string, Topic>;
   createTopic(partitions: number): Promise<string>;
   produce(topic: string, partition: number, values: unknown[]): Promise<void>;
   /** A second service over the same database and log (another node, or after a restart). */
@@ -50,6 +52,7 @@ export async function createGroupsKit(settings: Partial<GroupsSettings> = {}): P
     db,
     log,
     clock,
+    topics,
     async createTopic(partitions) {
       const name = `t-${randomUUID()}`;
       const id = randomUUID();

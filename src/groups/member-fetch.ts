@@ -124,7 +124,8 @@ export function confirmPositions(
   for (const e of confirm) {
     const tp = owned.get(`${e.topicId}/${e.partition}`);
     const handle = tp && found.get(tp.topic);
-    if (!tp || !handle) continue; // not (or no longer) this member's partition: nothing to confirm
+    // Not (or no longer) this member's partition, or its topic deleted since the lookup: nothing to confirm.
+    if (!tp || !handle || !handle.isCurrent()) continue;
     const offset = Math.min(e.offset, handle.offsets(tp.partition).end);
     const current = had.get(tpKey(tp));
     if (current === undefined || current < offset) had.set(tpKey(tp), offset);

@@ -45,6 +45,10 @@ export async function commitOffsets(
   // so a zombie of an old generation learns to rejoin whatever offsets it sends.
   if (invalid && admin) return err(invalid);
   const out = await inGroupTx(ctx, group, { create: admin, extraTopics: names }, async (s) => {
+    // A topic deleted (and perhaps re-created) since the lookup had its offsets removed under
+    // this lock; writing the old topic's offset now would apply it to the new topic.
+    const gone = names.find((n) => found.get(n)?.isCurrent() === false);
+    if (gone !== undefined) return err(topicNotFound(gone));
     const generation = s.snapshot.group.generation;
     if (admin) {
       if (s.snapshot.members.length > 0) {
@@ -151,7 +155,9 @@ export async function commitCursor(
   if (wanted.size === 0) return;
   await inGroupTx(ctx, group, { create: true, extraTopics: topics }, async (s) => {
     const committed = new Map((await repo.loadOffsets(s.tx, group)).map((o) => [tpKey(o), o.offset]));
-    const forward = [...wanted.values()].filter((w) => (committed.get(tpKey(w)) ?? -1) < w.offset);
+    const forward = [...wanted.values()].filter(
+      (w) => found.get(w.topic)?.isCurrent() === true && (committed.get(tpKey(w)) ?? -1) < w.offset,
+    );
     await repo.writeOffsets(s.tx, group, forward, s.now);
   });
 }

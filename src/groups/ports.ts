@@ -28,6 +28,11 @@ export interface GroupTopicHandle {
   readonly id: string;
   readonly name: string;
   readonly partitions: number;
+  /**
+   * Whether the name still means this topic (not deleted, not re-created under a new id).
+   * In-process, so it can be asked inside a group transaction, after the group lock is held.
+   */
+  isCurrent(): boolean;
   /** Readable range of a partition: first readable offset and the next offset to be written. */
   offsets(partition: number): { start: number; end: number };
   read(

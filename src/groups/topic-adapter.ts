@@ -17,14 +17,18 @@ export function createGroupTopics(topics: TopicLookup, log: LogStore): GroupTopi
       const out = new Map<string, GroupTopicHandle>();
       for (const name of names) {
         const topic = topics.lookup(name);
-        if (topic) out.set(name, handleFor(topic, log));
+        if (topic)
+          out.set(
+            name,
+            handleFor(topic, log, () => topics.lookup(name)?.id === topic.id),
+          );
       }
       return out;
     },
   };
 }
 
-function handleFor(topic: Topic, store: LogStore): GroupTopicHandle {
+function handleFor(topic: Topic, store: LogStore, isCurrent: () => boolean): GroupTopicHandle {
   // A handle looked up before its topic was deleted finds no log: it reads as empty and never
   // wakes (the next group step drops the partition), rather than failing the fetch with a 500.
   const partition = (p: number) => store.getPartition(topic.id, p);
@@ -33,6 +37,7 @@ function handleFor(topic: Topic, store: LogStore): GroupTopicHandle {
     id: topic.id,
     name: topic.name,
     partitions: topic.partitions,
+    isCurrent,
     offsets: (p) => {
       const log = store.getPartition(topic.id, p);
       return log ? { start: log.startOffset(), end: log.endOffset() } : { start: 0, end: 0 };
