@@ -1291,6 +1291,13 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -1378,6 +1385,13 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -1436,6 +1450,13 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -1491,6 +1512,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
+            };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
@@ -1580,6 +1608,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
+            };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
@@ -1698,6 +1733,13 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -1795,6 +1837,13 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     streamPartitionEvents: {
@@ -1876,6 +1925,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
+            };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
@@ -1976,6 +2032,13 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -2067,6 +2130,13 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -2155,6 +2225,13 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -2224,6 +2301,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
+            };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
@@ -2295,6 +2379,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
+            };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
@@ -2383,6 +2474,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
+            };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
@@ -2474,6 +2572,13 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -2520,6 +2625,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
+            };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
@@ -2588,6 +2700,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
+            };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
@@ -2663,6 +2782,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
+            };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
@@ -2763,6 +2889,13 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -2811,6 +2944,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
+            };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
@@ -2899,6 +3039,13 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -2957,6 +3104,13 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -3012,6 +3166,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
+            };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
@@ -3111,6 +3272,13 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -3181,6 +3349,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
+            };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
@@ -3254,6 +3429,13 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -3321,6 +3503,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
+            };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
@@ -3412,6 +3601,13 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -3477,6 +3673,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
+            };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
@@ -3546,6 +3749,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
+            };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
@@ -3622,6 +3832,13 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -3693,6 +3910,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
+            };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
@@ -3767,6 +3991,13 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -3815,6 +4046,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
+            };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
@@ -3908,6 +4146,13 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -3966,6 +4211,13 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -4021,6 +4273,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
+            };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
@@ -4112,6 +4371,13 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
             503: {
                 headers: {
@@ -4141,6 +4407,13 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     readyz: {
@@ -4160,6 +4433,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Readiness"];
                 };
+            };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Not ready; `checks` says why */
             503: {
@@ -4207,6 +4487,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
+            };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

@@ -1,6 +1,5 @@
 // The HTTP application: middleware (request id, logs, metrics, origin/CORS, auth, body limit), every
 // route from the registration list, error/404/405 handling, /openapi.json and /docs.
-import { Scalar } from '@scalar/hono-api-reference';
 import { bodyLimit } from 'hono/body-limit';
 import { authMiddleware } from './auth/auth-middleware.js';
 import { originPolicy } from './auth/origin-policy.js';
@@ -21,6 +20,7 @@ import {
   streamCaps,
   type Limits,
 } from './http/limits/limits-middleware.js';
+import { renderDocsPage } from './http/docs-page.js';
 import { buildOpenApiDocument, createRouter } from './http/openapi.js';
 import type { Services } from './services.js';
 
@@ -94,7 +94,18 @@ export function createApp(services: Services): CreatedApp {
       })),
     ),
   );
-  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'Sluice API' }));
+  let docsPage: string | undefined;
+  // Rendered here from the document: self-contained, so it works without internet access.
+  app.get('/docs', (c) =>
+    c.html(
+      (docsPage ??= renderDocsPage(
+        (document ??= buildOpenApiDocument(app, {
+          maxPartitions: config.maxPartitions,
+          longPollMaxMs: config.longPollMaxMs,
+        })),
+      )),
+    ),
+  );
   app.onError(onError);
   app.notFound(notFoundHandler(allowedMethodsResolver(app as never)));
   return { app, inflight, limits };

@@ -36,6 +36,9 @@ export interface DocumentLimits {
  */
 export const GROUP_NAME_JSON_PATTERN = '^(?:[a-zA-Z0-9.-][a-zA-Z0-9._-]{0,248}|_[a-zA-Z0-9.-][a-zA-Z0-9._-]{0,247}|_)$';
 
+const GROUP_CURSOR_PARAMS = new Set(['cursor', 'last_event_id', 'Last-Event-ID', 'last-event-id']);
+const GROUP_CURSOR_OPS = new Set(['fetchGroupRecords', 'leaveGroup', 'streamGroupEvents']);
+
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
 
 function* operations(doc: Document): Generator<[string, string, Operation]> {
@@ -177,11 +180,22 @@ export function refineOpenApiDocument<D>(document: D, limits: DocumentLimits): D
   const doc = document as Document;
   const components = doc.components?.schemas ?? {};
   for (const [, , op] of operations(doc)) {
+    // Node's HTTP parser refuses a request line plus headers over 32 KiB before any route runs:
+    // say so on every operation.
+    if (op.responses && !op.responses['431']) {
+      op.responses['431'] = {
+        description: 'The URL or headers are larger than the server accepts (32 KiB in all); nothing was done.',
+      };
+    }
     for (const p of op.parameters ?? []) {
       if (p.in === 'path') p.required = true;
       if (p.schema && (p.in === 'path' || p.in === 'query' || p.in === 'header')) dropNull(p.schema);
       if (p.in === 'query' && p.name === 'wait_ms' && p.schema) p.schema.maximum = limits.longPollMaxMs;
       if (p.in === 'path' && p.name === 'group' && p.schema) p.schema.pattern = GROUP_NAME_JSON_PATTERN;
+      // Group cursors are `g1.` + base64url; anything else is refused (400) before it is decoded.
+      if (GROUP_CURSOR_PARAMS.has(p.name) && op.operationId && GROUP_CURSOR_OPS.has(op.operationId) && p.schema) {
+        p.schema.pattern = '^g1\\.[A-Za-z0-9_-]+$';
+      }
     }
     for (const media of Object.values(op.requestBody?.content ?? {})) {
       if (media.schema) media.schema = inlineDefaults(media.schema, components) as Schema;

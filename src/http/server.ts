@@ -99,8 +99,12 @@ export async function startServer(services: Services, listen: { host: string; po
           keepAliveTimeout: keepAliveTimeoutMs,
           connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(headersTimeoutMs / 4))),
         },
+        // 32 KiB of request line and headers (Node's default is 16): a group cursor may be 16 KiB.
         createServer: ((options: object, listener: Listener) =>
-          createServer(options, connections.wrap(listener))) as unknown as typeof createServer,
+          createServer(
+            { ...options, maxHeaderSize: 32 * 1024 },
+            connections.wrap(listener),
+          )) as unknown as typeof createServer,
       },
       () => resolve(s as Server),
     );
