@@ -514,7 +514,7 @@ export interface paths {
         put?: never;
         /**
          * Create an API key
-         * @description The answer carries the secret `key` (`slk_…`), shown only once; Sluice keeps only its SHA-256. A caller can only give grants it holds itself (403 otherwise). In `auto` mode the first key ends anonymous loopback access: from then on every request needs a credential.
+         * @description The answer carries the secret `key` (`slk_…`), shown only once; Sluice keeps only its SHA-256. A caller can only give grants it holds itself (403 otherwise). In `auto` mode the first key ends anonymous loopback access: from then on every request needs a credential. A key never outlives the key that creates it (no `expires_at` means the creator’s; a later one is 400), and browser tokens cannot create keys (403).
          */
         post: operations["createKey"];
         delete?: never;
@@ -536,7 +536,7 @@ export interface paths {
         post?: never;
         /**
          * Revoke an API key
-         * @description The key and the tokens it minted are refused within 1 s on every node, and streams opened with them end. The key stays listed with `revoked_at`. Revoking twice is harmless.
+         * @description The key, the tokens it minted and the keys it created (transitively) are refused within 1 s on every node, and streams opened with them end. The key stays listed with `revoked_at`. Revoking twice is harmless.
          */
         delete: operations["revokeKey"];
         options?: never;

@@ -318,6 +318,11 @@ describe('authorization matrix', () => {
     if ((m = /^\{(\w+)\}$/.exec(published))) return [params[m[1]!]!];
     if ((m = /^each of body\.(\w+)$/.exec(published))) return body[m[1]!] as string[];
     if ((m = /^body\.(\w+)$/.exec(published))) return [body[m[1]!] as string];
+    // An optional field names nothing when the call leaves it out.
+    if ((m = /^body\.(\w+) \(when given\)$/.exec(published))) {
+      const value = body[m[1]!];
+      return value === undefined || value === null ? [] : [value as string];
+    }
     if ((m = /^each of \?(\w+)=$/.exec(published))) return (call.query?.[m[1]!] ?? '').split(',');
     if (/^the (topic of webhook|name of key) \{\w+\}$/.test(published)) return [call.lookup!];
     if (/^[a-z]+$/.test(published)) return [published];

@@ -337,6 +337,31 @@ describe('keys mode with SLUICE_ADMIN_KEY', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
+  it('keeps an SSE stream of a key expiring in 30 days open (expiry beyond a timer’s range)', async () => {
+    const topic = name();
+    expect((await call(url('/v1/topics'), 'POST', { headers: admin, body: { name: topic } })).status).toBe(201);
+    const k = await createKey(server.url, [allOn('topic')], { as: ADMIN_KEY, expiresAt: Date.now() + 30 * 86_400_000 });
+    const controller = new AbortController();
+    const res = await fetch(url(`/v1/topics/${topic}/events?from=earliest`), {
+      headers: bearer(k.key),
+      signal: controller.signal,
+    });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    expect(
+      (await call(url(`/v1/topics/${topic}/records`), 'POST', { headers: admin, body: { records: [{ value: 7 }] } }))
+        .status,
+    ).toBe(200);
+    let text = '';
+    const decoder = new TextDecoder();
+    while (!text.includes('event: record')) {
+      const chunk = await reader.read();
+      expect(chunk.done, `stream ended early: ${text}`).toBe(false);
+      text += decoder.decode(chunk.value, { stream: true });
+    }
+    controller.abort();
+  });
+
   it('keeps the token signing key in DATA_DIR with mode 0600', async () => {
     const stat = await fs.stat(path.join(env.dataDir, 'token-signing.key'));
     expect(stat.mode & 0o777).toBe(0o600);

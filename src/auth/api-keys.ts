@@ -1,7 +1,7 @@
 // API keys: creation (a `slk_` secret shown once, stored as its SHA-256), listing, revocation,
 // and the per-request look-up through a cache whose answers are at most 1 s old.
 import { hash, randomBytes, randomUUID } from 'node:crypto';
-import { count, eq } from 'drizzle-orm';
+import { and, count, eq, isNull } from 'drizzle-orm';
 import { err, ok, type Result } from '../lib/result.js';
 import type { MetadataDb } from '../metadata/connection.js';
 import { apiKeys, type ApiKeyRow } from '../metadata/schema/api-keys.js';
@@ -149,6 +149,12 @@ export class ApiKeyStore {
     const key = toKey(row);
     this.byHash.set(row.secretHash, key);
     this.byId.set(key.id, key);
+    // Keys this key created go with it (their grants were delegated by it).
+    const children = await this.db
+      .select({ id: apiKeys.id })
+      .from(apiKeys)
+      .where(and(eq(apiKeys.createdBy, id), isNull(apiKeys.revokedAt)));
+    for (const child of children) await this.revoke(child.id, now);
     return ok(key);
   }
 }

@@ -186,6 +186,7 @@ async function resolveNames(
     return ['*'];
   }
   const value = body !== null && typeof body === 'object' ? (body as Record<string, unknown>)[source.body] : undefined;
+  if (source.optional && (value === undefined || value === null)) return [];
   if (source.list) {
     if (!Array.isArray(value) || value.length === 0 || !value.every((v) => typeof v === 'string')) return ['*'];
     return value as string[];

@@ -168,12 +168,27 @@ export class AuthService {
     input: { name: string; grants: Grant[]; expiresAt: number | null },
     now = Date.now(),
   ): Promise<Result<{ key: ApiKey; secret: string }, GrantFailure>> {
+    if (caller.kind === 'token') {
+      // A browser token is short-lived by design; a key it minted would outlive it.
+      return err({ code: 'forbidden', message: 'a browser token cannot create API keys; use an API key' });
+    }
     const escalation = uncovered(caller.grants, input.grants);
     if (escalation) return err(forbiddenEscalation(escalation));
     if (input.expiresAt !== null && input.expiresAt <= now) {
       return err({ code: 'bad_request', message: 'expires_at must be in the future' });
     }
-    return ok(await this.keys.create({ ...input, createdBy: caller.keyId }, now));
+    // A key never outlives the key that created it: no expires_at means the creator's.
+    let expiresAt = input.expiresAt;
+    if (caller.expiresAt !== null) {
+      if (expiresAt !== null && expiresAt > caller.expiresAt) {
+        return err({
+          code: 'bad_request',
+          message: `expires_at must not be later than the creating key's own expiry (${caller.expiresAt})`,
+        });
+      }
+      expiresAt ??= caller.expiresAt;
+    }
+    return ok(await this.keys.create({ ...input, expiresAt, createdBy: caller.keyId }, now));
   }
 
   /** Mint a browser token holding `grants` (⊆ the caller's) for `ttlMs` (≤ 24 h). */

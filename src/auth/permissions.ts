@@ -8,8 +8,11 @@ export type NameSource =
   | { param: string }
   /** A query parameter; `list`: comma-separated names, each checked. */
   | { query: string; list?: boolean }
-  /** A top-level JSON body field (a string, or with `list` an array of strings, each checked). */
-  | { body: string; list?: boolean }
+  /**
+   * A top-level JSON body field (a string, or with `list` an array of strings, each checked).
+   * `optional`: an absent or null field names nothing, so the requirement holds trivially.
+   */
+  | { body: string; list?: boolean; optional?: boolean }
   /** Any one name: list operations, whose handlers then show only what the caller may describe. */
   | { any: true }
   /** A fixed name (`cluster` for cluster-wide operations). */
@@ -42,6 +45,8 @@ const ANY: NameSource = { any: true };
 const CLUSTER: NameSource = { fixed: 'cluster' };
 const webhookTopic: NameSource = { lookup: 'webhookTopic', param: 'id' };
 const keyName: NameSource = { lookup: 'keyName', param: 'id' };
+/** A dead-letter topic is written by Sluice on the caller's behalf: naming one needs topic:write on it. */
+const deadLetterWrite = r('topic', 'write', { body: 'dead_letter_topic', optional: true });
 
 /**
  * Every operation's permission, keyed by operationId. Adding a route? Add its line here
@@ -79,21 +84,23 @@ export const operationPermissions: Record<string, Declaration> = {
     queryToken: true,
   },
   // Webhooks (named by the topic they deliver)
-  createWebhook: { requires: [r('webhook', 'create', { body: 'topic' }), r('topic', 'read', { body: 'topic' })] },
+  createWebhook: {
+    requires: [r('webhook', 'create', { body: 'topic' }), r('topic', 'read', { body: 'topic' }), deadLetterWrite],
+  },
   listWebhooks: { requires: [r('webhook', 'describe', ANY)], note: 'lists only webhooks the caller may describe' },
   getWebhook: { requires: [r('webhook', 'describe', webhookTopic)] },
-  updateWebhook: { requires: [r('webhook', 'alter', webhookTopic)] },
+  updateWebhook: { requires: [r('webhook', 'alter', webhookTopic), deadLetterWrite] },
   deleteWebhook: { requires: [r('webhook', 'delete', webhookTopic)] },
   rotateWebhookSecret: { requires: [r('webhook', 'alter', webhookTopic)] },
   listWebhookDeliveries: { requires: [r('webhook', 'describe', webhookTopic)] },
   // Queues: the queue is named as a group (one namespace, as Kafka's share groups use group ACLs)
-  putQueue: { requires: [r('topic', 'read', param('topic')), r('group', 'alter', param('queue'))] },
+  putQueue: { requires: [r('topic', 'read', param('topic')), r('group', 'alter', param('queue')), deadLetterWrite] },
   listQueues: {
     requires: [r('topic', 'describe', param('topic')), r('group', 'describe', ANY)],
     note: 'lists only queues whose name the caller may describe as a group',
   },
   getQueue: { requires: [r('topic', 'describe', param('topic')), r('group', 'describe', param('queue'))] },
-  deleteQueue: { requires: [r('group', 'delete', param('queue'))] },
+  deleteQueue: { requires: [r('topic', 'read', param('topic')), r('group', 'delete', param('queue'))] },
   receiveFromQueue: {
     requires: [r('topic', 'read', param('topic')), r('group', 'read', param('queue'))],
     note: 'a receive on a queue that does not exist creates it with defaults',
@@ -138,7 +145,9 @@ export function describeRequirement(req: Requirement): string {
         : 'body' in n
           ? n.list
             ? `each of body.${n.body}`
-            : `body.${n.body}`
+            : n.optional
+              ? `body.${n.body} (when given)`
+              : `body.${n.body}`
           : 'any' in n
             ? 'any name'
             : 'fixed' in n

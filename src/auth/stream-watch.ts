@@ -5,6 +5,7 @@ import type { AuthService } from './auth-service.js';
 import type { Principal } from './principal.js';
 
 const CHECK_INTERVAL_MS = 500;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Streams grouped by the key behind them, so a check costs one look-up per key, not per stream. */
 interface Group {
@@ -29,8 +30,10 @@ export class StreamWatch {
     }
     group.streams.add(outgoing);
     let expiry: NodeJS.Timeout | undefined;
-    if (principal.expiresAt !== null) {
-      expiry = setTimeout(() => outgoing.destroy(), Math.max(0, principal.expiresAt - Date.now()));
+    const left = principal.expiresAt === null ? Infinity : Math.max(0, principal.expiresAt - Date.now());
+    // Timers cannot wait past ~24.8 days (Node fires them at once instead); the periodic check covers those.
+    if (left <= MAX_TIMER_MS) {
+      expiry = setTimeout(() => outgoing.destroy(), left);
       expiry.unref();
     }
     const g = group;

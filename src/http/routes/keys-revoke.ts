@@ -11,7 +11,8 @@ export const revokeKeyRoute = createRoute({
   operationId: 'revokeKey',
   summary: 'Revoke an API key',
   description:
-    'The key and the tokens it minted are refused within 1 s on every node, and streams opened with them end. ' +
+    'The key, the tokens it minted and the keys it created (transitively) are refused within 1 s on every node, ' +
+    'and streams opened with them end. ' +
     'The key stays listed with `revoked_at`. Revoking twice is harmless.',
   request: { params: KeyIdParam },
   responses: {
