@@ -27,7 +27,9 @@ const limitOrForever = (what: string) =>
   z
     .number()
     .int(`${what} must be an integer`)
-    .refine((v) => v === -1 || (v >= 1 && v <= Number.MAX_SAFE_INTEGER), `${what} must be -1 (no limit) or ≥ 1`);
+    .refine((v) => v === -1 || (v >= 1 && v <= Number.MAX_SAFE_INTEGER), `${what} must be -1 (no limit) or ≥ 1`)
+    // The same rule in the OpenAPI document: an integer from -1 up, but not 0.
+    .openapi({ minimum: -1, maximum: Number.MAX_SAFE_INTEGER, not: { const: 0 } });
 
 const fields = {
   retention_ms: limitOrForever('retention_ms').openapi({
