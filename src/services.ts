@@ -118,6 +118,8 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       retryMs: config.sseRetryMs,
       maxBufferedBytes: config.sseMaxBufferedBytes,
     });
+    // Open streams of a deleted topic end now, not at their next keepalive.
+    topics.onTopicDeleted((t) => sse.endTopic(t.id));
     const produce = new ProduceService(topics, log, {
       maxBodyBytes: config.maxBodyBytes,
       maxRecordsPerRequest: config.maxRecordsPerRequest,

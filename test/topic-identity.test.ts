@@ -191,6 +191,30 @@ describe('a topic deleted and created again', () => {
     expect(new Set(r.acceptedOffsets().get(0))).toEqual(new Set([0, 1, 2]));
   });
 
+  it('ends open partition and topic streams as soon as their topic is deleted, not at the next keepalive', async () => {
+    const t = `t-${randomUUID()}`;
+    await createTopic(t);
+    await produce(t, 2, 'old');
+    const readers = [
+      listen(`${server.url}/v1/topics/${t}/partitions/0/events?from=earliest`),
+      listen(`${server.url}/v1/topics/${t}/events?from=earliest`),
+    ];
+    try {
+      for (const r of readers) await until(() => r.records().length === 2, 'old records');
+      const deletedAt = Date.now();
+      await deleteTopic(t);
+      // The keepalive (which also noticed deletions) is 15 s by default: well past this deadline.
+      for (const r of readers) {
+        await until(() => r.events.some((e) => e.type === 'error'), 'an error event after the delete', 5_000);
+        const error = JSON.parse(r.events.find((e) => e.type === 'error')!.data) as Json;
+        expect(error.code ?? error.error?.code).toBe('topic_not_found');
+      }
+      expect(Date.now() - deletedAt).toBeLessThan(5_000);
+    } finally {
+      for (const r of readers) r.close();
+    }
+  });
+
   it('refuses an SSE topic cursor of the deleted topic (410 before the stream opens) and accepts the new topic’s', async () => {
     const t = `t-${randomUUID()}`;
     await createTopic(t);

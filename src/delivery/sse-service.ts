@@ -30,6 +30,8 @@ export interface OpenStreamRequest {
   filter: RecordFilter | null;
   batchMode: boolean;
   sink: SseSink;
+  /** The topic's id: deleting the topic ends the stream at once (see endTopic). */
+  topicId?: string;
   isGone?: () => boolean;
 }
 
@@ -44,6 +46,7 @@ export const DEFAULT_SSE_READ_LIMITS: TailReadLimits = {
 export class SseService {
   readonly hub: TailHub;
   private readonly streams = new Set<SseStream>();
+  private readonly topicOf = new Map<SseStream, string>();
   private timer: NodeJS.Timeout | undefined;
   private readonly retryMs: number;
   private readonly maxBufferedBytes: number;
@@ -99,6 +102,7 @@ export class SseService {
       ...(request.isGone ? { isGone: request.isGone } : {}),
       onEnd: () => {
         this.streams.delete(stream);
+        this.topicOf.delete(stream);
         unregister?.();
         if (this.streams.size === 0) this.dispose();
       },
@@ -113,12 +117,19 @@ export class SseService {
       return stream;
     }
     this.streams.add(stream);
+    if (request.topicId !== undefined) this.topicOf.set(stream, request.topicId);
     // One timer for every stream (10k clients must not mean 10k timers), only while any is open.
     this.timer ??= setInterval(() => {
       for (const s of [...this.streams]) s.keepalive();
     }, this.options.keepaliveMs).unref();
     stream.start();
     return stream;
+  }
+
+  /** End every open stream of a deleted topic now (collected first: ending one edits the maps). */
+  endTopic(topicId: string): void {
+    const doomed = [...this.topicOf].filter(([, id]) => id === topicId).map(([stream]) => stream);
+    for (const stream of doomed) stream.endDeleted();
   }
 
   /** Stop the keepalive timer (it restarts with the next stream; streams end via the registry). */

@@ -121,15 +121,15 @@ export class SseStream {
   keepalive(): void {
     if (this.closed) return;
     if (this.options.isGone?.()) {
-      this.end(
-        errorFrame({
-          code: 'topic_not_found',
-          message: 'the topic was deleted while streaming',
-        }),
-      );
+      this.endDeleted();
       return;
     }
     if (!this.needDrain) this.write(KEEPALIVE_FRAME);
+  }
+
+  /** Its topic was deleted: end with an error event (a reconnect then learns 404, or 410 for a topic cursor). */
+  endDeleted(): void {
+    this.end(errorFrame({ code: 'topic_not_found', message: 'the topic was deleted while streaming' }));
   }
 
   /** End the stream: write `final` (if any), close the connection, release every resource. */

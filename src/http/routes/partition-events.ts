@@ -91,6 +91,7 @@ export const registerPartitionEvents: RouteModule = (app) =>
       partitions: [{ log, nextOffset, encoder: recordJsonRenderer(topic.name, log.partition, format) }],
       filter: filterFromQuery(c),
       batchMode: query.batch === 'true',
+      topicId: topic.id,
       isGone: () => c.get('services').log.getPartition(topic.id, log.partition) !== log,
     }) as never;
   });

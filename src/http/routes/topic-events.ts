@@ -101,6 +101,7 @@ export const registerTopicEvents: RouteModule = (app) =>
       partitions,
       filter: filterFromQuery(c),
       batchMode: query.batch === 'true',
+      topicId: topic.id,
       isGone: () => logs.some((log, p) => services.log.getPartition(topic.id, p) !== log),
     }) as never;
   });
