@@ -174,7 +174,12 @@ describe('partitioning', () => {
 });
 
 describe('refusals leave the log unchanged', () => {
-  const raw = (name: string, body: string, contentType = 'application/json', headers: Record<string, string> = {}) =>
+  const raw = (
+    name: string,
+    body: string | Uint8Array,
+    contentType = 'application/json',
+    headers: Record<string, string> = {},
+  ) =>
     server.client.raw('POST', `/v1/topics/${name}/records`, {
       body,
       headers: { 'content-type': contentType, ...headers },
@@ -295,6 +300,31 @@ describe('refusals leave the log unchanged', () => {
     expect((await raw(name, `{"records":[{"value":${atLimit}}]}`)).status).toBe(200);
     const got = expectStatus(await read(name, 0), 200);
     expect(JSON.stringify(got.records[0]?.value)).toBe(atLimit);
+  });
+
+  it('refuses json values a strict parser cannot read back: lone surrogate escapes, bytes that are not UTF-8', async () => {
+    const name = await topic(1);
+    for (const bad of ['"\\ud800"', '{"a":["x\\udc00y"]}', '"\\ud800\\u0041"']) {
+      const res = await raw(name, `{"records":[{"value":1},{"value":${bad}}]}`);
+      expect(res.status, bad).toBe(422);
+      expect((res.json as { error: Record<string, unknown> }).error).toMatchObject({
+        code: 'invalid_record',
+        record_index: 1,
+      });
+    }
+    const nd = await raw(name, `{"value":1}\n{"value":"\\ud83d"}\n`, 'application/x-ndjson');
+    expect(nd.status).toBe(422);
+    const notUtf8 = Buffer.concat([
+      Buffer.from('{"records":[{"value":"a'),
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from('"}]}'),
+    ]);
+    expect((await raw(name, notUtf8)).status).toBe(422);
+    expect(await endOffsets(name)).toEqual([0]);
+    // A proper pair (and other escapes) is fine and reads back unchanged.
+    expect((await raw(name, '{"records":[{"value":"\\ud83d\\ude00 \\u00e9 \\n"}]}')).status).toBe(200);
+    const got = expectStatus(await read(name, 0), 200);
+    expect(got.records[0]?.value).toBe('\u{1F600} é \n');
   });
 
   it('refuses a value that does not fit the topic’s value_format', async () => {

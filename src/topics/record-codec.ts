@@ -3,7 +3,13 @@
 import { err, ok, type Result } from '../lib/result.js';
 import { RESERVED_HEADER_PREFIX } from '../log/index.js';
 import type { RecordHeader, RecordInput, StoredRecord } from '../log/index.js';
-import { DEFAULT_MAX_JSON_DEPTH, jsonTextDeeperThan, jsonValueDeeperThan } from './record-json-scan.js';
+import { isUtf8 } from 'node:buffer';
+import {
+  DEFAULT_MAX_JSON_DEPTH,
+  hasLoneSurrogateEscape,
+  jsonTextDeeperThan,
+  jsonValueDeeperThan,
+} from './record-json-scan.js';
 
 export type ValueFormat = 'json' | 'string' | 'binary';
 
@@ -110,7 +116,12 @@ function encodeValue(
         return err(invalid(index, `value nests arrays/objects more than ${limit} deep (SLUICE_MAX_JSON_DEPTH)`));
       }
       // The producer's own JSON text when the body scanner found it: no re-serialisation.
-      return ok(own ?? Buffer.from(JSON.stringify(value), 'utf8'));
+      const text = own ?? Buffer.from(JSON.stringify(value), 'utf8');
+      if (!isUtf8(text)) return err(invalid(index, 'value is not UTF-8 text (JSON text must be UTF-8)'));
+      if (hasLoneSurrogateEscape(text)) {
+        return err(invalid(index, 'value has a \\u escape of half a surrogate pair, which strict JSON parsers refuse'));
+      }
+      return ok(text);
     }
     case 'string':
       if (typeof value !== 'string')

@@ -227,3 +227,38 @@ export function compactJsonText(buf: Uint8Array): Buffer {
   }
   return out.subarray(0, n);
 }
+
+const LOWER_U = 0x75;
+
+function hexAt(buf: Buffer, i: number): number {
+  return parseInt(buf.toString('latin1', i, i + 4), 16);
+}
+
+/**
+ * Whether valid JSON text has a `\uXXXX` escape of half a surrogate pair with no other half:
+ * JSON.parse takes it, but strict parsers (jq, Go, Rust's serde) refuse the whole document it
+ * is served in. Backslashes occur only inside strings, so escapes are found by jumping from one
+ * backslash to the next (a native scan; text without any is not walked at all).
+ */
+export function hasLoneSurrogateEscape(buf: Buffer): boolean {
+  let highEnd = -1; // just after a high-surrogate escape still waiting for its low half
+  let i = buf.indexOf(BACKSLASH);
+  while (i !== -1) {
+    if (highEnd !== -1 && i !== highEnd) return true;
+    if (buf[i + 1] !== LOWER_U) {
+      if (highEnd !== -1) return true;
+      i = buf.indexOf(BACKSLASH, i + 2);
+      continue;
+    }
+    const code = hexAt(buf, i + 2);
+    const high = code >= 0xd800 && code <= 0xdbff;
+    const low = code >= 0xdc00 && code <= 0xdfff;
+    if (highEnd !== -1) {
+      if (!low) return true;
+      highEnd = -1;
+    } else if (high) highEnd = i + 6;
+    else if (low) return true;
+    i = buf.indexOf(BACKSLASH, i + 6);
+  }
+  return highEnd !== -1;
+}
