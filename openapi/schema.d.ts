@@ -1763,7 +1763,7 @@ export interface operations {
     readRecords: {
         parameters: {
             query?: {
-                /** @description First offset to read. */
+                /** @description First offset to read. Not allowed together with `timestamp` (400). */
                 offset?: number;
                 /** @description Unix ms: start at the first record with a timestamp ≥ this. Not allowed with `offset`. */
                 timestamp?: number;
@@ -1849,7 +1849,7 @@ export interface operations {
     streamPartitionEvents: {
         parameters: {
             query?: {
-                /** @description `earliest` (the first retained record), `latest` (default: only records produced from now on) or an offset to start at. An offset below the retained start yields `event: gap`, then the retained records; one beyond the end is a 416. */
+                /** @description `earliest` (the first retained record), `latest` (default: only records produced from now on) or an offset to start at. An offset below the retained start yields `event: gap`, then the retained records; one beyond the end is a 416. Not allowed together with `timestamp` (400). */
                 from?: string;
                 /** @description Start at the first record whose timestamp is ≥ this (Unix ms), per partition. Not combinable with `from`. */
                 timestamp?: string;
@@ -1947,7 +1947,7 @@ export interface operations {
     streamTopicEvents: {
         parameters: {
             query?: {
-                /** @description `earliest` (every retained record) or `latest` (default: only records produced from now on). */
+                /** @description `earliest` (every retained record) or `latest` (default: only records produced from now on). Not allowed together with `timestamp` (400). */
                 from?: "earliest" | "latest";
                 /** @description Start at the first record whose timestamp is ≥ this (Unix ms), per partition. Not combinable with `from`. */
                 timestamp?: string;

@@ -36,6 +36,13 @@ export interface DocumentLimits {
  */
 export const GROUP_NAME_JSON_PATTERN = '^(?:[a-zA-Z0-9.-][a-zA-Z0-9._-]{0,248}|_[a-zA-Z0-9.-][a-zA-Z0-9._-]{0,247}|_)$';
 
+/** Query parameters that exclude each other, per operation. */
+const EXCLUSIVE: Record<string, Record<string, string>> = {
+  readRecords: { offset: 'timestamp', timestamp: 'offset' },
+  streamTopicEvents: { from: 'timestamp', timestamp: 'from' },
+  streamPartitionEvents: { from: 'timestamp', timestamp: 'from' },
+};
+
 const GROUP_CURSOR_PARAMS = new Set(['cursor', 'last_event_id', 'Last-Event-ID', 'last-event-id']);
 const GROUP_CURSOR_OPS = new Set(['fetchGroupRecords', 'leaveGroup', 'streamGroupEvents']);
 
@@ -192,6 +199,17 @@ export function refineOpenApiDocument<D>(document: D, limits: DocumentLimits): D
       if (p.schema && (p.in === 'path' || p.in === 'query' || p.in === 'header')) dropNull(p.schema);
       if (p.in === 'query' && p.name === 'wait_ms' && p.schema) p.schema.maximum = limits.longPollMaxMs;
       if (p.in === 'path' && p.name === 'group' && p.schema) p.schema.pattern = GROUP_NAME_JSON_PATTERN;
+      // Mutually exclusive query parameters (400 when both are given): said on both sides,
+      // as JSON Schema cannot relate two parameters.
+      const exclusive = p.in === 'query' && op.operationId ? EXCLUSIVE[op.operationId]?.[p.name] : undefined;
+      if (exclusive && p.schema) {
+        const text = `Not allowed together with \`${exclusive}\` (400).`;
+        const current = p.description ?? (p.schema['description'] as string | undefined) ?? '';
+        if (!current.includes(`\`${exclusive}\``)) {
+          p.schema['description'] = `${current} ${text}`.trim();
+          if (p.description !== undefined) p.description = p.schema['description'] as string;
+        }
+      }
       // Group cursors are `g1.` + base64url; anything else is refused (400) before it is decoded.
       if (GROUP_CURSOR_PARAMS.has(p.name) && op.operationId && GROUP_CURSOR_OPS.has(op.operationId) && p.schema) {
         p.schema.pattern = '^g1\\.[A-Za-z0-9_-]+$';
