@@ -299,12 +299,13 @@ describe('streamed NDJSON counts against the body budget', () => {
 describe('concurrent huge bodies (real process)', () => {
   afterAll(() => killAllChildren());
 
-  it('32 concurrent 14 MiB produce bodies: beyond a 64 MiB budget they are refused and RSS stays bounded', async () => {
+  /** 32 concurrent 14 MiB produce bodies against a fresh server with this buffered-body budget. */
+  async function hugeBodies(budgetBytes: number) {
     const dataDir = fs.mkdtempSync('/tmp/sluice-limits-');
     const child = await startChild({
       DATA_DIR: dataDir,
       SLUICE_LOG_LEVEL: 'warn',
-      SLUICE_MAX_BUFFERED_BODY_BYTES: String(64 * MiB),
+      SLUICE_MAX_BUFFERED_BODY_BYTES: String(budgetBytes),
     });
     try {
       const topic = name();
@@ -333,19 +334,29 @@ describe('concurrent huge bodies (real process)', () => {
       peak = Math.max(peak, rssMiB(pid));
       const count = (s: number) => outcomes.filter((o) => o === s).length;
       console.log(
-        `RSS ${before} MiB before, peak ${peak} MiB; outcomes 200×${count(200)} 503×${count(503)} reset×${count(0)}`,
+        `budget ${budgetBytes / MiB} MiB: RSS ${before} MiB before, peak ${peak} MiB; ` +
+          `outcomes 200×${count(200)} 503×${count(503)} reset×${count(0)}`,
       );
-      // Each admitted body is appended; the rest are refused (503, or a reset while still sending).
-      expect(count(200)).toBeGreaterThanOrEqual(1);
-      expect(count(200) + count(503) + count(0)).toBe(32);
-      expect(count(503)).toBeGreaterThanOrEqual(8);
-      // Without the cap (all 32 admitted) RSS grew by ~145 MiB in the same set-up; with it, 4 × 14 MiB fit.
-      expect(peak - before).toBeLessThan(100);
+      return { growth: peak - before, count };
     } finally {
       await child.stop();
       fs.rmSync(dataDir, { recursive: true, force: true });
     }
-  }, 120_000);
+  }
+
+  it('32 concurrent 14 MiB produce bodies: beyond a 64 MiB budget they are refused and RSS stays bounded', async () => {
+    const capped = await hugeBodies(64 * MiB);
+    // Each admitted body is appended; the rest are refused (503, or a reset while still sending).
+    expect(capped.count(200)).toBeGreaterThanOrEqual(1);
+    expect(capped.count(200) + capped.count(503) + capped.count(0)).toBe(32);
+    expect(capped.count(503)).toBeGreaterThanOrEqual(8);
+    // The same load with the budget out of the way, in the same run, is the baseline: RSS after a
+    // parse of an admitted body depends on the runtime and the database driver (+15 to +180 MiB
+    // seen for the capped run), so the bound is relative to what admitting all 32 costs here.
+    const uncapped = await hugeBodies(16 * 1024 * MiB);
+    expect(uncapped.count(200)).toBe(32);
+    expect(capped.growth).toBeLessThan(uncapped.growth * 0.6);
+  }, 240_000);
 });
 
 /** A valid produce body of exactly `bytes` bytes (records of < 1 MiB each). */
