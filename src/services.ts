@@ -27,6 +27,7 @@ import { QueuesService } from './queues/queues-service.js';
 import { ApiKeyStore } from './auth/api-keys.js';
 import { AuthService } from './auth/auth-service.js';
 import { loadSigningSecret, TokenSigner } from './auth/tokens.js';
+import { StreamsService } from './durable-streams/streams-service.js';
 
 export interface Services {
   readonly config: Config;
@@ -55,6 +56,8 @@ export interface Services {
   readonly queueSweeper: QueueSweeper;
   /** Access control: mode, API keys (≤ 1 s cache), browser tokens. */
   readonly auth: AuthService;
+  /** Durable Streams protocol (/v1/stream): streams are one-partition topics. */
+  readonly durableStreams: StreamsService;
 
   /** Run `hook` during close(), before the log store and database close (last added runs first). */
   onClose(hook: () => Promise<void> | void): void;
@@ -192,6 +195,15 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       authLogger,
     );
     await auth.announce(config.host);
+    const durableStreams = new StreamsService({
+      db: metadata.db,
+      topics,
+      logger: logger.child({ component: 'durable-streams' }),
+      idempotencyWindowMs: config.idempotencyWindowMs,
+      maxReadBytes: 1024 * 1024,
+      sweepIntervalMs: config.streamSweepMs,
+    });
+    cleanups.push(() => durableStreams.close());
 
     const hooks: Array<() => Promise<void> | void> = [];
     let closing: Promise<void> | undefined;
@@ -214,6 +226,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       queues,
       queueSweeper,
       auth,
+      durableStreams,
       onClose: (hook) => void hooks.push(hook),
       close: () =>
         (closing ??= (async () => {
@@ -229,6 +242,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
           await webhooks.stop();
           await groups.stop();
           produce.close();
+          durableStreams.close();
           await log.close();
           await metadata.close();
         })()),

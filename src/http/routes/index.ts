@@ -41,6 +41,10 @@ import { registerListKeys } from './keys-list.js';
 import { registerGetKey } from './keys-get.js';
 import { registerRevokeKey } from './keys-revoke.js';
 import { registerCreateToken } from './tokens-create.js';
+import { registerCreateStream } from './stream-create.js';
+import { registerAppendToStream } from './stream-append.js';
+import { registerHeadStream, registerReadStream } from './stream-read.js';
+import { registerDeleteStream } from './stream-delete.js';
 
 export const routeModules: RouteModule[] = [
   // Topics
@@ -91,4 +95,10 @@ export const routeModules: RouteModule[] = [
   // System
   registerHealth,
   registerMetrics,
+  // Durable Streams
+  registerCreateStream,
+  registerAppendToStream,
+  registerReadStream,
+  registerHeadStream,
+  registerDeleteStream,
 ];
