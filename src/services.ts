@@ -200,6 +200,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       topics,
       logger: logger.child({ component: 'durable-streams' }),
       idempotencyWindowMs: config.idempotencyWindowMs,
+      maxJsonDepth: config.maxJsonDepth,
       maxReadBytes: 1024 * 1024,
       sweepIntervalMs: config.streamSweepMs,
     });

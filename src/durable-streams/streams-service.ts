@@ -8,6 +8,7 @@ import type { MetadataDb } from '../metadata/connection.js';
 import { durableStreams, type DurableStreamRow } from '../metadata/schema.js';
 import type { Topic, TopicsService } from '../topics/topics-service.js';
 import { contentTypesMatch, isJsonContentType, normaliseContentType, valueFormatFor } from './content-type.js';
+import { jsonMessages } from './json-messages.js';
 import { encodeStreamOffset, streamTag, type ParsedOffset } from './stream-offset.js';
 import { streamTopicName } from './stream-path.js';
 import { decodeWriterTag, encodeWriterTag } from './writer-tag.js';
@@ -87,6 +88,8 @@ export interface StreamsServiceOptions {
   logger: Logger;
   /** Idempotent producer state and Stream-Seq are rebuilt from this much of the log after a restart. */
   idempotencyWindowMs: number;
+  /** Deepest JSON nesting accepted in JSON streams (SLUICE_MAX_JSON_DEPTH). */
+  maxJsonDepth: number;
   /** Most bytes of records one GET returns. */
   maxReadBytes: number;
   /** How often expired streams are removed and TTL renewals written to Postgres; 0 = never. */
@@ -130,7 +133,9 @@ export interface ReadOutcome {
 }
 
 const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
-/** JSON messages bigger than this are refused; byte bodies are split into records of this size. */
+/** A new stream's topic keeps the default max_record_bytes (1 MiB). */
+const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
+/** Most records one GET returns (JSON streams of tiny messages). */
 const MAX_READ_RECORDS = 10_000;
 
 export class StreamsService {
@@ -285,7 +290,7 @@ export class StreamsService {
     const name = streamTopicName(path);
     if (!name.ok) return err({ code: 'bad_request', message: name.error });
     const contentType = normaliseContentType(input.contentType ?? DEFAULT_CONTENT_TYPE);
-    const messages = toRecords(contentType, input.body, true, this.maxRecordBytes());
+    const messages = toRecords(contentType, input.body, true, DEFAULT_MAX_RECORD_BYTES, this.o.maxJsonDepth);
     if (!messages.ok) return messages;
 
     const existing = await this.find(path);
@@ -435,7 +440,13 @@ export class StreamsService {
           message: `Content-Type ${JSON.stringify(input.contentType)} does not match the stream's ${JSON.stringify(s.row.contentType)}`,
         });
     }
-    const records = toRecords(s.row.contentType, input.body, false, this.maxRecordBytes());
+    const records = toRecords(
+      s.row.contentType,
+      input.body,
+      false,
+      s.topic.config.max_record_bytes,
+      this.o.maxJsonDepth,
+    );
     if (!records.ok) return records;
 
     let producerNext: ProducerState | undefined;
@@ -641,10 +652,6 @@ export class StreamsService {
   offsetToken(s: StreamState, offset: number): string {
     return encodeStreamOffset(offset, s.tag);
   }
-
-  private maxRecordBytes(): number {
-    return 1024 * 1024;
-  }
 }
 
 function applyProducer(w: WriterState, p: { id: string; epoch: number; seq: number }): void {
@@ -690,6 +697,7 @@ function toRecords(
   body: Uint8Array,
   creating: boolean,
   maxRecordBytes: number,
+  maxJsonDepth: number,
 ): Result<RecordInput[], StreamError> {
   const now = Date.now();
   const record = (value: Buffer): RecordInput => ({ key: null, value, headers: [], timestamp: now });
@@ -700,21 +708,18 @@ function toRecords(
     for (let at = 0; at < buf.length; at += maxRecordBytes) out.push(record(buf.subarray(at, at + maxRecordBytes)));
     return ok(out);
   }
-  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    return err({ code: 'bad_request', message: `the body is not valid JSON: ${(e as Error).message}` });
-  }
-  const values = Array.isArray(value) ? value : [value];
-  if (Array.isArray(value) && value.length === 0 && !creating)
+  const parsed = jsonMessages(body, maxJsonDepth);
+  if (!parsed.ok) return err({ code: 'bad_request', message: parsed.error });
+  if (parsed.value.array && parsed.value.messages.length === 0 && !creating)
     return err({ code: 'bad_request', message: 'an empty JSON array appends nothing; send at least one message' });
   const out: RecordInput[] = [];
-  for (const v of values) {
-    const json = Buffer.from(JSON.stringify(v) ?? 'null', 'utf8');
+  for (const m of parsed.value.messages) {
+    const json = Buffer.from(m, 'utf8');
     if (json.length > maxRecordBytes)
-      return err({ code: 'payload_too_large', message: `a JSON message exceeds ${maxRecordBytes} bytes` });
+      return err({
+        code: 'payload_too_large',
+        message: `a JSON message exceeds ${maxRecordBytes} bytes (the topic's max_record_bytes)`,
+      });
     out.push(record(json));
   }
   return ok(out);
