@@ -12,6 +12,8 @@ import { openMetadata, type MetadataConnection, type MetadataDb } from './metada
 import { migrate } from './metadata/migrate.js';
 import { createMetrics, registerIdempotencyMetrics, type Metrics } from './metrics.js';
 import { registerStateGauges } from './metrics-traffic.js';
+import { OverviewService } from './overview/overview-service.js';
+import { overviewSources } from './overview/overview-sources.js';
 import { Gauge } from 'prom-client';
 import { TopicsRepository } from './topics/topics-repository.js';
 import { TopicsService } from './topics/topics-service.js';
@@ -56,6 +58,8 @@ export interface Services {
   readonly queueSweeper: QueueSweeper;
   /** Access control: mode, API keys (≤ 1 s cache), browser tokens. */
   readonly auth: AuthService;
+  /** Snapshots of topics, groups, webhooks and health for GET /v1/overview/events (the dashboard). */
+  readonly overview: OverviewService;
 
   /** Run `hook` during close(), before the log store and database close (last added runs first). */
   onClose(hook: () => Promise<void> | void): void;
@@ -206,6 +210,19 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       authLogger,
     );
     await auth.announce(config.host);
+    const overview = new OverviewService(
+      overviewSources({
+        topics,
+        log,
+        groups,
+        webhooks,
+        metadata,
+        traffic: metrics.traffic,
+        closing: () => streams.closing,
+      }),
+      config.overviewIntervalMs,
+    );
+    cleanups.push(() => overview.stop());
 
     const hooks: Array<() => Promise<void> | void> = [];
     let closing: Promise<void> | undefined;
@@ -228,6 +245,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       queues,
       queueSweeper,
       auth,
+      overview,
       onClose: (hook) => void hooks.push(hook),
       close: () =>
         (closing ??= (async () => {
@@ -238,6 +256,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
               logger.error({ err: e }, 'close hook failed');
             }
           }
+          overview.stop();
           await queueSweeper.stop();
           queues.close();
           await webhooks.stop();

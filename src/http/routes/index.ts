@@ -41,6 +41,8 @@ import { registerListKeys } from './keys-list.js';
 import { registerGetKey } from './keys-get.js';
 import { registerRevokeKey } from './keys-revoke.js';
 import { registerCreateToken } from './tokens-create.js';
+import { registerWhoami } from './whoami.js';
+import { registerOverviewEvents } from './overview-events.js';
 
 export const routeModules: RouteModule[] = [
   // Topics
@@ -88,7 +90,9 @@ export const routeModules: RouteModule[] = [
   registerGetKey,
   registerRevokeKey,
   registerCreateToken,
+  registerWhoami,
   // System
   registerHealth,
   registerMetrics,
+  registerOverviewEvents,
 ];
