@@ -40,6 +40,7 @@ import { registerCreateKey } from './keys-create.js';
 import { registerListKeys } from './keys-list.js';
 import { registerGetKey } from './keys-get.js';
 import { registerRevokeKey } from './keys-revoke.js';
+import { registerUpdateKey } from './keys-update.js';
 import { registerCreateToken } from './tokens-create.js';
 
 export const routeModules: RouteModule[] = [
@@ -86,6 +87,7 @@ export const routeModules: RouteModule[] = [
   registerCreateKey,
   registerListKeys,
   registerGetKey,
+  registerUpdateKey,
   registerRevokeKey,
   registerCreateToken,
   // System
