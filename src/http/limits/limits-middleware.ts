@@ -165,7 +165,7 @@ const ownerLabel = (owner: string) =>
   owner === 'anonymous' ? 'anonymous callers (one principal)' : owner === 'admin' ? 'the admin key' : `key ${owner}`;
 
 /** Operations whose response carries records: charged to the read quota. */
-const READ_OPERATIONS = new Set([
+export const READ_OPERATIONS: ReadonlySet<string> = new Set([
   'readRecords',
   'streamPartitionEvents',
   'streamTopicEvents',
