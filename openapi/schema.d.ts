@@ -514,7 +514,7 @@ export interface paths {
         put?: never;
         /**
          * Create an API key
-         * @description The answer carries the secret `key` (`slk_…`), shown only once; Sluice keeps only its SHA-256. A caller can only give grants it holds itself (403 otherwise). In `auto` mode the first key ends anonymous loopback access: from then on every request needs a credential. A key never outlives the key that creates it (no `expires_at` means the creator’s; a later one is 400), and browser tokens cannot create keys (403).
+         * @description The answer carries the secret `key` (`slk_…`), shown only once; Sluice keeps only its SHA-256. A caller can only give grants it holds itself (403 otherwise). In `auto` mode the first key ends anonymous loopback access: from then on every request needs a credential. A key never outlives the key that creates it (no `expires_at` means the creator’s; a later one is 400), and browser tokens cannot create keys (403). `quotas` overrides the per-key quotas; a key cannot give more than its own (403).
          */
         post: operations["createKey"];
         delete?: never;
@@ -541,7 +541,11 @@ export interface paths {
         delete: operations["revokeKey"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Change an API key’s quotas
+         * @description `quotas` replaces the key’s overrides (null: back to the server defaults). In force at once on this node and within 1 s on others. A key cannot give more than its own quotas (403), and browser tokens cannot change keys (403). Keys the changed key created keep their own quotas.
+         */
+        patch: operations["updateKey"];
         trace?: never;
     };
     "/v1/tokens": {
@@ -1236,6 +1240,21 @@ export interface components {
              */
             actions: ("read" | "write" | "create" | "delete" | "alter" | "describe")[];
         };
+        /** @description The key’s quota overrides; null (or a field left out): the server defaults. */
+        KeyQuotas: {
+            /**
+             * @description Bytes/s this key may produce (0: no quota); default SLUICE_KEY_PRODUCE_BYTES_PER_SEC.
+             * @example 1048576
+             */
+            produce_bytes_per_sec?: number;
+            /** @description Bytes/s of records this key may read (0: no quota); default SLUICE_KEY_READ_BYTES_PER_SEC. */
+            read_bytes_per_sec?: number;
+            /**
+             * @description SSE streams and long-polls this key may hold open at once; default SLUICE_KEY_MAX_STREAMS.
+             * @example 10
+             */
+            max_streams?: number;
+        } | null;
         ApiKey: {
             id: string;
             name: string;
@@ -1247,6 +1266,10 @@ export interface components {
             revoked_at: number | null;
             /** @description Id of the key that created it (`admin`: SLUICE_ADMIN_KEY; null: created anonymously). */
             created_by: string | null;
+            quotas: components["schemas"]["KeyQuotas"];
+        };
+        UpdateKeyRequest: {
+            quotas: components["schemas"]["KeyQuotas"] & unknown;
         };
         Token: {
             /** @description A signed token: `Authorization: Bearer <token>`, or `?access_token=<token>` on GET streams (SSE, long-poll) for EventSource. */
@@ -4164,6 +4187,21 @@ export interface operations {
                     }[];
                     /** @description Unix ms after which the key is refused; omit or null for no expiry. */
                     expires_at?: number | null;
+                    /** @description Quota overrides; omitted fields follow the creating key’s own overrides, else the server defaults. */
+                    quotas?: {
+                        /**
+                         * @description Bytes/s this key may produce (0: no quota); default SLUICE_KEY_PRODUCE_BYTES_PER_SEC.
+                         * @example 1048576
+                         */
+                        produce_bytes_per_sec?: number;
+                        /** @description Bytes/s of records this key may read (0: no quota); default SLUICE_KEY_READ_BYTES_PER_SEC. */
+                        read_bytes_per_sec?: number;
+                        /**
+                         * @description SSE streams and long-polls this key may hold open at once; default SLUICE_KEY_MAX_STREAMS.
+                         * @example 10
+                         */
+                        max_streams?: number;
+                    } | null;
                 };
             };
         };
@@ -4304,6 +4342,84 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateKeyRequest"];
+            };
+        };
+        responses: {
+            /** @description The key */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKey"];
+                };
+            };
+            /** @description Bad request: malformed JSON or a parameter/body field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
             /** @description Unauthorized */
             401: {

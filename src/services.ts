@@ -208,6 +208,11 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       }),
       new TokenSigner(await loadSigningSecret(config.dataDir, config.auth.tokenSecret, authLogger), identity.clusterId),
       authLogger,
+      {
+        produceBytesPerSec: config.limits.keyProduceBytesPerSec,
+        readBytesPerSec: config.limits.keyReadBytesPerSec,
+        maxStreams: config.limits.keyMaxStreams,
+      },
     );
     await auth.announce(config.host);
     const overview = new OverviewService(

@@ -205,6 +205,10 @@ describe('authorization matrix', () => {
       const k = await key(s);
       return { method: 'GET', path: `/v1/keys/${k.id}`, lookup: k.name };
     },
+    updateKey: async (s) => {
+      const k = await key(s);
+      return { method: 'PATCH', path: `/v1/keys/${k.id}`, body: { quotas: { max_streams: 5 } }, lookup: k.name };
+    },
     revokeKey: async (s) => {
       const k = await key(s);
       return { method: 'DELETE', path: `/v1/keys/${k.id}`, lookup: k.name };

@@ -117,6 +117,10 @@ export const operationPermissions: Record<string, Declaration> = {
   },
   listKeys: { requires: [r('key', 'describe', ANY)], note: 'lists only keys the caller may describe' },
   getKey: { requires: [r('key', 'describe', keyName)] },
+  updateKey: {
+    requires: [r('key', 'alter', keyName)],
+    note: 'quotas no larger than the caller’s own',
+  },
   revokeKey: { requires: [r('key', 'delete', keyName)] },
   createToken: { requires: [], note: 'the token’s grants must be held by the caller' },
   whoami: { requires: [], note: 'answers with the caller’s own grants' },

@@ -40,6 +40,7 @@ import { registerCreateKey } from './keys-create.js';
 import { registerListKeys } from './keys-list.js';
 import { registerGetKey } from './keys-get.js';
 import { registerRevokeKey } from './keys-revoke.js';
+import { registerUpdateKey } from './keys-update.js';
 import { registerCreateToken } from './tokens-create.js';
 import { registerWhoami } from './whoami.js';
 import { registerOverviewEvents } from './overview-events.js';
@@ -88,6 +89,7 @@ export const routeModules: RouteModule[] = [
   registerCreateKey,
   registerListKeys,
   registerGetKey,
+  registerUpdateKey,
   registerRevokeKey,
   registerCreateToken,
   registerWhoami,
