@@ -40,11 +40,14 @@ import { registerCreateKey } from './keys-create.js';
 import { registerListKeys } from './keys-list.js';
 import { registerGetKey } from './keys-get.js';
 import { registerRevokeKey } from './keys-revoke.js';
+import { registerUpdateKey } from './keys-update.js';
 import { registerCreateToken } from './tokens-create.js';
 import { registerCreateStream } from './stream-create.js';
 import { registerAppendToStream } from './stream-append.js';
 import { registerHeadStream, registerReadStream } from './stream-read.js';
 import { registerDeleteStream } from './stream-delete.js';
+import { registerWhoami } from './whoami.js';
+import { registerOverviewEvents } from './overview-events.js';
 
 export const routeModules: RouteModule[] = [
   // Topics
@@ -90,11 +93,14 @@ export const routeModules: RouteModule[] = [
   registerCreateKey,
   registerListKeys,
   registerGetKey,
+  registerUpdateKey,
   registerRevokeKey,
   registerCreateToken,
+  registerWhoami,
   // System
   registerHealth,
   registerMetrics,
+  registerOverviewEvents,
   // Durable Streams
   registerCreateStream,
   registerAppendToStream,
