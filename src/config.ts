@@ -180,6 +180,8 @@ export const envSchema = z.object({
   SLUICE_KEY_READ_BYTES_PER_SEC: int(0, 1_000_000_000_000).default(0),
   /** Per key: open streams (SSE and long-polls) at once (429 beyond). */
   SLUICE_KEY_MAX_STREAMS: int(1, 1_000_000).default(1_000),
+  /** How often the overview stream (GET /v1/overview/events, the dashboard at /ui) sends a snapshot. */
+  SLUICE_OVERVIEW_INTERVAL_MS: int(100, 600_000).default(1_000),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -239,6 +241,7 @@ export interface Config {
   webhookDeliveriesKept: number;
   queueMaxWindow: number;
   queueSweepIntervalMs: number;
+  overviewIntervalMs: number;
   /** Process-wide caps and client timeouts (README "Limits"). */
   limits: {
     maxConnections: number;
@@ -364,6 +367,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     webhookDeliveriesKept: e.SLUICE_WEBHOOK_DELIVERIES_KEPT,
     queueMaxWindow: e.SLUICE_QUEUE_MAX_WINDOW,
     queueSweepIntervalMs: e.SLUICE_QUEUE_SWEEP_INTERVAL_MS,
+    overviewIntervalMs: e.SLUICE_OVERVIEW_INTERVAL_MS,
     limits: {
       maxConnections: e.SLUICE_MAX_CONNECTIONS,
       maxStreams: e.SLUICE_MAX_STREAMS,
