@@ -1,11 +1,18 @@
 // The composition root: builds every service once from the Config (database, migrations,
 // log store and its recovery, reconciliation, domain services) and closes them in order.
+import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from './config.js';
 import { createStreamRegistry, type StreamRegistry } from './delivery/stream-registry.js';
 import { SseService } from './delivery/sse-service.js';
-import { createFileLogStore, createMemoryLogStore, type LogStore, type RecoveryReport } from './log/index.js';
+import {
+  createFileLogStore,
+  createKafkaLogStore,
+  createMemoryLogStore,
+  type LogStore,
+  type RecoveryReport,
+} from './log/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { CLUSTER_ID_FILE, ensureClusterIdentity } from './metadata/cluster-identity.js';
 import { openMetadata, type MetadataConnection, type MetadataDb } from './metadata/connection.js';
@@ -327,6 +334,23 @@ function registerLogHealthGauges(metrics: Metrics, log: LogStore): void {
 function createLogStore(config: Config, logger: Logger, metrics: Metrics): LogStore {
   const logLogger = logger.child({ component: 'log' });
   if (config.logStore === 'memory') return createMemoryLogStore({ logger: logLogger });
+  if (config.logStore === 'kafka') {
+    const k = config.kafka;
+    const pem = (file: string | undefined) => (file ? readFileSync(file, 'utf8') : undefined);
+    return createKafkaLogStore({
+      connection: {
+        brokers: k.brokers,
+        clientId: k.clientId,
+        ...(k.tls.enabled
+          ? { tls: { ca: pem(k.tls.caFile), cert: pem(k.tls.certFile), key: pem(k.tls.keyFile) } }
+          : {}),
+        ...(k.sasl ? { sasl: k.sasl } : {}),
+      },
+      topicPrefix: k.topicPrefix,
+      replicationFactor: k.replicationFactor,
+      logger: logLogger,
+    });
+  }
   return createFileLogStore({
     dataDir: config.dataDir,
     logger: logLogger,
