@@ -489,6 +489,80 @@ describe('seams', () => {
     ]);
   });
 
+  // Nodes share a Postgres server; embedded PGlite belongs to one process.
+  it.skipIf(!process.env['DATABASE_URL'])(
+    'two nodes on one database: leases taken on one are acknowledged on the other, each record accepted once',
+    async () => {
+      const total = 400;
+      const t = await topic(1, values(total));
+      const q = name('q');
+      // A second node: its own queues service (its own cached partition state) on the same database and log.
+      const { QueuesService } = await import('../src/queues/queues-service.js');
+      const s = server.services;
+      const other = new QueuesService({
+        db: s.db,
+        topics: s.topics,
+        logs: s.log,
+        producer: s.produce,
+        limits: { ...s.queues.limits },
+        logger: { warn: () => undefined, info: () => undefined },
+      });
+      try {
+        const accepted = new Map<number, number>();
+        let notOk = 0;
+        const viaHttp = async () =>
+          (await receive(t, q, { max_records: 7 })).map((r) => ({ offset: r.offset, lease: r.lease }));
+        const viaOther = async () => {
+          const r = await other.receive(t, q, { maxRecords: 7, waitMs: 0 });
+          if (!r.ok) throw new Error(r.error.message);
+          return r.value.map((x) => ({ offset: (JSON.parse(x.json) as QRecord).offset, lease: x.lease }));
+        };
+        const ackHttp = async (leases: string[]) =>
+          (
+            await ack(
+              t,
+              q,
+              leases.map((lease) => ({ lease, action: 'accept' as const })),
+            )
+          ).map((r) => r.status);
+        const ackOther = async (leases: string[]) => {
+          const { parseLease } = await import('../src/queues/lease.js');
+          const r = await other.ack(
+            t,
+            q,
+            leases.map((text) => ({ lease: parseLease(text)!, text, action: 'accept' as const })),
+          );
+          if (!r.ok) throw new Error(r.error.message);
+          return r.value.map((x) => x.status);
+        };
+        const deadline = Date.now() + 60_000;
+        await Promise.all(
+          Array.from({ length: 6 }, async (_, w) => {
+            // Receive on one node, acknowledge on the other (half the workers each way).
+            const [take, settle] = w % 2 === 0 ? [viaHttp, ackOther] : [viaOther, ackHttp];
+            while (accepted.size < total && notOk === 0 && Date.now() < deadline) {
+              const got = await take();
+              if (got.length === 0) continue;
+              const statuses = await settle(got.map((g) => g.lease));
+              statuses.forEach((st, i) => {
+                if (st !== 'ok') return void notOk++;
+                const o = got[i]!.offset;
+                accepted.set(o, (accepted.get(o) ?? 0) + 1);
+              });
+            }
+          }),
+        );
+        expect(notOk).toBe(0);
+        expect(accepted.size).toBe(total);
+        expect([...accepted.values()].every((n) => n === 1)).toBe(true);
+        expect(await describeQueue(t, q)).toMatchObject({ accepted: total, in_flight: 0, available: 0 });
+      } finally {
+        other.close();
+      }
+    },
+    90_000,
+  );
+
   it('a receiver waiting on a topic that is deleted gets 404 at once', async () => {
     const t = await topic(1);
     const pending = server.client.post('/v1/topics/{topic}/queues/{queue}/receive', {
