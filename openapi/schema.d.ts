@@ -3453,6 +3453,7 @@ export interface operations {
             header?: never;
             path: {
                 topic: string;
+                /** @description Queue name; "." and ".." and names starting with `__` are refused (400). */
                 queue: string;
             };
             cookie?: never;
@@ -3528,6 +3529,7 @@ export interface operations {
             header?: never;
             path: {
                 topic: string;
+                /** @description Queue name; "." and ".." and names starting with `__` are refused (400). */
                 queue: string;
             };
             cookie?: never;
@@ -3625,6 +3627,7 @@ export interface operations {
             header?: never;
             path: {
                 topic: string;
+                /** @description Queue name; "." and ".." and names starting with `__` are refused (400). */
                 queue: string;
             };
             cookie?: never;
@@ -3781,6 +3784,7 @@ export interface operations {
             header?: never;
             path: {
                 topic: string;
+                /** @description Queue name; "." and ".." and names starting with `__` are refused (400). */
                 queue: string;
             };
             cookie?: never;
@@ -3856,6 +3860,7 @@ export interface operations {
             header?: never;
             path: {
                 topic: string;
+                /** @description Queue name; "." and ".." and names starting with `__` are refused (400). */
                 queue: string;
             };
             cookie?: never;
@@ -3940,6 +3945,7 @@ export interface operations {
             header?: never;
             path: {
                 topic: string;
+                /** @description Queue name; "." and ".." and names starting with `__` are refused (400). */
                 queue: string;
             };
             cookie?: never;

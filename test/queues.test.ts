@@ -1,6 +1,7 @@
 // Black-box tests of queues over HTTP: shared receivers, per-lease ack results, redelivery,
 // dead letters, ordering by key, retention, topic re-creation, hostile input and restarts.
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listen, until } from './sse-support.js';
 import { expectStatus } from './support/client.js';
@@ -192,6 +193,45 @@ describe('queue administration', () => {
     expect(
       (await raw('POST', `${path('never')}/ack`, { acks: [{ lease: '0.0.abcdefabcdef.1', action: 'accept' }] })).status,
     ).toBe(404);
+  });
+
+  it('refuses reserved names: "__…" (Sluice\'s own, as for groups) and "." or ".." (as for topics)', async () => {
+    const t = await topic(1, values(1));
+    // Sent verbatim (fetch would normalise "." and ".." segments away before they left).
+    const verbatim = (method: string, path: string, body?: string) =>
+      new Promise<{ status: number; json: unknown }>((resolve, reject) => {
+        const req = http.request(
+          new URL(server.url),
+          { method, path, headers: body === undefined ? {} : { 'content-type': 'application/json' } },
+          (res) => {
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (c: string) => (text += c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text || 'null') as unknown }));
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+    for (const q of ['__internal', '__webhook.x', '__']) {
+      const put = await verbatim('PUT', `/v1/topics/${t}/queues/${q}`, '{}');
+      expect(put.status, `PUT ${q}`).toBe(400);
+      expect((put.json as { error: { code: string } }).error.code).toBe('bad_request');
+      // A receive would create the queue: refused too, and nothing was created.
+      expect((await verbatim('POST', `/v1/topics/${t}/queues/${q}/receive`)).status, `receive ${q}`).toBe(400);
+    }
+    // "." and "..": the server resolves such segments before routing, so they never name a queue either.
+    for (const q of ['.', '..']) {
+      expect((await verbatim('PUT', `/v1/topics/${t}/queues/${q}`, '{}')).status, `PUT ${q}`).toBeGreaterThanOrEqual(
+        400,
+      );
+      expect((await verbatim('POST', `/v1/topics/${t}/queues/${q}/receive`)).status).toBeGreaterThanOrEqual(400);
+    }
+    const list = expectStatus(await server.client.get('/v1/topics/{topic}/queues', { params: { topic: t } }), 200);
+    expect(list.queues).toEqual([]);
+    // Names that merely contain these characters are fine.
+    for (const q of ['_a', 'a__b', '.a', '..a', 'a.', '-'])
+      expect((await putQueue(t, q, {})).status, `PUT ${q}`).toBe(201);
   });
 });
 
