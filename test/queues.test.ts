@@ -622,12 +622,15 @@ describe('seams', () => {
 
   it('records removed by retention while available or in flight are counted as skipped, not delivered', async () => {
     const t = await topic(1, [], { segment_bytes: 1024, retention_bytes: 1 });
-    // One record per request, so segments roll and retention can remove whole ones.
-    for (let i = 0; i < 60; i++) await produce(t, [{ value: 'x'.repeat(400) }]);
+    // One record per request, so segments roll and retention can remove whole ones. The
+    // first five are leased before the rest is produced: the server's own periodic retention
+    // may run at any moment from here on, and only does what the explicit call below does.
     const q = 'ret';
+    for (let i = 0; i < 5; i++) await produce(t, [{ value: 'x'.repeat(400) }]);
     const held = await receive(t, q, { max_records: 5 });
     expect(held.map((r) => r.offset)).toEqual([0, 1, 2, 3, 4]);
     await ack(t, q, [{ lease: held[0]!.lease, action: 'accept' }]);
+    for (let i = 5; i < 60; i++) await produce(t, [{ value: 'x'.repeat(400) }]);
     await server.services.log.enforceRetention();
     const logStart = expectStatus(await server.client.get('/v1/topics/{topic}', { params: { topic: t } }), 200)
       .partitions[0]!.start_offset;
