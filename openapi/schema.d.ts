@@ -514,7 +514,7 @@ export interface paths {
         put?: never;
         /**
          * Create an API key
-         * @description The answer carries the secret `key` (`slk_…`), shown only once; Sluice keeps only its SHA-256. A caller can only give grants it holds itself (403 otherwise). In `auto` mode the first key ends anonymous loopback access: from then on every request needs a credential. A key never outlives the key that creates it (no `expires_at` means the creator’s; a later one is 400), and browser tokens cannot create keys (403).
+         * @description The answer carries the secret `key` (`slk_…`), shown only once; Sluice keeps only its SHA-256. A caller can only give grants it holds itself (403 otherwise). In `auto` mode the first key ends anonymous loopback access: from then on every request needs a credential. A key never outlives the key that creates it (no `expires_at` means the creator’s; a later one is 400), and browser tokens cannot create keys (403). `quotas` overrides the per-key quotas; a key cannot give more than its own (403).
          */
         post: operations["createKey"];
         delete?: never;
@@ -541,7 +541,11 @@ export interface paths {
         delete: operations["revokeKey"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Change an API key’s quotas
+         * @description `quotas` replaces the key’s overrides (null: back to the server defaults). In force at once on this node and within 1 s on others. A key cannot give more than its own quotas (403), and browser tokens cannot change keys (403). Keys the changed key created keep their own quotas.
+         */
+        patch: operations["updateKey"];
         trace?: never;
     };
     "/v1/tokens": {
@@ -558,6 +562,26 @@ export interface paths {
          * @description For pages and other places a key must not go: a signed token (JWT) with the given grants, which must be a subset of the caller’s (403 otherwise), valid for `ttl_ms` (≤ 24 h). Verified without a database look-up; refused after expiry and within 1 s of its key being revoked. Send it as `Authorization: Bearer`, or on GET streams as `?access_token=` (what `EventSource` can do); it is never written to logs.
          */
         post: operations["createToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/whoami": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Who the caller is and what it may do
+         * @description Any valid credential (or none, where none is needed) may ask. A dashboard uses it to hide what the key may not do and to mint a browser token (POST /v1/tokens) with the same grants for its `EventSource` streams.
+         */
+        get: operations["whoami"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -607,6 +631,26 @@ export interface paths {
         };
         /** Prometheus metrics */
         get: operations["metrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/overview/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream cluster snapshots (Server-Sent Events)
+         * @description What the dashboard at `/ui` shows, for any client: one `event: overview` right away and then every SLUICE_OVERVIEW_INTERVAL_MS (default 1 s), with `data:` `{"at", "interval_ms", "health", "rates", "topics": [{"name", "partitions", "size_bytes", "start_offset", "end_offset", "records_in_per_sec"}], "groups": [{"name", "state", "generation", "members", "total_lag"}], "webhooks": [{"id", "topic", "url", "state", "lag"}], "stale"}` (offsets summed over partitions). Topics, groups and webhooks are those the caller may describe; `health` (as /readyz) and `rates` (this process: records appended and read, bytes in and out per second, SSE streams open) are null without `cluster:describe`. Snapshots are built once per interval for all watchers and only while someone watches; a slow client skips snapshots rather than queueing them. `stale` says when groups and webhooks are the last known because Postgres did not answer. Shutdown ends it with `event: shutdown`.
+         */
+        get: operations["streamOverview"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1196,6 +1240,21 @@ export interface components {
              */
             actions: ("read" | "write" | "create" | "delete" | "alter" | "describe")[];
         };
+        /** @description The key’s quota overrides; null (or a field left out): the server defaults. */
+        KeyQuotas: {
+            /**
+             * @description Bytes/s this key may produce (0: no quota); default SLUICE_KEY_PRODUCE_BYTES_PER_SEC.
+             * @example 1048576
+             */
+            produce_bytes_per_sec?: number;
+            /** @description Bytes/s of records this key may read (0: no quota); default SLUICE_KEY_READ_BYTES_PER_SEC. */
+            read_bytes_per_sec?: number;
+            /**
+             * @description SSE streams and long-polls this key may hold open at once; default SLUICE_KEY_MAX_STREAMS.
+             * @example 10
+             */
+            max_streams?: number;
+        } | null;
         ApiKey: {
             id: string;
             name: string;
@@ -1207,12 +1266,34 @@ export interface components {
             revoked_at: number | null;
             /** @description Id of the key that created it (`admin`: SLUICE_ADMIN_KEY; null: created anonymously). */
             created_by: string | null;
+            quotas: components["schemas"]["KeyQuotas"];
+        };
+        UpdateKeyRequest: {
+            quotas: components["schemas"]["KeyQuotas"] & unknown;
         };
         Token: {
             /** @description A signed token: `Authorization: Bearer <token>`, or `?access_token=<token>` on GET streams (SSE, long-poll) for EventSource. */
             token: string;
             /** @description Unix ms. */
             expires_at: number;
+        };
+        Whoami: {
+            /**
+             * @description `anonymous`: no credential was needed (SLUICE_AUTH=none, or auto mode on loopback before the first key); `key`, `admin` (SLUICE_ADMIN_KEY) or `token` (a browser token).
+             * @enum {string}
+             */
+            kind: "anonymous" | "key" | "admin" | "token";
+            /** @description The key behind the request (`admin` for SLUICE_ADMIN_KEY); never a secret. */
+            key_id: string | null;
+            /** @description What the caller may do; anonymous and admin callers hold every grant. */
+            grants: components["schemas"]["Grant"][];
+            /** @description Unix ms after which the credential is refused; null = no expiry. */
+            expires_at: number | null;
+            /**
+             * @description SLUICE_AUTH.
+             * @enum {string}
+             */
+            auth_mode: "auto" | "keys" | "none";
         };
         Health: {
             /** @enum {string} */
@@ -4112,6 +4193,21 @@ export interface operations {
                     }[];
                     /** @description Unix ms after which the key is refused; omit or null for no expiry. */
                     expires_at?: number | null;
+                    /** @description Quota overrides; omitted fields follow the creating key’s own overrides, else the server defaults. */
+                    quotas?: {
+                        /**
+                         * @description Bytes/s this key may produce (0: no quota); default SLUICE_KEY_PRODUCE_BYTES_PER_SEC.
+                         * @example 1048576
+                         */
+                        produce_bytes_per_sec?: number;
+                        /** @description Bytes/s of records this key may read (0: no quota); default SLUICE_KEY_READ_BYTES_PER_SEC. */
+                        read_bytes_per_sec?: number;
+                        /**
+                         * @description SSE streams and long-polls this key may hold open at once; default SLUICE_KEY_MAX_STREAMS.
+                         * @example 10
+                         */
+                        max_streams?: number;
+                    } | null;
                 };
             };
         };
@@ -4298,6 +4394,84 @@ export interface operations {
             };
         };
     };
+    updateKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateKeyRequest"];
+            };
+        };
+        responses: {
+            /** @description The key */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKey"];
+                };
+            };
+            /** @description Bad request: malformed JSON or a parameter/body field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     createToken: {
         parameters: {
             query?: never;
@@ -4370,6 +4544,51 @@ export interface operations {
             };
             /** @description Forbidden */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    whoami: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Whoami"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4500,6 +4719,51 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    streamOverview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
         };
     };

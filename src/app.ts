@@ -9,6 +9,7 @@ import { notFoundHandler, onError } from './http/error-handler.js';
 import { ApiError, errorResponse } from './http/errors.js';
 import { auditLog } from './http/middleware/audit-log.js';
 import { hostCheck } from './http/middleware/host-check.js';
+import { trafficMeter } from './http/middleware/traffic-meter.js';
 import { rememberJsonErrors } from './http/middleware/json-body.js';
 import { allowedMethodsResolver } from './http/middleware/method-not-allowed.js';
 import { InflightTracker, requestContext } from './http/middleware/request-context.js';
@@ -83,6 +84,7 @@ export function createApp(services: Services): CreatedApp {
     // After auth: stream slots are counted per principal too.
     a.use('*', streamCaps(limits));
     a.use('*', keyQuotas(limits));
+    a.use('*', trafficMeter(services.metrics.traffic.bytesOut));
   });
 
   let document: ReturnType<typeof buildOpenApiDocument> | undefined;

@@ -1,6 +1,7 @@
 // Prometheus metrics: one registry per process (not prom-client's global one, so several
 // servers in one test process never collide). Other modules register their own series on it.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { createTrafficMetrics, type TrafficMetrics } from './metrics-traffic.js';
 
 export interface Metrics {
   readonly registry: Registry;
@@ -8,6 +9,8 @@ export interface Metrics {
   readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
   /** Records retention deleted before a webhook delivered them (each webhook counts its own). */
   readonly webhookRecordsExpired: Counter;
+  /** Log latency, records/bytes in and out, SSE streams, webhook outcomes, retention (metrics-traffic.ts). */
+  readonly traffic: TrafficMetrics;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -33,6 +36,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       help: 'Records deleted by retention before a webhook delivered them (skipped, never sent; per webhook: GET /v1/webhooks/{id} records_expired).',
       registers: [registry],
     }),
+    traffic: createTrafficMetrics(registry),
   };
 }
 

@@ -205,6 +205,10 @@ describe('authorization matrix', () => {
       const k = await key(s);
       return { method: 'GET', path: `/v1/keys/${k.id}`, lookup: k.name };
     },
+    updateKey: async (s) => {
+      const k = await key(s);
+      return { method: 'PATCH', path: `/v1/keys/${k.id}`, body: { quotas: { max_streams: 5 } }, lookup: k.name };
+    },
     revokeKey: async (s) => {
       const k = await key(s);
       return { method: 'DELETE', path: `/v1/keys/${k.id}`, lookup: k.name };
@@ -217,6 +221,8 @@ describe('authorization matrix', () => {
     healthz: async () => ({ method: 'GET', path: '/healthz' }),
     readyz: async () => ({ method: 'GET', path: '/readyz' }),
     metrics: async () => ({ method: 'GET', path: '/metrics' }),
+    whoami: async () => ({ method: 'GET', path: '/v1/whoami' }),
+    streamOverview: async () => ({ method: 'GET', path: '/v1/overview/events' }),
   };
 
   beforeAll(async () => {

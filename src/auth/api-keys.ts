@@ -7,6 +7,7 @@ import type { MetadataDb } from '../metadata/connection.js';
 import { apiKeys, type ApiKeyRow } from '../metadata/schema/api-keys.js';
 import { FreshCache } from './fresh-cache.js';
 import { type Grant, Grants } from './grants.js';
+import { quotasFromStored, quotasToStored, type KeyQuotas } from './key-quotas.js';
 
 /** Secrets start with this, so secret scanners (and people) recognise a leaked key. */
 export const KEY_PREFIX = 'slk_';
@@ -22,6 +23,8 @@ export interface ApiKey {
   createdAt: number;
   expiresAt: number | null;
   revokedAt: number | null;
+  /** Overrides of the SLUICE_KEY_* quotas; null: the defaults. */
+  quotas: KeyQuotas | null;
 }
 
 export interface CreateKeyInput {
@@ -29,6 +32,7 @@ export interface CreateKeyInput {
   grants: Grant[];
   expiresAt: number | null;
   createdBy: string | null;
+  quotas?: KeyQuotas | null;
 }
 
 export type KeyError = { code: 'bad_request' | 'not_found'; message: string };
@@ -46,6 +50,7 @@ function toKey(row: ApiKeyRow): ApiKey {
     createdAt: row.createdAt,
     expiresAt: row.expiresAt,
     revokedAt: row.revokedAt,
+    quotas: quotasFromStored(row.quotas),
   };
 }
 
@@ -118,6 +123,7 @@ export class ApiKeyStore {
       createdAt: now,
       expiresAt: input.expiresAt,
       revokedAt: null,
+      quotas: quotasToStored(input.quotas ?? null),
     };
     await this.db.insert(apiKeys).values(row);
     this.anyKeyKnown = true;
@@ -137,6 +143,21 @@ export class ApiKeyStore {
     if (!UUID.test(id)) return err({ code: 'not_found', message: `no key with id ${JSON.stringify(id)}` });
     const [row] = await this.db.select().from(apiKeys).where(eq(apiKeys.id, id)).limit(1);
     return row ? ok(toKey(row)) : err({ code: 'not_found', message: `no key with id ${id}` });
+  }
+
+  /** Replace a key's quota overrides (null: back to the defaults); in force on this node at once, on others within 1 s. */
+  async setQuotas(id: string, quotas: KeyQuotas | null): Promise<Result<ApiKey, KeyError>> {
+    if (!UUID.test(id)) return err({ code: 'not_found', message: `no key with id ${JSON.stringify(id)}` });
+    const [row] = await this.db
+      .update(apiKeys)
+      .set({ quotas: quotasToStored(quotas) })
+      .where(eq(apiKeys.id, id))
+      .returning();
+    if (!row) return err({ code: 'not_found', message: `no key with id ${id}` });
+    const key = toKey(row);
+    this.byHash.set(row.secretHash, key);
+    this.byId.set(key.id, key);
+    return ok(key);
   }
 
   /** Revoke: refused at once on this node, within 1 s on others. Revoking twice is a no-op. */

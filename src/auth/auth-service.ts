@@ -7,6 +7,7 @@ import type { Logger } from '../logger.js';
 import type { ApiKeyStore } from './api-keys.js';
 import { hashSecret, KEY_PREFIX, keyUnusable, type ApiKey } from './api-keys.js';
 import { ALL_GRANTS, describeGrant, uncovered, type Grant } from './grants.js';
+import { effectiveQuotas, inheritQuotas, quotaEscalation, type EffectiveQuotas, type KeyQuotas } from './key-quotas.js';
 import type { Principal } from './principal.js';
 import type { TokenSigner } from './tokens.js';
 import { MAX_TOKEN_TTL_MS, type TokenClaims } from './tokens.js';
@@ -46,6 +47,8 @@ export class AuthService {
     readonly keys: ApiKeyStore,
     readonly tokens: TokenSigner,
     private readonly logger: Logger,
+    /** SLUICE_KEY_* quotas, for keys without overrides. */
+    readonly quotaDefaults: EffectiveQuotas = { produceBytesPerSec: 0, readBytesPerSec: 0, maxStreams: 1_000 },
   ) {
     this.adminHash = config.adminKey === null ? null : hashSecret(config.adminKey);
     this.adminFingerprint =
@@ -122,7 +125,7 @@ export class AuthService {
       if (key === null) return err(unauthorized('unknown API key'));
       const unusable = keyUnusable(key, now);
       if (unusable) return err(unauthorized(`API key ${key.id} is ${unusable}`));
-      return ok({ kind: 'key', keyId: key.id, grants: key.grants, expiresAt: key.expiresAt });
+      return ok({ kind: 'key', keyId: key.id, grants: key.grants, expiresAt: key.expiresAt, quotas: key.quotas });
     }
     return err(unauthorized('not a Sluice API key (`slk_…`) or browser token'));
   }
@@ -136,6 +139,7 @@ export class AuthService {
       return err(unauthorized(`browser token expired at ${new Date(claims.expiresAt).toISOString()}`));
     }
     let expiresAt = claims.expiresAt;
+    let quotas: KeyQuotas | null = null;
     if (claims.keyId === null) {
       // Minted without a key (open mode): worth nothing once credentials are required.
       const open = await anonymous();
@@ -149,8 +153,9 @@ export class AuthService {
       const unusable = key === null ? 'revoked' : keyUnusable(key, now);
       if (unusable) return err(unauthorized(`the key that minted this token (${claims.keyId}) is ${unusable}`));
       if (key?.expiresAt != null) expiresAt = Math.min(expiresAt, key.expiresAt);
+      quotas = key?.quotas ?? null;
     }
-    return ok({ kind: 'token', keyId: claims.keyId, grants: claims.grants, expiresAt });
+    return ok({ kind: 'token', keyId: claims.keyId, grants: claims.grants, expiresAt, quotas });
   }
 
   /** Whether the key behind a principal still stands (for open streams): null if so, else why not. */
@@ -165,7 +170,7 @@ export class AuthService {
   /** Create an API key holding `grants`, which the caller must hold itself. */
   async createKey(
     caller: Principal,
-    input: { name: string; grants: Grant[]; expiresAt: number | null },
+    input: { name: string; grants: Grant[]; expiresAt: number | null; quotas?: KeyQuotas | null },
     now = Date.now(),
   ): Promise<Result<{ key: ApiKey; secret: string }, GrantFailure>> {
     if (caller.kind === 'token') {
@@ -174,6 +179,8 @@ export class AuthService {
     }
     const escalation = uncovered(caller.grants, input.grants);
     if (escalation) return err(forbiddenEscalation(escalation));
+    const quotaProblem = this.quotaEscalation(caller, input.quotas ?? null);
+    if (quotaProblem) return err({ code: 'forbidden', message: quotaProblem });
     if (input.expiresAt !== null && input.expiresAt <= now) {
       return err({ code: 'bad_request', message: 'expires_at must be in the future' });
     }
@@ -188,7 +195,31 @@ export class AuthService {
       }
       expiresAt ??= caller.expiresAt;
     }
-    return ok(await this.keys.create({ ...input, expiresAt, createdBy: caller.keyId }, now));
+    // What a child leaves out follows its creator's overrides: a limited key makes limited keys.
+    const quotas = caller.kind === 'key' ? inheritQuotas(caller.quotas ?? null, input.quotas ?? null) : input.quotas;
+    return ok(await this.keys.create({ ...input, quotas, expiresAt, createdBy: caller.keyId }, now));
+  }
+
+  /** Set a key's quota overrides (null: the defaults), within the caller's own quotas. */
+  async setKeyQuotas(
+    caller: Principal,
+    id: string,
+    quotas: KeyQuotas | null,
+  ): Promise<Result<ApiKey, GrantFailure | { code: 'not_found'; message: string }>> {
+    if (caller.kind === 'token') {
+      return err({ code: 'forbidden', message: 'a browser token cannot change API keys; use an API key' });
+    }
+    // Judged on what the key ends up with: fields left out fall back to the defaults.
+    const problem = this.quotaEscalation(caller, effectiveQuotas(quotas, this.quotaDefaults));
+    if (problem) return err({ code: 'forbidden', message: problem });
+    const updated = await this.keys.setQuotas(id, quotas);
+    return updated.ok ? updated : err({ code: 'not_found', message: updated.error.message });
+  }
+
+  /** Whether `requested` exceeds what the caller may hand out: keys are bound by their own quotas; admin and anonymous callers are not. */
+  private quotaEscalation(caller: Principal, requested: KeyQuotas | null): string | null {
+    if (caller.kind !== 'key') return null;
+    return quotaEscalation(effectiveQuotas(caller.quotas, this.quotaDefaults), requested);
   }
 
   /** Mint a browser token holding `grants` (⊆ the caller's) for `ttlMs` (≤ 24 h). */

@@ -1,6 +1,7 @@
 // Who is making a request, as the auth middleware established it: set on every request's
 // context as `c.get('principal')` for quotas, audit lines and list filtering.
 import { allows, type Action, type Grant, type Resource } from './grants.js';
+import type { KeyQuotas } from './key-quotas.js';
 
 export type PrincipalKind =
   /** No credential, and none needed (SLUICE_AUTH=none, or auto mode on loopback before any key exists). */
@@ -23,6 +24,8 @@ export interface Principal {
   readonly grants: readonly Grant[];
   /** Unix ms after which the credential is refused (tokens, expiring keys); null = no expiry. */
   readonly expiresAt: number | null;
+  /** The quota overrides of the key behind the request (a token: its minting key's); absent: the defaults. */
+  readonly quotas?: KeyQuotas | null;
 }
 
 /** Whether the principal may perform `action` on the `resource` called `name`. */

@@ -8,7 +8,7 @@ import { nodeLogFs, writeFileAtomic, type LogFs } from './log-fs.js';
 import { silentLogger, type LogLogger } from './logger.js';
 import { writeCheckpoint } from './partition-checkpoint.js';
 import { createSegmentFile, recoverPartition } from './partition-recovery.js';
-import type { LogStore, PartitionConfig, QuarantinedPartition, RecoveryReport } from './types.js';
+import type { LogObserver, LogStore, PartitionConfig, QuarantinedPartition, RecoveryReport } from './types.js';
 
 export interface FileLogStoreOptions {
   /** Root of the log data (DATA_DIR). Topic directories are created directly under it. */
@@ -38,6 +38,8 @@ export interface FileLogStoreOptions {
    * closed and reopened on demand, so descriptors never grow with the partition count.
    */
   maxOpenFiles?: number;
+  /** Metrics hooks (append/fsync latency, records in and read, retention deletions). */
+  observer?: LogObserver;
 }
 
 export const CLEAN_SHUTDOWN_MARKER = '.clean-shutdown';
@@ -68,6 +70,7 @@ export function createFileLogStore(options: FileLogStoreOptions): LogStore {
     openSegments: options.openSegmentsPerPartition ?? 4,
     maxGroupBytes: options.maxGroupBytes ?? 8 * 1024 * 1024,
     pool,
+    observer: options.observer,
   };
   const topics = new Map<string, Map<number, FilePartitionLog>>();
   const creating = new Map<string, Promise<FilePartitionLog>>();

@@ -27,6 +27,7 @@ import type {
   ReadBatch,
   ReadError,
   ReadOptions,
+  LogObserver,
   RecordInput,
 } from './types.js';
 
@@ -44,6 +45,8 @@ export interface PartitionTuning {
   maxGroupBytes: number;
   /** The store-wide bound on open segment descriptors. */
   pool: HandlePool;
+  /** Metrics hooks, if any. */
+  observer?: LogObserver | undefined;
 }
 
 interface PendingAppend {
@@ -132,7 +135,16 @@ export class FilePartitionLog implements PartitionLog {
     assertAppendInput(records, options);
     if (this.closedReason) return err({ code: 'closed', reason: this.closedReason });
     if (this.readOnlyReason) return err({ code: this.readOnlyCode, reason: this.readOnlyReason });
-    return new Promise((resolve, reject) => {
+    const observer = this.t.observer;
+    return new Promise((done, reject) => {
+      let resolve = done as (r: Result<AppendResult, AppendError>) => void;
+      if (observer?.appended) {
+        const started = performance.now();
+        resolve = (r) => {
+          if (r.ok) observer.appended!((performance.now() - started) / 1000);
+          done(r);
+        };
+      }
       this.queue.push({ kind: 'append', records, options, resolve, reject });
       this.kick();
     });
@@ -230,11 +242,19 @@ export class FilePartitionLog implements PartitionLog {
     const position = seg.size;
     const endBefore = seg.endOffset;
     let wrote = false;
+    let writeSeconds = 0;
+    let syncSeconds: number | null = null;
     try {
       await seg.use(async (h) => {
         wrote = true;
+        const t0 = performance.now();
         await writeAt(h, buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers, bytes), position);
-        if (sync) await h.datasync();
+        const t1 = performance.now();
+        writeSeconds = (t1 - t0) / 1000;
+        if (sync) {
+          await h.datasync();
+          syncSeconds = (performance.now() - t1) / 1000;
+        }
       });
       // Bookkeeping may throw only through a bug; the catch below then cuts the bytes back.
       let pos = position;
@@ -257,6 +277,7 @@ export class FilePartitionLog implements PartitionLog {
       if (wrote) await this.discardTail(seg, position);
       return this.fail(e, group, !wrote);
     }
+    this.t.observer?.written?.({ records: next - this.visibleEnd, bytes, writeSeconds, syncSeconds });
     this.visibleEnd = next;
     if (sync) this.durableEnd = next;
     for (const a of group)
@@ -399,7 +420,7 @@ export class FilePartitionLog implements PartitionLog {
     if (offset === this.visibleEnd) return ok(collector.result());
     // Retention replaces the array; a read keeps walking the segments it started with.
     const segments = this.segments;
-    if (this.recent.read(offset, collector)) return ok(collector.result());
+    if (this.recent.read(offset, collector)) return this.counted(collector);
     const chunk = Math.min(Math.max(limits.maxBytes + 16 * 1024, 64 * 1024), 1024 * 1024);
     const first = Math.max(
       0,
@@ -427,7 +448,14 @@ export class FilePartitionLog implements PartitionLog {
         throw e;
       }
     }
-    return ok(collector.result());
+    return this.counted(collector);
+  }
+
+  /** The collected read, counted for metrics. */
+  private counted(collector: ReadCollector): Result<ReadBatch, ReadError> {
+    const result = collector.result();
+    if (result.records.length > 0) this.t.observer?.read?.(result.records.length);
+    return ok(result);
   }
 
   /**
@@ -533,12 +561,14 @@ export class FilePartitionLog implements PartitionLog {
       await this.checkpoint(start);
       this.start = start;
       this.segments = this.segments.slice(plan.deleteCount);
+      const deletedBytes = victims.reduce((sum, v) => sum + v.size, 0);
       for (const v of victims) {
         const at = this.openClosed.indexOf(v);
         if (at >= 0) this.openClosed.splice(at, 1);
         await v.deleteFiles();
       }
       await this.t.fs.syncDir(this.dir);
+      this.t.observer?.retentionDeleted?.(victims.length, deletedBytes);
       this.t.logger.info(
         { topicId: this.topicId, partition: this.partition, segments: victims.length, startOffset: this.start },
         'retention deleted segments',

@@ -161,6 +161,21 @@ export interface RecoveryReport {
   durationMs: number;
 }
 
+/**
+ * Optional hooks for metrics (Prometheus series and the dashboard). Called synchronously on
+ * the log's paths, so each must be cheap and must not throw. Times are in seconds.
+ */
+export interface LogObserver {
+  /** A group commit reached the file: its records and bytes, the write's time and the fdatasync's (null: none). */
+  written?(w: { records: number; bytes: number; writeSeconds: number; syncSeconds: number | null }): void;
+  /** An append was acknowledged, `seconds` after it was called (queueing and group commit included). */
+  appended?(seconds: number): void;
+  /** A read returned `records` records. */
+  read?(records: number): void;
+  /** Retention deleted whole segments holding `bytes` bytes. */
+  retentionDeleted?(segments: number, bytes: number): void;
+}
+
 export interface LogStore {
   /** Recover every partition on disk. Must be called once before anything else. */
   open(): Promise<RecoveryReport>;

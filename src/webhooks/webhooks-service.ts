@@ -71,6 +71,8 @@ export interface WebhooksServiceOptions {
   sender?: WebhookSender;
   /** Counts records retention deleted before delivery (a Prometheus counter). */
   expiredCounter?: { inc(value: number): void };
+  /** Told of every delivery attempt's outcome and duration (seconds), for metrics. */
+  onAttempt?: (outcome: string, seconds: number) => void;
   now?: () => number;
   random?: () => number;
 }
@@ -96,8 +98,19 @@ export class WebhooksService {
     this.repo = new WebhookRepository(o.db, o.deliveriesKept);
     this.sender = o.sender ?? new HttpSender(o.policy);
     this.now = o.now ?? Date.now;
+    const onAttempt = o.onAttempt;
     this.deps = {
-      repo: this.repo,
+      repo: onAttempt
+        ? {
+            loadProgress: (...a) => this.repo.loadProgress(...a),
+            saveProgress: (...a) => this.repo.saveProgress(...a),
+            recordFailure: (...a) => this.repo.recordFailure(...a),
+            recordAttempt: (attempt) => {
+              onAttempt(attempt.outcome, attempt.durationMs / 1000);
+              return this.repo.recordAttempt(attempt);
+            },
+          }
+        : this.repo,
       topics: o.topics,
       log: o.log,
       sender: this.sender,

@@ -24,6 +24,8 @@ export interface ChildServer {
   readonly logs: Array<Record<string, unknown>>;
   /** The last 4 KiB the process wrote to stderr (a crash's stack trace). */
   stderrTail(): string;
+  /** Everything the process wrote to stdout and stderr (only with `captureAll`). */
+  output(): string;
   kill9(): Promise<void>;
   /** SIGTERM and wait for a graceful exit. */
   stop(): Promise<void>;
@@ -41,18 +43,36 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
+export interface ChildOptions {
+  timeoutMs?: number;
+  /** SLUICE_LOG_LEVEL of the process (default info). */
+  logLevel?: 'info' | 'debug' | 'trace';
+  /** Keep every byte written to stdout and stderr, for output(). */
+  captureAll?: boolean;
+}
+
 /** Starts a server process with `env` (DATA_DIR etc.); resolves once it is listening. */
-export async function startChild(env: Record<string, string>, timeoutMs = 60_000): Promise<ChildServer> {
+export async function startChild(
+  env: Record<string, string>,
+  timeoutOrOptions: number | ChildOptions = 60_000,
+): Promise<ChildServer> {
+  const options = typeof timeoutOrOptions === 'number' ? { timeoutMs: timeoutOrOptions } : timeoutOrOptions;
+  const timeoutMs = options.timeoutMs ?? 60_000;
   const started = Date.now();
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: process.cwd(),
-    env: { ...process.env, ...env, PORT: '0', HOST: '127.0.0.1', SLUICE_LOG_LEVEL: 'info' },
+    env: { ...process.env, ...env, PORT: '0', HOST: '127.0.0.1', SLUICE_LOG_LEVEL: options.logLevel ?? 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   live.add(child);
   child.once('exit', () => live.delete(child));
   let stderr = '';
+  const all: Buffer[] = [];
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4096)));
+  if (options.captureAll) {
+    child.stdout!.on('data', (d: Buffer) => all.push(d));
+    child.stderr!.on('data', (d: Buffer) => all.push(d));
+  }
   const logs: Array<Record<string, unknown>> = [];
   let recovery: ChildRecovery | undefined;
   const port = await new Promise<number>((resolve, reject) => {
@@ -93,6 +113,7 @@ export async function startChild(env: Record<string, string>, timeoutMs = 60_000
     startMs: Date.now() - started,
     logs,
     stderrTail: () => stderr,
+    output: () => Buffer.concat(all).toString('utf8'),
     kill9: async () => {
       child.kill('SIGKILL');
       await exited(child);

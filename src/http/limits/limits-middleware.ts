@@ -17,9 +17,9 @@ export interface Limits {
   readonly connections: ConnectionGate;
   readonly streams: SlotCounter;
   readonly bodies: ByteBudget;
-  /** Per-key byte rates (null: no quota) and the per-key stream cap. */
-  readonly produceRates: KeyRates | null;
-  readonly readRates: KeyRates | null;
+  /** Per-key byte rates at the SLUICE_KEY_* defaults (0: none) unless a key overrides them, and the default per-key stream cap. */
+  readonly produceRates: KeyRates;
+  readonly readRates: KeyRates;
   readonly keyMaxStreams: number;
   /** Counts a refusal in `sluice_limit_refusals_total{limit}`. */
   refused(limit: string): void;
@@ -31,8 +31,8 @@ export function createLimits(config: Config, registry: Registry): Limits {
     connections: new ConnectionGate(config.limits.maxConnections),
     streams: new SlotCounter(config.limits.maxStreams),
     bodies: new ByteBudget(config.limits.maxBufferedBodyBytes),
-    produceRates: config.limits.keyProduceBytesPerSec > 0 ? new KeyRates(config.limits.keyProduceBytesPerSec) : null,
-    readRates: config.limits.keyReadBytesPerSec > 0 ? new KeyRates(config.limits.keyReadBytesPerSec) : null,
+    produceRates: new KeyRates(config.limits.keyProduceBytesPerSec),
+    readRates: new KeyRates(config.limits.keyReadBytesPerSec),
     keyMaxStreams: config.limits.keyMaxStreams,
   };
   const gauge = (name: string, help: string, read: () => number) => {
@@ -121,13 +121,15 @@ export function streamCaps(limits: Limits): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     if (!isStreamRequest(c)) return next();
     const owner = quotaOwner(c);
-    const slot = limits.streams.acquire({ id: owner, max: limits.keyMaxStreams });
+    const override = c.get('principal')?.quotas?.maxStreams;
+    const max = override ?? limits.keyMaxStreams;
+    const slot = limits.streams.acquire({ id: owner, max });
     if (!slot.ok && slot.cap === 'owner') {
       limits.refused('key_max_streams');
       throw new ApiError(
         'rate_limited',
-        `${ownerLabel(owner)} already has ${limits.keyMaxStreams} streams open (SLUICE_KEY_MAX_STREAMS: SSE and long-polls); close one or retry later`,
-        { limit: 'key_max_streams', max_streams: limits.keyMaxStreams },
+        `${ownerLabel(owner)} already has ${max} streams open (${override === undefined ? 'SLUICE_KEY_MAX_STREAMS' : 'its quotas.max_streams'}: SSE and long-polls); close one or retry later`,
+        { limit: 'key_max_streams', max_streams: max },
         { 'retry-after': '5' },
       );
     }
@@ -163,7 +165,7 @@ const ownerLabel = (owner: string) =>
   owner === 'anonymous' ? 'anonymous callers (one principal)' : owner === 'admin' ? 'the admin key' : `key ${owner}`;
 
 /** Operations whose response carries records: charged to the read quota. */
-const READ_OPERATIONS = new Set([
+export const READ_OPERATIONS: ReadonlySet<string> = new Set([
   'readRecords',
   'streamPartitionEvents',
   'streamTopicEvents',
@@ -181,24 +183,30 @@ const READ_OPERATIONS = new Set([
  */
 export function keyQuotas(limits: Limits): MiddlewareHandler<AppEnv> {
   const { produceRates, readRates } = limits;
-  if (!produceRates && !readRates) return (_c, next) => next();
   return async (c, next) => {
     const operation = c.get('operationId');
-    const rates =
-      operation === 'produceRecords' ? produceRates : operation && READ_OPERATIONS.has(operation) ? readRates : null;
-    if (!rates) return next();
+    const produce = operation === 'produceRecords';
+    if (!produce && !(operation && READ_OPERATIONS.has(operation))) return next();
+    const rates = produce ? produceRates : readRates;
+    const overrides = c.get('principal')?.quotas;
+    const override = produce ? overrides?.produceBytesPerSec : overrides?.readBytesPerSec;
+    const rate = override ?? rates.rate;
+    if (rate === 0) return next();
     const owner = quotaOwner(c);
-    const bucket = rates.bucket(owner);
+    const bucket = rates.bucket(owner, rate);
     const waitMs = bucket.waitMs();
-    const produce = rates === produceRates;
     if (waitMs > 0) {
       const limit = produce ? 'key_produce_bytes_per_sec' : 'key_read_bytes_per_sec';
+      const source =
+        override === undefined
+          ? `SLUICE_KEY_${produce ? 'PRODUCE' : 'READ'}_BYTES_PER_SEC`
+          : `its quotas.${produce ? 'produce' : 'read'}_bytes_per_sec`;
       limits.refused(limit);
       throw new ApiError(
         'rate_limited',
-        `${ownerLabel(owner)} is over its ${produce ? 'produce' : 'read'} quota of ${rates.rate} bytes/s ` +
-          `(SLUICE_KEY_${produce ? 'PRODUCE' : 'READ'}_BYTES_PER_SEC); retry in ${Math.ceil(waitMs / 1000)} s`,
-        { limit, bytes_per_sec: rates.rate, retry_after_ms: waitMs },
+        `${ownerLabel(owner)} is over its ${produce ? 'produce' : 'read'} quota of ${rate} bytes/s ` +
+          `(${source}); retry in ${Math.ceil(waitMs / 1000)} s`,
+        { limit, bytes_per_sec: rate, retry_after_ms: waitMs },
         { 'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))) },
       );
     }

@@ -32,4 +32,12 @@ describe('RateBucket', () => {
     expect(rates.bucket('a').waitMs()).toBe(4000);
     expect(rates.bucket('b').waitMs()).toBe(0);
   });
+
+  it('runs each key at its own rate, and takes a changed rate over keeping the debt', () => {
+    const rates = new KeyRates(100, () => 0);
+    rates.bucket('slow', 10).charge(20);
+    expect(rates.bucket('slow', 10).waitMs()).toBe(1000);
+    expect(rates.bucket('slow', 20).waitMs()).toBe(500);
+    expect(rates.bucket('fast').rate).toBe(100);
+  });
 });

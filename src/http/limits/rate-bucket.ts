@@ -7,11 +7,23 @@ export class RateBucket {
 
   /** `rate` bytes per second, at most `rate` (one second's worth) saved up. */
   constructor(
-    readonly rate: number,
+    private _rate: number,
     private readonly now: () => number = Date.now,
   ) {
-    this.tokens = rate;
+    this.tokens = _rate;
     this.last = now();
+  }
+
+  get rate(): number {
+    return this._rate;
+  }
+
+  /** A new rate (the key's quota changed): what was saved up or owed carries over, capped at one second's worth. */
+  setRate(rate: number): void {
+    if (rate === this._rate) return;
+    this.refill();
+    this._rate = rate;
+    this.tokens = Math.min(this.tokens, rate);
   }
 
   private refill(): void {
@@ -42,17 +54,19 @@ export class RateBucket {
 export class KeyRates {
   private readonly buckets = new Map<string, RateBucket>();
 
+  /** `rate`: the default bytes/s, for keys without an override of their own. */
   constructor(
     readonly rate: number,
     private readonly now: () => number = Date.now,
   ) {}
 
-  bucket(owner: string): RateBucket {
+  /** The bucket of `owner`, running at `rate` (its key's override) or the default. */
+  bucket(owner: string, rate = this.rate): RateBucket {
     let b = this.buckets.get(owner);
     if (!b) {
       if (this.buckets.size >= 10_000) for (const [k, v] of [...this.buckets]) if (v.idle) this.buckets.delete(k);
-      this.buckets.set(owner, (b = new RateBucket(this.rate, this.now)));
-    }
+      this.buckets.set(owner, (b = new RateBucket(rate, this.now)));
+    } else b.setRate(rate);
     return b;
   }
 }

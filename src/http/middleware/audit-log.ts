@@ -66,6 +66,11 @@ export const AUDITED: Record<string, Audited> = {
     resource: 'key',
     describe: (_c, b, r) => ({ name: r['id'], key_name: b['name'], grants: b['grants'] }),
   },
+  updateKey: {
+    event: 'key.alter',
+    resource: 'key',
+    describe: (c, b) => ({ name: pathParam(c, 'id'), quotas: b['quotas'] }),
+  },
   revokeKey: { event: 'key.revoke', resource: 'key', describe: param('id') },
   createToken: {
     event: 'token.create',

@@ -40,7 +40,10 @@ import { registerCreateKey } from './keys-create.js';
 import { registerListKeys } from './keys-list.js';
 import { registerGetKey } from './keys-get.js';
 import { registerRevokeKey } from './keys-revoke.js';
+import { registerUpdateKey } from './keys-update.js';
 import { registerCreateToken } from './tokens-create.js';
+import { registerWhoami } from './whoami.js';
+import { registerOverviewEvents } from './overview-events.js';
 
 export const routeModules: RouteModule[] = [
   // Topics
@@ -86,9 +89,12 @@ export const routeModules: RouteModule[] = [
   registerCreateKey,
   registerListKeys,
   registerGetKey,
+  registerUpdateKey,
   registerRevokeKey,
   registerCreateToken,
+  registerWhoami,
   // System
   registerHealth,
   registerMetrics,
+  registerOverviewEvents,
 ];

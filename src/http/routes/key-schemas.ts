@@ -3,6 +3,7 @@
 import { z } from '@hono/zod-openapi';
 import type { ApiKey } from '../../auth/api-keys.js';
 import { Grants } from '../../auth/grants.js';
+import type { KeyQuotas } from '../../auth/key-quotas.js';
 import { MAX_TOKEN_TTL_MS } from '../../auth/tokens.js';
 
 const KEY_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
@@ -16,6 +17,44 @@ const GrantList = Grants.openapi({
     'What the key may do (deny by default). `{"resource":"topic","name":"*","actions":["read","write","create","delete","alter","describe"]}` ' +
     'is every topic action; see the Security section of the README for the permission each operation needs.',
 });
+
+export const KeyQuotasJson = z
+  .strictObject({
+    produce_bytes_per_sec: z.number().int().min(0).max(1_000_000_000_000).optional().openapi({
+      description: 'Bytes/s this key may produce (0: no quota); default SLUICE_KEY_PRODUCE_BYTES_PER_SEC.',
+      example: 1_048_576,
+    }),
+    read_bytes_per_sec: z.number().int().min(0).max(1_000_000_000_000).optional().openapi({
+      description: 'Bytes/s of records this key may read (0: no quota); default SLUICE_KEY_READ_BYTES_PER_SEC.',
+    }),
+    max_streams: z.number().int().min(1).max(1_000_000).optional().openapi({
+      description: 'SSE streams and long-polls this key may hold open at once; default SLUICE_KEY_MAX_STREAMS.',
+      example: 10,
+    }),
+  })
+  .openapi('KeyQuotas', {
+    description:
+      'Overrides of the per-key quotas (a field left out follows the server default). Counted per server process; ' +
+      'a browser token counts against the key that minted it. A key cannot give more than its own quotas (403).',
+  });
+
+export function quotasFromJson(q: z.infer<typeof KeyQuotasJson> | null | undefined): KeyQuotas | null {
+  if (!q) return null;
+  const out: KeyQuotas = {};
+  if (q.produce_bytes_per_sec !== undefined) out.produceBytesPerSec = q.produce_bytes_per_sec;
+  if (q.read_bytes_per_sec !== undefined) out.readBytesPerSec = q.read_bytes_per_sec;
+  if (q.max_streams !== undefined) out.maxStreams = q.max_streams;
+  return Object.keys(out).length > 0 ? out : null;
+}
+
+function quotasJson(q: KeyQuotas | null): z.infer<typeof KeyQuotasJson> | null {
+  if (!q) return null;
+  return {
+    ...(q.produceBytesPerSec === undefined ? {} : { produce_bytes_per_sec: q.produceBytesPerSec }),
+    ...(q.readBytesPerSec === undefined ? {} : { read_bytes_per_sec: q.readBytesPerSec }),
+    ...(q.maxStreams === undefined ? {} : { max_streams: q.maxStreams }),
+  };
+}
 
 export const CreateKeyBody = z
   .strictObject({
@@ -31,8 +70,19 @@ export const CreateKeyBody = z
       .nullable()
       .optional()
       .openapi({ description: 'Unix ms after which the key is refused; omit or null for no expiry.' }),
+    quotas: KeyQuotasJson.nullable().optional().openapi({
+      description: 'Quota overrides; omitted fields follow the creating key’s own overrides, else the server defaults.',
+    }),
   })
   .openapi('CreateKeyRequest');
+
+export const UpdateKeyBody = z
+  .strictObject({
+    quotas: KeyQuotasJson.nullable().openapi({
+      description: 'The key’s quota overrides, replacing the previous ones; null: back to the server defaults.',
+    }),
+  })
+  .openapi('UpdateKeyRequest');
 
 export const ApiKeyJson = z
   .object({
@@ -44,6 +94,9 @@ export const ApiKeyJson = z
     revoked_at: z.number().int().nullable().openapi({ description: 'Unix ms of revocation; null while usable.' }),
     created_by: z.string().nullable().openapi({
       description: 'Id of the key that created it (`admin`: SLUICE_ADMIN_KEY; null: created anonymously).',
+    }),
+    quotas: KeyQuotasJson.nullable().openapi({
+      description: 'The key’s quota overrides; null (or a field left out): the server defaults.',
     }),
   })
   .openapi('ApiKey');
@@ -63,6 +116,7 @@ export function keyJson(key: ApiKey): z.infer<typeof ApiKeyJson> {
     expires_at: key.expiresAt,
     revoked_at: key.revokedAt,
     created_by: key.createdBy,
+    quotas: quotasJson(key.quotas),
   };
 }
 

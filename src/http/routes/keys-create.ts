@@ -2,7 +2,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import type { RouteModule } from '../app-env.js';
 import { ApiError, errorResponses } from '../errors.js';
-import { ApiKeyWithSecret, CreateKeyBody, keyJson } from './key-schemas.js';
+import { ApiKeyWithSecret, CreateKeyBody, keyJson, quotasFromJson } from './key-schemas.js';
 
 export const createKeyRoute = createRoute({
   method: 'post',
@@ -14,7 +14,8 @@ export const createKeyRoute = createRoute({
     'The answer carries the secret `key` (`slk_…`), shown only once; Sluice keeps only its SHA-256. ' +
     'A caller can only give grants it holds itself (403 otherwise). In `auto` mode the first key ends ' +
     'anonymous loopback access: from then on every request needs a credential. A key never outlives the key ' +
-    'that creates it (no `expires_at` means the creator’s; a later one is 400), and browser tokens cannot create keys (403).',
+    'that creates it (no `expires_at` means the creator’s; a later one is 400), and browser tokens cannot create keys (403). ' +
+    '`quotas` overrides the per-key quotas; a key cannot give more than its own (403).',
   request: { body: { required: true, content: { 'application/json': { schema: CreateKeyBody } } } },
   responses: {
     201: { description: 'Created', content: { 'application/json': { schema: ApiKeyWithSecret } } },
@@ -25,9 +26,12 @@ export const createKeyRoute = createRoute({
 export const registerCreateKey: RouteModule = (app) =>
   app.openapi(createKeyRoute, async (c) => {
     const body = c.req.valid('json');
-    const result = await c
-      .get('services')
-      .auth.createKey(c.get('principal'), { name: body.name, grants: body.grants, expiresAt: body.expires_at ?? null });
+    const result = await c.get('services').auth.createKey(c.get('principal'), {
+      name: body.name,
+      grants: body.grants,
+      expiresAt: body.expires_at ?? null,
+      quotas: quotasFromJson(body.quotas),
+    });
     if (!result.ok) throw new ApiError(result.error.code, result.error.message);
     const { key, secret } = result.value;
     c.header('location', `/v1/keys/${key.id}`);

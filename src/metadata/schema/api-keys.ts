@@ -9,6 +9,13 @@ export interface StoredGrant {
   actions: string[];
 }
 
+/** Per-key quota overrides (absent field: the SLUICE_KEY_* default; 0 bytes/s: no quota). */
+export interface StoredQuotas {
+  produce_bytes_per_sec?: number;
+  read_bytes_per_sec?: number;
+  max_streams?: number;
+}
+
 export const apiKeys = pgTable('api_keys', {
   id: uuid('id').primaryKey(),
   name: text('name').notNull(),
@@ -21,6 +28,8 @@ export const apiKeys = pgTable('api_keys', {
   createdAt: bigint('created_at', { mode: 'number' }).notNull(),
   expiresAt: bigint('expires_at', { mode: 'number' }),
   revokedAt: bigint('revoked_at', { mode: 'number' }),
+  /** Overrides of the SLUICE_KEY_* quotas for this key; null: the defaults. */
+  quotas: jsonb('quotas').$type<StoredQuotas>(),
 });
 
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
