@@ -568,6 +568,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/whoami": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Who the caller is and what it may do
+         * @description Any valid credential (or none, where none is needed) may ask. A dashboard uses it to hide what the key may not do and to mint a browser token (POST /v1/tokens) with the same grants for its `EventSource` streams.
+         */
+        get: operations["whoami"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -611,6 +631,26 @@ export interface paths {
         };
         /** Prometheus metrics */
         get: operations["metrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/overview/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream cluster snapshots (Server-Sent Events)
+         * @description What the dashboard at `/ui` shows, for any client: one `event: overview` right away and then every SLUICE_OVERVIEW_INTERVAL_MS (default 1 s), with `data:` `{"at", "interval_ms", "health", "rates", "topics": [{"name", "partitions", "size_bytes", "start_offset", "end_offset", "records_in_per_sec"}], "groups": [{"name", "state", "generation", "members", "total_lag"}], "webhooks": [{"id", "topic", "url", "state", "lag"}], "stale"}` (offsets summed over partitions). Topics, groups and webhooks are those the caller may describe; `health` (as /readyz) and `rates` (this process: records appended and read, bytes in and out per second, SSE streams open) are null without `cluster:describe`. Snapshots are built once per interval for all watchers and only while someone watches; a slow client skips snapshots rather than queueing them. `stale` says when groups and webhooks are the last known because Postgres did not answer. Shutdown ends it with `event: shutdown`.
+         */
+        get: operations["streamOverview"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1236,6 +1276,24 @@ export interface components {
             token: string;
             /** @description Unix ms. */
             expires_at: number;
+        };
+        Whoami: {
+            /**
+             * @description `anonymous`: no credential was needed (SLUICE_AUTH=none, or auto mode on loopback before the first key); `key`, `admin` (SLUICE_ADMIN_KEY) or `token` (a browser token).
+             * @enum {string}
+             */
+            kind: "anonymous" | "key" | "admin" | "token";
+            /** @description The key behind the request (`admin` for SLUICE_ADMIN_KEY); never a secret. */
+            key_id: string | null;
+            /** @description What the caller may do; anonymous and admin callers hold every grant. */
+            grants: components["schemas"]["Grant"][];
+            /** @description Unix ms after which the credential is refused; null = no expiry. */
+            expires_at: number | null;
+            /**
+             * @description SLUICE_AUTH.
+             * @enum {string}
+             */
+            auth_mode: "auto" | "keys" | "none";
         };
         Health: {
             /** @enum {string} */
@@ -4505,6 +4563,51 @@ export interface operations {
             };
         };
     };
+    whoami: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Whoami"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     healthz: {
         parameters: {
             query?: never;
@@ -4610,6 +4713,51 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    streamOverview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The event stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
         };
     };

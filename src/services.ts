@@ -1,17 +1,26 @@
 // The composition root: builds every service once from the Config (database, migrations,
 // log store and its recovery, reconciliation, domain services) and closes them in order.
+import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from './config.js';
 import { createStreamRegistry, type StreamRegistry } from './delivery/stream-registry.js';
 import { SseService } from './delivery/sse-service.js';
-import { createFileLogStore, createMemoryLogStore, type LogStore, type RecoveryReport } from './log/index.js';
+import {
+  createFileLogStore,
+  createKafkaLogStore,
+  createMemoryLogStore,
+  type LogStore,
+  type RecoveryReport,
+} from './log/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { CLUSTER_ID_FILE, ensureClusterIdentity } from './metadata/cluster-identity.js';
 import { openMetadata, type MetadataConnection, type MetadataDb } from './metadata/connection.js';
 import { migrate } from './metadata/migrate.js';
 import { createMetrics, registerIdempotencyMetrics, type Metrics } from './metrics.js';
 import { registerStateGauges } from './metrics-traffic.js';
+import { OverviewService } from './overview/overview-service.js';
+import { overviewSources } from './overview/overview-sources.js';
 import { Gauge } from 'prom-client';
 import { TopicsRepository } from './topics/topics-repository.js';
 import { TopicsService } from './topics/topics-service.js';
@@ -56,6 +65,8 @@ export interface Services {
   readonly queueSweeper: QueueSweeper;
   /** Access control: mode, API keys (≤ 1 s cache), browser tokens. */
   readonly auth: AuthService;
+  /** Snapshots of topics, groups, webhooks and health for GET /v1/overview/events (the dashboard). */
+  readonly overview: OverviewService;
 
   /** Run `hook` during close(), before the log store and database close (last added runs first). */
   onClose(hook: () => Promise<void> | void): void;
@@ -211,6 +222,19 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       },
     );
     await auth.announce(config.host);
+    const overview = new OverviewService(
+      overviewSources({
+        topics,
+        log,
+        groups,
+        webhooks,
+        metadata,
+        traffic: metrics.traffic,
+        closing: () => streams.closing,
+      }),
+      config.overviewIntervalMs,
+    );
+    cleanups.push(() => overview.stop());
 
     const hooks: Array<() => Promise<void> | void> = [];
     let closing: Promise<void> | undefined;
@@ -233,6 +257,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       queues,
       queueSweeper,
       auth,
+      overview,
       onClose: (hook) => void hooks.push(hook),
       close: () =>
         (closing ??= (async () => {
@@ -243,6 +268,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
               logger.error({ err: e }, 'close hook failed');
             }
           }
+          overview.stop();
           await queueSweeper.stop();
           queues.close();
           await webhooks.stop();
@@ -293,6 +319,23 @@ function registerLogHealthGauges(metrics: Metrics, log: LogStore): void {
 function createLogStore(config: Config, logger: Logger, metrics: Metrics): LogStore {
   const logLogger = logger.child({ component: 'log' });
   if (config.logStore === 'memory') return createMemoryLogStore({ logger: logLogger });
+  if (config.logStore === 'kafka') {
+    const k = config.kafka;
+    const pem = (file: string | undefined) => (file ? readFileSync(file, 'utf8') : undefined);
+    return createKafkaLogStore({
+      connection: {
+        brokers: k.brokers,
+        clientId: k.clientId,
+        ...(k.tls.enabled
+          ? { tls: { ca: pem(k.tls.caFile), cert: pem(k.tls.certFile), key: pem(k.tls.keyFile) } }
+          : {}),
+        ...(k.sasl ? { sasl: k.sasl } : {}),
+      },
+      topicPrefix: k.topicPrefix,
+      replicationFactor: k.replicationFactor,
+      logger: logLogger,
+    });
+  }
   return createFileLogStore({
     dataDir: config.dataDir,
     logger: logLogger,

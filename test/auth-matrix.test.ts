@@ -221,6 +221,8 @@ describe('authorization matrix', () => {
     healthz: async () => ({ method: 'GET', path: '/healthz' }),
     readyz: async () => ({ method: 'GET', path: '/readyz' }),
     metrics: async () => ({ method: 'GET', path: '/metrics' }),
+    whoami: async () => ({ method: 'GET', path: '/v1/whoami' }),
+    streamOverview: async () => ({ method: 'GET', path: '/v1/overview/events' }),
   };
 
   beforeAll(async () => {

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStatus } from './support/client.js';
 import { rawConnect } from './support/raw-http.js';
-import { startIsolatedServer, type TestServer } from './support/server.js';
+import { startIsolatedServer, usingKafka, type TestServer } from './support/server.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -449,42 +449,46 @@ describe('idempotency keys belong to the principal that sent them', () => {
 });
 
 describe('topic lifecycle', () => {
-  it('applies a retention change to the log: old segments go, reads below the start answer 416', async () => {
-    const name = `t-${randomUUID()}`;
-    expectStatus(
-      await server.client.post('/v1/topics', {
-        body: { name, config: { segment_bytes: 1024, value_format: 'string' } },
-      }),
-      201,
-    );
-    for (let i = 0; i < 10; i++) {
-      expectStatus(await produce(name, [{ value: `${i}-${'x'.repeat(300)}` }]), 200);
-    }
-    await server.services.log.enforceRetention();
-    const kept = expectStatus(await server.client.get('/v1/topics/{topic}', { params: { topic: name } }), 200);
-    expect(kept.partitions[0]!.start_offset).toBe(0); // default retention keeps everything this young
-    expectStatus(
-      await server.client.patch('/v1/topics/{topic}', {
-        params: { topic: name },
-        body: { config: { retention_bytes: 1024 } },
-      }),
-      200,
-    );
-    await server.services.log.enforceRetention();
-    const t = expectStatus(await server.client.get('/v1/topics/{topic}', { params: { topic: name } }), 200);
-    const start = t.partitions[0]!.start_offset;
-    expect(start).toBeGreaterThan(0);
-    expect(t.partitions[0]!.end_offset).toBe(10);
-    const below = await read(name, 0, { offset: 0 });
-    expect(below.status === 416 && below.body.error).toMatchObject({
-      code: 'offset_out_of_range',
-      start_offset: start,
-      end_offset: 10,
-    });
-    const fromStart = expectStatus(await read(name, 0), 200);
-    expect(fromStart.records[0]!.offset).toBe(start);
-    expect(fromStart.records.at(-1)!.value).toBe(`9-${'x'.repeat(300)}`);
-  });
+  // On Kafka the brokers retain on their own clock (log.retention.check.interval.ms) and segments are ≥ 1 MiB.
+  it.skipIf(usingKafka())(
+    'applies a retention change to the log: old segments go, reads below the start answer 416',
+    async () => {
+      const name = `t-${randomUUID()}`;
+      expectStatus(
+        await server.client.post('/v1/topics', {
+          body: { name, config: { segment_bytes: 1024, value_format: 'string' } },
+        }),
+        201,
+      );
+      for (let i = 0; i < 10; i++) {
+        expectStatus(await produce(name, [{ value: `${i}-${'x'.repeat(300)}` }]), 200);
+      }
+      await server.services.log.enforceRetention();
+      const kept = expectStatus(await server.client.get('/v1/topics/{topic}', { params: { topic: name } }), 200);
+      expect(kept.partitions[0]!.start_offset).toBe(0); // default retention keeps everything this young
+      expectStatus(
+        await server.client.patch('/v1/topics/{topic}', {
+          params: { topic: name },
+          body: { config: { retention_bytes: 1024 } },
+        }),
+        200,
+      );
+      await server.services.log.enforceRetention();
+      const t = expectStatus(await server.client.get('/v1/topics/{topic}', { params: { topic: name } }), 200);
+      const start = t.partitions[0]!.start_offset;
+      expect(start).toBeGreaterThan(0);
+      expect(t.partitions[0]!.end_offset).toBe(10);
+      const below = await read(name, 0, { offset: 0 });
+      expect(below.status === 416 && below.body.error).toMatchObject({
+        code: 'offset_out_of_range',
+        start_offset: start,
+        end_offset: 10,
+      });
+      const fromStart = expectStatus(await read(name, 0), 200);
+      expect(fromStart.records[0]!.offset).toBe(start);
+      expect(fromStart.records.at(-1)!.value).toBe(`9-${'x'.repeat(300)}`);
+    },
+  );
 
   it('deleting a topic removes its data: a recreated topic starts empty', async () => {
     const name = await topic(1);

@@ -123,10 +123,16 @@ export const operationPermissions: Record<string, Declaration> = {
   },
   revokeKey: { requires: [r('key', 'delete', keyName)] },
   createToken: { requires: [], note: 'the token’s grants must be held by the caller' },
+  whoami: { requires: [], note: 'answers with the caller’s own grants' },
   // System
   healthz: { requires: 'public' },
   readyz: { requires: 'public' },
   metrics: { requires: [r('cluster', 'describe', CLUSTER)], note: 'public with SLUICE_METRICS_PUBLIC=true' },
+  streamOverview: {
+    requires: [],
+    queryToken: true,
+    note: 'shows only the topics, groups and webhooks the caller may describe; health and rates need cluster:describe',
+  },
 };
 
 /** Routes outside the OpenAPI document, keyed `METHOD path`. */

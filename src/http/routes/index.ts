@@ -42,6 +42,8 @@ import { registerGetKey } from './keys-get.js';
 import { registerRevokeKey } from './keys-revoke.js';
 import { registerUpdateKey } from './keys-update.js';
 import { registerCreateToken } from './tokens-create.js';
+import { registerWhoami } from './whoami.js';
+import { registerOverviewEvents } from './overview-events.js';
 
 export const routeModules: RouteModule[] = [
   // Topics
@@ -90,7 +92,9 @@ export const routeModules: RouteModule[] = [
   registerUpdateKey,
   registerRevokeKey,
   registerCreateToken,
+  registerWhoami,
   // System
   registerHealth,
   registerMetrics,
+  registerOverviewEvents,
 ];
