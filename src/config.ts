@@ -68,6 +68,12 @@ export const envSchema = z.object({
   SLUICE_LONG_POLL_MAX_MS: int(0, LONG_POLL_LIMIT_MS).default(30_000),
   /** Interval of `: keepalive` comments on SSE streams. */
   SLUICE_SSE_KEEPALIVE_MS: int(100, 300_000).default(15_000),
+  /** Durable Streams (/v1/stream): how long a `live=long-poll` read waits before 204. */
+  SLUICE_STREAM_LONG_POLL_MS: int(100, LONG_POLL_LIMIT_MS).default(20_000),
+  /** Durable Streams: an SSE read ends after this long (the client reconnects), so proxies can collapse readers. */
+  SLUICE_STREAM_SSE_MAX_MS: int(1000, 3_600_000).default(60_000),
+  /** Durable Streams: how often expired streams (Stream-TTL / Stream-Expires-At) are deleted. */
+  SLUICE_STREAM_SWEEP_MS: int(100, 3_600_000).default(10_000),
   /** Reconnect delay SSE clients are told with `retry:`. */
   SLUICE_SSE_RETRY_MS: int(0, 600_000).default(2_000),
   /** Bytes an SSE client may have queued before it leaves the live fan-out and catches up from the log. */
@@ -207,6 +213,9 @@ export interface Config {
   groupSweepIntervalMs: number;
   longPollMaxMs: number;
   sseKeepaliveMs: number;
+  streamLongPollMs: number;
+  streamSseMaxMs: number;
+  streamSweepMs: number;
   sseRetryMs: number;
   sseMaxBufferedBytes: number;
   /** Empty: no cross-origin callers; `['*']`: any origin. */
@@ -321,6 +330,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     groupSweepIntervalMs: e.SLUICE_GROUP_SWEEP_INTERVAL_MS,
     longPollMaxMs: e.SLUICE_LONG_POLL_MAX_MS,
     sseKeepaliveMs: e.SLUICE_SSE_KEEPALIVE_MS,
+    streamLongPollMs: e.SLUICE_STREAM_LONG_POLL_MS,
+    streamSseMaxMs: e.SLUICE_STREAM_SSE_MAX_MS,
+    streamSweepMs: e.SLUICE_STREAM_SWEEP_MS,
     sseRetryMs: e.SLUICE_SSE_RETRY_MS,
     sseMaxBufferedBytes: e.SLUICE_SSE_MAX_BUFFERED_BYTES,
     corsOrigins: e.SLUICE_CORS_ORIGINS.split(',')

@@ -37,6 +37,7 @@ import { QueuesService } from './queues/queues-service.js';
 import { ApiKeyStore } from './auth/api-keys.js';
 import { AuthService } from './auth/auth-service.js';
 import { loadSigningSecret, TokenSigner } from './auth/tokens.js';
+import { StreamsService } from './durable-streams/streams-service.js';
 
 export interface Services {
   readonly config: Config;
@@ -65,6 +66,8 @@ export interface Services {
   readonly queueSweeper: QueueSweeper;
   /** Access control: mode, API keys (≤ 1 s cache), browser tokens. */
   readonly auth: AuthService;
+  /** Durable Streams protocol (/v1/stream): streams are one-partition topics. */
+  readonly durableStreams: StreamsService;
   /** Snapshots of topics, groups, webhooks and health for GET /v1/overview/events (the dashboard). */
   readonly overview: OverviewService;
 
@@ -222,6 +225,16 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       },
     );
     await auth.announce(config.host);
+    const durableStreams = new StreamsService({
+      db: metadata.db,
+      topics,
+      logger: logger.child({ component: 'durable-streams' }),
+      idempotencyWindowMs: config.idempotencyWindowMs,
+      maxJsonDepth: config.maxJsonDepth,
+      maxReadBytes: 1024 * 1024,
+      sweepIntervalMs: config.streamSweepMs,
+    });
+    cleanups.push(() => durableStreams.close());
     const overview = new OverviewService(
       overviewSources({
         topics,
@@ -257,6 +270,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       queues,
       queueSweeper,
       auth,
+      durableStreams,
       overview,
       onClose: (hook) => void hooks.push(hook),
       close: () =>
@@ -274,6 +288,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
           await webhooks.stop();
           await groups.stop();
           produce.close();
+          durableStreams.close();
           await log.close();
           await metadata.close();
         })()),
