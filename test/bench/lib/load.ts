@@ -116,6 +116,8 @@ export async function openLoop(
   durationMs: number,
   make: (i: number) => RequestSpec,
   maxInFlight = 512,
+  /** How long to wait for answers still outstanding after the last request was due; those later count as failed. */
+  graceMs = Infinity,
 ): Promise<LoadResult> {
   const h = newHistogram();
   const total = Math.max(1, Math.round((ratePerSec * durationMs) / 1000));
@@ -147,7 +149,15 @@ export async function openLoop(
     });
     pending.add(p);
   }
-  await Promise.all(pending);
+  if (Number.isFinite(graceMs)) {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(pending), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+    clearTimeout(timer);
+    if (pending.size > 0) {
+      errors += pending.size;
+      firstError ??= `${pending.size} requests unanswered ${graceMs} ms after the last was due`;
+    }
+  } else await Promise.all(pending);
   return finish(h, started, total, errors, firstError, sent, received);
 }
 

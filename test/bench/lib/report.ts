@@ -15,6 +15,8 @@ export interface Row {
   other?: { name: string; value: number | null };
   /** sluice ÷ other. */
   ratio?: number | null;
+  /** Min and max of the per-round ratios, when the two were measured in alternating rounds. */
+  spread?: [number, number];
   target?: string;
   met?: boolean | null;
   note?: string;
@@ -57,6 +59,11 @@ export function versus(r: Omit<Row, 'ratio' | 'met' | 'target'>, minRatio?: numb
   return row;
 }
 
+/** The row with the min–max of its per-round ratios beside the ratio (when rounds were run). */
+export function withSpread(row: Row, spread: [number, number] | undefined): Row {
+  return spread ? { ...row, spread } : row;
+}
+
 /** A row with an absolute target: `sluice ≤ max` or `sluice ≥ min`. */
 export function bound(r: Omit<Row, 'met' | 'target'>, op: '≤' | '≥', limit: number): Row {
   const met = finite(r.sluice) ? (op === '≤' ? r.sluice <= limit : r.sluice >= limit) : null;
@@ -91,13 +98,17 @@ function cells(row: Row): string[] {
     `${row.scenario} — ${row.metric}`,
     `${fmt(row.sluice, row.unit)} ${row.unit}`,
     other,
-    finite(row.ratio) ? `${ratioText(row.ratio)}×` : row.other ? '—' : '',
+    finite(row.ratio)
+      ? `${ratioText(row.ratio)}×${row.spread ? ` (${ratioText(row.spread[0])}–${ratioText(row.spread[1])})` : ''}`
+      : row.other
+        ? '—'
+        : '',
     row.target ?? '',
     metText(row.met),
   ];
 }
 
-const HEAD = ['scenario', 'sluice', 'baseline / peer', 'ratio (sluice ÷ other)', 'target', 'met?'];
+const HEAD = ['scenario', 'sluice', 'baseline / peer', 'ratio (min–max of rounds)', 'target', 'met?'];
 
 /** Plain-text table for the terminal. */
 export function renderText(run: RunResult): string {

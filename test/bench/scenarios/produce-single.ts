@@ -1,9 +1,10 @@
 // Scenario 2: single-record produce — max req/s with a few connections (vs a bare hono
 // hello-world and Durable Streams), then p50/p99 at half that load in an open loop.
 import { uniqueName, type Scenario } from '../lib/context.js';
-import { closedLoop, createPool, openLoop, requestJson, type LoadResult, type RequestSpec } from '../lib/load.js';
+import { closedLoop, createPool, openLoop, requestJson, type RequestSpec } from '../lib/load.js';
+import { alternate, firstFailure, overallRate, ratioSpread, roundPlan, type Phase } from '../lib/rounds.js';
 import { durableStreamsBody, sluiceJsonBody, valueJson } from '../lib/records.js';
-import { bound, versus, type Row, type ScenarioResult } from '../lib/report.js';
+import { bound, versus, withSpread, type Row, type ScenarioResult } from '../lib/report.js';
 
 const CONNECTIONS = 8;
 
@@ -11,12 +12,10 @@ export const produceSingle: Scenario = {
   id: 'produce-single',
   title: 'Single-record produce',
   run: async (ctx) => {
-    const requests = ctx.quick ? 3000 : 20_000;
+    const plan = roundPlan(ctx.quick);
     const halfLoadMs = ctx.quick ? 3000 : 15_000;
-    const budgetMs = ctx.quick ? 3000 : 20_000;
-    const details: Record<string, unknown> = { connections: CONNECTIONS, max_requests: requests, budget_ms: budgetMs };
+    const details: Record<string, unknown> = { connections: CONNECTIONS, rounds: plan.rounds, phase_ms: plan.phaseMs };
     const skipped: string[] = [];
-    const ok = (r: LoadResult | undefined) => (r && r.errors === 0 ? r.reqPerSec : null);
 
     const pool = createPool(ctx.sluice.url, CONNECTIONS);
     const topic = uniqueName('ps');
@@ -25,76 +24,94 @@ export const produceSingle: Scenario = {
       path: '/v1/topics',
       body: JSON.stringify({ name: topic, partitions: 4 }),
     });
-    const spec = (i: number): RequestSpec => ({
+    let seq = 0;
+    const spec = (): RequestSpec => ({
       method: 'POST',
       path: `/v1/topics/${topic}/records`,
       headers: { 'content-type': 'application/json' },
-      body: sluiceJsonBody([valueJson(i)]),
+      body: sluiceJsonBody([valueJson(seq++)]),
     });
-    await closedLoop(pool, 200, CONNECTIONS, spec, 1000);
-    const max = await closedLoop(pool, requests, CONNECTIONS, spec, budgetMs);
-    ctx.log(
-      `sluice single: ${Math.round(max.reqPerSec)} req/s p99 ${max.latency.p99Ms} ms${max.errors ? ` (${max.errors} errors: ${max.firstError})` : ''}`,
-    );
-    const rate = Math.max(10, Math.round(max.reqPerSec / 2));
-    const half = await openLoop(pool, rate, halfLoadMs, spec);
-    ctx.log(`sluice single at ${rate} req/s: p50 ${half.latency.p50Ms} p99 ${half.latency.p99Ms} ms`);
-    await pool.close();
-    details['sluice_max'] = max;
-    for (const [what, r] of [
-      ['max load', max],
-      ['half load', half],
-    ] as const) {
-      if (r.errors) skipped.push(`sluice ${what}: ${r.errors}/${r.requests} requests failed: ${r.firstError}`);
-    }
-    details['sluice_half_load'] = { rate, ...half };
-
-    let hello: LoadResult | undefined;
+    const phases: Phase[] = [{ name: 'sluice', pool, concurrency: CONNECTIONS, make: spec }];
+    const pools = [pool];
     if (ctx.ceiling) {
       const p = createPool(ctx.ceiling.url, CONNECTIONS);
-      const s = (): RequestSpec => ({ method: 'GET', path: '/hello' });
-      await closedLoop(p, 200, CONNECTIONS, s, 1000);
-      hello = await closedLoop(p, requests, CONNECTIONS, s, budgetMs);
-      await p.close();
-      details['hello_world'] = hello;
-      ctx.log(`hono hello-world: ${Math.round(hello.reqPerSec)} req/s`);
+      pools.push(p);
+      phases.push({
+        name: 'hello-world',
+        pool: p,
+        concurrency: CONNECTIONS,
+        make: () => ({ method: 'GET', path: '/hello' }),
+      });
     } else skipped.push('hello-world ceiling server did not start');
-
-    let ds: LoadResult | undefined;
     if (ctx.ds) {
       const p = createPool(ctx.ds.url, CONNECTIONS);
+      pools.push(p);
       const stream = `/bench/${uniqueName('ps')}`;
       await requestJson(p, { method: 'PUT', path: stream }, [200, 201]);
-      const s = (i: number): RequestSpec => ({
-        method: 'POST',
-        path: stream,
-        headers: { 'content-type': 'application/json' },
-        body: durableStreamsBody([valueJson(i)]),
+      let dsSeq = 0;
+      phases.push({
+        name: 'durable-streams',
+        pool: p,
+        concurrency: CONNECTIONS,
+        make: () => ({
+          method: 'POST',
+          path: stream,
+          headers: { 'content-type': 'application/json' },
+          body: durableStreamsBody([valueJson(dsSeq++)]),
+        }),
       });
-      await closedLoop(p, 200, CONNECTIONS, s, 1000);
-      ds = await closedLoop(p, requests, CONNECTIONS, s, budgetMs);
-      await p.close();
-      details['durable_streams'] = ds;
-      ctx.log(`durable-streams single: ${Math.round(ds.reqPerSec)} req/s`);
     } else skipped.push(`Durable Streams: ${ctx.dsSkip ?? 'not started'}`);
+    for (const p of phases) await closedLoop(p.pool, 200, CONNECTIONS, p.make, 1000);
+    const { results } = await alternate(phases, plan, ctx.log);
+    details['rounds_results'] = results;
+    for (const [name, rs] of Object.entries(results)) {
+      const why = firstFailure(rs);
+      if (why) skipped.push(`${name}: ${why}`);
+    }
+    const mine = overallRate(results['sluice']);
+    const p50s = (results['sluice'] ?? []).map((r) => r.latency.p50Ms).sort((a, b) => a - b);
+    ctx.log(`sluice single: ${Math.round(mine ?? 0)} req/s over ${plan.rounds} rounds`);
+
+    const rate = Math.max(10, Math.round((mine ?? 20) / 2));
+    const half = await openLoop(pool, rate, halfLoadMs, spec);
+    ctx.log(`sluice single at ${rate} req/s: p50 ${half.latency.p50Ms} p99 ${half.latency.p99Ms} ms`);
+    for (const p of pools) await p.close();
+    if (half.errors)
+      skipped.push(`sluice half load: ${half.errors}/${half.requests} requests failed: ${half.firstError}`);
+    details['sluice_half_load'] = { rate, ...half };
 
     const scenario = `produce 1 record/request, fsync, ${CONNECTIONS} conns`;
     const rows: Row[] = [
-      versus({
+      withSpread(
+        versus(
+          {
+            scenario,
+            metric: 'requests/s',
+            unit: 'req/s',
+            sluice: mine,
+            other: { name: 'hono hello-world', value: overallRate(results['hello-world']) },
+          },
+          0.5,
+          '≥ 0.5× hello-world',
+        ),
+        ratioSpread(results['sluice'], results['hello-world']),
+      ),
+      withSpread(
+        versus({
+          scenario,
+          metric: 'requests/s',
+          unit: 'req/s',
+          sluice: mine,
+          other: { name: 'Durable Streams, fsync', value: overallRate(results['durable-streams']) },
+        }),
+        ratioSpread(results['sluice'], results['durable-streams']),
+      ),
+      {
         scenario,
-        metric: 'requests/s',
-        unit: 'req/s',
-        sluice: ok(max),
-        other: { name: 'hono hello-world', value: ok(hello) },
-      }),
-      versus({
-        scenario,
-        metric: 'requests/s',
-        unit: 'req/s',
-        sluice: ok(max),
-        other: { name: 'Durable Streams, fsync', value: ok(ds) },
-      }),
-      { scenario, metric: 'p50 at max load', unit: 'ms', sluice: max.latency.p50Ms },
+        metric: 'p50 at max load (median round)',
+        unit: 'ms',
+        sluice: p50s.length ? p50s[Math.floor(p50s.length / 2)]! : null,
+      },
       {
         scenario: `produce 1 record/request at half load (${rate} req/s)`,
         metric: 'p50',

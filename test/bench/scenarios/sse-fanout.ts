@@ -30,7 +30,14 @@ interface FanoutRun {
   loopDelayMaxMs: number | null;
   /** The subscribers' own process: if this is high, the client limits the latency measured. */
   clientLoopDelayP99Ms: number;
+  /** The phase that hit its time bound (the run stopped there and reports what it reached). */
+  timedOut?: string;
 }
+
+/** Time bounds per phase, so a system that stalls ends its run instead of the benchmark's. */
+const connectBudgetMs = (n: number) => 30_000 + 10 * n;
+const PRODUCE_GRACE_MS = 10_000;
+const DRAIN_MS = 5000;
 
 /** Where subscribers connect and records go: Sluice or the Durable Streams peer. */
 interface FanoutTarget {
@@ -94,8 +101,10 @@ async function fanout(
   try {
     const { sseUrl: url, produce } = await target.setup(pool, n);
     const c0 = performance.now();
-    let failed = 0;
-    for (let i = 0; i < n; i += CONNECT_WAVE) {
+    const connectDeadline = c0 + connectBudgetMs(n);
+    let connectedCount = 0;
+    let timedOut: string | undefined;
+    for (let i = 0; i < n && !timedOut; i += CONNECT_WAVE) {
       const wave = Array.from({ length: Math.min(CONNECT_WAVE, n - i) }, () =>
         subscribeSse(url, (sent, at) => {
           for (const ts of sent) {
@@ -106,11 +115,24 @@ async function fanout(
         }),
       );
       subs.push(...wave);
-      const settled = await Promise.allSettled(wave.map((s) => s.ready));
-      failed += settled.filter((s) => s.status === 'rejected').length;
+      for (const s of wave)
+        s.ready.then(
+          () => connectedCount++,
+          () => undefined,
+        );
+      let timer: NodeJS.Timeout | undefined;
+      const left = connectDeadline - performance.now();
+      const done = await Promise.race([
+        Promise.allSettled(wave.map((s) => s.ready)).then(() => true),
+        new Promise<false>((r) => (timer = setTimeout(() => r(false), Math.max(0, left)))),
+      ]);
+      clearTimeout(timer);
+      if (!done) timedOut = `connect (${connectBudgetMs(n) / 1000} s)`;
     }
+    await sleep(0);
+    const failed = n - connectedCount;
     const connectMs = performance.now() - c0;
-    log(`fan-out ${n}: ${n - failed} connected in ${Math.round(connectMs)} ms`);
+    log(`fan-out ${n}: ${n - failed} connected in ${Math.round(connectMs)} ms${timedOut ? ' (time bound hit)' : ''}`);
     await sleep(1100);
     target.child.resetProbe();
     let seq = 0;
@@ -118,15 +140,25 @@ async function fanout(
     let counted = 0;
     const clientLoop = monitorEventLoopDelay({ resolution: 10 });
     clientLoop.enable();
-    await openLoop(pool, TICKS_PER_SEC, 1000 + durationMs, () => {
-      const vals = values(RECORDS_PER_TICK, seq);
-      seq += RECORDS_PER_TICK;
-      if ((timestampsIn(vals[0] ?? '')[0] ?? 0) >= recordFrom) counted += RECORDS_PER_TICK;
-      return produce(vals);
-    });
+    const load = await openLoop(
+      pool,
+      TICKS_PER_SEC,
+      1000 + durationMs,
+      () => {
+        const vals = values(RECORDS_PER_TICK, seq);
+        seq += RECORDS_PER_TICK;
+        if ((timestampsIn(vals[0] ?? '')[0] ?? 0) >= recordFrom) counted += RECORDS_PER_TICK;
+        return produce(vals);
+      },
+      512,
+      PRODUCE_GRACE_MS,
+    );
+    if (load.errors && load.firstError?.includes('unanswered'))
+      timedOut ??= `produce (${PRODUCE_GRACE_MS / 1000} s grace)`;
     const expected = counted * (n - failed);
-    const deadline = performance.now() + 5000;
+    const deadline = performance.now() + DRAIN_MS;
     while (deliveries < expected && performance.now() < deadline) await sleep(50);
+    if (deliveries < expected) timedOut ??= `delivery drain (${DRAIN_MS / 1000} s)`;
     clientLoop.disable();
     await sleep(1100); // one more probe sample covering the whole window
     const probe = target.child.probe();
@@ -144,6 +176,7 @@ async function fanout(
       loopDelayP99Ms: probe?.loopDelayP99Ms ?? null,
       loopDelayMaxMs: probe?.loopDelayMaxMs ?? null,
       clientLoopDelayP99Ms: clientLoop.percentile(99) / 1e6,
+      ...(timedOut && { timedOut }),
     };
   } finally {
     for (const s of subs) s.close();
@@ -179,7 +212,7 @@ export const sseFanout: Scenario = {
       const complete = r.connected === n && r.deliveries >= r.expectedDeliveries;
       if (!complete)
         skipped.push(
-          `${n} subscribers: ${r.connected}/${n} connected, ${r.deliveries}/${r.expectedDeliveries} deliveries (latency rows marked —)`,
+          `${n} subscribers: ${r.connected}/${n} connected, ${r.deliveries}/${r.expectedDeliveries} deliveries${r.timedOut ? `, stopped at the ${r.timedOut} time bound` : ''} (latency rows marked —)`,
         );
       const scenario = `SSE fan-out ${n / 1000}k subscribers @100 rec/s`;
       const p99 = complete ? r.latency.p99Ms : null;
@@ -191,6 +224,10 @@ export const sseFanout: Scenario = {
           `durable-streams fan-out ${n}: p99 ${d.latency.p99Ms} ms, ${d.deliveries}/${d.expectedDeliveries}, RSS peak ${d.serverRssPeakMiB?.toFixed(0)} MiB`,
         );
         const dOk = d.connected === n && d.deliveries >= d.expectedDeliveries;
+        if (!dOk)
+          skipped.push(
+            `Durable Streams ${n} subscribers: ${d.connected}/${n} connected, ${d.deliveries}/${d.expectedDeliveries} deliveries${d.timedOut ? `, stopped at the ${d.timedOut} time bound` : ''}`,
+          );
         rows.push(
           versus({
             scenario,
