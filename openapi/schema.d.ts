@@ -61,7 +61,7 @@ export interface paths {
         put?: never;
         /**
          * Produce records
-         * @description Send `application/json` `{"records": [...]}` or `application/x-ndjson` (one record object per line, parsed as it streams in). The whole request is validated before anything is appended: a bad record → 400 (shape) or 422 (semantics) naming `record_index` (and `line` for NDJSON); limits → 413 naming the `limit` (`max_body_bytes`, `max_records_per_request`, `max_record_bytes`) and its value. Keyless records without a partition all go to one partition per request, rotating between requests. Records for one partition are appended as one atomic batch; the response is sent once every batch is as durable as the topic’s `durability`. A request spanning partitions appends one batch per partition: if one fails (507 `storage_full`, 503 `unavailable`) others may have been appended — retry with idempotency headers. Idempotent produce (both forms are recorded in the log, so they survive restarts, for SLUICE_IDEMPOTENCY_WINDOW_MS, default 1 h): **Idempotency-Key** — a repeat of a request with the same key and byte-identical body returns the first response and appends nothing; the same key with a different body → 422; a repeat sent while the first is in flight waits for it. **Producer-Id / Producer-Epoch / Producer-Seq** (Kafka-style, scoped to the topic) — `Producer-Seq` numbers requests (not records) per producer id and epoch; a producer’s requests are applied one at a time; seq = last + 1 appends; a seq already appended returns its original offsets (the last 32 requests are kept); a gap → 409 `conflict` with `expected_seq`; an epoch below the current → 409 `fenced` with `current_epoch`; a higher epoch starts afresh. A producer id or epoch with no state accepts any starting seq. If an append fails part-way (503/507), retrying with the same headers appends only what is missing. After a restart, state is rebuilt from the batches the log appended within the window (append time, whatever the records’ `timestamp`s). The state is bounded (SLUICE_IDEMPOTENCY_MAX_ENTRIES, SLUICE_IDEMPOTENCY_MAX_BYTES): past the bound the least recently used keys and producers are forgotten early.
+         * @description Send `application/json` `{"records": [...]}` or `application/x-ndjson` (one record object per line, parsed as it streams in). The whole request is validated before anything is appended: a bad record → 400 (shape) or 422 (semantics) naming `record_index` (and `line` for NDJSON); limits → 413 naming the `limit` (`max_body_bytes`, `max_records_per_request`, `max_record_bytes`) and its value. Keyless records without a partition all go to one partition per request, rotating between requests. Records for one partition are appended as one atomic batch; the response is sent once every batch is as durable as the topic’s `durability`. A request spanning partitions appends one batch per partition: if one fails (507 `storage_full`, 503 `unavailable`) others may have been appended — retry with idempotency headers. Idempotent produce (both forms are recorded in the log, so they survive restarts, for SLUICE_IDEMPOTENCY_WINDOW_MS, default 1 h): **Idempotency-Key** — a repeat of a request with the same key and byte-identical body returns the first response and appends nothing; the same key with a different body → 422; a repeat sent while the first is in flight waits for it. A key is scoped to the topic and to the API key that sent it (a browser token shares its key’s scope): another key reusing the value appends anew and never sees the first one’s answer. **Producer-Id / Producer-Epoch / Producer-Seq** (Kafka-style, scoped to the topic and shared by every caller allowed to write to it: choose a random 63-bit id per producer) — `Producer-Seq` numbers requests (not records) per producer id and epoch; a producer’s requests are applied one at a time; seq = last + 1 appends; a seq already appended returns its original offsets (the last 32 requests are kept); a gap → 409 `conflict` with `expected_seq`; an epoch below the current → 409 `fenced` with `current_epoch`; a higher epoch starts afresh. A producer id or epoch with no state accepts any starting seq. `Producer-Seq` does not wrap (unlike Kafka’s): after 2^31-1 a producer bumps its epoch and starts again at 0. If an append fails part-way (503/507), retrying with the same headers appends only what is missing. After a restart, state is rebuilt from the batches the log appended within the window (append time, whatever the records’ `timestamp`s). The state is bounded (SLUICE_IDEMPOTENCY_MAX_ENTRIES, SLUICE_IDEMPOTENCY_MAX_BYTES): past the bound the least recently used keys and producers are forgotten early.
          */
         post: operations["produceRecords"];
         delete?: never;
@@ -659,6 +659,42 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/stream/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read a stream (catch-up, long-poll or SSE)
+         * @description Durable Streams protocol (PROTOCOL.md §5.6–5.8, §8). Offsets are opaque: `<16-digit Sluice offset>_<tag>`, the next record’s offset in the stream’s topic and a tag of the topic id, so they sort, stay valid across restarts, and an offset of a deleted stream is refused (410) by a new stream at the same path. 410 also when retention (the topic’s `retention_ms`/`retention_bytes`, -1 by default) removed the records an offset points at. Catch-up answers at most 1 MiB per request (`Stream-Up-To-Date` only when it reaches the tail); JSON streams answer a JSON array of messages. Long-poll waits up to SLUICE_STREAM_LONG_POLL_MS (204 on timeout). SSE sends `event: data` (text, a JSON array, or base64 with `Stream-SSE-Data-Encoding: base64` for non-text types) each followed by `event: control`, and ends after SLUICE_STREAM_SSE_MAX_MS. Reads renew a Stream-TTL.
+         */
+        get: operations["readStream"];
+        /**
+         * Create a stream
+         * @description Durable Streams protocol (PROTOCOL.md §5.1). Creates the stream as a topic with one partition, `retention_ms: -1` and the `value_format` its content type suggests (`application/json` → json, `text/*` → string, else binary), so it is listed by GET /v1/topics and readable by groups, queues and webhooks. The body, if any, is its first content (JSON: a top-level array is flattened into messages; `[]` creates it empty). An existing stream with the same content type, TTL/expiry and closed state answers 200; a different one, or a topic of that name that is not a stream, 409. Forking (`Stream-Forked-From`) is not supported (400).
+         */
+        put: operations["createStream"];
+        /**
+         * Append to (or close) a stream
+         * @description Durable Streams protocol (PROTOCOL.md §5.2–5.3). Byte streams: the body is appended as one record (split into 1 MiB records if larger). JSON streams: one record per message, a top-level array flattened one level (`[]` is a 400). Appends are durable as the topic’s `durability` says (fsync by default, group commit). `Stream-Closed: true` closes the stream after the body (empty body: close only, idempotent). Idempotent producers (`Producer-Id`/`-Epoch`/`-Seq`, per request): 200 new data, 204 duplicate, 403 stale epoch (`Producer-Epoch` says the current one), 409 sequence gap (`Producer-Expected-Seq`, `Producer-Received-Seq`), 400 a new epoch not starting at 0. Producer and Stream-Seq state is kept with the batches in the log, so it survives restarts for SLUICE_IDEMPOTENCY_WINDOW_MS (like Sluice’s own Producer-Seq). 409 with `Stream-Closed: true` on a closed stream.
+         */
+        post: operations["appendToStream"];
+        /**
+         * Delete a stream
+         * @description Deletes the stream’s topic (as DELETE /v1/topics/{topic} does): long-polls on it answer 404, SSE streams end, and offsets issued for it are refused with 410 by a stream created later at the same path.
+         */
+        delete: operations["deleteStream"];
+        options?: never;
+        /**
+         * Stream metadata
+         * @description Content type, tail offset, Stream-TTL / Stream-Expires-At and Stream-Closed, with `Cache-Control: no-store`. Does not renew a TTL.
+         */
+        head: operations["headStream"];
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -732,7 +768,7 @@ export interface components {
             /** @description Some errors carry extra fields beside `code`, e.g. `start_offset`/`end_offset` on 416 or `limit` on 413. */
             error: {
                 /** @enum {string} */
-                code: "bad_request" | "unauthorized" | "forbidden" | "not_found" | "topic_not_found" | "partition_not_found" | "group_not_found" | "member_not_found" | "queue_not_found" | "webhook_not_found" | "method_not_allowed" | "topic_exists" | "fenced" | "conflict" | "gone" | "payload_too_large" | "unsupported_media_type" | "offset_out_of_range" | "invalid_record" | "rate_limited" | "internal" | "unavailable" | "storage_full";
+                code: "bad_request" | "unauthorized" | "forbidden" | "not_found" | "topic_not_found" | "partition_not_found" | "group_not_found" | "member_not_found" | "queue_not_found" | "webhook_not_found" | "stream_not_found" | "method_not_allowed" | "topic_exists" | "fenced" | "conflict" | "gone" | "payload_too_large" | "unsupported_media_type" | "offset_out_of_range" | "invalid_record" | "rate_limited" | "internal" | "unavailable" | "storage_full";
                 /** @description Human-readable explanation; not for parsing. */
                 message: string;
                 /** @description Same as the `x-request-id` response header; quote it in bug reports. */
@@ -3534,6 +3570,7 @@ export interface operations {
             header?: never;
             path: {
                 topic: string;
+                /** @description Queue name; "." and ".." and names starting with `__` are refused (400). */
                 queue: string;
             };
             cookie?: never;
@@ -3609,6 +3646,7 @@ export interface operations {
             header?: never;
             path: {
                 topic: string;
+                /** @description Queue name; "." and ".." and names starting with `__` are refused (400). */
                 queue: string;
             };
             cookie?: never;
@@ -3706,6 +3744,7 @@ export interface operations {
             header?: never;
             path: {
                 topic: string;
+                /** @description Queue name; "." and ".." and names starting with `__` are refused (400). */
                 queue: string;
             };
             cookie?: never;
@@ -3862,6 +3901,7 @@ export interface operations {
             header?: never;
             path: {
                 topic: string;
+                /** @description Queue name; "." and ".." and names starting with `__` are refused (400). */
                 queue: string;
             };
             cookie?: never;
@@ -3937,6 +3977,7 @@ export interface operations {
             header?: never;
             path: {
                 topic: string;
+                /** @description Queue name; "." and ".." and names starting with `__` are refused (400). */
                 queue: string;
             };
             cookie?: never;
@@ -4021,6 +4062,7 @@ export interface operations {
             header?: never;
             path: {
                 topic: string;
+                /** @description Queue name; "." and ".." and names starting with `__` are refused (400). */
                 queue: string;
             };
             cookie?: never;
@@ -4758,6 +4800,531 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Error"];
                 };
+            };
+        };
+    };
+    readStream: {
+        parameters: {
+            query?: {
+                /** @description `-1` (start, the default), `now` (the tail) or a Stream-Next-Offset value. */
+                offset?: string;
+                /** @description `long-poll`: wait for data; `sse`: Server-Sent Events. Both need `offset`. */
+                live?: "long-poll" | "sse";
+                /** @description Echo of the last Stream-Cursor (long-poll). */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The stream path; may contain `/` (e.g. `chat/room-1`). Its topic is the path with `/` written `__` and every byte other than letters, digits, `.` and `-` written `_XX` (hex): `chat/room_1` → topic `chat__room_5F1`. At most 249 characters once escaped; no empty, `.` or `..` segments, no control characters. */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Data from the offset (possibly none); SSE: an event stream */
+            200: {
+                headers: {
+                    /** @description The tail (or, on reads, the next offset to read) as an opaque offset. */
+                    "Stream-Next-Offset"?: string;
+                    /** @description `true` when the stream is closed (on reads: when this answer reaches its end). */
+                    "Stream-Closed"?: string;
+                    /** @description `true` when the answer reaches the tail. */
+                    "Stream-Up-To-Date"?: string;
+                    /** @description Echo as `cursor=` on the next long-poll. */
+                    "Stream-Cursor"?: string;
+                    /** @description Names the stream incarnation and the range (and whether it ends the stream). */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": string;
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Long-poll timed out, or the stream is closed at this offset */
+            204: {
+                headers: {
+                    /** @description The tail (or, on reads, the next offset to read) as an opaque offset. */
+                    "Stream-Next-Offset"?: string;
+                    /** @description `true` when the stream is closed (on reads: when this answer reaches its end). */
+                    "Stream-Closed"?: string;
+                    /** @description `true` when the answer reaches the tail. */
+                    "Stream-Up-To-Date"?: string;
+                    /** @description Echo as `cursor=` on the next long-poll. */
+                    "Stream-Cursor"?: string;
+                    /** @description Names the stream incarnation and the range (and whether it ends the stream). */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not modified (If-None-Match matched the ETag) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request: malformed JSON or a parameter/body field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Gone */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    createStream: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The stream content type (default application/octet-stream). */
+                "content-type"?: string;
+                /** @description Sliding time-to-live in seconds (renewed by reads and writes, not HEAD). */
+                "stream-ttl"?: string;
+                /** @description Absolute expiry (RFC 3339). Not together with Stream-TTL. */
+                "stream-expires-at"?: string;
+                /** @description `true`: create the stream closed (the body, if any, is its whole content). */
+                "stream-closed"?: string;
+            };
+            path: {
+                /** @description The stream path; may contain `/` (e.g. `chat/room-1`). Its topic is the path with `/` written `__` and every byte other than letters, digits, `.` and `-` written `_XX` (hex): `chat/room_1` → topic `chat__room_5F1`. At most 249 characters once escaped; no empty, `.` or `..` segments, no control characters. */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "*/*": string;
+            };
+        };
+        responses: {
+            /** @description The stream exists with this configuration */
+            200: {
+                headers: {
+                    /** @description The tail (or, on reads, the next offset to read) as an opaque offset. */
+                    "Stream-Next-Offset"?: string;
+                    /** @description `true` when the stream is closed (on reads: when this answer reaches its end). */
+                    "Stream-Closed"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description The tail (or, on reads, the next offset to read) as an opaque offset. */
+                    "Stream-Next-Offset"?: string;
+                    /** @description `true` when the stream is closed (on reads: when this answer reaches its end). */
+                    "Stream-Closed"?: string;
+                    /** @description The stream URL */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request: malformed JSON or a parameter/body field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Storage full */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    appendToStream: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Must match the stream content type when there is a body. */
+                "content-type"?: string;
+                /** @description `true`: close the stream after this append (an empty body just closes it). */
+                "stream-closed"?: string;
+                /** @description Writer sequence: must be byte-wise greater than the last one given for this stream. */
+                "stream-seq"?: string;
+                /** @description Idempotent producer id (with Producer-Epoch and Producer-Seq). */
+                "producer-id"?: string;
+                /** @description Idempotent producer epoch (integer ≥ 0). */
+                "producer-epoch"?: string;
+                /** @description Idempotent producer sequence of this request (integer ≥ 0). */
+                "producer-seq"?: string;
+            };
+            path: {
+                /** @description The stream path; may contain `/` (e.g. `chat/room-1`). Its topic is the path with `/` written `__` and every byte other than letters, digits, `.` and `-` written `_XX` (hex): `chat/room_1` → topic `chat__room_5F1`. At most 249 characters once escaped; no empty, `.` or `..` segments, no control characters. */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "*/*": string;
+            };
+        };
+        responses: {
+            /** @description Appended (idempotent producer, new data) */
+            200: {
+                headers: {
+                    /** @description The tail (or, on reads, the next offset to read) as an opaque offset. */
+                    "Stream-Next-Offset"?: string;
+                    /** @description `true` when the stream is closed (on reads: when this answer reaches its end). */
+                    "Stream-Closed"?: string;
+                    /** @description The accepted (or, on 403, the current) producer epoch. */
+                    "Producer-Epoch"?: string;
+                    /** @description The highest sequence accepted for this producer and epoch. */
+                    "Producer-Seq"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Appended, closed, or a duplicate */
+            204: {
+                headers: {
+                    /** @description The tail (or, on reads, the next offset to read) as an opaque offset. */
+                    "Stream-Next-Offset"?: string;
+                    /** @description `true` when the stream is closed (on reads: when this answer reaches its end). */
+                    "Stream-Closed"?: string;
+                    /** @description The accepted (or, on 403, the current) producer epoch. */
+                    "Producer-Epoch"?: string;
+                    /** @description The highest sequence accepted for this producer and epoch. */
+                    "Producer-Seq"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request: malformed JSON or a parameter/body field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Storage full */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteStream: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The stream path; may contain `/` (e.g. `chat/room-1`). Its topic is the path with `/` written `__` and every byte other than letters, digits, `.` and `-` written `_XX` (hex): `chat/room_1` → topic `chat__room_5F1`. At most 249 characters once escaped; no empty, `.` or `..` segments, no control characters. */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request: malformed JSON or a parameter/body field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    headStream: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The stream path; may contain `/` (e.g. `chat/room-1`). Its topic is the path with `/` written `__` and every byte other than letters, digits, `.` and `-` written `_XX` (hex): `chat/room_1` → topic `chat__room_5F1`. At most 249 characters once escaped; no empty, `.` or `..` segments, no control characters. */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stream exists */
+            200: {
+                headers: {
+                    /** @description The tail (or, on reads, the next offset to read) as an opaque offset. */
+                    "Stream-Next-Offset"?: string;
+                    /** @description `true` when the stream is closed (on reads: when this answer reaches its end). */
+                    "Stream-Closed"?: string;
+                    /** @description `true` when the answer reaches the tail. */
+                    "Stream-Up-To-Date"?: string;
+                    /** @description Echo as `cursor=` on the next long-poll. */
+                    "Stream-Cursor"?: string;
+                    /** @description Names the stream incarnation and the range (and whether it ends the stream). */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request: malformed JSON or a parameter/body field failed validation */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unauthorized: no valid credential */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden: the credential lacks a grant this operation needs (see x-sluice-permission) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The URL or headers are larger than the server accepts (32 KiB in all); nothing was done. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

@@ -4,6 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { authMiddleware } from './auth/auth-middleware.js';
 import { originPolicy } from './auth/origin-policy.js';
 import { StreamWatch } from './auth/stream-watch.js';
+import { streamSecurityHeaders } from './durable-streams/stream-http.js';
 import type { App } from './http/app-env.js';
 import { notFoundHandler, onError } from './http/error-handler.js';
 import { ApiError, errorResponse } from './http/errors.js';
@@ -22,6 +23,7 @@ import {
   type Limits,
 } from './http/limits/limits-middleware.js';
 import { renderDocsPage } from './http/docs-page.js';
+import { registerUiPage } from './http/ui-page.js';
 import { buildOpenApiDocument, createRouter } from './http/openapi.js';
 import type { Services } from './services.js';
 
@@ -38,6 +40,7 @@ export function createApp(services: Services): CreatedApp {
   const inflight = new InflightTracker();
   const limits = createLimits(config, services.metrics.registry);
   const app = createRouter((a) => {
+    a.use('/v1/stream/*', streamSecurityHeaders());
     a.use('*', requestContext(services, inflight));
     a.use('*', connectionCap(limits));
     a.use('*', hostCheck(config.host, config.limits.allowedHosts));
@@ -108,6 +111,7 @@ export function createApp(services: Services): CreatedApp {
       )),
     ),
   );
+  registerUiPage(app);
   app.onError(onError);
   app.notFound(notFoundHandler(allowedMethodsResolver(app as never)));
   return { app, inflight, limits };

@@ -41,10 +41,35 @@ describe('loadConfig', () => {
     ['DATABASE_URL', 'mysql://x', /DATABASE_URL="mysql:\/\/x" is invalid: expected a postgres:\/\//],
     ['SLUICE_LOG_LEVEL', 'loud', /SLUICE_LOG_LEVEL="loud" is invalid: expected one of fatal/],
     ['SLUICE_MAX_PARTITIONS', '0', /SLUICE_MAX_PARTITIONS="0" is invalid: expected an integer ≥ 1/],
-    ['SLUICE_LOG_STORE', 'disk', /SLUICE_LOG_STORE="disk" is invalid: expected file or memory/],
+    ['SLUICE_LOG_STORE', 'disk', /SLUICE_LOG_STORE="disk" is invalid: expected file, memory or kafka/],
   ])('rejects %s=%s naming the variable', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(message);
+  });
+
+  it('kafka: brokers are required and parsed; TLS and SASL settings are checked together', () => {
+    expect(() => loadConfig({ SLUICE_LOG_STORE: 'kafka' })).toThrow(/SLUICE_KAFKA_BROKERS="" is invalid/);
+    expect(() => loadConfig({ SLUICE_KAFKA_BROKERS: 'a:1,b' })).toThrow(/SLUICE_KAFKA_BROKERS="a:1,b" is invalid/);
+    expect(() =>
+      loadConfig({ SLUICE_LOG_STORE: 'kafka', SLUICE_KAFKA_BROKERS: 'a:1', SLUICE_KAFKA_SASL_MECHANISM: 'PLAIN' }),
+    ).toThrow(/SLUICE_KAFKA_SASL_USERNAME and SLUICE_KAFKA_SASL_PASSWORD/);
+    const c = loadConfig({
+      SLUICE_LOG_STORE: 'kafka',
+      SLUICE_KAFKA_BROKERS: 'k1.example:9093,10.0.0.2:9093',
+      SLUICE_KAFKA_TLS_CA_FILE: '/etc/ca.pem',
+      SLUICE_KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
+      SLUICE_KAFKA_SASL_USERNAME: 'u',
+      SLUICE_KAFKA_SASL_PASSWORD: 'p',
+    });
+    expect(c.logStore).toBe('kafka');
+    expect(c.kafka).toMatchObject({
+      brokers: ['k1.example:9093', '10.0.0.2:9093'],
+      clientId: 'sluice',
+      topicPrefix: 'sluice.',
+      replicationFactor: -1,
+      tls: { enabled: true, caFile: '/etc/ca.pem' },
+      sasl: { mechanism: 'SCRAM-SHA-512', username: 'u', password: 'p' },
+    });
   });
 
   it('lists every bad variable at once', () => {

@@ -68,6 +68,12 @@ export const envSchema = z.object({
   SLUICE_LONG_POLL_MAX_MS: int(0, LONG_POLL_LIMIT_MS).default(30_000),
   /** Interval of `: keepalive` comments on SSE streams. */
   SLUICE_SSE_KEEPALIVE_MS: int(100, 300_000).default(15_000),
+  /** Durable Streams (/v1/stream): how long a `live=long-poll` read waits before 204. */
+  SLUICE_STREAM_LONG_POLL_MS: int(100, LONG_POLL_LIMIT_MS).default(20_000),
+  /** Durable Streams: an SSE read ends after this long (the client reconnects), so proxies can collapse readers. */
+  SLUICE_STREAM_SSE_MAX_MS: int(1000, 3_600_000).default(60_000),
+  /** Durable Streams: how often expired streams (Stream-TTL / Stream-Expires-At) are deleted. */
+  SLUICE_STREAM_SWEEP_MS: int(100, 3_600_000).default(10_000),
   /** Reconnect delay SSE clients are told with `retry:`. */
   SLUICE_SSE_RETRY_MS: int(0, 600_000).default(2_000),
   /** Bytes an SSE client may have queued before it leaves the live fan-out and catches up from the log. */
@@ -101,8 +107,39 @@ export const envSchema = z.object({
    * closed and reopened on demand, so descriptors do not grow with the partition count.
    */
   SLUICE_MAX_OPEN_FILES: int(16, 1_000_000).default(1024),
-  /** Use the in-memory log store instead of segment files (tests and experiments only). */
-  SLUICE_LOG_STORE: z.enum(['file', 'memory'], { error: 'file or memory' }).default('file'),
+  /**
+   * Where the log lives: `file` (segment files in DATA_DIR), `kafka` (an Apache Kafka cluster,
+   * SLUICE_KAFKA_*; Node.js 22.22+/24 only), `memory` (tests and experiments only).
+   */
+  SLUICE_LOG_STORE: z.enum(['file', 'memory', 'kafka'], { error: 'file, memory or kafka' }).default('file'),
+  /** Kafka bootstrap servers, comma-separated host:port (required when SLUICE_LOG_STORE=kafka). */
+  SLUICE_KAFKA_BROKERS: z
+    .string()
+    .trim()
+    .regex(/^$|^[^,\s:]+:\d+(,[^,\s:]+:\d+)*$/, 'a comma-separated list of host:port')
+    .default(''),
+  /** Client id Sluice gives Kafka (quotas, logs). */
+  SLUICE_KAFKA_CLIENT_ID: z.string().trim().min(1, 'a client id').default('sluice'),
+  /** Kafka topic name = this prefix + the Sluice topic's id. */
+  SLUICE_KAFKA_TOPIC_PREFIX: z
+    .string()
+    .trim()
+    .regex(/^[a-zA-Z0-9._-]{0,200}$/, 'letters, digits, . _ -')
+    .default('sluice.'),
+  /** Replication factor of topics Sluice creates; -1 = the cluster's default.replication.factor. */
+  SLUICE_KAFKA_REPLICATION_FACTOR: int(-1, 32).default(-1),
+  /** Connect to Kafka over TLS (system CAs unless SLUICE_KAFKA_TLS_CA_FILE). */
+  SLUICE_KAFKA_TLS: bool.default(false),
+  /** PEM files for TLS to Kafka: CA bundle, and a client certificate + key for mutual TLS. */
+  SLUICE_KAFKA_TLS_CA_FILE: z.string().trim().min(1, 'a file path').optional(),
+  SLUICE_KAFKA_TLS_CERT_FILE: z.string().trim().min(1, 'a file path').optional(),
+  SLUICE_KAFKA_TLS_KEY_FILE: z.string().trim().min(1, 'a file path').optional(),
+  /** SASL authentication to Kafka (with SLUICE_KAFKA_SASL_USERNAME and _PASSWORD). */
+  SLUICE_KAFKA_SASL_MECHANISM: z
+    .enum(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'], { error: 'PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512' })
+    .optional(),
+  SLUICE_KAFKA_SASL_USERNAME: z.string().optional(),
+  SLUICE_KAFKA_SASL_PASSWORD: z.string().optional(),
   /** Keep the embedded database in memory instead of DATA_DIR/meta (tests only). */
   SLUICE_PGLITE_IN_MEMORY: bool.default(false),
   /**
@@ -176,6 +213,9 @@ export interface Config {
   groupSweepIntervalMs: number;
   longPollMaxMs: number;
   sseKeepaliveMs: number;
+  streamLongPollMs: number;
+  streamSseMaxMs: number;
+  streamSweepMs: number;
   sseRetryMs: number;
   sseMaxBufferedBytes: number;
   /** Empty: no cross-origin callers; `['*']`: any origin. */
@@ -192,7 +232,16 @@ export interface Config {
   shutdownTimeoutMs: number;
   dbPoolMax: number;
   dbConnectTimeoutMs: number;
-  logStore: 'file' | 'memory';
+  logStore: 'file' | 'memory' | 'kafka';
+  /** SLUICE_KAFKA_* settings; brokers is non-empty when logStore is `kafka`. */
+  kafka: {
+    brokers: string[];
+    clientId: string;
+    topicPrefix: string;
+    replicationFactor: number;
+    tls: { enabled: boolean; caFile?: string; certFile?: string; keyFile?: string };
+    sasl?: { mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; username: string; password: string };
+  };
   maxOpenFiles: number;
   webhookAllowPrivate: boolean;
   /** Host patterns and CIDRs from SLUICE_WEBHOOK_ALLOW_HOSTS; empty = no allowlist. */
@@ -251,6 +300,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       `SLUICE_MAX_BUFFERED_BODY_BYTES=${e.SLUICE_MAX_BUFFERED_BODY_BYTES} is invalid: expected at least SLUICE_MAX_BODY_BYTES (${e.SLUICE_MAX_BODY_BYTES}), or no body of the largest size could ever be received`,
     e.SLUICE_REQUEST_TIMEOUT_MS < e.SLUICE_HEADERS_TIMEOUT_MS &&
       `SLUICE_REQUEST_TIMEOUT_MS=${e.SLUICE_REQUEST_TIMEOUT_MS} is invalid: expected at least SLUICE_HEADERS_TIMEOUT_MS (${e.SLUICE_HEADERS_TIMEOUT_MS})`,
+    e.SLUICE_LOG_STORE === 'kafka' &&
+      e.SLUICE_KAFKA_BROKERS === '' &&
+      `SLUICE_KAFKA_BROKERS="" is invalid: expected the Kafka bootstrap servers (host:port,...) since SLUICE_LOG_STORE=kafka`,
+    e.SLUICE_KAFKA_SASL_MECHANISM !== undefined &&
+      (e.SLUICE_KAFKA_SASL_USERNAME === undefined || e.SLUICE_KAFKA_SASL_PASSWORD === undefined) &&
+      `SLUICE_KAFKA_SASL_MECHANISM=${e.SLUICE_KAFKA_SASL_MECHANISM} is invalid: expected SLUICE_KAFKA_SASL_USERNAME and SLUICE_KAFKA_SASL_PASSWORD too`,
   ].filter((m): m is string => typeof m === 'string');
   if (conflicts.length > 0) throw new ConfigError(conflicts);
   const dataDir = path.resolve(e.DATA_DIR);
@@ -275,6 +330,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     groupSweepIntervalMs: e.SLUICE_GROUP_SWEEP_INTERVAL_MS,
     longPollMaxMs: e.SLUICE_LONG_POLL_MAX_MS,
     sseKeepaliveMs: e.SLUICE_SSE_KEEPALIVE_MS,
+    streamLongPollMs: e.SLUICE_STREAM_LONG_POLL_MS,
+    streamSseMaxMs: e.SLUICE_STREAM_SSE_MAX_MS,
+    streamSweepMs: e.SLUICE_STREAM_SWEEP_MS,
     sseRetryMs: e.SLUICE_SSE_RETRY_MS,
     sseMaxBufferedBytes: e.SLUICE_SSE_MAX_BUFFERED_BYTES,
     corsOrigins: e.SLUICE_CORS_ORIGINS.split(',')
@@ -291,6 +349,27 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dbPoolMax: e.SLUICE_DB_POOL_MAX,
     dbConnectTimeoutMs: e.SLUICE_DB_CONNECT_TIMEOUT_MS,
     logStore: e.SLUICE_LOG_STORE,
+    kafka: {
+      brokers: e.SLUICE_KAFKA_BROKERS.split(',').filter((b) => b !== ''),
+      clientId: e.SLUICE_KAFKA_CLIENT_ID,
+      topicPrefix: e.SLUICE_KAFKA_TOPIC_PREFIX,
+      replicationFactor: e.SLUICE_KAFKA_REPLICATION_FACTOR,
+      tls: {
+        enabled: e.SLUICE_KAFKA_TLS || e.SLUICE_KAFKA_TLS_CA_FILE !== undefined,
+        caFile: e.SLUICE_KAFKA_TLS_CA_FILE,
+        certFile: e.SLUICE_KAFKA_TLS_CERT_FILE,
+        keyFile: e.SLUICE_KAFKA_TLS_KEY_FILE,
+      },
+      ...(e.SLUICE_KAFKA_SASL_MECHANISM
+        ? {
+            sasl: {
+              mechanism: e.SLUICE_KAFKA_SASL_MECHANISM,
+              username: e.SLUICE_KAFKA_SASL_USERNAME ?? '',
+              password: e.SLUICE_KAFKA_SASL_PASSWORD ?? '',
+            },
+          }
+        : {}),
+    },
     maxOpenFiles: e.SLUICE_MAX_OPEN_FILES,
     webhookAllowPrivate: e.SLUICE_WEBHOOK_ALLOW_PRIVATE,
     webhookAllowHosts: e.SLUICE_WEBHOOK_ALLOW_HOSTS.split(',')

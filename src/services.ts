@@ -1,11 +1,18 @@
 // The composition root: builds every service once from the Config (database, migrations,
 // log store and its recovery, reconciliation, domain services) and closes them in order.
+import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from './config.js';
 import { createStreamRegistry, type StreamRegistry } from './delivery/stream-registry.js';
 import { SseService } from './delivery/sse-service.js';
-import { createFileLogStore, createMemoryLogStore, type LogStore, type RecoveryReport } from './log/index.js';
+import {
+  createFileLogStore,
+  createKafkaLogStore,
+  createMemoryLogStore,
+  type LogStore,
+  type RecoveryReport,
+} from './log/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { CLUSTER_ID_FILE, ensureClusterIdentity } from './metadata/cluster-identity.js';
 import { openMetadata, type MetadataConnection, type MetadataDb } from './metadata/connection.js';
@@ -30,6 +37,7 @@ import { QueuesService } from './queues/queues-service.js';
 import { ApiKeyStore } from './auth/api-keys.js';
 import { AuthService } from './auth/auth-service.js';
 import { loadSigningSecret, TokenSigner } from './auth/tokens.js';
+import { StreamsService } from './durable-streams/streams-service.js';
 
 export interface Services {
   readonly config: Config;
@@ -58,6 +66,8 @@ export interface Services {
   readonly queueSweeper: QueueSweeper;
   /** Access control: mode, API keys (≤ 1 s cache), browser tokens. */
   readonly auth: AuthService;
+  /** Durable Streams protocol (/v1/stream): streams are one-partition topics. */
+  readonly durableStreams: StreamsService;
   /** Snapshots of topics, groups, webhooks and health for GET /v1/overview/events (the dashboard). */
   readonly overview: OverviewService;
 
@@ -215,6 +225,16 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       },
     );
     await auth.announce(config.host);
+    const durableStreams = new StreamsService({
+      db: metadata.db,
+      topics,
+      logger: logger.child({ component: 'durable-streams' }),
+      idempotencyWindowMs: config.idempotencyWindowMs,
+      maxJsonDepth: config.maxJsonDepth,
+      maxReadBytes: 1024 * 1024,
+      sweepIntervalMs: config.streamSweepMs,
+    });
+    cleanups.push(() => durableStreams.close());
     const overview = new OverviewService(
       overviewSources({
         topics,
@@ -250,6 +270,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       queues,
       queueSweeper,
       auth,
+      durableStreams,
       overview,
       onClose: (hook) => void hooks.push(hook),
       close: () =>
@@ -267,6 +288,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
           await webhooks.stop();
           await groups.stop();
           produce.close();
+          durableStreams.close();
           await log.close();
           await metadata.close();
         })()),
@@ -312,6 +334,23 @@ function registerLogHealthGauges(metrics: Metrics, log: LogStore): void {
 function createLogStore(config: Config, logger: Logger, metrics: Metrics): LogStore {
   const logLogger = logger.child({ component: 'log' });
   if (config.logStore === 'memory') return createMemoryLogStore({ logger: logLogger });
+  if (config.logStore === 'kafka') {
+    const k = config.kafka;
+    const pem = (file: string | undefined) => (file ? readFileSync(file, 'utf8') : undefined);
+    return createKafkaLogStore({
+      connection: {
+        brokers: k.brokers,
+        clientId: k.clientId,
+        ...(k.tls.enabled
+          ? { tls: { ca: pem(k.tls.caFile), cert: pem(k.tls.certFile), key: pem(k.tls.keyFile) } }
+          : {}),
+        ...(k.sasl ? { sasl: k.sasl } : {}),
+      },
+      topicPrefix: k.topicPrefix,
+      replicationFactor: k.replicationFactor,
+      logger: logLogger,
+    });
+  }
   return createFileLogStore({
     dataDir: config.dataDir,
     logger: logLogger,

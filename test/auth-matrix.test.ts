@@ -104,6 +104,16 @@ describe('authorization matrix', () => {
     const w = await api('POST', '/v1/webhooks', { topic: topics[scope], url: hookUrl });
     return { id: w['id'] as string, topic: topics[scope] };
   };
+  /** A Durable Stream under the scope's prefix, one level deep: its topic is `<name>__s`. */
+  const stream = async (scope: Scope) => {
+    const name = n(scope, 'stream');
+    const res = await fetch(`${server.url}/v1/stream/${name}/s`, {
+      method: 'PUT',
+      headers: { ...admin, 'content-type': 'application/json' },
+    });
+    if (res.status !== 201) throw new Error(`setup PUT stream: ${res.status} ${await res.text()}`);
+    return { path: `/v1/stream/${name}/s`, lookup: `${name}__s` };
+  };
   const key = async (scope: Scope) => {
     const name = n(scope, 'key');
     const k = await api('POST', '/v1/keys', { name, grants: [] });
@@ -218,6 +228,14 @@ describe('authorization matrix', () => {
       path: '/v1/tokens',
       body: { grants: [{ resource: 'topic', name: topics[s], actions: ['read'] }], ttl_ms: 60_000 },
     }),
+    createStream: async (s) => {
+      const name = n(s, 'stream');
+      return { method: 'PUT', path: `/v1/stream/${name}/s`, lookup: `${name}__s` };
+    },
+    appendToStream: async (s) => ({ method: 'POST', ...(await stream(s)), body: { n: 1 } }),
+    readStream: async (s) => ({ method: 'GET', ...(await stream(s)) }),
+    headStream: async (s) => ({ method: 'HEAD', ...(await stream(s)) }),
+    deleteStream: async (s) => ({ method: 'DELETE', ...(await stream(s)) }),
     healthz: async () => ({ method: 'GET', path: '/healthz' }),
     readyz: async () => ({ method: 'GET', path: '/readyz' }),
     metrics: async () => ({ method: 'GET', path: '/metrics' }),
@@ -330,7 +348,7 @@ describe('authorization matrix', () => {
       return value === undefined || value === null ? [] : [value as string];
     }
     if ((m = /^each of \?(\w+)=$/.exec(published))) return (call.query?.[m[1]!] ?? '').split(',');
-    if (/^the (topic of webhook|name of key) \{\w+\}$/.test(published)) return [call.lookup!];
+    if (/^the (topic of webhook|name of key|topic of stream) \{\w+\}$/.test(published)) return [call.lookup!];
     if (/^[a-z]+$/.test(published)) return [published];
     throw new Error(`the matrix does not understand the published name ${JSON.stringify(published)}`);
   }

@@ -53,7 +53,7 @@ describe('the permission table', () => {
   it('is shown in the README as declared (rows for operations added since are reported, not required)', async () => {
     const readme = await fs.readFile(new URL('../README.md', import.meta.url), 'utf8');
     const rows = permissionTableRows(buildOpenApiDocument());
-    const shown = readme.split('\n').filter((l) => /^\| `(GET|POST|PUT|PATCH|DELETE) \//.test(l));
+    const shown = readme.split('\n').filter((l) => /^\| `(GET|HEAD|POST|PUT|PATCH|DELETE) \//.test(l));
     const stale = shown.filter((l) => !rows.includes(l));
     expect(stale, 'README Security table rows that no longer match src/auth/permissions.ts').toEqual([]);
     const absent = rows.filter((r) => !shown.includes(r));

@@ -3,7 +3,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStatus } from './support/client.js';
-import { startIsolatedServer, type TestServer } from './support/server.js';
+import { rawConnect } from './support/raw-http.js';
+import { startIsolatedServer, usingKafka, type TestServer } from './support/server.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -349,6 +350,22 @@ describe('idempotency', () => {
     expect(other.status).toBe(422);
   });
 
+  it('an empty Idempotency-Key header is 400, not a request without one', async () => {
+    const name = await topic(1);
+    const body = JSON.stringify({ records: [{ value: 1 }] });
+    for (const header of ['Idempotency-Key:', 'Idempotency-Key: ', 'Idempotency-Key:\t']) {
+      const conn = await rawConnect(server.url);
+      conn.write(
+        `POST /v1/topics/${name}/records HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
+          `${header}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+      );
+      const res = await conn.response();
+      conn.destroy();
+      expect(res.status, JSON.stringify(header)).toBe(400);
+    }
+    expect(await endOffsets(name)).toEqual([0]);
+  });
+
   it('concurrent first attempts with one key append once', async () => {
     const name = await topic(1);
     const key = randomUUID();
@@ -381,43 +398,97 @@ describe('idempotency', () => {
   });
 });
 
-describe('topic lifecycle', () => {
-  it('applies a retention change to the log: old segments go, reads below the start answer 416', async () => {
-    const name = `t-${randomUUID()}`;
-    expectStatus(
-      await server.client.post('/v1/topics', {
-        body: { name, config: { segment_bytes: 1024, value_format: 'string' } },
-      }),
-      201,
-    );
-    for (let i = 0; i < 10; i++) {
-      expectStatus(await produce(name, [{ value: `${i}-${'x'.repeat(300)}` }]), 200);
-    }
-    await server.services.log.enforceRetention();
-    const kept = expectStatus(await server.client.get('/v1/topics/{topic}', { params: { topic: name } }), 200);
-    expect(kept.partitions[0]!.start_offset).toBe(0); // default retention keeps everything this young
-    expectStatus(
-      await server.client.patch('/v1/topics/{topic}', {
-        params: { topic: name },
-        body: { config: { retention_bytes: 1024 } },
-      }),
-      200,
-    );
-    await server.services.log.enforceRetention();
-    const t = expectStatus(await server.client.get('/v1/topics/{topic}', { params: { topic: name } }), 200);
-    const start = t.partitions[0]!.start_offset;
-    expect(start).toBeGreaterThan(0);
-    expect(t.partitions[0]!.end_offset).toBe(10);
-    const below = await read(name, 0, { offset: 0 });
-    expect(below.status === 416 && below.body.error).toMatchObject({
-      code: 'offset_out_of_range',
-      start_offset: start,
-      end_offset: 10,
-    });
-    const fromStart = expectStatus(await read(name, 0), 200);
-    expect(fromStart.records[0]!.offset).toBe(start);
-    expect(fromStart.records.at(-1)!.value).toBe(`9-${'x'.repeat(300)}`);
+describe('idempotency keys belong to the principal that sent them', () => {
+  const ADMIN_KEY = `adm_${randomUUID()}${randomUUID()}`;
+  let secured: TestServer;
+  beforeAll(async () => {
+    secured = await startIsolatedServer({ SLUICE_ADMIN_KEY: ADMIN_KEY });
   });
+  afterAll(async () => {
+    await secured?.stop();
+  });
+
+  const post = async (credential: string, path: string, body: unknown, headers: Record<string, string> = {}) => {
+    const res = await fetch(`${secured.url}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${credential}`, 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json().catch(() => ({}))) as Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  };
+  const newKey = async () =>
+    (
+      await post(ADMIN_KEY, '/v1/keys', {
+        name: 'p',
+        grants: [{ resource: 'topic', name: '*', actions: ['write', 'create'] }],
+      })
+    ).body as { key: string };
+
+  it('another key reusing an Idempotency-Key gets its own append, not the first key’s answer; the same key (or its token) gets a replay', async () => {
+    const name = `t-${randomUUID()}`;
+    expect((await post(ADMIN_KEY, '/v1/topics', { name })).status).toBe(201);
+    const a = await newKey();
+    const b = await newKey();
+    const idem = { 'idempotency-key': randomUUID() };
+    const body = { records: [{ value: 'same' }] };
+    const first = await post(a.key, `/v1/topics/${name}/records`, body, idem);
+    expect(first.body).toEqual({ offsets: [{ partition: 0, offset: 0 }] });
+    const other = await post(b.key, `/v1/topics/${name}/records`, body, idem);
+    expect(other.body).toEqual({ offsets: [{ partition: 0, offset: 1 }] });
+    // A different body under B's use of the key is B's conflict alone.
+    expect((await post(b.key, `/v1/topics/${name}/records`, { records: [{ value: 'x' }] }, idem)).status).toBe(422);
+    expect((await post(a.key, `/v1/topics/${name}/records`, body, idem)).body).toEqual(first.body);
+    const token = (
+      await post(a.key, '/v1/tokens', {
+        grants: [{ resource: 'topic', name: '*', actions: ['write'] }],
+        ttl_ms: 60_000,
+      })
+    ).body as { token: string };
+    expect((await post(token.token, `/v1/topics/${name}/records`, body, idem)).body).toEqual(first.body);
+  });
+});
+
+describe('topic lifecycle', () => {
+  // On Kafka the brokers retain on their own clock (log.retention.check.interval.ms) and segments are ≥ 1 MiB.
+  it.skipIf(usingKafka())(
+    'applies a retention change to the log: old segments go, reads below the start answer 416',
+    async () => {
+      const name = `t-${randomUUID()}`;
+      expectStatus(
+        await server.client.post('/v1/topics', {
+          body: { name, config: { segment_bytes: 1024, value_format: 'string' } },
+        }),
+        201,
+      );
+      for (let i = 0; i < 10; i++) {
+        expectStatus(await produce(name, [{ value: `${i}-${'x'.repeat(300)}` }]), 200);
+      }
+      await server.services.log.enforceRetention();
+      const kept = expectStatus(await server.client.get('/v1/topics/{topic}', { params: { topic: name } }), 200);
+      expect(kept.partitions[0]!.start_offset).toBe(0); // default retention keeps everything this young
+      expectStatus(
+        await server.client.patch('/v1/topics/{topic}', {
+          params: { topic: name },
+          body: { config: { retention_bytes: 1024 } },
+        }),
+        200,
+      );
+      await server.services.log.enforceRetention();
+      const t = expectStatus(await server.client.get('/v1/topics/{topic}', { params: { topic: name } }), 200);
+      const start = t.partitions[0]!.start_offset;
+      expect(start).toBeGreaterThan(0);
+      expect(t.partitions[0]!.end_offset).toBe(10);
+      const below = await read(name, 0, { offset: 0 });
+      expect(below.status === 416 && below.body.error).toMatchObject({
+        code: 'offset_out_of_range',
+        start_offset: start,
+        end_offset: 10,
+      });
+      const fromStart = expectStatus(await read(name, 0), 200);
+      expect(fromStart.records[0]!.offset).toBe(start);
+      expect(fromStart.records.at(-1)!.value).toBe(`9-${'x'.repeat(300)}`);
+    },
+  );
 
   it('deleting a topic removes its data: a recreated topic starts empty', async () => {
     const name = await topic(1);

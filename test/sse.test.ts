@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeTopicCursor, topicCursorTag } from '../src/delivery/cursor.js';
-import { startIsolatedServer, type TestServer } from './support/server.js';
+import { startIsolatedServer, usingKafka, type TestServer } from './support/server.js';
 import { createTopic, listen, produce, startProxy, until, type Listener } from './sse-support.js';
 import { appendOddRecords, DEEP, depthOf, notJsonBytes } from './support/odd-records.js';
 
@@ -347,52 +347,56 @@ describe('errors', () => {
     expect(atEndTopic.records()[0]?.offset).toBe(4);
   });
 
-  it('a cursor below the retention start gets event: gap naming the lost range, then the retained records; reconnects never repeat it', async () => {
-    const topic = name();
-    await createTopic(server.url, topic, 2, { segment_bytes: 1024, retention_bytes: 1024 });
-    for (let i = 0; i < 10; i++) await produce(server.url, topic, [{ value: 'z'.repeat(400), partition: 0 }]);
-    await produce(server.url, topic, [{ value: 'p1', partition: 1 }]);
-    await server.services.log.enforceRetention();
-    const found = server.services.topics.partitionLog(topic, 0);
-    if (!found.ok) throw new Error(found.error.message);
-    const start = found.value.log.startOffset();
-    expect(start).toBeGreaterThan(1);
-    const described = (await (await fetch(`${server.url}/v1/topics/${topic}`)).json()) as { id: string };
-    const proxy = await startProxy(Number(new URL(server.url).port));
-    try {
-      const via = `http://127.0.0.1:${proxy.port}/v1/topics/${topic}`;
-      // ?last_event_id= so that EventSource's own Last-Event-ID header takes over on reconnect.
-      const part = watch(listen(`${via}/partitions/0/events?last_event_id=1`));
-      const all = watch(
-        listen(`${via}/events?last_event_id=${encodeTopicCursor([1, 0], topicCursorTag(described.id))}`),
-      );
-      const retained = Array.from({ length: 10 - start }, (_, i) => start + i);
-      const offsetsOf = (l: Listener, p: number) =>
-        l
-          .records()
-          .filter((r) => r.partition === p)
-          .map((r) => r.offset);
-      await until(() => offsetsOf(part, 0).length === retained.length, 'partition stream: retained records');
-      await until(() => offsetsOf(all, 0).length === retained.length && offsetsOf(all, 1).length === 1, 'topic');
-      const gap = { topic, partition: 0, from_offset: 1, to_offset: start };
-      for (const l of [part, all]) {
-        expect(l.events.filter((e) => e.type === 'gap').map((e) => JSON.parse(e.data))).toEqual([gap]);
-        expect(l.events.filter((e) => e.type === 'error')).toEqual([]);
+  // Needs retention on the test's schedule; on Kafka the brokers retain on their own clock.
+  it.skipIf(usingKafka())(
+    'a cursor below the retention start gets event: gap naming the lost range, then the retained records; reconnects never repeat it',
+    async () => {
+      const topic = name();
+      await createTopic(server.url, topic, 2, { segment_bytes: 1024, retention_bytes: 1024 });
+      for (let i = 0; i < 10; i++) await produce(server.url, topic, [{ value: 'z'.repeat(400), partition: 0 }]);
+      await produce(server.url, topic, [{ value: 'p1', partition: 1 }]);
+      await server.services.log.enforceRetention();
+      const found = server.services.topics.partitionLog(topic, 0);
+      if (!found.ok) throw new Error(found.error.message);
+      const start = found.value.log.startOffset();
+      expect(start).toBeGreaterThan(1);
+      const described = (await (await fetch(`${server.url}/v1/topics/${topic}`)).json()) as { id: string };
+      const proxy = await startProxy(Number(new URL(server.url).port));
+      try {
+        const via = `http://127.0.0.1:${proxy.port}/v1/topics/${topic}`;
+        // ?last_event_id= so that EventSource's own Last-Event-ID header takes over on reconnect.
+        const part = watch(listen(`${via}/partitions/0/events?last_event_id=1`));
+        const all = watch(
+          listen(`${via}/events?last_event_id=${encodeTopicCursor([1, 0], topicCursorTag(described.id))}`),
+        );
+        const retained = Array.from({ length: 10 - start }, (_, i) => start + i);
+        const offsetsOf = (l: Listener, p: number) =>
+          l
+            .records()
+            .filter((r) => r.partition === p)
+            .map((r) => r.offset);
+        await until(() => offsetsOf(part, 0).length === retained.length, 'partition stream: retained records');
+        await until(() => offsetsOf(all, 0).length === retained.length && offsetsOf(all, 1).length === 1, 'topic');
+        const gap = { topic, partition: 0, from_offset: 1, to_offset: start };
+        for (const l of [part, all]) {
+          expect(l.events.filter((e) => e.type === 'gap').map((e) => JSON.parse(e.data))).toEqual([gap]);
+          expect(l.events.filter((e) => e.type === 'error')).toEqual([]);
+        }
+        expect(part.events[0]).toMatchObject({ type: 'gap', id: String(start) });
+        // A real reconnect: EventSource resumes from its last id, past the gap.
+        proxy.cut();
+        await until(() => part.opens === 2 && all.opens === 2, 'both reconnected');
+        await produce(server.url, topic, [{ value: 'after', partition: 0 }]);
+        await until(() => offsetsOf(part, 0).includes(10) && offsetsOf(all, 0).includes(10), 'the next record');
+        for (const l of [part, all]) {
+          expect(l.events.filter((e) => e.type === 'gap')).toHaveLength(1);
+          expect(offsetsOf(l, 0)).toEqual([...retained, 10]);
+          expect(l.opens).toBe(2);
+        }
+        expect(offsetsOf(all, 1)).toEqual([0]);
+      } finally {
+        await proxy.close();
       }
-      expect(part.events[0]).toMatchObject({ type: 'gap', id: String(start) });
-      // A real reconnect: EventSource resumes from its last id, past the gap.
-      proxy.cut();
-      await until(() => part.opens === 2 && all.opens === 2, 'both reconnected');
-      await produce(server.url, topic, [{ value: 'after', partition: 0 }]);
-      await until(() => offsetsOf(part, 0).includes(10) && offsetsOf(all, 0).includes(10), 'the next record');
-      for (const l of [part, all]) {
-        expect(l.events.filter((e) => e.type === 'gap')).toHaveLength(1);
-        expect(offsetsOf(l, 0)).toEqual([...retained, 10]);
-        expect(l.opens).toBe(2);
-      }
-      expect(offsetsOf(all, 1)).toEqual([0]);
-    } finally {
-      await proxy.close();
-    }
-  });
+    },
+  );
 });

@@ -17,6 +17,7 @@ import {
   type Requirement,
 } from './permissions.js';
 import { describePrincipal, type Principal } from './principal.js';
+import { streamTopicOfUrlPath } from '../durable-streams/stream-path.js';
 import type { StreamWatch } from './stream-watch.js';
 
 /** What the request is for: its operation (null for routes outside the OpenAPI document). */
@@ -41,7 +42,14 @@ export function authMiddleware(services: Services, app: () => App, watch: Stream
       .filter((r) => r.method !== 'ALL')
       .at(-1);
     const method = c.req.method === 'HEAD' ? 'GET' : c.req.method;
-    const target = route ? targetFor(route.method === 'HEAD' ? 'GET' : route.method, route.path) : undefined;
+    // `:path{.+}` (a parameter that may hold '/') is documented as `{path}`.
+    const routePath = route?.path.replace(/(:[A-Za-z0-9_]+)\{[^}]*\}/g, '$1');
+    const routeMethod = route?.method === 'HEAD' ? 'GET' : route?.method;
+    // HEAD is served by the GET handler; an operation documented for HEAD declares its own permission.
+    const target =
+      route && routePath !== undefined && routeMethod !== undefined
+        ? ((c.req.method === 'HEAD' ? targetFor('HEAD', routePath) : undefined) ?? targetFor(routeMethod, routePath))
+        : undefined;
     c.set('operationId', target?.operationId ?? null);
     if (target?.declaration?.requires === 'public') {
       c.set('principal', NO_GRANTS);
@@ -161,6 +169,7 @@ async function resolveNames(
   params: Record<string, string>,
 ): Promise<string[] | 'any' | 'missing'> {
   if ('any' in source) return 'any';
+  if ('streamTopic' in source) return [streamTopicOfUrlPath(new URL(c.req.url).pathname)];
   if ('fixed' in source) return [source.fixed];
   if ('lookup' in source) {
     const id = params[source.param] ?? '';

@@ -5,7 +5,9 @@ import { cors } from 'hono/cors';
 import type { AppEnv } from '../http/app-env.js';
 import { ApiError } from '../http/errors.js';
 
-const CORS_EXPOSE = 'x-request-id,location,retry-after';
+import { STREAM_EXPOSED_HEADERS } from '../durable-streams/stream-http.js';
+
+const CORS_EXPOSE = ['x-request-id', 'location', 'retry-after', ...STREAM_EXPOSED_HEADERS].join(',');
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** Whether a request carrying `Origin: origin` may act (same origin, or listed). */

@@ -18,7 +18,9 @@ export type NameSource =
   /** A fixed name (`cluster` for cluster-wide operations). */
   | { fixed: string }
   /** Looked up from a path id: a webhook is named by its topic, a key by its name. */
-  | { lookup: 'webhookTopic' | 'keyName'; param: string };
+  | { lookup: 'webhookTopic' | 'keyName'; param: string }
+  /** The topic of the Durable Stream the request path names (`/v1/stream/{path}`). */
+  | { streamTopic: true };
 
 export interface Requirement {
   resource: Resource;
@@ -45,6 +47,7 @@ const ANY: NameSource = { any: true };
 const CLUSTER: NameSource = { fixed: 'cluster' };
 const webhookTopic: NameSource = { lookup: 'webhookTopic', param: 'id' };
 const keyName: NameSource = { lookup: 'keyName', param: 'id' };
+const streamTopic: NameSource = { streamTopic: true };
 /** A dead-letter topic is written by Sluice on the caller's behalf: naming one needs topic:write on it. */
 const deadLetterWrite = r('topic', 'write', { body: 'dead_letter_topic', optional: true });
 
@@ -110,6 +113,15 @@ export const operationPermissions: Record<string, Declaration> = {
     requires: [r('topic', 'read', param('topic')), r('group', 'read', param('queue'))],
     queryToken: true,
   },
+  // Durable Streams: a stream is its topic
+  createStream: {
+    requires: [r('topic', 'create', streamTopic)],
+    note: 'the topic is the stream path escaped (`/` → `__`); confirming an existing stream needs the same',
+  },
+  appendToStream: { requires: [r('topic', 'write', streamTopic)] },
+  readStream: { requires: [r('topic', 'read', streamTopic)], queryToken: true },
+  headStream: { requires: [r('topic', 'read', streamTopic)] },
+  deleteStream: { requires: [r('topic', 'delete', streamTopic)] },
   // Access control
   createKey: {
     requires: [r('key', 'create', { body: 'name' })],
@@ -142,11 +154,17 @@ export const extraRoutePermissions: Record<string, Declaration> = {
     note: 'public with SLUICE_DOCS_PUBLIC=true',
   },
   'GET /docs': { requires: [r('cluster', 'describe', CLUSTER)], note: 'public with SLUICE_DOCS_PUBLIC=true' },
+  // The dashboard's static files hold no data; the page asks for a key and calls the API with it.
+  'GET /ui': { requires: 'public' },
+  'GET /ui/': { requires: 'public' },
+  'GET /ui/app.js': { requires: 'public' },
+  'GET /ui/app.css': { requires: 'public' },
 };
 
 /** `topic:read on {topic}` style text of a requirement, for the OpenAPI document and errors. */
 export function describeRequirement(req: Requirement): string {
   const n = req.name;
+  if ('streamTopic' in n) return `${req.resource}:${req.action} on the topic of stream {path}`;
   const name =
     'param' in n && !('lookup' in n)
       ? `{${n.param}}`

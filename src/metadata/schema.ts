@@ -6,3 +6,4 @@ export * from './schema/groups.js';
 export * from './schema/topics.js';
 export * from './schema/webhooks.js';
 export * from './schema/queues.js';
+export * from './schema/durable-streams.js';

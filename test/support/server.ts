@@ -1,5 +1,6 @@
 // Starts a real Sluice server in-process (createServices + createApp on 127.0.0.1:0) with a
 // temp DATA_DIR and a fresh database; restartable on the same data for recovery tests.
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -27,6 +28,23 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
+/**
+ * The Kafka entry of the test matrix: with SLUICE_TEST_KAFKA_BROKERS set (`npm run test:kafka`),
+ * every test server keeps its log on that cluster, under a topic prefix of its own.
+ */
+/** Whether test servers keep their log on Kafka (where brokers, not Sluice, roll and retain segments). */
+export const usingKafka = (): boolean => Boolean(process.env['SLUICE_TEST_KAFKA_BROKERS']);
+
+function kafkaTestEnv(): Record<string, string> {
+  const brokers = process.env['SLUICE_TEST_KAFKA_BROKERS'];
+  if (!brokers) return {};
+  return {
+    SLUICE_LOG_STORE: 'kafka',
+    SLUICE_KAFKA_BROKERS: brokers,
+    SLUICE_KAFKA_TOPIC_PREFIX: `sluice-test-${randomBytes(4).toString('hex')}.`,
+  };
+}
+
 export async function createTestEnv(extraEnv: Record<string, string> = {}): Promise<TestEnv> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'sluice-test-'));
   const database = await createTestDatabase();
@@ -37,6 +55,7 @@ export async function createTestEnv(extraEnv: Record<string, string> = {}): Prom
     SLUICE_LOG_LEVEL: process.env['SLUICE_TEST_LOG_LEVEL'] ?? 'silent',
     SLUICE_SHUTDOWN_TIMEOUT_MS: '2000',
     ...(database.url ? { DATABASE_URL: database.url } : {}),
+    ...kafkaTestEnv(),
     ...extraEnv,
   };
   return {

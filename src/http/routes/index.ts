@@ -42,6 +42,10 @@ import { registerGetKey } from './keys-get.js';
 import { registerRevokeKey } from './keys-revoke.js';
 import { registerUpdateKey } from './keys-update.js';
 import { registerCreateToken } from './tokens-create.js';
+import { registerCreateStream } from './stream-create.js';
+import { registerAppendToStream } from './stream-append.js';
+import { registerHeadStream, registerReadStream } from './stream-read.js';
+import { registerDeleteStream } from './stream-delete.js';
 import { registerWhoami } from './whoami.js';
 import { registerOverviewEvents } from './overview-events.js';
 
@@ -97,4 +101,10 @@ export const routeModules: RouteModule[] = [
   registerHealth,
   registerMetrics,
   registerOverviewEvents,
+  // Durable Streams
+  registerCreateStream,
+  registerAppendToStream,
+  registerReadStream,
+  registerHeadStream,
+  registerDeleteStream,
 ];

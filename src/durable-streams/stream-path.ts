@@ -1,0 +1,62 @@
+// Stream paths (what follows /v1/stream/, may contain '/') ↔ topic names: an injective,
+// reversible escaping into the topic name alphabet, so a stream is an ordinary topic.
+import { err, ok, type Result } from '../lib/result.js';
+
+/** Where the protocol is served; the stream path is everything after it. */
+export const STREAM_ROUTE_PREFIX = '/v1/stream/';
+
+/** Topic names are at most 249 characters (Kafka's limit); an escaped path must fit. */
+const MAX_TOPIC_NAME = 249;
+/** Longest raw path looked at (bytes of the URL); longer is refused before any work. */
+export const MAX_STREAM_PATH_BYTES = 1024;
+const PLAIN = /[A-Za-z0-9.-]/;
+
+/**
+ * The topic name of a stream path. Letters, digits, '.' and '-' stay; '/' becomes `__`;
+ * every other byte of the UTF-8 encoding (including '_') becomes `_XX` (upper-case hex).
+ * So `chat/room-1` → `chat__room-1`, `a_b` → `a_5Fb`: a prefixed grant on `chat__` covers
+ * every stream under `chat/`. Empty segments, `.`/`..` segments, NUL and control
+ * characters are refused.
+ */
+export function streamTopicName(path: string): Result<string, string> {
+  if (path.length === 0) return err('the stream path is empty');
+  if (Buffer.byteLength(path) > MAX_STREAM_PATH_BYTES)
+    return err(`the stream path exceeds ${MAX_STREAM_PATH_BYTES} bytes`);
+  const segments = path.split('/');
+  for (const s of segments) {
+    if (s === '') return err('the stream path has an empty segment (a leading, trailing or doubled "/")');
+    if (s === '.' || s === '..') return err('the stream path may not contain "." or ".." segments');
+  }
+  if (/[\u0000-\u001f\u007f]/.test(path)) return err('the stream path may not contain control characters');
+  let out = '';
+  for (const ch of path) {
+    if (ch === '/') out += '__';
+    else if (PLAIN.test(ch)) out += ch;
+    else for (const b of Buffer.from(ch, 'utf8')) out += `_${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  if (out.length > MAX_TOPIC_NAME)
+    return err(
+      `the stream path is too long: its topic name ${JSON.stringify(out.slice(0, 40))}… exceeds ${MAX_TOPIC_NAME} characters`,
+    );
+  return ok(out);
+}
+
+/** The stream path of a request path (`/v1/stream/a%20b/c` → `a b/c`), or why it is not one. */
+export function streamPathOfUrlPath(urlPath: string): Result<string, string> {
+  if (!urlPath.startsWith(STREAM_ROUTE_PREFIX)) return err('not a stream path');
+  const raw = urlPath.slice(STREAM_ROUTE_PREFIX.length);
+  if (raw.length > MAX_STREAM_PATH_BYTES * 3) return err(`the stream path exceeds ${MAX_STREAM_PATH_BYTES} bytes`);
+  try {
+    return ok(decodeURIComponent(raw));
+  } catch {
+    return err('the stream path is not valid percent-encoded UTF-8');
+  }
+}
+
+/** The topic name a request path names, for permission checks (`*` when it names none). */
+export function streamTopicOfUrlPath(urlPath: string): string {
+  const p = streamPathOfUrlPath(urlPath);
+  if (!p.ok) return '*';
+  const n = streamTopicName(p.value);
+  return n.ok ? n.value : '*';
+}

@@ -1,0 +1,67 @@
+// PUT /v1/stream/{path} — create a Durable Stream (a one-partition topic), or confirm one
+// that exists with the same configuration.
+import { createRoute, z } from '@hono/zod-openapi';
+import {
+  parseContentType,
+  parseExpiry,
+  requestStreamPath,
+  streamApiError,
+  streamClosedHeader,
+  streamHeaders,
+} from '../../durable-streams/stream-http.js';
+import type { RouteModule } from '../app-env.js';
+import { ApiError, errorResponses } from '../errors.js';
+import { registerStreamRoute, StreamCreateHeaders, StreamPathParam, streamResponseHeaders } from './stream-schemas.js';
+
+export const createStreamRoute = createRoute({
+  method: 'put',
+  path: '/v1/stream/{path}',
+  tags: ['Durable Streams'],
+  operationId: 'createStream',
+  summary: 'Create a stream',
+  description:
+    'Durable Streams protocol (PROTOCOL.md §5.1). Creates the stream as a topic with one partition, ' +
+    '`retention_ms: -1` and the `value_format` its content type suggests (`application/json` → json, `text/*` → ' +
+    'string, else binary), so it is listed by GET /v1/topics and readable by groups, queues and webhooks. The body, ' +
+    'if any, is its first content (JSON: a top-level array is flattened into messages; `[]` creates it empty). ' +
+    'An existing stream with the same content type, TTL/expiry and closed state answers 200; a different one, or a ' +
+    'topic of that name that is not a stream, 409. Forking (`Stream-Forked-From`) is not supported (400).',
+  request: {
+    params: StreamPathParam,
+    headers: StreamCreateHeaders,
+    body: { content: { '*/*': { schema: z.string().openapi({ format: 'binary' }) } }, required: false },
+  },
+  responses: {
+    200: { description: 'The stream exists with this configuration', headers: streamResponseHeaders },
+    201: {
+      description: 'Created',
+      headers: { ...streamResponseHeaders, Location: { description: 'The stream URL', schema: { type: 'string' } } },
+    },
+    ...errorResponses(400, 409, 413, 503, 507),
+  },
+});
+
+export const registerCreateStream: RouteModule = (app) =>
+  registerStreamRoute(app, createStreamRoute, async (c) => {
+    const path = requestStreamPath(c);
+    if (c.req.header('stream-forked-from') !== undefined)
+      throw new ApiError('bad_request', 'forking streams (Stream-Forked-From) is not supported by this server');
+    const contentType = parseContentType(c);
+    const expiry = parseExpiry(c);
+    const body = new Uint8Array(await c.req.arrayBuffer());
+    const result = await c.get('services').durableStreams.create(path, {
+      contentType,
+      ...expiry,
+      closed: streamClosedHeader(c),
+      body,
+    });
+    if (!result.ok) throw streamApiError(result.error);
+    const { view, status } = result.value;
+    const headers: Record<string, string> = { ...streamHeaders(view), 'content-type': view.contentType };
+    if (view.closed) headers['stream-closed'] = 'true';
+    if (status === 201) {
+      const url = new URL(c.req.url);
+      headers.location = `${url.origin}${url.pathname}`;
+    }
+    return c.body(null, status, headers);
+  });

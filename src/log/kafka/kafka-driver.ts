@@ -1,0 +1,416 @@
+// The narrow port the Kafka log store needs from a Kafka client (produce, fetch, list offsets,
+// topic admin), and its adapter over @platformatic/kafka, loaded on demand so file mode never needs it.
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+
+/** How to reach the cluster: SLUICE_KAFKA_* settings. */
+export interface KafkaConnection {
+  /** host:port bootstrap list. */
+  brokers: string[];
+  clientId: string;
+  /** TLS: true = system CAs; an object passes node:tls options (ca, cert, key, servername). */
+  tls?: boolean | { ca?: string; cert?: string; key?: string; rejectUnauthorized?: boolean };
+  sasl?: { mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; username: string; password: string };
+}
+
+export interface KafkaRecordOut {
+  key: Buffer | null;
+  value: Buffer | null;
+  /** Kafka allows repeated header keys, so a list of pairs, not a map. */
+  headers: Array<[Buffer, Buffer | null]>;
+  timestamp: bigint;
+}
+
+export interface FetchedRecord {
+  offset: number;
+  timestamp: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Array<[Buffer | null, Buffer | null]>;
+}
+
+/** One Kafka record batch as fetched (one produce call = one batch). */
+export interface FetchedBatch {
+  baseOffset: number;
+  lastOffset: number;
+  records: FetchedRecord[];
+}
+
+export interface FetchedPartition {
+  /** Kafka error code (0 = none). */
+  errorCode: number;
+  highWatermark: number;
+  logStartOffset: number;
+  /** Data batches in offset order (control batches of transactions left out). */
+  batches: FetchedBatch[];
+}
+
+export interface TopicLayout {
+  /** Kafka's topic UUID (what Fetch v13+ names topics by). */
+  id: string;
+  /** Leader broker id per partition (-1 while leaderless). */
+  leaders: number[];
+}
+
+/** Everything the store asks of a Kafka client. Implemented over @platformatic/kafka. */
+export interface KafkaDriver {
+  /** Topic layouts; `force` bypasses the client's metadata cache. Missing topics are absent. */
+  metadata(topics: string[], force: boolean): Promise<Map<string, TopicLayout>>;
+  listTopics(): Promise<string[]>;
+  createTopic(name: string, partitions: number, configs: Record<string, string>, replicas: number): Promise<void>;
+  growTopic(name: string, partitions: number): Promise<void>;
+  deleteTopic(name: string): Promise<void>;
+  alterTopicConfig(name: string, configs: Record<string, string>): Promise<void>;
+  /** Appends one batch to one partition; resolves to its base offset once `acks` replicas have it. */
+  produce(topic: string, partition: number, records: KafkaRecordOut[], acks: -1 | 1): Promise<number>;
+  /** One Fetch against `leader`, waiting up to maxWaitMs for at least one byte. */
+  fetch(
+    leader: number,
+    topicId: string,
+    partition: number,
+    offset: number,
+    maxBytes: number,
+    maxWaitMs: number,
+  ): Promise<FetchedPartition>;
+  /**
+   * One long-poll Fetch for many partitions led by `leader` (at most a byte each): answers when any
+   * has data past its offset or after maxWaitMs, with each partition's offsets. Uses its own
+   * connections, so reads never queue behind it.
+   */
+  tailFetch(
+    leader: number,
+    partitions: Array<{ topicId: string; partition: number; offset: number }>,
+    maxWaitMs: number,
+  ): Promise<
+    Array<{ topicId: string; partition: number; errorCode: number; highWatermark: number; logStartOffset: number }>
+  >;
+  /** ListOffsets: -2 earliest, -1 latest, else the first offset with a timestamp ≥ ts (-1 when none). */
+  listOffset(topic: string, partition: number, timestamp: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Kafka error codes the store reacts to. */
+export const KafkaErrors = {
+  OFFSET_OUT_OF_RANGE: 1,
+  UNKNOWN_TOPIC_OR_PARTITION: 3,
+  LEADER_NOT_AVAILABLE: 5,
+  NOT_LEADER_OR_FOLLOWER: 6,
+  FENCED_LEADER_EPOCH: 74,
+  UNKNOWN_LEADER_EPOCH: 75,
+  UNKNOWN_TOPIC_ID: 100,
+  INCONSISTENT_TOPIC_ID: 103,
+} as const;
+
+// ---- the adapter ------------------------------------------------------------------------
+
+/* The slice of @platformatic/kafka's API used here, declared locally: the package is an optional
+   dependency (it needs Node ≥ 22.22) and must not be required to type-check or run file mode. */
+interface PlatformaticClientOptions {
+  clientId: string;
+  bootstrapBrokers: string[];
+  tls?: object;
+  sasl?: object;
+  retries?: number;
+  timeout?: number;
+}
+interface PlatformaticBatch {
+  firstOffset: bigint;
+  firstTimestamp: bigint;
+  attributes: number;
+  lastOffsetDelta: number;
+  records: Array<{
+    timestampDelta: bigint;
+    offsetDelta: number;
+    key: Buffer | null;
+    value: Buffer | null;
+    headers: Array<[Buffer | null, Buffer | null]>;
+  }>;
+}
+interface PlatformaticMetadata {
+  topics: Map<string, { id: string; partitions: Array<{ leader: number }> }>;
+}
+interface PlatformaticBase {
+  metadata(o: { topics: string[]; forceUpdate?: boolean; retries?: number }): Promise<PlatformaticMetadata>;
+  close(force?: boolean): Promise<void>;
+}
+interface PlatformaticAdmin extends PlatformaticBase {
+  listTopics(o?: object): Promise<string[]>;
+  createTopics(o: object): Promise<unknown>;
+  createPartitions(o: object): Promise<void>;
+  deleteTopics(o: { topics: string[] }): Promise<void>;
+  incrementalAlterConfigs(o: object): Promise<void>;
+}
+interface PlatformaticProducer extends PlatformaticBase {
+  send(o: {
+    messages: object[];
+    acks?: number;
+  }): Promise<{ offsets?: Array<{ topic: string; partition: number; offset: bigint }> }>;
+}
+interface PlatformaticConsumer extends PlatformaticBase {
+  fetch(o: object): Promise<{
+    responses: Array<{
+      topicId: string;
+      partitions: Array<{
+        partitionIndex: number;
+        errorCode: number;
+        highWatermark: bigint;
+        logStartOffset: bigint;
+        records?: PlatformaticBatch[] | null;
+      }>;
+    }>;
+  }>;
+  listOffsets(o: {
+    topics: string[];
+    partitions?: Record<string, number[]>;
+    timestamp?: bigint;
+  }): Promise<Map<string, bigint[]>>;
+}
+interface PlatformaticModule {
+  createRecord(message: object, offsetDelta: number, firstTimestamp: bigint): { buffer: Buffer };
+  Admin: new (o: PlatformaticClientOptions) => PlatformaticAdmin;
+  Producer: new (o: PlatformaticClientOptions & { acks?: number; idempotent?: boolean }) => PlatformaticProducer;
+  Consumer: new (o: PlatformaticClientOptions & { groupId: string }) => PlatformaticConsumer;
+}
+
+/** Node versions @platformatic/kafka 2.x supports (its `engines`). */
+export function kafkaClientSupported(version = process.versions.node): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major >= 24 || (major === 22 && minor >= 22) || major === 23;
+}
+
+const IS_CONTROL_BATCH = 0x20;
+
+/** Loads @platformatic/kafka and wraps it; throws a message naming the fix when it can't. */
+export async function createPlatformaticDriver(conn: KafkaConnection): Promise<KafkaDriver> {
+  if (!kafkaClientSupported()) {
+    throw new Error(
+      `SLUICE_LOG_STORE=kafka needs Node.js 22.22+ or 24 LTS (its Kafka client, @platformatic/kafka, requires it); this is Node.js ${process.versions.node}`,
+    );
+  }
+  const moduleName = '@platformatic/kafka';
+  let mod: PlatformaticModule;
+  try {
+    mod = (await import(moduleName)) as PlatformaticModule;
+  } catch (e) {
+    throw new Error(
+      `SLUICE_LOG_STORE=kafka: could not load ${moduleName} (an optional dependency, installed by npm ci on Node.js 22.22+/24): ${String(e)}`,
+    );
+  }
+  await ensureVarInt64(mod);
+  const base: PlatformaticClientOptions = {
+    clientId: conn.clientId,
+    bootstrapBrokers: conn.brokers,
+    ...(conn.tls ? { tls: conn.tls === true ? {} : conn.tls } : {}),
+    ...(conn.sasl ? { sasl: conn.sasl } : {}),
+    retries: 5,
+  };
+  const admin = new mod.Admin(base);
+  // Idempotent: a retry after a lost answer never appends a batch twice (acks=all implied).
+  const producer = new mod.Producer({ ...base, idempotent: true, acks: -1 });
+  const consumer = new mod.Consumer({ ...base, groupId: `${conn.clientId}-reader` });
+  // Long polls hold a broker connection for up to their wait: give them their own.
+  const tailConsumer = new mod.Consumer({ ...base, groupId: `${conn.clientId}-tail` });
+
+  const metadata = async (topics: string[], force: boolean): Promise<Map<string, TopicLayout>> => {
+    const out = new Map<string, TopicLayout>();
+    if (topics.length === 0) return out;
+    let md: PlatformaticMetadata;
+    try {
+      // No client-side retries: a missing topic is an answer here, not a fault to wait out.
+      md = await consumer.metadata({ topics, forceUpdate: force, retries: 0 });
+    } catch (e) {
+      // The client rejects a request naming a missing topic: ask one by one.
+      if (topics.length === 1) {
+        if (isUnknownTopic(e)) return out;
+        throw e;
+      }
+      for (const t of topics) for (const [k, v] of await metadata([t], force)) out.set(k, v);
+      return out;
+    }
+    for (const [name, t] of md.topics) {
+      if (topics.includes(name)) out.set(name, { id: t.id, leaders: t.partitions.map((p) => p.leader) });
+    }
+    return out;
+  };
+
+  return {
+    metadata,
+    listTopics: () => admin.listTopics(),
+    async createTopic(name, partitions, configs, replicas) {
+      await admin.createTopics({
+        topics: [name],
+        partitions,
+        replicas,
+        configs: Object.entries(configs).map(([n, value]) => ({ name: n, value })),
+      });
+    },
+    growTopic: (name, count) => admin.createPartitions({ topics: [{ name, count }] }),
+    deleteTopic: (name) => admin.deleteTopics({ topics: [name] }),
+    alterTopicConfig: (name, configs) =>
+      admin.incrementalAlterConfigs({
+        resources: [
+          {
+            resourceType: 2, // TOPIC
+            resourceName: name,
+            configs: Object.entries(configs).map(([n, value]) => ({ name: n, configOperation: 0, value })),
+          },
+        ],
+      }),
+    async produce(topic, partition, records, acks) {
+      const result = await producer.send({
+        acks,
+        messages: records.map((r) => ({
+          topic,
+          partition,
+          key: r.key ?? undefined,
+          value: r.value ?? undefined,
+          timestamp: r.timestamp,
+          // Distinct Buffer objects are distinct Map keys, so repeated header names survive.
+          headers: new Map(r.headers),
+        })),
+      });
+      const hit = result.offsets?.find((o) => o.topic === topic && o.partition === partition);
+      if (!hit) throw new Error(`produce to ${topic}/${partition}: no offset in the answer`);
+      return Number(hit.offset);
+    },
+    async fetch(leader, topicId, partition, offset, maxBytes, maxWaitMs) {
+      const res = await consumer.fetch({
+        node: leader,
+        maxWaitTime: maxWaitMs,
+        minBytes: 1,
+        maxBytes,
+        topics: [
+          {
+            topicId,
+            partitions: [
+              {
+                partition,
+                currentLeaderEpoch: -1,
+                fetchOffset: BigInt(offset),
+                lastFetchedEpoch: -1,
+                partitionMaxBytes: maxBytes,
+              },
+            ],
+          },
+        ],
+      });
+      const p = res.responses[0]?.partitions[0];
+      if (!p) throw new Error(`fetch ${topicId}/${partition}: empty answer`);
+      const batches: FetchedBatch[] = [];
+      for (const batch of p.records ?? []) {
+        if (batch.attributes & IS_CONTROL_BATCH) continue;
+        const base = Number(batch.firstOffset);
+        const records: FetchedRecord[] = [];
+        batches.push({ baseOffset: base, lastOffset: base + batch.lastOffsetDelta, records });
+        for (const r of batch.records) {
+          records.push({
+            offset: base + r.offsetDelta,
+            timestamp: Number(batch.firstTimestamp + r.timestampDelta),
+            key: r.key,
+            value: r.value,
+            headers: r.headers,
+          });
+        }
+      }
+      return {
+        errorCode: p.errorCode,
+        highWatermark: Number(p.highWatermark),
+        logStartOffset: Number(p.logStartOffset),
+        batches,
+      };
+    },
+    async tailFetch(leader, partitions, maxWaitMs) {
+      const byTopic = new Map<string, object[]>();
+      for (const p of partitions) {
+        let list = byTopic.get(p.topicId);
+        if (!list) byTopic.set(p.topicId, (list = []));
+        list.push({
+          partition: p.partition,
+          currentLeaderEpoch: -1,
+          fetchOffset: BigInt(p.offset),
+          lastFetchedEpoch: -1,
+          partitionMaxBytes: 1,
+        });
+      }
+      const res = await tailConsumer.fetch({
+        node: leader,
+        maxWaitTime: maxWaitMs,
+        minBytes: 1,
+        maxBytes: 1 << 20,
+        topics: [...byTopic].map(([topicId, list]) => ({ topicId, partitions: list })),
+      });
+      return res.responses.flatMap((t) =>
+        t.partitions.map((p) => ({
+          topicId: t.topicId,
+          partition: p.partitionIndex,
+          errorCode: p.errorCode,
+          highWatermark: Number(p.highWatermark),
+          logStartOffset: Number(p.logStartOffset),
+        })),
+      );
+    },
+    async listOffset(topic, partition, timestamp) {
+      const offsets = await consumer.listOffsets({
+        topics: [topic],
+        partitions: { [topic]: [partition] },
+        timestamp: BigInt(timestamp),
+      });
+      const o = offsets.get(topic)?.[partition];
+      if (o === undefined) throw new Error(`list offsets ${topic}/${partition}: no answer`);
+      return Number(o);
+    },
+    async close() {
+      await Promise.allSettled([producer.close(), consumer.close(true), tailConsumer.close(true), admin.close()]);
+    },
+  };
+}
+
+/** Kafka's zigzag varlong (what the record timestamp and offset deltas are). */
+function zigzag64(value: bigint): Buffer {
+  let z = BigInt.asUintN(64, (value << 1n) ^ (value >> 63n));
+  const bytes: number[] = [];
+  while (z >= 0x80n) {
+    bytes.push(Number((z & 0x7fn) | 0x80n));
+    z >>= 7n;
+  }
+  bytes.push(Number(z));
+  return Buffer.from(bytes);
+}
+
+/**
+ * @platformatic/dynamic-buffer 0.3.1 zigzag-encodes 64-bit varints with a 31-bit shift, so a
+ * record whose timestamp differs from its batch's first by ≥ 2^31 ms (~25 days) is written with a
+ * wrong timestamp. Detect it with the client's own encoder; patch the encoder when it is wrong.
+ */
+async function ensureVarInt64(mod: PlatformaticModule): Promise<void> {
+  const delta = -(2n ** 40n);
+  const encoded = () =>
+    mod.createRecord({ value: Buffer.alloc(0), timestamp: 0n, headers: new Map() }, 0, -delta).buffer;
+  // [length varint (1 byte)] [attributes] [timestamp delta varlong] ...
+  const correct = () =>
+    encoded()
+      .subarray(2, 2 + zigzag64(delta).length)
+      .equals(zigzag64(delta));
+  if (correct()) return;
+  // The copy the client itself loads: resolved from the client's own location.
+  const name = '@platformatic/dynamic-buffer';
+  const fromClient = createRequire(createRequire(import.meta.url).resolve('@platformatic/kafka')).resolve(name);
+  const dyn = (await import(pathToFileURL(fromClient).href)) as {
+    DynamicBuffer: {
+      prototype: { writeVarInt64: unknown; writeUnsignedVarInt64(v: bigint, append: boolean): unknown };
+    };
+  };
+  dyn.DynamicBuffer.prototype.writeVarInt64 = function (
+    this: { writeUnsignedVarInt64(v: bigint, append: boolean): unknown },
+    value: bigint,
+    append = true,
+  ) {
+    return this.writeUnsignedVarInt64(BigInt.asUintN(64, (value << 1n) ^ (value >> 63n)), append);
+  };
+  if (!correct()) throw new Error(`${name} encodes 64-bit varints wrongly and could not be patched`);
+}
+
+function isUnknownTopic(e: unknown): boolean {
+  const text = JSON.stringify(e, Object.getOwnPropertyNames(e ?? {})) + String(e);
+  return /UNKNOWN_TOPIC_OR_PARTITION|does not host this topic|Unknown topic/i.test(text);
+}

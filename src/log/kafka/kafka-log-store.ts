@@ -1,0 +1,252 @@
+// LogStore on an Apache Kafka cluster (SLUICE_LOG_STORE=kafka): a Sluice topic is the Kafka
+// topic `<prefix><topic id>`; Kafka replicates, retains and orders, Sluice keeps only offsets in memory.
+import type { LogLogger } from '../logger.js';
+import { silentLogger } from '../logger.js';
+import { assertPartitionConfig } from '../append-input.js';
+import type { LogStore, PartitionConfig, PartitionLog, QuarantinedPartition, RecoveryReport } from '../types.js';
+import { createPlatformaticDriver, type KafkaConnection, type KafkaDriver, type TopicLayout } from './kafka-driver.js';
+import { KafkaPartitionLog, type KafkaPartitionContext } from './kafka-partition-log.js';
+import { KafkaTail } from './kafka-tail.js';
+
+export interface KafkaLogStoreOptions {
+  connection: KafkaConnection;
+  /** Kafka topic name = prefix + Sluice topic id (default `sluice.`). */
+  topicPrefix?: string;
+  /** Replication factor of topics this store creates; -1 = the broker's default.replication.factor. */
+  replicationFactor?: number;
+  /** Clock for append times stored with tagged batches (tests inject their own). */
+  clock?: () => number;
+  /** How long one tail Fetch waits at the broker (default 500 ms). */
+  tailWaitMs?: number;
+  logger?: LogLogger;
+  /** Use this driver instead of @platformatic/kafka (tests). */
+  driver?: KafkaDriver;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Sluice's partition settings as Kafka topic configs (Kafka enforces them itself). */
+export function kafkaTopicConfigs(config: PartitionConfig): Record<string, string> {
+  return {
+    'retention.ms': String(config.retentionMs),
+    'retention.bytes': String(config.retentionBytes),
+    // Kafka refuses segments under 1 MiB; smaller settings round up.
+    'segment.bytes': String(Math.max(1 << 20, config.segmentBytes)),
+    ...(config.segmentMs >= 0 ? { 'segment.ms': String(Math.max(1, config.segmentMs)) } : {}),
+    // Producers' timestamps are the records' timestamps, as on the file store; Sluice checks
+    // their range itself (SLUICE_TIMESTAMP_*_MAX_MS), so the broker accepts any.
+    'message.timestamp.type': 'CreateTime',
+    'message.timestamp.before.max.ms': '9223372036854775807',
+    'message.timestamp.after.max.ms': '9223372036854775807',
+  };
+}
+
+/** Creates a LogStore over Kafka. Nothing connects until `open()`. */
+export function createKafkaLogStore(options: KafkaLogStoreOptions): LogStore {
+  const prefix = options.topicPrefix ?? 'sluice.';
+  const clock = options.clock ?? Date.now;
+  const logger = options.logger ?? silentLogger;
+  let driver: KafkaDriver | undefined;
+  let closed = false;
+  const logs = new Map<string, Map<number, KafkaPartitionLog>>();
+  /** Partition counts of this store's topics in Kafka, as of open() and later changes. */
+  const known = new Map<string, number>();
+  /** Topic ids deleted by this node whose Kafka deletion may still be under way. */
+  const deleting = new Set<string>();
+  const layouts = new Map<string, TopicLayout>();
+  const locks = new Map<string, Promise<unknown>>();
+  const lastConfig = new Map<string, string>();
+
+  const kafkaName = (topicId: string) => `${prefix}${topicId}`;
+  const need = (): KafkaDriver => {
+    if (!driver) throw new Error('Kafka log store is not open');
+    return driver;
+  };
+
+  /** Runs `fn` after every earlier call for the same topic (createPartition, delete). */
+  const serial = <T>(topicId: string, fn: () => Promise<T>): Promise<T> => {
+    const prev = locks.get(topicId) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    locks.set(
+      topicId,
+      next.catch(() => {}),
+    );
+    return next;
+  };
+
+  const layout = async (name: string, force: boolean): Promise<TopicLayout | undefined> => {
+    if (!force) {
+      const cached = layouts.get(name);
+      if (cached) return cached;
+    }
+    const got = (await need().metadata([name], true)).get(name);
+    if (got) layouts.set(name, got);
+    else layouts.delete(name);
+    return got;
+  };
+
+  const route = async (name: string, partition: number, force: boolean) => {
+    const l = await layout(name, force);
+    const leader = l?.leaders[partition];
+    if (!l || leader === undefined) throw new Error(`no metadata for ${name}/${partition}`);
+    return { leader, topicId: l.id };
+  };
+  const tail = new KafkaTail({ driver: need, route, waitMs: options.tailWaitMs ?? 500 });
+
+  const ctx: KafkaPartitionContext = {
+    get driver() {
+      return need();
+    },
+    clock,
+    route,
+    watch: (log) => tail.watch(log),
+    unwatch: (log) => tail.unwatch(log),
+    applyConfig(name, config) {
+      const configs = kafkaTopicConfigs(config);
+      const key = JSON.stringify(configs);
+      if (lastConfig.get(name) === key) return;
+      lastConfig.set(name, key);
+      need()
+        .alterTopicConfig(name, configs)
+        .catch((e: unknown) => {
+          lastConfig.delete(name);
+          logger.error({ err: e, topic: name }, 'could not apply topic config to Kafka');
+        });
+    },
+  };
+
+  /** Waits (bounded) until the partition has a leader, so the first append need not retry. */
+  const awaitLeader = async (name: string, partition: number): Promise<void> => {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const l = await layout(name, true);
+      if (l && (l.leaders[partition] ?? -1) >= 0) return;
+      if (Date.now() > deadline) throw new Error(`Kafka topic ${name} partition ${partition} has no leader after 60 s`);
+      await sleep(100);
+    }
+  };
+
+  const ensureKafkaTopic = async (topicId: string, partition: number, config: PartitionConfig): Promise<void> => {
+    const name = kafkaName(topicId);
+    if (deleting.has(topicId)) {
+      // Kafka deletes asynchronously: wait until the old topic is gone before making a new one.
+      const deadline = Date.now() + 60_000;
+      while ((await layout(name, true)) !== undefined) {
+        if (Date.now() > deadline) throw new Error(`Kafka topic ${name} is still being deleted after 60 s`);
+        await sleep(200);
+      }
+      deleting.delete(topicId);
+      known.delete(topicId);
+    }
+    let count = known.get(topicId);
+    if (count === undefined) {
+      const l = await layout(name, true);
+      count = l?.leaders.length;
+    }
+    if (count === undefined) {
+      try {
+        await need().createTopic(name, partition + 1, kafkaTopicConfigs(config), options.replicationFactor ?? -1);
+        count = partition + 1;
+      } catch (e) {
+        // Another node created it first: use what is there.
+        const l = await layout(name, true);
+        if (!l) throw e;
+        count = l.leaders.length;
+      }
+      lastConfig.set(name, JSON.stringify(kafkaTopicConfigs(config)));
+    }
+    if (count <= partition) {
+      try {
+        await need().growTopic(name, partition + 1);
+      } catch (e) {
+        const l = await layout(name, true);
+        if (!l || l.leaders.length <= partition) throw e;
+      }
+      count = partition + 1;
+    }
+    known.set(topicId, count);
+    await awaitLeader(name, partition);
+  };
+
+  return {
+    async open(): Promise<RecoveryReport> {
+      const started = Date.now();
+      driver = options.driver ?? (await createPlatformaticDriver(options.connection));
+      const names = (await driver.listTopics()).filter((n) => n.startsWith(prefix));
+      const md = await driver.metadata(names, true);
+      for (const [name, l] of md) {
+        known.set(name.slice(prefix.length), l.leaders.length);
+        layouts.set(name, l);
+      }
+      logger.info({ brokers: options.connection.brokers, topics: known.size }, 'connected to Kafka');
+      return { cleanShutdown: true, partitions: 0, truncated: [], quarantined: [], durationMs: Date.now() - started };
+    },
+
+    createPartition(topicId, partition, config): Promise<PartitionLog> {
+      if (closed) return Promise.reject(new Error('log store is closed'));
+      assertPartitionConfig(config);
+      return serial(topicId, async () => {
+        const existing = logs.get(topicId)?.get(partition);
+        if (existing) {
+          existing.updateConfig(config);
+          return existing;
+        }
+        await ensureKafkaTopic(topicId, partition, config);
+        const name = kafkaName(topicId);
+        const d = need();
+        const [start, end] = await Promise.all([d.listOffset(name, partition, -2), d.listOffset(name, partition, -1)]);
+        const log = new KafkaPartitionLog(topicId, partition, name, { start, end }, config, ctx);
+        let partitions = logs.get(topicId);
+        if (!partitions) logs.set(topicId, (partitions = new Map()));
+        partitions.set(partition, log);
+        return log;
+      });
+    },
+
+    getPartition: (topicId, partition) => logs.get(topicId)?.get(partition),
+
+    topicIds: () => [...new Set([...known.keys(), ...logs.keys()])].filter((id) => !deleting.has(id)),
+
+    partitions(topicId) {
+      const local = [...(logs.get(topicId)?.keys() ?? [])];
+      if (local.length > 0) return local.sort((a, b) => a - b);
+      if (deleting.has(topicId)) return [];
+      return Array.from({ length: known.get(topicId) ?? 0 }, (_, i) => i);
+    },
+
+    deleteTopic(topicId) {
+      return serial(topicId, async () => {
+        for (const log of logs.get(topicId)?.values() ?? []) await log.close('topic deleted', false);
+        logs.delete(topicId);
+        const name = kafkaName(topicId);
+        if (known.has(topicId) || (await layout(name, true))) {
+          try {
+            await need().deleteTopic(name);
+          } catch (e) {
+            if ((await layout(name, true)) !== undefined) throw e;
+          }
+          deleting.add(topicId);
+        }
+        known.delete(topicId);
+        layouts.delete(name);
+        lastConfig.delete(name);
+      });
+    },
+
+    async enforceRetention(): Promise<void> {
+      // Kafka enforces retention itself; this only refreshes the start offsets Sluice shows.
+      for (const partitions of logs.values())
+        for (const log of partitions.values()) await log.refresh().catch(() => {});
+    },
+
+    quarantined: (): QuarantinedPartition[] => [],
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      for (const partitions of logs.values())
+        for (const log of partitions.values()) await log.close('log store closed', true);
+      await driver?.close();
+    },
+  };
+}

@@ -1,0 +1,328 @@
+// One partition of a Kafka topic behind the PartitionLog contract: appends are produced with
+// acks=all, reads fetch from the leader, and one shared tail per partition wakes waiters.
+import { ok, err, type Result } from '../../lib/result.js';
+import { AppendNotifier } from '../append-notifier.js';
+import {
+  APPEND_TIME_HEADER_KEY,
+  RESERVED_HEADER_PREFIX,
+  TAG_HEADER_KEY,
+  assertAppendInput,
+  assertPartitionConfig,
+  normaliseReadOptions,
+  recordDataBytes,
+} from '../append-input.js';
+import { ReadCollector } from '../read-collector.js';
+import type {
+  AppendError,
+  AppendOptions,
+  AppendResult,
+  BatchTag,
+  PartitionConfig,
+  PartitionLog,
+  ReadBatch,
+  ReadError,
+  ReadOptions,
+  RecordInput,
+  StoredRecord,
+} from '../types.js';
+import {
+  KafkaErrors,
+  type FetchedBatch,
+  type FetchedPartition,
+  type KafkaDriver,
+  type KafkaRecordOut,
+} from './kafka-driver.js';
+
+/** What a partition needs from its store: the driver, the topic's leaders, the clock. */
+export interface KafkaPartitionContext {
+  driver: KafkaDriver;
+  clock: () => number;
+  /** Leader broker and Kafka topic id of a partition, refreshed when `force`. */
+  route(kafkaTopic: string, partition: number, force: boolean): Promise<{ leader: number; topicId: string }>;
+  applyConfig(kafkaTopic: string, config: PartitionConfig): void;
+  /** Start/stop following the partition's high watermark (the node's shared tail). */
+  watch(log: KafkaPartitionLog): void;
+  unwatch(log: KafkaPartitionLog): void;
+}
+
+const RETRIABLE = new Set<number>([
+  KafkaErrors.LEADER_NOT_AVAILABLE,
+  KafkaErrors.NOT_LEADER_OR_FOLLOWER,
+  KafkaErrors.FENCED_LEADER_EPOCH,
+  KafkaErrors.UNKNOWN_LEADER_EPOCH,
+  KafkaErrors.UNKNOWN_TOPIC_ID,
+  KafkaErrors.INCONSISTENT_TOPIC_ID,
+  KafkaErrors.UNKNOWN_TOPIC_OR_PARTITION,
+]);
+const FETCH_ATTEMPTS = 8;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class KafkaPartitionLog implements PartitionLog {
+  private start: number;
+  private end: number;
+  private bytes = 0;
+  private closedReason: string | undefined;
+  private readonly notifier = new AppendNotifier(() => this.end);
+  private readonly inFlight = new Set<Promise<unknown>>();
+  /** Waiters + listeners: the partition is on the node's tail only while someone is interested. */
+  private interest = 0;
+
+  constructor(
+    readonly topicId: string,
+    readonly partition: number,
+    readonly kafkaTopic: string,
+    offsets: { start: number; end: number },
+    private config: PartitionConfig,
+    private readonly ctx: KafkaPartitionContext,
+  ) {
+    this.start = offsets.start;
+    this.end = offsets.end;
+  }
+
+  startOffset(): number {
+    return this.start;
+  }
+
+  endOffset(): number {
+    return this.end;
+  }
+
+  /** Estimated batch bytes appended through this node since it started (Kafka keeps the real figure). */
+  sizeBytes(): number {
+    return this.bytes;
+  }
+
+  writable(): { ok: true } | { ok: false; reason: string } {
+    return this.closedReason ? { ok: false, reason: this.closedReason } : { ok: true };
+  }
+
+  append(records: RecordInput[], options: AppendOptions): Promise<Result<AppendResult, AppendError>> {
+    try {
+      assertAppendInput(records, options);
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+    if (this.closedReason) return Promise.resolve(err({ code: 'closed', reason: this.closedReason }));
+    const p = this.produce(records, options);
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+    return p;
+  }
+
+  private async produce(records: RecordInput[], options: AppendOptions): Promise<Result<AppendResult, AppendError>> {
+    const out: KafkaRecordOut[] = records.map((r) => ({
+      key: r.key,
+      value: r.value,
+      headers: r.headers.map((h): [Buffer, Buffer | null] => [Buffer.from(h.key), h.value]),
+      timestamp: BigInt(r.timestamp),
+    }));
+    // Tagged batches (idempotent produce) carry the tag and the append time on their first record,
+    // as in the file store; readers never see these headers. Untagged batches stay exactly as sent.
+    if (options.tag) {
+      const at = Buffer.alloc(8);
+      at.writeBigInt64BE(BigInt(this.ctx.clock()));
+      out[0]!.headers.unshift([Buffer.from(APPEND_TIME_HEADER_KEY), at], [Buffer.from(TAG_HEADER_KEY), options.tag]);
+    }
+    let baseOffset: number;
+    try {
+      // acks=all for both durabilities: the producer is idempotent, which Kafka ties to acks=all.
+      baseOffset = await this.ctx.driver.produce(this.kafkaTopic, this.partition, out, -1);
+    } catch (e) {
+      if (this.closedReason) return err({ code: 'closed', reason: this.closedReason });
+      return err({ code: 'unavailable', reason: `Kafka produce failed: ${errorText(e)}` });
+    }
+    const lastOffset = baseOffset + records.length - 1;
+    // Estimated batch bytes: the 61-byte header plus per-record framing (varints, attributes).
+    this.bytes += 61;
+    for (const r of records) this.bytes += recordDataBytes(r) + 10 + 4 * r.headers.length;
+    this.advance(lastOffset + 1);
+    return ok({ baseOffset, lastOffset });
+  }
+
+  /** Moves the end forward (never back) and wakes readers. */
+  private advance(end: number, start?: number): void {
+    if (start !== undefined && start > this.start) this.start = start;
+    if (end > this.end) {
+      this.end = end;
+      this.notifier.notify(end);
+    }
+  }
+
+  /** Asks Kafka for the current start and end offsets. */
+  async refresh(): Promise<void> {
+    const [start, end] = await Promise.all([
+      this.ctx.driver.listOffset(this.kafkaTopic, this.partition, -2),
+      this.ctx.driver.listOffset(this.kafkaTopic, this.partition, -1),
+    ]);
+    this.advance(end, start);
+  }
+
+  async read(offset: number, options: ReadOptions): Promise<Result<ReadBatch, ReadError>> {
+    const limits = normaliseReadOptions(offset, options);
+    if (offset < this.start || offset > this.end) await this.refresh();
+    if (offset < this.start || offset > this.end) {
+      return err({
+        code: 'offset_out_of_range',
+        requestedOffset: offset,
+        startOffset: this.start,
+        endOffset: this.end,
+      });
+    }
+    const collector = new ReadCollector(offset, limits);
+    let next = offset;
+    while (next < this.end && !collector.done) {
+      const fetched = await this.fetch(next, Math.min(8 << 20, Math.max(64 << 10, limits.maxBytes + (64 << 10))), 0);
+      if (fetched.errorCode === KafkaErrors.OFFSET_OUT_OF_RANGE) {
+        await this.refresh();
+        if (next === offset) {
+          return err({
+            code: 'offset_out_of_range',
+            requestedOffset: offset,
+            startOffset: this.start,
+            endOffset: this.end,
+          });
+        }
+        break;
+      }
+      const records = fetched.batches.flatMap((b) => toStored(b));
+      if (records.length === 0) break;
+      collector.add(records);
+      next = records[records.length - 1]!.offset + 1;
+    }
+    return ok(collector.result());
+  }
+
+  /** Fetch with leader routing and retries on leadership changes. */
+  private async fetch(offset: number, maxBytes: number, maxWaitMs: number): Promise<FetchedPartition> {
+    let lastError = 'unknown';
+    for (let attempt = 0; attempt < FETCH_ATTEMPTS; attempt++) {
+      try {
+        const route = await this.ctx.route(this.kafkaTopic, this.partition, attempt > 0);
+        if (route.leader < 0) throw new Error('no leader');
+        const r = await this.ctx.driver.fetch(route.leader, route.topicId, this.partition, offset, maxBytes, maxWaitMs);
+        if (!RETRIABLE.has(r.errorCode)) {
+          if (r.errorCode === 0) this.advance(r.highWatermark, r.logStartOffset);
+          return r;
+        }
+        lastError = `Kafka error ${r.errorCode}`;
+      } catch (e) {
+        lastError = errorText(e);
+      }
+      if (this.closedReason) break;
+      await sleep(Math.min(1000, 50 * 2 ** attempt));
+    }
+    throw new Error(`fetch ${this.kafkaTopic}/${this.partition} at ${offset} failed: ${lastError}`);
+  }
+
+  async offsetForTimestamp(timestamp: number): Promise<number> {
+    // ListOffsets reads -1/-2 as latest/earliest: clamp, since every record is stamped ≥ 0.
+    const o = await this.ctx.driver.listOffset(this.kafkaTopic, this.partition, Math.max(0, timestamp));
+    if (o < 0) {
+      await this.refresh();
+      return this.end;
+    }
+    return o;
+  }
+
+  waitForData(offset: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    if (this.end > offset || this.closedReason || signal?.aborted || timeoutMs <= 0) {
+      return this.notifier.waitForData(offset, timeoutMs, signal);
+    }
+    this.interested(+1);
+    return this.notifier.waitForData(offset, timeoutMs, signal).finally(() => this.interested(-1));
+  }
+
+  onAppend(listener: (endOffset: number) => void): () => void {
+    const off = this.notifier.onAppend(listener);
+    this.interested(+1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.interested(-1);
+      off();
+    };
+  }
+
+  /**
+   * Appends by other nodes and native producers become visible through the node's shared tail,
+   * which follows this partition's high watermark while anyone waits or listens.
+   */
+  private interested(delta: 1 | -1): void {
+    this.interest += delta;
+    if (delta === 1 && this.interest === 1 && !this.closedReason) this.ctx.watch(this);
+    if (delta === -1 && this.interest === 0) this.ctx.unwatch(this);
+  }
+
+  /** The tail saw Kafka's offsets for this partition. */
+  observe(highWatermark: number, logStartOffset: number): void {
+    this.advance(highWatermark, logStartOffset);
+  }
+
+  async recentTags(sinceAppendTime: number): Promise<BatchTag[]> {
+    // Kafka has no index by append time; scan the log for tagged batches (their first record
+    // carries the append time). Cost grows with the partition: the produce path calls it once.
+    const tags: BatchTag[] = [];
+    await this.refresh();
+    let next = this.start;
+    const end = this.end;
+    while (next < end) {
+      const fetched = await this.fetch(next, 1 << 20, 0);
+      if (fetched.batches.length === 0) break;
+      for (const batch of fetched.batches) {
+        const first = batch.records[0];
+        const at = first?.headers.find(([k]) => k?.toString() === APPEND_TIME_HEADER_KEY)?.[1];
+        const tag = first?.headers.find(([k]) => k?.toString() === TAG_HEADER_KEY)?.[1];
+        if (!at || !tag || at.length !== 8) continue;
+        const appendTime = Number(at.readBigInt64BE());
+        if (appendTime < sinceAppendTime) continue;
+        const maxTimestamp = Math.max(...batch.records.map((r) => r.timestamp));
+        tags.push({
+          baseOffset: batch.baseOffset,
+          lastOffset: batch.lastOffset,
+          maxTimestamp,
+          appendTime,
+          tag: Buffer.from(tag),
+        });
+      }
+      next = fetched.batches[fetched.batches.length - 1]!.lastOffset + 1;
+    }
+    return tags;
+  }
+
+  updateConfig(config: PartitionConfig): void {
+    assertPartitionConfig(config);
+    this.config = config;
+    this.ctx.applyConfig(this.kafkaTopic, config);
+  }
+
+  get partitionConfig(): PartitionConfig {
+    return this.config;
+  }
+
+  /** Stop accepting appends; in-flight ones finish first when `drain`. */
+  async close(reason: string, drain: boolean): Promise<void> {
+    if (drain) await Promise.allSettled([...this.inFlight]);
+    this.closedReason ??= reason;
+    this.notifier.close();
+    this.ctx.unwatch(this);
+  }
+}
+
+/** A fetched batch as the contract's records: reserved headers (tag, append time) removed. */
+function toStored(batch: FetchedBatch): StoredRecord[] {
+  return batch.records.map((r) => ({
+    offset: r.offset,
+    timestamp: r.timestamp,
+    key: r.key,
+    value: r.value,
+    headers: r.headers
+      .filter(([k]) => !(k?.toString() ?? '').startsWith(RESERVED_HEADER_PREFIX))
+      .map(([k, v]) => ({ key: k?.toString() ?? '', value: v })),
+  }));
+}
+
+function errorText(e: unknown): string {
+  if (e instanceof AggregateError) return e.errors.map(errorText).join('; ');
+  return e instanceof Error ? e.message : String(e);
+}
