@@ -61,7 +61,7 @@ export interface paths {
         put?: never;
         /**
          * Produce records
-         * @description Send `application/json` `{"records": [...]}` or `application/x-ndjson` (one record object per line, parsed as it streams in). The whole request is validated before anything is appended: a bad record → 400 (shape) or 422 (semantics) naming `record_index` (and `line` for NDJSON); limits → 413 naming the `limit` (`max_body_bytes`, `max_records_per_request`, `max_record_bytes`) and its value. Keyless records without a partition all go to one partition per request, rotating between requests. Records for one partition are appended as one atomic batch; the response is sent once every batch is as durable as the topic’s `durability`. A request spanning partitions appends one batch per partition: if one fails (507 `storage_full`, 503 `unavailable`) others may have been appended — retry with idempotency headers. Idempotent produce (both forms are recorded in the log, so they survive restarts, for SLUICE_IDEMPOTENCY_WINDOW_MS, default 1 h): **Idempotency-Key** — a repeat of a request with the same key and byte-identical body returns the first response and appends nothing; the same key with a different body → 422; a repeat sent while the first is in flight waits for it. **Producer-Id / Producer-Epoch / Producer-Seq** (Kafka-style, scoped to the topic) — `Producer-Seq` numbers requests (not records) per producer id and epoch; a producer’s requests are applied one at a time; seq = last + 1 appends; a seq already appended returns its original offsets (the last 32 requests are kept); a gap → 409 `conflict` with `expected_seq`; an epoch below the current → 409 `fenced` with `current_epoch`; a higher epoch starts afresh. A producer id or epoch with no state accepts any starting seq. If an append fails part-way (503/507), retrying with the same headers appends only what is missing. After a restart, state is rebuilt from the batches the log appended within the window (append time, whatever the records’ `timestamp`s). The state is bounded (SLUICE_IDEMPOTENCY_MAX_ENTRIES, SLUICE_IDEMPOTENCY_MAX_BYTES): past the bound the least recently used keys and producers are forgotten early.
+         * @description Send `application/json` `{"records": [...]}` or `application/x-ndjson` (one record object per line, parsed as it streams in). The whole request is validated before anything is appended: a bad record → 400 (shape) or 422 (semantics) naming `record_index` (and `line` for NDJSON); limits → 413 naming the `limit` (`max_body_bytes`, `max_records_per_request`, `max_record_bytes`) and its value. Keyless records without a partition all go to one partition per request, rotating between requests. Records for one partition are appended as one atomic batch; the response is sent once every batch is as durable as the topic’s `durability`. A request spanning partitions appends one batch per partition: if one fails (507 `storage_full`, 503 `unavailable`) others may have been appended — retry with idempotency headers. Idempotent produce (both forms are recorded in the log, so they survive restarts, for SLUICE_IDEMPOTENCY_WINDOW_MS, default 1 h): **Idempotency-Key** — a repeat of a request with the same key and byte-identical body returns the first response and appends nothing; the same key with a different body → 422; a repeat sent while the first is in flight waits for it. A key is scoped to the topic and to the API key that sent it (a browser token shares its key’s scope): another key reusing the value appends anew and never sees the first one’s answer. **Producer-Id / Producer-Epoch / Producer-Seq** (Kafka-style, scoped to the topic and shared by every caller allowed to write to it: choose a random 63-bit id per producer) — `Producer-Seq` numbers requests (not records) per producer id and epoch; a producer’s requests are applied one at a time; seq = last + 1 appends; a seq already appended returns its original offsets (the last 32 requests are kept); a gap → 409 `conflict` with `expected_seq`; an epoch below the current → 409 `fenced` with `current_epoch`; a higher epoch starts afresh. A producer id or epoch with no state accepts any starting seq. `Producer-Seq` does not wrap (unlike Kafka’s): after 2^31-1 a producer bumps its epoch and starts again at 0. If an append fails part-way (503/507), retrying with the same headers appends only what is missing. After a restart, state is rebuilt from the batches the log appended within the window (append time, whatever the records’ `timestamp`s). The state is bounded (SLUICE_IDEMPOTENCY_MAX_ENTRIES, SLUICE_IDEMPOTENCY_MAX_BYTES): past the bound the least recently used keys and producers are forgotten early.
          */
         post: operations["produceRecords"];
         delete?: never;
@@ -3570,6 +3570,7 @@ export interface operations {
             header?: never;
             path: {
                 topic: string;
+                /** @description Queue name; "." and ".." and names starting with `__` are refused (400). */
                 queue: string;
             };
             cookie?: never;
@@ -3645,6 +3646,7 @@ export interface operations {
             header?: never;
             path: {
                 topic: string;
+                /** @description Queue name; "." and ".." and names starting with `__` are refused (400). */
                 queue: string;
             };
             cookie?: never;
@@ -3742,6 +3744,7 @@ export interface operations {
             header?: never;
             path: {
                 topic: string;
+                /** @description Queue name; "." and ".." and names starting with `__` are refused (400). */
                 queue: string;
             };
             cookie?: never;
@@ -3898,6 +3901,7 @@ export interface operations {
             header?: never;
             path: {
                 topic: string;
+                /** @description Queue name; "." and ".." and names starting with `__` are refused (400). */
                 queue: string;
             };
             cookie?: never;
@@ -3973,6 +3977,7 @@ export interface operations {
             header?: never;
             path: {
                 topic: string;
+                /** @description Queue name; "." and ".." and names starting with `__` are refused (400). */
                 queue: string;
             };
             cookie?: never;
@@ -4057,6 +4062,7 @@ export interface operations {
             header?: never;
             path: {
                 topic: string;
+                /** @description Queue name; "." and ".." and names starting with `__` are refused (400). */
                 queue: string;
             };
             cookie?: never;

@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStatus } from './support/client.js';
+import { rawConnect } from './support/raw-http.js';
 import { startIsolatedServer, usingKafka, type TestServer } from './support/server.js';
 
 let server: TestServer;
@@ -349,6 +350,22 @@ describe('idempotency', () => {
     expect(other.status).toBe(422);
   });
 
+  it('an empty Idempotency-Key header is 400, not a request without one', async () => {
+    const name = await topic(1);
+    const body = JSON.stringify({ records: [{ value: 1 }] });
+    for (const header of ['Idempotency-Key:', 'Idempotency-Key: ', 'Idempotency-Key:\t']) {
+      const conn = await rawConnect(server.url);
+      conn.write(
+        `POST /v1/topics/${name}/records HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
+          `${header}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+      );
+      const res = await conn.response();
+      conn.destroy();
+      expect(res.status, JSON.stringify(header)).toBe(400);
+    }
+    expect(await endOffsets(name)).toEqual([0]);
+  });
+
   it('concurrent first attempts with one key append once', async () => {
     const name = await topic(1);
     const key = randomUUID();
@@ -378,6 +395,56 @@ describe('idempotency', () => {
       { partition: 0, offset: 2 },
     ]);
     expect(await endOffsets(name)).toEqual([3]);
+  });
+});
+
+describe('idempotency keys belong to the principal that sent them', () => {
+  const ADMIN_KEY = `adm_${randomUUID()}${randomUUID()}`;
+  let secured: TestServer;
+  beforeAll(async () => {
+    secured = await startIsolatedServer({ SLUICE_ADMIN_KEY: ADMIN_KEY });
+  });
+  afterAll(async () => {
+    await secured?.stop();
+  });
+
+  const post = async (credential: string, path: string, body: unknown, headers: Record<string, string> = {}) => {
+    const res = await fetch(`${secured.url}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${credential}`, 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json().catch(() => ({}))) as Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  };
+  const newKey = async () =>
+    (
+      await post(ADMIN_KEY, '/v1/keys', {
+        name: 'p',
+        grants: [{ resource: 'topic', name: '*', actions: ['write', 'create'] }],
+      })
+    ).body as { key: string };
+
+  it('another key reusing an Idempotency-Key gets its own append, not the first key’s answer; the same key (or its token) gets a replay', async () => {
+    const name = `t-${randomUUID()}`;
+    expect((await post(ADMIN_KEY, '/v1/topics', { name })).status).toBe(201);
+    const a = await newKey();
+    const b = await newKey();
+    const idem = { 'idempotency-key': randomUUID() };
+    const body = { records: [{ value: 'same' }] };
+    const first = await post(a.key, `/v1/topics/${name}/records`, body, idem);
+    expect(first.body).toEqual({ offsets: [{ partition: 0, offset: 0 }] });
+    const other = await post(b.key, `/v1/topics/${name}/records`, body, idem);
+    expect(other.body).toEqual({ offsets: [{ partition: 0, offset: 1 }] });
+    // A different body under B's use of the key is B's conflict alone.
+    expect((await post(b.key, `/v1/topics/${name}/records`, { records: [{ value: 'x' }] }, idem)).status).toBe(422);
+    expect((await post(a.key, `/v1/topics/${name}/records`, body, idem)).body).toEqual(first.body);
+    const token = (
+      await post(a.key, '/v1/tokens', {
+        grants: [{ resource: 'topic', name: '*', actions: ['write'] }],
+        ttl_ms: 60_000,
+      })
+    ).body as { token: string };
+    expect((await post(token.token, `/v1/topics/${name}/records`, body, idem)).body).toEqual(first.body);
   });
 });
 

@@ -82,6 +82,25 @@ describe('reading', () => {
     const badPartition = await server.client.raw('GET', `/v1/topics/${name}/partitions/x/records`);
     expect(badPartition.status).toBe(400);
   });
+
+  it('refuses numbers that are not decimal digits — an empty offset=, a blank partition, hex — instead of reading them as 0 or 16', async () => {
+    const name = await topicWith([{ value: 1 }]);
+    const paths = [
+      `/v1/topics/${name}/partitions/0/records?offset=`,
+      `/v1/topics/${name}/partitions/0/records?offset=%20`,
+      `/v1/topics/${name}/partitions/0/records?offset=0x0`,
+      `/v1/topics/${name}/partitions/0/records?max_records=`,
+      `/v1/topics/${name}/partitions/0/records?wait_ms=`,
+      `/v1/topics/${name}/partitions/%20/records`,
+      `/v1/topics/${name}/partitions/%20/events`,
+      `/v1/topics/${name}/partitions/+0/records`,
+    ];
+    for (const path of paths) {
+      const res = await server.client.raw('GET', path);
+      expect(res.status, path).toBe(400);
+    }
+    expect((await server.client.raw('GET', `/v1/topics/${name}/partitions/0/records?offset=0`)).status).toBe(200);
+  });
 });
 
 describe('records already in the log that produce would refuse', () => {

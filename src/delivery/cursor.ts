@@ -3,6 +3,7 @@
 // that names the topic incarnation it was issued for.
 import { createHash } from 'node:crypto';
 import { err, ok, type Result } from '../lib/result.js';
+import { pushUvarint, readUvarint } from '../lib/uvarint.js';
 
 /**
  * Why a cursor could not be used. `malformed` is a syntax error; `partition_mismatch` is a
@@ -21,8 +22,6 @@ export type CursorError =
 const TOPIC_CURSOR_PREFIX = 'v2.';
 const LEGACY_TOPIC_CURSOR_PREFIX = 'v1.';
 const TAG = /^[A-Za-z0-9_-]{6}$/;
-/** Offsets are JSON numbers, so they stay within 2^53; more than 8 varint bytes is garbage. */
-const MAX_VARINT_BYTES = 8;
 /** Enough for any real topic; bounds the work a hostile cursor can cause. */
 const MAX_CURSOR_PARTITIONS = 100_000;
 const DECIMAL = /^(0|[1-9][0-9]{0,15})$/;
@@ -61,8 +60,8 @@ export function topicCursorTag(topicId: string): string {
  */
 export function encodeTopicCursor(nextOffsets: readonly number[], tag: string): string {
   const bytes: number[] = [];
-  pushVarint(bytes, nextOffsets.length);
-  for (const offset of nextOffsets) pushVarint(bytes, offset);
+  pushUvarint(bytes, nextOffsets.length, 'cursor offset');
+  for (const offset of nextOffsets) pushUvarint(bytes, offset, 'cursor offset');
   return `${TOPIC_CURSOR_PREFIX}${tag}.${Buffer.from(bytes).toString('base64url')}`;
 }
 
@@ -101,11 +100,11 @@ export function decodeTopicCursor(
   // Node ignores trailing garbage bits; re-encoding catches truncated or padded tokens.
   if (bytes.toString('base64url') !== body) return malformed('not canonical base64url');
   const reader = { bytes, pos: 0 };
-  const count = readVarint(reader);
+  const count = readUvarint(reader);
   if (count === undefined || count < 1 || count > MAX_CURSOR_PARTITIONS) return malformed('bad partition count');
   const offsets: Array<number | undefined> = [];
   for (let i = 0; i < count; i++) {
-    const offset = readVarint(reader);
+    const offset = readUvarint(reader);
     if (offset === undefined) return malformed('truncated');
     offsets.push(offset);
   }
@@ -126,35 +125,6 @@ export function decodeTopicCursor(
   }
   while (offsets.length < partitionCount) offsets.push(undefined);
   return ok(offsets);
-}
-
-// Unsigned LEB128 with arithmetic rather than bit operators, which would truncate to 32 bits.
-function pushVarint(out: number[], value: number): void {
-  if (!Number.isSafeInteger(value) || value < 0)
-    throw new RangeError(`cursor offset ${value} is not a safe non-negative integer`);
-  let rest = value;
-  while (rest >= 0x80) {
-    out.push((rest % 0x80) + 0x80);
-    rest = Math.floor(rest / 0x80);
-  }
-  out.push(rest);
-}
-
-function readVarint(reader: { bytes: Buffer; pos: number }): number | undefined {
-  let value = 0;
-  let scale = 1;
-  for (let i = 0; i < MAX_VARINT_BYTES; i++) {
-    const byte = reader.bytes[reader.pos++];
-    if (byte === undefined) return undefined;
-    value += (byte & 0x7f) * scale;
-    if (byte < 0x80) {
-      // A zero final byte after others is a non-canonical (padded) encoding.
-      if (byte === 0 && i > 0) return undefined;
-      return Number.isSafeInteger(value) ? value : undefined;
-    }
-    scale *= 0x80;
-  }
-  return undefined;
 }
 
 function quote(cursor: string): string {

@@ -2,6 +2,7 @@
 // `cursor` and a group SSE event's `id:` name, per partition, the next offset after the records
 // delivered; the member's next fetch (or an SSE reconnect's Last-Event-ID) sends it back.
 import { err, ok, type Result } from '../lib/result.js';
+import { pushUvarint, readUvarint } from '../lib/uvarint.js';
 
 /** One confirmed position: the next offset to read of a partition of the topic with this id. */
 export interface CursorEntry {
@@ -12,7 +13,6 @@ export interface CursorEntry {
 
 /** Version prefix; a future layout gets `g2.` and g1 stays decodable. */
 const PREFIX = 'g1.';
-const MAX_VARINT_BYTES = 8;
 /** Bounds the work a hostile cursor can cause (more partitions than any member owns). */
 const MAX_ENTRIES = 100_000;
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
@@ -31,15 +31,15 @@ export function encodeGroupCursor(entries: readonly CursorEntry[]): string {
     else byTopic.set(e.topicId, [e]);
   }
   const bytes: number[] = [];
-  pushVarint(bytes, byTopic.size);
+  pushUvarint(bytes, byTopic.size);
   for (const [topicId, list] of byTopic) {
     const hex = topicId.replaceAll('-', '').toLowerCase();
     if (!UUID_HEX.test(hex)) throw new RangeError(`topic id ${topicId} is not a UUID`);
     bytes.push(...Buffer.from(hex, 'hex'));
-    pushVarint(bytes, list.length);
+    pushUvarint(bytes, list.length);
     for (const e of list) {
-      pushVarint(bytes, e.partition);
-      pushVarint(bytes, e.offset);
+      pushUvarint(bytes, e.partition);
+      pushUvarint(bytes, e.offset);
     }
   }
   return PREFIX + Buffer.from(bytes).toString('base64url');
@@ -54,7 +54,7 @@ export function decodeGroupCursor(cursor: string): Result<CursorEntry[], { messa
   const bytes = Buffer.from(body, 'base64url');
   if (bytes.length === 0 || bytes.toString('base64url') !== body) return malformed('not canonical base64url');
   const reader = { bytes, pos: 0 };
-  const topics = readVarint(reader);
+  const topics = readUvarint(reader);
   if (topics === undefined || topics > MAX_ENTRIES) return malformed('bad topic count');
   const out: CursorEntry[] = [];
   for (let t = 0; t < topics; t++) {
@@ -62,44 +62,17 @@ export function decodeGroupCursor(cursor: string): Result<CursorEntry[], { messa
     const hex = bytes.subarray(reader.pos, reader.pos + 16).toString('hex');
     reader.pos += 16;
     const topicId = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-    const count = readVarint(reader);
+    const count = readUvarint(reader);
     if (count === undefined || out.length + count > MAX_ENTRIES) return malformed('bad entry count');
     for (let i = 0; i < count; i++) {
-      const partition = readVarint(reader);
-      const offset = readVarint(reader);
+      const partition = readUvarint(reader);
+      const offset = readUvarint(reader);
       if (partition === undefined || offset === undefined) return malformed('truncated');
       out.push({ topicId, partition, offset });
     }
   }
   if (reader.pos !== bytes.length) return malformed('trailing bytes');
   return ok(out);
-}
-
-// Unsigned LEB128 with arithmetic rather than bit operators, which would truncate to 32 bits.
-function pushVarint(out: number[], value: number): void {
-  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`cursor value ${value} is not a safe integer`);
-  let rest = value;
-  while (rest >= 0x80) {
-    out.push((rest % 0x80) + 0x80);
-    rest = Math.floor(rest / 0x80);
-  }
-  out.push(rest);
-}
-
-function readVarint(reader: { bytes: Buffer; pos: number }): number | undefined {
-  let value = 0;
-  let scale = 1;
-  for (let i = 0; i < MAX_VARINT_BYTES; i++) {
-    const byte = reader.bytes[reader.pos++];
-    if (byte === undefined) return undefined;
-    value += (byte & 0x7f) * scale;
-    if (byte < 0x80) {
-      if (byte === 0 && i > 0) return undefined; // padded (non-canonical)
-      return Number.isSafeInteger(value) ? value : undefined;
-    }
-    scale *= 0x80;
-  }
-  return undefined;
 }
 
 function quote(cursor: string): string {

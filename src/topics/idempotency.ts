@@ -384,7 +384,8 @@ export class IdempotencyTracker {
         if (!entry.bodyHash.equals(bodyHash)) {
           return err({
             code: 'invalid_record',
-            message: `Idempotency-Key "${identity.key}" was already used with a different request body`,
+            // The key as the client sent it, without the principal scope the route puts before it.
+            message: `Idempotency-Key "${identity.key.slice(identity.key.indexOf(' ') + 1)}" was already used with a different request body`,
           });
         }
         const done = responseOf(entry);

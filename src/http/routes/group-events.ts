@@ -9,6 +9,7 @@ import { SseGroupMember } from '../../groups/sse-member.js';
 import type { RouteModule } from '../app-env.js';
 import { ApiError, errorResponses } from '../errors.js';
 import { GroupParam, NAME_PATTERN, throwGroupError } from './group-schemas.js';
+import { intString } from '../schemas/int-query.js';
 
 export const GroupEventsQuery = z.object({
   topics: z
@@ -21,7 +22,7 @@ export const GroupEventsQuery = z.object({
     )
     .pipe(z.array(z.string().regex(NAME_PATTERN, 'a topic name')).min(1).max(100))
     .openapi({ description: 'Comma-separated topics to consume.', example: 'orders,payments', type: 'string' }),
-  session_timeout_ms: z.coerce.number().int().min(100).max(3_600_000).default(30_000).openapi({
+  session_timeout_ms: intString(100, 3_600_000).default(30_000).openapi({
     description: 'How long the group keeps the member if this server stops serving the stream without a clean leave.',
   }),
   auto_offset_reset: z.enum(['earliest', 'latest', 'none']).default('latest'),

@@ -7,9 +7,10 @@ import { ApiError, errorResponses } from '../errors.js';
 import { checkWaitMs, waitMsQuery } from '../schemas/long-poll.js';
 import { RecordSchema } from './records-read.js';
 import { MemberParam, MembershipJson, throwGroupError } from './group-schemas.js';
+import { intString } from '../schemas/int-query.js';
 
 const MiB = 1024 * 1024;
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const int = intString;
 
 export const GroupFetchResponse = MembershipJson.extend({
   records: z

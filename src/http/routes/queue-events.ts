@@ -7,22 +7,15 @@ import { SseQueueReceiver } from '../../queues/sse-receiver.js';
 import type { RouteModule } from '../app-env.js';
 import { ApiError, errorResponses } from '../errors.js';
 import { LOCK_MS_MAX, LOCK_MS_MIN, QueueParam, RECEIVE_MAX_RECORDS, throwQueueError } from './queue-schemas.js';
+import { intString } from '../schemas/int-query.js';
 
 export const QueueEventsQuery = z.object({
-  max_in_flight: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(RECEIVE_MAX_RECORDS)
+  max_in_flight: intString(1, RECEIVE_MAX_RECORDS)
     .default(10)
     .openapi({
       description: `Most leases this stream holds unacknowledged at once (1 … ${RECEIVE_MAX_RECORDS}, default 10); more records follow as they are acknowledged or their leases run out.`,
     }),
-  lock_ms: z.coerce
-    .number()
-    .int()
-    .min(LOCK_MS_MIN)
-    .max(LOCK_MS_MAX)
+  lock_ms: intString(LOCK_MS_MIN, LOCK_MS_MAX)
     .optional()
     .openapi({ description: 'Lease length; the queue’s lock_ms by default.' }),
 });

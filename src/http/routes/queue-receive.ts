@@ -10,8 +10,9 @@ import {
   ReceiveResponse,
   throwQueueError,
 } from './queue-schemas.js';
+import { intString } from '../schemas/int-query.js';
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const int = intString;
 
 export const ReceiveQuery = z.object({
   max_records: int(1, RECEIVE_MAX_RECORDS)

@@ -55,10 +55,11 @@ const IDEMPOTENCY_DOC =
   'Idempotent produce (both forms are recorded in the log, so they survive restarts, for SLUICE_IDEMPOTENCY_WINDOW_MS, default 1 h): ' +
   '**Idempotency-Key** — a repeat of a request with the same key and byte-identical body returns the first response and appends nothing; ' +
   'the same key with a different body → 422; a repeat sent while the first is in flight waits for it. ' +
-  '**Producer-Id / Producer-Epoch / Producer-Seq** (Kafka-style, scoped to the topic) — `Producer-Seq` numbers requests (not records) per producer id and epoch; ' +
+  'A key is scoped to the topic and to the API key that sent it (a browser token shares its key’s scope): another key reusing the value appends anew and never sees the first one’s answer. ' +
+  '**Producer-Id / Producer-Epoch / Producer-Seq** (Kafka-style, scoped to the topic and shared by every caller allowed to write to it: choose a random 63-bit id per producer) — `Producer-Seq` numbers requests (not records) per producer id and epoch; ' +
   'a producer’s requests are applied one at a time; seq = last + 1 appends; a seq already appended returns its original offsets (the last 32 requests are kept); ' +
   'a gap → 409 `conflict` with `expected_seq`; an epoch below the current → 409 `fenced` with `current_epoch`; a higher epoch starts afresh. ' +
-  'A producer id or epoch with no state accepts any starting seq. If an append fails part-way (503/507), retrying with the same headers appends only what is missing. ' +
+  'A producer id or epoch with no state accepts any starting seq. `Producer-Seq` does not wrap (unlike Kafka’s): after 2^31-1 a producer bumps its epoch and starts again at 0. If an append fails part-way (503/507), retrying with the same headers appends only what is missing. ' +
   'After a restart, state is rebuilt from the batches the log appended within the window (append time, whatever the records’ `timestamp`s). ' +
   'The state is bounded (SLUICE_IDEMPOTENCY_MAX_ENTRIES, SLUICE_IDEMPOTENCY_MAX_BYTES): past the bound the least recently used keys and producers are forgotten early.';
 
@@ -121,6 +122,16 @@ function integerHeader(c: Context<AppEnv>, name: string, max: bigint): bigint | 
   return BigInt(raw.trim());
 }
 
+/**
+ * An Idempotency-Key belongs to whoever sent it: another key reusing the same value must not be
+ * answered with the first one's offsets. Keys and their tokens share a scope (`<key id> <key>`: a
+ * space never occurs in a key); anonymous callers use the key as sent.
+ */
+function scopedIdempotencyKey(c: Context<AppEnv>, key: string): string {
+  const owner = c.get('principal')?.keyId;
+  return owner ? `${owner} ${key}` : key;
+}
+
 /** Reads the idempotency headers; throws 400 for malformed ones. */
 function idempotencyHeaders(c: Context<AppEnv>): Pick<ProduceRequest, 'idempotencyKey' | 'producer'> {
   const key = c.req.header('idempotency-key');
@@ -138,7 +149,7 @@ function idempotencyHeaders(c: Context<AppEnv>): Pick<ProduceRequest, 'idempoten
   if (id === undefined) {
     if (epoch !== undefined || seq !== undefined)
       throw new ApiError('bad_request', 'Producer-Epoch and Producer-Seq require Producer-Id');
-    return key === undefined ? {} : { idempotencyKey: key };
+    return key === undefined ? {} : { idempotencyKey: scopedIdempotencyKey(c, key) };
   }
   if (seq === undefined)
     throw new ApiError('bad_request', 'Producer-Id requires Producer-Seq', { header: 'producer-seq' });

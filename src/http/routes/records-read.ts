@@ -3,6 +3,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { RouteModule } from '../app-env.js';
 import { ApiError, errorResponses } from '../errors.js';
+import { intString } from '../schemas/int-query.js';
 import { checkWaitMs, waitMsQuery } from '../schemas/long-poll.js';
 
 const MiB = 1024 * 1024;
@@ -42,7 +43,7 @@ export const ReadResponse = z
   .openapi('ReadRecordsResponse');
 export type ReadResponse = z.infer<typeof ReadResponse>;
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const int = intString;
 
 export const readRecordsRoute = createRoute({
   method: 'get',

@@ -3,6 +3,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { RouteModule } from '../app-env.js';
 import { ApiError, errorResponses } from '../errors.js';
 import { WebhookDelivery, WebhookIdParam, deliveryJson } from './webhook-schemas.js';
+import { intString } from '../schemas/int-query.js';
 
 export const listWebhookDeliveriesRoute = createRoute({
   method: 'get',
@@ -15,13 +16,7 @@ export const listWebhookDeliveriesRoute = createRoute({
   request: {
     params: WebhookIdParam,
     query: z.object({
-      limit: z.coerce
-        .number()
-        .int()
-        .min(1)
-        .max(10_000)
-        .optional()
-        .openapi({ description: 'At most this many (default 100).' }),
+      limit: intString(1, 10_000).optional().openapi({ description: 'At most this many (default 100).' }),
     }),
   },
   responses: {

@@ -1,18 +1,14 @@
 // The `wait_ms` query parameter every long-poll shares: one declared maximum (the hard limit
 // SLUICE_LONG_POLL_MAX_MS may only lower) and one message whichever of the two refuses it.
-import { z } from '@hono/zod-openapi';
 import { LONG_POLL_LIMIT_MS } from '../../config.js';
 import { ApiError } from '../errors.js';
+import { intString } from './int-query.js';
 
 const tooLong = (maxMs: number) => `must be ≤ ${maxMs} (SLUICE_LONG_POLL_MAX_MS)`;
 
 /** `wait_ms`: 0 … LONG_POLL_LIMIT_MS, default 0. */
 export const waitMsQuery = (description: string) =>
-  z.coerce
-    .number()
-    .int()
-    .min(0)
-    .max(LONG_POLL_LIMIT_MS, { error: tooLong(LONG_POLL_LIMIT_MS) })
+  intString(0, LONG_POLL_LIMIT_MS, { error: tooLong(LONG_POLL_LIMIT_MS) })
     .default(0)
     .openapi({ description, maximum: LONG_POLL_LIMIT_MS, minimum: 0 });
 

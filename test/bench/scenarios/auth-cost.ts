@@ -1,13 +1,14 @@
-// Scenario: what access control costs — single-record produce and SSE delivery against two
-// servers in the same run, one with SLUICE_AUTH=none and one requiring an API key / browser
-// token, measured in alternating rounds (order flipped each round) and compared by median.
+// Scenario: what access control costs — single-record produce and SSE delivery against three
+// servers loaded at the same time (SLUICE_AUTH=none, one requiring an API key / browser token, and
+// a second auth-off server as a control for the noise floor), so all three see the same machine
+// load; each round gives an on/off and a control/off ratio, shown as medians with min–max spread.
 import fs from 'node:fs';
 import { uniqueName, type Scenario } from '../lib/context.js';
 import { nowMs } from '../lib/histogram.js';
 import { closedLoop, createPool, requestJson, send, type RequestSpec } from '../lib/load.js';
 import { sleep } from '../lib/processes.js';
 import { sluiceJsonBody, valueJson, values } from '../lib/records.js';
-import { versus, type Row, type ScenarioResult } from '../lib/report.js';
+import { type Row, type ScenarioResult } from '../lib/report.js';
 import { startSluice, stopSluice, type SluiceServer } from '../lib/sluice-server.js';
 import { subscribeSse, type Subscription } from '../lib/subscribers.js';
 
@@ -15,8 +16,10 @@ const CONNECTIONS = 8;
 const ADMIN_KEY = `bench-admin-${'x'.repeat(32)}`;
 const ALL = ['read', 'write', 'create', 'delete', 'alter', 'describe'];
 
+type Label = 'auth off' | 'auth on' | 'control';
+
 interface Side {
-  label: 'auth off' | 'auth on';
+  label: Label;
   server: SluiceServer;
   /** Headers for API calls (a key with grants on `bench-` topics when auth is on). */
   headers: Record<string, string>;
@@ -52,8 +55,8 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 };
 
-async function prepare(label: Side['label'], server: SluiceServer): Promise<Side> {
-  if (label === 'auth off') return { label, server, headers: {}, sseQuery: '' };
+async function prepare(label: Label, server: SluiceServer): Promise<Side> {
+  if (label !== 'auth on') return { label, server, headers: {}, sseQuery: '' };
   const pool = createPool(server.url, 1);
   const admin = { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' };
   const grants = [{ resource: 'topic', name: 'bench-', pattern: 'prefixed', actions: ALL }];
@@ -87,8 +90,8 @@ async function createTopic(side: Side): Promise<string> {
   return topic;
 }
 
-/** Closed-loop single-record produce: requests/s. */
-async function produceRound(side: Side, topic: string, requests: number): Promise<Measured> {
+/** Closed-loop single-record produce for `durationMs`: requests/s. */
+async function produceRound(side: Side, topic: string, durationMs: number): Promise<Measured> {
   const pool = createPool(side.server.url, CONNECTIONS);
   const spec = (i: number): RequestSpec => ({
     method: 'POST',
@@ -98,7 +101,7 @@ async function produceRound(side: Side, topic: string, requests: number): Promis
   });
   await closedLoop(pool, 200, CONNECTIONS, spec, 1_000);
   const cpu0 = cpuMs(side.server);
-  const r = await closedLoop(pool, requests, CONNECTIONS, spec, 30_000);
+  const r = await closedLoop(pool, Number.MAX_SAFE_INTEGER, CONNECTIONS, spec, durationMs);
   const cpu = cpuMs(side.server) - cpu0;
   await pool.close();
   if (r.errors) throw new Error(`${side.label} produce: ${r.errors} errors: ${r.firstError}`);
@@ -146,84 +149,105 @@ async function sseRound(side: Side, topic: string, subscribers: number, records:
   }
 }
 
+/** Each round's `side` value over the same round's auth-off value: same-run ratios that cancel drifts in machine load. */
+function pairedRatios(rounds: Record<Label, Measured[]>, side: Label, pick: (m: Measured) => number): number[] {
+  return rounds[side].map((m, i) => pick(m) / pick(rounds['auth off'][i]!));
+}
+
+const spread = (xs: number[]) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
+
+/**
+ * The two rows of one workload: throughput (auth on ≥ 0.95× off) and server CPU per 1000 (≤ 1.05×),
+ * each judged on the median of the per-round ratios, with their spread and the control's beside.
+ */
+function workloadRows(
+  scenario: string,
+  rateName: string,
+  rateUnit: Row['unit'],
+  rounds: Record<Label, Measured[]>,
+): Row[] {
+  const offName = 'auth off (SLUICE_AUTH=none)';
+  const row = (metric: string, unit: Row['unit'], pick: (m: Measured) => number, higherIsBetter: boolean): Row => {
+    const on = pairedRatios(rounds, 'auth on', pick);
+    const control = pairedRatios(rounds, 'control', pick);
+    const ratio = median(on);
+    const ok = Number.isFinite(ratio) ? (higherIsBetter ? ratio >= 0.95 : ratio <= 1.05) : null;
+    return {
+      scenario,
+      metric,
+      unit,
+      sluice: median(rounds['auth on'].map(pick)),
+      other: { name: offName, value: median(rounds['auth off'].map(pick)) },
+      ratio,
+      target: higherIsBetter ? '≥ 0.95× auth off' : '≤ 1.05× auth off',
+      met: ok,
+      note:
+        `ratio = median of ${on.length} same-round on/off ratios (spread ${spread(on)}); ` +
+        `control, a second auth-off server: ${median(control).toFixed(2)}× (spread ${spread(control)})`,
+    };
+  };
+  return [
+    row(rateName, rateUnit, (m) => m.rate, true),
+    row(
+      `server CPU per 1000 ${rateName === 'requests/s' ? 'requests' : 'deliveries'}`,
+      'ms',
+      (m) => m.cpuPer1000,
+      false,
+    ),
+  ];
+}
+
 export const authCost: Scenario = {
   id: 'auth-cost',
   title: 'Access control cost (auth on vs off, same run)',
   run: async (ctx) => {
-    const rounds = ctx.quick ? 8 : 16;
-    const produceRequests = ctx.quick ? 3_000 : 10_000;
+    const rounds = ctx.quick ? 7 : 15;
+    const produceMs = ctx.quick ? 4_000 : 8_000;
     const sseSubscribers = ctx.quick ? 100 : 300;
     const sseRecords = ctx.quick ? 2_000 : 5_000;
-    const off = await startSluice({ env: { SLUICE_AUTH: 'none' } });
-    const on = await startSluice({ env: { SLUICE_AUTH: 'keys', SLUICE_ADMIN_KEY: ADMIN_KEY } });
+    const servers = [
+      await startSluice({ env: { SLUICE_AUTH: 'none' } }),
+      await startSluice({ env: { SLUICE_AUTH: 'keys', SLUICE_ADMIN_KEY: ADMIN_KEY } }),
+      await startSluice({ env: { SLUICE_AUTH: 'none' } }),
+    ];
     try {
-      const sides = [await prepare('auth off', off), await prepare('auth on', on)];
-      const produce: Record<Side['label'], Measured[]> = { 'auth off': [], 'auth on': [] };
-      const sse: Record<Side['label'], Measured[]> = { 'auth off': [], 'auth on': [] };
+      const labels: Label[] = ['auth off', 'auth on', 'control'];
+      const sides = await Promise.all(labels.map((label, i) => prepare(label, servers[i]!)));
+      const produce: Record<Label, Measured[]> = { 'auth off': [], 'auth on': [], control: [] };
+      const sse: Record<Label, Measured[]> = { 'auth off': [], 'auth on': [], control: [] };
       const topics = new Map<Side, string>();
       for (const side of sides) topics.set(side, await createTopic(side));
+      // All three at once: whatever else loads the machine loads them alike.
+      const produceAll = async (ms: number) =>
+        Promise.all(sides.map((side) => produceRound(side, topics.get(side)!, ms)));
+      const sseAll = async (n: number) =>
+        Promise.all(sides.map(async (side) => sseRound(side, await createTopic(side), sseSubscribers, n)));
       // Warm-up (JIT, caches, the key cache), not counted.
-      for (const side of sides) {
-        await produceRound(side, topics.get(side)!, Math.min(produceRequests, 2_000));
-        await sseRound(side, await createTopic(side), sseSubscribers, Math.min(sseRecords, 1_000));
-      }
+      await produceAll(1_000);
+      await sseAll(Math.min(sseRecords, 1_000));
       for (let round = 0; round < rounds; round++) {
-        const order = round % 2 === 0 ? sides : [...sides].reverse();
-        for (const side of order)
-          produce[side.label].push(await produceRound(side, topics.get(side)!, produceRequests));
-        for (const side of order) {
-          sse[side.label].push(await sseRound(side, await createTopic(side), sseSubscribers, sseRecords));
-        }
+        (await produceAll(produceMs)).forEach((m, i) => produce[sides[i]!.label].push(m));
+        (await sseAll(sseRecords)).forEach((m, i) => sse[sides[i]!.label].push(m));
         const last = (m: Measured[]) => `${Math.round(m.at(-1)!.rate)}/s ${m.at(-1)!.cpuPer1000.toFixed(1)} cpu-ms/1k`;
-        ctx.log(
-          `round ${round + 1}/${rounds}: produce off ${last(produce['auth off'])}, on ${last(produce['auth on'])}; ` +
-            `SSE off ${last(sse['auth off'])}, on ${last(sse['auth on'])}`,
-        );
+        const line = (what: string, r: Record<Label, Measured[]>) =>
+          `${what} off ${last(r['auth off'])}, on ${last(r['auth on'])}, control ${last(r.control)}`;
+        ctx.log(`round ${round + 1}/${rounds}: ${line('produce', produce)}; ${line('SSE', sse)}`);
       }
-      const rate = (m: Measured[]) => median(m.map((x) => x.rate));
-      const cpu = (m: Measured[]) => median(m.map((x) => x.cpuPer1000));
-      const produceName = `produce 1 record/request, ${CONNECTIONS} conns, API key (median of ${rounds} alternating rounds)`;
-      const sseName = `SSE ${sseSubscribers} subscribers × ${sseRecords} records, browser token in the URL (median of ${rounds} rounds)`;
-      const offName = 'auth off (SLUICE_AUTH=none)';
-      const cost = (scenario: string, metric: string, on: number, off: number): Row => {
-        const ratio = Number.isFinite(on) && Number.isFinite(off) && off > 0 ? on / off : null;
-        return {
-          scenario,
-          metric,
-          unit: 'ms',
-          sluice: on,
-          other: { name: offName, value: off },
-          ratio,
-          target: '≤ 1.05× auth off',
-          met: ratio === null ? null : ratio <= 1.05,
-        };
-      };
       const rows: Row[] = [
-        versus(
-          {
-            scenario: produceName,
-            metric: 'requests/s',
-            unit: 'req/s',
-            sluice: rate(produce['auth on']),
-            other: { name: offName, value: rate(produce['auth off']) },
-          },
-          0.95,
-          '≥ 0.95× auth off',
+        ...workloadRows(
+          `produce 1 record/request, ${CONNECTIONS} conns, API key (${rounds} rounds of ${produceMs / 1000} s, servers loaded together)`,
+          'requests/s',
+          'req/s',
+          produce,
         ),
-        cost(produceName, 'server CPU per 1000 requests', cpu(produce['auth on']), cpu(produce['auth off'])),
-        versus(
-          {
-            scenario: sseName,
-            metric: 'deliveries/s',
-            unit: 'rec/s',
-            sluice: rate(sse['auth on']),
-            other: { name: offName, value: rate(sse['auth off']) },
-          },
-          0.95,
-          '≥ 0.95× auth off',
+        ...workloadRows(
+          `SSE ${sseSubscribers} subscribers × ${sseRecords} records, browser token in the URL (${rounds} rounds, servers loaded together)`,
+          'deliveries/s',
+          'rec/s',
+          sse,
         ),
-        cost(sseName, 'server CPU per 1000 deliveries', cpu(sse['auth on']), cpu(sse['auth off'])),
       ];
+      for (const r of rows) ctx.log(`${r.metric}: auth on ÷ off ${r.ratio?.toFixed(3)} — ${r.note}`);
       const result: ScenarioResult = {
         id: 'auth-cost',
         title: 'Access control cost (auth on vs off, same run)',
@@ -232,15 +256,14 @@ export const authCost: Scenario = {
           rounds,
           produce,
           sse,
-          produce_requests: produceRequests,
+          produce_ms: produceMs,
           sse_subscribers: sseSubscribers,
           sse_records: sseRecords,
         },
       };
       return result;
     } finally {
-      await stopSluice(off);
-      await stopSluice(on);
+      for (const server of servers) await stopSluice(server);
     }
   },
 };
