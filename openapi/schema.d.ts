@@ -847,7 +847,7 @@ export interface components {
         ProduceRecord: {
             /** @description UTF-8 key. Keyed records go to Kafka’s default partition for the key: murmur2(key bytes) & 0x7fffffff modulo the partition count. */
             key?: string | null;
-            /** @description Per the topic’s `value_format`: any JSON value (`json`) nesting arrays/objects at most SLUICE_MAX_JSON_DEPTH (default 128) deep, UTF-8, with no `\u` escape of an unpaired surrogate (strict parsers refuse those), a string (`string`) or standard padded base64 (`binary`). `null` is a tombstone in every format. */
+            /** @description Per the topic’s `value_format`: any JSON value (`json`) nesting arrays/objects at most SLUICE_MAX_JSON_DEPTH (default 128) deep, UTF-8, with no `\u` escape of an unpaired surrogate (strict parsers refuse those) and no number beyond a 64-bit float (`1e400`: 422), a string (`string`) or standard padded base64 (`binary`). `null` is a tombstone in every format. */
             value: unknown;
             /** @description String headers by name. Names starting with `__sluice.` are reserved. */
             headers?: {
