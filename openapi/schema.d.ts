@@ -3570,6 +3570,7 @@ export interface operations {
             header?: never;
             path: {
                 topic: string;
+                /** @description Queue name; "." and ".." and names starting with `__` are refused (400). */
                 queue: string;
             };
             cookie?: never;
@@ -3645,6 +3646,7 @@ export interface operations {
             header?: never;
             path: {
                 topic: string;
+                /** @description Queue name; "." and ".." and names starting with `__` are refused (400). */
                 queue: string;
             };
             cookie?: never;
@@ -3742,6 +3744,7 @@ export interface operations {
             header?: never;
             path: {
                 topic: string;
+                /** @description Queue name; "." and ".." and names starting with `__` are refused (400). */
                 queue: string;
             };
             cookie?: never;
@@ -3898,6 +3901,7 @@ export interface operations {
             header?: never;
             path: {
                 topic: string;
+                /** @description Queue name; "." and ".." and names starting with `__` are refused (400). */
                 queue: string;
             };
             cookie?: never;
@@ -3973,6 +3977,7 @@ export interface operations {
             header?: never;
             path: {
                 topic: string;
+                /** @description Queue name; "." and ".." and names starting with `__` are refused (400). */
                 queue: string;
             };
             cookie?: never;
@@ -4057,6 +4062,7 @@ export interface operations {
             header?: never;
             path: {
                 topic: string;
+                /** @description Queue name; "." and ".." and names starting with `__` are refused (400). */
                 queue: string;
             };
             cookie?: never;

@@ -1,6 +1,7 @@
 // Black-box tests of queues over HTTP: shared receivers, per-lease ack results, redelivery,
 // dead letters, ordering by key, retention, topic re-creation, hostile input and restarts.
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listen, until } from './sse-support.js';
 import { expectStatus } from './support/client.js';
@@ -192,6 +193,45 @@ describe('queue administration', () => {
     expect(
       (await raw('POST', `${path('never')}/ack`, { acks: [{ lease: '0.0.abcdefabcdef.1', action: 'accept' }] })).status,
     ).toBe(404);
+  });
+
+  it('refuses reserved names: "__…" (Sluice\'s own, as for groups) and "." or ".." (as for topics)', async () => {
+    const t = await topic(1, values(1));
+    // Sent verbatim (fetch would normalise "." and ".." segments away before they left).
+    const verbatim = (method: string, path: string, body?: string) =>
+      new Promise<{ status: number; json: unknown }>((resolve, reject) => {
+        const req = http.request(
+          new URL(server.url),
+          { method, path, headers: body === undefined ? {} : { 'content-type': 'application/json' } },
+          (res) => {
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (c: string) => (text += c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text || 'null') as unknown }));
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+    for (const q of ['__internal', '__webhook.x', '__']) {
+      const put = await verbatim('PUT', `/v1/topics/${t}/queues/${q}`, '{}');
+      expect(put.status, `PUT ${q}`).toBe(400);
+      expect((put.json as { error: { code: string } }).error.code).toBe('bad_request');
+      // A receive would create the queue: refused too, and nothing was created.
+      expect((await verbatim('POST', `/v1/topics/${t}/queues/${q}/receive`)).status, `receive ${q}`).toBe(400);
+    }
+    // "." and "..": the server resolves such segments before routing, so they never name a queue either.
+    for (const q of ['.', '..']) {
+      expect((await verbatim('PUT', `/v1/topics/${t}/queues/${q}`, '{}')).status, `PUT ${q}`).toBeGreaterThanOrEqual(
+        400,
+      );
+      expect((await verbatim('POST', `/v1/topics/${t}/queues/${q}/receive`)).status).toBeGreaterThanOrEqual(400);
+    }
+    const list = expectStatus(await server.client.get('/v1/topics/{topic}/queues', { params: { topic: t } }), 200);
+    expect(list.queues).toEqual([]);
+    // Names that merely contain these characters are fine.
+    for (const q of ['_a', 'a__b', '.a', '..a', 'a.', '-'])
+      expect((await putQueue(t, q, {})).status, `PUT ${q}`).toBe(201);
   });
 });
 
@@ -489,6 +529,80 @@ describe('seams', () => {
     ]);
   });
 
+  // Nodes share a Postgres server; embedded PGlite belongs to one process.
+  it.skipIf(!process.env['DATABASE_URL'])(
+    'two nodes on one database: leases taken on one are acknowledged on the other, each record accepted once',
+    async () => {
+      const total = 400;
+      const t = await topic(1, values(total));
+      const q = name('q');
+      // A second node: its own queues service (its own cached partition state) on the same database and log.
+      const { QueuesService } = await import('../src/queues/queues-service.js');
+      const s = server.services;
+      const other = new QueuesService({
+        db: s.db,
+        topics: s.topics,
+        logs: s.log,
+        producer: s.produce,
+        limits: { ...s.queues.limits },
+        logger: { warn: () => undefined, info: () => undefined },
+      });
+      try {
+        const accepted = new Map<number, number>();
+        let notOk = 0;
+        const viaHttp = async () =>
+          (await receive(t, q, { max_records: 7 })).map((r) => ({ offset: r.offset, lease: r.lease }));
+        const viaOther = async () => {
+          const r = await other.receive(t, q, { maxRecords: 7, waitMs: 0 });
+          if (!r.ok) throw new Error(r.error.message);
+          return r.value.map((x) => ({ offset: (JSON.parse(x.json) as QRecord).offset, lease: x.lease }));
+        };
+        const ackHttp = async (leases: string[]) =>
+          (
+            await ack(
+              t,
+              q,
+              leases.map((lease) => ({ lease, action: 'accept' as const })),
+            )
+          ).map((r) => r.status);
+        const ackOther = async (leases: string[]) => {
+          const { parseLease } = await import('../src/queues/lease.js');
+          const r = await other.ack(
+            t,
+            q,
+            leases.map((text) => ({ lease: parseLease(text)!, text, action: 'accept' as const })),
+          );
+          if (!r.ok) throw new Error(r.error.message);
+          return r.value.map((x) => x.status);
+        };
+        const deadline = Date.now() + 60_000;
+        await Promise.all(
+          Array.from({ length: 6 }, async (_, w) => {
+            // Receive on one node, acknowledge on the other (half the workers each way).
+            const [take, settle] = w % 2 === 0 ? [viaHttp, ackOther] : [viaOther, ackHttp];
+            while (accepted.size < total && notOk === 0 && Date.now() < deadline) {
+              const got = await take();
+              if (got.length === 0) continue;
+              const statuses = await settle(got.map((g) => g.lease));
+              statuses.forEach((st, i) => {
+                if (st !== 'ok') return void notOk++;
+                const o = got[i]!.offset;
+                accepted.set(o, (accepted.get(o) ?? 0) + 1);
+              });
+            }
+          }),
+        );
+        expect(notOk).toBe(0);
+        expect(accepted.size).toBe(total);
+        expect([...accepted.values()].every((n) => n === 1)).toBe(true);
+        expect(await describeQueue(t, q)).toMatchObject({ accepted: total, in_flight: 0, available: 0 });
+      } finally {
+        other.close();
+      }
+    },
+    90_000,
+  );
+
   it('a receiver waiting on a topic that is deleted gets 404 at once', async () => {
     const t = await topic(1);
     const pending = server.client.post('/v1/topics/{topic}/queues/{queue}/receive', {
@@ -508,12 +622,15 @@ describe('seams', () => {
 
   it('records removed by retention while available or in flight are counted as skipped, not delivered', async () => {
     const t = await topic(1, [], { segment_bytes: 1024, retention_bytes: 1 });
-    // One record per request, so segments roll and retention can remove whole ones.
-    for (let i = 0; i < 60; i++) await produce(t, [{ value: 'x'.repeat(400) }]);
+    // One record per request, so segments roll and retention can remove whole ones. The
+    // first five are leased before the rest is produced: the server's own periodic retention
+    // may run at any moment from here on, and only does what the explicit call below does.
     const q = 'ret';
+    for (let i = 0; i < 5; i++) await produce(t, [{ value: 'x'.repeat(400) }]);
     const held = await receive(t, q, { max_records: 5 });
     expect(held.map((r) => r.offset)).toEqual([0, 1, 2, 3, 4]);
     await ack(t, q, [{ lease: held[0]!.lease, action: 'accept' }]);
+    for (let i = 5; i < 60; i++) await produce(t, [{ value: 'x'.repeat(400) }]);
     await server.services.log.enforceRetention();
     const logStart = expectStatus(await server.client.get('/v1/topics/{topic}', { params: { topic: t } }), 200)
       .partitions[0]!.start_offset;

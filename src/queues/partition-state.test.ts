@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   ack,
+  ackMany,
   acquire,
   applyRetention,
   decodeRanges,
@@ -199,6 +200,7 @@ type Command =
   | { t: 'append'; n: number }
   | { t: 'acquire'; max: number; lockMs: number }
   | { t: 'ack'; pick: number; action: AckAction }
+  | { t: 'acks'; picks: Array<{ pick: number; action: AckAction }> }
   | { t: 'tick'; ms: number }
   | { t: 'expire' }
   | { t: 'retention'; n: number }
@@ -217,6 +219,17 @@ const command: fc.Arbitrary<Command> = fc.oneof(
     action: fc.constantFrom<AckAction>('accept', 'accept', 'release', 'reject', 'renew'),
   }),
   fc.record({ t: fc.constant('ack' as const), pick: fc.nat(), action: fc.constant<AckAction>('accept') }),
+  // One request's acks in one go (duplicates included), as the service applies them.
+  fc.record({
+    t: fc.constant('acks' as const),
+    picks: fc.array(
+      fc.record({
+        pick: fc.nat(),
+        action: fc.constantFrom<AckAction>('accept', 'accept', 'release', 'reject', 'renew'),
+      }),
+      { minLength: 1, maxLength: 8 },
+    ),
+  }),
   fc.record({ t: fc.constant('tick' as const), ms: fc.integer({ min: 1, max: 40 }) }),
   fc.constant({ t: 'expire' as const }),
   fc.record({ t: fc.constant('retention' as const), n: fc.integer({ min: 1, max: 8 }) }),
@@ -301,6 +314,36 @@ function run(commands: Command[], opts: { ordered: boolean; rules: QueueRules; m
           expect(acceptedOnce.has(lease.offset)).toBe(false);
           acceptedOnce.add(lease.offset);
         }
+        state = r.state;
+        break;
+      }
+      case 'acks': {
+        if (leases.length === 0) break;
+        const picked = c.picks.map((p) => ({ lease: leases[p.pick % leases.length]!, action: p.action }));
+        const before = state;
+        const r = ackMany(
+          state,
+          picked.map(({ lease, action }) => ({
+            offset: lease.offset,
+            token: lease.token,
+            leaseExpiresAt: lease.expiresAt,
+            action,
+          })),
+          { now, lockMs: 30, rules: opts.rules },
+          tally,
+        );
+        const expected = picked.map(({ lease, action }) =>
+          model.ack(lease.offset, lease.token, lease.expiresAt, action, now, 30),
+        );
+        expect(r.results.map((x) => x.status)).toEqual(expected);
+        // Nothing acknowledged: the very same state comes back (the service then writes nothing).
+        if (!expected.includes('ok')) expect(r.state).toBe(before);
+        picked.forEach(({ lease, action }, i) => {
+          if (expected[i] === 'ok' && action === 'accept') {
+            expect(acceptedOnce.has(lease.offset)).toBe(false);
+            acceptedOnce.add(lease.offset);
+          }
+        });
         state = r.state;
         break;
       }

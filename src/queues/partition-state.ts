@@ -331,34 +331,65 @@ export function ack(
   a: AckOptions,
   tally: Tally,
 ): { state: PartitionState; status: AckStatus; expiresAt?: number } {
+  const r = ackMany(state, [a], a, tally);
+  return { state: r.state, ...r.results[0]! };
+}
+
+export interface AckResult {
+  status: AckStatus;
+  /** renew: the new expiry. */
+  expiresAt?: number;
+}
+
+/**
+ * Apply acknowledgements in order, as `ack` one after the other would, on one copy of the
+ * state (a request's hundreds of acks cost one copy, not one each). The state comes back
+ * as the same object when no ack changed anything.
+ */
+export function ackMany(
+  state: PartitionState,
+  acks: ReadonlyArray<Pick<AckOptions, 'offset' | 'token' | 'leaseExpiresAt' | 'action'>>,
+  o: Pick<AckOptions, 'now' | 'lockMs' | 'rules'>,
+  tally: Tally,
+): { state: PartitionState; results: AckResult[] } {
   const s = clone(state);
-  const i = isolate(s, a.offset);
-  const r = i >= 0 ? s.ranges[i]! : undefined;
-  const held = r !== undefined && r.state === 'acquired' && r.token === a.token;
-  if (!held || r.expiresAt! <= a.now) {
-    const expired = (held ? r.expiresAt! : a.leaseExpiresAt) <= a.now;
-    return { state, status: expired ? 'expired' : 'unknown' };
+  const results: AckResult[] = [];
+  let changed = false;
+  for (const a of acks) {
+    const i = isolate(s, a.offset);
+    const r = i >= 0 ? s.ranges[i]! : undefined;
+    const held = r !== undefined && r.state === 'acquired' && r.token === a.token;
+    if (!held || r.expiresAt! <= o.now) {
+      const expired = (held ? r.expiresAt! : a.leaseExpiresAt) <= o.now;
+      results.push({ status: expired ? 'expired' : 'unknown' });
+      continue;
+    }
+    changed = true;
+    switch (a.action) {
+      case 'accept':
+        s.ranges[i] = { first: r.first, last: r.last, state: 'done', deliveries: r.deliveries };
+        tally.accepted++;
+        results.push({ status: 'ok' });
+        break;
+      case 'release':
+        s.ranges[i] = afterFailure(r, o.rules, 'released', tally);
+        tally.released++;
+        results.push({ status: 'ok' });
+        break;
+      case 'reject':
+        s.ranges[i] = giveUp({ first: r.first, last: r.last, deliveries: r.deliveries }, o.rules, 'rejected', tally);
+        results.push({ status: 'ok' });
+        break;
+      case 'renew': {
+        const expiresAt = o.now + o.lockMs;
+        s.ranges[i] = { ...r, expiresAt };
+        tally.renewed++;
+        results.push({ status: 'ok', expiresAt });
+        break;
+      }
+    }
   }
-  let expiresAt: number | undefined;
-  switch (a.action) {
-    case 'accept':
-      s.ranges[i] = { first: r.first, last: r.last, state: 'done', deliveries: r.deliveries };
-      tally.accepted++;
-      break;
-    case 'release':
-      s.ranges[i] = afterFailure(r, a.rules, 'released', tally);
-      tally.released++;
-      break;
-    case 'reject':
-      s.ranges[i] = giveUp({ first: r.first, last: r.last, deliveries: r.deliveries }, a.rules, 'rejected', tally);
-      break;
-    case 'renew':
-      expiresAt = a.now + a.lockMs;
-      s.ranges[i] = { ...r, expiresAt };
-      tally.renewed++;
-      break;
-  }
-  return { state: normalise(s), status: 'ok', ...(expiresAt !== undefined ? { expiresAt } : {}) };
+  return { state: changed ? normalise(s) : state, results };
 }
 
 /** Records waiting to be appended to the dead-letter topic. */

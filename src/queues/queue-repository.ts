@@ -195,6 +195,80 @@ export async function savePartition(
     .where(and(eq(queuePartitions.queueId, queueId), eq(queuePartitions.partition, partition)));
 }
 
+/**
+ * The row's version for compare-and-set writes: Postgres' `xmin`, the id of the transaction
+ * that last wrote the row, which every committed UPDATE changes (the "xmin as concurrency
+ * token" pattern). A row lock taken without writing leaves it alone, as it should.
+ */
+const rowVersion = sql<string>`${queuePartitions}.xmin::text`;
+
+/** A queue partition's state and version, inserting its row at `startIfNew` when missing. */
+export async function loadVersioned(
+  db: Db,
+  queueId: string,
+  partition: number,
+  opts: { startIfNew: number; now: number },
+): Promise<{ state: PartitionState; version: string }> {
+  const select = () =>
+    db
+      .select({
+        startOffset: queuePartitions.startOffset,
+        endOffset: queuePartitions.endOffset,
+        ranges: queuePartitions.ranges,
+        version: rowVersion,
+      })
+      .from(queuePartitions)
+      .where(and(eq(queuePartitions.queueId, queueId), eq(queuePartitions.partition, partition)));
+  let rows = await select();
+  if (!rows[0]) {
+    await insertPartitionRow(db, queueId, partition, opts);
+    rows = await select();
+  }
+  const row = rows[0];
+  if (!row) throw new QueueGoneError(queueId);
+  return {
+    state: { startOffset: Number(row.startOffset), endOffset: Number(row.endOffset), ranges: decodeRanges(row.ranges) },
+    version: row.version,
+  };
+}
+
+/**
+ * One statement: write the partition's new state and add the counters, if the row is still
+ * at `version`. The new version, or undefined if another writer got there first (or the row is gone).
+ */
+export async function writeIfVersion(
+  db: Db,
+  queueId: string,
+  partition: number,
+  version: string,
+  change: { state: PartitionState; tally: Tally; delivered: number; now: number },
+): Promise<string | undefined> {
+  const { state, tally, delivered, now } = change;
+  const rows = await db
+    .update(queuePartitions)
+    .set({
+      startOffset: state.startOffset,
+      endOffset: state.endOffset,
+      ranges: encodeRanges(state.ranges),
+      sweepAt: nextSweepAt(state, now),
+      accepted: sql`${queuePartitions.accepted} + ${tally.accepted}`,
+      deadLettered: sql`${queuePartitions.deadLettered} + ${tally.deadLettered}`,
+      archived: sql`${queuePartitions.archived} + ${tally.archived}`,
+      skipped: sql`${queuePartitions.skipped} + ${tally.skipped}`,
+      deliveries: sql`${queuePartitions.deliveries} + ${delivered}`,
+      updatedAt: now,
+    })
+    .where(
+      and(
+        eq(queuePartitions.queueId, queueId),
+        eq(queuePartitions.partition, partition),
+        sql`${queuePartitions}.xmin = ${version}::xid`,
+      ),
+    )
+    .returning({ version: rowVersion });
+  return rows[0]?.version;
+}
+
 /** Queue partitions with sweeper work due by `now` (oldest first). */
 export async function partitionsDue(
   db: Db,

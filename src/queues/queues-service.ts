@@ -10,7 +10,7 @@ import { flushDeadLetters, type DeadLetterProducer } from './queue-dead-letter.j
 import { keyHashesFor, readRecords } from './queue-reads.js';
 import { formatLease, newToken, type Lease } from './lease.js';
 import {
-  ack as applyAck,
+  ackMany,
   acquire,
   addTally,
   applyRetention,
@@ -32,16 +32,19 @@ import {
   insertQueue,
   listQueues,
   loadPartitions,
+  loadVersioned,
   lockPartition,
   QueueGoneError,
   savePartition,
   toState,
   updateQueue,
+  writeIfVersion,
   type Db,
   type QueueSettings,
 } from './queue-repository.js';
 import type { QueueMetrics } from './queue-metrics.js';
 import { QueueSignals } from './queue-signals.js';
+import { PartitionCell } from './partition-cell.js';
 
 /** The slice of the topics service queues need. */
 export interface QueueTopics {
@@ -157,6 +160,8 @@ export class QueuesService {
   private readonly settledListeners = new Set<(leases: readonly string[]) => void>();
   private readonly cache = new Map<string, { row: QueueRow; until: number }>();
   private readonly rotation = new Map<string, number>();
+  /** Per queue partition (`<topic id>/<queue id>/<partition>`): this node's batched writer. */
+  private readonly cells = new Map<string, PartitionCell>();
   private readonly db: Db;
   private readonly clock: () => number;
   private readonly unsubscribe: () => void;
@@ -169,6 +174,7 @@ export class QueuesService {
     this.unsubscribe = o.topics.onTopicDeleted(async (topic) => {
       await deleteQueuesOfTopic(this.db, topic.id);
       for (const [key, entry] of this.cache) if (entry.row.topicId === topic.id) this.cache.delete(key);
+      for (const key of [...this.cells.keys()]) if (key.startsWith(`${topic.id}/`)) this.cells.delete(key);
       this.signals.wakeAll();
     });
   }
@@ -272,7 +278,7 @@ export class QueuesService {
       } catch (e) {
         // Deleted meanwhile (perhaps by another node): a receive creates it anew, as for any unknown queue.
         if (!(e instanceof QueueGoneError) || attempt > 0) throw e;
-        for (const [key, entry] of this.cache) if (entry.row.id === e.queueId) this.cache.delete(key);
+        this.forgetId(e.queueId);
       }
     }
   }
@@ -309,18 +315,18 @@ export class QueuesService {
     let remaining = req.maxRecords;
     let nextExpiry: number | null = null;
     const busy: number[] = [];
-    const take = async (p: number, skipLocked: boolean) => {
+    const take = async (p: number, skipBusy: boolean) => {
       const log = this.o.logs.getPartition(topic.id, p);
       if (!log) return;
-      const r = await this.acquireFrom(topic, queue, p, log, remaining, lockMs, skipLocked);
-      if (r === 'busy') return void busy.push(p);
+      if (skipBusy && this.cells.get(cellKey(queue, p))?.busy) return void busy.push(p);
+      const r = await this.acquireFrom(topic, queue, p, log, remaining, lockMs);
       if (r.nextExpiry !== null && (nextExpiry === null || r.nextExpiry < nextExpiry)) nextExpiry = r.nextExpiry;
       if (r.acquired.length > 0) {
         got.push({ partition: p, log, token: r.token, acquired: r.acquired });
         remaining -= r.acquired.length;
       }
     };
-    // First pass skips partitions another receiver is working on; then wait for them if still short.
+    // First pass skips partitions this node is writing already; then joins their next batch if still short.
     for (let i = 0; i < n && remaining > 0; i++) await take((first + i) % n, true);
     if (got.length === 0) for (const p of busy.splice(0)) if (remaining > 0) await take(p, false);
 
@@ -355,35 +361,47 @@ export class QueuesService {
     log: PartitionLog,
     max: number,
     lockMs: number,
-    skipLocked: boolean,
-  ): Promise<'busy' | { acquired: Acquired[]; token: string; nextExpiry: number | null }> {
+  ): Promise<{ acquired: Acquired[]; token: string; nextExpiry: number | null }> {
     const rules = rulesOf(queue);
     const token = newToken();
-    let deadPending = false;
-    const tally = emptyTally();
-    const result = await this.db.transaction(async (tx) => {
-      const now = this.clock();
+    const r = await this.cell(queue, p, log).run(async (state, now, tally) => {
       const logStart = log.startOffset();
       const logEnd = log.endOffset();
-      const locked = await lockPartition(tx, queue.id, p, { skipLocked, startIfNew: logStart, now });
-      if (!locked) return 'busy' as const;
-      let state = applyRetention(locked.state, logStart, tally);
-      state = expireLeases(state, now, rules, tally);
+      let next = applyRetention(state, logStart, tally);
+      next = expireLeases(next, now, rules, tally);
       const keyOf = queue.orderedByKey
-        ? await keyHashesFor(log, state, Math.min(logEnd, state.startOffset + this.o.limits.maxWindow))
+        ? await keyHashesFor(log, next, Math.min(logEnd, next.startOffset + this.o.limits.maxWindow))
         : undefined;
-      const r = acquire(
-        state,
+      const a = acquire(
+        next,
         { now, max, lockMs, token, logEnd, maxWindow: this.o.limits.maxWindow, rules, ...(keyOf ? { keyOf } : {}) },
         tally,
       );
-      if (changed(locked.state, r.state)) await savePartition(tx, queue.id, p, r.state, tally, r.acquired.length, now);
-      const counts = windowCounts(r.state);
-      deadPending = counts.deadPending > 0;
-      return { acquired: r.acquired, token, nextExpiry: counts.nextExpiry };
+      // Unchanged stays the same object, so a batch that changes nothing writes nothing.
+      return { state: changed(state, a.state) ? a.state : state, value: a.acquired, delivered: a.acquired.length };
     });
-    this.afterTransition(topic, queue, p, tally, deadPending);
-    return result;
+    const counts = windowCounts(r.state);
+    this.afterTransition(topic, queue, p, r.tally, counts.deadPending > 0);
+    return { acquired: r.value, token, nextExpiry: counts.nextExpiry };
+  }
+
+  /** The cell that serialises and batches this node's changes to one queue partition. */
+  private cell(queue: QueueRow, p: number, log: PartitionLog): PartitionCell {
+    const key = cellKey(queue, p);
+    let cell = this.cells.get(key);
+    if (!cell) {
+      const db = this.db;
+      cell = new PartitionCell(
+        {
+          load: (now) => loadVersioned(db, queue.id, p, { startIfNew: log.startOffset(), now }),
+          write: (version, state, tally, delivered, now) =>
+            writeIfVersion(db, queue.id, p, version, { state, tally, delivered, now }),
+        },
+        this.clock,
+      );
+      this.cells.set(key, cell);
+    }
+    return cell;
   }
 
   /** Be told of leases acknowledged on this node (whatever the action and result). */
@@ -400,7 +418,7 @@ export class QueuesService {
       return await this.ackAll(topicName, name, items);
     } catch (e) {
       if (!(e instanceof QueueGoneError)) throw e;
-      for (const [key, entry] of this.cache) if (entry.row.id === e.queueId) this.cache.delete(key);
+      this.forgetId(e.queueId);
       return err(queueNotFound(topicName, name));
     }
   }
@@ -429,39 +447,32 @@ export class QueuesService {
         for (const i of indices) results[i] = { lease: items[i]!.text, status: gone(items[i]!.lease, now) };
         continue;
       }
-      const tally = emptyTally();
-      let deadPending = false;
-      await this.db.transaction(async (tx) => {
-        const now = this.clock();
-        const locked = await lockPartition(tx, queue.id, p, { skipLocked: false, startIfNew: log.startOffset(), now });
-        if (!locked) throw new Error('unreachable: a blocking row lock returned nothing');
-        let state: PartitionState = locked.state;
-        for (const i of indices) {
-          const item = items[i]!;
-          const r = applyAck(
-            state,
-            {
+      const r = await this.cell(queue, p, log).run((state, now, tally) => {
+        const applied = ackMany(
+          state,
+          indices.map((i) => {
+            const item = items[i]!;
+            return {
               offset: item.lease.offset,
               token: item.lease.token,
               leaseExpiresAt: item.lease.expiresAt,
               action: item.action,
-              now,
-              lockMs: queue.lockMs,
-              rules,
-            },
-            tally,
-          );
-          state = r.state;
-          results[i] = {
-            lease: item.text,
-            status: r.status,
-            ...(r.expiresAt !== undefined ? { lock_expires_at: r.expiresAt } : {}),
-          };
-        }
-        if (state !== locked.state) await savePartition(tx, queue.id, p, state, tally, 0, now);
-        deadPending = windowCounts(state).deadPending > 0;
+            };
+          }),
+          { now, lockMs: queue.lockMs, rules },
+          tally,
+        );
+        return { state: applied.state, value: applied.results };
       });
-      this.afterTransition(topic, queue, p, tally, deadPending);
+      r.value.forEach((res, j) => {
+        const i = indices[j]!;
+        results[i] = {
+          lease: items[i]!.text,
+          status: res.status,
+          ...(res.expiresAt !== undefined ? { lock_expires_at: res.expiresAt } : {}),
+        };
+      });
+      this.afterTransition(topic, queue, p, r.tally, windowCounts(r.state).deadPending > 0);
       for (const i of indices) this.o.metrics?.acked(topic.name, queue.name, items[i]!.action, results[i]!.status);
     }
     const settled = items.filter((it, i) => it.action !== 'renew' || results[i]!.status !== 'ok').map((it) => it.text);
@@ -585,7 +596,17 @@ export class QueuesService {
   }
 
   private forget(row: QueueRow): void {
-    for (const [key, entry] of this.cache) if (entry.row.id === row.id) this.cache.delete(key);
+    this.forgetId(row.id);
+  }
+
+  private forgetId(queueId: string): void {
+    for (const [key, entry] of this.cache) if (entry.row.id === queueId) this.cache.delete(key);
+    this.dropCells(queueId);
+  }
+
+  /** Cells of a deleted queue (a request still in one finds the row gone: QueueGoneError). */
+  private dropCells(queueId: string): void {
+    for (const key of [...this.cells.keys()]) if (key.includes(`/${queueId}/`)) this.cells.delete(key);
   }
 
   private checkDeadLetterTopic(topic: Topic, dlq: string): QueueError | undefined {
@@ -691,6 +712,10 @@ export class QueuesService {
       }
     });
   }
+}
+
+function cellKey(queue: QueueRow, p: number): string {
+  return `${queue.topicId}/${queue.id}/${p}`;
 }
 
 export function rulesOf(queue: QueueRow): QueueRules {

@@ -4,6 +4,7 @@ import { z } from '@hono/zod-openapi';
 import type { QueueError } from '../../queues/queues-service.js';
 import { LEASE_FORMAT } from '../../queues/lease.js';
 import { ApiError } from '../errors.js';
+import { RESERVED_GROUP_PREFIX } from './group-schemas.js';
 import { RecordSchema } from './records-read.js';
 
 const NAME_PATTERN = /^[a-zA-Z0-9._-]{1,249}$/;
@@ -16,11 +17,25 @@ export const TopicQueuesParam = z.object({
     .openapi({ param: { name: 'topic', in: 'path' }, example: 'jobs' }),
 });
 
+/**
+ * Queue names: Kafka's name characters, but not "." or ".." (URL clients normalise those
+ * away, as for topics) and not starting with the reserved "__" (a queue is named as a group
+ * in grants, and "__" names are Sluice's own groups). Without a lookahead, so every OpenAPI
+ * tool's regex engine can use it.
+ */
+export const QUEUE_NAME_PATTERN =
+  /^(?:[a-zA-Z0-9-][a-zA-Z0-9._-]{0,248}|\.[a-zA-Z0-9_-][a-zA-Z0-9._-]{0,247}|\.\.[a-zA-Z0-9._-]{1,247}|_[a-zA-Z0-9.-][a-zA-Z0-9._-]{0,247}|_)$/;
+const QUEUE_NAME_RULE = `${NAME_RULE}, not "." or "..", and not starting with "${RESERVED_GROUP_PREFIX}" (reserved for Sluice's own names)`;
+
 export const QueueParam = TopicQueuesParam.extend({
   queue: z
     .string()
-    .regex(NAME_PATTERN, NAME_RULE)
-    .openapi({ param: { name: 'queue', in: 'path' }, example: 'workers' }),
+    .regex(QUEUE_NAME_PATTERN, QUEUE_NAME_RULE)
+    .openapi({
+      param: { name: 'queue', in: 'path' },
+      example: 'workers',
+      description: `Queue name; "." and ".." and names starting with \`${RESERVED_GROUP_PREFIX}\` are refused (400).`,
+    }),
 });
 
 export const LOCK_MS_MIN = 100;

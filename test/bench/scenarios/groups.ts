@@ -3,9 +3,10 @@
 // Skipped with a reason when the groups API isn't there (probed, not assumed).
 import type { Dispatcher } from 'undici';
 import { uniqueName, type BenchContext, type Scenario } from '../lib/context.js';
-import { closedLoop, createPool, requestJson } from '../lib/load.js';
-import { sluiceJsonBody, timestampsIn, values } from '../lib/records.js';
+import { createPool, requestJson } from '../lib/load.js';
+import { timestampsIn, values } from '../lib/records.js';
 import { versus, type Row, type ScenarioResult } from '../lib/report.js';
+import { loadedTopic } from '../lib/topics.js';
 import { ensureKafka, startKafka, type KafkaPeer } from '../peers/kafka.js';
 import { kafkaGroupConsume, type KafkaGroupRun } from '../peers/kafka-groups.js';
 
@@ -101,20 +102,7 @@ export const groups: Scenario = {
           details: {},
         };
       const total = ctx.quick ? 100_000 : 500_000;
-      const topic = uniqueName('groups');
-      await requestJson(pool, {
-        method: 'POST',
-        path: '/v1/topics',
-        body: JSON.stringify({ name: topic, partitions: PARTITIONS, config: { durability: 'write' } }),
-      });
-      const body = sluiceJsonBody(values(BATCH));
-      const load = await closedLoop(pool, total / BATCH, 4, () => ({
-        method: 'POST',
-        path: `/v1/topics/${topic}/records`,
-        headers: { 'content-type': 'application/json' },
-        body,
-      }));
-      if (load.errors) throw new Error(`loading failed: ${load.firstError}`);
+      const { topic } = await loadedTopic(pool, { prefix: 'groups', partitions: PARTITIONS, total, batch: BATCH });
       const details: Record<string, unknown> = { records: total, partitions: PARTITIONS };
       const rows: Row[] = [];
       const skipped: string[] = [];

@@ -1,14 +1,18 @@
-// Scenario: queue receive + accept throughput — N records pre-produced to a 4-partition topic,
-// then 1, 8 and 32 receivers of a fresh queue receive and accept until all are accepted, with
-// the metadata in real Postgres (a fresh database) and in embedded PGlite. Records/s accepted.
-// The RabbitMQ peer runs only when a broker and an AMQP client are available; otherwise skipped.
+// Scenario: queue receive + accept throughput — N records produced to a 4-partition topic
+// (fsync'd, one request of 5,000 at a time), then 1, 8 and 32 receivers of a fresh queue
+// receive and accept until all are accepted, with the metadata in real Postgres (a fresh
+// database) and in embedded PGlite. Side by side: RabbitMQ (Debian's rabbitmq-server, amqplib)
+// with the same messages — durable queue, persistent messages published with confirms, one
+// consumer per receiver acking every message — or the reason it could not run.
 import postgres from 'postgres';
 import type { Dispatcher } from 'undici';
 import { uniqueName, type BenchContext, type Scenario } from '../lib/context.js';
-import { closedLoop, createPool, requestJson } from '../lib/load.js';
-import { sluiceJsonBody, values } from '../lib/records.js';
-import { bound, type Row, type ScenarioResult } from '../lib/report.js';
+import { createPool, requestJson } from '../lib/load.js';
+import { values } from '../lib/records.js';
+import { bound, versus, type Row, type ScenarioResult } from '../lib/report.js';
 import { startSluice, stopSluice } from '../lib/sluice-server.js';
+import { loadedTopic } from '../lib/topics.js';
+import { rabbitQueueRun, startRabbit, type RabbitRun } from '../peers/rabbitmq.js';
 
 const PARTITIONS = 4;
 const BATCH = 5000;
@@ -68,49 +72,84 @@ async function drainQueue(pool: Dispatcher, topic: string, receivers: number, to
   return { receivers, accepted, elapsedMs, recPerSec: accepted / (elapsedMs / 1000), receives, notOk };
 }
 
-async function runAgainst(
-  ctx: BenchContext,
-  url: string,
-  label: string,
-  total: number,
-  details: Record<string, unknown>,
-  skipped: string[],
-): Promise<Row[]> {
+interface DatabaseRuns {
+  label: string;
+  /** Producing the records beforehand (fsync'd), records/s. */
+  publishRecPerSec: number;
+  runs: QueueRun[];
+}
+
+async function runAgainst(ctx: BenchContext, url: string, label: string, total: number): Promise<DatabaseRuns> {
   const pool = createPool(url, 40);
-  const rows: Row[] = [];
   try {
-    const topic = uniqueName('queue');
-    await requestJson(pool, {
-      method: 'POST',
-      path: '/v1/topics',
-      body: JSON.stringify({ name: topic, partitions: PARTITIONS, config: { durability: 'write' } }),
+    const loaded = await loadedTopic(pool, {
+      prefix: 'queue',
+      partitions: PARTITIONS,
+      total,
+      batch: BATCH,
+      concurrency: 1,
+      durability: 'fsync',
     });
-    const body = sluiceJsonBody(values(BATCH));
-    const load = await closedLoop(pool, total / BATCH, 4, () => ({
-      method: 'POST',
-      path: `/v1/topics/${topic}/records`,
-      headers: { 'content-type': 'application/json' },
-      body,
-    }));
-    if (load.errors) throw new Error(`loading failed: ${load.firstError}`);
+    ctx.log(`queue on ${label}: produced ${total} records at ${Math.round(loaded.recPerSec)} rec/s (fsync)`);
+    const runs: QueueRun[] = [];
     for (const receivers of RECEIVERS) {
-      const r = await drainQueue(pool, topic, receivers, total);
-      details[`${label}_receivers_${receivers}`] = r;
+      const r = await drainQueue(pool, loaded.topic, receivers, total);
+      runs.push(r);
       ctx.log(
         `queue on ${label}, ${receivers} receiver(s): ${Math.round(r.recPerSec)} accepted/s (${r.accepted} records, ${r.receives} receives, ${r.notOk} not ok)`,
       );
-      const complete = r.accepted >= total;
-      if (!complete) skipped.push(`${label}, ${receivers} receiver(s): accepted ${r.accepted}/${total} within 120 s`);
-      const row: Row = {
-        scenario: `queue receive+accept ${total / 1000}k records, ${PARTITIONS} partitions, ${receivers} receiver${receivers > 1 ? 's' : ''}, ${label}`,
-        metric: `accepted records/s (max_records=${MAX_RECORDS}, one ack per receive)`,
-        unit: 'rec/s',
-        sluice: complete ? r.recPerSec : null,
-      };
-      rows.push(receivers === 8 && label === 'Postgres' ? bound(row, '≥', TARGET_8_POSTGRES) : row);
     }
+    return { label, publishRecPerSec: loaded.recPerSec, runs };
   } finally {
     await pool.close();
+  }
+}
+
+const RABBIT = 'RabbitMQ 3.10, amqplib';
+
+/** The same drain on RabbitMQ for each receiver count, or null with the reason in `skipped`. */
+async function rabbitRuns(ctx: BenchContext, total: number, skipped: string[]): Promise<RabbitRun[] | null> {
+  const peer = await startRabbit();
+  if (typeof peer === 'string') {
+    skipped.push(`RabbitMQ peer: not available (${peer})`);
+    return null;
+  }
+  ctx.log(`rabbitmq up in ${Math.round(peer.startMs)} ms`);
+  try {
+    const runs: RabbitRun[] = [];
+    for (const consumers of RECEIVERS) {
+      const r = await rabbitQueueRun(peer, values(BATCH), total, consumers, MAX_RECORDS);
+      runs.push(r);
+      ctx.log(
+        `rabbitmq, ${consumers} consumer(s): ${Math.round(r.recPerSec)} acked/s (${r.acked} messages; published at ${Math.round(r.publishRecPerSec)}/s with confirms)`,
+      );
+    }
+    return runs;
+  } catch (e) {
+    skipped.push(`RabbitMQ peer: failed (${String(e).split('\n')[0]})`);
+    return null;
+  } finally {
+    await peer.stop();
+  }
+}
+
+function rowsFor(db: DatabaseRuns, total: number, rabbit: RabbitRun[] | null, skipped: string[]): Row[] {
+  const rows: Row[] = [];
+  for (const r of db.runs) {
+    const complete = r.accepted >= total;
+    if (!complete)
+      skipped.push(`${db.label}, ${r.receivers} receiver(s): accepted ${r.accepted}/${total} within 120 s`);
+    const base = {
+      scenario: `queue receive+accept ${total / 1000}k records, ${PARTITIONS} partitions, ${r.receivers} receiver${r.receivers > 1 ? 's' : ''}, ${db.label}`,
+      metric: `accepted records/s (max_records=${MAX_RECORDS}, one ack per receive; RabbitMQ: prefetch ${MAX_RECORDS}, an ack per message)`,
+      unit: 'rec/s' as const,
+      sluice: complete ? r.recPerSec : null,
+    };
+    const peer = db.label === 'Postgres' ? rabbit?.find((k) => k.consumers === r.receivers) : undefined;
+    const row: Row = peer
+      ? versus({ ...base, other: { name: RABBIT, value: peer.acked >= total ? peer.recPerSec : null } })
+      : base;
+    rows.push(r.receivers === 8 && db.label === 'Postgres' ? bound(row, '≥', TARGET_8_POSTGRES) : row);
   }
   return rows;
 }
@@ -146,22 +185,34 @@ export const queues: Scenario = {
     const total = ctx.quick ? 40_000 : 200_000;
     const details: Record<string, unknown> = { records: total, partitions: PARTITIONS, max_records: MAX_RECORDS };
     const skipped: string[] = [];
-    const rows: Row[] = [];
+    const measured: DatabaseRuns[] = [];
     const db = await freshDatabase();
     if ('skip' in db) skipped.push(db.skip);
     else {
       const server = await startSluice({ env: { DATABASE_URL: db.url, SLUICE_DB_POOL_MAX: '40' } });
       try {
-        rows.push(...(await runAgainst(ctx, server.url, 'Postgres', total, details, skipped)));
+        measured.push(await runAgainst(ctx, server.url, 'Postgres', total));
       } finally {
         await stopSluice(server);
         await db.drop();
       }
     }
-    rows.push(...(await runAgainst(ctx, ctx.sluice.url, 'PGlite', total, details, skipped)));
-    skipped.push(
-      'RabbitMQ peer: not measured — no AMQP 0-9-1 client library is installed for Node (amqplib), so no like-for-like receive+ack loop can run here',
-    );
+    measured.push(await runAgainst(ctx, ctx.sluice.url, 'PGlite', total));
+    const rabbit = await rabbitRuns(ctx, total, skipped);
+    for (const m of measured) details[m.label] = m;
+    if (rabbit) details['rabbitmq'] = rabbit;
+    const rows = measured.flatMap((m) => rowsFor(m, total, rabbit, skipped));
+    const sluicePublish = measured[0];
+    if (sluicePublish)
+      rows.push(
+        versus({
+          scenario: `queue publish ${total / 1000}k records before the drain (${BATCH} per request, one at a time)`,
+          metric: `records/s acknowledged durable (Sluice: produce with durability fsync; RabbitMQ: persistent, confirm window ${BATCH})`,
+          unit: 'rec/s',
+          sluice: sluicePublish.publishRecPerSec,
+          ...(rabbit?.[0] ? { other: { name: RABBIT, value: rabbit[0].publishRecPerSec } } : {}),
+        }),
+      );
     return { id: 'queues', title: 'Queue receive + accept', rows, skipped, details };
   },
 };
