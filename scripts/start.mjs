@@ -8,8 +8,18 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const entry = path.join(root, 'dist', 'main.js');
+/** The dashboard bundle (scripts/build-ui.mjs): built by the same `npm run build`. */
+const uiBundle = path.join(root, 'dist', 'ui', 'app.js');
 // What a build reads: a change to any of these makes dist/ stale.
-const inputs = ['src', 'tsconfig.json', 'tsconfig.build.json', 'package.json', 'package-lock.json'];
+// (src/ holds the dashboard's sources too, in src/ui/web.)
+const inputs = [
+  'src',
+  'scripts/build-ui.mjs',
+  'tsconfig.json',
+  'tsconfig.build.json',
+  'package.json',
+  'package-lock.json',
+];
 
 /** Newest modification time under `p` (a file or a directory tree), 0 if absent. */
 function newest(p) {
@@ -25,9 +35,10 @@ function newest(p) {
   return max;
 }
 
+/** When the last complete build finished: the older of the server entry and the dashboard bundle (0: one is missing). */
 function builtAt() {
   try {
-    return fs.statSync(entry).mtimeMs;
+    return Math.min(fs.statSync(entry).mtimeMs, fs.statSync(uiBundle).mtimeMs);
   } catch {
     return 0;
   }

@@ -23,6 +23,7 @@ import {
   type Limits,
 } from './http/limits/limits-middleware.js';
 import { renderDocsPage } from './http/docs-page.js';
+import { registerUiPage } from './http/ui-page.js';
 import { buildOpenApiDocument, createRouter } from './http/openapi.js';
 import type { Services } from './services.js';
 
@@ -110,6 +111,7 @@ export function createApp(services: Services): CreatedApp {
       )),
     ),
   );
+  registerUiPage(app);
   app.onError(onError);
   app.notFound(notFoundHandler(allowedMethodsResolver(app as never)));
   return { app, inflight, limits };

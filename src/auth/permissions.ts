@@ -154,6 +154,11 @@ export const extraRoutePermissions: Record<string, Declaration> = {
     note: 'public with SLUICE_DOCS_PUBLIC=true',
   },
   'GET /docs': { requires: [r('cluster', 'describe', CLUSTER)], note: 'public with SLUICE_DOCS_PUBLIC=true' },
+  // The dashboard's static files hold no data; the page asks for a key and calls the API with it.
+  'GET /ui': { requires: 'public' },
+  'GET /ui/': { requires: 'public' },
+  'GET /ui/app.js': { requires: 'public' },
+  'GET /ui/app.css': { requires: 'public' },
 };
 
 /** `topic:read on {topic}` style text of a requirement, for the OpenAPI document and errors. */

@@ -1,0 +1,120 @@
+// One overview stream for the whole page (GET /v1/overview/events): the latest snapshot for
+// every view, and the last minutes of rates for the charts.
+import { useEffect, useState } from 'preact/hooks';
+import { openStream, type LiveStream } from './api.js';
+
+export interface OverviewTopic {
+  name: string;
+  partitions: number;
+  size_bytes: number;
+  start_offset: number;
+  end_offset: number;
+  records_in_per_sec: number;
+}
+export interface OverviewGroup {
+  name: string;
+  state: string;
+  generation: number;
+  members: number;
+  total_lag: number;
+}
+export interface OverviewWebhook {
+  id: string;
+  topic: string;
+  url: string;
+  state: string;
+  lag: number;
+}
+export interface Overview {
+  at: number;
+  interval_ms: number;
+  health: {
+    status: string;
+    database_ok: boolean;
+    quarantined: unknown[];
+    read_only: unknown[];
+    reasons: string[];
+  } | null;
+  rates: {
+    records_in_per_sec: number;
+    records_read_per_sec: number;
+    bytes_in_per_sec: number;
+    bytes_out_per_sec: number;
+    sse_streams: number;
+  } | null;
+  topics: OverviewTopic[];
+  groups: OverviewGroup[];
+  webhooks: OverviewWebhook[];
+  stale: string | null;
+}
+
+/** Seconds of history the charts keep. */
+const HISTORY_SECONDS = 300;
+
+export interface History {
+  /** Unix seconds, and one series per rate. */
+  t: number[];
+  recordsIn: number[];
+  recordsRead: number[];
+  bytesIn: number[];
+  bytesOut: number[];
+}
+
+let latest: Overview | null = null;
+let connected = false;
+const history: History = { t: [], recordsIn: [], recordsRead: [], bytesIn: [], bytesOut: [] };
+const listeners = new Set<() => void>();
+let stream: LiveStream | null = null;
+
+function notify(): void {
+  for (const l of [...listeners]) l();
+}
+
+function push(o: Overview): void {
+  latest = o;
+  if (o.rates) {
+    history.t.push(o.at / 1000);
+    history.recordsIn.push(o.rates.records_in_per_sec);
+    history.recordsRead.push(o.rates.records_read_per_sec);
+    history.bytesIn.push(o.rates.bytes_in_per_sec);
+    history.bytesOut.push(o.rates.bytes_out_per_sec);
+    const cutoff = o.at / 1000 - HISTORY_SECONDS;
+    while (history.t.length > 0 && history.t[0]! < cutoff) {
+      for (const series of Object.values(history)) series.shift();
+    }
+  }
+  notify();
+}
+
+/** Open the stream (again, e.g. after a new key was entered). */
+export function startOverview(): void {
+  stream?.close();
+  stream = openStream('/v1/overview/events', {
+    events: { overview: (e) => push(JSON.parse(e.data) as Overview) },
+    onOpen: () => {
+      connected = true;
+      notify();
+    },
+    onFailed: () => {
+      connected = false;
+      notify();
+    },
+  });
+}
+
+export function stopOverview(): void {
+  stream?.close();
+  stream = null;
+  connected = false;
+}
+
+/** The latest snapshot (re-rendering on each new one), whether the stream is up, and the history. */
+export function useOverview(): { overview: Overview | null; connected: boolean; history: History } {
+  const [, setTick] = useState(0);
+  useEffect(() => {
+    const l = () => setTick((n) => n + 1);
+    listeners.add(l);
+    return () => void listeners.delete(l);
+  }, []);
+  return { overview: latest, connected, history };
+}
