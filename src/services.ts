@@ -127,6 +127,15 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     topics.onTopicDeleted((t) => forgetTopicOffsets(metadata.db, t.name));
     const reconciled = await topics.reconcile({ removeOrphans: identity.dataDirVerified });
     logReconcile(logger, reconciled);
+    let topicSync: NodeJS.Timeout | undefined;
+    if (config.logStore === 'kafka') {
+      // Other nodes share this log and database: follow the topics they create, grow and delete.
+      const sync = (topicSync = setInterval(() => {
+        topics.syncFromDatabase().catch((e: unknown) => logger.warn({ err: e }, 'topic sync failed'));
+      }, config.kafka.topicSyncMs));
+      sync.unref();
+      cleanups.push(() => clearInterval(sync));
+    }
     // Domain services: build them here.
     const sse = new SseService({
       registry: streams,
@@ -275,6 +284,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       onClose: (hook) => void hooks.push(hook),
       close: () =>
         (closing ??= (async () => {
+          clearInterval(topicSync);
           for (const hook of hooks.reverse()) {
             try {
               await hook();

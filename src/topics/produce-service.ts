@@ -7,6 +7,7 @@ import { MAX_TAGGED_REQUEST_RECORDS, BODY_HASH_BYTES, type IdempotencyIdentity }
 import { IdempotencyTracker, type IdempotencyClaim, type IdempotencyStats, type OffsetRef } from './idempotency.js';
 import { readLimitedBody, readNdjson } from './ndjson.js';
 import { KeylessSpreader, partitionForKey } from './partitioner.js';
+import { scanProduceBody, scanProduceLine, type RecordSink } from './produce-scan.js';
 import { lineValueSpan, recordValueSpans } from './record-codec-raw-json.js';
 import { decodeRecord, type DecodeContext, type RecordProblem, type ValueFormat } from './record-codec.js';
 
@@ -237,11 +238,30 @@ export class ProduceService {
       return undefined;
     };
 
+    // The fast path's records: pushed only once fully validated, refused (so the general path
+    // answers) when the timestamp is out of bounds.
+    const accept: RecordSink = (input, partition, index) => {
+      if (this.timestampProblem(input.timestamp, ctx.now, index)) return false;
+      records.push(input);
+      partitions.push(
+        partition ??
+          (input.key !== null
+            ? partitionForKey(input.key, topic.partitions)
+            : (keyless ??= this.spreader.pick(topic.id, topic.partitions))),
+      );
+      return true;
+    };
+
     if (req.format === 'ndjson') {
       const json = ctx.format === 'json';
       const r = await readNdjson(
         req.body instanceof Uint8Array ? new Blob([req.body]).stream() : req.body,
-        { maxBodyBytes: this.limits.maxBodyBytes, maxRecords, onChunk },
+        {
+          maxBodyBytes: this.limits.maxBodyBytes,
+          maxRecords,
+          onChunk,
+          fastLine: (line, index) => scanProduceLine(line, ctx, index, accept),
+        },
         (raw, index, line) => {
           const span = json ? lineValueSpan(line) : undefined;
           return take(raw, index, span && line.subarray(span[0], span[1]));
@@ -251,6 +271,10 @@ export class ProduceService {
     } else {
       const body = await readLimitedBody(req.body, { maxBodyBytes: this.limits.maxBodyBytes, onChunk });
       if (!body.ok) return err(fromProblem(body.error));
+      if (scanProduceBody(body.value, ctx, maxRecords, accept)) return ok({ records, partitions });
+      // Not plainly valid: the general path below decides, and words any error.
+      records.length = 0;
+      partitions.length = 0;
       let parsed: unknown;
       try {
         parsed = JSON.parse(body.value.toString('utf8'));

@@ -1,0 +1,203 @@
+// The produce fast path agrees with the general path (JSON.parse + decodeRecord) on every body
+// it accepts, byte for byte, and bails on everything it does not plainly understand.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { RecordInput } from '../log/index.js';
+import { scanProduceBody, scanProduceLine } from './produce-scan.js';
+import { lineValueSpan, recordValueSpans } from './record-codec-raw-json.js';
+import { decodeRecord, type DecodeContext, type ValueFormat } from './record-codec.js';
+
+interface Out {
+  input: RecordInput;
+  partition: number | undefined;
+}
+
+const ctxFor = (format: ValueFormat, over: Partial<DecodeContext> = {}): DecodeContext => ({
+  format,
+  partitionCount: 4,
+  maxRecordBytes: 1_000_000,
+  now: 1_700_000_000_000,
+  maxJsonDepth: 8,
+  ...over,
+});
+
+/** The general path: what produce does when the fast path bails; undefined for any error. */
+function general(body: Buffer, ctx: DecodeContext): Out[] | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+  if (Object.keys(parsed).some((k) => k !== 'records')) return undefined;
+  const list = (parsed as { records?: unknown }).records;
+  if (!Array.isArray(list) || list.length === 0) return undefined;
+  const spans = ctx.format === 'json' ? recordValueSpans(body, list.length) : undefined;
+  const out: Out[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const s = spans?.[2 * i] ?? -1;
+    const r = decodeRecord(list[i], i, ctx, s >= 0 ? body.subarray(s, spans![2 * i + 1]) : undefined);
+    if (!r.ok) return undefined;
+    out.push({ input: r.value.input, partition: r.value.partition });
+  }
+  return out;
+}
+
+function fast(body: Buffer, ctx: DecodeContext, maxRecords = 1000): Out[] | undefined {
+  const out: Out[] = [];
+  const ok = scanProduceBody(body, ctx, maxRecords, (input, partition, index) => {
+    expect(index).toBe(out.length);
+    out.push({ input, partition });
+    return true;
+  });
+  return ok ? out : undefined;
+}
+
+/** Comparable form: bytes as hex, so Buffer views and copies compare equal. */
+const plain = (rs: Out[] | undefined) =>
+  rs?.map(({ input, partition }) => ({
+    key: input.key?.toString('hex') ?? null,
+    value: input.value?.toString('hex') ?? null,
+    headers: input.headers.map((h) => [h.key, h.value?.toString('hex') ?? null]),
+    timestamp: input.timestamp,
+    partition,
+  }));
+
+/** The fast path either bails or answers exactly what the general path does. */
+function agree(body: Buffer, ctx: DecodeContext): 'fast' | 'bailed' {
+  const f = fast(body, ctx);
+  if (f === undefined) return 'bailed';
+  expect(plain(f)).toEqual(plain(general(body, ctx)));
+  return 'fast';
+}
+
+const b = (s: string) => Buffer.from(s, 'utf8');
+
+const record = fc.record(
+  {
+    key: fc.option(fc.string({ unit: 'binary', maxLength: 8 })),
+    value: fc.jsonValue({ maxDepth: 10 }),
+    headers: fc.option(fc.dictionary(fc.string({ unit: 'binary', maxLength: 6 }), fc.string({ maxLength: 6 }))),
+    partition: fc.option(fc.integer({ min: -1, max: 5 })),
+    timestamp: fc.option(fc.oneof(fc.nat(), fc.double())),
+  },
+  { requiredKeys: ['value'] },
+);
+
+describe('scanProduceBody', () => {
+  it('takes the common shapes itself, keeping each value as the producer wrote it', () => {
+    const ctx = ctxFor('json');
+    for (const body of [
+      '{"records":[{"value":{"a":1}}]}',
+      ' { "records" : [ { "value" : [1, 2.5e3, "x", true, null, {"b": {}}] , "key":"k" } ] } ',
+      '{"records":[{"value":null},{"value":"s","headers":{"h":"v","é":"ü"},"partition":3,"timestamp":0}]}',
+      '{"records":[{"key":null,"value":1,"headers":null,"partition":null,"timestamp":null}]}',
+      '{"records":[{"value":"\\u00e9\\ud83d\\ude00 \\"q\\""}]}',
+      '{"records":[{"value":{"deep":[[[[[[[1]]]]]]]}}]}',
+    ])
+      expect(agree(b(body), ctx), body).toBe('fast');
+    expect(fast(b('{"records":[{"value": {"a" : 1} }]}'), ctx)![0]!.input.value!.toString()).toBe('{"a" : 1}');
+  });
+
+  it('bails on everything else, so the general path words the answer', () => {
+    const ctx = ctxFor('json');
+    for (const body of [
+      '',
+      '[]',
+      '{"records":[]}',
+      '{"records":[{"value":1}],"x":1}',
+      '{"records":[{"value":1}]}x',
+      '{"records":[{"value":1}],"records":[{"value":2}]}',
+      '{"records":[1]}',
+      '{"records":[{}]}',
+      '{"records":[{"value":1,"value":2}]}',
+      '{"records":[{"value":1,"other":2}]}',
+      '{"records":[{"val\\u0075e":1}]}',
+      '{"records":[{"value":{"a":[[[[[[[[1]]]]]]]]}}]}', // 9 deep, limit 8
+      '{"records":[{"value":"\\ud800"}]}', // lone surrogate
+      '{"records":[{"value":01}]}',
+      '{"records":[{"value":1,"key":"\\u006b"}]}',
+      '{"records":[{"value":1,"key":5}]}',
+      '{"records":[{"value":1,"partition":4}]}',
+      '{"records":[{"value":1,"partition":1.0}]}',
+      '{"records":[{"value":1,"partition":-0}]}',
+      '{"records":[{"value":1,"timestamp":1e3}]}',
+      '{"records":[{"value":1,"timestamp":8640000000000001}]}',
+      '{"records":[{"value":1,"headers":{"2":"b","1":"a"}}]}',
+      '{"records":[{"value":1,"headers":{"a":"1","a":"2"}}]}',
+      '{"records":[{"value":1,"headers":{"__sluice.x":"1"}}]}',
+      '{"records":[{"value":1,"headers":{"":"1"}}]}',
+      '{"records":[{"value":1,"headers":{"a":1}}]}',
+      '{"records":[{"value":"a\tb"}]}',
+      '\ufeff{"records":[{"value":1}]}',
+    ])
+      expect(fast(b(body), ctx), body).toBeUndefined();
+    expect(fast(Buffer.from([...b('{"records":[{"value":"'), 0xff, ...b('"}]}')]), ctx)).toBeUndefined();
+    expect(fast(b('{"records":[{"value":1},{"value":2}]}'), ctx, 1)).toBeUndefined();
+    expect(fast(b('{"records":[{"value":"abc"}]}'), ctxFor('json', { maxRecordBytes: 4 }))).toBeUndefined();
+  });
+
+  it('string topics: plain strings taken as their UTF-8 bytes; binary topics only tombstones', () => {
+    expect(agree(b('{"records":[{"value":"héllo"},{"value":null}]}'), ctxFor('string'))).toBe('fast');
+    expect(fast(b('{"records":[{"value":"a\\nb"}]}'), ctxFor('string'))).toBeUndefined();
+    expect(fast(b('{"records":[{"value":1}]}'), ctxFor('string'))).toBeUndefined();
+    expect(agree(b('{"records":[{"value":null}]}'), ctxFor('binary'))).toBe('fast');
+    expect(fast(b('{"records":[{"value":"AAAA"}]}'), ctxFor('binary'))).toBeUndefined();
+  });
+
+  it('agrees with the general path on generated bodies, and on every one-byte change of them', () => {
+    let fastCount = 0;
+    fc.assert(
+      fc.property(
+        fc.array(record, { minLength: 1, maxLength: 5 }),
+        fc.constantFrom<ValueFormat>('json', 'string', 'binary'),
+        fc.constantFrom(0, 2),
+        fc.nat(),
+        fc.integer({ min: 0, max: 255 }),
+        (records, format, indent, at, byte) => {
+          const body = b(JSON.stringify({ records }, null, indent));
+          if (agree(body, ctxFor(format)) === 'fast') fastCount++;
+          const changed = Buffer.from(body);
+          changed[at % changed.length] = byte;
+          agree(changed, ctxFor(format));
+        },
+      ),
+      { numRuns: 1500 },
+    );
+    expect(fastCount).toBeGreaterThan(20); // the generator mixes valid and invalid records
+  });
+});
+
+describe('scanProduceLine', () => {
+  it('agrees with the NDJSON general path for one record object per line', () => {
+    fc.assert(
+      fc.property(record, fc.nat(), fc.integer({ min: 0, max: 255 }), (rec, at, byte) => {
+        const ctx = ctxFor('json');
+        for (const line of [b(JSON.stringify(rec)), b(JSON.stringify(rec)).fill(byte, at % 10, (at % 10) + 1)]) {
+          let got: Out | undefined;
+          const ok = scanProduceLine(line, ctx, 0, (input, partition) => ((got = { input, partition }), true));
+          if (!ok) continue;
+          let parsed: unknown;
+          try {
+            parsed = JSON.parse(line.toString('utf8'));
+          } catch {
+            throw new Error(`fast path took a line JSON.parse refuses: ${line.toString()}`);
+          }
+          const span = lineValueSpan(line);
+          const r = decodeRecord(parsed, 0, ctx, span && line.subarray(span[0], span[1]));
+          expect(r.ok).toBe(true);
+          if (r.ok) expect(plain([got!])).toEqual(plain([{ input: r.value.input, partition: r.value.partition }]));
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('bails on a line with anything after the object, or no object', () => {
+    const sink = () => true;
+    expect(scanProduceLine(b('{"value":1} x'), ctxFor('json'), 0, sink)).toBe(false);
+    expect(scanProduceLine(b('   '), ctxFor('json'), 0, sink)).toBe(false);
+    expect(scanProduceLine(b('{"value":1}  '), ctxFor('json'), 0, sink)).toBe(true);
+  });
+});
