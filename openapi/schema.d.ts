@@ -202,7 +202,7 @@ export interface paths {
         post?: never;
         /**
          * Leave a consumer group
-         * @description With `auto_commit`, the confirmed positions are committed first (as Kafka’s consumer does on close): pass the `cursor` of the last fetch answer you received to confirm it too. Records that were sent but never confirmed are not committed, so the next owner reads them again.
+         * @description With `auto_commit`, the confirmed positions are committed first (as Kafka’s consumer does on close): pass the `cursor` of the last fetch answer you received to confirm it too. Records that were sent but never confirmed are not committed, so the next owner reads them again. A member the group does not know (it left, or its session expired) is 404 `member_not_found`: it is gone already.
          */
         delete: operations["leaveGroup"];
         options?: never;
@@ -514,7 +514,7 @@ export interface paths {
         put?: never;
         /**
          * Create an API key
-         * @description The answer carries the secret `key` (`slk_…`), shown only once; Sluice keeps only its SHA-256. A caller can only give grants it holds itself (403 otherwise). In `auto` mode the first key ends anonymous loopback access: from then on every request needs a credential. A key never outlives the key that creates it (no `expires_at` means the creator’s; a later one is 400), and browser tokens cannot create keys (403). `quotas` overrides the per-key quotas; a key cannot give more than its own (403).
+         * @description The answer carries the secret `key` (`slk_…`), shown only once; Sluice keeps only its SHA-256. A caller can only give grants it holds itself (403 otherwise). In `auto` mode the first key ends anonymous loopback access: from then on every request needs a credential; so it must hold every grant (400 otherwise). A key never outlives the key that creates it (no `expires_at` means the creator’s; a later one is 400), and browser tokens cannot create keys (403). `quotas` overrides the per-key quotas; a key cannot give more than its own (403).
          */
         post: operations["createKey"];
         delete?: never;
@@ -847,7 +847,7 @@ export interface components {
         ProduceRecord: {
             /** @description UTF-8 key. Keyed records go to Kafka’s default partition for the key: murmur2(key bytes) & 0x7fffffff modulo the partition count. */
             key?: string | null;
-            /** @description Per the topic’s `value_format`: any JSON value (`json`) nesting arrays/objects at most SLUICE_MAX_JSON_DEPTH (default 128) deep, UTF-8, with no `\u` escape of an unpaired surrogate (strict parsers refuse those), a string (`string`) or standard padded base64 (`binary`). `null` is a tombstone in every format. */
+            /** @description Per the topic’s `value_format`: any JSON value (`json`) nesting arrays/objects at most SLUICE_MAX_JSON_DEPTH (default 128) deep, UTF-8, with no `\u` escape of an unpaired surrogate (strict parsers refuse those) and no number beyond a 64-bit float (`1e400`: 422), a string (`string`) or standard padded base64 (`binary`). `null` is a tombstone in every format. */
             value: unknown;
             /** @description String headers by name. Names starting with `__sluice.` are reserved. */
             headers?: {

@@ -128,6 +128,8 @@ export const envSchema = z.object({
     .default('sluice.'),
   /** Replication factor of topics Sluice creates; -1 = the cluster's default.replication.factor. */
   SLUICE_KAFKA_REPLICATION_FACTOR: int(-1, 32).default(-1),
+  /** Kafka mode: how often a node adopts topics other nodes created, grew, changed or deleted. */
+  SLUICE_KAFKA_TOPIC_SYNC_MS: int(50, 600_000).default(1_000),
   /** Connect to Kafka over TLS (system CAs unless SLUICE_KAFKA_TLS_CA_FILE). */
   SLUICE_KAFKA_TLS: bool.default(false),
   /** PEM files for TLS to Kafka: CA bundle, and a client certificate + key for mutual TLS. */
@@ -239,6 +241,7 @@ export interface Config {
     clientId: string;
     topicPrefix: string;
     replicationFactor: number;
+    topicSyncMs: number;
     tls: { enabled: boolean; caFile?: string; certFile?: string; keyFile?: string };
     sasl?: { mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; username: string; password: string };
   };
@@ -354,6 +357,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       clientId: e.SLUICE_KAFKA_CLIENT_ID,
       topicPrefix: e.SLUICE_KAFKA_TOPIC_PREFIX,
       replicationFactor: e.SLUICE_KAFKA_REPLICATION_FACTOR,
+      topicSyncMs: e.SLUICE_KAFKA_TOPIC_SYNC_MS,
       tls: {
         enabled: e.SLUICE_KAFKA_TLS || e.SLUICE_KAFKA_TLS_CA_FILE !== undefined,
         caFile: e.SLUICE_KAFKA_TLS_CA_FILE,

@@ -21,6 +21,7 @@ import { createMetrics, registerIdempotencyMetrics, type Metrics } from './metri
 import { registerStateGauges } from './metrics-traffic.js';
 import { OverviewService } from './overview/overview-service.js';
 import { overviewSources } from './overview/overview-sources.js';
+import { collectGroupLags } from './overview/group-lags.js';
 import { Gauge } from 'prom-client';
 import { TopicsRepository } from './topics/topics-repository.js';
 import { TopicsService } from './topics/topics-service.js';
@@ -126,6 +127,15 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     topics.onTopicDeleted((t) => forgetTopicOffsets(metadata.db, t.name));
     const reconciled = await topics.reconcile({ removeOrphans: identity.dataDirVerified });
     logReconcile(logger, reconciled);
+    let topicSync: NodeJS.Timeout | undefined;
+    if (config.logStore === 'kafka') {
+      // Other nodes share this log and database: follow the topics they create, grow and delete.
+      const sync = (topicSync = setInterval(() => {
+        topics.syncFromDatabase().catch((e: unknown) => logger.warn({ err: e }, 'topic sync failed'));
+      }, config.kafka.topicSyncMs));
+      sync.unref();
+      cleanups.push(() => clearInterval(sync));
+    }
     // Domain services: build them here.
     const sse = new SseService({
       registry: streams,
@@ -174,14 +184,11 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     cleanups.push(() => webhooks.stop());
     await webhooks.start();
     registerStateGauges(metrics.registry, {
-      groupLags: async () => {
-        const out: Array<{ group: string; lag: number }> = [];
-        for (const g of await groups.list()) {
-          const d = await groups.describe(g.name);
-          if (d.ok) out.push({ group: g.name, lag: d.value.totalLag });
-        }
-        return out;
-      },
+      groupLags: async () =>
+        (await collectGroupLags({ groups, db: metadata.db, topics, log })).map((g) => ({
+          group: g.name,
+          lag: g.total_lag,
+        })),
       webhookBacklogs: async () =>
         (await webhooks.list()).map((w) => ({ id: w.row.id, topic: w.row.topic, state: w.state, lag: w.lag })),
     });
@@ -242,12 +249,14 @@ export async function createServices(config: Config, overrides: ServiceOverrides
         groups,
         webhooks,
         metadata,
+        db: metadata.db,
         traffic: metrics.traffic,
         closing: () => streams.closing,
       }),
       config.overviewIntervalMs,
     );
     cleanups.push(() => overview.stop());
+    overview.start();
 
     const hooks: Array<() => Promise<void> | void> = [];
     let closing: Promise<void> | undefined;
@@ -275,6 +284,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       onClose: (hook) => void hooks.push(hook),
       close: () =>
         (closing ??= (async () => {
+          clearInterval(topicSync);
           for (const hook of hooks.reverse()) {
             try {
               await hook();

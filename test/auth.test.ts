@@ -73,6 +73,13 @@ describe('auto mode (the default)', () => {
       expect(r.body.error?.code).toBe('unauthorized');
       expect(r.body.error?.message).toMatch(/protected mode/);
     }
+    // A first key short of every grant would lock everyone out of what it lacks: refused, still open.
+    for (const grants of [[], ADMIN_GRANTS.filter((g) => g.resource !== 'key')]) {
+      const refused = await call(`${server.url}/v1/keys`, 'POST', { body: { name: 'first', grants } });
+      expect(refused.status).toBe(400);
+      expect(refused.body.error?.message).toMatch(/first API key .* must hold every grant/);
+    }
+    expect((await call(`${server.url}/v1/topics`)).status).toBe(200);
     const admin = await createKey(server.url, ADMIN_GRANTS, { name: 'first' });
     expect(admin.key).toMatch(/^slk_[A-Za-z0-9_-]{43}$/);
     expect((await call(`${server.url}/v1/topics`)).status).toBe(401);

@@ -328,6 +328,25 @@ describe('refusals leave the log unchanged', () => {
     expect(got.records[0]?.value).toBe('\u{1F600} é \n');
   });
 
+  it('refuses a number beyond a 64-bit float (1e400), which parsers read as infinity, null or an error; keeps large finite ones', async () => {
+    const name = await topic(1);
+    const huge = `1${'0'.repeat(400)}`;
+    for (const bad of ['1e400', '-1E+999', '{"a":[1,2e400]}', huge]) {
+      const res = await raw(name, `{"records":[{"value":1},{"value":${bad}}]}`);
+      expect(res.status, bad).toBe(422);
+      expect((res.json as { error: Record<string, unknown> }).error).toMatchObject({
+        code: 'invalid_record',
+        record_index: 1,
+      });
+      const nd = await raw(name, `{"value":${bad}}\n`, 'application/x-ndjson');
+      expect(nd.status, `ndjson ${bad}`).toBe(422);
+    }
+    expect(await endOffsets(name)).toEqual([0]);
+    for (const fine of ['1e308', '1e-400', '{"e100":"1e999"}']) {
+      expect((await raw(name, `{"records":[{"value":${fine}}]}`)).status, fine).toBe(200);
+    }
+  });
+
   it('refuses a value that does not fit the topic’s value_format', async () => {
     const name = await topic(1, { value_format: 'binary' });
     const res = await produce(name, [{ value: 'AAAA' }, { value: 'not base64!' }]);

@@ -179,6 +179,21 @@ export class AuthService {
     }
     const escalation = uncovered(caller.grants, input.grants);
     if (escalation) return err(forbiddenEscalation(escalation));
+    // In auto mode an anonymous caller is creating the first key, which ends anonymous access:
+    // anything less than every grant would lock everyone out of what it lacks (keys included).
+    if (caller.kind === 'anonymous' && this.config.mode === 'auto') {
+      const missing = uncovered(input.grants, ALL_GRANTS);
+      if (missing) {
+        return err({
+          code: 'bad_request',
+          message:
+            'the first API key ends anonymous access (SLUICE_AUTH=auto), so it must hold every grant — it is the key ' +
+            `that creates all others — but it lacks ${describeGrant(missing)}. Give it ` +
+            '{"resource": R, "name": "*", "actions": ["read","write","create","delete","alter","describe"]} for each of ' +
+            'topic, group, webhook, key and cluster, or set SLUICE_ADMIN_KEY instead',
+        });
+      }
+    }
     const quotaProblem = this.quotaEscalation(caller, input.quotas ?? null);
     if (quotaProblem) return err({ code: 'forbidden', message: quotaProblem });
     if (input.expiresAt !== null && input.expiresAt <= now) {

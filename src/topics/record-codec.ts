@@ -7,8 +7,10 @@ import { isUtf8 } from 'node:buffer';
 import {
   DEFAULT_MAX_JSON_DEPTH,
   hasLoneSurrogateEscape,
+  hasNonFiniteNumber,
   jsonTextDeeperThan,
   jsonValueDeeperThan,
+  mayHoldHugeNumber,
 } from './record-json-scan.js';
 
 export type ValueFormat = 'json' | 'string' | 'binary';
@@ -114,6 +116,10 @@ function encodeValue(
       const own = raw !== undefined && rawMatches(value, raw) ? raw : undefined;
       if (own ? jsonTextDeeperThan(own, limit) : jsonValueDeeperThan(value, limit)) {
         return err(invalid(index, `value nests arrays/objects more than ${limit} deep (SLUICE_MAX_JSON_DEPTH)`));
+      }
+      // A number beyond a double (1e400) has no value every reader agrees on: refused.
+      if ((own === undefined || mayHoldHugeNumber(own)) && hasNonFiniteNumber(value)) {
+        return err(invalid(index, 'value has a number beyond the range of a 64-bit float (e.g. 1e400)'));
       }
       // The producer's own JSON text when the body scanner found it: no re-serialisation.
       const text = own ?? Buffer.from(JSON.stringify(value), 'utf8');

@@ -262,3 +262,30 @@ export function hasLoneSurrogateEscape(buf: Buffer): boolean {
   }
   return highEnd !== -1;
 }
+
+/** A number with an exponent of 3+ digits or 309+ digits in a row: the only texts that can overflow a double. */
+const HUGE_NUMBER_HINT = /[0-9][eE]\+?[0-9]{3}|[0-9]{309}/;
+
+/** Whether JSON text may hold a number beyond a double's range (cheap; confirm with hasNonFiniteNumber). */
+export function mayHoldHugeNumber(buf: Buffer): boolean {
+  return HUGE_NUMBER_HINT.test(buf.toString('latin1'));
+}
+
+/**
+ * Whether a parsed JSON value holds a number JSON.parse turned into ±Infinity (`1e400`): stored as
+ * sent it reads back as infinity or an error depending on the parser, re-serialised it becomes null.
+ */
+export function hasNonFiniteNumber(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) return true;
+    } else if (Array.isArray(v)) {
+      for (const x of v) if (typeof x !== 'string') stack.push(x);
+    } else if (v !== null && typeof v === 'object') {
+      for (const x of Object.values(v)) if (typeof x !== 'string') stack.push(x);
+    }
+  }
+  return false;
+}

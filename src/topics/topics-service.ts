@@ -366,6 +366,46 @@ export class TopicsService {
     return report;
   }
 
+  /**
+   * Several nodes sharing one log (Kafka) and one Postgres: adopt what other nodes changed.
+   * Topics created or grown elsewhere get their partition logs here, config changes apply, and
+   * topics deleted elsewhere leave this node's cache and close their logs here (their streams
+   * end); the database side of a delete is the deleting node's, so delete listeners don't run.
+   */
+  async syncFromDatabase(): Promise<{ adopted: number; updated: number; dropped: number }> {
+    return this.serialised(async () => {
+      const counts = { adopted: 0, updated: 0, dropped: 0 };
+      const active = new Map<string, Topic>();
+      for (const row of await this.repo.listAll()) if (row.state === 'active') active.set(row.name, toTopic(row));
+      for (const cached of [...this.cache.values()]) {
+        if (active.get(cached.name)?.id === cached.id) continue;
+        this.cache.delete(cached.name);
+        await this.log.deleteTopic(cached.id);
+        this.emit({ type: 'deleted', topic: cached });
+        counts.dropped++;
+      }
+      for (const topic of active.values()) {
+        const cached = this.cache.get(topic.name);
+        if (cached && cached.updatedAt === topic.updatedAt && cached.partitions === topic.partitions) continue;
+        for (let p = 0; p < topic.partitions; p++) {
+          const log = await this.log.createPartition(topic.id, p, toPartitionConfig(topic.config));
+          log.updateConfig(toPartitionConfig(topic.config));
+        }
+        this.cache.set(topic.name, topic);
+        if (cached) {
+          this.emit({ type: 'updated', topic, previous: cached });
+          counts.updated++;
+        } else {
+          this.emit({ type: 'created', topic });
+          counts.adopted++;
+        }
+      }
+      if (counts.adopted + counts.updated + counts.dropped > 0)
+        this.logger.info(counts, 'topics synced from the database');
+      return counts;
+    });
+  }
+
   // ---- helpers ---------------------------------------------------------------------------
 
   private validateName(name: string): TopicAdminError | undefined {

@@ -10,6 +10,8 @@ const DEFAULT_FILES = [
   'src/log/kafka/',
   'test/kafka-interop.test.ts',
   'test/kafka-broker-kill.test.ts',
+  'test/kafka-nodes.test.ts',
+  'test/kafka-node-kill.test.ts',
   'test/produce.test.ts',
   'test/read.test.ts',
   'test/sse.test.ts',

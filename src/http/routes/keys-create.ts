@@ -13,7 +13,7 @@ export const createKeyRoute = createRoute({
   description:
     'The answer carries the secret `key` (`slk_…`), shown only once; Sluice keeps only its SHA-256. ' +
     'A caller can only give grants it holds itself (403 otherwise). In `auto` mode the first key ends ' +
-    'anonymous loopback access: from then on every request needs a credential. A key never outlives the key ' +
+    'anonymous loopback access: from then on every request needs a credential; so it must hold every grant (400 otherwise). A key never outlives the key ' +
     'that creates it (no `expires_at` means the creator’s; a later one is 400), and browser tokens cannot create keys (403). ' +
     '`quotas` overrides the per-key quotas; a key cannot give more than its own (403).',
   request: { body: { required: true, content: { 'application/json': { schema: CreateKeyBody } } } },

@@ -14,7 +14,7 @@ export const ProduceRecord = z
     }),
     value: z.unknown().openapi({
       description:
-        'Per the topic’s `value_format`: any JSON value (`json`) nesting arrays/objects at most SLUICE_MAX_JSON_DEPTH (default 128) deep, UTF-8, with no `\\u` escape of an unpaired surrogate (strict parsers refuse those), a string (`string`) or standard padded base64 (`binary`). `null` is a tombstone in every format.',
+        'Per the topic’s `value_format`: any JSON value (`json`) nesting arrays/objects at most SLUICE_MAX_JSON_DEPTH (default 128) deep, UTF-8, with no `\\u` escape of an unpaired surrogate (strict parsers refuse those) and no number beyond a 64-bit float (`1e400`: 422), a string (`string`) or standard padded base64 (`binary`). `null` is a tombstone in every format.',
     }),
     headers: z
       .record(z.string(), z.string())

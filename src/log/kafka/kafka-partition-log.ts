@@ -159,7 +159,8 @@ export class KafkaPartitionLog implements PartitionLog {
 
   async read(offset: number, options: ReadOptions): Promise<Result<ReadBatch, ReadError>> {
     const limits = normaliseReadOptions(offset, options);
-    if (offset < this.start || offset > this.end) await this.refresh();
+    // At or past the end this node knows, ask Kafka: other nodes and native producers append too.
+    if (offset < this.start || offset >= this.end) await this.refresh();
     if (offset < this.start || offset > this.end) {
       return err({
         code: 'offset_out_of_range',

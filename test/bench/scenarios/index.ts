@@ -2,6 +2,7 @@
 import type { Scenario } from '../lib/context.js';
 import { authCost } from './auth-cost.js';
 import { deliveryLatency } from './delivery-latency.js';
+import { durableStreams } from './durable-streams.js';
 import { groups } from './groups.js';
 import { produceBatch } from './produce-batch.js';
 import { produceSingle } from './produce-single.js';
@@ -19,5 +20,6 @@ export const scenarios: Scenario[] = [
   groups,
   queues,
   restart,
+  durableStreams,
   authCost,
 ];

@@ -1,0 +1,223 @@
+// Durable Streams at the seams with the rest of Sluice: delete/re-create under live readers,
+// retention under an offset, retried appends across a restart, permissions, hostile input.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bearer, createKey, mintToken } from './auth-support.js';
+import { createTestEnv, startIsolatedServer, startTestServer, type TestServer } from './support/server.js';
+
+const uid = () => randomUUID().slice(0, 8);
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  text: string;
+}
+
+async function call(base: string, method: string, path: string, init: RequestInit = {}): Promise<Answer> {
+  const res = await fetch(`${base}${path}`, { method, ...init });
+  return { status: res.status, headers: res.headers, text: await res.text() };
+}
+
+describe('Durable Streams seams', () => {
+  let server: TestServer;
+  const ADMIN = `adm_${randomUUID()}${randomUUID()}`;
+  const admin = bearer(ADMIN);
+  const ds = (method: string, path: string, init: RequestInit = {}) =>
+    call(server.url, method, `/v1/stream/${path}`, { ...init, headers: { ...admin, ...init.headers } });
+
+  beforeAll(async () => {
+    server = await startIsolatedServer({
+      SLUICE_AUTH: 'keys',
+      SLUICE_ADMIN_KEY: ADMIN,
+      SLUICE_STREAM_LONG_POLL_MS: '10000',
+      SLUICE_MAX_BODY_BYTES: '65536',
+      SLUICE_MAX_BUFFERED_BODY_BYTES: '65536',
+    });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('a stream deleted and re-created: a held offset is 410, a long-poll answers 404, an SSE stream ends', async () => {
+    const path = `seams/recreate-${uid()}`;
+    const text = { 'content-type': 'text/plain' };
+    expect((await ds('PUT', path, { headers: text, body: 'old' })).status).toBe(201);
+    const tail = (await ds('HEAD', path)).headers.get('stream-next-offset')!;
+
+    const longPoll = ds('GET', `${path}?offset=${tail}&live=long-poll`);
+    const sse = await fetch(`${server.url}/v1/stream/${path}?offset=${tail}&live=sse`, { headers: admin });
+    const reader = sse.body!.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value); // the up-to-date control event
+    expect(first).toContain('event: control');
+
+    expect((await ds('DELETE', path)).status).toBe(204);
+    expect((await longPoll).status).toBe(404);
+    // The SSE stream ends without an event from whatever comes next at the path.
+    let rest = '';
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) break;
+      rest += new TextDecoder().decode(r.value);
+    }
+    expect(rest).not.toContain('event: data');
+
+    expect((await ds('PUT', path, { headers: text, body: 'new' })).status).toBe(201);
+    const stale = await ds('GET', `${path}?offset=${tail}`);
+    expect(stale.status).toBe(410);
+    expect(stale.text).toContain('"code":"gone"');
+    expect(stale.headers.get('x-content-type-options')).toBe('nosniff');
+    // The same position of the new stream has its own token, which reads fine.
+    const fresh = await ds('GET', `${path}?offset=-1`);
+    expect(fresh.text).toBe('new');
+    expect(fresh.headers.get('stream-next-offset')).not.toBe(tail);
+  });
+
+  it('an offset whose records retention removed answers 410; reading from -1 starts at what is left', async () => {
+    const path = `seams/retention-${uid()}`;
+    const topic = path.replace('/', '__');
+    expect((await ds('PUT', path, { headers: { 'content-type': 'text/plain' } })).status).toBe(201);
+    const start = (await ds('HEAD', path)).headers.get('stream-next-offset')!;
+    const patch = await call(server.url, 'PATCH', `/v1/topics/${topic}`, {
+      headers: { ...admin, 'content-type': 'application/json' },
+      body: JSON.stringify({ config: { segment_bytes: 1024, retention_bytes: 1024 } }),
+    });
+    expect(patch.status).toBe(200);
+    const chunk = 'x'.repeat(600);
+    for (let i = 0; i < 8; i++)
+      expect((await ds('POST', path, { headers: { 'content-type': 'text/plain' }, body: chunk })).status).toBe(204);
+    await server.services.log.enforceRetention();
+    const gone = await ds('GET', `${path}?offset=${start}`);
+    expect(gone.status).toBe(410);
+    const rest = await ds('GET', `${path}?offset=-1`);
+    expect(rest.status).toBe(200);
+    expect(rest.text.length).toBeGreaterThan(0);
+    expect(rest.text.length).toBeLessThan(8 * 600);
+  });
+
+  it('refuses a caller without the permission, and lets a read-only token read through ?access_token=', async () => {
+    const path = `perm-${uid()}/s`;
+    const topic = path.replace('/', '__');
+    expect((await ds('PUT', path, { headers: { 'content-type': 'text/plain' }, body: 'secret' })).status).toBe(201);
+    const reader = await createKey(server.url, [{ resource: 'topic', name: topic, actions: ['read'] }], {
+      as: ADMIN,
+      name: `reader-${uid()}`,
+    });
+    const as = (key: string, method: string, init: RequestInit = {}) =>
+      call(server.url, method, `/v1/stream/${path}`, { ...init, headers: { ...bearer(key), ...init.headers } });
+    expect((await as(reader.key, 'GET')).text).toBe('secret');
+    const append = await as(reader.key, 'POST', { headers: { 'content-type': 'text/plain' }, body: 'more' });
+    expect(append.status).toBe(403);
+    expect(append.text).toContain('topic:write');
+    expect((await as(reader.key, 'DELETE')).status).toBe(403);
+    expect((await call(server.url, 'GET', `/v1/stream/${path}`)).status).toBe(401);
+    const other = await createKey(server.url, [{ resource: 'topic', name: 'elsewhere', actions: ['read'] }], {
+      as: ADMIN,
+      name: `other-${uid()}`,
+    });
+    expect((await as(other.key, 'GET')).status).toBe(403);
+    const token = await mintToken(server.url, ADMIN, [{ resource: 'topic', name: topic, actions: ['read'] }], 60_000);
+    const viaQuery = await call(server.url, 'GET', `/v1/stream/${path}?offset=-1&access_token=${token.token}`);
+    expect(viaQuery.status).toBe(200);
+    expect(viaQuery.text).toBe('secret');
+  });
+
+  it('answers hostile input with a clear 4xx, never a 500 or a hang', async () => {
+    const path = `hostile-${uid()}`;
+    expect((await ds('PUT', path, { headers: { 'content-type': 'application/json' } })).status).toBe(201);
+    const tail = (await ds('HEAD', path)).headers.get('stream-next-offset')!;
+    const beyondTail = `0000000000000099${tail.slice(16)}`;
+    const cases: Array<[string, Promise<Answer>, number]> = [
+      ['path too long', ds('PUT', 'a'.repeat(2000)), 400],
+      ['escaped path over 249', ds('PUT', '%C3%A9'.repeat(60)), 400],
+      ['bad percent-encoding', ds('PUT', 'a%ZZ'), 400],
+      ['NUL in path', ds('PUT', 'a%00b'), 400],
+      ['empty segment', ds('PUT', 'a//b'), 400],
+      ['bad content type', ds('PUT', `x-${uid()}`, { headers: { 'content-type': 'not a type' } }), 400],
+      ['malformed offset', ds('GET', `${path}?offset=12abc`), 400],
+      ['offset with a comma', ds('GET', `${path}?offset=1,2`), 400],
+      ['offset of another stream', ds('GET', `${path}?offset=0000000000000099_${'A'.repeat(6)}`), 410],
+      ['offset beyond the tail', ds('GET', `${path}?offset=${beyondTail}`), 400],
+      ['bad live mode', ds('GET', `${path}?offset=-1&live=forever`), 400],
+      ['invalid JSON', ds('POST', path, { headers: { 'content-type': 'application/json' }, body: '{nope' }), 400],
+      [
+        'deep JSON',
+        ds('POST', path, { headers: { 'content-type': 'application/json' }, body: '['.repeat(10_000) }),
+        400,
+      ],
+      ['empty JSON array', ds('POST', path, { headers: { 'content-type': 'application/json' }, body: '[]' }), 400],
+      ['wrong content type', ds('POST', path, { headers: { 'content-type': 'text/plain' }, body: 'x' }), 409],
+      [
+        'oversized body',
+        ds('POST', path, { headers: { 'content-type': 'application/json' }, body: `"${'x'.repeat(70_000)}"` }),
+        413,
+      ],
+      [
+        'TTL and Expires-At',
+        ds('PUT', `t-${uid()}`, { headers: { 'stream-ttl': '5', 'stream-expires-at': '2030-01-01T00:00:00Z' } }),
+        400,
+      ],
+      [
+        'producer headers half given',
+        ds('POST', path, { headers: { 'content-type': 'application/json', 'producer-id': 'p' }, body: '1' }),
+        400,
+      ],
+      ['fork requested', ds('PUT', `f-${uid()}`, { headers: { 'stream-forked-from': `/v1/stream/${path}` } }), 400],
+      ['unknown stream', ds('GET', `none-${uid()}`), 404],
+    ];
+    for (const [what, answer, status] of cases) {
+      const a = await answer;
+      expect(a.status, `${what}: ${a.text.slice(0, 200)}`).toBe(status);
+      expect(a.text, what).toContain('"error"');
+    }
+  });
+});
+
+describe('Durable Streams across a restart', () => {
+  it('a retried append whose answer was lost is not appended twice, also after a restart', async () => {
+    const env = await createTestEnv({ SLUICE_AUTH: 'none' });
+    let server = await startTestServer(env);
+    try {
+      const path = `retry-${uid()}`;
+      const url = `${server.url}/v1/stream/${path}`;
+      const producer = (seq: number) => ({
+        'content-type': 'text/plain',
+        'producer-id': 'writer',
+        'producer-epoch': '3',
+        'producer-seq': String(seq),
+      });
+      expect((await fetch(url, { method: 'PUT', headers: { 'content-type': 'text/plain' } })).status).toBe(201);
+      expect((await fetch(url, { method: 'POST', headers: producer(0), body: 'a' })).status).toBe(200);
+      expect((await fetch(url, { method: 'POST', headers: producer(1), body: 'b' })).status).toBe(200);
+      // The answer to seq 1 was "lost": the client retries it, before and after a restart.
+      const retry = await fetch(url, { method: 'POST', headers: producer(1), body: 'b' });
+      expect(retry.status).toBe(204);
+      expect(retry.headers.get('producer-seq')).toBe('1');
+      await server.stop();
+      server = await startTestServer(env);
+      const url2 = `${server.url}/v1/stream/${path}`;
+      const again = await fetch(url2, { method: 'POST', headers: producer(1), body: 'b' });
+      expect(again.status).toBe(204);
+      expect((await fetch(url2, { method: 'POST', headers: producer(3), body: 'd' })).status).toBe(409);
+      const stale = await fetch(url2, {
+        method: 'POST',
+        headers: { ...producer(2), 'producer-epoch': '2' },
+        body: 'z',
+      });
+      expect(stale.status).toBe(403);
+      expect(stale.headers.get('producer-epoch')).toBe('3');
+      expect((await fetch(url2, { method: 'POST', headers: producer(2), body: 'c' })).status).toBe(200);
+      // Closed state and content survive too.
+      const close = await fetch(url2, { method: 'POST', headers: { 'stream-closed': 'true' } });
+      expect(close.status).toBe(204);
+      await server.stop();
+      server = await startTestServer(env);
+      const read = await fetch(`${server.url}/v1/stream/${path}?offset=-1`);
+      expect(await read.text()).toBe('abc');
+      expect(read.headers.get('stream-closed')).toBe('true');
+      expect(read.headers.get('content-type')).toBe('text/plain');
+    } finally {
+      await server.stop();
+      await env.cleanup();
+    }
+  });
+});

@@ -1,0 +1,98 @@
+// Several Sluice nodes on one Kafka cluster and one Postgres: a topic made on one node is served
+// by the other, long-polls and SSE on one node see records produced on the other, and growth
+// and deletion on one node reach the other.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kafkaClientSupported } from '../src/log/kafka/kafka-driver.js';
+import { usingPostgres } from './support/database.js';
+import { createTestEnv, startTestServer, usingKafka, type TestEnv, type TestServer } from './support/server.js';
+import { listen, until } from './sse-support.js';
+
+const SYNC_MS = '100';
+
+describe.skipIf(!(usingKafka() && kafkaClientSupported() && usingPostgres()))(
+  'two Sluice nodes on one Kafka cluster and one Postgres',
+  () => {
+    let env: TestEnv;
+    let a: TestServer;
+    let b: TestServer;
+    beforeAll(async () => {
+      env = await createTestEnv({ SLUICE_KAFKA_TOPIC_SYNC_MS: SYNC_MS });
+      a = await startTestServer(env);
+      b = await startTestServer(env);
+    });
+    afterAll(async () => {
+      await a?.stop();
+      await b?.stop();
+      await env?.cleanup();
+    });
+
+    const call = async (node: TestServer, method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${node.url}${path}`, {
+        method,
+        headers: { 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      return { status: res.status, body: (await res.json().catch(() => null)) as Record<string, unknown> | null };
+    };
+    const eventually = async (what: string, check: () => Promise<boolean>) => {
+      const deadline = Date.now() + 20_000;
+      while (!(await check())) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+
+    it('serves topics made, grown and deleted on the other node, and sees its records live', async () => {
+      const name = `nodes-${randomUUID()}`;
+      expect(
+        (await call(a, 'POST', '/v1/topics', { name, partitions: 2, config: { value_format: 'string' } })).status,
+      ).toBe(201);
+      // B serves it once its topic sync adopted it (GET /v1/topics reads Postgres; the data path does not).
+      const readB = (p: number, query: string) => call(b, 'GET', `/v1/topics/${name}/partitions/${p}/records?${query}`);
+      await eventually('node B to adopt the topic', async () => (await readB(0, 'offset=0')).status === 200);
+
+      // A long-poll and an SSE stream on B, then a record produced on A: both get it.
+      const sse = listen(`${b.url}/v1/topics/${name}/events?from=earliest`);
+      try {
+        const poll = readB(1, 'offset=0&wait_ms=15000');
+        await new Promise((r) => setTimeout(r, 200));
+        const started = Date.now();
+        const produced = await call(a, 'POST', `/v1/topics/${name}/records`, {
+          records: [{ value: 'from-a', partition: 1 }],
+        });
+        expect(produced.status).toBe(200);
+        const polled = await poll;
+        const waitedMs = Date.now() - started;
+        expect(polled.status).toBe(200);
+        expect((polled.body!['records'] as Array<{ value: string }>).map((r) => r.value)).toEqual(['from-a']);
+        expect(waitedMs).toBeLessThan(5_000); // woken by the shared tail, not by the 15 s timer
+        await until(() => sse.records().some((r) => r.value === 'from-a'), 'the record on B’s SSE stream', 10_000);
+
+        // And the reverse: produced on B, read on A.
+        expect(
+          (await call(b, 'POST', `/v1/topics/${name}/records`, { records: [{ value: 'from-b', partition: 0 }] }))
+            .status,
+        ).toBe(200);
+        const readA = await call(a, 'GET', `/v1/topics/${name}/partitions/0/records?offset=0`);
+        expect((readA.body!['records'] as Array<{ value: string }>).map((r) => r.value)).toEqual(['from-b']);
+      } finally {
+        sse.close();
+      }
+
+      // Grown on A: B accepts the new partition.
+      expect((await call(a, 'PATCH', `/v1/topics/${name}`, { partitions: 3 })).status).toBe(200);
+      await eventually('node B to see partition 2', async () => {
+        const r = await call(b, 'POST', `/v1/topics/${name}/records`, { records: [{ value: 'p2', partition: 2 }] });
+        return r.status === 200;
+      });
+
+      // Deleted on A: B forgets it.
+      expect((await call(a, 'DELETE', `/v1/topics/${name}`)).status).toBe(204);
+      await eventually(
+        'node B to drop the topic',
+        async () => (await call(b, 'GET', `/v1/topics/${name}/partitions/0/records?offset=0`)).status === 404,
+      );
+    }, 120_000);
+  },
+);
