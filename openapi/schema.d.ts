@@ -202,7 +202,7 @@ export interface paths {
         post?: never;
         /**
          * Leave a consumer group
-         * @description With `auto_commit`, the confirmed positions are committed first (as Kafka’s consumer does on close): pass the `cursor` of the last fetch answer you received to confirm it too. Records that were sent but never confirmed are not committed, so the next owner reads them again.
+         * @description With `auto_commit`, the confirmed positions are committed first (as Kafka’s consumer does on close): pass the `cursor` of the last fetch answer you received to confirm it too. Records that were sent but never confirmed are not committed, so the next owner reads them again. A member the group does not know (it left, or its session expired) is 404 `member_not_found`: it is gone already.
          */
         delete: operations["leaveGroup"];
         options?: never;

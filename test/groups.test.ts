@@ -202,6 +202,18 @@ describe('consumer groups over HTTP', () => {
       409,
     );
     expect(unknown.error.code).toBe('fenced');
+    // Fetch and heartbeat say the same to a member the group does not know; leaving it is 404.
+    for (const res of [
+      await server.client.get('/v1/groups/{group}/members/{member}/records', { params: { group, member: 'ghost' } }),
+      await server.client.post('/v1/groups/{group}/members/{member}/heartbeat', { params: { group, member: 'ghost' } }),
+    ]) {
+      expect(res.status).toBe(409);
+      expect(res.status === 409 && res.body.error.code).toBe('fenced');
+    }
+    const gone = await server.client.delete('/v1/groups/{group}/members/{member}', {
+      params: { group, member: 'ghost' },
+    });
+    expect(gone.status === 404 && gone.body.error.code).toBe('member_not_found');
     const notMine = b.assignment[0]?.partition as number;
     const foreign = expectStatus(
       await commit(group, {
