@@ -52,7 +52,7 @@ export const appendToStreamRoute = createRoute({
       headers: { ...streamResponseHeaders, ...producerHeaders },
     },
     204: { description: 'Appended, closed, or a duplicate', headers: { ...streamResponseHeaders, ...producerHeaders } },
-    ...errorResponses(400, 403, 404, 409, 413, 503, 507),
+    ...errorResponses(400, 403, 404, 409, 410, 413, 503, 507),
   },
 });
 

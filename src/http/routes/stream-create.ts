@@ -41,7 +41,7 @@ export const createStreamRoute = createRoute({
       description: 'Created',
       headers: { ...streamResponseHeaders, Location: { description: 'The stream URL', schema: { type: 'string' } } },
     },
-    ...errorResponses(400, 409, 413, 503, 507),
+    ...errorResponses(400, 404, 409, 410, 413, 503, 507),
   },
 });
 

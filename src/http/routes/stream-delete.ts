@@ -17,7 +17,7 @@ export const deleteStreamRoute = createRoute({
   request: { params: StreamPathParam },
   responses: {
     204: { description: 'Deleted' },
-    ...errorResponses(400, 404, 503),
+    ...errorResponses(400, 404, 410, 503),
   },
 });
 

@@ -51,8 +51,19 @@ export const readStreamRoute = createRoute({
       description: 'Data from the offset (possibly none); SSE: an event stream',
       headers: readHeaders,
       content: {
-        '*/*': { schema: z.string().openapi({ format: 'binary' }) },
-        'text/event-stream': { schema: z.string() },
+        '*/*': {
+          schema: z.unknown().openapi({
+            description:
+              'The stream’s bytes from the offset, in its content type (JSON streams: a JSON array of messages).',
+          }),
+        },
+        'text/event-stream': {
+          schema: z.unknown().openapi({
+            description:
+              '`event: data` (the stream’s bytes: text lines, a JSON array, or base64) and `event: control` (JSON: ' +
+              '`streamNextOffset`, `streamCursor`, `upToDate`, `streamClosed`) events.',
+          }),
+        },
       },
     },
     204: { description: 'Long-poll timed out, or the stream is closed at this offset', headers: readHeaders },
@@ -73,7 +84,7 @@ export const headStreamRoute = createRoute({
   request: { params: StreamPathParam },
   responses: {
     200: { description: 'The stream exists', headers: readHeaders },
-    ...errorResponses(400, 404),
+    ...errorResponses(400, 404, 410),
   },
 });
 

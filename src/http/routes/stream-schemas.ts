@@ -14,7 +14,6 @@ export const StreamPathParam = z.object({
         'The stream path; may contain `/` (e.g. `chat/room-1`). Its topic is the path with `/` written `__` and ' +
         'every byte other than letters, digits, `.` and `-` written `_XX` (hex): `chat/room_1` → topic ' +
         '`chat__room_5F1`. At most 249 characters once escaped; no empty, `.` or `..` segments, no control characters.',
-      example: 'chat/room-1',
     }),
 });
 
@@ -52,10 +51,14 @@ export const StreamAppendHeaders = z.object({
 });
 
 export const StreamReadQuery = z.object({
-  offset: z.string().optional().openapi({
-    description: '`-1` (start, the default), `now` (the tail) or a Stream-Next-Offset value.',
-    example: '-1',
-  }),
+  offset: z
+    .string()
+    .regex(/^(-1|now|[0-9]{16}_[A-Za-z0-9_-]{6})$/, '-1, now, or an offset this server issued')
+    .optional()
+    .openapi({
+      description: '`-1` (start, the default), `now` (the tail) or a Stream-Next-Offset value.',
+      example: '-1',
+    }),
   live: z
     .enum(['long-poll', 'sse'])
     .optional()
@@ -64,7 +67,7 @@ export const StreamReadQuery = z.object({
 });
 
 /** The handler path: `{path}` matches the rest of the URL, slashes included. */
-export const STREAM_HANDLER_PATH = '/v1/stream/:path{.+}';
+export const STREAM_HANDLER_PATH = '/v1/stream/:path{[\\s\\S]+}';
 
 /** Document `route` and serve it with `handler` on the slash-accepting path. */
 export function registerStreamRoute(app: App, route: RouteConfig, handler: Handler<AppEnv>): void {
