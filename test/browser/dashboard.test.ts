@@ -14,6 +14,8 @@ if (!haveChromium) {
   console.warn(`SKIPPED dashboard browser test: ${CHROMIUM} is missing (install it with: apt-get install -y chromium)`);
 }
 
+const EVIL = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>';
+
 describe.skipIf(!haveChromium)('dashboard (headless Chromium, access control off)', () => {
   let server: TestServer;
   let browser: Browser;
@@ -26,7 +28,10 @@ describe.skipIf(!haveChromium)('dashboard (headless Chromium, access control off
     await buildDashboard();
     hook = http.createServer((req, res) => {
       req.resume();
-      req.on('end', () => res.writeHead(204).end());
+      // /evil answers 500 with markup: the webhook's last error and deliveries log quote it.
+      req.on('end', () =>
+        req.url === '/evil' ? res.writeHead(500, { 'content-type': 'text/html' }).end(EVIL) : res.writeHead(204).end(),
+      );
     });
     await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
     hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`;
@@ -133,7 +138,7 @@ describe.skipIf(!haveChromium)('dashboard (headless Chromium, access control off
     await page.getByRole('button', { name: 'Start', exact: true }).click();
     await page.getByTestId('tail-status').filter({ hasText: 'live' }).waitFor({ timeout: 10_000 });
     expect(await page.locator('[data-testid="tail"] tbody tr').count()).toBe(0);
-    const evil = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>';
+    const evil = EVIL;
     await call('POST', `/v1/topics/${topic}/records`, {
       records: [
         { key: evil, value: { html: evil, '<b>k</b>': 1 }, headers: { '<i>h</i>': evil }, partition: 0 },
@@ -148,6 +153,23 @@ describe.skipIf(!haveChromium)('dashboard (headless Chromium, access control off
       await page.locator('[data-testid="tail"] img, [data-testid="tail"] script, [data-testid="tail"] b').count(),
     ).toBe(0);
     expect(await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned)).toBeUndefined();
+
+    // An endpoint's answer is quoted in the webhook's last error and deliveries log: as text.
+    const t = `evil-${randomUUID().slice(0, 8)}`;
+    await call('POST', '/v1/topics', { name: t });
+    const created = (await (
+      await call('POST', '/v1/webhooks', { topic: t, url: hookUrl.replace('/hook', '/evil'), from: 'earliest' })
+    ).json()) as { id: string };
+    await call('POST', `/v1/topics/${t}/records`, { records: [{ value: 1 }] });
+    await page.goto(`${server.url}/ui#/webhooks/${created.id}`);
+    await page
+      .locator('[data-testid="deliveries"] tbody tr')
+      .filter({ hasText: '<img' })
+      .first()
+      .waitFor({ timeout: 15_000 });
+    expect(await page.locator('main img, main script').count()).toBe(0);
+    expect(await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned)).toBeUndefined();
+    await call('DELETE', `/v1/webhooks/${created.id}`);
   }, 60_000);
 
   it('group: lag rises as records are produced and falls as they are committed; reset asks first', async () => {
