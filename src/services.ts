@@ -21,6 +21,7 @@ import { createMetrics, registerIdempotencyMetrics, type Metrics } from './metri
 import { registerStateGauges } from './metrics-traffic.js';
 import { OverviewService } from './overview/overview-service.js';
 import { overviewSources } from './overview/overview-sources.js';
+import { collectGroupLags } from './overview/group-lags.js';
 import { Gauge } from 'prom-client';
 import { TopicsRepository } from './topics/topics-repository.js';
 import { TopicsService } from './topics/topics-service.js';
@@ -183,14 +184,11 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     cleanups.push(() => webhooks.stop());
     await webhooks.start();
     registerStateGauges(metrics.registry, {
-      groupLags: async () => {
-        const out: Array<{ group: string; lag: number }> = [];
-        for (const g of await groups.list()) {
-          const d = await groups.describe(g.name);
-          if (d.ok) out.push({ group: g.name, lag: d.value.totalLag });
-        }
-        return out;
-      },
+      groupLags: async () =>
+        (await collectGroupLags({ groups, db: metadata.db, topics, log })).map((g) => ({
+          group: g.name,
+          lag: g.total_lag,
+        })),
       webhookBacklogs: async () =>
         (await webhooks.list()).map((w) => ({ id: w.row.id, topic: w.row.topic, state: w.state, lag: w.lag })),
     });
@@ -251,12 +249,14 @@ export async function createServices(config: Config, overrides: ServiceOverrides
         groups,
         webhooks,
         metadata,
+        db: metadata.db,
         traffic: metrics.traffic,
         closing: () => streams.closing,
       }),
       config.overviewIntervalMs,
     );
     cleanups.push(() => overview.stop());
+    overview.start();
 
     const hooks: Array<() => Promise<void> | void> = [];
     let closing: Promise<void> | undefined;

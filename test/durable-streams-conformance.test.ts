@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { runConformanceTests } from '@durable-streams/server-conformance-tests';
-import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { afterAll, beforeAll } from 'vitest';
 import { killAllChildren, startChild, type ChildServer } from './support/child-server.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
@@ -33,15 +33,6 @@ afterAll(async () => {
   killAllChildren();
   await database?.drop();
   if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
-});
-
-/** Protocol features Sluice does not implement yet; their tests are reported as skipped. */
-const UNSUPPORTED = [/^Fork - /];
-
-beforeEach((ctx) => {
-  for (let suite = ctx.task.suite; suite; suite = suite.suite) {
-    if (UNSUPPORTED.some((re) => re.test(suite!.name))) ctx.skip();
-  }
 });
 
 runConformanceTests(options);

@@ -161,7 +161,16 @@ describe('Durable Streams seams', () => {
         ds('POST', path, { headers: { 'content-type': 'application/json', 'producer-id': 'p' }, body: '1' }),
         400,
       ],
-      ['fork requested', ds('PUT', `f-${uid()}`, { headers: { 'stream-forked-from': `/v1/stream/${path}` } }), 400],
+      [
+        'fork of an unknown stream',
+        ds('PUT', `f-${uid()}`, { headers: { 'stream-forked-from': `/v1/stream/none-${uid()}` } }),
+        404,
+      ],
+      [
+        'fork offset beyond the source tail',
+        ds('PUT', `f-${uid()}`, { headers: { 'stream-forked-from': path, 'stream-fork-offset': beyondTail } }),
+        400,
+      ],
       ['unknown stream', ds('GET', `none-${uid()}`), 404],
     ];
     for (const [what, answer, status] of cases) {

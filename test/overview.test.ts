@@ -7,6 +7,7 @@ import { startIsolatedServer, type TestServer } from './support/server.js';
 
 interface Overview {
   at: number;
+  history?: { at: number[]; records_in_per_sec: number[] } | null;
   health: { status: string } | null;
   rates: { records_in_per_sec: number } | null;
   topics: Array<{ name: string; end_offset: number; records_in_per_sec: number }>;
@@ -70,6 +71,30 @@ describe('overview stream (open access)', () => {
     expect(body).toMatchObject({ kind: 'anonymous', auth_mode: 'none', key_id: null, expires_at: null });
     expect(body.grants).toHaveLength(5);
   });
+
+  it('the first snapshot carries the rates of the last minutes, sampled before anyone watched', async () => {
+    expect(server.services.overview.watchers).toBe(0);
+    const topic = `h-${randomUUID()}`;
+    await fetch(`${server.url}/v1/topics`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: topic }),
+    });
+    await fetch(`${server.url}/v1/topics/${topic}/records`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ records: [{ value: 1 }, { value: 2 }] }),
+    });
+    // Two sampling intervals, so the append falls between two samples.
+    await new Promise((r) => setTimeout(r, 600));
+    const w = watch(`${server.url}/v1/overview/events`);
+    const first = await w.until('a first snapshot', () => true);
+    expect(first.history?.records_in_per_sec.some((r) => r > 0)).toBe(true);
+    expect(first.history?.at.every((t) => t <= first.at)).toBe(true);
+    await w.until('a second snapshot', () => w.snapshots.length >= 2);
+    expect(w.snapshots[1]!.history).toBeUndefined();
+    await w.close();
+  }, 60_000);
 
   it('follows topics, records/s and group lag', async () => {
     const w = watch(`${server.url}/v1/overview/events`);

@@ -141,6 +141,16 @@ describe('queue administration', () => {
     expect(results[2]!.lock_expires_at).toBeGreaterThan(Date.now());
     expect(results.map((r) => r.lease)).toEqual([got[1]!.lease, got[1]!.lease, got[0]!.lease, got[0]!.lease]);
     expect(await describeQueue(t, 'auto')).toMatchObject({ accepted: 2, in_flight: 1 });
+    // Counted per action and result in /metrics (one request's acks are counted together).
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    const series = (action: string, status: string) =>
+      Number(
+        new RegExp(
+          `^sluice_queue_acks_total\\{[^}]*topic="${t}"[^}]*action="${action}",status="${status}"\\} (\\d+)$`,
+          'm',
+        ).exec(metrics)?.[1],
+      );
+    expect([series('accept', 'ok'), series('accept', 'unknown'), series('renew', 'ok')]).toEqual([2, 1, 1]);
     // Acks on another queue of the same topic know nothing of these leases.
     await receive(t, 'other');
     expect((await ack(t, 'other', [{ lease: got[2]!.lease, action: 'accept' }]))[0]!.status).toBe('unknown');

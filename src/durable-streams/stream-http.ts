@@ -5,8 +5,8 @@ import type { AppEnv } from '../http/app-env.js';
 import { ApiError, type ErrorCode } from '../http/errors.js';
 import type { StoredRecord } from '../log/index.js';
 import { isJsonContentType, isValidContentType } from './content-type.js';
-import { streamPathOfUrlPath } from './stream-path.js';
-import type { ProducerHeaders, StreamError, StreamErrorCode, StreamView } from './streams-service.js';
+import { STREAM_ROUTE_PREFIX, streamPathOfUrlPath } from './stream-path.js';
+import type { ForkInput, ProducerHeaders, StreamError, StreamErrorCode, StreamView } from './streams-service.js';
 
 /** Protocol headers a browser may read (added to the CORS expose list). */
 export const STREAM_EXPOSED_HEADERS = [
@@ -102,6 +102,38 @@ function safeInt(name: string, raw: string): number {
   const n = NON_NEGATIVE.test(v) ? Number(v) : NaN;
   if (!Number.isSafeInteger(n)) throw bad(`${name} must be an integer between 0 and 2^53-1`);
   return n;
+}
+
+/** `Stream-Forked-From`, `Stream-Fork-Offset`, `Stream-Fork-Sub-Offset` of a PUT (PROTOCOL.md §4.2). */
+export function parseFork(c: Context<AppEnv>): ForkInput | undefined {
+  const from = c.req.header('stream-forked-from');
+  const rawOffset = c.req.header('stream-fork-offset');
+  const rawSub = c.req.header('stream-fork-sub-offset');
+  if (from === undefined) {
+    if (rawOffset !== undefined || rawSub !== undefined)
+      throw bad('Stream-Fork-Offset and Stream-Fork-Sub-Offset need Stream-Forked-From');
+    return undefined;
+  }
+  const trimmed = from.trim();
+  let sourcePath: string;
+  if (trimmed.startsWith(STREAM_ROUTE_PREFIX)) {
+    const p = streamPathOfUrlPath(trimmed);
+    if (!p.ok) throw bad(`Stream-Forked-From: ${p.error}`);
+    sourcePath = p.value;
+  } else sourcePath = trimmed.replace(/^\/+/, '');
+  if (sourcePath === '') throw bad('Stream-Forked-From names no stream');
+  let offset: number | undefined;
+  if (rawOffset !== undefined) {
+    // The number part of an offset token (its tag is the source's by construction, so not compared).
+    const m = /^([0-9]{16})_[A-Za-z0-9_-]{1,64}$/.exec(rawOffset.trim());
+    const n = m ? Number(m[1]) : NaN;
+    if (!Number.isSafeInteger(n)) throw bad('Stream-Fork-Offset is not an offset this server issued');
+    offset = n;
+  }
+  let subOffset = 0;
+  if (rawSub !== undefined) subOffset = safeInt('Stream-Fork-Sub-Offset', rawSub);
+  if (subOffset > 0 && offset === undefined) throw bad('Stream-Fork-Sub-Offset needs Stream-Fork-Offset');
+  return { sourcePath, offset, subOffset };
 }
 
 /** Producer-Id / Producer-Epoch / Producer-Seq: all three or none. */

@@ -1,6 +1,6 @@
 // Durable Streams over Sluice topics: each stream is a one-partition topic whose records are
 // the stream's messages (JSON mode) or byte chunks; this service adds what the protocol needs.
-import { eq } from 'drizzle-orm';
+import { and, eq, ne } from 'drizzle-orm';
 import { err, ok, type Result } from '../lib/result.js';
 import type { PartitionLog, RecordInput, StoredRecord } from '../log/index.js';
 import type { Logger } from '../logger.js';
@@ -97,7 +97,31 @@ export interface StreamsServiceOptions {
   clock?: () => number;
 }
 
+export interface ForkInput {
+  /** Stream-Forked-From as given (a stream path or URL path). */
+  sourcePath: string;
+  /** Stream-Fork-Offset as a Sluice offset; undefined = the source's tail. */
+  offset: number | undefined;
+  subOffset: number;
+}
+
+interface ResolvedFork {
+  source: string;
+  offset: number;
+  subOffset: number;
+}
+
+/** The configuration a PUT asks for, compared with an existing stream's. */
+interface Wanted {
+  contentType: string;
+  ttlSeconds: number | null;
+  expiresAt: number | null;
+  closed: boolean;
+  fork: ResolvedFork | undefined;
+}
+
 export interface CreateInput {
+  fork?: ForkInput;
   contentType: string | undefined;
   ttlSeconds: number | null;
   expiresAt: number | null;
@@ -180,6 +204,8 @@ export class StreamsService {
     }
     const state = await p;
     if (!state || state.deleted) return err(notFound(path));
+    if (state.row.softDeleted)
+      return err({ code: 'gone', message: `stream ${JSON.stringify(path)} was deleted (forks of it remain)` });
     if (this.expired(state)) {
       await this.removeExpired(state);
       return err(notFound(path));
@@ -201,7 +227,7 @@ export class StreamsService {
     return {
       topic,
       log,
-      tag: streamTag(topic.id),
+      tag: row.tag ?? streamTag(topic.id),
       row,
       closing: row.closed,
       closed: row.closed,
@@ -215,7 +241,8 @@ export class StreamsService {
     };
   }
 
-  private forget(topicId: string): void {
+  /** A topic was deleted: end its readers; if it was a fork, collect a soft-deleted source it kept. */
+  private async forget(topicId: string): Promise<void> {
     const p = this.states.get(topicId);
     this.states.delete(topicId);
     void p?.then((s) => {
@@ -223,6 +250,37 @@ export class StreamsService {
       s.deleted = true;
       for (const l of [...s.listeners]) l();
     });
+    try {
+      const rows = await this.o.db
+        .select({ forkedFrom: durableStreams.forkedFrom })
+        .from(durableStreams)
+        .where(eq(durableStreams.topicId, topicId));
+      const source = rows[0]?.forkedFrom;
+      // After this delete finishes (admin calls are serialised): not from inside it.
+      if (source)
+        setImmediate(
+          () =>
+            void this.collect(source, topicId).catch((e: unknown) =>
+              this.o.logger.warn({ err: e, topic_id: source }, 'collecting a deleted fork source failed'),
+            ),
+        );
+    } catch (e) {
+      this.o.logger.warn({ err: e, topic_id: topicId }, 'could not look up the fork source of a deleted stream');
+    }
+  }
+
+  /** Delete a soft-deleted source once no fork (other than `goneFork`) refers to it. */
+  private async collect(sourceId: string, goneFork: string): Promise<void> {
+    const rows = await this.o.db.select().from(durableStreams).where(eq(durableStreams.topicId, sourceId));
+    if (!rows[0]?.softDeleted) return;
+    const forks = await this.o.db
+      .select({ id: durableStreams.topicId })
+      .from(durableStreams)
+      .where(and(eq(durableStreams.forkedFrom, sourceId), ne(durableStreams.topicId, goneFork)))
+      .limit(1);
+    if (forks.length > 0) return;
+    const topic = this.o.topics.cached().find((t) => t.id === sourceId);
+    if (topic) await this.o.topics.delete(topic.name);
   }
 
   view(s: StreamState): StreamView {
@@ -289,12 +347,41 @@ export class StreamsService {
   ): Promise<Result<{ status: 200 | 201; view: StreamView }, StreamError>> {
     const name = streamTopicName(path);
     if (!name.ok) return err({ code: 'bad_request', message: name.error });
-    const contentType = normaliseContentType(input.contentType ?? DEFAULT_CONTENT_TYPE);
+    let contentType = input.contentType === undefined ? undefined : normaliseContentType(input.contentType);
+    let expiry = { ttlSeconds: input.ttlSeconds, expiresAt: input.expiresAt };
+    let source: StreamState | undefined;
+    if (input.fork) {
+      const found = await this.find(input.fork.sourcePath);
+      if (!found.ok) {
+        if (found.error.code === 'gone')
+          return err({
+            code: 'conflict',
+            message: `the source stream ${JSON.stringify(input.fork.sourcePath)} was deleted`,
+          });
+        return found;
+      }
+      source = found.value;
+      if (contentType !== undefined && !contentTypesMatch(source.row.contentType, contentType))
+        return err({
+          code: 'conflict',
+          message: `Content-Type ${JSON.stringify(contentType)} differs from the source stream's ${JSON.stringify(source.row.contentType)}`,
+        });
+      contentType ??= source.row.contentType;
+      // No expiry of its own: the fork inherits the source's TTL value or deadline (PROTOCOL.md §4.2).
+      if (expiry.ttlSeconds === null && expiry.expiresAt === null)
+        expiry = { ttlSeconds: source.row.ttlSeconds, expiresAt: source.row.expiresAt };
+    }
+    contentType ??= DEFAULT_CONTENT_TYPE;
     const messages = toRecords(contentType, input.body, true, DEFAULT_MAX_RECORD_BYTES, this.o.maxJsonDepth);
     if (!messages.ok) return messages;
+    const fork = source && input.fork ? this.resolveFork(source, input.fork) : undefined;
+    if (fork && !fork.ok) return fork;
+    const wanted: Wanted = { contentType, ...expiry, closed: input.closed, fork: fork?.value };
 
     const existing = await this.find(path);
-    if (existing.ok) return this.confirmExisting(existing.value, contentType, input);
+    if (existing.ok) return this.confirmExisting(existing.value, wanted);
+    if (existing.error.code === 'gone')
+      return err({ code: 'conflict', message: `stream ${JSON.stringify(path)} was deleted but forks of it remain` });
     if (existing.error.code !== 'not_found') return existing;
 
     let topic = this.o.topics.lookup(name.value);
@@ -308,7 +395,7 @@ export class StreamsService {
         if (created.error.code === 'topic_exists') {
           // Lost a race with another create of the same path: answer as for an existing stream.
           const again = await this.find(path);
-          if (again.ok) return this.confirmExisting(again.value, contentType, input);
+          if (again.ok) return this.confirmExisting(again.value, wanted);
         }
         return err({
           code: created.error.code === 'bad_request' ? 'bad_request' : 'conflict',
@@ -334,22 +421,35 @@ export class StreamsService {
       topicId: topic.id,
       path,
       contentType,
-      ttlSeconds: input.ttlSeconds,
-      expiresAt: input.expiresAt,
+      ttlSeconds: expiry.ttlSeconds,
+      expiresAt: expiry.expiresAt,
       lastAccessAt: now,
       closed: false,
       closedBy: null,
       createdAt: now,
+      tag: source ? source.tag : null,
+      forkedFrom: source ? source.topic.id : null,
+      forkSource: fork ? fork.value.source : null,
+      forkOffset: fork ? fork.value.offset : null,
+      forkSubOffset: fork ? fork.value.subOffset : null,
+      softDeleted: false,
     };
     const inserted = await this.o.db.insert(durableStreams).values(row).onConflictDoNothing().returning();
     if (inserted.length === 0) {
       const again = await this.find(path);
-      if (again.ok) return this.confirmExisting(again.value, contentType, input);
+      if (again.ok) return this.confirmExisting(again.value, wanted);
       return err({ code: 'conflict', message: `stream ${JSON.stringify(path)} is being created concurrently` });
     }
     const state = this.stateOf(topic, log.value.log, row, now);
     state.writer = Promise.resolve({ producers: new Map(), lastStreamSeq: undefined });
     this.states.set(topic.id, Promise.resolve(state));
+    if (source && fork) {
+      const copied = await this.copyPrefix(source, state, fork.value);
+      if (!copied.ok) {
+        await this.o.topics.delete(topic.name);
+        return copied;
+      }
+    }
     if (messages.value.length > 0) {
       const appended = await state.log.append(messages.value, { durability: topic.config.durability });
       if (!appended.ok) return err(appendFailure(appended.error));
@@ -361,20 +461,84 @@ export class StreamsService {
     return ok({ status: 201, view: this.view(state) });
   }
 
-  private confirmExisting(
-    s: StreamState,
-    contentType: string,
-    input: CreateInput,
-  ): Result<{ status: 200; view: StreamView }, StreamError> {
+  /** Where a fork diverges: an offset at or below the source's tail, and a sub-offset that stays in its data. */
+  private resolveFork(source: StreamState, f: ForkInput): Result<ResolvedFork, StreamError> {
+    const tail = source.log.endOffset();
+    const offset = f.offset ?? tail;
+    if (offset > tail)
+      return err({ code: 'bad_request', message: 'Stream-Fork-Offset is beyond the tail of the source stream' });
+    if (source.log.startOffset() > 0)
+      return err({
+        code: 'conflict',
+        message: 'the source stream’s beginning was removed by retention, so a fork could not keep its offsets',
+      });
+    if (f.subOffset > 0) {
+      if (offset >= tail)
+        return err({ code: 'bad_request', message: 'Stream-Fork-Sub-Offset names a position past the source’s data' });
+      if (isJsonContentType(source.row.contentType) && offset + f.subOffset > tail)
+        return err({ code: 'bad_request', message: 'Stream-Fork-Sub-Offset is past the source’s last message' });
+    }
+    return ok({ source: f.sourcePath, offset, subOffset: f.subOffset });
+  }
+
+  /** Copy-on-fork: the fork's topic gets the source's records below the fork point, at the same offsets. */
+  private async copyPrefix(
+    source: StreamState,
+    fork: StreamState,
+    f: ResolvedFork,
+  ): Promise<Result<void, StreamError>> {
+    const json = isJsonContentType(source.row.contentType);
+    const end = json ? f.offset + f.subOffset : f.offset;
+    const durability = fork.topic.config.durability;
+    const copy = async (records: RecordInput[]): Promise<Result<void, StreamError>> => {
+      if (records.length === 0) return ok(undefined);
+      const appended = await fork.log.append(records, { durability });
+      return appended.ok ? ok(undefined) : err(appendFailure(appended.error));
+    };
+    const fresh = (r: StoredRecord): RecordInput => ({
+      key: null,
+      value: r.value ? Buffer.from(r.value) : null,
+      headers: [],
+      timestamp: r.timestamp,
+    });
+    for (let at = 0; at < end;) {
+      const r = await source.log.read(at, { maxRecords: Math.min(1000, end - at), maxBytes: 4 * 1024 * 1024 });
+      if (!r.ok) return err({ code: 'gone', message: 'the source stream’s data below the fork point was removed' });
+      const batch = r.value.records.filter((rec) => rec.offset < end).map(fresh);
+      if (batch.length === 0) break;
+      const done = await copy(batch);
+      if (!done.ok) return done;
+      at += batch.length;
+    }
+    if (!json && f.subOffset > 0) {
+      const r = await source.log.read(f.offset, { maxRecords: 1, maxBytes: 1 });
+      const rec = r.ok ? r.value.records[0] : undefined;
+      if (!rec || rec.offset !== f.offset || (rec.value?.length ?? 0) < f.subOffset)
+        return err({
+          code: 'bad_request',
+          message: 'Stream-Fork-Sub-Offset is past the end of the data at the fork offset',
+        });
+      return copy([{ ...fresh(rec), value: Buffer.from(rec.value!.subarray(0, f.subOffset)) }]);
+    }
+    return ok(undefined);
+  }
+
+  private confirmExisting(s: StreamState, w: Wanted): Result<{ status: 200; view: StreamView }, StreamError> {
+    const sameFork = w.fork
+      ? s.row.forkSource === w.fork.source &&
+        s.row.forkOffset === w.fork.offset &&
+        (s.row.forkSubOffset ?? 0) === w.fork.subOffset
+      : s.row.forkSource === null;
     const same =
-      contentTypesMatch(s.row.contentType, contentType) &&
-      s.row.ttlSeconds === input.ttlSeconds &&
-      s.row.expiresAt === input.expiresAt &&
-      s.closed === input.closed;
+      contentTypesMatch(s.row.contentType, w.contentType) &&
+      s.row.ttlSeconds === w.ttlSeconds &&
+      s.row.expiresAt === w.expiresAt &&
+      s.closed === w.closed &&
+      sameFork;
     if (!same) {
       return err({
         code: 'conflict',
-        message: `stream ${JSON.stringify(s.row.path)} exists with a different configuration (content type, TTL/expiry or closed state)`,
+        message: `stream ${JSON.stringify(s.row.path)} exists with a different configuration (content type, TTL/expiry, closed state or fork point)`,
       });
     }
     return ok({ status: 200, view: this.view(s) });
@@ -388,6 +552,20 @@ export class StreamsService {
   async delete(path: string): Promise<Result<void, StreamError>> {
     const s = await this.find(path);
     if (!s.ok) return s;
+    const forks = await this.o.db
+      .select({ id: durableStreams.topicId })
+      .from(durableStreams)
+      .where(eq(durableStreams.forkedFrom, s.value.topic.id))
+      .limit(1);
+    if (forks.length > 0) {
+      // Forks remain: soft-delete (410 from now on, the path stays taken) until the last one goes.
+      await this.o.db
+        .update(durableStreams)
+        .set({ softDeleted: true })
+        .where(eq(durableStreams.topicId, s.value.topic.id));
+      s.value.row = { ...s.value.row, softDeleted: true };
+      return ok(undefined);
+    }
     const deleted = await this.o.topics.delete(s.value.topic.name);
     if (!deleted.ok) return err(notFound(path));
     return ok(undefined);

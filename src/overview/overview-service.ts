@@ -48,6 +48,16 @@ export interface OverviewRates {
   sse_streams: number;
 }
 
+/** Process rates over the last minutes, oldest first: what the dashboard's charts start from. */
+export interface OverviewHistory {
+  /** Unix ms of each sample. */
+  at: number[];
+  records_in_per_sec: number[];
+  records_read_per_sec: number[];
+  bytes_in_per_sec: number[];
+  bytes_out_per_sec: number[];
+}
+
 export interface Overview {
   at: number;
   interval_ms: number;
@@ -59,6 +69,8 @@ export interface Overview {
   webhooks: OverviewWebhook[];
   /** Set when groups/webhooks could not be read this time (Postgres down): they are the last known. */
   stale: string | null;
+  /** Only in the first snapshot a watcher gets (and only with cluster:describe): the rates of the last minutes. */
+  history?: OverviewHistory | null;
 }
 
 /** What the overview reads, as narrow ports (tests can fake them). */
@@ -74,33 +86,90 @@ export interface OverviewSources {
 
 type Listener = (snapshot: Overview) => void;
 
+/** How much rate history is kept for charts. */
+const HISTORY_MS = 5 * 60_000;
+
 export class OverviewService {
   private readonly listeners = new Set<Listener>();
+  /** Listeners that have not had a snapshot yet: theirs carries the history. */
+  private readonly fresh = new Set<Listener>();
   private timer: NodeJS.Timeout | undefined;
+  private sampler: NodeJS.Timeout | undefined;
   private running = false;
+  /** When the next snapshot may be built: a slow build (many groups, a busy database) spaces them out. */
+  private notBefore = 0;
   private last: Overview | undefined;
   private previous: { at: number; totals: TrafficTotals; ends: Map<string, number> } | undefined;
+  /** Process totals sampled every interval, watched or not (a few numbers: cheap), for the rates. */
+  private readonly samples: Array<{ at: number; totals: TrafficTotals }> = [];
 
   constructor(
     private readonly sources: OverviewSources,
     readonly intervalMs: number,
   ) {}
 
+  /** Start sampling the process rates, so a dashboard opened later still charts the last minutes. */
+  start(): void {
+    this.sample();
+    this.sampler ??= setInterval(() => this.sample(), this.intervalMs).unref();
+  }
+
+  private sample(): void {
+    const at = this.sources.now();
+    this.samples.push({ at, totals: this.sources.totals() });
+    while (this.samples.length > 2 && this.samples[0]!.at < at - HISTORY_MS - this.intervalMs) this.samples.shift();
+  }
+
+  /** Rates between consecutive samples of the last minutes. */
+  history(): OverviewHistory {
+    const h: OverviewHistory = {
+      at: [],
+      records_in_per_sec: [],
+      records_read_per_sec: [],
+      bytes_in_per_sec: [],
+      bytes_out_per_sec: [],
+    };
+    for (let i = 1; i < this.samples.length; i++) {
+      const a = this.samples[i - 1]!;
+      const b = this.samples[i]!;
+      const seconds = Math.max(0.001, (b.at - a.at) / 1000);
+      const r = (k: keyof TrafficTotals) => Math.max(0, Math.round(((b.totals[k] - a.totals[k]) / seconds) * 10) / 10);
+      h.at.push(b.at);
+      h.records_in_per_sec.push(r('recordsIn'));
+      h.records_read_per_sec.push(r('recordsRead'));
+      h.bytes_in_per_sec.push(r('bytesIn'));
+      h.bytes_out_per_sec.push(r('bytesOut'));
+    }
+    return h;
+  }
+
   /** Receive a snapshot now (the last one, if fresh) and after every interval; returns the unsubscribe. */
   subscribe(listener: Listener): () => void {
     this.listeners.add(listener);
-    if (this.last && this.sources.now() - this.last.at < this.intervalMs) listener(this.last);
-    else void this.tick();
+    if (this.last && this.sources.now() - this.last.at < this.intervalMs) {
+      listener({ ...this.last, history: this.history() });
+    } else {
+      this.fresh.add(listener);
+      void this.tick();
+    }
     this.timer ??= setInterval(() => void this.tick(), this.intervalMs).unref();
     return () => {
       this.listeners.delete(listener);
-      if (this.listeners.size === 0) this.stop();
+      this.fresh.delete(listener);
+      if (this.listeners.size === 0) this.stopWatching();
     };
   }
 
-  stop(): void {
+  private stopWatching(): void {
     clearInterval(this.timer);
     this.timer = undefined;
+  }
+
+  /** Stop everything (shutdown). */
+  stop(): void {
+    this.stopWatching();
+    clearInterval(this.sampler);
+    this.sampler = undefined;
   }
 
   get watchers(): number {
@@ -110,11 +179,19 @@ export class OverviewService {
   /** One snapshot for every watcher; skipped while the previous one is still being built. */
   private async tick(): Promise<void> {
     if (this.running || this.listeners.size === 0) return;
+    if (this.fresh.size === 0 && this.sources.now() < this.notBefore) return;
     this.running = true;
+    const started = this.sources.now();
     try {
       const snapshot = await this.build();
+      // At most a quarter of the time goes to building snapshots, however slow the sources are.
+      this.notBefore = started + 4 * (this.sources.now() - started);
       this.last = snapshot;
-      for (const listener of [...this.listeners]) listener(snapshot);
+      let history: OverviewHistory | undefined;
+      for (const listener of [...this.listeners]) {
+        if (this.fresh.delete(listener)) listener({ ...snapshot, history: (history ??= this.history()) });
+        else listener(snapshot);
+      }
     } finally {
       this.running = false;
     }
@@ -188,6 +265,7 @@ export function overviewFor(snapshot: Overview, grants: readonly Grant[]): Overv
     ...snapshot,
     health: cluster ? snapshot.health : null,
     rates: cluster ? snapshot.rates : null,
+    ...(snapshot.history !== undefined ? { history: cluster ? snapshot.history : null } : {}),
     topics: snapshot.topics.filter((t) => allows(grants, 'topic', t.name, 'describe')),
     groups: snapshot.groups.filter((g) => allows(grants, 'group', g.name, 'describe')),
     webhooks: snapshot.webhooks.filter((w) => allows(grants, 'webhook', w.topic, 'describe')),

@@ -2,10 +2,11 @@
 // groups and webhooks from Postgres, readiness as /readyz judges it, and the traffic counters.
 import type { GroupsService } from '../groups/groups-service.js';
 import type { LogStore } from '../log/index.js';
-import type { MetadataConnection } from '../metadata/connection.js';
+import type { MetadataConnection, MetadataDb } from '../metadata/connection.js';
 import type { TrafficMetrics } from '../metrics-traffic.js';
 import type { TopicsService } from '../topics/topics-service.js';
 import type { WebhooksService } from '../webhooks/webhooks-service.js';
+import { collectGroupLags } from './group-lags.js';
 import type { OverviewHealth, OverviewSources } from './overview-service.js';
 
 const DB_PING_TIMEOUT_MS = 2_000;
@@ -16,6 +17,7 @@ export function overviewSources(s: {
   groups: GroupsService;
   webhooks: WebhooksService;
   metadata: MetadataConnection;
+  db: MetadataDb;
   traffic: TrafficMetrics;
   closing: () => boolean;
 }): OverviewSources {
@@ -25,20 +27,7 @@ export function overviewSources(s: {
       const log = s.log.getPartition(topicId, partition);
       return log ? { start: log.startOffset(), end: log.endOffset(), size: log.sizeBytes() } : undefined;
     },
-    groups: async () => {
-      const out = [];
-      for (const g of await s.groups.list()) {
-        const d = await s.groups.describe(g.name);
-        out.push({
-          name: g.name,
-          state: g.state,
-          generation: g.generation,
-          members: g.members,
-          total_lag: d.ok ? d.value.totalLag : 0,
-        });
-      }
-      return out;
-    },
+    groups: () => collectGroupLags(s),
     webhooks: async () =>
       (await s.webhooks.list()).map((w) => ({
         id: w.row.id,

@@ -33,8 +33,8 @@ export class QueueMetrics {
     if (n > 0) this.deliveries.inc({ topic, queue }, n);
   }
 
-  acked(topic: string, queue: string, action: string, status: string): void {
-    this.acks.inc({ topic, queue, action, status });
+  acked(topic: string, queue: string, action: string, status: string, n = 1): void {
+    this.acks.inc({ topic, queue, action, status }, n);
   }
 
   transitions(topic: string, queue: string, t: Tally): void {

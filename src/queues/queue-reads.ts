@@ -9,6 +9,19 @@ const READ_BYTES = 8 * 1024 * 1024;
 /** The records at `offsets` (any order), read in contiguous runs; offsets gone to retention are absent. */
 export async function readRecords(log: PartitionLog, offsets: number[]): Promise<Map<number, StoredRecord>> {
   const out = new Map<number, StoredRecord>();
+  await visitRecords(log, offsets, (rec) => out.set(rec.offset, copy(rec)));
+  return out;
+}
+
+/**
+ * Call `visit` with each record at `offsets` (in offset order, read in contiguous runs). The
+ * record's buffers are only valid during the call: render or copy them there.
+ */
+export async function visitRecords(
+  log: PartitionLog,
+  offsets: number[],
+  visit: (rec: StoredRecord) => void,
+): Promise<void> {
   const sorted = [...offsets].sort((a, b) => a - b);
   let i = 0;
   while (i < sorted.length) {
@@ -19,12 +32,11 @@ export async function readRecords(log: PartitionLog, offsets: number[]): Promise
     while (from <= last) {
       const batch = await log.read(from, { maxRecords: last - from + 1, maxBytes: READ_BYTES });
       if (!batch.ok || batch.value.records.length === 0) break;
-      for (const rec of batch.value.records) if (rec.offset <= last) out.set(rec.offset, copy(rec));
+      for (const rec of batch.value.records) if (rec.offset <= last) visit(rec);
       from = batch.value.nextOffset;
     }
     i = j + 1;
   }
-  return out;
 }
 
 /** Buffers from a read may be views into a shared buffer: keep our own. */

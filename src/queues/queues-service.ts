@@ -7,7 +7,7 @@ import type { QueueRow } from '../metadata/schema.js';
 import { recordJsonRenderer } from '../topics/record-json-text.js';
 import type { Topic } from '../topics/topics-service.js';
 import { flushDeadLetters, type DeadLetterProducer } from './queue-dead-letter.js';
-import { keyHashesFor, readRecords } from './queue-reads.js';
+import { keyHashesFor, readRecords, visitRecords } from './queue-reads.js';
 import { formatLease, newToken, type Lease } from './lease.js';
 import {
   ackMany,
@@ -333,16 +333,18 @@ export class QueuesService {
     const records: ReceivedRecord[] = [];
     for (const g of got) {
       const render = recordJsonRenderer(topic.name, g.partition, topic.config.value_format);
-      const byOffset = await readRecords(
+      // Rendered while read: the record's buffers are views into the read, never copied.
+      const texts = new Map<number, string>();
+      await visitRecords(
         g.log,
         g.acquired.map((a) => a.offset),
+        (rec) => texts.set(rec.offset, render(rec)),
       );
       for (const a of g.acquired) {
-        const rec = byOffset.get(a.offset);
+        const text = texts.get(a.offset);
         // Gone to retention since it was leased: it expires and is counted as skipped then.
-        if (!rec) continue;
+        if (text === undefined) continue;
         const lease = formatLease({ partition: g.partition, offset: a.offset, token: g.token, expiresAt: a.expiresAt });
-        const text = render(rec);
         records.push({
           json: `${text.slice(0, -1)},"lease":"${lease}","delivery_count":${a.deliveries},"lock_expires_at":${a.expiresAt}}`,
           lease,
@@ -473,7 +475,15 @@ export class QueuesService {
         };
       });
       this.afterTransition(topic, queue, p, r.tally, windowCounts(r.state).deadPending > 0);
-      for (const i of indices) this.o.metrics?.acked(topic.name, queue.name, items[i]!.action, results[i]!.status);
+      const outcomes = new Map<string, number>();
+      for (const i of indices) {
+        const k = `${items[i]!.action} ${results[i]!.status}`;
+        outcomes.set(k, (outcomes.get(k) ?? 0) + 1);
+      }
+      for (const [k, n] of outcomes) {
+        const [action, status] = k.split(' ') as [string, string];
+        this.o.metrics?.acked(topic.name, queue.name, action, status, n);
+      }
     }
     const settled = items.filter((it, i) => it.action !== 'renew' || results[i]!.status !== 'ok').map((it) => it.text);
     for (const listener of [...this.settledListeners]) listener(settled);

@@ -164,7 +164,7 @@ function operationArbitrary(op: Operation): fc.Arbitrary<FuzzRequest> {
         // Header values must be ByteStrings without newlines to be sendable at all.
         if (headers[i] !== undefined && /^[\x20-\x7e]*$/.test(headers[i])) h[p.name] = headers[i];
       });
-      const withBody = op.method !== 'GET' && b.text !== undefined;
+      const withBody = op.method !== 'GET' && op.method !== 'HEAD' && b.text !== undefined;
       if (withBody && ct) h['content-type'] = ct;
       return { method: op.method, url, headers: h, body: withBody ? b.text : undefined, op: `${op.method} ${op.path}` };
     });

@@ -1,8 +1,8 @@
 // A local Apache Kafka 4.x KRaft cluster for the Kafka-store tests: resolves the broker from
 // Maven Central once (pom.xml in ./kafka, cached outside the repo), starts N brokers on 127.0.0.1.
 //
-// CLI: `npx tsx test/support/kafka-cluster.ts [--brokers=3] [--max-seconds=1800]` prints the
-// bootstrap list and keeps the cluster up until Ctrl-C or the time bound, then stops it.
+// CLI: `npx tsx test/support/kafka-cluster.ts [--brokers=3] [--port=9092] [--max-seconds=1800]`
+// prints the bootstrap list and keeps the cluster up until Ctrl-C or the time bound, then stops it.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -118,6 +118,8 @@ export interface KafkaCluster {
 
 export interface KafkaClusterOptions {
   brokers?: number;
+  /** Client port of the first broker (the others take the next ones); default: free ports. */
+  basePort?: number;
   /** JVM heap per broker (default 256m: the machine is small and shared). */
   heap?: string;
   /** Give up when the cluster is not ready within this long. */
@@ -136,7 +138,10 @@ export async function startKafkaCluster(options: KafkaClusterOptions = {}): Prom
   const deadline = Date.now() + (options.startTimeoutMs ?? 180_000);
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'sluice-kafka-'));
   const ports: Array<{ id: number; port: number; controller: number }> = [];
-  for (let id = 1; id <= n; id++) ports.push({ id, port: await freePort(), controller: await freePort() });
+  for (let id = 1; id <= n; id++) {
+    const port = options.basePort ? options.basePort + id - 1 : await freePort();
+    ports.push({ id, port, controller: await freePort() });
+  }
   const voters = ports.map((p) => `${p.id}@127.0.0.1:${p.controller}`).join(',');
   const log4j = path.join(dir, 'log4j2.yaml');
   await fsp.writeFile(log4j, LOG4J2);
@@ -260,7 +265,8 @@ async function main(): Promise<void> {
   };
   const maxSeconds = arg('max-seconds', 1800);
   const started = Date.now();
-  const cluster = await startKafkaCluster({ brokers: arg('brokers', 3) });
+  const basePort = arg('port', 0);
+  const cluster = await startKafkaCluster({ brokers: arg('brokers', 3), ...(basePort ? { basePort } : {}) });
   console.log(`Kafka ${KAFKA_VERSION} up in ${Date.now() - started} ms: SLUICE_KAFKA_BROKERS=${cluster.bootstrap}`);
   console.log(`stops after ${maxSeconds} s or on Ctrl-C`);
   const stop = async () => {

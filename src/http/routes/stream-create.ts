@@ -3,6 +3,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import {
   parseContentType,
+  parseFork,
   parseExpiry,
   requestStreamPath,
   streamApiError,
@@ -10,7 +11,7 @@ import {
   streamHeaders,
 } from '../../durable-streams/stream-http.js';
 import type { RouteModule } from '../app-env.js';
-import { ApiError, errorResponses } from '../errors.js';
+import { errorResponses } from '../errors.js';
 import { registerStreamRoute, StreamCreateHeaders, StreamPathParam, streamResponseHeaders } from './stream-schemas.js';
 
 export const createStreamRoute = createRoute({
@@ -25,7 +26,10 @@ export const createStreamRoute = createRoute({
     'string, else binary), so it is listed by GET /v1/topics and readable by groups, queues and webhooks. The body, ' +
     'if any, is its first content (JSON: a top-level array is flattened into messages; `[]` creates it empty). ' +
     'An existing stream with the same content type, TTL/expiry and closed state answers 200; a different one, or a ' +
-    'topic of that name that is not a stream, 409. Forking (`Stream-Forked-From`) is not supported (400).',
+    'topic of that name that is not a stream, 409. Forks (`Stream-Forked-From`, `Stream-Fork-Offset`, ' +
+    '`Stream-Fork-Sub-Offset`) copy the source’s records below the fork point into the new topic at the same ' +
+    'offsets (copy-on-fork) and share its offset tag, so offsets read from the source address the same data in ' +
+    'the fork; a source deleted while forks exist is soft-deleted (410, its path blocked) until its last fork goes.',
   request: {
     params: StreamPathParam,
     headers: StreamCreateHeaders,
@@ -44,8 +48,7 @@ export const createStreamRoute = createRoute({
 export const registerCreateStream: RouteModule = (app) =>
   registerStreamRoute(app, createStreamRoute, async (c) => {
     const path = requestStreamPath(c);
-    if (c.req.header('stream-forked-from') !== undefined)
-      throw new ApiError('bad_request', 'forking streams (Stream-Forked-From) is not supported by this server');
+    const fork = parseFork(c);
     const contentType = parseContentType(c);
     const expiry = parseExpiry(c);
     const body = new Uint8Array(await c.req.arrayBuffer());
@@ -54,6 +57,7 @@ export const registerCreateStream: RouteModule = (app) =>
       ...expiry,
       closed: streamClosedHeader(c),
       body,
+      ...(fork && { fork }),
     });
     if (!result.ok) throw streamApiError(result.error);
     const { view, status } = result.value;

@@ -46,6 +46,14 @@ export interface Overview {
   groups: OverviewGroup[];
   webhooks: OverviewWebhook[];
   stale: string | null;
+  /** In the first snapshot of a stream: the process rates of the last minutes. */
+  history?: {
+    at: number[];
+    records_in_per_sec: number[];
+    records_read_per_sec: number[];
+    bytes_in_per_sec: number[];
+    bytes_out_per_sec: number[];
+  } | null;
 }
 
 /** Seconds of history the charts keep. */
@@ -72,7 +80,14 @@ function notify(): void {
 
 function push(o: Overview): void {
   latest = o;
-  if (o.rates) {
+  if (o.history) {
+    // A (re)connected stream starts with the server's last minutes: the charts begin there.
+    history.t = o.history.at.map((ms) => ms / 1000);
+    history.recordsIn = [...o.history.records_in_per_sec];
+    history.recordsRead = [...o.history.records_read_per_sec];
+    history.bytesIn = [...o.history.bytes_in_per_sec];
+    history.bytesOut = [...o.history.bytes_out_per_sec];
+  } else if (o.rates) {
     history.t.push(o.at / 1000);
     history.recordsIn.push(o.rates.records_in_per_sec);
     history.recordsRead.push(o.rates.records_read_per_sec);

@@ -3,16 +3,18 @@
 // receive and accept until all are accepted, with the metadata in real Postgres (a fresh
 // database) and in embedded PGlite. Side by side: RabbitMQ (Debian's rabbitmq-server, amqplib)
 // with the same messages — durable queue, persistent messages published with confirms, one
-// consumer per receiver acking every message — or the reason it could not run.
+// consumer per receiver acking every message — on Postgres in alternating rounds (rounds as
+// BENCH_ROUNDS, ratios with their per-round min–max), or the reason it could not run.
 import postgres from 'postgres';
 import type { Dispatcher } from 'undici';
 import { uniqueName, type BenchContext, type Scenario } from '../lib/context.js';
 import { createPool, requestJson } from '../lib/load.js';
 import { values } from '../lib/records.js';
-import { bound, versus, type Row, type ScenarioResult } from '../lib/report.js';
+import { bound, versus, withSpread, type Row, type ScenarioResult } from '../lib/report.js';
+import { roundPlan } from '../lib/rounds.js';
 import { startSluice, stopSluice } from '../lib/sluice-server.js';
 import { loadedTopic } from '../lib/topics.js';
-import { rabbitQueueRun, startRabbit, type RabbitRun } from '../peers/rabbitmq.js';
+import { rabbitQueueRun, startRabbit, type RabbitPeer, type RabbitRun } from '../peers/rabbitmq.js';
 
 const PARTITIONS = 4;
 const BATCH = 5000;
@@ -72,14 +74,30 @@ async function drainQueue(pool: Dispatcher, topic: string, receivers: number, to
   return { receivers, accepted, elapsedMs, recPerSec: accepted / (elapsedMs / 1000), receives, notOk };
 }
 
+interface CountRuns {
+  receivers: number;
+  /** One drain per round (a fresh queue each time). */
+  sluice: QueueRun[];
+  /** The same drain on RabbitMQ in the same rounds, alternating which goes first. */
+  rabbit: RabbitRun[];
+}
+
 interface DatabaseRuns {
   label: string;
   /** Producing the records beforehand (fsync'd), records/s. */
   publishRecPerSec: number;
-  runs: QueueRun[];
+  counts: CountRuns[];
 }
 
-async function runAgainst(ctx: BenchContext, url: string, label: string, total: number): Promise<DatabaseRuns> {
+const RABBIT = 'RabbitMQ 3.10, amqplib';
+
+async function runAgainst(
+  ctx: BenchContext,
+  url: string,
+  label: string,
+  total: number,
+  peer: { rabbit: RabbitPeer; rounds: number } | null,
+): Promise<DatabaseRuns> {
   const pool = createPool(url, 40);
   try {
     const loaded = await loadedTopic(pool, {
@@ -91,65 +109,71 @@ async function runAgainst(ctx: BenchContext, url: string, label: string, total: 
       durability: 'fsync',
     });
     ctx.log(`queue on ${label}: produced ${total} records at ${Math.round(loaded.recPerSec)} rec/s (fsync)`);
-    const runs: QueueRun[] = [];
+    const counts: CountRuns[] = [];
     for (const receivers of RECEIVERS) {
-      const r = await drainQueue(pool, loaded.topic, receivers, total);
-      runs.push(r);
-      ctx.log(
-        `queue on ${label}, ${receivers} receiver(s): ${Math.round(r.recPerSec)} accepted/s (${r.accepted} records, ${r.receives} receives, ${r.notOk} not ok)`,
-      );
+      const c: CountRuns = { receivers, sluice: [], rabbit: [] };
+      const sluice = async () => {
+        const r = await drainQueue(pool, loaded.topic, receivers, total);
+        c.sluice.push(r);
+        return `sluice ${Math.round(r.recPerSec)}/s (${r.receives} receives, ${r.notOk} not ok)`;
+      };
+      const rabbit = async () => {
+        const r = await rabbitQueueRun(peer!.rabbit, values(BATCH), total, receivers, MAX_RECORDS);
+        c.rabbit.push(r);
+        return `rabbitmq ${Math.round(r.recPerSec)}/s (published at ${Math.round(r.publishRecPerSec)}/s)`;
+      };
+      // Rounds alternate which system goes first, so drifts in machine load hit both alike.
+      for (let round = 0; round < (peer?.rounds ?? 1); round++) {
+        const order = !peer ? [sluice] : round % 2 === 0 ? [sluice, rabbit] : [rabbit, sluice];
+        const line: string[] = [];
+        for (const run of order) line.push(await run());
+        ctx.log(`queue on ${label}, ${receivers} receiver(s), round ${round + 1}: ${line.join(', ')}`);
+      }
+      counts.push(c);
     }
-    return { label, publishRecPerSec: loaded.recPerSec, runs };
+    return { label, publishRecPerSec: loaded.recPerSec, counts };
   } finally {
     await pool.close();
   }
 }
 
-const RABBIT = 'RabbitMQ 3.10, amqplib';
-
-/** The same drain on RabbitMQ for each receiver count, or null with the reason in `skipped`. */
-async function rabbitRuns(ctx: BenchContext, total: number, skipped: string[]): Promise<RabbitRun[] | null> {
-  const peer = await startRabbit();
-  if (typeof peer === 'string') {
-    skipped.push(`RabbitMQ peer: not available (${peer})`);
-    return null;
-  }
-  ctx.log(`rabbitmq up in ${Math.round(peer.startMs)} ms`);
-  try {
-    const runs: RabbitRun[] = [];
-    for (const consumers of RECEIVERS) {
-      const r = await rabbitQueueRun(peer, values(BATCH), total, consumers, MAX_RECORDS);
-      runs.push(r);
-      ctx.log(
-        `rabbitmq, ${consumers} consumer(s): ${Math.round(r.recPerSec)} acked/s (${r.acked} messages; published at ${Math.round(r.publishRecPerSec)}/s with confirms)`,
-      );
-    }
-    return runs;
-  } catch (e) {
-    skipped.push(`RabbitMQ peer: failed (${String(e).split('\n')[0]})`);
-    return null;
-  } finally {
-    await peer.stop();
-  }
+/** Records/s over all rounds, or null when a round did not finish. */
+function overall(runs: Array<{ done: number; elapsedMs: number }>, total: number): number | null {
+  if (runs.length === 0 || runs.some((r) => r.done < total)) return null;
+  return runs.reduce((n, r) => n + r.done, 0) / (runs.reduce((ms, r) => ms + r.elapsedMs, 0) / 1000);
 }
 
-function rowsFor(db: DatabaseRuns, total: number, rabbit: RabbitRun[] | null, skipped: string[]): Row[] {
+function rowsFor(db: DatabaseRuns, total: number, skipped: string[]): Row[] {
   const rows: Row[] = [];
-  for (const r of db.runs) {
-    const complete = r.accepted >= total;
-    if (!complete)
-      skipped.push(`${db.label}, ${r.receivers} receiver(s): accepted ${r.accepted}/${total} within 120 s`);
+  for (const c of db.counts) {
+    const short = c.sluice.find((r) => r.accepted < total);
+    if (short)
+      skipped.push(`${db.label}, ${c.receivers} receiver(s): accepted ${short.accepted}/${total} within 120 s`);
     const base = {
-      scenario: `queue receive+accept ${total / 1000}k records, ${PARTITIONS} partitions, ${r.receivers} receiver${r.receivers > 1 ? 's' : ''}, ${db.label}`,
+      scenario: `queue receive+accept ${total / 1000}k records, ${PARTITIONS} partitions, ${c.receivers} receiver${c.receivers > 1 ? 's' : ''}, ${db.label}`,
       metric: `accepted records/s (max_records=${MAX_RECORDS}, one ack per receive; RabbitMQ: prefetch ${MAX_RECORDS}, an ack per message)`,
       unit: 'rec/s' as const,
-      sluice: complete ? r.recPerSec : null,
+      sluice: overall(
+        c.sluice.map((r) => ({ done: r.accepted, elapsedMs: r.elapsedMs })),
+        total,
+      ),
     };
-    const peer = db.label === 'Postgres' ? rabbit?.find((k) => k.consumers === r.receivers) : undefined;
-    const row: Row = peer
-      ? versus({ ...base, other: { name: RABBIT, value: peer.acked >= total ? peer.recPerSec : null } })
-      : base;
-    rows.push(r.receivers === 8 && db.label === 'Postgres' ? bound(row, '≥', TARGET_8_POSTGRES) : row);
+    let row: Row = base;
+    if (c.rabbit.length > 0) {
+      const ratios = c.sluice.flatMap((s, i) => {
+        const k = c.rabbit[i];
+        return k && s.accepted >= total && k.acked >= total ? [s.recPerSec / k.recPerSec] : [];
+      });
+      const rabbit = overall(
+        c.rabbit.map((r) => ({ done: r.acked, elapsedMs: r.elapsedMs })),
+        total,
+      );
+      row = withSpread(
+        versus({ ...base, other: { name: RABBIT, value: rabbit } }),
+        ratios.length ? [Math.min(...ratios), Math.max(...ratios)] : undefined,
+      );
+    }
+    rows.push(c.receivers === 8 && db.label === 'Postgres' ? bound(row, '≥', TARGET_8_POSTGRES) : row);
   }
   return rows;
 }
@@ -186,31 +210,50 @@ export const queues: Scenario = {
     const details: Record<string, unknown> = { records: total, partitions: PARTITIONS, max_records: MAX_RECORDS };
     const skipped: string[] = [];
     const measured: DatabaseRuns[] = [];
-    const db = await freshDatabase();
-    if ('skip' in db) skipped.push(db.skip);
-    else {
-      const server = await startSluice({ env: { DATABASE_URL: db.url, SLUICE_DB_POOL_MAX: '40' } });
-      try {
-        measured.push(await runAgainst(ctx, server.url, 'Postgres', total));
-      } finally {
-        await stopSluice(server);
-        await db.drop();
+    const rabbit = await startRabbit();
+    if (typeof rabbit === 'string') skipped.push(`RabbitMQ peer: not available (${rabbit})`);
+    else ctx.log(`rabbitmq up in ${Math.round(rabbit.startMs)} ms`);
+    try {
+      const db = await freshDatabase();
+      if ('skip' in db) skipped.push(db.skip);
+      else {
+        const server = await startSluice({ env: { DATABASE_URL: db.url, SLUICE_DB_POOL_MAX: '40' } });
+        try {
+          const peer = typeof rabbit === 'string' ? null : { rabbit, rounds: roundPlan(ctx.quick).rounds };
+          measured.push(await runAgainst(ctx, server.url, 'Postgres', total, peer));
+        } catch (e) {
+          // The peer failing mid-run must not hide the Sluice figures: measure again without it.
+          if (typeof rabbit === 'string') throw e;
+          skipped.push(`RabbitMQ peer: failed (${String(e).split('\n')[0]})`);
+          measured.push(await runAgainst(ctx, server.url, 'Postgres', total, null));
+        } finally {
+          await stopSluice(server);
+          await db.drop();
+        }
       }
+    } finally {
+      if (typeof rabbit !== 'string') await rabbit.stop();
     }
-    measured.push(await runAgainst(ctx, ctx.sluice.url, 'PGlite', total));
-    const rabbit = await rabbitRuns(ctx, total, skipped);
+    measured.push(await runAgainst(ctx, ctx.sluice.url, 'PGlite', total, null));
     for (const m of measured) details[m.label] = m;
-    if (rabbit) details['rabbitmq'] = rabbit;
-    const rows = measured.flatMap((m) => rowsFor(m, total, rabbit, skipped));
-    const sluicePublish = measured[0];
-    if (sluicePublish)
+    const rows = measured.flatMap((m) => rowsFor(m, total, skipped));
+    const first = measured[0];
+    const publish = first?.counts.flatMap((c) => c.rabbit) ?? [];
+    if (first)
       rows.push(
         versus({
           scenario: `queue publish ${total / 1000}k records before the drain (${BATCH} per request, one at a time)`,
-          metric: `records/s acknowledged durable (Sluice: produce with durability fsync; RabbitMQ: persistent, confirm window ${BATCH})`,
+          metric: `records/s acknowledged durable (Sluice: produce with durability fsync; RabbitMQ: persistent, confirm window ${BATCH}, mean of its runs)`,
           unit: 'rec/s',
-          sluice: sluicePublish.publishRecPerSec,
-          ...(rabbit?.[0] ? { other: { name: RABBIT, value: rabbit[0].publishRecPerSec } } : {}),
+          sluice: first.publishRecPerSec,
+          ...(publish.length
+            ? {
+                other: {
+                  name: RABBIT,
+                  value: publish.reduce((n, r) => n + r.publishRecPerSec, 0) / publish.length,
+                },
+              }
+            : {}),
         }),
       );
     return { id: 'queues', title: 'Queue receive + accept', rows, skipped, details };
