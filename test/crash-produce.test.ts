@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killAllChildren, startChild } from './support/child-server.js';
 import { expectStatus } from './support/client.js';
+import { readPartition, startProducers } from './support/producers.js';
 import { createTestEnv, type TestEnv } from './support/server.js';
 
 let env: TestEnv;
@@ -25,51 +26,35 @@ describe('kill -9 during concurrent produce', () => {
     expectStatus(await first.client.post('/v1/topics', { body: { name, partitions } }), 201);
 
     const acked = new Map<string, string>(); // "partition:offset" → value
-    let stop = false;
-    const producer = async (w: number) => {
-      for (let n = 0; !stop; n++) {
-        const records = Array.from({ length: 10 }, (_, i) => ({ key: `w${w}-${n % 7}`, value: `w${w}-n${n}-i${i}` }));
-        try {
-          const res = await first.client.post('/v1/topics/{topic}/records', {
-            params: { topic: name },
-            body: { records },
-          });
-          if (res.status !== 200) continue;
-          res.body.offsets.forEach((o, i) => acked.set(`${o.partition}:${o.offset}`, records[i]!.value));
-        } catch {
-          return; // the server died under us
-        }
+    const producers = startProducers(4, async (w, n) => {
+      const records = Array.from({ length: 10 }, (_, i) => ({ key: `w${w}-${n % 7}`, value: `w${w}-n${n}-i${i}` }));
+      try {
+        const res = await first.client.post('/v1/topics/{topic}/records', {
+          params: { topic: name },
+          body: { records },
+        });
+        if (res.status !== 200) return 'refused';
+        res.body.offsets.forEach((o, i) => acked.set(`${o.partition}:${o.offset}`, records[i]!.value));
+        return 'acked';
+      } catch {
+        return 'gone'; // the server died under us
       }
-    };
-    const running = [0, 1, 2, 3].map(producer);
-    const deadline = Date.now() + 10_000;
-    while (acked.size < 400 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    });
+    await producers.untilAcked(40, 10_000); // 400 records
     first.child.kill('SIGKILL');
-    stop = true;
-    await Promise.all(running);
+    await producers.stop();
     expect(acked.size).toBeGreaterThanOrEqual(400);
 
     const second = await startChild(env.env);
     try {
       for (let p = 0; p < partitions; p++) {
-        let offset = 0;
-        for (;;) {
-          const page = expectStatus(
-            await second.client.get('/v1/topics/{topic}/partitions/{partition}/records', {
-              params: { topic: name, partition: p },
-              query: { offset, max_records: 1000 },
-            }),
-            200,
-          );
-          for (const r of page.records) {
-            expect(r.offset).toBe(offset); // dense: no gap, no repeat
-            const want = acked.get(`${p}:${r.offset}`);
-            if (want !== undefined) expect(r.value).toBe(want);
-            acked.delete(`${p}:${r.offset}`);
-            offset += 1;
-          }
-          if (page.records.length === 0 || offset >= page.end_offset) break;
-        }
+        const records = await readPartition(second.client, name, p);
+        records.forEach((r, i) => {
+          expect(r.offset).toBe(i); // dense: no gap, no repeat
+          const want = acked.get(`${p}:${r.offset}`);
+          if (want !== undefined) expect(r.value).toBe(want);
+          acked.delete(`${p}:${r.offset}`);
+        });
       }
       expect([...acked.keys()]).toEqual([]); // every acknowledged record was found
     } finally {

@@ -4,38 +4,25 @@
 // (openapi-fetch is not a dependency; the tour carries a ten-line client of the same shape.)
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import dns from 'node:dns';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import openapiTS, { astToString } from 'openapi-typescript';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startIsolatedServer, type TestServer } from './support/server.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startExampleServer, type ExampleServer } from './support/example-server.js';
+import type { TestServer } from './support/server.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const EXAMPLE_HOST = 'hooks.example.com';
 
+let example: ExampleServer;
 let server: TestServer;
 let dir: string;
 beforeAll(async () => {
-  // The tour's webhook points at an example host: never resolve it for real (CI may be offline).
-  const notFound = () => Object.assign(new Error(`getaddrinfo ENOTFOUND ${EXAMPLE_HOST}`), { code: 'ENOTFOUND' });
-  const lookupAsync = dns.promises.lookup.bind(dns.promises);
-  vi.spyOn(dns.promises, 'lookup').mockImplementation(((host: string, options: never) =>
-    host === EXAMPLE_HOST ? Promise.reject(notFound()) : lookupAsync(host, options)) as typeof dns.promises.lookup);
-  const lookup = dns.lookup.bind(dns);
-  vi.spyOn(dns, 'lookup').mockImplementation(((host: string, options: never, callback: (e: Error) => void) =>
-    host === EXAMPLE_HOST
-      ? process.nextTick(() => callback(notFound()))
-      : lookup(host, options, callback as never)) as unknown as typeof dns.lookup);
-  server = await startIsolatedServer();
-  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'sluice-generated-client-'));
+  example = await startExampleServer('sluice-generated-client-');
+  ({ server, dir } = example);
 });
 afterAll(async () => {
-  vi.restoreAllMocks();
-  await server?.stop();
-  if (dir) await fs.rm(dir, { recursive: true, force: true });
+  await example?.stop();
 });
 
 describe('client generated with openapi-typescript defaults', () => {

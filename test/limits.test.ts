@@ -109,12 +109,10 @@ describe('stream cap (SLUICE_MAX_STREAMS)', () => {
     await createTopic(server.url, topic);
     const streams: RawConnection[] = [];
     try {
-      for (let i = 0; i < 3; i++) {
-        const conn = await rawConnect(server.url);
+      await holdConnections(server.url, 3, streams, async (conn, i) => {
         conn.write(request('GET', `/v1/topics/${topic}/events`));
         await until(() => conn.status() === 200, `stream ${i} open`);
-        streams.push(conn);
-      }
+      });
       const sse = await fetch(`${server.url}/v1/topics/${topic}/events`);
       expect(sse.status).toBe(503);
       expect(sse.headers.get('retry-after')).toBe('5');
@@ -128,13 +126,9 @@ describe('stream cap (SLUICE_MAX_STREAMS)', () => {
       expect((await fetch(`${server.url}/v1/topics/${topic}/partitions/0/records`)).status).toBe(200);
 
       streams.shift()!.destroy();
-      let status = 0;
-      const deadline = Date.now() + 10_000;
-      while (status !== 200 && Date.now() < deadline) {
-        const res = await fetch(`${server.url}/v1/topics/${topic}/partitions/0/records?wait_ms=10`);
-        status = res.status;
-        await res.body?.cancel();
-      }
+      const status = await statusOnceFreed(() =>
+        statusOf(fetch(`${server.url}/v1/topics/${topic}/partitions/0/records?wait_ms=10`)),
+      );
       expect(status).toBe(200);
     } finally {
       for (const s of streams) s.destroy();
@@ -154,12 +148,10 @@ describe('connection cap (SLUICE_MAX_CONNECTIONS)', () => {
   it('a connection beyond the cap gets 503 max_connections and is closed; a closed one frees its place', async () => {
     const held: RawConnection[] = [];
     try {
-      for (let i = 0; i < 4; i++) {
-        const conn = await rawConnect(server.url);
+      await holdConnections(server.url, 4, held, async (conn) => {
         conn.write(request('GET', '/healthz'));
         expect((await conn.response()).status).toBe(200);
-        held.push(conn);
-      }
+      });
       const extra = await rawConnect(server.url);
       extra.write(request('GET', '/healthz'));
       const refused = await extra.response();
@@ -172,15 +164,14 @@ describe('connection cap (SLUICE_MAX_CONNECTIONS)', () => {
       expect(await within(extra.closed, 5_000)).not.toBe('pending');
 
       held.shift()!.destroy();
-      let status = 0;
-      const deadline = Date.now() + 10_000;
-      while (status !== 200 && Date.now() < deadline) {
+      const status = await statusOnceFreed(async () => {
         const conn = await rawConnect(server.url);
         conn.write(request('GET', '/healthz', { connection: 'close' }));
-        status = (await conn.response()).status;
+        const answer = (await conn.response()).status;
         conn.destroy();
         await within(conn.closed, 1_000);
-      }
+        return answer;
+      });
       expect(status).toBe(200);
     } finally {
       for (const c of held) c.destroy();
@@ -207,8 +198,7 @@ describe('buffered body bytes (SLUICE_MAX_BUFFERED_BODY_BYTES)', () => {
     const body = recordsBody(half);
     const uploads: RawConnection[] = [];
     try {
-      for (let i = 0; i < 2; i++) {
-        const conn = await rawConnect(server.url);
+      await holdConnections(server.url, 2, uploads, async (conn) => {
         conn.write(
           request('POST', `/v1/topics/${topic}/records`, {
             'content-type': 'application/json',
@@ -216,8 +206,7 @@ describe('buffered body bytes (SLUICE_MAX_BUFFERED_BODY_BYTES)', () => {
           }),
         );
         conn.write(body.subarray(0, 100));
-        uploads.push(conn);
-      }
+      });
       // Once both uploads hold their half (as /metrics shows), any further body is refused.
       await untilAsync(
         async () => (await gauge(server.url, 'sluice_buffered_body_bytes')) === MiB,
@@ -240,14 +229,7 @@ describe('buffered body bytes (SLUICE_MAX_BUFFERED_BODY_BYTES)', () => {
       // Finish one upload: it is appended, and its bytes are free again.
       uploads[0]!.write(body.subarray(100));
       expect((await uploads[0]!.response()).status).toBe(200);
-      let status = 0;
-      const deadline2 = Date.now() + 10_000;
-      while (status !== 200 && Date.now() < deadline2) {
-        const res = await post();
-        status = res.status;
-        await res.body?.cancel();
-      }
-      expect(status).toBe(200);
+      expect(await statusOnceFreed(() => statusOf(post()))).toBe(200);
     } finally {
       for (const u of uploads) u.destroy();
     }
@@ -393,4 +375,33 @@ async function untilAsync(condition: () => Promise<boolean>, what: string, timeo
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** Open `count` raw connections, each started by `start`, into `held` (which the caller destroys). */
+async function holdConnections(
+  url: string,
+  count: number,
+  held: RawConnection[],
+  start: (conn: RawConnection, i: number) => Promise<void>,
+): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const conn = await rawConnect(url);
+    held.push(conn);
+    await start(conn, i);
+  }
+}
+
+/** Repeat `attempt` until it answers 200 or 10 s pass; the last status. */
+async function statusOnceFreed(attempt: () => Promise<number>): Promise<number> {
+  let status = 0;
+  const deadline = Date.now() + 10_000;
+  while (status !== 200 && Date.now() < deadline) status = await attempt();
+  return status;
+}
+
+/** A fetch's status, its body discarded. */
+async function statusOf(res: Promise<Response>): Promise<number> {
+  const r = await res;
+  await r.body?.cancel();
+  return r.status;
 }

@@ -2,42 +2,28 @@
 // (`set -euo pipefail`), against a live server on loopback (localhost:8080 is pointed at it).
 // Convention (stated in the README): `sh` blocks run; `bash`, `text`, `json` blocks are shown only.
 import { spawn } from 'node:child_process';
-import dns from 'node:dns';
 import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startIsolatedServer, type TestServer } from './support/server.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startExampleServer, type ExampleServer } from './support/example-server.js';
+import type { TestServer } from './support/server.js';
 
 const README = fileURLToPath(new URL('../README.md', import.meta.url));
-/** The example webhook's host: never resolved for real (CI may be offline), it simply does not exist. */
-const EXAMPLE_HOST = 'hooks.example.com';
 
 /** The ```sh blocks of a markdown text, in order. */
 export function shellBlocks(markdown: string): string[] {
   return [...markdown.matchAll(/^```sh\n([\s\S]*?)^```[ \t]*$/gm)].map((m) => m[1]!);
 }
 
+let example: ExampleServer;
 let server: TestServer;
 let workDir: string;
 beforeAll(async () => {
-  const notFound = () => Object.assign(new Error(`getaddrinfo ENOTFOUND ${EXAMPLE_HOST}`), { code: 'ENOTFOUND' });
-  const lookupAsync = dns.promises.lookup.bind(dns.promises);
-  vi.spyOn(dns.promises, 'lookup').mockImplementation(((host: string, options: never) =>
-    host === EXAMPLE_HOST ? Promise.reject(notFound()) : lookupAsync(host, options)) as typeof dns.promises.lookup);
-  const lookup = dns.lookup.bind(dns);
-  vi.spyOn(dns, 'lookup').mockImplementation(((host: string, options: never, callback: (e: Error) => void) =>
-    host === EXAMPLE_HOST
-      ? process.nextTick(() => callback(notFound()))
-      : lookup(host, options, callback as never)) as unknown as typeof dns.lookup);
-  server = await startIsolatedServer();
-  workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'sluice-readme-'));
+  example = await startExampleServer('sluice-readme-');
+  ({ server, dir: workDir } = example);
 });
 afterAll(async () => {
-  vi.restoreAllMocks();
-  await server?.stop();
-  if (workDir) await fs.rm(workDir, { recursive: true, force: true });
+  await example?.stop();
 });
 
 describe('README walkthrough', () => {

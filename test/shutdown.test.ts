@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killAllChildren, startChild } from './support/child-server.js';
 import { expectStatus } from './support/client.js';
+import { readPartition, startProducers } from './support/producers.js';
 import { createTestEnv, type TestEnv } from './support/server.js';
 
 let env: TestEnv;
@@ -27,37 +28,34 @@ describe('SIGTERM under concurrent single-record producers', () => {
 
     const acked = new Set<string>();
     const unanswered: string[] = [];
-    let stop = false;
-    const producer = async (w: number) => {
-      for (let n = 0; !stop; n++) {
-        const value = `w${w}-n${n}`;
-        try {
-          const res = await fetch(`${first.url}/v1/topics/${name}/records`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ records: [{ value }] }),
-          });
-          const text = await res.text();
-          if (res.status === 200) {
-            expect(JSON.parse(text)).toHaveProperty('offsets');
-            acked.add(value);
-          } else if (res.status !== 503) {
-            throw new Error(`unexpected ${res.status}: ${text}`);
-          }
-        } catch (e) {
-          if (e instanceof Error && e.message.startsWith('unexpected')) throw e;
-          unanswered.push(value);
-          return; // connection refused or cut: the server is going away
-        }
+    const producers = startProducers(8, async (w, n) => {
+      const value = `w${w}-n${n}`;
+      let res: Response;
+      let text: string;
+      try {
+        res = await fetch(`${first.url}/v1/topics/${name}/records`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ records: [{ value }] }),
+        });
+        text = await res.text();
+      } catch {
+        unanswered.push(value);
+        return 'gone'; // connection refused or cut: the server is going away
       }
-    };
-    const producers = Array.from({ length: 8 }, (_, w) => producer(w));
+      if (res.status === 200) {
+        expect(JSON.parse(text)).toHaveProperty('offsets');
+        acked.add(value);
+        return 'acked';
+      }
+      if (res.status !== 503) throw new Error(`unexpected ${res.status}: ${text}`);
+      return 'refused';
+    });
     const longPoll = fetch(`${first.url}/v1/topics/${idle}/partitions/0/records?offset=0&wait_ms=20000`).then(
       async (res) => ({ status: res.status, text: await res.text() }),
       (e: unknown) => ({ status: 0, text: String(e) }),
     );
-    const deadline = Date.now() + 30_000;
-    while (acked.size < 300 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await producers.untilAcked(300, 30_000);
     expect(acked.size).toBeGreaterThanOrEqual(300);
 
     first.child.kill('SIGTERM');
@@ -66,8 +64,7 @@ describe('SIGTERM under concurrent single-record producers', () => {
       else first.child.once('exit', (code) => resolve(code));
     });
     const poll = await longPoll;
-    stop = true;
-    await Promise.all(producers);
+    await producers.stop();
     expect(await exitCode).toBe(0);
     expect(poll.status).toBe(200);
     expect(JSON.parse(poll.text)).toMatchObject({ records: [], next_offset: 0 });
@@ -76,19 +73,7 @@ describe('SIGTERM under concurrent single-record producers', () => {
     try {
       const appended: string[] = [];
       for (let p = 0; p < 2; p++) {
-        let offset = 0;
-        for (;;) {
-          const page = expectStatus(
-            await second.client.get('/v1/topics/{topic}/partitions/{partition}/records', {
-              params: { topic: name, partition: p },
-              query: { offset, max_records: 1000 },
-            }),
-            200,
-          );
-          for (const r of page.records) appended.push(r.value as string);
-          if (page.records.length === 0 || page.next_offset >= page.end_offset) break;
-          offset = page.next_offset;
-        }
+        for (const r of await readPartition(second.client, name, p)) appended.push(r.value as string);
       }
       const unacknowledged = appended.filter((v) => !acked.has(v));
       expect({ appended: appended.length, unacknowledged }).toEqual({ appended: acked.size, unacknowledged: [] });

@@ -28,7 +28,7 @@ interface Document {
   components?: { schemas?: Record<string, Json> };
 }
 
-const METHODS = ['get', 'put', 'post', 'patch', 'delete'] as const;
+const METHODS = ['get', 'head', 'put', 'post', 'patch', 'delete', 'options'] as const;
 
 const escape = (s: unknown): string => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -127,7 +127,7 @@ code{font:13px ui-monospace,monospace;background:#f1f3f7;padding:0 .25em;border-
 h3{font-size:1rem;margin:.2rem 0} h3 a{color:inherit;text-decoration:none;font-weight:normal}
 .op{border:1px solid #dde2ea;border-radius:6px;padding:.6rem 1rem;margin:.8rem 0}
 .m{display:inline-block;min-width:4.2em;text-align:center;color:#fff;border-radius:3px;font-size:12px;padding:1px 4px}
-.get{background:#2f7d4f}.post{background:#2a63b8}.put{background:#8a5a00}.patch{background:#7a4fb0}.delete{background:#b03a3a}
+.get{background:#2f7d4f}.post{background:#2a63b8}.put{background:#8a5a00}.patch{background:#7a4fb0}.delete{background:#b03a3a}.head,.options{background:#55606e}
 table{border-collapse:collapse;margin:.4rem 0;width:100%} td{border-top:1px solid #eef0f4;padding:.2rem .5rem;vertical-align:top}
 td:first-child{white-space:nowrap} em{color:#b03a3a;font-style:normal;font-size:12px} .perm{color:#555;font-size:13px}
 </style></head><body>

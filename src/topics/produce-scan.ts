@@ -18,8 +18,8 @@ const LBRACKET = 0x5b;
 const RBRACKET = 0x5d;
 const COMMA = 0x2c;
 const COLON = 0x3a;
-const MINUS = 0x2d;
 const PLUS = 0x2b;
+const MINUS = 0x2d;
 const DOT = 0x2e;
 const ZERO = 0x30;
 const NINE = 0x39;
@@ -73,21 +73,35 @@ function digits(buf: Uint8Array, i: number, end: number): number {
   return i;
 }
 
+/**
+ * `i` at a JSON number: the index just after it, or -1 if it is not valid or might lie beyond
+ * a 64-bit float (over 300 integer digits, or a positive exponent of three digits or one that
+ * could carry the integer part past 10^300): the full path refuses those that do.
+ */
 function validNumber(buf: Uint8Array, i: number, end: number): number {
   if (buf[i] === MINUS) i++;
   if (i >= end) return -1;
+  let intDigits = 1;
   if (buf[i] === ZERO) i++;
-  else if (DIGIT[buf[i]!] === 1) i = digits(buf, i + 1, end);
-  else return -1;
+  else if (DIGIT[buf[i]!] === 1) {
+    const start = i;
+    i = digits(buf, i + 1, end);
+    intDigits = i - start;
+    if (intDigits > 300) return -1;
+  } else return -1;
   if (i < end && buf[i] === DOT) {
     if (i + 1 >= end || DIGIT[buf[i + 1]!] === 0) return -1;
     i = digits(buf, i + 2, end);
   }
   if (i < end && (buf[i] === 0x65 || buf[i] === 0x45)) {
     i++;
+    const negative = i < end && buf[i] === MINUS;
     if (i < end && (buf[i] === PLUS || buf[i] === MINUS)) i++;
     if (i >= end || DIGIT[buf[i]!] === 0) return -1;
+    const start = i;
     i = digits(buf, i + 1, end);
+    // A large positive exponent may leave the range of a double (1e400): not ours to judge.
+    if (!negative && (i - start > 2 || intDigits + (i - start === 2 ? 100 : 10) > 300)) return -1;
   }
   return i;
 }

@@ -77,7 +77,7 @@ export async function tour(baseUrl: string, suffix: string): Promise<string[]> {
     body: {
       name: 'tour-admin',
       grants: [
-        ...(['topic', 'group', 'webhook', 'key'] as const).map((resource) => ({
+        ...(['topic', 'group', 'webhook', 'key', 'cluster'] as const).map((resource) => ({
           resource,
           name: '*',
           actions: [
@@ -89,7 +89,6 @@ export async function tour(baseUrl: string, suffix: string): Promise<string[]> {
             'describe' as const,
           ],
         })),
-        { resource: 'cluster', name: '*', actions: ['describe'] },
       ],
     },
   });
@@ -224,6 +223,12 @@ export async function tour(baseUrl: string, suffix: string): Promise<string[]> {
   });
   await call('get', '/v1/keys/{id}', { params: { path: { id: other.id } } });
   done('getKey');
+  const limited = await call('patch', '/v1/keys/{id}', {
+    params: { path: { id: other.id } },
+    body: { quotas: { produce_bytes_per_sec: 1_048_576, max_streams: 10 } },
+  });
+  if (limited.quotas?.max_streams !== 10) throw new Error('quotas not set');
+  done('updateKey');
   await call('delete', '/v1/keys/{id}', { params: { path: { id: other.id } } });
   done('revokeKey');
   if (keys.keys.length === 0) throw new Error('no keys listed');

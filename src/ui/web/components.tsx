@@ -29,7 +29,13 @@ export function Chart(props: {
         cursor: { drag: { x: false, y: false } },
         scales: {
           // The last minutes up to the newest point, however few points there are yet.
-          x: { time: true, range: (_u, _min, max) => [max - span, max] },
+          x: {
+            time: true,
+            range: (_u, _min, max) => {
+              const end = max ?? Date.now() / 1000;
+              return [end - span, end];
+            },
+          },
           y: { range: (_u, _min, max) => [0, Math.max(floor, max * 1.1)] },
         },
         axes: [

@@ -4,7 +4,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { machineLine, type MachineInfo } from './machine.js';
 
-export type Unit = 'rec/s' | 'req/s' | 'MB/s' | 'ms' | 'MiB' | 's' | 'x';
+export type Unit = 'rec/s' | 'req/s' | 'MB/s' | 'ms' | 'µs' | 'MiB' | 's' | 'x';
 
 export interface Row {
   scenario: string;
@@ -76,6 +76,7 @@ export function fmt(n: number | null | undefined, unit: Unit): string {
     case 'rec/s':
     case 'req/s':
       return Math.round(n).toLocaleString('en-US');
+    case 'µs':
     case 'ms':
       return n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(n >= 10 ? 1 : 2);
     case 'MB/s':

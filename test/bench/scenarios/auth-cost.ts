@@ -3,6 +3,13 @@
 // a second auth-off server as a control for the noise floor), so all three see the same machine
 // load; each round gives an on/off and a control/off ratio, shown as medians with min–max spread.
 import fs from 'node:fs';
+import { pino } from 'pino';
+import type { ApiKey, ApiKeyStore } from '../../../src/auth/api-keys.js';
+import { hashSecret, KEY_CACHE_MAX_AGE_MS } from '../../../src/auth/api-keys.js';
+import { AuthService } from '../../../src/auth/auth-service.js';
+import { FreshCache } from '../../../src/auth/fresh-cache.js';
+import { ok } from '../../../src/lib/result.js';
+import { TokenSigner } from '../../../src/auth/tokens.js';
 import { uniqueName, type Scenario } from '../lib/context.js';
 import { nowMs } from '../lib/histogram.js';
 import { closedLoop, createPool, requestJson, send, type RequestSpec } from '../lib/load.js';
@@ -197,6 +204,62 @@ function workloadRows(
   ];
 }
 
+/**
+ * What authenticating one request costs in CPU, in-process and with nothing else between the
+ * calls: an API key (SHA-256, then the ≤ 1 s key cache, as the server runs it) and a browser
+ * token (its verification cache). Median µs per call of 5 rounds of 50,000 calls each.
+ */
+async function authenticateMicros(): Promise<{ key: number; token: number }> {
+  const secret = `slk_${'k'.repeat(43)}`;
+  const key: ApiKey = {
+    id: '00000000-0000-4000-8000-000000000001',
+    name: 'bench',
+    grants: [{ resource: 'topic', name: 'bench-', pattern: 'prefixed', actions: ['write'] }],
+    createdBy: null,
+    createdAt: 0,
+    expiresAt: null,
+    revokedAt: null,
+    quotas: null,
+  };
+  const rows = new Map([[hashSecret(secret), key]]);
+  const byHash = new FreshCache<ApiKey | null>({
+    maxAgeMs: KEY_CACHE_MAX_AGE_MS,
+    maxEntries: 10_000,
+    load: async (h) => rows.get(h) ?? null,
+  });
+  const store = { findByHash: (h: string) => byHash.get(h), findById: async () => key } as unknown as ApiKeyStore;
+  const auth = new AuthService(
+    { mode: 'keys', adminKey: null, tokenSecret: null, metricsPublic: false, docsPublic: false },
+    store,
+    new TokenSigner(new TextEncoder().encode('s'.repeat(32)), 'bench'),
+    pino({ level: 'silent' }),
+  );
+  const minted = await auth.mintToken(
+    { kind: 'key', keyId: key.id, grants: key.grants, expiresAt: null },
+    key.grants,
+    3_600_000,
+  );
+  if (!minted.ok) throw new Error(minted.error.message);
+  const token = minted.value.token;
+  const closed = async () => ok(true as const);
+  const perCall = async (credential: string) => {
+    const rounds: number[] = [];
+    for (let r = 0; r < 5; r++) {
+      const n = 50_000;
+      const t0 = process.cpuUsage();
+      for (let i = 0; i < n; i++) {
+        const res = await auth.authenticate(credential, closed);
+        if (!res.ok) throw new Error(res.error.message);
+      }
+      const used = process.cpuUsage(t0);
+      rounds.push((used.user + used.system) / n);
+    }
+    return median(rounds);
+  };
+  await perCall(secret); // warm-up
+  return { key: await perCall(secret), token: await perCall(token) };
+}
+
 export const authCost: Scenario = {
   id: 'auth-cost',
   title: 'Access control cost (auth on vs off, same run)',
@@ -247,6 +310,26 @@ export const authCost: Scenario = {
           sse,
         ),
       ];
+      // The same cost from inside: what authenticating adds per request, against the CPU a whole
+      // produce request takes on the auth-off server in this run. Barely moved by machine load.
+      const micros = await authenticateMicros();
+      const requestUs = median(produce['auth off'].map((m) => m.cpuPer1000)); // ms per 1000 = µs per request
+      for (const [what, us] of [
+        ['API key in the header', micros.key],
+        ['browser token', micros.token],
+      ] as const) {
+        rows.push({
+          scenario: `authenticate one request in-process (${what}) vs server CPU of one produce request, auth off`,
+          metric: 'CPU per request',
+          unit: 'µs',
+          sluice: us,
+          other: { name: 'server CPU per produce request (auth off, this run)', value: requestUs },
+          ratio: us / requestUs,
+          target: '≤ 0.05 of a request',
+          met: us / requestUs <= 0.05,
+          note: `${us.toFixed(2)} µs per call (median of 5 × 50,000 calls)`,
+        });
+      }
       for (const r of rows) ctx.log(`${r.metric}: auth on ÷ off ${r.ratio?.toFixed(3)} — ${r.note}`);
       const result: ScenarioResult = {
         id: 'auth-cost',
