@@ -233,6 +233,34 @@ export async function tour(baseUrl: string, suffix: string): Promise<string[]> {
   done('revokeKey');
   if (keys.keys.length === 0) throw new Error('no keys listed');
 
+  const me = await call('get', '/v1/whoami');
+  if (!me) throw new Error('whoami answered nothing');
+  done('whoami');
+  await peekStream(baseUrl, '/v1/overview/events', auth);
+  done('streamOverview');
+
+  // Durable Streams: bodies are the stream's own bytes, so appends go through fetch directly.
+  const stream = { path: `tour-stream-${suffix}` };
+  await call('put', '/v1/stream/{path}', {
+    params: { path: stream },
+    headers: { 'content-type': 'application/json' },
+  });
+  done('createStream');
+  const appended = await fetch(new URL(`/v1/stream/${stream.path}`, baseUrl), {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'application/json' },
+    body: JSON.stringify([{ n: 1 }, { n: 2 }]),
+  });
+  if (!appended.ok) throw new Error(`append → ${appended.status}`);
+  done('appendToStream');
+  await call('get', '/v1/stream/{path}', { params: { path: stream, query: { offset: '-1' } } });
+  done('readStream');
+  const head = await fetch(new URL(`/v1/stream/${stream.path}`, baseUrl), { method: 'HEAD', headers: auth });
+  if (!head.ok) throw new Error(`HEAD stream → ${head.status}`);
+  done('headStream');
+  await call('delete', '/v1/stream/{path}', { params: { path: stream } });
+  done('deleteStream');
+
   await call('delete', '/v1/topics/{topic}', { params: { path: { topic } } });
   done('deleteTopic');
   return called;
