@@ -1995,7 +1995,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        /** @description The event name (`message` when absent). */
+                        event?: string;
+                        /** @description The event payload: JSON text for every event Sluice sends. */
+                        data: string;
+                        /** @description The event id a reconnect sends back as `Last-Event-ID`. */
+                        id?: string;
+                        /** @description Reconnect delay in ms (sent once, first). */
+                        retry?: number;
+                    };
                 };
             };
             /** @description Bad request: malformed JSON or a parameter/body field failed validation */
@@ -2092,7 +2101,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        /** @description The event name (`message` when absent). */
+                        event?: string;
+                        /** @description The event payload: JSON text for every event Sluice sends. */
+                        data: string;
+                        /** @description The event id a reconnect sends back as `Last-Event-ID`. */
+                        id?: string;
+                        /** @description Reconnect delay in ms (sent once, first). */
+                        retry?: number;
+                    };
                 };
             };
             /** @description Bad request: malformed JSON or a parameter/body field failed validation */
@@ -2949,7 +2967,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        /** @description The event name (`message` when absent). */
+                        event?: string;
+                        /** @description The event payload: JSON text for every event Sluice sends. */
+                        data: string;
+                        /** @description The event id a reconnect sends back as `Last-Event-ID`. */
+                        id?: string;
+                        /** @description Reconnect delay in ms (sent once, first). */
+                        retry?: number;
+                    };
                 };
             };
             /** @description Bad request: malformed JSON or a parameter/body field failed validation */
@@ -4075,7 +4102,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        /** @description The event name (`message` when absent). */
+                        event?: string;
+                        /** @description The event payload: JSON text for every event Sluice sends. */
+                        data: string;
+                        /** @description The event id a reconnect sends back as `Last-Event-ID`. */
+                        id?: string;
+                        /** @description Reconnect delay in ms (sent once, first). */
+                        retry?: number;
+                    };
                 };
             };
             /** @description Bad request: malformed JSON or a parameter/body field failed validation */
@@ -4773,7 +4809,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        /** @description The event name (`message` when absent). */
+                        event?: string;
+                        /** @description The event payload: JSON text for every event Sluice sends. */
+                        data: string;
+                        /** @description The event id a reconnect sends back as `Last-Event-ID`. */
+                        id?: string;
+                        /** @description Reconnect delay in ms (sent once, first). */
+                        retry?: number;
+                    };
                 };
             };
             /** @description Unauthorized */

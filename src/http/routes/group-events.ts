@@ -10,6 +10,7 @@ import type { RouteModule } from '../app-env.js';
 import { ApiError, errorResponses } from '../errors.js';
 import { GroupParam, NAME_PATTERN, throwGroupError } from './group-schemas.js';
 import { intString } from '../schemas/int-query.js';
+import { sseEvent } from '../schemas/sse.js';
 
 export const GroupEventsQuery = z.object({
   topics: z
@@ -52,7 +53,18 @@ export const groupEventsRoute = createRoute({
     'records in flight when the connection broke are delivered again, to this client or to the member that now owns their partition. Without auto-commit, commit explicitly.',
   request: { params: GroupParam, query: GroupEventsQuery, headers: sseHeaders },
   responses: {
-    200: { description: 'The event stream', content: { 'text/event-stream': { schema: z.string() } } },
+    200: {
+      description: 'The event stream',
+      content: {
+        'text/event-stream': {
+          schema: sseEvent({
+            event: 'record',
+            data: '{"topic":"orders","partition":0,"offset":7,"timestamp":1700000000000,"key":null,"value":1,"headers":{}}',
+            id: 'g1.AAAA',
+          }),
+        },
+      },
+    },
     ...errorResponses(400, 404, 409, 416, 503),
   },
 });

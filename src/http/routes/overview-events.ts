@@ -1,12 +1,13 @@
 // GET /v1/overview/events — an SSE stream of cluster snapshots (topics, groups and lag, webhooks,
 // health, rates), one per SLUICE_OVERVIEW_INTERVAL_MS, each showing only what the caller may describe.
 import type { ServerResponse } from 'node:http';
-import { createRoute, z } from '@hono/zod-openapi';
+import { createRoute } from '@hono/zod-openapi';
 import { retryFrame, shutdownFrame } from '../../delivery/sse-frame.js';
 import { nodeResponseSink, webStreamSink } from '../../delivery/sse-sink.js';
 import { overviewFor } from '../../overview/overview-service.js';
 import type { RouteModule } from '../app-env.js';
 import { ApiError, errorResponses } from '../errors.js';
+import { sseEvent } from '../schemas/sse.js';
 
 /** A client this far behind skips snapshots (the next one supersedes them) instead of queueing them. */
 const MAX_BUFFERED_BYTES = 256 * 1024;
@@ -32,9 +33,7 @@ export const overviewEventsRoute = createRoute({
       description: 'The event stream',
       content: {
         'text/event-stream': {
-          schema: z.string().openapi({
-            example: 'retry: 2000\n\nevent: overview\ndata: {"at":1700000000000,"interval_ms":1000,"topics":[...]}\n\n',
-          }),
+          schema: sseEvent({ event: 'overview', data: '{"at":1700000000000,"interval_ms":1000,"topics":[]}' }),
         },
       },
     },

@@ -16,6 +16,7 @@ import { resolveStartOffset } from '../../delivery/sse-service.js';
 import { recordJsonRenderer } from '../../topics/record-json-text.js';
 import type { RouteModule } from '../app-env.js';
 import { ApiError, errorResponses } from '../errors.js';
+import { sseEvent } from '../schemas/sse.js';
 
 export const PartitionEventsParams = z.object({
   topic: z.string().openapi({ param: { name: 'topic', in: 'path' }, example: 'orders' }),
@@ -55,8 +56,10 @@ export const partitionEventsRoute = createRoute({
       description: 'The event stream',
       content: {
         'text/event-stream': {
-          schema: z.string().openapi({
-            example: 'retry: 2000\n\nevent: record\ndata: {"topic":"orders","partition":0,"offset":41,...}\nid: 42\n\n',
+          schema: sseEvent({
+            event: 'record',
+            data: '{"topic":"orders","partition":0,"offset":41,"timestamp":1700000000000,"key":null,"value":{"total":12.5},"headers":{}}',
+            id: '42',
           }),
         },
       },

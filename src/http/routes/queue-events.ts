@@ -8,6 +8,7 @@ import type { RouteModule } from '../app-env.js';
 import { ApiError, errorResponses } from '../errors.js';
 import { LOCK_MS_MAX, LOCK_MS_MIN, QueueParam, RECEIVE_MAX_RECORDS, throwQueueError } from './queue-schemas.js';
 import { intString } from '../schemas/int-query.js';
+import { sseEvent } from '../schemas/sse.js';
 
 export const QueueEventsQuery = z.object({
   max_in_flight: intString(1, RECEIVE_MAX_RECORDS)
@@ -32,7 +33,17 @@ export const queueEventsRoute = createRoute({
     'Leases of a stream that closes are not released: they run out and the records return to the queue (at-least-once).',
   request: { params: QueueParam, query: QueueEventsQuery },
   responses: {
-    200: { description: 'The event stream', content: { 'text/event-stream': { schema: z.string() } } },
+    200: {
+      description: 'The event stream',
+      content: {
+        'text/event-stream': {
+          schema: sseEvent({
+            event: 'records',
+            data: '{"records":[{"topic":"orders","partition":0,"offset":7,"lease":"0.0.29ce5e1d4e9d.mx4wkm2r","delivery_count":1}]}',
+          }),
+        },
+      },
+    },
     ...errorResponses(400, 404, 503),
   },
 });

@@ -19,6 +19,7 @@ import { recordJsonRenderer } from '../../topics/record-json-text.js';
 import type { RouteModule } from '../app-env.js';
 import { ApiError, errorResponses } from '../errors.js';
 import { TopicNameParam } from '../schemas/topic.js';
+import { sseEvent } from '../schemas/sse.js';
 
 export const TopicEventsQuery = z.object({
   from: z.enum(['earliest', 'latest'], { error: 'earliest or latest' }).optional().openapi({
@@ -49,9 +50,10 @@ export const topicEventsRoute = createRoute({
       description: 'The event stream',
       content: {
         'text/event-stream': {
-          schema: z.string().openapi({
-            example:
-              'retry: 2000\n\nevent: record\ndata: {"topic":"orders","partition":2,"offset":7,...}\nid: v2.k3Jx0a.AwUICA\n\n',
+          schema: sseEvent({
+            event: 'record',
+            data: '{"topic":"orders","partition":2,"offset":7,"timestamp":1700000000000,"key":null,"value":{"total":12.5},"headers":{}}',
+            id: 'v2.k3Jx0a.AwUICA',
           }),
         },
       },
