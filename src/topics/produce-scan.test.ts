@@ -165,7 +165,9 @@ describe('scanProduceBody', () => {
       ),
       { numRuns: 1500 },
     );
-    expect(fastCount).toBeGreaterThan(20); // the generator mixes valid and invalid records
+    // The generator mixes valid and invalid records: ~30 of 1,500 take the fast path (22–38 in six
+    // runs; 19 once in CI). More than 5 shows the fast path was compared, without flaking.
+    expect(fastCount).toBeGreaterThan(5);
   });
 });
 
