@@ -2,6 +2,7 @@
 // timeouts (streams are not), and the caps on streams, connections and buffered body bytes
 // answer a clear 503 and free their slot when the holder goes.
 import fs from 'node:fs';
+import net from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killAllChildren, startChild } from './support/child-server.js';
@@ -12,6 +13,19 @@ import { createTopic, produce, until } from './sse-support.js';
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const name = () => `t-${randomUUID()}`;
+
+/** Write a request and read until the server closes (curl and python-requests read as they send). */
+async function sendAndRead(url: string, data: string): Promise<{ text: string; error?: string }> {
+  const { hostname, port } = new URL(url);
+  const socket = net.connect({ host: hostname, port: Number(port) });
+  const chunks: Buffer[] = [];
+  let error: string | undefined;
+  socket.on('error', (e) => (error = e.message));
+  socket.on('data', (d: Buffer) => chunks.push(d));
+  socket.write(data);
+  await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  return { text: Buffer.concat(chunks).toString('latin1'), ...(error === undefined ? {} : { error }) };
+}
 
 function request(method: string, path: string, headers: Record<string, string | number> = {}): string {
   const lines = [
@@ -92,6 +106,50 @@ describe('client timeouts', () => {
     await until(() => sse.received().includes('after the timeout'), 'record on the SSE stream');
     expect(sse.socket.destroyed).toBe(false);
     sse.destroy();
+  }, 20_000);
+});
+
+// A separate process, as in production: in-process, client and server share one event loop and
+// the server reads the whole request before it closes, which hides the reset.
+describe('requests the parser refuses (real process)', () => {
+  let server: Awaited<ReturnType<typeof startChild>>;
+  let dataDir: string;
+  beforeAll(async () => {
+    dataDir = fs.mkdtempSync('/tmp/sluice-limits-');
+    server = await startChild({ DATA_DIR: dataDir, SLUICE_LOG_LEVEL: 'warn' });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  // A client sends its whole request before it reads (curl, requests, fetch do). If the server
+  // answers 431 and closes while most of a 1 MiB URL is still unread, the kernel resets the
+  // connection and the client loses the answer (schemathesis saw `Connection reset by peer`).
+  it.each([
+    ['a 1 MiB URL', `/v1/topics/t/events?last_event_id=${'x'.repeat(MiB)}`, {}],
+    ['1 MiB of headers', '/healthz', { 'x-big': 'y'.repeat(MiB) }],
+  ])(
+    '%s is answered 431 with a JSON error, not reset, although the client sent it all',
+    async (_, path, headers) => {
+      for (let i = 0; i < 5; i++) {
+        const answer = await sendAndRead(server.url, request('GET', path, headers));
+        expect(answer.error, 'the connection was reset').toBeUndefined();
+        expect(answer.text).toMatch(/^HTTP\/1\.1 431 /);
+        const body = answer.text.slice(answer.text.indexOf('\r\n\r\n') + 4);
+        expect(JSON.parse(body)).toMatchObject({ error: { code: 'headers_too_large' } });
+      }
+    },
+    60_000,
+  );
+
+  it('a malformed request line is answered 400 and the server keeps serving', async () => {
+    const conn = await rawConnect(server.url);
+    conn.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header Name: x\r\n\r\n');
+    await within(conn.closed, 10_000);
+    expect(conn.received()).toMatch(/^HTTP\/1\.1 400 /);
+    conn.destroy();
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
   }, 20_000);
 });
 

@@ -192,6 +192,7 @@ export function refineOpenApiDocument<D>(document: D, limits: DocumentLimits): D
     if (op.responses && !op.responses['431']) {
       op.responses['431'] = {
         description: 'The URL or headers are larger than the server accepts (32 KiB in all); nothing was done.',
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
       };
     }
     for (const p of op.parameters ?? []) {

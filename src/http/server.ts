@@ -5,6 +5,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { serve } from '@hono/node-server';
 import { createApp } from '../app.js';
 import type { Services } from '../services.js';
+import { answerClientErrors } from './client-error.js';
 import { ListenError } from './port-check.js';
 
 export { ListenError };
@@ -108,6 +109,7 @@ export async function startServer(services: Services, listen: { host: string; po
       },
       () => resolve(s as Server),
     );
+    answerClientErrors(s as Server);
     limits.connections.attach(s as Server);
     (s as Server).once('error', (e: NodeJS.ErrnoException) => reject(ListenError.from(e, listen)));
   });
