@@ -99,7 +99,7 @@ export interface paths {
         };
         /**
          * Stream one partition (Server-Sent Events)
-         * @description A Server-Sent Events stream. It opens with `retry:`; each record arrives as `event: record` with `data:` a Record JSON and `id:` the resume cursor (with `?batch=true`: `event: records`, a JSON array). A `: keepalive` comment is sent every SLUICE_SSE_KEEPALIVE_MS (default 15 s). Records deleted by retention before the stream delivered them (a cursor below the retained start, or a slow client that fell behind it) are reported, never skipped silently, as `event: gap` with `data:` `{"topic","partition","from_offset","to_offset"}`: offsets [from_offset, to_offset) of that partition are gone; the stream goes on from to_offset (the partition’s start) and the gap’s `id:` is already past it, so a reconnect never reports it again. Group streams send the same event. When the stream cannot continue it sends `event: error` with `{"code","message",...}` and closes (e.g. the topic was deleted). On server shutdown the last event is `event: shutdown`. A slow client is paused against its socket and catches up from the log; it never grows server memory. The body is delimited by the connection (`Connection: close`, not chunked): the stream ends when it closes. A start position or cursor beyond the end of a partition is refused before the stream opens with 416 `offset_out_of_range` and `partition`, `start_offset`, `end_offset` (as on /records; a non-200 also stops EventSource); exactly at the end is valid and waits for the next record. The cursor (`id:`) is the next offset in this partition, in decimal; a malformed cursor is a 400.
+         * @description A Server-Sent Events stream. It opens with `retry:`; each record arrives as `event: record` with `data:` a Record JSON and `id:` the resume cursor (with `?batch=true`: `event: records`, a JSON array). A `: keepalive` comment is sent every SLUICE_SSE_KEEPALIVE_MS (default 15 s). Records deleted by retention before the stream delivered them (a cursor below the retained start, or a slow client that fell behind it) are reported, never skipped silently, as `event: gap` with `data:` `{"topic","partition","from_offset","to_offset"}`: offsets [from_offset, to_offset) of that partition are gone; the stream goes on from to_offset (the partition’s start) and the gap’s `id:` is already past it, so a reconnect never reports it again. Group streams send the same event. When the stream cannot continue it sends `event: error` with `{"code","message",...}` and closes (e.g. the topic was deleted). On server shutdown the last event is `event: shutdown`. A slow client is paused against its socket and catches up from the log; it never grows server memory. The body is delimited by the connection (`Connection: close`, not chunked): the stream ends when it closes. A start position or cursor beyond the end of a partition is refused before the stream opens with 416 `offset_out_of_range` and `partition`, `start_offset`, `end_offset` (as on /records; a non-200 also stops EventSource); exactly at the end is valid and waits for the next record. The cursor (`id:`) is `<next offset>.<tag>`: the next offset in this partition in decimal, and a tag naming this incarnation of the topic. A cursor of a deleted topic whose name was reused is refused with 410 `gone` (reconnect without it); a bare decimal offset is accepted as it is; a malformed cursor is a 400.
          */
         get: operations["streamPartitionEvents"];
         put?: never;
@@ -2069,6 +2069,15 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Gone */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
