@@ -11,7 +11,7 @@ export interface ReadTopics {
     name: string,
     partition: number,
   ): Result<
-    { topic: { name: string; config: { value_format: ValueFormat } }; log: PartitionLog },
+    { topic: { id: string; name: string; config: { value_format: ValueFormat } }; log: PartitionLog },
     { code: 'topic_not_found' | 'partition_not_found'; message: string }
   >;
 }
@@ -100,6 +100,15 @@ export class ReadService {
 
     if (offset === log.endOffset() && req.waitMs > 0 && !req.signal?.aborted) {
       await log.waitForData(offset, req.waitMs, req.signal);
+      // Deleting the topic wakes the wait: answering 200 with the dead topic's end offset would
+      // send the client on from there into whatever topic takes the name next.
+      const still = this.topics.partitionLog(req.topic, req.partition);
+      if (!still.ok || still.value.topic.id !== topic.id) {
+        return err({
+          code: 'topic_not_found',
+          message: `topic ${JSON.stringify(req.topic)} was deleted while the request waited`,
+        });
+      }
     }
     const batch = await log.read(offset, { maxRecords: req.maxRecords, maxBytes: req.maxBytes });
     if (!batch.ok) return outOfRange();

@@ -61,6 +61,8 @@ export interface KafkaDriver {
   growTopic(name: string, partitions: number): Promise<void>;
   deleteTopic(name: string): Promise<void>;
   alterTopicConfig(name: string, configs: Record<string, string>): Promise<void>;
+  /** The topic's effective values of the named configs (defaults included); names it lacks are absent. */
+  describeTopicConfig(name: string, keys: string[]): Promise<Record<string, string>>;
   /** Appends one batch to one partition; resolves to its base offset once `acks` replicas have it. */
   produce(topic: string, partition: number, records: KafkaRecordOut[], acks: -1 | 1): Promise<number>;
   /** One Fetch against `leader`, waiting up to maxWaitMs for at least one byte. */
@@ -139,6 +141,9 @@ interface PlatformaticAdmin extends PlatformaticBase {
   createPartitions(o: object): Promise<void>;
   deleteTopics(o: { topics: string[] }): Promise<void>;
   incrementalAlterConfigs(o: object): Promise<void>;
+  describeConfigs(o: {
+    resources: Array<{ resourceType: number; resourceName: string; configurationKeys?: string[] }>;
+  }): Promise<Array<{ resourceName: string; configs: Array<{ name: string; value: string | null }> }>>;
 }
 interface PlatformaticProducer extends PlatformaticBase {
   send(o: {
@@ -256,6 +261,14 @@ export async function createPlatformaticDriver(conn: KafkaConnection): Promise<K
           },
         ],
       }),
+    async describeTopicConfig(name, keys) {
+      const [described] = await admin.describeConfigs({
+        resources: [{ resourceType: 2, resourceName: name, configurationKeys: keys }], // 2 = TOPIC
+      });
+      const out: Record<string, string> = {};
+      for (const c of described?.configs ?? []) if (c.value !== null) out[c.name] = c.value;
+      return out;
+    },
     async produce(topic, partition, records, acks) {
       const result = await producer.send({
         acks,
