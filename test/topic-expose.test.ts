@@ -5,7 +5,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kafkaClientSupported } from '../src/log/kafka/kafka-driver.js';
 import { listen, until } from './sse-support.js';
-import { startIsolatedServer, usingKafka, type TestServer } from './support/server.js';
+import { createTestEnv, startIsolatedServer, startTestServer, usingKafka, type TestServer } from './support/server.js';
 
 /* The native client, loaded at run time: an optional dependency (Node ≥ 22.22 only). */
 interface NativeMessage {
@@ -320,6 +320,36 @@ describe.skipIf(!(usingKafka() && kafkaClientSupported()))('exposing an existing
       expect(sse.records().map((r) => r.value)).toEqual([...want, 'live-tx', 'live-plain']);
     } finally {
       sse.close();
+    }
+  });
+
+  it('after a restart the exposed topic still reads and appends the same Kafka topic, and deleting it leaves that topic', async () => {
+    const kafkaTopic = await nativeTopic(2);
+    await nativeProduce(kafkaTopic, [{ value: Buffer.from('before'), partition: 1 }]);
+    const env = await createTestEnv();
+    let node = await startTestServer(env);
+    try {
+      const name = `exposed-${randomUUID()}`;
+      expect((await call(node, 'POST', '/v1/topics', { name, kafka_topic: kafkaTopic })).status).toBe(201);
+      await node.stop();
+      node = await startTestServer(env);
+      const got = await call(node, 'GET', `/v1/topics/${name}`);
+      expect(got.body).toMatchObject({ kafka_topic: kafkaTopic, partition_count: 2 });
+      const read = await call(node, 'GET', `/v1/topics/${name}/partitions/1/records?offset=0`);
+      expect((read.body['records'] as HttpRecord[]).map((r) => Buffer.from(r.value, 'base64').toString())).toEqual([
+        'before',
+      ]);
+      const produced = await call(node, 'POST', `/v1/topics/${name}/records`, {
+        records: [{ value: Buffer.from('after').toString('base64'), partition: 1 }],
+      });
+      expect(produced.body).toEqual({ offsets: [{ partition: 1, offset: 1 }] });
+      expect((await call(node, 'DELETE', `/v1/topics/${name}`)).status).toBe(204);
+      const md = await admin.metadata({ topics: [kafkaTopic], forceUpdate: true });
+      expect(md.topics.get(kafkaTopic)?.partitions).toHaveLength(2);
+      expect((await nativeConsume(kafkaTopic, 2)).map((m) => m.value?.toString())).toEqual(['before', 'after']);
+    } finally {
+      await node.stop();
+      await env.cleanup();
     }
   });
 
