@@ -1,0 +1,70 @@
+// Serialises idempotent produce requests across Sluice nodes that share a log (Kafka) and one
+// Postgres: a transaction-scoped advisory lock per (topic, Idempotency-Key or Producer-Id).
+import { createHash } from 'node:crypto';
+import postgres from 'postgres';
+import { err, ok, type Result } from '../lib/result.js';
+
+/** Runs a request's decide-and-append while no other node runs one for the same topic and scope. */
+export interface IdempotencyLock {
+  /**
+   * Runs `fn` holding the lock of (topicId, scope). Fails (without running `fn`) when the lock
+   * cannot be taken; what `fn` throws is rethrown. Once `fn` has run its result is returned,
+   * even if releasing the lock failed (a lost connection releases it anyway).
+   */
+  run<T>(topicId: string, scope: string, fn: () => Promise<T>): Promise<Result<T, { reason: string }>>;
+  close(): Promise<void>;
+}
+
+/** The advisory lock key: 64 bits of SHA-256 (a collision only serialises two unrelated scopes). */
+export function lockKey(topicId: string, scope: string): bigint {
+  return createHash('sha256').update(topicId).update('\u0000').update(scope).digest().readBigInt64BE(0);
+}
+
+export interface PostgresIdempotencyLockOptions {
+  /** Connections held by requests in flight (each holds one across its append). */
+  maxConnections: number;
+  connectTimeoutMs: number;
+  /** Longest wait for a lock another node holds (Postgres lock_timeout). */
+  lockTimeoutMs: number;
+}
+
+/**
+ * The lock on its own connection pool, so requests holding a lock across a Kafka append never
+ * starve group, queue and webhook queries of connections.
+ */
+export function createPostgresIdempotencyLock(url: string, o: PostgresIdempotencyLockOptions): IdempotencyLock {
+  const sql = postgres(url, {
+    max: o.maxConnections,
+    connect_timeout: Math.max(1, Math.ceil(o.connectTimeoutMs / 1000)),
+    idle_timeout: 60,
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 0.5),
+    onnotice: () => {},
+    connection: { application_name: 'sluice-idempotency', lock_timeout: o.lockTimeoutMs },
+  });
+  return {
+    async run<T>(topicId: string, scope: string, fn: () => Promise<T>): Promise<Result<T, { reason: string }>> {
+      const key = lockKey(topicId, scope).toString();
+      let outcome: { value: T } | { error: unknown } | undefined;
+      try {
+        await sql.begin(async (tx) => {
+          await tx`select pg_advisory_xact_lock(${key}::bigint)`;
+          try {
+            outcome = { value: await fn() };
+          } catch (e) {
+            outcome = { error: e };
+          }
+        });
+      } catch (e) {
+        if (!outcome) return err({ reason: `could not take the idempotency lock in PostgreSQL (${errorText(e)})` });
+      }
+      if (!outcome) throw new Error('idempotency lock: the transaction ended without running the request');
+      if ('error' in outcome) throw outcome.error;
+      return ok(outcome.value);
+    },
+    close: () => sql.end({ timeout: 5 }),
+  };
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
