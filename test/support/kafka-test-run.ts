@@ -11,6 +11,7 @@ const DEFAULT_FILES = [
   'test/kafka-interop.test.ts',
   'test/kafka-broker-kill.test.ts',
   'test/kafka-nodes.test.ts',
+  'test/kafka-nodes-idempotency.test.ts',
   'test/kafka-node-kill.test.ts',
   'test/produce.test.ts',
   'test/read.test.ts',
