@@ -199,28 +199,28 @@ export class WebhooksService {
    */
   private async claim(): Promise<void> {
     if (this.closed) return;
-    const rows = new Map((await this.repo.list()).map((r) => [r.id, r]));
     // Collect first, then act (#12.1).
     const owned = [...this.runners.entries()];
     const renewedAt = this.now();
-    let renewed: Map<string, number> | undefined;
+    let rows: Map<string, WebhookRow>;
+    let renewed: Map<string, number>;
     try {
+      rows = new Map((await this.repo.list()).map((r) => [r.id, r]));
       renewed = await this.leases.renew(owned.map(([id]) => webhookLease(id)));
     } catch (e) {
-      this.o.logger.warn({ err: e }, 'webhook leases not renewed');
+      // Postgres unreachable: once a lease may have expired, another node may run its webhook.
+      for (const [id, o] of owned) {
+        if (!this.leases.exclusive && this.now() - o.renewedAt >= this.leases.ttlMs) {
+          this.o.logger.warn({ webhook_id: id }, 'webhook lease not renewed in time; stopped here');
+          await this.stopRunner(id, { release: false });
+        }
+      }
+      throw e;
     }
     for (const [id, o] of owned) {
       const row = rows.get(id);
       if (!row || row.state !== 'active' || !this.liveTopic(row)) {
         await this.stopRunner(id, { release: true });
-        continue;
-      }
-      if (renewed === undefined) {
-        // Postgres unreachable: once the lease may have expired, another node may run it.
-        if (!this.leases.exclusive && this.now() - o.renewedAt >= this.leases.ttlMs) {
-          this.o.logger.warn({ webhook_id: id }, 'webhook lease not renewed in time; stopped here');
-          await this.stopRunner(id, { release: false });
-        }
         continue;
       }
       const epoch = renewed.get(webhookLease(id));
