@@ -5,7 +5,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kafkaClientSupported } from '../src/log/kafka/kafka-driver.js';
 import { listen, until } from './sse-support.js';
-import { startIsolatedServer, usingKafka, type TestServer } from './support/server.js';
+import { createTestEnv, startIsolatedServer, startTestServer, usingKafka, type TestServer } from './support/server.js';
 
 /* The native client, loaded at run time: an optional dependency (Node ≥ 22.22 only). */
 interface NativeMessage {
@@ -28,6 +28,7 @@ interface NativeModule {
   };
   Producer: new (o: object) => {
     send(o: object): Promise<{ offsets?: Array<{ partition: number; offset: bigint }> }>;
+    beginTransaction(): Promise<{ send(o: object): Promise<unknown>; commit(): Promise<void> }>;
     close(): Promise<void>;
   };
   Consumer: new (o: object) => {
@@ -243,6 +244,113 @@ describe.skipIf(!(usingKafka() && kafkaClientSupported()))('exposing an existing
     const served = await readAll(second, 2);
     expect(served).toHaveLength(sent.length + 1);
     expectServed(served, sent, 'kept');
+  });
+
+  it('reads past the commit markers of a transactional producer, also one that ends the log (HTTP and SSE)', async () => {
+    const kafkaTopic = await nativeTopic(1);
+    const producer = new native.Producer({
+      clientId: 'expose-tx',
+      bootstrapBrokers: brokers,
+      idempotent: true,
+      transactionalId: `tx-${randomUUID()}`,
+    });
+    try {
+      for (let t = 0; t < 2; t++) {
+        const tx = await producer.beginTransaction();
+        await tx.send({ messages: [0, 1].map((i) => ({ topic: kafkaTopic, value: Buffer.from(`tx${t}-${i}`) })) });
+        await tx.commit();
+      }
+    } finally {
+      await producer.close();
+    }
+    const name = `exposed-${randomUUID()}`;
+    await api('POST', '/v1/topics', { name, kafka_topic: kafkaTopic, config: { value_format: 'string' } });
+    // The log ends with a commit marker (offsets 0-1, marker 2, 3-4, marker 5): a read there
+    // must still move on, or every reader at the end would ask for the marker forever.
+    const atEnd = await api<{ records: HttpRecord[]; next_offset: number; end_offset: number }>(
+      'GET',
+      `/v1/topics/${name}/partitions/0/records?offset=0&max_records=100`,
+    );
+    expect(atEnd.records.map((x) => x.value)).toEqual(['tx0-0', 'tx0-1', 'tx1-0', 'tx1-1']);
+    expect(atEnd.end_offset).toBe(6);
+    expect(atEnd.next_offset).toBe(6);
+    const marker = await api<{ records: HttpRecord[]; next_offset: number }>(
+      'GET',
+      `/v1/topics/${name}/partitions/0/records?offset=5`,
+    );
+    expect(marker).toMatchObject({ records: [], next_offset: 6 });
+
+    await nativeProduce(kafkaTopic, [{ value: Buffer.from('plain') }]);
+    const want = ['tx0-0', 'tx0-1', 'tx1-0', 'tx1-1', 'plain'];
+
+    // Paged over HTTP, one record per page: each next_offset leads on, past every marker.
+    const paged: string[] = [];
+    let offset = 0;
+    for (let i = 0; i < 20 && paged.length < want.length; i++) {
+      const r = await api<{ records: HttpRecord[]; next_offset: number }>(
+        'GET',
+        `/v1/topics/${name}/partitions/0/records?offset=${offset}&max_records=1`,
+      );
+      paged.push(...r.records.map((x) => x.value));
+      expect(r.next_offset, `page ${i} from ${offset}`).toBeGreaterThan(offset);
+      offset = r.next_offset;
+    }
+    expect(paged).toEqual(want);
+
+    const sse = listen(`${server.url}/v1/topics/${name}/partitions/0/events?from=earliest`);
+    try {
+      await until(() => sse.records().length >= want.length, 'transactional records over SSE', 30_000);
+      expect(sse.records().map((r) => r.value)).toEqual(want);
+      // Live past a marker too.
+      const producer2 = new native.Producer({
+        clientId: 'expose-tx',
+        bootstrapBrokers: brokers,
+        idempotent: true,
+        transactionalId: `tx-${randomUUID()}`,
+      });
+      try {
+        const tx = await producer2.beginTransaction();
+        await tx.send({ messages: [{ topic: kafkaTopic, value: Buffer.from('live-tx') }] });
+        await tx.commit();
+      } finally {
+        await producer2.close();
+      }
+      await nativeProduce(kafkaTopic, [{ value: Buffer.from('live-plain') }]);
+      await until(() => sse.records().length >= want.length + 2, 'live records after a marker over SSE', 30_000);
+      expect(sse.records().map((r) => r.value)).toEqual([...want, 'live-tx', 'live-plain']);
+    } finally {
+      sse.close();
+    }
+  });
+
+  it('after a restart the exposed topic still reads and appends the same Kafka topic, and deleting it leaves that topic', async () => {
+    const kafkaTopic = await nativeTopic(2);
+    await nativeProduce(kafkaTopic, [{ value: Buffer.from('before'), partition: 1 }]);
+    const env = await createTestEnv();
+    let node = await startTestServer(env);
+    try {
+      const name = `exposed-${randomUUID()}`;
+      expect((await call(node, 'POST', '/v1/topics', { name, kafka_topic: kafkaTopic })).status).toBe(201);
+      await node.stop();
+      node = await startTestServer(env);
+      const got = await call(node, 'GET', `/v1/topics/${name}`);
+      expect(got.body).toMatchObject({ kafka_topic: kafkaTopic, partition_count: 2 });
+      const read = await call(node, 'GET', `/v1/topics/${name}/partitions/1/records?offset=0`);
+      expect((read.body['records'] as HttpRecord[]).map((r) => Buffer.from(r.value, 'base64').toString())).toEqual([
+        'before',
+      ]);
+      const produced = await call(node, 'POST', `/v1/topics/${name}/records`, {
+        records: [{ value: Buffer.from('after').toString('base64'), partition: 1 }],
+      });
+      expect(produced.body).toEqual({ offsets: [{ partition: 1, offset: 1 }] });
+      expect((await call(node, 'DELETE', `/v1/topics/${name}`)).status).toBe(204);
+      const md = await admin.metadata({ topics: [kafkaTopic], forceUpdate: true });
+      expect(md.topics.get(kafkaTopic)?.partitions).toHaveLength(2);
+      expect((await nativeConsume(kafkaTopic, 2)).map((m) => m.value?.toString())).toEqual(['before', 'after']);
+    } finally {
+      await node.stop();
+      await env.cleanup();
+    }
   });
 
   it('growing an exposed topic grows the Kafka topic; a config change is written to it', async () => {

@@ -43,6 +43,8 @@ export interface FetchedPartition {
   logStartOffset: number;
   /** Data batches in offset order (control batches of transactions left out). */
   batches: FetchedBatch[];
+  /** The offset after the last batch fetched, control batches included (undefined: none fetched). */
+  nextOffset?: number;
 }
 
 export interface TopicLayout {
@@ -310,7 +312,9 @@ export async function createPlatformaticDriver(conn: KafkaConnection): Promise<K
       const p = res.responses[0]?.partitions[0];
       if (!p) throw new Error(`fetch ${topicId}/${partition}: empty answer`);
       const batches: FetchedBatch[] = [];
+      let nextOffset: number | undefined;
       for (const batch of p.records ?? []) {
+        nextOffset = Math.max(nextOffset ?? 0, Number(batch.firstOffset) + batch.lastOffsetDelta + 1);
         if (batch.attributes & IS_CONTROL_BATCH) continue;
         const base = Number(batch.firstOffset);
         const records: FetchedRecord[] = [];
@@ -330,6 +334,7 @@ export async function createPlatformaticDriver(conn: KafkaConnection): Promise<K
         highWatermark: Number(p.highWatermark),
         logStartOffset: Number(p.logStartOffset),
         batches,
+        ...(nextOffset !== undefined ? { nextOffset } : {}),
       };
     },
     async tailFetch(leader, partitions, maxWaitMs) {
