@@ -15,8 +15,8 @@ export interface paths {
         get: operations["listTopics"];
         put?: never;
         /**
-         * Create a topic
-         * @description Creates the topic and its partition logs. Crash-safe: a create interrupted half-way is rolled back at the next start.
+         * Create a topic (or expose an existing Kafka topic)
+         * @description Creates the topic and its partition logs. Crash-safe: a create interrupted half-way is rolled back at the next start. On the Kafka store, `kafka_topic` exposes an existing Kafka topic instead (needing topic create on `name` and on `kafka_topic`); see that field.
          */
         post: operations["createTopic"];
         delete?: never;
@@ -38,14 +38,14 @@ export interface paths {
         post?: never;
         /**
          * Delete a topic
-         * @description Removes the topic and all its log data. The name can be reused at once; the new topic gets a new id and starts at offset 0. Everything that pointed at the old topic ends with it: open streams on it end; consumer groups' committed offsets and positions on it are removed (as Kafka does), so a group starts a new topic of the name at its auto_offset_reset position; its webhooks end in state `topic_deleted`; SSE topic cursors issued for it are refused (410) on a new topic of the name.
+         * @description Removes the topic and all its log data. The name can be reused at once; the new topic gets a new id and starts at offset 0. Everything that pointed at the old topic ends with it: open streams on it end; consumer groups' committed offsets and positions on it are removed (as Kafka does), so a group starts a new topic of the name at its auto_offset_reset position; its webhooks end in state `topic_deleted`; SSE topic cursors issued for it are refused (410) on a new topic of the name. A topic exposing an existing Kafka topic (`kafka_topic`) only lets go of it: the Kafka topic and its data stay in Kafka, and exposing it again reads the same records.
          */
         delete: operations["deleteTopic"];
         options?: never;
         head?: never;
         /**
          * Grow partitions or change config
-         * @description Partitions only grow (shrinking is a 400). Config changes apply to the partition logs at once (retention, segment size) or to the next produce (durability, max_record_bytes). value_format is fixed.
+         * @description Partitions only grow (shrinking is a 400). Config changes apply to the partition logs at once (retention, segment size) or to the next produce (durability, max_record_bytes). value_format is fixed. On a topic exposing an existing Kafka topic (`kafka_topic`), growing partitions grows that Kafka topic (as kafka-topics.sh --alter would: keys of native producers may map to other partitions afterwards) and a changed retention_ms, retention_bytes, segment_bytes or segment_ms is written to its Kafka config (only what changed); partitions added to it outside Sluice are adopted by a PATCH to its new count.
          */
         patch: operations["updateTopic"];
         trace?: never;
@@ -99,7 +99,7 @@ export interface paths {
         };
         /**
          * Stream one partition (Server-Sent Events)
-         * @description A Server-Sent Events stream. It opens with `retry:`; each record arrives as `event: record` with `data:` a Record JSON and `id:` the resume cursor (with `?batch=true`: `event: records`, a JSON array). A `: keepalive` comment is sent every SLUICE_SSE_KEEPALIVE_MS (default 15 s). Records deleted by retention before the stream delivered them (a cursor below the retained start, or a slow client that fell behind it) are reported, never skipped silently, as `event: gap` with `data:` `{"topic","partition","from_offset","to_offset"}`: offsets [from_offset, to_offset) of that partition are gone; the stream goes on from to_offset (the partition’s start) and the gap’s `id:` is already past it, so a reconnect never reports it again. Group streams send the same event. When the stream cannot continue it sends `event: error` with `{"code","message",...}` and closes (e.g. the topic was deleted). On server shutdown the last event is `event: shutdown`. A slow client is paused against its socket and catches up from the log; it never grows server memory. The body is delimited by the connection (`Connection: close`, not chunked): the stream ends when it closes. A start position or cursor beyond the end of a partition is refused before the stream opens with 416 `offset_out_of_range` and `partition`, `start_offset`, `end_offset` (as on /records; a non-200 also stops EventSource); exactly at the end is valid and waits for the next record. The cursor (`id:`) is the next offset in this partition, in decimal; a malformed cursor is a 400.
+         * @description A Server-Sent Events stream. It opens with `retry:`; each record arrives as `event: record` with `data:` a Record JSON and `id:` the resume cursor (with `?batch=true`: `event: records`, a JSON array). A `: keepalive` comment is sent every SLUICE_SSE_KEEPALIVE_MS (default 15 s). Records deleted by retention before the stream delivered them (a cursor below the retained start, or a slow client that fell behind it) are reported, never skipped silently, as `event: gap` with `data:` `{"topic","partition","from_offset","to_offset"}`: offsets [from_offset, to_offset) of that partition are gone; the stream goes on from to_offset (the partition’s start) and the gap’s `id:` is already past it, so a reconnect never reports it again. Group streams send the same event. When the stream cannot continue it sends `event: error` with `{"code","message",...}` and closes (e.g. the topic was deleted). On server shutdown the last event is `event: shutdown`. A slow client is paused against its socket and catches up from the log; it never grows server memory. The body is delimited by the connection (`Connection: close`, not chunked): the stream ends when it closes. A start position or cursor beyond the end of a partition is refused before the stream opens with 416 `offset_out_of_range` and `partition`, `start_offset`, `end_offset` (as on /records; a non-200 also stops EventSource); exactly at the end is valid and waits for the next record. The cursor (`id:`) is `<next offset>.<tag>`: the next offset in this partition in decimal, and a tag naming this incarnation of the topic. A cursor of a deleted topic whose name was reused is refused with 410 `gone` (reconnect without it); a bare decimal offset is accepted as it is; a malformed cursor is a 400.
          */
         get: operations["streamPartitionEvents"];
         put?: never;
@@ -710,6 +710,11 @@ export interface components {
             /** @description Per-partition offsets and sizes, by partition number. */
             partitions: components["schemas"]["PartitionInfo"][];
             config: components["schemas"]["TopicConfig"];
+            /**
+             * @description Present when the topic exposes an existing Kafka topic (created with `kafka_topic`): the Kafka topic it reads and appends. Deleting the topic leaves that Kafka topic and its data in place.
+             * @example orders
+             */
+            kafka_topic?: string;
             /** @description Unix ms. */
             created_at: number;
             /** @description Unix ms. */
@@ -786,6 +791,11 @@ export interface components {
              */
             partitions?: number;
             config?: components["schemas"]["TopicConfigInput"];
+            /**
+             * @description Kafka store only (SLUICE_LOG_STORE=kafka; elsewhere 400): expose this existing Kafka topic under `name` instead of creating a new one. Its partition count and its retention.ms, retention.bytes, segment.bytes and segment.ms are read from Kafka (so `partitions`, if given, must match, and those config fields may not be given); `value_format` defaults to `binary` (foreign bytes need not be JSON; with `json`, only produce is validated and a stored value that is not JSON reads back as base64 with `value_encoding`). Records produced natively before and after are readable with their keys, headers and timestamps. Deleting the topic never deletes the Kafka topic. 404 if the Kafka topic does not exist; 409 if another topic already exposes it.
+             * @example orders
+             */
+            kafka_topic?: string;
         };
         /** @description Omitted fields take their defaults. */
         TopicConfigInput: {
@@ -1477,6 +1487,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Conflict */
             409: {
                 headers: {
@@ -2050,6 +2069,15 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Gone */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -159,6 +159,11 @@ export const envSchema = z.object({
   SLUICE_WEBHOOK_MAX_CONCURRENCY: int(1, 10_000).default(64),
   /** Delivery attempts kept per webhook for GET /v1/webhooks/{id}/deliveries. */
   SLUICE_WEBHOOK_DELIVERIES_KEPT: int(1, 10_000).default(100),
+  /**
+   * How long a node's lease on a webhook lasts without renewal (renewed every third of it):
+   * with several nodes, a dead node's webhooks resume on another within this time.
+   */
+  SLUICE_LEASE_MS: int(300, 600_000).default(15_000),
   /** Queues: most records one queue partition may have between its start and its newest leased record. */
   SLUICE_QUEUE_MAX_WINDOW: int(10, 1_000_000).default(5_000),
   /** Queues: how often expired leases are returned and pending dead letters appended. */
@@ -251,6 +256,7 @@ export interface Config {
   webhookAllowHosts: string[];
   webhookMaxConcurrency: number;
   webhookDeliveriesKept: number;
+  leaseMs: number;
   queueMaxWindow: number;
   queueSweepIntervalMs: number;
   overviewIntervalMs: number;
@@ -381,6 +387,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       .filter((s) => s !== ''),
     webhookMaxConcurrency: e.SLUICE_WEBHOOK_MAX_CONCURRENCY,
     webhookDeliveriesKept: e.SLUICE_WEBHOOK_DELIVERIES_KEPT,
+    leaseMs: e.SLUICE_LEASE_MS,
     queueMaxWindow: e.SLUICE_QUEUE_MAX_WINDOW,
     queueSweepIntervalMs: e.SLUICE_QUEUE_SWEEP_INTERVAL_MS,
     overviewIntervalMs: e.SLUICE_OVERVIEW_INTERVAL_MS,

@@ -33,6 +33,7 @@ import { createGroupTopics } from './groups/topic-adapter.js';
 import { forgetTopic as forgetTopicOffsets } from './groups/group-repository.js';
 import { UrlPolicy } from './webhooks/url-policy.js';
 import { WebhooksService } from './webhooks/webhooks-service.js';
+import { Leases } from './cluster/leases.js';
 import { QueueMetrics } from './queues/queue-metrics.js';
 import { QueueSweeper } from './queues/queue-sweeper.js';
 import { QueuesService } from './queues/queues-service.js';
@@ -197,8 +198,18 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       expiredCounter: metrics.webhookRecordsExpired,
       onAttempt: metrics.traffic.webhookAttempt,
       logger: logger.child({ component: 'webhooks' }),
+      // Only the Kafka store lets several nodes share one database; the others are alone by construction.
+      leases: new Leases(metadata.db, { ttlMs: config.leaseMs, exclusive: config.logStore !== 'kafka' }),
     });
     cleanups.push(() => webhooks.stop());
+    new Gauge({
+      name: 'sluice_leases_held',
+      help: 'Webhook leases this node holds (the webhooks it runs; with several nodes each webhook runs on one)',
+      registers: [metrics.registry],
+      collect() {
+        this.set(webhooks.leasesHeld());
+      },
+    });
     await webhooks.start();
     registerStateGauges(metrics.registry, {
       groupLags: async () =>

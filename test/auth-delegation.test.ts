@@ -45,6 +45,23 @@ describe('delegation and indirect writes', () => {
     actions,
   });
 
+  it('exposing an existing Kafka topic needs topic:create on its Kafka name as well as on the Sluice name', async () => {
+    const prefix = `team-${randomUUID()}.`;
+    const key = bearer(
+      (
+        await createKey(server.url, [{ resource: 'topic', name: prefix, pattern: 'prefixed', actions: ['create'] }], {
+          as: ADMIN_KEY,
+        })
+      ).key,
+    );
+    // Kafka topics outside the key's names are refused before anything is looked up.
+    expect(await send('POST', '/v1/topics', key, { name: `${prefix}x`, kafka_topic: 'payroll' })).toBe(403);
+    // Within them, the request reaches the handler (on the file store: 400, kafka_topic needs the Kafka store).
+    const within = await send('POST', '/v1/topics', key, { name: `${prefix}y`, kafka_topic: `${prefix}orders` });
+    expect(within).not.toBe(403);
+    expect(await send('POST', '/v1/topics', key, { name: `${prefix}z` })).toBe(201);
+  });
+
   it('naming a dead-letter topic needs topic:write on it (webhook create and update, queue put)', async () => {
     const source = await topic();
     const dlq = await topic();

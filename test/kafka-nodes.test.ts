@@ -94,5 +94,62 @@ describe.skipIf(!(usingKafka() && kafkaClientSupported() && usingPostgres()))(
         async () => (await call(b, 'GET', `/v1/topics/${name}/partitions/0/records?offset=0`)).status === 404,
       );
     }, 120_000);
+
+    it('serves a Kafka topic exposed on the other node; deleting it on either leaves the Kafka topic', async () => {
+      const brokers = (process.env['SLUICE_TEST_KAFKA_BROKERS'] ?? '').split(',');
+      const nativeName = '@platformatic/kafka';
+      const native = (await import(nativeName)) as {
+        Admin: new (o: object) => {
+          createTopics(o: object): Promise<unknown>;
+          metadata(o: { topics: string[]; forceUpdate?: boolean }): Promise<{ topics: Map<string, unknown> }>;
+          close(): Promise<void>;
+        };
+        Producer: new (o: object) => { send(o: object): Promise<unknown>; close(): Promise<void> };
+      };
+      const admin = new native.Admin({ clientId: 'nodes-expose', bootstrapBrokers: brokers });
+      try {
+        const kafkaTopic = `native-${randomUUID()}`;
+        await admin.createTopics({ topics: [kafkaTopic], partitions: 1, replicas: -1 });
+        const producer = new native.Producer({ clientId: 'nodes-expose', bootstrapBrokers: brokers });
+        await producer.send({ messages: [{ topic: kafkaTopic, partition: 0, value: Buffer.from('native') }] });
+        await producer.close();
+
+        const name = `exposed-${randomUUID()}`;
+        const created = await call(a, 'POST', '/v1/topics', {
+          name,
+          kafka_topic: kafkaTopic,
+          config: { value_format: 'string' },
+        });
+        expect(created.status).toBe(201);
+        const readB = () => call(b, 'GET', `/v1/topics/${name}/partitions/0/records?offset=0`);
+        await eventually('node B to adopt the exposed topic', async () => (await readB()).status === 200);
+        expect(((await readB()).body!['records'] as Array<{ value: string }>).map((r) => r.value)).toEqual(['native']);
+        expect((await call(b, 'POST', `/v1/topics/${name}/records`, { records: [{ value: 'from-b' }] })).status).toBe(
+          200,
+        );
+
+        // Deleted on B: A lets go of it too, and the Kafka topic stays with both records.
+        expect((await call(b, 'DELETE', `/v1/topics/${name}`)).status).toBe(204);
+        await eventually(
+          'node A to drop the topic',
+          async () => (await call(a, 'GET', `/v1/topics/${name}/partitions/0/records?offset=0`)).status === 404,
+        );
+        expect((await admin.metadata({ topics: [kafkaTopic], forceUpdate: true })).topics.has(kafkaTopic)).toBe(true);
+        const again = `exposed-${randomUUID()}`;
+        expect(
+          (
+            await call(a, 'POST', '/v1/topics', {
+              name: again,
+              kafka_topic: kafkaTopic,
+              config: { value_format: 'string' },
+            })
+          ).status,
+        ).toBe(201);
+        const read = await call(a, 'GET', `/v1/topics/${again}/partitions/0/records?offset=0`);
+        expect((read.body!['records'] as Array<{ value: string }>).map((r) => r.value)).toEqual(['native', 'from-b']);
+      } finally {
+        await admin.close();
+      }
+    }, 120_000);
   },
 );

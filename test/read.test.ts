@@ -177,6 +177,33 @@ describe('long-poll', () => {
     expect(expectStatus(await read(name, { wait_ms: 1000 }), 200).records).toHaveLength(1);
   });
 
+  // A waiting long-poll must not answer 200 with the deleted topic's end offset: a client
+  // would keep polling from that offset and, once the name is re-created, skip the new
+  // topic's first records (or be told 416 with no reason).
+  it.each([
+    ['deleted', false],
+    ['deleted and re-created', true],
+  ])('answers 404 topic_not_found at once when the topic is %s while it waits', async (_, recreate) => {
+    const name = await topicWith([{ value: 'old-1' }, { value: 'old-2' }]);
+    const started = Date.now();
+    const pending = read(name, { offset: 2, wait_ms: 5000 });
+    await new Promise((r) => setTimeout(r, 150));
+    expectStatus(await server.client.delete('/v1/topics/{topic}', { params: { topic: name } }), 204);
+    if (recreate) {
+      expectStatus(await server.client.post('/v1/topics', { body: { name, partitions: 1 } }), 201);
+      expectStatus(
+        await server.client.post('/v1/topics/{topic}/records', {
+          params: { topic: name },
+          body: { records: [{ value: 'new-0' }, { value: 'new-1' }, { value: 'new-2' }] },
+        }),
+        200,
+      );
+    }
+    const res = await pending;
+    expect(res.status === 404 && res.body.error.code, JSON.stringify(res.body)).toBe('topic_not_found');
+    expect(Date.now() - started).toBeLessThan(4000);
+  });
+
   // Last: it shuts the shared server down.
   it('ends a long-poll at once when the server shuts down', async () => {
     const name = await topicWith([]);

@@ -251,3 +251,44 @@ describe('a topic deleted and created again', () => {
     }
   });
 });
+
+describe('partition SSE cursors name their topic', () => {
+  it('refuses a partition cursor of the deleted topic (410) and resumes the new topic with its own', async () => {
+    const t = `t-${randomUUID()}`;
+    await createTopic(t);
+    await produce(t, 3, 'old');
+    const url = `${server.url}/v1/topics/${t}/partitions/0/events?from=earliest`;
+    const reader = listen(url);
+    try {
+      await until(() => reader.records().length === 3, 'old records');
+    } finally {
+      reader.close();
+    }
+    const cursor = reader.events.at(-1)!.id;
+    expect(cursor).toMatch(/^3\.[A-Za-z0-9_-]{6}$/);
+    const open = async (lastEventId: string) => {
+      const res = await fetch(url, { headers: { 'last-event-id': lastEventId } });
+      const json = res.headers.get('content-type')?.includes('json');
+      const body = json ? ((await res.json()) as Json) : undefined;
+      if (!json) await res.body?.cancel();
+      return { status: res.status, code: body?.error?.code as string | undefined };
+    };
+    expect((await open(cursor)).status).toBe(200);
+
+    await deleteTopic(t);
+    await createTopic(t);
+    await produce(t, 5, 'new');
+    // Resuming the new topic at offset 3 would skip its first three records without a word.
+    expect(await open(cursor)).toEqual({ status: 410, code: 'gone' });
+    const fresh = listen(url);
+    try {
+      await until(() => fresh.records().length === 5, 'new records');
+      expect(fresh.records().map((r) => (r.value as Json).tag)).toEqual(['new', 'new', 'new', 'new', 'new']);
+      expect((await open(fresh.events.at(-1)!.id)).status).toBe(200);
+    } finally {
+      fresh.close();
+    }
+    // A bare offset, as a person types it, is still accepted (and not checked).
+    expect((await open('2')).status).toBe(200);
+  });
+});

@@ -57,7 +57,11 @@ const deadLetterWrite = r('topic', 'write', { body: 'dead_letter_topic', optiona
  */
 export const operationPermissions: Record<string, Declaration> = {
   // Topics
-  createTopic: { requires: [r('topic', 'create', { body: 'name' })] },
+  // Exposing an existing Kafka topic (`kafka_topic`) reads and writes data Sluice did not create:
+  // the caller also needs topic:create on that Kafka topic's name (Kafka's ACLs name it too).
+  createTopic: {
+    requires: [r('topic', 'create', { body: 'name' }), r('topic', 'create', { body: 'kafka_topic', optional: true })],
+  },
   listTopics: { requires: [r('topic', 'describe', ANY)], note: 'lists only topics the caller may describe' },
   getTopic: { requires: [r('topic', 'describe', param('topic'))] },
   updateTopic: { requires: [r('topic', 'alter', param('topic'))] },

@@ -19,11 +19,29 @@ describe('partition cursor', () => {
     expect(decodePartitionCursor('0')).toEqual({ ok: true, value: 0 });
   });
 
-  it.each(['', '-1', '01', '1.5', 'abc', '1e3', ' 1', '99999999999999999'])('rejects %j', (bad) => {
-    const result = decodePartitionCursor(bad);
-    expect(result.ok).toBe(false);
-    if (!result.ok) expect(result.error.code).toBe('malformed');
+  it('carries the topic tag: round-trips for its topic, refused for another, a bare offset unchecked', () => {
+    const other = topicCursorTag('0b9c1d2e-3f40-4a5b-8c6d-7e8f90a1b2c3');
+    expect(encodePartitionCursor(42, TAG)).toBe(`42.${TAG}`);
+    expect(decodePartitionCursor(`42.${TAG}`, TAG)).toEqual({ ok: true, value: 42 });
+    expect(decodePartitionCursor('42', TAG)).toEqual({ ok: true, value: 42 });
+    const mismatch = decodePartitionCursor(`42.${other}`, TAG);
+    expect(!mismatch.ok && mismatch.error.code).toBe('topic_mismatch');
+    fc.assert(
+      fc.property(fc.nat(), (n) => {
+        const back = decodePartitionCursor(encodePartitionCursor(n, TAG), TAG);
+        return back.ok && back.value === n;
+      }),
+    );
   });
+
+  it.each(['', '-1', '01', '1.5', 'abc', '1e3', ' 1', '99999999999999999', '1.', '1.abc', '1.abcdefg', '.abcdef'])(
+    'rejects %j',
+    (bad) => {
+      const result = decodePartitionCursor(bad, TAG);
+      expect(result.ok).toBe(false);
+      if (!result.ok) expect(result.error.code).toBe('malformed');
+    },
+  );
 });
 
 describe('topic cursor', () => {

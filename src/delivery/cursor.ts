@@ -1,6 +1,6 @@
 // SSE resume cursors: the `id:` of every event and what `Last-Event-ID` brings back.
-// A partition cursor is the next offset in decimal; a topic cursor is a versioned token
-// that names the topic incarnation it was issued for.
+// A partition cursor is the next offset in decimal with a tag naming the topic incarnation;
+// a topic cursor is a versioned token that names it too.
 import { createHash } from 'node:crypto';
 import { err, ok, type Result } from '../lib/result.js';
 import { pushUvarint, readUvarint } from '../lib/uvarint.js';
@@ -27,17 +27,36 @@ const MAX_CURSOR_PARTITIONS = 100_000;
 const DECIMAL = /^(0|[1-9][0-9]{0,15})$/;
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
 
-/** Encode the next offset of one partition: plain decimal, what a human expects to see. */
-export function encodePartitionCursor(nextOffset: number): string {
-  return String(nextOffset);
+/**
+ * Encode the next offset of one partition as `<offset>.<tag>`: the decimal offset a person
+ * expects to read, and the tag (`topicCursorTag`) of the topic incarnation it belongs to, so a
+ * cursor of a deleted topic is refused rather than resumed at that offset in its successor.
+ * Without a tag, the plain decimal.
+ */
+export function encodePartitionCursor(nextOffset: number, tag = ''): string {
+  return tag === '' ? String(nextOffset) : `${nextOffset}.${tag}`;
 }
 
-export function decodePartitionCursor(cursor: string): Result<number, CursorError> {
-  const value = DECIMAL.test(cursor) ? Number(cursor) : NaN;
-  if (!Number.isSafeInteger(value)) {
+/**
+ * Decode a partition cursor for the topic whose tag is `tag`: `<offset>.<tag>` as issued, or a
+ * bare decimal offset as a person types it (accepted unchecked). Another topic's tag is
+ * `topic_mismatch`.
+ */
+export function decodePartitionCursor(cursor: string, tag = ''): Result<number, CursorError> {
+  const dot = cursor.indexOf('.');
+  const digits = dot < 0 ? cursor : cursor.slice(0, dot);
+  const value = DECIMAL.test(digits) ? Number(digits) : NaN;
+  const cursorTag = dot < 0 ? undefined : cursor.slice(dot + 1);
+  if (!Number.isSafeInteger(value) || (cursorTag !== undefined && !TAG.test(cursorTag))) {
     return err({
       code: 'malformed',
-      message: `cursor ${quote(cursor)} is not a partition offset (a decimal integer ≥ 0)`,
+      message: `cursor ${quote(cursor)} is not a partition cursor (\`<offset>.<tag>\` as issued, or a decimal offset ≥ 0)`,
+    });
+  }
+  if (cursorTag !== undefined && tag !== '' && cursorTag !== tag) {
+    return err({
+      code: 'topic_mismatch',
+      message: `cursor ${quote(cursor)} belongs to a deleted topic of this name; reconnect without it`,
     });
   }
   return ok(value);

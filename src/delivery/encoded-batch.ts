@@ -21,6 +21,8 @@ export type RecordEncoder = (record: StoredRecord) => string;
 export class EncodedBatch {
   private partitionFrames?: Buffer;
   private partitionBatchFrame?: Buffer;
+  /** The cursor tag the shared partition frames carry (one partition: one topic incarnation). */
+  private partitionTag = '';
   private readonly topicFrames = new Map<string, Buffer>();
 
   constructor(
@@ -43,12 +45,20 @@ export class EncodedBatch {
     return new EncodedBatch(partition, records, records.map(encoder), firstOffset, nextOffset);
   }
 
-  /** All records as events with partition cursors (or one `records` event); shared. */
-  sharedPartitionFrame(batchMode: boolean): Buffer | null {
+  /**
+   * All records as events with partition cursors (or one `records` event); shared. `cursorTag`
+   * names the topic in the cursors (`topicCursorTag`); every reader of a partition has the same.
+   */
+  sharedPartitionFrame(batchMode: boolean, cursorTag = ''): Buffer | null {
     if (this.records.length === 0) return null;
+    if (cursorTag !== this.partitionTag) {
+      this.partitionTag = cursorTag;
+      this.partitionFrames = undefined;
+      this.partitionBatchFrame = undefined;
+    }
     if (batchMode) {
       this.partitionBatchFrame ??= Buffer.from(
-        recordsHead(this.jsons) + idTail(encodePartitionCursor(this.nextOffset)),
+        recordsHead(this.jsons) + idTail(encodePartitionCursor(this.nextOffset, cursorTag)),
       );
       return this.partitionBatchFrame;
     }
@@ -57,7 +67,7 @@ export class EncodedBatch {
       for (let i = 0; i < this.records.length; i++) {
         text +=
           recordHead(this.jsons[i] as string) +
-          idTail(encodePartitionCursor((this.records[i] as StoredRecord).offset + 1));
+          idTail(encodePartitionCursor((this.records[i] as StoredRecord).offset + 1, cursorTag));
       }
       this.partitionFrames = Buffer.from(text);
     }
@@ -82,7 +92,7 @@ export class EncodedBatch {
    * A frame for one subscriber: only the records `keep` selects (all when null), each with
    * its own cursor. `vector` is the subscriber's topic offset vector, advanced in place to
    * this batch's end; undefined for a partition stream. `cursorTag` names the topic in
-   * topic cursors (`topicCursorTag`).
+   * the cursors (`topicCursorTag`).
    */
   frameFor(
     keep: ((record: StoredRecord) => boolean) | null,
@@ -91,7 +101,7 @@ export class EncodedBatch {
     cursorTag = '',
   ): Buffer | null {
     const cursorAfter = (next: number): string => {
-      if (!vector) return encodePartitionCursor(next);
+      if (!vector) return encodePartitionCursor(next, cursorTag);
       vector[this.partition] = next;
       return encodeTopicCursor(vector, cursorTag);
     };

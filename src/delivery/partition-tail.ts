@@ -97,7 +97,9 @@ export class PartitionTail {
           break;
         }
         const { records, nextOffset } = result.value;
-        if (records.length === 0) break;
+        // An empty batch that still moves on (a Kafka transaction marker) is delivered too:
+        // subscribers advance past it instead of the tail reading the same offset again.
+        if (nextOffset <= from) break;
         const batch = EncodedBatch.encode(this.log.partition, records, from, nextOffset, this.encoder);
         this.position = nextOffset;
         for (const s of [...this.subscribers]) s.deliver(batch);

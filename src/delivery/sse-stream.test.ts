@@ -10,7 +10,7 @@ import {
   type RecordInput,
   type StoredRecord,
 } from '../log/index.js';
-import { decodeTopicCursor, encodeTopicCursor, topicCursorTag } from './cursor.js';
+import { decodeTopicCursor, encodePartitionCursor, encodeTopicCursor, topicCursorTag } from './cursor.js';
 import { parseRecordFilter } from './record-filter.js';
 import { SseService } from './sse-service.js';
 import type { SseSink } from './sse-sink.js';
@@ -149,6 +149,9 @@ afterEach(async () => {
   await store.close();
 });
 
+/** The partition cursor this test's topic issues for `next`. */
+const pc = (next: number) => encodePartitionCursor(next, topicCursorTag(topicId));
+
 function openPartition(log: PartitionLog, nextOffset: number, query: Record<string, string[]> = {}, batchMode = false) {
   const sink = new FakeSink();
   const stream = service.open({
@@ -193,7 +196,7 @@ describe('partition stream', () => {
     expect(sink.text().startsWith('retry: 2000\n\n')).toBe(true);
     const events = sink.events().filter((e) => e.event === 'record');
     expect(events.map((e) => JSON.parse(e.data).value)).toEqual(['a', 'b', 'c', 'd', 'e']);
-    expect(events.map((e) => e.id)).toEqual(['1', '2', '3', '4', '5']);
+    expect(events.map((e) => e.id)).toEqual([1, 2, 3, 4, 5].map(pc));
   });
 
   it('encodes a live batch once and writes the same Buffer to every subscriber, woken only by appends', async () => {
@@ -236,8 +239,8 @@ describe('partition stream', () => {
         .filter((e) => e.event === 'record')
         .map((e) => [JSON.parse(e.data).value, e.id]),
     ).toEqual([
-      ['1', '1'],
-      ['5', '5'],
+      ['1', pc(1)],
+      ['5', pc(5)],
     ]);
     expect(stream.nextOffsets).toEqual([5]);
   });
@@ -250,7 +253,7 @@ describe('partition stream', () => {
     await until(() => sink.events().some((e) => e.event === 'records'), 'batch');
     const batch = sink.events().find((e) => e.event === 'records');
     expect(JSON.parse(batch?.data ?? '[]').map((r: { value: string }) => r.value)).toEqual(['a', 'b', 'c']);
-    expect(batch?.id).toBe('3');
+    expect(batch?.id).toBe(pc(3));
   });
 
   it('a stalled client leaves the fan-out with bounded buffering, then catches up from the log in order', async () => {
@@ -294,7 +297,7 @@ describe('partition stream', () => {
     const events = sink.events();
     const gaps = events.filter((e) => e.event === 'gap');
     expect(gaps.map((e) => [JSON.parse(e.data), e.id])).toEqual([
-      [{ topic: topicId, partition: 0, from_offset: delivered, to_offset: start }, String(start)],
+      [{ topic: topicId, partition: 0, from_offset: delivered, to_offset: start }, pc(start)],
     ]);
     // Records before the gap event, the gap, then every retained record from the start, in order.
     const gapAt = events.findIndex((e) => e.event === 'gap');
@@ -320,7 +323,7 @@ describe('partition stream', () => {
     expect([first?.event, JSON.parse(first?.data ?? '{}'), first?.id]).toEqual([
       'gap',
       { topic: topicId, partition: 0, from_offset: 1, to_offset: start },
-      String(start),
+      pc(start),
     ]);
     expect(rest.map((e) => e.event)).toEqual(Array(10 - start).fill('record'));
   });
@@ -353,7 +356,7 @@ describe('partition stream', () => {
     open();
     await until(() => sink.records().length === 10 - start, 'retained records');
     expect(sink.ended).toBe(false);
-    expect(sink.events()[0]).toMatchObject({ event: 'gap', id: String(start) });
+    expect(sink.events()[0]).toMatchObject({ event: 'gap', id: pc(start) });
     expect(JSON.parse(sink.events()[0]?.data ?? '{}')).toEqual({
       topic: topicId,
       partition: 0,

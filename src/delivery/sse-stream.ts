@@ -66,7 +66,7 @@ export class SseStream {
   constructor(private readonly options: SseStreamOptions) {
     this.offsets = options.partitions.map((p) => p.nextOffset);
     const first = options.partitions[0];
-    this.cursorTag = options.kind === 'topic' && first ? topicCursorTag(first.log.topicId) : '';
+    this.cursorTag = first ? topicCursorTag(first.log.topicId) : '';
     this.lanes = options.partitions.map((spec, index) => {
       const lane: Lane = {
         index,
@@ -150,7 +150,9 @@ export class SseStream {
     const { filter, batchMode, kind } = this.options;
     const keep = filter ? (r: StoredRecord) => matchesFilter(filter, r) : null;
     if (kind === 'partition') {
-      return keep ? batch.frameFor(keep, batchMode) : batch.sharedPartitionFrame(batchMode);
+      return keep
+        ? batch.frameFor(keep, batchMode, undefined, this.cursorTag)
+        : batch.sharedPartitionFrame(batchMode, this.cursorTag);
     }
     if (!keep && this.liveCount === this.lanes.length)
       return batch.sharedTopicFrame(this.offsets, batchMode, this.cursorTag);
@@ -258,7 +260,9 @@ export class SseStream {
   private skipGap(lane: Lane, from: number, to: number): void {
     this.offsets[lane.index] = to;
     const cursor =
-      this.options.kind === 'topic' ? encodeTopicCursor(this.offsets, this.cursorTag) : encodePartitionCursor(to);
+      this.options.kind === 'topic'
+        ? encodeTopicCursor(this.offsets, this.cursorTag)
+        : encodePartitionCursor(to, this.cursorTag);
     const partition = lane.spec.log.partition;
     this.write(gapFrame({ topic: this.options.topic, partition, from_offset: from, to_offset: to }, cursor));
   }

@@ -183,11 +183,39 @@ export interface LogObserver {
   retentionDeleted?(segments: number, bytes: number): void;
 }
 
+/** An existing log the store did not create (on Kafka: a Kafka topic), as `ExternalLogs.describe` finds it. */
+export interface ExternalLog {
+  partitions: number;
+  /** The settings of the external log that map to PartitionConfig (absent ones keep Sluice's defaults). */
+  config: Partial<PartitionConfig>;
+}
+
+/**
+ * What a store offers that can serve logs it did not create (the Kafka store: existing Kafka
+ * topics). A topic bound to an external log reads and appends it; growing it grows the external
+ * log; config changes are applied to it; deleting the topic only lets go of it, never deletes it.
+ */
+export interface ExternalLogs {
+  /** The external log named `name`: `missing` when there is none, `own` when it is one of the store's own logs. */
+  describe(name: string): Promise<ExternalLog | 'missing' | 'own'>;
+}
+
 export interface LogStore {
   /** Recover every partition on disk. Must be called once before anything else. */
   open(): Promise<RecoveryReport>;
-  /** Create (or return the existing) partition log; directories are fsynced before it resolves. */
-  createPartition(topicId: string, partition: number, config: PartitionConfig): Promise<PartitionLog>;
+  /**
+   * Create (or return the existing) partition log; directories are fsynced before it resolves.
+   * With `external` (only stores that have `external`), the partition is that existing log's
+   * partition instead: pass it on every call for the topic, at start-up too.
+   */
+  createPartition(
+    topicId: string,
+    partition: number,
+    config: PartitionConfig,
+    options?: { external?: string },
+  ): Promise<PartitionLog>;
+  /** Present when the store can expose logs it did not create (see ExternalLogs). */
+  readonly external?: ExternalLogs;
   getPartition(topicId: string, partition: number): PartitionLog | undefined;
   /** Topic ids with data on disk, for reconciling with metadata after a crash. */
   topicIds(): string[];

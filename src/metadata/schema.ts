@@ -7,3 +7,4 @@ export * from './schema/topics.js';
 export * from './schema/webhooks.js';
 export * from './schema/queues.js';
 export * from './schema/durable-streams.js';
+export * from './schema/leases.js';

@@ -168,6 +168,23 @@ export function toState(row: QueuePartitionRow): PartitionState {
   return { startOffset: Number(row.startOffset), endOffset: Number(row.endOffset), ranges: decodeRanges(row.ranges) };
 }
 
+/** The columns a partition write sets: the new state, and the tally added to its counters. */
+function partitionUpdate(change: { state: PartitionState; tally: Tally; delivered: number; now: number }) {
+  const { state, tally, delivered, now } = change;
+  return {
+    startOffset: state.startOffset,
+    endOffset: state.endOffset,
+    ranges: encodeRanges(state.ranges),
+    sweepAt: nextSweepAt(state, now),
+    accepted: sql`${queuePartitions.accepted} + ${tally.accepted}`,
+    deadLettered: sql`${queuePartitions.deadLettered} + ${tally.deadLettered}`,
+    archived: sql`${queuePartitions.archived} + ${tally.archived}`,
+    skipped: sql`${queuePartitions.skipped} + ${tally.skipped}`,
+    deliveries: sql`${queuePartitions.deliveries} + ${delivered}`,
+    updatedAt: now,
+  };
+}
+
 /** Write a partition's new state and add the tally to its counters (in the locking transaction). */
 export async function savePartition(
   tx: Db,
@@ -180,18 +197,7 @@ export async function savePartition(
 ): Promise<void> {
   await tx
     .update(queuePartitions)
-    .set({
-      startOffset: state.startOffset,
-      endOffset: state.endOffset,
-      ranges: encodeRanges(state.ranges),
-      sweepAt: nextSweepAt(state, now),
-      accepted: sql`${queuePartitions.accepted} + ${tally.accepted}`,
-      deadLettered: sql`${queuePartitions.deadLettered} + ${tally.deadLettered}`,
-      archived: sql`${queuePartitions.archived} + ${tally.archived}`,
-      skipped: sql`${queuePartitions.skipped} + ${tally.skipped}`,
-      deliveries: sql`${queuePartitions.deliveries} + ${delivered}`,
-      updatedAt: now,
-    })
+    .set(partitionUpdate({ state, tally, delivered, now }))
     .where(and(eq(queuePartitions.queueId, queueId), eq(queuePartitions.partition, partition)));
 }
 
@@ -243,21 +249,9 @@ export async function writeIfVersion(
   version: string,
   change: { state: PartitionState; tally: Tally; delivered: number; now: number },
 ): Promise<string | undefined> {
-  const { state, tally, delivered, now } = change;
   const rows = await db
     .update(queuePartitions)
-    .set({
-      startOffset: state.startOffset,
-      endOffset: state.endOffset,
-      ranges: encodeRanges(state.ranges),
-      sweepAt: nextSweepAt(state, now),
-      accepted: sql`${queuePartitions.accepted} + ${tally.accepted}`,
-      deadLettered: sql`${queuePartitions.deadLettered} + ${tally.deadLettered}`,
-      archived: sql`${queuePartitions.archived} + ${tally.archived}`,
-      skipped: sql`${queuePartitions.skipped} + ${tally.skipped}`,
-      deliveries: sql`${queuePartitions.deliveries} + ${delivered}`,
-      updatedAt: now,
-    })
+    .set(partitionUpdate(change))
     .where(
       and(
         eq(queuePartitions.queueId, queueId),

@@ -14,7 +14,7 @@ beforeEach(async () => {
   store = createMemoryLogStore({ retentionCheckIntervalMs: 0 });
   await store.open();
   log = await store.createPartition('tid', 0, cfg);
-  const topic = { name: 'orders', config: { value_format: 'json' as const } };
+  const topic = { id: 'tid', name: 'orders', config: { value_format: 'json' as const } };
   service = new ReadService({
     partitionLog: (name, p) =>
       name !== 'orders'

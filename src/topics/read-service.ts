@@ -3,7 +3,7 @@
 import { err, ok, type Result } from '../lib/result.js';
 import type { PartitionLog, StoredRecord } from '../log/index.js';
 import { renderRecord, type RecordJson, type ValueFormat } from './record-codec.js';
-import { recordJsonRenderer } from './record-json-text.js';
+import { recordJsonBatchWriter } from './record-json-text.js';
 
 /** Narrow port onto the topics service. */
 export interface ReadTopics {
@@ -11,7 +11,7 @@ export interface ReadTopics {
     name: string,
     partition: number,
   ): Result<
-    { topic: { name: string; config: { value_format: ValueFormat } }; log: PartitionLog },
+    { topic: { id: string; name: string; config: { value_format: ValueFormat } }; log: PartitionLog },
     { code: 'topic_not_found' | 'partition_not_found'; message: string }
   >;
 }
@@ -63,17 +63,15 @@ export class ReadService {
   }
 
   /**
-   * The same read as `read`, answered as the response's JSON text: records are rendered
-   * straight to text (json values spliced from the log), never built as objects first.
+   * The same read as `read`, answered as the response's JSON bytes: records are written
+   * straight to one buffer (json values copied from the log), never built as objects first.
    */
-  async readJson(req: ReadRequest): Promise<Result<string, ReadServiceError>> {
+  async readJson(req: ReadRequest): Promise<Result<Buffer<ArrayBuffer>, ReadServiceError>> {
     const found = await this.fetch(req);
     if (!found.ok) return found;
     const { topicName, format, records, nextOffset, endOffset } = found.value;
-    const render = recordJsonRenderer(topicName, req.partition, format);
-    const parts = new Array<string>(records.length);
-    for (let i = 0; i < records.length; i++) parts[i] = render(records[i]!);
-    return ok(`{"records":[${parts.join(',')}],"next_offset":${nextOffset},"end_offset":${endOffset}}`);
+    const write = recordJsonBatchWriter(topicName, req.partition, format);
+    return ok(write(records, '{"records":[', `],"next_offset":${nextOffset},"end_offset":${endOffset}}`));
   }
 
   private async fetch(req: ReadRequest): Promise<Result<Fetched, ReadServiceError>> {
@@ -100,6 +98,15 @@ export class ReadService {
 
     if (offset === log.endOffset() && req.waitMs > 0 && !req.signal?.aborted) {
       await log.waitForData(offset, req.waitMs, req.signal);
+      // Deleting the topic wakes the wait: answering 200 with the dead topic's end offset would
+      // send the client on from there into whatever topic takes the name next.
+      const still = this.topics.partitionLog(req.topic, req.partition);
+      if (!still.ok || still.value.topic.id !== topic.id) {
+        return err({
+          code: 'topic_not_found',
+          message: `topic ${JSON.stringify(req.topic)} was deleted while the request waited`,
+        });
+      }
     }
     const batch = await log.read(offset, { maxRecords: req.maxRecords, maxBytes: req.maxBytes });
     if (!batch.ok) return outOfRange();

@@ -69,7 +69,8 @@ export function jsonValueDeeperThan(value: unknown, limit: number): boolean {
   return false;
 }
 
-// Byte classes for the validator: one table lookup per byte.
+// Byte classes for the validator: one table lookup per byte. produce-scan.ts keeps its own copy
+// of these and of the primitives below, for speed (see there).
 const WS = new Uint8Array(256);
 for (const c of [0x20, LF, CR, 0x09]) WS[c] = 1;
 const DIGIT = new Uint8Array(256);

@@ -1,5 +1,6 @@
 // Stored records rendered straight to Record JSON text (reads, SSE): a json value is spliced in
 // as the producer's own JSON text instead of being JSON.parsed and re-serialised per record.
+import { isUtf8 } from 'node:buffer';
 import type { StoredRecord } from '../log/index.js';
 import { renderRecord, UNRENDERABLE_VALUE_ENCODING, type ValueFormat } from './record-codec.js';
 import { compactJsonText, isJsonText } from './record-json-scan.js';
@@ -62,5 +63,88 @@ export function recordJsonRenderer(
     },"value":${value ?? `"${rec.value!.toString('base64')}"`},"headers":${headersText(topic, partition, rec)}${
       value === undefined ? FALLBACK_TAIL : '}'
     }`;
+  };
+}
+
+const COMMA = 0x2c;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const EMPTY_HEADERS_TAIL = ',"headers":{}}';
+
+/** A key JSON.stringify leaves as it is between quotes: printable ASCII without `"` or `\`. */
+function plainAsciiKey(key: Buffer): boolean {
+  for (let i = 0; i < key.length; i++) {
+    const c = key[i]!;
+    if (c < 0x20 || c > 0x7e || c === QUOTE || c === BACKSLASH) return false;
+  }
+  return true;
+}
+
+/** A stored json value that goes out as its stored bytes: valid one-line JSON text in valid UTF-8. */
+function plainJsonValue(value: Buffer): boolean {
+  return value.indexOf(LF) < 0 && value.indexOf(CR) < 0 && isJsonText(value) && isUtf8(value);
+}
+
+/**
+ * Renders records of one partition as `prefix` + their Record JSON joined by commas + `suffix`,
+ * straight into one UTF-8 buffer: the bytes of `Buffer.from(prefix + records.map(render).join(',')
+ * + suffix)` with the `recordJsonRenderer` of the same partition. A json value that is valid
+ * one-line JSON text in valid UTF-8 is copied as stored — never decoded to a string and encoded
+ * back, which was most of a catch-up read's cost. Anything else (headers, a key needing escapes,
+ * another format, a value that must be compacted or is not valid UTF-8) takes the string renderer
+ * for that record.
+ */
+export function recordJsonBatchWriter(
+  topic: string,
+  partition: number,
+  format: ValueFormat,
+): (records: readonly StoredRecord[], prefix: string, suffix: string) => Buffer<ArrayBuffer> {
+  const render = recordJsonRenderer(topic, partition, format);
+  const head = Buffer.from(`{"topic":${JSON.stringify(topic)},"partition":${partition},"offset":`, 'utf8');
+  return (records, prefix, suffix) => {
+    // Pass 1: which records take the plain path, and an upper bound of the size.
+    const slow = new Array<Buffer | undefined>(records.length);
+    let size = Buffer.byteLength(prefix) + Buffer.byteLength(suffix) + records.length;
+    for (let i = 0; i < records.length; i++) {
+      const rec = records[i]!;
+      const plain =
+        format === 'json' &&
+        rec.headers.length === 0 &&
+        (rec.key === null || plainAsciiKey(rec.key)) &&
+        (rec.value === null || plainJsonValue(rec.value));
+      if (plain) {
+        // head + offset + timestamp (each ≤ 21 characters) + the fixed field names + key + value.
+        size += head.length + 96 + (rec.key?.length ?? 0) + (rec.value?.length ?? 0);
+      } else {
+        const bytes = Buffer.from(render(rec), 'utf8');
+        slow[i] = bytes;
+        size += bytes.length;
+      }
+    }
+    // Pass 2: write.
+    const out = Buffer.allocUnsafe(size);
+    let p = out.write(prefix, 0, 'utf8');
+    for (let i = 0; i < records.length; i++) {
+      if (i > 0) out[p++] = COMMA;
+      const bytes = slow[i];
+      if (bytes) {
+        p += bytes.copy(out, p);
+        continue;
+      }
+      const rec = records[i]!;
+      p += head.copy(out, p);
+      p += out.write(`${rec.offset},"timestamp":${rec.timestamp},"key":`, p, 'latin1');
+      if (rec.key === null) p += out.write('null', p, 'latin1');
+      else {
+        out[p++] = QUOTE;
+        p += rec.key.copy(out, p);
+        out[p++] = QUOTE;
+      }
+      p += out.write(',"value":', p, 'latin1');
+      p += rec.value === null ? out.write('null', p, 'latin1') : rec.value.copy(out, p);
+      p += out.write(EMPTY_HEADERS_TAIL, p, 'latin1');
+    }
+    p += out.write(suffix, p, 'utf8');
+    return out.subarray(0, p);
   };
 }

@@ -8,13 +8,21 @@ export class TopicsRepository {
   constructor(private readonly db: MetadataDb) {}
 
   /** Insert a row in state 'creating'; throws a unique violation if the name is live. */
-  async insertCreating(row: { id: string; name: string; partitions: number; config: StoredTopicConfig; now: number }) {
+  async insertCreating(row: {
+    id: string;
+    name: string;
+    partitions: number;
+    config: StoredTopicConfig;
+    kafkaTopic?: string;
+    now: number;
+  }) {
     await this.db.insert(topics).values({
       id: row.id,
       name: row.name,
       state: 'creating',
       partitions: row.partitions,
       config: row.config,
+      kafkaTopic: row.kafkaTopic ?? null,
       createdAt: row.now,
       updatedAt: row.now,
     });
@@ -48,6 +56,16 @@ export class TopicsRepository {
       .select()
       .from(topics)
       .where(and(eq(topics.name, name), ne(topics.state, 'deleting')))
+      .limit(1);
+    return rows[0];
+  }
+
+  /** The live topic exposing the Kafka topic `kafkaTopic`, if any. */
+  async findLiveByKafkaTopic(kafkaTopic: string): Promise<TopicRow | undefined> {
+    const rows = await this.db
+      .select()
+      .from(topics)
+      .where(and(eq(topics.kafkaTopic, kafkaTopic), ne(topics.state, 'deleting')))
       .limit(1);
     return rows[0];
   }

@@ -30,6 +30,8 @@ export interface Topic {
   name: string;
   partitions: number;
   config: StoredTopicConfig;
+  /** The existing Kafka topic this topic exposes (Kafka store); absent for topics Sluice created. */
+  kafkaTopic?: string;
   createdAt: number;
   updatedAt: number;
 }
@@ -47,7 +49,14 @@ export interface PartitionStats {
 export type TopicAdminError =
   | { code: 'topic_not_found'; message: string }
   | { code: 'topic_exists'; message: string }
-  | { code: 'bad_request'; message: string };
+  | { code: 'bad_request'; message: string }
+  /** Exposing an existing Kafka topic: it does not exist. */
+  | { code: 'not_found'; message: string }
+  /** Exposing an existing Kafka topic: another topic already exposes (or owns) it. */
+  | { code: 'conflict'; message: string };
+
+/** Settings an exposed Kafka topic keeps in Kafka: read from it at expose time, not given. */
+const KAFKA_OWNED_CONFIG = ['retention_ms', 'retention_bytes', 'segment_bytes', 'segment_ms'] as const;
 
 export type PartitionLookupError =
   { code: 'topic_not_found'; message: string } | { code: 'partition_not_found'; message: string };
@@ -189,39 +198,86 @@ export class TopicsService {
 
   // ---- admin (Postgres) ------------------------------------------------------------------
 
+  /**
+   * Create a topic, or with `kafka_topic` expose an existing Kafka topic under `name`: its
+   * partition count and retention/segment settings come from Kafka, and deleting the topic
+   * later leaves the Kafka topic and its data alone.
+   */
   async create(input: {
     name: string;
     partitions?: number;
     config?: TopicConfigInput;
+    kafka_topic?: string;
   }): Promise<Result<Topic, TopicAdminError>> {
-    const partitions = input.partitions ?? 1;
-    const invalid = this.validateName(input.name) ?? this.validatePartitions(partitions);
+    const invalid =
+      this.validateName(input.name) ??
+      (input.kafka_topic === undefined || input.partitions !== undefined
+        ? this.validatePartitions(input.partitions ?? 1)
+        : undefined) ??
+      (input.kafka_topic !== undefined ? this.validateExpose(input.kafka_topic, input.config) : undefined);
     if (invalid) return err(invalid);
-    const config = mergeTopicConfig(TOPIC_CONFIG_DEFAULTS, input.config);
     return this.serialised(async () => {
       // A delete of this name that failed half-way is finished first, so nothing of the old
       // topic (offsets, webhooks) can be taken for the new one.
       for (const row of await this.repo.listDeleting(input.name)) await this.finishDelete(row);
+      let partitions = input.partitions ?? 1;
+      let config = mergeTopicConfig(TOPIC_CONFIG_DEFAULTS, input.config);
+      const kafkaTopic = input.kafka_topic;
+      if (kafkaTopic !== undefined) {
+        const found = await this.describeExposable(input.name, kafkaTopic, input.partitions);
+        if (!found.ok) return found;
+        partitions = found.value.partitions;
+        // Foreign bytes need not be JSON: binary unless the caller chose a format.
+        config = mergeTopicConfig(
+          { ...TOPIC_CONFIG_DEFAULTS, ...found.value.config, value_format: 'binary' },
+          input.config,
+        );
+      }
       const id = randomUUID();
       const now = this.clock();
       try {
-        await this.repo.insertCreating({ id, name: input.name, partitions, config, now });
+        await this.repo.insertCreating({
+          id,
+          name: input.name,
+          partitions,
+          config,
+          ...(kafkaTopic !== undefined ? { kafkaTopic } : {}),
+          now,
+        });
       } catch (e) {
+        if (isUniqueViolation(e, 'topics_live_kafka_topic_idx')) return err(exposedElsewhere(kafkaTopic ?? ''));
         if (isUniqueViolation(e))
           return err({ code: 'topic_exists', message: `topic ${JSON.stringify(input.name)} already exists` });
         throw e;
       }
+      const external = kafkaTopic !== undefined ? { external: kafkaTopic } : undefined;
       try {
-        for (let p = 0; p < partitions; p++) await this.log.createPartition(id, p, toPartitionConfig(config));
+        for (let p = 0; p < partitions; p++) await this.log.createPartition(id, p, toPartitionConfig(config), external);
         if (!(await this.repo.setState(id, 'creating', 'active', now)))
           throw new Error(`topic row ${id} vanished during create`);
       } catch (e) {
         await this.rollbackCreate(id, input.name);
         throw e;
       }
-      const topic: Topic = { id, name: input.name, partitions, config, createdAt: now, updatedAt: now };
+      const topic: Topic = {
+        id,
+        name: input.name,
+        partitions,
+        config,
+        ...(kafkaTopic !== undefined ? { kafkaTopic } : {}),
+        createdAt: now,
+        updatedAt: now,
+      };
       this.cache.set(topic.name, topic);
-      this.logger.info({ topic: topic.name, topic_id: id, partitions }, 'topic created');
+      this.logger.info(
+        {
+          topic: topic.name,
+          topic_id: id,
+          partitions,
+          ...(kafkaTopic !== undefined ? { kafka_topic: kafkaTopic } : {}),
+        },
+        kafkaTopic !== undefined ? 'Kafka topic exposed' : 'topic created',
+      );
       this.emit({ type: 'created', topic });
       return ok(topic);
     });
@@ -268,7 +324,7 @@ export class TopicsService {
       // New partition logs first: if we die before the row changes they are merely unused.
       if (grow !== undefined) {
         for (let p = current.partitions; p < grow; p++)
-          await this.log.createPartition(current.id, p, toPartitionConfig(config));
+          await this.log.createPartition(current.id, p, toPartitionConfig(config), externalOf(current));
       }
       const now = this.clock();
       const updated = await this.repo.update(
@@ -349,7 +405,7 @@ export class TopicsService {
       const onDisk = new Set(this.log.partitions(row.id));
       for (let p = 0; p < topic.partitions; p++) {
         if (!onDisk.has(p)) report.missingPartitionsCreated.push({ topic: topic.name, partition: p });
-        const log = await this.log.createPartition(topic.id, p, toPartitionConfig(topic.config));
+        const log = await this.log.createPartition(topic.id, p, toPartitionConfig(topic.config), externalOf(topic));
         log.updateConfig(toPartitionConfig(topic.config));
       }
       this.cache.set(topic.name, topic);
@@ -388,7 +444,7 @@ export class TopicsService {
         const cached = this.cache.get(topic.name);
         if (cached && cached.updatedAt === topic.updatedAt && cached.partitions === topic.partitions) continue;
         for (let p = 0; p < topic.partitions; p++) {
-          const log = await this.log.createPartition(topic.id, p, toPartitionConfig(topic.config));
+          const log = await this.log.createPartition(topic.id, p, toPartitionConfig(topic.config), externalOf(topic));
           log.updateConfig(toPartitionConfig(topic.config));
         }
         this.cache.set(topic.name, topic);
@@ -411,6 +467,78 @@ export class TopicsService {
   private validateName(name: string): TopicAdminError | undefined {
     if (TOPIC_NAME_PATTERN.test(name)) return undefined;
     return { code: 'bad_request', message: `topic name ${TOPIC_NAME_RULE}` };
+  }
+
+  /** What can be told without a look-up: the store can expose, and no Kafka-owned setting is given. */
+  private validateExpose(kafkaTopic: string, config: TopicConfigInput | undefined): TopicAdminError | undefined {
+    if (!this.log.external) {
+      return {
+        code: 'bad_request',
+        message:
+          'kafka_topic exposes an existing Kafka topic and needs the Kafka log store (SLUICE_LOG_STORE=kafka); this server keeps its log in local files',
+      };
+    }
+    if (!TOPIC_NAME_PATTERN.test(kafkaTopic)) return { code: 'bad_request', message: `kafka_topic ${TOPIC_NAME_RULE}` };
+    if (kafkaTopic.startsWith('__')) {
+      return {
+        code: 'bad_request',
+        message: `Kafka topic ${JSON.stringify(kafkaTopic)} is internal to Kafka (its name starts with "__") and cannot be exposed`,
+      };
+    }
+    const given = KAFKA_OWNED_CONFIG.filter((k) => config?.[k] !== undefined);
+    if (given.length > 0) {
+      return {
+        code: 'bad_request',
+        message: `${given.join(', ')}: an exposed Kafka topic keeps its own settings (they are read from Kafka); change them afterwards with PATCH /v1/topics/{topic}`,
+      };
+    }
+    return undefined;
+  }
+
+  /** The Kafka topic to expose as `name`, after the checks that need Postgres and Kafka. */
+  private async describeExposable(
+    name: string,
+    kafkaTopic: string,
+    partitions: number | undefined,
+  ): Promise<Result<{ partitions: number; config: Partial<StoredTopicConfig> }, TopicAdminError>> {
+    if (await this.repo.findLive(name))
+      return err({ code: 'topic_exists', message: `topic ${JSON.stringify(name)} already exists` });
+    const exposing = await this.repo.findLiveByKafkaTopic(kafkaTopic);
+    if (exposing) return err(exposedElsewhere(kafkaTopic, exposing.name));
+    const found = await this.log.external!.describe(kafkaTopic);
+    if (found === 'missing') {
+      return err({
+        code: 'not_found',
+        message: `Kafka topic ${JSON.stringify(kafkaTopic)} does not exist on the cluster (create it in Kafka first, or leave out kafka_topic to have Sluice create one)`,
+      });
+    }
+    if (found === 'own') {
+      return err({
+        code: 'conflict',
+        message: `Kafka topic ${JSON.stringify(kafkaTopic)} is named with SLUICE_KAFKA_TOPIC_PREFIX: it is (or was) the log of a Sluice topic and cannot be exposed again`,
+      });
+    }
+    if (partitions !== undefined && partitions !== found.partitions) {
+      return err({
+        code: 'bad_request',
+        message: `Kafka topic ${JSON.stringify(kafkaTopic)} has ${found.partitions} partitions, not ${partitions}: leave out partitions (or grow it after exposing it with PATCH)`,
+      });
+    }
+    const invalid = this.validatePartitions(found.partitions);
+    if (invalid) {
+      return err({
+        code: 'bad_request',
+        message: `Kafka topic ${JSON.stringify(kafkaTopic)} has ${found.partitions} partitions, more than this server allows (SLUICE_MAX_PARTITIONS=${this.maxPartitions})`,
+      });
+    }
+    const c = found.config;
+    const config: Partial<StoredTopicConfig> = {
+      ...(c.retentionMs !== undefined ? { retention_ms: c.retentionMs } : {}),
+      ...(c.retentionBytes !== undefined ? { retention_bytes: c.retentionBytes } : {}),
+      ...(c.segmentBytes !== undefined ? { segment_bytes: c.segmentBytes } : {}),
+      ...(c.segmentMs !== undefined ? { segment_ms: c.segmentMs } : {}),
+    };
+    return ok({ partitions: found.partitions, config });
   }
 
   private validatePartitions(partitions: number): TopicAdminError | undefined {
@@ -446,6 +574,18 @@ export class TopicsService {
   }
 }
 
+function exposedElsewhere(kafkaTopic: string, by?: string): TopicAdminError {
+  return {
+    code: 'conflict',
+    message: `Kafka topic ${JSON.stringify(kafkaTopic)} is already exposed${by !== undefined ? ` as topic ${JSON.stringify(by)}` : ''}`,
+  };
+}
+
+/** createPartition's options for a topic (its Kafka topic, when it exposes one). */
+function externalOf(topic: Topic): { external: string } | undefined {
+  return topic.kafkaTopic !== undefined ? { external: topic.kafkaTopic } : undefined;
+}
+
 function notFound(name: string): TopicAdminError {
   return { code: 'topic_not_found', message: `topic ${JSON.stringify(name)} does not exist` };
 }
@@ -456,6 +596,7 @@ function toTopic(row: TopicRow): Topic {
     name: row.name,
     partitions: row.partitions,
     config: normaliseStoredConfig(row.config),
+    ...(row.kafkaTopic !== null ? { kafkaTopic: row.kafkaTopic } : {}),
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };

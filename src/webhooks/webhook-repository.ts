@@ -122,6 +122,8 @@ export class WebhookRepository {
   /**
    * Commit a partition's progress (the offset is the next record to deliver), adding
    * `expired` (records retention deleted before delivery) to the webhook's count atomically.
+   * With a `fence`, nothing is written (and false returned) unless it holds inside the
+   * transaction: a node that lost the webhook's lease cannot move its progress.
    */
   async saveProgress(
     id: string,
@@ -130,9 +132,11 @@ export class WebhookRepository {
     progress: PartitionProgress,
     now: number,
     expired = 0,
-  ): Promise<void> {
+    fence?: (tx: MetadataDb) => Promise<boolean>,
+  ): Promise<boolean> {
     const group = progressGroup(id);
-    await this.db.transaction(async (tx) => {
+    return this.db.transaction(async (tx) => {
+      if (fence && !(await fence(tx))) return false;
       if (expired > 0) {
         await tx
           .update(webhooks)
@@ -146,6 +150,7 @@ export class WebhookRepository {
         [{ topic, partition, offset: progress.offset, metadata: encodeMetadata(progress.pendingEnd) }],
         now,
       );
+      return true;
     });
   }
 

@@ -1,6 +1,7 @@
 // Runs one active webhook: a PartitionWorker per partition of its topic (started from the
 // committed offsets, more as the topic grows), all stopped together by one abort signal.
 import type { LogStore } from '../log/index.js';
+import type { MetadataDb } from '../metadata/connection.js';
 import type { ValueFormat } from '../topics/record-codec.js';
 import { sleep } from './backoff.js';
 import type { DeadLetterProducer } from './dead-letter.js';
@@ -37,6 +38,14 @@ export interface RunnerDeps {
   countExpired?(count: number): void;
 }
 
+/** The lease a runner works under (webhooks run on one node at a time). */
+export interface RunnerLease {
+  /** Inside the progress transaction: whether this node still holds the lease (share-locks it). */
+  fence(tx: MetadataDb): Promise<boolean>;
+  /** A commit was fenced: the runner has stopped itself; the owner forgets it. */
+  onLost(): void;
+}
+
 export class WebhookRunner {
   private readonly controller = new AbortController();
   private readonly workers = new Map<number, { worker: PartitionWorker; done: Promise<void> }>();
@@ -48,6 +57,7 @@ export class WebhookRunner {
     readonly settings: WebhookSettings,
     /** The topic incarnation it delivers; a topic re-created under the name is not it. */
     private readonly topic: { name: string; id: string },
+    private readonly lease?: RunnerLease,
   ) {}
 
   get topicName(): string {
@@ -79,7 +89,14 @@ export class WebhookRunner {
           partition: p,
           log,
           saveProgress: async (partition, pr, expired = 0) => {
-            await this.deps.repo.saveProgress(this.settings.id, topic.name, partition, pr, this.deps.now(), expired);
+            const { id } = this.settings;
+            const fence = this.lease?.fence;
+            if (!(await this.deps.repo.saveProgress(id, topic.name, partition, pr, this.deps.now(), expired, fence))) {
+              // Another node owns the webhook now: stop here and let it deliver from what it loaded.
+              this.controller.abort();
+              this.lease?.onLost();
+              throw new Error(`webhook ${id}: lease lost; progress not committed`);
+            }
             if (expired > 0) this.deps.countExpired?.(expired);
           },
           recordAttempt: (a) => this.deps.repo.recordAttempt({ ...a, webhookId: this.settings.id }),

@@ -1,6 +1,8 @@
-// The webhooks service: create/update/delete/rotate subscriptions in Postgres and keep one
-// runner per active webhook, started with the service and stopped (in-flight aborted) on close.
+// The webhooks service: create/update/delete/rotate subscriptions in Postgres and run each active
+// webhook on the one node holding its lease, taking free leases periodically (failover) and
+// stopping (in-flight aborted) when a lease is lost or the service closes.
 import { randomUUID } from 'node:crypto';
+import type { HeldLease, Leases } from '../cluster/leases.js';
 import { err, ok, type Result } from '../lib/result.js';
 import type { LogStore } from '../log/index.js';
 import type { MetadataDb } from '../metadata/connection.js';
@@ -67,7 +69,9 @@ export interface WebhooksServiceOptions {
   policy: UrlPolicy;
   maxConcurrency: number;
   deliveriesKept: number;
-  logger: RunnerDeps['logger'];
+  logger: RunnerDeps['logger'] & { info(obj: object, msg: string): void };
+  /** Webhook ownership across nodes (a single node holds every lease). */
+  leases: Leases;
   sender?: WebhookSender;
   /** Counts records retention deleted before delivery (a Prometheus counter). */
   expiredCounter?: { inc(value: number): void };
@@ -81,12 +85,28 @@ const notFound = (id: string): WebhookError => ({
   code: 'webhook_not_found',
   message: `webhook ${JSON.stringify(id)} does not exist`,
 });
+/** The lease a webhook's runner needs. */
+export const webhookLease = (id: string): string => `webhook:${id}`;
+
+/** A runner this node owns, under `lease`. */
+interface Owned {
+  runner: WebhookRunner;
+  lease: HeldLease;
+  /** Local time the lease was last renewed (taken). */
+  renewedAt: number;
+  /** The row version it runs with: another node's PATCH shows as a newer `updatedAt`. */
+  updatedAt: number;
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class WebhooksService {
   private readonly repo: WebhookRepository;
   private readonly sender: WebhookSender;
-  private readonly runners = new Map<string, WebhookRunner>();
+  private readonly runners = new Map<string, Owned>();
+  private readonly leases: Leases;
+  private claimTimer: NodeJS.Timeout | undefined;
+  private claiming = false;
   private readonly deps: RunnerDeps;
   private readonly now: () => number;
   /** Admin changes and runner (re)starts happen one at a time: simple, and rare. */
@@ -98,6 +118,7 @@ export class WebhooksService {
     this.repo = new WebhookRepository(o.db, o.deliveriesKept);
     this.sender = o.sender ?? new HttpSender(o.policy);
     this.now = o.now ?? Date.now;
+    this.leases = o.leases;
     const onAttempt = o.onAttempt;
     this.deps = {
       repo: onAttempt
@@ -140,8 +161,8 @@ export class WebhooksService {
         if (change.type === 'deleted') return; // onTopicDeleted below
         void this.serial(async () => {
           // Collect first, then act: never iterate `runners` while acting on it (#12.1).
-          const affected = [...this.runners.values()].filter((r) => r.topicName === change.topic.name);
-          for (const runner of affected) await runner.sync();
+          const affected = [...this.runners.values()].filter((o) => o.runner.topicName === change.topic.name);
+          for (const owned of affected) await owned.runner.sync();
         });
       }),
       this.o.topics.onTopicDeleted((topic) => this.serial(() => this.endWebhooksOf(topic))),
@@ -156,9 +177,85 @@ export class WebhooksService {
           await this.endWithTopic(row, `topic ${JSON.stringify(row.topic)} was deleted while the server was down`);
           continue;
         }
-        if (row.state === 'active') await this.startRunner(row);
       }
+      await this.claim();
     });
+    // Renew what this node runs and take over what nobody holds, every third of the lease time.
+    const every = Math.max(50, Math.floor(this.leases.ttlMs / 3));
+    this.claimTimer = setInterval(() => {
+      if (this.claiming || this.closed) return;
+      this.claiming = true;
+      void this.serial(() => this.claim())
+        .catch((e: unknown) => this.o.logger.warn({ err: e }, 'webhook leases not renewed; retrying'))
+        .finally(() => (this.claiming = false));
+    }, every);
+    this.claimTimer.unref();
+  }
+
+  /**
+   * One round of ownership (serialised with admin changes): renew the leases of the webhooks
+   * running here and stop those whose lease was lost, deleted, paused or changed elsewhere;
+   * then take the free or expired leases of active webhooks and start them.
+   */
+  private async claim(): Promise<void> {
+    if (this.closed) return;
+    // Collect first, then act (#12.1).
+    const owned = [...this.runners.entries()];
+    const renewedAt = this.now();
+    let rows: Map<string, WebhookRow>;
+    let renewed: Map<string, number>;
+    try {
+      rows = new Map((await this.repo.list()).map((r) => [r.id, r]));
+      renewed = await this.leases.renew(owned.map(([id]) => webhookLease(id)));
+    } catch (e) {
+      // Postgres unreachable: once a lease may have expired, another node may run its webhook.
+      for (const [id, o] of owned) {
+        if (!this.leases.exclusive && this.now() - o.renewedAt >= this.leases.ttlMs) {
+          this.o.logger.warn({ webhook_id: id }, 'webhook lease not renewed in time; stopped here');
+          await this.stopRunner(id, { release: false });
+        }
+      }
+      throw e;
+    }
+    for (const [id, o] of owned) {
+      const row = rows.get(id);
+      if (!row || row.state !== 'active' || !this.liveTopic(row)) {
+        await this.stopRunner(id, { release: true });
+        continue;
+      }
+      const epoch = renewed.get(webhookLease(id));
+      if (epoch !== o.lease.epoch) {
+        this.o.logger.warn({ webhook_id: id, node: this.leases.nodeId }, 'webhook lease lost; stopped here');
+        await this.stopRunner(id, { release: false });
+        continue;
+      }
+      o.renewedAt = renewedAt;
+      if (row.updatedAt !== o.updatedAt) {
+        // Changed through another node: run it with the new settings, under the same lease.
+        await this.stopRunner(id, { release: false });
+        await this.startRunner(row, o.lease, renewedAt);
+      }
+    }
+    const free = [...rows.values()].filter((r) => r.state === 'active' && !this.runners.has(r.id) && this.liveTopic(r));
+    if (free.length === 0) return;
+    const held = this.leases.exclusive ? new Map<string, string>() : await this.leases.holders('webhook:');
+    for (const row of free) {
+      if (this.closed) return;
+      const holder = held.get(webhookLease(row.id));
+      if (holder !== undefined && holder !== this.leases.nodeId) continue;
+      await this.claimAndStart(row);
+    }
+  }
+
+  /** Take the webhook's lease if nobody else holds it and start it here; false if another node runs it. */
+  private async claimAndStart(row: WebhookRow): Promise<boolean> {
+    if (this.closed || row.state !== 'active' || !this.liveTopic(row)) return false;
+    const at = this.now();
+    const lease = await this.leases.acquire(webhookLease(row.id));
+    if (!lease) return false;
+    this.o.logger.info({ webhook_id: row.id, node: this.leases.nodeId, epoch: lease.epoch }, 'webhook lease taken');
+    await this.startRunner(row, lease, at);
+    return true;
   }
 
   /** The topic was deleted: its webhooks stop for good (never delivering a new topic of that name). */
@@ -170,27 +267,60 @@ export class WebhooksService {
   }
 
   private async endWithTopic(row: WebhookRow, reason: string): Promise<void> {
-    await this.stopRunner(row.id);
+    await this.stopRunner(row.id, { release: false });
     await this.repo.endWithTopic(row.id, `${reason}; the webhook cannot deliver again: delete it`, this.now());
+    await this.leases.forget(webhookLease(row.id));
     this.o.logger.warn({ webhook_id: row.id, topic: row.topic, topic_id: row.topicId }, 'webhook ended: topic deleted');
   }
 
-  private async startRunner(row: WebhookRow): Promise<void> {
+  private async startRunner(row: WebhookRow, lease: HeldLease, renewedAt: number): Promise<void> {
     if (this.closed || row.topicId === null) return;
-    const runner = new WebhookRunner(this.deps, settingsOf(row), { name: row.topic, id: row.topicId });
-    this.runners.set(row.id, runner);
+    const runner: WebhookRunner = new WebhookRunner(
+      this.deps,
+      settingsOf(row),
+      { name: row.topic, id: row.topicId },
+      {
+        fence: (tx) => this.leases.holds(tx, lease),
+        onLost: () => {
+          this.o.logger.warn({ webhook_id: row.id, node: this.leases.nodeId }, 'webhook lease lost; stopped here');
+          void this.serial(async () => {
+            if (this.runners.get(row.id)?.runner === runner) await this.stopRunner(row.id, { release: false });
+          });
+        },
+      },
+    );
+    this.runners.set(row.id, { runner, lease, renewedAt, updatedAt: row.updatedAt });
     await runner.sync();
   }
 
-  private async stopRunner(id: string): Promise<void> {
-    const runner = this.runners.get(id);
-    if (!runner) return;
+  /**
+   * Stop the webhook here (in-flight requests aborted, nothing more committed). With `release`,
+   * give its lease up so another node takes over at once rather than after it expires.
+   */
+  private async stopRunner(id: string, o: { release: boolean }): Promise<void> {
+    const owned = this.runners.get(id);
+    if (!owned) return;
     this.runners.delete(id);
-    await runner.stop();
+    await owned.runner.stop();
+    if (o.release) {
+      await this.leases
+        .release(webhookLease(id))
+        .catch((e: unknown) => this.o.logger.warn({ err: e, webhook_id: id }, 'webhook lease not released'));
+    }
+  }
+
+  /** Webhook leases this node holds (its running webhooks), for /metrics. */
+  leasesHeld(): number {
+    return this.runners.size;
+  }
+
+  /** This node's id as lease holder. */
+  get nodeId(): string {
+    return this.leases.nodeId;
   }
 
   private async disable(id: string, reason: string): Promise<void> {
-    await this.stopRunner(id);
+    await this.stopRunner(id, { release: true });
     await this.repo.update(id, { state: 'disabled', stateReason: reason, updatedAt: this.now() });
     this.o.logger.warn({ webhook_id: id, reason }, 'webhook disabled');
   }
@@ -239,7 +369,7 @@ export class WebhooksService {
       if (this.o.topics.lookup(topic.name)?.id !== topic.id)
         return err({ code: 'topic_not_found', message: `topic ${JSON.stringify(input.topic)} does not exist` });
       await this.repo.insert(row, start);
-      await this.startRunner(row);
+      await this.claimAndStart(row);
       return ok({ view: await this.view(row), secret: row.secret });
     });
   }
@@ -289,11 +419,13 @@ export class WebhooksService {
         // Resuming starts with a clean slate; the deliveries log keeps the history.
         if (input.state === 'active') fields.consecutiveFailures = 0;
       }
-      // Stop first so no attempt with the old settings is still in flight after we answer.
-      await this.stopRunner(id);
+      // Stop first so no attempt with the old settings is still in flight after we answer (on this
+      // node; a webhook another node runs restarts there at its next lease renewal).
+      await this.stopRunner(id, { release: false });
       const updated = await this.repo.update(id, fields);
       if (!updated) return err(notFound(id));
-      if (updated.state === 'active') await this.startRunner(updated);
+      if (updated.state === 'active') await this.claimAndStart(updated);
+      else await this.leases.release(webhookLease(id));
       return ok(await this.view(updated));
     });
   }
@@ -301,8 +433,10 @@ export class WebhooksService {
   async delete(id: string): Promise<Result<void, WebhookError>> {
     if (!UUID.test(id)) return err(notFound(id));
     return this.serial(async () => {
-      await this.stopRunner(id);
-      return (await this.repo.delete(id)) ? ok(undefined) : err(notFound(id));
+      await this.stopRunner(id, { release: false });
+      const deleted = await this.repo.delete(id);
+      await this.leases.forget(webhookLease(id));
+      return deleted ? ok(undefined) : err(notFound(id));
     });
   }
 
@@ -320,8 +454,7 @@ export class WebhooksService {
       if (!row) return err(notFound(id));
       const now = this.now();
       const secret = generateSecret();
-      const running = this.runners.has(id);
-      await this.stopRunner(id);
+      await this.stopRunner(id, { release: false });
       const updated = await this.repo.update(id, {
         secret,
         previousSecret: graceMs > 0 ? row.secret : null,
@@ -329,7 +462,7 @@ export class WebhooksService {
         updatedAt: now,
       });
       if (!updated) return err(notFound(id));
-      if (running && updated.state === 'active') await this.startRunner(updated);
+      if (updated.state === 'active') await this.claimAndStart(updated);
       return ok({ view: await this.view(updated), secret });
     });
   }
@@ -342,9 +475,11 @@ export class WebhooksService {
   /** Stop every runner: in-flight requests are aborted and their batches stay uncommitted. */
   async stop(): Promise<void> {
     this.closed = true;
+    clearInterval(this.claimTimer);
     for (const unsubscribe of this.unsubscribe.splice(0)) unsubscribe();
     await this.serial(async () => {
-      await Promise.all([...this.runners.keys()].map((id) => this.stopRunner(id)));
+      // Released, so the other nodes take these webhooks over now rather than after the lease time.
+      await Promise.all([...this.runners.keys()].map((id) => this.stopRunner(id, { release: true })));
     });
     this.sender.close();
   }
@@ -365,7 +500,7 @@ export class WebhooksService {
 
   private async view(row: WebhookRow): Promise<WebhookView> {
     const topic = this.liveTopic(row);
-    const running = new Map((this.runners.get(row.id)?.status() ?? []).map((s) => [s.partition, s]));
+    const running = new Map((this.runners.get(row.id)?.runner.status() ?? []).map((s) => [s.partition, s]));
     const committed = running.size > 0 || !topic ? new Map() : await this.repo.loadProgress(row.id, row.topic);
     const partitions: WebhookPartitionView[] = [];
     for (let p = 0; topic && p < topic.partitions; p++) {

@@ -1,7 +1,7 @@
 // GET /v1/topics/{topic}/partitions/{partition}/events — live SSE stream of one partition,
 // resumable by Last-Event-ID (the next offset) with no gap and no repeat.
 import { createRoute, z } from '@hono/zod-openapi';
-import { decodePartitionCursor } from '../../delivery/cursor.js';
+import { decodePartitionCursor, topicCursorTag } from '../../delivery/cursor.js';
 import {
   filterFromQuery,
   refusePastEnd,
@@ -48,8 +48,9 @@ export const partitionEventsRoute = createRoute({
   operationId: 'streamPartitionEvents',
   summary: 'Stream one partition (Server-Sent Events)',
   description:
-    `${sseStreamDescription} The cursor (\`id:\`) is the next offset in this partition, in decimal; a malformed ` +
-    'cursor is a 400.',
+    `${sseStreamDescription} The cursor (\`id:\`) is \`<next offset>.<tag>\`: the next offset in this partition in ` +
+    'decimal, and a tag naming this incarnation of the topic. A cursor of a deleted topic whose name was reused is ' +
+    'refused with 410 `gone` (reconnect without it); a bare decimal offset is accepted as it is; a malformed cursor is a 400.',
   request: { params: PartitionEventsParams, query: PartitionEventsQuery, headers: sseHeaders },
   responses: {
     200: {
@@ -59,12 +60,12 @@ export const partitionEventsRoute = createRoute({
           schema: sseEvent({
             event: 'record',
             data: '{"topic":"orders","partition":0,"offset":41,"timestamp":1700000000000,"key":null,"value":{"total":12.5},"headers":{}}',
-            id: '42',
+            id: '42.kq3vXe',
           }),
         },
       },
     },
-    ...errorResponses(400, 404, 416, 503),
+    ...errorResponses(400, 404, 410, 416, 503),
   },
 });
 
@@ -79,8 +80,11 @@ export const registerPartitionEvents: RouteModule = (app) =>
     const cursor = resumeCursor(c);
     let nextOffset: number;
     if (cursor !== undefined) {
-      const decoded = decodePartitionCursor(cursor);
-      if (!decoded.ok) throw new ApiError('bad_request', decoded.error.message, { field: 'last_event_id' });
+      const decoded = decodePartitionCursor(cursor, topicCursorTag(topic.id));
+      if (!decoded.ok) {
+        const code = decoded.error.code === 'topic_mismatch' ? 'gone' : 'bad_request';
+        throw new ApiError(code, decoded.error.message, { field: 'last_event_id' });
+      }
       nextOffset = decoded.value;
     } else {
       nextOffset = await resolveStartOffset(log, startPosition(query.from, query.timestamp));

@@ -9,13 +9,13 @@ export const createTopicRoute = createRoute({
   path: '/v1/topics',
   tags: ['Topics'],
   operationId: 'createTopic',
-  summary: 'Create a topic',
+  summary: 'Create a topic (or expose an existing Kafka topic)',
   description:
-    'Creates the topic and its partition logs. Crash-safe: a create interrupted half-way is rolled back at the next start.',
+    'Creates the topic and its partition logs. Crash-safe: a create interrupted half-way is rolled back at the next start. On the Kafka store, `kafka_topic` exposes an existing Kafka topic instead (needing topic create on `name` and on `kafka_topic`); see that field.',
   request: { body: { required: true, content: { 'application/json': { schema: CreateTopicBody } } } },
   responses: {
     201: { description: 'Created', content: { 'application/json': { schema: Topic } } },
-    ...errorResponses(400, 409, 413, 415, 503),
+    ...errorResponses(400, 404, 409, 413, 415, 503),
   },
 });
 

@@ -15,7 +15,8 @@ export const deleteTopicRoute = createRoute({
     'starts at offset 0. Everything that pointed at the old topic ends with it: open streams on it end; consumer ' +
     "groups' committed offsets and positions on it are removed (as Kafka does), so a group starts a new topic of the " +
     'name at its auto_offset_reset position; its webhooks end in state `topic_deleted`; SSE topic cursors issued for it ' +
-    'are refused (410) on a new topic of the name.',
+    'are refused (410) on a new topic of the name. A topic exposing an existing Kafka topic (`kafka_topic`) only lets go ' +
+    'of it: the Kafka topic and its data stay in Kafka, and exposing it again reads the same records.',
   request: { params: TopicNameParam },
   responses: {
     204: { description: 'Deleted' },

@@ -12,7 +12,11 @@ export const updateTopicRoute = createRoute({
   summary: 'Grow partitions or change config',
   description:
     'Partitions only grow (shrinking is a 400). Config changes apply to the partition logs at once ' +
-    '(retention, segment size) or to the next produce (durability, max_record_bytes). value_format is fixed.',
+    '(retention, segment size) or to the next produce (durability, max_record_bytes). value_format is fixed. ' +
+    'On a topic exposing an existing Kafka topic (`kafka_topic`), growing partitions grows that Kafka topic (as ' +
+    'kafka-topics.sh --alter would: keys of native producers may map to other partitions afterwards) and a changed ' +
+    'retention_ms, retention_bytes, segment_bytes or segment_ms is written to its Kafka config (only what changed); ' +
+    'partitions added to it outside Sluice are adopted by a PATCH to its new count.',
   request: {
     params: TopicNameParam,
     body: { required: true, content: { 'application/json': { schema: UpdateTopicBody } } },

@@ -35,6 +35,11 @@ export const Topic = z
       .array(PartitionInfo)
       .openapi({ description: 'Per-partition offsets and sizes, by partition number.' }),
     config: TopicConfig,
+    kafka_topic: z.string().optional().openapi({
+      description:
+        'Present when the topic exposes an existing Kafka topic (created with `kafka_topic`): the Kafka topic it reads and appends. Deleting the topic leaves that Kafka topic and its data in place.',
+      example: 'orders',
+    }),
     created_at: z.number().int().openapi({ description: 'Unix ms.' }),
     updated_at: z.number().int().openapi({ description: 'Unix ms.' }),
   })
@@ -51,6 +56,11 @@ export const CreateTopicBody = z
       .optional()
       .openapi({ description: 'Default 1; at most SLUICE_MAX_PARTITIONS.', example: 3 }),
     config: TopicConfigInput.optional(),
+    kafka_topic: z.string().regex(TOPIC_NAME_PATTERN, TOPIC_NAME_RULE).optional().openapi({
+      description:
+        'Kafka store only (SLUICE_LOG_STORE=kafka; elsewhere 400): expose this existing Kafka topic under `name` instead of creating a new one. Its partition count and its retention.ms, retention.bytes, segment.bytes and segment.ms are read from Kafka (so `partitions`, if given, must match, and those config fields may not be given); `value_format` defaults to `binary` (foreign bytes need not be JSON; with `json`, only produce is validated and a stored value that is not JSON reads back as base64 with `value_encoding`). Records produced natively before and after are readable with their keys, headers and timestamps. Deleting the topic never deletes the Kafka topic. 404 if the Kafka topic does not exist; 409 if another topic already exposes it.',
+      example: 'orders',
+    }),
   })
   .openapi('CreateTopic');
 
@@ -79,6 +89,7 @@ export function topicJson(topic: DomainTopic, stats: PartitionStats[]): TopicJso
       ...(s.reason !== undefined ? { read_only_reason: s.reason } : {}),
     })),
     config: { ...topic.config },
+    ...(topic.kafkaTopic !== undefined ? { kafka_topic: topic.kafkaTopic } : {}),
     created_at: topic.createdAt,
     updated_at: topic.updatedAt,
   };

@@ -43,8 +43,8 @@ export interface FetchedPartition {
   logStartOffset: number;
   /** Data batches in offset order (control batches of transactions left out). */
   batches: FetchedBatch[];
-  /** Offset after the last batch returned, control batches included (-1 when none was). */
-  nextOffset: number;
+  /** The offset after the last batch fetched, control batches included (undefined: none fetched). */
+  nextOffset?: number;
 }
 
 export interface TopicLayout {
@@ -63,6 +63,8 @@ export interface KafkaDriver {
   growTopic(name: string, partitions: number): Promise<void>;
   deleteTopic(name: string): Promise<void>;
   alterTopicConfig(name: string, configs: Record<string, string>): Promise<void>;
+  /** The topic's effective values of the named configs (defaults included); names it lacks are absent. */
+  describeTopicConfig(name: string, keys: string[]): Promise<Record<string, string>>;
   /** Appends one batch to one partition; resolves to its base offset once `acks` replicas have it. */
   produce(topic: string, partition: number, records: KafkaRecordOut[], acks: -1 | 1): Promise<number>;
   /** One Fetch against `leader`, waiting up to maxWaitMs for at least one byte. */
@@ -141,6 +143,9 @@ interface PlatformaticAdmin extends PlatformaticBase {
   createPartitions(o: object): Promise<void>;
   deleteTopics(o: { topics: string[] }): Promise<void>;
   incrementalAlterConfigs(o: object): Promise<void>;
+  describeConfigs(o: {
+    resources: Array<{ resourceType: number; resourceName: string; configurationKeys?: string[] }>;
+  }): Promise<Array<{ resourceName: string; configs: Array<{ name: string; value: string | null }> }>>;
 }
 interface PlatformaticProducer extends PlatformaticBase {
   send(o: {
@@ -275,6 +280,14 @@ export async function createPlatformaticDriver(conn: KafkaConnection): Promise<K
           },
         ],
       }),
+    async describeTopicConfig(name, keys) {
+      const [described] = await admin.describeConfigs({
+        resources: [{ resourceType: 2, resourceName: name, configurationKeys: keys }], // 2 = TOPIC
+      });
+      const out: Record<string, string> = {};
+      for (const c of described?.configs ?? []) if (c.value !== null) out[c.name] = c.value;
+      return out;
+    },
     async produce(topic, partition, records, acks) {
       const result = await producer.send({
         acks,
@@ -318,9 +331,9 @@ export async function createPlatformaticDriver(conn: KafkaConnection): Promise<K
       const p = res.responses[0]?.partitions[0];
       if (!p) throw new Error(`fetch ${topicId}/${partition}: empty answer`);
       const batches: FetchedBatch[] = [];
-      let nextOffset = -1;
+      let nextOffset: number | undefined;
       for (const batch of p.records ?? []) {
-        nextOffset = Number(batch.firstOffset) + batch.lastOffsetDelta + 1;
+        nextOffset = Math.max(nextOffset ?? 0, Number(batch.firstOffset) + batch.lastOffsetDelta + 1);
         if (batch.attributes & IS_CONTROL_BATCH) continue;
         const base = Number(batch.firstOffset);
         const records: FetchedRecord[] = [];
@@ -340,7 +353,7 @@ export async function createPlatformaticDriver(conn: KafkaConnection): Promise<K
         highWatermark: Number(p.highWatermark),
         logStartOffset: Number(p.logStartOffset),
         batches,
-        nextOffset,
+        ...(nextOffset !== undefined ? { nextOffset } : {}),
       };
     },
     async tailFetch(leader, partitions, maxWaitMs) {

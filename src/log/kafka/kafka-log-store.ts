@@ -3,7 +3,14 @@
 import type { LogLogger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { assertPartitionConfig } from '../append-input.js';
-import type { LogStore, PartitionConfig, PartitionLog, QuarantinedPartition, RecoveryReport } from '../types.js';
+import type {
+  ExternalLog,
+  LogStore,
+  PartitionConfig,
+  PartitionLog,
+  QuarantinedPartition,
+  RecoveryReport,
+} from '../types.js';
 import { createPlatformaticDriver, type KafkaConnection, type KafkaDriver, type TopicLayout } from './kafka-driver.js';
 import { KafkaPartitionLog, type KafkaPartitionContext } from './kafka-partition-log.js';
 import { KafkaTail } from './kafka-tail.js';
@@ -41,6 +48,43 @@ export function kafkaTopicConfigs(config: PartitionConfig): Record<string, strin
   };
 }
 
+/** The topic configs an exposed (not Sluice-created) Kafka topic shares with Sluice's topic config. */
+const EXTERNAL_CONFIG_KEYS = ['retention.ms', 'retention.bytes', 'segment.bytes', 'segment.ms'] as const;
+
+function externalTopicConfigs(config: PartitionConfig): Record<string, string> {
+  const all = kafkaTopicConfigs(config);
+  const out: Record<string, string> = {};
+  for (const k of EXTERNAL_CONFIG_KEYS) if (all[k] !== undefined) out[k] = all[k];
+  return out;
+}
+
+const MiB = 1 << 20;
+/** Kafka's values of an existing topic as Sluice's settings, within Sluice's ranges. */
+export function partitionConfigFromKafka(kafka: Record<string, string>): Partial<PartitionConfig> {
+  const num = (k: string): number | undefined => {
+    const v = kafka[k];
+    if (v === undefined || v.trim() === '') return undefined;
+    const n = Number(v);
+    return Number.isSafeInteger(n) ? n : Number.isFinite(n) ? Number.MAX_SAFE_INTEGER : undefined;
+  };
+  // -1 or ≥ 1 (Kafka allows 0 for some; Sluice's smallest limit is 1).
+  const limit = (n: number | undefined) => (n === undefined ? undefined : n < 0 ? -1 : Math.max(1, n));
+  const out: Partial<PartitionConfig> = {};
+  // A compacted-only topic deletes nothing by time or size: Sluice shows it as "keep forever".
+  const deletes = (kafka['cleanup.policy'] ?? 'delete').split(',').some((p) => p.trim() === 'delete');
+  const retentionMs = deletes ? limit(num('retention.ms')) : -1;
+  const retentionBytes = deletes ? limit(num('retention.bytes')) : -1;
+  const segmentBytes = num('segment.bytes');
+  const segmentMs = limit(num('segment.ms'));
+  if (retentionMs !== undefined) out.retentionMs = retentionMs;
+  if (retentionBytes !== undefined) out.retentionBytes = retentionBytes;
+  if (segmentBytes !== undefined) out.segmentBytes = Math.min(1024 * MiB, Math.max(1024, segmentBytes));
+  if (segmentMs !== undefined) out.segmentMs = segmentMs;
+  return out;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 /** Creates a LogStore over Kafka. Nothing connects until `open()`. */
 export function createKafkaLogStore(options: KafkaLogStoreOptions): LogStore {
   const prefix = options.topicPrefix ?? 'sluice.';
@@ -56,8 +100,12 @@ export function createKafkaLogStore(options: KafkaLogStoreOptions): LogStore {
   const layouts = new Map<string, TopicLayout>();
   const locks = new Map<string, Promise<unknown>>();
   const lastConfig = new Map<string, string>();
+  /** Topics exposing an existing Kafka topic: Sluice topic id → Kafka topic name. */
+  const external = new Map<string, string>();
+  /** Per exposed Kafka topic, the configs last written to (or found on) it. */
+  const externalApplied = new Map<string, Record<string, string>>();
 
-  const kafkaName = (topicId: string) => `${prefix}${topicId}`;
+  const kafkaName = (topicId: string) => external.get(topicId) ?? `${prefix}${topicId}`;
   const need = (): KafkaDriver => {
     if (!driver) throw new Error('Kafka log store is not open');
     return driver;
@@ -102,6 +150,22 @@ export function createKafkaLogStore(options: KafkaLogStoreOptions): LogStore {
     watch: (log) => tail.watch(log),
     unwatch: (log) => tail.unwatch(log),
     applyConfig(name, config) {
+      const applied = externalApplied.get(name);
+      if (applied) {
+        // Someone else's topic: write only what a Sluice config change actually changed.
+        const wanted = externalTopicConfigs(config);
+        const changed: Record<string, string> = {};
+        for (const [k, v] of Object.entries(wanted)) if (applied[k] !== v) changed[k] = v;
+        if (Object.keys(changed).length === 0) return;
+        externalApplied.set(name, { ...applied, ...changed });
+        need()
+          .alterTopicConfig(name, changed)
+          .catch((e: unknown) => {
+            externalApplied.set(name, applied);
+            logger.error({ err: e, topic: name }, 'could not apply topic config to Kafka');
+          });
+        return;
+      }
       const configs = kafkaTopicConfigs(config);
       const key = JSON.stringify(configs);
       if (lastConfig.get(name) === key) return;
@@ -128,6 +192,22 @@ export function createKafkaLogStore(options: KafkaLogStoreOptions): LogStore {
 
   const ensureKafkaTopic = async (topicId: string, partition: number, config: PartitionConfig): Promise<void> => {
     const name = kafkaName(topicId);
+    if (external.has(topicId)) {
+      // An exposed topic is never created here; growing it grows the Kafka topic.
+      let l = await layout(name, !known.has(topicId));
+      if (!l) throw new Error(`Kafka topic ${JSON.stringify(name)} does not exist (deleted outside Sluice?)`);
+      if (l.leaders.length <= partition) {
+        try {
+          await need().growTopic(name, partition + 1);
+        } catch (e) {
+          l = await layout(name, true);
+          if (!l || l.leaders.length <= partition) throw e;
+        }
+      }
+      known.set(topicId, Math.max(partition + 1, l.leaders.length));
+      await awaitLeader(name, partition);
+      return;
+    }
     if (deleting.has(topicId)) {
       // Kafka deletes asynchronously: wait until the old topic is gone before making a new one.
       const deadline = Date.now() + 60_000;
@@ -182,10 +262,19 @@ export function createKafkaLogStore(options: KafkaLogStoreOptions): LogStore {
       return { cleanShutdown: true, partitions: 0, truncated: [], quarantined: [], durationMs: Date.now() - started };
     },
 
-    createPartition(topicId, partition, config): Promise<PartitionLog> {
+    createPartition(topicId, partition, config, options): Promise<PartitionLog> {
       if (closed) return Promise.reject(new Error('log store is closed'));
       assertPartitionConfig(config);
       return serial(topicId, async () => {
+        const bound = external.get(topicId);
+        if (options?.external !== undefined && bound === undefined) {
+          if (logs.has(topicId)) throw new Error(`topic ${topicId} already has its own Kafka topic`);
+          external.set(topicId, options.external);
+          // What Sluice's config says is taken as what Kafka has: nothing is written until it changes.
+          externalApplied.set(options.external, externalTopicConfigs(config));
+        } else if (options?.external !== bound) {
+          throw new Error(`topic ${topicId} is bound to Kafka topic ${bound ?? kafkaName(topicId)}`);
+        }
         const existing = logs.get(topicId)?.get(partition);
         if (existing) {
           existing.updateConfig(config);
@@ -207,6 +296,16 @@ export function createKafkaLogStore(options: KafkaLogStoreOptions): LogStore {
 
     topicIds: () => [...new Set([...known.keys(), ...logs.keys()])].filter((id) => !deleting.has(id)),
 
+    external: {
+      async describe(name): Promise<ExternalLog | 'missing' | 'own'> {
+        if (name.startsWith(prefix) && UUID.test(name.slice(prefix.length))) return 'own';
+        const l = (await need().metadata([name], true)).get(name);
+        if (!l) return 'missing';
+        const kafka = await need().describeTopicConfig(name, [...EXTERNAL_CONFIG_KEYS, 'cleanup.policy']);
+        return { partitions: l.leaders.length, config: partitionConfigFromKafka(kafka) };
+      },
+    },
+
     partitions(topicId) {
       const local = [...(logs.get(topicId)?.keys() ?? [])];
       if (local.length > 0) return local.sort((a, b) => a - b);
@@ -219,6 +318,15 @@ export function createKafkaLogStore(options: KafkaLogStoreOptions): LogStore {
         for (const log of logs.get(topicId)?.values() ?? []) await log.close('topic deleted', false);
         logs.delete(topicId);
         const name = kafkaName(topicId);
+        const exposed = external.get(topicId);
+        if (exposed !== undefined) {
+          // Not Sluice's to delete: only let go of it.
+          external.delete(topicId);
+          externalApplied.delete(exposed);
+          known.delete(topicId);
+          layouts.delete(exposed);
+          return;
+        }
         if (known.has(topicId) || (await layout(name, true))) {
           try {
             await need().deleteTopic(name);

@@ -186,11 +186,23 @@ export class KafkaPartitionLog implements PartitionLog {
         break;
       }
       const records = fetched.batches.flatMap((b) => toStored(b));
-      if (records.length === 0) break;
+      if (records.length === 0) {
+        // Only transaction markers (or batches compaction emptied) here: step over them, so a
+        // reader is never stuck in front of a marker, also when one is the last thing in the log.
+        if (fetched.nextOffset !== undefined && fetched.nextOffset > next) {
+          next = fetched.nextOffset;
+          continue;
+        }
+        break;
+      }
       collector.add(records);
       next = records[records.length - 1]!.offset + 1;
     }
-    return ok(collector.result());
+    const result = collector.result();
+    // Not cut short by a limit: every record before `next` was taken, and markers stepped over
+    // after them need not be read again.
+    if (!collector.done && next > result.nextOffset) return ok({ records: result.records, nextOffset: next });
+    return ok(result);
   }
 
   /** Fetch with leader routing and retries on leadership changes. */
@@ -302,7 +314,7 @@ export class KafkaPartitionLog implements PartitionLog {
           tag: Buffer.from(tag),
         });
       }
-      if (fetched.nextOffset <= next) break;
+      if (fetched.nextOffset === undefined || fetched.nextOffset <= next) break;
       next = fetched.nextOffset;
     }
     return { tags, end: next };

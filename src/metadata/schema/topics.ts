@@ -26,6 +26,8 @@ export const topics = pgTable(
     state: text('state').$type<TopicState>().notNull(),
     partitions: integer('partitions').notNull(),
     config: jsonb('config').$type<StoredTopicConfig>().notNull(),
+    /** Set when the topic exposes an existing Kafka topic (Kafka store) instead of one Sluice created. */
+    kafkaTopic: text('kafka_topic'),
     /** Unix ms. */
     createdAt: bigint('created_at', { mode: 'number' }).notNull(),
     /** Unix ms. */
@@ -36,6 +38,10 @@ export const topics = pgTable(
     uniqueIndex('topics_live_name_idx')
       .on(t.name)
       .where(sql`${t.state} <> 'deleting'`),
+    // A Kafka topic is exposed by at most one live topic.
+    uniqueIndex('topics_live_kafka_topic_idx')
+      .on(t.kafkaTopic)
+      .where(sql`${t.state} <> 'deleting' and ${t.kafkaTopic} is not null`),
     check('topics_state_check', sql`${t.state} in ('creating', 'active', 'deleting')`),
     check('topics_partitions_check', sql`${t.partitions} >= 1`),
   ],

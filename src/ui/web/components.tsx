@@ -1,4 +1,4 @@
-// Small shared pieces: a uPlot time-series chart, status badges, error notices, sections.
+// Small shared pieces: a uPlot time-series chart, status badges, error notices, sections, tables.
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
@@ -90,6 +90,48 @@ export function Section(props: { title: string; children: ComponentChildren; id?
       <h2 id={props.id}>{props.title}</h2>
       {props.children}
     </section>
+  );
+}
+
+/** One column of a `Table`: its heading, whether it holds numbers (right-aligned), its cell. */
+export interface Column<Row> {
+  label: string;
+  num?: boolean;
+  mono?: boolean;
+  cell: (row: Row) => ComponentChildren;
+}
+
+/** A table of `rows` with one heading per column (the per-partition tables of every page). */
+export function Table<Row>(props: {
+  columns: ReadonlyArray<Column<Row>>;
+  rows: readonly Row[];
+  rowKey: (row: Row) => string | number;
+  testid?: string;
+}) {
+  const cls = (c: Column<Row>) => (c.num ? 'num' : c.mono ? 'mono' : undefined);
+  return (
+    <table data-testid={props.testid}>
+      <thead>
+        <tr>
+          {props.columns.map((c) => (
+            <th key={c.label} scope="col" class={c.num ? 'num' : undefined}>
+              {c.label}
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>
+        {props.rows.map((row) => (
+          <tr key={props.rowKey(row)}>
+            {props.columns.map((c) => (
+              <td key={c.label} class={cls(c)}>
+                {c.cell(row)}
+              </td>
+            ))}
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }
 

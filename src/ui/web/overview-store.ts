@@ -1,60 +1,10 @@
 // One overview stream for the whole page (GET /v1/overview/events): the latest snapshot for
 // every view, and the last minutes of rates for the charts.
 import { useEffect, useState } from 'preact/hooks';
+import type { Overview, OverviewGroup, OverviewTopic, OverviewWebhook } from '../../overview/overview-wire.js';
 import { openStream, type LiveStream } from './api.js';
 
-export interface OverviewTopic {
-  name: string;
-  partitions: number;
-  size_bytes: number;
-  start_offset: number;
-  end_offset: number;
-  records_in_per_sec: number;
-}
-export interface OverviewGroup {
-  name: string;
-  state: string;
-  generation: number;
-  members: number;
-  total_lag: number;
-}
-export interface OverviewWebhook {
-  id: string;
-  topic: string;
-  url: string;
-  state: string;
-  lag: number;
-}
-export interface Overview {
-  at: number;
-  interval_ms: number;
-  health: {
-    status: string;
-    database_ok: boolean;
-    quarantined: unknown[];
-    read_only: unknown[];
-    reasons: string[];
-  } | null;
-  rates: {
-    records_in_per_sec: number;
-    records_read_per_sec: number;
-    bytes_in_per_sec: number;
-    bytes_out_per_sec: number;
-    sse_streams: number;
-  } | null;
-  topics: OverviewTopic[];
-  groups: OverviewGroup[];
-  webhooks: OverviewWebhook[];
-  stale: string | null;
-  /** In the first snapshot of a stream: the process rates of the last minutes. */
-  history?: {
-    at: number[];
-    records_in_per_sec: number[];
-    records_read_per_sec: number[];
-    bytes_in_per_sec: number[];
-    bytes_out_per_sec: number[];
-  } | null;
-}
+export type { Overview, OverviewGroup, OverviewTopic, OverviewWebhook };
 
 /** Seconds of history the charts keep. */
 const HISTORY_SECONDS = 300;

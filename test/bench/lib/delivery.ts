@@ -1,6 +1,6 @@
 // Produce→delivery timing shared by the latency scenario and its peers: produce at a rate with
 // the send time in every record, attach one consumer, histogram arrival − send time.
-import { newHistogram, nowMs, recordMs, summarize, type LatencySummary } from './histogram.js';
+import { newHistogram, nowMs, recordMs, summarize, type Histogram, type LatencySummary } from './histogram.js';
 import { pacedTasks } from './load.js';
 import { sleep } from './processes.js';
 import { values } from './records.js';
@@ -22,15 +22,19 @@ export interface Consumer {
   stop(): Promise<void>;
 }
 
-/** Produce at `rate` rec/s for warmup+duration with one consumer attached; time every record sent after warm-up. */
+/**
+ * Produce at `rate` rec/s for warmup+duration with one consumer attached; time every record sent
+ * after warm-up. With `into`, latencies go to that histogram (rounds of one system merged).
+ */
 export async function measureDelivery(
   rate: number,
   durationMs: number,
   produce: (vals: string[]) => Promise<boolean>,
   startConsumer: (onDelivered: OnDelivered) => Promise<Consumer>,
+  into?: Histogram,
 ): Promise<LatencyRun> {
   const warmupMs = 500;
-  const h = newHistogram();
+  const h = into ?? newHistogram();
   let recordFrom = Infinity;
   const consumer = await startConsumer((sent, at) => {
     for (const ts of sent) if (ts >= recordFrom) recordMs(h, at - ts);

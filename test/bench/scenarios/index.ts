@@ -4,6 +4,7 @@ import { authCost } from './auth-cost.js';
 import { deliveryLatency } from './delivery-latency.js';
 import { durableStreams } from './durable-streams.js';
 import { groups } from './groups.js';
+import { kafkaStore } from './kafka-store.js';
 import { produceBatch } from './produce-batch.js';
 import { produceSingle } from './produce-single.js';
 import { queues } from './queues.js';
@@ -22,4 +23,5 @@ export const scenarios: Scenario[] = [
   restart,
   durableStreams,
   authCost,
+  kafkaStore,
 ];

@@ -3,7 +3,7 @@
 // offset reset (only while the group has no members) behind a confirmation step.
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, auth } from '../api.js';
-import { ActionButton, Badge, ErrorNotice, href, Section } from '../components.js';
+import { ActionButton, Badge, ErrorNotice, href, Section, Table } from '../components.js';
 import { count, time } from '../format.js';
 import { needs } from '../grants.js';
 import { useOverview } from '../overview-store.js';
@@ -64,38 +64,19 @@ export function GroupPage(props: { name: string }) {
       </p>
       <ErrorNotice error={error} />
       <Section title="Lag per partition" id="h-lag">
-        <table data-testid="group-partitions">
-          <thead>
-            <tr>
-              <th scope="col">Topic</th>
-              <th scope="col">Partition</th>
-              <th scope="col" class="num">
-                Committed
-              </th>
-              <th scope="col" class="num">
-                End
-              </th>
-              <th scope="col" class="num">
-                Lag
-              </th>
-              <th scope="col">Owner</th>
-            </tr>
-          </thead>
-          <tbody>
-            {group.partitions.map((p) => (
-              <tr key={`${p.topic}:${p.partition}`}>
-                <td>
-                  <a href={href('topics', p.topic)}>{p.topic}</a>
-                </td>
-                <td>{p.partition}</td>
-                <td class="num">{p.committed_offset ?? '—'}</td>
-                <td class="num">{p.end_offset ?? 'deleted'}</td>
-                <td class="num">{p.lag ?? '—'}</td>
-                <td class="mono">{p.owner ? p.owner.slice(0, 8) : '—'}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <Table
+          testid="group-partitions"
+          rows={group.partitions}
+          rowKey={(p) => `${p.topic}:${p.partition}`}
+          columns={[
+            { label: 'Topic', cell: (p) => <a href={href('topics', p.topic)}>{p.topic}</a> },
+            { label: 'Partition', cell: (p) => p.partition },
+            { label: 'Committed', num: true, cell: (p) => p.committed_offset ?? '—' },
+            { label: 'End', num: true, cell: (p) => p.end_offset ?? 'deleted' },
+            { label: 'Lag', num: true, cell: (p) => p.lag ?? '—' },
+            { label: 'Owner', mono: true, cell: (p) => (p.owner ? p.owner.slice(0, 8) : '—') },
+          ]}
+        />
       </Section>
       <Section title={`Members (${group.members.length})`} id="h-members">
         <table>

@@ -2,7 +2,7 @@
 // pause/resume and secret rotation; refreshed when the overview stream reports a change.
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, auth } from '../api.js';
-import { ActionButton, Badge, ErrorNotice, href, Section } from '../components.js';
+import { ActionButton, Badge, ErrorNotice, href, Section, Table } from '../components.js';
 import { count, time } from '../format.js';
 import { needs } from '../grants.js';
 import { useOverview } from '../overview-store.js';
@@ -124,34 +124,17 @@ export function WebhookPage(props: { id: string }) {
       <ErrorNotice error={error} />
       <div class="grid two">
         <Section title="Progress per partition" id="h-progress">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Partition</th>
-                <th scope="col" class="num">
-                  Next
-                </th>
-                <th scope="col" class="num">
-                  End
-                </th>
-                <th scope="col" class="num">
-                  Lag
-                </th>
-                <th scope="col">In flight</th>
-              </tr>
-            </thead>
-            <tbody>
-              {hook.partitions.map((p) => (
-                <tr key={p.partition}>
-                  <td>{p.partition}</td>
-                  <td class="num">{p.next_offset}</td>
-                  <td class="num">{p.end_offset}</td>
-                  <td class="num">{p.lag}</td>
-                  <td>{p.in_flight ? 'yes' : '—'}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <Table
+            rows={hook.partitions}
+            rowKey={(p) => p.partition}
+            columns={[
+              { label: 'Partition', cell: (p) => p.partition },
+              { label: 'Next', num: true, cell: (p) => p.next_offset },
+              { label: 'End', num: true, cell: (p) => p.end_offset },
+              { label: 'Lag', num: true, cell: (p) => p.lag },
+              { label: 'In flight', cell: (p) => (p.in_flight ? 'yes' : '—') },
+            ]}
+          />
         </Section>
         <Section title="Health" id="h-webhook-health">
           <dl class="stats">

@@ -1,0 +1,2 @@
+ALTER TABLE "topics" ADD COLUMN "kafka_topic" text;--> statement-breakpoint
+CREATE UNIQUE INDEX "topics_live_kafka_topic_idx" ON "topics" USING btree ("kafka_topic") WHERE "topics"."state" <> 'deleting' and "topics"."kafka_topic" is not null;
