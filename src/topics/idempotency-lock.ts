@@ -26,7 +26,15 @@ export interface PostgresIdempotencyLockOptions {
   connectTimeoutMs: number;
   /** Longest wait for a lock another node holds (Postgres lock_timeout). */
   lockTimeoutMs: number;
+  /**
+   * After a holder ended without clearing its in-flight marker (its process died, or lost
+   * PostgreSQL, mid-append), how long from its start the next holder waits before deciding,
+   * so an append still travelling to the broker has landed and is seen (default 10 s).
+   */
+  inFlightGraceMs?: number;
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The lock on its own connection pool, so requests holding a lock across a Kafka append never
@@ -41,6 +49,17 @@ export function createPostgresIdempotencyLock(url: string, o: PostgresIdempotenc
     onnotice: () => {},
     connection: { application_name: 'sluice-idempotency', lock_timeout: o.lockTimeoutMs },
   });
+  // The in-flight markers commit on their own (never inside the lock's transaction, whose
+  // rollback on a crash would erase them), on a pool no lock holder ever waits for.
+  const markers = postgres(url, {
+    max: 2,
+    connect_timeout: Math.max(1, Math.ceil(o.connectTimeoutMs / 1000)),
+    idle_timeout: 60,
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 0.5),
+    onnotice: () => {},
+    connection: { application_name: 'sluice-idempotency-marker' },
+  });
+  const grace = o.inFlightGraceMs ?? 10_000;
   return {
     async run<T>(topicId: string, scope: string, fn: () => Promise<T>): Promise<Result<T, { reason: string }>> {
       const key = lockKey(topicId, scope).toString();
@@ -48,11 +67,22 @@ export function createPostgresIdempotencyLock(url: string, o: PostgresIdempotenc
       try {
         await sql.begin(async (tx) => {
           await tx`select pg_advisory_xact_lock(${key}::bigint)`;
+          // Mark the append as in flight; a marker already there is a holder that never finished.
+          const [mark] = await markers<Array<{ prev_age_ms: number | null }>>`
+            with prev as (select started_at from idempotency_inflight where lock_key = ${key}::bigint)
+            insert into idempotency_inflight (lock_key, started_at) values (${key}::bigint, now())
+            on conflict (lock_key) do update set started_at = now()
+            returning (select extract(epoch from now() - started_at) * 1000 from prev)::float8 as prev_age_ms`;
+          const age = mark?.prev_age_ms;
+          if (age !== null && age !== undefined && age < grace) await sleep(grace - age);
           try {
             outcome = { value: await fn() };
           } catch (e) {
             outcome = { error: e };
           }
+          // Finished (appended or not): the next holder need not wait. If this fails the marker
+          // stays, and the next holder only waits out the grace.
+          await markers`delete from idempotency_inflight where lock_key = ${key}::bigint`.catch(() => {});
         });
       } catch (e) {
         if (!outcome) return err({ reason: `could not take the idempotency lock in PostgreSQL (${errorText(e)})` });
@@ -61,7 +91,9 @@ export function createPostgresIdempotencyLock(url: string, o: PostgresIdempotenc
       if ('error' in outcome) throw outcome.error;
       return ok(outcome.value);
     },
-    close: () => sql.end({ timeout: 5 }),
+    close: async () => {
+      await Promise.all([sql.end({ timeout: 5 }), markers.end({ timeout: 5 })]);
+    },
   };
 }
 
