@@ -3,7 +3,7 @@
 import { err, ok, type Result } from '../lib/result.js';
 import type { PartitionLog, StoredRecord } from '../log/index.js';
 import { renderRecord, type RecordJson, type ValueFormat } from './record-codec.js';
-import { recordJsonBatchWriter } from './record-json-text.js';
+import { recordJsonRenderer } from './record-json-text.js';
 
 /** Narrow port onto the topics service. */
 export interface ReadTopics {
@@ -70,8 +70,8 @@ export class ReadService {
     const found = await this.fetch(req);
     if (!found.ok) return found;
     const { topicName, format, records, nextOffset, endOffset } = found.value;
-    const write = recordJsonBatchWriter(topicName, req.partition, format);
-    return ok(write(records, '{"records":[', `],"next_offset":${nextOffset},"end_offset":${endOffset}}`));
+    const { writer } = recordJsonRenderer(topicName, req.partition, format);
+    return ok(writer.join(records, '{"records":[', `],"next_offset":${nextOffset},"end_offset":${endOffset}}`));
   }
 
   private async fetch(req: ReadRequest): Promise<Result<Fetched, ReadServiceError>> {

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { StoredRecord } from '../log/index.js';
 import { renderRecord, type ValueFormat } from './record-codec.js';
-import { recordJsonBatchWriter, recordJsonRenderer } from './record-json-text.js';
+import { recordJsonRenderer } from './record-json-text.js';
 
 const rec = (over: Partial<StoredRecord>): StoredRecord => ({
   offset: 7,
@@ -81,7 +81,7 @@ describe('recordJsonRenderer', () => {
   });
 });
 
-describe('recordJsonBatchWriter', () => {
+describe('recordJsonRenderer(...).writer', () => {
   const bytesArb = fc.uint8Array({ maxLength: 40 }).map((u) => Buffer.from(u));
   const keyArb = fc.oneof(
     fc.constant(null),
@@ -112,7 +112,7 @@ describe('recordJsonBatchWriter', () => {
     ),
   });
 
-  it('writes exactly the bytes of the string renderer, joined, for any records in any format', () => {
+  it('writes exactly the bytes of the string renderer, joined or framed, for any records in any format', () => {
     fc.assert(
       fc.property(
         fc.array(recordArb, { maxLength: 12 }),
@@ -123,8 +123,13 @@ describe('recordJsonBatchWriter', () => {
           const prefix = '{"records":[';
           const suffix = '],"next_offset":9,"end_offset":"ü"}';
           const expected = Buffer.from(prefix + records.map(render).join(',') + suffix, 'utf8');
-          const got = recordJsonBatchWriter(topic, 3, format)(records, prefix, suffix);
+          const got = render.writer.join(records, prefix, suffix);
           expect(got.toString('latin1')).toBe(expected.toString('latin1'));
+          // SSE events: a head, the record, a per-record tail (its cursor), no separators.
+          const head = 'event: record\ndata: ';
+          const tail = (r: StoredRecord) => `\nid: ${r.offset + 1}.ü\n\n`;
+          const events = Buffer.from(records.map((r) => head + render(r) + tail(r)).join(''), 'utf8');
+          expect(render.writer.frames(records, head, tail).toString('latin1')).toBe(events.toString('latin1'));
         },
       ),
       { numRuns: 500 },
