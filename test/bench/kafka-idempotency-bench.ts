@@ -2,14 +2,15 @@
 // a node sharing PostgreSQL (cross-node lock + catch-up) vs a single node (in-memory only).
 //
 // SLUICE_TEST_KAFKA_BROKERS=<bootstrap> DATABASE_URL=postgres://... npx tsx test/bench/kafka-idempotency-bench.ts
-// (Node 22.22+/24). BENCH_IDEM_REQUESTS (default 2000) requests of BENCH_IDEM_BATCH (10) records,
-// BENCH_IDEM_CONCURRENCY (8) at a time, per mode.
+// (Node 22.22+/24). BENCH_IDEM_ROUNDS (default 3) rounds, the modes alternating, each of
+// BENCH_IDEM_REQUESTS (default 2000) requests of BENCH_IDEM_BATCH (10) records, BENCH_IDEM_CONCURRENCY (8) at a time.
 import { randomUUID } from 'node:crypto';
 import { startIsolatedServer, type TestServer } from '../support/server.js';
 
 const REQUESTS = Number(process.env['BENCH_IDEM_REQUESTS'] ?? 2000);
 const BATCH = Number(process.env['BENCH_IDEM_BATCH'] ?? 10);
 const CONCURRENCY = Number(process.env['BENCH_IDEM_CONCURRENCY'] ?? 8);
+const ROUNDS = Number(process.env['BENCH_IDEM_ROUNDS'] ?? 3);
 const VALUE = 'x'.repeat(200);
 
 const pct = (xs: number[], q: number) => {
@@ -82,20 +83,52 @@ const modes = [
   ['single node (before)', single],
   ['shared Postgres (after)', shared],
 ] as const;
-const rows: Array<Record<string, unknown>> = [];
+const kinds = ['plain', 'Idempotency-Key', 'Producer-Seq (1 producer)'] as const;
+type Figures = Awaited<ReturnType<typeof run>>;
+/** Per mode and kind, one result per round: the modes alternate, so load drifts hit both alike. */
+const results = new Map<string, Figures[]>();
 try {
-  for (const [mode, server] of modes) {
+  const topics = new Map<TestServer, string>();
+  for (const [, server] of modes) {
     const topic = await topicOn(server);
+    topics.set(server, topic);
     await run(server, topic, keyed); // warm-up: connections, metadata, JIT
-    rows.push({ mode, kind: 'plain', ...(await run(server, topic, () => ({}))) });
-    rows.push({ mode, kind: 'Idempotency-Key', ...(await run(server, topic, keyed)) });
-    rows.push({ mode, kind: 'Producer-Seq (1 producer)', ...(await runSequential(server, topic, producer())) });
+  }
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [mode, server] of round % 2 === 0 ? modes : [...modes].reverse()) {
+      const topic = topics.get(server)!;
+      const figures: Record<(typeof kinds)[number], Figures> = {
+        plain: await run(server, topic, () => ({})),
+        'Idempotency-Key': await run(server, topic, keyed),
+        'Producer-Seq (1 producer)': await runSequential(server, topic, producer()),
+      };
+      for (const kind of kinds) {
+        const k = `${mode}\u0000${kind}`;
+        results.set(k, [...(results.get(k) ?? []), figures[kind]]);
+      }
+    }
   }
 } finally {
   await shared.stop();
   await single.stop();
 }
-console.log(`${REQUESTS} requests of ${BATCH} records, ${CONCURRENCY} concurrent (Producer-Seq: one at a time)`);
+const median = (xs: number[]) => pct(xs, 0.5);
+const rows = kinds.flatMap((kind) =>
+  modes.map(([mode]) => {
+    const r = results.get(`${mode}\u0000${kind}`) ?? [];
+    return {
+      kind,
+      mode,
+      recordsPerS: median(r.map((x) => x.recordsPerS)),
+      p50Ms: median(r.map((x) => x.p50Ms)),
+      p99Ms: median(r.map((x) => x.p99Ms)),
+    };
+  }),
+);
+console.log(
+  `${ROUNDS} alternating rounds of ${REQUESTS} requests of ${BATCH} records, ${CONCURRENCY} concurrent ` +
+    `(Producer-Seq: one at a time); medians of the rounds`,
+);
 console.table(rows);
 
 async function runSequential(server: TestServer, topic: string, headers: Headers) {
