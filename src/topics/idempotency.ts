@@ -396,21 +396,21 @@ export class IdempotencyTracker {
   }
 
   private async scan(state: TopicState, logs: PartitionLog[]): Promise<void> {
-    await Promise.all(
-      logs.map(async (log) => {
-        if (!log.tagsFrom) return;
-        const from = state.scanned.get(log.partition) ?? log.startOffset();
-        const { tags, end } = await log.tagsFrom(from);
-        const since = this.clock() - this.windowMs;
-        for (const t of tags) {
-          const tag = decodeTag(t.tag);
-          if (!tag || tag.appendedAt < since) continue;
-          const changed = this.apply(state, log.partition, t.baseOffset, t.lastOffset - t.baseOffset + 1, tag);
-          if (changed) this.touch(state, changed.kind, changed.id);
-        }
-        state.scanned.set(log.partition, Math.max(end, state.scanned.get(log.partition) ?? 0));
-      }),
-    );
+    // One partition after another: the Kafka client keeps one fetch session per broker, and two
+    // Fetches in flight to one broker spoil each other's session (the loser retries ~1 s later).
+    for (const log of logs) {
+      if (!log.tagsFrom) continue;
+      const from = state.scanned.get(log.partition) ?? log.startOffset();
+      const { tags, end } = await log.tagsFrom(from);
+      const since = this.clock() - this.windowMs;
+      for (const t of tags) {
+        const tag = decodeTag(t.tag);
+        if (!tag || tag.appendedAt < since) continue;
+        const changed = this.apply(state, log.partition, t.baseOffset, t.lastOffset - t.baseOffset + 1, tag);
+        if (changed) this.touch(state, changed.kind, changed.id);
+      }
+      state.scanned.set(log.partition, Math.max(end, state.scanned.get(log.partition) ?? 0));
+    }
   }
 
   private expired(appendedAt: number): boolean {

@@ -218,23 +218,6 @@ export async function createPlatformaticDriver(conn: KafkaConnection): Promise<K
   // Long polls hold a broker connection for up to their wait: give them their own.
   const tailConsumer = new mod.Consumer({ ...base, groupId: `${conn.clientId}-tail` });
 
-  // The client keeps one incremental fetch session (KIP-227) per broker: two Fetches in flight to
-  // one broker with different partitions invalidate each other's session epoch, and the client's
-  // retry of the loser takes about a second. So the reader's Fetches go to a broker one at a time.
-  const fetchQueues = new Map<number, Promise<unknown>>();
-  const oneAtATime = <T>(broker: number, fn: () => Promise<T>): Promise<T> => {
-    const next = (fetchQueues.get(broker) ?? Promise.resolve()).then(fn, fn);
-    const settled = next.then(
-      () => {},
-      () => {},
-    );
-    fetchQueues.set(broker, settled);
-    void settled.then(() => {
-      if (fetchQueues.get(broker) === settled) fetchQueues.delete(broker);
-    });
-    return next;
-  };
-
   const metadata = async (topics: string[], force: boolean): Promise<Map<string, TopicLayout>> => {
     const out = new Map<string, TopicLayout>();
     if (topics.length === 0) return out;
@@ -306,28 +289,26 @@ export async function createPlatformaticDriver(conn: KafkaConnection): Promise<K
       return Number(hit.offset);
     },
     async fetch(leader, topicId, partition, offset, maxBytes, maxWaitMs) {
-      const res = await oneAtATime(leader, () =>
-        consumer.fetch({
-          node: leader,
-          maxWaitTime: maxWaitMs,
-          minBytes: 1,
-          maxBytes,
-          topics: [
-            {
-              topicId,
-              partitions: [
-                {
-                  partition,
-                  currentLeaderEpoch: -1,
-                  fetchOffset: BigInt(offset),
-                  lastFetchedEpoch: -1,
-                  partitionMaxBytes: maxBytes,
-                },
-              ],
-            },
-          ],
-        }),
-      );
+      const res = await consumer.fetch({
+        node: leader,
+        maxWaitTime: maxWaitMs,
+        minBytes: 1,
+        maxBytes,
+        topics: [
+          {
+            topicId,
+            partitions: [
+              {
+                partition,
+                currentLeaderEpoch: -1,
+                fetchOffset: BigInt(offset),
+                lastFetchedEpoch: -1,
+                partitionMaxBytes: maxBytes,
+              },
+            ],
+          },
+        ],
+      });
       const p = res.responses[0]?.partitions[0];
       if (!p) throw new Error(`fetch ${topicId}/${partition}: empty answer`);
       const batches: FetchedBatch[] = [];
