@@ -1058,6 +1058,13 @@ export interface components {
              */
             state: "active" | "failing" | "paused" | "disabled" | "topic_deleted";
             state_reason: string | null;
+            /** @description The node delivering this webhook: the holder of its lease (one node at a time; see SLUICE_LEASE_MS). Null while no node runs it: not active, or its node died, the lease expired and no node has taken it yet (a dead node shows here until its lease expires). */
+            owner: {
+                /** @description The id of the Sluice node (process) running it; logged by that node. */
+                node: string;
+                /** @description Whether the node answering runs it. Only that node shows batches in flight; others show committed progress. */
+                this_node: boolean;
+            } | null;
             /** @description Records not yet delivered, over all partitions. */
             lag: number;
             /** @description Failed attempts since the last success. */

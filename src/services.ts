@@ -25,6 +25,7 @@ import { collectGroupLags } from './overview/group-lags.js';
 import { Gauge } from 'prom-client';
 import { TopicsRepository } from './topics/topics-repository.js';
 import { TopicsService } from './topics/topics-service.js';
+import { createPostgresIdempotencyLock } from './topics/idempotency-lock.js';
 import { ProduceService } from './topics/produce-service.js';
 import { ReadService } from './topics/read-service.js';
 import { GroupsService } from './groups/groups-service.js';
@@ -146,16 +147,32 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     });
     // Open streams of a deleted topic end now, not at their next keepalive.
     topics.onTopicDeleted((t) => sse.endTopic(t.id));
-    const produce = new ProduceService(topics, log, {
-      maxBodyBytes: config.maxBodyBytes,
-      maxRecordsPerRequest: config.maxRecordsPerRequest,
-      maxJsonDepth: config.maxJsonDepth,
-      idempotencyWindowMs: config.idempotencyWindowMs,
-      idempotencyMaxEntries: config.idempotencyMaxEntries,
-      timestampAfterMaxMs: config.timestampAfterMaxMs,
-      timestampBeforeMaxMs: config.timestampBeforeMaxMs,
-      idempotencyMaxBytes: config.idempotencyMaxBytes,
-    });
+    // Several nodes append to a Kafka log: idempotent requests take a lock in the shared Postgres.
+    const idempotencyLock =
+      config.logStore === 'kafka' && config.database.kind === 'postgres'
+        ? createPostgresIdempotencyLock(config.database.url, {
+            maxConnections: config.dbPoolMax,
+            connectTimeoutMs: config.dbConnectTimeoutMs,
+            lockTimeoutMs: 30_000,
+          })
+        : undefined;
+    if (idempotencyLock) cleanups.push(() => idempotencyLock.close());
+    const produce = new ProduceService(
+      topics,
+      log,
+      {
+        maxBodyBytes: config.maxBodyBytes,
+        maxRecordsPerRequest: config.maxRecordsPerRequest,
+        maxJsonDepth: config.maxJsonDepth,
+        idempotencyWindowMs: config.idempotencyWindowMs,
+        idempotencyMaxEntries: config.idempotencyMaxEntries,
+        timestampAfterMaxMs: config.timestampAfterMaxMs,
+        timestampBeforeMaxMs: config.timestampBeforeMaxMs,
+        idempotencyMaxBytes: config.idempotencyMaxBytes,
+      },
+      Date.now,
+      idempotencyLock,
+    );
     cleanups.push(() => produce.close());
     registerIdempotencyMetrics(metrics, () => produce.idempotencyStats());
     const reads = new ReadService(topics);
@@ -311,6 +328,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
           produce.close();
           durableStreams.close();
           await log.close();
+          await idempotencyLock?.close();
           await metadata.close();
         })()),
     };

@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, createKey, mintToken } from './auth-support.js';
+import { durableStreams as durableStreamsTable } from '../src/metadata/schema/durable-streams.js';
 import { createTestEnv, startIsolatedServer, startTestServer, type TestServer } from './support/server.js';
 
 const uid = () => randomUUID().slice(0, 8);
@@ -228,5 +229,36 @@ describe('Durable Streams across a restart', () => {
       await server.stop();
       await env.cleanup();
     }
+  });
+});
+
+// Several Sluice nodes share one Postgres (the Kafka store): each renews a TTL stream's last
+// access in memory and writes it to Postgres at its sweep. A node must judge expiry by the latest
+// access any node wrote, not by the one it cached when it last served the stream.
+describe('Durable Streams TTL across nodes', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startIsolatedServer({ SLUICE_STREAM_SWEEP_MS: '3600000' });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('a stream another node renewed (written to Postgres) is neither swept nor answered 404 here', async () => {
+    const { durableStreams: streams, db } = server.services;
+    const path = `ttl/${uid()}`;
+    const put = await call(server.url, 'PUT', `/v1/stream/${path}`, {
+      headers: { 'content-type': 'text/plain', 'stream-ttl': '2' },
+      body: 'x',
+    });
+    expect(put.status).toBe(201);
+    expect((await call(server.url, 'GET', `/v1/stream/${path}?offset=-1`)).status).toBe(200); // cached here
+    await new Promise((r) => setTimeout(r, 1_500));
+    // The other node served it now and its sweep wrote the access.
+    await db.update(durableStreamsTable).set({ lastAccessAt: Date.now() });
+    await new Promise((r) => setTimeout(r, 1_000)); // 2.5 s after this node's last access, 1 s after the other's
+    await streams.sweep();
+    expect((await call(server.url, 'HEAD', `/v1/stream/${path}`)).status).toBe(200);
+    expect((await call(server.url, 'GET', `/v1/stream/${path}?offset=-1`)).status).toBe(200);
   });
 });

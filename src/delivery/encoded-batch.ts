@@ -4,8 +4,20 @@ import type { StoredRecord } from '../log/index.js';
 import { encodePartitionCursor, encodeTopicCursor } from './cursor.js';
 import { idTail, recordHead, recordsHead } from './sse-frame.js';
 
-/** Record → Record JSON (topic, partition, offset, timestamp, key, value, headers). */
-export type RecordEncoder = (record: StoredRecord) => string;
+/**
+ * Record → Record JSON (topic, partition, offset, timestamp, key, value, headers). With a
+ * `writer` (recordJsonRenderer has one), shared partition frames are written straight to
+ * bytes by it; the result is the same bytes.
+ */
+export type RecordEncoder = ((record: StoredRecord) => string) & {
+  readonly writer?: {
+    join(records: readonly StoredRecord[], prefix: string, suffix: string): Buffer;
+    frames(records: readonly StoredRecord[], head: string, tail: (rec: StoredRecord) => string): Buffer;
+  };
+};
+
+const RECORD_EVENT_HEAD = 'event: record\ndata: ';
+const RECORDS_EVENT_HEAD = 'event: records\ndata: [';
 
 /**
  * Sharing strategy (why the cache is shaped like this):
@@ -25,10 +37,12 @@ export class EncodedBatch {
   private partitionTag = '';
   private readonly topicFrames = new Map<string, Buffer>();
 
+  private encoded?: readonly string[];
+
   constructor(
     readonly partition: number,
     readonly records: readonly StoredRecord[],
-    readonly jsons: readonly string[],
+    private readonly encoder: RecordEncoder,
     /** Offset the read started at. */
     readonly firstOffset: number,
     /** Offset after this batch (a reader's next position). */
@@ -42,7 +56,13 @@ export class EncodedBatch {
     nextOffset: number,
     encoder: RecordEncoder,
   ): EncodedBatch {
-    return new EncodedBatch(partition, records, records.map(encoder), firstOffset, nextOffset);
+    return new EncodedBatch(partition, records, encoder, firstOffset, nextOffset);
+  }
+
+  /** Each record's JSON, encoded once on first use and shared by every per-subscriber frame. */
+  get jsons(): readonly string[] {
+    this.encoded ??= this.records.map(this.encoder);
+    return this.encoded;
   }
 
   /**
@@ -56,20 +76,31 @@ export class EncodedBatch {
       this.partitionFrames = undefined;
       this.partitionBatchFrame = undefined;
     }
+    const writer = this.encoder.writer;
     if (batchMode) {
-      this.partitionBatchFrame ??= Buffer.from(
-        recordsHead(this.jsons) + idTail(encodePartitionCursor(this.nextOffset, cursorTag)),
-      );
+      const tail = `]\n${idTail(encodePartitionCursor(this.nextOffset, cursorTag))}`;
+      this.partitionBatchFrame ??= writer
+        ? writer.join(this.records, RECORDS_EVENT_HEAD, tail)
+        : Buffer.from(recordsHead(this.jsons) + idTail(encodePartitionCursor(this.nextOffset, cursorTag)));
       return this.partitionBatchFrame;
     }
     if (!this.partitionFrames) {
-      let text = '';
-      for (let i = 0; i < this.records.length; i++) {
-        text +=
-          recordHead(this.jsons[i] as string) +
-          idTail(encodePartitionCursor((this.records[i] as StoredRecord).offset + 1, cursorTag));
+      if (writer) {
+        // Straight to bytes: no per-record strings (catch-up replay and every live batch).
+        this.partitionFrames = writer.frames(
+          this.records,
+          RECORD_EVENT_HEAD,
+          (r) => `\n${idTail(encodePartitionCursor(r.offset + 1, cursorTag))}`,
+        );
+      } else {
+        let text = '';
+        for (let i = 0; i < this.records.length; i++) {
+          text +=
+            recordHead(this.jsons[i] as string) +
+            idTail(encodePartitionCursor((this.records[i] as StoredRecord).offset + 1, cursorTag));
+        }
+        this.partitionFrames = Buffer.from(text);
       }
-      this.partitionFrames = Buffer.from(text);
     }
     return this.partitionFrames;
   }

@@ -206,11 +206,28 @@ export class StreamsService {
     if (!state || state.deleted) return err(notFound(path));
     if (state.row.softDeleted)
       return err({ code: 'gone', message: `stream ${JSON.stringify(path)} was deleted (forks of it remain)` });
-    if (this.expired(state)) {
+    if (this.expired(state) && this.expired(await this.withPersistedAccess(state))) {
       await this.removeExpired(state);
       return err(notFound(path));
     }
     return ok(state);
+  }
+
+  /**
+   * Fold in the last access other nodes wrote to Postgres (several Sluice nodes share it on the
+   * Kafka store): this node's cached access may be older than one another node renewed.
+   */
+  private async withPersistedAccess(state: StreamState): Promise<StreamState> {
+    const rows = await this.o.db
+      .select({ lastAccessAt: durableStreams.lastAccessAt })
+      .from(durableStreams)
+      .where(eq(durableStreams.topicId, state.topic.id));
+    const persisted = rows[0]?.lastAccessAt;
+    if (persisted !== undefined) {
+      state.lastAccess = Math.max(state.lastAccess, persisted);
+      state.persistedAccess = Math.max(state.persistedAccess, persisted);
+    }
+    return state;
   }
 
   private async load(topic: Topic): Promise<StreamState | undefined> {
@@ -324,6 +341,11 @@ export class StreamsService {
       if (row.ttlSeconds === null && row.expiresAt === null) continue;
       const cached = await this.states.get(row.topicId);
       const state = cached ?? undefined;
+      if (state) {
+        // Another node may have renewed it since this node cached it.
+        state.lastAccess = Math.max(state.lastAccess, row.lastAccessAt);
+        state.persistedAccess = Math.max(state.persistedAccess, row.lastAccessAt);
+      }
       const access = state ? state.lastAccess : Math.max(row.lastAccessAt, this.bootTime);
       const expired =
         (row.expiresAt !== null && now >= row.expiresAt) ||

@@ -140,6 +140,13 @@ export interface PartitionLog {
    */
   recentTags(sinceAppendTime: number): Promise<BatchTag[]>;
 
+  /**
+   * Stores that other processes append to (Kafka) implement this: tags of every batch from
+   * `fromOffset` (a batch boundary, or below the start) up to the log's current end, and that
+   * end, so a node can catch its idempotency state up with what others appended since it looked.
+   */
+  tagsFrom?(fromOffset: number): Promise<{ tags: BatchTag[]; end: number }>;
+
   /** Apply new settings (retention, segment size) from now on. */
   updateConfig(config: PartitionConfig): void;
 }

@@ -8,3 +8,4 @@ export * from './schema/webhooks.js';
 export * from './schema/queues.js';
 export * from './schema/durable-streams.js';
 export * from './schema/leases.js';
+export * from './schema/idempotency.js';

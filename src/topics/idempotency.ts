@@ -2,7 +2,7 @@
 // producer id/epoch/seq state, kept in memory and rebuilt from the tags stored in the log.
 import { err, ok, type Result } from '../lib/result.js';
 import type { PartitionLog } from '../log/index.js';
-import { decodeTag, encodeTag, type IdempotencyIdentity } from './idempotency-tag.js';
+import { decodeTag, encodeTag, type DecodedTag, type IdempotencyIdentity } from './idempotency-tag.js';
 
 export interface OffsetRef {
   partition: number;
@@ -51,6 +51,11 @@ interface TopicState {
   topicId: string;
   keys: Map<string, KeySlot>;
   producers: Map<string, ProducerState>;
+  /** Shared logs: per partition, the offset below which every tag is applied here. */
+  scanned: Map<number, number>;
+  /** The catch-up scan running, and the one queued behind it (joined by later callers). */
+  scanning: Promise<void> | undefined;
+  queuedScan: Promise<void> | undefined;
 }
 
 /** Limits of the whole tracker (every topic). */
@@ -112,6 +117,13 @@ function responseOf(entry: Entry): OffsetRef[] | undefined {
     for (let k = 0; k < idx.length; k++) out[idx[k]!] = { partition: b.partition, offset: b.baseOffset + k };
   }
   return out;
+}
+
+/** Adds a batch to an entry once (a catch-up scan may meet a batch this node recorded itself). */
+function addBatch(entry: Entry, batch: BatchRef): void {
+  for (const b of entry.batches) if (b.partition === batch.partition && b.baseOffset === batch.baseOffset) return;
+  entry.batches.push(batch);
+  entry.covered += batch.count;
 }
 
 /**
@@ -257,16 +269,27 @@ export class IdempotencyTracker {
   }
 
   private async rebuild(topicId: string, logs: PartitionLog[]): Promise<TopicState> {
-    const state: TopicState = { topicId, keys: new Map(), producers: new Map() };
+    const state: TopicState = {
+      topicId,
+      keys: new Map(),
+      producers: new Map(),
+      scanned: new Map(),
+      scanning: undefined,
+      queuedScan: undefined,
+    };
     const since = this.clock() - this.windowMs;
-    const found: Array<{
-      partition: number;
-      baseOffset: number;
-      count: number;
-      tag: NonNullable<ReturnType<typeof decodeTag>>;
-    }> = [];
+    const found: Array<{ partition: number; baseOffset: number; count: number; tag: DecodedTag }> = [];
     for (const log of logs) {
-      for (const t of await log.recentTags(since)) {
+      let tags;
+      if (log.tagsFrom) {
+        // A shared log: remember where the scan ended, so catch-ups read only what follows.
+        const r = await log.tagsFrom(log.startOffset());
+        state.scanned.set(log.partition, r.end);
+        tags = r.tags;
+      } else {
+        tags = await log.recentTags(since);
+      }
+      for (const t of tags) {
         const tag = decodeTag(t.tag);
         if (tag && tag.appendedAt >= since) {
           found.push({
@@ -279,48 +302,115 @@ export class IdempotencyTracker {
       }
     }
     found.sort((a, b) => a.tag.appendedAt - b.tag.appendedAt);
-    for (const f of found) {
-      const { identity, bodyHash, requestRecords, appendedAt } = f.tag;
-      let entry: Entry | undefined;
-      if (identity.kind === 'key') {
-        const slot = state.keys.get(identity.key);
-        entry = slot?.entry;
-        if (!entry) {
-          entry = { bodyHash, requestRecords, appendedAt, batches: [], covered: 0 };
-          state.keys.set(identity.key, { entry, pending: undefined });
-        }
-      } else {
-        const pid = String(identity.id);
-        let p = state.producers.get(pid);
-        if (p && identity.epoch < p.epoch) continue;
-        if (!p || identity.epoch > p.epoch) {
-          p = {
-            epoch: identity.epoch,
-            lastSeq: undefined,
-            requests: new Map(),
-            lastUsed: appendedAt,
-            lock: Promise.resolve(),
-            active: 0,
-          };
-          state.producers.set(pid, p);
-        }
-        p.lastSeq = Math.max(p.lastSeq ?? identity.seq, identity.seq);
-        p.lastUsed = Math.max(p.lastUsed, appendedAt);
-        entry = p.requests.get(identity.seq);
-        if (!entry) {
-          entry = { bodyHash, requestRecords, appendedAt, batches: [], covered: 0 };
-          p.requests.set(identity.seq, entry);
-        }
-      }
-      if (!entry.bodyHash.equals(bodyHash)) continue;
-      entry.batches.push({ partition: f.partition, baseOffset: f.baseOffset, count: f.count, indexes: f.tag.indexes });
-      entry.covered += f.count;
-    }
+    for (const f of found) this.apply(state, f.partition, f.baseOffset, f.count, f.tag);
     // Oldest first, so the bounds keep the newest if the log holds more than they allow.
     for (const key of state.keys.keys()) this.touch(state, 'key', key);
     for (const [pid] of [...state.producers].sort((a, b) => a[1].lastUsed - b[1].lastUsed))
       this.touch(state, 'producer', pid);
     return state;
+  }
+
+  /**
+   * Applies one tagged batch found in the log to the topic's state. Returns what it changed
+   * (for the recency order), or undefined when the tag is stale (an older epoch, another body).
+   */
+  private apply(
+    state: TopicState,
+    partition: number,
+    baseOffset: number,
+    count: number,
+    tag: DecodedTag,
+  ): Pick<Tracked, 'kind' | 'id'> | undefined {
+    const { identity, bodyHash, requestRecords, appendedAt } = tag;
+    let entry: Entry | undefined;
+    let changed: Pick<Tracked, 'kind' | 'id'>;
+    if (identity.kind === 'key') {
+      const slot = state.keys.get(identity.key);
+      entry = slot?.entry;
+      // A key reused after its window ended starts a new entry (unless a request here holds it).
+      if (!entry || (!slot?.pending && entry.appendedAt + this.windowMs < appendedAt)) {
+        entry = { bodyHash, requestRecords, appendedAt, batches: [], covered: 0 };
+        if (slot) state.keys.delete(identity.key); // re-insert: keep the map in append order
+        state.keys.set(identity.key, { entry, pending: undefined });
+      }
+      changed = { kind: 'key', id: identity.key };
+    } else {
+      const pid = String(identity.id);
+      let p = state.producers.get(pid);
+      if (p && identity.epoch < p.epoch) return undefined;
+      if (!p) {
+        p = {
+          epoch: identity.epoch,
+          lastSeq: undefined,
+          requests: new Map(),
+          lastUsed: appendedAt,
+          lock: Promise.resolve(),
+          active: 0,
+        };
+        state.producers.set(pid, p);
+      } else if (identity.epoch > p.epoch) {
+        // In place: a request of this producer may hold a reference to the state.
+        p.epoch = identity.epoch;
+        p.lastSeq = undefined;
+        p.requests.clear();
+      }
+      p.lastSeq = Math.max(p.lastSeq ?? identity.seq, identity.seq);
+      p.lastUsed = Math.max(p.lastUsed, appendedAt);
+      entry = p.requests.get(identity.seq);
+      if (!entry) {
+        entry = { bodyHash, requestRecords, appendedAt, batches: [], covered: 0 };
+        p.requests.set(identity.seq, entry);
+        for (const seq of p.requests.keys()) {
+          if (p.requests.size <= PRODUCER_REQUESTS_KEPT) break;
+          p.requests.delete(seq);
+        }
+      }
+      changed = { kind: 'producer', id: pid };
+    }
+    if (!entry.bodyHash.equals(bodyHash)) return undefined;
+    addBatch(entry, { partition, baseOffset, count, indexes: tag.indexes });
+    return changed;
+  }
+
+  /**
+   * For logs other processes append to: applies the tags appended since this node last looked,
+   * so the next decision sees them. Resolves once a scan that started after this call is done;
+   * concurrent callers share scans. A no-op for logs without `tagsFrom` (the file store).
+   */
+  async catchUp(topicId: string, partitions: () => PartitionLog[]): Promise<void> {
+    const state = await this.state(topicId, partitions);
+    if (state.queuedScan) return state.queuedScan;
+    const prev = state.scanning ?? Promise.resolve();
+    const next: Promise<void> = prev
+      .catch(() => {})
+      .then(() => {
+        state.queuedScan = undefined;
+        state.scanning = next;
+        return this.scan(state, partitions());
+      })
+      .finally(() => {
+        if (state.scanning === next) state.scanning = undefined;
+      });
+    state.queuedScan = next;
+    return next;
+  }
+
+  private async scan(state: TopicState, logs: PartitionLog[]): Promise<void> {
+    // One partition after another: the Kafka client keeps one fetch session per broker, and two
+    // Fetches in flight to one broker spoil each other's session (the loser retries ~1 s later).
+    for (const log of logs) {
+      if (!log.tagsFrom) continue;
+      const from = state.scanned.get(log.partition) ?? log.startOffset();
+      const { tags, end } = await log.tagsFrom(from);
+      const since = this.clock() - this.windowMs;
+      for (const t of tags) {
+        const tag = decodeTag(t.tag);
+        if (!tag || tag.appendedAt < since) continue;
+        const changed = this.apply(state, log.partition, t.baseOffset, t.lastOffset - t.baseOffset + 1, tag);
+        if (changed) this.touch(state, changed.kind, changed.id);
+      }
+      state.scanned.set(log.partition, Math.max(end, state.scanned.get(log.partition) ?? 0));
+    }
   }
 
   private expired(appendedAt: number): boolean {
@@ -353,8 +443,7 @@ export class IdempotencyTracker {
       tag: (indexes) => encodeTag(identity, entry.bodyHash, entry.requestRecords, this.clock(), indexes),
       recorded: (partition, baseOffset, indexes) => {
         const copy = indexes.slice();
-        entry.batches.push({ partition, baseOffset, count: copy.length, indexes: () => copy });
-        entry.covered += copy.length;
+        addBatch(entry, { partition, baseOffset, count: copy.length, indexes: () => copy });
       },
       offsets: () => responseOf(entry),
       release: () => {

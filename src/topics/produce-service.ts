@@ -4,6 +4,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { err, ok, type Result } from '../lib/result.js';
 import type { AppendError, LogStore, PartitionLog, RecordInput } from '../log/index.js';
 import { MAX_TAGGED_REQUEST_RECORDS, BODY_HASH_BYTES, type IdempotencyIdentity } from './idempotency-tag.js';
+import type { IdempotencyLock } from './idempotency-lock.js';
 import { IdempotencyTracker, type IdempotencyClaim, type IdempotencyStats, type OffsetRef } from './idempotency.js';
 import { readLimitedBody, readNdjson } from './ndjson.js';
 import { KeylessSpreader, partitionForKey } from './partitioner.js';
@@ -109,6 +110,11 @@ export class ProduceService {
     private readonly log: Pick<LogStore, 'getPartition'>,
     private readonly limits: ProduceLimits,
     private readonly clock: () => number = Date.now,
+    /**
+     * For a log other nodes append to: idempotent requests run under this cross-node lock and
+     * catch up with the log first. Without it (one node) they cost what they always did.
+     */
+    private readonly lock?: IdempotencyLock,
   ) {
     this.idempotency = new IdempotencyTracker(limits.idempotencyWindowMs, clock, {
       ...(limits.idempotencyMaxEntries !== undefined && { maxEntries: limits.idempotencyMaxEntries }),
@@ -156,25 +162,56 @@ export class ProduceService {
     if (!decoded.ok) return decoded;
     const { records, partitions } = decoded.value;
 
-    let claim: IdempotencyClaim | undefined;
-    if (identity && hash) {
-      const logs = () => this.partitionLogs(topic);
-      const bodyHash = hash.digest().subarray(0, BODY_HASH_BYTES);
-      const begun = await this.idempotency.begin(topic.id, logs, identity, bodyHash, records.length);
-      if (!begun.ok) {
-        const e = begun.error;
-        const details: Record<string, unknown> = {};
-        if (e.code === 'conflict' && e.expectedSeq !== undefined) details.expected_seq = e.expectedSeq;
-        if (e.code === 'fenced') details.current_epoch = e.currentEpoch;
-        return err({ code: e.code, message: e.message, details });
+    if (!identity || !hash) return this.append(topic, records, partitions, undefined);
+    const bodyHash = hash.digest().subarray(0, BODY_HASH_BYTES);
+    if (!this.lock) return this.appendIdempotent(topic, identity, bodyHash, records, partitions);
+    // Shared log: no other node decides on this key or producer until this request has appended,
+    // and what other nodes appended before is applied here before deciding.
+    const scope = identity.kind === 'key' ? `key ${identity.key}` : `producer ${identity.id}`;
+    const locked = await this.lock.run(topic.id, scope, async () => {
+      try {
+        await this.idempotency.catchUp(topic.id, () => this.partitionLogs(topic));
+      } catch (e) {
+        return err<ProduceError>({
+          code: 'unavailable',
+          message: `could not read the log to check for an earlier attempt (${(e as Error).message}). Retrying with the same idempotency headers completes the request without duplicates.`,
+          details: {},
+        });
       }
-      if (begun.value.kind === 'replay') return ok({ offsets: begun.value.offsets });
-      claim = begun.value.claim;
+      return this.appendIdempotent(topic, identity, bodyHash, records, partitions);
+    });
+    if (!locked.ok) {
+      return err({
+        code: 'unavailable',
+        message: `${locked.error.reason}: idempotent produce needs the database to coordinate nodes. Retrying with the same idempotency headers completes the request without duplicates.`,
+        details: {},
+      });
     }
+    return locked.value;
+  }
+
+  private async appendIdempotent(
+    topic: ProduceTopic,
+    identity: IdempotencyIdentity,
+    bodyHash: Buffer,
+    records: RecordInput[],
+    partitions: number[],
+  ): Promise<Result<{ offsets: OffsetRef[] }, ProduceError>> {
+    const logs = () => this.partitionLogs(topic);
+    const begun = await this.idempotency.begin(topic.id, logs, identity, bodyHash, records.length);
+    if (!begun.ok) {
+      const e = begun.error;
+      const details: Record<string, unknown> = {};
+      if (e.code === 'conflict' && e.expectedSeq !== undefined) details.expected_seq = e.expectedSeq;
+      if (e.code === 'fenced') details.current_epoch = e.currentEpoch;
+      return err({ code: e.code, message: e.message, details });
+    }
+    if (begun.value.kind === 'replay') return ok({ offsets: begun.value.offsets });
+    const claim = begun.value.claim;
     try {
       return await this.append(topic, records, partitions, claim);
     } finally {
-      claim?.release();
+      claim.release();
     }
   }
 

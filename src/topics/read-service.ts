@@ -63,17 +63,15 @@ export class ReadService {
   }
 
   /**
-   * The same read as `read`, answered as the response's JSON text: records are rendered
-   * straight to text (json values spliced from the log), never built as objects first.
+   * The same read as `read`, answered as the response's JSON bytes: records are written
+   * straight to one buffer (json values copied from the log), never built as objects first.
    */
-  async readJson(req: ReadRequest): Promise<Result<string, ReadServiceError>> {
+  async readJson(req: ReadRequest): Promise<Result<Buffer<ArrayBuffer>, ReadServiceError>> {
     const found = await this.fetch(req);
     if (!found.ok) return found;
     const { topicName, format, records, nextOffset, endOffset } = found.value;
-    const render = recordJsonRenderer(topicName, req.partition, format);
-    const parts = new Array<string>(records.length);
-    for (let i = 0; i < records.length; i++) parts[i] = render(records[i]!);
-    return ok(`{"records":[${parts.join(',')}],"next_offset":${nextOffset},"end_offset":${endOffset}}`);
+    const { writer } = recordJsonRenderer(topicName, req.partition, format);
+    return ok(writer.join(records, '{"records":[', `],"next_offset":${nextOffset},"end_offset":${endOffset}}`));
   }
 
   private async fetch(req: ReadRequest): Promise<Result<Fetched, ReadServiceError>> {

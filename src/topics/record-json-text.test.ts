@@ -1,5 +1,6 @@
 // Record JSON text must read back exactly as renderRecord's objects do: same fields, order,
 // escaping and header semantics; json values spliced, but always on one line.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { StoredRecord } from '../log/index.js';
 import { renderRecord, type ValueFormat } from './record-codec.js';
@@ -77,5 +78,61 @@ describe('recordJsonRenderer', () => {
     const text = recordJsonRenderer('t', 0, 'json')(r);
     expect(text).not.toMatch(/[\r\n]/);
     expect(text).toBe(JSON.stringify(renderRecord('t', 0, r, 'json')));
+  });
+});
+
+describe('recordJsonRenderer(...).writer', () => {
+  const bytesArb = fc.uint8Array({ maxLength: 40 }).map((u) => Buffer.from(u));
+  const keyArb = fc.oneof(
+    fc.constant(null),
+    fc.string({ maxLength: 20 }).map(b),
+    fc.stringMatching(/^[ -~]{0,20}$/).map(b),
+    bytesArb,
+  );
+  const valueArb = fc.oneof(
+    fc.constant(null),
+    fc.json({ maxDepth: 3 }).map(b),
+    fc.json({ maxDepth: 3 }).map((t) => b(JSON.stringify(JSON.parse(t), null, 2))),
+    fc.string({ maxLength: 30 }).map(b),
+    bytesArb,
+    // A JSON string holding raw bytes that are not UTF-8 (valid JSON text, invalid UTF-8).
+    fc
+      .uint8Array({ maxLength: 20 })
+      .map((u) => Buffer.concat([b('"'), Buffer.from(u.filter((c) => c >= 0x20 && c !== 0x22 && c !== 0x5c)), b('"')])),
+  );
+  const headerArb = fc.record({ key: fc.string({ maxLength: 8 }), value: fc.option(bytesArb, { nil: null }) });
+  const recordArb: fc.Arbitrary<StoredRecord> = fc.record({
+    offset: fc.nat(),
+    timestamp: fc.integer({ min: -1, max: 2 ** 50 }),
+    key: keyArb,
+    value: valueArb,
+    headers: fc.oneof(
+      fc.constant([]).map((): StoredRecord['headers'] => []),
+      fc.array(headerArb, { maxLength: 3 }),
+    ),
+  });
+
+  it('writes exactly the bytes of the string renderer, joined or framed, for any records in any format', () => {
+    fc.assert(
+      fc.property(
+        fc.array(recordArb, { maxLength: 12 }),
+        fc.constantFrom<ValueFormat>('json', 'string', 'binary'),
+        fc.constantFrom('t.1', 'ünïcode-topic'),
+        (records, format, topic) => {
+          const render = recordJsonRenderer(topic, 3, format);
+          const prefix = '{"records":[';
+          const suffix = '],"next_offset":9,"end_offset":"ü"}';
+          const expected = Buffer.from(prefix + records.map(render).join(',') + suffix, 'utf8');
+          const got = render.writer.join(records, prefix, suffix);
+          expect(got.toString('latin1')).toBe(expected.toString('latin1'));
+          // SSE events: a head, the record, a per-record tail (its cursor), no separators.
+          const head = 'event: record\ndata: ';
+          const tail = (r: StoredRecord) => `\nid: ${r.offset + 1}.ü\n\n`;
+          const events = Buffer.from(records.map((r) => head + render(r) + tail(r)).join(''), 'utf8');
+          expect(render.writer.frames(records, head, tail).toString('latin1')).toBe(events.toString('latin1'));
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });

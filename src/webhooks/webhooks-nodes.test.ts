@@ -216,7 +216,12 @@ describe('webhooks on several nodes sharing one database', () => {
     expect(duplicates(r)).toBe(0);
     expect([...nodesOf(r)]).toEqual(['a']);
     expect(a.service.leasesHeld() + b.service.leasesHeld()).toBe(1);
-    expect((await a.service.get(id)).ok).toBe(true);
+    // GET names the owner on either node; only the owner shows batches in flight.
+    const onA = await a.service.get(id);
+    const onB = await b.service.get(id);
+    expect(onA.ok && onA.value.owner).toEqual({ node: 'node-a', thisNode: true });
+    expect(onB.ok && onB.value.owner).toEqual({ node: 'node-a', thisNode: false });
+    expect(onB.ok && onB.value.partitions.every((p) => p.inFlight === null)).toBe(true);
   }, 90_000);
 
   it('moves a webhook to another node at once when its node stops, within the lease time when it dies', async () => {

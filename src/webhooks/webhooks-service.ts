@@ -44,8 +44,17 @@ export interface WebhookPartitionView {
   inFlight: PartitionStatus['inFlight'];
 }
 
+/** The node running a webhook (holding its lease). */
+export interface WebhookOwner {
+  node: string;
+  /** Whether that is the node answering. */
+  thisNode: boolean;
+}
+
 export interface WebhookView {
   row: WebhookRow;
+  /** Null while no node runs it (not active, or its lease expired and not taken yet). */
+  owner: WebhookOwner | null;
   state: WebhookStatusState;
   lag: number;
   partitions: WebhookPartitionView[];
@@ -180,6 +189,10 @@ export class WebhooksService {
       }
       await this.claim();
     });
+    this.o.logger.info(
+      { node: this.leases.nodeId, lease_ms: this.leases.ttlMs, webhooks: this.runners.size },
+      'webhook leases: running the webhooks this node holds',
+    );
     // Renew what this node runs and take over what nobody holds, every third of the lease time.
     const every = Math.max(50, Math.floor(this.leases.ttlMs / 3));
     this.claimTimer = setInterval(() => {
@@ -199,28 +212,28 @@ export class WebhooksService {
    */
   private async claim(): Promise<void> {
     if (this.closed) return;
-    const rows = new Map((await this.repo.list()).map((r) => [r.id, r]));
     // Collect first, then act (#12.1).
     const owned = [...this.runners.entries()];
     const renewedAt = this.now();
-    let renewed: Map<string, number> | undefined;
+    let rows: Map<string, WebhookRow>;
+    let renewed: Map<string, number>;
     try {
+      rows = new Map((await this.repo.list()).map((r) => [r.id, r]));
       renewed = await this.leases.renew(owned.map(([id]) => webhookLease(id)));
     } catch (e) {
-      this.o.logger.warn({ err: e }, 'webhook leases not renewed');
+      // Postgres unreachable: once a lease may have expired, another node may run its webhook.
+      for (const [id, o] of owned) {
+        if (!this.leases.exclusive && this.now() - o.renewedAt >= this.leases.ttlMs) {
+          this.o.logger.warn({ webhook_id: id }, 'webhook lease not renewed in time; stopped here');
+          await this.stopRunner(id, { release: false });
+        }
+      }
+      throw e;
     }
     for (const [id, o] of owned) {
       const row = rows.get(id);
       if (!row || row.state !== 'active' || !this.liveTopic(row)) {
         await this.stopRunner(id, { release: true });
-        continue;
-      }
-      if (renewed === undefined) {
-        // Postgres unreachable: once the lease may have expired, another node may run it.
-        if (!this.leases.exclusive && this.now() - o.renewedAt >= this.leases.ttlMs) {
-          this.o.logger.warn({ webhook_id: id }, 'webhook lease not renewed in time; stopped here');
-          await this.stopRunner(id, { release: false });
-        }
         continue;
       }
       const epoch = renewed.get(webhookLease(id));
@@ -376,7 +389,13 @@ export class WebhooksService {
 
   async list(): Promise<WebhookView[]> {
     const rows = await this.repo.list();
-    return Promise.all(rows.map((r) => this.view(r)));
+    const holders = await this.holders('webhook:');
+    return Promise.all(rows.map((r) => this.view(r, holders)));
+  }
+
+  /** Other nodes' unexpired webhook leases (none when this node is the only one). */
+  private async holders(prefix: string): Promise<Map<string, string>> {
+    return this.leases.exclusive ? new Map() : this.leases.holders(prefix);
   }
 
   async get(id: string): Promise<Result<WebhookView, WebhookError>> {
@@ -498,8 +517,14 @@ export class WebhooksService {
     return topic && row.state !== 'topic_deleted' && topic.id === row.topicId ? topic : undefined;
   }
 
-  private async view(row: WebhookRow): Promise<WebhookView> {
+  private async view(row: WebhookRow, holders?: Map<string, string>): Promise<WebhookView> {
     const topic = this.liveTopic(row);
+    let owner: WebhookOwner | null = null;
+    if (this.runners.has(row.id)) owner = { node: this.leases.nodeId, thisNode: true };
+    else if (row.state === 'active') {
+      const node = (holders ?? (await this.holders(webhookLease(row.id)))).get(webhookLease(row.id));
+      if (node !== undefined) owner = { node, thisNode: node === this.leases.nodeId };
+    }
     const running = new Map((this.runners.get(row.id)?.runner.status() ?? []).map((s) => [s.partition, s]));
     const committed = running.size > 0 || !topic ? new Map() : await this.repo.loadProgress(row.id, row.topic);
     const partitions: WebhookPartitionView[] = [];
@@ -516,6 +541,6 @@ export class WebhooksService {
       });
     }
     const state: WebhookStatusState = row.state === 'active' && row.consecutiveFailures > 0 ? 'failing' : row.state;
-    return { row, state, lag: partitions.reduce((s, p) => s + p.lag, 0), partitions };
+    return { row, owner, state, lag: partitions.reduce((s, p) => s + p.lag, 0), partitions };
   }
 }

@@ -12,6 +12,7 @@ const DEFAULT_FILES = [
   'test/topic-expose.test.ts',
   'test/kafka-broker-kill.test.ts',
   'test/kafka-nodes.test.ts',
+  'test/kafka-nodes-idempotency.test.ts',
   'test/kafka-node-kill.test.ts',
   'test/produce.test.ts',
   'test/read.test.ts',

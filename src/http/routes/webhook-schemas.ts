@@ -196,6 +196,21 @@ export const Webhook = z
         'its progress is removed, PATCH answers 409, and it stays visible until DELETEd).',
     }),
     state_reason: z.string().nullable(),
+    owner: z
+      .object({
+        node: z
+          .string()
+          .openapi({ description: 'The id of the Sluice node (process) running it; logged by that node.' }),
+        this_node: z.boolean().openapi({
+          description:
+            'Whether the node answering runs it. Only that node shows batches in flight; others show committed progress.',
+        }),
+      })
+      .nullable()
+      .openapi({
+        description:
+          'The node delivering this webhook: the holder of its lease (one node at a time; see SLUICE_LEASE_MS). Null while no node runs it: not active, or its node died, the lease expired and no node has taken it yet (a dead node shows here until its lease expires).',
+      }),
     lag: z.number().int().openapi({ description: 'Records not yet delivered, over all partitions.' }),
     consecutive_failures: z.number().int().openapi({ description: 'Failed attempts since the last success.' }),
     records_expired: z.number().int().openapi({
@@ -258,6 +273,7 @@ export function webhookJson(v: WebhookView): WebhookJson {
     filter: r.filter,
     state: v.state,
     state_reason: r.stateReason,
+    owner: v.owner ? { node: v.owner.node, this_node: v.owner.thisNode } : null,
     lag: v.lag,
     consecutive_failures: r.consecutiveFailures,
     records_expired: r.recordsExpired,

@@ -275,32 +275,49 @@ export class KafkaPartitionLog implements PartitionLog {
   async recentTags(sinceAppendTime: number): Promise<BatchTag[]> {
     // Kafka has no index by append time; scan the log for tagged batches (their first record
     // carries the append time). Cost grows with the partition: the produce path calls it once.
-    const tags: BatchTag[] = [];
     await this.refresh();
-    let next = this.start;
-    const end = this.end;
+    const { tags } = await this.tagsFrom(this.start);
+    return tags.filter((t) => t.appendTime >= sinceAppendTime);
+  }
+
+  /** Tagged batches from `fromOffset` to the high watermark: one ListOffsets when nothing new was appended. */
+  async tagsFrom(fromOffset: number): Promise<{ tags: BatchTag[]; end: number }> {
+    const tags: BatchTag[] = [];
+    // The high watermark now: batches acknowledged (acks=all) before this call are below it.
+    const end = await this.ctx.driver.listOffset(this.kafkaTopic, this.partition, -1);
+    this.advance(end);
+    let next = fromOffset;
     while (next < end) {
       const fetched = await this.fetch(next, 1 << 20, 0);
-      if (fetched.batches.length === 0) break;
+      if (fetched.errorCode === KafkaErrors.OFFSET_OUT_OF_RANGE) {
+        // Retention removed what was below the start: carry on from there.
+        await this.refresh();
+        if (next >= this.start) break;
+        next = this.start;
+        continue;
+      }
+      if (fetched.errorCode !== 0)
+        throw new Error(`fetch ${this.kafkaTopic}/${this.partition} at ${next}: Kafka error ${fetched.errorCode}`);
       for (const batch of fetched.batches) {
+        if (batch.baseOffset < next) continue; // a batch this scan (or an earlier one) already saw
         const first = batch.records[0];
         const at = first?.headers.find(([k]) => k?.toString() === APPEND_TIME_HEADER_KEY)?.[1];
         const tag = first?.headers.find(([k]) => k?.toString() === TAG_HEADER_KEY)?.[1];
         if (!at || !tag || at.length !== 8) continue;
-        const appendTime = Number(at.readBigInt64BE());
-        if (appendTime < sinceAppendTime) continue;
-        const maxTimestamp = Math.max(...batch.records.map((r) => r.timestamp));
+        let maxTimestamp = 0;
+        for (const r of batch.records) if (r.timestamp > maxTimestamp) maxTimestamp = r.timestamp;
         tags.push({
           baseOffset: batch.baseOffset,
           lastOffset: batch.lastOffset,
           maxTimestamp,
-          appendTime,
+          appendTime: Number(at.readBigInt64BE()),
           tag: Buffer.from(tag),
         });
       }
-      next = fetched.batches[fetched.batches.length - 1]!.lastOffset + 1;
+      if (fetched.nextOffset === undefined || fetched.nextOffset <= next) break;
+      next = fetched.nextOffset;
     }
-    return tags;
+    return { tags, end: next };
   }
 
   updateConfig(config: PartitionConfig): void {
