@@ -130,6 +130,8 @@ export const envSchema = z.object({
   SLUICE_KAFKA_REPLICATION_FACTOR: int(-1, 32).default(-1),
   /** Kafka mode: how often a node adopts topics other nodes created, grew, changed or deleted. */
   SLUICE_KAFKA_TOPIC_SYNC_MS: int(50, 600_000).default(1_000),
+  /** Kafka mode: how often group offsets are copied to Kafka consumer groups (one node, under a lease); 0 = never. */
+  SLUICE_KAFKA_GROUP_OFFSETS_MS: int(0, 3_600_000).default(5_000),
   /** Connect to Kafka over TLS (system CAs unless SLUICE_KAFKA_TLS_CA_FILE). */
   SLUICE_KAFKA_TLS: bool.default(false),
   /** PEM files for TLS to Kafka: CA bundle, and a client certificate + key for mutual TLS. */
@@ -247,6 +249,8 @@ export interface Config {
     topicPrefix: string;
     replicationFactor: number;
     topicSyncMs: number;
+    /** SLUICE_KAFKA_GROUP_OFFSETS_MS; 0 = no mirror. */
+    groupOffsetsMs: number;
     tls: { enabled: boolean; caFile?: string; certFile?: string; keyFile?: string };
     sasl?: { mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; username: string; password: string };
   };
@@ -364,6 +368,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       topicPrefix: e.SLUICE_KAFKA_TOPIC_PREFIX,
       replicationFactor: e.SLUICE_KAFKA_REPLICATION_FACTOR,
       topicSyncMs: e.SLUICE_KAFKA_TOPIC_SYNC_MS,
+      groupOffsetsMs: e.SLUICE_KAFKA_GROUP_OFFSETS_MS,
       tls: {
         enabled: e.SLUICE_KAFKA_TLS || e.SLUICE_KAFKA_TLS_CA_FILE !== undefined,
         caFile: e.SLUICE_KAFKA_TLS_CA_FILE,

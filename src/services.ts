@@ -34,6 +34,7 @@ import { forgetTopic as forgetTopicOffsets } from './groups/group-repository.js'
 import { UrlPolicy } from './webhooks/url-policy.js';
 import { WebhooksService } from './webhooks/webhooks-service.js';
 import { Leases } from './cluster/leases.js';
+import { OffsetMirror } from './cluster/offset-mirror.js';
 import { QueueMetrics } from './queues/queue-metrics.js';
 import { QueueSweeper } from './queues/queue-sweeper.js';
 import { QueuesService } from './queues/queues-service.js';
@@ -187,6 +188,8 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       logger: logger.child({ component: 'groups' }),
     });
     groups.startSweeper();
+    // Only the Kafka store lets several nodes share one database; the others are alone by construction.
+    const leases = new Leases(metadata.db, { ttlMs: config.leaseMs, exclusive: config.logStore !== 'kafka' });
     const webhooks = new WebhooksService({
       db: metadata.db,
       topics,
@@ -198,8 +201,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       expiredCounter: metrics.webhookRecordsExpired,
       onAttempt: metrics.traffic.webhookAttempt,
       logger: logger.child({ component: 'webhooks' }),
-      // Only the Kafka store lets several nodes share one database; the others are alone by construction.
-      leases: new Leases(metadata.db, { ttlMs: config.leaseMs, exclusive: config.logStore !== 'kafka' }),
+      leases,
     });
     cleanups.push(() => webhooks.stop());
     new Gauge({
@@ -211,6 +213,21 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       },
     });
     await webhooks.start();
+    const mirrorGroupOffsets = log.mirrorGroupOffsets?.bind(log);
+    let offsetMirror: OffsetMirror | undefined;
+    if (mirrorGroupOffsets && config.kafka.groupOffsetsMs > 0) {
+      const mirror = (offsetMirror = new OffsetMirror({
+        db: metadata.db,
+        leases,
+        topicId: (name) => topics.lookup(name)?.id,
+        mirror: mirrorGroupOffsets,
+        groupPrefix: config.kafka.topicPrefix,
+        intervalMs: config.kafka.groupOffsetsMs,
+        logger: logger.child({ component: 'offset-mirror' }),
+      }));
+      mirror.start();
+      cleanups.push(() => mirror.close());
+    }
     registerStateGauges(metrics.registry, {
       groupLags: async () =>
         (await collectGroupLags({ groups, db: metadata.db, topics, log })).map((g) => ({
@@ -321,6 +338,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
             }
           }
           overview.stop();
+          await offsetMirror?.close();
           await queueSweeper.stop();
           queues.close();
           await webhooks.stop();

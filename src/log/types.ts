@@ -216,6 +216,14 @@ export interface LogStore {
   ): Promise<PartitionLog>;
   /** Present when the store can expose logs it did not create (see ExternalLogs). */
   readonly external?: ExternalLogs;
+  /**
+   * Present when the log's own system keeps consumer-group offsets (Kafka): record `offsets`
+   * (the next record to read, per partition of Sluice topic ids) as group `group`'s there.
+   */
+  mirrorGroupOffsets?(
+    group: string,
+    offsets: Array<{ topicId: string; partition: number; offset: number }>,
+  ): Promise<void>;
   getPartition(topicId: string, partition: number): PartitionLog | undefined;
   /** Topic ids with data on disk, for reconciling with metadata after a crash. */
   topicIds(): string[];

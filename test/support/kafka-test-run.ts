@@ -9,6 +9,7 @@ import { KAFKA_VERSION, startKafkaCluster } from './kafka-cluster.js';
 const DEFAULT_FILES = [
   'src/log/kafka/',
   'test/kafka-interop.test.ts',
+  'test/kafka-group-offsets.test.ts',
   'test/topic-expose.test.ts',
   'test/kafka-broker-kill.test.ts',
   'test/kafka-nodes.test.ts',

@@ -90,6 +90,14 @@ export interface KafkaDriver {
   >;
   /** ListOffsets: -2 earliest, -1 latest, else the first offset with a timestamp ≥ ts (-1 when none). */
   listOffset(topic: string, partition: number, timestamp: number): Promise<number>;
+  /**
+   * Set a Kafka consumer group's committed offsets (AlterConsumerGroupOffsets), so Kafka tooling
+   * sees them. Kafka refuses while the group has members of its own.
+   */
+  commitGroupOffsets(
+    groupId: string,
+    topics: Array<{ name: string; partitions: Array<{ partition: number; offset: number }> }>,
+  ): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -146,6 +154,10 @@ interface PlatformaticAdmin extends PlatformaticBase {
   describeConfigs(o: {
     resources: Array<{ resourceType: number; resourceName: string; configurationKeys?: string[] }>;
   }): Promise<Array<{ resourceName: string; configs: Array<{ name: string; value: string | null }> }>>;
+  alterConsumerGroupOffsets(o: {
+    groupId: string;
+    topics: Array<{ name: string; partitionOffsets: Array<{ partition: number; offset: bigint }> }>;
+  }): Promise<void>;
 }
 interface PlatformaticProducer extends PlatformaticBase {
   send(o: {
@@ -252,6 +264,14 @@ export async function createPlatformaticDriver(conn: KafkaConnection): Promise<K
       });
     },
     growTopic: (name, count) => admin.createPartitions({ topics: [{ name, count }] }),
+    commitGroupOffsets: (groupId, topics) =>
+      admin.alterConsumerGroupOffsets({
+        groupId,
+        topics: topics.map((t) => ({
+          name: t.name,
+          partitionOffsets: t.partitions.map((p) => ({ partition: p.partition, offset: BigInt(p.offset) })),
+        })),
+      }),
     deleteTopic: (name) => admin.deleteTopics({ topics: [name] }),
     alterTopicConfig: (name, configs) =>
       admin.incrementalAlterConfigs({

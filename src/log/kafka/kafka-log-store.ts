@@ -296,6 +296,21 @@ export function createKafkaLogStore(options: KafkaLogStoreOptions): LogStore {
 
     topicIds: () => [...new Set([...known.keys(), ...logs.keys()])].filter((id) => !deleting.has(id)),
 
+    async mirrorGroupOffsets(group, offsets) {
+      const byTopic = new Map<string, Array<{ partition: number; offset: number }>>();
+      for (const o of offsets) {
+        const name = kafkaName(o.topicId);
+        let list = byTopic.get(name);
+        if (!list) byTopic.set(name, (list = []));
+        list.push({ partition: o.partition, offset: o.offset });
+      }
+      if (byTopic.size === 0) return;
+      await need().commitGroupOffsets(
+        group,
+        [...byTopic].map(([name, partitions]) => ({ name, partitions })),
+      );
+    },
+
     external: {
       async describe(name): Promise<ExternalLog | 'missing' | 'own'> {
         if (name.startsWith(prefix) && UUID.test(name.slice(prefix.length))) return 'own';
