@@ -19,6 +19,7 @@ interface NativeMessage {
 interface NativeModule {
   Admin: new (o: object) => {
     createTopics(o: object): Promise<unknown>;
+    deleteTopics(o: { topics: string[] }): Promise<void>;
     listTopics(o?: object): Promise<string[]>;
     metadata(o: { topics: string[]; forceUpdate?: boolean }): Promise<{
       topics: Map<string, { partitions: unknown[] }>;
@@ -347,6 +348,32 @@ describe.skipIf(!(usingKafka() && kafkaClientSupported()))('exposing an existing
       const md = await admin.metadata({ topics: [kafkaTopic], forceUpdate: true });
       expect(md.topics.get(kafkaTopic)?.partitions).toHaveLength(2);
       expect((await nativeConsume(kafkaTopic, 2)).map((m) => m.value?.toString())).toEqual(['before', 'after']);
+    } finally {
+      await node.stop();
+      await env.cleanup();
+    }
+  });
+
+  it('a Kafka topic deleted in Kafka is not re-created: the server still starts, and the Sluice topic can be deleted', async () => {
+    const kafkaTopic = await nativeTopic(1);
+    const env = await createTestEnv();
+    let node = await startTestServer(env);
+    try {
+      const name = `exposed-${randomUUID()}`;
+      const kept = `plain-${randomUUID()}`;
+      expect((await call(node, 'POST', '/v1/topics', { name, kafka_topic: kafkaTopic })).status).toBe(201);
+      expect((await call(node, 'POST', '/v1/topics', { name: kept })).status).toBe(201);
+      await node.stop();
+      await admin.deleteTopics({ topics: [kafkaTopic] });
+      const deadline = Date.now() + 30_000;
+      while ((await admin.listTopics()).includes(kafkaTopic) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
+
+      node = await startTestServer(env);
+      expect((await call(node, 'GET', `/v1/topics/${kept}/partitions/0/records?offset=0`)).status).toBe(200);
+      expect((await call(node, 'GET', `/v1/topics/${name}/partitions/0/records?offset=0`)).status).toBe(404);
+      expect((await call(node, 'DELETE', `/v1/topics/${name}`)).status).toBe(204);
+      expect(await admin.listTopics()).not.toContain(kafkaTopic);
     } finally {
       await node.stop();
       await env.cleanup();

@@ -106,6 +106,8 @@ export class TopicsService {
   private readonly cache = new Map<string, Topic>();
   private readonly listeners = new Set<(change: TopicChange) => void>();
   private readonly deletedListeners = new Set<TopicDeletedListener>();
+  /** Exposed topics whose Kafka topic could not be opened, by id → the row's updatedAt then. */
+  private readonly outOfService = new Map<string, number>();
   /** Admin changes are rare: one at a time keeps row/log ordering simple and race-free. */
   private adminQueue: Promise<unknown> = Promise.resolve();
   private readonly repo: TopicsRepository;
@@ -403,12 +405,11 @@ export class TopicsService {
       known.add(row.id);
       const topic = toTopic(row);
       const onDisk = new Set(this.log.partitions(row.id));
-      for (let p = 0; p < topic.partitions; p++) {
-        if (!onDisk.has(p)) report.missingPartitionsCreated.push({ topic: topic.name, partition: p });
-        const log = await this.log.createPartition(topic.id, p, toPartitionConfig(topic.config), externalOf(topic));
-        log.updateConfig(toPartitionConfig(topic.config));
+      if (topic.kafkaTopic === undefined) {
+        for (let p = 0; p < topic.partitions; p++)
+          if (!onDisk.has(p)) report.missingPartitionsCreated.push({ topic: topic.name, partition: p });
       }
-      this.cache.set(topic.name, topic);
+      if (await this.openPartitions(topic)) this.cache.set(topic.name, topic);
     }
     for (const id of this.log.topicIds()) {
       if (known.has(id)) continue;
@@ -443,10 +444,9 @@ export class TopicsService {
       for (const topic of active.values()) {
         const cached = this.cache.get(topic.name);
         if (cached && cached.updatedAt === topic.updatedAt && cached.partitions === topic.partitions) continue;
-        for (let p = 0; p < topic.partitions; p++) {
-          const log = await this.log.createPartition(topic.id, p, toPartitionConfig(topic.config), externalOf(topic));
-          log.updateConfig(toPartitionConfig(topic.config));
-        }
+        // An exposed topic whose Kafka topic is gone is tried again only once its row changes.
+        if (this.outOfService.get(topic.id) === topic.updatedAt) continue;
+        if (!(await this.openPartitions(topic))) continue;
         this.cache.set(topic.name, topic);
         if (cached) {
           this.emit({ type: 'updated', topic, previous: cached });
@@ -463,6 +463,31 @@ export class TopicsService {
   }
 
   // ---- helpers ---------------------------------------------------------------------------
+
+  /**
+   * Open (or create) every partition log of an active topic and apply its config. An exposed
+   * Kafka topic that is gone from Kafka (deleted outside Sluice) is not re-created: the topic
+   * stays out of service, with an error in the log, until it is deleted; false then.
+   */
+  private async openPartitions(topic: Topic): Promise<boolean> {
+    try {
+      for (let p = 0; p < topic.partitions; p++) {
+        const log = await this.log.createPartition(topic.id, p, toPartitionConfig(topic.config), externalOf(topic));
+        log.updateConfig(toPartitionConfig(topic.config));
+      }
+      this.outOfService.delete(topic.id);
+      return true;
+    } catch (e) {
+      if (topic.kafkaTopic === undefined) throw e;
+      this.outOfService.set(topic.id, topic.updatedAt);
+      this.logger.error(
+        { err: e, topic: topic.name, topic_id: topic.id, kafka_topic: topic.kafkaTopic },
+        'the Kafka topic this topic exposes cannot be opened: the topic is out of service until it is deleted',
+      );
+      await this.log.deleteTopic(topic.id).catch(() => undefined); // only lets go of it (never deletes it)
+      return false;
+    }
+  }
 
   private validateName(name: string): TopicAdminError | undefined {
     if (TOPIC_NAME_PATTERN.test(name)) return undefined;
