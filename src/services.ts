@@ -125,6 +125,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       log,
       logger: logger.child({ component: 'topics' }),
       maxPartitions: config.maxPartitions,
+      sharedLog: config.logStore === 'kafka',
     });
     // Before reconcile, so a delete an earlier process left half-done is finished here too.
     topics.onTopicDeleted((t) => forgetTopicOffsets(metadata.db, t.name));

@@ -95,7 +95,15 @@ export interface TopicsServiceOptions {
   logger: Logger;
   maxPartitions: number;
   clock?: () => number;
+  /**
+   * Other live nodes share this log and database (the Kafka store): at start-up, a create or
+   * delete in flight may be theirs, not an earlier process's of this node.
+   */
+  sharedLog?: boolean;
 }
+
+/** Shared log: a `creating` row younger than this may be a live node's create, not a dead one's. */
+export const CREATE_IN_FLIGHT_GRACE_MS = 5 * 60_000;
 
 /**
  * The topics service. Admin calls go to Postgres (and throw when it is down: the HTTP
@@ -116,12 +124,15 @@ export class TopicsService {
   private readonly maxPartitions: number;
   private readonly clock: () => number;
 
+  private readonly sharedLog: boolean;
+
   constructor(options: TopicsServiceOptions) {
     this.repo = options.repo;
     this.log = options.log;
     this.logger = options.logger;
     this.maxPartitions = options.maxPartitions;
     this.clock = options.clock ?? Date.now;
+    this.sharedLog = options.sharedLog ?? false;
   }
 
   // ---- data path (no database) ---------------------------------------------------------
@@ -389,9 +400,16 @@ export class TopicsService {
     };
     const rows = await this.repo.listAll();
     const known = new Set<string>();
+    const now = this.clock();
     this.cache.clear();
     for (const row of rows) {
       if (row.state === 'creating') {
+        if (this.sharedLog && now - row.updatedAt < CREATE_IN_FLIGHT_GRACE_MS) {
+          // Another node's create, probably still running: its own rollback or the topic sync
+          // settles it. Rolled back here only once it is older than the grace.
+          known.add(row.id);
+          continue;
+        }
         await this.log.deleteTopic(row.id);
         await this.repo.remove(row.id);
         report.rolledBackCreates.push(row.name);
@@ -411,8 +429,14 @@ export class TopicsService {
       }
       if (await this.openPartitions(topic)) this.cache.set(topic.name, topic);
     }
-    for (const id of this.log.topicIds()) {
-      if (known.has(id)) continue;
+    let unknown = this.log.topicIds().filter((id) => !known.has(id));
+    if (this.sharedLog && unknown.length > 0) {
+      // A create inserts its row before it creates the log: a row inserted by another node after
+      // the rows were listed above is there now.
+      const now = new Set((await this.repo.listAll()).map((r) => r.id));
+      unknown = unknown.filter((id) => !now.has(id));
+    }
+    for (const id of unknown) {
       if (options.removeOrphans) {
         await this.log.deleteTopic(id);
         report.orphansRemoved.push(id);
