@@ -111,7 +111,12 @@ describe.skipIf(!(usingKafka() && kafkaClientSupported() && usingPostgres()))(
         const kafkaTopic = `native-${randomUUID()}`;
         await admin.createTopics({ topics: [kafkaTopic], partitions: 1, replicas: -1 });
         const producer = new native.Producer({ clientId: 'nodes-expose', bootstrapBrokers: brokers });
-        await producer.send({ messages: [{ topic: kafkaTopic, partition: 0, value: Buffer.from('native') }] });
+        // acks=all: the high watermark covers the record once acknowledged. With the client's default
+        // a read on the other node right after could still see an empty partition (a test race, 3 of 4 runs here).
+        await producer.send({
+          messages: [{ topic: kafkaTopic, partition: 0, value: Buffer.from('native') }],
+          acks: -1,
+        });
         await producer.close();
 
         const name = `exposed-${randomUUID()}`;
