@@ -146,7 +146,11 @@ export async function startKafkaCluster(options: KafkaClusterOptions = {}): Prom
   const log4j = path.join(dir, 'log4j2.yaml');
   await fsp.writeFile(log4j, LOG4J2);
   const rf = Math.min(3, n);
-  const clusterId = randomBytes(16).toString('base64url').slice(0, 22);
+  // Like Kafka's own Uuid.randomUuid: never an id starting with '-', which the storage tool's
+  // argument parser takes for an option (1 run in 64 failed to start the cluster).
+  let clusterId: string;
+  do clusterId = randomBytes(16).toString('base64url').slice(0, 22);
+  while (clusterId.startsWith('-'));
   // Small JVMs: serial GC, C1 only, few threads; the brokers share 2 cores with everything else.
   const jvm = [
     `-Xmx${heap}`,
