@@ -33,6 +33,15 @@ export async function lockOrCreateGroup(tx: Db, name: string, now: number): Prom
   return row;
 }
 
+/** The group's committed generation, read without a lock; undefined if the group does not exist. */
+export async function groupGeneration(db: Db, name: string): Promise<number | undefined> {
+  const rows = await db
+    .select({ generation: consumerGroups.generation })
+    .from(consumerGroups)
+    .where(eq(consumerGroups.name, name));
+  return rows[0]?.generation;
+}
+
 export async function updateGroup(
   tx: Db,
   name: string,

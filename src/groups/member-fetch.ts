@@ -86,6 +86,16 @@ export async function fetchRecords(
     const { generation, assignment } = planned.value.value;
     return ok({ generation, assignment, batches: [], gaps });
   }
+  // Records read and the generation the plan saw is still the committed one: no rebalance has
+  // run since (only a rebalance changes owners, and it bumps the generation; a member that left
+  // or expired went in one), so the member owns exactly what it was planned with, and the plan's
+  // session deadline already covers the wait (to within the read's milliseconds): answer without
+  // a second transaction. A rebalance committing after this read orders after the answer, as one
+  // committing after the second transaction would.
+  if (!rebalanced && (await repo.groupGeneration(ctx.db, group)) === planned.value.value.generation) {
+    const { generation, assignment } = planned.value.value;
+    return ok({ generation, assignment, batches: [...records.values()], gaps });
+  }
 
   const answered = await inGroupTx(ctx, group, {}, async (s) => {
     const member = s.snapshot.members.find((m) => m.memberId === memberId);
