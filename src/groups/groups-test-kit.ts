@@ -111,9 +111,9 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
   }
 }
 
-/** A fetch answer's records as objects (the service returns Record JSON texts). */
+/** A fetch answer's records as objects (the service hands out Record JSON writers). */
 export function parsedRecords(r: FetchResult): RecordJson[] {
-  return r.batches.flatMap((b) => b.records.map((x) => JSON.parse(x.json) as RecordJson));
+  return r.batches.flatMap((b) => JSON.parse(b.json.join('[', ']').toString('utf8')) as RecordJson[]);
 }
 
 /** What a client confirms by naming this answer's cursor on its next fetch. */

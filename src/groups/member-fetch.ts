@@ -9,7 +9,7 @@ import { tpKey } from './group-coordinator.js';
 import { inGroupTx, type GroupContext } from './group-context.js';
 import { unknownMember, type GroupError } from './group-errors.js';
 import * as repo from './group-repository.js';
-import type { GroupRecordText, GroupTopicHandle } from './ports.js';
+import type { GroupRecord, GroupRecordJson, GroupTopicHandle } from './ports.js';
 
 export interface FetchRequest {
   maxRecords: number;
@@ -34,7 +34,9 @@ export interface DeliveredBatch {
   topicId: string;
   partition: number;
   /** In offset order. */
-  records: GroupRecordText[];
+  records: readonly GroupRecord[];
+  /** Their Record JSON, written to bytes when the answer is sent. */
+  json: GroupRecordJson;
   /** The offset after the last record (what the answer's cursor names for this partition). */
   nextOffset: number;
 }
@@ -248,6 +250,7 @@ async function readOnce(
       topicId: handle.id,
       partition: p.partition,
       records: read.value.records,
+      json: read.value.json,
       nextOffset: read.value.nextOffset,
     });
     recordsLeft -= read.value.records.length;

@@ -7,15 +7,28 @@ export interface GroupReadLimits {
   maxBytes: number;
 }
 
-/** One record as groups deliver it: its offset and its Record JSON text. */
-export interface GroupRecordText {
-  offset: number;
-  json: string;
+/** One record as groups see it: its offset (the log's record carries more). */
+export interface GroupRecord {
+  readonly offset: number;
+}
+
+/**
+ * The Record JSON of a read's records, written straight to UTF-8 bytes on demand (json values
+ * copied from the log, never a string per record), byte-identical to joining each record's
+ * Record JSON text.
+ */
+export interface GroupRecordJson {
+  /** `prefix` + each record's Record JSON, joined by commas, + `suffix` (a fetch answer). */
+  join(prefix: string, suffix: string): Buffer<ArrayBuffer>;
+  /** For each record: `head` + its Record JSON + `tail(record)`; `tail` is called once per record, in order. */
+  frames(head: string, tail: (rec: GroupRecord) => string): Buffer<ArrayBuffer>;
 }
 
 export interface GroupReadBatch {
-  /** Records in offset order, as Record JSON texts. */
-  records: GroupRecordText[];
+  /** Records in offset order. */
+  records: readonly GroupRecord[];
+  /** Their Record JSON. */
+  json: GroupRecordJson;
   /** Offset to read next (last returned + 1, or the requested offset when none). */
   nextOffset: number;
   /** Bytes of record data returned, for the fetch-wide max_bytes budget. */

@@ -1,13 +1,13 @@
 // An SSE group member: the open connection is the membership. It joins, streams the records
 // of whatever it is assigned (announcing each new assignment), and leaves when the client goes.
 // Every record event's `id:` is a group cursor; a reconnect's Last-Event-ID commits it.
-import { errorFrame, idTail, KEEPALIVE_FRAME, recordHead, retryFrame, shutdownFrame } from '../delivery/sse-frame.js';
+import { errorFrame, idTail, KEEPALIVE_FRAME, retryFrame, shutdownFrame } from '../delivery/sse-frame.js';
 import type { SseSink } from '../delivery/sse-sink.js';
 import type { StreamRegistry } from '../delivery/stream-registry.js';
 import type { Result } from '../lib/result.js';
 import { encodeGroupCursor, type CursorEntry } from './group-cursor.js';
 import type { GroupError } from './group-errors.js';
-import type { FetchRequest, FetchResult } from './member-fetch.js';
+import type { DeliveredBatch, FetchRequest, FetchResult } from './member-fetch.js';
 import type { JoinRequest, MemberView } from './membership.js';
 
 /** What the stream needs from the groups service. */
@@ -144,7 +144,7 @@ export class SseGroupMember {
           continue;
         }
         confirm = r.value.batches.map((b) => ({ topicId: b.topicId, partition: b.partition, offset: b.nextOffset }));
-        if (!sink.write(Buffer.from(this.recordEvents(r.value)))) await this.drained();
+        if (!sink.write(this.recordEvents(r.value))) await this.drained();
       }
       if (this.shuttingDown && !sink.closed) sink.write(shutdownFrame(this.o.retryMs));
     } catch (error) {
@@ -161,16 +161,8 @@ export class SseGroupMember {
   }
 
   /** `event: record` frames, each with the cursor of everything delivered up to it as `id:`. */
-  private recordEvents(fetched: FetchResult): string {
-    let text = '';
-    for (const b of fetched.batches) {
-      const key = `${b.topicId}/${b.partition}`;
-      for (const rec of b.records) {
-        this.sent.set(key, { topicId: b.topicId, partition: b.partition, offset: rec.offset + 1 });
-        text += recordHead(rec.json) + idTail(encodeGroupCursor([...this.sent.values()]));
-      }
-    }
-    return text;
+  private recordEvents(fetched: FetchResult): Buffer {
+    return recordEventFrames(fetched.batches, this.sent);
   }
 
   private event(type: string, body: unknown): void {
@@ -220,4 +212,24 @@ export class SseGroupMember {
       );
     }
   }
+}
+
+/** What precedes a record's JSON in its event (`recordHead`'s first line and `data: `). */
+const RECORD_EVENT_HEAD = 'event: record\ndata: ';
+
+/**
+ * The `event: record` frames of delivered batches, written straight to bytes: each record's
+ * `id:` is the group cursor of every position delivered so far on this connection (`sent`,
+ * updated here, key: topic id / partition) up to and including that record.
+ */
+export function recordEventFrames(batches: readonly DeliveredBatch[], sent: Map<string, CursorEntry>): Buffer {
+  const frames = batches.map((b) => {
+    const key = `${b.topicId}/${b.partition}`;
+    // The writer asks for each record's tail once, in order: the cursor after that record.
+    return b.json.frames(RECORD_EVENT_HEAD, (rec) => {
+      sent.set(key, { topicId: b.topicId, partition: b.partition, offset: rec.offset + 1 });
+      return `\n${idTail(encodeGroupCursor([...sent.values()]))}`;
+    });
+  });
+  return frames.length === 1 ? frames[0]! : Buffer.concat(frames);
 }

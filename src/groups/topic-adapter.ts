@@ -1,10 +1,10 @@
 // Adapts the topics service and the log store to the groups' narrow GroupTopics port: topic
-// lookups from the topics cache, reads rendered to Record JSON text by the shared renderer.
+// lookups from the topics cache, reads rendered to Record JSON bytes by the shared writer.
 import { ok } from '../lib/result.js';
 import { recordDataBytes, type LogStore } from '../log/index.js';
 import { recordJsonRenderer } from '../topics/record-json-text.js';
 import type { Topic } from '../topics/topics-service.js';
-import type { GroupRecordText, GroupTopicHandle, GroupTopics } from './ports.js';
+import type { GroupRecordJson, GroupTopicHandle, GroupTopics } from './ports.js';
 
 /** What the adapter needs from the topics service. */
 export interface TopicLookup {
@@ -28,6 +28,11 @@ export function createGroupTopics(topics: TopicLookup, log: LogStore): GroupTopi
   };
 }
 
+const NO_RECORDS: GroupRecordJson = {
+  join: (prefix, suffix) => Buffer.from(prefix + suffix, 'utf8'),
+  frames: () => Buffer.alloc(0),
+};
+
 function handleFor(topic: Topic, store: LogStore, isCurrent: () => boolean): GroupTopicHandle {
   // A handle looked up before its topic was deleted finds no log: it reads as empty and never
   // wakes (the next group step drops the partition), rather than failing the fetch with a 500.
@@ -44,19 +49,21 @@ function handleFor(topic: Topic, store: LogStore, isCurrent: () => boolean): Gro
     },
     read: async (p, offset, limits) => {
       const log = partition(p);
-      if (!log) return ok({ records: [], nextOffset: offset, bytes: 0 });
+      if (!log) return ok({ records: [], json: NO_RECORDS, nextOffset: offset, bytes: 0 });
       const read = await log.read(offset, limits);
       if (!read.ok)
         return { ok: false, error: { startOffset: read.error.startOffset, endOffset: read.error.endOffset } };
-      // The renderer never throws: a value it cannot splice is served in its fallback form.
-      const render = recordJsonRenderer(topic.name, p, format);
+      const { records, nextOffset } = read.value;
       let bytes = 0;
-      const records: GroupRecordText[] = read.value.records.map((r) => {
-        bytes += recordDataBytes(r);
-        return { offset: r.offset, json: render(r) };
-      });
-      const { nextOffset } = read.value;
-      return ok({ records, nextOffset, bytes });
+      for (const r of records) bytes += recordDataBytes(r);
+      // Rendered when the answer is written, straight to bytes; the writer never throws (a value
+      // it cannot splice is served in its fallback form).
+      const { writer } = recordJsonRenderer(topic.name, p, format);
+      const json: GroupRecordJson = {
+        join: (prefix, suffix) => writer.join(records, prefix, suffix),
+        frames: (head, tail) => writer.frames(records, head, tail),
+      };
+      return ok({ records, json, nextOffset, bytes });
     },
     waitForData: async (p, offset, timeoutMs, signal) =>
       (await partition(p)?.waitForData(offset, timeoutMs, signal)) ?? false,

@@ -1,7 +1,8 @@
 // GET /v1/groups/{group}/members/{member}/records — a member's long-poll fetch across its
 // partitions; counts as a heartbeat and reports the current generation and assignment.
 import { createRoute, z } from '@hono/zod-openapi';
-import { decodeGroupCursor, encodeGroupCursor } from '../../groups/group-cursor.js';
+import { fetchAnswerJson } from '../../groups/fetch-answer.js';
+import { decodeGroupCursor } from '../../groups/group-cursor.js';
 import type { RouteModule } from '../app-env.js';
 import { ApiError, errorResponses } from '../errors.js';
 import { checkWaitMs, waitMsQuery } from '../schemas/long-poll.js';
@@ -82,13 +83,8 @@ export const registerGroupFetch: RouteModule = (app) =>
       confirm: confirm?.value,
     });
     if (!result.ok) throwGroupError(result.error);
-    const v = result.value;
-    // Records are Record JSON texts (rendered without per-record objects), so the body is
-    // assembled as text; typed routes only know c.json, hence the cast: it is GroupFetchResponse.
-    const body =
-      `{"member_id":${JSON.stringify(member)},"generation":${v.generation},` +
-      `"assignment":${JSON.stringify(v.assignment)},` +
-      `"records":[${v.batches.map((b) => b.records.map((r) => r.json).join(',')).join(',')}],` +
-      `"cursor":${JSON.stringify(encodeGroupCursor(v.batches.map((b) => ({ topicId: b.topicId, partition: b.partition, offset: b.nextOffset }))))}}`;
+    // Records are written straight to bytes (fetch-answer.ts); typed routes only know c.json,
+    // hence the cast: the body is exactly GroupFetchResponse.
+    const body = fetchAnswerJson(member, result.value);
     return c.body(body, 200, { 'content-type': 'application/json' }) as never;
   });
