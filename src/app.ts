@@ -58,6 +58,8 @@ export function createApp(services: Services): CreatedApp {
               limit: 'max_body_bytes',
               max_bytes: config.maxBodyBytes,
             },
+            // The rest of the body is never read: the connection closes (lingering, see client-error.ts).
+            { connection: 'close' },
           ),
         ),
     });

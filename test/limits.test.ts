@@ -15,7 +15,7 @@ const MiB = 1024 * KiB;
 const name = () => `t-${randomUUID()}`;
 
 /** Write a request and read until the server closes (curl and python-requests read as they send). */
-async function sendAndRead(url: string, data: string): Promise<{ text: string; error?: string }> {
+async function sendAndRead(url: string, data: string | Buffer): Promise<{ text: string; error?: string }> {
   const { hostname, port } = new URL(url);
   const socket = net.connect({ host: hostname, port: Number(port) });
   const chunks: Buffer[] = [];
@@ -151,6 +151,109 @@ describe('requests the parser refuses (real process)', () => {
     conn.destroy();
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
   }, 20_000);
+});
+
+// The same reset, for refusals the app makes before it reads the body: the body budget's 503 and
+// the declared-length 413 are answered while most of a multi-MiB body is still on its way.
+describe('refusals before the body is read (real process)', () => {
+  let server: Awaited<ReturnType<typeof startChild>>;
+  let dataDir: string;
+  beforeAll(async () => {
+    dataDir = fs.mkdtempSync('/tmp/sluice-limits-');
+    server = await startChild({
+      DATA_DIR: dataDir,
+      SLUICE_LOG_LEVEL: 'warn',
+      SLUICE_MAX_BODY_BYTES: String(8 * MiB),
+      SLUICE_MAX_BUFFERED_BODY_BYTES: String(8 * MiB),
+    });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  /** A produce request with its whole body, sent before anything is read. */
+  const produceRequest = (topic: string, body: Buffer, headers: Record<string, string> = {}) =>
+    Buffer.concat([
+      Buffer.from(
+        request('POST', `/v1/topics/${topic}/records`, {
+          'content-type': 'application/json',
+          'content-length': body.length,
+          ...headers,
+        }),
+      ),
+      body,
+    ]);
+
+  const envelope = (text: string) => JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as { error: unknown };
+
+  it('a body refused by SLUICE_MAX_BUFFERED_BODY_BYTES is answered 503 with a JSON error, not reset', async () => {
+    const topic = name();
+    await createTopic(server.url, topic);
+    const body = recordsBody(8 * MiB);
+    // One upload holds the whole budget, so every further body is refused before it is read.
+    const holder = await rawConnect(server.url);
+    try {
+      holder.write(produceRequest(topic, body).subarray(0, 4 * KiB));
+      await untilAsync(
+        async () => (await gauge(server.url, 'sluice_buffered_body_bytes')) === 8 * MiB,
+        'the holder admitted',
+      );
+      for (let i = 0; i < 5; i++) {
+        const answer = await sendAndRead(server.url, produceRequest(topic, body));
+        expect(answer.error, `attempt ${i}: the connection was reset`).toBeUndefined();
+        expect(answer.text).toMatch(/^HTTP\/1\.1 503 /);
+        expect(envelope(answer.text)).toMatchObject({
+          error: { code: 'unavailable', limit: 'max_buffered_body_bytes' },
+        });
+      }
+    } finally {
+      holder.destroy();
+    }
+  }, 60_000);
+
+  it.each([
+    ['keep-alive', {}],
+    ['Connection: close', { connection: 'close' }],
+  ])(
+    'a body over SLUICE_MAX_BODY_BYTES by its Content-Length is answered 413 with a JSON error, not reset (%s)',
+    async (_, headers) => {
+      const topic = name();
+      await createTopic(server.url, topic);
+      const body = recordsBody(12 * MiB);
+      for (let i = 0; i < 5; i++) {
+        const answer = await sendAndRead(server.url, produceRequest(topic, body, headers));
+        expect(answer.error, `attempt ${i}: the connection was reset`).toBeUndefined();
+        expect(answer.text).toMatch(/^HTTP\/1\.1 413 /);
+        expect(envelope(answer.text)).toMatchObject({ error: { code: 'payload_too_large', limit: 'max_body_bytes' } });
+      }
+    },
+    60_000,
+  );
+
+  it('an NDJSON body found over SLUICE_MAX_BODY_BYTES as it streams in is answered 413, not reset', async () => {
+    const topic = name();
+    await createTopic(server.url, topic);
+    const line = `{"value":"${'x'.repeat(1000)}"}\n`;
+    const body = Buffer.from(line.repeat(Math.ceil((12 * MiB) / line.length)));
+    for (let i = 0; i < 5; i++) {
+      const answer = await sendAndRead(
+        server.url,
+        Buffer.concat([
+          Buffer.from(
+            request('POST', `/v1/topics/${topic}/records`, {
+              'content-type': 'application/x-ndjson',
+              'content-length': body.length,
+            }),
+          ),
+          body,
+        ]),
+      );
+      expect(answer.error, `attempt ${i}: the connection was reset`).toBeUndefined();
+      expect(answer.text).toMatch(/^HTTP\/1\.1 413 /);
+      expect(envelope(answer.text)).toMatchObject({ error: { code: 'payload_too_large', limit: 'max_body_bytes' } });
+    }
+  }, 60_000);
 });
 
 describe('stream cap (SLUICE_MAX_STREAMS)', () => {

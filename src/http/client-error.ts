@@ -8,14 +8,20 @@
 // and the client loses the answer: it sees `Connection reset by peer`, not a 431. Instead the
 // answer is written, our side half-closes, and what still arrives is read and dropped until the
 // client closes, bounded in time and bytes: the "lingering close" of nginx and Apache.
+//
+// The app refuses some requests before reading their body too (the body budget's 503, a declared
+// length over the body limit's 413, any answer sent before a large body has arrived): when Node
+// then closes the connection, it closes with the same lingering close.
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES, type Server } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ErrorCode } from './errors.js';
 
 /** How long, and how many bytes, a refused client may keep sending before it is cut. */
 export const LINGER_MS = 2_000;
 export const LINGER_MAX_BYTES = 4 * 1024 * 1024;
+/** The byte bound when the rest of a refused request's body is what is still arriving (@hono/node-server drains as much). */
+export const LINGER_MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 interface Refusal {
   status: number;
@@ -69,15 +75,75 @@ export function answerClientErrors(server: Server): void {
       socket.destroy();
       return;
     }
-    socket.end(refusalResponse(err));
-    let dropped = 0;
-    const cut = setTimeout(() => socket.destroy(), LINGER_MS);
-    cut.unref();
-    socket.on('data', (chunk: Buffer) => {
-      dropped += chunk.length;
-      if (dropped > LINGER_MAX_BYTES) socket.destroy();
-    });
-    socket.once('close', () => clearTimeout(cut));
-    socket.resume();
+    lingeringClose(socket, { answer: refusalResponse(err) });
   });
+}
+
+const lingering = new WeakSet<Socket>();
+
+/**
+ * Write `answer` (if any), half-close, then read and drop what the client still sends until it
+ * closes, for at most LINGER_MS and `maxBytes`. With `unread`, the request whose body is still
+ * arriving, Node's HTTP parser keeps reading the connection and drops that body.
+ */
+export function lingeringClose(
+  socket: Socket,
+  options: { answer?: string; maxBytes?: number; unread?: IncomingMessage } = {},
+): void {
+  const { answer, maxBytes = LINGER_MAX_BYTES, unread } = options;
+  if (lingering.has(socket)) return;
+  lingering.add(socket);
+  if (socket.writable) {
+    if (answer === undefined) socket.end();
+    else socket.end(answer);
+  }
+  const start = socket.bytesRead;
+  const overBudget = () => {
+    if (socket.bytesRead - start > maxBytes) socket.destroy();
+  };
+  const cut = setTimeout(() => socket.destroy(), LINGER_MS);
+  cut.unref();
+  let poll: NodeJS.Timeout | undefined;
+  if (unread) {
+    // A 'data' listener on the socket would take it from the parser mid-body, and the parser
+    // may have stopped reading it (backpressure from the unread body): reading would stall.
+    // Instead the body flows without a reader (the web stream @hono/node-server made of it
+    // pauses it when nobody reads), which the parser drops, as Node's own req._dump() does.
+    unread.removeAllListeners('data');
+    unread.resume();
+    poll = setInterval(overBudget, 50);
+    poll.unref();
+  } else {
+    socket.on('data', overBudget);
+    socket.resume();
+  }
+  socket.once('close', () => {
+    clearTimeout(cut);
+    clearInterval(poll);
+  });
+}
+
+/** The request last received on each connection. */
+const latest = new WeakMap<Socket, IncomingMessage>();
+
+/**
+ * Call for every request: if its connection is closed while the request's body has not been
+ * received in full, the close lingers (see the file comment) instead of resetting the client.
+ *
+ * Node ends a connection after a `Connection: close` answer (and @hono/node-server ends one
+ * whose unread body takes too long to drain) through `socket.destroySoon()`, which destroys the
+ * socket once the answer is flushed, unread bytes or not; that one method is replaced on the
+ * connection. A connection whose request was read in full closes as before.
+ */
+export function lingerOnUnreadBody(req: IncomingMessage): void {
+  const socket = req.socket;
+  const known = latest.has(socket);
+  latest.set(socket, req);
+  if (known) return;
+  const destroySoon = socket.destroySoon.bind(socket);
+  socket.destroySoon = () => {
+    const unread = latest.get(socket);
+    if (unread?.complete !== false || socket.destroyed) return destroySoon();
+    lingeringClose(socket, { maxBytes: LINGER_MAX_BODY_BYTES, unread });
+  };
 }

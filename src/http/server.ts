@@ -5,7 +5,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { serve } from '@hono/node-server';
 import { createApp } from '../app.js';
 import type { Services } from '../services.js';
-import { answerClientErrors } from './client-error.js';
+import { answerClientErrors, lingerOnUnreadBody } from './client-error.js';
 import { ListenError } from './port-check.js';
 
 export { ListenError };
@@ -44,6 +44,7 @@ class ConnectionTracker {
         socket.destroy();
         return;
       }
+      lingerOnUnreadBody(req);
       let set = this.busy.get(socket);
       if (!set) this.busy.set(socket, (set = new Set()));
       set.add(res);

@@ -195,7 +195,11 @@ export const registerProduceRecords: RouteModule = (app) => {
     // body limit): reading the bytes directly skips the web stream @hono/node-server would build.
     const body = format === 'json' ? await readJsonBody(c) : c.req.raw.body;
     const result = await produce.produce({ topic: c.req.param('topic'), format, body, ...headers });
-    if (!result.ok) throw new ApiError(result.error.code, result.error.message, result.error.details);
+    if (!result.ok) {
+      // A body refused as too large is not read to its end: the connection closes after the answer.
+      const close: Record<string, string> = result.error.code === 'payload_too_large' ? { connection: 'close' } : {};
+      throw new ApiError(result.error.code, result.error.message, result.error.details, close);
+    }
     return c.body(offsetsJson(result.value satisfies ProduceResponse), 200, { 'content-type': 'application/json' });
   });
 };

@@ -284,7 +284,16 @@ export function createKafkaLogStore(options: KafkaLogStoreOptions): LogStore {
         const name = kafkaName(topicId);
         const d = need();
         const [start, end] = await Promise.all([d.listOffset(name, partition, -2), d.listOffset(name, partition, -1)]);
-        const log = new KafkaPartitionLog(topicId, partition, name, { start, end }, config, ctx);
+        // Sluice's own topics are CreateTime (kafkaTopicConfigs): what was sent is what a fetch returns.
+        const log = new KafkaPartitionLog(
+          topicId,
+          partition,
+          name,
+          { start, end },
+          config,
+          ctx,
+          !external.has(topicId),
+        );
         let partitions = logs.get(topicId);
         if (!partitions) logs.set(topicId, (partitions = new Map()));
         partitions.set(partition, log);

@@ -12,6 +12,7 @@ import {
   recordDataBytes,
 } from '../append-input.js';
 import { ReadCollector } from '../read-collector.js';
+import { RecentBatches } from './recent-batches.js';
 import type {
   AppendError,
   AppendOptions,
@@ -45,6 +46,9 @@ export interface KafkaPartitionContext {
   unwatch(log: KafkaPartitionLog): void;
 }
 
+/** Per tailed partition: a few hundred KiB covers the batches a live tail has yet to deliver. */
+export const RECENT_BATCH_BYTES = 256 << 10;
+
 const RETRIABLE = new Set<number>([
   KafkaErrors.LEADER_NOT_AVAILABLE,
   KafkaErrors.NOT_LEADER_OR_FOLLOWER,
@@ -66,6 +70,8 @@ export class KafkaPartitionLog implements PartitionLog {
   private readonly inFlight = new Set<Promise<unknown>>();
   /** Waiters + listeners: the partition is on the node's tail only while someone is interested. */
   private interest = 0;
+  /** This node's latest acknowledged batches, kept while someone is interested. */
+  private readonly recent: RecentBatches;
 
   constructor(
     readonly topicId: string,
@@ -74,9 +80,16 @@ export class KafkaPartitionLog implements PartitionLog {
     offsets: { start: number; end: number },
     private config: PartitionConfig,
     private readonly ctx: KafkaPartitionContext,
+    /**
+     * Whether this node's own acknowledged batches are kept for its tails as sent. Only for topics
+     * whose timestamps are the producer's (CreateTime): under LogAppendTime the broker rewrites
+     * them, and only a fetch tells. Batches the shared tail fetched are kept either way.
+     */
+    private readonly keepOwnAppends = false,
   ) {
     this.start = offsets.start;
     this.end = offsets.end;
+    this.recent = new RecentBatches(RECENT_BATCH_BYTES);
   }
 
   startOffset(): number {
@@ -132,6 +145,8 @@ export class KafkaPartitionLog implements PartitionLog {
       return err({ code: 'unavailable', reason: `Kafka produce failed: ${errorText(e)}` });
     }
     const lastOffset = baseOffset + records.length - 1;
+    // Kept before readers wake below: a live tail then delivers it without a fetch.
+    if (this.interest > 0 && this.keepOwnAppends) this.recent.add(baseOffset, records);
     // Estimated batch bytes: the 61-byte header plus per-record framing (varints, attributes).
     this.bytes += 61;
     for (const r of records) this.bytes += recordDataBytes(r) + 10 + 4 * r.headers.length;
@@ -141,7 +156,10 @@ export class KafkaPartitionLog implements PartitionLog {
 
   /** Moves the end forward (never back) and wakes readers. */
   private advance(end: number, start?: number): void {
-    if (start !== undefined && start > this.start) this.start = start;
+    if (start !== undefined && start > this.start) {
+      this.start = start;
+      this.recent.dropBelow(start);
+    }
     if (end > this.end) {
       this.end = end;
       this.notifier.notify(end);
@@ -172,6 +190,12 @@ export class KafkaPartitionLog implements PartitionLog {
     const collector = new ReadCollector(offset, limits);
     let next = offset;
     while (next < this.end && !collector.done) {
+      const kept = this.recent.batchAt(next);
+      if (kept) {
+        collector.add(kept);
+        next = kept[kept.length - 1]!.offset + 1;
+        continue;
+      }
       const fetched = await this.fetch(next, Math.min(8 << 20, Math.max(64 << 10, limits.maxBytes + (64 << 10))), 0);
       if (fetched.errorCode === KafkaErrors.OFFSET_OUT_OF_RANGE) {
         await this.refresh();
@@ -264,11 +288,21 @@ export class KafkaPartitionLog implements PartitionLog {
   private interested(delta: 1 | -1): void {
     this.interest += delta;
     if (delta === 1 && this.interest === 1 && !this.closedReason) this.ctx.watch(this);
-    if (delta === -1 && this.interest === 0) this.ctx.unwatch(this);
+    if (delta === -1 && this.interest === 0) {
+      this.ctx.unwatch(this);
+      this.recent.clear();
+    }
   }
 
-  /** The tail saw Kafka's offsets for this partition. */
-  observe(highWatermark: number, logStartOffset: number): void {
+  /** The tail saw Kafka's offsets for this partition, and the batches past its end it fetched. */
+  observe(highWatermark: number, logStartOffset: number, batches: readonly FetchedBatch[] = []): void {
+    // Kept before readers wake below, for as long as someone tails the partition.
+    if (this.interest > 0) {
+      for (const b of batches) {
+        const records = toStored(b).filter((r) => r.offset < highWatermark);
+        if (records.length > 0) this.recent.keep(records);
+      }
+    }
     this.advance(highWatermark, logStartOffset);
   }
 
@@ -334,6 +368,7 @@ export class KafkaPartitionLog implements PartitionLog {
   async close(reason: string, drain: boolean): Promise<void> {
     if (drain) await Promise.allSettled([...this.inFlight]);
     this.closedReason ??= reason;
+    this.recent.clear();
     this.notifier.close();
     this.ctx.unwatch(this);
   }

@@ -227,7 +227,16 @@ async function sluiceDelivery(
     async (cb) => {
       const sub = subscribeSse(`${url}/v1/topics/${topic}/partitions/0/events?from=latest`, cb);
       await sub.ready;
-      return { events: sub.events, stop: async () => sub.close() };
+      // As for the native consumer below: measure only once a first record has come back. A new
+      // partition's first acks=all produce waits until its followers fetch it, up to the brokers'
+      // replica.fetch.wait.max.ms (500 ms): both sides pay that before they are measured.
+      if (!(await produce(values(1, -1)))) throw new Error('warm-up produce through Sluice failed');
+      const deadline = Date.now() + 60_000;
+      while (sub.events() < 1) {
+        if (Date.now() > deadline) throw new Error('Sluice SSE did not deliver the warm-up record within 60 s');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      return { events: () => sub.events() - 1, stop: async () => sub.close() };
     },
     into,
   );
