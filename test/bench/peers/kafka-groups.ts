@@ -41,6 +41,7 @@ export async function kafkaGroupConsume(
 ): Promise<KafkaGroupRun> {
   const groupId = uniqueName(`kg${members}`);
   let consumed = 0;
+  let doneAt: number | undefined;
   let joinMs: number | null = null;
   const t0 = performance.now();
   const consumers = Array.from({ length: members }, () =>
@@ -56,12 +57,13 @@ export async function kafkaGroupConsume(
       await c.run({
         eachBatch: async ({ batch }) => {
           consumed += batch.messages.length;
+          if (consumed >= total) doneAt ??= performance.now();
         },
       });
     }
     const deadline = t0 + 120_000;
     while (consumed < total && performance.now() < deadline) await sleep(10);
-    const elapsedMs = performance.now() - t0;
+    const elapsedMs = (doneAt ?? performance.now()) - t0;
     return { members, consumed, elapsedMs, recPerSec: consumed / (elapsedMs / 1000), joinMs };
   } finally {
     await Promise.all(consumers.map((c) => c.disconnect()));
