@@ -33,6 +33,15 @@ export async function lockOrCreateGroup(tx: Db, name: string, now: number): Prom
   return row;
 }
 
+/** The group's committed generation, read without a lock; undefined if the group does not exist. */
+export async function groupGeneration(db: Db, name: string): Promise<number | undefined> {
+  const rows = await db
+    .select({ generation: consumerGroups.generation })
+    .from(consumerGroups)
+    .where(eq(consumerGroups.name, name));
+  return rows[0]?.generation;
+}
+
 export async function updateGroup(
   tx: Db,
   name: string,
@@ -163,6 +172,32 @@ export async function commitPositions(tx: Db, group: string, positions: StoredPo
     positions.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset, metadata: null })),
     now,
   );
+}
+
+/**
+ * Auto-commit of a fetch: store positions as committed offsets (metadata cleared), leaving a
+ * committed offset that already equals its position untouched (its metadata and time kept), so
+ * the caller need not load the committed offsets first to leave those out.
+ */
+export async function commitMovedPositions(
+  tx: Db,
+  group: string,
+  positions: StoredPosition[],
+  now: number,
+): Promise<void> {
+  if (positions.length === 0) return;
+  await tx
+    .insert(groupOffsets)
+    .values(positions.map((p) => ({ groupName: group, ...p, metadata: null, committedAt: now })))
+    .onConflictDoUpdate({
+      target: [groupOffsets.groupName, groupOffsets.topic, groupOffsets.partition],
+      set: {
+        offset: sql`excluded.offset`,
+        metadata: sql`excluded.metadata`,
+        committedAt: sql`excluded.committed_at`,
+      },
+      setWhere: sql`${groupOffsets.offset} <> excluded.offset`,
+    });
 }
 
 /** Groups that need attention now: a member past its deadline or a coalesced rebalance due. */

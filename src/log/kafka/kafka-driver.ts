@@ -77,17 +77,17 @@ export interface KafkaDriver {
     maxWaitMs: number,
   ): Promise<FetchedPartition>;
   /**
-   * One long-poll Fetch for many partitions led by `leader` (at most a byte each): answers when any
-   * has data past its offset or after maxWaitMs, with each partition's offsets. Uses its own
+   * One long-poll Fetch for many partitions led by `leader`: answers when any has data past its
+   * offset or after maxWaitMs, with each partition's offsets and the first batches past its offset
+   * (up to `partitionMaxBytes`; Kafka sends a first batch whole even when larger). Uses its own
    * connections, so reads never queue behind it.
    */
   tailFetch(
     leader: number,
     partitions: Array<{ topicId: string; partition: number; offset: number }>,
     maxWaitMs: number,
-  ): Promise<
-    Array<{ topicId: string; partition: number; errorCode: number; highWatermark: number; logStartOffset: number }>
-  >;
+    partitionMaxBytes: number,
+  ): Promise<Array<{ topicId: string; partition: number } & FetchedPartition>>;
   /** ListOffsets: -2 earliest, -1 latest, else the first offset with a timestamp ≥ ts (-1 when none). */
   listOffset(topic: string, partition: number, timestamp: number): Promise<number>;
   /**
@@ -165,19 +165,15 @@ interface PlatformaticProducer extends PlatformaticBase {
     acks?: number;
   }): Promise<{ offsets?: Array<{ topic: string; partition: number; offset: bigint }> }>;
 }
+interface PlatformaticFetchPartition {
+  partitionIndex: number;
+  errorCode: number;
+  highWatermark: bigint;
+  logStartOffset: bigint;
+  records?: PlatformaticBatch[] | null;
+}
 interface PlatformaticConsumer extends PlatformaticBase {
-  fetch(o: object): Promise<{
-    responses: Array<{
-      topicId: string;
-      partitions: Array<{
-        partitionIndex: number;
-        errorCode: number;
-        highWatermark: bigint;
-        logStartOffset: bigint;
-        records?: PlatformaticBatch[] | null;
-      }>;
-    }>;
-  }>;
+  fetch(o: object): Promise<{ responses: Array<{ topicId: string; partitions: PlatformaticFetchPartition[] }> }>;
   listOffsets(o: {
     topics: string[];
     partitions?: Record<string, number[]>;
@@ -331,33 +327,9 @@ export async function createPlatformaticDriver(conn: KafkaConnection): Promise<K
       });
       const p = res.responses[0]?.partitions[0];
       if (!p) throw new Error(`fetch ${topicId}/${partition}: empty answer`);
-      const batches: FetchedBatch[] = [];
-      let nextOffset: number | undefined;
-      for (const batch of p.records ?? []) {
-        nextOffset = Math.max(nextOffset ?? 0, Number(batch.firstOffset) + batch.lastOffsetDelta + 1);
-        if (batch.attributes & IS_CONTROL_BATCH) continue;
-        const base = Number(batch.firstOffset);
-        const records: FetchedRecord[] = [];
-        batches.push({ baseOffset: base, lastOffset: base + batch.lastOffsetDelta, records });
-        for (const r of batch.records) {
-          records.push({
-            offset: base + r.offsetDelta,
-            timestamp: Number(batch.firstTimestamp + r.timestampDelta),
-            key: r.key,
-            value: r.value,
-            headers: r.headers,
-          });
-        }
-      }
-      return {
-        errorCode: p.errorCode,
-        highWatermark: Number(p.highWatermark),
-        logStartOffset: Number(p.logStartOffset),
-        batches,
-        ...(nextOffset !== undefined ? { nextOffset } : {}),
-      };
+      return fetchedPartition(p);
     },
-    async tailFetch(leader, partitions, maxWaitMs) {
+    async tailFetch(leader, partitions, maxWaitMs, partitionMaxBytes) {
       const byTopic = new Map<string, object[]>();
       for (const p of partitions) {
         let list = byTopic.get(p.topicId);
@@ -367,7 +339,7 @@ export async function createPlatformaticDriver(conn: KafkaConnection): Promise<K
           currentLeaderEpoch: -1,
           fetchOffset: BigInt(p.offset),
           lastFetchedEpoch: -1,
-          partitionMaxBytes: 1,
+          partitionMaxBytes,
         });
       }
       const res = await tailConsumer.fetch({
@@ -378,13 +350,7 @@ export async function createPlatformaticDriver(conn: KafkaConnection): Promise<K
         topics: [...byTopic].map(([topicId, list]) => ({ topicId, partitions: list })),
       });
       return res.responses.flatMap((t) =>
-        t.partitions.map((p) => ({
-          topicId: t.topicId,
-          partition: p.partitionIndex,
-          errorCode: p.errorCode,
-          highWatermark: Number(p.highWatermark),
-          logStartOffset: Number(p.logStartOffset),
-        })),
+        t.partitions.map((p) => ({ topicId: t.topicId, partition: p.partitionIndex, ...fetchedPartition(p) })),
       );
     },
     async listOffset(topic, partition, timestamp) {
@@ -400,6 +366,35 @@ export async function createPlatformaticDriver(conn: KafkaConnection): Promise<K
     async close() {
       await Promise.allSettled([producer.close(), consumer.close(true), tailConsumer.close(true), admin.close()]);
     },
+  };
+}
+
+/** A partition of a Fetch answer as batches of records, control batches (transaction markers) left out. */
+function fetchedPartition(p: PlatformaticFetchPartition): FetchedPartition {
+  const batches: FetchedBatch[] = [];
+  let nextOffset: number | undefined;
+  for (const batch of p.records ?? []) {
+    nextOffset = Math.max(nextOffset ?? 0, Number(batch.firstOffset) + batch.lastOffsetDelta + 1);
+    if (batch.attributes & IS_CONTROL_BATCH) continue;
+    const base = Number(batch.firstOffset);
+    const records: FetchedRecord[] = [];
+    batches.push({ baseOffset: base, lastOffset: base + batch.lastOffsetDelta, records });
+    for (const r of batch.records) {
+      records.push({
+        offset: base + r.offsetDelta,
+        timestamp: Number(batch.firstTimestamp + r.timestampDelta),
+        key: r.key,
+        value: r.value,
+        headers: r.headers,
+      });
+    }
+  }
+  return {
+    errorCode: p.errorCode,
+    highWatermark: Number(p.highWatermark),
+    logStartOffset: Number(p.logStartOffset),
+    batches,
+    ...(nextOffset !== undefined ? { nextOffset } : {}),
   };
 }
 

@@ -12,7 +12,7 @@ import type {
   RecoveryReport,
 } from '../types.js';
 import { createPlatformaticDriver, type KafkaConnection, type KafkaDriver, type TopicLayout } from './kafka-driver.js';
-import { KafkaPartitionLog, RECENT_BATCH_BYTES, type KafkaPartitionContext } from './kafka-partition-log.js';
+import { KafkaPartitionLog, type KafkaPartitionContext } from './kafka-partition-log.js';
 import { KafkaTail } from './kafka-tail.js';
 
 export interface KafkaLogStoreOptions {
@@ -285,8 +285,15 @@ export function createKafkaLogStore(options: KafkaLogStoreOptions): LogStore {
         const d = need();
         const [start, end] = await Promise.all([d.listOffset(name, partition, -2), d.listOffset(name, partition, -1)]);
         // Sluice's own topics are CreateTime (kafkaTopicConfigs): what was sent is what a fetch returns.
-        const recent = external.has(topicId) ? 0 : RECENT_BATCH_BYTES;
-        const log = new KafkaPartitionLog(topicId, partition, name, { start, end }, config, ctx, recent);
+        const log = new KafkaPartitionLog(
+          topicId,
+          partition,
+          name,
+          { start, end },
+          config,
+          ctx,
+          !external.has(topicId),
+        );
         let partitions = logs.get(topicId);
         if (!partitions) logs.set(topicId, (partitions = new Map()));
         partitions.set(partition, log);

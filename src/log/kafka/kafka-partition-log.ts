@@ -81,15 +81,15 @@ export class KafkaPartitionLog implements PartitionLog {
     private config: PartitionConfig,
     private readonly ctx: KafkaPartitionContext,
     /**
-     * Record bytes of this node's own acknowledged batches kept while the partition is tailed, so
-     * tails serve them without a fetch (0: none). Only for topics whose timestamps are the
-     * producer's (CreateTime): under LogAppendTime the broker rewrites them, and only a fetch tells.
+     * Whether this node's own acknowledged batches are kept for its tails as sent. Only for topics
+     * whose timestamps are the producer's (CreateTime): under LogAppendTime the broker rewrites
+     * them, and only a fetch tells. Batches the shared tail fetched are kept either way.
      */
-    private readonly recentBytes = 0,
+    private readonly keepOwnAppends = false,
   ) {
     this.start = offsets.start;
     this.end = offsets.end;
-    this.recent = new RecentBatches(recentBytes);
+    this.recent = new RecentBatches(RECENT_BATCH_BYTES);
   }
 
   startOffset(): number {
@@ -146,7 +146,7 @@ export class KafkaPartitionLog implements PartitionLog {
     }
     const lastOffset = baseOffset + records.length - 1;
     // Kept before readers wake below: a live tail then delivers it without a fetch.
-    if (this.interest > 0 && this.recentBytes > 0) this.recent.add(baseOffset, records);
+    if (this.interest > 0 && this.keepOwnAppends) this.recent.add(baseOffset, records);
     // Estimated batch bytes: the 61-byte header plus per-record framing (varints, attributes).
     this.bytes += 61;
     for (const r of records) this.bytes += recordDataBytes(r) + 10 + 4 * r.headers.length;
@@ -294,8 +294,15 @@ export class KafkaPartitionLog implements PartitionLog {
     }
   }
 
-  /** The tail saw Kafka's offsets for this partition. */
-  observe(highWatermark: number, logStartOffset: number): void {
+  /** The tail saw Kafka's offsets for this partition, and the batches past its end it fetched. */
+  observe(highWatermark: number, logStartOffset: number, batches: readonly FetchedBatch[] = []): void {
+    // Kept before readers wake below, for as long as someone tails the partition.
+    if (this.interest > 0) {
+      for (const b of batches) {
+        const records = toStored(b).filter((r) => r.offset < highWatermark);
+        if (records.length > 0) this.recent.keep(records);
+      }
+    }
     this.advance(highWatermark, logStartOffset);
   }
 

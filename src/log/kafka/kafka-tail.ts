@@ -1,5 +1,6 @@
 // The node's shared tail over Kafka: one long-poll Fetch loop per leader broker covering every
-// partition someone waits on, moving each partition's end as its high watermark moves.
+// partition someone waits on, moving each partition's end as its high watermark moves and handing
+// it the new batches that came with the answer.
 import type { KafkaDriver } from './kafka-driver.js';
 import type { KafkaPartitionLog } from './kafka-partition-log.js';
 
@@ -9,6 +10,9 @@ export interface KafkaTailOptions {
   /** How long one Fetch waits at the broker for new data (default 500 ms). */
   waitMs: number;
 }
+
+/** Per partition per tail fetch: new batches come with the offsets, so readers need not fetch them. */
+const TAIL_PARTITION_BYTES = 64 << 10;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -79,12 +83,14 @@ export class KafkaTail {
           leader,
           requests.map((r) => ({ topicId: r.topicId, partition: r.log.partition, offset: r.log.endOffset() })),
           this.o.waitMs,
+          TAIL_PARTITION_BYTES,
         );
         for (const a of answers) {
           const req = requests.find((r) => r.topicId === a.topicId && r.log.partition === a.partition);
           if (!req) continue;
           if (a.errorCode === 0 || a.errorCode === 1 /* OFFSET_OUT_OF_RANGE: moved below start */) {
-            if (a.highWatermark >= 0) req.log.observe(a.highWatermark, a.logStartOffset);
+            if (a.highWatermark >= 0)
+              req.log.observe(a.highWatermark, a.logStartOffset, a.errorCode === 0 ? a.batches : []);
           } else if (this.leaders.get(req.log) === leader) {
             // Leadership moved (or the topic went): route the partition again.
             this.leaders.delete(req.log);

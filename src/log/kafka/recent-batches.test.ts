@@ -72,6 +72,19 @@ describe('RecentBatches', () => {
     expect(recent.size).toBe(0);
   });
 
+  it('keeps fetched batches with gaps in their offsets (compaction), and a batch already kept only once', () => {
+    const recent = new RecentBatches(1 << 20);
+    const fetched = [10, 12, 15].map((offset) => ({ ...rec(String(offset)), offset }));
+    recent.keep(fetched);
+    recent.keep(fetched);
+    recent.add(10, [rec('again')]);
+    expect(recent.size).toBe(1);
+    expect(recent.batchAt(13)?.map((r) => r.offset)).toEqual([10, 12, 15]);
+    expect(recent.batchAt(16)).toBeUndefined();
+    recent.keep([]);
+    expect(recent.size).toBe(1);
+  });
+
   it('property: any offset maps to the one kept batch that holds it, whatever the order batches came in', () => {
     fc.assert(
       fc.property(

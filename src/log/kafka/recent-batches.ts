@@ -1,7 +1,7 @@
-// Batches this node has just appended to a Kafka partition, kept in memory while someone tails
-// the partition, so the tail hands them to its subscribers without fetching them back from the
-// leader. Only acknowledged batches go in (acks=all: Kafka's high watermark is past them), and a
-// miss simply reads from Kafka as before.
+// The newest batches of a Kafka partition, kept in memory while someone tails the partition, so
+// the tail hands them to its subscribers without fetching them again from the leader: batches this
+// node appended (once acknowledged: acks=all, so Kafka's high watermark is past them) and batches
+// the node's shared tail fetched anyway. A miss simply reads from Kafka.
 import { recordDataBytes } from '../append-input.js';
 import type { RecordInput, StoredRecord } from '../types.js';
 
@@ -24,12 +24,19 @@ export class RecentBatches {
     return this.entries.length;
   }
 
-  /**
-   * Keeps an acknowledged batch as the records a read would return. Its buffers are copied into
-   * one allocation, so the request body they came from is not held. Larger than the budget: not kept.
-   */
+  /** Keeps an acknowledged batch appended at `baseOffset` (dense offsets). */
   add(baseOffset: number, input: readonly RecordInput[]): void {
-    if (input.length === 0) return;
+    this.keep(input.map((r, i) => ({ ...r, offset: baseOffset + i })));
+  }
+
+  /**
+   * Keeps a batch as the records a read returns (offset order; offsets may have gaps). Its
+   * buffers are copied into one allocation, so the request body or fetch answer they came from is
+   * not held. Larger than the budget, or a batch already kept: not kept again.
+   */
+  keep(input: readonly StoredRecord[]): void {
+    const first = input[0];
+    if (first === undefined || this.entries.some((e) => e.baseOffset === first.offset)) return;
     let bytes = 0;
     for (const r of input) bytes += recordDataBytes(r);
     if (bytes > this.maxBytes) return;
@@ -42,14 +49,14 @@ export class RecentBatches {
       at += b.length;
       return out;
     };
-    const records = input.map((r, i): StoredRecord => ({
-      offset: baseOffset + i,
+    const records = input.map((r): StoredRecord => ({
+      offset: r.offset,
       timestamp: r.timestamp,
       key: own(r.key),
       value: own(r.value),
       headers: r.headers.map((h) => ({ key: h.key, value: own(h.value) })),
     }));
-    this.entries.push({ baseOffset, lastOffset: baseOffset + input.length - 1, records, bytes });
+    this.entries.push({ baseOffset: first.offset, lastOffset: input[input.length - 1]!.offset, records, bytes });
     this.bytes += bytes;
     while (this.bytes > this.maxBytes) this.bytes -= this.entries.shift()!.bytes;
   }

@@ -24,7 +24,8 @@ export interface Consumer {
 
 /**
  * Produce at `rate` rec/s for warmup+duration with one consumer attached; time every record sent
- * after warm-up. With `into`, latencies go to that histogram (rounds of one system merged).
+ * after warm-up. The run's latency is its own; with `into`, latencies also go to that histogram
+ * (rounds of one system merged).
  */
 export async function measureDelivery(
   rate: number,
@@ -34,10 +35,14 @@ export async function measureDelivery(
   into?: Histogram,
 ): Promise<LatencyRun> {
   const warmupMs = 500;
-  const h = into ?? newHistogram();
+  const h = newHistogram();
   let recordFrom = Infinity;
   const consumer = await startConsumer((sent, at) => {
-    for (const ts of sent) if (ts >= recordFrom) recordMs(h, at - ts);
+    for (const ts of sent) {
+      if (ts < recordFrom) continue;
+      recordMs(h, at - ts);
+      if (into) recordMs(into, at - ts);
+    }
   });
   const perRequest = Math.max(1, Math.round(rate / REQUESTS_PER_SEC));
   let seq = 0;

@@ -1,5 +1,5 @@
-// Kafka as a consumer-group peer: the same record count on 4 partitions, consumed by 1, 2 and
-// 4 kafkajs members of a fresh group (auto-commit), timed from the first join to the last record.
+// Kafka as a consumer-group peer: the same record count on 4 partitions, consumed by N kafkajs
+// members of a fresh group (auto-commit), timed from the first join to the last record.
 import { uniqueName } from '../lib/context.js';
 import { sleep } from '../lib/processes.js';
 import { connectProducer, createKafkaTopic, type KafkaPeer } from './kafka.js';
@@ -9,15 +9,17 @@ export interface KafkaGroupRun {
   consumed: number;
   elapsedMs: number;
   recPerSec: number;
+  /** From the first connect until the first member joined (kafkajs GROUP_JOIN). */
+  joinMs: number | null;
 }
 
-export async function kafkaGroupConsume(
+/** A topic of `partitions` holding `total` records (acks=all), for `kafkaGroupConsume` runs. */
+export async function loadKafkaGroupTopic(
   peer: KafkaPeer,
   vals: string[],
   total: number,
   partitions: number,
-  memberCounts: number[],
-): Promise<KafkaGroupRun[]> {
+): Promise<string> {
   const topic = uniqueName('groups-kafka');
   await createKafkaTopic(peer.kafka, topic, partitions);
   const producer = await connectProducer(peer.kafka);
@@ -27,15 +29,28 @@ export async function kafkaGroupConsume(
   } finally {
     await producer.disconnect();
   }
-  const out: KafkaGroupRun[] = [];
-  for (const members of memberCounts) {
-    const groupId = uniqueName(`kg${members}`);
-    let consumed = 0;
-    const t0 = performance.now();
-    const consumers = Array.from({ length: members }, () =>
-      peer.kafka.consumer({ groupId, minBytes: 1, maxWaitTimeInMs: 200 }),
-    );
+  return topic;
+}
+
+/** `members` consumers of a fresh group read the whole topic from the beginning (bounded: 120 s). */
+export async function kafkaGroupConsume(
+  peer: KafkaPeer,
+  topic: string,
+  total: number,
+  members: number,
+): Promise<KafkaGroupRun> {
+  const groupId = uniqueName(`kg${members}`);
+  let consumed = 0;
+  let joinMs: number | null = null;
+  const t0 = performance.now();
+  const consumers = Array.from({ length: members }, () =>
+    peer.kafka.consumer({ groupId, minBytes: 1, maxWaitTimeInMs: 200 }),
+  );
+  try {
     for (const c of consumers) {
+      c.on(c.events.GROUP_JOIN, () => {
+        joinMs ??= performance.now() - t0;
+      });
       await c.connect();
       await c.subscribe({ topic, fromBeginning: true });
       await c.run({
@@ -47,8 +62,8 @@ export async function kafkaGroupConsume(
     const deadline = t0 + 120_000;
     while (consumed < total && performance.now() < deadline) await sleep(10);
     const elapsedMs = performance.now() - t0;
-    out.push({ members, consumed, elapsedMs, recPerSec: consumed / (elapsedMs / 1000) });
+    return { members, consumed, elapsedMs, recPerSec: consumed / (elapsedMs / 1000), joinMs };
+  } finally {
     await Promise.all(consumers.map((c) => c.disconnect()));
   }
-  return out;
 }

@@ -23,6 +23,9 @@ export interface KafkaStorePlan {
   rate: number;
 }
 
+/** One system's delivery round: its counts and its own p99. */
+export type RoundRun = Omit<LatencyRun, 'latency'> & { p99Ms: number };
+
 export interface KafkaStoreResult {
   node: string;
   kafka: string;
@@ -35,7 +38,8 @@ export interface KafkaStoreResult {
   latency: {
     sluice: LatencySummary;
     native: LatencySummary;
-    rounds: Array<{ sluice: Omit<LatencyRun, 'latency'>; native: Omit<LatencyRun, 'latency'> }>;
+    /** Each round's own p99 besides its counts (the merged figures are above). */
+    rounds: Array<{ sluice: RoundRun; native: RoundRun }>;
   };
 }
 
@@ -173,7 +177,7 @@ async function measure(
     const hs = newHistogram();
     const hn = newHistogram();
     const rounds: KafkaStoreResult['latency']['rounds'] = [];
-    const strip = ({ latency: _l, ...rest }: LatencyRun) => rest;
+    const strip = ({ latency, ...rest }: LatencyRun): RoundRun => ({ ...rest, p99Ms: latency.p99Ms });
     for (let r = 0; r < plan.rounds; r++) {
       let s: LatencyRun | undefined;
       let n: LatencyRun | undefined;
@@ -184,7 +188,7 @@ async function measure(
       }
       rounds.push({ sluice: strip(s!), native: strip(n!) });
       log(
-        `delivery round ${r + 1}/${plan.rounds}: sluice ${s!.delivered}/${s!.produced} p99 ${s!.latency.p99Ms} ms (all rounds so far), native ${n!.delivered}/${n!.produced} p99 ${n!.latency.p99Ms} ms`,
+        `delivery round ${r + 1}/${plan.rounds}: sluice ${s!.delivered}/${s!.produced} p99 ${s!.latency.p99Ms} ms, native ${n!.delivered}/${n!.produced} p99 ${n!.latency.p99Ms} ms (this round)`,
       );
     }
     return {

@@ -1,17 +1,21 @@
 // Scenario 6: consumer-group consume — N records pre-produced to 4 partitions, then 1, 2 and 4
-// members of a fresh group (auto-commit) fetch until all are consumed; records/s per group size.
-// Skipped with a reason when the groups API isn't there (probed, not assumed).
+// members of a fresh group (auto-commit) fetch until all are consumed; records/s per group size,
+// in rounds alternating with kafkajs on Kafka. Skipped with a reason when the groups API isn't there.
 import type { Dispatcher } from 'undici';
 import { uniqueName, type BenchContext, type Scenario } from '../lib/context.js';
 import { createPool, requestJson } from '../lib/load.js';
 import { timestampsIn, values } from '../lib/records.js';
-import { versus, type Row, type ScenarioResult } from '../lib/report.js';
+import { versus, withSpread, type Row, type ScenarioResult } from '../lib/report.js';
+import { roundPlan } from '../lib/rounds.js';
 import { loadedTopic } from '../lib/topics.js';
 import { ensureKafka, startKafka, type KafkaPeer } from '../peers/kafka.js';
-import { kafkaGroupConsume, type KafkaGroupRun } from '../peers/kafka-groups.js';
+import { kafkaGroupConsume, loadKafkaGroupTopic, type KafkaGroupRun } from '../peers/kafka-groups.js';
 
 const PARTITIONS = 4;
 const BATCH = 5000;
+const GROUP_SIZES = [1, 2, 4];
+/** The issue's target for one member: at least kafkajs's rate on Kafka. */
+const ONE_MEMBER_TARGET = 1.0;
 
 /** Does the server have the groups API? A missing route 404s without a *_not_found code of ours. */
 async function groupsAvailable(pool: Dispatcher): Promise<string | null> {
@@ -37,6 +41,8 @@ interface GroupRun {
   recPerSec: number;
   fetches: number;
   rejoins: number;
+  /** From the first join request until every member had joined. */
+  joinMs: number;
 }
 
 async function consumeWithGroup(pool: Dispatcher, topic: string, members: number, total: number): Promise<GroupRun> {
@@ -53,6 +59,7 @@ async function consumeWithGroup(pool: Dispatcher, topic: string, members: number
   const t0 = performance.now();
   const ids: string[] = [];
   for (let i = 0; i < members; i++) ids.push(await join());
+  const joinMs = performance.now() - t0;
   let consumed = 0;
   let fetches = 0;
   let rejoins = 0;
@@ -83,7 +90,22 @@ async function consumeWithGroup(pool: Dispatcher, topic: string, members: number
     }),
   );
   const elapsedMs = performance.now() - t0;
-  return { members, consumed, elapsedMs, recPerSec: consumed / (elapsedMs / 1000), fetches, rejoins };
+  return { members, consumed, elapsedMs, recPerSec: consumed / (elapsedMs / 1000), fetches, rejoins, joinMs };
+}
+
+/** Records per second over every round (total consumed ÷ total time); null if a round fell short. */
+function overall(runs: ReadonlyArray<{ consumed: number; elapsedMs: number }>, total: number): number | null {
+  if (runs.length === 0 || runs.some((r) => r.consumed < total)) return null;
+  return runs.reduce((n, r) => n + r.consumed, 0) / (runs.reduce((ms, r) => ms + r.elapsedMs, 0) / 1000);
+}
+
+/** Min–max of the per-round ratios Sluice ÷ Kafka. */
+function spreadOf(mine: GroupRun[], theirs: KafkaGroupRun[]): [number, number] | undefined {
+  const ratios: number[] = [];
+  for (let r = 0; r < Math.min(mine.length, theirs.length); r++) {
+    if (theirs[r]!.recPerSec > 0) ratios.push(mine[r]!.recPerSec / theirs[r]!.recPerSec);
+  }
+  return ratios.length ? [Math.min(...ratios), Math.max(...ratios)] : undefined;
 }
 
 export const groups: Scenario = {
@@ -91,6 +113,7 @@ export const groups: Scenario = {
   title: 'Consumer-group consume',
   run: async (ctx) => {
     const pool = createPool(ctx.sluice.url, 8);
+    let peer: KafkaPeer | undefined;
     try {
       const missing = await groupsAvailable(pool);
       if (missing)
@@ -102,77 +125,114 @@ export const groups: Scenario = {
           details: {},
         };
       const total = ctx.quick ? 100_000 : 500_000;
+      const { rounds } = roundPlan(ctx.quick);
       const { topic } = await loadedTopic(pool, { prefix: 'groups', partitions: PARTITIONS, total, batch: BATCH });
-      const details: Record<string, unknown> = { records: total, partitions: PARTITIONS };
-      const rows: Row[] = [];
       const skipped: string[] = [];
-      for (const members of [1, 2, 4]) {
-        const r = await consumeWithGroup(pool, topic, members, total);
-        details[`members_${members}`] = r;
-        ctx.log(
-          `group of ${members}: ${Math.round(r.recPerSec)} rec/s (${r.consumed} records, ${r.fetches} fetches, ${r.rejoins} rejoins)`,
-        );
-        const complete = r.consumed >= total;
-        if (!complete) skipped.push(`${members} member(s): consumed ${r.consumed}/${total} within 120 s`);
-        rows.push({
-          scenario: `group consume ${total / 1000}k records, ${PARTITIONS} partitions, ${members} member${members > 1 ? 's' : ''}`,
-          metric: 'records/s, fresh group incl. joins (auto-commit)',
-          unit: 'rec/s',
-          sluice: complete ? r.recPerSec : null,
-        });
+      peer = await kafkaPeer(ctx, skipped);
+      let kafkaTopic: string | undefined;
+      if (peer) {
+        try {
+          kafkaTopic = await loadKafkaGroupTopic(peer, values(BATCH), total, PARTITIONS);
+        } catch (e) {
+          skipped.push(`Kafka group peer: ${String(e).split('\n')[0]}`);
+        }
       }
-      const kafka = await kafkaRuns(ctx, total, skipped);
-      if (kafka) {
-        details['kafka'] = kafka;
-        for (const k of kafka) {
-          const mine = rows.find((r) => r.scenario.endsWith(`${k.members} member${k.members > 1 ? 's' : ''}`));
-          if (!mine) continue;
-          rows.push(
-            versus({
-              scenario: mine.scenario,
-              metric: mine.metric,
-              unit: 'rec/s',
-              sluice: mine.sluice,
-              other: { name: 'Kafka, kafkajs group', value: k.consumed >= total ? k.recPerSec : null },
-            }),
+      // One uncounted warm-up run each: Sluice's JIT, and Kafka's first group creates its
+      // 50-partition __consumer_offsets topic (seconds, once per broker).
+      const warm = [`sluice ${Math.round((await consumeWithGroup(pool, topic, 1, total)).recPerSec)}`];
+      if (peer && kafkaTopic !== undefined) {
+        try {
+          warm.push(`kafka ${Math.round((await kafkaGroupConsume(peer, kafkaTopic, total, 1)).recPerSec)}`);
+        } catch (e) {
+          kafkaTopic = undefined;
+          skipped.push(`Kafka group peer: ${String(e).split('\n')[0]}`);
+        }
+      }
+      ctx.log(`warm-up, 1 member (rec/s, not counted): ${warm.join(', ')}`);
+      // Alternating rounds: Sluice first in even rounds, Kafka first in odd ones, so load drift
+      // on the shared machine hits both alike.
+      const mine = new Map<number, GroupRun[]>(GROUP_SIZES.map((m) => [m, []]));
+      const theirs = new Map<number, KafkaGroupRun[]>(GROUP_SIZES.map((m) => [m, []]));
+      let kafkaFailed = kafkaTopic === undefined;
+      for (let r = 0; r < rounds; r++) {
+        const line: string[] = [];
+        for (const members of GROUP_SIZES) {
+          const runSluice = async () => {
+            const run = await consumeWithGroup(pool, topic, members, total);
+            mine.get(members)!.push(run);
+            line.push(`sluice ${members}: ${Math.round(run.recPerSec)}`);
+          };
+          const runKafka = async () => {
+            if (kafkaFailed) return;
+            try {
+              const run = await kafkaGroupConsume(peer!, kafkaTopic!, total, members);
+              theirs.get(members)!.push(run);
+              line.push(`kafka ${members}: ${Math.round(run.recPerSec)}`);
+            } catch (e) {
+              kafkaFailed = true;
+              skipped.push(`Kafka group peer: ${String(e).split('\n')[0]}`);
+            }
+          };
+          for (const step of r % 2 === 0 ? [runSluice, runKafka] : [runKafka, runSluice]) await step();
+        }
+        ctx.log(`round ${r + 1}/${rounds} (rec/s): ${line.join(', ')}`);
+      }
+
+      const details: Record<string, unknown> = { records: total, partitions: PARTITIONS, rounds };
+      const rows: Row[] = [];
+      const sluiceRow = (members: number) => ({
+        scenario: `group consume ${total / 1000}k records, ${PARTITIONS} partitions, ${members} member${members > 1 ? 's' : ''}`,
+        metric: 'records/s, fresh group incl. joins (auto-commit)',
+        unit: 'rec/s' as const,
+        sluice: overall(mine.get(members)!, total),
+      });
+      for (const members of GROUP_SIZES) {
+        const runs = mine.get(members)!;
+        details[`members_${members}`] = runs;
+        const short = runs.find((x) => x.consumed < total);
+        if (short) skipped.push(`${members} member(s): consumed ${short.consumed}/${total} within 120 s`);
+        rows.push(sluiceRow(members));
+      }
+      if (!kafkaFailed) {
+        details['kafka'] = Object.fromEntries(GROUP_SIZES.map((m) => [`members_${m}`, theirs.get(m)]));
+        for (const members of GROUP_SIZES) {
+          const k = theirs.get(members)!;
+          const row = versus(
+            { ...sluiceRow(members), other: { name: 'Kafka, kafkajs group', value: overall(k, total) } },
+            members === 1 ? ONE_MEMBER_TARGET : undefined,
           );
+          rows.push(withSpread(row, spreadOf(mine.get(members)!, k)));
         }
       }
       const result: ScenarioResult = { id: 'groups', title: 'Consumer-group consume', rows, details };
       if (skipped.length) result.skipped = skipped;
       return result;
     } finally {
+      await peer?.stop();
       await pool.close();
     }
   },
 };
 
-/** The same consumption on Kafka: full mode only (a broker start costs ~10 s), or BENCH_KAFKA_GROUPS=1. */
-async function kafkaRuns(ctx: BenchContext, total: number, skipped: string[]): Promise<KafkaGroupRun[] | null> {
+/** Kafka for the group peer: full mode only (a broker start costs ~10 s), or BENCH_KAFKA_GROUPS=1. */
+async function kafkaPeer(ctx: BenchContext, skipped: string[]): Promise<KafkaPeer | undefined> {
   if (ctx.quick && process.env['BENCH_KAFKA_GROUPS'] !== '1') {
     skipped.push('Kafka group peer: full mode only (or BENCH_KAFKA_GROUPS=1)');
-    return null;
+    return undefined;
   }
   if (!ctx.kafka) {
     skipped.push('Kafka group peer: disabled with --no-kafka');
-    return null;
+    return undefined;
   }
   const why = await ensureKafka();
   if (why) {
     skipped.push(`Kafka group peer: ${why}`);
-    return null;
+    return undefined;
   }
-  let peer: KafkaPeer | undefined;
   try {
-    peer = await startKafka();
-    const runs = await kafkaGroupConsume(peer, values(BATCH), total, PARTITIONS, [1, 2, 4]);
-    for (const r of runs)
-      ctx.log(`kafka group of ${r.members}: ${Math.round(r.recPerSec)} rec/s (${r.consumed} records)`);
-    return runs;
+    return await startKafka();
   } catch (e) {
     skipped.push(`Kafka group peer: ${String(e).split('\n')[0]}`);
-    return null;
-  } finally {
-    await peer?.stop();
+    return undefined;
   }
 }
