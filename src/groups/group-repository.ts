@@ -174,6 +174,32 @@ export async function commitPositions(tx: Db, group: string, positions: StoredPo
   );
 }
 
+/**
+ * Auto-commit of a fetch: store positions as committed offsets (metadata cleared), leaving a
+ * committed offset that already equals its position untouched (its metadata and time kept), so
+ * the caller need not load the committed offsets first to leave those out.
+ */
+export async function commitMovedPositions(
+  tx: Db,
+  group: string,
+  positions: StoredPosition[],
+  now: number,
+): Promise<void> {
+  if (positions.length === 0) return;
+  await tx
+    .insert(groupOffsets)
+    .values(positions.map((p) => ({ groupName: group, ...p, metadata: null, committedAt: now })))
+    .onConflictDoUpdate({
+      target: [groupOffsets.groupName, groupOffsets.topic, groupOffsets.partition],
+      set: {
+        offset: sql`excluded.offset`,
+        metadata: sql`excluded.metadata`,
+        committedAt: sql`excluded.committed_at`,
+      },
+      setWhere: sql`${groupOffsets.offset} <> excluded.offset`,
+    });
+}
+
 /** Groups that need attention now: a member past its deadline or a coalesced rebalance due. */
 export async function groupsNeedingSettle(db: Db, now: number): Promise<string[]> {
   const expired = await db

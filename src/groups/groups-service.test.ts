@@ -200,6 +200,30 @@ describe('groups service', () => {
     expect(d.ok && d.value.partitions[0]?.committedOffset).toBe(4);
   });
 
+  it('auto-commit leaves an offset already committed as it is untouched (its metadata kept)', async () => {
+    const topic = await kit.createTopic(1);
+    await kit.produce(topic, 0, [1, 2, 3, 4]);
+    const group = g();
+    const m = await join(group, [topic], { autoCommit: true });
+    const first = await fetch(group, m.memberId, 0, 2);
+    expect(first.records.map((r) => r.offset)).toEqual([0, 1]);
+    const c = await svc.commit(group, {
+      memberId: m.memberId,
+      generation: first.generation,
+      offsets: [{ topic, partition: 0, offset: 2, metadata: 'checkpoint' }],
+    });
+    expect(c.ok).toBe(true);
+    // Confirming the same position again auto-commits nothing new: the member's own metadata stays.
+    const next = await fetch(group, m.memberId, 0, 2, first.confirm);
+    expect(next.records.map((r) => r.offset)).toEqual([2, 3]);
+    let d = await svc.describe(group);
+    expect(d.ok && d.value.partitions[0]).toMatchObject({ committedOffset: 2, metadata: 'checkpoint' });
+    // A position that moved is committed, its metadata cleared.
+    await fetch(group, m.memberId, 0, 2, next.confirm);
+    d = await svc.describe(group);
+    expect(d.ok && d.value.partitions[0]).toMatchObject({ committedOffset: 4, metadata: null });
+  });
+
   it('long-polls: a fetch returns as soon as a record arrives', async () => {
     const topic = await kit.createTopic(2);
     const group = g();

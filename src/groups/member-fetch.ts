@@ -157,8 +157,9 @@ async function plan(
   const had = confirmPositions(member, confirm, s.topics.found);
   // SSE members' positions are what was written to their socket: never committed for them.
   const autoCommit = member.autoCommit && member.kind !== 'sse';
-  // Committed offsets matter only for auto-commit or partitions without a position yet.
-  const needCommitted = autoCommit || member.assignment.some((tp) => !had.has(tpKey(tp)));
+  // Committed offsets matter only for partitions without a position yet (auto-commit leaves
+  // unmoved ones to the database's comparison).
+  const needCommitted = member.assignment.some((tp) => !had.has(tpKey(tp)));
   const committedRows = needCommitted ? await repo.loadOffsets(s.tx, group) : [];
   const committed = new Map(committedRows.map((o) => [tpKey(o), o.offset]));
 
@@ -198,8 +199,10 @@ async function plan(
   }
 
   if (autoCommit) {
+    // Committed offsets are known here only if loaded above; otherwise every position the
+    // member holds is offered and the database skips those already committed as they are.
     const due = positions.filter((p) => committed.get(tpKey(p)) !== p.offset && had.has(tpKey(p)));
-    await repo.commitPositions(s.tx, group, due, s.now);
+    await repo.commitMovedPositions(s.tx, group, due, s.now);
   }
   const generation = s.snapshot.group.generation;
   await repo.updateMember(s.tx, group, memberId, {
