@@ -5,10 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../../test/support/database.js';
-import { loadConfig } from '../config.js';
-import { openMetadata, type MetadataDb } from '../metadata/connection.js';
-import { migrate } from '../metadata/migrate.js';
+import { openMigratedTestDb } from '../../test/support/database.js';
+import type { MetadataDb } from '../metadata/connection.js';
 import { consumerGroups, groupOffsets } from '../metadata/schema/groups.js';
 import { leases } from '../metadata/schema/leases.js';
 import { topics } from '../metadata/schema/topics.js';
@@ -19,17 +17,6 @@ const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-async function database(): Promise<MetadataDb> {
-  const test = await createTestDatabase();
-  cleanups.push(() => test.drop());
-  const conn = await openMetadata(
-    loadConfig(test.url ? { DATABASE_URL: test.url } : { SLUICE_PGLITE_IN_MEMORY: 'true' }),
-  );
-  cleanups.push(() => conn.close());
-  await migrate(conn.db);
-  return conn.db;
-}
 
 type Offset = { topicId: string; partition: number; offset: number };
 type Call = { group: string; offsets: Offset[] };
@@ -122,7 +109,7 @@ const sorted = (calls: Call[]) =>
 
 describe('OffsetMirror', () => {
   it('writes from the lease holder only, only what changed; the next holder writes everything once', async () => {
-    const db = await database();
+    const { db } = await openMigratedTestDb();
     const w = world(db);
     const orders = await w.createTopic('orders');
     const a = w.node();
@@ -153,7 +140,7 @@ describe('OffsetMirror', () => {
   });
 
   it('a group Kafka refuses is retried every pass and logged once; the others go on', async () => {
-    const db = await database();
+    const { db } = await openMigratedTestDb();
     const w = world(db);
     await w.createTopic('orders');
     const refuse = new Set(['sluice.native']);
@@ -173,7 +160,7 @@ describe('OffsetMirror', () => {
   });
 
   it('a pass reads what was committed since the last one (with an overlap); a full read every FULL_SCAN_EVERY_MS catches the rest', async () => {
-    const db = await database();
+    const { db } = await openMigratedTestDb();
     const w = world(db);
     const orders = await w.createTopic('orders');
     const a = w.node();
@@ -197,7 +184,7 @@ describe('OffsetMirror', () => {
   });
 
   it('a topic re-created under its name: the old topic offsets never reach the new Kafka topic', async () => {
-    const db = await database();
+    const { db } = await openMigratedTestDb();
     const w = world(db);
     const old = await w.createTopic('orders');
     const a = w.node();
@@ -251,7 +238,7 @@ describe('OffsetMirror', () => {
   });
 
   it('the lease moving to another node mid-pass: the old holder writes nothing more, no offset goes back', async () => {
-    const db = await database();
+    const { db } = await openMigratedTestDb();
     const w = world(db);
     await w.createTopic('orders');
     const id = w.cache.get('orders')!;

@@ -3,10 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import postgres from 'postgres';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTestDatabase, usingPostgres } from '../../test/support/database.js';
-import { loadConfig } from '../config.js';
-import { openMetadata } from '../metadata/connection.js';
-import { migrate } from '../metadata/migrate.js';
+import { openMigratedTestDb, usingPostgres } from '../../test/support/database.js';
 import { createPostgresIdempotencyLock, lockKey, type IdempotencyLock } from './idempotency-lock.js';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -14,14 +11,8 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function database(): Promise<string> {
-  const test = await createTestDatabase();
-  cleanups.push(() => test.drop());
-  const conn = await openMetadata(loadConfig({ DATABASE_URL: test.url! }));
-  await migrate(conn.db);
-  await conn.close();
-  return test.url!;
-}
+/** A migrated database of its own (the suite runs only on Postgres: DATABASE_URL). */
+const database = async (): Promise<string> => (await openMigratedTestDb()).url!;
 
 function lock(url: string, inFlightGraceMs = 10_000, staleMarkerMs?: number): IdempotencyLock {
   const l = createPostgresIdempotencyLock(url, {
