@@ -726,7 +726,7 @@ export interface components {
             start_offset: number;
             /** @description Offset the next record will get (last offset + 1). */
             end_offset: number;
-            /** @description Bytes of log segments on disk. */
+            /** @description Bytes of log segments on disk. On the Kafka store: what Kafka reported for the largest replica at its last read (every 30 s), plus what this node appended since. */
             size_bytes: number;
             /** @description False if the partition refuses writes (I/O failure or corruption). */
             writable: boolean;

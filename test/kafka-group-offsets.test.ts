@@ -97,4 +97,31 @@ describe.skipIf(!enabled)('group offsets mirrored to Kafka (SLUICE_TEST_KAFKA_BR
     expect((await kafkaOffsets(kafkaGroup, kafkaTopic)).get(1)).toBe(1);
     await api('DELETE', `/v1/groups/${group}/members/${m.member_id}`, undefined, 204);
   });
+
+  it('a topic deleted and created again under its name: its new Kafka topic gets only the new commits', async () => {
+    const topic = `t-${randomUUID()}`;
+    const group = `g-${randomUUID()}`;
+    const kafkaGroup = `${server.config.kafka.topicPrefix}${group}`;
+    const make = async () => {
+      const created = await api<{ id: string }>('POST', '/v1/topics', { name: topic, partitions: 1 }, 201);
+      await api('POST', `/v1/topics/${topic}/records`, { records: [...Array(6).keys()].map((i) => ({ value: i })) });
+      return `${server.config.kafka.topicPrefix}${created.id}`;
+    };
+    // Commits without members (admin commits), as a tool resetting a group would send.
+    const commit = (offset: number) =>
+      api('POST', `/v1/groups/${group}/offsets`, { offsets: [{ topic, partition: 0, offset }] }, 204);
+    const first = await make();
+    await commit(5);
+    await until('the first topic’s commit in Kafka', async () => (await kafkaOffsets(kafkaGroup, first)).get(0) === 5);
+
+    await api('DELETE', `/v1/topics/${topic}`, undefined, 204);
+    const second = await make();
+    await commit(2);
+    const seen: Array<number | undefined> = [];
+    await until('the new topic’s commit in Kafka', async () => {
+      seen.push((await kafkaOffsets(kafkaGroup, second)).get(0));
+      return seen.at(-1) === 2;
+    });
+    expect(seen.filter((o) => o !== undefined && o !== 2)).toEqual([]);
+  });
 });

@@ -1,32 +1,12 @@
 // Unit tests of node leases on PGlite or Postgres (DATABASE_URL): one holder at a time, renewal,
 // expiry by the database clock, release for an immediate takeover, and fencing by epoch.
-import { afterEach, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../../test/support/database.js';
-import { loadConfig } from '../config.js';
-import { openMetadata } from '../metadata/connection.js';
-import { migrate } from '../metadata/migrate.js';
-import type { MetadataDb } from '../metadata/connection.js';
+import { describe, expect, it } from 'vitest';
+import { openMigratedTestDb } from '../../test/support/database.js';
 import { Leases } from './leases.js';
-
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function database(): Promise<MetadataDb> {
-  const test = await createTestDatabase();
-  cleanups.push(() => test.drop());
-  const conn = await openMetadata(
-    loadConfig(test.url ? { DATABASE_URL: test.url } : { SLUICE_PGLITE_IN_MEMORY: 'true' }),
-  );
-  cleanups.push(() => conn.close());
-  await migrate(conn.db);
-  return conn.db;
-}
 
 describe('leases', () => {
   it('has one holder at a time; the holder renews, a release lets the other in at once', async () => {
-    const db = await database();
+    const { db } = await openMigratedTestDb();
     const a = new Leases(db, { ttlMs: 60_000, exclusive: false });
     const b = new Leases(db, { ttlMs: 60_000, exclusive: false });
     const [ra, rb] = await Promise.all([a.acquire('w'), b.acquire('w')]);
@@ -44,7 +24,7 @@ describe('leases', () => {
   });
 
   it('expires by the database clock and fences the stale holder by epoch', async () => {
-    const db = await database();
+    const { db } = await openMigratedTestDb();
     const a = new Leases(db, { ttlMs: 200, exclusive: false });
     const b = new Leases(db, { ttlMs: 60_000, exclusive: false });
     const held = (await a.acquire('w'))!;
@@ -62,7 +42,7 @@ describe('leases', () => {
   });
 
   it('takes every lease at once when the node is the only one (a restart does not wait)', async () => {
-    const db = await database();
+    const { db } = await openMigratedTestDb();
     const before = new Leases(db, { ttlMs: 60_000, exclusive: true });
     const held = (await before.acquire('w'))!;
     const after = new Leases(db, { ttlMs: 60_000, exclusive: true });

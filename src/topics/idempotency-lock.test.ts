@@ -3,10 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import postgres from 'postgres';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTestDatabase, usingPostgres } from '../../test/support/database.js';
-import { loadConfig } from '../config.js';
-import { openMetadata } from '../metadata/connection.js';
-import { migrate } from '../metadata/migrate.js';
+import { openMigratedTestDb, usingPostgres } from '../../test/support/database.js';
 import { createPostgresIdempotencyLock, lockKey, type IdempotencyLock } from './idempotency-lock.js';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -14,21 +11,16 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function database(): Promise<string> {
-  const test = await createTestDatabase();
-  cleanups.push(() => test.drop());
-  const conn = await openMetadata(loadConfig({ DATABASE_URL: test.url! }));
-  await migrate(conn.db);
-  await conn.close();
-  return test.url!;
-}
+/** A migrated database of its own (the suite runs only on Postgres: DATABASE_URL). */
+const database = async (): Promise<string> => (await openMigratedTestDb()).url!;
 
-function lock(url: string, inFlightGraceMs = 10_000): IdempotencyLock {
+function lock(url: string, inFlightGraceMs = 10_000, staleMarkerMs?: number): IdempotencyLock {
   const l = createPostgresIdempotencyLock(url, {
     maxConnections: 4,
     connectTimeoutMs: 5000,
     lockTimeoutMs: 30_000,
     inFlightGraceMs,
+    ...(staleMarkerMs !== undefined ? { staleMarkerMs } : {}),
   });
   cleanups.push(() => l.close());
   return l;
@@ -91,6 +83,25 @@ describe.skipIf(!usingPostgres())('Postgres idempotency lock', () => {
     expect(ran.ok).toBe(true);
     expect((ran.ok ? ran.value : 0) - t).toBeGreaterThanOrEqual(graceMs - 300);
   }, 30_000);
+
+  it('removes markers left long ago by holders that died (keys never used again); recent ones stay', async () => {
+    const url = await database();
+    const sql = postgres(url, { max: 1, onnotice: () => {} });
+    cleanups.push(() => sql.end({ timeout: 1 }));
+    const stale = lockKey(randomUUID(), 'key old').toString();
+    const recent = lockKey(randomUUID(), 'key new').toString();
+    await sql`insert into idempotency_inflight (lock_key, started_at) values
+      (${stale}::bigint, now() - interval '2 hours'), (${recent}::bigint, now() - interval '5 seconds')`;
+    const l = lock(url, 1000, 60 * 60_000);
+    expect((await l.run(randomUUID(), 'key other', async () => 1)).ok).toBe(true);
+    const left = async () =>
+      (await sql<Array<{ k: string }>>`select lock_key::text as k from idempotency_inflight order by lock_key`).map(
+        (r) => r.k,
+      );
+    const deadline = Date.now() + 10_000;
+    while ((await left()).includes(stale) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(await left()).toEqual([recent]);
+  });
 
   it('refuses (without running the request) when PostgreSQL cannot be reached', async () => {
     const l = lock('postgres://postgres:postgres@127.0.0.1:1/none');

@@ -32,7 +32,16 @@ export interface PostgresIdempotencyLockOptions {
    * so an append still travelling to the broker has landed and is seen (default 10 s).
    */
   inFlightGraceMs?: number;
+  /**
+   * Markers older than this were left by holders that died and whose key was never used again:
+   * removed (at most once a minute, by the next request) so the table does not grow with every
+   * crash (default 10 min; far above any append's time in flight).
+   */
+  staleMarkerMs?: number;
 }
+
+/** How often a node sweeps stale markers, at most. */
+const SWEEP_EVERY_MS = 60_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -60,8 +69,18 @@ export function createPostgresIdempotencyLock(url: string, o: PostgresIdempotenc
     connection: { application_name: 'sluice-idempotency-marker' },
   });
   const grace = o.inFlightGraceMs ?? 10_000;
+  const staleSecs = Math.max(grace, o.staleMarkerMs ?? 600_000) / 1000;
+  let lastSweep = 0;
+  const sweep = () => {
+    if (Date.now() - lastSweep < SWEEP_EVERY_MS) return;
+    lastSweep = Date.now();
+    void markers`delete from idempotency_inflight where started_at < now() - make_interval(secs => ${staleSecs})`.catch(
+      () => (lastSweep = 0),
+    );
+  };
   return {
     async run<T>(topicId: string, scope: string, fn: () => Promise<T>): Promise<Result<T, { reason: string }>> {
+      sweep();
       const key = lockKey(topicId, scope).toString();
       let outcome: { value: T } | { error: unknown } | undefined;
       try {

@@ -2,11 +2,9 @@
 // create or delete in flight may be a live node's. A node starting then must not roll back a
 // create another node is finishing, nor take its log for an orphan.
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../../test/support/database.js';
-import { loadConfig } from '../config.js';
+import { openMigratedTestDb } from '../../test/support/database.js';
 import { createMemoryLogStore, type LogStore } from '../log/index.js';
-import { openMetadata, type MetadataDb } from '../metadata/connection.js';
-import { migrate } from '../metadata/migrate.js';
+import type { MetadataDb } from '../metadata/connection.js';
 import { TOPIC_CONFIG_DEFAULTS } from './topic-config.js';
 import { TopicsRepository } from './topics-repository.js';
 import { TopicsService } from './topics-service.js';
@@ -17,17 +15,11 @@ afterEach(async () => {
 });
 
 async function setup(): Promise<{ db: MetadataDb; log: LogStore }> {
-  const test = await createTestDatabase();
-  cleanups.push(() => test.drop());
-  const conn = await openMetadata(
-    loadConfig(test.url ? { DATABASE_URL: test.url } : { SLUICE_PGLITE_IN_MEMORY: 'true' }),
-  );
-  cleanups.push(() => conn.close());
-  await migrate(conn.db);
+  const { db } = await openMigratedTestDb();
   const log = createMemoryLogStore({ retentionCheckIntervalMs: 0 });
   await log.open();
   cleanups.push(() => log.close());
-  return { db: conn.db, log };
+  return { db, log };
 }
 
 const quiet = { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} } as never;

@@ -4,12 +4,10 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../../test/support/database.js';
+import { openMigratedTestDb } from '../../test/support/database.js';
 import { Leases } from '../cluster/leases.js';
-import { loadConfig } from '../config.js';
 import { createMemoryLogStore, type LogStore, type PartitionLog } from '../log/index.js';
-import { openMetadata, type MetadataDb } from '../metadata/connection.js';
-import { migrate } from '../metadata/migrate.js';
+import type { MetadataDb } from '../metadata/connection.js';
 import { leases } from '../metadata/schema/leases.js';
 import { HttpSender, type AttemptResult, type SendRequest, type WebhookSender } from './http-sender.js';
 import { UrlPolicy } from './url-policy.js';
@@ -86,13 +84,7 @@ interface Node {
 }
 
 async function cluster(partitions = 2): Promise<Cluster> {
-  const test = await createTestDatabase();
-  cleanups.push(() => test.drop());
-  const conn = await openMetadata(
-    loadConfig(test.url ? { DATABASE_URL: test.url } : { SLUICE_PGLITE_IN_MEMORY: 'true' }),
-  );
-  cleanups.push(() => conn.close());
-  await migrate(conn.db);
+  const { db } = await openMigratedTestDb();
   const log: LogStore = createMemoryLogStore({ retentionCheckIntervalMs: 0 });
   await log.open();
   cleanups.push(() => log.close());
@@ -109,7 +101,7 @@ async function cluster(partitions = 2): Promise<Cluster> {
     );
   let n = 0;
   return {
-    db: conn.db,
+    db,
     topic,
     logs,
     append: async (count) => {
@@ -123,9 +115,9 @@ async function cluster(partitions = 2): Promise<Cluster> {
     },
     node: async (name, ttlMs) => {
       const sender = new NodeSender(name);
-      const leasesOfNode = new NodeLeases(conn.db, { ttlMs, exclusive: false, nodeId: `node-${name}` });
+      const leasesOfNode = new NodeLeases(db, { ttlMs, exclusive: false, nodeId: `node-${name}` });
       const service = new WebhooksService({
-        db: conn.db,
+        db,
         topics: {
           lookup: (t) => (t === topic.name ? topic : undefined),
           onChange: () => () => {},

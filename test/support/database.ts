@@ -1,7 +1,12 @@
 // A fresh metadata database per test server: with DATABASE_URL set, a new Postgres
 // database with a random name (dropped afterwards); otherwise embedded PGlite under DATA_DIR.
+// For unit tests, the same opened and migrated (in-memory PGlite without DATABASE_URL).
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
+import { onTestFinished } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { openMetadata, type MetadataDb } from '../../src/metadata/connection.js';
+import { migrate } from '../../src/metadata/migrate.js';
 
 export interface TestDatabase {
   /** DATABASE_URL for the server, or undefined for embedded PGlite. */
@@ -35,4 +40,26 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       }
     },
   };
+}
+
+export interface MigratedTestDb {
+  readonly db: MetadataDb;
+  /** The database's DATABASE_URL, or undefined for in-memory PGlite. */
+  readonly url: string | undefined;
+}
+
+/**
+ * A fresh database with every migration applied, open for the current test: a new Postgres
+ * database when DATABASE_URL is set, in-memory PGlite otherwise. Closed and dropped when the
+ * test finishes (after its afterEach hooks, so whatever uses it has stopped by then).
+ */
+export async function openMigratedTestDb(): Promise<MigratedTestDb> {
+  const test = await createTestDatabase();
+  onTestFinished(() => test.drop()); // these run last registered first: closed, then dropped
+  const conn = await openMetadata(
+    loadConfig(test.url ? { DATABASE_URL: test.url } : { SLUICE_PGLITE_IN_MEMORY: 'true' }),
+  );
+  onTestFinished(() => conn.close());
+  await migrate(conn.db);
+  return { db: conn.db, url: test.url };
 }

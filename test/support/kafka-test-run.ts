@@ -14,6 +14,7 @@ const DEFAULT_FILES = [
   'test/kafka-broker-kill.test.ts',
   'test/kafka-nodes.test.ts',
   'test/kafka-nodes-idempotency.test.ts',
+  'test/kafka-nodes-shared.test.ts',
   'test/kafka-node-kill.test.ts',
   'test/produce.test.ts',
   'test/read.test.ts',

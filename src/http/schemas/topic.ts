@@ -18,7 +18,10 @@ export const PartitionInfo = z
     partition: z.number().int(),
     start_offset: z.number().int().openapi({ description: 'First offset still readable (advances with retention).' }),
     end_offset: z.number().int().openapi({ description: 'Offset the next record will get (last offset + 1).' }),
-    size_bytes: z.number().int().openapi({ description: 'Bytes of log segments on disk.' }),
+    size_bytes: z.number().int().openapi({
+      description:
+        'Bytes of log segments on disk. On the Kafka store: what Kafka reported for the largest replica at its last read (every 30 s), plus what this node appended since.',
+    }),
     writable: z
       .boolean()
       .openapi({ description: 'False if the partition refuses writes (I/O failure or corruption).' }),

@@ -88,6 +88,11 @@ export interface KafkaDriver {
     maxWaitMs: number,
     partitionMaxBytes: number,
   ): Promise<Array<{ topicId: string; partition: number } & FetchedPartition>>;
+  /**
+   * Bytes on disk of each named partition (DescribeLogDirs on every broker; the largest replica's,
+   * as the leader's is never behind a follower's). A partition no broker reported is absent.
+   */
+  partitionSizes(topics: Array<{ name: string; partitions: number[] }>): Promise<Map<string, Map<number, number>>>;
   /** ListOffsets: -2 earliest, -1 latest, else the first offset with a timestamp ≥ ts (-1 when none). */
   listOffset(topic: string, partition: number, timestamp: number): Promise<number>;
   /**
@@ -151,6 +156,14 @@ interface PlatformaticAdmin extends PlatformaticBase {
   createPartitions(o: object): Promise<void>;
   deleteTopics(o: { topics: string[] }): Promise<void>;
   incrementalAlterConfigs(o: object): Promise<void>;
+  describeLogDirs(o: { topics: Array<{ name: string; partitions: number[] }> }): Promise<
+    Array<{
+      broker: number;
+      results: Array<{
+        topics: Array<{ name: string; partitions: Array<{ partitionIndex: number; partitionSize: bigint }> }>;
+      }>;
+    }>
+  >;
   describeConfigs(o: {
     resources: Array<{ resourceType: number; resourceName: string; configurationKeys?: string[] }>;
   }): Promise<Array<{ resourceName: string; configs: Array<{ name: string; value: string | null }> }>>;
@@ -352,6 +365,23 @@ export async function createPlatformaticDriver(conn: KafkaConnection): Promise<K
       return res.responses.flatMap((t) =>
         t.partitions.map((p) => ({ topicId: t.topicId, partition: p.partitionIndex, ...fetchedPartition(p) })),
       );
+    },
+    async partitionSizes(topics) {
+      const out = new Map<string, Map<number, number>>();
+      if (topics.length === 0) return out;
+      for (const broker of await admin.describeLogDirs({ topics })) {
+        for (const dir of broker.results) {
+          for (const t of dir.topics) {
+            let sizes = out.get(t.name);
+            if (!sizes) out.set(t.name, (sizes = new Map()));
+            for (const p of t.partitions) {
+              const size = Number(p.partitionSize);
+              if (size > (sizes.get(p.partitionIndex) ?? -1)) sizes.set(p.partitionIndex, size);
+            }
+          }
+        }
+      }
+      return out;
     },
     async listOffset(topic, partition, timestamp) {
       const offsets = await consumer.listOffsets({

@@ -156,4 +156,32 @@ if (!brokers || !kafkaClientSupported()) {
       await writer.close();
     }
   });
+
+  it('offsets and sizes come from Kafka: a node that appended nothing shows what another appended', async () => {
+    const topicPrefix = `sluice-test-${randomBytes(4).toString('hex')}.`;
+    const writer = await plainStore(topicPrefix);
+    const other = await plainStore(topicPrefix);
+    try {
+      const topicId = randomUUID();
+      const theirs = await writer.createPartition(topicId, 0, defaultConfig);
+      const mine = await other.createPartition(topicId, 0, defaultConfig);
+      const value = Buffer.alloc(1000, 'v');
+      for (let i = 0; i < 5; i++) {
+        const batch = Array.from({ length: 10 }, () => ({ key: null, value, headers: [], timestamp: ts }));
+        expect((await theirs.append(batch, { durability: 'fsync' })).ok).toBe(true);
+      }
+      expect(mine.sizeBytes()).toBe(0);
+      await other.enforceRetention();
+      expect(mine.endOffset()).toBe(50);
+      expect(mine.sizeBytes()).toBeGreaterThanOrEqual(50 * 1000);
+      expect(mine.sizeBytes()).toBeLessThan(50 * 1000 + 5 * 200);
+      // Both nodes now show Kafka's figure for the partition.
+      await writer.enforceRetention();
+      expect(theirs.sizeBytes()).toBe(mine.sizeBytes());
+    } finally {
+      for (const id of writer.topicIds()) await writer.deleteTopic(id).catch(() => {});
+      await other.close();
+      await writer.close();
+    }
+  });
 }

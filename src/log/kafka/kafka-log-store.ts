@@ -28,6 +28,11 @@ export interface KafkaLogStoreOptions {
   logger?: LogLogger;
   /** Use this driver instead of @platformatic/kafka (tests). */
   driver?: KafkaDriver;
+  /**
+   * How often the start and end offsets and the sizes that topics show are read from Kafka for
+   * every partition this node has open (default 30 s; 0: only when enforceRetention is called).
+   */
+  refreshMs?: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -90,8 +95,11 @@ export function createKafkaLogStore(options: KafkaLogStoreOptions): LogStore {
   const prefix = options.topicPrefix ?? 'sluice.';
   const clock = options.clock ?? Date.now;
   const logger = options.logger ?? silentLogger;
+  const refreshEvery = options.refreshMs ?? 30_000;
   let driver: KafkaDriver | undefined;
   let closed = false;
+  let refreshTimer: NodeJS.Timeout | undefined;
+  let refreshSoon: NodeJS.Timeout | undefined;
   const logs = new Map<string, Map<number, KafkaPartitionLog>>();
   /** Partition counts of this store's topics in Kafka, as of open() and later changes. */
   const known = new Map<string, number>();
@@ -248,6 +256,39 @@ export function createKafkaLogStore(options: KafkaLogStoreOptions): LogStore {
     await awaitLeader(name, partition);
   };
 
+  /**
+   * Kafka enforces retention itself: this reads what topics show from Kafka, for every partition
+   * this node has open — start and end offsets (ListOffsets) and bytes on disk (DescribeLogDirs),
+   * which cover what other nodes and native producers appended too.
+   */
+  let refreshing: Promise<void> | undefined;
+  const refresh = (): Promise<void> =>
+    (refreshing ??= (async () => {
+      try {
+        const open = [...logs.values()].flatMap((partitions) => [...partitions.values()]);
+        for (const log of open) await log.refresh().catch(() => {});
+        const byTopic = new Map<string, number[]>();
+        for (const log of open) {
+          let list = byTopic.get(log.kafkaTopic);
+          if (!list) byTopic.set(log.kafkaTopic, (list = []));
+          list.push(log.partition);
+        }
+        const topics = [...byTopic].map(([name, partitions]) => ({ name, partitions }));
+        const sizes = await need()
+          .partitionSizes(topics)
+          .catch((e: unknown) => {
+            logger.warn({ err: e }, 'could not read partition sizes from Kafka');
+            return new Map<string, Map<number, number>>();
+          });
+        for (const log of open) {
+          const size = sizes.get(log.kafkaTopic)?.get(log.partition);
+          if (size !== undefined) log.observeSize(size);
+        }
+      } finally {
+        refreshing = undefined;
+      }
+    })());
+
   return {
     async open(): Promise<RecoveryReport> {
       const started = Date.now();
@@ -259,6 +300,10 @@ export function createKafkaLogStore(options: KafkaLogStoreOptions): LogStore {
         layouts.set(name, l);
       }
       logger.info({ brokers: options.connection.brokers, topics: known.size }, 'connected to Kafka');
+      if (refreshEvery > 0) {
+        refreshTimer = setInterval(() => void refresh().catch(() => {}), refreshEvery);
+        refreshTimer.unref();
+      }
       return { cleanShutdown: true, partitions: 0, truncated: [], quarantined: [], durationMs: Date.now() - started };
     },
 
@@ -284,6 +329,14 @@ export function createKafkaLogStore(options: KafkaLogStoreOptions): LogStore {
         const name = kafkaName(topicId);
         const d = need();
         const [start, end] = await Promise.all([d.listOffset(name, partition, -2), d.listOffset(name, partition, -1)]);
+        // What it shows comes from Kafka shortly (one refresh for all partitions opened meanwhile).
+        if (!refreshSoon && refreshEvery > 0) {
+          refreshSoon = setTimeout(() => {
+            refreshSoon = undefined;
+            void refresh().catch(() => {});
+          }, 1000);
+          refreshSoon.unref();
+        }
         // Sluice's own topics are CreateTime (kafkaTopicConfigs): what was sent is what a fetch returns.
         const log = new KafkaPartitionLog(
           topicId,
@@ -365,17 +418,15 @@ export function createKafkaLogStore(options: KafkaLogStoreOptions): LogStore {
       });
     },
 
-    async enforceRetention(): Promise<void> {
-      // Kafka enforces retention itself; this only refreshes the start offsets Sluice shows.
-      for (const partitions of logs.values())
-        for (const log of partitions.values()) await log.refresh().catch(() => {});
-    },
+    enforceRetention: () => refresh(),
 
     quarantined: (): QuarantinedPartition[] => [],
 
     async close() {
       if (closed) return;
       closed = true;
+      clearInterval(refreshTimer);
+      clearTimeout(refreshSoon);
       for (const partitions of logs.values())
         for (const log of partitions.values()) await log.close('log store closed', true);
       await driver?.close();

@@ -100,9 +100,17 @@ export class KafkaPartitionLog implements PartitionLog {
     return this.end;
   }
 
-  /** Estimated batch bytes appended through this node since it started (Kafka keeps the real figure). */
+  /**
+   * Kafka's figure as of the store's last refresh, plus an estimate of what this node appended
+   * since (Kafka's figure covers every node and every producer).
+   */
   sizeBytes(): number {
     return this.bytes;
+  }
+
+  /** The partition's bytes on disk as Kafka reported them (DescribeLogDirs). */
+  observeSize(bytes: number): void {
+    this.bytes = bytes;
   }
 
   writable(): { ok: true } | { ok: false; reason: string } {

@@ -46,7 +46,12 @@ export async function startSluice(o: SluiceOptions = {}): Promise<SluiceServer> 
   const child = await spawnChild({
     name: 'sluice',
     command: process.execPath,
-    args: [main],
+    args: [
+      ...(process.env['BENCH_CPU_PROF_DIR']
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_CPU_PROF_DIR']}`]
+        : []),
+      main,
+    ],
     probe: true,
     env: {
       HOST: '127.0.0.1',
@@ -54,6 +59,9 @@ export async function startSluice(o: SluiceOptions = {}): Promise<SluiceServer> 
       DATA_DIR: dataDir,
       SLUICE_LOG_LEVEL: 'warn',
       SLUICE_SHUTDOWN_TIMEOUT_MS: '3000',
+      // The bench's clients all share one identity (anonymous): the per-key stream quota (default
+      // 1,000) would refuse the fan-out's 5k and 10k subscribers with 429. The global limit stays.
+      SLUICE_KEY_MAX_STREAMS: '20000',
       ...o.env,
     },
   });

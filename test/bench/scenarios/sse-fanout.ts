@@ -1,20 +1,26 @@
 // Scenario 4: SSE fan-out — 1k/5k (and 10k in full mode) subscribers on one partition while
 // records arrive at 100 rec/s; delivery p99 across all subscribers, server RSS and event-loop delay.
+import { fork, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import * as hdr from 'hdr-histogram-js';
 import type { Dispatcher } from 'undici';
 import { uniqueName, type BenchContext, type HttpTarget, type Scenario } from '../lib/context.js';
-import { newHistogram, nowMs, recordMs, summarize, type LatencySummary } from '../lib/histogram.js';
+import { newHistogram, nowMs, summarize, type LatencySummary } from '../lib/histogram.js';
 import { createPool, openLoop, requestJson, type RequestSpec } from '../lib/load.js';
-import { sleep, type Child } from '../lib/processes.js';
+import { BENCH_DIR, REPO_ROOT, sleep, type Child } from '../lib/processes.js';
 import { durableStreamsBody, sluiceJsonBody, timestampsIn, values } from '../lib/records.js';
 import { bound, versus, type Row, type ScenarioResult } from '../lib/report.js';
-import { subscribeSse, type Subscription } from '../lib/subscribers.js';
+import type { SubscriberCommand, SubscriberReply } from '../peers/sse-subscribers.js';
 
 /** 100 rec/s arrive as 10-record requests every 100 ms (one event burst per subscriber per tick). */
 const TICKS_PER_SEC = 10;
 const RECORDS_PER_TICK = 10;
 const CONNECT_WAVE = 250;
 const MiB = 1024 * 1024;
+/** The subscribers run in this many processes (BENCH_FANOUT_PROCESSES), each its own event loop. */
+const SUBSCRIBER_PROCESSES = Math.max(1, Number(process.env['BENCH_FANOUT_PROCESSES'] ?? 2));
+const SUBSCRIBERS = path.join(BENCH_DIR, 'peers', 'sse-subscribers.ts');
 
 interface FanoutRun {
   subscribers: number;
@@ -28,8 +34,9 @@ interface FanoutRun {
   serverRssMiB: number | null;
   loopDelayP99Ms: number | null;
   loopDelayMaxMs: number | null;
-  /** The subscribers' own process: if this is high, the client limits the latency measured. */
+  /** The subscribers' processes (the worst of them): if this is high, the client limits the latency measured. */
   clientLoopDelayP99Ms: number;
+  subscriberProcesses: number;
   /** The phase that hit its time bound (the run stopped there and reports what it reached). */
   timedOut?: string;
 }
@@ -87,6 +94,29 @@ const durableStreamsTarget = (ds: HttpTarget): FanoutTarget => ({
   },
 });
 
+/** Sends a command to a subscriber process and waits for its reply of that kind. */
+function ask<K extends SubscriberReply['reply']>(
+  child: ChildProcess,
+  command: SubscriberCommand,
+  kind: K,
+): Promise<Extract<SubscriberReply, { reply: K }>> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: SubscriberReply) => {
+      if (m.reply !== kind) return;
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      resolve(m as Extract<SubscriberReply, { reply: K }>);
+    };
+    const onExit = (code: number | null) => {
+      child.off('message', onMessage);
+      reject(new Error(`subscriber process exited with ${code} before answering ${command.cmd}`));
+    };
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+    child.send(command);
+  });
+}
+
 async function fanout(
   target: FanoutTarget,
   n: number,
@@ -94,52 +124,41 @@ async function fanout(
   log: (m: string) => void,
 ): Promise<FanoutRun> {
   const pool = createPool(target.origin, 2);
-  const subs: Subscription[] = [];
-  const h = newHistogram();
-  let recordFrom = Infinity;
-  let deliveries = 0;
+  const procs = Array.from({ length: Math.min(SUBSCRIBER_PROCESSES, n) }, () =>
+    fork(SUBSCRIBERS, [], {
+      cwd: REPO_ROOT,
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    }),
+  );
+  const reports = () => Promise.all(procs.map((p) => ask(p, { cmd: 'report' }, 'report')));
   try {
     const { sseUrl: url, produce } = await target.setup(pool, n);
     const c0 = performance.now();
-    const connectDeadline = c0 + connectBudgetMs(n);
-    let connectedCount = 0;
-    let timedOut: string | undefined;
-    for (let i = 0; i < n && !timedOut; i += CONNECT_WAVE) {
-      const wave = Array.from({ length: Math.min(CONNECT_WAVE, n - i) }, () =>
-        subscribeSse(url, (sent, at) => {
-          for (const ts of sent) {
-            if (ts < recordFrom) continue;
-            deliveries++;
-            recordMs(h, at - ts);
-          }
-        }),
-      );
-      subs.push(...wave);
-      for (const s of wave)
-        s.ready.then(
-          () => connectedCount++,
-          () => undefined,
-        );
-      let timer: NodeJS.Timeout | undefined;
-      const left = connectDeadline - performance.now();
-      const done = await Promise.race([
-        Promise.allSettled(wave.map((s) => s.ready)).then(() => true),
-        new Promise<false>((r) => (timer = setTimeout(() => r(false), Math.max(0, left)))),
-      ]);
-      clearTimeout(timer);
-      if (!done) timedOut = `connect (${connectBudgetMs(n) / 1000} s)`;
-    }
-    await sleep(0);
+    const deadlineMs = Date.now() + connectBudgetMs(n);
+    const share = (i: number) => Math.floor(n / procs.length) + (i < n % procs.length ? 1 : 0);
+    const connects = await Promise.all(
+      procs.map((p, i) =>
+        ask(p, { cmd: 'connect', url, count: share(i), wave: CONNECT_WAVE, deadlineMs }, 'connected'),
+      ),
+    );
+    let timedOut: string | undefined = connects.some((c) => c.timedOut)
+      ? `connect (${connectBudgetMs(n) / 1000} s)`
+      : undefined;
+    const connectedCount = connects.reduce((sum, c) => sum + c.connected, 0);
     const failed = n - connectedCount;
     const connectMs = performance.now() - c0;
-    log(`fan-out ${n}: ${n - failed} connected in ${Math.round(connectMs)} ms${timedOut ? ' (time bound hit)' : ''}`);
+    log(
+      `fan-out ${n}: ${n - failed} connected in ${Math.round(connectMs)} ms over ${procs.length} subscriber processes${timedOut ? ' (time bound hit)' : ''}`,
+    );
     await sleep(1100);
     target.child.resetProbe();
     let seq = 0;
-    recordFrom = nowMs() + 1000;
+    const recordFrom = nowMs() + 1000;
+    for (const p of procs) p.send({ cmd: 'measure', fromMs: recordFrom } satisfies SubscriberCommand);
     let counted = 0;
-    const clientLoop = monitorEventLoopDelay({ resolution: 10 });
-    clientLoop.enable();
+    const producerLoop = monitorEventLoopDelay({ resolution: 10 });
+    producerLoop.enable();
     const load = await openLoop(
       pool,
       TICKS_PER_SEC,
@@ -157,9 +176,16 @@ async function fanout(
       timedOut ??= `produce (${PRODUCE_GRACE_MS / 1000} s grace)`;
     const expected = counted * (n - failed);
     const deadline = performance.now() + DRAIN_MS;
-    while (deliveries < expected && performance.now() < deadline) await sleep(50);
-    if (deliveries < expected) timedOut ??= `delivery drain (${DRAIN_MS / 1000} s)`;
-    clientLoop.disable();
+    let last = await reports();
+    const delivered = () => last.reduce((sum, r) => sum + r.deliveries, 0);
+    while (delivered() < expected && performance.now() < deadline) {
+      await sleep(200);
+      last = await reports();
+    }
+    if (delivered() < expected) timedOut ??= `delivery drain (${DRAIN_MS / 1000} s)`;
+    producerLoop.disable();
+    const h = newHistogram();
+    for (const r of last) h.add(hdr.decodeFromCompressedBase64(r.histogram));
     await sleep(1100); // one more probe sample covering the whole window
     const probe = target.child.probe();
     const rssNow = target.child.rssBytes();
@@ -169,17 +195,22 @@ async function fanout(
       connectMs,
       produced: seq,
       expectedDeliveries: expected,
-      deliveries,
+      deliveries: delivered(),
       latency: summarize(h),
       serverRssPeakMiB: probe ? probe.peakRssBytes / MiB : null,
       serverRssMiB: Number.isFinite(rssNow) ? rssNow / MiB : null,
       loopDelayP99Ms: probe?.loopDelayP99Ms ?? null,
       loopDelayMaxMs: probe?.loopDelayMaxMs ?? null,
-      clientLoopDelayP99Ms: clientLoop.percentile(99) / 1e6,
+      clientLoopDelayP99Ms: Math.max(producerLoop.percentile(99) / 1e6, ...last.map((r) => r.loopDelayP99Ms)),
+      subscriberProcesses: procs.length,
       ...(timedOut && { timedOut }),
     };
   } finally {
-    for (const s of subs) s.close();
+    for (const p of procs) {
+      if (p.connected) p.send({ cmd: 'close' } satisfies SubscriberCommand);
+      setTimeout(() => p.kill('SIGKILL'), 5000).unref();
+    }
+    await Promise.all(procs.map((p) => (p.exitCode === null ? new Promise((r) => p.once('exit', r)) : undefined)));
     await pool.close();
     await sleep(500);
   }
