@@ -177,12 +177,14 @@ export function createFileLogStore(options: FileLogStoreOptions): LogStore {
         scrub = startScrub(all(), { bytesPerSec: scrubRate, logger, observer: options.observer });
       report.scannedBytes = scannedBytes;
       report.durationMs = Math.round(performance.now() - began);
-      logger.info(
-        report.partitions === 0 && !clean
-          ? { nothing_to_recover: true, durationMs: report.durationMs } // e.g. a new DATA_DIR: no marker is no crash
-          : { ...report, truncated: report.truncated.length, quarantined: report.quarantined.length },
-        'log store opened',
-      );
+      if (report.partitions === 0 && !clean) {
+        logger.info({ nothing_to_recover: true, durationMs: report.durationMs }, 'log store opened'); // e.g. a new DATA_DIR: no marker is no crash
+      } else {
+        const summary = { ...report, truncated: report.truncated.length, quarantined: report.quarantined.length };
+        // No marker over existing data: the previous run crashed or was killed; worth a warning.
+        if (clean) logger.info(summary, 'log store opened');
+        else logger.warn(summary, 'log store opened after an unclean shutdown: recovered from the checkpoints');
+      }
       return report;
     },
 
