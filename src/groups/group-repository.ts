@@ -148,8 +148,22 @@ export interface OffsetWrite extends StoredTopicPartition {
   metadata: string | null;
 }
 
+export interface WriteOffsetsOptions {
+  /**
+   * Leave a committed offset that already equals the written one untouched (its metadata and
+   * commit time kept), so a caller need not load the committed offsets first to skip those.
+   */
+  onlyMoved?: boolean;
+}
+
 /** Upsert committed offsets (the next record to read per partition). */
-export async function writeOffsets(tx: Db, group: string, offsets: OffsetWrite[], now: number): Promise<void> {
+export async function writeOffsets(
+  tx: Db,
+  group: string,
+  offsets: OffsetWrite[],
+  now: number,
+  options: WriteOffsetsOptions = {},
+): Promise<void> {
   if (offsets.length === 0) return;
   await tx
     .insert(groupOffsets)
@@ -161,17 +175,17 @@ export async function writeOffsets(tx: Db, group: string, offsets: OffsetWrite[]
         metadata: sql`excluded.metadata`,
         committedAt: sql`excluded.committed_at`,
       },
+      ...(options.onlyMoved ? { setWhere: sql`${groupOffsets.offset} <> excluded.offset` } : {}),
     });
+}
+
+function positionsAsOffsets(positions: StoredPosition[]): OffsetWrite[] {
+  return positions.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset, metadata: null }));
 }
 
 /** Auto-commit: store a member's positions as committed offsets (metadata cleared). */
 export async function commitPositions(tx: Db, group: string, positions: StoredPosition[], now: number): Promise<void> {
-  await writeOffsets(
-    tx,
-    group,
-    positions.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset, metadata: null })),
-    now,
-  );
+  await writeOffsets(tx, group, positionsAsOffsets(positions), now);
 }
 
 /**
@@ -185,19 +199,7 @@ export async function commitMovedPositions(
   positions: StoredPosition[],
   now: number,
 ): Promise<void> {
-  if (positions.length === 0) return;
-  await tx
-    .insert(groupOffsets)
-    .values(positions.map((p) => ({ groupName: group, ...p, metadata: null, committedAt: now })))
-    .onConflictDoUpdate({
-      target: [groupOffsets.groupName, groupOffsets.topic, groupOffsets.partition],
-      set: {
-        offset: sql`excluded.offset`,
-        metadata: sql`excluded.metadata`,
-        committedAt: sql`excluded.committed_at`,
-      },
-      setWhere: sql`${groupOffsets.offset} <> excluded.offset`,
-    });
+  await writeOffsets(tx, group, positionsAsOffsets(positions), now, { onlyMoved: true });
 }
 
 /** Groups that need attention now: a member past its deadline or a coalesced rebalance due. */

@@ -21,6 +21,8 @@ export class QueueSweeper {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private lastWarn = 0;
+  /** The lease as last taken or renewed: renewed once half of it has run out, not on every tick. */
+  private held: { epoch: number; renewAt: number } | undefined;
 
   constructor(
     private readonly o: {
@@ -59,12 +61,22 @@ export class QueueSweeper {
   /** One sweep if this node holds (or can take) the lease; returns the partitions swept. */
   async sweepOnce(): Promise<number> {
     const ttl = Math.max(5_000, this.o.intervalMs * 10);
-    const epoch = await claimWorkerLease(this.o.db, LEASE_NAME, this.holder, this.now(), ttl);
-    if (epoch === undefined) return 0;
+    const now = this.now();
+    let epoch = this.held && now < this.held.renewAt ? this.held.epoch : undefined;
+    if (epoch === undefined) {
+      epoch = await claimWorkerLease(this.o.db, LEASE_NAME, this.holder, now, ttl);
+      this.held = epoch === undefined ? undefined : { epoch, renewAt: now + ttl / 2 };
+      if (epoch === undefined) return 0;
+    }
     const due = await partitionsDue(this.o.db, this.now(), BATCH);
     if (due.length === 0) return 0;
     const rows = new Map((await queuesByIds(this.o.db, [...new Set(due.map((d) => d.queueId))])).map((q) => [q.id, q]));
-    const fence = (tx: Db) => holdsWorkerLease(tx, LEASE_NAME, this.holder, epoch, this.now());
+    const held = epoch;
+    const fence = async (tx: Db) => {
+      const ok = await holdsWorkerLease(tx, LEASE_NAME, this.holder, held, this.now());
+      if (!ok) this.held = undefined; // taken meanwhile (e.g. clocks apart): claim again next tick
+      return ok;
+    };
     let swept = 0;
     for (const d of due) {
       const queue = rows.get(d.queueId);
@@ -85,6 +97,7 @@ export class QueueSweeper {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     await this.running;
+    this.held = undefined;
     await releaseWorkerLease(this.o.db, LEASE_NAME, this.holder).catch(() => undefined);
   }
 }

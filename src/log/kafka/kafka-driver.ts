@@ -95,6 +95,11 @@ export interface KafkaDriver {
   partitionSizes(topics: Array<{ name: string; partitions: number[] }>): Promise<Map<string, Map<number, number>>>;
   /** ListOffsets: -2 earliest, -1 latest, else the first offset with a timestamp ≥ ts (-1 when none). */
   listOffset(topic: string, partition: number, timestamp: number): Promise<number>;
+  /** ListOffsets for many partitions in one request per leader: -2 earliest, -1 latest. Partitions without an answer are absent. */
+  listOffsets(
+    topics: Array<{ name: string; partitions: number[] }>,
+    timestamp: -2 | -1,
+  ): Promise<Map<string, Map<number, number>>>;
   /**
    * Set a Kafka consumer group's committed offsets (AlterConsumerGroupOffsets), so Kafka tooling
    * sees them. Kafka refuses while the group has members of its own.
@@ -392,6 +397,25 @@ export async function createPlatformaticDriver(conn: KafkaConnection): Promise<K
       const o = offsets.get(topic)?.[partition];
       if (o === undefined) throw new Error(`list offsets ${topic}/${partition}: no answer`);
       return Number(o);
+    },
+    async listOffsets(topics, timestamp) {
+      const out = new Map<string, Map<number, number>>();
+      if (topics.length === 0) return out;
+      const offsets = await consumer.listOffsets({
+        topics: topics.map((t) => t.name),
+        partitions: Object.fromEntries(topics.map((t) => [t.name, t.partitions])),
+        timestamp: BigInt(timestamp),
+      });
+      for (const t of topics) {
+        const answer = offsets.get(t.name);
+        const byPartition = new Map<number, number>();
+        for (const p of t.partitions) {
+          const o = answer?.[p];
+          if (o !== undefined) byPartition.set(p, Number(o));
+        }
+        out.set(t.name, byPartition);
+      }
+      return out;
     },
     async close() {
       await Promise.allSettled([producer.close(), consumer.close(true), tailConsumer.close(true), admin.close()]);

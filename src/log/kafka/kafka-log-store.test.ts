@@ -157,6 +157,61 @@ if (!brokers || !kafkaClientSupported()) {
     }
   });
 
+  it('a refresh asks Kafka for the offsets of all open partitions at once, not one partition at a time', async () => {
+    const topicPrefix = `sluice-test-${randomBytes(4).toString('hex')}.`;
+    const connection = { brokers: brokers.split(','), clientId: 'sluice-refresh' };
+    const real = await createPlatformaticDriver(connection);
+    const calls = { listOffsets: 0 };
+    const driver: KafkaDriver = {
+      ...real,
+      listOffset: (...args) => {
+        calls.listOffsets++;
+        return real.listOffset(...args);
+      },
+      listOffsets: (...args) => {
+        calls.listOffsets++;
+        return real.listOffsets(...args);
+      },
+    };
+    const store = createKafkaLogStore({ connection, topicPrefix, driver, refreshMs: 0 });
+    const writer = await plainStore(topicPrefix);
+    await store.open();
+    try {
+      const a = randomUUID();
+      const b = randomUUID();
+      const logs = [];
+      for (let p = 0; p < 6; p++) logs.push(await store.createPartition(a, p, defaultConfig));
+      for (let p = 0; p < 4; p++) logs.push(await store.createPartition(b, p, defaultConfig));
+      // Another node appends to every partition: only a refresh shows it here.
+      for (const [topic, n] of [
+        [a, 6],
+        [b, 4],
+      ] as const) {
+        for (let p = 0; p < n; p++) {
+          const theirs = await writer.createPartition(topic, p, defaultConfig);
+          expect((await theirs.append(odd.slice(0, p + 1), { durability: 'fsync' })).ok).toBe(true);
+        }
+      }
+      calls.listOffsets = 0;
+      await store.enforceRetention();
+      // Earliest and latest: one request each, whatever the number of partitions.
+      expect(calls.listOffsets).toBeLessThanOrEqual(2);
+      expect(logs.map((l) => l.endOffset())).toEqual([1, 2, 3, 4, 5, 6, 1, 2, 3, 4].map((n) => Math.min(n, 4)));
+
+      // Another node deletes one of the topics: the others are still refreshed.
+      await writer.deleteTopic(b);
+      expect((await (await writer.createPartition(a, 0, defaultConfig)).append(odd, { durability: 'fsync' })).ok).toBe(
+        true,
+      );
+      await store.enforceRetention();
+      expect(logs[0]!.endOffset()).toBe(5);
+    } finally {
+      for (const id of writer.topicIds()) await writer.deleteTopic(id).catch(() => {});
+      await writer.close();
+      await store.close();
+    }
+  });
+
   it('offsets and sizes come from Kafka: a node that appended nothing shows what another appended', async () => {
     const topicPrefix = `sluice-test-${randomBytes(4).toString('hex')}.`;
     const writer = await plainStore(topicPrefix);

@@ -266,7 +266,6 @@ export function createKafkaLogStore(options: KafkaLogStoreOptions): LogStore {
     (refreshing ??= (async () => {
       try {
         const open = [...logs.values()].flatMap((partitions) => [...partitions.values()]);
-        for (const log of open) await log.refresh().catch(() => {});
         const byTopic = new Map<string, number[]>();
         for (const log of open) {
           let list = byTopic.get(log.kafkaTopic);
@@ -274,13 +273,24 @@ export function createKafkaLogStore(options: KafkaLogStoreOptions): LogStore {
           list.push(log.partition);
         }
         const topics = [...byTopic].map(([name, partitions]) => ({ name, partitions }));
-        const sizes = await need()
-          .partitionSizes(topics)
-          .catch((e: unknown) => {
-            logger.warn({ err: e }, 'could not read partition sizes from Kafka');
-            return new Map<string, Map<number, number>>();
-          });
+        const d = need();
+        // One request each for all partitions (earliest before latest: a start never passes its end).
+        // When that fails (e.g. a topic another node just deleted), each partition is asked alone.
+        const offsets = await (async () => {
+          const starts = await d.listOffsets(topics, -2);
+          return { starts, ends: await d.listOffsets(topics, -1) };
+        })().catch(async () => {
+          for (const log of open) await log.refresh().catch(() => {});
+          return undefined;
+        });
+        const sizes = await d.partitionSizes(topics).catch((e: unknown) => {
+          logger.warn({ err: e }, 'could not read partition sizes from Kafka');
+          return new Map<string, Map<number, number>>();
+        });
         for (const log of open) {
+          const start = offsets?.starts.get(log.kafkaTopic)?.get(log.partition);
+          const end = offsets?.ends.get(log.kafkaTopic)?.get(log.partition);
+          if (start !== undefined && end !== undefined) log.observeOffsets(start, end);
           const size = sizes.get(log.kafkaTopic)?.get(log.partition);
           if (size !== undefined) log.observeSize(size);
         }

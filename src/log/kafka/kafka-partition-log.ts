@@ -174,6 +174,11 @@ export class KafkaPartitionLog implements PartitionLog {
     }
   }
 
+  /** Kafka's start and end offsets as a refresh of many partitions read them. */
+  observeOffsets(start: number, end: number): void {
+    this.advance(end, start);
+  }
+
   /** Asks Kafka for the current start and end offsets. */
   async refresh(): Promise<void> {
     const [start, end] = await Promise.all([
@@ -307,6 +312,8 @@ export class KafkaPartitionLog implements PartitionLog {
     // Kept before readers wake below, for as long as someone tails the partition.
     if (this.interest > 0) {
       for (const b of batches) {
+        // Often this node's own append, kept at its acknowledgement: not converted again.
+        if (this.recent.batchAt(b.baseOffset) !== undefined) continue;
         const records = toStored(b).filter((r) => r.offset < highWatermark);
         if (records.length > 0) this.recent.keep(records);
       }

@@ -75,7 +75,11 @@ export const groupOffsets = pgTable(
     metadata: text('metadata'),
     committedAt: bigint('committed_at', { mode: 'number' }).notNull(),
   },
-  (t) => [primaryKey({ columns: [t.groupName, t.topic, t.partition] })],
+  (t) => [
+    primaryKey({ columns: [t.groupName, t.topic, t.partition] }),
+    // The Kafka offset mirror reads what was committed since its last pass (`committed_at >= …`).
+    index('group_offsets_committed_at_idx').on(t.committedAt),
+  ],
 );
 
 export type ConsumerGroupRow = typeof consumerGroups.$inferSelect;

@@ -15,6 +15,8 @@ export interface LatencyRun {
   delivered: number;
   produceErrors: number;
   latency: LatencySummary;
+  /** Send → the producer's acknowledgement, for requests sent after warm-up. */
+  ack: LatencySummary;
 }
 
 export interface Consumer {
@@ -33,9 +35,11 @@ export async function measureDelivery(
   produce: (vals: string[]) => Promise<boolean>,
   startConsumer: (onDelivered: OnDelivered) => Promise<Consumer>,
   into?: Histogram,
+  intoAck?: Histogram,
 ): Promise<LatencyRun> {
   const warmupMs = 500;
   const h = newHistogram();
+  const ackH = newHistogram();
   let recordFrom = Infinity;
   const consumer = await startConsumer((sent, at) => {
     for (const ts of sent) {
@@ -48,15 +52,21 @@ export async function measureDelivery(
   let seq = 0;
   const t0 = nowMs();
   recordFrom = t0 + warmupMs;
-  const load = await pacedTasks(REQUESTS_PER_SEC, warmupMs + durationMs, () => {
+  const load = await pacedTasks(REQUESTS_PER_SEC, warmupMs + durationMs, async () => {
     const vals = values(perRequest, seq);
     seq += perRequest;
-    return produce(vals);
+    const sent = nowMs();
+    const ok = await produce(vals);
+    if (ok && sent >= recordFrom) {
+      recordMs(ackH, nowMs() - sent);
+      if (intoAck) recordMs(intoAck, nowMs() - sent);
+    }
+    return ok;
   });
   const produced = seq;
   const deadline = performance.now() + 2000;
   while (consumer.events() < produced && performance.now() < deadline) await sleep(20);
   const delivered = consumer.events();
   await consumer.stop();
-  return { rate, produced, delivered, produceErrors: load.failed, latency: summarize(h) };
+  return { rate, produced, delivered, produceErrors: load.failed, latency: summarize(h), ack: summarize(ackH) };
 }

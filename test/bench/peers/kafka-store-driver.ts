@@ -23,8 +23,17 @@ export interface KafkaStorePlan {
   rate: number;
 }
 
-/** One system's delivery round: its counts and its own p99. */
-export type RoundRun = Omit<LatencyRun, 'latency'> & { p99Ms: number };
+/** The Sluice server's event-loop delay during one delivery phase (from its /metrics). */
+export interface LoopDelay {
+  p99Ms: number;
+  maxMs: number;
+}
+
+/**
+ * One system's delivery round: its counts, its own delivery p99, the p99 of its produce
+ * acknowledgements, and (Sluice) the server's event-loop delay meanwhile.
+ */
+export type RoundRun = Omit<LatencyRun, 'latency' | 'ack'> & { p99Ms: number; ackP99Ms: number; loop?: LoopDelay };
 
 export interface KafkaStoreResult {
   node: string;
@@ -38,6 +47,8 @@ export interface KafkaStoreResult {
   latency: {
     sluice: LatencySummary;
     native: LatencySummary;
+    /** Send → producer acknowledgement (HTTP 200 from Sluice; the native client's send resolving). */
+    ack: { sluice: LatencySummary; native: LatencySummary };
     /** Each round's own p99 besides its counts (the merged figures are above). */
     rounds: Array<{ sluice: RoundRun; native: RoundRun }>;
   };
@@ -176,19 +187,31 @@ async function measure(
     // 1-partition topic per system per round, so every phase starts from an idle partition.
     const hs = newHistogram();
     const hn = newHistogram();
+    const hsAck = newHistogram();
+    const hnAck = newHistogram();
     const rounds: KafkaStoreResult['latency']['rounds'] = [];
-    const strip = ({ latency, ...rest }: LatencyRun): RoundRun => ({ ...rest, p99Ms: latency.p99Ms });
+    const strip = ({ latency, ack, ...rest }: LatencyRun, loop?: LoopDelay): RoundRun => ({
+      ...rest,
+      p99Ms: latency.p99Ms,
+      ackP99Ms: ack.p99Ms,
+      ...(loop && { loop }),
+    });
     for (let r = 0; r < plan.rounds; r++) {
       let s: LatencyRun | undefined;
       let n: LatencyRun | undefined;
+      let loop: LoopDelay | undefined;
       const order = r % 2 === 0 ? (['sluice', 'native'] as const) : (['native', 'sluice'] as const);
       for (const who of order) {
-        if (who === 'sluice') s = await sluiceDelivery(pool, sluice.url, plan, hs);
-        else n = await nativeDelivery(native, admin, producer, brokers, plan, hn);
+        if (who === 'sluice') {
+          await loopDelay(pool); // resets the server's histogram
+          s = await sluiceDelivery(pool, sluice.url, plan, hs, hsAck);
+          loop = await loopDelay(pool);
+        } else n = await nativeDelivery(native, admin, producer, brokers, plan, hn, hnAck);
       }
-      rounds.push({ sluice: strip(s!), native: strip(n!) });
+      rounds.push({ sluice: strip(s!, loop), native: strip(n!) });
+      const loopText = loop ? `, server loop p99 ${loop.p99Ms} max ${loop.maxMs} ms` : '';
       log(
-        `delivery round ${r + 1}/${plan.rounds}: sluice ${s!.delivered}/${s!.produced} p99 ${s!.latency.p99Ms} ms, native ${n!.delivered}/${n!.produced} p99 ${n!.latency.p99Ms} ms (this round)`,
+        `delivery round ${r + 1}/${plan.rounds}: sluice ${s!.delivered}/${s!.produced} p99 ${s!.latency.p99Ms} ms (ack p99 ${s!.ack.p99Ms}${loopText}), native ${n!.delivered}/${n!.produced} p99 ${n!.latency.p99Ms} ms (ack p99 ${n!.ack.p99Ms}) (this round)`,
       );
     }
     return {
@@ -198,7 +221,12 @@ async function measure(
       concurrency: CONCURRENCY,
       partitions: PARTITIONS,
       produce,
-      latency: { sluice: summarize(hs), native: summarize(hn), rounds },
+      latency: {
+        sluice: summarize(hs),
+        native: summarize(hn),
+        ack: { sluice: summarize(hsAck), native: summarize(hnAck) },
+        rounds,
+      },
     };
   } finally {
     await pool.close();
@@ -212,6 +240,7 @@ async function sluiceDelivery(
   url: string,
   plan: KafkaStorePlan,
   into: ReturnType<typeof newHistogram>,
+  intoAck: ReturnType<typeof newHistogram>,
 ): Promise<LatencyRun> {
   const topic = uniqueName('kafka-lat');
   await requestJson(pool, { method: 'POST', path: '/v1/topics', body: JSON.stringify({ name: topic, partitions: 1 }) });
@@ -243,6 +272,7 @@ async function sluiceDelivery(
       return { events: () => sub.events() - 1, stop: async () => sub.close() };
     },
     into,
+    intoAck,
   );
 }
 
@@ -253,6 +283,7 @@ async function nativeDelivery(
   brokers: string[],
   plan: KafkaStorePlan,
   into: ReturnType<typeof newHistogram>,
+  intoAck: ReturnType<typeof newHistogram>,
 ): Promise<LatencyRun> {
   const topic = uniqueName('native-lat');
   await admin.createTopics({ topics: [topic], partitions: 1, replicas: -1 });
@@ -307,7 +338,29 @@ async function nativeDelivery(
       };
     },
     into,
+    intoAck,
   );
+}
+
+/**
+ * The server's event-loop delay since the last call (prom-client resets its histogram on each
+ * scrape), or undefined when /metrics does not answer.
+ */
+async function loopDelay(pool: ReturnType<typeof createPool>): Promise<LoopDelay | undefined> {
+  try {
+    const res = await pool.request({ method: 'GET', path: '/metrics' });
+    const text = await res.body.text();
+    const value = (name: string) => {
+      const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+      return line === undefined ? Number.NaN : Number(line.split(' ')[1]) * 1000;
+    };
+    const p99Ms = value('sluice_nodejs_eventloop_lag_p99_seconds');
+    const maxMs = value('sluice_nodejs_eventloop_lag_max_seconds');
+    if (res.statusCode !== 200 || !Number.isFinite(p99Ms)) return undefined;
+    return { p99Ms: Math.round(p99Ms * 10) / 10, maxMs: Math.round(maxMs * 10) / 10 };
+  } catch {
+    return undefined;
+  }
 }
 
 main().catch((e: unknown) => {

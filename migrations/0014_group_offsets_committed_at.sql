@@ -1,0 +1,1 @@
+CREATE INDEX "group_offsets_committed_at_idx" ON "group_offsets" USING btree ("committed_at");
