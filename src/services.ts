@@ -149,6 +149,11 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     });
     // Open streams of a deleted topic end now, not at their next keepalive.
     topics.onTopicDeleted((t) => sse.endTopic(t.id));
+    // Open topic streams take in partitions added while they run.
+    topics.onChange((change) => {
+      if (change.type === 'updated' && change.topic.partitions > change.previous.partitions)
+        sse.growTopic(change.topic.id);
+    });
     // Several nodes append to a Kafka log: idempotent requests take a lock in the shared Postgres.
     const idempotencyLock =
       config.logStore === 'kafka' && config.database.kind === 'postgres'
@@ -413,6 +418,7 @@ function createLogStore(config: Config, logger: Logger, metrics: Metrics): LogSt
     dataDir: config.dataDir,
     logger: logLogger,
     maxOpenFiles: config.maxOpenFiles,
+    scrubBytesPerSec: config.logScrubBytesPerSec,
     observer: metrics.traffic.logObserver,
   });
 }

@@ -328,6 +328,48 @@ describe('refusals leave the log unchanged', () => {
     expect(got.records[0]?.value).toBe('\u{1F600} é \n');
   });
 
+  it('refuses keys, header names and values, and string values that are not text (lone surrogate escapes, bytes that are not UTF-8) instead of storing them altered', async () => {
+    const json = await topic(1);
+    const str = await topic(1, { value_format: 'string' });
+    const cases: Array<[string, string]> = [
+      [json, '{"key":"a\\ud800","value":1}'],
+      [json, '{"value":1,"headers":{"h":"x\\udc00"}}'],
+      [json, '{"value":1,"headers":{"\\ud83d":"v"}}'],
+      [str, '{"value":"a\\ud800b"}'],
+    ];
+    for (const [name, bad] of cases) {
+      const res = await raw(name, `{"records":[{"value":${name === str ? '"ok"' : '1'}},${bad}]}`);
+      expect(res.status, bad).toBe(422);
+      expect((res.json as { error: Record<string, unknown> }).error, bad).toMatchObject({
+        code: 'invalid_record',
+        record_index: 1,
+      });
+      const nd = await raw(name, `${bad}\n`, 'application/x-ndjson');
+      expect(nd.status, `ndjson ${bad}`).toBe(422);
+    }
+    const notUtf8 = (before: string, after: string) =>
+      Buffer.concat([Buffer.from(before), Buffer.from([0xff, 0xfe]), Buffer.from(after)]);
+    const bytes: Array<[string, Buffer]> = [
+      [json, notUtf8('{"records":[{"value":1},{"key":"a', '","value":1}]}')],
+      [json, notUtf8('{"records":[{"value":1},{"value":1,"headers":{"h":"', '"}}]}')],
+      [str, notUtf8('{"records":[{"value":"ok"},{"value":"a', '"}]}')],
+      [json, notUtf8('{"key":"a', '","value":1}\n')],
+    ];
+    for (const [name, body] of bytes) {
+      const ndjson = !body.toString('latin1').startsWith('{"records"');
+      const res = await raw(name, body, ndjson ? 'application/x-ndjson' : 'application/json');
+      expect(res.status, body.toString('latin1')).toBe(422);
+      expect((res.json as { error: Record<string, unknown> }).error).toMatchObject({ code: 'invalid_record' });
+    }
+    expect(await endOffsets(json)).toEqual([0]);
+    expect(await endOffsets(str)).toEqual([0]);
+    // Proper pairs and a real U+FFFD are text: kept as sent.
+    const fine = '{"records":[{"key":"\\ud83d\\ude00\ufffd","value":1,"headers":{"h":"\\u00e9"}}]}';
+    expect((await raw(json, fine)).status).toBe(200);
+    const got = expectStatus(await read(json, 0), 200);
+    expect(got.records[0]).toMatchObject({ key: '\u{1F600}\ufffd', headers: { h: 'é' } });
+  });
+
   it('refuses a number beyond a 64-bit float (1e400), which parsers read as infinity, null or an error; keeps large finite ones', async () => {
     const name = await topic(1);
     const huge = `1${'0'.repeat(400)}`;

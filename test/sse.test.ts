@@ -282,6 +282,39 @@ describe('topic stream', () => {
         .sort(),
     );
   });
+  it('an open topic stream takes in partitions added while it runs, from their first record', async () => {
+    const topic = name();
+    await createTopic(server.url, topic, 2);
+    const l = watch(listen(topicUrl(topic, '?from=latest')));
+    // Attached: a record produced now arrives (the stream started at the end).
+    await until(() => l.opens === 1, 'open');
+    await produce(server.url, topic, [{ value: 'before', partition: 1 }]);
+    await until(() => l.records().length === 1, 'first record');
+    const grown = await fetch(`${server.url}/v1/topics/${topic}`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ partitions: 4 }),
+    });
+    expect(grown.status).toBe(200);
+    await produce(server.url, topic, [
+      { value: 'new-3', partition: 3 },
+      { value: 'new-2', partition: 2 },
+      { value: 'old-0', partition: 0 },
+    ]);
+    await until(() => l.records().length === 4, 'records of the added partitions');
+    expect(
+      l
+        .records()
+        .map((r) => `${r.partition}:${String(r.value)}`)
+        .sort(),
+    ).toEqual(['0:old-0', '1:before', '2:new-2', '3:new-3'].sort());
+    // The last cursor covers the added partitions: resuming from it repeats nothing.
+    const last = l.events.at(-1)?.id ?? '';
+    const resumed = watch(listen(topicUrl(topic), { lastEventId: last }));
+    await produce(server.url, topic, [{ value: 'after', partition: 3 }]);
+    await until(() => resumed.records().length >= 1, 'resumed');
+    expect(resumed.records().map((r) => r.value)).toEqual(['after']);
+  });
 });
 
 describe('errors', () => {

@@ -33,6 +33,11 @@ export interface OpenStreamRequest {
   /** The topic's id: deleting the topic ends the stream at once (see endTopic). */
   topicId?: string;
   isGone?: () => boolean;
+  /**
+   * For a topic stream: the partitions from `from` to the topic's current count, to stream from
+   * their first record (see growTopic); empty when the topic has no more.
+   */
+  partitionsFrom?: (from: number) => StreamPartition[];
 }
 
 export const DEFAULT_SSE_RETRY_MS = 2_000;
@@ -47,6 +52,7 @@ export class SseService {
   readonly hub: TailHub;
   private readonly streams = new Set<SseStream>();
   private readonly topicOf = new Map<SseStream, string>();
+  private readonly growers = new Map<SseStream, (from: number) => StreamPartition[]>();
   private timer: NodeJS.Timeout | undefined;
   private readonly retryMs: number;
   private readonly maxBufferedBytes: number;
@@ -103,6 +109,7 @@ export class SseService {
       onEnd: () => {
         this.streams.delete(stream);
         this.topicOf.delete(stream);
+        this.growers.delete(stream);
         unregister?.();
         if (this.streams.size === 0) this.dispose();
       },
@@ -118,6 +125,7 @@ export class SseService {
     }
     this.streams.add(stream);
     if (request.topicId !== undefined) this.topicOf.set(stream, request.topicId);
+    if (request.partitionsFrom) this.growers.set(stream, request.partitionsFrom);
     // One timer for every stream (10k clients must not mean 10k timers), only while any is open.
     this.timer ??= setInterval(() => {
       for (const s of [...this.streams]) s.keepalive();
@@ -130,6 +138,18 @@ export class SseService {
   endTopic(topicId: string): void {
     const doomed = [...this.topicOf].filter(([, id]) => id === topicId).map(([stream]) => stream);
     for (const stream of doomed) stream.endDeleted();
+  }
+
+  /**
+   * A topic gained partitions: its open topic streams take them in, from their first record (so
+   * a stream that stays open misses nothing, as a reconnect with its cursor would not).
+   */
+  growTopic(topicId: string): void {
+    const growing = [...this.topicOf].filter(([, id]) => id === topicId).map(([stream]) => stream);
+    for (const stream of growing) {
+      const grow = this.growers.get(stream);
+      if (grow) stream.addPartitions(grow(stream.partitionCount));
+    }
   }
 
   /** Stop the keepalive timer (it restarts with the next stream; streams end via the registry). */

@@ -67,30 +67,52 @@ export class SseStream {
     this.offsets = options.partitions.map((p) => p.nextOffset);
     const first = options.partitions[0];
     this.cursorTag = first ? topicCursorTag(first.log.topicId) : '';
-    this.lanes = options.partitions.map((spec, index) => {
-      const lane: Lane = {
-        index,
-        spec,
-        tail: null,
-        subscriber: undefined as unknown as TailSubscriber,
-      };
-      lane.subscriber = {
-        deliver: (batch) => this.deliverLive(lane, batch),
-        fail: (failure) => {
-          lane.tail = null;
-          this.liveCount--;
-          // Retention passed the tail: this lane reads on its own, which reports the gap.
-          if (failure.kind === 'gap') void this.catchUp();
-          else this.fail(lane, failure);
-        },
-      };
-      return lane;
-    });
+    this.lanes = options.partitions.map((spec, index) => this.lane(spec, index));
     options.sink.onDrain(() => {
       this.needDrain = false;
       this.wake();
     });
     options.sink.onClose(() => this.release());
+  }
+
+  private lane(spec: StreamPartition, index: number): Lane {
+    const lane: Lane = {
+      index,
+      spec,
+      tail: null,
+      subscriber: undefined as unknown as TailSubscriber,
+    };
+    lane.subscriber = {
+      deliver: (batch) => this.deliverLive(lane, batch),
+      fail: (failure) => {
+        lane.tail = null;
+        this.liveCount--;
+        // Retention passed the tail: this lane reads on its own, which reports the gap.
+        if (failure.kind === 'gap') void this.catchUp();
+        else this.fail(lane, failure);
+      },
+    };
+    return lane;
+  }
+
+  /** How many partitions this stream covers. */
+  get partitionCount(): number {
+    return this.lanes.length;
+  }
+
+  /**
+   * The topic grew while this stream ran: cover `added` too (a topic stream only; `added[i]` is
+   * partition `partitionCount + i`), caught up from their `nextOffset` and then live.
+   */
+  addPartitions(added: StreamPartition[]): void {
+    if (this.closed || this.options.kind !== 'topic' || added.length === 0) return;
+    for (const spec of added) {
+      this.offsets.push(spec.nextOffset);
+      this.lanes.push(this.lane(spec, this.lanes.length));
+    }
+    // A catch-up pass already running picks the new lanes up on its next round; wake it.
+    this.wake();
+    void this.catchUp();
   }
 
   /** Current cursor positions (next offset per partition), for tests and diagnostics. */

@@ -1,5 +1,6 @@
 // Produce: validate a whole request (JSON or streamed NDJSON), choose partitions, apply
 // idempotency, append one batch per partition and answer offsets in request order.
+import { isUtf8 } from 'node:buffer';
 import { createHash, type Hash } from 'node:crypto';
 import { err, ok, type Result } from '../lib/result.js';
 import type { AppendError, LogStore, PartitionLog, RecordInput } from '../log/index.js';
@@ -259,8 +260,8 @@ export class ProduceService {
     const records: RecordInput[] = [];
     const partitions: number[] = [];
     let keyless: number | undefined;
-    const take = (raw: unknown, index: number, rawValue?: Buffer): RecordProblem | undefined => {
-      const r = decodeRecord(raw, index, ctx, rawValue);
+    const take = (raw: unknown, index: number, rawValue?: Buffer, notUtf8 = false): RecordProblem | undefined => {
+      const r = decodeRecord(raw, index, ctx, rawValue, notUtf8);
       if (!r.ok) return r.error;
       const { input, partition } = r.value;
       const skew = this.timestampProblem(input.timestamp, ctx.now, index);
@@ -301,7 +302,7 @@ export class ProduceService {
         },
         (raw, index, line) => {
           const span = json ? lineValueSpan(line) : undefined;
-          return take(raw, index, span && line.subarray(span[0], span[1]));
+          return take(raw, index, span && line.subarray(span[0], span[1]), !isUtf8(line));
         },
       );
       if (!r.ok) return err(fromProblem(r.error));
@@ -338,10 +339,15 @@ export class ProduceService {
         });
       }
       const spans = ctx.format === 'json' ? recordValueSpans(body.value, list.length) : undefined;
+      const notUtf8 = !isUtf8(body.value);
       for (let i = 0; i < list.length; i++) {
         const s = spans?.[2 * i] ?? -1;
-        const problem = take(list[i], i, s >= 0 ? body.value.subarray(s, spans![2 * i + 1]) : undefined);
+        const problem = take(list[i], i, s >= 0 ? body.value.subarray(s, spans![2 * i + 1]) : undefined, notUtf8);
         if (problem) return err(fromProblem(problem));
+      }
+      // Bytes that are not UTF-8 somewhere no record check above could place: refused all the same.
+      if (notUtf8) {
+        return err({ code: 'bad_request', message: 'body is not UTF-8 text (JSON text must be UTF-8)', details: {} });
       }
     }
     if (records.length === 0) return err({ code: 'bad_request', message: 'the request holds no records', details: {} });

@@ -101,11 +101,26 @@ function rawMatches(value: unknown, raw: Buffer): boolean {
   }
 }
 
+/** Half of a surrogate pair with no other half: a JS string that is not text (no UTF-8 for it). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Why a key, header or string value cannot be stored as sent, if it cannot: half a surrogate
+ * pair (`"\ud800"`) has no UTF-8 form, and a U+FFFD in a request whose bytes were not all UTF-8
+ * stands for bytes the decoder replaced. Stored, either would read back as something else.
+ */
+function notText(s: string, requestNotUtf8: boolean): string | undefined {
+  if (LONE_SURROGATE.test(s)) return 'has a \\u escape of half a surrogate pair, which is not text';
+  if (requestNotUtf8 && s.includes('\uFFFD')) return 'is not UTF-8 text (JSON text must be UTF-8)';
+  return undefined;
+}
+
 function encodeValue(
   value: unknown,
   index: number,
   ctx: DecodeContext,
   raw: Buffer | undefined,
+  requestNotUtf8: boolean,
 ): Result<Buffer | null, RecordProblem> {
   // null is a tombstone in every format (Kafka's null value); for json it reads back as null.
   if (value === null) return ok(null);
@@ -129,10 +144,13 @@ function encodeValue(
       }
       return ok(text);
     }
-    case 'string':
+    case 'string': {
       if (typeof value !== 'string')
         return err(invalid(index, 'value must be a string (topic value_format is "string")'));
+      const why = notText(value, requestNotUtf8);
+      if (why) return err(invalid(index, `value ${why}`));
       return ok(Buffer.from(value, 'utf8'));
+    }
     case 'binary':
       if (typeof value !== 'string') {
         return err(invalid(index, 'value must be a base64 string (topic value_format is "binary")'));
@@ -144,7 +162,7 @@ function encodeValue(
   }
 }
 
-function encodeHeaders(raw: unknown, index: number): Result<RecordHeader[], RecordProblem> {
+function encodeHeaders(raw: unknown, index: number, requestNotUtf8: boolean): Result<RecordHeader[], RecordProblem> {
   if (raw === undefined || raw === null) return ok([]);
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     return err(shape(index, 'headers must be an object of string values'));
@@ -156,6 +174,8 @@ function encodeHeaders(raw: unknown, index: number): Result<RecordHeader[], Reco
     if (key.startsWith(RESERVED_HEADER_PREFIX)) {
       return err(invalid(index, `header "${key}" uses the reserved prefix "${RESERVED_HEADER_PREFIX}"`));
     }
+    const why = notText(key, requestNotUtf8) ?? notText(value, requestNotUtf8);
+    if (why) return err(invalid(index, `header ${JSON.stringify(key)} ${why}`));
     headers.push({ key, value: Buffer.from(value, 'utf8') });
   }
   return ok(headers);
@@ -171,6 +191,8 @@ export function decodeRecord(
   ctx: DecodeContext,
   /** For json topics: the exact JSON text of the value in the request body, if known. */
   rawValue?: Buffer,
+  /** The request text (body, or NDJSON line) held bytes that are not UTF-8, decoded as U+FFFD. */
+  requestNotUtf8 = false,
 ): Result<DecodedRecord, RecordProblem> {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return err(shape(index, 'must be a JSON object with a "value"'));
@@ -206,10 +228,14 @@ export function decodeRecord(
     timestamp = t;
   }
 
-  const value = encodeValue(rec.value, index, ctx, rawValue);
+  const value = encodeValue(rec.value, index, ctx, rawValue, requestNotUtf8);
   if (!value.ok) return value;
-  const headers = encodeHeaders(rec.headers, index);
+  const headers = encodeHeaders(rec.headers, index, requestNotUtf8);
   if (!headers.ok) return headers;
+  if (typeof key === 'string') {
+    const why = notText(key, requestNotUtf8);
+    if (why) return err(invalid(index, `key ${why}`));
+  }
 
   const keyBytes = typeof key === 'string' ? Buffer.from(key, 'utf8') : null;
   let size = (keyBytes?.length ?? 0) + (value.value?.length ?? 0);

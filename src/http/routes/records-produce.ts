@@ -8,10 +8,15 @@ import type { ProduceRequest } from '../../topics/produce-service.js';
 
 export const ProduceRecord = z
   .object({
-    key: z.string().nullable().optional().openapi({
-      description:
-        'UTF-8 key. Keyed records go to Kafka’s default partition for the key: murmur2(key bytes) & 0x7fffffff modulo the partition count.',
-    }),
+    key: z
+      .string()
+      .nullable()
+      .optional()
+      .openapi({
+        description:
+          'UTF-8 key. Keyed records go to Kafka’s default partition for the key: murmur2(key bytes) & 0x7fffffff modulo the partition count. ' +
+          'A key, header or `string` value holding a `\\u` escape of an unpaired surrogate, or bytes that are not UTF-8, is refused (422): it has no UTF-8 form to store.',
+      }),
     value: z.unknown().openapi({
       description:
         'Per the topic’s `value_format`: any JSON value (`json`) nesting arrays/objects at most SLUICE_MAX_JSON_DEPTH (default 128) deep, UTF-8, with no `\\u` escape of an unpaired surrogate (strict parsers refuse those) and no number beyond a 64-bit float (`1e400`: 422), a string (`string`) or standard padded base64 (`binary`). `null` is a tombstone in every format.',

@@ -42,8 +42,8 @@ export const topicEventsRoute = createRoute({
     'A cursor issued for a topic since deleted — even if a topic of the same name exists again — is refused with ' +
     '410 `gone` before the stream opens (so `EventSource` stops instead of silently skipping the new topic’s ' +
     'first records): open the stream again without a cursor. Cursors of the older `v1.` form carry no topic ' +
-    'identity and are accepted as they are. Partitions added after the cursor was issued are streamed from their ' +
-    'first record.',
+    'identity and are accepted as they are. Partitions added after the cursor was issued, or while the stream ' +
+    'runs, are streamed from their first record.',
   request: { params: TopicNameParam, query: TopicEventsQuery, headers: sseHeaders },
   responses: {
     200: {
@@ -105,5 +105,17 @@ export const registerTopicEvents: RouteModule = (app) =>
       batchMode: query.batch === 'true',
       topicId: topic.id,
       isGone: () => logs.some((log, p) => services.log.getPartition(topic.id, p) !== log),
+      partitionsFrom: (from) => {
+        const now = services.topics.lookup(topic.name);
+        const added: StreamPartition[] = [];
+        if (now?.id !== topic.id) return added;
+        for (let p = from; p < now.partitions; p++) {
+          const log = services.log.getPartition(topic.id, p);
+          if (!log) break;
+          // A partition added after the stream opened: everything in it is new to the client.
+          added.push({ log, nextOffset: log.startOffset(), encoder: recordJsonRenderer(topic.name, p, format) });
+        }
+        return added;
+      },
     }) as never;
   });
