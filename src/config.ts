@@ -108,6 +108,12 @@ export const envSchema = z.object({
    */
   SLUICE_MAX_OPEN_FILES: int(16, 1_000_000).default(1024),
   /**
+   * Read rate of the background scrub that, after each start, CRC-checks every log segment
+   * below the recovery point (a restart after a crash scans only what came after the last
+   * flush); corruption found quarantines the partition. 0 turns the scrub off.
+   */
+  SLUICE_LOG_SCRUB_BYTES_PER_SEC: int(0, 100 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
+  /**
    * Where the log lives: `file` (segment files in DATA_DIR), `kafka` (an Apache Kafka cluster,
    * SLUICE_KAFKA_*; Node.js 22.22+/24 only), `memory` (tests and experiments only).
    */
@@ -255,6 +261,7 @@ export interface Config {
     sasl?: { mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; username: string; password: string };
   };
   maxOpenFiles: number;
+  logScrubBytesPerSec: number;
   webhookAllowPrivate: boolean;
   /** Host patterns and CIDRs from SLUICE_WEBHOOK_ALLOW_HOSTS; empty = no allowlist. */
   webhookAllowHosts: string[];
@@ -386,6 +393,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         : {}),
     },
     maxOpenFiles: e.SLUICE_MAX_OPEN_FILES,
+    logScrubBytesPerSec: e.SLUICE_LOG_SCRUB_BYTES_PER_SEC,
     webhookAllowPrivate: e.SLUICE_WEBHOOK_ALLOW_PRIVATE,
     webhookAllowHosts: e.SLUICE_WEBHOOK_ALLOW_HOSTS.split(',')
       .map((s) => s.trim())

@@ -130,6 +130,16 @@ export function createTrafficMetrics(registry: Registry): TrafficMetrics {
     help: 'Bytes of segments deleted by retention.',
     registers: reg,
   });
+  const scrubBytes = new Counter({
+    name: 'sluice_log_scrub_bytes_total',
+    help: 'Log bytes CRC-checked by the background scrub that re-reads everything below the recovery point after a start.',
+    registers: reg,
+  });
+  const scrubPasses = new Counter({
+    name: 'sluice_log_scrub_passes_total',
+    help: 'Scrub passes that checked the whole log as it was at start-up.',
+    registers: reg,
+  });
   const webhookAttempts = new Counter({
     name: 'sluice_webhook_deliveries_total',
     help: 'Webhook delivery attempts by outcome (delivered, failed, gone, dead_lettered).',
@@ -180,6 +190,8 @@ export function createTrafficMetrics(registry: Registry): TrafficMetrics {
         retentionSegments.inc(segments);
         retentionBytes.inc(bytes);
       },
+      scrubbed: (bytes) => scrubBytes.inc(bytes),
+      scrubFinished: () => scrubPasses.inc(),
     },
     bytesOut,
     webhookAttempt: (outcome, seconds) => {

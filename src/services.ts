@@ -418,6 +418,7 @@ function createLogStore(config: Config, logger: Logger, metrics: Metrics): LogSt
     dataDir: config.dataDir,
     logger: logLogger,
     maxOpenFiles: config.maxOpenFiles,
+    scrubBytesPerSec: config.logScrubBytesPerSec,
     observer: metrics.traffic.logObserver,
   });
 }

@@ -6,7 +6,7 @@ import { AppendNotifier } from './append-notifier.js';
 import { assertAppendInput, assertPartitionConfig, normaliseReadOptions } from './append-input.js';
 import { writeAt, type LogFs } from './log-fs.js';
 import type { LogLogger } from './logger.js';
-import { writeCheckpoint } from './partition-checkpoint.js';
+import { writeCheckpoint, type RecoveryPosition } from './partition-checkpoint.js';
 import { createSegmentFile, type RecoveredPartition } from './partition-recovery.js';
 import { floorIndex } from './floor-index.js';
 import { isDescriptorExhaustion, type HandlePool } from './handle-pool.js';
@@ -81,6 +81,8 @@ export class FilePartitionLog implements PartitionLog {
   private visibleEnd: number;
   private durableEnd: number;
   private checkpointed: number;
+  /** The resume point the checkpoint file holds (index files durable up to it). */
+  private recoveryPosition: RecoveryPosition | undefined;
   private readOnlyReason: string | undefined;
   /** How refused appends are reported: a partition stopped by ENOSPC keeps answering `storage_full`. */
   private readOnlyCode: 'partition_read_only' | 'storage_full' = 'partition_read_only';
@@ -94,6 +96,8 @@ export class FilePartitionLog implements PartitionLog {
   private readonly recent: RecentBatches;
   private readonly openClosed: Segment[] = [];
   private readonly notifier = new AppendNotifier(() => this.visibleEnd);
+  /** The log as recovery left it at open, below the recovery point: what a scrub re-reads. */
+  private readonly scrubEnd: { segment: number; position: number; offset: number };
 
   constructor(
     readonly topicId: string,
@@ -109,8 +113,10 @@ export class FilePartitionLog implements PartitionLog {
     this.visibleEnd = this.active.endOffset;
     this.durableEnd = recovered.recoveryPoint;
     this.checkpointed = recovered.recoveryPoint;
+    this.recoveryPosition = recovered.recoveryPosition;
     this.quarantineReason = recovered.quarantineReason;
     if (this.quarantineReason) this.readOnlyReason = `quarantined: ${this.quarantineReason}`;
+    this.scrubEnd = { segment: this.active.baseOffset, position: this.active.size, offset: this.active.endOffset };
   }
 
   private get active(): Segment {
@@ -305,6 +311,7 @@ export class FilePartitionLog implements PartitionLog {
       await writeCheckpoint(this.t.fs, this.dir, {
         startOffset: this.start,
         recoveryPoint: Math.min(this.durableEnd, this.visibleEnd),
+        recoveryPosition: this.recoveryPosition,
         discard: { segment: seg.baseOffset, position },
       });
     } catch (e) {
@@ -368,12 +375,22 @@ export class FilePartitionLog implements PartitionLog {
     this.segments.push(seg);
     old.index = undefined;
     await old.release();
-    await this.checkpoint();
+    await this.checkpoint(this.start, this.positionOf(seg));
   }
 
-  private async checkpoint(startOffset = this.start): Promise<void> {
-    await writeCheckpoint(this.t.fs, this.dir, { startOffset, recoveryPoint: this.durableEnd });
+  /** The active segment's end as a resume point (call once its data and index files are durable). */
+  private positionOf(seg: Segment): RecoveryPosition {
+    return { segment: seg.baseOffset, position: seg.size, offset: seg.endOffset, index: seg.index!.mark() };
+  }
+
+  private async checkpoint(startOffset = this.start, position = this.recoveryPosition): Promise<void> {
+    await writeCheckpoint(this.t.fs, this.dir, {
+      startOffset,
+      recoveryPoint: this.durableEnd,
+      recoveryPosition: position,
+    });
     this.checkpointed = this.durableEnd;
+    this.recoveryPosition = position;
   }
 
   /** Loads (and keeps, LRU-bounded) a closed segment's index; the active one is always loaded. */
@@ -395,15 +412,61 @@ export class FilePartitionLog implements PartitionLog {
 
   private corrupt(seg: Segment, position: number, reason: string): never {
     const message = `segment ${seg.fileName}: invalid batch (${reason}) at byte ${position}`;
-    if (!this.quarantineReason) {
-      this.quarantineReason = message;
-      this.readOnlyReason = `quarantined: ${message}`;
-      this.t.logger.error(
-        { topicId: this.topicId, partition: this.partition, position, reason },
-        'log corruption found while reading: partition quarantined',
-      );
-    }
+    this.quarantine(message, { position, reason }, 'log corruption found while reading: partition quarantined');
     throw new LogCorruptionError(message);
+  }
+
+  /** Read-only from now on, reported by the store; nothing is truncated or rewritten. */
+  private quarantine(message: string, fields: Record<string, unknown>, logMessage: string): void {
+    if (this.quarantineReason) return;
+    this.quarantineReason = message;
+    this.readOnlyReason = `quarantined: ${message}`;
+    this.t.logger.error({ topicId: this.topicId, partition: this.partition, ...fields }, logMessage);
+  }
+
+  /**
+   * CRC-checks every batch of the log as it was at open (all of it below the recovery
+   * point: closed segments whole, the active one up to where recovery left it), calling
+   * `pace` with the bytes read every ~1 MiB; `pace` throttles and answers false to stop.
+   * Corruption quarantines the partition as a read that finds it does. Returns the bytes read.
+   */
+  async scrub(pace: (bytes: number) => Promise<boolean>): Promise<number> {
+    let total = 0;
+    let pending = 0;
+    const stopped = (): boolean => this.closedReason !== undefined || this.quarantineReason !== undefined;
+    for (const seg of [...this.segments]) {
+      if (seg.baseOffset > this.scrubEnd.segment || stopped()) break;
+      const end = seg.baseOffset === this.scrubEnd.segment ? this.scrubEnd.position : seg.size;
+      try {
+        for await (const b of seg.scan(0, end, seg.baseOffset, 1024 * 1024)) {
+          if (stopped()) break;
+          if (!b.ok) {
+            const offset = b.expectedOffset ?? seg.baseOffset;
+            this.quarantine(
+              `segment ${seg.fileName}: invalid batch (${b.reason}) at byte ${b.position}, offset ${offset}, below the recovery point ${this.scrubEnd.offset} (found by the background scrub)`,
+              { position: b.position, offset, reason: b.reason },
+              'log corruption found by the background scrub: partition quarantined read-only',
+            );
+            break;
+          }
+          pending += b.header.sizeBytes;
+          if (pending >= 1024 * 1024) {
+            total += pending;
+            const go = await pace(pending);
+            pending = 0;
+            if (!go) return total;
+          }
+        }
+      } catch (e) {
+        // Retention may delete a closed segment (or the topic go) under the scrub: nothing left to check.
+        if (seg.baseOffset >= this.start && !this.closedReason) throw e;
+      } finally {
+        if (seg !== this.active && !this.openClosed.includes(seg)) await seg.release();
+      }
+    }
+    total += pending;
+    if (pending > 0) await pace(pending);
+    return total;
   }
 
   async read(offset: number, options: ReadOptions): Promise<Result<ReadBatch, ReadError>> {
@@ -579,15 +642,24 @@ export class FilePartitionLog implements PartitionLog {
     });
   }
 
-  /** Makes everything appended durable and moves the recovery point (periodic, off the append path). */
+  /**
+   * Makes everything appended durable and moves the recovery point (periodic, off the append
+   * path). In order, so a crash at any step leaves a checkpoint that describes the disk: the
+   * data is fsynced, then the active segment's index files up to it, then the checkpoint
+   * records that position, from which a restart after a crash resumes its scan.
+   */
   flush(): Promise<void> {
     if (this.closedReason || this.readOnlyReason) return Promise.resolve();
     return this.task(async () => {
+      const seg = this.active;
       if (this.durableEnd < this.visibleEnd) {
-        await this.active.use((h) => h.datasync());
+        await seg.use((h) => h.datasync());
         this.durableEnd = this.visibleEnd;
       }
-      if (this.checkpointed < this.durableEnd) await this.checkpoint();
+      const at = this.recoveryPosition;
+      if (at?.segment === seg.baseOffset && at.position === seg.size && this.checkpointed >= this.durableEnd) return;
+      await seg.flushIndexFiles();
+      await this.checkpoint(this.start, this.positionOf(seg));
     }).catch((e) => this.fail(e, []));
   }
 
@@ -604,7 +676,7 @@ export class FilePartitionLog implements PartitionLog {
       await this.active.use((h) => h.datasync());
       this.durableEnd = this.visibleEnd;
       await this.active.writeIndexFiles();
-      await this.checkpoint();
+      await this.checkpoint(this.start, this.positionOf(this.active));
       cleanClose = true;
     });
     await finish.catch((e) =>

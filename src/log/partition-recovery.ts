@@ -2,7 +2,7 @@
 // retention, scan from the recovery point, truncate a torn tail or quarantine corruption.
 import type { LogFs } from './log-fs.js';
 import type { LogLogger } from './logger.js';
-import { readCheckpoint, writeCheckpoint } from './partition-checkpoint.js';
+import { readCheckpoint, writeCheckpoint, type RecoveryPosition } from './partition-checkpoint.js';
 import { batchAppendTime } from './record-batch.js';
 import { LogCorruptionError, SEGMENT_FILE_RE, Segment } from './segment.js';
 import { SegmentIndex } from './segment-index.js';
@@ -29,6 +29,10 @@ export interface RecoveredPartition {
   recoveryPoint: number;
   truncatedBytes: number;
   quarantineReason: string | undefined;
+  /** Bytes read and CRC-checked by this recovery. */
+  scannedBytes: number;
+  /** The resume point the checkpoint holds now (a crash before the next flush resumes there). */
+  recoveryPosition: RecoveryPosition | undefined;
 }
 
 /** Creates an empty segment file and makes its directory entry durable. */
@@ -50,22 +54,75 @@ export async function createSegmentFile(
 interface SegmentScan {
   /** Failure position/offset, or undefined when the whole segment verified. */
   failure: { position: number; offset: number; reason: string } | undefined;
+  /** Bytes read and verified. */
+  scanned: number;
 }
 
-/** Scans `seg` from (position, offset) to its file size, feeding its index and summary. */
-async function scanSegment(seg: Segment, fromPos: number, fromOffset: number, now: number): Promise<SegmentScan> {
+/** Where a resumed scan must pass: the checkpointed batch boundary. */
+interface ScanThrough {
+  position: number;
+  offset: number;
+  /** The scan starts at an index entry: a first batch that does not parse means the index is wrong, not the log. */
+  fromIndexEntry: boolean;
+}
+
+/**
+ * Scans `seg` from (position, offset) to its file size, feeding its index and summary.
+ * With `through`, undefined when the batches do not meet the checkpointed boundary (the
+ * index or the checkpoint does not describe this log: the caller scans the segment whole).
+ */
+async function scanSegment(
+  seg: Segment,
+  fromPos: number,
+  fromOffset: number,
+  now: number,
+  through?: ScanThrough,
+): Promise<SegmentScan | undefined> {
   const index = seg.index!;
   seg.endOffset = fromOffset;
   let good = fromPos;
+  let first = true;
   for await (const b of seg.scan(fromPos, seg.size, fromOffset, 1024 * 1024)) {
-    if (!b.ok) return { failure: { position: b.position, offset: seg.endOffset, reason: b.reason } };
+    if (!b.ok) {
+      if (first && through?.fromIndexEntry) return undefined;
+      return {
+        failure: { position: b.position, offset: seg.endOffset, reason: b.reason },
+        scanned: b.position - fromPos,
+      };
+    }
+    first = false;
+    const end = b.position + b.header.sizeBytes;
+    if (through) {
+      if (b.position < through.position && end > through.position) return undefined;
+      if (b.position === through.position && b.header.baseOffset !== through.offset) return undefined;
+    }
     index.onBatch(b.header.baseOffset - seg.baseOffset, b.position, b.header.maxTimestamp);
     seg.endOffset = b.header.baseOffset + b.header.lastOffsetDelta + 1;
     seg.maxTimestamp = Math.max(seg.maxTimestamp, b.header.maxTimestamp);
     seg.lastAppendTime = Math.max(seg.lastAppendTime, batchAppendTime(b.buf, b.at, now));
-    good = b.position + b.header.sizeBytes;
+    good = end;
   }
-  return { failure: good === seg.size ? undefined : { position: good, offset: seg.endOffset, reason: 'short_batch' } };
+  if (through && good === through.position && seg.endOffset !== through.offset) return undefined;
+  return {
+    failure: good === seg.size ? undefined : { position: good, offset: seg.endOffset, reason: 'short_batch' },
+    scanned: good - fromPos,
+  };
+}
+
+/**
+ * Resumes the scan of `seg` at a checkpointed position: the index as the flush made it
+ * durable, checked at its last entry (that batch must parse with the offset it names), then
+ * CRC-checked batches from there to the end of the file. Undefined when the index files or
+ * the position do not fit the log; the caller then scans the segment whole.
+ */
+async function resumeScan(seg: Segment, at: RecoveryPosition, ctx: RecoveryContext): Promise<SegmentScan | undefined> {
+  const index = await seg.restoreIndex(at.index, at.position, at.offset, ctx.maxIndexEntries);
+  if (!index) return undefined;
+  const [rel, pos] = index.lastEntry();
+  seg.index = index;
+  seg.maxTimestamp = index.runningMax;
+  const through = { position: at.position, offset: at.offset, fromIndexEntry: pos > 0 };
+  return scanSegment(seg, pos, seg.baseOffset + rel, ctx.now, through);
 }
 
 export async function recoverPartition(ctx: RecoveryContext): Promise<RecoveredPartition> {
@@ -84,11 +141,20 @@ export async function recoverPartition(ctx: RecoveryContext): Promise<RecoveredP
     const base = Math.max(cp?.startOffset ?? 0, cp?.recoveryPoint ?? 0);
     const seg = await createSegmentFile(fs, dir, base, ctx.now, ctx.maxIndexEntries, ctx.pool);
     await writeCheckpoint(fs, dir, { startOffset: base, recoveryPoint: base });
-    return { segments: [seg], startOffset: base, recoveryPoint: base, truncatedBytes: 0, quarantineReason: undefined };
+    return {
+      segments: [seg],
+      startOffset: base,
+      recoveryPoint: base,
+      truncatedBytes: 0,
+      quarantineReason: undefined,
+      scannedBytes: 0,
+      recoveryPosition: undefined,
+    };
   }
   let segments = bases.map((b) => new Segment(fs, dir, b, ctx.now, ctx.pool));
   for (const seg of segments) seg.size = (await fs.stat(seg.logPath)).size;
 
+  let checkpointed = cp?.recoveryPosition;
   // A write failed and its truncate failed too: cut the unacknowledged bytes now.
   const fence = cp?.discard;
   const fenced = fence && segments.findIndex((s) => s.baseOffset === fence.segment);
@@ -109,7 +175,15 @@ export async function recoverPartition(ctx: RecoveryContext): Promise<RecoveredP
     }
     segments = segments.slice(0, fenced + 1);
     await fs.syncDir(dir);
-    await writeCheckpoint(fs, dir, { startOffset: cp.startOffset, recoveryPoint: cp.recoveryPoint });
+    // The fence follows what was fsynced; a resume point past it would not describe this log.
+    const past = (p: RecoveryPosition): boolean =>
+      p.segment > fence.segment || (p.segment === fence.segment && p.position > fence.position);
+    if (checkpointed && past(checkpointed)) checkpointed = undefined;
+    await writeCheckpoint(fs, dir, {
+      startOffset: cp.startOffset,
+      recoveryPoint: cp.recoveryPoint,
+      recoveryPosition: checkpointed,
+    });
     logger.warn(
       { topicId: ctx.topicId, partition: ctx.partition, position: fence.position, bytesDropped: dropped },
       'cut an unacknowledged write fenced by the checkpoint',
@@ -137,6 +211,7 @@ export async function recoverPartition(ctx: RecoveryContext): Promise<RecoveredP
   }
 
   let quarantineReason: string | undefined;
+  let scannedBytes = 0;
   // Closed segments below the scan start were fsynced at roll: trust the log, load the
   // index only to learn their newest timestamp, rebuilding it if the files are unusable.
   for (let i = 0; i < scanFrom; i++) {
@@ -149,6 +224,7 @@ export async function recoverPartition(ctx: RecoveryContext): Promise<RecoveredP
       const [rel, pos] = index.lastEntry();
       let end = pos;
       let next = seg.baseOffset + rel;
+      scannedBytes += seg.size - pos;
       for await (const b of seg.scan(pos, seg.size, next, 64 * 1024)) {
         if (!b.ok) break;
         // Append times grow with offsets: the tail's batches hold the segment's newest.
@@ -174,22 +250,56 @@ export async function recoverPartition(ctx: RecoveryContext): Promise<RecoveredP
   }
 
   let truncatedBytes = 0;
+  let resumedAt: RecoveryPosition | undefined;
   for (let i = scanFrom; i < segments.length && !quarantineReason; i++) {
     const seg = segments[i]!;
     const prevEnd = i > 0 ? segments[i - 1]!.endOffset : seg.baseOffset;
-    let scan: SegmentScan;
+    let scan: SegmentScan | undefined;
+    let short: string | undefined;
     if (seg.baseOffset !== prevEnd) {
       scan = {
         failure: { position: 0, offset: prevEnd, reason: `segment base ${seg.baseOffset} does not follow ${prevEnd}` },
+        scanned: 0,
       };
     } else {
-      // A clean shutdown left a valid index for the active segment: verify only its tail.
-      const loaded =
-        ctx.clean && i === last ? await seg.readIndexFiles(ctx.maxIndexEntries, Number.MAX_SAFE_INTEGER) : undefined;
-      const [rel, pos] = loaded ? loaded.lastEntry() : [0, 0];
-      seg.index = loaded ?? new SegmentIndex(ctx.maxIndexEntries);
-      if (loaded) seg.maxTimestamp = loaded.runningMax;
-      scan = await scanSegment(seg, pos, seg.baseOffset + rel, ctx.now);
+      const at = !ctx.clean && checkpointed?.segment === seg.baseOffset ? checkpointed : undefined;
+      if (at && seg.size < at.position) {
+        // Bytes fsynced before the checkpoint are gone: corruption below the recovery point.
+        short = `segment ${seg.fileName}: ${seg.size} bytes, shorter than the ${at.position} bytes (up to offset ${at.offset}) checkpointed as fsynced`;
+      } else if (at) {
+        scan = await resumeScan(seg, at, ctx);
+        if (scan) resumedAt = at;
+        else
+          logger.warn(
+            { topicId: ctx.topicId, partition: ctx.partition, segment: seg.fileName, position: at.position },
+            'index files do not match the checkpointed recovery position: scanning the segment whole',
+          );
+      }
+      if (!scan) {
+        // A clean shutdown left a valid index for the active segment: verify only its tail.
+        const loaded =
+          ctx.clean && i === last ? await seg.readIndexFiles(ctx.maxIndexEntries, Number.MAX_SAFE_INTEGER) : undefined;
+        const [rel, pos] = loaded ? loaded.lastEntry() : [0, 0];
+        seg.index = loaded ?? new SegmentIndex(ctx.maxIndexEntries);
+        if (!loaded) seg.indexOnDisk = undefined;
+        seg.maxTimestamp = loaded ? loaded.runningMax : -1;
+        seg.lastAppendTime = -1;
+        scan = (await scanSegment(seg, pos, seg.baseOffset + rel, ctx.now))!;
+      }
+    }
+    scannedBytes += scan.scanned;
+    if (short) {
+      quarantineReason = `${short} (below the recovery point ${recoveryPoint})`;
+      logger.error(
+        { topicId: ctx.topicId, partition: ctx.partition, size: seg.size, position: checkpointed?.position },
+        'log corruption below the recovery point: partition quarantined read-only',
+      );
+      if (scan.failure) {
+        seg.size = scan.failure.position;
+        seg.endOffset = scan.failure.offset;
+      }
+      segments = segments.slice(0, i + 1);
+      break;
     }
     if (!scan.failure) {
       if (i < last) seg.index = undefined;
@@ -238,10 +348,15 @@ export async function recoverPartition(ctx: RecoveryContext): Promise<RecoveredP
       ? new SegmentIndex(ctx.maxIndexEntries)
       : await active.loadIndex(ctx.maxIndexEntries);
   }
+  let recoveryPosition: RecoveryPosition | undefined;
   if (!quarantineReason) {
+    // The resume point stays valid while its bytes and index files do (a tail cut after it
+    // keeps them); the next flush moves it to the end.
+    const keep = resumedAt ?? (ctx.clean ? checkpointed : undefined);
+    if (keep && keep.segment === active.baseOffset && keep.position <= active.size) recoveryPosition = keep;
     // What the scan read may still sit only in the page cache of a crashed process' OS.
     await active.use((h) => h.datasync());
-    await writeCheckpoint(fs, dir, { startOffset, recoveryPoint: active.endOffset });
+    await writeCheckpoint(fs, dir, { startOffset, recoveryPoint: active.endOffset, recoveryPosition });
   }
   return {
     segments,
@@ -249,5 +364,7 @@ export async function recoverPartition(ctx: RecoveryContext): Promise<RecoveredP
     recoveryPoint: quarantineReason ? recoveryPoint : active.endOffset,
     truncatedBytes,
     quarantineReason,
+    scannedBytes,
+    recoveryPosition,
   };
 }

@@ -2,6 +2,19 @@
 // timestamp → relative offset) of one segment: growable typed arrays mirrored to files.
 import { floorIndex } from './floor-index.js';
 
+/**
+ * What a flush made durable of an index: how many offset and time entries the files hold,
+ * and the newest time entry as it was then (it may be raised in place afterwards, so the
+ * file's copy of it is not trusted), with the position it was added at.
+ */
+export interface IndexMark {
+  entries: number;
+  timeEntries: number;
+  lastTimestamp: number;
+  lastTimeRel: number;
+  lastTimePosition: number;
+}
+
 /** Bytes of log between two offset-index (and time-index) entries. */
 export const INDEX_INTERVAL_BYTES = 4096;
 const OFFSET_ENTRY_BYTES = 8;
@@ -90,19 +103,73 @@ export class SegmentIndex {
     return i < 0 ? 0 : this.timeRel[i]!;
   }
 
-  /** The two files' contents: Kafka-sized entries, big-endian. */
-  serialize(): { index: Buffer; timeIndex: Buffer } {
-    const index = Buffer.allocUnsafe(this.count * OFFSET_ENTRY_BYTES);
-    for (let i = 0; i < this.count; i++) {
-      index.writeInt32BE(this.rel[i]!, i * OFFSET_ENTRY_BYTES);
-      index.writeInt32BE(this.pos[i]!, i * OFFSET_ENTRY_BYTES + 4);
+  /**
+   * The two files' contents: Kafka-sized entries, big-endian. With `fromEntry`/`fromTime`
+   * only the entries from there on (for writing a file's tail in place).
+   */
+  serialize(fromEntry = 0, fromTime = 0): { index: Buffer; timeIndex: Buffer } {
+    const index = Buffer.allocUnsafe(Math.max(0, this.count - fromEntry) * OFFSET_ENTRY_BYTES);
+    for (let i = fromEntry; i < this.count; i++) {
+      index.writeInt32BE(this.rel[i]!, (i - fromEntry) * OFFSET_ENTRY_BYTES);
+      index.writeInt32BE(this.pos[i]!, (i - fromEntry) * OFFSET_ENTRY_BYTES + 4);
     }
-    const timeIndex = Buffer.allocUnsafe(this.timeCount * TIME_ENTRY_BYTES);
-    for (let i = 0; i < this.timeCount; i++) {
-      timeIndex.writeBigInt64BE(BigInt(this.timeTs[i]!), i * TIME_ENTRY_BYTES);
-      timeIndex.writeInt32BE(this.timeRel[i]!, i * TIME_ENTRY_BYTES + 8);
+    const timeIndex = Buffer.allocUnsafe(Math.max(0, this.timeCount - fromTime) * TIME_ENTRY_BYTES);
+    for (let i = fromTime; i < this.timeCount; i++) {
+      timeIndex.writeBigInt64BE(BigInt(this.timeTs[i]!), (i - fromTime) * TIME_ENTRY_BYTES);
+      timeIndex.writeInt32BE(this.timeRel[i]!, (i - fromTime) * TIME_ENTRY_BYTES + 8);
     }
     return { index, timeIndex };
+  }
+
+  /** Entry counts and the newest time entry now: what a checkpoint records after the files are written. */
+  mark(): IndexMark {
+    const t = this.timeCount - 1;
+    return {
+      entries: this.count,
+      timeEntries: this.timeCount,
+      lastTimestamp: t >= 0 ? this.timeTs[t]! : -1,
+      lastTimeRel: t >= 0 ? this.timeRel[t]! : 0,
+      lastTimePosition: this.lastTimePos,
+    };
+  }
+
+  /**
+   * The index as `mark` recorded it, from files that may have grown since (a later flush
+   * whose checkpoint never landed): only the marked prefix is read, the newest time entry
+   * comes from the mark. Undefined when the files are too short or the entries are not
+   * plausible for a segment whose checkpointed part ends at byte `endPosition` before
+   * relative offset `endRel` (the caller then scans the segment from its start).
+   */
+  static restore(
+    index: Buffer,
+    timeIndex: Buffer,
+    mark: IndexMark,
+    endPosition: number,
+    endRel: number,
+    maxEntries: number,
+  ): SegmentIndex | undefined {
+    const timeFromFile = Math.max(0, mark.timeEntries - 1);
+    if (mark.entries > maxEntries || mark.timeEntries > maxEntries) return undefined;
+    if (index.length < mark.entries * OFFSET_ENTRY_BYTES || timeIndex.length < timeFromFile * TIME_ENTRY_BYTES)
+      return undefined;
+    const idx = SegmentIndex.parse(
+      index.subarray(0, mark.entries * OFFSET_ENTRY_BYTES),
+      timeIndex.subarray(0, timeFromFile * TIME_ENTRY_BYTES),
+      endPosition,
+      endRel - 1,
+      maxEntries,
+    );
+    if (!idx) return undefined;
+    if (mark.timeEntries > 0) {
+      const prevTs = idx.timeCount > 0 ? idx.timeTs[idx.timeCount - 1]! : -Infinity;
+      const prevRel = idx.timeCount > 0 ? idx.timeRel[idx.timeCount - 1]! : 0;
+      const { lastTimestamp: ts, lastTimeRel: rel, lastTimePosition: at } = mark;
+      if (ts <= prevTs || rel < prevRel || rel >= endRel || at < 0 || at >= Math.max(endPosition, 1)) return undefined;
+      idx.addTime(ts, rel);
+      idx.runningMax = ts;
+      idx.lastTimePos = at;
+    }
+    return idx;
   }
 
   /** Entries as plain arrays (tests compare a live index with a fresh rebuild). */

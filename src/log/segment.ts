@@ -3,7 +3,7 @@
 import type { LogFileHandle, LogFs } from './log-fs.js';
 import { readSmallFile, writeAt } from './log-fs.js';
 import { scanBatches } from './batch-scanner.js';
-import { SegmentIndex } from './segment-index.js';
+import { SegmentIndex, type IndexMark } from './segment-index.js';
 import type { HandlePool, PooledFile } from './handle-pool.js';
 
 export const segmentName = (baseOffset: number): string => String(baseOffset).padStart(20, '0');
@@ -22,6 +22,12 @@ export class Segment implements PooledFile {
   createdAt: number;
   /** Loaded index; always present for the active segment. */
   index: SegmentIndex | undefined;
+  /**
+   * How much of `index` the files on disk hold for sure: offset entries [0, entries) and
+   * time entries [0, timeEntries - 1) (the newest may have been raised in place since).
+   * Undefined: nothing is known, the next flush writes the files whole.
+   */
+  indexOnDisk: { entries: number; timeEntries: number } | undefined;
   private handle: LogFileHandle | undefined;
   private opening: Promise<LogFileHandle> | undefined;
   private refs = 0;
@@ -137,6 +143,72 @@ export class Segment implements PooledFile {
         await h.close();
       }
     }
+    this.indexOnDisk = { entries: this.index.entries, timeEntries: this.index.mark().timeEntries };
+  }
+
+  /**
+   * Makes the index files durable up to the index as it is now, writing only what changed
+   * since the last flush (entries are appended; the newest time entry may have been raised
+   * in place) and cutting whatever a flush whose checkpoint never landed left past it.
+   * Returns the mark a checkpoint may then record.
+   */
+  async flushIndexFiles(): Promise<IndexMark> {
+    const index = this.index!;
+    const mark = index.mark();
+    const done = this.indexOnDisk ?? { entries: 0, timeEntries: 0 };
+    const fromTime = Math.max(0, done.timeEntries - 1);
+    const tail = index.serialize(done.entries, fromTime);
+    let created = false;
+    for (const [path, data, at, length] of [
+      [this.indexPath, tail.index, done.entries * 8, mark.entries * 8],
+      [this.timeIndexPath, tail.timeIndex, fromTime * 12, mark.timeEntries * 12],
+    ] as const) {
+      let h: LogFileHandle;
+      try {
+        h = await this.fs.open(path, 'r+');
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        h = await this.fs.open(path, 'w');
+        created = true;
+      }
+      try {
+        if (data.length > 0) await writeAt(h, data, at);
+        await h.truncate(length);
+        await h.datasync();
+      } finally {
+        await h.close();
+      }
+    }
+    if (created) await this.fs.syncDir(this.dir);
+    this.indexOnDisk = { entries: mark.entries, timeEntries: mark.timeEntries };
+    return mark;
+  }
+
+  /**
+   * The index a flush recorded in the checkpoint (see `SegmentIndex.restore`), or undefined
+   * when the files do not hold it. Entries past the checkpointed position are ignored here
+   * and overwritten by the next flush.
+   */
+  async restoreIndex(
+    mark: IndexMark,
+    endPosition: number,
+    endOffset: number,
+    maxEntries: number,
+  ): Promise<SegmentIndex | undefined> {
+    const [idx, time] = await Promise.all([
+      readSmallFile(this.fs, this.indexPath),
+      readSmallFile(this.fs, this.timeIndexPath),
+    ]);
+    const restored = SegmentIndex.restore(
+      idx ?? Buffer.alloc(0),
+      time ?? Buffer.alloc(0),
+      mark,
+      endPosition,
+      endOffset - this.baseOffset,
+      maxEntries,
+    );
+    if (restored) this.indexOnDisk = { entries: mark.entries, timeEntries: mark.timeEntries };
+    return restored;
   }
 
   /** Index from the files if they are plausible, else rebuilt by scanning the segment. */
@@ -160,11 +232,16 @@ export class Segment implements PooledFile {
     const parsed = idx && time ? SegmentIndex.parse(idx, time, this.size, maxRel, maxEntries) : undefined;
     if (!parsed) return undefined;
     const [rel, pos] = parsed.lastEntry();
-    if (pos === 0) return parsed;
-    for await (const b of this.scan(pos, this.size, undefined, 64 * 1024)) {
-      return b.ok && b.header.baseOffset === this.baseOffset + rel ? parsed : undefined;
+    let found = pos === 0;
+    if (!found) {
+      for await (const b of this.scan(pos, this.size, undefined, 64 * 1024)) {
+        found = b.ok && b.header.baseOffset === this.baseOffset + rel;
+        break;
+      }
     }
-    return undefined;
+    if (!found) return undefined;
+    this.indexOnDisk = { entries: parsed.entries, timeEntries: parsed.mark().timeEntries };
+    return parsed;
   }
 
   /** Scans the whole segment (CRC-checked) into a fresh index; throws if the segment is corrupt. */

@@ -165,6 +165,12 @@ export interface RecoveryReport {
   /** Bytes cut from torn tails, per partition where any were cut. */
   truncated: Array<{ topicId: string; partition: number; bytes: number }>;
   quarantined: QuarantinedPartition[];
+  /**
+   * Bytes of log read and CRC-checked at start-up. After a crash that is what was written
+   * since the last flush (and the tails of closed segments), not the retained size.
+   * Absent where the store reads no files at start-up.
+   */
+  scannedBytes?: number;
   durationMs: number;
 }
 
@@ -181,6 +187,10 @@ export interface LogObserver {
   read?(records: number): void;
   /** Retention deleted whole segments holding `bytes` bytes. */
   retentionDeleted?(segments: number, bytes: number): void;
+  /** The background scrub read and CRC-checked `bytes` more bytes of the log. */
+  scrubbed?(bytes: number): void;
+  /** A scrub pass over the log as it was at start-up finished, after `seconds`. */
+  scrubFinished?(seconds: number): void;
 }
 
 /** An existing log the store did not create (on Kafka: a Kafka topic), as `ExternalLogs.describe` finds it. */

@@ -2,37 +2,26 @@
 // valid batch above the recovery point, quarantine (never truncate) below it.
 import { open as fsOpen, readFile, stat, truncate, unlink, appendFile, writeFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLEAN_SHUTDOWN_MARKER, LogCorruptionError, nodeLogFs, type LogStore } from '../../src/log/index.js';
-import type { LogFileHandle, LogFs } from '../../src/log/log-fs.js';
+import { CLEAN_SHUTDOWN_MARKER, LogCorruptionError, type LogStore } from '../../src/log/index.js';
 import { encodeBatch } from '../../src/log/record-batch.js';
-import { Segment } from '../../src/log/segment.js';
-import { batch, config, newTopic, openStore, readAll, segmentFiles, tempDir } from './helpers.js';
+import {
+  batch,
+  config,
+  crashableFs,
+  expectIndexesMatchRebuild,
+  newTopic,
+  openStore,
+  readAll,
+  readUpTo,
+  segmentFiles,
+  tempDir,
+  waitFor,
+} from './helpers.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-/**
- * node's file system, remembering every file it opens so the test can close them all at the
- * end as a dying process would: a store left unclosed ("a crash") leaks no descriptor to GC.
- */
-function crashableFs(): { fs: LogFs; releaseAll: () => Promise<void> } {
-  const opened: LogFileHandle[] = [];
-  return {
-    fs: {
-      ...nodeLogFs,
-      open: async (path, flags) => {
-        const handle = await nodeLogFs.open(path, flags);
-        opened.push(handle);
-        return handle;
-      },
-    },
-    releaseAll: async () => {
-      for (const h of opened.splice(0)) await h.close().catch(() => {});
-    },
-  };
-}
 
 async function setup(batches: number, extraConfig = {}) {
   const t = await tempDir();
@@ -59,19 +48,6 @@ async function reopen(dir: string): Promise<{ store: LogStore; report: Awaited<R
   const report = await store.open();
   cleanups.push(() => store.close());
   return { store, report };
-}
-
-/** Index files written at a clean close must equal an index rebuilt from the log alone. */
-async function expectIndexesMatchRebuild(pdir: string): Promise<void> {
-  for (const name of await segmentFiles(pdir)) {
-    const base = Number(name.slice(0, 20));
-    const seg = new Segment(nodeLogFs, pdir, base, 0);
-    seg.size = (await stat(`${pdir}/${name}`)).size;
-    const fresh = (await seg.rebuildIndex(1 << 20)).serialize();
-    await seg.release();
-    expect((await readFile(`${pdir}/${name.replace('.log', '.index')}`)).equals(fresh.index)).toBe(true);
-    expect((await readFile(`${pdir}/${name.replace('.log', '.timeindex')}`)).equals(fresh.timeIndex)).toBe(true);
-  }
 }
 
 describe('file store recovery', () => {
@@ -197,16 +173,23 @@ describe('file store recovery', () => {
     await h.close();
     const { store: again, report } = await reopen(dir);
     expect(report.truncated).toEqual([]);
-    expect(report.quarantined).toEqual([
+    // The start resumes after the checkpointed position; the background scrub finds it.
+    const found = await waitFor('the scrub to quarantine the partition', () =>
+      again.quarantined().length > 0 ? again.quarantined() : undefined,
+    );
+    expect(found).toEqual([
       { topicId: topic, partition: 0, reason: expect.stringMatching(/below the recovery point/) },
     ]);
-    expect(again.quarantined()).toHaveLength(1);
     expect((await stat(path)).size).toBe(before.length);
+    expect(
+      (await readFile(path)).equals(Buffer.from(before).fill(before[corruptAt]! ^ 0x01, corruptAt, corruptAt + 1)),
+    ).toBe(true);
     const log = again.getPartition(topic, 0)!;
     expect(log.writable().ok).toBe(false);
     const r = await log.append(batch(1), { durability: 'fsync' });
     expect(r.ok || r.error.code).toBe('partition_read_only');
-    expect((await readAll(log)).length).toBe(30); // the 10 good batches before it are served
+    expect((await readUpTo(log, 30)).map((x) => x.offset)).toEqual(Array.from({ length: 30 }, (_, i) => i)); // the 10 good batches before it are served
+    await expect(log.read(30, { maxRecords: 10, maxBytes: 1 << 20 })).rejects.toBeInstanceOf(LogCorruptionError);
   });
 
   it('never serves a corrupt batch found after a clean start, and quarantines on sight', async () => {

@@ -1,11 +1,16 @@
 // Shared helpers of the file-store black-box tests: temp data dirs, stores with timers off,
 // deterministic batches, and reading a whole partition back.
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { expect } from 'vitest';
+import { Segment } from '../../src/log/segment.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   createFileLogStore,
+  nodeLogFs,
+  type LogFileHandle,
+  type LogFs,
   type FileLogStoreOptions,
   type LogStore,
   type PartitionConfig,
@@ -59,4 +64,64 @@ export async function readAll(log: PartitionLog): Promise<StoredRecord[]> {
 
 export async function segmentFiles(dir: string): Promise<string[]> {
   return (await readdir(dir)).filter((n) => n.endsWith('.log')).sort();
+}
+
+/** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The records from the start up to (not including) `end`, read page by page. */
+export async function readUpTo(log: PartitionLog, end: number): Promise<StoredRecord[]> {
+  const out: StoredRecord[] = [];
+  let offset = log.startOffset();
+  while (offset < end) {
+    const r = await log.read(offset, { maxRecords: Math.min(500, end - offset), maxBytes: 1 << 20 });
+    if (!r.ok) throw new Error(JSON.stringify(r.error));
+    const page = r.value.records.filter((x) => x.offset < end);
+    if (page.length === 0) break;
+    out.push(...page);
+    offset = page[page.length - 1]!.offset + 1;
+  }
+  return out;
+}
+
+/**
+ * node's file system, remembering every file it opens so the test can close them all at the
+ * end as a dying process would: a store left unclosed ("a crash") leaks no descriptor to GC.
+ */
+export function crashableFs(): { fs: LogFs; releaseAll: () => Promise<void> } {
+  const opened: LogFileHandle[] = [];
+  return {
+    fs: {
+      ...nodeLogFs,
+      open: async (path, flags) => {
+        const handle = await nodeLogFs.open(path, flags);
+        opened.push(handle);
+        return handle;
+      },
+    },
+    releaseAll: async () => {
+      for (const h of opened.splice(0)) await h.close().catch(() => {});
+    },
+  };
+}
+
+/** Index files written at a clean close must equal an index rebuilt from the log alone. */
+export async function expectIndexesMatchRebuild(pdir: string): Promise<void> {
+  for (const name of await segmentFiles(pdir)) {
+    const base = Number(name.slice(0, 20));
+    const seg = new Segment(nodeLogFs, pdir, base, 0);
+    seg.size = (await stat(`${pdir}/${name}`)).size;
+    const fresh = (await seg.rebuildIndex(1 << 20)).serialize();
+    await seg.release();
+    expect((await readFile(`${pdir}/${name.replace('.log', '.index')}`)).equals(fresh.index)).toBe(true);
+    expect((await readFile(`${pdir}/${name.replace('.log', '.timeindex')}`)).equals(fresh.timeIndex)).toBe(true);
+  }
 }

@@ -138,6 +138,7 @@ interface PlatformaticClientOptions {
 interface PlatformaticBatch {
   firstOffset: bigint;
   firstTimestamp: bigint;
+  maxTimestamp: bigint;
   attributes: number;
   lastOffsetDelta: number;
   records: Array<{
@@ -212,6 +213,8 @@ export function kafkaClientSupported(version = process.versions.node): boolean {
 }
 
 const IS_CONTROL_BATCH = 0x20;
+/** Record batch attributes bit 3: the timestamps are the broker's (LogAppendTime). */
+const LOG_APPEND_TIME = 0x08;
 
 /** Loads @platformatic/kafka and wraps it; throws a message naming the fix when it can't. */
 export async function createPlatformaticDriver(conn: KafkaConnection): Promise<KafkaDriver> {
@@ -431,12 +434,15 @@ function fetchedPartition(p: PlatformaticFetchPartition): FetchedPartition {
     nextOffset = Math.max(nextOffset ?? 0, Number(batch.firstOffset) + batch.lastOffsetDelta + 1);
     if (batch.attributes & IS_CONTROL_BATCH) continue;
     const base = Number(batch.firstOffset);
+    // Under LogAppendTime the broker sets only the batch's max timestamp (and this bit): every
+    // record's time is the batch's, as Kafka's own consumers read it.
+    const appendTime = batch.attributes & LOG_APPEND_TIME ? Number(batch.maxTimestamp) : undefined;
     const records: FetchedRecord[] = [];
     batches.push({ baseOffset: base, lastOffset: base + batch.lastOffsetDelta, records });
     for (const r of batch.records) {
       records.push({
         offset: base + r.offsetDelta,
-        timestamp: Number(batch.firstTimestamp + r.timestampDelta),
+        timestamp: appendTime ?? Number(batch.firstTimestamp + r.timestampDelta),
         key: r.key,
         value: r.value,
         headers: r.headers,

@@ -19,6 +19,8 @@ interface Stage {
   sizeBytes: number;
   records: number;
   restartMs: number;
+  /** Log bytes the start read and CRC-checked (from its unclean-start log line); null when not found. */
+  scannedBytes: number | null;
   recordsAfter: number;
   rssIdleMiB: number;
 }
@@ -31,6 +33,12 @@ async function topicTotals(pool: Dispatcher, topic: string): Promise<{ records: 
     (a, p) => ({ records: a.records + p.end_offset - p.start_offset, bytes: a.bytes + p.size_bytes }),
     { records: 0, bytes: 0 },
   );
+}
+
+/** The scannedBytes of the server's "log store opened after an unclean shutdown" line, if still in its output tail. */
+function scannedBytes(server: SluiceServer): number | null {
+  const m = /"scannedBytes":(\d+)/.exec(server.child.tail());
+  return m ? Number(m[1]) : null;
 }
 
 /** Stage sizes: quick 100 MB → 200 MB; full BENCH_RESTART_GB (default "1,10"). */
@@ -94,6 +102,7 @@ export const restart: Scenario = {
         await pool.close();
         await server.child.stop('SIGKILL');
         server = await startSluice({ dataDir });
+        const scanned = scannedBytes(server);
         pool = createPool(server.url, 4);
         const after = await topicTotals(pool, topic);
         await sleep(1500);
@@ -103,11 +112,12 @@ export const restart: Scenario = {
           sizeBytes: before.bytes,
           records: before.records,
           restartMs: server.readyMs,
+          scannedBytes: scanned,
           recordsAfter: after.records,
           rssIdleMiB: rss,
         });
         ctx.log(
-          `restart: ready in ${Math.round(server.readyMs)} ms, ${after.records}/${before.records} records, RSS ${rss.toFixed(0)} MiB`,
+          `restart: ready in ${Math.round(server.readyMs)} ms, ${after.records}/${before.records} records, scanned ${scanned === null ? '?' : (scanned / MiB).toFixed(1)} MiB, RSS ${rss.toFixed(0)} MiB`,
         );
       }
       await pool.close();
@@ -115,6 +125,7 @@ export const restart: Scenario = {
       await stopSluice(server);
     }
     details['stages'] = stages;
+    details['scanned_bytes'] = stages.map((s) => s.scannedBytes);
 
     const rows: Row[] = [];
     const label = (b: number) => (b >= GB ? `${(b / GB).toFixed(1)} GB` : `${Math.round(b / 1e6)} MB`);

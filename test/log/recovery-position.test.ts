@@ -1,0 +1,200 @@
+// A restart after a crash resumes at the position the last flush checkpointed (DESIGN §4):
+// it scans only what came after, cuts a torn tail there, quarantines a log shorter than the
+// checkpoint says, and falls back to a whole scan for old checkpoints or unusable index files.
+import { open as fsOpen, readFile, stat, truncate, writeFile } from 'node:fs/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createFileLogStore, type LogStore, type RecoveryReport } from '../../src/log/index.js';
+import type { FilePartitionLog } from '../../src/log/file-partition-log.js';
+import { readCheckpoint } from '../../src/log/partition-checkpoint.js';
+import { nodeLogFs } from '../../src/log/log-fs.js';
+import {
+  batch,
+  config,
+  crashableFs,
+  expectIndexesMatchRebuild,
+  newTopic,
+  openStore,
+  readAll,
+  readUpTo,
+  segmentFiles,
+  tempDir,
+} from './helpers.js';
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** A store whose partition 0 got `batches` fsynced appends, then a flush, then `after` more appends; never closed. */
+async function crashAfterFlush(batches: number, after: number, extraConfig = {}) {
+  const t = await tempDir();
+  cleanups.push(t.cleanup);
+  const files = crashableFs();
+  cleanups.push(files.releaseAll);
+  const topic = newTopic();
+  const store = await openStore(t.dir, { fs: files.fs, scrubBytesPerSec: 0 });
+  const log = (await store.createPartition(topic, 0, { ...config, ...extraConfig })) as FilePartitionLog;
+  for (let i = 0; i < batches; i++) expect((await log.append(batch(i, 3, 200), { durability: 'fsync' })).ok).toBe(true);
+  await log.flush();
+  const flushedSize = log.sizeBytes();
+  for (let i = batches; i < batches + after; i++)
+    expect((await log.append(batch(i, 3, 200), { durability: 'write' })).ok).toBe(true);
+  const pdir = `${t.dir}/${topic}/0`;
+  return { dir: t.dir, pdir, topic, log, flushedSize, size: log.sizeBytes(), files };
+}
+
+async function reopen(dir: string, scrubBytesPerSec = 0): Promise<{ store: LogStore; report: RecoveryReport }> {
+  const store = createFileLogStore({ dataDir: dir, retentionCheckIntervalMs: 0, flushIntervalMs: 0, scrubBytesPerSec });
+  const report = await store.open();
+  cleanups.push(() => store.close());
+  return { store, report };
+}
+
+const values = (n: number): string[] =>
+  Array.from({ length: n }, (_, o) => `b${Math.floor(o / 3)}r${o % 3}${'.'.repeat(200)}`);
+
+describe('recovery from a checkpointed position', () => {
+  it('scans only what was appended after the last flush, and the index it resumes equals a rebuild', async () => {
+    const { dir, pdir, topic, flushedSize, size } = await crashAfterFlush(60, 4);
+    const cp = await readCheckpoint(nodeLogFs, pdir);
+    expect(cp?.recoveryPosition).toMatchObject({ segment: 0, position: flushedSize, offset: 180 });
+    expect(cp?.recoveryPoint).toBe(180);
+    expect(size).toBeGreaterThan(flushedSize);
+
+    const { store, report } = await reopen(dir);
+    expect(report).toMatchObject({ cleanShutdown: false, truncated: [], quarantined: [] });
+    // The tail since the flush, plus at most the batches between the last index entry and it.
+    expect(report.scannedBytes).toBeGreaterThanOrEqual(size - flushedSize);
+    expect(report.scannedBytes).toBeLessThan(size - flushedSize + 4096 + 1024);
+    const log = store.getPartition(topic, 0)!;
+    expect(log.endOffset()).toBe(192);
+    expect((await readAll(log)).map((r) => r.value?.toString())).toEqual(values(192));
+    expect(await log.offsetForTimestamp(1_000_000 + 17)).toBe(51);
+    expect(await log.offsetForTimestamp(1_000_000 + 62)).toBe(186);
+    expect((await log.append(batch(99), { durability: 'fsync' })).ok && log.endOffset()).toBe(195);
+    await store.close();
+    await expectIndexesMatchRebuild(pdir);
+  });
+
+  it('an old checkpoint without a position still recovers, by scanning the segment whole', async () => {
+    const { dir, pdir, topic, size } = await crashAfterFlush(60, 4);
+    await writeFile(`${pdir}/partition.checkpoint`, JSON.stringify({ version: 1, startOffset: 0, recoveryPoint: 180 }));
+    const { store, report } = await reopen(dir);
+    expect(report).toMatchObject({ truncated: [], quarantined: [], scannedBytes: size });
+    expect((await readAll(store.getPartition(topic, 0)!)).map((r) => r.value?.toString())).toEqual(values(192));
+  });
+
+  it('index files that do not match the checkpoint are not trusted: the segment is scanned whole', async () => {
+    const { dir, pdir, topic, size } = await crashAfterFlush(60, 4);
+    const [log] = await segmentFiles(pdir);
+    const indexPath = `${pdir}/${log!.replace('.log', '.index')}`;
+    const index = await readFile(indexPath);
+    expect(index.length).toBeGreaterThanOrEqual(16);
+    index.writeInt32BE(index.readInt32BE(index.length - 4) + 7, index.length - 4); // last entry off a batch boundary
+    await writeFile(indexPath, index);
+    const { store, report } = await reopen(dir);
+    expect(report).toMatchObject({ truncated: [], quarantined: [], scannedBytes: size });
+    expect((await readAll(store.getPartition(topic, 0)!)).map((r) => r.value?.toString())).toEqual(values(192));
+    await store.close();
+    await expectIndexesMatchRebuild(pdir);
+  });
+
+  it('a torn tail after the position is cut there; index entries past the cut are never used', async () => {
+    const t = await tempDir();
+    cleanups.push(t.cleanup);
+    const files = crashableFs();
+    cleanups.push(files.releaseAll);
+    const topic = newTopic();
+    const store = await openStore(t.dir, { fs: files.fs, scrubBytesPerSec: 0 });
+    const log = (await store.createPartition(topic, 0, config)) as FilePartitionLog;
+    const pdir = `${t.dir}/${topic}/0`;
+    for (let i = 0; i < 30; i++) await log.append(batch(i, 3, 200), { durability: 'fsync' });
+    await log.flush();
+    const checkpointed = await readFile(`${pdir}/partition.checkpoint`);
+    const position = log.sizeBytes();
+    // A later flush made the index files durable past it, and the crash came before its checkpoint.
+    const sizes: number[] = [];
+    for (let i = 30; i < 60; i++) {
+      const before = log.sizeBytes();
+      await log.append(batch(i, 3, 200), { durability: 'fsync' });
+      sizes.push(log.sizeBytes() - before);
+    }
+    await log.flush();
+    const [name] = await segmentFiles(pdir);
+    const indexPath = `${pdir}/${name!.replace('.log', '.index')}`;
+    const longIndex = (await readFile(indexPath)).length;
+    await writeFile(`${pdir}/partition.checkpoint`, checkpointed);
+    // The tear: cut inside the batch after the fifth one past the position.
+    const cut = position + sizes.slice(0, 5).reduce((a, b) => a + b, 0) + 100;
+    await truncate(`${pdir}/${name}`, cut);
+
+    const { store: s2, report } = await reopen(t.dir);
+    expect(report.quarantined).toEqual([]);
+    expect(report.truncated).toEqual([{ topicId: topic, partition: 0, bytes: 100 }]);
+    expect(report.scannedBytes).toBeLessThan(cut - position + 4096 + 1024);
+    const l2 = s2.getPartition(topic, 0)! as FilePartitionLog;
+    expect(l2.endOffset()).toBe(35 * 3);
+    // New, different records take the offsets after the cut; every lookup finds them, not the old bytes.
+    const fresh = (i: number) => batch(1000 + i, 5, 50);
+    for (let i = 0; i < 40; i++) await l2.append(fresh(i), { durability: 'write' });
+    await l2.flush();
+    // The flush rewrote the index files from the cut on: they equal an index built from the log alone.
+    expect((await readFile(indexPath)).length).not.toBe(longIndex);
+    await expectIndexesMatchRebuild(pdir);
+    const check = async (l: { read: FilePartitionLog['read'] }) => {
+      for (const at of [105, 150, 203, 304]) {
+        const r = await l.read(at, { maxRecords: 1, maxBytes: 1 << 20 });
+        if (!r.ok) throw new Error(JSON.stringify(r.error));
+        const o = at - 105;
+        expect(r.value.records[0]?.value?.toString()).toBe(`b${1000 + Math.floor(o / 5)}r${o % 5}${'.'.repeat(50)}`);
+      }
+    };
+    await check(l2);
+    // And after a second crash the trimmed index files resume correctly.
+    const { store: s3, report: r3 } = await reopen(t.dir);
+    expect(r3).toMatchObject({ truncated: [], quarantined: [] });
+    expect(r3.scannedBytes).toBeLessThan(4096 + 1024); // from the last index entry to the flushed end
+    const l3 = s3.getPartition(topic, 0)! as FilePartitionLog;
+    expect(l3.endOffset()).toBe(105 + 200);
+    await check(l3);
+    expect((await readUpTo(l3, 105)).map((r) => r.value?.toString())).toEqual(values(105));
+    await s3.close();
+    await expectIndexesMatchRebuild(pdir);
+  });
+
+  it('a log shorter than the checkpointed position is corruption below the recovery point: quarantined, nothing cut', async () => {
+    const { dir, pdir, topic, flushedSize } = await crashAfterFlush(60, 4);
+    const [name] = await segmentFiles(pdir);
+    const path = `${pdir}/${name}`;
+    const cutTo = Math.floor(flushedSize / 2);
+    await truncate(path, cutTo);
+    const before = await readFile(path);
+    const { store, report } = await reopen(dir);
+    expect(report.truncated).toEqual([]);
+    expect(report.quarantined).toEqual([
+      { topicId: topic, partition: 0, reason: expect.stringMatching(/shorter than.*below the recovery point/) },
+    ]);
+    expect((await readFile(path)).equals(before)).toBe(true);
+    expect((await stat(path)).size).toBe(cutTo);
+    const log = store.getPartition(topic, 0)!;
+    expect(log.writable().ok).toBe(false);
+    const r = await log.append(batch(1), { durability: 'fsync' });
+    expect(r.ok || r.error.code).toBe('partition_read_only');
+    // The intact batches before the cut are still served.
+    const intact = log.endOffset();
+    expect(intact).toBeGreaterThan(0);
+    expect((await readAll(log)).map((x) => x.value?.toString())).toEqual(values(intact));
+  });
+
+  it('a flush writes only what changed: an idle partition rewrites nothing', async () => {
+    const { pdir, log } = await crashAfterFlush(20, 0);
+    const cp = await readFile(`${pdir}/partition.checkpoint`);
+    const h = await fsOpen(`${pdir}/partition.checkpoint`, 'r');
+    const { mtimeMs } = await h.stat();
+    await h.close();
+    await new Promise((r) => setTimeout(r, 20));
+    await log.flush();
+    expect((await readFile(`${pdir}/partition.checkpoint`)).equals(cp)).toBe(true);
+    expect((await stat(`${pdir}/partition.checkpoint`)).mtimeMs).toBe(mtimeMs);
+  });
+});

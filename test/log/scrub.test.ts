@@ -1,0 +1,126 @@
+// The background scrub after open (DESIGN §4): every segment below the recovery point is
+// CRC-checked without any read asking for it; corruption quarantines, nothing is cut.
+import { open as fsOpen, readFile } from 'node:fs/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LogCorruptionError, createFileLogStore, type LogStore } from '../../src/log/index.js';
+import { batch, config, newTopic, openStore, readUpTo, segmentFiles, tempDir, waitFor } from './helpers.js';
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+describe('log scrub', () => {
+  it('finds a bit flipped in the middle of a closed segment after a clean start, without any read', async () => {
+    const t = await tempDir();
+    cleanups.push(t.cleanup);
+    const topic = newTopic();
+    const store = await openStore(t.dir);
+    const sizes: number[] = [];
+    for (const p of [0, 1]) {
+      const log = await store.createPartition(topic, p, { ...config, segmentBytes: 8192 });
+      for (let i = 0; i < 40; i++) {
+        const before = log.sizeBytes();
+        await log.append(batch(i, 3, 200), { durability: 'fsync' });
+        if (p === 0) sizes.push(log.sizeBytes() - before);
+      }
+    }
+    await store.close(); // clean: the next start verifies only tails
+    const pdir = `${t.dir}/${topic}/0`;
+    const files = await segmentFiles(pdir);
+    expect(files.length).toBeGreaterThan(3);
+    const path = `${pdir}/${files[1]}`; // a closed segment
+    const firstBase = Number(files[1]!.slice(0, 20));
+    const segStart = sizes.slice(0, firstBase / 3).reduce((a, b) => a + b, 0);
+    const victim = firstBase / 3 + 4; // the fifth batch of the second segment
+    const at = sizes.slice(0, victim).reduce((a, b) => a + b, 0) - segStart + 100;
+    const h = await fsOpen(path, 'r+');
+    const b = Buffer.alloc(1);
+    await h.read(b, 0, 1, at);
+    await h.write(Buffer.from([b[0]! ^ 0x10]), 0, 1, at);
+    await h.close();
+    const damaged = await readFile(path);
+
+    const scrubbed: number[] = [];
+    let finished = 0;
+    const again: LogStore = createFileLogStore({
+      dataDir: t.dir,
+      retentionCheckIntervalMs: 0,
+      flushIntervalMs: 0,
+      observer: { scrubbed: (n) => scrubbed.push(n), scrubFinished: () => finished++ },
+    });
+    const report = await again.open();
+    cleanups.push(() => again.close());
+    expect(report).toMatchObject({ cleanShutdown: true, quarantined: [], truncated: [] });
+    const found = await waitFor('the scrub to quarantine partition 0', () =>
+      again.quarantined().length > 0 ? again.quarantined() : undefined,
+    );
+    expect(found).toEqual([
+      {
+        topicId: topic,
+        partition: 0,
+        reason: expect.stringMatching(
+          new RegExp(
+            `${files[1]}.*offset ${victim * 3}, below the recovery point 120 \\(found by the background scrub\\)`,
+          ),
+        ),
+      },
+    ]);
+    await waitFor('the scrub to finish', () => (finished > 0 ? true : undefined));
+    expect(scrubbed.reduce((a, n) => a + n, 0)).toBeGreaterThan(0);
+    // Nothing cut or rewritten; read-only; the intact prefix served, the bad batch never.
+    expect((await readFile(path)).equals(damaged)).toBe(true);
+    const log = again.getPartition(topic, 0)!;
+    expect(log.writable().ok).toBe(false);
+    const r = await log.append(batch(1), { durability: 'fsync' });
+    expect(r.ok || r.error.code).toBe('partition_read_only');
+    expect((await readUpTo(log, victim * 3)).length).toBe(victim * 3);
+    await expect(log.read(victim * 3, { maxRecords: 10, maxBytes: 1 << 20 })).rejects.toBeInstanceOf(
+      LogCorruptionError,
+    );
+    // The other partition was scrubbed clean and keeps taking writes.
+    const other = again.getPartition(topic, 1)!;
+    expect(await other.append(batch(99), { durability: 'fsync' })).toEqual({
+      ok: true,
+      value: { baseOffset: 120, lastOffset: 122 },
+    });
+  });
+
+  it('is off with scrubBytesPerSec 0 and stops promptly when the store closes', async () => {
+    const t = await tempDir();
+    cleanups.push(t.cleanup);
+    const topic = newTopic();
+    const store = await openStore(t.dir);
+    const log = await store.createPartition(topic, 0, config);
+    for (let i = 0; i < 400; i++) await log.append(batch(i, 3, 2000), { durability: 'write' });
+    await store.close();
+
+    let off = 0;
+    const disabled = createFileLogStore({
+      dataDir: t.dir,
+      retentionCheckIntervalMs: 0,
+      flushIntervalMs: 0,
+      scrubBytesPerSec: 0,
+      observer: { scrubbed: () => off++ },
+    });
+    await disabled.open();
+    await disabled.close();
+    expect(off).toBe(0);
+
+    // 2.4 MB at 64 KiB/s would take ~40 s: close must not wait for it.
+    let read = 0;
+    const slow = createFileLogStore({
+      dataDir: t.dir,
+      retentionCheckIntervalMs: 0,
+      flushIntervalMs: 0,
+      scrubBytesPerSec: 64 * 1024,
+      observer: { scrubbed: (n) => (read += n) },
+    });
+    await slow.open();
+    await waitFor('the scrub to start reading', () => (read > 0 ? true : undefined));
+    const t0 = Date.now();
+    await slow.close();
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(read).toBeLessThan(2_400_000);
+  });
+});
