@@ -246,6 +246,8 @@ export async function createPlatformaticDriver(conn: KafkaConnection): Promise<K
   const consumer = new mod.Consumer({ ...base, groupId: `${conn.clientId}-reader` });
   // Long polls hold a broker connection for up to their wait: give them their own.
   const tailConsumer = new mod.Consumer({ ...base, groupId: `${conn.clientId}-tail` });
+  /** Partition count of each topic as the producer's metadata last showed it. */
+  const producerPartitions = new Map<string, number>();
 
   const metadata = async (topics: string[], force: boolean): Promise<Map<string, TopicLayout>> => {
     const out = new Map<string, TopicLayout>();
@@ -289,7 +291,10 @@ export async function createPlatformaticDriver(conn: KafkaConnection): Promise<K
           partitionOffsets: t.partitions.map((p) => ({ partition: p.partition, offset: BigInt(p.offset) })),
         })),
       }),
-    deleteTopic: (name) => admin.deleteTopics({ topics: [name] }),
+    deleteTopic: (name) => {
+      producerPartitions.delete(name);
+      return admin.deleteTopics({ topics: [name] });
+    },
     alterTopicConfig: (name, configs) =>
       admin.incrementalAlterConfigs({
         resources: [
@@ -309,6 +314,17 @@ export async function createPlatformaticDriver(conn: KafkaConnection): Promise<K
       return out;
     },
     async produce(topic, partition, records, acks) {
+      // The client sends a record for a partition its metadata does not show to `partition % count`,
+      // answering with that partition's offset: a topic grown a moment ago (its metadata is cached
+      // for 5 s) would get records in an old partition. Past the count it last saw, it looks again.
+      if (partition >= (producerPartitions.get(topic) ?? 0)) {
+        const md = await producer.metadata({ topics: [topic], forceUpdate: true });
+        const count = md.topics.get(topic)?.partitions.length ?? 0;
+        producerPartitions.set(topic, count);
+        if (partition >= count) {
+          throw new Error(`produce to ${topic}/${partition}: Kafka's metadata shows ${count} partitions; nothing sent`);
+        }
+      }
       const result = await producer.send({
         acks,
         messages: records.map((r) => ({
@@ -322,7 +338,10 @@ export async function createPlatformaticDriver(conn: KafkaConnection): Promise<K
         })),
       });
       const hit = result.offsets?.find((o) => o.topic === topic && o.partition === partition);
-      if (!hit) throw new Error(`produce to ${topic}/${partition}: no offset in the answer`);
+      if (!hit) {
+        producerPartitions.delete(topic);
+        throw new Error(`produce to ${topic}/${partition}: no offset in the answer`);
+      }
       return Number(hit.offset);
     },
     async fetch(leader, topicId, partition, offset, maxBytes, maxWaitMs) {

@@ -157,6 +157,28 @@ if (!brokers || !kafkaClientSupported()) {
     }
   });
 
+  it('a topic grown a moment ago: an append to a new partition lands there, never in an old one', async () => {
+    const topicPrefix = `sluice-test-${randomBytes(4).toString('hex')}.`;
+    const store = await plainStore(topicPrefix);
+    try {
+      const topicId = randomUUID();
+      const logs = [];
+      for (let p = 0; p < 2; p++) logs.push(await store.createPartition(topicId, p, defaultConfig));
+      // The producer learns the topic with two partitions.
+      for (const log of logs) expect((await log.append([odd[0]!], { durability: 'fsync' })).ok).toBe(true);
+      for (let p = 2; p < 4; p++) logs.push(await store.createPartition(topicId, p, defaultConfig));
+      for (const p of [2, 3]) {
+        const appended = await logs[p]!.append([odd[1]!], { durability: 'fsync' });
+        expect(appended.ok ? appended.value : appended.error).toEqual({ baseOffset: 0, lastOffset: 0 });
+      }
+      await store.enforceRetention();
+      expect(logs.map((l) => l.endOffset())).toEqual([1, 1, 1, 1]);
+    } finally {
+      for (const id of store.topicIds()) await store.deleteTopic(id).catch(() => {});
+      await store.close();
+    }
+  });
+
   it('retention past batches kept for a tail: what lies below the new start is never served', async () => {
     const topicPrefix = `sluice-test-${randomBytes(4).toString('hex')}.`;
     const { store, counter } = await countingStore(topicPrefix);
@@ -207,6 +229,14 @@ if (!brokers || !kafkaClientSupported()) {
     const external = `sluice-test-native-${randomBytes(4).toString('hex')}`;
     try {
       await driver.createTopic(external, 1, { 'message.timestamp.type': 'LogAppendTime' }, 1);
+      // Created on one broker: wait until the metadata every broker answers shows it with a leader.
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const layout = (await driver.metadata([external], true).catch(() => undefined))?.get(external);
+        if (layout && layout.leaders.every((l) => l >= 0)) break;
+        if (Date.now() > deadline) throw new Error(`Kafka topic ${external} did not appear within 30 s`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
       const topicId = randomUUID();
       const log = await store.createPartition(topicId, 0, defaultConfig, { external });
       const off = log.onAppend(() => {});
