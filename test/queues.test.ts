@@ -458,6 +458,47 @@ describe('dead letters', () => {
   });
 });
 
+describe('dead letters the dead-letter topic cannot take as they are', () => {
+  it('a record at the source’s max_record_bytes still reaches a dead-letter topic of the same config (the added headers do not count against it)', async () => {
+    const dlq = await topic(1, [], { max_record_bytes: 1024 });
+    const t = await topic(1, [{ value: 'x'.repeat(1022) }], { max_record_bytes: 1024 });
+    expectStatus(await putQueue(t, 'd', { dead_letter_topic: dlq }), 201);
+    const got = await receive(t, 'd', { max_records: 1 });
+    await ack(t, 'd', [{ lease: got[0]!.lease, action: 'reject' }]);
+    const desc = await eventually(async () => {
+      const d = await describeQueue(t, 'd');
+      return d.dead_lettered === 1 ? d : undefined;
+    });
+    expect(desc).toMatchObject({ dead_letter_pending: 0, archived: 0 });
+    const read = expectStatus(
+      await server.client.get('/v1/topics/{topic}/partitions/{partition}/records', {
+        params: { topic: dlq, partition: 0 },
+        query: { offset: 0 },
+      }),
+      200,
+    );
+    expect(read.records.map((r) => String(r.value).length)).toEqual([1022]);
+  });
+
+  it('one the dead-letter topic refuses (a smaller max_record_bytes) is archived and counted, not retried forever', async () => {
+    const dlq = await topic(1, [], { max_record_bytes: 16 });
+    const t = await topic(1, [{ value: 'a'.repeat(100) }, { value: 'ok' }, { value: 'b'.repeat(100) }]);
+    expectStatus(await putQueue(t, 's', { dead_letter_topic: dlq }), 201);
+    const got = await receive(t, 's', { max_records: 3 });
+    expect(got).toHaveLength(3);
+    await ack(
+      t,
+      's',
+      got.map((r) => ({ lease: r.lease, action: 'reject' as const })),
+    );
+    const desc = await eventually(async () => {
+      const d = await describeQueue(t, 's');
+      return d.dead_letter_pending === 0 ? d : undefined;
+    });
+    expect(desc).toMatchObject({ archived: 2, dead_lettered: 1, in_flight: 0, available: 0 });
+  });
+});
+
 describe('ordered_by_key', () => {
   it('never has two records of one key in flight, and hands each key out in offset order', async () => {
     const keys = ['a', 'b', 'c', 'd'];

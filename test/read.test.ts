@@ -101,6 +101,23 @@ describe('reading', () => {
     }
     expect((await server.client.raw('GET', `/v1/topics/${name}/partitions/0/records?offset=0`)).status).toBe(200);
   });
+
+  it('a number out of range is a 400 that names the range, not one saying it is no decimal integer', async () => {
+    const name = await topicWith([{ value: 1 }]);
+    const cases: Array<[string, RegExp]> = [
+      [`/v1/topics/${name}/partitions/0/records?max_records=0`, /max_records: must be ≥ 1/],
+      [`/v1/topics/${name}/partitions/0/records?max_records=10001`, /max_records: must be ≤ 10000/],
+      [`/v1/topics/${name}/partitions/0/records?max_bytes=0`, /max_bytes: must be ≥ 1/],
+      [`/v1/topics/${name}/partitions/0/records?offset=-1`, /offset: must be ≥ 0/],
+    ];
+    for (const [path, message] of cases) {
+      const res = await server.client.raw('GET', path);
+      expect(res.status, path).toBe(400);
+      const error = (res.json as { error: { message: string } }).error;
+      expect(error.message, path).toMatch(message);
+      expect(error.message, path).not.toMatch(/decimal digits/);
+    }
+  });
 });
 
 describe('records already in the log that produce would refuse', () => {

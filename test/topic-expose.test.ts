@@ -99,7 +99,7 @@ describe.skipIf(!(usingKafka() && kafkaClientSupported()))('exposing an existing
     return topic;
   };
   const nativeProduce = async (topic: string, messages: object[]) => {
-    const producer = new native.Producer({ clientId: 'expose-native', bootstrapBrokers: brokers });
+    const producer = new native.Producer({ clientId: 'expose-native', bootstrapBrokers: brokers, idempotent: true });
     try {
       return await producer.send({ messages: messages.map((m) => ({ ...m, topic })), acks: -1 });
     } finally {

@@ -4,9 +4,20 @@
 /** Per-group listeners, woken when the group's generation or membership changes. */
 export class GroupSignals {
   private readonly listeners = new Map<string, Set<() => void>>();
+  /** Notifications so far per group: a waiter compares it with what it saw before it subscribed. */
+  private readonly versions = new Map<string, number>();
+
+  /**
+   * How many times `group` was notified. Read before looking at the group and compared after
+   * subscribing with `once`, it tells a waiter about a change it would otherwise miss.
+   */
+  version(group: string): number {
+    return this.versions.get(group) ?? 0;
+  }
 
   /** Wake everything waiting on `group`. */
   notify(group: string): void {
+    this.versions.set(group, this.version(group) + 1);
     const set = this.listeners.get(group);
     if (!set) return;
     this.listeners.delete(group);

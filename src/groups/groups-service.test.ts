@@ -256,6 +256,35 @@ describe('groups service', () => {
     expect(Date.now() - t0).toBeLessThan(1_500);
   });
 
+  it('a rebalance committed between a fetch’s plan and its wait still ends the long-poll at once', async () => {
+    const topic = await kit.createTopic(2);
+    const group = g();
+    const a = await join(group, [topic]);
+    await fetch(group, a.memberId); // a has seen generation 1
+    // The fetch's first read (after its plan, before it waits) lets another member join first.
+    const id = kit.topics.get(topic)!.id;
+    const logs = [0, 1].map((p) => kit.log.getPartition(id, p)!);
+    let joined: ReturnType<typeof join> | undefined;
+    const restore = logs.map((log) => {
+      const read = log.read.bind(log);
+      log.read = async (...args) => {
+        await (joined ??= join(group, [topic]));
+        return read(...args);
+      };
+      return () => (log.read = read);
+    });
+    try {
+      const started = Date.now();
+      const r = await fetch(group, a.memberId, 10_000);
+      const b = await joined!;
+      expect(r.generation).toBe(b.generation);
+      expect(r.assignment).toHaveLength(1);
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      for (const undo of restore) undo();
+    }
+  });
+
   it('keeps offsets and membership across a restart (a second service on the same database)', async () => {
     const topic = await kit.createTopic(2);
     await kit.produce(topic, 0, ['a', 'b']);

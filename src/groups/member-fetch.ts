@@ -73,13 +73,23 @@ export async function fetchRecords(
   req: FetchRequest,
 ): Promise<Result<FetchResult, GroupError>> {
   const waitMs = Math.max(0, Math.min(req.waitMs, ctx.settings.longPollMaxMs));
+  // Before the plan reads the generation: a rebalance notified after this is never missed.
+  const seen = ctx.signals.version(group);
   const planned = await inGroupTx(ctx, group, {}, (s) => plan(s, group, memberId, waitMs, req.confirm ?? []));
   if (!planned) return err(unknownMember(group, memberId, null));
   if (!planned.value.ok) return planned.value;
   const { positions, news, gaps } = planned.value.value;
 
   const found = await ctx.topics.lookup([...new Set(positions.map((p) => p.topic))]);
-  const { batches: records, rebalanced } = await readWithWait(ctx, group, found, positions, req, news ? 0 : waitMs);
+  const { batches: records, rebalanced } = await readWithWait(
+    ctx,
+    group,
+    seen,
+    found,
+    positions,
+    req,
+    news ? 0 : waitMs,
+  );
   // Nothing to deliver and no rebalance seen while waiting: the plan's view is the answer
   // (the plan already extended the session), so skip the second transaction.
   if (records.size === 0 && !rebalanced) {
@@ -223,6 +233,7 @@ async function plan(
 async function readWithWait(
   ctx: GroupContext,
   group: string,
+  seen: number,
   found: Map<string, GroupTopicHandle>,
   positions: StoredPosition[],
   req: FetchRequest,
@@ -234,7 +245,7 @@ async function readWithWait(
     const remaining = deadline - Date.now();
     if (remaining <= 0) break;
     // With no partitions (a rebalance pending) this waits for the rebalance, to report it.
-    const woke = await waitForAny(ctx, group, found, positions, remaining, req.signal);
+    const woke = await waitForAny(ctx, group, seen, found, positions, remaining, req.signal);
     if (woke === 'rebalance') return { batches: out, rebalanced: true };
     out = await readOnce(found, positions, req);
     if (woke === 'timeout') break;
@@ -272,10 +283,15 @@ async function readOnce(
   return out;
 }
 
-/** Wait for data on any position, a rebalance of the group, the timeout or the abort. */
+/**
+ * Wait for data on any position, a rebalance of the group, the timeout or the abort. A rebalance
+ * notified since `seen` (before the plan) ends the wait at once: it may have come before this
+ * subscribed.
+ */
 async function waitForAny(
   ctx: GroupContext,
   group: string,
+  seen: number,
   found: Map<string, GroupTopicHandle>,
   positions: StoredPosition[],
   timeoutMs: number,
@@ -288,6 +304,7 @@ async function waitForAny(
   try {
     const rebalance = new Promise<'rebalance'>((resolve) => {
       unsubscribe = ctx.signals.once(group, () => resolve('rebalance'));
+      if (ctx.signals.version(group) !== seen) resolve('rebalance');
     });
     const waits = positions.map(async (p) => {
       const handle = found.get(p.topic);

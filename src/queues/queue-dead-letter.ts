@@ -28,6 +28,16 @@ export const QUEUE_DEAD_LETTER_HEADERS = {
   lastAction: 'sluice-last-action',
 } as const;
 
+/** Refusals of the record itself: appending it again can never succeed. */
+const REFUSES_THE_RECORD = new Set(['invalid_record', 'payload_too_large', 'bad_request']);
+
+/** The bytes headers add to a record, as max_record_bytes counts them. */
+function addedHeaderBytes(headers: Record<string, string>): number {
+  let bytes = 0;
+  for (const [name, value] of Object.entries(headers)) bytes += Buffer.byteLength(name) + Buffer.byteLength(value);
+  return bytes;
+}
+
 /** Most records appended per flush; the sweeper picks up the rest. */
 const FLUSH_MAX = 500;
 
@@ -46,6 +56,8 @@ export async function flushDeadLetters(o: {
   partition: number;
   log: PartitionLog;
   now: () => number;
+  /** A record the dead-letter topic refused for good (it is archived instead), with why. */
+  onRefused?: (offset: number, reason: string) => void;
 }): Promise<Tally> {
   const { queue, topic, partition: p } = o;
   const row = (await loadPartitions(o.db, queue.id)).find((r) => r.partition === p);
@@ -54,6 +66,8 @@ export async function flushDeadLetters(o: {
   const dead = deadRecords(toState(row)).slice(0, FLUSH_MAX);
   if (dead.length === 0) return tally;
   const done: number[] = [];
+  /** Refused by the dead-letter topic for what the record is: archived. */
+  const refused: number[] = [];
   let failure: string | undefined;
   if (queue.deadLetterTopic === null) done.push(...dead.map((d) => d.offset));
   else {
@@ -66,22 +80,17 @@ export async function flushDeadLetters(o: {
       if (!rec) continue;
       const json = renderRecord(topic.name, p, rec, topic.config.value_format);
       const H = QUEUE_DEAD_LETTER_HEADERS;
+      const added = {
+        [H.sourceTopic]: topic.name,
+        [H.sourcePartition]: String(p),
+        [H.sourceOffset]: String(d.offset),
+        [H.queue]: queue.name,
+        [H.deliveryCount]: String(d.deliveries),
+        [H.lastAction]: d.action,
+      };
       const body = {
         records: [
-          {
-            key: json.key,
-            value: json.value,
-            timestamp: json.timestamp,
-            headers: {
-              ...json.headers,
-              [H.sourceTopic]: topic.name,
-              [H.sourcePartition]: String(p),
-              [H.sourceOffset]: String(d.offset),
-              [H.queue]: queue.name,
-              [H.deliveryCount]: String(d.deliveries),
-              [H.lastAction]: d.action,
-            },
-          },
+          { key: json.key, value: json.value, timestamp: json.timestamp, headers: { ...json.headers, ...added } },
         ],
       };
       const result = await o.producer.produce({
@@ -89,24 +98,37 @@ export async function flushDeadLetters(o: {
         format: 'json',
         body: Buffer.from(JSON.stringify(body)),
         idempotencyKey: `queue-dead-letter:${queue.id}:${p}:${d.offset}:${d.deliveries}`,
+        // The source took the record as it is: the provenance headers never make it too large.
+        recordBytesAllowance: addedHeaderBytes(added),
       });
       if (!result.ok) {
+        if (REFUSES_THE_RECORD.has(result.error.code)) {
+          // The dead-letter topic will never take this record (e.g. its max_record_bytes is
+          // smaller): give it up as a queue without one would, rather than retry it forever
+          // and hold the partition's window.
+          refused.push(d.offset);
+          o.onRefused?.(d.offset, `${result.error.code}: ${result.error.message}`);
+          continue;
+        }
         failure = `${result.error.code}: ${result.error.message}`;
         break;
       }
       done.push(d.offset);
     }
   }
-  if (done.length > 0) {
+  if (done.length > 0 || refused.length > 0) {
     await o.db.transaction(async (tx) => {
       const now = o.now();
       const locked = await lockPartition(tx, queue.id, p, { skipLocked: false, startIfNew: 0, now });
       if (!locked) return;
-      const state = finishDead(locked.state, done, tally);
+      let state = finishDead(locked.state, done, tally);
       if (queue.deadLetterTopic === null) {
         tally.archived += tally.deadLettered;
         tally.deadLettered = 0;
       }
+      const archived = emptyTally();
+      state = finishDead(state, refused, archived);
+      tally.archived += archived.deadLettered;
       await savePartition(tx, queue.id, p, state, tally, 0, now);
     });
   }

@@ -552,6 +552,18 @@ export class QueuesService {
         partition: p,
         log,
         now: this.clock,
+        onRefused: (offset, reason) =>
+          this.o.logger.warn(
+            {
+              topic: topic.name,
+              queue: queue.name,
+              partition: p,
+              offset,
+              dead_letter_topic: queue.deadLetterTopic,
+              reason,
+            },
+            'the dead-letter topic refused this record; it is archived instead',
+          ),
       });
       this.o.metrics?.transitions(topic.name, queue.name, tally);
     } catch (error) {

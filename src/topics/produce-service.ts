@@ -51,6 +51,11 @@ export interface ProduceRequest {
   idempotencyKey?: string;
   /** Producer-Id / Producer-Epoch / Producer-Seq headers (already validated). */
   producer?: { id: bigint; epoch: number; seq: number };
+  /**
+   * Bytes a record may exceed the topic's max_record_bytes by (never from HTTP): the headers
+   * Sluice adds to a record it dead-letters, which the source topic accepted without them.
+   */
+  recordBytesAllowance?: number;
 }
 
 export type ProduceErrorCode =
@@ -252,7 +257,7 @@ export class ProduceService {
     const ctx: DecodeContext = {
       format: topic.config.value_format,
       partitionCount: topic.partitions,
-      maxRecordBytes: topic.config.max_record_bytes,
+      maxRecordBytes: topic.config.max_record_bytes + Math.max(0, req.recordBytesAllowance ?? 0),
       now: this.clock(),
       ...(this.limits.maxJsonDepth !== undefined && { maxJsonDepth: this.limits.maxJsonDepth }),
     };

@@ -40,22 +40,23 @@ export async function deadLetter(
   batch: DeliveryBatch,
   info: DeadLetterInfo,
 ): Promise<Result<void, string>> {
+  let addedBytes = 0;
   const records = batch.records
     .map((stored) => renderRecord(batch.topic.name, batch.partition, stored, batch.topic.format))
-    .map((r) => ({
-      key: r.key,
-      value: r.value,
-      timestamp: r.timestamp,
-      headers: {
-        ...r.headers,
+    .map((r) => {
+      const added = {
         [DEAD_LETTER_HEADERS.sourceTopic]: r.topic,
         [DEAD_LETTER_HEADERS.sourcePartition]: String(r.partition),
         [DEAD_LETTER_HEADERS.sourceOffset]: String(r.offset),
         [DEAD_LETTER_HEADERS.webhookId]: info.webhookId,
         [DEAD_LETTER_HEADERS.lastStatus]: info.lastStatus === null ? 'none' : String(info.lastStatus),
         [DEAD_LETTER_HEADERS.lastError]: info.lastError.slice(0, 1024),
-      },
-    }));
+      };
+      let bytes = 0;
+      for (const [name, value] of Object.entries(added)) bytes += Buffer.byteLength(name) + Buffer.byteLength(value);
+      addedBytes = Math.max(addedBytes, bytes);
+      return { key: r.key, value: r.value, timestamp: r.timestamp, headers: { ...r.headers, ...added } };
+    });
   let body: string;
   try {
     body = JSON.stringify({ records });
@@ -68,6 +69,8 @@ export async function deadLetter(
     format: 'json',
     body: new Response(body).body,
     idempotencyKey: `webhook-dead-letter:${info.messageId}`.slice(0, 255),
+    // The source took each record as it is: the provenance headers never make one too large.
+    recordBytesAllowance: addedBytes,
   });
   if (!result.ok)
     return err(`dead-letter append to ${JSON.stringify(topic)} failed: ${result.error.code}: ${result.error.message}`);

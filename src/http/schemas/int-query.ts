@@ -8,5 +8,10 @@ const DECIMAL = /^-?[0-9]+$/;
 export const intString = (min: number, max: number, maxMessage?: { error: string }) =>
   z.preprocess(
     (v) => (typeof v === 'string' && !DECIMAL.test(v) ? 'not a number' : v),
-    z.coerce.number({ error: 'must be an integer written in decimal digits' }).int().min(min).max(max, maxMessage),
+    // Each check words its own error: the schema-level one would name every issue (`0` as "not decimal").
+    z.coerce
+      .number({ error: 'must be an integer written in decimal digits' })
+      .int({ error: 'must be an integer written in decimal digits' })
+      .min(min, { error: `must be ≥ ${min}` })
+      .max(max, maxMessage ?? { error: `must be ≤ ${max}` }),
   );

@@ -138,6 +138,7 @@ interface PlatformaticClientOptions {
 interface PlatformaticBatch {
   firstOffset: bigint;
   firstTimestamp: bigint;
+  maxTimestamp: bigint;
   attributes: number;
   lastOffsetDelta: number;
   records: Array<{
@@ -212,6 +213,8 @@ export function kafkaClientSupported(version = process.versions.node): boolean {
 }
 
 const IS_CONTROL_BATCH = 0x20;
+/** Record batch attributes bit 3: the timestamps are the broker's (LogAppendTime). */
+const LOG_APPEND_TIME = 0x08;
 
 /** Loads @platformatic/kafka and wraps it; throws a message naming the fix when it can't. */
 export async function createPlatformaticDriver(conn: KafkaConnection): Promise<KafkaDriver> {
@@ -243,6 +246,8 @@ export async function createPlatformaticDriver(conn: KafkaConnection): Promise<K
   const consumer = new mod.Consumer({ ...base, groupId: `${conn.clientId}-reader` });
   // Long polls hold a broker connection for up to their wait: give them their own.
   const tailConsumer = new mod.Consumer({ ...base, groupId: `${conn.clientId}-tail` });
+  /** Partition count of each topic as the producer's metadata last showed it. */
+  const producerPartitions = new Map<string, number>();
 
   const metadata = async (topics: string[], force: boolean): Promise<Map<string, TopicLayout>> => {
     const out = new Map<string, TopicLayout>();
@@ -286,7 +291,10 @@ export async function createPlatformaticDriver(conn: KafkaConnection): Promise<K
           partitionOffsets: t.partitions.map((p) => ({ partition: p.partition, offset: BigInt(p.offset) })),
         })),
       }),
-    deleteTopic: (name) => admin.deleteTopics({ topics: [name] }),
+    deleteTopic: (name) => {
+      producerPartitions.delete(name);
+      return admin.deleteTopics({ topics: [name] });
+    },
     alterTopicConfig: (name, configs) =>
       admin.incrementalAlterConfigs({
         resources: [
@@ -306,6 +314,17 @@ export async function createPlatformaticDriver(conn: KafkaConnection): Promise<K
       return out;
     },
     async produce(topic, partition, records, acks) {
+      // The client sends a record for a partition its metadata does not show to `partition % count`,
+      // answering with that partition's offset: a topic grown a moment ago (its metadata is cached
+      // for 5 s) would get records in an old partition. Past the count it last saw, it looks again.
+      if (partition >= (producerPartitions.get(topic) ?? 0)) {
+        const md = await producer.metadata({ topics: [topic], forceUpdate: true });
+        const count = md.topics.get(topic)?.partitions.length ?? 0;
+        producerPartitions.set(topic, count);
+        if (partition >= count) {
+          throw new Error(`produce to ${topic}/${partition}: Kafka's metadata shows ${count} partitions; nothing sent`);
+        }
+      }
       const result = await producer.send({
         acks,
         messages: records.map((r) => ({
@@ -319,7 +338,10 @@ export async function createPlatformaticDriver(conn: KafkaConnection): Promise<K
         })),
       });
       const hit = result.offsets?.find((o) => o.topic === topic && o.partition === partition);
-      if (!hit) throw new Error(`produce to ${topic}/${partition}: no offset in the answer`);
+      if (!hit) {
+        producerPartitions.delete(topic);
+        throw new Error(`produce to ${topic}/${partition}: no offset in the answer`);
+      }
       return Number(hit.offset);
     },
     async fetch(leader, topicId, partition, offset, maxBytes, maxWaitMs) {
@@ -431,12 +453,15 @@ function fetchedPartition(p: PlatformaticFetchPartition): FetchedPartition {
     nextOffset = Math.max(nextOffset ?? 0, Number(batch.firstOffset) + batch.lastOffsetDelta + 1);
     if (batch.attributes & IS_CONTROL_BATCH) continue;
     const base = Number(batch.firstOffset);
+    // Under LogAppendTime the broker sets only the batch's max timestamp (and this bit): every
+    // record's time is the batch's, as Kafka's own consumers read it.
+    const appendTime = batch.attributes & LOG_APPEND_TIME ? Number(batch.maxTimestamp) : undefined;
     const records: FetchedRecord[] = [];
     batches.push({ baseOffset: base, lastOffset: base + batch.lastOffsetDelta, records });
     for (const r of batch.records) {
       records.push({
         offset: base + r.offsetDelta,
-        timestamp: Number(batch.firstTimestamp + r.timestampDelta),
+        timestamp: appendTime ?? Number(batch.firstTimestamp + r.timestampDelta),
         key: r.key,
         value: r.value,
         headers: r.headers,

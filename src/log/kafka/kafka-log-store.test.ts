@@ -157,6 +157,111 @@ if (!brokers || !kafkaClientSupported()) {
     }
   });
 
+  it('a topic grown a moment ago: an append to a new partition lands there, never in an old one', async () => {
+    const topicPrefix = `sluice-test-${randomBytes(4).toString('hex')}.`;
+    const store = await plainStore(topicPrefix);
+    try {
+      const topicId = randomUUID();
+      const logs = [];
+      for (let p = 0; p < 2; p++) logs.push(await store.createPartition(topicId, p, defaultConfig));
+      // The producer learns the topic with two partitions.
+      for (const log of logs) expect((await log.append([odd[0]!], { durability: 'fsync' })).ok).toBe(true);
+      for (let p = 2; p < 4; p++) logs.push(await store.createPartition(topicId, p, defaultConfig));
+      for (const p of [2, 3]) {
+        const appended = await logs[p]!.append([odd[1]!], { durability: 'fsync' });
+        expect(appended.ok ? appended.value : appended.error).toEqual({ baseOffset: 0, lastOffset: 0 });
+      }
+      await store.enforceRetention();
+      expect(logs.map((l) => l.endOffset())).toEqual([1, 1, 1, 1]);
+    } finally {
+      for (const id of store.topicIds()) await store.deleteTopic(id).catch(() => {});
+      await store.close();
+    }
+  });
+
+  it('retention past batches kept for a tail: what lies below the new start is never served', async () => {
+    const topicPrefix = `sluice-test-${randomBytes(4).toString('hex')}.`;
+    const { store, counter } = await countingStore(topicPrefix);
+    const nativeName = '@platformatic/kafka';
+    const native = (await import(nativeName)) as {
+      Admin: new (o: object) => {
+        deleteRecords(o: object): Promise<unknown>;
+        close(): Promise<void>;
+      };
+    };
+    const admin = new native.Admin({ clientId: 'sluice-retention', bootstrapBrokers: brokers.split(',') });
+    try {
+      const topicId = randomUUID();
+      const log = await store.createPartition(topicId, 0, defaultConfig);
+      const off = log.onAppend(() => {});
+      for (let b = 0; b < 3; b++) expect((await log.append(odd, { durability: 'fsync' })).ok).toBe(true);
+      const before = await log.read(0, all);
+      if (!before.ok) throw new Error('read failed');
+      expect(before.value.records).toHaveLength(12);
+
+      // Kafka's retention (here: DeleteRecords) moves the start into the middle of the second batch.
+      await admin.deleteRecords({
+        topics: [{ name: `${topicPrefix}${topicId}`, partitions: [{ partition: 0, offset: 6n }] }],
+      });
+      await store.enforceRetention();
+      expect(log.startOffset()).toBe(6);
+      const below = await log.read(4, all);
+      expect(below.ok ? 'served' : below.error.code).toBe('offset_out_of_range');
+      counter.fetches = 0;
+      const from = await log.read(6, all);
+      if (!from.ok) throw new Error('read failed');
+      expect(from.value.records.map((r) => r.offset)).toEqual([6, 7, 8, 9, 10, 11]);
+      expect(from.value.records).toEqual(before.value.records.slice(6));
+      off();
+    } finally {
+      for (const id of store.topicIds()) await store.deleteTopic(id).catch(() => {});
+      await admin.close();
+      await store.close();
+    }
+  });
+
+  it('an exposed LogAppendTime topic: tails and reads give the time the broker wrote, never the one sent', async () => {
+    const topicPrefix = `sluice-test-${randomBytes(4).toString('hex')}.`;
+    const connection = { brokers: brokers.split(','), clientId: 'sluice-log-append-time' };
+    const driver = await createPlatformaticDriver(connection);
+    const store = createKafkaLogStore({ connection, topicPrefix, driver });
+    await store.open();
+    const external = `sluice-test-native-${randomBytes(4).toString('hex')}`;
+    try {
+      await driver.createTopic(external, 1, { 'message.timestamp.type': 'LogAppendTime' }, 1);
+      // Created on one broker: wait until the metadata every broker answers shows it with a leader.
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const layout = (await driver.metadata([external], true).catch(() => undefined))?.get(external);
+        if (layout && layout.leaders.every((l) => l >= 0)) break;
+        if (Date.now() > deadline) throw new Error(`Kafka topic ${external} did not appear within 30 s`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const topicId = randomUUID();
+      const log = await store.createPartition(topicId, 0, defaultConfig, { external });
+      const off = log.onAppend(() => {});
+      const sentAt = ts; // long ago: the broker's append time is now
+      const t0 = Date.now();
+      expect((await log.append(odd.slice(0, 2), { durability: 'fsync' })).ok).toBe(true);
+      const tailed = await log.read(0, all);
+      off();
+      const fetched = await log.read(0, all); // nobody tails: from Kafka
+      if (!tailed.ok || !fetched.ok) throw new Error('read failed');
+      expect(tailed.value.records).toHaveLength(2);
+      for (const r of tailed.value.records) {
+        expect(r.timestamp).not.toBe(sentAt);
+        expect(r.timestamp).toBeGreaterThanOrEqual(t0 - 60_000);
+      }
+      // Kafka's own consumers give every record of a LogAppendTime batch the batch's time.
+      expect(new Set(tailed.value.records.map((r) => r.timestamp)).size).toBe(1);
+      expect(fetched.value.records).toEqual(tailed.value.records);
+    } finally {
+      for (const id of store.topicIds()) await store.deleteTopic(id).catch(() => {});
+      await driver.deleteTopic(external).catch(() => {});
+      await store.close();
+    }
+  });
+
   it('a refresh asks Kafka for the offsets of all open partitions at once, not one partition at a time', async () => {
     const topicPrefix = `sluice-test-${randomBytes(4).toString('hex')}.`;
     const connection = { brokers: brokers.split(','), clientId: 'sluice-refresh' };
