@@ -114,6 +114,11 @@ export const envSchema = z.object({
    */
   SLUICE_LOG_SCRUB_BYTES_PER_SEC: int(0, 100 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
   /**
+   * The log flushes (fsync, index files, recovery checkpoint) every 10 s, and early once this
+   * many bytes were appended since the last flush: what a start after a crash must scan. 0: time only.
+   */
+  SLUICE_LOG_FLUSH_BYTES: int(0, 1024 * 1024 * 1024 * 1024).default(1024 * 1024 * 1024),
+  /**
    * Where the log lives: `file` (segment files in DATA_DIR), `kafka` (an Apache Kafka cluster,
    * SLUICE_KAFKA_*; Node.js 22.22+/24 only), `memory` (tests and experiments only).
    */
@@ -262,6 +267,7 @@ export interface Config {
   };
   maxOpenFiles: number;
   logScrubBytesPerSec: number;
+  logFlushBytes: number;
   webhookAllowPrivate: boolean;
   /** Host patterns and CIDRs from SLUICE_WEBHOOK_ALLOW_HOSTS; empty = no allowlist. */
   webhookAllowHosts: string[];
@@ -394,6 +400,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     maxOpenFiles: e.SLUICE_MAX_OPEN_FILES,
     logScrubBytesPerSec: e.SLUICE_LOG_SCRUB_BYTES_PER_SEC,
+    logFlushBytes: e.SLUICE_LOG_FLUSH_BYTES,
     webhookAllowPrivate: e.SLUICE_WEBHOOK_ALLOW_PRIVATE,
     webhookAllowHosts: e.SLUICE_WEBHOOK_ALLOW_HOSTS.split(',')
       .map((s) => s.trim())

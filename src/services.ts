@@ -419,6 +419,7 @@ function createLogStore(config: Config, logger: Logger, metrics: Metrics): LogSt
     logger: logLogger,
     maxOpenFiles: config.maxOpenFiles,
     scrubBytesPerSec: config.logScrubBytesPerSec,
+    flushBytes: config.logFlushBytes,
     observer: metrics.traffic.logObserver,
   });
 }

@@ -26,6 +26,13 @@ export interface FileLogStoreOptions {
   retentionCheckIntervalMs?: number;
   /** Background fsync + recovery-point checkpoint interval; 0 disables (default 10 s). */
   flushIntervalMs?: number;
+  /**
+   * Flush early once this many bytes were appended since the last flush began, store-wide:
+   * bounds what a start after a crash scans, whatever the write rate (default 1 GiB; 0: time only).
+   * Each flush fsyncs every partition written since the last one: 256 MiB cost a third of the
+   * `write`-durability throughput of 100 partitions on a 2-core VM, 1 GiB nothing measurable.
+   */
+  flushBytes?: number;
   /** Offset/time index entries after which a segment rolls (default 131072: 512 MiB at 4 KiB). */
   maxIndexEntries?: number;
   /** Per-partition cache of the newest batches, for tailing readers (default 1 MiB). */
@@ -78,6 +85,19 @@ export function createFileLogStore(options: FileLogStoreOptions): LogStore {
     maxGroupBytes: options.maxGroupBytes ?? 8 * 1024 * 1024,
     pool,
     observer: options.observer,
+  };
+  let unflushed = 0;
+  let flushing: Promise<void> | undefined;
+  const flushBytes = options.flushBytes ?? 1024 * 1024 * 1024;
+  /** One flush pass over every partition at a time; what is appended meanwhile counts toward the next. */
+  const flushAll = (): Promise<void> =>
+    (flushing ??= (async () => {
+      unflushed = 0;
+      for (const p of all()) await p.flush();
+    })().finally(() => (flushing = undefined)));
+  tuning.written = (bytes) => {
+    unflushed += bytes;
+    if (flushBytes > 0 && unflushed >= flushBytes && !flushing && state === 'open') void flushAll();
   };
   const topics = new Map<string, Map<number, FilePartitionLog>>();
   const creating = new Map<string, Promise<FilePartitionLog>>();
@@ -169,9 +189,10 @@ export function createFileLogStore(options: FileLogStoreOptions): LogStore {
       }
       state = 'open';
       startTimer(options.retentionCheckIntervalMs ?? 60_000, () => enforceRetention());
-      startTimer(options.flushIntervalMs ?? 10_000, async () => {
-        for (const p of all()) await p.flush();
-      });
+      const flushMs = options.flushIntervalMs ?? 10_000;
+      startTimer(flushMs, flushAll);
+      // Recovery may have scanned (and fsynced) a tail: checkpoint its position now, not a whole interval later.
+      if (flushMs > 0 && report.partitions > 0) void flushAll();
       const scrubRate = options.scrubBytesPerSec ?? 64 * 1024 * 1024;
       if (scrubRate > 0 && report.partitions > 0)
         scrub = startScrub(all(), { bytesPerSec: scrubRate, logger, observer: options.observer });
@@ -259,6 +280,7 @@ export function createFileLogStore(options: FileLogStoreOptions): LogStore {
       state = 'closed';
       for (const t of timers.splice(0)) clearInterval(t);
       await scrub?.stop();
+      await flushing;
       let clean = wasOpen;
       for (const p of all()) clean = (await p.shutdown('log store closed', true)) && clean;
       if (clean) await writeFileAtomic(fs, root, CLEAN_SHUTDOWN_MARKER, Buffer.from(new Date(clock()).toISOString()));

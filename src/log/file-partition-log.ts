@@ -47,6 +47,8 @@ export interface PartitionTuning {
   pool: HandlePool;
   /** Metrics hooks, if any. */
   observer?: LogObserver | undefined;
+  /** Told the bytes of every group written: the store flushes early when too much is unflushed. */
+  written?: ((bytes: number) => void) | undefined;
 }
 
 interface PendingAppend {
@@ -284,6 +286,7 @@ export class FilePartitionLog implements PartitionLog {
       return this.fail(e, group, !wrote);
     }
     this.t.observer?.written?.({ records: next - this.visibleEnd, bytes, writeSeconds, syncSeconds });
+    this.t.written?.(bytes);
     this.visibleEnd = next;
     if (sync) this.durableEnd = next;
     for (const a of group)
@@ -380,7 +383,13 @@ export class FilePartitionLog implements PartitionLog {
 
   /** The active segment's end as a resume point (call once its data and index files are durable). */
   private positionOf(seg: Segment): RecoveryPosition {
-    return { segment: seg.baseOffset, position: seg.size, offset: seg.endOffset, index: seg.index!.mark() };
+    return {
+      segment: seg.baseOffset,
+      position: seg.size,
+      offset: seg.endOffset,
+      index: seg.index!.mark(),
+      appendTime: seg.lastAppendTime,
+    };
   }
 
   private async checkpoint(startOffset = this.start, position = this.recoveryPosition): Promise<void> {

@@ -20,6 +20,8 @@ export interface RecoveryPosition {
   /** Offset of the batch at `position`. */
   offset: number;
   index: IndexMark;
+  /** Append time of the segment's newest batch before `position` (-1: none); absent in older checkpoints. */
+  appendTime?: number;
 }
 
 export interface PartitionCheckpoint {
@@ -45,6 +47,7 @@ function parsePosition(v: unknown): RecoveryPosition | undefined {
     segment: p.segment,
     position: p.position,
     offset: p.offset,
+    ...(int(p.appendTime, -1) && { appendTime: p.appendTime }),
     index: {
       entries: m.entries,
       timeEntries: m.timeEntries,

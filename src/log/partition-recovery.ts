@@ -3,7 +3,8 @@
 import type { LogFs } from './log-fs.js';
 import type { LogLogger } from './logger.js';
 import { readCheckpoint, writeCheckpoint, type RecoveryPosition } from './partition-checkpoint.js';
-import { batchAppendTime } from './record-batch.js';
+import { readAt } from './log-fs.js';
+import { BATCH_HEADER_BYTES, MAGIC, batchAppendTime, readBatchHeader } from './record-batch.js';
 import { LogCorruptionError, SEGMENT_FILE_RE, Segment } from './segment.js';
 import { SegmentIndex } from './segment-index.js';
 import type { HandlePool } from './handle-pool.js';
@@ -111,18 +112,34 @@ async function scanSegment(
 
 /**
  * Resumes the scan of `seg` at a checkpointed position: the index as the flush made it
- * durable, checked at its last entry (that batch must parse with the offset it names), then
- * CRC-checked batches from there to the end of the file. Undefined when the index files or
- * the position do not fit the log; the caller then scans the segment whole.
+ * durable, checked cheaply at its last entry (the batch header there names the offset the
+ * entry says and ends by the position), then CRC-checked batches from the position to the
+ * end of the file. What lies below the position is re-read by the background scrub.
+ * Undefined when the index files or the position do not fit the log; the caller then scans
+ * the segment whole.
  */
 async function resumeScan(seg: Segment, at: RecoveryPosition, ctx: RecoveryContext): Promise<SegmentScan | undefined> {
   const index = await seg.restoreIndex(at.index, at.position, at.offset, ctx.maxIndexEntries);
   if (!index) return undefined;
   const [rel, pos] = index.lastEntry();
+  if (at.appendTime === undefined) {
+    // A checkpoint that does not hold the newest append time: read it from the batches since the last entry.
+    seg.index = index;
+    seg.maxTimestamp = index.runningMax;
+    const through = { position: at.position, offset: at.offset, fromIndexEntry: pos > 0 };
+    return scanSegment(seg, pos, seg.baseOffset + rel, ctx.now, through);
+  }
+  if (at.position > 0) {
+    const buf = await seg.use((h) => readAt(h, pos, BATCH_HEADER_BYTES));
+    if (buf.length < BATCH_HEADER_BYTES) return undefined;
+    const h = readBatchHeader(buf);
+    const fits = h.sizeBytes >= BATCH_HEADER_BYTES && pos + h.sizeBytes <= at.position;
+    if (h.magic !== MAGIC || h.baseOffset !== seg.baseOffset + rel || !fits) return undefined;
+  }
   seg.index = index;
   seg.maxTimestamp = index.runningMax;
-  const through = { position: at.position, offset: at.offset, fromIndexEntry: pos > 0 };
-  return scanSegment(seg, pos, seg.baseOffset + rel, ctx.now, through);
+  seg.lastAppendTime = at.appendTime;
+  return scanSegment(seg, at.position, at.offset, ctx.now);
 }
 
 export async function recoverPartition(ctx: RecoveryContext): Promise<RecoveredPartition> {
@@ -349,19 +366,23 @@ export async function recoverPartition(ctx: RecoveryContext): Promise<RecoveredP
       : await active.loadIndex(ctx.maxIndexEntries);
   }
   let recoveryPosition: RecoveryPosition | undefined;
+  let durable = recoveryPoint;
   if (!quarantineReason) {
     // The resume point stays valid while its bytes and index files do (a tail cut after it
-    // keeps them); the next flush moves it to the end.
+    // keeps them); the first flush after open moves it, with the recovery point, to the end.
+    // Until then the tail the scan read counts as unflushed, as it was before the crash: the
+    // start itself writes nothing when nothing was cut.
     const keep = resumedAt ?? (ctx.clean ? checkpointed : undefined);
     if (keep && keep.segment === active.baseOffset && keep.position <= active.size) recoveryPosition = keep;
-    // What the scan read may still sit only in the page cache of a crashed process' OS.
-    await active.use((h) => h.datasync());
-    await writeCheckpoint(fs, dir, { startOffset, recoveryPoint: active.endOffset, recoveryPosition });
+    durable = Math.min(recoveryPoint, active.endOffset);
+    const stale = !cp || cp.recoveryPoint !== durable || cp.startOffset !== startOffset;
+    if (stale || recoveryPosition !== checkpointed)
+      await writeCheckpoint(fs, dir, { startOffset, recoveryPoint: durable, recoveryPosition });
   }
   return {
     segments,
     startOffset,
-    recoveryPoint: quarantineReason ? recoveryPoint : active.endOffset,
+    recoveryPoint: durable,
     truncatedBytes,
     quarantineReason,
     scannedBytes,

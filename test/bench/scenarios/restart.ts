@@ -21,6 +21,8 @@ interface Stage {
   restartMs: number;
   /** Log bytes the start read and CRC-checked (from its unclean-start log line); null when not found. */
   scannedBytes: number | null;
+  /** How long the log store's open (recovery) took, of restartMs. */
+  logRecoveryMs: number | null;
   recordsAfter: number;
   rssIdleMiB: number;
 }
@@ -35,9 +37,9 @@ async function topicTotals(pool: Dispatcher, topic: string): Promise<{ records: 
   );
 }
 
-/** The scannedBytes of the server's "log store opened after an unclean shutdown" line, if still in its output tail. */
-function scannedBytes(server: SluiceServer): number | null {
-  const m = /"scannedBytes":(\d+)/.exec(server.child.tail());
+/** A number of the server's "log store opened after an unclean shutdown" line, if still in its output tail. */
+function recoveryField(server: SluiceServer, field: 'scannedBytes' | 'durationMs'): number | null {
+  const m = new RegExp(`"${field}":(\\d+)`).exec(server.child.tail());
   return m ? Number(m[1]) : null;
 }
 
@@ -102,7 +104,8 @@ export const restart: Scenario = {
         await pool.close();
         await server.child.stop('SIGKILL');
         server = await startSluice({ dataDir });
-        const scanned = scannedBytes(server);
+        const scanned = recoveryField(server, 'scannedBytes');
+        const recoveryMs = recoveryField(server, 'durationMs');
         pool = createPool(server.url, 4);
         const after = await topicTotals(pool, topic);
         await sleep(1500);
@@ -113,11 +116,12 @@ export const restart: Scenario = {
           records: before.records,
           restartMs: server.readyMs,
           scannedBytes: scanned,
+          logRecoveryMs: recoveryMs,
           recordsAfter: after.records,
           rssIdleMiB: rss,
         });
         ctx.log(
-          `restart: ready in ${Math.round(server.readyMs)} ms, ${after.records}/${before.records} records, scanned ${scanned === null ? '?' : (scanned / MiB).toFixed(1)} MiB, RSS ${rss.toFixed(0)} MiB`,
+          `restart: ready in ${Math.round(server.readyMs)} ms, ${after.records}/${before.records} records, scanned ${scanned === null ? '?' : (scanned / MiB).toFixed(1)} MiB in a ${recoveryMs ?? '?'} ms log recovery, RSS ${rss.toFixed(0)} MiB`,
         );
       }
       await pool.close();
