@@ -497,6 +497,20 @@ describe('dead letters the dead-letter topic cannot take as they are', () => {
     });
     expect(desc).toMatchObject({ archived: 2, dead_lettered: 1, in_flight: 0, available: 0 });
   });
+
+  it('with its dead-letter topic deleted, a dead record is archived and counted, not retried forever', async () => {
+    const dlq = await topic(1);
+    const t = await topic(1, [{ value: 'a' }]);
+    expectStatus(await putQueue(t, 'g', { dead_letter_topic: dlq }), 201);
+    expect((await server.client.delete('/v1/topics/{topic}', { params: { topic: dlq } })).status).toBe(204);
+    const got = await receive(t, 'g', { max_records: 1 });
+    await ack(t, 'g', [{ lease: got[0]!.lease, action: 'reject' }]);
+    const desc = await eventually(async () => {
+      const d = await describeQueue(t, 'g');
+      return d.dead_letter_pending === 0 ? d : undefined;
+    });
+    expect(desc).toMatchObject({ archived: 1, dead_lettered: 0, in_flight: 0, available: 0 });
+  });
 });
 
 describe('ordered_by_key', () => {

@@ -23,4 +23,21 @@ describe('jsonMessages', () => {
     expect(split('[[1]]', 1).ok).toBe(false);
     expect(split('[[1]]', 2).ok).toBe(true);
   });
+
+  it('refuses what topic produce refuses as a json value: half a surrogate pair, a number beyond a double', () => {
+    // Stored, these are served by /v1/topics reads too, where jq, Go and serde refuse the whole page.
+    for (const bad of [
+      '"\\ud800"',
+      '{"a":["x\\udc00y"]}',
+      '[1, "\\ud83d"]',
+      '{"n":1e400}',
+      '[1, -2E+999]',
+      `1${'0'.repeat(400)}`,
+    ]) {
+      expect(split(bad).ok, bad).toBe(false);
+    }
+    for (const fine of ['"\\ud83d\\ude00"', '{"n":1e308}', '1e-400', '{"e100":"1e999"}']) {
+      expect(split(fine).ok, fine).toBe(true);
+    }
+  });
 });

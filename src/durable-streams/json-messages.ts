@@ -1,6 +1,7 @@
 // JSON-mode appends: validate the body (UTF-8, JSON, bounded nesting) and split a top-level
 // array into its elements' exact source text, so stored messages keep their bytes (big numbers too).
 import { err, ok, type Result } from '../lib/result.js';
+import { hasLoneSurrogateEscape, hasNonFiniteNumber, mayHoldHugeNumber } from '../topics/record-json-scan.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -45,6 +46,12 @@ export function jsonMessages(
   } catch (e) {
     return err(`the body is not valid JSON: ${(e as Error).message}`);
   }
+  // As topic produce refuses for a json value: the stored messages are served by /v1/topics too.
+  const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  if (hasLoneSurrogateEscape(bytes))
+    return err('the JSON has a \\u escape of half a surrogate pair, which strict JSON parsers refuse');
+  if (mayHoldHugeNumber(bytes) && hasNonFiniteNumber(value))
+    return err('the JSON has a number beyond the range of a 64-bit float (e.g. 1e400)');
   if (!Array.isArray(value)) return ok({ messages: [text.trim()], array: false });
   if (value.length === 0) return ok({ messages: [], array: true });
   const open = text.indexOf('[');

@@ -58,6 +58,8 @@ export async function flushDeadLetters(o: {
   now: () => number;
   /** A record the dead-letter topic refused for good (it is archived instead), with why. */
   onRefused?: (offset: number, reason: string) => void;
+  /** After `topic_not_found`: whether the dead-letter topic is really gone (not just unknown here yet). */
+  deadLetterTopicGone?: () => Promise<boolean>;
 }): Promise<Tally> {
   const { queue, topic, partition: p } = o;
   const row = (await loadPartitions(o.db, queue.id)).find((r) => r.partition === p);
@@ -75,9 +77,14 @@ export async function flushDeadLetters(o: {
       o.log,
       dead.map((d) => d.offset),
     );
+    let gone = false;
     for (const d of dead) {
       const rec = records.get(d.offset);
       if (!rec) continue;
+      if (gone) {
+        refused.push(d.offset);
+        continue;
+      }
       const json = renderRecord(topic.name, p, rec, topic.config.value_format);
       const H = QUEUE_DEAD_LETTER_HEADERS;
       const added = {
@@ -102,6 +109,13 @@ export async function flushDeadLetters(o: {
         recordBytesAllowance: addedHeaderBytes(added),
       });
       if (!result.ok) {
+        // Deleted since the queue named it: as without a dead-letter topic, archived.
+        if (result.error.code === 'topic_not_found' && (await o.deadLetterTopicGone?.())) {
+          gone = true;
+          refused.push(d.offset);
+          o.onRefused?.(d.offset, `${result.error.code}: ${result.error.message}`);
+          continue;
+        }
         if (REFUSES_THE_RECORD.has(result.error.code)) {
           // The dead-letter topic will never take this record (e.g. its max_record_bytes is
           // smaller): give it up as a queue without one would, rather than retry it forever

@@ -1,8 +1,15 @@
 // Drizzle queries over the queue tables. Lease state changes happen in a transaction that
 // holds the queue partition's row lock (`lockPartition`), one partition at a time.
-import { and, asc, eq, inArray, isNotNull, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNotNull, lte, ne, sql } from 'drizzle-orm';
 import type { MetadataDb } from '../metadata/connection.js';
-import { queuePartitions, queues, workerLeases, type QueuePartitionRow, type QueueRow } from '../metadata/schema.js';
+import {
+  queuePartitions,
+  queues,
+  topics,
+  workerLeases,
+  type QueuePartitionRow,
+  type QueueRow,
+} from '../metadata/schema.js';
 import { decodeRanges, encodeRanges, nextSweepAt, type PartitionState, type Tally } from './partition-state.js';
 
 export type Db = MetadataDb;
@@ -334,4 +341,17 @@ export async function holdsWorkerLease(
 
 export async function releaseWorkerLease(db: Db, name: string, holder: string): Promise<void> {
   await db.delete(workerLeases).where(and(eq(workerLeases.name, name), eq(workerLeases.holder, holder)));
+}
+
+/**
+ * Whether a topic of this name exists (or is being created) in the database — the shared truth,
+ * where a node's topic cache may not yet know one another node just created.
+ */
+export async function liveTopicExists(db: Db, name: string): Promise<boolean> {
+  const rows = await db
+    .select({ id: topics.id })
+    .from(topics)
+    .where(and(eq(topics.name, name), ne(topics.state, 'deleting')))
+    .limit(1);
+  return rows.length > 0;
 }

@@ -28,6 +28,7 @@ import {
 import {
   deleteQueue,
   deleteQueuesOfTopic,
+  liveTopicExists,
   findQueue,
   insertQueue,
   listQueues,
@@ -552,6 +553,8 @@ export class QueuesService {
         partition: p,
         log,
         now: this.clock,
+        deadLetterTopicGone: async () =>
+          queue.deadLetterTopic !== null && !(await liveTopicExists(this.db, queue.deadLetterTopic)),
         onRefused: (offset, reason) =>
           this.o.logger.warn(
             {
