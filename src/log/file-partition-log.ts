@@ -470,7 +470,8 @@ export class FilePartitionLog implements PartitionLog {
         // Retention may delete a closed segment (or the topic go) under the scrub: nothing left to check.
         if (seg.baseOffset >= this.start && !this.closedReason) throw e;
       } finally {
-        if (seg !== this.active && !this.openClosed.includes(seg)) await seg.release();
+        // A closed partition (topic deleted, store closing) already released its files: let this one go too.
+        if (this.closedReason || (seg !== this.active && !this.openClosed.includes(seg))) await seg.release();
       }
     }
     total += pending;
