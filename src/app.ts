@@ -11,6 +11,7 @@ import { ApiError, errorResponse } from './http/errors.js';
 import { auditLog } from './http/middleware/audit-log.js';
 import { hostCheck } from './http/middleware/host-check.js';
 import { trafficMeter } from './http/middleware/traffic-meter.js';
+import { refuseUnsafeHead } from './http/middleware/unsafe-head.js';
 import { rememberJsonErrors } from './http/middleware/json-body.js';
 import { allowedMethodsResolver } from './http/middleware/method-not-allowed.js';
 import { InflightTracker, requestContext } from './http/middleware/request-context.js';
@@ -46,6 +47,7 @@ export function createApp(services: Services): CreatedApp {
     a.use('*', hostCheck(config.host, config.limits.allowedHosts));
     a.use('*', rememberJsonErrors());
     a.use('*', originPolicy(config.corsOrigins));
+    a.use('*', refuseUnsafeHead());
     const limitBody = bodyLimit({
       maxSize: config.maxBodyBytes,
       onError: (ctx) =>

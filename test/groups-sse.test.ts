@@ -101,6 +101,23 @@ const describeGroup = async (group: string) =>
   expectStatus(await server.client.get('/v1/groups/{group}', { params: { group } }), 200);
 
 describe('SSE group member', () => {
+  it('a HEAD request joins nothing (405, Allow: GET); nor does one on a member’s records', async () => {
+    const t = await topic(1);
+    const group = name('g');
+    const head = await fetch(`${server.url}/v1/groups/${group}/events?topics=${t}`, { method: 'HEAD' });
+    expect(head.status).toBe(405);
+    expect(head.headers.get('allow')).toBe('GET');
+    expect((await fetch(`${server.url}/v1/groups/${group}`)).status).toBe(404); // never joined
+    const joined = expectStatus(
+      await server.client.post('/v1/groups/{group}/members', { params: { group }, body: { topics: [t] } as never }),
+      201,
+    );
+    const fetchHead = await fetch(`${server.url}/v1/groups/${group}/members/${joined.member_id}/records`, {
+      method: 'HEAD',
+    });
+    expect(fetchHead.status).toBe(405);
+  });
+
   it('announces membership, streams records, reports rebalances, auto-commits, and leaves on disconnect', async () => {
     const t = await topic(2);
     await produce(t, [

@@ -349,6 +349,15 @@ describe('delivery', () => {
 });
 
 describe('SSE receive', () => {
+  it('a HEAD request on the stream leases nothing (405, Allow: GET): it could never receive what it leased', async () => {
+    const t = await topic(1, values(2));
+    expectStatus(await putQueue(t, 'h', { lock_ms: 60_000 }), 201);
+    const head = await fetch(`${server.url}/v1/topics/${t}/queues/h/events`, { method: 'HEAD' });
+    expect(head.status).toBe(405);
+    expect(head.headers.get('allow')).toBe('GET');
+    expect(await describeQueue(t, 'h')).toMatchObject({ in_flight: 0, available: 2, deliveries: 0 });
+  });
+
   it('streams leases in events, at most max_in_flight unacknowledged; acks by POST let more through', async () => {
     const t = await topic(
       2,

@@ -1,0 +1,28 @@
+// HEAD on a GET route runs its handler and drops the body. For the GETs that change state — an
+// SSE group member (joins the group), a member's fetch (heartbeat, may commit what it confirms),
+// a queue's SSE stream (leases records) — that would act for a client that can receive nothing,
+// so HEAD is answered 405 there (Allow: GET), before anything runs.
+import type { MiddlewareHandler } from 'hono';
+import type { AppEnv } from '../app-env.js';
+import { ApiError } from '../errors.js';
+
+/** Paths whose GET is not safe to run for a HEAD. */
+const UNSAFE_HEAD: readonly RegExp[] = [
+  /^\/v1\/groups\/[^/]+\/events\/?$/,
+  /^\/v1\/groups\/[^/]+\/members\/[^/]+\/records\/?$/,
+  /^\/v1\/topics\/[^/]+\/queues\/[^/]+\/events\/?$/,
+];
+
+export function refuseUnsafeHead(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (c.req.method === 'HEAD' && UNSAFE_HEAD.some((path) => path.test(c.req.path))) {
+      throw new ApiError(
+        'method_not_allowed',
+        `HEAD is not supported on ${c.req.path}: its GET acts (joins, fetches or leases) for the caller; use GET`,
+        {},
+        { allow: 'GET' },
+      );
+    }
+    return next();
+  };
+}
