@@ -62,8 +62,11 @@ export class OverviewService {
     while (this.samples.length > 2 && this.samples[0]!.at < at - HISTORY_MS - this.intervalMs) this.samples.shift();
   }
 
-  /** Rates between consecutive samples of the last minutes. */
-  history(): OverviewHistory {
+  /**
+   * Rates between consecutive samples of the last minutes, up to `until` (the snapshot they go
+   * with: samples the sampler took while it was being built come with the next one's rates).
+   */
+  history(until = Number.POSITIVE_INFINITY): OverviewHistory {
     const h: OverviewHistory = {
       at: [],
       records_in_per_sec: [],
@@ -74,6 +77,7 @@ export class OverviewService {
     for (let i = 1; i < this.samples.length; i++) {
       const a = this.samples[i - 1]!;
       const b = this.samples[i]!;
+      if (b.at > until) break;
       const seconds = Math.max(0.001, (b.at - a.at) / 1000);
       const r = (k: keyof TrafficTotals) => Math.max(0, Math.round(((b.totals[k] - a.totals[k]) / seconds) * 10) / 10);
       h.at.push(b.at);
@@ -89,7 +93,7 @@ export class OverviewService {
   subscribe(listener: Listener): () => void {
     this.listeners.add(listener);
     if (this.last && this.sources.now() - this.last.at < this.intervalMs) {
-      listener({ ...this.last, history: this.history() });
+      listener({ ...this.last, history: this.history(this.last.at) });
     } else {
       this.fresh.add(listener);
       void this.tick();
@@ -131,7 +135,7 @@ export class OverviewService {
       this.last = snapshot;
       let history: OverviewHistory | undefined;
       for (const listener of [...this.listeners]) {
-        if (this.fresh.delete(listener)) listener({ ...snapshot, history: (history ??= this.history()) });
+        if (this.fresh.delete(listener)) listener({ ...snapshot, history: (history ??= this.history(snapshot.at)) });
         else listener(snapshot);
       }
     } finally {
