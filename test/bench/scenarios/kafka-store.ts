@@ -144,6 +144,18 @@ export function kafkaStoreRows(r: KafkaStoreResult, rate: number): Row[] {
       });
     } else rows.push(row);
   }
+  // Where the delivery time goes: the producer's acknowledgement (HTTP 200 through Sluice, the
+  // client's send resolving natively) bounds each side's delivery from below.
+  const ack = r.latency.ack;
+  rows.push(
+    versus({
+      scenario: `Sluice on Kafka: produce acknowledgement at ${rate / 1000}k rec/s`,
+      metric: 'p99',
+      unit: 'ms',
+      sluice: sluiceOk ? ack.sluice.p99Ms : null,
+      other: { name: 'native producer send, same cluster', value: nativeOk ? ack.native.p99Ms : null },
+    }),
+  );
   return rows;
 }
 
