@@ -149,7 +149,8 @@ export class SegmentIndex {
     maxEntries: number,
   ): SegmentIndex | undefined {
     const timeFromFile = Math.max(0, mark.timeEntries - 1);
-    if (mark.entries > maxEntries || mark.timeEntries > maxEntries) return undefined;
+    // No bound by `maxEntries` here: a group of many batches can carry an index past it (the
+    // segment rolls at the next group), and the files themselves bound what the mark may claim.
     if (index.length < mark.entries * OFFSET_ENTRY_BYTES || timeIndex.length < timeFromFile * TIME_ENTRY_BYTES)
       return undefined;
     const idx = SegmentIndex.parse(
