@@ -98,6 +98,66 @@ describe('crash recovery under hostile interleavings', () => {
     await expectIndexesMatchRebuild(pdir);
   });
 
+  it('a crash at each step of a flush after the fsync (index, time index, checkpoint tmp): resumes at the previous flush', async () => {
+    const steps: Array<[FaultOp, string]> = [
+      ['write', '.index'],
+      ['truncate', '.index'],
+      ['write', '.timeindex'],
+      ['datasync', '.timeindex'],
+      ['sync', 'partition.checkpoint.tmp'],
+    ];
+    for (const [op, file] of steps) {
+      const { dir, store, faults } = await crashable();
+      const topic = newTopic();
+      const log = (await store.createPartition(topic, 0, config)) as FilePartitionLog;
+      const pdir = `${dir}/${topic}/0`;
+      await appendRange(log, 0, 30, 'write');
+      await log.flush();
+      const position = log.sizeBytes();
+      await appendRange(log, 30, 60, 'write');
+      faults[op] = file;
+      await log.flush();
+      expect(log.writable().ok, `${op} ${file}`).toBe(false);
+      const { store: s2, report } = await reopen(dir);
+      expect(report, `${op} ${file}`).toMatchObject({ truncated: [], quarantined: [] });
+      expect(report.scannedBytes, `${op} ${file}`).toBe(log.sizeBytes() - position);
+      const l2 = s2.getPartition(topic, 0)!;
+      expect(await texts(l2)).toEqual(values(0, 180));
+      expect(await l2.offsetForTimestamp(1_000_000 + 45)).toBe(135);
+      await s2.close();
+      await expectIndexesMatchRebuild(pdir);
+    }
+  });
+
+  it('a discard fence cutting the segment the checkpoint points into: resumes there, nothing unacknowledged visible', async () => {
+    const { dir, store, faults } = await crashable();
+    const topic = newTopic();
+    const log = (await store.createPartition(topic, 0, config)) as FilePartitionLog;
+    const pdir = `${dir}/${topic}/0`;
+    await appendRange(log, 0, 20, 'fsync');
+    await log.flush();
+    const position = log.sizeBytes();
+    await appendRange(log, 20, 25, 'fsync');
+    const acked = log.sizeBytes();
+    faults.datasync = '.log';
+    faults.truncate = '.log';
+    expect(await log.append(batch(25, 3, 200), { durability: 'fsync' })).toMatchObject({ ok: false });
+    const cp = await readCheckpoint(nodeLogFs, pdir);
+    expect(cp).toMatchObject({ discard: { segment: 0, position: acked }, recoveryPosition: { position } });
+    expect((await stat(`${pdir}/${(await segmentFiles(pdir))[0]}`)).size).toBeGreaterThan(acked);
+
+    const { store: s2, report } = await reopen(dir);
+    expect(report).toMatchObject({ truncated: [], quarantined: [] });
+    expect(report.scannedBytes).toBe(acked - position);
+    const l2 = s2.getPartition(topic, 0)!;
+    expect(await texts(l2)).toEqual(values(0, 75));
+    expect(await l2.append(batch(99, 3, 200), { durability: 'fsync' })).toMatchObject({ value: { baseOffset: 75 } });
+    const again = await readCheckpoint(nodeLogFs, pdir);
+    expect(again?.discard).toBeUndefined();
+    await s2.close();
+    await expectIndexesMatchRebuild(pdir);
+  });
+
   it('a crash inside a roll, before its checkpoint lands: nothing acknowledged is lost, offsets continue', async () => {
     for (const afterFlush of [0, 5]) {
       const { dir, store, faults } = await crashable();
