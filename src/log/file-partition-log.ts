@@ -18,6 +18,7 @@ import { planRetention } from './retention-policy.js';
 import { LogCorruptionError, type Segment } from './segment.js';
 import { SegmentIndex } from './segment-index.js';
 import { writeQuarantineMarker } from './partition-quarantine.js';
+import { SegmentIndexes } from './segment-indexes.js';
 import type {
   AppendError,
   AppendOptions,
@@ -100,12 +101,8 @@ export class FilePartitionLog implements PartitionLog {
   private inFlight: PendingAppend[] = [];
   private draining = false;
   private readonly recent: RecentBatches;
-  private readonly openClosed: Segment[] = [];
+  private readonly indexes: SegmentIndexes;
   private readonly notifier = new AppendNotifier(() => this.visibleEnd);
-  /** Index rebuilds under way, one per segment, shared by the callers that found it wrong. */
-  private readonly rebuilding = new Map<Segment, Promise<SegmentIndex>>();
-  /** Segments whose rebuild found an invalid batch: an index mismatch there is the log's. */
-  private readonly unreadable = new WeakMap<Segment, { position: number; reason: string }>();
   /** The quarantine marker's write, awaited by a scrub that found corruption and by shutdown. */
   private markerWritten: Promise<void> | undefined;
   /** The log as recovery left it at open, below the recovery point: what a scrub re-reads. */
@@ -129,6 +126,19 @@ export class FilePartitionLog implements PartitionLog {
     this.quarantineReason = recovered.quarantineReason;
     if (this.quarantineReason) this.readOnlyReason = `quarantined: ${this.quarantineReason}`;
     this.scrubEnd = { segment: this.active.baseOffset, position: this.active.size, offset: this.active.endOffset };
+    this.indexes = new SegmentIndexes({
+      topicId,
+      partition,
+      maxIndexEntries: t.maxIndexEntries,
+      openSegments: t.openSegments,
+      logger: t.logger,
+      observer: t.observer,
+      isActive: (seg) => seg === this.active,
+      holds: (seg) => this.segments.includes(seg),
+      writable: () => !this.closedReason && !this.readOnlyReason,
+      onWriter: (run) => this.task(run),
+      corrupt: (seg, position, reason) => this.corrupt(seg, position, reason),
+    });
   }
 
   private get active(): Segment {
@@ -412,112 +422,6 @@ export class FilePartitionLog implements PartitionLog {
     this.recoveryPosition = position;
   }
 
-  /** Loads (and keeps, LRU-bounded) a closed segment's index; the active one is always loaded. */
-  private async indexOf(seg: Segment): Promise<SegmentIndex> {
-    const index =
-      seg.index ??
-      (await seg.readIndexFiles(this.t.maxIndexEntries)) ??
-      (await this.rebuildIndex(seg, 'index files missing or not plausible for the segment', 'read'));
-    if (seg !== this.active) this.keepIndex(seg, index);
-    return index;
-  }
-
-  private keepIndex(seg: Segment, index: SegmentIndex): void {
-    seg.index = index;
-    const at = this.openClosed.indexOf(seg);
-    if (at >= 0) this.openClosed.splice(at, 1);
-    this.openClosed.push(seg);
-    while (this.openClosed.length > this.t.openSegments) {
-      const evicted = this.openClosed.shift()!;
-      evicted.index = undefined;
-      void evicted.release();
-    }
-  }
-
-  /**
-   * An index entry did not name the batch found at its position (`found`). The index is only
-   * a hint: it is rebuilt from the log and the caller seeks again. If the rebuild already
-   * failed, or a rebuilt index still disagrees, the log itself is bad: quarantine.
-   */
-  private async indexMismatch(seg: Segment, attempt: number, entry: [number, number], found: string): Promise<void> {
-    const bad = this.unreadable.get(seg);
-    if (bad) this.corrupt(seg, bad.position, bad.reason);
-    const [rel, pos] = entry;
-    const what = `index entry (offset ${seg.baseOffset + rel} at byte ${pos}) ${found}`;
-    if (attempt > 0) this.corrupt(seg, pos, `${what} after a rebuild`);
-    await this.rebuildIndex(seg, what, 'read');
-  }
-
-  /**
-   * Rebuilds `seg`'s index from the log (a CRC scan of the segment, or `fresh` when the
-   * caller scanned it whole), replaces the one in memory and, while the partition is
-   * writable, its files. Concurrent callers share one rebuild. Throws (quarantining) if the
-   * scan finds an invalid batch.
-   */
-  private rebuildIndex(
-    seg: Segment,
-    why: string,
-    foundBy: 'read' | 'scrub',
-    fresh?: SegmentIndex,
-  ): Promise<SegmentIndex> {
-    let pending = this.rebuilding.get(seg);
-    if (!pending) {
-      pending = this.runRebuild(seg, why, foundBy, fresh).finally(() => this.rebuilding.delete(seg));
-      this.rebuilding.set(seg, pending);
-    }
-    return pending;
-  }
-
-  private async runRebuild(
-    seg: Segment,
-    why: string,
-    foundBy: 'read' | 'scrub',
-    fresh?: SegmentIndex,
-  ): Promise<SegmentIndex> {
-    const index = fresh ?? new SegmentIndex(this.t.maxIndexEntries);
-    let scanned = fresh ? seg.size : 0;
-    let next = fresh ? seg.endOffset : seg.baseOffset;
-    const scan = async (): Promise<void> => {
-      const r = await seg.indexRange(index, scanned, seg.size, next);
-      if (!r.ok) {
-        this.unreadable.set(seg, r);
-        this.corrupt(seg, r.position, r.reason);
-      }
-      scanned = seg.size;
-      next = r.next;
-    };
-    if (!fresh) await scan(); // off the writer: appends go on meanwhile
-    // On the writer, so no append, roll or retention interleaves: catch up with what the
-    // active segment received meanwhile, then swap the index in.
-    await this.task(async () => {
-      // Retention deleted it meanwhile: a reader of it is out of range now.
-      if (!this.segments.includes(seg)) throw new Error(`segment ${seg.fileName} was deleted by retention`);
-      if (scanned < seg.size) await scan();
-      seg.maxTimestamp = index.runningMax;
-      if (seg === this.active) {
-        seg.index = index;
-        seg.indexOnDisk = undefined; // the next flush writes the files whole
-      } else this.keepIndex(seg, index);
-      this.t.observer?.indexRebuilt?.();
-      this.t.logger.warn(
-        { topicId: this.topicId, partition: this.partition, segment: seg.fileName, foundBy, entries: index.entries },
-        `${why}: index rebuilt from the log`,
-      );
-      // Index files are hints: rewriting them may fail without failing the read. A read-only
-      // partition is left as found.
-      if (this.closedReason || this.readOnlyReason) return;
-      await seg
-        .replaceIndexFiles(index)
-        .catch((e: unknown) =>
-          this.t.logger.warn(
-            { topicId: this.topicId, partition: this.partition, segment: seg.fileName, err: e },
-            'rewriting rebuilt index files failed: the next start checks them again',
-          ),
-        );
-    });
-    return index;
-  }
-
   private corrupt(seg: Segment, position: number, reason: string): never {
     const message = `segment ${seg.fileName}: invalid batch (${reason}) at byte ${position}`;
     this.quarantine(seg, message, { position, reason }, 'log corruption found while reading: partition quarantined');
@@ -583,41 +487,18 @@ export class FilePartitionLog implements PartitionLog {
             if (!go) return total;
           }
         }
-        if (scanned === end && !stopped()) await this.checkIndex(seg, fresh, end);
+        if (scanned === end && !stopped()) await this.indexes.check(seg, fresh, end);
       } catch (e) {
         // Retention may delete a closed segment (or the topic go) under the scrub: nothing left to check.
         if (seg.baseOffset >= this.start && !this.closedReason) throw e;
       } finally {
         // A closed partition (topic deleted, store closing) already released its files: let this one go too.
-        if (this.closedReason || (seg !== this.active && !this.openClosed.includes(seg))) await seg.release();
+        if (this.closedReason || (seg !== this.active && !this.indexes.keeps(seg))) await seg.release();
       }
     }
     total += pending;
     if (pending > 0) await pace(pending);
     return total;
-  }
-
-  /**
-   * Compares `seg`'s index with `fresh`, built by the scrub from its batches below `end`:
-   * the one in memory (for the part scanned) and, for a closed segment scanned whole, the
-   * files a restart would load. Rebuilds where they differ (from `fresh` when it is whole).
-   */
-  private async checkIndex(seg: Segment, fresh: SegmentIndex, end: number): Promise<void> {
-    const whole = seg !== this.active && end === seg.size;
-    let wrong: string | undefined;
-    if (seg.index && !seg.index.agreesWith(fresh, end, whole)) wrong = 'index in memory';
-    else if (whole) {
-      const files = await seg.readIndexFileBytes();
-      const want = fresh.serialize();
-      if (!files.index?.equals(want.index) || !files.timeIndex?.equals(want.timeIndex)) wrong = 'index files';
-    }
-    if (wrong)
-      await this.rebuildIndex(
-        seg,
-        `the background scrub found the ${wrong} disagree with the log`,
-        'scrub',
-        whole ? fresh : undefined,
-      );
   }
 
   async read(offset: number, options: ReadOptions): Promise<Result<ReadBatch, ReadError>> {
@@ -668,7 +549,8 @@ export class FilePartitionLog implements PartitionLog {
    */
   private async readSegment(seg: Segment, offset: number, collector: ReadCollector, chunk: number): Promise<void> {
     for (let attempt = 0; ; attempt++) {
-      const entry = offset > seg.baseOffset ? (await this.indexOf(seg)).floorEntry(offset - seg.baseOffset) : NO_ENTRY;
+      const entry =
+        offset > seg.baseOffset ? (await this.indexes.of(seg)).floorEntry(offset - seg.baseOffset) : NO_ENTRY;
       let first = true;
       let mismatch = false;
       for await (const b of seg.scan(entry[1], seg.size, seg.baseOffset + entry[0], chunk)) {
@@ -682,7 +564,7 @@ export class FilePartitionLog implements PartitionLog {
         if (collector.add(decodeBatch(b.buf, b.at).records)) return;
       }
       if (!mismatch) return;
-      await this.indexMismatch(seg, attempt, entry, 'does not start a valid batch');
+      await this.indexes.mismatch(seg, attempt, entry, 'does not start a valid batch');
     }
   }
 
@@ -701,7 +583,7 @@ export class FilePartitionLog implements PartitionLog {
     for (const seg of [...this.segments]) {
       if (seg.maxTimestamp < timestamp) continue;
       for (let attempt = 0; ; attempt++) {
-        const index = await this.indexOf(seg);
+        const index = await this.indexes.of(seg);
         // The time entry is checked against the batches up to the one it names (nothing is
         // yielded before): that batch starts at its offset with its max timestamp, and no
         // batch so far holds a record as new as `timestamp`.
@@ -732,7 +614,7 @@ export class FilePartitionLog implements PartitionLog {
         }
         if (!mismatch && !checked) mismatch = `ends before the time index entry's offset ${seg.baseOffset + time![1]}`;
         if (!mismatch) break;
-        await this.indexMismatch(seg, attempt, entry, mismatch);
+        await this.indexes.mismatch(seg, attempt, entry, mismatch);
       }
     }
   }
@@ -785,7 +667,7 @@ export class FilePartitionLog implements PartitionLog {
    */
   private async appendTimeFloor(seg: Segment, since: number, now: number): Promise<[number, number]> {
     for (let attempt = 0; ; attempt++) {
-      const index = await this.indexOf(seg);
+      const index = await this.indexes.of(seg);
       let lo = 0;
       let hi = index.entries - 1;
       let floor = NO_ENTRY;
@@ -808,7 +690,7 @@ export class FilePartitionLog implements PartitionLog {
         } else hi = mid - 1;
       }
       if (!bad) return floor;
-      await this.indexMismatch(seg, attempt, bad, 'does not start a valid batch');
+      await this.indexes.mismatch(seg, attempt, bad, 'does not start a valid batch');
     }
   }
 
@@ -837,8 +719,7 @@ export class FilePartitionLog implements PartitionLog {
       this.segments = this.segments.slice(plan.deleteCount);
       const deletedBytes = victims.reduce((sum, v) => sum + v.size, 0);
       for (const v of victims) {
-        const at = this.openClosed.indexOf(v);
-        if (at >= 0) this.openClosed.splice(at, 1);
+        this.indexes.forget(v);
         await v.deleteFiles();
       }
       await this.t.fs.syncDir(this.dir);
