@@ -1,6 +1,7 @@
 // Requests a hostile or careless client sends, found by attacking a running server: each gets a
 // clear 4xx naming what is wrong and changes nothing — never a silent misreading, a 500 or a hang.
 import { randomUUID } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStatus } from './support/client.js';
 import { startIsolatedServer, type TestServer } from './support/server.js';
@@ -80,5 +81,61 @@ describe('record filters (?key=, ?header.<name>=)', () => {
     // The refused group stream joined nobody: the group still has only the member above.
     const g = expectStatus(await server.client.get('/v1/groups/{group}', { params: { group } }), 200);
     expect(g.members.map((m) => m.member_id)).toEqual([member]);
+  });
+});
+
+describe('request bodies with a Content-Encoding', () => {
+  const gzip = (text: string) => new Uint8Array(gzipSync(Buffer.from(text)));
+
+  it('are refused with 415 and Accept-Encoding: identity on every route with a body — never parsed as JSON, nothing changed', async () => {
+    const name = await topic();
+    const records = JSON.stringify({ records: [{ value: 1 }] });
+    const cases: Array<
+      [method: string, path: string, contentType: string, body: string | Uint8Array, encoding: string]
+    > = [
+      ['POST', `/v1/topics/${name}/records`, 'application/json', gzip(records), 'gzip'],
+      ['POST', `/v1/topics/${name}/records`, 'application/x-ndjson', gzip('{"value":1}\n'), 'gzip'],
+      // Plain JSON labelled as compressed: the label is what the server must not ignore.
+      ['POST', `/v1/topics/${name}/records`, 'application/json', records, 'br'],
+      ['POST', `/v1/topics/${name}/records`, 'application/json', records, 'deflate'],
+      ['POST', `/v1/topics/${name}/records`, 'application/x-ndjson', '{"value":1}\n', 'GZIP'],
+      ['POST', `/v1/topics/${name}/records`, 'application/json', records, 'identity, gzip'],
+      ['POST', '/v1/topics', 'application/json', gzip(JSON.stringify({ name: `t-${randomUUID()}` })), 'gzip'],
+      ['PATCH', `/v1/topics/${name}`, 'application/json', gzip('{"partitions":2}'), 'gzip'],
+      [
+        'POST',
+        '/v1/webhooks',
+        'application/json',
+        gzip(JSON.stringify({ topic: name, url: 'https://example.com/h' })),
+        'gzip',
+      ],
+      ['POST', '/v1/keys', 'application/json', gzip(JSON.stringify({ name: 'k', grants: [] })), 'gzip'],
+      ['PUT', `/v1/stream/s-${randomUUID()}`, 'application/json', gzip('[1]'), 'gzip'],
+    ];
+    for (const [method, path, contentType, body, encoding] of cases) {
+      const what = `${method} ${path} ${contentType} ${encoding}`;
+      const res = await server.client.raw(method, path, {
+        body,
+        headers: { 'content-type': contentType, 'content-encoding': encoding },
+      });
+      expect(res.status, what).toBe(415);
+      expect(res.headers.get('accept-encoding'), what).toBe('identity');
+      expect((res.json as { error: Record<string, unknown> }).error, what).toMatchObject({
+        code: 'unsupported_media_type',
+        message: expect.stringMatching(/Content-Encoding/),
+      });
+    }
+    const t = expectStatus(await server.client.get('/v1/topics/{topic}', { params: { topic: name } }), 200);
+    expect(t.partitions.map((p) => p.end_offset)).toEqual([0]);
+    expect(expectStatus(await server.client.get('/v1/webhooks'), 200).webhooks).toEqual([]);
+  });
+
+  it('Content-Encoding: identity (any case) is no encoding at all', async () => {
+    const name = await topic();
+    const res = await server.client.raw('POST', `/v1/topics/${name}/records`, {
+      body: JSON.stringify({ records: [{ value: 1 }] }),
+      headers: { 'content-type': 'application/json', 'content-encoding': 'Identity' },
+    });
+    expect(res.status).toBe(200);
   });
 });
