@@ -121,6 +121,34 @@ describe('index files are never trusted over the log', () => {
     expect(rebuilds()).toBe(1);
   });
 
+  it("a closed segment's .timeindex claiming an older newest timestamp: a lookup by time does not skip the segment", async () => {
+    const t = await tempDir();
+    cleanups.push(t.cleanup);
+    const topic = newTopic();
+    const store = await openStore(t.dir, { scrubBytesPerSec: 0 });
+    const log = await store.createPartition(topic, 0, { ...config, segmentBytes: 32 * 1024 });
+    for (let i = 0; i < 120; i++) await log.append(batch(i, 3, 200), { durability: 'fsync' });
+    await store.close();
+    const pdir = `${t.dir}/${topic}/0`;
+    const names = await segmentFiles(pdir);
+    expect(names.length).toBeGreaterThan(2);
+    const path = `${pdir}/${names[0]!.replace('.log', '.timeindex')}`;
+    const time = await readFile(path);
+    // The two newest entries each claim a timestamp one lower: the segment's newest now looks older.
+    const last = time.length - 12;
+    const newest = Number(time.readBigInt64BE(last)) - 1_000_000; // the segment's last batch
+    const previous = Number(time.readBigInt64BE(last - 12)) - 1_000_000;
+    time.writeBigInt64BE(BigInt(1_000_000 + previous - 1), last - 12);
+    time.writeBigInt64BE(BigInt(1_000_000 + newest - 1), last);
+    await writeFile(path, time);
+
+    const d = await reopen(t.dir, pdir, topic, time);
+    // Before the fix: the offset of the next segment's first batch, as if this segment had nothing that new.
+    expect(await d.log.offsetForTimestamp(1_000_000 + newest)).toBe(3 * newest);
+    expect(await d.log.offsetForTimestamp(1_000_000 + previous)).toBe(3 * previous);
+    expect(d.store.quarantined()).toEqual([]);
+  });
+
   it('a closed segment whose .index names offsets its batches do not start: reads are right and its files are rewritten from the log', async () => {
     const t = await tempDir();
     cleanups.push(t.cleanup);
