@@ -12,6 +12,7 @@ import { auditLog } from './http/middleware/audit-log.js';
 import { hostCheck } from './http/middleware/host-check.js';
 import { trafficMeter } from './http/middleware/traffic-meter.js';
 import { refuseUnsafeHead } from './http/middleware/unsafe-head.js';
+import { refuseContentEncoding } from './http/middleware/content-encoding.js';
 import { rememberJsonErrors } from './http/middleware/json-body.js';
 import { allowedMethodsResolver } from './http/middleware/method-not-allowed.js';
 import { InflightTracker, requestContext } from './http/middleware/request-context.js';
@@ -48,6 +49,8 @@ export function createApp(services: Services): CreatedApp {
     a.use('*', rememberJsonErrors());
     a.use('*', originPolicy(config.corsOrigins));
     a.use('*', refuseUnsafeHead());
+    // Before the body limit and auth, which read JSON bodies: a compressed body is never parsed.
+    a.use('*', refuseContentEncoding());
     const limitBody = bodyLimit({
       maxSize: config.maxBodyBytes,
       onError: (ctx) =>

@@ -158,9 +158,10 @@ export const envSchema = z.object({
   /** Keep the embedded database in memory instead of DATA_DIR/meta (tests only). */
   SLUICE_PGLITE_IN_MEMORY: bool.default(false),
   /**
-   * Let webhooks target loopback and private addresses (127.0.0.0/8, 10/8, 172.16/12,
-   * 192.168/16, 100.64/10, ::1, fc00::/7). Off by default; link-local and cloud-metadata
-   * addresses are refused regardless.
+   * Let webhooks target loopback, private and other not-globally-reachable addresses
+   * (127.0.0.0/8, 10/8, 172.16/12, 192.168/16, 100.64/10, 192.0.0.0/24, test nets, ::1,
+   * fc00::/7, 2001:db8::/32, …; see webhooks/url-policy.ts). Off by default; link-local,
+   * multicast, 240/4 and cloud-metadata addresses are refused regardless.
    */
   SLUICE_WEBHOOK_ALLOW_PRIVATE: bool.default(false),
   /**

@@ -457,6 +457,43 @@ describe('idempotency', () => {
     ]);
     expect(await endOffsets(name)).toEqual([3]);
   });
+
+  it('Producer-Seq does not wrap: past 2^31-1 → 400 naming the header, a wrap to 0 → 409 saying to bump the epoch', async () => {
+    const name = await topic(1);
+    const max = 2 ** 31 - 1;
+    const h = (seq: number | string, epoch = 3) => ({
+      'producer-id': '777',
+      'producer-epoch': String(epoch),
+      'producer-seq': String(seq),
+    });
+    const last = expectStatus(await produce(name, [{ value: 'last' }], h(max)), 200);
+    const over = await produce(name, [{ value: 'over' }], h(max + 1));
+    expect(over.status).toBe(400);
+    expect(over.status === 400 && over.body.error).toMatchObject({
+      code: 'bad_request',
+      header: 'producer-seq',
+      message: expect.stringMatching(
+        /Producer-Seq must be an integer between 0 and 2147483647.*does not wrap.*Producer-Epoch/,
+      ),
+    });
+    for (const wrapped of [0, 1, max - 1]) {
+      const res = await produce(name, [{ value: 'wrapped' }], h(wrapped));
+      expect(res.status, String(wrapped)).toBe(409);
+      const error = (res.body as { error: Record<string, unknown> }).error;
+      expect(error, String(wrapped)).toMatchObject({
+        code: 'conflict',
+        reason: 'producer_seq_exhausted',
+        current_epoch: 3,
+        message: expect.stringMatching(/2147483647.*does not wrap.*Producer-Epoch 4.*Producer-Seq 0/),
+      });
+      // No `expected_seq`: there is no sequence the producer could send next in this epoch.
+      expect(error, String(wrapped)).not.toHaveProperty('expected_seq');
+    }
+    // The last request still replays; the next epoch starts again at 0.
+    expect(expectStatus(await produce(name, [{ value: 'last' }], h(max)), 200)).toEqual(last);
+    expectStatus(await produce(name, [{ value: 'fresh' }], h(0, 4)), 200);
+    expect(await endOffsets(name)).toEqual([2]);
+  });
 });
 
 describe('idempotency keys belong to the principal that sent them', () => {

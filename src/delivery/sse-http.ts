@@ -107,15 +107,42 @@ export function startPosition(from: string | undefined, timestamp: string | unde
   return { offset: Number(from) };
 }
 
-/** The `?key=` / `?header.<name>=` filter from the raw query (all values of each name). */
+const isFilterParam = (name: string): boolean => name === 'key' || name.startsWith(HEADER_FILTER_PREFIX);
+
+/** A 400 naming one query parameter, shaped like a schema validation failure. */
+function queryParamError(param: string, message: string): ApiError {
+  const field = `query.${param}`;
+  return new ApiError('bad_request', `${field}: ${message}`, { issues: [{ field, message }] });
+}
+
+/** The `?key=` / `?header.<name>=` filter from the raw query (all values of each name); 400 for `header.` without a name. */
 export function filterFromQuery(c: Context<AppEnv>): RecordFilter | null {
   const all = c.req.queries();
   const relevant: Record<string, string[]> = {};
   for (const [name, values] of Object.entries(all)) {
-    if (name === 'key' || name.startsWith(HEADER_FILTER_PREFIX)) relevant[name] = values;
+    if (name === HEADER_FILTER_PREFIX)
+      throw queryParamError(name, 'a header filter needs a header name: header.<name>=<value>');
+    if (isFilterParam(name)) relevant[name] = values;
   }
   return parseRecordFilter(relevant);
 }
+
+/**
+ * Routes that deliver records but do not filter them refuse `?key=` / `?header.<name>=`: a client
+ * that asked for a filter must not silently get (or, in a group, commit) every record.
+ */
+export function refuseRecordFilters(c: Context<AppEnv>): void {
+  const param = Object.keys(c.req.queries()).find(isFilterParam);
+  if (param !== undefined)
+    throw queryParamError(
+      param,
+      'this route does not filter records; key= and header.<name>= filters apply to the topic and partition /events streams',
+    );
+}
+
+/** For the descriptions of routes that call `refuseRecordFilters`. */
+export const NO_RECORD_FILTERS_DOC =
+  ' Record filters (`key`, `header.<name>`) are not applied here: passing one is a 400 (they work on the topic and partition `/events` streams).';
 
 /**
  * Answer with an SSE stream. Under @hono/node-server the data is written to the raw Node

@@ -21,7 +21,8 @@ export const openApiInfo = {
       'Any operation may answer 503 `unavailable` when a process-wide limit is reached (the error names the `limit`: ' +
       '`max_connections`, `max_streams` for SSE and long-polls, `max_buffered_body_bytes`) with `Retry-After`, ' +
       '408 when the request (headers, then body) is not received within the server’s timeouts, ' +
-      'and 403 `forbidden` (`reason: "host_not_allowed"`) when a server on loopback gets a `Host` that is neither a loopback name nor in SLUICE_ALLOWED_HOSTS (DNS rebinding).',
+      'and 403 `forbidden` (`reason: "host_not_allowed"`) when a server on loopback gets a `Host` that is neither a loopback name nor in SLUICE_ALLOWED_HOSTS (DNS rebinding). ' +
+      'Request bodies are read uncompressed: a request with a `Content-Encoding` other than `identity` (gzip, br, deflate, …) is answered 415 `unsupported_media_type` with `Accept-Encoding: identity`, before anything reads it.',
   },
   servers: [{ url: 'http://127.0.0.1:8080' }],
   tags: [

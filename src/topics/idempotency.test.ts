@@ -3,7 +3,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createMemoryLogStore, type LogStore, type PartitionLog } from '../log/index.js';
 import type { IdempotencyIdentity } from './idempotency-tag.js';
-import { IdempotencyTracker, type IdempotencyBegin, type OffsetRef } from './idempotency.js';
+import {
+  IdempotencyTracker,
+  MAX_PRODUCER_EPOCH,
+  MAX_PRODUCER_SEQ,
+  type IdempotencyBegin,
+  type OffsetRef,
+} from './idempotency.js';
 
 const H1 = Buffer.alloc(16, 1);
 const H2 = Buffer.alloc(16, 2);
@@ -138,6 +144,19 @@ describe('Producer-Id / Epoch / Seq', () => {
     const stale = await run(t, pr(7, 0));
     expect(!stale.ok && stale.error).toMatchObject({ code: 'fenced', currentEpoch: 1 });
     expect(logs[0]!.endOffset()).toBe(3);
+  });
+
+  it('a producer that used the last sequence of the last epoch is told to choose a new producer id', async () => {
+    const t = new IdempotencyTracker(60_000);
+    expect((await run(t, pr(MAX_PRODUCER_SEQ, MAX_PRODUCER_EPOCH))).ok).toBe(true);
+    const wrapped = await run(t, pr(0, MAX_PRODUCER_EPOCH));
+    expect(!wrapped.ok && wrapped.error).toMatchObject({
+      code: 'conflict',
+      reason: 'producer_seq_exhausted',
+      currentEpoch: MAX_PRODUCER_EPOCH,
+      message: expect.stringMatching(/does not wrap.*choose a new Producer-Id/),
+    });
+    expect(logs[0]!.endOffset()).toBe(1);
   });
 
   it('rebuilds producer state from the log after a restart', async () => {

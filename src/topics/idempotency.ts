@@ -9,10 +9,23 @@ export interface OffsetRef {
   offset: number;
 }
 
+/** The largest Producer-Seq: Kafka's int32 base sequence. It never wraps (a new epoch starts at 0). */
+export const MAX_PRODUCER_SEQ = 2 ** 31 - 1;
+/** The largest Producer-Epoch: Kafka's int16 producer epoch. */
+export const MAX_PRODUCER_EPOCH = 32767;
+
 /** Why a request carrying idempotency headers was refused. */
 export type IdempotencyError =
   | { code: 'invalid_record'; message: string }
-  | { code: 'conflict'; message: string; expectedSeq?: number }
+  | {
+      code: 'conflict';
+      message: string;
+      /** A gap: the sequence the producer must send next. */
+      expectedSeq?: number;
+      /** `producer_seq_exhausted`: the epoch used its last sequence (MAX_PRODUCER_SEQ); only a new epoch goes on. */
+      reason?: 'producer_seq_exhausted';
+      currentEpoch?: number;
+    }
   | { code: 'fenced'; message: string; currentEpoch: number };
 
 interface BatchRef {
@@ -568,6 +581,21 @@ export class IdempotencyTracker {
     const last = producer.lastSeq;
     if (last !== undefined && identity.seq <= last) {
       entry = producer.requests.get(identity.seq);
+      // Sequences do not wrap: after the last one, anything but a retained repeat is a client
+      // that wrapped (as Kafka's would) — say so, rather than "already appended".
+      if (last === MAX_PRODUCER_SEQ && !entry) {
+        return refuse({
+          code: 'conflict',
+          reason: 'producer_seq_exhausted',
+          currentEpoch: producer.epoch,
+          message:
+            `producer ${pid} used the last Producer-Seq (${MAX_PRODUCER_SEQ}) of Producer-Epoch ${producer.epoch}; ` +
+            `Producer-Seq does not wrap: ` +
+            (producer.epoch < MAX_PRODUCER_EPOCH
+              ? `send Producer-Epoch ${producer.epoch + 1} with Producer-Seq 0`
+              : `the epoch is also at its maximum (${MAX_PRODUCER_EPOCH}): choose a new Producer-Id and start at Producer-Seq 0`),
+        });
+      }
       if (!entry) {
         return refuse({
           code: 'conflict',

@@ -209,7 +209,8 @@ export class ProduceService {
       const e = begun.error;
       const details: Record<string, unknown> = {};
       if (e.code === 'conflict' && e.expectedSeq !== undefined) details.expected_seq = e.expectedSeq;
-      if (e.code === 'fenced') details.current_epoch = e.currentEpoch;
+      if (e.code === 'conflict' && e.reason !== undefined) details.reason = e.reason;
+      if (e.code !== 'invalid_record' && e.currentEpoch !== undefined) details.current_epoch = e.currentEpoch;
       return err({ code: e.code, message: e.message, details });
     }
     if (begun.value.kind === 'replay') return ok({ offsets: begun.value.offsets });

@@ -161,3 +161,108 @@ function teredo(v4: string): string {
   const [a, b, c, d] = v4.split('.').map((n) => 255 - Number(n)) as [number, number, number, number];
   return `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
 }
+
+describe('the IANA special-purpose registries (table): not-globally-reachable ranges are refused', () => {
+  // [address, how the default policy answers]: 'private' = refused unless SLUICE_WEBHOOK_ALLOW_PRIVATE
+  // or an allowlist entry; 'never' = refused whatever the config; 'public' = allowed.
+  const table: Array<[address: string, expected: 'private' | 'never' | 'public', range: string]> = [
+    ['0.0.0.0', 'private', '0.0.0.0/8 "this network"'],
+    ['0.1.2.3', 'private', '0.0.0.0/8 "this network"'],
+    ['10.255.255.255', 'private', '10.0.0.0/8'],
+    ['100.64.0.1', 'private', '100.64.0.0/10 shared (CGNAT)'],
+    ['100.127.255.254', 'private', '100.64.0.0/10 shared (CGNAT)'],
+    ['127.255.255.254', 'private', '127.0.0.0/8 loopback'],
+    ['169.254.1.1', 'never', '169.254.0.0/16 link-local'],
+    ['172.31.255.255', 'private', '172.16.0.0/12'],
+    ['192.0.0.1', 'private', '192.0.0.0/24 IETF protocol assignments'],
+    ['192.0.0.8', 'private', '192.0.0.0/24 IETF protocol assignments'],
+    ['192.0.0.170', 'private', '192.0.0.0/24 (NAT64 discovery)'],
+    ['192.0.2.10', 'private', '192.0.2.0/24 TEST-NET-1'],
+    ['192.88.99.1', 'private', '192.88.99.0/24 deprecated 6to4 relay anycast'],
+    ['192.168.255.255', 'private', '192.168.0.0/16'],
+    ['198.18.0.1', 'private', '198.18.0.0/15 benchmarking'],
+    ['198.19.255.255', 'private', '198.18.0.0/15 benchmarking'],
+    ['198.51.100.7', 'private', '198.51.100.0/24 TEST-NET-2'],
+    ['203.0.113.7', 'private', '203.0.113.0/24 TEST-NET-3'],
+    ['224.0.0.1', 'never', '224.0.0.0/4 multicast'],
+    ['240.0.0.1', 'never', '240.0.0.0/4 reserved'],
+    ['255.255.255.255', 'never', 'limited broadcast'],
+    // Just outside those ranges: ordinary public addresses.
+    ['100.128.0.1', 'public', 'above 100.64.0.0/10'],
+    ['192.0.1.1', 'public', 'between 192.0.0.0/24 and 192.0.2.0/24'],
+    ['192.0.3.1', 'public', 'above 192.0.2.0/24'],
+    ['198.20.0.1', 'public', 'above 198.18.0.0/15'],
+    ['203.0.114.1', 'public', 'above 203.0.113.0/24'],
+    ['8.8.8.8', 'public', 'public'],
+    ['::', 'private', '::/128 unspecified'],
+    ['::1', 'private', '::1/128 loopback'],
+    ['::2', 'private', '::/104 IPv4-compatible 0.0.0.2'],
+    ['::0.255.255.255', 'private', '::/104 IPv4-compatible 0.255.255.255'],
+    ['::ffff:192.0.0.8', 'private', 'IPv4-mapped 192.0.0.0/24'],
+    ['::ffff:198.51.100.1', 'private', 'IPv4-mapped TEST-NET-2'],
+    ['::ffff:8.8.8.8', 'public', 'IPv4-mapped public'],
+    ['64:ff9b::c000:0208', 'private', 'NAT64 of 192.0.2.8'],
+    ['64:ff9b::a00:1', 'private', 'NAT64 of 10.0.0.1'],
+    ['64:ff9b::808:808', 'public', 'NAT64 of 8.8.8.8'],
+    ['64:ff9b:1::1', 'private', '64:ff9b:1::/48 local-use NAT64'],
+    ['100::1', 'private', '100::/64 discard-only'],
+    ['2001:2::1', 'private', '2001:2::/48 benchmarking'],
+    ['2001:10::1', 'private', '2001:10::/28 deprecated ORCHID'],
+    ['2001:db8::1', 'private', '2001:db8::/32 documentation'],
+    ['2001:db8:ffff::1', 'private', '2001:db8::/32 documentation'],
+    ['3fff::1', 'private', '3fff::/20 documentation'],
+    ['5f00::1', 'private', '5f00::/16 SRv6 SIDs'],
+    ['fc00::1', 'private', 'fc00::/7 unique local'],
+    ['fdff:ffff::1', 'private', 'fc00::/7 unique local'],
+    ['fe80::1', 'never', 'fe80::/10 link-local'],
+    ['febf::1', 'never', 'fe80::/10 link-local'],
+    ['fec0::1', 'private', 'fec0::/10 deprecated site-local'],
+    ['ff02::1', 'never', 'ff00::/8 multicast'],
+    ['2606:4700:4700::1111', 'public', 'public'],
+    ['2001:4860:4860::8888', 'public', 'public (inside 2001::/23 but outside its reserved parts)'],
+  ];
+
+  for (const [address, expected, range] of table) {
+    it(`${address} (${range}) is ${expected}`, () => {
+      const url = `http://${address.includes(':') ? `[${address}]` : address}/hook`;
+      const problem = strict.addressProblem('hooks.example', address);
+      const literal = strict.checkUrl(url);
+      if (expected === 'public') {
+        expect(problem).toBeNull();
+        expect(literal.ok).toBe(true);
+        return;
+      }
+      expect(literal.ok).toBe(false);
+      expect(problem).toMatch(expected === 'never' ? /may never call it/ : /SLUICE_WEBHOOK_ALLOW_PRIVATE/);
+      // The escape hatch: SLUICE_WEBHOOK_ALLOW_PRIVATE (or an allowlisted CIDR) opens the private
+      // ranges, never the link-local/multicast/metadata ones.
+      expect(loose.checkUrl(url).ok).toBe(expected === 'private');
+    });
+  }
+
+  it('a host name resolving to a special-purpose address is refused when the webhook is created and at connect time', async () => {
+    for (const address of ['192.0.0.8', '198.51.100.1', '2001:db8::5', 'fec0::1']) {
+      const answer = [{ address, family: address.includes(':') ? 6 : 4 }];
+      const created = vi.spyOn(dns.promises, 'lookup').mockResolvedValue(answer as never);
+      const connected = vi
+        .spyOn(dns, 'lookup')
+        .mockImplementation(((_host: string, _options: unknown, callback: (e: null, a: typeof answer) => void) =>
+          callback(null, answer)) as never);
+      try {
+        const url = strict.checkUrl('https://rebound.example/hook');
+        expect(url.ok).toBe(true); // a name is only judged by what it resolves to
+        if (!url.ok) continue;
+        const resolved = await strict.checkResolved(url.value);
+        expect(!resolved.ok && resolved.error, address).toMatch(/loopback or private/);
+        expect((await loose.checkResolved(url.value)).ok, address).toBe(true);
+        const error = await new Promise<NodeJS.ErrnoException | null>((resolve) =>
+          strict.lookup('rebound.example', {}, (e) => resolve(e)),
+        );
+        expect(error?.message, address).toMatch(/loopback or private/);
+      } finally {
+        created.mockRestore();
+        connected.mockRestore();
+      }
+    }
+  });
+});

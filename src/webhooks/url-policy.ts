@@ -10,18 +10,44 @@ export const MAX_URL_LENGTH = 2048;
 const ALWAYS_REFUSED_V4 = ['169.254.0.0/16', '224.0.0.0/4', '240.0.0.0/4', '100.100.100.200/32', '168.63.129.16/32'];
 const ALWAYS_REFUSED_V6 = ['fe80::/10', 'ff00::/8', 'fd00:ec2::254/128'];
 const ALWAYS_REFUSED_HOSTS = new Set(['metadata.google.internal', 'metadata.goog', 'metadata', 'instance-data']);
-/** Loopback, private and shared ranges: refused unless SLUICE_WEBHOOK_ALLOW_PRIVATE or allowlisted. */
+/**
+ * Loopback, private, shared and the other ranges IANA's special-purpose registries mark as not
+ * globally reachable (documentation, benchmarking, protocol assignments): refused unless
+ * SLUICE_WEBHOOK_ALLOW_PRIVATE or allowlisted. (240.0.0.0/4, 255.255.255.255, multicast and
+ * link-local are above, refused always.)
+ */
 const PRIVATE_V4 = [
-  '0.0.0.0/8',
+  '0.0.0.0/8', // "this network" (RFC 791); 0.0.0.0 reaches the local host on Linux
   '10.0.0.0/8',
-  '100.64.0.0/10',
+  '100.64.0.0/10', // shared address space, CGNAT (RFC 6598)
   '127.0.0.0/8',
   '172.16.0.0/12',
+  '192.0.0.0/24', // IETF protocol assignments: DS-Lite, NAT64 discovery, PCP/TURN anycast (RFC 6890)
+  '192.0.2.0/24', // TEST-NET-1 (RFC 5737)
+  '192.88.99.0/24', // deprecated 6to4 relay anycast (RFC 7526)
   '192.168.0.0/16',
-  '198.18.0.0/15',
+  '198.18.0.0/15', // benchmarking (RFC 2544)
+  '198.51.100.0/24', // TEST-NET-2
+  '203.0.113.0/24', // TEST-NET-3
 ];
-/** 64:ff9b:1::/48 is NAT64's local-use prefix (RFC 8215): by definition inside the operator's network. */
-const PRIVATE_V6 = ['::/128', '::1/128', 'fc00::/7', '64:ff9b:1::/48'];
+/**
+ * IPv6 counterparts. Addresses that embed an IPv4 address (mapped, NAT64 64:ff9b::/96, 6to4,
+ * Teredo) are judged by that address too (`embeddedIpv4`), so 2002::/16 and 2001::/32 stay open
+ * for public ones; 64:ff9b:1::/48 is NAT64's local-use prefix (RFC 8215): by definition inside
+ * the operator's network.
+ */
+const PRIVATE_V6 = [
+  '::/104', // ::, ::1, and IPv4-compatible forms of 0.0.0.0/8 (`::2` is not judged as IPv4)
+  '64:ff9b:1::/48',
+  '100::/64', // discard-only (RFC 6666)
+  '2001:2::/48', // benchmarking (RFC 5180)
+  '2001:10::/28', // deprecated ORCHID (RFC 4843)
+  '2001:db8::/32', // documentation (RFC 3849)
+  '3fff::/20', // documentation (RFC 9637)
+  '5f00::/16', // SRv6 SIDs (RFC 9602)
+  'fc00::/7', // unique local
+  'fec0::/10', // deprecated site-local (RFC 3879): still routed inside some networks
+];
 
 function blockList(v4: string[], v6: string[]): net.BlockList {
   const list = new net.BlockList();
@@ -154,7 +180,7 @@ export class UrlPolicy {
       return `${host} (${shown}) is not in SLUICE_WEBHOOK_ALLOW_HOSTS`;
     }
     if (inList(this.private) && !this.options.allowPrivate && !cidrListed && !hostListed) {
-      return `${host} resolves to ${shown}, a loopback or private address; set SLUICE_WEBHOOK_ALLOW_PRIVATE=true or list it in SLUICE_WEBHOOK_ALLOW_HOSTS to allow it`;
+      return `${host} resolves to ${shown}, a loopback or private (not globally reachable) address; set SLUICE_WEBHOOK_ALLOW_PRIVATE=true or list it in SLUICE_WEBHOOK_ALLOW_HOSTS to allow it`;
     }
     return null;
   }

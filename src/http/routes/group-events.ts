@@ -2,7 +2,7 @@
 // membership; records of its partitions stream as events, assignment changes are announced.
 import type { ServerResponse } from 'node:http';
 import { createRoute, z } from '@hono/zod-openapi';
-import { resumeCursor, sseHeaders } from '../../delivery/sse-http.js';
+import { resumeCursor, sseHeaders, NO_RECORD_FILTERS_DOC, refuseRecordFilters } from '../../delivery/sse-http.js';
 import { nodeResponseSink, webStreamSink } from '../../delivery/sse-sink.js';
 import { decodeGroupCursor } from '../../groups/group-cursor.js';
 import { SseGroupMember } from '../../groups/sse-member.js';
@@ -50,7 +50,8 @@ export const groupEventsRoute = createRoute({
     '`: keepalive` comments, `error` (e.g. `fenced` after the session expired; reconnect) and `shutdown`. ' +
     'Records start at the committed offsets (else, or when retention deleted them, per `auto_offset_reset`; with `none` the stream is refused with 409/416 instead of opened). ' +
     '**At-least-once**: nothing that was only written to the connection is committed. With auto-commit (default), a reconnect’s `Last-Event-ID` (what EventSource sends) is committed first — only forward — so the stream resumes exactly after the last event the client received; ' +
-    'records in flight when the connection broke are delivered again, to this client or to the member that now owns their partition. Without auto-commit, commit explicitly.',
+    'records in flight when the connection broke are delivered again, to this client or to the member that now owns their partition. Without auto-commit, commit explicitly.' +
+    NO_RECORD_FILTERS_DOC,
   request: { params: GroupParam, query: GroupEventsQuery, headers: sseHeaders },
   responses: {
     200: {
@@ -75,6 +76,7 @@ export const registerGroupEvents: RouteModule = (app) =>
     if (streams.closing)
       throw new ApiError('unavailable', 'server is shutting down; reconnect shortly', {}, { 'retry-after': '1' });
     const { group } = c.req.valid('param');
+    refuseRecordFilters(c);
     const q = c.req.valid('query');
     const lastEventId = resumeCursor(c);
     const resume = lastEventId === undefined ? undefined : decodeGroupCursor(lastEventId);

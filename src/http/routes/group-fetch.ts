@@ -1,6 +1,7 @@
 // GET /v1/groups/{group}/members/{member}/records — a member's long-poll fetch across its
 // partitions; counts as a heartbeat and reports the current generation and assignment.
 import { createRoute, z } from '@hono/zod-openapi';
+import { NO_RECORD_FILTERS_DOC, refuseRecordFilters } from '../../delivery/sse-http.js';
 import { fetchAnswerJson } from '../../groups/fetch-answer.js';
 import { decodeGroupCursor } from '../../groups/group-cursor.js';
 import type { RouteModule } from '../app-env.js';
@@ -39,7 +40,8 @@ export const groupFetchRoute = createRoute({
     'With `auto_commit` the confirmed positions are committed at each fetch and on leave (never what was only sent). ' +
     'Records of a partition are returned only if the member still owns it in the generation current when the fetch answers, so a member never receives records of a partition it lost. ' +
     '`wait_ms` long-polls until a record arrives or the group rebalances. ' +
-    'An unknown or expired member gets 409 `fenced` and must join again.',
+    'An unknown or expired member gets 409 `fenced` and must join again.' +
+    NO_RECORD_FILTERS_DOC,
   request: {
     params: MemberParam,
     query: z.object({
@@ -71,6 +73,7 @@ export const registerGroupFetch: RouteModule = (app) =>
   app.openapi(groupFetchRoute, async (c) => {
     const { groups, streams, config } = c.get('services');
     const { group, member } = c.req.valid('param');
+    refuseRecordFilters(c);
     const q = c.req.valid('query');
     checkWaitMs(q.wait_ms, config.longPollMaxMs);
     const confirm = q.cursor === undefined || q.cursor === '' ? undefined : decodeGroupCursor(q.cursor);

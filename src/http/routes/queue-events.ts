@@ -1,6 +1,7 @@
 // GET /v1/topics/{topic}/queues/{queue}/events — receive from a queue over Server-Sent Events;
 // leases arrive in each event, acknowledgements go to POST …/ack.
 import type { ServerResponse } from 'node:http';
+import { NO_RECORD_FILTERS_DOC, refuseRecordFilters } from '../../delivery/sse-http.js';
 import { createRoute, z } from '@hono/zod-openapi';
 import { nodeResponseSink, webStreamSink } from '../../delivery/sse-sink.js';
 import { SseQueueReceiver } from '../../queues/sse-receiver.js';
@@ -30,7 +31,8 @@ export const queueEventsRoute = createRoute({
   description:
     'A receiver that holds a stream open. Events: `records` (`{"records": [QueueRecord]}`, each with its `lease`), `: keepalive` comments, ' +
     '`error` (then the stream closes) and `shutdown`. Acknowledge with POST …/ack; the stream holds at most `max_in_flight` unacknowledged leases. ' +
-    'Leases of a stream that closes are not released: they run out and the records return to the queue (at-least-once).',
+    'Leases of a stream that closes are not released: they run out and the records return to the queue (at-least-once).' +
+    NO_RECORD_FILTERS_DOC,
   request: { params: QueueParam, query: QueueEventsQuery },
   responses: {
     200: {
@@ -54,6 +56,7 @@ export const registerQueueEvents: RouteModule = (app) =>
     if (streams.closing)
       throw new ApiError('unavailable', 'server is shutting down; reconnect shortly', {}, { 'retry-after': '1' });
     const { topic, queue } = c.req.valid('param');
+    refuseRecordFilters(c);
     const q = c.req.valid('query');
     // Answer a missing topic with a status before the stream opens (this also creates the queue if new).
     const found = await queues.ensure(topic, queue);

@@ -1,5 +1,6 @@
 // POST /v1/topics/{topic}/queues/{queue}/receive — lease available records (long-poll).
 import { createRoute, z } from '@hono/zod-openapi';
+import { NO_RECORD_FILTERS_DOC, refuseRecordFilters } from '../../delivery/sse-http.js';
 import type { RouteModule } from '../app-env.js';
 import { ApiError, errorResponses } from '../errors.js';
 import {
@@ -36,7 +37,8 @@ export const receiveRoute = createRoute({
     'Leases up to `max_records` available records across the topic’s partitions; any number of receivers share the same partitions. ' +
     'Each record carries a `lease` to acknowledge it with, its `delivery_count` and `lock_expires_at`. A record not acknowledged before its lease runs out ' +
     'returns to the queue (within about a second) and is delivered again — so a lost answer means the records come back (at-least-once). ' +
-    'With `wait_ms` the request waits until a record is available. A receive on a queue that does not exist creates it with defaults (`start: earliest`).',
+    'With `wait_ms` the request waits until a record is available. A receive on a queue that does not exist creates it with defaults (`start: earliest`).' +
+    NO_RECORD_FILTERS_DOC,
   request: { params: QueueParam, query: ReceiveQuery },
   responses: {
     200: {
@@ -51,6 +53,7 @@ export const registerReceive: RouteModule = (app) =>
   app.openapi(receiveRoute, async (c) => {
     const { queues, streams, config } = c.get('services');
     const { topic, queue } = c.req.valid('param');
+    refuseRecordFilters(c);
     const q = c.req.valid('query');
     if (q.wait_ms > config.longPollMaxMs)
       throw new ApiError('bad_request', `wait_ms must be ≤ ${config.longPollMaxMs} (SLUICE_LONG_POLL_MAX_MS)`);

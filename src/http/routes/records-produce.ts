@@ -4,6 +4,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { AppEnv, RouteModule } from '../app-env.js';
 import { ApiError, errorResponses } from '../errors.js';
+import { MAX_PRODUCER_SEQ } from '../../topics/idempotency.js';
 import type { ProduceRequest } from '../../topics/produce-service.js';
 
 export const ProduceRecord = z
@@ -64,7 +65,7 @@ const IDEMPOTENCY_DOC =
   '**Producer-Id / Producer-Epoch / Producer-Seq** (Kafka-style, scoped to the topic and shared by every caller allowed to write to it: choose a random 63-bit id per producer) — `Producer-Seq` numbers requests (not records) per producer id and epoch; ' +
   'a producer’s requests are applied one at a time; seq = last + 1 appends; a seq already appended returns its original offsets (the last 32 requests are kept); ' +
   'a gap → 409 `conflict` with `expected_seq`; an epoch below the current → 409 `fenced` with `current_epoch`; a higher epoch starts afresh. ' +
-  'A producer id or epoch with no state accepts any starting seq. `Producer-Seq` does not wrap (unlike Kafka’s): after 2^31-1 a producer bumps its epoch and starts again at 0. If an append fails part-way (503/507), retrying with the same headers appends only what is missing. ' +
+  'A producer id or epoch with no state accepts any starting seq. `Producer-Seq` does not wrap (unlike Kafka’s): after 2^31-1 a producer bumps its epoch and starts again at 0 (a seq above 2^31-1 → 400; any other seq after 2^31-1 in the same epoch, e.g. a wrap to 0 → 409 `conflict` with `reason: "producer_seq_exhausted"` and `current_epoch`). If an append fails part-way (503/507), retrying with the same headers appends only what is missing. ' +
   'After a restart, state is rebuilt from the batches the log appended within the window (append time, whatever the records’ `timestamp`s). ' +
   'The state is bounded (SLUICE_IDEMPOTENCY_MAX_ENTRIES, SLUICE_IDEMPOTENCY_MAX_BYTES): past the bound the least recently used keys and producers are forgotten early.';
 
@@ -118,11 +119,13 @@ export const produceRecordsRoute = createRoute({
 
 const VISIBLE_ASCII = /^[\x21-\x7e]{1,255}$/;
 
-function integerHeader(c: Context<AppEnv>, name: string, max: bigint): bigint | undefined {
+function integerHeader(c: Context<AppEnv>, name: string, max: bigint, hint = ''): bigint | undefined {
   const raw = c.req.header(name);
   if (raw === undefined) return undefined;
   if (!/^\d{1,19}$/.test(raw.trim()) || BigInt(raw.trim()) > max) {
-    throw new ApiError('bad_request', `${name} must be an integer between 0 and ${max}`, { header: name });
+    throw new ApiError('bad_request', `${name} must be an integer between 0 and ${max}${hint}`, {
+      header: name.toLowerCase(),
+    });
   }
   return BigInt(raw.trim());
 }
@@ -140,9 +143,14 @@ function scopedIdempotencyKey(c: Context<AppEnv>, key: string): string {
 /** Reads the idempotency headers; throws 400 for malformed ones. */
 function idempotencyHeaders(c: Context<AppEnv>): Pick<ProduceRequest, 'idempotencyKey' | 'producer'> {
   const key = c.req.header('idempotency-key');
-  const id = integerHeader(c, 'producer-id', 2n ** 63n - 1n);
-  const epoch = integerHeader(c, 'producer-epoch', 32767n);
-  const seq = integerHeader(c, 'producer-seq', 2n ** 31n - 1n);
+  const id = integerHeader(c, 'Producer-Id', 2n ** 63n - 1n);
+  const epoch = integerHeader(c, 'Producer-Epoch', 32767n);
+  const seq = integerHeader(
+    c,
+    'Producer-Seq',
+    BigInt(MAX_PRODUCER_SEQ),
+    ' (it does not wrap: after the maximum, bump Producer-Epoch and start again at Producer-Seq 0)',
+  );
   if (key !== undefined && !VISIBLE_ASCII.test(key)) {
     throw new ApiError('bad_request', 'Idempotency-Key must be 1–255 visible ASCII characters', {
       header: 'idempotency-key',

@@ -1,6 +1,7 @@
 // GET /v1/topics/{topic}/partitions/{partition}/records — stateless read of one partition
 // from an offset or timestamp, with record/byte limits and an optional long-poll.
 import { createRoute, z } from '@hono/zod-openapi';
+import { NO_RECORD_FILTERS_DOC, refuseRecordFilters } from '../../delivery/sse-http.js';
 import type { RouteModule } from '../app-env.js';
 import { ApiError, errorResponses } from '../errors.js';
 import { intString } from '../schemas/int-query.js';
@@ -55,7 +56,8 @@ export const readRecordsRoute = createRoute({
     'Stateless fetch. Starts at `offset`, else at the first record with timestamp ≥ `timestamp`, else at the log start (Kafka’s `earliest`). ' +
     'Returns at most `max_records` records and stops after `max_bytes` of key+value+header bytes, but always returns at least one record if one exists. ' +
     '`offset` equal to `end_offset` is valid and returns no records; below the log start or beyond the end → 416 with `start_offset`/`end_offset`. ' +
-    '`wait_ms` long-polls: when no record is available the request waits up to `wait_ms` and answers the moment one is appended (or empty at the timer, on disconnect or shutdown).',
+    '`wait_ms` long-polls: when no record is available the request waits up to `wait_ms` and answers the moment one is appended (or empty at the timer, on disconnect or shutdown).' +
+    NO_RECORD_FILTERS_DOC,
   request: {
     params: z.object({
       topic: z.string().openapi({ param: { name: 'topic', in: 'path' }, example: 'orders' }),
@@ -85,6 +87,7 @@ export const registerReadRecords: RouteModule = (app) =>
   app.openapi(readRecordsRoute, async (c) => {
     const { reads, streams, config } = c.get('services');
     const { topic, partition } = c.req.valid('param');
+    refuseRecordFilters(c);
     const q = c.req.valid('query');
     if (q.offset !== undefined && q.timestamp !== undefined) {
       throw new ApiError('bad_request', 'give either offset or timestamp, not both');

@@ -83,7 +83,7 @@ const Filter = z
 const Url = z.string().min(1).openapi({
   format: 'uri',
   description:
-    'http or https. Link-local (169.254.0.0/16, fe80::/10) and cloud-metadata addresses are always refused, also when a host name resolves to them at delivery time. Loopback and private addresses need SLUICE_WEBHOOK_ALLOW_PRIVATE=true or an entry in SLUICE_WEBHOOK_ALLOW_HOSTS. No credentials in the URL; redirects are not followed.',
+    'http or https. Link-local (169.254.0.0/16, fe80::/10), multicast, 240.0.0.0/4 and cloud-metadata addresses are always refused, also when a host name resolves to them (checked at creation and again at each connection). Loopback, private and other not globally reachable special-purpose addresses (100.64.0.0/10, 192.0.0.0/24, documentation and benchmarking ranges, fc00::/7, …; also inside ::ffff:… or 64:ff9b::… addresses) need SLUICE_WEBHOOK_ALLOW_PRIVATE=true or an entry in SLUICE_WEBHOOK_ALLOW_HOSTS. No credentials in the URL; redirects are not followed.',
   example: 'https://hooks.example.com/sluice',
 });
 
