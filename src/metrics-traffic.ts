@@ -140,6 +140,11 @@ export function createTrafficMetrics(registry: Registry): TrafficMetrics {
     help: 'Scrub passes that checked the whole log as it was at start-up.',
     registers: reg,
   });
+  const indexRebuilds = new Counter({
+    name: 'sluice_log_index_rebuilds_total',
+    help: 'Segment indexes found to disagree with the log (by a read or the scrub) and rebuilt from it.',
+    registers: reg,
+  });
   const webhookAttempts = new Counter({
     name: 'sluice_webhook_deliveries_total',
     help: 'Webhook delivery attempts by outcome (delivered, failed, gone, dead_lettered).',
@@ -192,6 +197,7 @@ export function createTrafficMetrics(registry: Registry): TrafficMetrics {
       },
       scrubbed: (bytes) => scrubBytes.inc(bytes),
       scrubFinished: () => scrubPasses.inc(),
+      indexRebuilt: () => indexRebuilds.inc(),
     },
     bytesOut,
     webhookAttempt: (outcome, seconds) => {

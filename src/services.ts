@@ -93,7 +93,10 @@ export async function createServices(config: Config, overrides: ServiceOverrides
   const cleanups: Array<() => Promise<void> | void> = [];
   try {
     await fs.mkdir(config.dataDir, { recursive: true });
-    const metadata = await openMetadata(config, { onNotice: (m) => logger.debug({ notice: m }, 'postgres notice') });
+    const metadata = await openMetadata(config, {
+      onNotice: (m) => logger.debug({ notice: m }, 'postgres notice'),
+      onWarning: (m) => logger.warn(m),
+    });
     cleanups.push(() => metadata.close());
     const migrations = await migrate(metadata.db);
     logger.info(

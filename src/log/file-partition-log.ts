@@ -16,7 +16,9 @@ import { RecentBatches } from './recent-batches.js';
 import { batchAppendTime, decodeBatch, encodeBatch } from './record-batch.js';
 import { planRetention } from './retention-policy.js';
 import { LogCorruptionError, type Segment } from './segment.js';
-import type { SegmentIndex } from './segment-index.js';
+import { SegmentIndex } from './segment-index.js';
+import { writeQuarantineMarker } from './partition-quarantine.js';
+import { SegmentIndexes } from './segment-indexes.js';
 import type {
   AppendError,
   AppendOptions,
@@ -67,6 +69,9 @@ interface PendingTask {
   reject: (e: unknown) => void;
 }
 
+/** No index entry: the segment's first batch, at byte 0. */
+const NO_ENTRY: [number, number] = [0, 0];
+
 const ioCode = (e: unknown): 'storage_full' | 'io_error' =>
   (e as NodeJS.ErrnoException | undefined)?.code === 'ENOSPC' ? 'storage_full' : 'io_error';
 
@@ -96,8 +101,10 @@ export class FilePartitionLog implements PartitionLog {
   private inFlight: PendingAppend[] = [];
   private draining = false;
   private readonly recent: RecentBatches;
-  private readonly openClosed: Segment[] = [];
+  private readonly indexes: SegmentIndexes;
   private readonly notifier = new AppendNotifier(() => this.visibleEnd);
+  /** The quarantine marker's write, awaited by a scrub that found corruption and by shutdown. */
+  private markerWritten: Promise<void> | undefined;
   /** The log as recovery left it at open, below the recovery point: what a scrub re-reads. */
   private readonly scrubEnd: { segment: number; position: number; offset: number };
 
@@ -119,6 +126,19 @@ export class FilePartitionLog implements PartitionLog {
     this.quarantineReason = recovered.quarantineReason;
     if (this.quarantineReason) this.readOnlyReason = `quarantined: ${this.quarantineReason}`;
     this.scrubEnd = { segment: this.active.baseOffset, position: this.active.size, offset: this.active.endOffset };
+    this.indexes = new SegmentIndexes({
+      topicId,
+      partition,
+      maxIndexEntries: t.maxIndexEntries,
+      openSegments: t.openSegments,
+      logger: t.logger,
+      observer: t.observer,
+      isActive: (seg) => seg === this.active,
+      holds: (seg) => this.segments.includes(seg),
+      writable: () => !this.closedReason && !this.readOnlyReason,
+      onWriter: (run) => this.task(run),
+      corrupt: (seg, position, reason) => this.corrupt(seg, position, reason),
+    });
   }
 
   private get active(): Segment {
@@ -402,42 +422,37 @@ export class FilePartitionLog implements PartitionLog {
     this.recoveryPosition = position;
   }
 
-  /** Loads (and keeps, LRU-bounded) a closed segment's index; the active one is always loaded. */
-  private async indexOf(seg: Segment): Promise<SegmentIndex> {
-    const index = seg.index ?? (await seg.loadIndex(this.t.maxIndexEntries));
-    if (seg !== this.active) {
-      seg.index = index;
-      const at = this.openClosed.indexOf(seg);
-      if (at >= 0) this.openClosed.splice(at, 1);
-      this.openClosed.push(seg);
-      while (this.openClosed.length > this.t.openSegments) {
-        const evicted = this.openClosed.shift()!;
-        evicted.index = undefined;
-        void evicted.release();
-      }
-    }
-    return index;
-  }
-
   private corrupt(seg: Segment, position: number, reason: string): never {
     const message = `segment ${seg.fileName}: invalid batch (${reason}) at byte ${position}`;
-    this.quarantine(message, { position, reason }, 'log corruption found while reading: partition quarantined');
+    this.quarantine(seg, message, { position, reason }, 'log corruption found while reading: partition quarantined');
     throw new LogCorruptionError(message);
   }
 
-  /** Read-only from now on, reported by the store; nothing is truncated or rewritten. */
-  private quarantine(message: string, fields: Record<string, unknown>, logMessage: string): void {
+  /**
+   * Read-only from now on, reported by the store; nothing is truncated or rewritten. A marker
+   * file keeps it so across restarts until the damaged segment verifies again.
+   */
+  private quarantine(seg: Segment, message: string, fields: Record<string, unknown>, logMessage: string): void {
     if (this.quarantineReason) return;
     this.quarantineReason = message;
     this.readOnlyReason = `quarantined: ${message}`;
     this.t.logger.error({ topicId: this.topicId, partition: this.partition, ...fields }, logMessage);
+    this.markerWritten = writeQuarantineMarker(this.t.fs, this.dir, { reason: message, segment: seg.baseOffset }).catch(
+      (e: unknown) =>
+        this.t.logger.error(
+          { topicId: this.topicId, partition: this.partition, err: e },
+          'writing the quarantine marker failed: a restart serves the partition until the damage is found again',
+        ),
+    );
   }
 
   /**
    * CRC-checks every batch of the log as it was at open (all of it below the recovery
    * point: closed segments whole, the active one up to where recovery left it), calling
    * `pace` with the bytes read every ~1 MiB; `pace` throttles and answers false to stop.
-   * Corruption quarantines the partition as a read that finds it does. Returns the bytes read.
+   * Corruption quarantines the partition as a read that finds it does. Each segment's index
+   * (in memory, and the files of a closed one) is compared with one built from the batches
+   * scanned, and rebuilt where they differ. Returns the bytes read.
    */
   async scrub(pace: (bytes: number) => Promise<boolean>): Promise<number> {
     let total = 0;
@@ -446,18 +461,24 @@ export class FilePartitionLog implements PartitionLog {
     for (const seg of [...this.segments]) {
       if (seg.baseOffset > this.scrubEnd.segment || stopped()) break;
       const end = seg.baseOffset === this.scrubEnd.segment ? this.scrubEnd.position : seg.size;
+      const fresh = new SegmentIndex(this.t.maxIndexEntries);
+      let scanned = 0;
       try {
         for await (const b of seg.scan(0, end, seg.baseOffset, 1024 * 1024)) {
           if (stopped()) break;
           if (!b.ok) {
             const offset = b.expectedOffset ?? seg.baseOffset;
             this.quarantine(
+              seg,
               `segment ${seg.fileName}: invalid batch (${b.reason}) at byte ${b.position}, offset ${offset}, below the recovery point ${this.scrubEnd.offset} (found by the background scrub)`,
               { position: b.position, offset, reason: b.reason },
               'log corruption found by the background scrub: partition quarantined read-only',
             );
+            await this.markerWritten;
             break;
           }
+          fresh.onBatch(b.header.baseOffset - seg.baseOffset, b.position, b.header.maxTimestamp);
+          scanned = b.position + b.header.sizeBytes;
           pending += b.header.sizeBytes;
           if (pending >= 1024 * 1024) {
             total += pending;
@@ -466,12 +487,13 @@ export class FilePartitionLog implements PartitionLog {
             if (!go) return total;
           }
         }
+        if (scanned === end && !stopped()) await this.indexes.check(seg, fresh, end);
       } catch (e) {
         // Retention may delete a closed segment (or the topic go) under the scrub: nothing left to check.
         if (seg.baseOffset >= this.start && !this.closedReason) throw e;
       } finally {
         // A closed partition (topic deleted, store closing) already released its files: let this one go too.
-        if (this.closedReason || (seg !== this.active && !this.openClosed.includes(seg))) await seg.release();
+        if (this.closedReason || (seg !== this.active && !this.indexes.keeps(seg))) await seg.release();
       }
     }
     total += pending;
@@ -502,12 +524,7 @@ export class FilePartitionLog implements PartitionLog {
     for (let i = first; i < segments.length && !collector.done; i++) {
       const seg = segments[i]!;
       try {
-        const pos = offset > seg.baseOffset ? (await this.indexOf(seg)).lookup(offset - seg.baseOffset) : 0;
-        for await (const b of seg.scan(pos, seg.size, undefined, chunk)) {
-          if (!b.ok) this.corrupt(seg, b.position, b.reason);
-          if (b.header.baseOffset + b.header.lastOffsetDelta < offset) continue;
-          if (collector.add(decodeBatch(b.buf, b.at).records)) break;
-        }
+        await this.readSegment(seg, offset, collector, chunk);
       } catch (e) {
         // Retention may delete a segment under a slow reader: that reader is now out of range.
         if (offset < this.start) {
@@ -524,6 +541,33 @@ export class FilePartitionLog implements PartitionLog {
     return this.counted(collector);
   }
 
+  /**
+   * Feeds `collector` from `seg`, from the index entry at or below `offset`. The first batch
+   * read there must start at the entry's offset (the scan checks every later one follows
+   * densely); if it does not, the index is rebuilt from the log and the seek repeated, so a
+   * damaged index entry never skips records nor fails a read of a healthy log.
+   */
+  private async readSegment(seg: Segment, offset: number, collector: ReadCollector, chunk: number): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const entry =
+        offset > seg.baseOffset ? (await this.indexes.of(seg)).floorEntry(offset - seg.baseOffset) : NO_ENTRY;
+      let first = true;
+      let mismatch = false;
+      for await (const b of seg.scan(entry[1], seg.size, seg.baseOffset + entry[0], chunk)) {
+        if (!b.ok) {
+          mismatch = first && entry[1] > 0;
+          if (mismatch) break;
+          this.corrupt(seg, b.position, b.reason);
+        }
+        first = false;
+        if (b.header.baseOffset + b.header.lastOffsetDelta < offset) continue;
+        if (collector.add(decodeBatch(b.buf, b.at).records)) return;
+      }
+      if (!mismatch) return;
+      await this.indexes.mismatch(seg, attempt, entry, 'does not start a valid batch');
+    }
+  }
+
   /** The collected read, counted for metrics. */
   private counted(collector: ReadCollector): Result<ReadBatch, ReadError> {
     const result = collector.result();
@@ -538,10 +582,39 @@ export class FilePartitionLog implements PartitionLog {
   private async *batchesSince(timestamp: number): AsyncGenerator<ScannedBatch> {
     for (const seg of [...this.segments]) {
       if (seg.maxTimestamp < timestamp) continue;
-      const index = await this.indexOf(seg);
-      for await (const b of seg.scan(index.lookup(index.timeLookup(timestamp)), seg.size)) {
-        if (!b.ok) this.corrupt(seg, b.position, b.reason);
-        if (b.header.maxTimestamp >= timestamp) yield b;
+      for (let attempt = 0; ; attempt++) {
+        const index = await this.indexes.of(seg);
+        // The time entry is checked against the batches up to the one it names (nothing is
+        // yielded before): that batch starts at its offset with its max timestamp, and no
+        // batch so far holds a record as new as `timestamp`.
+        const time = index.timeFloor(timestamp);
+        const entry = time ? index.floorEntry(time[1]) : NO_ENTRY;
+        let checked = time === undefined;
+        let mismatch: string | undefined;
+        let first = true;
+        for await (const b of seg.scan(entry[1], seg.size, seg.baseOffset + entry[0])) {
+          if (!b.ok) {
+            if (first && entry[1] > 0) mismatch = 'does not start a valid batch';
+            else this.corrupt(seg, b.position, b.reason);
+            break;
+          }
+          first = false;
+          if (!checked) {
+            const rel = b.header.baseOffset - seg.baseOffset;
+            if (
+              b.header.maxTimestamp >= timestamp ||
+              rel > time![1] ||
+              (rel === time![1] && b.header.maxTimestamp !== time![0])
+            ) {
+              mismatch = `disagrees with the time index entry (${time![0]} at offset ${seg.baseOffset + time![1]})`;
+              break;
+            }
+            checked = rel === time![1];
+          } else if (b.header.maxTimestamp >= timestamp) yield b;
+        }
+        if (!mismatch && !checked) mismatch = `ends before the time index entry's offset ${seg.baseOffset + time![1]}`;
+        if (!mismatch) break;
+        await this.indexes.mismatch(seg, attempt, entry, mismatch);
       }
     }
   }
@@ -567,7 +640,8 @@ export class FilePartitionLog implements PartitionLog {
     const now = this.t.clock();
     for (const seg of [...this.segments]) {
       if (seg.size === 0 || seg.lastAppendTime < sinceAppendTime) continue;
-      for await (const b of seg.scan(await this.appendTimeFloor(seg, sinceAppendTime, now), seg.size)) {
+      const [rel, pos] = await this.appendTimeFloor(seg, sinceAppendTime, now);
+      for await (const b of seg.scan(pos, seg.size, seg.baseOffset + rel)) {
         if (!b.ok) this.corrupt(seg, b.position, b.reason);
         const { tag, appendTime } = decodeBatch(b.buf, b.at, 1);
         const h = b.header;
@@ -586,29 +660,38 @@ export class FilePartitionLog implements PartitionLog {
   }
 
   /**
-   * A file position in `seg` before which every batch was appended before `since`: a
-   * binary search over the offset index, reading one batch per probe (append times grow
-   * with offsets), so a restart never rescans whole segments to rebuild idempotency state.
+   * An index entry of `seg` (relative offset, position) before which every batch was appended
+   * before `since`: a binary search over the offset index, reading one batch per probe (append
+   * times grow with offsets), so a restart never rescans whole segments to rebuild idempotency
+   * state. Each probe checks the batch starts at its entry's offset.
    */
-  private async appendTimeFloor(seg: Segment, since: number, now: number): Promise<number> {
-    const index = await this.indexOf(seg);
-    let lo = 0;
-    let hi = index.entries - 1;
-    let floor = 0;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const pos = index.entryAt(mid)[1];
-      let at = Infinity;
-      for await (const b of seg.scan(pos, seg.size, undefined, 64 * 1024)) {
-        if (b.ok) at = batchAppendTime(b.buf, b.at, now);
-        break;
+  private async appendTimeFloor(seg: Segment, since: number, now: number): Promise<[number, number]> {
+    for (let attempt = 0; ; attempt++) {
+      const index = await this.indexes.of(seg);
+      let lo = 0;
+      let hi = index.entries - 1;
+      let floor = NO_ENTRY;
+      let bad: [number, number] | undefined;
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        const entry = index.entryAt(mid);
+        let at: number | undefined;
+        for await (const b of seg.scan(entry[1], seg.size, seg.baseOffset + entry[0], 64 * 1024)) {
+          if (b.ok) at = batchAppendTime(b.buf, b.at, now);
+          break;
+        }
+        if (at === undefined) {
+          bad = entry;
+          break;
+        }
+        if (at < since) {
+          floor = entry;
+          lo = mid + 1;
+        } else hi = mid - 1;
       }
-      if (at < since) {
-        floor = pos;
-        lo = mid + 1;
-      } else hi = mid - 1;
+      if (!bad) return floor;
+      await this.indexes.mismatch(seg, attempt, bad, 'does not start a valid batch');
     }
-    return floor;
   }
 
   updateConfig(config: PartitionConfig): void {
@@ -636,8 +719,7 @@ export class FilePartitionLog implements PartitionLog {
       this.segments = this.segments.slice(plan.deleteCount);
       const deletedBytes = victims.reduce((sum, v) => sum + v.size, 0);
       for (const v of victims) {
-        const at = this.openClosed.indexOf(v);
-        if (at >= 0) this.openClosed.splice(at, 1);
+        this.indexes.forget(v);
         await v.deleteFiles();
       }
       await this.t.fs.syncDir(this.dir);
@@ -692,6 +774,7 @@ export class FilePartitionLog implements PartitionLog {
     await finish.catch((e) =>
       this.t.logger.error({ topicId: this.topicId, partition: this.partition, err: e }, 'log close failed'),
     );
+    await this.markerWritten;
     this.notifier.close();
     for (const s of this.segments) await s.release();
     return cleanClose;

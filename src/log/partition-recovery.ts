@@ -8,6 +8,7 @@ import { BATCH_HEADER_BYTES, MAGIC, batchAppendTime, readBatchHeader } from './r
 import { LogCorruptionError, SEGMENT_FILE_RE, Segment } from './segment.js';
 import { SegmentIndex } from './segment-index.js';
 import type { HandlePool } from './handle-pool.js';
+import { findMarkedDamage, readQuarantineMarker, removeQuarantineMarker } from './partition-quarantine.js';
 
 export interface RecoveryContext {
   fs: LogFs;
@@ -158,6 +159,7 @@ export async function recoverPartition(ctx: RecoveryContext): Promise<RecoveredP
     const base = Math.max(cp?.startOffset ?? 0, cp?.recoveryPoint ?? 0);
     const seg = await createSegmentFile(fs, dir, base, ctx.now, ctx.maxIndexEntries, ctx.pool);
     await writeCheckpoint(fs, dir, { startOffset: base, recoveryPoint: base });
+    if (await readQuarantineMarker(fs, dir)) await removeQuarantineMarker(fs, dir); // no bytes, no damage
     return {
       segments: [seg],
       startOffset: base,
@@ -241,13 +243,24 @@ export async function recoverPartition(ctx: RecoveryContext): Promise<RecoveredP
       const [rel, pos] = index.lastEntry();
       let end = pos;
       let next = seg.baseOffset + rel;
+      let tailMax = -1;
       scannedBytes += seg.size - pos;
       for await (const b of seg.scan(pos, seg.size, next, 64 * 1024)) {
         if (!b.ok) break;
         // Append times grow with offsets: the tail's batches hold the segment's newest.
         seg.lastAppendTime = Math.max(seg.lastAppendTime, batchAppendTime(b.buf, b.at, ctx.now));
+        tailMax = Math.max(tailMax, b.header.maxTimestamp);
         end = b.position + b.header.sizeBytes;
         next = b.header.baseOffset + b.header.lastOffsetDelta + 1;
+      }
+      // A time index whose newest timestamp is below the tail's is not this log's: a lookup by
+      // time would skip the segment. Its newest timestamp comes from the log instead.
+      if (tailMax > index.runningMax) {
+        logger.warn(
+          { topicId: ctx.topicId, partition: ctx.partition, segment: seg.fileName },
+          'time index disagrees with the log: rebuilt from the log',
+        );
+        seg.maxTimestamp = (await seg.rebuildIndex(ctx.maxIndexEntries)).runningMax;
       }
       if (end !== seg.size || next !== seg.endOffset) {
         throw new LogCorruptionError(
@@ -357,6 +370,26 @@ export async function recoverPartition(ctx: RecoveryContext): Promise<RecoveredP
       'truncated torn log tail',
     );
     break;
+  }
+
+  // Corruption a read or the scrub found in an earlier run is not where this start scans:
+  // the marker it left keeps the partition quarantined until those bytes verify again.
+  const marker = await readQuarantineMarker(fs, dir);
+  if (marker && !quarantineReason) {
+    const damage = await findMarkedDamage(segments, marker);
+    if (damage) {
+      quarantineReason = `${marker.reason} (still invalid at this start: ${damage.reason} at byte ${damage.position} of segment ${damage.segment.fileName})`;
+      logger.error(
+        { topicId: ctx.topicId, partition: ctx.partition, position: damage.position, reason: damage.reason },
+        'log corruption recorded by an earlier run is still there: partition quarantined read-only',
+      );
+    } else {
+      await removeQuarantineMarker(fs, dir);
+      logger.warn(
+        { topicId: ctx.topicId, partition: ctx.partition, quarantined: marker.reason },
+        'the corruption a quarantine marker recorded is gone: partition served again',
+      );
+    }
   }
 
   const active = segments[segments.length - 1]!;

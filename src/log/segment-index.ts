@@ -87,20 +87,42 @@ export class SegmentIndex {
     this.timeCount++;
   }
 
-  /** File position of the last indexed batch whose base is ≤ relOffset (0 if none). */
-  lookup(relOffset: number): number {
+  /**
+   * The last entry whose relative offset is ≤ relOffset, as [relative offset, position]:
+   * the batch at that position must start at exactly that offset (callers check it, the
+   * files are only a hint). [0, 0], the segment's start, when there is none.
+   */
+  floorEntry(relOffset: number): [number, number] {
     const i = floorIndex(this.count, (j) => this.rel[j]!, relOffset);
-    return i < 0 ? 0 : this.pos[i]!;
+    return i < 0 ? [0, 0] : [this.rel[i]!, this.pos[i]!];
   }
 
   /**
-   * Relative offset from which to scan for the first record with timestamp ≥ ts: every
-   * batch before the returned one holds only older records. 0 = from the segment start.
+   * Where to scan from for the first record with timestamp ≥ ts, as [max timestamp, relative
+   * offset]: the batch starting at that offset has exactly that max timestamp, and it and every
+   * batch before it hold only older records (callers check it). Undefined: from the start.
    */
-  timeLookup(ts: number): number {
+  timeFloor(ts: number): [number, number] | undefined {
     // Timestamps are integer ms: "< ts" is "≤ ts - 1".
     const i = floorIndex(this.timeCount, (j) => this.timeTs[j]!, ts - 1);
-    return i < 0 ? 0 : this.timeRel[i]!;
+    return i < 0 ? undefined : [this.timeTs[i]!, this.timeRel[i]!];
+  }
+
+  /**
+   * Whether this index holds what `fresh`, built from this segment's batches below byte
+   * `end`, does: the same entries for that part (but the newest time entry, which later
+   * batches may raise in place, unless `whole`: `end` is the segment's end) and no other
+   * offset entry before `end`.
+   */
+  agreesWith(fresh: SegmentIndex, end: number, whole: boolean): boolean {
+    const n = fresh.count;
+    if (this.count < n || (whole ? this.count > n : this.count > n && this.pos[n]! < end)) return false;
+    for (let i = 0; i < n; i++) if (this.rel[i] !== fresh.rel[i] || this.pos[i] !== fresh.pos[i]) return false;
+    const t = whole ? fresh.timeCount : Math.max(0, fresh.timeCount - 1);
+    if (this.timeCount < t || (whole && this.timeCount > t)) return false;
+    for (let i = 0; i < t; i++)
+      if (this.timeTs[i] !== fresh.timeTs[i] || this.timeRel[i] !== fresh.timeRel[i]) return false;
+    return true;
   }
 
   /**

@@ -1,7 +1,7 @@
 // One segment of a partition: its files (<20-digit base>.log/.index/.timeindex), in-memory
 // summary, lazily loaded index, and a reference-counted read handle that survives deletion.
 import type { LogFileHandle, LogFs } from './log-fs.js';
-import { readSmallFile, writeAt } from './log-fs.js';
+import { readSmallFile, writeAt, writeFileAtomic } from './log-fs.js';
 import { scanBatches } from './batch-scanner.js';
 import { SegmentIndex, type IndexMark } from './segment-index.js';
 import type { HandlePool, PooledFile } from './handle-pool.js';
@@ -247,12 +247,50 @@ export class Segment implements PooledFile {
   /** Scans the whole segment (CRC-checked) into a fresh index; throws if the segment is corrupt. */
   async rebuildIndex(maxEntries: number): Promise<SegmentIndex> {
     const index = new SegmentIndex(maxEntries);
-    for await (const b of this.scan(0, this.size, this.baseOffset)) {
-      if (!b.ok)
-        throw new LogCorruptionError(`segment ${this.fileName} is corrupt at byte ${b.position} (${b.reason})`);
-      index.onBatch(b.header.baseOffset - this.baseOffset, b.position, b.header.maxTimestamp);
-    }
+    const r = await this.indexRange(index, 0, this.size, this.baseOffset);
+    if (!r.ok) throw new LogCorruptionError(`segment ${this.fileName} is corrupt at byte ${r.position} (${r.reason})`);
     return index;
+  }
+
+  /**
+   * Feeds `index` the batches of [start, end) (a batch boundary, offsets dense from
+   * `expectedBase`), CRC-checked: a rebuild from the log, in as many steps as the segment
+   * grows. A failure is the log's own: where, and why.
+   */
+  async indexRange(
+    index: SegmentIndex,
+    start: number,
+    end: number,
+    expectedBase: number,
+  ): Promise<{ ok: true; next: number } | { ok: false; position: number; reason: string }> {
+    let next = expectedBase;
+    for await (const b of this.scan(start, end, expectedBase, 1024 * 1024)) {
+      if (!b.ok) return { ok: false, position: b.position, reason: b.reason };
+      index.onBatch(b.header.baseOffset - this.baseOffset, b.position, b.header.maxTimestamp);
+      next = b.header.baseOffset + b.header.lastOffsetDelta + 1;
+    }
+    return { ok: true, next };
+  }
+
+  /** The index files' bytes as they are on disk (undefined: missing). */
+  async readIndexFileBytes(): Promise<{ index: Buffer | undefined; timeIndex: Buffer | undefined }> {
+    const [index, timeIndex] = await Promise.all([
+      readSmallFile(this.fs, this.indexPath),
+      readSmallFile(this.fs, this.timeIndexPath),
+    ]);
+    return { index, timeIndex };
+  }
+
+  /**
+   * Replaces both index files with `index` (rebuilt from the log), each written tmp → fsync →
+   * rename → fsync dir, so a crash leaves the old file or the new one, never a short one.
+   */
+  async replaceIndexFiles(index: SegmentIndex): Promise<void> {
+    const data = index.serialize();
+    const name = segmentName(this.baseOffset);
+    await writeFileAtomic(this.fs, this.dir, `${name}.index`, data.index);
+    await writeFileAtomic(this.fs, this.dir, `${name}.timeindex`, data.timeIndex);
+    this.indexOnDisk = { entries: index.entries, timeEntries: index.mark().timeEntries };
   }
 
   /** Verified batches from `start` (a batch boundary) up to `end` of this segment's file. */

@@ -1,6 +1,8 @@
 // Opens the metadata database: postgres.js when DATABASE_URL is set, embedded PGlite
 // (on disk under DATA_DIR/meta, or in memory for tests) otherwise. Both give one drizzle type.
 import fs from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
@@ -24,10 +26,18 @@ export interface MetadataConnection {
 export interface ConnectOptions {
   /** Called with notices/warnings the driver would otherwise print. */
   onNotice?: (message: string) => void;
+  /** Called once with a problem of the installation the operator should fix. */
+  onWarning?: (message: string) => void;
 }
 
 export async function openMetadata(config: Config, options: ConnectOptions = {}): Promise<MetadataConnection> {
   if (config.database.kind === 'postgres') {
+    if (!(await postgresClientGuarded())) {
+      options.onWarning?.(
+        'the installed postgres.js lacks the fix in patches/postgres+3.4.9.patch (was `npm ci` run with --ignore-scripts?): ' +
+          'a Postgres connection dying under a transaction can crash this process. Run `npm rebuild` or `npx patch-package`.',
+      );
+    }
     const client = postgres(config.database.url, {
       max: config.dbPoolMax,
       connect_timeout: Math.max(1, Math.ceil(config.dbConnectTimeoutMs / 1000)),
@@ -63,6 +73,20 @@ export async function openMetadata(config: Config, options: ConnectOptions = {})
       ),
     close: () => client.close(),
   };
+}
+
+/**
+ * True when the installed postgres.js carries the guard `npm ci` applies from
+ * patches/postgres+3.4.9.patch: 3.4.9 throws an uncaught TypeError from a setImmediate when a
+ * write is queued on a connection whose socket has closed (porsager/postgres#1208).
+ */
+export async function postgresClientGuarded(): Promise<boolean> {
+  const cjsEntry = createRequire(import.meta.url).resolve('postgres');
+  const root = path.resolve(path.dirname(cjsEntry), '../..');
+  const sources = await Promise.all(
+    ['src', 'cjs/src'].map((dir) => fs.readFile(path.join(root, dir, 'connection.js'), 'utf8')),
+  );
+  return sources.every((text) => /function nextWrite\(fn\) \{[^}]*if \(!socket\) \{/.test(text));
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

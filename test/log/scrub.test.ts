@@ -1,9 +1,21 @@
 // The background scrub after open (DESIGN §4): every segment below the recovery point is
 // CRC-checked without any read asking for it; corruption quarantines, nothing is cut.
-import { open as fsOpen, readFile } from 'node:fs/promises';
+import { open as fsOpen, readFile, writeFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LogCorruptionError, createFileLogStore, type LogStore } from '../../src/log/index.js';
-import { batch, config, newTopic, openStore, readUpTo, segmentFiles, tempDir, waitFor } from './helpers.js';
+import type { FilePartitionLog } from '../../src/log/file-partition-log.js';
+import {
+  batch,
+  config,
+  crashableFs,
+  expectIndexesMatchRebuild,
+  newTopic,
+  openStore,
+  readUpTo,
+  segmentFiles,
+  tempDir,
+  waitFor,
+} from './helpers.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -84,6 +96,92 @@ describe('log scrub', () => {
       ok: true,
       value: { baseOffset: 120, lastOffset: 122 },
     });
+  });
+
+  it('compares the index files of closed segments with the batches it scans and rebuilds the ones that differ', async () => {
+    const t = await tempDir();
+    cleanups.push(t.cleanup);
+    const topic = newTopic();
+    const store = await openStore(t.dir, { scrubBytesPerSec: 0 });
+    const log = await store.createPartition(topic, 0, { ...config, segmentBytes: 32 * 1024 });
+    for (let i = 0; i < 120; i++) await log.append(batch(i, 3, 200), { durability: 'fsync' });
+    await store.close(); // clean: the start checks only each closed segment's last index entry
+    const pdir = `${t.dir}/${topic}/0`;
+    const names = await segmentFiles(pdir);
+    expect(names.length).toBeGreaterThan(2);
+    // Segment 1: an offset entry naming an offset two before its batch. Segment 0: a time
+    // entry naming the batch after its own.
+    const indexPath = `${pdir}/${names[1]!.replace('.log', '.index')}`;
+    const idx = await readFile(indexPath);
+    const base = Number(names[1]!.slice(0, 20));
+    const rel = idx.readInt32BE(8);
+    idx.writeInt32BE(rel - 2, 8);
+    await writeFile(indexPath, idx);
+    const timePath = `${pdir}/${names[0]!.replace('.log', '.timeindex')}`;
+    const time = await readFile(timePath);
+    time.writeInt32BE(time.readInt32BE(20) + 3, 20);
+    await writeFile(timePath, time);
+
+    let rebuilt = 0;
+    let finished = 0;
+    const again = createFileLogStore({
+      dataDir: t.dir,
+      retentionCheckIntervalMs: 0,
+      flushIntervalMs: 0,
+      observer: { indexRebuilt: () => rebuilt++, scrubFinished: () => finished++ },
+    });
+    await again.open();
+    cleanups.push(() => again.close());
+    await waitFor('the scrub to finish', () => (finished > 0 ? true : undefined));
+    // Before the fix: no rebuild, and the damaged files stay for every later start to load.
+    expect(rebuilt).toBe(2);
+    expect(again.quarantined()).toEqual([]);
+    await expectIndexesMatchRebuild(pdir);
+    const r = await again.getPartition(topic, 0)!.read(base + rel - 2, { maxRecords: 3, maxBytes: 1 << 20 });
+    expect(r.ok && r.value.records.map((x) => x.offset)).toEqual([base + rel - 2, base + rel - 1, base + rel]);
+    expect(rebuilt).toBe(2);
+  });
+
+  it("compares the active segment's index in memory with the batches below the recovery point and rebuilds it", async () => {
+    const t = await tempDir();
+    cleanups.push(t.cleanup);
+    const files = crashableFs();
+    cleanups.push(files.releaseAll);
+    const topic = newTopic();
+    const store = await openStore(t.dir, { fs: files.fs, scrubBytesPerSec: 0 });
+    const log = await store.createPartition(topic, 0, config);
+    for (let i = 0; i < 60; i++) await log.append(batch(i, 3, 200), { durability: 'fsync' });
+    await (log as FilePartitionLog).flush();
+    // A crash: the restart resumes at the flush, loading the index files the checkpoint covers.
+    const pdir = `${t.dir}/${topic}/0`;
+    const [name] = await segmentFiles(pdir);
+    const indexPath = `${pdir}/${name!.replace('.log', '.index')}`;
+    const idx = await readFile(indexPath);
+    const rel = idx.readInt32BE(16);
+    idx.writeInt32BE(rel - 2, 16);
+    await writeFile(indexPath, idx);
+
+    let rebuilt = 0;
+    let finished = 0;
+    const again = createFileLogStore({
+      dataDir: t.dir,
+      retentionCheckIntervalMs: 0,
+      flushIntervalMs: 0,
+      observer: { indexRebuilt: () => rebuilt++, scrubFinished: () => finished++ },
+    });
+    expect((await again.open()).cleanShutdown).toBe(false);
+    cleanups.push(() => again.close());
+    await waitFor('the scrub to finish', () => (finished > 0 ? true : undefined));
+    expect(rebuilt).toBe(1);
+    expect(again.quarantined()).toEqual([]);
+    const p = again.getPartition(topic, 0)!;
+    const r = await p.read(rel - 2, { maxRecords: 3, maxBytes: 1 << 20 });
+    expect(r.ok && r.value.records.map((x) => x.offset)).toEqual([rel - 2, rel - 1, rel]);
+    expect(rebuilt).toBe(1);
+    // The rewritten files hold the log's index: a clean close and a fresh check agree.
+    expect((await p.append(batch(60), { durability: 'fsync' })).ok).toBe(true);
+    await again.close();
+    await expectIndexesMatchRebuild(pdir);
   });
 
   it('is off with scrubBytesPerSec 0 and stops promptly when the store closes', async () => {

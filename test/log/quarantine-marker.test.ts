@@ -1,0 +1,130 @@
+// A quarantine found while running (by the background scrub or a read) is kept across restarts
+// by a marker in the partition directory, until the damaged segment verifies again.
+import { access, open as fsOpen } from 'node:fs/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LogCorruptionError, createFileLogStore, type LogStore } from '../../src/log/index.js';
+import { QUARANTINE_FILE } from '../../src/log/partition-quarantine.js';
+import { batch, config, newTopic, openStore, readAll, readUpTo, segmentFiles, tempDir, waitFor } from './helpers.js';
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+const exists = (path: string): Promise<boolean> =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
+
+async function start(dir: string, scrubBytesPerSec = 0, onScrubFinished?: () => void): Promise<LogStore> {
+  const store = createFileLogStore({
+    dataDir: dir,
+    retentionCheckIntervalMs: 0,
+    flushIntervalMs: 0,
+    scrubBytesPerSec,
+    observer: { scrubFinished: () => onScrubFinished?.() },
+  });
+  await store.open();
+  return store;
+}
+
+/**
+ * Two partitions of 40 fsynced batches in 8 KiB segments, closed cleanly; then one bit of the
+ * fifth batch of partition 0's second (closed) segment flipped, where a restart never scans.
+ */
+async function damagedClosedSegment() {
+  const t = await tempDir();
+  cleanups.push(t.cleanup);
+  const topic = newTopic();
+  const store = await openStore(t.dir, { scrubBytesPerSec: 0 });
+  const sizes: number[] = [];
+  for (const p of [0, 1]) {
+    const log = await store.createPartition(topic, p, { ...config, segmentBytes: 8192 });
+    for (let i = 0; i < 40; i++) {
+      const before = log.sizeBytes();
+      await log.append(batch(i, 3, 200), { durability: 'fsync' });
+      if (p === 0) sizes.push(log.sizeBytes() - before);
+    }
+  }
+  await store.close();
+  const pdir = `${t.dir}/${topic}/0`;
+  const files = await segmentFiles(pdir);
+  const firstBase = Number(files[1]!.slice(0, 20));
+  const segStart = sizes.slice(0, firstBase / 3).reduce((a, b) => a + b, 0);
+  const victim = firstBase / 3 + 4;
+  const at = sizes.slice(0, victim).reduce((a, b) => a + b, 0) - segStart + 100;
+  const flip = async (): Promise<void> => {
+    const h = await fsOpen(`${pdir}/${files[1]}`, 'r+');
+    const b = Buffer.alloc(1);
+    await h.read(b, 0, 1, at);
+    await h.write(Buffer.from([b[0]! ^ 0x10]), 0, 1, at);
+    await h.close();
+  };
+  await flip();
+  return { dir: t.dir, pdir, topic, badOffset: victim * 3, flip };
+}
+
+/** After a restart with the scrub off: still quarantined, read-only, the prefix served, the bad batch never. */
+async function expectStillQuarantined(dir: string, topic: string, badOffset: number, reason: RegExp): Promise<void> {
+  const store = await start(dir);
+  try {
+    expect(store.quarantined()).toEqual([{ topicId: topic, partition: 0, reason: expect.stringMatching(reason) }]);
+    const log = store.getPartition(topic, 0)!;
+    expect(log.writable().ok).toBe(false);
+    const r = await log.append(batch(1), { durability: 'fsync' });
+    expect(r.ok || r.error.code).toBe('partition_read_only');
+    expect((await readUpTo(log, badOffset)).length).toBe(badOffset);
+    await expect(log.read(badOffset, { maxRecords: 3, maxBytes: 1 << 20 })).rejects.toBeInstanceOf(LogCorruptionError);
+    expect((await store.getPartition(topic, 1)!.append(batch(2), { durability: 'fsync' })).ok).toBe(true);
+  } finally {
+    await store.close();
+  }
+}
+
+/** Once the bytes verify again the next start removes the marker and serves the partition. */
+async function expectServedAgain(dir: string, pdir: string, topic: string, flip: () => Promise<void>): Promise<void> {
+  await flip(); // the damaged byte restored (e.g. from a backup)
+  const store = await start(dir);
+  try {
+    expect(store.quarantined()).toEqual([]);
+    expect(await exists(`${pdir}/${QUARANTINE_FILE}`)).toBe(false);
+    const log = store.getPartition(topic, 0)!;
+    expect((await log.append(batch(40), { durability: 'fsync' })).ok).toBe(true);
+    expect((await readAll(log)).length).toBe(123);
+  } finally {
+    await store.close();
+  }
+}
+
+describe('a quarantine found while running survives a restart', () => {
+  it('found by the background scrub: the next start (scrub off) keeps it, until the segment verifies again', async () => {
+    const { dir, pdir, topic, badOffset, flip } = await damagedClosedSegment();
+    let finished = 0;
+    const store = await start(dir, 64 * 1024 * 1024, () => finished++);
+    await waitFor('the scrub to quarantine partition 0', () => (store.quarantined().length > 0 ? true : undefined));
+    await waitFor('the scrub to finish', () => (finished > 0 ? true : undefined));
+    expect(await exists(`${pdir}/${QUARANTINE_FILE}`)).toBe(true);
+    await store.close();
+
+    // Before the fix: the restart served the partition again (quarantined() was []) and took writes.
+    await expectStillQuarantined(dir, topic, badOffset, /found by the background scrub.*still invalid at this start/);
+    // Still there at a second restart: the marker stays while the damage does.
+    await expectStillQuarantined(dir, topic, badOffset, /found by the background scrub/);
+    await expectServedAgain(dir, pdir, topic, flip);
+  });
+
+  it('found by a read: the next start keeps it too', async () => {
+    const { dir, pdir, topic, badOffset, flip } = await damagedClosedSegment();
+    const store = await start(dir);
+    await expect(
+      store.getPartition(topic, 0)!.read(badOffset, { maxRecords: 3, maxBytes: 1 << 20 }),
+    ).rejects.toBeInstanceOf(LogCorruptionError);
+    expect(store.quarantined().map((q) => q.partition)).toEqual([0]);
+    await store.close();
+
+    // Before the fix: served and writable again after the restart.
+    await expectStillQuarantined(dir, topic, badOffset, /invalid batch.*still invalid at this start/);
+    await expectServedAgain(dir, pdir, topic, flip);
+  });
+});
