@@ -185,7 +185,7 @@ export const envSchema = z.object({
   // Limits (README "Limits"): process-wide caps and client timeouts.
   /** Open client connections; beyond it a request is answered 503 and its connection closed. */
   SLUICE_MAX_CONNECTIONS: int(1, 1_000_000).default(20_000),
-  /** Open streams (SSE responses and long-polls with wait_ms > 0) across all clients (503 beyond). */
+  /** Open streams (SSE responses, long-polls with wait_ms > 0, Durable Streams live reads) across all clients (503 beyond). */
   SLUICE_MAX_STREAMS: int(1, 1_000_000).default(15_000),
   /** Bytes of request bodies being received at once (a body without Content-Length counts as SLUICE_MAX_BODY_BYTES). */
   SLUICE_MAX_BUFFERED_BODY_BYTES: int(1024, 64 * 1024 * MiB).default(256 * MiB),

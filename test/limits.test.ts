@@ -303,6 +303,65 @@ describe('stream cap (SLUICE_MAX_STREAMS)', () => {
   }, 30_000);
 });
 
+describe('stream cap: Durable Streams live reads', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startIsolatedServer({ SLUICE_MAX_STREAMS: '3' });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('live=sse and live=long-poll reads of /v1/stream/* hold a stream slot like SSE and long-polls', async () => {
+    const path = `/v1/stream/s-${randomUUID()}`;
+    const created = await fetch(`${server.url}${path}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(created.status).toBe(201);
+    const sse = `${server.url}${path}?offset=now&live=sse`;
+    const streams: RawConnection[] = [];
+    try {
+      await holdConnections(server.url, 3, streams, async (conn, i) => {
+        conn.write(request('GET', `${path}?offset=now&live=sse`));
+        await until(() => conn.status() === 200, `stream ${i} open`);
+      });
+      const refused = await fetch(sse);
+      expect(refused.status).toBe(503);
+      expect(((await refused.json()) as { error: Record<string, unknown> }).error).toMatchObject({
+        code: 'unavailable',
+        limit: 'max_streams',
+      });
+      expect(await statusOf(fetch(`${server.url}${path}?offset=now&live=long-poll`))).toBe(503);
+      // A catch-up read (no `live`) holds nothing.
+      expect(await statusOf(fetch(`${server.url}${path}?offset=-1`))).toBe(200);
+
+      // A waiting long-poll takes the slot a closed stream frees.
+      const open = async () => {
+        const text = await (await fetch(`${server.url}/metrics`)).text();
+        return Number(/^sluice_open_streams (\d+)$/m.exec(text)?.[1]);
+      };
+      const deadline = Date.now() + 10_000;
+      const openBecomes = async (n: number) => {
+        while ((await open()) !== n) {
+          if (Date.now() > deadline) throw new Error(`sluice_open_streams never became ${n}`);
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      };
+      streams.shift()!.destroy();
+      await openBecomes(2);
+      const poll = await rawConnect(server.url);
+      streams.push(poll);
+      poll.write(request('GET', `${path}?offset=now&live=long-poll`));
+      await openBecomes(3);
+      expect(await statusOf(fetch(sse))).toBe(503);
+      expect(poll.received()).toBe(''); // still waiting
+    } finally {
+      for (const s of streams) s.destroy();
+    }
+  }, 30_000);
+});
+
 describe('connection cap (SLUICE_MAX_CONNECTIONS)', () => {
   let server: TestServer;
   beforeAll(async () => {

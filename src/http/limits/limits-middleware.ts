@@ -5,6 +5,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Config } from '../../config.js';
+import { STREAM_ROUTE_PREFIX } from '../../durable-streams/stream-path.js';
 import type { AppEnv } from '../app-env.js';
 import { ApiError } from '../errors.js';
 import { ByteBudget } from './byte-budget.js';
@@ -90,8 +91,8 @@ export function connectionCap(limits: Limits): MiddlewareHandler<AppEnv> {
 }
 
 /**
- * Whether the request is a stream that holds its connection: an SSE route (GET …/events) or a
- * long-poll (any `wait_ms` > 0).
+ * Whether the request is a stream that holds its connection: an SSE route (GET …/events), a
+ * long-poll (any `wait_ms` > 0), or a Durable Streams live read (GET /v1/stream/…?live=sse|long-poll).
  */
 export function isStreamRequest(c: Context<AppEnv>): boolean {
   if (c.req.method === 'GET') {
@@ -99,6 +100,10 @@ export function isStreamRequest(c: Context<AppEnv>): boolean {
       .filter((r) => r.method !== 'ALL')
       .at(-1);
     if (route?.path.endsWith('/events')) return true;
+    if (c.req.path.startsWith(STREAM_ROUTE_PREFIX)) {
+      const live = c.req.query('live');
+      if (live === 'sse' || live === 'long-poll') return true;
+    }
   }
   const wait = c.req.query('wait_ms');
   return wait !== undefined && Number(wait) > 0;

@@ -44,7 +44,9 @@ export const readStreamRoute = createRoute({
     'Catch-up answers at most 1 MiB per request (`Stream-Up-To-Date` only when it reaches the tail); JSON streams ' +
     'answer a JSON array of messages. Long-poll waits up to SLUICE_STREAM_LONG_POLL_MS (204 on timeout). SSE ' +
     'sends `event: data` (text, a JSON array, or base64 with `Stream-SSE-Data-Encoding: base64` for non-text types) ' +
-    'each followed by `event: control`, and ends after SLUICE_STREAM_SSE_MAX_MS. Reads renew a Stream-TTL.',
+    'each followed by `event: control`, and ends after SLUICE_STREAM_SSE_MAX_MS. Reads renew a Stream-TTL. ' +
+    'A live read (`live=long-poll` or `live=sse`) holds a stream slot like any SSE stream or long-poll: beyond ' +
+    'SLUICE_KEY_MAX_STREAMS it is a 429 `key_max_streams`, beyond SLUICE_MAX_STREAMS a 503 `max_streams`.',
   request: { params: StreamPathParam, query: StreamReadQuery },
   responses: {
     200: {
