@@ -34,7 +34,12 @@ const BASE64URL = /^[A-Za-z0-9_-]*$/;
  * Without a tag, the plain decimal.
  */
 export function encodePartitionCursor(nextOffset: number, tag = ''): string {
-  return tag === '' ? String(nextOffset) : `${nextOffset}.${tag}`;
+  return `${nextOffset}${partitionCursorSuffix(tag)}`;
+}
+
+/** What follows the offset's digits in a partition cursor for `tag` (for writers of many cursors). */
+export function partitionCursorSuffix(tag = ''): string {
+  return tag === '' ? '' : `.${tag}`;
 }
 
 /**

@@ -2,7 +2,9 @@
 // must be the very bytes the string path builds, in both event modes.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { StoredRecord } from '../log/index.js';
+import { RecordRun, type StoredRecord } from '../log/index.js';
+import { decodeBatch, encodeBatch } from '../log/record-batch.js';
+import { RunCollector } from '../log/record-run.js';
 import type { ValueFormat } from '../topics/record-codec.js';
 import { recordJsonRenderer } from '../topics/record-json-text.js';
 import { EncodedBatch } from './encoded-batch.js';
@@ -46,6 +48,36 @@ describe('EncodedBatch shared partition frames', () => {
           expect(a?.toString('latin1')).toBe(b?.toString('latin1'));
         }
       }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('are the same bytes when the read left the records in the log’s batch bytes (a packed run)', () => {
+    fc.assert(
+      fc.property(
+        records,
+        fc.constantFrom<ValueFormat>('json', 'string', 'binary'),
+        fc.nat(3),
+        (recs, format, skip) => {
+          const bytes = encodeBatch({ baseOffset: 100, records: recs, appendTime: 5 });
+          const collector = new RunCollector(100 + skip, { maxRecords: 100, maxBytes: 1 << 20 });
+          collector.addBatch(bytes, 0);
+          const { run, nextOffset } = collector.result();
+          const decoded = decodeBatch(bytes).records.filter((r) => r.offset >= 100 + skip);
+          const withWriter = recordJsonRenderer('t', 0, format);
+          const stringsOnly = (r: StoredRecord) => withWriter(r);
+          for (const batchMode of [false, true]) {
+            for (const tag of ['', 'kq3vXe']) {
+              const a = EncodedBatch.encode(0, run, 100 + skip, nextOffset, withWriter).sharedPartitionFrame(
+                batchMode,
+                tag,
+              );
+              const b = EncodedBatch.encode(0, RecordRun.fromRecords(decoded), 100 + skip, nextOffset, stringsOnly);
+              expect(a?.toString('latin1')).toBe(b.sharedPartitionFrame(batchMode, tag)?.toString('latin1'));
+            }
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });

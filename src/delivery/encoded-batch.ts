@@ -1,18 +1,19 @@
 // One read batch turned into SSE bytes once and shared: every unfiltered subscriber at the
 // live edge of a partition gets the very same Buffer, so fan-out costs bytes, not encodes.
-import type { StoredRecord } from '../log/index.js';
-import { encodePartitionCursor, encodeTopicCursor } from './cursor.js';
+import { RecordRun, type StoredRecord } from '../log/index.js';
+import { encodePartitionCursor, encodeTopicCursor, partitionCursorSuffix } from './cursor.js';
 import { idTail, recordHead, recordsHead } from './sse-frame.js';
 
 /**
  * Record → Record JSON (topic, partition, offset, timestamp, key, value, headers). With a
  * `writer` (recordJsonRenderer has one), shared partition frames are written straight to
- * bytes by it; the result is the same bytes.
+ * bytes by it, from the log's bytes where the read left the records there; the result is the
+ * same bytes.
  */
 export type RecordEncoder = ((record: StoredRecord) => string) & {
   readonly writer?: {
-    join(records: readonly StoredRecord[], prefix: string, suffix: string): Buffer;
-    frames(records: readonly StoredRecord[], head: string, tail: (rec: StoredRecord) => string): Buffer;
+    joinRun(run: RecordRun, prefix: string, suffix: string): Buffer;
+    framesRun(run: RecordRun, head: string, idHead: string, idTail: string): Buffer;
   };
 };
 
@@ -41,7 +42,8 @@ export class EncodedBatch {
 
   constructor(
     readonly partition: number,
-    readonly records: readonly StoredRecord[],
+    /** The batch's records, as the log read them. */
+    readonly run: RecordRun,
     private readonly encoder: RecordEncoder,
     /** Offset the read started at. */
     readonly firstOffset: number,
@@ -51,12 +53,18 @@ export class EncodedBatch {
 
   static encode(
     partition: number,
-    records: readonly StoredRecord[],
+    records: RecordRun | readonly StoredRecord[],
     firstOffset: number,
     nextOffset: number,
     encoder: RecordEncoder,
   ): EncodedBatch {
-    return new EncodedBatch(partition, records, encoder, firstOffset, nextOffset);
+    const run = records instanceof RecordRun ? records : RecordRun.fromRecords(records);
+    return new EncodedBatch(partition, run, encoder, firstOffset, nextOffset);
+  }
+
+  /** The records decoded (on first use: shared frames of unfiltered streams never need them). */
+  get records(): readonly StoredRecord[] {
+    return this.run.toRecords();
   }
 
   /** Each record's JSON, encoded once on first use and shared by every per-subscriber frame. */
@@ -70,7 +78,7 @@ export class EncodedBatch {
    * names the topic in the cursors (`topicCursorTag`); every reader of a partition has the same.
    */
   sharedPartitionFrame(batchMode: boolean, cursorTag = ''): Buffer | null {
-    if (this.records.length === 0) return null;
+    if (this.run.length === 0) return null;
     if (cursorTag !== this.partitionTag) {
       this.partitionTag = cursorTag;
       this.partitionFrames = undefined;
@@ -80,17 +88,19 @@ export class EncodedBatch {
     if (batchMode) {
       const tail = `]\n${idTail(encodePartitionCursor(this.nextOffset, cursorTag))}`;
       this.partitionBatchFrame ??= writer
-        ? writer.join(this.records, RECORDS_EVENT_HEAD, tail)
+        ? writer.joinRun(this.run, RECORDS_EVENT_HEAD, tail)
         : Buffer.from(recordsHead(this.jsons) + idTail(encodePartitionCursor(this.nextOffset, cursorTag)));
       return this.partitionBatchFrame;
     }
     if (!this.partitionFrames) {
       if (writer) {
-        // Straight to bytes: no per-record strings (catch-up replay and every live batch).
-        this.partitionFrames = writer.frames(
-          this.records,
+        // Straight to bytes: no per-record strings (catch-up replay and every live batch). Each
+        // event's id is encodePartitionCursor(offset + 1, cursorTag), written as digits + suffix.
+        this.partitionFrames = writer.framesRun(
+          this.run,
           RECORD_EVENT_HEAD,
-          (r) => `\n${idTail(encodePartitionCursor(r.offset + 1, cursorTag))}`,
+          '\nid: ',
+          `${partitionCursorSuffix(cursorTag)}\n\n`,
         );
       } else {
         let text = '';
@@ -110,7 +120,7 @@ export class EncodedBatch {
    * offset vector is `vector` (not modified). Shared by all such subscribers.
    */
   sharedTopicFrame(vector: readonly number[], batchMode: boolean, cursorTag: string): Buffer | null {
-    if (this.records.length === 0) return null;
+    if (this.run.length === 0) return null;
     const cacheKey = `${batchMode ? 'b' : 'r'}${vector.length}${cursorTag}`;
     const cached = this.topicFrames.get(cacheKey);
     if (cached) return cached;

@@ -89,18 +89,18 @@ export class PartitionTail {
     try {
       while (this.subscribers.size > 0 && this.position < this.log.endOffset()) {
         const from = this.position;
-        const result = await this.log.read(from, this.limits);
+        const result = await this.log.readRun(from, this.limits);
         if (!result.ok) {
           const subscribers = [...this.subscribers];
           this.subscribers.clear();
           for (const s of subscribers) s.fail({ kind: 'gap', error: result.error });
           break;
         }
-        const { records, nextOffset } = result.value;
+        const { run, nextOffset } = result.value;
         // An empty batch that still moves on (a Kafka transaction marker) is delivered too:
         // subscribers advance past it instead of the tail reading the same offset again.
         if (nextOffset <= from) break;
-        const batch = EncodedBatch.encode(this.log.partition, records, from, nextOffset, this.encoder);
+        const batch = EncodedBatch.encode(this.log.partition, run, from, nextOffset, this.encoder);
         this.position = nextOffset;
         for (const s of [...this.subscribers]) s.deliver(batch);
         this.resolveAdvanceWaiters();

@@ -202,8 +202,8 @@ describe('partition stream', () => {
   it('encodes a live batch once and writes the same Buffer to every subscriber, woken only by appends', async () => {
     const log = await store.createPartition(topicId, 0, config);
     let reads = 0;
-    const realRead = log.read.bind(log);
-    log.read = (offset, options) => {
+    const realRead = log.readRun.bind(log);
+    log.readRun = (offset, options) => {
       reads++;
       return realRead(offset, options);
     };
@@ -335,10 +335,10 @@ describe('partition stream', () => {
     let open = (): void => {};
     const log = new Proxy(real, {
       get(target, prop, receiver) {
-        if (prop === 'read') {
-          return async (...args: Parameters<PartitionLog['read']>) => {
+        if (prop === 'readRun') {
+          return async (...args: Parameters<PartitionLog['readRun']>) => {
             if (gate) await gate;
-            return target.read(...args);
+            return target.readRun(...args);
           };
         }
         const value = Reflect.get(target, prop, receiver) as unknown;

@@ -251,7 +251,7 @@ export class SseStream {
       return 'joined';
     }
     if (joined === 'ahead') return { wait: tail.whenAdvanced() };
-    const result = await log.read(offset, readLimits);
+    const result = await log.readRun(offset, readLimits);
     if (this.closed) return 'progressed';
     if (!result.ok) {
       const { requestedOffset, startOffset } = result.error;
@@ -259,16 +259,16 @@ export class SseStream {
       else this.fail(lane, { kind: 'gap', error: result.error });
       return 'progressed';
     }
-    let { records, nextOffset } = result.value;
+    let { run, nextOffset } = result.value;
     // Never pass the live tail: it will deliver from its position to us once we join.
     const live = hub.peek(log);
     const bound = live?.active ? live.position : Number.POSITIVE_INFINITY;
     if (nextOffset > bound) {
-      records = records.filter((r) => r.offset < bound);
+      run = run.slice(run.countBelow(bound));
       nextOffset = bound;
     }
     if (nextOffset === offset) return live ? { wait: live.whenAdvanced() } : 'progressed';
-    const frame = this.frameFor(Batch.encode(log.partition, records, offset, nextOffset, encoder));
+    const frame = this.frameFor(Batch.encode(log.partition, run, offset, nextOffset, encoder));
     this.offsets[lane.index] = nextOffset;
     if (frame) this.write(frame);
     return 'progressed';

@@ -11,7 +11,8 @@ import { createSegmentFile, type RecoveredPartition } from './partition-recovery
 import { floorIndex } from './floor-index.js';
 import { isDescriptorExhaustion, type HandlePool } from './handle-pool.js';
 import type { ScannedBatch } from './batch-scanner.js';
-import { ReadCollector } from './read-collector.js';
+import { ReadCollector, type BatchCollector } from './read-collector.js';
+import { RunCollector } from './record-run.js';
 import { RecentBatches } from './recent-batches.js';
 import { batchAppendTime, decodeBatch, encodeBatch } from './record-batch.js';
 import { planRetention } from './retention-policy.js';
@@ -31,6 +32,7 @@ import type {
   ReadOptions,
   LogObserver,
   RecordInput,
+  RunReadBatch,
 } from './types.js';
 
 /** Tunables shared by every partition of a file store. */
@@ -503,6 +505,28 @@ export class FilePartitionLog implements PartitionLog {
 
   async read(offset: number, options: ReadOptions): Promise<Result<ReadBatch, ReadError>> {
     const limits = normaliseReadOptions(offset, options);
+    const collected = await this.collect(offset, limits, new ReadCollector(offset, limits));
+    if (!collected.ok) return collected;
+    const result = collected.value.result();
+    if (result.records.length > 0) this.t.observer?.read?.(result.records.length);
+    return ok(result);
+  }
+
+  async readRun(offset: number, options: ReadOptions): Promise<Result<RunReadBatch, ReadError>> {
+    const limits = normaliseReadOptions(offset, options);
+    const collected = await this.collect(offset, limits, new RunCollector(offset, limits));
+    if (!collected.ok) return collected;
+    const result = collected.value.result();
+    if (result.run.length > 0) this.t.observer?.read?.(result.run.length);
+    return ok(result);
+  }
+
+  /** Feeds `collector` the verified batches from `offset` until its limits are reached. */
+  private async collect<C extends BatchCollector>(
+    offset: number,
+    limits: ReadOptions,
+    collector: C,
+  ): Promise<Result<C, ReadError>> {
     if (offset < this.start || offset > this.visibleEnd) {
       return err({
         code: 'offset_out_of_range',
@@ -511,11 +535,10 @@ export class FilePartitionLog implements PartitionLog {
         endOffset: this.visibleEnd,
       });
     }
-    const collector = new ReadCollector(offset, limits);
-    if (offset === this.visibleEnd) return ok(collector.result());
+    if (offset === this.visibleEnd) return ok(collector);
     // Retention replaces the array; a read keeps walking the segments it started with.
     const segments = this.segments;
-    if (this.recent.read(offset, collector)) return this.counted(collector);
+    if (this.recent.read(offset, collector)) return ok(collector);
     const chunk = Math.min(Math.max(limits.maxBytes + 16 * 1024, 64 * 1024), 1024 * 1024);
     const first = Math.max(
       0,
@@ -538,7 +561,7 @@ export class FilePartitionLog implements PartitionLog {
         throw e;
       }
     }
-    return this.counted(collector);
+    return ok(collector);
   }
 
   /**
@@ -547,7 +570,7 @@ export class FilePartitionLog implements PartitionLog {
    * densely); if it does not, the index is rebuilt from the log and the seek repeated, so a
    * damaged index entry never skips records nor fails a read of a healthy log.
    */
-  private async readSegment(seg: Segment, offset: number, collector: ReadCollector, chunk: number): Promise<void> {
+  private async readSegment(seg: Segment, offset: number, collector: BatchCollector, chunk: number): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       const entry =
         offset > seg.baseOffset ? (await this.indexes.of(seg)).floorEntry(offset - seg.baseOffset) : NO_ENTRY;
@@ -561,18 +584,11 @@ export class FilePartitionLog implements PartitionLog {
         }
         first = false;
         if (b.header.baseOffset + b.header.lastOffsetDelta < offset) continue;
-        if (collector.add(decodeBatch(b.buf, b.at).records)) return;
+        if (collector.addBatch(b.buf, b.at)) return;
       }
       if (!mismatch) return;
       await this.indexes.mismatch(seg, attempt, entry, 'does not start a valid batch');
     }
-  }
-
-  /** The collected read, counted for metrics. */
-  private counted(collector: ReadCollector): Result<ReadBatch, ReadError> {
-    const result = collector.result();
-    if (result.records.length > 0) this.t.observer?.read?.(result.records.length);
-    return ok(result);
   }
 
   /**

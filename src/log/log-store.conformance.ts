@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
+import { recordDataBytes } from './append-input.js';
 import type { LogStore, PartitionConfig, PartitionLog, RecordInput, StoredRecord } from './types.js';
 
 export interface ConformanceHarness {
@@ -406,6 +407,74 @@ export function runLogStoreConformance(
             expect(part.value.nextOffset).toBe(from + got.length);
             const firstAtOrAfter = appended.findIndex((r) => r.timestamp >= ts);
             expect(await log.offsetForTimestamp(ts)).toBe(firstAtOrAfter === -1 ? appended.length : firstAtOrAfter);
+            for (const h of harnesses.splice(0)) await h.dispose();
+          },
+        ),
+        { numRuns: 40, interruptAfterTimeLimit: 8000 },
+      );
+    });
+
+    it('property: readRun answers exactly what read answers (records, limits, next offset, data bytes)', async () => {
+      const bytes = fc.uint8Array({ maxLength: 40 }).map((a) => Buffer.from(a));
+      const recordArb = fc.record({
+        key: fc.option(bytes, { nil: null }),
+        value: fc.option(
+          fc.oneof(
+            bytes,
+            fc.string({ unit: 'binary', maxLength: 30 }).map((t) => Buffer.from(t)),
+          ),
+          {
+            nil: null,
+          },
+        ),
+        headers: fc.array(
+          fc.record({
+            key: fc.string({ unit: 'binary', minLength: 1, maxLength: 6 }),
+            value: fc.option(bytes, { nil: null }),
+          }),
+          { maxLength: 3 },
+        ),
+        timestamp: fc.integer({ min: 0, max: 2 ** 45 }),
+      });
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(
+            fc.tuple(fc.array(recordArb, { minLength: 1, maxLength: 8 }), fc.option(bytes, { nil: undefined })),
+            {
+              minLength: 1,
+              maxLength: 10,
+            },
+          ),
+          fc.nat(),
+          fc.integer({ min: 1, max: 12 }),
+          fc.integer({ min: 0, max: 400 }),
+          async (batches, startSeed, maxRecords, maxBytes) => {
+            const { log } = await setup({ segmentBytes: 1024 });
+            let total = 0;
+            for (const [records, tag] of batches) {
+              const res = await log.append(records, { durability: 'write', ...(tag ? { tag } : {}) });
+              expect(res.ok).toBe(true);
+              total += records.length;
+            }
+            for (const from of [startSeed % (total + 1), 0, total]) {
+              const limits = { maxRecords, maxBytes };
+              const a = await log.read(from, limits);
+              const b = await log.readRun(from, limits);
+              if (!a.ok || !b.ok) throw new Error('unexpected out of range');
+              const run = b.value.run;
+              expect(b.value.nextOffset).toBe(a.value.nextOffset);
+              expect(run.length).toBe(a.value.records.length);
+              expect(run.toRecords().map(plain)).toEqual(a.value.records.map(plain));
+              expect(run.toRecords().map((r) => r.offset)).toEqual(a.value.records.map((r) => r.offset));
+              expect(run.dataBytes()).toBe(a.value.records.reduce((n, r) => n + recordDataBytes(r), 0));
+              for (let i = 0; i < run.length; i++) {
+                expect(run.offset(i)).toBe(a.value.records[i]!.offset);
+                expect(run.timestamp(i)).toBe(a.value.records[i]!.timestamp);
+                expect(run.headerCount(i)).toBe(a.value.records[i]!.headers.length);
+              }
+            }
+            const below = await log.readRun(total + 1, { maxRecords, maxBytes });
+            expect(below).toEqual(await log.read(total + 1, { maxRecords, maxBytes }));
             for (const h of harnesses.splice(0)) await h.dispose();
           },
         ),

@@ -5,7 +5,8 @@ import { AppendNotifier } from './append-notifier.js';
 import { assertAppendInput, assertPartitionConfig, normaliseReadOptions } from './append-input.js';
 import type { LogLogger } from './logger.js';
 import { floorIndex } from './floor-index.js';
-import { ReadCollector } from './read-collector.js';
+import { ReadCollector, type BatchCollector } from './read-collector.js';
+import { RunCollector } from './record-run.js';
 import { decodeBatch, encodeBatch } from './record-batch.js';
 import { planRetention } from './retention-policy.js';
 import type {
@@ -22,6 +23,7 @@ import type {
   ReadOptions,
   RecordInput,
   RecoveryReport,
+  RunReadBatch,
 } from './types.js';
 
 export interface MemoryLogStoreOptions {
@@ -153,16 +155,26 @@ class MemoryPartitionLog implements PartitionLog {
 
   async read(offset: number, options: ReadOptions): Promise<Result<ReadBatch, ReadError>> {
     const limits = normaliseReadOptions(offset, options);
+    const collected = this.collect(offset, new ReadCollector(offset, limits));
+    return collected.ok ? ok(collected.value.result()) : collected;
+  }
+
+  async readRun(offset: number, options: ReadOptions): Promise<Result<RunReadBatch, ReadError>> {
+    const limits = normaliseReadOptions(offset, options);
+    const collected = this.collect(offset, new RunCollector(offset, limits));
+    return collected.ok ? ok(collected.value.result()) : collected;
+  }
+
+  private collect<C extends BatchCollector>(offset: number, collector: C): Result<C, ReadError> {
     const start = this.startOffset();
     if (offset < start || offset > this.end) {
       return err({ code: 'offset_out_of_range', requestedOffset: offset, startOffset: start, endOffset: this.end });
     }
-    const collector = new ReadCollector(offset, limits);
     for (const batch of this.batchesFrom(offset)) {
       if (batch.lastOffset < offset) continue;
-      if (collector.add(decodeBatch(batch.bytes).records)) break;
+      if (collector.addBatch(batch.bytes, 0)) break;
     }
-    return ok(collector.result());
+    return ok(collector);
   }
 
   async offsetForTimestamp(timestamp: number): Promise<number> {

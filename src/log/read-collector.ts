@@ -1,9 +1,18 @@
 // Applies ReadOptions limits record by record, identically for the memory and file stores:
 // skip records below the requested offset, stop at maxRecords or maxBytes (one record minimum).
 import { recordDataBytes } from './append-input.js';
+import { decodeBatch } from './record-batch.js';
 import type { ReadBatch, ReadOptions, StoredRecord } from './types.js';
 
-export class ReadCollector {
+/** What a store feeds the batches of a read to: ReadCollector, or RunCollector (record-run.ts). */
+export interface BatchCollector {
+  /** Whether limits are reached and no more batches need to be read. */
+  readonly done: boolean;
+  /** Offers the verified batch at `at` of `buf`; returns `done`. */
+  addBatch(buf: Buffer, at: number): boolean;
+}
+
+export class ReadCollector implements BatchCollector {
   private readonly records: StoredRecord[] = [];
   private bytes = 0;
   private full = false;
@@ -33,6 +42,11 @@ export class ReadCollector {
       if (this.records.length >= this.options.maxRecords || this.bytes >= this.options.maxBytes) this.full = true;
     }
     return this.full;
+  }
+
+  /** Offers the verified batch at `at` of `buf` (RunCollector's counterpart); returns `done`. */
+  addBatch(buf: Buffer, at: number): boolean {
+    return this.full || this.add(decodeBatch(buf, at).records);
   }
 
   result(): ReadBatch {

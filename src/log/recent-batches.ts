@@ -1,7 +1,6 @@
 // Bounded in-memory copy of a partition's newest batches: tailing readers (long-poll, SSE)
 // are served without disk reads, and memory stays flat however long the log grows.
-import { decodeBatch } from './record-batch.js';
-import type { ReadCollector } from './read-collector.js';
+import type { BatchCollector } from './read-collector.js';
 
 export class RecentBatches {
   private readonly batches: Array<{ base: number; last: number; bytes: Buffer }> = [];
@@ -23,10 +22,10 @@ export class RecentBatches {
   }
 
   /** Feeds `collector` from the cache; false when `offset` is older than the cache holds. */
-  read(offset: number, collector: ReadCollector): boolean {
+  read(offset: number, collector: BatchCollector): boolean {
     const first = this.batches[0];
     if (!first || offset < first.base) return false;
-    for (const b of [...this.batches]) if (b.last >= offset && collector.add(decodeBatch(b.bytes).records)) break;
+    for (const b of [...this.batches]) if (b.last >= offset && collector.addBatch(b.bytes, 0)) break;
     return true;
   }
 }

@@ -1,6 +1,7 @@
 // The LogStore contract: what every layer above src/log may rely on. Partition logs are
 // ordered, dense, durable sequences of records; no file handle or path leaks through here.
 import type { Result } from '../lib/result.js';
+import type { RecordRun } from './record-run.js';
 
 /** One header as Kafka stores it: a UTF-8 key and a byte value (null allowed). */
 export interface RecordHeader {
@@ -79,6 +80,13 @@ export interface ReadBatch {
   nextOffset: number;
 }
 
+/** A read answered in place: the records stay in the log's bytes (see RecordRun). */
+export interface RunReadBatch {
+  run: RecordRun;
+  /** As ReadBatch.nextOffset. */
+  nextOffset: number;
+}
+
 export type ReadError = {
   code: 'offset_out_of_range';
   requestedOffset: number;
@@ -121,6 +129,13 @@ export interface PartitionLog {
    * `offset < startOffset()` or `offset > endOffset()` is out of range.
    */
   read(offset: number, options: ReadOptions): Promise<Result<ReadBatch, ReadError>>;
+
+  /**
+   * The same read as `read` (same records, limits, nextOffset and errors), answered as a
+   * RecordRun: stores that hold batch bytes hand out positions into them instead of one object
+   * per record, for encoders that write straight from the bytes (catch-up reads, SSE).
+   */
+  readRun(offset: number, options: ReadOptions): Promise<Result<RunReadBatch, ReadError>>;
 
   /** First offset whose record timestamp is ≥ `timestamp`; endOffset() if none. */
   offsetForTimestamp(timestamp: number): Promise<number>;

@@ -1,7 +1,7 @@
 // Stateless reads of one partition: from an offset, a timestamp or the log start, bounded by
 // record and byte limits, optionally long-polling (woken by appends) until records exist.
 import { err, ok, type Result } from '../lib/result.js';
-import type { PartitionLog, StoredRecord } from '../log/index.js';
+import type { PartitionLog, RecordRun, StoredRecord } from '../log/index.js';
 import { renderRecord, type RecordJson, type ValueFormat } from './record-codec.js';
 import { recordJsonRenderer } from './record-json-text.js';
 
@@ -36,13 +36,26 @@ export interface ReadResponse {
   end_offset: number;
 }
 
-interface Fetched {
+interface Fetched<R> {
   topicName: string;
   format: ValueFormat;
-  records: readonly StoredRecord[];
+  records: R;
   nextOffset: number;
   endOffset: number;
 }
+
+/** One partition read: decoded records (`read`) or a run of them in the log's bytes (`readRun`). */
+type ReadFrom<R> = (
+  log: PartitionLog,
+  offset: number,
+  limits: { maxRecords: number; maxBytes: number },
+) => Promise<Result<{ records: R; nextOffset: number }, unknown>>;
+
+const readRecords: ReadFrom<readonly StoredRecord[]> = (log, offset, limits) => log.read(offset, limits);
+const readRun: ReadFrom<RecordRun> = async (log, offset, limits) => {
+  const r = await log.readRun(offset, limits);
+  return r.ok ? ok({ records: r.value.run, nextOffset: r.value.nextOffset }) : r;
+};
 
 export type ReadServiceError =
   | { code: 'topic_not_found' | 'partition_not_found'; message: string }
@@ -52,7 +65,7 @@ export class ReadService {
   constructor(private readonly topics: ReadTopics) {}
 
   async read(req: ReadRequest): Promise<Result<ReadResponse, ReadServiceError>> {
-    const found = await this.fetch(req);
+    const found = await this.fetch(req, readRecords);
     if (!found.ok) return found;
     const { topicName, format, records, nextOffset, endOffset } = found.value;
     return ok({
@@ -64,17 +77,18 @@ export class ReadService {
 
   /**
    * The same read as `read`, answered as the response's JSON bytes: records are written
-   * straight to one buffer (json values copied from the log), never built as objects first.
+   * straight to one buffer from the log's bytes (json values copied as stored), never built as
+   * objects first.
    */
   async readJson(req: ReadRequest): Promise<Result<Buffer<ArrayBuffer>, ReadServiceError>> {
-    const found = await this.fetch(req);
+    const found = await this.fetch(req, readRun);
     if (!found.ok) return found;
     const { topicName, format, records, nextOffset, endOffset } = found.value;
     const { writer } = recordJsonRenderer(topicName, req.partition, format);
-    return ok(writer.join(records, '{"records":[', `],"next_offset":${nextOffset},"end_offset":${endOffset}}`));
+    return ok(writer.joinRun(records, '{"records":[', `],"next_offset":${nextOffset},"end_offset":${endOffset}}`));
   }
 
-  private async fetch(req: ReadRequest): Promise<Result<Fetched, ReadServiceError>> {
+  private async fetch<R>(req: ReadRequest, readFrom: ReadFrom<R>): Promise<Result<Fetched<R>, ReadServiceError>> {
     const found = this.topics.partitionLog(req.topic, req.partition);
     if (!found.ok) return found;
     const { topic, log } = found.value;
@@ -108,7 +122,7 @@ export class ReadService {
         });
       }
     }
-    const batch = await log.read(offset, { maxRecords: req.maxRecords, maxBytes: req.maxBytes });
+    const batch = await readFrom(log, offset, { maxRecords: req.maxRecords, maxBytes: req.maxBytes });
     if (!batch.ok) return outOfRange();
     return ok({
       topicName: topic.name,

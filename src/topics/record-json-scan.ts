@@ -290,3 +290,147 @@ export function hasNonFiniteNumber(value: unknown): boolean {
   }
   return false;
 }
+
+// The read path's splice check, over a range of the log's bytes (no view per value). Strings
+// flag bytes ≥ 0x80 so that only values holding them need a UTF-8 check.
+const STRING_CLASS = new Uint8Array(256); // 0 plain ASCII, 1 stop (quote, backslash, control), 2 ≥ 0x80
+for (let c = 0; c < 0x20; c++) STRING_CLASS[c] = 1;
+STRING_CLASS[QUOTE] = 1;
+STRING_CLASS[BACKSLASH] = 1;
+for (let c = 0x80; c < 0x100; c++) STRING_CLASS[c] = 2;
+
+/** Set by spliceString when a string held a byte ≥ 0x80. */
+let sawHighByte = false;
+
+/**
+ * Whether any of the 4 bytes in `w` may end a plain string run: below 0x20, a quote, a
+ * backslash, or ≥ 0x80 (bit tricks per byte lane, exact: it never misses one).
+ */
+function mayStop(w: number): boolean {
+  const quote = w ^ 0x22222222;
+  const slash = w ^ 0x5c5c5c5c;
+  const lanes = ((w - 0x20202020) & ~w) | ((quote - 0x01010101) & ~quote) | ((slash - 0x01010101) & ~slash) | w;
+  return (lanes & 0x80808080) !== 0;
+}
+
+/** `i` at an opening quote: the index after the closing quote, or -1. `view` is over `buf`'s bytes. */
+function spliceString(buf: Uint8Array, view: DataView, i: number, end: number): number {
+  i++;
+  for (;;) {
+    // Plain ASCII four bytes at a time (most of a value is string content); the byte loop
+    // below decides about any word that may hold something else.
+    while (i + 4 <= end && !mayStop(view.getUint32(i, true))) i += 4;
+    if (i >= end) return -1;
+    const c = buf[i]!;
+    const k = STRING_CLASS[c]!;
+    if (k === 0) {
+      i++;
+      continue;
+    }
+    if (k === 2) {
+      sawHighByte = true;
+      i++;
+      continue;
+    }
+    if (c === QUOTE) return i + 1;
+    if (c !== BACKSLASH || i + 1 >= end) return -1;
+    const e = buf[i + 1]!;
+    if (ESCAPES[e] === 0) return -1;
+    if (e === 0x75) {
+      if (i + 5 >= end) return -1;
+      if ((HEX[buf[i + 2]!]! & HEX[buf[i + 3]!]! & HEX[buf[i + 4]!]! & HEX[buf[i + 5]!]!) === 0) return -1;
+      i += 6;
+    } else i += 2;
+  }
+}
+
+/** Spaces and tabs only: a line break anywhere makes a value need compacting. */
+function skipBlanks(buf: Uint8Array, i: number, end: number): number {
+  while (i < end) {
+    const c = buf[i];
+    if (c !== 0x20 && c !== 0x09) break;
+    i++;
+  }
+  return i;
+}
+
+function spliceKey(buf: Uint8Array, view: DataView, i: number, end: number): number {
+  if (i >= end || buf[i] !== QUOTE) return -1;
+  i = spliceString(buf, view, i, end);
+  if (i < 0) return -1;
+  i = skipBlanks(buf, i, end);
+  return i < end && buf[i] === COLON ? i + 1 : -1;
+}
+
+function spliceLiteral(buf: Uint8Array, i: number, end: number, word: Uint8Array): number {
+  if (i + word.length > end) return -1;
+  for (let k = 1; k < word.length; k++) if (buf[i + k] !== word[k]) return -1;
+  return i + word.length;
+}
+
+/** What `spliceableJson` found. */
+export const SPLICE_NO = 0;
+/** One-line JSON text, all ASCII: goes out as its bytes. */
+export const SPLICE_ASCII = 1;
+/** One-line JSON text with bytes ≥ 0x80 (inside strings): goes out as its bytes if they are valid UTF-8. */
+export const SPLICE_IF_UTF8 = 2;
+
+/**
+ * Whether bytes [start, end) of `buf` are one complete JSON text without a CR or LF (so they
+ * can be copied into a one-line answer as they are). Never claims more than isJsonText: a
+ * value this refuses may still be JSON (pretty-printed), and is then rendered the slow way.
+ * `view` (a DataView of `buf`'s bytes) lets a caller checking many values share one.
+ */
+export function spliceableJson(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength),
+): number {
+  sawHighByte = false;
+  let depth = 0;
+  let i = start;
+  for (;;) {
+    i = skipBlanks(buf, i, end);
+    if (i >= end) return SPLICE_NO;
+    const c = buf[i]!;
+    if (c === LBRACE || c === LBRACKET) {
+      const object = c === LBRACE;
+      i = skipBlanks(buf, i + 1, end);
+      if (i < end && buf[i] === (object ? RBRACE : RBRACKET)) {
+        i++;
+      } else {
+        if (depth === openStack.length) {
+          const grown = new Uint8Array(depth * 2);
+          grown.set(openStack);
+          openStack = grown;
+        }
+        openStack[depth++] = object ? 1 : 0;
+        if (object && (i = spliceKey(buf, view, i, end)) < 0) return SPLICE_NO;
+        continue;
+      }
+    } else if (c === QUOTE) i = spliceString(buf, view, i, end);
+    else if (c === MINUS || DIGIT[c] === 1) i = validNumber(buf, i, end);
+    else if (c === 0x74) i = spliceLiteral(buf, i, end, TRUE);
+    else if (c === 0x66) i = spliceLiteral(buf, i, end, FALSE);
+    else if (c === 0x6e) i = spliceLiteral(buf, i, end, NULL);
+    else return SPLICE_NO;
+    if (i < 0) return SPLICE_NO;
+    for (;;) {
+      i = skipBlanks(buf, i, end);
+      if (depth === 0) return i !== end ? SPLICE_NO : sawHighByte ? SPLICE_IF_UTF8 : SPLICE_ASCII;
+      if (i >= end) return SPLICE_NO;
+      const object = openStack[depth - 1] === 1;
+      const d = buf[i]!;
+      if (d === (object ? RBRACE : RBRACKET)) {
+        depth--;
+        i++;
+        continue;
+      }
+      if (d !== COMMA) return SPLICE_NO;
+      i++;
+      if (object && (i = spliceKey(buf, view, skipBlanks(buf, i, end), end)) < 0) return SPLICE_NO;
+      break;
+    }
+  }
+}

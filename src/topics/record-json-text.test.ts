@@ -2,7 +2,9 @@
 // escaping and header semantics; json values spliced, but always on one line.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { StoredRecord } from '../log/index.js';
+import { RecordRun, type RecordInput, type StoredRecord } from '../log/index.js';
+import { decodeBatch, encodeBatch } from '../log/record-batch.js';
+import { RunCollector } from '../log/record-run.js';
 import { renderRecord, type ValueFormat } from './record-codec.js';
 import { recordJsonRenderer } from './record-json-text.js';
 
@@ -134,5 +136,106 @@ describe('recordJsonRenderer(...).writer', () => {
       ),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('recordJsonRenderer(...).writer on a RecordRun (straight from batch bytes)', () => {
+  const bytesArb = fc.uint8Array({ maxLength: 40 }).map((u) => Buffer.from(u));
+  const valueArb = fc.oneof(
+    fc.constant(null),
+    fc.json({ maxDepth: 3 }).map(b),
+    fc.json({ maxDepth: 3 }).map((t) => b(JSON.stringify(JSON.parse(t), null, 2))),
+    fc.json({ maxDepth: 2 }).map((t) => b(JSON.stringify(JSON.parse(t), null, '\t').replace(/\n/g, ' '))),
+    fc.string({ unit: 'binary', maxLength: 30 }).map((t) => b(JSON.stringify(t))),
+    fc.string({ maxLength: 30 }).map(b),
+    bytesArb,
+    fc.constantFrom('"\u2028 ü 😀"', '{"a":"\\ud800"}', '[1e5,-0.5,true,false,null]', '" x "', '{}', '[]').map(b),
+    fc
+      .uint8Array({ maxLength: 20 })
+      .map((u) => Buffer.concat([b('"'), Buffer.from(u.filter((c) => c >= 0x20 && c !== 0x22 && c !== 0x5c)), b('"')])),
+  );
+  const keyArb = fc.oneof(
+    fc.constant(null),
+    fc.constant(b('')),
+    fc.string({ unit: 'binary', maxLength: 12 }).map(b),
+    fc.stringMatching(/^[ -~]{0,20}$/).map(b),
+    bytesArb,
+  );
+  const inputArb: fc.Arbitrary<RecordInput> = fc.record({
+    timestamp: fc.integer({ min: -5, max: 2 ** 50 }),
+    key: keyArb,
+    value: valueArb,
+    headers: fc.oneof(
+      { weight: 3, arbitrary: fc.constant([]).map((): RecordInput['headers'] => []) },
+      fc.array(
+        fc.record({ key: fc.string({ unit: 'binary', maxLength: 8 }), value: fc.option(bytesArb, { nil: null }) }),
+        { maxLength: 3 },
+      ),
+    ),
+  });
+  const batchesArb = fc.array(
+    fc.record({
+      records: fc.array(inputArb, { minLength: 1, maxLength: 8 }),
+      tag: fc.option(bytesArb, { nil: undefined }),
+      appendTime: fc.option(fc.nat(), { nil: undefined }),
+    }),
+    { minLength: 1, maxLength: 4 },
+  );
+
+  /** The batches encoded as the log stores them, read back both ways from `from`. */
+  function readBoth(batches: Array<{ records: RecordInput[]; tag?: Buffer; appendTime?: number }>, from: number) {
+    const collector = new RunCollector(from, { maxRecords: 10_000, maxBytes: 1 << 30 });
+    const decoded: StoredRecord[] = [];
+    let base = 0;
+    for (const batch of batches) {
+      const bytes = encodeBatch({ baseOffset: base, ...batch });
+      collector.addBatch(bytes, 0);
+      decoded.push(...decodeBatch(bytes).records.filter((r) => r.offset >= from));
+      base += batch.records.length;
+    }
+    return { run: collector.result().run, decoded };
+  }
+
+  it('writes exactly the bytes of the string renderer, joined or framed, for keys, headers, non-ASCII, binary, tombstones', () => {
+    fc.assert(
+      fc.property(
+        batchesArb,
+        fc.nat(3),
+        fc.constantFrom<ValueFormat>('json', 'json', 'string', 'binary'),
+        fc.constantFrom('t.1', 'ünïcode-topic'),
+        fc.constantFrom('', '.kq3vXe'),
+        (batches, from, format, topic, cursorTag) => {
+          const { run, decoded } = readBoth(batches, from);
+          expect(run.isPacked || decoded.length === 0).toBe(true);
+          expect(run.toRecords()).toEqual(decoded);
+          const render = recordJsonRenderer(topic, 3, format);
+          const prefix = '{"records":[';
+          const suffix = '],"next_offset":9,"end_offset":"ü"}';
+          const expected = Buffer.from(prefix + decoded.map(render).join(',') + suffix, 'utf8');
+          expect(render.writer.joinRun(run, prefix, suffix).toString('latin1')).toBe(expected.toString('latin1'));
+          const head = 'event: record\ndata: ';
+          const events = decoded.map((r) => `${head}${render(r)}\nid: ${r.offset + 1}${cursorTag}\n\n`).join('');
+          expect(render.writer.framesRun(run, head, '\nid: ', `${cursorTag}\n\n`).toString('latin1')).toBe(
+            Buffer.from(events, 'utf8').toString('latin1'),
+          );
+        },
+      ),
+      { numRuns: 600 },
+    );
+  });
+
+  it('is what JSON.stringify(renderRecord) gives for compact values, and the same for a run of decoded records', () => {
+    const records: RecordInput[] = [
+      { timestamp: 1_700_000_000_123, key: b('k1'), value: b('{"a":[1,2,{"b":"x\\"y"}],"c":null}'), headers: [] },
+      { timestamp: 0, key: null, value: b('"\u2028 ü"'), headers: [] },
+      { timestamp: 5, key: b('k"\\\n😀'), value: null, headers: [] },
+      { timestamp: 6, key: null, value: b('true'), headers: [{ key: 'h', value: b('v') }] },
+      { timestamp: 7, key: b(''), value: Buffer.from([0x22, 0xff, 0x22]), headers: [] },
+    ];
+    const { run, decoded } = readBoth([{ records, appendTime: 99 }], 0);
+    const render = recordJsonRenderer('t', 0, 'json');
+    const viaRenderRecord = `[${decoded.map((r) => JSON.stringify(renderRecord('t', 0, r, 'json'))).join(',')}]`;
+    expect(render.writer.joinRun(run, '[', ']').toString('utf8')).toBe(viaRenderRecord);
+    expect(render.writer.joinRun(RecordRun.fromRecords(decoded), '[', ']').toString('utf8')).toBe(viaRenderRecord);
   });
 });

@@ -12,6 +12,7 @@ import {
   recordDataBytes,
 } from '../append-input.js';
 import { ReadCollector } from '../read-collector.js';
+import { RecordRun } from '../record-run.js';
 import { RecentBatches } from './recent-batches.js';
 import type {
   AppendError,
@@ -22,6 +23,7 @@ import type {
   PartitionLog,
   ReadBatch,
   ReadError,
+  RunReadBatch,
   ReadOptions,
   RecordInput,
   StoredRecord,
@@ -240,6 +242,12 @@ export class KafkaPartitionLog implements PartitionLog {
     // after them need not be read again.
     if (!collector.done && next > result.nextOffset) return ok({ records: result.records, nextOffset: next });
     return ok(result);
+  }
+
+  /** Kafka's batches are decoded as they are fetched (recent ones kept decoded): the records wrapped. */
+  async readRun(offset: number, options: ReadOptions): Promise<Result<RunReadBatch, ReadError>> {
+    const read = await this.read(offset, options);
+    return read.ok ? ok({ run: RecordRun.fromRecords(read.value.records), nextOffset: read.value.nextOffset }) : read;
   }
 
   /** Fetch with leader routing and retries on leadership changes. */
