@@ -294,6 +294,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       maxJsonDepth: config.maxJsonDepth,
       maxReadBytes: 1024 * 1024,
       sweepIntervalMs: config.streamSweepMs,
+      ...(idempotencyLock && { lock: idempotencyLock, sharedSyncMs: config.kafka.topicSyncMs }),
     });
     cleanups.push(() => durableStreams.close());
     const overview = new OverviewService(
