@@ -277,7 +277,16 @@ export async function createServices(config: Config, overrides: ServiceOverrides
             `database unreachable: using the last known ${what}`,
           ),
       }),
-      new TokenSigner(await loadSigningSecret(config.dataDir, config.auth.tokenSecret, authLogger), identity.clusterId),
+      new TokenSigner(
+        await loadSigningSecret(
+          config.dataDir,
+          config.auth.tokenSecret,
+          authLogger,
+          // Kafka store: nodes each have their own DATA_DIR, and share the database.
+          config.logStore === 'kafka' ? { db: metadata.db } : undefined,
+        ),
+        identity.clusterId,
+      ),
       authLogger,
       {
         produceBytesPerSec: config.limits.keyProduceBytesPerSec,

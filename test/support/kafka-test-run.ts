@@ -15,6 +15,7 @@ const DEFAULT_FILES = [
   'test/kafka-nodes.test.ts',
   'test/kafka-nodes-idempotency.test.ts',
   'test/kafka-nodes-shared.test.ts',
+  'test/kafka-nodes-tokens.test.ts',
   'test/kafka-nodes-streams.test.ts',
   'test/durable-streams-conformance.test.ts',
   'test/kafka-node-kill.test.ts',
