@@ -78,7 +78,7 @@ it('a node whose clock runs 20 s ahead does not take the sweeper lease from a li
   }
   // Only the holder swept: the other node saw a lease its holder keeps renewing, not an expired one.
   expect(swept).toEqual(Array(6).fill('a'));
-});
+}, 60_000); // a migrated database per test on a loaded machine
 
 it('a crashed holder whose clock ran 20 s ahead hands the lease on within its time, not 20 s later', async () => {
   const { db } = await openMigratedTestDb();
@@ -94,7 +94,7 @@ it('a crashed holder whose clock ran 20 s ahead hands the lease on within its ti
     await new Promise((r) => setTimeout(r, 100));
   }
   expect(Date.now() - crashedAt).toBeGreaterThanOrEqual(TTL_MS - 1_000); // it did wait for the lease to run out
-});
+}, 90_000); // waits out a real lease on a loaded machine
 
 it('a single node (exclusive) that restarts sweeps at once, not after its old lease runs out', async () => {
   const { db } = await openMigratedTestDb();

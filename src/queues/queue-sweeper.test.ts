@@ -66,4 +66,4 @@ it('renews its lease when half of it has run out, not on every tick, and another
   expect(taken.epoch).toBe(last.epoch + 1);
   // Taken at the database's now() = its new expiry less the lease time: after the old one expired.
   expect(taken.expiresAt.getTime() - ttlMs).toBeGreaterThanOrEqual(last.expiresAt.getTime());
-});
+}, 120_000); // real time: 10 s of ticks and a lease running out, on a loaded machine
