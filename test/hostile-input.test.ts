@@ -139,3 +139,30 @@ describe('request bodies with a Content-Encoding', () => {
     expect(res.status).toBe(200);
   });
 });
+
+describe('malformed percent-encoding in a path segment', () => {
+  it('is a 4xx on every audited operation (was a 500 from the audit log decoding the segment)', async () => {
+    const name = await topic();
+    const cases: Array<[method: string, path: string, body?: string]> = [
+      ['PATCH', '/v1/topics/%ff', '{"partitions":2}'],
+      ['DELETE', '/v1/topics/a%ffb'],
+      ['DELETE', '/v1/groups/%ff'],
+      ['POST', '/v1/groups/%ff/offsets/reset', JSON.stringify({ topic: name, to: 'earliest' })],
+      ['PUT', `/v1/topics/${name}/queues/%ff`, '{}'],
+      ['PUT', '/v1/topics/%ff/queues/q1', '{}'],
+      ['DELETE', `/v1/topics/${name}/queues/%e2%82`],
+      ['PATCH', '/v1/webhooks/%ff', '{"pause":true}'],
+      ['DELETE', '/v1/webhooks/%ff'],
+      ['POST', '/v1/webhooks/%ff/rotate-secret'],
+      ['PATCH', '/v1/keys/%ff', '{"name":"x"}'],
+      ['DELETE', '/v1/keys/%'],
+    ];
+    for (const [method, path, body] of cases) {
+      const res = await server.client.raw(method, path, {
+        ...(body !== undefined ? { body, headers: { 'content-type': 'application/json' } } : {}),
+      });
+      expect(res.status, `${method} ${path}`).toBeGreaterThanOrEqual(400);
+      expect(res.status, `${method} ${path}: ${res.text}`).toBeLessThan(500);
+    }
+  });
+});

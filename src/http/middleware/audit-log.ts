@@ -27,7 +27,16 @@ function pathParam(c: Context<AppEnv>, name: string): string | undefined {
   if (!template) return undefined;
   const at = template.split('/').indexOf(`:${name}`);
   const segment = at < 0 ? undefined : c.req.path.split('/')[at];
-  return segment === undefined ? undefined : decodeURIComponent(segment);
+  return segment === undefined ? undefined : decodeSegment(segment);
+}
+
+/** A path segment decoded as the router decodes it: malformed percent-encoding stays as sent. */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 const param = (name: string) => (c: Context<AppEnv>) => ({ name: pathParam(c, name) });
