@@ -287,7 +287,16 @@ export async function createServices(config: Config, overrides: ServiceOverrides
             `database unreachable: using the last known ${what}`,
           ),
       }),
-      new TokenSigner(await loadSigningSecret(config.dataDir, config.auth.tokenSecret, authLogger), identity.clusterId),
+      new TokenSigner(
+        await loadSigningSecret(
+          config.dataDir,
+          config.auth.tokenSecret,
+          authLogger,
+          // Kafka store: nodes each have their own DATA_DIR, and share the database.
+          config.logStore === 'kafka' ? { db: metadata.db } : undefined,
+        ),
+        identity.clusterId,
+      ),
       authLogger,
       {
         produceBytesPerSec: config.limits.keyProduceBytesPerSec,
@@ -304,6 +313,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       maxJsonDepth: config.maxJsonDepth,
       maxReadBytes: 1024 * 1024,
       sweepIntervalMs: config.streamSweepMs,
+      ...(idempotencyLock && { lock: idempotencyLock, sharedSyncMs: config.kafka.topicSyncMs }),
     });
     cleanups.push(() => durableStreams.close());
     const overview = new OverviewService(

@@ -122,9 +122,9 @@ describe('group fetch answer bytes', () => {
             const limits = { maxRecords, maxBytes: 1 << 20 };
             const read = await handle.read(p, 0, limits);
             if (!read.ok) throw new Error('read failed');
-            if (read.value.records.length === 0) continue;
-            const { records, json, nextOffset } = read.value;
-            batches.push({ topic: name, topicId: topic.id, partition: p, records, json, nextOffset });
+            if (read.value.count === 0) continue;
+            const { count, json, nextOffset } = read.value;
+            batches.push({ topic: name, topicId: topic.id, partition: p, count, json, nextOffset });
             const stored = await store.getPartition(topic.id, p)!.read(0, limits);
             if (!stored.ok) throw new Error('read failed');
             const render = recordJsonRenderer(name, p, format);

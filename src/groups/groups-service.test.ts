@@ -266,12 +266,12 @@ describe('groups service', () => {
     const logs = [0, 1].map((p) => kit.log.getPartition(id, p)!);
     let joined: ReturnType<typeof join> | undefined;
     const restore = logs.map((log) => {
-      const read = log.read.bind(log);
-      log.read = async (...args) => {
+      const read = log.readRun.bind(log);
+      log.readRun = async (...args) => {
         await (joined ??= join(group, [topic]));
         return read(...args);
       };
-      return () => (log.read = read);
+      return () => (log.readRun = read);
     });
     try {
       const started = Date.now();

@@ -9,7 +9,7 @@ import { tpKey } from './group-coordinator.js';
 import { inGroupTx, type GroupContext } from './group-context.js';
 import { unknownMember, type GroupError } from './group-errors.js';
 import * as repo from './group-repository.js';
-import type { GroupRecord, GroupRecordJson, GroupTopicHandle } from './ports.js';
+import type { GroupRecordJson, GroupTopicHandle } from './ports.js';
 
 export interface FetchRequest {
   maxRecords: number;
@@ -33,8 +33,8 @@ export interface DeliveredBatch {
   topic: string;
   topicId: string;
   partition: number;
-  /** In offset order. */
-  records: readonly GroupRecord[];
+  /** How many records (in offset order). */
+  count: number;
   /** Their Record JSON, written to bytes when the answer is sent. */
   json: GroupRecordJson;
   /** The offset after the last record (what the answer's cursor names for this partition). */
@@ -268,16 +268,16 @@ async function readOnce(
     const handle = found.get(p.topic);
     if (!handle) continue;
     const read = await handle.read(p.partition, p.offset, { maxRecords: recordsLeft, maxBytes: bytesLeft });
-    if (!read.ok || read.value.records.length === 0) continue; // out of range: the next plan resets it
+    if (!read.ok || read.value.count === 0) continue; // out of range: the next plan resets it
     out.set(tpKey(p), {
       topic: p.topic,
       topicId: handle.id,
       partition: p.partition,
-      records: read.value.records,
+      count: read.value.count,
       json: read.value.json,
       nextOffset: read.value.nextOffset,
     });
-    recordsLeft -= read.value.records.length;
+    recordsLeft -= read.value.count;
     bytesLeft -= read.value.bytes;
   }
   return out;

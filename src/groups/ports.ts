@@ -25,8 +25,8 @@ export interface GroupRecordJson {
 }
 
 export interface GroupReadBatch {
-  /** Records in offset order. */
-  records: readonly GroupRecord[];
+  /** How many records were read (in offset order, from the requested offset). */
+  count: number;
   /** Their Record JSON. */
   json: GroupRecordJson;
   /** Offset to read next (last returned + 1, or the requested offset when none). */

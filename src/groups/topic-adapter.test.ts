@@ -27,7 +27,7 @@ describe('group topic adapter', () => {
     const handle = (await createGroupTopics({ lookup: () => topic }, store).lookup(['t'])).get('t')!;
     await store.deleteTopic(topic.id);
     const read = await handle.read(0, 0, { maxRecords: 10, maxBytes: 1024 });
-    expect(read).toMatchObject({ ok: true, value: { records: [], nextOffset: 0, bytes: 0 } });
+    expect(read).toMatchObject({ ok: true, value: { count: 0, nextOffset: 0, bytes: 0 } });
     expect(read.ok && read.value.json.join('[', ']').toString()).toBe('[]');
     expect(await handle.waitForData(0, 0, 10_000)).toBe(false);
     expect(handle.offsets(0)).toEqual({ start: 0, end: 0 });

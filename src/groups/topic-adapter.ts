@@ -1,7 +1,7 @@
 // Adapts the topics service and the log store to the groups' narrow GroupTopics port: topic
 // lookups from the topics cache, reads rendered to Record JSON bytes by the shared writer.
 import { ok } from '../lib/result.js';
-import { recordDataBytes, type LogStore } from '../log/index.js';
+import type { LogStore } from '../log/index.js';
 import { recordJsonRenderer } from '../topics/record-json-text.js';
 import type { Topic } from '../topics/topics-service.js';
 import type { GroupRecordJson, GroupTopicHandle, GroupTopics } from './ports.js';
@@ -49,21 +49,20 @@ function handleFor(topic: Topic, store: LogStore, isCurrent: () => boolean): Gro
     },
     read: async (p, offset, limits) => {
       const log = partition(p);
-      if (!log) return ok({ records: [], json: NO_RECORDS, nextOffset: offset, bytes: 0 });
-      const read = await log.read(offset, limits);
+      if (!log) return ok({ count: 0, json: NO_RECORDS, nextOffset: offset, bytes: 0 });
+      const read = await log.readRun(offset, limits);
       if (!read.ok)
         return { ok: false, error: { startOffset: read.error.startOffset, endOffset: read.error.endOffset } };
-      const { records, nextOffset } = read.value;
-      let bytes = 0;
-      for (const r of records) bytes += recordDataBytes(r);
-      // Rendered when the answer is written, straight to bytes; the writer never throws (a value
-      // it cannot splice is served in its fallback form).
+      const { run, nextOffset } = read.value;
+      // Rendered when the answer is written, straight to bytes from the log's (the records stay
+      // in the batches read); the writer never throws (a value it cannot splice is served in its
+      // fallback form).
       const { writer } = recordJsonRenderer(topic.name, p, format);
       const json: GroupRecordJson = {
-        join: (prefix, suffix) => writer.join(records, prefix, suffix),
-        frames: (head, tail) => writer.frames(records, head, tail),
+        join: (prefix, suffix) => writer.joinRun(run, prefix, suffix),
+        frames: (head, tail) => writer.frames(run.toRecords(), head, tail),
       };
-      return ok({ records, json, nextOffset, bytes });
+      return ok({ count: run.length, json, nextOffset, bytes: run.dataBytes() });
     },
     waitForData: async (p, offset, timeoutMs, signal) =>
       (await partition(p)?.waitForData(offset, timeoutMs, signal)) ?? false,
