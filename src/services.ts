@@ -197,6 +197,16 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       logger: logger.child({ component: 'groups' }),
     });
     groups.startSweeper();
+    // A fetch or group stream waiting on a topic that is deleted or grows learns it at once.
+    topics.onChange((change) => {
+      const grew = change.type === 'updated' && change.topic.partitions > change.previous.partitions;
+      if (change.type !== 'deleted' && !grew) return;
+      groups
+        .topicChanged(change.topic.name)
+        .catch((e: unknown) =>
+          logger.warn({ err: e, topic: change.topic.name }, 'settling groups after a topic change failed'),
+        );
+    });
     // Only the Kafka store lets several nodes share one database; the others are alone by construction.
     const leases = new Leases(metadata.db, { ttlMs: config.leaseMs, exclusive: config.logStore !== 'kafka' });
     const webhooks = new WebhooksService({
@@ -277,7 +287,16 @@ export async function createServices(config: Config, overrides: ServiceOverrides
             `database unreachable: using the last known ${what}`,
           ),
       }),
-      new TokenSigner(await loadSigningSecret(config.dataDir, config.auth.tokenSecret, authLogger), identity.clusterId),
+      new TokenSigner(
+        await loadSigningSecret(
+          config.dataDir,
+          config.auth.tokenSecret,
+          authLogger,
+          // Kafka store: nodes each have their own DATA_DIR, and share the database.
+          config.logStore === 'kafka' ? { db: metadata.db } : undefined,
+        ),
+        identity.clusterId,
+      ),
       authLogger,
       {
         produceBytesPerSec: config.limits.keyProduceBytesPerSec,
@@ -294,6 +313,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       maxJsonDepth: config.maxJsonDepth,
       maxReadBytes: 1024 * 1024,
       sweepIntervalMs: config.streamSweepMs,
+      ...(idempotencyLock && { lock: idempotencyLock, sharedSyncMs: config.kafka.topicSyncMs }),
     });
     cleanups.push(() => durableStreams.close());
     const overview = new OverviewService(

@@ -1,11 +1,15 @@
 // Browser tokens: short-lived HS256 JWTs (jose) carrying their grants and the id of the key
-// that minted them, verified without a database look-up; the signing key is kept in DATA_DIR.
+// that minted them, verified without a database look-up; the signing key is kept in DATA_DIR
+// (or, for nodes sharing one database, in its cluster row).
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { sql } from 'drizzle-orm';
 import { jwtVerify, SignJWT } from 'jose';
 import { z } from 'zod';
 import type { Logger } from '../logger.js';
+import type { MetadataDb } from '../metadata/connection.js';
+import { cluster } from '../metadata/schema.js';
 import { Grants, type Grant } from './grants.js';
 
 /** Longest lifetime a token may be given. */
@@ -33,9 +37,17 @@ const Payload = z.object({
 /**
  * The signing secret: SLUICE_TOKEN_SECRET, else DATA_DIR/token-signing.key (32 random bytes,
  * created with mode 0600 on first start; a looser mode found later is tightened, with a warning).
+ * With `shared` (several nodes, each with its own DATA_DIR, on one database: the Kafka store) the
+ * key lives in the cluster row instead, so a token minted on one node is accepted by all.
  */
-export async function loadSigningSecret(dataDir: string, fromEnv: string | null, logger: Logger): Promise<Uint8Array> {
+export async function loadSigningSecret(
+  dataDir: string,
+  fromEnv: string | null,
+  logger: Logger,
+  shared?: { db: MetadataDb },
+): Promise<Uint8Array> {
   if (fromEnv !== null) return new TextEncoder().encode(fromEnv);
+  if (shared) return new TextEncoder().encode(await sharedSigningKey(shared.db, logger));
   const file = path.join(dataDir, TOKEN_KEY_FILE);
   try {
     await fs.writeFile(file, randomBytes(32).toString('base64url') + '\n', { mode: 0o600, flag: 'wx' });
@@ -54,6 +66,19 @@ export async function loadSigningSecret(dataDir: string, fromEnv: string | null,
   const text = (await fs.readFile(file, 'utf8')).trim();
   if (text.length < 32) throw new Error(`${file} holds no usable signing key (delete it to have a new one made)`);
   return new TextEncoder().encode(text);
+}
+
+/** The cluster row's signing key; the first node to ask makes it (one statement, so all agree). */
+async function sharedSigningKey(db: MetadataDb, logger: Logger): Promise<string> {
+  const fresh = randomBytes(32).toString('base64url');
+  const rows = await db
+    .update(cluster)
+    .set({ tokenSecret: sql`coalesce(${cluster.tokenSecret}, ${fresh})` })
+    .returning({ secret: cluster.tokenSecret });
+  const secret = rows[0]?.secret;
+  if (!secret) throw new Error('the metadata database has no cluster row to keep the browser-token signing key in');
+  if (secret === fresh) logger.info('created the browser-token signing key (kept in the metadata database)');
+  return secret;
 }
 
 export class TokenSigner {

@@ -1,11 +1,12 @@
 // Durable Streams over Sluice topics: each stream is a one-partition topic whose records are
 // the stream's messages (JSON mode) or byte chunks; this service adds what the protocol needs.
-import { and, eq, ne } from 'drizzle-orm';
+import { and, eq, inArray, ne } from 'drizzle-orm';
 import { err, ok, type Result } from '../lib/result.js';
 import type { PartitionLog, RecordInput, StoredRecord } from '../log/index.js';
 import type { Logger } from '../logger.js';
 import type { MetadataDb } from '../metadata/connection.js';
 import { durableStreams, type DurableStreamRow } from '../metadata/schema.js';
+import type { IdempotencyLock } from '../topics/idempotency-lock.js';
 import type { Topic, TopicsService } from '../topics/topics-service.js';
 import { contentTypesMatch, isJsonContentType, normaliseContentType, valueFormatFor } from './content-type.js';
 import { jsonMessages } from './json-messages.js';
@@ -80,6 +81,8 @@ export interface StreamState {
 interface WriterState {
   producers: Map<string, ProducerState>;
   lastStreamSeq: string | undefined;
+  /** Shared log: the offset up to which other nodes' appends have been applied (tagsFrom). */
+  scanned?: number;
 }
 
 export interface StreamsServiceOptions {
@@ -95,6 +98,13 @@ export interface StreamsServiceOptions {
   /** How often expired streams are removed and TTL renewals written to Postgres; 0 = never. */
   sweepIntervalMs: number;
   clock?: () => number;
+  /**
+   * For a log other nodes append to (Kafka, several nodes on one Postgres): appends take this
+   * cross-node lock per stream and first catch up with what other nodes appended and closed.
+   */
+  lock?: IdempotencyLock;
+  /** With `lock`: how often streams with waiting readers look for a close made on another node. */
+  sharedSyncMs?: number;
 }
 
 export interface ForkInput {
@@ -167,6 +177,10 @@ export class StreamsService {
   private readonly clock: () => number;
   private readonly bootTime: number;
   private timer: NodeJS.Timeout | undefined;
+  /** Shared log: streams with readers waiting here, checked for a close made on another node. */
+  private readonly watched = new Set<StreamState>();
+  private syncTimer: NodeJS.Timeout | undefined;
+  private syncing = false;
 
   constructor(private readonly o: StreamsServiceOptions) {
     this.clock = o.clock ?? Date.now;
@@ -179,11 +193,17 @@ export class StreamsService {
       );
       this.timer.unref();
     }
+    if (o.lock) {
+      this.syncTimer = setInterval(() => void this.syncWatched(), o.sharedSyncMs ?? 1_000);
+      this.syncTimer.unref();
+    }
   }
 
   close(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    if (this.syncTimer) clearInterval(this.syncTimer);
+    this.syncTimer = undefined;
   }
 
   // ---- lookups -------------------------------------------------------------------------
@@ -599,6 +619,106 @@ export class StreamsService {
     const found = await this.find(path);
     if (!found.ok) return found;
     const s = found.value;
+    const lock = this.o.lock;
+    if (!lock) return this.appendHere(path, s, input);
+    // Shared log: no other node decides on this stream until this append is acknowledged, and
+    // what other nodes appended (producer sequences, Stream-Seq) or closed is applied first.
+    const locked = await lock.run(s.topic.id, 'durable stream writer', async () => {
+      try {
+        // Only producer headers and Stream-Seq are checked against writer state; every append is
+        // checked against a close.
+        await this.catchUp(s, input.producer !== undefined || input.streamSeq !== undefined);
+      } catch (e) {
+        return err<StreamError>({
+          code: 'unavailable',
+          message: `could not read the stream's state to check what other nodes appended (${(e as Error).message}); retry`,
+        });
+      }
+      return this.appendHere(path, s, input);
+    });
+    if (!locked.ok)
+      return err({
+        code: 'unavailable',
+        message: `${locked.error.reason}: appends to a stream shared by several nodes need the database to coordinate them; retry (with the same producer headers, a retry appends nothing twice)`,
+      });
+    return locked.value;
+  }
+
+  /**
+   * Shared log, under the stream's lock: apply the close (or soft delete) and the writer tags
+   * other nodes appended since this node last looked.
+   */
+  private async catchUp(s: StreamState, withWriter: boolean): Promise<void> {
+    const rows = await this.o.db
+      .select({
+        closed: durableStreams.closed,
+        closedBy: durableStreams.closedBy,
+        softDeleted: durableStreams.softDeleted,
+      })
+      .from(durableStreams)
+      .where(eq(durableStreams.topicId, s.topic.id));
+    const row = rows[0];
+    if (!row) {
+      this.markDeleted(s);
+      return;
+    }
+    if (row.softDeleted && !s.row.softDeleted) s.row = { ...s.row, softDeleted: true };
+    if (row.closed && !s.closed) this.markClosed(s, row.closedBy);
+    if (!withWriter || !s.log.tagsFrom) return;
+    const w = await this.writerState(s);
+    const { tags, end } = await s.log.tagsFrom(w.scanned ?? s.log.startOffset());
+    const since = this.clock() - this.o.idempotencyWindowMs;
+    for (const t of tags) if (t.appendTime >= since) applyTag(w, t.tag);
+    w.scanned = Math.max(end, w.scanned ?? 0);
+  }
+
+  /** A close another node made durable: refuse appends and end readers here too. */
+  private markClosed(s: StreamState, closedBy: string | null): void {
+    s.closing = true;
+    s.closed = true;
+    s.closedBy = closedBy;
+    s.row = { ...s.row, closed: true, closedBy };
+    if (closedBy && s.writer) {
+      const [id, epoch, seq] = JSON.parse(closedBy) as [string, number, number];
+      void s.writer.then((w) => applyProducer(w, { id, epoch, seq }));
+    }
+    for (const l of [...s.listeners]) l();
+  }
+
+  private markDeleted(s: StreamState): void {
+    if (s.deleted) return;
+    s.deleted = true;
+    for (const l of [...s.listeners]) l();
+  }
+
+  /** Shared log: streams with readers waiting here learn of a close made on another node. */
+  private async syncWatched(): Promise<void> {
+    if (this.syncing) return;
+    const open = [...this.watched].filter((s) => !s.closed && !s.deleted);
+    if (open.length === 0) return;
+    this.syncing = true;
+    try {
+      const rows = await this.o.db
+        .select({ topicId: durableStreams.topicId, closed: durableStreams.closed, closedBy: durableStreams.closedBy })
+        .from(durableStreams)
+        .where(inArray(durableStreams.topicId, [...new Set(open.map((s) => s.topic.id))]));
+      const byId = new Map(rows.map((r) => [r.topicId, r]));
+      for (const s of open) {
+        const row = byId.get(s.topic.id);
+        if (row?.closed) this.markClosed(s, row.closedBy);
+      }
+    } catch (e) {
+      this.o.logger.debug({ err: e }, 'checking streams for a close made on another node failed; will retry');
+    } finally {
+      this.syncing = false;
+    }
+  }
+
+  private async appendHere(
+    path: string,
+    s: StreamState,
+    input: AppendInput,
+  ): Promise<Result<AppendOutcome, StreamError>> {
     const writer = await this.writerState(s);
     if (s.deleted) return err(notFound(path));
     this.touch(s);
@@ -732,12 +852,9 @@ export class StreamsService {
   private writerState(s: StreamState): Promise<WriterState> {
     s.writer ??= (async () => {
       const w: WriterState = { producers: new Map(), lastStreamSeq: undefined };
-      for (const t of await s.log.recentTags(this.clock() - this.o.idempotencyWindowMs)) {
-        const tag = decodeWriterTag(t.tag);
-        if (!tag) continue;
-        if (tag.producer) applyProducer(w, tag.producer);
-        if (tag.streamSeq !== undefined) w.lastStreamSeq = tag.streamSeq;
-      }
+      // A shared log is read from its start by the first catch-up instead (tagsFrom).
+      if (!this.o.lock || !s.log.tagsFrom)
+        for (const t of await s.log.recentTags(this.clock() - this.o.idempotencyWindowMs)) applyTag(w, t.tag);
       if (s.closedBy) {
         const [id, epoch, seq] = JSON.parse(s.closedBy) as [string, number, number];
         applyProducer(w, { id, epoch, seq });
@@ -827,6 +944,7 @@ export class StreamsService {
       ac.abort();
     };
     s.listeners.add(listener);
+    if (this.o.lock) this.watched.add(s);
     try {
       const got = await s.log.waitForData(offset, timeoutMs, ac.signal);
       if (s.deleted) return 'deleted';
@@ -835,6 +953,7 @@ export class StreamsService {
       return 'timeout';
     } finally {
       s.listeners.delete(listener);
+      if (s.listeners.size === 0) this.watched.delete(s);
       signal.removeEventListener('abort', onAbort);
     }
   }
@@ -842,7 +961,11 @@ export class StreamsService {
   /** Listen for close/delete of a stream (SSE). */
   onChange(s: StreamState, listener: () => void): () => void {
     s.listeners.add(listener);
-    return () => s.listeners.delete(listener);
+    if (this.o.lock) this.watched.add(s);
+    return () => {
+      s.listeners.delete(listener);
+      if (s.listeners.size === 0) this.watched.delete(s);
+    };
   }
 
   isDeleted(s: StreamState): boolean {
@@ -852,6 +975,15 @@ export class StreamsService {
   offsetToken(s: StreamState, offset: number): string {
     return encodeStreamOffset(offset, s.tag);
   }
+}
+
+function applyTag(w: WriterState, bytes: Buffer): void {
+  const tag = decodeWriterTag(bytes);
+  if (!tag) return;
+  if (tag.producer) applyProducer(w, tag.producer);
+  // Stream-Seq only grows: the largest seen is the last accepted, in whatever order tags come.
+  if (tag.streamSeq !== undefined && (w.lastStreamSeq === undefined || tag.streamSeq > w.lastStreamSeq))
+    w.lastStreamSeq = tag.streamSeq;
 }
 
 function applyProducer(w: WriterState, p: { id: string; epoch: number; seq: number }): void {
