@@ -172,6 +172,7 @@ export function createFileLogStore(options: FileLogStoreOptions): LogStore {
             maxIndexEntries: tuning.maxIndexEntries,
             logger,
             pool,
+            observer: options.observer,
           });
           add(new FilePartitionLog(topicId, p, dir, options.defaultPartitionConfig ?? defaults, recovered, tuning));
           report.partitions++;

@@ -2,6 +2,7 @@
 // retention, scan from the recovery point, truncate a torn tail or quarantine corruption.
 import type { LogFs } from './log-fs.js';
 import type { LogLogger } from './logger.js';
+import type { LogObserver } from './types.js';
 import { readCheckpoint, writeCheckpoint, type RecoveryPosition } from './partition-checkpoint.js';
 import { readAt } from './log-fs.js';
 import { BATCH_HEADER_BYTES, MAGIC, batchAppendTime, readBatchHeader } from './record-batch.js';
@@ -22,6 +23,7 @@ export interface RecoveryContext {
   logger: LogLogger;
   /** The store's bound on open segment descriptors. */
   pool?: HandlePool;
+  observer?: LogObserver | undefined;
 }
 
 export interface RecoveredPartition {
@@ -51,6 +53,32 @@ export async function createSegmentFile(
   await fs.syncDir(dir);
   seg.index = new SegmentIndex(maxIndexEntries);
   return seg;
+}
+
+/**
+ * Makes a closed segment's index files hold `index`, which this start built from its
+ * batches, where they do not already: the next read or start loads them instead of
+ * rebuilding, and the scrub finds nothing to fix. Index files are hints: a failed rewrite
+ * is logged, and they are checked again when next used.
+ */
+async function keepIndexFiles(seg: Segment, index: SegmentIndex, ctx: RecoveryContext, why: string): Promise<void> {
+  const { topicId, partition, logger } = ctx;
+  try {
+    const files = await seg.readIndexFileBytes();
+    const want = index.serialize();
+    if (files.index?.equals(want.index) && files.timeIndex?.equals(want.timeIndex)) return;
+    ctx.observer?.indexRebuilt?.();
+    logger.warn(
+      { topicId, partition, segment: seg.fileName, foundBy: 'recovery', entries: index.entries },
+      `${why}: index files rewritten from the log`,
+    );
+    await seg.replaceIndexFiles(index);
+  } catch (e) {
+    logger.warn(
+      { topicId, partition, segment: seg.fileName, err: e },
+      'rewriting index files built at start failed: they are checked again when used',
+    );
+  }
 }
 
 interface SegmentScan {
@@ -232,11 +260,16 @@ export async function recoverPartition(ctx: RecoveryContext): Promise<RecoveredP
   let quarantineReason: string | undefined;
   let scannedBytes = 0;
   // Closed segments below the scan start were fsynced at roll: trust the log, load the
-  // index only to learn their newest timestamp, rebuilding it if the files are unusable.
+  // index only to learn their newest timestamp, rebuilding it (and its files) if the files
+  // are unusable.
   for (let i = 0; i < scanFrom; i++) {
     const seg = segments[i]!;
     try {
-      const index = await seg.loadIndex(ctx.maxIndexEntries);
+      let index = await seg.readIndexFiles(ctx.maxIndexEntries);
+      if (!index) {
+        index = await seg.rebuildIndex(ctx.maxIndexEntries);
+        if (!quarantineReason) await keepIndexFiles(seg, index, ctx, 'index files missing or not plausible');
+      }
       seg.maxTimestamp = index.runningMax;
       // Cheap tail check: from the last index entry the batches must reach exactly the end
       // of the file and the next segment's base offset.
@@ -260,7 +293,9 @@ export async function recoverPartition(ctx: RecoveryContext): Promise<RecoveredP
           { topicId: ctx.topicId, partition: ctx.partition, segment: seg.fileName },
           'time index disagrees with the log: rebuilt from the log',
         );
-        seg.maxTimestamp = (await seg.rebuildIndex(ctx.maxIndexEntries)).runningMax;
+        const rebuilt = await seg.rebuildIndex(ctx.maxIndexEntries);
+        seg.maxTimestamp = rebuilt.runningMax;
+        if (!quarantineReason) await keepIndexFiles(seg, rebuilt, ctx, 'time index disagrees with the log');
       }
       if (end !== seg.size || next !== seg.endOffset) {
         throw new LogCorruptionError(
@@ -332,7 +367,11 @@ export async function recoverPartition(ctx: RecoveryContext): Promise<RecoveredP
       break;
     }
     if (!scan.failure) {
-      if (i < last) seg.index = undefined;
+      if (i < last) {
+        // A closed segment scanned whole or from the checkpoint: its index is complete.
+        await keepIndexFiles(seg, seg.index!, ctx, 'index files of a closed segment scanned at start differ');
+        seg.index = undefined;
+      }
       continue;
     }
     const { position, offset, reason } = scan.failure;

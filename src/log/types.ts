@@ -206,7 +206,7 @@ export interface LogObserver {
   scrubbed?(bytes: number): void;
   /** A scrub pass over the log as it was at start-up finished, after `seconds`. */
   scrubFinished?(seconds: number): void;
-  /** A segment's index disagreed with the log (found by a read or the scrub) and was rebuilt from it. */
+  /** A segment's index disagreed with the log (found at start, by a read or the scrub) and was rebuilt from it. */
   indexRebuilt?(): void;
 }
 

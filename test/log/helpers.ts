@@ -117,9 +117,9 @@ export function crashableFs(): { fs: LogFs; releaseAll: () => Promise<void> } {
   };
 }
 
-/** Index files written at a clean close must equal an index rebuilt from the log alone. */
-export async function expectIndexesMatchRebuild(pdir: string): Promise<void> {
-  for (const name of await segmentFiles(pdir)) {
+/** Index files (of every segment, or of the `.log` files `names`) must equal an index rebuilt from the log alone. */
+export async function expectIndexesMatchRebuild(pdir: string, names?: string[]): Promise<void> {
+  for (const name of names ?? (await segmentFiles(pdir))) {
     const base = Number(name.slice(0, 20));
     const seg = new Segment(nodeLogFs, pdir, base, 0);
     seg.size = (await stat(`${pdir}/${name}`)).size;

@@ -1,7 +1,7 @@
 // DESIGN §4: "Indexes are … mirrored to files, never trusted over the log." A damaged .index or
 // .timeindex entry is found by the first batch read at its position, the segment's index is
 // rebuilt from the log, and the answer is the log's: no record skipped, no healthy partition quarantined.
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, unlink, writeFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createFileLogStore, type LogStore, type PartitionLog } from '../../src/log/index.js';
 import type { FilePartitionLog } from '../../src/log/file-partition-log.js';
@@ -147,6 +147,28 @@ describe('index files are never trusted over the log', () => {
     expect(await d.log.offsetForTimestamp(1_000_000 + newest)).toBe(3 * newest);
     expect(await d.log.offsetForTimestamp(1_000_000 + previous)).toBe(3 * previous);
     expect(d.store.quarantined()).toEqual([]);
+  });
+
+  it("a closed segment's index files missing at a clean start: rebuilt once, at start, and written back", async () => {
+    const t = await tempDir();
+    cleanups.push(t.cleanup);
+    const topic = newTopic();
+    const store = await openStore(t.dir, { scrubBytesPerSec: 0 });
+    const log = await store.createPartition(topic, 0, { ...config, segmentBytes: 32 * 1024 });
+    for (let i = 0; i < 120; i++) await log.append(batch(i, 3, 200), { durability: 'fsync' });
+    await store.close();
+    const pdir = `${t.dir}/${topic}/0`;
+    const names = await segmentFiles(pdir);
+    expect(names.length).toBeGreaterThan(2);
+    for (const ext of ['.index', '.timeindex']) await unlink(`${pdir}/${names[0]!.replace('.log', ext)}`);
+
+    const d = await reopen(t.dir, pdir, topic, Buffer.alloc(0));
+    // Before the fix: the start's rebuild was dropped, the files left missing until a read rebuilt it again.
+    expect(d.rebuilds()).toBe(1);
+    await expectIndexesMatchRebuild(pdir, [names[0]!]);
+    expect((await readAll(d.log)).map((r) => r.offset)).toEqual(Array.from({ length: 360 }, (_, i) => i));
+    expect(await d.log.offsetForTimestamp(1_000_000 + 5)).toBe(15);
+    expect(d.rebuilds()).toBe(1);
   });
 
   it('a closed segment whose .index names offsets its batches do not start: reads are right and its files are rewritten from the log', async () => {

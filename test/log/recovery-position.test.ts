@@ -1,7 +1,7 @@
 // A restart after a crash resumes at the position the last flush checkpointed (DESIGN §4):
 // it scans only what came after, cuts a torn tail there, quarantines a log shorter than the
 // checkpoint says, and falls back to a whole scan for old checkpoints or unusable index files.
-import { open as fsOpen, readFile, stat, truncate, writeFile } from 'node:fs/promises';
+import { open as fsOpen, readFile, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createFileLogStore, type LogStore, type RecoveryReport } from '../../src/log/index.js';
 import type { FilePartitionLog } from '../../src/log/file-partition-log.js';
@@ -245,6 +245,79 @@ describe('recovery from a checkpointed position', () => {
     expect(intact).toBeGreaterThan(0);
     expect((await readAll(log)).map((x) => x.value?.toString())).toEqual(values(intact));
   });
+
+  /**
+   * 30 fsynced batches, a flush (its checkpoint resumes in segment 0), 40 more: segment 0
+   * rolls and closes. A crash before the roll's checkpoint landed, leaving segment 0's index
+   * files as `damage` makes them (`stale`: as the flush wrote them; `missing`).
+   */
+  async function crashAcrossRoll(damage: 'stale' | 'missing') {
+    const t = await tempDir();
+    cleanups.push(t.cleanup);
+    const files = crashableFs();
+    cleanups.push(files.releaseAll);
+    const topic = newTopic();
+    const store = await openStore(t.dir, { fs: files.fs, scrubBytesPerSec: 0 });
+    const log = (await store.createPartition(topic, 0, { ...config, segmentBytes: 32 * 1024 })) as FilePartitionLog;
+    const pdir = `${t.dir}/${topic}/0`;
+    for (let i = 0; i < 30; i++) await log.append(batch(i, 3, 200), { durability: 'fsync' });
+    await log.flush();
+    const checkpointed = await readFile(`${pdir}/partition.checkpoint`);
+    const [closed] = await segmentFiles(pdir);
+    const indexPaths = ['.index', '.timeindex'].map((ext) => `${pdir}/${closed!.replace('.log', ext)}`);
+    const flushed = await Promise.all(indexPaths.map((path) => readFile(path)));
+    for (let i = 30; i < 70; i++) await log.append(batch(i, 3, 200), { durability: 'fsync' });
+    expect((await segmentFiles(pdir)).length).toBe(2);
+    await writeFile(`${pdir}/partition.checkpoint`, checkpointed);
+    for (const [i, path] of indexPaths.entries()) {
+      if (damage === 'stale') {
+        expect((await readFile(path)).equals(flushed[i]!)).toBe(false); // the roll wrote them whole
+        await writeFile(path, flushed[i]!);
+      } else await unlink(path);
+    }
+    return { dir: t.dir, pdir, topic, closed: closed! };
+  }
+
+  /** Opens the store counting index rebuilds; `scrub` runs the background scrub and waits for its pass. */
+  async function openCounting(dir: string, scrub = false) {
+    let rebuilds = 0;
+    let scrubbed = false;
+    const files = crashableFs();
+    cleanups.push(files.releaseAll);
+    const store = createFileLogStore({
+      dataDir: dir,
+      fs: files.fs,
+      retentionCheckIntervalMs: 0,
+      flushIntervalMs: 0,
+      scrubBytesPerSec: scrub ? 1 << 30 : 0,
+      observer: { indexRebuilt: () => rebuilds++, scrubFinished: () => (scrubbed = true) },
+    });
+    const report = await store.open();
+    if (scrub) await waitFor('the scrub pass', () => scrubbed || undefined);
+    return { store, report, rebuilds: () => rebuilds };
+  }
+
+  for (const damage of ['stale', 'missing'] as const) {
+    it(`a closed segment scanned after a crash across its roll (index files ${damage}): the start rewrites its index files once`, async () => {
+      const { dir, pdir, topic, closed } = await crashAcrossRoll(damage);
+      const first = await openCounting(dir); // never closed: it crashes too
+      expect(first.report).toMatchObject({ cleanShutdown: false, truncated: [], quarantined: [] });
+      // Before the fix: the index the scan built was dropped, the files left stale or missing.
+      expect(first.rebuilds()).toBe(1);
+      await expectIndexesMatchRebuild(pdir, [closed]);
+      const log = first.store.getPartition(topic, 0)!;
+      expect((await readAll(log)).map((r) => r.value?.toString())).toEqual(values(210));
+      for (const b of [0, 17, 29, 30, 44, 69]) expect(await log.offsetForTimestamp(1_000_000 + b)).toBe(3 * b);
+      expect(first.rebuilds()).toBe(1); // reads use the rewritten files: no rebuild
+
+      // Another crash; the scrub then finds every closed segment's files in agreement with the log.
+      const second = await openCounting(dir, true);
+      cleanups.push(() => second.store.close());
+      expect(second.report).toMatchObject({ truncated: [], quarantined: [] });
+      expect(second.rebuilds()).toBe(0);
+      await expectIndexesMatchRebuild(pdir, [closed]);
+    });
+  }
 
   it('a flush writes only what changed: an idle partition rewrites nothing', async () => {
     const { pdir, log } = await crashAfterFlush(20, 0);
