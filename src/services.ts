@@ -197,6 +197,16 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       logger: logger.child({ component: 'groups' }),
     });
     groups.startSweeper();
+    // A fetch or group stream waiting on a topic that is deleted or grows learns it at once.
+    topics.onChange((change) => {
+      const grew = change.type === 'updated' && change.topic.partitions > change.previous.partitions;
+      if (change.type !== 'deleted' && !grew) return;
+      groups
+        .topicChanged(change.topic.name)
+        .catch((e: unknown) =>
+          logger.warn({ err: e, topic: change.topic.name }, 'settling groups after a topic change failed'),
+        );
+    });
     // Only the Kafka store lets several nodes share one database; the others are alone by construction.
     const leases = new Leases(metadata.db, { ttlMs: config.leaseMs, exclusive: config.logStore !== 'kafka' });
     const webhooks = new WebhooksService({
@@ -262,6 +272,12 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     const queueSweeper = new QueueSweeper({
       db: metadata.db,
       queues,
+      // Its own lease time (a crashed node's sweeps resume within 5 s), same node and same table.
+      leases: new Leases(metadata.db, {
+        ttlMs: Math.max(5_000, config.queueSweepIntervalMs * 10),
+        exclusive: leases.exclusive,
+        nodeId: leases.nodeId,
+      }),
       intervalMs: config.queueSweepIntervalMs,
       logger: logger.child({ component: 'queues' }),
     });

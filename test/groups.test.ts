@@ -375,6 +375,30 @@ describe('consumer groups over HTTP', () => {
     expect(g.members.map((m) => m.assignment.length)).toEqual([2, 2]);
   });
 
+  it('a long-poll fetch waiting on a topic that is deleted or grows answers with the new generation, not the old one at its timer', async () => {
+    const t = await topic(1);
+    const group = name('g');
+    const m = await join(group, [t]);
+    const first = expectStatus(await fetchAs(group, m.member_id), 200); // the member has seen its generation
+    // The topic grows while the fetch waits (SLUICE_LONG_POLL_MAX_MS is 5 s here).
+    const waiting = fetchAs(group, m.member_id, { wait_ms: 5_000 });
+    await new Promise((r) => setTimeout(r, 300)); // let the fetch start waiting (a grow before it is also fine)
+    expectStatus(
+      await server.client.patch('/v1/topics/{topic}', { params: { topic: t }, body: { partitions: 2 } }),
+      200,
+    );
+    const grown = expectStatus(await waiting, 200);
+    expect(grown.generation).toBe(first.generation + 1);
+    expect(keys(grown.assignment).sort()).toEqual([`${t}/0`, `${t}/1`]);
+    // The topic is deleted while the fetch waits.
+    const waiting2 = fetchAs(group, m.member_id, { wait_ms: 5_000 });
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await server.client.delete('/v1/topics/{topic}', { params: { topic: t } })).status).toBe(204);
+    const deleted = expectStatus(await waiting2, 200);
+    expect(deleted.generation).toBe(grown.generation + 1);
+    expect(deleted.assignment).toEqual([]);
+  });
+
   it('keeps members, generation and committed offsets across a restart', async () => {
     const t = await topic(2, 3);
     const group = name('g');

@@ -3,7 +3,7 @@
 import type { Result } from '../lib/result.js';
 import type { MetadataDb } from '../metadata/connection.js';
 import * as admin from './group-admin.js';
-import { defaultGroupsSettings, type GroupContext, type GroupsSettings } from './group-context.js';
+import { defaultGroupsSettings, settleGroup, type GroupContext, type GroupsSettings } from './group-context.js';
 import type { GroupError } from './group-errors.js';
 import { GroupSignals } from './group-signals.js';
 import { fetchRecords, type FetchRequest, type FetchResult } from './member-fetch.js';
@@ -104,6 +104,16 @@ export class GroupsService {
   /** Wake on the group's next change on this node (SSE members); returns an unsubscribe. */
   onChange(group: string, fn: () => void): () => void {
     return this.ctx.signals.once(group, fn);
+  }
+
+  /**
+   * A topic was deleted or gained partitions: settle now the groups this node serves that
+   * subscribe to it, so their waiting fetches and SSE members get the new assignment at once
+   * rather than at their long-poll's timer. Other groups settle at their next step, as before.
+   */
+  async topicChanged(topic: string): Promise<void> {
+    const affected = [...this.ctx.subscriptions].filter(([, topics]) => topics.includes(topic)).map(([g]) => g);
+    for (const group of affected) await settleGroup(this.ctx, group);
   }
 
   /** Expire sessions and run due rebalances now (the sweeper does this on a timer). */
