@@ -54,6 +54,8 @@ export interface FileLogStoreOptions {
    * 0 disables it (default 64 MiB/s).
    */
   scrubBytesPerSec?: number;
+  /** Partitions recovered at once when the store opens (default 4). */
+  recoveryConcurrency?: number;
 }
 
 export const CLEAN_SHUTDOWN_MARKER = '.clean-shutdown';
@@ -157,32 +159,35 @@ export function createFileLogStore(options: FileLogStoreOptions): LogStore {
       };
       let scannedBytes = 0;
       for (const name of names.filter((n) => n.startsWith(DELETED_PREFIX))) await fs.rmTree(`${root}/${name}`);
+      const found: Array<{ topicId: string; partition: number }> = [];
       for (const topicId of await listDirs(root)) {
         if (!TOPIC_ID_RE.test(topicId)) continue;
         const parts = (await listDirs(`${root}/${topicId}`)).filter((p) => PARTITION_DIR_RE.test(p));
-        for (const p of parts.map(Number).sort((a, b) => a - b)) {
-          const dir = partitionDir(topicId, p);
-          const recovered = await recoverPartition({
-            fs,
-            dir,
-            topicId,
-            partition: p,
-            clean,
-            now: clock(),
-            maxIndexEntries: tuning.maxIndexEntries,
-            logger,
-            pool,
-            observer: options.observer,
-          });
-          add(new FilePartitionLog(topicId, p, dir, options.defaultPartitionConfig ?? defaults, recovered, tuning));
-          report.partitions++;
-          scannedBytes += recovered.scannedBytes;
-          if (recovered.truncatedBytes > 0)
-            report.truncated.push({ topicId, partition: p, bytes: recovered.truncatedBytes });
-          if (recovered.quarantineReason)
-            report.quarantined.push({ topicId, partition: p, reason: recovered.quarantineReason });
-        }
+        for (const p of parts.map(Number).sort((a, b) => a - b)) found.push({ topicId, partition: p });
       }
+      const recover = ({ topicId, partition }: { topicId: string; partition: number }) =>
+        recoverPartition({
+          fs,
+          dir: partitionDir(topicId, partition),
+          topicId,
+          partition,
+          clean,
+          now: clock(),
+          maxIndexEntries: tuning.maxIndexEntries,
+          logger,
+          pool,
+          observer: options.observer,
+        });
+      const recovered = await mapBounded(found, options.recoveryConcurrency ?? 4, recover);
+      found.forEach(({ topicId, partition: p }, i) => {
+        const r = recovered[i]!;
+        const dir = partitionDir(topicId, p);
+        add(new FilePartitionLog(topicId, p, dir, options.defaultPartitionConfig ?? defaults, r, tuning));
+        report.partitions++;
+        scannedBytes += r.scannedBytes;
+        if (r.truncatedBytes > 0) report.truncated.push({ topicId, partition: p, bytes: r.truncatedBytes });
+        if (r.quarantineReason) report.quarantined.push({ topicId, partition: p, reason: r.quarantineReason });
+      });
       if (clean) {
         // From here on a crash must trigger a recovery scan again.
         await fs.unlink(`${root}/${CLEAN_SHUTDOWN_MARKER}`);
@@ -288,4 +293,27 @@ export function createFileLogStore(options: FileLogStoreOptions): LogStore {
       else if (wasOpen) logger.warn({}, 'log store closed without a clean-shutdown marker: next open will scan');
     },
   };
+}
+
+/**
+ * `fn` over `items`, at most `limit` at a time, results in order. After a failure no new item
+ * starts; the running ones settle before the first error is thrown.
+ */
+async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (!failure && next < items.length) {
+      const i = next++;
+      try {
+        out[i] = await fn(items[i]!);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  if (failure) throw failure.error;
+  return out;
 }

@@ -2,7 +2,8 @@
 // valid batch above the recovery point, quarantine (never truncate) below it.
 import { open as fsOpen, readFile, stat, truncate, unlink, appendFile, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { CLEAN_SHUTDOWN_MARKER, LogCorruptionError } from '../../src/log/index.js';
+import { CLEAN_SHUTDOWN_MARKER, LogCorruptionError, type LogFs } from '../../src/log/index.js';
+import { segmentName } from '../../src/log/segment.js';
 import { encodeBatch } from '../../src/log/record-batch.js';
 import {
   batch,
@@ -225,5 +226,62 @@ describe('file store recovery', () => {
       ok: true,
       value: { baseOffset: 24, lastOffset: 26 },
     });
+  });
+});
+
+describe('opening many partitions', () => {
+  it('recovers at most `recoveryConcurrency` partitions at once, reporting each in order; a failure fails the open', async () => {
+    const { dir, store } = await crashableStore({ scrubBytesPerSec: 0 });
+    const topics = [newTopic(), newTopic()].sort();
+    for (const topic of topics)
+      for (let p = 0; p < 5; p++) {
+        const log = await store.createPartition(topic, p, config);
+        for (let i = 0; i < 4; i++) expect((await log.append(batch(i), { durability: 'fsync' })).ok).toBe(true);
+      }
+    // A crash tearing two partitions' tails.
+    const torn = [
+      { topicId: topics[0]!, partition: 3 },
+      { topicId: topics[1]!, partition: 1 },
+    ];
+    for (const t of torn) await appendFile(`${dir}/${t.topicId}/${t.partition}/${segmentName(0)}.log`, 'garbage');
+
+    // Each partition's recovery starts by listing its directory: hold those until 4 wait.
+    const partitionDir = /\/[^/]+\/\d+$/;
+    let started = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const fault: { dir?: string } = {};
+    const gated = (fs: LogFs): LogFs => ({
+      ...fs,
+      readdir: async (path) => {
+        if (partitionDir.test(path)) {
+          started++;
+          if (fault.dir && path.endsWith(fault.dir)) throw Object.assign(new Error('EIO: injected'), { code: 'EIO' });
+          await gate;
+        }
+        return fs.readdir(path);
+      },
+    });
+    const opening = crashableStore({ scrubBytesPerSec: 0, recoveryConcurrency: 4 }, { dataDir: dir, wrapFs: gated });
+    await waitFor('four recoveries waiting', () => (started === 4 ? true : undefined), 15_000);
+    expect(started).toBe(4); // all four workers wait: no fifth can start
+    release();
+    const { store: again, report } = await opening;
+    expect(started).toBe(10);
+    expect(report.partitions).toBe(10);
+    expect(report.truncated).toEqual(torn.map((t) => ({ ...t, bytes: 7 })));
+    for (const topic of topics)
+      for (let p = 0; p < 5; p++)
+        expect((await readAll(again.getPartition(topic, p)!)).map((r) => r.offset)).toEqual(
+          Array.from({ length: 12 }, (_, i) => i),
+        );
+
+    // A partition whose recovery fails fails the open; no recovery starts after it.
+    started = 0;
+    fault.dir = `${topics[0]}/1`;
+    await expect(
+      crashableStore({ scrubBytesPerSec: 0, recoveryConcurrency: 4 }, { dataDir: dir, wrapFs: gated }),
+    ).rejects.toThrow(/EIO: injected/);
+    expect(started).toBeLessThanOrEqual(5);
   });
 });
