@@ -125,7 +125,8 @@ function sseReplay(url: string, total: number, deadlineMs: number): Promise<Repl
     const t0 = performance.now();
     let records = 0;
     let bytes = 0;
-    let carry: Buffer = Buffer.alloc(0);
+    /** The last bytes of the previous chunk: a `"ts":` split across two chunks is counted at the joint. */
+    let edge: Buffer = Buffer.alloc(0);
     let settled = false;
     const finish = (req: http.ClientRequest) => {
       if (settled) return;
@@ -144,12 +145,9 @@ function sseReplay(url: string, total: number, deadlineMs: number): Promise<Repl
       }
       res.on('data', (chunk: Buffer) => {
         bytes += chunk.length;
-        // A `"ts":` split across chunks is counted once: the last few bytes are looked at again.
-        const text = carry.length ? Buffer.concat([carry, chunk]) : chunk;
-        records += countRecords(text);
-        const keep = Math.min(TS.length - 1, text.length);
-        carry = Buffer.from(text.subarray(text.length - keep));
-        if (countRecords(carry) > 0) carry = Buffer.alloc(0);
+        records += countRecords(chunk);
+        if (edge.length > 0) records += countRecords(Buffer.concat([edge, chunk.subarray(0, TS.length - 1)]));
+        edge = Buffer.from(chunk.subarray(Math.max(0, chunk.length - (TS.length - 1))));
         if (records >= total) finish(req);
       });
       res.on('error', () => undefined);
