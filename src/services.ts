@@ -272,6 +272,12 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     const queueSweeper = new QueueSweeper({
       db: metadata.db,
       queues,
+      // Its own lease time (a crashed node's sweeps resume within 5 s), same node and same table.
+      leases: new Leases(metadata.db, {
+        ttlMs: Math.max(5_000, config.queueSweepIntervalMs * 10),
+        exclusive: leases.exclusive,
+        nodeId: leases.nodeId,
+      }),
       intervalMs: config.queueSweepIntervalMs,
       logger: logger.child({ component: 'queues' }),
     });

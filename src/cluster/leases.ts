@@ -1,4 +1,4 @@
-// Leases in Postgres: each singleton background worker (a webhook) is owned by one Sluice node
+// Leases in Postgres: each singleton background worker (a webhook, the queue sweeper) is owned by one Sluice node
 // at a time, taken, renewed and released with one atomic statement each, timed by the database clock.
 import { randomUUID } from 'node:crypto';
 import { and, eq, inArray, like, sql } from 'drizzle-orm';
@@ -12,7 +12,7 @@ export interface HeldLease {
 }
 
 export interface LeasesOptions {
-  /** How long a lease lasts without renewal (holders renew every third of it). */
+  /** How long a lease lasts without renewal (webhook holders renew every third of it, the queue sweeper at half). */
   ttlMs: number;
   /**
    * This node is the only one by construction (the file or memory log store): take every lease

@@ -16,8 +16,10 @@ export interface SseServiceOptions {
   retryMs?: number;
   /** Socket buffer above which a subscriber leaves the live fan-out to catch up on its own. */
   maxBufferedBytes?: number;
-  /** Batch size for tail and catch-up reads. */
+  /** Batch size for a stream's own catch-up reads (and for the shared tails unless tailReadLimits is given). */
   readLimits?: TailReadLimits;
+  /** Batch size for the shared partition tails' reads. */
+  tailReadLimits?: TailReadLimits;
 }
 
 export interface OpenStreamRequest {
@@ -47,6 +49,16 @@ export const DEFAULT_SSE_READ_LIMITS: TailReadLimits = {
   maxRecords: 1_000,
   maxBytes: 256 * 1024,
 };
+/**
+ * A tail's read is encoded once and shared by all its subscribers (a frame per read, not per
+ * client), so it can be larger: a stream replaying from the start rides its own tail, and
+ * reads much shorter than the log's batches (a produce call's 5000 records are one batch)
+ * would read and CRC-check each batch several times over.
+ */
+export const DEFAULT_SSE_TAIL_READ_LIMITS: TailReadLimits = {
+  maxRecords: 10_000,
+  maxBytes: 1024 * 1024,
+};
 
 export class SseService {
   readonly hub: TailHub;
@@ -62,7 +74,7 @@ export class SseService {
     this.retryMs = options.retryMs ?? DEFAULT_SSE_RETRY_MS;
     this.maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_SSE_MAX_BUFFERED_BYTES;
     this.readLimits = options.readLimits ?? DEFAULT_SSE_READ_LIMITS;
-    this.hub = new TailHub(this.readLimits);
+    this.hub = new TailHub(options.tailReadLimits ?? options.readLimits ?? DEFAULT_SSE_TAIL_READ_LIMITS);
   }
 
   /** Whether new streams are refused because shutdown has begun. */

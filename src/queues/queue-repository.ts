@@ -2,14 +2,7 @@
 // holds the queue partition's row lock (`lockPartition`), one partition at a time.
 import { and, asc, eq, inArray, isNotNull, lte, ne, sql } from 'drizzle-orm';
 import type { MetadataDb } from '../metadata/connection.js';
-import {
-  queuePartitions,
-  queues,
-  topics,
-  workerLeases,
-  type QueuePartitionRow,
-  type QueueRow,
-} from '../metadata/schema.js';
+import { queuePartitions, queues, topics, type QueuePartitionRow, type QueueRow } from '../metadata/schema.js';
 import { decodeRanges, encodeRanges, nextSweepAt, type PartitionState, type Tally } from './partition-state.js';
 
 export type Db = MetadataDb;
@@ -287,60 +280,6 @@ export async function partitionsDue(
 export async function queuesByIds(db: Db, ids: string[]): Promise<QueueRow[]> {
   if (ids.length === 0) return [];
   return db.select().from(queues).where(inArray(queues.id, ids));
-}
-
-/**
- * Take or renew the worker lease `name` for `holder`: succeeds if free, expired, or already
- * ours. Returns the epoch held (bumped on every change of holder), or undefined.
- */
-export async function claimWorkerLease(
-  db: Db,
-  name: string,
-  holder: string,
-  now: number,
-  ttlMs: number,
-): Promise<number | undefined> {
-  const rows = await db
-    .insert(workerLeases)
-    .values({ name, holder, epoch: 1, expiresAt: now + ttlMs })
-    .onConflictDoUpdate({
-      target: workerLeases.name,
-      set: {
-        holder,
-        epoch: sql`case when ${workerLeases.holder} = ${holder} then ${workerLeases.epoch} else ${workerLeases.epoch} + 1 end`,
-        expiresAt: now + ttlMs,
-      },
-      setWhere: sql`${workerLeases.holder} = ${holder} or ${workerLeases.expiresAt} < ${now}`,
-    })
-    .returning({ epoch: workerLeases.epoch });
-  return rows[0]?.epoch;
-}
-
-/** Whether `holder` still holds lease `name` at `epoch` (checked inside a sweep transaction). */
-export async function holdsWorkerLease(
-  tx: Db,
-  name: string,
-  holder: string,
-  epoch: number,
-  now: number,
-): Promise<boolean> {
-  const rows = await tx
-    .select({ name: workerLeases.name })
-    .from(workerLeases)
-    .where(
-      and(
-        eq(workerLeases.name, name),
-        eq(workerLeases.holder, holder),
-        eq(workerLeases.epoch, epoch),
-        sql`${workerLeases.expiresAt} >= ${now}`,
-      ),
-    )
-    .for('share');
-  return rows.length > 0;
-}
-
-export async function releaseWorkerLease(db: Db, name: string, holder: string): Promise<void> {
-  await db.delete(workerLeases).where(and(eq(workerLeases.name, name), eq(workerLeases.holder, holder)));
 }
 
 /**

@@ -1,48 +1,69 @@
-// The queue sweeper's worker lease: held across ticks without a write on every tick.
-import { eq } from 'drizzle-orm';
+// The queue sweeper's lease: held across ticks without a write on every tick.
+import { eq, sql } from 'drizzle-orm';
 import { expect, it } from 'vitest';
-import { workerLeases } from '../metadata/schema.js';
+import { Leases } from '../cluster/leases.js';
+import { leases } from '../metadata/schema.js';
 import { openMigratedTestDb } from '../../test/support/database.js';
 import type { Db } from './queue-repository.js';
-import { QueueSweeper } from './queue-sweeper.js';
+import { QUEUE_SWEEPER_LEASE, QueueSweeper } from './queue-sweeper.js';
 import type { QueuesService } from './queues-service.js';
 
 const silent = { warn: () => {} };
 
-async function expiry(db: Db): Promise<number | undefined> {
-  const [row] = await db.select().from(workerLeases).where(eq(workerLeases.name, 'queue-sweeper'));
-  return row?.expiresAt;
+/** The sweeper's lease row, and whether it is unexpired by the database's clock. */
+async function lease(db: Db) {
+  const [row] = await db
+    .select({
+      holder: leases.holder,
+      epoch: leases.epoch,
+      expiresAt: leases.expiresAt,
+      live: sql<boolean>`${leases.expiresAt} > now()`,
+    })
+    .from(leases)
+    .where(eq(leases.name, QUEUE_SWEEPER_LEASE));
+  return row!;
 }
 
 it('renews its lease when half of it has run out, not on every tick, and another node waits for it', async () => {
   const { db } = await openMigratedTestDb();
-  let now = 1_000_000;
-  const clock = () => now;
   const queues = {} as QueuesService; // no queue partitions are due: never called
-  const mine = new QueueSweeper({ db, queues, intervalMs: 250, logger: silent, clock });
-  const other = new QueueSweeper({ db, queues, intervalMs: 250, logger: silent, clock });
-  const ttl = 5_000; // max(5 s, 10 ticks)
+  const ttlMs = 5_000;
+  const mineLeases = new Leases(db, { ttlMs, exclusive: false });
+  const otherLeases = new Leases(db, { ttlMs, exclusive: false });
+  const mine = new QueueSweeper({ db, queues, leases: mineLeases, intervalMs: 250, logger: silent });
+  const other = new QueueSweeper({ db, queues, leases: otherLeases, intervalMs: 250, logger: silent });
 
   await mine.sweepOnce();
-  expect(await expiry(db)).toBe(now + ttl);
+  expect((await lease(db)).holder).toBe(mineLeases.nodeId);
   const renewals = new Set<number>();
-  for (let tick = 0; tick < 40; tick++) {
-    now += 250;
+  // 10 s of ticks every 250 ms, in real time: the lease expires by the database's clock.
+  const start = Date.now();
+  while (Date.now() - start < 10_000) {
+    await new Promise((r) => setTimeout(r, 250));
     await mine.sweepOnce();
-    renewals.add((await expiry(db))!);
+    const row = await lease(db);
+    renewals.add(row.expiresAt.getTime());
     // The lease never runs out while its holder sweeps, so the other node never takes it.
     await other.sweepOnce();
-    const [row] = await db.select().from(workerLeases).where(eq(workerLeases.name, 'queue-sweeper'));
-    expect(row!.holder).toBe(mine.holder);
-    expect(row!.expiresAt).toBeGreaterThan(now);
+    const after = await lease(db);
+    expect(after.holder).toBe(mineLeases.nodeId);
+    expect(after.live).toBe(true);
   }
   // 10 s of ticks: renewed every 2.5 s, not 40 times.
   expect(renewals.size).toBeLessThanOrEqual(5);
   expect(renewals.size).toBeGreaterThanOrEqual(3);
 
-  // Its holder stops: the other node takes the lease once it has expired.
-  now += ttl + 1;
-  await other.sweepOnce();
-  const [row] = await db.select().from(workerLeases).where(eq(workerLeases.name, 'queue-sweeper'));
-  expect(row!.holder).toBe(other.holder);
-});
+  // Its holder stops sweeping (without handing the lease back): the other node takes the lease
+  // once it has expired by the database's clock, and not before.
+  const last = await lease(db);
+  const deadline = Date.now() + ttlMs + 15_000;
+  let taken;
+  while ((taken = await lease(db)).holder !== otherLeases.nodeId) {
+    if (Date.now() > deadline) throw new Error('the other node never took the lease');
+    await other.sweepOnce();
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  expect(taken.epoch).toBe(last.epoch + 1);
+  // Taken at the database's now() = its new expiry less the lease time: after the old one expired.
+  expect(taken.expiresAt.getTime() - ttlMs).toBeGreaterThanOrEqual(last.expiresAt.getTime());
+}, 120_000); // real time: 10 s of ticks and a lease running out, on a loaded machine

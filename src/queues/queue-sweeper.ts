@@ -1,35 +1,28 @@
-// The queue sweeper: once per cluster (it holds the `queue-sweeper` worker lease with an
-// epoch), returns expired leases to their queues and appends dead letters nobody else did.
-import { randomUUID } from 'node:crypto';
-import {
-  claimWorkerLease,
-  holdsWorkerLease,
-  partitionsDue,
-  queuesByIds,
-  QueueGoneError,
-  releaseWorkerLease,
-  type Db,
-} from './queue-repository.js';
+// The queue sweeper: once per cluster (it holds the `queue-sweeper` lease, timed by the database's
+// clock, with an epoch), returns expired leases to their queues and appends dead letters nobody else did.
+import type { HeldLease, Leases } from '../cluster/leases.js';
+import { partitionsDue, queuesByIds, QueueGoneError, type Db } from './queue-repository.js';
 import type { QueuesService } from './queues-service.js';
 
-const LEASE_NAME = 'queue-sweeper';
+export const QUEUE_SWEEPER_LEASE = 'queue-sweeper';
 const BATCH = 200;
 
 export class QueueSweeper {
-  /** This process, as the lease holder. */
-  readonly holder = randomUUID();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private lastWarn = 0;
   /** The lease as last taken or renewed: renewed once half of it has run out, not on every tick. */
-  private held: { epoch: number; renewAt: number } | undefined;
+  private held: { lease: HeldLease; renewAt: number } | undefined;
 
   constructor(
     private readonly o: {
       db: Db;
       queues: QueuesService;
+      /** The sweeper's lease lives as long as `leases.ttlMs`; `exclusive` on single-node stores. */
+      leases: Leases;
       intervalMs: number;
       logger: { warn(obj: object, msg: string): void };
+      /** This node's clock: when partitions are due, and how long ago the lease was renewed. */
       clock?: () => number;
     },
   ) {}
@@ -58,23 +51,31 @@ export class QueueSweeper {
     this.timer.unref();
   }
 
+  /**
+   * The lease if this node holds it, taking or renewing it once half of it has run out. Expiry is
+   * the database's business (another node takes the lease only once it has expired by the
+   * database's clock); this node's clock only measures how long ago it renewed.
+   */
+  private async lease(): Promise<HeldLease | undefined> {
+    const now = this.now();
+    if (this.held && now < this.held.renewAt) return this.held.lease;
+    const lease = await this.o.leases.acquire(QUEUE_SWEEPER_LEASE);
+    this.held = lease && { lease, renewAt: now + this.o.leases.ttlMs / 2 };
+    return lease;
+  }
+
   /** One sweep if this node holds (or can take) the lease; returns the partitions swept. */
   async sweepOnce(): Promise<number> {
-    const ttl = Math.max(5_000, this.o.intervalMs * 10);
-    const now = this.now();
-    let epoch = this.held && now < this.held.renewAt ? this.held.epoch : undefined;
-    if (epoch === undefined) {
-      epoch = await claimWorkerLease(this.o.db, LEASE_NAME, this.holder, now, ttl);
-      this.held = epoch === undefined ? undefined : { epoch, renewAt: now + ttl / 2 };
-      if (epoch === undefined) return 0;
-    }
+    const lease = await this.lease();
+    if (!lease) return 0;
     const due = await partitionsDue(this.o.db, this.now(), BATCH);
     if (due.length === 0) return 0;
     const rows = new Map((await queuesByIds(this.o.db, [...new Set(due.map((d) => d.queueId))])).map((q) => [q.id, q]));
-    const held = epoch;
+    // Inside each sweep's transaction: the lease row stays share-locked until it commits, so no
+    // other node takes the lease between this check and the sweep's writes.
     const fence = async (tx: Db) => {
-      const ok = await holdsWorkerLease(tx, LEASE_NAME, this.holder, held, this.now());
-      if (!ok) this.held = undefined; // taken meanwhile (e.g. clocks apart): claim again next tick
+      const ok = await this.o.leases.holds(tx, lease);
+      if (!ok && this.held?.lease === lease) this.held = undefined; // taken meanwhile: claim again next tick
       return ok;
     };
     let swept = 0;
@@ -98,6 +99,6 @@ export class QueueSweeper {
     this.timer = undefined;
     await this.running;
     this.held = undefined;
-    await releaseWorkerLease(this.o.db, LEASE_NAME, this.holder).catch(() => undefined);
+    await this.o.leases.release(QUEUE_SWEEPER_LEASE).catch(() => undefined);
   }
 }

@@ -318,23 +318,34 @@ function runWriter(
         size += bytes.length;
       }
     }
-    // Pass 2: write.
+    // Pass 2: write. Constant text between the variable fields is copied as one piece: what
+    // leads a record (its frame head, a comma, the topic and partition), `,"timestamp":`,
+    // `,"key":…,"value":`, and what ends it (empty headers, its id line's head).
     const out = Buffer.allocUnsafe(size);
     const ov = viewOf(out);
     let p = out.write(prefix, 0, 'utf8');
+    const lead = frame ? text(frame.head + headText) : text(`,${headText}`);
+    const nullKey = text(',"key":null,"value":');
+    const end = text(frame ? EMPTY_HEADERS_TAIL + frame.idHead : EMPTY_HEADERS_TAIL);
     // Records of one produce call share a timestamp: its digits are written once and copied.
     let lastTimestamp = NaN;
     let timestampAt = 0;
     let timestampLen = 0;
     for (let i = 0; i < n; i++) {
-      if (frameHead) p = put(ov, p, frameHead);
-      else if (i > 0) ov.setUint8(p++, COMMA);
       const bytes = slow?.[i];
       if (bytes) {
+        if (frameHead) p = put(ov, p, frameHead);
+        else if (i > 0) ov.setUint8(p++, COMMA);
         p += bytes.copy(out, p);
+        if (frame) p = put(ov, p, idHead!);
       } else {
+        // The join's first record has no comma before it.
+        if (frame || i > 0) p = put(ov, p, lead);
+        else {
+          copyBytes(ov, p, lead.view, 1, lead.length - 1);
+          p += lead.length - 1;
+        }
         const src = views[run.bufferIndex(i)]!;
-        p = put(ov, p, head);
         p = putInt(ov, p, run.offset(i));
         p = put(ov, p, TIMESTAMP_FIELD);
         const ts = run.timestamp(i);
@@ -348,25 +359,24 @@ function runWriter(
           timestampAt = at;
           timestampLen = p - at;
         }
-        p = put(ov, p, KEY_FIELD);
         const keyLen = run.keyLength(i);
-        if (keyLen < 0) p = put(ov, p, NULL_TEXT);
+        if (keyLen < 0) p = put(ov, p, nullKey);
         else {
+          p = put(ov, p, KEY_FIELD);
           p = put(ov, p, QUOTE_TEXT);
           copyBytes(ov, p, src, run.keyAt(i), keyLen);
           p = put(ov, p + keyLen, QUOTE_TEXT);
+          p = put(ov, p, VALUE_FIELD);
         }
-        p = put(ov, p, VALUE_FIELD);
         const valueLen = run.valueLength(i);
         if (valueLen < 0) p = put(ov, p, NULL_TEXT);
         else {
           copyBytes(ov, p, src, run.valueAt(i), valueLen);
           p += valueLen;
         }
-        p = put(ov, p, EMPTY_HEADERS_TAIL_TEXT);
+        p = put(ov, p, end);
       }
       if (frame) {
-        p = put(ov, p, idHead!);
         p = putInt(ov, p, run.offset(i) + 1);
         p = put(ov, p, idTail!);
       }

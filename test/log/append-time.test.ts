@@ -1,13 +1,10 @@
 // Append time survives a restart (#12.6): retention after a reopen still runs on when
 // records were appended, never on the timestamps producers stamped them with.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RecordInput } from '../../src/log/index.js';
-import { config, newTopic, openStore, tempDir } from './helpers.js';
+import { afterTest, cleanUpAfterEach, config, newTopic, openStore, scratchDir } from './helpers.js';
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+cleanUpAfterEach();
 
 const CENTURY_MS = 100 * 365 * 86_400_000;
 const rec = (timestamp: number): RecordInput[] => [
@@ -17,11 +14,10 @@ const rec = (timestamp: number): RecordInput[] => [
 describe('append time across restarts', () => {
   for (const clean of [true, false]) {
     it(`${clean ? 'clean' : 'unclean'} restart: past- and future-stamped segments expire retention_ms after their append`, async () => {
-      const t = await tempDir();
-      cleanups.push(t.cleanup);
+      const dir = await scratchDir();
       let now = 1_800_000_000_000;
       const cfg = { ...config, segmentBytes: 1024, retentionMs: 60_000 };
-      const store = await openStore(t.dir, { clock: () => now });
+      const store = await openStore(dir, { clock: () => now });
       const topic = newTopic();
       const past = await store.createPartition(topic, 0, cfg);
       const future = await store.createPartition(topic, 1, cfg);
@@ -32,8 +28,8 @@ describe('append time across restarts', () => {
       if (clean) await store.close();
       else for (const p of [past, future]) await (p as unknown as { flush(): Promise<void> }).flush();
       now += 30_000;
-      const again = await openStore(t.dir, { clock: () => now });
-      cleanups.push(() => again.close());
+      const again = await openStore(dir, { clock: () => now });
+      afterTest(() => again.close());
       for (const p of [0, 1]) again.getPartition(topic, p)!.updateConfig(cfg);
       await again.enforceRetention(now);
       expect([0, 1].map((p) => again.getPartition(topic, p)!.startOffset())).toEqual([0, 0]);

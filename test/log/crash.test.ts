@@ -2,14 +2,21 @@
 // kills it at random moments, reopens, and checks every acknowledged batch is there, intact.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
-import { batch, crashableFs, newTopic, openStore, readAll, tempDir, waitFor } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import {
+  afterTest,
+  batch,
+  cleanUpAfterEach,
+  crashableStore,
+  newTopic,
+  openStore,
+  readAll,
+  scratchDir,
+  waitFor,
+} from './helpers.js';
 
 const child = fileURLToPath(new URL('./crash-child.ts', import.meta.url));
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+cleanUpAfterEach();
 
 interface Ack {
   base: number;
@@ -60,15 +67,14 @@ function runAndKill(
 
 describe('file store under kill -9', () => {
   it('keeps every acknowledged append across repeated crashes; offsets continue without gaps', async () => {
-    const t = await tempDir();
-    cleanups.push(t.cleanup);
+    const dir = await scratchDir();
     const topic = newTopic();
     const acked: Ack[] = [];
     let seed = 12345;
     const rand = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
     for (let round = 0; round < 4; round++) {
-      acked.push(...(await runAndKill(t.dir, topic, 20 + rand(200), rand(40))));
-      const store = await openStore(t.dir);
+      acked.push(...(await runAndKill(dir, topic, 20 + rand(200), rand(40))));
+      const store = await openStore(dir);
       const log = store.getPartition(topic, 0)!;
       const records = await readAll(log);
       // Dense offsets from 0, and every acknowledged batch present with its own content.
@@ -84,8 +90,8 @@ describe('file store under kill -9', () => {
     }
     expect(acked.length).toBeGreaterThan(80);
     // After the last crash the log still accepts appends right after its end.
-    const store = await openStore(t.dir);
-    cleanups.push(() => store.close());
+    const store = await openStore(dir);
+    afterTest(() => store.close());
     const log = store.getPartition(topic, 0)!;
     const end = log.endOffset();
     expect(await log.append(batch(1), { durability: 'fsync' })).toEqual({
@@ -95,8 +101,7 @@ describe('file store under kill -9', () => {
   }, 60_000);
 
   it('write durability, rolls, retention and flushes every few ms, and the checking start crashing too: nothing acknowledged lost, no offset reused', async () => {
-    const t = await tempDir();
-    cleanups.push(t.cleanup);
+    const dir = await scratchDir();
     const topic = newTopic();
     const acked: Ack[] = [];
     let seed = 777;
@@ -110,18 +115,18 @@ describe('file store under kill -9', () => {
     };
     let lastEnd = 0;
     for (let round = 0; round < 4; round++) {
-      acked.push(...(await runAndKill(t.dir, topic, 20 + rand(200), rand(40), env)));
+      acked.push(...(await runAndKill(dir, topic, 20 + rand(200), rand(40), env)));
       // The checking start never closes: the next child starts after a crash as well; every
       // other round it also crashes before its first flush.
-      const files = crashableFs();
-      cleanups.push(files.releaseAll);
       let scrubbed = false;
-      const store = await openStore(t.dir, {
-        fs: files.fs,
-        flushIntervalMs: round % 2 ? 3_600_000 : 0,
-        scrubBytesPerSec: 1 << 30,
-        observer: { scrubFinished: () => (scrubbed = true) },
-      });
+      const { store } = await crashableStore(
+        {
+          flushIntervalMs: round % 2 ? 3_600_000 : 0,
+          scrubBytesPerSec: 1 << 30,
+          observer: { scrubFinished: () => (scrubbed = true) },
+        },
+        { dataDir: dir },
+      );
       await waitFor('the scrub', () => (scrubbed ? true : undefined));
       expect(store.quarantined()).toEqual([]);
       const log = store.getPartition(topic, 0)!;

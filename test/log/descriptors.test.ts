@@ -1,14 +1,11 @@
 // Open file descriptors stay bounded (#12.10): thousands of partitions, several segments
 // each, written and replayed from the earliest offset while /proc/self/fd is counted.
 import { readdirSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { faultInjectingLogFs, nodeLogFs, type LogFs, type PartitionLog } from '../../src/log/index.js';
-import { batch, config, newTopic, openStore, readAll, tempDir } from './helpers.js';
+import { afterTest, batch, cleanUpAfterEach, config, newTopic, openStore, readAll, scratchDir } from './helpers.js';
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+cleanUpAfterEach();
 
 const openFds = (): number => readdirSync('/proc/self/fd').length;
 
@@ -39,12 +36,11 @@ async function inChunks<T>(items: T[], size: number, fn: (item: T) => Promise<vo
 
 describe('open descriptors are bounded', () => {
   it('2,000 partitions × 4 segments written and replayed from earliest stay within SLUICE_MAX_OPEN_FILES', async () => {
-    const t = await tempDir();
-    cleanups.push(t.cleanup);
+    const dir = await scratchDir();
     const maxOpenFiles = 64;
     const baseline = openFds();
-    const store = await openStore(t.dir, { fs: noSyncFs, maxOpenFiles });
-    cleanups.push(() => store.close());
+    const store = await openStore(dir, { fs: noSyncFs, maxOpenFiles });
+    afterTest(() => store.close());
     const topics = Array.from({ length: 20 }, () => newTopic());
     const logs: PartitionLog[] = [];
     for (const topic of topics) {
@@ -67,7 +63,7 @@ describe('open descriptors are bounded', () => {
         sample,
       );
     }
-    const segments = readdirSync(`${t.dir}/${topics[0]}/0`).filter((n) => n.endsWith('.log')).length;
+    const segments = readdirSync(`${dir}/${topics[0]}/0`).filter((n) => n.endsWith('.log')).length;
     expect(segments).toBeGreaterThanOrEqual(4);
     const afterWrites = openFds();
     let records = 0;
@@ -93,12 +89,11 @@ describe('open descriptors are bounded', () => {
   }, 300_000);
 
   it('EMFILE never turns a partition read-only: the append is refused as unavailable and the next one succeeds', async () => {
-    const t = await tempDir();
-    cleanups.push(t.cleanup);
+    const dir = await scratchDir();
     let emfile = false;
     const fs = faultInjectingLogFs(nodeLogFs, (op) => (emfile && op === 'open' ? 'EMFILE' : undefined));
-    const store = await openStore(t.dir, { fs, maxOpenFiles: 1 });
-    cleanups.push(() => store.close());
+    const store = await openStore(dir, { fs, maxOpenFiles: 1 });
+    afterTest(() => store.close());
     const a = await store.createPartition(newTopic(), 0, config);
     const b = await store.createPartition(newTopic(), 0, config);
     expect((await a.append(batch(0), { durability: 'fsync' })).ok).toBe(true);
@@ -109,7 +104,7 @@ describe('open descriptors are bounded', () => {
       ok: false,
       error: { code: 'unavailable', reason: expect.stringMatching(/EMFILE/) },
     });
-    expect(JSON.stringify(refused)).not.toContain(t.dir);
+    expect(JSON.stringify(refused)).not.toContain(dir);
     expect(a.writable()).toEqual({ ok: true });
     emfile = false;
     expect(await a.append(batch(2), { durability: 'fsync' })).toEqual({

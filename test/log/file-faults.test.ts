@@ -1,18 +1,24 @@
 // Injected I/O failures (EIO, ENOSPC) on write and fsync: never acknowledged, never
 // visible, the partition turns read-only until a reopen re-verifies it. Also group commit.
 import { stat } from 'node:fs/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { faultInjectingLogFs, nodeLogFs, type FaultOp } from '../../src/log/index.js';
-import { batch, config, newTopic, openStore, readAll, segmentFiles, tempDir } from './helpers.js';
+import {
+  afterTest,
+  batch,
+  cleanUpAfterEach,
+  config,
+  newTopic,
+  openStore,
+  readAll,
+  scratchDir,
+  segmentFiles,
+} from './helpers.js';
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+cleanUpAfterEach();
 
 async function faultyStore() {
-  const t = await tempDir();
-  cleanups.push(t.cleanup);
+  const dir = await scratchDir();
   const faults: { op?: FaultOp; code?: string } = {};
   const counts = { datasync: 0, write: 0 };
   const fs = faultInjectingLogFs(nodeLogFs, (op, path) => {
@@ -21,11 +27,11 @@ async function faultyStore() {
     if (op === 'write') counts.write++;
     return op === faults.op ? faults.code : undefined;
   });
-  const store = await openStore(t.dir, { fs });
-  cleanups.push(() => store.close());
+  const store = await openStore(dir, { fs });
+  afterTest(() => store.close());
   const topic = newTopic();
   const log = await store.createPartition(topic, 0, config);
-  return { dir: t.dir, topic, store, log, faults, counts, pdir: `${t.dir}/${topic}/0` };
+  return { dir, topic, store, log, faults, counts, pdir: `${dir}/${topic}/0` };
 }
 
 describe('file store I/O failures', () => {
@@ -62,7 +68,7 @@ describe('file store I/O failures', () => {
       expect(later).toMatchObject({ ok: false, error: { code: refusal } });
       await store.close();
       const again = await openStore(dir); // …until a reopen re-verifies it
-      cleanups.push(() => again.close());
+      afterTest(() => again.close());
       const reopened = again.getPartition(topic, 0)!;
       expect(reopened.writable().ok).toBe(true);
       expect(await reopened.append(batch(8), { durability: 'fsync' })).toEqual({

@@ -1,35 +1,28 @@
 // Recovery of the file store from torn tails and corruption (DESIGN §4): cut to the last
 // valid batch above the recovery point, quarantine (never truncate) below it.
 import { open as fsOpen, readFile, stat, truncate, unlink, appendFile, writeFile } from 'node:fs/promises';
-import { afterEach, describe, expect, it } from 'vitest';
-import { CLEAN_SHUTDOWN_MARKER, LogCorruptionError, type LogStore } from '../../src/log/index.js';
+import { describe, expect, it } from 'vitest';
+import { CLEAN_SHUTDOWN_MARKER, LogCorruptionError } from '../../src/log/index.js';
 import { encodeBatch } from '../../src/log/record-batch.js';
 import {
   batch,
+  cleanUpAfterEach,
   config,
-  crashableFs,
+  crashableStore,
   expectIndexesMatchRebuild,
   newTopic,
-  openStore,
   readAll,
   readUpTo,
+  reopenStore,
   segmentFiles,
-  tempDir,
   waitFor,
 } from './helpers.js';
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+cleanUpAfterEach();
 
 async function setup(batches: number, extraConfig = {}) {
-  const t = await tempDir();
-  cleanups.push(t.cleanup);
-  const files = crashableFs();
-  cleanups.push(files.releaseAll);
+  const { dir, store } = await crashableStore();
   const topic = newTopic();
-  const store = await openStore(t.dir, { fs: files.fs });
   const log = await store.createPartition(topic, 0, { ...config, ...extraConfig });
   const sizes: number[] = [];
   for (let i = 0; i < batches; i++) {
@@ -37,17 +30,8 @@ async function setup(batches: number, extraConfig = {}) {
     expect((await log.append(batch(i, 3, 200), { durability: 'fsync' })).ok).toBe(true);
     sizes.push(log.sizeBytes() - before);
   }
-  const pdir = `${t.dir}/${topic}/0`;
-  return { dir: t.dir, pdir, topic, store, log, sizes };
-}
-
-/** Reopens and registers the store for closing. */
-async function reopen(dir: string): Promise<{ store: LogStore; report: Awaited<ReturnType<LogStore['open']>> }> {
-  const { createFileLogStore } = await import('../../src/log/index.js');
-  const store = createFileLogStore({ dataDir: dir, retentionCheckIntervalMs: 0, flushIntervalMs: 0 });
-  const report = await store.open();
-  cleanups.push(() => store.close());
-  return { store, report };
+  const pdir = `${dir}/${topic}/0`;
+  return { dir, pdir, topic, store, log, sizes };
 }
 
 describe('file store recovery', () => {
@@ -55,7 +39,7 @@ describe('file store recovery', () => {
     const { dir, topic, store, pdir } = await setup(40, { segmentBytes: 8192 });
     await store.close();
     await expectIndexesMatchRebuild(pdir);
-    const { store: again, report } = await reopen(dir);
+    const { store: again, report } = await reopenStore(dir);
     expect(report).toMatchObject({ cleanShutdown: true, partitions: 1, truncated: [], quarantined: [] });
     await expect(stat(`${dir}/${CLEAN_SHUTDOWN_MARKER}`)).rejects.toThrow();
     const log = again.getPartition(topic, 0)!;
@@ -102,7 +86,7 @@ describe('file store recovery', () => {
       const lastSize = sizes.at(-1)!;
       await tear(path, fileSize - lastSize, lastSize);
       const torn = (await stat(path)).size;
-      const { store, report } = await reopen(dir);
+      const { store, report } = await reopenStore(dir);
       const expectedSize = losesLast ? fileSize - lastSize : fileSize;
       expect(report.cleanShutdown).toBe(false);
       expect(report.truncated).toEqual(
@@ -126,7 +110,7 @@ describe('file store recovery', () => {
     const { dir, pdir, topic } = await setup(30, { segmentBytes: 4096 });
     const files = await segmentFiles(pdir);
     await truncate(`${pdir}/${files[1]}`, (await stat(`${pdir}/${files[1]}`)).size - 1);
-    const { store, report } = await reopen(dir);
+    const { store, report } = await reopenStore(dir);
     expect(report.quarantined).toMatchObject([{ topicId: topic, partition: 0 }]);
     expect(report.truncated).toEqual([]);
     expect(await segmentFiles(pdir)).toEqual(files);
@@ -142,7 +126,7 @@ describe('file store recovery', () => {
     const victim = files.at(-2)!;
     const victimSize = (await stat(`${pdir}/${victim}`)).size;
     await truncate(`${pdir}/${victim}`, victimSize - 1);
-    const { store, report } = await reopen(dir);
+    const { store, report } = await reopenStore(dir);
     const log = store.getPartition(topic, 0)!;
     expect(await segmentFiles(pdir)).toEqual(files.slice(0, -1));
     expect(report.truncated[0]?.bytes).toBeGreaterThan(0);
@@ -156,7 +140,7 @@ describe('file store recovery', () => {
       `${pdir}/${String(log.endOffset() + 50).padStart(20, '0')}.log`,
       encodeBatch({ baseOffset: log.endOffset() + 50, records: batch(1) }),
     );
-    const { store: s2 } = await reopen(dir);
+    const { store: s2 } = await reopenStore(dir);
     expect(s2.getPartition(topic, 0)!.endOffset()).toBe(log.endOffset());
     expect(await segmentFiles(pdir)).toEqual(files.slice(0, -1));
   });
@@ -171,7 +155,7 @@ describe('file store recovery', () => {
     const h = await fsOpen(path, 'r+');
     await h.write(Buffer.from([before[corruptAt]! ^ 0x01]), 0, 1, corruptAt);
     await h.close();
-    const { store: again, report } = await reopen(dir);
+    const { store: again, report } = await reopenStore(dir);
     expect(report.truncated).toEqual([]);
     // The start resumes after the checkpointed position; the background scrub finds it.
     const found = await waitFor('the scrub to quarantine the partition', () =>
@@ -200,7 +184,7 @@ describe('file store recovery', () => {
     const h = await fsOpen(path, 'r+');
     await h.write(Buffer.from([0xff, 0xff]), 0, 2, sizes[0]! - 4);
     await h.close();
-    const { store: again, report } = await reopen(dir);
+    const { store: again, report } = await reopenStore(dir);
     expect(report.quarantined).toEqual([]);
     const log = again.getPartition(topic, 0)!;
     await expect(log.read(0, { maxRecords: 10, maxBytes: 1 << 20 })).rejects.toBeInstanceOf(LogCorruptionError);
@@ -209,12 +193,10 @@ describe('file store recovery', () => {
   });
 
   it('keeps retention progress and recent tags across restarts; offsets are never reused', async () => {
-    const t = await tempDir();
-    cleanups.push(t.cleanup);
     const start = 2_000_000;
     let now = start;
+    const { dir, store } = await crashableStore({ clock: () => now });
     const topic = newTopic();
-    const store = await openStore(t.dir, { clock: () => now });
     const log = await store.createPartition(topic, 0, { ...config, segmentBytes: 2048, retentionMs: 1000 });
     for (let i = 0; i < 12; i++) {
       now = start + i; // recentTags and retention follow append time (the store's clock)
@@ -225,7 +207,7 @@ describe('file store recovery', () => {
     }
     expect((await log.recentTags(start + 5)).map((x) => x.tag.toString())).toEqual(['tag8']);
     // Crash (no close), reopen: tags come back from the log itself.
-    const { store: s2 } = await reopen(t.dir);
+    const { store: s2 } = await reopenStore(dir);
     const l2 = s2.getPartition(topic, 0)!;
     expect((await l2.recentTags(0)).map((x) => [x.baseOffset, x.lastOffset, x.tag.toString()])).toEqual([
       [0, 1, 'tag0'],
@@ -236,7 +218,7 @@ describe('file store recovery', () => {
     await s2.enforceRetention(now + 10_000);
     expect([l2.startOffset(), l2.endOffset()]).toEqual([24, 24]);
     await s2.close();
-    const { store: s3 } = await reopen(t.dir);
+    const { store: s3 } = await reopenStore(dir);
     const l3 = s3.getPartition(topic, 0)!;
     expect([l3.startOffset(), l3.endOffset()]).toEqual([24, 24]);
     expect(await l3.append(batch(0), { durability: 'fsync' })).toEqual({

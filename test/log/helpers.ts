@@ -1,8 +1,8 @@
-// Shared helpers of the file-store black-box tests: temp data dirs, stores with timers off,
-// deterministic batches, and reading a whole partition back.
+// Shared helpers of the file-store black-box tests: per-test cleanup, temp data dirs, stores
+// with timers off (and ones that can "crash"), deterministic batches, reading a partition back.
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
-import { expect } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import { Segment } from '../../src/log/segment.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import {
   type PartitionConfig,
   type PartitionLog,
   type RecordInput,
+  type RecoveryReport,
   type StoredRecord,
 } from '../../src/log/index.js';
 
@@ -26,15 +27,69 @@ export const config: PartitionConfig = {
   retentionBytes: -1,
 };
 
-export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'sluice-logtest-'));
-  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+/** What the current test left to undo; run after it newest first, so stores close before their directory goes. */
+const pending: Array<() => Promise<void>> = [];
+let hooked = false;
+
+/** Call once at the top of a test file: after each test, runs what `afterTest` collected. */
+export function cleanUpAfterEach(): void {
+  hooked = true;
+  afterEach(async () => {
+    for (const c of pending.splice(0).reverse()) await c();
+  });
 }
 
+/** Runs `fn` after the current test. */
+export function afterTest(fn: () => Promise<void>): void {
+  if (!hooked) throw new Error('afterTest: call cleanUpAfterEach() at the top of the test file');
+  pending.push(fn);
+}
+
+/** A fresh temp data dir, removed after the test. */
+export async function scratchDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-logtest-'));
+  afterTest(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A file store on `dataDir` with the retention and flush timers off; the caller closes it (or leaves it crashed). */
 export async function openStore(dataDir: string, extra: Partial<FileLogStoreOptions> = {}): Promise<LogStore> {
+  return (await openReporting(dataDir, extra)).store;
+}
+
+async function openReporting(
+  dataDir: string,
+  extra: Partial<FileLogStoreOptions>,
+): Promise<{ store: LogStore; report: RecoveryReport }> {
   const store = createFileLogStore({ dataDir, retentionCheckIntervalMs: 0, flushIntervalMs: 0, ...extra });
-  await store.open();
-  return store;
+  const report = await store.open();
+  return { store, report };
+}
+
+/** `openStore` on an existing data dir, closed after the test, with what its recovery reported. */
+export async function reopenStore(
+  dataDir: string,
+  extra: Partial<FileLogStoreOptions> = {},
+): Promise<{ store: LogStore; report: RecoveryReport }> {
+  const opened = await openReporting(dataDir, extra);
+  afterTest(() => opened.store.close());
+  return opened;
+}
+
+/**
+ * A store that can "crash": `openStore` over `crashableFs` (wrapped by `wrapFs`, e.g. to inject
+ * faults) on `dataDir` or a fresh scratch dir. Leave it unclosed to crash it: its descriptors
+ * are released after the test, as a dying process's would be.
+ */
+export async function crashableStore(
+  extra: Partial<FileLogStoreOptions> = {},
+  where: { dataDir?: string | undefined; wrapFs?: (fs: LogFs) => LogFs } = {},
+): Promise<{ dir: string; store: LogStore; report: RecoveryReport }> {
+  const dir = where.dataDir ?? (await scratchDir());
+  const files = crashableFs();
+  afterTest(files.releaseAll);
+  const fs = where.wrapFs ? where.wrapFs(files.fs) : files.fs;
+  return { dir, ...(await openReporting(dir, { fs, ...extra })) };
 }
 
 export const newTopic = (): string => randomUUID();

@@ -2,25 +2,24 @@
 // .timeindex entry is found by the first batch read at its position, the segment's index is
 // rebuilt from the log, and the answer is the log's: no record skipped, no healthy partition quarantined.
 import { readFile, unlink, writeFile } from 'node:fs/promises';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createFileLogStore, type LogStore, type PartitionLog } from '../../src/log/index.js';
+import { describe, expect, it } from 'vitest';
+import type { LogStore, PartitionLog } from '../../src/log/index.js';
 import type { FilePartitionLog } from '../../src/log/file-partition-log.js';
 import {
   batch,
+  cleanUpAfterEach,
   config,
-  crashableFs,
+  crashableStore,
   expectIndexesMatchRebuild,
   newTopic,
   openStore,
   readAll,
+  reopenStore,
+  scratchDir,
   segmentFiles,
-  tempDir,
 } from './helpers.js';
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+cleanUpAfterEach();
 
 interface Damaged {
   store: LogStore;
@@ -33,15 +32,7 @@ interface Damaged {
 
 async function reopen(dir: string, pdir: string, topic: string, before: Buffer): Promise<Damaged> {
   let rebuilds = 0;
-  const store = createFileLogStore({
-    dataDir: dir,
-    retentionCheckIntervalMs: 0,
-    flushIntervalMs: 0,
-    scrubBytesPerSec: 0,
-    observer: { indexRebuilt: () => rebuilds++ },
-  });
-  await store.open();
-  cleanups.push(() => store.close());
+  const { store } = await reopenStore(dir, { scrubBytesPerSec: 0, observer: { indexRebuilt: () => rebuilds++ } });
   return { store, log: store.getPartition(topic, 0)!, before, pdir, rebuilds: () => rebuilds };
 }
 
@@ -50,16 +41,12 @@ async function reopen(dir: string, pdir: string, topic: string, before: Buffer):
  * or `.timeindex` file (the part the checkpoint covers, which a restart loads); reopened.
  */
 async function damagedIndex(file: 'index' | 'timeindex', damage: (idx: Buffer) => void): Promise<Damaged> {
-  const t = await tempDir();
-  cleanups.push(t.cleanup);
-  const files = crashableFs();
-  cleanups.push(files.releaseAll);
+  const { dir, store } = await crashableStore({ scrubBytesPerSec: 0 });
   const topic = newTopic();
-  const store = await openStore(t.dir, { fs: files.fs, scrubBytesPerSec: 0 });
   const log = (await store.createPartition(topic, 0, config)) as FilePartitionLog;
   for (let i = 0; i < 60; i++) await log.append(batch(i, 3, 200), { durability: 'fsync' });
   await log.flush();
-  const pdir = `${t.dir}/${topic}/0`;
+  const pdir = `${dir}/${topic}/0`;
   const [name] = await segmentFiles(pdir);
   const path = `${pdir}/${name!.replace('.log', `.${file}`)}`;
   const idx = await readFile(path);
@@ -67,7 +54,7 @@ async function damagedIndex(file: 'index' | 'timeindex', damage: (idx: Buffer) =
   const before = Buffer.from(idx);
   damage(idx);
   await writeFile(path, idx);
-  return reopen(t.dir, pdir, topic, before);
+  return reopen(dir, pdir, topic, before);
 }
 
 const offsets = async (log: PartitionLog, offset: number, n: number): Promise<number[] | string> => {
@@ -122,14 +109,13 @@ describe('index files are never trusted over the log', () => {
   });
 
   it("a closed segment's .timeindex claiming an older newest timestamp: a lookup by time does not skip the segment", async () => {
-    const t = await tempDir();
-    cleanups.push(t.cleanup);
+    const dir = await scratchDir();
     const topic = newTopic();
-    const store = await openStore(t.dir, { scrubBytesPerSec: 0 });
+    const store = await openStore(dir, { scrubBytesPerSec: 0 });
     const log = await store.createPartition(topic, 0, { ...config, segmentBytes: 32 * 1024 });
     for (let i = 0; i < 120; i++) await log.append(batch(i, 3, 200), { durability: 'fsync' });
     await store.close();
-    const pdir = `${t.dir}/${topic}/0`;
+    const pdir = `${dir}/${topic}/0`;
     const names = await segmentFiles(pdir);
     expect(names.length).toBeGreaterThan(2);
     const path = `${pdir}/${names[0]!.replace('.log', '.timeindex')}`;
@@ -142,7 +128,7 @@ describe('index files are never trusted over the log', () => {
     time.writeBigInt64BE(BigInt(1_000_000 + newest - 1), last);
     await writeFile(path, time);
 
-    const d = await reopen(t.dir, pdir, topic, time);
+    const d = await reopen(dir, pdir, topic, time);
     // Before the fix: the offset of the next segment's first batch, as if this segment had nothing that new.
     expect(await d.log.offsetForTimestamp(1_000_000 + newest)).toBe(3 * newest);
     expect(await d.log.offsetForTimestamp(1_000_000 + previous)).toBe(3 * previous);
@@ -150,19 +136,18 @@ describe('index files are never trusted over the log', () => {
   });
 
   it("a closed segment's index files missing at a clean start: rebuilt once, at start, and written back", async () => {
-    const t = await tempDir();
-    cleanups.push(t.cleanup);
+    const dir = await scratchDir();
     const topic = newTopic();
-    const store = await openStore(t.dir, { scrubBytesPerSec: 0 });
+    const store = await openStore(dir, { scrubBytesPerSec: 0 });
     const log = await store.createPartition(topic, 0, { ...config, segmentBytes: 32 * 1024 });
     for (let i = 0; i < 120; i++) await log.append(batch(i, 3, 200), { durability: 'fsync' });
     await store.close();
-    const pdir = `${t.dir}/${topic}/0`;
+    const pdir = `${dir}/${topic}/0`;
     const names = await segmentFiles(pdir);
     expect(names.length).toBeGreaterThan(2);
     for (const ext of ['.index', '.timeindex']) await unlink(`${pdir}/${names[0]!.replace('.log', ext)}`);
 
-    const d = await reopen(t.dir, pdir, topic, Buffer.alloc(0));
+    const d = await reopen(dir, pdir, topic, Buffer.alloc(0));
     // Before the fix: the start's rebuild was dropped, the files left missing until a read rebuilt it again.
     expect(d.rebuilds()).toBe(1);
     await expectIndexesMatchRebuild(pdir, [names[0]!]);
@@ -172,14 +157,13 @@ describe('index files are never trusted over the log', () => {
   });
 
   it('a closed segment whose .index names offsets its batches do not start: reads are right and its files are rewritten from the log', async () => {
-    const t = await tempDir();
-    cleanups.push(t.cleanup);
+    const dir = await scratchDir();
     const topic = newTopic();
-    const store = await openStore(t.dir, { scrubBytesPerSec: 0 });
+    const store = await openStore(dir, { scrubBytesPerSec: 0 });
     const log = await store.createPartition(topic, 0, { ...config, segmentBytes: 32 * 1024 });
     for (let i = 0; i < 120; i++) await log.append(batch(i, 3, 200), { durability: 'fsync' });
     await store.close(); // clean: the start checks only each closed segment's last index entry
-    const pdir = `${t.dir}/${topic}/0`;
+    const pdir = `${dir}/${topic}/0`;
     const names = await segmentFiles(pdir);
     expect(names.length).toBeGreaterThan(2);
     const path = `${pdir}/${names[1]!.replace('.log', '.index')}`;
@@ -190,7 +174,7 @@ describe('index files are never trusted over the log', () => {
     idx.writeInt32BE(rel - 2, 8); // the second entry now claims its batch starts two offsets earlier
     await writeFile(path, idx);
 
-    const d = await reopen(t.dir, pdir, topic, idx);
+    const d = await reopen(dir, pdir, topic, idx);
     // Before the fix: [rel, rel + 1, rel + 2] — the two offsets before the batch skipped.
     expect(await offsets(d.log, base + rel - 2, 3)).toEqual([base + rel - 2, base + rel - 1, base + rel]);
     expect(await offsets(d.log, base + rel + 1, 2)).toEqual([base + rel + 1, base + rel + 2]);

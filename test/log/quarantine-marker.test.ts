@@ -1,15 +1,23 @@
 // A quarantine found while running (by the background scrub or a read) is kept across restarts
 // by a marker in the partition directory, until the damaged segment verifies again.
 import { access, open as fsOpen } from 'node:fs/promises';
-import { afterEach, describe, expect, it } from 'vitest';
-import { LogCorruptionError, createFileLogStore, type LogStore } from '../../src/log/index.js';
+import { describe, expect, it } from 'vitest';
+import { LogCorruptionError, type LogStore } from '../../src/log/index.js';
 import { QUARANTINE_FILE } from '../../src/log/partition-quarantine.js';
-import { batch, config, newTopic, openStore, readAll, readUpTo, segmentFiles, tempDir, waitFor } from './helpers.js';
+import {
+  batch,
+  cleanUpAfterEach,
+  config,
+  newTopic,
+  openStore,
+  readAll,
+  readUpTo,
+  scratchDir,
+  segmentFiles,
+  waitFor,
+} from './helpers.js';
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+cleanUpAfterEach();
 
 const exists = (path: string): Promise<boolean> =>
   access(path).then(
@@ -17,16 +25,9 @@ const exists = (path: string): Promise<boolean> =>
     () => false,
   );
 
-async function start(dir: string, scrubBytesPerSec = 0, onScrubFinished?: () => void): Promise<LogStore> {
-  const store = createFileLogStore({
-    dataDir: dir,
-    retentionCheckIntervalMs: 0,
-    flushIntervalMs: 0,
-    scrubBytesPerSec,
-    observer: { scrubFinished: () => onScrubFinished?.() },
-  });
-  await store.open();
-  return store;
+/** The store on `dir`, closed by the caller. */
+function start(dir: string, scrubBytesPerSec = 0, onScrubFinished?: () => void): Promise<LogStore> {
+  return openStore(dir, { scrubBytesPerSec, observer: { scrubFinished: () => onScrubFinished?.() } });
 }
 
 /**
@@ -34,10 +35,9 @@ async function start(dir: string, scrubBytesPerSec = 0, onScrubFinished?: () => 
  * fifth batch of partition 0's second (closed) segment flipped, where a restart never scans.
  */
 async function damagedClosedSegment() {
-  const t = await tempDir();
-  cleanups.push(t.cleanup);
+  const dir = await scratchDir();
   const topic = newTopic();
-  const store = await openStore(t.dir, { scrubBytesPerSec: 0 });
+  const store = await openStore(dir, { scrubBytesPerSec: 0 });
   const sizes: number[] = [];
   for (const p of [0, 1]) {
     const log = await store.createPartition(topic, p, { ...config, segmentBytes: 8192 });
@@ -48,7 +48,7 @@ async function damagedClosedSegment() {
     }
   }
   await store.close();
-  const pdir = `${t.dir}/${topic}/0`;
+  const pdir = `${dir}/${topic}/0`;
   const files = await segmentFiles(pdir);
   const firstBase = Number(files[1]!.slice(0, 20));
   const segStart = sizes.slice(0, firstBase / 3).reduce((a, b) => a + b, 0);
@@ -62,7 +62,7 @@ async function damagedClosedSegment() {
     await h.close();
   };
   await flip();
-  return { dir: t.dir, pdir, topic, badOffset: victim * 3, flip };
+  return { dir, pdir, topic, badOffset: victim * 3, flip };
 }
 
 /** After a restart with the scrub off: still quarantined, read-only, the prefix served, the bad batch never. */

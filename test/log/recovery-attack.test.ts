@@ -4,61 +4,39 @@
 // retention, appends and a topic delete. Each start must keep every acknowledged offset,
 // never serve a bad batch, never reuse an offset, never quarantine a healthy partition.
 import { copyFile, readFile, stat, truncate } from 'node:fs/promises';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  createFileLogStore,
-  faultInjectingLogFs,
-  type FaultOp,
-  type LogStore,
-  type RecoveryReport,
-} from '../../src/log/index.js';
+import { describe, expect, it } from 'vitest';
+import { faultInjectingLogFs, type FaultOp, type FileLogStoreOptions, type LogFs } from '../../src/log/index.js';
 import type { FilePartitionLog } from '../../src/log/file-partition-log.js';
 import { readCheckpoint } from '../../src/log/partition-checkpoint.js';
 import { nodeLogFs } from '../../src/log/log-fs.js';
 import {
   batch,
+  cleanUpAfterEach,
   config,
-  crashableFs,
+  crashableStore,
   expectIndexesMatchRebuild,
   newTopic,
-  openStore,
   readAll,
+  reopenStore,
   segmentFiles,
-  tempDir,
 } from './helpers.js';
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+cleanUpAfterEach();
 
-/** A crashable store whose faults (op → file suffix → errno) the test arms at will. */
-async function crashable(dataDir?: string, extra = {}) {
-  const t = dataDir ? { dir: dataDir } : await tempDir();
-  if (!dataDir) cleanups.push((t as { cleanup: () => Promise<void> }).cleanup);
-  const files = crashableFs();
-  cleanups.push(files.releaseAll);
+/** A crashable store (scrub off) whose faults (op → file suffix → errno) the test arms at will. */
+async function crashable(dataDir?: string, extra: Partial<FileLogStoreOptions> = {}) {
   const faults: Partial<Record<FaultOp, string>> = {};
-  const fs = faultInjectingLogFs(files.fs, (op, path) => {
-    const suffix = faults[op];
-    return suffix !== undefined && path.endsWith(suffix) ? 'EIO' : undefined;
-  });
-  const store = await openStore(t.dir, { fs, scrubBytesPerSec: 0, ...extra });
-  return { dir: t.dir, store, faults };
+  const wrapFs = (fs: LogFs) =>
+    faultInjectingLogFs(fs, (op, path) => {
+      const suffix = faults[op];
+      return suffix !== undefined && path.endsWith(suffix) ? 'EIO' : undefined;
+    });
+  const { dir, store } = await crashableStore({ scrubBytesPerSec: 0, ...extra }, { dataDir, wrapFs });
+  return { dir, store, faults };
 }
 
-async function reopen(dir: string, extra = {}): Promise<{ store: LogStore; report: RecoveryReport }> {
-  const store = createFileLogStore({
-    dataDir: dir,
-    retentionCheckIntervalMs: 0,
-    flushIntervalMs: 0,
-    scrubBytesPerSec: 0,
-    ...extra,
-  });
-  const report = await store.open();
-  cleanups.push(() => store.close());
-  return { store, report };
-}
+const reopen = (dir: string, extra: Partial<FileLogStoreOptions> = {}) =>
+  reopenStore(dir, { scrubBytesPerSec: 0, ...extra });
 
 const value = (o: number): string => `b${Math.floor(o / 3)}r${o % 3}${'.'.repeat(200)}`;
 const values = (from: number, to: number): string[] => Array.from({ length: to - from }, (_, i) => value(from + i));

@@ -2,54 +2,42 @@
 // it scans only what came after, cuts a torn tail there, quarantines a log shorter than the
 // checkpoint says, and falls back to a whole scan for old checkpoints or unusable index files.
 import { open as fsOpen, readFile, stat, truncate, unlink, writeFile } from 'node:fs/promises';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createFileLogStore, type LogStore, type RecoveryReport } from '../../src/log/index.js';
+import { describe, expect, it } from 'vitest';
 import type { FilePartitionLog } from '../../src/log/file-partition-log.js';
 import { readCheckpoint } from '../../src/log/partition-checkpoint.js';
 import { nodeLogFs } from '../../src/log/log-fs.js';
 import {
+  afterTest,
   batch,
+  cleanUpAfterEach,
   config,
-  crashableFs,
+  crashableStore,
   expectIndexesMatchRebuild,
   newTopic,
-  openStore,
   readAll,
   readUpTo,
+  reopenStore,
   segmentFiles,
-  tempDir,
   waitFor,
 } from './helpers.js';
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+cleanUpAfterEach();
 
 /** A store whose partition 0 got `batches` fsynced appends, then a flush, then `after` more appends; never closed. */
 async function crashAfterFlush(batches: number, after: number, extraConfig = {}) {
-  const t = await tempDir();
-  cleanups.push(t.cleanup);
-  const files = crashableFs();
-  cleanups.push(files.releaseAll);
+  const { dir, store } = await crashableStore({ scrubBytesPerSec: 0 });
   const topic = newTopic();
-  const store = await openStore(t.dir, { fs: files.fs, scrubBytesPerSec: 0 });
   const log = (await store.createPartition(topic, 0, { ...config, ...extraConfig })) as FilePartitionLog;
   for (let i = 0; i < batches; i++) expect((await log.append(batch(i, 3, 200), { durability: 'fsync' })).ok).toBe(true);
   await log.flush();
   const flushedSize = log.sizeBytes();
   for (let i = batches; i < batches + after; i++)
     expect((await log.append(batch(i, 3, 200), { durability: 'write' })).ok).toBe(true);
-  const pdir = `${t.dir}/${topic}/0`;
-  return { dir: t.dir, pdir, topic, log, flushedSize, size: log.sizeBytes(), files };
+  const pdir = `${dir}/${topic}/0`;
+  return { dir, pdir, topic, log, flushedSize, size: log.sizeBytes() };
 }
 
-async function reopen(dir: string, scrubBytesPerSec = 0): Promise<{ store: LogStore; report: RecoveryReport }> {
-  const store = createFileLogStore({ dataDir: dir, retentionCheckIntervalMs: 0, flushIntervalMs: 0, scrubBytesPerSec });
-  const report = await store.open();
-  cleanups.push(() => store.close());
-  return { store, report };
-}
+const reopen = (dir: string) => reopenStore(dir, { scrubBytesPerSec: 0 });
 
 const values = (n: number): string[] =>
   Array.from({ length: n }, (_, o) => `b${Math.floor(o / 3)}r${o % 3}${'.'.repeat(200)}`);
@@ -89,15 +77,7 @@ describe('recovery from a checkpointed position', () => {
 
   it('the store flushes right after open, and early once enough bytes are unflushed', async () => {
     const { dir, pdir, topic, size } = await crashAfterFlush(60, 4);
-    const store = createFileLogStore({
-      dataDir: dir,
-      retentionCheckIntervalMs: 0,
-      flushIntervalMs: 3_600_000,
-      scrubBytesPerSec: 0,
-      flushBytes: 20_000,
-    });
-    await store.open();
-    cleanups.push(() => store.close());
+    const { store } = await reopenStore(dir, { flushIntervalMs: 3_600_000, scrubBytesPerSec: 0, flushBytes: 20_000 });
     await waitFor(
       'the flush after open',
       async () => (await readCheckpoint(nodeLogFs, pdir))?.recoveryPosition?.position === size || undefined,
@@ -160,14 +140,10 @@ describe('recovery from a checkpointed position', () => {
   });
 
   it('a torn tail after the position is cut there; index entries past the cut are never used', async () => {
-    const t = await tempDir();
-    cleanups.push(t.cleanup);
-    const files = crashableFs();
-    cleanups.push(files.releaseAll);
+    const { dir, store } = await crashableStore({ scrubBytesPerSec: 0 });
     const topic = newTopic();
-    const store = await openStore(t.dir, { fs: files.fs, scrubBytesPerSec: 0 });
     const log = (await store.createPartition(topic, 0, config)) as FilePartitionLog;
-    const pdir = `${t.dir}/${topic}/0`;
+    const pdir = `${dir}/${topic}/0`;
     for (let i = 0; i < 30; i++) await log.append(batch(i, 3, 200), { durability: 'fsync' });
     await log.flush();
     const checkpointed = await readFile(`${pdir}/partition.checkpoint`);
@@ -188,7 +164,7 @@ describe('recovery from a checkpointed position', () => {
     const cut = position + sizes.slice(0, 5).reduce((a, b) => a + b, 0) + 100;
     await truncate(`${pdir}/${name}`, cut);
 
-    const { store: s2, report } = await reopen(t.dir);
+    const { store: s2, report } = await reopen(dir);
     expect(report.quarantined).toEqual([]);
     expect(report.truncated).toEqual([{ topicId: topic, partition: 0, bytes: 100 }]);
     expect(report.scannedBytes).toBe(cut - position - 100);
@@ -211,7 +187,7 @@ describe('recovery from a checkpointed position', () => {
     };
     await check(l2);
     // And after a second crash the trimmed index files resume correctly.
-    const { store: s3, report: r3 } = await reopen(t.dir);
+    const { store: s3, report: r3 } = await reopen(dir);
     expect(r3).toMatchObject({ truncated: [], quarantined: [] });
     expect(r3.scannedBytes).toBe(0);
     const l3 = s3.getPartition(topic, 0)! as FilePartitionLog;
@@ -252,14 +228,10 @@ describe('recovery from a checkpointed position', () => {
    * files as `damage` makes them (`stale`: as the flush wrote them; `missing`).
    */
   async function crashAcrossRoll(damage: 'stale' | 'missing') {
-    const t = await tempDir();
-    cleanups.push(t.cleanup);
-    const files = crashableFs();
-    cleanups.push(files.releaseAll);
+    const { dir, store } = await crashableStore({ scrubBytesPerSec: 0 });
     const topic = newTopic();
-    const store = await openStore(t.dir, { fs: files.fs, scrubBytesPerSec: 0 });
     const log = (await store.createPartition(topic, 0, { ...config, segmentBytes: 32 * 1024 })) as FilePartitionLog;
-    const pdir = `${t.dir}/${topic}/0`;
+    const pdir = `${dir}/${topic}/0`;
     for (let i = 0; i < 30; i++) await log.append(batch(i, 3, 200), { durability: 'fsync' });
     await log.flush();
     const checkpointed = await readFile(`${pdir}/partition.checkpoint`);
@@ -275,24 +247,20 @@ describe('recovery from a checkpointed position', () => {
         await writeFile(path, flushed[i]!);
       } else await unlink(path);
     }
-    return { dir: t.dir, pdir, topic, closed: closed! };
+    return { dir, pdir, topic, closed: closed! };
   }
 
   /** Opens the store counting index rebuilds; `scrub` runs the background scrub and waits for its pass. */
   async function openCounting(dir: string, scrub = false) {
     let rebuilds = 0;
     let scrubbed = false;
-    const files = crashableFs();
-    cleanups.push(files.releaseAll);
-    const store = createFileLogStore({
-      dataDir: dir,
-      fs: files.fs,
-      retentionCheckIntervalMs: 0,
-      flushIntervalMs: 0,
-      scrubBytesPerSec: scrub ? 1 << 30 : 0,
-      observer: { indexRebuilt: () => rebuilds++, scrubFinished: () => (scrubbed = true) },
-    });
-    const report = await store.open();
+    const { store, report } = await crashableStore(
+      {
+        scrubBytesPerSec: scrub ? 1 << 30 : 0,
+        observer: { indexRebuilt: () => rebuilds++, scrubFinished: () => (scrubbed = true) },
+      },
+      { dataDir: dir },
+    );
     if (scrub) await waitFor('the scrub pass', () => scrubbed || undefined);
     return { store, report, rebuilds: () => rebuilds };
   }
@@ -312,7 +280,7 @@ describe('recovery from a checkpointed position', () => {
 
       // Another crash; the scrub then finds every closed segment's files in agreement with the log.
       const second = await openCounting(dir, true);
-      cleanups.push(() => second.store.close());
+      afterTest(() => second.store.close());
       expect(second.report).toMatchObject({ truncated: [], quarantined: [] });
       expect(second.rebuilds()).toBe(0);
       await expectIndexesMatchRebuild(pdir, [closed]);

@@ -1,33 +1,31 @@
 // The background scrub after open (DESIGN §4): every segment below the recovery point is
 // CRC-checked without any read asking for it; corruption quarantines, nothing is cut.
 import { open as fsOpen, readFile, writeFile } from 'node:fs/promises';
-import { afterEach, describe, expect, it } from 'vitest';
-import { LogCorruptionError, createFileLogStore, type LogStore } from '../../src/log/index.js';
+import { describe, expect, it } from 'vitest';
+import { LogCorruptionError } from '../../src/log/index.js';
 import type { FilePartitionLog } from '../../src/log/file-partition-log.js';
 import {
   batch,
+  cleanUpAfterEach,
   config,
-  crashableFs,
+  crashableStore,
   expectIndexesMatchRebuild,
   newTopic,
   openStore,
   readUpTo,
+  reopenStore,
+  scratchDir,
   segmentFiles,
-  tempDir,
   waitFor,
 } from './helpers.js';
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+cleanUpAfterEach();
 
 describe('log scrub', () => {
   it('finds a bit flipped in the middle of a closed segment after a clean start, without any read', async () => {
-    const t = await tempDir();
-    cleanups.push(t.cleanup);
+    const dir = await scratchDir();
     const topic = newTopic();
-    const store = await openStore(t.dir);
+    const store = await openStore(dir);
     const sizes: number[] = [];
     for (const p of [0, 1]) {
       const log = await store.createPartition(topic, p, { ...config, segmentBytes: 8192 });
@@ -38,7 +36,7 @@ describe('log scrub', () => {
       }
     }
     await store.close(); // clean: the next start verifies only tails
-    const pdir = `${t.dir}/${topic}/0`;
+    const pdir = `${dir}/${topic}/0`;
     const files = await segmentFiles(pdir);
     expect(files.length).toBeGreaterThan(3);
     const path = `${pdir}/${files[1]}`; // a closed segment
@@ -55,14 +53,9 @@ describe('log scrub', () => {
 
     const scrubbed: number[] = [];
     let finished = 0;
-    const again: LogStore = createFileLogStore({
-      dataDir: t.dir,
-      retentionCheckIntervalMs: 0,
-      flushIntervalMs: 0,
+    const { store: again, report } = await reopenStore(dir, {
       observer: { scrubbed: (n) => scrubbed.push(n), scrubFinished: () => finished++ },
     });
-    const report = await again.open();
-    cleanups.push(() => again.close());
     expect(report).toMatchObject({ cleanShutdown: true, quarantined: [], truncated: [] });
     const found = await waitFor('the scrub to quarantine partition 0', () =>
       again.quarantined().length > 0 ? again.quarantined() : undefined,
@@ -99,14 +92,13 @@ describe('log scrub', () => {
   });
 
   it('compares the index files of closed segments with the batches it scans and rebuilds the ones that differ', async () => {
-    const t = await tempDir();
-    cleanups.push(t.cleanup);
+    const dir = await scratchDir();
     const topic = newTopic();
-    const store = await openStore(t.dir, { scrubBytesPerSec: 0 });
+    const store = await openStore(dir, { scrubBytesPerSec: 0 });
     const log = await store.createPartition(topic, 0, { ...config, segmentBytes: 32 * 1024 });
     for (let i = 0; i < 120; i++) await log.append(batch(i, 3, 200), { durability: 'fsync' });
     await store.close(); // clean: the start checks only each closed segment's last index entry
-    const pdir = `${t.dir}/${topic}/0`;
+    const pdir = `${dir}/${topic}/0`;
     const names = await segmentFiles(pdir);
     expect(names.length).toBeGreaterThan(2);
     // Segment 1: an offset entry naming an offset two before its batch. Segment 0: a time
@@ -124,14 +116,9 @@ describe('log scrub', () => {
 
     let rebuilt = 0;
     let finished = 0;
-    const again = createFileLogStore({
-      dataDir: t.dir,
-      retentionCheckIntervalMs: 0,
-      flushIntervalMs: 0,
+    const { store: again } = await reopenStore(dir, {
       observer: { indexRebuilt: () => rebuilt++, scrubFinished: () => finished++ },
     });
-    await again.open();
-    cleanups.push(() => again.close());
     await waitFor('the scrub to finish', () => (finished > 0 ? true : undefined));
     // Before the fix: no rebuild, and the damaged files stay for every later start to load.
     expect(rebuilt).toBe(2);
@@ -143,17 +130,13 @@ describe('log scrub', () => {
   });
 
   it("compares the active segment's index in memory with the batches below the recovery point and rebuilds it", async () => {
-    const t = await tempDir();
-    cleanups.push(t.cleanup);
-    const files = crashableFs();
-    cleanups.push(files.releaseAll);
+    const { dir, store } = await crashableStore({ scrubBytesPerSec: 0 });
     const topic = newTopic();
-    const store = await openStore(t.dir, { fs: files.fs, scrubBytesPerSec: 0 });
     const log = await store.createPartition(topic, 0, config);
     for (let i = 0; i < 60; i++) await log.append(batch(i, 3, 200), { durability: 'fsync' });
     await (log as FilePartitionLog).flush();
     // A crash: the restart resumes at the flush, loading the index files the checkpoint covers.
-    const pdir = `${t.dir}/${topic}/0`;
+    const pdir = `${dir}/${topic}/0`;
     const [name] = await segmentFiles(pdir);
     const indexPath = `${pdir}/${name!.replace('.log', '.index')}`;
     const idx = await readFile(indexPath);
@@ -163,14 +146,10 @@ describe('log scrub', () => {
 
     let rebuilt = 0;
     let finished = 0;
-    const again = createFileLogStore({
-      dataDir: t.dir,
-      retentionCheckIntervalMs: 0,
-      flushIntervalMs: 0,
+    const { store: again, report } = await reopenStore(dir, {
       observer: { indexRebuilt: () => rebuilt++, scrubFinished: () => finished++ },
     });
-    expect((await again.open()).cleanShutdown).toBe(false);
-    cleanups.push(() => again.close());
+    expect(report.cleanShutdown).toBe(false);
     await waitFor('the scrub to finish', () => (finished > 0 ? true : undefined));
     expect(rebuilt).toBe(1);
     expect(again.quarantined()).toEqual([]);
@@ -185,36 +164,21 @@ describe('log scrub', () => {
   });
 
   it('is off with scrubBytesPerSec 0 and stops promptly when the store closes', async () => {
-    const t = await tempDir();
-    cleanups.push(t.cleanup);
+    const dir = await scratchDir();
     const topic = newTopic();
-    const store = await openStore(t.dir);
+    const store = await openStore(dir);
     const log = await store.createPartition(topic, 0, config);
     for (let i = 0; i < 400; i++) await log.append(batch(i, 3, 2000), { durability: 'write' });
     await store.close();
 
     let off = 0;
-    const disabled = createFileLogStore({
-      dataDir: t.dir,
-      retentionCheckIntervalMs: 0,
-      flushIntervalMs: 0,
-      scrubBytesPerSec: 0,
-      observer: { scrubbed: () => off++ },
-    });
-    await disabled.open();
+    const disabled = await openStore(dir, { scrubBytesPerSec: 0, observer: { scrubbed: () => off++ } });
     await disabled.close();
     expect(off).toBe(0);
 
     // 2.4 MB at 64 KiB/s would take ~40 s: close must not wait for it.
     let read = 0;
-    const slow = createFileLogStore({
-      dataDir: t.dir,
-      retentionCheckIntervalMs: 0,
-      flushIntervalMs: 0,
-      scrubBytesPerSec: 64 * 1024,
-      observer: { scrubbed: (n) => (read += n) },
-    });
-    await slow.open();
+    const slow = await openStore(dir, { scrubBytesPerSec: 64 * 1024, observer: { scrubbed: (n) => (read += n) } });
     await waitFor('the scrub to start reading', () => (read > 0 ? true : undefined));
     const t0 = Date.now();
     await slow.close();

@@ -1,14 +1,11 @@
 // Write-path failures beyond a single failed write (#12.9): an exception after a group left
 // the queue, a failed truncate after a failed fsync, a failed checkpoint during retention.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { faultInjectingLogFs, nodeLogFs, type AppendResult, type FaultOp } from '../../src/log/index.js';
 import type { Result } from '../../src/lib/result.js';
-import { batch, config, newTopic, openStore, readAll, tempDir } from './helpers.js';
+import { afterTest, batch, cleanUpAfterEach, config, newTopic, openStore, readAll, scratchDir } from './helpers.js';
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+cleanUpAfterEach();
 
 /** Rejects when `p` has not settled within `ms`: a hang is a failure, never a stuck test. */
 function answered<T>(p: Promise<T>, ms = 10_000): Promise<T> {
@@ -22,16 +19,15 @@ function answered<T>(p: Promise<T>, ms = 10_000): Promise<T> {
 type Faults = Partial<Record<FaultOp, { code: string; file: string }>>;
 
 async function store(extra: { clock?: () => number } = {}) {
-  const t = await tempDir();
-  cleanups.push(t.cleanup);
+  const dir = await scratchDir();
   const faults: Faults = {};
   const fs = faultInjectingLogFs(nodeLogFs, (op, path) => {
     const f = faults[op];
     return f && path.endsWith(f.file) ? f.code : undefined;
   });
-  const s = await openStore(t.dir, { fs, ...extra });
-  cleanups.push(() => s.close());
-  return { dir: t.dir, store: s, faults };
+  const s = await openStore(dir, { fs, ...extra });
+  afterTest(() => s.close());
+  return { dir, store: s, faults };
 }
 
 const failed = (r: Result<AppendResult, unknown>) => !r.ok;
@@ -58,7 +54,7 @@ describe('write-path failures answer every waiter and stop writes', () => {
     expect(await answered(log.append(batch(9), { durability: 'write' }))).toMatchObject({ ok: false });
     await s.close();
     const again = await openStore(dir);
-    cleanups.push(() => again.close());
+    afterTest(() => again.close());
     expect(again.getPartition(topic, 0)!.endOffset()).toBe(0); // nothing unacknowledged became visible
   });
 
@@ -74,7 +70,7 @@ describe('write-path failures answer every waiter and stop writes', () => {
     expect(log.writable().ok).toBe(false);
     await s.close();
     const again = await openStore(dir);
-    cleanups.push(() => again.close());
+    afterTest(() => again.close());
     const reopened = again.getPartition(topic, 0)!;
     expect(reopened.endOffset()).toBe(9);
     expect((await readAll(reopened)).map((x) => x.value?.toString())).not.toContain('b3r0');

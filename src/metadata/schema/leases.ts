@@ -1,4 +1,4 @@
-// Drizzle schema for node leases: one row per singleton background worker (a webhook), held by
+// Drizzle schema for node leases: one row per singleton background worker (a webhook, the queue sweeper), held by
 // one Sluice node at a time until `expires_at` (the database's clock), with a fencing epoch.
 import { bigint, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
 

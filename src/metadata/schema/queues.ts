@@ -64,16 +64,5 @@ export const queuePartitions = pgTable(
   (t) => [primaryKey({ columns: [t.queueId, t.partition] }), index('queue_partitions_sweep_idx').on(t.sweepAt)],
 );
 
-/**
- * Background workers that must run once per cluster hold a row here: the holder renews it
- * before it expires; another node takes it over (epoch + 1) only after it has expired.
- */
-export const workerLeases = pgTable('worker_leases', {
-  name: text('name').primaryKey(),
-  holder: text('holder').notNull(),
-  epoch: integer('epoch').notNull(),
-  expiresAt: bigint('expires_at', { mode: 'number' }).notNull(),
-});
-
 export type QueueRow = typeof queues.$inferSelect;
 export type QueuePartitionRow = typeof queuePartitions.$inferSelect;

@@ -1,5 +1,5 @@
 // Damage done to a stopped server's segment files, the way crashes and bad disks do it:
-// torn tails, garbage and zero runs, flipped bits; plus the crash state (no marker, old recovery point).
+// torn unacknowledged writes, garbage and zero runs, flipped bits; plus the crash state (no marker, old checkpoint).
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { CLEAN_SHUTDOWN_MARKER } from '../../../src/log/index.js';
@@ -34,7 +34,7 @@ export async function forgetCleanShutdown(dataDir: string): Promise<void> {
   await fs.rm(path.join(dataDir, CLEAN_SHUTDOWN_MARKER), { force: true });
 }
 
-/** Rewrite a partition's checkpoint so recovery trusts only offsets below `recoveryPoint` as fsynced. */
+/** Rewrite a partition's checkpoint as older versions wrote it: no resume position, only offsets below `recoveryPoint` trusted as fsynced. */
 export async function setRecoveryPoint(
   partitionDir: string,
   startOffset: number,
@@ -53,72 +53,57 @@ export const TAIL_DAMAGES: TailDamage[] = ['truncate', 'garbage', 'zeros', 'flip
 const OUTSIDE_CRC = (rel: number): boolean => rel >= 12 && rel < 16;
 
 /**
- * Damages the tail of a partition whose batches are `spans` (all files, in order) and returns
- * the offset the log must be cut back to: the end of the last batch left intact.
+ * Leaves at the end of `file` (the partition's last segment) what a crash in the middle of an
+ * unacknowledged write does, after the acknowledged batches `spans` (all files, in order):
+ * `truncate` a batch cut short (headers included), `garbage` or `zeros` runs, `flip-last` a
+ * whole batch with one CRC-covered bit flipped, `overwrite-last` one with a range of random
+ * bytes. The unacknowledged batch is the last acknowledged one re-based to the next offset
+ * (the base offset is outside the CRC, so the copy itself would verify). Returns the bytes
+ * appended: recovery must cut exactly those.
  */
-export async function damageTail(
+export async function tearUnacknowledged(
+  file: string,
   spans: BatchSpan[],
   kind: TailDamage,
   rnd: () => number,
-): Promise<{ validEnd: number; detail: string }> {
+): Promise<{ bytes: number; detail: string }> {
   const last = spans[spans.length - 1]!;
-  const lastFileSize = last.position + last.size;
-  switch (kind) {
-    case 'truncate': {
-      // Anywhere inside the last few batches, headers included.
-      const from = spans[Math.max(0, spans.length - 3)]!;
-      const victimFile = from.file === last.file ? last.file : rnd() < 0.5 ? from.file : last.file;
-      const inFile = spans.filter((s) => s.file === victimFile);
-      const lo = victimFile === from.file ? from.position : 0;
-      const hi = inFile[inFile.length - 1]!.position + inFile[inFile.length - 1]!.size - 1;
-      const cut = between(rnd, lo, hi);
-      await fs.truncate(victimFile, cut);
-      // Later segment files are beyond the tear: recovery must drop them too.
-      const lastKept = inFile.filter((s) => s.position + s.size <= cut).pop();
-      const before = spans.filter((s) => s.file < victimFile).pop();
-      return {
-        validEnd: lastKept?.endOffset ?? before?.endOffset ?? spans[0]!.baseOffset,
-        detail: `cut ${path.basename(victimFile)} at ${cut}`,
-      };
+  const size = (await fs.stat(file)).size;
+  let tail: Buffer;
+  let detail: string;
+  if (kind === 'garbage' || kind === 'zeros') {
+    const n = between(rnd, 1, 300);
+    tail = kind === 'zeros' ? Buffer.alloc(n) : Buffer.from(Array.from({ length: n }, () => between(rnd, 0, 255)));
+    detail = `${n} ${kind} bytes`;
+  } else {
+    const fh = await fs.open(last.file, 'r');
+    const batch = Buffer.alloc(last.size);
+    try {
+      await fh.read(batch, 0, last.size, last.position);
+    } finally {
+      await fh.close();
     }
-    case 'garbage':
-    case 'zeros': {
-      const n = between(rnd, 1, 300);
-      const bytes =
-        kind === 'zeros' ? Buffer.alloc(n) : Buffer.from(Array.from({ length: n }, () => between(rnd, 0, 255)));
-      await fs.appendFile(last.file, bytes);
-      return { validEnd: last.endOffset, detail: `${n} ${kind} bytes after ${lastFileSize}` };
-    }
-    case 'flip-last': {
-      let rel = between(rnd, 0, last.size - 1);
-      while (OUTSIDE_CRC(rel)) rel = between(rnd, 0, last.size - 1);
-      const fh = await fs.open(last.file, 'r+');
-      try {
-        const b = Buffer.alloc(1);
-        await fh.read(b, 0, 1, last.position + rel);
-        b[0] = b[0]! ^ (1 << between(rnd, 0, 7));
-        await fh.write(b, 0, 1, last.position + rel);
-      } finally {
-        await fh.close();
-      }
-      return { validEnd: last.baseOffset, detail: `bit flipped at byte ${rel} of the last batch` };
-    }
-    case 'overwrite-last': {
-      const from = between(rnd, 16, last.size - 1);
-      const len = between(rnd, 1, last.size - from);
-      const fh = await fs.open(last.file, 'r+');
-      try {
-        // XOR with non-zero bytes: every byte in the range really changes.
-        const b = Buffer.alloc(len);
-        await fh.read(b, 0, len, last.position + from);
-        for (let i = 0; i < len; i++) b[i] = b[i]! ^ between(rnd, 1, 255);
-        await fh.write(b, 0, len, last.position + from);
-      } finally {
-        await fh.close();
-      }
-      return { validEnd: last.baseOffset, detail: `${len} random bytes over the last batch at ${from}` };
+    batch.writeBigInt64BE(BigInt(last.endOffset), 0);
+    if (kind === 'truncate') {
+      tail = batch.subarray(0, between(rnd, 1, batch.length - 1));
+      detail = `${tail.length} of ${batch.length} bytes of an unacknowledged batch`;
+    } else if (kind === 'flip-last') {
+      let rel = between(rnd, 0, batch.length - 1);
+      while (OUTSIDE_CRC(rel)) rel = between(rnd, 0, batch.length - 1);
+      batch[rel] = batch[rel]! ^ (1 << between(rnd, 0, 7));
+      tail = batch;
+      detail = `an unacknowledged batch with a bit flipped at its byte ${rel}`;
+    } else {
+      const from = between(rnd, 16, batch.length - 1);
+      const len = between(rnd, 1, batch.length - from);
+      // XOR with non-zero bytes: every byte in the range really changes.
+      for (let i = from; i < from + len; i++) batch[i] = batch[i]! ^ between(rnd, 1, 255);
+      tail = batch;
+      detail = `an unacknowledged batch with ${len} random bytes at its byte ${from}`;
     }
   }
+  await fs.appendFile(file, tail);
+  return { bytes: tail.length, detail: `${detail} after byte ${size} of ${path.basename(file)}` };
 }
 
 /** Flips one bit inside a record's value bytes region of `span` (CRC-covered), returning the byte position. */
