@@ -453,7 +453,7 @@ export interface paths {
         put?: never;
         /**
          * Receive records from a queue
-         * @description Leases up to `max_records` available records across the topic’s partitions; any number of receivers share the same partitions. Each record carries a `lease` to acknowledge it with, its `delivery_count` and `lock_expires_at`. A record not acknowledged before its lease runs out returns to the queue (within about a second) and is delivered again — so a lost answer means the records come back (at-least-once). With `wait_ms` the request waits until a record is available. A receive on a queue that does not exist creates it with defaults (`start: earliest`). Record filters (`key`, `header.<name>`) are not applied here: passing one is a 400 (they work on the topic and partition `/events` streams).
+         * @description Leases up to `max_records` available records across the topic’s partitions; any number of receivers share the same partitions. Each record carries a `lease` to acknowledge it with, its `delivery_count` and `lock_expires_at`. A record not acknowledged before its lease runs out returns to the queue (within about a second) and is delivered again — so a lost answer means the records come back (at-least-once). With `wait_ms` the request waits until a record is available. A receive on a queue that does not exist creates it with defaults (`start: earliest`); one waiting on a queue that is deleted meanwhile answers 404 `queue_not_found` instead of re-creating it. Record filters (`key`, `header.<name>`) are not applied here: passing one is a 400 (they work on the topic and partition `/events` streams).
          */
         post: operations["receiveFromQueue"];
         delete?: never;
@@ -491,7 +491,7 @@ export interface paths {
         };
         /**
          * Receive from a queue over Server-Sent Events
-         * @description A receiver that holds a stream open. Events: `records` (`{"records": [QueueRecord]}`, each with its `lease`), `: keepalive` comments, `error` (then the stream closes) and `shutdown`. Acknowledge with POST …/ack; the stream holds at most `max_in_flight` unacknowledged leases. Leases of a stream that closes are not released: they run out and the records return to the queue (at-least-once). Record filters (`key`, `header.<name>`) are not applied here: passing one is a 400 (they work on the topic and partition `/events` streams).
+         * @description A receiver that holds a stream open. Events: `records` (`{"records": [QueueRecord]}`, each with its `lease`), `: keepalive` comments, `error` (then the stream closes) and `shutdown`. Acknowledge with POST …/ack; the stream holds at most `max_in_flight` unacknowledged leases. Leases of a stream that closes are not released: they run out and the records return to the queue (at-least-once). Deleting the queue ends its open streams with `event: error` (`queue_not_found`); connecting again creates it anew. Record filters (`key`, `header.<name>`) are not applied here: passing one is a 400 (they work on the topic and partition `/events` streams).
          */
         get: operations["streamQueueEvents"];
         put?: never;

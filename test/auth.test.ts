@@ -79,6 +79,12 @@ describe('auto mode (the default)', () => {
       expect(refused.status).toBe(400);
       expect(refused.body.error?.message).toMatch(/first API key .* must hold every grant/);
     }
+    // The refusal names what is missing, not what the key already holds.
+    const partial = await call(`${server.url}/v1/keys`, 'POST', {
+      body: { name: 'first', grants: [{ resource: 'topic', name: '*', actions: ['read'] }] },
+    });
+    expect(partial.status).toBe(400);
+    expect(partial.body.error?.message).toContain('it lacks topic:write+create+delete+alter+describe on every name');
     expect((await call(`${server.url}/v1/topics`)).status).toBe(200);
     const admin = await createKey(server.url, ADMIN_GRANTS, { name: 'first' });
     expect(admin.key).toMatch(/^slk_[A-Za-z0-9_-]{43}$/);

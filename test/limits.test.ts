@@ -137,7 +137,10 @@ describe('requests the parser refuses (real process)', () => {
         expect(answer.error, 'the connection was reset').toBeUndefined();
         expect(answer.text).toMatch(/^HTTP\/1\.1 431 /);
         const body = answer.text.slice(answer.text.indexOf('\r\n\r\n') + 4);
-        expect(JSON.parse(body)).toMatchObject({ error: { code: 'headers_too_large' } });
+        const parsed = JSON.parse(body) as { error: { request_id: string } };
+        expect(parsed).toMatchObject({ error: { code: 'headers_too_large' } });
+        // Every response carries x-request-id (README), this one too: the id its body names.
+        expect(/\r\nx-request-id: ([^\r]+)\r\n/i.exec(answer.text)?.[1]).toBe(parsed.error.request_id);
       }
     },
     60_000,

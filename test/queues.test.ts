@@ -677,6 +677,51 @@ describe('seams', () => {
     90_000,
   );
 
+  it('a receiver waiting on a queue that is deleted gets 404 and does not re-create it', async () => {
+    const t = await topic(1, values(1));
+    expect((await receive(t, 'w', { max_records: 1 })).map((r) => r.offset)).toEqual([0]); // creates it, leases 0
+    const queueId = (await server.services.queues.queueFor(server.services.topics.lookup(t)!, 'w', false))!.id;
+    const pending = server.client.post('/v1/topics/{topic}/queues/{queue}/receive', {
+      params: { topic: t, queue: 'w' },
+      query: { wait_ms: 5000 },
+    });
+    await until(() => server.services.queues.signals.waiting(queueId) > 0, 'the receive waits on the queue');
+    expectStatus(
+      await server.client.delete('/v1/topics/{topic}/queues/{queue}', { params: { topic: t, queue: 'w' } }),
+      204,
+    );
+    const res = await pending;
+    expect(res.status).toBe(404);
+    expect(expectStatus(res, 404).error).toMatchObject({
+      code: 'queue_not_found',
+      message: expect.stringMatching(/deleted while the request waited/),
+    });
+    // Nothing brought it back (it would start again at offset 0 and deliver it a second time).
+    expect(
+      expectStatus(await server.client.get('/v1/topics/{topic}/queues', { params: { topic: t } }), 200).queues,
+    ).toEqual([]);
+  });
+
+  it('an open queue stream ends with event: error queue_not_found when its queue is deleted, even with its leases held', async () => {
+    const t = await topic(1, values(3));
+    // max_in_flight=1: after the first lease the stream holds its credit, not a waiting receive.
+    const l = listen(`${server.url}/v1/topics/${t}/queues/s/events?max_in_flight=1&lock_ms=60000`);
+    try {
+      await until(() => l.events.some((e) => e.type === 'records'), 'the first lease');
+      expectStatus(
+        await server.client.delete('/v1/topics/{topic}/queues/{queue}', { params: { topic: t, queue: 's' } }),
+        204,
+      );
+      // Its lease runs out in a minute; the stream must not wait for that and re-create the queue.
+      await until(() => l.events.some((e) => e.type === 'error'), 'the error event', 30_000);
+      const error = JSON.parse(l.events.find((e) => e.type === 'error')!.data) as Record<string, unknown>;
+      expect(error).toMatchObject({ code: 'queue_not_found' });
+      expect(l.events.filter((e) => e.type === 'records')).toHaveLength(1);
+    } finally {
+      l.close();
+    }
+  });
+
   it('a receiver waiting on a topic that is deleted gets 404 at once', async () => {
     const t = await topic(1);
     const pending = server.client.post('/v1/topics/{topic}/queues/{queue}/receive', {

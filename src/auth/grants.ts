@@ -76,14 +76,16 @@ function nameSetCovers(outer: Grant, inner: Grant): boolean {
 
 /**
  * Whether `held` covers everything `requested` allows (no escalation: a key creates keys and
- * tokens only with grants it holds itself). Returns the first grant not covered, or null.
+ * tokens only with grants it holds itself). Returns the first grant not covered, narrowed to
+ * the actions it lacks, or null.
  */
 export function uncovered(held: readonly Grant[], requested: readonly Grant[]): Grant | null {
   for (const r of requested) {
-    for (const action of r.actions) {
-      const covered = held.some((h) => h.resource === r.resource && h.actions.includes(action) && nameSetCovers(h, r));
-      if (!covered) return r;
-    }
+    // Narrowed to the actions not held, so a message names only what is missing.
+    const missing = r.actions.filter(
+      (action) => !held.some((h) => h.resource === r.resource && h.actions.includes(action) && nameSetCovers(h, r)),
+    );
+    if (missing.length > 0) return { ...r, actions: missing };
   }
   return null;
 }

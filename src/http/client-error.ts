@@ -50,13 +50,15 @@ function refusal(err: NodeJS.ErrnoException): Refusal {
   }
 }
 
-/** The raw HTTP/1.1 answer: the error envelope, `Connection: close`, an exact Content-Length. */
+/** The raw HTTP/1.1 answer: the error envelope, `Connection: close`, `X-Request-Id` (as every answer), an exact Content-Length. */
 export function refusalResponse(err: NodeJS.ErrnoException): string {
   const r = refusal(err);
-  const body = JSON.stringify({ error: { code: r.code, message: r.message, request_id: randomUUID() } });
+  const requestId = randomUUID();
+  const body = JSON.stringify({ error: { code: r.code, message: r.message, request_id: requestId } });
   return (
     `HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? ''}\r\n` +
     'Connection: close\r\n' +
+    `X-Request-Id: ${requestId}\r\n` +
     'Content-Type: application/json\r\n' +
     `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
   );

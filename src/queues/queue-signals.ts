@@ -14,6 +14,11 @@ export class QueueSignals {
     };
   }
 
+  /** How many listeners wait on `queueId` (tests: a receive is known to be waiting). */
+  waiting(queueId: string): number {
+    return this.waiters.get(queueId)?.size ?? 0;
+  }
+
   wake(queueId: string): void {
     const set = this.waiters.get(queueId);
     if (set) for (const listener of [...set]) listener();

@@ -120,6 +120,8 @@ export interface ReceiveRequest {
   /** Lock duration for this receive; the queue's lock_ms when absent. */
   lockMs?: number;
   signal?: AbortSignal;
+  /** Create the queue if it does not exist (default true); false: 404 `queue_not_found`. */
+  create?: boolean;
 }
 
 export interface ReceivedRecord {
@@ -159,6 +161,7 @@ const QUEUE_CACHE_MS = 1_000;
 export class QueuesService {
   readonly signals = new QueueSignals();
   private readonly settledListeners = new Set<(leases: readonly string[]) => void>();
+  private readonly deletedListeners = new Set<(topic: string, queue: string) => void>();
   private readonly cache = new Map<string, { row: QueueRow; until: number }>();
   private readonly rotation = new Map<string, number>();
   /** Per queue partition (`<topic id>/<queue id>/<partition>`): this node's batched writer. */
@@ -253,6 +256,7 @@ export class QueuesService {
     if (!row || !(await deleteQueue(this.db, row.id))) return err(queueNotFound(topicName, name));
     this.forget(row);
     this.signals.wake(row.id);
+    for (const listener of [...this.deletedListeners]) listener(topicName, name);
     return ok(undefined);
   }
 
@@ -273,13 +277,19 @@ export class QueuesService {
    * pollIntervalMs for changes made by other nodes.
    */
   async receive(topicName: string, name: string, req: ReceiveRequest): Promise<Result<ReceivedRecord[], QueueError>> {
+    const progress = { waited: false };
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.receiveLoop(topicName, name, req);
+        return await this.receiveLoop(topicName, name, req, progress);
       } catch (e) {
-        // Deleted meanwhile (perhaps by another node): a receive creates it anew, as for any unknown queue.
-        if (!(e instanceof QueueGoneError) || attempt > 0) throw e;
+        if (!(e instanceof QueueGoneError)) throw e;
         this.forgetId(e.queueId);
+        // Deleted while this request waited on it: the receive ends, as for a deleted topic.
+        if (progress.waited) return err(queueDeletedWhileWaiting(topicName, name));
+        // Deleted before (perhaps by another node, this one's cache being stale): a receive
+        // creates it anew, as for any unknown queue.
+        if (req.create === false) return err(queueNotFound(topicName, name));
+        if (attempt > 0) throw e;
       }
     }
   }
@@ -288,17 +298,24 @@ export class QueuesService {
     topicName: string,
     name: string,
     req: ReceiveRequest,
+    progress: { waited: boolean },
   ): Promise<Result<ReceivedRecord[], QueueError>> {
     const deadline = this.clock() + req.waitMs;
+    let waitedOn: string | undefined;
     for (;;) {
       const topic = this.o.topics.lookup(topicName);
       if (!topic) return err(topicNotFound(topicName));
-      const queue = await this.queueFor(topic, name, true);
+      // Only the first look creates the queue: one deleted (or replaced) while this request
+      // waited on it is not brought back, from the start of the log, by the same request.
+      const queue = await this.queueFor(topic, name, waitedOn === undefined && req.create !== false);
+      if (waitedOn !== undefined && queue?.id !== waitedOn) return err(queueDeletedWhileWaiting(topicName, name));
       if (!queue) return err(queueNotFound(topicName, name));
       const pass = await this.receiveOnce(topic, queue, req);
       const now = this.clock();
       if (pass.records.length > 0 || now >= deadline || req.signal?.aborted) return ok(pass.records);
       const until = Math.min(deadline, pass.nextExpiry ?? Infinity, now + this.o.limits.pollIntervalMs);
+      waitedOn = queue.id;
+      progress.waited = true;
       await this.waitForWork(topic, queue.id, until - now, req.signal);
     }
   }
@@ -408,6 +425,12 @@ export class QueuesService {
   }
 
   /** Be told of leases acknowledged on this node (whatever the action and result). */
+  /** Be told of queues deleted through this node (by topic and queue name). */
+  onDeleted(listener: (topic: string, queue: string) => void): () => void {
+    this.deletedListeners.add(listener);
+    return () => this.deletedListeners.delete(listener);
+  }
+
   onSettled(listener: (leases: readonly string[]) => void): () => void {
     this.settledListeners.add(listener);
     return () => this.settledListeners.delete(listener);
@@ -762,6 +785,13 @@ function gone(lease: Lease, now: number): AckStatus {
 
 function topicNotFound(name: string): QueueError {
   return { code: 'topic_not_found', message: `topic ${JSON.stringify(name)} does not exist` };
+}
+
+function queueDeletedWhileWaiting(topic: string, name: string): QueueError {
+  return {
+    code: 'queue_not_found',
+    message: `queue ${JSON.stringify(name)} of topic ${JSON.stringify(topic)} was deleted while the request waited`,
+  };
 }
 
 function queueNotFound(topic: string, name: string): QueueError {

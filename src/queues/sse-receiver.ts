@@ -12,6 +12,8 @@ export interface SseQueuePort {
   receive(topic: string, queue: string, req: ReceiveRequest): Promise<Result<ReceivedRecord[], QueueError>>;
   /** Be told of leases acknowledged on this node (any action, any result): they no longer count. */
   onSettled(listener: (leases: readonly string[]) => void): () => void;
+  /** Be told of queues deleted on this node: their streams end. */
+  onDeleted(listener: (topic: string, queue: string) => void): () => void;
 }
 
 export interface SseReceiverOptions {
@@ -61,6 +63,12 @@ export class SseQueueReceiver {
       this.wake?.();
     });
     sink.onDrain(() => this.wake?.());
+    let deleted = false;
+    const offDeleted = this.o.queues.onDeleted((t, q) => {
+      if (t !== topic || q !== queue) return;
+      deleted = true;
+      this.wake?.();
+    });
     const offSettled = this.o.queues.onSettled((leases) => {
       let freed = false;
       for (const l of leases) freed = this.outstanding.delete(l) || freed;
@@ -69,6 +77,11 @@ export class SseQueueReceiver {
     try {
       sink.write(retryFrame(this.o.retryMs));
       while (!this.stop.signal.aborted && !this.shuttingDown) {
+        if (deleted) {
+          // Not re-created by this stream's next receive (which would start again at the log's start).
+          sink.write(errorFrame({ code: 'queue_not_found', message: `queue ${JSON.stringify(queue)} was deleted` }));
+          break;
+        }
         const now = this.now();
         for (const [lease, until] of this.outstanding) if (until <= now) this.outstanding.delete(lease);
         const credit = this.o.maxInFlight - this.outstanding.size;
@@ -82,6 +95,8 @@ export class SseQueueReceiver {
           waitMs: this.o.keepaliveMs,
           ...(this.o.lockMs !== undefined ? { lockMs: this.o.lockMs } : {}),
           signal: this.stop.signal,
+          // The route created the queue before the stream opened: once deleted, the stream ends.
+          create: false,
         });
         if (!r.ok) {
           sink.write(errorFrame({ ...r.error }));
@@ -101,6 +116,7 @@ export class SseQueueReceiver {
       if (!sink.closed) sink.write(errorFrame({ code: 'unavailable', message: 'queue receive failed; reconnect' }));
     } finally {
       offSettled();
+      offDeleted();
       sink.end();
       unregister();
     }

@@ -31,7 +31,8 @@ export const queueEventsRoute = createRoute({
   description:
     'A receiver that holds a stream open. Events: `records` (`{"records": [QueueRecord]}`, each with its `lease`), `: keepalive` comments, ' +
     '`error` (then the stream closes) and `shutdown`. Acknowledge with POST …/ack; the stream holds at most `max_in_flight` unacknowledged leases. ' +
-    'Leases of a stream that closes are not released: they run out and the records return to the queue (at-least-once).' +
+    'Leases of a stream that closes are not released: they run out and the records return to the queue (at-least-once). ' +
+    'Deleting the queue ends its open streams with `event: error` (`queue_not_found`); connecting again creates it anew.' +
     NO_RECORD_FILTERS_DOC,
   request: { params: QueueParam, query: QueueEventsQuery },
   responses: {

@@ -37,7 +37,7 @@ export const receiveRoute = createRoute({
     'Leases up to `max_records` available records across the topic’s partitions; any number of receivers share the same partitions. ' +
     'Each record carries a `lease` to acknowledge it with, its `delivery_count` and `lock_expires_at`. A record not acknowledged before its lease runs out ' +
     'returns to the queue (within about a second) and is delivered again — so a lost answer means the records come back (at-least-once). ' +
-    'With `wait_ms` the request waits until a record is available. A receive on a queue that does not exist creates it with defaults (`start: earliest`).' +
+    'With `wait_ms` the request waits until a record is available. A receive on a queue that does not exist creates it with defaults (`start: earliest`); one waiting on a queue that is deleted meanwhile answers 404 `queue_not_found` instead of re-creating it.' +
     NO_RECORD_FILTERS_DOC,
   request: { params: QueueParam, query: ReceiveQuery },
   responses: {

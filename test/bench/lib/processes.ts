@@ -192,6 +192,25 @@ export function run(command: string, args: string[], opts: { cwd?: string; timeo
   });
 }
 
+/** CPU time (ms) process `pid` has used so far, all its threads, summed from /proc/<pid>/task/<tid>/schedstat; NaN elsewhere. */
+export function processCpuMs(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const dir = `/proc/${pid}/task`;
+    let ns = 0;
+    for (const tid of fs.readdirSync(dir)) {
+      try {
+        ns += Number(fs.readFileSync(`${dir}/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      } catch {
+        // A thread that ended between the listing and the read.
+      }
+    }
+    return ns / 1e6;
+  } catch {
+    return NaN;
+  }
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
