@@ -5,6 +5,7 @@ import { APPEND_TIME_HEADER_KEY, TAG_HEADER_KEY } from './append-input.js';
 import { BATCH_HEADER_BYTES, readBatchHeader } from './record-batch.js';
 import type { BatchCollector } from './read-collector.js';
 import type { ReadOptions, RecordHeader, StoredRecord } from './types.js';
+import { VarReader } from './varint.js';
 
 // One row of numbers per record (a Float64Array: offsets and timestamps need 53 bits).
 const OFFSET = 0;
@@ -172,7 +173,7 @@ function reservedKey(buf: Buffer, at: number, len: number, valueLen: number): bo
 
 /** The reader-visible headers of a record, as decodeBatch builds them. */
 function readHeaders(buf: Buffer, at: number, count: number, first: boolean): RecordHeader[] {
-  const v = new Cursor(buf, at, buf.length);
+  const v = new VarReader(buf, at, buf.length);
   const out: RecordHeader[] = [];
   for (let j = 0; j < count; j++) {
     const kLen = v.varint();
@@ -185,35 +186,6 @@ function readHeaders(buf: Buffer, at: number, count: number, first: boolean): Re
     out.push({ key: buf.toString('utf8', kAt, kAt + kLen), value: slice(buf, vAt, vLen) });
   }
   return out;
-}
-
-/** Varint reads over one record, with decodeBatch's errors for malformed bytes. */
-class Cursor {
-  constructor(
-    readonly buf: Buffer,
-    public pos: number,
-    public end: number,
-  ) {}
-
-  varint(): number {
-    let z = 0;
-    let mul = 1;
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.end) throw new RangeError('varint runs past the end of the record');
-      const b = this.buf[this.pos++]!;
-      z += (b & 0x7f) * mul;
-      if ((b & 0x80) === 0) return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
-      mul *= 128;
-    }
-    throw new RangeError('varint longer than 10 bytes');
-  }
-
-  /** Skips a field of `len` bytes (-1: null, nothing to skip). */
-  skip(len: number): void {
-    if (len < 0) return;
-    if (this.pos + len > this.end) throw new RangeError('field runs past the end of the record');
-    this.pos += len;
-  }
 }
 
 /**
@@ -250,7 +222,7 @@ export class RunCollector implements BatchCollector {
       this.bufs.push(buf);
       bufIndex++;
     }
-    const c = new Cursor(buf, at + BATCH_HEADER_BYTES, end);
+    const c = new VarReader(buf, at + BATCH_HEADER_BYTES, end);
     const { maxRecords, maxBytes } = this.options;
     for (let i = 0; i < header.recordCount; i++) {
       const length = c.varint();

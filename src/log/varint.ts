@@ -33,7 +33,8 @@ export class VarReader {
   constructor(
     readonly buf: Buffer,
     public pos: number,
-    readonly end: number,
+    /** Where reading stops; a caller walking record after record may move it. */
+    public end: number,
   ) {}
 
   varint(): number {
@@ -52,6 +53,13 @@ export class VarReader {
   int8(): number {
     if (this.pos >= this.end) throw new RangeError('record truncated');
     return this.buf.readInt8(this.pos++);
+  }
+
+  /** Skips a field of `len` bytes (-1: null, nothing to skip). */
+  skip(len: number): void {
+    if (len < 0) return;
+    if (this.pos + len > this.end) throw new RangeError('field runs past the end of the record');
+    this.pos += len;
   }
 
   /** A length-prefixed byte field; -1 means null. Returns a view, not a copy. */
