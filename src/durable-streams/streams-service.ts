@@ -672,7 +672,7 @@ export class StreamsService {
     w.scanned = Math.max(end, w.scanned ?? 0);
   }
 
-  /** A close another node made durable: refuse appends and end readers here too. */
+  /** A close made durable (here, or by another node): refuse appends and end readers. */
   private markClosed(s: StreamState, closedBy: string | null): void {
     s.closing = true;
     s.closed = true;
@@ -843,9 +843,7 @@ export class StreamsService {
       .update(durableStreams)
       .set({ closed: true, closedBy })
       .where(eq(durableStreams.topicId, s.topic.id));
-    s.closed = true;
-    s.row = { ...s.row, closed: true, closedBy };
-    for (const l of [...s.listeners]) l();
+    this.markClosed(s, closedBy);
   }
 
   /** Producer state and Stream-Seq: fresh for a new stream, else rebuilt from recent batch tags. */
