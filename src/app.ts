@@ -7,10 +7,11 @@ import { StreamWatch } from './auth/stream-watch.js';
 import { streamSecurityHeaders } from './durable-streams/stream-http.js';
 import type { App } from './http/app-env.js';
 import { notFoundHandler, onError } from './http/error-handler.js';
-import { ApiError, errorResponse } from './http/errors.js';
+import { ApiError } from './http/errors.js';
 import { auditLog } from './http/middleware/audit-log.js';
 import { hostCheck } from './http/middleware/host-check.js';
 import { trafficMeter } from './http/middleware/traffic-meter.js';
+import { chain, guards } from './http/middleware/chain.js';
 import { refuseUnsafeHead } from './http/middleware/unsafe-head.js';
 import { refuseContentEncoding } from './http/middleware/content-encoding.js';
 import { rememberJsonErrors } from './http/middleware/json-body.js';
@@ -43,58 +44,55 @@ export function createApp(services: Services): CreatedApp {
   const limits = createLimits(config, services.metrics.registry);
   const app = createRouter((a) => {
     a.use('/v1/stream/*', streamSecurityHeaders());
-    a.use('*', requestContext(services, inflight));
-    a.use('*', connectionCap(limits));
-    a.use('*', hostCheck(config.host, config.limits.allowedHosts));
-    a.use('*', rememberJsonErrors());
-    a.use('*', originPolicy(config.corsOrigins));
-    a.use('*', refuseUnsafeHead());
-    // Before the body limit and auth, which read JSON bodies: a compressed body is never parsed.
-    a.use('*', refuseContentEncoding());
+    // Audited once answered, whoever answered: refused attempts are audited too.
+    a.use('*', requestContext(services, inflight, auditLog(services.logger)));
     const limitBody = bodyLimit({
       maxSize: config.maxBodyBytes,
-      onError: (ctx) =>
-        errorResponse(
-          ctx,
-          new ApiError(
-            'payload_too_large',
-            `request body exceeds ${config.maxBodyBytes} bytes (SLUICE_MAX_BODY_BYTES)`,
-            {
-              limit: 'max_body_bytes',
-              max_bytes: config.maxBodyBytes,
-            },
-            // The rest of the body is never read: the connection closes (lingering, see client-error.ts).
-            { connection: 'close' },
-          ),
-        ),
+      onError: () => {
+        throw new ApiError(
+          'payload_too_large',
+          `request body exceeds ${config.maxBodyBytes} bytes (SLUICE_MAX_BODY_BYTES)`,
+          {
+            limit: 'max_body_bytes',
+            max_bytes: config.maxBodyBytes,
+          },
+          // The rest of the body is never read: the connection closes (lingering, see client-error.ts).
+          { connection: 'close' },
+        );
+      },
     });
-    a.use('*', async (c, next) => {
-      // NDJSON bodies are streamed by the produce route, which enforces the same limit as it reads.
-      if ((c.req.header('content-type') ?? '').startsWith('application/x-ndjson')) return next();
-      // bodyLimit's own decision for requests without a body or with a declared length, made
-      // without touching c.req.raw.body: on @hono/node-server that getter builds a web Request
-      // and stream per request, which would defeat the route's direct body read.
-      const method = c.req.method;
-      if (method === 'GET' || method === 'HEAD') return next();
-      const length = c.req.header('content-length');
-      if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
-        return parseInt(length || '0', 10) > config.maxBodyBytes ? limitBody(c, next) : next();
-      }
-      return limitBody(c, next);
-    });
-    // Before auth, which reads the (small) JSON body of a few operations to name their resource.
-    a.use('*', bodyBudget(limits, config));
-    // Around auth, so refused attempts are audited too.
-    a.use('*', auditLog(services.logger));
-    // After the body limit: a few operations name their resource in the (small) JSON body.
+    // One middleware, in this order (see chain.ts for why and for what a step may do).
     a.use(
       '*',
-      authMiddleware(services, () => app, new StreamWatch(services.auth)),
+      chain(
+        guards(connectionCap(limits), hostCheck(config.host, config.limits.allowedHosts), rememberJsonErrors()),
+        originPolicy(config.corsOrigins),
+        // Before the body limit and auth, which read JSON bodies: a compressed body is never parsed.
+        guards(refuseUnsafeHead(), refuseContentEncoding()),
+        (c, next) => {
+          // NDJSON bodies are streamed by the produce route, which enforces the same limit as it reads.
+          if ((c.req.header('content-type') ?? '').startsWith('application/x-ndjson')) return next();
+          // bodyLimit's own decision for requests without a body or with a declared length, made
+          // without touching c.req.raw.body: on @hono/node-server that getter builds a web Request
+          // and stream per request, which would defeat the route's direct body read.
+          const method = c.req.method;
+          if (method === 'GET' || method === 'HEAD') return next();
+          const length = c.req.header('content-length');
+          if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
+            return parseInt(length || '0', 10) > config.maxBodyBytes ? limitBody(c, next) : next();
+          }
+          return limitBody(c, next);
+        },
+        // Before auth, which reads the (small) JSON body of a few operations to name their resource.
+        bodyBudget(limits, config),
+        // After the body limit: a few operations name their resource in the (small) JSON body.
+        authMiddleware(services, () => app, new StreamWatch(services.auth)),
+        // After auth: stream slots are counted per principal too.
+        streamCaps(limits),
+        keyQuotas(limits),
+        trafficMeter(services.metrics.traffic.bytesOut),
+      ),
     );
-    // After auth: stream slots are counted per principal too.
-    a.use('*', streamCaps(limits));
-    a.use('*', keyQuotas(limits));
-    a.use('*', trafficMeter(services.metrics.traffic.bytesOut));
   });
 
   let document: ReturnType<typeof buildOpenApiDocument> | undefined;

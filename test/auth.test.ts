@@ -473,6 +473,25 @@ describe('origin policy', () => {
     expect(own.status).toBe(201);
   });
 
+  it('puts the CORS headers on the errors a listed origin gets from any check after the origin policy', async () => {
+    // 415 from the content-encoding check and 404 from the route: the page can read both.
+    for (const [headers, status] of [
+      [{ 'content-encoding': 'gzip' }, 415],
+      [{}, 404],
+    ] as const) {
+      const r = await fetch(`${server.url}/v1/topics/${name()}/records`, {
+        method: 'POST',
+        headers: { origin: 'https://app.example', ...json, ...headers },
+        body: JSON.stringify({ records: [{ value: 1 }] }),
+      });
+      expect(r.status).toBe(status);
+      expect(r.headers.get('access-control-allow-origin')).toBe('https://app.example');
+      expect(r.headers.get('x-request-id')).toBe(
+        ((await r.json()) as { error: { request_id: string } }).error.request_id,
+      );
+    }
+  });
+
   it('answers GETs from other origins without CORS headers (the browser keeps the response from the page)', async () => {
     const r = await fetch(`${server.url}/v1/topics`, { headers: { origin: 'https://evil.example' } });
     expect(r.status).toBe(200);

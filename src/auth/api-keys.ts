@@ -5,7 +5,7 @@ import { and, count, eq, isNull } from 'drizzle-orm';
 import { err, ok, type Result } from '../lib/result.js';
 import type { MetadataDb } from '../metadata/connection.js';
 import { apiKeys, type ApiKeyRow } from '../metadata/schema/api-keys.js';
-import { FreshCache } from './fresh-cache.js';
+import { FreshCache, type NOT_READY } from './fresh-cache.js';
 import { type Grant, Grants } from './grants.js';
 import { quotasFromStored, quotasToStored, type KeyQuotas } from './key-quotas.js';
 
@@ -100,6 +100,19 @@ export class ApiKeyStore {
     if (this.anyKeyKnown) return true;
     this.anyKeyKnown = await this.anyKey.get('');
     return this.anyKeyKnown;
+  }
+
+  /** anyExists() when it can answer without waiting; NOT_READY otherwise. */
+  anyExistsNow(): boolean | typeof NOT_READY {
+    if (this.anyKeyKnown) return true;
+    const known = this.anyKey.peek('');
+    if (known === true) this.anyKeyKnown = true;
+    return known;
+  }
+
+  /** findByHash() when it can answer without waiting; NOT_READY otherwise. */
+  findByHashNow(secretHash: string): ApiKey | null | typeof NOT_READY {
+    return this.byHash.peek(secretHash);
   }
 
   /** The key whose secret has this hashSecret() (revoked and expired ones too: the caller decides), or null. */

@@ -1,10 +1,11 @@
 // The one middleware that enforces the permission table: finds the operation a request is
 // for, establishes its principal (401 when it has none), and checks every declared grant (403).
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Context, MiddlewareHandler } from 'hono';
-import { matchedRoutes } from 'hono/route';
+import type { Context, MiddlewareHandler, Next } from 'hono';
 import type { App, AppEnv } from '../http/app-env.js';
 import { ApiError } from '../http/errors.js';
+import { matchedRoute, type MatchedRoute } from '../http/matched-route.js';
+import { NOT_READY } from './fresh-cache.js';
 import type { Services } from '../services.js';
 import { ANONYMOUS, type Peer } from './auth-service.js';
 import { KEY_PREFIX } from './api-keys.js';
@@ -36,93 +37,162 @@ export function authMiddleware(services: Services, app: () => App, watch: Stream
     targets ??= buildTargets(app(), config.auth);
     return targets.get(`${method} ${path}`);
   };
+  // The operation of each (request method, matched route), resolved once.
+  const resolved = new Map<string, Target | null>();
+  const resolve = (method: string, route: MatchedRoute): Target | undefined => {
+    const key = `${method} ${route.method} ${route.path}`;
+    let target = resolved.get(key);
+    if (target === undefined) {
+      // `:path{.+}` (a parameter that may hold '/') is documented as `{path}`.
+      const routePath = route.path.replace(/(:[A-Za-z0-9_]+)\{[^}]*\}/g, '$1');
+      const routeMethod = route.method === 'HEAD' ? 'GET' : route.method;
+      // HEAD is served by the GET handler; an operation documented for HEAD declares its own permission.
+      target =
+        (method === 'HEAD' ? targetFor('HEAD', routePath) : undefined) ?? targetFor(routeMethod, routePath) ?? null;
+      if (resolved.size < 10_000) resolved.set(key, target);
+    }
+    return target ?? undefined;
+  };
 
-  return async (c, next) => {
-    const route = matchedRoutes(c)
-      .filter((r) => r.method !== 'ALL')
-      .at(-1);
+  // Synchronous while everything it needs is known (a cached key, a path parameter), so an
+  // ordinary request passes without a promise; whatever has to wait continues in `slow`.
+  return (c, next) => {
+    const route = matchedRoute(c);
     const method = c.req.method === 'HEAD' ? 'GET' : c.req.method;
-    // `:path{.+}` (a parameter that may hold '/') is documented as `{path}`.
-    const routePath = route?.path.replace(/(:[A-Za-z0-9_]+)\{[^}]*\}/g, '$1');
-    const routeMethod = route?.method === 'HEAD' ? 'GET' : route?.method;
-    // HEAD is served by the GET handler; an operation documented for HEAD declares its own permission.
-    const target =
-      route && routePath !== undefined && routeMethod !== undefined
-        ? ((c.req.method === 'HEAD' ? targetFor('HEAD', routePath) : undefined) ?? targetFor(routeMethod, routePath))
-        : undefined;
+    const target = route ? resolve(c.req.method, route) : undefined;
     c.set('operationId', target?.operationId ?? null);
     if (target?.declaration?.requires === 'public') {
       c.set('principal', NO_GRANTS);
       return next();
     }
-
-    const principal = await establish(c, method, target?.declaration);
+    const principal = establishNow(c, method, target?.declaration);
+    if (principal === NOT_READY) return slow(c, next, route, target, method);
     c.set('principal', principal);
     // An unknown path or method: a credential was required, the 404/405 follows.
     if (!route || !target) return next();
-    const declaration = target.declaration;
-    if (!declaration) {
-      throw new ApiError(
-        'forbidden',
-        `operation ${target.operationId ?? route.path} declares no permission, so it is refused (deny by default)`,
-      );
-    }
+    const requirements = declaredRequirements(target, route);
     const params = target.params(c.req.path);
-    for (const requirement of declaration.requires as Requirement[]) {
-      await check(c, principal, requirement, params);
+    for (let i = 0; i < requirements.length; i++) {
+      const checked = checkNow(c, principal, requirements[i]!, params);
+      if (checked !== undefined) return checked.then(() => rest(c, next, principal, requirements, params, i + 1));
     }
+    return proceed(c, next, principal);
+  };
+
+  async function slow(
+    c: Context<AppEnv>,
+    next: Next,
+    route: MatchedRoute | null,
+    target: Target | undefined,
+    method: string,
+  ): Promise<void> {
+    const principal = await establish(c, method, target?.declaration);
+    c.set('principal', principal);
+    if (!route || !target) return next();
+    const requirements = declaredRequirements(target, route);
+    return rest(c, next, principal, requirements, target.params(c.req.path), 0);
+  }
+
+  async function rest(
+    c: Context<AppEnv>,
+    next: Next,
+    principal: Principal,
+    requirements: Requirement[],
+    params: Record<string, string>,
+    from: number,
+  ): Promise<void> {
+    for (let i = from; i < requirements.length; i++) await checkNow(c, principal, requirements[i]!, params);
+    return proceed(c, next, principal);
+  }
+
+  function proceed(c: Context<AppEnv>, next: Next, principal: Principal): Promise<void> {
+    return principal.kind === 'token' || principal.kind === 'key' ? watched(c, next, principal) : next();
+  }
+
+  /** An SSE stream outlives the request: it ends when its credential does. */
+  async function watched(c: Context<AppEnv>, next: Next, principal: Principal): Promise<void> {
     await next();
-    // An SSE stream outlives this call: it ends when its credential does.
-    if (
-      (principal.kind === 'token' || principal.kind === 'key') &&
-      (c.res.headers.get('content-type') ?? '').startsWith('text/event-stream')
-    ) {
+    if ((c.res.headers.get('content-type') ?? '').startsWith('text/event-stream')) {
       const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
       if (outgoing && !outgoing.writableEnded && !outgoing.destroyed) watch.add(principal, outgoing);
     }
-  };
+  }
 
-  async function establish(c: Context<AppEnv>, method: string, declaration: Declaration | undefined) {
-    const peer = (): Peer => ({ loopback: isLoopbackPeer(c) });
+  /** The credential of the request: undefined for none; throws 401 for a malformed or misplaced one. */
+  function credentialOf(c: Context<AppEnv>, method: string, declaration: Declaration | undefined): string | undefined {
     const header = c.req.header('authorization');
-    let credential: string | undefined;
     if (header !== undefined) {
       const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
       if (!m) throw new ApiError('unauthorized', 'the Authorization header must be `Bearer <key or token>`');
-      credential = m[1];
-    } else if (c.req.url.includes('access_token=')) {
-      const fromQuery = c.req.query('access_token');
-      if (fromQuery) {
-        if (fromQuery.startsWith(KEY_PREFIX)) {
-          throw new ApiError(
-            'unauthorized',
-            'API keys are never accepted in the URL (URLs end up in logs and histories): send `Authorization: Bearer`, or mint a browser token (POST /v1/tokens)',
-          );
-        }
-        if (method !== 'GET' || !declaration?.queryToken) {
-          throw new ApiError(
-            'unauthorized',
-            '`?access_token=` is accepted only on GET streams (SSE, long-poll reads); send `Authorization: Bearer <token>`',
-          );
-        }
-        credential = fromQuery;
-      }
+      return m[1];
     }
+    if (!c.req.url.includes('access_token=')) return undefined;
+    const fromQuery = c.req.query('access_token');
+    if (!fromQuery) return undefined;
+    if (fromQuery.startsWith(KEY_PREFIX)) {
+      throw new ApiError(
+        'unauthorized',
+        'API keys are never accepted in the URL (URLs end up in logs and histories): send `Authorization: Bearer`, or mint a browser token (POST /v1/tokens)',
+      );
+    }
+    if (method !== 'GET' || !declaration?.queryToken) {
+      throw new ApiError(
+        'unauthorized',
+        '`?access_token=` is accepted only on GET streams (SSE, long-poll reads); send `Authorization: Bearer <token>`',
+      );
+    }
+    return fromQuery;
+  }
+
+  /** establish() when nothing has to wait (no credential, or a cached key); NOT_READY otherwise. */
+  function establishNow(
+    c: Context<AppEnv>,
+    method: string,
+    declaration: Declaration | undefined,
+  ): Principal | typeof NOT_READY {
+    const credential = credentialOf(c, method, declaration);
+    if (credential === undefined) {
+      const open = auth.anonymousAllowedNow({ loopback: isLoopbackPeer(c) });
+      if (open === NOT_READY) return NOT_READY;
+      if (!open.ok) throw new ApiError('unauthorized', open.error.message, {}, { 'www-authenticate': 'Bearer' });
+      return ANONYMOUS;
+    }
+    const result = auth.authenticateKeyNow(credential);
+    if (result === NOT_READY) return NOT_READY;
+    if (!result.ok) throw invalidCredential(result.error.message);
+    return result.value;
+  }
+
+  async function establish(c: Context<AppEnv>, method: string, declaration: Declaration | undefined) {
+    const peer = (): Peer => ({ loopback: isLoopbackPeer(c) });
+    const credential = credentialOf(c, method, declaration);
     if (credential === undefined) {
       const open = await auth.anonymousAllowed(peer());
       if (!open.ok) throw new ApiError('unauthorized', open.error.message, {}, { 'www-authenticate': 'Bearer' });
       return ANONYMOUS;
     }
     const result = await auth.authenticate(credential, () => auth.anonymousAllowed(peer()));
-    if (!result.ok) {
-      throw new ApiError(
-        'unauthorized',
-        result.error.message,
-        {},
-        { 'www-authenticate': 'Bearer error="invalid_token"' },
-      );
-    }
+    if (!result.ok) throw invalidCredential(result.error.message);
     return result.value;
+  }
+
+  /** A requirement checked at once when its names are known (undefined), or a promise of the check. */
+  function checkNow(
+    c: Context<AppEnv>,
+    principal: Principal,
+    req: Requirement,
+    params: Record<string, string>,
+  ): Promise<void> | undefined {
+    const source = req.name;
+    if ('param' in source && !('lookup' in source)) {
+      checkNames(principal, req, [params[source.param] ?? '*']);
+      return undefined;
+    }
+    if ('any' in source) {
+      checkNames(principal, req, 'any');
+      return undefined;
+    }
+    return check(c, principal, req, params);
   }
 
   async function check(
@@ -131,23 +201,42 @@ export function authMiddleware(services: Services, app: () => App, watch: Stream
     req: Requirement,
     params: Record<string, string>,
   ): Promise<void> {
-    const names = await resolveNames(c, services, req.name, params);
-    if (names === 'any') {
-      if (!allowsSome(principal.grants, req.resource, req.action))
-        throw denied(principal, req.resource, req.action, null);
-      return;
-    }
-    if (names === 'missing') {
-      // The named thing does not exist: the handler answers 404 to anyone who could act on some name.
-      if (!allowsSome(principal.grants, req.resource, req.action))
-        throw denied(principal, req.resource, req.action, null);
-      return;
-    }
-    for (const name of names) {
-      if (!allows(principal.grants, req.resource, name, req.action))
-        throw denied(principal, req.resource, req.action, name);
-    }
+    checkNames(principal, req, await resolveNames(c, services, req.name, params));
   }
+}
+
+/** The requirements of an operation; one without a declaration is refused (deny by default). */
+function declaredRequirements(target: Target, route: MatchedRoute): Requirement[] {
+  const declaration = target.declaration;
+  if (!declaration) {
+    throw new ApiError(
+      'forbidden',
+      `operation ${target.operationId ?? route.path} declares no permission, so it is refused (deny by default)`,
+    );
+  }
+  return declaration.requires as Requirement[];
+}
+
+function checkNames(principal: Principal, req: Requirement, names: string[] | 'any' | 'missing'): void {
+  if (names === 'any') {
+    if (!allowsSome(principal.grants, req.resource, req.action))
+      throw denied(principal, req.resource, req.action, null);
+    return;
+  }
+  if (names === 'missing') {
+    // The named thing does not exist: the handler answers 404 to anyone who could act on some name.
+    if (!allowsSome(principal.grants, req.resource, req.action))
+      throw denied(principal, req.resource, req.action, null);
+    return;
+  }
+  for (const name of names) {
+    if (!allows(principal.grants, req.resource, name, req.action))
+      throw denied(principal, req.resource, req.action, name);
+  }
+}
+
+function invalidCredential(message: string): ApiError {
+  return new ApiError('unauthorized', message, {}, { 'www-authenticate': 'Bearer error="invalid_token"' });
 }
 
 function denied(p: Principal, resource: Resource, action: Action, name: string | null): ApiError {

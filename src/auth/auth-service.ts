@@ -10,6 +10,7 @@ import { ALL_GRANTS, describeGrant, uncovered, type Grant } from './grants.js';
 import { effectiveQuotas, inheritQuotas, quotaEscalation, type EffectiveQuotas, type KeyQuotas } from './key-quotas.js';
 import type { Principal } from './principal.js';
 import type { TokenSigner } from './tokens.js';
+import { NOT_READY } from './fresh-cache.js';
 import { MAX_TOKEN_TTL_MS, type TokenClaims } from './tokens.js';
 
 /** The key id of SLUICE_ADMIN_KEY in principals, tokens and audit lines. */
@@ -80,13 +81,26 @@ export class AuthService {
 
   /** Whether a request without a credential is let in, and why not if it isn't. */
   async anonymousAllowed(peer: Peer): Promise<Result<true, AuthFailure>> {
+    const now = this.anonymousAllowedNow(peer);
+    if (now !== NOT_READY) return now;
+    return this.anonymousAnswer(peer, await this.keys.anyExists());
+  }
+
+  /** anonymousAllowed() when it can answer without waiting for the database; NOT_READY otherwise. */
+  anonymousAllowedNow(peer: Peer): Result<true, AuthFailure> | typeof NOT_READY {
+    if (this.config.mode !== 'auto' || this.config.adminKey !== null) return this.anonymousAnswer(peer, false);
+    const anyKey = this.keys.anyExistsNow();
+    return anyKey === NOT_READY ? NOT_READY : this.anonymousAnswer(peer, anyKey);
+  }
+
+  private anonymousAnswer(peer: Peer, anyKey: boolean): Result<true, AuthFailure> {
     switch (this.config.mode) {
       case 'none':
         return ok(true);
       case 'keys':
         return err(unauthorized('an API key or token is required: send `Authorization: Bearer <key or token>`'));
       case 'auto':
-        if (this.config.adminKey !== null || (await this.keys.anyExists())) {
+        if (this.config.adminKey !== null || anyKey) {
           return err(unauthorized('an API key or token is required: send `Authorization: Bearer <key or token>`'));
         }
         if (peer.loopback) return ok(true);
@@ -120,14 +134,29 @@ export class AuthService {
       return ok(this.adminPrincipal);
     }
     if (isToken) return err(unauthorized('invalid browser token'));
-    if (credential.startsWith(KEY_PREFIX)) {
-      const key = await this.keys.findByHash(secretHash);
-      if (key === null) return err(unauthorized('unknown API key'));
-      const unusable = keyUnusable(key, now);
-      if (unusable) return err(unauthorized(`API key ${key.id} is ${unusable}`));
-      return ok({ kind: 'key', keyId: key.id, grants: key.grants, expiresAt: key.expiresAt, quotas: key.quotas });
-    }
+    if (credential.startsWith(KEY_PREFIX)) return this.keyPrincipal(await this.keys.findByHash(secretHash), now);
     return err(unauthorized('not a Sluice API key (`slk_…`) or browser token'));
+  }
+
+  /**
+   * authenticate() for an API key (or the admin key) when it can answer without waiting for the
+   * database; NOT_READY for browser tokens (verified asynchronously) and keys not cached.
+   */
+  authenticateKeyNow(credential: string, now = Date.now()): Result<Principal, AuthFailure> | typeof NOT_READY {
+    if (credential.startsWith('eyJ')) return NOT_READY;
+    const secretHash = hashSecret(credential);
+    if (secretHash === this.adminHash) return ok(this.adminPrincipal);
+    if (!credential.startsWith(KEY_PREFIX)) return err(unauthorized('not a Sluice API key (`slk_…`) or browser token'));
+    const key = this.keys.findByHashNow(secretHash);
+    if (key === NOT_READY) return NOT_READY;
+    return this.keyPrincipal(key, now);
+  }
+
+  private keyPrincipal(key: ApiKey | null, now: number): Result<Principal, AuthFailure> {
+    if (key === null) return err(unauthorized('unknown API key'));
+    const unusable = keyUnusable(key, now);
+    if (unusable) return err(unauthorized(`API key ${key.id} is ${unusable}`));
+    return ok({ kind: 'key', keyId: key.id, grants: key.grants, expiresAt: key.expiresAt, quotas: key.quotas });
   }
 
   private async authenticateToken(

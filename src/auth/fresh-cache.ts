@@ -1,6 +1,9 @@
 // A small read-through cache whose answers are never older than `maxAgeMs`: entries past half
 // that age are refreshed in the background, entries past it are awaited. Bounded in size.
 
+/** peek()'s answer when get() would have to wait for the source. */
+export const NOT_READY: unique symbol = Symbol('not ready');
+
 export interface FreshCacheOptions<V> {
   load: (key: string) => Promise<V>;
   /** Oldest answer ever served while the source answers (revocation bound). */
@@ -33,17 +36,7 @@ export class FreshCache<V> {
   async get(key: string): Promise<V> {
     const entry = this.entries.get(key);
     if (entry) {
-      const age = this.now() - entry.loadedAt;
-      if (age < this.options.maxAgeMs / 2) return entry.value;
-      if (age < this.options.maxAgeMs) {
-        if (!entry.refreshing) {
-          entry.refreshing = this.fetch(key).finally(() => {
-            entry.refreshing = null;
-          });
-          entry.refreshing.catch(() => undefined);
-        }
-        return entry.value;
-      }
+      if (this.fresh(key, entry)) return entry.value;
       try {
         return await (entry.refreshing ?? this.fetch(key));
       } catch (e) {
@@ -52,6 +45,29 @@ export class FreshCache<V> {
       }
     }
     return this.fetch(key);
+  }
+
+  /**
+   * What get() would answer without waiting, if it would not wait: the value while it is young
+   * enough (refreshing it in the background past half its age, as get() does), else NOT_READY.
+   */
+  peek(key: string): V | typeof NOT_READY {
+    const entry = this.entries.get(key);
+    return entry && this.fresh(key, entry) ? entry.value : NOT_READY;
+  }
+
+  /** Whether `entry` may be served as it is; past half its age this starts a background refresh. */
+  private fresh(key: string, entry: Entry<V>): boolean {
+    const age = this.now() - entry.loadedAt;
+    if (age < this.options.maxAgeMs / 2) return true;
+    if (age >= this.options.maxAgeMs) return false;
+    if (!entry.refreshing) {
+      entry.refreshing = this.fetch(key).finally(() => {
+        entry.refreshing = null;
+      });
+      entry.refreshing.catch(() => undefined);
+    }
+    return true;
   }
 
   /** Replace the cached value now (a local change, e.g. a revocation on this node). */

@@ -1,9 +1,10 @@
 // Cross-origin policy: pages on origins listed in SLUICE_CORS_ORIGINS may call the API (CORS
 // headers); in every mode a state-changing request from any other origin is refused with 403.
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler, Next } from 'hono';
 import { cors } from 'hono/cors';
 import type { AppEnv } from '../http/app-env.js';
 import { ApiError } from '../http/errors.js';
+import { nextAnswered } from '../http/middleware/chain.js';
 
 import { STREAM_EXPOSED_HEADERS } from '../durable-streams/stream-http.js';
 
@@ -29,9 +30,13 @@ export function originAllowed(origins: readonly string[], origin: string, host: 
 export function originPolicy(origins: readonly string[]): MiddlewareHandler<AppEnv> {
   const any = origins.includes('*');
   const preflight = cors({ origin: any ? '*' : [...origins], exposeHeaders: CORS_EXPOSE.split(','), maxAge: 600 });
-  return async (c, next) => {
+  return (c, next) => {
     const origin = c.req.header('origin');
     if (origin === undefined) return next();
+    return crossOrigin(c, next, origin);
+  };
+
+  async function crossOrigin(c: Context<AppEnv>, next: Next, origin: string): Promise<Response | void> {
     const method = c.req.method;
     const allowed = originAllowed(origins, origin, c.req.header('host'));
     if (!allowed && !SAFE_METHODS.has(method)) {
@@ -50,7 +55,8 @@ export function originPolicy(origins: readonly string[]): MiddlewareHandler<AppE
       }
       return preflight(c, next);
     }
-    await next();
+    // Answered here whatever happens inside: an error response gets the CORS headers too.
+    await nextAnswered(c, next);
     if (!listed) return;
     // Set after the handler: hono's cors touches c.res before it, which would rebuild streamed responses.
     const apply = (headers: Headers) => {
@@ -64,5 +70,5 @@ export function originPolicy(origins: readonly string[]): MiddlewareHandler<AppE
       c.res = new Response(c.res.body, c.res); // immutable headers (a passed-through Response)
       apply(c.res.headers);
     }
-  };
+  }
 }

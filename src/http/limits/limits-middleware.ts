@@ -1,13 +1,14 @@
 // The process-wide limits as middleware: connections beyond SLUICE_MAX_CONNECTIONS, streams
 // beyond SLUICE_MAX_STREAMS and bodies beyond SLUICE_MAX_BUFFERED_BODY_BYTES get a 503 at once.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Context, MiddlewareHandler } from 'hono';
-import { matchedRoutes } from 'hono/route';
+import type { Context, MiddlewareHandler, Next } from 'hono';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Config } from '../../config.js';
 import { STREAM_ROUTE_PREFIX } from '../../durable-streams/stream-path.js';
 import type { AppEnv } from '../app-env.js';
 import { ApiError } from '../errors.js';
+import type { Guard } from '../middleware/chain.js';
+import { matchedRoute } from '../matched-route.js';
 import { ByteBudget } from './byte-budget.js';
 import { ConnectionGate } from './connection-gate.js';
 import { KeyRates } from './rate-bucket.js';
@@ -76,10 +77,10 @@ interface NodeBindings {
 const nodeBindings = (c: Context<AppEnv>): NodeBindings => (c.env ?? {}) as NodeBindings;
 
 /** 503 for a request that arrived on a connection accepted beyond SLUICE_MAX_CONNECTIONS. */
-export function connectionCap(limits: Limits): MiddlewareHandler<AppEnv> {
+export function connectionCap(limits: Limits): Guard {
   const max = limits.connections.max;
-  return async (c, next) => {
-    if (!limits.connections.refuses(nodeBindings(c).incoming?.socket)) return next();
+  return (c) => {
+    if (!limits.connections.refuses(nodeBindings(c).incoming?.socket)) return;
     limits.refused('max_connections');
     throw new ApiError(
       'unavailable',
@@ -96,10 +97,7 @@ export function connectionCap(limits: Limits): MiddlewareHandler<AppEnv> {
  */
 export function isStreamRequest(c: Context<AppEnv>): boolean {
   if (c.req.method === 'GET') {
-    const route = matchedRoutes(c)
-      .filter((r) => r.method !== 'ALL')
-      .at(-1);
-    if (route?.path.endsWith('/events')) return true;
+    if (matchedRoute(c)?.path.endsWith('/events')) return true;
     if (c.req.path.startsWith(STREAM_ROUTE_PREFIX)) {
       const live = c.req.query('live');
       if (live === 'sse' || live === 'long-poll') return true;
@@ -123,8 +121,9 @@ function bodyReservation(c: Context<AppEnv>, maxBodyBytes: number): number {
  * disconnect or shutdown).
  */
 export function streamCaps(limits: Limits): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
-    if (!isStreamRequest(c)) return next();
+  return (c, next) => (isStreamRequest(c) ? streamSlot(c, next) : next());
+
+  async function streamSlot(c: Context<AppEnv>, next: Next): Promise<void> {
     const owner = quotaOwner(c);
     const override = c.get('principal')?.quotas?.maxStreams;
     const max = override ?? limits.keyMaxStreams;
@@ -158,7 +157,7 @@ export function streamCaps(limits: Limits): MiddlewareHandler<AppEnv> {
     } finally {
       slot.release();
     }
-  };
+  }
 }
 
 /** Whom quotas are counted against: the key (a token counts as the key that minted it), or `anonymous`. */
@@ -188,7 +187,7 @@ export const READ_OPERATIONS: ReadonlySet<string> = new Set([
  */
 export function keyQuotas(limits: Limits): MiddlewareHandler<AppEnv> {
   const { produceRates, readRates } = limits;
-  return async (c, next) => {
+  return (c, next) => {
     const operation = c.get('operationId');
     const produce = operation === 'produceRecords';
     if (!produce && !(operation && READ_OPERATIONS.has(operation))) return next();
@@ -197,6 +196,17 @@ export function keyQuotas(limits: Limits): MiddlewareHandler<AppEnv> {
     const override = produce ? overrides?.produceBytesPerSec : overrides?.readBytesPerSec;
     const rate = override ?? rates.rate;
     if (rate === 0) return next();
+    return metered(c, next, produce, rates, rate, override);
+  };
+
+  async function metered(
+    c: Context<AppEnv>,
+    next: Next,
+    produce: boolean,
+    rates: KeyRates,
+    rate: number,
+    override: number | undefined,
+  ): Promise<void> {
     const owner = quotaOwner(c);
     const bucket = rates.bucket(owner, rate);
     const waitMs = bucket.waitMs();
@@ -245,14 +255,17 @@ export function keyQuotas(limits: Limits): MiddlewareHandler<AppEnv> {
       settle();
     });
     return next();
-  };
+  }
 }
 
 /** Body bytes, reserved before anything reads the body and given back when the handler is done. */
 export function bodyBudget(limits: Limits, config: Config): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
+  return (c, next) => {
     const bytes = bodyReservation(c, config.maxBodyBytes);
-    if (bytes === 0) return next();
+    return bytes === 0 ? next() : reserved(next, bytes);
+  };
+
+  function reserved(next: Next, bytes: number): Promise<void> {
     const release = limits.bodies.reserve(bytes);
     if (!release) {
       limits.refused('max_buffered_body_bytes');
@@ -263,10 +276,13 @@ export function bodyBudget(limits: Limits, config: Config): MiddlewareHandler<Ap
         { 'retry-after': '1', connection: 'close' },
       );
     }
+    let done: Promise<void>;
     try {
-      await next();
-    } finally {
+      done = next();
+    } catch (e) {
       release();
+      throw e;
     }
-  };
+    return done.finally(release);
+  }
 }

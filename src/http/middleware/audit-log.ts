@@ -1,10 +1,10 @@
 // The audit trail: every attempt at an operation that changes topics, groups, queues, webhooks,
 // keys or committed positions (offset resets) is one JSON log line with `audit: true`, who
 // asked (principal kind and key id, never a secret), the resource, the outcome and the request id.
-import type { Context, MiddlewareHandler } from 'hono';
-import { matchedRoutes } from 'hono/route';
+import type { Context } from 'hono';
 import type { Logger } from '../../logger.js';
 import type { AppEnv } from '../app-env.js';
+import { matchedRoute } from '../matched-route.js';
 
 type Json = Record<string, unknown>;
 
@@ -21,9 +21,7 @@ interface Audited {
  * answers for the handler being run, and a refused request never reaches its handler.
  */
 function pathParam(c: Context<AppEnv>, name: string): string | undefined {
-  const template = matchedRoutes(c)
-    .filter((r) => r.method !== 'ALL')
-    .at(-1)?.path;
+  const template = matchedRoute(c)?.path;
   if (!template) return undefined;
   const at = template.split('/').indexOf(`:${name}`);
   const segment = at < 0 ? undefined : c.req.path.split('/')[at];
@@ -98,16 +96,21 @@ async function jsonOf(read: () => Promise<unknown>): Promise<Json> {
 }
 
 /**
- * After auth (it needs the principal and operationId): logs one `audit: true` line per attempt
- * at an audited operation, at info level even when SLUICE_LOG_LEVEL is higher (unless `silent`).
+ * Run once a request is answered (by the request context, so refused attempts are audited too;
+ * it needs the principal and operationId auth set): logs one `audit: true` line per attempt at an
+ * audited operation, at info level even when SLUICE_LOG_LEVEL is higher (unless `silent`).
+ * Returns undefined at once for every other request.
  */
-export function auditLog(logger: Logger): MiddlewareHandler<AppEnv> {
+export function auditLog(logger: Logger): (c: Context<AppEnv>) => Promise<void> | undefined {
   const audit = logger.child({ audit: true }, { level: logger.level === 'silent' ? 'silent' : 'info' });
-  return async (c, next) => {
-    await next();
+  return (c) => {
     const operation = c.get('operationId');
     const spec = operation ? AUDITED[operation] : undefined;
-    if (!spec || !operation) return;
+    if (!spec || !operation) return undefined;
+    return write(c, operation, spec);
+  };
+
+  async function write(c: Context<AppEnv>, operation: string, spec: Audited): Promise<void> {
     const status = c.res.status;
     // The request body was parsed (and cached) by the route's validator; nothing is read twice.
     const body = await jsonOf(() => c.req.json());
@@ -116,6 +119,7 @@ export function auditLog(logger: Logger): MiddlewareHandler<AppEnv> {
     const principal = c.get('principal');
     audit.info(
       {
+        request_id: c.get('requestId'),
         event: spec.event,
         operation,
         outcome: status < 300 ? 'success' : status === 401 || status === 403 ? 'denied' : 'failed',
@@ -127,5 +131,5 @@ export function auditLog(logger: Logger): MiddlewareHandler<AppEnv> {
       },
       `audit ${spec.event}`,
     );
-  };
+  }
 }

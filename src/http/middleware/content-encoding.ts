@@ -4,9 +4,8 @@
 // Decoding gzip was the alternative; refusing keeps the body limits exact (no decompression
 // bombs: SLUICE_MAX_BODY_BYTES bounds the bytes that are parsed) and is what RFC 9110 §15.5.16
 // prescribes for a coding the server does not apply, with Accept-Encoding naming what it accepts.
-import type { MiddlewareHandler } from 'hono';
-import type { AppEnv } from '../app-env.js';
 import { ApiError } from '../errors.js';
+import type { Guard } from './chain.js';
 
 /** Methods whose body no route reads: their Content-Encoding, if any, is ignored. */
 const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -19,12 +18,12 @@ export function contentCodings(header: string): string[] {
     .filter((c) => c !== '' && c !== 'identity');
 }
 
-export function refuseContentEncoding(): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
+export function refuseContentEncoding(): Guard {
+  return (c) => {
     const header = c.req.header('content-encoding');
-    if (header === undefined || BODYLESS.has(c.req.method)) return next();
+    if (header === undefined || BODYLESS.has(c.req.method)) return;
     const codings = contentCodings(header);
-    if (codings.length === 0) return next();
+    if (codings.length === 0) return;
     throw new ApiError(
       'unsupported_media_type',
       `Content-Encoding ${JSON.stringify(codings.join(', ').slice(0, 100))} is not supported: send the request body uncompressed (no Content-Encoding, or identity)`,

@@ -1,9 +1,8 @@
 // DNS-rebinding guard: while the server listens on loopback (or SLUICE_ALLOWED_HOSTS is set), a
 // request whose Host is not a loopback name/address or a configured name is refused 403.
 import net from 'node:net';
-import type { MiddlewareHandler } from 'hono';
-import type { AppEnv } from '../app-env.js';
 import { ApiError } from '../errors.js';
+import type { Guard } from './chain.js';
 
 /** Whether `host` (a listen address or a Host name without port) is a loopback name or address. */
 export function isLoopbackHost(host: string): boolean {
@@ -40,12 +39,19 @@ export function hostPolicy(listenHost: string, allowedHosts: readonly string[]):
     entries.some((e) => (e.startsWith('*.') ? name.endsWith(e.slice(1)) : name === e));
 }
 
-export function hostCheck(listenHost: string, allowedHosts: readonly string[]): MiddlewareHandler<AppEnv> {
+export function hostCheck(listenHost: string, allowedHosts: readonly string[]): Guard {
   const allowed = hostPolicy(listenHost, allowedHosts);
-  return async (c, next) => {
+  // The last Host let through: clients send the same one on every request.
+  let lastAllowed: string | undefined;
+  return (c) => {
+    if (allowed === null) return;
     const header = c.req.header('host');
     // HTTP/1.0 clients may omit Host; browsers (the rebinding threat) always send it.
-    if (allowed === null || header === undefined || allowed(hostName(header))) return next();
+    if (header === undefined || header === lastAllowed) return;
+    if (allowed(hostName(header))) {
+      lastAllowed = header;
+      return;
+    }
     throw new ApiError(
       'forbidden',
       `Host "${header.slice(0, 255)}" is not one of this server's names; it answers loopback names and addresses` +

@@ -1,7 +1,7 @@
 // Keeps the parser's reason (with its position) when a JSON body is malformed: hono's
 // validator replaces it with a fixed "Malformed JSON" text, so the error handler reads it here.
-import type { MiddlewareHandler } from 'hono';
-import type { AppEnv } from '../app-env.js';
+import type { HonoRequest } from 'hono';
+import type { Guard } from './chain.js';
 
 const parseErrors = new WeakMap<Request, Error>();
 
@@ -10,19 +10,20 @@ export function jsonParseError(request: Request): Error | undefined {
   return parseErrors.get(request);
 }
 
+/** c.req.json() that remembers its parse error; one function for every request (it reads `this`). */
+async function jsonRememberingErrors<T>(this: HonoRequest): Promise<T> {
+  const text = await this.text();
+  try {
+    return JSON.parse(text) as T;
+  } catch (e) {
+    parseErrors.set(this.raw, e as Error);
+    throw e;
+  }
+}
+
 /** Replaces c.req.json() with a parse that remembers its error; the body is read only if a route asks. */
-export function rememberJsonErrors(): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
-    const req = c.req;
-    req.json = async <T>() => {
-      const text = await req.text();
-      try {
-        return JSON.parse(text) as T;
-      } catch (e) {
-        parseErrors.set(req.raw, e as Error);
-        throw e;
-      }
-    };
-    await next();
+export function rememberJsonErrors(): Guard {
+  return (c) => {
+    c.req.json = jsonRememberingErrors;
   };
 }

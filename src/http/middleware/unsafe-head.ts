@@ -2,9 +2,8 @@
 // SSE group member (joins the group), a member's fetch (heartbeat, may commit what it confirms),
 // a queue's SSE stream (leases records) — that would act for a client that can receive nothing,
 // so HEAD is answered 405 there (Allow: GET), before anything runs.
-import type { MiddlewareHandler } from 'hono';
-import type { AppEnv } from '../app-env.js';
 import { ApiError } from '../errors.js';
+import type { Guard } from './chain.js';
 
 /** Paths whose GET is not safe to run for a HEAD. */
 const UNSAFE_HEAD: readonly RegExp[] = [
@@ -13,8 +12,8 @@ const UNSAFE_HEAD: readonly RegExp[] = [
   /^\/v1\/topics\/[^/]+\/queues\/[^/]+\/events\/?$/,
 ];
 
-export function refuseUnsafeHead(): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
+export function refuseUnsafeHead(): Guard {
+  return (c) => {
     if (c.req.method === 'HEAD' && UNSAFE_HEAD.some((path) => path.test(c.req.path))) {
       throw new ApiError(
         'method_not_allowed',
@@ -23,6 +22,5 @@ export function refuseUnsafeHead(): MiddlewareHandler<AppEnv> {
         { allow: 'GET' },
       );
     }
-    return next();
   };
 }
