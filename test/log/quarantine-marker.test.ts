@@ -1,13 +1,14 @@
-// A quarantine found while running (by the background scrub or a read) is kept across restarts
-// by a marker in the partition directory, until the damaged segment verifies again.
-import { access, open as fsOpen } from 'node:fs/promises';
+// A quarantine (found by a read, the background scrub or a start's own scan) is kept across
+// restarts by a marker in the partition directory, until the damaged segment verifies again.
+import { access, open as fsOpen, readFile, unlink, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { LogCorruptionError, type LogStore } from '../../src/log/index.js';
+import { CLEAN_SHUTDOWN_MARKER, LogCorruptionError, type LogStore } from '../../src/log/index.js';
 import { QUARANTINE_FILE } from '../../src/log/partition-quarantine.js';
 import {
   batch,
   cleanUpAfterEach,
   config,
+  crashableStore,
   newTopic,
   openStore,
   readAll,
@@ -62,7 +63,7 @@ async function damagedClosedSegment() {
     await h.close();
   };
   await flip();
-  return { dir, pdir, topic, badOffset: victim * 3, flip };
+  return { dir, pdir, topic, badOffset: victim * 3, badSegment: firstBase, flip };
 }
 
 /** After a restart with the scrub off: still quarantined, read-only, the prefix served, the bad batch never. */
@@ -126,5 +127,42 @@ describe('a quarantine found while running survives a restart', () => {
     // Before the fix: served and writable again after the restart.
     await expectStillQuarantined(dir, topic, badOffset, /invalid batch.*still invalid at this start/);
     await expectServedAgain(dir, pdir, topic, flip);
+  });
+});
+
+describe('a quarantine found by the scan at start is recorded the same way', () => {
+  it('the marker names the damaged segment; a later start that does not scan there keeps the quarantine, until it verifies', async () => {
+    const { dir, pdir, topic, badOffset, badSegment, flip } = await damagedClosedSegment();
+    // As after a crash whose last flush checkpointed a batch past the damage (no resume position):
+    // the start scans that segment whole and finds the damage below the recovery point.
+    await unlink(`${dir}/${CLEAN_SHUTDOWN_MARKER}`);
+    const recoveryPoint = badOffset + 3;
+    await writeFile(`${pdir}/partition.checkpoint`, JSON.stringify({ startOffset: 0, recoveryPoint }));
+    const store = await start(dir);
+    expect(store.quarantined()).toEqual([
+      { topicId: topic, partition: 0, reason: expect.stringMatching(/invalid batch.*below the recovery point/) },
+    ]);
+    const reason = store.quarantined()[0]?.reason;
+    await store.close();
+    // Before the fix: no marker, so only a start that happened to scan there again found the damage.
+    const marker = JSON.parse(await readFile(`${pdir}/${QUARANTINE_FILE}`, 'utf8')) as Record<string, unknown>;
+    expect(marker).toMatchObject({ segment: badSegment, reason });
+
+    // A start that trusts the log there (a clean one, as a store whose partitions all closed cleanly leaves it).
+    await writeFile(`${dir}/${CLEAN_SHUTDOWN_MARKER}`, new Date().toISOString());
+    await expectStillQuarantined(dir, topic, badOffset, /below the recovery point.*still invalid at this start/);
+    await expectServedAgain(dir, pdir, topic, flip);
+  });
+
+  it('a start reads the marker only where the directory lists one', async () => {
+    const { dir, topic } = await damagedClosedSegment();
+    const opened: string[] = [];
+    const { store } = await crashableStore(
+      { scrubBytesPerSec: 0 },
+      { dataDir: dir, wrapFs: (fs) => ({ ...fs, open: (path, flags) => (opened.push(path), fs.open(path, flags)) }) },
+    );
+    expect(store.partitions(topic)).toEqual([0, 1]);
+    expect(opened.filter((p) => p.endsWith(QUARANTINE_FILE))).toEqual([]);
+    await store.close();
   });
 });
