@@ -522,6 +522,19 @@ async function ensureVarInt64(mod: PlatformaticModule): Promise<void> {
   if (!correct()) throw new Error(`${name} encodes 64-bit varints wrongly and could not be patched`);
 }
 
+/** Kafka refused a produced batch for its size (the topic's max.message.bytes, or its segment size). */
+export function isBatchTooLarge(e: unknown): boolean {
+  const seen = new Set<unknown>();
+  const walk = (x: unknown): boolean => {
+    if (typeof x !== 'object' || x === null || seen.has(x)) return false;
+    seen.add(x);
+    const { apiId, errors, cause } = x as { apiId?: unknown; errors?: unknown; cause?: unknown };
+    if (apiId === 'MESSAGE_TOO_LARGE' || apiId === 'RECORD_LIST_TOO_LARGE') return true;
+    return (Array.isArray(errors) && errors.some(walk)) || walk(cause);
+  };
+  return walk(e);
+}
+
 function isUnknownTopic(e: unknown): boolean {
   const text = JSON.stringify(e, Object.getOwnPropertyNames(e ?? {})) + String(e);
   return /UNKNOWN_TOPIC_OR_PARTITION|does not host this topic|Unknown topic/i.test(text);

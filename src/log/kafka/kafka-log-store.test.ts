@@ -157,6 +157,69 @@ if (!brokers || !kafkaClientSupported()) {
     }
   });
 
+  it('appends waiting behind an in-flight produce go to Kafka as one batch, each answered with exactly its offsets', async () => {
+    const topicPrefix = `sluice-test-${randomBytes(4).toString('hex')}.`;
+    const connection = { brokers: brokers.split(','), clientId: 'sluice-coalesce' };
+    const real = await createPlatformaticDriver(connection);
+    const sent: number[] = [];
+    let hold: Promise<void> | undefined;
+    const driver: KafkaDriver = {
+      ...real,
+      produce: async (...args) => {
+        sent.push(args[2].length);
+        if (hold) await hold;
+        return real.produce(...args);
+      },
+    };
+    const store = createKafkaLogStore({ connection, topicPrefix, driver });
+    await store.open();
+    const reader = await plainStore(topicPrefix);
+    try {
+      const topicId = randomUUID();
+      const log = await store.createPartition(topicId, 0, defaultConfig);
+      expect((await log.append([odd[0]!], { durability: 'fsync' })).ok).toBe(true);
+      sent.length = 0;
+      let release!: () => void;
+      hold = new Promise((r) => (release = r));
+      const rec = (v: string): RecordInput => ({ key: null, value: Buffer.from(v), headers: [], timestamp: ts });
+      // One in flight (held), then four plain appends and a tagged one queue behind it.
+      const first = log.append([rec('a')], { durability: 'fsync' });
+      await until(() => sent.length > 0);
+      const appends = [
+        first,
+        log.append([rec('b'), rec('c')], { durability: 'fsync' }),
+        log.append([rec('d')], { durability: 'write' }),
+        log.append([rec('t1'), rec('t2')], { durability: 'fsync', tag: Buffer.from('tag-q') }),
+        log.append([rec('e')], { durability: 'fsync' }),
+        log.append([rec('f'), rec('g')], { durability: 'fsync' }),
+      ];
+      release();
+      const answers = (await Promise.all(appends)).map((a) => (a.ok ? a.value : a.error));
+      // Before: one request per append (6), each queued behind the one before at the client.
+      expect(sent).toEqual([1, 3, 2, 3]);
+      expect(answers).toEqual([
+        { baseOffset: 1, lastOffset: 1 },
+        { baseOffset: 2, lastOffset: 3 },
+        { baseOffset: 4, lastOffset: 4 },
+        { baseOffset: 5, lastOffset: 6 },
+        { baseOffset: 7, lastOffset: 7 },
+        { baseOffset: 8, lastOffset: 9 },
+      ]);
+      const fetched = await (await reader.createPartition(topicId, 0, defaultConfig)).read(1, all);
+      if (!fetched.ok) throw new Error('read failed');
+      expect(fetched.value.records.map((r) => [r.offset, r.value?.toString()])).toEqual(
+        ['a', 'b', 'c', 'd', 't1', 't2', 'e', 'f', 'g'].map((v, i) => [i + 1, v]),
+      );
+      // The tagged batch stayed a batch of its own: another node's catch-up finds its tag.
+      const tags = await (await reader.createPartition(topicId, 0, defaultConfig)).recentTags(0);
+      expect(tags.map((t) => [t.baseOffset, t.lastOffset, t.tag.toString()])).toEqual([[5, 6, 'tag-q']]);
+    } finally {
+      for (const id of store.topicIds()) await store.deleteTopic(id).catch(() => {});
+      await reader.close();
+      await store.close();
+    }
+  });
+
   it('a topic grown a moment ago: an append to a new partition lands there, never in an old one', async () => {
     const topicPrefix = `sluice-test-${randomBytes(4).toString('hex')}.`;
     const store = await plainStore(topicPrefix);
