@@ -144,6 +144,62 @@ describe('error messages', () => {
     expect(checked).toBeGreaterThan(0);
   });
 
+  it('integers in paths and queries are canonical decimals: 00, -0, +0, 0x0, " 0", 1e0 are 400 on every route', async () => {
+    const doc = buildOpenApiDocument() as unknown as {
+      paths: Record<
+        string,
+        Record<
+          string,
+          {
+            parameters?: Array<{
+              name: string;
+              in: string;
+              schema: { type?: string; pattern?: string; minimum?: number };
+            }>;
+          }
+        >
+      >;
+    };
+    const fill = (path: string, name: string, value: string) =>
+      path.replace(/\{([^}]+)\}/g, (_, p: string) => (p === name ? value : p === 'partition' ? '0' : `none-${p}`));
+    let checked = 0;
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        for (const param of op.parameters ?? []) {
+          const numeric = param.schema.type === 'integer' || (param.schema.pattern ?? '').includes('0|[1-9]');
+          if (!numeric || (param.in !== 'path' && param.in !== 'query')) continue;
+          const min = param.schema.minimum ?? 0;
+          const request = (value: string) => {
+            const encoded = encodeURIComponent(value);
+            const url =
+              param.in === 'path' ? fill(path, param.name, encoded) : `${fill(path, '', '')}?${param.name}=${encoded}`;
+            return server.client.raw(method.toUpperCase(), url);
+          };
+          const field = `${param.in === 'path' ? 'path' : 'query'}.${param.name}`;
+          for (const bad of [
+            `0${min}`,
+            '-0',
+            `+${min}`,
+            `0x${min.toString(16)}`,
+            ` ${min}`,
+            `${min}.0`,
+            `${min}e0`,
+            ...(param.in === 'query' ? [''] : []),
+          ]) {
+            const res = await request(bad);
+            expect(res.status, `${method} ${path} ${param.name}=${JSON.stringify(bad)}`).toBe(400);
+            expect(message(res.json), `${method} ${path} ${param.name}=${JSON.stringify(bad)}`).toContain(field);
+          }
+          // The canonical spelling passes validation (whatever the route then answers).
+          const ok = await request(String(min));
+          expect(JSON.stringify(ok.json ?? null), `${method} ${path} ${param.name}=${min}`).not.toContain(field);
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(15);
+  });
+
   it('PATCH /v1/webhooks/{id} with a new url answers 404 for an unknown id without resolving the host', async () => {
     const lookup = vi
       .spyOn(dns.promises, 'lookup')
