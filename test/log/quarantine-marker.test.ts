@@ -1,22 +1,11 @@
 // A quarantine (found by a read, the background scrub or a start's own scan) is kept across
 // restarts by a marker in the partition directory, until the damaged segment verifies again.
-import { access, open as fsOpen, readFile, unlink, writeFile } from 'node:fs/promises';
+import { access, readFile, unlink, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { CLEAN_SHUTDOWN_MARKER, LogCorruptionError, type LogStore } from '../../src/log/index.js';
 import { QUARANTINE_FILE } from '../../src/log/partition-quarantine.js';
-import {
-  batch,
-  cleanUpAfterEach,
-  config,
-  crashableStore,
-  newTopic,
-  openStore,
-  readAll,
-  readUpTo,
-  scratchDir,
-  segmentFiles,
-  waitFor,
-} from './helpers.js';
+import { batch, cleanUpAfterEach, crashableStore, openStore, readAll, readUpTo, waitFor } from './helpers.js';
+import { flippedBitInClosedSegment } from './damaged-segments.js';
 
 cleanUpAfterEach();
 
@@ -29,41 +18,6 @@ const exists = (path: string): Promise<boolean> =>
 /** The store on `dir`, closed by the caller. */
 function start(dir: string, scrubBytesPerSec = 0, onScrubFinished?: () => void): Promise<LogStore> {
   return openStore(dir, { scrubBytesPerSec, observer: { scrubFinished: () => onScrubFinished?.() } });
-}
-
-/**
- * Two partitions of 40 fsynced batches in 8 KiB segments, closed cleanly; then one bit of the
- * fifth batch of partition 0's second (closed) segment flipped, where a restart never scans.
- */
-async function damagedClosedSegment() {
-  const dir = await scratchDir();
-  const topic = newTopic();
-  const store = await openStore(dir, { scrubBytesPerSec: 0 });
-  const sizes: number[] = [];
-  for (const p of [0, 1]) {
-    const log = await store.createPartition(topic, p, { ...config, segmentBytes: 8192 });
-    for (let i = 0; i < 40; i++) {
-      const before = log.sizeBytes();
-      await log.append(batch(i, 3, 200), { durability: 'fsync' });
-      if (p === 0) sizes.push(log.sizeBytes() - before);
-    }
-  }
-  await store.close();
-  const pdir = `${dir}/${topic}/0`;
-  const files = await segmentFiles(pdir);
-  const firstBase = Number(files[1]!.slice(0, 20));
-  const segStart = sizes.slice(0, firstBase / 3).reduce((a, b) => a + b, 0);
-  const victim = firstBase / 3 + 4;
-  const at = sizes.slice(0, victim).reduce((a, b) => a + b, 0) - segStart + 100;
-  const flip = async (): Promise<void> => {
-    const h = await fsOpen(`${pdir}/${files[1]}`, 'r+');
-    const b = Buffer.alloc(1);
-    await h.read(b, 0, 1, at);
-    await h.write(Buffer.from([b[0]! ^ 0x10]), 0, 1, at);
-    await h.close();
-  };
-  await flip();
-  return { dir, pdir, topic, badOffset: victim * 3, badSegment: firstBase, flip };
 }
 
 /** After a restart with the scrub off: still quarantined, read-only, the prefix served, the bad batch never. */
@@ -100,7 +54,7 @@ async function expectServedAgain(dir: string, pdir: string, topic: string, flip:
 
 describe('a quarantine found while running survives a restart', () => {
   it('found by the background scrub: the next start (scrub off) keeps it, until the segment verifies again', async () => {
-    const { dir, pdir, topic, badOffset, flip } = await damagedClosedSegment();
+    const { dir, pdir, topic, badOffset, flip } = await flippedBitInClosedSegment();
     let finished = 0;
     const store = await start(dir, 64 * 1024 * 1024, () => finished++);
     await waitFor('the scrub to quarantine partition 0', () => (store.quarantined().length > 0 ? true : undefined));
@@ -116,7 +70,7 @@ describe('a quarantine found while running survives a restart', () => {
   });
 
   it('found by a read: the next start keeps it too', async () => {
-    const { dir, pdir, topic, badOffset, flip } = await damagedClosedSegment();
+    const { dir, pdir, topic, badOffset, flip } = await flippedBitInClosedSegment();
     const store = await start(dir);
     await expect(
       store.getPartition(topic, 0)!.read(badOffset, { maxRecords: 3, maxBytes: 1 << 20 }),
@@ -132,7 +86,7 @@ describe('a quarantine found while running survives a restart', () => {
 
 describe('a quarantine found by the scan at start is recorded the same way', () => {
   it('the marker names the damaged segment; a later start that does not scan there keeps the quarantine, until it verifies', async () => {
-    const { dir, pdir, topic, badOffset, badSegment, flip } = await damagedClosedSegment();
+    const { dir, pdir, topic, badOffset, badSegment, flip } = await flippedBitInClosedSegment();
     // As after a crash whose last flush checkpointed a batch past the damage (no resume position):
     // the start scans that segment whole and finds the damage below the recovery point.
     await unlink(`${dir}/${CLEAN_SHUTDOWN_MARKER}`);
@@ -155,7 +109,7 @@ describe('a quarantine found by the scan at start is recorded the same way', () 
   });
 
   it('a start reads the marker only where the directory lists one', async () => {
-    const { dir, topic } = await damagedClosedSegment();
+    const { dir, topic } = await flippedBitInClosedSegment();
     const opened: string[] = [];
     const { store } = await crashableStore(
       { scrubBytesPerSec: 0 },

@@ -242,6 +242,75 @@ if (!brokers || !kafkaClientSupported()) {
     }
   });
 
+  it('an exposed topic deleted natively and created again with fewer partitions: an append to a partition it lost is refused and lands nowhere', async () => {
+    const topicPrefix = `sluice-test-${randomBytes(4).toString('hex')}.`;
+    const store = await plainStore(topicPrefix);
+    const reader = await plainStore(topicPrefix);
+    const nativeName = '@platformatic/kafka';
+    const native = (await import(nativeName)) as {
+      Admin: new (o: object) => {
+        createTopics(o: object): Promise<unknown>;
+        deleteTopics(o: object): Promise<unknown>;
+        close(): Promise<void>;
+      };
+    };
+    const admin = new native.Admin({ clientId: 'sluice-recreate', bootstrapBrokers: brokers.split(',') });
+    const name = `sluice-test-exposed-${randomBytes(4).toString('hex')}`;
+    const rec = (v: string): RecordInput => ({ key: null, value: Buffer.from(v), headers: [], timestamp: ts });
+    try {
+      await admin.createTopics({ topics: [name], partitions: 3, replicas: -1 });
+      const topicId = randomUUID();
+      const deadline = Date.now() + 60_000;
+      // A topic created a moment ago may not be in every broker's metadata yet.
+      const open = async (p: number) => {
+        for (;;) {
+          try {
+            return await store.createPartition(topicId, p, defaultConfig, { external: name });
+          } catch (e) {
+            if (Date.now() > deadline) throw e;
+            await new Promise((r) => setTimeout(r, 200));
+          }
+        }
+      };
+      const logs = [];
+      for (let p = 0; p < 3; p++) logs.push(await open(p));
+      for (const log of logs) expect((await log.append([rec('before')], { durability: 'fsync' })).ok).toBe(true);
+
+      await admin.deleteTopics({ topics: [name] });
+      // Kafka deletes asynchronously: created again (one partition) once the old one is gone.
+      for (;;) {
+        try {
+          await admin.createTopics({ topics: [name], partitions: 1, replicas: -1 });
+          break;
+        } catch (e) {
+          if (Date.now() > deadline) throw e;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+      // The producer client re-reads a topic's layout when it is 5 s old: past that, a produce to
+      // partition 0 brings its view of the new, one-partition topic.
+      await new Promise((r) => setTimeout(r, 5_500));
+      const kept: string[] = [];
+      for (let i = 0; kept.length === 0; i++) {
+        if ((await logs[0]!.append([rec(`p0-${i}`)], { durability: 'fsync' })).ok) kept.push(`p0-${i}`);
+        else if (Date.now() > deadline) throw new Error('partition 0 of the new topic refused every append');
+      }
+
+      const lost = await logs[2]!.append([rec('to-partition-2')], { durability: 'fsync' });
+      expect(lost.ok).toBe(false);
+      // Partition 0 holds what was appended to it, and nothing meant for partition 2.
+      const got = await (await reader.createPartition(randomUUID(), 0, defaultConfig, { external: name })).read(0, all);
+      if (!got.ok) throw new Error('read failed');
+      expect(got.value.records.map((r) => r.value?.toString())).toEqual(kept);
+    } finally {
+      for (const id of store.topicIds()) await store.deleteTopic(id).catch(() => {});
+      await admin.deleteTopics({ topics: [name] }).catch(() => {});
+      await admin.close();
+      await reader.close();
+      await store.close();
+    }
+  });
+
   it('retention past batches kept for a tail: what lies below the new start is never served', async () => {
     const topicPrefix = `sluice-test-${randomBytes(4).toString('hex')}.`;
     const { store, counter } = await countingStore(topicPrefix);
