@@ -317,14 +317,23 @@ export function scanProduceBody(body: Buffer, ctx: DecodeContext, maxRecords: nu
   return skipWhitespace(buf, i + 1, end) === end;
 }
 
-/** One NDJSON line holding one record object (no newline); false (bail) as scanProduceBody. */
-export function scanProduceLine(line: Buffer, ctx: DecodeContext, index: number, sink: RecordSink): boolean {
-  if (!isUtf8(line)) return false;
-  const buf = line;
-  const view = new DataView(line.buffer, line.byteOffset, line.length);
-  const end = buf.length;
-  const i = skipWhitespace(buf, 0, end);
+/**
+ * One NDJSON line, bytes [start, end) of `buf` (no newline; `view` a DataView of `buf`), holding
+ * one record object; `utf8` when those bytes are known to be UTF-8. False (bail) as scanProduceBody.
+ */
+export function scanProduceLine(
+  buf: Buffer,
+  view: DataView,
+  start: number,
+  end: number,
+  utf8: boolean,
+  ctx: DecodeContext,
+  index: number,
+  sink: RecordSink,
+): boolean {
+  if (!utf8 && !isUtf8(buf.subarray(start, end))) return false;
+  const i = skipWhitespace(buf, start, end);
   if (buf[i] !== LBRACE) return false;
-  const after = scanRecord(line, buf, view, i, end, ctx);
+  const after = scanRecord(buf, buf, view, i, end, ctx);
   return after >= 0 && skipWhitespace(buf, after, end) === end && sink(scanned!, scannedPartition, index);
 }
