@@ -1327,7 +1327,7 @@ export interface components {
         Token: {
             /** @description A signed token: `Authorization: Bearer <token>`, or `?access_token=<token>` on GET streams (SSE, long-poll) for EventSource. */
             token: string;
-            /** @description Unix ms. */
+            /** @description Unix ms: exactly the token’s `exp` claim (whole seconds) × 1000. */
             expires_at: number;
         };
         Whoami: {
@@ -4690,7 +4690,7 @@ export interface operations {
                         actions: ("read" | "write" | "create" | "delete" | "alter" | "describe")[];
                     }[];
                     /**
-                     * @description Lifetime in ms (1 s – 24 h); never beyond the expiry of the caller’s key.
+                     * @description Lifetime in ms (1 s – 24 h), rounded up to the whole second the token’s `exp` states; never beyond the expiry of the caller’s key (then rounded down).
                      * @example 600000
                      */
                     ttl_ms: number;

@@ -256,6 +256,7 @@ export class AuthService {
       },
       expiresIn,
       now,
+      caller.expiresAt ?? Infinity,
     );
     return ok(minted);
   }
