@@ -192,6 +192,8 @@ export async function createServices(config: Config, overrides: ServiceOverrides
         rebalanceDelayMs: config.groupRebalanceDelayMs,
         sweepIntervalMs: config.groupSweepIntervalMs,
         longPollMaxMs: config.longPollMaxMs,
+        // Embedded PGlite: no other process can write the group tables.
+        soleWriter: metadata.kind === 'pglite',
       },
       logger: logger.child({ component: 'groups' }),
     });
