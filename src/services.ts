@@ -24,7 +24,7 @@ import { overviewSources } from './overview/overview-sources.js';
 import { collectGroupLags } from './overview/group-lags.js';
 import { Gauge } from 'prom-client';
 import { TopicsRepository } from './topics/topics-repository.js';
-import { TopicsService } from './topics/topics-service.js';
+import { TopicsService, topicGrew } from './topics/topics-service.js';
 import { createPostgresIdempotencyLock } from './topics/idempotency-lock.js';
 import { ProduceService } from './topics/produce-service.js';
 import { ReadService } from './topics/read-service.js';
@@ -154,8 +154,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
     topics.onTopicDeleted((t) => sse.endTopic(t.id));
     // Open topic streams take in partitions added while they run.
     topics.onChange((change) => {
-      if (change.type === 'updated' && change.topic.partitions > change.previous.partitions)
-        sse.growTopic(change.topic.id);
+      if (topicGrew(change)) sse.growTopic(change.topic.id);
     });
     // Several nodes append to a Kafka log: idempotent requests take a lock in the shared Postgres.
     const idempotencyLock =
@@ -193,14 +192,15 @@ export async function createServices(config: Config, overrides: ServiceOverrides
         rebalanceDelayMs: config.groupRebalanceDelayMs,
         sweepIntervalMs: config.groupSweepIntervalMs,
         longPollMaxMs: config.longPollMaxMs,
+        // Embedded PGlite: no other process can write the group tables.
+        soleWriter: metadata.kind === 'pglite',
       },
       logger: logger.child({ component: 'groups' }),
     });
     groups.startSweeper();
     // A fetch or group stream waiting on a topic that is deleted or grows learns it at once.
     topics.onChange((change) => {
-      const grew = change.type === 'updated' && change.topic.partitions > change.previous.partitions;
-      if (change.type !== 'deleted' && !grew) return;
+      if (change.type !== 'deleted' && !topicGrew(change)) return;
       groups
         .topicChanged(change.topic.name)
         .catch((e: unknown) =>

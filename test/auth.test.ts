@@ -4,6 +4,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { eq } from 'drizzle-orm';
+import { decodeJwt, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiKeys } from '../src/metadata/schema/api-keys.js';
 import {
@@ -373,6 +374,82 @@ describe('keys mode with SLUICE_ADMIN_KEY', () => {
       text += decoder.decode(chunk.value, { stream: true });
     }
     controller.abort();
+  });
+
+  it('browser tokens carry whole seconds (exp, iat) and expires_at is exp × 1000; one minted with a fractional exp still works until it expires', async () => {
+    const k = await createKey(server.url, [allOn('topic')], { as: ADMIN_KEY });
+    const topic = name();
+    expect((await call(url('/v1/topics'), 'POST', { headers: bearer(k.key), body: { name: topic } })).status).toBe(201);
+    const read = [{ resource: 'topic', name: topic, actions: ['read', 'describe'] }];
+    const records = `/v1/topics/${topic}/partitions/0/records`;
+    for (const ttl of [1_000, 1_500, 60_001]) {
+      const before = Date.now();
+      const { token, expires_at } = await mintToken(server.url, k.key, read, ttl);
+      const claims = decodeJwt(token);
+      expect(Number.isInteger(claims.exp), `exp ${claims.exp}`).toBe(true);
+      expect(Number.isInteger(claims.iat), `iat ${claims.iat}`).toBe(true);
+      expect(claims.nbf === undefined || Number.isInteger(claims.nbf)).toBe(true);
+      expect(expires_at).toBe(claims.exp! * 1000);
+      // At least the lifetime asked for, rounded up to the second a JWT can say.
+      expect(expires_at).toBeGreaterThanOrEqual(before + ttl);
+      expect(expires_at).toBeLessThan(Date.now() + ttl + 1_000);
+    }
+    // A token never outlives the key that minted it: then the second is rounded down.
+    const keyExpiry = Date.now() + 30_500;
+    const short = await createKey(server.url, [allOn('topic')], { as: ADMIN_KEY, expiresAt: keyExpiry });
+    const capped = await mintToken(server.url, short.key, read, 60_000);
+    expect(capped.expires_at).toBe(decodeJwt(capped.token).exp! * 1000);
+    expect(capped.expires_at).toBeLessThanOrEqual(keyExpiry);
+    expect(capped.expires_at).toBeGreaterThan(keyExpiry - 1_000);
+    // Tokens minted before the change (exp with a fraction) keep working until that instant.
+    const secret = new TextEncoder().encode(
+      (await fs.readFile(path.join(env.dataDir, 'token-signing.key'), 'utf8')).trim(),
+    );
+    const exp = Date.now() / 1000 + 1.5;
+    const legacy = await new SignJWT({ gr: read, k: k.id })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setIssuer('sluice')
+      .setAudience(server.services.clusterId)
+      .setIssuedAt(Math.floor(Date.now() / 1000))
+      .setExpirationTime(exp)
+      .sign(secret);
+    expect(decodeJwt(legacy).exp).toBe(exp);
+    expect((await call(url(records), 'GET', { headers: bearer(legacy) })).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, exp * 1000 - Date.now()) + 50));
+    const expired = await call(url(records), 'GET', { headers: bearer(legacy) });
+    expect(expired.status).toBe(401);
+    expect(expired.body.error?.message).toMatch(/expired/);
+  });
+
+  it('the API reference opens in a browser (no Authorization header) with a browser token in its URL', async () => {
+    // What a browser sends following a link: no Authorization header.
+    expect((await fetch(url('/docs'))).status).toBe(401);
+    const describer = await createKey(server.url, [{ resource: 'cluster', name: '*', actions: ['describe'] }], {
+      as: ADMIN_KEY,
+    });
+    const docsGrant = [{ resource: 'cluster', name: 'cluster', actions: ['describe'] }];
+    const { token } = await mintToken(server.url, describer.key, docsGrant, 600_000);
+    const page = await fetch(url(`/docs?access_token=${token}`));
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    // The token must not travel on to other sites, nor stay in a shared cache.
+    expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(page.headers.get('cache-control')).toBe('no-store');
+    const html = await page.text();
+    expect(html).toContain('createTopic');
+    // Its link to the machine-readable document works from the browser too.
+    const link = /href="(\/openapi\.json[^"]*)"/.exec(html)?.[1]?.replaceAll('&#38;', '&');
+    expect(link).toBe(`/openapi.json?access_token=${token}`);
+    const spec = await fetch(url(link!));
+    expect(spec.status).toBe(200);
+    expect(((await spec.json()) as { openapi: string }).openapi).toMatch(/^3\.1/);
+    // Still no key in a URL, and a token without cluster:describe is refused.
+    expect((await fetch(url(`/docs?access_token=${describer.key}`))).status).toBe(401);
+    const reader = await mintToken(server.url, ADMIN_KEY, [allOn('topic')], 60_000);
+    expect((await fetch(url(`/docs?access_token=${reader.token}`))).status).toBe(403);
+    // Without a token the page links the document plainly.
+    const plain = await (await fetch(url('/docs'), { headers: bearer(describer.key) })).text();
+    expect(plain).toContain('href="/openapi.json"');
   });
 
   it('keeps the token signing key in DATA_DIR with mode 0600', async () => {

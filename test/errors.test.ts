@@ -100,6 +100,106 @@ describe('error messages', () => {
     }
   });
 
+  it('a missing required parameter or field is named as missing, not as zod text', async () => {
+    const events = await server.client.raw('GET', `/v1/groups/g-${randomUUID()}/events`);
+    expect(events.status).toBe(400);
+    expect(message(events.json)).toBe('query.topics: required');
+    expect(events.json).toMatchObject({ error: { issues: [{ field: 'query.topics', message: 'required' }] } });
+    const create = await server.client.raw('POST', '/v1/topics', { body: '{}', headers: json });
+    expect(create.status).toBe(400);
+    expect(message(create.json)).toBe('body.name: required');
+    const grant = await server.client.raw('POST', '/v1/tokens', {
+      body: JSON.stringify({ grants: [{ name: 'x', actions: ['read'] }], ttl_ms: 60_000 }),
+      headers: json,
+    });
+    expect(grant.status).toBe(400);
+    expect(message(grant.json)).toBe(
+      'body.grants.0.resource: required: one of "topic", "group", "webhook", "key", "cluster"',
+    );
+    // A field whose schema words its own error keeps it after `required`.
+    const reset = await server.client.raw('POST', `/v1/groups/g-${randomUUID()}/offsets/reset`, {
+      body: JSON.stringify({ topic: 'orders' }),
+      headers: json,
+    });
+    expect(message(reset.json)).toBe(
+      'body.to: required: must be "earliest", "latest", {"timestamp": <Unix ms ≥ 0>} or {"offset": <offset ≥ 0>}',
+    );
+    // Every operation's required query parameter: no zod wording when it is left out.
+    const doc = buildOpenApiDocument() as unknown as {
+      paths: Record<string, Record<string, { parameters?: Array<{ name: string; in: string; required?: boolean }> }>>;
+    };
+    let checked = 0;
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        for (const param of op.parameters ?? []) {
+          if (param.in !== 'query' || !param.required) continue;
+          const url = path.replace(/\{[^}]+\}/g, 'x');
+          const res = await server.client.raw(method.toUpperCase(), url);
+          expect(res.status, `${method} ${path}`).toBe(400);
+          expect(message(res.json), `${method} ${path}`).toContain(`query.${param.name}: required`);
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(0);
+  });
+
+  it('integers in paths and queries are canonical decimals: 00, -0, +0, 0x0, " 0", 1e0 are 400 on every route', async () => {
+    const doc = buildOpenApiDocument() as unknown as {
+      paths: Record<
+        string,
+        Record<
+          string,
+          {
+            parameters?: Array<{
+              name: string;
+              in: string;
+              schema: { type?: string; pattern?: string; minimum?: number };
+            }>;
+          }
+        >
+      >;
+    };
+    const fill = (path: string, name: string, value: string) =>
+      path.replace(/\{([^}]+)\}/g, (_, p: string) => (p === name ? value : p === 'partition' ? '0' : `none-${p}`));
+    let checked = 0;
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        for (const param of op.parameters ?? []) {
+          const numeric = param.schema.type === 'integer' || (param.schema.pattern ?? '').includes('0|[1-9]');
+          if (!numeric || (param.in !== 'path' && param.in !== 'query')) continue;
+          const min = param.schema.minimum ?? 0;
+          const request = (value: string) => {
+            const encoded = encodeURIComponent(value);
+            const url =
+              param.in === 'path' ? fill(path, param.name, encoded) : `${fill(path, '', '')}?${param.name}=${encoded}`;
+            return server.client.raw(method.toUpperCase(), url);
+          };
+          const field = `${param.in === 'path' ? 'path' : 'query'}.${param.name}`;
+          for (const bad of [
+            `0${min}`,
+            '-0',
+            `+${min}`,
+            `0x${min.toString(16)}`,
+            ` ${min}`,
+            `${min}.0`,
+            `${min}e0`,
+            ...(param.in === 'query' ? [''] : []),
+          ]) {
+            const res = await request(bad);
+            expect(res.status, `${method} ${path} ${param.name}=${JSON.stringify(bad)}`).toBe(400);
+            expect(message(res.json), `${method} ${path} ${param.name}=${JSON.stringify(bad)}`).toContain(field);
+          }
+          // The canonical spelling passes validation (whatever the route then answers).
+          const ok = await request(String(min));
+          expect(JSON.stringify(ok.json ?? null), `${method} ${path} ${param.name}=${min}`).not.toContain(field);
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(15);
+  });
+
   it('PATCH /v1/webhooks/{id} with a new url answers 404 for an unknown id without resolving the host', async () => {
     const lookup = vi
       .spyOn(dns.promises, 'lookup')

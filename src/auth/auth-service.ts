@@ -285,6 +285,7 @@ export class AuthService {
       },
       expiresIn,
       now,
+      caller.expiresAt ?? Infinity,
     );
     return ok(minted);
   }

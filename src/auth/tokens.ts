@@ -91,12 +91,20 @@ export class TokenSigner {
     private readonly audience: string,
   ) {}
 
+  /**
+   * A token for `ttlMs` from `now`, never past `notAfter` (Unix ms). `exp` is whole seconds, as most
+   * JWT libraries read it: the lifetime asked for rounded up to the next second, unless that would pass
+   * `notAfter` (then rounded down). `expiresAt` is exactly `exp` × 1000.
+   */
   async mint(
     claims: Omit<TokenClaims, 'expiresAt'>,
     ttlMs: number,
     now = Date.now(),
+    notAfter = Infinity,
   ): Promise<{ token: string; expiresAt: number }> {
-    const expiresAt = now + ttlMs;
+    let exp = Math.ceil((now + ttlMs) / 1000);
+    if (exp * 1000 > notAfter) exp = Math.floor(notAfter / 1000);
+    const expiresAt = exp * 1000;
     const jwt = new SignJWT({
       gr: claims.grants,
       k: claims.keyId,
@@ -106,11 +114,14 @@ export class TokenSigner {
       .setIssuer(ISSUER)
       .setAudience(this.audience)
       .setIssuedAt(Math.floor(now / 1000))
-      .setExpirationTime(expiresAt / 1000);
+      .setExpirationTime(exp);
     return { token: await jwt.sign(this.secret), expiresAt };
   }
 
-  /** The token's claims if its signature, issuer and audience check out (expiry is the caller's to judge), else null. */
+  /**
+   * The token's claims if its signature, issuer and audience check out (expiry is the caller's to judge), else null.
+   * Tokens minted before `exp` was whole seconds carry a fraction: read to the millisecond, they stay valid until then.
+   */
   async verify(token: string): Promise<TokenClaims | null> {
     const cached = this.verified.get(token);
     if (cached) return cached;

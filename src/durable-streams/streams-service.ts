@@ -283,9 +283,7 @@ export class StreamsService {
     const p = this.states.get(topicId);
     this.states.delete(topicId);
     void p?.then((s) => {
-      if (!s) return;
-      s.deleted = true;
-      for (const l of [...s.listeners]) l();
+      if (s) this.markDeleted(s);
     });
     try {
       const rows = await this.o.db
@@ -685,6 +683,7 @@ export class StreamsService {
     for (const l of [...s.listeners]) l();
   }
 
+  /** The stream's topic is gone (deleted here, or its row by another node): end its readers. */
   private markDeleted(s: StreamState): void {
     if (s.deleted) return;
     s.deleted = true;

@@ -14,12 +14,20 @@ export interface GroupsSettings {
   sweepIntervalMs: number;
   /** Upper bound for a fetch's wait_ms. */
   longPollMaxMs: number;
+  /**
+   * Only this process writes the group tables (the embedded database, which no other process
+   * can open): every generation change is made here and signalled (GroupSignals) once
+   * committed, so a signal count that did not move proves the generation did not either,
+   * without a query. False for a shared Postgres, where other nodes rebalance unseen.
+   */
+  soleWriter: boolean;
 }
 
 export const defaultGroupsSettings: GroupsSettings = {
   rebalanceDelayMs: 100,
   sweepIntervalMs: 1_000,
   longPollMaxMs: 30_000,
+  soleWriter: false,
 };
 
 export interface GroupContext {

@@ -165,7 +165,11 @@ export async function writeOffsets(
   options: WriteOffsetsOptions = {},
 ): Promise<void> {
   if (offsets.length === 0) return;
-  await tx
+  await upsertOffsets(tx, group, offsets, now, options);
+}
+
+function upsertOffsets(tx: Db, group: string, offsets: OffsetWrite[], now: number, options: WriteOffsetsOptions) {
+  return tx
     .insert(groupOffsets)
     .values(offsets.map((o) => ({ groupName: group, ...o, committedAt: now })))
     .onConflictDoUpdate({
@@ -189,17 +193,27 @@ export async function commitPositions(tx: Db, group: string, positions: StoredPo
 }
 
 /**
- * Auto-commit of a fetch: store positions as committed offsets (metadata cleared), leaving a
- * committed offset that already equals its position untouched (its metadata and time kept), so
- * the caller need not load the committed offsets first to leave those out.
+ * A member's fetch in one statement: `updateMember`, and the auto-commit of `positions` as
+ * committed offsets (metadata cleared), leaving a committed offset that already equals its
+ * position untouched (its metadata and time kept). A data-modifying CTE runs once and to
+ * completion whether or not the statement reads it; one round trip instead of two matters on
+ * the embedded database, where each is a protocol exchange and the larger part of a fetch.
  */
-export async function commitMovedPositions(
+export async function updateMemberCommittingMoved(
   tx: Db,
   group: string,
+  memberId: string,
+  fields: Parameters<typeof updateMember>[3],
   positions: StoredPosition[],
   now: number,
 ): Promise<void> {
-  await writeOffsets(tx, group, positionsAsOffsets(positions), now, { onlyMoved: true });
+  if (positions.length === 0) return updateMember(tx, group, memberId, fields);
+  const update = tx
+    .update(groupMembers)
+    .set(fields)
+    .where(and(eq(groupMembers.groupName, group), eq(groupMembers.memberId, memberId)));
+  const commit = upsertOffsets(tx, group, positionsAsOffsets(positions), now, { onlyMoved: true });
+  await tx.execute(sql`with member_update as (${update.getSQL()}) ${commit.getSQL()}`);
 }
 
 /** Groups that need attention now: a member past its deadline or a coalesced rebalance due. */

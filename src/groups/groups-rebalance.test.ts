@@ -7,11 +7,15 @@ import type { GroupsService } from './groups-service.js';
 import { createGroupsKit, parsedRecords, type GroupsKit } from './groups-test-kit.js';
 
 let kit: GroupsKit;
+/** One node as the server runs on its embedded database: the only writer of the group tables. */
+let sole: GroupsKit;
 beforeAll(async () => {
   kit = await createGroupsKit();
+  sole = await createGroupsKit({ soleWriter: true });
 });
 afterAll(async () => {
   await kit.close();
+  await sole.close();
 });
 
 const joinOn = async (svc: GroupsService, group: string, topic: string, sessionTimeoutMs = 60_000) => {
@@ -46,6 +50,37 @@ describe('rebalance safety', () => {
     expect(got.value.assignment.map((tp) => tp.partition)).toEqual([1 - lost]);
     const forB = await nodeB.fetch(group, b.memberId, { maxRecords: 10, maxBytes: 1 << 20, waitMs: 0 });
     expect(forB.ok && parsedRecords(forB.value).map((r) => r.value)).toEqual(['for-b']);
+  });
+
+  it('a sole writer withholds records of a partition lost between its fetch’s plan and read', async () => {
+    const node = sole.service;
+    const topic = await sole.createTopic(2);
+    const group = `g-${Math.random().toString(36).slice(2)}`;
+    const a = await joinOn(node, group, topic);
+    await node.fetch(group, a.memberId, { maxRecords: 10, maxBytes: 1 << 20, waitMs: 0 }); // seen generation
+    for (const p of [0, 1]) await sole.produce(topic, p, [`p${p}`]);
+    // The fetch's first read (after its plan committed) lets another member join and rebalance.
+    const logs = [0, 1].map((p) => sole.log.getPartition(sole.topics.get(topic)!.id, p)!);
+    let joined: ReturnType<typeof joinOn> | undefined;
+    const restore = logs.map((log) => {
+      const read = log.readRun.bind(log);
+      log.readRun = async (...args) => {
+        await (joined ??= joinOn(node, group, topic));
+        return read(...args);
+      };
+      return () => (log.readRun = read);
+    });
+    try {
+      const got = await node.fetch(group, a.memberId, { maxRecords: 10, maxBytes: 1 << 20, waitMs: 0 });
+      if (!got.ok) throw new Error(got.error.message);
+      const b = await joined!;
+      const kept = 1 - (b.assignment[0]?.partition as number);
+      expect(got.value.generation).toBe(b.generation);
+      expect(got.value.assignment.map((tp) => tp.partition)).toEqual([kept]);
+      expect(parsedRecords(got.value).map((r) => r.value)).toEqual([`p${kept}`]);
+    } finally {
+      for (const undo of restore) undo();
+    }
   });
 
   it('keeps one owner per partition, balance and stickiness through random membership changes', async () => {

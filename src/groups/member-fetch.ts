@@ -102,7 +102,7 @@ export async function fetchRecords(
   // session deadline already covers the wait (to within the read's milliseconds): answer without
   // a second transaction. A rebalance committing after this read orders after the answer, as one
   // committing after the second transaction would.
-  if (!rebalanced && (await repo.groupGeneration(ctx.db, group)) === planned.value.value.generation) {
+  if (!rebalanced && (await generationUnchanged(ctx, group, seen, planned.value.value.generation))) {
     const { generation, assignment } = planned.value.value;
     return ok({ generation, assignment, batches: [...records.values()], gaps });
   }
@@ -125,6 +125,19 @@ export async function fetchRecords(
     });
   });
   return answered?.value ?? err(unknownMember(group, memberId, null));
+}
+
+/**
+ * Whether the group's committed generation is still `generation` (what the plan saw, with the
+ * signal count `seen` read before it). A sole writer answers from its signals: every rebalance
+ * notifies them once committed, and no one outside this process learns of a rebalance before
+ * that notify (its answers come after it), so an unmoved count orders this answer before any
+ * rebalance since. A moved count (a rebalance, the plan's own, or another group sharing the
+ * slot) answers false: the caller then looks inside a transaction. Others ask the database.
+ */
+async function generationUnchanged(ctx: GroupContext, group: string, seen: number, generation: number) {
+  if (ctx.settings.soleWriter) return ctx.signals.version(group) === seen;
+  return (await repo.groupGeneration(ctx.db, group)) === generation;
 }
 
 /**
@@ -208,18 +221,18 @@ async function plan(
     positions.push({ topic: tp.topic, partition: tp.partition, offset });
   }
 
-  if (autoCommit) {
-    // Committed offsets are known here only if loaded above; otherwise every position the
-    // member holds is offered and the database skips those already committed as they are.
-    const due = positions.filter((p) => committed.get(tpKey(p)) !== p.offset && had.has(tpKey(p)));
-    await repo.commitMovedPositions(s.tx, group, due, s.now);
-  }
+  // Committed offsets are known here only if loaded above; otherwise every position the member
+  // holds is offered and the database skips those already committed as they are.
+  const due = autoCommit ? positions.filter((p) => committed.get(tpKey(p)) !== p.offset && had.has(tpKey(p))) : [];
   const generation = s.snapshot.group.generation;
-  await repo.updateMember(s.tx, group, memberId, {
-    positions,
-    deadline: s.now + waitMs + member.sessionTimeoutMs,
-    notifiedGeneration: generation,
-  });
+  await repo.updateMemberCommittingMoved(
+    s.tx,
+    group,
+    memberId,
+    { positions, deadline: s.now + waitMs + member.sessionTimeoutMs, notifiedGeneration: generation },
+    due,
+    s.now,
+  );
   return ok({
     positions,
     generation,

@@ -18,7 +18,7 @@ import { batchAppendTime, decodeBatch, encodeBatch } from './record-batch.js';
 import { planRetention } from './retention-policy.js';
 import { LogCorruptionError, type Segment } from './segment.js';
 import { SegmentIndex } from './segment-index.js';
-import { writeQuarantineMarker } from './partition-quarantine.js';
+import { recordQuarantine } from './partition-quarantine.js';
 import { SegmentIndexes } from './segment-indexes.js';
 import type {
   AppendError,
@@ -439,12 +439,11 @@ export class FilePartitionLog implements PartitionLog {
     this.quarantineReason = message;
     this.readOnlyReason = `quarantined: ${message}`;
     this.t.logger.error({ topicId: this.topicId, partition: this.partition, ...fields }, logMessage);
-    this.markerWritten = writeQuarantineMarker(this.t.fs, this.dir, { reason: message, segment: seg.baseOffset }).catch(
-      (e: unknown) =>
-        this.t.logger.error(
-          { topicId: this.topicId, partition: this.partition, err: e },
-          'writing the quarantine marker failed: a restart serves the partition until the damage is found again',
-        ),
+    this.markerWritten = recordQuarantine(
+      this.t.fs,
+      this.dir,
+      { reason: message, segment: seg.baseOffset },
+      { logger: this.t.logger, topicId: this.topicId, partition: this.partition },
     );
   }
 

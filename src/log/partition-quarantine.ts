@@ -1,6 +1,7 @@
-// The quarantine marker of a partition directory: corruption found while running (by a read or
-// the background scrub) is recorded, so a restart keeps the partition read-only until it is gone.
+// The quarantine marker of a partition directory: corruption found (by a read, the background
+// scrub or the scan at start) is recorded, so a restart keeps the partition read-only until it is gone.
 import { readSmallFile, writeFileAtomic, type LogFs } from './log-fs.js';
+import type { LogLogger } from './logger.js';
 import type { Segment } from './segment.js';
 
 export const QUARANTINE_FILE = 'partition.quarantine';
@@ -14,6 +15,26 @@ export interface QuarantineMarker {
 
 export function writeQuarantineMarker(fs: LogFs, dir: string, marker: QuarantineMarker): Promise<void> {
   return writeFileAtomic(fs, dir, QUARANTINE_FILE, Buffer.from(JSON.stringify({ version: 1, ...marker })));
+}
+
+/**
+ * Records a quarantine in the partition's marker; never rejects. A failed write is logged and
+ * changes nothing now: the partition stays quarantined for this run either way.
+ */
+export async function recordQuarantine(
+  fs: LogFs,
+  dir: string,
+  marker: QuarantineMarker,
+  log: { logger: LogLogger; topicId: string; partition: number },
+): Promise<void> {
+  try {
+    await writeQuarantineMarker(fs, dir, marker);
+  } catch (e) {
+    log.logger.error(
+      { topicId: log.topicId, partition: log.partition, err: e },
+      'writing the quarantine marker failed: a restart serves the partition until the damage is found again',
+    );
+  }
 }
 
 /** The marker, if the directory holds one; an unreadable one still counts (it names no segment). */

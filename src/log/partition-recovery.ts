@@ -9,7 +9,13 @@ import { BATCH_HEADER_BYTES, MAGIC, batchAppendTime, readBatchHeader } from './r
 import { LogCorruptionError, SEGMENT_FILE_RE, Segment } from './segment.js';
 import { SegmentIndex } from './segment-index.js';
 import type { HandlePool } from './handle-pool.js';
-import { findMarkedDamage, readQuarantineMarker, removeQuarantineMarker } from './partition-quarantine.js';
+import {
+  QUARANTINE_FILE,
+  findMarkedDamage,
+  readQuarantineMarker,
+  recordQuarantine,
+  removeQuarantineMarker,
+} from './partition-quarantine.js';
 
 export interface RecoveryContext {
   fs: LogFs;
@@ -175,6 +181,8 @@ export async function recoverPartition(ctx: RecoveryContext): Promise<RecoveredP
   const { fs, dir, logger } = ctx;
   const names = await fs.readdir(dir);
   for (const n of names.filter((n) => n.endsWith('.tmp'))) await fs.unlink(`${dir}/${n}`);
+  // A marker is written by a run (or by this start, at its end): the listing says whether one is here.
+  const marked = names.includes(QUARANTINE_FILE);
   const bases = names
     .map((n) => SEGMENT_FILE_RE.exec(n)?.[1])
     .filter((b): b is string => b !== undefined)
@@ -187,7 +195,7 @@ export async function recoverPartition(ctx: RecoveryContext): Promise<RecoveredP
     const base = Math.max(cp?.startOffset ?? 0, cp?.recoveryPoint ?? 0);
     const seg = await createSegmentFile(fs, dir, base, ctx.now, ctx.maxIndexEntries, ctx.pool);
     await writeCheckpoint(fs, dir, { startOffset: base, recoveryPoint: base });
-    if (await readQuarantineMarker(fs, dir)) await removeQuarantineMarker(fs, dir); // no bytes, no damage
+    if (marked) await removeQuarantineMarker(fs, dir); // no bytes, no damage
     return {
       segments: [seg],
       startOffset: base,
@@ -258,6 +266,8 @@ export async function recoverPartition(ctx: RecoveryContext): Promise<RecoveredP
   }
 
   let quarantineReason: string | undefined;
+  /** Base offset of the segment where this start found the damage it quarantines for. */
+  let damaged: number | undefined;
   let scannedBytes = 0;
   // Closed segments below the scan start were fsynced at roll: trust the log, load the
   // index only to learn their newest timestamp, rebuilding it (and its files) if the files
@@ -304,6 +314,7 @@ export async function recoverPartition(ctx: RecoveryContext): Promise<RecoveredP
       }
     } catch (e) {
       if (!(e instanceof LogCorruptionError)) throw e;
+      damaged ??= seg.baseOffset;
       quarantineReason ??= `${e.message} (below the recovery point ${recoveryPoint})`;
       logger.error(
         { topicId: ctx.topicId, partition: ctx.partition, err: e },
@@ -354,6 +365,7 @@ export async function recoverPartition(ctx: RecoveryContext): Promise<RecoveredP
     }
     scannedBytes += scan.scanned;
     if (short) {
+      damaged = seg.baseOffset;
       quarantineReason = `${short} (below the recovery point ${recoveryPoint})`;
       logger.error(
         { topicId: ctx.topicId, partition: ctx.partition, size: seg.size, position: checkpointed?.position },
@@ -376,6 +388,7 @@ export async function recoverPartition(ctx: RecoveryContext): Promise<RecoveredP
     }
     const { position, offset, reason } = scan.failure;
     if (offset < recoveryPoint) {
+      damaged = seg.baseOffset;
       quarantineReason = `segment ${seg.fileName}: invalid batch (${reason}) at byte ${position}, offset ${offset}, below the recovery point ${recoveryPoint}`;
       logger.error(
         { topicId: ctx.topicId, partition: ctx.partition, offset, position, reason },
@@ -413,8 +426,13 @@ export async function recoverPartition(ctx: RecoveryContext): Promise<RecoveredP
 
   // Corruption a read or the scrub found in an earlier run is not where this start scans:
   // the marker it left keeps the partition quarantined until those bytes verify again.
-  const marker = await readQuarantineMarker(fs, dir);
-  if (marker && !quarantineReason) {
+  const marker = marked && !quarantineReason ? await readQuarantineMarker(fs, dir) : undefined;
+  if (quarantineReason && !marked) {
+    // Recorded as a read or the scrub records it, so a start that does not scan there (a clean
+    // one) keeps the quarantine too. A marker already there keeps naming the damage it found.
+    const log = { logger, topicId: ctx.topicId, partition: ctx.partition };
+    await recordQuarantine(fs, dir, { reason: quarantineReason, segment: damaged }, log);
+  } else if (marker) {
     const damage = await findMarkedDamage(segments, marker);
     if (damage) {
       quarantineReason = `${marker.reason} (still invalid at this start: ${damage.reason} at byte ${damage.position} of segment ${damage.segment.fileName})`;

@@ -66,6 +66,11 @@ export type TopicChange =
   | { type: 'updated'; topic: Topic; previous: Topic }
   | { type: 'deleted'; topic: Topic };
 
+/** The change added partitions to the topic (partitions only ever grow). */
+export function topicGrew(change: TopicChange): boolean {
+  return change.type === 'updated' && change.topic.partitions > change.previous.partitions;
+}
+
 /** A topic incarnation that was deleted: everything that points at its id ends with it. */
 export interface DeletedTopic {
   id: string;

@@ -5,7 +5,7 @@ import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { afterEach, expect } from 'vitest';
 import { Segment } from '../../src/log/segment.js';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   createFileLogStore,
   nodeLogFs,
@@ -79,17 +79,18 @@ export async function reopenStore(
 /**
  * A store that can "crash": `openStore` over `crashableFs` (wrapped by `wrapFs`, e.g. to inject
  * faults) on `dataDir` or a fresh scratch dir. Leave it unclosed to crash it: its descriptors
- * are released after the test, as a dying process's would be.
+ * are released after the test, as a dying process's would be. `powerLoss` also drops the
+ * directory entries no directory fsync made durable.
  */
 export async function crashableStore(
   extra: Partial<FileLogStoreOptions> = {},
   where: { dataDir?: string | undefined; wrapFs?: (fs: LogFs) => LogFs } = {},
-): Promise<{ dir: string; store: LogStore; report: RecoveryReport }> {
+): Promise<{ dir: string; store: LogStore; report: RecoveryReport; powerLoss: () => Promise<string[]> }> {
   const dir = where.dataDir ?? (await scratchDir());
   const files = crashableFs();
   afterTest(files.releaseAll);
   const fs = where.wrapFs ? where.wrapFs(files.fs) : files.fs;
-  return { dir, ...(await openReporting(dir, { fs, ...extra })) };
+  return { dir, ...(await openReporting(dir, { fs, ...extra })), powerLoss: files.powerLoss };
 }
 
 export const newTopic = (): string => randomUUID();
@@ -154,20 +155,72 @@ export async function readUpTo(log: PartitionLog, end: number): Promise<StoredRe
 /**
  * node's file system, remembering every file it opens so the test can close them all at the
  * end as a dying process would: a store left unclosed ("a crash") leaks no descriptor to GC.
+ * It also tracks the directory entries created (files, renamed-to names, directories) that no
+ * fsync of their directory has made durable yet: `powerLoss` releases the descriptors and
+ * removes those entries, as a power cut may. (Only new entries are modelled: an unlink or a
+ * rename over an existing name is taken as durable at once.)
  */
-export function crashableFs(): { fs: LogFs; releaseAll: () => Promise<void> } {
+export function crashableFs(): {
+  fs: LogFs;
+  releaseAll: () => Promise<void>;
+  /** The entries (paths) a power cut now would lose. */
+  unsynced: () => string[];
+  /** Releases every descriptor, then removes the unsynced entries; returns them. */
+  powerLoss: () => Promise<string[]>;
+} {
   const opened: LogFileHandle[] = [];
+  const unsynced = new Set<string>();
+  const exists = (path: string): Promise<boolean> =>
+    stat(path).then(
+      () => true,
+      () => false,
+    );
+  const releaseAll = async (): Promise<void> => {
+    for (const h of opened.splice(0)) await h.close().catch(() => {});
+  };
   return {
     fs: {
       ...nodeLogFs,
       open: async (path, flags) => {
+        const created = /[wax]/.test(flags) && !(await exists(path));
         const handle = await nodeLogFs.open(path, flags);
         opened.push(handle);
+        if (created) unsynced.add(path);
         return handle;
       },
+      mkdir: async (path) => {
+        const missing: string[] = [];
+        for (let p = path; !(await exists(p)); p = dirname(p)) missing.push(p);
+        await nodeLogFs.mkdir(path);
+        for (const p of missing) unsynced.add(p);
+      },
+      rename: async (from, to) => {
+        const created = !(await exists(to));
+        await nodeLogFs.rename(from, to);
+        unsynced.delete(from);
+        if (created) unsynced.add(to);
+      },
+      unlink: async (path) => {
+        await nodeLogFs.unlink(path);
+        unsynced.delete(path);
+      },
+      rmTree: async (path) => {
+        await nodeLogFs.rmTree(path);
+        for (const p of [...unsynced]) if (p === path || p.startsWith(`${path}/`)) unsynced.delete(p);
+      },
+      syncDir: async (path) => {
+        await nodeLogFs.syncDir(path);
+        for (const p of [...unsynced]) if (dirname(p) === path) unsynced.delete(p);
+      },
     },
-    releaseAll: async () => {
-      for (const h of opened.splice(0)) await h.close().catch(() => {});
+    releaseAll,
+    unsynced: () => [...unsynced].sort(),
+    powerLoss: async () => {
+      await releaseAll();
+      const lost = [...unsynced].sort();
+      unsynced.clear();
+      for (const p of lost) await rm(p, { recursive: true, force: true });
+      return lost;
     },
   };
 }

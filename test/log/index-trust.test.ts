@@ -4,20 +4,8 @@
 import { readFile, unlink, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import type { LogStore, PartitionLog } from '../../src/log/index.js';
-import type { FilePartitionLog } from '../../src/log/file-partition-log.js';
-import {
-  batch,
-  cleanUpAfterEach,
-  config,
-  crashableStore,
-  expectIndexesMatchRebuild,
-  newTopic,
-  openStore,
-  readAll,
-  reopenStore,
-  scratchDir,
-  segmentFiles,
-} from './helpers.js';
+import { cleanUpAfterEach, expectIndexesMatchRebuild, readAll, reopenStore } from './helpers.js';
+import { closedSegments, flushedThenCrashed, indexFile } from './damaged-segments.js';
 
 cleanUpAfterEach();
 
@@ -41,14 +29,8 @@ async function reopen(dir: string, pdir: string, topic: string, before: Buffer):
  * or `.timeindex` file (the part the checkpoint covers, which a restart loads); reopened.
  */
 async function damagedIndex(file: 'index' | 'timeindex', damage: (idx: Buffer) => void): Promise<Damaged> {
-  const { dir, store } = await crashableStore({ scrubBytesPerSec: 0 });
-  const topic = newTopic();
-  const log = (await store.createPartition(topic, 0, config)) as FilePartitionLog;
-  for (let i = 0; i < 60; i++) await log.append(batch(i, 3, 200), { durability: 'fsync' });
-  await log.flush();
-  const pdir = `${dir}/${topic}/0`;
-  const [name] = await segmentFiles(pdir);
-  const path = `${pdir}/${name!.replace('.log', `.${file}`)}`;
+  const { dir, topic, pdir, name } = await flushedThenCrashed();
+  const path = indexFile(pdir, name, file);
   const idx = await readFile(path);
   expect(idx.length / (file === 'index' ? 8 : 12)).toBeGreaterThan(4);
   const before = Buffer.from(idx);
@@ -109,16 +91,8 @@ describe('index files are never trusted over the log', () => {
   });
 
   it("a closed segment's .timeindex claiming an older newest timestamp: a lookup by time does not skip the segment", async () => {
-    const dir = await scratchDir();
-    const topic = newTopic();
-    const store = await openStore(dir, { scrubBytesPerSec: 0 });
-    const log = await store.createPartition(topic, 0, { ...config, segmentBytes: 32 * 1024 });
-    for (let i = 0; i < 120; i++) await log.append(batch(i, 3, 200), { durability: 'fsync' });
-    await store.close();
-    const pdir = `${dir}/${topic}/0`;
-    const names = await segmentFiles(pdir);
-    expect(names.length).toBeGreaterThan(2);
-    const path = `${pdir}/${names[0]!.replace('.log', '.timeindex')}`;
+    const { dir, topic, pdir, names } = await closedSegments();
+    const path = indexFile(pdir, names[0]!, 'timeindex');
     const time = await readFile(path);
     // The two newest entries each claim a timestamp one lower: the segment's newest now looks older.
     const last = time.length - 12;
@@ -136,16 +110,8 @@ describe('index files are never trusted over the log', () => {
   });
 
   it("a closed segment's index files missing at a clean start: rebuilt once, at start, and written back", async () => {
-    const dir = await scratchDir();
-    const topic = newTopic();
-    const store = await openStore(dir, { scrubBytesPerSec: 0 });
-    const log = await store.createPartition(topic, 0, { ...config, segmentBytes: 32 * 1024 });
-    for (let i = 0; i < 120; i++) await log.append(batch(i, 3, 200), { durability: 'fsync' });
-    await store.close();
-    const pdir = `${dir}/${topic}/0`;
-    const names = await segmentFiles(pdir);
-    expect(names.length).toBeGreaterThan(2);
-    for (const ext of ['.index', '.timeindex']) await unlink(`${pdir}/${names[0]!.replace('.log', ext)}`);
+    const { dir, topic, pdir, names } = await closedSegments();
+    for (const ext of ['index', 'timeindex'] as const) await unlink(indexFile(pdir, names[0]!, ext));
 
     const d = await reopen(dir, pdir, topic, Buffer.alloc(0));
     // Before the fix: the start's rebuild was dropped, the files left missing until a read rebuilt it again.
@@ -157,16 +123,8 @@ describe('index files are never trusted over the log', () => {
   });
 
   it('a closed segment whose .index names offsets its batches do not start: reads are right and its files are rewritten from the log', async () => {
-    const dir = await scratchDir();
-    const topic = newTopic();
-    const store = await openStore(dir, { scrubBytesPerSec: 0 });
-    const log = await store.createPartition(topic, 0, { ...config, segmentBytes: 32 * 1024 });
-    for (let i = 0; i < 120; i++) await log.append(batch(i, 3, 200), { durability: 'fsync' });
-    await store.close(); // clean: the start checks only each closed segment's last index entry
-    const pdir = `${dir}/${topic}/0`;
-    const names = await segmentFiles(pdir);
-    expect(names.length).toBeGreaterThan(2);
-    const path = `${pdir}/${names[1]!.replace('.log', '.index')}`;
+    const { dir, topic, pdir, names } = await closedSegments(); // clean: the start checks only each closed segment's last index entry
+    const path = indexFile(pdir, names[1]!, 'index');
     const idx = await readFile(path);
     expect(idx.length / 8).toBeGreaterThan(3);
     const base = Number(names[1]!.slice(0, 20));

@@ -1,21 +1,11 @@
-// A quarantine found while running (by the background scrub or a read) is kept across restarts
-// by a marker in the partition directory, until the damaged segment verifies again.
-import { access, open as fsOpen } from 'node:fs/promises';
+// A quarantine (found by a read, the background scrub or a start's own scan) is kept across
+// restarts by a marker in the partition directory, until the damaged segment verifies again.
+import { access, readFile, unlink, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { LogCorruptionError, type LogStore } from '../../src/log/index.js';
+import { CLEAN_SHUTDOWN_MARKER, LogCorruptionError, type LogStore } from '../../src/log/index.js';
 import { QUARANTINE_FILE } from '../../src/log/partition-quarantine.js';
-import {
-  batch,
-  cleanUpAfterEach,
-  config,
-  newTopic,
-  openStore,
-  readAll,
-  readUpTo,
-  scratchDir,
-  segmentFiles,
-  waitFor,
-} from './helpers.js';
+import { batch, cleanUpAfterEach, crashableStore, openStore, readAll, readUpTo, waitFor } from './helpers.js';
+import { flippedBitInClosedSegment } from './damaged-segments.js';
 
 cleanUpAfterEach();
 
@@ -28,41 +18,6 @@ const exists = (path: string): Promise<boolean> =>
 /** The store on `dir`, closed by the caller. */
 function start(dir: string, scrubBytesPerSec = 0, onScrubFinished?: () => void): Promise<LogStore> {
   return openStore(dir, { scrubBytesPerSec, observer: { scrubFinished: () => onScrubFinished?.() } });
-}
-
-/**
- * Two partitions of 40 fsynced batches in 8 KiB segments, closed cleanly; then one bit of the
- * fifth batch of partition 0's second (closed) segment flipped, where a restart never scans.
- */
-async function damagedClosedSegment() {
-  const dir = await scratchDir();
-  const topic = newTopic();
-  const store = await openStore(dir, { scrubBytesPerSec: 0 });
-  const sizes: number[] = [];
-  for (const p of [0, 1]) {
-    const log = await store.createPartition(topic, p, { ...config, segmentBytes: 8192 });
-    for (let i = 0; i < 40; i++) {
-      const before = log.sizeBytes();
-      await log.append(batch(i, 3, 200), { durability: 'fsync' });
-      if (p === 0) sizes.push(log.sizeBytes() - before);
-    }
-  }
-  await store.close();
-  const pdir = `${dir}/${topic}/0`;
-  const files = await segmentFiles(pdir);
-  const firstBase = Number(files[1]!.slice(0, 20));
-  const segStart = sizes.slice(0, firstBase / 3).reduce((a, b) => a + b, 0);
-  const victim = firstBase / 3 + 4;
-  const at = sizes.slice(0, victim).reduce((a, b) => a + b, 0) - segStart + 100;
-  const flip = async (): Promise<void> => {
-    const h = await fsOpen(`${pdir}/${files[1]}`, 'r+');
-    const b = Buffer.alloc(1);
-    await h.read(b, 0, 1, at);
-    await h.write(Buffer.from([b[0]! ^ 0x10]), 0, 1, at);
-    await h.close();
-  };
-  await flip();
-  return { dir, pdir, topic, badOffset: victim * 3, flip };
 }
 
 /** After a restart with the scrub off: still quarantined, read-only, the prefix served, the bad batch never. */
@@ -99,7 +54,7 @@ async function expectServedAgain(dir: string, pdir: string, topic: string, flip:
 
 describe('a quarantine found while running survives a restart', () => {
   it('found by the background scrub: the next start (scrub off) keeps it, until the segment verifies again', async () => {
-    const { dir, pdir, topic, badOffset, flip } = await damagedClosedSegment();
+    const { dir, pdir, topic, badOffset, flip } = await flippedBitInClosedSegment();
     let finished = 0;
     const store = await start(dir, 64 * 1024 * 1024, () => finished++);
     await waitFor('the scrub to quarantine partition 0', () => (store.quarantined().length > 0 ? true : undefined));
@@ -115,7 +70,7 @@ describe('a quarantine found while running survives a restart', () => {
   });
 
   it('found by a read: the next start keeps it too', async () => {
-    const { dir, pdir, topic, badOffset, flip } = await damagedClosedSegment();
+    const { dir, pdir, topic, badOffset, flip } = await flippedBitInClosedSegment();
     const store = await start(dir);
     await expect(
       store.getPartition(topic, 0)!.read(badOffset, { maxRecords: 3, maxBytes: 1 << 20 }),
@@ -126,5 +81,42 @@ describe('a quarantine found while running survives a restart', () => {
     // Before the fix: served and writable again after the restart.
     await expectStillQuarantined(dir, topic, badOffset, /invalid batch.*still invalid at this start/);
     await expectServedAgain(dir, pdir, topic, flip);
+  });
+});
+
+describe('a quarantine found by the scan at start is recorded the same way', () => {
+  it('the marker names the damaged segment; a later start that does not scan there keeps the quarantine, until it verifies', async () => {
+    const { dir, pdir, topic, badOffset, badSegment, flip } = await flippedBitInClosedSegment();
+    // As after a crash whose last flush checkpointed a batch past the damage (no resume position):
+    // the start scans that segment whole and finds the damage below the recovery point.
+    await unlink(`${dir}/${CLEAN_SHUTDOWN_MARKER}`);
+    const recoveryPoint = badOffset + 3;
+    await writeFile(`${pdir}/partition.checkpoint`, JSON.stringify({ startOffset: 0, recoveryPoint }));
+    const store = await start(dir);
+    expect(store.quarantined()).toEqual([
+      { topicId: topic, partition: 0, reason: expect.stringMatching(/invalid batch.*below the recovery point/) },
+    ]);
+    const reason = store.quarantined()[0]?.reason;
+    await store.close();
+    // Before the fix: no marker, so only a start that happened to scan there again found the damage.
+    const marker = JSON.parse(await readFile(`${pdir}/${QUARANTINE_FILE}`, 'utf8')) as Record<string, unknown>;
+    expect(marker).toMatchObject({ segment: badSegment, reason });
+
+    // A start that trusts the log there (a clean one, as a store whose partitions all closed cleanly leaves it).
+    await writeFile(`${dir}/${CLEAN_SHUTDOWN_MARKER}`, new Date().toISOString());
+    await expectStillQuarantined(dir, topic, badOffset, /below the recovery point.*still invalid at this start/);
+    await expectServedAgain(dir, pdir, topic, flip);
+  });
+
+  it('a start reads the marker only where the directory lists one', async () => {
+    const { dir, topic } = await flippedBitInClosedSegment();
+    const opened: string[] = [];
+    const { store } = await crashableStore(
+      { scrubBytesPerSec: 0 },
+      { dataDir: dir, wrapFs: (fs) => ({ ...fs, open: (path, flags) => (opened.push(path), fs.open(path, flags)) }) },
+    );
+    expect(store.partitions(topic)).toEqual([0, 1]);
+    expect(opened.filter((p) => p.endsWith(QUARANTINE_FILE))).toEqual([]);
+    await store.close();
   });
 });

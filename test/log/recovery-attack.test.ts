@@ -5,7 +5,13 @@
 // never serve a bad batch, never reuse an offset, never quarantine a healthy partition.
 import { copyFile, readFile, stat, truncate } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { faultInjectingLogFs, type FaultOp, type FileLogStoreOptions, type LogFs } from '../../src/log/index.js';
+import {
+  faultInjectingLogFs,
+  type FaultOp,
+  type FileLogStoreOptions,
+  type LogFs,
+  type PartitionConfig,
+} from '../../src/log/index.js';
 import type { FilePartitionLog } from '../../src/log/file-partition-log.js';
 import { readCheckpoint } from '../../src/log/partition-checkpoint.js';
 import { nodeLogFs } from '../../src/log/log-fs.js';
@@ -31,8 +37,16 @@ async function crashable(dataDir?: string, extra: Partial<FileLogStoreOptions> =
       const suffix = faults[op];
       return suffix !== undefined && path.endsWith(suffix) ? 'EIO' : undefined;
     });
-  const { dir, store } = await crashableStore({ scrubBytesPerSec: 0, ...extra }, { dataDir, wrapFs });
-  return { dir, store, faults };
+  const { dir, store, powerLoss } = await crashableStore({ scrubBytesPerSec: 0, ...extra }, { dataDir, wrapFs });
+  return { dir, store, faults, powerLoss };
+}
+
+/** Partition 0 (of `partitionConfig`) of a new topic on a fresh `crashable` store; `pdir` is its directory. */
+async function crashablePartition(partitionConfig: PartitionConfig = config, extra: Partial<FileLogStoreOptions> = {}) {
+  const crashed = await crashable(undefined, extra);
+  const topic = newTopic();
+  const log = (await crashed.store.createPartition(topic, 0, partitionConfig)) as FilePartitionLog;
+  return { ...crashed, topic, log, pdir: `${crashed.dir}/${topic}/0` };
 }
 
 const reopen = (dir: string, extra: Partial<FileLogStoreOptions> = {}) =>
@@ -52,10 +66,7 @@ async function appendRange(log: FilePartitionLog, from: number, to: number, dura
 
 describe('crash recovery under hostile interleavings', () => {
   it('a crash between the index-file write and the checkpoint rename resumes at the older checkpoint', async () => {
-    const { dir, store, faults } = await crashable();
-    const topic = newTopic();
-    const log = (await store.createPartition(topic, 0, config)) as FilePartitionLog;
-    const pdir = `${dir}/${topic}/0`;
+    const { dir, faults, topic, log, pdir } = await crashablePartition();
     await appendRange(log, 0, 30, 'fsync');
     await log.flush();
     const position = log.sizeBytes();
@@ -85,10 +96,7 @@ describe('crash recovery under hostile interleavings', () => {
       ['sync', 'partition.checkpoint.tmp'],
     ];
     for (const [op, file] of steps) {
-      const { dir, store, faults } = await crashable();
-      const topic = newTopic();
-      const log = (await store.createPartition(topic, 0, config)) as FilePartitionLog;
-      const pdir = `${dir}/${topic}/0`;
+      const { dir, faults, topic, log, pdir } = await crashablePartition();
       await appendRange(log, 0, 30, 'write');
       await log.flush();
       const position = log.sizeBytes();
@@ -108,10 +116,7 @@ describe('crash recovery under hostile interleavings', () => {
   });
 
   it('a discard fence cutting the segment the checkpoint points into: resumes there, nothing unacknowledged visible', async () => {
-    const { dir, store, faults } = await crashable();
-    const topic = newTopic();
-    const log = (await store.createPartition(topic, 0, config)) as FilePartitionLog;
-    const pdir = `${dir}/${topic}/0`;
+    const { dir, faults, topic, log, pdir } = await crashablePartition();
     await appendRange(log, 0, 20, 'fsync');
     await log.flush();
     const position = log.sizeBytes();
@@ -138,10 +143,7 @@ describe('crash recovery under hostile interleavings', () => {
 
   it('a crash inside a roll, before its checkpoint lands: nothing acknowledged is lost, offsets continue', async () => {
     for (const afterFlush of [0, 5]) {
-      const { dir, store, faults } = await crashable();
-      const topic = newTopic();
-      const log = (await store.createPartition(topic, 0, { ...config, segmentBytes: 20_000 })) as FilePartitionLog;
-      const pdir = `${dir}/${topic}/0`;
+      const { dir, faults, topic, log, pdir } = await crashablePartition({ ...config, segmentBytes: 20_000 });
       // Fill the first segment to just below its limit (each batch is ~700 bytes).
       let i = 0;
       while (log.sizeBytes() < 20_000 - 700 * (afterFlush + 2)) await appendRange(log, i, ++i, 'fsync');
@@ -172,11 +174,36 @@ describe('crash recovery under hostile interleavings', () => {
     }
   });
 
+  it('a power cut right after a roll: the new segment and what was acknowledged in it survive', async () => {
+    const { dir, powerLoss, topic, log, pdir } = await crashablePartition({ ...config, segmentBytes: 8192 });
+    // Append (fsync) until an append lands in a segment the roll before it created.
+    let i = 0;
+    while ((await segmentFiles(pdir)).length < 2) await appendRange(log, i, ++i, 'fsync');
+    const files = await segmentFiles(pdir);
+    expect(log.sizeBytes()).toBeGreaterThan(0);
+    // The roll created the new segment and the closed one's index files: their directory is
+    // fsynced before the first append to the new segment is acknowledged (DESIGN §4).
+    const lost = await powerLoss();
+    expect(lost).toEqual([]);
+    expect(await segmentFiles(pdir)).toEqual(files);
+
+    const { store: s2, report } = await reopen(dir);
+    expect(report).toMatchObject({ truncated: [], quarantined: [] });
+    expect(await texts(s2.getPartition(topic, 0)!)).toEqual(values(0, i * 3));
+  });
+
+  it('a power cut after a clean close loses none of the files it wrote', async () => {
+    const { dir, store, powerLoss, topic, log } = await crashablePartition({ ...config, segmentBytes: 8192 });
+    await appendRange(log, 0, 30, 'write');
+    await store.close();
+    expect(await powerLoss()).toEqual([]);
+    const { store: s2, report } = await reopen(dir);
+    expect(report).toMatchObject({ cleanShutdown: true, truncated: [], quarantined: [] });
+    expect(await texts(s2.getPartition(topic, 0)!)).toEqual(values(0, 90));
+  });
+
   it('a crash after a roll, before the next flush: the new segment is scanned whole, the closed one trusted', async () => {
-    const { dir, store } = await crashable();
-    const topic = newTopic();
-    const log = (await store.createPartition(topic, 0, { ...config, segmentBytes: 8192 })) as FilePartitionLog;
-    const pdir = `${dir}/${topic}/0`;
+    const { dir, topic, log, pdir } = await crashablePartition({ ...config, segmentBytes: 8192 });
     await appendRange(log, 0, 30, 'write');
     expect((await segmentFiles(pdir)).length).toBeGreaterThan(2);
     const cp = await readCheckpoint(nodeLogFs, pdir);
@@ -194,10 +221,7 @@ describe('crash recovery under hostile interleavings', () => {
   });
 
   it('a crash after retention checkpointed the new start but before it deleted: the deletion completes', async () => {
-    const { dir, store, faults } = await crashable();
-    const topic = newTopic();
-    const log = (await store.createPartition(topic, 0, { ...config, segmentBytes: 8192 })) as FilePartitionLog;
-    const pdir = `${dir}/${topic}/0`;
+    const { dir, store, faults, topic, log, pdir } = await crashablePartition({ ...config, segmentBytes: 8192 });
     await appendRange(log, 0, 40, 'write');
     await log.flush();
     await appendRange(log, 40, 42, 'write');
@@ -218,10 +242,7 @@ describe('crash recovery under hostile interleavings', () => {
 
   it('a tear exactly at, one byte after and one byte before the checkpointed position', async () => {
     for (const delta of [0, 1, -1]) {
-      const { dir, store } = await crashable();
-      const topic = newTopic();
-      const log = (await store.createPartition(topic, 0, config)) as FilePartitionLog;
-      const pdir = `${dir}/${topic}/0`;
+      const { dir, topic, log, pdir } = await crashablePartition();
       await appendRange(log, 0, 20, 'fsync');
       await log.flush();
       const position = log.sizeBytes();
@@ -249,10 +270,7 @@ describe('crash recovery under hostile interleavings', () => {
   });
 
   it('index files of an older flush beside a newer checkpoint are not trusted: the segment is scanned whole', async () => {
-    const { dir, store } = await crashable();
-    const topic = newTopic();
-    const log = (await store.createPartition(topic, 0, config)) as FilePartitionLog;
-    const pdir = `${dir}/${topic}/0`;
+    const { dir, topic, log, pdir } = await crashablePartition();
     const [name] = await segmentFiles(pdir);
     const stem = `${pdir}/${name!.replace('.log', '')}`;
     await appendRange(log, 0, 30, 'fsync');
@@ -276,10 +294,7 @@ describe('crash recovery under hostile interleavings', () => {
   });
 
   it('a segment rolled because its index filled up recovers from its checkpoint like any other', async () => {
-    const { dir, store } = await crashable(undefined, { maxIndexEntries: 8 });
-    const topic = newTopic();
-    const log = (await store.createPartition(topic, 0, config)) as FilePartitionLog;
-    const pdir = `${dir}/${topic}/0`;
+    const { dir, topic, log, pdir } = await crashablePartition(config, { maxIndexEntries: 8 });
     // One index entry per ~4.3 KB batch: the index fills after a handful.
     const big = (i: number) => [{ key: null, value: Buffer.alloc(4300, 97 + (i % 26)), headers: [], timestamp: i }];
     for (let i = 0; i < 20; i++) expect((await log.append(big(i), { durability: 'fsync' })).ok).toBe(true);
@@ -297,9 +312,7 @@ describe('crash recovery under hostile interleavings', () => {
   });
 
   it('a group that overfills the index: the restart still resumes at the checkpointed position', async () => {
-    const { dir, store } = await crashable(undefined, { maxIndexEntries: 8 });
-    const topic = newTopic();
-    const log = (await store.createPartition(topic, 0, config)) as FilePartitionLog;
+    const { dir, topic, log } = await crashablePartition(config, { maxIndexEntries: 8 });
     const big = (i: number) => [{ key: null, value: Buffer.alloc(4300, 97 + (i % 26)), headers: [], timestamp: i }];
     // Appends queued together are written as one group: one index entry per batch, past the bound.
     const results = await Promise.all(
@@ -315,10 +328,7 @@ describe('crash recovery under hostile interleavings', () => {
   });
 
   it('two starts in a row without a flush, the first cutting a torn tail and appending: nothing acknowledged lost, no offset reused', async () => {
-    const { dir, store } = await crashable();
-    const topic = newTopic();
-    const log = (await store.createPartition(topic, 0, config)) as FilePartitionLog;
-    const pdir = `${dir}/${topic}/0`;
+    const { dir, topic, log, pdir } = await crashablePartition();
     await appendRange(log, 0, 20, 'fsync');
     await log.flush();
     const position = log.sizeBytes();
@@ -347,10 +357,7 @@ describe('crash recovery under hostile interleavings', () => {
   });
 
   it('a clean shutdown, then a crash before the first flush of the next run: only the new tail is scanned', async () => {
-    const { dir, store } = await crashable();
-    const topic = newTopic();
-    const log = (await store.createPartition(topic, 0, config)) as FilePartitionLog;
-    const pdir = `${dir}/${topic}/0`;
+    const { dir, store, topic, log, pdir } = await crashablePartition();
     await appendRange(log, 0, 30, 'write');
     await store.close();
     const closedSize = (await stat(`${pdir}/${(await segmentFiles(pdir))[0]}`)).size;
@@ -372,9 +379,7 @@ describe('crash recovery under hostile interleavings', () => {
 describe('the scrub racing the writer', () => {
   /** A crashed partition of many segments (~4 MB), reopened with the scrub off so the test drives it. */
   async function crashedWithSegments() {
-    const { dir, store } = await crashable();
-    const topic = newTopic();
-    const log = (await store.createPartition(topic, 0, { ...config, segmentBytes: 400_000 })) as FilePartitionLog;
+    const { dir, topic, log } = await crashablePartition({ ...config, segmentBytes: 400_000 });
     await appendRange(log, 0, 5600, 'write');
     await log.flush();
     await appendRange(log, 5600, 5700, 'write');

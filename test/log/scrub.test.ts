@@ -1,54 +1,28 @@
 // The background scrub after open (DESIGN §4): every segment below the recovery point is
 // CRC-checked without any read asking for it; corruption quarantines, nothing is cut.
-import { open as fsOpen, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { LogCorruptionError } from '../../src/log/index.js';
-import type { FilePartitionLog } from '../../src/log/file-partition-log.js';
 import {
   batch,
   cleanUpAfterEach,
   config,
-  crashableStore,
   expectIndexesMatchRebuild,
   newTopic,
   openStore,
   readUpTo,
   reopenStore,
   scratchDir,
-  segmentFiles,
   waitFor,
 } from './helpers.js';
+import { closedSegments, flippedBitInClosedSegment, flushedThenCrashed, indexFile } from './damaged-segments.js';
 
 cleanUpAfterEach();
 
 describe('log scrub', () => {
   it('finds a bit flipped in the middle of a closed segment after a clean start, without any read', async () => {
-    const dir = await scratchDir();
-    const topic = newTopic();
-    const store = await openStore(dir);
-    const sizes: number[] = [];
-    for (const p of [0, 1]) {
-      const log = await store.createPartition(topic, p, { ...config, segmentBytes: 8192 });
-      for (let i = 0; i < 40; i++) {
-        const before = log.sizeBytes();
-        await log.append(batch(i, 3, 200), { durability: 'fsync' });
-        if (p === 0) sizes.push(log.sizeBytes() - before);
-      }
-    }
-    await store.close(); // clean: the next start verifies only tails
-    const pdir = `${dir}/${topic}/0`;
-    const files = await segmentFiles(pdir);
-    expect(files.length).toBeGreaterThan(3);
-    const path = `${pdir}/${files[1]}`; // a closed segment
-    const firstBase = Number(files[1]!.slice(0, 20));
-    const segStart = sizes.slice(0, firstBase / 3).reduce((a, b) => a + b, 0);
-    const victim = firstBase / 3 + 4; // the fifth batch of the second segment
-    const at = sizes.slice(0, victim).reduce((a, b) => a + b, 0) - segStart + 100;
-    const h = await fsOpen(path, 'r+');
-    const b = Buffer.alloc(1);
-    await h.read(b, 0, 1, at);
-    await h.write(Buffer.from([b[0]! ^ 0x10]), 0, 1, at);
-    await h.close();
+    // Closed cleanly: the next start verifies only tails. The flipped bit is in a closed segment.
+    const { dir, topic, files, path, badOffset } = await flippedBitInClosedSegment();
     const damaged = await readFile(path);
 
     const scrubbed: number[] = [];
@@ -66,7 +40,7 @@ describe('log scrub', () => {
         partition: 0,
         reason: expect.stringMatching(
           new RegExp(
-            `${files[1]}.*offset ${victim * 3}, below the recovery point 120 \\(found by the background scrub\\)`,
+            `${files[1]}.*offset ${badOffset}, below the recovery point 120 \\(found by the background scrub\\)`,
           ),
         ),
       },
@@ -79,10 +53,8 @@ describe('log scrub', () => {
     expect(log.writable().ok).toBe(false);
     const r = await log.append(batch(1), { durability: 'fsync' });
     expect(r.ok || r.error.code).toBe('partition_read_only');
-    expect((await readUpTo(log, victim * 3)).length).toBe(victim * 3);
-    await expect(log.read(victim * 3, { maxRecords: 10, maxBytes: 1 << 20 })).rejects.toBeInstanceOf(
-      LogCorruptionError,
-    );
+    expect((await readUpTo(log, badOffset)).length).toBe(badOffset);
+    await expect(log.read(badOffset, { maxRecords: 10, maxBytes: 1 << 20 })).rejects.toBeInstanceOf(LogCorruptionError);
     // The other partition was scrubbed clean and keeps taking writes.
     const other = again.getPartition(topic, 1)!;
     expect(await other.append(batch(99), { durability: 'fsync' })).toEqual({
@@ -92,24 +64,16 @@ describe('log scrub', () => {
   });
 
   it('compares the index files of closed segments with the batches it scans and rebuilds the ones that differ', async () => {
-    const dir = await scratchDir();
-    const topic = newTopic();
-    const store = await openStore(dir, { scrubBytesPerSec: 0 });
-    const log = await store.createPartition(topic, 0, { ...config, segmentBytes: 32 * 1024 });
-    for (let i = 0; i < 120; i++) await log.append(batch(i, 3, 200), { durability: 'fsync' });
-    await store.close(); // clean: the start checks only each closed segment's last index entry
-    const pdir = `${dir}/${topic}/0`;
-    const names = await segmentFiles(pdir);
-    expect(names.length).toBeGreaterThan(2);
+    const { dir, topic, pdir, names } = await closedSegments();
     // Segment 1: an offset entry naming an offset two before its batch. Segment 0: a time
     // entry naming the batch after its own.
-    const indexPath = `${pdir}/${names[1]!.replace('.log', '.index')}`;
+    const indexPath = indexFile(pdir, names[1]!, 'index');
     const idx = await readFile(indexPath);
     const base = Number(names[1]!.slice(0, 20));
     const rel = idx.readInt32BE(8);
     idx.writeInt32BE(rel - 2, 8);
     await writeFile(indexPath, idx);
-    const timePath = `${pdir}/${names[0]!.replace('.log', '.timeindex')}`;
+    const timePath = indexFile(pdir, names[0]!, 'timeindex');
     const time = await readFile(timePath);
     time.writeInt32BE(time.readInt32BE(20) + 3, 20);
     await writeFile(timePath, time);
@@ -130,15 +94,8 @@ describe('log scrub', () => {
   });
 
   it("compares the active segment's index in memory with the batches below the recovery point and rebuilds it", async () => {
-    const { dir, store } = await crashableStore({ scrubBytesPerSec: 0 });
-    const topic = newTopic();
-    const log = await store.createPartition(topic, 0, config);
-    for (let i = 0; i < 60; i++) await log.append(batch(i, 3, 200), { durability: 'fsync' });
-    await (log as FilePartitionLog).flush();
-    // A crash: the restart resumes at the flush, loading the index files the checkpoint covers.
-    const pdir = `${dir}/${topic}/0`;
-    const [name] = await segmentFiles(pdir);
-    const indexPath = `${pdir}/${name!.replace('.log', '.index')}`;
+    const { dir, topic, pdir, name } = await flushedThenCrashed();
+    const indexPath = indexFile(pdir, name, 'index');
     const idx = await readFile(indexPath);
     const rel = idx.readInt32BE(16);
     idx.writeInt32BE(rel - 2, 16);

@@ -124,7 +124,8 @@ export const CreateTokenBody = z
   .strictObject({
     grants: GrantList,
     ttl_ms: z.number().int().min(1_000).max(MAX_TOKEN_TTL_MS).openapi({
-      description: 'Lifetime in ms (1 s – 24 h); never beyond the expiry of the caller’s key.',
+      description:
+        'Lifetime in ms (1 s – 24 h), rounded up to the whole second the token’s `exp` states; never beyond the expiry of the caller’s key (then rounded down).',
       example: 600_000,
     }),
   })
@@ -136,6 +137,9 @@ export const TokenJson = z
       description:
         'A signed token: `Authorization: Bearer <token>`, or `?access_token=<token>` on GET streams (SSE, long-poll) for EventSource.',
     }),
-    expires_at: z.number().int().openapi({ description: 'Unix ms.' }),
+    expires_at: z
+      .number()
+      .int()
+      .openapi({ description: 'Unix ms: exactly the token’s `exp` claim (whole seconds) × 1000.' }),
   })
   .openapi('Token');

@@ -179,6 +179,8 @@ interface PlatformaticAdmin extends PlatformaticBase {
   }): Promise<void>;
 }
 interface PlatformaticProducer extends PlatformaticBase {
+  /** The client's cached view of each topic it produced to (undefined until it first looked). */
+  readonly currentMetadata?: { topics: Map<string, { partitionsCount: number; lastUpdate: number } | undefined> };
   send(o: {
     messages: object[];
     acks?: number;
@@ -202,7 +204,9 @@ interface PlatformaticConsumer extends PlatformaticBase {
 interface PlatformaticModule {
   createRecord(message: object, offsetDelta: number, firstTimestamp: bigint): { buffer: Buffer };
   Admin: new (o: PlatformaticClientOptions) => PlatformaticAdmin;
-  Producer: new (o: PlatformaticClientOptions & { acks?: number; idempotent?: boolean }) => PlatformaticProducer;
+  Producer: new (
+    o: PlatformaticClientOptions & { acks?: number; idempotent?: boolean; metadataMaxAge?: number },
+  ) => PlatformaticProducer;
   Consumer: new (o: PlatformaticClientOptions & { groupId: string }) => PlatformaticConsumer;
 }
 
@@ -211,6 +215,13 @@ export function kafkaClientSupported(version = process.versions.node): boolean {
   const [major = 0, minor = 0] = version.split('.').map(Number);
   return major >= 24 || (major === 22 && minor >= 22) || major === 23;
 }
+
+/** Idempotent producer clients appends are spread over (by partition). */
+const PRODUCERS = 4;
+/** How long the producer client trusts its view of a topic (its metadataMaxAge, its default too). */
+const PRODUCER_METADATA_MAX_AGE_MS = 5_000;
+/** The view is re-read this long before the client would re-read it inside a send. */
+const PRODUCER_METADATA_MARGIN_MS = 1_000;
 
 const IS_CONTROL_BATCH = 0x20;
 /** Record batch attributes bit 3: the timestamps are the broker's (LogAppendTime). */
@@ -241,13 +252,26 @@ export async function createPlatformaticDriver(conn: KafkaConnection): Promise<K
     retries: 5,
   };
   const admin = new mod.Admin(base);
-  // Idempotent: a retry after a lost answer never appends a batch twice (acks=all implied).
-  const producer = new mod.Producer({ ...base, idempotent: true, acks: -1 });
+  // Idempotent: a retry after a lost answer never appends a batch twice (acks=all implied). Such a
+  // client has one request in flight per broker connection, for all the partitions that broker
+  // leads: appends are spread over a few, each partition always on the same one (its order).
+  const producers = Array.from(
+    { length: PRODUCERS },
+    () => new mod.Producer({ ...base, idempotent: true, acks: -1, metadataMaxAge: PRODUCER_METADATA_MAX_AGE_MS }),
+  );
+  /** Per topic, the producer each partition uses, given out in turn as partitions are first used. */
+  const producerOf = new Map<string, Map<number, PlatformaticProducer>>();
+  let nextProducer = 0;
+  const producerFor = (topic: string, partition: number): PlatformaticProducer => {
+    let byPartition = producerOf.get(topic);
+    if (!byPartition) producerOf.set(topic, (byPartition = new Map()));
+    let producer = byPartition.get(partition);
+    if (!producer) byPartition.set(partition, (producer = producers[nextProducer++ % PRODUCERS]!));
+    return producer;
+  };
   const consumer = new mod.Consumer({ ...base, groupId: `${conn.clientId}-reader` });
   // Long polls hold a broker connection for up to their wait: give them their own.
   const tailConsumer = new mod.Consumer({ ...base, groupId: `${conn.clientId}-tail` });
-  /** Partition count of each topic as the producer's metadata last showed it. */
-  const producerPartitions = new Map<string, number>();
 
   const metadata = async (topics: string[], force: boolean): Promise<Map<string, TopicLayout>> => {
     const out = new Map<string, TopicLayout>();
@@ -292,7 +316,7 @@ export async function createPlatformaticDriver(conn: KafkaConnection): Promise<K
         })),
       }),
     deleteTopic: (name) => {
-      producerPartitions.delete(name);
+      producerOf.delete(name);
       return admin.deleteTopics({ topics: [name] });
     },
     alterTopicConfig: (name, configs) =>
@@ -314,16 +338,25 @@ export async function createPlatformaticDriver(conn: KafkaConnection): Promise<K
       return out;
     },
     async produce(topic, partition, records, acks) {
-      // The client sends a record for a partition its metadata does not show to `partition % count`,
-      // answering with that partition's offset: a topic grown a moment ago (its metadata is cached
-      // for 5 s) would get records in an old partition. Past the count it last saw, it looks again.
-      if (partition >= (producerPartitions.get(topic) ?? 0)) {
-        const md = await producer.metadata({ topics: [topic], forceUpdate: true });
-        const count = md.topics.get(topic)?.partitions.length ?? 0;
-        producerPartitions.set(topic, count);
-        if (partition >= count) {
-          throw new Error(`produce to ${topic}/${partition}: Kafka's metadata shows ${count} partitions; nothing sent`);
-        }
+      // The client sends a record for a partition its view of the topic lacks to `partition % count`,
+      // answering with that partition's offset, and re-reads the view inside a send once it is
+      // metadataMaxAge old. So a topic grown a moment ago would get records in an old partition, and
+      // an exposed topic deleted and created again with fewer partitions one meant for a partition
+      // it lost. The view is checked here before each send, re-read first when it is about to
+      // expire or lacks the partition, so the send (called right after) goes by the view checked.
+      const producer = producerFor(topic, partition);
+      let view = producer.currentMetadata?.topics.get(topic);
+      if (
+        !view ||
+        partition >= view.partitionsCount ||
+        Date.now() - view.lastUpdate > PRODUCER_METADATA_MAX_AGE_MS - PRODUCER_METADATA_MARGIN_MS
+      ) {
+        await producer.metadata({ topics: [topic], forceUpdate: true });
+        view = producer.currentMetadata?.topics.get(topic);
+      }
+      const count = view?.partitionsCount ?? 0;
+      if (partition >= count) {
+        throw new Error(`produce to ${topic}/${partition}: Kafka's metadata shows ${count} partitions; nothing sent`);
       }
       const result = await producer.send({
         acks,
@@ -339,7 +372,6 @@ export async function createPlatformaticDriver(conn: KafkaConnection): Promise<K
       });
       const hit = result.offsets?.find((o) => o.topic === topic && o.partition === partition);
       if (!hit) {
-        producerPartitions.delete(topic);
         throw new Error(`produce to ${topic}/${partition}: no offset in the answer`);
       }
       return Number(hit.offset);
@@ -440,7 +472,12 @@ export async function createPlatformaticDriver(conn: KafkaConnection): Promise<K
       return out;
     },
     async close() {
-      await Promise.allSettled([producer.close(), consumer.close(true), tailConsumer.close(true), admin.close()]);
+      await Promise.allSettled([
+        ...producers.map((p) => p.close()),
+        consumer.close(true),
+        tailConsumer.close(true),
+        admin.close(),
+      ]);
     },
   };
 }
@@ -520,6 +557,19 @@ async function ensureVarInt64(mod: PlatformaticModule): Promise<void> {
     return this.writeUnsignedVarInt64(BigInt.asUintN(64, (value << 1n) ^ (value >> 63n)), append);
   };
   if (!correct()) throw new Error(`${name} encodes 64-bit varints wrongly and could not be patched`);
+}
+
+/** Kafka refused a produced batch for its size (the topic's max.message.bytes, or its segment size). */
+export function isBatchTooLarge(e: unknown): boolean {
+  const seen = new Set<unknown>();
+  const walk = (x: unknown): boolean => {
+    if (typeof x !== 'object' || x === null || seen.has(x)) return false;
+    seen.add(x);
+    const { apiId, errors, cause } = x as { apiId?: unknown; errors?: unknown; cause?: unknown };
+    if (apiId === 'MESSAGE_TOO_LARGE' || apiId === 'RECORD_LIST_TOO_LARGE') return true;
+    return (Array.isArray(errors) && errors.some(walk)) || walk(cause);
+  };
+  return walk(e);
 }
 
 function isUnknownTopic(e: unknown): boolean {

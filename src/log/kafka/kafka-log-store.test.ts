@@ -1,6 +1,7 @@
 // Runs the LogStore conformance suite against the Kafka store, on the cluster named by
 // SLUICE_TEST_KAFKA_BROKERS (`npm run test:kafka` starts a 3-broker cluster and sets it).
 import { randomBytes, randomUUID } from 'node:crypto';
+import { tracingChannel } from 'node:diagnostics_channel';
 import { expect, it } from 'vitest';
 import { defaultConfig, runLogStoreConformance } from '../log-store.conformance.js';
 import type { RecordInput } from '../types.js';
@@ -157,6 +158,116 @@ if (!brokers || !kafkaClientSupported()) {
     }
   });
 
+  it('appends waiting behind an in-flight produce go to Kafka as one batch, each answered with exactly its offsets', async () => {
+    const topicPrefix = `sluice-test-${randomBytes(4).toString('hex')}.`;
+    const connection = { brokers: brokers.split(','), clientId: 'sluice-coalesce' };
+    const real = await createPlatformaticDriver(connection);
+    const sent: number[] = [];
+    let hold: Promise<void> | undefined;
+    const driver: KafkaDriver = {
+      ...real,
+      produce: async (...args) => {
+        sent.push(args[2].length);
+        if (hold) await hold;
+        return real.produce(...args);
+      },
+    };
+    const store = createKafkaLogStore({ connection, topicPrefix, driver });
+    await store.open();
+    const reader = await plainStore(topicPrefix);
+    try {
+      const topicId = randomUUID();
+      const log = await store.createPartition(topicId, 0, defaultConfig);
+      expect((await log.append([odd[0]!], { durability: 'fsync' })).ok).toBe(true);
+      sent.length = 0;
+      let release!: () => void;
+      hold = new Promise((r) => (release = r));
+      const rec = (v: string): RecordInput => ({ key: null, value: Buffer.from(v), headers: [], timestamp: ts });
+      // One in flight (held), then four plain appends and a tagged one queue behind it.
+      const first = log.append([rec('a')], { durability: 'fsync' });
+      await until(() => sent.length > 0);
+      const appends = [
+        first,
+        log.append([rec('b'), rec('c')], { durability: 'fsync' }),
+        log.append([rec('d')], { durability: 'write' }),
+        log.append([rec('t1'), rec('t2')], { durability: 'fsync', tag: Buffer.from('tag-q') }),
+        log.append([rec('e')], { durability: 'fsync' }),
+        log.append([rec('f'), rec('g')], { durability: 'fsync' }),
+      ];
+      release();
+      const answers = (await Promise.all(appends)).map((a) => (a.ok ? a.value : a.error));
+      // Before: one request per append (6), each queued behind the one before at the client.
+      expect(sent).toEqual([1, 3, 2, 3]);
+      expect(answers).toEqual([
+        { baseOffset: 1, lastOffset: 1 },
+        { baseOffset: 2, lastOffset: 3 },
+        { baseOffset: 4, lastOffset: 4 },
+        { baseOffset: 5, lastOffset: 6 },
+        { baseOffset: 7, lastOffset: 7 },
+        { baseOffset: 8, lastOffset: 9 },
+      ]);
+      const fetched = await (await reader.createPartition(topicId, 0, defaultConfig)).read(1, all);
+      if (!fetched.ok) throw new Error('read failed');
+      expect(fetched.value.records.map((r) => [r.offset, r.value?.toString()])).toEqual(
+        ['a', 'b', 'c', 'd', 't1', 't2', 'e', 'f', 'g'].map((v, i) => [i + 1, v]),
+      );
+      // The tagged batch stayed a batch of its own: another node's catch-up finds its tag.
+      const tags = await (await reader.createPartition(topicId, 0, defaultConfig)).recentTags(0);
+      expect(tags.map((t) => [t.baseOffset, t.lastOffset, t.tag.toString()])).toEqual([[5, 6, 'tag-q']]);
+    } finally {
+      for (const id of store.topicIds()) await store.deleteTopic(id).catch(() => {});
+      await reader.close();
+      await store.close();
+    }
+  });
+
+  it('appends to two partitions led by one broker are in flight together, not queued behind each other', async () => {
+    const topicPrefix = `sluice-test-${randomBytes(4).toString('hex')}.`;
+    const connection = { brokers: brokers.split(','), clientId: 'sluice-spread' };
+    const store = await plainStore(topicPrefix);
+    const probe = await createPlatformaticDriver(connection);
+    // Produce requests on the wire (the client publishes each as it writes it and as it is answered).
+    let inFlight = 0;
+    let most = 0;
+    const api = tracingChannel<unknown, { apiKey?: number }>('plt:kafka:connections:api');
+    const handlers = {
+      start: (m: { apiKey?: number }) => {
+        if (m.apiKey === 0) most = Math.max(most, ++inFlight);
+      },
+      asyncStart: (m: { apiKey?: number }) => {
+        if (m.apiKey === 0) inFlight--;
+      },
+      end: () => {},
+      asyncEnd: () => {},
+      error: () => {},
+    };
+    try {
+      const topicId = randomUUID();
+      // Six partitions on three brokers: at least two share a leader.
+      const logs = [await store.createPartition(topicId, 5, defaultConfig)];
+      for (let p = 0; p < 5; p++) logs.unshift(await store.createPartition(topicId, 4 - p, defaultConfig));
+      const leaders = (await probe.metadata([`${topicPrefix}${topicId}`], true)).get(
+        `${topicPrefix}${topicId}`,
+      )!.leaders;
+      const a = leaders.findIndex((l, i) => leaders.indexOf(l) !== i);
+      const b = leaders.indexOf(leaders[a]!);
+      const rec = (v: string): RecordInput => ({ key: null, value: Buffer.from(v), headers: [], timestamp: ts });
+      for (const p of [a, b]) expect((await logs[p]!.append([rec('warm')], { durability: 'fsync' })).ok).toBe(true);
+      api.subscribe(handlers);
+      for (let i = 0; i < 5; i++) {
+        const both = await Promise.all([a, b].map((p) => logs[p]!.append([rec(`r${i}`)], { durability: 'fsync' })));
+        expect(both.every((r) => r.ok)).toBe(true);
+      }
+      // Before: the idempotent client's one connection per broker carried one request at a time.
+      expect(most).toBe(2);
+    } finally {
+      api.unsubscribe(handlers);
+      for (const id of store.topicIds()) await store.deleteTopic(id).catch(() => {});
+      await probe.close();
+      await store.close();
+    }
+  });
+
   it('a topic grown a moment ago: an append to a new partition lands there, never in an old one', async () => {
     const topicPrefix = `sluice-test-${randomBytes(4).toString('hex')}.`;
     const store = await plainStore(topicPrefix);
@@ -175,6 +286,75 @@ if (!brokers || !kafkaClientSupported()) {
       expect(logs.map((l) => l.endOffset())).toEqual([1, 1, 1, 1]);
     } finally {
       for (const id of store.topicIds()) await store.deleteTopic(id).catch(() => {});
+      await store.close();
+    }
+  });
+
+  it('an exposed topic deleted natively and created again with fewer partitions: an append to a partition it lost is refused and lands nowhere', async () => {
+    const topicPrefix = `sluice-test-${randomBytes(4).toString('hex')}.`;
+    const store = await plainStore(topicPrefix);
+    const reader = await plainStore(topicPrefix);
+    const nativeName = '@platformatic/kafka';
+    const native = (await import(nativeName)) as {
+      Admin: new (o: object) => {
+        createTopics(o: object): Promise<unknown>;
+        deleteTopics(o: object): Promise<unknown>;
+        close(): Promise<void>;
+      };
+    };
+    const admin = new native.Admin({ clientId: 'sluice-recreate', bootstrapBrokers: brokers.split(',') });
+    const name = `sluice-test-exposed-${randomBytes(4).toString('hex')}`;
+    const rec = (v: string): RecordInput => ({ key: null, value: Buffer.from(v), headers: [], timestamp: ts });
+    try {
+      await admin.createTopics({ topics: [name], partitions: 3, replicas: -1 });
+      const topicId = randomUUID();
+      const deadline = Date.now() + 60_000;
+      // A topic created a moment ago may not be in every broker's metadata yet.
+      const open = async (p: number) => {
+        for (;;) {
+          try {
+            return await store.createPartition(topicId, p, defaultConfig, { external: name });
+          } catch (e) {
+            if (Date.now() > deadline) throw e;
+            await new Promise((r) => setTimeout(r, 200));
+          }
+        }
+      };
+      const logs = [];
+      for (let p = 0; p < 3; p++) logs.push(await open(p));
+      for (const log of logs) expect((await log.append([rec('before')], { durability: 'fsync' })).ok).toBe(true);
+
+      await admin.deleteTopics({ topics: [name] });
+      // Kafka deletes asynchronously: created again (one partition) once the old one is gone.
+      for (;;) {
+        try {
+          await admin.createTopics({ topics: [name], partitions: 1, replicas: -1 });
+          break;
+        } catch (e) {
+          if (Date.now() > deadline) throw e;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+      // The producer client re-reads a topic's layout when it is 5 s old: past that, a produce to
+      // partition 0 brings its view of the new, one-partition topic.
+      await new Promise((r) => setTimeout(r, 5_500));
+      const kept: string[] = [];
+      for (let i = 0; kept.length === 0; i++) {
+        if ((await logs[0]!.append([rec(`p0-${i}`)], { durability: 'fsync' })).ok) kept.push(`p0-${i}`);
+        else if (Date.now() > deadline) throw new Error('partition 0 of the new topic refused every append');
+      }
+
+      const lost = await logs[2]!.append([rec('to-partition-2')], { durability: 'fsync' });
+      expect(lost.ok).toBe(false);
+      // Partition 0 holds what was appended to it, and nothing meant for partition 2.
+      const got = await (await reader.createPartition(randomUUID(), 0, defaultConfig, { external: name })).read(0, all);
+      if (!got.ok) throw new Error('read failed');
+      expect(got.value.records.map((r) => r.value?.toString())).toEqual(kept);
+    } finally {
+      for (const id of store.topicIds()) await store.deleteTopic(id).catch(() => {});
+      await admin.deleteTopics({ topics: [name] }).catch(() => {});
+      await admin.close();
+      await reader.close();
       await store.close();
     }
   });

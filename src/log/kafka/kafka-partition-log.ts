@@ -13,6 +13,7 @@ import {
 } from '../append-input.js';
 import { ReadCollector } from '../read-collector.js';
 import { RecordRun } from '../record-run.js';
+import { ProduceQueue } from './produce-queue.js';
 import { RecentBatches } from './recent-batches.js';
 import type {
   AppendError,
@@ -30,6 +31,7 @@ import type {
 } from '../types.js';
 import {
   KafkaErrors,
+  isBatchTooLarge,
   type FetchedBatch,
   type FetchedPartition,
   type KafkaDriver,
@@ -50,6 +52,11 @@ export interface KafkaPartitionContext {
 
 /** Per tailed partition: a few hundred KiB covers the batches a live tail has yet to deliver. */
 export const RECENT_BATCH_BYTES = 256 << 10;
+/**
+ * Appends waiting behind an in-flight produce are merged into batches up to this size: well under
+ * Kafka's default max.message.bytes (1 MiB); a topic allowing less gets them one batch each.
+ */
+export const MERGED_BATCH_BYTES = 256 << 10;
 
 const RETRIABLE = new Set<number>([
   KafkaErrors.LEADER_NOT_AVAILABLE,
@@ -74,6 +81,8 @@ export class KafkaPartitionLog implements PartitionLog {
   private interest = 0;
   /** This node's latest acknowledged batches, kept while someone is interested. */
   private readonly recent: RecentBatches;
+  /** One produce in flight; appends arriving meanwhile go together in the next. */
+  private readonly produceQueue: ProduceQueue<KafkaRecordOut>;
 
   constructor(
     readonly topicId: string,
@@ -92,6 +101,12 @@ export class KafkaPartitionLog implements PartitionLog {
     this.start = offsets.start;
     this.end = offsets.end;
     this.recent = new RecentBatches(RECENT_BATCH_BYTES);
+    this.produceQueue = new ProduceQueue({
+      // acks=all for both durabilities: the producer is idempotent, which Kafka ties to acks=all.
+      send: (records) => this.ctx.driver.produce(this.kafkaTopic, this.partition, records, -1),
+      maxBatchBytes: MERGED_BATCH_BYTES,
+      tooLarge: isBatchTooLarge,
+    });
   }
 
   startOffset(): number {
@@ -146,10 +161,12 @@ export class KafkaPartitionLog implements PartitionLog {
       at.writeBigInt64BE(BigInt(this.ctx.clock()));
       out[0]!.headers.unshift([Buffer.from(APPEND_TIME_HEADER_KEY), at], [Buffer.from(TAG_HEADER_KEY), options.tag]);
     }
+    // Estimated bytes: per-record framing (varints, attributes) besides the data.
+    let bytes = 0;
+    for (const r of records) bytes += recordDataBytes(r) + 10 + 4 * r.headers.length;
     let baseOffset: number;
     try {
-      // acks=all for both durabilities: the producer is idempotent, which Kafka ties to acks=all.
-      baseOffset = await this.ctx.driver.produce(this.kafkaTopic, this.partition, out, -1);
+      baseOffset = await this.produceQueue.produce({ records: out, bytes, alone: options.tag !== undefined });
     } catch (e) {
       if (this.closedReason) return err({ code: 'closed', reason: this.closedReason });
       return err({ code: 'unavailable', reason: `Kafka produce failed: ${errorText(e)}` });
@@ -157,9 +174,8 @@ export class KafkaPartitionLog implements PartitionLog {
     const lastOffset = baseOffset + records.length - 1;
     // Kept before readers wake below: a live tail then delivers it without a fetch.
     if (this.interest > 0 && this.keepOwnAppends) this.recent.add(baseOffset, records);
-    // Estimated batch bytes: the 61-byte header plus per-record framing (varints, attributes).
-    this.bytes += 61;
-    for (const r of records) this.bytes += recordDataBytes(r) + 10 + 4 * r.headers.length;
+    // The 61-byte batch header (counted per append, merged or not: an estimate).
+    this.bytes += 61 + bytes;
     this.advance(lastOffset + 1);
     return ok({ baseOffset, lastOffset });
   }
