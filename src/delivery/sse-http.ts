@@ -57,7 +57,7 @@ export const sseHeaders = z.object({
 export const sseStreamDescription =
   'A Server-Sent Events stream. It opens with `retry:`; each record arrives as `event: record` with ' +
   '`data:` a Record JSON and `id:` the resume cursor (with `?batch=true`: `event: records`, a JSON array). ' +
-  'A `: keepalive` comment is sent every SLUICE_SSE_KEEPALIVE_MS (default 15 s). ' +
+  'A `: keepalive` comment is sent every SLUICE_SSE_KEEPALIVE_MS (default 15 s) unless other bytes went out since the last one. ' +
   'Records deleted by retention before the stream delivered them (a cursor below the retained start, or a slow ' +
   'client that fell behind it) are reported, never skipped silently, as `event: gap` with `data:` ' +
   '`{"topic","partition","from_offset","to_offset"}`: offsets [from_offset, to_offset) of that partition are gone; ' +

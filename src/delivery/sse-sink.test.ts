@@ -1,5 +1,5 @@
-// The Node response sink against a real HTTP server and client: bytes go out through the
-// public ServerResponse API as a close-delimited HTTP body, corked per tick, with real backpressure.
+// The Node response sink against a real HTTP server and client: after the head, bytes go to the
+// socket as a close-delimited HTTP body, flushed once per tick, with real backpressure.
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -33,26 +33,33 @@ async function serve(): Promise<{ url: string; opened: Promise<{ sink: SseSink; 
 const tick = () => new Promise((r) => setImmediate(r));
 
 describe('nodeResponseSink', () => {
-  it('writes every frame with res.write, corked for the tick, as one close-delimited body the client reads byte for byte', async () => {
+  it('hands every frame to the socket at the end of its tick, the same Buffer, as one close-delimited body the client reads byte for byte', async () => {
     const { url, opened } = await serve();
     const response = fetch(url);
     const { sink, res } = await opened;
+    const socket = res.socket!;
     const writes: unknown[] = [];
-    const write = res.write.bind(res);
-    res.write = ((chunk: unknown, ...rest: never[]) => {
+    let corkedWrites = 0;
+    const write = socket.write.bind(socket);
+    socket.write = ((chunk: unknown, ...rest: never[]) => {
       writes.push(chunk);
+      if (socket.writableCorked > 0) corkedWrites++;
       return write(chunk as Buffer, ...rest);
-    }) as typeof res.write;
+    }) as typeof socket.write;
     const shared = Buffer.from('event: record\ndata: {"n":1}\nid: 1\n\n');
     sink.write(Buffer.from('retry: 100\n\n'));
-    await tick();
-    await tick();
+    while (writes.length === 0) await tick();
+    writes.length = 0;
     for (let i = 0; i < 5; i++) sink.write(shared);
-    expect(res.socket?.writableCorked).toBeGreaterThan(0);
+    // Held for the tick, then written together (corked: one socket write for all five).
+    expect(writes).toHaveLength(0);
+    expect(sink.bufferedBytes()).toBe(5 * shared.length);
     await tick();
-    expect(res.socket?.writableCorked).toBe(0);
-    // The very same Buffer went to res.write each time: encoded once, never copied by the sink.
-    expect(writes.filter((w) => w === shared)).toHaveLength(5);
+    expect(writes).toHaveLength(5);
+    expect(corkedWrites).toBe(5);
+    expect(socket.writableCorked).toBe(0);
+    // The very same Buffer each time: encoded once, never copied by the sink.
+    expect(writes.every((w) => w === shared)).toBe(true);
     sink.end();
     const answer = await response;
     expect([answer.headers.get('transfer-encoding'), answer.headers.get('connection')]).toEqual([null, 'close']);
@@ -61,7 +68,27 @@ describe('nodeResponseSink', () => {
     expect(sink.closed).toBe(true);
   });
 
-  it('reports backpressure from res.write once the client stops reading, and drains when it reads again', async () => {
+  it('writes nothing after the head of a HEAD request, and closes', async () => {
+    const { url, opened } = await serve();
+    const { port } = new URL(url);
+    const client = net.connect(Number(port), '127.0.0.1');
+    let received = '';
+    client.on('data', (chunk: Buffer) => (received += chunk.toString()));
+    client.write('HEAD / HTTP/1.1\r\nHost: x\r\n\r\n');
+    const { sink } = await opened;
+    sink.write(Buffer.from('retry: 100\n\n'));
+    const deadline = Date.now() + 10_000;
+    while (!sink.closed && Date.now() < deadline) await tick();
+    expect(sink.closed).toBe(true);
+    sink.write(Buffer.from('event: record\ndata: {}\n\n'));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(received).toMatch(/^HTTP\/1\.1 200/);
+    expect(received).not.toContain('retry:');
+    expect(received).not.toContain('event:');
+    client.destroy();
+  });
+
+  it('reports backpressure from the socket once the client stops reading, and drains when it reads again', async () => {
     const { url, opened } = await serve();
     const { port } = new URL(url);
     const client = net.connect(Number(port), '127.0.0.1');
@@ -78,7 +105,7 @@ describe('nodeResponseSink', () => {
       drains++;
       onDrain();
     });
-    // Write until res.write says stop and no 'drain' follows: the kernel buffers are full too.
+    // Write until the sink says stop and no 'drain' follows: the kernel buffers are full too.
     for (let written = 0; ;) {
       while (sink.write(frame)) if (++written > 10_000) throw new Error('no backpressure after 640 MB');
       const before = drains;

@@ -1,6 +1,7 @@
-// The narrow port an SSE stream writes to, with backpressure: a Node ServerResponse (real
+// The narrow port an SSE stream writes to, with backpressure: a Node response's connection (real
 // sockets, `write()` → false + 'drain') or a web ReadableStream (for `app.request()`).
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 
 export interface SseSink {
   /** Queue bytes for the client; false once the sink holds more than its high-water mark. */
@@ -17,115 +18,203 @@ export interface SseSink {
 }
 
 /**
- * Write SSE bytes to a Node response through its public API while the framework sends the
- * headers. @hono/node-server writes the status and headers (so CORS and request-id
- * middleware apply) and pumps the returned `body`, which never yields; closing `body` ends
- * the response. Data goes to `res.write()` once the headers are stored.
+ * Sinks holding bytes for the flush at the end of this tick. One process.nextTick writes them all,
+ * so a fan-out round of 10k subscribers schedules one tick, not one per subscriber (with
+ * AsyncLocalStorage on, every tick object also runs the async-hooks init).
+ */
+let dirty: NodeResponseSink[] = [];
+let spare: NodeResponseSink[] = [];
+let flushScheduled = false;
+
+function flushDirty(): void {
+  flushScheduled = false;
+  // Swap lists: a drain listener run by a flush may write again, into the next round.
+  const round = dirty;
+  dirty = spare;
+  spare = round;
+  for (let i = 0; i < round.length; i++) (round[i] as NodeResponseSink).flush();
+  round.length = 0;
+}
+
+/**
+ * Writes SSE bytes to the connection of a Node response while the framework sends the headers.
+ * @hono/node-server writes the status and headers (so CORS and request-id middleware apply) and
+ * pumps the returned `body`, which never yields; closing `body` ends the response.
  *
  * The body is delimited by closing the connection (`Connection: close`, no
- * `Transfer-Encoding`), as an event stream ends only when its connection does: so each
- * `res.write()` of a shared Buffer is one socket write of that very Buffer — fan-out encodes
- * once and never frames or copies per subscriber. `res.write()`'s return value and the
- * response's 'drain' are the backpressure, and the response is corked for the rest of the
- * tick on its first write, so everything written in one tick leaves in one socket write.
- * Writes made before the headers are stored (the `retry:` line, at most one batch) are held
+ * `Transfer-Encoding`), as an event stream ends only when its connection does: so once the
+ * head is on the socket the body is the socket's bytes, and frames go to `socket.write()`
+ * unchanged — fan-out encodes once and never frames or copies per subscriber, and skips the
+ * ServerResponse layer (which would add nothing but per-write checks). Writes are held until
+ * the end of the tick and leave together (one socket write per subscriber per tick, corked when
+ * there are several); write()'s answer and 'drain' follow the socket's buffer plus what is held.
+ * Writes made before the head is on the socket (the `retry:` line, at most one batch) are held
  * and flushed first, in order.
  */
-export function nodeResponseSink(res: ServerResponse): { sink: SseSink; body: ReadableStream<Uint8Array> } {
-  if (!res.headersSent) {
-    res.removeHeader('transfer-encoding');
-    res.setHeader('connection', 'close');
-  }
-  let closed = false;
-  let ending = false;
-  let ready = false;
-  let corked = false;
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
-  const closeListeners: Array<() => void> = [];
-  const drainListeners: Array<() => void> = [];
-  const markClosed = (): void => {
-    if (closed) return;
-    closed = true;
-    for (const listener of closeListeners.splice(0)) listener();
-  };
-  const body = new ReadableStream<Uint8Array>({
-    start: (c) => {
-      controller = c;
-    },
-    cancel: () => markClosed(),
-  });
-  const finish = (): void => {
-    try {
-      controller.close();
-    } catch {
-      // Already cancelled by the server because the client went away.
-    }
-    markClosed();
-  };
-  const uncork = (): void => {
-    corked = false;
-    res.uncork();
-  };
-  const out = (chunk: Buffer): boolean => {
-    if (!corked) {
-      corked = true;
-      res.cork();
-      process.nextTick(uncork);
-    }
-    return res.write(chunk);
-  };
-  const becomeReady = (): void => {
-    if (closed) return;
+class NodeResponseSink implements SseSink {
+  readonly body: ReadableStream<Uint8Array>;
+  private controller!: ReadableStreamDefaultController<Uint8Array>;
+  /** The connection, once the head has been written to it (then the body goes here directly). */
+  private socket: Socket | null = null;
+  private readonly pending: Buffer[] = [];
+  private pendingBytes = 0;
+  /** In `dirty`, waiting for the end-of-tick flush. */
+  private queued = false;
+  /** write() answered false: call the drain listeners once the buffer is below its mark. */
+  private wantDrain = false;
+  private ending = false;
+  private isClosed = false;
+  private readonly closeListeners: Array<() => void> = [];
+  private readonly drainListeners: Array<() => void> = [];
+
+  constructor(private readonly res: ServerResponse) {
     if (!res.headersSent) {
-      setImmediate(becomeReady);
+      res.removeHeader('transfer-encoding');
+      res.setHeader('connection', 'close');
+    }
+    this.body = new ReadableStream<Uint8Array>({
+      start: (c) => {
+        this.controller = c;
+      },
+      cancel: () => this.markClosed(),
+    });
+    setImmediate(this.becomeReady);
+    res.once('close', () => this.markClosed());
+    // A reset connection surfaces as 'error' then 'close'; the stream cleans up on 'close'.
+    res.on('error', () => {});
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  write(chunk: Buffer): boolean {
+    if (this.isClosed || this.ending) return false;
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    const socket = this.socket;
+    // Before the head is out, the few held writes are not backpressure.
+    if (!socket) return true;
+    this.queue();
+    if (socket.writableLength + this.pendingBytes < socket.writableHighWaterMark) return true;
+    this.wantDrain = true;
+    return false;
+  }
+
+  bufferedBytes(): number {
+    return (this.socket?.writableLength ?? 0) + this.pendingBytes;
+  }
+
+  onDrain(listener: () => void): void {
+    this.drainListeners.push(listener);
+  }
+
+  onClose(listener: () => void): void {
+    if (this.isClosed) listener();
+    else this.closeListeners.push(listener);
+  }
+
+  end(): void {
+    if (this.isClosed || this.ending) return;
+    this.ending = true;
+    if (this.socket) this.finish();
+  }
+
+  /** Hand what is held to the socket (at the end of the tick, or before the response ends). */
+  flush(): void {
+    this.queued = false;
+    const socket = this.socket;
+    if (!socket || this.pending.length === 0) return;
+    const pending = this.pending;
+    if (this.isClosed || socket.destroyed) {
+      pending.length = 0;
+      this.pendingBytes = 0;
+      return;
+    }
+    if (pending.length === 1) socket.write(pending[0] as Buffer);
+    else {
+      socket.cork();
+      for (const chunk of pending) socket.write(chunk);
+      socket.uncork();
+    }
+    pending.length = 0;
+    this.pendingBytes = 0;
+    // The socket took it without asking for a drain: nothing more will come to wait for.
+    if (this.wantDrain && !socket.writableNeedDrain) this.drained();
+  }
+
+  private queue(): void {
+    if (this.queued) return;
+    this.queued = true;
+    dirty.push(this);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      process.nextTick(flushDirty);
+    }
+  }
+
+  private drained(): void {
+    if (!this.wantDrain || this.isClosed) return;
+    this.wantDrain = false;
+    for (const listener of this.drainListeners) listener();
+  }
+
+  /**
+   * The head is on the socket once the response has flushed it and holds nothing itself (its
+   * writable length is the socket's; a pipelined response waits its turn): from then on the
+   * socket's bytes are the body.
+   */
+  private readonly becomeReady = (): void => {
+    if (this.isClosed) return;
+    const { res } = this;
+    const socket = res.socket;
+    if (!socket) return;
+    if (!res.headersSent) {
+      setImmediate(this.becomeReady);
+      return;
+    }
+    // A HEAD request runs the GET route but its answer has no body: nothing to stream.
+    if (res.req.method === 'HEAD') {
+      this.pending.length = 0;
+      this.pendingBytes = 0;
+      this.finish();
+      return;
+    }
+    // Stored is not sent: put the head on the wire (a no-op if the framework already did).
+    res.flushHeaders();
+    if (res.writableLength !== socket.writableLength) {
+      setImmediate(this.becomeReady);
       return;
     }
     // Events are small and latency-sensitive: no Nagle delay between them.
-    res.socket?.setNoDelay(true);
-    ready = true;
-    const chunks = pending;
-    pending = [];
-    pendingBytes = 0;
-    for (const chunk of chunks) out(chunk);
-    if (ending) finish();
+    socket.setNoDelay(true);
+    socket.on('drain', () => this.drained());
+    this.socket = socket;
+    if (this.pending.length > 0) this.queue();
+    if (this.ending) this.finish();
   };
-  setImmediate(becomeReady);
-  res.on('drain', () => {
-    for (const listener of drainListeners) listener();
-  });
-  res.once('close', markClosed);
-  // A reset connection surfaces as 'error' then 'close'; the stream cleans up on 'close'.
-  res.on('error', () => {});
-  const sink: SseSink = {
-    write: (chunk) => {
-      if (closed || ending) return false;
-      if (!ready) {
-        pending.push(chunk);
-        pendingBytes += chunk.length;
-        return true;
-      }
-      return out(chunk);
-    },
-    bufferedBytes: () => res.writableLength + pendingBytes,
-    onDrain: (listener) => {
-      drainListeners.push(listener);
-    },
-    onClose: (listener) => {
-      if (closed) listener();
-      else closeListeners.push(listener);
-    },
-    get closed() {
-      return closed;
-    },
-    end: () => {
-      if (closed || ending) return;
-      ending = true;
-      if (ready) finish();
-    },
-  };
-  return { sink, body };
+
+  private finish(): void {
+    this.flush();
+    try {
+      this.controller.close();
+    } catch {
+      // Already cancelled by the server because the client went away.
+    }
+    this.markClosed();
+  }
+
+  private markClosed(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    for (const listener of this.closeListeners.splice(0)) listener();
+  }
+}
+
+/** An SSE sink on a Node response (see NodeResponseSink); `body` is what the route returns. */
+export function nodeResponseSink(res: ServerResponse): { sink: SseSink; body: ReadableStream<Uint8Array> } {
+  const sink = new NodeResponseSink(res);
+  return { sink, body: sink.body };
 }
 
 /**

@@ -408,6 +408,37 @@ describe('partition stream', () => {
     ticking.dispose();
     sink.disconnect();
   });
+
+  it('sends : keepalive only to a stream that sent nothing since the last tick', async () => {
+    const log = await store.createPartition(topicId, 0, config);
+    const sink = new FakeSink();
+    const stream = service.open({
+      kind: 'partition',
+      topic: topicId,
+      description: 't',
+      partitions: [{ log, encoder: encoderFor(topicId, 0), nextOffset: 0 }],
+      filter: null,
+      batchMode: false,
+      sink,
+    });
+    const keepalives = () => sink.text().split(': keepalive\n\n').length - 1;
+    await until(() => stream.isLive, 'live');
+    // The tick right after `retry:` went out: nothing needed.
+    stream.keepalive();
+    expect(keepalives()).toBe(0);
+    // Idle for a whole tick: one keepalive per tick.
+    stream.keepalive();
+    stream.keepalive();
+    expect(keepalives()).toBe(2);
+    // Events went out since the last tick: no keepalive; idle again: one.
+    await append(log, rec('a'));
+    await until(() => sink.records().length === 1, 'the record');
+    stream.keepalive();
+    expect(keepalives()).toBe(2);
+    stream.keepalive();
+    expect(keepalives()).toBe(3);
+    sink.disconnect();
+  });
 });
 
 describe('topic stream', () => {

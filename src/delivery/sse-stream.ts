@@ -60,6 +60,8 @@ export class SseStream {
   private catchingUp = false;
   private needDrain = false;
   private wakeups: Array<() => void> = [];
+  /** Bytes went out since the last keepalive tick (then the client needs no keepalive). */
+  private wroteSinceKeepalive = false;
   /** Names the topic id in topic cursors, so a deleted topic's cursor never fits its successor. */
   private readonly cursorTag: string;
 
@@ -139,14 +141,19 @@ export class SseStream {
     void this.catchUp();
   }
 
-  /** Send `: keepalive` unless the client is already behind (then it needs no more bytes). */
+  /**
+   * Send `: keepalive` if nothing else went out since the last tick and the client is not behind
+   * (then it needs no more bytes): a stream that carries events needs no keepalives, and 10k
+   * busy streams must not mean 10k extra socket writes per tick.
+   */
   keepalive(): void {
     if (this.closed) return;
     if (this.options.isGone?.()) {
       this.endDeleted();
       return;
     }
-    if (!this.needDrain) this.write(KEEPALIVE_FRAME);
+    if (!this.needDrain && !this.wroteSinceKeepalive) this.write(KEEPALIVE_FRAME);
+    this.wroteSinceKeepalive = false;
   }
 
   /** Its topic was deleted: end with an error event (a reconnect then learns 404, or 410 for a topic cursor). */
@@ -163,6 +170,7 @@ export class SseStream {
   }
 
   private write(frame: Buffer): boolean {
+    this.wroteSinceKeepalive = true;
     const ok = this.options.sink.write(frame);
     if (!ok) this.needDrain = true;
     return ok;

@@ -216,6 +216,8 @@ export function kafkaClientSupported(version = process.versions.node): boolean {
   return major >= 24 || (major === 22 && minor >= 22) || major === 23;
 }
 
+/** Idempotent producer clients appends are spread over (by partition). */
+const PRODUCERS = 4;
 /** How long the producer client trusts its view of a topic (its metadataMaxAge, its default too). */
 const PRODUCER_METADATA_MAX_AGE_MS = 5_000;
 /** The view is re-read this long before the client would re-read it inside a send. */
@@ -250,13 +252,23 @@ export async function createPlatformaticDriver(conn: KafkaConnection): Promise<K
     retries: 5,
   };
   const admin = new mod.Admin(base);
-  // Idempotent: a retry after a lost answer never appends a batch twice (acks=all implied).
-  const producer = new mod.Producer({
-    ...base,
-    idempotent: true,
-    acks: -1,
-    metadataMaxAge: PRODUCER_METADATA_MAX_AGE_MS,
-  });
+  // Idempotent: a retry after a lost answer never appends a batch twice (acks=all implied). Such a
+  // client has one request in flight per broker connection, for all the partitions that broker
+  // leads: appends are spread over a few, each partition always on the same one (its order).
+  const producers = Array.from(
+    { length: PRODUCERS },
+    () => new mod.Producer({ ...base, idempotent: true, acks: -1, metadataMaxAge: PRODUCER_METADATA_MAX_AGE_MS }),
+  );
+  /** Per topic, the producer each partition uses, given out in turn as partitions are first used. */
+  const producerOf = new Map<string, Map<number, PlatformaticProducer>>();
+  let nextProducer = 0;
+  const producerFor = (topic: string, partition: number): PlatformaticProducer => {
+    let byPartition = producerOf.get(topic);
+    if (!byPartition) producerOf.set(topic, (byPartition = new Map()));
+    let producer = byPartition.get(partition);
+    if (!producer) byPartition.set(partition, (producer = producers[nextProducer++ % PRODUCERS]!));
+    return producer;
+  };
   const consumer = new mod.Consumer({ ...base, groupId: `${conn.clientId}-reader` });
   // Long polls hold a broker connection for up to their wait: give them their own.
   const tailConsumer = new mod.Consumer({ ...base, groupId: `${conn.clientId}-tail` });
@@ -303,7 +315,10 @@ export async function createPlatformaticDriver(conn: KafkaConnection): Promise<K
           partitionOffsets: t.partitions.map((p) => ({ partition: p.partition, offset: BigInt(p.offset) })),
         })),
       }),
-    deleteTopic: (name) => admin.deleteTopics({ topics: [name] }),
+    deleteTopic: (name) => {
+      producerOf.delete(name);
+      return admin.deleteTopics({ topics: [name] });
+    },
     alterTopicConfig: (name, configs) =>
       admin.incrementalAlterConfigs({
         resources: [
@@ -329,6 +344,7 @@ export async function createPlatformaticDriver(conn: KafkaConnection): Promise<K
       // an exposed topic deleted and created again with fewer partitions one meant for a partition
       // it lost. The view is checked here before each send, re-read first when it is about to
       // expire or lacks the partition, so the send (called right after) goes by the view checked.
+      const producer = producerFor(topic, partition);
       let view = producer.currentMetadata?.topics.get(topic);
       if (
         !view ||
@@ -456,7 +472,12 @@ export async function createPlatformaticDriver(conn: KafkaConnection): Promise<K
       return out;
     },
     async close() {
-      await Promise.allSettled([producer.close(), consumer.close(true), tailConsumer.close(true), admin.close()]);
+      await Promise.allSettled([
+        ...producers.map((p) => p.close()),
+        consumer.close(true),
+        tailConsumer.close(true),
+        admin.close(),
+      ]);
     },
   };
 }

@@ -1,6 +1,7 @@
 // Runs the LogStore conformance suite against the Kafka store, on the cluster named by
 // SLUICE_TEST_KAFKA_BROKERS (`npm run test:kafka` starts a 3-broker cluster and sets it).
 import { randomBytes, randomUUID } from 'node:crypto';
+import { tracingChannel } from 'node:diagnostics_channel';
 import { expect, it } from 'vitest';
 import { defaultConfig, runLogStoreConformance } from '../log-store.conformance.js';
 import type { RecordInput } from '../types.js';
@@ -216,6 +217,53 @@ if (!brokers || !kafkaClientSupported()) {
     } finally {
       for (const id of store.topicIds()) await store.deleteTopic(id).catch(() => {});
       await reader.close();
+      await store.close();
+    }
+  });
+
+  it('appends to two partitions led by one broker are in flight together, not queued behind each other', async () => {
+    const topicPrefix = `sluice-test-${randomBytes(4).toString('hex')}.`;
+    const connection = { brokers: brokers.split(','), clientId: 'sluice-spread' };
+    const store = await plainStore(topicPrefix);
+    const probe = await createPlatformaticDriver(connection);
+    // Produce requests on the wire (the client publishes each as it writes it and as it is answered).
+    let inFlight = 0;
+    let most = 0;
+    const api = tracingChannel<unknown, { apiKey?: number }>('plt:kafka:connections:api');
+    const handlers = {
+      start: (m: { apiKey?: number }) => {
+        if (m.apiKey === 0) most = Math.max(most, ++inFlight);
+      },
+      asyncStart: (m: { apiKey?: number }) => {
+        if (m.apiKey === 0) inFlight--;
+      },
+      end: () => {},
+      asyncEnd: () => {},
+      error: () => {},
+    };
+    try {
+      const topicId = randomUUID();
+      // Six partitions on three brokers: at least two share a leader.
+      const logs = [await store.createPartition(topicId, 5, defaultConfig)];
+      for (let p = 0; p < 5; p++) logs.unshift(await store.createPartition(topicId, 4 - p, defaultConfig));
+      const leaders = (await probe.metadata([`${topicPrefix}${topicId}`], true)).get(
+        `${topicPrefix}${topicId}`,
+      )!.leaders;
+      const a = leaders.findIndex((l, i) => leaders.indexOf(l) !== i);
+      const b = leaders.indexOf(leaders[a]!);
+      const rec = (v: string): RecordInput => ({ key: null, value: Buffer.from(v), headers: [], timestamp: ts });
+      for (const p of [a, b]) expect((await logs[p]!.append([rec('warm')], { durability: 'fsync' })).ok).toBe(true);
+      api.subscribe(handlers);
+      for (let i = 0; i < 5; i++) {
+        const both = await Promise.all([a, b].map((p) => logs[p]!.append([rec(`r${i}`)], { durability: 'fsync' })));
+        expect(both.every((r) => r.ok)).toBe(true);
+      }
+      // Before: the idempotent client's one connection per broker carried one request at a time.
+      expect(most).toBe(2);
+    } finally {
+      api.unsubscribe(handlers);
+      for (const id of store.topicIds()) await store.deleteTopic(id).catch(() => {});
+      await probe.close();
       await store.close();
     }
   });

@@ -1,13 +1,23 @@
 // A process of SSE subscribers for the fan-out scenario: the subscribers are spread over several
 // of these (each its own event loop), so the load generator is not what bounds the latency
 // measured. Driven over IPC by scenarios/sse-fanout.ts; reports its deliveries as a histogram.
+import net from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as hdr from 'hdr-histogram-js';
-import { newHistogram, recordMs } from '../lib/histogram.js';
-import { subscribeSse, type Subscription } from '../lib/subscribers.js';
+import { newHistogram, nowMs, recordMs } from '../lib/histogram.js';
+import { timestampsIn } from '../lib/records.js';
+import { subscribeSse, type OnDelivered, type Subscription } from '../lib/subscribers.js';
 
 export type SubscriberCommand =
-  | { cmd: 'connect'; url: string; count: number; wave: number; deadlineMs: number }
+  | {
+      cmd: 'connect';
+      url: string;
+      count: number;
+      wave: number;
+      deadlineMs: number;
+      /** The stream's body is close-delimited (not chunked): read it from the socket, see subscribeRaw. */
+      raw: boolean;
+    }
   | { cmd: 'measure'; fromMs: number }
   | { cmd: 'report' }
   | { cmd: 'close' };
@@ -23,12 +33,73 @@ const loop = monitorEventLoopDelay({ resolution: 10 });
 let recordFrom = Infinity;
 let deliveries = 0;
 
-async function connect(url: string, count: number, wave: number, deadlineMs: number): Promise<void> {
+/**
+ * An SSE subscriber on a bare socket, for a server whose event-stream body is close-delimited
+ * (Sluice's): after the response head the socket's bytes are the events, so it scans them as
+ * they come without an HTTP client's per-chunk stream machinery — 10k of these in two processes
+ * must cost the shared cores less than the server they measure. Same timing as subscribeSse.
+ */
+function subscribeRaw(url: string, onDelivered: OnDelivered): Subscription {
+  const { hostname, port, pathname, search } = new URL(url);
+  let events = 0;
+  let closed = false;
+  const socket = net.connect(Number(port), hostname);
+  socket.setNoDelay(true);
+  const ready = new Promise<void>((resolve, reject) => {
+    let head: string | null = '';
+    let carry = '';
+    socket.on('connect', () =>
+      socket.write(
+        `GET ${pathname}${search} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nAccept: text/event-stream\r\n\r\n`,
+      ),
+    );
+    socket.on('data', (chunk: Buffer) => {
+      const at = nowMs();
+      let text = chunk.toString('latin1');
+      if (head !== null) {
+        head += text;
+        const end = head.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const status = head.slice(0, head.indexOf('\r\n'));
+        const headers = head.slice(0, end).toLowerCase();
+        text = head.slice(end + 4);
+        head = null;
+        if (!/^HTTP\/1\.[01] 200 /.test(status) || headers.includes('transfer-encoding: chunked')) {
+          reject(new Error(`SSE ${url} → ${status} (a raw subscriber needs a close-delimited 200)`));
+          socket.destroy();
+          return;
+        }
+        resolve();
+      }
+      text = carry + text;
+      const cut = text.lastIndexOf('\n');
+      carry = text.slice(cut + 1);
+      const ts = timestampsIn(cut < 0 ? '' : text.slice(0, cut + 1));
+      if (ts.length) {
+        events += ts.length;
+        onDelivered(ts, at);
+      }
+    });
+    socket.on('error', (e) => (closed ? resolve() : reject(e)));
+  });
+  ready.catch(() => undefined);
+  return {
+    ready,
+    events: () => events,
+    close: () => {
+      closed = true;
+      socket.destroy();
+    },
+  };
+}
+
+async function connect(url: string, count: number, wave: number, deadlineMs: number, raw: boolean): Promise<void> {
+  const subscribe = raw ? subscribeRaw : subscribeSse;
   let connected = 0;
   let timedOut = false;
   for (let i = 0; i < count && !timedOut; i += wave) {
     const batch = Array.from({ length: Math.min(wave, count - i) }, () =>
-      subscribeSse(url, (sent, at) => {
+      subscribe(url, (sent, at) => {
         for (const ts of sent) {
           if (ts < recordFrom) continue;
           deliveries++;
@@ -52,7 +123,7 @@ async function connect(url: string, count: number, wave: number, deadlineMs: num
 process.on('message', (m: SubscriberCommand) => {
   switch (m.cmd) {
     case 'connect':
-      void connect(m.url, m.count, m.wave, m.deadlineMs);
+      void connect(m.url, m.count, m.wave, m.deadlineMs, m.raw);
       break;
     case 'measure':
       recordFrom = m.fromMs;

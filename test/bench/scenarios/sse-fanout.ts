@@ -8,7 +8,8 @@ import type { Dispatcher } from 'undici';
 import { uniqueName, type BenchContext, type HttpTarget, type Scenario } from '../lib/context.js';
 import { newHistogram, nowMs, summarize, type LatencySummary } from '../lib/histogram.js';
 import { createPool, openLoop, requestJson, type RequestSpec } from '../lib/load.js';
-import { BENCH_DIR, REPO_ROOT, sleep, type Child } from '../lib/processes.js';
+import fs from 'node:fs';
+import { BENCH_DIR, REPO_ROOT, processCpuMs, sleep, type Child } from '../lib/processes.js';
 import { durableStreamsBody, sluiceJsonBody, timestampsIn, values } from '../lib/records.js';
 import { bound, versus, type Row, type ScenarioResult } from '../lib/report.js';
 import type { SubscriberCommand, SubscriberReply } from '../peers/sse-subscribers.js';
@@ -37,6 +38,16 @@ interface FanoutRun {
   /** The subscribers' processes (the worst of them): if this is high, the client limits the latency measured. */
   clientLoopDelayP99Ms: number;
   subscriberProcesses: number;
+  /**
+   * CPU the server used from the first record until the drain ended (user+system, all threads),
+   * per delivered event, and the kernel's share of it: on a shared machine CPU per delivery is
+   * steadier than latency, and the system share is the socket writes' cost in the kernel.
+   */
+  serverCpuMs: number;
+  serverCpuUsPerDelivery: number | null;
+  serverSystemShare: number | null;
+  /** CPU the subscriber processes used in the same window (the load generator's cost). */
+  subscribersCpuMs: number;
   /** The phase that hit its time bound (the run stopped there and reports what it reached). */
   timedOut?: string;
 }
@@ -50,6 +61,8 @@ const DRAIN_MS = 5000;
 interface FanoutTarget {
   origin: string;
   child: Child;
+  /** Its event-stream body is close-delimited, so subscribers may read it from the bare socket. */
+  rawBody: boolean;
   /** Create the stream; returns the SSE URL (from the live end) and the produce request. */
   setup(pool: Dispatcher, n: number): Promise<{ sseUrl: string; produce: (vals: string[]) => RequestSpec }>;
 }
@@ -57,6 +70,7 @@ interface FanoutTarget {
 const sluiceTarget = (ctx: BenchContext): FanoutTarget => ({
   origin: ctx.sluice.url,
   child: ctx.sluice.child,
+  rawBody: true,
   setup: async (pool, n) => {
     const topic = uniqueName(`fan-${n}`);
     await requestJson(pool, {
@@ -79,6 +93,7 @@ const sluiceTarget = (ctx: BenchContext): FanoutTarget => ({
 const durableStreamsTarget = (ds: HttpTarget): FanoutTarget => ({
   origin: ds.url,
   child: ds.child,
+  rawBody: false,
   setup: async (pool, n) => {
     const stream = `/bench/${uniqueName(`fan-${n}`)}`;
     await requestJson(pool, { method: 'PUT', path: stream }, [200, 201]);
@@ -93,6 +108,16 @@ const durableStreamsTarget = (ds: HttpTarget): FanoutTarget => ({
     };
   },
 });
+
+/** User and system CPU seconds of process `pid` (all threads) from /proc/<pid>/stat; NaN elsewhere. */
+function userSystemSeconds(pid: number | undefined): { user: number; system: number } {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
+  } catch {
+    return { user: NaN, system: NaN };
+  }
+}
 
 /** Sends a command to a subscriber process and waits for its reply of that kind. */
 function ask<K extends SubscriberReply['reply']>(
@@ -139,7 +164,11 @@ async function fanout(
     const share = (i: number) => Math.floor(n / procs.length) + (i < n % procs.length ? 1 : 0);
     const connects = await Promise.all(
       procs.map((p, i) =>
-        ask(p, { cmd: 'connect', url, count: share(i), wave: CONNECT_WAVE, deadlineMs }, 'connected'),
+        ask(
+          p,
+          { cmd: 'connect', url, count: share(i), wave: CONNECT_WAVE, deadlineMs, raw: target.rawBody },
+          'connected',
+        ),
       ),
     );
     let timedOut: string | undefined = connects.some((c) => c.timedOut)
@@ -159,6 +188,10 @@ async function fanout(
     let counted = 0;
     const producerLoop = monitorEventLoopDelay({ resolution: 10 });
     producerLoop.enable();
+    const serverPid = target.child.proc.pid;
+    const cpu0 = processCpuMs(serverPid);
+    const split0 = userSystemSeconds(serverPid);
+    const subsCpu0 = procs.map((p) => processCpuMs(p.pid));
     const load = await openLoop(
       pool,
       TICKS_PER_SEC,
@@ -184,6 +217,11 @@ async function fanout(
     }
     if (delivered() < expected) timedOut ??= `delivery drain (${DRAIN_MS / 1000} s)`;
     producerLoop.disable();
+    const serverCpuMs = processCpuMs(serverPid) - cpu0;
+    const split1 = userSystemSeconds(serverPid);
+    const system = split1.system - split0.system;
+    const userSystem = system + split1.user - split0.user;
+    const subscribersCpuMs = procs.reduce((sum, p, i) => sum + processCpuMs(p.pid) - (subsCpu0[i] ?? 0), 0);
     const h = newHistogram();
     for (const r of last) h.add(hdr.decodeFromCompressedBase64(r.histogram));
     await sleep(1100); // one more probe sample covering the whole window
@@ -203,6 +241,10 @@ async function fanout(
       loopDelayMaxMs: probe?.loopDelayMaxMs ?? null,
       clientLoopDelayP99Ms: Math.max(producerLoop.percentile(99) / 1e6, ...last.map((r) => r.loopDelayP99Ms)),
       subscriberProcesses: procs.length,
+      serverCpuMs,
+      serverCpuUsPerDelivery: delivered() > 0 ? (serverCpuMs * 1000) / delivered() : null,
+      serverSystemShare: userSystem > 0 ? system / userSystem : null,
+      subscribersCpuMs,
       ...(timedOut && { timedOut }),
     };
   } finally {
@@ -238,7 +280,7 @@ export const sseFanout: Scenario = {
       const r = await fanout(sluiceTarget(ctx), n, durationMs, ctx.log);
       details[`subscribers_${n}`] = r;
       ctx.log(
-        `fan-out ${n}: p99 ${r.latency.p99Ms} ms, ${r.deliveries}/${r.expectedDeliveries} deliveries, RSS peak ${r.serverRssPeakMiB?.toFixed(0)} MiB, loop p99 ${r.loopDelayP99Ms?.toFixed(1)} ms`,
+        `fan-out ${n}: p99 ${r.latency.p99Ms} ms, ${r.deliveries}/${r.expectedDeliveries} deliveries, RSS peak ${r.serverRssPeakMiB?.toFixed(0)} MiB, loop p99 ${r.loopDelayP99Ms?.toFixed(1)} ms (subscribers ${r.clientLoopDelayP99Ms.toFixed(1)} ms); server CPU ${(r.serverCpuMs / 1000).toFixed(2)} s = ${r.serverCpuUsPerDelivery?.toFixed(2)} µs/delivery (${((r.serverSystemShare ?? NaN) * 100).toFixed(0)}% system), subscribers CPU ${(r.subscribersCpuMs / 1000).toFixed(2)} s`,
       );
       const complete = r.connected === n && r.deliveries >= r.expectedDeliveries;
       if (!complete)
