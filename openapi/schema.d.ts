@@ -1053,7 +1053,7 @@ export interface components {
                 };
             } | null;
             /**
-             * @description active; failing (active, but recent attempts failed and are being retried); paused; disabled (the endpoint answered 410 — PATCH state=active to resume); topic_deleted (terminal: its topic was deleted. It never delivers again — not even records of a topic created later under the same name, which is another topic — its progress is removed, PATCH answers 409, and it stays visible until DELETEd).
+             * @description active; failing (active, but recent attempts failed and are being retried; a batch moved to the dead-letter topic ends that: delivery goes on, so the state is active again, with `last_error` kept); paused; disabled (the endpoint answered 410 — PATCH state=active to resume); topic_deleted (terminal: its topic was deleted. It never delivers again — not even records of a topic created later under the same name, which is another topic — its progress is removed, PATCH answers 409, and it stays visible until DELETEd).
              * @enum {string}
              */
             state: "active" | "failing" | "paused" | "disabled" | "topic_deleted";
@@ -1067,7 +1067,7 @@ export interface components {
             } | null;
             /** @description Records not yet delivered, over all partitions. */
             lag: number;
-            /** @description Failed attempts since the last success. */
+            /** @description Failed attempts since the last success or the last batch moved to the dead-letter topic. */
             consecutive_failures: number;
             /** @description Records retention deleted before they were delivered: skipped (they no longer exist), counted here and in the metric sluice_webhook_records_expired_total. */
             records_expired: number;

@@ -24,7 +24,7 @@ import {
   streamCaps,
   type Limits,
 } from './http/limits/limits-middleware.js';
-import { renderDocsPage } from './http/docs-page.js';
+import { docsPageWithToken, renderDocsPage } from './http/docs-page.js';
 import { registerUiPage } from './http/ui-page.js';
 import { buildOpenApiDocument, createRouter } from './http/openapi.js';
 import type { Services } from './services.js';
@@ -108,16 +108,20 @@ export function createApp(services: Services): CreatedApp {
   );
   let docsPage: string | undefined;
   // Rendered here from the document: self-contained, so it works without internet access.
-  app.get('/docs', (c) =>
-    c.html(
-      (docsPage ??= renderDocsPage(
-        (document ??= buildOpenApiDocument(app, {
-          maxPartitions: config.maxPartitions,
-          longPollMaxMs: config.longPollMaxMs,
-        })),
-      )),
-    ),
-  );
+  app.get('/docs', (c) => {
+    const page = (docsPage ??= renderDocsPage(
+      (document ??= buildOpenApiDocument(app, {
+        maxPartitions: config.maxPartitions,
+        longPollMaxMs: config.longPollMaxMs,
+      })),
+    ));
+    // A browser token in the URL (the dashboard's link) goes nowhere else and stays in no cache.
+    c.header('referrer-policy', 'no-referrer');
+    const token = c.req.query('access_token');
+    if (!token) return c.html(page);
+    c.header('cache-control', 'no-store');
+    return c.html(docsPageWithToken(page, token));
+  });
   registerUiPage(app);
   app.onError(onError);
   app.notFound(notFoundHandler(allowedMethodsResolver(app as never)));

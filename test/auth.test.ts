@@ -421,6 +421,37 @@ describe('keys mode with SLUICE_ADMIN_KEY', () => {
     expect(expired.body.error?.message).toMatch(/expired/);
   });
 
+  it('the API reference opens in a browser (no Authorization header) with a browser token in its URL', async () => {
+    // What a browser sends following a link: no Authorization header.
+    expect((await fetch(url('/docs'))).status).toBe(401);
+    const describer = await createKey(server.url, [{ resource: 'cluster', name: '*', actions: ['describe'] }], {
+      as: ADMIN_KEY,
+    });
+    const docsGrant = [{ resource: 'cluster', name: 'cluster', actions: ['describe'] }];
+    const { token } = await mintToken(server.url, describer.key, docsGrant, 600_000);
+    const page = await fetch(url(`/docs?access_token=${token}`));
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    // The token must not travel on to other sites, nor stay in a shared cache.
+    expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(page.headers.get('cache-control')).toBe('no-store');
+    const html = await page.text();
+    expect(html).toContain('createTopic');
+    // Its link to the machine-readable document works from the browser too.
+    const link = /href="(\/openapi\.json[^"]*)"/.exec(html)?.[1]?.replaceAll('&#38;', '&');
+    expect(link).toBe(`/openapi.json?access_token=${token}`);
+    const spec = await fetch(url(link!));
+    expect(spec.status).toBe(200);
+    expect(((await spec.json()) as { openapi: string }).openapi).toMatch(/^3\.1/);
+    // Still no key in a URL, and a token without cluster:describe is refused.
+    expect((await fetch(url(`/docs?access_token=${describer.key}`))).status).toBe(401);
+    const reader = await mintToken(server.url, ADMIN_KEY, [allOn('topic')], 60_000);
+    expect((await fetch(url(`/docs?access_token=${reader.token}`))).status).toBe(403);
+    // Without a token the page links the document plainly.
+    const plain = await (await fetch(url('/docs'), { headers: bearer(describer.key) })).text();
+    expect(plain).toContain('href="/openapi.json"');
+  });
+
   it('keeps the token signing key in DATA_DIR with mode 0600', async () => {
     const stat = await fs.stat(path.join(env.dataDir, 'token-signing.key'));
     expect(stat.mode & 0o777).toBe(0o600);

@@ -366,6 +366,30 @@ describe('webhook delivery', () => {
     expect(log.some((d) => d.outcome === 'dead_lettered' && d.first_offset === 0)).toBe(true);
   });
 
+  it('after dead-lettering a batch it is delivering again: active, not failing, with the last error kept', async () => {
+    const t = await topic(1);
+    const dlt = await topic(1);
+    const r = await receiver();
+    r.script = () => ({ status: 500 });
+    const { id } = await webhook({
+      topic: t,
+      url: r.url,
+      dead_letter_topic: dlt,
+      retry: { max_attempts: 2, ...fast },
+      batch: { max_records: 1 },
+    });
+    await produce(t, [{ key: 'poison', value: 1 }]);
+    // Nothing else to send: no later success would clear a stale `failing`.
+    const moved = await waitForWebhook(id, (w) => w.lag === 0);
+    expect((await api('GET', `/v1/topics/${dlt}/partitions/0/records?offset=0`)).json.records).toHaveLength(1);
+    expect(moved).toMatchObject({
+      state: 'active',
+      consecutive_failures: 0,
+      last_error: expect.stringMatching(/^HTTP 500/),
+    });
+    expect(moved.last_error_at).toEqual(expect.any(Number));
+  });
+
   it('without a dead-letter topic keeps retrying (failing) and never skips a record', async () => {
     const t = await topic(1);
     const r = await receiver();

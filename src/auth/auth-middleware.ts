@@ -102,7 +102,7 @@ export function authMiddleware(services: Services, app: () => App, watch: Stream
         if (method !== 'GET' || !declaration?.queryToken) {
           throw new ApiError(
             'unauthorized',
-            '`?access_token=` is accepted only on GET streams (SSE, long-poll reads); send `Authorization: Bearer <token>`',
+            '`?access_token=` is accepted only on GET streams (SSE, long-poll reads) and the API reference (/docs, /openapi.json); send `Authorization: Bearer <token>`',
           );
         }
         credential = fromQuery;

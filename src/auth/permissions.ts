@@ -35,7 +35,7 @@ export interface Declaration {
    * against what is asked for, as for creating keys and tokens).
    */
   requires: 'public' | Requirement[];
-  /** A GET stream (SSE, long-poll) that accepts a browser token as `?access_token=`. */
+  /** A GET stream (SSE, long-poll), or a page a browser opens, that accepts a browser token as `?access_token=`. */
   queryToken?: boolean;
   /** Checked by the operation itself in addition (shown in the published table). */
   note?: string;
@@ -153,11 +153,18 @@ export const operationPermissions: Record<string, Declaration> = {
 
 /** Routes outside the OpenAPI document, keyed `METHOD path`. */
 export const extraRoutePermissions: Record<string, Declaration> = {
+  // A browser following a link sends no Authorization header: the dashboard's link to the reference
+  // carries a browser token holding only cluster:describe, and the page passes it on to its document.
   'GET /openapi.json': {
     requires: [r('cluster', 'describe', CLUSTER)],
+    queryToken: true,
     note: 'public with SLUICE_DOCS_PUBLIC=true',
   },
-  'GET /docs': { requires: [r('cluster', 'describe', CLUSTER)], note: 'public with SLUICE_DOCS_PUBLIC=true' },
+  'GET /docs': {
+    requires: [r('cluster', 'describe', CLUSTER)],
+    queryToken: true,
+    note: 'public with SLUICE_DOCS_PUBLIC=true',
+  },
   // The dashboard's static files hold no data; the page asks for a key and calls the API with it.
   'GET /ui': { requires: 'public' },
   'GET /ui/': { requires: 'public' },

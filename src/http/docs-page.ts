@@ -28,6 +28,16 @@ interface Document {
   components?: { schemas?: Record<string, Json> };
 }
 
+const SPEC_LINK = '<a href="/openapi.json">';
+
+/**
+ * The page as served to a browser that came with `?access_token=` (the dashboard's link): its link
+ * to /openapi.json carries the same token, since a browser following it sends no Authorization header.
+ */
+export function docsPageWithToken(page: string, token: string): string {
+  return page.replace(SPEC_LINK, `<a href="/openapi.json?access_token=${escape(encodeURIComponent(token))}">`);
+}
+
 const METHODS = ['get', 'head', 'put', 'post', 'patch', 'delete', 'options'] as const;
 
 const escape = (s: unknown): string => String(s ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -133,7 +143,7 @@ td:first-child{white-space:nowrap} em{color:#b03a3a;font-style:normal;font-size:
 </style></head><body>
 <h1>${escape(doc.info?.title ?? 'API')} <small>${escape(doc.info?.version)}</small></h1>
 <p>${prose(doc.info?.description)}</p>
-<p>Machine-readable: <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1). ${nav}</p>
+<p>Machine-readable: ${SPEC_LINK}/openapi.json</a> (OpenAPI 3.1). ${nav}</p>
 ${sections}
 </body></html>
 `;

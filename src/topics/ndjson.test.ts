@@ -34,6 +34,47 @@ describe('readNdjson', () => {
     }
   });
 
+  it('hands fastLine each line as a range of its chunk, UTF-8 vouched for only when it is', async () => {
+    const lines = ['{"value":"ü1"}', '{"value":2}', '', '{"value":"\xff"}', '  ', '{"value":[3]}'];
+    const bytes = Buffer.concat(
+      lines.map((l) =>
+        l.includes('\xff')
+          ? Buffer.from([...Buffer.from('{"value":"'), 0xff, ...Buffer.from('"}\r\n')])
+          : Buffer.from(`${l}\n`),
+      ),
+    );
+    for (let cut = 1; cut < bytes.length; cut += 2) {
+      const seen: Array<{ text: string; utf8: boolean; index: number }> = [];
+      const general: number[] = [];
+      const r = await readNdjson(
+        stream([bytes.subarray(0, cut), bytes.subarray(cut)]),
+        {
+          maxBodyBytes: 1 << 20,
+          maxRecords: 100,
+          fastLine: (buf, view, start, end, index, utf8) => {
+            expect(view.byteLength).toBe(buf.length);
+            const line = buf.subarray(start, end);
+            seen.push({ text: line.toString('latin1'), utf8, index });
+            if (utf8) expect(line.toString('utf8')).toBe(new TextDecoder('utf-8', { fatal: true }).decode(line));
+            return line.length > 0 && line[0] === 0x7b && !line.includes(0xff);
+          },
+        },
+        (_v, i) => void general.push(i),
+      );
+      expect(r).toEqual({ ok: true, value: 4 });
+      expect(seen.map((s) => s.text)).toEqual([
+        Buffer.from('{"value":"ü1"}').toString('latin1'),
+        '{"value":2}',
+        '',
+        Buffer.from([...Buffer.from('{"value":"'), 0xff, ...Buffer.from('"}')]).toString('latin1'),
+        '  ',
+        '{"value":[3]}',
+      ]);
+      expect(seen.map((s) => s.index)).toEqual([0, 1, 2, 2, 3, 3]);
+      expect(general).toEqual([2]);
+    }
+  });
+
   it('names the line of invalid JSON', async () => {
     const { r } = await collect(['{"value":1}\n\n{"value":\n']);
     expect(r.ok).toBe(false);

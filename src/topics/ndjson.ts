@@ -1,5 +1,6 @@
 // Streaming request-body readers for produce: a size-limited reader for JSON bodies and an
 // NDJSON parser that decodes each line as it arrives, never holding the body as one string.
+import { isUtf8 } from 'node:buffer';
 import { err, ok, type Result } from '../lib/result.js';
 import type { RecordProblem } from './record-codec.js';
 
@@ -73,10 +74,11 @@ export interface NdjsonLimits extends BodyLimits {
   /** Most records (non-blank lines) accepted (413 `max_records_per_request` above it). */
   maxRecords: number;
   /**
-   * Tried first on each line (without its newline): true when it took the line as record
-   * `index` by itself; false leaves the line to JSON.parse and `onRecord`.
+   * Tried first on each line: bytes [start, end) of `buf` (no newline), `view` a DataView of
+   * `buf`, `utf8` true when those bytes are known to be UTF-8. True when it took the line as
+   * record `index` by itself; false leaves the line to JSON.parse and `onRecord`.
    */
-  fastLine?: (line: Buffer, index: number) => boolean;
+  fastLine?: (buf: Buffer, view: DataView, start: number, end: number, index: number, utf8: boolean) => boolean;
 }
 
 /**
@@ -98,18 +100,23 @@ export async function readNdjson(
   let line = 0;
   let records = 0;
 
-  const handleLine = (bytes: Buffer): RecordProblem | undefined => {
+  const handleLine = (
+    buf: Buffer,
+    view: DataView | undefined,
+    start: number,
+    end: number,
+    utf8: boolean,
+  ): RecordProblem | undefined => {
     line += 1;
-    let end = bytes.length;
-    if (end > 0 && bytes[end - 1] === CR) end -= 1;
-    if (
-      records < limits.maxRecords &&
-      limits.fastLine?.(end === bytes.length ? bytes : bytes.subarray(0, end), records)
-    ) {
-      records += 1;
-      return undefined;
+    if (end > start && buf[end - 1] === CR) end -= 1;
+    if (records < limits.maxRecords && limits.fastLine) {
+      view ??= new DataView(buf.buffer, buf.byteOffset, buf.length);
+      if (limits.fastLine(buf, view, start, end, records, utf8)) {
+        records += 1;
+        return undefined;
+      }
     }
-    const text = bytes.toString('utf8', 0, end);
+    const text = buf.toString('utf8', start, end);
     if (text.trim() === '') return undefined;
     if (records >= limits.maxRecords) {
       return {
@@ -130,7 +137,7 @@ export async function readNdjson(
         recordIndex: records,
       };
     }
-    const problem = onRecord(value, records, end === bytes.length ? bytes : bytes.subarray(0, end));
+    const problem = onRecord(value, records, buf.subarray(start, end));
     records += 1;
     return problem && { ...problem, line, message: `line ${line}: ${problem.message}` };
   };
@@ -150,19 +157,33 @@ export async function readNdjson(
     limits.onChunk?.(value);
     const chunk = Buffer.from(value.buffer, value.byteOffset, value.length);
     let start = 0;
-    for (let nl = chunk.indexOf(NEWLINE, start); nl !== -1; nl = chunk.indexOf(NEWLINE, start)) {
-      const piece = chunk.subarray(start, nl);
-      const lineBytes = pending.length === 0 ? piece : Buffer.concat([...pending, piece]);
+    let nl = chunk.indexOf(NEWLINE);
+    if (nl !== -1 && pending.length > 0) {
+      // The line begun in earlier chunks ends here.
+      const joined = Buffer.concat([...pending, chunk.subarray(0, nl)]);
       pending = [];
-      const problem = handleLine(lineBytes);
+      const problem = handleLine(joined, undefined, 0, joined.length, isUtf8(joined));
       if (problem) return fail(problem);
       start = nl + 1;
+      nl = chunk.indexOf(NEWLINE, start);
+    }
+    if (nl !== -1) {
+      // Whole lines of this chunk: one UTF-8 check and one view for all of them.
+      const last = chunk.lastIndexOf(NEWLINE);
+      const utf8 = isUtf8(chunk.subarray(start, last));
+      const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.length);
+      for (; nl !== -1; nl = chunk.indexOf(NEWLINE, start)) {
+        const problem = handleLine(chunk, view, start, nl, utf8);
+        if (problem) return fail(problem);
+        start = nl + 1;
+      }
     }
     // Copy the partial line: the stream may reuse the chunk's memory.
     if (start < chunk.length) pending.push(Buffer.from(chunk.subarray(start)));
   }
   if (pending.length > 0) {
-    const problem = handleLine(Buffer.concat(pending));
+    const rest = Buffer.concat(pending);
+    const problem = handleLine(rest, undefined, 0, rest.length, isUtf8(rest));
     if (problem) return err(problem);
   }
   return ok(records);

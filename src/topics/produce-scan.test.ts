@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { RecordInput } from '../log/index.js';
-import { scanProduceBody, scanProduceLine } from './produce-scan.js';
+import { scanProduceBody, scanProduceLine, type RecordSink } from './produce-scan.js';
 import { lineValueSpan, recordValueSpans } from './record-codec-raw-json.js';
 import { decodeRecord, type DecodeContext, type ValueFormat } from './record-codec.js';
 
@@ -171,6 +171,13 @@ describe('scanProduceBody', () => {
   });
 });
 
+/** scanProduceLine on `line` as readNdjson hands it over: a range of a chunk between other lines. */
+function scanLine(line: Buffer, ctx: DecodeContext, sink: RecordSink, utf8 = false): boolean {
+  const chunk = Buffer.concat([b('{"value":0}\n'), line, b('\n}]"x":1,\n')]);
+  const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.length);
+  return scanProduceLine(chunk, view, 12, 12 + line.length, utf8, ctx, 0, sink);
+}
+
 describe('scanProduceLine', () => {
   it('agrees with the NDJSON general path for one record object per line', () => {
     fc.assert(
@@ -178,7 +185,7 @@ describe('scanProduceLine', () => {
         const ctx = ctxFor('json');
         for (const line of [b(JSON.stringify(rec)), b(JSON.stringify(rec)).fill(byte, at % 10, (at % 10) + 1)]) {
           let got: Out | undefined;
-          const ok = scanProduceLine(line, ctx, 0, (input, partition) => ((got = { input, partition }), true));
+          const ok = scanLine(line, ctx, (input, partition) => ((got = { input, partition }), true));
           if (!ok) continue;
           let parsed: unknown;
           try {
@@ -198,8 +205,21 @@ describe('scanProduceLine', () => {
 
   it('bails on a line with anything after the object, or no object', () => {
     const sink = () => true;
-    expect(scanProduceLine(b('{"value":1} x'), ctxFor('json'), 0, sink)).toBe(false);
-    expect(scanProduceLine(b('   '), ctxFor('json'), 0, sink)).toBe(false);
-    expect(scanProduceLine(b('{"value":1}  '), ctxFor('json'), 0, sink)).toBe(true);
+    expect(scanLine(b('{"value":1} x'), ctxFor('json'), sink)).toBe(false);
+    expect(scanLine(b('   '), ctxFor('json'), sink)).toBe(false);
+    expect(scanLine(b('{"value":1}  '), ctxFor('json'), sink)).toBe(true);
+  });
+
+  it('never reads past its line into the rest of the chunk', () => {
+    const sink = () => true;
+    for (const cut of ['{"value":1', '{"value":[1', '{"value":"a', '{"value":1,', '{"value":1,"key":"k"', '{'])
+      expect(scanLine(b(cut), ctxFor('json'), sink), cut).toBe(false);
+  });
+
+  it('checks UTF-8 unless told the line is', () => {
+    const sink = () => true;
+    const bad = Buffer.concat([b('{"value":"'), Buffer.from([0xff]), b('"}')]);
+    expect(scanLine(bad, ctxFor('json'), sink)).toBe(false);
+    expect(scanLine(b('{"value":"é"}'), ctxFor('json'), sink)).toBe(true);
   });
 });

@@ -304,7 +304,8 @@ export class ProduceService {
           maxBodyBytes: this.limits.maxBodyBytes,
           maxRecords,
           onChunk,
-          fastLine: (line, index) => scanProduceLine(line, ctx, index, accept),
+          fastLine: (buf, view, start, end, index, utf8) =>
+            scanProduceLine(buf, view, start, end, utf8, ctx, index, accept),
         },
         (raw, index, line) => {
           const span = json ? lineValueSpan(line) : undefined;

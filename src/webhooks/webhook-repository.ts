@@ -163,6 +163,10 @@ export class WebhookRepository {
           .update(webhooks)
           .set({ lastSuccessAt: a.at, consecutiveFailures: 0 })
           .where(eq(webhooks.id, a.webhookId));
+      } else if (a.outcome === 'dead_lettered') {
+        // Delivery moved past the batch: nothing is being retried, so the webhook is not failing
+        // (last_error keeps why; the deliveries log shows the dead letter).
+        await tx.update(webhooks).set({ consecutiveFailures: 0 }).where(eq(webhooks.id, a.webhookId));
       } else if (a.outcome === 'failed' || a.outcome === 'gone') {
         await tx
           .update(webhooks)

@@ -31,7 +31,8 @@ export interface WebhookError {
 }
 
 /**
- * `failing`: active, but the last attempt(s) failed and the batch is being retried.
+ * `failing`: active, but the last attempt(s) failed and the batch is being retried (a batch moved to
+ * the dead-letter topic is not: delivery goes on past it, and the state is `active` again).
  * `topic_deleted`: terminal, its topic was deleted (a new topic of the same name is another topic).
  */
 export type WebhookStatusState = 'active' | 'failing' | 'paused' | 'disabled' | 'topic_deleted';

@@ -146,4 +146,55 @@ describe.skipIf(!haveChromium)('dashboard with access control (headless Chromium
     expect(await page.getByRole('button', { name: 'Produce' }).isDisabled()).toBe(false);
     expect(browser.outside).toEqual([]);
   }, 60_000);
+
+  it('the "API reference" link opens /docs with a key in use (a browser sends no Authorization header)', async () => {
+    const describer = await createKey(
+      server.url,
+      [
+        { resource: 'cluster', name: '*', pattern: 'literal', actions: ['describe'] },
+        { resource: 'topic', name: 'ro-', pattern: 'prefixed', actions: ['read', 'describe'] },
+      ],
+      { as: ADMIN, name: 'describer' },
+    );
+    const tab = await browser.page();
+    await tab.goto(`${server.url}/ui`);
+    await tab.locator('input[name="api-key"]').fill(describer.key);
+    await tab.getByRole('button', { name: 'Use this key' }).click();
+    await tab.locator(`tr[data-topic="${mine}"]`).waitFor({ timeout: 10_000 });
+    const answer = tab.waitForResponse((r) => new URL(r.url()).pathname === '/docs');
+    await tab.getByRole('link', { name: 'API reference' }).click();
+    const docs = await answer;
+    expect(docs.status()).toBe(200);
+    expect(docs.request().headers()['authorization']).toBeUndefined();
+    await tab.getByRole('heading', { level: 1 }).filter({ hasText: 'Sluice' }).waitFor({ timeout: 10_000 });
+    expect(await tab.locator('[data-operation-id="createTopic"]').count()).toBe(1);
+    // The key never goes into the URL; the token there may only describe the cluster.
+    expect(tab.url()).not.toContain(describer.key);
+    const token = new URL(tab.url()).searchParams.get('access_token')!;
+    const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { gr: unknown };
+    expect(claims.gr).toEqual([{ resource: 'cluster', name: 'cluster', pattern: 'literal', actions: ['describe'] }]);
+    // The page's link to the document opens too.
+    const spec = tab.waitForResponse((r) => new URL(r.url()).pathname === '/openapi.json');
+    await tab.getByRole('link', { name: '/openapi.json' }).click();
+    expect((await spec).status()).toBe(200);
+    await browser.screenshot(tab, '5-docs-with-key');
+    await tab.close();
+
+    // A key without cluster:describe: the link says why instead of leading to a 403.
+    const viewer = await browser.page();
+    await viewer.goto(`${server.url}/ui`);
+    const second = await createKey(
+      server.url,
+      [{ resource: 'topic', name: 'ro-', pattern: 'prefixed', actions: ['read', 'describe'] }],
+      { as: ADMIN, name: 'viewer2' },
+    );
+    await viewer.locator('input[name="api-key"]').fill(second.key);
+    await viewer.getByRole('button', { name: 'Use this key' }).click();
+    await viewer.locator(`tr[data-topic="${mine}"]`).waitFor({ timeout: 10_000 });
+    const disabled = viewer.getByText('API reference');
+    expect(await disabled.getAttribute('aria-disabled')).toBe('true');
+    expect(await disabled.getAttribute('title')).toBe('your key lacks cluster:describe');
+    await viewer.close();
+    expect(browser.outside).toEqual([]);
+  }, 60_000);
 });

@@ -169,14 +169,60 @@ function idempotencyHeaders(c: Context<AppEnv>): Pick<ProduceRequest, 'idempoten
   return { producer: { id, epoch: Number(epoch ?? 0n), seq: Number(seq) } };
 }
 
-/** JSON.stringify of the response without an object per offset walked by the serialiser. */
-function offsetsJson({ offsets }: ProduceResponse): string {
-  const parts = new Array<string>(offsets.length);
+const OFFSETS_HEAD = Buffer.from('{"offsets":[');
+const PARTITION_FIELD = Buffer.from('{"partition":');
+const OFFSET_FIELD = Buffer.from(',"offset":');
+/** Longest `String(n)` of a safe integer, sign included. */
+const INT_CHARS = 17;
+const DIGITS = new Uint8Array(INT_CHARS);
+
+function putBytes(out: Buffer, p: number, bytes: Buffer): number {
+  for (let k = 0; k < bytes.length; k++) out[p + k] = bytes[k]!;
+  return p + bytes.length;
+}
+
+/** `String(n)` of a safe integer as ASCII at `p`; the position after it. */
+function putInt(out: Buffer, p: number, n: number): number {
+  if (n < 0) {
+    out[p++] = 0x2d;
+    n = -n;
+  }
+  let k = 0;
+  while (n >= 10) {
+    const q = Math.floor(n / 10);
+    DIGITS[k++] = n - q * 10;
+    n = q;
+  }
+  out[p++] = 0x30 + n;
+  while (k > 0) out[p++] = 0x30 + DIGITS[--k]!;
+  return p;
+}
+
+/** Where offsetsJson writes (reused: it never yields), grown to the largest answer so far. */
+let scratch = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * JSON.stringify(response), written as ASCII into a reused buffer and read out as one string:
+ * a batch answers thousands of offsets, and a string per offset (then joined) was a third of
+ * the heap a batched produce allocated. One string, not a new buffer, so the answer adds no
+ * off-heap memory (whose growth makes V8 collect the whole heap sooner).
+ */
+export function offsetsJson({ offsets }: ProduceResponse): string {
+  const bound =
+    OFFSETS_HEAD.length + 2 + offsets.length * (PARTITION_FIELD.length + OFFSET_FIELD.length + 2 + 2 * INT_CHARS);
+  if (scratch.length < bound) scratch = Buffer.allocUnsafe(bound);
+  const out = scratch;
+  let p = putBytes(out, 0, OFFSETS_HEAD);
   for (let i = 0; i < offsets.length; i++) {
     const o = offsets[i]!;
-    parts[i] = `{"partition":${o.partition},"offset":${o.offset}}`;
+    if (i > 0) out[p++] = 0x2c; // ,
+    p = putInt(out, putBytes(out, p, PARTITION_FIELD), o.partition);
+    p = putInt(out, putBytes(out, p, OFFSET_FIELD), o.offset);
+    out[p++] = 0x7d; // }
   }
-  return `{"offsets":[${parts.join(',')}]}`;
+  out[p++] = 0x5d; // ]
+  out[p++] = 0x7d; // }
+  return out.toString('latin1', 0, p);
 }
 
 /** The whole request body; a failed read (client gone) is a 400 like a failed stream read. */

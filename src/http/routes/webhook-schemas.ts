@@ -191,7 +191,7 @@ export const Webhook = z
     filter: z.object({ key: z.string().optional(), headers: z.record(z.string(), z.string()).optional() }).nullable(),
     state: z.enum(['active', 'failing', 'paused', 'disabled', 'topic_deleted']).openapi({
       description:
-        'active; failing (active, but recent attempts failed and are being retried); paused; disabled (the endpoint answered 410 — PATCH state=active to resume); ' +
+        'active; failing (active, but recent attempts failed and are being retried; a batch moved to the dead-letter topic ends that: delivery goes on, so the state is active again, with `last_error` kept); paused; disabled (the endpoint answered 410 — PATCH state=active to resume); ' +
         'topic_deleted (terminal: its topic was deleted. It never delivers again — not even records of a topic created later under the same name, which is another topic — ' +
         'its progress is removed, PATCH answers 409, and it stays visible until DELETEd).',
     }),
@@ -212,7 +212,9 @@ export const Webhook = z
           'The node delivering this webhook: the holder of its lease (one node at a time; see SLUICE_LEASE_MS). Null while no node runs it: not active, or its node died, the lease expired and no node has taken it yet (a dead node shows here until its lease expires).',
       }),
     lag: z.number().int().openapi({ description: 'Records not yet delivered, over all partitions.' }),
-    consecutive_failures: z.number().int().openapi({ description: 'Failed attempts since the last success.' }),
+    consecutive_failures: z.number().int().openapi({
+      description: 'Failed attempts since the last success or the last batch moved to the dead-letter topic.',
+    }),
     records_expired: z.number().int().openapi({
       description:
         'Records retention deleted before they were delivered: skipped (they no longer exist), counted here and in the metric sluice_webhook_records_expired_total.',

@@ -115,6 +115,23 @@ export const api = {
   del: (path: string) => request<void>('DELETE', path, undefined),
 };
 
+/** The API reference's token lives this long: enough to read the page and follow its link to the document. */
+const DOCS_TOKEN_TTL_MS = 15 * 60_000;
+const DOCS_GRANT: Grant = { resource: 'cluster', name: 'cluster', pattern: 'literal', actions: ['describe'] };
+
+/**
+ * Where the "API reference" link leads. A browser following a link sends no Authorization header, so
+ * with a key in use the URL carries a browser token that may only describe the cluster (all /docs needs).
+ */
+export async function docsUrl(): Promise<string> {
+  if (!key) return '/docs';
+  const minted = await request<{ token: string }>('POST', '/v1/tokens', {
+    grants: [DOCS_GRANT],
+    ttl_ms: DOCS_TOKEN_TTL_MS,
+  });
+  return `/docs?access_token=${encodeURIComponent(minted.token)}`;
+}
+
 /** `?access_token=` for EventSource: a browser token with the key's grants (none without a key). */
 async function streamToken(): Promise<string | null> {
   if (!key || !who) return null;

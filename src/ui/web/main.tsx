@@ -4,7 +4,8 @@ import 'uplot/dist/uPlot.min.css';
 import './app.css';
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { auth, type AuthState } from './api.js';
+import { auth, docsUrl, type AuthState } from './api.js';
+import { needs } from './grants.js';
 import { startOverview, stopOverview, useOverview } from './overview-store.js';
 import { GroupPage } from './pages/group.js';
 import { OverviewPage } from './pages/overview.js';
@@ -91,6 +92,36 @@ function KeyPrompt(props: { message: string | null }) {
   );
 }
 
+/** The API reference: with a key, opened through a browser token (a link cannot send the key). */
+function DocsLink() {
+  const [failure, setFailure] = useState<string | null>(null);
+  if (auth.hasKey() && !auth.can('cluster', 'describe', 'cluster')) {
+    return (
+      <span class="link-disabled" aria-disabled="true" title={needs('cluster', 'describe')}>
+        API reference
+      </span>
+    );
+  }
+  const open = (e: MouseEvent) => {
+    if (!auth.hasKey() || e.button > 1) return;
+    e.preventDefault();
+    // A new tab must be opened now, inside the click, or the browser blocks it.
+    const tab = e.ctrlKey || e.metaKey || e.shiftKey || e.button === 1 ? window.open('', '_blank') : null;
+    docsUrl().then(
+      (url) => (tab ? (tab.location.href = url) : location.assign(url)),
+      (err: unknown) => {
+        tab?.close();
+        setFailure(`Could not open the API reference: ${err instanceof Error ? err.message : String(err)}`);
+      },
+    );
+  };
+  return (
+    <a href="/docs" onClick={open} onAuxClick={open} title={failure ?? undefined}>
+      API reference
+    </a>
+  );
+}
+
 function Shell(props: { who: Extract<AuthState, { status: 'ok' }>['who'] }) {
   const route = useRoute();
   const { connected } = useOverview();
@@ -112,7 +143,7 @@ function Shell(props: { who: Extract<AuthState, { status: 'ok' }>['who'] }) {
           <a href="#/" aria-current={current('overview')}>
             Overview
           </a>
-          <a href="/docs">API reference</a>
+          <DocsLink />
         </nav>
         <span class="who">
           <span class={connected ? 'dot on' : 'dot'} title={connected ? 'live' : 'not connected'} aria-hidden="true" />
