@@ -1,6 +1,6 @@
 // Shared plumbing of the group operations: settings, the clock, and `inGroupTx`, which looks
 // topics up, opens a transaction, locks and settles the group, and wakes waiters afterwards.
-import type { ConsumerGroupRow } from '../metadata/schema/groups.js';
+import type { ConsumerGroupRow, GroupMemberRow } from '../metadata/schema/groups.js';
 import type { MetadataDb } from '../metadata/connection.js';
 import { settle, TopicViewStale, type GroupSnapshot, type TopicView } from './group-coordinator.js';
 import * as repo from './group-repository.js';
@@ -82,10 +82,12 @@ export async function inGroupTx<T>(
       const out = await ctx.db.transaction(async (tx) => {
         const now = ctx.now();
         let row: ConsumerGroupRow | undefined;
+        let members: GroupMemberRow[] | undefined;
         if (options.create) row = await repo.lockOrCreateGroup(tx, group, now);
+        else if (ctx.settings.soleWriter) ({ row, members } = (await repo.lockGroupWithMembers(tx, group)) ?? {});
         else row = await repo.lockGroup(tx, group);
         if (!row) return undefined;
-        let snapshot = await settle(tx, row, topics, now, { force: options.force === true });
+        let snapshot = await settle(tx, row, topics, now, { force: options.force === true, members });
         bumped = snapshot.rebalanced;
         remember(ctx, group, snapshot);
         const resettle = async (force: boolean): Promise<GroupSnapshot> => {

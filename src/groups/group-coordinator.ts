@@ -43,16 +43,17 @@ export function groupState(group: ConsumerGroupRow, memberCount: number): 'empty
  * Bring a locked group up to date at time `now`. Rebalances (bumping the generation) when a
  * member expired, a coalesced rebalance is due, `force` is set (a leave), or — with no
  * rebalance pending — the assignment no longer covers exactly the subscribed partitions
- * (a topic grew or was deleted). Must run inside the transaction that locked `group`.
+ * (a topic grew or was deleted). Must run inside the transaction that locked `group`;
+ * `members`, if given, are the group's member rows read under that lock.
  */
 export async function settle(
   tx: repo.Db,
   group: ConsumerGroupRow,
   topics: TopicView,
   now: number,
-  options: { force?: boolean } = {},
+  options: { force?: boolean; members?: GroupMemberRow[] } = {},
 ): Promise<GroupSnapshot> {
-  const all = await repo.loadMembers(tx, group.name);
+  const all = options.members ?? (await repo.loadMembers(tx, group.name));
   const expired = all.filter((m) => m.deadline < now);
   const live = all.filter((m) => m.deadline >= now);
   for (const m of live) for (const t of m.topics) if (!topics.requested.has(t)) throw new TopicViewStale();

@@ -22,6 +22,27 @@ export async function lockGroup(tx: Db, name: string): Promise<ConsumerGroupRow 
   return rows[0];
 }
 
+/**
+ * `lockGroup` and `loadMembers` in one statement. Only for a sole writer (the embedded database
+ * runs one transaction at a time): on a shared Postgres a lock that waited re-reads the group row
+ * but not the joined member rows, which could then miss a member a concurrent join committed.
+ */
+export async function lockGroupWithMembers(
+  tx: Db,
+  name: string,
+): Promise<{ row: ConsumerGroupRow; members: GroupMemberRow[] } | undefined> {
+  const rows = await tx
+    .select({ group: consumerGroups, member: groupMembers })
+    .from(consumerGroups)
+    .leftJoin(groupMembers, eq(groupMembers.groupName, consumerGroups.name))
+    .where(eq(consumerGroups.name, name))
+    .orderBy(asc(groupMembers.memberId))
+    .for('update', { of: consumerGroups });
+  const first = rows[0];
+  if (!first) return undefined;
+  return { row: first.group, members: rows.flatMap((r) => (r.member ? [r.member] : [])) };
+}
+
 /** Create the group row if missing, then lock it. */
 export async function lockOrCreateGroup(tx: Db, name: string, now: number): Promise<ConsumerGroupRow> {
   await tx

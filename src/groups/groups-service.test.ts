@@ -8,14 +8,6 @@ import { confirmOf, createGroupsKit, parsedRecords, type GroupsKit } from './gro
 
 let kit: GroupsKit;
 let svc: GroupsService;
-// One database per file (PGlite start-up is slow); tests isolate by unique group/topic names.
-beforeAll(async () => {
-  kit = await createGroupsKit();
-  svc = kit.service;
-});
-afterAll(async () => {
-  await kit.close();
-});
 
 const g = (): string => `g-${Math.random().toString(36).slice(2)}`;
 const join = async (group: string, topics: string[], extra: Partial<Parameters<GroupsService['join']>[1]> = {}) => {
@@ -36,7 +28,21 @@ const fetch = async (group: string, member: string, waitMs = 0, maxRecords = 100
 };
 const keys = (tps: Array<{ topic: string; partition: number }>) => tps.map((t) => `${t.topic}/${t.partition}`);
 
-describe('groups service', () => {
+// Both ways a node coordinates: as the only writer of its embedded database (signals tell it
+// every rebalance), and as one of many nodes over a shared Postgres (it asks the database).
+describe.each([
+  { mode: 'sole writer (embedded database)', soleWriter: true },
+  { mode: 'one of many nodes (shared database)', soleWriter: false },
+])('groups service, $mode', ({ soleWriter }) => {
+  // One database per mode (PGlite start-up is slow); tests isolate by unique group/topic names.
+  beforeAll(async () => {
+    kit = await createGroupsKit({ soleWriter });
+    svc = kit.service;
+  });
+  afterAll(async () => {
+    await kit.close();
+  });
+
   it('splits partitions between two and three members without overlap', async () => {
     const topic = await kit.createTopic(6);
     const group = g();

@@ -62,6 +62,9 @@ export async function startSluice(o: SluiceOptions = {}): Promise<SluiceServer> 
       // The bench's clients all share one identity (anonymous): the per-key stream quota (default
       // 1,000) would refuse the fan-out's 5k and 10k subscribers with 429. The global limit stays.
       SLUICE_KEY_MAX_STREAMS: '20000',
+      // The Kafka peer runs with group.initial.rebalance.delay.ms=0 (peers/kafka.ts); the group
+      // scenario's fresh-group joins get the same zero wait here instead of the 100 ms default.
+      SLUICE_GROUP_REBALANCE_DELAY_MS: '0',
       ...o.env,
     },
   });

@@ -334,6 +334,15 @@ export const sseFanout: Scenario = {
       rows.push({ scenario, metric: 'server event-loop delay p99', unit: 'ms', sluice: r.loopDelayP99Ms });
       rows.push({
         scenario,
+        metric: 'server CPU per delivered event',
+        unit: 'µs',
+        sluice: r.serverCpuUsPerDelivery,
+        ...(r.serverSystemShare !== null && {
+          note: `${Math.round(r.serverSystemShare * 100)}% of it in the kernel (socket writes)`,
+        }),
+      });
+      rows.push({
+        scenario,
         metric: 'client (subscribers) event-loop delay p99',
         unit: 'ms',
         sluice: r.clientLoopDelayP99Ms,
