@@ -1,5 +1,6 @@
 // The Node response sink against a real HTTP server and client: after the head, bytes go to the
-// socket as a close-delimited HTTP body, flushed once per tick, with real backpressure.
+// socket as a close-delimited HTTP body, flushed in rounds (once per loop turn, held after a long
+// round), with real backpressure.
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -32,6 +33,56 @@ async function serve(): Promise<{ url: string; opened: Promise<{ sink: SseSink; 
 
 const tick = () => new Promise((r) => setImmediate(r));
 
+interface SocketWrite {
+  text: string;
+  at: number;
+  corked: boolean;
+}
+
+/**
+ * Records every socket write of `res` (its text, when, whether corked); `slow(ms)` makes the next
+ * write take that long, as a flush round of thousands of socket writes does.
+ */
+function watchWrites(res: http.ServerResponse): { writes: SocketWrite[]; slow(ms: number): void } {
+  const socket = res.socket!;
+  const writes: SocketWrite[] = [];
+  let slowMs = 0;
+  const write = socket.write.bind(socket);
+  socket.write = ((chunk: unknown, ...rest: never[]) => {
+    const at = performance.now();
+    if (slowMs > 0) {
+      const until = at + slowMs;
+      slowMs = 0;
+      while (performance.now() < until);
+    }
+    writes.push({ text: String(chunk), at, corked: socket.writableCorked > 0 });
+    return write(chunk as Buffer, ...rest);
+  }) as typeof socket.write;
+  return { writes, slow: (ms) => (slowMs = ms) };
+}
+
+/** Writes `retry:` and waits until it went out after the head; returns the number of writes so far. */
+async function retryWritten(sink: SseSink, writes: SocketWrite[]): Promise<number> {
+  sink.write(Buffer.from('retry: 100\n\n'));
+  const deadline = Date.now() + 10_000;
+  while (!writes.some((w) => w.text.startsWith('retry:'))) {
+    if (Date.now() > deadline) throw new Error('retry: never written');
+    await tick();
+  }
+  return writes.length;
+}
+
+/** Waits until `writes` has `n` entries (or fails after 10 s). */
+async function writesReach(writes: SocketWrite[], n: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (writes.length < n) {
+    if (Date.now() > deadline) throw new Error(`only ${writes.length} of ${n} socket writes`);
+    await tick();
+  }
+}
+
+const frame = (n: number) => Buffer.from(`event: record\ndata: {"n":${n}}\nid: ${n}\n\n`);
+
 describe('nodeResponseSink', () => {
   it('hands every frame to the socket at the end of its tick, the same Buffer, as one close-delimited body the client reads byte for byte', async () => {
     const { url, opened } = await serve();
@@ -48,10 +99,11 @@ describe('nodeResponseSink', () => {
     }) as typeof socket.write;
     const shared = Buffer.from('event: record\ndata: {"n":1}\nid: 1\n\n');
     sink.write(Buffer.from('retry: 100\n\n'));
-    while (writes.length === 0) await tick();
+    // The head goes out first, then (on the next loop turn) the held `retry:` line.
+    while (!writes.some((w) => String(w).startsWith('retry:'))) await tick();
     writes.length = 0;
     for (let i = 0; i < 5; i++) sink.write(shared);
-    // Held for the tick, then written together (corked: one socket write for all five).
+    // Held for the loop turn, then written together (corked: one socket write for all five).
     expect(writes).toHaveLength(0);
     expect(sink.bufferedBytes()).toBe(5 * shared.length);
     await tick();
@@ -66,6 +118,64 @@ describe('nodeResponseSink', () => {
     const text = await answer.text();
     expect(text).toBe(`retry: 100\n\n${shared.toString().repeat(5)}`);
     expect(sink.closed).toBe(true);
+  });
+
+  it('holds the round after a long one for half its length, then sends everything that arrived meanwhile in one write, in order', async () => {
+    const { url, opened } = await serve();
+    const response = fetch(url);
+    const { sink, res } = await opened;
+    const { writes, slow } = watchWrites(res);
+    writes.splice(0, await retryWritten(sink, writes));
+    // A round that takes 200 ms (as 10k subscribers' socket writes do under load).
+    slow(200);
+    sink.write(frame(0));
+    await writesReach(writes, 1);
+    const roundEnd = (writes[0] as SocketWrite).at + 200;
+    // Events arriving over the next loop turns wait for the hold: no round per event.
+    for (let n = 1; n <= 3; n++) {
+      sink.write(frame(n));
+      await tick();
+    }
+    expect(writes).toHaveLength(1);
+    expect(sink.bufferedBytes()).toBe(3 * frame(1).length);
+    await writesReach(writes, 4);
+    const later = writes.slice(1);
+    // One round ~100 ms after the long one ended, corked: one socket write carrying all three.
+    expect((later[0] as SocketWrite).at - roundEnd).toBeGreaterThanOrEqual(90);
+    expect(later.every((w) => w.corked && w.at - (later[0] as SocketWrite).at < 5)).toBe(true);
+    // A short round holds (next to) nothing: the next write leaves at once, not 100 ms later.
+    const written = performance.now();
+    sink.write(frame(4));
+    await writesReach(writes, 5);
+    expect((writes[4] as SocketWrite).at - written).toBeLessThan(50);
+    sink.end();
+    const text = await (await response).text();
+    expect(text).toBe(`retry: 100\n\n${[0, 1, 2, 3, 4].map((n) => frame(n).toString()).join('')}`);
+  });
+
+  it('during a hold, sends bytes past the high-water mark on the next loop turn when the socket is empty, and drains', async () => {
+    const { url, opened } = await serve();
+    const response = fetch(url);
+    const { sink, res } = await opened;
+    const { writes, slow } = watchWrites(res);
+    writes.splice(0, await retryWritten(sink, writes));
+    slow(200);
+    sink.write(frame(0));
+    await writesReach(writes, 1);
+    const holdEnd = (writes[0] as SocketWrite).at + 300;
+    let drains = 0;
+    sink.onDrain(() => drains++);
+    // A catch-up read's batch, past the mark: not held for the round.
+    const big = Buffer.alloc(64 * 1024, 0x61);
+    expect(sink.write(big)).toBe(false);
+    await writesReach(writes, 2);
+    expect((writes[1] as SocketWrite).at).toBeLessThan(holdEnd - 50);
+    const deadline = Date.now() + 10_000;
+    while (drains === 0 && Date.now() < deadline) await tick();
+    expect(drains).toBe(1);
+    sink.end();
+    const text = await (await response).text();
+    expect(text).toBe(`retry: 100\n\n${frame(0).toString()}${big.toString()}`);
   });
 
   it('writes nothing after the head of a HEAD request, and closes', async () => {
