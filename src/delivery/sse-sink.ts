@@ -150,8 +150,14 @@ class NodeResponseSink implements SseSink {
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
     const socket = this.socket;
-    // Before the head is out, the few held writes are not backpressure.
-    if (!socket) return true;
+    if (!socket) {
+      // Before the head is out the sink only holds: a few writes (the retry: line, one batch)
+      // are not backpressure, but a response pipelined behind a slow one may wait for its
+      // socket indefinitely, so past the response's mark it says stop like a full socket.
+      if (this.pendingBytes < this.res.writableHighWaterMark) return true;
+      this.wantDrain = true;
+      return false;
+    }
     this.queue();
     if (socket.writableLength + this.pendingBytes < socket.writableHighWaterMark) return true;
     if (this.pendingBytes >= URGENT_PENDING_BYTES && socket.writableLength === 0 && !this.urgent) {
@@ -230,7 +236,12 @@ class NodeResponseSink implements SseSink {
     if (this.isClosed) return;
     const { res } = this;
     const socket = res.socket;
-    if (!socket) return;
+    if (!socket) {
+      // Pipelined behind another response on its connection: Node assigns the socket once that
+      // one has finished (and emits 'socket').
+      res.once('socket', () => setImmediate(this.becomeReady));
+      return;
+    }
     if (!res.headersSent) {
       setImmediate(this.becomeReady);
       return;
