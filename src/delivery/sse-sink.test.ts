@@ -12,10 +12,16 @@ afterEach(async () => {
   await new Promise((resolve) => server?.close(resolve));
 });
 
-/** A server whose one response is an SSE sink. */
-async function serve(): Promise<{ url: string; opened: Promise<{ sink: SseSink; res: http.ServerResponse }> }> {
-  let resolve!: (v: { sink: SseSink; res: http.ServerResponse }) => void;
-  const opened = new Promise<{ sink: SseSink; res: http.ServerResponse }>((r) => (resolve = r));
+interface Opened {
+  sink: SseSink;
+  res: http.ServerResponse;
+}
+
+/** A server whose responses are SSE sinks: `opened` is the first, `all` every one so far. */
+async function serve(): Promise<{ url: string; opened: Promise<Opened>; all: Opened[] }> {
+  let resolve!: (v: Opened) => void;
+  const opened = new Promise<Opened>((r) => (resolve = r));
+  const all: Opened[] = [];
   server = http.createServer((_req, res) => {
     // As under @hono/node-server: the route makes the sink, then the framework writes the head.
     const { sink, body } = nodeResponseSink(res);
@@ -25,10 +31,36 @@ async function serve(): Promise<{ url: string; opened: Promise<{ sink: SseSink; 
       .getReader()
       .read()
       .then(() => res.end());
+    all.push({ sink, res });
     resolve({ sink, res });
   });
   await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server!.address() as AddressInfo).port}/`, opened };
+  return { url: `http://127.0.0.1:${(server!.address() as AddressInfo).port}/`, opened, all };
+}
+
+/**
+ * Opens `n` more subscribers on bare sockets (their bytes are read and dropped) and resolves once
+ * each one's `retry:` line is on its socket: a fan-out round then writes to all of them.
+ */
+async function crowd(url: string, all: Opened[], n: number): Promise<void> {
+  const { port } = new URL(url);
+  const target = all.length + n;
+  for (let i = 0; i < n; i++) {
+    const client = net.connect(Number(port), '127.0.0.1');
+    client.on('data', () => {});
+    client.on('error', () => {});
+    client.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  }
+  const deadline = Date.now() + 10_000;
+  while (all.length < target) {
+    if (Date.now() > deadline) throw new Error(`only ${all.length} of ${target} subscribers`);
+    await tick();
+  }
+  for (const { sink } of all.slice(target - n)) sink.write(Buffer.from('retry: 100\n\n'));
+  while (all.some(({ sink }) => sink.bufferedBytes() > 0)) {
+    if (Date.now() > deadline) throw new Error('retry: not flushed to every subscriber');
+    await tick();
+  }
 }
 
 const tick = () => new Promise((r) => setImmediate(r));
@@ -121,14 +153,15 @@ describe('nodeResponseSink', () => {
   });
 
   it('holds the round after a long one for half its length, then sends everything that arrived meanwhile in one write, in order', async () => {
-    const { url, opened } = await serve();
+    const { url, opened, all } = await serve();
     const response = fetch(url);
     const { sink, res } = await opened;
     const { writes, slow } = watchWrites(res);
     writes.splice(0, await retryWritten(sink, writes));
-    // A round that takes 200 ms (as 10k subscribers' socket writes do under load).
+    await crowd(url, all, 100);
+    // A round to 101 subscribers that takes 200 ms (as 10k subscribers' socket writes do).
     slow(200);
-    sink.write(frame(0));
+    for (const other of all) other.sink.write(frame(0));
     await writesReach(writes, 1);
     const roundEnd = (writes[0] as SocketWrite).at + 200;
     // Events arriving over the next loop turns wait for the hold: no round per event.
@@ -143,29 +176,38 @@ describe('nodeResponseSink', () => {
     // One round ~100 ms after the long one ended, corked: one socket write carrying all three.
     expect((later[0] as SocketWrite).at - roundEnd).toBeGreaterThanOrEqual(90);
     expect(later.every((w) => w.corked && w.at - (later[0] as SocketWrite).at < 5)).toBe(true);
-    // A short round holds (next to) nothing: the next write leaves at once, not 100 ms later.
-    const written = performance.now();
+    // A round of a few subscribers holds nothing, however long: the next write leaves on the next turn.
+    slow(200);
     sink.write(frame(4));
     await writesReach(writes, 5);
-    expect((writes[4] as SocketWrite).at - written).toBeLessThan(50);
+    sink.write(frame(5));
+    await tick();
+    expect(writes).toHaveLength(6);
     sink.end();
     const text = await (await response).text();
-    expect(text).toBe(`retry: 100\n\n${[0, 1, 2, 3, 4].map((n) => frame(n).toString()).join('')}`);
+    expect(text).toBe(`retry: 100\n\n${[0, 1, 2, 3, 4, 5].map((n) => frame(n).toString()).join('')}`);
   });
 
-  it('during a hold, sends bytes past the high-water mark on the next loop turn when the socket is empty, and drains', async () => {
-    const { url, opened } = await serve();
+  it('during a hold, sends a large backlog (a catch-up batch) on the next loop turn when the socket is empty, and drains', async () => {
+    const { url, opened, all } = await serve();
     const response = fetch(url);
     const { sink, res } = await opened;
     const { writes, slow } = watchWrites(res);
     writes.splice(0, await retryWritten(sink, writes));
+    await crowd(url, all, 100);
     slow(200);
-    sink.write(frame(0));
+    for (const other of all) other.sink.write(frame(0));
     await writesReach(writes, 1);
     const holdEnd = (writes[0] as SocketWrite).at + 300;
     let drains = 0;
     sink.onDrain(() => drains++);
-    // A catch-up read's batch, past the mark: not held for the round.
+    // Past the socket's high-water mark (16 KiB) but small: backpressure, yet held for the round.
+    const small = Buffer.alloc(20 * 1024, 0x62);
+    expect(sink.write(small)).toBe(false);
+    await tick();
+    await tick();
+    expect(writes).toHaveLength(1);
+    // A catch-up read's batch: not held for the round.
     const big = Buffer.alloc(64 * 1024, 0x61);
     expect(sink.write(big)).toBe(false);
     await writesReach(writes, 2);
@@ -175,7 +217,7 @@ describe('nodeResponseSink', () => {
     expect(drains).toBe(1);
     sink.end();
     const text = await (await response).text();
-    expect(text).toBe(`retry: 100\n\n${frame(0).toString()}${big.toString()}`);
+    expect(text).toBe(`retry: 100\n\n${frame(0).toString()}${small.toString()}${big.toString()}`);
   });
 
   it('writes nothing after the head of a HEAD request, and closes', async () => {

@@ -29,19 +29,27 @@ export interface SseSink {
  * until `d × ROUND_HOLD_RATIO` (at most MAX_ROUND_HOLD_MS) has passed. The loop meanwhile takes
  * in appends and acknowledges produces, and the next round carries all of them — under more load
  * than one core can write, rounds grow instead of queueing, and latency stays about two rounds'
- * duration. A round of a few sinks takes microseconds and holds nothing.
+ * duration. A round of fewer than MIN_HELD_ROUND_SINKS sinks holds nothing (it takes
+ * microseconds; a longer one is the scheduler's doing, not its writes).
  */
 const ROUND_HOLD_RATIO = 0.5;
 const MAX_ROUND_HOLD_MS = 1000;
 /** Below this the hold is not worth a timer: the round runs on the next loop turn. */
 const MIN_ROUND_HOLD_MS = 1;
+const MIN_HELD_ROUND_SINKS = 100;
 
 let dirty: NodeResponseSink[] = [];
 let spare: NodeResponseSink[] = [];
 let flushScheduled = false;
 /** No round before this time (performance.now()): the hold after the last round. */
 let holdUntil = 0;
-/** Sinks past their high-water mark with an empty socket: flushed on the next turn, not held. */
+/**
+ * A sink holding this much with an empty socket (a catch-up read's batch, up to 256 KiB) is
+ * flushed on the next turn, not held for the round. Far above the socket's high-water mark, so
+ * the few 10-record batches a live subscriber gathers during a hold still wait for the round.
+ */
+const URGENT_PENDING_BYTES = 64 * 1024;
+/** Sinks holding URGENT_PENDING_BYTES with an empty socket: flushed on the next turn, not held. */
 let urgent: NodeResponseSink[] = [];
 let urgentScheduled = false;
 
@@ -65,9 +73,10 @@ function flushDirty(): void {
     sink.queued = false;
     sink.flush();
   }
+  const sinks = round.length;
   round.length = 0;
   const end = performance.now();
-  holdUntil = end + Math.min((end - start) * ROUND_HOLD_RATIO, MAX_ROUND_HOLD_MS);
+  if (sinks >= MIN_HELD_ROUND_SINKS) holdUntil = end + Math.min((end - start) * ROUND_HOLD_RATIO, MAX_ROUND_HOLD_MS);
   flushScheduled = false;
   if (dirty.length > 0) scheduleRound();
 }
@@ -92,8 +101,8 @@ function flushUrgent(): void {
  * ServerResponse layer (which would add nothing but per-write checks). Writes are held until
  * the next flush round and leave together (one socket write per subscriber per round, corked
  * when there are several); write()'s answer and 'drain' follow the socket's buffer plus what is
- * held. Held bytes past the high-water mark leave on the next loop turn, without the round's
- * hold, when the socket itself is empty (a catch-up read, not a slow client).
+ * held. A large backlog of held bytes (URGENT_PENDING_BYTES) leaves on the next loop turn,
+ * without the round's hold, when the socket itself is empty (a catch-up read, not a slow client).
  * Writes made before the head is on the socket (the `retry:` line, at most one batch) are held
  * and flushed first, in order.
  */
@@ -151,7 +160,7 @@ class NodeResponseSink implements SseSink {
     }
     this.queue();
     if (socket.writableLength + this.pendingBytes < socket.writableHighWaterMark) return true;
-    if (socket.writableLength === 0 && !this.urgent) {
+    if (this.pendingBytes >= URGENT_PENDING_BYTES && socket.writableLength === 0 && !this.urgent) {
       this.urgent = true;
       urgent.push(this);
       if (!urgentScheduled) {
