@@ -1071,6 +1071,8 @@ export interface components {
             consecutive_failures: number;
             /** @description Records retention deleted before they were delivered: skipped (they no longer exist), counted here and in the metric sluice_webhook_records_expired_total. */
             records_expired: number;
+            /** @description Records appended to the dead-letter topic after their batch used up retry.max_attempts (each such batch is also a `dead_lettered` entry in the deliveries log, which keeps only recent attempts). */
+            records_dead_lettered: number;
             /** @description Unix ms of the last 2xx answer. */
             last_success_at: number | null;
             /** @description Unix ms of the last failed attempt. */
