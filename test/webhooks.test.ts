@@ -390,6 +390,34 @@ describe('webhook delivery', () => {
     expect(moved.last_error_at).toEqual(expect.any(Number));
   });
 
+  it('counts the records it moved to the dead-letter topic (records_dead_lettered), over every batch', async () => {
+    const t = await topic(1);
+    const dlt = await topic(1);
+    const r = await receiver();
+    r.script = ({ json }) => ({ status: json.records.some((x) => x.key === 'poison') ? 500 : 200 });
+    const { id } = await webhook({
+      topic: t,
+      url: r.url,
+      dead_letter_topic: dlt,
+      retry: { max_attempts: 2, ...fast },
+      batch: { max_records: 2 },
+    });
+    expect((await api('GET', `/v1/webhooks/${id}`)).json.records_dead_lettered).toBe(0);
+    // Produced one at a time so that batches are [0, 1] (poison), [2] (fine), [3] (poison).
+    await produce(t, [
+      { key: 'poison', value: 0 },
+      { key: 'fine', value: 1 },
+    ]);
+    await waitForWebhook(id, (w) => w.lag === 0);
+    await produce(t, [{ key: 'fine', value: 2 }]);
+    await waitForWebhook(id, (w) => w.lag === 0);
+    await produce(t, [{ key: 'poison', value: 3 }]);
+    const done = await waitForWebhook(id, (w) => w.lag === 0);
+    expect((await api('GET', `/v1/topics/${dlt}/partitions/0/records?offset=0`)).json.records).toHaveLength(3);
+    expect(done.records_dead_lettered).toBe(3);
+    expect(r.acceptedOffsets().get(0)).toEqual([2]);
+  });
+
   it('without a dead-letter topic keeps retrying (failing) and never skips a record', async () => {
     const t = await topic(1);
     const r = await receiver();
