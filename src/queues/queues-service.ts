@@ -262,16 +262,20 @@ export class QueuesService {
     return ok(undefined);
   }
 
-  /** The queue exists afterwards (created with defaults if it did not), or the topic is missing. */
+  /**
+   * The queue's id: it exists afterwards (created with defaults if it did not, unless `create`
+   * is false), or the topic or (without `create`) the queue is missing.
+   */
   async ensure(
     topicName: string,
     name: string,
+    create = true,
     logger: QueuesServiceOptions['logger'] = this.o.logger,
-  ): Promise<Result<void, QueueError>> {
+  ): Promise<Result<string, QueueError>> {
     const topic = this.o.topics.lookup(topicName);
     if (!topic) return err(topicNotFound(topicName));
-    await this.queueFor(topic, name, true, logger);
-    return ok(undefined);
+    const row = await this.queueFor(topic, name, create, logger);
+    return row ? ok(row.id) : err(queueNotFound(topicName, name));
   }
 
   // ---- receive -------------------------------------------------------------------------
