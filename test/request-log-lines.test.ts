@@ -76,6 +76,14 @@ describe('service log lines written for a request', () => {
     expect(linesOf('queue created', 'topic', topic).map((l) => l['request_id'])).toEqual([put.requestId]);
   });
 
+  it('carry its request_id: a queue created by a receive', async () => {
+    const topic = `t-${randomUUID()}`;
+    expect((await call('POST', '/v1/topics', { name: topic })).status).toBe(201);
+    const receive = await call('POST', `/v1/topics/${topic}/queues/q2/receive`, {});
+    expect(receive.status).toBe(200);
+    expect(linesOf('queue created', 'topic', topic).map((l) => l['request_id'])).toEqual([receive.requestId]);
+  });
+
   it('the access line of every request carries its request_id', async () => {
     const r = await call('GET', '/v1/topics');
     expect(lines.filter((l) => l['msg'] === 'request completed' && l['request_id'] === r.requestId)).toHaveLength(1);

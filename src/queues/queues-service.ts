@@ -122,6 +122,8 @@ export interface ReceiveRequest {
   signal?: AbortSignal;
   /** Create the queue if it does not exist (default true); false: 404 `queue_not_found`. */
   create?: boolean;
+  /** The request's logger, for the line of a queue this receive creates. */
+  logger?: QueuesServiceOptions['logger'];
 }
 
 export interface ReceivedRecord {
@@ -317,7 +319,7 @@ export class QueuesService {
       if (!topic) return err(topicNotFound(topicName));
       // Only the first look creates the queue: one deleted (or replaced) while this request
       // waited on it is not brought back, from the start of the log, by the same request.
-      const queue = await this.queueFor(topic, name, waitedOn === undefined && req.create !== false);
+      const queue = await this.queueFor(topic, name, waitedOn === undefined && req.create !== false, req.logger);
       if (waitedOn !== undefined && queue?.id !== waitedOn) return err(queueDeletedWhileWaiting(topicName, name));
       if (!queue) return err(queueNotFound(topicName, name));
       const pass = await this.receiveOnce(topic, queue, req);
