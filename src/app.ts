@@ -107,23 +107,17 @@ export function createApp(services: Services): CreatedApp {
   });
 
   let document: ReturnType<typeof buildOpenApiDocument> | undefined;
-  app.get('/openapi.json', (c) =>
-    c.json(
-      (document ??= buildOpenApiDocument(app, {
-        maxPartitions: config.maxPartitions,
-        longPollMaxMs: config.longPollMaxMs,
-      })),
-    ),
-  );
+  /** Built on first use (every route is registered by then), once for both routes below. */
+  const openApiDocument = () =>
+    (document ??= buildOpenApiDocument(app, {
+      maxPartitions: config.maxPartitions,
+      longPollMaxMs: config.longPollMaxMs,
+    }));
+  app.get('/openapi.json', (c) => c.json(openApiDocument()));
   let docsPage: string | undefined;
   // Rendered here from the document: self-contained, so it works without internet access.
   app.get('/docs', (c) => {
-    const page = (docsPage ??= renderDocsPage(
-      (document ??= buildOpenApiDocument(app, {
-        maxPartitions: config.maxPartitions,
-        longPollMaxMs: config.longPollMaxMs,
-      })),
-    ));
+    const page = (docsPage ??= renderDocsPage(openApiDocument()));
     // A browser token in the URL (the dashboard's link) goes nowhere else and stays in no cache.
     c.header('referrer-policy', 'no-referrer');
     const token = c.req.query('access_token');

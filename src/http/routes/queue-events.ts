@@ -10,6 +10,7 @@ import { ApiError, errorResponses } from '../errors.js';
 import { LOCK_MS_MAX, LOCK_MS_MIN, QueueParam, RECEIVE_MAX_RECORDS, throwQueueError } from './queue-schemas.js';
 import { intString } from '../schemas/int-query.js';
 import { sseEvent } from '../schemas/sse.js';
+import { requestLogger } from '../middleware/request-context.js';
 
 export const QueueEventsQuery = z.object({
   max_in_flight: intString(1, RECEIVE_MAX_RECORDS)
@@ -54,7 +55,9 @@ export const queueEventsRoute = createRoute({
 
 export const registerQueueEvents: RouteModule = (app) =>
   app.openapi(queueEventsRoute, async (c) => {
-    const { queues, streams, config, logger } = c.get('services');
+    const { queues, streams, config } = c.get('services');
+    // The stream's own lines (a failure) carry this request's id.
+    const logger = requestLogger(c);
     if (streams.closing)
       throw new ApiError('unavailable', 'server is shutting down; reconnect shortly', {}, { 'retry-after': '1' });
     const { topic, queue } = c.req.valid('param');
@@ -63,7 +66,7 @@ export const registerQueueEvents: RouteModule = (app) =>
     // Answer a missing topic with a status before the stream opens. A new connection creates the
     // queue if new; a reconnect (`Last-Event-ID`: an EventSource's automatic one after the queue
     // was deleted and its stream ended) does not: it gets 404, which stops an EventSource.
-    const found = await queues.ensure(topic, queue, c.req.header('last-event-id') === undefined);
+    const found = await queues.ensure(topic, queue, c.req.header('last-event-id') === undefined, logger);
     if (!found.ok) throwQueueError(found.error);
     const receiver = new SseQueueReceiver({
       queues,
