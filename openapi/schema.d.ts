@@ -491,7 +491,7 @@ export interface paths {
         };
         /**
          * Receive from a queue over Server-Sent Events
-         * @description A receiver that holds a stream open. Events: `records` (`{"records": [QueueRecord]}`, each with its `lease`), `: keepalive` comments, `error` (then the stream closes) and `shutdown`. Acknowledge with POST …/ack; the stream holds at most `max_in_flight` unacknowledged leases. Leases of a stream that closes are not released: they run out and the records return to the queue (at-least-once). Deleting the queue ends its open streams with `event: error` (`queue_not_found`); connecting again creates it anew. Record filters (`key`, `header.<name>`) are not applied here: passing one is a 400 (they work on the topic and partition `/events` streams).
+         * @description A receiver that holds a stream open. Events: `records` (`{"records": [QueueRecord]}`, each with its `lease`), `: keepalive` comments, `error` (then the stream closes) and `shutdown`. Acknowledge with POST …/ack; the stream holds at most `max_in_flight` unacknowledged leases. Leases of a stream that closes are not released: they run out and the records return to the queue (at-least-once). Every event carries `id:` (the queue’s id), so a reconnect sends `Last-Event-ID`. Deleting the queue ends its open streams with `event: error` (`queue_not_found`); a reconnect with `Last-Event-ID` never creates the queue (404 `queue_not_found` if it is gone, which stops an EventSource), while a new connection creates it as a receive does. Record filters (`key`, `header.<name>`) are not applied here: passing one is a 400 (they work on the topic and partition `/events` streams).
          */
         get: operations["streamQueueEvents"];
         put?: never;
@@ -1071,6 +1071,8 @@ export interface components {
             consecutive_failures: number;
             /** @description Records retention deleted before they were delivered: skipped (they no longer exist), counted here and in the metric sluice_webhook_records_expired_total. */
             records_expired: number;
+            /** @description Records appended to the dead-letter topic after their batch used up retry.max_attempts (each such batch is also a `dead_lettered` entry in the deliveries log, which keeps only recent attempts). */
+            records_dead_lettered: number;
             /** @description Unix ms of the last 2xx answer. */
             last_success_at: number | null;
             /** @description Unix ms of the last failed attempt. */

@@ -25,10 +25,14 @@ import {
   streamCaps,
   type Limits,
 } from './http/limits/limits-middleware.js';
+import { matchedRoute } from './http/matched-route.js';
 import { docsPageWithToken, renderDocsPage } from './http/docs-page.js';
 import { registerUiPage } from './http/ui-page.js';
 import { buildOpenApiDocument, createRouter } from './http/openapi.js';
 import type { Services } from './services.js';
+
+/** The one route that reads an NDJSON body as a stream, bounding it itself (records-produce.ts). */
+const PRODUCE_ROUTE = '/v1/topics/:topic/records';
 
 export interface CreatedApp {
   app: App;
@@ -70,12 +74,19 @@ export function createApp(services: Services): CreatedApp {
         // Before the body limit and auth, which read JSON bodies: a compressed body is never parsed.
         guards(refuseUnsafeHead(), refuseContentEncoding()),
         (c, next) => {
-          // NDJSON bodies are streamed by the produce route, which enforces the same limit as it reads.
-          if ((c.req.header('content-type') ?? '').startsWith('application/x-ndjson')) return next();
+          const method = c.req.method;
+          // NDJSON bodies are streamed by the produce route, which enforces the same limit as it
+          // reads; every other route (Durable Streams take any type) is held to it here.
+          if (
+            method === 'POST' &&
+            (c.req.header('content-type') ?? '').startsWith('application/x-ndjson') &&
+            matchedRoute(c)?.path === PRODUCE_ROUTE
+          ) {
+            return next();
+          }
           // bodyLimit's own decision for requests without a body or with a declared length, made
           // without touching c.req.raw.body: on @hono/node-server that getter builds a web Request
           // and stream per request, which would defeat the route's direct body read.
-          const method = c.req.method;
           if (method === 'GET' || method === 'HEAD') return next();
           const length = c.req.header('content-length');
           if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
@@ -96,23 +107,17 @@ export function createApp(services: Services): CreatedApp {
   });
 
   let document: ReturnType<typeof buildOpenApiDocument> | undefined;
-  app.get('/openapi.json', (c) =>
-    c.json(
-      (document ??= buildOpenApiDocument(app, {
-        maxPartitions: config.maxPartitions,
-        longPollMaxMs: config.longPollMaxMs,
-      })),
-    ),
-  );
+  /** Built on first use (every route is registered by then), once for both routes below. */
+  const openApiDocument = () =>
+    (document ??= buildOpenApiDocument(app, {
+      maxPartitions: config.maxPartitions,
+      longPollMaxMs: config.longPollMaxMs,
+    }));
+  app.get('/openapi.json', (c) => c.json(openApiDocument()));
   let docsPage: string | undefined;
   // Rendered here from the document: self-contained, so it works without internet access.
   app.get('/docs', (c) => {
-    const page = (docsPage ??= renderDocsPage(
-      (document ??= buildOpenApiDocument(app, {
-        maxPartitions: config.maxPartitions,
-        longPollMaxMs: config.longPollMaxMs,
-      })),
-    ));
+    const page = (docsPage ??= renderDocsPage(openApiDocument()));
     // A browser token in the URL (the dashboard's link) goes nowhere else and stays in no cache.
     c.header('referrer-policy', 'no-referrer');
     const token = c.req.query('access_token');

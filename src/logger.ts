@@ -1,13 +1,13 @@
 // The process logger: pino writing one JSON object per line to stdout, at the level from
-// config. Every line written while a request is being handled carries its request_id.
-import { AsyncLocalStorage } from 'node:async_hooks';
+// config. A request's lines carry its request_id because the request hands its logger
+// (requestLogger in src/http/middleware/request-context.ts) to the work it asks for: no
+// AsyncLocalStorage, whose async hooks cost every promise of the process (about a tenth of a
+// single-record produce's CPU on Node 20), and whose context leaked a request's id into the
+// timers and shared work (group commits, sweeps) that request happened to start.
 import { pino, type Logger } from 'pino';
 import type { Config } from './config.js';
 
 export type { Logger } from 'pino';
-
-/** The request being handled in the current async context (set by the HTTP middleware). */
-export const requestScope = new AsyncLocalStorage<{ requestId: string }>();
 
 /** The process logger; `destination` (default stdout) lets tests read the lines written. */
 export function createLogger(config: Pick<Config, 'logLevel'>, destination?: pino.DestinationStream): Logger {
@@ -16,11 +16,6 @@ export function createLogger(config: Pick<Config, 'logLevel'>, destination?: pin
     base: { service: 'sluice' },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
-    // Services log without knowing about HTTP; the request id still reaches their lines.
-    mixin: () => {
-      const scope = requestScope.getStore();
-      return scope ? { request_id: scope.requestId } : {};
-    },
   };
   return destination ? pino(options, destination) : pino(options);
 }

@@ -34,12 +34,21 @@ export class BytesOutMeter {
   /** Count what `res` sends from now until it closes. */
   track(res: ServerResponse, operation: string): void {
     const socket = res.socket;
-    if (!socket || this.open.has(res)) return;
+    if (!socket) {
+      // Pipelined behind a response still being written: it sends once Node hands it the socket.
+      res.once('socket', () => this.track(res, operation));
+      return;
+    }
+    if (this.open.has(res)) return;
     this.open.set(res, { socket, counted: socket.bytesWritten, operation });
-    res.once('close', () => {
+    // Its last byte is on the socket at 'prefinish': settled then, before Node hands the socket
+    // to a response pipelined behind it (whose bytes are its own); at 'close' if it never ended.
+    const last = () => {
       this.settleOne(res);
       this.open.delete(res);
-    });
+    };
+    res.once('prefinish', last);
+    res.once('close', last);
   }
 
   /** `res` is an SSE stream: counted as open until it closes. */

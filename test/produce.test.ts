@@ -496,6 +496,85 @@ describe('idempotency', () => {
   });
 });
 
+describe('Producer-* header values', () => {
+  /** One request over a raw socket, header bytes exactly as given (latin1). */
+  async function rawPost(path: string, headers: string[], body: string, type: string) {
+    const conn = await rawConnect(server.url);
+    conn.write(
+      Buffer.from(
+        `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: ${type}\r\n${headers.map((h) => `${h}\r\n`).join('')}` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        'latin1',
+      ),
+    );
+    const res = await conn.response();
+    conn.destroy();
+    return res;
+  }
+
+  it('optional whitespace around a value (spaces, tabs; RFC 9110) is not part of it, on produce and on Durable Streams', async () => {
+    const name = await topic(1);
+    const body = JSON.stringify({ records: [{ value: 1 }] });
+    const sent = ['Producer-Id: \t 41 \t', 'Producer-Epoch:  2\t', 'Producer-Seq:\t0 '];
+    const first = await rawPost(`/v1/topics/${name}/records`, sent, body, 'application/json');
+    expect(first.status, first.body).toBe(200);
+    // The same producer without the whitespace: a duplicate of seq 0, so nothing is appended.
+    const again = await produce(name, [{ value: 1 }], {
+      'producer-id': '41',
+      'producer-epoch': '2',
+      'producer-seq': '0',
+    });
+    expect(expectStatus(again, 200)).toEqual(JSON.parse(first.body));
+    expect(await endOffsets(name)).toEqual([1]);
+
+    const stream = `/v1/stream/ows-${randomUUID()}`;
+    expect(
+      (await fetch(`${server.url}${stream}`, { method: 'PUT', headers: { 'content-type': 'text/plain' } })).status,
+    ).toBe(201);
+    const ds = await rawPost(
+      stream,
+      ['Producer-Id: w', 'Producer-Epoch: \t2 ', 'Producer-Seq:  0\t'],
+      'a',
+      'text/plain',
+    );
+    expect(ds.status, ds.body).toBe(200);
+    expect(ds.headers['producer-epoch']).toBe('2');
+    expect(ds.headers['producer-seq']).toBe('0');
+  });
+
+  it('other whitespace around a number (a no-break space) is 400 naming the header, on produce and on Durable Streams', async () => {
+    const name = await topic(1);
+    const body = JSON.stringify({ records: [{ value: 1 }] });
+    const nbsp = '\u00a0';
+    for (const [header, sent] of [
+      ['producer-id', [`Producer-Id: ${nbsp}41`, 'Producer-Seq: 0']],
+      ['producer-epoch', ['Producer-Id: 41', `Producer-Epoch: 2${nbsp}`, 'Producer-Seq: 0']],
+      ['producer-seq', ['Producer-Id: 41', `Producer-Seq: ${nbsp}0${nbsp}`]],
+    ] as const) {
+      const res = await rawPost(`/v1/topics/${name}/records`, [...sent], body, 'application/json');
+      expect(res.status, header).toBe(400);
+      expect((JSON.parse(res.body) as { error: Record<string, unknown> }).error, header).toMatchObject({
+        code: 'bad_request',
+        header,
+      });
+    }
+    expect(await endOffsets(name)).toEqual([0]);
+
+    const stream = `/v1/stream/nbsp-${randomUUID()}`;
+    expect(
+      (await fetch(`${server.url}${stream}`, { method: 'PUT', headers: { 'content-type': 'text/plain' } })).status,
+    ).toBe(201);
+    for (const sent of [
+      ['Producer-Id: w', `Producer-Epoch: ${nbsp}2`, 'Producer-Seq: 0'],
+      ['Producer-Id: w', 'Producer-Epoch: 2', `Producer-Seq: 0${nbsp}`],
+    ]) {
+      const res = await rawPost(stream, sent, 'a', 'text/plain');
+      expect(res.status, sent.join()).toBe(400);
+    }
+    expect(await (await fetch(`${server.url}${stream}?offset=-1`)).text()).toBe('');
+  });
+});
+
 describe('idempotency keys belong to the principal that sent them', () => {
   const ADMIN_KEY = `adm_${randomUUID()}${randomUUID()}`;
   let secured: TestServer;

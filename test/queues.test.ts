@@ -722,6 +722,61 @@ describe('seams', () => {
     }
   });
 
+  it('an EventSource reconnecting after its queue was deleted gets 404 and does not re-create it', async () => {
+    const t = await topic(1, values(3));
+    const l = listen(`${server.url}/v1/topics/${t}/queues/gone/events?max_in_flight=1&lock_ms=60000`);
+    try {
+      await until(() => l.events.some((e) => e.type === 'records'), 'the first lease');
+      // The events carry an id, so an EventSource's reconnect says it is one (Last-Event-ID).
+      expect(l.events.find((e) => e.type === 'records')!.id).not.toBe('');
+      expectStatus(
+        await server.client.delete('/v1/topics/{topic}/queues/{queue}', { params: { topic: t, queue: 'gone' } }),
+        204,
+      );
+      await until(() => l.events.some((e) => e.type === 'error'), 'the error event', 30_000);
+      // The EventSource reconnects on its own after `retry`; a 404 is what makes it stop.
+      await until(() => l.es.readyState === l.es.CLOSED, 'the EventSource to give up', 30_000);
+      expect(l.opens).toBe(1);
+      expect(
+        expectStatus(await server.client.get('/v1/topics/{topic}/queues', { params: { topic: t } }), 200).queues,
+      ).toEqual([]);
+      // The same answer to a reconnect by hand; a new connection (no Last-Event-ID) still creates it.
+      const id = l.events.find((e) => e.type === 'records')!.id;
+      const res = await fetch(`${server.url}/v1/topics/${t}/queues/gone/events`, { headers: { 'last-event-id': id } });
+      expect(res.status).toBe(404);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('queue_not_found');
+    } finally {
+      l.close();
+    }
+  });
+
+  it('an EventSource reconnecting after its topic was deleted and created again gets 404, not a new queue', async () => {
+    const t = await topic(1, values(1));
+    const first = await fetch(`${server.url}/v1/topics/${t}/queues/q1/events`);
+    expect(first.status).toBe(200);
+    const reader = first.body!.getReader();
+    let text = '';
+    const idLine = /\nid: (\S+)\n/;
+    const deadline = Date.now() + 5000;
+    while (!idLine.test(text) && !text.includes('event: records') && Date.now() < deadline) {
+      const chunk = await reader.read();
+      if (chunk.done) break;
+      text += new TextDecoder().decode(chunk.value);
+    }
+    // The events carry an id, so an EventSource's reconnect says it is one (Last-Event-ID).
+    expect(text).toMatch(idLine);
+    const id = idLine.exec(text)![1]!;
+    await reader.cancel();
+    expectStatus(await server.client.delete('/v1/topics/{topic}', { params: { topic: t } }), 204);
+    expectStatus(await server.client.post('/v1/topics', { body: { name: t, partitions: 1 } }), 201);
+    const res = await fetch(`${server.url}/v1/topics/${t}/queues/q1/events`, { headers: { 'last-event-id': id } });
+    expect(res.status).toBe(404);
+    await res.body?.cancel();
+    expect(
+      expectStatus(await server.client.get('/v1/topics/{topic}/queues', { params: { topic: t } }), 200).queues,
+    ).toEqual([]);
+  });
+
   it('a receiver waiting on a topic that is deleted gets 404 at once', async () => {
     const t = await topic(1);
     const pending = server.client.post('/v1/topics/{topic}/queues/{queue}/receive', {

@@ -58,6 +58,26 @@ async function webhook(body: Json): Promise<{ id: string; secret: string }> {
   return { id: res.json.id as string, secret: res.json.secret as string };
 }
 
+/**
+ * A topic, its dead-letter topic and a webhook on it (batches of up to `maxRecords`, given up after
+ * 2 attempts) to a receiver answering 500 to every batch holding a record keyed `poison`, 200 to
+ * the others (or as `script` says).
+ */
+async function deadLettering(maxRecords: number, script?: TestReceiver['script']) {
+  const t = await topic(1);
+  const dlt = await topic(1);
+  const r = await receiver();
+  r.script = script ?? (({ json }) => ({ status: json.records.some((x) => x.key === 'poison') ? 500 : 200 }));
+  const { id } = await webhook({
+    topic: t,
+    url: r.url,
+    dead_letter_topic: dlt,
+    retry: { max_attempts: 2, ...fast },
+    batch: { max_records: maxRecords },
+  });
+  return { t, dlt, r, id };
+}
+
 /** Poll GET /v1/webhooks/{id} until `predicate` holds (bounded). */
 async function waitForWebhook(id: string, predicate: (w: Json) => boolean, timeoutMs = 10_000): Promise<Json> {
   const deadline = Date.now() + timeoutMs;
@@ -329,17 +349,7 @@ describe('webhook delivery', () => {
   });
 
   it('dead-letters exhausted batches (records unchanged, source headers) and continues', async () => {
-    const t = await topic(1);
-    const dlt = await topic(1);
-    const r = await receiver();
-    r.script = ({ json }) => ({ status: json.records.some((x) => x.key === 'poison') ? 500 : 200 });
-    const { id } = await webhook({
-      topic: t,
-      url: r.url,
-      dead_letter_topic: dlt,
-      retry: { max_attempts: 2, ...fast },
-      batch: { max_records: 1 },
-    });
+    const { t, dlt, r, id } = await deadLettering(1);
     await produce(t, [
       { key: 'poison', value: { bad: true }, headers: { trace: 'x1' }, timestamp: 1_700_000_000_000 },
       { key: 'fine', value: { ok: true } },
@@ -367,17 +377,7 @@ describe('webhook delivery', () => {
   });
 
   it('after dead-lettering a batch it is delivering again: active, not failing, with the last error kept', async () => {
-    const t = await topic(1);
-    const dlt = await topic(1);
-    const r = await receiver();
-    r.script = () => ({ status: 500 });
-    const { id } = await webhook({
-      topic: t,
-      url: r.url,
-      dead_letter_topic: dlt,
-      retry: { max_attempts: 2, ...fast },
-      batch: { max_records: 1 },
-    });
+    const { t, dlt, id } = await deadLettering(1, () => ({ status: 500 }));
     await produce(t, [{ key: 'poison', value: 1 }]);
     // Nothing else to send: no later success would clear a stale `failing`.
     const moved = await waitForWebhook(id, (w) => w.lag === 0);
@@ -388,6 +388,24 @@ describe('webhook delivery', () => {
       last_error: expect.stringMatching(/^HTTP 500/),
     });
     expect(moved.last_error_at).toEqual(expect.any(Number));
+  });
+
+  it('counts the records it moved to the dead-letter topic (records_dead_lettered), over every batch', async () => {
+    const { t, dlt, r, id } = await deadLettering(2);
+    expect((await api('GET', `/v1/webhooks/${id}`)).json.records_dead_lettered).toBe(0);
+    // Produced one at a time so that batches are [0, 1] (poison), [2] (fine), [3] (poison).
+    await produce(t, [
+      { key: 'poison', value: 0 },
+      { key: 'fine', value: 1 },
+    ]);
+    await waitForWebhook(id, (w) => w.lag === 0);
+    await produce(t, [{ key: 'fine', value: 2 }]);
+    await waitForWebhook(id, (w) => w.lag === 0);
+    await produce(t, [{ key: 'poison', value: 3 }]);
+    const done = await waitForWebhook(id, (w) => w.lag === 0);
+    expect((await api('GET', `/v1/topics/${dlt}/partitions/0/records?offset=0`)).json.records).toHaveLength(3);
+    expect(done.records_dead_lettered).toBe(3);
+    expect(r.acceptedOffsets().get(0)).toEqual([2]);
   });
 
   it('without a dead-letter topic keeps retrying (failing) and never skips a record', async () => {

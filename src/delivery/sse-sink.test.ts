@@ -1,5 +1,6 @@
 // The Node response sink against a real HTTP server and client: after the head, bytes go to the
-// socket as a close-delimited HTTP body, flushed once per tick, with real backpressure.
+// socket as a close-delimited HTTP body, flushed in rounds (once per loop turn, held after a long
+// round), with real backpressure.
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -11,10 +12,16 @@ afterEach(async () => {
   await new Promise((resolve) => server?.close(resolve));
 });
 
-/** A server whose one response is an SSE sink. */
-async function serve(): Promise<{ url: string; opened: Promise<{ sink: SseSink; res: http.ServerResponse }> }> {
-  let resolve!: (v: { sink: SseSink; res: http.ServerResponse }) => void;
-  const opened = new Promise<{ sink: SseSink; res: http.ServerResponse }>((r) => (resolve = r));
+interface Opened {
+  sink: SseSink;
+  res: http.ServerResponse;
+}
+
+/** A server whose responses are SSE sinks: `opened` is the first, `all` every one so far. */
+async function serve(): Promise<{ url: string; opened: Promise<Opened>; all: Opened[] }> {
+  let resolve!: (v: Opened) => void;
+  const opened = new Promise<Opened>((r) => (resolve = r));
+  const all: Opened[] = [];
   server = http.createServer((_req, res) => {
     // As under @hono/node-server: the route makes the sink, then the framework writes the head.
     const { sink, body } = nodeResponseSink(res);
@@ -24,13 +31,89 @@ async function serve(): Promise<{ url: string; opened: Promise<{ sink: SseSink; 
       .getReader()
       .read()
       .then(() => res.end());
+    all.push({ sink, res });
     resolve({ sink, res });
   });
   await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server!.address() as AddressInfo).port}/`, opened };
+  return { url: `http://127.0.0.1:${(server!.address() as AddressInfo).port}/`, opened, all };
+}
+
+/**
+ * Opens `n` more subscribers on bare sockets (their bytes are read and dropped) and resolves once
+ * each one's `retry:` line is on its socket: a fan-out round then writes to all of them.
+ */
+async function crowd(url: string, all: Opened[], n: number): Promise<void> {
+  const { port } = new URL(url);
+  const target = all.length + n;
+  for (let i = 0; i < n; i++) {
+    const client = net.connect(Number(port), '127.0.0.1');
+    client.on('data', () => {});
+    client.on('error', () => {});
+    client.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  }
+  const deadline = Date.now() + 10_000;
+  while (all.length < target) {
+    if (Date.now() > deadline) throw new Error(`only ${all.length} of ${target} subscribers`);
+    await tick();
+  }
+  for (const { sink } of all.slice(target - n)) sink.write(Buffer.from('retry: 100\n\n'));
+  while (all.some(({ sink }) => sink.bufferedBytes() > 0)) {
+    if (Date.now() > deadline) throw new Error('retry: not flushed to every subscriber');
+    await tick();
+  }
 }
 
 const tick = () => new Promise((r) => setImmediate(r));
+
+interface SocketWrite {
+  text: string;
+  at: number;
+  corked: boolean;
+}
+
+/**
+ * Records every socket write of `res` (its text, when, whether corked); `slow(ms)` makes the next
+ * write take that long, as a flush round of thousands of socket writes does.
+ */
+function watchWrites(res: http.ServerResponse): { writes: SocketWrite[]; slow(ms: number): void } {
+  const socket = res.socket!;
+  const writes: SocketWrite[] = [];
+  let slowMs = 0;
+  const write = socket.write.bind(socket);
+  socket.write = ((chunk: unknown, ...rest: never[]) => {
+    const at = performance.now();
+    if (slowMs > 0) {
+      const until = at + slowMs;
+      slowMs = 0;
+      while (performance.now() < until);
+    }
+    writes.push({ text: String(chunk), at, corked: socket.writableCorked > 0 });
+    return write(chunk as Buffer, ...rest);
+  }) as typeof socket.write;
+  return { writes, slow: (ms) => (slowMs = ms) };
+}
+
+/** Writes `retry:` and waits until it went out after the head; returns the number of writes so far. */
+async function retryWritten(sink: SseSink, writes: SocketWrite[]): Promise<number> {
+  sink.write(Buffer.from('retry: 100\n\n'));
+  const deadline = Date.now() + 10_000;
+  while (!writes.some((w) => w.text.startsWith('retry:'))) {
+    if (Date.now() > deadline) throw new Error('retry: never written');
+    await tick();
+  }
+  return writes.length;
+}
+
+/** Waits until `writes` has `n` entries (or fails after 10 s). */
+async function writesReach(writes: SocketWrite[], n: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (writes.length < n) {
+    if (Date.now() > deadline) throw new Error(`only ${writes.length} of ${n} socket writes`);
+    await tick();
+  }
+}
+
+const frame = (n: number) => Buffer.from(`event: record\ndata: {"n":${n}}\nid: ${n}\n\n`);
 
 describe('nodeResponseSink', () => {
   it('hands every frame to the socket at the end of its tick, the same Buffer, as one close-delimited body the client reads byte for byte', async () => {
@@ -48,10 +131,11 @@ describe('nodeResponseSink', () => {
     }) as typeof socket.write;
     const shared = Buffer.from('event: record\ndata: {"n":1}\nid: 1\n\n');
     sink.write(Buffer.from('retry: 100\n\n'));
-    while (writes.length === 0) await tick();
+    // The head goes out first, then (on the next loop turn) the held `retry:` line.
+    while (!writes.some((w) => String(w).startsWith('retry:'))) await tick();
     writes.length = 0;
     for (let i = 0; i < 5; i++) sink.write(shared);
-    // Held for the tick, then written together (corked: one socket write for all five).
+    // Held for the loop turn, then written together (corked: one socket write for all five).
     expect(writes).toHaveLength(0);
     expect(sink.bufferedBytes()).toBe(5 * shared.length);
     await tick();
@@ -66,6 +150,74 @@ describe('nodeResponseSink', () => {
     const text = await answer.text();
     expect(text).toBe(`retry: 100\n\n${shared.toString().repeat(5)}`);
     expect(sink.closed).toBe(true);
+  });
+
+  it('holds the round after a long one for half its length, then sends everything that arrived meanwhile in one write, in order', async () => {
+    const { url, opened, all } = await serve();
+    const response = fetch(url);
+    const { sink, res } = await opened;
+    const { writes, slow } = watchWrites(res);
+    writes.splice(0, await retryWritten(sink, writes));
+    await crowd(url, all, 100);
+    // A round to 101 subscribers that takes 200 ms (as 10k subscribers' socket writes do).
+    slow(200);
+    for (const other of all) other.sink.write(frame(0));
+    await writesReach(writes, 1);
+    const roundEnd = (writes[0] as SocketWrite).at + 200;
+    // Events arriving over the next loop turns wait for the hold: no round per event.
+    for (let n = 1; n <= 3; n++) {
+      sink.write(frame(n));
+      await tick();
+    }
+    expect(writes).toHaveLength(1);
+    expect(sink.bufferedBytes()).toBe(3 * frame(1).length);
+    await writesReach(writes, 4);
+    const later = writes.slice(1);
+    // One round ~100 ms after the long one ended, corked: one socket write carrying all three.
+    expect((later[0] as SocketWrite).at - roundEnd).toBeGreaterThanOrEqual(90);
+    expect(later.every((w) => w.corked && w.at - (later[0] as SocketWrite).at < 5)).toBe(true);
+    // A round of a few subscribers holds nothing, however long: the next write leaves on the next turn.
+    slow(200);
+    sink.write(frame(4));
+    await writesReach(writes, 5);
+    sink.write(frame(5));
+    await tick();
+    expect(writes).toHaveLength(6);
+    sink.end();
+    const text = await (await response).text();
+    expect(text).toBe(`retry: 100\n\n${[0, 1, 2, 3, 4, 5].map((n) => frame(n).toString()).join('')}`);
+  });
+
+  it('during a hold, sends a large backlog (a catch-up batch) on the next loop turn when the socket is empty, and drains', async () => {
+    const { url, opened, all } = await serve();
+    const response = fetch(url);
+    const { sink, res } = await opened;
+    const { writes, slow } = watchWrites(res);
+    writes.splice(0, await retryWritten(sink, writes));
+    await crowd(url, all, 100);
+    slow(200);
+    for (const other of all) other.sink.write(frame(0));
+    await writesReach(writes, 1);
+    const holdEnd = (writes[0] as SocketWrite).at + 300;
+    let drains = 0;
+    sink.onDrain(() => drains++);
+    // Past the socket's high-water mark (16 KiB) but small: backpressure, yet held for the round.
+    const small = Buffer.alloc(20 * 1024, 0x62);
+    expect(sink.write(small)).toBe(false);
+    await tick();
+    await tick();
+    expect(writes).toHaveLength(1);
+    // A catch-up read's batch: not held for the round.
+    const big = Buffer.alloc(64 * 1024, 0x61);
+    expect(sink.write(big)).toBe(false);
+    await writesReach(writes, 2);
+    expect((writes[1] as SocketWrite).at).toBeLessThan(holdEnd - 50);
+    const deadline = Date.now() + 10_000;
+    while (drains === 0 && Date.now() < deadline) await tick();
+    expect(drains).toBe(1);
+    sink.end();
+    const text = await (await response).text();
+    expect(text).toBe(`retry: 100\n\n${frame(0).toString()}${small.toString()}${big.toString()}`);
   });
 
   it('writes nothing after the head of a HEAD request, and closes', async () => {

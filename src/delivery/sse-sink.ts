@@ -18,22 +18,75 @@ export interface SseSink {
 }
 
 /**
- * Sinks holding bytes for the flush at the end of this tick. One process.nextTick writes them all,
- * so a fan-out round of 10k subscribers schedules one tick, not one per subscriber (with
- * AsyncLocalStorage on, every tick object also runs the async-hooks init).
+ * Sinks holding bytes for the next flush round. One round writes them all, so a fan-out batch
+ * to 10k subscribers schedules one callback, not one per subscriber (with AsyncLocalStorage on,
+ * every tick or immediate object also runs the async-hooks init).
+ *
+ * A round runs once per event-loop turn (setImmediate, after the I/O callbacks of the turn), so
+ * everything delivered during the turn leaves together: one socket write per subscriber per
+ * round, however many batches it carries. A round of thousands of socket writes takes long
+ * (~10–40 µs each on loopback, mostly in the kernel): after a round of `d` ms the next one waits
+ * until `d × ROUND_HOLD_RATIO` (at most MAX_ROUND_HOLD_MS) has passed. The loop meanwhile takes
+ * in appends and acknowledges produces, and the next round carries all of them — under more load
+ * than one core can write, rounds grow instead of queueing, and latency stays about two rounds'
+ * duration. A round of fewer than MIN_HELD_ROUND_SINKS sinks holds nothing (it takes
+ * microseconds; a longer one is the scheduler's doing, not its writes).
  */
+const ROUND_HOLD_RATIO = 0.5;
+const MAX_ROUND_HOLD_MS = 1000;
+/** Below this the hold is not worth a timer: the round runs on the next loop turn. */
+const MIN_ROUND_HOLD_MS = 1;
+const MIN_HELD_ROUND_SINKS = 100;
+
 let dirty: NodeResponseSink[] = [];
 let spare: NodeResponseSink[] = [];
 let flushScheduled = false;
+/** No round before this time (performance.now()): the hold after the last round. */
+let holdUntil = 0;
+/**
+ * A sink holding this much with an empty socket (a catch-up read's batch, up to 256 KiB) is
+ * flushed on the next turn, not held for the round. Far above the socket's high-water mark, so
+ * the few 10-record batches a live subscriber gathers during a hold still wait for the round.
+ */
+const URGENT_PENDING_BYTES = 64 * 1024;
+/** Sinks holding URGENT_PENDING_BYTES with an empty socket: flushed on the next turn, not held. */
+let urgent: NodeResponseSink[] = [];
+let urgentScheduled = false;
+
+function scheduleRound(): void {
+  if (flushScheduled) return;
+  flushScheduled = true;
+  const wait = holdUntil - performance.now();
+  if (wait >= MIN_ROUND_HOLD_MS) setTimeout(flushDirty, wait);
+  else setImmediate(flushDirty);
+}
 
 function flushDirty(): void {
-  flushScheduled = false;
-  // Swap lists: a drain listener run by a flush may write again, into the next round.
+  // Swap lists: a drain listener run by a flush may write again, into the next round (which is
+  // scheduled after this one, with its hold).
   const round = dirty;
   dirty = spare;
   spare = round;
-  for (let i = 0; i < round.length; i++) (round[i] as NodeResponseSink).flush();
+  const start = performance.now();
+  for (let i = 0; i < round.length; i++) {
+    const sink = round[i] as NodeResponseSink;
+    sink.queued = false;
+    sink.flush();
+  }
+  const sinks = round.length;
   round.length = 0;
+  const end = performance.now();
+  if (sinks >= MIN_HELD_ROUND_SINKS) holdUntil = end + Math.min((end - start) * ROUND_HOLD_RATIO, MAX_ROUND_HOLD_MS);
+  flushScheduled = false;
+  if (dirty.length > 0) scheduleRound();
+}
+
+function flushUrgent(): void {
+  urgentScheduled = false;
+  const sinks = urgent;
+  urgent = [];
+  // Each stays in `dirty` too; its turn in the round then finds nothing left to write.
+  for (const sink of sinks) sink.flush();
 }
 
 /**
@@ -46,8 +99,10 @@ function flushDirty(): void {
  * head is on the socket the body is the socket's bytes, and frames go to `socket.write()`
  * unchanged — fan-out encodes once and never frames or copies per subscriber, and skips the
  * ServerResponse layer (which would add nothing but per-write checks). Writes are held until
- * the end of the tick and leave together (one socket write per subscriber per tick, corked when
- * there are several); write()'s answer and 'drain' follow the socket's buffer plus what is held.
+ * the next flush round and leave together (one socket write per subscriber per round, corked
+ * when there are several); write()'s answer and 'drain' follow the socket's buffer plus what is
+ * held. A large backlog of held bytes (URGENT_PENDING_BYTES) leaves on the next loop turn,
+ * without the round's hold, when the socket itself is empty (a catch-up read, not a slow client).
  * Writes made before the head is on the socket (the `retry:` line, at most one batch) are held
  * and flushed first, in order.
  */
@@ -58,8 +113,10 @@ class NodeResponseSink implements SseSink {
   private socket: Socket | null = null;
   private readonly pending: Buffer[] = [];
   private pendingBytes = 0;
-  /** In `dirty`, waiting for the end-of-tick flush. */
-  private queued = false;
+  /** In `dirty`, waiting for the next flush round (set and cleared by the round). */
+  queued = false;
+  /** In `urgent`, waiting for the next loop turn. */
+  private urgent = false;
   /** write() answered false: call the drain listeners once the buffer is below its mark. */
   private wantDrain = false;
   private ending = false;
@@ -93,10 +150,24 @@ class NodeResponseSink implements SseSink {
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
     const socket = this.socket;
-    // Before the head is out, the few held writes are not backpressure.
-    if (!socket) return true;
+    if (!socket) {
+      // Before the head is out the sink only holds: a few writes (the retry: line, one batch)
+      // are not backpressure, but a response pipelined behind a slow one may wait for its
+      // socket indefinitely, so past the response's mark it says stop like a full socket.
+      if (this.pendingBytes < this.res.writableHighWaterMark) return true;
+      this.wantDrain = true;
+      return false;
+    }
     this.queue();
     if (socket.writableLength + this.pendingBytes < socket.writableHighWaterMark) return true;
+    if (this.pendingBytes >= URGENT_PENDING_BYTES && socket.writableLength === 0 && !this.urgent) {
+      this.urgent = true;
+      urgent.push(this);
+      if (!urgentScheduled) {
+        urgentScheduled = true;
+        setImmediate(flushUrgent);
+      }
+    }
     this.wantDrain = true;
     return false;
   }
@@ -120,9 +191,9 @@ class NodeResponseSink implements SseSink {
     if (this.socket) this.finish();
   }
 
-  /** Hand what is held to the socket (at the end of the tick, or before the response ends). */
+  /** Hand what is held to the socket (in a flush round, or before the response ends). */
   flush(): void {
-    this.queued = false;
+    this.urgent = false;
     const socket = this.socket;
     if (!socket || this.pending.length === 0) return;
     const pending = this.pending;
@@ -147,10 +218,7 @@ class NodeResponseSink implements SseSink {
     if (this.queued) return;
     this.queued = true;
     dirty.push(this);
-    if (!flushScheduled) {
-      flushScheduled = true;
-      process.nextTick(flushDirty);
-    }
+    scheduleRound();
   }
 
   private drained(): void {
@@ -168,7 +236,12 @@ class NodeResponseSink implements SseSink {
     if (this.isClosed) return;
     const { res } = this;
     const socket = res.socket;
-    if (!socket) return;
+    if (!socket) {
+      // Pipelined behind another response on its connection: Node assigns the socket once that
+      // one has finished (and emits 'socket').
+      res.once('socket', () => setImmediate(this.becomeReady));
+      return;
+    }
     if (!res.headersSent) {
       setImmediate(this.becomeReady);
       return;

@@ -152,9 +152,15 @@ afterEach(async () => {
 /** The partition cursor this test's topic issues for `next`. */
 const pc = (next: number) => encodePartitionCursor(next, topicCursorTag(topicId));
 
-function openPartition(log: PartitionLog, nextOffset: number, query: Record<string, string[]> = {}, batchMode = false) {
+function openPartition(
+  log: PartitionLog,
+  nextOffset: number,
+  query: Record<string, string[]> = {},
+  batchMode = false,
+  via: SseService = service,
+) {
   const sink = new FakeSink();
-  const stream = service.open({
+  const stream = via.open({
     kind: 'partition',
     topic: topicId,
     description: 'test',
@@ -394,16 +400,7 @@ describe('partition stream', () => {
   it('sends : keepalive on the shared timer', async () => {
     const ticking = new SseService({ registry, keepaliveMs: 20 });
     const log = await store.createPartition(topicId, 0, config);
-    const sink = new FakeSink();
-    ticking.open({
-      kind: 'partition',
-      topic: topicId,
-      description: 't',
-      partitions: [{ log, encoder: encoderFor(topicId, 0), nextOffset: 0 }],
-      filter: null,
-      batchMode: false,
-      sink,
-    });
+    const { sink } = openPartition(log, 0, {}, false, ticking);
     await until(() => sink.text().includes(': keepalive\n\n'), 'keepalive');
     ticking.dispose();
     sink.disconnect();
@@ -411,16 +408,7 @@ describe('partition stream', () => {
 
   it('sends : keepalive only to a stream that sent nothing since the last tick', async () => {
     const log = await store.createPartition(topicId, 0, config);
-    const sink = new FakeSink();
-    const stream = service.open({
-      kind: 'partition',
-      topic: topicId,
-      description: 't',
-      partitions: [{ log, encoder: encoderFor(topicId, 0), nextOffset: 0 }],
-      filter: null,
-      batchMode: false,
-      sink,
-    });
+    const { sink, stream } = openPartition(log, 0);
     const keepalives = () => sink.text().split(': keepalive\n\n').length - 1;
     await until(() => stream.isLive, 'live');
     // The tick right after `retry:` went out: nothing needed.

@@ -97,9 +97,9 @@ export function parseExpiry(c: Context<AppEnv>): { ttlSeconds: number | null; ex
   return { ttlSeconds: null, expiresAt: null };
 }
 
+/** A decimal header value; as for Producer-* on produce, only the parser's OWS stripping applies. */
 function safeInt(name: string, raw: string): number {
-  const v = raw.trim();
-  const n = NON_NEGATIVE.test(v) ? Number(v) : NaN;
+  const n = NON_NEGATIVE.test(raw) ? Number(raw) : NaN;
   if (!Number.isSafeInteger(n)) throw bad(`${name} must be an integer between 0 and 2^53-1`);
   return n;
 }

@@ -381,9 +381,11 @@ export class StreamsService {
 
   // ---- create / delete / head ----------------------------------------------------------
 
+  /** `logger`: the request's, for the lines of the topic it creates. */
   async create(
     path: string,
     input: CreateInput,
+    logger: Logger = this.o.logger,
   ): Promise<Result<{ status: 200 | 201; view: StreamView }, StreamError>> {
     const name = streamTopicName(path);
     if (!name.ok) return err({ code: 'bad_request', message: name.error });
@@ -426,11 +428,14 @@ export class StreamsService {
 
     let topic = this.o.topics.lookup(name.value);
     if (!topic) {
-      const created = await this.o.topics.create({
-        name: name.value,
-        partitions: 1,
-        config: { retention_ms: -1, value_format: valueFormatFor(contentType) },
-      });
+      const created = await this.o.topics.create(
+        {
+          name: name.value,
+          partitions: 1,
+          config: { retention_ms: -1, value_format: valueFormatFor(contentType) },
+        },
+        logger,
+      );
       if (!created.ok) {
         if (created.error.code === 'topic_exists') {
           // Lost a race with another create of the same path: answer as for an existing stream.
@@ -486,7 +491,7 @@ export class StreamsService {
     if (source && fork) {
       const copied = await this.copyPrefix(source, state, fork.value);
       if (!copied.ok) {
-        await this.o.topics.delete(topic.name);
+        await this.o.topics.delete(topic.name, logger);
         return copied;
       }
     }
@@ -589,7 +594,8 @@ export class StreamsService {
     return s.ok ? ok(this.view(s.value)) : s;
   }
 
-  async delete(path: string): Promise<Result<void, StreamError>> {
+  /** `logger`: the request's, for the lines of the topic it deletes. */
+  async delete(path: string, logger: Logger = this.o.logger): Promise<Result<void, StreamError>> {
     const s = await this.find(path);
     if (!s.ok) return s;
     const forks = await this.o.db
@@ -606,7 +612,7 @@ export class StreamsService {
       s.value.row = { ...s.value.row, softDeleted: true };
       return ok(undefined);
     }
-    const deleted = await this.o.topics.delete(s.value.topic.name);
+    const deleted = await this.o.topics.delete(s.value.topic.name, logger);
     if (!deleted.ok) return err(notFound(path));
     return ok(undefined);
   }

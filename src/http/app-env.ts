@@ -9,7 +9,7 @@ export interface AppEnv {
   Variables: {
     services: Services;
     requestId: string;
-    /** The process logger; lines written during the request carry its `request_id`. */
+    /** The process logger; `requestLogger(c)` (middleware/request-context.ts) adds the request's `request_id`. */
     logger: Logger;
     /**
      * Who is asking (src/auth/principal.ts), set by the auth middleware before any route:

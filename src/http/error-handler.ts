@@ -60,8 +60,10 @@ export function toApiError(error: unknown, c: Context<AppEnv>): ApiError {
 export const onError: ErrorHandler<AppEnv> = (error, c) => {
   const apiError = toApiError(error, c);
   const logger = c.get('logger');
-  if (apiError.code === 'internal') logger?.error({ err: error }, 'unhandled error');
-  else if (apiError.code === 'unavailable') logger?.warn({ err: error }, 'dependency unavailable');
+  const requestId = c.get('requestId');
+  if (apiError.code === 'internal') logger?.error({ request_id: requestId, err: error }, 'unhandled error');
+  else if (apiError.code === 'unavailable')
+    logger?.warn({ request_id: requestId, err: error }, 'dependency unavailable');
   return errorResponse(c, apiError);
 };
 

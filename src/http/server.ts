@@ -50,6 +50,7 @@ class ConnectionTracker {
       set.add(res);
       if (this.closing) res.setHeader('connection', 'close');
       res.once('close', () => this.done(socket, res));
+      if (!res.socket) closeWithConnection(res, socket);
       listener(req, res);
     };
   }
@@ -81,6 +82,20 @@ class ConnectionTracker {
   idle(): Promise<void> {
     return this.busy.size === 0 ? Promise.resolve() : new Promise((resolve) => this.waiters.push(resolve));
   }
+}
+
+/**
+ * A response pipelined behind one still being written gets its socket when that one finishes;
+ * if the connection closes first, Node never emits 'close' on it. Everything that lets go of a
+ * request on its response's 'close' (stream slots, SSE streams, long-polls, quota meters, the
+ * tracker above) would hold on forever, so the response is told here.
+ */
+function closeWithConnection(res: ServerResponse, socket: Socket): void {
+  const gone = (): void => {
+    if (!res.socket) res.emit('close');
+  };
+  socket.once('close', gone);
+  res.once('socket', () => socket.off('close', gone));
 }
 
 export async function startServer(services: Services, listen: { host: string; port: number }): Promise<RunningServer> {

@@ -122,6 +122,8 @@ export interface ReceiveRequest {
   signal?: AbortSignal;
   /** Create the queue if it does not exist (default true); false: 404 `queue_not_found`. */
   create?: boolean;
+  /** The request's logger, for the line of a queue this receive creates. */
+  logger?: QueuesServiceOptions['logger'];
 }
 
 export interface ReceivedRecord {
@@ -194,10 +196,12 @@ export class QueuesService {
 
   // ---- admin ---------------------------------------------------------------------------
 
+  /** `logger`: the request's, for the line of the queue it creates. */
   async put(
     topicName: string,
     name: string,
     input: QueueInput,
+    logger: QueuesServiceOptions['logger'] = this.o.logger,
   ): Promise<Result<{ queue: QueueJson; created: boolean }, QueueError>> {
     const topic = this.o.topics.lookup(topicName);
     if (!topic) return err(topicNotFound(topicName));
@@ -213,7 +217,7 @@ export class QueuesService {
       deadLetterTopic: dlq,
       orderedByKey: input.ordered_by_key ?? false,
     };
-    const { row, created } = await this.create(topic, name, settings);
+    const { row, created } = await this.create(topic, name, settings, logger);
     let current = row;
     if (!created) {
       if (input.start !== undefined && input.start !== row.start) {
@@ -260,12 +264,20 @@ export class QueuesService {
     return ok(undefined);
   }
 
-  /** The queue exists afterwards (created with defaults if it did not), or the topic is missing. */
-  async ensure(topicName: string, name: string): Promise<Result<void, QueueError>> {
+  /**
+   * The queue's id: it exists afterwards (created with defaults if it did not, unless `create`
+   * is false), or the topic or (without `create`) the queue is missing.
+   */
+  async ensure(
+    topicName: string,
+    name: string,
+    create = true,
+    logger: QueuesServiceOptions['logger'] = this.o.logger,
+  ): Promise<Result<string, QueueError>> {
     const topic = this.o.topics.lookup(topicName);
     if (!topic) return err(topicNotFound(topicName));
-    await this.queueFor(topic, name, true);
-    return ok(undefined);
+    const row = await this.queueFor(topic, name, create, logger);
+    return row ? ok(row.id) : err(queueNotFound(topicName, name));
   }
 
   // ---- receive -------------------------------------------------------------------------
@@ -307,7 +319,7 @@ export class QueuesService {
       if (!topic) return err(topicNotFound(topicName));
       // Only the first look creates the queue: one deleted (or replaced) while this request
       // waited on it is not brought back, from the start of the log, by the same request.
-      const queue = await this.queueFor(topic, name, waitedOn === undefined && req.create !== false);
+      const queue = await this.queueFor(topic, name, waitedOn === undefined && req.create !== false, req.logger);
       if (waitedOn !== undefined && queue?.id !== waitedOn) return err(queueDeletedWhileWaiting(topicName, name));
       if (!queue) return err(queueNotFound(topicName, name));
       const pass = await this.receiveOnce(topic, queue, req);
@@ -601,7 +613,12 @@ export class QueuesService {
   }
 
   /** The queue row (cached briefly; PUT/DELETE on this node invalidate it). */
-  async queueFor(topic: Topic, name: string, create: boolean): Promise<QueueRow | undefined> {
+  async queueFor(
+    topic: Topic,
+    name: string,
+    create: boolean,
+    logger: QueuesServiceOptions['logger'] = this.o.logger,
+  ): Promise<QueueRow | undefined> {
     const key = `${topic.id}/${name}`;
     const now = this.clock();
     const hit = this.cache.get(key);
@@ -609,19 +626,29 @@ export class QueuesService {
     let row = await findQueue(this.db, topic.id, name);
     if (!row && create)
       row = (
-        await this.create(topic, name, {
-          start: QUEUE_DEFAULTS.start,
-          lockMs: QUEUE_DEFAULTS.lockMs,
-          maxDeliveries: QUEUE_DEFAULTS.maxDeliveries,
-          deadLetterTopic: null,
-          orderedByKey: false,
-        })
+        await this.create(
+          topic,
+          name,
+          {
+            start: QUEUE_DEFAULTS.start,
+            lockMs: QUEUE_DEFAULTS.lockMs,
+            maxDeliveries: QUEUE_DEFAULTS.maxDeliveries,
+            deadLetterTopic: null,
+            orderedByKey: false,
+          },
+          logger,
+        )
       ).row;
     if (row) this.cache.set(key, { row, until: now + QUEUE_CACHE_MS });
     return row;
   }
 
-  private async create(topic: Topic, name: string, settings: QueueSettings) {
+  private async create(
+    topic: Topic,
+    name: string,
+    settings: QueueSettings,
+    logger: QueuesServiceOptions['logger'] = this.o.logger,
+  ) {
     const starts: number[] = [];
     for (let p = 0; p < topic.partitions; p++) {
       const log = this.o.logs.getPartition(topic.id, p);
@@ -636,10 +663,7 @@ export class QueuesService {
       now: this.clock(),
     });
     if (r.created)
-      this.o.logger.info(
-        { topic: topic.name, queue: name, queue_id: r.row.id, start: settings.start },
-        'queue created',
-      );
+      logger.info({ topic: topic.name, queue: name, queue_id: r.row.id, start: settings.start }, 'queue created');
     return r;
   }
 

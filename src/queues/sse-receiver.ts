@@ -21,6 +21,8 @@ export interface SseReceiverOptions {
   registry: StreamRegistry;
   topic: string;
   queue: string;
+  /** Sent as every event's `id:`, so an EventSource's reconnect carries `Last-Event-ID`. */
+  queueId: string;
   maxInFlight: number;
   lockMs?: number;
   retryMs: number;
@@ -75,11 +77,13 @@ export class SseQueueReceiver {
       if (freed) this.wake?.();
     });
     try {
-      sink.write(retryFrame(this.o.retryMs));
+      const idLine = `id: ${this.o.queueId}\n`;
+      const error = (body: Parameters<typeof errorFrame>[0]) => Buffer.concat([Buffer.from(idLine), errorFrame(body)]);
+      sink.write(Buffer.concat([Buffer.from(idLine), retryFrame(this.o.retryMs)]));
       while (!this.stop.signal.aborted && !this.shuttingDown) {
         if (deleted) {
           // Not re-created by this stream's next receive (which would start again at the log's start).
-          sink.write(errorFrame({ code: 'queue_not_found', message: `queue ${JSON.stringify(queue)} was deleted` }));
+          sink.write(error({ code: 'queue_not_found', message: `queue ${JSON.stringify(queue)} was deleted` }));
           break;
         }
         const now = this.now();
@@ -99,7 +103,7 @@ export class SseQueueReceiver {
           create: false,
         });
         if (!r.ok) {
-          sink.write(errorFrame({ ...r.error }));
+          sink.write(error({ ...r.error }));
           break;
         }
         if (r.value.length === 0) {
@@ -107,7 +111,7 @@ export class SseQueueReceiver {
           continue;
         }
         for (const rec of r.value) this.outstanding.set(rec.lease, rec.expiresAt);
-        const text = `event: records\ndata: {"records":[${r.value.map((x) => x.json).join(',')}]}\n\n`;
+        const text = `${idLine}event: records\ndata: {"records":[${r.value.map((x) => x.json).join(',')}]}\n\n`;
         if (!sink.write(Buffer.from(text))) await this.pause(Infinity, () => sink.closed || sink.bufferedBytes() === 0);
       }
       if (this.shuttingDown && !sink.closed) sink.write(shutdownFrame(this.o.retryMs));

@@ -6,6 +6,8 @@ import type { RecordProblem } from './record-codec.js';
 
 const NEWLINE = 0x0a;
 const CR = 0x0d;
+/** A line of JSON whitespace only, which is skipped: RFC 8259's four characters, nothing else. */
+const JSON_BLANK = /^[ \t\r\n]*$/;
 
 export interface BodyLimits {
   /** Largest body accepted, in bytes (413 `max_body_bytes` above it). */
@@ -117,7 +119,8 @@ export async function readNdjson(
       }
     }
     const text = buf.toString('utf8', start, end);
-    if (text.trim() === '') return undefined;
+    // Blank is JSON whitespace only (String.trim would also drop Unicode spaces JSON.parse refuses).
+    if (JSON_BLANK.test(text)) return undefined;
     if (records >= limits.maxRecords) {
       return {
         code: 'payload_too_large',

@@ -224,6 +224,25 @@ describe('recordJsonRenderer(...).writer on a RecordRun (straight from batch byt
     );
   });
 
+  it('writes records whose rendering outgrows their in-place room (escaped keys, base64 fallback, headers)', () => {
+    // The answer is sized for records written in place; these render to several times that.
+    const control = Buffer.alloc(300, 0x01);
+    const records: RecordInput[] = [
+      { timestamp: 1, key: control, value: b('{"a":1}'), headers: [] },
+      { timestamp: 2, key: null, value: Buffer.alloc(400, 0xff), headers: [] },
+      { timestamp: 3, key: b('k'), value: b('1'), headers: [{ key: '\u0002'.repeat(100), value: control }] },
+      { timestamp: 3, key: b('plain'), value: b('[true]'), headers: [] },
+    ];
+    for (const from of [0, 1, 2, 3]) {
+      const { run, decoded } = readBoth([{ records, appendTime: 99 }], from);
+      const render = recordJsonRenderer('t', 0, 'json');
+      const joined = Buffer.from(`[${decoded.map(render).join(',')}]`, 'utf8');
+      expect(render.writer.joinRun(run, '[', ']').equals(joined)).toBe(true);
+      const events = Buffer.from(decoded.map((r) => `e: ${render(r)}\nid: ${r.offset + 1}\n\n`).join(''), 'utf8');
+      expect(render.writer.framesRun(run, 'e: ', '\nid: ', '\n\n').equals(events)).toBe(true);
+    }
+  });
+
   it('is what JSON.stringify(renderRecord) gives for compact values, and the same for a run of decoded records', () => {
     const records: RecordInput[] = [
       { timestamp: 1_700_000_000_123, key: b('k1'), value: b('{"a":[1,2,{"b":"x\\"y"}],"c":null}'), headers: [] },

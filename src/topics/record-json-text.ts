@@ -232,6 +232,18 @@ function putInt(out: DataView, p: number, n: number): number {
     n = -n;
   }
   let k = 0;
+  // Offsets mostly fit 31 bits: integer division by 10 compiles to a multiply, not a float divide.
+  if (n <= 0x7fffffff) {
+    let m = n | 0;
+    while (m >= 10) {
+      const q = (m / 10) | 0;
+      DIGIT_SCRATCH[k++] = m - q * 10;
+      m = q;
+    }
+    out.setUint8(p++, 0x30 + m);
+    while (k > 0) out.setUint8(p++, 0x30 + DIGIT_SCRATCH[--k]!);
+    return p;
+  }
   while (n >= 10) {
     const q = Math.floor(n / 10);
     DIGIT_SCRATCH[k++] = n - q * 10;

@@ -221,12 +221,15 @@ export class TopicsService {
    * partition count and retention/segment settings come from Kafka, and deleting the topic
    * later leaves the Kafka topic and its data alone.
    */
-  async create(input: {
-    name: string;
-    partitions?: number;
-    config?: TopicConfigInput;
-    kafka_topic?: string;
-  }): Promise<Result<Topic, TopicAdminError>> {
+  async create(
+    input: {
+      name: string;
+      partitions?: number;
+      config?: TopicConfigInput;
+      kafka_topic?: string;
+    },
+    logger: Logger = this.logger,
+  ): Promise<Result<Topic, TopicAdminError>> {
     const invalid =
       this.validateName(input.name) ??
       (input.kafka_topic === undefined || input.partitions !== undefined
@@ -274,7 +277,7 @@ export class TopicsService {
         if (!(await this.repo.setState(id, 'creating', 'active', now)))
           throw new Error(`topic row ${id} vanished during create`);
       } catch (e) {
-        await this.rollbackCreate(id, input.name);
+        await this.rollbackCreate(id, input.name, logger);
         throw e;
       }
       const topic: Topic = {
@@ -287,7 +290,7 @@ export class TopicsService {
         updatedAt: now,
       };
       this.cache.set(topic.name, topic);
-      this.logger.info(
+      logger.info(
         {
           topic: topic.name,
           topic_id: id,
@@ -296,7 +299,7 @@ export class TopicsService {
         },
         kafkaTopic !== undefined ? 'Kafka topic exposed' : 'topic created',
       );
-      this.emit({ type: 'created', topic });
+      this.emit({ type: 'created', topic }, logger);
       return ok(topic);
     });
   }
@@ -315,6 +318,7 @@ export class TopicsService {
   async update(
     name: string,
     change: { partitions?: number; config?: TopicConfigInput },
+    logger: Logger = this.logger,
   ): Promise<Result<Topic, TopicAdminError>> {
     return this.serialised(async () => {
       const row = await this.repo.findActive(name);
@@ -355,26 +359,26 @@ export class TopicsService {
       for (let p = 0; p < topic.partitions; p++)
         this.log.getPartition(topic.id, p)?.updateConfig(toPartitionConfig(topic.config));
       this.cache.set(topic.name, topic);
-      this.logger.info(
+      logger.info(
         { topic: name, topic_id: topic.id, partitions: topic.partitions, config: topic.config },
         'topic updated',
       );
-      this.emit({ type: 'updated', topic, previous: current });
+      this.emit({ type: 'updated', topic, previous: current }, logger);
       return ok(topic);
     });
   }
 
   /** Delete the topic and its data. The name is free again at once; a new topic gets a new id. */
-  async delete(name: string): Promise<Result<void, TopicAdminError>> {
+  async delete(name: string, logger: Logger = this.logger): Promise<Result<void, TopicAdminError>> {
     return this.serialised(async () => {
       const row = await this.repo.findActive(name);
       if (!row) return err(notFound(name));
       if (!(await this.repo.setState(row.id, 'active', 'deleting', this.clock()))) return err(notFound(name));
       const topic = toTopic(row);
       if (this.cache.get(name)?.id === row.id) this.cache.delete(name);
-      this.emit({ type: 'deleted', topic });
+      this.emit({ type: 'deleted', topic }, logger);
       await this.finishDelete(row);
-      this.logger.info({ topic: name, topic_id: row.id }, 'topic deleted');
+      logger.info({ topic: name, topic_id: row.id }, 'topic deleted');
       return ok(undefined);
     });
   }
@@ -600,13 +604,13 @@ export class TopicsService {
     return { code: 'bad_request', message: `partitions must be an integer from 1 to ${this.maxPartitions}` };
   }
 
-  private async rollbackCreate(id: string, name: string): Promise<void> {
+  private async rollbackCreate(id: string, name: string, logger: Logger): Promise<void> {
     try {
       await this.log.deleteTopic(id);
       await this.repo.remove(id);
     } catch (e) {
       // Left in state 'creating': the next start-up's reconcile removes it.
-      this.logger.error({ err: e, topic: name, topic_id: id }, 'could not roll back a failed topic create');
+      logger.error({ err: e, topic: name, topic_id: id }, 'could not roll back a failed topic create');
     }
   }
 
@@ -616,13 +620,13 @@ export class TopicsService {
     return run;
   }
 
-  private emit(change: TopicChange): void {
+  private emit(change: TopicChange, logger: Logger = this.logger): void {
     // A snapshot: a listener may (un)subscribe while being told.
     for (const listener of [...this.listeners]) {
       try {
         listener(change);
       } catch (e) {
-        this.logger.error({ err: e }, 'topic change listener failed');
+        logger.error({ err: e }, 'topic change listener failed');
       }
     }
   }

@@ -166,7 +166,13 @@ export class WebhookRepository {
       } else if (a.outcome === 'dead_lettered') {
         // Delivery moved past the batch: nothing is being retried, so the webhook is not failing
         // (last_error keeps why; the deliveries log shows the dead letter).
-        await tx.update(webhooks).set({ consecutiveFailures: 0 }).where(eq(webhooks.id, a.webhookId));
+        await tx
+          .update(webhooks)
+          .set({
+            consecutiveFailures: 0,
+            recordsDeadLettered: sql`${webhooks.recordsDeadLettered} + ${a.recordCount}`,
+          })
+          .where(eq(webhooks.id, a.webhookId));
       } else if (a.outcome === 'failed' || a.outcome === 'gone') {
         await tx
           .update(webhooks)

@@ -368,6 +368,7 @@ export class WebhooksService {
       lastError: null,
       consecutiveFailures: 0,
       recordsExpired: 0,
+      recordsDeadLettered: 0,
       createdAt: now,
       updatedAt: now,
     };

@@ -222,6 +222,40 @@ describe('recovery from a checkpointed position', () => {
     expect((await readAll(log)).map((x) => x.value?.toString())).toEqual(values(intact));
   });
 
+  it('a log found shorter than the checkpoint stays quarantined at every later start, until its bytes are back', async () => {
+    const { dir, pdir, topic, flushedSize } = await crashAfterFlush(60, 4);
+    const [name] = await segmentFiles(pdir);
+    const path = `${pdir}/${name}`;
+    const whole = await readFile(path);
+    await truncate(path, Math.floor(flushedSize / 2));
+    const first = await reopen(dir);
+    expect(first.report.quarantined).toHaveLength(1);
+    const intact = first.store.getPartition(topic, 0)!.endOffset();
+    await first.store.close();
+    // A quarantined partition never closes cleanly, so each later start scans from the checkpoint
+    // again and finds the segment still short (the marker alone would not: the remaining bytes
+    // verify). Guarded here so that neither half changes unnoticed.
+    for (let i = 0; i < 2; i++) {
+      const { store, report } = await reopen(dir);
+      expect(report.quarantined, `restart ${i}`).toEqual([
+        { topicId: topic, partition: 0, reason: expect.stringMatching(/shorter than.*below the recovery point/) },
+      ]);
+      const log = store.getPartition(topic, 0)!;
+      expect(log.writable().ok).toBe(false);
+      expect(log.endOffset()).toBe(intact);
+      await store.close();
+    }
+    // The bytes restored (e.g. from a backup): served again, every batch there.
+    await writeFile(path, whole);
+    const { store, report } = await reopen(dir);
+    expect(report.quarantined).toEqual([]);
+    const log = store.getPartition(topic, 0)!;
+    expect((await readAll(log)).map((x) => x.value?.toString())).toEqual(values(log.endOffset()));
+    expect(log.endOffset()).toBeGreaterThan(intact);
+    expect((await log.append(batch(1), { durability: 'fsync' })).ok).toBe(true);
+    await store.close();
+  });
+
   /**
    * 30 fsynced batches, a flush (its checkpoint resumes in segment 0), 40 more: segment 0
    * rolls and closes. A crash before the roll's checkpoint landed, leaving segment 0's index

@@ -1,6 +1,7 @@
 // The process-wide limits as middleware: connections beyond SLUICE_MAX_CONNECTIONS, streams
 // beyond SLUICE_MAX_STREAMS and bodies beyond SLUICE_MAX_BUFFERED_BODY_BYTES get a 503 at once.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Context, MiddlewareHandler, Next } from 'hono';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Config } from '../../config.js';
@@ -239,21 +240,32 @@ export function keyQuotas(limits: Limits): MiddlewareHandler<AppEnv> {
       }
       return;
     }
-    const socket = outgoing?.socket;
-    if (!outgoing || !socket) return next();
+    if (!outgoing) return next();
     // Response bytes as they go out: a long stream is charged every second, not only at its end.
-    let counted = socket.bytesWritten;
-    const settle = () => {
-      const now = socket.bytesWritten;
-      bucket.charge(now - counted);
-      counted = now;
+    const meter = (socket: Socket) => {
+      let counted = socket.bytesWritten;
+      let done = false;
+      const settle = () => {
+        if (done) return;
+        const now = socket.bytesWritten;
+        bucket.charge(now - counted);
+        counted = now;
+      };
+      const timer = setInterval(settle, 1000);
+      timer.unref();
+      // Its last byte is on the socket at 'prefinish': settled then, before Node hands the socket
+      // to a response pipelined behind it (whose bytes are its own); at 'close' if it never ended.
+      const last = () => {
+        clearInterval(timer);
+        settle();
+        done = true;
+      };
+      outgoing.once('prefinish', last);
+      outgoing.once('close', last);
     };
-    const timer = setInterval(settle, 1000);
-    timer.unref();
-    outgoing.once('close', () => {
-      clearInterval(timer);
-      settle();
-    });
+    if (outgoing.socket) meter(outgoing.socket);
+    // Pipelined behind a response still being written: it sends once Node hands it the socket.
+    else outgoing.once('socket', meter);
     return next();
   }
 }

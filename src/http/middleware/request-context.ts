@@ -1,9 +1,9 @@
-// First middleware of every request: assigns the request id (echoed as `x-request-id`),
-// a logger scope carrying it, and records the access log line and HTTP metrics.
+// First middleware of every request: assigns the request id (echoed as `x-request-id`) and
+// records the access log line and HTTP metrics; `requestLogger` gives the request's logger.
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
-import { requestScope } from '../../logger.js';
+import type { Logger } from '../../logger.js';
 import type { Services } from '../../services.js';
 import type { AppEnv } from '../app-env.js';
 import { matchedRoute } from '../matched-route.js';
@@ -28,6 +28,15 @@ export class InflightTracker {
   idle(): Promise<void> {
     return this.count === 0 ? Promise.resolve() : new Promise((resolve) => this.waiters.push(resolve));
   }
+}
+
+/**
+ * The request's logger: the process logger with the request's `request_id` on every line. Made
+ * on demand (most requests never log through it); a route hands it to the service calls whose
+ * lines belong to the request (topic created, queue created, an SSE stream's failure, …).
+ */
+export function requestLogger(c: Context<AppEnv>): Logger {
+  return c.get('logger').child({ request_id: c.get('requestId') });
 }
 
 /**
@@ -56,7 +65,7 @@ export function requestContext(
     else c.header('x-request-id', requestId);
     inflight.enter();
     try {
-      await requestScope.run({ requestId }, next);
+      await next();
     } finally {
       const pending = answered(c);
       if (pending) await pending;

@@ -11,6 +11,7 @@ import { ApiError, errorResponses } from '../errors.js';
 import { GroupParam, NAME_PATTERN, throwGroupError } from './group-schemas.js';
 import { intString } from '../schemas/int-query.js';
 import { sseEvent } from '../schemas/sse.js';
+import { requestLogger } from '../middleware/request-context.js';
 
 export const GroupEventsQuery = z.object({
   topics: z
@@ -72,7 +73,9 @@ export const groupEventsRoute = createRoute({
 
 export const registerGroupEvents: RouteModule = (app) =>
   app.openapi(groupEventsRoute, async (c) => {
-    const { groups, streams, config, logger } = c.get('services');
+    const { groups, streams, config } = c.get('services');
+    // The stream's own lines (a failure) carry this request's id.
+    const logger = requestLogger(c);
     if (streams.closing)
       throw new ApiError('unavailable', 'server is shutting down; reconnect shortly', {}, { 'retry-after': '1' });
     const { group } = c.req.valid('param');

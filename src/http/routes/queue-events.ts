@@ -10,6 +10,7 @@ import { ApiError, errorResponses } from '../errors.js';
 import { LOCK_MS_MAX, LOCK_MS_MIN, QueueParam, RECEIVE_MAX_RECORDS, throwQueueError } from './queue-schemas.js';
 import { intString } from '../schemas/int-query.js';
 import { sseEvent } from '../schemas/sse.js';
+import { requestLogger } from '../middleware/request-context.js';
 
 export const QueueEventsQuery = z.object({
   max_in_flight: intString(1, RECEIVE_MAX_RECORDS)
@@ -32,7 +33,8 @@ export const queueEventsRoute = createRoute({
     'A receiver that holds a stream open. Events: `records` (`{"records": [QueueRecord]}`, each with its `lease`), `: keepalive` comments, ' +
     '`error` (then the stream closes) and `shutdown`. Acknowledge with POST …/ack; the stream holds at most `max_in_flight` unacknowledged leases. ' +
     'Leases of a stream that closes are not released: they run out and the records return to the queue (at-least-once). ' +
-    'Deleting the queue ends its open streams with `event: error` (`queue_not_found`); connecting again creates it anew.' +
+    'Every event carries `id:` (the queue\u2019s id), so a reconnect sends `Last-Event-ID`. Deleting the queue ends its open streams with `event: error` (`queue_not_found`); ' +
+    'a reconnect with `Last-Event-ID` never creates the queue (404 `queue_not_found` if it is gone, which stops an EventSource), while a new connection creates it as a receive does.' +
     NO_RECORD_FILTERS_DOC,
   request: { params: QueueParam, query: QueueEventsQuery },
   responses: {
@@ -53,20 +55,25 @@ export const queueEventsRoute = createRoute({
 
 export const registerQueueEvents: RouteModule = (app) =>
   app.openapi(queueEventsRoute, async (c) => {
-    const { queues, streams, config, logger } = c.get('services');
+    const { queues, streams, config } = c.get('services');
+    // The stream's own lines (a failure) carry this request's id.
+    const logger = requestLogger(c);
     if (streams.closing)
       throw new ApiError('unavailable', 'server is shutting down; reconnect shortly', {}, { 'retry-after': '1' });
     const { topic, queue } = c.req.valid('param');
     refuseRecordFilters(c);
     const q = c.req.valid('query');
-    // Answer a missing topic with a status before the stream opens (this also creates the queue if new).
-    const found = await queues.ensure(topic, queue);
+    // Answer a missing topic with a status before the stream opens. A new connection creates the
+    // queue if new; a reconnect (`Last-Event-ID`: an EventSource's automatic one after the queue
+    // was deleted and its stream ended) does not: it gets 404, which stops an EventSource.
+    const found = await queues.ensure(topic, queue, c.req.header('last-event-id') === undefined, logger);
     if (!found.ok) throwQueueError(found.error);
     const receiver = new SseQueueReceiver({
       queues,
       registry: streams,
       topic,
       queue,
+      queueId: found.value,
       maxInFlight: q.max_in_flight,
       ...(q.lock_ms !== undefined ? { lockMs: q.lock_ms } : {}),
       retryMs: config.sseRetryMs,

@@ -3,6 +3,7 @@ import { createRoute } from '@hono/zod-openapi';
 import type { RouteModule } from '../app-env.js';
 import { errorResponses } from '../errors.js';
 import { QueueJson, QueueParam, QueueSettingsBody, throwQueueError } from './queue-schemas.js';
+import { requestLogger } from '../middleware/request-context.js';
 
 export const putQueueRoute = createRoute({
   method: 'put',
@@ -27,7 +28,7 @@ export const putQueueRoute = createRoute({
 export const registerPutQueue: RouteModule = (app) =>
   app.openapi(putQueueRoute, async (c) => {
     const { topic, queue } = c.req.valid('param');
-    const result = await c.get('services').queues.put(topic, queue, c.req.valid('json'));
+    const result = await c.get('services').queues.put(topic, queue, c.req.valid('json'), requestLogger(c));
     if (!result.ok) throwQueueError(result.error);
     return c.json(result.value.queue, result.value.created ? 201 : 200);
   });

@@ -12,6 +12,7 @@ import {
   throwQueueError,
 } from './queue-schemas.js';
 import { intString } from '../schemas/int-query.js';
+import { requestLogger } from '../middleware/request-context.js';
 
 const int = intString;
 
@@ -62,6 +63,7 @@ export const registerReceive: RouteModule = (app) =>
       waitMs: q.wait_ms,
       ...(q.lock_ms !== undefined ? { lockMs: q.lock_ms } : {}),
       signal: AbortSignal.any([c.req.raw.signal, streams.signal]),
+      logger: requestLogger(c),
     });
     if (!result.ok) throwQueueError(result.error);
     return c.body(`{"records":[${result.value.map((r) => r.json).join(',')}]}`, 200, {

@@ -119,15 +119,20 @@ export const produceRecordsRoute = createRoute({
 
 const VISIBLE_ASCII = /^[\x21-\x7e]{1,255}$/;
 
+/**
+ * A decimal header value. Its optional whitespace (spaces and tabs, RFC 9110 §5.5) is already gone:
+ * Node's HTTP parser and `Headers` strip it. Anything else around the digits (`String.trim()` would
+ * also drop a no-break space) is 400.
+ */
 function integerHeader(c: Context<AppEnv>, name: string, max: bigint, hint = ''): bigint | undefined {
   const raw = c.req.header(name);
   if (raw === undefined) return undefined;
-  if (!/^\d{1,19}$/.test(raw.trim()) || BigInt(raw.trim()) > max) {
+  if (!/^\d{1,19}$/.test(raw) || BigInt(raw) > max) {
     throw new ApiError('bad_request', `${name} must be an integer between 0 and ${max}${hint}`, {
       header: name.toLowerCase(),
     });
   }
-  return BigInt(raw.trim());
+  return BigInt(raw);
 }
 
 /**

@@ -12,6 +12,7 @@ import {
 } from '../../durable-streams/stream-http.js';
 import type { RouteModule } from '../app-env.js';
 import { errorResponses } from '../errors.js';
+import { requestLogger } from '../middleware/request-context.js';
 import { registerStreamRoute, StreamCreateHeaders, StreamPathParam, streamResponseHeaders } from './stream-schemas.js';
 
 export const createStreamRoute = createRoute({
@@ -52,13 +53,17 @@ export const registerCreateStream: RouteModule = (app) =>
     const contentType = parseContentType(c);
     const expiry = parseExpiry(c);
     const body = new Uint8Array(await c.req.arrayBuffer());
-    const result = await c.get('services').durableStreams.create(path, {
-      contentType,
-      ...expiry,
-      closed: streamClosedHeader(c),
-      body,
-      ...(fork && { fork }),
-    });
+    const result = await c.get('services').durableStreams.create(
+      path,
+      {
+        contentType,
+        ...expiry,
+        closed: streamClosedHeader(c),
+        body,
+        ...(fork && { fork }),
+      },
+      requestLogger(c),
+    );
     if (!result.ok) throw streamApiError(result.error);
     const { view, status } = result.value;
     const headers: Record<string, string> = { ...streamHeaders(view), 'content-type': view.contentType };

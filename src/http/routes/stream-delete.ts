@@ -3,6 +3,7 @@ import { createRoute } from '@hono/zod-openapi';
 import { requestStreamPath, streamApiError } from '../../durable-streams/stream-http.js';
 import type { RouteModule } from '../app-env.js';
 import { errorResponses } from '../errors.js';
+import { requestLogger } from '../middleware/request-context.js';
 import { registerStreamRoute, StreamPathParam } from './stream-schemas.js';
 
 export const deleteStreamRoute = createRoute({
@@ -23,7 +24,7 @@ export const deleteStreamRoute = createRoute({
 
 export const registerDeleteStream: RouteModule = (app) =>
   registerStreamRoute(app, deleteStreamRoute, async (c) => {
-    const result = await c.get('services').durableStreams.delete(requestStreamPath(c));
+    const result = await c.get('services').durableStreams.delete(requestStreamPath(c), requestLogger(c));
     if (!result.ok) throw streamApiError(result.error);
     return c.body(null, 204);
   });

@@ -2,6 +2,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import type { RouteModule } from '../app-env.js';
 import { ApiError, errorResponses } from '../errors.js';
+import { requestLogger } from '../middleware/request-context.js';
 import { CreateTopicBody, Topic, topicJson } from '../schemas/topic.js';
 
 export const createTopicRoute = createRoute({
@@ -22,7 +23,7 @@ export const createTopicRoute = createRoute({
 export const registerCreateTopic: RouteModule = (app) =>
   app.openapi(createTopicRoute, async (c) => {
     const { topics } = c.get('services');
-    const result = await topics.create(c.req.valid('json'));
+    const result = await topics.create(c.req.valid('json'), requestLogger(c));
     if (!result.ok) throw new ApiError(result.error.code, result.error.message);
     c.header('location', `/v1/topics/${encodeURIComponent(result.value.name)}`);
     return c.json(topicJson(result.value, topics.partitionStats(result.value)), 201);

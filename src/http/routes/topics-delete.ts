@@ -2,6 +2,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import type { RouteModule } from '../app-env.js';
 import { ApiError, errorResponses } from '../errors.js';
+import { requestLogger } from '../middleware/request-context.js';
 import { TopicNameParam } from '../schemas/topic.js';
 
 export const deleteTopicRoute = createRoute({
@@ -26,7 +27,7 @@ export const deleteTopicRoute = createRoute({
 
 export const registerDeleteTopic: RouteModule = (app) =>
   app.openapi(deleteTopicRoute, async (c) => {
-    const result = await c.get('services').topics.delete(c.req.valid('param').topic);
+    const result = await c.get('services').topics.delete(c.req.valid('param').topic, requestLogger(c));
     if (!result.ok) throw new ApiError(result.error.code, result.error.message);
     return c.body(null, 204);
   });

@@ -2,6 +2,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import type { RouteModule } from '../app-env.js';
 import { ApiError, errorResponses } from '../errors.js';
+import { requestLogger } from '../middleware/request-context.js';
 import { Topic, TopicNameParam, UpdateTopicBody, topicJson } from '../schemas/topic.js';
 
 export const updateTopicRoute = createRoute({
@@ -30,7 +31,7 @@ export const updateTopicRoute = createRoute({
 export const registerUpdateTopic: RouteModule = (app) =>
   app.openapi(updateTopicRoute, async (c) => {
     const { topics } = c.get('services');
-    const result = await topics.update(c.req.valid('param').topic, c.req.valid('json'));
+    const result = await topics.update(c.req.valid('param').topic, c.req.valid('json'), requestLogger(c));
     if (!result.ok) throw new ApiError(result.error.code, result.error.message);
     return c.json(topicJson(result.value, topics.partitionStats(result.value)), 200);
   });

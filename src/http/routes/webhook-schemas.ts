@@ -219,6 +219,10 @@ export const Webhook = z
       description:
         'Records retention deleted before they were delivered: skipped (they no longer exist), counted here and in the metric sluice_webhook_records_expired_total.',
     }),
+    records_dead_lettered: z.number().int().openapi({
+      description:
+        'Records appended to the dead-letter topic after their batch used up retry.max_attempts (each such batch is also a `dead_lettered` entry in the deliveries log, which keeps only recent attempts).',
+    }),
     last_success_at: ms('Unix ms of the last 2xx answer.').nullable(),
     last_error_at: ms('Unix ms of the last failed attempt.').nullable(),
     last_error: z.string().nullable(),
@@ -279,6 +283,7 @@ export function webhookJson(v: WebhookView): WebhookJson {
     lag: v.lag,
     consecutive_failures: r.consecutiveFailures,
     records_expired: r.recordsExpired,
+    records_dead_lettered: r.recordsDeadLettered,
     last_success_at: r.lastSuccessAt,
     last_error_at: r.lastErrorAt,
     last_error: r.lastError,

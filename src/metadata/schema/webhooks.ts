@@ -51,6 +51,8 @@ export const webhooks = pgTable(
     lastError: text('last_error'),
     /** Records retention deleted before they were delivered (skipped: nothing older exists). */
     recordsExpired: bigint('records_expired', { mode: 'number' }).notNull().default(0),
+    /** Records moved to the dead-letter topic after their batch ran out of attempts. */
+    recordsDeadLettered: bigint('records_dead_lettered', { mode: 'number' }).notNull().default(0),
     /** Failed attempts since the last success (any partition). */
     consecutiveFailures: integer('consecutive_failures').notNull().default(0),
     createdAt: bigint('created_at', { mode: 'number' }).notNull(),

@@ -7,6 +7,28 @@ import { timestampsIn } from './records.js';
 
 export type OnDelivered = (sentAtMs: number[], receivedAtMs: number) => void;
 
+/**
+ * What a subscriber's event stream brings, timed: text is cut at its last newline (the rest is
+ * carried into the next chunk) and the send timestamps of the whole lines go to `onDelivered`.
+ */
+export class DeliveryLines {
+  events = 0;
+  private carry = '';
+
+  constructor(private readonly onDelivered: OnDelivered) {}
+
+  push(chunk: string, receivedAtMs: number): void {
+    const text = this.carry + chunk;
+    const cut = text.lastIndexOf('\n');
+    this.carry = text.slice(cut + 1);
+    const ts = timestampsIn(text.slice(0, cut + 1));
+    if (ts.length) {
+      this.events += ts.length;
+      this.onDelivered(ts, receivedAtMs);
+    }
+  }
+}
+
 export interface Subscription {
   /** Resolves once the response head (200) arrived; rejects on a non-200 or socket error. */
   readonly ready: Promise<void>;
@@ -16,7 +38,7 @@ export interface Subscription {
 
 /** An SSE subscriber on its own socket (no agent pooling, as browsers' EventSource). */
 export function subscribeSse(url: string, onDelivered: OnDelivered): Subscription {
-  let events = 0;
+  const lines = new DeliveryLines(onDelivered);
   let req: http.ClientRequest | undefined;
   let closed = false;
   const ready = new Promise<void>((resolve, reject) => {
@@ -29,18 +51,7 @@ export function subscribeSse(url: string, onDelivered: OnDelivered): Subscriptio
       }
       resolve();
       res.setEncoding('utf8');
-      let carry = '';
-      res.on('data', (chunk: string) => {
-        const at = nowMs();
-        const text = carry + chunk;
-        const cut = text.lastIndexOf('\n');
-        carry = text.slice(cut + 1);
-        const ts = timestampsIn(text.slice(0, cut + 1));
-        if (ts.length) {
-          events += ts.length;
-          onDelivered(ts, at);
-        }
-      });
+      res.on('data', (chunk: string) => lines.push(chunk, nowMs()));
       res.on('error', () => undefined);
     });
     req.on('error', (e) => (closed ? resolve() : reject(e)));
@@ -48,7 +59,7 @@ export function subscribeSse(url: string, onDelivered: OnDelivered): Subscriptio
   ready.catch(() => undefined);
   return {
     ready,
-    events: () => events,
+    events: () => lines.events,
     close: () => {
       closed = true;
       req?.destroy();

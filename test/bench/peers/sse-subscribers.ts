@@ -5,8 +5,7 @@ import net from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as hdr from 'hdr-histogram-js';
 import { newHistogram, nowMs, recordMs } from '../lib/histogram.js';
-import { timestampsIn } from '../lib/records.js';
-import { subscribeSse, type OnDelivered, type Subscription } from '../lib/subscribers.js';
+import { DeliveryLines, subscribeSse, type OnDelivered, type Subscription } from '../lib/subscribers.js';
 
 export type SubscriberCommand =
   | {
@@ -41,13 +40,12 @@ let deliveries = 0;
  */
 function subscribeRaw(url: string, onDelivered: OnDelivered): Subscription {
   const { hostname, port, pathname, search } = new URL(url);
-  let events = 0;
+  const lines = new DeliveryLines(onDelivered);
   let closed = false;
   const socket = net.connect(Number(port), hostname);
   socket.setNoDelay(true);
   const ready = new Promise<void>((resolve, reject) => {
     let head: string | null = '';
-    let carry = '';
     socket.on('connect', () =>
       socket.write(
         `GET ${pathname}${search} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nAccept: text/event-stream\r\n\r\n`,
@@ -71,21 +69,14 @@ function subscribeRaw(url: string, onDelivered: OnDelivered): Subscription {
         }
         resolve();
       }
-      text = carry + text;
-      const cut = text.lastIndexOf('\n');
-      carry = text.slice(cut + 1);
-      const ts = timestampsIn(cut < 0 ? '' : text.slice(0, cut + 1));
-      if (ts.length) {
-        events += ts.length;
-        onDelivered(ts, at);
-      }
+      lines.push(text, at);
     });
     socket.on('error', (e) => (closed ? resolve() : reject(e)));
   });
   ready.catch(() => undefined);
   return {
     ready,
-    events: () => events,
+    events: () => lines.events,
     close: () => {
       closed = true;
       socket.destroy();

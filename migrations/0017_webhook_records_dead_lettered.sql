@@ -1,0 +1,1 @@
+ALTER TABLE "webhooks" ADD COLUMN "records_dead_lettered" bigint DEFAULT 0 NOT NULL;

@@ -1,0 +1,85 @@
+// Read quotas and the bytes-out meter for responses pipelined on one connection: each waits for
+// the socket until the one before it is written, and what it sends then is charged all the same.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rawConnect } from './support/raw-http.js';
+import { startIsolatedServer, type TestServer } from './support/server.js';
+import { createTopic } from './sse-support.js';
+
+const RATE = 20_000;
+
+describe('pipelined reads against SLUICE_KEY_READ_BYTES_PER_SEC', () => {
+  let server: TestServer;
+  const topic = `t-${randomUUID()}`;
+  beforeAll(async () => {
+    server = await startIsolatedServer({ SLUICE_KEY_READ_BYTES_PER_SEC: String(RATE) });
+    await createTopic(server.url, topic, 1);
+    const value = 'x'.repeat(6_000);
+    const res = await fetch(`${server.url}/v1/topics/${topic}/records`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ records: Array.from({ length: 10 }, () => ({ value })) }),
+    });
+    expect(res.status).toBe(200);
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('every pipelined read is charged with what it sent, not only the first', async () => {
+    const reads = 6;
+    const conn = await rawConnect(server.url);
+    const get = `GET /v1/topics/${topic}/partitions/0/records?offset=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
+    conn.write(get.repeat(reads));
+    const deadline = Date.now() + 15_000;
+    const answered = () => conn.received().split('HTTP/1.1 200 OK').length - 1;
+    while (answered() < reads && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(answered()).toBe(reads);
+    const sent = conn.received().length;
+    conn.destroy();
+    // In debt by about everything sent beyond one second's worth: refused for that long.
+    const refused = await fetch(`${server.url}/v1/topics/${topic}/partitions/0/records?offset=0&max_records=1`);
+    expect(refused.status).toBe(429);
+    const { error } = (await refused.json()) as { error: { retry_after_ms: number } };
+    expect(error.retry_after_ms).toBeGreaterThan((0.8 * (sent - 2 * RATE) * 1000) / RATE);
+    // …and charged once: no response's bytes are counted again for the one before it.
+    expect(error.retry_after_ms).toBeLessThan((1.1 * sent * 1000) / RATE);
+  });
+});
+
+describe('pipelined reads in sluice_bytes_out_total', () => {
+  let server: TestServer;
+  const topic = `t-${randomUUID()}`;
+  beforeAll(async () => {
+    server = await startIsolatedServer({});
+    await createTopic(server.url, topic, 1);
+    const value = 'x'.repeat(6_000);
+    const res = await fetch(`${server.url}/v1/topics/${topic}/records`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ records: Array.from({ length: 10 }, () => ({ value })) }),
+    });
+    expect(res.status).toBe(200);
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  const bytesOut = async () => {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith('sluice_bytes_out_total{operation="readRecords"}'));
+    return Number(line?.split(' ')[1] ?? 0);
+  };
+
+  it('counts what every pipelined read sent', async () => {
+    const before = await bytesOut();
+    const reads = 6;
+    const conn = await rawConnect(server.url);
+    const get = `GET /v1/topics/${topic}/partitions/0/records?offset=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
+    conn.write(get.repeat(reads) + `GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+    await conn.closed;
+    expect(conn.received().split('HTTP/1.1 200 OK').length - 1).toBe(reads + 1);
+    const sent = conn.received().lastIndexOf('HTTP/1.1 200 OK');
+    expect((await bytesOut()) - before).toBe(sent);
+  });
+});
