@@ -1,6 +1,6 @@
 // Checks shared by both stores on what callers hand to append/read, and the record-size
 // measure used by read limits, so the memory and file stores agree byte for byte.
-import type { AppendOptions, PartitionConfig, ReadOptions, RecordInput } from './types.js';
+import type { AppendOptions, AppendRecords, PartitionConfig, ReadOptions, RecordInput } from './types.js';
 
 /** Header key under which a batch's tag is stored (first record). Callers must not use it. */
 export const TAG_HEADER_KEY = '__sluice.tag';
@@ -30,10 +30,17 @@ export function recordDataBytes(record: RecordInput): number {
 }
 
 /** Throws for caller bugs (empty batch, reserved header, oversized tag, bad timestamp). */
-export function assertAppendInput(records: RecordInput[], options: AppendOptions): void {
+export function assertAppendInput(records: AppendRecords, options: AppendOptions): void {
   if (records.length === 0) throw new TypeError('append: batch must not be empty');
   if (options.tag && options.tag.length > MAX_TAG_BYTES) {
     throw new RangeError(`append: tag is ${options.tag.length} bytes (max ${MAX_TAG_BYTES})`);
+  }
+  if (!Array.isArray(records)) {
+    // Timestamps and header names were checked as the records were packed; the records section is
+    // as long as it will be written, plus the first record's reserved headers.
+    const bound = 61 + 32 + (options.tag ? options.tag.length + 32 : 0) + records.byteLength;
+    if (bound > MAX_BATCH_BYTES) throw new RangeError(`append: batch of ~${bound} bytes exceeds ${MAX_BATCH_BYTES}`);
+    return;
   }
   // Upper bound of the encoded batch: recovery treats longer batches as garbage, so they
   // must never be written. Per record ≤ 40 bytes of varints/attributes, ≤ 10 per header.

@@ -14,7 +14,7 @@ import type { ScannedBatch } from './batch-scanner.js';
 import { ReadCollector, type BatchCollector } from './read-collector.js';
 import { RunCollector } from './record-run.js';
 import { RecentBatches } from './recent-batches.js';
-import { batchAppendTime, decodeBatch, encodeBatch } from './record-batch.js';
+import { batchAppendTime, decodeBatch, encodeBatch, maxTimestampOf } from './record-batch.js';
 import { planRetention } from './retention-policy.js';
 import { LogCorruptionError, type Segment } from './segment.js';
 import { SegmentIndex } from './segment-index.js';
@@ -31,7 +31,7 @@ import type {
   ReadError,
   ReadOptions,
   LogObserver,
-  RecordInput,
+  AppendRecords,
   RunReadBatch,
 } from './types.js';
 
@@ -57,7 +57,7 @@ export interface PartitionTuning {
 
 interface PendingAppend {
   kind: 'append';
-  records: RecordInput[];
+  records: AppendRecords;
   options: AppendOptions;
   resolve: (r: Result<AppendResult, AppendError>) => void;
   reject: (e: unknown) => void;
@@ -163,7 +163,7 @@ export class FilePartitionLog implements PartitionLog {
     return reason ? { ok: false, reason } : { ok: true };
   }
 
-  async append(records: RecordInput[], options: AppendOptions): Promise<Result<AppendResult, AppendError>> {
+  async append(records: AppendRecords, options: AppendOptions): Promise<Result<AppendResult, AppendError>> {
     assertAppendInput(records, options);
     if (this.closedReason) return err({ code: 'closed', reason: this.closedReason });
     if (this.readOnlyReason) return err({ code: this.readOnlyCode, reason: this.readOnlyReason });
@@ -237,8 +237,7 @@ export class FilePartitionLog implements PartitionLog {
     while (this.queue[0]?.kind === 'append' && group.length < 4096 && bytes < this.t.maxGroupBytes) {
       const a = this.queue[0];
       if (a.encoded?.base !== next) {
-        let maxTimestamp = -1;
-        for (const r of a.records) if (r.timestamp > maxTimestamp) maxTimestamp = r.timestamp;
+        const maxTimestamp = maxTimestampOf(a.records);
         try {
           const b = encodeBatch({
             baseOffset: next,

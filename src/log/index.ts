@@ -2,6 +2,7 @@
 // Layers above import from here only, never from individual files in src/log.
 export type * from './types.js';
 export { RecordRun } from './record-run.js';
+export { PackedRecords } from './packed-records.js';
 export { createMemoryLogStore, type MemoryLogStoreOptions } from './memory-log-store.js';
 export { createKafkaLogStore, type KafkaLogStoreOptions } from './kafka/kafka-log-store.js';
 export { createFileLogStore, CLEAN_SHUTDOWN_MARKER, type FileLogStoreOptions } from './file-log-store.js';

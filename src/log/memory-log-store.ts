@@ -7,7 +7,7 @@ import type { LogLogger } from './logger.js';
 import { floorIndex } from './floor-index.js';
 import { ReadCollector, type BatchCollector } from './read-collector.js';
 import { RunCollector } from './record-run.js';
-import { decodeBatch, encodeBatch } from './record-batch.js';
+import { decodeBatch, encodeBatch, maxTimestampOf } from './record-batch.js';
 import { planRetention } from './retention-policy.js';
 import type {
   AppendError,
@@ -21,7 +21,7 @@ import type {
   ReadBatch,
   ReadError,
   ReadOptions,
-  RecordInput,
+  AppendRecords,
   RecoveryReport,
   RunReadBatch,
 } from './types.js';
@@ -97,14 +97,13 @@ class MemoryPartitionLog implements PartitionLog {
     return this.closedReason ? { ok: false, reason: this.closedReason } : { ok: true };
   }
 
-  async append(records: RecordInput[], options: AppendOptions): Promise<Result<AppendResult, AppendError>> {
+  async append(records: AppendRecords, options: AppendOptions): Promise<Result<AppendResult, AppendError>> {
     assertAppendInput(records, options);
     if (this.closedReason) return err({ code: 'closed', reason: this.closedReason });
     const baseOffset = this.end;
     const now = this.clock();
     const bytes = encodeBatch({ baseOffset, records, tag: options.tag, producer: options.producer, appendTime: now });
-    let maxTimestamp = -1;
-    for (const r of records) if (r.timestamp > maxTimestamp) maxTimestamp = r.timestamp;
+    const maxTimestamp = maxTimestampOf(records);
     const active = this.active;
     const tooBig = active.sizeBytes + bytes.length > this.config.segmentBytes;
     const tooOld = this.config.segmentMs >= 0 && now - active.createdAt >= this.config.segmentMs;

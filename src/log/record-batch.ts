@@ -2,7 +2,8 @@
 // and DefaultRecord.java lay it out, so segment files stay readable by Kafka's own tools.
 import { crc32c } from '@node-rs/crc32';
 import { APPEND_TIME_HEADER_KEY, MAX_BATCH_BYTES, TAG_HEADER_KEY } from './append-input.js';
-import type { RecordInput, StoredRecord } from './types.js';
+import { PackedRecords } from './packed-records.js';
+import type { AppendRecords, RecordInput, StoredRecord } from './types.js';
 import { VarReader, varintSize, writeVarint } from './varint.js';
 
 /** Size of the fixed batch header (through the record count). */
@@ -49,7 +50,7 @@ export interface BatchHeader {
 
 export interface EncodeBatchInput {
   baseOffset: number;
-  records: RecordInput[];
+  records: AppendRecords;
   /** Stored as a reserved header on the first record. */
   tag?: Buffer | undefined;
   /** When the log appended the batch (Unix ms); stored as a reserved header on the first record. */
@@ -103,6 +104,9 @@ function writeString(buf: Buffer, pos: number, text: string): number {
  * sizing pass, then every record is written into the one buffer (no per-record copies).
  */
 export function encodeBatch(input: EncodeBatchInput): Buffer {
+  if (input.records instanceof PackedRecords) {
+    return input.records.encode(input.baseOffset, input.tag, input.appendTime, input.producer);
+  }
   const { records, tag } = input;
   const appendTime = input.appendTime;
   let appendTimeBytes: Buffer | undefined;
@@ -172,6 +176,14 @@ export function encodeBatch(input: EncodeBatchInput): Buffer {
   if (pos !== total) throw new Error(`encodeBatch: wrote ${pos} bytes, sized ${total}`);
   buf.writeUInt32BE(crc32c(buf.subarray(ATTRIBUTES_POS)), CRC_POS);
   return buf;
+}
+
+/** The largest record timestamp of a batch to append (-1 for none). */
+export function maxTimestampOf(records: AppendRecords): number {
+  if (records instanceof PackedRecords) return records.maxTimestamp;
+  let max = -1;
+  for (const r of records) if (r.timestamp > max) max = r.timestamp;
+  return max;
 }
 
 /** Parses the 61-byte header at `pos` (no validation beyond bounds). */

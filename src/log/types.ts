@@ -1,6 +1,7 @@
 // The LogStore contract: what every layer above src/log may rely on. Partition logs are
 // ordered, dense, durable sequences of records; no file handle or path leaks through here.
 import type { Result } from '../lib/result.js';
+import type { PackedRecords } from './packed-records.js';
 import type { RecordRun } from './record-run.js';
 
 /** One header as Kafka stores it: a UTF-8 key and a byte value (null allowed). */
@@ -17,6 +18,9 @@ export interface RecordInput {
   /** Unix ms. */
   timestamp: number;
 }
+
+/** What append takes: records as objects, or already laid out by the produce path (PackedRecords). */
+export type AppendRecords = RecordInput[] | PackedRecords;
 
 /** A record as read back, with its offset. Buffers may be views into a shared read buffer. */
 export interface StoredRecord extends RecordInput {
@@ -122,7 +126,7 @@ export interface PartitionLog {
    * offsets, or none do. Resolves only when the batch is as durable as `durability` says.
    * Concurrent appends are serialised; `fsync` appends share one fdatasync (group commit).
    */
-  append(records: RecordInput[], options: AppendOptions): Promise<Result<AppendResult, AppendError>>;
+  append(records: AppendRecords, options: AppendOptions): Promise<Result<AppendResult, AppendError>>;
 
   /**
    * Read from `offset`. `offset === endOffset()` is valid and returns no records;

@@ -6,7 +6,7 @@
 // false and the caller runs the general path (JSON.parse + decodeRecord), which then produces
 // the exact answer — including every error message — so behaviour stays byte-identical.
 import { isUtf8 } from 'node:buffer';
-import { RESERVED_HEADER_PREFIX, type RecordHeader, type RecordInput } from '../log/index.js';
+import { RESERVED_HEADER_PREFIX } from '../log/index.js';
 import { MAX_TIMESTAMP_MS, type DecodeContext } from './record-codec.js';
 import {
   resetScanFlags,
@@ -123,18 +123,51 @@ function startsWithBytes(buf: Uint8Array, s: number, e: number, prefix: Uint8Arr
   return true;
 }
 
+/**
+ * The record scanRecord accepted last, left where it lies in `src` (one object, reused: the scan
+ * never yields). Lengths are -1 for null; `headers` holds [nameAt, nameLen, valueAt, valueLen]
+ * for each of the first `headerCount` headers.
+ */
+export interface ScannedRecord {
+  src: Buffer;
+  keyAt: number;
+  keyLen: number;
+  valueAt: number;
+  valueLen: number;
+  headers: Int32Array;
+  headerCount: number;
+  /** The partition asked for, or -1. */
+  partition: number;
+  timestamp: number;
+}
+
+const scanned: ScannedRecord = {
+  src: Buffer.alloc(0),
+  keyAt: 0,
+  keyLen: -1,
+  valueAt: 0,
+  valueLen: -1,
+  headers: new Int32Array(64),
+  headerCount: 0,
+  partition: -1,
+  timestamp: 0,
+};
+
 /** Accepts a scanned record; false when the caller refuses it (the request then takes the general path). */
-export type RecordSink = (input: RecordInput, partition: number | undefined, index: number) => boolean;
+export type RecordSink = (record: ScannedRecord, index: number) => boolean;
 
 /** Index after the record object (the record in `scanned`), or -1 (bail). `i` at its `{`. */
-function scanRecord(body: Buffer, buf: Uint8Array, view: DataView, i: number, end: number, ctx: DecodeContext): number {
+function scanRecord(body: Buffer, view: DataView, i: number, end: number, ctx: DecodeContext): number {
+  const buf = body;
   const limit = ctx.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
+  const rec = scanned;
+  rec.src = body;
+  rec.keyLen = -1;
+  rec.valueLen = -1;
+  rec.headerCount = 0;
+  rec.partition = -1;
+  rec.timestamp = ctx.now;
   let seen = 0;
-  let key: Buffer | null = null;
-  let value: Buffer | null = null;
-  let headers: RecordHeader[] = [];
-  let partition: number | undefined;
-  let timestamp = ctx.now;
   i = skipWhitespace(buf, i + 1, end);
   if (buf[i] === RBRACE) return -1; // no "value"
   for (;;) {
@@ -158,13 +191,15 @@ function scanRecord(body: Buffer, buf: Uint8Array, view: DataView, i: number, en
         if (ctx.format === 'json') {
           i = scanValue(buf, i, end, limit, view);
           if (i < 0) return -1;
-          value = body.subarray(s, i);
-          if (escaped && hasLoneSurrogateEscape(value)) return -1;
+          if (escaped && hasLoneSurrogateEscape(body.subarray(s, i))) return -1;
+          rec.valueAt = s;
+          rec.valueLen = i - s;
         } else if (ctx.format === 'string') {
           if (buf[i] !== QUOTE) return -1;
           i = validString(buf, i, end, view);
           if (i < 0 || escaped) return -1;
-          value = body.subarray(s + 1, i - 1);
+          rec.valueAt = s + 1;
+          rec.valueLen = i - s - 2;
         } else return -1;
         break;
       }
@@ -177,7 +212,8 @@ function scanRecord(body: Buffer, buf: Uint8Array, view: DataView, i: number, en
         const s = i;
         i = validString(buf, i, end, view);
         if (i < 0 || escaped) return -1;
-        key = body.subarray(s + 1, i - 1);
+        rec.keyAt = s + 1;
+        rec.keyLen = i - s - 2;
         break;
       }
       case F_PARTITION: {
@@ -187,7 +223,7 @@ function scanRecord(body: Buffer, buf: Uint8Array, view: DataView, i: number, en
         }
         const p = plainInteger(buf, i, end, 9);
         if (p < 0 || p >= ctx.partitionCount) return -1;
-        partition = p;
+        rec.partition = p;
         i = intEnd;
         break;
       }
@@ -198,7 +234,7 @@ function scanRecord(body: Buffer, buf: Uint8Array, view: DataView, i: number, en
         }
         const t = plainInteger(buf, i, end, 16);
         if (t < 0 || t > MAX_TIMESTAMP_MS) return -1;
-        timestamp = t;
+        rec.timestamp = t;
         i = intEnd;
         break;
       }
@@ -208,9 +244,8 @@ function scanRecord(body: Buffer, buf: Uint8Array, view: DataView, i: number, en
           break;
         }
         if (buf[i] !== LBRACE) return -1;
-        i = scanHeaders(body, buf, view, i, end);
+        i = scanHeaders(buf, view, i, end);
         if (i < 0) return -1;
-        headers = scannedHeaders;
         break;
       }
     }
@@ -224,28 +259,24 @@ function scanRecord(body: Buffer, buf: Uint8Array, view: DataView, i: number, en
     break;
   }
   if ((seen & F_VALUE) === 0) return -1;
-  let size = (key?.length ?? 0) + (value?.length ?? 0);
-  for (const h of headers) size += Buffer.byteLength(h.key) + (h.value?.length ?? 0);
+  let size = (rec.keyLen > 0 ? rec.keyLen : 0) + (rec.valueLen > 0 ? rec.valueLen : 0);
+  const h = rec.headers;
+  for (let k = 0; k < rec.headerCount; k++) size += h[4 * k + 1]! + h[4 * k + 3]!;
   if (size > ctx.maxRecordBytes) return -1;
-  scanned = { key, value, headers, timestamp };
-  scannedPartition = partition;
   return i;
 }
 
-/** The last record scanRecord accepted (it never yields, so module state is safe). */
-let scanned: RecordInput | undefined;
-let scannedPartition: number | undefined;
+function sameBytes(buf: Uint8Array, a: number, b: number, len: number): boolean {
+  for (let k = 0; k < len; k++) if (buf[a + k] !== buf[b + k]) return false;
+  return true;
+}
 
-let scannedHeaders: RecordHeader[] = [];
-
-/** `i` at the headers object's `{`: plain string names and values only. */
-function scanHeaders(body: Buffer, buf: Uint8Array, view: DataView, i: number, end: number): number {
-  const out: RecordHeader[] = [];
+/** `i` at the headers object's `{`: plain string names and values only, into `scanned.headers`. */
+function scanHeaders(buf: Buffer, view: DataView, i: number, end: number): number {
+  const rec = scanned;
+  let n = 0;
   i = skipWhitespace(buf, i + 1, end);
-  if (buf[i] === RBRACE) {
-    scannedHeaders = out;
-    return i + 1;
-  }
+  if (buf[i] === RBRACE) return i + 1;
   for (;;) {
     if (buf[i] !== QUOTE) return -1;
     const ks = i + 1;
@@ -261,16 +292,25 @@ function scanHeaders(body: Buffer, buf: Uint8Array, view: DataView, i: number, e
     const vs = i + 1;
     i = validString(buf, i, end, view);
     if (i < 0 || escaped) return -1;
-    const name = body.toString('utf8', ks, ke);
-    for (const h of out) if (h.key === name) return -1; // a repeat: JSON.parse keeps the last
-    out.push({ key: name, value: body.subarray(vs, i - 1) });
+    let h = rec.headers;
+    // A repeat: JSON.parse keeps the last (names are UTF-8, so equal strings are equal bytes).
+    for (let k = 0; k < n; k++) if (h[4 * k + 1] === ke - ks && sameBytes(buf, h[4 * k]!, ks, ke - ks)) return -1;
+    if (4 * n + 4 > h.length) {
+      const grown = new Int32Array(h.length * 2);
+      grown.set(h);
+      rec.headers = h = grown;
+    }
+    h[4 * n] = ks;
+    h[4 * n + 1] = ke - ks;
+    h[4 * n + 2] = vs;
+    h[4 * n + 3] = i - 1 - vs;
+    rec.headerCount = ++n;
     i = skipWhitespace(buf, i, end);
     if (buf[i] === COMMA) {
       i = skipWhitespace(buf, i + 1, end);
       continue;
     }
     if (buf[i] !== RBRACE) return -1;
-    scannedHeaders = out;
     return i + 1;
   }
 }
@@ -301,8 +341,8 @@ export function scanProduceBody(body: Buffer, ctx: DecodeContext, maxRecords: nu
   let index = 0;
   for (;;) {
     if (index >= maxRecords || buf[i] !== LBRACE) return false;
-    i = scanRecord(body, buf, view, i, end, ctx);
-    if (i < 0 || !sink(scanned!, scannedPartition, index)) return false;
+    i = scanRecord(body, view, i, end, ctx);
+    if (i < 0 || !sink(scanned, index)) return false;
     index++;
     i = skipWhitespace(buf, i, end);
     if (buf[i] === COMMA) {
@@ -334,6 +374,6 @@ export function scanProduceLine(
   if (!utf8 && !isUtf8(buf.subarray(start, end))) return false;
   const i = skipWhitespace(buf, start, end);
   if (buf[i] !== LBRACE) return false;
-  const after = scanRecord(buf, buf, view, i, end, ctx);
-  return after >= 0 && skipWhitespace(buf, after, end) === end && sink(scanned!, scannedPartition, index);
+  const after = scanRecord(buf, view, i, end, ctx);
+  return after >= 0 && skipWhitespace(buf, after, end) === end && sink(scanned, index);
 }

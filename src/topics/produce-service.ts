@@ -3,7 +3,14 @@
 import { isUtf8 } from 'node:buffer';
 import { createHash, type Hash } from 'node:crypto';
 import { err, ok, type Result } from '../lib/result.js';
-import type { AppendError, LogStore, PartitionLog, RecordInput } from '../log/index.js';
+import {
+  PackedRecords,
+  type AppendError,
+  type AppendRecords,
+  type LogStore,
+  type PartitionLog,
+  type RecordInput,
+} from '../log/index.js';
 import { MAX_TAGGED_REQUEST_RECORDS, BODY_HASH_BYTES, type IdempotencyIdentity } from './idempotency-tag.js';
 import type { IdempotencyLock } from './idempotency-lock.js';
 import { IdempotencyTracker, type IdempotencyClaim, type IdempotencyStats, type OffsetRef } from './idempotency.js';
@@ -76,7 +83,9 @@ export interface ProduceError {
 }
 
 interface Decoded {
-  records: RecordInput[];
+  /** Each partition's records, in request order, laid out for the log. */
+  batches: Map<number, PackedRecords>;
+  /** The partition of each record, in request order. */
   partitions: number[];
 }
 
@@ -166,11 +175,11 @@ export class ProduceService {
 
     const decoded = await this.decode(req, topic, hash);
     if (!decoded.ok) return decoded;
-    const { records, partitions } = decoded.value;
+    const { batches, partitions } = decoded.value;
 
-    if (!identity || !hash) return this.append(topic, records, partitions, undefined);
+    if (!identity || !hash) return this.append(topic, batches, partitions, undefined);
     const bodyHash = hash.digest().subarray(0, BODY_HASH_BYTES);
-    if (!this.lock) return this.appendIdempotent(topic, identity, bodyHash, records, partitions);
+    if (!this.lock) return this.appendIdempotent(topic, identity, bodyHash, batches, partitions);
     // Shared log: no other node decides on this key or producer until this request has appended,
     // and what other nodes appended before is applied here before deciding.
     const scope = identity.kind === 'key' ? `key ${identity.key}` : `producer ${identity.id}`;
@@ -184,7 +193,7 @@ export class ProduceService {
           details: {},
         });
       }
-      return this.appendIdempotent(topic, identity, bodyHash, records, partitions);
+      return this.appendIdempotent(topic, identity, bodyHash, batches, partitions);
     });
     if (!locked.ok) {
       return err({
@@ -200,11 +209,11 @@ export class ProduceService {
     topic: ProduceTopic,
     identity: IdempotencyIdentity,
     bodyHash: Buffer,
-    records: RecordInput[],
+    batches: Map<number, PackedRecords>,
     partitions: number[],
   ): Promise<Result<{ offsets: OffsetRef[] }, ProduceError>> {
     const logs = () => this.partitionLogs(topic);
-    const begun = await this.idempotency.begin(topic.id, logs, identity, bodyHash, records.length);
+    const begun = await this.idempotency.begin(topic.id, logs, identity, bodyHash, partitions.length);
     if (!begun.ok) {
       const e = begun.error;
       const details: Record<string, unknown> = {};
@@ -216,7 +225,7 @@ export class ProduceService {
     if (begun.value.kind === 'replay') return ok({ offsets: begun.value.offsets });
     const claim = begun.value.claim;
     try {
-      return await this.append(topic, records, partitions, claim);
+      return await this.append(topic, batches, partitions, claim);
     } finally {
       claim.release();
     }
@@ -263,36 +272,59 @@ export class ProduceService {
       ...(this.limits.maxJsonDepth !== undefined && { maxJsonDepth: this.limits.maxJsonDepth }),
     };
     const onChunk = hash ? (c: Uint8Array) => void hash.update(c) : undefined;
-    const records: RecordInput[] = [];
+    const batches = new Map<number, PackedRecords>();
     const partitions: number[] = [];
     let keyless: number | undefined;
+    /**
+     * The partition's records. The first partition's batch is sized for the rest of the source
+     * and copies each source buffer whole (then moves fields within its own buffer); others,
+     * which usually get a share of the records, copy field by field.
+     */
+    const batchFor = (partition: number, bytes: number): PackedRecords => {
+      let b = batches.get(partition);
+      if (b === undefined) {
+        const first = batches.size === 0;
+        batches.set(partition, (b = new PackedRecords(first ? bytes : bytes >> 2, first)));
+      }
+      return b;
+    };
     const take = (raw: unknown, index: number, rawValue?: Buffer, notUtf8 = false): RecordProblem | undefined => {
       const r = decodeRecord(raw, index, ctx, rawValue, notUtf8);
       if (!r.ok) return r.error;
       const { input, partition } = r.value;
       const skew = this.timestampProblem(input.timestamp, ctx.now, index);
       if (skew) return skew;
-      records.push(input);
-      partitions.push(
+      const p =
         partition ??
-          (input.key !== null
-            ? partitionForKey(input.key, topic.partitions)
-            : (keyless ??= this.spreader.pick(topic.id, topic.partitions))),
-      );
+        (input.key !== null
+          ? partitionForKey(input.key, topic.partitions)
+          : (keyless ??= this.spreader.pick(topic.id, topic.partitions)));
+      batchFor(p, 1024).addRecord(input);
+      partitions.push(p);
       return undefined;
     };
 
-    // The fast path's records: pushed only once fully validated, refused (so the general path
-    // answers) when the timestamp is out of bounds.
-    const accept: RecordSink = (input, partition, index) => {
-      if (this.timestampProblem(input.timestamp, ctx.now, index)) return false;
-      records.push(input);
-      partitions.push(
-        partition ??
-          (input.key !== null
-            ? partitionForKey(input.key, topic.partitions)
-            : (keyless ??= this.spreader.pick(topic.id, topic.partitions))),
+    // The fast path's records, written straight into their partition's batch once fully
+    // validated; refused (so the general path answers) when the timestamp is out of bounds.
+    const accept: RecordSink = (rec, index) => {
+      if (this.timestampProblem(rec.timestamp, ctx.now, index)) return false;
+      const p =
+        rec.partition >= 0
+          ? rec.partition
+          : rec.keyLen >= 0
+            ? partitionForKey(rec.src.subarray(rec.keyAt, rec.keyAt + rec.keyLen), topic.partitions)
+            : (keyless ??= this.spreader.pick(topic.id, topic.partitions));
+      batchFor(p, Math.max(1024, rec.src.length)).add(
+        rec.src,
+        rec.keyAt,
+        rec.keyLen,
+        rec.valueAt,
+        rec.valueLen,
+        rec.headers,
+        rec.headerCount,
+        rec.timestamp,
       );
+      partitions.push(p);
       return true;
     };
 
@@ -316,9 +348,9 @@ export class ProduceService {
     } else {
       const body = await readLimitedBody(req.body, { maxBodyBytes: this.limits.maxBodyBytes, onChunk });
       if (!body.ok) return err(fromProblem(body.error));
-      if (scanProduceBody(body.value, ctx, maxRecords, accept)) return ok({ records, partitions });
+      if (scanProduceBody(body.value, ctx, maxRecords, accept)) return ok({ batches, partitions });
       // Not plainly valid: the general path below decides, and words any error.
-      records.length = 0;
+      batches.clear();
       partitions.length = 0;
       let parsed: unknown;
       try {
@@ -357,29 +389,46 @@ export class ProduceService {
         return err({ code: 'bad_request', message: 'body is not UTF-8 text (JSON text must be UTF-8)', details: {} });
       }
     }
-    if (records.length === 0) return err({ code: 'bad_request', message: 'the request holds no records', details: {} });
-    return ok({ records, partitions });
+    if (partitions.length === 0)
+      return err({ code: 'bad_request', message: 'the request holds no records', details: {} });
+    return ok({ batches, partitions });
   }
 
   /** One batch per partition, appended concurrently; each resolves when durable per the topic. */
   private async append(
     topic: ProduceTopic,
-    records: RecordInput[],
+    batches: Map<number, PackedRecords>,
     partitions: number[],
     claim: IdempotencyClaim | undefined,
   ): Promise<Result<{ offsets: OffsetRef[] }, ProduceError>> {
+    const count = partitions.length;
+    // Per partition, the request indexes of its records (in its batch's order).
     const groups = new Map<number, number[]>();
-    for (let i = 0; i < records.length; i++) {
-      if (claim?.alreadyAppended.has(i)) continue;
+    for (let i = 0; i < count; i++) {
       const p = partitions[i]!;
       let g = groups.get(p);
       if (!g) groups.set(p, (g = []));
       g.push(i);
     }
-    const offsets = new Array<OffsetRef>(records.length);
+    const offsets = new Array<OffsetRef>(count);
     const failures: ProduceError[] = [];
     await Promise.all(
-      [...groups].map(async ([partition, indexes]) => {
+      [...groups].map(async ([partition, all]) => {
+        // A retry appends only what an earlier attempt did not.
+        let indexes = all;
+        let batch: AppendRecords = batches.get(partition)!;
+        if (claim && all.some((i) => claim.alreadyAppended.has(i))) {
+          const inputs = batch.toInputs();
+          const todo: RecordInput[] = [];
+          indexes = [];
+          for (let k = 0; k < all.length; k++) {
+            if (claim.alreadyAppended.has(all[k]!)) continue;
+            indexes.push(all[k]!);
+            todo.push(inputs[k]!);
+          }
+          if (indexes.length === 0) return;
+          batch = todo;
+        }
         const log = this.log.getPartition(topic.id, partition);
         if (!log) {
           failures.push({
@@ -389,7 +438,6 @@ export class ProduceService {
           });
           return;
         }
-        const batch = indexes.length === records.length ? records : indexes.map((i) => records[i]!);
         const result = await log.append(batch, {
           durability: topic.config.durability,
           ...(claim && { tag: claim.tag(indexes) }),

@@ -8,12 +8,17 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { REPO_ROOT } from './lib/processes.js';
-import { sluiceJsonBody, values } from './lib/records.js';
+import { sluiceJsonBody, sluiceNdjsonBody, values } from './lib/records.js';
 
+interface Produced {
+  ok: boolean;
+}
 interface Scanners {
   isJsonText(buf: Uint8Array): boolean;
   spliceableJson(buf: Uint8Array, start: number, end: number, view?: DataView): number;
   scanProduceBody(body: Buffer, ctx: object, maxRecords: number, sink: () => boolean): boolean;
+  /** A produce service over an in-memory log (batches encoded as on disk): body → appended batch. */
+  producer(): Promise<(format: 'json' | 'ndjson', body: Uint8Array) => Promise<Produced>>;
 }
 
 const arg = (name: string, dflt: string) =>
@@ -26,7 +31,23 @@ async function bundle(srcRoot: string, out: string): Promise<Scanners> {
   fs.writeFileSync(
     entry,
     `export { isJsonText, spliceableJson } from './topics/record-json-scan.js';\n` +
-      `export { scanProduceBody } from './topics/produce-scan.js';\n`,
+      `export { scanProduceBody } from './topics/produce-scan.js';\n` +
+      `import { ProduceService } from './topics/produce-service.js';\n` +
+      `import { createMemoryLogStore } from './log/index.js';\n` +
+      `export async function producer() {\n` +
+      `  const store = createMemoryLogStore({ retentionCheckIntervalMs: 0 });\n` +
+      `  await store.open();\n` +
+      `  const cfg = { segmentBytes: 64 << 20, segmentMs: -1, retentionMs: -1, retentionBytes: 256 << 20 };\n` +
+      `  for (let p = 0; p < 4; p++) await store.createPartition('t', p, cfg);\n` +
+      `  const topic = { id: 't', name: 't', partitions: 4, config: { value_format: 'json', max_record_bytes: 1 << 20, durability: 'write' } };\n` +
+      `  const svc = new ProduceService({ lookup: () => topic }, store, { maxBodyBytes: 64 << 20, maxRecordsPerRequest: 10000, idempotencyWindowMs: 60000 });\n` +
+      `  let n = 0;\n` +
+      `  return async (format, body) => {\n` +
+      `    if (++n % 200 === 0) await store.enforceRetention();\n` +
+      `    const r = await svc.produce({ topic: 't', format, body: format === 'json' ? body : new Blob([body]).stream() });\n` +
+      `    return r;\n` +
+      `  };\n` +
+      `}\n`,
   );
   await build({
     entryPoints: [entry],
@@ -78,6 +99,27 @@ try {
   ];
   for (const [, run] of cases) for (const [, s] of sides) if (!run(s)) throw new Error('scanner refused the input');
 
+  const ndjsonBody = Buffer.from(sluiceNdjsonBody(values(1000)));
+  const produceJson = await Promise.all(sides.map(([, s]) => s.producer()));
+  const produceNdjson = await Promise.all(sides.map(([, s]) => s.producer()));
+  const asyncCases: Array<[string, (side: number) => Promise<Produced>]> = [
+    ['produce JSON 1000×100 B → batch', (k) => produceJson[k]!('json', body)],
+    ['produce NDJSON 1000×100 B → batch', (k) => produceNdjson[k]!('ndjson', ndjsonBody)],
+  ];
+  for (const [, run] of asyncCases)
+    for (let k = 0; k < sides.length; k++) if (!(await run(k)).ok) throw new Error('produce refused');
+  const asyncTimeOf = async (run: () => Promise<Produced>): Promise<number> => {
+    const t0 = process.cpuUsage();
+    let n = 0;
+    for (;;) {
+      await run();
+      n++;
+      const used = process.cpuUsage(t0);
+      const ns = (used.user + used.system) * 1000;
+      if (ns > 200e6) return ns / n;
+    }
+  };
+
   const timeOf = (run: () => unknown, calls: number): number => {
     let n = 1;
     for (;;) {
@@ -100,10 +142,18 @@ try {
         best.set(k, Math.min(best.get(k) ?? Infinity, ns));
       }
     }
+    for (const [name, run] of asyncCases) {
+      const order = r % 2 === 0 ? [0, 1] : [1, 0];
+      for (const k of order) {
+        const ns = await asyncTimeOf(() => run(k));
+        const key = `${name}|${sides[k]![0]}`;
+        best.set(key, Math.min(best.get(key) ?? Infinity, ns));
+      }
+    }
   }
   console.log(`best of ${rounds} rounds, CPU ns per call (load ${os.loadavg()[0]!.toFixed(2)})`);
   console.log(`${'case'.padEnd(34)}${sides.map(([n]) => n.padStart(16)).join('')}     new/old`);
-  for (const [name] of cases) {
+  for (const [name] of [...cases, ...asyncCases]) {
     const [o, n] = sides.map(([side]) => best.get(`${name}|${side}`)!);
     console.log(
       `${name.padEnd(34)}${[o!, n!].map((x) => x.toFixed(0).padStart(16)).join('')}     ${(n! / o!).toFixed(2)}`,

@@ -26,6 +26,7 @@ import type {
   ReadError,
   RunReadBatch,
   ReadOptions,
+  AppendRecords,
   RecordInput,
   StoredRecord,
 } from '../types.js';
@@ -134,7 +135,9 @@ export class KafkaPartitionLog implements PartitionLog {
     return this.closedReason ? { ok: false, reason: this.closedReason } : { ok: true };
   }
 
-  append(records: RecordInput[], options: AppendOptions): Promise<Result<AppendResult, AppendError>> {
+  append(packed: AppendRecords, options: AppendOptions): Promise<Result<AppendResult, AppendError>> {
+    // Kafka's client takes records as objects.
+    const records = Array.isArray(packed) ? packed : packed.toInputs();
     try {
       assertAppendInput(records, options);
     } catch (e) {
