@@ -280,9 +280,11 @@ export class FilePartitionLog implements PartitionLog {
         wrote = true;
         const t0 = performance.now();
         const data = buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers, bytes);
-        // A small group goes into the page cache on this thread (microseconds), so a commit makes
-        // one thread-pool trip (the fdatasync) instead of two; large ones stay off the event loop.
-        if (h.writeSync && bytes <= SYNC_WRITE_MAX_BYTES) writeAtSync(h as SyncWritable, data, position);
+        // A small group that is fdatasynced next goes into the page cache on this thread
+        // (microseconds), so the commit makes one thread-pool trip (the fdatasync) instead of two.
+        // Large groups, and `write` durability (its dirty pages pile up until the periodic flush,
+        // where the kernel may throttle a writer), stay off the event loop.
+        if (sync && h.writeSync && bytes <= SYNC_WRITE_MAX_BYTES) writeAtSync(h as SyncWritable, data, position);
         else await writeAt(h, data, position);
         const t1 = performance.now();
         writeSeconds = (t1 - t0) / 1000;
