@@ -4,7 +4,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { ok, err, type Result } from '../lib/result.js';
 import { AppendNotifier } from './append-notifier.js';
 import { assertAppendInput, assertPartitionConfig, normaliseReadOptions } from './append-input.js';
-import { writeAt, writeAtSync, type LogFs, type SyncWritable } from './log-fs.js';
+import { writeAt, type LogFs } from './log-fs.js';
 import type { LogLogger } from './logger.js';
 import { writeCheckpoint, type RecoveryPosition } from './partition-checkpoint.js';
 import { createSegmentFile, type RecoveredPartition } from './partition-recovery.js';
@@ -73,8 +73,6 @@ interface PendingTask {
 
 /** No index entry: the segment's first batch, at byte 0. */
 const NO_ENTRY: [number, number] = [0, 0];
-/** Group writes up to this size go into the page cache on the event loop (see writeGroup). */
-const SYNC_WRITE_MAX_BYTES = 64 * 1024;
 
 const ioCode = (e: unknown): 'storage_full' | 'io_error' =>
   (e as NodeJS.ErrnoException | undefined)?.code === 'ENOSPC' ? 'storage_full' : 'io_error';
@@ -279,13 +277,7 @@ export class FilePartitionLog implements PartitionLog {
       await seg.use(async (h) => {
         wrote = true;
         const t0 = performance.now();
-        const data = buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers, bytes);
-        // A small group that is fdatasynced next goes into the page cache on this thread
-        // (microseconds), so the commit makes one thread-pool trip (the fdatasync) instead of two.
-        // Large groups, and `write` durability (its dirty pages pile up until the periodic flush,
-        // where the kernel may throttle a writer), stay off the event loop.
-        if (sync && h.writeSync && bytes <= SYNC_WRITE_MAX_BYTES) writeAtSync(h as SyncWritable, data, position);
-        else await writeAt(h, data, position);
+        await writeAt(h, buffers.length === 1 ? buffers[0]! : Buffer.concat(buffers, bytes), position);
         const t1 = performance.now();
         writeSeconds = (t1 - t0) / 1000;
         if (sync) {

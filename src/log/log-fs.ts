@@ -1,18 +1,11 @@
 // The small set of file operations the file store uses, as a seam: production passes
 // node:fs/promises through; tests wrap it to inject EIO/ENOSPC on chosen writes or syncs.
-import { writeSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 
 /** An open file: positional reads/writes only, so no shared file cursor exists. */
 export interface LogFileHandle {
   read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
   write(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
-  /**
-   * The same write on the calling thread, where the handle has one: for the log's small group
-   * writes, which land in the page cache in microseconds and are fdatasynced (off-thread) next,
-   * so a group commit takes one thread-pool trip instead of two.
-   */
-  writeSync?(buffer: Buffer, offset: number, length: number, position: number): number;
   datasync(): Promise<void>;
   sync(): Promise<void>;
   truncate(length: number): Promise<void>;
@@ -36,27 +29,9 @@ export interface LogFs {
   syncDir(path: string): Promise<void>;
 }
 
-/** A node FileHandle with `writeSync` on its descriptor. */
-function nodeHandle(h: fsp.FileHandle): LogFileHandle {
-  const fd = h.fd;
-  return {
-    read: (b, o, l, p) => h.read(b, o, l, p),
-    write: (b, o, l, p) => h.write(b, o, l, p),
-    writeSync: (b, o, l, p) => writeSync(fd, b, o, l, p),
-    datasync: () => h.datasync(),
-    sync: () => h.sync(),
-    truncate: (len) => h.truncate(len),
-    stat: () => h.stat(),
-    close: () => h.close(),
-  };
-}
-
-/**
- * The real file system (node:fs/promises on the libuv thread pool; only `writeSync`, which the
- * log keeps to small writes into the page cache, runs on the event loop).
- */
+/** The real file system (node:fs/promises, libuv thread pool: never blocks the event loop). */
 export const nodeLogFs: LogFs = {
-  open: async (path, flags) => nodeHandle(await fsp.open(path, flags)),
+  open: (path, flags) => fsp.open(path, flags),
   mkdir: async (path) => {
     await fsp.mkdir(path, { recursive: true });
   },
@@ -85,15 +60,6 @@ export async function readAt(handle: LogFileHandle, position: number, length: nu
     done += bytesRead;
   }
   return done === length ? buf : buf.subarray(0, done);
-}
-
-/** A handle that has `writeSync`. */
-export type SyncWritable = LogFileHandle & Required<Pick<LogFileHandle, 'writeSync'>>;
-
-/** Writes all of `buf` at `position` with `writeSync`, looping over short writes. */
-export function writeAtSync(handle: SyncWritable, buf: Buffer, position: number): void {
-  let done = 0;
-  while (done < buf.length) done += handle.writeSync(buf, done, buf.length - done, position + done);
 }
 
 /** Writes all of `buf` at `position`, looping over short writes. */
@@ -158,14 +124,6 @@ export function faultInjectingLogFs(base: LogFs, decide: (op: FaultOp, path: str
           fault('write', path);
           return h.write(b, o, l, p);
         },
-        ...(h.writeSync
-          ? {
-              writeSync: (b: Buffer, o: number, l: number, p: number) => {
-                fault('write', path);
-                return h.writeSync!(b, o, l, p);
-              },
-            }
-          : {}),
         datasync: async () => {
           fault('datasync', path);
           return h.datasync();
