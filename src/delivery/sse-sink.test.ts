@@ -4,7 +4,7 @@
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { nodeResponseSink, type SseSink } from './sse-sink.js';
+import { nodeResponseSink, urgentBacklogBytes, type SseSink } from './sse-sink.js';
 
 let server: http.Server | undefined;
 afterEach(async () => {
@@ -201,14 +201,16 @@ describe('nodeResponseSink', () => {
     const holdEnd = (writes[0] as SocketWrite).at + 300;
     let drains = 0;
     sink.onDrain(() => drains++);
-    // Past the socket's high-water mark (16 KiB) but small: backpressure, yet held for the round.
-    const small = Buffer.alloc(20 * 1024, 0x62);
+    // Past the socket's high-water mark (16 KiB on Node 20, 64 KiB from Node 22) but below the
+    // urgent backlog: backpressure, yet held for the round.
+    const mark = (res.socket as net.Socket).writableHighWaterMark;
+    const small = Buffer.alloc(mark + 4 * 1024, 0x62);
     expect(sink.write(small)).toBe(false);
     await tick();
     await tick();
     expect(writes).toHaveLength(1);
     // A catch-up read's batch: not held for the round.
-    const big = Buffer.alloc(64 * 1024, 0x61);
+    const big = Buffer.alloc(urgentBacklogBytes(mark), 0x61);
     expect(sink.write(big)).toBe(false);
     await writesReach(writes, 2);
     expect((writes[1] as SocketWrite).at).toBeLessThan(holdEnd - 50);

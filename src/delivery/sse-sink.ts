@@ -45,11 +45,14 @@ let flushScheduled = false;
 let holdUntil = 0;
 /**
  * A sink holding this much with an empty socket (a catch-up read's batch, up to 256 KiB) is
- * flushed on the next turn, not held for the round. Far above the socket's high-water mark, so
- * the few 10-record batches a live subscriber gathers during a hold still wait for the round.
+ * flushed on the next turn, not held for the round: 64 KiB, or twice the socket's high-water mark
+ * where that is larger (16 KiB on Node 20, 64 KiB from Node 22), so the few 10-record batches a
+ * live subscriber gathers during a hold still wait for the round.
  */
-const URGENT_PENDING_BYTES = 64 * 1024;
-/** Sinks holding URGENT_PENDING_BYTES with an empty socket: flushed on the next turn, not held. */
+export function urgentBacklogBytes(socketHighWaterMark: number): number {
+  return Math.max(64 * 1024, 2 * socketHighWaterMark);
+}
+/** Sinks holding urgentBacklogBytes() with an empty socket: flushed on the next turn, not held. */
 let urgent: NodeResponseSink[] = [];
 let urgentScheduled = false;
 
@@ -101,7 +104,7 @@ function flushUrgent(): void {
  * ServerResponse layer (which would add nothing but per-write checks). Writes are held until
  * the next flush round and leave together (one socket write per subscriber per round, corked
  * when there are several); write()'s answer and 'drain' follow the socket's buffer plus what is
- * held. A large backlog of held bytes (URGENT_PENDING_BYTES) leaves on the next loop turn,
+ * held. A large backlog of held bytes (urgentBacklogBytes) leaves on the next loop turn,
  * without the round's hold, when the socket itself is empty (a catch-up read, not a slow client).
  * Writes made before the head is on the socket (the `retry:` line, at most one batch) are held
  * and flushed first, in order.
@@ -160,7 +163,11 @@ class NodeResponseSink implements SseSink {
     }
     this.queue();
     if (socket.writableLength + this.pendingBytes < socket.writableHighWaterMark) return true;
-    if (this.pendingBytes >= URGENT_PENDING_BYTES && socket.writableLength === 0 && !this.urgent) {
+    if (
+      this.pendingBytes >= urgentBacklogBytes(socket.writableHighWaterMark) &&
+      socket.writableLength === 0 &&
+      !this.urgent
+    ) {
       this.urgent = true;
       urgent.push(this);
       if (!urgentScheduled) {
