@@ -6,8 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
-import { REPO_ROOT } from './lib/processes.js';
+import { bundleNode, REPO_ROOT } from './lib/processes.js';
 import { sluiceJsonBody, sluiceNdjsonBody, values } from './lib/records.js';
 
 interface Produced {
@@ -49,16 +48,7 @@ async function bundle(srcRoot: string, out: string): Promise<Scanners> {
       `  };\n` +
       `}\n`,
   );
-  await build({
-    entryPoints: [entry],
-    outfile: out,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    logLevel: 'silent',
-  });
+  await bundleNode(entry, out);
   fs.rmSync(entry);
   return (await import(pathToFileURL(out).href)) as Scanners;
 }

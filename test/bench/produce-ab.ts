@@ -8,9 +8,17 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { build } from 'esbuild';
 import { createPool, closedLoop, requestJson } from './lib/load.js';
-import { freePort, processCpuMs, REPO_ROOT, spawnChild, tempDir, waitForHttp, type Child } from './lib/processes.js';
+import {
+  bundleNode,
+  freePort,
+  processCpuMs,
+  REPO_ROOT,
+  spawnChild,
+  tempDir,
+  waitForHttp,
+  type Child,
+} from './lib/processes.js';
 import { sluiceJsonBody, sluiceNdjsonBody, values } from './lib/records.js';
 
 const args = process.argv.slice(2);
@@ -37,16 +45,7 @@ interface Server {
 async function start(tree: string, name: string): Promise<Server> {
   const outDir = fs.mkdtempSync(path.join(REPO_ROOT, '.bench-results', `produce-ab-${name}-`));
   const out = path.join(outDir, 'main.mjs');
-  await build({
-    entryPoints: [path.join(tree, 'src', 'main.ts')],
-    outfile: out,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    logLevel: 'silent',
-  });
+  await bundleNode(path.join(tree, 'src', 'main.ts'), out);
   const dir = await tempDir(`produce-ab-${name}`);
   const port = await freePort();
   const child = await spawnChild({

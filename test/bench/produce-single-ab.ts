@@ -9,9 +9,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { build } from 'esbuild';
 import { closedLoop, createPool, requestJson } from './lib/load.js';
-import { freePort, REPO_ROOT, spawnChild, tempDir, waitForHttp } from './lib/processes.js';
+import { bundleNode, freePort, REPO_ROOT, spawnChild, tempDir, waitForHttp } from './lib/processes.js';
 import { sluiceJsonBody, valueJson } from './lib/records.js';
 
 const srcs = (process.env['SRCS'] ?? `old=${process.env['OLD_SRC']},new=${path.join(REPO_ROOT, 'src')}`)
@@ -22,16 +21,7 @@ const ms = Number(process.env['PHASE_MS'] ?? 3000);
 const durability = process.env['DURABILITY'];
 async function bundle(src: string, name: string) {
   const out = path.join(REPO_ROOT, '.bench-results', name, 'main.js');
-  await build({
-    entryPoints: [path.join(src, 'main.ts')],
-    outfile: out,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    logLevel: 'silent',
-  });
+  await bundleNode(path.join(src, 'main.ts'), out);
   return out;
 }
 function cpuMs(pid: number): number {

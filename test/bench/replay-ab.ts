@@ -5,9 +5,8 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
-import { build } from 'esbuild';
 import { createPool, closedLoop, requestJson } from './lib/load.js';
-import { freePort, REPO_ROOT, spawnChild, tempDir, waitForHttp, type Child } from './lib/processes.js';
+import { bundleNode, freePort, REPO_ROOT, spawnChild, tempDir, waitForHttp, type Child } from './lib/processes.js';
 import { sluiceJsonBody, values } from './lib/records.js';
 
 const args = process.argv.slice(2);
@@ -41,16 +40,7 @@ const clientCpu = (): number => {
 
 async function start(tree: string, name: string): Promise<Server> {
   const out = path.join(tree, '.bench-results', 'build', `ab-${name}.js`);
-  await build({
-    entryPoints: [path.join(tree, 'src', 'main.ts')],
-    outfile: out,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    logLevel: 'silent',
-  });
+  await bundleNode(path.join(tree, 'src', 'main.ts'), out);
   const dir = await tempDir(`ab-${name}`);
   const spawn = async (prof: boolean): Promise<{ url: string; child: Child }> => {
     const port = await freePort();

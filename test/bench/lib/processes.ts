@@ -7,6 +7,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 
 export const BENCH_DIR = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 export const REPO_ROOT = path.resolve(BENCH_DIR, '..', '..');
@@ -209,6 +210,21 @@ export function processCpuMs(pid: number | undefined): number {
   } catch {
     return NaN;
   }
+}
+
+/** Bundles a TypeScript entry point for Node with esbuild (dependencies stay external imports). */
+export async function bundleNode(entry: string, outfile: string): Promise<void> {
+  await build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    sourcemap: false,
+    logLevel: 'silent',
+  });
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -3,25 +3,14 @@
 // errors elsewhere in the tree don't block a benchmark.
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { build } from 'esbuild';
-import { freePort, REPO_ROOT, spawnChild, tempDir, waitForHttp, type Child } from './processes.js';
+import { bundleNode, freePort, REPO_ROOT, spawnChild, tempDir, waitForHttp, type Child } from './processes.js';
 
 /** Two levels under the repo root, so `../../migrations/` resolves as it does from dist/. */
 const BUNDLE = path.join(REPO_ROOT, '.bench-results', 'build', 'main.js');
 let bundled: Promise<string> | undefined;
 
 function bundleOnce(): Promise<string> {
-  bundled ??= build({
-    entryPoints: [path.join(REPO_ROOT, 'src', 'main.ts')],
-    outfile: BUNDLE,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    sourcemap: false,
-    logLevel: 'silent',
-  }).then(() => BUNDLE);
+  bundled ??= bundleNode(path.join(REPO_ROOT, 'src', 'main.ts'), BUNDLE).then(() => BUNDLE);
   return bundled;
 }
 
