@@ -750,6 +750,51 @@ describe('seams', () => {
     }
   });
 
+  it('a reconnect to a queue deleted and created again under the same name gets 404, not the new queue', async () => {
+    const t = await topic(1, values(3));
+    const first = await fetch(`${server.url}/v1/topics/${t}/queues/again/events`);
+    expect(first.status).toBe(200);
+    const reader = first.body!.getReader();
+    let text = '';
+    const idLine = /(?:^|\n)id: (\S+)\n/;
+    const deadline = Date.now() + 5000;
+    while (!idLine.test(text) && Date.now() < deadline) {
+      const chunk = await reader.read();
+      if (chunk.done) break;
+      text += new TextDecoder().decode(chunk.value);
+    }
+    const id = idLine.exec(text)![1]!;
+    await reader.cancel();
+    expectStatus(
+      await server.client.delete('/v1/topics/{topic}/queues/{queue}', { params: { topic: t, queue: 'again' } }),
+      204,
+    );
+    // Created again by a new connection (no Last-Event-ID): another incarnation, another id.
+    const fresh = await fetch(`${server.url}/v1/topics/${t}/queues/again/events`);
+    expect(fresh.status).toBe(200);
+    await fresh.body?.cancel();
+    const res = await fetch(`${server.url}/v1/topics/${t}/queues/again/events`, { headers: { 'last-event-id': id } });
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('queue_not_found');
+    // The queue a reconnect was reading is still joined by its id.
+    const current = await fetch(`${server.url}/v1/topics/${t}/queues/again/events`);
+    const currentReader = current.body!.getReader();
+    let currentText = '';
+    while (!idLine.test(currentText)) {
+      const chunk = await currentReader.read();
+      if (chunk.done) break;
+      currentText += new TextDecoder().decode(chunk.value);
+    }
+    await currentReader.cancel();
+    const currentId = idLine.exec(currentText)![1]!;
+    expect(currentId).not.toBe(id);
+    const rejoin = await fetch(`${server.url}/v1/topics/${t}/queues/again/events`, {
+      headers: { 'last-event-id': currentId },
+    });
+    expect(rejoin.status).toBe(200);
+    await rejoin.body?.cancel();
+  });
+
   it('an EventSource reconnecting after its topic was deleted and created again gets 404, not a new queue', async () => {
     const t = await topic(1, values(1));
     const first = await fetch(`${server.url}/v1/topics/${t}/queues/q1/events`);

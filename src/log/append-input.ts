@@ -16,6 +16,13 @@ export const RESERVED_HEADER_PREFIX = '__sluice.';
 export const MAX_TAG_BYTES = 4096;
 /** Largest encoded batch (recovery rejects longer length fields as torn). */
 export const MAX_BATCH_BYTES = 64 * 1024 * 1024;
+/**
+ * Record batch attribute bit 8 (Kafka uses bits 0-6 and ignores 7-15): every non-null record
+ * value of the batch is one-line JSON text (no CR or LF) in valid UTF-8, which the read path
+ * may splice into an answer unchanged. Set only by writers that proved it for every value (the
+ * produce scan); honoured only by the file and memory stores (a Kafka producer could set it).
+ */
+export const ONE_LINE_JSON_VALUES = 0x0100;
 /** Segment positions are 32-bit in the offset index, as in Kafka. */
 export const MAX_SEGMENT_BYTES = 2 ** 31 - 1;
 

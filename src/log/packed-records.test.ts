@@ -3,7 +3,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PackedRecords } from './packed-records.js';
-import { decodeBatch, encodeBatch } from './record-batch.js';
+import { ONE_LINE_JSON_VALUES } from './append-input.js';
+import { checkBatch, decodeBatch, encodeBatch, readBatchHeader } from './record-batch.js';
 import type { RecordInput } from './types.js';
 
 const bytes = (max: number) => fc.uint8Array({ maxLength: max }).map((b) => Buffer.from(b));
@@ -144,5 +145,26 @@ describe('PackedRecords', () => {
     ).toThrow(/reserved prefix/);
     expect(() => p.addRecord({ key: null, value: null, headers: [], timestamp: -1 })).toThrow(/invalid timestamp/);
     expect(() => p.encode(0, undefined, undefined, undefined)).toThrow(/empty/);
+  });
+
+  it('carries the one-line JSON bit only when every record added was proven one-line JSON', () => {
+    fc.assert(
+      fc.property(fc.array(fc.boolean(), { minLength: 1, maxLength: 8 }), fc.boolean(), (proven, viaObject) => {
+        const src = Buffer.from('{"a":1}');
+        const packed = new PackedRecords(64, true);
+        for (const p of proven) {
+          if (viaObject && !p) packed.addRecord({ key: null, value: src, headers: [], timestamp: 5 });
+          else packed.add(src, 0, -1, 0, src.length, new Int32Array(0), 0, 5, p);
+        }
+        const all = proven.every(Boolean);
+        expect(packed.oneLineJson).toBe(all);
+        const batch = encodeBatch({ baseOffset: 3, records: packed, appendTime: 9 });
+        expect(readBatchHeader(batch).attributes).toBe(all ? ONE_LINE_JSON_VALUES : 0);
+        expect(checkBatch(batch, 0, batch.length, 3).ok).toBe(true);
+        // Objects never carry it: a retry re-encodes the records it still has to append without it.
+        const again = encodeBatch({ baseOffset: 3, records: packed.toInputs(), appendTime: 9 });
+        expect(readBatchHeader(again).attributes).toBe(0);
+      }),
+    );
   });
 });

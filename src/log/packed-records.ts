@@ -2,7 +2,12 @@
 // produce path as it scans a request: the batch is then a header, the first record again
 // (with the log's reserved headers) and these bytes, in place, with no object per record.
 import { crc32c } from '@node-rs/crc32';
-import { APPEND_TIME_HEADER_KEY, RESERVED_HEADER_PREFIX, TAG_HEADER_KEY } from './append-input.js';
+import {
+  APPEND_TIME_HEADER_KEY,
+  ONE_LINE_JSON_VALUES,
+  RESERVED_HEADER_PREFIX,
+  TAG_HEADER_KEY,
+} from './append-input.js';
 import type { RecordInput } from './types.js';
 import { VarReader, varintSize, writeVarint } from './varint.js';
 
@@ -54,6 +59,8 @@ export class PackedRecords {
   dataBytes = 0;
   /** Headers summed over the records. */
   headerCount = 0;
+  /** Every value added was proven one-line JSON in valid UTF-8 (add's `oneLineJson`): the batch gets ONE_LINE_JSON_VALUES. */
+  private jsonValues = true;
   private buf: Buffer;
   private pos = HEAD_ROOM;
   private firstEnd = HEAD_ROOM;
@@ -111,7 +118,8 @@ export class PackedRecords {
   /**
    * Appends a record whose key, value and headers lie in `src`: lengths -1 for null; `headers`
    * holds [nameAt, nameLen, valueAt, valueLen] per header (names UTF-8, valueLen -1 for null).
-   * The caller has checked them (no reserved names, a safe timestamp ≥ 0).
+   * The caller has checked them (no reserved names, a safe timestamp ≥ 0). `oneLineJson`: the
+   * caller proved the value null or one-line JSON text in valid UTF-8 (see ONE_LINE_JSON_VALUES).
    */
   add(
     src: Buffer,
@@ -122,8 +130,10 @@ export class PackedRecords {
     headers: Int32Array,
     headerCount: number,
     timestamp: number,
+    oneLineJson = false,
   ): void {
     const i = this.length;
+    if (!oneLineJson) this.jsonValues = false;
     if (i === 0) this.firstTimestamp = timestamp;
     if (timestamp > this.maxTimestamp) this.maxTimestamp = timestamp;
     const delta = timestamp - this.firstTimestamp;
@@ -177,6 +187,11 @@ export class PackedRecords {
     this.length = i + 1;
     this.dataBytes += data;
     this.headerCount += headerCount;
+  }
+
+  /** Whether the batch will carry ONE_LINE_JSON_VALUES: every value added was proven one-line JSON. */
+  get oneLineJson(): boolean {
+    return this.length > 0 && this.jsonValues;
   }
 
   /** Appends a record given as an object; throws (as assertAppendInput) for reserved header names. */
@@ -282,7 +297,7 @@ export class PackedRecords {
     out.writeInt32BE(total - LOG_OVERHEAD, start + 8);
     out.writeInt32BE(-1, start + 12); // partition leader epoch
     out.writeInt8(2, start + 16); // magic
-    out.writeInt16BE(0, start + ATTRIBUTES_POS);
+    out.writeInt16BE(this.jsonValues ? ONE_LINE_JSON_VALUES : 0, start + ATTRIBUTES_POS);
     out.writeInt32BE(this.length - 1, start + 23);
     out.writeBigInt64BE(BigInt(this.firstTimestamp), start + 27);
     out.writeBigInt64BE(BigInt(this.maxTimestamp), start + 35);

@@ -265,19 +265,22 @@ export class QueuesService {
   }
 
   /**
-   * The queue's id: it exists afterwards (created with defaults if it did not, unless `create`
-   * is false), or the topic or (without `create`) the queue is missing.
+   * The queue's id: it exists afterwards (created with defaults if it did not), or the topic is
+   * missing. With `reconnectId` (the id a stream's reconnect says it was reading) the queue is
+   * never created and must be that one: a queue deleted and created again under the same name is
+   * another queue (another id), starting again from its own start, and is missing to the reconnect.
    */
   async ensure(
     topicName: string,
     name: string,
-    create = true,
+    reconnectId?: string,
     logger: QueuesServiceOptions['logger'] = this.o.logger,
   ): Promise<Result<string, QueueError>> {
     const topic = this.o.topics.lookup(topicName);
     if (!topic) return err(topicNotFound(topicName));
-    const row = await this.queueFor(topic, name, create, logger);
-    return row ? ok(row.id) : err(queueNotFound(topicName, name));
+    const row = await this.queueFor(topic, name, reconnectId === undefined, logger);
+    if (!row || (reconnectId !== undefined && row.id !== reconnectId)) return err(queueNotFound(topicName, name));
+    return ok(row.id);
   }
 
   // ---- receive -------------------------------------------------------------------------

@@ -1,11 +1,14 @@
 // The produce fast path agrees with the general path (JSON.parse + decodeRecord) on every body
 // it accepts, byte for byte, and bails on everything it does not plainly understand.
+import { isUtf8 } from 'node:buffer';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PackedRecords, type RecordInput } from '../log/index.js';
-import { encodeBatch } from '../log/record-batch.js';
+import { ONE_LINE_JSON_VALUES } from '../log/append-input.js';
+import { encodeBatch, readBatchHeader } from '../log/record-batch.js';
 import { scanProduceBody, scanProduceLine, type RecordSink, type ScannedRecord } from './produce-scan.js';
 import { lineValueSpan, recordValueSpans } from './record-codec-raw-json.js';
+import { SPLICE_ASCII, SPLICE_NO, spliceableJson } from './record-json-scan.js';
 import { decodeRecord, type DecodeContext, type ValueFormat } from './record-codec.js';
 
 interface Out {
@@ -59,12 +62,20 @@ function asOut(r: ScannedRecord): Out {
   };
 }
 
-function fast(body: Buffer, ctx: DecodeContext, maxRecords = 1000, packed?: PackedRecords): Out[] | undefined {
+/** `packed` gets the records as produce writes them (with the scan's one-line JSON proof), `unproven` without it. */
+function fast(
+  body: Buffer,
+  ctx: DecodeContext,
+  maxRecords = 1000,
+  packed?: PackedRecords,
+  unproven?: PackedRecords,
+): Out[] | undefined {
   const out: Out[] = [];
   const ok = scanProduceBody(body, ctx, maxRecords, (r, index) => {
     expect(index).toBe(out.length);
     out.push(asOut(r));
-    packed?.add(r.src, r.keyAt, r.keyLen, r.valueAt, r.valueLen, r.headers, r.headerCount, r.timestamp);
+    packed?.add(r.src, r.keyAt, r.keyLen, r.valueAt, r.valueLen, r.headers, r.headerCount, r.timestamp, r.oneLineJson);
+    unproven?.add(r.src, r.keyAt, r.keyLen, r.valueAt, r.valueLen, r.headers, r.headerCount, r.timestamp);
     return true;
   });
   return ok ? out : undefined;
@@ -80,24 +91,42 @@ const plain = (rs: Out[] | undefined) =>
     partition,
   }));
 
+/** What the read path checks before it splices a stored value (record-json-text.ts). */
+const spliceable = (v: Buffer | null): boolean => {
+  if (v === null) return true;
+  const s = spliceableJson(v, 0, v.length);
+  return s === SPLICE_ASCII || (s !== SPLICE_NO && isUtf8(v));
+};
+
+/** The batch's bytes without its CRC and attributes (the only fields the one-line JSON bit changes). */
+const unflagged = (batch: Buffer): string => Buffer.concat([batch.subarray(0, 17), batch.subarray(23)]).toString('hex');
+
 /**
  * The fast path either bails or answers exactly what the general path does, and the batch it
- * writes as it scans is byte for byte the one the general path's records encode to.
+ * writes as it scans is byte for byte the one the general path's records encode to, but for
+ * ONE_LINE_JSON_VALUES: set exactly when the topic is json and every value passes the read
+ * path's splice check.
  */
 function agree(body: Buffer, ctx: DecodeContext): 'fast' | 'bailed' {
   const packed = new PackedRecords(16, true);
-  const f = fast(body, ctx, 1000, packed);
+  const unproven = new PackedRecords(16, true);
+  const f = fast(body, ctx, 1000, packed, unproven);
   if (f === undefined) return 'bailed';
   const g = general(body, ctx);
   expect(plain(f)).toEqual(plain(g));
   const records = g!.map((o) => o.input);
+  const flag = ctx.format === 'json' && records.every((r) => spliceable(r.value));
+  expect(packed.oneLineJson).toBe(flag);
+  expect(unproven.oneLineJson).toBe(false);
   for (const opts of [
     { baseOffset: 7, appendTime: 1_700_000_000_123 },
     { baseOffset: 0, tag: b('t'.repeat(90)) },
   ]) {
-    expect(encodeBatch({ ...opts, records: packed }).toString('hex')).toBe(
-      encodeBatch({ ...opts, records }).toString('hex'),
-    );
+    const want = encodeBatch({ ...opts, records });
+    expect(encodeBatch({ ...opts, records: unproven }).toString('hex')).toBe(want.toString('hex'));
+    const got = encodeBatch({ ...opts, records: packed });
+    expect(readBatchHeader(got).attributes).toBe(flag ? ONE_LINE_JSON_VALUES : 0);
+    expect(unflagged(got)).toBe(unflagged(want));
   }
   return 'fast';
 }
@@ -128,6 +157,22 @@ describe('scanProduceBody', () => {
     ])
       expect(agree(b(body), ctx), body).toBe('fast');
     expect(fast(b('{"records":[{"value": {"a" : 1} }]}'), ctx)![0]!.input.value!.toString()).toBe('{"a" : 1}');
+  });
+
+  it('proves each value one-line JSON for the batch bit, and no more', () => {
+    const flagged = (body: string, format: ValueFormat = 'json') => {
+      const packed = new PackedRecords(16, true);
+      expect(agree(b(body), ctxFor(format)), body).toBe('fast');
+      fast(b(body), ctxFor(format), 1000, packed);
+      return readBatchHeader(encodeBatch({ baseOffset: 0, records: packed })).attributes;
+    };
+    expect(flagged('{"records":[{"value":{"a":1}},{"value":null},{"value":"é"}]}')).toBe(ONE_LINE_JSON_VALUES);
+    expect(flagged('{"records":[\n{"value": [1, 2] ,\r\n "key":"k"}\n]}')).toBe(ONE_LINE_JSON_VALUES);
+    expect(flagged('{"records":[{"value":{"a":1}},{"value":{"a":\n1}}]}')).toBe(0);
+    expect(flagged('{"records":[{"value":[1,\r2]}]}')).toBe(0);
+    expect(flagged('{"records":[{"value":"x"}]}', 'string')).toBe(0);
+    expect(flagged('{"records":[{"value":null}]}', 'string')).toBe(0);
+    expect(flagged('{"records":[{"value":null}]}', 'binary')).toBe(0);
   });
 
   it('bails on everything else, so the general path words the answer', () => {
@@ -215,7 +260,8 @@ describe('scanProduceLine', () => {
         const ctx = ctxFor('json');
         for (const line of [b(JSON.stringify(rec)), b(JSON.stringify(rec)).fill(byte, at % 10, (at % 10) + 1)]) {
           let got: Out | undefined;
-          const ok = scanLine(line, ctx, (r) => ((got = asOut(r)), true));
+          let oneLine = false;
+          const ok = scanLine(line, ctx, (r) => ((got = asOut(r)), (oneLine = r.oneLineJson), true));
           if (!ok) continue;
           let parsed: unknown;
           try {
@@ -227,6 +273,7 @@ describe('scanProduceLine', () => {
           const r = decodeRecord(parsed, 0, ctx, span && line.subarray(span[0], span[1]));
           expect(r.ok).toBe(true);
           if (r.ok) expect(plain([got!])).toEqual(plain([{ input: r.value.input, partition: r.value.partition }]));
+          expect(oneLine).toBe(spliceable(got!.input.value));
         }
       }),
       { numRuns: 1000 },

@@ -12,6 +12,7 @@ import {
   resetScanFlags,
   SAW_ESCAPE,
   SAW_HUGE_NUMBER,
+  SAW_LINE_BREAK,
   scanFlags,
   scanJsonValue,
   scanString,
@@ -44,13 +45,16 @@ function validString(buf: Uint8Array, i: number, end: number, view: DataView): n
 /**
  * `i` at a JSON value: the index just after it, or -1 if it is not valid JSON, nests deeper
  * than `limit`, or has a number that might lie beyond a 64-bit float (the full path refuses
- * those that do); sets `escaped` when a string in it held an escape.
+ * those that do); sets `escaped` when a string in it held an escape, `lineBreak` when its
+ * whitespace held a CR or LF.
  */
+let lineBreak = false;
 function scanValue(buf: Uint8Array, i: number, end: number, limit: number, view: DataView): number {
   resetScanFlags();
   i = scanJsonValue(buf, i, end, limit, view);
   const seen = scanFlags();
   escaped = (seen & SAW_ESCAPE) !== 0;
+  lineBreak = (seen & SAW_LINE_BREAK) !== 0;
   return (seen & SAW_HUGE_NUMBER) !== 0 ? -1 : i;
 }
 
@@ -139,6 +143,8 @@ export interface ScannedRecord {
   /** The partition asked for, or -1. */
   partition: number;
   timestamp: number;
+  /** The value is null or one-line JSON text (json topics; the body is valid UTF-8): see ONE_LINE_JSON_VALUES. */
+  oneLineJson: boolean;
 }
 
 const scanned: ScannedRecord = {
@@ -151,6 +157,7 @@ const scanned: ScannedRecord = {
   headerCount: 0,
   partition: -1,
   timestamp: 0,
+  oneLineJson: false,
 };
 
 /** Accepts a scanned record; false when the caller refuses it (the request then takes the general path). */
@@ -167,6 +174,7 @@ function scanRecord(body: Buffer, view: DataView, i: number, end: number, ctx: D
   rec.headerCount = 0;
   rec.partition = -1;
   rec.timestamp = ctx.now;
+  rec.oneLineJson = ctx.format === 'json';
   let seen = 0;
   i = skipWhitespace(buf, i + 1, end);
   if (buf[i] === RBRACE) return -1; // no "value"
@@ -194,6 +202,7 @@ function scanRecord(body: Buffer, view: DataView, i: number, end: number, ctx: D
           if (escaped && hasLoneSurrogateEscape(body.subarray(s, i))) return -1;
           rec.valueAt = s;
           rec.valueLen = i - s;
+          rec.oneLineJson = !lineBreak;
         } else if (ctx.format === 'string') {
           if (buf[i] !== QUOTE) return -1;
           i = validString(buf, i, end, view);

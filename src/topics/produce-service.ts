@@ -323,6 +323,7 @@ export class ProduceService {
         rec.headers,
         rec.headerCount,
         rec.timestamp,
+        rec.oneLineJson,
       );
       partitions.push(p);
       return true;

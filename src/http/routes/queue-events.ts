@@ -34,7 +34,7 @@ export const queueEventsRoute = createRoute({
     '`error` (then the stream closes) and `shutdown`. Acknowledge with POST …/ack; the stream holds at most `max_in_flight` unacknowledged leases. ' +
     'Leases of a stream that closes are not released: they run out and the records return to the queue (at-least-once). ' +
     'Every event carries `id:` (the queue\u2019s id), so a reconnect sends `Last-Event-ID`. Deleting the queue ends its open streams with `event: error` (`queue_not_found`); ' +
-    'a reconnect with `Last-Event-ID` never creates the queue (404 `queue_not_found` if it is gone, which stops an EventSource), while a new connection creates it as a receive does.' +
+    'a reconnect with `Last-Event-ID` never creates the queue nor joins one deleted and created again under the same name (404 `queue_not_found`, which stops an EventSource), while a new connection creates it as a receive does.' +
     NO_RECORD_FILTERS_DOC,
   request: { params: QueueParam, query: QueueEventsQuery },
   responses: {
@@ -65,8 +65,9 @@ export const registerQueueEvents: RouteModule = (app) =>
     const q = c.req.valid('query');
     // Answer a missing topic with a status before the stream opens. A new connection creates the
     // queue if new; a reconnect (`Last-Event-ID`: an EventSource's automatic one after the queue
-    // was deleted and its stream ended) does not: it gets 404, which stops an EventSource.
-    const found = await queues.ensure(topic, queue, c.req.header('last-event-id') === undefined, logger);
+    // was deleted and its stream ended) does not, nor joins a queue created again under the same
+    // name (another id): it gets 404, which stops an EventSource.
+    const found = await queues.ensure(topic, queue, c.req.header('last-event-id'), logger);
     if (!found.ok) throwQueueError(found.error);
     const receiver = new SseQueueReceiver({
       queues,

@@ -206,28 +206,99 @@ function putInt(out: Buffer, p: number, n: number): number {
 /** Where offsetsJson writes (reused: it never yields), grown to the largest answer so far. */
 let scratch = Buffer.allocUnsafe(64 * 1024);
 
+/** Offsets per block copied whole: a decade, whose entries differ in the last digit only. */
+const BLOCK = 10;
+
 /**
  * JSON.stringify(response), written as ASCII into a reused buffer and read out as one string:
  * a batch answers thousands of offsets, and a string per offset (then joined) was a third of
  * the heap a batched produce allocated. One string, not a new buffer, so the answer adds no
  * off-heap memory (whose growth makes V8 collect the whole heap sooner).
+ *
+ * A batch's offsets run consecutively in one partition, so each decade of them (…0 to …9) is
+ * written as a copy of the decade before, with its tens-and-up digits set: one native copy and
+ * about a byte per entry, not 33 bytes and a division per digit.
  */
 export function offsetsJson({ offsets }: ProduceResponse): string {
-  const bound =
-    OFFSETS_HEAD.length + 2 + offsets.length * (PARTITION_FIELD.length + OFFSET_FIELD.length + 2 + 2 * INT_CHARS);
+  const n = offsets.length;
+  const bound = OFFSETS_HEAD.length + 2 + n * (PARTITION_FIELD.length + OFFSET_FIELD.length + 2 + 2 * INT_CHARS);
   if (scratch.length < bound) scratch = Buffer.allocUnsafe(bound);
   const out = scratch;
   let p = putBytes(out, 0, OFFSETS_HEAD);
-  for (let i = 0; i < offsets.length; i++) {
+  // Each entry is written followed by a comma (the last one's becomes the closing bracket).
+  // The decade being written (or copied) entry by entry: where it starts, how many entries so
+  // far, its partition, bytes per entry, and where its first entry's offset digits are.
+  let runAt = -1;
+  let runLength = 0;
+  let runPartition = -1;
+  let unit = 0;
+  let digitsAt = 0;
+  let digits = 0;
+  for (let i = 0; i < n;) {
     const o = offsets[i]!;
-    if (i > 0) out[p++] = 0x2c; // ,
-    p = putInt(out, putBytes(out, p, PARTITION_FIELD), o.partition);
-    p = putInt(out, putBytes(out, p, OFFSET_FIELD), o.offset);
+    const partition = o.partition;
+    const offset = o.offset;
+    if (runLength === BLOCK && partition === runPartition && i + BLOCK <= n && decadeFollows(offsets, i, offset)) {
+      // The decade before, copied: its leading digits plus one, carried (none left to carry
+      // into when they were all 9s: one digit longer, written entry by entry below instead).
+      let k = digitsAt + digits - 2;
+      while (k >= digitsAt && out[k] === 0x39) k--;
+      if (k >= digitsAt) {
+        const size = BLOCK * unit;
+        out.copyWithin(p, runAt, runAt + size);
+        // In each copied entry: the digit carried into plus one, the 9s after it now 0s.
+        const shift = p - runAt;
+        for (let e = shift; e < shift + size; e += unit) {
+          out[e + k] = out[e + k]! + 1;
+          for (let j = k + 1; j < digitsAt + digits - 1; j++) out[e + j] = 0x30;
+        }
+        digitsAt += shift;
+        runAt = p;
+        p += size;
+        i += BLOCK;
+        continue;
+      }
+    }
+    const at = p;
+    p = putInt(out, putBytes(out, p, PARTITION_FIELD), partition);
+    p = putBytes(out, p, OFFSET_FIELD);
+    const offsetAt = p;
+    p = putInt(out, p, offset);
     out[p++] = 0x7d; // }
+    out[p++] = 0x2c; // ,
+    if (offset % BLOCK === 0 && offset > 0) {
+      runAt = at;
+      runLength = 1;
+      runPartition = partition;
+      unit = p - at;
+      digitsAt = offsetAt;
+      digits = p - 2 - offsetAt;
+    } else if (
+      runLength > 0 &&
+      runLength < BLOCK &&
+      partition === runPartition &&
+      p - at === unit &&
+      offset === offsets[i - 1]!.offset + 1
+    ) {
+      runLength++;
+    } else runLength = 0;
+    i++;
   }
+  if (n > 0) p--; // the last comma
   out[p++] = 0x5d; // ]
   out[p++] = 0x7d; // }
   return out.toString('latin1', 0, p);
+}
+
+/** Whether offsets i … i+9 are one partition's, each one more than the one before (from i-1's). */
+function decadeFollows(offsets: ProduceResponse['offsets'], i: number, offset: number): boolean {
+  const partition = offsets[i]!.partition;
+  if (offset !== offsets[i - 1]!.offset + 1) return false;
+  for (let k = 1; k < BLOCK; k++) {
+    const o = offsets[i + k]!;
+    if (o.partition !== partition || o.offset !== offset + k) return false;
+  }
+  return true;
 }
 
 /** The whole request body; a failed read (client gone) is a 400 like a failed stream read. */
