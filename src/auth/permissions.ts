@@ -77,7 +77,7 @@ export const operationPermissions: Record<string, Declaration> = {
   fetchGroupRecords: {
     requires: [r('group', 'read', param('group'))],
     queryToken: true,
-    note: 'the member’s topics were checked for topic:read when it joined',
+    note: 'and topic:read on each of the member’s topics, checked by the fetch',
   },
   heartbeatGroupMember: { requires: [r('group', 'read', param('group'))] },
   leaveGroup: { requires: [r('group', 'read', param('group'))] },
