@@ -39,6 +39,43 @@ describe('Durable Streams seams', () => {
     await server?.stop();
   });
 
+  it('Stream-TTL, Stream-Expires-At, Stream-Fork-Offset: spaces and tabs around a value are dropped, a no-break space is 400', async () => {
+    const nbsp = '\u00a0';
+    const text = { 'content-type': 'text/plain' };
+    const source = `seams/ws-${uid()}`;
+    expect((await ds('PUT', source, { headers: text, body: 'abc' })).status).toBe(201);
+    const tail = (await ds('HEAD', source)).headers.get('stream-next-offset')!;
+    const accepted: Array<[string, Record<string, string>]> = [
+      ['Stream-TTL', { 'stream-ttl': ' \t60\t ' }],
+      ['Stream-Expires-At', { 'stream-expires-at': '\t2030-01-01T00:00:00Z ' }],
+      ['Stream-Fork-Offset', { 'stream-forked-from': source, 'stream-fork-offset': ` ${tail}\t` }],
+    ];
+    for (const [what, headers] of accepted) {
+      const a = await ds('PUT', `ws-${uid()}`, { headers: { ...text, ...headers } });
+      expect(a.status, `${what}: ${a.text.slice(0, 200)}`).toBe(201);
+    }
+    const refused: Array<[string, Record<string, string>]> = [
+      ['Stream-TTL', { 'stream-ttl': `60${nbsp}` }],
+      ['Stream-Expires-At', { 'stream-expires-at': `${nbsp}2030-01-01T00:00:00Z` }],
+      ['Stream-Fork-Offset', { 'stream-forked-from': source, 'stream-fork-offset': `${tail}${nbsp}` }],
+    ];
+    for (const [what, headers] of refused) {
+      const path = `ws-${uid()}`;
+      const a = await ds('PUT', path, { headers: { ...text, ...headers } });
+      expect(a.status, `${what}: ${a.text.slice(0, 200)}`).toBe(400);
+      expect((await ds('HEAD', path)).status, what).toBe(404);
+    }
+    // Stream-Closed counts only when exactly `true`: with a no-break space it is another value,
+    // ignored as any other is, and the stream stays open.
+    expect((await ds('POST', source, { headers: { ...text, 'stream-closed': ` true\t` }, body: 'd' })).status).toBe(
+      204,
+    );
+    const open = `seams/ws-open-${uid()}`;
+    expect((await ds('PUT', open, { headers: { ...text, 'stream-closed': `true${nbsp}` } })).status).toBe(201);
+    expect((await ds('HEAD', open)).headers.get('stream-closed')).toBeNull();
+    expect((await ds('HEAD', source)).headers.get('stream-closed')).toBe('true');
+  });
+
   it('a stream deleted and re-created: a held offset is 410, a long-poll answers 404, an SSE stream ends', async () => {
     const path = `seams/recreate-${uid()}`;
     const text = { 'content-type': 'text/plain' };

@@ -77,7 +77,7 @@ export const operationPermissions: Record<string, Declaration> = {
   fetchGroupRecords: {
     requires: [r('group', 'read', param('group'))],
     queryToken: true,
-    note: 'the member’s topics were checked for topic:read when it joined',
+    note: 'and topic:read on each of the member’s topics, checked by the fetch',
   },
   heartbeatGroupMember: { requires: [r('group', 'read', param('group'))] },
   leaveGroup: { requires: [r('group', 'read', param('group'))] },
@@ -96,7 +96,11 @@ export const operationPermissions: Record<string, Declaration> = {
   },
   listWebhooks: { requires: [r('webhook', 'describe', ANY)], note: 'lists only webhooks the caller may describe' },
   getWebhook: { requires: [r('webhook', 'describe', webhookTopic)] },
-  updateWebhook: { requires: [r('webhook', 'alter', webhookTopic), deadLetterWrite] },
+  // Changing a webhook decides where its topic's records go (its URL, or failures into a
+  // dead-letter topic): it needs topic:read on that topic, as creating one does.
+  updateWebhook: {
+    requires: [r('webhook', 'alter', webhookTopic), r('topic', 'read', webhookTopic), deadLetterWrite],
+  },
   deleteWebhook: { requires: [r('webhook', 'delete', webhookTopic)] },
   rotateWebhookSecret: { requires: [r('webhook', 'alter', webhookTopic)] },
   listWebhookDeliveries: { requires: [r('webhook', 'describe', webhookTopic)] },

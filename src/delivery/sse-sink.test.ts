@@ -188,6 +188,35 @@ describe('nodeResponseSink', () => {
     expect(text).toBe(`retry: 100\n\n${[0, 1, 2, 3, 4, 5].map((n) => frame(n).toString()).join('')}`);
   });
 
+  it('writes a long round in slices: an event arriving meanwhile reaches the subscribers the round has not reached yet in this round', async () => {
+    const { url, opened, all } = await serve();
+    const response = fetch(url);
+    const { sink, res } = await opened;
+    const { writes, slow } = watchWrites(res);
+    writes.splice(0, await retryWritten(sink, writes));
+    await crowd(url, all, 100);
+    const last = watchWrites((all[all.length - 1] as Opened).res).writes;
+    // The round's first write takes 200 ms: the round yields to the loop after its first slice.
+    slow(200);
+    for (const other of all) other.sink.write(frame(0));
+    await writesReach(writes, 1);
+    const roundStart = (writes[0] as SocketWrite).at;
+    expect(last).toHaveLength(0);
+    // An event delivered before the round reaches the last subscriber leaves with frame 0, in
+    // the same corked write; the first subscriber (already written) gets it in the next round,
+    // after the hold (half the round's 200 ms of writing).
+    for (const other of all) other.sink.write(frame(1));
+    await writesReach(last, 2);
+    expect(last.map((w) => w.text)).toEqual([frame(0).toString(), frame(1).toString()]);
+    expect(last.every((w) => w.corked)).toBe(true);
+    await writesReach(writes, 2);
+    expect((writes[1] as SocketWrite).at - roundStart).toBeGreaterThanOrEqual(290);
+    expect((last[1] as SocketWrite).at).toBeLessThan((writes[1] as SocketWrite).at);
+    sink.end();
+    const text = await (await response).text();
+    expect(text).toBe(`retry: 100\n\n${frame(0).toString()}${frame(1).toString()}`);
+  });
+
   it('during a hold, sends a large backlog (a catch-up batch) on the next loop turn when the socket is empty, and drains', async () => {
     const { url, opened, all } = await serve();
     const response = fetch(url);

@@ -22,24 +22,36 @@ export interface SseSink {
  * to 10k subscribers schedules one callback, not one per subscriber (with AsyncLocalStorage on,
  * every tick or immediate object also runs the async-hooks init).
  *
- * A round runs once per event-loop turn (setImmediate, after the I/O callbacks of the turn), so
+ * A round starts once per event-loop turn (setImmediate, after the I/O callbacks of the turn), so
  * everything delivered during the turn leaves together: one socket write per subscriber per
  * round, however many batches it carries. A round of thousands of socket writes takes long
- * (~10–40 µs each on loopback, mostly in the kernel): after a round of `d` ms the next one waits
- * until `d × ROUND_HOLD_RATIO` (at most MAX_ROUND_HOLD_MS) has passed. The loop meanwhile takes
- * in appends and acknowledges produces, and the next round carries all of them — under more load
- * than one core can write, rounds grow instead of queueing, and latency stays about two rounds'
- * duration. A round of fewer than MIN_HELD_ROUND_SINKS sinks holds nothing (it takes
- * microseconds; a longer one is the scheduler's doing, not its writes).
+ * (~10–40 µs each on loopback, mostly in the kernel), so it is written in slices of about
+ * ROUND_SLICE_MS, one per loop turn: between slices the loop takes in appends, and a subscriber
+ * the round has not reached yet gets them in this round (a subscriber waits at most about one
+ * round for an event, not the rest of the current round and then its own place in the next one).
+ * After a round that spent `d` ms writing, the next one waits until `d × ROUND_HOLD_RATIO` (at
+ * most MAX_ROUND_HOLD_MS) has passed; the loop meanwhile takes in appends and acknowledges
+ * produces, and the next round carries all of them — under more load than one core can write,
+ * rounds grow instead of queueing. A round of fewer than MIN_HELD_ROUND_SINKS sinks holds
+ * nothing (it takes microseconds; a longer one is the scheduler's doing, not its writes).
  */
 const ROUND_HOLD_RATIO = 0.5;
 const MAX_ROUND_HOLD_MS = 1000;
 /** Below this the hold is not worth a timer: the round runs on the next loop turn. */
 const MIN_ROUND_HOLD_MS = 1;
 const MIN_HELD_ROUND_SINKS = 100;
+/** A round yields to the loop after writing this long (checked every ROUND_SLICE_CHECK sinks). */
+const ROUND_SLICE_MS = 5;
+const ROUND_SLICE_CHECK = 32;
 
+/** Sinks written to since their turn in the round (or since the last round): the next round. */
 let dirty: NodeResponseSink[] = [];
-let spare: NodeResponseSink[] = [];
+/** The round being written, from `roundAt` on (still `queued`); empty between rounds. */
+let round: NodeResponseSink[] = [];
+let roundAt = 0;
+/** Time the current round has spent writing, over its slices (not the loop turns between them). */
+let roundWriteMs = 0;
+/** A round is scheduled or under way. */
 let flushScheduled = false;
 /** No round before this time (performance.now()): the hold after the last round. */
 let holdUntil = 0;
@@ -65,21 +77,33 @@ function scheduleRound(): void {
 }
 
 function flushDirty(): void {
-  // Swap lists: a drain listener run by a flush may write again, into the next round (which is
-  // scheduled after this one, with its hold).
-  const round = dirty;
-  dirty = spare;
-  spare = round;
+  if (roundAt === 0) {
+    // A new round: what was written since the last one. A sink written after its turn (by an
+    // append, or by a drain listener its flush ran) goes into the next round.
+    const next = dirty;
+    dirty = round;
+    round = next;
+    roundWriteMs = 0;
+  }
   const start = performance.now();
-  for (let i = 0; i < round.length; i++) {
-    const sink = round[i] as NodeResponseSink;
+  let i = roundAt;
+  while (i < round.length) {
+    const sink = round[i++] as NodeResponseSink;
     sink.queued = false;
     sink.flush();
+    if (i % ROUND_SLICE_CHECK === 0 && performance.now() - start >= ROUND_SLICE_MS) break;
+  }
+  const end = performance.now();
+  roundWriteMs += end - start;
+  if (i < round.length) {
+    roundAt = i;
+    setImmediate(flushDirty);
+    return;
   }
   const sinks = round.length;
   round.length = 0;
-  const end = performance.now();
-  if (sinks >= MIN_HELD_ROUND_SINKS) holdUntil = end + Math.min((end - start) * ROUND_HOLD_RATIO, MAX_ROUND_HOLD_MS);
+  roundAt = 0;
+  if (sinks >= MIN_HELD_ROUND_SINKS) holdUntil = end + Math.min(roundWriteMs * ROUND_HOLD_RATIO, MAX_ROUND_HOLD_MS);
   flushScheduled = false;
   if (dirty.length > 0) scheduleRound();
 }

@@ -59,9 +59,14 @@ export function requestStreamPath(c: Context<AppEnv>): string {
   return p.value;
 }
 
-/** `Stream-Closed` counts only when exactly `true` (any case); other values are ignored. */
+/**
+ * `Stream-Closed` counts only when exactly `true` (any case); other values are ignored. Header
+ * values are matched as received, here and below: their optional whitespace (spaces and tabs,
+ * RFC 9110 §5.5) is already gone (Node's HTTP parser and `Headers` strip it), and
+ * `String.trim()` would also drop a no-break space (as for Producer-*, 0047d72).
+ */
 export function streamClosedHeader(c: Context<AppEnv>): boolean {
-  return (c.req.header('stream-closed') ?? '').trim().toLowerCase() === 'true';
+  return (c.req.header('stream-closed') ?? '').toLowerCase() === 'true';
 }
 
 const NON_NEGATIVE = /^(0|[1-9][0-9]*)$/;
@@ -81,16 +86,14 @@ export function parseExpiry(c: Context<AppEnv>): { ttlSeconds: number | null; ex
   const at = c.req.header('stream-expires-at');
   if (ttl !== undefined && at !== undefined) throw bad('give Stream-TTL or Stream-Expires-At, not both');
   if (ttl !== undefined) {
-    const v = ttl.trim();
-    if (!NON_NEGATIVE.test(v) || Number(v) > MAX_TTL_SECONDS)
+    if (!NON_NEGATIVE.test(ttl) || Number(ttl) > MAX_TTL_SECONDS)
       throw bad(
         `Stream-TTL must be a whole number of seconds (no sign, leading zeros or exponent), at most ${MAX_TTL_SECONDS}`,
       );
-    return { ttlSeconds: Number(v), expiresAt: null };
+    return { ttlSeconds: Number(ttl), expiresAt: null };
   }
   if (at !== undefined) {
-    const v = at.trim();
-    const ms = RFC3339.test(v) ? Date.parse(v) : NaN;
+    const ms = RFC3339.test(at) ? Date.parse(at) : NaN;
     if (!Number.isFinite(ms)) throw bad('Stream-Expires-At must be an RFC 3339 timestamp such as 2030-01-01T00:00:00Z');
     return { ttlSeconds: null, expiresAt: ms };
   }
@@ -125,7 +128,7 @@ export function parseFork(c: Context<AppEnv>): ForkInput | undefined {
   let offset: number | undefined;
   if (rawOffset !== undefined) {
     // The number part of an offset token (its tag is the source's by construction, so not compared).
-    const m = /^([0-9]{16})_[A-Za-z0-9_-]{1,64}$/.exec(rawOffset.trim());
+    const m = /^([0-9]{16})_[A-Za-z0-9_-]{1,64}$/.exec(rawOffset);
     const n = m ? Number(m[1]) : NaN;
     if (!Number.isSafeInteger(n)) throw bad('Stream-Fork-Offset is not an offset this server issued');
     offset = n;

@@ -21,7 +21,9 @@ export type GroupError =
     }
   /** A committed offset past the partition's end (422). */
   | { code: 'invalid_record'; message: string; topic: string; partition: number; end_offset: number }
-  | { code: 'bad_request'; message: string };
+  | { code: 'bad_request'; message: string }
+  /** The caller may not read a topic the member consumes (checked on every fetch, as Kafka does). */
+  | { code: 'forbidden'; message: string; needs: { resource: 'topic'; action: 'read'; name: string } };
 
 export const groupNotFound = (group: string): GroupError => ({
   code: 'group_not_found',

@@ -18,6 +18,11 @@ export interface FetchRequest {
   signal?: AbortSignal;
   /** Positions the member confirms it received (the cursor of an earlier answer). */
   confirm?: readonly CursorEntry[] | undefined;
+  /**
+   * The caller's refusal to read a topic the member consumes, if any: checked on every fetch
+   * before anything moves, as the member id is no credential (group:describe shows it).
+   */
+  refuseTopic?: ((topic: string) => GroupError | undefined) | undefined;
 }
 
 /** Offsets [fromOffset, toOffset) of a partition the member skips: retention deleted them first. */
@@ -75,7 +80,9 @@ export async function fetchRecords(
   const waitMs = Math.max(0, Math.min(req.waitMs, ctx.settings.longPollMaxMs));
   // Before the plan reads the generation: a rebalance notified after this is never missed.
   const seen = ctx.signals.version(group);
-  const planned = await inGroupTx(ctx, group, {}, (s) => plan(s, group, memberId, waitMs, req.confirm ?? []));
+  const planned = await inGroupTx(ctx, group, {}, (s) =>
+    plan(s, group, memberId, waitMs, req.confirm ?? [], req.refuseTopic),
+  );
   if (!planned) return err(unknownMember(group, memberId, null));
   if (!planned.value.ok) return planned.value;
   const { positions, news, gaps } = planned.value.value;
@@ -174,9 +181,16 @@ async function plan(
   memberId: string,
   waitMs: number,
   confirm: readonly CursorEntry[],
+  refuseTopic: FetchRequest['refuseTopic'],
 ): Promise<Result<Plan, GroupError>> {
   const member = s.snapshot.members.find((m) => m.memberId === memberId);
   if (!member) return err(unknownMember(group, memberId, s.snapshot.group.generation));
+  if (refuseTopic) {
+    for (const topic of member.topics) {
+      const refused = refuseTopic(topic);
+      if (refused) return err(refused);
+    }
+  }
   const had = confirmPositions(member, confirm, s.topics.found);
   // SSE members' positions are what was written to their socket: never committed for them.
   const autoCommit = member.autoCommit && member.kind !== 'sse';

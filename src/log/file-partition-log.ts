@@ -512,7 +512,7 @@ export class FilePartitionLog implements PartitionLog {
 
   async readRun(offset: number, options: ReadOptions): Promise<Result<RunReadBatch, ReadError>> {
     const limits = normaliseReadOptions(offset, options);
-    const collected = await this.collect(offset, limits, new RunCollector(offset, limits));
+    const collected = await this.collect(offset, limits, new RunCollector(offset, limits, true));
     if (!collected.ok) return collected;
     const result = collected.value.result();
     if (result.run.length > 0) this.t.observer?.read?.(result.run.length);

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { recordDataBytes } from './append-input.js';
+import { PackedRecords } from './packed-records.js';
 import type { LogStore, PartitionConfig, PartitionLog, RecordInput, StoredRecord } from './types.js';
 
 export interface ConformanceHarness {
@@ -56,6 +57,11 @@ export interface ConformanceCapabilities {
    * False for the Kafka store: the brokers roll and retain segments on their clocks.
    */
   storeRunsRetention: boolean;
+  /**
+   * readRun marks the values of batches the produce path proved one-line JSON (ONE_LINE_JSON_VALUES)
+   * so readers skip checking them. False for the Kafka store: its batches may come from any producer.
+   */
+  trustsOneLineJson?: boolean;
 }
 
 /** Registers the conformance tests for one LogStore implementation. */
@@ -412,6 +418,36 @@ export function runLogStoreConformance(
         ),
         { numRuns: 40, interruptAfterTimeLimit: 8000 },
       );
+    });
+
+    it('readRun marks values one-line JSON exactly where every value of the batch was proven so', async () => {
+      const { log } = await setup({ segmentBytes: 1024 });
+      const values = ['{"a":1}', '[1,"é"]', 'null', '"x"'].map((v) => Buffer.from(v));
+      const packed = (proven: boolean[]) => {
+        const p = new PackedRecords(64, true);
+        proven.forEach((ok, i) => {
+          const v = values[i % values.length]!;
+          p.add(v, 0, -1, 0, v.length, new Int32Array(0), 0, 1_700_000_000_000 + i, ok);
+        });
+        return p;
+      };
+      const batches: Array<[RecordInput[] | PackedRecords, boolean]> = [
+        [packed([true, true, true]), true],
+        [packed([true, false]), false],
+        [[rec('{"b":2}')], false],
+        [packed([true]), true],
+      ];
+      const want: boolean[] = [];
+      for (const [records, flagged] of batches) {
+        for (let i = 0; i < records.length; i++) want.push(flagged && capabilities.trustsOneLineJson !== false);
+        expect((await log.append(records, { durability: 'write' })).ok).toBe(true);
+      }
+      for (const from of [0, 2, 4]) {
+        const r = await log.readRun(from, { maxRecords: 100, maxBytes: 1 << 20 });
+        if (!r.ok) throw new Error('unexpected out of range');
+        const got = Array.from({ length: r.value.run.length }, (_, i) => r.value.run.oneLineJson(i));
+        expect(got).toEqual(want.slice(from));
+      }
     });
 
     it('property: readRun answers exactly what read answers (records, limits, next offset, data bytes)', async () => {

@@ -160,7 +160,7 @@ class MemoryPartitionLog implements PartitionLog {
 
   async readRun(offset: number, options: ReadOptions): Promise<Result<RunReadBatch, ReadError>> {
     const limits = normaliseReadOptions(offset, options);
-    const collected = this.collect(offset, new RunCollector(offset, limits));
+    const collected = this.collect(offset, new RunCollector(offset, limits, true));
     return collected.ok ? ok(collected.value.result()) : collected;
   }
 

@@ -1,7 +1,7 @@
 // A read's records left where the log holds them: per record, where its fields lie in the
 // verified batch bytes, so encoders write answers straight from them (no object per record).
 import { isUtf8 } from 'node:buffer';
-import { APPEND_TIME_HEADER_KEY, TAG_HEADER_KEY } from './append-input.js';
+import { APPEND_TIME_HEADER_KEY, ONE_LINE_JSON_VALUES, TAG_HEADER_KEY } from './append-input.js';
 import { BATCH_HEADER_BYTES, readBatchHeader } from './record-batch.js';
 import type { BatchCollector } from './read-collector.js';
 import type { ReadOptions, RecordHeader, StoredRecord } from './types.js';
@@ -26,7 +26,9 @@ const HEADERS_SEEN = 9;
 const FIRST = 10;
 /** Bytes the record counts for against maxBytes: recordDataBytes of its decoded form. */
 const DATA_BYTES = 11;
-const STRIDE = 12;
+/** 1 when the record's batch carries ONE_LINE_JSON_VALUES and the store honours it. */
+const ONE_LINE_JSON = 12;
+const STRIDE = 13;
 
 const TAG_KEY = Buffer.from(TAG_HEADER_KEY, 'utf8');
 const APPEND_TIME_KEY = Buffer.from(APPEND_TIME_HEADER_KEY, 'utf8');
@@ -96,6 +98,14 @@ export class RecordRun {
   /** -1: null value (a tombstone). */
   valueLength(i: number): number {
     return this.rows![i * STRIDE + VALUE_LEN]!;
+  }
+  /**
+   * Whether the value is known to be null or one-line JSON text in valid UTF-8 (its batch carries
+   * ONE_LINE_JSON_VALUES, read by a store that trusts its own writes): spliceable unchecked.
+   * False says nothing (check the value).
+   */
+  oneLineJson(i: number): boolean {
+    return this.rows !== null && this.rows[i * STRIDE + ONE_LINE_JSON] === 1;
   }
   /** Headers the record has for readers. */
   headerCount(i: number): number {
@@ -202,9 +212,15 @@ export class RunCollector implements BatchCollector {
   private bytes = 0;
   private full = false;
 
+  /**
+   * `trustOneLineJson`: honour batches' ONE_LINE_JSON_VALUES (RecordRun.oneLineJson). Only for
+   * stores whose every batch this process's own writers wrote (file, memory); never for batches
+   * another producer could have written (Kafka).
+   */
   constructor(
     private readonly offset: number,
     private readonly options: ReadOptions,
+    private readonly trustOneLineJson = false,
   ) {
     this.rows = new Float64Array(Math.min(Math.max(options.maxRecords, 1), 64) * STRIDE);
   }
@@ -219,6 +235,7 @@ export class RunCollector implements BatchCollector {
     const header = readBatchHeader(buf, at);
     const end = at + header.sizeBytes;
     if (header.attributes & 0x07) throw new RangeError('compressed batches are not supported');
+    const oneLineJson = this.trustOneLineJson && (header.attributes & ONE_LINE_JSON_VALUES) !== 0 ? 1 : 0;
     let bufIndex = this.bufs.length - 1;
     if (bufIndex < 0 || this.bufs[bufIndex] !== buf) {
       this.bufs.push(buf);
@@ -293,6 +310,7 @@ export class RunCollector implements BatchCollector {
       r[o + HEADERS_SEEN] = seen;
       r[o + FIRST] = i === 0 ? 1 : 0;
       r[o + DATA_BYTES] = size;
+      r[o + ONE_LINE_JSON] = oneLineJson;
       this.count++;
       this.bytes += size;
       if (this.count >= maxRecords || this.bytes >= maxBytes) {

@@ -1,11 +1,15 @@
 // Record JSON text must read back exactly as renderRecord's objects do: same fields, order,
 // escaping and header semantics; json values spliced, but always on one line.
+import { isUtf8 } from 'node:buffer';
+import { crc32c } from '@node-rs/crc32';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RecordRun, type RecordInput, type StoredRecord } from '../log/index.js';
-import { decodeBatch, encodeBatch } from '../log/record-batch.js';
+import { ONE_LINE_JSON_VALUES } from '../log/append-input.js';
+import { checkBatch, decodeBatch, encodeBatch } from '../log/record-batch.js';
 import { RunCollector } from '../log/record-run.js';
 import { renderRecord, type ValueFormat } from './record-codec.js';
+import { SPLICE_ASCII, SPLICE_NO, spliceableJson } from './record-json-scan.js';
 import { recordJsonRenderer } from './record-json-text.js';
 
 const rec = (over: Partial<StoredRecord>): StoredRecord => ({
@@ -222,6 +226,88 @@ describe('recordJsonRenderer(...).writer on a RecordRun (straight from batch byt
       ),
       { numRuns: 600 },
     );
+  });
+
+  /** What the read path checks of a value it has no proof for (null: nothing to check). */
+  const spliceable = (v: Buffer | null): boolean => {
+    if (v === null) return true;
+    const s = spliceableJson(v, 0, v.length);
+    return s === SPLICE_ASCII || (s !== SPLICE_NO && isUtf8(v));
+  };
+  /** The batch with ONE_LINE_JSON_VALUES set and its CRC made good again (a batch whose writer claims it). */
+  const withBit = (batch: Buffer): Buffer => {
+    const out = Buffer.from(batch);
+    out.writeInt16BE(out.readInt16BE(21) | ONE_LINE_JSON_VALUES, 21);
+    out.writeUInt32BE(crc32c(out.subarray(21)), 17);
+    expect(checkBatch(out, 0, out.length).ok).toBe(true);
+    return out;
+  };
+
+  it('writes the same bytes from batches carrying the one-line JSON bit, unchecked, as the checking path', () => {
+    let trusted = 0;
+    fc.assert(
+      fc.property(batchesArb, fc.nat(3), (batches, from) => {
+        // The bit on every batch whose values all pass the read path's check (as produce sets it);
+        // `flagged[offset]`: whether that record's batch has it.
+        const trust = new RunCollector(from, { maxRecords: 10_000, maxBytes: 1 << 30 }, true);
+        const check = new RunCollector(from, { maxRecords: 10_000, maxBytes: 1 << 30 });
+        const flagged: boolean[] = [];
+        let base = 0;
+        for (const batch of batches) {
+          const plain = encodeBatch({ baseOffset: base, ...batch });
+          const proven = batch.records.every((r) => spliceable(r.value));
+          const bytes = proven ? withBit(plain) : plain;
+          trust.addBatch(bytes, 0);
+          check.addBatch(bytes, 0);
+          for (let k = 0; k < batch.records.length; k++) flagged.push(proven);
+          base += batch.records.length;
+        }
+        const fast = trust.result().run;
+        const slow = check.result().run;
+        for (let i = 0; i < fast.length; i++) {
+          expect(fast.oneLineJson(i)).toBe(flagged[fast.offset(i)]);
+          expect(slow.oneLineJson(i)).toBe(false);
+          if (fast.oneLineJson(i)) trusted++;
+        }
+        const render = recordJsonRenderer('t.1', 3, 'json');
+        const decoded = slow.toRecords();
+        const expected = Buffer.from(`{"records":[${decoded.map(render).join(',')}]}`, 'utf8');
+        expect(render.writer.joinRun(fast, '{"records":[', ']}').toString('latin1')).toBe(expected.toString('latin1'));
+        expect(render.writer.joinRun(slow, '{"records":[', ']}').toString('latin1')).toBe(expected.toString('latin1'));
+        const events = Buffer.from(decoded.map((r) => `e: ${render(r)}\nid: ${r.offset + 1}\n\n`).join(''), 'utf8');
+        expect(render.writer.framesRun(fast, 'e: ', '\nid: ', '\n\n').toString('latin1')).toBe(
+          events.toString('latin1'),
+        );
+      }),
+      { numRuns: 600 },
+    );
+    // ~1 batch in 4 has only spliceable values: the trusted path was taken, many times over.
+    expect(trusted).toBeGreaterThan(100);
+  });
+
+  it('splices a value its batch claims is one-line JSON only when the store trusts the bit', () => {
+    // A claim no Sluice writer makes: what a foreign producer could put in a Kafka batch.
+    const lie = withBit(
+      encodeBatch({
+        baseOffset: 0,
+        records: [
+          { timestamp: 1, key: null, value: b('not json'), headers: [] },
+          { timestamp: 2, key: null, value: b('{"a":\n1}'), headers: [] },
+        ],
+      }),
+    );
+    const render = recordJsonRenderer('t', 0, 'json');
+    const read = (trust: boolean) => {
+      const c = new RunCollector(0, { maxRecords: 10, maxBytes: 1 << 20 }, trust);
+      c.addBatch(lie, 0);
+      return render.writer.joinRun(c.result().run, '[', ']').toString('utf8');
+    };
+    const checked = `[${decodeBatch(lie).records.map(render).join(',')}]`;
+    expect(checked).toContain('"value":"bm90IGpzb24=","headers":{},"value_encoding":"base64"');
+    expect(checked).toContain('"value":{"a":1}');
+    expect(read(false)).toBe(checked);
+    // Trusted, the claim is taken as proof: bytes go out as stored (why only own writes are trusted).
+    expect(read(true)).toContain('"value":not json,');
   });
 
   it('writes records whose rendering outgrows their in-place room (escaped keys, base64 fallback, headers)', () => {

@@ -278,7 +278,8 @@ const viewOf = (b: Buffer): DataView => new DataView(b.buffer, b.byteOffset, b.b
  * A packed RecordRun of a json topic written straight from the log's bytes, byte-identical to
  * joining `render` of each record: a record without headers whose key is plain ASCII and whose
  * value is spliceable JSON text is written field by field (numbers as digits, key and value
- * copied from the batch); any other record is rendered by `render` and copied.
+ * copied from the batch); any other record is rendered by `render` and copied. A value whose
+ * batch the produce path proved one-line JSON (RecordRun.oneLineJson) is not checked again.
  */
 function runWriter(
   headText: string,
@@ -317,7 +318,8 @@ function runWriter(
       const valueLen = run.valueLength(i);
       let plain = run.headerCount(i) === 0 && Number.isSafeInteger(run.timestamp(i));
       if (plain && keyLen > 0) plain = plainAsciiKeyIn(buf, run.keyAt(i), keyLen);
-      if (plain && valueLen >= 0) {
+      // A value its batch proved one-line JSON in valid UTF-8 when produce wrote it goes unchecked.
+      if (plain && valueLen >= 0 && !run.oneLineJson(i)) {
         const at = run.valueAt(i);
         const splice = spliceableJson(buf, at, at + valueLen, views[b]);
         plain = splice === SPLICE_ASCII || (splice !== SPLICE_NO && isUtf8(buf.subarray(at, at + valueLen)));

@@ -2,7 +2,7 @@
 // valid batch above the recovery point, quarantine (never truncate) below it.
 import { open as fsOpen, readFile, stat, truncate, unlink, appendFile, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { CLEAN_SHUTDOWN_MARKER, LogCorruptionError, type LogFs } from '../../src/log/index.js';
+import { CLEAN_SHUTDOWN_MARKER, LogCorruptionError, PackedRecords, type LogFs } from '../../src/log/index.js';
 import { segmentName } from '../../src/log/segment.js';
 import { encodeBatch } from '../../src/log/record-batch.js';
 import {
@@ -106,6 +106,43 @@ describe('file store recovery', () => {
       await expectIndexesMatchRebuild(pdir);
     });
   }
+
+  it('keeps the one-line JSON bit across restarts, and cuts a tail whose bit was flipped like any torn batch', async () => {
+    const { dir, store } = await crashableStore();
+    const topic = newTopic();
+    const log = await store.createPartition(topic, 0, config);
+    const sizes: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const p = new PackedRecords(64, true);
+      const v = Buffer.from(`{"n":${i}}`);
+      for (let j = 0; j < 3; j++) p.add(v, 0, -1, 0, v.length, new Int32Array(0), 0, 1_000_000 + i, i !== 1);
+      const before = log.sizeBytes();
+      expect((await log.append(p, { durability: 'fsync' })).ok).toBe(true);
+      sizes.push(log.sizeBytes() - before);
+    }
+    const flags = async (l: typeof log) => {
+      const r = await l.readRun(0, { maxRecords: 100, maxBytes: 1 << 20 });
+      if (!r.ok) throw new Error('out of range');
+      return Array.from({ length: r.value.run.length }, (_, i) => r.value.run.oneLineJson(i));
+    };
+    const want = [true, false, true, true].flatMap((f) => [f, f, f]);
+    expect(await flags(log)).toEqual(want);
+    // A crash, then the last batch's bit flipped on disk: the CRC no longer matches, so it is a torn tail.
+    const pdir = `${dir}/${topic}/0`;
+    const path = `${pdir}/${(await segmentFiles(pdir)).at(-1)}`;
+    const lastAt = (await stat(path)).size - sizes.at(-1)!;
+    const h = await fsOpen(path, 'r+');
+    const attr = Buffer.alloc(1);
+    await h.read(attr, 0, 1, lastAt + 21);
+    expect(attr[0]).toBe(0x01); // the high byte of the attributes: ONE_LINE_JSON_VALUES
+    await h.write(Buffer.from([0]), 0, 1, lastAt + 21);
+    await h.close();
+    const { store: again, report } = await reopenStore(dir);
+    expect(report.truncated).toEqual([{ topicId: topic, partition: 0, bytes: sizes.at(-1)! }]);
+    const recovered = again.getPartition(topic, 0)!;
+    expect(recovered.endOffset()).toBe(9);
+    expect(await flags(recovered)).toEqual(want.slice(0, 9));
+  });
 
   it('quarantines a closed (fsynced) segment found short at open', async () => {
     const { dir, pdir, topic } = await setup(30, { segmentBytes: 4096 });

@@ -186,7 +186,8 @@ interface PlatformaticProducer extends PlatformaticBase {
     acks?: number;
   }): Promise<{ offsets?: Array<{ topic: string; partition: number; offset: bigint }> }>;
 }
-interface PlatformaticFetchPartition {
+/** @internal exported for tests (fetchedPartition's input). */
+export interface PlatformaticFetchPartition {
   partitionIndex: number;
   errorCode: number;
   highWatermark: bigint;
@@ -482,8 +483,13 @@ export async function createPlatformaticDriver(conn: KafkaConnection): Promise<K
   };
 }
 
-/** A partition of a Fetch answer as batches of records, control batches (transaction markers) left out. */
-function fetchedPartition(p: PlatformaticFetchPartition): FetchedPartition {
+/**
+ * A partition of a Fetch answer as batches of records, control batches (transaction markers) left
+ * out. Of the attributes only those two and LogAppendTime are read: a batch's other bits (Sluice's
+ * ONE_LINE_JSON_VALUES among them, which any producer could set) never reach the store.
+ * @internal exported for tests.
+ */
+export function fetchedPartition(p: PlatformaticFetchPartition): FetchedPartition {
   const batches: FetchedBatch[] = [];
   let nextOffset: number | undefined;
   for (const batch of p.records ?? []) {

@@ -31,7 +31,7 @@ if (!brokers || !kafkaClientSupported()) {
         },
       };
     },
-    { storeRunsRetention: false },
+    { storeRunsRetention: false, trustsOneLineJson: false },
   );
   /** A store whose Fetch calls (reads; the shared tail uses its own call) are counted. */
   const countingStore = async (topicPrefix: string) => {

@@ -1,0 +1,79 @@
+// A group member's records are read with topic:read on its topics, checked on every fetch (as
+// Kafka checks READ on the topic for every Fetch): the member id is no capability. Any caller
+// with group:describe sees it (GET /v1/groups/{group}), so group:read alone must not read the
+// member's topics through it.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestEnv, startTestServer, type TestEnv, type TestServer } from './support/server.js';
+import { bearer, createKey } from './auth-support.js';
+
+const ADMIN_KEY = `slk_admin_${randomUUID().replace(/-/g, '')}`;
+
+describe('group fetch needs topic:read on the member’s topics', () => {
+  let server: TestServer;
+  let env: TestEnv;
+  beforeAll(async () => {
+    env = await createTestEnv({ SLUICE_AUTH: 'keys', SLUICE_ADMIN_KEY: ADMIN_KEY });
+    server = await startTestServer(env);
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await env?.cleanup();
+  });
+  const call = async (method: string, path: string, headers: Record<string, string>, body?: unknown) => {
+    const res = await fetch(`${server.url}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', ...headers },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text === '' ? undefined : (JSON.parse(text) as Record<string, unknown>) };
+  };
+  const grant = (resource: string, name: string, actions: string[]) => ({ resource, name, actions });
+
+  it('refuses a caller with group:read but not topic:read, and confirms nothing for it', async () => {
+    const admin = bearer(ADMIN_KEY);
+    const topic = `secret-${randomUUID()}`;
+    const group = `g-${randomUUID()}`;
+    expect((await call('POST', '/v1/topics', admin, { name: topic })).status).toBe(201);
+    const produced = await call('POST', `/v1/topics/${topic}/records`, admin, { records: [{ value: 'classified' }] });
+    expect(produced.status).toBe(200);
+    const consumer = await createKey(server.url, [grant('topic', topic, ['read']), grant('group', group, ['read'])], {
+      as: ADMIN_KEY,
+      name: 'consumer',
+    });
+    const other = await createKey(server.url, [grant('group', group, ['read', 'describe'])], {
+      as: ADMIN_KEY,
+      name: 'other',
+    });
+    const joined = await call('POST', `/v1/groups/${group}/members`, bearer(consumer.key), {
+      topics: [topic],
+      auto_offset_reset: 'earliest',
+    });
+    expect(joined.status).toBe(201);
+    const member = joined.body!.member_id as string;
+    // The member id is visible to anyone who may describe the group.
+    const described = await call('GET', `/v1/groups/${group}`, bearer(other.key));
+    expect((described.body!.members as Array<{ member_id: string }>).map((m) => m.member_id)).toContain(member);
+
+    const first = await call('GET', `/v1/groups/${group}/members/${member}/records`, bearer(consumer.key));
+    expect(first.status).toBe(200);
+    const cursor = first.body!.cursor as string;
+
+    const stolen = await call(
+      'GET',
+      `/v1/groups/${group}/members/${member}/records?cursor=${encodeURIComponent(cursor)}`,
+      bearer(other.key),
+    );
+    expect(stolen.status).toBe(403);
+    expect(stolen.body).toMatchObject({
+      error: { code: 'forbidden', needs: { resource: 'topic', action: 'read', name: topic } },
+    });
+    expect(JSON.stringify(stolen.body)).not.toContain('classified');
+
+    // The refused fetch confirmed nothing: the member still gets the record again.
+    const again = await call('GET', `/v1/groups/${group}/members/${member}/records`, bearer(consumer.key));
+    expect(again.status).toBe(200);
+    expect((again.body!.records as Array<{ value: unknown }>).map((r) => r.value)).toEqual(['classified']);
+  });
+});
