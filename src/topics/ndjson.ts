@@ -1,6 +1,7 @@
 // Streaming request-body readers for produce: a size-limited reader for JSON bodies and an
 // NDJSON parser that decodes each line as it arrives, never holding the body as one string.
 import { isUtf8 } from 'node:buffer';
+import { Readable } from 'node:stream';
 import { err, ok, type Result } from '../lib/result.js';
 import type { RecordProblem } from './record-codec.js';
 
@@ -24,10 +25,33 @@ function bodyTooLarge(maxBodyBytes: number): RecordProblem {
   };
 }
 
+/**
+ * A request body as it arrives: a web stream, or a Node stream (the HTTP server's request,
+ * read without the two web streams and the Request object a web body costs per request).
+ */
+export type BodySource = ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
+
+interface Chunk {
+  done?: boolean;
+  value?: Uint8Array;
+}
+
+interface ChunkReader {
+  read(): Promise<Chunk>;
+  /** Stops reading. */
+  cancel(): Promise<unknown>;
+}
+
+function readerOf(body: BodySource): ChunkReader {
+  if (body instanceof ReadableStream) return body.getReader();
+  // A Node stream is left unread, not destroyed, when reading stops early: the HTTP request's
+  // socket must stay open for the answer (a 413 found while streaming), as with its web body.
+  const chunks = body instanceof Readable ? body.iterator({ destroyOnReturn: false }) : body[Symbol.asyncIterator]();
+  return { read: () => chunks.next(), cancel: async () => chunks.return?.() };
+}
+
 /** One read; a failing stream (client gone, an outer body limit) becomes a 400, not a throw. */
-async function readChunk(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-): Promise<Result<Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']>>, RecordProblem>> {
+async function readChunk(reader: ChunkReader): Promise<Result<Chunk, RecordProblem>> {
   try {
     return ok(await reader.read());
   } catch (e) {
@@ -40,7 +64,7 @@ async function readChunk(
  * HTTP layer already read (bytes) is held to the same limit and passed to onChunk once.
  */
 export async function readLimitedBody(
-  body: ReadableStream<Uint8Array> | Uint8Array | null,
+  body: BodySource | Uint8Array | null,
   limits: BodyLimits,
 ): Promise<Result<Buffer, RecordProblem>> {
   if (body === null) return ok(Buffer.alloc(0));
@@ -51,12 +75,12 @@ export async function readLimitedBody(
   }
   const parts: Uint8Array[] = [];
   let total = 0;
-  const reader = body.getReader();
+  const reader = readerOf(body);
   for (;;) {
     const next = await readChunk(reader);
     if (!next.ok) return err(next.error);
     const { done, value } = next.value;
-    if (done) break;
+    if (done || value === undefined) break;
     total += value.length;
     if (total > limits.maxBodyBytes) {
       await reader.cancel().catch(() => undefined);
@@ -90,13 +114,13 @@ export interface NdjsonLimits extends BodyLimits {
  * Resolves with the number of records.
  */
 export async function readNdjson(
-  body: ReadableStream<Uint8Array> | null,
+  body: BodySource | null,
   limits: NdjsonLimits,
   /** `line` holds the line's bytes (without the newline), valid until the request ends. */
   onRecord: (value: unknown, index: number, line: Buffer) => RecordProblem | undefined,
 ): Promise<Result<number, RecordProblem>> {
   if (body === null) return ok(0);
-  const reader = body.getReader();
+  const reader = readerOf(body);
   let pending: Buffer[] = [];
   let total = 0;
   let line = 0;
@@ -154,7 +178,7 @@ export async function readNdjson(
     const next = await readChunk(reader);
     if (!next.ok) return err(next.error);
     const { done, value } = next.value;
-    if (done) break;
+    if (done || value === undefined) break;
     total += value.length;
     if (total > limits.maxBodyBytes) return fail(bodyTooLarge(limits.maxBodyBytes));
     limits.onChunk?.(value);

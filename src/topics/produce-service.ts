@@ -14,7 +14,7 @@ import {
 import { MAX_TAGGED_REQUEST_RECORDS, BODY_HASH_BYTES, type IdempotencyIdentity } from './idempotency-tag.js';
 import type { IdempotencyLock } from './idempotency-lock.js';
 import { IdempotencyTracker, type IdempotencyClaim, type IdempotencyStats, type OffsetRef } from './idempotency.js';
-import { readLimitedBody, readNdjson } from './ndjson.js';
+import { readLimitedBody, readNdjson, type BodySource } from './ndjson.js';
 import { KeylessSpreader, partitionForKey } from './partitioner.js';
 import { scanProduceBody, scanProduceLine, type RecordSink } from './produce-scan.js';
 import { lineValueSpan, recordValueSpans } from './record-codec-raw-json.js';
@@ -53,7 +53,7 @@ export interface ProduceRequest {
   topic: string;
   format: 'json' | 'ndjson';
   /** The body as a stream, or already read (JSON bodies: the HTTP layer reads them directly). */
-  body: ReadableStream<Uint8Array> | Uint8Array | null;
+  body: BodySource | Uint8Array | null;
   /** Idempotency-Key header (already validated: 1–255 visible ASCII characters). */
   idempotencyKey?: string;
   /** Producer-Id / Producer-Epoch / Producer-Seq headers (already validated). */

@@ -1,10 +1,12 @@
 // POST /v1/topics/{topic}/records — produce a batch (JSON or streamed NDJSON), validated
 // whole before anything is appended, idempotent with Idempotency-Key or Producer-* headers.
 import { createRoute, z } from '@hono/zod-openapi';
+import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import type { AppEnv, RouteModule } from '../app-env.js';
 import { ApiError, errorResponses } from '../errors.js';
 import { MAX_PRODUCER_SEQ } from '../../topics/idempotency.js';
+import type { BodySource } from '../../topics/ndjson.js';
 import type { ProduceRequest } from '../../topics/produce-service.js';
 
 export const ProduceRecord = z
@@ -310,6 +312,16 @@ async function readJsonBody(c: Context<AppEnv>): Promise<Uint8Array> {
   }
 }
 
+/**
+ * An NDJSON body as it streams in: the Node request itself when served by Node (its web body
+ * would build a Request object and two web streams per request, each chunk passing both), else
+ * the web body (app.request in tests).
+ */
+function ndjsonBody(c: Context<AppEnv>): BodySource | null {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  return incoming ?? c.req.raw.body;
+}
+
 export const registerProduceRecords: RouteModule = (app) => {
   // Documented from the zod schemas, handled raw: the body is streamed and validated by the
   // produce service (NDJSON line by line) instead of being buffered by a JSON validator.
@@ -328,7 +340,7 @@ export const registerProduceRecords: RouteModule = (app) => {
     const { produce } = c.get('services');
     // JSON bodies are read whole anyway (size already held to SLUICE_MAX_BODY_BYTES by the app's
     // body limit): reading the bytes directly skips the web stream @hono/node-server would build.
-    const body = format === 'json' ? await readJsonBody(c) : c.req.raw.body;
+    const body = format === 'json' ? await readJsonBody(c) : ndjsonBody(c);
     const result = await produce.produce({ topic: c.req.param('topic'), format, body, ...headers });
     if (!result.ok) {
       // A body refused as too large is not read to its end: the connection closes after the answer.
