@@ -91,6 +91,36 @@ describe('delegation and indirect writes', () => {
     expect(await send('PUT', `/v1/topics/${source}/queues/${queue}`, writer, { dead_letter_topic: dlq })).toBe(201);
   });
 
+  it('changing a webhook needs topic:read on its topic, as creating one does', async () => {
+    // Alter alone would redirect the topic's records to the caller's URL, or make deliveries fail
+    // (a 1 ms time-out) into a dead-letter topic the caller may read.
+    const source = await topic();
+    const dlq = await topic();
+    const hook = { topic: source, url: 'http://127.0.0.1:9/hook' };
+    const created = await fetch(`${server.url}/v1/webhooks`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...admin },
+      body: JSON.stringify(hook),
+    });
+    expect(created.status).toBe(201);
+    const { id } = (await created.json()) as { id: string };
+    const alterOnly = [grant('webhook', source, ['alter', 'describe']), grant('topic', dlq, ['read', 'write'])];
+    const key = bearer((await createKey(server.url, alterOnly, { as: ADMIN_KEY })).key);
+    expect(await send('PATCH', `/v1/webhooks/${id}`, key, { url: 'http://127.0.0.1:9/elsewhere' })).toBe(403);
+    expect(await send('PATCH', `/v1/webhooks/${id}`, key, { timeout_ms: 1, dead_letter_topic: dlq })).toBe(403);
+    const got = (await (await fetch(`${server.url}/v1/webhooks/${id}`, { headers: admin })).json()) as {
+      url: string;
+      dead_letter_topic: string | null;
+    };
+    expect(got.url).toBe(hook.url);
+    expect(got.dead_letter_topic).toBeNull();
+    // With topic:read on the source the same change passes.
+    const reader = bearer(
+      (await createKey(server.url, [...alterOnly, grant('topic', source, ['read'])], { as: ADMIN_KEY })).key,
+    );
+    expect(await send('PATCH', `/v1/webhooks/${id}`, reader, { url: 'http://127.0.0.1:9/elsewhere' })).toBe(200);
+  });
+
   it('deleting a queue needs a grant on its topic, not only on the queue name', async () => {
     const t = await topic();
     const queue = `q-${randomUUID()}`;

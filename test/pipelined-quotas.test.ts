@@ -83,3 +83,57 @@ describe('pipelined reads in sluice_bytes_out_total', () => {
     expect((await bytesOut()) - before).toBe(sent);
   });
 });
+
+describe('a chunked produce pipelined before other requests, against SLUICE_KEY_PRODUCE_BYTES_PER_SEC', () => {
+  const PRODUCE_RATE = 1_000;
+  let server: TestServer;
+  const topic = `t-${randomUUID()}`;
+  beforeAll(async () => {
+    server = await startIsolatedServer({ SLUICE_KEY_PRODUCE_BYTES_PER_SEC: String(PRODUCE_RATE) });
+    await createTopic(server.url, topic, 1);
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('is charged its body, not the bytes of the requests behind it (JSON, read by the body limit; NDJSON, streamed)', async () => {
+    const bodies = {
+      'application/json': JSON.stringify({ records: [{ value: 'x'.repeat(3_000) }] }),
+      'application/x-ndjson': `${JSON.stringify({ value: 'y'.repeat(3_000) })}\n`,
+    };
+    for (const [type, body] of Object.entries(bodies)) {
+      const half = Math.floor(body.length / 2);
+      const chunk = (s: string) => `${s.length.toString(16)}\r\n${s}\r\n`;
+      // Requests behind it, read from the socket with its last chunk: ~24 KB of headers.
+      const behind = Array.from(
+        { length: 6 },
+        () => `GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: ${'p'.repeat(4_000)}\r\n\r\n`,
+      ).join('');
+      const conn = await rawConnect(server.url);
+      conn.write(
+        `POST /v1/topics/${topic}/records HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: ${type}\r\n` +
+          `Transfer-Encoding: chunked\r\n\r\n${chunk(body.slice(0, half))}`,
+      );
+      await new Promise((r) => setTimeout(r, 50));
+      conn.write(`${chunk(body.slice(half))}0\r\n\r\n${behind}`);
+      const deadline = Date.now() + 15_000;
+      const answered = () => conn.received().split('HTTP/1.1 200 OK').length - 1;
+      while (answered() < 7 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(answered(), type).toBe(7);
+      conn.destroy();
+      // In debt by its body less one second's worth: refused for (at most) that long.
+      const refused = await fetch(`${server.url}/v1/topics/${topic}/records`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ records: [{ value: 1 }] }),
+      });
+      expect(refused.status, type).toBe(429);
+      const { error } = (await refused.json()) as { error: { retry_after_ms: number } };
+      const owed = ((body.length - PRODUCE_RATE) * 1000) / PRODUCE_RATE;
+      expect(error.retry_after_ms, type).toBeLessThanOrEqual(Math.ceil(owed));
+      expect(error.retry_after_ms, type).toBeGreaterThan(owed - 1000);
+      // Out of debt (and back to a full second's worth) before the next one.
+      await new Promise((r) => setTimeout(r, error.retry_after_ms + 1_100));
+    }
+  });
+});

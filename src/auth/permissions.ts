@@ -96,7 +96,11 @@ export const operationPermissions: Record<string, Declaration> = {
   },
   listWebhooks: { requires: [r('webhook', 'describe', ANY)], note: 'lists only webhooks the caller may describe' },
   getWebhook: { requires: [r('webhook', 'describe', webhookTopic)] },
-  updateWebhook: { requires: [r('webhook', 'alter', webhookTopic), deadLetterWrite] },
+  // Changing a webhook decides where its topic's records go (its URL, or failures into a
+  // dead-letter topic): it needs topic:read on that topic, as creating one does.
+  updateWebhook: {
+    requires: [r('webhook', 'alter', webhookTopic), r('topic', 'read', webhookTopic), deadLetterWrite],
+  },
   deleteWebhook: { requires: [r('webhook', 'delete', webhookTopic)] },
   rotateWebhookSecret: { requires: [r('webhook', 'alter', webhookTopic)] },
   listWebhookDeliveries: { requires: [r('webhook', 'describe', webhookTopic)] },

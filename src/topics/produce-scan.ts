@@ -108,6 +108,23 @@ function fieldOf(buf: Uint8Array, s: number, e: number): number {
   return 0;
 }
 
+/** Whether `"value"` is at `i` (the caller knows the 7 bytes lie within the text). */
+function isValueKey(buf: Uint8Array, i: number): boolean {
+  return (
+    buf[i + 1] === 0x76 &&
+    buf[i + 2] === 0x61 &&
+    buf[i + 3] === 0x6c &&
+    buf[i + 4] === 0x75 &&
+    buf[i + 5] === 0x65 &&
+    buf[i + 6] === QUOTE
+  );
+}
+
+/** Whether `"key"` is at `i` (the caller knows the 5 bytes lie within the text). */
+function isKeyKey(buf: Uint8Array, i: number): boolean {
+  return buf[i + 1] === 0x6b && buf[i + 2] === 0x65 && buf[i + 3] === 0x79 && buf[i + 4] === QUOTE;
+}
+
 function equalsAscii(buf: Uint8Array, s: number, word: string): boolean {
   for (let k = 0; k < word.length; k++) if (buf[s + k] !== word.charCodeAt(k)) return false;
   return true;
@@ -180,9 +197,20 @@ function scanRecord(body: Buffer, view: DataView, i: number, end: number, ctx: D
   if (buf[i] === RBRACE) return -1; // no "value"
   for (;;) {
     if (buf[i] !== QUOTE) return -1;
-    const keyEnd = validString(buf, i, end, view);
-    if (keyEnd < 0 || escaped) return -1;
-    const field = fieldOf(buf, i + 1, keyEnd - 1);
+    // "value" and "key" as plain bytes (what most records hold); any other key is read in full.
+    let keyEnd: number;
+    let field: number;
+    if (i + 7 <= end && isValueKey(buf, i)) {
+      keyEnd = i + 7;
+      field = F_VALUE;
+    } else if (i + 5 <= end && isKeyKey(buf, i)) {
+      keyEnd = i + 5;
+      field = F_KEY;
+    } else {
+      keyEnd = validString(buf, i, end, view);
+      if (keyEnd < 0 || escaped) return -1;
+      field = fieldOf(buf, i + 1, keyEnd - 1);
+    }
     if (field === 0 || (seen & field) !== 0) return -1;
     seen |= field;
     i = skipWhitespace(buf, keyEnd, end);

@@ -310,6 +310,31 @@ describe('recordJsonRenderer(...).writer on a RecordRun (straight from batch byt
     expect(read(true)).toContain('"value":not json,');
   });
 
+  it('writes every offset and timestamp as String() does, at each digit-count boundary', () => {
+    const numbers = [0, 1, 2 ** 31 - 2, 2 ** 31 - 1, 2 ** 31, Number.MAX_SAFE_INTEGER - 10];
+    for (let d = 1; d <= 15; d++) numbers.push(10 ** d - 2, 10 ** d - 1, 10 ** d);
+    const render = recordJsonRenderer('t', 0, 'json');
+    for (const n of numbers) {
+      const records: RecordInput[] = [-5, -1, 0, n, n + 1].map((t) => ({
+        timestamp: t,
+        key: null,
+        value: b('1'),
+        headers: [],
+      }));
+      const bytes = withBit(encodeBatch({ baseOffset: n, records }));
+      for (const trust of [true, false]) {
+        const c = new RunCollector(n, { maxRecords: 10, maxBytes: 1 << 20 }, trust);
+        c.addBatch(bytes, 0);
+        const run = c.result().run;
+        const decoded = run.toRecords();
+        expect(render.writer.joinRun(run, '[', ']').toString()).toBe(`[${decoded.map(render).join(',')}]`);
+        expect(render.writer.framesRun(run, 'e: ', '\nid: ', '\n\n').toString()).toBe(
+          decoded.map((r) => `e: ${render(r)}\nid: ${String(r.offset + 1)}\n\n`).join(''),
+        );
+      }
+    }
+  });
+
   it('writes records whose rendering outgrows their in-place room (escaped keys, base64 fallback, headers)', () => {
     // The answer is sized for records written in place; these render to several times that.
     const control = Buffer.alloc(300, 0x01);

@@ -68,6 +68,9 @@ export function WebhookPage(props: { id: string }) {
 
   if (!hook) return <div class="page">{error ? <ErrorNotice error={error} /> : <p>Loading…</p>}</div>;
   const alterDenied = auth.can('webhook', 'alter', hook.topic) ? null : needs('webhook', 'alter', hook.topic);
+  // A change (PATCH) also needs topic:read on the webhook's topic; rotating the secret does not.
+  const changeDenied =
+    alterDenied ?? (auth.can('topic', 'read', hook.topic) ? null : needs('topic', 'read', hook.topic));
   const paused = hook.state === 'paused';
   const setState = async (state: 'paused' | 'active') => {
     setBusy(true);
@@ -106,7 +109,7 @@ export function WebhookPage(props: { id: string }) {
       </p>
       <div class="inline">
         <ActionButton
-          denied={alterDenied ?? (canToggle ? null : `a ${hook.state} webhook cannot be paused or resumed`)}
+          denied={changeDenied ?? (canToggle ? null : `a ${hook.state} webhook cannot be paused or resumed`)}
           busy={busy}
           onClick={() => void setState(paused ? 'active' : 'paused')}
         >
