@@ -1,7 +1,9 @@
 // GET /v1/groups/{group}/members/{member}/records — a member's long-poll fetch across its
 // partitions; counts as a heartbeat and reports the current generation and assignment.
+import type { ServerResponse } from 'node:http';
 import { createRoute, z } from '@hono/zod-openapi';
 import { NO_RECORD_FILTERS_DOC, refuseRecordFilters } from '../../delivery/sse-http.js';
+import { AnswerBuffers } from '../../groups/answer-buffers.js';
 import { fetchAnswerJson } from '../../groups/fetch-answer.js';
 import { decodeGroupCursor } from '../../groups/group-cursor.js';
 import type { RouteModule } from '../app-env.js';
@@ -69,6 +71,9 @@ export const groupFetchRoute = createRoute({
   },
 });
 
+/** The process's group fetch answers: a buffer an answer has finished with is written again. */
+const answerBuffers = new AnswerBuffers();
+
 export const registerGroupFetch: RouteModule = (app) =>
   app.openapi(groupFetchRoute, async (c) => {
     const { groups, streams, config } = c.get('services');
@@ -88,7 +93,12 @@ export const registerGroupFetch: RouteModule = (app) =>
     });
     if (!result.ok) throwGroupError(result.error);
     // Records are written straight to bytes (fetch-answer.ts); typed routes only know c.json,
-    // hence the cast: the body is exactly GroupFetchResponse.
-    const body = fetchAnswerJson(member, result.value);
+    // hence the cast: the body is exactly GroupFetchResponse. Under the Node server the answer
+    // is written into a buffer lent until its last byte is handed to the socket ('finish'; a
+    // connection closed before that keeps it, for the garbage collector); elsewhere a new one.
+    const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+    const lend = outgoing !== undefined && typeof outgoing.once === 'function';
+    const body = fetchAnswerJson(member, result.value, lend ? (size) => answerBuffers.take(size) : undefined);
+    if (lend) outgoing.once('finish', () => answerBuffers.give(body));
     return c.body(body, 200, { 'content-type': 'application/json' }) as never;
   });
