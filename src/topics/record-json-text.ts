@@ -58,14 +58,23 @@ export function recordJsonRenderer(topic: string, partition: number, format: Val
 /** Record JSON of one record as a string, with a writer of many records as bytes (`writer`). */
 export type RecordJsonRenderer = ((rec: StoredRecord) => string) & { readonly writer: RecordJsonWriter };
 
+/** Where a writer puts its bytes: a buffer of at least `size` bytes. */
+export type AllocBuffer = (size: number) => Buffer<ArrayBuffer>;
+
+const allocUnsafe: AllocBuffer = (size) => Buffer.allocUnsafe(size);
+
 /** Many records of one partition written straight into one UTF-8 buffer. */
 export interface RecordJsonWriter {
   /** `prefix` + the Record JSON of each record, joined by commas, + `suffix` (a read response). */
   join(records: readonly StoredRecord[], prefix: string, suffix: string): Buffer<ArrayBuffer>;
   /** For each record: `head` + its Record JSON + `tail(record)` (SSE events). */
   frames(records: readonly StoredRecord[], head: string, tail: (rec: StoredRecord) => string): Buffer<ArrayBuffer>;
-  /** `join` of a RecordRun's records: a packed run is written from the log's bytes. */
-  joinRun(run: RecordRun, prefix: string, suffix: string): Buffer<ArrayBuffer>;
+  /**
+   * `join` of a RecordRun's records: a packed run is written from the log's bytes. `alloc`
+   * gives the buffer written into (at least the size asked; the answer is a view of its start),
+   * by default a new one.
+   */
+  joinRun(run: RecordRun, prefix: string, suffix: string, alloc?: AllocBuffer): Buffer<ArrayBuffer>;
   /**
    * For each record of `run`: `head` + its Record JSON + `idHead` + (its offset + 1) + `idTail`
    * (SSE events whose `id:` is the next offset, with whatever follows it in `idTail`).
@@ -125,6 +134,7 @@ function recordJsonWriter(
     prefix: string,
     suffix: string,
     frame: { head: string; tail: (rec: StoredRecord) => string } | undefined,
+    alloc: AllocBuffer = allocUnsafe,
   ): Buffer<ArrayBuffer> => {
     // Pass 1: which records take the plain path, their frame tails, and an upper bound of the size.
     const slow = new Array<Buffer | undefined>(records.length);
@@ -153,7 +163,7 @@ function recordJsonWriter(
       }
     }
     // Pass 2: write.
-    const out = Buffer.allocUnsafe(size);
+    const out = alloc(size);
     let p = out.write(prefix, 0, 'utf8');
     const lead = frame ? frame.head : '';
     for (let i = 0; i < records.length; i++) {
@@ -186,8 +196,10 @@ function recordJsonWriter(
   return {
     join,
     frames,
-    joinRun: (run, prefix, suffix) =>
-      run.isPacked && format === 'json' ? runs(run, prefix, suffix, undefined) : join(run.toRecords(), prefix, suffix),
+    joinRun: (run, prefix, suffix, alloc) =>
+      run.isPacked && format === 'json'
+        ? runs(run, prefix, suffix, undefined, alloc)
+        : write(run.toRecords(), prefix, suffix, undefined, alloc),
     framesRun: (run, frameHead, idHead, idTail) =>
       run.isPacked && format === 'json'
         ? runs(run, '', '', { head: frameHead, idHead, idTail })
@@ -309,9 +321,10 @@ function runWriter(
   prefix: string,
   suffix: string,
   frame: { head: string; idHead: string; idTail: string } | undefined,
+  alloc?: AllocBuffer,
 ) => Buffer<ArrayBuffer> {
   const head = text(headText);
-  return (run, prefix, suffix, frame) => {
+  return (run, prefix, suffix, frame, alloc = allocUnsafe) => {
     if (format !== 'json') throw new Error('runWriter: json topics only');
     const n = run.length;
     const frameHead = frame ? text(frame.head) : undefined;
@@ -354,7 +367,7 @@ function runWriter(
     // Pass 2: write. Constant text between the variable fields is copied as one piece: what
     // leads a record (its frame head, a comma, the topic and partition), `,"timestamp":`,
     // `,"key":…,"value":`, and what ends it (empty headers, its id line's head).
-    const out = Buffer.allocUnsafe(size);
+    const out = alloc(size);
     const ov = viewOf(out);
     let p = out.write(prefix, 0, 'utf8');
     const lead = frame ? text(frame.head + headText) : text(`,${headText}`);
