@@ -2,7 +2,6 @@
 // partitions; counts as a heartbeat and reports the current generation and assignment.
 import type { ServerResponse } from 'node:http';
 import { createRoute, z } from '@hono/zod-openapi';
-import { can, describePrincipal } from '../../auth/principal.js';
 import { NO_RECORD_FILTERS_DOC, refuseRecordFilters } from '../../delivery/sse-http.js';
 import { AnswerBuffers } from '../../groups/answer-buffers.js';
 import { fetchAnswerJson } from '../../groups/fetch-answer.js';
@@ -11,7 +10,7 @@ import type { RouteModule } from '../app-env.js';
 import { ApiError, errorResponses } from '../errors.js';
 import { checkWaitMs, waitMsQuery } from '../schemas/long-poll.js';
 import { RecordSchema } from './records-read.js';
-import { MemberParam, MembershipJson, throwGroupError } from './group-schemas.js';
+import { MemberParam, MembershipJson, refuseUnreadableTopic, throwGroupError } from './group-schemas.js';
 import { intString } from '../schemas/int-query.js';
 
 const MiB = 1024 * 1024;
@@ -84,22 +83,13 @@ export const registerGroupFetch: RouteModule = (app) =>
     checkWaitMs(q.wait_ms, config.longPollMaxMs);
     const confirm = q.cursor === undefined || q.cursor === '' ? undefined : decodeGroupCursor(q.cursor);
     if (confirm && !confirm.ok) throw new ApiError('bad_request', confirm.error.message);
-    const principal = c.get('principal');
     const result = await groups.fetch(group, member, {
       maxRecords: q.max_records,
       maxBytes: q.max_bytes,
       waitMs: q.wait_ms,
       signal: AbortSignal.any([c.req.raw.signal, streams.signal]),
       confirm: confirm?.value,
-      // The member id is no credential: the caller must read the member's topics itself.
-      refuseTopic: (topic) =>
-        can(principal, 'topic', topic, 'read')
-          ? undefined
-          : {
-              code: 'forbidden',
-              message: `${describePrincipal(principal)} may not read topic ${JSON.stringify(topic)} (needs topic:read)`,
-              needs: { resource: 'topic', action: 'read', name: topic },
-            },
+      refuseTopic: refuseUnreadableTopic(c.get('principal')),
     });
     if (!result.ok) throwGroupError(result.error);
     // Records are written straight to bytes (fetch-answer.ts); typed routes only know c.json,
