@@ -377,6 +377,11 @@ function runWriter(
     let lastTimestamp = NaN;
     let timestampAt = 0;
     let timestampLen = 0;
+    // What lies between a null-key record's offset and its value (`,"timestamp":…,"key":null,
+    // "value":`) is the same for the next with the same timestamp: copied as one piece.
+    let midTimestamp = NaN;
+    let midAt = 0;
+    let midLen = 0;
     // An SSE event's id is the next offset: the next record's offset is its digits, copied.
     let lastId = NaN;
     let idAt = 0;
@@ -401,21 +406,32 @@ function runWriter(
           copyBytes(ov, p, ov, idAt, idLen);
           p += idLen;
         } else p = putInt(ov, p, offset);
-        p = put(ov, p, TIMESTAMP_FIELD);
         const ts = run.timestamp(i);
-        if (ts === lastTimestamp) {
-          copyBytes(ov, p, ov, timestampAt, timestampLen);
-          p += timestampLen;
-        } else {
-          const at = p;
-          p = putInt(ov, p, ts);
-          lastTimestamp = ts;
-          timestampAt = at;
-          timestampLen = p - at;
-        }
         const keyLen = run.keyLength(i);
-        if (keyLen < 0) p = put(ov, p, nullKey);
-        else {
+        if (keyLen < 0 && ts === midTimestamp) {
+          copyBytes(ov, p, ov, midAt, midLen);
+          p += midLen;
+        } else {
+          const mid = p;
+          p = put(ov, p, TIMESTAMP_FIELD);
+          if (ts === lastTimestamp) {
+            copyBytes(ov, p, ov, timestampAt, timestampLen);
+            p += timestampLen;
+          } else {
+            const at = p;
+            p = putInt(ov, p, ts);
+            lastTimestamp = ts;
+            timestampAt = at;
+            timestampLen = p - at;
+          }
+          if (keyLen < 0) {
+            p = put(ov, p, nullKey);
+            midTimestamp = ts;
+            midAt = mid;
+            midLen = p - mid;
+          }
+        }
+        if (keyLen >= 0) {
           p = put(ov, p, KEY_FIELD);
           p = put(ov, p, QUOTE_TEXT);
           copyBytes(ov, p, src, run.keyAt(i), keyLen);
