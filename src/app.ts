@@ -22,6 +22,7 @@ import {
   connectionCap,
   createLimits,
   keyQuotas,
+  meterChunkedBodies,
   streamCaps,
   type Limits,
 } from './http/limits/limits-middleware.js';
@@ -69,7 +70,12 @@ export function createApp(services: Services): CreatedApp {
     a.use(
       '*',
       chain(
-        guards(connectionCap(limits), hostCheck(config.host, config.limits.allowedHosts), rememberJsonErrors()),
+        guards(
+          connectionCap(limits),
+          hostCheck(config.host, config.limits.allowedHosts),
+          rememberJsonErrors(),
+          meterChunkedBodies(),
+        ),
         originPolicy(config.corsOrigins),
         // Before the body limit and auth, which read JSON bodies: a compressed body is never parsed.
         guards(refuseUnsafeHead(), refuseContentEncoding()),

@@ -39,6 +39,31 @@ describe('Durable Streams seams', () => {
     await server?.stop();
   });
 
+  it('adopts an empty one-partition topic only if its value_format is the stream content type’s', async () => {
+    // Else a json topic would hold non-JSON records (or a string topic non-UTF-8 bytes), which
+    // topic produce refuses, and its readers would get base64 fallbacks.
+    const topics = (body: unknown) =>
+      call(server.url, 'POST', '/v1/topics', {
+        headers: { ...admin, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const json = `adopt-json-${uid()}`;
+    expect((await topics({ name: json, config: { value_format: 'json' } })).status).toBe(201);
+    const binary = { 'content-type': 'application/octet-stream' };
+    const refused = await ds('PUT', json, { headers: binary, body: 'not json' });
+    expect(refused.status, refused.text).toBe(409);
+    expect(refused.text).toContain('value_format');
+    expect((await ds('POST', json, { headers: binary, body: 'not json' })).status).toBe(404);
+    const read = await call(server.url, 'GET', `/v1/topics/${json}/partitions/0/records?offset=0`, { headers: admin });
+    expect(JSON.parse(read.text)).toMatchObject({ records: [], end_offset: 0 });
+    // The content type that topic would have been created with adopts it, as before.
+    expect((await ds('PUT', json, { headers: { 'content-type': 'application/json' } })).status).toBe(201);
+    const text = `adopt-string-${uid()}`;
+    expect((await topics({ name: text, config: { value_format: 'string' } })).status).toBe(201);
+    expect((await ds('PUT', text, { headers: binary })).status).toBe(409);
+    expect((await ds('PUT', text, { headers: { 'content-type': 'text/plain' } })).status).toBe(201);
+  });
+
   it('Stream-TTL, Stream-Expires-At, Stream-Fork-Offset: spaces and tabs around a value are dropped, a no-break space is 400', async () => {
     const nbsp = '\u00a0';
     const text = { 'content-type': 'text/plain' };

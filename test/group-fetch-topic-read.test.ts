@@ -76,4 +76,51 @@ describe('group fetch needs topic:read on the member’s topics', () => {
     expect(again.status).toBe(200);
     expect((again.body!.records as Array<{ value: unknown }>).map((r) => r.value)).toEqual(['classified']);
   });
+  it('a leave with a cursor (a commit, with auto_commit) needs topic:read too; a plain leave does not', async () => {
+    const admin = bearer(ADMIN_KEY);
+    const topic = `t-${randomUUID()}`;
+    const group = `g-${randomUUID()}`;
+    expect((await call('POST', '/v1/topics', admin, { name: topic })).status).toBe(201);
+    const produced = await call('POST', `/v1/topics/${topic}/records`, admin, {
+      records: [{ value: 1 }, { value: 2 }],
+    });
+    expect(produced.status).toBe(200);
+    const consumer = await createKey(
+      server.url,
+      [grant('topic', topic, ['read']), grant('group', group, ['read', 'describe'])],
+      { as: ADMIN_KEY, name: 'consumer' },
+    );
+    const other = await createKey(server.url, [grant('group', group, ['read', 'describe'])], {
+      as: ADMIN_KEY,
+      name: 'other',
+    });
+    const join = async () => {
+      const joined = await call('POST', `/v1/groups/${group}/members`, bearer(consumer.key), {
+        topics: [topic],
+        auto_offset_reset: 'earliest',
+        auto_commit: true,
+      });
+      expect(joined.status).toBe(201);
+      return joined.body!.member_id as string;
+    };
+    const member = await join();
+    const fetched = await call('GET', `/v1/groups/${group}/members/${member}/records`, bearer(consumer.key));
+    expect(fetched.status).toBe(200);
+    const cursor = encodeURIComponent(fetched.body!.cursor as string);
+    const committed = async () => {
+      const d = await call('GET', `/v1/groups/${group}`, bearer(consumer.key));
+      return (d.body!.partitions as Array<{ committed_offset: number | null }>)[0]?.committed_offset ?? null;
+    };
+    const before = await committed();
+    expect(before).not.toBe(2);
+    const refused = await call('DELETE', `/v1/groups/${group}/members/${member}?cursor=${cursor}`, bearer(other.key));
+    expect(refused.status).toBe(403);
+    expect(refused.body).toMatchObject({ error: { code: 'forbidden', needs: { resource: 'topic', name: topic } } });
+    // Nothing was committed and the member is still there.
+    const described = await call('GET', `/v1/groups/${group}`, bearer(consumer.key));
+    expect((described.body!.members as Array<{ member_id: string }>).map((m) => m.member_id)).toContain(member);
+    expect(await committed()).toBe(before);
+    // Leaving without a cursor is a group action: group:read is enough.
+    expect((await call('DELETE', `/v1/groups/${group}/members/${member}`, bearer(other.key))).status).toBe(204);
+  });
 });

@@ -80,7 +80,10 @@ export const operationPermissions: Record<string, Declaration> = {
     note: 'and topic:read on each of the member’s topics, checked by the fetch',
   },
   heartbeatGroupMember: { requires: [r('group', 'read', param('group'))] },
-  leaveGroup: { requires: [r('group', 'read', param('group'))] },
+  leaveGroup: {
+    requires: [r('group', 'read', param('group'))],
+    note: 'with a cursor, also topic:read on each of the member’s topics, checked by the leave',
+  },
   commitGroupOffsets: { requires: [r('group', 'write', param('group'))] },
   resetGroupOffsets: { requires: [r('group', 'write', param('group'))] },
   listGroups: { requires: [r('group', 'describe', ANY)], note: 'lists only groups the caller may describe' },

@@ -458,6 +458,15 @@ export class StreamsService {
           message: `topic ${JSON.stringify(topic.name)} exists and is not a durable stream (it has data or more than one partition)`,
         });
       }
+      // ...and of the value_format this content type creates: else a json topic would take
+      // non-JSON messages (a string topic non-UTF-8 bytes), which its produce refuses.
+      const format = valueFormatFor(contentType);
+      if (topic.config.value_format !== format) {
+        return err({
+          code: 'conflict',
+          message: `topic ${JSON.stringify(topic.name)} exists with value_format ${topic.config.value_format}, and a ${JSON.stringify(contentType)} stream needs ${format}`,
+        });
+      }
     }
     const log = this.o.topics.partitionLog(topic.name, 0);
     if (!log.ok) return err({ code: 'unavailable', message: log.error.message });

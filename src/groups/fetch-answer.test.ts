@@ -139,6 +139,17 @@ describe('group fetch answer bytes', () => {
           const got = fetchAnswerJson(memberId, result);
           expect(got.toString('latin1')).toBe(answerViaStrings(memberId, result, strings).toString('latin1'));
           expect(JSON.parse(got.toString('utf8'))).toMatchObject({ member_id: memberId, generation });
+          // Written into a lent buffer (a dirty one, as a reused answer buffer is): the same bytes.
+          const lent: Buffer[] = [];
+          const into = fetchAnswerJson(memberId, result, (size) => {
+            const buf = Buffer.alloc(size + 64, 0xa5).subarray(0, size);
+            lent.push(buf);
+            return buf;
+          });
+          expect(into.toString('latin1')).toBe(got.toString('latin1'));
+          // (An answer without records is only its membership and cursor: not worth a lent buffer.)
+          expect(lent).toHaveLength(batches.length === 0 ? 0 : 1);
+          if (lent.length > 0) expect(into.buffer).toBe(lent[0]!.buffer);
           // A connection that already delivered another partition carries it in every cursor.
           const earlier: CursorEntry = { topicId: topic.id, partition: 99, offset: 5 };
           const events = recordEventFrames(batches, new Map([[`${topic.id}/99`, earlier]]));

@@ -61,7 +61,7 @@ export class GroupsService {
   leave(
     group: string,
     memberId: string,
-    options: { confirm?: readonly CursorEntry[] | undefined } = {},
+    options: { confirm?: readonly CursorEntry[] | undefined; refuseTopic?: FetchRequest['refuseTopic'] } = {},
   ): Promise<Result<void, GroupError>> {
     return membership.leave(this.ctx, group, memberId, options);
   }

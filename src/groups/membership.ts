@@ -6,7 +6,7 @@ import { err, ok, type Result } from '../lib/result.js';
 import type { StoredTopicPartition } from '../metadata/schema/groups.js';
 import { groupState, tpKey } from './group-coordinator.js';
 import type { CursorEntry } from './group-cursor.js';
-import { confirmPositions } from './member-fetch.js';
+import { confirmPositions, type FetchRequest } from './member-fetch.js';
 import { inGroupTx, type GroupContext } from './group-context.js';
 import { groupNotFound, topicNotFound, unknownMember, type GroupError } from './group-errors.js';
 import * as repo from './group-repository.js';
@@ -133,12 +133,20 @@ export async function leave(
   ctx: GroupContext,
   group: string,
   memberId: string,
-  options: { confirm?: readonly CursorEntry[] | undefined } = {},
+  options: { confirm?: readonly CursorEntry[] | undefined; refuseTopic?: FetchRequest['refuseTopic'] } = {},
 ): Promise<Result<void, GroupError>> {
   const out = await inGroupTx(ctx, group, {}, async (s) => {
     const member = s.snapshot.members.find((m) => m.memberId === memberId);
     if (!member) {
       return err<GroupError>({ code: 'member_not_found', message: `member "${memberId}" is not in group "${group}"` });
+    }
+    // A cursor confirms (and with auto_commit commits) positions in the member's topics: as a
+    // fetch, it needs the caller to read them.
+    if (options.confirm !== undefined && options.confirm.length > 0 && options.refuseTopic) {
+      for (const topic of member.topics) {
+        const refused = options.refuseTopic(topic);
+        if (refused) return err(refused);
+      }
     }
     if (member.autoCommit && member.kind !== 'sse') {
       const confirmed = confirmPositions(member, options.confirm ?? [], s.topics.found);

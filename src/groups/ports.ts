@@ -18,8 +18,12 @@ export interface GroupRecord {
  * Record JSON text.
  */
 export interface GroupRecordJson {
-  /** `prefix` + each record's Record JSON, joined by commas, + `suffix` (a fetch answer). */
-  join(prefix: string, suffix: string): Buffer<ArrayBuffer>;
+  /**
+   * `prefix` + each record's Record JSON, joined by commas, + `suffix` (a fetch answer), written
+   * into `alloc(size)` (at least `size` bytes; the answer is a view of its start), by default a
+   * new buffer.
+   */
+  join(prefix: string, suffix: string, alloc?: (size: number) => Buffer<ArrayBuffer>): Buffer<ArrayBuffer>;
   /** For each record: `head` + its Record JSON + `tail(record)`; `tail` is called once per record, in order. */
   frames(head: string, tail: (rec: GroupRecord) => string): Buffer<ArrayBuffer>;
 }

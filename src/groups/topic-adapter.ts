@@ -59,7 +59,7 @@ function handleFor(topic: Topic, store: LogStore, isCurrent: () => boolean): Gro
       // fallback form).
       const { writer } = recordJsonRenderer(topic.name, p, format);
       const json: GroupRecordJson = {
-        join: (prefix, suffix) => writer.joinRun(run, prefix, suffix),
+        join: (prefix, suffix, alloc) => writer.joinRun(run, prefix, suffix, alloc),
         frames: (head, tail) => writer.frames(run.toRecords(), head, tail),
       };
       return ok({ count: run.length, json, nextOffset, bytes: run.dataBytes() });

@@ -20,6 +20,11 @@ export interface AppEnv {
     principal: Principal;
     /** The OpenAPI operationId of the matched route; null for other routes and unknown paths. */
     operationId: string | null;
+    /**
+     * Body bytes received so far, for a POST with a chunked body (set by `meterChunkedBodies`,
+     * limits-middleware.ts, before anything reads the body); unset for other requests.
+     */
+    bodyBytes?: () => number;
   };
 }
 

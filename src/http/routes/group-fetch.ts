@@ -1,15 +1,16 @@
 // GET /v1/groups/{group}/members/{member}/records — a member's long-poll fetch across its
 // partitions; counts as a heartbeat and reports the current generation and assignment.
+import type { ServerResponse } from 'node:http';
 import { createRoute, z } from '@hono/zod-openapi';
-import { can, describePrincipal } from '../../auth/principal.js';
 import { NO_RECORD_FILTERS_DOC, refuseRecordFilters } from '../../delivery/sse-http.js';
+import { AnswerBuffers } from '../../groups/answer-buffers.js';
 import { fetchAnswerJson } from '../../groups/fetch-answer.js';
 import { decodeGroupCursor } from '../../groups/group-cursor.js';
 import type { RouteModule } from '../app-env.js';
 import { ApiError, errorResponses } from '../errors.js';
 import { checkWaitMs, waitMsQuery } from '../schemas/long-poll.js';
 import { RecordSchema } from './records-read.js';
-import { MemberParam, MembershipJson, throwGroupError } from './group-schemas.js';
+import { MemberParam, MembershipJson, refuseUnreadableTopic, throwGroupError } from './group-schemas.js';
 import { intString } from '../schemas/int-query.js';
 
 const MiB = 1024 * 1024;
@@ -70,6 +71,9 @@ export const groupFetchRoute = createRoute({
   },
 });
 
+/** The process's group fetch answers: a buffer an answer has finished with is written again. */
+const answerBuffers = new AnswerBuffers();
+
 export const registerGroupFetch: RouteModule = (app) =>
   app.openapi(groupFetchRoute, async (c) => {
     const { groups, streams, config } = c.get('services');
@@ -79,26 +83,22 @@ export const registerGroupFetch: RouteModule = (app) =>
     checkWaitMs(q.wait_ms, config.longPollMaxMs);
     const confirm = q.cursor === undefined || q.cursor === '' ? undefined : decodeGroupCursor(q.cursor);
     if (confirm && !confirm.ok) throw new ApiError('bad_request', confirm.error.message);
-    const principal = c.get('principal');
     const result = await groups.fetch(group, member, {
       maxRecords: q.max_records,
       maxBytes: q.max_bytes,
       waitMs: q.wait_ms,
       signal: AbortSignal.any([c.req.raw.signal, streams.signal]),
       confirm: confirm?.value,
-      // The member id is no credential: the caller must read the member's topics itself.
-      refuseTopic: (topic) =>
-        can(principal, 'topic', topic, 'read')
-          ? undefined
-          : {
-              code: 'forbidden',
-              message: `${describePrincipal(principal)} may not read topic ${JSON.stringify(topic)} (needs topic:read)`,
-              needs: { resource: 'topic', action: 'read', name: topic },
-            },
+      refuseTopic: refuseUnreadableTopic(c.get('principal')),
     });
     if (!result.ok) throwGroupError(result.error);
     // Records are written straight to bytes (fetch-answer.ts); typed routes only know c.json,
-    // hence the cast: the body is exactly GroupFetchResponse.
-    const body = fetchAnswerJson(member, result.value);
+    // hence the cast: the body is exactly GroupFetchResponse. Under the Node server the answer
+    // is written into a buffer lent until its last byte is handed to the socket ('finish'; a
+    // connection closed before that keeps it, for the garbage collector); elsewhere a new one.
+    const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+    const lend = outgoing !== undefined && typeof outgoing.once === 'function';
+    const body = fetchAnswerJson(member, result.value, lend ? (size) => answerBuffers.take(size) : undefined);
+    if (lend) outgoing.once('finish', () => answerBuffers.give(body));
     return c.body(body, 200, { 'content-type': 'application/json' }) as never;
   });

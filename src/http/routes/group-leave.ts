@@ -4,7 +4,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { decodeGroupCursor } from '../../groups/group-cursor.js';
 import type { RouteModule } from '../app-env.js';
 import { ApiError, errorResponses } from '../errors.js';
-import { MemberParam, throwGroupError } from './group-schemas.js';
+import { MemberParam, refuseUnreadableTopic, throwGroupError } from './group-schemas.js';
 
 export const leaveGroupRoute = createRoute({
   method: 'delete',
@@ -37,7 +37,10 @@ export const registerLeaveGroup: RouteModule = (app) =>
     const { cursor } = c.req.valid('query');
     const confirm = cursor === undefined || cursor === '' ? undefined : decodeGroupCursor(cursor);
     if (confirm && !confirm.ok) throw new ApiError('bad_request', confirm.error.message);
-    const result = await c.get('services').groups.leave(group, member, { confirm: confirm?.value });
+    const result = await c.get('services').groups.leave(group, member, {
+      confirm: confirm?.value,
+      refuseTopic: refuseUnreadableTopic(c.get('principal')),
+    });
     if (!result.ok) throwGroupError(result.error);
     return c.body(null, 204);
   });

@@ -1,6 +1,7 @@
 // OpenAPI/zod schemas shared by the consumer-group routes, and the mapping from a groups
 // service error to the API's error envelope.
 import { z } from '@hono/zod-openapi';
+import { can, describePrincipal, type Principal } from '../../auth/principal.js';
 import type { GroupError } from '../../groups/groups-service.js';
 import { MAX_OFFSET_METADATA_CHARS } from '../../groups/offset-commit.js';
 import { ApiError } from '../errors.js';
@@ -50,6 +51,21 @@ export const MembershipJson = z
 export type MembershipJson = z.infer<typeof MembershipJson>;
 
 /** Throw the API error for a groups service error (status from the one table). */
+/**
+ * The caller's refusal to read a member's topic (a fetch, or a leave with a cursor): the member
+ * id is no credential (group:describe shows it), so the caller must read the topics itself.
+ */
+export function refuseUnreadableTopic(principal: Principal): (topic: string) => GroupError | undefined {
+  return (topic) =>
+    can(principal, 'topic', topic, 'read')
+      ? undefined
+      : {
+          code: 'forbidden',
+          message: `${describePrincipal(principal)} may not read topic ${JSON.stringify(topic)} (needs topic:read)`,
+          needs: { resource: 'topic', action: 'read', name: topic },
+        };
+}
+
 export function throwGroupError(error: GroupError): never {
   const { code, message, ...details } = error;
   throw new ApiError(code, message, details);

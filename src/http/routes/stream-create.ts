@@ -27,7 +27,8 @@ export const createStreamRoute = createRoute({
     'string, else binary), so it is listed by GET /v1/topics and readable by groups, queues and webhooks. The body, ' +
     'if any, is its first content (JSON: a top-level array is flattened into messages; `[]` creates it empty). ' +
     'An existing stream with the same content type, TTL/expiry and closed state answers 200; a different one, or a ' +
-    'topic of that name that is not a stream, 409. Forks (`Stream-Forked-From`, `Stream-Fork-Offset`, ' +
+    'topic of that name that is not a stream, 409 (an empty one-partition topic of the `value_format` the content ' +
+    'type suggests becomes the stream). Forks (`Stream-Forked-From`, `Stream-Fork-Offset`, ' +
     '`Stream-Fork-Sub-Offset`) copy the source’s records below the fork point into the new topic at the same ' +
     'offsets (copy-on-fork) and share its offset tag, so offsets read from the source address the same data in ' +
     'the fork; a source deleted while forks exist is soft-deleted (410, its path blocked) until its last fork goes.',
