@@ -313,13 +313,12 @@ async function readJsonBody(c: Context<AppEnv>): Promise<Uint8Array> {
 }
 
 /**
- * An NDJSON body as it streams in: the Node request itself when served by Node (its web body
- * would build a Request object and two web streams per request, each chunk passing both), else
- * the web body (app.request in tests).
+ * The Node request when served by Node: the body is read from it as it streams in. Its web body
+ * would build a Request object and two web streams per request, each chunk passing both (NDJSON);
+ * its arrayBuffer() copies the read body once more (JSON). Undefined under app.request (tests).
  */
-function ndjsonBody(c: Context<AppEnv>): BodySource | null {
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-  return incoming ?? c.req.raw.body;
+function nodeRequest(c: Context<AppEnv>): BodySource | undefined {
+  return (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
 }
 
 export const registerProduceRecords: RouteModule = (app) => {
@@ -340,7 +339,15 @@ export const registerProduceRecords: RouteModule = (app) => {
     const { produce } = c.get('services');
     // JSON bodies are read whole anyway (size already held to SLUICE_MAX_BODY_BYTES by the app's
     // body limit): reading the bytes directly skips the web stream @hono/node-server would build.
-    const body = format === 'json' ? await readJsonBody(c) : ndjsonBody(c);
+    // One with a declared length (judged by that length) is read from the Node request itself;
+    // a chunked one is counted by the app's body limit as it is read, so it is read through it.
+    const incoming = nodeRequest(c);
+    const body =
+      format === 'ndjson'
+        ? (incoming ?? c.req.raw.body)
+        : incoming && c.req.header('content-length') !== undefined && c.req.header('transfer-encoding') === undefined
+          ? incoming
+          : await readJsonBody(c);
     const result = await produce.produce({ topic: c.req.param('topic'), format, body, ...headers });
     if (!result.ok) {
       // A body refused as too large is not read to its end: the connection closes after the answer.
