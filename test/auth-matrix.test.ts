@@ -341,6 +341,10 @@ describe('authorization matrix', () => {
     if (published === 'any name') return [null];
     if ((m = /^\{(\w+)\}$/.exec(published))) return [params[m[1]!]!];
     if ((m = /^each of body\.(\w+)$/.exec(published))) return body[m[1]!] as string[];
+    if ((m = /^each of body\.(\w+)\[\]\.(\w+)$/.exec(published))) {
+      const field = m[2]!;
+      return (body[m[1]!] as Array<Record<string, string>>).map((item) => item[field]!);
+    }
     if ((m = /^body\.(\w+)$/.exec(published))) return [body[m[1]!] as string];
     // An optional field names nothing when the call leaves it out.
     if ((m = /^body\.(\w+) \(when given\)$/.exec(published))) {

@@ -123,4 +123,63 @@ describe('group fetch needs topic:read on the member’s topics', () => {
     // Leaving without a cursor is a group action: group:read is enough.
     expect((await call('DELETE', `/v1/groups/${group}/members/${member}`, bearer(other.key))).status).toBe(204);
   });
+  it('committing or resetting a group’s offsets needs topic:read on each topic it moves (as Kafka’s OffsetCommit)', async () => {
+    const admin = bearer(ADMIN_KEY);
+    const secret = `secret-${randomUUID()}`;
+    const open = `open-${randomUUID()}`;
+    const group = `g-${randomUUID()}`;
+    for (const t of [secret, open]) {
+      expect((await call('POST', '/v1/topics', admin, { name: t })).status).toBe(201);
+      const produced = await call('POST', `/v1/topics/${t}/records`, admin, { records: [{ value: 1 }, { value: 2 }] });
+      expect(produced.status).toBe(200);
+    }
+    // group:write on the group and topic:read on `open` only.
+    const writer = await createKey(
+      server.url,
+      [grant('group', group, ['write', 'describe']), grant('topic', open, ['read'])],
+      { as: ADMIN_KEY, name: 'writer' },
+    );
+    const committed = async () => {
+      const d = await call('GET', `/v1/groups/${group}`, admin);
+      if (d.status === 404) return {};
+      return Object.fromEntries(
+        (d.body!.partitions as Array<{ topic: string; committed_offset: number | null }>).map((p) => [
+          p.topic,
+          p.committed_offset,
+        ]),
+      );
+    };
+    // An admin commit that skips past the secret topic's records: refused, nothing written.
+    const skip = await call('POST', `/v1/groups/${group}/offsets`, bearer(writer.key), {
+      offsets: [
+        { topic: open, partition: 0, offset: 1 },
+        { topic: secret, partition: 0, offset: 2 },
+      ],
+    });
+    expect(skip.status).toBe(403);
+    expect(skip.body).toMatchObject({
+      error: { code: 'forbidden', needs: { resource: 'topic', action: 'read', name: secret } },
+    });
+    expect(await committed()).toEqual({});
+    // On the topic it may read, the same caller commits.
+    const allowed = await call('POST', `/v1/groups/${group}/offsets`, bearer(writer.key), {
+      offsets: [{ topic: open, partition: 0, offset: 1 }],
+    });
+    expect(allowed.status).toBe(204);
+    expect(await committed()).toEqual({ [open]: 1 });
+    // A reset is the same write: refused on the secret topic, allowed on the open one.
+    const reset = await call('POST', `/v1/groups/${group}/offsets/reset`, bearer(writer.key), {
+      topic: secret,
+      to: 'latest',
+    });
+    expect(reset.status).toBe(403);
+    expect(reset.body).toMatchObject({ error: { code: 'forbidden', needs: { resource: 'topic', name: secret } } });
+    expect(await committed()).toEqual({ [open]: 1 });
+    const resetOpen = await call('POST', `/v1/groups/${group}/offsets/reset`, bearer(writer.key), {
+      topic: open,
+      to: 'latest',
+    });
+    expect(resetOpen.status).toBe(200);
+    expect(await committed()).toEqual({ [open]: 2 });
+  });
 });

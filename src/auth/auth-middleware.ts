@@ -286,8 +286,16 @@ async function resolveNames(
   const value = body !== null && typeof body === 'object' ? (body as Record<string, unknown>)[source.body] : undefined;
   if (source.optional && (value === undefined || value === null)) return [];
   if (source.list) {
-    if (!Array.isArray(value) || value.length === 0 || !value.every((v) => typeof v === 'string')) return ['*'];
-    return value as string[];
+    if (!Array.isArray(value) || value.length === 0) return ['*'];
+    const field = source.field;
+    const names =
+      field === undefined
+        ? value
+        : value.map((v: unknown) =>
+            v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[field] : undefined,
+          );
+    if (!names.every((v) => typeof v === 'string')) return ['*'];
+    return [...new Set(names as string[])];
   }
   return typeof value === 'string' && value !== '' ? [value] : ['*'];
 }

@@ -11,8 +11,9 @@ export type NameSource =
   /**
    * A top-level JSON body field (a string, or with `list` an array of strings, each checked).
    * `optional`: an absent or null field names nothing, so the requirement holds trivially.
+   * `field` (with `list`): the array holds objects, and each one's string `field` is checked.
    */
-  | { body: string; list?: boolean; optional?: boolean }
+  | { body: string; list?: boolean; optional?: boolean; field?: string }
   /** Any one name: list operations, whose handlers then show only what the caller may describe. */
   | { any: true }
   /** A fixed name (`cluster` for cluster-wide operations). */
@@ -84,8 +85,15 @@ export const operationPermissions: Record<string, Declaration> = {
     requires: [r('group', 'read', param('group'))],
     note: 'with a cursor, also topic:read on each of the member’s topics, checked by the leave',
   },
-  commitGroupOffsets: { requires: [r('group', 'write', param('group'))] },
-  resetGroupOffsets: { requires: [r('group', 'write', param('group'))] },
+  // Moving a group's positions decides which of a topic's records its consumers skip: as Kafka's
+  // OffsetCommit needs READ on each topic, a commit or reset needs topic:read on what it moves.
+  commitGroupOffsets: {
+    requires: [
+      r('group', 'write', param('group')),
+      r('topic', 'read', { body: 'offsets', list: true, field: 'topic' }),
+    ],
+  },
+  resetGroupOffsets: { requires: [r('group', 'write', param('group')), r('topic', 'read', { body: 'topic' })] },
   listGroups: { requires: [r('group', 'describe', ANY)], note: 'lists only groups the caller may describe' },
   getGroup: { requires: [r('group', 'describe', param('group'))] },
   deleteGroup: { requires: [r('group', 'delete', param('group'))] },
@@ -190,7 +198,9 @@ export function describeRequirement(req: Requirement): string {
         ? `each of ?${n.query}=`
         : 'body' in n
           ? n.list
-            ? `each of body.${n.body}`
+            ? n.field !== undefined
+              ? `each of body.${n.body}[].${n.field}`
+              : `each of body.${n.body}`
             : n.optional
               ? `body.${n.body} (when given)`
               : `body.${n.body}`

@@ -122,7 +122,9 @@ function ResetOffsets(props: { group: Group; onDone: () => void }) {
       ? `the group has ${group.members.length} member(s): offsets can be reset only while it has none`
       : topics.length === 0
         ? 'the group has no partitions to reset'
-        : null;
+        : !auth.can('topic', 'read', topic || topics[0]!)
+          ? needs('topic', 'read', topic || topics[0]!)
+          : null;
   const target =
     to === 'offset' ? { offset: Number(at) } : to === 'timestamp' ? { timestamp: Date.parse(at) || Number(at) } : to;
   const describeTarget = to === 'offset' ? `offset ${at}` : to === 'timestamp' ? `time ${at}` : to;
