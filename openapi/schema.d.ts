@@ -276,7 +276,7 @@ export interface paths {
         };
         /**
          * Describe a consumer group
-         * @description Partitions listed are those of subscribed topics plus any with committed offsets.
+         * @description Partitions listed are those of subscribed topics plus any with committed offsets, of the topics the caller may describe (`topic:describe`; as Kafka’s OffsetFetch filters by topic). Members and their assignments are shown whole, as Kafka’s DescribeGroups shows them.
          */
         get: operations["getGroup"];
         put?: never;
@@ -969,7 +969,7 @@ export interface components {
             protocol: string;
             members: components["schemas"]["GroupMember"][];
             partitions: components["schemas"]["GroupPartition"][];
-            /** @description Sum of the known (non-null) lags. */
+            /** @description Sum of the known (non-null) lags of the partitions listed. */
             total_lag: number;
         };
         GroupMember: {

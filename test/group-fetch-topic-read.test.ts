@@ -182,4 +182,39 @@ describe('group fetch needs topic:read on the member’s topics', () => {
     expect(resetOpen.status).toBe(200);
     expect(await committed()).toEqual({ [open]: 2 });
   });
+  it('describing a group shows offsets and lag only of the topics the caller may describe', async () => {
+    const admin = bearer(ADMIN_KEY);
+    const secret = `secret-${randomUUID()}`;
+    const open = `open-${randomUUID()}`;
+    const group = `g-${randomUUID()}`;
+    for (const t of [secret, open]) {
+      expect((await call('POST', '/v1/topics', admin, { name: t })).status).toBe(201);
+      expect(
+        (await call('POST', `/v1/topics/${t}/records`, admin, { records: [{ value: 1 }, { value: 2 }] })).status,
+      ).toBe(200);
+    }
+    const committed = await call('POST', `/v1/groups/${group}/offsets`, admin, {
+      offsets: [
+        { topic: secret, partition: 0, offset: 1 },
+        { topic: open, partition: 0, offset: 0 },
+      ],
+    });
+    expect(committed.status).toBe(204);
+    type Described = { partitions: Array<{ topic: string; committed_offset: number | null }>; total_lag: number };
+    const whole = (await call('GET', `/v1/groups/${group}`, admin)).body as unknown as Described;
+    expect(whole.partitions.map((p) => p.topic).sort()).toEqual([open, secret].sort());
+    expect(whole.total_lag).toBe(3);
+
+    const watcher = await createKey(
+      server.url,
+      [grant('group', group, ['describe']), grant('topic', open, ['describe'])],
+      { as: ADMIN_KEY, name: 'watcher' },
+    );
+    const seen = await call('GET', `/v1/groups/${group}`, bearer(watcher.key));
+    expect(seen.status).toBe(200);
+    const described = seen.body as unknown as Described;
+    expect(described.partitions).toEqual([expect.objectContaining({ topic: open, committed_offset: 0 })]);
+    expect(described.total_lag).toBe(2);
+    expect(JSON.stringify(seen.body)).not.toContain(secret);
+  });
 });

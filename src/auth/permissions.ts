@@ -95,7 +95,10 @@ export const operationPermissions: Record<string, Declaration> = {
   },
   resetGroupOffsets: { requires: [r('group', 'write', param('group')), r('topic', 'read', { body: 'topic' })] },
   listGroups: { requires: [r('group', 'describe', ANY)], note: 'lists only groups the caller may describe' },
-  getGroup: { requires: [r('group', 'describe', param('group'))] },
+  getGroup: {
+    requires: [r('group', 'describe', param('group'))],
+    note: 'shows offsets and lag only of topics the caller may describe',
+  },
   deleteGroup: { requires: [r('group', 'delete', param('group'))] },
   streamGroupEvents: {
     requires: [r('group', 'read', param('group')), r('topic', 'read', { query: 'topics', list: true })],

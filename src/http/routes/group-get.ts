@@ -1,8 +1,9 @@
 // GET /v1/groups/{group} — a group's state, members with their assignments, and per-partition
-// committed offset, end offset and lag.
+// committed offset, end offset and lag of the topics the caller may describe.
 import { createRoute, z } from '@hono/zod-openapi';
 import type { RouteModule } from '../app-env.js';
 import { errorResponses } from '../errors.js';
+import { can } from '../../auth/principal.js';
 import { GroupParam, TopicPartitionJson, throwGroupError } from './group-schemas.js';
 
 export const GroupMemberJson = z
@@ -46,7 +47,7 @@ export const GroupJson = z
     protocol: z.string().openapi({ description: 'Assignment strategy (`sticky`).' }),
     members: z.array(GroupMemberJson),
     partitions: z.array(GroupPartitionJson),
-    total_lag: z.number().int().openapi({ description: 'Sum of the known (non-null) lags.' }),
+    total_lag: z.number().int().openapi({ description: 'Sum of the known (non-null) lags of the partitions listed.' }),
   })
   .openapi('Group');
 
@@ -56,7 +57,8 @@ export const getGroupRoute = createRoute({
   tags: ['Consumer groups'],
   operationId: 'getGroup',
   summary: 'Describe a consumer group',
-  description: 'Partitions listed are those of subscribed topics plus any with committed offsets.',
+  description:
+    'Partitions listed are those of subscribed topics plus any with committed offsets, of the topics the caller may describe (`topic:describe`; as Kafka’s OffsetFetch filters by topic). Members and their assignments are shown whole, as Kafka’s DescribeGroups shows them.',
   request: { params: GroupParam },
   responses: {
     200: { description: 'The group', content: { 'application/json': { schema: GroupJson } } },
@@ -69,6 +71,9 @@ export const registerGetGroup: RouteModule = (app) =>
     const result = await c.get('services').groups.describe(c.req.valid('param').group);
     if (!result.ok) throwGroupError(result.error);
     const g = result.value;
+    const principal = c.get('principal');
+    const partitions = g.partitions.filter((p) => can(principal, 'topic', p.topic, 'describe'));
+    const totalLag = partitions.reduce((sum, p) => sum + (p.lag ?? 0), 0);
     return c.json(
       {
         name: g.name,
@@ -86,7 +91,7 @@ export const registerGetGroup: RouteModule = (app) =>
           joined_at: m.joinedAt,
           assignment: m.assignment,
         })),
-        partitions: g.partitions.map((p) => ({
+        partitions: partitions.map((p) => ({
           topic: p.topic,
           partition: p.partition,
           committed_offset: p.committedOffset,
@@ -95,7 +100,7 @@ export const registerGetGroup: RouteModule = (app) =>
           lag: p.lag,
           owner: p.owner,
         })),
-        total_lag: g.totalLag,
+        total_lag: totalLag,
       },
       200,
     );
