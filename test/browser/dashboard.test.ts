@@ -232,6 +232,26 @@ describe.skipIf(!haveChromium)('dashboard (headless Chromium, access control off
     await browser.screenshot(page, '4-webhook');
   }, 60_000);
 
+  it('webhook: records produced and delivered between two overview snapshots are listed while the page is open', async () => {
+    // The page follows the overview; with no backlog seen in any snapshot (delivery took less than
+    // an interval) the deliveries log must still be loaded again once the topic has grown.
+    const t = `quick-${randomUUID().slice(0, 8)}`;
+    await call('POST', '/v1/topics', { name: t });
+    const created = (await (
+      await call('POST', '/v1/webhooks', { topic: t, url: hookUrl, batch: { max_records: 1, max_wait_ms: 0 } })
+    ).json()) as { id: string };
+    await page.goto(`${server.url}/ui#/webhooks/${created.id}`);
+    await page.getByTestId('webhook-state').filter({ hasText: 'active' }).waitFor({ timeout: 10_000 });
+    const rows = page.locator('[data-testid="deliveries"] tbody tr');
+    expect(await rows.count()).toBe(0);
+    for (let round = 1; round <= 3; round++) {
+      await call('POST', `/v1/topics/${t}/records`, { records: [{ value: `r${round}` }] });
+      await rows.nth(round - 1).waitFor({ timeout: 10_000 });
+    }
+    expect(await rows.count()).toBe(3);
+    await call('DELETE', `/v1/webhooks/${created.id}`);
+  }, 60_000);
+
   it('a topic deleted while its page is open and the live tail runs: the page says so and the tail stops', async () => {
     const t = `doomed-${randomUUID().slice(0, 8)}`;
     await call('POST', '/v1/topics', { name: t });

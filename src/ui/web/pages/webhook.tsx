@@ -60,11 +60,14 @@ export function WebhookPage(props: { id: string }) {
     }
   };
   // Deliveries change without the state or lag changing: follow each snapshot, but only while the
-  // webhook is being worked on (a backlog, or failing); an idle one is loaded once per change.
+  // webhook is being worked on (a backlog, or failing); an idle one is loaded once per change. Its
+  // topic's end offset is part of the change: records produced and delivered between two snapshots
+  // never show as a backlog, yet add deliveries.
   const busyHook = s !== undefined && (s.lag > 0 || s.state === 'failing');
+  const topicEnd = s ? overview?.topics.find((t) => t.name === s.topic)?.end_offset : undefined;
   useEffect(() => {
     void load();
-  }, [props.id, busyHook ? version : `${s?.state}/${s?.lag}`]);
+  }, [props.id, busyHook ? version : `${s?.state}/${s?.lag}/${topicEnd}`]);
 
   if (!hook) return <div class="page">{error ? <ErrorNotice error={error} /> : <p>Loading…</p>}</div>;
   const alterDenied = auth.can('webhook', 'alter', hook.topic) ? null : needs('webhook', 'alter', hook.topic);
