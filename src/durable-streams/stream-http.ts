@@ -5,7 +5,7 @@ import type { AppEnv } from '../http/app-env.js';
 import { ApiError, type ErrorCode } from '../http/errors.js';
 import type { StoredRecord } from '../log/index.js';
 import { isJsonContentType, isValidContentType } from './content-type.js';
-import { STREAM_ROUTE_PREFIX, streamPathOfUrlPath } from './stream-path.js';
+import { forkSourcePath, streamPathOfUrlPath } from './stream-path.js';
 import type { ForkInput, ProducerHeaders, StreamError, StreamErrorCode, StreamView } from './streams-service.js';
 
 /** Protocol headers a browser may read (added to the CORS expose list). */
@@ -117,14 +117,9 @@ export function parseFork(c: Context<AppEnv>): ForkInput | undefined {
       throw bad('Stream-Fork-Offset and Stream-Fork-Sub-Offset need Stream-Forked-From');
     return undefined;
   }
-  const trimmed = from.trim();
-  let sourcePath: string;
-  if (trimmed.startsWith(STREAM_ROUTE_PREFIX)) {
-    const p = streamPathOfUrlPath(trimmed);
-    if (!p.ok) throw bad(`Stream-Forked-From: ${p.error}`);
-    sourcePath = p.value;
-  } else sourcePath = trimmed.replace(/^\/+/, '');
-  if (sourcePath === '') throw bad('Stream-Forked-From names no stream');
+  const source = forkSourcePath(from);
+  if (!source.ok) throw bad(`Stream-Forked-From: ${source.error}`);
+  const sourcePath = source.value;
   let offset: number | undefined;
   if (rawOffset !== undefined) {
     // The number part of an offset token (its tag is the source's by construction, so not compared).
