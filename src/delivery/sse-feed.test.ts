@@ -257,3 +257,24 @@ describe('shared delivery over real connections', () => {
     for (const c of again) expect(c.events.map((e) => e.event)).toEqual(['record', 'shutdown']);
   });
 });
+
+describe('a sink reading a feed', () => {
+  it('sends what the feed got before its head was out, with nothing written to it directly', async () => {
+    const feed = new SseFeed(0);
+    server = http.createServer((_req, res) => {
+      const { sink, body } = nodeResponseSink(res);
+      setImmediate(() => res.writeHead(200, { 'content-type': 'text/event-stream' }));
+      void body
+        .getReader()
+        .read()
+        .then(() => res.end());
+      sink.follow?.(feed, MAX_BUFFERED, () => sink.unfollow?.());
+      // Appended (and its round run) while the response has no socket yet.
+      feed.append(Buffer.from('event: record\ndata: {"n":0}\nid: 1\n\n'), 1);
+    });
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+    const client = await connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    await until(() => client.events.length === 1, 'the frame');
+    expect(client.events[0]).toMatchObject({ event: 'record', id: '1' });
+  });
+});
