@@ -276,6 +276,33 @@ describe('shared delivery over real connections', () => {
     }
   });
 
+  it('a tail whose feed holds its budget for a reader reads on only after a round has written it', async () => {
+    const log = await store.createPartition(topicId, 0, config);
+    const url = await serve(log);
+    const slow = await connect(url);
+    slow.res.pause();
+    await until(() => service.stats().live === 1, 'live');
+    // 4 MiB arrives at once: the tail's reads (64 KiB each) would take it all before a round runs.
+    const pad = 'p'.repeat(16 * 1024);
+    let held = 0;
+    const watch = setInterval(() => (held = Math.max(held, service.stats().maxBufferedBytes)), 0);
+    const appends = Array.from({ length: 64 }, (_, b) =>
+      append(
+        log,
+        Array.from({ length: 4 }, (_, j) => `${b * 4 + j}:${pad}`),
+      ),
+    );
+    await Promise.all(appends);
+    for (let i = 0; i < 1000; i++) await Promise.resolve();
+    held = Math.max(held, service.stats().maxBufferedBytes);
+    await new Promise((r) => setTimeout(r, 200));
+    clearInterval(watch);
+    expect(held).toBeLessThanOrEqual(MAX_BUFFERED + 2 * 64 * 1024 + 16 * 1024);
+    slow.res.resume();
+    await until(() => slow.records().length === 256, 'everything, in the end', 20_000);
+    expect(slow.records().map((r) => r.offset)).toEqual([...Array(256).keys()]);
+  });
+
   it('ends with the final event after every record the feed held for the client (topic deleted, shutdown)', async () => {
     const log = await store.createPartition(topicId, 0, config);
     const url = await serve(log);
