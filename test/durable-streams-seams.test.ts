@@ -297,6 +297,71 @@ describe('Durable Streams seams', () => {
   });
 });
 
+describe('Durable Streams adopting an existing topic', () => {
+  it('needs topic:delete on it: a stream’s expiry deletes its topic', async () => {
+    // topic:create alone must not be a way to delete someone's empty topic (and its queues):
+    // adopt it as a stream that has already expired, and let the sweeper delete it.
+    const ADMIN = `adm_${randomUUID()}${randomUUID()}`;
+    const server = await startIsolatedServer({
+      SLUICE_AUTH: 'keys',
+      SLUICE_ADMIN_KEY: ADMIN,
+      SLUICE_STREAM_SWEEP_MS: '100',
+    });
+    try {
+      const admin = bearer(ADMIN);
+      const name = `adopted-${uid()}`;
+      const created = await call(server.url, 'POST', '/v1/topics', {
+        headers: { ...admin, 'content-type': 'application/json' },
+        body: JSON.stringify({ name, config: { value_format: 'json' } }),
+      });
+      expect(created.status).toBe(201);
+      const creator = await createKey(server.url, [{ resource: 'topic', name, actions: ['create'] }], {
+        as: ADMIN,
+        name: `creator-${uid()}`,
+      });
+      const put = (key: string, headers: Record<string, string>) =>
+        call(server.url, 'PUT', `/v1/stream/${name}`, {
+          headers: { ...bearer(key), 'content-type': 'application/json', ...headers },
+        });
+      const expiries: Array<Record<string, string>> = [
+        { 'stream-ttl': '0' },
+        { 'stream-expires-at': '2020-01-01T00:00:00Z' },
+        {},
+      ];
+      for (const expiry of expiries) {
+        const refused = await put(creator.key, expiry);
+        expect(refused.status, `${JSON.stringify(expiry)}: ${refused.text}`).toBe(403);
+        expect(refused.text).toContain('topic:delete');
+      }
+      await new Promise((r) => setTimeout(r, 500)); // several sweeps
+      expect((await call(server.url, 'GET', `/v1/topics/${name}`, { headers: admin })).status).toBe(200);
+      // With topic:delete too, it is adopted as before.
+      const owner = await createKey(server.url, [{ resource: 'topic', name, actions: ['create', 'delete'] }], {
+        as: ADMIN,
+        name: `owner-${uid()}`,
+      });
+      expect((await put(owner.key, {})).status).toBe(201);
+      // A stream it creates anew needs no more than topic:create.
+      const fresh = `fresh-${uid()}`;
+      const mine = await createKey(server.url, [{ resource: 'topic', name: fresh, actions: ['create'] }], {
+        as: ADMIN,
+        name: `fresh-${uid()}`,
+      });
+      const made = await call(server.url, 'PUT', `/v1/stream/${fresh}`, {
+        headers: { ...bearer(mine.key), 'content-type': 'application/json', 'stream-ttl': '60' },
+      });
+      expect(made.status).toBe(201);
+      // ...and confirming it needs no more either.
+      const again = await call(server.url, 'PUT', `/v1/stream/${fresh}`, {
+        headers: { ...bearer(mine.key), 'content-type': 'application/json', 'stream-ttl': '60' },
+      });
+      expect(again.status).toBe(200);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe('Durable Streams across a restart', () => {
   it('a retried append whose answer was lost is not appended twice, also after a restart', async () => {
     const env = await createTestEnv({ SLUICE_AUTH: 'none' });

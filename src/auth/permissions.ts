@@ -142,7 +142,7 @@ export const operationPermissions: Record<string, Declaration> = {
   // A fork copies its source's records into a topic the caller may read: as reading the source would.
   createStream: {
     requires: [r('topic', 'create', streamTopic), r('topic', 'read', forkSource)],
-    note: 'the topic is the stream path escaped (`/` → `__`); confirming an existing stream needs the same',
+    note: 'the topic is the stream path escaped (`/` → `__`); confirming an existing stream needs the same; adopting an existing empty topic also needs topic:delete on it, checked by the operation',
   },
   appendToStream: { requires: [r('topic', 'write', streamTopic)] },
   readStream: { requires: [r('topic', 'read', streamTopic)], queryToken: true },

@@ -35,6 +35,7 @@ const CODE: Record<StreamErrorCode, ErrorCode> = {
   seq_gap: 'conflict',
   unavailable: 'unavailable',
   storage_full: 'storage_full',
+  forbidden: 'forbidden',
 };
 
 /** A service error as the API's error (with the protocol's headers). */
@@ -43,6 +44,7 @@ export function streamApiError(e: StreamError): ApiError {
   if (e.code === 'closed') details.reason = 'stream_closed';
   if (e.code === 'stale_epoch') details.reason = 'stale_producer_epoch';
   if (e.code === 'seq_gap') details.reason = 'producer_seq_gap';
+  if (e.needs) details.needs = e.needs;
   return new ApiError(CODE[e.code], e.message, details, e.headers ?? {});
 }
 
