@@ -232,6 +232,77 @@ describe('shared delivery over real connections', () => {
     await until(() => service.stats().live === 4, 'back on the live feed');
   });
 
+  it('readers of a feed whose tail finds its position deleted get event: gap, then the retained records, and go live again', async () => {
+    const real = await store.createPartition(topicId, 0, { ...config, segmentBytes: 1024, retentionBytes: 1024 });
+    // Hold the tail's next read until retention has run, as a slow disk or a busy loop might.
+    let gate: Promise<void> | null = null;
+    let open = (): void => {};
+    const log = new Proxy(real, {
+      get(target, prop, receiver) {
+        if (prop === 'readRun') {
+          return async (...args: Parameters<PartitionLog['readRun']>) => {
+            if (gate) await gate;
+            return target.readRun(...args);
+          };
+        }
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const url = await serve(log);
+    const clients = await Promise.all(Array.from({ length: 3 }, () => connect(url)));
+    await until(() => service.stats().live === 3, 'all live');
+    gate = new Promise((resolve) => (open = resolve));
+    for (let i = 0; i < 10; i++) await append(real, [`${i}:${'z'.repeat(300)}`]);
+    await store.enforceRetention();
+    const start = real.startOffset();
+    expect(start).toBeGreaterThan(0);
+    gate = null;
+    open();
+    await until(() => clients.every((c) => c.records().length === 10 - start), 'retained records');
+    await until(() => service.stats().live === 3, 'live again');
+    await append(real, ['after']);
+    await until(() => clients.every((c) => c.records().length === 11 - start), 'the next record');
+    for (const c of clients) {
+      expect(c.events[0]).toMatchObject({ event: 'gap', id: pc(start) });
+      expect(JSON.parse(c.events[0]?.data ?? '{}')).toEqual({
+        topic: topicId,
+        partition: 0,
+        from_offset: 0,
+        to_offset: start,
+      });
+      expect(c.records().map((r) => r.offset)).toEqual([...Array(11 - start).keys()].map((i) => i + start));
+      expect(c.ended).toBe(false);
+    }
+  });
+
+  it('a tail whose feed holds its budget for a reader reads on only after a round has written it', async () => {
+    const log = await store.createPartition(topicId, 0, config);
+    const url = await serve(log);
+    const slow = await connect(url);
+    slow.res.pause();
+    await until(() => service.stats().live === 1, 'live');
+    // 4 MiB arrives at once: the tail's reads (64 KiB each) would take it all before a round runs.
+    const pad = 'p'.repeat(16 * 1024);
+    let held = 0;
+    const watch = setInterval(() => (held = Math.max(held, service.stats().maxBufferedBytes)), 0);
+    const appends = Array.from({ length: 64 }, (_, b) =>
+      append(
+        log,
+        Array.from({ length: 4 }, (_, j) => `${b * 4 + j}:${pad}`),
+      ),
+    );
+    await Promise.all(appends);
+    for (let i = 0; i < 1000; i++) await Promise.resolve();
+    held = Math.max(held, service.stats().maxBufferedBytes);
+    await new Promise((r) => setTimeout(r, 200));
+    clearInterval(watch);
+    expect(held).toBeLessThanOrEqual(MAX_BUFFERED + 2 * 64 * 1024 + 16 * 1024);
+    slow.res.resume();
+    await until(() => slow.records().length === 256, 'everything, in the end', 20_000);
+    expect(slow.records().map((r) => r.offset)).toEqual([...Array(256).keys()]);
+  });
+
   it('ends with the final event after every record the feed held for the client (topic deleted, shutdown)', async () => {
     const log = await store.createPartition(topicId, 0, config);
     const url = await serve(log);
@@ -255,5 +326,26 @@ describe('shared delivery over real connections', () => {
     expect(await registry.drain(1_000)).toEqual([]);
     await until(() => again.every((c) => c.ended), 'closed on shutdown');
     for (const c of again) expect(c.events.map((e) => e.event)).toEqual(['record', 'shutdown']);
+  });
+});
+
+describe('a sink reading a feed', () => {
+  it('sends what the feed got before its head was out, with nothing written to it directly', async () => {
+    const feed = new SseFeed(0);
+    server = http.createServer((_req, res) => {
+      const { sink, body } = nodeResponseSink(res);
+      setImmediate(() => res.writeHead(200, { 'content-type': 'text/event-stream' }));
+      void body
+        .getReader()
+        .read()
+        .then(() => res.end());
+      sink.follow?.(feed, MAX_BUFFERED, () => sink.unfollow?.());
+      // Appended (and its round run) while the response has no socket yet.
+      feed.append(Buffer.from('event: record\ndata: {"n":0}\nid: 1\n\n'), 1);
+    });
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+    const client = await connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    await until(() => client.events.length === 1, 'the frame');
+    expect(client.events[0]).toMatchObject({ event: 'record', id: '1' });
   });
 });

@@ -463,7 +463,8 @@ class NodeResponseSink implements SseSink, FeedReader {
     socket.setNoDelay(true);
     socket.on('drain', () => this.drained());
     this.socket = socket;
-    if (this.pending.length > 0) this.queue();
+    // What was held (a feed's rounds skipped this sink while it had no socket) goes out now.
+    if (this.bufferedBytes() > 0) this.queue();
     if (this.ending) this.finish();
   };
 

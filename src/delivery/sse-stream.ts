@@ -106,6 +106,7 @@ export class SseStream {
           cursorTag: this.cursorTag,
           follow: (feed: SseFeed) => {
             lane.feed = feed;
+            lane.feedMark = feed.end;
             sink.follow?.(feed, maxBufferedBytes, () => {
               // Past the bound for a slow client: as deliverLive does, leave and catch up after 'drain'.
               this.needDrain = true;
