@@ -101,6 +101,31 @@ describe('Durable Streams seams', () => {
     expect((await ds('HEAD', source)).headers.get('stream-closed')).toBe('true');
   });
 
+  it('Stream-Forked-From takes printable ASCII only: a no-break space or UTF-8 bytes are 400, not another stream', async () => {
+    // Header bytes arrive as Latin-1: the UTF-8 bytes of `é` would name the stream `Ã©`, and
+    // trim() dropped a no-break space. A path with other characters is given percent-encoded.
+    const nbsp = '\u00a0';
+    const text = { 'content-type': 'text/plain' };
+    const id = uid();
+    const ascii = `seams/fork-${id}`;
+    const source = `seams/fork-é-${id}`;
+    const decoy = Buffer.from(source, 'utf8').toString('latin1');
+    expect((await ds('PUT', ascii, { headers: text, body: 'ascii' })).status).toBe(201);
+    expect((await ds('PUT', source, { headers: text, body: 'real' })).status).toBe(201);
+    expect((await ds('PUT', decoy, { headers: text, body: 'decoy' })).status).toBe(201);
+    for (const from of [`${ascii}${nbsp}`, `${nbsp}/v1/stream/${ascii}`, decoy, `/v1/stream/${decoy}`]) {
+      const fork = `seams/f-${uid()}`;
+      const a = await ds('PUT', fork, { headers: { 'stream-forked-from': from } });
+      expect(a.status, `${JSON.stringify(from)}: ${a.text.slice(0, 200)}`).toBe(400);
+      expect(a.text).toContain('Stream-Forked-From');
+      expect((await ds('HEAD', fork)).status).toBe(404);
+    }
+    const fork = `seams/f-${uid()}`;
+    const encoded = `/v1/stream/${encodeURIComponent(source)}`;
+    expect((await ds('PUT', fork, { headers: { 'stream-forked-from': encoded } })).status).toBe(201);
+    expect((await ds('GET', fork)).text).toBe('real');
+  });
+
   it('a stream deleted and re-created: a held offset is 410, a long-poll answers 404, an SSE stream ends', async () => {
     const path = `seams/recreate-${uid()}`;
     const text = { 'content-type': 'text/plain' };
@@ -155,6 +180,34 @@ describe('Durable Streams seams', () => {
     expect(rest.status).toBe(200);
     expect(rest.text.length).toBeGreaterThan(0);
     expect(rest.text.length).toBeLessThan(8 * 600);
+  });
+
+  it('forking needs topic:read on the source stream (the fork copies its records)', async () => {
+    // A key that may create and read its own streams must not copy out a stream it may not read.
+    const secret = `seams/secret-${uid()}`;
+    expect((await ds('PUT', secret, { headers: { 'content-type': 'text/plain' }, body: 'secret' })).status).toBe(201);
+    const mine = `mine-${uid()}`;
+    const owner = await createKey(
+      server.url,
+      [{ resource: 'topic', name: `${mine}__`, pattern: 'prefixed', actions: ['create', 'read'] }],
+      { as: ADMIN, name: `owner-${uid()}` },
+    );
+    const as = (path: string, method: string, headers: Record<string, string> = {}) =>
+      call(server.url, method, `/v1/stream/${path}`, { headers: { ...bearer(owner.key), ...headers } });
+    for (const from of [secret, `/v1/stream/${secret}`, `/v1/stream/${encodeURIComponent(secret)}`]) {
+      const copy = `${mine}/copy-${uid()}`;
+      const refused = await as(copy, 'PUT', { 'stream-forked-from': from });
+      expect(refused.status, `${from}: ${refused.text}`).toBe(403);
+      expect(refused.text).toContain('topic:read');
+      expect((await ds('HEAD', copy)).status).toBe(404);
+    }
+    // Its own stream it may fork, and read the copy.
+    const own = `${mine}/own`;
+    expect((await as(own, 'PUT', { 'content-type': 'text/plain' })).status).toBe(201);
+    expect((await ds('POST', own, { headers: { 'content-type': 'text/plain' }, body: 'mine' })).status).toBe(204);
+    const fork = `${mine}/fork`;
+    expect((await as(fork, 'PUT', { 'stream-forked-from': own })).status).toBe(201);
+    expect((await as(fork, 'GET')).text).toBe('mine');
   });
 
   it('refuses a caller without the permission, and lets a read-only token read through ?access_token=', async () => {
@@ -240,6 +293,71 @@ describe('Durable Streams seams', () => {
       const a = await answer;
       expect(a.status, `${what}: ${a.text.slice(0, 200)}`).toBe(status);
       expect(a.text, what).toContain('"error"');
+    }
+  });
+});
+
+describe('Durable Streams adopting an existing topic', () => {
+  it('needs topic:delete on it: a stream’s expiry deletes its topic', async () => {
+    // topic:create alone must not be a way to delete someone's empty topic (and its queues):
+    // adopt it as a stream that has already expired, and let the sweeper delete it.
+    const ADMIN = `adm_${randomUUID()}${randomUUID()}`;
+    const server = await startIsolatedServer({
+      SLUICE_AUTH: 'keys',
+      SLUICE_ADMIN_KEY: ADMIN,
+      SLUICE_STREAM_SWEEP_MS: '100',
+    });
+    try {
+      const admin = bearer(ADMIN);
+      const name = `adopted-${uid()}`;
+      const created = await call(server.url, 'POST', '/v1/topics', {
+        headers: { ...admin, 'content-type': 'application/json' },
+        body: JSON.stringify({ name, config: { value_format: 'json' } }),
+      });
+      expect(created.status).toBe(201);
+      const creator = await createKey(server.url, [{ resource: 'topic', name, actions: ['create'] }], {
+        as: ADMIN,
+        name: `creator-${uid()}`,
+      });
+      const put = (key: string, headers: Record<string, string>) =>
+        call(server.url, 'PUT', `/v1/stream/${name}`, {
+          headers: { ...bearer(key), 'content-type': 'application/json', ...headers },
+        });
+      const expiries: Array<Record<string, string>> = [
+        { 'stream-ttl': '0' },
+        { 'stream-expires-at': '2020-01-01T00:00:00Z' },
+        {},
+      ];
+      for (const expiry of expiries) {
+        const refused = await put(creator.key, expiry);
+        expect(refused.status, `${JSON.stringify(expiry)}: ${refused.text}`).toBe(403);
+        expect(refused.text).toContain('topic:delete');
+      }
+      await new Promise((r) => setTimeout(r, 500)); // several sweeps
+      expect((await call(server.url, 'GET', `/v1/topics/${name}`, { headers: admin })).status).toBe(200);
+      // With topic:delete too, it is adopted as before.
+      const owner = await createKey(server.url, [{ resource: 'topic', name, actions: ['create', 'delete'] }], {
+        as: ADMIN,
+        name: `owner-${uid()}`,
+      });
+      expect((await put(owner.key, {})).status).toBe(201);
+      // A stream it creates anew needs no more than topic:create.
+      const fresh = `fresh-${uid()}`;
+      const mine = await createKey(server.url, [{ resource: 'topic', name: fresh, actions: ['create'] }], {
+        as: ADMIN,
+        name: `fresh-${uid()}`,
+      });
+      const made = await call(server.url, 'PUT', `/v1/stream/${fresh}`, {
+        headers: { ...bearer(mine.key), 'content-type': 'application/json', 'stream-ttl': '60' },
+      });
+      expect(made.status).toBe(201);
+      // ...and confirming it needs no more either.
+      const again = await call(server.url, 'PUT', `/v1/stream/${fresh}`, {
+        headers: { ...bearer(mine.key), 'content-type': 'application/json', 'stream-ttl': '60' },
+      });
+      expect(again.status).toBe(200);
+    } finally {
+      await server.stop();
     }
   });
 });

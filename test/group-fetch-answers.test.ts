@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startIsolatedServer, type TestServer } from './support/server.js';
 import { createTopic, produce } from './sse-support.js';
+import { groupFetchAnswerBuffers } from '../src/http/routes/group-fetch.js';
 
 const RECORDS = 1000;
 const VALUE_CHARS = 7000; // ~7 MB answers: more than the kernel's socket buffers take at once
@@ -39,14 +40,23 @@ async function fetchRecords(url: string, group: string, member: string): Promise
   }
 }
 
-/** A GET whose answer is not read until `read()`: the server's writes back up meanwhile. */
-async function pausedGet(url: string, path: string): Promise<{ read(): Promise<Buffer> }> {
+/** GETs whose answers are not read until `read()`: the server's writes back up meanwhile. */
+async function pausedGet(url: string, ...paths: string[]): Promise<{ read(): Promise<Buffer>; destroy(): void }> {
   const { hostname, port } = new URL(url);
   const socket = net.connect({ host: hostname, port: Number(port) });
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
   socket.pause();
-  socket.write(`GET ${path} HTTP/1.1\r\nHost: ${hostname}\r\nConnection: close\r\n\r\n`);
+  // Several paths are pipelined on the connection; the last one closes it.
+  socket.write(
+    paths
+      .map(
+        (p, i) =>
+          `GET ${p} HTTP/1.1\r\nHost: ${hostname}\r\n${i === paths.length - 1 ? 'Connection: close\r\n' : ''}\r\n`,
+      )
+      .join(''),
+  );
   return {
+    destroy: () => socket.destroy(),
     read: () =>
       new Promise<Buffer>((resolve, reject) => {
         const chunks: Buffer[] = [];
@@ -112,4 +122,51 @@ describe('group fetch answers written into reused buffers', () => {
     expect(answer.records.map((r) => r.offset)).toEqual(Array.from({ length: RECORDS }, (_, i) => i));
     expect(answer.records.every((r) => r.value.p === 'a'.repeat(VALUE_CHARS))).toBe(true);
   }, 60_000);
+
+  it('an answer whose client hung up before reading it is not held by the pool', async () => {
+    // Its 'finish' never comes: the pool must not keep the buffer lent (8 MiB a time, for ever).
+    const topic = `tc-${randomUUID()}`;
+    await createTopic(server.url, topic, 1);
+    for (let i = 0; i < RECORDS; i += 100)
+      await produce(
+        server.url,
+        topic,
+        Array.from({ length: 100 }, () => ({ value: { p: 'c'.repeat(VALUE_CHARS) } })),
+      );
+    const group = `gc-${randomUUID()}`;
+    const member = await join(server.url, group, topic);
+    expect((await fetchRecords(server.url, group, member)).records).toHaveLength(RECORDS);
+    const before = groupFetchAnswerBuffers.counts.lent;
+    // Hung up while the answer is being written (Node then emits 'finish' with the write's error).
+    for (let i = 0; i < 2; i++) {
+      const gone = await pausedGet(server.url, recordsPath(group, member));
+      await waitFor(() => groupFetchAnswerBuffers.counts.lent > before, 'the answer to be written');
+      gone.destroy();
+      await waitFor(() => groupFetchAnswerBuffers.counts.lent === before, 'the pool to let the buffer go');
+    }
+    // Pipelined behind a long-poll: the answer waits for the socket and, the connection closed,
+    // its response only ever sees 'close' (src/http/server.ts emits it), never 'finish'.
+    const empty = `te-${randomUUID()}`;
+    await createTopic(server.url, empty, 1);
+    for (let i = 0; i < 2; i++) {
+      const gone = await pausedGet(
+        server.url,
+        `/v1/topics/${empty}/partitions/0/records?offset=0&wait_ms=5000`,
+        recordsPath(group, member),
+      );
+      await waitFor(() => groupFetchAnswerBuffers.counts.lent > before, 'the pipelined answer to be made');
+      gone.destroy();
+      await waitFor(() => groupFetchAnswerBuffers.counts.lent === before, 'the pool to let the buffer go');
+    }
+    // The pool still serves whole answers.
+    expect((await fetchRecords(server.url, group, member)).records).toHaveLength(RECORDS);
+  }, 60_000);
 });
+
+async function waitFor(done: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -300,8 +300,10 @@ describe('webhook delivery', () => {
   it('times out a slow endpoint and retries', async () => {
     const t = await topic(1);
     const r = await receiver();
-    r.script = ({ seq }) => (seq === 0 ? { status: 200, delayMs: 1_000 } : { status: 200 });
-    const { id } = await webhook({ topic: t, url: r.url, timeout_ms: 100 });
+    // The first answer never comes in time; the retry's must, however loaded the machine: it
+    // answers at once and has 2 s (with 100 ms, a retry delayed by a busy machine timed out too).
+    r.script = ({ seq }) => (seq === 0 ? { status: 200, delayMs: 60_000 } : { status: 200 });
+    const { id } = await webhook({ topic: t, url: r.url, timeout_ms: 2_000 });
     await produce(t, values(2));
     await waitForWebhook(id, (w) => w.lag === 0);
     const log = (await api('GET', `/v1/webhooks/${id}/deliveries`)).json.deliveries as Json[];

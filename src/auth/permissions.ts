@@ -21,7 +21,9 @@ export type NameSource =
   /** Looked up from a path id: a webhook is named by its topic, a key by its name. */
   | { lookup: 'webhookTopic' | 'keyName'; param: string }
   /** The topic of the Durable Stream the request path names (`/v1/stream/{path}`). */
-  | { streamTopic: true };
+  | { streamTopic: true }
+  /** The topic of the stream the `Stream-Forked-From` header names; absent, it names nothing. */
+  | { forkSource: true };
 
 export interface Requirement {
   resource: Resource;
@@ -49,6 +51,7 @@ const CLUSTER: NameSource = { fixed: 'cluster' };
 const webhookTopic: NameSource = { lookup: 'webhookTopic', param: 'id' };
 const keyName: NameSource = { lookup: 'keyName', param: 'id' };
 const streamTopic: NameSource = { streamTopic: true };
+const forkSource: NameSource = { forkSource: true };
 /** A dead-letter topic is written by Sluice on the caller's behalf: naming one needs topic:write on it. */
 const deadLetterWrite = r('topic', 'write', { body: 'dead_letter_topic', optional: true });
 
@@ -136,9 +139,10 @@ export const operationPermissions: Record<string, Declaration> = {
     queryToken: true,
   },
   // Durable Streams: a stream is its topic
+  // A fork copies its source's records into a topic the caller may read: as reading the source would.
   createStream: {
-    requires: [r('topic', 'create', streamTopic)],
-    note: 'the topic is the stream path escaped (`/` → `__`); confirming an existing stream needs the same',
+    requires: [r('topic', 'create', streamTopic), r('topic', 'read', forkSource)],
+    note: 'the topic is the stream path escaped (`/` → `__`); confirming an existing stream needs the same; adopting an existing empty topic also needs topic:delete on it, checked by the operation',
   },
   appendToStream: { requires: [r('topic', 'write', streamTopic)] },
   readStream: { requires: [r('topic', 'read', streamTopic)], queryToken: true },
@@ -165,7 +169,7 @@ export const operationPermissions: Record<string, Declaration> = {
   streamOverview: {
     requires: [],
     queryToken: true,
-    note: 'shows only the topics, groups and webhooks the caller may describe; health and rates need cluster:describe',
+    note: 'shows only the topics, groups and webhooks the caller may describe (a group’s total_lag sums only those topics); health and rates need cluster:describe',
   },
 };
 
@@ -194,6 +198,7 @@ export const extraRoutePermissions: Record<string, Declaration> = {
 export function describeRequirement(req: Requirement): string {
   const n = req.name;
   if ('streamTopic' in n) return `${req.resource}:${req.action} on the topic of stream {path}`;
+  if ('forkSource' in n) return `${req.resource}:${req.action} on the topic of stream Stream-Forked-From (when given)`;
   const name =
     'param' in n && !('lookup' in n)
       ? `{${n.param}}`

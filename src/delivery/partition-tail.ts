@@ -2,6 +2,7 @@
 // appends (never a timer), each batch encoded once and handed to all subscribers at once.
 import type { PartitionLog, ReadError } from '../log/index.js';
 import { EncodedBatch, type RecordEncoder } from './encoded-batch.js';
+import { SseFeed } from './sse-feed.js';
 
 /** What a tail needs from a subscriber. Both calls are synchronous and must not throw. */
 export interface TailSubscriber {
@@ -9,6 +10,12 @@ export interface TailSubscriber {
   deliver(batch: EncodedBatch): void;
   /** The tail cannot read on; the subscriber has been dropped from it. */
   fail(failure: TailFailure): void;
+  /**
+   * Set when the subscriber takes every batch's shared partition frame unchanged: it is not
+   * called per batch; the tail appends the frame once to the feed of that kind, which its sink
+   * reads (`follow` is called with the feed on joining, at the feed's end = the tail's position).
+   */
+  readonly shares?: { batchMode: boolean; cursorTag: string; follow(feed: SseFeed): void };
 }
 
 /** Why a reader stopped: records deleted by retention before delivery, or an I/O fault. */
@@ -29,6 +36,10 @@ export type JoinResult = 'joined' | 'behind' | 'ahead';
  */
 export class PartitionTail {
   private readonly subscribers = new Set<TailSubscriber>();
+  /** Subscribers reading a feed (not called per batch), with theirs. */
+  private readonly sharing = new Map<TailSubscriber, SseFeed>();
+  /** One feed per frame kind (batch mode, cursor tag); appended to while it has readers. */
+  private readonly feeds = new Map<string, SseFeed>();
   private reading = false;
   private disposed = false;
   private advanceWaiters: Array<() => void> = [];
@@ -47,12 +58,12 @@ export class PartitionTail {
   }
 
   get subscriberCount(): number {
-    return this.subscribers.size;
+    return this.subscribers.size + this.sharing.size;
   }
 
   /** Whether subscribers are attached (then catch-up readers must stop below `position`). */
   get active(): boolean {
-    return this.subscribers.size > 0 || this.reading;
+    return this.subscriberCount > 0 || this.reading;
   }
 
   join(subscriber: TailSubscriber, offset: number): JoinResult {
@@ -62,13 +73,25 @@ export class PartitionTail {
       this.disposeIfIdle();
       return offset < this.position ? 'behind' : 'ahead';
     }
-    this.subscribers.add(subscriber);
+    const shares = subscriber.shares;
+    if (shares) {
+      const key = `${shares.batchMode ? 'b' : 'r'}${shares.cursorTag}`;
+      let feed = this.feeds.get(key);
+      if (!feed) {
+        feed = new SseFeed(this.position);
+        this.feeds.set(key, feed);
+      } else if (feed.readers.size === 0) feed.reset(this.position);
+      this.sharing.set(subscriber, feed);
+      shares.follow(feed);
+    } else this.subscribers.add(subscriber);
     this.kick();
     return 'joined';
   }
 
+  /** The subscriber leaves (one reading a feed also stops reading it, through its sink). */
   leave(subscriber: TailSubscriber): void {
     this.subscribers.delete(subscriber);
+    this.sharing.delete(subscriber);
     this.disposeIfIdle();
   }
 
@@ -79,7 +102,7 @@ export class PartitionTail {
   }
 
   private kick(): void {
-    if (this.reading || this.disposed || this.subscribers.size === 0) return;
+    if (this.reading || this.disposed || this.subscriberCount === 0) return;
     if (this.log.endOffset() <= this.position) return;
     this.reading = true;
     void this.readLoop();
@@ -87,13 +110,11 @@ export class PartitionTail {
 
   private async readLoop(): Promise<void> {
     try {
-      while (this.subscribers.size > 0 && this.position < this.log.endOffset()) {
+      while (this.subscriberCount > 0 && this.position < this.log.endOffset()) {
         const from = this.position;
         const result = await this.log.readRun(from, this.limits);
         if (!result.ok) {
-          const subscribers = [...this.subscribers];
-          this.subscribers.clear();
-          for (const s of subscribers) s.fail({ kind: 'gap', error: result.error });
+          for (const s of this.dropAll()) s.fail({ kind: 'gap', error: result.error });
           break;
         }
         const { run, nextOffset } = result.value;
@@ -102,15 +123,22 @@ export class PartitionTail {
         if (nextOffset <= from) break;
         const batch = EncodedBatch.encode(this.log.partition, run, from, nextOffset, this.encoder);
         this.position = nextOffset;
-        for (const s of [...this.subscribers]) s.deliver(batch);
+        const full: SseFeed[] = [];
+        for (const [key, feed] of this.feeds) {
+          if (feed.readers.size === 0) continue;
+          feed.append(batch.sharedPartitionFrame(key[0] === 'b', key.slice(1)), nextOffset);
+          if (feed.heldBytes > feed.budget) full.push(feed);
+        }
+        if (this.subscribers.size > 0) for (const s of [...this.subscribers]) s.deliver(batch);
         this.resolveAdvanceWaiters();
+        // A feed holds what its slowest reader has not written yet: past its budget, read on only
+        // once a write round has taken it (each reader then wrote it, or left for the log).
+        for (const feed of full) await feed.whenTrimmed();
       }
     } catch (error) {
       // An I/O fault reading the log: drop the subscribers rather than stall them silently.
-      const subscribers = [...this.subscribers];
-      this.subscribers.clear();
       const message = `reading partition ${this.log.partition} failed: ${error instanceof Error ? error.message : String(error)}`;
-      for (const s of subscribers) s.fail({ kind: 'io', message });
+      for (const s of this.dropAll()) s.fail({ kind: 'io', message });
     } finally {
       this.reading = false;
       this.resolveAdvanceWaiters();
@@ -120,6 +148,14 @@ export class PartitionTail {
     }
   }
 
+  /** Every subscriber, removed from the tail (to be told it failed). */
+  private dropAll(): TailSubscriber[] {
+    const all = [...this.subscribers, ...this.sharing.keys()];
+    this.subscribers.clear();
+    this.sharing.clear();
+    return all;
+  }
+
   private resolveAdvanceWaiters(): void {
     const waiters = this.advanceWaiters;
     this.advanceWaiters = [];
@@ -127,7 +163,7 @@ export class PartitionTail {
   }
 
   private disposeIfIdle(): void {
-    if (this.disposed || this.reading || this.subscribers.size > 0) return;
+    if (this.disposed || this.reading || this.subscriberCount > 0) return;
     this.disposed = true;
     this.unlisten();
     this.onDisposed(this);

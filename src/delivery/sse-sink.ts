@@ -2,6 +2,7 @@
 // sockets, `write()` → false + 'drain') or a web ReadableStream (for `app.request()`).
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { FeedReader, SseFeed } from './sse-feed.js';
 
 export interface SseSink {
   /** Queue bytes for the client; false once the sink holds more than its high-water mark. */
@@ -15,6 +16,15 @@ export interface SseSink {
   readonly closed: boolean;
   /** Flush what is queued and close the connection. */
   end(): void;
+  /**
+   * Read `feed` from its end on (see SseFeed): its frames go to the client in the flush rounds
+   * as if written, without a write() per frame. If the client holds more than `maxBufferedBytes`
+   * the sink calls `onOverflow` (which must unfollow()) and 'drain' follows once it has read.
+   * Absent on sinks that cannot share (they get write() per batch).
+   */
+  follow?(feed: SseFeed, maxBufferedBytes: number, onOverflow: () => void): void;
+  /** Stop reading the feed: its frames this sink has not written yet are held as if written. */
+  unfollow?(): void;
 }
 
 /**
@@ -69,6 +79,10 @@ function joined(frames: Buffer[], length: number): Buffer {
 
 /** Sinks written to since their turn in the round (or since the last round): the next round. */
 let dirty: NodeResponseSink[] = [];
+/** Feeds appended to since the last round started: their readers are in the next round. */
+let dirtyFeeds: SseFeed[] = [];
+/** The feeds of the round being written: trimmed once it is done. */
+let roundFeeds: SseFeed[] = [];
 /** The round being written, from `roundAt` on (still `queued`); empty between rounds. */
 let round: NodeResponseSink[] = [];
 let roundAt = 0;
@@ -107,6 +121,19 @@ function flushDirty(): void {
     dirty = round;
     round = next;
     roundWriteMs = 0;
+    // Each reader of a feed appended to since the last round (one append per batch for all of
+    // them) is in this round once, like a sink written to.
+    for (const feed of dirtyFeeds) {
+      feed.queued = false;
+      roundFeeds.push(feed);
+      for (const reader of feed.readers) {
+        const sink = reader as NodeResponseSink;
+        if (sink.queued) continue;
+        sink.queued = true;
+        round.push(sink);
+      }
+    }
+    dirtyFeeds = [];
   }
   const start = performance.now();
   let i = roundAt;
@@ -127,9 +154,26 @@ function flushDirty(): void {
   round.length = 0;
   roundAt = 0;
   if (joinedFrames.size > 0) joinedFrames = new Map();
+  for (const feed of roundFeeds) feed.trim();
+  roundFeeds = [];
   if (sinks >= MIN_HELD_ROUND_SINKS) holdUntil = end + Math.min(roundWriteMs * ROUND_HOLD_RATIO, MAX_ROUND_HOLD_MS);
   flushScheduled = false;
-  if (dirty.length > 0) scheduleRound();
+  if (dirty.length > 0 || dirtyFeeds.length > 0) scheduleRound();
+}
+
+/**
+ * A feed grew: its readers go into the next round. A small feed's reader (a client replaying on
+ * its own tail) with a large backlog and an empty socket is flushed on the next turn, as a sink
+ * written that much is (urgentBacklogBytes); a large feed's readers wait for the round together.
+ */
+function feedAppended(feed: SseFeed): void {
+  if (!feed.queued) {
+    feed.queued = true;
+    dirtyFeeds.push(feed);
+    scheduleRound();
+  }
+  if (feed.readers.size < MIN_HELD_ROUND_SINKS)
+    for (const reader of feed.readers) (reader as NodeResponseSink).checkUrgent();
 }
 
 function flushUrgent(): void {
@@ -138,6 +182,7 @@ function flushUrgent(): void {
   urgent = [];
   // Each stays in `dirty` too; its turn in the round then finds nothing left to write.
   for (const sink of sinks) sink.flush();
+  for (const sink of sinks) sink.trimFeed();
 }
 
 /**
@@ -158,7 +203,7 @@ function flushUrgent(): void {
  * Writes made before the head is on the socket (the `retry:` line, at most one batch) are held
  * and flushed first, in order.
  */
-class NodeResponseSink implements SseSink {
+class NodeResponseSink implements SseSink, FeedReader {
   readonly body: ReadableStream<Uint8Array>;
   private controller!: ReadableStreamDefaultController<Uint8Array>;
   /** The connection, once the head has been written to it (then the body goes here directly). */
@@ -175,6 +220,11 @@ class NodeResponseSink implements SseSink {
   private isClosed = false;
   private readonly closeListeners: Array<() => void> = [];
   private readonly drainListeners: Array<() => void> = [];
+  /** The feed this sink reads (see follow()), its position in it, and what to do past the budget. */
+  private feed: SseFeed | null = null;
+  feedPosition = 0;
+  private feedBudget = Number.POSITIVE_INFINITY;
+  private onOverflow: (() => void) | null = null;
 
   constructor(private readonly res: ServerResponse) {
     if (!res.headersSent) {
@@ -201,6 +251,13 @@ class NodeResponseSink implements SseSink {
     if (this.isClosed || this.ending) return false;
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
+    if (this.feed) {
+      // Reading a feed (a keepalive comes this way): the same answer, counting the feed's frames held.
+      if (this.socket) this.queue();
+      if (this.bufferedBytes() < (this.socket ?? this.res).writableHighWaterMark) return true;
+      this.wantDrain = true;
+      return false;
+    }
     const socket = this.socket;
     if (!socket) {
       // Before the head is out the sink only holds: a few writes (the retry: line, one batch)
@@ -229,7 +286,54 @@ class NodeResponseSink implements SseSink {
   }
 
   bufferedBytes(): number {
-    return (this.socket?.writableLength ?? 0) + this.pendingBytes;
+    const fromFeed = this.feed ? this.feed.bytesFrom(this.feedPosition) : 0;
+    return (this.socket?.writableLength ?? 0) + this.pendingBytes + fromFeed;
+  }
+
+  follow(feed: SseFeed, maxBufferedBytes: number, onOverflow: () => void): void {
+    if (this.feed) throw new Error('the sink already follows a feed');
+    if (this.isClosed || this.ending) return;
+    this.feed = feed;
+    this.feedPosition = feed.end;
+    this.feedBudget = maxBufferedBytes;
+    this.onOverflow = onOverflow;
+    feed.budget = Math.min(feed.budget, maxBufferedBytes);
+    feed.onAppend ??= feedAppended;
+    feed.add(this);
+  }
+
+  unfollow(): void {
+    const feed = this.feed;
+    if (!feed) return;
+    // Held as if written: they go out first in this sink's next flush, before anything later.
+    if (!this.isClosed) {
+      for (const frame of feed.framesFrom(this.feedPosition)) {
+        this.pending.push(frame);
+        this.pendingBytes += frame.length;
+      }
+    }
+    this.feed = null;
+    this.onOverflow = null;
+    feed.remove(this);
+    if (this.pending.length > 0 && this.socket) this.queue();
+  }
+
+  /** The feed grew (a small feed): flush on the next turn if the backlog is large and the socket empty. */
+  checkUrgent(): void {
+    const socket = this.socket;
+    if (!socket || this.urgent || socket.writableLength > 0) return;
+    if (this.bufferedBytes() < urgentBacklogBytes(socket.writableHighWaterMark)) return;
+    this.urgent = true;
+    urgent.push(this);
+    if (!urgentScheduled) {
+      urgentScheduled = true;
+      setImmediate(flushUrgent);
+    }
+  }
+
+  /** After a flush outside a round: let the feed drop what this sink has written. */
+  trimFeed(): void {
+    this.feed?.trim();
   }
 
   onDrain(listener: () => void): void {
@@ -243,6 +347,7 @@ class NodeResponseSink implements SseSink {
 
   end(): void {
     if (this.isClosed || this.ending) return;
+    this.unfollow();
     this.ending = true;
     if (this.socket) this.finish();
   }
@@ -254,24 +359,59 @@ class NodeResponseSink implements SseSink {
   flush(inRound = false): void {
     this.urgent = false;
     const socket = this.socket;
-    if (!socket || this.pending.length === 0) return;
+    const feed = this.feed;
+    if (!socket) {
+      // The head is not out yet (a response pipelined behind another): hold the feed's frames up
+      // to the budget, as write() would, then leave it (onOverflow) with them held.
+      if (feed && this.pendingBytes + feed.bytesFrom(this.feedPosition) > this.feedBudget) this.overflow();
+      return;
+    }
+    const fromFeed = feed ? feed.bytesFrom(this.feedPosition) : 0;
+    if (this.pending.length === 0 && fromFeed === 0) return;
     const pending = this.pending;
     if (this.isClosed || socket.destroyed) {
       pending.length = 0;
       this.pendingBytes = 0;
+      if (feed) this.feedPosition = feed.end;
       return;
     }
-    if (pending.length === 1) socket.write(pending[0] as Buffer);
-    else if (inRound && this.pendingBytes <= JOIN_MAX_BYTES) socket.write(joined(pending, this.pendingBytes));
-    else {
-      socket.cork();
-      for (const chunk of pending) socket.write(chunk);
-      socket.uncork();
+    if (fromFeed === 0) {
+      if (pending.length === 1) socket.write(pending[0] as Buffer);
+      else if (inRound && this.pendingBytes <= JOIN_MAX_BYTES) socket.write(joined(pending, this.pendingBytes));
+      else this.writeCorked(pending, null);
+    } else {
+      const feedFrames = fromFeed <= JOIN_MAX_BYTES ? null : (feed as SseFeed).framesFrom(this.feedPosition);
+      // The frames from this position on, joined once for every reader at the same position.
+      const shared = feedFrames ? null : (feed as SseFeed).joinedFrom(this.feedPosition);
+      if (pending.length === 0 && shared) socket.write(shared);
+      else this.writeCorked(pending, shared ? [shared] : feedFrames);
+      this.feedPosition = (feed as SseFeed).end;
     }
     pending.length = 0;
     this.pendingBytes = 0;
+    if (feed && socket.writableLength > this.feedBudget) {
+      this.overflow();
+      return;
+    }
     // The socket took it without asking for a drain: nothing more will come to wait for.
     if (this.wantDrain && !socket.writableNeedDrain) this.drained();
+  }
+
+  private writeCorked(first: Buffer[], then: Buffer[] | null): void {
+    const socket = this.socket as Socket;
+    socket.cork();
+    for (const chunk of first) socket.write(chunk);
+    if (then) for (const chunk of then) socket.write(chunk);
+    socket.uncork();
+  }
+
+  /** Too much held for a slow client: the stream leaves the feed and catches up after 'drain'. */
+  private overflow(): void {
+    this.wantDrain = true;
+    const onOverflow = this.onOverflow;
+    onOverflow?.();
+    // A stream that did not unfollow must not keep the feed from trimming.
+    this.unfollow();
   }
 
   private queue(): void {
@@ -323,7 +463,8 @@ class NodeResponseSink implements SseSink {
     socket.setNoDelay(true);
     socket.on('drain', () => this.drained());
     this.socket = socket;
-    if (this.pending.length > 0) this.queue();
+    // What was held (a feed's rounds skipped this sink while it had no socket) goes out now.
+    if (this.bufferedBytes() > 0) this.queue();
     if (this.ending) this.finish();
   };
 
@@ -340,6 +481,7 @@ class NodeResponseSink implements SseSink {
   private markClosed(): void {
     if (this.isClosed) return;
     this.isClosed = true;
+    this.unfollow();
     for (const listener of this.closeListeners.splice(0)) listener();
   }
 }

@@ -6,6 +6,7 @@ import type { EncodedBatch, RecordEncoder } from './encoded-batch.js';
 import { EncodedBatch as Batch } from './encoded-batch.js';
 import type { PartitionTail, TailFailure, TailHub, TailReadLimits, TailSubscriber } from './partition-tail.js';
 import { matchesFilter, type RecordFilter } from './record-filter.js';
+import type { SseFeed } from './sse-feed.js';
 import { KEEPALIVE_FRAME, errorFrame, gapFrame, retryFrame, type StreamErrorBody } from './sse-frame.js';
 import type { SseSink } from './sse-sink.js';
 
@@ -43,6 +44,10 @@ interface Lane {
   spec: StreamPartition;
   tail: PartitionTail | null;
   subscriber: TailSubscriber;
+  /** While live on a tail that appends this lane's frames to a feed its sink reads. */
+  feed: SseFeed | null;
+  /** The feed's end at the last keepalive tick (it moved: bytes went out since). */
+  feedMark: number;
 }
 
 /**
@@ -64,11 +69,19 @@ export class SseStream {
   private wroteSinceKeepalive = false;
   /** Names the topic id in topic cursors, so a deleted topic's cursor never fits its successor. */
   private readonly cursorTag: string;
+  /**
+   * Live batches reach this stream as its tail's shared frames, unchanged (a partition stream
+   * without filters on a sink that can read a feed): the tail appends each frame once to a feed
+   * the sinks of all such streams read, instead of a deliver() and a write() per subscriber.
+   */
+  private readonly sharesFrames: boolean;
 
   constructor(private readonly options: SseStreamOptions) {
     this.offsets = options.partitions.map((p) => p.nextOffset);
     const first = options.partitions[0];
     this.cursorTag = first ? topicCursorTag(first.log.topicId) : '';
+    const { sink } = options;
+    this.sharesFrames = options.kind === 'partition' && !options.filter && !!sink.follow && !!sink.unfollow;
     this.lanes = options.partitions.map((spec, index) => this.lane(spec, index));
     options.sink.onDrain(() => {
       this.needDrain = false;
@@ -83,11 +96,31 @@ export class SseStream {
       spec,
       tail: null,
       subscriber: undefined as unknown as TailSubscriber,
+      feed: null,
+      feedMark: -1,
     };
+    const { sink, batchMode, maxBufferedBytes } = this.options;
+    const shares = this.sharesFrames
+      ? {
+          batchMode,
+          cursorTag: this.cursorTag,
+          follow: (feed: SseFeed) => {
+            lane.feed = feed;
+            lane.feedMark = feed.end;
+            sink.follow?.(feed, maxBufferedBytes, () => {
+              // Past the bound for a slow client: as deliverLive does, leave and catch up after 'drain'.
+              this.needDrain = true;
+              this.detachAll();
+            });
+          },
+        }
+      : undefined;
     lane.subscriber = {
       deliver: (batch) => this.deliverLive(lane, batch),
+      ...(shares && { shares }),
       fail: (failure) => {
         lane.tail = null;
+        this.leaveFeed(lane);
         this.liveCount--;
         // Retention passed the tail: this lane reads on its own, which reports the gap.
         if (failure.kind === 'gap') void this.catchUp();
@@ -119,7 +152,8 @@ export class SseStream {
 
   /** Current cursor positions (next offset per partition), for tests and diagnostics. */
   get nextOffsets(): readonly number[] {
-    return this.offsets;
+    // A lane reading a feed is at its end: every frame in it is this stream's to write.
+    return this.lanes.map((lane, i) => lane.feed?.endOffset ?? (this.offsets[i] as number));
   }
 
   get isClosed(): boolean {
@@ -152,7 +186,13 @@ export class SseStream {
       this.endDeleted();
       return;
     }
-    if (!this.needDrain && !this.wroteSinceKeepalive) this.write(KEEPALIVE_FRAME);
+    let fed = false;
+    for (const lane of this.lanes) {
+      if (!lane.feed) continue;
+      if (lane.feed.end !== lane.feedMark) fed = true;
+      lane.feedMark = lane.feed.end;
+    }
+    if (!this.needDrain && !this.wroteSinceKeepalive && !fed) this.write(KEEPALIVE_FRAME);
     this.wroteSinceKeepalive = false;
   }
 
@@ -164,6 +204,8 @@ export class SseStream {
   /** End the stream: write `final` (if any), close the connection, release every resource. */
   end(final?: Buffer): void {
     if (this.closed) return;
+    // What the feeds hold for this client goes out before the final event.
+    for (const lane of this.lanes) this.leaveFeed(lane);
     if (final) this.options.sink.write(final);
     this.options.sink.end();
     this.release();
@@ -204,9 +246,19 @@ export class SseStream {
       const tail = lane.tail;
       lane.tail = null;
       tail.leave(lane.subscriber);
+      this.leaveFeed(lane);
     }
     this.liveCount = 0;
     void this.catchUp();
+  }
+
+  /** Stop reading the lane's feed: its frames not yet written are held by the sink, this lane is past them. */
+  private leaveFeed(lane: Lane): void {
+    const feed = lane.feed;
+    if (!feed) return;
+    lane.feed = null;
+    this.offsets[lane.index] = feed.endOffset;
+    this.options.sink.unfollow?.();
   }
 
   private async catchUp(): Promise<void> {
@@ -328,6 +380,7 @@ export class SseStream {
       const tail = lane.tail;
       lane.tail = null;
       tail?.leave(lane.subscriber);
+      this.leaveFeed(lane);
     }
     this.liveCount = 0;
     this.wake();

@@ -5,7 +5,7 @@ import type { AppEnv } from '../http/app-env.js';
 import { ApiError, type ErrorCode } from '../http/errors.js';
 import type { StoredRecord } from '../log/index.js';
 import { isJsonContentType, isValidContentType } from './content-type.js';
-import { STREAM_ROUTE_PREFIX, streamPathOfUrlPath } from './stream-path.js';
+import { forkSourcePath, streamPathOfUrlPath } from './stream-path.js';
 import type { ForkInput, ProducerHeaders, StreamError, StreamErrorCode, StreamView } from './streams-service.js';
 
 /** Protocol headers a browser may read (added to the CORS expose list). */
@@ -35,6 +35,7 @@ const CODE: Record<StreamErrorCode, ErrorCode> = {
   seq_gap: 'conflict',
   unavailable: 'unavailable',
   storage_full: 'storage_full',
+  forbidden: 'forbidden',
 };
 
 /** A service error as the API's error (with the protocol's headers). */
@@ -43,6 +44,7 @@ export function streamApiError(e: StreamError): ApiError {
   if (e.code === 'closed') details.reason = 'stream_closed';
   if (e.code === 'stale_epoch') details.reason = 'stale_producer_epoch';
   if (e.code === 'seq_gap') details.reason = 'producer_seq_gap';
+  if (e.needs) details.needs = e.needs;
   return new ApiError(CODE[e.code], e.message, details, e.headers ?? {});
 }
 
@@ -117,14 +119,9 @@ export function parseFork(c: Context<AppEnv>): ForkInput | undefined {
       throw bad('Stream-Fork-Offset and Stream-Fork-Sub-Offset need Stream-Forked-From');
     return undefined;
   }
-  const trimmed = from.trim();
-  let sourcePath: string;
-  if (trimmed.startsWith(STREAM_ROUTE_PREFIX)) {
-    const p = streamPathOfUrlPath(trimmed);
-    if (!p.ok) throw bad(`Stream-Forked-From: ${p.error}`);
-    sourcePath = p.value;
-  } else sourcePath = trimmed.replace(/^\/+/, '');
-  if (sourcePath === '') throw bad('Stream-Forked-From names no stream');
+  const source = forkSourcePath(from);
+  if (!source.ok) throw bad(`Stream-Forked-From: ${source.error}`);
+  const sourcePath = source.value;
   let offset: number | undefined;
   if (rawOffset !== undefined) {
     // The number part of an offset token (its tag is the source's by construction, so not compared).

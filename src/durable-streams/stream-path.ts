@@ -53,9 +53,33 @@ export function streamPathOfUrlPath(urlPath: string): Result<string, string> {
   }
 }
 
+/**
+ * The stream path a `Stream-Forked-From` value names: a request path (`/v1/stream/a%20b`, decoded)
+ * or a stream path as is (leading `/` dropped). Only printable ASCII is taken: a header's other
+ * bytes arrive as Latin-1, so a UTF-8 path would name another stream, and `trim()` would drop a
+ * no-break space (the parser already dropped spaces and tabs around the value). A path with
+ * other characters is given in its percent-encoded request form. The route and the permission
+ * check both read the header through this, so they name the same stream.
+ */
+export function forkSourcePath(header: string): Result<string, string> {
+  if (!/^[\x20-\x7e]*$/.test(header))
+    return err('only printable ASCII is taken: give a path with other characters percent-encoded, as /v1/stream/…');
+  if (header.startsWith(STREAM_ROUTE_PREFIX)) return streamPathOfUrlPath(header);
+  const path = header.replace(/^\/+/, '');
+  return path === '' ? err('names no stream') : ok(path);
+}
+
 /** The topic name a request path names, for permission checks (`*` when it names none). */
 export function streamTopicOfUrlPath(urlPath: string): string {
   const p = streamPathOfUrlPath(urlPath);
+  if (!p.ok) return '*';
+  const n = streamTopicName(p.value);
+  return n.ok ? n.value : '*';
+}
+
+/** The topic of the stream a `Stream-Forked-From` value names, for permission checks (`*` when it names none). */
+export function forkSourceTopic(header: string): string {
+  const p = forkSourcePath(header);
   if (!p.ok) return '*';
   const n = streamTopicName(p.value);
   return n.ok ? n.value : '*';

@@ -24,13 +24,16 @@ export type StreamErrorCode =
   | 'stale_epoch'
   | 'seq_gap'
   | 'unavailable'
-  | 'storage_full';
+  | 'storage_full'
+  | 'forbidden';
 
 export interface StreamError {
   code: StreamErrorCode;
   message: string;
   /** Protocol headers that go with the error (Stream-Closed, Producer-Expected-Seq, …). */
   headers?: Record<string, string>;
+  /** `forbidden`: the grant the caller lacks. */
+  needs?: { resource: 'topic'; action: 'delete'; name: string };
 }
 
 export interface ProducerHeaders {
@@ -137,6 +140,12 @@ export interface CreateInput {
   expiresAt: number | null;
   closed: boolean;
   body: Uint8Array;
+  /**
+   * Asked before an existing topic is adopted as the stream; a refusal is the answer. Adopting
+   * hands the topic to the stream, whose expiry (or DELETE) deletes it: the route asks for
+   * topic:delete, so topic:create alone cannot delete someone's empty topic that way.
+   */
+  refuseAdoption?: (topic: string) => StreamError | undefined;
 }
 
 export interface AppendInput {
@@ -467,6 +476,8 @@ export class StreamsService {
           message: `topic ${JSON.stringify(topic.name)} exists with value_format ${topic.config.value_format}, and a ${JSON.stringify(contentType)} stream needs ${format}`,
         });
       }
+      const refused = input.refuseAdoption?.(topic.name);
+      if (refused) return err(refused);
     }
     const log = this.o.topics.partitionLog(topic.name, 0);
     if (!log.ok) return err({ code: 'unavailable', message: log.error.message });

@@ -47,4 +47,14 @@ describe('AnswerBuffers', () => {
     expect(pool.counts).toEqual({ lent: 0, idle: 1 });
     expect(pool.take(50_000).buffer).toBe(a.buffer);
   });
+
+  it('forgets a buffer that will never be given back: no longer lent, never lent again', () => {
+    const pool = new AnswerBuffers({ minBytes: 1024, maxBytes: 1 << 20, maxIdle: 2 });
+    const a = pool.take(100_000);
+    pool.forget(a);
+    expect(pool.counts).toEqual({ lent: 0, idle: 0 });
+    pool.give(a); // a late give of a forgotten buffer is ignored
+    expect(pool.counts).toEqual({ lent: 0, idle: 0 });
+    expect(pool.take(100_000).buffer).not.toBe(a.buffer);
+  });
 });

@@ -19,8 +19,8 @@ const defaults: AnswerBuffersOptions = { minBytes: 64 * 1024, maxBytes: 8 * MiB,
 
 /**
  * Buffers lent by `take` and returned by `give` once nothing reads them any more (the answer's
- * last byte handed to the socket). A buffer is lent to one answer at a time; one never given
- * back (a closed connection) is left to the garbage collector.
+ * last byte handed to the socket). A buffer is lent to one answer at a time; one that will never
+ * be given back (its connection closed first) must be `forget`-ten, or the pool holds it for ever.
  */
 export class AnswerBuffers {
   readonly #options: AnswerBuffersOptions;
@@ -55,6 +55,15 @@ export class AnswerBuffers {
     const ab = buf.buffer;
     if (!(ab instanceof ArrayBuffer) || !this.#lent.delete(ab)) return;
     if (this.#idle.length < this.#options.maxIdle) this.#idle.push(ab);
+  }
+
+  /**
+   * `buf` (from `take`) will never be given back, and something may still read it: the pool stops
+   * counting it as lent and never lends it again; the garbage collector frees it.
+   */
+  forget(buf: Uint8Array): void {
+    const ab = buf.buffer;
+    if (ab instanceof ArrayBuffer) this.#lent.delete(ab);
   }
 
   /** Buffers lent and not given back, and idle ones (tests). */

@@ -72,7 +72,7 @@ export const groupFetchRoute = createRoute({
 });
 
 /** The process's group fetch answers: a buffer an answer has finished with is written again. */
-const answerBuffers = new AnswerBuffers();
+export const groupFetchAnswerBuffers = new AnswerBuffers();
 
 export const registerGroupFetch: RouteModule = (app) =>
   app.openapi(groupFetchRoute, async (c) => {
@@ -94,11 +94,22 @@ export const registerGroupFetch: RouteModule = (app) =>
     if (!result.ok) throwGroupError(result.error);
     // Records are written straight to bytes (fetch-answer.ts); typed routes only know c.json,
     // hence the cast: the body is exactly GroupFetchResponse. Under the Node server the answer
-    // is written into a buffer lent until its last byte is handed to the socket ('finish'; a
-    // connection closed before that keeps it, for the garbage collector); elsewhere a new one.
+    // is written into a buffer lent until its last byte is handed to the socket ('finish', also
+    // emitted when the connection breaks mid-write); elsewhere a new one. An answer pipelined
+    // behind another never gets the socket if the connection closes first: it sees only 'close'
+    // (server.ts), and its buffer is forgotten, not kept lent for ever.
     const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
     const lend = outgoing !== undefined && typeof outgoing.once === 'function';
-    const body = fetchAnswerJson(member, result.value, lend ? (size) => answerBuffers.take(size) : undefined);
-    if (lend) outgoing.once('finish', () => answerBuffers.give(body));
+    const body = fetchAnswerJson(member, result.value, lend ? (size) => groupFetchAnswerBuffers.take(size) : undefined);
+    if (lend) {
+      let finished = false;
+      outgoing.once('finish', () => {
+        finished = true;
+        groupFetchAnswerBuffers.give(body);
+      });
+      outgoing.once('close', () => {
+        if (!finished) groupFetchAnswerBuffers.forget(body);
+      });
+    }
     return c.body(body, 200, { 'content-type': 'application/json' }) as never;
   });

@@ -10,6 +10,8 @@ import {
   streamClosedHeader,
   streamHeaders,
 } from '../../durable-streams/stream-http.js';
+import { can, describePrincipal, type Principal } from '../../auth/principal.js';
+import type { StreamError } from '../../durable-streams/streams-service.js';
 import type { RouteModule } from '../app-env.js';
 import { errorResponses } from '../errors.js';
 import { requestLogger } from '../middleware/request-context.js';
@@ -28,7 +30,8 @@ export const createStreamRoute = createRoute({
     'if any, is its first content (JSON: a top-level array is flattened into messages; `[]` creates it empty). ' +
     'An existing stream with the same content type, TTL/expiry and closed state answers 200; a different one, or a ' +
     'topic of that name that is not a stream, 409 (an empty one-partition topic of the `value_format` the content ' +
-    'type suggests becomes the stream). Forks (`Stream-Forked-From`, `Stream-Fork-Offset`, ' +
+    'type suggests becomes the stream, if the caller also holds `topic:delete` on it, else 403: the stream’s expiry ' +
+    'or DELETE deletes it). Forks (`Stream-Forked-From`, `Stream-Fork-Offset`, ' +
     '`Stream-Fork-Sub-Offset`) copy the source’s records below the fork point into the new topic at the same ' +
     'offsets (copy-on-fork) and share its offset tag, so offsets read from the source address the same data in ' +
     'the fork; a source deleted while forks exist is soft-deleted (410, its path blocked) until its last fork goes.',
@@ -62,6 +65,7 @@ export const registerCreateStream: RouteModule = (app) =>
         closed: streamClosedHeader(c),
         body,
         ...(fork && { fork }),
+        refuseAdoption: refuseUndeletableTopic(c.get('principal')),
       },
       requestLogger(c),
     );
@@ -75,3 +79,17 @@ export const registerCreateStream: RouteModule = (app) =>
     }
     return c.body(null, status, headers);
   });
+
+/** Adopting an existing topic hands it to the stream's expiry and DELETE: it needs topic:delete on it. */
+function refuseUndeletableTopic(principal: Principal | undefined): (topic: string) => StreamError | undefined {
+  return (topic) =>
+    principal === undefined || can(principal, 'topic', topic, 'delete')
+      ? undefined
+      : {
+          code: 'forbidden',
+          message:
+            `${describePrincipal(principal)} may not delete topic ${JSON.stringify(topic)} (needs topic:delete): ` +
+            'adopting an existing topic as a stream hands it to the stream, whose expiry or DELETE deletes it',
+          needs: { resource: 'topic', action: 'delete', name: topic },
+        };
+}
