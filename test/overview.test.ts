@@ -176,4 +176,47 @@ describe('overview stream (keys)', () => {
     expect(all.health?.status).toBe('ready');
     await admin.close();
   }, 60_000);
+
+  it('a group’s total_lag counts only the topics the caller may describe (as GET /v1/groups/{group})', async () => {
+    const api = (method: string, path: string, body: unknown) =>
+      fetch(`${server.url}${path}`, {
+        method,
+        headers: { 'content-type': 'application/json', ...bearer(ADMIN) },
+        body: JSON.stringify(body),
+      });
+    const secret = `secret-${randomUUID()}`;
+    const open = `open-${randomUUID()}`;
+    const group = `g-${randomUUID()}`;
+    for (const [name, records] of [
+      [secret, 3],
+      [open, 2],
+    ] as const) {
+      expect((await api('POST', '/v1/topics', { name })).status).toBe(201);
+      const values = Array.from({ length: records }, (_, i) => ({ value: i }));
+      expect((await api('POST', `/v1/topics/${name}/records`, { records: values })).status).toBe(200);
+    }
+    const offsets = [secret, open].map((topic) => ({ topic, partition: 0, offset: 0 }));
+    expect((await api('POST', `/v1/groups/${group}/offsets`, { offsets })).status).toBe(204);
+    const grants = [
+      { resource: 'group', name: group, actions: ['describe'] },
+      { resource: 'topic', name: open, actions: ['describe'] },
+    ];
+    const key = await createKey(server.url, grants, { as: ADMIN, name: `watcher-${randomUUID()}` });
+    const described = (await (
+      await fetch(`${server.url}/v1/groups/${group}`, { headers: bearer(key.key) })
+    ).json()) as {
+      total_lag: number;
+    };
+    expect(described.total_lag).toBe(2);
+
+    const admin = watch(`${server.url}/v1/overview/events`, bearer(ADMIN));
+    await admin.until('the group with both topics’ lag', (o) =>
+      o.groups.some((g) => g.name === group && g.total_lag === 5),
+    );
+    await admin.close();
+    const w = watch(`${server.url}/v1/overview/events`, bearer(key.key));
+    const o = await w.until('the group', (s) => s.groups.some((g) => g.name === group));
+    expect(o.groups.find((g) => g.name === group)?.total_lag).toBe(2);
+    await w.close();
+  }, 60_000);
 });

@@ -169,7 +169,7 @@ export const operationPermissions: Record<string, Declaration> = {
   streamOverview: {
     requires: [],
     queryToken: true,
-    note: 'shows only the topics, groups and webhooks the caller may describe; health and rates need cluster:describe',
+    note: 'shows only the topics, groups and webhooks the caller may describe (a group’s total_lag sums only those topics); health and rates need cluster:describe',
   },
 };
 

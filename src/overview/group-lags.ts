@@ -13,6 +13,8 @@ export interface GroupLag {
   generation: number;
   members: number;
   total_lag: number;
+  /** total_lag by topic, so a watcher is shown only the lag of topics it may describe (not sent). */
+  topicLags: ReadonlyMap<string, number>;
 }
 
 export async function collectGroupLags(s: {
@@ -22,7 +24,7 @@ export async function collectGroupLags(s: {
   log: Pick<LogStore, 'getPartition'>;
 }): Promise<GroupLag[]> {
   const groups = await s.groups.list();
-  const committed = new Map<string, number>();
+  const committed = new Map<string, Map<string, number>>();
   if (groups.some((g) => g.members === 0)) {
     const rows = await s.db
       .select({
@@ -36,17 +38,25 @@ export async function collectGroupLags(s: {
       const topic = s.topics.lookup(r.topic);
       const log = topic && r.partition < topic.partitions ? s.log.getPartition(topic.id, r.partition) : undefined;
       if (!log) continue;
-      committed.set(r.group, (committed.get(r.group) ?? 0) + Math.max(0, log.endOffset() - r.offset));
+      let byTopic = committed.get(r.group);
+      if (!byTopic) committed.set(r.group, (byTopic = new Map()));
+      byTopic.set(r.topic, (byTopic.get(r.topic) ?? 0) + Math.max(0, log.endOffset() - r.offset));
     }
   }
   const out: GroupLag[] = [];
   for (const g of groups) {
-    let lag = committed.get(g.name) ?? 0;
+    let topicLags: ReadonlyMap<string, number> = committed.get(g.name) ?? new Map();
     if (g.members > 0) {
       const d = await s.groups.describe(g.name);
-      if (d.ok) lag = d.value.totalLag;
+      if (d.ok) {
+        const byTopic = new Map<string, number>();
+        for (const p of d.value.partitions) byTopic.set(p.topic, (byTopic.get(p.topic) ?? 0) + (p.lag ?? 0));
+        topicLags = byTopic;
+      }
     }
-    out.push({ name: g.name, state: g.state, generation: g.generation, members: g.members, total_lag: lag });
+    let lag = 0;
+    for (const n of topicLags.values()) lag += n;
+    out.push({ name: g.name, state: g.state, generation: g.generation, members: g.members, total_lag: lag, topicLags });
   }
   return out;
 }

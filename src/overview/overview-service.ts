@@ -19,7 +19,8 @@ export type { Overview, OverviewGroup, OverviewHealth, OverviewHistory, Overview
 export interface OverviewSources {
   topics(): Array<{ id: string; name: string; partitions: number }>;
   partition(topicId: string, partition: number): { start: number; end: number; size: number } | undefined;
-  groups(): Promise<OverviewGroup[]>;
+  /** `topicLags`: total_lag by topic, for watchers that may not describe every topic (never sent). */
+  groups(): Promise<Array<OverviewGroup & { topicLags?: ReadonlyMap<string, number> }>>;
   webhooks(): Promise<OverviewWebhook[]>;
   health(): Promise<OverviewHealth>;
   totals(): TrafficTotals & { sseStreams: number };
@@ -213,7 +214,22 @@ export function overviewFor(snapshot: Overview, grants: readonly Grant[]): Overv
     rates: cluster ? snapshot.rates : null,
     ...(snapshot.history !== undefined ? { history: cluster ? snapshot.history : null } : {}),
     topics: snapshot.topics.filter((t) => allows(grants, 'topic', t.name, 'describe')),
-    groups: snapshot.groups.filter((g) => allows(grants, 'group', g.name, 'describe')),
+    groups: snapshot.groups.filter((g) => allows(grants, 'group', g.name, 'describe')).map((g) => groupFor(g, grants)),
     webhooks: snapshot.webhooks.filter((w) => allows(grants, 'webhook', w.topic, 'describe')),
   };
+}
+
+/**
+ * A group as `grants` may see it: its total_lag sums only the topics they may describe, as
+ * GET /v1/groups/{group} shows only those topics' lag (Kafka's OffsetFetch filters by topic).
+ */
+function groupFor(
+  g: OverviewGroup & { topicLags?: ReadonlyMap<string, number> },
+  grants: readonly Grant[],
+): OverviewGroup {
+  const { topicLags, ...group } = g;
+  if (topicLags === undefined) return group;
+  let lag = 0;
+  for (const [topic, n] of topicLags) if (allows(grants, 'topic', topic, 'describe')) lag += n;
+  return { ...group, total_lag: lag };
 }
