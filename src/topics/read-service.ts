@@ -3,7 +3,7 @@
 import { err, ok, type Result } from '../lib/result.js';
 import type { PartitionLog, RecordRun, StoredRecord } from '../log/index.js';
 import { renderRecord, type RecordJson, type ValueFormat } from './record-codec.js';
-import { recordJsonRenderer } from './record-json-text.js';
+import { recordJsonRenderer, type SliceSizes } from './record-json-text.js';
 
 /** Narrow port onto the topics service. */
 export interface ReadTopics {
@@ -57,6 +57,22 @@ const readRun: ReadFrom<RecordRun> = async (log, offset, limits) => {
   return r.ok ? ok({ records: r.value.run, nextOffset: r.value.nextOffset }) : r;
 };
 
+/**
+ * How a read answer is sliced (bench records are ~140 bytes). A page of up to `whole` records
+ * is one buffer. A larger one starts with a small slice, so its first bytes leave soon after the
+ * read, and doubles each next slice (the client takes longer to receive a slice than the server
+ * to write the next), up to `max`: a slice's write and the stream's turn cost little per record.
+ */
+export const JSON_SLICES: Readonly<JsonSlicing> = { whole: 1024, first: 256, max: 4096 };
+
+/** Pages of up to `whole` records are one buffer; larger ones come in slices (SliceSizes). */
+export interface JsonSlicing extends SliceSizes {
+  whole: number;
+}
+
+/** A read answer's JSON bytes: one buffer, or slices written one by one as they are asked for. */
+export type JsonAnswer = { whole: Buffer<ArrayBuffer> } | { slices: Iterator<Buffer<ArrayBuffer>> };
+
 export type ReadServiceError =
   | { code: 'topic_not_found' | 'partition_not_found'; message: string }
   | { code: 'offset_out_of_range'; message: string; startOffset: number; endOffset: number };
@@ -77,15 +93,21 @@ export class ReadService {
 
   /**
    * The same read as `read`, answered as the response's JSON bytes: records are written
-   * straight to one buffer from the log's bytes (json values copied as stored), never built as
-   * objects first.
+   * straight from the log's bytes (json values copied as stored), never built as objects first.
+   * The page is read whole first, so every way a read can fail is known before an answer
+   * starts. A page of more than `slicing.whole` records comes as slices (JSON_SLICES), each
+   * written when asked for (a response sends one while the next is written); a smaller one as
+   * one buffer.
    */
-  async readJson(req: ReadRequest): Promise<Result<Buffer<ArrayBuffer>, ReadServiceError>> {
+  async readJson(req: ReadRequest, slicing: JsonSlicing = JSON_SLICES): Promise<Result<JsonAnswer, ReadServiceError>> {
     const found = await this.fetch(req, readRun);
     if (!found.ok) return found;
     const { topicName, format, records, nextOffset, endOffset } = found.value;
     const { writer } = recordJsonRenderer(topicName, req.partition, format);
-    return ok(writer.joinRun(records, '{"records":[', `],"next_offset":${nextOffset},"end_offset":${endOffset}}`));
+    const prefix = '{"records":[';
+    const suffix = `],"next_offset":${nextOffset},"end_offset":${endOffset}}`;
+    if (records.length <= slicing.whole) return ok({ whole: writer.joinRun(records, prefix, suffix) });
+    return ok({ slices: writer.joinRunSlices(records, prefix, suffix, slicing) });
   }
 
   private async fetch<R>(req: ReadRequest, readFrom: ReadFrom<R>): Promise<Result<Fetched<R>, ReadServiceError>> {

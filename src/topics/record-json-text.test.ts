@@ -228,6 +228,61 @@ describe('recordJsonRenderer(...).writer on a RecordRun (straight from batch byt
     );
   });
 
+  it('writes a run in slices whose concatenation is exactly joinRun, each slice only when asked for', () => {
+    fc.assert(
+      fc.property(
+        batchesArb,
+        fc.nat(3),
+        fc.constantFrom<ValueFormat>('json', 'json', 'string', 'binary'),
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 12 }),
+        fc.boolean(),
+        (batches, from, format, first, max, decodedRun) => {
+          const read = readBoth(batches, from);
+          // Packed (the file and memory stores) or decoded records (the Kafka store).
+          const run = decodedRun ? RecordRun.fromRecords(read.decoded) : read.run;
+          const render = recordJsonRenderer('t.1', 3, format);
+          const prefix = '{"records":[';
+          const suffix = '],"next_offset":9,"end_offset":"ü"}';
+          const whole = render.writer.joinRun(run, prefix, suffix);
+          const it = render.writer.joinRunSlices(run, prefix, suffix, { first, max });
+          const parts: Buffer[] = [];
+          for (let r = it.next(); !r.done; r = it.next()) parts.push(r.value);
+          expect(Buffer.concat(parts).toString('latin1')).toBe(whole.toString('latin1'));
+          // Slices of first, 2·first, 4·first… records, none above max.
+          let slices = 0;
+          for (let n = 0, step = Math.min(first, max); n < run.length; n += step, step = Math.min(max, 2 * step))
+            slices++;
+          expect(parts.length).toBe(Math.max(1, slices));
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  it('writes a slice only when the iterator reaches it', () => {
+    const records: RecordInput[] = Array.from({ length: 10 }, (_, i) => ({
+      timestamp: i,
+      key: null,
+      value: b(String(i)),
+      headers: [],
+    }));
+    const { run } = readBoth([{ records }], 0);
+    let asked = 0;
+    // A run whose records are counted as the writer reads their offsets.
+    const counted = Object.create(run, {
+      offset: { value: (i: number) => (asked++, run.offset(i)) },
+    }) as RecordRun;
+    const it = recordJsonRenderer('t', 0, 'json').writer.joinRunSlices(counted, '[', ']', { first: 2, max: 4 });
+    expect(asked).toBe(0);
+    expect(it.next().value?.toString()).toMatch(/^\[\{.*"offset":1,.*\}$/);
+    expect(asked).toBe(2);
+    expect(it.next().value?.toString()).toMatch(/^,\{"topic":"t","partition":0,"offset":2,.*"offset":5,.*\}$/);
+    expect(asked).toBe(6);
+    expect(it.next().value?.toString()).toMatch(/^,\{.*"offset":6,.*"offset":9,.*\}\]$/);
+    expect(it.next().done).toBe(true);
+  });
+
   /** What the read path checks of a value it has no proof for (null: nothing to check). */
   const spliceable = (v: Buffer | null): boolean => {
     if (v === null) return true;

@@ -63,6 +63,12 @@ export type AllocBuffer = (size: number) => Buffer<ArrayBuffer>;
 
 const allocUnsafe: AllocBuffer = (size) => Buffer.allocUnsafe(size);
 
+/** Records in the slices of `joinRunSlices`: the first slice's, and the most any slice holds. */
+export interface SliceSizes {
+  first: number;
+  max: number;
+}
+
 /** Many records of one partition written straight into one UTF-8 buffer. */
 export interface RecordJsonWriter {
   /** `prefix` + the Record JSON of each record, joined by commas, + `suffix` (a read response). */
@@ -80,6 +86,13 @@ export interface RecordJsonWriter {
    * (SSE events whose `id:` is the next offset, with whatever follows it in `idTail`).
    */
   framesRun(run: RecordRun, head: string, idHead: string, idTail: string): Buffer<ArrayBuffer>;
+  /**
+   * `joinRun` in slices, each written only when the iterator is asked for it: their
+   * concatenation is exactly `joinRun`'s bytes. A response can send one slice while the next is
+   * written. The first slice holds `sizes.first` records, each next one twice as many as the one
+   * before, up to `sizes.max`. Always at least one slice (the prefix and suffix of an empty run).
+   */
+  joinRunSlices(run: RecordRun, prefix: string, suffix: string, sizes: SliceSizes): Iterator<Buffer<ArrayBuffer>>;
 }
 
 function stringRenderer(topic: string, partition: number, format: ValueFormat): (rec: StoredRecord) => string {
@@ -193,18 +206,52 @@ function recordJsonWriter(
   const frames = (records: readonly StoredRecord[], frameHead: string, tail: (rec: StoredRecord) => string) =>
     write(records, '', '', { head: frameHead, tail });
   const runs = runWriter(headText, format, render);
+  const joinRun = (run: RecordRun, prefix: string, suffix: string, alloc?: AllocBuffer) =>
+    run.isPacked && format === 'json'
+      ? runs(run, prefix, suffix, undefined, alloc)
+      : write(run.toRecords(), prefix, suffix, undefined, alloc);
   return {
     join,
     frames,
-    joinRun: (run, prefix, suffix, alloc) =>
-      run.isPacked && format === 'json'
-        ? runs(run, prefix, suffix, undefined, alloc)
-        : write(run.toRecords(), prefix, suffix, undefined, alloc),
+    joinRun,
+    joinRunSlices: (run, prefix, suffix, sizes) => {
+      const packed = run.isPacked && format === 'json';
+      const records = packed ? undefined : run.toRecords();
+      // A slice after the first opens with the comma that joins it to the one before.
+      return slices(run.length, sizes.first, sizes.max, prefix, suffix, (from, to, before, after) =>
+        records
+          ? write(records.slice(from, to), before, after, undefined)
+          : runs(run, before, after, undefined, allocUnsafe, from, to),
+      );
+    },
     framesRun: (run, frameHead, idHead, idTail) =>
       run.isPacked && format === 'json'
         ? runs(run, '', '', { head: frameHead, idHead, idTail })
         : frames(run.toRecords(), frameHead, (rec) => `${idHead}${rec.offset + 1}${idTail}`),
   };
+}
+
+/**
+ * Records [0, n) in slices of `first` records, each the double of the one before up to `max`,
+ * each written by `write` when the iterator reaches it.
+ */
+function* slices(
+  n: number,
+  first: number,
+  max: number,
+  prefix: string,
+  suffix: string,
+  write: (from: number, to: number, before: string, after: string) => Buffer<ArrayBuffer>,
+): Generator<Buffer<ArrayBuffer>, undefined, undefined> {
+  let step = Math.min(first, max);
+  let from = 0;
+  do {
+    const to = Math.min(n, from + step);
+    yield write(from, to, from === 0 ? prefix : ',', to === n ? suffix : '');
+    from = to;
+    step = Math.min(max, step * 2);
+  } while (from < n);
+  return undefined;
 }
 
 /**
@@ -322,11 +369,14 @@ function runWriter(
   suffix: string,
   frame: { head: string; idHead: string; idTail: string } | undefined,
   alloc?: AllocBuffer,
+  from?: number,
+  to?: number,
 ) => Buffer<ArrayBuffer> {
   const head = text(headText);
-  return (run, prefix, suffix, frame, alloc = allocUnsafe) => {
+  // Records [from, to) of the run; the first of them is joined without a comma (`prefix` brings one).
+  return (run, prefix, suffix, frame, alloc = allocUnsafe, from = 0, to = run.length) => {
     if (format !== 'json') throw new Error('runWriter: json topics only');
-    const n = run.length;
+    const n = to - from;
     const frameHead = frame ? text(frame.head) : undefined;
     const idHead = frame ? text(frame.idHead) : undefined;
     const idTail = frame ? text(frame.idTail) : undefined;
@@ -343,7 +393,7 @@ function runWriter(
     // Pass 1: which records are written in place, the rendered bytes of the others, the size.
     let slow: Array<Buffer | undefined> | undefined;
     let size = Buffer.byteLength(prefix) + Buffer.byteLength(suffix) + n * frameBytes;
-    for (let i = 0; i < n; i++) {
+    for (let i = from; i < to; i++) {
       const b = run.bufferIndex(i);
       const buf = run.bufs[b]!;
       const keyLen = run.keyLength(i);
@@ -360,7 +410,7 @@ function runWriter(
         size += fixed + Math.max(keyLen, 0) + Math.max(valueLen, 0) + 2;
       } else {
         const bytes = Buffer.from(render(run.record(i)), 'utf8');
-        (slow ??= new Array<Buffer | undefined>(n))[i] = bytes;
+        (slow ??= new Array<Buffer | undefined>(n))[i - from] = bytes;
         size += bytes.length;
       }
     }
@@ -386,16 +436,16 @@ function runWriter(
     let lastId = NaN;
     let idAt = 0;
     let idLen = 0;
-    for (let i = 0; i < n; i++) {
-      const bytes = slow?.[i];
+    for (let i = from; i < to; i++) {
+      const bytes = slow?.[i - from];
       if (bytes) {
         if (frameHead) p = put(ov, p, frameHead);
-        else if (i > 0) ov.setUint8(p++, COMMA);
+        else if (i > from) ov.setUint8(p++, COMMA);
         p += bytes.copy(out, p);
         if (frame) p = put(ov, p, idHead!);
       } else {
         // The join's first record has no comma before it.
-        if (frame || i > 0) p = put(ov, p, lead);
+        if (frame || i > from) p = put(ov, p, lead);
         else {
           copyBytes(ov, p, lead.view, 1, lead.length - 1);
           p += lead.length - 1;

@@ -1,7 +1,10 @@
 // GET /v1/topics/{topic}/partitions/{partition}/records — stateless read of one partition
 // from an offset or timestamp, with record/byte limits and an optional long-poll.
+import type { ServerResponse } from 'node:http';
 import { createRoute, z } from '@hono/zod-openapi';
 import { NO_RECORD_FILTERS_DOC, refuseRecordFilters } from '../../delivery/sse-http.js';
+import type { Logger } from '../../logger.js';
+import { JSON_SLICES } from '../../topics/read-service.js';
 import type { RouteModule } from '../app-env.js';
 import { ApiError, errorResponses } from '../errors.js';
 import { intString } from '../schemas/int-query.js';
@@ -56,7 +59,8 @@ export const readRecordsRoute = createRoute({
     'Stateless fetch. Starts at `offset`, else at the first record with timestamp ≥ `timestamp`, else at the log start (Kafka’s `earliest`). ' +
     'Returns at most `max_records` records and stops after `max_bytes` of key+value+header bytes, but always returns at least one record if one exists. ' +
     '`offset` equal to `end_offset` is valid and returns no records; below the log start or beyond the end → 416 with `start_offset`/`end_offset`. ' +
-    '`wait_ms` long-polls: when no record is available the request waits up to `wait_ms` and answers the moment one is appended (or empty at the timer, on disconnect or shutdown).' +
+    '`wait_ms` long-polls: when no record is available the request waits up to `wait_ms` and answers the moment one is appended (or empty at the timer, on disconnect or shutdown). ' +
+    `A page of more than ${JSON_SLICES.whole} records is sent chunked as it is written (read whole first: every error is still its status); if writing it fails after the status line, the connection closes before the body ends, never with a shorter page that looks complete.` +
     NO_RECORD_FILTERS_DOC,
   request: {
     params: z.object({
@@ -112,6 +116,52 @@ export const registerReadRecords: RouteModule = (app) =>
       throw new ApiError(e.code, e.message);
     }
     // The ReadResponse JSON, rendered as text by the service (no per-record objects); typed
-    // routes only know c.json, hence the cast: the body is exactly the documented schema.
-    return c.body(result.value, 200, { 'content-type': 'application/json' }) as never;
+    // routes only know c.json, hence the casts: the body is exactly the documented schema.
+    const answer = result.value;
+    if ('whole' in answer) return c.body(answer.whole, 200, { 'content-type': 'application/json' }) as never;
+    // A large page goes out chunked as its slices are written. Chunked at once (not left to the
+    // host to choose), so the head leaves before the second slice is written.
+    const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+    return c.body(sliceStream(answer.slices, c.get('logger'), outgoing), 200, {
+      'content-type': 'application/json',
+      'transfer-encoding': 'chunked',
+    }) as never;
   });
+
+/**
+ * The slices as a body, each written when the host asks for the next chunk (after writing the
+ * one before to the socket). The page was read whole before the status line went out, so
+ * nothing expected can fail here. If writing a slice throws all the same, the connection is
+ * destroyed (elsewhere, the stream errors): the client sees a chunked body cut before its last
+ * chunk, and JSON without its closing `next_offset`, never a short page that looks complete.
+ */
+function sliceStream(
+  slices: Iterator<Buffer<ArrayBuffer>>,
+  logger: Logger,
+  outgoing: ServerResponse | undefined,
+): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>(
+    {
+      pull: (controller) => {
+        let next: IteratorResult<Buffer<ArrayBuffer>>;
+        try {
+          next = slices.next();
+        } catch (e) {
+          logger.error({ err: e }, 'writing a records page failed after its status line: response cut');
+          // Destroyed here rather than through the host's stream error path, which also tries to
+          // end the response with an error text.
+          if (!outgoing) throw e;
+          outgoing.destroy();
+          return;
+        }
+        if (next.done) controller.close();
+        else controller.enqueue(next.value);
+      },
+      cancel: () => {
+        slices.return?.();
+      },
+    },
+    // Nothing written ahead: a slice is written when the one before has gone to the socket.
+    { highWaterMark: 0 },
+  );
+}
