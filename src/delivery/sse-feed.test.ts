@@ -2,7 +2,7 @@
 // unfiltered partition streams read (real HTTP connections), with the old guarantees kept.
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createMemoryLogStore, type LogStore, type PartitionLog, type StoredRecord } from '../log/index.js';
@@ -68,9 +68,16 @@ async function append(log: PartitionLog, values: string[], key: string | null = 
 }
 
 /** A server whose requests open partition streams on `log`: `?from=N`, `?key=K` (a filter), `?batch=true`. */
+let finishSlow = (): void => {};
+
 async function serve(log: PartitionLog): Promise<string> {
   server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname === '/slow') {
+      // A response that takes its time: a stream pipelined behind it has no socket until it ends.
+      finishSlow = () => res.end('first');
+      return;
+    }
     const { sink, body } = nodeResponseSink(res);
     setImmediate(() => res.writeHead(200, { 'content-type': 'text/event-stream' }));
     void body
@@ -301,6 +308,36 @@ describe('shared delivery over real connections', () => {
     slow.res.resume();
     await until(() => slow.records().length === 256, 'everything, in the end', 20_000);
     expect(slow.records().map((r) => r.offset)).toEqual([...Array(256).keys()]);
+  });
+
+  it('a stream pipelined behind a slow response (no socket yet) leaves the feed at its budget instead of holding the tail for everyone, then gets every record', async () => {
+    const log = await store.createPartition(topicId, 0, config);
+    const url = await serve(log);
+    const other = await connect(url);
+    const { port } = new URL(url);
+    const raw = net.connect(Number(port), '127.0.0.1');
+    let received = '';
+    raw.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+    raw.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /?from=0 HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until(() => service.stats().live === 2, 'both live');
+    const pad = 'p'.repeat(16 * 1024);
+    const batches = 40; // 40 × 4 × 16 KiB = 2.5 MiB, ten times the budget
+    for (let b = 0; b < batches; b++) {
+      await append(
+        log,
+        Array.from({ length: 4 }, (_, j) => `${b * 4 + j}:${pad}`),
+      );
+    }
+    // The connected client is not held back by the one that cannot be written to yet.
+    await until(() => other.records().length === batches * 4, 'the connected client got everything');
+    expect(service.stats().live).toBe(1);
+    expect(service.stats().maxBufferedBytes).toBeLessThanOrEqual(MAX_BUFFERED + 2 * 64 * 1024 + 16 * 1024);
+    finishSlow();
+    const count = () => received.split('event: record\n').length - 1;
+    await until(() => count() === batches * 4, 'the pipelined stream got everything', 20_000);
+    const offsets = [...received.matchAll(/"offset":(\d+)/g)].map((m) => Number(m[1]));
+    expect(offsets).toEqual([...Array(batches * 4).keys()]);
+    raw.destroy();
   });
 
   it('ends with the final event after every record the feed held for the client (topic deleted, shutdown)', async () => {
