@@ -45,7 +45,7 @@ export interface paths {
         head?: never;
         /**
          * Grow partitions or change config
-         * @description Partitions only grow (shrinking is a 400). Config changes apply to the partition logs at once (retention, segment size) or to the next produce (durability, max_record_bytes). value_format is fixed. On a topic exposing an existing Kafka topic (`kafka_topic`), growing partitions grows that Kafka topic (as kafka-topics.sh --alter would: keys of native producers may map to other partitions afterwards) and a changed retention_ms, retention_bytes, segment_bytes or segment_ms is written to its Kafka config (only what changed); partitions added to it outside Sluice are adopted by a PATCH to its new count.
+         * @description Partitions only grow (shrinking is a 400). Config changes apply to the partition logs at once (retention, segment size) or to the next produce (durability, max_record_bytes). value_format is fixed. On a topic exposing an existing Kafka topic (`kafka_topic`), growing partitions grows that Kafka topic (as kafka-topics.sh --alter would: keys of native producers may map to other partitions afterwards) and a changed retention_ms, retention_bytes, segment_bytes or segment_ms is written to its Kafka config (only what changed); partitions added to it outside Sluice are adopted by a PATCH to its new count. A Durable Stream’s topic keeps its one partition: changing its count is a 409.
          */
         patch: operations["updateTopic"];
         trace?: never;
@@ -1737,6 +1737,15 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

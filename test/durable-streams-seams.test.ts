@@ -126,6 +126,36 @@ describe('Durable Streams seams', () => {
     expect((await ds('GET', fork)).text).toBe('real');
   });
 
+  it('a stream’s topic keeps its one partition: growing it is 409 (stream readers and appends use partition 0)', async () => {
+    const path = `seams/grow-${uid()}`;
+    const topic = path.replace('/', '__');
+    expect((await ds('PUT', path, { headers: { 'content-type': 'text/plain' }, body: 'a' })).status).toBe(201);
+    const patch = (body: unknown) =>
+      call(server.url, 'PATCH', `/v1/topics/${topic}`, {
+        headers: { ...admin, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const grown = await patch({ partitions: 2 });
+    expect(grown.status, grown.text).toBe(409);
+    expect(grown.text).toContain('Durable Stream');
+    const described = await call(server.url, 'GET', `/v1/topics/${topic}`, { headers: admin });
+    expect(JSON.parse(described.text)).toMatchObject({ partition_count: 1 });
+    // Other changes stay allowed, and so does naming the count it has.
+    expect((await patch({ partitions: 1, config: { retention_ms: 3_600_000 } })).status).toBe(200);
+    // A plain topic still grows.
+    const plain = `grow-plain-${uid()}`;
+    const made = await call(server.url, 'POST', '/v1/topics', {
+      headers: { ...admin, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: plain }),
+    });
+    expect(made.status).toBe(201);
+    const plainGrown = await call(server.url, 'PATCH', `/v1/topics/${plain}`, {
+      headers: { ...admin, 'content-type': 'application/json' },
+      body: JSON.stringify({ partitions: 2 }),
+    });
+    expect(plainGrown.status).toBe(200);
+  });
+
   it('a stream deleted and re-created: a held offset is 410, a long-poll answers 404, an SSE stream ends', async () => {
     const path = `seams/recreate-${uid()}`;
     const text = { 'content-type': 'text/plain' };

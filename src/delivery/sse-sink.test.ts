@@ -4,6 +4,7 @@
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { SseFeed } from './sse-feed.js';
 import { nodeResponseSink, urgentBacklogBytes, type SseSink } from './sse-sink.js';
 
 let server: http.Server | undefined;
@@ -287,6 +288,36 @@ describe('nodeResponseSink', () => {
     const deadline = Date.now() + 10_000;
     while (drains === 0 && Date.now() < deadline) await tick();
     expect(drains).toBe(1);
+    sink.end();
+    const text = await (await response).text();
+    expect(text).toBe(`retry: 100\n\n${frame(0).toString()}${small.toString()}${big.toString()}`);
+  });
+
+  it('during a hold, sends a feed’s large backlog (a client replaying on its own tail) on the next loop turn when the socket is empty', async () => {
+    const { url, opened, all } = await serve();
+    const response = fetch(url);
+    const { sink, res } = await opened;
+    const { writes, slow } = watchWrites(res);
+    writes.splice(0, await retryWritten(sink, writes));
+    await crowd(url, all, 100);
+    slow(400);
+    for (const other of all) other.sink.write(frame(0));
+    await writesReach(writes, 1);
+    const holdEnd = (writes[0] as SocketWrite).at + 600;
+    const feed = new SseFeed(0);
+    sink.follow?.(feed, 1024 * 1024, () => sink.unfollow?.());
+    // Below the urgent backlog: held for the round.
+    const mark = (res.socket as net.Socket).writableHighWaterMark;
+    const small = Buffer.alloc(mark + 4 * 1024, 0x62);
+    feed.append(small, 1);
+    await tick();
+    await tick();
+    expect(writes).toHaveLength(1);
+    const big = Buffer.alloc(urgentBacklogBytes(mark), 0x61);
+    feed.append(big, 2);
+    await writesReach(writes, 2);
+    expect((writes[1] as SocketWrite).at).toBeLessThan(holdEnd - 50);
+    sink.unfollow?.();
     sink.end();
     const text = await (await response).text();
     expect(text).toBe(`retry: 100\n\n${frame(0).toString()}${small.toString()}${big.toString()}`);

@@ -259,6 +259,19 @@ export class StreamsService {
     return state;
   }
 
+  /**
+   * The path of the stream whose topic this is, if any. A stream has one partition (its reads,
+   * appends and offsets are partition 0's), so its topic must not grow.
+   */
+  async pathOfTopic(topicId: string): Promise<string | undefined> {
+    const rows = await this.o.db
+      .select({ path: durableStreams.path })
+      .from(durableStreams)
+      .where(eq(durableStreams.topicId, topicId))
+      .limit(1);
+    return rows[0]?.path;
+  }
+
   private async load(topic: Topic): Promise<StreamState | undefined> {
     const rows = await this.o.db.select().from(durableStreams).where(eq(durableStreams.topicId, topic.id));
     const row = rows[0];

@@ -17,21 +17,33 @@ export const updateTopicRoute = createRoute({
     'On a topic exposing an existing Kafka topic (`kafka_topic`), growing partitions grows that Kafka topic (as ' +
     'kafka-topics.sh --alter would: keys of native producers may map to other partitions afterwards) and a changed ' +
     'retention_ms, retention_bytes, segment_bytes or segment_ms is written to its Kafka config (only what changed); ' +
-    'partitions added to it outside Sluice are adopted by a PATCH to its new count.',
+    'partitions added to it outside Sluice are adopted by a PATCH to its new count. ' +
+    'A Durable Stream’s topic keeps its one partition: changing its count is a 409.',
   request: {
     params: TopicNameParam,
     body: { required: true, content: { 'application/json': { schema: UpdateTopicBody } } },
   },
   responses: {
     200: { description: 'The updated topic', content: { 'application/json': { schema: Topic } } },
-    ...errorResponses(400, 404, 413, 415, 503),
+    ...errorResponses(400, 404, 409, 413, 415, 503),
   },
 });
 
 export const registerUpdateTopic: RouteModule = (app) =>
   app.openapi(updateTopicRoute, async (c) => {
-    const { topics } = c.get('services');
-    const result = await topics.update(c.req.valid('param').topic, c.req.valid('json'), requestLogger(c));
+    const { topics, durableStreams } = c.get('services');
+    const name = c.req.valid('param').topic;
+    const body = c.req.valid('json');
+    const current = topics.lookup(name);
+    if (current && body.partitions !== undefined && body.partitions !== current.partitions) {
+      const stream = await durableStreams.pathOfTopic(current.id);
+      if (stream !== undefined)
+        throw new ApiError(
+          'conflict',
+          `topic ${JSON.stringify(name)} is the Durable Stream ${JSON.stringify(stream)}, which has one partition: its reads and appends use partition 0 only`,
+        );
+    }
+    const result = await topics.update(name, body, requestLogger(c));
     if (!result.ok) throw new ApiError(result.error.code, result.error.message);
     return c.json(topicJson(result.value, topics.partitionStats(result.value)), 200);
   });
