@@ -81,22 +81,23 @@ export function createApp(services: Services): CreatedApp {
         guards(refuseUnsafeHead(), refuseContentEncoding()),
         (c, next) => {
           const method = c.req.method;
-          // NDJSON bodies are streamed by the produce route, which enforces the same limit as it
-          // reads; every other route (Durable Streams take any type) is held to it here.
-          if (
-            method === 'POST' &&
-            (c.req.header('content-type') ?? '').startsWith('application/x-ndjson') &&
-            matchedRoute(c)?.path === PRODUCE_ROUTE
-          ) {
-            return next();
-          }
           // bodyLimit's own decision for requests without a body or with a declared length, made
           // without touching c.req.raw.body: on @hono/node-server that getter builds a web Request
           // and stream per request, which would defeat the route's direct body read.
           if (method === 'GET' || method === 'HEAD') return next();
           const length = c.req.header('content-length');
-          if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
-            return parseInt(length || '0', 10) > config.maxBodyBytes ? limitBody(c, next) : next();
+          const declared = length !== undefined && c.req.header('transfer-encoding') === undefined;
+          if (declared && parseInt(length || '0', 10) > config.maxBodyBytes) return limitBody(c, next);
+          // NDJSON bodies are streamed by the produce route, which enforces the same limit as it
+          // reads (one declared over it is refused above, at once); every other route (Durable
+          // Streams take any type) is held to it here.
+          if (
+            declared ||
+            (method === 'POST' &&
+              (c.req.header('content-type') ?? '').startsWith('application/x-ndjson') &&
+              matchedRoute(c)?.path === PRODUCE_ROUTE)
+          ) {
+            return next();
           }
           return limitBody(c, next);
         },

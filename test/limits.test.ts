@@ -240,6 +240,22 @@ describe('refusals before the body is read (real process)', () => {
     60_000,
   );
 
+  it('an NDJSON body over SLUICE_MAX_BODY_BYTES by its Content-Length is answered 413 at once, as JSON is', async () => {
+    // Not after waiting for the body (or SLUICE_REQUEST_TIMEOUT_MS) to find out as it streams in.
+    const topic = name();
+    await createTopic(server.url, topic);
+    const head = request('POST', `/v1/topics/${topic}/records`, {
+      'content-type': 'application/x-ndjson',
+      'content-length': 12 * MiB,
+    });
+    const answer = await within(sendAndRead(server.url, head), 5_000);
+    expect(answer, 'no answer before any body byte was sent').not.toBe('pending');
+    if (answer === 'pending') return;
+    expect(answer.error).toBeUndefined();
+    expect(answer.text).toMatch(/^HTTP\/1\.1 413 /);
+    expect(envelope(answer.text)).toMatchObject({ error: { code: 'payload_too_large', limit: 'max_body_bytes' } });
+  }, 60_000);
+
   it('an NDJSON body found over SLUICE_MAX_BODY_BYTES as it streams in is answered 413, not reset', async () => {
     const topic = name();
     await createTopic(server.url, topic);

@@ -93,6 +93,39 @@ describe('large pages go out in slices', () => {
     expect(small.headers['transfer-encoding']).toBeUndefined();
   });
 
+  it('answers HEAD of a large page with the head alone, and the connection goes on', async () => {
+    const count = JSON_SLICES.max + JSON_SLICES.whole;
+    const name = await topicWith(count);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const request = (method: string) =>
+      new Promise<{ status: number; body: Buffer; headers: http.IncomingHttpHeaders }>((resolve, reject) => {
+        const req = http.request(
+          `${server.url}${recordsPath(name, `max_records=${count}&max_bytes=${16 << 20}`)}`,
+          { method, agent },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () =>
+              resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), headers: res.headers }),
+            );
+            res.on('error', reject);
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      const head = await request('HEAD');
+      expect([head.status, head.body.length]).toEqual([200, 0]);
+      // The same kept-alive connection then carries a whole page.
+      const get = await request('GET');
+      expect(get.status).toBe(200);
+      expect((JSON.parse(get.body.toString('utf8')) as { next_offset: number }).next_offset).toBe(count);
+    } finally {
+      agent.destroy();
+    }
+  });
+
   it('cuts the response when writing fails after the status line: no JSON client can take it for a page', async () => {
     const count = JSON_SLICES.max + JSON_SLICES.whole;
     const name = await topicWith(count);
