@@ -132,8 +132,8 @@ export const registerReadRecords: RouteModule = (app) =>
  * The slices as a body, each written when the host asks for the next chunk (after writing the
  * one before to the socket). The page was read whole before the status line went out, so
  * nothing expected can fail here. If writing a slice throws all the same, the connection is
- * destroyed (elsewhere, the stream errors): the client sees a chunked body cut before its last
- * chunk, and JSON without its closing `next_offset`, never a short page that looks complete.
+ * closed once what was written has gone out (elsewhere, the stream errors): the client sees a
+ * chunked body cut before its last chunk, and JSON without its closing `next_offset`, never a short page that looks complete.
  */
 function sliceStream(
   slices: Iterator<Buffer<ArrayBuffer>>,
@@ -148,10 +148,17 @@ function sliceStream(
           next = slices.next();
         } catch (e) {
           logger.error({ err: e }, 'writing a records page failed after its status line: response cut');
-          // Destroyed here rather than through the host's stream error path, which also tries to
-          // end the response with an error text.
+          // Closed here rather than through the host's stream error path, which also tries to
+          // end the response with an error text. What was written before must go out first: the
+          // response holds a chunk it was just given until the next tick (Node 24 buffers it in
+          // the response itself, not the socket), and destroying now would drop the head's slice.
+          // So the socket is ended after that flush, and destroyed once its writes are out: the
+          // client gets the head and earlier slices, then a close without the last chunk.
           if (!outgoing) throw e;
-          outgoing.destroy();
+          setImmediate(() => {
+            if (outgoing.socket) outgoing.socket.destroySoon();
+            else outgoing.destroy();
+          });
           return;
         }
         if (next.done) controller.close();
