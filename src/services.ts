@@ -166,6 +166,19 @@ export async function createServices(config: Config, overrides: ServiceOverrides
           })
         : undefined;
     if (idempotencyLock) cleanups.push(() => idempotencyLock.close());
+    const durableStreams = new StreamsService({
+      db: metadata.db,
+      topics,
+      logger: logger.child({ component: 'durable-streams' }),
+      idempotencyWindowMs: config.idempotencyWindowMs,
+      maxJsonDepth: config.maxJsonDepth,
+      maxReadBytes: 1024 * 1024,
+      sweepIntervalMs: config.streamSweepMs,
+      ...(idempotencyLock && { lock: idempotencyLock, sharedSyncMs: config.kafka.topicSyncMs }),
+    });
+    cleanups.push(() => durableStreams.close());
+    // Before the first produce: a stream's topic takes appends in the stream's order.
+    await durableStreams.start();
     const produce = new ProduceService(
       topics,
       log,
@@ -181,6 +194,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       },
       Date.now,
       idempotencyLock,
+      durableStreams,
     );
     cleanups.push(() => produce.close());
     registerIdempotencyMetrics(metrics, () => produce.idempotencyStats());
@@ -311,17 +325,6 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       },
     );
     await auth.announce(config.host);
-    const durableStreams = new StreamsService({
-      db: metadata.db,
-      topics,
-      logger: logger.child({ component: 'durable-streams' }),
-      idempotencyWindowMs: config.idempotencyWindowMs,
-      maxJsonDepth: config.maxJsonDepth,
-      maxReadBytes: 1024 * 1024,
-      sweepIntervalMs: config.streamSweepMs,
-      ...(idempotencyLock && { lock: idempotencyLock, sharedSyncMs: config.kafka.topicSyncMs }),
-    });
-    cleanups.push(() => durableStreams.close());
     const overview = new OverviewService(
       overviewSources({
         topics,

@@ -129,4 +129,26 @@ describe.skipIf(!twoNodesPossible())('Durable Streams across two Sluice nodes on
     expect(await content(nodes.b, path)).toBe('last;');
     expect((await ds(nodes.b, 'HEAD', path)).headers.get('stream-closed')).toBe('true');
   });
+
+  it('a topic produce on the other node to a stream closed on one node is refused (409), keyed or not', async () => {
+    const path = await streamOnBoth();
+    const topic = path.replaceAll('/', '__');
+    const produce = (node: TestServer, value: string, headers: Record<string, string> = {}) =>
+      fetch(`${node.url}/v1/topics/${topic}/records`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ records: [{ value }] }),
+      });
+    expect((await produce(nodes.b, 'open;')).status).toBe(200);
+    const keyed = { 'idempotency-key': `k-${randomUUID()}` };
+    expect((await produce(nodes.b, 'keyed;', keyed)).status).toBe(200);
+    expect((await ds(nodes.a, 'POST', path, { headers: { ...text, 'stream-closed': 'true' } })).status).toBe(204);
+    const late = await produce(nodes.b, 'late;');
+    expect(late.status).toBe(409);
+    expect(await late.text()).toContain('stream_closed');
+    expect((await produce(nodes.b, 'late-keyed;', { 'idempotency-key': `k-${randomUUID()}` })).status).toBe(409);
+    // A retry of the request acknowledged before the close answers as before, appending nothing.
+    expect((await produce(nodes.b, 'keyed;', keyed)).status).toBe(200);
+    expect(await content(nodes.a, path)).toBe('open;keyed;');
+  });
 });

@@ -7,6 +7,7 @@ import type { Logger } from '../logger.js';
 import type { MetadataDb } from '../metadata/connection.js';
 import { durableStreams, type DurableStreamRow } from '../metadata/schema.js';
 import type { IdempotencyLock } from '../topics/idempotency-lock.js';
+import type { AppendGate, AppendOwner, ProduceError, ProduceTopic } from '../topics/produce-service.js';
 import type { Topic, TopicsService } from '../topics/topics-service.js';
 import { contentTypesMatch, isJsonContentType, normaliseContentType, valueFormatFor } from './content-type.js';
 import { jsonMessages } from './json-messages.js';
@@ -79,6 +80,8 @@ export interface StreamState {
   /** Woken on close and delete (appends wake readers through the log). */
   listeners: Set<() => void>;
   deleted: boolean;
+  /** Being created (a fork's prefix or the initial body still being appended): no other append yet. */
+  creating: boolean;
 }
 
 interface WriterState {
@@ -181,8 +184,13 @@ const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
 /** Most records one GET returns (JSON streams of tiny messages). */
 const MAX_READ_RECORDS = 10_000;
 
-export class StreamsService {
+export class StreamsService implements AppendOwner {
   private readonly states = new Map<string, Promise<StreamState | undefined>>();
+  /**
+   * The ids of the topics that are streams': read by `start`, kept by create and delete, and on a
+   * shared log read again on every sync (another node may have made one).
+   */
+  private streamTopics = new Set<string>();
   private readonly clock: () => number;
   private readonly bootTime: number;
   private timer: NodeJS.Timeout | undefined;
@@ -203,9 +211,24 @@ export class StreamsService {
       this.timer.unref();
     }
     if (o.lock) {
-      this.syncTimer = setInterval(() => void this.syncWatched(), o.sharedSyncMs ?? 1_000);
+      this.syncTimer = setInterval(() => {
+        void this.syncWatched();
+        void this.syncStreamTopics().catch((e: unknown) =>
+          this.o.logger.debug({ err: e }, 'reading which topics are streams failed; will retry'),
+        );
+      }, o.sharedSyncMs ?? 1_000);
       this.syncTimer.unref();
     }
+  }
+
+  /** Reads which topics are streams', before the first produce is taken. */
+  async start(): Promise<void> {
+    await this.syncStreamTopics();
+  }
+
+  private async syncStreamTopics(): Promise<void> {
+    const rows = await this.o.db.select({ topicId: durableStreams.topicId }).from(durableStreams);
+    this.streamTopics = new Set(rows.map((r) => r.topicId));
   }
 
   close(): void {
@@ -222,6 +245,19 @@ export class StreamsService {
     if (!name.ok) return err({ code: 'bad_request', message: name.error });
     const topic = this.o.topics.lookup(name.value);
     if (!topic) return err(notFound(path));
+    const state = await this.stateOfTopic(topic);
+    if (!state || state.deleted) return err(notFound(path));
+    if (state.row.softDeleted)
+      return err({ code: 'gone', message: `stream ${JSON.stringify(path)} was deleted (forks of it remain)` });
+    if (this.expired(state) && this.expired(await this.withPersistedAccess(state))) {
+      await this.removeExpired(state);
+      return err(notFound(path));
+    }
+    return ok(state);
+  }
+
+  /** The stream state of a topic (loaded once), or undefined if it is not a stream's. */
+  private stateOfTopic(topic: Topic): Promise<StreamState | undefined> {
     let p = this.states.get(topic.id);
     if (!p) {
       p = this.load(topic);
@@ -231,15 +267,83 @@ export class StreamsService {
         () => this.states.delete(topic.id),
       );
     }
-    const state = await p;
-    if (!state || state.deleted) return err(notFound(path));
-    if (state.row.softDeleted)
-      return err({ code: 'gone', message: `stream ${JSON.stringify(path)} was deleted (forks of it remain)` });
-    if (this.expired(state) && this.expired(await this.withPersistedAccess(state))) {
-      await this.removeExpired(state);
-      return err(notFound(path));
+    return p;
+  }
+
+  // ---- appends from outside the protocol -------------------------------------------------
+
+  /**
+   * A topic produce (or a queue or webhook dead letter) to a stream's topic: taken in the order of
+   * the stream's own appends, and refused once the stream is closed, so readers that saw its end
+   * and readers that come later agree. Other topics: undefined, at the cost of a set lookup.
+   */
+  ordered<T>(
+    topic: ProduceTopic,
+    append: (gate: AppendGate, locked: boolean) => Promise<Result<T, ProduceError>>,
+  ): Promise<Result<T, ProduceError>> | undefined {
+    if (!this.streamTopics.has(topic.id)) return undefined;
+    return this.orderedAppend(topic, append);
+  }
+
+  private async orderedAppend<T>(
+    produced: ProduceTopic,
+    append: (gate: AppendGate, locked: boolean) => Promise<Result<T, ProduceError>>,
+  ): Promise<Result<T, ProduceError>> {
+    const topic = this.o.topics.lookup(produced.name);
+    let s: StreamState | undefined;
+    try {
+      s = topic?.id === produced.id ? await this.stateOfTopic(topic) : undefined;
+    } catch (e) {
+      return err({
+        code: 'unavailable',
+        message: `could not read the state of the Durable Stream whose topic this is (${(e as Error).message}); retry`,
+        details: {},
+      });
     }
-    return ok(state);
+    // No stream row (any more): an ordinary topic.
+    if (!s) return append({ admit: () => undefined, issued: () => {} }, false);
+    const gate: AppendGate = {
+      admit: () => {
+        if (s.creating)
+          return {
+            code: 'unavailable',
+            message: `topic ${JSON.stringify(s.topic.name)} is the Durable Stream ${JSON.stringify(s.row.path)}, which is still being created; retry`,
+            details: { stream: s.row.path },
+          };
+        if (!s.closing) return undefined;
+        return {
+          code: 'conflict',
+          message: `topic ${JSON.stringify(s.topic.name)} is the Durable Stream ${JSON.stringify(s.row.path)}, which is closed: it takes no more records`,
+          details: { reason: 'stream_closed', stream: s.row.path },
+        };
+      },
+      issued: (done) => {
+        s.pending = done.catch(() => {});
+      },
+    };
+    const lock = this.o.lock;
+    if (!lock) return append(gate, false);
+    // Shared log: in the order of every node's appends to the stream, a close made on another
+    // node applied first.
+    const held = await lock.run(s.topic.id, 'durable stream writer', async () => {
+      try {
+        await this.catchUp(s, false);
+      } catch (e) {
+        return err<ProduceError>({
+          code: 'unavailable',
+          message: `could not read whether the Durable Stream ${JSON.stringify(s.row.path)} is closed (${(e as Error).message}); retry`,
+          details: {},
+        });
+      }
+      return append(gate, true);
+    });
+    if (!held.ok)
+      return err({
+        code: 'unavailable',
+        message: `${held.error.reason}: appends to a Durable Stream's topic on a log shared by several nodes need the database to order them; retry`,
+        details: {},
+      });
+    return held.value;
   }
 
   /**
@@ -277,6 +381,8 @@ export class StreamsService {
     const row = rows[0];
     const log = this.o.topics.partitionLog(topic.name, 0);
     if (!row || !log.ok) return undefined;
+    // Made on another node since this node last read the list: its topic's appends are ordered now.
+    this.streamTopics.add(topic.id);
     // A renewal not yet flushed when the process stopped is not lost: count from start-up.
     const access = Math.max(row.lastAccessAt, this.bootTime);
     return this.stateOf(topic, log.value.log, row, access);
@@ -297,6 +403,7 @@ export class StreamsService {
       pending: Promise.resolve(),
       listeners: new Set(),
       deleted: false,
+      creating: false,
     };
   }
 
@@ -304,6 +411,7 @@ export class StreamsService {
   private async forget(topicId: string): Promise<void> {
     const p = this.states.get(topicId);
     this.states.delete(topicId);
+    this.streamTopics.delete(topicId);
     void p?.then((s) => {
       if (s) this.markDeleted(s);
     });
@@ -520,21 +628,28 @@ export class StreamsService {
     }
     const state = this.stateOf(topic, log.value.log, row, now);
     state.writer = Promise.resolve({ producers: new Map(), lastStreamSeq: undefined });
+    // A topic produce meanwhile would shift the fork's copied offsets or come before the body.
+    state.creating = true;
     this.states.set(topic.id, Promise.resolve(state));
-    if (source && fork) {
-      const copied = await this.copyPrefix(source, state, fork.value);
-      if (!copied.ok) {
-        await this.o.topics.delete(topic.name, logger);
-        return copied;
+    this.streamTopics.add(topic.id);
+    try {
+      if (source && fork) {
+        const copied = await this.copyPrefix(source, state, fork.value);
+        if (!copied.ok) {
+          await this.o.topics.delete(topic.name, logger);
+          return copied;
+        }
       }
-    }
-    if (messages.value.length > 0) {
-      const appended = await state.log.append(messages.value, { durability: topic.config.durability });
-      if (!appended.ok) return err(appendFailure(appended.error));
-    }
-    if (input.closed) {
-      state.closing = true;
-      await this.persistClosed(state, null);
+      if (messages.value.length > 0) {
+        const appended = await state.log.append(messages.value, { durability: topic.config.durability });
+        if (!appended.ok) return err(appendFailure(appended.error));
+      }
+      if (input.closed) {
+        state.closing = true;
+        await this.persistClosed(state, null);
+      }
+    } finally {
+      state.creating = false;
     }
     return ok({ status: 201, view: this.view(state) });
   }

@@ -116,10 +116,13 @@ export async function flushDeadLetters(o: {
           o.onRefused?.(d.offset, `${result.error.code}: ${result.error.message}`);
           continue;
         }
-        if (REFUSES_THE_RECORD.has(result.error.code)) {
+        if (
+          REFUSES_THE_RECORD.has(result.error.code) ||
+          (result.error.code === 'conflict' && result.error.details.reason === 'stream_closed')
+        ) {
           // The dead-letter topic will never take this record (e.g. its max_record_bytes is
-          // smaller): give it up as a queue without one would, rather than retry it forever
-          // and hold the partition's window.
+          // smaller, or it is a closed Durable Stream's): give it up as a queue without one
+          // would, rather than retry it forever and hold the partition's window.
           refused.push(d.offset);
           o.onRefused?.(d.offset, `${result.error.code}: ${result.error.message}`);
           continue;

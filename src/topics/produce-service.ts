@@ -28,6 +28,31 @@ export interface ProduceTopic {
   config: { value_format: ValueFormat; max_record_bytes: number; durability: 'fsync' | 'write' };
 }
 
+/**
+ * Orders the appends to topics another service owns. A Durable Stream's topic takes no record
+ * once the stream is closed, and an append must not race the close: it lands before the close
+ * (and readers see it before EOF) or is refused.
+ */
+export interface AppendOwner {
+  /**
+   * Undefined when the topic has no owner: append as usual. Otherwise runs `append` in the
+   * owner's order. On a log other nodes share the owner holds its cross-node lock around
+   * `append` (`locked`), which then takes no lock of its own.
+   */
+  ordered<T>(
+    topic: ProduceTopic,
+    append: (gate: AppendGate, locked: boolean) => Promise<Result<T, ProduceError>>,
+  ): Promise<Result<T, ProduceError>> | undefined;
+}
+
+/** What an owner decides for one append. */
+export interface AppendGate {
+  /** Asked in the same tick as the log appends are issued: a refusal, or undefined to go on. */
+  admit(): ProduceError | undefined;
+  /** The appends just issued: the owner lets a close finish only after them. */
+  issued(done: Promise<unknown>): void;
+}
+
 /** Narrow port onto the topics service. */
 export interface ProduceTopics {
   lookup(name: string): ProduceTopic | undefined;
@@ -130,6 +155,8 @@ export class ProduceService {
      * catch up with the log first. Without it (one node) they cost what they always did.
      */
     private readonly lock?: IdempotencyLock,
+    /** Orders appends to the topics it owns (Durable Streams' topics). */
+    private readonly owner?: AppendOwner,
   ) {
     this.idempotency = new IdempotencyTracker(limits.idempotencyWindowMs, clock, {
       ...(limits.idempotencyMaxEntries !== undefined && { maxEntries: limits.idempotencyMaxEntries }),
@@ -176,14 +203,26 @@ export class ProduceService {
     const decoded = await this.decode(req, topic, hash);
     if (!decoded.ok) return decoded;
     const { batches, partitions } = decoded.value;
+    const bodyHash = hash?.digest().subarray(0, BODY_HASH_BYTES);
+    const owned = this.owner?.ordered(topic, (gate, locked) =>
+      this.decide(topic, identity, bodyHash, batches, partitions, gate, locked),
+    );
+    return owned ?? this.decide(topic, identity, bodyHash, batches, partitions, undefined, false);
+  }
 
-    if (!identity || !hash) return this.append(topic, batches, partitions, undefined);
-    const bodyHash = hash.digest().subarray(0, BODY_HASH_BYTES);
-    if (!this.lock) return this.appendIdempotent(topic, identity, bodyHash, batches, partitions);
-    // Shared log: no other node decides on this key or producer until this request has appended,
-    // and what other nodes appended before is applied here before deciding.
-    const scope = identity.kind === 'key' ? `key ${identity.key}` : `producer ${identity.id}`;
-    const locked = await this.lock.run(topic.id, scope, async () => {
+  /** Appends the decoded request, once idempotency allows (`locked`: a cross-node lock is held). */
+  private async decide(
+    topic: ProduceTopic,
+    identity: IdempotencyIdentity | undefined,
+    bodyHash: Buffer | undefined,
+    batches: Map<number, PackedRecords>,
+    partitions: number[],
+    gate: AppendGate | undefined,
+    locked: boolean,
+  ): Promise<Result<{ offsets: OffsetRef[] }, ProduceError>> {
+    if (!identity || !bodyHash) return this.append(topic, batches, partitions, undefined, gate);
+    if (!this.lock) return this.appendIdempotent(topic, identity, bodyHash, batches, partitions, gate);
+    const caughtUp = async () => {
       try {
         await this.idempotency.catchUp(topic.id, () => this.partitionLogs(topic));
       } catch (e) {
@@ -193,16 +232,21 @@ export class ProduceService {
           details: {},
         });
       }
-      return this.appendIdempotent(topic, identity, bodyHash, batches, partitions);
-    });
-    if (!locked.ok) {
+      return this.appendIdempotent(topic, identity, bodyHash, batches, partitions, gate);
+    };
+    if (locked) return caughtUp();
+    // Shared log: no other node decides on this key or producer until this request has appended,
+    // and what other nodes appended before is applied here before deciding.
+    const scope = identity.kind === 'key' ? `key ${identity.key}` : `producer ${identity.id}`;
+    const held = await this.lock.run(topic.id, scope, caughtUp);
+    if (!held.ok) {
       return err({
         code: 'unavailable',
-        message: `${locked.error.reason}: idempotent produce needs the database to coordinate nodes. Retrying with the same idempotency headers completes the request without duplicates.`,
+        message: `${held.error.reason}: idempotent produce needs the database to coordinate nodes. Retrying with the same idempotency headers completes the request without duplicates.`,
         details: {},
       });
     }
-    return locked.value;
+    return held.value;
   }
 
   private async appendIdempotent(
@@ -211,6 +255,7 @@ export class ProduceService {
     bodyHash: Buffer,
     batches: Map<number, PackedRecords>,
     partitions: number[],
+    gate: AppendGate | undefined,
   ): Promise<Result<{ offsets: OffsetRef[] }, ProduceError>> {
     const logs = () => this.partitionLogs(topic);
     const begun = await this.idempotency.begin(topic.id, logs, identity, bodyHash, partitions.length);
@@ -225,7 +270,7 @@ export class ProduceService {
     if (begun.value.kind === 'replay') return ok({ offsets: begun.value.offsets });
     const claim = begun.value.claim;
     try {
-      return await this.append(topic, batches, partitions, claim);
+      return await this.append(topic, batches, partitions, claim, gate);
     } finally {
       claim.release();
     }
@@ -401,7 +446,12 @@ export class ProduceService {
     batches: Map<number, PackedRecords>,
     partitions: number[],
     claim: IdempotencyClaim | undefined,
+    gate?: AppendGate,
   ): Promise<Result<{ offsets: OffsetRef[] }, ProduceError>> {
+    // From the owner's answer to the last log append call below nothing awaits: no close of the
+    // owner can come in between.
+    const refused = gate?.admit();
+    if (refused) return err(refused);
     const count = partitions.length;
     // Per partition, the request indexes of its records (in its batch's order).
     const groups = new Map<number, number[]>();
@@ -413,7 +463,7 @@ export class ProduceService {
     }
     const offsets = new Array<OffsetRef>(count);
     const failures: ProduceError[] = [];
-    await Promise.all(
+    const appended = Promise.all(
       [...groups].map(async ([partition, all]) => {
         // A retry appends only what an earlier attempt did not.
         let indexes = all;
@@ -453,6 +503,8 @@ export class ProduceService {
           offsets[indexes[k]!] = { partition, offset: result.value.baseOffset + k };
       }),
     );
+    gate?.issued(appended);
+    await appended;
     if (failures.length > 0) return err(failures.find((f) => f.code === 'storage_full') ?? failures[0]!);
     if (claim) {
       const all = claim.offsets();

@@ -84,6 +84,7 @@ export const produceRecordsRoute = createRoute({
     'Keyless records without a partition all go to one partition per request, rotating between requests. ' +
     'Records for one partition are appended as one atomic batch; the response is sent once every batch is as durable as the topic’s `durability`. ' +
     'A request spanning partitions appends one batch per partition: if one fails (507 `storage_full`, 503 `unavailable`) others may have been appended — retry with idempotency headers. ' +
+    'The topic of a Durable Stream (`/v1/stream`) takes records in the order of the stream’s own appends; once the stream is closed → 409 `conflict` with `reason: "stream_closed"` and `stream` (its path), so every reader sees the same end. ' +
     IDEMPOTENCY_DOC,
   request: {
     params: z.object({ topic: z.string().openapi({ param: { name: 'topic', in: 'path' }, example: 'orders' }) }),
