@@ -51,19 +51,21 @@ export function createApp(services: Services): CreatedApp {
     a.use('/v1/stream/*', streamSecurityHeaders());
     // Audited once answered, whoever answered: refused attempts are audited too.
     a.use('*', requestContext(services, inflight, auditLog(services.logger)));
+    const tooLarge = () =>
+      new ApiError(
+        'payload_too_large',
+        `request body exceeds ${config.maxBodyBytes} bytes (SLUICE_MAX_BODY_BYTES)`,
+        {
+          limit: 'max_body_bytes',
+          max_bytes: config.maxBodyBytes,
+        },
+        // The rest of the body is never read: the connection closes (lingering, see client-error.ts).
+        { connection: 'close' },
+      );
     const limitBody = bodyLimit({
       maxSize: config.maxBodyBytes,
       onError: () => {
-        throw new ApiError(
-          'payload_too_large',
-          `request body exceeds ${config.maxBodyBytes} bytes (SLUICE_MAX_BODY_BYTES)`,
-          {
-            limit: 'max_body_bytes',
-            max_bytes: config.maxBodyBytes,
-          },
-          // The rest of the body is never read: the connection closes (lingering, see client-error.ts).
-          { connection: 'close' },
-        );
+        throw tooLarge();
       },
     });
     // One middleware, in this order (see chain.ts for why and for what a step may do).
@@ -87,7 +89,9 @@ export function createApp(services: Services): CreatedApp {
           if (method === 'GET' || method === 'HEAD') return next();
           const length = c.req.header('content-length');
           const declared = length !== undefined && c.req.header('transfer-encoding') === undefined;
-          if (declared && parseInt(length || '0', 10) > config.maxBodyBytes) return limitBody(c, next);
+          // Refused here, not by bodyLimit, which reads c.req.raw: that starts reading the body,
+          // and would answer `Expect: 100-continue` with a 100 before the 413 (server.ts).
+          if (declared && parseInt(length || '0', 10) > config.maxBodyBytes) return Promise.reject(tooLarge());
           // NDJSON bodies are streamed by the produce route, which enforces the same limit as it
           // reads (one declared over it is refused above, at once); every other route (Durable
           // Streams take any type) is held to it here.

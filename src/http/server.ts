@@ -98,6 +98,22 @@ function closeWithConnection(res: ServerResponse, socket: Socket): void {
   res.once('socket', () => socket.off('close', gone));
 }
 
+/**
+ * `Expect: 100-continue`: Node would answer 100 at once, before any check. Here it goes out when
+ * the app starts reading the body, so a request refused before that (401, 403, 404, 413, 415…)
+ * is answered without inviting a body the server would only discard (RFC 9110 §10.1.1).
+ */
+function continueOnRead(req: IncomingMessage, res: ServerResponse): void {
+  const onListener = (event: string | symbol): void => {
+    if (event !== 'data' && event !== 'readable') return;
+    req.off('newListener', onListener);
+    // After a final answer (the host drains what the client sends anyway), a 100 would be sent
+    // after it: never.
+    if (!res.headersSent && !res.writableEnded) res.writeContinue();
+  };
+  req.on('newListener', onListener);
+}
+
 export async function startServer(services: Services, listen: { host: string; port: number }): Promise<RunningServer> {
   const { app, inflight, limits } = createApp(services);
   const { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs } = services.config.limits;
@@ -117,11 +133,15 @@ export async function startServer(services: Services, listen: { host: string; po
           connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(headersTimeoutMs / 4))),
         },
         // 32 KiB of request line and headers (Node's default is 16): a group cursor may be 16 KiB.
-        createServer: ((options: object, listener: Listener) =>
-          createServer(
-            { ...options, maxHeaderSize: 32 * 1024 },
-            connections.wrap(listener),
-          )) as unknown as typeof createServer,
+        createServer: ((options: object, listener: Listener) => {
+          const handle = connections.wrap(listener);
+          const created = createServer({ ...options, maxHeaderSize: 32 * 1024 }, handle);
+          created.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+            continueOnRead(req, res);
+            handle(req, res);
+          });
+          return created;
+        }) as unknown as typeof createServer,
       },
       () => resolve(s as Server),
     );
