@@ -440,7 +440,9 @@ export function runLogStoreConformance(
       const want: boolean[] = [];
       for (const [records, flagged] of batches) {
         for (let i = 0; i < records.length; i++) want.push(flagged && capabilities.trustsOneLineJson !== false);
-        expect((await log.append(records, { durability: 'write' })).ok).toBe(true);
+        const appended = await log.append(records, { durability: 'write' });
+        // The refusal itself when it fails (once on the Kafka store under load, reason unseen).
+        expect(appended.ok || appended.error).toBe(true);
       }
       for (const from of [0, 2, 4]) {
         const r = await log.readRun(from, { maxRecords: 100, maxBytes: 1 << 20 });
