@@ -106,7 +106,11 @@ export function authMiddleware(services: Services, app: () => App, watch: Stream
   }
 
   function proceed(c: Context<AppEnv>, next: Next, principal: Principal): Promise<void> {
-    return principal.kind === 'token' || principal.kind === 'key' ? watched(c, next, principal) : next();
+    // Only a GET can become an SSE stream (EventSource, `Accept: text/event-stream`); looking at
+    // any other answer's headers would make @hono/node-server build a Headers object for it.
+    return (principal.kind === 'token' || principal.kind === 'key') && c.req.method === 'GET'
+      ? watched(c, next, principal)
+      : next();
   }
 
   /** An SSE stream outlives the request: it ends when its credential does. */
