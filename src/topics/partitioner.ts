@@ -37,24 +37,64 @@ export function partitionForKey(key: Uint8Array, partitionCount: number): number
 }
 
 /**
+ * Bytes of keyless records a partition takes while requests keep overlapping before the spread
+ * moves on (Kafka's `batch.size` default, which bounds its sticky partitioner the same way:
+ * KIP-794).
+ */
+export const STICKY_BYTES = 16 * 1024;
+
+interface Spread {
+  /** Where the next keyless request goes if it may stay. */
+  partition: number;
+  /** Bytes of keyless records placed on `partition` since the spread moved there. */
+  bytes: number;
+  /** Keyless requests placed on each partition and not yet answered. */
+  open: number[];
+}
+
+/**
  * Chooses partitions for keyless records. Each request's keyless records all go to one
- * partition (one batch, like Kafka's sticky partitioner) and successive requests rotate
- * through the partitions, so load spreads evenly without splitting a request into many
- * small appends. State is per topic and in memory only: placement of keyless records is
- * not a guarantee.
+ * partition (one batch, like Kafka's sticky partitioner). A request that arrives while the
+ * last one placed is still being answered goes to the same partition, so concurrent requests
+ * share its appends (one write and one fdatasync for all of them: the group commit), up to
+ * `STICKY_BYTES` of records; otherwise it goes to the next partition in turn. So requests sent
+ * one at a time rotate through the partitions, and concurrent ones move on every
+ * `STICKY_BYTES`: load spreads evenly either way. State is per topic and in memory only:
+ * placement of keyless records is not a guarantee.
  */
 export class KeylessSpreader {
-  private readonly next = new Map<string, number>();
+  private readonly spreads = new Map<string, Spread>();
 
-  /** The partition for the next request's keyless records on `topicId`. */
+  constructor(private readonly stickyBytes = STICKY_BYTES) {}
+
+  /** The partition for a request's keyless records on `topicId`; call `done` once it is answered. */
   pick(topicId: string, partitionCount: number): number {
-    const n = this.next.get(topicId) ?? Math.floor(Math.random() * partitionCount);
-    this.next.set(topicId, (n + 1) % 0x40000000);
-    return n % partitionCount;
+    let s = this.spreads.get(topicId);
+    if (s === undefined) {
+      s = { partition: Math.floor(Math.random() * partitionCount), bytes: 0, open: [] };
+      this.spreads.set(topicId, s);
+    } else if (!(s.partition < partitionCount && s.bytes < this.stickyBytes && (s.open[s.partition] ?? 0) > 0)) {
+      s.partition = (s.partition + 1) % partitionCount;
+      s.bytes = 0;
+    }
+    s.open[s.partition] = (s.open[s.partition] ?? 0) + 1;
+    return s.partition;
+  }
+
+  /** Counts `bytes` of keyless records placed on `partition` toward its sticky bound. */
+  placed(topicId: string, partition: number, bytes: number): void {
+    const s = this.spreads.get(topicId);
+    if (s?.partition === partition) s.bytes += bytes;
+  }
+
+  /** The request `pick` placed on `partition` is answered (appended or refused). */
+  done(topicId: string, partition: number): void {
+    const s = this.spreads.get(topicId);
+    if (s && (s.open[partition] ?? 0) > 0) s.open[partition]!--;
   }
 
   /** Forget a deleted topic. */
   forget(topicId: string): void {
-    this.next.delete(topicId);
+    this.spreads.delete(topicId);
   }
 }

@@ -107,6 +107,11 @@ export interface ProduceError {
   details: Record<string, unknown>;
 }
 
+/** The partition the spread gave a request's keyless records, if it has any. */
+interface KeylessPick {
+  partition?: number;
+}
+
 interface Decoded {
   /** Each partition's records, in request order, laid out for the log. */
   batches: Map<number, PackedRecords>;
@@ -142,7 +147,9 @@ function fromAppendError(e: AppendError, partition: number, idempotent: boolean)
 export const DEFAULT_TIMESTAMP_AFTER_MAX_MS = 3_600_000;
 
 export class ProduceService {
+  /** Keyless requests that overlap share a partition, and so its group commits. */
   private readonly spreader = new KeylessSpreader();
+
   private readonly idempotency: IdempotencyTracker;
 
   constructor(
@@ -200,14 +207,19 @@ export class ProduceService {
         : undefined;
     const hash = identity ? createHash('sha256') : undefined;
 
-    const decoded = await this.decode(req, topic, hash);
-    if (!decoded.ok) return decoded;
-    const { batches, partitions } = decoded.value;
-    const bodyHash = hash?.digest().subarray(0, BODY_HASH_BYTES);
-    const owned = this.owner?.ordered(topic, (gate, locked) =>
-      this.decide(topic, identity, bodyHash, batches, partitions, gate, locked),
-    );
-    return owned ?? this.decide(topic, identity, bodyHash, batches, partitions, undefined, false);
+    const spread: KeylessPick = {};
+    try {
+      const decoded = await this.decode(req, topic, hash, spread);
+      if (!decoded.ok) return decoded;
+      const { batches, partitions } = decoded.value;
+      const bodyHash = hash?.digest().subarray(0, BODY_HASH_BYTES);
+      const owned = this.owner?.ordered(topic, (gate, locked) =>
+        this.decide(topic, identity, bodyHash, batches, partitions, gate, locked),
+      );
+      return await (owned ?? this.decide(topic, identity, bodyHash, batches, partitions, undefined, false));
+    } finally {
+      if (spread.partition !== undefined) this.spreader.done(topic.id, spread.partition);
+    }
   }
 
   /** Appends the decoded request, once idempotency allows (`locked`: a cross-node lock is held). */
@@ -307,6 +319,7 @@ export class ProduceService {
     req: ProduceRequest,
     topic: ProduceTopic,
     hash: Hash | undefined,
+    spread: KeylessPick,
   ): Promise<Result<Decoded, ProduceError>> {
     const maxRecords = this.maxRecordsPerRequest;
     const ctx: DecodeContext = {
@@ -320,6 +333,9 @@ export class ProduceService {
     const batches = new Map<number, PackedRecords>();
     const partitions: number[] = [];
     let keyless: number | undefined;
+    /** The partition of the request's keyless records, picked at the first one. */
+    const keylessPartition = (): number =>
+      (keyless ??= spread.partition = this.spreader.pick(topic.id, topic.partitions));
     /**
      * The partition's records. The first partition's batch is sized for the rest of the source
      * and copies each source buffer whole (then moves fields within its own buffer); others,
@@ -339,11 +355,7 @@ export class ProduceService {
       const { input, partition } = r.value;
       const skew = this.timestampProblem(input.timestamp, ctx.now, index);
       if (skew) return skew;
-      const p =
-        partition ??
-        (input.key !== null
-          ? partitionForKey(input.key, topic.partitions)
-          : (keyless ??= this.spreader.pick(topic.id, topic.partitions)));
+      const p = partition ?? (input.key !== null ? partitionForKey(input.key, topic.partitions) : keylessPartition());
       batchFor(p, 1024).addRecord(input);
       partitions.push(p);
       return undefined;
@@ -351,6 +363,27 @@ export class ProduceService {
 
     // The fast path's records, written straight into their partition's batch once fully
     // validated; refused (so the general path answers) when the timestamp is out of bounds.
+    /**
+     * The decoded request; its keyless records count toward their partition's sticky bound now,
+     * in the same turn as the last record was placed (a burst cannot overrun the bound unseen).
+     */
+    const decoded = (): Result<Decoded, ProduceError> => {
+      const rest = keyless === undefined ? 0 : batches.get(keyless)!.byteLength - counted;
+      if (rest > 0) this.spreader.placed(topic.id, keyless!, rest);
+      return ok({ batches, partitions });
+    };
+    /**
+     * Body bytes already counted toward that bound: an NDJSON body's chunks are, as they arrive
+     * after its first keyless record, so a long stream moves the spread on while it is read.
+     */
+    let counted = 0;
+    const ndjsonChunk = (c: Uint8Array): void => {
+      hash?.update(c);
+      if (keyless === undefined) return;
+      counted += c.length;
+      this.spreader.placed(topic.id, keyless, c.length);
+    };
+
     const accept: RecordSink = (rec, index) => {
       if (this.timestampProblem(rec.timestamp, ctx.now, index)) return false;
       const p =
@@ -358,7 +391,7 @@ export class ProduceService {
           ? rec.partition
           : rec.keyLen >= 0
             ? partitionForKey(rec.src.subarray(rec.keyAt, rec.keyAt + rec.keyLen), topic.partitions)
-            : (keyless ??= this.spreader.pick(topic.id, topic.partitions));
+            : keylessPartition();
       batchFor(p, Math.max(1024, rec.src.length)).add(
         rec.src,
         rec.keyAt,
@@ -381,7 +414,7 @@ export class ProduceService {
         {
           maxBodyBytes: this.limits.maxBodyBytes,
           maxRecords,
-          onChunk,
+          onChunk: ndjsonChunk,
           fastLine: (buf, view, start, end, index, utf8) =>
             scanProduceLine(buf, view, start, end, utf8, ctx, index, accept),
         },
@@ -394,7 +427,7 @@ export class ProduceService {
     } else {
       const body = await readLimitedBody(req.body, { maxBodyBytes: this.limits.maxBodyBytes, onChunk });
       if (!body.ok) return err(fromProblem(body.error));
-      if (scanProduceBody(body.value, ctx, maxRecords, accept)) return ok({ batches, partitions });
+      if (scanProduceBody(body.value, ctx, maxRecords, accept)) return decoded();
       // Not plainly valid: the general path below decides, and words any error.
       batches.clear();
       partitions.length = 0;
@@ -437,7 +470,7 @@ export class ProduceService {
     }
     if (partitions.length === 0)
       return err({ code: 'bad_request', message: 'the request holds no records', details: {} });
-    return ok({ batches, partitions });
+    return decoded();
   }
 
   /** One batch per partition, appended concurrently; each resolves when durable per the topic. */
