@@ -81,9 +81,10 @@ async function produce(service: ProduceService, value: unknown): Promise<number>
 }
 
 /** Until the first group's fdatasync is held: its request is still being answered. */
-async function untilSyncing(gate: ReturnType<typeof gatedFs>): Promise<void> {
-  for (let i = 0; i < 1000 && gate.syncs() === 0; i++) await new Promise((r) => setImmediate(r));
-  expect(gate.syncs()).toBe(1);
+async function untilSyncing(gate: ReturnType<typeof gatedFs>, count = 1): Promise<void> {
+  const until = Date.now() + 5000;
+  while (gate.syncs() < count && Date.now() < until) await new Promise((r) => setTimeout(r, 1));
+  expect(gate.syncs()).toBe(count);
 }
 
 describe('keyless produce on the file log', () => {
@@ -174,5 +175,27 @@ describe('keyless produce on the file log', () => {
       expect(refused.ok).toBe(false);
     }
     for (let i = 1; i < accepted.length; i++) expect(accepted[i]).toBe((accepted[i - 1]! + 2) % PARTITIONS);
+  });
+
+  it('does not stay on a partition whose last fdatasync was slow (over STICKY_MAX_SYNC_MS)', async () => {
+    const { service, gate } = await setUp();
+    // The first request's fdatasync takes 30 ms: its partition is now a slow one.
+    gate.hold();
+    const first = produce(service, 0);
+    await untilSyncing(gate);
+    await new Promise((r) => setTimeout(r, 30));
+    gate.release();
+    const slow = await first;
+    // One at a time round to it again (the others' fdatasyncs are fast).
+    for (let i = 1; i < PARTITIONS; i++) await produce(service, i);
+    gate.hold();
+    const again = produce(service, 10);
+    await untilSyncing(gate, PARTITIONS + 1);
+    const overlapping = produce(service, 11);
+    await new Promise((r) => setTimeout(r, 20));
+    gate.release();
+    expect(await again).toBe(slow);
+    // It overlapped the request on the slow partition, and went on to the next.
+    expect(await overlapping).toBe((slow + 1) % PARTITIONS);
   });
 });

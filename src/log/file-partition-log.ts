@@ -102,6 +102,8 @@ export class FilePartitionLog implements PartitionLog {
   /** The group taken off the queue and not yet answered: a failure anywhere answers it. */
   private inFlight: PendingAppend[] = [];
   private draining = false;
+  /** Milliseconds the last group's fdatasync took. */
+  private lastSync = 0;
   private readonly recent: RecentBatches;
   private readonly indexes: SegmentIndexes;
   private readonly notifier = new AppendNotifier(() => this.visibleEnd);
@@ -178,6 +180,10 @@ export class FilePartitionLog implements PartitionLog {
       this.queue.push({ kind: 'append', records, options, resolve, reject });
       this.kick();
     });
+  }
+
+  lastSyncMs(): number {
+    return this.lastSync;
   }
 
   /** Runs `run` on the writer, in order with appends (rolls, retention, flushes, close). */
@@ -282,7 +288,8 @@ export class FilePartitionLog implements PartitionLog {
         writeSeconds = (t1 - t0) / 1000;
         if (sync) {
           await h.datasync();
-          syncSeconds = (performance.now() - t1) / 1000;
+          this.lastSync = performance.now() - t1;
+          syncSeconds = this.lastSync / 1000;
         }
       });
       // Bookkeeping may throw only through a bug; the catch below then cuts the bytes back.

@@ -129,6 +129,12 @@ export interface PartitionLog {
   append(records: AppendRecords, options: AppendOptions): Promise<Result<AppendResult, AppendError>>;
 
   /**
+   * Milliseconds the last group commit's fdatasync took (0 before the first one). Optional: a
+   * store without its own fsyncs omits it. The keyless spread reads it (partitioner.ts).
+   */
+  lastSyncMs?(): number;
+
+  /**
    * Read from `offset`. `offset === endOffset()` is valid and returns no records;
    * `offset < startOffset()` or `offset > endOffset()` is out of range.
    */

@@ -2,7 +2,7 @@
 // and the positive-modulo partition choice of its default partitioner.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { KeylessSpreader, murmur2, partitionForKey, toPositive } from './partitioner.js';
+import { KeylessSpreader, murmur2, partitionForKey, STICKY_MAX_SYNC_MS, toPositive } from './partitioner.js';
 
 const bytes = (s: string) => Buffer.from(s, 'utf8');
 
@@ -63,7 +63,7 @@ describe('KeylessSpreader', () => {
   });
 
   it('keeps overlapping requests on one partition up to STICKY_BYTES, then moves to the next', () => {
-    const s = new KeylessSpreader(1000);
+    const s = new KeylessSpreader(undefined, 1000);
     const a = s.pick('t', 4);
     s.placed('t', a, 400);
     expect(s.pick('t', 4)).toBe(a); // a's request is still open
@@ -79,6 +79,15 @@ describe('KeylessSpreader', () => {
     s.done('t', b);
     s.done('t', b);
     expect(s.pick('t', 4)).toBe((b + 1) % 4);
+  });
+
+  it('does not stay on a partition whose last fdatasync was slower than STICKY_MAX_SYNC_MS', () => {
+    const slow = new Set<number>();
+    const s = new KeylessSpreader((_, p) => (slow.has(p) ? STICKY_MAX_SYNC_MS + 0.5 : STICKY_MAX_SYNC_MS));
+    const a = s.pick('t', 4);
+    expect(s.pick('t', 4)).toBe(a); // a's request is open, its fdatasyncs fast enough
+    slow.add(a);
+    expect(s.pick('t', 4)).toBe((a + 1) % 4);
   });
 
   it('moves on when the partition count shrank under it, and forgets deleted topics', () => {
@@ -104,7 +113,7 @@ describe('KeylessSpreader', () => {
         }),
         (partitions, requests) => {
           const bound = 1000;
-          const s = new KeylessSpreader(bound);
+          const s = new KeylessSpreader(undefined, bound);
           const open: number[] = []; // requests not yet answered, oldest first
           let model: { p: number; bytes: number } | undefined;
           for (const r of requests) {

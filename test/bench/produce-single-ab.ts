@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { closedLoop, createPool, requestJson } from './lib/load.js';
+import { closedLoop, createPool, openLoop, requestJson } from './lib/load.js';
 import { bundleNode, freePort, REPO_ROOT, spawnChild, tempDir, waitForHttp } from './lib/processes.js';
 import { sluiceJsonBody, valueJson } from './lib/records.js';
 
@@ -19,6 +19,8 @@ const srcs = (process.env['SRCS'] ?? `old=${process.env['OLD_SRC']},new=${path.j
 const rounds = Number(process.env['ROUNDS'] ?? 5);
 const ms = Number(process.env['PHASE_MS'] ?? 3000);
 const durability = process.env['DURABILITY'];
+/** With OPEN_RATE=n, each phase is an open loop at n req/s (the half-load row) and p50/p99 are printed too. */
+const openRate = Number(process.env['OPEN_RATE'] ?? 0);
 async function bundle(src: string, name: string) {
   const out = path.join(REPO_ROOT, '.bench-results', name, 'main.js');
   await bundleNode(path.join(src, 'main.ts'), out);
@@ -76,8 +78,8 @@ async function start(main: string, label: string) {
 }
 const servers: Awaited<ReturnType<typeof start>>[] = [];
 for (const [label, src] of srcs) servers.push(await start(await bundle(src, `ab-${label}`), label));
-const res: Record<string, { us: number[]; rps: number[]; cs: number[] }> = {};
-for (const [label] of srcs) res[label] = { us: [], rps: [], cs: [] };
+const res: Record<string, { us: number[]; rps: number[]; cs: number[]; p50: number[]; p99: number[] }> = {};
+for (const [label] of srcs) res[label] = { us: [], rps: [], cs: [], p50: [], p99: [] };
 for (let r = 0; r < rounds; r++) {
   const order = servers.map((_, i) => servers[(i + r) % servers.length]!);
   for (const s of order) {
@@ -89,7 +91,10 @@ for (let r = 0; r < rounds; r++) {
     const s0 = switches(s.pid);
     const c0 = cpuMs(s.pid);
     const t1 = performance.now();
-    const lr = await closedLoop(s.pool, 1e9, 8, s.make, ms);
+    const lr =
+      openRate > 0 ? await openLoop(s.pool, openRate, ms, s.make) : await closedLoop(s.pool, 1e9, 8, s.make, ms);
+    res[s.label]!.p50.push(lr.latency.p50Ms);
+    res[s.label]!.p99.push(lr.latency.p99Ms);
     const c1 = cpuMs(s.pid);
     const busy = c1 - c0 - idlePerMs * (performance.now() - t1);
     const n = lr.requests;
@@ -99,7 +104,7 @@ for (let r = 0; r < rounds; r++) {
     if (lr.errors) console.log(s.label, 'errors', lr.errors, lr.firstError);
   }
   console.log(
-    `round ${r + 1}: ${srcs.map(([l]) => `${l} ${res[l]!.us.at(-1)} µs ${res[l]!.rps.at(-1)}/s`).join(' | ')} | load ${os.loadavg()[0]!.toFixed(2)}`,
+    `round ${r + 1}: ${srcs.map(([l]) => `${l} ${res[l]!.us.at(-1)} µs ${res[l]!.rps.at(-1)}/s p50 ${res[l]!.p50.at(-1)} p99 ${res[l]!.p99.at(-1)} ms`).join(' | ')} | load ${os.loadavg()[0]!.toFixed(2)}`,
   );
 }
 for (const [l] of srcs)
