@@ -17,11 +17,22 @@ const topic: ProduceTopic = {
   config: { value_format: 'json', max_record_bytes: 1 << 20, durability: 'fsync' },
 };
 
-/** Log files' fdatasyncs wait while `held`; `syncs` counts them. */
-function gatedFs(): { fs: LogFs; hold: () => void; release: () => void; syncs: () => number } {
-  let held: Promise<void> | undefined;
+type Op = 'write' | 'datasync';
+
+/** Log files' writes or fdatasyncs (`hold(op)`) wait until `release()`; both are counted. */
+function gatedFs(): {
+  fs: LogFs;
+  hold: (op: Op) => void;
+  release: () => void;
+  count: (op: Op) => number;
+} {
+  let held: { op: Op; until: Promise<void> } | undefined;
   let open: () => void = () => {};
-  let syncs = 0;
+  const counts = { write: 0, datasync: 0 };
+  const gate = async (op: Op): Promise<void> => {
+    counts[op]++;
+    if (held?.op === op) await held.until;
+  };
   const base = faultInjectingLogFs(nodeLogFs, () => undefined);
   return {
     fs: {
@@ -31,22 +42,25 @@ function gatedFs(): { fs: LogFs; hold: () => void; release: () => void; syncs: (
         if (!path.endsWith('.log')) return h;
         return {
           ...h,
+          write: async (b, o, l, p) => {
+            await gate('write');
+            return h.write(b, o, l, p);
+          },
           datasync: async () => {
-            syncs++;
-            await held;
+            await gate('datasync');
             return h.datasync();
           },
         };
       },
     },
-    hold: () => {
-      held = new Promise((r) => (open = r));
+    hold: (op) => {
+      held = { op, until: new Promise((r) => (open = r)) };
     },
     release: () => {
       held = undefined;
       open();
     },
-    syncs: () => syncs,
+    count: (op) => counts[op],
   };
 }
 
@@ -80,19 +94,20 @@ async function produce(service: ProduceService, value: unknown): Promise<number>
   return r.value.offsets[0]!.partition;
 }
 
-/** Until the first group's fdatasync is held: its request is still being answered. */
-async function untilSyncing(gate: ReturnType<typeof gatedFs>, count = 1): Promise<void> {
-  const until = Date.now() + 5000;
-  while (gate.syncs() < count && Date.now() < until) await new Promise((r) => setTimeout(r, 1));
-  expect(gate.syncs()).toBe(count);
+/** Until `op` has been called `count` times on log files (the last one held, if that op is). */
+async function until(gate: ReturnType<typeof gatedFs>, op: Op, count = 1): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (gate.count(op) < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+  expect(gate.count(op)).toBe(count);
 }
 
 describe('keyless produce on the file log', () => {
   it('sends requests arriving while a partition writes to that partition: 8 requests, 2 fdatasyncs', async () => {
     const { service, gate } = await setUp();
-    gate.hold();
+    // The first group's write is held: it is in flight, its fdatasync not yet started.
+    gate.hold('write');
     const first = produce(service, 0);
-    await untilSyncing(gate);
+    await until(gate, 'write');
     const rest = [1, 2, 3, 4, 5, 6, 7].map((i) => produce(service, i));
     // Every later request has been placed once it waits for the first group's fdatasync.
     await new Promise((r) => setTimeout(r, 50));
@@ -100,7 +115,7 @@ describe('keyless produce on the file log', () => {
     const partitions = await Promise.all([first, ...rest]);
     expect(partitions).toEqual(Array(8).fill(partitions[0]));
     // The first group, then one group of the seven that queued behind it.
-    expect(gate.syncs()).toBe(2);
+    expect(gate.count('datasync')).toBe(2);
   });
 
   it('still rotates through the partitions when each request is sent after the last one is answered', async () => {
@@ -112,10 +127,10 @@ describe('keyless produce on the file log', () => {
 
   it('moves on after STICKY_BYTES of records while requests keep overlapping', async () => {
     const { service, gate } = await setUp();
-    gate.hold();
+    gate.hold('write');
     const value = 'x'.repeat(1000);
     const placed = [produce(service, value)];
-    await untilSyncing(gate);
+    await until(gate, 'write');
     const per = Math.ceil(STICKY_BYTES / 1000);
     for (let i = 0; i < 3 * per; i++) placed.push(produce(service, value));
     await new Promise((r) => setTimeout(r, 50));
@@ -180,22 +195,36 @@ describe('keyless produce on the file log', () => {
   it('does not stay on a partition whose last fdatasync was slow (over STICKY_MAX_SYNC_MS)', async () => {
     const { service, gate } = await setUp();
     // The first request's fdatasync takes 30 ms: its partition is now a slow one.
-    gate.hold();
+    gate.hold('datasync');
     const first = produce(service, 0);
-    await untilSyncing(gate);
+    await until(gate, 'datasync');
     await new Promise((r) => setTimeout(r, 30));
     gate.release();
     const slow = await first;
     // One at a time round to it again (the others' fdatasyncs are fast).
     for (let i = 1; i < PARTITIONS; i++) await produce(service, i);
-    gate.hold();
+    gate.hold('write');
     const again = produce(service, 10);
-    await untilSyncing(gate, PARTITIONS + 1);
+    await until(gate, 'write', PARTITIONS + 1);
     const overlapping = produce(service, 11);
     await new Promise((r) => setTimeout(r, 20));
     gate.release();
     expect(await again).toBe(slow);
     // It overlapped the request on the slow partition, and went on to the next.
     expect(await overlapping).toBe((slow + 1) % PARTITIONS);
+  });
+
+  it('does not stay on a partition whose fdatasync in flight has taken over STICKY_MAX_SYNC_MS', async () => {
+    const { service, gate } = await setUp();
+    gate.hold('datasync');
+    const first = produce(service, 0);
+    await until(gate, 'datasync');
+    // A stalled fdatasync: requests placed there would all wait for it.
+    await new Promise((r) => setTimeout(r, 10));
+    const overlapping = produce(service, 1);
+    await new Promise((r) => setTimeout(r, 20));
+    gate.release();
+    const stalled = await first;
+    expect(await overlapping).toBe((stalled + 1) % PARTITIONS);
   });
 });

@@ -104,6 +104,8 @@ export class FilePartitionLog implements PartitionLog {
   private draining = false;
   /** Milliseconds the last group's fdatasync took. */
   private lastSync = 0;
+  /** When the fdatasync in flight started (performance.now()), or 0. */
+  private syncStarted = 0;
   private readonly recent: RecentBatches;
   private readonly indexes: SegmentIndexes;
   private readonly notifier = new AppendNotifier(() => this.visibleEnd);
@@ -182,8 +184,8 @@ export class FilePartitionLog implements PartitionLog {
     });
   }
 
-  lastSyncMs(): number {
-    return this.lastSync;
+  syncLatencyMs(): number {
+    return this.syncStarted > 0 ? Math.max(this.lastSync, performance.now() - this.syncStarted) : this.lastSync;
   }
 
   /** Runs `run` on the writer, in order with appends (rolls, retention, flushes, close). */
@@ -287,7 +289,12 @@ export class FilePartitionLog implements PartitionLog {
         const t1 = performance.now();
         writeSeconds = (t1 - t0) / 1000;
         if (sync) {
-          await h.datasync();
+          this.syncStarted = t1;
+          try {
+            await h.datasync();
+          } finally {
+            this.syncStarted = 0;
+          }
           this.lastSync = performance.now() - t1;
           syncSeconds = this.lastSync / 1000;
         }

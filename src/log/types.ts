@@ -129,10 +129,11 @@ export interface PartitionLog {
   append(records: AppendRecords, options: AppendOptions): Promise<Result<AppendResult, AppendError>>;
 
   /**
-   * Milliseconds the last group commit's fdatasync took (0 before the first one). Optional: a
-   * store without its own fsyncs omits it. The keyless spread reads it (partitioner.ts).
+   * Milliseconds the last group commit's fdatasync took, or the one in flight has taken so far
+   * if that is longer (0 before the first). Optional: a store without its own fsyncs omits it.
+   * The keyless spread reads it (partitioner.ts).
    */
-  lastSyncMs?(): number;
+  syncLatencyMs?(): number;
 
   /**
    * Read from `offset`. `offset === endOffset()` is valid and returns no records;

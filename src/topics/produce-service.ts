@@ -149,7 +149,7 @@ export const DEFAULT_TIMESTAMP_AFTER_MAX_MS = 3_600_000;
 export class ProduceService {
   /** Keyless requests that overlap share a partition, and so its group commits. */
   private readonly spreader = new KeylessSpreader(
-    (topicId, partition) => this.log.getPartition(topicId, partition)?.lastSyncMs?.() ?? 0,
+    (topicId, partition) => this.log.getPartition(topicId, partition)?.syncLatencyMs?.() ?? 0,
   );
 
   private readonly idempotency: IdempotencyTracker;
