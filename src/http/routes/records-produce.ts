@@ -81,7 +81,7 @@ export const produceRecordsRoute = createRoute({
     'Send `application/json` `{"records": [...]}` or `application/x-ndjson` (one record object per line, parsed as it streams in). ' +
     'The whole request is validated before anything is appended: a bad record → 400 (shape) or 422 (semantics) naming `record_index` (and `line` for NDJSON); ' +
     'limits → 413 naming the `limit` (`max_body_bytes`, `max_records_per_request`, `max_record_bytes`) and its value. ' +
-    'Keyless records without a partition all go to one partition per request, rotating between requests; a request that arrives while the last one placed is still being answered joins its partition (up to 16 KiB of records, and while its last fsync took at most 1 ms), so concurrent requests share its writes and fsyncs. ' +
+    'Keyless records without a partition all go to one partition per request, rotating between requests; a request that arrives while the last one placed is still being answered joins its partition (up to 16 KiB of records, and while neither its last fsync nor the one in flight has taken over 1 ms), so concurrent requests share its writes and fsyncs. ' +
     'Records for one partition are appended as one atomic batch; the response is sent once every batch is as durable as the topic’s `durability`. ' +
     'A request spanning partitions appends one batch per partition: if one fails (507 `storage_full`, 503 `unavailable`) others may have been appended — retry with idempotency headers. ' +
     'The topic of a Durable Stream (`/v1/stream`) takes records in the order of the stream’s own appends; once the stream is closed → 409 `conflict` with `reason: "stream_closed"` and `stream` (its path), so every reader sees the same end. ' +
