@@ -94,23 +94,41 @@ async function produce(service: ProduceService, value: unknown): Promise<number>
   return r.value.offsets[0]!.partition;
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 /** Until `op` has been called `count` times on log files (the last one held, if that op is). */
 async function until(gate: ReturnType<typeof gatedFs>, op: Op, count = 1): Promise<void> {
   const deadline = Date.now() + 5000;
-  while (gate.count(op) < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+  while (gate.count(op) < count && Date.now() < deadline) await sleep(1);
   expect(gate.count(op)).toBe(count);
+}
+
+/**
+ * Holds `op`, then sends a request with `value` and waits until its `op` (the `count`th on log
+ * files) is the one held. `answered` is the request's partition, once it is answered (wrapped:
+ * awaiting a bare promise here would wait for the answer too).
+ */
+async function heldRequest(
+  service: ProduceService,
+  gate: ReturnType<typeof gatedFs>,
+  op: Op,
+  value: unknown,
+  count = 1,
+): Promise<{ answered: Promise<number> }> {
+  gate.hold(op);
+  const answered = produce(service, value);
+  await until(gate, op, count);
+  return { answered };
 }
 
 describe('keyless produce on the file log', () => {
   it('sends requests arriving while a partition writes to that partition: 8 requests, 2 fdatasyncs', async () => {
     const { service, gate } = await setUp();
     // The first group's write is held: it is in flight, its fdatasync not yet started.
-    gate.hold('write');
-    const first = produce(service, 0);
-    await until(gate, 'write');
+    const { answered: first } = await heldRequest(service, gate, 'write', 0);
     const rest = [1, 2, 3, 4, 5, 6, 7].map((i) => produce(service, i));
     // Every later request has been placed once it waits for the first group's fdatasync.
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     gate.release();
     const partitions = await Promise.all([first, ...rest]);
     expect(partitions).toEqual(Array(8).fill(partitions[0]));
@@ -127,13 +145,11 @@ describe('keyless produce on the file log', () => {
 
   it('moves on after STICKY_BYTES of records while requests keep overlapping', async () => {
     const { service, gate } = await setUp();
-    gate.hold('write');
     const value = 'x'.repeat(1000);
-    const placed = [produce(service, value)];
-    await until(gate, 'write');
+    const placed = [(await heldRequest(service, gate, 'write', value)).answered];
     const per = Math.ceil(STICKY_BYTES / 1000);
     for (let i = 0; i < 3 * per; i++) placed.push(produce(service, value));
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     gate.release();
     const partitions = await Promise.all(placed);
     // Runs of about STICKY_BYTES, each on the next partition in turn.
@@ -159,7 +175,7 @@ describe('keyless produce on the file log', () => {
     const line = `${JSON.stringify({ value: 'y'.repeat(1000) })}\n`;
     push(line);
     const long = service.produce({ topic: topic.name, format: 'ndjson', body: stream });
-    const settle = () => new Promise((r) => setTimeout(r, 20));
+    const settle = () => sleep(20);
     await settle();
     // While the stream is open and under the bound, an overlapping request joins its partition.
     const joined = await produce(service, 1);
@@ -195,19 +211,15 @@ describe('keyless produce on the file log', () => {
   it('does not stay on a partition whose last fdatasync was slow (over STICKY_MAX_SYNC_MS)', async () => {
     const { service, gate } = await setUp();
     // The first request's fdatasync takes 30 ms: its partition is now a slow one.
-    gate.hold('datasync');
-    const first = produce(service, 0);
-    await until(gate, 'datasync');
-    await new Promise((r) => setTimeout(r, 30));
+    const { answered: first } = await heldRequest(service, gate, 'datasync', 0);
+    await sleep(30);
     gate.release();
     const slow = await first;
     // One at a time round to it again (the others' fdatasyncs are fast).
     for (let i = 1; i < PARTITIONS; i++) await produce(service, i);
-    gate.hold('write');
-    const again = produce(service, 10);
-    await until(gate, 'write', PARTITIONS + 1);
+    const { answered: again } = await heldRequest(service, gate, 'write', 10, PARTITIONS + 1);
     const overlapping = produce(service, 11);
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
     gate.release();
     expect(await again).toBe(slow);
     // It overlapped the request on the slow partition, and went on to the next.
@@ -216,13 +228,11 @@ describe('keyless produce on the file log', () => {
 
   it('does not stay on a partition whose fdatasync in flight has taken over STICKY_MAX_SYNC_MS', async () => {
     const { service, gate } = await setUp();
-    gate.hold('datasync');
-    const first = produce(service, 0);
-    await until(gate, 'datasync');
+    const { answered: first } = await heldRequest(service, gate, 'datasync', 0);
     // A stalled fdatasync: requests placed there would all wait for it.
-    await new Promise((r) => setTimeout(r, 10));
+    await sleep(10);
     const overlapping = produce(service, 1);
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
     gate.release();
     const stalled = await first;
     expect(await overlapping).toBe((stalled + 1) % PARTITIONS);

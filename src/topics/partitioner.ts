@@ -69,9 +69,9 @@ interface Spread {
  * share its appends (one write and one fdatasync for all of them: the group commit), up to
  * `STICKY_BYTES` of records; otherwise it goes to the next partition in turn. So requests sent
  * one at a time rotate through the partitions, and concurrent ones move on every
- * `STICKY_BYTES`: load spreads evenly either way. A partition whose last or in-flight fdatasync
- * took more than `STICKY_MAX_SYNC_MS` is not stayed on. State is per topic and in memory only: placement
- * of keyless records is not a guarantee.
+ * `STICKY_BYTES`: load spreads evenly either way. A partition whose last or in-flight
+ * fdatasync took more than `STICKY_MAX_SYNC_MS` is not stayed on. State is per topic and in
+ * memory only: placement of keyless records is not a guarantee.
  */
 export class KeylessSpreader {
   private readonly spreads = new Map<string, Spread>();

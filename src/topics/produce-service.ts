@@ -363,8 +363,12 @@ export class ProduceService {
       return undefined;
     };
 
-    // The fast path's records, written straight into their partition's batch once fully
-    // validated; refused (so the general path answers) when the timestamp is out of bounds.
+    /**
+     * Body bytes already counted toward the partition's sticky bound: an NDJSON body's chunks
+     * are, as they arrive after its first keyless record, so a long stream moves the spread on
+     * while it is read.
+     */
+    let counted = 0;
     /**
      * The decoded request; its keyless records count toward their partition's sticky bound now,
      * in the same turn as the last record was placed (a burst cannot overrun the bound unseen).
@@ -374,18 +378,9 @@ export class ProduceService {
       if (rest > 0) this.spreader.placed(topic.id, keyless!, rest);
       return ok({ batches, partitions });
     };
-    /**
-     * Body bytes already counted toward that bound: an NDJSON body's chunks are, as they arrive
-     * after its first keyless record, so a long stream moves the spread on while it is read.
-     */
-    let counted = 0;
-    const ndjsonChunk = (c: Uint8Array): void => {
-      hash?.update(c);
-      if (keyless === undefined) return;
-      counted += c.length;
-      this.spreader.placed(topic.id, keyless, c.length);
-    };
 
+    // The fast path's records, written straight into their partition's batch once fully
+    // validated; refused (so the general path answers) when the timestamp is out of bounds.
     const accept: RecordSink = (rec, index) => {
       if (this.timestampProblem(rec.timestamp, ctx.now, index)) return false;
       const p =
@@ -411,6 +406,12 @@ export class ProduceService {
 
     if (req.format === 'ndjson') {
       const json = ctx.format === 'json';
+      const ndjsonChunk = (c: Uint8Array): void => {
+        hash?.update(c);
+        if (keyless === undefined) return;
+        counted += c.length;
+        this.spreader.placed(topic.id, keyless, c.length);
+      };
       const r = await readNdjson(
         req.body instanceof Uint8Array ? new Blob([req.body]).stream() : req.body,
         {
