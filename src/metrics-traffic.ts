@@ -146,6 +146,12 @@ export function createTrafficMetrics(registry: Registry): TrafficMetrics {
     help: 'Records read from the log by reads, group fetches, SSE tails (once per shared tail), webhooks and queues.',
     registers: reg,
   });
+  const readAheadPages = new Counter({
+    name: 'sluice_log_read_ahead_pages_total',
+    help: 'Pages read ahead for sequential readers (the page after the one read): used by the next read, or dropped unused.',
+    labelNames: ['outcome'] as const,
+    registers: reg,
+  });
   const retentionSegments = new Counter({
     name: 'sluice_retention_deleted_segments_total',
     help: 'Closed segments deleted by retention (retention_ms, retention_bytes).',
@@ -217,6 +223,7 @@ export function createTrafficMetrics(registry: Registry): TrafficMetrics {
         recordsRead.inc(n);
         totals.recordsRead += n;
       },
+      readAhead: (used) => readAheadPages.inc({ outcome: used ? 'used' : 'unused' }),
       retentionDeleted: (segments, bytes) => {
         retentionSegments.inc(segments);
         retentionBytes.inc(bytes);

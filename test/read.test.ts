@@ -145,6 +145,46 @@ describe('records already in the log that produce would refuse', () => {
   });
 });
 
+describe('paging in order (the next page is read ahead)', () => {
+  const values = (page: { records: Array<{ value?: unknown }> }) => page.records.map((r) => r.value);
+
+  it('serves each page as a read would, is counted in /metrics, and serves nothing of a deleted topic to its successor', async () => {
+    const metric = async (outcome: string) => {
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      const line = text
+        .split('\n')
+        .find((l) => l.startsWith(`sluice_log_read_ahead_pages_total{outcome="${outcome}"}`));
+      return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+    };
+    const usedBefore = await metric('used');
+    const name = await topicWith(Array.from({ length: 50 }, (_, i) => ({ value: `old-${i}` })));
+    let offset = 0;
+    const seen: unknown[] = [];
+    while (offset < 30) {
+      const page = expectStatus(await read(name, { offset, max_records: 10 }), 200);
+      seen.push(...values(page));
+      offset = page.next_offset;
+    }
+    expect(seen).toEqual(Array.from({ length: 30 }, (_, i) => `old-${i}`));
+    // The third page was read ahead, and used.
+    expect(await metric('used')).toBeGreaterThan(usedBefore);
+
+    // [30, 40) is being read ahead now. The topic goes, and one of the same name takes its place.
+    expectStatus(await server.client.delete('/v1/topics/{topic}', { params: { topic: name } }), 204);
+    expectStatus(await server.client.post('/v1/topics', { body: { name, partitions: 1 } }), 201);
+    expectStatus(
+      await server.client.post('/v1/topics/{topic}/records', {
+        params: { topic: name },
+        body: { records: Array.from({ length: 35 }, (_, i) => ({ value: `new-${i}`, partition: 0 })) },
+      }),
+      200,
+    );
+    const after = expectStatus(await read(name, { offset: 30, max_records: 10 }), 200);
+    expect(values(after)).toEqual(['new-30', 'new-31', 'new-32', 'new-33', 'new-34']);
+    expect(after.next_offset).toBe(35);
+  });
+});
+
 describe('long-poll', () => {
   it('answers the moment a record is produced', async () => {
     const name = await topicWith([]);

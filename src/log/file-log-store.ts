@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { FilePartitionLog, type PartitionTuning } from './file-partition-log.js';
 import { HandlePool } from './handle-pool.js';
+import { READ_AHEAD_BUDGET_BYTES, ReadAheadBudget } from './read-ahead.js';
 import { assertPartitionConfig } from './append-input.js';
 import { nodeLogFs, writeFileAtomic, type LogFs } from './log-fs.js';
 import { silentLogger, type LogLogger } from './logger.js';
@@ -37,6 +38,8 @@ export interface FileLogStoreOptions {
   maxIndexEntries?: number;
   /** Per-partition cache of the newest batches, for tailing readers (default 1 MiB). */
   recentCacheBytes?: number;
+  /** Store-wide bytes of pages read ahead for sequential readers (default 64 MiB; 0: none). */
+  readAheadBytes?: number;
   /** Closed segments kept open per partition (default 4). */
   openSegmentsPerPartition?: number;
   /** Largest single group-commit write (default 8 MiB). */
@@ -87,6 +90,7 @@ export function createFileLogStore(options: FileLogStoreOptions): LogStore {
     maxGroupBytes: options.maxGroupBytes ?? 8 * 1024 * 1024,
     pool,
     observer: options.observer,
+    readAheadBudget: new ReadAheadBudget(options.readAheadBytes ?? READ_AHEAD_BUDGET_BYTES),
   };
   let unflushed = 0;
   let flushing: Promise<void> | undefined;

@@ -13,6 +13,7 @@ import { isDescriptorExhaustion, type HandlePool } from './handle-pool.js';
 import type { ScannedBatch } from './batch-scanner.js';
 import { ReadCollector, type BatchCollector } from './read-collector.js';
 import { RunCollector } from './record-run.js';
+import { ReadAhead, type ReadAheadBudget } from './read-ahead.js';
 import { RecentBatches } from './recent-batches.js';
 import { batchAppendTime, decodeBatch, encodeBatch, maxTimestampOf } from './record-batch.js';
 import { planRetention } from './retention-policy.js';
@@ -53,6 +54,15 @@ export interface PartitionTuning {
   observer?: LogObserver | undefined;
   /** Told the bytes of every group written: the store flushes early when too much is unflushed. */
   written?: ((bytes: number) => void) | undefined;
+  /** The store-wide bound on pages read ahead for sequential readers. */
+  readAheadBudget: ReadAheadBudget;
+}
+
+/** A page read ahead: its records, and whether later appends could have added to it. */
+interface AheadRun {
+  collector: RunCollector;
+  /** The log's visible end when the page was read. */
+  end: number;
 }
 
 interface PendingAppend {
@@ -73,6 +83,16 @@ interface PendingTask {
 
 /** No index entry: the segment's first batch, at byte 0. */
 const NO_ENTRY: [number, number] = [0, 0];
+
+/** Bytes a read's chunks are (`collect`): a page's bytes and then some, 64 KiB to 1 MiB. */
+const readChunk = (limits: ReadOptions): number =>
+  Math.min(Math.max(limits.maxBytes + 16 * 1024, 64 * 1024), 1024 * 1024);
+
+/**
+ * Bytes a page can hold at most, reserved while it is read ahead: its records' data bytes, a
+ * record's framing (well under 64 bytes) for each, and the chunk the last one straddles.
+ */
+const readAheadEstimate = (limits: ReadOptions): number => limits.maxBytes + limits.maxRecords * 64 + readChunk(limits);
 
 const ioCode = (e: unknown): 'storage_full' | 'io_error' =>
   (e as NodeJS.ErrnoException | undefined)?.code === 'ENOSPC' ? 'storage_full' : 'io_error';
@@ -107,6 +127,7 @@ export class FilePartitionLog implements PartitionLog {
   /** When the fdatasync in flight started (performance.now()), or 0. */
   private syncStarted = 0;
   private readonly recent: RecentBatches;
+  private readonly ahead: ReadAhead<AheadRun>;
   private readonly indexes: SegmentIndexes;
   private readonly notifier = new AppendNotifier(() => this.visibleEnd);
   /** The quarantine marker's write, awaited by a scrub that found corruption and by shutdown. */
@@ -123,6 +144,7 @@ export class FilePartitionLog implements PartitionLog {
     private readonly t: PartitionTuning,
   ) {
     this.recent = new RecentBatches(t.recentCacheBytes);
+    this.ahead = new ReadAhead(t.readAheadBudget, () => t.observer?.readAhead?.(false));
     this.segments = recovered.segments;
     this.start = recovered.startOffset;
     this.visibleEnd = this.active.endOffset;
@@ -524,12 +546,35 @@ export class FilePartitionLog implements PartitionLog {
     return ok(result);
   }
 
+  /**
+   * Reads as `read` does, as a run of the log's bytes. A read that continues the one before
+   * (from where it ended, with the same limits) has the page after it read ahead (ReadAhead),
+   * and takes its own page from there when it was: the same records a read now would give
+   * (the page filled its limits, or nothing was appended since), still within the log's range.
+   */
   async readRun(offset: number, options: ReadOptions): Promise<Result<RunReadBatch, ReadError>> {
     const limits = normaliseReadOptions(offset, options);
-    const collected = await this.collect(offset, limits, new RunCollector(offset, limits, true));
-    if (!collected.ok) return collected;
-    const result = collected.value.result();
+    let collector: RunCollector | undefined;
+    const ahead = this.ahead.take(offset, limits);
+    if (ahead !== undefined) {
+      const page = await ahead;
+      const current = page !== undefined && (page.value.collector.done || page.value.end === this.visibleEnd);
+      if (current && offset >= this.start && offset <= this.visibleEnd) collector = page.value.collector;
+      this.t.observer?.readAhead?.(collector !== undefined);
+    }
+    if (collector === undefined) {
+      const collected = await this.collect(offset, limits, new RunCollector(offset, limits, true));
+      if (!collected.ok) return collected;
+      collector = collected.value;
+    }
+    const result = collector.result();
     if (result.run.length > 0) this.t.observer?.read?.(result.run.length);
+    this.ahead.served(offset, limits, result.nextOffset, this.visibleEnd, readAheadEstimate(limits), async (next) => {
+      const end = this.visibleEnd;
+      const read = await this.collect(next, limits, new RunCollector(next, limits, true));
+      if (!read.ok) throw new Error(`read ahead: ${read.error.code}`);
+      return { value: { collector: read.value, end }, bytes: read.value.heldBytes() };
+    });
     return ok(result);
   }
 
@@ -551,7 +596,7 @@ export class FilePartitionLog implements PartitionLog {
     // Retention replaces the array; a read keeps walking the segments it started with.
     const segments = this.segments;
     if (this.recent.read(offset, collector)) return ok(collector);
-    const chunk = Math.min(Math.max(limits.maxBytes + 16 * 1024, 64 * 1024), 1024 * 1024);
+    const chunk = readChunk(limits);
     const first = Math.max(
       0,
       floorIndex(segments.length, (i) => segments[i]!.baseOffset, offset),
@@ -790,6 +835,7 @@ export class FilePartitionLog implements PartitionLog {
   async shutdown(reason: string, clean: boolean): Promise<boolean> {
     if (this.closedReason) return false;
     this.closedReason = reason; // new appends fail `closed`; those already queued still run
+    this.ahead.clear();
     let cleanClose = false;
     const finish = this.task(async () => {
       if (!clean || this.readOnlyReason) return;

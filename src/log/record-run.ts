@@ -327,6 +327,18 @@ export class RunCollector implements BatchCollector {
     this.rows = grown;
   }
 
+  /** Bytes this collector holds: the buffers its records are in, and its table. */
+  heldBytes(): number {
+    const seen = new Set<ArrayBufferLike>();
+    let bytes = this.rows.byteLength;
+    for (const b of this.bufs) {
+      if (seen.has(b.buffer)) continue;
+      seen.add(b.buffer);
+      bytes += b.buffer.byteLength;
+    }
+    return bytes;
+  }
+
   result(): { run: RecordRun; nextOffset: number } {
     if (this.count === 0) return { run: RecordRun.EMPTY, nextOffset: this.offset };
     const run = RecordRun.packed(this.count, this.rows, this.bufs);

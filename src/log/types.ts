@@ -211,6 +211,8 @@ export interface LogObserver {
   appended?(seconds: number): void;
   /** A read returned `records` records. */
   read?(records: number): void;
+  /** A page read ahead for a sequential reader was used by its read (true), or dropped unused (false). */
+  readAhead?(used: boolean): void;
   /** Retention deleted whole segments holding `bytes` bytes. */
   retentionDeleted?(segments: number, bytes: number): void;
   /** The background scrub read and CRC-checked `bytes` more bytes of the log. */
