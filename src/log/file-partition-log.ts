@@ -569,7 +569,10 @@ export class FilePartitionLog implements PartitionLog {
     }
     const result = collector.result();
     if (result.run.length > 0) this.t.observer?.read?.(result.run.length);
+    // Not once closing: its segments' files are being let go (or deleted with the topic).
+    if (this.closedReason) return ok(result);
     this.ahead.served(offset, limits, result.nextOffset, this.visibleEnd, readAheadEstimate(limits), async (next) => {
+      if (this.closedReason) throw new Error('read ahead: partition closed');
       const end = this.visibleEnd;
       const read = await this.collect(next, limits, new RunCollector(next, limits, true));
       if (!read.ok) throw new Error(`read ahead: ${read.error.code}`);

@@ -3,7 +3,16 @@
 // and deletion do meanwhile; and the page read ahead is used, dropped or never read as it should.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { LogObserver, LogStore, PartitionConfig, PartitionLog, ReadOptions } from '../../src/log/index.js';
+import {
+  faultInjectingLogFs,
+  nodeLogFs,
+  type FileLogStoreOptions,
+  type LogObserver,
+  type LogStore,
+  type PartitionConfig,
+  type PartitionLog,
+  type ReadOptions,
+} from '../../src/log/index.js';
 import { afterTest, batch, cleanUpAfterEach, config, newTopic, openStore, scratchDir } from './helpers.js';
 
 cleanUpAfterEach();
@@ -19,14 +28,11 @@ interface Seen {
 
 async function setUp(
   partitionConfig: PartitionConfig = config,
-  readAheadBytes?: number,
+  options: Partial<FileLogStoreOptions> = {},
 ): Promise<{ store: LogStore; log: PartitionLog; topic: string; seen: Seen }> {
   const seen: Seen = { used: 0, unused: 0 };
   const observer: LogObserver = { readAhead: (used) => void (used ? seen.used++ : seen.unused++) };
-  const store = await openStore(await scratchDir(), {
-    observer,
-    ...(readAheadBytes !== undefined && { readAheadBytes }),
-  });
+  const store = await openStore(await scratchDir(), { observer, ...options });
   afterTest(() => store.close());
   const topic = newTopic();
   const log = await store.createPartition(topic, 0, partitionConfig);
@@ -117,8 +123,27 @@ describe('file log read-ahead', () => {
     expect(seen).toEqual({ used: 0, unused: 1 });
   });
 
+  it('a read ahead due to start after its partition closed reads nothing (no file reopened)', async () => {
+    let opensAfterDelete = 0;
+    let deleting = false;
+    const fs = faultInjectingLogFs(nodeLogFs, (op, path) => {
+      if (deleting && op === 'open' && path.endsWith('.log')) opensAfterDelete++;
+      return undefined;
+    });
+    const { store, log, topic, seen } = await setUp(config, { fs, recentCacheBytes: 0 });
+    for (let i = 0; i < 20; i++) await append(log, i);
+    await log.readRun(0, limits);
+    await log.readRun(10, limits); // a read ahead is due in a later turn
+    deleting = true;
+    const deleted = store.deleteTopic(topic); // closes the partition in this turn
+    await settle();
+    await deleted;
+    expect(opensAfterDelete).toBe(0);
+    expect(seen).toEqual({ used: 0, unused: 1 });
+  });
+
   it('reads nothing ahead with a budget smaller than a page', async () => {
-    const { store, log, seen } = await setUp(config, 1024);
+    const { store, log, seen } = await setUp(config, { readAheadBytes: 1024 });
     for (let i = 0; i < 20; i++) await append(log, i);
     for (let offset = 0; offset < 60; offset += 10) await log.readRun(offset, limits);
     await store.close();
