@@ -49,8 +49,16 @@ function handleFor(topic: Topic, store: LogStore, isCurrent: () => boolean): Gro
     },
     read: async (p, offset, limits) => {
       const log = partition(p);
-      if (!log) return ok({ count: 0, json: NO_RECORDS, nextOffset: offset, bytes: 0 });
-      const read = await log.readRun(offset, limits);
+      const empty = () => ok({ count: 0, json: NO_RECORDS, nextOffset: offset, bytes: 0 });
+      if (!log) return empty();
+      let read: Awaited<ReturnType<typeof log.readRun>>;
+      try {
+        read = await log.readRun(offset, limits);
+      } catch (e) {
+        // The topic deleted under the read (its files gone: ENOENT) reads as empty, as above.
+        if (partition(p) !== log) return empty();
+        throw e;
+      }
       if (!read.ok)
         return { ok: false, error: { startOffset: read.error.startOffset, endOffset: read.error.endOffset } };
       const { run, nextOffset } = read.value;

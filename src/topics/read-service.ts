@@ -132,19 +132,32 @@ export class ReadService {
     };
     if (offset < log.startOffset() || offset > log.endOffset()) return outOfRange();
 
+    /** The topic was deleted (or replaced) since the read began. */
+    const deleted = (): boolean => {
+      const still = this.topics.partitionLog(req.topic, req.partition);
+      return !still.ok || still.value.topic.id !== topic.id;
+    };
+    const gone = (what: string): Result<never, ReadServiceError> =>
+      err({
+        code: 'topic_not_found',
+        message: `topic ${JSON.stringify(req.topic)} was deleted while the request ${what}`,
+      });
+
     if (offset === log.endOffset() && req.waitMs > 0 && !req.signal?.aborted) {
       await log.waitForData(offset, req.waitMs, req.signal);
       // Deleting the topic wakes the wait: answering 200 with the dead topic's end offset would
       // send the client on from there into whatever topic takes the name next.
-      const still = this.topics.partitionLog(req.topic, req.partition);
-      if (!still.ok || still.value.topic.id !== topic.id) {
-        return err({
-          code: 'topic_not_found',
-          message: `topic ${JSON.stringify(req.topic)} was deleted while the request waited`,
-        });
-      }
+      if (deleted()) return gone('waited');
     }
-    const batch = await readFrom(log, offset, { maxRecords: req.maxRecords, maxBytes: req.maxBytes });
+    let batch: Awaited<ReturnType<ReadFrom<R>>>;
+    try {
+      batch = await readFrom(log, offset, { maxRecords: req.maxRecords, maxBytes: req.maxBytes });
+    } catch (e) {
+      // Deleting the topic removes its files under a read walking them (ENOENT): that is a 404,
+      // as for a wait the delete ends. Anything else is a fault.
+      if (deleted()) return gone('read it');
+      throw e;
+    }
     if (!batch.ok) return outOfRange();
     return ok({
       topicName: topic.name,
