@@ -1,9 +1,14 @@
 // A read of a partition whose topic is deleted while the read walks its segments: the files go
 // from under it. A read answers 404 topic_not_found (as for a long-poll the delete wakes), a
-// group member's read is empty (as for a handle whose topic is gone), never the file system's
-// ENOENT as a 500.
+// group member's read is empty (as for a handle whose topic is gone), a Durable Streams read is
+// 404 not_found, never the file system's ENOENT as a 500.
 import { describe, expect, it } from 'vitest';
 import { ok, err } from '../src/lib/result.js';
+import {
+  StreamsService,
+  type StreamState,
+  type StreamsServiceOptions,
+} from '../src/durable-streams/streams-service.js';
 import { createGroupTopics } from '../src/groups/topic-adapter.js';
 import { TOPIC_CONFIG_DEFAULTS } from '../src/topics/topic-config.js';
 import { ReadService } from '../src/topics/read-service.js';
@@ -68,5 +73,27 @@ describe('a group member’s read racing its topic’s deletion', () => {
     const reading = handle.read(0, 0, { maxRecords: 10_000, maxBytes: 64 << 20 });
     await store.deleteTopic(topic.id);
     expect(await reading).toMatchObject({ ok: true, value: { count: 0, nextOffset: 0, bytes: 0 } });
+  });
+});
+
+describe('a Durable Streams read racing its stream’s deletion', () => {
+  it('answers not_found, as a read of a deleted stream does, instead of throwing ENOENT', async () => {
+    const store = await openStore(await scratchDir(), { recentCacheBytes: 0, readAheadBytes: 0 });
+    afterTest(() => store.close());
+    const id = newTopic();
+    const log = await store.createPartition(id, 0, { ...config, segmentBytes: 1024 });
+    for (let i = 0; i < 60; i++) await log.append(batch(i, 5, 20), { durability: 'write' });
+    // Only what readAt touches: the stream's log, its path and whether it was deleted.
+    const service = new StreamsService({
+      topics: { onTopicDeleted: () => () => undefined },
+      sweepIntervalMs: 0,
+      maxReadBytes: 64 << 20,
+    } as unknown as StreamsServiceOptions);
+    const state = { log, deleted: false, closed: false, row: { path: 'doomed' } } as unknown as StreamState;
+    const reading = service.readAt(state, 0);
+    // The delete tells the streams service first (it marks the stream deleted), then removes the data.
+    state.deleted = true;
+    await store.deleteTopic(id);
+    expect(await reading).toMatchObject({ ok: false, error: { code: 'not_found' } });
   });
 });

@@ -1052,7 +1052,15 @@ export class StreamsService implements AppendOwner {
 
   async readAt(s: StreamState, from: number): Promise<Result<ReadOutcome, StreamError>> {
     const closed = s.closed;
-    const r = await s.log.read(from, { maxRecords: MAX_READ_RECORDS, maxBytes: this.o.maxReadBytes });
+    let r: Awaited<ReturnType<PartitionLog['read']>>;
+    try {
+      r = await s.log.read(from, { maxRecords: MAX_READ_RECORDS, maxBytes: this.o.maxReadBytes });
+    } catch (e) {
+      // Deleting the stream removes its files under a read walking them (ENOENT): a 404, as
+      // for a read that starts after the delete. Anything else is a fault.
+      if (s.deleted) return err(notFound(s.row.path));
+      throw e;
+    }
     if (!r.ok) {
       if (s.deleted) return err(notFound(s.row.path));
       return err({
