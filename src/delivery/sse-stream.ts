@@ -351,6 +351,12 @@ export class SseStream {
 
   private fail(lane: Lane | null, failure: TailFailure): void {
     if (this.closed) return;
+    // Deleting the topic removes its files under a read walking them: end as its deletion ends
+    // a stream, not with the file system's error.
+    if (failure.kind === 'io' && this.options.isGone?.()) {
+      this.endDeleted();
+      return;
+    }
     const partition = lane?.spec.log.partition;
     this.end(
       errorFrame(

@@ -634,7 +634,16 @@ export class StreamsService implements AppendOwner {
     this.streamTopics.add(topic.id);
     try {
       if (source && fork) {
-        const copied = await this.copyPrefix(source, state, fork.value);
+        let copied: Result<void, StreamError>;
+        try {
+          copied = await this.copyPrefix(source, state, fork.value);
+        } catch (e) {
+          // Never a fork with part of the prefix: its topic goes, whatever stopped the copy.
+          await this.o.topics.delete(topic.name, logger);
+          // The source deleted under the copy (its files removed: ENOENT) is a missing source.
+          if (this.isDeleted(source)) return err(sourceDeleted(source.row.path));
+          throw e;
+        }
         if (!copied.ok) {
           await this.o.topics.delete(topic.name, logger);
           return copied;
@@ -694,11 +703,18 @@ export class StreamsService implements AppendOwner {
       headers: [],
       timestamp: r.timestamp,
     });
+    // Records below the fork point missing: retention removed them, or the source was deleted.
+    const lost = (): Result<never, StreamError> =>
+      err(
+        this.isDeleted(source)
+          ? sourceDeleted(source.row.path)
+          : { code: 'gone', message: 'the source stream’s data below the fork point was removed' },
+      );
     for (let at = 0; at < end;) {
       const r = await source.log.read(at, { maxRecords: Math.min(1000, end - at), maxBytes: 4 * 1024 * 1024 });
-      if (!r.ok) return err({ code: 'gone', message: 'the source stream’s data below the fork point was removed' });
+      if (!r.ok) return lost();
       const batch = r.value.records.filter((rec) => rec.offset < end).map(fresh);
-      if (batch.length === 0) break;
+      if (batch.length === 0) return lost();
       const done = await copy(batch);
       if (!done.ok) return done;
       at += batch.length;
@@ -1149,6 +1165,13 @@ function applyProducer(w: WriterState, p: { id: string; epoch: number; seq: numb
   const cur = w.producers.get(p.id);
   if (!cur || p.epoch > cur.epoch) w.producers.set(p.id, { epoch: p.epoch, lastSeq: p.seq });
   else if (p.epoch === cur.epoch) cur.lastSeq = Math.max(cur.lastSeq, p.seq);
+}
+
+function sourceDeleted(path: string): StreamError {
+  return {
+    code: 'not_found',
+    message: `the source stream ${JSON.stringify(path)} was deleted while the fork copied it`,
+  };
 }
 
 function notFound(path: string): StreamError {

@@ -325,7 +325,16 @@ export class QueuesService {
       const queue = await this.queueFor(topic, name, waitedOn === undefined && req.create !== false, req.logger);
       if (waitedOn !== undefined && queue?.id !== waitedOn) return err(queueDeletedWhileWaiting(topicName, name));
       if (!queue) return err(queueNotFound(topicName, name));
-      const pass = await this.receiveOnce(topic, queue, req);
+      let pass: Awaited<ReturnType<QueuesService['receiveOnce']>>;
+      try {
+        pass = await this.receiveOnce(topic, queue, req);
+      } catch (e) {
+        // Deleting the topic removes its files under a read walking them (ENOENT): that is the
+        // 404 of a topic gone before the request, not a fault.
+        if (!(e instanceof QueueGoneError) && this.o.topics.lookup(topicName)?.id !== topic.id)
+          return err(topicNotFound(topicName));
+        throw e;
+      }
       const now = this.clock();
       if (pass.records.length > 0 || now >= deadline || req.signal?.aborted) return ok(pass.records);
       const until = Math.min(deadline, pass.nextExpiry ?? Infinity, now + this.o.limits.pollIntervalMs);
