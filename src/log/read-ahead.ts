@@ -106,35 +106,35 @@ export class ReadAhead<T> {
     if (!sequential || next >= end || next <= offset || shape.maxBytes > READ_AHEAD_MAX_PAGE_BYTES) return;
     if (this.slot !== undefined) this.drop();
     if (!this.budget.take(estimate)) return;
+    // The callbacks below run in later turns, after `slot` is set.
     const slot: Slot<T> = {
       offset: next,
       shape,
       reserved: estimate,
-      page: undefined as unknown as Slot<T>['page'],
+      page: new Promise<AheadPage<T>>((resolve, reject) => {
+        // A later turn: the page just served is answered first.
+        setImmediate(() => read(next).then(resolve, reject));
+      }).then(
+        (page) => {
+          // Now held: its own bytes count, not the estimate (unless it was already handed over).
+          if (this.slot === slot) {
+            this.budget.give(slot.reserved);
+            slot.reserved = 0;
+            if (this.budget.take(page.bytes)) slot.reserved = page.bytes;
+            else this.drop();
+          }
+          return page;
+        },
+        () => {
+          if (this.slot === slot) this.drop();
+          return undefined;
+        },
+      ),
       timer: setTimeout(() => {
         if (this.slot === slot) this.drop();
       }, this.idleMs),
     };
     slot.timer.unref();
-    slot.page = new Promise<AheadPage<T>>((resolve, reject) => {
-      // A later turn: the page just served is answered first.
-      setImmediate(() => read(next).then(resolve, reject));
-    }).then(
-      (page) => {
-        // Now held: its own bytes count, not the estimate (unless it was already handed over).
-        if (this.slot === slot) {
-          this.budget.give(slot.reserved);
-          slot.reserved = 0;
-          if (this.budget.take(page.bytes)) slot.reserved = page.bytes;
-          else this.drop();
-        }
-        return page;
-      },
-      () => {
-        if (this.slot === slot) this.drop();
-        return undefined;
-      },
-    );
     this.slot = slot;
   }
 
