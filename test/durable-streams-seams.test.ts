@@ -472,3 +472,93 @@ describe('Durable Streams TTL across nodes', () => {
     expect((await call(server.url, 'GET', `/v1/stream/${path}?offset=-1`)).status).toBe(200);
   });
 });
+
+describe('Durable Streams: an append the log refused, retried', () => {
+  // The log refuses an append and writes nothing of it (503, "retry"), as the file log does when
+  // no file descriptor is free. Whatever the append claimed (its Producer-Seq, its Stream-Seq,
+  // the close it carried) must not answer its retry as if it had been done.
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startIsolatedServer();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+  const ds = (method: string, path: string, init: RequestInit = {}) =>
+    call(server.url, method, `/v1/stream/${path}`, init);
+  const text = { 'content-type': 'text/plain' };
+
+  /** A new stream whose next append the log refuses once. */
+  async function refusingOnce(): Promise<string> {
+    const path = `refused-${uid()}`;
+    expect((await ds('PUT', path, { headers: text })).status).toBe(201);
+    const topic = server.services.topics.lookup(path)!;
+    const log = server.services.log.getPartition(topic.id, 0)!;
+    const append = log.append.bind(log);
+    let refuse = true;
+    log.append = async (...args) => {
+      if (!refuse) return append(...args);
+      refuse = false;
+      return { ok: false, error: { code: 'unavailable', reason: 'EMFILE: too many open files' } };
+    };
+    return path;
+  }
+
+  it('with producer headers: the retry appends (200), not "duplicate" (204) with nothing written', async () => {
+    const path = await refusingOnce();
+    const producer = { ...text, 'producer-id': 'p1', 'producer-epoch': '0', 'producer-seq': '0' };
+    expect((await ds('POST', path, { headers: producer, body: 'hello' })).status).toBe(503);
+    expect((await ds('POST', path, { headers: producer, body: 'hello' })).status).toBe(200);
+    expect((await ds('POST', path, { headers: producer, body: 'hello' })).status).toBe(204);
+    expect((await ds('GET', `${path}?offset=-1`)).text).toBe('hello');
+  });
+
+  it('with Stream-Seq: the retry appends, not 409 for a Stream-Seq nothing was written with', async () => {
+    const path = await refusingOnce();
+    const seq = { ...text, 'stream-seq': '001' };
+    expect((await ds('POST', path, { headers: seq, body: 'a' })).status).toBe(503);
+    expect((await ds('POST', path, { headers: seq, body: 'a' })).status).toBe(204);
+    expect((await ds('POST', path, { headers: seq, body: 'a' })).status).toBe(409);
+    expect((await ds('GET', `${path}?offset=-1`)).text).toBe('a');
+  });
+
+  it('with Stream-Closed: the stream stays open, and the retry appends and closes', async () => {
+    const path = await refusingOnce();
+    const closing = { ...text, 'stream-closed': 'true' };
+    expect((await ds('POST', path, { headers: closing, body: 'last' })).status).toBe(503);
+    expect((await ds('HEAD', path)).headers.get('stream-closed')).toBeNull();
+    expect((await ds('POST', path, { headers: closing, body: 'last' })).status).toBe(204);
+    const head = await ds('HEAD', path);
+    expect(head.headers.get('stream-closed')).toBe('true');
+    expect((await ds('GET', `${path}?offset=-1`)).text).toBe('last');
+  });
+
+  it('a close whose record was appended but not saved: the retry with the same producer headers saves it', async () => {
+    const path = `unsaved-close-${uid()}`;
+    expect((await ds('PUT', path, { headers: text })).status).toBe(201);
+    // The close is saved in Postgres after the append: that write fails once.
+    const streams = server.services.durableStreams as unknown as { persistClosed: (...a: unknown[]) => Promise<void> };
+    const persist = streams.persistClosed.bind(streams);
+    let fail = true;
+    streams.persistClosed = async (...args) => {
+      if (!fail) return persist(...args);
+      fail = false;
+      throw new Error('connection terminated');
+    };
+    const producer = {
+      ...text,
+      'producer-id': 'p1',
+      'producer-epoch': '0',
+      'producer-seq': '0',
+      'stream-closed': 'true',
+    };
+    expect((await ds('POST', path, { headers: producer, body: 'last' })).status).toBe(500);
+    expect((await ds('HEAD', path)).headers.get('stream-closed')).toBeNull();
+    const retry = await ds('POST', path, { headers: producer, body: 'last' });
+    expect(retry.status).toBe(204);
+    expect((await ds('HEAD', path)).headers.get('stream-closed')).toBe('true');
+    // Appended once: the retry found the record there and only saved the close.
+    expect((await ds('GET', `${path}?offset=-1`)).text).toBe('last');
+    expect((await ds('POST', path, { headers: { ...text }, body: 'more' })).status).toBe(409);
+  });
+});

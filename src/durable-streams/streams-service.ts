@@ -954,6 +954,8 @@ export class StreamsService implements AppendOwner {
           });
       } else if (seq <= p.lastSeq) {
         await this.settled(s);
+        // The retry of an append whose record went in but whose close was not saved: save it now.
+        if (input.close && seq === p.lastSeq && !s.closing) await this.closeAfterAppend(s, tuple, s.closedBy);
         return ok({ view: this.view(s), status: 204, producer: { epoch, seq: p.lastSeq } });
       } else if (seq !== p.lastSeq + 1) {
         return err(seqGap(p.lastSeq + 1, seq));
@@ -972,6 +974,11 @@ export class StreamsService implements AppendOwner {
     }
 
     // Accepted: commit writer state now (synchronously), then append.
+    const before = {
+      producer: input.producer && writer.producers.get(input.producer.id),
+      streamSeq: writer.lastStreamSeq,
+      closedBy: s.closedBy,
+    };
     if (input.producer && producerNext) writer.producers.set(input.producer.id, producerNext);
     if (input.streamSeq !== undefined) writer.lastStreamSeq = input.streamSeq;
     if (input.close) {
@@ -986,17 +993,51 @@ export class StreamsService implements AppendOwner {
       const appending = s.log.append(records.value, { durability: s.topic.config.durability, ...(tag && { tag }) });
       s.pending = appending;
       const appended = await appending;
-      if (!appended.ok) return err(appendFailure(appended.error));
+      if (!appended.ok) {
+        // Nothing of it was written: give back what it claimed, so that its retry is answered
+        // as this attempt should have been (not "duplicate", not 409 for its Stream-Seq, not
+        // closed). A later append that claimed more meanwhile keeps its claim.
+        if (input.producer && producerNext && writer.producers.get(input.producer.id) === producerNext) {
+          if (before.producer) writer.producers.set(input.producer.id, before.producer);
+          else writer.producers.delete(input.producer.id);
+        }
+        if (input.streamSeq !== undefined && writer.lastStreamSeq === input.streamSeq)
+          writer.lastStreamSeq = before.streamSeq;
+        if (input.close && !s.closed && s.closedBy === tuple) {
+          s.closing = false;
+          s.closedBy = before.closedBy;
+        }
+        return err(appendFailure(appended.error));
+      }
     } else {
       await this.settled(s);
     }
-    if (input.close) await this.persistClosed(s, tuple);
+    if (input.close) await this.closeAfterAppend(s, tuple, before.closedBy);
     const status = input.producer ? (records.value.length > 0 ? 200 : 204) : 204;
     return ok({
       view: this.view(s),
       status,
       ...(input.producer && { producer: { epoch: input.producer.epoch, seq: input.producer.seq } }),
     });
+  }
+
+  /**
+   * Save the close an append carried (its record, if any, is in the log). If Postgres refuses,
+   * the stream stays open, here as there: the close's retry (same producer headers) finds its
+   * record appended and saves only the close.
+   */
+  private async closeAfterAppend(s: StreamState, tuple: string | null, closedBefore: string | null): Promise<void> {
+    s.closing = true;
+    s.closedBy = tuple;
+    try {
+      await this.persistClosed(s, tuple);
+    } catch (e) {
+      if (!s.closed) {
+        s.closing = false;
+        s.closedBy = closedBefore;
+      }
+      throw e;
+    }
   }
 
   /** Wait until every append issued so far has finished. */
