@@ -722,6 +722,74 @@ describe('seams', () => {
     }
   });
 
+  it('an open queue stream ends with event: error topic_not_found when its topic is deleted, and never receives from a topic created again under the same name', async () => {
+    const t = await topic(1, values(1));
+    // max_in_flight=1: after the first lease the stream holds its credit, not a waiting receive.
+    const l = listen(`${server.url}/v1/topics/${t}/queues/s/events?max_in_flight=1&lock_ms=60000`);
+    const types = () => l.events.map((e) => e.type);
+    try {
+      await until(() => types().includes('records'), 'the first lease');
+      const first = l.events.find((e) => e.type === 'records')!;
+      const held = (JSON.parse(first.data) as { records: QRecord[] }).records[0]!;
+      expectStatus(await server.client.delete('/v1/topics/{topic}', { params: { topic: t } }), 204);
+      // The topic comes back with a queue of the same name and a record; acknowledging the old
+      // lease ("unknown") frees the old stream's credit.
+      expectStatus(await server.client.post('/v1/topics', { body: { name: t, partitions: 1 } }), 201);
+      expectStatus(await putQueue(t, 's', {}), 201);
+      await produce(t, [{ value: 'new' }]);
+      expect((await ack(t, 's', [{ lease: held.lease, action: 'accept' }]))[0]!.status).toBe('unknown');
+      await until(() => types().includes('error') || types().length > 1, 'the stream to end or deliver again');
+      // Ended by the topic's deletion itself (topic_not_found), not by its next receive.
+      expect(types()).toEqual(['records', 'error']);
+      const error = l.events.find((e) => e.type === 'error')!;
+      expect(JSON.parse(error.data)).toMatchObject({ code: 'topic_not_found' });
+      expect(error.id).toBe(first.id);
+    } finally {
+      l.close();
+    }
+  });
+
+  it('an open queue stream whose queue another node deletes and creates again ends with queue_not_found, never receiving from the new queue', async () => {
+    const t = await topic(1, values(1));
+    const l = listen(`${server.url}/v1/topics/${t}/queues/s/events?max_in_flight=1&lock_ms=60000`);
+    const types = () => l.events.map((e) => e.type);
+    // Another node: its own queues service on the same database; this node's listeners hear nothing of it.
+    const { QueuesService } = await import('../src/queues/queues-service.js');
+    const s = server.services;
+    const other = new QueuesService({
+      db: s.db,
+      topics: s.topics,
+      logs: s.log,
+      producer: s.produce,
+      limits: { ...s.queues.limits },
+      logger: { warn: () => undefined, info: () => undefined },
+    });
+    try {
+      await until(() => types().includes('records'), 'the first lease');
+      const first = l.events.find((e) => e.type === 'records')!;
+      const held = (JSON.parse(first.data) as { records: QRecord[] }).records[0]!;
+      expect((await other.delete(t, 's')).ok).toBe(true);
+      const again = await other.ensure(t, 's');
+      if (!again.ok) throw new Error(again.error.message);
+      expect(again.value).not.toBe(first.id);
+      await produce(t, [{ value: 'new' }]);
+      // This node sees the new queue once its cached row runs out.
+      await eventually(async () =>
+        (await s.queues.queueFor(s.topics.lookup(t)!, 's', false))?.id === again.value ? true : undefined,
+      );
+      // The old lease is unknown to the new queue; acknowledging it frees the old stream's credit.
+      expect((await ack(t, 's', [{ lease: held.lease, action: 'accept' }]))[0]!.status).toBe('unknown');
+      await until(() => types().includes('error') || types().length > 1, 'the stream to end or deliver again');
+      expect(types()).toEqual(['records', 'error']);
+      expect(JSON.parse(l.events.find((e) => e.type === 'error')!.data)).toMatchObject({ code: 'queue_not_found' });
+      // The new queue still has both records for its own receivers.
+      expect((await describeQueue(t, 's')).available).toBe(2);
+    } finally {
+      l.close();
+      other.close();
+    }
+  });
+
   it('an EventSource reconnecting after its queue was deleted gets 404 and does not re-create it', async () => {
     const t = await topic(1, values(3));
     const l = listen(`${server.url}/v1/topics/${t}/queues/gone/events?max_in_flight=1&lock_ms=60000`);

@@ -80,8 +80,10 @@ export async function deleteQueue(db: Db, id: string): Promise<boolean> {
   return rows.length > 0;
 }
 
-export async function deleteQueuesOfTopic(db: Db, topicId: string): Promise<void> {
-  await db.delete(queues).where(eq(queues.topicId, topicId));
+/** Returns the ids of the queues deleted. */
+export async function deleteQueuesOfTopic(db: Db, topicId: string): Promise<string[]> {
+  const rows = await db.delete(queues).where(eq(queues.topicId, topicId)).returning({ id: queues.id });
+  return rows.map((r) => r.id);
 }
 
 export async function loadPartitions(db: Db, queueId: string): Promise<QueuePartitionRow[]> {

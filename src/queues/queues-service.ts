@@ -114,6 +114,9 @@ export interface QueueJson {
   partitions: QueuePartitionJson[];
 }
 
+/** Why a queue went: deleted itself, or with its topic. */
+export type QueueDeletedCause = 'queue' | 'topic';
+
 export interface ReceiveRequest {
   maxRecords: number;
   waitMs: number;
@@ -122,6 +125,11 @@ export interface ReceiveRequest {
   signal?: AbortSignal;
   /** Create the queue if it does not exist (default true); false: 404 `queue_not_found`. */
   create?: boolean;
+  /**
+   * Receive only from the queue of this id (a stream's): one deleted and created again under the
+   * same name, here or by another node, is another queue and answers `queue_not_found`.
+   */
+  queueId?: string;
   /** The request's logger, for the line of a queue this receive creates. */
   logger?: QueuesServiceOptions['logger'];
 }
@@ -163,7 +171,7 @@ const QUEUE_CACHE_MS = 1_000;
 export class QueuesService {
   readonly signals = new QueueSignals();
   private readonly settledListeners = new Set<(leases: readonly string[]) => void>();
-  private readonly deletedListeners = new Set<(topic: string, queue: string) => void>();
+  private readonly deletedListeners = new Set<(queueId: string, cause: QueueDeletedCause) => void>();
   private readonly cache = new Map<string, { row: QueueRow; until: number }>();
   private readonly rotation = new Map<string, number>();
   /** Per queue partition (`<topic id>/<queue id>/<partition>`): this node's batched writer. */
@@ -178,10 +186,13 @@ export class QueuesService {
     // Queue state belongs to the topic's id: its rows go with the topic (also by foreign key,
     // should a delete be finished by a later process), and receivers waiting on it answer now.
     this.unsubscribe = o.topics.onTopicDeleted(async (topic) => {
-      await deleteQueuesOfTopic(this.db, topic.id);
+      const deleted = await deleteQueuesOfTopic(this.db, topic.id);
       for (const [key, entry] of this.cache) if (entry.row.topicId === topic.id) this.cache.delete(key);
       for (const key of [...this.cells.keys()]) if (key.startsWith(`${topic.id}/`)) this.cells.delete(key);
       this.signals.wakeAll();
+      // Streams holding all their leases are in no receive to wake: without this they would
+      // carry on into a topic (and queue) created again under the same names.
+      for (const id of deleted) for (const listener of [...this.deletedListeners]) listener(id, 'topic');
     });
   }
 
@@ -260,7 +271,7 @@ export class QueuesService {
     if (!row || !(await deleteQueue(this.db, row.id))) return err(queueNotFound(topicName, name));
     this.forget(row);
     this.signals.wake(row.id);
-    for (const listener of [...this.deletedListeners]) listener(topicName, name);
+    for (const listener of [...this.deletedListeners]) listener(row.id, 'queue');
     return ok(undefined);
   }
 
@@ -325,6 +336,7 @@ export class QueuesService {
       const queue = await this.queueFor(topic, name, waitedOn === undefined && req.create !== false, req.logger);
       if (waitedOn !== undefined && queue?.id !== waitedOn) return err(queueDeletedWhileWaiting(topicName, name));
       if (!queue) return err(queueNotFound(topicName, name));
+      if (req.queueId !== undefined && queue.id !== req.queueId) return err(queueReplaced(topicName, name));
       let pass: Awaited<ReturnType<QueuesService['receiveOnce']>>;
       try {
         pass = await this.receiveOnce(topic, queue, req);
@@ -448,13 +460,13 @@ export class QueuesService {
     return cell;
   }
 
-  /** Be told of leases acknowledged on this node (whatever the action and result). */
-  /** Be told of queues deleted through this node (by topic and queue name). */
-  onDeleted(listener: (topic: string, queue: string) => void): () => void {
+  /** Be told of queues deleted through this node (by queue id), by themselves or with their topic. */
+  onDeleted(listener: (queueId: string, cause: QueueDeletedCause) => void): () => void {
     this.deletedListeners.add(listener);
     return () => this.deletedListeners.delete(listener);
   }
 
+  /** Be told of leases acknowledged on this node (whatever the action and result). */
   onSettled(listener: (leases: readonly string[]) => void): () => void {
     this.settledListeners.add(listener);
     return () => this.settledListeners.delete(listener);
@@ -827,6 +839,13 @@ function queueDeletedWhileWaiting(topic: string, name: string): QueueError {
   return {
     code: 'queue_not_found',
     message: `queue ${JSON.stringify(name)} of topic ${JSON.stringify(topic)} was deleted while the request waited`,
+  };
+}
+
+function queueReplaced(topic: string, name: string): QueueError {
+  return {
+    code: 'queue_not_found',
+    message: `queue ${JSON.stringify(name)} of topic ${JSON.stringify(topic)} was deleted; a queue of that name now is another`,
   };
 }
 

@@ -5,15 +5,15 @@ import { errorFrame, KEEPALIVE_FRAME, retryFrame, shutdownFrame } from '../deliv
 import type { SseSink } from '../delivery/sse-sink.js';
 import type { StreamRegistry } from '../delivery/stream-registry.js';
 import type { Result } from '../lib/result.js';
-import type { QueueError, ReceivedRecord, ReceiveRequest } from './queues-service.js';
+import type { QueueDeletedCause, QueueError, ReceivedRecord, ReceiveRequest } from './queues-service.js';
 
 /** What the stream needs from the queues service. */
 export interface SseQueuePort {
   receive(topic: string, queue: string, req: ReceiveRequest): Promise<Result<ReceivedRecord[], QueueError>>;
   /** Be told of leases acknowledged on this node (any action, any result): they no longer count. */
   onSettled(listener: (leases: readonly string[]) => void): () => void;
-  /** Be told of queues deleted on this node: their streams end. */
-  onDeleted(listener: (topic: string, queue: string) => void): () => void;
+  /** Be told of queues deleted on this node, by themselves or with their topic: their streams end. */
+  onDeleted(listener: (queueId: string, cause: QueueDeletedCause) => void): () => void;
 }
 
 export interface SseReceiverOptions {
@@ -65,10 +65,10 @@ export class SseQueueReceiver {
       this.wake?.();
     });
     sink.onDrain(() => this.wake?.());
-    let deleted = false;
-    const offDeleted = this.o.queues.onDeleted((t, q) => {
-      if (t !== topic || q !== queue) return;
-      deleted = true;
+    let deleted: QueueDeletedCause | undefined;
+    const offDeleted = this.o.queues.onDeleted((id, cause) => {
+      if (id !== this.o.queueId) return;
+      deleted = cause;
       this.wake?.();
     });
     const offSettled = this.o.queues.onSettled((leases) => {
@@ -83,7 +83,13 @@ export class SseQueueReceiver {
       while (!this.stop.signal.aborted && !this.shuttingDown) {
         if (deleted) {
           // Not re-created by this stream's next receive (which would start again at the log's start).
-          sink.write(error({ code: 'queue_not_found', message: `queue ${JSON.stringify(queue)} was deleted` }));
+          sink.write(
+            error(
+              deleted === 'topic'
+                ? { code: 'topic_not_found', message: `topic ${JSON.stringify(topic)} was deleted` }
+                : { code: 'queue_not_found', message: `queue ${JSON.stringify(queue)} was deleted` },
+            ),
+          );
           break;
         }
         const now = this.now();
@@ -99,8 +105,10 @@ export class SseQueueReceiver {
           waitMs: this.o.keepaliveMs,
           ...(this.o.lockMs !== undefined ? { lockMs: this.o.lockMs } : {}),
           signal: this.stop.signal,
-          // The route created the queue before the stream opened: once deleted, the stream ends.
+          // The route created the queue before the stream opened: once deleted, the stream ends,
+          // and one created again under its name (say by another node) is not this stream's.
           create: false,
+          queueId: this.o.queueId,
         });
         if (!r.ok) {
           sink.write(error({ ...r.error }));

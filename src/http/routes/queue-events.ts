@@ -33,7 +33,7 @@ export const queueEventsRoute = createRoute({
     'A receiver that holds a stream open. Events: `records` (`{"records": [QueueRecord]}`, each with its `lease`), `: keepalive` comments, ' +
     '`error` (then the stream closes) and `shutdown`. Acknowledge with POST …/ack; the stream holds at most `max_in_flight` unacknowledged leases. ' +
     'Leases of a stream that closes are not released: they run out and the records return to the queue (at-least-once). ' +
-    'Every event carries `id:` (the queue\u2019s id), so a reconnect sends `Last-Event-ID`. Deleting the queue ends its open streams with `event: error` (`queue_not_found`); ' +
+    'Every event carries `id:` (the queue\u2019s id), so a reconnect sends `Last-Event-ID`. Deleting the queue ends its open streams with `event: error` (`queue_not_found`), deleting its topic with `topic_not_found`; ' +
     'a reconnect with `Last-Event-ID` never creates the queue nor joins one deleted and created again under the same name (404 `queue_not_found`, which stops an EventSource), while a new connection creates it as a receive does.' +
     NO_RECORD_FILTERS_DOC,
   request: { params: QueueParam, query: QueueEventsQuery },
