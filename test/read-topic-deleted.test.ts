@@ -317,3 +317,69 @@ function gate() {
   const released = new Promise<void>((resolve) => (release = resolve));
   return { reached, arrived, released, release };
 }
+
+describe('a produce whose topic is deleted before its append', () => {
+  it('answers 404 topic_not_found, not 503 "retry" for a partition closed by the delete', async () => {
+    const env = await createTestEnv();
+    afterTest(() => env.cleanup());
+    const server = await startTestServer(env);
+    afterTest(() => server.stop());
+    const post = (path: string, body: unknown) =>
+      fetch(`${server.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    expect((await post('/v1/topics', { name: 'doomed', partitions: 1 })).status).toBe(201);
+    // The produce's append waits here until the topic has been deleted, then goes on.
+    const topicId = server.services.topics.lookup('doomed')!.id;
+    const partition = server.services.log.getPartition(topicId, 0)!;
+    const append = partition.append.bind(partition);
+    const held = gate();
+    partition.append = async (...args) => {
+      held.reached();
+      await held.released;
+      return append(...args);
+    };
+    const producing = post('/v1/topics/doomed/records', { records: [{ value: 1 }] });
+    await held.arrived;
+    expect((await fetch(`${server.url}/v1/topics/doomed`, { method: 'DELETE' })).status).toBe(204);
+    held.release();
+    const res = await producing;
+    expect({ status: res.status, body: await res.json() }).toMatchObject({
+      status: 404,
+      body: { error: { code: 'topic_not_found' } },
+    });
+  });
+});
+
+describe('a Durable Streams append whose stream is deleted before its append', () => {
+  it('answers 404, not 503 "retry" for a partition closed by the delete', async () => {
+    const env = await createTestEnv();
+    afterTest(() => env.cleanup());
+    const server = await startTestServer(env);
+    afterTest(() => server.stop());
+    const ds = (method: string, path: string, init: RequestInit = {}) =>
+      fetch(`${server.url}/v1/stream/${path}`, { method, ...init });
+    const text = { 'content-type': 'text/plain' };
+    expect((await ds('PUT', 's', { headers: text })).status).toBe(201);
+    const topicId = server.services.topics.lookup('s')!.id;
+    const partition = server.services.log.getPartition(topicId, 0)!;
+    const append = partition.append.bind(partition);
+    const held = gate();
+    partition.append = async (...args) => {
+      held.reached();
+      await held.released;
+      return append(...args);
+    };
+    const appending = ds('POST', 's', { headers: text, body: 'late' });
+    await held.arrived;
+    expect((await ds('DELETE', 's')).status).toBe(204);
+    held.release();
+    const res = await appending;
+    expect({ status: res.status, body: await res.json() }).toMatchObject({
+      status: 404,
+      body: { error: { code: 'stream_not_found' } },
+    });
+  });
+});

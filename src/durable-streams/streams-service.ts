@@ -1007,7 +1007,9 @@ export class StreamsService implements AppendOwner {
           s.closing = false;
           s.closedBy = before.closedBy;
         }
-        return err(appendFailure(appended.error));
+        // Deleting the stream closes its partition under the append: a 404, as for an append
+        // that starts after the delete, not a "retry".
+        return err(s.deleted ? notFound(path) : appendFailure(appended.error));
       }
     } else {
       await this.settled(s);

@@ -541,7 +541,17 @@ export class ProduceService {
     );
     gate?.issued(appended);
     await appended;
-    if (failures.length > 0) return err(failures.find((f) => f.code === 'storage_full') ?? failures[0]!);
+    if (failures.length > 0) {
+      // Deleting the topic closes its partitions under the append: that is the 404 of a topic
+      // gone before the request (its records, any appended, went with it), not a "retry".
+      if (this.topics.lookup(topic.name)?.id !== topic.id)
+        return err({
+          code: 'topic_not_found',
+          message: `topic ${JSON.stringify(topic.name)} was deleted while the request appended to it`,
+          details: {},
+        });
+      return err(failures.find((f) => f.code === 'storage_full') ?? failures[0]!);
+    }
     if (claim) {
       const all = claim.offsets();
       if (!all) throw new Error('idempotent produce: request incomplete after every append succeeded');
