@@ -76,7 +76,7 @@ export async function inGroupTx<T>(
     const cached = attempt === 0 ? ctx.subscriptions.get(group) : undefined;
     const subscribed = cached ?? (await repo.subscribedTopics(ctx.db, group));
     const names = new Set([...subscribed, ...(options.extraTopics ?? [])]);
-    const topics: TopicView = { requested: names, found: await ctx.topics.lookup([...names]) };
+    const looked: TopicView = { requested: names, found: await ctx.topics.lookup([...names]) };
     let bumped = false;
     try {
       const out = await ctx.db.transaction(async (tx) => {
@@ -87,6 +87,10 @@ export async function inGroupTx<T>(
         else if (ctx.settings.soleWriter) ({ row, members } = (await repo.lockGroupWithMembers(tx, group)) ?? {});
         else row = await repo.lockGroup(tx, group);
         if (!row) return undefined;
+        // A topic deleted (and perhaps re-created) since the lookup had the group's offsets and
+        // positions on it forgotten under this lock: anything worked out from its old log now
+        // (an assignment, a position) would apply to the new topic of the name.
+        const topics = currentTopics(looked);
         let snapshot = await settle(tx, row, topics, now, { force: options.force === true, members });
         bumped = snapshot.rebalanced;
         remember(ctx, group, snapshot);
@@ -108,6 +112,12 @@ export async function inGroupTx<T>(
       throw error;
     }
   }
+}
+
+/** The view without topics whose name no longer means the topic looked up. */
+function currentTopics(view: TopicView): TopicView {
+  const found = new Map([...view.found].filter(([, handle]) => handle.isCurrent()));
+  return found.size === view.found.size ? view : { requested: view.requested, found };
 }
 
 function remember(ctx: GroupContext, group: string, snapshot: GroupSnapshot): void {

@@ -10,7 +10,10 @@ import { assign, compareTopicPartition, type TopicPartition } from './assignor.j
 import * as repo from './group-repository.js';
 import type { GroupTopicHandle } from './ports.js';
 
-/** Topics looked up before the transaction: which names were asked for, and which exist. */
+/**
+ * Topics looked up before the transaction: which names were asked for, and which exist (inside
+ * `inGroupTx`, only those still current once the group is locked).
+ */
 export interface TopicView {
   requested: ReadonlySet<string>;
   found: ReadonlyMap<string, GroupTopicHandle>;
