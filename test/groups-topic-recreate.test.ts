@@ -1,7 +1,7 @@
 // A group operation that looked its topic up just before the topic was deleted and created again
 // under the same name: nothing it works out from the old topic (a member's assignment or
-// position) may land on the new one. Each test holds the operation's topic lookup at a gate while
-// the delete runs, then lets it go on with its old handle.
+// position) may land on the new one. Each test holds one of the operation's topic lookups at a
+// gate while the delete (and re-create) runs, then lets the operation go on.
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { GroupTopics } from '../src/groups/ports.js';
@@ -26,6 +26,12 @@ async function serverWithTopic(name: string, records: number): Promise<TestServe
 async function produce(s: TestServer, topic: string, n: number): Promise<void> {
   const records = Array.from({ length: n }, (_, i) => ({ value: { i } }));
   expectStatus(await s.client.post('/v1/topics/{topic}/records', { params: { topic }, body: { records } }), 200);
+}
+
+/** Delete the topic and create it again, empty, under the same name. */
+async function recreate(s: TestServer, topic: string): Promise<void> {
+  expect((await s.client.delete('/v1/topics/{topic}', { params: { topic } })).status).toBe(204);
+  expectStatus(await s.client.post('/v1/topics', { body: { name: topic, partitions: 1 } }), 201);
 }
 
 /**
@@ -155,5 +161,30 @@ describe('a group member racing its topic’s delete and re-create', () => {
     expect(await drain(s, g, other)).toEqual([]);
     await produce(s, t, 2);
     expect(await drain(s, g, other)).toEqual([15, 16]);
+  });
+
+  it('records read after the plan come from the topic the positions were planned on (auto_offset_reset earliest reads the new topic from 0)', async () => {
+    const t = `t-${randomUUID()}`;
+    const g = `g-${randomUUID()}`;
+    const s = await serverWithTopic(t, 10);
+    const { member_id: member } = await join(s, g, t, 'earliest');
+    const first = await fetchAs(s, g, member);
+    expect(first.records.map((r) => r.offset)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+
+    // The confirming fetch plans position 10 on the old topic. Should it look topics up again
+    // before it reads (a second lookup), the topic is re-created there, with records at 10..14;
+    // a fetch that reads through the handles it planned with answers before any such lookup.
+    const gate = holdLookup(s, 2, 'before');
+    const racing = fetchAs(s, g, member, first.cursor);
+    const held = await Promise.race([gate.arrived.then(() => true), racing.then(() => false)]);
+    if (!held) gate.release();
+    await recreate(s, t);
+    await produce(s, t, 15);
+    gate.release();
+    const raced = await racing;
+
+    // Going on from that answer, the member reads the whole new topic, none of it skipped.
+    const received = [...raced.records.map((r) => r.offset), ...(await drain(s, g, member, raced.cursor))];
+    expect(received).toEqual([...Array(15).keys()]);
   });
 });

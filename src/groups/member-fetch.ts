@@ -61,6 +61,8 @@ interface Plan {
   gaps: PositionGap[];
   /** The member has not been told about this generation yet: answer without waiting. */
   news: boolean;
+  /** The topics the positions were worked out from. */
+  found: ReadonlyMap<string, GroupTopicHandle>;
 }
 
 let rotation = 0;
@@ -85,9 +87,10 @@ export async function fetchRecords(
   );
   if (!planned) return err(unknownMember(group, memberId, null));
   if (!planned.value.ok) return planned.value;
-  const { positions, news, gaps } = planned.value.value;
+  const { positions, news, gaps, found } = planned.value.value;
 
-  const found = await ctx.topics.lookup([...new Set(positions.map((p) => p.topic))]);
+  // Read the topics the positions were planned on: a lookup now could find a topic created again
+  // under a name since, and read it from the old topic's offsets.
   const { batches: records, rebalanced } = await readWithWait(
     ctx,
     group,
@@ -253,6 +256,7 @@ async function plan(
     assignment: member.assignment,
     gaps,
     news: member.notifiedGeneration !== generation,
+    found: s.topics.found,
   });
 }
 
@@ -261,7 +265,7 @@ async function readWithWait(
   ctx: GroupContext,
   group: string,
   seen: number,
-  found: Map<string, GroupTopicHandle>,
+  found: ReadonlyMap<string, GroupTopicHandle>,
   positions: StoredPosition[],
   req: FetchRequest,
   waitMs: number,
@@ -281,7 +285,7 @@ async function readWithWait(
 }
 
 async function readOnce(
-  found: Map<string, GroupTopicHandle>,
+  found: ReadonlyMap<string, GroupTopicHandle>,
   positions: StoredPosition[],
   req: FetchRequest,
 ): Promise<Map<string, DeliveredBatch>> {
@@ -319,7 +323,7 @@ async function waitForAny(
   ctx: GroupContext,
   group: string,
   seen: number,
-  found: Map<string, GroupTopicHandle>,
+  found: ReadonlyMap<string, GroupTopicHandle>,
   positions: StoredPosition[],
   timeoutMs: number,
   signal?: AbortSignal,
