@@ -1,6 +1,6 @@
 // A group operation that looked its topic up just before the topic was deleted and created again
-// under the same name: nothing it works out from the old topic (a member's assignment or
-// position) may land on the new one. Each test holds one of the operation's topic lookups at a
+// under the same name: nothing it works out from the old topic (a member's position, a reset's
+// offsets) may land on the new one. Each test holds one of the operation's topic lookups at a
 // gate while the delete (and re-create) runs, then lets the operation go on.
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -186,5 +186,37 @@ describe('a group member racing its topic’s delete and re-create', () => {
     // Going on from that answer, the member reads the whole new topic, none of it skipped.
     const received = [...raced.records.map((r) => r.offset), ...(await drain(s, g, member, raced.cursor))];
     expect(received).toEqual([...Array(15).keys()]);
+  });
+});
+
+describe('an offset reset racing its topic’s delete and re-create', () => {
+  it('answers 404 topic_not_found and commits nothing to the new topic, as a commit racing the delete does', async () => {
+    const t = `t-${randomUUID()}`;
+    const g = `g-${randomUUID()}`;
+    const s = await serverWithTopic(t, 10);
+    // An admin commit creates the group, without members.
+    expect(
+      (
+        await s.client.post('/v1/groups/{group}/offsets', {
+          params: { group: g },
+          body: { offsets: [{ topic: t, partition: 0, offset: 0 }] },
+        })
+      ).status,
+    ).toBe(204);
+
+    // The reset works out "latest" (10) from its own lookup; its transaction's lookup waits here.
+    const gate = holdLookup(s, 2);
+    const resetting = s.client.post('/v1/groups/{group}/offsets/reset', {
+      params: { group: g },
+      body: { topic: t, to: 'latest' },
+    });
+    await gate.arrived;
+    await recreate(s, t);
+    await produce(s, t, 15);
+    gate.release();
+
+    expect(expectStatus(await resetting, 404).error.code).toBe('topic_not_found');
+    const after = expectStatus(await s.client.get('/v1/groups/{group}', { params: { group: g } }), 200);
+    expect(after.partitions.filter((p) => p.topic === t && p.committed_offset !== null)).toEqual([]);
   });
 });

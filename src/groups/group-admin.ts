@@ -220,6 +220,9 @@ export async function resetOffsets(
     targets.push({ topic: req.topic, partition, offset });
   }
   const out = await inGroupTx(ctx, group, { extraTopics: [req.topic] }, async (s) => {
+    // The offsets come from the topic looked up above: deleted (and perhaps re-created) since,
+    // its offsets were removed under this lock, and writing them now would apply to the new topic.
+    if (!handle.isCurrent()) return err(topicNotFound(req.topic));
     if (s.snapshot.members.length > 0) return err(hasMembers(group, s.snapshot.members.length));
     await repo.writeOffsets(
       s.tx,
