@@ -533,6 +533,25 @@ describe('Durable Streams: an append the log refused, retried', () => {
     expect((await ds('GET', `${path}?offset=-1`)).text).toBe('last');
   });
 
+  it('a stream created closed whose close was not saved stays open, here as in Postgres', async () => {
+    const path = `unsaved-create-close-${uid()}`;
+    const streams = server.services.durableStreams as unknown as { persistClosed: (...a: unknown[]) => Promise<void> };
+    const persist = streams.persistClosed.bind(streams);
+    let fail = true;
+    streams.persistClosed = async (...args) => {
+      if (!fail) return persist(...args);
+      fail = false;
+      throw new Error('connection terminated');
+    };
+    expect((await ds('PUT', path, { headers: { ...text, 'stream-closed': 'true' }, body: 'only' })).status).toBe(500);
+    expect((await ds('HEAD', path)).headers.get('stream-closed')).toBeNull();
+    // Open, so an append goes in (not 409 closed for a close nobody saved), and a close saves.
+    expect((await ds('POST', path, { headers: text, body: '+more' })).status).toBe(204);
+    expect((await ds('POST', path, { headers: { 'stream-closed': 'true' } })).status).toBe(204);
+    expect((await ds('HEAD', path)).headers.get('stream-closed')).toBe('true');
+    expect((await ds('GET', `${path}?offset=-1`)).text).toBe('only+more');
+  });
+
   it('a close whose record was appended but not saved: the retry with the same producer headers saves it', async () => {
     const path = `unsaved-close-${uid()}`;
     expect((await ds('PUT', path, { headers: text })).status).toBe(201);

@@ -653,10 +653,7 @@ export class StreamsService implements AppendOwner {
         const appended = await state.log.append(messages.value, { durability: topic.config.durability });
         if (!appended.ok) return err(appendFailure(appended.error));
       }
-      if (input.closed) {
-        state.closing = true;
-        await this.persistClosed(state, null);
-      }
+      if (input.closed) await this.closeAfterAppend(state, null, null);
     } finally {
       state.creating = false;
     }
@@ -1024,9 +1021,9 @@ export class StreamsService implements AppendOwner {
   }
 
   /**
-   * Save the close an append carried (its record, if any, is in the log). If Postgres refuses,
-   * the stream stays open, here as there: the close's retry (same producer headers) finds its
-   * record appended and saves only the close.
+   * Save the close an append (or a create) carried, its record, if any, in the log. If Postgres
+   * refuses, the stream stays open, here as there: the close's retry (same producer headers)
+   * finds its record appended and saves only the close.
    */
   private async closeAfterAppend(s: StreamState, tuple: string | null, closedBefore: string | null): Promise<void> {
     s.closing = true;
