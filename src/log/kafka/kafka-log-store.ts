@@ -36,6 +36,8 @@ export interface KafkaLogStoreOptions {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** How long exposing a Kafka topic the cluster does not know yet keeps asking before answering 404. */
+const EXPOSE_MISSING_WAIT_MS = 2_000;
 
 /** Sluice's partition settings as Kafka topic configs (Kafka enforces them itself). */
 export function kafkaTopicConfigs(config: PartitionConfig): Record<string, string> {
@@ -386,7 +388,13 @@ export function createKafkaLogStore(options: KafkaLogStoreOptions): LogStore {
     external: {
       async describe(name): Promise<ExternalLog | 'missing' | 'own'> {
         if (name.startsWith(prefix) && UUID.test(name.slice(prefix.length))) return 'own';
-        const l = (await need().metadata([name], true)).get(name);
+        let l = (await need().metadata([name], true)).get(name);
+        // Kafka tells its brokers about a new topic asynchronously: a topic created a moment ago
+        // may be unknown to the broker asked. Ask again for a short while before answering missing.
+        for (const deadline = Date.now() + EXPOSE_MISSING_WAIT_MS; !l && Date.now() < deadline;) {
+          await sleep(250);
+          l = (await need().metadata([name], true)).get(name);
+        }
         if (!l) return 'missing';
         const kafka = await need().describeTopicConfig(name, [...EXTERNAL_CONFIG_KEYS, 'cleanup.policy']);
         return { partitions: l.leaders.length, config: partitionConfigFromKafka(kafka) };
