@@ -78,6 +78,7 @@ describe.skipIf(!(usingKafka() && kafkaClientSupported() && usingPostgres()))(
         }),
       });
       expect(hook.status).toBe(201);
+      const hookId = ((await hook.json()) as { id: string }).id;
       expect(await gauge(a, 'sluice_leases_held')).toBe(1);
 
       const acked = new Map<string, string>(); // "partition:offset" → value
@@ -228,6 +229,44 @@ describe.skipIf(!(usingKafka() && kafkaClientSupported() && usingPostgres()))(
       const webhookGot = delivered();
       const missedByWebhook = [...acked.keys()].filter((k) => !webhookGot.has(k)).length;
       const webhookDuplicates = [...webhookGot.values()].filter((n) => n > 1).length;
+      if (missedByWebhook > 0) {
+        // Say which records, and what the surviving node thinks of the webhook and of the log.
+        const missed = new Map<number, number[]>();
+        for (const k of acked.keys()) {
+          if (webhookGot.has(k)) continue;
+          const [p, o] = k.split(':').map(Number) as [number, number];
+          missed.set(p, [...(missed.get(p) ?? []), o]);
+        }
+        const ranges = [...missed].map(([p, os]) => {
+          os.sort((x, y) => x - y);
+          const out: string[] = [];
+          for (let i = 0; i < os.length;) {
+            let j = i;
+            while (j + 1 < os.length && os[j + 1] === os[j]! + 1) j++;
+            out.push(i === j ? `${os[i]}` : `${os[i]}-${os[j]}`);
+            i = j + 1;
+          }
+          return `p${p}: ${out.join(',')}`;
+        });
+        const state = await (await fetch(`${b.url}/v1/webhooks/${hookId}`)).json();
+        const ends = await Promise.all(
+          Array.from({ length: PARTITIONS }, async (_, p) =>
+            (await fetch(`${b.url}/v1/topics/${topic}/partitions/${p}`)).json(),
+          ),
+        );
+        const batches = receiver.requests
+          .filter((r) => r.accepted)
+          .map((r) => `p${r.json.partition}:${r.json.records[0]?.offset}-${r.json.records.at(-1)?.offset}`);
+        console.log(
+          [
+            `webhook missed ${ranges.join(' | ')}`,
+            `webhook on B: ${JSON.stringify(state)}`,
+            `partitions on B: ${JSON.stringify(ends)}`,
+            `accepted batches: ${batches.join(' ')}`,
+            ...b.logs.filter((l) => /webhook|lease/i.test(String(l['msg']))).map((l) => JSON.stringify(l)),
+          ].join('\n'),
+        );
+      }
       const leasesOnB = await gauge(b, 'sluice_leases_held');
       const webhookMaxInFlight = receiver.maxInFlightPerPartition;
       report('kafka-node-kill9', {

@@ -398,7 +398,11 @@ export async function createPlatformaticDriver(conn: KafkaConnection): Promise<K
           },
         ],
       });
-      const p = res.responses[0]?.partitions[0];
+      // Only the partition asked for: a fetch session may hold others, and an incremental answer
+      // leaves out a partition with nothing new (at the end of the log).
+      const p = res.responses
+        .find((t) => t.topicId === topicId)
+        ?.partitions.find((x) => x.partitionIndex === partition);
       if (!p) throw new Error(`fetch ${topicId}/${partition}: empty answer`);
       return fetchedPartition(p);
     },
