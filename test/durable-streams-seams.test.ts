@@ -494,13 +494,10 @@ describe('Durable Streams: an append the log refused, retried', () => {
     expect((await ds('PUT', path, { headers: text })).status).toBe(201);
     const topic = server.services.topics.lookup(path)!;
     const log = server.services.log.getPartition(topic.id, 0)!;
-    const append = log.append.bind(log);
-    let refuse = true;
-    log.append = async (...args) => {
-      if (!refuse) return append(...args);
-      refuse = false;
-      return { ok: false, error: { code: 'unavailable', reason: 'EMFILE: too many open files' } };
-    };
+    failOnce(log, 'append', async () => ({
+      ok: false,
+      error: { code: 'unavailable', reason: 'EMFILE: too many open files' },
+    }));
     return path;
   }
 
@@ -536,13 +533,7 @@ describe('Durable Streams: an append the log refused, retried', () => {
   it('a stream created closed whose close was not saved stays open, here as in Postgres', async () => {
     const path = `unsaved-create-close-${uid()}`;
     const streams = server.services.durableStreams as unknown as { persistClosed: (...a: unknown[]) => Promise<void> };
-    const persist = streams.persistClosed.bind(streams);
-    let fail = true;
-    streams.persistClosed = async (...args) => {
-      if (!fail) return persist(...args);
-      fail = false;
-      throw new Error('connection terminated');
-    };
+    failOnce(streams, 'persistClosed', () => Promise.reject(new Error('connection terminated')));
     expect((await ds('PUT', path, { headers: { ...text, 'stream-closed': 'true' }, body: 'only' })).status).toBe(500);
     expect((await ds('HEAD', path)).headers.get('stream-closed')).toBeNull();
     // Open, so an append goes in (not 409 closed for a close nobody saved), and a close saves.
@@ -557,13 +548,7 @@ describe('Durable Streams: an append the log refused, retried', () => {
     expect((await ds('PUT', path, { headers: text })).status).toBe(201);
     // The close is saved in Postgres after the append: that write fails once.
     const streams = server.services.durableStreams as unknown as { persistClosed: (...a: unknown[]) => Promise<void> };
-    const persist = streams.persistClosed.bind(streams);
-    let fail = true;
-    streams.persistClosed = async (...args) => {
-      if (!fail) return persist(...args);
-      fail = false;
-      throw new Error('connection terminated');
-    };
+    failOnce(streams, 'persistClosed', () => Promise.reject(new Error('connection terminated')));
     const producer = {
       ...text,
       'producer-id': 'p1',
@@ -581,3 +566,14 @@ describe('Durable Streams: an append the log refused, retried', () => {
     expect((await ds('POST', path, { headers: { ...text }, body: 'more' })).status).toBe(409);
   });
 });
+
+/** The next call of `obj[method]` answers `fail()` instead; later calls go to the original method. */
+function failOnce<T extends object, K extends keyof T>(obj: T, method: K, fail: () => Promise<unknown>): void {
+  const original = obj[method] as (...args: unknown[]) => Promise<unknown>;
+  let failed = false;
+  obj[method] = ((...args: unknown[]) => {
+    if (failed) return original.apply(obj, args);
+    failed = true;
+    return fail();
+  }) as T[K];
+}

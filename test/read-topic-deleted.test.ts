@@ -235,20 +235,11 @@ describe('a queue receive whose topic is deleted under its read', () => {
     // The receive's log read waits here until the topic has been deleted, then reads on.
     const topicId = server.services.topics.lookup('doomed')!.id;
     const partition = log.getPartition(topicId, 0)!;
-    const read = partition.read.bind(partition);
-    let reached!: () => void;
-    const atRead = new Promise<void>((resolve) => (reached = resolve));
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    partition.read = async (...args) => {
-      reached();
-      await released;
-      return read(...args);
-    };
+    const held = holdAt(partition, 'read');
     const receiving = post('/v1/topics/doomed/queues/q/receive?max_records=20');
-    await atRead;
+    await held.arrived;
     expect((await fetch(`${server.url}/v1/topics/doomed`, { method: 'DELETE' })).status).toBe(204);
-    release();
+    held.release();
     const res = await receiving;
     expect({ status: res.status, body: await res.json() }).toMatchObject({
       status: 404,
@@ -276,20 +267,8 @@ describe('a Durable Streams fork whose source is deleted while it copies the sou
     // The delete finds no fork yet, then waits; the fork, registered meanwhile, copies until the
     // source's files are gone.
     const { topics } = server.services;
-    const remove = topics.delete.bind(topics);
-    const deleteHeld = gate();
-    topics.delete = async (...args) => {
-      deleteHeld.reached();
-      await deleteHeld.released;
-      return remove(...args);
-    };
-    const read = source.read.bind(source);
-    const readHeld = gate();
-    source.read = async (...args) => {
-      readHeld.reached();
-      await readHeld.released;
-      return read(...args);
-    };
+    const deleteHeld = holdAt(topics, 'delete');
+    const readHeld = holdAt(source, 'read');
     const deleting = ds('DELETE', 'src');
     await deleteHeld.arrived;
     const forking = ds('PUT', 'fork', { headers: { 'stream-forked-from': '/v1/stream/src' } });
@@ -309,13 +288,22 @@ describe('a Durable Streams fork whose source is deleted while it copies the sou
   });
 });
 
-/** A point a request stops at until released. */
-function gate() {
+/**
+ * Holds every call of `obj[method]` at a gate until `release()`: `arrived` resolves once the first
+ * call has reached it. Released calls go on to the original method.
+ */
+function holdAt<T extends object, K extends keyof T>(obj: T, method: K) {
+  const original = obj[method] as (...args: unknown[]) => Promise<unknown>;
   let reached!: () => void;
   let release!: () => void;
   const arrived = new Promise<void>((resolve) => (reached = resolve));
   const released = new Promise<void>((resolve) => (release = resolve));
-  return { reached, arrived, released, release };
+  obj[method] = (async (...args: unknown[]) => {
+    reached();
+    await released;
+    return original.apply(obj, args);
+  }) as T[K];
+  return { arrived, release };
 }
 
 describe('a produce whose topic is deleted before its append', () => {
@@ -334,13 +322,7 @@ describe('a produce whose topic is deleted before its append', () => {
     // The produce's append waits here until the topic has been deleted, then goes on.
     const topicId = server.services.topics.lookup('doomed')!.id;
     const partition = server.services.log.getPartition(topicId, 0)!;
-    const append = partition.append.bind(partition);
-    const held = gate();
-    partition.append = async (...args) => {
-      held.reached();
-      await held.released;
-      return append(...args);
-    };
+    const held = holdAt(partition, 'append');
     const producing = post('/v1/topics/doomed/records', { records: [{ value: 1 }] });
     await held.arrived;
     expect((await fetch(`${server.url}/v1/topics/doomed`, { method: 'DELETE' })).status).toBe(204);
@@ -365,13 +347,7 @@ describe('a Durable Streams append whose stream is deleted before its append', (
     expect((await ds('PUT', 's', { headers: text })).status).toBe(201);
     const topicId = server.services.topics.lookup('s')!.id;
     const partition = server.services.log.getPartition(topicId, 0)!;
-    const append = partition.append.bind(partition);
-    const held = gate();
-    partition.append = async (...args) => {
-      held.reached();
-      await held.released;
-      return append(...args);
-    };
+    const held = holdAt(partition, 'append');
     const appending = ds('POST', 's', { headers: text, body: 'late' });
     await held.arrived;
     expect((await ds('DELETE', 's')).status).toBe(204);

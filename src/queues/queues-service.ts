@@ -327,16 +327,16 @@ export class QueuesService {
     progress: { waited: boolean },
   ): Promise<Result<ReceivedRecord[], QueueError>> {
     const deadline = this.clock() + req.waitMs;
-    let waitedOn: string | undefined;
+    // The queue waited on, once known (a stream's from its start). Only the first look creates
+    // the queue: one deleted while the request (or stream) waited on it is not brought back, from
+    // the start of the log, nor is one created again under the same name (another id) joined.
+    let waitedOn = req.queueId;
     for (;;) {
       const topic = this.o.topics.lookup(topicName);
       if (!topic) return err(topicNotFound(topicName));
-      // Only the first look creates the queue: one deleted (or replaced) while this request
-      // waited on it is not brought back, from the start of the log, by the same request.
       const queue = await this.queueFor(topic, name, waitedOn === undefined && req.create !== false, req.logger);
       if (waitedOn !== undefined && queue?.id !== waitedOn) return err(queueDeletedWhileWaiting(topicName, name));
       if (!queue) return err(queueNotFound(topicName, name));
-      if (req.queueId !== undefined && queue.id !== req.queueId) return err(queueReplaced(topicName, name));
       let pass: Awaited<ReturnType<QueuesService['receiveOnce']>>;
       try {
         pass = await this.receiveOnce(topic, queue, req);
@@ -838,14 +838,7 @@ function topicNotFound(name: string): QueueError {
 function queueDeletedWhileWaiting(topic: string, name: string): QueueError {
   return {
     code: 'queue_not_found',
-    message: `queue ${JSON.stringify(name)} of topic ${JSON.stringify(topic)} was deleted while the request waited`,
-  };
-}
-
-function queueReplaced(topic: string, name: string): QueueError {
-  return {
-    code: 'queue_not_found',
-    message: `queue ${JSON.stringify(name)} of topic ${JSON.stringify(topic)} was deleted; a queue of that name now is another`,
+    message: `queue ${JSON.stringify(name)} of topic ${JSON.stringify(topic)} was deleted while the request waited (a queue of that name now, if any, is another)`,
   };
 }
 
