@@ -388,12 +388,12 @@ export function createKafkaLogStore(options: KafkaLogStoreOptions): LogStore {
     external: {
       async describe(name): Promise<ExternalLog | 'missing' | 'own'> {
         if (name.startsWith(prefix) && UUID.test(name.slice(prefix.length))) return 'own';
-        let l = (await need().metadata([name], true)).get(name);
         // Kafka tells its brokers about a new topic asynchronously: a topic created a moment ago
         // may be unknown to the broker asked. Ask again for a short while before answering missing.
-        for (const deadline = Date.now() + EXPOSE_MISSING_WAIT_MS; !l && Date.now() < deadline;) {
-          await sleep(250);
+        let l: TopicLayout | undefined;
+        for (const deadline = Date.now() + EXPOSE_MISSING_WAIT_MS; ; await sleep(250)) {
           l = (await need().metadata([name], true)).get(name);
+          if (l || Date.now() >= deadline) break;
         }
         if (!l) return 'missing';
         const kafka = await need().describeTopicConfig(name, [...EXTERNAL_CONFIG_KEYS, 'cleanup.policy']);
