@@ -567,6 +567,109 @@ describe('Durable Streams: an append the log refused, retried', () => {
   });
 });
 
+describe('Durable Streams: a writer that sends its next append before the last is answered', () => {
+  // A pipelined producer (Producer-Seq N+1 sent while N is in flight) or a client that retries
+  // N before N's answer came back. If the log refuses N, nothing after N may be written or
+  // answered as done: Kafka's broker refuses N+1 out of order, and the retry of N must append N.
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startIsolatedServer();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+  const ds = (method: string, path: string, init: RequestInit = {}) =>
+    call(server.url, method, `/v1/stream/${path}`, init);
+  const text = { 'content-type': 'text/plain' };
+  const producer = (seq: number) => ({ ...text, 'producer-id': 'p1', 'producer-epoch': '0', 'producer-seq': `${seq}` });
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  /** A new stream whose log holds the next `refuse` appends until released, then refuses them. */
+  async function heldStream(refuse: number) {
+    const path = `held-${uid()}`;
+    expect((await ds('PUT', path, { headers: text })).status).toBe(201);
+    const topic = server.services.topics.lookup(path)!;
+    const log = server.services.log.getPartition(topic.id, 0)!;
+    const original = log.append.bind(log);
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let calls = 0;
+    const arrived: Array<() => void> = [];
+    log.append = (...args: Parameters<typeof log.append>) => {
+      calls++;
+      for (const wake of arrived.splice(0)) wake();
+      if (calls > refuse) return original(...args);
+      return released.then(() => ({
+        ok: false as const,
+        error: { code: 'unavailable' as const, reason: 'EMFILE: too many open files' },
+      }));
+    };
+    /** Until the log has been called `n` times, or `ms` passed (a held writer never calls it). */
+    const calledOrAfter = async (n: number, ms: number) => {
+      const deadline = Date.now() + ms;
+      while (calls < n && Date.now() < deadline)
+        await Promise.race([new Promise<void>((r) => arrived.push(r)), sleep(deadline - Date.now())]);
+    };
+    return { path, release, calledOrAfter };
+  }
+
+  it('Producer-Seq N refused while N+1 is in flight: N+1 is refused as out of order (409), and both retries append', async () => {
+    const { path, release, calledOrAfter } = await heldStream(1);
+    const n = ds('POST', path, { headers: producer(0), body: 'a' });
+    await calledOrAfter(1, 5000);
+    const next = ds('POST', path, { headers: producer(1), body: 'b' });
+    await calledOrAfter(2, 300);
+    release();
+    expect((await n).status).toBe(503);
+    const answer = await next;
+    expect(answer.status, answer.text).toBe(409);
+    expect(answer.headers.get('producer-expected-seq')).toBe('0');
+    expect((await ds('POST', path, { headers: producer(0), body: 'a' })).status).toBe(200);
+    expect((await ds('POST', path, { headers: producer(1), body: 'b' })).status).toBe(200);
+    expect((await ds('GET', `${path}?offset=-1`)).text).toBe('ab');
+  });
+
+  it('the retry of Producer-Seq N sent while N is in flight waits for N: refused there, the retry appends (200, not "duplicate")', async () => {
+    const { path, release, calledOrAfter } = await heldStream(1);
+    const n = ds('POST', path, { headers: producer(0), body: 'a' });
+    await calledOrAfter(1, 5000);
+    const retry = ds('POST', path, { headers: producer(0), body: 'a' });
+    await calledOrAfter(2, 300);
+    release();
+    expect((await n).status).toBe(503);
+    expect((await retry).status).toBe(200);
+    expect((await ds('GET', `${path}?offset=-1`)).text).toBe('a');
+    expect((await ds('POST', path, { headers: producer(0), body: 'a' })).status).toBe(204);
+  });
+
+  it('two Stream-Seq appends both refused: the first one’s retry appends, not 409 for a Stream-Seq nothing was written with', async () => {
+    const { path, release, calledOrAfter } = await heldStream(2);
+    const seq = (s: string) => ({ ...text, 'stream-seq': s });
+    const first = ds('POST', path, { headers: seq('001'), body: 'a' });
+    await calledOrAfter(1, 5000);
+    const second = ds('POST', path, { headers: seq('002'), body: 'b' });
+    await calledOrAfter(2, 300);
+    release();
+    expect((await first).status).toBe(503);
+    expect((await second).status).toBe(503);
+    const retry = await ds('POST', path, { headers: seq('001'), body: 'a' });
+    expect(retry.status, retry.text).toBe(204);
+    expect((await ds('POST', path, { headers: seq('002'), body: 'b' })).status).toBe(204);
+    expect((await ds('GET', `${path}?offset=-1`)).text).toBe('ab');
+  });
+
+  it('different producers still write side by side: one held does not hold the other', async () => {
+    const { path, release, calledOrAfter } = await heldStream(1);
+    const held = ds('POST', path, { headers: producer(0), body: 'a' });
+    await calledOrAfter(1, 5000);
+    const other = await ds('POST', path, { headers: { ...producer(0), 'producer-id': 'p2' }, body: 'x' });
+    expect(other.status).toBe(200);
+    release();
+    expect((await held).status).toBe(503);
+    expect((await ds('GET', `${path}?offset=-1`)).text).toBe('x');
+  });
+});
+
 /** The next call of `obj[method]` answers `fail()` instead; later calls go to the original method. */
 function failOnce<T extends object, K extends keyof T>(obj: T, method: K, fail: () => Promise<unknown>): void {
   const original = obj[method] as (...args: unknown[]) => Promise<unknown>;

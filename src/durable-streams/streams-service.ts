@@ -77,6 +77,12 @@ export interface StreamState {
   writer: Promise<WriterState> | undefined;
   /** The last append issued (close-only and duplicates wait for it before answering). */
   pending: Promise<unknown>;
+  /**
+   * Appends in flight that claimed a writer's next position (`producer:<id>`, `stream-seq`),
+   * settled when their answer is decided. The writer's next append waits for it, so a refused
+   * append is never followed by a later one written out of order or answered as a duplicate.
+   */
+  claims: Map<string, Promise<void>>;
   /** Woken on close and delete (appends wake readers through the log). */
   listeners: Set<() => void>;
   deleted: boolean;
@@ -401,6 +407,7 @@ export class StreamsService implements AppendOwner {
       persistedAccess: row.lastAccessAt,
       writer: undefined,
       pending: Promise.resolve(),
+      claims: new Map(),
       listeners: new Set(),
       deleted: false,
       creating: false,
@@ -886,6 +893,18 @@ export class StreamsService implements AppendOwner {
     input: AppendInput,
   ): Promise<Result<AppendOutcome, StreamError>> {
     const writer = await this.writerState(s);
+    // A writer's appends are checked one after the other's outcome: Producer-Seq N+1 sent while N
+    // is in flight (or N's retry) waits until N is written or refused, as Kafka's broker checks a
+    // sequence against what the log holds. Other writers' appends still go in side by side.
+    const claimKeys = [
+      ...(input.producer ? [`producer:${input.producer.id}`] : []),
+      ...(input.streamSeq !== undefined ? ['stream-seq'] : []),
+    ];
+    for (;;) {
+      const busy = claimKeys.flatMap((k) => s.claims.get(k) ?? []);
+      if (busy.length === 0) break;
+      await Promise.all(busy);
+    }
     if (s.deleted) return err(notFound(path));
     this.touch(s);
     const closedHeaders = () => ({ 'stream-closed': 'true', 'stream-next-offset': this.view(s).nextOffset });
@@ -971,6 +990,27 @@ export class StreamsService implements AppendOwner {
     }
 
     // Accepted: commit writer state now (synchronously), then append.
+    let settle!: () => void;
+    const claim = new Promise<void>((resolve) => (settle = resolve));
+    for (const k of claimKeys) s.claims.set(k, claim);
+    try {
+      return await this.commitAppend(path, s, input, writer, records.value, producerNext, tuple);
+    } finally {
+      for (const k of claimKeys) if (s.claims.get(k) === claim) s.claims.delete(k);
+      settle();
+    }
+  }
+
+  /** An accepted append: its claim on the writer's state, the log append, the close it carries. */
+  private async commitAppend(
+    path: string,
+    s: StreamState,
+    input: AppendInput,
+    writer: WriterState,
+    records: RecordInput[],
+    producerNext: ProducerState | undefined,
+    tuple: string | null,
+  ): Promise<Result<AppendOutcome, StreamError>> {
     const before = {
       producer: input.producer && writer.producers.get(input.producer.id),
       streamSeq: writer.lastStreamSeq,
@@ -986,14 +1026,14 @@ export class StreamsService implements AppendOwner {
       ...(input.producer && { producer: input.producer }),
       ...(input.streamSeq !== undefined && { streamSeq: input.streamSeq }),
     });
-    if (records.value.length > 0) {
-      const appending = s.log.append(records.value, { durability: s.topic.config.durability, ...(tag && { tag }) });
+    if (records.length > 0) {
+      const appending = s.log.append(records, { durability: s.topic.config.durability, ...(tag && { tag }) });
       s.pending = appending;
       const appended = await appending;
       if (!appended.ok) {
         // Nothing of it was written: give back what it claimed, so that its retry is answered
         // as this attempt should have been (not "duplicate", not 409 for its Stream-Seq, not
-        // closed). A later append that claimed more meanwhile keeps its claim.
+        // closed). The writer's next append waited for this answer, so nothing claimed more.
         if (input.producer && producerNext && writer.producers.get(input.producer.id) === producerNext) {
           if (before.producer) writer.producers.set(input.producer.id, before.producer);
           else writer.producers.delete(input.producer.id);
@@ -1012,7 +1052,7 @@ export class StreamsService implements AppendOwner {
       await this.settled(s);
     }
     if (input.close) await this.closeAfterAppend(s, tuple, before.closedBy);
-    const status = input.producer ? (records.value.length > 0 ? 200 : 204) : 204;
+    const status = input.producer ? (records.length > 0 ? 200 : 204) : 204;
     return ok({
       view: this.view(s),
       status,

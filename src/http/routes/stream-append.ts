@@ -38,7 +38,9 @@ export const appendToStreamRoute = createRoute({
     '`Stream-Closed: true` closes the stream after the body (empty body: close only, idempotent). ' +
     'Idempotent producers (`Producer-Id`/`-Epoch`/`-Seq`, per request): 200 new data, 204 duplicate, 403 stale epoch ' +
     '(`Producer-Epoch` says the current one), 409 sequence gap (`Producer-Expected-Seq`, `Producer-Received-Seq`), ' +
-    '400 a new epoch not starting at 0. Producer and Stream-Seq state is kept with the batches in the log, so it ' +
+    '400 a new epoch not starting at 0. A producer’s appends (and a stream’s `Stream-Seq` appends) are checked one ' +
+    'after the other’s outcome: seq N+1 (or N’s retry) sent while N is in flight waits for N, and if the log refuses ' +
+    'N (503, nothing written), N+1 is a 409 gap and N’s retry appends. Producer and Stream-Seq state is kept with the batches in the log, so it ' +
     'survives restarts for SLUICE_IDEMPOTENCY_WINDOW_MS (like Sluice’s own Producer-Seq). 409 with ' +
     '`Stream-Closed: true` on a closed stream.',
   request: {
