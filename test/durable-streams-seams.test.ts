@@ -1,6 +1,7 @@
 // Durable Streams at the seams with the rest of Sluice: delete/re-create under live readers,
 // retention under an offset, retried appends across a restart, permissions, hostile input.
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, createKey, mintToken } from './auth-support.js';
 import { durableStreams as durableStreamsTable } from '../src/metadata/schema/durable-streams.js';
@@ -265,6 +266,53 @@ describe('Durable Streams seams', () => {
     const viaQuery = await call(server.url, 'GET', `/v1/stream/${path}?offset=-1&access_token=${token.token}`);
     expect(viaQuery.status).toBe(200);
     expect(viaQuery.text).toBe('secret');
+  });
+
+  it('a raw "#" in the request target is refused (403 for a limited key, 400 for the admin), never checked as the path before it and served as the whole', async () => {
+    // A fragment is never part of a request target (RFC 9112 §3.2). `fetch` drops it, so this
+    // sends the bytes as a hostile client would.
+    const own = `hash-${uid()}`;
+    const secret = `${own}#secret`;
+    const text = { 'content-type': 'text/plain' };
+    expect((await ds('PUT', own, { headers: text })).status).toBe(201);
+    expect((await ds('PUT', encodeURIComponent(secret), { headers: text, body: 'secret' })).status).toBe(201);
+    const key = await createKey(server.url, [{ resource: 'topic', name: own, actions: ['read', 'write', 'delete'] }], {
+      as: ADMIN,
+      name: `hash-${uid()}`,
+    });
+    const raw = (method: string, target: string, body?: string, as = key.key) =>
+      new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const u = new URL(server.url);
+        const req = http.request(
+          { host: u.hostname, port: u.port, method, path: target, headers: { ...bearer(as), ...text } },
+          (res) => {
+            let out = '';
+            res.setEncoding('utf8');
+            res.on('data', (d: string) => (out += d));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, text: out }));
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+    for (const [method, target, body] of [
+      ['GET', `/v1/stream/${secret}?offset=-1`],
+      ['POST', `/v1/stream/${secret}`, 'injected'],
+      ['PUT', `/v1/stream/${own}#other`],
+      ['DELETE', `/v1/stream/${secret}`],
+    ] as const) {
+      // This key: checked against no stream it holds (a path that names none matches only an
+      // unrestricted grant). The admin: told why.
+      const answer = await raw(method, target, body);
+      expect(answer.status, `${method} ${target}: ${answer.text}`).toBe(403);
+      const admin = await raw(method, target, body, ADMIN);
+      expect(admin.status, `${method} ${target} (admin): ${admin.text}`).toBe(400);
+      expect(admin.text).toContain('%23');
+    }
+    // Percent-encoded, it names the other stream: refused for this key, as before.
+    expect((await raw('GET', `/v1/stream/${encodeURIComponent(secret)}?offset=-1`)).status).toBe(403);
+    expect((await ds('GET', `${encodeURIComponent(secret)}?offset=-1`)).text).toBe('secret');
+    expect((await ds('HEAD', `${encodeURIComponent(own)}%23other`)).status).toBe(404);
   });
 
   it('answers hostile input with a clear 4xx, never a 500 or a hang', async () => {

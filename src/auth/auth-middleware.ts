@@ -18,7 +18,7 @@ import {
   type Requirement,
 } from './permissions.js';
 import { describePrincipal, type Principal } from './principal.js';
-import { forkSourceTopic, streamTopicOfUrlPath } from '../durable-streams/stream-path.js';
+import { forkSourceTopic, streamTopicOfRequestUrl } from '../durable-streams/stream-path.js';
 import type { StreamWatch } from './stream-watch.js';
 
 /** What the request is for: its operation (null for routes outside the OpenAPI document). */
@@ -262,7 +262,7 @@ async function resolveNames(
   params: Record<string, string>,
 ): Promise<string[] | 'any' | 'missing'> {
   if ('any' in source) return 'any';
-  if ('streamTopic' in source) return [streamTopicOfUrlPath(new URL(c.req.url).pathname)];
+  if ('streamTopic' in source) return [streamTopicOfRequestUrl(c.req.url)];
   if ('forkSource' in source) {
     const from = c.req.header('stream-forked-from');
     return from === undefined ? [] : [forkSourceTopic(from)];

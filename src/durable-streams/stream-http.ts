@@ -5,7 +5,7 @@ import type { AppEnv } from '../http/app-env.js';
 import { ApiError, type ErrorCode } from '../http/errors.js';
 import type { StoredRecord } from '../log/index.js';
 import { isJsonContentType, isValidContentType } from './content-type.js';
-import { forkSourcePath, streamPathOfUrlPath } from './stream-path.js';
+import { forkSourcePath, streamPathOfRequestUrl } from './stream-path.js';
 import type { ForkInput, ProducerHeaders, StreamError, StreamErrorCode, StreamView } from './streams-service.js';
 
 /** Protocol headers a browser may read (added to the CORS expose list). */
@@ -52,11 +52,7 @@ export const bad = (message: string): ApiError => new ApiError('bad_request', me
 
 /** The stream path of the request, decoded from the raw URL (so `%2F` stays part of a segment name). */
 export function requestStreamPath(c: Context<AppEnv>): string {
-  const raw = c.req.url;
-  const start = raw.indexOf('/', raw.indexOf('//') + 2);
-  const q = raw.indexOf('?', start);
-  const pathname = raw.slice(start, q < 0 ? undefined : q);
-  const p = streamPathOfUrlPath(pathname);
+  const p = streamPathOfRequestUrl(c.req.url);
   if (!p.ok) throw bad(p.error);
   return p.value;
 }

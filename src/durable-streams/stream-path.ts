@@ -54,6 +54,20 @@ export function streamPathOfUrlPath(urlPath: string): Result<string, string> {
 }
 
 /**
+ * The stream path of a request URL as the server received it (`c.req.url`): its path up to the
+ * query, decoded, so `%2F` stays part of a segment name. The route and the permission check both
+ * read it here, so they name the same stream. A raw `#` is refused: a request target never holds a
+ * fragment (RFC 9112 §3.2), and a URL parser would drop what follows it.
+ */
+export function streamPathOfRequestUrl(url: string): Result<string, string> {
+  const start = url.indexOf('/', url.indexOf('//') + 2);
+  const q = url.indexOf('?', start);
+  const pathname = url.slice(start, q < 0 ? undefined : q);
+  if (pathname.includes('#')) return err('the request path may not contain a raw "#": percent-encode it as %23');
+  return streamPathOfUrlPath(pathname);
+}
+
+/**
  * The stream path a `Stream-Forked-From` value names: a request path (`/v1/stream/a%20b`, decoded)
  * or a stream path as is (leading `/` dropped). Only printable ASCII is taken: a header's other
  * bytes arrive as Latin-1, so a UTF-8 path would name another stream, and `trim()` would drop a
@@ -69,9 +83,9 @@ export function forkSourcePath(header: string): Result<string, string> {
   return path === '' ? err('names no stream') : ok(path);
 }
 
-/** The topic name a request path names, for permission checks (`*` when it names none). */
-export function streamTopicOfUrlPath(urlPath: string): string {
-  const p = streamPathOfUrlPath(urlPath);
+/** The topic name a request URL's stream path names, for permission checks (`*` when it names none). */
+export function streamTopicOfRequestUrl(url: string): string {
+  const p = streamPathOfRequestUrl(url);
   if (!p.ok) return '*';
   const n = streamTopicName(p.value);
   return n.ok ? n.value : '*';
