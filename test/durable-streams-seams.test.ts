@@ -127,6 +127,40 @@ describe('Durable Streams seams', () => {
     expect((await ds('GET', fork)).text).toBe('real');
   });
 
+  it('appends follow a change to the stream topic’s config: durability and max_record_bytes as PATCHed, not as loaded', async () => {
+    const name = `patched-${uid()}`;
+    const topicCall = (method: string, path: string, body: unknown) =>
+      call(server.url, method, path, {
+        headers: { ...admin, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const made = await topicCall('POST', '/v1/topics', {
+      name,
+      config: { value_format: 'json', durability: 'write', max_record_bytes: 1024 },
+    });
+    expect(made.status, made.text).toBe(201);
+    const json = { 'content-type': 'application/json' };
+    expect((await ds('PUT', name, { headers: json })).status).toBe(201);
+    const big = JSON.stringify(['x'.repeat(2000)]);
+    expect((await ds('POST', name, { headers: json, body: big })).status).toBe(413);
+    const topic = server.services.topics.lookup(name)!;
+    const log = server.services.log.getPartition(topic.id, 0)!;
+    const durabilities: string[] = [];
+    const append = log.append.bind(log);
+    log.append = (records, options) => {
+      durabilities.push(options.durability);
+      return append(records, options);
+    };
+    expect((await ds('POST', name, { headers: json, body: '["a"]' })).status).toBe(204);
+    const patched = await topicCall('PATCH', `/v1/topics/${name}`, {
+      config: { durability: 'fsync', max_record_bytes: 4096 },
+    });
+    expect(patched.status, patched.text).toBe(200);
+    const grown = await ds('POST', name, { headers: json, body: big });
+    expect(grown.status, grown.text).toBe(204);
+    expect(durabilities).toEqual(['write', 'fsync']);
+  });
+
   it('a stream’s topic keeps its one partition: growing it is 409 (stream readers and appends use partition 0)', async () => {
     const path = `seams/grow-${uid()}`;
     const topic = path.replace('/', '__');
