@@ -225,6 +225,46 @@ describe('Durable Streams seams', () => {
     expect(fresh.headers.get('stream-next-offset')).not.toBe(tail);
   });
 
+  it('a fork deleted and made again at its path: the old fork’s offsets are 410 and its ETags miss; the source’s offsets hold up to the fork point', async () => {
+    const json = { 'content-type': 'application/json' };
+    const source = `fork-src-${uid()}`;
+    const fork = `fork-again-${uid()}`;
+    expect((await ds('PUT', source, { headers: json, body: '[1,2,3,4]' })).status).toBe(201);
+    const sourceTail = (await ds('HEAD', source)).headers.get('stream-next-offset')!;
+    const sourceAt = (n: number) => `${String(n).padStart(16, '0')}${sourceTail.slice(16)}`;
+    const from = { ...json, 'stream-forked-from': `/v1/stream/${source}` };
+    expect((await ds('PUT', fork, { headers: from })).status).toBe(201);
+    expect((await ds('POST', fork, { headers: json, body: '["old-a","old-b"]' })).status).toBe(204);
+    const old = await ds('GET', `${fork}?offset=-1`);
+    expect(JSON.parse(old.text)).toEqual([1, 2, 3, 4, 'old-a', 'old-b']);
+    const oldTag = old.headers.get('etag')!;
+    const oldNext = old.headers.get('stream-next-offset')!;
+    const oldMiddle = `${String(5).padStart(16, '0')}${oldNext.slice(16)}`;
+
+    expect((await ds('DELETE', fork)).status).toBe(204);
+    const again = { ...from, 'stream-fork-offset': sourceAt(2) };
+    expect((await ds('PUT', fork, { headers: again })).status).toBe(201);
+    expect((await ds('POST', fork, { headers: json, body: '["NEW-1","NEW-2","NEW-3","NEW-4"]' })).status).toBe(204);
+    const fresh = await ds('GET', `${fork}?offset=-1`, { headers: { 'if-none-match': oldTag } });
+    expect(fresh.status).toBe(200);
+    expect(JSON.parse(fresh.text)).toEqual([1, 2, 'NEW-1', 'NEW-2', 'NEW-3', 'NEW-4']);
+    expect(fresh.headers.get('etag')).not.toBe(oldTag);
+    for (const stale of [oldNext, oldMiddle]) {
+      const read = await ds('GET', `${fork}?offset=${stale}`);
+      expect(read.status, `${stale}: ${read.text}`).toBe(410);
+    }
+    // The source's offsets name the same records in the fork up to the fork point, no further.
+    const inherited = await ds('GET', `${fork}?offset=${sourceAt(1)}`);
+    expect(inherited.status).toBe(200);
+    expect(JSON.parse(inherited.text)).toEqual([2, 'NEW-1', 'NEW-2', 'NEW-3', 'NEW-4']);
+    expect((await ds('GET', `${fork}?offset=${sourceAt(2)}`)).status).toBe(200);
+    expect((await ds('GET', `${fork}?offset=${sourceAt(3)}`)).status).toBe(410);
+    // The fork's own offsets go on working.
+    const next = fresh.headers.get('stream-next-offset')!;
+    expect((await ds('POST', fork, { headers: json, body: '["NEW-5"]' })).status).toBe(204);
+    expect(JSON.parse((await ds('GET', `${fork}?offset=${next}`)).text)).toEqual(['NEW-5']);
+  });
+
   it('an offset whose records retention removed answers 410; reading from -1 starts at what is left', async () => {
     const path = `seams/retention-${uid()}`;
     const topic = path.replace('/', '__');

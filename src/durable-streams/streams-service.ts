@@ -66,6 +66,8 @@ export interface StreamState {
   topic: Topic;
   log: PartitionLog;
   tag: string;
+  /** A fork: its source's offset tag, taken for offsets up to `upTo` (the fork point). */
+  inherited: { tag: string; upTo: number } | undefined;
   row: DurableStreamRow;
   /** Appends are refused from the moment a close is accepted… */
   closing: boolean;
@@ -402,6 +404,15 @@ export class StreamsService implements AppendOwner {
       topic,
       log,
       tag: row.tag ?? streamTag(topic.id),
+      inherited:
+        row.forkTag !== null && row.forkOffset !== null
+          ? {
+              tag: row.forkTag,
+              // A JSON fork's sub-offset counts messages, which keep the source's offsets; a byte
+              // fork's cuts the record at the fork offset, which then differs from the source's.
+              upTo: row.forkOffset + (isJsonContentType(row.contentType) ? (row.forkSubOffset ?? 0) : 0),
+            }
+          : undefined,
       row,
       closing: row.closed,
       closed: row.closed,
@@ -623,7 +634,8 @@ export class StreamsService implements AppendOwner {
       closed: false,
       closedBy: null,
       createdAt: now,
-      tag: source ? source.tag : null,
+      tag: null,
+      forkTag: source ? source.tag : null,
       forkedFrom: source ? source.topic.id : null,
       forkSource: fork ? fork.value.source : null,
       forkOffset: fork ? fork.value.offset : null,
@@ -1120,7 +1132,8 @@ export class StreamsService implements AppendOwner {
   private position(s: StreamState, offset: ParsedOffset): Result<number, StreamError> {
     if (offset.kind === 'start') return ok(s.log.startOffset());
     if (offset.kind === 'now') return ok(s.log.endOffset());
-    if (offset.tag !== s.tag)
+    const inherited = s.inherited && offset.tag === s.inherited.tag && offset.offset <= s.inherited.upTo;
+    if (offset.tag !== s.tag && !inherited)
       return err({
         code: 'gone',
         message:

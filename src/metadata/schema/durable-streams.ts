@@ -26,8 +26,16 @@ export const durableStreams = pgTable(
     closedBy: text('closed_by'),
     /** Unix ms. */
     createdAt: bigint('created_at', { mode: 'number' }).notNull(),
-    /** The offset tag; null = derived from the topic id. A fork shares its source's, so inherited offsets match. */
+    /**
+     * The offset tag; null = derived from the topic id. Forks made before `fork_tag` existed share
+     * their source's here; later forks carry their own and keep the source's in `fork_tag`.
+     */
     tag: text('tag'),
+    /**
+     * A fork: its source's offset tag, taken for offsets up to the fork point (the records there
+     * are the source's), so a fork made again at a path never takes the earlier fork's offsets.
+     */
+    forkTag: text('fork_tag'),
     /** A fork: the topic id of the stream it was forked from (its data was copied up to the fork point). */
     forkedFrom: uuid('forked_from'),
     /** A fork: the source path as given, the fork offset and sub-offset (for idempotent re-creation). */

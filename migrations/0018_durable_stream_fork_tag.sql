@@ -1,0 +1,1 @@
+ALTER TABLE "durable_streams" ADD COLUMN "fork_tag" text;
