@@ -161,6 +161,33 @@ describe('Durable Streams seams', () => {
     expect(durabilities).toEqual(['write', 'fsync']);
   });
 
+  it('a text stream keeps whole characters: a long append is split between characters, and bytes that are not UTF-8 are refused (400)', async () => {
+    const name = `text-split-${uid()}`;
+    const made = await call(server.url, 'POST', '/v1/topics', {
+      headers: { ...admin, 'content-type': 'application/json' },
+      body: JSON.stringify({ name, config: { value_format: 'string', max_record_bytes: 1024 } }),
+    });
+    expect(made.status, made.text).toBe(201);
+    const text = { 'content-type': 'text/plain; charset=utf-8' };
+    expect((await ds('PUT', name, { headers: text })).status).toBe(201);
+    // "é" (2 bytes) straddles the 1024-byte cut; "€" (3 bytes) the next one.
+    const body = `${'a'.repeat(1023)}é${'b'.repeat(1020)}€z`;
+    expect((await ds('POST', name, { headers: text, body })).status).toBe(204);
+    const refused = await ds('POST', name, { headers: text, body: new Uint8Array([0xff, 0xfe, 0x41]) });
+    expect(refused.status, refused.text).toBe(400);
+    expect(refused.text).toContain('UTF-8');
+    expect((await ds('GET', `${name}?offset=-1`)).text).toBe(body);
+    const read = await call(server.url, 'GET', `/v1/topics/${name}/partitions/0/records?offset=0`, { headers: admin });
+    const records = (JSON.parse(read.text) as { records: Array<{ value: string; value_encoding?: string }> }).records;
+    expect(records.length).toBeGreaterThan(1);
+    for (const r of records) {
+      expect(r.value_encoding).toBeUndefined();
+      expect(r.value).not.toContain('\uFFFD');
+      expect(Buffer.byteLength(r.value)).toBeLessThanOrEqual(1024);
+    }
+    expect(records.map((r) => r.value).join('')).toBe(body);
+  });
+
   it('a stream’s topic keeps its one partition: growing it is 409 (stream readers and appends use partition 0)', async () => {
     const path = `seams/grow-${uid()}`;
     const topic = path.replace('/', '__');

@@ -1,5 +1,6 @@
 // Durable Streams over Sluice topics: each stream is a one-partition topic whose records are
 // the stream's messages (JSON mode) or byte chunks; this service adds what the protocol needs.
+import { isUtf8 } from 'node:buffer';
 import { and, eq, inArray, ne } from 'drizzle-orm';
 import { err, ok, type Result } from '../lib/result.js';
 import type { PartitionLog, RecordInput, StoredRecord } from '../log/index.js';
@@ -9,7 +10,13 @@ import { durableStreams, type DurableStreamRow } from '../metadata/schema.js';
 import type { IdempotencyLock } from '../topics/idempotency-lock.js';
 import type { AppendGate, AppendOwner, ProduceError, ProduceTopic } from '../topics/produce-service.js';
 import type { Topic, TopicsService } from '../topics/topics-service.js';
-import { contentTypesMatch, isJsonContentType, normaliseContentType, valueFormatFor } from './content-type.js';
+import {
+  contentTypesMatch,
+  isJsonContentType,
+  mediaType,
+  normaliseContentType,
+  valueFormatFor,
+} from './content-type.js';
 import { jsonMessages } from './json-messages.js';
 import { encodeStreamOffset, streamTag, type ParsedOffset } from './stream-offset.js';
 import { streamTopicName } from './stream-path.js';
@@ -1315,7 +1322,21 @@ function toRecords(
   if (!isJsonContentType(contentType)) {
     const out: RecordInput[] = [];
     const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-    for (let at = 0; at < buf.length; at += maxRecordBytes) out.push(record(buf.subarray(at, at + maxRecordBytes)));
+    // A text/* stream's topic holds strings: UTF-8 only (as its produce takes), each record
+    // whole characters, so every record reads back as the text appended.
+    const text = valueFormatFor(contentType) === 'string';
+    if (text && !isUtf8(buf))
+      return err({
+        code: 'bad_request',
+        message: `a ${mediaType(contentType)} stream takes UTF-8 text (its topic's value_format is string); the body is not UTF-8 (use application/octet-stream for other bytes)`,
+      });
+    for (let at = 0; at < buf.length;) {
+      let end = Math.min(at + maxRecordBytes, buf.length);
+      // Back off from a continuation byte to the start of its character (at most 3 bytes).
+      if (text) while (end < buf.length && end > at + 1 && (buf[end]! & 0xc0) === 0x80) end--;
+      out.push(record(buf.subarray(at, end)));
+      at = end;
+    }
     return ok(out);
   }
   const parsed = jsonMessages(body, maxJsonDepth);

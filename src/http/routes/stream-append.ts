@@ -33,7 +33,8 @@ export const appendToStreamRoute = createRoute({
   summary: 'Append to (or close) a stream',
   description:
     'Durable Streams protocol (PROTOCOL.md §5.2–5.3). Byte streams: the body is appended as one record (split into ' +
-    '1 MiB records if larger). JSON streams: one record per message, a top-level array flattened one level (`[]` is ' +
+    'records of the topic’s max_record_bytes, 1 MiB by default, if larger; a text/* stream takes UTF-8 only, else ' +
+    '400, and is split between characters). JSON streams: one record per message, a top-level array flattened one level (`[]` is ' +
     'a 400). Appends are durable as the topic’s `durability` says (fsync by default, group commit). ' +
     '`Stream-Closed: true` closes the stream after the body (empty body: close only, idempotent). ' +
     'Idempotent producers (`Producer-Id`/`-Epoch`/`-Seq`, per request): 200 new data, 204 duplicate, 403 stale epoch ' +
