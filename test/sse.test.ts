@@ -334,6 +334,12 @@ describe('errors', () => {
     expect(await status(topicUrl(topic, '?from=5'))).toEqual([400, 'bad_request']);
     expect(await status(partitionUrl(topic, 0, '?from=earliest&timestamp=5'))).toEqual([400, 'bad_request']);
     expect(await status(partitionUrl(topic, 0, '?batch=maybe'))).toEqual([400, 'bad_request']);
+    // Past 2^53 a number is not exact: refused (as /records does), never rounded to another one.
+    expect(await status(partitionUrl(topic, 0, '?from=9007199254740993'))).toEqual([400, 'bad_request']);
+    expect(await status(partitionUrl(topic, 0, '?timestamp=9999999999999999'))).toEqual([400, 'bad_request']);
+    expect(await status(topicUrl(topic, '?timestamp=9007199254740993'))).toEqual([400, 'bad_request']);
+    expect(await status(partitionUrl(topic, 0, '?last_event_id=9007199254740993'))).toEqual([400, 'bad_request']);
+    expect(await status(partitionUrl(topic, 0, '?from=9007199254740991'))).toEqual([416, 'offset_out_of_range']);
     expect(await status(partitionUrl(topic, 2))).toEqual([404, 'partition_not_found']);
     expect(await status(partitionUrl(name(), 0))).toEqual([404, 'topic_not_found']);
     expect(await status(topicUrl(name()))).toEqual([404, 'topic_not_found']);

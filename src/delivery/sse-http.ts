@@ -13,11 +13,16 @@ import { nodeResponseSink, webStreamSink } from './sse-sink.js';
 const TIMESTAMP = /^(0|[1-9][0-9]{0,15})$/;
 
 export const sseQueryFields = {
-  timestamp: z.string().regex(TIMESTAMP, 'a Unix timestamp in ms (integer ≥ 0)').optional().openapi({
-    description:
-      'Start at the first record whose timestamp is ≥ this (Unix ms), per partition. Not combinable with `from`.',
-    example: '1700000000000',
-  }),
+  timestamp: z
+    .string()
+    .regex(TIMESTAMP, 'a Unix timestamp in ms (integer ≥ 0)')
+    .refine((v) => Number.isSafeInteger(Number(v)), 'a Unix timestamp in ms ≤ 2^53-1')
+    .optional()
+    .openapi({
+      description:
+        'Start at the first record whose timestamp is ≥ this (Unix ms), per partition. Not combinable with `from`.',
+      example: '1700000000000',
+    }),
   last_event_id: z
     .string()
     .optional()

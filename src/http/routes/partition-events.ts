@@ -30,6 +30,7 @@ export const PartitionEventsQuery = z.object({
   from: z
     .string()
     .regex(/^(earliest|latest|0|[1-9][0-9]{0,15})$/, 'earliest, latest or an offset (integer ≥ 0)')
+    .refine((v) => v === 'earliest' || v === 'latest' || Number.isSafeInteger(Number(v)), 'an offset ≤ 2^53-1')
     .optional()
     .openapi({
       description:
