@@ -932,6 +932,32 @@ describe('seams', () => {
     expect((await ack(t, q, [{ lease: held[1]!.lease, action: 'accept' }]))[0]!.status).toBe('unknown');
     expect((await describeQueue(t, q)).skipped).toBe(logStart - 1);
   });
+
+  it('an ack of a lease whose record retention removed answers unknown, as the queue counts it skipped (no receive in between)', async () => {
+    const t = await topic(1, [], { segment_bytes: 1024, retention_bytes: 1 });
+    const q = 'ret-ack';
+    for (let i = 0; i < 5; i++) await produce(t, [{ value: 'x'.repeat(400) }]);
+    const held = await receive(t, q, { max_records: 5, lock_ms: 300_000 });
+    expect(held).toHaveLength(5);
+    for (let i = 5; i < 60; i++) await produce(t, [{ value: 'x'.repeat(400) }]);
+    await server.services.log.enforceRetention();
+    const logStart = expectStatus(await server.client.get('/v1/topics/{topic}', { params: { topic: t } }), 200)
+      .partitions[0]!.start_offset;
+    expect(logStart).toBeGreaterThan(5);
+    const before = await describeQueue(t, q);
+    expect(before.skipped).toBe(logStart);
+    expect(before.in_flight).toBe(0);
+    // A reject would dead-letter a record the log no longer has; an accept would count it twice.
+    const acks = await ack(t, q, [
+      ...held.slice(0, 4).map((r) => ({ lease: r.lease, action: 'accept' as const })),
+      { lease: held[4]!.lease, action: 'reject' as const },
+    ]);
+    expect(acks.map((a) => a.status)).toEqual(['unknown', 'unknown', 'unknown', 'unknown', 'unknown']);
+    const after = await describeQueue(t, q);
+    expect(after.skipped).toBe(logStart);
+    expect(after.accepted).toBe(0);
+    expect(after.dead_lettered + after.archived).toBe(0);
+  });
 });
 
 describe('restart', () => {

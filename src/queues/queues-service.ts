@@ -510,8 +510,11 @@ export class QueuesService {
         continue;
       }
       const r = await this.cell(queue, p, log).run((state, now, tally) => {
+        // Records retention removed are skipped, leased or not (as receives, the sweeper and the
+        // queue's counts have it): their leases answer unknown, never accepted or dead-lettered.
+        const retained = applyRetention(state, log.startOffset(), tally);
         const applied = ackMany(
-          state,
+          retained,
           indices.map((i) => {
             const item = items[i]!;
             return {
