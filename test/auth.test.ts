@@ -25,6 +25,32 @@ import {
   type CapturedLogs,
 } from './auth-support.js';
 
+import { STATE_CHANGING_GETS } from '../src/auth/origin-policy.js';
+
+/** GETs that change nothing a page on another origin could abuse (a Durable Stream read renews its TTL only). */
+const READ_ONLY_GETS = [
+  'listTopics',
+  'getTopic',
+  'readRecords',
+  'streamPartitionEvents',
+  'streamTopicEvents',
+  'listGroups',
+  'getGroup',
+  'listWebhooks',
+  'getWebhook',
+  'listWebhookDeliveries',
+  'getQueue',
+  'listQueues',
+  'listKeys',
+  'getKey',
+  'whoami',
+  'healthz',
+  'readyz',
+  'metrics',
+  'streamOverview',
+  'readStream',
+];
+
 const ADMIN_KEY = `adm_${randomUUID()}${randomUUID()}`;
 const name = (prefix = 't') => `${prefix}-${randomUUID()}`;
 const json = { 'content-type': 'application/json' };
@@ -574,6 +600,51 @@ describe('origin policy', () => {
         ((await r.json()) as { error: { request_id: string } }).error.request_id,
       );
     }
+  });
+
+  it('refuses GETs that change state from unlisted origins: a queue stream leases, a group stream joins, a member fetch moves positions', async () => {
+    // An EventSource (or an <img>) on any page sends these GETs with no preflight; the server
+    // would lease, join or commit before the browser hides the answer from the page.
+    const topic = name();
+    expect((await call(`${server.url}/v1/topics`, 'POST', { body: { name: topic } })).status).toBe(201);
+    const produced = await call(`${server.url}/v1/topics/${topic}/records`, 'POST', {
+      body: { records: [{ value: 1 }, { value: 2 }] },
+    });
+    expect(produced.status).toBe(200);
+    const group = name('g');
+    const changing = [
+      `/v1/topics/${topic}/queues/stolen/events`,
+      `/v1/groups/${group}/events?topics=${topic}&auto_offset_reset=earliest`,
+      `/v1/groups/${group}/members/m-1/records?wait_ms=0`,
+    ];
+    for (const route of changing) {
+      const refused = await call(`${server.url}${route}`, 'GET', { headers: { origin: 'https://evil.example' } });
+      expect(refused.status, route).toBe(403);
+      expect(refused.body.error?.message).toContain('SLUICE_CORS_ORIGINS');
+    }
+    expect((await call(`${server.url}/v1/topics/${topic}/queues/stolen`)).status).toBe(404);
+    expect((await call(`${server.url}/v1/groups/${group}`)).status).toBe(404);
+    // A listed origin (the dashboard's, say) opens the same stream.
+    const ac = new AbortController();
+    const listed = await fetch(`${server.url}${changing[0]}`, {
+      headers: { origin: 'https://app.example' },
+      signal: ac.signal,
+    });
+    expect(listed.status).toBe(200);
+    expect(listed.headers.get('access-control-allow-origin')).toBe('https://app.example');
+    ac.abort();
+  });
+
+  it('every GET route is either read-only or refused from unlisted origins: a new one must say which', async () => {
+    const spec = JSON.parse(
+      await fs.readFile(path.join(import.meta.dirname, '..', 'openapi', 'openapi.json'), 'utf8'),
+    ) as {
+      paths: Record<string, { get?: { operationId: string } }>;
+    };
+    const gets = Object.values(spec.paths)
+      .flatMap((p) => (p.get ? [p.get.operationId] : []))
+      .sort();
+    expect(gets).toEqual([...READ_ONLY_GETS, ...STATE_CHANGING_GETS.map((r) => r.operationId)].sort());
   });
 
   it('answers GETs from other origins without CORS headers (the browser keeps the response from the page)', async () => {

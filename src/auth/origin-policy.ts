@@ -11,6 +11,22 @@ import { STREAM_EXPOSED_HEADERS } from '../durable-streams/stream-http.js';
 const CORS_EXPOSE = ['x-request-id', 'location', 'retry-after', ...STREAM_EXPOSED_HEADERS].join(',');
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/**
+ * GETs that change state: refused from unlisted origins like a POST. An EventSource on any page
+ * opens them without a preflight, and the server would lease a queue's records, join a group or
+ * move a member's positions before the browser hid the answer from the page.
+ */
+export const STATE_CHANGING_GETS: ReadonlyArray<{ operationId: string; path: RegExp }> = [
+  { operationId: 'streamQueueEvents', path: /^\/v1\/topics\/[^/]+\/queues\/[^/]+\/events\/*$/ },
+  { operationId: 'streamGroupEvents', path: /^\/v1\/groups\/[^/]+\/events\/*$/ },
+  { operationId: 'fetchGroupRecords', path: /^\/v1\/groups\/[^/]+\/members\/[^/]+\/records\/*$/ },
+];
+
+function changesState(method: string, path: string): boolean {
+  if (!SAFE_METHODS.has(method)) return true;
+  return (method === 'GET' || method === 'HEAD') && STATE_CHANGING_GETS.some((g) => g.path.test(path));
+}
+
 /** Whether a request carrying `Origin: origin` may act (same origin, or listed). */
 export function originAllowed(origins: readonly string[], origin: string, host: string | undefined): boolean {
   if (origins.includes('*') || origins.includes(origin)) return true;
@@ -39,7 +55,7 @@ export function originPolicy(origins: readonly string[]): MiddlewareHandler<AppE
   async function crossOrigin(c: Context<AppEnv>, next: Next, origin: string): Promise<Response | void> {
     const method = c.req.method;
     const allowed = originAllowed(origins, origin, c.req.header('host'));
-    if (!allowed && !SAFE_METHODS.has(method)) {
+    if (!allowed && changesState(method, c.req.path)) {
       throw new ApiError(
         'forbidden',
         `requests from origin ${JSON.stringify(origin)} may not change anything: list it in SLUICE_CORS_ORIGINS to allow its pages to call Sluice`,
