@@ -162,6 +162,12 @@ describe('audit log', () => {
     );
     await step('group.delete', k, key.id, 'DELETE', `/v1/groups/${group}`, undefined, group);
     await step('topic.delete', k, key.id, 'DELETE', `/v1/topics/${topic}`, undefined, topic);
+    // A Durable Stream's create and delete make and delete its topic: audited as the stream, named by its topic.
+    const stream = `audit/s-${randomUUID()}`;
+    const streamTopic = stream.replace('/', '__');
+    await step('stream.create', k, key.id, 'PUT', `/v1/stream/${stream}`, [1, 2], streamTopic);
+    await step('stream.delete', readOnly.key, readOnly.id, 'DELETE', `/v1/stream/${stream}`, undefined, streamTopic);
+    await step('stream.delete', k, key.id, 'DELETE', `/v1/stream/${stream}`, undefined, streamTopic);
     await step('key.revoke', ADMIN_KEY, 'admin', 'DELETE', `/v1/keys/${readOnly.id}`, undefined, readOnly.id);
 
     const byRequest = new Map(audits().map((a) => [a['request_id'] as string, a]));

@@ -4,6 +4,7 @@
 import type { Context } from 'hono';
 import type { Logger } from '../../logger.js';
 import type { AppEnv } from '../app-env.js';
+import { streamPathOfRequestUrl, streamTopicOfRequestUrl } from '../../durable-streams/stream-path.js';
 import { matchedRoute } from '../matched-route.js';
 
 type Json = Record<string, unknown>;
@@ -14,6 +15,14 @@ interface Audited {
   resource: 'topic' | 'group' | 'queue' | 'webhook' | 'key' | 'token';
   /** The resource's name or id, and any details worth keeping, from the path, request body or response. */
   describe(c: Context<AppEnv>, body: Json, response: Json): { name?: unknown } & Json;
+  /** The request body is a stream's data, not JSON to describe: never read. */
+  dataBody?: true;
+}
+
+/** A Durable Stream, named by its topic (what grants and the topic API name), with its path. */
+function streamResource(c: Context<AppEnv>): { name: string; stream: string | null } {
+  const path = streamPathOfRequestUrl(c.req.url);
+  return { name: streamTopicOfRequestUrl(c.req.url), stream: path.ok ? path.value : null };
 }
 
 /**
@@ -44,6 +53,8 @@ export const AUDITED: Record<string, Audited> = {
   createTopic: { event: 'topic.create', resource: 'topic', describe: (_c, b) => ({ name: b['name'] }) },
   updateTopic: { event: 'topic.alter', resource: 'topic', describe: param('topic') },
   deleteTopic: { event: 'topic.delete', resource: 'topic', describe: param('topic') },
+  createStream: { event: 'stream.create', resource: 'topic', describe: streamResource, dataBody: true },
+  deleteStream: { event: 'stream.delete', resource: 'topic', describe: streamResource, dataBody: true },
   deleteGroup: { event: 'group.delete', resource: 'group', describe: param('group') },
   resetGroupOffsets: {
     event: 'group.offsets_reset',
@@ -113,7 +124,7 @@ export function auditLog(logger: Logger): (c: Context<AppEnv>) => Promise<void> 
   async function write(c: Context<AppEnv>, operation: string, spec: Audited): Promise<void> {
     const status = c.res.status;
     // The request body was parsed (and cached) by the route's validator; nothing is read twice.
-    const body = await jsonOf(() => c.req.json());
+    const body = spec.dataBody ? {} : await jsonOf(() => c.req.json());
     // Only the fields `describe` picks are kept: never a created key's secret or a webhook's.
     const response = status < 300 ? await jsonOf(() => c.res.clone().json()) : {};
     const principal = c.get('principal');
