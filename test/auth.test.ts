@@ -163,6 +163,24 @@ describe('keys mode with SLUICE_ADMIN_KEY', () => {
     expect((await fetch(url('/openapi.json'), { headers: admin })).status).toBe(200);
   });
 
+  it('a 403 for a key looked up by id names neither its name nor whether it exists', async () => {
+    const secretName = `ceo-personal-${randomUUID()}`;
+    const target = await createKey(server.url, [{ resource: 'topic', name: 'x', actions: ['read'] }], {
+      as: ADMIN_KEY,
+      name: secretName,
+    });
+    const nobody = await createKey(server.url, [{ resource: 'topic', name: 'y', actions: ['read'] }], {
+      as: ADMIN_KEY,
+      name: `nobody-${randomUUID()}`,
+    });
+    const existing = await call(url(`/v1/keys/${target.id}`), 'GET', { headers: bearer(nobody.key) });
+    const missing = await call(url(`/v1/keys/${randomUUID()}`), 'GET', { headers: bearer(nobody.key) });
+    expect(existing.status).toBe(403);
+    expect(JSON.stringify(existing.body)).not.toContain(secretName);
+    expect(missing.status).toBe(403);
+    expect(existing.body.error?.message).toBe(missing.body.error?.message);
+  });
+
   it('creates keys whose secret is shown once and stored only as its SHA-256; lists, gets and revokes them', async () => {
     const created = await call(url('/v1/keys'), 'POST', {
       headers: admin,

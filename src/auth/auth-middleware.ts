@@ -205,7 +205,9 @@ export function authMiddleware(services: Services, app: () => App, watch: Stream
     req: Requirement,
     params: Record<string, string>,
   ): Promise<void> {
-    checkNames(principal, req, await resolveNames(c, services, req.name, params));
+    // A name found by looking up an id (a key's, a webhook's topic) is never told to a caller
+    // refused it: the answer is the one an id that does not exist gets.
+    checkNames(principal, req, await resolveNames(c, services, req.name, params), !('lookup' in req.name));
   }
 }
 
@@ -221,7 +223,12 @@ function declaredRequirements(target: Target, route: MatchedRoute): Requirement[
   return declaration.requires as Requirement[];
 }
 
-function checkNames(principal: Principal, req: Requirement, names: string[] | 'any' | 'missing'): void {
+function checkNames(
+  principal: Principal,
+  req: Requirement,
+  names: string[] | 'any' | 'missing',
+  disclose = true,
+): void {
   if (names === 'any') {
     if (!allowsSome(principal.grants, req.resource, req.action))
       throw denied(principal, req.resource, req.action, null);
@@ -235,7 +242,7 @@ function checkNames(principal: Principal, req: Requirement, names: string[] | 'a
   }
   for (const name of names) {
     if (!allows(principal.grants, req.resource, name, req.action))
-      throw denied(principal, req.resource, req.action, name);
+      throw denied(principal, req.resource, req.action, disclose ? name : null);
   }
 }
 
