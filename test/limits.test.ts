@@ -154,6 +154,25 @@ describe('requests the parser refuses (real process)', () => {
     conn.destroy();
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
   }, 20_000);
+
+  it.each([['a b'], ['[::ffff:127.0.0.1]'], ['exa mple.com:80']])(
+    'a Host header no URL can hold (%s) is answered 400 in the API error shape with a request id',
+    async (host) => {
+      const conn = await rawConnect(server.url);
+      conn.write(`GET /healthz HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      await within(conn.closed, 10_000);
+      const text = conn.received();
+      conn.destroy();
+      expect(text).toMatch(/^HTTP\/1\.1 400 /);
+      const parsed = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as {
+        error: { code: string; message: string; request_id: string };
+      };
+      expect(parsed.error).toMatchObject({ code: 'bad_request' });
+      expect(parsed.error.message).toContain('Host');
+      expect(/\r\nx-request-id: ([^\r]+)\r\n/i.exec(text)?.[1]).toBe(parsed.error.request_id);
+    },
+    20_000,
+  );
 });
 
 // The same reset, for refusals the app makes before it reads the body: the body budget's 503 and

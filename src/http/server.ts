@@ -2,7 +2,8 @@
 // accepting, end streams, answer every request already accepted in full, then close.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { serve } from '@hono/node-server';
+import { randomUUID } from 'node:crypto';
+import { getRequestListener, RequestError, serve } from '@hono/node-server';
 import { createApp } from '../app.js';
 import type { Services } from '../services.js';
 import { answerClientErrors, lingerOnUnreadBody } from './client-error.js';
@@ -114,6 +115,25 @@ function continueOnRead(req: IncomingMessage, res: ServerResponse): void {
   req.on('newListener', onListener);
 }
 
+/** A request the adapter could not build (its Host or target no URL can hold), or a failure before the app answered. */
+function unbuildableRequest(e: unknown): Response {
+  const requestId = randomUUID();
+  const known = e instanceof RequestError;
+  const body = {
+    error: {
+      code: known ? 'bad_request' : 'internal',
+      message: known
+        ? `the request cannot be served: ${e.message} (the Host header and request target must form a URL)`
+        : 'internal error before the request reached the API',
+      request_id: requestId,
+    },
+  };
+  return new Response(JSON.stringify(body), {
+    status: known ? 400 : 500,
+    headers: { 'content-type': 'application/json', 'x-request-id': requestId, connection: 'close' },
+  });
+}
+
 export async function startServer(services: Services, listen: { host: string; port: number }): Promise<RunningServer> {
   const { app, inflight, limits } = createApp(services);
   const { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs } = services.config.limits;
@@ -133,8 +153,12 @@ export async function startServer(services: Services, listen: { host: string; po
           connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(headersTimeoutMs / 4))),
         },
         // 32 KiB of request line and headers (Node's default is 16): a group cursor may be 16 KiB.
-        createServer: ((options: object, listener: Listener) => {
-          const handle = connections.wrap(listener);
+        // The adapter's own listener, with an error handler: a request it cannot turn into a
+        // URL (a Host header such as `a b`) gets the API's error shape, not an empty 400.
+        createServer: ((options: object) => {
+          const handle = connections.wrap(
+            getRequestListener(app.fetch, { hostname: listen.host, errorHandler: unbuildableRequest }),
+          );
           const created = createServer({ ...options, maxHeaderSize: 32 * 1024 }, handle);
           created.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
             continueOnRead(req, res);
