@@ -186,6 +186,17 @@ describe('Durable Streams seams', () => {
       expect(Buffer.byteLength(r.value)).toBeLessThanOrEqual(1024);
     }
     expect(records.map((r) => r.value).join('')).toBe(body);
+    // A character longer than max_record_bytes fits in no record: 413, never half of it.
+    const tiny = `text-tiny-${uid()}`;
+    const small = await call(server.url, 'POST', '/v1/topics', {
+      headers: { ...admin, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: tiny, config: { value_format: 'string', max_record_bytes: 2 } }),
+    });
+    expect(small.status, small.text).toBe(201);
+    expect((await ds('PUT', tiny, { headers: text })).status).toBe(201);
+    expect((await ds('POST', tiny, { headers: text, body: 'ab€' })).status).toBe(413);
+    expect((await ds('POST', tiny, { headers: text, body: 'abcé' })).status).toBe(204);
+    expect((await ds('GET', `${tiny}?offset=-1`)).text).toBe('abcé');
   });
 
   it('a stream’s topic keeps its one partition: growing it is 409 (stream readers and appends use partition 0)', async () => {

@@ -1333,7 +1333,12 @@ function toRecords(
     for (let at = 0; at < buf.length;) {
       let end = Math.min(at + maxRecordBytes, buf.length);
       // Back off from a continuation byte to the start of its character (at most 3 bytes).
-      if (text) while (end < buf.length && end > at + 1 && (buf[end]! & 0xc0) === 0x80) end--;
+      if (text) while (end < buf.length && end > at && (buf[end]! & 0xc0) === 0x80) end--;
+      if (end === at)
+        return err({
+          code: 'payload_too_large',
+          message: `a character of the text is longer than the topic's max_record_bytes (${maxRecordBytes})`,
+        });
       out.push(record(buf.subarray(at, end)));
       at = end;
     }
