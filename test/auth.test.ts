@@ -25,7 +25,7 @@ import {
   type CapturedLogs,
 } from './auth-support.js';
 
-import { STATE_CHANGING_GETS } from '../src/auth/origin-policy.js';
+import { STATE_CHANGING_GETS } from '../src/http/state-changing-gets.js';
 
 /** GETs that change nothing a page on another origin could abuse (a Durable Stream read renews its TTL only). */
 const READ_ONLY_GETS = [

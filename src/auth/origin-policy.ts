@@ -5,6 +5,7 @@ import { cors } from 'hono/cors';
 import type { AppEnv } from '../http/app-env.js';
 import { ApiError } from '../http/errors.js';
 import { nextAnswered } from '../http/middleware/chain.js';
+import { isStateChangingGet } from '../http/state-changing-gets.js';
 
 import { STREAM_EXPOSED_HEADERS } from '../durable-streams/stream-http.js';
 
@@ -12,19 +13,13 @@ const CORS_EXPOSE = ['x-request-id', 'location', 'retry-after', ...STREAM_EXPOSE
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
- * GETs that change state: refused from unlisted origins like a POST. An EventSource on any page
- * opens them without a preflight, and the server would lease a queue's records, join a group or
- * move a member's positions before the browser hid the answer from the page.
+ * A request that changes something: any method but GET/HEAD/OPTIONS, and the GETs that act. An
+ * EventSource on any page opens those without a preflight, and the server would lease a queue's
+ * records, join a group or move a member's positions before the browser hid the answer.
  */
-export const STATE_CHANGING_GETS: ReadonlyArray<{ operationId: string; path: RegExp }> = [
-  { operationId: 'streamQueueEvents', path: /^\/v1\/topics\/[^/]+\/queues\/[^/]+\/events\/*$/ },
-  { operationId: 'streamGroupEvents', path: /^\/v1\/groups\/[^/]+\/events\/*$/ },
-  { operationId: 'fetchGroupRecords', path: /^\/v1\/groups\/[^/]+\/members\/[^/]+\/records\/*$/ },
-];
-
 function changesState(method: string, path: string): boolean {
   if (!SAFE_METHODS.has(method)) return true;
-  return (method === 'GET' || method === 'HEAD') && STATE_CHANGING_GETS.some((g) => g.path.test(path));
+  return method !== 'OPTIONS' && isStateChangingGet(path);
 }
 
 /** Whether a request carrying `Origin: origin` may act (same origin, or listed). */

@@ -262,9 +262,9 @@ export class StreamsService implements AppendOwner {
     if (!topic) return err(notFound(path));
     const state = await this.stateOfTopic(topic);
     if (!state || state.deleted) return err(notFound(path));
-    // The state is loaded once; its topic's config (durability, max_record_bytes) follows PATCHes.
-    const current = this.o.topics.lookup(name.value);
-    if (current?.id === state.topic.id) state.topic = current;
+    // The state is loaded once (by topic id); its topic's config (durability, max_record_bytes)
+    // follows PATCHes: the topic just looked up is the current one.
+    state.topic = topic;
     if (state.row.softDeleted)
       return err({ code: 'gone', message: `stream ${JSON.stringify(path)} was deleted (forks of it remain)` });
     if (this.expired(state) && this.expired(await this.withPersistedAccess(state))) {

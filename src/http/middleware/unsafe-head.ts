@@ -3,18 +3,12 @@
 // a queue's SSE stream (leases records) — that would act for a client that can receive nothing,
 // so HEAD is answered 405 there (Allow: GET), before anything runs.
 import { ApiError } from '../errors.js';
+import { isStateChangingGet } from '../state-changing-gets.js';
 import type { Guard } from './chain.js';
-
-/** Paths whose GET is not safe to run for a HEAD. */
-const UNSAFE_HEAD: readonly RegExp[] = [
-  /^\/v1\/groups\/[^/]+\/events\/?$/,
-  /^\/v1\/groups\/[^/]+\/members\/[^/]+\/records\/?$/,
-  /^\/v1\/topics\/[^/]+\/queues\/[^/]+\/events\/?$/,
-];
 
 export function refuseUnsafeHead(): Guard {
   return (c) => {
-    if (c.req.method === 'HEAD' && UNSAFE_HEAD.some((path) => path.test(c.req.path))) {
+    if (c.req.method === 'HEAD' && isStateChangingGet(c.req.path)) {
       throw new ApiError(
         'method_not_allowed',
         `HEAD is not supported on ${c.req.path}: its GET acts (joins, fetches or leases) for the caller; use GET`,
