@@ -39,15 +39,17 @@ describe('Durable Streams seams', () => {
   afterAll(async () => {
     await server?.stop();
   });
+  /** A call to the topic API as the admin, with a JSON body. */
+  const topicApi = (method: string, path: string, body: unknown) =>
+    call(server.url, method, path, {
+      headers: { ...admin, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
 
   it('adopts an empty one-partition topic only if its value_format is the stream content type’s', async () => {
     // Else a json topic would hold non-JSON records (or a string topic non-UTF-8 bytes), which
     // topic produce refuses, and its readers would get base64 fallbacks.
-    const topics = (body: unknown) =>
-      call(server.url, 'POST', '/v1/topics', {
-        headers: { ...admin, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
+    const topics = (body: unknown) => topicApi('POST', '/v1/topics', body);
     const json = `adopt-json-${uid()}`;
     expect((await topics({ name: json, config: { value_format: 'json' } })).status).toBe(201);
     const binary = { 'content-type': 'application/octet-stream' };
@@ -129,12 +131,7 @@ describe('Durable Streams seams', () => {
 
   it('appends follow a change to the stream topic’s config: durability and max_record_bytes as PATCHed, not as loaded', async () => {
     const name = `patched-${uid()}`;
-    const topicCall = (method: string, path: string, body: unknown) =>
-      call(server.url, method, path, {
-        headers: { ...admin, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-    const made = await topicCall('POST', '/v1/topics', {
+    const made = await topicApi('POST', '/v1/topics', {
       name,
       config: { value_format: 'json', durability: 'write', max_record_bytes: 1024 },
     });
@@ -152,7 +149,7 @@ describe('Durable Streams seams', () => {
       return append(records, options);
     };
     expect((await ds('POST', name, { headers: json, body: '["a"]' })).status).toBe(204);
-    const patched = await topicCall('PATCH', `/v1/topics/${name}`, {
+    const patched = await topicApi('PATCH', `/v1/topics/${name}`, {
       config: { durability: 'fsync', max_record_bytes: 4096 },
     });
     expect(patched.status, patched.text).toBe(200);
@@ -163,9 +160,9 @@ describe('Durable Streams seams', () => {
 
   it('a text stream keeps whole characters: a long append is split between characters, and bytes that are not UTF-8 are refused (400)', async () => {
     const name = `text-split-${uid()}`;
-    const made = await call(server.url, 'POST', '/v1/topics', {
-      headers: { ...admin, 'content-type': 'application/json' },
-      body: JSON.stringify({ name, config: { value_format: 'string', max_record_bytes: 1024 } }),
+    const made = await topicApi('POST', '/v1/topics', {
+      name,
+      config: { value_format: 'string', max_record_bytes: 1024 },
     });
     expect(made.status, made.text).toBe(201);
     const text = { 'content-type': 'text/plain; charset=utf-8' };
@@ -188,9 +185,9 @@ describe('Durable Streams seams', () => {
     expect(records.map((r) => r.value).join('')).toBe(body);
     // A character longer than max_record_bytes fits in no record: 413, never half of it.
     const tiny = `text-tiny-${uid()}`;
-    const small = await call(server.url, 'POST', '/v1/topics', {
-      headers: { ...admin, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: tiny, config: { value_format: 'string', max_record_bytes: 2 } }),
+    const small = await topicApi('POST', '/v1/topics', {
+      name: tiny,
+      config: { value_format: 'string', max_record_bytes: 2 },
     });
     expect(small.status, small.text).toBe(201);
     expect((await ds('PUT', tiny, { headers: text })).status).toBe(201);
@@ -203,11 +200,7 @@ describe('Durable Streams seams', () => {
     const path = `seams/grow-${uid()}`;
     const topic = path.replace('/', '__');
     expect((await ds('PUT', path, { headers: { 'content-type': 'text/plain' }, body: 'a' })).status).toBe(201);
-    const patch = (body: unknown) =>
-      call(server.url, 'PATCH', `/v1/topics/${topic}`, {
-        headers: { ...admin, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
+    const patch = (body: unknown) => topicApi('PATCH', `/v1/topics/${topic}`, body);
     const grown = await patch({ partitions: 2 });
     expect(grown.status, grown.text).toBe(409);
     expect(grown.text).toContain('Durable Stream');
@@ -217,15 +210,9 @@ describe('Durable Streams seams', () => {
     expect((await patch({ partitions: 1, config: { retention_ms: 3_600_000 } })).status).toBe(200);
     // A plain topic still grows.
     const plain = `grow-plain-${uid()}`;
-    const made = await call(server.url, 'POST', '/v1/topics', {
-      headers: { ...admin, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: plain }),
-    });
+    const made = await topicApi('POST', '/v1/topics', { name: plain });
     expect(made.status).toBe(201);
-    const plainGrown = await call(server.url, 'PATCH', `/v1/topics/${plain}`, {
-      headers: { ...admin, 'content-type': 'application/json' },
-      body: JSON.stringify({ partitions: 2 }),
-    });
+    const plainGrown = await topicApi('PATCH', `/v1/topics/${plain}`, { partitions: 2 });
     expect(plainGrown.status).toBe(200);
   });
 
@@ -308,9 +295,8 @@ describe('Durable Streams seams', () => {
     const topic = path.replace('/', '__');
     expect((await ds('PUT', path, { headers: { 'content-type': 'text/plain' } })).status).toBe(201);
     const start = (await ds('HEAD', path)).headers.get('stream-next-offset')!;
-    const patch = await call(server.url, 'PATCH', `/v1/topics/${topic}`, {
-      headers: { ...admin, 'content-type': 'application/json' },
-      body: JSON.stringify({ config: { segment_bytes: 1024, retention_bytes: 1024 } }),
+    const patch = await topicApi('PATCH', `/v1/topics/${topic}`, {
+      config: { segment_bytes: 1024, retention_bytes: 1024 },
     });
     expect(patch.status).toBe(200);
     const chunk = 'x'.repeat(600);
@@ -725,22 +711,11 @@ describe('Durable Streams: an append the log refused, retried', () => {
     expect((await ds('GET', `${path}?offset=-1`)).text).toBe('last');
     expect((await ds('POST', path, { headers: { ...text }, body: 'more' })).status).toBe(409);
   });
-});
 
-describe('Durable Streams: a writer that sends its next append before the last is answered', () => {
-  // A pipelined producer (Producer-Seq N+1 sent while N is in flight) or a client that retries
-  // N before N's answer came back. If the log refuses N, nothing after N may be written or
-  // answered as done: Kafka's broker refuses N+1 out of order, and the retry of N must append N.
-  let server: TestServer;
-  beforeAll(async () => {
-    server = await startIsolatedServer();
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
-  const ds = (method: string, path: string, init: RequestInit = {}) =>
-    call(server.url, method, `/v1/stream/${path}`, init);
-  const text = { 'content-type': 'text/plain' };
+  // A writer that sends its next append before the last is answered: a pipelined producer
+  // (Producer-Seq N+1 sent while N is in flight) or a client that retries N before N's answer
+  // came back. If the log refuses N, nothing after N may be written or answered as done: Kafka's
+  // broker refuses N+1 out of order, and the retry of N must append N.
   const producer = (seq: number) => ({ ...text, 'producer-id': 'p1', 'producer-epoch': '0', 'producer-seq': `${seq}` });
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -907,21 +907,31 @@ describe('seams', () => {
     expect(Date.now() - started).toBeLessThan(3000);
   });
 
+  /** Produce records `from`..`to`-1 of 400 B one per request, so segments roll and retention can remove whole ones. */
+  const produceEach = async (t: string, from: number, to: number) => {
+    for (let i = from; i < to; i++) await produce(t, [{ value: 'x'.repeat(400) }]);
+  };
+  /** Run retention now; the partition's new start, past the five records leased first. */
+  const retainedStart = async (t: string) => {
+    await server.services.log.enforceRetention();
+    const logStart = expectStatus(await server.client.get('/v1/topics/{topic}', { params: { topic: t } }), 200)
+      .partitions[0]!.start_offset;
+    expect(logStart).toBeGreaterThan(5);
+    return logStart;
+  };
+
   it('records removed by retention while available or in flight are counted as skipped, not delivered', async () => {
     const t = await topic(1, [], { segment_bytes: 1024, retention_bytes: 1 });
     // One record per request, so segments roll and retention can remove whole ones. The
     // first five are leased before the rest is produced: the server's own periodic retention
     // may run at any moment from here on, and only does what the explicit call below does.
     const q = 'ret';
-    for (let i = 0; i < 5; i++) await produce(t, [{ value: 'x'.repeat(400) }]);
+    await produceEach(t, 0, 5);
     const held = await receive(t, q, { max_records: 5 });
     expect(held.map((r) => r.offset)).toEqual([0, 1, 2, 3, 4]);
     await ack(t, q, [{ lease: held[0]!.lease, action: 'accept' }]);
-    for (let i = 5; i < 60; i++) await produce(t, [{ value: 'x'.repeat(400) }]);
-    await server.services.log.enforceRetention();
-    const logStart = expectStatus(await server.client.get('/v1/topics/{topic}', { params: { topic: t } }), 200)
-      .partitions[0]!.start_offset;
-    expect(logStart).toBeGreaterThan(5);
+    await produceEach(t, 5, 60);
+    const logStart = await retainedStart(t);
     const desc = await describeQueue(t, q);
     // Offset 0 was accepted; 1–4 were in flight and everything up to the log start available.
     expect(desc.skipped).toBe(logStart - 1);
@@ -936,14 +946,11 @@ describe('seams', () => {
   it('an ack of a lease whose record retention removed answers unknown, as the queue counts it skipped (no receive in between)', async () => {
     const t = await topic(1, [], { segment_bytes: 1024, retention_bytes: 1 });
     const q = 'ret-ack';
-    for (let i = 0; i < 5; i++) await produce(t, [{ value: 'x'.repeat(400) }]);
+    await produceEach(t, 0, 5);
     const held = await receive(t, q, { max_records: 5, lock_ms: 300_000 });
     expect(held).toHaveLength(5);
-    for (let i = 5; i < 60; i++) await produce(t, [{ value: 'x'.repeat(400) }]);
-    await server.services.log.enforceRetention();
-    const logStart = expectStatus(await server.client.get('/v1/topics/{topic}', { params: { topic: t } }), 200)
-      .partitions[0]!.start_offset;
-    expect(logStart).toBeGreaterThan(5);
+    await produceEach(t, 5, 60);
+    const logStart = await retainedStart(t);
     const before = await describeQueue(t, q);
     expect(before.skipped).toBe(logStart);
     expect(before.in_flight).toBe(0);
