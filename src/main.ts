@@ -1,6 +1,7 @@
 // Process entry point: parse config (a bad value exits with a message naming it), build
 // services, serve, and drain gracefully on SIGTERM/SIGINT (a second signal forces exit).
 import { ConfigError, loadConfig } from './config.js';
+import { fitToOpenFileLimit, readOpenFileLimit } from './http/limits/file-limit.js';
 import { ListenError, checkPortFree } from './http/port-check.js';
 import { startServer } from './http/server.js';
 import { createLogger } from './logger.js';
@@ -18,6 +19,35 @@ async function main(): Promise<void> {
     throw e;
   }
   const logger = createLogger(config);
+  const openFileLimit = readOpenFileLimit();
+  if (openFileLimit !== undefined) {
+    const fit = fitToOpenFileLimit({
+      openFileLimit,
+      maxConnections: config.limits.maxConnections,
+      maxOpenFiles: config.maxOpenFiles,
+      otherDescriptors: config.dbPoolMax + config.webhookMaxConcurrency,
+    });
+    if (!fit.ok) {
+      process.stderr.write(`sluice: ${fit.message}\n`);
+      process.exit(2);
+    }
+    if (fit.lowered) {
+      logger.warn(
+        {
+          open_file_limit: openFileLimit,
+          max_connections: fit.maxConnections,
+          max_open_files: fit.maxOpenFiles,
+          configured: { max_connections: config.limits.maxConnections, max_open_files: config.maxOpenFiles },
+        },
+        'SLUICE_MAX_CONNECTIONS and SLUICE_MAX_OPEN_FILES lowered to fit the open-file limit (ulimit -n); raise it to use the configured caps',
+      );
+      config = {
+        ...config,
+        maxOpenFiles: fit.maxOpenFiles,
+        limits: { ...config.limits, maxConnections: fit.maxConnections },
+      };
+    }
+  }
   const listen = { host: config.host, port: config.port };
   try {
     // Before migrations and log recovery: a port in use is one line, not a stack after a slow start.
