@@ -279,6 +279,8 @@ export async function createServices(config: Config, overrides: ServiceOverrides
         maxWindow: config.queueMaxWindow,
         sweepIntervalMs: config.queueSweepIntervalMs,
         pollIntervalMs: 1_000,
+        // A stalled database connection answers 503 in bounded time (as connecting does).
+        stateTimeoutMs: 2 * config.dbConnectTimeoutMs,
       },
       logger: logger.child({ component: 'queues' }),
       metrics: new QueueMetrics(metrics.registry),

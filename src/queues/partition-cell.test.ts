@@ -55,6 +55,19 @@ const peek: Transition<number> = (s) => ({ state: s, value: s.endOffset });
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('PartitionCell', () => {
+  it('fails a batch whose write goes unanswered, and the next batch builds on what that write did', async () => {
+    const row = new FakeRow();
+    const cell = new PartitionCell(row, () => 0, 50);
+    row.hold();
+    await expect(cell.run(takeOne)).rejects.toThrow(/no answer from the database within 50 ms/);
+    // The cell is not stuck behind the write, which then commits after all.
+    const next = cell.run(takeOne);
+    await settle();
+    row.release();
+    expect((await next).value).toBe(1);
+    expect(row.state.endOffset).toBe(2);
+  });
+
   it('applies requests that arrive during a write in order, with one write for all of them', async () => {
     const row = new FakeRow();
     const cell = new PartitionCell(row, () => 0);

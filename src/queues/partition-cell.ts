@@ -60,14 +60,36 @@ interface Pending {
 /** Attempts before a batch gives up because other writers keep moving the row. */
 const MAX_ATTEMPTS = 50;
 
+/**
+ * `promise`, or a rejection the HTTP layer answers 503 `unavailable` once `ms` pass. A database
+ * that stopped answering (a stalled connection) would otherwise hold this partition's every
+ * receive and ack behind one write for as long as TCP takes to notice.
+ */
+function answeredWithin<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  if (!Number.isFinite(ms)) return promise;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer from the database within ${ms} ms (${what})`)), ms);
+  });
+  // The abandoned call may still settle: its outcome is nobody's now.
+  promise.catch(() => {});
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 export class PartitionCell {
   private cached: Versioned | undefined;
   private pending: Pending[] = [];
   private flushing = false;
 
+  /**
+   * @param storeTimeoutMs How long a load or write of the row may take. Past it the batch fails
+   *   (503) and the cell moves on with its cached state dropped: a write that still commits later
+   *   moved the version, so the next batch's compare-and-set re-reads instead of overwriting it.
+   */
   constructor(
     private readonly store: CellStore,
     private readonly clock: () => number,
+    private readonly storeTimeoutMs = Infinity,
   ) {}
 
   /** A write is in flight (a request now waits for it and then for its own batch). */
@@ -110,7 +132,7 @@ export class PartitionCell {
     let fresh = false;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       if (!this.cached) {
-        this.cached = await this.store.load(this.clock());
+        this.cached = await answeredWithin(this.store.load(this.clock()), this.storeTimeoutMs, 'queue state read');
         fresh = true;
       }
       const base = this.cached;
@@ -133,7 +155,11 @@ export class PartitionCell {
         this.cached = undefined;
         continue;
       }
-      const version = await this.store.write(base.version, state, total, delivered, now);
+      const version = await answeredWithin(
+        this.store.write(base.version, state, total, delivered, now),
+        this.storeTimeoutMs,
+        'queue state write',
+      );
       if (version !== undefined) {
         this.cached = { state, version };
         return outs.map((o) => ({ ...o, state }));

@@ -67,6 +67,8 @@ export interface QueueLimits {
   sweepIntervalMs: number;
   /** A waiting receive re-checks Postgres at least this often (changes made by other nodes). */
   pollIntervalMs: number;
+  /** How long one read or write of a partition's state may take before its requests get 503. */
+  stateTimeoutMs?: number;
 }
 
 export const QUEUE_DEFAULTS = { start: 'earliest', lockMs: 30_000, maxDeliveries: 5 } as const;
@@ -454,6 +456,7 @@ export class QueuesService {
             writeIfVersion(db, queue.id, p, version, { state, tally, delivered, now }),
         },
         this.clock,
+        this.o.limits.stateTimeoutMs,
       );
       this.cells.set(key, cell);
     }

@@ -6,13 +6,26 @@ export interface TcpProxy {
   readonly port: number;
   /** Drop every open connection and refuse new ones. */
   cut(): Promise<void>;
-  /** Accept connections again on the same port. */
+  /** Accept connections again on the same port (and end a stall). */
   restore(): Promise<void>;
+  /**
+   * Keep every connection open and accept new ones, but hold what either side sends (a network
+   * partition, or a server that stopped answering): nothing fails, nothing arrives. `restore`
+   * delivers what was held and forwards again.
+   */
+  stall(): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
+  let stalled = false;
+  const held: Array<() => void> = [];
+  const forward = (from: net.Socket, to: net.Socket) =>
+    from.on('data', (d: Buffer) => {
+      if (stalled) held.push(() => to.write(d));
+      else to.write(d);
+    });
   const makeServer = () =>
     net.createServer((client) => {
       const upstream = net.connect(target.port, target.host);
@@ -21,7 +34,8 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
         s.on('close', () => sockets.delete(s));
         s.on('error', () => s.destroy());
       }
-      client.pipe(upstream).pipe(client);
+      forward(client, upstream);
+      forward(upstream, client);
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });
@@ -41,7 +55,12 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   return {
     port,
     cut: stop,
+    stall: () => {
+      stalled = true;
+    },
     restore: async () => {
+      stalled = false;
+      for (const deliver of held.splice(0)) deliver();
       if (server) return;
       server = makeServer();
       await listen(server, port);
