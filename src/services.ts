@@ -77,8 +77,11 @@ export interface Services {
 
   /** Run `hook` during close(), before the log store and database close (last added runs first). */
   onClose(hook: () => Promise<void> | void): void;
-  /** Stop background work, close the log store (clean-shutdown marker) and the database. */
-  close(): Promise<void>;
+  /**
+   * Stop background work, close the log store (clean-shutdown marker) and the database. Work that
+   * waits on the database gets `budgetMs` (default SLUICE_SHUTDOWN_TIMEOUT_MS); the log closes anyway.
+   */
+  close(budgetMs?: number): Promise<void>;
 }
 
 export interface ServiceOverrides {
@@ -367,8 +370,10 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       durableStreams,
       overview,
       onClose: (hook) => void hooks.push(hook),
-      close: () =>
+      close: (budgetMs = config.shutdownTimeoutMs) =>
         (closing ??= (async () => {
+          const started = Date.now();
+          const left = () => Math.max(0, Math.max(1_000, budgetMs) - (Date.now() - started));
           clearInterval(topicSync);
           for (const hook of hooks.reverse()) {
             try {
@@ -378,16 +383,29 @@ export async function createServices(config: Config, overrides: ServiceOverrides
             }
           }
           overview.stop();
-          await offsetMirror?.close();
-          await queueSweeper.stop();
-          queues.close();
-          await webhooks.stop();
-          await groups.stop();
+          // Work that waits on the database (a last sweep, releasing leases, group state) gets
+          // what is left of the budget: a database that stopped answering must not keep the
+          // log from closing cleanly, nor the process from exiting.
+          const databaseWork = (async () => {
+            await offsetMirror?.close();
+            await queueSweeper.stop();
+            queues.close();
+            await webhooks.stop();
+            await groups.stop();
+          })().catch((e: unknown) => logger.error({ err: e }, 'shutdown step failed'));
+          if (!(await settlesWithin(databaseWork, left()))) {
+            logger.warn(
+              { budget_ms: budgetMs },
+              'database work still unanswered at shutdown deadline: closing the log',
+            );
+          }
           produce.close();
           durableStreams.close();
           await log.close();
           await idempotencyLock?.close();
-          await metadata.close();
+          if (!(await settlesWithin(metadata.close(), Math.max(left(), 1_000)))) {
+            logger.warn({}, 'the metadata database did not close in time');
+          }
         })()),
     };
   } catch (e) {
@@ -483,4 +501,25 @@ function logReconcile(logger: Logger, r: Awaited<ReturnType<TopicsService['recon
     },
     'reconciled topics with log data after an unclean stop',
   );
+}
+
+/** Whether `p` settles (either way) within `ms`; a rejection after that is nobody's. */
+async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+  });
+  p.catch(() => {});
+  try {
+    return await Promise.race([
+      p.then(
+        () => true,
+        () => true,
+      ),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -207,7 +207,7 @@ export async function startServer(services: Services, listen: { host: string; po
       // their side, then cut whatever is left.
       if (!(await within(serverClosed, Math.min(left(), 1_000)))) server.closeAllConnections();
       await serverClosed;
-      await services.close();
+      await services.close(Math.max(left(), 1_000));
       logger.info({ duration_ms: Date.now() - started }, 'shut down');
     })());
 
