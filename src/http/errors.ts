@@ -128,7 +128,7 @@ const descriptions: Record<ErrorStatus, string> = {
   415: 'Unsupported media type',
   416: 'Offset out of range',
   422: 'Invalid record',
-  429: 'Rate limited: the key is over a quota (`limit`: `key_produce_bytes_per_sec`, `key_read_bytes_per_sec`, `key_max_streams`; see the README "Quotas per key"); retry after `Retry-After` seconds',
+  429: 'Rate limited: the key is over a quota (`limit`: `key_produce_bytes_per_sec`, `key_read_bytes_per_sec`, `key_max_streams`, `key_max_buffered_body_bytes`; see the README "Quotas per key"); retry after `Retry-After` seconds',
   431: 'The URL or headers are larger than the server accepts (32 KiB in all); nothing was done',
   500: 'Internal error',
   503: 'Unavailable: a dependency (e.g. Postgres) is down, or a process-wide limit is reached (`limit`: `max_connections`, `max_streams`, `max_buffered_body_bytes`; see the README "Limits"); retry after `Retry-After` seconds',

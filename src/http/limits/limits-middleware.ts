@@ -1,5 +1,6 @@
 // The process-wide limits as middleware: connections beyond SLUICE_MAX_CONNECTIONS, streams
 // beyond SLUICE_MAX_STREAMS and bodies beyond SLUICE_MAX_BUFFERED_BODY_BYTES get a 503 at once.
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Context, MiddlewareHandler, Next } from 'hono';
@@ -34,7 +35,10 @@ export function createLimits(config: Config, registry: Registry): Limits {
   const limits = {
     connections: new ConnectionGate(config.limits.maxConnections),
     streams: new SlotCounter(config.limits.maxStreams),
-    bodies: new ByteBudget(config.limits.maxBufferedBodyBytes),
+    bodies: new ByteBudget(
+      config.limits.maxBufferedBodyBytes,
+      Math.max(config.maxBodyBytes, Math.floor(config.limits.maxBufferedBodyBytes / 4)),
+    ),
     produceRates: new KeyRates(config.limits.keyProduceBytesPerSec),
     readRates: new KeyRates(config.limits.keyReadBytesPerSec),
     keyMaxStreams: config.limits.keyMaxStreams,
@@ -281,16 +285,52 @@ export function keyQuotas(limits: Limits): MiddlewareHandler<AppEnv> {
   }
 }
 
+/**
+ * Who a body's bytes are charged to, from the Authorization header as sent. This runs before
+ * authentication (which reads a few bodies to name their resource), so the credential is not yet
+ * verified; a false one is refused (401) before its body is read, so it holds bytes only for that
+ * moment. A key's browser tokens share one owner (their `k` claim, the key's id); a key or the
+ * admin key is its own owner, by digest. No credential: no share, only the total (anonymous
+ * callers exist only where nothing is protected: SLUICE_AUTH=none, or before the first key).
+ */
+export function bodyOwner(authorization: string | undefined): string | undefined {
+  if (authorization === undefined) return undefined;
+  const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
+  if (!m) return undefined; // refused by authentication before any body is read
+  const credential = m[1]!;
+  const parts = credential.split('.');
+  if (parts.length === 3) {
+    try {
+      const claims = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as { k?: unknown };
+      if (typeof claims.k === 'string') return `key:${claims.k}`;
+      if (claims.k === null) return undefined;
+    } catch {
+      // Not a token: charged as a secret of its own below.
+    }
+  }
+  return `secret:${createHash('sha256').update(credential).digest('base64url').slice(0, 22)}`;
+}
+
 /** Body bytes, reserved before anything reads the body and given back when the handler is done. */
 export function bodyBudget(limits: Limits, config: Config): MiddlewareHandler<AppEnv> {
   return (c, next) => {
     const bytes = bodyReservation(c, config.maxBodyBytes);
-    return bytes === 0 ? next() : reserved(next, bytes);
+    return bytes === 0 ? next() : reserved(next, bytes, bodyOwner(c.req.header('authorization')));
   };
 
-  function reserved(next: Next, bytes: number): Promise<void> {
-    const release = limits.bodies.reserve(bytes);
-    if (!release) {
+  function reserved(next: Next, bytes: number, owner: string | undefined): Promise<void> {
+    const reservation = limits.bodies.reserve(bytes, owner);
+    if (!reservation.ok && reservation.cap === 'owner') {
+      limits.refused('key_max_buffered_body_bytes');
+      throw new ApiError(
+        'rate_limited',
+        `this credential already has ${limits.bodies.ownerMax} bytes of request bodies being received ` +
+          '(a quarter of SLUICE_MAX_BUFFERED_BODY_BYTES, at least SLUICE_MAX_BODY_BYTES); finish or close one, or retry shortly',
+        { limit: 'key_max_buffered_body_bytes', max_bytes: limits.bodies.ownerMax },
+        { 'retry-after': '1', connection: 'close' },
+      );
+    }
+    if (!reservation.ok) {
       limits.refused('max_buffered_body_bytes');
       throw new ApiError(
         'unavailable',
@@ -299,6 +339,7 @@ export function bodyBudget(limits: Limits, config: Config): MiddlewareHandler<Ap
         { 'retry-after': '1', connection: 'close' },
       );
     }
+    const { release } = reservation;
     let done: Promise<void>;
     try {
       done = next();
