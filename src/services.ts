@@ -273,6 +273,11 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       webhookBacklogs: async () =>
         (await webhooks.list()).map((w) => ({ id: w.row.id, topic: w.row.topic, state: w.state, lag: w.lag })),
     });
+    const queueMetrics = new QueueMetrics(metrics.registry);
+    // A topic deleted on another node (found by the topic sync) takes this node's queue series too.
+    topics.onChange((change) => {
+      if (change.type === 'deleted') queueMetrics.forgetTopic(change.topic.name);
+    });
     const queues = new QueuesService({
       db: metadata.db,
       topics,
@@ -286,7 +291,7 @@ export async function createServices(config: Config, overrides: ServiceOverrides
         stateTimeoutMs: 2 * config.dbConnectTimeoutMs,
       },
       logger: logger.child({ component: 'queues' }),
-      metrics: new QueueMetrics(metrics.registry),
+      metrics: queueMetrics,
     });
     const queueSweeper = new QueueSweeper({
       db: metadata.db,

@@ -1,6 +1,6 @@
 // The traffic and state series of /metrics move with traffic: appends (latency, fsync, records and
 // bytes in), reads (records read, bytes out), SSE streams, group lag, webhook outcomes and backlog,
-// retention deletions.
+// retention deletions; queue series leave with their queue or topic.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
@@ -122,6 +122,38 @@ describe('/metrics traffic and state series', () => {
       (await call('POST', `/v1/groups/${group}/offsets`, { offsets: [{ topic, partition: 0, offset: 5 }] })).status,
     ).toBe(204);
     expect(value(await scrape(server.url), series)).toBe(2);
+  }, 60_000);
+
+  it('queue series go with their queue, and with their topic', async () => {
+    const queueSeries = (m: Map<string, number>, topic: string, queue: string): string[] =>
+      [...m.keys()].filter((k) => k.startsWith('sluice_queue_') && k.includes(`topic="${topic}",queue="${queue}"`));
+    const topic = `t-${randomUUID()}`;
+    expect((await call('POST', '/v1/topics', { name: topic })).status).toBe(201);
+    expect((await call('POST', `/v1/topics/${topic}/records`, { records: [{ value: 1 }, { value: 2 }] })).status).toBe(
+      200,
+    );
+    // Each queue gets a delivery, an ack and a transition: every kind of queue series.
+    for (const queue of ['a', 'b']) {
+      expect((await call('PUT', `/v1/topics/${topic}/queues/${queue}`, { start: 'earliest' })).status).toBe(201);
+      const received = await call('POST', `/v1/topics/${topic}/queues/${queue}/receive?max_records=1`);
+      const { records } = (await received.json()) as { records: Array<{ lease: string }> };
+      expect(records).toHaveLength(1);
+      const acked = await call('POST', `/v1/topics/${topic}/queues/${queue}/ack`, {
+        acks: [{ lease: records[0]!.lease, action: 'accept' }],
+      });
+      expect(acked.status).toBe(200);
+    }
+    const before = await scrape(server.url);
+    expect(queueSeries(before, topic, 'a').length).toBeGreaterThanOrEqual(3);
+    expect(queueSeries(before, topic, 'b').length).toBeGreaterThanOrEqual(3);
+
+    expect((await call('DELETE', `/v1/topics/${topic}/queues/a`)).status).toBe(204);
+    const afterQueue = await scrape(server.url);
+    expect(queueSeries(afterQueue, topic, 'a')).toEqual([]);
+    expect(queueSeries(afterQueue, topic, 'b').length).toBeGreaterThanOrEqual(3);
+
+    expect((await call('DELETE', `/v1/topics/${topic}`)).status).toBe(204);
+    expect(queueSeries(await scrape(server.url), topic, 'b')).toEqual([]);
   }, 60_000);
 
   it('webhook attempts are counted by outcome and the backlog drains', async () => {

@@ -192,6 +192,7 @@ export class QueuesService {
       for (const [key, entry] of this.cache) if (entry.row.topicId === topic.id) this.cache.delete(key);
       for (const key of [...this.cells.keys()]) if (key.startsWith(`${topic.id}/`)) this.cells.delete(key);
       this.signals.wakeAll();
+      this.o.metrics?.forgetTopic(topic.name);
       // Streams holding all their leases are in no receive to wake: without this they would
       // carry on into a topic (and queue) created again under the same names.
       for (const id of deleted) for (const listener of [...this.deletedListeners]) listener(id, 'topic');
@@ -272,6 +273,7 @@ export class QueuesService {
     const row = await findQueue(this.db, topic.id, name);
     if (!row || !(await deleteQueue(this.db, row.id))) return err(queueNotFound(topicName, name));
     this.forget(row);
+    this.o.metrics?.forgetQueue(topic.name, name);
     this.signals.wake(row.id);
     for (const listener of [...this.deletedListeners]) listener(row.id, 'queue');
     return ok(undefined);
@@ -312,6 +314,8 @@ export class QueuesService {
       } catch (e) {
         if (!(e instanceof QueueGoneError)) throw e;
         this.forgetId(e.queueId);
+        // Deleted by another node: this node's series of it go too.
+        this.o.metrics?.forgetQueue(topicName, name);
         // Deleted while this request waited on it: the receive ends, as for a deleted topic.
         if (progress.waited) return err(queueDeletedWhileWaiting(topicName, name));
         // Deleted before (perhaps by another node, this one's cache being stale): a receive
@@ -484,6 +488,7 @@ export class QueuesService {
     } catch (e) {
       if (!(e instanceof QueueGoneError)) throw e;
       this.forgetId(e.queueId);
+      this.o.metrics?.forgetQueue(topicName, name);
       return err(queueNotFound(topicName, name));
     }
   }
