@@ -27,9 +27,13 @@ export function duration(ms: number): string {
   return `${ms} ms`;
 }
 
-/** A record value for display: JSON pretty-printed; binary (base64 on the wire) as base64 or hex. */
-export function showValue(value: unknown, encoding: string | undefined, binaryAs: 'base64' | 'hex'): string {
-  if (encoding === 'base64' && typeof value === 'string') {
+/**
+ * A record value for display: JSON pretty-printed; binary (base64 on the wire) as base64 or hex.
+ * `base64`: the value is bytes in base64 — every value of a `binary` topic (served without
+ * `value_encoding`), or one served with `"value_encoding": "base64"` on another topic.
+ */
+export function showValue(value: unknown, base64: boolean, binaryAs: 'base64' | 'hex'): string {
+  if (base64 && typeof value === 'string') {
     if (binaryAs === 'base64') return value;
     const raw = atob(value);
     let hex = '';

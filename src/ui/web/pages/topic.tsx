@@ -327,6 +327,8 @@ function LiveTail(props: { topic: Topic; onGone: (message: string) => void }) {
   const stream = useRef<LiveStream | null>(null);
   const resumeFrom = useRef<string>('');
   const denied = auth.can('topic', 'read', topic.name) ? null : needs('topic', 'read', topic.name);
+  // A binary topic's values come as base64 without `value_encoding` (every one of them is bytes).
+  const binaryTopic = topic.config.value_format === 'binary';
 
   useEffect(() => () => stream.current?.close(), []);
 
@@ -499,7 +501,7 @@ function LiveTail(props: { topic: Topic; onGone: (message: string) => void }) {
                   .join('\n')}
               </td>
               <td>
-                <pre class="value">{showValue(r.value, r.value_encoding, binaryAs)}</pre>
+                <pre class="value">{showValue(r.value, binaryTopic || r.value_encoding === 'base64', binaryAs)}</pre>
               </td>
             </tr>
           ))}
