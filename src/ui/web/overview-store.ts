@@ -67,10 +67,17 @@ export function startOverview(): void {
   });
 }
 
+/**
+ * Close the stream and drop what it showed: the next key (after Forget key, or a refused one)
+ * must not see the previous key's snapshot while its own is late or never comes.
+ */
 export function stopOverview(): void {
   stream?.close();
   stream = null;
   connected = false;
+  latest = null;
+  for (const series of Object.values(history)) series.length = 0;
+  notify();
 }
 
 /** The latest snapshot (re-rendering on each new one), whether the stream is up, and the history. */
