@@ -200,7 +200,7 @@ export function createTrafficMetrics(registry: Registry): TrafficMetrics {
   });
   const sseOpen = new Gauge({
     name: 'sluice_sse_streams_open',
-    help: 'Server-Sent Events streams open now, by operation.',
+    help: 'Server-Sent Events streams open now, by operation: every kind (topic, partition, group, queue, overview, Durable Streams live=sse); the dashboard shows their sum. Long-polls are not streams here (sluice_open_streams counts both).',
     labelNames: ['operation'],
     registers: reg,
   });

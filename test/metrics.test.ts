@@ -106,6 +106,48 @@ describe('/metrics traffic and state series', () => {
     );
   }, 60_000);
 
+  it('every SSE stream is counted open: the overview and a Durable Stream too, as on the dashboard', async () => {
+    const path = `m-${randomUUID()}`;
+    expect(
+      (await fetch(`${server.url}/v1/stream/${path}`, { method: 'PUT', headers: { 'content-type': 'text/plain' } }))
+        .status,
+    ).toBe(201);
+    const abort = new AbortController();
+    const overview = await fetch(`${server.url}/v1/overview/events`, { signal: abort.signal });
+    const durable = await fetch(`${server.url}/v1/stream/${path}?offset=-1&live=sse`, { signal: abort.signal });
+    expect(overview.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect(durable.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const m = await until('both streams counted', async () => {
+      const s = await scrape(server.url);
+      return value(s, 'sluice_sse_streams_open{operation="streamOverview"}') === 1 &&
+        value(s, 'sluice_sse_streams_open{operation="readStream"}') === 1
+        ? s
+        : undefined;
+    });
+    // The dashboard's tile is the same sum, in a snapshot built since both streams opened.
+    const sum = [...m.entries()]
+      .filter(([k]) => k.startsWith('sluice_sse_streams_open{'))
+      .reduce((n, [, v]) => n + v, 0);
+    expect(sum).toBeGreaterThanOrEqual(2);
+    const reader = overview.body!.getReader();
+    let text = '';
+    const shown = (): number[] => [...text.matchAll(/"sse_streams":(\d+)/g)].map((x) => Number(x[1]));
+    const deadline = Date.now() + 15_000;
+    while (!shown().includes(sum) && Date.now() < deadline) {
+      text += new TextDecoder().decode((await reader.read()).value);
+    }
+    expect(shown()).toContain(sum);
+    abort.abort();
+    await until('the streams to be uncounted', async () => {
+      const s = await scrape(server.url);
+      return value(s, 'sluice_sse_streams_open{operation="streamOverview"}') +
+        value(s, 'sluice_sse_streams_open{operation="readStream"}') ===
+        0
+        ? true
+        : undefined;
+    });
+  }, 60_000);
+
   it('group lag rises with records and falls with commits', async () => {
     const topic = `t-${randomUUID()}`;
     const group = `g-${randomUUID()}`;
