@@ -198,6 +198,40 @@ describe.skipIf(!haveChromium)('dashboard (headless Chromium, access control off
     expect(await row.locator('pre.value').innerText()).toBe('AAECAwQ=');
   }, 60_000);
 
+  it('tail: a huge value is cut with a note (shown in full on request); control and bidi characters are shown escaped', async () => {
+    const t = `big-${randomUUID().slice(0, 8)}`;
+    await call('POST', '/v1/topics', { name: t });
+    await page.goto('about:blank');
+    await page.goto(`${server.url}/ui#/topics/${t}`);
+    await page.getByTestId('topic-name').waitFor({ timeout: 10_000 });
+    await page.getByRole('button', { name: 'Start', exact: true }).click();
+    await page.getByTestId('tail-status').filter({ hasText: 'live' }).waitFor({ timeout: 10_000 });
+    const big = 'x'.repeat(300_000);
+    await call('POST', `/v1/topics/${t}/records`, {
+      records: [
+        { key: 'huge', value: big },
+        // A newline in a header value must not read as a second header; an RTL override in a key
+        // must not reverse what follows it.
+        { key: 'k\u202egnp.exe', value: 1, headers: { a: 'b\nx-verified: true' } },
+      ],
+    });
+    const rows = page.locator('[data-testid="tail"] tbody tr');
+    const huge = rows.filter({ hasText: 'huge' });
+    await huge.waitFor({ timeout: 5_000 });
+    const shown = await huge.locator('pre.value').innerText();
+    expect(shown.length).toBeLessThan(10_000);
+    expect(big.startsWith(shown.replace(/\s+$/, ''))).toBe(true);
+    expect(await huge.innerText()).toContain(`${(300_000 - shown.length).toLocaleString('en-US')} more characters`);
+    await huge.getByRole('button', { name: 'Show all' }).click();
+    await huge.locator('pre.value').filter({ hasText: big }).waitFor({ timeout: 5_000 });
+
+    const spoof = rows.filter({ hasText: 'gnp.exe' });
+    await spoof.waitFor({ timeout: 5_000 });
+    expect(await spoof.locator('td.mono').first().innerText()).toBe('k\\u202Egnp.exe');
+    const headers = await spoof.locator('td.mono').nth(1).innerText();
+    expect(headers).toBe('a: b\\nx-verified: true');
+  }, 60_000);
+
   it('group: lag rises as records are produced and falls as they are committed; reset asks first', async () => {
     const group = `billing-${randomUUID().slice(0, 8)}`;
     const t = `pay-${randomUUID().slice(0, 8)}`;

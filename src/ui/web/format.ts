@@ -27,20 +27,61 @@ export function duration(ms: number): string {
   return `${ms} ms`;
 }
 
+/** Characters of a value the live tail shows before cutting it (the rest on request). */
+export const SHOWN_CHARS = 4096;
+
+const ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+const escape = (c: string): string => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+// Control characters, and the bidi marks, embeddings, overrides and isolates that reorder text.
+// eslint-disable-next-line no-control-regex
+const CONTROL_OR_BIDI = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+// eslint-disable-next-line no-control-regex
+const CONTROL_OR_BIDI_BUT_LINES =
+  /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
 /**
- * A record value for display: JSON pretty-printed; binary (base64 on the wire) as base64 or hex.
- * `base64`: the value is bytes in base64 — every value of a `binary` topic (served without
- * `value_encoding`), or one served with `"value_encoding": "base64"` on another topic.
+ * A key, header name or header value as one line of text: control and bidi characters shown as
+ * escapes (`\n`, `\u202E`), so a newline cannot fake a second header nor an override reverse
+ * what follows it.
  */
-export function showValue(value: unknown, base64: boolean, binaryAs: 'base64' | 'hex'): string {
-  if (base64 && typeof value === 'string') {
-    if (binaryAs === 'base64') return value;
-    const raw = atob(value);
+export const oneLine = (s: string): string => s.replace(CONTROL_OR_BIDI, escape);
+
+/** A value's text: as `oneLine`, but its line breaks and tabs kept. */
+export const visible = (s: string): string => s.replace(CONTROL_OR_BIDI_BUT_LINES, escape);
+
+/**
+ * A record value for display, at most `maxChars` characters of it (`more`: how many were left
+ * out): JSON pretty-printed; binary (base64 on the wire) as base64 or hex. `base64`: the value
+ * is bytes in base64 — every value of a `binary` topic (served without `value_encoding`), or one
+ * served with `"value_encoding": "base64"` on another topic.
+ */
+export function showValue(
+  value: unknown,
+  base64: boolean,
+  binaryAs: 'base64' | 'hex',
+  maxChars = Number.POSITIVE_INFINITY,
+): { text: string; more: number } {
+  if (base64 && typeof value === 'string' && binaryAs === 'hex') {
+    const padding = value.endsWith('==') ? 2 : value.endsWith('=') ? 1 : 0;
+    const total = Math.max(0, Math.floor((value.length * 3) / 4) - padding);
+    // Only the bytes shown are decoded: a megabyte value costs no more than its first lines.
+    const shown = Math.min(total, Math.ceil(maxChars / 3));
+    let raw: string;
+    try {
+      raw = atob(value.slice(0, Math.ceil(shown / 3) * 4)).slice(0, shown);
+    } catch {
+      return clip(visible(value), maxChars); // not base64 after all: shown as it came
+    }
     let hex = '';
     for (let i = 0; i < raw.length; i++)
       hex += raw.charCodeAt(i).toString(16).padStart(2, '0') + (i % 16 === 15 ? '\n' : ' ');
-    return hex.trimEnd();
+    return { text: hex.trimEnd(), more: 3 * (total - raw.length) };
   }
-  if (typeof value === 'string') return value;
-  return JSON.stringify(value, null, 2);
+  const text = typeof value === 'string' ? value : (JSON.stringify(value, null, 2) ?? '');
+  const cut = clip(text, maxChars);
+  return { text: visible(cut.text), more: cut.more };
+}
+
+function clip(text: string, maxChars: number): { text: string; more: number } {
+  return text.length <= maxChars ? { text, more: 0 } : { text: text.slice(0, maxChars), more: text.length - maxChars };
 }

@@ -1,9 +1,10 @@
 // A topic: partitions (offsets, sizes), config (shown and editable), a produce form, and a live
 // tail over SSE from latest, earliest, an offset or a timestamp, with key/header filters.
+import { Component } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, auth, openStream, type LiveStream } from '../api.js';
 import { ActionButton, ErrorNotice, Section } from '../components.js';
-import { bytes, count, duration, showValue, time } from '../format.js';
+import { bytes, count, duration, oneLine, showValue, SHOWN_CHARS, time } from '../format.js';
 import { needs } from '../grants.js';
 import { useOverview } from '../overview-store.js';
 
@@ -490,23 +491,69 @@ function LiveTail(props: { topic: Topic; onGone: (message: string) => void }) {
         </thead>
         <tbody>
           {records.map((r) => (
-            <tr key={`${r.partition}:${r.offset}`} data-offset={r.offset}>
-              <td>{r.partition}</td>
-              <td class="num">{r.offset}</td>
-              <td>{time(r.timestamp)}</td>
-              <td class="mono">{r.key ?? '—'}</td>
-              <td class="mono">
-                {Object.entries(r.headers ?? {})
-                  .map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`)
-                  .join('\n')}
-              </td>
-              <td>
-                <pre class="value">{showValue(r.value, binaryTopic || r.value_encoding === 'base64', binaryAs)}</pre>
-              </td>
-            </tr>
+            <TailRow
+              key={`${r.partition}:${r.offset}`}
+              r={r}
+              base64={binaryTopic || r.value_encoding === 'base64'}
+              binaryAs={binaryAs}
+            />
           ))}
         </tbody>
       </table>
     </Section>
   );
+}
+
+interface TailRowProps {
+  r: TailRecord;
+  base64: boolean;
+  binaryAs: 'base64' | 'hex';
+}
+
+/**
+ * One record of the tail, rendered once: a new record re-renders only its own row, and a value
+ * past SHOWN_CHARS is cut with a note (whole on request), so a producer of large values cannot
+ * make every viewer's tab rebuild megabytes of text per record.
+ */
+class TailRow extends Component<TailRowProps, { all: boolean }> {
+  override state = { all: false };
+
+  override shouldComponentUpdate(next: TailRowProps, nextState: { all: boolean }): boolean {
+    const p = this.props;
+    return (
+      next.r !== p.r ||
+      nextState.all !== this.state.all ||
+      next.base64 !== p.base64 ||
+      (next.base64 && next.binaryAs !== p.binaryAs)
+    );
+  }
+
+  override render() {
+    const { r, base64, binaryAs } = this.props;
+    const shown = showValue(r.value, base64, binaryAs, this.state.all ? Number.POSITIVE_INFINITY : SHOWN_CHARS);
+    return (
+      <tr data-offset={r.offset}>
+        <td>{r.partition}</td>
+        <td class="num">{r.offset}</td>
+        <td>{time(r.timestamp)}</td>
+        <td class="mono">{typeof r.key === 'string' ? oneLine(r.key) : '—'}</td>
+        <td class="mono">
+          {Object.entries(r.headers ?? {})
+            .map(([k, v]) => `${oneLine(k)}: ${typeof v === 'string' ? oneLine(v) : JSON.stringify(v)}`)
+            .join('\n')}
+        </td>
+        <td>
+          <pre class="value">{shown.text}</pre>
+          {shown.more > 0 ? (
+            <p class="value-cut">
+              … {count(shown.more)} more characters{' '}
+              <button type="button" class="link" onClick={() => this.setState({ all: true })}>
+                Show all
+              </button>
+            </p>
+          ) : null}
+        </td>
+      </tr>
+    );
+  }
 }
