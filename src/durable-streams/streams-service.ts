@@ -9,7 +9,7 @@ import type { MetadataDb } from '../metadata/connection.js';
 import { durableStreams, type DurableStreamRow } from '../metadata/schema.js';
 import type { IdempotencyLock } from '../topics/idempotency-lock.js';
 import type { AppendGate, AppendOwner, ProduceError, ProduceTopic } from '../topics/produce-service.js';
-import type { Topic, TopicsService } from '../topics/topics-service.js';
+import { CREATE_IN_FLIGHT_GRACE_MS, type Topic, type TopicsService } from '../topics/topics-service.js';
 import {
   contentTypesMatch,
   isJsonContentType,
@@ -198,6 +198,13 @@ const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
 const DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
 /** Most records one GET returns (JSON streams of tiny messages). */
 const MAX_READ_RECORDS = 10_000;
+/**
+ * A create still pending (a fork's copy, a body) writes its progress this often, so another node
+ * never takes a long copy for a dead one's (that takes CREATE_IN_FLIGHT_GRACE_MS without progress).
+ */
+const PENDING_REFRESH_MS = 30_000;
+/** `pending_at` of a create being rolled back (older than any grace: a failed rollback is retried). */
+const ROLLING_BACK = 0;
 
 export class StreamsService implements AppendOwner {
   private readonly states = new Map<string, Promise<StreamState | undefined>>();
@@ -213,6 +220,8 @@ export class StreamsService implements AppendOwner {
   private readonly watched = new Set<StreamState>();
   private syncTimer: NodeJS.Timeout | undefined;
   private syncing = false;
+  /** Topic ids of the pending creates this process is running (their rows have `pending_at`). */
+  private readonly creatingHere = new Set<string>();
 
   constructor(private readonly o: StreamsServiceOptions) {
     this.clock = o.clock ?? Date.now;
@@ -236,9 +245,77 @@ export class StreamsService implements AppendOwner {
     }
   }
 
-  /** Reads which topics are streams', before the first produce is taken. */
+  /**
+   * Reads which topics are streams', before the first produce is taken; rolls back the creates an
+   * earlier process left pending and removes soft-deleted sources whose last fork went.
+   */
   async start(): Promise<void> {
     await this.syncStreamTopics();
+    await this.settleLeftovers(await this.o.db.select().from(durableStreams));
+  }
+
+  /**
+   * Creates left pending by a process that died, and soft-deleted sources no fork refers to any
+   * more (the process that deleted the last fork died before removing it, or the database
+   * refused): at start-up and on every sweep.
+   *
+   * Which pending creates are dead: one node (file store, PGlite: no `lock`) is the only writer,
+   * so a pending row this process is not running is a dead process's, rolled back at once. On a
+   * log several nodes share (`lock`), another node may be running it: it is rolled back only once
+   * its `pending_at` is older than CREATE_IN_FLIGHT_GRACE_MS, which a live create never lets
+   * happen (it writes its progress every PENDING_REFRESH_MS). Until then it answers 503.
+   */
+  private async settleLeftovers(rows: DurableStreamRow[]): Promise<void> {
+    const now = this.clock();
+    for (const row of rows)
+      if (row.pendingAt !== null && this.abandoned(row.topicId, row.pendingAt, now))
+        await this.rollBack(row.topicId, row.path, row.pendingAt, this.o.logger);
+    const forked = new Set(rows.flatMap((r) => (r.forkedFrom ? [r.forkedFrom] : [])));
+    for (const row of rows)
+      if (row.softDeleted && !forked.has(row.topicId)) {
+        try {
+          if (await this.collect(row.topicId))
+            this.o.logger.info(
+              { stream: row.path, topic_id: row.topicId },
+              'removed a deleted fork source no fork refers to any more',
+            );
+        } catch (e) {
+          this.o.logger.warn({ err: e, stream: row.path }, 'collecting a deleted fork source failed; will retry');
+        }
+      }
+  }
+
+  /** Whether a pending create is dead (see settleLeftovers). */
+  private abandoned(topicId: string, pendingAt: number, now: number): boolean {
+    if (this.creatingHere.has(topicId)) return false;
+    return !this.o.lock || now - pendingAt >= CREATE_IN_FLIGHT_GRACE_MS;
+  }
+
+  /**
+   * Roll back a create that did not finish: its topic (and so its row) goes. `pendingAt` is the
+   * value seen: the row is first set to ROLLING_BACK only if it still holds it, so a create that
+   * finished or made progress meanwhile (its updates compare the same way) is left alone, and
+   * of a create and its rollback exactly one wins. Failures are logged; the row stays pending
+   * and the next lookup or sweep tries again.
+   */
+  private async rollBack(topicId: string, path: string, pendingAt: number, logger: Logger): Promise<boolean> {
+    const name = streamTopicName(path);
+    const topic = name.ok ? this.o.topics.lookup(name.value) : undefined;
+    if (topic?.id !== topicId) return false;
+    try {
+      const claimed = await this.o.db
+        .update(durableStreams)
+        .set({ pendingAt: ROLLING_BACK })
+        .where(and(eq(durableStreams.topicId, topicId), eq(durableStreams.pendingAt, pendingAt)))
+        .returning({ topicId: durableStreams.topicId });
+      if (claimed.length === 0) return false;
+      logger.warn({ stream: path, topic: topic.name }, 'rolling back a stream create that did not finish');
+      await this.o.topics.delete(topic.name, logger);
+      return true;
+    } catch (e) {
+      logger.warn({ err: e, stream: path }, 'could not roll back a stream create that did not finish');
+      return false;
+    }
   }
 
   private async syncStreamTopics(): Promise<void> {
@@ -265,6 +342,10 @@ export class StreamsService implements AppendOwner {
     // The state is loaded once (by topic id); its topic's config (durability, max_record_bytes)
     // follows PATCHes: the topic just looked up is the current one.
     state.topic = topic;
+    if (state.row.pendingAt !== null) {
+      const settled = await this.settlePending(state);
+      if (!settled.ok) return settled;
+    }
     if (state.row.softDeleted)
       return err({ code: 'gone', message: `stream ${JSON.stringify(path)} was deleted (forks of it remain)` });
     if (this.expired(state) && this.expired(await this.withPersistedAccess(state))) {
@@ -272,6 +353,29 @@ export class StreamsService implements AppendOwner {
       return err(notFound(path));
     }
     return ok(state);
+  }
+
+  /**
+   * A stream whose create has more to do: 503 while it runs (here or on another node); rolled
+   * back (404) if its create died; else its row as that create left it.
+   */
+  private async settlePending(state: StreamState): Promise<Result<void, StreamError>> {
+    const path = state.row.path;
+    if (this.creatingHere.has(state.topic.id)) return err(beingCreated(path));
+    const rows = await this.o.db.select().from(durableStreams).where(eq(durableStreams.topicId, state.topic.id));
+    const row = rows[0];
+    if (!row) {
+      this.markDeleted(state);
+      return err(notFound(path));
+    }
+    if (row.pendingAt === null) {
+      state.row = row;
+      if (row.closed && !state.closed) this.markClosed(state, row.closedBy);
+      return ok(undefined);
+    }
+    if (!this.abandoned(row.topicId, row.pendingAt, this.clock())) return err(beingCreated(path));
+    if (!(await this.rollBack(row.topicId, path, row.pendingAt, this.o.logger))) return err(beingCreated(path));
+    return err(notFound(path));
   }
 
   /** The stream state of a topic (loaded once), or undefined if it is not a stream's. */
@@ -322,7 +426,7 @@ export class StreamsService implements AppendOwner {
     if (!s) return append({ admit: () => undefined, issued: () => {} }, false);
     const gate: AppendGate = {
       admit: () => {
-        if (s.creating)
+        if (s.creating || s.row.pendingAt !== null)
           return {
             code: 'unavailable',
             message: `topic ${JSON.stringify(s.topic.name)} is the Durable Stream ${JSON.stringify(s.row.path)}, which is still being created; retry`,
@@ -462,18 +566,22 @@ export class StreamsService implements AppendOwner {
     }
   }
 
-  /** Delete a soft-deleted source once no fork (other than `goneFork`) refers to it. */
-  private async collect(sourceId: string, goneFork: string): Promise<void> {
+  /** Delete a soft-deleted source once no fork (other than `goneFork`) refers to it; true if it did. */
+  private async collect(sourceId: string, goneFork?: string): Promise<boolean> {
     const rows = await this.o.db.select().from(durableStreams).where(eq(durableStreams.topicId, sourceId));
-    if (!rows[0]?.softDeleted) return;
+    if (!rows[0]?.softDeleted) return false;
     const forks = await this.o.db
       .select({ id: durableStreams.topicId })
       .from(durableStreams)
-      .where(and(eq(durableStreams.forkedFrom, sourceId), ne(durableStreams.topicId, goneFork)))
+      .where(
+        goneFork === undefined
+          ? eq(durableStreams.forkedFrom, sourceId)
+          : and(eq(durableStreams.forkedFrom, sourceId), ne(durableStreams.topicId, goneFork)),
+      )
       .limit(1);
-    if (forks.length > 0) return;
+    if (forks.length > 0) return false;
     const topic = this.o.topics.cached().find((t) => t.id === sourceId);
-    if (topic) await this.o.topics.delete(topic.name);
+    return topic !== undefined && (await this.o.topics.delete(topic.name)).ok;
   }
 
   view(s: StreamState): StreamView {
@@ -509,11 +617,16 @@ export class StreamsService implements AppendOwner {
     await this.o.topics.delete(s.topic.name);
   }
 
-  /** Delete expired streams and write TTL renewals to Postgres (runs on a timer). */
+  /**
+   * Delete expired streams, write TTL renewals to Postgres, roll back dead creates and remove
+   * soft-deleted sources with no fork left (runs on a timer).
+   */
   async sweep(): Promise<void> {
     const now = this.clock();
     const rows = await this.o.db.select().from(durableStreams);
+    await this.settleLeftovers(rows);
     for (const row of rows) {
+      if (row.pendingAt !== null) continue;
       if (row.ttlSeconds === null && row.expiresAt === null) continue;
       const cached = await this.states.get(row.topicId);
       const state = cached ?? undefined;
@@ -599,6 +712,7 @@ export class StreamsService implements AppendOwner {
           // Lost a race with another create of the same path: answer as for an existing stream.
           const again = await this.find(path);
           if (again.ok) return this.confirmExisting(again.value, wanted);
+          if (again.error.code === 'unavailable') return again;
         }
         return err({
           code: created.error.code === 'bad_request' ? 'bad_request' : 'conflict',
@@ -631,6 +745,9 @@ export class StreamsService implements AppendOwner {
     const log = this.o.topics.partitionLog(topic.name, 0);
     if (!log.ok) return err({ code: 'unavailable', message: log.error.message });
     const now = this.clock();
+    // More to do once the row is written: the row says so until it is done, so a crash (or a
+    // failure) in between never leaves a stream that answers as created (see settleLeftovers).
+    const pending = fork !== undefined || messages.value.length > 0 || input.closed;
     const row: DurableStreamRow = {
       topicId: topic.id,
       path,
@@ -648,11 +765,21 @@ export class StreamsService implements AppendOwner {
       forkOffset: fork ? fork.value.offset : null,
       forkSubOffset: fork ? fork.value.subOffset : null,
       softDeleted: false,
+      pendingAt: pending ? now : null,
     };
-    const inserted = await this.o.db.insert(durableStreams).values(row).onConflictDoNothing().returning();
+    if (pending) this.creatingHere.add(topic.id);
+    let inserted: DurableStreamRow[];
+    try {
+      inserted = await this.o.db.insert(durableStreams).values(row).onConflictDoNothing().returning();
+    } catch (e) {
+      this.creatingHere.delete(topic.id);
+      throw e;
+    }
     if (inserted.length === 0) {
+      this.creatingHere.delete(topic.id);
       const again = await this.find(path);
       if (again.ok) return this.confirmExisting(again.value, wanted);
+      if (again.error.code === 'unavailable') return again;
       return err({ code: 'conflict', message: `stream ${JSON.stringify(path)} is being created concurrently` });
     }
     const state = this.stateOf(topic, log.value.log, row, now);
@@ -661,32 +788,73 @@ export class StreamsService implements AppendOwner {
     state.creating = true;
     this.states.set(topic.id, Promise.resolve(state));
     this.streamTopics.add(topic.id);
+    let done = !pending;
     try {
       if (source && fork) {
         let copied: Result<void, StreamError>;
         try {
           copied = await this.copyPrefix(source, state, fork.value);
         } catch (e) {
-          // Never a fork with part of the prefix: its topic goes, whatever stopped the copy.
-          await this.o.topics.delete(topic.name, logger);
           // The source deleted under the copy (its files removed: ENOENT) is a missing source.
           if (this.isDeleted(source)) return err(sourceDeleted(source.row.path));
           throw e;
         }
-        if (!copied.ok) {
-          await this.o.topics.delete(topic.name, logger);
-          return copied;
-        }
+        if (!copied.ok) return copied;
       }
       if (messages.value.length > 0) {
         const appended = await state.log.append(messages.value, { durability: topic.config.durability });
         if (!appended.ok) return err(appendFailure(appended.error));
       }
-      if (input.closed) await this.closeAfterAppend(state, null, null);
+      if (pending) {
+        const finished = await this.finishCreate(state, input.closed);
+        if (!finished.ok) return finished;
+      }
+      done = true;
     } finally {
       state.creating = false;
+      this.creatingHere.delete(topic.id);
+      // Never a fork with part of the prefix, nor a stream without its body or close: its topic
+      // goes, whatever stopped the create, and the client's retry makes it anew.
+      if (!done && state.row.pendingAt !== null) await this.rollBack(topic.id, path, state.row.pendingAt, logger);
     }
     return ok({ status: 201, view: this.view(state) });
+  }
+
+  /**
+   * The last step of a pending create: one update clears `pending_at` (and saves the close the
+   * create carried). If the row no longer holds the create's `pending_at`, a rollback took it.
+   */
+  private async finishCreate(state: StreamState, close: boolean): Promise<Result<void, StreamError>> {
+    const updated = await this.o.db
+      .update(durableStreams)
+      .set({ pendingAt: null, ...(close && { closed: true, closedBy: null }) })
+      .where(and(eq(durableStreams.topicId, state.topic.id), eq(durableStreams.pendingAt, state.row.pendingAt!)))
+      .returning({ topicId: durableStreams.topicId });
+    if (updated.length === 0)
+      return err({
+        code: 'unavailable',
+        message: `stream ${JSON.stringify(state.row.path)} was removed while it was being created; retry`,
+      });
+    state.row = { ...state.row, pendingAt: null };
+    if (close) this.markClosed(state, null);
+    return ok(undefined);
+  }
+
+  /** A pending create's progress (a long fork copy), so no other node takes it for a dead one. */
+  private async refreshPending(state: StreamState): Promise<Result<void, StreamError>> {
+    const now = this.clock();
+    const updated = await this.o.db
+      .update(durableStreams)
+      .set({ pendingAt: now })
+      .where(and(eq(durableStreams.topicId, state.topic.id), eq(durableStreams.pendingAt, state.row.pendingAt!)))
+      .returning({ topicId: durableStreams.topicId });
+    if (updated.length === 0)
+      return err({
+        code: 'unavailable',
+        message: `stream ${JSON.stringify(state.row.path)} was removed while it was being created; retry`,
+      });
+    state.row = { ...state.row, pendingAt: now };
+    return ok(undefined);
   }
 
   /** Where a fork diverges: an offset at or below the source's tail, and a sub-offset that stays in its data. */
@@ -737,6 +905,10 @@ export class StreamsService implements AppendOwner {
           : { code: 'gone', message: 'the source stream’s data below the fork point was removed' },
       );
     for (let at = 0; at < end;) {
+      if (this.clock() - (fork.row.pendingAt ?? 0) >= PENDING_REFRESH_MS) {
+        const refreshed = await this.refreshPending(fork);
+        if (!refreshed.ok) return refreshed;
+      }
       const r = await source.log.read(at, { maxRecords: Math.min(1000, end - at), maxBytes: 4 * 1024 * 1024 });
       if (!r.ok) return lost();
       const batch = r.value.records.filter((rec) => rec.offset < end).map(fresh);
@@ -759,6 +931,8 @@ export class StreamsService implements AppendOwner {
   }
 
   private confirmExisting(s: StreamState, w: Wanted): Result<{ status: 200; view: StreamView }, StreamError> {
+    // Not there until its create is done (find answers so too; this holds whoever calls).
+    if (s.creating || s.row.pendingAt !== null) return err(beingCreated(s.row.path));
     const sameFork = w.fork
       ? s.row.forkSource === w.fork.source &&
         s.row.forkOffset === w.fork.offset &&
@@ -848,6 +1022,7 @@ export class StreamsService implements AppendOwner {
         closed: durableStreams.closed,
         closedBy: durableStreams.closedBy,
         softDeleted: durableStreams.softDeleted,
+        pendingAt: durableStreams.pendingAt,
       })
       .from(durableStreams)
       .where(eq(durableStreams.topicId, s.topic.id));
@@ -856,6 +1031,8 @@ export class StreamsService implements AppendOwner {
       this.markDeleted(s);
       return;
     }
+    // Created on another node since this one loaded it: its topic takes appends now.
+    if (row.pendingAt === null && s.row.pendingAt !== null) s.row = { ...s.row, pendingAt: null };
     if (row.softDeleted && !s.row.softDeleted) s.row = { ...s.row, softDeleted: true };
     if (row.closed && !s.closed) this.markClosed(s, row.closedBy);
     if (!withWriter || !s.log.tagsFrom) return;
@@ -1274,6 +1451,14 @@ function sourceDeleted(path: string): StreamError {
   return {
     code: 'not_found',
     message: `the source stream ${JSON.stringify(path)} was deleted while the fork copied it`,
+  };
+}
+
+function beingCreated(path: string): StreamError {
+  return {
+    code: 'unavailable',
+    message: `stream ${JSON.stringify(path)} is still being created (a fork's copy or its initial body); retry`,
+    headers: { 'retry-after': '1' },
   };
 }
 

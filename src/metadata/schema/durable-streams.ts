@@ -44,6 +44,12 @@ export const durableStreams = pgTable(
     forkSubOffset: integer('fork_sub_offset'),
     /** Deleted while forks of it exist: answers 410 and blocks its path until the last fork goes. */
     softDeleted: boolean('soft_deleted').notNull().default(false),
+    /**
+     * A create with more to do after this row (a fork's copy, its initial body, its close): Unix ms
+     * of its start or last progress; null once it is done. A pending stream is never answered as
+     * existing, and one whose create died is rolled back (see StreamsService.rollBackPending).
+     */
+    pendingAt: bigint('pending_at', { mode: 'number' }),
   },
   (t) => [index('durable_streams_forked_from_idx').on(t.forkedFrom)],
 );

@@ -1,0 +1,1 @@
+ALTER TABLE "durable_streams" ADD COLUMN "pending_at" bigint;
