@@ -2,7 +2,9 @@
 // server stopped under it and started again on the same data; a soft-deleted source left behind.
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { StreamsService } from '../src/durable-streams/streams-service.js';
 import type { PartitionLog } from '../src/log/index.js';
+import { CREATE_IN_FLIGHT_GRACE_MS } from '../src/topics/topics-service.js';
 import { createTestEnv, startTestServer, type TestEnv, type TestServer } from './support/server.js';
 
 const uid = () => randomUUID().slice(0, 8);
@@ -117,6 +119,49 @@ describe('Durable Streams creates cut short by a crash', () => {
       expect((await call(second, 'PUT', path, { headers, body })).status).toBe(200);
     }, 60_000);
   }
+});
+
+describe('a pending create seen by another node sharing the log', () => {
+  let env: TestEnv | undefined;
+  let server: TestServer | undefined;
+  let other: StreamsService | undefined;
+  afterEach(async () => {
+    other?.close();
+    await server?.stop();
+    await env?.cleanup();
+  });
+
+  it('is left to the node running it (503) until its pending_at is older than the grace, then rolled back', async () => {
+    env = await createTestEnv({ SLUICE_LOG_STORE: 'file' });
+    server = await startTestServer(env);
+    const path = `shared-${uid()}`;
+    const { held } = holdAppends(server, path, 0);
+    void call(server, 'PUT', path, { headers: json, body: '[1,2,3]' }).catch(() => {});
+    await held;
+    // A second node on the same database: a service with a cross-node lock (never taken here)
+    // and a clock of its own.
+    let now = Date.now();
+    other = new StreamsService({
+      db: server.services.db,
+      topics: server.services.topics,
+      logger: server.services.logger,
+      idempotencyWindowMs: 60_000,
+      maxJsonDepth: 128,
+      maxReadBytes: 1024 * 1024,
+      sweepIntervalMs: 0,
+      clock: () => now,
+      lock: { run: () => Promise.reject(new Error('not taken in this test')), close: async () => {} },
+    });
+    const head = await other.head(path);
+    expect(head.ok ? 'ok' : head.error.code).toBe('unavailable');
+    await other.sweep();
+    expect(server.services.topics.lookup(path)).toBeDefined();
+    now += CREATE_IN_FLIGHT_GRACE_MS;
+    await other.sweep();
+    expect(server.services.topics.lookup(path)).toBeUndefined();
+    const again = await other.head(path);
+    expect(again.ok ? 'ok' : again.error.code).toBe('not_found');
+  }, 60_000);
 });
 
 describe('a soft-deleted source whose last fork went while its collection failed', () => {
