@@ -153,8 +153,11 @@ export async function createServices(config: Config, overrides: ServiceOverrides
       retryMs: config.sseRetryMs,
       maxBufferedBytes: config.sseMaxBufferedBytes,
     });
-    // Open streams of a deleted topic end now, not at their next keepalive.
-    topics.onTopicDeleted((t) => sse.endTopic(t.id));
+    // Open streams of a deleted topic end now, not at their next keepalive: a change, not
+    // onTopicDeleted, so a delete another node made ends them here when the topic sync adopts it.
+    topics.onChange((change) => {
+      if (change.type === 'deleted') sse.endTopic(change.topic.id);
+    });
     // Open topic streams take in partitions added while they run.
     topics.onChange((change) => {
       if (topicGrew(change)) sse.growTopic(change.topic.id);

@@ -470,8 +470,8 @@ export class TopicsService {
       for (const cached of [...this.cache.values()]) {
         if (active.get(cached.name)?.id === cached.id) continue;
         this.cache.delete(cached.name);
-        await this.log.deleteTopic(cached.id);
         this.emit({ type: 'deleted', topic: cached });
+        await this.log.deleteTopic(cached.id);
         counts.dropped++;
       }
       for (const topic of active.values()) {

@@ -16,6 +16,7 @@ const DEFAULT_FILES = [
   'test/kafka-nodes-shared.test.ts',
   'test/kafka-nodes-tokens.test.ts',
   'test/kafka-nodes-streams.test.ts',
+  'test/kafka-nodes-sync.test.ts',
   'test/durable-streams-conformance.test.ts',
   'test/kafka-node-kill.test.ts',
   'test/produce.test.ts',
