@@ -271,6 +271,12 @@ export interface LogStore {
   partitions(topicId: string): number[];
   /** Remove a topic's data (all partitions); waiters are woken and further appends fail `closed`. */
   deleteTopic(topicId: string): Promise<void>;
+  /**
+   * Present when several nodes share the log (Kafka): let go of a topic another node deleted, as
+   * deleteTopic does here (waiters woken, further appends fail `closed`) without asking the log's
+   * system to remove the data: the deleting node does that, and the data may be gone already.
+   */
+  releaseTopic?(topicId: string): Promise<void>;
   /** Apply retention to every partition now (also runs on a timer inside the store). */
   enforceRetention(now?: number): Promise<void>;
   quarantined(): QuarantinedPartition[];

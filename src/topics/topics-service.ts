@@ -460,7 +460,9 @@ export class TopicsService {
    * Several nodes sharing one log (Kafka) and one Postgres: adopt what other nodes changed.
    * Topics created or grown elsewhere get their partition logs here, config changes apply, and
    * topics deleted elsewhere leave this node's cache and close their logs here (their streams
-   * end); the database side of a delete is the deleting node's, so delete listeners don't run.
+   * end); the database side of a delete is the deleting node's, so delete listeners don't run,
+   * and so is the log's: this node only lets go of it (releaseTopic), so adopting the delete
+   * never waits on Kafka for a topic already gone while the topics behind it wait to be adopted.
    */
   async syncFromDatabase(): Promise<{ adopted: number; updated: number; dropped: number }> {
     return this.serialised(async () => {
@@ -471,7 +473,8 @@ export class TopicsService {
         if (active.get(cached.name)?.id === cached.id) continue;
         this.cache.delete(cached.name);
         this.emit({ type: 'deleted', topic: cached });
-        await this.log.deleteTopic(cached.id);
+        if (this.log.releaseTopic) await this.log.releaseTopic(cached.id);
+        else await this.log.deleteTopic(cached.id);
         counts.dropped++;
       }
       for (const topic of active.values()) {

@@ -143,6 +143,22 @@ export function createKafkaLogStore(options: KafkaLogStoreOptions): LogStore {
     return got;
   };
 
+  /**
+   * Close the topic's partition logs here (waiters woken, appends refused); for an exposed Kafka
+   * topic, also forget it, and true: nothing more is Sluice's to do.
+   */
+  const letGo = async (topicId: string): Promise<boolean> => {
+    for (const log of logs.get(topicId)?.values() ?? []) await log.close('topic deleted', false);
+    logs.delete(topicId);
+    const exposed = external.get(topicId);
+    if (exposed === undefined) return false;
+    external.delete(topicId);
+    externalApplied.delete(exposed);
+    known.delete(topicId);
+    layouts.delete(exposed);
+    return true;
+  };
+
   const route = async (name: string, partition: number, force: boolean) => {
     const l = await layout(name, force);
     const leader = l?.leaders[partition];
@@ -410,18 +426,9 @@ export function createKafkaLogStore(options: KafkaLogStoreOptions): LogStore {
 
     deleteTopic(topicId) {
       return serial(topicId, async () => {
-        for (const log of logs.get(topicId)?.values() ?? []) await log.close('topic deleted', false);
-        logs.delete(topicId);
         const name = kafkaName(topicId);
-        const exposed = external.get(topicId);
-        if (exposed !== undefined) {
-          // Not Sluice's to delete: only let go of it.
-          external.delete(topicId);
-          externalApplied.delete(exposed);
-          known.delete(topicId);
-          layouts.delete(exposed);
-          return;
-        }
+        // An exposed Kafka topic is not Sluice's to delete: only let go of it.
+        if (await letGo(topicId)) return;
         if (known.has(topicId) || (await layout(name, true))) {
           try {
             await need().deleteTopic(name);
@@ -430,6 +437,18 @@ export function createKafkaLogStore(options: KafkaLogStoreOptions): LogStore {
           }
           deleting.add(topicId);
         }
+        known.delete(topicId);
+        layouts.delete(name);
+        lastConfig.delete(name);
+      });
+    },
+
+    // No Kafka request: another node deleted the topic, and asking Kafka to delete a topic that is
+    // gone already is retried by the client for seconds before it answers.
+    releaseTopic(topicId) {
+      return serial(topicId, async () => {
+        const name = kafkaName(topicId);
+        if (await letGo(topicId)) return;
         known.delete(topicId);
         layouts.delete(name);
         lastConfig.delete(name);
