@@ -152,3 +152,19 @@ describe.skipIf(!twoNodesPossible())('Durable Streams across two Sluice nodes on
     expect(await content(nodes.a, path)).toBe('open;keyed;');
   });
 });
+
+describe.skipIf(!twoNodesPossible())('a Durable Stream made on another node, before the topic sync', () => {
+  // No sync runs during the test: only the request itself can find the stream.
+  const nodes = twoNodes({ SLUICE_KAFKA_TOPIC_SYNC_MS: '600000' });
+
+  it('is served at its first request on the other node', async () => {
+    const path = `nodes/first-${randomUUID().slice(0, 8)}`;
+    expect((await ds(nodes.a, 'PUT', path, { headers: text, body: 'a;' })).status).toBe(201);
+    expect((await ds(nodes.b, 'POST', path, { headers: text, body: 'b;' })).status).toBe(204);
+    const read = await ds(nodes.b, 'GET', `${path}?offset=-1`);
+    expect(read.status).toBe(200);
+    expect(read.text).toBe('a;b;');
+    // And a path nobody created stays 404 there.
+    expect((await ds(nodes.b, 'GET', `nodes/none-${randomUUID().slice(0, 8)}?offset=-1`)).status).toBe(404);
+  }, 60_000);
+});

@@ -335,7 +335,8 @@ export class StreamsService implements AppendOwner {
   private async find(path: string): Promise<Result<StreamState, StreamError>> {
     const name = streamTopicName(path);
     if (!name.ok) return err({ code: 'bad_request', message: name.error });
-    const topic = this.o.topics.lookup(name.value);
+    // Where nodes share the log, a stream created on another node a moment ago is found here too.
+    const topic = await this.o.topics.lookupOrAdopt(name.value);
     if (!topic) return err(notFound(path));
     const state = await this.stateOfTopic(topic);
     if (!state || state.deleted) return err(notFound(path));

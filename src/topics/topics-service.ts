@@ -147,6 +147,30 @@ export class TopicsService {
     return this.cache.get(name);
   }
 
+  /**
+   * As lookup; but where several nodes share the log, a name missing from memory is looked up in
+   * Postgres (one query) and a topic another node created since this node's last topic sync is
+   * adopted now, as the sync would adopt it. For requests that must not miss a topic made a
+   * moment ago elsewhere (a Durable Stream's first request on this node).
+   */
+  async lookupOrAdopt(name: string): Promise<Topic | undefined> {
+    const cached = this.cache.get(name);
+    if (cached || !this.sharedLog) return cached;
+    if (!(await this.repo.findActive(name))) return undefined;
+    // Serialised with the sync and this node's admin calls; the row is read again in turn.
+    return this.serialised(async () => {
+      const row = await this.repo.findActive(name);
+      const now = this.cache.get(name);
+      if (now || !row) return now;
+      const topic = toTopic(row);
+      if (this.outOfService.get(topic.id) === topic.updatedAt) return undefined;
+      if (!(await this.openPartitions(topic))) return undefined;
+      this.cache.set(topic.name, topic);
+      this.emit({ type: 'created', topic });
+      return topic;
+    });
+  }
+
   /** Active topics, from memory, sorted by name. */
   cached(): Topic[] {
     return [...this.cache.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
