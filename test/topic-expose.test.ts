@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kafkaClientSupported } from '../src/log/kafka/kafka-driver.js';
 import { listen, until } from './sse-support.js';
 import { createTestEnv, startIsolatedServer, startTestServer, usingKafka, type TestServer } from './support/server.js';
+import { eventually } from './support/kafka-nodes.js';
 
 /* The native client, loaded at run time: an optional dependency (Node ≥ 22.22 only). */
 interface NativeMessage {
@@ -379,6 +380,38 @@ describe.skipIf(!(usingKafka() && kafkaClientSupported()))('exposing an existing
       await env.cleanup();
     }
   });
+
+  it('a Kafka topic deleted and created again in Kafka: appends and reads of offsets Sluice handed out are refused (503), then the topic is out of service', async () => {
+    const kafkaTopic = await nativeTopic(3);
+    await nativeProduce(
+      kafkaTopic,
+      [0, 1, 2, 3].map((i) => ({ partition: 0, value: Buffer.from(`old-${i}`) })),
+    );
+    const name = `exposed-${randomUUID()}`;
+    await api('POST', '/v1/topics', { name, kafka_topic: kafkaTopic });
+    const readP0 = () => call(server, 'GET', `/v1/topics/${name}/partitions/0/records?offset=0`);
+    expect(((await readP0()).body as { records: unknown[] }).records).toHaveLength(4);
+
+    await admin.deleteTopics({ topics: [kafkaTopic] });
+    const deadline = Date.now() + 30_000;
+    while ((await admin.listTopics()).includes(kafkaTopic) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    await admin.createTopics({ topics: [kafkaTopic], partitions: 1, replicas: -1 });
+    while (!(await admin.listTopics()).includes(kafkaTopic) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+
+    // Offset 0 of partition 0 was handed out already: an append there is not acknowledged again.
+    const appended = await call(server, 'POST', `/v1/topics/${name}/records`, {
+      records: [{ value: 'AA==', partition: 0 }],
+    });
+    expect(appended.status).toBe(503);
+    const started = Date.now();
+    const read = await readP0();
+    expect([503, 404]).toContain(read.status); // 404 once the topic sync took it out of service
+    expect(Date.now() - started).toBeLessThan(5_000);
+    await eventually('the topic out of service', async () => (await readP0()).status === 404, 10_000);
+    expect((await call(server, 'DELETE', `/v1/topics/${name}`)).status).toBe(204);
+  }, 60_000);
 
   it('growing an exposed topic grows the Kafka topic; a config change is written to it', async () => {
     const kafkaTopic = await nativeTopic(1, { 'retention.ms': '7200000' });

@@ -2,7 +2,7 @@
 // HTTP exceptions (malformed JSON, 415, 413) to their codes, a lost database to 503.
 import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { LogCorruptionError } from '../log/index.js';
+import { LogCorruptionError, LogUnavailableError } from '../log/index.js';
 import { isDatabaseUnavailable } from '../metadata/errors.js';
 import type { AppEnv } from './app-env.js';
 import { ApiError, errorResponse, type ErrorCode } from './errors.js';
@@ -49,6 +49,7 @@ export function toApiError(error: unknown, c: Context<AppEnv>): ApiError {
     // nothing corrupt was served. The service is fine; this partition is not.
     return new ApiError('unavailable', `partition quarantined: ${error.message}; see /readyz`);
   }
+  if (error instanceof LogUnavailableError) return new ApiError('unavailable', error.message);
   const errno = (error as NodeJS.ErrnoException | undefined)?.code;
   if (errno === 'EMFILE' || errno === 'ENFILE') {
     // Out of file descriptors: passing, and nothing about the data; the path stays in the log.

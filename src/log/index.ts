@@ -8,5 +8,6 @@ export { createKafkaLogStore, type KafkaLogStoreOptions } from './kafka/kafka-lo
 export { createFileLogStore, CLEAN_SHUTDOWN_MARKER, type FileLogStoreOptions } from './file-log-store.js';
 export { nodeLogFs, faultInjectingLogFs, type LogFs, type LogFileHandle, type FaultOp } from './log-fs.js';
 export { LogCorruptionError } from './segment.js';
+export { LogUnavailableError } from './log-unavailable.js';
 export { RESERVED_HEADER_PREFIX, MAX_TAG_BYTES, recordDataBytes } from './append-input.js';
 export type { LogLogger } from './logger.js';

@@ -501,6 +501,22 @@ export class TopicsService {
         else await this.log.deleteTopic(cached.id);
         counts.dropped++;
       }
+      // An exposed Kafka topic whose partition log gave up on it (deleted and created again in
+      // Kafka) goes out of service as at start-up, until its row changes or it is deleted.
+      for (const cached of [...this.cache.values()]) {
+        if (cached.kafkaTopic === undefined || active.get(cached.name)?.id !== cached.id) continue;
+        const lost = this.lostPartition(cached);
+        if (lost === undefined) continue;
+        this.cache.delete(cached.name);
+        this.outOfService.set(cached.id, cached.updatedAt);
+        this.logger.error(
+          { topic: cached.name, topic_id: cached.id, kafka_topic: cached.kafkaTopic, reason: lost },
+          'the Kafka topic this topic exposes cannot be served: the topic is out of service until it is deleted',
+        );
+        this.emit({ type: 'deleted', topic: cached });
+        await this.log.deleteTopic(cached.id); // only lets go of it (never deletes it)
+        counts.dropped++;
+      }
       for (const topic of active.values()) {
         const cached = this.cache.get(topic.name);
         if (cached && cached.updatedAt === topic.updatedAt && cached.partitions === topic.partitions) continue;
@@ -523,6 +539,15 @@ export class TopicsService {
   }
 
   // ---- helpers ---------------------------------------------------------------------------
+
+  /** Why a partition log of `topic` refuses appends for good, if one does. */
+  private lostPartition(topic: Topic): string | undefined {
+    for (let p = 0; p < topic.partitions; p++) {
+      const writable = this.log.getPartition(topic.id, p)?.writable();
+      if (writable && !writable.ok) return writable.reason;
+    }
+    return undefined;
+  }
 
   /**
    * Open (or create) every partition log of an active topic and apply its config. An exposed

@@ -374,6 +374,7 @@ export function createKafkaLogStore(options: KafkaLogStoreOptions): LogStore {
           config,
           ctx,
           !external.has(topicId),
+          external.has(topicId) ? { kafkaTopicId: layouts.get(name)?.id } : undefined,
         );
         let partitions = logs.get(topicId);
         if (!partitions) logs.set(topicId, (partitions = new Map()));

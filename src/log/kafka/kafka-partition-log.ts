@@ -11,6 +11,7 @@ import {
   normaliseReadOptions,
   recordDataBytes,
 } from '../append-input.js';
+import { LogUnavailableError } from '../log-unavailable.js';
 import { ReadCollector } from '../read-collector.js';
 import { RecordRun } from '../record-run.js';
 import { ProduceQueue } from './produce-queue.js';
@@ -76,6 +77,8 @@ export class KafkaPartitionLog implements PartitionLog {
   private end: number;
   private bytes = 0;
   private closedReason: string | undefined;
+  /** Set when the exposed Kafka topic was deleted and created again under its name: never served again. */
+  private replacedReason: string | undefined;
   private readonly notifier = new AppendNotifier(() => this.end);
   private readonly inFlight = new Set<Promise<unknown>>();
   /** Waiters + listeners: the partition is on the node's tail only while someone is interested. */
@@ -98,6 +101,12 @@ export class KafkaPartitionLog implements PartitionLog {
      * them, and only a fetch tells. Batches the shared tail fetched are kept either way.
      */
     private readonly keepOwnAppends = false,
+    /**
+     * An exposed Kafka topic, and Kafka's id for it as of opening (else taken at the first fetch):
+     * another id, or an append acknowledged below an offset already handed out, means the topic
+     * was deleted and created again in Kafka, and its offsets name other records now.
+     */
+    private readonly exposed?: { kafkaTopicId: string | undefined },
   ) {
     this.start = offsets.start;
     this.end = offsets.end;
@@ -167,12 +176,18 @@ export class KafkaPartitionLog implements PartitionLog {
     // Estimated bytes: per-record framing (varints, attributes) besides the data.
     let bytes = 0;
     for (const r of records) bytes += recordDataBytes(r) + 10 + 4 * r.headers.length;
+    // Kafka gives this batch an offset at or past every end known before it was sent.
+    const floor = this.end;
     let baseOffset: number;
     try {
       baseOffset = await this.produceQueue.produce({ records: out, bytes, alone: options.tag !== undefined });
     } catch (e) {
       if (this.closedReason) return err({ code: 'closed', reason: this.closedReason });
       return err({ code: 'unavailable', reason: `Kafka produce failed: ${errorText(e)}` });
+    }
+    if (this.exposed && baseOffset < floor) {
+      this.replaced(`Kafka gave offset ${baseOffset} to an append though offsets up to ${floor} were handed out`);
+      return err({ code: 'closed', reason: this.replacedReason! });
     }
     const lastOffset = baseOffset + records.length - 1;
     // Kept before readers wake below: a live tail then delivers it without a fetch.
@@ -211,6 +226,7 @@ export class KafkaPartitionLog implements PartitionLog {
 
   async read(offset: number, options: ReadOptions): Promise<Result<ReadBatch, ReadError>> {
     const limits = normaliseReadOptions(offset, options);
+    if (this.replacedReason) throw new LogUnavailableError(this.replacedReason);
     // At or past the end this node knows, ask Kafka: other nodes and native producers append too.
     if (offset < this.start || offset >= this.end) await this.refresh();
     if (offset < this.start || offset > this.end) {
@@ -275,6 +291,13 @@ export class KafkaPartitionLog implements PartitionLog {
     for (let attempt = 0; attempt < FETCH_ATTEMPTS; attempt++) {
       try {
         const route = await this.ctx.route(this.kafkaTopic, this.partition, attempt > 0);
+        if (this.exposed) {
+          this.exposed.kafkaTopicId ??= route.topicId;
+          if (route.topicId !== this.exposed.kafkaTopicId) {
+            this.replaced(`Kafka topic id ${route.topicId}, not ${this.exposed.kafkaTopicId} as when it was opened`);
+            throw new LogUnavailableError(this.replacedReason!);
+          }
+        }
         if (route.leader < 0) throw new Error('no leader');
         const r = await this.ctx.driver.fetch(route.leader, route.topicId, this.partition, offset, maxBytes, maxWaitMs);
         if (!RETRIABLE.has(r.errorCode)) {
@@ -283,6 +306,7 @@ export class KafkaPartitionLog implements PartitionLog {
         }
         lastError = `Kafka error ${r.errorCode}`;
       } catch (e) {
+        if (e instanceof LogUnavailableError) throw e;
         lastError = errorText(e);
       }
       if (this.closedReason) break;
@@ -407,6 +431,15 @@ export class KafkaPartitionLog implements PartitionLog {
   }
 
   /** Stop accepting appends; in-flight ones finish first when `drain`. */
+  /** The exposed Kafka topic was replaced: refuse appends and reads from now on, wake waiters. */
+  private replaced(how: string): void {
+    this.replacedReason ??= `Kafka topic ${JSON.stringify(this.kafkaTopic)} was deleted and created again outside Sluice (${how}): its offsets no longer name the records Sluice served`;
+    this.closedReason ??= this.replacedReason;
+    this.recent.clear();
+    this.notifier.close();
+    this.ctx.unwatch(this);
+  }
+
   async close(reason: string, drain: boolean): Promise<void> {
     if (drain) await Promise.allSettled([...this.inFlight]);
     this.closedReason ??= reason;
