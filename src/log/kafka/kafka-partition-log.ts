@@ -312,7 +312,9 @@ export class KafkaPartitionLog implements PartitionLog {
       if (this.closedReason) break;
       await sleep(Math.min(1000, 50 * 2 ** attempt));
     }
-    throw new Error(`fetch ${this.kafkaTopic}/${this.partition} at ${offset} failed: ${lastError}`);
+    // Kafka kept refusing (no leader, brokers gone, its topic deleted behind Sluice): the log is
+    // unavailable, which the HTTP layer answers 503, not a fault of Sluice's (500).
+    throw new LogUnavailableError(`fetch ${this.kafkaTopic}/${this.partition} at ${offset} failed: ${lastError}`);
   }
 
   async offsetForTimestamp(timestamp: number): Promise<number> {
