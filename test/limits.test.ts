@@ -59,9 +59,17 @@ describe('client timeouts', () => {
     conn.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n');
     const dribble = setInterval(() => conn.write(`X-Slow-${Date.now()}: y\r\n`), 100);
     try {
+      const before = (await gauge(server.url, 'sluice_limit_refusals_total{limit="headers_timeout_ms"}')) ?? 0;
       const closed = await within(conn.closed, 10_000);
       expect(closed, 'connection still open 10 s later').not.toBe('pending');
       expect(conn.received()).toMatch(/^HTTP\/1\.1 408/);
+      // It names the limit it hit and its one variable, and is counted like every other refusal.
+      expect(envelopeOf(conn.received())).toMatchObject({
+        error: { code: 'request_timeout', limit: 'headers_timeout_ms' },
+      });
+      expect(envelopeOf(conn.received()).error.message).toMatch(/SLUICE_HEADERS_TIMEOUT_MS/);
+      expect(envelopeOf(conn.received()).error.message).not.toMatch(/SLUICE_REQUEST_TIMEOUT_MS/);
+      expect(await gauge(server.url, 'sluice_limit_refusals_total{limit="headers_timeout_ms"}')).toBe(before + 1);
     } finally {
       clearInterval(dribble);
       conn.destroy();
@@ -73,9 +81,15 @@ describe('client timeouts', () => {
     conn.write(request('POST', '/v1/topics', { 'content-type': 'application/json', 'content-length': 10_000 }));
     const dribble = setInterval(() => conn.write(' '), 100);
     try {
+      const before = (await gauge(server.url, 'sluice_limit_refusals_total{limit="request_timeout_ms"}')) ?? 0;
       const closed = await within(conn.closed, 12_000);
       expect(closed, 'connection still open 12 s later').not.toBe('pending');
       expect(conn.received()).toMatch(/^HTTP\/1\.1 408/);
+      expect(envelopeOf(conn.received())).toMatchObject({
+        error: { code: 'request_timeout', limit: 'request_timeout_ms' },
+      });
+      expect(envelopeOf(conn.received()).error.message).toMatch(/SLUICE_REQUEST_TIMEOUT_MS/);
+      expect(await gauge(server.url, 'sluice_limit_refusals_total{limit="request_timeout_ms"}')).toBe(before + 1);
     } finally {
       clearInterval(dribble);
       conn.destroy();
@@ -132,16 +146,19 @@ describe('requests the parser refuses (real process)', () => {
   ])(
     '%s is answered 431 with a JSON error, not reset, although the client sent it all',
     async (_, path, headers) => {
+      const counted = () => gauge(server.url, 'sluice_limit_refusals_total{limit="max_header_bytes"}');
+      const before = (await counted()) ?? 0;
       for (let i = 0; i < 5; i++) {
         const answer = await sendAndRead(server.url, request('GET', path, headers));
         expect(answer.error, 'the connection was reset').toBeUndefined();
         expect(answer.text).toMatch(/^HTTP\/1\.1 431 /);
         const body = answer.text.slice(answer.text.indexOf('\r\n\r\n') + 4);
         const parsed = JSON.parse(body) as { error: { request_id: string } };
-        expect(parsed).toMatchObject({ error: { code: 'headers_too_large' } });
+        expect(parsed).toMatchObject({ error: { code: 'headers_too_large', limit: 'max_header_bytes' } });
         // Every response carries x-request-id (README), this one too: the id its body names.
         expect(/\r\nx-request-id: ([^\r]+)\r\n/i.exec(answer.text)?.[1]).toBe(parsed.error.request_id);
       }
+      expect(await counted()).toBe(before + 5);
     },
     60_000,
   );
@@ -631,6 +648,13 @@ async function gauge(url: string, metric: string): Promise<number | undefined> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${metric} `));
   return line === undefined ? undefined : Number(line.split(' ')[1]);
+}
+
+/** The JSON envelope of a raw HTTP answer. */
+function envelopeOf(text: string): { error: { message: string } & Record<string, unknown> } {
+  return JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as {
+    error: { message: string } & Record<string, unknown>;
+  };
 }
 
 async function untilAsync(condition: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {

@@ -23,26 +23,41 @@ export const LINGER_MAX_BYTES = 4 * 1024 * 1024;
 /** The byte bound when the rest of a refused request's body is what is still arriving (@hono/node-server drains as much). */
 export const LINGER_MAX_BODY_BYTES = 64 * 1024 * 1024;
 
-interface Refusal {
+export interface Refusal {
   status: number;
   code: ErrorCode;
   message: string;
+  /** The limit it hit (as `limit` in every limit's answer and in sluice_limit_refusals_total). */
+  limit?: string;
 }
 
-function refusal(err: NodeJS.ErrnoException): Refusal {
+/**
+ * What Node's parser refused. A 408 names the one timeout that fired: the request's body was
+ * still arriving (SLUICE_REQUEST_TIMEOUT_MS), or its headers were (SLUICE_HEADERS_TIMEOUT_MS).
+ */
+export function refusal(err: NodeJS.ErrnoException, socket?: Socket): Refusal {
   switch (err.code) {
     case 'HPE_HEADER_OVERFLOW':
       return {
         status: 431,
         code: 'headers_too_large',
         message: 'the request line and headers exceed 32 KiB; nothing was done',
+        limit: 'max_header_bytes',
       };
     case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return {
-        status: 408,
-        code: 'request_timeout',
-        message: 'the request was not received in time (SLUICE_HEADERS_TIMEOUT_MS / SLUICE_REQUEST_TIMEOUT_MS)',
-      };
+      return socket !== undefined && latest.get(socket)?.complete === false
+        ? {
+            status: 408,
+            code: 'request_timeout',
+            message: 'the request body was not received in time (SLUICE_REQUEST_TIMEOUT_MS)',
+            limit: 'request_timeout_ms',
+          }
+        : {
+            status: 408,
+            code: 'request_timeout',
+            message: 'the request line and headers were not received in time (SLUICE_HEADERS_TIMEOUT_MS)',
+            limit: 'headers_timeout_ms',
+          };
     case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
       return { status: 413, code: 'payload_too_large', message: 'chunk extensions too large' };
     default:
@@ -51,10 +66,10 @@ function refusal(err: NodeJS.ErrnoException): Refusal {
 }
 
 /** The raw HTTP/1.1 answer: the error envelope, `Connection: close`, `X-Request-Id` (as every answer), an exact Content-Length. */
-export function refusalResponse(err: NodeJS.ErrnoException): string {
-  const r = refusal(err);
-  const requestId = randomUUID();
-  const body = JSON.stringify({ error: { code: r.code, message: r.message, request_id: requestId } });
+export function refusalResponse(r: Refusal, requestId: string = randomUUID()): string {
+  const body = JSON.stringify({
+    error: { code: r.code, message: r.message, ...(r.limit && { limit: r.limit }), request_id: requestId },
+  });
   return (
     `HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? ''}\r\n` +
     'Connection: close\r\n' +
@@ -65,7 +80,10 @@ export function refusalResponse(err: NodeJS.ErrnoException): string {
 }
 
 /** Replace Node's default 'clientError' behaviour on `server` (see the file comment). */
-export function answerClientErrors(server: Server): void {
+export function answerClientErrors(
+  server: Server,
+  onRefused: (r: Refusal & { requestId: string; remoteAddress: string | undefined }) => void = () => {},
+): void {
   const handled = new WeakSet<Socket>();
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     // The parser reports each further chunk of a refused request again: drop it.
@@ -77,7 +95,10 @@ export function answerClientErrors(server: Server): void {
       socket.destroy();
       return;
     }
-    lingeringClose(socket, { answer: refusalResponse(err) });
+    const r = refusal(err, socket);
+    const requestId = randomUUID();
+    onRefused({ ...r, requestId, remoteAddress: socket.remoteAddress });
+    lingeringClose(socket, { answer: refusalResponse(r, requestId) });
   });
 }
 

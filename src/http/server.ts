@@ -169,7 +169,20 @@ export async function startServer(services: Services, listen: { host: string; po
       },
       () => resolve(s as Server),
     );
-    answerClientErrors(s as Server);
+    // Refused before any route runs (431, 408, malformed): counted and logged like the app's own refusals.
+    answerClientErrors(s as Server, (r) => {
+      if (r.limit) limits.refused(r.limit);
+      services.logger.info(
+        {
+          request_id: r.requestId,
+          status: r.status,
+          code: r.code,
+          ...(r.limit && { limit: r.limit }),
+          remote_address: r.remoteAddress,
+        },
+        'request refused before routing',
+      );
+    });
     limits.connections.attach(s as Server);
     (s as Server).once('error', (e: NodeJS.ErrnoException) => reject(ListenError.from(e, listen)));
   });
