@@ -45,14 +45,9 @@ export function registerIdempotencyMetrics(
   metrics: Metrics,
   stats: () => { entries: number; bytes: number; evicted: number },
 ): void {
-  const series: Array<[string, string, 'entries' | 'bytes' | 'evicted']> = [
+  const series: Array<[string, string, 'entries' | 'bytes']> = [
     ['sluice_idempotency_entries', 'Idempotency-Keys and producer ids remembered for duplicate detection.', 'entries'],
     ['sluice_idempotency_bytes', 'Estimated memory held by idempotency state.', 'bytes'],
-    [
-      'sluice_idempotency_evicted_total',
-      'Idempotency entries forgotten before their window ended because SLUICE_IDEMPOTENCY_MAX_ENTRIES/_BYTES was reached.',
-      'evicted',
-    ],
   ];
   for (const [name, help, field] of series) {
     new Gauge({
@@ -64,4 +59,16 @@ export function registerIdempotencyMetrics(
       },
     });
   }
+  // A count that only grows: a counter (so rate() works on it), brought up to the state's own count at scrape time.
+  let counted = 0;
+  new Counter({
+    name: 'sluice_idempotency_evicted_total',
+    help: 'Idempotency entries forgotten before their window ended because SLUICE_IDEMPOTENCY_MAX_ENTRIES/_BYTES was reached.',
+    registers: [metrics.registry],
+    collect() {
+      const evicted = stats().evicted;
+      if (evicted > counted) this.inc(evicted - counted);
+      counted = evicted;
+    },
+  });
 }

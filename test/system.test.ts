@@ -43,6 +43,7 @@ describe('system endpoints', () => {
     expect(res.text).toMatch(/^sluice_idempotency_entries \d+$/m);
     expect(res.text).toMatch(/^sluice_idempotency_bytes \d+$/m);
     expect(res.text).toMatch(/^sluice_idempotency_evicted_total \d+$/m);
+    expect(res.text).toMatch(/^# TYPE sluice_idempotency_evicted_total counter$/m);
     expect(res.text).toMatch(
       /sluice_http_requests_total\{method="GET",route="\/v1\/topics\/:topic",status="404"\} \d+/,
     );
