@@ -928,7 +928,7 @@ export interface components {
                 partition: number;
                 /** @description The next record to read (last processed offset + 1), at most the end offset. */
                 offset: number;
-                /** @description Free text stored with the offset (≤ 4096 characters). */
+                /** @description Free text stored with the offset (≤ 4096 characters, no U+0000). */
                 metadata?: string | null;
             }[];
         };
@@ -1124,9 +1124,9 @@ export interface components {
         };
         /** @description Records that do not match are skipped (committed without a request); batches count offsets, not matches. */
         WebhookFilter: {
-            /** @description Deliver only records with exactly this key. */
+            /** @description Deliver only records with exactly this key. No U+0000 (the filter is stored in PostgreSQL). */
             key?: string;
-            /** @description Deliver only records carrying every one of these headers with exactly these values. */
+            /** @description Deliver only records carrying every one of these headers with exactly these values. No U+0000 in names or values. */
             headers?: {
                 [key: string]: string;
             };
@@ -1150,9 +1150,9 @@ export interface components {
             dead_letter_topic?: string | null;
             /** @description A filter, or null to deliver every record. */
             filter?: {
-                /** @description Deliver only records with exactly this key. */
+                /** @description Deliver only records with exactly this key. No U+0000 (the filter is stored in PostgreSQL). */
                 key?: string;
-                /** @description Deliver only records carrying every one of these headers with exactly these values. */
+                /** @description Deliver only records carrying every one of these headers with exactly these values. No U+0000 in names or values. */
                 headers?: {
                     [key: string]: string;
                 };

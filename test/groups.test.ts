@@ -336,6 +336,10 @@ describe('consumer groups over HTTP', () => {
       });
     const long = await commitRaw({ offsets: [{ topic: t, partition: 0, offset: 1, metadata: 'x'.repeat(4097) }] });
     expect(long.status).toBe(400);
+    // PostgreSQL text cannot hold U+0000: refused with a 400, not a 500 at the insert.
+    const nul = await commitRaw({ offsets: [{ topic: t, partition: 0, offset: 1, metadata: 'a\u0000b' }] });
+    expect(nul.status).toBe(400);
+    expect((nul.json as { error: { message: string } }).error.message).toMatch(/metadata.*U\+0000/);
     const twice = await commitRaw({
       offsets: [
         { topic: t, partition: 0, offset: 1 },

@@ -183,6 +183,18 @@ describe('webhook CRUD and validation', () => {
       [{ topic: t, url: 'http://127.0.0.1:9/x', surprise: true }, 400, /surprise/],
       [{ topic: t, url: 'http://127.0.0.1:9/x', dead_letter_topic: t }, 400, /differ/],
       [{ topic: t, url: 'http://127.0.0.1:9/x', dead_letter_topic: 'missing-' + randomUUID() }, 404, /does not exist/],
+      // PostgreSQL cannot store U+0000 in the filter (jsonb): refused up front, never a 500.
+      [{ topic: t, url: 'http://127.0.0.1:9/x', filter: { key: 'a\u0000b' } }, 400, /filter\.key.*U\+0000/],
+      [
+        { topic: t, url: 'http://127.0.0.1:9/x', filter: { headers: { h: '\u0000' } } },
+        400,
+        /filter\.headers.*U\+0000/,
+      ],
+      [
+        { topic: t, url: 'http://127.0.0.1:9/x', filter: { headers: { 'h\u0000': 'v' } } },
+        400,
+        /filter\.headers.*U\+0000/,
+      ],
     ];
     for (const [body, status, message] of cases) {
       const res = await api('POST', '/v1/webhooks', body);
@@ -198,6 +210,13 @@ describe('webhook CRUD and validation', () => {
     expect(mismatch.status).toBe(400);
     expect(mismatch.json.error.message).toMatch(/value_format/);
     expect((await api('GET', '/v1/webhooks')).json.webhooks.length).toBe(before);
+
+    const made = await webhook({ topic: t, url: 'http://127.0.0.1:9/x', filter: { key: 'a' } });
+    const patched = await api('PATCH', `/v1/webhooks/${made.id}`, { filter: { headers: { h: 'x\u0000' } } });
+    expect(patched.status).toBe(400);
+    expect(patched.json.error.message).toMatch(/U\+0000/);
+    expect((await api('GET', `/v1/webhooks/${made.id}`)).json.filter).toEqual({ key: 'a' });
+    expect((await api('DELETE', `/v1/webhooks/${made.id}`)).status).toBe(204);
   });
 });
 

@@ -5,6 +5,7 @@ import { can, describePrincipal, type Principal } from '../../auth/principal.js'
 import type { GroupError } from '../../groups/groups-service.js';
 import { MAX_OFFSET_METADATA_CHARS } from '../../groups/offset-commit.js';
 import { ApiError } from '../errors.js';
+import { storedText } from './stored-text.js';
 
 /** Groups Sluice keeps for itself (a webhook's progress is group `__webhook.<id>`). */
 export const RESERVED_GROUP_PREFIX = '__';
@@ -79,10 +80,11 @@ export const OffsetCommitJson = z.strictObject({
     .int()
     .min(0)
     .openapi({ description: 'The next record to read (last processed offset + 1), at most the end offset.' }),
-  metadata: z
-    .string()
+  metadata: storedText()
     .max(MAX_OFFSET_METADATA_CHARS)
     .nullable()
     .optional()
-    .openapi({ description: `Free text stored with the offset (≤ ${MAX_OFFSET_METADATA_CHARS} characters).` }),
+    .openapi({
+      description: `Free text stored with the offset (≤ ${MAX_OFFSET_METADATA_CHARS} characters, no U+0000).`,
+    }),
 });

@@ -5,6 +5,7 @@ import type { WebhookDeliveryRow } from '../../metadata/schema/webhooks.js';
 import { WEBHOOK_LIMITS as L } from '../../webhooks/webhook-input.js';
 import type { WebhookView } from '../../webhooks/webhooks-service.js';
 import { TOPIC_NAME_PATTERN } from '../../topics/topics-service.js';
+import { NO_NUL_MESSAGE, storedText } from './stored-text.js';
 
 const ms = (description: string) => z.number().int().openapi({ description });
 
@@ -67,13 +68,22 @@ const Retry = z
   })
   .openapi('WebhookRetry');
 
+const FilterText = storedText();
+
 const Filter = z
   .strictObject({
-    key: z.string().optional().openapi({ description: 'Deliver only records with exactly this key.' }),
+    key: FilterText.optional().openapi({
+      description: 'Deliver only records with exactly this key. No U+0000 (the filter is stored in PostgreSQL).',
+    }),
     headers: z
-      .record(z.string(), z.string())
+      .record(FilterText, FilterText, {
+        error: (issue) => (issue.code === 'invalid_key' ? `header names ${NO_NUL_MESSAGE}` : undefined),
+      })
       .optional()
-      .openapi({ description: 'Deliver only records carrying every one of these headers with exactly these values.' }),
+      .openapi({
+        description:
+          'Deliver only records carrying every one of these headers with exactly these values. No U+0000 in names or values.',
+      }),
   })
   .openapi('WebhookFilter', {
     description:
