@@ -218,8 +218,14 @@ describe.skipIf(!(usingKafka() && kafkaClientSupported() && usingPostgres()))(
           for (const o of offsets) got.set(`${p}:${o}`, (got.get(`${p}:${o}`) ?? 0) + 1);
         return got;
       };
+      // One delivered() per check: calling it per key was O(records²) on this process's event loop,
+      // which also runs the receiver, and slowed each delivery to seconds (the webhook looked lost).
       await until(
-        () => [...ackedValues].every((v) => consumed.has(v)) && [...acked.keys()].every((k) => delivered().has(k)),
+        () => {
+          if (![...ackedValues].every((v) => consumed.has(v))) return false;
+          const got = delivered();
+          return [...acked.keys()].every((k) => got.has(k));
+        },
         'the group and the webhook to receive every acknowledged record',
         60_000,
       ).catch(() => {});
