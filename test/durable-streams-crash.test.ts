@@ -26,15 +26,17 @@ const offsetOf = (a: Answer) => Number(a.headers.get('stream-next-offset')?.spli
 
 /**
  * Holds the appends to topic `name`'s log after the first `pass` of them, for good (as a crash
- * would leave them); resolves `held` when the first one is held.
+ * would leave them) unless `release` is called; resolves `held` when the first one is held.
  */
-function holdAppends(server: TestServer, name: string, pass: number): { held: Promise<void> } {
+function holdAppends(server: TestServer, name: string, pass: number): { held: Promise<void>; release: () => void } {
   const topics = server.services.topics;
   const partitionLog = topics.partitionLog.bind(topics);
   const patched = new WeakSet<PartitionLog>();
   let calls = 0;
   let reached!: () => void;
   const held = new Promise<void>((r) => (reached = r));
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
   topics.partitionLog = (topic, partition) => {
     const found = partitionLog(topic, partition);
     if (found.ok && topic === name && !patched.has(found.value.log)) {
@@ -44,12 +46,12 @@ function holdAppends(server: TestServer, name: string, pass: number): { held: Pr
       log.append = (...args: Parameters<PartitionLog['append']>) => {
         if (++calls <= pass) return append(...args);
         reached();
-        return new Promise(() => {});
+        return released.then(() => append(...args));
       };
     }
     return found;
   };
-  return { held };
+  return { held, release };
 }
 
 describe('Durable Streams creates cut short by a crash', () => {
@@ -92,6 +94,27 @@ describe('Durable Streams creates cut short by a crash', () => {
     expect(offsetOf(retry)).toBe(2500);
     const read = await call(second, 'GET', `${fork}?offset=-1`);
     expect(JSON.parse(read.text)).toEqual(messages);
+  }, 60_000);
+
+  it('a slow create (not a dead one): a PUT and a read sent meanwhile wait for it, then answer as for the stream made', async () => {
+    env = await createTestEnv({ SLUICE_LOG_STORE: 'file' });
+    const first = await start();
+    const path = `slow-${uid()}`;
+    const body = JSON.stringify([{ a: 1 }, { b: 2 }]);
+    const { held, release } = holdAppends(first, path, 0);
+    const creating = call(first, 'PUT', path, { headers: json, body });
+    await held;
+    const again = call(first, 'PUT', path, { headers: json, body });
+    const differs = call(first, 'PUT', path, { headers: { 'content-type': 'text/plain' } });
+    const read = call(first, 'GET', `${path}?offset=-1`);
+    await new Promise((r) => setTimeout(r, 300));
+    release();
+    expect((await creating).status).toBe(201);
+    const [a, d, r] = await Promise.all([again, differs, read]);
+    expect(a.status, a.text).toBe(200);
+    expect(d.status, d.text).toBe(409);
+    expect(r.status, r.text).toBe(200);
+    expect(JSON.parse(r.text)).toEqual([{ a: 1 }, { b: 2 }]);
   }, 60_000);
 
   for (const closed of [false, true]) {

@@ -216,6 +216,23 @@ describe('Durable Streams seams', () => {
     expect(plainGrown.status).toBe(200);
   });
 
+  it('concurrent identical creates with a body (found by the API fuzzer): one 201, the rest 200, never a 503; a read meanwhile waits for the create', async () => {
+    for (let round = 0; round < 5; round++) {
+      const path = `seams/concurrent-${uid()}`;
+      const put = () => ds('PUT', path, { headers: { 'content-type': 'text/plain' }, body: 'first' });
+      const [answers, read] = await Promise.all([
+        Promise.all(Array.from({ length: 6 }, put)),
+        // Sent a moment after the first PUT: the stream is being created or is there.
+        new Promise<void>((r) => setImmediate(r)).then(() => ds('GET', `${path}?offset=-1`)),
+      ]);
+      const statuses = answers.map((a) => a.status).sort();
+      expect(statuses, answers.map((a) => a.text).join('\n')).toEqual([200, 200, 200, 200, 200, 201]);
+      expect([200, 404], read.text).toContain(read.status);
+      if (read.status === 200) expect(read.text).toBe('first');
+      expect((await ds('GET', `${path}?offset=-1`)).text).toBe('first');
+    }
+  });
+
   it('a stream deleted and re-created: a held offset is 410, a long-poll answers 404, an SSE stream ends', async () => {
     const path = `seams/recreate-${uid()}`;
     const text = { 'content-type': 'text/plain' };

@@ -205,6 +205,11 @@ const MAX_READ_RECORDS = 10_000;
 const PENDING_REFRESH_MS = 30_000;
 /** `pending_at` of a create being rolled back (older than any grace: a failed rollback is retried). */
 const ROLLING_BACK = 0;
+/**
+ * How long a lookup waits for a create this process is running (a fork's copy, a body) before it
+ * answers 503 with Retry-After: the stream is not there until its create is done.
+ */
+const CREATE_WAIT_MS = 3_000;
 
 export class StreamsService implements AppendOwner {
   private readonly states = new Map<string, Promise<StreamState | undefined>>();
@@ -220,8 +225,16 @@ export class StreamsService implements AppendOwner {
   private readonly watched = new Set<StreamState>();
   private syncTimer: NodeJS.Timeout | undefined;
   private syncing = false;
-  /** Topic ids of the pending creates this process is running (their rows have `pending_at`). */
-  private readonly creatingHere = new Set<string>();
+  /**
+   * The pending creates this process is running (their rows have `pending_at`), by topic id: each
+   * settles when its create is done or rolled back.
+   */
+  private readonly creatingHere = new Map<string, Promise<void>>();
+  /**
+   * The create of each path this process is running (settled once it is done and its entry gone):
+   * creates of one path run one at a time, so a second PUT answers as for the stream made.
+   */
+  private readonly createsByPath = new Map<string, Promise<void>>();
 
   constructor(private readonly o: StreamsServiceOptions) {
     this.clock = o.clock ?? Date.now;
@@ -332,7 +345,7 @@ export class StreamsService implements AppendOwner {
 
   // ---- lookups -------------------------------------------------------------------------
 
-  private async find(path: string): Promise<Result<StreamState, StreamError>> {
+  private async find(path: string, waited = false): Promise<Result<StreamState, StreamError>> {
     const name = streamTopicName(path);
     if (!name.ok) return err({ code: 'bad_request', message: name.error });
     // Where nodes share the log, a stream created on another node a moment ago is found here too.
@@ -344,6 +357,12 @@ export class StreamsService implements AppendOwner {
     // follows PATCHes: the topic just looked up is the current one.
     state.topic = topic;
     if (state.row.pendingAt !== null) {
+      // Created here right now: its outcome decides (the stream made, or none), looked up again.
+      const inFlight = this.creatingHere.get(state.topic.id);
+      if (inFlight && !waited) {
+        if (await settlesWithin(inFlight, CREATE_WAIT_MS)) return this.find(path, true);
+        return err(beingCreated(path));
+      }
       const settled = await this.settlePending(state);
       if (!settled.ok) return settled;
     }
@@ -653,11 +672,39 @@ export class StreamsService implements AppendOwner {
 
   // ---- create / delete / head ----------------------------------------------------------
 
-  /** `logger`: the request's, for the lines of the topic it creates. */
+  /**
+   * `logger`: the request's, for the lines of the topic it creates. Creates of one path run one
+   * after another here, so identical concurrent PUTs answer 201 once and 200 after it (409 if
+   * they differ), never a clash over the topic or a half-made stream.
+   */
   async create(
     path: string,
     input: CreateInput,
     logger: Logger = this.o.logger,
+  ): Promise<Result<{ status: 200 | 201; view: StreamView }, StreamError>> {
+    const deadline = Date.now() + CREATE_WAIT_MS;
+    for (let before = this.createsByPath.get(path); before; before = this.createsByPath.get(path)) {
+      const left = deadline - Date.now();
+      if (left <= 0 || !(await settlesWithin(before, left))) return err(beingCreated(path));
+    }
+    // No await between the check above and this: one create of the path at a time.
+    const run = this.createNow(path, input, logger);
+    const done: Promise<void> = run.then(
+      () => this.leaveCreate(path, done),
+      () => this.leaveCreate(path, done),
+    );
+    this.createsByPath.set(path, done);
+    return run;
+  }
+
+  private leaveCreate(path: string, done: Promise<void>): void {
+    if (this.createsByPath.get(path) === done) this.createsByPath.delete(path);
+  }
+
+  private async createNow(
+    path: string,
+    input: CreateInput,
+    logger: Logger,
   ): Promise<Result<{ status: 200 | 201; view: StreamView }, StreamError>> {
     const name = streamTopicName(path);
     if (!name.ok) return err({ code: 'bad_request', message: name.error });
@@ -768,16 +815,25 @@ export class StreamsService implements AppendOwner {
       softDeleted: false,
       pendingAt: pending ? now : null,
     };
-    if (pending) this.creatingHere.add(topic.id);
+    let createDone = () => {};
+    if (pending)
+      this.creatingHere.set(
+        topic.id,
+        new Promise<void>((r) => {
+          createDone = r;
+        }),
+      );
     let inserted: DurableStreamRow[];
     try {
       inserted = await this.o.db.insert(durableStreams).values(row).onConflictDoNothing().returning();
     } catch (e) {
       this.creatingHere.delete(topic.id);
+      createDone();
       throw e;
     }
     if (inserted.length === 0) {
       this.creatingHere.delete(topic.id);
+      createDone();
       const again = await this.find(path);
       if (again.ok) return this.confirmExisting(again.value, wanted);
       if (again.error.code === 'unavailable') return again;
@@ -816,7 +872,11 @@ export class StreamsService implements AppendOwner {
       this.creatingHere.delete(topic.id);
       // Never a fork with part of the prefix, nor a stream without its body or close: its topic
       // goes, whatever stopped the create, and the client's retry makes it anew.
-      if (!done && state.row.pendingAt !== null) await this.rollBack(topic.id, path, state.row.pendingAt, logger);
+      try {
+        if (!done && state.row.pendingAt !== null) await this.rollBack(topic.id, path, state.row.pendingAt, logger);
+      } finally {
+        createDone();
+      }
     }
     return ok({ status: 201, view: this.view(state) });
   }
@@ -1453,6 +1513,25 @@ function sourceDeleted(path: string): StreamError {
     code: 'not_found',
     message: `the source stream ${JSON.stringify(path)} was deleted while the fork copied it`,
   };
+}
+
+/** Whether `p` settles within `ms`. */
+async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((r) => {
+    timer = setTimeout(() => r(false), ms);
+  });
+  try {
+    return await Promise.race([
+      p.then(
+        () => true,
+        () => true,
+      ),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function beingCreated(path: string): StreamError {

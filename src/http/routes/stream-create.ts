@@ -34,7 +34,10 @@ export const createStreamRoute = createRoute({
     'or DELETE deletes it). Forks (`Stream-Forked-From`, `Stream-Fork-Offset`, ' +
     '`Stream-Fork-Sub-Offset`) copy the source’s records below the fork point into the new topic at the same ' +
     'offsets (copy-on-fork) and share its offset tag, so offsets read from the source address the same data in ' +
-    'the fork; a source deleted while forks exist is soft-deleted (410, its path blocked) until its last fork goes.',
+    'the fork; a source deleted while forks exist is soft-deleted (410, its path blocked) until its last fork goes. ' +
+    'A create is all or nothing: concurrent creates of one path on a node run one at a time (identical ones answer ' +
+    '201 once, then 200), and a request for a stream still being created waits up to 3 s for it, then answers 503 ' +
+    'with `Retry-After`.',
   request: {
     params: StreamPathParam,
     headers: StreamCreateHeaders,
