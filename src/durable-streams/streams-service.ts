@@ -435,6 +435,10 @@ export class StreamsService implements AppendOwner {
     let s: StreamState | undefined;
     try {
       s = topic?.id === produced.id ? await this.stateOfTopic(topic) : undefined;
+      // The stream is being created here: the produce waits for it (up to CREATE_WAIT_MS), so it
+      // lands after the create's fork copy and body; the gate refuses it if the create still runs.
+      const inFlight = this.creatingHere.get(produced.id);
+      if (inFlight) await settlesWithin(inFlight, CREATE_WAIT_MS);
     } catch (e) {
       return err({
         code: 'unavailable',
