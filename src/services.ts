@@ -42,6 +42,7 @@ import { ApiKeyStore } from './auth/api-keys.js';
 import { AuthService } from './auth/auth-service.js';
 import { loadSigningSecret, TokenSigner } from './auth/tokens.js';
 import { StreamsService } from './durable-streams/streams-service.js';
+import { settlesWithin } from './lib/settles-within.js';
 
 export interface Services {
   readonly config: Config;
@@ -509,25 +510,4 @@ function logReconcile(logger: Logger, r: Awaited<ReturnType<TopicsService['recon
     },
     'reconciled topics with log data after an unclean stop',
   );
-}
-
-/** Whether `p` settles (either way) within `ms`; a rejection after that is nobody's. */
-async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-    timer.unref();
-  });
-  p.catch(() => {});
-  try {
-    return await Promise.race([
-      p.then(
-        () => true,
-        () => true,
-      ),
-      timeout,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -3,6 +3,7 @@
 import { isUtf8 } from 'node:buffer';
 import { and, eq, inArray, ne } from 'drizzle-orm';
 import { err, ok, type Result } from '../lib/result.js';
+import { settlesWithin } from '../lib/settles-within.js';
 import type { PartitionLog, RecordInput, StoredRecord } from '../log/index.js';
 import type { Logger } from '../logger.js';
 import type { MetadataDb } from '../metadata/connection.js';
@@ -1517,25 +1518,6 @@ function sourceDeleted(path: string): StreamError {
     code: 'not_found',
     message: `the source stream ${JSON.stringify(path)} was deleted while the fork copied it`,
   };
-}
-
-/** Whether `p` settles within `ms`. */
-async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((r) => {
-    timer = setTimeout(() => r(false), ms);
-  });
-  try {
-    return await Promise.race([
-      p.then(
-        () => true,
-        () => true,
-      ),
-      timeout,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function beingCreated(path: string): StreamError {
